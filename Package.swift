@@ -1,0 +1,112 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let package = Package(
+    name: "ServicePro",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "platform-server", targets: ["platform-server"]),
+        .executable(name: "twilio-bridge", targets: ["twilio-bridge"]),
+        .executable(name: "spctl", targets: ["spctl"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/grpc/grpc-swift-2.git", from: "2.4.3"),
+        .package(url: "https://github.com/grpc/grpc-swift-nio-transport.git", from: "2.9.2"),
+        .package(url: "https://github.com/grpc/grpc-swift-protobuf.git", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+        .package(url: "https://github.com/vapor/sqlite-nio.git", from: "1.13.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+    ],
+    targets: [
+        // The request pipeline every service runs through: auth, policy, validation, errors, logs.
+        .target(
+            name: "RPCRuntime",
+            dependencies: [
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+                .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        // Generated from proto/ by codegen/generate.sh: messages, handler protocols, clients, policy.
+        .target(
+            name: "ServiceProAPI",
+            dependencies: [
+                "RPCRuntime",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ]
+        ),
+        // The services of each area and the store they share.
+        .target(
+            name: "PlatformServer",
+            dependencies: [
+                "RPCRuntime",
+                "ServiceProAPI",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "SQLiteNIO", package: "sqlite-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // Twilio webhooks in, one RPC each, TwiML out.
+        .target(
+            name: "TwilioBridge",
+            dependencies: [
+                "RPCRuntime",
+                "ServiceProAPI",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The operators' CLI: the generated command tree plus config, login and wizards.
+        .target(
+            name: "SpctlCommands",
+            dependencies: [
+                "RPCRuntime",
+                "ServiceProAPI",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+            ],
+            path: "Sources/spctl"
+        ),
+        .executableTarget(
+            name: "platform-server",
+            dependencies: [
+                "PlatformServer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Sources/Executables/platform-server"
+        ),
+        .executableTarget(
+            name: "twilio-bridge",
+            dependencies: [
+                "TwilioBridge",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Sources/Executables/twilio-bridge"
+        ),
+        .executableTarget(
+            name: "spctl",
+            dependencies: ["SpctlCommands"],
+            path: "Sources/Executables/spctl"
+        ),
+        .testTarget(name: "RPCRuntimeTests", dependencies: ["RPCRuntime", "ServiceProAPI"]),
+        .testTarget(name: "PlatformServerTests", dependencies: ["PlatformServer"]),
+        .testTarget(name: "TwilioBridgeTests", dependencies: ["TwilioBridge"]),
+        .testTarget(name: "SpctlTests", dependencies: ["SpctlCommands"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["PlatformServer", "SpctlCommands"]),
+    ]
+)

@@ -1,0 +1,66 @@
+import ArgumentParser
+import Foundation
+import Logging
+import PlatformServer
+import RPCRuntime
+import ServiceLifecycle
+
+/// `platform-server`: the ServicePro gRPC platform.
+@main
+struct PlatformServerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "platform-server",
+        abstract: "Run the ServicePro gRPC platform.",
+        discussion: """
+            The first start on an empty store creates the root tenant (Clean Machine), writes
+            <home>/owner.token and <home>/bridge.token, and adds an spctl context, so
+            `spctl tenants list` works right away.
+            """
+    )
+
+    @Option(help: "Directory for the SQLite store, tokens and local state (env SERVICEPRO_HOME).")
+    var home: String = ProcessInfo.processInfo.environment["SERVICEPRO_HOME"] ?? ".servicepro"
+
+    @Option(help: "host:port to serve gRPC on.")
+    var listen: String = "127.0.0.1:50051"
+
+    @Option(name: .customLong("database-url"), help: "PostgreSQL URL (env DATABASE_URL); the embedded SQLite store when unset.")
+    var databaseURL: String? = ProcessInfo.processInfo.environment["DATABASE_URL"]
+
+    @Option(name: .customLong("tls-cert"), help: "PEM certificate chain; serve TLS together with --tls-key.")
+    var tlsCert: String?
+
+    @Option(name: .customLong("tls-key"), help: "PEM private key for --tls-cert.")
+    var tlsKey: String?
+
+    func validate() throws {
+        guard (tlsCert == nil) == (tlsKey == nil) else {
+            throw ValidationError("--tls-cert and --tls-key go together")
+        }
+        _ = try hostAndPort()
+    }
+
+    func hostAndPort() throws -> (String, Int) {
+        guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]) else {
+            throw ValidationError("--listen must be host:port, e.g. 127.0.0.1:50051")
+        }
+        return (String(listen[..<colon]), port)
+    }
+
+    func run() async throws {
+        LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
+        var logger = Logger(label: "servicepro.platform")
+        logger.logLevel = .info
+        let (host, port) = try hostAndPort()
+        let configuration = PlatformConfiguration(
+            home: home,
+            host: host,
+            port: port,
+            databaseURL: databaseURL,
+            tls: tlsCert.map { RPCServer.TLSFiles(certificateChainPath: $0, privateKeyPath: tlsKey!) })
+        let server = try await PlatformServer.start(configuration, logger: logger)
+        logger.info("platform-server listening", metadata: ["address": "\(listen)", "store": "\(databaseURL == nil ? "sqlite" : "postgres")"])
+        let group = ServiceGroup(services: [server], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        try await group.run()
+    }
+}

@@ -1,0 +1,49 @@
+import ArgumentParser
+import Foundation
+import Logging
+import ServiceLifecycle
+import TwilioBridge
+
+/// `twilio-bridge`: Twilio webhooks in, one platform RPC each, TwiML out.
+@main
+struct TwilioBridgeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "twilio-bridge",
+        abstract: "Serve Twilio webhooks and forward them to the platform."
+    )
+
+    @Option(help: "host:port to serve HTTP on.")
+    var listen: String = "127.0.0.1:8080"
+
+    @Option(help: "host:port of platform-server.")
+    var platform: String = "127.0.0.1:50051"
+
+    @Option(name: .customLong("token-file"), help: "File with the bridge's bearer token (default <home>/bridge.token).")
+    var tokenFile: String = (ProcessInfo.processInfo.environment["SERVICEPRO_HOME"] ?? ".servicepro") + "/bridge.token"
+
+    @Option(name: .customLong("public-url"), help: "The base URL Twilio calls, for signature checks (e.g. https://bridge.example.com).")
+    var publicURL: String?
+
+    func run() async throws {
+        LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
+        let logger = Logger(label: "servicepro.bridge")
+        guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]) else {
+            throw ValidationError("--listen must be host:port, e.g. 127.0.0.1:8080")
+        }
+        let token: String
+        do {
+            token = try String(contentsOfFile: tokenFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        } catch {
+            throw ValidationError("cannot read the bridge token at \(tokenFile): start platform-server once to create it, or pass --token-file")
+        }
+        let configuration = BridgeConfiguration(
+            host: String(listen[..<colon]),
+            port: port,
+            platform: platform,
+            bridgeToken: token,
+            publicURL: publicURL,
+            twilioAuthToken: ProcessInfo.processInfo.environment["TWILIO_AUTH_TOKEN"])
+        let bridge = try TwilioBridgeServer(configuration: configuration, logger: logger)
+        try await ServiceGroup(services: bridge.services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger).run()
+    }
+}

@@ -1,0 +1,22 @@
+import RPCRuntime
+import ServiceProAPI
+
+/// The areas whose handlers come in later work. They are registered now, with their policies,
+/// and answer UNIMPLEMENTED with the method's name.
+enum AreaServices {
+    static let unimplemented: [any PolicedRPCService] = [
+        PhoneConfigService.Service(handler: PhoneConfigService.UnimplementedHandler()),
+        InboundService.Service(handler: InboundService.UnimplementedHandler()),
+        CommunicationLogService.Service(handler: CommunicationLogService.UnimplementedHandler()),
+        IndustryPackService.Service(handler: IndustryPackService.UnimplementedHandler()),
+        ConciergeService.Service(handler: ConciergeService.UnimplementedHandler()),
+        OutboxService.Service(handler: OutboxService.UnimplementedHandler()),
+        LoginLinkService.Service(handler: LoginLinkService.UnimplementedHandler()),
+        AuditService.Service(handler: AuditService.UnimplementedHandler()),
+        BillingService.Service(handler: BillingService.UnimplementedHandler()),
+        ExportService.Service(handler: ExportService.UnimplementedHandler()),
+        CustomerService.Service(handler: CustomerService.UnimplementedHandler()),
+        AppointmentService.Service(handler: AppointmentService.UnimplementedHandler()),
+        InvoiceService.Service(handler: InvoiceService.UnimplementedHandler()),
+    ]
+}

@@ -1,0 +1,55 @@
+import Foundation
+import Logging
+import RPCRuntime
+import ServiceProAPI
+import SwiftProtobuf
+
+/// The first start of an empty store: the root tenant (Clean Machine), an owner key and a bridge
+/// key, their tokens written to `<home>/owner.token` and `<home>/bridge.token` (mode 0600), and
+/// an spctl context pointing at this server, so `spctl tenants list` works right away.
+enum Bootstrap {
+    static let rootTenant = Tenant.with {
+        $0.displayName = "Clean Machine"
+        $0.industry = "auto_detailing"
+        $0.city = "Tulsa"
+        $0.planTier = .elite
+        $0.status = .active
+    }
+
+    struct Tokens {
+        var owner: String
+        var bridge: String
+    }
+
+    /// Seeds the store if it has no root tenant; returns the new tokens, or nil if already seeded.
+    static func seedIfEmpty(_ database: any Database) async throws -> Tokens? {
+        try await database.withTenant(TenantRecords.rootID) { tx in
+            guard try await TenantRecords.find(tx) == nil else { return nil }
+            try await TenantRecords.insert(rootTenant, tx)
+            let owner = try await ApiKeyRecords.issue(displayName: "Platform owner (bootstrap)", role: .platformOwner, tx)
+            let bridge = try await ApiKeyRecords.issue(displayName: "Twilio bridge (bootstrap)", role: .telephonyBridge, tx)
+            return Tokens(owner: owner.token, bridge: bridge.token)
+        }
+    }
+
+    static func run(_ database: any Database, configuration: PlatformConfiguration, logger: Logger) async throws {
+        guard let tokens = try await seedIfEmpty(database) else { return }
+        try FileManager.default.createDirectory(at: configuration.homeURL, withIntermediateDirectories: true)
+        try SecretFile.write(Data((tokens.owner + "\n").utf8), to: configuration.ownerTokenPath)
+        try SecretFile.write(Data((tokens.bridge + "\n").utf8), to: configuration.bridgeTokenPath)
+        logger.notice("first start: seeded tenants/root with owner and bridge keys", metadata: [
+            "owner_token": "\(configuration.ownerTokenPath)",
+            "bridge_token": "\(configuration.bridgeTokenPath)",
+        ])
+        guard let configPath = configuration.spctlConfigPath else { return }
+        var contexts = try ClientContexts.load(from: configPath)
+        let name = contexts.contexts["local"] == nil ? "local" : "local-\(configuration.port)"
+        contexts.contexts[name] = .init(
+            server: "\(configuration.host):\(configuration.port)",
+            tokenFile: configuration.ownerTokenPath,
+            tls: configuration.tls != nil)
+        contexts.currentContext = name
+        try contexts.save(to: configPath)
+        logger.notice("spctl context \"\(name)\" now points at this server", metadata: ["config": "\(configPath)"])
+    }
+}

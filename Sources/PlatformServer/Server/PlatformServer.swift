@@ -1,0 +1,67 @@
+import Foundation
+import Logging
+import RPCRuntime
+import ServiceLifecycle
+import ServiceProAPI
+
+/// The whole platform in one value: store, migrations, bootstrap and the gRPC server with every
+/// area's service. The `platform-server` executable and the end-to-end tests both start it.
+public final class PlatformServer: Service, Sendable {
+    public let database: any Database
+    public let rpcServer: RPCServer
+    let logger: Logger
+
+    /// Opens the store, applies migrations, bootstraps a first start and prepares the server.
+    public static func start(_ configuration: PlatformConfiguration, logger: Logger) async throws -> PlatformServer {
+        let database = try await openDatabase(configuration, logger: logger)
+        do {
+            try await Migrator.migrate(database, logger: logger)
+            try await Bootstrap.run(database, configuration: configuration, logger: logger)
+            return try PlatformServer(database: database, configuration: configuration, logger: logger)
+        } catch {
+            try? await database.close()
+            throw error
+        }
+    }
+
+    static func openDatabase(_ configuration: PlatformConfiguration, logger: Logger) async throws -> any Database {
+        if let url = configuration.databaseURL {
+            return try PostgresDatabase(url: url, logger: logger)
+        }
+        try FileManager.default.createDirectory(at: configuration.homeURL, withIntermediateDirectories: true)
+        return try await SQLiteDatabase.open(path: configuration.sqlitePath, logger: logger)
+    }
+
+    private init(database: any Database, configuration: PlatformConfiguration, logger: Logger) throws {
+        self.database = database
+        self.logger = logger
+        self.rpcServer = try RPCServer(
+            configuration: .init(host: configuration.host, port: configuration.port, tls: configuration.tls),
+            services: Self.services(database: database),
+            descriptors: ServiceProDescriptors.fileDescriptorProtos,
+            authenticator: ApiKeyAuthenticator(database: database),
+            tenantDirectory: StoreTenantDirectory(database: database),
+            logger: logger)
+    }
+
+    /// Every area's service. Areas not built yet answer UNIMPLEMENTED but are registered with
+    /// their policies, so the API, reflection and the policy table are complete from day one.
+    static func services(database: any Database) -> [any PolicedRPCService] {
+        [
+            TenantService.Service(handler: TenantHandler(database: database)),
+            ApiKeyService.Service(handler: ApiKeyHandler(database: database)),
+            ImpersonationService.Service(handler: ImpersonationHandler()),
+        ] + AreaServices.unimplemented
+    }
+
+    public func run() async throws {
+        logger.info("serving")
+        do {
+            try await rpcServer.run()
+        } catch {
+            try? await database.close()
+            throw error
+        }
+        try await database.close()
+    }
+}

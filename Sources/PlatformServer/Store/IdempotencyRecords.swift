@@ -1,0 +1,35 @@
+import Foundation
+import SwiftProtobuf
+
+/// Makes a create or action retried with the same `request_id` return its first result. The
+/// record is written in the same transaction as the change, so a change and its record exist
+/// together or not at all. Records are kept for a day, as long as clients usefully retry.
+enum IdempotencyRecords {
+    static let retention: TimeInterval = 24 * 3600
+
+    /// Runs `body` unless `requestID` was seen for this method, in which case the stored response
+    /// is returned. An empty request id means the caller opted out.
+    static func once<Response: SwiftProtobuf.Message>(
+        _ tx: TenantTransaction,
+        method: String,
+        requestID: String,
+        _ body: () async throws -> Response
+    ) async throws -> Response {
+        guard !requestID.isEmpty else { return try await body() }
+        let key: SQLStatement = "method = \(method) AND request_id = \(requestID)"
+        if let row = try await tx.select("response, create_time", from: "idempotency_records", where: key).first {
+            if try row.date("create_time").timeIntervalSinceNow > -retention {
+                return try Response(serializedBytes: try row.data("response"))
+            }
+            try await tx.delete(from: "idempotency_records", where: key)
+        }
+        let response = try await body()
+        try await tx.insert(into: "idempotency_records", [
+            ("method", method),
+            ("request_id", requestID),
+            ("response", try response.serializedBytes() as Data),
+            ("create_time", Date()),
+        ])
+        return response
+    }
+}

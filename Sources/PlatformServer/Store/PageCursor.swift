@@ -1,0 +1,44 @@
+import Foundation
+import RPCRuntime
+
+/// An opaque `page_token`: the sort key of the last row served, plus a fingerprint of the filters
+/// so a token cannot be replayed against a different query.
+struct PageCursor: Codable, Equatable {
+    var time: Int64
+    var id: String
+    var filter: String
+
+    static let defaultPageSize = 50
+    static let maxPageSize = 1000
+
+    /// Rows to fetch for a page (one more than served, to know whether another page follows).
+    static func pageSize(_ requested: Int32) throws -> Int {
+        guard requested >= 0 else { throw ServiceError.invalidArgument(field: "page_size", "must not be negative") }
+        return requested == 0 ? defaultPageSize : min(Int(requested), maxPageSize)
+    }
+
+    static func decode(_ token: String, filter: String) throws -> PageCursor? {
+        guard !token.isEmpty else { return nil }
+        var base64 = token.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        base64 += String(repeating: "=", count: (4 - base64.count % 4) % 4)
+        guard let data = Data(base64Encoded: base64),
+              let cursor = try? JSONDecoder().decode(PageCursor.self, from: data),
+              cursor.filter == filter
+        else {
+            throw ServiceError.invalidArgument(field: "page_token", "is not a token from this listing with these filters")
+        }
+        return cursor
+    }
+
+    func encoded() -> String {
+        let data = (try? JSONEncoder().encode(self)) ?? Data()
+        return data.base64EncodedString()
+            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
+    }
+
+    /// Newest first: rows strictly after this cursor in (time DESC, id ASC) order.
+    func condition(timeColumn: String, idColumn: String) -> SQLStatement {
+        "(\(raw: timeColumn) < \(time) OR (\(raw: timeColumn) = \(time) AND \(raw: idColumn) > \(id)))"
+    }
+}

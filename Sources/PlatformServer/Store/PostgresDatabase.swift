@@ -1,0 +1,128 @@
+import Foundation
+import Logging
+import NIOCore
+import PostgresNIO
+
+/// The production store: PostgreSQL through postgres-nio's connection pool. Every transaction
+/// sets `app.tenant_id` (or `app.platform`) with `set_config(..., true)`, which row-level
+/// security policies read, so a query that forgets its tenant filter still sees one tenant.
+public final class PostgresDatabase: Database {
+    public var dialect: SQLDialect { .postgres }
+
+    private let client: PostgresClient
+    private let runTask: Task<Void, Never>
+    private let logger: Logger
+
+    /// Connects to `url` (`postgres://user:password@host:port/database`).
+    public init(url: String, logger: Logger) throws {
+        guard let components = URLComponents(string: url), let host = components.host,
+              ["postgres", "postgresql"].contains(components.scheme ?? "")
+        else {
+            throw DatabaseURLError(url: url)
+        }
+        var configuration = PostgresClient.Configuration(
+            host: host,
+            port: components.port ?? 5432,
+            username: components.user ?? "postgres",
+            password: components.password,
+            database: String(components.path.dropFirst()).nilIfEmpty,
+            tls: components.queryItems?.contains(where: { $0.name == "sslmode" && $0.value == "require" }) == true
+                ? .require(.makeClientConfiguration()) : .disable)
+        configuration.options.maximumConnections = 20
+        let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        self.client = client
+        self.logger = logger
+        self.runTask = Task { await client.run() }
+    }
+
+    public func transaction<Result: Sendable>(
+        _ scope: DataScope,
+        _ body: @Sendable (any SQLTransaction) async throws -> Result
+    ) async throws -> Result {
+        try await client.withTransaction(logger: logger) { connection in
+            switch scope {
+            case .platform:
+                try await connection.query("SELECT set_config('app.platform', 'on', true)", logger: logger)
+            case .tenant(let tenantID):
+                try await connection.query("SELECT set_config('app.tenant_id', \(tenantID), true)", logger: logger)
+            }
+            return try await body(PostgresTransaction(connection: connection, scope: scope, logger: logger))
+        }
+    }
+
+    public func close() async throws {
+        runTask.cancel()
+        await runTask.value
+    }
+}
+
+public struct DatabaseURLError: Error, CustomStringConvertible {
+    public let url: String
+    public var description: String {
+        "invalid database URL \"\(url)\"; expected postgres://user:password@host:port/database"
+    }
+}
+
+struct PostgresTransaction: SQLTransaction {
+    let connection: PostgresConnection
+    let scope: DataScope
+    let logger: Logger
+    var dialect: SQLDialect { .postgres }
+
+    @discardableResult
+    func query(_ statement: SQLStatement) async throws -> [SQLRow] {
+        var bindings = PostgresBindings()
+        for value in statement.binds {
+            switch value {
+            case .text(let text): bindings.append(text)
+            case .integer(let integer): bindings.append(integer)
+            case .real(let real): bindings.append(real)
+            case .bool(let bool): bindings.append(bool)
+            case .blob(let data): bindings.append(ByteBuffer(bytes: data))
+            case .null: bindings.appendNull()
+            }
+        }
+        let query = PostgresQuery(unsafeSQL: Self.numberPlaceholders(statement.sql), binds: bindings)
+        let rows = try await connection.query(query, logger: logger).collect()
+        return try rows.map { row in
+            var values: [String: SQLValue] = [:]
+            for cell in row {
+                values[cell.columnName] = try Self.decode(cell)
+            }
+            return SQLRow(values: values)
+        }
+    }
+
+    /// `?` → `$1`, `$2`, … outside string literals.
+    static func numberPlaceholders(_ sql: String) -> String {
+        var result = ""
+        result.reserveCapacity(sql.count + 16)
+        var number = 0
+        var inLiteral = false
+        for character in sql {
+            if character == "'" { inLiteral.toggle() }
+            if character == "?", !inLiteral {
+                number += 1
+                result += "$\(number)"
+            } else {
+                result.append(character)
+            }
+        }
+        return result
+    }
+
+    private static func decode(_ cell: PostgresCell) throws -> SQLValue {
+        guard cell.bytes != nil else { return .null }
+        switch cell.dataType {
+        case .int2, .int4, .int8: return .integer(try cell.decode(Int64.self))
+        case .float4, .float8, .numeric: return .real(try cell.decode(Double.self))
+        case .bool: return .bool(try cell.decode(Bool.self))
+        case .bytea: return .blob(Data((try cell.decode(ByteBuffer.self)).readableBytesView))
+        default: return .text(try cell.decode(String.self))
+        }
+    }
+}
+
+extension String {
+    var nilIfEmpty: String? { isEmpty ? nil : self }
+}

@@ -1,0 +1,55 @@
+/// SQL text with `?` placeholders and the values bound to them. Interpolated values become
+/// binds, never text, so statements are injection-safe by construction:
+/// ```swift
+/// let rows = try await tx.query("SELECT * FROM tenants WHERE tenant_id = \(id)")
+/// ```
+/// `\(raw:)` splices trusted SQL (identifiers, fragments written in code).
+public struct SQLStatement: Sendable, ExpressibleByStringInterpolation {
+    public private(set) var sql: String
+    public private(set) var binds: [SQLValue]
+
+    public init(sql: String, binds: [SQLValue] = []) {
+        self.sql = sql
+        self.binds = binds
+    }
+
+    public init(stringLiteral value: String) {
+        self.init(sql: value)
+    }
+
+    public init(stringInterpolation: Interpolation) {
+        self.init(sql: stringInterpolation.sql, binds: stringInterpolation.binds)
+    }
+
+    public struct Interpolation: StringInterpolationProtocol {
+        var sql = ""
+        var binds: [SQLValue] = []
+
+        public init(literalCapacity: Int, interpolationCount: Int) {
+            sql.reserveCapacity(literalCapacity + interpolationCount)
+        }
+
+        public mutating func appendLiteral(_ literal: String) { sql += literal }
+
+        public mutating func appendInterpolation(_ value: some SQLValueConvertible) {
+            sql += "?"
+            binds.append(value.sqlValue)
+        }
+
+        public mutating func appendInterpolation(raw: String) { sql += raw }
+
+        public mutating func appendInterpolation(_ fragment: SQLStatement) {
+            sql += fragment.sql
+            binds += fragment.binds
+        }
+    }
+
+    public static func + (lhs: SQLStatement, rhs: SQLStatement) -> SQLStatement {
+        SQLStatement(sql: lhs.sql + rhs.sql, binds: lhs.binds + rhs.binds)
+    }
+
+    /// `fragments` joined by `separator`, e.g. conditions joined by " AND ".
+    public static func joined(_ fragments: [SQLStatement], separator: String) -> SQLStatement {
+        fragments.dropFirst().reduce(fragments.first ?? "") { $0 + SQLStatement(sql: separator) + $1 }
+    }
+}

@@ -1,0 +1,90 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import SQLiteNIO
+
+/// The embedded store: one SQLite file in WAL mode. SQLite has one writer at a time, so
+/// transactions are serialized here rather than left to fail with SQLITE_BUSY.
+public final class SQLiteDatabase: Database {
+    public var dialect: SQLDialect { .sqlite }
+
+    private let connection: SQLiteConnection
+    private let lock = AsyncLock()
+    private let logger: Logger
+
+    /// Opens (creating if needed) the database file.
+    public static func open(path: String, logger: Logger) async throws -> SQLiteDatabase {
+        let connection = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
+        let database = SQLiteDatabase(connection: connection, logger: logger)
+        for pragma in ["PRAGMA journal_mode = WAL", "PRAGMA foreign_keys = ON", "PRAGMA busy_timeout = 5000", "PRAGMA synchronous = NORMAL"] {
+            _ = try await connection.query(pragma, [])
+        }
+        return database
+    }
+
+    private init(connection: SQLiteConnection, logger: Logger) {
+        self.connection = connection
+        self.logger = logger
+    }
+
+    public func transaction<Result: Sendable>(
+        _ scope: DataScope,
+        _ body: @Sendable (any SQLTransaction) async throws -> Result
+    ) async throws -> Result {
+        try await lock.withLock {
+            _ = try await connection.query("BEGIN IMMEDIATE", [])
+            do {
+                let result = try await body(SQLiteTransaction(connection: connection, scope: scope))
+                _ = try await connection.query("COMMIT", [])
+                return result
+            } catch {
+                _ = try? await connection.query("ROLLBACK", [])
+                throw error
+            }
+        }
+    }
+
+    public func close() async throws {
+        try await connection.close()
+    }
+}
+
+struct SQLiteTransaction: SQLTransaction {
+    let connection: SQLiteConnection
+    let scope: DataScope
+    var dialect: SQLDialect { .sqlite }
+
+    @discardableResult
+    func query(_ statement: SQLStatement) async throws -> [SQLRow] {
+        let rows = try await connection.query(statement.sql, statement.binds.map(Self.encode))
+        return rows.map { row in
+            var values: [String: SQLValue] = [:]
+            for column in row.columns {
+                values[column.name] = Self.decode(column.data)
+            }
+            return SQLRow(values: values)
+        }
+    }
+
+    private static func encode(_ value: SQLValue) -> SQLiteData {
+        switch value {
+        case .text(let text): return .text(text)
+        case .integer(let integer): return .integer(Int(integer))
+        case .real(let real): return .float(real)
+        case .bool(let bool): return .integer(bool ? 1 : 0)
+        case .blob(let data): return .blob(ByteBuffer(bytes: data))
+        case .null: return .null
+        }
+    }
+
+    private static func decode(_ data: SQLiteData) -> SQLValue {
+        switch data {
+        case .integer(let integer): return .integer(Int64(integer))
+        case .float(let real): return .real(real)
+        case .text(let text): return .text(text)
+        case .blob(var buffer): return .blob(Data(buffer.readBytes(length: buffer.readableBytes) ?? []))
+        case .null: return .null
+        }
+    }
+}

@@ -1,0 +1,60 @@
+/// A transaction confined to one tenant. Every statement it builds carries `tenant_id`: inserts
+/// get it added, reads, updates and deletes get it as a filter. Repositories of tenant-owned
+/// tables go through it, so no query of theirs can reach another tenant's rows.
+public struct TenantTransaction: Sendable {
+    public let tenantID: String
+    public let base: any SQLTransaction
+
+    public init(tenantID: String, base: any SQLTransaction) {
+        self.tenantID = tenantID
+        self.base = base
+    }
+
+    public func insert(into table: String, _ columns: [(String, any SQLValueConvertible)]) async throws {
+        let names = (["tenant_id"] + columns.map(\.0)).joined(separator: ", ")
+        let values = SQLStatement.joined([SQLStatement("\(tenantID)")] + columns.map { SQLStatement("\($0.1.sqlValue)") }, separator: ", ")
+        try await base.execute("INSERT INTO \(raw: table) (\(raw: names)) VALUES (\(values))")
+    }
+
+    public func select(
+        _ columns: String = "*",
+        from table: String,
+        where condition: SQLStatement? = nil,
+        orderBy: String? = nil,
+        limit: Int? = nil
+    ) async throws -> [SQLRow] {
+        var statement: SQLStatement = "SELECT \(raw: columns) FROM \(raw: table) WHERE tenant_id = \(tenantID)"
+        if let condition { statement = statement + " AND (" + condition + ")" }
+        if let orderBy { statement = statement + SQLStatement(sql: " ORDER BY \(orderBy)") }
+        if let limit { statement = statement + " LIMIT \(limit)" }
+        return try await base.query(statement)
+    }
+
+    /// Returns the number of rows changed.
+    @discardableResult
+    public func update(_ table: String, set assignments: [(String, any SQLValueConvertible)], where condition: SQLStatement) async throws -> Int {
+        let sets = SQLStatement.joined(assignments.map { SQLStatement("\(raw: $0.0) = \($0.1.sqlValue)") }, separator: ", ")
+        let rows = try await base.query(
+            "UPDATE \(raw: table) SET \(sets) WHERE tenant_id = \(tenantID) AND (\(condition)) RETURNING 1 AS changed")
+        return rows.count
+    }
+
+    @discardableResult
+    public func delete(from table: String, where condition: SQLStatement? = nil) async throws -> Int {
+        var statement: SQLStatement = "DELETE FROM \(raw: table) WHERE tenant_id = \(tenantID)"
+        if let condition { statement = statement + " AND (" + condition + ")" }
+        return try await base.query(statement + " RETURNING 1 AS changed").count
+    }
+}
+
+extension Database {
+    /// Runs `body` in a transaction scoped to one tenant.
+    public func withTenant<Result: Sendable>(
+        _ tenantID: String,
+        _ body: @Sendable (TenantTransaction) async throws -> Result
+    ) async throws -> Result {
+        try await transaction(.tenant(tenantID)) { tx in
+            try await body(TenantTransaction(tenantID: tenantID, base: tx))
+        }
+    }
+}

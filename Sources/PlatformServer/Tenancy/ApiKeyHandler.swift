@@ -1,0 +1,71 @@
+import RPCRuntime
+import ServiceProAPI
+
+/// servicepro.tenancy.v1.ApiKeyService over the store.
+public struct ApiKeyHandler: ApiKeyServiceHandler {
+    let database: any Database
+
+    public init(database: any Database) { self.database = database }
+
+    public func createApiKey(_ request: CreateApiKeyRequest, context: RequestContext) async throws -> CreateApiKeyResponse {
+        let tenantID = try context.requireTenant()
+        guard let role = Role(proto: request.role) else {
+            throw ServiceError.invalidArgument(field: "role", "must be a defined role")
+        }
+        try Self.checkMayGrant(role, tenantID: tenantID, caller: context.principal)
+        return try await database.withTenant(tenantID) { tx in
+            try await IdempotencyRecords.once(tx, method: "CreateApiKey", requestID: request.requestID) {
+                guard try await TenantRecords.find(tx) != nil else { throw ServiceError.notFound(request.parent) }
+                let issued = try await ApiKeyRecords.issue(displayName: request.displayName, role: role, tx)
+                return CreateApiKeyResponse.with {
+                    $0.apiKey = issued.apiKey
+                    $0.token = issued.token
+                }
+            }
+        }
+    }
+
+    /// Platform roles live on the root tenant and only the owner hands them out; nobody grants
+    /// more than they hold.
+    static func checkMayGrant(_ role: Role, tenantID: String, caller: Principal) throws {
+        if role.isPlatform {
+            guard tenantID == TenantRecords.rootID else {
+                throw ServiceError.invalidArgument(field: "role", "platform roles exist only on tenants/root")
+            }
+            guard caller.role == .platformOwner else {
+                throw ServiceError.permissionDenied(reason: "role_not_grantable", message: "only the platform owner can create \(role.rawValue) keys")
+            }
+        }
+    }
+
+    public func listApiKeys(_ request: ListApiKeysRequest, context: RequestContext) async throws -> ListApiKeysResponse {
+        let tenantID = try context.requireTenant()
+        let pageSize = try PageCursor.pageSize(request.pageSize)
+        let cursor = try PageCursor.decode(request.pageToken, filter: request.parent)
+        let keys = try await database.withTenant(tenantID) { tx in
+            try await ApiKeyRecords.list(after: cursor, limit: pageSize + 1, tx)
+        }
+        return ListApiKeysResponse.with {
+            $0.apiKeys = Array(keys.prefix(pageSize))
+            if keys.count > pageSize, let last = $0.apiKeys.last {
+                $0.nextPageToken = PageCursor(
+                    time: last.createTime.microseconds,
+                    id: ResourceName.id(of: last.name, after: "apiKeys") ?? "",
+                    filter: request.parent
+                ).encoded()
+            }
+        }
+    }
+
+    public func revokeApiKey(_ request: RevokeApiKeyRequest, context: RequestContext) async throws -> ApiKey {
+        let tenantID = try context.requireTenant()
+        guard let keyID = ResourceName.id(of: request.name, after: "apiKeys") else {
+            throw ServiceError.invalidArgument(field: "name", "must be tenants/{tenant}/apiKeys/{api_key}")
+        }
+        return try await database.withTenant(tenantID) { tx in
+            guard try await ApiKeyRecords.find(keyID: keyID, tx) != nil else { throw ServiceError.notFound(request.name) }
+            try await ApiKeyRecords.revoke(keyID: keyID, tx)
+            return try await ApiKeyRecords.find(keyID: keyID, tx)!
+        }
+    }
+}

@@ -1,0 +1,86 @@
+import Crypto
+import Foundation
+import RPCRuntime
+import ServiceProAPI
+import SwiftProtobuf
+
+/// API keys in the store. A token is `sp_<key id>_<secret>`: the key id finds the row, and only
+/// the secret's SHA-256 is stored (the secret is 256 random bits, so a slow hash adds nothing).
+enum ApiKeyRecords {
+    struct Issued {
+        var apiKey: ApiKey
+        var token: String
+    }
+
+    static func issue(displayName: String, role: Role, _ tx: TenantTransaction, now: Date = Date()) async throws -> Issued {
+        let keyID = randomToken(bytes: 8, alphabet: "0123456789abcdefghijklmnopqrstuvwxyz")
+        let secret = randomToken(bytes: 32, alphabet: "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+        try await tx.insert(into: "api_keys", [
+            ("key_id", keyID),
+            ("display_name", displayName),
+            ("role", role.rawValue),
+            ("secret_hash", Data(SHA256.hash(data: Data(secret.utf8)))),
+            ("create_time", now),
+        ])
+        let key = try await find(keyID: keyID, tx)!
+        return Issued(apiKey: key, token: "sp_\(keyID)_\(secret)")
+    }
+
+    static func find(keyID: String, _ tx: TenantTransaction) async throws -> ApiKey? {
+        try await tx.select(from: "api_keys", where: "key_id = \(keyID)").first.map(apiKey(from:))
+    }
+
+    static func list(after cursor: PageCursor?, limit: Int, _ tx: TenantTransaction) async throws -> [ApiKey] {
+        try await tx.select(
+            from: "api_keys",
+            where: cursor?.condition(timeColumn: "create_time", idColumn: "key_id"),
+            orderBy: "create_time DESC, key_id ASC",
+            limit: limit
+        ).map(apiKey(from:))
+    }
+
+    static func revoke(keyID: String, _ tx: TenantTransaction, now: Date = Date()) async throws {
+        try await tx.update("api_keys", set: [("revoke_time", now)], where: "key_id = \(keyID) AND revoke_time IS NULL")
+    }
+
+    static func apiKey(from row: SQLRow) throws -> ApiKey {
+        let keyID = try row.string("key_id")
+        return try ApiKey.with {
+            $0.name = "tenants/\(try row.string("tenant_id"))/apiKeys/\(keyID)"
+            $0.displayName = try row.string("display_name")
+            $0.role = Role(rawValue: try row.string("role"))?.proto ?? .unspecified
+            $0.tokenPrefix = "sp_\(keyID)"
+            $0.createTime = Google_Protobuf_Timestamp(date: try row.date("create_time"))
+            if let revoked = try row.optionalDate("revoke_time") {
+                $0.revokeTime = Google_Protobuf_Timestamp(date: revoked)
+            }
+        }
+    }
+
+    /// Uniform random characters from `alphabet`, using the system's CSPRNG.
+    static func randomToken(bytes count: Int, alphabet: String) -> String {
+        let characters = Array(alphabet)
+        var generator = SystemRandomNumberGenerator()
+        // Enough characters to carry `count` bytes of entropy.
+        let length = Int((Double(count * 8) / log2(Double(characters.count))).rounded(.up))
+        return String((0..<length).map { _ in characters[Int.random(in: 0..<characters.count, using: &generator)] })
+    }
+}
+
+extension Role {
+    var proto: Servicepro_Options_V1_Role {
+        switch self {
+        case .platformOwner: return .platformOwner
+        case .platformStaff: return .platformStaff
+        case .tenantAdmin: return .tenantAdmin
+        case .tenantMember: return .tenantMember
+        case .partner: return .partner
+        case .telephonyBridge: return .telephonyBridge
+        }
+    }
+
+    init?(proto: Servicepro_Options_V1_Role) {
+        guard let role = Role.allCases.first(where: { $0.proto == proto }) else { return nil }
+        self = role
+    }
+}

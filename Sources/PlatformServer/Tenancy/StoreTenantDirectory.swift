@@ -1,0 +1,17 @@
+import RPCRuntime
+
+/// Tenant status and plan for the runtime's gates, read from the tenants table.
+public struct StoreTenantDirectory: TenantDirectory {
+    let database: any Database
+
+    public init(database: any Database) { self.database = database }
+
+    public func access(tenantID: String) async throws -> TenantAccess? {
+        try await database.withTenant(tenantID) { tx in
+            guard let row = try await tx.select("status, plan_tier", from: "tenants").first else { return nil }
+            return TenantAccess(
+                status: TenantAccess.Status(rawValue: try row.string("status")) ?? .active,
+                tier: PlanCatalog.Tier(rawValue: try row.string("plan_tier")) ?? .starter)
+        }
+    }
+}

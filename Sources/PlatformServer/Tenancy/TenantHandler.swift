@@ -1,0 +1,114 @@
+import Foundation
+import RPCRuntime
+import ServiceProAPI
+import SwiftProtobuf
+
+/// servicepro.tenancy.v1.TenantService over the store.
+public struct TenantHandler: TenantServiceHandler {
+    let database: any Database
+    /// How long a new tenant's trial lasts.
+    let trialLength: TimeInterval = 14 * 24 * 3600
+
+    public init(database: any Database) { self.database = database }
+
+    public func getTenant(_ request: GetTenantRequest, context: RequestContext) async throws -> Tenant {
+        let tenantID = try context.requireTenant()
+        guard let tenant = try await database.withTenant(tenantID, TenantRecords.find) else {
+            throw ServiceError.notFound(request.name)
+        }
+        return tenant.visible(to: context.principal)
+    }
+
+    public func listTenants(_ request: ListTenantsRequest, context: RequestContext) async throws -> ListTenantsResponse {
+        let filter = TenantRecords.ListFilter(status: request.status, tier: request.planTier, industry: request.industry)
+        let pageSize = try PageCursor.pageSize(request.pageSize)
+        let cursor = try PageCursor.decode(request.pageToken, filter: filter.fingerprint)
+        let page = try await database.transaction(.platform) { tx in
+            try await TenantRecords.list(filter, after: cursor, limit: pageSize + 1, tx)
+        }
+        return ListTenantsResponse.with {
+            $0.tenants = page.tenants.prefix(pageSize).map { $0.visible(to: context.principal) }
+            $0.totalSize = Int32(page.total)
+            if page.tenants.count > pageSize, let last = $0.tenants.last {
+                $0.nextPageToken = PageCursor(time: last.createTime.microseconds, id: last.slug, filter: filter.fingerprint).encoded()
+            }
+        }
+    }
+
+    public func createTenant(_ request: CreateTenantRequest, context: RequestContext) async throws -> Tenant {
+        var tenant = request.tenant
+        guard !tenant.displayName.trimmingCharacters(in: .whitespaces).isEmpty else {
+            throw ServiceError.invalidArgument(field: "tenant.display_name", "is required")
+        }
+        tenant.name = ResourceName.tenant(request.tenantID)
+        tenant.slug = request.tenantID
+        if tenant.planTier == .unspecified { tenant.planTier = .starter }
+        if tenant.status == .unspecified { tenant.status = .trialing }
+        if tenant.status == .trialing, !tenant.hasTrialEndTime {
+            tenant.trialEndTime = Google_Protobuf_Timestamp(date: Date().addingTimeInterval(trialLength))
+        }
+        let newTenant = tenant
+        let callerTenant = context.principal.tenantID
+        // Platform scope: the idempotency record belongs to the caller, the row to the new tenant.
+        return try await database.transaction(.platform) { tx in
+            let caller = TenantTransaction(tenantID: callerTenant, base: tx)
+            return try await IdempotencyRecords.once(caller, method: "CreateTenant", requestID: request.requestID) {
+                let scoped = TenantTransaction(tenantID: request.tenantID, base: tx)
+                guard try await TenantRecords.find(scoped) == nil else {
+                    throw ServiceError.alreadyExists(reason: "tenant_exists", field: "tenant_id", message: "tenants/\(request.tenantID) already exists")
+                }
+                try await TenantRecords.insert(newTenant, scoped)
+                return try await TenantRecords.find(scoped)!
+            }
+        }
+    }
+
+    public func updateTenant(_ request: UpdateTenantRequest, context: RequestContext) async throws -> Tenant {
+        let tenantID = try context.requireTenant()
+        let paths = try TenantUpdateMask(request.updateMask, principal: context.principal)
+        return try await database.withTenant(tenantID) { tx in
+            guard var tenant = try await TenantRecords.find(tx) else { throw ServiceError.notFound(request.tenant.name) }
+            let revision = Etag.revision(tenant.etag) ?? 0
+            if !request.tenant.etag.isEmpty, request.tenant.etag != tenant.etag {
+                throw ServiceError.aborted(message: "tenants/\(tenantID) changed since it was read (etag \(tenant.etag)); get it again and retry")
+            }
+            paths.apply(from: request.tenant, to: &tenant)
+            guard !tenant.displayName.trimmingCharacters(in: .whitespaces).isEmpty else {
+                throw ServiceError.invalidArgument(field: "tenant.display_name", "must not be empty")
+            }
+            guard try await TenantRecords.update(tenant, expectedRevision: revision, tx) else {
+                throw ServiceError.aborted(message: "tenants/\(tenantID) changed concurrently; get it again and retry")
+            }
+            return try await TenantRecords.find(tx)!.visible(to: context.principal)
+        }
+    }
+
+    public func deleteTenant(_ request: DeleteTenantRequest, context: RequestContext) async throws -> DeleteTenantResponse {
+        let tenantID = try context.requireTenant()
+        guard tenantID != TenantRecords.rootID else {
+            throw ServiceError.failedPrecondition(reason: "root_tenant_protected", message: "the root tenant cannot be deleted")
+        }
+        return try await database.withTenant(tenantID) { tx in
+            guard let tenant = try await TenantRecords.find(tx) else { throw ServiceError.notFound(request.name) }
+            if !request.etag.isEmpty, request.etag != tenant.etag {
+                throw ServiceError.aborted(message: "tenants/\(tenantID) changed since it was read; get it again and retry")
+            }
+            try await TenantRecords.delete(tx)
+            return DeleteTenantResponse()
+        }
+    }
+}
+
+extension Tenant {
+    /// Tenant roles never see platform staff's internal notes.
+    func visible(to principal: Principal) -> Tenant {
+        guard !principal.role.isPlatform else { return self }
+        var copy = self
+        copy.internalNotes = ""
+        return copy
+    }
+}
+
+extension Google_Protobuf_Timestamp {
+    var microseconds: Int64 { seconds * 1_000_000 + Int64(nanos / 1000) }
+}

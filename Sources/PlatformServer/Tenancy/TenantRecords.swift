@@ -1,0 +1,163 @@
+import Foundation
+import RPCRuntime
+import ServiceProAPI
+import SwiftProtobuf
+
+/// Tenants in the store. The tenants table is tenant-owned like any other: a tenant's row is
+/// reached through that tenant's scoped transaction, and listings run platform-wide.
+enum TenantRecords {
+    static let rootID = "root"
+
+    static func find(_ tx: TenantTransaction) async throws -> Tenant? {
+        try await tx.select(from: "tenants").first.map(tenant(from:))
+    }
+
+    static func insert(_ tenant: Tenant, _ tx: TenantTransaction, now: Date = Date()) async throws {
+        try await tx.insert(into: "tenants", columns(of: tenant) + [
+            ("create_time", now),
+            ("update_time", now),
+            ("revision", 1),
+        ])
+    }
+
+    /// Writes every stored field of `tenant` if its revision is still `revision`; false otherwise.
+    static func update(_ tenant: Tenant, expectedRevision revision: Int64, _ tx: TenantTransaction, now: Date = Date()) async throws -> Bool {
+        let changed = try await tx.update(
+            "tenants",
+            set: columns(of: tenant) + [("update_time", now), ("revision", revision + 1)],
+            where: "revision = \(revision)")
+        return changed == 1
+    }
+
+    static func delete(_ tx: TenantTransaction) async throws {
+        for table in ["idempotency_records", "api_keys", "tenants"] {
+            try await tx.delete(from: table)
+        }
+    }
+
+    struct ListFilter {
+        var status: TenantStatus
+        var tier: PlanTier
+        var industry: String
+
+        var fingerprint: String { "\(status.rawValue)|\(tier.rawValue)|\(industry)" }
+    }
+
+    /// One page, newest first, and the total matching the filter.
+    static func list(_ filter: ListFilter, after cursor: PageCursor?, limit: Int, _ tx: any SQLTransaction) async throws -> (tenants: [Tenant], total: Int) {
+        var conditions: [SQLStatement] = ["1 = 1"]
+        if filter.status != .unspecified { conditions.append("status = \(filter.status.storedName)") }
+        if filter.tier != .unspecified { conditions.append("plan_tier = \(filter.tier.storedName)") }
+        if !filter.industry.isEmpty { conditions.append("industry = \(filter.industry)") }
+        let matching = SQLStatement.joined(conditions, separator: " AND ")
+        var page = conditions
+        if let cursor { page.append(cursor.condition(timeColumn: "create_time", idColumn: "tenant_id")) }
+        let rows = try await tx.query("""
+            SELECT * FROM tenants WHERE \(SQLStatement.joined(page, separator: " AND "))
+            ORDER BY create_time DESC, tenant_id ASC LIMIT \(limit)
+            """)
+        let total = try await tx.first("SELECT COUNT(*) AS total FROM tenants WHERE \(matching)")?.int("total") ?? 0
+        return (try rows.map(tenant(from:)), Int(total))
+    }
+
+    private static func columns(of tenant: Tenant) -> [(String, any SQLValueConvertible)] {
+        [
+            ("display_name", tenant.displayName),
+            ("industry", tenant.industry),
+            ("city", tenant.city),
+            ("contact_name", tenant.contact.personName),
+            ("contact_email", tenant.contact.email),
+            ("contact_phone", tenant.contact.phone),
+            ("plan_tier", tenant.planTier.storedName),
+            ("status", tenant.status.storedName),
+            ("logo_url", tenant.branding.logoURL),
+            ("primary_color", tenant.branding.primaryColor),
+            ("accent_color", tenant.branding.accentColor),
+            ("internal_notes", tenant.internalNotes),
+            ("trial_end_time", tenant.hasTrialEndTime ? tenant.trialEndTime.date : nil),
+        ]
+    }
+
+    static func tenant(from row: SQLRow) throws -> Tenant {
+        let id = try row.string("tenant_id")
+        return try Tenant.with {
+            $0.name = ResourceName.tenant(id)
+            $0.slug = id
+            $0.displayName = try row.string("display_name")
+            $0.industry = try row.string("industry")
+            $0.city = try row.string("city")
+            $0.contact = .with {
+                $0.personName = (try? row.string("contact_name")) ?? ""
+                $0.email = (try? row.string("contact_email")) ?? ""
+                $0.phone = (try? row.string("contact_phone")) ?? ""
+            }
+            $0.planTier = PlanTier(storedName: try row.string("plan_tier"))
+            $0.status = TenantStatus(storedName: try row.string("status"))
+            $0.branding = .with {
+                $0.logoURL = (try? row.string("logo_url")) ?? ""
+                $0.primaryColor = (try? row.string("primary_color")) ?? ""
+                $0.accentColor = (try? row.string("accent_color")) ?? ""
+            }
+            $0.internalNotes = try row.string("internal_notes")
+            if let trialEnd = try row.optionalDate("trial_end_time") {
+                $0.trialEndTime = Google_Protobuf_Timestamp(date: trialEnd)
+            }
+            $0.createTime = Google_Protobuf_Timestamp(date: try row.date("create_time"))
+            $0.updateTime = Google_Protobuf_Timestamp(date: try row.date("update_time"))
+            $0.etag = Etag.make(revision: try row.int("revision"))
+        }
+    }
+}
+
+/// Etags are the row's revision, quoted as in HTTP.
+enum Etag {
+    static func make(revision: Int64) -> String { "\"\(revision)\"" }
+
+    static func revision(_ etag: String) -> Int64? {
+        Int64(etag.trimmingCharacters(in: CharacterSet(charactersIn: "\"W/")))
+    }
+}
+
+extension PlanTier {
+    var storedName: String {
+        switch self {
+        case .starter: return "starter"
+        case .pro: return "pro"
+        case .elite: return "elite"
+        case .unspecified, .UNRECOGNIZED: return "starter"
+        }
+    }
+
+    init(storedName: String) {
+        switch storedName {
+        case "pro": self = .pro
+        case "elite": self = .elite
+        default: self = .starter
+        }
+    }
+
+    var catalogTier: PlanCatalog.Tier { PlanCatalog.Tier(rawValue: storedName) ?? .starter }
+}
+
+extension TenantStatus {
+    var storedName: String {
+        switch self {
+        case .active: return "active"
+        case .trialing: return "trialing"
+        case .pastDue: return "past_due"
+        case .suspended: return "suspended"
+        case .cancelled: return "cancelled"
+        case .unspecified, .UNRECOGNIZED: return "active"
+        }
+    }
+
+    init(storedName: String) {
+        switch storedName {
+        case "trialing": self = .trialing
+        case "past_due": self = .pastDue
+        case "suspended": self = .suspended
+        case "cancelled": self = .cancelled
+        default: self = .active
+        }
+    }
+}

@@ -1,0 +1,55 @@
+import RPCRuntime
+import ServiceProAPI
+import SwiftProtobuf
+
+/// The fields an UpdateTenant may change, checked against who is asking.
+struct TenantUpdateMask {
+    /// Changeable by anyone allowed to update the tenant.
+    static let tenantFields: Set<String> = [
+        "display_name", "industry", "city",
+        "contact", "contact.person_name", "contact.email", "contact.phone",
+        "branding", "branding.logo_url", "branding.primary_color", "branding.accent_color",
+    ]
+    /// Only platform staff: notes about the tenant, and its plan and status.
+    static let staffFields: Set<String> = ["internal_notes", "plan_tier", "status"]
+
+    let paths: [String]
+
+    init(_ mask: Google_Protobuf_FieldMask, principal: Principal) throws {
+        guard !mask.paths.isEmpty else {
+            throw ServiceError.invalidArgument(field: "update_mask", "must name at least one field")
+        }
+        for path in mask.paths {
+            if Self.staffFields.contains(path) {
+                guard principal.role.isPlatform else {
+                    throw ServiceError.permissionDenied(reason: "field_not_updatable", message: "only platform staff may change \(path)")
+                }
+            } else if !Self.tenantFields.contains(path) {
+                throw ServiceError.invalidArgument(field: "update_mask", "\"\(path)\" is not an updatable field; use one of \((Self.tenantFields.union(Self.staffFields)).sorted().joined(separator: ", "))")
+            }
+        }
+        self.paths = mask.paths
+    }
+
+    func apply(from source: Tenant, to target: inout Tenant) {
+        for path in paths {
+            switch path {
+            case "display_name": target.displayName = source.displayName
+            case "industry": target.industry = source.industry
+            case "city": target.city = source.city
+            case "contact": target.contact = source.contact
+            case "contact.person_name": target.contact.personName = source.contact.personName
+            case "contact.email": target.contact.email = source.contact.email
+            case "contact.phone": target.contact.phone = source.contact.phone
+            case "branding": target.branding = source.branding
+            case "branding.logo_url": target.branding.logoURL = source.branding.logoURL
+            case "branding.primary_color": target.branding.primaryColor = source.branding.primaryColor
+            case "branding.accent_color": target.branding.accentColor = source.branding.accentColor
+            case "internal_notes": target.internalNotes = source.internalNotes
+            case "plan_tier": target.planTier = source.planTier == .unspecified ? target.planTier : source.planTier
+            case "status": target.status = source.status == .unspecified ? target.status : source.status
+            default: break
+            }
+        }
+    }
+}

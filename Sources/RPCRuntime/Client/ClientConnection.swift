@@ -1,0 +1,49 @@
+import Foundation
+import GRPCCore
+import GRPCNIOTransportHTTP2
+
+/// Opens a gRPC client to the platform for one context and runs `body` with it.
+///
+/// ```swift
+/// try await ClientConnection.with(server: "127.0.0.1:50051") { client in
+///     try await TenantService.Client(wrapping: client).listTenants(.init(), metadata: auth)
+/// }
+/// ```
+public enum ClientConnection {
+    public typealias Client = GRPCClient<HTTP2ClientTransport.Posix>
+
+    public struct AddressError: Error, CustomStringConvertible {
+        public let server: String
+        public init(server: String) { self.server = server }
+        public var description: String { "\"\(server)\" is not host:port (e.g. 127.0.0.1:50051)" }
+    }
+
+    public static func with<Result: Sendable>(
+        server: String,
+        tls: Bool = false,
+        caFile: String? = nil,
+        _ body: (Client) async throws -> Result
+    ) async throws -> Result {
+        guard let colon = server.lastIndex(of: ":"), let port = Int(server[server.index(after: colon)...]) else {
+            throw AddressError(server: server)
+        }
+        let host = String(server[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
+        let security: HTTP2ClientTransport.Posix.TransportSecurity
+        if tls {
+            security = .tls { config in
+                if let caFile { config.trustRoots = .certificates([.file(path: caFile, format: .pem)]) }
+            }
+        } else {
+            security = .plaintext
+        }
+        let transport = try HTTP2ClientTransport.Posix(target: .dns(host: host, port: port), transportSecurity: security)
+        return try await withGRPCClient(transport: transport) { client in
+            try await body(client)
+        }
+    }
+
+    /// `authorization: Bearer <token>` metadata.
+    public static func bearer(_ token: String) -> Metadata {
+        ["authorization": "Bearer \(token)"]
+    }
+}

@@ -1,0 +1,86 @@
+import Foundation
+
+/// Named connection contexts (server, credentials, TLS), kept in the XDG config file
+/// `$XDG_CONFIG_HOME/spctl/config.json` (default `~/.config/spctl/config.json`), as kubectl does.
+public struct ClientContexts: Codable, Sendable, Equatable {
+    public struct Context: Codable, Sendable, Equatable {
+        /// `host:port`.
+        public var server: String
+        /// The bearer token itself, or…
+        public var token: String?
+        /// …a file holding it (what the platform's first start writes, so the token stays in one place).
+        public var tokenFile: String?
+        public var tls: Bool
+        /// PEM bundle to trust instead of the system roots.
+        public var caFile: String?
+
+        public init(server: String, token: String? = nil, tokenFile: String? = nil, tls: Bool = false, caFile: String? = nil) {
+            self.server = server
+            self.token = token
+            self.tokenFile = tokenFile
+            self.tls = tls
+            self.caFile = caFile
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case server, token, tls
+            case tokenFile = "token_file"
+            case caFile = "ca_file"
+        }
+
+        /// The token, read from the token file when that is how it is stored.
+        public func resolvedToken() throws -> String? {
+            if let token, !token.isEmpty { return token }
+            guard let tokenFile else { return nil }
+            return try String(contentsOfFile: tokenFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+    }
+
+    public var currentContext: String?
+    public var contexts: [String: Context]
+
+    public init(currentContext: String? = nil, contexts: [String: Context] = [:]) {
+        self.currentContext = currentContext
+        self.contexts = contexts
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case contexts
+        case currentContext = "current_context"
+    }
+
+    /// `$XDG_CONFIG_HOME/spctl/config.json`, or `~/.config/spctl/config.json`.
+    public static func defaultPath(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
+        let base = environment["XDG_CONFIG_HOME"].flatMap { $0.isEmpty ? nil : $0 }
+            ?? (environment["HOME"] ?? NSHomeDirectory()) + "/.config"
+        return base + "/spctl/config.json"
+    }
+
+    public static func load(from path: String) throws -> ClientContexts {
+        guard FileManager.default.fileExists(atPath: path) else { return ClientContexts() }
+        return try JSONDecoder().decode(ClientContexts.self, from: Data(contentsOf: URL(fileURLWithPath: path)))
+    }
+
+    /// Written with mode 0600: it may hold tokens.
+    public func save(to path: String) throws {
+        let url = URL(fileURLWithPath: path)
+        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try SecretFile.write(encoder.encode(self), to: path)
+    }
+}
+
+/// Files holding secrets: created with mode 0600 before anything is written to them.
+public enum SecretFile {
+    public static func write(_ data: Data, to path: String) throws {
+        let manager = FileManager.default
+        if manager.fileExists(atPath: path) { try manager.removeItem(atPath: path) }
+        guard manager.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600]) else {
+            throw CocoaError(.fileWriteNoPermission, userInfo: [NSFilePathErrorKey: path])
+        }
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+        defer { try? handle.close() }
+        try handle.write(contentsOf: data)
+    }
+}

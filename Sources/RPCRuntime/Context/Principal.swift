@@ -1,0 +1,25 @@
+/// An authenticated caller.
+public struct Principal: Sendable, Hashable {
+    /// The credential's resource name, e.g. `tenants/root/apiKeys/k3x9`.
+    public var subject: String
+    public var role: Role
+    /// The tenant the credential acts for. For platform roles, the root tenant.
+    public var tenantID: String
+    /// Who really acts: the subject, or the owner behind an impersonation session.
+    public var realActor: String
+    /// Set while an owner acts through an impersonation session.
+    public var impersonationSessionID: String?
+
+    public init(subject: String, role: Role, tenantID: String, realActor: String? = nil, impersonationSessionID: String? = nil) {
+        self.subject = subject
+        self.role = role
+        self.tenantID = tenantID
+        self.realActor = realActor ?? subject
+        self.impersonationSessionID = impersonationSessionID
+    }
+
+    public var isImpersonating: Bool { impersonationSessionID != nil }
+
+    /// The caller of a method that takes no bearer token; it holds no role and no tenant.
+    public static let anonymous = Principal(subject: "anonymous", role: .tenantMember, tenantID: "")
+}

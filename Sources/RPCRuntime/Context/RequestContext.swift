@@ -1,0 +1,52 @@
+import GRPCCore
+
+/// What a handler knows about the call: who is calling, for which tenant, and under which policy.
+///
+/// Built by ``AuthenticationInterceptor`` and completed by ``RPCPipeline`` once the request's
+/// tenant is known, before the handler runs:
+/// ```swift
+/// func getTenant(_ request: GetTenantRequest, context: RequestContext) async throws -> Tenant {
+///     try await store.tenant(context.tenantID!)
+/// }
+/// ```
+public struct RequestContext: Sendable {
+    public var principal: Principal
+    /// The tenant the call acts within: the tenant named by a tenant-scoped request, or the
+    /// caller's own tenant for tenant roles; nil for platform callers of platform-wide methods.
+    public var tenantID: String?
+    /// From the `x-request-id` header, or generated; it ties log lines and audit events together.
+    public var requestID: String
+    public var method: MethodDescriptor
+    public var policy: MethodPolicy
+    /// When the caller stops waiting, from `grpc-timeout`.
+    public var deadline: ContinuousClock.Instant?
+    /// Looks up tenants' status and tier for the plan and suspension gates.
+    public var tenantDirectory: any TenantDirectory
+
+    public init(
+        principal: Principal,
+        tenantID: String?,
+        requestID: String,
+        method: MethodDescriptor,
+        policy: MethodPolicy,
+        deadline: ContinuousClock.Instant? = nil,
+        tenantDirectory: any TenantDirectory
+    ) {
+        self.principal = principal
+        self.tenantID = tenantID
+        self.requestID = requestID
+        self.method = method
+        self.policy = policy
+        self.deadline = deadline
+        self.tenantDirectory = tenantDirectory
+    }
+
+    /// The effective tenant, for handlers of tenant-scoped methods where the runtime always sets it.
+    public func requireTenant() throws -> String {
+        guard let tenantID else { throw ServiceError.internal("no tenant in context for \(method.fullyQualifiedMethod)") }
+        return tenantID
+    }
+
+    /// Bound by the interceptor for the duration of the call.
+    @TaskLocal public static var current: RequestContext?
+}

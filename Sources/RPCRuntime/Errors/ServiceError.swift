@@ -1,0 +1,95 @@
+import GRPCCore
+import GRPCProtobuf
+
+/// A domain error with the status code, stable reason and details a client needs to act on it.
+/// Thrown anywhere in the pipeline or a handler, it reaches the client as a `google.rpc.Status`
+/// with an `ErrorInfo` (domain `servicepro.dev`) and, for bad input, `BadRequest` violations.
+///
+/// ```swift
+/// throw ServiceError.alreadyExists(reason: "tenant_exists", message: "tenants/acme already exists")
+/// ```
+public struct ServiceError: Error, Sendable, Hashable, CustomStringConvertible {
+    public static let domain = "servicepro.dev"
+
+    public var code: RPCError.Code
+    /// Stable snake_case reason clients can switch on.
+    public var reason: String
+    public var message: String
+    public var metadata: [String: String]
+    public var violations: [FieldViolation]
+
+    public init(code: RPCError.Code, reason: String, message: String, metadata: [String: String] = [:], violations: [FieldViolation] = []) {
+        self.code = code
+        self.reason = reason
+        self.message = message
+        self.metadata = metadata
+        self.violations = violations
+    }
+
+    public var description: String { "\(code): \(message) [\(reason)]" }
+
+    public static func invalidArgument(_ violations: [FieldViolation]) -> ServiceError {
+        let summary = violations.map { "\($0.field): \($0.description)" }.joined(separator: "; ")
+        return ServiceError(code: .invalidArgument, reason: "invalid_argument", message: summary, violations: violations)
+    }
+
+    public static func invalidArgument(field: String, _ description: String) -> ServiceError {
+        invalidArgument([FieldViolation(field: field, description: description)])
+    }
+
+    public static func unauthenticated(reason: String, message: String) -> ServiceError {
+        ServiceError(code: .unauthenticated, reason: reason, message: message)
+    }
+
+    public static func permissionDenied(reason: String, message: String) -> ServiceError {
+        ServiceError(code: .permissionDenied, reason: reason, message: message)
+    }
+
+    /// The same answer whether the resource does not exist or belongs to another tenant.
+    public static func notFound(_ resourceName: String) -> ServiceError {
+        ServiceError(code: .notFound, reason: "not_found", message: "\(resourceName) not found", metadata: ["resource": resourceName])
+    }
+
+    public static func alreadyExists(reason: String = "already_exists", field: String? = nil, message: String) -> ServiceError {
+        ServiceError(
+            code: .alreadyExists, reason: reason, message: message,
+            violations: field.map { [FieldViolation(field: $0, description: message)] } ?? [])
+    }
+
+    public static func failedPrecondition(reason: String, message: String, metadata: [String: String] = [:]) -> ServiceError {
+        ServiceError(code: .failedPrecondition, reason: reason, message: message, metadata: metadata)
+    }
+
+    /// An etag that no longer matches: re-read and retry.
+    public static func aborted(reason: String = "etag_mismatch", message: String) -> ServiceError {
+        ServiceError(code: .aborted, reason: reason, message: message)
+    }
+
+    public static func unimplemented(_ method: String) -> ServiceError {
+        ServiceError(code: .unimplemented, reason: "not_implemented_yet", message: "\(method) is not implemented yet")
+    }
+
+    /// Details stay in the server log; the client gets a generic message.
+    public static func `internal`(_ logMessage: String) -> ServiceError {
+        ServiceError(code: .internalError, reason: "internal", message: "internal error", metadata: ["detail": logMessage])
+    }
+
+    /// The status as sent on the wire.
+    public var googleStatus: GoogleRPCStatus {
+        var details: [ErrorDetails] = [
+            .errorInfo(reason: reason, domain: Self.domain, metadata: code == .internalError ? [:] : metadata)
+        ]
+        if !violations.isEmpty {
+            details.append(.badRequest(violations: violations.map {
+                ErrorDetails.BadRequest.FieldViolation(field: $0.field, description: $0.description)
+            }))
+        }
+        return GoogleRPCStatus(code: code, message: message, details: details)
+    }
+}
+
+extension ServiceError: RPCErrorConvertible {
+    public var rpcErrorCode: RPCError.Code { code }
+    public var rpcErrorMessage: String { message }
+    public var rpcErrorMetadata: Metadata { googleStatus.rpcErrorMetadata }
+}

@@ -1,0 +1,98 @@
+import Foundation
+import GRPCCore
+import Logging
+import Synchronization
+
+/// What the pipeline learns about a call as it runs, for its one log line.
+public final class CallRecord: Sendable {
+    private struct State {
+        var principal: Principal?
+        var tenantID: String?
+    }
+
+    public let requestID: String
+    private let state = Mutex(State())
+
+    init(requestID: String) { self.requestID = requestID }
+
+    public var principal: Principal? {
+        get { state.withLock { $0.principal } }
+        set { state.withLock { $0.principal = newValue } }
+    }
+
+    public var tenantID: String? {
+        get { state.withLock { $0.tenantID } }
+        set { state.withLock { $0.tenantID = newValue } }
+    }
+
+    @TaskLocal public static var current: CallRecord?
+}
+
+/// The outermost interceptor: one structured log line per call with method, request id, tenant,
+/// principal, status code and latency, written when the response has been fully sent.
+public struct CallLogInterceptor: ServerInterceptor {
+    let logger: Logger
+
+    public init(logger: Logger) { self.logger = logger }
+
+    public func intercept<Input: Sendable, Output: Sendable>(
+        request: StreamingServerRequest<Input>,
+        context: ServerContext,
+        next: @Sendable (StreamingServerRequest<Input>, ServerContext) async throws -> StreamingServerResponse<Output>
+    ) async throws -> StreamingServerResponse<Output> {
+        let started = ContinuousClock.now
+        let record = CallRecord(requestID: AuthenticationInterceptor.requestID(in: request.metadata))
+        let log: @Sendable (RPCError.Code?) -> Void = { [logger] code in
+            logger.log(level: code == nil || code == .notFound || code == .invalidArgument ? .info : .notice, "rpc", metadata: [
+                "method": "\(context.descriptor.fullyQualifiedMethod)",
+                "request_id": "\(record.requestID)",
+                "tenant": "\(record.tenantID ?? "-")",
+                "principal": "\(record.principal?.subject ?? "-")",
+                "code": "\(code.map { "\($0)" } ?? "ok")",
+                "latency_ms": "\(String(format: "%.2f", (ContinuousClock.now - started).milliseconds))",
+            ])
+        }
+        do {
+            let response = try await CallRecord.$current.withValue(record) { try await next(request, context) }
+            switch response.accepted {
+            case .success(var contents):
+                let producer = contents.producer
+                contents.producer = { writer in
+                    do {
+                        let trailers = try await producer(writer)
+                        log(nil)
+                        return trailers
+                    } catch {
+                        log(RPCError.code(of: error))
+                        throw error
+                    }
+                }
+                return StreamingServerResponse(accepted: .success(contents))
+            case .failure(let error):
+                log(error.code)
+                return response
+            }
+        } catch {
+            log(RPCError.code(of: error))
+            throw error
+        }
+    }
+}
+
+extension RPCError {
+    /// The status code a thrown error reaches the client with.
+    static func code(of error: any Error) -> RPCError.Code {
+        switch error {
+        case let error as RPCError: return error.code
+        case let error as any RPCErrorConvertible: return error.rpcErrorCode
+        default: return .unknown
+        }
+    }
+}
+
+extension Duration {
+    var milliseconds: Double {
+        let (seconds, attoseconds) = components
+        return Double(seconds) * 1000 + Double(attoseconds) / 1e15
+    }
+}

@@ -1,0 +1,119 @@
+import GRPCCore
+import Logging
+
+/// The typed stage of the pipeline, called by generated registrations once the interceptors have
+/// authenticated the caller: validates the request, resolves and checks its tenant, applies the
+/// suspension and plan gates, runs the handler, and turns unexpected errors into INTERNAL.
+public enum RPCPipeline {
+    public static func unary<Method: RPCMethod>(
+        _ method: Method.Type,
+        request: StreamingServerRequest<Method.Input>,
+        context: ServerContext,
+        handler: @Sendable (Method.Input, RequestContext) async throws -> Method.Output
+    ) async throws -> StreamingServerResponse<Method.Output> {
+        let callContext = try boundContext()
+        let single = try await ServerRequest(stream: request)
+        let requestContext = try await admit(Method.self, single.message, callContext)
+        let output = try await guarded { try await handler(single.message, requestContext) }
+        return StreamingServerResponse(single: ServerResponse(message: output))
+    }
+
+    public static func serverStreaming<Method: RPCMethod>(
+        _ method: Method.Type,
+        request: StreamingServerRequest<Method.Input>,
+        context: ServerContext,
+        handler: @escaping @Sendable (Method.Input, RequestContext, RPCWriter<Method.Output>) async throws -> Void
+    ) async throws -> StreamingServerResponse<Method.Output> {
+        let callContext = try boundContext()
+        let single = try await ServerRequest(stream: request)
+        let requestContext = try await admit(Method.self, single.message, callContext)
+        return StreamingServerResponse { writer in
+            try await guarded { try await handler(single.message, requestContext, writer) }
+            return [:]
+        }
+    }
+
+    private static func boundContext() throws -> RequestContext {
+        guard let context = RequestContext.current else {
+            throw ServiceError.internal("RPCPipeline ran without AuthenticationInterceptor")
+        }
+        return context
+    }
+
+    /// Everything the policy says must hold before the handler runs.
+    static func admit<Method: RPCMethod>(_ method: Method.Type, _ message: Method.Input, _ context: RequestContext) async throws -> RequestContext {
+        let violations = message.fieldViolations
+        guard violations.isEmpty else { throw ServiceError.invalidArgument(violations) }
+
+        var context = context
+        if context.policy.scope == .tenant {
+            let resource = Method.tenantResourceName(of: message) ?? ""
+            guard let tenantID = ResourceName.tenantID(of: resource) else {
+                throw ServiceError.invalidArgument(field: "name", "must be a resource name under tenants/{tenant}")
+            }
+            if tenantID == ResourceName.allTenants {
+                // `tenants/-` lists across tenants: platform roles only; to anyone else it does not exist.
+                guard context.principal.role.isPlatform else { throw ServiceError.notFound(resource) }
+                context.tenantID = nil
+            } else {
+                // Another tenant's resource looks exactly like a missing one.
+                if !context.principal.role.isPlatform, tenantID != context.principal.tenantID {
+                    throw ServiceError.notFound(resource)
+                }
+                context.tenantID = tenantID
+            }
+        }
+        CallRecord.current?.tenantID = context.tenantID
+        if let tenantID = context.tenantID {
+            try await checkGates(tenantID: tenantID, context: context)
+        }
+        return context
+    }
+
+    private static func checkGates(tenantID: String, context: RequestContext) async throws {
+        guard let access = try await context.tenantDirectory.access(tenantID: tenantID) else {
+            throw ServiceError.notFound(ResourceName.tenant(tenantID))
+        }
+        let allowed: Bool
+        switch access.status {
+        case .suspended: allowed = context.policy.allowedWhileSuspended
+        case .cancelled: allowed = context.policy.allowedWhileCancelled
+        case .active, .trialing, .pastDue: allowed = true
+        }
+        guard allowed else {
+            throw ServiceError.failedPrecondition(
+                reason: "tenant_\(access.status.rawValue)",
+                message: access.status == .suspended
+                    ? "tenants/\(tenantID) is suspended: only reads, billing and export are allowed"
+                    : "tenants/\(tenantID) is cancelled: only export is allowed until the retention window ends",
+                metadata: ["tenant": tenantID, "status": access.status.rawValue])
+        }
+        if let feature = context.policy.requiredFeature, !PlanCatalog.hasFeature(access.tier, feature) {
+            var metadata = ["feature": feature.rawValue, "current_tier": access.tier.rawValue]
+            metadata["required_tier"] = PlanCatalog.lowestTier(with: feature)?.rawValue
+            throw ServiceError.failedPrecondition(
+                reason: "feature_not_in_plan",
+                message: "\(feature.rawValue) is not in the \(access.tier.rawValue) plan; upgrade to \(metadata["required_tier"] ?? "a higher tier")",
+                metadata: metadata)
+        }
+    }
+
+    /// Domain and RPC errors pass through; anything else is logged and becomes INTERNAL, so no
+    /// internal detail leaks to clients.
+    static func guarded<T>(_ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch let error as ServiceError {
+            throw error
+        } catch let error as RPCError {
+            throw error
+        } catch let error as any RPCErrorConvertible & Error {
+            throw error
+        } catch is CancellationError {
+            throw RPCError(code: .cancelled, message: "the call was cancelled")
+        } catch {
+            Logger(label: "servicepro.rpc").error("unexpected handler error", metadata: ["error": "\(String(reflecting: error))"])
+            throw ServiceError.internal(String(describing: error))
+        }
+    }
+}

@@ -1,0 +1,52 @@
+import GRPCCore
+
+/// Every callable method and its policy. Built once at start; a method of a registered service
+/// without a policy makes the build fail, and a method not in the table is denied.
+public struct PolicyTable: Sendable {
+    public enum Entry: Sendable, Hashable {
+        /// Infrastructure open to any caller: health checks and reflection.
+        case open
+        case policed(MethodPolicy)
+    }
+
+    public enum BuildError: Error, CustomStringConvertible {
+        case missingPolicy(method: String)
+        case duplicateMethod(method: String)
+
+        public var description: String {
+            switch self {
+            case .missingPolicy(let method):
+                return "\(method) declares no (servicepro.options.v1.policy); add one to its proto before it can be served"
+            case .duplicateMethod(let method):
+                return "\(method) is registered twice"
+            }
+        }
+    }
+
+    private var entries: [MethodDescriptor: Entry] = [:]
+
+    public init(services: [any PolicedRPCService], openMethods: [MethodDescriptor] = []) throws {
+        for service in services {
+            for method in service.methods {
+                guard let policy = method.policy else {
+                    throw BuildError.missingPolicy(method: method.descriptor.fullyQualifiedMethod)
+                }
+                guard entries.updateValue(.policed(policy), forKey: method.descriptor) == nil else {
+                    throw BuildError.duplicateMethod(method: method.descriptor.fullyQualifiedMethod)
+                }
+            }
+        }
+        for method in openMethods {
+            entries[method] = .open
+        }
+    }
+
+    public subscript(method: MethodDescriptor) -> Entry? { entries[method] }
+
+    public var policedMethods: [(MethodDescriptor, MethodPolicy)] {
+        entries.compactMap { method, entry in
+            if case .policed(let policy) = entry { return (method, policy) }
+            return nil
+        }
+    }
+}

@@ -1,0 +1,19 @@
+import GRPCCore
+import SwiftProtobuf
+
+/// One generated RPC: its types, descriptor and policy. Generated code declares one per method.
+public protocol RPCMethod {
+    associatedtype Input: ValidatableMessage & Sendable
+    associatedtype Output: SwiftProtobuf.Message & Sendable
+
+    static var descriptor: MethodDescriptor { get }
+    /// Nil when the proto declares none: such a method cannot be registered.
+    static var policy: MethodPolicy? { get }
+    /// For tenant-scoped methods, the resource name (`tenants/{tenant}/...`) the request targets.
+    static func tenantResourceName(of request: Input) -> String?
+}
+
+/// A generated service registration that also exposes its methods' policies.
+public protocol PolicedRPCService: RegistrableRPCService {
+    var methods: [any RPCMethod.Type] { get }
+}

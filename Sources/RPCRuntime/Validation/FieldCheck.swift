@@ -1,0 +1,45 @@
+import SwiftProtobuf
+
+/// The checks generated validators call, one per kind of field rule.
+public enum FieldCheck {
+    public static func required(_ isSet: Bool, _ field: String, _ violations: inout [FieldViolation]) {
+        if !isSet { violations.append(FieldViolation(field: field, description: "is required")) }
+    }
+
+    public static func maxLength(_ value: String, _ limit: Int, _ field: String, _ violations: inout [FieldViolation]) {
+        if value.count > limit {
+            violations.append(FieldViolation(field: field, description: "must be at most \(limit) characters (got \(value.count))"))
+        }
+    }
+
+    /// Unset (empty) passes: `required` says whether it must be there.
+    public static func e164(_ value: String, _ field: String, _ violations: inout [FieldViolation]) {
+        if !value.isEmpty, !PhoneNumber.isE164(value) {
+            violations.append(FieldViolation(field: field, description: "must be an E.164 phone number like +19185551234"))
+        }
+    }
+
+    public static func pattern(_ value: String, _ pattern: FieldPattern, _ field: String, _ violations: inout [FieldViolation]) {
+        if !value.isEmpty, !pattern.matches(value) {
+            violations.append(FieldViolation(field: field, description: "must match \(pattern.source)"))
+        }
+    }
+
+    public static func definedEnum<E: SwiftProtobuf.Enum & CaseIterable>(_ value: E, _ field: String, _ violations: inout [FieldViolation]) {
+        if !E.allCases.contains(value) {
+            violations.append(FieldViolation(field: field, description: "has no value \(value.rawValue)"))
+        }
+    }
+}
+
+/// E.164 phone numbers, the only form the platform stores.
+public enum PhoneNumber {
+    /// `+`, a non-zero digit, then 7 to 14 more digits.
+    public static func isE164(_ value: String) -> Bool {
+        let digits = value.utf8.dropFirst()
+        guard value.utf8.first == UInt8(ascii: "+"), (8...15).contains(digits.count),
+              let first = digits.first, first != UInt8(ascii: "0")
+        else { return false }
+        return digits.allSatisfy { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }
+    }
+}

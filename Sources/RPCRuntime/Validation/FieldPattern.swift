@@ -1,0 +1,22 @@
+import Foundation
+
+/// A compiled full-match pattern from a field rule. Generated code keeps one per field.
+public final class FieldPattern: Sendable {
+    public let source: String
+    private let regex: NSRegularExpression
+
+    /// Patterns come from the protos and are checked by the generator's tests, so a bad one is a
+    /// programming error.
+    public init(_ source: String) {
+        self.source = source
+        do {
+            self.regex = try NSRegularExpression(pattern: "^(?:\(source))$")
+        } catch {
+            preconditionFailure("invalid field pattern \(source): \(error)")
+        }
+    }
+
+    public func matches(_ value: String) -> Bool {
+        regex.firstMatch(in: value, range: NSRange(value.startIndex..., in: value)) != nil
+    }
+}

@@ -1,0 +1,15 @@
+import SwiftProtobuf
+
+/// A message whose field rules (`(servicepro.options.v1.rules)`) the generator turned into code.
+public protocol ValidatableMessage: SwiftProtobuf.Message {
+    /// Appends a violation for every broken rule; `path` prefixes field names of nested messages.
+    func validate(path: String, into violations: inout [FieldViolation])
+}
+
+extension ValidatableMessage {
+    public var fieldViolations: [FieldViolation] {
+        var violations: [FieldViolation] = []
+        validate(path: "", into: &violations)
+        return violations
+    }
+}

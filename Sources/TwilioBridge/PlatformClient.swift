@@ -1,0 +1,43 @@
+import GRPCCore
+import GRPCNIOTransportHTTP2
+import RPCRuntime
+import ServiceLifecycle
+import ServiceProAPI
+
+/// The bridge's one long-lived connection to the platform, authenticated with the bridge key.
+/// It runs as a service beside the HTTP server and shuts down with it.
+public struct PlatformClient: Service {
+    public let grpc: GRPCClient<HTTP2ClientTransport.Posix>
+    let metadata: Metadata
+
+    public init(platform: String, bridgeToken: String) throws {
+        guard let colon = platform.lastIndex(of: ":"), let port = Int(platform[platform.index(after: colon)...]) else {
+            throw ClientConnection.AddressError(server: platform)
+        }
+        let transport = try HTTP2ClientTransport.Posix(
+            target: .dns(host: String(platform[..<colon]), port: port),
+            transportSecurity: .plaintext)
+        self.grpc = GRPCClient(transport: transport)
+        self.metadata = ClientConnection.bearer(bridgeToken)
+    }
+
+    public func run() async throws {
+        try await withGracefulShutdownHandler {
+            try await grpc.runConnections()
+        } onGracefulShutdown: {
+            grpc.beginGracefulShutdown()
+        }
+    }
+
+    /// Whether the platform answers and accepts the bridge key, within `timeout`.
+    public func isReachable(timeout: Duration = .seconds(2)) async -> Bool {
+        var options = CallOptions.defaults
+        options.timeout = timeout
+        do {
+            let me = try await ImpersonationService.Client(wrapping: grpc).whoAmI(WhoAmIRequest(), metadata: metadata, options: options)
+            return me.role == .telephonyBridge
+        } catch {
+            return false
+        }
+    }
+}

@@ -1,0 +1,82 @@
+import ArgumentParser
+import Foundation
+import GRPCCore
+import RPCRuntime
+import SwiftProtobuf
+
+/// Options every generated RPC command shares: where to connect, as whom, how to take a whole
+/// request as JSON, and how to print the answer.
+struct CallOptions: ParsableArguments {
+    @Option(name: [.customShort("o"), .customLong("output")], help: "Output format: table or json.")
+    var output: OutputFormat = .table
+
+    @Option(name: .customLong("json"), help: "The whole request as JSON (proto field names); flags given too override its fields.")
+    var json: String?
+
+    @Option(name: .customLong("json-file"), help: "Read the whole request as JSON from a file ('-' for stdin).")
+    var jsonFile: String?
+
+    @Option(name: .customLong("server"), help: "host:port of the platform (env SPCTL_SERVER); overrides the context.")
+    var server: String?
+
+    @Option(name: .customLong("token"), help: "Bearer token (env SPCTL_TOKEN); overrides the context.")
+    var token: String?
+
+    @Option(name: .customLong("context"), help: "Use this context instead of the current one.")
+    var context: String?
+
+    /// The request from --json / --json-file, or an empty one for the flags to fill.
+    func request<Request: SwiftProtobuf.Message>(_ type: Request.Type) throws -> Request {
+        let text: String?
+        switch (json, jsonFile) {
+        case (let inline?, nil): text = inline
+        case (nil, let path?):
+            text = path == "-"
+                ? String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
+                : try String(contentsOfFile: path, encoding: .utf8)
+        case (nil, nil): text = nil
+        case (_?, _?): throw ValidationError("use either --json or --json-file, not both")
+        }
+        guard let text else { return Request() }
+        do {
+            return try Request(jsonString: text)
+        } catch {
+            throw ValidationError("the JSON is not a valid \(Request.protoMessageName): \(error)")
+        }
+    }
+
+    func unary<Request: SwiftProtobuf.Message & Sendable, Response: SwiftProtobuf.Message & Sendable>(
+        _ request: Request,
+        _ call: @Sendable (ClientConnection.Client, Request, Metadata) async throws -> Response
+    ) async throws {
+        let response = try await connected { client, metadata in try await call(client, request, metadata) }
+        try OutputPrinter(format: output).print(response)
+    }
+
+    func stream<Request: SwiftProtobuf.Message & Sendable, Response: SwiftProtobuf.Message & Sendable>(
+        _ request: Request,
+        _ call: @Sendable (ClientConnection.Client, Request, Metadata, @escaping @Sendable (Response) throws -> Void) async throws -> Void
+    ) async throws {
+        let printer = OutputPrinter(format: .json)
+        try await connected { client, metadata in
+            try await call(client, request, metadata) { try printer.print($0) }
+        }
+    }
+
+    /// Connects with the resolved context and reports RPC errors the spctl way.
+    func connected<Result: Sendable>(_ body: (ClientConnection.Client, Metadata) async throws -> Result) async throws -> Result {
+        let target = try Target.resolve(server: server, token: token, context: context)
+        do {
+            return try await ClientConnection.with(server: target.server, tls: target.tls, caFile: target.caFile) { client in
+                try await body(client, target.metadata)
+            }
+        } catch let error as RPCError {
+            ErrorReport.print(error)
+            throw ExitCode(1)
+        }
+    }
+}
+
+enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
+    case table, json
+}

@@ -1,0 +1,101 @@
+import ArgumentParser
+import Foundation
+import RPCRuntime
+
+/// `spctl config`: contexts in the XDG config file, as `kubectl config` manages them.
+struct ConfigCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "config",
+        abstract: "Manage connection contexts (server, token, TLS).",
+        subcommands: [GetContexts.self, CurrentContext.self, UseContext.self, SetContext.self, DeleteContext.self, Path.self]
+    )
+
+    static var path: String { ClientContexts.defaultPath() }
+
+    struct GetContexts: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "get-contexts", abstract: "List contexts; * marks the current one.")
+
+        func run() throws {
+            let contexts = try ClientContexts.load(from: ConfigCommand.path)
+            guard !contexts.contexts.isEmpty else {
+                print("no contexts yet: start platform-server or run `spctl login`")
+                return
+            }
+            for (name, context) in contexts.contexts.sorted(by: { $0.key < $1.key }) {
+                let marker = name == contexts.currentContext ? "*" : " "
+                let credential = context.tokenFile.map { "token file \($0)" } ?? (context.token == nil ? "no token" : "token")
+                print("\(marker) \(name)\t\(context.server)\t\(context.tls ? "tls" : "plaintext")\t\(credential)")
+            }
+        }
+    }
+
+    struct CurrentContext: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "current-context", abstract: "Print the current context's name.")
+
+        func run() throws {
+            guard let name = try ClientContexts.load(from: ConfigCommand.path).currentContext else {
+                throw ValidationError("no current context; use `spctl config use-context NAME`")
+            }
+            print(name)
+        }
+    }
+
+    struct UseContext: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "use-context", abstract: "Make a context the current one.")
+        @Argument(help: "The context's name.") var name: String
+
+        func run() throws {
+            var contexts = try ClientContexts.load(from: ConfigCommand.path)
+            guard contexts.contexts[name] != nil else {
+                throw ValidationError("no context named \"\(name)\"; see `spctl config get-contexts`")
+            }
+            contexts.currentContext = name
+            try contexts.save(to: ConfigCommand.path)
+            print("switched to context \"\(name)\"")
+        }
+    }
+
+    struct SetContext: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "set-context", abstract: "Create or change a context.")
+        @Argument(help: "The context's name.") var name: String
+        @Option(help: "host:port of the platform.") var server: String?
+        @Option(help: "Bearer token to store in the config file.") var token: String?
+        @Option(name: .customLong("token-file"), help: "File holding the bearer token.") var tokenFile: String?
+        @Option(help: "Use TLS (true/false).") var tls: Bool?
+        @Option(name: .customLong("ca-file"), help: "PEM bundle to trust for TLS.") var caFile: String?
+
+        func run() throws {
+            var contexts = try ClientContexts.load(from: ConfigCommand.path)
+            var context = contexts.contexts[name] ?? .init(server: server ?? "127.0.0.1:50051")
+            if let server { context.server = server }
+            if let token { context.token = token; context.tokenFile = nil }
+            if let tokenFile { context.tokenFile = tokenFile; context.token = nil }
+            if let tls { context.tls = tls }
+            if let caFile { context.caFile = caFile }
+            contexts.contexts[name] = context
+            if contexts.currentContext == nil { contexts.currentContext = name }
+            try contexts.save(to: ConfigCommand.path)
+            print("context \"\(name)\" saved")
+        }
+    }
+
+    struct DeleteContext: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "delete-context", abstract: "Remove a context.")
+        @Argument(help: "The context's name.") var name: String
+
+        func run() throws {
+            var contexts = try ClientContexts.load(from: ConfigCommand.path)
+            guard contexts.contexts.removeValue(forKey: name) != nil else {
+                throw ValidationError("no context named \"\(name)\"")
+            }
+            if contexts.currentContext == name { contexts.currentContext = nil }
+            try contexts.save(to: ConfigCommand.path)
+            print("context \"\(name)\" deleted")
+        }
+    }
+
+    struct Path: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "path", abstract: "Print the config file's path.")
+        func run() { print(ConfigCommand.path) }
+    }
+}

@@ -1,0 +1,20 @@
+import ArgumentParser
+
+/// `spctl`: the operators' CLI. Resource commands are generated from the API
+/// (`spctl tenants list`, `spctl api-keys create`); config and login are written by hand.
+public struct SpctlCommand: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "spctl",
+        abstract: "Operate the ServicePro platform.",
+        discussion: """
+            Connects to platform-server with the current context (see `spctl config`), or with
+            --server/--token, SPCTL_SERVER/SPCTL_TOKEN. Every RPC is `spctl <resource> <verb>`;
+            `spctl <resource> --help` lists the verbs and flags. Completion:
+            `spctl --generate-completion-script bash|zsh|fish`.
+            """,
+        version: "0.1.0",
+        subcommands: [ConfigCommand.self, LoginCommand.self] + GeneratedCommands.all
+    )
+
+    public init() {}
+}

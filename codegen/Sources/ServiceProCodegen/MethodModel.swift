@@ -1,0 +1,100 @@
+import SwiftProtobuf
+import SwiftProtobufPluginLibrary
+
+/// One RPC with everything the emitters need: Swift names, policy and CLI path.
+struct MethodModel {
+    let descriptor: MethodDescriptor
+    let policy: Servicepro_Options_V1_MethodPolicy?
+    let inputType: String
+    let outputType: String
+    let command: CommandPath
+    /// Swift expression (on `request`) for the resource name that carries the tenant.
+    let tenantResourceAccessor: String?
+
+    var name: String { descriptor.name }
+    var swiftName: String { Naming.lowerFirst(descriptor.name) }
+    var isServerStreaming: Bool { descriptor.serverStreaming }
+
+    init(_ method: MethodDescriptor, namer: SwiftProtobufNamer) throws {
+        guard !method.clientStreaming else {
+            throw GeneratorError("\(method.fullName): client and bidirectional streaming are not supported")
+        }
+        self.descriptor = method
+        self.policy =
+            method.options.hasExtensionValue(ext: Servicepro_Options_V1_Extensions_policy)
+            ? method.options.getExtensionValue(ext: Servicepro_Options_V1_Extensions_policy) : nil
+        self.inputType = namer.fullName(message: method.inputType)
+        self.outputType = namer.fullName(message: method.outputType)
+        self.command = try CommandPath(method: method, override: policy?.cliCommand ?? "")
+        self.tenantResourceAccessor = try Self.tenantResourceAccessor(method, policy: policy, namer: namer)
+    }
+
+    /// Tenant-scoped methods say which tenant they touch through `name` or `parent`, or through
+    /// the `name` of the resource they update. The runtime checks it against the caller.
+    private static func tenantResourceAccessor(
+        _ method: MethodDescriptor,
+        policy: Servicepro_Options_V1_MethodPolicy?,
+        namer: SwiftProtobufNamer
+    ) throws -> String? {
+        guard policy?.tenantScope == .tenant else { return nil }
+        let fields = method.inputType.fields
+        for candidate in ["name", "parent"] {
+            if let field = fields.first(where: { $0.name == candidate && $0.type == .string && !$0.isRepeated }) {
+                return "request." + namer.messagePropertyNames(field: field, prefixed: "", includeHasAndClear: false).name
+            }
+        }
+        for field in fields where field.type == .message && !field.isRepeated {
+            if let nameField = field.messageType.fields.first(where: { $0.name == "name" && $0.type == .string }) {
+                let outer = namer.messagePropertyNames(field: field, prefixed: "", includeHasAndClear: false).name
+                let inner = namer.messagePropertyNames(field: nameField, prefixed: "", includeHasAndClear: false).name
+                return "request.\(outer).\(inner)"
+            }
+        }
+        throw GeneratorError(
+            "\(method.fullName) is tenant-scoped but \(method.inputType.fullName) has no `name` or `parent` field, nor a resource with a `name`"
+        )
+    }
+}
+
+extension Servicepro_Options_V1_Role {
+    /// The runtime's `Role` case for this proto role.
+    var runtimeCase: String {
+        switch self {
+        case .platformOwner: return ".platformOwner"
+        case .platformStaff: return ".platformStaff"
+        case .tenantAdmin: return ".tenantAdmin"
+        case .tenantMember: return ".tenantMember"
+        case .partner: return ".partner"
+        case .telephonyBridge: return ".telephonyBridge"
+        case .unspecified, .UNRECOGNIZED: return ""
+        }
+    }
+}
+
+extension Servicepro_Options_V1_TenantScope {
+    var runtimeCase: String {
+        switch self {
+        case .platform: return ".platform"
+        case .tenant: return ".tenant"
+        case .self_: return ".caller"
+        case .unspecified, .UNRECOGNIZED: return ".platform"
+        }
+    }
+}
+
+extension Servicepro_Options_V1_Feature {
+    var runtimeCase: String? {
+        switch self {
+        case .unspecified, .UNRECOGNIZED: return nil
+        case .sms: return ".sms"
+        case .callForwarding: return ".callForwarding"
+        case .ivr: return ".ivr"
+        case .aiVoice: return ".aiVoice"
+        case .industryAutomations: return ".industryAutomations"
+        case .website: return ".website"
+        case .conciergeExtras: return ".conciergeExtras"
+        case .dataExport: return ".dataExport"
+        case .partnerApi: return ".partnerAPI"
+        }
+    }
+}

@@ -1,0 +1,128 @@
+import SwiftProtobuf
+import SwiftProtobufPluginLibrary
+
+/// Emits `ValidatableMessage` conformances from the `(servicepro.options.v1.rules)` field options.
+/// Every message gets one, so a request type always validates, and nested messages are checked
+/// with their field path (`tenant.contact.phone`, `lines[2].description`).
+struct ValidatorEmitter {
+    let namer: SwiftProtobufNamer
+    /// Full proto names of the messages that conform, so nested checks only call what exists.
+    let validatable: Set<String>
+
+    /// File-scope pattern constants, emitted before the extensions that use them.
+    private(set) var patterns: [(name: String, regex: String)] = []
+
+    init(namer: SwiftProtobufNamer, validatable: Set<String>) {
+        self.namer = namer
+        self.validatable = validatable
+    }
+
+    mutating func emit(_ message: Descriptor, into out: inout SwiftSource) {
+        guard !message.options.mapEntry else { return }
+        var body = SwiftSource()
+        for field in message.fields {
+            emitChecks(for: field, in: message, into: &body)
+        }
+        let typeName = namer.fullName(message: message)
+        out.block("extension \(typeName): ValidatableMessage") { out in
+            if body.text.isEmpty {
+                out.line("public func validate(path: String, into violations: inout [FieldViolation]) {}")
+            } else {
+                out.block("public func validate(path: String, into violations: inout [FieldViolation])") { out in
+                    for line in body.text.split(separator: "\n", omittingEmptySubsequences: false).dropLast() {
+                        out.line(String(line))
+                    }
+                }
+            }
+        }
+        out.line()
+        for nested in message.messages {
+            emit(nested, into: &out)
+        }
+    }
+
+    private mutating func emitChecks(for field: FieldDescriptor, in message: Descriptor, into out: inout SwiftSource) {
+        let names = namer.messagePropertyNames(field: field, prefixed: "", includeHasAndClear: true)
+        let property = "self." + names.name
+        let path = "path + \(Naming.literal(field.name))"
+        let rules =
+            field.options.hasExtensionValue(ext: Servicepro_Options_V1_Extensions_rules)
+            ? field.options.getExtensionValue(ext: Servicepro_Options_V1_Extensions_rules) : nil
+
+        if let rules, rules.required {
+            out.line("FieldCheck.required(\(isSetExpression(field, property: property, has: names.has)), \(path), &violations)")
+        }
+        if let rules, field.type == .string {
+            var checks: [String] = []
+            if rules.maxLength > 0 { checks.append("FieldCheck.maxLength(VALUE, \(rules.maxLength), FIELD, &violations)") }
+            if rules.e164 { checks.append("FieldCheck.e164(VALUE, FIELD, &violations)") }
+            if !rules.pattern.isEmpty {
+                let constant = "\(namer.relativeName(message: message))_\(Naming.lowerCamel(snake: field.name))Pattern"
+                patterns.append((constant, rules.pattern))
+                checks.append("FieldCheck.pattern(VALUE, \(constant), FIELD, &violations)")
+            }
+            if field.isRepeated, !checks.isEmpty {
+                out.block("for (index, element) in \(property).enumerated()") { out in
+                    for check in checks {
+                        out.line(check.replacingOccurrences(of: "VALUE", with: "element")
+                            .replacingOccurrences(of: "FIELD", with: "\(path) + \"[\\(index)]\""))
+                    }
+                }
+            } else {
+                for check in checks {
+                    out.line(check.replacingOccurrences(of: "VALUE", with: property).replacingOccurrences(of: "FIELD", with: path))
+                }
+            }
+        }
+        if let rules, rules.definedEnum, field.type == .enum {
+            if field.isRepeated {
+                out.block("for (index, element) in \(property).enumerated()") { out in
+                    out.line("FieldCheck.definedEnum(element, \(path) + \"[\\(index)]\", &violations)")
+                }
+            } else {
+                out.line("FieldCheck.definedEnum(\(property), \(path), &violations)")
+            }
+        }
+        guard field.type == .message, !field.isMap, validatable.contains(field.messageType.fullName) else { return }
+        let nestedPath = "path + \(Naming.literal(field.name + "."))"
+        if field.isRepeated {
+            out.block("for (index, element) in \(property).enumerated()") { out in
+                out.line("element.validate(path: path + \(Naming.literal(field.name)) + \"[\\(index)].\", into: &violations)")
+            }
+        } else if let oneof = field.realContainingOneof {
+            let oneofProperty = namer.messagePropertyName(oneof: oneof).name
+            out.block("if case .\(names.name)(let value)? = self.\(oneofProperty)") { out in
+                out.line("value.validate(path: \(nestedPath), into: &violations)")
+            }
+        } else {
+            out.block("if self.\(names.has)") { out in
+                out.line("\(property).validate(path: \(nestedPath), into: &violations)")
+            }
+        }
+    }
+
+    /// What "set" means for a required field of this kind.
+    private func isSetExpression(_ field: FieldDescriptor, property: String, has: String) -> String {
+        if field.isRepeated || field.isMap { return "!\(property).isEmpty" }
+        switch field.type {
+        case .string, .bytes: return "!\(property).isEmpty"
+        case .message, .group:
+            if let oneof = field.realContainingOneof {
+                let names = namer.messagePropertyNames(field: field, prefixed: "", includeHasAndClear: false)
+                return "{ if case .\(names.name)? = self.\(namer.messagePropertyName(oneof: oneof).name) { return true }; return false }()"
+            }
+            return "self.\(has)"
+        case .enum: return "\(property).rawValue != 0"
+        case .bool: return property
+        default: return "\(property) != 0"
+        }
+    }
+
+    /// The pattern constants collected while emitting, compiled once per process.
+    func emitPatterns(into out: inout SwiftSource) {
+        for pattern in patterns {
+            out.line("private let \(pattern.name) = FieldPattern(\(Naming.literal(pattern.regex)))")
+        }
+        if !patterns.isEmpty { out.line() }
+    }
+}
