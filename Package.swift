@@ -103,10 +103,22 @@ let package = Package(
             dependencies: ["SpctlCommands"],
             path: "Sources/Executables/spctl"
         ),
+        // Starts real platforms (SQLite, or PostgreSQL when SERVICEPRO_TEST_DATABASE_URL is set) for tests.
+        .target(
+            name: "PlatformTestSupport",
+            dependencies: [
+                "PlatformServer",
+                "RPCRuntime",
+                "ServiceProAPI",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+            ],
+            path: "Tests/Support"
+        ),
         .testTarget(name: "RPCRuntimeTests", dependencies: ["RPCRuntime", "ServiceProAPI"]),
-        .testTarget(name: "PlatformServerTests", dependencies: ["PlatformServer"]),
-        .testTarget(name: "TwilioBridgeTests", dependencies: ["TwilioBridge"]),
-        .testTarget(name: "SpctlTests", dependencies: ["SpctlCommands"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["PlatformServer", "SpctlCommands"]),
+        .testTarget(name: "PlatformServerTests", dependencies: ["PlatformServer", "PlatformTestSupport"]),
+        .testTarget(name: "TwilioBridgeTests", dependencies: ["TwilioBridge", "PlatformTestSupport"]),
+        .testTarget(name: "SpctlTests", dependencies: ["SpctlCommands", "PlatformTestSupport"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["PlatformServer", "PlatformTestSupport"]),
     ]
 )

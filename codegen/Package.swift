@@ -32,8 +32,10 @@ let package = Package(
             name: "ServiceProCodegenTests",
             dependencies: [
                 "ServiceProCodegen",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "SwiftProtobufPluginLibrary", package: "swift-protobuf"),
             ],
+            exclude: ["update-golden.sh"],
             resources: [.copy("Fixtures")]
         ),
     ]

@@ -23,7 +23,7 @@ TEST_DIR=$(cd "${SERVICEPRO_TEST_DIR:-$REPO/.build-test}" && pwd)
 PORT=${SERVICEPRO_TEST_PG_PORT:-55432}
 ENV_FILE=$TEST_DIR/env
 VENV=$TEST_DIR/venv
-PY_REQS=(grpcio grpcio-tools grpcio-health-checking grpcio-reflection buf-bin twilio stripe)
+PY_REQS=(grpcio grpcio-tools grpcio-health-checking grpcio-reflection grpcio-status buf-bin twilio stripe)
 export DEBIAN_FRONTEND=noninteractive
 T0=$SECONDS
 

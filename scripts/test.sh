@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The project's test command (README, .ci/run): test environment, proto lint, generated-code
-# check, build, tests. Extra args go to `swift test`, e.g. scripts/test.sh --filter TenantTests
+# check, generator golden tests, build, tests. Extra args go to `swift test`, e.g.
+# scripts/test.sh --filter TenantTests
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # Only for dry-running this script (SERVICEPRO_SWIFT="echo swift"); normally plain swift.
@@ -22,6 +23,9 @@ if [[ -f codegen/generate.sh ]]; then
 else
   echo "WARNING: codegen/generate.sh does not exist yet; skipping the generated-code check" >&2
 fi
+
+step "codegen golden tests (swift test --package-path codegen)"
+$SWIFT test --package-path codegen
 
 step "swift build --build-tests"
 $SWIFT build --build-tests

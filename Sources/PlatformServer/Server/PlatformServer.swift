@@ -9,6 +9,8 @@ import ServiceProAPI
 public final class PlatformServer: Service, Sendable {
     public let database: any Database
     public let rpcServer: RPCServer
+    /// Every registered service, with its methods' policies.
+    public let services: [any PolicedRPCService]
     let logger: Logger
 
     /// Opens the store, applies migrations, bootstraps a first start and prepares the server.
@@ -35,9 +37,10 @@ public final class PlatformServer: Service, Sendable {
     private init(database: any Database, configuration: PlatformConfiguration, logger: Logger) throws {
         self.database = database
         self.logger = logger
+        self.services = Self.services(database: database)
         self.rpcServer = try RPCServer(
             configuration: .init(host: configuration.host, port: configuration.port, tls: configuration.tls),
-            services: Self.services(database: database),
+            services: services,
             descriptors: ServiceProDescriptors.fileDescriptorProtos,
             authenticator: ApiKeyAuthenticator(database: database),
             tenantDirectory: StoreTenantDirectory(database: database),

@@ -39,14 +39,20 @@ public final class PostgresDatabase: Database {
         _ scope: DataScope,
         _ body: @Sendable (any SQLTransaction) async throws -> Result
     ) async throws -> Result {
-        try await client.withTransaction(logger: logger) { connection in
-            switch scope {
-            case .platform:
-                try await connection.query("SELECT set_config('app.platform', 'on', true)", logger: logger)
-            case .tenant(let tenantID):
-                try await connection.query("SELECT set_config('app.tenant_id', \(tenantID), true)", logger: logger)
+        do {
+            return try await client.withTransaction(logger: logger) { connection in
+                switch scope {
+                case .platform:
+                    try await connection.query("SELECT set_config('app.platform', 'on', true)", logger: logger)
+                case .tenant(let tenantID):
+                    try await connection.query("SELECT set_config('app.tenant_id', \(tenantID), true)", logger: logger)
+                }
+                return try await body(PostgresTransaction(connection: connection, scope: scope, logger: logger))
             }
-            return try await body(PostgresTransaction(connection: connection, scope: scope, logger: logger))
+        } catch let error as PostgresTransactionError {
+            // The body's own error (a domain error, say) is what callers act on, once rolled back.
+            if let closureError = error.closureError, error.rollbackError == nil { throw closureError }
+            throw error
         }
     }
 

@@ -23,7 +23,9 @@ public struct TenantHandler: TenantServiceHandler {
         let filter = TenantRecords.ListFilter(status: request.status, tier: request.planTier, industry: request.industry)
         let pageSize = try PageCursor.pageSize(request.pageSize)
         let cursor = try PageCursor.decode(request.pageToken, filter: filter.fingerprint)
-        let page = try await database.transaction(.platform) { tx in
+        // Platform roles list every tenant; tenant roles and partners list only their own.
+        let scope: DataScope = context.principal.role.isPlatform ? .platform : .tenant(context.principal.tenantID)
+        let page = try await database.transaction(scope) { tx in
             try await TenantRecords.list(filter, after: cursor, limit: pageSize + 1, tx)
         }
         return ListTenantsResponse.with {

@@ -43,9 +43,10 @@ enum TenantRecords {
         var fingerprint: String { "\(status.rawValue)|\(tier.rawValue)|\(industry)" }
     }
 
-    /// One page, newest first, and the total matching the filter.
+    /// One page, newest first, and the total matching the filter, within the transaction's scope.
     static func list(_ filter: ListFilter, after cursor: PageCursor?, limit: Int, _ tx: any SQLTransaction) async throws -> (tenants: [Tenant], total: Int) {
         var conditions: [SQLStatement] = ["1 = 1"]
+        if case .tenant(let tenantID) = tx.scope { conditions.append("tenant_id = \(tenantID)") }
         if filter.status != .unspecified { conditions.append("status = \(filter.status.storedName)") }
         if filter.tier != .unspecified { conditions.append("plan_tier = \(filter.tier.storedName)") }
         if !filter.industry.isEmpty { conditions.append("industry = \(filter.industry)") }

@@ -157,8 +157,8 @@ struct TenantsCommands: AsyncParsableCommand {
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "list",
-            abstract: "Lists tenants, platform-wide, newest first.",
-            discussion: "Lists tenants, platform-wide, newest first.\n\nAllowed roles: platform owner, platform staff.\nRPC: servicepro.tenancy.v1.TenantService.ListTenants. Use --json or --json-file for fields without a flag."
+            abstract: "Lists tenants, newest first: every tenant for platform roles, only their own for tenant",
+            discussion: "Lists tenants, newest first: every tenant for platform roles, only their own for tenant\n roles and partners (so an integration can discover which tenant its key belongs to).\n\nAllowed roles: platform owner, platform staff, tenant admin, tenant member, partner.\nRPC: servicepro.tenancy.v1.TenantService.ListTenants. Use --json or --json-file for fields without a flag."
         )
 
         @OptionGroup var call: CallOptions

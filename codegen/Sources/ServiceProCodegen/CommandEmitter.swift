@@ -10,6 +10,8 @@ struct CommandEmitter {
     private let maxFlagDepth = 3
     /// Names the hand-written call options already use.
     private let reservedFlags: Set<String> = ["output", "json", "json-file", "server", "token", "context", "help", "version"]
+    /// Names the command struct itself uses: the call options, `run()` and its `request`.
+    private let reservedProperties: Set<String> = ["call", "request", "run"]
 
     private struct Command {
         let method: MethodModel
@@ -167,8 +169,14 @@ struct CommandEmitter {
             let target = "\(swiftPath).\(names.name)"
             var long = flagPrefix + Naming.kebab(snake: field.name)
             if depth == 0, reservedFlags.contains(long) { long = "field-" + long }
-            let propertyBase = propertyPrefix.isEmpty ? names.name : propertyPrefix + names.name.prefix(1).uppercased() + names.name.dropFirst()
-            let property = propertyBase.trimmingCharacters(in: CharacterSet(charactersIn: "`"))
+            // SwiftProtobuf backticks fields named like Swift keywords (`extension`, `default`): a
+            // top-level property keeps the backticks, a prefixed one (`widgetDefault`) needs none.
+            let bareName = names.name.trimmingCharacters(in: CharacterSet(charactersIn: "`"))
+            var propertyBase = propertyPrefix.isEmpty ? bareName : propertyPrefix + bareName.prefix(1).uppercased() + bareName.dropFirst()
+            if depth == 0, reservedProperties.contains(propertyBase) {
+                propertyBase = "field" + propertyBase.prefix(1).uppercased() + propertyBase.dropFirst()
+            }
+            let property = propertyBase == bareName ? names.name : propertyBase
             let help = fieldHelp(field)
 
             if field.isMap { continue }
@@ -191,7 +199,7 @@ struct CommandEmitter {
                           !field.messageType.fullName.hasPrefix("google.protobuf."),
                           !visiting.contains(field.messageType.fullName)
                     else { continue }
-                    flags += collectFlags(field.messageType, swiftPath: target, flagPrefix: long + ".", propertyPrefix: property,
+                    flags += collectFlags(field.messageType, swiftPath: target, flagPrefix: long + ".", propertyPrefix: propertyBase,
                                           depth: depth + 1, visiting: visiting.union([message.fullName]))
                 }
                 continue

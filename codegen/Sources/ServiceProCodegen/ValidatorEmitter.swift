@@ -57,7 +57,7 @@ struct ValidatorEmitter {
             if rules.maxLength > 0 { checks.append("FieldCheck.maxLength(VALUE, \(rules.maxLength), FIELD, &violations)") }
             if rules.e164 { checks.append("FieldCheck.e164(VALUE, FIELD, &violations)") }
             if !rules.pattern.isEmpty {
-                let constant = "\(namer.relativeName(message: message))_\(Naming.lowerCamel(snake: field.name))Pattern"
+                let constant = patternConstantName(for: field, in: message)
                 patterns.append((constant, rules.pattern))
                 checks.append("FieldCheck.pattern(VALUE, \(constant), FIELD, &violations)")
             }
@@ -99,6 +99,23 @@ struct ValidatorEmitter {
                 out.line("\(property).validate(path: \(nestedPath), into: &violations)")
             }
         }
+    }
+
+    /// `Message_fieldPattern`. Nested messages of different parents can share a name (two
+    /// `Label`s), so a taken name falls back to the full Swift name (`WallMount_Label_keyPattern`).
+    private func patternConstantName(for field: FieldDescriptor, in message: Descriptor) -> String {
+        let suffix = "_\(Naming.lowerCamel(snake: field.name))Pattern"
+        let taken = Set(patterns.map(\.name))
+        let short = namer.relativeName(message: message) + suffix
+        guard taken.contains(short) else { return short }
+        let full = namer.fullName(message: message).replacingOccurrences(of: ".", with: "_") + suffix
+        var candidate = full
+        var counter = 2
+        while taken.contains(candidate) {
+            candidate = full + String(counter)
+            counter += 1
+        }
+        return candidate
     }
 
     /// What "set" means for a required field of this kind.

@@ -2,21 +2,44 @@
 
 import RPCRuntime
 
+private let Tenant_namePattern = FieldPattern("tenants/[a-z0-9][a-z0-9-]{0,62}")
+private let Tenant_industryPattern = FieldPattern("[a-z0-9_]+")
+private let Contact_emailPattern = FieldPattern("[^@\\s]+@[^@\\s]+\\.[^@\\s]+")
+private let Branding_logoUrlPattern = FieldPattern("https://[^\\s]+")
+private let Branding_primaryColorPattern = FieldPattern("#[0-9A-Fa-f]{6}")
+private let Branding_accentColorPattern = FieldPattern("#[0-9A-Fa-f]{6}")
+
 extension Tenant: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {
+        FieldCheck.pattern(self.name, Tenant_namePattern, path + "name", &violations)
+        FieldCheck.maxLength(self.displayName, 100, path + "display_name", &violations)
+        FieldCheck.maxLength(self.industry, 64, path + "industry", &violations)
+        FieldCheck.pattern(self.industry, Tenant_industryPattern, path + "industry", &violations)
+        FieldCheck.maxLength(self.city, 100, path + "city", &violations)
         if self.hasContact {
             self.contact.validate(path: path + "contact.", into: &violations)
         }
         if self.hasBranding {
             self.branding.validate(path: path + "branding.", into: &violations)
         }
+        FieldCheck.maxLength(self.internalNotes, 4000, path + "internal_notes", &violations)
     }
 }
 
 extension Contact: ValidatableMessage {
-    public func validate(path: String, into violations: inout [FieldViolation]) {}
+    public func validate(path: String, into violations: inout [FieldViolation]) {
+        FieldCheck.maxLength(self.personName, 100, path + "person_name", &violations)
+        FieldCheck.maxLength(self.email, 254, path + "email", &violations)
+        FieldCheck.pattern(self.email, Contact_emailPattern, path + "email", &violations)
+        FieldCheck.e164(self.phone, path + "phone", &violations)
+    }
 }
 
 extension Branding: ValidatableMessage {
-    public func validate(path: String, into violations: inout [FieldViolation]) {}
+    public func validate(path: String, into violations: inout [FieldViolation]) {
+        FieldCheck.maxLength(self.logoURL, 2048, path + "logo_url", &violations)
+        FieldCheck.pattern(self.logoURL, Branding_logoUrlPattern, path + "logo_url", &violations)
+        FieldCheck.pattern(self.primaryColor, Branding_primaryColorPattern, path + "primary_color", &violations)
+        FieldCheck.pattern(self.accentColor, Branding_accentColorPattern, path + "accent_color", &violations)
+    }
 }

@@ -70,7 +70,8 @@ public protocol TenantServiceHandler: Sendable {
     /// Gets one tenant. Tenant roles see only their own.
     func getTenant(_ request: GetTenantRequest, context: RequestContext) async throws -> Tenant
 
-    /// Lists tenants, platform-wide, newest first.
+    /// Lists tenants, newest first: every tenant for platform roles, only their own for tenant
+    /// roles and partners (so an integration can discover which tenant its key belongs to).
     func listTenants(_ request: ListTenantsRequest, context: RequestContext) async throws -> ListTenantsResponse
 
     /// Creates a bare tenant. The concierge flow creates a fully set-up one.
@@ -101,7 +102,7 @@ public enum TenantService {
             public typealias Input = ListTenantsRequest
             public typealias Output = ListTenantsResponse
             public static let descriptor = GRPCCore.MethodDescriptor(service: TenantService.descriptor, method: "ListTenants")
-            public static let policy: MethodPolicy? = MethodPolicy(roles: [.platformOwner, .platformStaff], scope: .platform, requiredFeature: nil, audited: false, allowedWhileSuspended: true, allowedWhileCancelled: false, allowedWhileImpersonating: false, idempotent: true, unauthenticated: false)
+            public static let policy: MethodPolicy? = MethodPolicy(roles: [.platformOwner, .platformStaff, .tenantAdmin, .tenantMember, .partner], scope: .platform, requiredFeature: nil, audited: false, allowedWhileSuspended: true, allowedWhileCancelled: false, allowedWhileImpersonating: false, idempotent: true, unauthenticated: false)
             public static func tenantResourceName(of request: Input) -> String? { nil }
         }
         public enum CreateTenant: RPCMethod {
@@ -236,7 +237,8 @@ public enum TenantService {
             ) { response in try response.message }
         }
 
-        /// Lists tenants, platform-wide, newest first.
+        /// Lists tenants, newest first: every tenant for platform roles, only their own for tenant
+        /// roles and partners (so an integration can discover which tenant its key belongs to).
         public func listTenants(
             _ request: ListTenantsRequest,
             metadata: Metadata = [:],

@@ -1,0 +1,128 @@
+import Foundation
+import PlatformServer
+import PlatformTestSupport
+import Testing
+
+/// The same expectations of the store interface, on every backend.
+@Suite("Store conformance")
+struct StoreConformanceTests {
+    @Test("a failed transaction leaves nothing behind", arguments: TestBackend.available)
+    func rollback(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            struct Injected: Error {}
+            await #expect(throws: Injected.self) {
+                try await platform.database.withTenant("ghost") { tx in
+                    try await tx.insert(into: "tenants", [
+                        ("display_name", "Ghost"), ("plan_tier", "starter"), ("status", "active"),
+                        ("create_time", Date()), ("update_time", Date()),
+                    ])
+                    throw Injected()
+                }
+            }
+            let rows = try await platform.database.transaction(.platform) { tx in
+                try await tx.query("SELECT tenant_id FROM tenants WHERE tenant_id = \("ghost")")
+            }
+            #expect(rows.isEmpty)
+        }
+    }
+
+    @Test("the tenant-scoped handle only reaches its own tenant", arguments: TestBackend.available)
+    func tenantHandleIsolation(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            try await platform.createTenant("alpha")
+            try await platform.createTenant("bravo")
+            let alphaSees = try await platform.database.withTenant("alpha") { tx in
+                try await tx.select("tenant_id", from: "tenants").map { try $0.string("tenant_id") }
+            }
+            #expect(alphaSees == ["alpha"])
+            let changed = try await platform.database.withTenant("alpha") { tx in
+                try await tx.update("tenants", set: [("city", "Nowhere")], where: "tenant_id = \("bravo")")
+            }
+            #expect(changed == 0)
+            let bravo = try await platform.tenants(platform.ownerToken).getTenant(.with { $0.name = "tenants/bravo" })
+            #expect(bravo.city == "")
+        }
+    }
+
+    @Test("migrations apply once and re-running them is a no-op", arguments: TestBackend.available)
+    func migrationsAreIdempotent(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            let versions = try await platform.database.transaction(.platform) { tx in
+                try await tx.query("SELECT version FROM schema_migrations").map { try $0.int("version") }
+            }
+            #expect(versions == [1])
+        }
+    }
+
+    @Test("concurrent transactions all commit", arguments: TestBackend.available)
+    func concurrentWrites(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for index in 0..<20 {
+                    group.addTask { try await platform.createTenant("load-\(index)") }
+                }
+                try await group.waitForAll()
+            }
+            let count = try await platform.database.transaction(.platform) { tx in
+                try await tx.first("SELECT COUNT(*) AS n FROM tenants WHERE tenant_id LIKE \("load-%")")?.int("n")
+            }
+            #expect(count == 20)
+        }
+    }
+}
+
+/// Row-level security on PostgreSQL: the second line of defence behind the scoped handle.
+@Suite("PostgreSQL row-level security", .enabled(if: TestBackend.postgresURL != nil, "needs SERVICEPRO_TEST_DATABASE_URL"))
+struct RowLevelSecurityTests {
+    @Test("a query with no tenant filter sees only the scoped tenant's rows")
+    func unfilteredQuerySeesOneTenant() async throws {
+        try await TestPlatform.with(.postgres) { platform in
+            try await platform.createTenant("alpha")
+            try await platform.createTenant("bravo")
+            _ = try await platform.token(role: .tenantAdmin, tenant: "alpha")
+            _ = try await platform.token(role: .tenantAdmin, tenant: "bravo")
+
+            let seenByAlpha = try await platform.database.transaction(.tenant("alpha")) { tx in
+                try await tx.query("SELECT tenant_id FROM api_keys").map { try $0.string("tenant_id") }
+            }
+            #expect(seenByAlpha == ["alpha"])
+            let tenantsSeen = try await platform.database.transaction(.tenant("alpha")) { tx in
+                try await tx.query("SELECT tenant_id FROM tenants").map { try $0.string("tenant_id") }
+            }
+            #expect(tenantsSeen == ["alpha"])
+            let platformSees = try await platform.database.transaction(.platform) { tx in
+                Set(try await tx.query("SELECT tenant_id FROM api_keys").map { try $0.string("tenant_id") })
+            }
+            #expect(platformSees == ["root", "alpha", "bravo"])
+        }
+    }
+
+    @Test("writing another tenant's row is refused by the policy")
+    func crossTenantWriteIsRefused() async throws {
+        try await TestPlatform.with(.postgres) { platform in
+            try await platform.createTenant("alpha")
+            await #expect(throws: (any Error).self) {
+                try await platform.database.transaction(.tenant("alpha")) { tx in
+                    try await tx.execute("""
+                        INSERT INTO idempotency_records (tenant_id, method, request_id, response, create_time)
+                        VALUES (\("bravo"), \("X"), \("r1"), \(Data([1])), \(Date()))
+                        """)
+                }
+            }
+            let updated = try await platform.database.transaction(.tenant("alpha")) { tx in
+                try await tx.query("UPDATE tenants SET city = \("Hacked") WHERE tenant_id = \("root") RETURNING tenant_id")
+            }
+            #expect(updated.isEmpty)
+        }
+    }
+
+    @Test("a transaction without a scope sees nothing")
+    func noScopeSeesNothing() async throws {
+        try await TestPlatform.with(.postgres) { platform in
+            let rows = try await platform.database.transaction(.tenant("")) { tx in
+                try await tx.query("SELECT tenant_id FROM tenants")
+            }
+            #expect(rows.isEmpty)
+        }
+    }
+}

@@ -1,0 +1,288 @@
+import Foundation
+import GRPCCore
+import PlatformTestSupport
+import RPCRuntime
+import ServiceProAPI
+import SwiftProtobuf
+import Testing
+
+/// Tenants and API keys end to end over gRPC, on every store.
+@Suite("Tenancy")
+struct TenancyTests {
+    @Test("the first start seeds Clean Machine as tenants/root", arguments: TestBackend.available)
+    func rootIsSeeded(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            let root = try await platform.tenants(platform.ownerToken).getTenant(.with { $0.name = "tenants/root" })
+            #expect(root.displayName == "Clean Machine")
+            #expect(root.planTier == .elite)
+            #expect(root.status == .active)
+            let tokenFile = platform.home.appendingPathComponent("owner.token").path
+            let mode = try FileManager.default.attributesOfItem(atPath: tokenFile)[.posixPermissions] as? Int
+            #expect(mode == 0o600)
+        }
+    }
+
+    @Test("tenant roles reach their own tenant only; another tenant is NOT_FOUND", arguments: TestBackend.available)
+    func crossTenantDenial(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            try await platform.createTenant("acme")
+            try await platform.createTenant("bravo")
+            let acmeAdmin = try await platform.token(role: .tenantAdmin, tenant: "acme")
+            let bravoKey = try await platform.apiKeys(platform.ownerToken).createApiKey(.with {
+                $0.parent = "tenants/bravo"; $0.displayName = "bravo partner"; $0.role = .partner
+            })
+
+            let own = try await platform.tenants(acmeAdmin).getTenant(.with { $0.name = "tenants/acme" })
+            #expect(own.slug == "acme")
+            let other = await failure { try await platform.tenants(acmeAdmin).getTenant(.with { $0.name = "tenants/bravo" }) }
+            #expect(other?.code == .notFound)
+            #expect(other?.message.contains("Bravo") == false)
+            let missing = await failure { try await platform.tenants(acmeAdmin).getTenant(.with { $0.name = "tenants/nosuch" }) }
+            #expect(missing?.code == other?.code)
+
+            let keys = await failure { try await platform.apiKeys(acmeAdmin).listApiKeys(.with { $0.parent = "tenants/bravo" }) }
+            #expect(keys?.code == .notFound)
+            let revoke = await failure { try await platform.apiKeys(acmeAdmin).revokeApiKey(.with { $0.name = bravoKey.apiKey.name }) }
+            #expect(revoke?.code == .notFound)
+            let stillWorks = try await platform.tenants(bravoKey.token).getTenant(.with { $0.name = "tenants/bravo" })
+            #expect(stillWorks.slug == "bravo")
+            let update = await failure {
+                try await platform.tenants(acmeAdmin).updateTenant(.with {
+                    $0.tenant = .with { $0.name = "tenants/bravo"; $0.city = "Hijacked" }
+                    $0.updateMask = .init(protoPaths: ["city"])
+                })
+            }
+            #expect(update?.code == .notFound)
+            #expect(try await platform.tenants(platform.ownerToken).getTenant(.with { $0.name = "tenants/bravo" }).city == "")
+        }
+    }
+
+    @Test("bad fields are INVALID_ARGUMENT naming each field, and nothing is created", arguments: TestBackend.available)
+    func validation(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            let result = await failure {
+                try await platform.tenants(platform.ownerToken).createTenant(.with {
+                    $0.tenantID = "Bad Slug"
+                    $0.tenant = .with {
+                        $0.displayName = "Bad"
+                        $0.contact = .with { $0.phone = "918-555-1234"; $0.email = "not-an-email" }
+                        $0.branding = .with { $0.primaryColor = "red" }
+                    }
+                    $0.requestID = String(repeating: "x", count: 65)
+                })
+            }
+            #expect(result?.code == .invalidArgument)
+            #expect(Set(result?.fields ?? []) == ["tenant_id", "tenant.contact.phone", "tenant.contact.email", "tenant.branding.primary_color", "request_id"])
+            let listed = try await platform.tenants(platform.ownerToken).listTenants(.init())
+            #expect(listed.tenants.map(\.slug) == ["root"])
+
+            let noName = await failure {
+                try await platform.tenants(platform.ownerToken).createTenant(.with { $0.tenantID = "nameless"; $0.tenant = .init() })
+            }
+            #expect(noName?.fields == ["tenant.display_name"])
+            let badMask = await failure {
+                try await platform.tenants(platform.ownerToken).updateTenant(.with {
+                    $0.tenant = .with { $0.name = "tenants/root" }
+                    $0.updateMask = .init(protoPaths: ["slug"])
+                })
+            }
+            #expect(badMask?.code == .invalidArgument)
+            #expect(badMask?.fields == ["update_mask"])
+        }
+    }
+
+    @Test("listing pages through every tenant once, with filters and a total", arguments: TestBackend.available)
+    func pagination(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            for index in 1...7 {
+                try await platform.createTenant("shop-\(index)", industry: index.isMultiple(of: 2) ? "pet_grooming" : "lawn_care")
+            }
+            let tenants = platform.tenants(platform.ownerToken)
+            var seen: [String] = []
+            var token = ""
+            var pages = 0
+            repeat {
+                let page = try await tenants.listTenants(.with { $0.pageSize = 3; $0.pageToken = token })
+                #expect(page.totalSize == 8)
+                #expect(page.tenants.count <= 3)
+                seen += page.tenants.map(\.slug)
+                token = page.nextPageToken
+                pages += 1
+            } while !token.isEmpty
+            #expect(pages == 3)
+            #expect(seen.count == 8)
+            #expect(Set(seen).count == 8)
+
+            let groomers = try await tenants.listTenants(.with { $0.industry = "pet_grooming" })
+            #expect(Set(groomers.tenants.map(\.slug)) == ["shop-2", "shop-4", "shop-6"])
+            #expect(groomers.totalSize == 3)
+            let trialing = try await tenants.listTenants(.with { $0.status = .trialing })
+            #expect(trialing.totalSize == 7)
+
+            let first = try await tenants.listTenants(.with { $0.pageSize = 3 })
+            let replayed = await failure {
+                try await tenants.listTenants(.with { $0.pageSize = 3; $0.pageToken = first.nextPageToken; $0.industry = "lawn_care" })
+            }
+            #expect(replayed?.fields == ["page_token"])
+            let negative = await failure { try await tenants.listTenants(.with { $0.pageSize = -1 }) }
+            #expect(negative?.fields == ["page_size"])
+        }
+    }
+
+    @Test("a stale etag is ABORTED; the current one updates and changes it", arguments: TestBackend.available)
+    func etags(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            let created = try await platform.createTenant("acme")
+            let tenants = platform.tenants(platform.ownerToken)
+            let updated = try await tenants.updateTenant(.with {
+                $0.tenant = .with { $0.name = "tenants/acme"; $0.city = "Tulsa"; $0.etag = created.etag }
+                $0.updateMask = .init(protoPaths: ["city"])
+            })
+            #expect(updated.city == "Tulsa")
+            #expect(updated.etag != created.etag)
+            #expect(updated.displayName == created.displayName)
+
+            let stale = await failure {
+                try await tenants.updateTenant(.with {
+                    $0.tenant = .with { $0.name = "tenants/acme"; $0.city = "Dallas"; $0.etag = created.etag }
+                    $0.updateMask = .init(protoPaths: ["city"])
+                })
+            }
+            #expect(stale?.code == .aborted)
+            #expect(try await tenants.getTenant(.with { $0.name = "tenants/acme" }).city == "Tulsa")
+            let staleDelete = await failure { try await tenants.deleteTenant(.with { $0.name = "tenants/acme"; $0.etag = created.etag }) }
+            #expect(staleDelete?.code == .aborted)
+        }
+    }
+
+    @Test("a retried create with the same request_id returns the first result", arguments: TestBackend.available)
+    func idempotentCreate(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            let tenants = platform.tenants(platform.ownerToken)
+            let request = CreateTenantRequest.with {
+                $0.tenantID = "acme"
+                $0.tenant = .with { $0.displayName = "Acme" }
+                $0.requestID = "create-acme-1"
+            }
+            let first = try await tenants.createTenant(request)
+            let retried = try await tenants.createTenant(request)
+            #expect(retried == first)
+            let duplicate = await failure {
+                try await tenants.createTenant(.with { $0.tenantID = "acme"; $0.tenant = .with { $0.displayName = "Other" }; $0.requestID = "create-acme-2" })
+            }
+            #expect(duplicate?.code == .alreadyExists)
+            #expect(duplicate?.fields == ["tenant_id"])
+
+            let keyRequest = CreateApiKeyRequest.with { $0.parent = "tenants/acme"; $0.displayName = "site"; $0.role = .partner; $0.requestID = "key-1" }
+            let key = try await platform.apiKeys(platform.ownerToken).createApiKey(keyRequest)
+            let keyAgain = try await platform.apiKeys(platform.ownerToken).createApiKey(keyRequest)
+            #expect(keyAgain == key)
+            let listed = try await platform.apiKeys(platform.ownerToken).listApiKeys(.with { $0.parent = "tenants/acme" })
+            #expect(listed.apiKeys.count == 1)
+        }
+    }
+
+    @Test("API keys: the secret is shown once, works until revoked, and is never listed", arguments: TestBackend.available)
+    func apiKeyLifecycle(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            try await platform.createTenant("acme")
+            let keys = platform.apiKeys(platform.ownerToken)
+            let created = try await keys.createApiKey(.with { $0.parent = "tenants/acme"; $0.displayName = "CRM"; $0.role = .partner })
+            #expect(created.token.hasPrefix(created.apiKey.tokenPrefix + "_"))
+            #expect(try await platform.tenants(created.token).getTenant(.with { $0.name = "tenants/acme" }).slug == "acme")
+
+            let listed = try await keys.listApiKeys(.with { $0.parent = "tenants/acme" })
+            #expect(listed.apiKeys.map(\.name) == [created.apiKey.name])
+            #expect(try listed.jsonString().contains(String(created.token.split(separator: "_").last!)) == false)
+
+            let revoked = try await keys.revokeApiKey(.with { $0.name = created.apiKey.name })
+            #expect(revoked.hasRevokeTime)
+            let after = await failure { try await platform.tenants(created.token).getTenant(.with { $0.name = "tenants/acme" }) }
+            #expect(after?.code == .unauthenticated)
+            #expect(after?.reason == "token_revoked")
+        }
+    }
+
+    @Test("who may grant which role", arguments: TestBackend.available)
+    func grantingRoles(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            try await platform.createTenant("acme")
+            let admin = try await platform.token(role: .tenantAdmin, tenant: "acme")
+            let escalate = await failure {
+                try await platform.apiKeys(admin).createApiKey(.with { $0.parent = "tenants/root"; $0.displayName = "x"; $0.role = .platformOwner })
+            }
+            #expect(escalate?.code == .notFound)
+            let ownTenantPlatformRole = await failure {
+                try await platform.apiKeys(admin).createApiKey(.with { $0.parent = "tenants/acme"; $0.displayName = "x"; $0.role = .platformStaff })
+            }
+            #expect(ownTenantPlatformRole?.code == .invalidArgument)
+            let staff = try await platform.token(role: .platformStaff, tenant: "root")
+            let staffMintsOwner = await failure {
+                try await platform.apiKeys(staff).createApiKey(.with { $0.parent = "tenants/root"; $0.displayName = "x"; $0.role = .platformOwner })
+            }
+            #expect(staffMintsOwner?.code == .permissionDenied)
+            let member = try await platform.apiKeys(admin).createApiKey(.with { $0.parent = "tenants/acme"; $0.displayName = "front desk"; $0.role = .tenantMember })
+            #expect(member.apiKey.role == .tenantMember)
+        }
+    }
+
+    @Test("internal notes, plan and status are platform staff's to see and change", arguments: TestBackend.available)
+    func staffOnlyFields(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            try await platform.createTenant("acme")
+            _ = try await platform.tenants(platform.ownerToken).updateTenant(.with {
+                $0.tenant = .with { $0.name = "tenants/acme"; $0.internalNotes = "pays late" }
+                $0.updateMask = .init(protoPaths: ["internal_notes"])
+            })
+            let admin = try await platform.token(role: .tenantAdmin, tenant: "acme")
+            #expect(try await platform.tenants(admin).getTenant(.with { $0.name = "tenants/acme" }).internalNotes == "")
+            #expect(try await platform.tenants(platform.ownerToken).getTenant(.with { $0.name = "tenants/acme" }).internalNotes == "pays late")
+            let upgrade = await failure {
+                try await platform.tenants(admin).updateTenant(.with {
+                    $0.tenant = .with { $0.name = "tenants/acme"; $0.planTier = .elite }
+                    $0.updateMask = .init(protoPaths: ["plan_tier"])
+                })
+            }
+            #expect(upgrade?.code == .permissionDenied)
+        }
+    }
+
+    @Test("a suspended tenant can read but not change", arguments: TestBackend.available)
+    func suspendedTenantGate(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            try await platform.createTenant("acme")
+            let admin = try await platform.token(role: .tenantAdmin, tenant: "acme")
+            _ = try await platform.tenants(platform.ownerToken).updateTenant(.with {
+                $0.tenant = .with { $0.name = "tenants/acme"; $0.status = .suspended }
+                $0.updateMask = .init(protoPaths: ["status"])
+            })
+            #expect(try await platform.tenants(admin).getTenant(.with { $0.name = "tenants/acme" }).status == .suspended)
+            let change = await failure {
+                try await platform.tenants(admin).updateTenant(.with {
+                    $0.tenant = .with { $0.name = "tenants/acme"; $0.city = "Tulsa" }
+                    $0.updateMask = .init(protoPaths: ["city"])
+                })
+            }
+            #expect(change?.code == .failedPrecondition)
+            #expect(change?.reason == "tenant_suspended")
+        }
+    }
+
+    @Test("the root tenant cannot be deleted; others can, with their keys", arguments: TestBackend.available)
+    func deletion(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            let tenants = platform.tenants(platform.ownerToken)
+            let root = await failure { try await tenants.deleteTenant(.with { $0.name = "tenants/root" }) }
+            #expect(root?.code == .failedPrecondition)
+            #expect(root?.reason == "root_tenant_protected")
+
+            try await platform.createTenant("acme")
+            let partner = try await platform.token(role: .partner, tenant: "acme")
+            _ = try await tenants.deleteTenant(.with { $0.name = "tenants/acme" })
+            let gone = await failure { try await tenants.getTenant(.with { $0.name = "tenants/acme" }) }
+            #expect(gone?.code == .notFound)
+            let orphanKey = await failure { try await platform.tenants(partner).getTenant(.with { $0.name = "tenants/acme" }) }
+            #expect(orphanKey?.code == .unauthenticated)
+        }
+    }
+}

@@ -1,0 +1,60 @@
+import Foundation
+
+/// Runs the Python scripts that use third-party client libraries (grpcio, twilio, stripe) as
+/// independent oracles, with the interpreter of the test venv.
+public enum PythonOracle {
+    public static let python = ProcessInfo.processInfo.environment["SERVICEPRO_TEST_PYTHON"].flatMap { $0.isEmpty ? nil : $0 }
+
+    public struct Result: Sendable {
+        public let status: Int32
+        public let output: String
+    }
+
+    /// Runs `Tests/EndToEndTests/Python/<script>` and collects stdout and stderr together.
+    public static func run(script: String, arguments: [String], environment: [String: String] = [:]) async throws -> Result {
+        guard let python else { throw TestSetupError("SERVICEPRO_TEST_PYTHON is not set; run scripts/test.sh") }
+        let scriptPath = RepositoryPaths.root.appendingPathComponent("Tests/EndToEndTests/Python/\(script)").path
+        return try await ProcessRunner.run(python, [scriptPath] + arguments, environment: environment)
+    }
+}
+
+/// Paths in the source tree, found from this file's location.
+public enum RepositoryPaths {
+    public static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    public static let proto = root.appendingPathComponent("proto")
+
+    /// A built executable of this package (`platform-server`, `spctl`, `twilio-bridge`).
+    public static func executable(_ name: String) -> URL {
+        // Test bundles sit next to the products they were built with.
+        let bundle = Bundle.main.bundleURL
+        for directory in [bundle, bundle.deletingLastPathComponent()] {
+            let candidate = directory.appendingPathComponent(name)
+            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
+        }
+        return root.appendingPathComponent(".build/debug/\(name)")
+    }
+}
+
+/// Runs a process to completion, without blocking a concurrency thread while it runs.
+public enum ProcessRunner {
+    public static func run(_ executable: String, _ arguments: [String], environment: [String: String] = [:], input: String? = nil) async throws -> PythonOracle.Result {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        let stdin = Pipe()
+        process.standardInput = stdin
+        let (exited, exit) = AsyncStream.makeStream(of: Void.self)
+        process.terminationHandler = { _ in exit.finish() }
+        let collected = Task.detached { output.fileHandleForReading.readDataToEndOfFile() }
+        try process.run()
+        if let input { stdin.fileHandleForWriting.write(Data(input.utf8)) }
+        try? stdin.fileHandleForWriting.close()
+        for await _ in exited {}
+        let data = await collected.value
+        return PythonOracle.Result(status: process.terminationStatus, output: String(decoding: data, as: UTF8.self))
+    }
+}

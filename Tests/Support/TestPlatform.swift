@@ -1,0 +1,116 @@
+import Foundation
+import GRPCCore
+import GRPCNIOTransportHTTP2
+import Logging
+import PlatformServer
+import RPCRuntime
+import ServiceProAPI
+
+/// A real platform on a loopback port with a fresh store, for one test.
+///
+/// ```swift
+/// try await TestPlatform.with(.sqlite) { platform in
+///     let tenants = try await platform.tenants(platform.ownerToken).listTenants(.init())
+/// }
+/// ```
+public struct TestPlatform: Sendable {
+    public let backend: TestBackend
+    public let server: PlatformServer
+    public let port: Int
+    public let home: URL
+    public let ownerToken: String
+    public let bridgeToken: String
+    public let client: GRPCClient<HTTP2ClientTransport.Posix>
+
+    public var address: String { "127.0.0.1:\(port)" }
+    public var database: any Database { server.database }
+
+    public static func with<Result: Sendable>(
+        _ backend: TestBackend,
+        _ body: (TestPlatform) async throws -> Result
+    ) async throws -> Result {
+        let home = FileManager.default.temporaryDirectory.appendingPathComponent("servicepro-test-\(UUID().uuidString)")
+        let store = try await backend.makeEmptyStore()
+        defer { try? FileManager.default.removeItem(at: home) }
+        var logger = Logger(label: "test.platform")
+        logger.logLevel = ProcessInfo.processInfo.environment["SERVICEPRO_TEST_LOG"] == nil ? .critical : .debug
+        let configuration = PlatformConfiguration(
+            home: home.path, host: "127.0.0.1", port: 0, databaseURL: store.databaseURL, spctlConfigPath: nil)
+        let server = try await PlatformServer.start(configuration, logger: logger)
+        let result: Result
+        do {
+            result = try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await server.run() }
+                defer {
+                    server.rpcServer.beginGracefulShutdown()
+                }
+                let port = try await server.rpcServer.listeningPort
+                let transport = try HTTP2ClientTransport.Posix(target: .ipv4(address: "127.0.0.1", port: port), transportSecurity: .plaintext)
+                return try await withGRPCClient(transport: transport) { client in
+                    let platform = TestPlatform(
+                        backend: backend, server: server, port: port, home: home,
+                        ownerToken: try String(contentsOf: home.appendingPathComponent("owner.token"), encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines),
+                        bridgeToken: try String(contentsOf: home.appendingPathComponent("bridge.token"), encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines),
+                        client: client)
+                    return try await body(platform)
+                }
+            }
+        } catch {
+            try? await server.database.close()
+            await store.cleanup()
+            throw error
+        }
+        // Closing twice is harmless; it guarantees the store is closed however the server ended.
+        try? await server.database.close()
+        await store.cleanup()
+        return result
+    }
+
+    public func metadata(_ token: String) -> Metadata { ClientConnection.bearer(token) }
+
+    public func tenants(_ token: String) -> AuthenticatedTenants { AuthenticatedTenants(client: TenantService.Client(wrapping: client), metadata: metadata(token)) }
+
+    public func apiKeys(_ token: String) -> AuthenticatedApiKeys { AuthenticatedApiKeys(client: ApiKeyService.Client(wrapping: client), metadata: metadata(token)) }
+
+    /// Creates a tenant as the owner and returns it.
+    @discardableResult
+    public func createTenant(_ id: String, displayName: String? = nil, industry: String = "lawn_care") async throws -> Tenant {
+        try await tenants(ownerToken).createTenant(.with {
+            $0.tenantID = id
+            $0.tenant = .with {
+                $0.displayName = displayName ?? id.capitalized
+                $0.industry = industry
+            }
+        })
+    }
+
+    /// A new API key's token for `role` on `tenant`, created by the owner.
+    public func token(role: Servicepro_Options_V1_Role, tenant: String) async throws -> String {
+        try await apiKeys(ownerToken).createApiKey(.with {
+            $0.parent = "tenants/\(tenant)"
+            $0.displayName = "\(role) for tests"
+            $0.role = role
+        }).token
+    }
+}
+
+/// A tenant client with one caller's credentials attached to every call.
+public struct AuthenticatedTenants: Sendable {
+    let client: TenantService.Client<HTTP2ClientTransport.Posix>
+    let metadata: Metadata
+
+    public func getTenant(_ request: GetTenantRequest) async throws -> Tenant { try await client.getTenant(request, metadata: metadata) }
+    public func listTenants(_ request: ListTenantsRequest) async throws -> ListTenantsResponse { try await client.listTenants(request, metadata: metadata) }
+    public func createTenant(_ request: CreateTenantRequest) async throws -> Tenant { try await client.createTenant(request, metadata: metadata) }
+    public func updateTenant(_ request: UpdateTenantRequest) async throws -> Tenant { try await client.updateTenant(request, metadata: metadata) }
+    public func deleteTenant(_ request: DeleteTenantRequest) async throws -> DeleteTenantResponse { try await client.deleteTenant(request, metadata: metadata) }
+}
+
+public struct AuthenticatedApiKeys: Sendable {
+    let client: ApiKeyService.Client<HTTP2ClientTransport.Posix>
+    let metadata: Metadata
+
+    public func createApiKey(_ request: CreateApiKeyRequest) async throws -> CreateApiKeyResponse { try await client.createApiKey(request, metadata: metadata) }
+    public func listApiKeys(_ request: ListApiKeysRequest) async throws -> ListApiKeysResponse { try await client.listApiKeys(request, metadata: metadata) }
+    public func revokeApiKey(_ request: RevokeApiKeyRequest) async throws -> ApiKey { try await client.revokeApiKey(request, metadata: metadata) }
+}
