@@ -112,6 +112,8 @@ let package = Package(
                 "ServiceProAPI",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+                .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ],
             path: "Tests/Support"
         ),

@@ -20,6 +20,8 @@ struct Target {
         context: String?,
         environment: [String: String] = ProcessInfo.processInfo.environment
     ) throws -> Target {
+        // An empty variable counts as unset, as shells make it easy to export one by accident.
+        let environment = environment.filter { !$0.value.isEmpty }
         let contexts = try ClientContexts.load(from: ClientContexts.defaultPath(environment: environment))
         let name = context ?? contexts.currentContext
         let chosen = name.flatMap { contexts.contexts[$0] }

@@ -8,6 +8,11 @@ public enum PythonOracle {
     public struct Result: Sendable {
         public let status: Int32
         public let output: String
+
+        public init(status: Int32, output: String) {
+            self.status = status
+            self.output = output
+        }
     }
 
     /// Runs `Tests/EndToEndTests/Python/<script>` and collects stdout and stderr together.
@@ -49,7 +54,14 @@ public enum ProcessRunner {
         process.standardInput = stdin
         let (exited, exit) = AsyncStream.makeStream(of: Void.self)
         process.terminationHandler = { _ in exit.finish() }
-        let collected = Task.detached { output.fileHandleForReading.readDataToEndOfFile() }
+        // Read on a dispatch thread: a blocking read on the cooperative pool (two threads on a
+        // two-core machine) could starve the in-process server the child is talking to.
+        let reader = output.fileHandleForReading
+        let collected = Task {
+            await withCheckedContinuation { continuation in
+                DispatchQueue.global().async { continuation.resume(returning: reader.readDataToEndOfFile()) }
+            }
+        }
         try process.run()
         if let input { stdin.fileHandleForWriting.write(Data(input.utf8)) }
         try? stdin.fileHandleForWriting.close()

@@ -5,6 +5,8 @@ import Logging
 import PlatformServer
 import RPCRuntime
 import ServiceProAPI
+import GRPCProtobuf
+import SwiftProtobuf
 
 /// A real platform on a loopback port with a fresh store, for one test.
 ///
@@ -47,6 +49,13 @@ public struct TestPlatform: Sendable {
                 let port = try await server.rpcServer.listeningPort
                 let transport = try HTTP2ClientTransport.Posix(target: .ipv4(address: "127.0.0.1", port: port), transportSecurity: .plaintext)
                 return try await withGRPCClient(transport: transport) { client in
+                    // One call before the test's own: the client is running and the server serving.
+                    _ = try await client.unary(
+                        request: ClientRequest(message: Google_Protobuf_Empty()),
+                        descriptor: MethodDescriptor(service: ServiceDescriptor(fullyQualifiedService: "grpc.health.v1.Health"), method: "Check"),
+                        serializer: ProtobufSerializer<Google_Protobuf_Empty>(),
+                        deserializer: ProtobufDeserializer<Google_Protobuf_Empty>(),
+                        options: .defaults) { try $0.message }
                     let platform = TestPlatform(
                         backend: backend, server: server, port: port, home: home,
                         ownerToken: try String(contentsOf: home.appendingPathComponent("owner.token"), encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines),

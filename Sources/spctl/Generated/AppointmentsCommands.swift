@@ -35,10 +35,10 @@ struct AppointmentsCommands: AsyncParsableCommand {
         @Option(name: .customLong("appointment.service-name"), help: "The service booked, by its name in the tenant's service list, e.g. \"Full detail\". Required on  create.")
         var appointmentServiceName: String?
 
-        @Option(name: .customLong("appointment.start-time"), help: "Required on create. (RFC 3339)")
+        @Option(name: .customLong("appointment.start-time"), help: "Required on create. (RFC 3339 time)")
         var appointmentStartTime: String?
 
-        @Option(name: .customLong("appointment.duration"), help: "The service's duration when unset. (e.g. 90s, 30m, 2h)")
+        @Option(name: .customLong("appointment.duration"), help: "The service's duration when unset. (a duration such as 90s, 30m or 2h)")
         var appointmentDuration: String?
 
         @Option(name: .customLong("appointment.status"), help: "SCHEDULED when unset on create.")
@@ -53,10 +53,10 @@ struct AppointmentsCommands: AsyncParsableCommand {
         @Option(name: .customLong("appointment.external-id"), help: "The appointment's id in a partner's system, for syncing. Unique within the tenant when set.")
         var appointmentExternalID: String?
 
-        @Option(name: .customLong("appointment.create-time"), help: " (RFC 3339)")
+        @Option(name: .customLong("appointment.create-time"), help: "(RFC 3339 time)")
         var appointmentCreateTime: String?
 
-        @Option(name: .customLong("appointment.update-time"), help: " (RFC 3339)")
+        @Option(name: .customLong("appointment.update-time"), help: "(RFC 3339 time)")
         var appointmentUpdateTime: String?
 
         @Option(name: .customLong("appointment.etag"), help: "Changes whenever the appointment changes; send it back on update to detect conflicts.")
@@ -133,13 +133,13 @@ struct AppointmentsCommands: AsyncParsableCommand {
         @Option(name: .customLong("status"), help: "Only appointments in this state.")
         var status: AppointmentStatus?
 
-        @Option(name: .customLong("min-start-time"), help: "Only appointments starting at or after this time. (RFC 3339)")
+        @Option(name: .customLong("min-start-time"), help: "Only appointments starting at or after this time. (RFC 3339 time)")
         var minStartTime: String?
 
-        @Option(name: .customLong("max-start-time"), help: "Only appointments starting before this time. (RFC 3339)")
+        @Option(name: .customLong("max-start-time"), help: "Only appointments starting before this time. (RFC 3339 time)")
         var maxStartTime: String?
 
-        @Option(name: .customLong("min-update-time"), help: "Only appointments changed at or after this time, oldest change first: a partner passes the  time of its last sync. (RFC 3339)")
+        @Option(name: .customLong("min-update-time"), help: "Only appointments changed at or after this time, oldest change first: a partner passes the  time of its last sync. (RFC 3339 time)")
         var minUpdateTime: String?
 
         func run() async throws {
@@ -176,10 +176,10 @@ struct AppointmentsCommands: AsyncParsableCommand {
         @Option(name: .customLong("appointment.service-name"), help: "The service booked, by its name in the tenant's service list, e.g. \"Full detail\". Required on  create.")
         var appointmentServiceName: String?
 
-        @Option(name: .customLong("appointment.start-time"), help: "Required on create. (RFC 3339)")
+        @Option(name: .customLong("appointment.start-time"), help: "Required on create. (RFC 3339 time)")
         var appointmentStartTime: String?
 
-        @Option(name: .customLong("appointment.duration"), help: "The service's duration when unset. (e.g. 90s, 30m, 2h)")
+        @Option(name: .customLong("appointment.duration"), help: "The service's duration when unset. (a duration such as 90s, 30m or 2h)")
         var appointmentDuration: String?
 
         @Option(name: .customLong("appointment.status"), help: "SCHEDULED when unset on create.")
@@ -194,10 +194,10 @@ struct AppointmentsCommands: AsyncParsableCommand {
         @Option(name: .customLong("appointment.external-id"), help: "The appointment's id in a partner's system, for syncing. Unique within the tenant when set.")
         var appointmentExternalID: String?
 
-        @Option(name: .customLong("appointment.create-time"), help: " (RFC 3339)")
+        @Option(name: .customLong("appointment.create-time"), help: "(RFC 3339 time)")
         var appointmentCreateTime: String?
 
-        @Option(name: .customLong("appointment.update-time"), help: " (RFC 3339)")
+        @Option(name: .customLong("appointment.update-time"), help: "(RFC 3339 time)")
         var appointmentUpdateTime: String?
 
         @Option(name: .customLong("appointment.etag"), help: "Changes whenever the appointment changes; send it back on update to detect conflicts.")

@@ -59,10 +59,10 @@ struct AuditEventsCommands: AsyncParsableCommand {
         @Option(name: .customLong("impersonation-session"), help: "Only events made through this session, `impersonationSessions/{session}`.")
         var impersonationSession: String?
 
-        @Option(name: .customLong("start-time"), help: "Only events at or after this time. (RFC 3339)")
+        @Option(name: .customLong("start-time"), help: "Only events at or after this time. (RFC 3339 time)")
         var startTime: String?
 
-        @Option(name: .customLong("end-time"), help: "Only events before this time. (RFC 3339)")
+        @Option(name: .customLong("end-time"), help: "Only events before this time. (RFC 3339 time)")
         var endTime: String?
 
         func run() async throws {

@@ -62,10 +62,10 @@ struct CallsCommands: AsyncParsableCommand {
         @Option(name: .customLong("status"), help: "Only calls in this state, e.g. PHONE_CALL_STATUS_NO_ANSWER for missed calls.")
         var status: PhoneCallStatus?
 
-        @Option(name: .customLong("start-time"), help: "Only calls started at or after this time. (RFC 3339)")
+        @Option(name: .customLong("start-time"), help: "Only calls started at or after this time. (RFC 3339 time)")
         var startTime: String?
 
-        @Option(name: .customLong("end-time"), help: "Only calls started before this time. (RFC 3339)")
+        @Option(name: .customLong("end-time"), help: "Only calls started before this time. (RFC 3339 time)")
         var endTime: String?
 
         func run() async throws {

@@ -44,10 +44,10 @@ struct CustomersCommands: AsyncParsableCommand {
         @Option(name: .customLong("customer.external-id"), help: "The customer's id in a partner's system, for syncing. Unique within the tenant when set.")
         var customerExternalID: String?
 
-        @Option(name: .customLong("customer.create-time"), help: " (RFC 3339)")
+        @Option(name: .customLong("customer.create-time"), help: "(RFC 3339 time)")
         var customerCreateTime: String?
 
-        @Option(name: .customLong("customer.update-time"), help: " (RFC 3339)")
+        @Option(name: .customLong("customer.update-time"), help: "(RFC 3339 time)")
         var customerUpdateTime: String?
 
         @Option(name: .customLong("customer.etag"), help: "Changes whenever the customer changes; send it back on update to detect conflicts.")
@@ -124,7 +124,7 @@ struct CustomersCommands: AsyncParsableCommand {
         @Option(name: .customLong("external-id"), help: "Only the customer with this partner id.")
         var externalID: String?
 
-        @Option(name: .customLong("min-update-time"), help: "Only customers changed at or after this time, oldest change first: a partner passes the time  of its last sync. (RFC 3339)")
+        @Option(name: .customLong("min-update-time"), help: "Only customers changed at or after this time, oldest change first: a partner passes the time  of its last sync. (RFC 3339 time)")
         var minUpdateTime: String?
 
         func run() async throws {
@@ -169,10 +169,10 @@ struct CustomersCommands: AsyncParsableCommand {
         @Option(name: .customLong("customer.external-id"), help: "The customer's id in a partner's system, for syncing. Unique within the tenant when set.")
         var customerExternalID: String?
 
-        @Option(name: .customLong("customer.create-time"), help: " (RFC 3339)")
+        @Option(name: .customLong("customer.create-time"), help: "(RFC 3339 time)")
         var customerCreateTime: String?
 
-        @Option(name: .customLong("customer.update-time"), help: " (RFC 3339)")
+        @Option(name: .customLong("customer.update-time"), help: "(RFC 3339 time)")
         var customerUpdateTime: String?
 
         @Option(name: .customLong("customer.etag"), help: "Changes whenever the customer changes; send it back on update to detect conflicts.")

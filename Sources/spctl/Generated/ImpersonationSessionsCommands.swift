@@ -8,7 +8,7 @@ struct ImpersonationSessionsCommands: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "impersonation-sessions",
         abstract: "Impersonation sessions and the caller's own identity. Only platform owners impersonate; every",
-        subcommands: [Get.self, List.self]
+        subcommands: [Get.self, List.self, Revoke.self, Start.self, Stop.self]
     )
 
     struct Get: AsyncParsableCommand {
@@ -65,6 +65,93 @@ struct ImpersonationSessionsCommands: AsyncParsableCommand {
             if let value = state { request.state = value }
             try await call.unary(request) { client, request, metadata in
                 try await ImpersonationService.Client(wrapping: client).listImpersonationSessions(request, metadata: metadata)
+            }
+        }
+    }
+
+    struct Revoke: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "revoke",
+            abstract: "Ends any owner's session at once, e.g. because its token leaked.",
+            discussion: "Ends any owner's session at once, e.g. because its token leaked.\n\nAllowed roles: platform owner.\nRPC: servicepro.impersonation.v1.ImpersonationService.RevokeImpersonation. Use --json or --json-file for fields without a flag."
+        )
+
+        @OptionGroup var call: CallOptions
+
+        @Option(name: .customLong("name"), help: "`impersonationSessions/{session}`. Required.")
+        var name: String?
+
+        @Option(name: .customLong("reason"), help: "Why; kept with the session and in the audit log.")
+        var reason: String?
+
+        @Option(name: .customLong("request-id"), help: "Retries with the same request_id return the first result.")
+        var requestID: String?
+
+        func run() async throws {
+            var request = try call.request(RevokeImpersonationRequest.self)
+            if let value = name { request.name = value }
+            if let value = reason { request.reason = value }
+            if let value = requestID { request.requestID = value }
+            try await call.unary(request) { client, request, metadata in
+                try await ImpersonationService.Client(wrapping: client).revokeImpersonation(request, metadata: metadata)
+            }
+        }
+    }
+
+    struct Start: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "start",
+            abstract: "Starts impersonating a tenant. The response carries the session token, the only time it is",
+            discussion: "Starts impersonating a tenant. The response carries the session token, the only time it is\n shown. Refused from an impersonation session (no chains), and refused attempts by non-owners\n are audited too.\n\nAllowed roles: platform owner.\nRPC: servicepro.impersonation.v1.ImpersonationService.StartImpersonation. Use --json or --json-file for fields without a flag."
+        )
+
+        @OptionGroup var call: CallOptions
+
+        @Option(name: .customLong("tenant"), help: "`tenants/{tenant}`. Required.")
+        var tenant: String?
+
+        @Option(name: .customLong("reason"), help: "Why: kept with the session and in the audit log. Required.")
+        var reason: String?
+
+        @Option(name: .customLong("ttl"), help: "How long the session lasts: 30 minutes when unset, at most 60 (else INVALID_ARGUMENT). (a duration such as 90s, 30m or 2h)")
+        var ttl: String?
+
+        @Option(name: .customLong("request-id"), help: "Retries with the same request_id return the first result, token included.")
+        var requestID: String?
+
+        func run() async throws {
+            var request = try call.request(StartImpersonationRequest.self)
+            if let value = tenant { request.tenant = value }
+            if let value = reason { request.reason = value }
+            if let value = ttl { request.ttl = try CLIValue.duration(value, flag: "ttl") }
+            if let value = requestID { request.requestID = value }
+            try await call.unary(request) { client, request, metadata in
+                try await ImpersonationService.Client(wrapping: client).startImpersonation(request, metadata: metadata)
+            }
+        }
+    }
+
+    struct Stop: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "stop",
+            abstract: "Ends the caller's own session: the one whose token makes the call, or the one named.",
+            discussion: "Ends the caller's own session: the one whose token makes the call, or the one named.\n\nAllowed roles: platform owner.\nRPC: servicepro.impersonation.v1.ImpersonationService.StopImpersonation. Use --json or --json-file for fields without a flag."
+        )
+
+        @OptionGroup var call: CallOptions
+
+        @Option(name: .customLong("name"), help: "`impersonationSessions/{session}`; empty means the session whose token makes the call.")
+        var name: String?
+
+        @Option(name: .customLong("request-id"), help: "Retries with the same request_id return the first result.")
+        var requestID: String?
+
+        func run() async throws {
+            var request = try call.request(StopImpersonationRequest.self)
+            if let value = name { request.name = value }
+            if let value = requestID { request.requestID = value }
+            try await call.unary(request) { client, request, metadata in
+                try await ImpersonationService.Client(wrapping: client).stopImpersonation(request, metadata: metadata)
             }
         }
     }

@@ -53,13 +53,13 @@ struct InvoicesCommands: AsyncParsableCommand {
         @Option(name: .customLong("invoice.status"), help: "DRAFT when unset on create. Only drafts may change their lines.")
         var invoiceStatus: InvoiceStatus?
 
-        @Option(name: .customLong("invoice.issue-time"), help: "Set when the invoice is issued. (RFC 3339)")
+        @Option(name: .customLong("invoice.issue-time"), help: "Set when the invoice is issued. (RFC 3339 time)")
         var invoiceIssueTime: String?
 
-        @Option(name: .customLong("invoice.due-time"), help: " (RFC 3339)")
+        @Option(name: .customLong("invoice.due-time"), help: "(RFC 3339 time)")
         var invoiceDueTime: String?
 
-        @Option(name: .customLong("invoice.paid-time"), help: "Set when it is marked paid. (RFC 3339)")
+        @Option(name: .customLong("invoice.paid-time"), help: "Set when it is marked paid. (RFC 3339 time)")
         var invoicePaidTime: String?
 
         @Option(name: .customLong("invoice.notes"), help: "")
@@ -68,10 +68,10 @@ struct InvoicesCommands: AsyncParsableCommand {
         @Option(name: .customLong("invoice.external-id"), help: "The invoice's id in a partner's system, for syncing. Unique within the tenant when set.")
         var invoiceExternalID: String?
 
-        @Option(name: .customLong("invoice.create-time"), help: " (RFC 3339)")
+        @Option(name: .customLong("invoice.create-time"), help: "(RFC 3339 time)")
         var invoiceCreateTime: String?
 
-        @Option(name: .customLong("invoice.update-time"), help: " (RFC 3339)")
+        @Option(name: .customLong("invoice.update-time"), help: "(RFC 3339 time)")
         var invoiceUpdateTime: String?
 
         @Option(name: .customLong("invoice.etag"), help: "Changes whenever the invoice changes; send it back on update to detect conflicts.")
@@ -153,7 +153,7 @@ struct InvoicesCommands: AsyncParsableCommand {
         @Option(name: .customLong("status"), help: "Only invoices in this state.")
         var status: InvoiceStatus?
 
-        @Option(name: .customLong("min-update-time"), help: "Only invoices changed at or after this time, oldest change first: a partner passes the time  of its last sync. (RFC 3339)")
+        @Option(name: .customLong("min-update-time"), help: "Only invoices changed at or after this time, oldest change first: a partner passes the time  of its last sync. (RFC 3339 time)")
         var minUpdateTime: String?
 
         func run() async throws {
@@ -206,13 +206,13 @@ struct InvoicesCommands: AsyncParsableCommand {
         @Option(name: .customLong("invoice.status"), help: "DRAFT when unset on create. Only drafts may change their lines.")
         var invoiceStatus: InvoiceStatus?
 
-        @Option(name: .customLong("invoice.issue-time"), help: "Set when the invoice is issued. (RFC 3339)")
+        @Option(name: .customLong("invoice.issue-time"), help: "Set when the invoice is issued. (RFC 3339 time)")
         var invoiceIssueTime: String?
 
-        @Option(name: .customLong("invoice.due-time"), help: " (RFC 3339)")
+        @Option(name: .customLong("invoice.due-time"), help: "(RFC 3339 time)")
         var invoiceDueTime: String?
 
-        @Option(name: .customLong("invoice.paid-time"), help: "Set when it is marked paid. (RFC 3339)")
+        @Option(name: .customLong("invoice.paid-time"), help: "Set when it is marked paid. (RFC 3339 time)")
         var invoicePaidTime: String?
 
         @Option(name: .customLong("invoice.notes"), help: "")
@@ -221,10 +221,10 @@ struct InvoicesCommands: AsyncParsableCommand {
         @Option(name: .customLong("invoice.external-id"), help: "The invoice's id in a partner's system, for syncing. Unique within the tenant when set.")
         var invoiceExternalID: String?
 
-        @Option(name: .customLong("invoice.create-time"), help: " (RFC 3339)")
+        @Option(name: .customLong("invoice.create-time"), help: "(RFC 3339 time)")
         var invoiceCreateTime: String?
 
-        @Option(name: .customLong("invoice.update-time"), help: " (RFC 3339)")
+        @Option(name: .customLong("invoice.update-time"), help: "(RFC 3339 time)")
         var invoiceUpdateTime: String?
 
         @Option(name: .customLong("invoice.etag"), help: "Changes whenever the invoice changes; send it back on update to detect conflicts.")

@@ -26,7 +26,7 @@ struct LoginLinksCommands: AsyncParsableCommand {
         @Option(name: .customLong("role"), help: "ROLE_TENANT_ADMIN or ROLE_TENANT_MEMBER; other roles are INVALID_ARGUMENT. Required.")
         var role: Servicepro_Options_V1_Role?
 
-        @Option(name: .customLong("ttl"), help: "How long the link works: 24 hours when unset, at most 7 days. (e.g. 90s, 30m, 2h)")
+        @Option(name: .customLong("ttl"), help: "How long the link works: 24 hours when unset, at most 7 days. (a duration such as 90s, 30m or 2h)")
         var ttl: String?
 
         @Option(name: .customLong("recipient"), help: "Who the link is for, e.g. an email address.")
@@ -85,7 +85,7 @@ struct LoginLinksCommands: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "redeem",
             abstract: "Exchanges a link's token for a session token of the link's tenant and role. Called without a",
-            discussion: "Exchanges a link's token for a session token of the link's tenant and role. Called without a\n bearer token: the link's token is the credential. A used, revoked or expired link is\n UNAUTHENTICATED with a reason that says which. Works for suspended and cancelled tenants, so\n they can still reach billing and export.\n\nAllowed roles: .\nRPC: servicepro.concierge.v1.LoginLinkService.RedeemLoginLink. Use --json or --json-file for fields without a flag."
+            discussion: "Exchanges a link's token for a session token of the link's tenant and role. Called without a\n bearer token: the link's token is the credential. A used, revoked or expired link is\n UNAUTHENTICATED with a reason that says which. Works for suspended and cancelled tenants, so\n they can still reach billing and export.\n\nNeeds no token: the request carries its own credential.\nRPC: servicepro.concierge.v1.LoginLinkService.RedeemLoginLink. Use --json or --json-file for fields without a flag."
         )
 
         @OptionGroup var call: CallOptions

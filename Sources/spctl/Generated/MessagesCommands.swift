@@ -59,10 +59,10 @@ struct MessagesCommands: AsyncParsableCommand {
         @Option(name: .customLong("customer"), help: "Only messages linked to this customer, `tenants/{tenant}/customers/{customer}`.")
         var customer: String?
 
-        @Option(name: .customLong("start-time"), help: "Only messages created at or after this time. (RFC 3339)")
+        @Option(name: .customLong("start-time"), help: "Only messages created at or after this time. (RFC 3339 time)")
         var startTime: String?
 
-        @Option(name: .customLong("end-time"), help: "Only messages created before this time. (RFC 3339)")
+        @Option(name: .customLong("end-time"), help: "Only messages created before this time. (RFC 3339 time)")
         var endTime: String?
 
         func run() async throws {

@@ -65,10 +65,10 @@ struct PhoneConfigsCommands: AsyncParsableCommand {
         @Option(name: .customLong("phone-config.beta-badge"), help: "Output only: true when the mode is still in beta (AI_VOICE), so lists can show a badge.")
         var phoneConfigBetaBadge: Bool?
 
-        @Option(name: .customLong("phone-config.create-time"), help: " (RFC 3339)")
+        @Option(name: .customLong("phone-config.create-time"), help: "(RFC 3339 time)")
         var phoneConfigCreateTime: String?
 
-        @Option(name: .customLong("phone-config.update-time"), help: " (RFC 3339)")
+        @Option(name: .customLong("phone-config.update-time"), help: "(RFC 3339 time)")
         var phoneConfigUpdateTime: String?
 
         @Option(name: .customLong("phone-config.etag"), help: "Changes whenever the config changes; send it back on update and delete to detect conflicts.")
@@ -235,10 +235,10 @@ struct PhoneConfigsCommands: AsyncParsableCommand {
         @Option(name: .customLong("phone-config.beta-badge"), help: "Output only: true when the mode is still in beta (AI_VOICE), so lists can show a badge.")
         var phoneConfigBetaBadge: Bool?
 
-        @Option(name: .customLong("phone-config.create-time"), help: " (RFC 3339)")
+        @Option(name: .customLong("phone-config.create-time"), help: "(RFC 3339 time)")
         var phoneConfigCreateTime: String?
 
-        @Option(name: .customLong("phone-config.update-time"), help: " (RFC 3339)")
+        @Option(name: .customLong("phone-config.update-time"), help: "(RFC 3339 time)")
         var phoneConfigUpdateTime: String?
 
         @Option(name: .customLong("phone-config.etag"), help: "Changes whenever the config changes; send it back on update and delete to detect conflicts.")

@@ -8,41 +8,8 @@ struct PlansCommands: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "plans",
         abstract: "Plans, tenant billing status and Stripe (plan section 8). Billing stays reachable while a tenant",
-        subcommands: [Change.self, List.self]
+        subcommands: [List.self]
     )
-
-    struct Change: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(
-            commandName: "change",
-            abstract: "Upgrades or downgrades the tenant through Stripe. With no Stripe key configured the change",
-            discussion: "Upgrades or downgrades the tenant through Stripe. With no Stripe key configured the change\n applies directly, and the response says so.\n\nAllowed roles: platform owner, platform staff, tenant admin.\nRPC: servicepro.billing.v1.BillingService.ChangePlan. Use --json or --json-file for fields without a flag."
-        )
-
-        @OptionGroup var call: CallOptions
-
-        @Option(name: .customLong("name"), help: "`tenants/{tenant}/billing`. Required.")
-        var name: String?
-
-        @Option(name: .customLong("tier"), help: "The tier to move to. Required.")
-        var tier: PlanTier?
-
-        @Option(name: .customLong("etag"), help: "The billing record's current etag, when set; ABORTED if it changed.")
-        var etag: String?
-
-        @Option(name: .customLong("request-id"), help: "Retries with the same request_id return the first result and charge nothing twice.")
-        var requestID: String?
-
-        func run() async throws {
-            var request = try call.request(ChangePlanRequest.self)
-            if let value = name { request.name = value }
-            if let value = tier { request.tier = value }
-            if let value = etag { request.etag = value }
-            if let value = requestID { request.requestID = value }
-            try await call.unary(request) { client, request, metadata in
-                try await BillingService.Client(wrapping: client).changePlan(request, metadata: metadata)
-            }
-        }
-    }
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(

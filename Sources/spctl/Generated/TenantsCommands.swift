@@ -65,13 +65,13 @@ struct TenantsCommands: AsyncParsableCommand {
         @Option(name: .customLong("tenant.internal-notes"), help: "Notes for platform staff; never shown to tenant roles.")
         var tenantInternalNotes: String?
 
-        @Option(name: .customLong("tenant.trial-end-time"), help: "When the trial ends, while the status is trialing. (RFC 3339)")
+        @Option(name: .customLong("tenant.trial-end-time"), help: "When the trial ends, while the status is trialing. (RFC 3339 time)")
         var tenantTrialEndTime: String?
 
-        @Option(name: .customLong("tenant.create-time"), help: " (RFC 3339)")
+        @Option(name: .customLong("tenant.create-time"), help: "(RFC 3339 time)")
         var tenantCreateTime: String?
 
-        @Option(name: .customLong("tenant.update-time"), help: " (RFC 3339)")
+        @Option(name: .customLong("tenant.update-time"), help: "(RFC 3339 time)")
         var tenantUpdateTime: String?
 
         @Option(name: .customLong("tenant.etag"), help: "Changes whenever the tenant changes; send it back on update to detect conflicts.")
@@ -242,13 +242,13 @@ struct TenantsCommands: AsyncParsableCommand {
         @Option(name: .customLong("tenant.internal-notes"), help: "Notes for platform staff; never shown to tenant roles.")
         var tenantInternalNotes: String?
 
-        @Option(name: .customLong("tenant.trial-end-time"), help: "When the trial ends, while the status is trialing. (RFC 3339)")
+        @Option(name: .customLong("tenant.trial-end-time"), help: "When the trial ends, while the status is trialing. (RFC 3339 time)")
         var tenantTrialEndTime: String?
 
-        @Option(name: .customLong("tenant.create-time"), help: " (RFC 3339)")
+        @Option(name: .customLong("tenant.create-time"), help: "(RFC 3339 time)")
         var tenantCreateTime: String?
 
-        @Option(name: .customLong("tenant.update-time"), help: " (RFC 3339)")
+        @Option(name: .customLong("tenant.update-time"), help: "(RFC 3339 time)")
         var tenantUpdateTime: String?
 
         @Option(name: .customLong("tenant.etag"), help: "Changes whenever the tenant changes; send it back on update to detect conflicts.")

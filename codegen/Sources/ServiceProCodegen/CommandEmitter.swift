@@ -149,7 +149,9 @@ struct CommandEmitter {
                 default: return nil
                 }
             }
-            text += "\n\nAllowed roles: \(names.joined(separator: ", "))."
+            text += policy.unauthenticated
+                ? "\n\nNeeds no token: the request carries its own credential."
+                : "\n\nAllowed roles: \(names.joined(separator: ", "))."
         }
         text += "\nRPC: \(method.descriptor.fullName). Use --json or --json-file for fields without a flag."
         return text
@@ -184,15 +186,15 @@ struct CommandEmitter {
                 switch field.messageType.fullName {
                 case "google.protobuf.Timestamp":
                     guard !field.isRepeated else { continue }
-                    flags.append(Flag(property: property, long: long, swiftType: "String?", help: help + " (RFC 3339)",
+                    flags.append(Flag(property: property, long: long, swiftType: "String?", help: Self.joined(help, "RFC 3339 time"),
                                       apply: "if let value = \(property) { \(target) = try CLIValue.timestamp(value, flag: \(Naming.literal(long))) }"))
                 case "google.protobuf.Duration":
                     guard !field.isRepeated else { continue }
-                    flags.append(Flag(property: property, long: long, swiftType: "String?", help: help + " (e.g. 90s, 30m, 2h)",
+                    flags.append(Flag(property: property, long: long, swiftType: "String?", help: Self.joined(help, "a duration such as 90s, 30m or 2h"),
                                       apply: "if let value = \(property) { \(target) = try CLIValue.duration(value, flag: \(Naming.literal(long))) }"))
                 case "google.protobuf.FieldMask":
                     guard !field.isRepeated else { continue }
-                    flags.append(Flag(property: property, long: long, swiftType: "String?", help: help + " (comma-separated field names)",
+                    flags.append(Flag(property: property, long: long, swiftType: "String?", help: Self.joined(help, "comma-separated field names"),
                                       apply: "if let value = \(property) { \(target) = CLIValue.fieldMask(value) }"))
                 default:
                     guard !field.isRepeated, depth + 1 < maxFlagDepth,
@@ -206,7 +208,7 @@ struct CommandEmitter {
             }
             guard let scalar = scalarType(field) else { continue }
             if field.isRepeated {
-                flags.append(Flag(property: property, long: long, swiftType: "[\(scalar)] = []", help: help + " (repeatable)",
+                flags.append(Flag(property: property, long: long, swiftType: "[\(scalar)] = []", help: Self.joined(help, "repeatable"),
                                   apply: "if !\(property).isEmpty { \(target) = \(property) }"))
             } else {
                 flags.append(Flag(property: property, long: long, swiftType: "\(scalar)?", help: help,
@@ -232,6 +234,11 @@ struct CommandEmitter {
             return name
         default: return nil
         }
+    }
+
+    /// "Comment. (note)", or just "(note)" for a field without a comment.
+    private static func joined(_ help: String, _ note: String) -> String {
+        help.isEmpty ? "(\(note))" : "\(help) (\(note))"
     }
 
     private func fieldHelp(_ field: FieldDescriptor) -> String {

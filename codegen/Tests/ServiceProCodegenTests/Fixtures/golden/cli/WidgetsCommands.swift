@@ -139,7 +139,7 @@ struct WidgetsCommands: AsyncParsableCommand {
         @Option(name: .customLong("name"), help: "`tenants/{tenant}/widgets/{widget}`. Required.")
         var name: String?
 
-        @Option(name: .customLong("duration"), help: "How long to spin. (e.g. 90s, 30m, 2h)")
+        @Option(name: .customLong("duration"), help: "How long to spin. (a duration such as 90s, 30m or 2h)")
         var duration: String?
 
         @Option(name: .customLong("counter-clockwise"), help: "Spin the other way.")
@@ -195,13 +195,13 @@ struct WidgetsCommands: AsyncParsableCommand {
         @Option(name: .customLong("widget.desk-id"), help: "The desk's id, when it sits on one.")
         var widgetDeskID: String?
 
-        @Option(name: .customLong("widget.create-time"), help: " (RFC 3339)")
+        @Option(name: .customLong("widget.create-time"), help: "(RFC 3339 time)")
         var widgetCreateTime: String?
 
         @Option(name: .customLong("widget.default"), help: "The tenant's default widget. A Swift keyword: SwiftProtobuf backticks the property.")
         var widgetDefault: Bool?
 
-        @Option(name: .customLong("update-mask"), help: " (comma-separated field names)")
+        @Option(name: .customLong("update-mask"), help: "(comma-separated field names)")
         var updateMask: String?
 
         func run() async throws {

@@ -4,11 +4,11 @@ import ArgumentParser
 import Foundation
 import ServiceProAPI
 
-struct ConciergeTenantsCommands: AsyncParsableCommand {
+struct ConciergeCommands: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "concierge-tenants",
+        commandName: "concierge",
         abstract: "The owner's done-for-you control room (plan section 6): set a business up completely in one go,",
-        subcommands: [Create.self]
+        subcommands: [Create.self, SendOnboarding.self]
     )
 
     struct Create: AsyncParsableCommand {
@@ -108,6 +108,47 @@ struct ConciergeTenantsCommands: AsyncParsableCommand {
             if let value = requestID { request.requestID = value }
             try await call.unary(request) { client, request, metadata in
                 try await ConciergeService.Client(wrapping: client).createConciergeTenant(request, metadata: metadata)
+            }
+        }
+    }
+
+    struct SendOnboarding: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "send-onboarding",
+            abstract: "Queues the onboarding email and/or text in the outbox; delivery state is visible through",
+            discussion: "Queues the onboarding email and/or text in the outbox; delivery state is visible through\n OutboxService. Not while impersonating: with include_login_link it mints a credential.\n\nAllowed roles: platform owner, platform staff.\nRPC: servicepro.concierge.v1.ConciergeService.SendOnboarding. Use --json or --json-file for fields without a flag."
+        )
+
+        @OptionGroup var call: CallOptions
+
+        @Option(name: .customLong("name"), help: "The tenant, `tenants/{tenant}`. Required.")
+        var name: String?
+
+        @Option(name: .customLong("channels"), help: "Email, text, or both. Required. (repeatable)")
+        var channels: [OutboxChannel] = []
+
+        @Option(name: .customLong("email"), help: "Overrides the tenant's contact email.")
+        var email: String?
+
+        @Option(name: .customLong("phone"), help: "Overrides the tenant's contact phone. E.164.")
+        var phone: String?
+
+        @Option(name: .customLong("include-login-link"), help: "Creates a tenant-admin login link and puts its URL in the messages.")
+        var includeLoginLink: Bool?
+
+        @Option(name: .customLong("request-id"), help: "Retries with the same request_id queue nothing twice.")
+        var requestID: String?
+
+        func run() async throws {
+            var request = try call.request(SendOnboardingRequest.self)
+            if let value = name { request.name = value }
+            if !channels.isEmpty { request.channels = channels }
+            if let value = email { request.email = value }
+            if let value = phone { request.phone = value }
+            if let value = includeLoginLink { request.includeLoginLink = value }
+            if let value = requestID { request.requestID = value }
+            try await call.unary(request) { client, request, metadata in
+                try await ConciergeService.Client(wrapping: client).sendOnboarding(request, metadata: metadata)
             }
         }
     }

@@ -1,0 +1,35 @@
+import GRPCCore
+import GRPCProtobuf
+import RPCRuntime
+import Testing
+
+@Suite("Errors on the wire")
+struct ServiceErrorTests {
+    @Test("a domain error becomes google.rpc.Status with ErrorInfo and BadRequest")
+    func roundTrip() throws {
+        let error = ServiceError.invalidArgument([FieldViolation(field: "tenant.contact.phone", description: "must be E.164")])
+        let rpcError = RPCError(error)
+        #expect(rpcError.code == .invalidArgument)
+        let status = try #require(try rpcError.unpackGoogleRPCStatus())
+        let info = try #require(status.details.compactMap(\.errorInfo).first)
+        #expect(info.domain == "servicepro.dev")
+        #expect(info.reason == "invalid_argument")
+        let fields = status.details.compactMap(\.badRequest).flatMap(\.violations).map(\.field)
+        #expect(fields == ["tenant.contact.phone"])
+    }
+
+    @Test("internal errors keep their detail out of the wire")
+    func internalDetailStaysHome() throws {
+        let status = try #require(try RPCError(ServiceError.internal("connection to db-7 refused")).unpackGoogleRPCStatus())
+        #expect(status.message == "internal error")
+        #expect(status.details.compactMap(\.errorInfo).first?.metadata.isEmpty == true)
+    }
+
+    @Test("resource names")
+    func resourceNames() {
+        #expect(ResourceName.tenantID(of: "tenants/acme/apiKeys/k1") == "acme")
+        #expect(ResourceName.tenantID(of: "tenants/") == nil)
+        #expect(ResourceName.tenantID(of: "industryPacks/lawn") == nil)
+        #expect(ResourceName.id(of: "tenants/acme/apiKeys/k1", after: "apiKeys") == "k1")
+    }
+}

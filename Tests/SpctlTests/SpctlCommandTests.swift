@@ -1,0 +1,105 @@
+import Foundation
+import PlatformTestSupport
+import Testing
+
+/// The real spctl binary against a real platform, as an operator uses it.
+@Suite("spctl")
+struct SpctlCommandTests {
+    /// Runs spctl with its own config directory, so nothing of the developer's leaks in.
+    struct Spctl {
+        let configHome: URL
+
+        init() throws {
+            configHome = FileManager.default.temporaryDirectory.appendingPathComponent("spctl-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: configHome, withIntermediateDirectories: true)
+        }
+
+        func callAsFunction(_ arguments: String..., environment: [String: String] = [:]) async throws -> PythonOracle.Result {
+            try await ProcessRunner.run(
+                RepositoryPaths.executable("spctl").path, arguments,
+                environment: ["XDG_CONFIG_HOME": configHome.path, "SPCTL_SERVER": "", "SPCTL_TOKEN": ""].merging(environment) { $1 })
+        }
+    }
+
+    @Test("generated commands list, create and get; -o json is JSON")
+    func resourceCommands() async throws {
+        try await TestPlatform.with(.sqlite) { platform in
+            let spctl = try Spctl()
+            let auth = ["--server", platform.address, "--token", platform.ownerToken]
+            let list = try await spctl("tenants", "list", auth[0], auth[1], auth[2], auth[3])
+            #expect(list.status == 0, "\(list.output)")
+            #expect(list.output.contains("Clean Machine"))
+            #expect(list.output.contains("NAME"))
+
+            let created = try await spctl("tenants", "create", "--tenant-id", "acme", "--tenant.display-name", "Acme Lawn",
+                                         "--tenant.contact.phone", "+19185550100", "-o", "json", auth[0], auth[1], auth[2], auth[3])
+            #expect(created.status == 0, "\(created.output)")
+            let json = try JSONSerialization.jsonObject(with: Data(created.output.utf8)) as? [String: Any]
+            #expect(json?["name"] as? String == "tenants/acme")
+            #expect((json?["contact"] as? [String: Any])?["phone"] as? String == "+19185550100")
+
+            let whole = try await spctl("tenants", "update", "--json", #"{"tenant":{"name":"tenants/acme","city":"Tulsa"},"update_mask":"city"}"#,
+                                       "--tenant.display-name", "Acme Lawn & Garden", "--update-mask", "city,display_name",
+                                       auth[0], auth[1], auth[2], auth[3])
+            #expect(whole.status == 0, "\(whole.output)")
+            #expect(whole.output.contains("Acme Lawn & Garden"))
+            #expect(whole.output.contains("Tulsa"))
+        }
+    }
+
+    @Test("errors print code, message, reason and fields on stderr and exit non-zero")
+    func errors() async throws {
+        try await TestPlatform.with(.sqlite) { platform in
+            let spctl = try Spctl()
+            let bad = try await spctl("tenants", "get", "--name", "Tenants/BAD", "--server", platform.address, "--token", platform.ownerToken)
+            #expect(bad.status != 0)
+            #expect(bad.output.contains("error: INVALID_ARGUMENT:"))
+            #expect(bad.output.contains("field name:"))
+
+            let denied = try await spctl("tenants", "list", "--server", platform.address, "--token", "sp_nope_nope")
+            #expect(denied.status != 0)
+            #expect(denied.output.contains("error: UNAUTHENTICATED:"))
+            #expect(denied.output.contains("reason: invalid_token"))
+
+            let nowhere = try await spctl("tenants", "list")
+            #expect(nowhere.status != 0)
+            #expect(nowhere.output.contains("no server"))
+        }
+    }
+
+    @Test("login saves a context; flags and SPCTL_* override it")
+    func contexts() async throws {
+        try await TestPlatform.with(.sqlite) { platform in
+            let spctl = try Spctl()
+            let tokenFile = platform.home.appendingPathComponent("owner.token").path
+            let login = try await spctl("login", "--server", platform.address, "--token-file", tokenFile, "--context", "test")
+            #expect(login.status == 0, "\(login.output)")
+            #expect(login.output.contains("platformOwner") || login.output.contains("apiKeys/"))
+
+            let current = try await spctl("config", "current-context")
+            #expect(current.output.trimmingCharacters(in: .whitespacesAndNewlines) == "test")
+            let whoami = try await spctl("whoami", "-o", "json")
+            #expect(whoami.status == 0, "\(whoami.output)")
+            #expect(whoami.output.contains("ROLE_PLATFORM_OWNER"))
+
+            let overridden = try await spctl("whoami", environment: ["SPCTL_TOKEN": "sp_bad_token"])
+            #expect(overridden.status != 0)
+            #expect(overridden.output.contains("UNAUTHENTICATED"))
+
+            let badLogin = try await spctl("login", "--server", platform.address, "--token", "sp_bad_token")
+            #expect(badLogin.status != 0)
+            let contexts = try await spctl("config", "get-contexts")
+            #expect(contexts.output.contains("* test"))
+            #expect(!contexts.output.contains(platform.address + "\tplaintext\ttoken\n"))
+        }
+    }
+
+    @Test("shell completion scripts are generated")
+    func completion() async throws {
+        let spctl = try Spctl()
+        let script = try await spctl("--generate-completion-script", "bash")
+        #expect(script.status == 0)
+        #expect(script.output.contains("tenants"))
+        #expect(script.output.contains("api-keys"))
+    }
+}
