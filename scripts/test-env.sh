@@ -60,6 +60,8 @@ MODE=${1:-start}
 [[ $MODE == start || $MODE == stop ]] || die "usage: $0 [start|stop]"
 # Install first: Debian's package also creates the postgres user the way it wants it.
 [[ $MODE == stop ]] || find_pgbin >/dev/null || apt_install postgresql
+# The TLS tests make a throwaway certificate with openssl.
+[[ $MODE == stop ]] || command -v openssl >/dev/null || apt_install openssl
 
 # Where the cluster lives. The postgres user must be able to reach it, and a unix socket path
 # must stay under ~107 bytes; if the test dir fails either, use a fixed per-checkout dir in /tmp.

@@ -1,0 +1,55 @@
+import Foundation
+import GRPCCore
+import Logging
+import PlatformServer
+import PlatformTestSupport
+import RPCRuntime
+import ServiceProAPI
+import Testing
+
+/// TLS from certificate and key files, as `--tls-cert`/`--tls-key` configure it.
+@Suite("Transport security")
+struct TransportSecurityTests {
+    @Test("the server serves TLS from PEM files and a client trusting the CA gets through")
+    func tls() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tls-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let cert = directory.appendingPathComponent("cert.pem").path
+        let key = directory.appendingPathComponent("key.pem").path
+        let openssl = try await ProcessRunner.run("/usr/bin/openssl", [
+            "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+            "-keyout", key, "-out", cert, "-days", "1", "-subj", "/CN=localhost",
+            "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+        ])
+        try #require(openssl.status == 0, "\(openssl.output)")
+
+        let configuration = PlatformConfiguration(
+            home: directory.appendingPathComponent("home").path, host: "127.0.0.1", port: 0,
+            tls: .init(certificateChainPath: cert, privateKeyPath: key), spctlConfigPath: nil)
+        var logger = Logger(label: "test.tls")
+        logger.logLevel = .critical
+        let server = try await PlatformServer.start(configuration, logger: logger)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await server.run() }
+            defer { server.rpcServer.beginGracefulShutdown() }
+            let port = try await server.rpcServer.listeningPort
+            let token = try String(contentsOfFile: directory.appendingPathComponent("home/owner.token").path, encoding: .utf8)
+                .trimmingCharacters(in: .whitespacesAndNewlines)
+
+            let me = try await ClientConnection.with(server: "localhost:\(port)", tls: true, caFile: cert) { client in
+                try await ImpersonationService.Client(wrapping: client).whoAmI(.init(), metadata: ClientConnection.bearer(token))
+            }
+            #expect(me.role == .platformOwner)
+
+            let plaintext = await failure {
+                try await ClientConnection.with(server: "localhost:\(port)") { client in
+                    var options = CallOptions.defaults
+                    options.timeout = .seconds(2)
+                    return try await ImpersonationService.Client(wrapping: client).whoAmI(.init(), metadata: ClientConnection.bearer(token), options: options)
+                }
+            }
+            #expect(plaintext != nil, "a plaintext client must not get through to a TLS server")
+        }
+    }
+}
