@@ -8,15 +8,38 @@ public struct BridgeConfiguration: Sendable {
     public var bridgeToken: String
     /// The base URL Twilio calls, used to verify webhook signatures.
     public var publicURL: String?
-    /// Twilio's auth token, the key of `X-Twilio-Signature`.
+    /// Twilio's auth token, the key of `X-Twilio-Signature`. Without it every webhook is refused.
     public var twilioAuthToken: String?
+    /// The SQLite file holding texts the platform could not take yet.
+    public var spoolPath: String
+    /// Where callers go when the platform is down and no forward number is known for the number.
+    public var fallbackNumber: String?
+    /// How long a webhook waits for the platform before falling back; well under Twilio's 15 s.
+    public var platformDeadline: Duration
+    /// How often the spool retries the platform.
+    public var spoolRetryInterval: Duration
 
-    public init(host: String, port: Int, platform: String, bridgeToken: String, publicURL: String? = nil, twilioAuthToken: String? = nil) {
+    public init(
+        host: String,
+        port: Int,
+        platform: String,
+        bridgeToken: String,
+        publicURL: String? = nil,
+        twilioAuthToken: String? = nil,
+        spoolPath: String,
+        fallbackNumber: String? = nil,
+        platformDeadline: Duration = .seconds(5),
+        spoolRetryInterval: Duration = .seconds(1)
+    ) {
         self.host = host
         self.port = port
         self.platform = platform
         self.bridgeToken = bridgeToken
         self.publicURL = publicURL
         self.twilioAuthToken = twilioAuthToken
+        self.spoolPath = spoolPath
+        self.fallbackNumber = fallbackNumber
+        self.platformDeadline = platformDeadline
+        self.spoolRetryInterval = spoolRetryInterval
     }
 }

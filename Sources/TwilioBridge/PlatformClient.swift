@@ -7,8 +7,10 @@ import ServiceProAPI
 /// The bridge's one long-lived connection to the platform, authenticated with the bridge key.
 /// It runs as a service beside the HTTP server and shuts down with it.
 public struct PlatformClient: Service {
-    public let grpc: GRPCClient<HTTP2ClientTransport.Posix>
-    let metadata: Metadata
+    public typealias Transport = HTTP2ClientTransport.Posix
+    public let grpc: GRPCClient<Transport>
+    /// The bridge key, on every call.
+    public let metadata: Metadata
 
     public init(platform: String, bridgeToken: String) throws {
         guard let colon = platform.lastIndex(of: ":"), let port = Int(platform[platform.index(after: colon)...]) else {

@@ -3,17 +3,18 @@ import Hummingbird
 import Logging
 import ServiceLifecycle
 
-/// The bridge: an HTTP server for Twilio's webhooks and its client to the platform. Webhook
-/// routes come with the telephony work; today it serves `/healthz`.
+/// The bridge: an HTTP server for Twilio's webhooks, its client to the platform, and the spool
+/// drainer, run together under one ServiceGroup.
 public struct TwilioBridgeServer: Sendable {
     public let platform: PlatformClient
+    public let spool: MessageSpool
     let configuration: BridgeConfiguration
     let logger: Logger
 
-    public init(configuration: BridgeConfiguration, logger: Logger) throws {
-        self.configuration = configuration
-        self.logger = logger
-        self.platform = try PlatformClient(platform: configuration.platform, bridgeToken: configuration.bridgeToken)
+    public static func start(configuration: BridgeConfiguration, logger: Logger) async throws -> TwilioBridgeServer {
+        let spool = try await MessageSpool.open(path: configuration.spoolPath, logger: logger)
+        let platform = try PlatformClient(platform: configuration.platform, bridgeToken: configuration.bridgeToken)
+        return TwilioBridgeServer(platform: platform, spool: spool, configuration: configuration, logger: logger)
     }
 
     public func router() -> Router<BasicRequestContext> {
@@ -28,6 +29,16 @@ public struct TwilioBridgeServer: Sendable {
                 headers: [.contentType: "application/json"],
                 body: .init(byteBuffer: ByteBuffer(string: body)))
         }
+        TwilioWebhooks(
+            platform: platform,
+            verifier: configuration.twilioAuthToken.flatMap { $0.isEmpty ? nil : TwilioSignatureVerifier(authToken: $0) },
+            publicURL: configuration.publicURL,
+            renderer: TwiMLRenderer(callbacks: TwilioCallbackURLs(base: configuration.publicURL)),
+            spool: spool,
+            fallback: VoiceFallback(platformWideNumber: configuration.fallbackNumber),
+            deadline: configuration.platformDeadline,
+            logger: logger
+        ).register(on: router)
         return router
     }
 
@@ -38,5 +49,9 @@ public struct TwilioBridgeServer: Sendable {
             logger: logger)
     }
 
-    public var services: [any Service] { [platform, application()] }
+    public var drainer: some Service {
+        SpoolDrainer(platform: platform, spool: spool, interval: configuration.spoolRetryInterval, logger: logger)
+    }
+
+    public var services: [any Service] { [platform, drainer, application()] }
 }

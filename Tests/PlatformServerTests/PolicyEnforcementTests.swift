@@ -62,7 +62,7 @@ struct PolicyEnforcementTests {
     func pendingAreasAreUnimplemented() async throws {
         try await TestPlatform.with(.sqlite) { platform in
             let failure = await failure {
-                try await PhoneConfigService.Client(wrapping: platform.client).listPhoneConfigs(
+                try await ExportService.Client(wrapping: platform.client).listExports(
                     .with { $0.parent = "tenants/root" }, metadata: platform.metadata(platform.ownerToken))
             }
             #expect(failure?.code == .unimplemented)

@@ -24,6 +24,12 @@ struct TwilioBridgeCommand: AsyncParsableCommand {
     @Option(name: .customLong("public-url"), help: "The base URL Twilio calls, for signature checks (e.g. https://bridge.example.com).")
     var publicURL: String?
 
+    @Option(name: .customLong("spool"), help: "SQLite file for texts waiting for the platform (default <home>/bridge-spool.sqlite).")
+    var spoolPath: String = (ProcessInfo.processInfo.environment["SERVICEPRO_HOME"] ?? ".servicepro") + "/bridge-spool.sqlite"
+
+    @Option(name: .customLong("fallback-number"), help: "E.164 number for callers when the platform is down and no forward number is known.")
+    var fallbackNumber: String?
+
     func run() async throws {
         LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
         let logger = Logger(label: "servicepro.bridge")
@@ -42,8 +48,12 @@ struct TwilioBridgeCommand: AsyncParsableCommand {
             platform: platform,
             bridgeToken: token,
             publicURL: publicURL,
-            twilioAuthToken: ProcessInfo.processInfo.environment["TWILIO_AUTH_TOKEN"])
-        let bridge = try TwilioBridgeServer(configuration: configuration, logger: logger)
+            twilioAuthToken: ProcessInfo.processInfo.environment["TWILIO_AUTH_TOKEN"],
+            spoolPath: spoolPath,
+            fallbackNumber: fallbackNumber)
+        try FileManager.default.createDirectory(
+            at: URL(fileURLWithPath: spoolPath).deletingLastPathComponent(), withIntermediateDirectories: true)
+        let bridge = try await TwilioBridgeServer.start(configuration: configuration, logger: logger)
         try await ServiceGroup(services: bridge.services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger).run()
     }
 }

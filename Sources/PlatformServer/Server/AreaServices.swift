@@ -5,9 +5,6 @@ import ServiceProAPI
 /// and answer UNIMPLEMENTED with the method's name.
 enum AreaServices {
     static let unimplemented: [any PolicedRPCService] = [
-        PhoneConfigService.Service(handler: PhoneConfigService.UnimplementedHandler()),
-        InboundService.Service(handler: InboundService.UnimplementedHandler()),
-        CommunicationLogService.Service(handler: CommunicationLogService.UnimplementedHandler()),
         IndustryPackService.Service(handler: IndustryPackService.UnimplementedHandler()),
         ConciergeService.Service(handler: ConciergeService.UnimplementedHandler()),
         OutboxService.Service(handler: OutboxService.UnimplementedHandler()),

@@ -26,9 +26,23 @@ enum Bootstrap {
         try await database.withTenant(TenantRecords.rootID) { tx in
             guard try await TenantRecords.find(tx) == nil else { return nil }
             try await TenantRecords.insert(rootTenant, tx)
+            try await PhoneConfigRecords.ensureRootLine(tx)
             let owner = try await ApiKeyRecords.issue(displayName: "Platform owner (bootstrap)", role: .platformOwner, tx)
             let bridge = try await ApiKeyRecords.issue(displayName: "Twilio bridge (bootstrap)", role: .telephonyBridge, tx)
             return Tokens(owner: owner.token, bridge: bridge.token)
+        }
+    }
+
+    /// The root's main line on every start, so stores seeded before phone configs existed get it.
+    static func ensureRootPhoneConfig(_ database: any Database) async throws {
+        do {
+            try await database.withTenant(TenantRecords.rootID) { tx in
+                guard try await TenantRecords.find(tx) != nil else { return }
+                try await PhoneConfigRecords.ensureRootLine(tx)
+            }
+        } catch {
+            // A unique violation means another replica starting at the same moment added it.
+            guard UniqueViolation(error) != nil else { throw error }
         }
     }
 

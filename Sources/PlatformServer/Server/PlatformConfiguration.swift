@@ -12,6 +12,9 @@ public struct PlatformConfiguration: Sendable {
     public var tls: RPCServer.TLSFiles?
     /// Where the first start writes the spctl context; nil to leave spctl's config alone.
     public var spctlConfigPath: String?
+    /// The AES key that seals secrets at rest, created on first start; nil for
+    /// `<home>/secrets.key`. `SERVICEPRO_SECRETS_KEY` (base64 of 32 bytes) takes precedence.
+    public var secretsKeyPath: String?
 
     public init(
         home: String = ".servicepro",
@@ -19,7 +22,8 @@ public struct PlatformConfiguration: Sendable {
         port: Int = 50051,
         databaseURL: String? = nil,
         tls: RPCServer.TLSFiles? = nil,
-        spctlConfigPath: String? = ClientContexts.defaultPath()
+        spctlConfigPath: String? = ClientContexts.defaultPath(),
+        secretsKeyPath: String? = nil
     ) {
         self.home = home
         self.host = host
@@ -27,10 +31,12 @@ public struct PlatformConfiguration: Sendable {
         self.databaseURL = databaseURL
         self.tls = tls
         self.spctlConfigPath = spctlConfigPath
+        self.secretsKeyPath = secretsKeyPath
     }
 
     var homeURL: URL { URL(fileURLWithPath: home, isDirectory: true).standardizedFileURL }
     var sqlitePath: String { homeURL.appendingPathComponent("servicepro.sqlite").path }
     var ownerTokenPath: String { homeURL.appendingPathComponent("owner.token").path }
     var bridgeTokenPath: String { homeURL.appendingPathComponent("bridge.token").path }
+    var secretsKeyFile: String { secretsKeyPath ?? homeURL.appendingPathComponent("secrets.key").path }
 }

@@ -15,11 +15,13 @@ public final class PlatformServer: Service, Sendable {
 
     /// Opens the store, applies migrations, bootstraps a first start and prepares the server.
     public static func start(_ configuration: PlatformConfiguration, logger: Logger) async throws -> PlatformServer {
+        let sealer = try SecretSealer.load(keyFile: configuration.secretsKeyFile, logger: logger)
         let database = try await openDatabase(configuration, logger: logger)
         do {
             try await Migrator.migrate(database, logger: logger)
             try await Bootstrap.run(database, configuration: configuration, logger: logger)
-            return try PlatformServer(database: database, configuration: configuration, logger: logger)
+            try await Bootstrap.ensureRootPhoneConfig(database)
+            return try PlatformServer(database: database, configuration: configuration, sealer: sealer, logger: logger)
         } catch {
             try? await database.close()
             throw error
@@ -34,10 +36,10 @@ public final class PlatformServer: Service, Sendable {
         return try await SQLiteDatabase.open(path: configuration.sqlitePath, logger: logger)
     }
 
-    private init(database: any Database, configuration: PlatformConfiguration, logger: Logger) throws {
+    private init(database: any Database, configuration: PlatformConfiguration, sealer: SecretSealer, logger: Logger) throws {
         self.database = database
         self.logger = logger
-        self.services = Self.services(database: database)
+        self.services = Self.services(database: database, sealer: sealer)
         self.rpcServer = try RPCServer(
             configuration: .init(host: configuration.host, port: configuration.port, tls: configuration.tls),
             services: services,
@@ -49,11 +51,15 @@ public final class PlatformServer: Service, Sendable {
 
     /// Every area's service. Areas not built yet answer UNIMPLEMENTED but are registered with
     /// their policies, so the API, reflection and the policy table are complete from day one.
-    static func services(database: any Database) -> [any PolicedRPCService] {
-        [
+    static func services(database: any Database, sealer: SecretSealer) -> [any PolicedRPCService] {
+        let resolver = TenantResolver(database: database)
+        return [
             TenantService.Service(handler: TenantHandler(database: database)),
             ApiKeyService.Service(handler: ApiKeyHandler(database: database)),
             ImpersonationService.Service(handler: ImpersonationHandler()),
+            PhoneConfigService.Service(handler: PhoneConfigHandler(database: database, sealer: sealer, onChange: { await resolver.invalidate() })),
+            InboundService.Service(handler: InboundHandler(database: database, resolver: resolver)),
+            CommunicationLogService.Service(handler: CommunicationLogHandler(database: database)),
         ] + AreaServices.unimplemented
     }
 

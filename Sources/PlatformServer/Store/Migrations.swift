@@ -66,7 +66,99 @@ enum Migrator {
                 """,
             ],
             tenantOwnedTables: ["tenants", "api_keys", "idempotency_records"]
-        )
+        ),
+        Migration(
+            version: 2,
+            name: "telephony",
+            statements: [
+                // Empty optional fields are stored as NULL, so the unique indexes ignore them.
+                """
+                CREATE TABLE phone_configs (
+                    tenant_id TEXT NOT NULL REFERENCES tenants (tenant_id) ON DELETE CASCADE,
+                    phone_config_id TEXT NOT NULL,
+                    display_name TEXT NOT NULL DEFAULT '',
+                    phone_number TEXT,
+                    messaging_service_sid TEXT,
+                    sip_domain TEXT,
+                    sip_username TEXT,
+                    sip_password_sealed BLOB,
+                    ivr_mode TEXT NOT NULL,
+                    forward_number TEXT,
+                    ivr_menu BLOB,
+                    create_time BIGINT NOT NULL,
+                    update_time BIGINT NOT NULL,
+                    revision BIGINT NOT NULL DEFAULT 1,
+                    PRIMARY KEY (tenant_id, phone_config_id)
+                )
+                """,
+                "CREATE UNIQUE INDEX phone_configs_by_number ON phone_configs (phone_number)",
+                "CREATE UNIQUE INDEX phone_configs_by_messaging_service ON phone_configs (messaging_service_sid)",
+                """
+                CREATE TABLE customers (
+                    tenant_id TEXT NOT NULL REFERENCES tenants (tenant_id) ON DELETE CASCADE,
+                    customer_id TEXT NOT NULL,
+                    display_name TEXT NOT NULL DEFAULT '',
+                    phone TEXT,
+                    email TEXT,
+                    notes TEXT NOT NULL DEFAULT '',
+                    create_time BIGINT NOT NULL,
+                    update_time BIGINT NOT NULL,
+                    revision BIGINT NOT NULL DEFAULT 1,
+                    PRIMARY KEY (tenant_id, customer_id)
+                )
+                """,
+                "CREATE UNIQUE INDEX customers_by_phone ON customers (tenant_id, phone)",
+                """
+                CREATE TABLE text_messages (
+                    tenant_id TEXT NOT NULL REFERENCES tenants (tenant_id) ON DELETE CASCADE,
+                    message_id TEXT NOT NULL,
+                    message_sid TEXT NOT NULL,
+                    direction TEXT NOT NULL,
+                    from_number TEXT NOT NULL,
+                    to_number TEXT NOT NULL,
+                    body TEXT NOT NULL,
+                    media_urls TEXT NOT NULL DEFAULT '',
+                    status TEXT NOT NULL,
+                    error_code BIGINT NOT NULL DEFAULT 0,
+                    phone_config_id TEXT,
+                    customer_id TEXT,
+                    create_time BIGINT NOT NULL,
+                    update_time BIGINT NOT NULL,
+                    PRIMARY KEY (tenant_id, message_id)
+                )
+                """,
+                // Twilio retries carry the same MessageSid: one row however often it arrives.
+                "CREATE UNIQUE INDEX text_messages_by_sid ON text_messages (message_sid)",
+                "CREATE INDEX text_messages_by_time ON text_messages (tenant_id, create_time DESC, message_id)",
+                """
+                CREATE TABLE phone_calls (
+                    tenant_id TEXT NOT NULL REFERENCES tenants (tenant_id) ON DELETE CASCADE,
+                    call_id TEXT NOT NULL,
+                    call_sid TEXT NOT NULL,
+                    direction TEXT NOT NULL,
+                    from_number TEXT NOT NULL,
+                    to_number TEXT NOT NULL,
+                    caller_name TEXT NOT NULL DEFAULT '',
+                    status TEXT NOT NULL,
+                    ivr_mode TEXT NOT NULL,
+                    ivr_selections TEXT NOT NULL DEFAULT '',
+                    connected_to TEXT NOT NULL DEFAULT '',
+                    recording_url TEXT NOT NULL DEFAULT '',
+                    recording_seconds BIGINT NOT NULL DEFAULT 0,
+                    duration_seconds BIGINT NOT NULL DEFAULT 0,
+                    phone_config_id TEXT,
+                    customer_id TEXT,
+                    start_time BIGINT NOT NULL,
+                    end_time BIGINT,
+                    update_time BIGINT NOT NULL,
+                    PRIMARY KEY (tenant_id, call_id)
+                )
+                """,
+                "CREATE UNIQUE INDEX phone_calls_by_sid ON phone_calls (call_sid)",
+                "CREATE INDEX phone_calls_by_time ON phone_calls (tenant_id, start_time DESC, call_id)",
+            ],
+            tenantOwnedTables: ["phone_configs", "customers", "text_messages", "phone_calls"]
+        ),
     ]
 
     static func migrate(_ database: any Database, logger: Logger) async throws {

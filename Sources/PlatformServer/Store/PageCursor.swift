@@ -1,5 +1,7 @@
+import Crypto
 import Foundation
 import RPCRuntime
+import SwiftProtobuf
 
 /// An opaque `page_token`: the sort key of the last row served, plus a fingerprint of the filters
 /// so a token cannot be replayed against a different query.
@@ -10,6 +12,12 @@ struct PageCursor: Codable, Equatable {
 
     static let defaultPageSize = 50
     static let maxPageSize = 1000
+
+    /// A short digest of a listing's filters: the request with its paging fields cleared.
+    static func fingerprint(of unpagedRequest: some SwiftProtobuf.Message) throws -> String {
+        let bytes: [UInt8] = try unpagedRequest.serializedBytes()
+        return SHA256.hash(data: bytes).prefix(8).map { String(format: "%02x", $0) }.joined()
+    }
 
     /// Rows to fetch for a page (one more than served, to know whether another page follows).
     static func pageSize(_ requested: Int32) throws -> Int {

@@ -44,9 +44,14 @@ public struct SQLRow: Sendable {
     }
 
     public func data(_ column: String) throws -> Data {
+        guard let value = try optionalData(column) else { throw StoreError.unexpectedNull(column) }
+        return value
+    }
+
+    public func optionalData(_ column: String) throws -> Data? {
         switch values[column] {
         case .blob(let value)?: return value
-        case .null?, nil: throw StoreError.unexpectedNull(column)
+        case .null?, nil: return nil
         case let other?: throw StoreError.typeMismatch(column: column, value: "\(other)")
         }
     }

@@ -48,6 +48,12 @@ public final class SQLiteDatabase: Database {
     public func close() async throws {
         try await connection.close()
     }
+
+    // The connection must be closed before it goes, whichever way the owner ended; closing twice
+    // is harmless.
+    deinit {
+        _ = connection.close()
+    }
 }
 
 struct SQLiteTransaction: SQLTransaction {

@@ -30,7 +30,7 @@ enum TenantRecords {
     }
 
     static func delete(_ tx: TenantTransaction) async throws {
-        for table in ["idempotency_records", "api_keys", "tenants"] {
+        for table in ["text_messages", "phone_calls", "customers", "phone_configs", "idempotency_records", "api_keys", "tenants"] {
             try await tx.delete(from: table)
         }
     }

@@ -88,13 +88,8 @@ public enum RPCPipeline {
                     : "tenants/\(tenantID) is cancelled: only export is allowed until the retention window ends",
                 metadata: ["tenant": tenantID, "status": access.status.rawValue])
         }
-        if let feature = context.policy.requiredFeature, !PlanCatalog.hasFeature(access.tier, feature) {
-            var metadata = ["feature": feature.rawValue, "current_tier": access.tier.rawValue]
-            metadata["required_tier"] = PlanCatalog.lowestTier(with: feature)?.rawValue
-            throw ServiceError.failedPrecondition(
-                reason: "feature_not_in_plan",
-                message: "\(feature.rawValue) is not in the \(access.tier.rawValue) plan; upgrade to \(metadata["required_tier"] ?? "a higher tier")",
-                metadata: metadata)
+        if let feature = context.policy.requiredFeature {
+            try PlanCatalog.require(feature, in: access.tier)
         }
     }
 

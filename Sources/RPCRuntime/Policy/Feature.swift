@@ -32,4 +32,17 @@ public enum PlanCatalog {
     public static func lowestTier(with feature: Feature) -> Tier? {
         Tier.allCases.first { hasFeature($0, feature) }
     }
+
+    /// Throws FAILED_PRECONDITION `feature_not_in_plan` unless `tier` includes `feature`, with the
+    /// feature, the current tier and the tier to upgrade to in the error's metadata. The
+    /// pipeline's plan gate and handlers that gate a field value (an IVR mode, say) both use it.
+    public static func require(_ feature: Feature, in tier: Tier) throws {
+        guard !hasFeature(tier, feature) else { return }
+        var metadata = ["feature": feature.rawValue, "current_tier": tier.rawValue]
+        metadata["required_tier"] = lowestTier(with: feature)?.rawValue
+        throw ServiceError.failedPrecondition(
+            reason: "feature_not_in_plan",
+            message: "\(feature.rawValue) is not in the \(tier.rawValue) plan; upgrade to \(metadata["required_tier"] ?? "a higher tier")",
+            metadata: metadata)
+    }
 }

@@ -1,0 +1,104 @@
+import RPCRuntime
+import ServiceProAPI
+
+/// One tenant's voice behaviour for one call: its mode (downgraded when the plan lacks it), its
+/// menu, and where a person can be reached.
+struct CallFlow {
+    let resolution: TenantResolver.Resolution
+    let tenantName: String
+    let mode: IvrMode
+    let menu: IvrMenu
+    let config: PhoneConfig
+
+    init(resolution: TenantResolver.Resolution, database: any Database) async throws {
+        let tenant = try await database.withTenant(resolution.tenantID, TenantRecords.find)
+        self.resolution = resolution
+        self.tenantName = tenant?.displayName ?? "us"
+        self.config = resolution.phoneConfig?.config ?? PhoneConfig()
+        // A plan that lost IVR or AI voice answers in simple mode rather than not at all.
+        let tier = tenant?.planTier.catalogTier ?? .starter
+        switch resolution.ivrMode {
+        case .aiVoice where PlanCatalog.hasFeature(tier, .aiVoice): mode = .aiVoice
+        case .ivr where PlanCatalog.hasFeature(tier, .ivr): mode = .ivr
+        default: mode = .simple
+        }
+        self.menu = config.hasIvrMenu && !config.ivrMenu.options.isEmpty ? config.ivrMenu : Self.defaultMenu(tenantName)
+    }
+
+    static func defaultMenu(_ tenantName: String) -> IvrMenu {
+        .with {
+            $0.greeting = "Thanks for calling \(tenantName)."
+            $0.options = [
+                .with { $0.digit = "1"; $0.action = .servicesAndPrices; $0.prompt = "For our services and prices, press 1." },
+                .with { $0.digit = "2"; $0.action = .bookingLinkSms; $0.prompt = "To get a booking link by text, press 2." },
+                .with { $0.digit = "3"; $0.action = .speakToSomeone; $0.prompt = "To speak to someone, press 3." },
+                .with { $0.digit = "7"; $0.action = .voicemail; $0.prompt = "To leave a voicemail, press 7." },
+            ]
+        }
+    }
+
+    func reply(_ instructions: [VoiceInstruction]) -> VoiceReply {
+        .with {
+            $0.instructions = instructions
+            $0.tenant = ResourceName.tenant(resolution.tenantID)
+            $0.resolutionMethod = resolution.method
+            $0.ivrMode = mode
+            $0.fallbackForwardNumber = config.forwardNumber
+        }
+    }
+
+    /// Simple mode: ring the SIP endpoint, then the forward number, then take a voicemail.
+    func connect() -> [VoiceInstruction] {
+        var steps: [VoiceInstruction] = []
+        if !config.sipDomain.isEmpty, !config.sipUsername.isEmpty {
+            steps.append(.dial(sip: "sip:\(config.sipUsername)@\(config.sipDomain)"))
+        }
+        if !config.forwardNumber.isEmpty {
+            steps.append(.dial(number: config.forwardNumber))
+        }
+        if steps.isEmpty {
+            steps.append(.say("Thanks for calling \(tenantName)."))
+        }
+        return steps + VoiceScript.leaveVoicemail()
+    }
+
+    /// The DTMF menu; a repeat starts with an apology.
+    func menu(attempt: Int, apology: Bool) -> [VoiceInstruction] {
+        var prompts: [VoiceInstruction.Say] = []
+        if apology { prompts.append(.with { $0.text = "Sorry, I didn't get that." }) }
+        if !menu.greeting.isEmpty { prompts.append(.with { $0.text = menu.greeting }) }
+        prompts += menu.options.filter { !$0.prompt.isEmpty }.map { option in .with { $0.text = option.prompt } }
+        return [.gather(.with {
+            $0.inputs = [.digits]
+            $0.numDigits = 1
+            $0.action = .with { $0.route = .ivrSelection; $0.attempt = Int32(attempt) }
+            $0.prompts = prompts
+            $0.actionOnEmptyResult = true
+        })]
+    }
+
+    /// What a key press does. Unknown or missing input repeats the menu once, then ends politely.
+    func select(digits: String, attempt: Int) -> [VoiceInstruction] {
+        guard let option = menu.options.first(where: { $0.digit == digits }) else {
+            return attempt < 2 ? menu(attempt: attempt + 1, apology: true) : VoiceScript.goodbyeOrForward(config.forwardNumber)
+        }
+        switch option.action {
+        case .servicesAndPrices:
+            let text = option.smsBody.isEmpty ? "Our services and current prices are on our website; we've texted you the link." : option.smsBody
+            return [.say(text), .text(text)] + menu(attempt: 1, apology: false)
+        case .bookingLinkSms:
+            let link = option.smsBody.isEmpty ? "Book your next appointment with \(tenantName) here: reply to this text with a day and time that suits you." : option.smsBody
+            return [.text(link), .say("We've just texted you a booking link. Thanks for calling!"), .endCall]
+        case .speakToSomeone:
+            return VoiceScript.goodbyeOrForward(config.forwardNumber)
+        case .voicemail:
+            return VoiceScript.leaveVoicemail()
+        case .unspecified, .UNRECOGNIZED:
+            return menu(attempt: attempt + 1, apology: true)
+        }
+    }
+
+    func agentCall(caller: String) -> VoiceAgentCall {
+        VoiceAgentCall(tenantName: tenantName, callerNumber: caller, forwardNumber: config.forwardNumber, vocabulary: [])
+    }
+}

@@ -1,0 +1,79 @@
+import Foundation
+import RPCRuntime
+import ServiceProAPI
+
+/// servicepro.telephony.v1.CommunicationLogService: a tenant's message and call logs, newest first.
+public struct CommunicationLogHandler: CommunicationLogServiceHandler {
+    let database: any Database
+
+    public init(database: any Database) { self.database = database }
+
+    public func listMessages(_ request: ListMessagesRequest, context: RequestContext) async throws -> ListMessagesResponse {
+        let tenantID = try context.requireTenant()
+        let pageSize = try PageCursor.pageSize(request.pageSize)
+        var conditions: [SQLStatement] = []
+        if request.direction != .unspecified { conditions.append("direction = \(request.direction.storedName)") }
+        if !request.phoneNumber.isEmpty { conditions.append("(from_number = \(request.phoneNumber) OR to_number = \(request.phoneNumber))") }
+        if let customer = ResourceName.id(of: request.customer, after: "customers") { conditions.append("customer_id = \(customer)") }
+        if request.hasStartTime { conditions.append("create_time >= \(request.startTime.date)") }
+        if request.hasEndTime { conditions.append("create_time < \(request.endTime.date)") }
+        var unpaged = request
+        unpaged.pageToken = ""
+        unpaged.pageSize = 0
+        let fingerprint = try PageCursor.fingerprint(of: unpaged)
+        let cursor = try PageCursor.decode(request.pageToken, filter: fingerprint)
+        let filter = conditions.isEmpty ? nil : SQLStatement.joined(conditions, separator: " AND ")
+        let messages = try await database.withTenant(tenantID) { tx in
+            try await CommunicationRecords.messages(after: cursor, filter: filter, limit: pageSize + 1, tx)
+        }
+        return .with {
+            $0.messages = Array(messages.prefix(pageSize))
+            if messages.count > pageSize, let last = $0.messages.last {
+                $0.nextPageToken = PageCursor(time: last.createTime.microseconds, id: ResourceName.id(of: last.name, after: "messages") ?? "", filter: fingerprint).encoded()
+            }
+        }
+    }
+
+    public func getMessage(_ request: GetMessageRequest, context: RequestContext) async throws -> TextMessage {
+        let tenantID = try context.requireTenant()
+        guard let id = ResourceName.id(of: request.name, after: "messages"),
+              let row = try await database.withTenant(tenantID, { tx in try await tx.select(from: "text_messages", where: "message_id = \(id)").first })
+        else { throw ServiceError.notFound(request.name) }
+        return try CommunicationRecords.textMessage(from: row)
+    }
+
+    public func listCalls(_ request: ListCallsRequest, context: RequestContext) async throws -> ListCallsResponse {
+        let tenantID = try context.requireTenant()
+        let pageSize = try PageCursor.pageSize(request.pageSize)
+        var conditions: [SQLStatement] = []
+        if request.direction != .unspecified { conditions.append("direction = \(request.direction.storedName)") }
+        if request.status != .unspecified { conditions.append("status = \(request.status.storedName)") }
+        if !request.phoneNumber.isEmpty { conditions.append("(from_number = \(request.phoneNumber) OR to_number = \(request.phoneNumber))") }
+        if let customer = ResourceName.id(of: request.customer, after: "customers") { conditions.append("customer_id = \(customer)") }
+        if request.hasStartTime { conditions.append("start_time >= \(request.startTime.date)") }
+        if request.hasEndTime { conditions.append("start_time < \(request.endTime.date)") }
+        var unpaged = request
+        unpaged.pageToken = ""
+        unpaged.pageSize = 0
+        let fingerprint = try PageCursor.fingerprint(of: unpaged)
+        let cursor = try PageCursor.decode(request.pageToken, filter: fingerprint)
+        let filter = conditions.isEmpty ? nil : SQLStatement.joined(conditions, separator: " AND ")
+        let calls = try await database.withTenant(tenantID) { tx in
+            try await CommunicationRecords.calls(after: cursor, filter: filter, limit: pageSize + 1, tx)
+        }
+        return .with {
+            $0.calls = Array(calls.prefix(pageSize))
+            if calls.count > pageSize, let last = $0.calls.last {
+                $0.nextPageToken = PageCursor(time: last.startTime.microseconds, id: ResourceName.id(of: last.name, after: "calls") ?? "", filter: fingerprint).encoded()
+            }
+        }
+    }
+
+    public func getCall(_ request: GetCallRequest, context: RequestContext) async throws -> PhoneCall {
+        let tenantID = try context.requireTenant()
+        guard let id = ResourceName.id(of: request.name, after: "calls"),
+              let row = try await database.withTenant(tenantID, { tx in try await tx.select(from: "phone_calls", where: "call_id = \(id)").first })
+        else { throw ServiceError.notFound(request.name) }
+        return try CommunicationRecords.phoneCall(from: row)
+    }
+}

@@ -1,0 +1,188 @@
+import Foundation
+import RPCRuntime
+import ServiceProAPI
+import SwiftProtobuf
+
+/// The message log and call log of a tenant. Rows are keyed by Twilio's MessageSid / CallSid
+/// (unique across the platform), which makes every inbound webhook idempotent.
+enum CommunicationRecords {
+    // MARK: Text messages
+
+    static func message(sid: String, _ tx: TenantTransaction) async throws -> TextMessage? {
+        try await tx.select(from: "text_messages", where: "message_sid = \(sid)").first.map(textMessage(from:))
+    }
+
+    static func insert(_ message: TextMessage, id: String, phoneConfigID: String?, customerID: String?, _ tx: TenantTransaction, now: Date = Date()) async throws {
+        try await tx.insert(into: "text_messages", [
+            ("message_id", id),
+            ("message_sid", message.messageSid),
+            ("direction", message.direction.storedName),
+            ("from_number", message.from),
+            ("to_number", message.to),
+            ("body", message.body),
+            ("media_urls", message.mediaUrls.joined(separator: "\n")),
+            ("status", message.status.storedName),
+            ("error_code", Int64(message.errorCode)),
+            ("phone_config_id", phoneConfigID),
+            ("customer_id", customerID),
+            ("create_time", message.hasCreateTime ? message.createTime.date : now),
+            ("update_time", now),
+        ])
+    }
+
+    static func updateMessageStatus(sid: String, status: TextMessageStatus, errorCode: Int32, _ tx: TenantTransaction) async throws {
+        try await tx.update("text_messages", set: [
+            ("status", status.storedName), ("error_code", Int64(errorCode)), ("update_time", Date()),
+        ], where: "message_sid = \(sid)")
+    }
+
+    static func messages(after cursor: PageCursor?, filter: SQLStatement?, limit: Int, _ tx: TenantTransaction) async throws -> [TextMessage] {
+        let conditions = [filter, cursor?.condition(timeColumn: "create_time", idColumn: "message_id")].compactMap { $0 }
+        return try await tx.select(
+            from: "text_messages",
+            where: conditions.isEmpty ? nil : SQLStatement.joined(conditions, separator: " AND "),
+            orderBy: "create_time DESC, message_id ASC",
+            limit: limit
+        ).map(textMessage(from:))
+    }
+
+    static func textMessage(from row: SQLRow) throws -> TextMessage {
+        let tenant = try row.string("tenant_id")
+        return try TextMessage.with {
+            $0.name = "tenants/\(tenant)/messages/\(try row.string("message_id"))"
+            $0.messageSid = try row.string("message_sid")
+            $0.direction = CommunicationDirection(storedName: try row.string("direction"))
+            $0.from = try row.string("from_number")
+            $0.to = try row.string("to_number")
+            $0.body = try row.string("body")
+            $0.mediaUrls = try row.string("media_urls").split(separator: "\n").map(String.init)
+            $0.status = TextMessageStatus(storedName: try row.string("status"))
+            $0.errorCode = Int32(try row.int("error_code"))
+            if let config = try row.optionalString("phone_config_id") { $0.phoneConfig = "tenants/\(tenant)/phoneConfigs/\(config)" }
+            if let customer = try row.optionalString("customer_id") { $0.customer = "tenants/\(tenant)/customers/\(customer)" }
+            $0.createTime = Google_Protobuf_Timestamp(date: try row.date("create_time"))
+            $0.updateTime = Google_Protobuf_Timestamp(date: try row.date("update_time"))
+        }
+    }
+
+    // MARK: Calls
+
+    static func call(sid: String, _ tx: TenantTransaction) async throws -> PhoneCall? {
+        try await tx.select(from: "phone_calls", where: "call_sid = \(sid)").first.map(phoneCall(from:))
+    }
+
+    static func insert(_ call: PhoneCall, id: String, phoneConfigID: String?, customerID: String?, _ tx: TenantTransaction, now: Date = Date()) async throws {
+        try await tx.insert(into: "phone_calls", [
+            ("call_id", id),
+            ("call_sid", call.callSid),
+            ("direction", call.direction.storedName),
+            ("from_number", call.from),
+            ("to_number", call.to),
+            ("caller_name", call.callerName),
+            ("status", call.status.storedName),
+            ("ivr_mode", call.ivrMode.storedName),
+            ("connected_to", call.connectedTo),
+            ("phone_config_id", phoneConfigID),
+            ("customer_id", customerID),
+            ("start_time", now),
+            ("update_time", now),
+        ])
+    }
+
+    static func appendSelection(_ selection: String, callSid: String, _ tx: TenantTransaction) async throws {
+        guard let call = try await call(sid: callSid, tx) else { return }
+        let selections = (call.ivrSelections + [selection]).joined(separator: ",")
+        try await tx.update("phone_calls", set: [("ivr_selections", selections), ("update_time", Date())], where: "call_sid = \(callSid)")
+    }
+
+    static func updateCall(_ request: RecordCallStatusRequest, _ tx: TenantTransaction) async throws {
+        var assignments: [(String, any SQLValueConvertible)] = [("update_time", Date())]
+        if request.status != .unspecified {
+            assignments.append(("status", request.status.storedName))
+            if [.completed, .busy, .noAnswer, .failed, .canceled].contains(request.status) {
+                assignments.append(("end_time", request.hasEventTime ? request.eventTime.date : Date()))
+            }
+        }
+        if request.hasDuration { assignments.append(("duration_seconds", request.duration.seconds)) }
+        if !request.recordingURL.isEmpty { assignments.append(("recording_url", request.recordingURL)) }
+        if request.hasRecordingDuration { assignments.append(("recording_seconds", request.recordingDuration.seconds)) }
+        try await tx.update("phone_calls", set: assignments, where: "call_sid = \(request.callSid)")
+    }
+
+    static func calls(after cursor: PageCursor?, filter: SQLStatement?, limit: Int, _ tx: TenantTransaction) async throws -> [PhoneCall] {
+        let conditions = [filter, cursor?.condition(timeColumn: "start_time", idColumn: "call_id")].compactMap { $0 }
+        return try await tx.select(
+            from: "phone_calls",
+            where: conditions.isEmpty ? nil : SQLStatement.joined(conditions, separator: " AND "),
+            orderBy: "start_time DESC, call_id ASC",
+            limit: limit
+        ).map(phoneCall(from:))
+    }
+
+    static func phoneCall(from row: SQLRow) throws -> PhoneCall {
+        let tenant = try row.string("tenant_id")
+        return try PhoneCall.with {
+            $0.name = "tenants/\(tenant)/calls/\(try row.string("call_id"))"
+            $0.callSid = try row.string("call_sid")
+            $0.direction = CommunicationDirection(storedName: try row.string("direction"))
+            $0.from = try row.string("from_number")
+            $0.to = try row.string("to_number")
+            $0.callerName = try row.string("caller_name")
+            $0.status = PhoneCallStatus(storedName: try row.string("status"))
+            $0.ivrMode = IvrMode(storedName: try row.string("ivr_mode"))
+            $0.ivrSelections = try row.string("ivr_selections").split(separator: ",").map(String.init)
+            $0.connectedTo = try row.string("connected_to")
+            $0.recordingURL = try row.string("recording_url")
+            let recording = try row.int("recording_seconds")
+            if recording > 0 { $0.recordingDuration = Google_Protobuf_Duration(seconds: recording) }
+            let duration = try row.int("duration_seconds")
+            if duration > 0 { $0.duration = Google_Protobuf_Duration(seconds: duration) }
+            if let config = try row.optionalString("phone_config_id") { $0.phoneConfig = "tenants/\(tenant)/phoneConfigs/\(config)" }
+            if let customer = try row.optionalString("customer_id") { $0.customer = "tenants/\(tenant)/customers/\(customer)" }
+            $0.startTime = Google_Protobuf_Timestamp(date: try row.date("start_time"))
+            if let end = try row.optionalDate("end_time") { $0.endTime = Google_Protobuf_Timestamp(date: end) }
+            $0.updateTime = Google_Protobuf_Timestamp(date: try row.date("update_time"))
+        }
+    }
+
+    /// A short random id for new log rows.
+    static func newID() -> String {
+        ApiKeyRecords.randomToken(bytes: 10, alphabet: "0123456789abcdefghijklmnopqrstuvwxyz")
+    }
+}
+
+/// Customers, as far as the telephony spine needs them: found or created by phone number.
+enum CustomerRecords {
+    /// The customer with this number, created on first contact. Returns (id, created).
+    static func findOrCreate(phone: String, _ tx: TenantTransaction, now: Date = Date()) async throws -> (id: String, created: Bool)? {
+        guard PhoneNumber.isE164(phone) else { return nil }
+        if let row = try await tx.select("customer_id", from: "customers", where: "phone = \(phone)").first {
+            return (try row.string("customer_id"), false)
+        }
+        let id = CommunicationRecords.newID()
+        try await tx.insert(into: "customers", [
+            ("customer_id", id), ("phone", phone), ("create_time", now), ("update_time", now), ("revision", 1),
+        ])
+        return (id, true)
+    }
+}
+
+/// Enum values as stored: the proto value name without its prefix, lowercased.
+protocol StoredEnum: SwiftProtobuf.Enum, CaseIterable {}
+
+extension StoredEnum {
+    var storedName: String {
+        let name = String(describing: self)
+        return name.reduce(into: "") { result, character in
+            if character.isUppercase { result += "_" + character.lowercased() } else { result.append(character) }
+        }
+    }
+
+    init(storedName: String) {
+        self = Self.allCases.first { $0.storedName == storedName } ?? Self(rawValue: 0)!
+    }
+}
+
+extension CommunicationDirection: StoredEnum {}
+extension TextMessageStatus: StoredEnum {}
+extension PhoneCallStatus: StoredEnum {}

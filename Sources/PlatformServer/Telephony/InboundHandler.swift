@@ -1,0 +1,139 @@
+import Foundation
+import RPCRuntime
+import ServiceProAPI
+import SwiftProtobuf
+
+/// servicepro.telephony.v1.InboundService: what the Twilio bridge calls for each webhook.
+/// Every method resolves the tenant the same way, is idempotent on MessageSid / CallSid, and
+/// answers with abstract instructions, never TwiML.
+public struct InboundHandler: InboundServiceHandler {
+    let database: any Database
+    let resolver: TenantResolver
+    let agent: any VoiceAgent
+
+    public init(database: any Database, resolver: TenantResolver, agent: any VoiceAgent = PlaceholderVoiceAgent()) {
+        self.database = database
+        self.resolver = resolver
+        self.agent = agent
+    }
+
+    public func resolveInbound(_ request: ResolveInboundRequest, context: RequestContext) async throws -> ResolveInboundResponse {
+        let resolution = try await resolver.resolve(messagingServiceSID: request.messagingServiceSid, to: request.to)
+        let tenant = try await tenant(resolution.tenantID)
+        return ResolveInboundResponse.with {
+            $0.tenant = tenant
+            if let config = resolution.phoneConfig { $0.phoneConfig = config.config }
+            $0.ivrMode = resolution.ivrMode
+            $0.resolutionMethod = resolution.method
+        }
+    }
+
+    public func handleInboundMessage(_ request: HandleInboundMessageRequest, context: RequestContext) async throws -> HandleInboundMessageResponse {
+        let resolution = try await resolver.resolve(messagingServiceSID: request.messagingServiceSid, to: request.to)
+        return try await database.withTenant(resolution.tenantID) { tx in
+            var response = HandleInboundMessageResponse.with {
+                $0.tenant = ResourceName.tenant(resolution.tenantID)
+                $0.resolutionMethod = resolution.method
+            }
+            if let stored = try await CommunicationRecords.message(sid: request.messageSid, tx) {
+                response.message = stored
+                response.duplicate = true
+                return response
+            }
+            let customer = try await CustomerRecords.findOrCreate(phone: request.from, tx)
+            let message = TextMessage.with {
+                $0.messageSid = request.messageSid
+                $0.direction = .inbound
+                $0.from = request.from
+                $0.to = request.to
+                $0.body = request.body
+                $0.mediaUrls = request.mediaUrls
+                $0.status = .received
+                if request.hasReceiveTime { $0.createTime = request.receiveTime }
+            }
+            try await CommunicationRecords.insert(message, id: CommunicationRecords.newID(), phoneConfigID: resolution.phoneConfig?.id, customerID: customer?.id, tx)
+            response.message = try await CommunicationRecords.message(sid: request.messageSid, tx)!
+            // A first text from a new number gets a friendly acknowledgement; regulars don't.
+            if customer?.created == true, let tenant = try await TenantRecords.find(tx) {
+                response.replies = [.with { $0.body = "Thanks for texting \(tenant.displayName)! We got your message and will reply shortly." }]
+            }
+            return response
+        }
+    }
+
+    public func handleInboundCall(_ request: HandleInboundCallRequest, context: RequestContext) async throws -> VoiceReply {
+        let resolution = try await resolver.resolve(messagingServiceSID: "", to: request.to)
+        let flow = try await CallFlow(resolution: resolution, database: database)
+        try await database.withTenant(resolution.tenantID) { tx in
+            guard try await CommunicationRecords.call(sid: request.callSid, tx) == nil else { return }
+            let customer = try await CustomerRecords.findOrCreate(phone: request.from, tx)
+            let call = PhoneCall.with {
+                $0.callSid = request.callSid
+                $0.direction = .inbound
+                $0.from = request.from
+                $0.to = request.to
+                $0.callerName = request.callerName
+                $0.status = .ringing
+                $0.ivrMode = flow.mode
+            }
+            try await CommunicationRecords.insert(call, id: CommunicationRecords.newID(), phoneConfigID: resolution.phoneConfig?.id, customerID: customer?.id, tx)
+        }
+        let instructions: [VoiceInstruction]
+        switch flow.mode {
+        case .aiVoice: instructions = try await agent.greet(flow.agentCall(caller: request.from))
+        case .ivr: instructions = flow.menu(attempt: 1, apology: false)
+        default: instructions = flow.connect()
+        }
+        return flow.reply(instructions)
+    }
+
+    public func handleIvrSelection(_ request: HandleIvrSelectionRequest, context: RequestContext) async throws -> VoiceReply {
+        let resolution = try await resolver.resolve(messagingServiceSID: "", to: request.to)
+        let flow = try await CallFlow(resolution: resolution, database: database)
+        if !request.digits.isEmpty {
+            try await database.withTenant(resolution.tenantID) { tx in
+                try await CommunicationRecords.appendSelection(request.digits, callSid: request.callSid, tx)
+            }
+        }
+        return flow.reply(flow.select(digits: request.digits, attempt: max(Int(request.attempt), 1)))
+    }
+
+    public func handleAiVoiceTurn(_ request: HandleAiVoiceTurnRequest, context: RequestContext) async throws -> VoiceReply {
+        let resolution = try await resolver.resolve(messagingServiceSID: "", to: request.to)
+        let flow = try await CallFlow(resolution: resolution, database: database)
+        let instructions = try await agent.respond(to: request.speechResult, attempt: max(Int(request.attempt), 1), flow.agentCall(caller: request.from))
+        return flow.reply(instructions)
+    }
+
+    public func recordMessageStatus(_ request: RecordMessageStatusRequest, context: RequestContext) async throws -> TextMessage {
+        let tenantID = try await owner(of: "text_messages", sidColumn: "message_sid", sid: request.messageSid)
+        return try await database.withTenant(tenantID) { tx in
+            try await CommunicationRecords.updateMessageStatus(sid: request.messageSid, status: request.status, errorCode: request.errorCode, tx)
+            return try await CommunicationRecords.message(sid: request.messageSid, tx)!
+        }
+    }
+
+    public func recordCallStatus(_ request: RecordCallStatusRequest, context: RequestContext) async throws -> PhoneCall {
+        let tenantID = try await owner(of: "phone_calls", sidColumn: "call_sid", sid: request.callSid)
+        return try await database.withTenant(tenantID) { tx in
+            try await CommunicationRecords.updateCall(request, tx)
+            return try await CommunicationRecords.call(sid: request.callSid, tx)!
+        }
+    }
+
+    /// The tenant whose log holds this SID; status callbacks carry no number to resolve by.
+    private func owner(of table: String, sidColumn: String, sid: String) async throws -> String {
+        let row = try await database.transaction(.platform) { tx in
+            try await tx.first("SELECT tenant_id FROM \(raw: table) WHERE \(raw: sidColumn) = \(sid)")
+        }
+        guard let row else { throw ServiceError.notFound(sid) }
+        return try row.string("tenant_id")
+    }
+
+    private func tenant(_ id: String) async throws -> Tenant {
+        guard let tenant = try await database.withTenant(id, TenantRecords.find) else {
+            throw ServiceError.notFound(ResourceName.tenant(id))
+        }
+        return tenant
+    }
+}

@@ -1,0 +1,247 @@
+import Foundation
+import RPCRuntime
+import ServiceProAPI
+
+/// servicepro.telephony.v1.PhoneConfigService over the store (plan 3.2 and 3.3).
+///
+/// Strings are trimmed and empty ones stored as unset; a number or Messaging Service already used
+/// by any tenant is ALREADY_EXISTS without saying whose it is; the SIP password is sealed at rest
+/// and never returned; IVR and AI voice need the tenant's plan to include them.
+public struct PhoneConfigHandler: PhoneConfigServiceHandler {
+    let database: any Database
+    let sealer: SecretSealer
+    /// Runs after every committed create, update and delete, e.g. to refresh routing.
+    let onChange: @Sendable () async -> Void
+
+    public init(database: any Database, sealer: SecretSealer, onChange: @escaping @Sendable () async -> Void) {
+        self.database = database
+        self.sealer = sealer
+        self.onChange = onChange
+    }
+
+    public func createPhoneConfig(_ request: CreatePhoneConfigRequest, context: RequestContext) async throws -> PhoneConfig {
+        let tenantID = try context.requireTenant()
+        let id = request.phoneConfigID.isEmpty
+            ? ApiKeyRecords.randomToken(bytes: 8, alphabet: "0123456789abcdefghijklmnopqrstuvwxyz")
+            : request.phoneConfigID
+        var config = try Self.normalized(request.phoneConfig)
+        guard !config.phoneNumber.isEmpty else {
+            throw ServiceError.invalidArgument(field: "phone_config.phone_number", "is required")
+        }
+        if config.ivrMode == .unspecified { config.ivrMode = .simple }
+        let name = PhoneConfigRecords.name(tenantID: tenantID, id: id)
+        let sealedPassword: Data? = try config.sipPassword.isEmpty ? nil : sealer.seal(config.sipPassword, boundTo: name)
+        try await checkNotTakenByOtherTenants(config, tenantID: tenantID)
+        let newConfig = config
+        let created = try await reportingDuplicates(of: newConfig, id: id) {
+            try await database.withTenant(tenantID) { tx in
+                try await IdempotencyRecords.once(tx, method: "CreatePhoneConfig", requestID: request.requestID) {
+                    guard let tenant = try await TenantRecords.find(tx) else { throw ServiceError.notFound(request.parent) }
+                    try Self.checkPlan(newConfig.ivrMode, tenant)
+                    guard try await PhoneConfigRecords.find(id: id, tx) == nil else {
+                        throw ServiceError.alreadyExists(reason: "phone_config_exists", field: "phone_config_id", message: "\(name) already exists")
+                    }
+                    if let field = try await PhoneConfigRecords.taken(newConfig, among: "tenant_id = \(tenantID)", tx.base) {
+                        throw field.alreadyExists(field.value(in: newConfig))
+                    }
+                    try await PhoneConfigRecords.insert(
+                        Self.withDefaultMenu(newConfig, businessName: tenant.displayName), id: id, sealedSIPPassword: sealedPassword, tx)
+                    return try await PhoneConfigRecords.find(id: id, tx)!.config
+                }
+            }
+        }
+        await onChange()
+        return created
+    }
+
+    public func getPhoneConfig(_ request: GetPhoneConfigRequest, context: RequestContext) async throws -> PhoneConfig {
+        let tenantID = try context.requireTenant()
+        let id = try Self.configID(in: request.name, tenantID: tenantID, field: "name")
+        guard let stored = try await database.withTenant(tenantID, { try await PhoneConfigRecords.find(id: id, $0) }) else {
+            throw ServiceError.notFound(request.name)
+        }
+        return stored.config
+    }
+
+    public func listPhoneConfigs(_ request: ListPhoneConfigsRequest, context: RequestContext) async throws -> ListPhoneConfigsResponse {
+        let filter = PhoneConfigRecords.ListFilter(ivrMode: request.ivrMode, phoneNumber: request.phoneNumber)
+        let fingerprint = "\(request.parent)|\(filter.fingerprint)"
+        let pageSize = try PageCursor.pageSize(request.pageSize)
+        let position = try PageCursor.decode(request.pageToken, filter: fingerprint).map(PhoneConfigRecords.ListPosition.init)
+        // The runtime leaves no tenant only for `tenants/-`, which it allows platform roles alone.
+        let scope: DataScope = context.tenantID.map { .tenant($0) } ?? .platform
+        let configs = try await database.transaction(scope) { tx in
+            try await PhoneConfigRecords.list(filter, after: position, limit: pageSize + 1, tx)
+        }
+        return ListPhoneConfigsResponse.with {
+            let page = configs.prefix(pageSize)
+            $0.phoneConfigs = page.map(\.config)
+            if configs.count > pageSize, let last = page.last {
+                $0.nextPageToken = PhoneConfigRecords.ListPosition(last).cursor(filter: fingerprint).encoded()
+            }
+        }
+    }
+
+    public func updatePhoneConfig(_ request: UpdatePhoneConfigRequest, context: RequestContext) async throws -> PhoneConfig {
+        let tenantID = try context.requireTenant()
+        let name = request.phoneConfig.name
+        let id = try Self.configID(in: name, tenantID: tenantID, field: "phone_config.name")
+        let mask = try PhoneConfigUpdateMask(request.updateMask)
+        let input = try Self.normalized(request.phoneConfig)
+        let newPassword: Data? = try mask.contains("sip_password") && !input.sipPassword.isEmpty
+            ? sealer.seal(input.sipPassword, boundTo: name) : nil
+
+        // Just the unique fields this update sets, to check them against the other configs.
+        let changedUniques = PhoneConfig.with {
+            if mask.contains("phone_number") { $0.phoneNumber = input.phoneNumber }
+            if mask.contains("messaging_service_sid") { $0.messagingServiceSid = input.messagingServiceSid }
+        }
+        try await checkNotTakenByOtherTenants(changedUniques, tenantID: tenantID)
+
+        let updated = try await reportingDuplicates(of: changedUniques, id: id) {
+            try await database.withTenant(tenantID) { tx in
+                guard let current = try await PhoneConfigRecords.find(id: id, tx) else { throw ServiceError.notFound(name) }
+                if !request.phoneConfig.etag.isEmpty, request.phoneConfig.etag != current.config.etag {
+                    throw ServiceError.aborted(message: "\(name) changed since it was read (etag \(current.config.etag)); get it again and retry")
+                }
+                guard let tenant = try await TenantRecords.find(tx) else { throw ServiceError.notFound(name) }
+                var config = current.config
+                mask.apply(from: input, to: &config)
+                if config.ivrMode != current.config.ivrMode {
+                    try Self.checkPlan(config.ivrMode, tenant)
+                }
+                if let field = try await PhoneConfigRecords.taken(
+                    changedUniques, among: "tenant_id = \(tenantID) AND phone_config_id <> \(id)", tx.base) {
+                    throw field.alreadyExists(field.value(in: changedUniques))
+                }
+                let sealedPassword = mask.contains("sip_password") ? newPassword : current.sealedSIPPassword
+                let revision = Etag.revision(current.config.etag) ?? 0
+                guard try await PhoneConfigRecords.update(
+                    Self.withDefaultMenu(config, businessName: tenant.displayName), id: id,
+                    sealedSIPPassword: sealedPassword, expectedRevision: revision, tx)
+                else {
+                    throw ServiceError.aborted(message: "\(name) changed concurrently; get it again and retry")
+                }
+                return try await PhoneConfigRecords.find(id: id, tx)!.config
+            }
+        }
+        await onChange()
+        return updated
+    }
+
+    public func deletePhoneConfig(_ request: DeletePhoneConfigRequest, context: RequestContext) async throws -> DeletePhoneConfigResponse {
+        let tenantID = try context.requireTenant()
+        let id = try Self.configID(in: request.name, tenantID: tenantID, field: "name")
+        guard !(tenantID == TenantRecords.rootID && id == PhoneConfigRecords.rootLineID) else {
+            throw ServiceError.failedPrecondition(
+                reason: "root_phone_config_protected",
+                message: "\(request.name) is the platform's main line and cannot be deleted")
+        }
+        try await database.withTenant(tenantID) { tx in
+            guard let current = try await PhoneConfigRecords.find(id: id, tx) else { throw ServiceError.notFound(request.name) }
+            if !request.etag.isEmpty, request.etag != current.config.etag {
+                throw ServiceError.aborted(message: "\(request.name) changed since it was read; get it again and retry")
+            }
+            try await PhoneConfigRecords.delete(id: id, tx)
+        }
+        await onChange()
+        return DeletePhoneConfigResponse()
+    }
+
+    // MARK: Rules
+
+    /// `config` with every string trimmed (the SIP password is kept as typed), checked again
+    /// against the field rules, which the runtime applied to the untrimmed request, and with
+    /// menu digits unique.
+    static func normalized(_ config: PhoneConfig) throws -> PhoneConfig {
+        var config = config
+        config.displayName = config.displayName.trimmed
+        config.phoneNumber = config.phoneNumber.trimmed
+        config.messagingServiceSid = config.messagingServiceSid.trimmed
+        config.sipDomain = config.sipDomain.trimmed
+        config.sipUsername = config.sipUsername.trimmed
+        config.forwardNumber = config.forwardNumber.trimmed
+        if config.hasIvrMenu {
+            config.ivrMenu.greeting = config.ivrMenu.greeting.trimmed
+            for index in config.ivrMenu.options.indices {
+                config.ivrMenu.options[index].digit = config.ivrMenu.options[index].digit.trimmed
+                config.ivrMenu.options[index].prompt = config.ivrMenu.options[index].prompt.trimmed
+                config.ivrMenu.options[index].smsBody = config.ivrMenu.options[index].smsBody.trimmed
+            }
+        }
+        var violations: [FieldViolation] = []
+        config.validate(path: "phone_config.", into: &violations)
+        var seenDigits: Set<String> = []
+        for (index, option) in config.ivrMenu.options.enumerated() where !seenDigits.insert(option.digit).inserted {
+            violations.append(FieldViolation(field: "phone_config.ivr_menu.options[\(index)].digit", description: "\(option.digit) is already used by another option"))
+        }
+        guard violations.isEmpty else { throw ServiceError.invalidArgument(violations) }
+        return config
+    }
+
+    /// IVR needs the plan's `ivr` feature and AI voice its `ai_voice` feature.
+    static func checkPlan(_ mode: IvrMode, _ tenant: Tenant) throws {
+        guard let feature = mode.requiredFeature else { return }
+        try PlanCatalog.require(feature, in: tenant.planTier.catalogTier)
+    }
+
+    /// An IVR number without a menu, or with an empty one, gets the standard menu's options and
+    /// greeting.
+    static func withDefaultMenu(_ config: PhoneConfig, businessName: String) -> PhoneConfig {
+        guard config.ivrMode == .ivr else { return config }
+        var config = config
+        let standard = IvrMenu.standard(businessName: businessName)
+        if config.ivrMenu.options.isEmpty { config.ivrMenu.options = standard.options }
+        if config.ivrMenu.greeting.isEmpty { config.ivrMenu.greeting = standard.greeting }
+        return config
+    }
+
+    private static let idPattern = FieldPattern("[a-z0-9][a-z0-9-]{0,62}")
+
+    /// The id in `tenants/{tenant}/phoneConfigs/{id}`, which must be under the call's tenant.
+    static func configID(in name: String, tenantID: String, field: String) throws -> String {
+        let parts = name.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count == 4, parts[0] == "tenants", parts[1] == tenantID, parts[2] == "phoneConfigs",
+              idPattern.matches(String(parts[3]))
+        else {
+            throw ServiceError.invalidArgument(field: field, "must be tenants/{tenant}/phoneConfigs/{phone_config}")
+        }
+        return String(parts[3])
+    }
+
+    // MARK: Uniqueness
+
+    /// The platform-wide check, made before the tenant's transaction: another tenant's number or
+    /// Messaging Service is ALREADY_EXISTS. Clashes within the tenant are checked inside its
+    /// transaction, after the idempotency record, so a retried create still gets its first result.
+    private func checkNotTakenByOtherTenants(_ config: PhoneConfig, tenantID: String) async throws {
+        guard !config.phoneNumber.isEmpty || !config.messagingServiceSid.isEmpty else { return }
+        let taken = try await database.transaction(.platform) { tx in
+            try await PhoneConfigRecords.taken(config, among: "tenant_id <> \(tenantID)", tx)
+        }
+        if let taken { throw taken.alreadyExists(taken.value(in: config)) }
+    }
+
+    /// A concurrent writer can take a value between the checks and the write; the unique index
+    /// then refuses the write, and the caller gets the same ALREADY_EXISTS as from the checks.
+    private func reportingDuplicates<Result>(
+        of config: PhoneConfig, id: String, _ body: () async throws -> Result
+    ) async throws -> Result {
+        do {
+            return try await body()
+        } catch {
+            guard let violation = UniqueViolation(error) else { throw error }
+            for field in PhoneConfigRecords.UniqueField.allCases where violation.isOn(index: field.index, columns: [field.column]) {
+                throw field.alreadyExists(field.value(in: config))
+            }
+            if violation.isOn(index: "phone_configs_pkey", columns: ["tenant_id", "phone_config_id"]) {
+                throw ServiceError.alreadyExists(reason: "phone_config_exists", field: "phone_config_id", message: "phone config \(id) already exists")
+            }
+            throw error
+        }
+    }
+}
+
+extension String {
+    fileprivate var trimmed: String { trimmingCharacters(in: .whitespacesAndNewlines) }
+}

@@ -1,0 +1,293 @@
+import Foundation
+import RPCRuntime
+import ServiceProAPI
+import SwiftProtobuf
+
+/// A phone config as stored, for the handler and for inbound routing.
+public struct StoredPhoneConfig: Sendable {
+    public var tenantID: String
+    public var id: String
+    /// As the API returns it: `sip_password` is never filled in; `sip_password_set` says whether
+    /// one is stored.
+    public var config: PhoneConfig
+    /// The SIP password sealed by ``SecretSealer``, bound to `config.name`; nil when none is set.
+    public var sealedSIPPassword: Data?
+
+    /// The SIP password in clear, for dialling; nil when none is set.
+    public func sipPassword(using sealer: SecretSealer) throws -> String? {
+        try sealedSIPPassword.map { try sealer.open($0, boundTo: config.name) }
+    }
+}
+
+/// Phone configs in the store. Optional strings are stored as NULL when empty, so the
+/// platform-wide unique indexes on the number and the Messaging Service ignore unset ones.
+enum PhoneConfigRecords {
+    /// The root tenant's main line, `tenants/root/phoneConfigs/main`, which cannot be deleted.
+    static let rootLineID = "main"
+    static let rootLine = PhoneConfig.with {
+        $0.displayName = "Clean Machine main line"
+        $0.ivrMode = .simple
+    }
+
+    static func name(tenantID: String, id: String) -> String { "tenants/\(tenantID)/phoneConfigs/\(id)" }
+
+    static func find(id: String, _ tx: TenantTransaction) async throws -> StoredPhoneConfig? {
+        try await tx.select(from: "phone_configs", where: "phone_config_id = \(id)").first.map(stored(from:))
+    }
+
+    static func insert(_ config: PhoneConfig, id: String, sealedSIPPassword: Data?, _ tx: TenantTransaction, now: Date = Date()) async throws {
+        try await tx.insert(into: "phone_configs", [("phone_config_id", id)] + columns(of: config, sealedSIPPassword: sealedSIPPassword) + [
+            ("create_time", now),
+            ("update_time", now),
+            ("revision", 1),
+        ])
+    }
+
+    /// Writes every stored field if the row's revision is still `revision`; false otherwise.
+    static func update(
+        _ config: PhoneConfig, id: String, sealedSIPPassword: Data?, expectedRevision revision: Int64,
+        _ tx: TenantTransaction, now: Date = Date()
+    ) async throws -> Bool {
+        let changed = try await tx.update(
+            "phone_configs",
+            set: columns(of: config, sealedSIPPassword: sealedSIPPassword) + [("update_time", now), ("revision", revision + 1)],
+            where: "phone_config_id = \(id) AND revision = \(revision)")
+        return changed == 1
+    }
+
+    static func delete(id: String, _ tx: TenantTransaction) async throws {
+        try await tx.delete(from: "phone_configs", where: "phone_config_id = \(id)")
+    }
+
+    /// Adds the root's main line unless it exists.
+    static func ensureRootLine(_ tx: TenantTransaction) async throws {
+        guard try await find(id: rootLineID, tx) == nil else { return }
+        try await insert(rootLine, id: rootLineID, sealedSIPPassword: nil, tx)
+    }
+
+    /// Every config the transaction can see: all tenants' in platform scope. For inbound routing.
+    static func all(_ tx: any SQLTransaction) async throws -> [StoredPhoneConfig] {
+        var statement: SQLStatement = "SELECT * FROM phone_configs"
+        if case .tenant(let tenantID) = tx.scope { statement = statement + " WHERE tenant_id = \(tenantID)" }
+        return try await tx.query(statement + " ORDER BY tenant_id, phone_config_id").map(stored(from:))
+    }
+
+    // MARK: Listing
+
+    struct ListFilter {
+        var ivrMode: IvrMode
+        var phoneNumber: String
+
+        var fingerprint: String { "\(ivrMode.rawValue)|\(phoneNumber)" }
+    }
+
+    /// Where a page of the listing ends. Listings are ordered by tenant, then number (unset
+    /// numbers first), then id; the position travels in a ``PageCursor``'s `id` as
+    /// `tenant/number/id`, none of which can contain a slash.
+    struct ListPosition: Equatable {
+        var tenantID: String
+        var phoneNumber: String
+        var id: String
+
+        init(_ stored: StoredPhoneConfig) {
+            tenantID = stored.tenantID
+            phoneNumber = stored.config.phoneNumber
+            id = stored.id
+        }
+
+        init(_ cursor: PageCursor) throws {
+            let parts = cursor.id.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+            guard parts.count == 3 else {
+                throw ServiceError.invalidArgument(field: "page_token", "is not a token from this listing with these filters")
+            }
+            (tenantID, phoneNumber, id) = (parts[0], parts[1], parts[2])
+        }
+
+        func cursor(filter: String) -> PageCursor {
+            PageCursor(time: 0, id: "\(tenantID)/\(phoneNumber)/\(id)", filter: filter)
+        }
+
+        var condition: SQLStatement {
+            """
+            (tenant_id > \(tenantID) OR (tenant_id = \(tenantID) AND (COALESCE(phone_number, '') > \(phoneNumber) \
+            OR (COALESCE(phone_number, '') = \(phoneNumber) AND phone_config_id > \(id)))))
+            """
+        }
+    }
+
+    /// One page within the transaction's scope: one tenant's, or every tenant's in platform scope.
+    static func list(_ filter: ListFilter, after position: ListPosition?, limit: Int, _ tx: any SQLTransaction) async throws -> [StoredPhoneConfig] {
+        var conditions: [SQLStatement] = ["1 = 1"]
+        if case .tenant(let tenantID) = tx.scope { conditions.append("tenant_id = \(tenantID)") }
+        if filter.ivrMode != .unspecified { conditions.append("ivr_mode = \(filter.ivrMode.storedName)") }
+        if !filter.phoneNumber.isEmpty { conditions.append("phone_number = \(filter.phoneNumber)") }
+        if let position { conditions.append(position.condition) }
+        return try await tx.query("""
+            SELECT * FROM phone_configs WHERE \(SQLStatement.joined(conditions, separator: " AND "))
+            ORDER BY tenant_id ASC, COALESCE(phone_number, '') ASC, phone_config_id ASC LIMIT \(limit)
+            """).map(stored(from:))
+    }
+
+    // MARK: Uniqueness
+
+    /// The fields no two configs may share, across all tenants.
+    enum UniqueField: CaseIterable {
+        case phoneNumber, messagingServiceSid
+
+        var column: String {
+            switch self {
+            case .phoneNumber: return "phone_number"
+            case .messagingServiceSid: return "messaging_service_sid"
+            }
+        }
+
+        var index: String {
+            switch self {
+            case .phoneNumber: return "phone_configs_by_number"
+            case .messagingServiceSid: return "phone_configs_by_messaging_service"
+            }
+        }
+
+        func value(in config: PhoneConfig) -> String {
+            switch self {
+            case .phoneNumber: return config.phoneNumber
+            case .messagingServiceSid: return config.messagingServiceSid
+            }
+        }
+
+        /// ALREADY_EXISTS naming the request field. It never says which tenant holds the value.
+        func alreadyExists(_ value: String) -> ServiceError {
+            ServiceError.alreadyExists(
+                reason: "\(column)_in_use", field: "phone_config.\(column)",
+                message: "\(value) is already used by another phone config")
+        }
+    }
+
+    /// The first of `config`'s unique fields that a row matching `others` already holds.
+    static func taken(_ config: PhoneConfig, among others: SQLStatement, _ tx: any SQLTransaction) async throws -> UniqueField? {
+        for field in UniqueField.allCases {
+            let value = field.value(in: config)
+            guard !value.isEmpty else { continue }
+            let holder = try await tx.first("""
+                SELECT 1 AS taken FROM phone_configs WHERE \(raw: field.column) = \(value) AND (\(others)) LIMIT 1
+                """)
+            if holder != nil { return field }
+        }
+        return nil
+    }
+
+    // MARK: Rows
+
+    private static func columns(of config: PhoneConfig, sealedSIPPassword: Data?) throws -> [(String, any SQLValueConvertible)] {
+        var menu: Data?
+        if config.hasIvrMenu { menu = try config.ivrMenu.serializedBytes() }
+        return [
+            ("display_name", config.displayName),
+            ("phone_number", config.phoneNumber.nilIfEmpty),
+            ("messaging_service_sid", config.messagingServiceSid.nilIfEmpty),
+            ("sip_domain", config.sipDomain.nilIfEmpty),
+            ("sip_username", config.sipUsername.nilIfEmpty),
+            ("sip_password_sealed", sealedSIPPassword),
+            ("ivr_mode", config.ivrMode.storedName),
+            ("forward_number", config.forwardNumber.nilIfEmpty),
+            ("ivr_menu", menu),
+        ]
+    }
+
+    static func stored(from row: SQLRow) throws -> StoredPhoneConfig {
+        let tenantID = try row.string("tenant_id")
+        let id = try row.string("phone_config_id")
+        let sealed = try row.optionalData("sip_password_sealed")
+        let config = try PhoneConfig.with {
+            $0.name = name(tenantID: tenantID, id: id)
+            $0.displayName = try row.string("display_name")
+            $0.phoneNumber = try row.optionalString("phone_number") ?? ""
+            $0.messagingServiceSid = try row.optionalString("messaging_service_sid") ?? ""
+            $0.sipDomain = try row.optionalString("sip_domain") ?? ""
+            $0.sipUsername = try row.optionalString("sip_username") ?? ""
+            $0.sipPasswordSet = sealed != nil
+            $0.ivrMode = IvrMode(storedName: try row.string("ivr_mode"))
+            $0.forwardNumber = try row.optionalString("forward_number") ?? ""
+            if let menu = try row.optionalData("ivr_menu") {
+                $0.ivrMenu = try IvrMenu(serializedBytes: menu)
+            }
+            $0.ivrModeLabel = $0.ivrMode.label
+            $0.betaBadge = $0.ivrMode.isBeta
+            $0.createTime = Google_Protobuf_Timestamp(date: try row.date("create_time"))
+            $0.updateTime = Google_Protobuf_Timestamp(date: try row.date("update_time"))
+            $0.etag = Etag.make(revision: try row.int("revision"))
+        }
+        return StoredPhoneConfig(tenantID: tenantID, id: id, config: config, sealedSIPPassword: sealed)
+    }
+}
+
+extension IvrMode {
+    var storedName: String {
+        switch self {
+        case .ivr: return "ivr"
+        case .aiVoice: return "ai_voice"
+        case .simple, .unspecified, .UNRECOGNIZED: return "simple"
+        }
+    }
+
+    init(storedName: String) {
+        switch storedName {
+        case "ivr": self = .ivr
+        case "ai_voice": self = .aiVoice
+        default: self = .simple
+        }
+    }
+
+    /// As admin lists show it (plan 5.3).
+    var label: String {
+        switch self {
+        case .ivr: return "IVR"
+        case .aiVoice: return "AI Voice (Beta)"
+        case .simple, .unspecified, .UNRECOGNIZED: return "Simple"
+        }
+    }
+
+    var isBeta: Bool { self == .aiVoice }
+
+    /// The plan feature a number needs to answer in this mode.
+    var requiredFeature: Feature? {
+        switch self {
+        case .ivr: return .ivr
+        case .aiVoice: return .aiVoice
+        case .simple, .unspecified, .UNRECOGNIZED: return nil
+        }
+    }
+}
+
+extension IvrMenu {
+    /// The menu an IVR number plays when none is configured (plan 5.2): 1 services and prices,
+    /// 2 a booking link by text, 3 speak to someone, 7 leave a voicemail.
+    static func standard(businessName: String) -> IvrMenu {
+        .with {
+            $0.greeting = "Thanks for calling \(businessName)! We're glad you reached us."
+            $0.options = [
+                .with {
+                    $0.digit = "1"
+                    $0.action = .servicesAndPrices
+                    $0.prompt = "For our services and prices, press 1."
+                },
+                .with {
+                    $0.digit = "2"
+                    $0.action = .bookingLinkSms
+                    $0.prompt = "To book by text message, press 2."
+                    $0.smsBody = "Thanks for calling \(businessName)! Reply with the service you'd like and a day and time that suit you, and we'll get you booked."
+                },
+                .with {
+                    $0.digit = "3"
+                    $0.action = .speakToSomeone
+                    $0.prompt = "To speak to someone, press 3."
+                },
+                .with {
+                    $0.digit = "7"
+                    $0.action = .voicemail
+                    $0.prompt = "To leave a voicemail, press 7."
+                },
+            ]
+        }
+    }
+}

@@ -1,0 +1,47 @@
+import RPCRuntime
+import ServiceProAPI
+import SwiftProtobuf
+
+/// The fields an UpdatePhoneConfig may change.
+struct PhoneConfigUpdateMask {
+    static let fields: Set<String> = [
+        "display_name", "phone_number", "messaging_service_sid",
+        "sip_domain", "sip_username", "sip_password",
+        "ivr_mode", "forward_number",
+        "ivr_menu", "ivr_menu.greeting", "ivr_menu.options",
+    ]
+
+    let paths: Set<String>
+
+    init(_ mask: Google_Protobuf_FieldMask) throws {
+        guard !mask.paths.isEmpty else {
+            throw ServiceError.invalidArgument(field: "update_mask", "must name at least one field")
+        }
+        for path in mask.paths where !Self.fields.contains(path) {
+            throw ServiceError.invalidArgument(field: "update_mask", "\"\(path)\" is not an updatable field; use one of \(Self.fields.sorted().joined(separator: ", "))")
+        }
+        paths = Set(mask.paths)
+    }
+
+    func contains(_ path: String) -> Bool { paths.contains(path) }
+
+    /// Copies the named fields; the SIP password is the caller's to seal.
+    func apply(from source: PhoneConfig, to target: inout PhoneConfig) {
+        for path in paths {
+            switch path {
+            case "display_name": target.displayName = source.displayName
+            case "phone_number": target.phoneNumber = source.phoneNumber
+            case "messaging_service_sid": target.messagingServiceSid = source.messagingServiceSid
+            case "sip_domain": target.sipDomain = source.sipDomain
+            case "sip_username": target.sipUsername = source.sipUsername
+            case "ivr_mode": target.ivrMode = source.ivrMode == .unspecified ? .simple : source.ivrMode
+            case "forward_number": target.forwardNumber = source.forwardNumber
+            case "ivr_menu":
+                if source.hasIvrMenu { target.ivrMenu = source.ivrMenu } else { target.clearIvrMenu() }
+            case "ivr_menu.greeting": target.ivrMenu.greeting = source.ivrMenu.greeting
+            case "ivr_menu.options": target.ivrMenu.options = source.ivrMenu.options
+            default: break
+            }
+        }
+    }
+}

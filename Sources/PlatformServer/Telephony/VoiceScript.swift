@@ -1,0 +1,51 @@
+import SwiftProtobuf
+import ServiceProAPI
+
+/// Small builders that keep the call flows readable.
+extension VoiceInstruction {
+    static func say(_ text: String) -> VoiceInstruction {
+        .with { $0.say = .with { $0.text = text } }
+    }
+
+    static func gather(_ gather: Gather) -> VoiceInstruction {
+        .with { $0.gather = gather }
+    }
+
+    static func dial(number: String, timeout: Int64 = 25) -> VoiceInstruction {
+        .with { $0.dialNumber = .with { $0.number = number; $0.timeout = Google_Protobuf_Duration(seconds: timeout) } }
+    }
+
+    static func dial(sip uri: String, timeout: Int64 = 25) -> VoiceInstruction {
+        .with { $0.dialSip = .with { $0.sipUri = uri; $0.timeout = Google_Protobuf_Duration(seconds: timeout) } }
+    }
+
+    static func text(_ body: String) -> VoiceInstruction {
+        .with { $0.message = .with { $0.body = body } }
+    }
+
+    static let voicemail: VoiceInstruction = .with {
+        $0.record = .with {
+            $0.maxLength = Google_Protobuf_Duration(seconds: 120)
+            $0.timeout = Google_Protobuf_Duration(seconds: 5)
+            $0.finishOnKey = "#"
+            $0.playBeep = true
+        }
+    }
+
+    static let endCall: VoiceInstruction = .with { $0.hangup = .init() }
+}
+
+/// Endings shared by the call flows.
+enum VoiceScript {
+    /// A person if there is a number to reach one, a polite goodbye otherwise.
+    static func goodbyeOrForward(_ forwardNumber: String) -> [VoiceInstruction] {
+        if !forwardNumber.isEmpty {
+            return [.say("Let me connect you with someone."), .dial(number: forwardNumber)]
+        }
+        return [.say("Sorry we couldn't help over the phone today. Please text us at this number and we'll get right back to you. Goodbye!"), .endCall]
+    }
+
+    static func leaveVoicemail() -> [VoiceInstruction] {
+        [.say("Please leave a message after the beep, and press pound when you're done."), .voicemail, .endCall]
+    }
+}

@@ -1,0 +1,47 @@
+import GRPCCore
+import Logging
+import ServiceLifecycle
+import ServiceProAPI
+
+/// Replays spooled texts to the platform, oldest first, until the spool is empty; stops at the
+/// first one the platform cannot take yet and tries again shortly.
+struct SpoolDrainer: Service {
+    let platform: PlatformClient
+    let spool: MessageSpool
+    let interval: Duration
+    let logger: Logger
+
+    /// Worth retrying: the platform was away, slow or overloaded. Anything else is a verdict.
+    static func isRetryable(_ error: RPCError) -> Bool {
+        [.unavailable, .deadlineExceeded, .cancelled, .unknown, .resourceExhausted, .internalError, .aborted].contains(error.code)
+    }
+
+    func run() async throws {
+        try await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                _ = try? await drain()
+                try? await Task.sleep(for: interval)
+            }
+        }
+    }
+
+    /// Sends everything it can; returns how many messages left the spool.
+    @discardableResult
+    func drain() async throws -> Int {
+        var sent = 0
+        let inbound = InboundService.Client(wrapping: platform.grpc)
+        while let (sequence, message) = try await spool.oldest() {
+            do {
+                _ = try await inbound.handleInboundMessage(message, metadata: platform.metadata)
+                sent += 1
+            } catch let error as RPCError where !Self.isRetryable(error) {
+                logger.error("dropping a spooled text the platform refuses", metadata: ["message_sid": "\(message.messageSid)", "error": "\(error)"])
+            } catch {
+                return sent
+            }
+            try await spool.remove(sequence: sequence)
+        }
+        if sent > 0 { logger.info("replayed spooled texts", metadata: ["count": "\(sent)"]) }
+        return sent
+    }
+}

@@ -1,0 +1,57 @@
+import ServiceProAPI
+
+/// The bridge's webhook paths, and the URLs TwiML tells Twilio to call next.
+///
+/// The platform names the next step abstractly (a `VoiceCallback`: a route and an attempt) so it
+/// never needs the bridge's address; this is where that becomes a URL. The attempt travels as the
+/// `attempt` query parameter, which Twilio sends back (and signs) unchanged.
+///
+/// ```swift
+/// let urls = TwilioCallbackURLs(base: "https://bridge.example.com")
+/// urls.url(for: callback)  // "https://bridge.example.com/twilio/voice/gather?attempt=2"
+/// ```
+public struct TwilioCallbackURLs: Sendable, Hashable {
+    /// Inbound texts: HandleInboundMessage.
+    public static let smsPath = "/sms"
+    /// A call's start: HandleInboundCall.
+    public static let incomingCallPath = "/twilio/voice/incoming"
+    /// The AI receptionist's speech: HandleAiVoiceTurn.
+    public static let aiVoicePath = "/twilio/voice/ai"
+    /// The menu's digits: HandleIvrSelection.
+    public static let ivrGatherPath = "/twilio/voice/gather"
+    /// Call, message and recording status: RecordCallStatus and RecordMessageStatus.
+    public static let statusPath = "/twilio/status"
+    /// The query parameter that carries `VoiceCallback.attempt`.
+    public static let attemptParameter = "attempt"
+
+    /// The public base URL, or "" for URLs relative to the host, which Twilio resolves against the
+    /// URL it is calling. A base is needed when a proxy adds a path prefix.
+    public let base: String
+
+    public init(base: String? = nil) {
+        var base = base ?? ""
+        while base.hasSuffix("/") { base.removeLast() }
+        self.base = base
+    }
+
+    /// The path that answers a route; nil for a route this bridge does not serve.
+    public static func path(for route: VoiceRoute) -> String? {
+        switch route {
+        case .incoming: incomingCallPath
+        case .ivrSelection: ivrGatherPath
+        case .aiVoiceTurn: aiVoicePath
+        case .unspecified, .UNRECOGNIZED: nil
+        }
+    }
+
+    /// Where Twilio should send the call's next request; nil when the route is not one of ours.
+    /// An attempt of 0 (unset) is left out, and the route's handler reads it as the first.
+    public func url(for callback: VoiceCallback) -> String? {
+        guard let path = Self.path(for: callback.route) else { return nil }
+        let query = callback.attempt > 0 ? "?\(Self.attemptParameter)=\(callback.attempt)" : ""
+        return base + path + query
+    }
+
+    /// Where status callbacks go.
+    public var status: String { base + Self.statusPath }
+}

@@ -1,0 +1,237 @@
+import Foundation
+import GRPCCore
+import Hummingbird
+import Logging
+import ServiceProAPI
+
+/// Twilio's webhooks, each turned into one platform RPC whose answer is rendered as TwiML.
+///
+/// Twilio never gets a 5xx: a request that is not Twilio's gets 403 (bad signature) or 400 (bad
+/// body); when the platform is down or slow, callers hear a polite fallback and are connected to
+/// the last-known forward number, and texts go to the durable spool to be replayed in order.
+struct TwilioWebhooks: Sendable {
+    let platform: PlatformClient
+    let verifier: TwilioSignatureVerifier?
+    let publicURL: String?
+    let renderer: TwiMLRenderer
+    let spool: MessageSpool
+    let fallback: VoiceFallback
+    /// Well under Twilio's 15 s, leaving time to answer with the fallback.
+    let deadline: Duration
+    let logger: Logger
+
+    static let maxBodyBytes = 64 * 1024
+
+    func register(on router: Router<BasicRequestContext>) {
+        router.post(RouterPath(stringLiteral: TwilioCallbackURLs.smsPath)) { request, _ in await webhook(request, inboundMessage) }
+        router.post(RouterPath(stringLiteral: TwilioCallbackURLs.incomingCallPath)) { request, _ in await webhook(request, incomingCall) }
+        router.post(RouterPath(stringLiteral: TwilioCallbackURLs.ivrGatherPath)) { request, _ in await webhook(request, ivrSelection) }
+        router.post(RouterPath(stringLiteral: TwilioCallbackURLs.aiVoicePath)) { request, _ in await webhook(request, aiVoiceTurn) }
+        router.post(RouterPath(stringLiteral: TwilioCallbackURLs.statusPath)) { request, _ in await webhook(request, statusCallback) }
+    }
+
+    /// What every route shares: a bounded UTF-8 form body, a valid signature, then the handler.
+    private func webhook(_ request: Request, _ handle: (FormBody, Int) async -> Response) async -> Response {
+        var request = request
+        let bytes: ByteBuffer
+        do {
+            bytes = try await request.collectBody(upTo: Self.maxBodyBytes)
+        } catch {
+            return Self.plain(.badRequest, "the request body is larger than \(Self.maxBodyBytes) bytes")
+        }
+        let form: FormBody
+        do {
+            form = try FormBody(Array(bytes.readableBytesView))
+        } catch {
+            return Self.plain(.badRequest, "\(error)")
+        }
+        guard let verifier else {
+            logger.error("refusing a webhook: TWILIO_AUTH_TOKEN is not set, so no signature can be checked")
+            return Self.plain(.forbidden, "signature check unavailable")
+        }
+        let url = TwilioWebhookURL.resolve(
+            requestTarget: request.uri.description,
+            configuredBase: publicURL,
+            forwardedProto: request.headers[.init("X-Forwarded-Proto")!],
+            forwardedHost: request.headers[.init("X-Forwarded-Host")!],
+            host: request.head.authority)
+        let signature = request.headers[.init(TwilioSignatureVerifier.signatureHeader)!] ?? ""
+        guard let url, verifier.isValid(signature: signature, url: url, parameters: form.parameters) else {
+            logger.notice("refusing a webhook with a missing or wrong signature", metadata: ["path": "\(request.uri.path)"])
+            return Self.plain(.forbidden, "invalid X-Twilio-Signature")
+        }
+        let attempt = request.uri.queryParameters.get(TwilioCallbackURLs.attemptParameter, as: Int.self) ?? 1
+        return await handle(form, attempt)
+    }
+
+    // MARK: Routes
+
+    private func inboundMessage(_ form: FormBody, _ attempt: Int) async -> Response {
+        let message = HandleInboundMessageRequest.with {
+            $0.messageSid = form["MessageSid"]
+            $0.messagingServiceSid = form["MessagingServiceSid"]
+            $0.from = form["From"]
+            $0.to = form["To"]
+            $0.body = form["Body"]
+            $0.mediaUrls = form.numbered("MediaUrl")
+            $0.receiveTime = .init(date: Date())
+        }
+        guard !message.messageSid.isEmpty else { return Self.plain(.badRequest, "MessageSid is missing") }
+        do {
+            // Behind spooled messages a new one waits its turn, so the platform sees arrival order.
+            if try await spool.count() > 0 {
+                try await spool.append(message)
+                return twiml(renderer.messagingResponse([]))
+            }
+            let response = try await inbound.handleInboundMessage(message, metadata: platform.metadata, options: callOptions)
+            return twiml(renderer.messagingResponse(response.replies))
+        } catch let error as RPCError where !SpoolDrainer.isRetryable(error) {
+            logger.warning("platform refused an inbound text", metadata: ["message_sid": "\(message.messageSid)", "error": "\(error)"])
+            return Self.plain(.badRequest, error.message)
+        } catch {
+            do {
+                try await spool.append(message)
+                logger.warning("platform unavailable: spooled an inbound text", metadata: ["message_sid": "\(message.messageSid)", "error": "\(error)"])
+            } catch {
+                logger.critical("could not spool an inbound text", metadata: ["message_sid": "\(message.messageSid)", "error": "\(error)"])
+            }
+            return twiml(renderer.messagingResponse([]))
+        }
+    }
+
+    private func incomingCall(_ form: FormBody, _ attempt: Int) async -> Response {
+        await voice(calledNumber: form["To"]) {
+            try await inbound.handleInboundCall(.with {
+                $0.callSid = form["CallSid"]
+                $0.from = form["From"]
+                $0.to = form["To"]
+                $0.callerName = form["CallerName"]
+            }, metadata: platform.metadata, options: callOptions)
+        }
+    }
+
+    private func ivrSelection(_ form: FormBody, _ attempt: Int) async -> Response {
+        await voice(calledNumber: form["To"]) {
+            try await inbound.handleIvrSelection(.with {
+                $0.callSid = form["CallSid"]
+                $0.from = form["From"]
+                $0.to = form["To"]
+                $0.digits = form["Digits"]
+                $0.attempt = Int32(attempt)
+            }, metadata: platform.metadata, options: callOptions)
+        }
+    }
+
+    private func aiVoiceTurn(_ form: FormBody, _ attempt: Int) async -> Response {
+        await voice(calledNumber: form["To"]) {
+            try await inbound.handleAiVoiceTurn(.with {
+                $0.callSid = form["CallSid"]
+                $0.from = form["From"]
+                $0.to = form["To"]
+                $0.speechResult = form["SpeechResult"]
+                $0.confidence = Float(form["Confidence"]) ?? 0
+                $0.attempt = Int32(attempt)
+            }, metadata: platform.metadata, options: callOptions)
+        }
+    }
+
+    /// Call and message status callbacks (and recordings); Twilio only needs to hear 200.
+    private func statusCallback(_ form: FormBody, _ attempt: Int) async -> Response {
+        do {
+            if !form["MessageSid"].isEmpty, let status = TwilioStatus.message(form["MessageStatus"] + form["SmsStatus"]) {
+                _ = try await inbound.recordMessageStatus(.with {
+                    $0.messageSid = form["MessageSid"]
+                    $0.status = status
+                    $0.errorCode = Int32(form["ErrorCode"]) ?? 0
+                }, metadata: platform.metadata, options: callOptions)
+            } else if !form["CallSid"].isEmpty {
+                _ = try await inbound.recordCallStatus(.with {
+                    $0.callSid = form["CallSid"]
+                    $0.status = TwilioStatus.call(form["CallStatus"])
+                    if let seconds = Int64(form["CallDuration"]) { $0.duration = .init(seconds: seconds) }
+                    $0.recordingSid = form["RecordingSid"]
+                    $0.recordingURL = form["RecordingUrl"]
+                    if let seconds = Int64(form["RecordingDuration"]) { $0.recordingDuration = .init(seconds: seconds) }
+                }, metadata: platform.metadata, options: callOptions)
+            }
+        } catch {
+            logger.warning("could not record a status callback", metadata: ["error": "\(error)"])
+        }
+        return twiml(renderer.messagingResponse([]))
+    }
+
+    /// A voice RPC, or the fallback when the platform cannot answer in time.
+    private func voice(calledNumber: String, _ call: () async throws -> VoiceReply) async -> Response {
+        do {
+            let reply = try await call()
+            fallback.remember(forwardNumber: reply.fallbackForwardNumber, for: calledNumber)
+            return twiml(renderer.voiceResponse(reply.instructions))
+        } catch {
+            logger.warning("platform unavailable: answering a call with the fallback", metadata: ["to": "\(calledNumber)", "error": "\(error)"])
+            var instructions: [VoiceInstruction] = [.with {
+                $0.say = .with { $0.text = "Thanks for calling. We're having trouble with our phone system right now." }
+            }]
+            if let number = fallback.forwardNumber(for: calledNumber) {
+                instructions.append(.with { $0.say = .with { $0.text = "Please hold while we connect you." } })
+                instructions.append(.with { $0.dialNumber = .with { $0.number = number } })
+            } else {
+                instructions.append(.with { $0.say = .with { $0.text = "Please try again in a few minutes, or send us a text. Goodbye." } })
+                instructions.append(.with { $0.hangup = .init() })
+            }
+            return twiml(renderer.voiceResponse(instructions))
+        }
+    }
+
+    // MARK: Helpers
+
+    private var inbound: InboundService.Client<PlatformClient.Transport> { InboundService.Client(wrapping: platform.grpc) }
+
+    private var callOptions: CallOptions {
+        var options = CallOptions.defaults
+        options.timeout = deadline
+        return options
+    }
+
+    private func twiml(_ document: String) -> Response {
+        Response(status: .ok, headers: [.contentType: TwiMLRenderer.contentType], body: .init(byteBuffer: ByteBuffer(string: document)))
+    }
+
+    static func plain(_ status: HTTPResponse.Status, _ message: String) -> Response {
+        Response(status: status, headers: [.contentType: "text/plain; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: message + "\n")))
+    }
+}
+
+/// Twilio's status words as the platform's enums.
+enum TwilioStatus {
+    static func message(_ status: String) -> TextMessageStatus? {
+        switch status {
+        case "accepted": .accepted
+        case "scheduled": .scheduled
+        case "queued": .queued
+        case "sending": .sending
+        case "sent": .sent
+        case "delivered": .delivered
+        case "undelivered": .undelivered
+        case "failed": .failed
+        case "receiving": .receiving
+        case "received": .received
+        case "read": .read
+        case "canceled": .canceled
+        default: nil
+        }
+    }
+
+    static func call(_ status: String) -> PhoneCallStatus {
+        switch status {
+        case "queued": .queued
+        case "ringing": .ringing
+        case "in-progress": .inProgress
+        case "completed": .completed
+        case "busy": .busy
+        case "no-answer": .noAnswer
+        case "failed": .failed
+        case "canceled": .canceled
+        default: .unspecified
+        }
+    }
+}

@@ -1,0 +1,22 @@
+import Synchronization
+
+/// Where to send callers when the platform cannot answer: the forward number the platform last
+/// gave for the number they called, else the bridge's platform-wide fallback, else nowhere.
+public final class VoiceFallback: Sendable {
+    private let lastKnown = Mutex<[String: String]>([:])
+    private let platformWide: String?
+
+    public init(platformWideNumber: String?) {
+        self.platformWide = platformWideNumber.flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    /// Remembers the forward number from a successful reply for calls to `calledNumber`.
+    public func remember(forwardNumber: String, for calledNumber: String) {
+        guard !forwardNumber.isEmpty, !calledNumber.isEmpty else { return }
+        lastKnown.withLock { $0[calledNumber] = forwardNumber }
+    }
+
+    public func forwardNumber(for calledNumber: String) -> String? {
+        lastKnown.withLock { $0[calledNumber] } ?? platformWide
+    }
+}

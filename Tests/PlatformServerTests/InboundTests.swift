@@ -1,0 +1,215 @@
+import Foundation
+import GRPCCore
+import GRPCNIOTransportHTTP2
+import PlatformTestSupport
+import RPCRuntime
+import ServiceProAPI
+import SwiftProtobuf
+import Testing
+
+/// Inbound texts and calls as the bridge sends them, on every store.
+@Suite("Inbound telephony")
+struct InboundTests {
+    static let acmeNumber = "+19185550101"
+    static let acmeService = "MG" + String(repeating: "a", count: 32)
+    static let bravoNumber = "+19185550202"
+
+    /// Two tenants with numbers: acme (elite, IVR, reached by its messaging service too) and
+    /// bravo (starter, simple with a forward number).
+    static func setUp(_ platform: TestPlatform, acmeMode: IvrMode = .ivr) async throws -> InboundClient {
+        try await platform.createTenant("acme", displayName: "Acme Detailing")
+        try await platform.createTenant("bravo", displayName: "Bravo Lawn")
+        let owner = platform.metadata(platform.ownerToken)
+        _ = try await platform.tenants(platform.ownerToken).updateTenant(.with {
+            $0.tenant = .with { $0.name = "tenants/acme"; $0.planTier = .elite }
+            $0.updateMask = .init(protoPaths: ["plan_tier"])
+        })
+        let configs = PhoneConfigService.Client(wrapping: platform.client)
+        _ = try await configs.createPhoneConfig(.with {
+            $0.parent = "tenants/acme"
+            $0.phoneConfigID = "main"
+            $0.phoneConfig = .with {
+                $0.phoneNumber = acmeNumber
+                $0.messagingServiceSid = acmeService
+                $0.ivrMode = acmeMode
+                $0.forwardNumber = "+19185559999"
+            }
+        }, metadata: owner)
+        _ = try await configs.createPhoneConfig(.with {
+            $0.parent = "tenants/bravo"
+            $0.phoneConfigID = "main"
+            $0.phoneConfig = .with { $0.phoneNumber = bravoNumber; $0.forwardNumber = "+19185558888" }
+        }, metadata: owner)
+        return InboundClient(client: InboundService.Client(wrapping: platform.client), metadata: platform.metadata(platform.bridgeToken))
+    }
+
+    struct InboundClient {
+        let client: InboundService.Client<HTTP2ClientTransport.Posix>
+        let metadata: Metadata
+
+        func resolve(service: String = "", to: String) async throws -> ResolveInboundResponse {
+            try await client.resolveInbound(.with { $0.messagingServiceSid = service; $0.to = to; $0.from = "+15550001111" }, metadata: metadata)
+        }
+
+        func text(_ sid: String, to: String, from: String = "+15550001111", body: String = "Do you have openings Friday?") async throws -> HandleInboundMessageResponse {
+            try await client.handleInboundMessage(.with { $0.messageSid = sid; $0.to = to; $0.from = from; $0.body = body }, metadata: metadata)
+        }
+
+        func call(_ sid: String, to: String) async throws -> VoiceReply {
+            try await client.handleInboundCall(.with { $0.callSid = sid; $0.to = to; $0.from = "+15550001111" }, metadata: metadata)
+        }
+
+        func digits(_ digits: String, sid: String, to: String, attempt: Int32) async throws -> VoiceReply {
+            try await client.handleIvrSelection(.with { $0.callSid = sid; $0.to = to; $0.digits = digits; $0.attempt = attempt }, metadata: metadata)
+        }
+    }
+
+    static func sid(_ prefix: String, _ number: Int) -> String {
+        prefix + String(format: "%032x", number)
+    }
+
+    @Test("resolution: messaging service, then To number, then root", arguments: TestBackend.available)
+    func resolution(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            let inbound = try await Self.setUp(platform)
+            let byService = try await inbound.resolve(service: Self.acmeService, to: "+10000000000")
+            #expect(byService.tenant.slug == "acme")
+            #expect(byService.resolutionMethod == .messagingServiceSid)
+            let byNumber = try await inbound.resolve(to: Self.bravoNumber)
+            #expect(byNumber.tenant.slug == "bravo")
+            #expect(byNumber.resolutionMethod == .toNumber)
+            #expect(byNumber.phoneConfig.phoneNumber == Self.bravoNumber)
+            let unknown = try await inbound.resolve(to: "+15559990000")
+            #expect(unknown.tenant.slug == "root")
+            #expect(unknown.resolutionMethod == .fallbackRoot)
+            let missing = try await inbound.resolve(to: "")
+            #expect(missing.tenant.slug == "root")
+        }
+    }
+
+    @Test("a text is stored once however often Twilio retries it, and linked to a customer", arguments: TestBackend.available)
+    func textIdempotency(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            let inbound = try await Self.setUp(platform)
+            let sid = Self.sid("SM", 1)
+            let first = try await inbound.text(sid, to: Self.acmeNumber)
+            #expect(!first.duplicate)
+            #expect(first.tenant == "tenants/acme")
+            #expect(first.message.customer.hasPrefix("tenants/acme/customers/"))
+            #expect(first.replies.count == 1, "a new customer gets an acknowledgement")
+            for _ in 0..<4 {
+                let retry = try await inbound.text(sid, to: Self.acmeNumber)
+                #expect(retry.duplicate)
+                #expect(retry.message.name == first.message.name)
+            }
+            let second = try await inbound.text(Self.sid("SM", 2), to: Self.acmeNumber, body: "Also Saturday?")
+            #expect(second.message.customer == first.message.customer)
+            #expect(second.replies.isEmpty, "a known customer is not acknowledged again")
+
+            let log = try await CommunicationLogService.Client(wrapping: platform.client).listMessages(
+                .with { $0.parent = "tenants/acme" }, metadata: platform.metadata(platform.ownerToken))
+            #expect(log.messages.map(\.messageSid) == [Self.sid("SM", 2), sid])
+            let bravoLog = try await CommunicationLogService.Client(wrapping: platform.client).listMessages(
+                .with { $0.parent = "tenants/bravo" }, metadata: platform.metadata(platform.ownerToken))
+            #expect(bravoLog.messages.isEmpty)
+        }
+    }
+
+    @Test("each mode answers a call its own way", arguments: TestBackend.available)
+    func callModes(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            let inbound = try await Self.setUp(platform)
+            let ivr = try await inbound.call(Self.sid("CA", 1), to: Self.acmeNumber)
+            #expect(ivr.ivrMode == .ivr)
+            let gather = try #require(ivr.instructions.first?.gather)
+            #expect(gather.action.route == .ivrSelection)
+            #expect(gather.prompts.map(\.text).joined().contains("press 1"))
+
+            let simple = try await inbound.call(Self.sid("CA", 2), to: Self.bravoNumber)
+            #expect(simple.ivrMode == .simple)
+            #expect(simple.instructions.contains { $0.dialNumber.number == "+19185558888" })
+            #expect(simple.fallbackForwardNumber == "+19185558888")
+
+            let calls = try await CommunicationLogService.Client(wrapping: platform.client).listCalls(
+                .with { $0.parent = "tenants/acme" }, metadata: platform.metadata(platform.ownerToken))
+            #expect(calls.calls.map(\.callSid) == [Self.sid("CA", 1)])
+        }
+    }
+
+    @Test("AI voice greets with the tenant's name and listens", arguments: TestBackend.available)
+    func aiVoice(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            let inbound = try await Self.setUp(platform, acmeMode: .aiVoice)
+            let reply = try await inbound.call(Self.sid("CA", 3), to: Self.acmeNumber)
+            #expect(reply.ivrMode == .aiVoice)
+            let gather = try #require(reply.instructions.first?.gather)
+            #expect(gather.inputs == [.speech])
+            #expect(gather.prompts.first?.text.contains("Acme Detailing") == true)
+            let turn = try await inbound.client.handleAiVoiceTurn(.with {
+                $0.callSid = Self.sid("CA", 3); $0.to = Self.acmeNumber; $0.speechResult = "I'd like a full detail on Friday"; $0.attempt = 1
+            }, metadata: inbound.metadata)
+            #expect(turn.instructions.first?.say.text.contains("Acme Detailing") == true)
+        }
+    }
+
+    @Test("menu digits: known options act, unknown repeats once then ends politely", arguments: TestBackend.available)
+    func ivrDigits(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            let inbound = try await Self.setUp(platform)
+            let sid = Self.sid("CA", 4)
+            _ = try await inbound.call(sid, to: Self.acmeNumber)
+            let booking = try await inbound.digits("2", sid: sid, to: Self.acmeNumber, attempt: 1)
+            #expect(booking.instructions.contains { if case .message? = $0.instruction { true } else { false } })
+            let person = try await inbound.digits("3", sid: sid, to: Self.acmeNumber, attempt: 1)
+            #expect(person.instructions.contains { $0.dialNumber.number == "+19185559999" })
+            let voicemail = try await inbound.digits("7", sid: sid, to: Self.acmeNumber, attempt: 1)
+            #expect(voicemail.instructions.contains { if case .record? = $0.instruction { true } else { false } })
+            let wrong = try await inbound.digits("9", sid: sid, to: Self.acmeNumber, attempt: 1)
+            #expect(wrong.instructions.first?.gather.action.attempt == 2)
+            #expect(wrong.instructions.first?.gather.prompts.first?.text.hasPrefix("Sorry") == true)
+            let again = try await inbound.digits("", sid: sid, to: Self.acmeNumber, attempt: 2)
+            #expect(again.instructions.contains { $0.dialNumber.number == "+19185559999" })
+
+            let call = try await CommunicationLogService.Client(wrapping: platform.client).listCalls(
+                .with { $0.parent = "tenants/acme" }, metadata: platform.metadata(platform.ownerToken)).calls.first
+            #expect(call?.ivrSelections == ["2", "3", "7", "9"])
+        }
+    }
+
+    @Test("status callbacks update the logs", arguments: TestBackend.available)
+    func statusCallbacks(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            let inbound = try await Self.setUp(platform)
+            let call = Self.sid("CA", 5)
+            _ = try await inbound.call(call, to: Self.bravoNumber)
+            let done = try await inbound.client.recordCallStatus(.with {
+                $0.callSid = call; $0.status = .completed; $0.duration = .init(seconds: 42)
+            }, metadata: inbound.metadata)
+            #expect(done.status == .completed)
+            #expect(done.duration.seconds == 42)
+            #expect(done.hasEndTime)
+
+            let text = Self.sid("SM", 6)
+            _ = try await inbound.text(text, to: Self.bravoNumber)
+            let read = try await inbound.client.recordMessageStatus(.with { $0.messageSid = text; $0.status = .read }, metadata: inbound.metadata)
+            #expect(read.status == .read)
+            let unknown = await failure {
+                try await inbound.client.recordMessageStatus(.with { $0.messageSid = Self.sid("SM", 999); $0.status = .read }, metadata: inbound.metadata)
+            }
+            #expect(unknown?.code == .notFound)
+        }
+    }
+
+    @Test("a starter plan's IVR number answers in simple mode")
+    func planDowngrade() async throws {
+        try await TestPlatform.with(.sqlite) { platform in
+            let inbound = try await Self.setUp(platform)
+            _ = try await platform.tenants(platform.ownerToken).updateTenant(.with {
+                $0.tenant = .with { $0.name = "tenants/acme"; $0.planTier = .starter }
+                $0.updateMask = .init(protoPaths: ["plan_tier"])
+            })
+            let reply = try await inbound.call(Self.sid("CA", 7), to: Self.acmeNumber)
+            #expect(reply.ivrMode == .simple)
+        }
+    }
+}

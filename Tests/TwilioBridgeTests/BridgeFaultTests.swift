@@ -1,0 +1,115 @@
+import Foundation
+import GRPCCore
+import GRPCNIOTransportHTTP2
+import Logging
+import PlatformServer
+import PlatformTestSupport
+import RPCRuntime
+import ServiceProAPI
+import Testing
+import TwilioBridge
+
+/// Never a 5xx to Twilio: with the platform stopped, callers get the fallback within the
+/// deadline and texts are spooled; once it is back, the spool drains, each text stored once.
+@Suite("Twilio bridge faults")
+struct BridgeFaultTests {
+    /// A platform that can be stopped and started again on the same port and store.
+    final class RestartablePlatform: @unchecked Sendable {
+        let home: URL
+        let port: Int
+        private var task: Task<Void, any Error>?
+        private var server: PlatformServer?
+
+        init() {
+            home = FileManager.default.temporaryDirectory.appendingPathComponent("restartable-\(UUID().uuidString)")
+            port = Int.random(in: 35000...39999)
+        }
+
+        var address: String { "127.0.0.1:\(port)" }
+
+        func token(_ file: String) throws -> String {
+            try String(contentsOfFile: home.appendingPathComponent(file).path, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+
+        func start() async throws {
+            var logger = Logger(label: "test.restartable")
+            logger.logLevel = .critical
+            let server = try await PlatformServer.start(
+                .init(home: home.path, host: "127.0.0.1", port: port, spctlConfigPath: nil), logger: logger)
+            self.server = server
+            task = Task { try await server.run() }
+            _ = try await server.rpcServer.listeningPort
+        }
+
+        func stop() async {
+            server?.rpcServer.beginGracefulShutdown()
+            _ = await task?.result
+            server = nil
+        }
+
+        func call<Result: Sendable>(_ body: (GRPCClient<HTTP2ClientTransport.Posix>, Metadata) async throws -> Result) async throws -> Result {
+            try await ClientConnection.with(server: address) { client in try await body(client, ClientConnection.bearer(try token("owner.token"))) }
+        }
+    }
+
+    @Test("platform down: fallback TwiML in time and texts spooled; back up: spool drained exactly once")
+    func platformOutage() async throws {
+        let platform = RestartablePlatform()
+        defer { try? FileManager.default.removeItem(at: platform.home) }
+        try await platform.start()
+        try await platform.call { client, owner in
+            _ = try await TenantService.Client(wrapping: client).createTenant(.with {
+                $0.tenantID = "acme"; $0.tenant = .with { $0.displayName = "Acme Detailing" }
+            }, metadata: owner)
+            _ = try await PhoneConfigService.Client(wrapping: client).createPhoneConfig(.with {
+                $0.parent = "tenants/acme"; $0.phoneConfigID = "main"
+                $0.phoneConfig = .with { $0.phoneNumber = BridgeWebhookTests.acmeNumber; $0.forwardNumber = "+19185559999" }
+            }, metadata: owner)
+        }
+        let spool = BridgeWebhookTests.spoolPath()
+        try await BridgeWebhookTests.TestBridge.with(platform: platform.address, bridgeToken: try platform.token("bridge.token"), spoolPath: spool) { bridge in
+            // Up: a call teaches the bridge the forward number; a text goes straight through.
+            _ = try await bridge.post("/twilio/voice/incoming", BridgeWebhookTests.call(1))
+            _ = try await bridge.post("/sms", BridgeWebhookTests.sms(1, body: "first"))
+
+            await platform.stop()
+            let started = ContinuousClock.now
+            let call = try await bridge.post("/twilio/voice/incoming", BridgeWebhookTests.call(2))
+            #expect(call.status == 200)
+            #expect(ContinuousClock.now - started < .seconds(10))
+            #expect(call.body.contains("trouble"))
+            #expect(call.body.contains("<Number>+19185559999</Number>"), "the last-known forward number: \(call.body)")
+            for number in 2...4 {
+                let text = try await bridge.post("/sms", BridgeWebhookTests.sms(number, body: "while down \(number)"))
+                #expect(text.status == 200)
+            }
+            _ = try await bridge.post("/sms", BridgeWebhookTests.sms(3, body: "while down 3"))  // Twilio's retry
+            #expect(try await bridge.bridge.spool.count() == 3)
+
+            try await platform.start()
+            for _ in 0..<100 where try await bridge.bridge.spool.count() > 0 {
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            #expect(try await bridge.bridge.spool.count() == 0)
+            let stored = try await platform.call { client, owner in
+                try await CommunicationLogService.Client(wrapping: client).listMessages(.with { $0.parent = "tenants/acme" }, metadata: owner).messages
+            }
+            #expect(stored.map(\.body) == ["while down 4", "while down 3", "while down 2", "first"])
+        }
+        await platform.stop()
+    }
+
+    @Test("the spool survives a bridge restart")
+    func spoolIsDurable() async throws {
+        let path = BridgeWebhookTests.spoolPath()
+        let logger = Logger(label: "test.spool")
+        let first = try await MessageSpool.open(path: path, logger: logger)
+        try await first.append(.with { $0.messageSid = "SM" + String(repeating: "1", count: 32); $0.body = "one" })
+        try await first.append(.with { $0.messageSid = "SM" + String(repeating: "2", count: 32); $0.body = "two" })
+        try await first.close()
+        let reopened = try await MessageSpool.open(path: path, logger: logger)
+        #expect(try await reopened.count() == 2)
+        #expect(try await reopened.oldest()?.request.body == "one")
+        try await reopened.close()
+    }
+}

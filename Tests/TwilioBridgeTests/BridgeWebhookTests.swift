@@ -1,0 +1,188 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+#if canImport(FoundationXML)
+import FoundationXML
+#endif
+import GRPCCore
+import Logging
+import PlatformServer
+import PlatformTestSupport
+import ServiceLifecycle
+import ServiceProAPI
+import Testing
+import TwilioBridge
+
+/// Signed webhooks over real HTTP to the bridge, against a real platform.
+@Suite("Twilio bridge webhooks")
+struct BridgeWebhookTests {
+    static let authToken = "test-auth-token-0123456789abcdef"
+    static let acmeNumber = "+19185550101"
+
+    /// The bridge in-process on a loopback port, posting Twilio-shaped, signed forms.
+    struct TestBridge {
+        let port: Int
+        let bridge: TwilioBridgeServer
+        var base: String { "http://127.0.0.1:\(port)" }
+
+        static func with<Result: Sendable>(platform: String, bridgeToken: String, spoolPath: String, _ body: (TestBridge) async throws -> Result) async throws -> Result {
+            let port = Int.random(in: 56000...60999)
+            var logger = Logger(label: "test.bridge")
+            logger.logLevel = .critical
+            let configuration = BridgeConfiguration(
+                host: "127.0.0.1", port: port, platform: platform, bridgeToken: bridgeToken,
+                publicURL: "https://bridge.example.com", twilioAuthToken: authToken, spoolPath: spoolPath,
+                fallbackNumber: "+19185557777", platformDeadline: .seconds(1), spoolRetryInterval: .milliseconds(200))
+            let bridge = try await TwilioBridgeServer.start(configuration: configuration, logger: logger)
+            let group = ServiceGroup(services: bridge.services, gracefulShutdownSignals: [], logger: logger)
+            return try await withThrowingTaskGroup(of: Void.self) { tasks in
+                tasks.addTask { try await group.run() }
+                defer { tasks.cancelAll() }
+                let test = TestBridge(port: port, bridge: bridge)
+                for _ in 0..<50 {
+                    if (try? await URLSession.shared.data(from: URL(string: test.base + "/healthz")!)) != nil { break }
+                    try await Task.sleep(for: .milliseconds(100))
+                }
+                let result = try await body(test)
+                await group.triggerGracefulShutdown()
+                return result
+            }
+        }
+
+        /// POSTs a form signed for the public URL, as Twilio would.
+        func post(_ path: String, _ parameters: [(String, String)], signed: Bool = true, token: String = BridgeWebhookTests.authToken) async throws -> (status: Int, body: String) {
+            var request = URLRequest(url: URL(string: base + path)!)
+            request.httpMethod = "POST"
+            request.setValue("application/x-www-form-urlencoded", forHTTPHeaderField: "Content-Type")
+            request.httpBody = Data(Self.encode(parameters).utf8)
+            if signed {
+                let signature = TwilioSignatureVerifier(authToken: token).signature(url: "https://bridge.example.com" + path, parameters: parameters)
+                request.setValue(signature, forHTTPHeaderField: "X-Twilio-Signature")
+            }
+            let (data, response) = try await URLSession.shared.data(for: request)
+            return ((response as? HTTPURLResponse)?.statusCode ?? 0, String(decoding: data, as: UTF8.self))
+        }
+
+        static func encode(_ parameters: [(String, String)]) -> String {
+            var allowed = CharacterSet.alphanumerics
+            allowed.insert(charactersIn: "-._~")
+            return parameters.map { "\($0.0.addingPercentEncoding(withAllowedCharacters: allowed)!)=\($0.1.addingPercentEncoding(withAllowedCharacters: allowed)!)" }.joined(separator: "&")
+        }
+    }
+
+    static func sms(_ number: Int, body: String = "Any openings Friday?", to: String = acmeNumber) -> [(String, String)] {
+        [("MessageSid", "SM" + String(format: "%032x", number)), ("From", "+15550001111"), ("To", to), ("Body", body), ("NumMedia", "0")]
+    }
+
+    static func call(_ number: Int, to: String = acmeNumber) -> [(String, String)] {
+        [("CallSid", "CA" + String(format: "%032x", number)), ("From", "+15550001111"), ("To", to), ("CallStatus", "ringing")]
+    }
+
+    static func configure(_ platform: TestPlatform, mode: IvrMode) async throws {
+        try await platform.createTenant("acme", displayName: "Acme Detailing")
+        _ = try await platform.tenants(platform.ownerToken).updateTenant(.with {
+            $0.tenant = .with { $0.name = "tenants/acme"; $0.planTier = .elite }
+            $0.updateMask = .init(protoPaths: ["plan_tier"])
+        })
+        _ = try await PhoneConfigService.Client(wrapping: platform.client).createPhoneConfig(.with {
+            $0.parent = "tenants/acme"
+            $0.phoneConfigID = "main"
+            $0.phoneConfig = .with { $0.phoneNumber = acmeNumber; $0.ivrMode = mode; $0.forwardNumber = "+19185559999" }
+        }, metadata: platform.metadata(platform.ownerToken))
+    }
+
+    static func messages(_ platform: TestPlatform) async throws -> [TextMessage] {
+        try await CommunicationLogService.Client(wrapping: platform.client).listMessages(
+            .with { $0.parent = "tenants/acme" }, metadata: platform.metadata(platform.ownerToken)).messages
+    }
+
+    static func spoolPath() -> String {
+        FileManager.default.temporaryDirectory.appendingPathComponent("spool-\(UUID().uuidString).sqlite").path
+    }
+
+    @Test("unsigned, wrongly signed and tampered webhooks get 403 and store nothing")
+    func signatures() async throws {
+        try await TestPlatform.with(.sqlite) { platform in
+            try await Self.configure(platform, mode: .simple)
+            try await TestBridge.with(platform: platform.address, bridgeToken: platform.bridgeToken, spoolPath: Self.spoolPath()) { bridge in
+                #expect(try await bridge.post("/sms", Self.sms(1), signed: false).status == 403)
+                #expect(try await bridge.post("/sms", Self.sms(1), token: "wrong-token").status == 403)
+                #expect(try await bridge.post("/twilio/voice/incoming", Self.call(1), signed: false).status == 403)
+                #expect(try await Self.messages(platform).isEmpty)
+
+                let bad = try await bridge.post("/sms", [("Body", "x")] + Self.sms(2))
+                #expect(bad.status == 200, "a signed form is accepted even with odd extras: \(bad.body)")
+            }
+        }
+    }
+
+    @Test("a retry storm stores a text once, and the reply is TwiML")
+    func smsRetryStorm() async throws {
+        try await TestPlatform.with(.sqlite) { platform in
+            try await Self.configure(platform, mode: .simple)
+            try await TestBridge.with(platform: platform.address, bridgeToken: platform.bridgeToken, spoolPath: Self.spoolPath()) { bridge in
+                var bodies: [String] = []
+                for _ in 0..<5 {
+                    let response = try await bridge.post("/sms", Self.sms(7))
+                    #expect(response.status == 200)
+                    bodies.append(response.body)
+                }
+                #expect(bodies[0].contains("<Message>Thanks for texting Acme Detailing!"))
+                let document = try XMLDocument(xmlString: bodies[0])
+                #expect(document.rootElement()?.name == "Response")
+                #expect(try await Self.messages(platform).count == 1)
+            }
+        }
+    }
+
+    @Test("each IVR mode answers with its TwiML; digits and speech continue the call", arguments: [IvrMode.simple, .ivr, .aiVoice])
+    func voiceModes(mode: IvrMode) async throws {
+        try await TestPlatform.with(.sqlite) { platform in
+            try await Self.configure(platform, mode: mode)
+            try await TestBridge.with(platform: platform.address, bridgeToken: platform.bridgeToken, spoolPath: Self.spoolPath()) { bridge in
+                let answer = try await bridge.post("/twilio/voice/incoming", Self.call(11))
+                #expect(answer.status == 200)
+                _ = try XMLDocument(xmlString: answer.body)
+                switch mode {
+                case .simple:
+                    #expect(answer.body.contains("<Number>+19185559999</Number>"))
+                case .ivr:
+                    #expect(answer.body.contains("<Gather"))
+                    #expect(answer.body.contains("/twilio/voice/gather?attempt=1"))
+                    let pressed = try await bridge.post("/twilio/voice/gather?attempt=1", Self.call(11) + [("Digits", "3")])
+                    #expect(pressed.body.contains("<Number>+19185559999</Number>"))
+                    let wrong = try await bridge.post("/twilio/voice/gather?attempt=1", Self.call(11) + [("Digits", "8")])
+                    #expect(wrong.body.contains("attempt=2"))
+                default:
+                    #expect(answer.body.contains("Acme Detailing"))
+                    #expect(answer.body.contains("speech"))
+                    let turn = try await bridge.post("/twilio/voice/ai?attempt=1", Self.call(11) + [("SpeechResult", "A full detail please"), ("Confidence", "0.92")])
+                    #expect(turn.body.contains("passed that on"))
+                }
+                let status = try await bridge.post("/twilio/status", Self.call(11).filter { $0.0 != "CallStatus" } + [("CallStatus", "completed"), ("CallDuration", "33")])
+                #expect(status.status == 200)
+                let calls = try await CommunicationLogService.Client(wrapping: platform.client).listCalls(
+                    .with { $0.parent = "tenants/acme" }, metadata: platform.metadata(platform.ownerToken)).calls
+                #expect(calls.first?.status == .completed)
+                #expect(calls.first?.duration.seconds == 33)
+            }
+        }
+    }
+
+    @Test("bad bodies are a clear 400")
+    func badBodies() async throws {
+        try await TestPlatform.with(.sqlite) { platform in
+            try await TestBridge.with(platform: platform.address, bridgeToken: platform.bridgeToken, spoolPath: Self.spoolPath()) { bridge in
+                var request = URLRequest(url: URL(string: bridge.base + "/sms")!)
+                request.httpMethod = "POST"
+                request.httpBody = Data([0x42, 0x6f, 0x64, 0x79, 0x3d, 0xff, 0xfe])
+                let (_, notUTF8) = try await URLSession.shared.data(for: request)
+                #expect((notUTF8 as? HTTPURLResponse)?.statusCode == 400)
+                request.httpBody = Data(repeating: 0x61, count: 200_000)
+                let (_, tooLarge) = try await URLSession.shared.data(for: request)
+                #expect((tooLarge as? HTTPURLResponse)?.statusCode == 400)
+            }
+        }
+    }
+}
