@@ -21,6 +21,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        // Already in the graph through hummingbird; named for the benchmark's HTTP/1.1 client.
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
     ],
     targets: [
         // The request pipeline every service runs through: auth, policy, validation, errors, logs.
@@ -79,6 +81,8 @@ let package = Package(
             dependencies: [
                 "RPCRuntime",
                 "ServiceProAPI",
+                // For `spctl twilio simulate`, which signs webhooks exactly as the bridge checks them.
+                "TwilioBridge",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
             ],
@@ -105,6 +109,25 @@ let package = Package(
             dependencies: ["SpctlCommands"],
             path: "Sources/Executables/spctl"
         ),
+        // Not a test: inbound SMS end to end vs the bridge's static baseline; see docs/benchmarks.md.
+        .executableTarget(
+            name: "webhook-bench",
+            dependencies: [
+                "PlatformServer",
+                "TwilioBridge",
+                "RPCRuntime",
+                "ServiceProAPI",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "bench/WebhookBench"
+        ),
         // Starts real platforms (SQLite, or PostgreSQL when SERVICEPRO_TEST_DATABASE_URL is set) for tests.
         .target(
             name: "PlatformTestSupport",
@@ -112,6 +135,8 @@ let package = Package(
                 "PlatformServer",
                 "RPCRuntime",
                 "ServiceProAPI",
+                "TwilioBridge",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),

@@ -18,6 +18,11 @@ public struct BridgeConfiguration: Sendable {
     public var platformDeadline: Duration
     /// How often the spool retries the platform.
     public var spoolRetryInterval: Duration
+    /// For bench/ only, off by default: also serve `POST /bench/static-sms`, which runs exactly
+    /// what `/sms` runs (body, form, signature, spool check, TwiML) except the platform RPC, and
+    /// answers a fixed reply. It is the baseline the end-to-end benchmark is compared against;
+    /// production bridges leave it off, so the route does not exist there.
+    public var benchmarkStaticRoute: Bool
 
     public init(
         host: String,
@@ -29,7 +34,8 @@ public struct BridgeConfiguration: Sendable {
         spoolPath: String,
         fallbackNumber: String? = nil,
         platformDeadline: Duration = .seconds(5),
-        spoolRetryInterval: Duration = .seconds(1)
+        spoolRetryInterval: Duration = .seconds(1),
+        benchmarkStaticRoute: Bool = false
     ) {
         self.host = host
         self.port = port
@@ -41,5 +47,6 @@ public struct BridgeConfiguration: Sendable {
         self.fallbackNumber = fallbackNumber
         self.platformDeadline = platformDeadline
         self.spoolRetryInterval = spoolRetryInterval
+        self.benchmarkStaticRoute = benchmarkStaticRoute
     }
 }

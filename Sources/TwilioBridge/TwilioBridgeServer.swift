@@ -37,7 +37,8 @@ public struct TwilioBridgeServer: Sendable {
             spool: spool,
             fallback: VoiceFallback(platformWideNumber: configuration.fallbackNumber),
             deadline: configuration.platformDeadline,
-            logger: logger
+            logger: logger,
+            benchmarkStaticRoute: configuration.benchmarkStaticRoute
         ).register(on: router)
         return router
     }

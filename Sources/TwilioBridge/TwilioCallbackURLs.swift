@@ -21,6 +21,9 @@ public struct TwilioCallbackURLs: Sendable, Hashable {
     public static let ivrGatherPath = "/twilio/voice/gather"
     /// Call, message and recording status: RecordCallStatus and RecordMessageStatus.
     public static let statusPath = "/twilio/status"
+    /// For bench/ only, served when `BridgeConfiguration.benchmarkStaticRoute` is on: `/sms`
+    /// without the platform RPC, the baseline of the webhook benchmark.
+    public static let benchmarkStaticSMSPath = "/bench/static-sms"
     /// The query parameter that carries `VoiceCallback.attempt`.
     public static let attemptParameter = "attempt"
 

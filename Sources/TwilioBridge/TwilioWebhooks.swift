@@ -19,8 +19,12 @@ struct TwilioWebhooks: Sendable {
     /// Well under Twilio's 15 s, leaving time to answer with the fallback.
     let deadline: Duration
     let logger: Logger
+    /// Serve the benchmark baseline route; see `BridgeConfiguration.benchmarkStaticRoute`.
+    var benchmarkStaticRoute = false
 
     static let maxBodyBytes = 64 * 1024
+    /// What the benchmark baseline answers instead of asking the platform.
+    static let benchmarkStaticReply = SmsReply.with { $0.body = "Thanks for texting! We got your message and will reply shortly." }
 
     func register(on router: Router<BasicRequestContext>) {
         router.post(RouterPath(stringLiteral: TwilioCallbackURLs.smsPath)) { request, _ in await webhook(request, inboundMessage) }
@@ -28,6 +32,9 @@ struct TwilioWebhooks: Sendable {
         router.post(RouterPath(stringLiteral: TwilioCallbackURLs.ivrGatherPath)) { request, _ in await webhook(request, ivrSelection) }
         router.post(RouterPath(stringLiteral: TwilioCallbackURLs.aiVoicePath)) { request, _ in await webhook(request, aiVoiceTurn) }
         router.post(RouterPath(stringLiteral: TwilioCallbackURLs.statusPath)) { request, _ in await webhook(request, statusCallback) }
+        if benchmarkStaticRoute {
+            router.post(RouterPath(stringLiteral: TwilioCallbackURLs.benchmarkStaticSMSPath)) { request, _ in await webhook(request, benchmarkStaticMessage) }
+        }
     }
 
     /// What every route shares: a bounded UTF-8 form body, a valid signature, then the handler.
@@ -67,6 +74,20 @@ struct TwilioWebhooks: Sendable {
     // MARK: Routes
 
     private func inboundMessage(_ form: FormBody, _ attempt: Int) async -> Response {
+        await inboundMessage(form) { message in
+            try await inbound.handleInboundMessage(message, metadata: platform.metadata, options: callOptions).replies
+        }
+    }
+
+    /// `/sms` with the platform's answer replaced by a fixed reply: the benchmark's baseline, so
+    /// that the two differ only by the RPC (and what the platform does behind it).
+    private func benchmarkStaticMessage(_ form: FormBody, _ attempt: Int) async -> Response {
+        await inboundMessage(form) { _ in [Self.benchmarkStaticReply] }
+    }
+
+    /// An inbound text: the request built from the form, spooled behind earlier spooled texts,
+    /// otherwise handed to `deliver` (the platform RPC) and its replies rendered as TwiML.
+    private func inboundMessage(_ form: FormBody, deliver: (HandleInboundMessageRequest) async throws -> [SmsReply]) async -> Response {
         let message = HandleInboundMessageRequest.with {
             $0.messageSid = form["MessageSid"]
             $0.messagingServiceSid = form["MessagingServiceSid"]
@@ -83,8 +104,7 @@ struct TwilioWebhooks: Sendable {
                 try await spool.append(message)
                 return twiml(renderer.messagingResponse([]))
             }
-            let response = try await inbound.handleInboundMessage(message, metadata: platform.metadata, options: callOptions)
-            return twiml(renderer.messagingResponse(response.replies))
+            return twiml(renderer.messagingResponse(try await deliver(message)))
         } catch let error as RPCError where !SpoolDrainer.isRetryable(error) {
             logger.warning("platform refused an inbound text", metadata: ["message_sid": "\(message.messageSid)", "error": "\(error)"])
             return Self.plain(.badRequest, error.message)

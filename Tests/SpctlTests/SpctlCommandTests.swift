@@ -1,5 +1,6 @@
 import Foundation
 import PlatformTestSupport
+import ServiceProAPI
 import Testing
 
 /// The real spctl binary against a real platform, as an operator uses it.
@@ -15,6 +16,10 @@ struct SpctlCommandTests {
         }
 
         func callAsFunction(_ arguments: String..., environment: [String: String] = [:]) async throws -> PythonOracle.Result {
+            try await run(arguments, environment: environment)
+        }
+
+        func run(_ arguments: [String], environment: [String: String] = [:]) async throws -> PythonOracle.Result {
             try await ProcessRunner.run(
                 RepositoryPaths.executable("spctl").path, arguments,
                 environment: ["XDG_CONFIG_HOME": configHome.path, "SPCTL_SERVER": "", "SPCTL_TOKEN": ""].merging(environment) { $1 })
@@ -101,5 +106,43 @@ struct SpctlCommandTests {
         #expect(script.status == 0)
         #expect(script.output.contains("tenants"))
         #expect(script.output.contains("api-keys"))
+    }
+}
+
+/// `spctl twilio simulate` against a real bridge and platform.
+@Suite("spctl twilio simulate")
+struct TwilioSimulateTests {
+    @Test("sms, call, digits and speech print the bridge's TwiML; a wrong token is refused")
+    func simulate() async throws {
+        try await TestPlatform.with(.sqlite) { platform in
+            try await platform.createTenant("acme", displayName: "Acme Detailing")
+            _ = try await platform.tenants(platform.ownerToken).updateTenant(.with {
+                $0.tenant = .with { $0.name = "tenants/acme"; $0.planTier = .elite }
+                $0.updateMask = .init(protoPaths: ["plan_tier"])
+            })
+            _ = try await PhoneConfigService.Client(wrapping: platform.client).createPhoneConfig(.with {
+                $0.parent = "tenants/acme"; $0.phoneConfigID = "main"
+                $0.phoneConfig = .with { $0.phoneNumber = "+19185550101"; $0.ivrMode = .ivr; $0.forwardNumber = "+19185559999" }
+            }, metadata: platform.metadata(platform.ownerToken))
+            let spool = FileManager.default.temporaryDirectory.appendingPathComponent("spool-\(UUID().uuidString).sqlite").path
+            try await TestBridge.with(platform: platform.address, bridgeToken: platform.bridgeToken, spoolPath: spool) { bridge in
+                let spctl = try SpctlCommandTests.Spctl()
+                let common = ["--bridge", bridge.base, "--public-url", "https://bridge.example.com", "--auth-token", TestBridge.authToken, "--to", "+19185550101"]
+
+                let sms = try await spctl.run(["twilio", "simulate", "sms", "--body", "Hi there"] + common)
+                #expect(sms.status == 0, "\(sms.output)")
+                #expect(sms.output.contains("<Message>Thanks for texting Acme Detailing!"))
+
+                let call = try await spctl.run(["twilio", "simulate", "call", "--call-sid", "CA" + String(repeating: "ab", count: 16)] + common)
+                #expect(call.status == 0, "\(call.output)")
+                #expect(call.output.contains("<Gather"))
+                let digits = try await spctl.run(["twilio", "simulate", "digits", "--call-sid", "CA" + String(repeating: "ab", count: 16), "--digits", "3"] + common)
+                #expect(digits.output.contains("<Number>+19185559999</Number>"), "\(digits.output)")
+
+                let forged = try await spctl.run(["twilio", "simulate", "sms", "--body", "x", "--bridge", bridge.base, "--public-url", "https://bridge.example.com", "--auth-token", "wrong", "--to", "+19185550101"])
+                #expect(forged.status != 0)
+                #expect(forged.output.contains("HTTP 403"))
+            }
+        }
     }
 }

@@ -67,7 +67,7 @@ struct BridgeFaultTests {
             }, metadata: owner)
         }
         let spool = BridgeWebhookTests.spoolPath()
-        try await BridgeWebhookTests.TestBridge.with(platform: platform.address, bridgeToken: try platform.token("bridge.token"), spoolPath: spool) { bridge in
+        try await TestBridge.with(platform: platform.address, bridgeToken: try platform.token("bridge.token"), spoolPath: spool) { bridge in
             // Up: a call teaches the bridge the forward number; a text goes straight through.
             _ = try await bridge.post("/twilio/voice/incoming", BridgeWebhookTests.call(1))
             _ = try await bridge.post("/sms", BridgeWebhookTests.sms(1, body: "first"))

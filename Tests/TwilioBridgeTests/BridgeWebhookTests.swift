@@ -17,59 +17,7 @@ import TwilioBridge
 /// Signed webhooks over real HTTP to the bridge, against a real platform.
 @Suite("Twilio bridge webhooks")
 struct BridgeWebhookTests {
-    static let authToken = "test-auth-token-0123456789abcdef"
     static let acmeNumber = "+19185550101"
-
-    /// The bridge in-process on a loopback port, posting Twilio-shaped, signed forms.
-    struct TestBridge {
-        let port: Int
-        let bridge: TwilioBridgeServer
-        var base: String { "http://127.0.0.1:\(port)" }
-
-        static func with<Result: Sendable>(platform: String, bridgeToken: String, spoolPath: String, _ body: (TestBridge) async throws -> Result) async throws -> Result {
-            let port = Int.random(in: 56000...60999)
-            var logger = Logger(label: "test.bridge")
-            logger.logLevel = .critical
-            let configuration = BridgeConfiguration(
-                host: "127.0.0.1", port: port, platform: platform, bridgeToken: bridgeToken,
-                publicURL: "https://bridge.example.com", twilioAuthToken: authToken, spoolPath: spoolPath,
-                fallbackNumber: "+19185557777", platformDeadline: .seconds(1), spoolRetryInterval: .milliseconds(200))
-            let bridge = try await TwilioBridgeServer.start(configuration: configuration, logger: logger)
-            let group = ServiceGroup(services: bridge.services, gracefulShutdownSignals: [], logger: logger)
-            return try await withThrowingTaskGroup(of: Void.self) { tasks in
-                tasks.addTask { try await group.run() }
-                defer { tasks.cancelAll() }
-                let test = TestBridge(port: port, bridge: bridge)
-                for _ in 0..<50 {
-                    if (try? await URLSession.shared.data(from: URL(string: test.base + "/healthz")!)) != nil { break }
-                    try await Task.sleep(for: .milliseconds(100))
-                }
-                let result = try await body(test)
-                await group.triggerGracefulShutdown()
-                return result
-            }
-        }
-
-        /// POSTs a form signed for the public URL, as Twilio would.
-        func post(_ path: String, _ parameters: [(String, String)], signed: Bool = true, token: String = BridgeWebhookTests.authToken) async throws -> (status: Int, body: String) {
-            var request = URLRequest(url: URL(string: base + path)!)
-            request.httpMethod = "POST"
-            request.setValue("application/x-www-form-urlencoded", forHTTPHeaderField: "Content-Type")
-            request.httpBody = Data(Self.encode(parameters).utf8)
-            if signed {
-                let signature = TwilioSignatureVerifier(authToken: token).signature(url: "https://bridge.example.com" + path, parameters: parameters)
-                request.setValue(signature, forHTTPHeaderField: "X-Twilio-Signature")
-            }
-            let (data, response) = try await URLSession.shared.data(for: request)
-            return ((response as? HTTPURLResponse)?.statusCode ?? 0, String(decoding: data, as: UTF8.self))
-        }
-
-        static func encode(_ parameters: [(String, String)]) -> String {
-            var allowed = CharacterSet.alphanumerics
-            allowed.insert(charactersIn: "-._~")
-            return parameters.map { "\($0.0.addingPercentEncoding(withAllowedCharacters: allowed)!)=\($0.1.addingPercentEncoding(withAllowedCharacters: allowed)!)" }.joined(separator: "&")
-        }
-    }
 
     static func sms(_ number: Int, body: String = "Any openings Friday?", to: String = acmeNumber) -> [(String, String)] {
         [("MessageSid", "SM" + String(format: "%032x", number)), ("From", "+15550001111"), ("To", to), ("Body", body), ("NumMedia", "0")]

@@ -33,6 +33,11 @@ struct PlatformServerCommand: AsyncParsableCommand {
     @Option(name: .customLong("tls-key"), help: "PEM private key for --tls-cert.")
     var tlsKey: String?
 
+    @Option(
+        name: .customLong("secrets-key-file"),
+        help: "AES key sealing secrets at rest, created on first start (default <home>/secrets.key); env SERVICEPRO_SECRETS_KEY (base64 of 32 bytes) overrides it.")
+    var secretsKeyFile: String?
+
     func validate() throws {
         guard (tlsCert == nil) == (tlsKey == nil) else {
             throw ValidationError("--tls-cert and --tls-key go together")
@@ -57,7 +62,8 @@ struct PlatformServerCommand: AsyncParsableCommand {
             host: host,
             port: port,
             databaseURL: databaseURL,
-            tls: tlsCert.map { RPCServer.TLSFiles(certificateChainPath: $0, privateKeyPath: tlsKey!) })
+            tls: tlsCert.map { RPCServer.TLSFiles(certificateChainPath: $0, privateKeyPath: tlsKey!) },
+            secretsKeyPath: secretsKeyFile)
         let server = try await PlatformServer.start(configuration, logger: logger)
         logger.info("platform-server listening", metadata: ["address": "\(listen)", "store": "\(databaseURL == nil ? "sqlite" : "postgres")"])
         let group = ServiceGroup(services: [server], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)

@@ -1,0 +1,159 @@
+import ArgumentParser
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import TwilioBridge
+
+/// `spctl twilio simulate`: posts real-shaped, signed Twilio webhooks to a bridge and prints the
+/// TwiML it answers, so every flow can be tried without Twilio.
+struct TwilioCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "twilio",
+        abstract: "Work with the Twilio bridge.",
+        subcommands: [Simulate.self]
+    )
+
+    struct Simulate: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Send the bridge a signed webhook as Twilio would, and print its TwiML.",
+            discussion: """
+                Start with `call`, then continue the same call with `digits` or `speech` and the
+                CallSid it printed. The bridge must know the same auth token (TWILIO_AUTH_TOKEN).
+                """,
+            subcommands: [SMS.self, Call.self, Digits.self, Speech.self]
+        )
+    }
+
+    /// Where the bridge is and how to sign for it.
+    struct BridgeOptions: ParsableArguments {
+        @Option(help: "The bridge's base URL.")
+        var bridge: String = "http://127.0.0.1:8080"
+
+        @Option(name: .customLong("public-url"), help: "The base URL the bridge believes Twilio calls (its --public-url); the bridge URL by default.")
+        var publicURL: String?
+
+        @Option(name: .customLong("auth-token"), help: "Twilio auth token to sign with (env TWILIO_AUTH_TOKEN).")
+        var authToken: String?
+
+        @Option(help: "The number called, E.164.") var to: String
+        @Option(help: "The caller or sender, E.164.") var from: String = "+15005550006"
+
+        /// POSTs the form to `path` signed for the public URL; prints the TwiML, fails on non-200.
+        func post(_ path: String, _ parameters: [(String, String)]) throws {
+            guard let token = authToken ?? ProcessInfo.processInfo.environment["TWILIO_AUTH_TOKEN"], !token.isEmpty else {
+                throw ValidationError("give the bridge's Twilio auth token: --auth-token or TWILIO_AUTH_TOKEN")
+            }
+            let base = bridge.hasSuffix("/") ? String(bridge.dropLast()) : bridge
+            let signedBase = (publicURL ?? base).hasSuffix("/") ? String((publicURL ?? base).dropLast()) : (publicURL ?? base)
+            guard let url = URL(string: base + path) else { throw ValidationError("--bridge \(bridge) is not a URL") }
+            var request = URLRequest(url: url)
+            request.httpMethod = "POST"
+            request.setValue("application/x-www-form-urlencoded", forHTTPHeaderField: "Content-Type")
+            request.setValue(TwilioSignatureVerifier(authToken: token).signature(url: signedBase + path, parameters: parameters), forHTTPHeaderField: TwilioSignatureVerifier.signatureHeader)
+            request.httpBody = Data(FormEncoding.encode(parameters).utf8)
+            let (status, body) = try Self.send(request)
+            print(body)
+            guard status == 200 else {
+                FileHandle.standardError.write(Data("error: the bridge answered HTTP \(status)\n".utf8))
+                throw ExitCode(1)
+            }
+        }
+
+        /// URLSession's synchronous use, for a one-shot CLI call.
+        private static func send(_ request: URLRequest) throws -> (Int, String) {
+            let semaphore = DispatchSemaphore(value: 0)
+            nonisolated(unsafe) var outcome: Result<(Int, String), any Error> = .failure(URLError(.unknown))
+            URLSession.shared.dataTask(with: request) { data, response, error in
+                if let error {
+                    outcome = .failure(error)
+                } else {
+                    outcome = .success(((response as? HTTPURLResponse)?.statusCode ?? 0, String(decoding: data ?? Data(), as: UTF8.self)))
+                }
+                semaphore.signal()
+            }.resume()
+            semaphore.wait()
+            do {
+                return try outcome.get()
+            } catch {
+                throw ValidationError("cannot reach the bridge at \(request.url!.absoluteString): \(error.localizedDescription); is twilio-bridge running?")
+            }
+        }
+    }
+
+    static func sid(_ prefix: String) -> String {
+        prefix + (0..<32).map { _ in String("0123456789abcdef".randomElement()!) }.joined()
+    }
+
+    struct SMS: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "sms", abstract: "An inbound text.")
+        @OptionGroup var bridge: BridgeOptions
+        @Option(help: "The text.") var body: String
+        @Option(name: .customLong("messaging-service-sid"), help: "The Messaging Service it arrived through.") var messagingServiceSid: String?
+        @Option(name: .customLong("message-sid"), help: "Reuse a MessageSid to simulate Twilio's retry.") var messageSid: String?
+
+        func run() throws {
+            var parameters = [
+                ("MessageSid", messageSid ?? TwilioCommand.sid("SM")), ("AccountSid", TwilioCommand.sid("AC")),
+                ("From", bridge.from), ("To", bridge.to), ("Body", body), ("NumMedia", "0"),
+            ]
+            if let messagingServiceSid { parameters.append(("MessagingServiceSid", messagingServiceSid)) }
+            try bridge.post(TwilioCallbackURLs.smsPath, parameters)
+        }
+    }
+
+    struct Call: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "call", abstract: "An inbound call's first webhook.")
+        @OptionGroup var bridge: BridgeOptions
+        @Option(name: .customLong("call-sid"), help: "The call's CallSid; a new one when omitted.") var callSid: String?
+
+        func run() throws {
+            let sid = callSid ?? TwilioCommand.sid("CA")
+            FileHandle.standardError.write(Data("CallSid: \(sid)\n".utf8))
+            try bridge.post(TwilioCallbackURLs.incomingCallPath, [
+                ("CallSid", sid), ("AccountSid", TwilioCommand.sid("AC")), ("From", bridge.from), ("To", bridge.to),
+                ("CallStatus", "ringing"), ("Direction", "inbound"),
+            ])
+        }
+    }
+
+    struct Digits: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "digits", abstract: "Keys pressed at the IVR menu.")
+        @OptionGroup var bridge: BridgeOptions
+        @Option(name: .customLong("call-sid"), help: "The CallSid `call` printed.") var callSid: String
+        @Option(help: "The keys pressed; empty for none.") var digits: String = ""
+        @Option(help: "Which try of the menu this is.") var attempt: Int = 1
+
+        func run() throws {
+            try bridge.post("\(TwilioCallbackURLs.ivrGatherPath)?\(TwilioCallbackURLs.attemptParameter)=\(attempt)", [
+                ("CallSid", callSid), ("From", bridge.from), ("To", bridge.to), ("Digits", digits), ("CallStatus", "in-progress"),
+            ])
+        }
+    }
+
+    struct Speech: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "speech", abstract: "What the caller said to the AI receptionist.")
+        @OptionGroup var bridge: BridgeOptions
+        @Option(name: .customLong("call-sid"), help: "The CallSid `call` printed.") var callSid: String
+        @Option(help: "The recognised speech; empty for silence.") var speech: String = ""
+        @Option(help: "Which turn of the conversation this is.") var attempt: Int = 1
+
+        func run() throws {
+            try bridge.post("\(TwilioCallbackURLs.aiVoicePath)?\(TwilioCallbackURLs.attemptParameter)=\(attempt)", [
+                ("CallSid", callSid), ("From", bridge.from), ("To", bridge.to), ("SpeechResult", speech), ("Confidence", "0.9"),
+                ("CallStatus", "in-progress"),
+            ])
+        }
+    }
+}
+
+/// `application/x-www-form-urlencoded`, as Twilio encodes webhook bodies.
+enum FormEncoding {
+    static func encode(_ parameters: [(String, String)]) -> String {
+        var allowed = CharacterSet.alphanumerics
+        allowed.insert(charactersIn: "-._~")
+        return parameters.map { name, value in
+            "\(name.addingPercentEncoding(withAllowedCharacters: allowed) ?? name)=\(value.addingPercentEncoding(withAllowedCharacters: allowed) ?? value)"
+        }.joined(separator: "&")
+    }
+}
