@@ -10,6 +10,8 @@ import SQLiteNIO
 /// stores the message exactly once.
 public actor MessageSpool {
     private let connection: SQLiteConnection
+    /// SQLiteNIO's close is not idempotent (a second one crashes release builds), so it happens once.
+    private var closed = false
 
     public static func open(path: String, logger: Logger) async throws -> MessageSpool {
         let connection = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
@@ -59,12 +61,15 @@ public actor MessageSpool {
         try await connection.query("SELECT COUNT(*) AS n FROM spooled_messages", []).first?.column("n")?.integer ?? 0
     }
 
+    /// Closes the spool's file; later calls, and the deinit, do nothing.
     public func close() async throws {
+        guard !closed else { return }
+        closed = true
         try await connection.close()
     }
 
-    // The connection must be closed before it goes; closing twice is harmless.
+    // The connection must be closed before it goes.
     deinit {
-        _ = connection.close()
+        if !closed { _ = connection.close() }
     }
 }

@@ -63,15 +63,22 @@ struct CallOptions: ParsableArguments {
         }
     }
 
-    /// Connects with the resolved context and reports RPC errors the spctl way.
+    /// Connects with the resolved context and reports RPC errors the spctl way. While the context
+    /// impersonates a tenant, the banner says so first; once the platform says the session is
+    /// over, the context goes back to its own credential.
     func connected<Result: Sendable>(_ body: (ClientConnection.Client, Metadata) async throws -> Result) async throws -> Result {
         let target = try Target.resolve(server: server, token: token, context: context)
+        if let impersonation = target.impersonation {
+            ImpersonationNotice.say(ImpersonationNotice.banner(impersonation))
+        }
         do {
-            return try await ClientConnection.with(server: target.server, tls: target.tls, caFile: target.caFile) { client in
-                try await body(client, target.metadata)
-            }
+            return try await target.connect(body)
         } catch let error as RPCError {
             ErrorReport.print(error)
+            if target.impersonationEnded(by: error), let name = target.contextName {
+                try ImpersonationNotice.drop(context: name, configPath: target.configPath)
+                ImpersonationNotice.say("the impersonation session is over; context \"\(name)\" uses its own credential again")
+            }
             throw ExitCode(1)
         }
     }

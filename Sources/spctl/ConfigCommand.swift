@@ -24,7 +24,10 @@ struct ConfigCommand: ParsableCommand {
             for (name, context) in contexts.contexts.sorted(by: { $0.key < $1.key }) {
                 let marker = name == contexts.currentContext ? "*" : " "
                 let credential = context.tokenFile.map { "token file \($0)" } ?? (context.token == nil ? "no token" : "token")
-                print("\(marker) \(name)\t\(context.server)\t\(context.tls ? "tls" : "plaintext")\t\(credential)")
+                let viewing = context.impersonation.map {
+                    "\tviewing as \($0.tenantDisplayName) until \(ImpersonationNotice.clockTime($0.expireTime))"
+                } ?? ""
+                print("\(marker) \(name)\t\(context.server)\t\(context.tls ? "tls" : "plaintext")\t\(credential)\(viewing)")
             }
         }
     }

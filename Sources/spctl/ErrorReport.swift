@@ -1,11 +1,12 @@
 import Foundation
 import GRPCCore
 import GRPCProtobuf
+import RPCRuntime
 
 /// `error: <code>: <message>` on stderr, then the reason and one line per field violation.
 enum ErrorReport {
     static func print(_ error: RPCError) {
-        var lines = ["error: \(codeName(error.code)): \(error.message)"]
+        var lines = ["error: \(error.code.statusName): \(error.message)"]
         if let status = try? error.unpackGoogleRPCStatus() {
             for detail in status.details {
                 if let info = detail.errorInfo {
@@ -22,16 +23,5 @@ enum ErrorReport {
             lines.append("  hint: is platform-server running? Check --server or `spctl config current-context`.")
         }
         FileHandle.standardError.write(Data((lines.joined(separator: "\n") + "\n").utf8))
-    }
-
-    /// gRPC's canonical names, by status number.
-    static let codeNames = [
-        "OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND", "ALREADY_EXISTS",
-        "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE",
-        "UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED",
-    ]
-
-    static func codeName(_ code: RPCError.Code) -> String {
-        codeNames.indices.contains(code.rawValue) ? codeNames[code.rawValue] : "CODE_\(code.rawValue)"
     }
 }

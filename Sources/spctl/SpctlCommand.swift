@@ -1,7 +1,7 @@
 import ArgumentParser
 
 /// `spctl`: the operators' CLI. Resource commands are generated from the API
-/// (`spctl tenants list`, `spctl api-keys create`); config and login are written by hand.
+/// (`spctl tenants list`, `spctl api-keys create`); config, login and impersonate are written by hand.
 public struct SpctlCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "spctl",
@@ -13,7 +13,7 @@ public struct SpctlCommand: AsyncParsableCommand {
             `spctl --generate-completion-script bash|zsh|fish`.
             """,
         version: "0.1.0",
-        subcommands: [ConfigCommand.self, LoginCommand.self, TwilioCommand.self] + GeneratedCommands.all
+        subcommands: [ConfigCommand.self, LoginCommand.self, ImpersonateCommand.self, TwilioCommand.self] + GeneratedCommands.all
     )
 
     public init() {}

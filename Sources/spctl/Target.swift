@@ -1,30 +1,39 @@
 import ArgumentParser
 import Foundation
 import GRPCCore
+import GRPCProtobuf
 import RPCRuntime
 
 /// Where a command connects and with which token: flags, then SPCTL_SERVER / SPCTL_TOKEN, then
-/// the chosen or current context.
+/// the chosen or current context, whose impersonation session's token comes before its own.
 struct Target {
     var server: String
     var token: String?
     var tls: Bool
     var caFile: String?
     var contextName: String?
+    /// The config file the context came from.
+    var configPath: String
+    /// The context's impersonation session, when its token is the one in use.
+    var impersonation: ClientContexts.Impersonation?
 
     var metadata: Metadata { token.map(ClientConnection.bearer) ?? [:] }
 
+    /// A context's session that has run out is removed from the context on the way, with a note on
+    /// stderr, and the context's own credential is used again.
     static func resolve(
         server: String?,
         token: String?,
         context: String?,
-        environment: [String: String] = ProcessInfo.processInfo.environment
+        environment: [String: String] = ProcessInfo.processInfo.environment,
+        now: Date = Date()
     ) throws -> Target {
         // An empty variable counts as unset, as shells make it easy to export one by accident.
         let environment = environment.filter { !$0.value.isEmpty }
-        let contexts = try ClientContexts.load(from: ClientContexts.defaultPath(environment: environment))
+        let path = ClientContexts.defaultPath(environment: environment)
+        let contexts = try ClientContexts.load(from: path)
         let name = context ?? contexts.currentContext
-        let chosen = name.flatMap { contexts.contexts[$0] }
+        var chosen = name.flatMap { contexts.contexts[$0] }
         if let context, chosen == nil {
             throw ValidationError("no context named \"\(context)\"; see `spctl config get-contexts`")
         }
@@ -32,7 +41,30 @@ struct Target {
         guard let resolvedServer else {
             throw ValidationError("no server: start platform-server once (it creates a context), run `spctl login --server host:port --token ...`, or pass --server")
         }
-        let resolvedToken = try token ?? environment["SPCTL_TOKEN"] ?? chosen?.resolvedToken()
-        return Target(server: resolvedServer, token: resolvedToken, tls: chosen?.tls ?? false, caFile: chosen?.caFile, contextName: name)
+        if let name, let impersonation = chosen?.impersonation, impersonation.expireTime <= now {
+            try ImpersonationNotice.drop(context: name, configPath: path)
+            ImpersonationNotice.say("impersonation of \(impersonation.tenantDisplayName) expired at \(ImpersonationNotice.clockTime(impersonation.expireTime)); context \"\(name)\" uses its own credential again")
+            chosen?.impersonation = nil
+        }
+        let override = token ?? environment["SPCTL_TOKEN"]
+        let impersonation = override == nil ? chosen?.impersonation : nil
+        let resolvedToken = try override ?? impersonation?.token ?? chosen?.resolvedToken()
+        return Target(
+            server: resolvedServer, token: resolvedToken, tls: chosen?.tls ?? false, caFile: chosen?.caFile,
+            contextName: name, configPath: path, impersonation: impersonation)
+    }
+
+    func connect<Result: Sendable>(_ body: (ClientConnection.Client, Metadata) async throws -> Result) async throws -> Result {
+        try await ClientConnection.with(server: server, tls: tls, caFile: caFile) { client in
+            try await body(client, metadata)
+        }
+    }
+
+    /// Whether `error` says the impersonation session whose token this target used is over:
+    /// stopped, revoked, expired, or gone with its tenant.
+    func impersonationEnded(by error: RPCError) -> Bool {
+        guard impersonation != nil, error.code == .unauthenticated else { return false }
+        let reason = (try? error.unpackGoogleRPCStatus())?.details.compactMap(\.errorInfo).first?.reason
+        return ["impersonation_expired", "impersonation_ended", "invalid_token"].contains(reason)
     }
 }

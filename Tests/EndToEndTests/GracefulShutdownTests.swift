@@ -13,6 +13,8 @@ struct GracefulShutdownTests {
         try await TestPlatform.with(.sqlite) { platform in
             let watch = MethodDescriptor(service: ServiceDescriptor(fullyQualifiedService: "grpc.health.v1.Health"), method: "Watch")
             // HealthCheckResponse is field 1, an enum: decode through a message with the same shape.
+            // Shutdown begins only once the watch is open and has seen SERVING.
+            let (opened, open) = AsyncStream.makeStream(of: Void.self)
             let statuses = try await withThrowingTaskGroup(of: [Int].self) { group in
                 group.addTask {
                     try await platform.client.serverStreaming(
@@ -23,11 +25,14 @@ struct GracefulShutdownTests {
                         options: .defaults
                     ) { response in
                         var seen: [Int] = []
-                        for try await message in response.messages { seen.append(Int(message.value)) }
+                        for try await message in response.messages {
+                            seen.append(Int(message.value))
+                            open.yield()
+                        }
                         return seen
                     }
                 }
-                try await Task.sleep(for: .milliseconds(300))
+                for await _ in opened { break }
                 platform.server.rpcServer.beginGracefulShutdown()
                 return try await group.next()!
             }

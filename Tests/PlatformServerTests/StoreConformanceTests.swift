@@ -50,7 +50,7 @@ struct StoreConformanceTests {
             let versions = try await platform.database.transaction(.platform) { tx in
                 try await tx.query("SELECT version FROM schema_migrations").map { try $0.int("version") }
             }
-            #expect(versions.sorted() == [1, 2])
+            #expect(versions.sorted() == [1, 2, 3])
         }
     }
 

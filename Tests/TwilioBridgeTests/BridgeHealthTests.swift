@@ -23,7 +23,7 @@ struct BridgeHealthTests {
             defer { bridge.terminate() }
 
             var body = ""
-            for _ in 0..<100 where !body.contains("reachable") {
+            for _ in 0..<100 where !body.contains(#""platform":"reachable""#) {
                 try await Task.sleep(for: .milliseconds(100))
                 if let (data, _) = try? await URLSession.shared.data(from: URL(string: "http://127.0.0.1:\(port)/healthz")!) {
                     body = String(decoding: data, as: UTF8.self)

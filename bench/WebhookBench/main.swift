@@ -28,9 +28,9 @@ struct WebhookBench: AsyncParsableCommand {
         commandName: "webhook-bench",
         abstract: "Inbound SMS webhooks end to end vs the bridge's static TwiML baseline.",
         discussion: """
-            Starts a platform (SQLite in a temporary home, or a fresh database on the PostgreSQL
-            server of --database-url) and a bridge in-process on loopback, adds a tenant with a
-            number, then posts signed, Twilio-shaped SMS webhooks over keep-alive HTTP/1.1
+            Starts a platform (SQLite in a temporary home, or a fresh database on the PostgreSQL \
+            server of --database-url) and a bridge in-process on loopback, adds a tenant with a \
+            number, then posts signed, Twilio-shaped SMS webhooks over keep-alive HTTP/1.1 \
             connections. Build it in release mode: swift build -c release --product webhook-bench
             """)
 
@@ -92,7 +92,6 @@ struct WebhookBench: AsyncParsableCommand {
         let platform = try await PlatformServer.start(
             .init(home: home.path, host: "127.0.0.1", port: 0, databaseURL: store.url, spctlConfigPath: nil), logger: logger)
         let platformTask = Task { try await platform.run() }
-        defer { platform.rpcServer.beginGracefulShutdown() }
         let platformPort = try await platform.rpcServer.listeningPort
         let platformAddress = "127.0.0.1:\(platformPort)"
         func token(_ file: String) throws -> String {
@@ -111,7 +110,10 @@ struct WebhookBench: AsyncParsableCommand {
         let bridgeGroup = ServiceGroup(services: bridge.services, gracefulShutdownSignals: [], logger: logger)
         let bridgeTask = Task { try await bridgeGroup.run() }
 
+        // The load generator gets its own event loop, not the servers' shared ones, so its
+        // callbacks never queue behind server work on the same loop (nor delay it).
         let clientLoop = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let loadBefore = Self.loadAverage()
         let outcome: Result<Report, any Error>
         do {
             let connections = try await LoadConnection.open(count: concurrency, port: bridgePort, on: clientLoop)
@@ -128,9 +130,17 @@ struct WebhookBench: AsyncParsableCommand {
         _ = await platformTask.result
         try await clientLoop.shutdownGracefully()
 
-        let report = try outcome.get()
-        print(report.markdown(target: target, backend: store.url == nil ? "SQLite" : "PostgreSQL", settings: self))
+        var report = try outcome.get()
+        report.loadBefore = loadBefore
+        // Unbuffered, so the table is out even if something fails while shutting down.
+        let table = report.markdown(target: target, backend: store.url == nil ? "SQLite" : "PostgreSQL", settings: self)
+        FileHandle.standardOutput.write(Data((table + "\n").utf8))
         if report.failures > 0 { throw ExitCode.failure }
+    }
+
+    /// The 1-minute load average, to tell a quiet run from one that shared the machine.
+    static func loadAverage() -> String {
+        (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?.split(separator: " ").first.map(String.init) ?? "?"
     }
 
     /// Warm-up, then the rounds, checking after each e2e phase that every text was stored (and
@@ -541,6 +551,8 @@ struct Round {
 struct Report {
     let floor: PhaseResult
     var rounds: [Round] = []
+    /// The 1-minute load average before the measurement (after it, the bench's own load dominates).
+    var loadBefore = "?"
 
     var failures: Int { floor.failures + rounds.reduce(0) { $0 + $1.staticTwiML.failures + $1.endToEnd.failures } }
 
@@ -558,7 +570,8 @@ struct Report {
         #endif
         var lines = [
             "webhook-bench: \(backend), \(build), \(ProcessInfo.processInfo.activeProcessorCount) cores, concurrency \(settings.concurrency), "
-                + "\(settings.requests) requests per path in \(settings.rounds) rounds after \(settings.warmup) warm-up, log level \(settings.logLevel)",
+                + "\(settings.requests) requests per path in \(settings.rounds) rounds after \(settings.warmup) warm-up, log level \(settings.logLevel), "
+                + "load average \(loadBefore) before",
             "",
             "| round | path | requests | req/s | p50 ms | p99 ms | max ms | p99 e2e/static |",
             "|---|---|---:|---:|---:|---:|---:|---:|",
@@ -599,4 +612,13 @@ extension Duration {
     }
 }
 
-await WebhookBench.main()
+extension WebhookBench {
+    /// In main.swift's top-level code `WebhookBench.main()` resolves to ParsableCommand's
+    /// synchronous main, which cannot run an async command and prints the help instead; inside an
+    /// async function the async overload wins.
+    static func launch() async {
+        await main()
+    }
+}
+
+await WebhookBench.launch()

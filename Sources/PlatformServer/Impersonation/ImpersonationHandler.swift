@@ -1,42 +1,229 @@
+import Foundation
 import RPCRuntime
 import ServiceProAPI
+import SwiftProtobuf
 
-/// servicepro.impersonation.v1.ImpersonationService. WhoAmI works today; impersonation
-/// sessions themselves are not built yet and answer UNIMPLEMENTED.
+/// servicepro.impersonation.v1.ImpersonationService: "login as tenant" (plan section 7).
+///
+/// An owner starts a session on one tenant with a reason and gets a short-lived token; calls made
+/// with it act as that tenant's admin while the runtime and the audit log keep the owner as the
+/// real actor. Start, stop and revoke are audit events in the same transaction as their change.
 public struct ImpersonationHandler: ImpersonationServiceHandler {
-    private let pending = ImpersonationService.UnimplementedHandler()
+    let database: any Database
+    /// Seals the token inside a start's idempotency record, so a retry gets it back while the
+    /// store never holds it in the clear.
+    let sealer: SecretSealer
 
-    public init() {}
+    public init(database: any Database, sealer: SecretSealer) {
+        self.database = database
+        self.sealer = sealer
+    }
 
     public func whoAmI(_ request: WhoAmIRequest, context: RequestContext) async throws -> WhoAmIResponse {
         let principal = context.principal
+        var banner: ImpersonationBanner?
+        if let sessionID = principal.impersonationSessionID {
+            let stored = try await database.transaction(.tenant(principal.tenantID)) { tx in
+                try await ImpersonationRecords.find(sessionID: sessionID, tx)
+            }
+            guard let session = stored?.session else { throw ServiceError.notFound(ImpersonationRecords.name(sessionID)) }
+            banner = .with {
+                $0.text = "You are viewing as \(session.tenantDisplayName) – Exit"
+                $0.tenantDisplayName = session.tenantDisplayName
+                $0.expireTime = session.expireTime
+                $0.session = session.name
+            }
+        }
         return WhoAmIResponse.with {
             $0.principal = principal.subject
             $0.realActor = principal.realActor
-            $0.role = principal.role.proto
+            $0.role = principal.realActorRole.proto
             if !principal.role.isPlatform || principal.isImpersonating {
                 $0.effectiveTenant = ResourceName.tenant(principal.tenantID)
             }
+            if let banner { $0.impersonation = banner }
         }
     }
 
     public func startImpersonation(_ request: StartImpersonationRequest, context: RequestContext) async throws -> StartImpersonationResponse {
-        try await pending.startImpersonation(request, context: context)
+        guard let tenantID = ResourceName.tenantID(of: request.tenant) else {
+            throw ServiceError.invalidArgument(field: "tenant", "must be tenants/{tenant}")
+        }
+        let reason = request.reason.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !reason.isEmpty else { throw ServiceError.invalidArgument(field: "reason", "is required: say why you impersonate") }
+        let lifetime = try Self.lifetime(request)
+        let principal = context.principal
+        let sealer = sealer
+        return try await database.transaction(.platform) { tx in
+            let caller = TenantTransaction(tenantID: principal.tenantID, base: tx)
+            return try await IdempotencyRecords.once(
+                caller, method: "StartImpersonation", requestID: request.requestID,
+                protect: { try Self.sealingToken($0, with: sealer) },
+                restore: { try Self.openingToken($0, with: sealer) }
+            ) {
+                let target = TenantTransaction(tenantID: tenantID, base: tx)
+                guard try await TenantRecords.find(target) != nil else { throw ServiceError.notFound(request.tenant) }
+                let started = try await ImpersonationRecords.start(actor: principal, reason: reason, lifetime: lifetime, target)
+                try await AuditLog.record(target, context: context, resource: started.session.name, details: [
+                    "reason": reason,
+                    "ttl": "\(Int(lifetime))s",
+                ])
+                return StartImpersonationResponse.with {
+                    $0.session = started.session
+                    $0.token = started.token
+                }
+            }
+        }
     }
 
     public func stopImpersonation(_ request: StopImpersonationRequest, context: RequestContext) async throws -> ImpersonationSession {
-        try await pending.stopImpersonation(request, context: context)
+        let principal = context.principal
+        let sessionID: String
+        if request.name.isEmpty {
+            guard let own = principal.impersonationSessionID else {
+                throw ServiceError.invalidArgument(field: "name", "is required unless the call is made with the session's own token")
+            }
+            sessionID = own
+        } else {
+            sessionID = try Self.sessionID(in: request.name)
+        }
+        return try await end(
+            sessionID, as: .stopped, reason: nil, method: "StopImpersonation", requestID: request.requestID, context: context
+        ) { stored in
+            // Stopping is for the owner who started the session; anyone else revokes it.
+            guard stored.actor == principal.realActor else {
+                throw ServiceError.permissionDenied(
+                    reason: "not_session_owner",
+                    message: "\(stored.session.name) was started by \(stored.actor); end it with RevokeImpersonation")
+            }
+        }
     }
 
     public func revokeImpersonation(_ request: RevokeImpersonationRequest, context: RequestContext) async throws -> ImpersonationSession {
-        try await pending.revokeImpersonation(request, context: context)
+        let reason = request.reason.trimmingCharacters(in: .whitespacesAndNewlines)
+        return try await end(
+            try Self.sessionID(in: request.name), as: .revoked, reason: reason.isEmpty ? nil : reason,
+            method: "RevokeImpersonation", requestID: request.requestID, context: context
+        ) { _ in }
     }
 
     public func getImpersonationSession(_ request: GetImpersonationSessionRequest, context: RequestContext) async throws -> ImpersonationSession {
-        try await pending.getImpersonationSession(request, context: context)
+        let sessionID = try Self.sessionID(in: request.name)
+        guard let stored = try await database.transaction(.platform, { try await ImpersonationRecords.find(sessionID: sessionID, $0) }) else {
+            throw ServiceError.notFound(request.name)
+        }
+        return stored.session
     }
 
     public func listImpersonationSessions(_ request: ListImpersonationSessionsRequest, context: RequestContext) async throws -> ListImpersonationSessionsResponse {
-        try await pending.listImpersonationSessions(request, context: context)
+        var tenantID: String?
+        if !request.tenant.isEmpty {
+            guard let id = ResourceName.tenantID(of: request.tenant) else {
+                throw ServiceError.invalidArgument(field: "tenant", "must be tenants/{tenant}")
+            }
+            tenantID = id
+        }
+        let filter = ImpersonationRecords.ListFilter(tenantID: tenantID, realActor: request.realActor, state: request.state)
+        var unpaged = request
+        unpaged.pageSize = 0
+        unpaged.pageToken = ""
+        let fingerprint = try PageCursor.fingerprint(of: unpaged)
+        let pageSize = try PageCursor.pageSize(request.pageSize)
+        let cursor = try PageCursor.decode(request.pageToken, filter: fingerprint)
+        let sessions = try await database.transaction(.platform) { tx in
+            try await ImpersonationRecords.list(filter, after: cursor, limit: pageSize + 1, tx)
+        }
+        return ListImpersonationSessionsResponse.with {
+            $0.sessions = Array(sessions.prefix(pageSize))
+            if sessions.count > pageSize, let last = $0.sessions.last {
+                $0.nextPageToken = PageCursor(
+                    time: last.startTime.microseconds,
+                    id: ResourceName.id(of: last.name, after: "impersonationSessions") ?? "",
+                    filter: fingerprint
+                ).encoded()
+            }
+        }
+    }
+
+    // MARK: Rules
+
+    /// Ends an active session as stopped or revoked, with its audit event, in one transaction
+    /// filed under the session's tenant. `check` runs first, on the session as stored.
+    private func end(
+        _ sessionID: String,
+        as state: ImpersonationRecords.StoredState,
+        reason: String?,
+        method: String,
+        requestID: String,
+        context: RequestContext,
+        check: @escaping @Sendable (ImpersonationRecords.Stored) throws -> Void
+    ) async throws -> ImpersonationSession {
+        let principal = context.principal
+        return try await database.transaction(.platform) { tx in
+            guard let stored = try await ImpersonationRecords.find(sessionID: sessionID, tx) else {
+                throw ServiceError.notFound(ImpersonationRecords.name(sessionID))
+            }
+            try check(stored)
+            let caller = TenantTransaction(tenantID: principal.tenantID, base: tx)
+            return try await IdempotencyRecords.once(caller, method: method, requestID: requestID) {
+                let scoped = TenantTransaction(tenantID: stored.tenantID, base: tx)
+                guard try await ImpersonationRecords.end(sessionID: sessionID, as: state, by: principal.realActor, reason: reason, scoped) else {
+                    throw ServiceError.failedPrecondition(
+                        reason: "impersonation_not_active",
+                        message: "\(stored.session.name) is no longer active (\(stored.session.state.shortName))",
+                        metadata: ["session": stored.session.name, "state": stored.session.state.shortName])
+                }
+                var details: [String: String] = [:]
+                if let reason { details["reason"] = reason }
+                try await AuditLog.record(scoped, context: context, resource: stored.session.name, details: details)
+                return try await ImpersonationRecords.find(sessionID: sessionID, tx)!.session
+            }
+        }
+    }
+
+    /// 30 minutes unless asked otherwise, and never more than an hour.
+    static func lifetime(_ request: StartImpersonationRequest) throws -> TimeInterval {
+        guard request.hasTtl else { return ImpersonationRecords.defaultLifetime }
+        let seconds = TimeInterval(request.ttl.seconds) + TimeInterval(request.ttl.nanos) / 1e9
+        guard seconds > 0 else { throw ServiceError.invalidArgument(field: "ttl", "must be positive") }
+        guard seconds <= ImpersonationRecords.maxLifetime else {
+            throw ServiceError.invalidArgument(field: "ttl", "must be at most 60 minutes")
+        }
+        return seconds
+    }
+
+    static func sessionID(in name: String) throws -> String {
+        guard name.hasPrefix("impersonationSessions/"), let id = ResourceName.id(of: name, after: "impersonationSessions") else {
+            throw ServiceError.invalidArgument(field: "name", "must be impersonationSessions/{session}")
+        }
+        return id
+    }
+
+    private static func sealingToken(_ response: StartImpersonationResponse, with sealer: SecretSealer) throws -> StartImpersonationResponse {
+        var stored = response
+        stored.token = try sealer.seal(response.token, boundTo: response.session.name).base64EncodedString()
+        return stored
+    }
+
+    private static func openingToken(_ stored: StartImpersonationResponse, with sealer: SecretSealer) throws -> StartImpersonationResponse {
+        guard let sealed = Data(base64Encoded: stored.token) else {
+            throw ServiceError.internal("the idempotency record of \(stored.session.name) holds no sealed token")
+        }
+        var response = stored
+        response.token = try sealer.open(sealed, boundTo: stored.session.name)
+        return response
+    }
+}
+
+extension ImpersonationSessionState {
+    /// Lower-case, for messages and error metadata.
+    var shortName: String {
+        switch self {
+        case .active: return "active"
+        case .stopped: return "stopped"
+        case .revoked: return "revoked"
+        case .expired: return "expired"
+        case .unspecified, .UNRECOGNIZED: return "unspecified"
+        }
     }
 }

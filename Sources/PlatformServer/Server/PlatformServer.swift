@@ -44,8 +44,9 @@ public final class PlatformServer: Service, Sendable {
             configuration: .init(host: configuration.host, port: configuration.port, tls: configuration.tls),
             services: services,
             descriptors: ServiceProDescriptors.fileDescriptorProtos,
-            authenticator: ApiKeyAuthenticator(database: database),
+            authenticator: PlatformAuthenticator(database: database),
             tenantDirectory: StoreTenantDirectory(database: database),
+            auditSink: StoreAuditSink(database: database, logger: logger),
             logger: logger)
     }
 
@@ -56,7 +57,8 @@ public final class PlatformServer: Service, Sendable {
         return [
             TenantService.Service(handler: TenantHandler(database: database)),
             ApiKeyService.Service(handler: ApiKeyHandler(database: database)),
-            ImpersonationService.Service(handler: ImpersonationHandler()),
+            ImpersonationService.Service(handler: ImpersonationHandler(database: database, sealer: sealer)),
+            AuditService.Service(handler: AuditHandler(database: database)),
             PhoneConfigService.Service(handler: PhoneConfigHandler(database: database, sealer: sealer, onChange: { await resolver.invalidate() })),
             InboundService.Service(handler: InboundHandler(database: database, resolver: resolver)),
             CommunicationLogService.Service(handler: CommunicationLogHandler(database: database)),

@@ -9,17 +9,22 @@ enum IdempotencyRecords {
 
     /// Runs `body` unless `requestID` was seen for this method, in which case the stored response
     /// is returned. An empty request id means the caller opted out.
+    ///
+    /// `protect` turns the response into what is stored and `restore` turns that back, so a
+    /// response carrying a one-time secret can be stored sealed rather than in the clear.
     static func once<Response: SwiftProtobuf.Message>(
         _ tx: TenantTransaction,
         method: String,
         requestID: String,
+        protect: (Response) throws -> Response = { $0 },
+        restore: (Response) throws -> Response = { $0 },
         _ body: () async throws -> Response
     ) async throws -> Response {
         guard !requestID.isEmpty else { return try await body() }
         let key: SQLStatement = "method = \(method) AND request_id = \(requestID)"
         if let row = try await tx.select("response, create_time", from: "idempotency_records", where: key).first {
             if try row.date("create_time").timeIntervalSinceNow > -retention {
-                return try Response(serializedBytes: try row.data("response"))
+                return try restore(try Response(serializedBytes: try row.data("response")))
             }
             try await tx.delete(from: "idempotency_records", where: key)
         }
@@ -27,7 +32,7 @@ enum IdempotencyRecords {
         try await tx.insert(into: "idempotency_records", [
             ("method", method),
             ("request_id", requestID),
-            ("response", try response.serializedBytes() as Data),
+            ("response", try protect(response).serializedBytes() as Data),
             ("create_time", Date()),
         ])
         return response

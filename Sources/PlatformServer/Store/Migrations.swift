@@ -9,6 +9,9 @@ struct Migration: Sendable {
     let statements: [String]
     /// Tables that lead their primary key with `tenant_id` and get RLS on PostgreSQL.
     let tenantOwnedTables: [String]
+    /// Run on PostgreSQL only, after the statements and row-level security: what SQLite has no
+    /// counterpart for, such as PL/pgSQL triggers.
+    var postgresStatements: [String] = []
 }
 
 /// Applies pending migrations at start, under a lock so replicas starting together apply each
@@ -159,6 +162,75 @@ enum Migrator {
             ],
             tenantOwnedTables: ["phone_configs", "customers", "text_messages", "phone_calls"]
         ),
+        Migration(
+            version: 3,
+            name: "impersonation_audit",
+            statements: [
+                // Filed under the impersonated tenant. Only the token's SHA-256 is kept; the state
+                // is active, stopped or revoked, and an active session past expire_time is expired.
+                """
+                CREATE TABLE impersonation_sessions (
+                    tenant_id TEXT NOT NULL REFERENCES tenants (tenant_id) ON DELETE CASCADE,
+                    session_id TEXT NOT NULL,
+                    actor TEXT NOT NULL,
+                    actor_tenant_id TEXT NOT NULL,
+                    reason TEXT NOT NULL,
+                    token_hash BLOB NOT NULL,
+                    create_time BIGINT NOT NULL,
+                    expire_time BIGINT NOT NULL,
+                    end_time BIGINT,
+                    ended_by TEXT,
+                    end_reason TEXT,
+                    state TEXT NOT NULL,
+                    PRIMARY KEY (tenant_id, session_id)
+                )
+                """,
+                "CREATE UNIQUE INDEX impersonation_sessions_by_id ON impersonation_sessions (session_id)",
+                "CREATE INDEX impersonation_sessions_by_time ON impersonation_sessions (create_time DESC, session_id)",
+                // No foreign key to tenants: a tenant's audit trail outlives the tenant.
+                """
+                CREATE TABLE audit_events (
+                    tenant_id TEXT NOT NULL,
+                    event_id TEXT NOT NULL,
+                    event_time BIGINT NOT NULL,
+                    real_actor TEXT NOT NULL,
+                    actor_role TEXT NOT NULL,
+                    principal TEXT NOT NULL,
+                    impersonation_session TEXT,
+                    method TEXT NOT NULL,
+                    resource TEXT NOT NULL DEFAULT '',
+                    request_id TEXT NOT NULL DEFAULT '',
+                    outcome TEXT NOT NULL,
+                    outcome_reason TEXT NOT NULL DEFAULT '',
+                    details TEXT NOT NULL DEFAULT '{}',
+                    PRIMARY KEY (tenant_id, event_id)
+                )
+                """,
+                "CREATE INDEX audit_events_by_time ON audit_events (tenant_id, event_time DESC, event_id)",
+                // `tenants/-` lists every tenant's events by time.
+                "CREATE INDEX audit_events_by_platform_time ON audit_events (event_time DESC, event_id)",
+            ],
+            tenantOwnedTables: ["impersonation_sessions", "audit_events"],
+            postgresStatements: [
+                // The application role owns the table, and an owner keeps every privilege whatever
+                // is revoked, so a trigger is what makes the log append-only for it.
+                """
+                CREATE FUNCTION audit_events_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN
+                    RAISE EXCEPTION 'audit events are append-only' USING ERRCODE = 'insufficient_privilege';
+                END
+                $$
+                """,
+                """
+                CREATE TRIGGER audit_events_append_only BEFORE UPDATE OR DELETE ON audit_events
+                FOR EACH ROW EXECUTE FUNCTION audit_events_append_only()
+                """,
+                """
+                CREATE TRIGGER audit_events_no_truncate BEFORE TRUNCATE ON audit_events
+                FOR EACH STATEMENT EXECUTE FUNCTION audit_events_append_only()
+                """,
+            ]
+        ),
     ]
 
     static func migrate(_ database: any Database, logger: Logger) async throws {
@@ -185,6 +257,9 @@ enum Migrator {
                         for statement in rowLevelSecurity(table) {
                             try await tx.execute(SQLStatement(sql: statement))
                         }
+                    }
+                    for statement in migration.postgresStatements {
+                        try await tx.execute(SQLStatement(sql: statement))
                     }
                 }
                 try await tx.execute("""

@@ -3,6 +3,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import SQLiteNIO
+import Synchronization
 
 /// The embedded store: one SQLite file in WAL mode. SQLite has one writer at a time, so
 /// transactions are serialized here rather than left to fail with SQLITE_BUSY.
@@ -12,6 +13,9 @@ public final class SQLiteDatabase: Database {
     private let connection: SQLiteConnection
     private let lock = AsyncLock()
     private let logger: Logger
+    /// Set by the first close. SQLiteNIO's close is not idempotent: a second one passes a null
+    /// handle to SQLite, which crashes in release builds (debug builds have SQLite's API armour).
+    private let closed = Mutex(false)
 
     /// Opens (creating if needed) the database file.
     public static func open(path: String, logger: Logger) async throws -> SQLiteDatabase {
@@ -45,14 +49,15 @@ public final class SQLiteDatabase: Database {
         }
     }
 
+    /// Closes the connection; later calls, and the deinit, do nothing.
     public func close() async throws {
+        guard closed.withLock({ closed in defer { closed = true }; return !closed }) else { return }
         try await connection.close()
     }
 
-    // The connection must be closed before it goes, whichever way the owner ended; closing twice
-    // is harmless.
+    // The connection must be closed before it goes, whichever way the owner ended.
     deinit {
-        _ = connection.close()
+        if !closed.withLock({ $0 }) { _ = connection.close() }
     }
 }
 

@@ -46,6 +46,7 @@ public struct PhoneConfigHandler: PhoneConfigServiceHandler {
                     }
                     try await PhoneConfigRecords.insert(
                         Self.withDefaultMenu(newConfig, businessName: tenant.displayName), id: id, sealedSIPPassword: sealedPassword, tx)
+                    try await AuditLog.record(tx, context: context, resource: name)
                     return try await PhoneConfigRecords.find(id: id, tx)!.config
                 }
             }
@@ -122,6 +123,7 @@ public struct PhoneConfigHandler: PhoneConfigServiceHandler {
                 else {
                     throw ServiceError.aborted(message: "\(name) changed concurrently; get it again and retry")
                 }
+                try await AuditLog.record(tx, context: context, resource: name, details: ["update_mask": mask.paths.sorted().joined(separator: ",")])
                 return try await PhoneConfigRecords.find(id: id, tx)!.config
             }
         }
@@ -143,6 +145,7 @@ public struct PhoneConfigHandler: PhoneConfigServiceHandler {
                 throw ServiceError.aborted(message: "\(request.name) changed since it was read; get it again and retry")
             }
             try await PhoneConfigRecords.delete(id: id, tx)
+            try await AuditLog.record(tx, context: context, resource: request.name)
         }
         await onChange()
         return DeletePhoneConfigResponse()

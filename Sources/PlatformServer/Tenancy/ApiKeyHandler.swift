@@ -17,6 +17,7 @@ public struct ApiKeyHandler: ApiKeyServiceHandler {
             try await IdempotencyRecords.once(tx, method: "CreateApiKey", requestID: request.requestID) {
                 guard try await TenantRecords.find(tx) != nil else { throw ServiceError.notFound(request.parent) }
                 let issued = try await ApiKeyRecords.issue(displayName: request.displayName, role: role, tx)
+                try await AuditLog.record(tx, context: context, resource: issued.apiKey.name, details: ["role": role.rawValue])
                 return CreateApiKeyResponse.with {
                     $0.apiKey = issued.apiKey
                     $0.token = issued.token
@@ -65,6 +66,7 @@ public struct ApiKeyHandler: ApiKeyServiceHandler {
         return try await database.withTenant(tenantID) { tx in
             guard try await ApiKeyRecords.find(keyID: keyID, tx) != nil else { throw ServiceError.notFound(request.name) }
             try await ApiKeyRecords.revoke(keyID: keyID, tx)
+            try await AuditLog.record(tx, context: context, resource: request.name)
             return try await ApiKeyRecords.find(keyID: keyID, tx)!
         }
     }

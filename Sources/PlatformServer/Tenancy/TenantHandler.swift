@@ -60,6 +60,7 @@ public struct TenantHandler: TenantServiceHandler {
                     throw ServiceError.alreadyExists(reason: "tenant_exists", field: "tenant_id", message: "tenants/\(request.tenantID) already exists")
                 }
                 try await TenantRecords.insert(newTenant, scoped)
+                try await AuditLog.record(scoped, context: context, resource: newTenant.name)
                 return try await TenantRecords.find(scoped)!
             }
         }
@@ -81,6 +82,7 @@ public struct TenantHandler: TenantServiceHandler {
             guard try await TenantRecords.update(tenant, expectedRevision: revision, tx) else {
                 throw ServiceError.aborted(message: "tenants/\(tenantID) changed concurrently; get it again and retry")
             }
+            try await AuditLog.record(tx, context: context, resource: tenant.name, details: ["update_mask": paths.paths.joined(separator: ",")])
             return try await TenantRecords.find(tx)!.visible(to: context.principal)
         }
     }
@@ -96,6 +98,8 @@ public struct TenantHandler: TenantServiceHandler {
                 throw ServiceError.aborted(message: "tenants/\(tenantID) changed since it was read; get it again and retry")
             }
             try await TenantRecords.delete(tx)
+            // Filed under the deleted tenant, whose audit trail the deletion keeps.
+            try await AuditLog.record(tx, context: context, resource: request.name)
             return DeleteTenantResponse()
         }
     }

@@ -29,8 +29,13 @@ enum TenantRecords {
         return changed == 1
     }
 
+    /// Deletes the tenant's rows in every tenant-owned table but `audit_events`: the audit trail
+    /// outlives the tenant, and the deletion itself is one of its events.
     static func delete(_ tx: TenantTransaction) async throws {
-        for table in ["text_messages", "phone_calls", "customers", "phone_configs", "idempotency_records", "api_keys", "tenants"] {
+        for table in [
+            "text_messages", "phone_calls", "customers", "phone_configs", "impersonation_sessions",
+            "idempotency_records", "api_keys", "tenants",
+        ] {
             try await tx.delete(from: table)
         }
     }

@@ -13,17 +13,28 @@ public struct ClientContexts: Codable, Sendable, Equatable {
         public var tls: Bool
         /// PEM bundle to trust instead of the system roots.
         public var caFile: String?
+        /// Set while `spctl impersonate` has this context acting as a tenant: commands use the
+        /// session's token instead of the context's own, which stays as it was for afterwards.
+        public var impersonation: Impersonation?
 
-        public init(server: String, token: String? = nil, tokenFile: String? = nil, tls: Bool = false, caFile: String? = nil) {
+        public init(
+            server: String,
+            token: String? = nil,
+            tokenFile: String? = nil,
+            tls: Bool = false,
+            caFile: String? = nil,
+            impersonation: Impersonation? = nil
+        ) {
             self.server = server
             self.token = token
             self.tokenFile = tokenFile
             self.tls = tls
             self.caFile = caFile
+            self.impersonation = impersonation
         }
 
         enum CodingKeys: String, CodingKey {
-            case server, token, tls
+            case server, token, tls, impersonation
             case tokenFile = "token_file"
             case caFile = "ca_file"
         }
@@ -33,6 +44,33 @@ public struct ClientContexts: Codable, Sendable, Equatable {
             if let token, !token.isEmpty { return token }
             guard let tokenFile else { return nil }
             return try String(contentsOfFile: tokenFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+    }
+
+    /// An impersonation session a context is acting through.
+    public struct Impersonation: Codable, Sendable, Equatable {
+        /// `impersonationSessions/{session}`.
+        public var session: String
+        /// The session's bearer token.
+        public var token: String
+        /// `tenants/{tenant}`.
+        public var tenant: String
+        public var tenantDisplayName: String
+        /// When the platform stops taking the token.
+        public var expireTime: Date
+
+        public init(session: String, token: String, tenant: String, tenantDisplayName: String, expireTime: Date) {
+            self.session = session
+            self.token = token
+            self.tenant = tenant
+            self.tenantDisplayName = tenantDisplayName
+            self.expireTime = expireTime
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case session, token, tenant
+            case tenantDisplayName = "tenant_display_name"
+            case expireTime = "expire_time"
         }
     }
 
@@ -58,7 +96,9 @@ public struct ClientContexts: Codable, Sendable, Equatable {
 
     public static func load(from path: String) throws -> ClientContexts {
         guard FileManager.default.fileExists(atPath: path) else { return ClientContexts() }
-        return try JSONDecoder().decode(ClientContexts.self, from: Data(contentsOf: URL(fileURLWithPath: path)))
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        return try decoder.decode(ClientContexts.self, from: Data(contentsOf: URL(fileURLWithPath: path)))
     }
 
     /// Written with mode 0600: it may hold tokens.
@@ -67,6 +107,7 @@ public struct ClientContexts: Codable, Sendable, Equatable {
         try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        encoder.dateEncodingStrategy = .iso8601
         try SecretFile.write(encoder.encode(self), to: path)
     }
 }

@@ -1,18 +1,29 @@
 import Foundation
 import GRPCCore
+import GRPCProtobuf
 
 /// Authenticates the `authorization: Bearer` token, enforces the method's role and impersonation
 /// rules from the policy table, and binds the ``RequestContext`` for the rest of the call.
 /// A method missing from the table is denied.
+///
+/// When an audited method's call fails after the caller is known, whether refused here or failing
+/// further on, the failure goes to the ``AuditSink``: a refused attempt is audited like a change.
 public struct AuthenticationInterceptor: ServerInterceptor {
     let policies: PolicyTable
     let authenticator: any Authenticator
     let tenantDirectory: any TenantDirectory
+    let auditSink: (any AuditSink)?
 
-    public init(policies: PolicyTable, authenticator: any Authenticator, tenantDirectory: any TenantDirectory) {
+    public init(
+        policies: PolicyTable,
+        authenticator: any Authenticator,
+        tenantDirectory: any TenantDirectory,
+        auditSink: (any AuditSink)? = nil
+    ) {
         self.policies = policies
         self.authenticator = authenticator
         self.tenantDirectory = tenantDirectory
+        self.auditSink = auditSink
     }
 
     public func intercept<Input: Sendable, Output: Sendable>(
@@ -31,25 +42,78 @@ public struct AuthenticationInterceptor: ServerInterceptor {
                 reason: "method_not_allowed", message: "\(context.descriptor.fullyQualifiedMethod) has no policy and is denied")
         }
 
+        // An unknown or missing token is not audited: there is nobody to attribute it to.
         let principal = policy.unauthenticated
             ? Principal.anonymous
             : try await authenticator.authenticate(bearerToken: try Self.bearerToken(in: request.metadata))
-        CallRecord.current?.principal = principal
-        guard policy.unauthenticated || policy.roles.contains(principal.role) else {
-            throw ServiceError.permissionDenied(
-                reason: "role_not_allowed",
-                message: "role \(principal.role.rawValue) may not call \(context.descriptor.method)")
+        let record = CallRecord.current
+        record?.principal = principal
+        let requestID = record?.requestID ?? Self.requestID(in: request.metadata)
+        guard policy.audited, let auditSink else {
+            return try await admit(principal, policy: policy, requestID: requestID, request: request, context: context, next: next)
         }
+
+        let reportFailure: @Sendable (any Error) async -> Void = { error in
+            await auditSink.recordFailure(FailedAuditedCall(
+                principal: principal,
+                method: context.descriptor,
+                tenantID: record?.tenantID ?? (principal.tenantID.isEmpty ? nil : principal.tenantID),
+                resourceName: record?.resourceName ?? "",
+                requestID: requestID,
+                code: RPCError.code(of: error),
+                reason: Self.reason(of: error)))
+        }
+        let response: StreamingServerResponse<Output>
+        do {
+            response = try await admit(principal, policy: policy, requestID: requestID, request: request, context: context, next: next)
+        } catch {
+            await reportFailure(error)
+            throw error
+        }
+        switch response.accepted {
+        case .success(var contents):
+            // A streaming handler fails while it writes, after this returns.
+            let producer = contents.producer
+            contents.producer = { writer in
+                do {
+                    return try await producer(writer)
+                } catch {
+                    await reportFailure(error)
+                    throw error
+                }
+            }
+            return StreamingServerResponse(accepted: .success(contents))
+        case .failure(let error):
+            await reportFailure(error)
+            return response
+        }
+    }
+
+    /// The policy's role and impersonation rules, then the rest of the call with its context bound.
+    private func admit<Input: Sendable, Output: Sendable>(
+        _ principal: Principal,
+        policy: MethodPolicy,
+        requestID: String,
+        request: StreamingServerRequest<Input>,
+        context: ServerContext,
+        next: @Sendable (StreamingServerRequest<Input>, ServerContext) async throws -> StreamingServerResponse<Output>
+    ) async throws -> StreamingServerResponse<Output> {
+        // First, so an owner learns that the session is what stands in the way, not a role.
         if principal.isImpersonating, !policy.allowedWhileImpersonating {
             throw ServiceError.permissionDenied(
                 reason: "not_allowed_while_impersonating",
-                message: "\(context.descriptor.method) is not allowed from an impersonation session")
+                message: "\(context.descriptor.method) is not allowed from an impersonation session; stop it and use your own credential")
+        }
+        guard policy.unauthenticated || policy.roles.contains(Self.checkedRole(of: principal, for: policy)) else {
+            throw ServiceError.permissionDenied(
+                reason: "role_not_allowed",
+                message: "role \(principal.role.rawValue) may not call \(context.descriptor.method)")
         }
 
         let requestContext = RequestContext(
             principal: principal,
             tenantID: principal.role.isPlatform || policy.unauthenticated ? nil : principal.tenantID,
-            requestID: CallRecord.current?.requestID ?? Self.requestID(in: request.metadata),
+            requestID: requestID,
             method: context.descriptor,
             policy: policy,
             deadline: Self.deadline(in: request.metadata),
@@ -58,6 +122,21 @@ public struct AuthenticationInterceptor: ServerInterceptor {
         return try await RequestContext.$current.withValue(requestContext) {
             try await next(request, context)
         }
+    }
+
+    /// The role a policy is checked against: the credential's own, except for methods about the
+    /// caller itself (who am I, ending its own session), which answer to the real actor's, so an
+    /// owner's impersonation session can end itself although the tenant admin role it acts with
+    /// could not.
+    static func checkedRole(of principal: Principal, for policy: MethodPolicy) -> Role {
+        policy.scope == .caller ? principal.realActorRole : principal.role
+    }
+
+    /// The ErrorInfo reason a failure reaches the client with, or "" when it carries none.
+    static func reason(of error: any Error) -> String {
+        if let error = error as? ServiceError { return error.reason }
+        guard let error = error as? RPCError, let status = try? error.unpackGoogleRPCStatus() else { return "" }
+        return status.details.lazy.compactMap(\.errorInfo).first?.reason ?? ""
     }
 
     static func bearerToken(in metadata: Metadata) throws -> String {

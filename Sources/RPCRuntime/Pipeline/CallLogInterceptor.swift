@@ -3,11 +3,13 @@ import GRPCCore
 import Logging
 import Synchronization
 
-/// What the pipeline learns about a call as it runs, for its one log line.
+/// What the pipeline learns about a call as it runs, for its one log line and, should an audited
+/// method fail, its audit event.
 public final class CallRecord: Sendable {
     private struct State {
         var principal: Principal?
         var tenantID: String?
+        var resourceName: String?
     }
 
     public let requestID: String
@@ -23,6 +25,12 @@ public final class CallRecord: Sendable {
     public var tenantID: String? {
         get { state.withLock { $0.tenantID } }
         set { state.withLock { $0.tenantID = newValue } }
+    }
+
+    /// The resource the request names, once the typed stage has read it.
+    public var resourceName: String? {
+        get { state.withLock { $0.resourceName } }
+        set { state.withLock { $0.resourceName = newValue } }
     }
 
     @TaskLocal public static var current: CallRecord?

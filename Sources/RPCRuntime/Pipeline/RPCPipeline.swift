@@ -2,7 +2,7 @@ import GRPCCore
 import Logging
 
 /// The typed stage of the pipeline, called by generated registrations once the interceptors have
-/// authenticated the caller: validates the request, resolves and checks its tenant, applies the
+/// authenticated the caller: normalizes and validates the request, resolves and checks its tenant, applies the
 /// suspension and plan gates, runs the handler, and turns unexpected errors into INTERNAL.
 public enum RPCPipeline {
     public static func unary<Method: RPCMethod>(
@@ -12,9 +12,11 @@ public enum RPCPipeline {
         handler: @Sendable (Method.Input, RequestContext) async throws -> Method.Output
     ) async throws -> StreamingServerResponse<Method.Output> {
         let callContext = try boundContext()
-        let single = try await ServerRequest(stream: request)
-        let requestContext = try await admit(Method.self, single.message, callContext)
-        let output = try await guarded { try await handler(single.message, requestContext) }
+        var message = try await ServerRequest(stream: request).message
+        message.normalize()
+        let requestContext = try await admit(Method.self, message, callContext)
+        let input = message
+        let output = try await guarded { try await handler(input, requestContext) }
         return StreamingServerResponse(single: ServerResponse(message: output))
     }
 
@@ -25,10 +27,12 @@ public enum RPCPipeline {
         handler: @escaping @Sendable (Method.Input, RequestContext, RPCWriter<Method.Output>) async throws -> Void
     ) async throws -> StreamingServerResponse<Method.Output> {
         let callContext = try boundContext()
-        let single = try await ServerRequest(stream: request)
-        let requestContext = try await admit(Method.self, single.message, callContext)
+        var message = try await ServerRequest(stream: request).message
+        message.normalize()
+        let requestContext = try await admit(Method.self, message, callContext)
+        let input = message
         return StreamingServerResponse { writer in
-            try await guarded { try await handler(single.message, requestContext, writer) }
+            try await guarded { try await handler(input, requestContext, writer) }
             return [:]
         }
     }
@@ -48,6 +52,7 @@ public enum RPCPipeline {
         var context = context
         if context.policy.scope == .tenant {
             let resource = Method.tenantResourceName(of: message) ?? ""
+            CallRecord.current?.resourceName = resource
             guard let tenantID = ResourceName.tenantID(of: resource) else {
                 throw ServiceError.invalidArgument(field: "name", "must be a resource name under tenants/{tenant}")
             }

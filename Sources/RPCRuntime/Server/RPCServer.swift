@@ -6,7 +6,8 @@ import ServiceLifecycle
 
 /// The platform's gRPC server: HTTP/2 on one address, the services given plus health and
 /// reflection, every call through the pipeline (call log → authentication and policy → typed
-/// stage). Run it under a `ServiceGroup`; graceful shutdown lets in-flight calls finish.
+/// stage). Failed calls of audited methods go to the audit sink, when one is given. Run it under
+/// a `ServiceGroup`; graceful shutdown lets in-flight calls finish.
 ///
 /// ```swift
 /// let server = try RPCServer(configuration: .init(host: "127.0.0.1", port: 50051), services: [...],
@@ -50,6 +51,7 @@ public final class RPCServer: Service, Sendable {
         descriptors: [Data],
         authenticator: any Authenticator,
         tenantDirectory: any TenantDirectory,
+        auditSink: (any AuditSink)? = nil,
         logger: Logger
     ) throws {
         let serviceNames = Set(services.flatMap { service in service.methods.map { $0.descriptor.service.fullyQualifiedService } }).sorted()
@@ -78,7 +80,8 @@ public final class RPCServer: Service, Sendable {
             services: services + [health, reflection] as [any RegistrableRPCService],
             interceptors: [
                 CallLogInterceptor(logger: logger),
-                AuthenticationInterceptor(policies: policies, authenticator: authenticator, tenantDirectory: tenantDirectory),
+                AuthenticationInterceptor(
+                    policies: policies, authenticator: authenticator, tenantDirectory: tenantDirectory, auditSink: auditSink),
             ])
     }
 

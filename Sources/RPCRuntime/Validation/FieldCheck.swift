@@ -1,7 +1,14 @@
 import SwiftProtobuf
 
+import Foundation
+
 /// The checks generated validators call, one per kind of field rule.
 public enum FieldCheck {
+    /// The value without leading and trailing whitespace, for the `trim` rule.
+    public static func trimmed(_ value: String) -> String {
+        value.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
     public static func required(_ isSet: Bool, _ field: String, _ violations: inout [FieldViolation]) {
         if !isSet { violations.append(FieldViolation(field: field, description: "is required")) }
     }

@@ -4,6 +4,9 @@ import SwiftProtobuf
 public protocol ValidatableMessage: SwiftProtobuf.Message {
     /// Appends a violation for every broken rule; `path` prefixes field names of nested messages.
     func validate(path: String, into violations: inout [FieldViolation])
+
+    /// Applies the normalizing rules (`trim`) before validation.
+    mutating func normalize()
 }
 
 extension ValidatableMessage {

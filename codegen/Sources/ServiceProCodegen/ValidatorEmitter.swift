@@ -23,21 +23,70 @@ struct ValidatorEmitter {
         for field in message.fields {
             emitChecks(for: field, in: message, into: &body)
         }
+        var normalization = SwiftSource()
+        for field in message.fields {
+            emitNormalization(for: field, into: &normalization)
+        }
         let typeName = namer.fullName(message: message)
         out.block("extension \(typeName): ValidatableMessage") { out in
-            if body.text.isEmpty {
-                out.line("public func validate(path: String, into violations: inout [FieldViolation]) {}")
-            } else {
-                out.block("public func validate(path: String, into violations: inout [FieldViolation])") { out in
-                    for line in body.text.split(separator: "\n", omittingEmptySubsequences: false).dropLast() {
-                        out.line(String(line))
-                    }
-                }
-            }
+            Self.emitFunction("public func validate(path: String, into violations: inout [FieldViolation])", body: body, into: &out)
+            out.line()
+            Self.emitFunction("public mutating func normalize()", body: normalization, into: &out)
         }
         out.line()
         for nested in message.messages {
             emit(nested, into: &out)
+        }
+    }
+
+    private static func emitFunction(_ signature: String, body: SwiftSource, into out: inout SwiftSource) {
+        if body.text.isEmpty {
+            out.line(signature + " {}")
+            return
+        }
+        out.block(signature) { out in
+            for line in body.text.split(separator: "\n", omittingEmptySubsequences: false).dropLast() {
+                out.line(String(line))
+            }
+        }
+    }
+
+    /// Trims fields with the `trim` rule, and normalizes nested messages that can have such fields.
+    private func emitNormalization(for field: FieldDescriptor, into out: inout SwiftSource) {
+        let names = namer.messagePropertyNames(field: field, prefixed: "", includeHasAndClear: true)
+        let property = "self." + names.name
+        let rules =
+            field.options.hasExtensionValue(ext: Servicepro_Options_V1_Extensions_rules)
+            ? field.options.getExtensionValue(ext: Servicepro_Options_V1_Extensions_rules) : nil
+        if rules?.trim == true, field.type == .string, field.realContainingOneof == nil {
+            out.line(field.isRepeated
+                ? "\(property) = \(property).map(FieldCheck.trimmed)"
+                : "\(property) = FieldCheck.trimmed(\(property))")
+        }
+        guard field.type == .message, !field.isMap, field.realContainingOneof == nil,
+              validatable.contains(field.messageType.fullName), Self.canNeedNormalizing(field.messageType)
+        else { return }
+        if field.isRepeated {
+            out.block("for index in \(property).indices") { out in
+                out.line("\(property)[index].normalize()")
+            }
+        } else {
+            out.block("if self.\(names.has)") { out in
+                out.line("\(property).normalize()")
+            }
+        }
+    }
+
+    /// Whether a message has a `trim` field anywhere below it (recursion guarded).
+    private static func canNeedNormalizing(_ message: Descriptor, visiting: Set<String> = []) -> Bool {
+        guard !visiting.contains(message.fullName) else { return false }
+        return message.fields.contains { field in
+            if field.type == .string,
+               field.options.hasExtensionValue(ext: Servicepro_Options_V1_Extensions_rules),
+               field.options.getExtensionValue(ext: Servicepro_Options_V1_Extensions_rules)?.trim == true {
+                return true
+            }
+            return field.type == .message && !field.isMap && canNeedNormalizing(field.messageType, visiting: visiting.union([message.fullName]))
         }
     }
 

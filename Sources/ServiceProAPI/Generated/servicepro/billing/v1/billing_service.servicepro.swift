@@ -10,6 +10,8 @@ private let SetTenantStatusRequest_namePattern = FieldPattern("tenants/[a-z0-9][
 
 extension ListPlansRequest: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {}
+
+    public mutating func normalize() {}
 }
 
 extension ListPlansResponse: ValidatableMessage {
@@ -18,6 +20,8 @@ extension ListPlansResponse: ValidatableMessage {
             element.validate(path: path + "plans" + "[\(index)].", into: &violations)
         }
     }
+
+    public mutating func normalize() {}
 }
 
 extension GetTenantBillingRequest: ValidatableMessage {
@@ -25,6 +29,8 @@ extension GetTenantBillingRequest: ValidatableMessage {
         FieldCheck.required(!self.name.isEmpty, path + "name", &violations)
         FieldCheck.pattern(self.name, GetTenantBillingRequest_namePattern, path + "name", &violations)
     }
+
+    public mutating func normalize() {}
 }
 
 extension ChangePlanRequest: ValidatableMessage {
@@ -35,6 +41,8 @@ extension ChangePlanRequest: ValidatableMessage {
         FieldCheck.definedEnum(self.tier, path + "tier", &violations)
         FieldCheck.maxLength(self.requestID, 64, path + "request_id", &violations)
     }
+
+    public mutating func normalize() {}
 }
 
 extension ChangePlanResponse: ValidatableMessage {
@@ -43,6 +51,8 @@ extension ChangePlanResponse: ValidatableMessage {
             self.billing.validate(path: path + "billing.", into: &violations)
         }
     }
+
+    public mutating func normalize() {}
 }
 
 extension SetTenantStatusRequest: ValidatableMessage {
@@ -55,6 +65,8 @@ extension SetTenantStatusRequest: ValidatableMessage {
         FieldCheck.maxLength(self.reason, 500, path + "reason", &violations)
         FieldCheck.maxLength(self.requestID, 64, path + "request_id", &violations)
     }
+
+    public mutating func normalize() {}
 }
 
 extension HandleStripeEventRequest: ValidatableMessage {
@@ -63,10 +75,14 @@ extension HandleStripeEventRequest: ValidatableMessage {
         FieldCheck.required(!self.signature.isEmpty, path + "signature", &violations)
         FieldCheck.maxLength(self.signature, 2048, path + "signature", &violations)
     }
+
+    public mutating func normalize() {}
 }
 
 extension HandleStripeEventResponse: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {}
+
+    public mutating func normalize() {}
 }
 
 /// Implements servicepro.billing.v1.BillingService. The runtime has authenticated the caller, enforced the

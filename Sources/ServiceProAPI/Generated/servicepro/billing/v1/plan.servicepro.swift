@@ -4,4 +4,6 @@ import RPCRuntime
 
 extension Plan: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {}
+
+    public mutating func normalize() {}
 }

@@ -31,6 +31,8 @@ extension CreateConciergeTenantRequest: ValidatableMessage {
         }
         FieldCheck.maxLength(self.requestID, 64, path + "request_id", &violations)
     }
+
+    public mutating func normalize() {}
 }
 
 extension CreateConciergeTenantResponse: ValidatableMessage {
@@ -48,6 +50,15 @@ extension CreateConciergeTenantResponse: ValidatableMessage {
             element.validate(path: path + "next_actions" + "[\(index)].", into: &violations)
         }
     }
+
+    public mutating func normalize() {
+        if self.hasTenant {
+            self.tenant.normalize()
+        }
+        if self.hasPhoneConfig {
+            self.phoneConfig.normalize()
+        }
+    }
 }
 
 extension ApplyIndustryPackRequest: ValidatableMessage {
@@ -58,6 +69,8 @@ extension ApplyIndustryPackRequest: ValidatableMessage {
         FieldCheck.pattern(self.industryPack, ApplyIndustryPackRequest_industryPackPattern, path + "industry_pack", &violations)
         FieldCheck.maxLength(self.requestID, 64, path + "request_id", &violations)
     }
+
+    public mutating func normalize() {}
 }
 
 extension SendOnboardingRequest: ValidatableMessage {
@@ -70,6 +83,8 @@ extension SendOnboardingRequest: ValidatableMessage {
         FieldCheck.e164(self.phone, path + "phone", &violations)
         FieldCheck.maxLength(self.requestID, 64, path + "request_id", &violations)
     }
+
+    public mutating func normalize() {}
 }
 
 extension SendOnboardingResponse: ValidatableMessage {
@@ -78,6 +93,8 @@ extension SendOnboardingResponse: ValidatableMessage {
             element.validate(path: path + "messages" + "[\(index)].", into: &violations)
         }
     }
+
+    public mutating func normalize() {}
 }
 
 /// Implements servicepro.concierge.v1.ConciergeService. The runtime has authenticated the caller, enforced the

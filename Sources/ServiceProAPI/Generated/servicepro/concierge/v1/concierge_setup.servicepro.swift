@@ -25,6 +25,8 @@ extension ConciergeBasics: ValidatableMessage {
         FieldCheck.e164(self.contactPhone, path + "contact_phone", &violations)
         FieldCheck.maxLength(self.internalNotes, 2000, path + "internal_notes", &violations)
     }
+
+    public mutating func normalize() {}
 }
 
 extension ConciergePlan: ValidatableMessage {
@@ -34,6 +36,8 @@ extension ConciergePlan: ValidatableMessage {
         FieldCheck.required(!self.industryPack.isEmpty, path + "industry_pack", &violations)
         FieldCheck.pattern(self.industryPack, ConciergePlan_industryPackPattern, path + "industry_pack", &violations)
     }
+
+    public mutating func normalize() {}
 }
 
 extension ConciergeTelephony: ValidatableMessage {
@@ -47,6 +51,8 @@ extension ConciergeTelephony: ValidatableMessage {
         FieldCheck.definedEnum(self.ivrMode, path + "ivr_mode", &violations)
         FieldCheck.e164(self.forwardNumber, path + "forward_number", &violations)
     }
+
+    public mutating func normalize() {}
 }
 
 extension ConciergeExtras: ValidatableMessage {
@@ -56,10 +62,14 @@ extension ConciergeExtras: ValidatableMessage {
         FieldCheck.pattern(self.primaryColor, ConciergeExtras_primaryColorPattern, path + "primary_color", &violations)
         FieldCheck.pattern(self.accentColor, ConciergeExtras_accentColorPattern, path + "accent_color", &violations)
     }
+
+    public mutating func normalize() {}
 }
 
 extension ConciergeReview: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {}
+
+    public mutating func normalize() {}
 }
 
 extension AppliedPackSummary: ValidatableMessage {
@@ -71,12 +81,18 @@ extension AppliedPackSummary: ValidatableMessage {
             element.validate(path: path + "skipped" + "[\(index)].", into: &violations)
         }
     }
+
+    public mutating func normalize() {}
 }
 
 extension PackItem: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {}
+
+    public mutating func normalize() {}
 }
 
 extension ConciergeNextAction: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {}
+
+    public mutating func normalize() {}
 }

@@ -23,6 +23,8 @@ extension IndustryPack: ValidatableMessage {
             element.validate(path: path + "automations" + "[\(index)].", into: &violations)
         }
     }
+
+    public mutating func normalize() {}
 }
 
 extension ServiceOffering: ValidatableMessage {
@@ -31,24 +33,36 @@ extension ServiceOffering: ValidatableMessage {
             element.validate(path: path + "upsells" + "[\(index)].", into: &violations)
         }
     }
+
+    public mutating func normalize() {}
 }
 
 extension ServiceUpsell: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {}
+
+    public mutating func normalize() {}
 }
 
 extension Faq: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {}
+
+    public mutating func normalize() {}
 }
 
 extension SmsTemplate: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {}
+
+    public mutating func normalize() {}
 }
 
 extension AiAgentConfig: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {}
+
+    public mutating func normalize() {}
 }
 
 extension AutomationRule: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {}
+
+    public mutating func normalize() {}
 }

@@ -8,6 +8,8 @@ private let GetIndustryPackRequest_namePattern = FieldPattern("industryPacks/[a-
 
 extension ListIndustryPacksRequest: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {}
+
+    public mutating func normalize() {}
 }
 
 extension ListIndustryPacksResponse: ValidatableMessage {
@@ -16,6 +18,8 @@ extension ListIndustryPacksResponse: ValidatableMessage {
             element.validate(path: path + "industry_packs" + "[\(index)].", into: &violations)
         }
     }
+
+    public mutating func normalize() {}
 }
 
 extension GetIndustryPackRequest: ValidatableMessage {
@@ -23,6 +27,8 @@ extension GetIndustryPackRequest: ValidatableMessage {
         FieldCheck.required(!self.name.isEmpty, path + "name", &violations)
         FieldCheck.pattern(self.name, GetIndustryPackRequest_namePattern, path + "name", &violations)
     }
+
+    public mutating func normalize() {}
 }
 
 /// Implements servicepro.concierge.v1.IndustryPackService. The runtime has authenticated the caller, enforced the

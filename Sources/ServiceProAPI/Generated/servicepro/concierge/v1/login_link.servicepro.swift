@@ -4,4 +4,6 @@ import RPCRuntime
 
 extension LoginLink: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {}
+
+    public mutating func normalize() {}
 }

@@ -17,6 +17,8 @@ extension CreateLoginLinkRequest: ValidatableMessage {
         FieldCheck.maxLength(self.recipient, 254, path + "recipient", &violations)
         FieldCheck.maxLength(self.requestID, 64, path + "request_id", &violations)
     }
+
+    public mutating func normalize() {}
 }
 
 extension CreateLoginLinkResponse: ValidatableMessage {
@@ -25,6 +27,8 @@ extension CreateLoginLinkResponse: ValidatableMessage {
             self.loginLink.validate(path: path + "login_link.", into: &violations)
         }
     }
+
+    public mutating func normalize() {}
 }
 
 extension ListLoginLinksRequest: ValidatableMessage {
@@ -33,6 +37,8 @@ extension ListLoginLinksRequest: ValidatableMessage {
         FieldCheck.pattern(self.parent, ListLoginLinksRequest_parentPattern, path + "parent", &violations)
         FieldCheck.definedEnum(self.state, path + "state", &violations)
     }
+
+    public mutating func normalize() {}
 }
 
 extension ListLoginLinksResponse: ValidatableMessage {
@@ -41,6 +47,8 @@ extension ListLoginLinksResponse: ValidatableMessage {
             element.validate(path: path + "login_links" + "[\(index)].", into: &violations)
         }
     }
+
+    public mutating func normalize() {}
 }
 
 extension RevokeLoginLinkRequest: ValidatableMessage {
@@ -49,6 +57,8 @@ extension RevokeLoginLinkRequest: ValidatableMessage {
         FieldCheck.pattern(self.name, RevokeLoginLinkRequest_namePattern, path + "name", &violations)
         FieldCheck.maxLength(self.requestID, 64, path + "request_id", &violations)
     }
+
+    public mutating func normalize() {}
 }
 
 extension RedeemLoginLinkRequest: ValidatableMessage {
@@ -57,10 +67,14 @@ extension RedeemLoginLinkRequest: ValidatableMessage {
         FieldCheck.maxLength(self.token, 256, path + "token", &violations)
         FieldCheck.maxLength(self.requestID, 64, path + "request_id", &violations)
     }
+
+    public mutating func normalize() {}
 }
 
 extension RedeemLoginLinkResponse: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {}
+
+    public mutating func normalize() {}
 }
 
 /// Implements servicepro.concierge.v1.LoginLinkService. The runtime has authenticated the caller, enforced the

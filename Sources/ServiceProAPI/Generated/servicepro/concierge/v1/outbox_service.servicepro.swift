@@ -14,6 +14,8 @@ extension ListOutboxMessagesRequest: ValidatableMessage {
         FieldCheck.definedEnum(self.state, path + "state", &violations)
         FieldCheck.definedEnum(self.channel, path + "channel", &violations)
     }
+
+    public mutating func normalize() {}
 }
 
 extension ListOutboxMessagesResponse: ValidatableMessage {
@@ -22,6 +24,8 @@ extension ListOutboxMessagesResponse: ValidatableMessage {
             element.validate(path: path + "outbox_messages" + "[\(index)].", into: &violations)
         }
     }
+
+    public mutating func normalize() {}
 }
 
 extension GetOutboxMessageRequest: ValidatableMessage {
@@ -29,6 +33,8 @@ extension GetOutboxMessageRequest: ValidatableMessage {
         FieldCheck.required(!self.name.isEmpty, path + "name", &violations)
         FieldCheck.pattern(self.name, GetOutboxMessageRequest_namePattern, path + "name", &violations)
     }
+
+    public mutating func normalize() {}
 }
 
 /// Implements servicepro.concierge.v1.OutboxService. The runtime has authenticated the caller, enforced the

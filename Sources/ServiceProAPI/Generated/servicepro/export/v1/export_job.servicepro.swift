@@ -8,8 +8,12 @@ extension ExportJob: ValidatableMessage {
             element.validate(path: path + "entity_counts" + "[\(index)].", into: &violations)
         }
     }
+
+    public mutating func normalize() {}
 }
 
 extension ExportEntityCount: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {}
+
+    public mutating func normalize() {}
 }

@@ -15,6 +15,8 @@ extension StartExportRequest: ValidatableMessage {
         FieldCheck.pattern(self.parent, StartExportRequest_parentPattern, path + "parent", &violations)
         FieldCheck.maxLength(self.requestID, 64, path + "request_id", &violations)
     }
+
+    public mutating func normalize() {}
 }
 
 extension GetExportRequest: ValidatableMessage {
@@ -22,6 +24,8 @@ extension GetExportRequest: ValidatableMessage {
         FieldCheck.required(!self.name.isEmpty, path + "name", &violations)
         FieldCheck.pattern(self.name, GetExportRequest_namePattern, path + "name", &violations)
     }
+
+    public mutating func normalize() {}
 }
 
 extension ListExportsRequest: ValidatableMessage {
@@ -30,6 +34,8 @@ extension ListExportsRequest: ValidatableMessage {
         FieldCheck.pattern(self.parent, ListExportsRequest_parentPattern, path + "parent", &violations)
         FieldCheck.definedEnum(self.state, path + "state", &violations)
     }
+
+    public mutating func normalize() {}
 }
 
 extension ListExportsResponse: ValidatableMessage {
@@ -38,6 +44,8 @@ extension ListExportsResponse: ValidatableMessage {
             element.validate(path: path + "exports" + "[\(index)].", into: &violations)
         }
     }
+
+    public mutating func normalize() {}
 }
 
 extension DownloadExportRequest: ValidatableMessage {
@@ -45,10 +53,14 @@ extension DownloadExportRequest: ValidatableMessage {
         FieldCheck.required(!self.name.isEmpty, path + "name", &violations)
         FieldCheck.pattern(self.name, DownloadExportRequest_namePattern, path + "name", &violations)
     }
+
+    public mutating func normalize() {}
 }
 
 extension ExportChunk: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {}
+
+    public mutating func normalize() {}
 }
 
 /// Implements servicepro.export.v1.ExportService. The runtime has authenticated the caller, enforced the

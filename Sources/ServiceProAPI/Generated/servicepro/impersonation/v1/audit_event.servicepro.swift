@@ -4,4 +4,6 @@ import RPCRuntime
 
 extension AuditEvent: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {}
+
+    public mutating func normalize() {}
 }

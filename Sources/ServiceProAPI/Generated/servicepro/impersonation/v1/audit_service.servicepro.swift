@@ -16,6 +16,8 @@ extension ListAuditEventsRequest: ValidatableMessage {
         FieldCheck.maxLength(self.method, 256, path + "method", &violations)
         FieldCheck.pattern(self.impersonationSession, ListAuditEventsRequest_impersonationSessionPattern, path + "impersonation_session", &violations)
     }
+
+    public mutating func normalize() {}
 }
 
 extension ListAuditEventsResponse: ValidatableMessage {
@@ -24,6 +26,8 @@ extension ListAuditEventsResponse: ValidatableMessage {
             element.validate(path: path + "audit_events" + "[\(index)].", into: &violations)
         }
     }
+
+    public mutating func normalize() {}
 }
 
 extension GetAuditEventRequest: ValidatableMessage {
@@ -31,6 +35,8 @@ extension GetAuditEventRequest: ValidatableMessage {
         FieldCheck.required(!self.name.isEmpty, path + "name", &violations)
         FieldCheck.pattern(self.name, GetAuditEventRequest_namePattern, path + "name", &violations)
     }
+
+    public mutating func normalize() {}
 }
 
 /// Implements servicepro.impersonation.v1.AuditService. The runtime has authenticated the caller, enforced the

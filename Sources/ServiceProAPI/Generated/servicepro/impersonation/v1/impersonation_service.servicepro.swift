@@ -18,6 +18,8 @@ extension StartImpersonationRequest: ValidatableMessage {
         FieldCheck.maxLength(self.reason, 500, path + "reason", &violations)
         FieldCheck.maxLength(self.requestID, 64, path + "request_id", &violations)
     }
+
+    public mutating func normalize() {}
 }
 
 extension StartImpersonationResponse: ValidatableMessage {
@@ -26,6 +28,8 @@ extension StartImpersonationResponse: ValidatableMessage {
             self.session.validate(path: path + "session.", into: &violations)
         }
     }
+
+    public mutating func normalize() {}
 }
 
 extension StopImpersonationRequest: ValidatableMessage {
@@ -33,6 +37,8 @@ extension StopImpersonationRequest: ValidatableMessage {
         FieldCheck.pattern(self.name, StopImpersonationRequest_namePattern, path + "name", &violations)
         FieldCheck.maxLength(self.requestID, 64, path + "request_id", &violations)
     }
+
+    public mutating func normalize() {}
 }
 
 extension RevokeImpersonationRequest: ValidatableMessage {
@@ -42,6 +48,8 @@ extension RevokeImpersonationRequest: ValidatableMessage {
         FieldCheck.maxLength(self.reason, 500, path + "reason", &violations)
         FieldCheck.maxLength(self.requestID, 64, path + "request_id", &violations)
     }
+
+    public mutating func normalize() {}
 }
 
 extension GetImpersonationSessionRequest: ValidatableMessage {
@@ -49,6 +57,8 @@ extension GetImpersonationSessionRequest: ValidatableMessage {
         FieldCheck.required(!self.name.isEmpty, path + "name", &violations)
         FieldCheck.pattern(self.name, GetImpersonationSessionRequest_namePattern, path + "name", &violations)
     }
+
+    public mutating func normalize() {}
 }
 
 extension ListImpersonationSessionsRequest: ValidatableMessage {
@@ -57,6 +67,8 @@ extension ListImpersonationSessionsRequest: ValidatableMessage {
         FieldCheck.maxLength(self.realActor, 256, path + "real_actor", &violations)
         FieldCheck.definedEnum(self.state, path + "state", &violations)
     }
+
+    public mutating func normalize() {}
 }
 
 extension ListImpersonationSessionsResponse: ValidatableMessage {
@@ -65,10 +77,14 @@ extension ListImpersonationSessionsResponse: ValidatableMessage {
             element.validate(path: path + "sessions" + "[\(index)].", into: &violations)
         }
     }
+
+    public mutating func normalize() {}
 }
 
 extension WhoAmIRequest: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {}
+
+    public mutating func normalize() {}
 }
 
 extension WhoAmIResponse: ValidatableMessage {
@@ -77,6 +93,8 @@ extension WhoAmIResponse: ValidatableMessage {
             self.impersonation.validate(path: path + "impersonation.", into: &violations)
         }
     }
+
+    public mutating func normalize() {}
 }
 
 /// Implements servicepro.impersonation.v1.ImpersonationService. The runtime has authenticated the caller, enforced the

@@ -21,6 +21,8 @@ extension CreateAppointmentRequest: ValidatableMessage {
         }
         FieldCheck.maxLength(self.requestID, 64, path + "request_id", &violations)
     }
+
+    public mutating func normalize() {}
 }
 
 extension GetAppointmentRequest: ValidatableMessage {
@@ -28,6 +30,8 @@ extension GetAppointmentRequest: ValidatableMessage {
         FieldCheck.required(!self.name.isEmpty, path + "name", &violations)
         FieldCheck.pattern(self.name, GetAppointmentRequest_namePattern, path + "name", &violations)
     }
+
+    public mutating func normalize() {}
 }
 
 extension ListAppointmentsRequest: ValidatableMessage {
@@ -37,6 +41,8 @@ extension ListAppointmentsRequest: ValidatableMessage {
         FieldCheck.pattern(self.customer, ListAppointmentsRequest_customerPattern, path + "customer", &violations)
         FieldCheck.definedEnum(self.status, path + "status", &violations)
     }
+
+    public mutating func normalize() {}
 }
 
 extension ListAppointmentsResponse: ValidatableMessage {
@@ -45,6 +51,8 @@ extension ListAppointmentsResponse: ValidatableMessage {
             element.validate(path: path + "appointments" + "[\(index)].", into: &violations)
         }
     }
+
+    public mutating func normalize() {}
 }
 
 extension UpdateAppointmentRequest: ValidatableMessage {
@@ -55,6 +63,8 @@ extension UpdateAppointmentRequest: ValidatableMessage {
         }
         FieldCheck.required(self.hasUpdateMask, path + "update_mask", &violations)
     }
+
+    public mutating func normalize() {}
 }
 
 /// Implements servicepro.operations.v1.AppointmentService. The runtime has authenticated the caller, enforced the

@@ -13,4 +13,6 @@ extension Customer: ValidatableMessage {
         FieldCheck.maxLength(self.notes, 10000, path + "notes", &violations)
         FieldCheck.maxLength(self.externalID, 128, path + "external_id", &violations)
     }
+
+    public mutating func normalize() {}
 }

@@ -20,6 +20,8 @@ extension CreateCustomerRequest: ValidatableMessage {
         }
         FieldCheck.maxLength(self.requestID, 64, path + "request_id", &violations)
     }
+
+    public mutating func normalize() {}
 }
 
 extension GetCustomerRequest: ValidatableMessage {
@@ -27,6 +29,8 @@ extension GetCustomerRequest: ValidatableMessage {
         FieldCheck.required(!self.name.isEmpty, path + "name", &violations)
         FieldCheck.pattern(self.name, GetCustomerRequest_namePattern, path + "name", &violations)
     }
+
+    public mutating func normalize() {}
 }
 
 extension ListCustomersRequest: ValidatableMessage {
@@ -37,6 +41,8 @@ extension ListCustomersRequest: ValidatableMessage {
         FieldCheck.maxLength(self.email, 254, path + "email", &violations)
         FieldCheck.maxLength(self.externalID, 128, path + "external_id", &violations)
     }
+
+    public mutating func normalize() {}
 }
 
 extension ListCustomersResponse: ValidatableMessage {
@@ -45,6 +51,8 @@ extension ListCustomersResponse: ValidatableMessage {
             element.validate(path: path + "customers" + "[\(index)].", into: &violations)
         }
     }
+
+    public mutating func normalize() {}
 }
 
 extension UpdateCustomerRequest: ValidatableMessage {
@@ -55,6 +63,8 @@ extension UpdateCustomerRequest: ValidatableMessage {
         }
         FieldCheck.required(self.hasUpdateMask, path + "update_mask", &violations)
     }
+
+    public mutating func normalize() {}
 }
 
 /// Implements servicepro.operations.v1.CustomerService. The runtime has authenticated the caller, enforced the

@@ -19,6 +19,8 @@ extension Invoice: ValidatableMessage {
         FieldCheck.maxLength(self.notes, 10000, path + "notes", &violations)
         FieldCheck.maxLength(self.externalID, 128, path + "external_id", &violations)
     }
+
+    public mutating func normalize() {}
 }
 
 extension InvoiceLine: ValidatableMessage {
@@ -26,4 +28,6 @@ extension InvoiceLine: ValidatableMessage {
         FieldCheck.required(!self.label.isEmpty, path + "label", &violations)
         FieldCheck.maxLength(self.label, 500, path + "label", &violations)
     }
+
+    public mutating func normalize() {}
 }

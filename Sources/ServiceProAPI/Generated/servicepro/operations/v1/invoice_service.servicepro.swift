@@ -21,6 +21,8 @@ extension CreateInvoiceRequest: ValidatableMessage {
         }
         FieldCheck.maxLength(self.requestID, 64, path + "request_id", &violations)
     }
+
+    public mutating func normalize() {}
 }
 
 extension GetInvoiceRequest: ValidatableMessage {
@@ -28,6 +30,8 @@ extension GetInvoiceRequest: ValidatableMessage {
         FieldCheck.required(!self.name.isEmpty, path + "name", &violations)
         FieldCheck.pattern(self.name, GetInvoiceRequest_namePattern, path + "name", &violations)
     }
+
+    public mutating func normalize() {}
 }
 
 extension ListInvoicesRequest: ValidatableMessage {
@@ -37,6 +41,8 @@ extension ListInvoicesRequest: ValidatableMessage {
         FieldCheck.pattern(self.customer, ListInvoicesRequest_customerPattern, path + "customer", &violations)
         FieldCheck.definedEnum(self.status, path + "status", &violations)
     }
+
+    public mutating func normalize() {}
 }
 
 extension ListInvoicesResponse: ValidatableMessage {
@@ -45,6 +51,8 @@ extension ListInvoicesResponse: ValidatableMessage {
             element.validate(path: path + "invoices" + "[\(index)].", into: &violations)
         }
     }
+
+    public mutating func normalize() {}
 }
 
 extension UpdateInvoiceRequest: ValidatableMessage {
@@ -55,6 +63,8 @@ extension UpdateInvoiceRequest: ValidatableMessage {
         }
         FieldCheck.required(self.hasUpdateMask, path + "update_mask", &violations)
     }
+
+    public mutating func normalize() {}
 }
 
 /// Implements servicepro.operations.v1.InvoiceService. The runtime has authenticated the caller, enforced the

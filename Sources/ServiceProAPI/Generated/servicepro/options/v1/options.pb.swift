@@ -269,6 +269,10 @@ public nonisolated struct Servicepro_Options_V1_FieldRules: Sendable {
   /// An enum value the schema defines (unknown numbers are rejected).
   public var definedEnum: Bool = false
 
+  /// Leading and trailing whitespace is removed before validation and before the handler sees it,
+  /// so " +19185550100 " is the number it looks like.
+  public var trim: Bool = false
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -438,7 +442,7 @@ nonisolated extension Servicepro_Options_V1_MethodPolicy: SwiftProtobuf.Message,
 
 nonisolated extension Servicepro_Options_V1_FieldRules: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".FieldRules"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}required\0\u{1}e164\0\u{3}max_length\0\u{1}pattern\0\u{3}defined_enum\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}required\0\u{1}e164\0\u{3}max_length\0\u{1}pattern\0\u{3}defined_enum\0\u{1}trim\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -451,6 +455,7 @@ nonisolated extension Servicepro_Options_V1_FieldRules: SwiftProtobuf.Message, S
       case 3: try { try decoder.decodeSingularUInt32Field(value: &self.maxLength) }()
       case 4: try { try decoder.decodeSingularStringField(value: &self.pattern) }()
       case 5: try { try decoder.decodeSingularBoolField(value: &self.definedEnum) }()
+      case 6: try { try decoder.decodeSingularBoolField(value: &self.trim) }()
       default: break
       }
     }
@@ -472,6 +477,9 @@ nonisolated extension Servicepro_Options_V1_FieldRules: SwiftProtobuf.Message, S
     if self.definedEnum != false {
       try visitor.visitSingularBoolField(value: self.definedEnum, fieldNumber: 5)
     }
+    if self.trim != false {
+      try visitor.visitSingularBoolField(value: self.trim, fieldNumber: 6)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -481,6 +489,7 @@ nonisolated extension Servicepro_Options_V1_FieldRules: SwiftProtobuf.Message, S
     if lhs.maxLength != rhs.maxLength {return false}
     if lhs.pattern != rhs.pattern {return false}
     if lhs.definedEnum != rhs.definedEnum {return false}
+    if lhs.trim != rhs.trim {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

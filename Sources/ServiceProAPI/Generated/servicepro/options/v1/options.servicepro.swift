@@ -4,8 +4,12 @@ import RPCRuntime
 
 extension Servicepro_Options_V1_MethodPolicy: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {}
+
+    public mutating func normalize() {}
 }
 
 extension Servicepro_Options_V1_FieldRules: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {}
+
+    public mutating func normalize() {}
 }

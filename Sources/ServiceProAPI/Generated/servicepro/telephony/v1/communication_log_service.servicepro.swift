@@ -19,6 +19,8 @@ extension ListMessagesRequest: ValidatableMessage {
         FieldCheck.e164(self.phoneNumber, path + "phone_number", &violations)
         FieldCheck.pattern(self.customer, ListMessagesRequest_customerPattern, path + "customer", &violations)
     }
+
+    public mutating func normalize() {}
 }
 
 extension ListMessagesResponse: ValidatableMessage {
@@ -27,6 +29,8 @@ extension ListMessagesResponse: ValidatableMessage {
             element.validate(path: path + "messages" + "[\(index)].", into: &violations)
         }
     }
+
+    public mutating func normalize() {}
 }
 
 extension GetMessageRequest: ValidatableMessage {
@@ -34,6 +38,8 @@ extension GetMessageRequest: ValidatableMessage {
         FieldCheck.required(!self.name.isEmpty, path + "name", &violations)
         FieldCheck.pattern(self.name, GetMessageRequest_namePattern, path + "name", &violations)
     }
+
+    public mutating func normalize() {}
 }
 
 extension ListCallsRequest: ValidatableMessage {
@@ -45,6 +51,8 @@ extension ListCallsRequest: ValidatableMessage {
         FieldCheck.pattern(self.customer, ListCallsRequest_customerPattern, path + "customer", &violations)
         FieldCheck.definedEnum(self.status, path + "status", &violations)
     }
+
+    public mutating func normalize() {}
 }
 
 extension ListCallsResponse: ValidatableMessage {
@@ -53,6 +61,8 @@ extension ListCallsResponse: ValidatableMessage {
             element.validate(path: path + "calls" + "[\(index)].", into: &violations)
         }
     }
+
+    public mutating func normalize() {}
 }
 
 extension GetCallRequest: ValidatableMessage {
@@ -60,6 +70,8 @@ extension GetCallRequest: ValidatableMessage {
         FieldCheck.required(!self.name.isEmpty, path + "name", &violations)
         FieldCheck.pattern(self.name, GetCallRequest_namePattern, path + "name", &violations)
     }
+
+    public mutating func normalize() {}
 }
 
 /// Implements servicepro.telephony.v1.CommunicationLogService. The runtime has authenticated the caller, enforced the

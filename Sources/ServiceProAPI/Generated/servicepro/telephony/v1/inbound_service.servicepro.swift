@@ -22,6 +22,8 @@ extension ResolveInboundRequest: ValidatableMessage {
         FieldCheck.maxLength(self.to, 256, path + "to", &violations)
         FieldCheck.maxLength(self.from, 256, path + "from", &violations)
     }
+
+    public mutating func normalize() {}
 }
 
 extension ResolveInboundResponse: ValidatableMessage {
@@ -31,6 +33,15 @@ extension ResolveInboundResponse: ValidatableMessage {
         }
         if self.hasPhoneConfig {
             self.phoneConfig.validate(path: path + "phone_config.", into: &violations)
+        }
+    }
+
+    public mutating func normalize() {
+        if self.hasTenant {
+            self.tenant.normalize()
+        }
+        if self.hasPhoneConfig {
+            self.phoneConfig.normalize()
         }
     }
 }
@@ -44,6 +55,8 @@ extension HandleInboundMessageRequest: ValidatableMessage {
         FieldCheck.maxLength(self.to, 256, path + "to", &violations)
         FieldCheck.maxLength(self.body, 1600, path + "body", &violations)
     }
+
+    public mutating func normalize() {}
 }
 
 extension HandleInboundMessageResponse: ValidatableMessage {
@@ -55,6 +68,8 @@ extension HandleInboundMessageResponse: ValidatableMessage {
             element.validate(path: path + "replies" + "[\(index)].", into: &violations)
         }
     }
+
+    public mutating func normalize() {}
 }
 
 extension HandleInboundCallRequest: ValidatableMessage {
@@ -65,6 +80,8 @@ extension HandleInboundCallRequest: ValidatableMessage {
         FieldCheck.maxLength(self.to, 256, path + "to", &violations)
         FieldCheck.maxLength(self.callerName, 256, path + "caller_name", &violations)
     }
+
+    public mutating func normalize() {}
 }
 
 extension HandleIvrSelectionRequest: ValidatableMessage {
@@ -75,6 +92,8 @@ extension HandleIvrSelectionRequest: ValidatableMessage {
         FieldCheck.maxLength(self.to, 256, path + "to", &violations)
         FieldCheck.pattern(self.digits, HandleIvrSelectionRequest_digitsPattern, path + "digits", &violations)
     }
+
+    public mutating func normalize() {}
 }
 
 extension HandleAiVoiceTurnRequest: ValidatableMessage {
@@ -85,6 +104,8 @@ extension HandleAiVoiceTurnRequest: ValidatableMessage {
         FieldCheck.maxLength(self.to, 256, path + "to", &violations)
         FieldCheck.maxLength(self.speechResult, 4000, path + "speech_result", &violations)
     }
+
+    public mutating func normalize() {}
 }
 
 extension VoiceReply: ValidatableMessage {
@@ -93,6 +114,8 @@ extension VoiceReply: ValidatableMessage {
             element.validate(path: path + "instructions" + "[\(index)].", into: &violations)
         }
     }
+
+    public mutating func normalize() {}
 }
 
 extension RecordMessageStatusRequest: ValidatableMessage {
@@ -102,6 +125,8 @@ extension RecordMessageStatusRequest: ValidatableMessage {
         FieldCheck.required(self.status.rawValue != 0, path + "status", &violations)
         FieldCheck.definedEnum(self.status, path + "status", &violations)
     }
+
+    public mutating func normalize() {}
 }
 
 extension RecordCallStatusRequest: ValidatableMessage {
@@ -113,6 +138,8 @@ extension RecordCallStatusRequest: ValidatableMessage {
         FieldCheck.maxLength(self.recordingURL, 2048, path + "recording_url", &violations)
         FieldCheck.pattern(self.recordingURL, RecordCallStatusRequest_recordingUrlPattern, path + "recording_url", &violations)
     }
+
+    public mutating func normalize() {}
 }
 
 /// Implements servicepro.telephony.v1.InboundService. The runtime has authenticated the caller, enforced the

@@ -23,6 +23,14 @@ extension PhoneConfig: ValidatableMessage {
             self.ivrMenu.validate(path: path + "ivr_menu.", into: &violations)
         }
     }
+
+    public mutating func normalize() {
+        self.phoneNumber = FieldCheck.trimmed(self.phoneNumber)
+        self.messagingServiceSid = FieldCheck.trimmed(self.messagingServiceSid)
+        self.sipDomain = FieldCheck.trimmed(self.sipDomain)
+        self.sipUsername = FieldCheck.trimmed(self.sipUsername)
+        self.forwardNumber = FieldCheck.trimmed(self.forwardNumber)
+    }
 }
 
 extension IvrMenu: ValidatableMessage {
@@ -32,6 +40,8 @@ extension IvrMenu: ValidatableMessage {
             element.validate(path: path + "options" + "[\(index)].", into: &violations)
         }
     }
+
+    public mutating func normalize() {}
 }
 
 extension IvrMenuOption: ValidatableMessage {
@@ -43,4 +53,6 @@ extension IvrMenuOption: ValidatableMessage {
         FieldCheck.maxLength(self.prompt, 500, path + "prompt", &violations)
         FieldCheck.maxLength(self.smsBody, 1600, path + "sms_body", &violations)
     }
+
+    public mutating func normalize() {}
 }

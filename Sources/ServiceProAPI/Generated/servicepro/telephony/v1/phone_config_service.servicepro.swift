@@ -21,6 +21,12 @@ extension CreatePhoneConfigRequest: ValidatableMessage {
         }
         FieldCheck.maxLength(self.requestID, 64, path + "request_id", &violations)
     }
+
+    public mutating func normalize() {
+        if self.hasPhoneConfig {
+            self.phoneConfig.normalize()
+        }
+    }
 }
 
 extension GetPhoneConfigRequest: ValidatableMessage {
@@ -28,6 +34,8 @@ extension GetPhoneConfigRequest: ValidatableMessage {
         FieldCheck.required(!self.name.isEmpty, path + "name", &violations)
         FieldCheck.pattern(self.name, GetPhoneConfigRequest_namePattern, path + "name", &violations)
     }
+
+    public mutating func normalize() {}
 }
 
 extension ListPhoneConfigsRequest: ValidatableMessage {
@@ -37,12 +45,20 @@ extension ListPhoneConfigsRequest: ValidatableMessage {
         FieldCheck.definedEnum(self.ivrMode, path + "ivr_mode", &violations)
         FieldCheck.e164(self.phoneNumber, path + "phone_number", &violations)
     }
+
+    public mutating func normalize() {}
 }
 
 extension ListPhoneConfigsResponse: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {
         for (index, element) in self.phoneConfigs.enumerated() {
             element.validate(path: path + "phone_configs" + "[\(index)].", into: &violations)
+        }
+    }
+
+    public mutating func normalize() {
+        for index in self.phoneConfigs.indices {
+            self.phoneConfigs[index].normalize()
         }
     }
 }
@@ -55,6 +71,12 @@ extension UpdatePhoneConfigRequest: ValidatableMessage {
         }
         FieldCheck.required(self.hasUpdateMask, path + "update_mask", &violations)
     }
+
+    public mutating func normalize() {
+        if self.hasPhoneConfig {
+            self.phoneConfig.normalize()
+        }
+    }
 }
 
 extension DeletePhoneConfigRequest: ValidatableMessage {
@@ -62,10 +84,14 @@ extension DeletePhoneConfigRequest: ValidatableMessage {
         FieldCheck.required(!self.name.isEmpty, path + "name", &violations)
         FieldCheck.pattern(self.name, DeletePhoneConfigRequest_namePattern, path + "name", &violations)
     }
+
+    public mutating func normalize() {}
 }
 
 extension DeletePhoneConfigResponse: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {}
+
+    public mutating func normalize() {}
 }
 
 /// Implements servicepro.telephony.v1.PhoneConfigService. The runtime has authenticated the caller, enforced the

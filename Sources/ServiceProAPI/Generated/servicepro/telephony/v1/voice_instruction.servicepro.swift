@@ -36,6 +36,8 @@ extension VoiceInstruction: ValidatableMessage {
             value.validate(path: path + "pause.", into: &violations)
         }
     }
+
+    public mutating func normalize() {}
 }
 
 extension VoiceInstruction.Say: ValidatableMessage {
@@ -45,6 +47,8 @@ extension VoiceInstruction.Say: ValidatableMessage {
         FieldCheck.maxLength(self.voice, 64, path + "voice", &violations)
         FieldCheck.maxLength(self.language, 16, path + "language", &violations)
     }
+
+    public mutating func normalize() {}
 }
 
 extension VoiceInstruction.Gather: ValidatableMessage {
@@ -59,6 +63,8 @@ extension VoiceInstruction.Gather: ValidatableMessage {
         }
         FieldCheck.maxLength(self.speechLanguage, 16, path + "speech_language", &violations)
     }
+
+    public mutating func normalize() {}
 }
 
 extension VoiceInstruction.DialSip: ValidatableMessage {
@@ -68,6 +74,8 @@ extension VoiceInstruction.DialSip: ValidatableMessage {
         FieldCheck.pattern(self.sipUri, DialSip_sipUriPattern, path + "sip_uri", &violations)
         FieldCheck.e164(self.callerID, path + "caller_id", &violations)
     }
+
+    public mutating func normalize() {}
 }
 
 extension VoiceInstruction.DialNumber: ValidatableMessage {
@@ -76,12 +84,16 @@ extension VoiceInstruction.DialNumber: ValidatableMessage {
         FieldCheck.e164(self.number, path + "number", &violations)
         FieldCheck.e164(self.callerID, path + "caller_id", &violations)
     }
+
+    public mutating func normalize() {}
 }
 
 extension VoiceInstruction.Record: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {
         FieldCheck.pattern(self.finishOnKey, Record_finishOnKeyPattern, path + "finish_on_key", &violations)
     }
+
+    public mutating func normalize() {}
 }
 
 extension VoiceInstruction.Redirect: ValidatableMessage {
@@ -91,16 +103,22 @@ extension VoiceInstruction.Redirect: ValidatableMessage {
             self.action.validate(path: path + "action.", into: &violations)
         }
     }
+
+    public mutating func normalize() {}
 }
 
 extension VoiceInstruction.Hangup: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {}
+
+    public mutating func normalize() {}
 }
 
 extension VoiceInstruction.Pause: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {
         FieldCheck.required(self.hasLength, path + "length", &violations)
     }
+
+    public mutating func normalize() {}
 }
 
 extension SmsReply: ValidatableMessage {
@@ -109,6 +127,8 @@ extension SmsReply: ValidatableMessage {
         FieldCheck.required(!self.body.isEmpty, path + "body", &violations)
         FieldCheck.maxLength(self.body, 1600, path + "body", &violations)
     }
+
+    public mutating func normalize() {}
 }
 
 extension VoiceCallback: ValidatableMessage {
@@ -116,4 +136,6 @@ extension VoiceCallback: ValidatableMessage {
         FieldCheck.required(self.route.rawValue != 0, path + "route", &violations)
         FieldCheck.definedEnum(self.route, path + "route", &violations)
     }
+
+    public mutating func normalize() {}
 }

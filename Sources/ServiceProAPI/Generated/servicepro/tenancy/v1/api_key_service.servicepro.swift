@@ -18,6 +18,8 @@ extension CreateApiKeyRequest: ValidatableMessage {
         FieldCheck.definedEnum(self.role, path + "role", &violations)
         FieldCheck.maxLength(self.requestID, 64, path + "request_id", &violations)
     }
+
+    public mutating func normalize() {}
 }
 
 extension CreateApiKeyResponse: ValidatableMessage {
@@ -26,6 +28,8 @@ extension CreateApiKeyResponse: ValidatableMessage {
             self.apiKey.validate(path: path + "api_key.", into: &violations)
         }
     }
+
+    public mutating func normalize() {}
 }
 
 extension ListApiKeysRequest: ValidatableMessage {
@@ -33,6 +37,8 @@ extension ListApiKeysRequest: ValidatableMessage {
         FieldCheck.required(!self.parent.isEmpty, path + "parent", &violations)
         FieldCheck.pattern(self.parent, ListApiKeysRequest_parentPattern, path + "parent", &violations)
     }
+
+    public mutating func normalize() {}
 }
 
 extension ListApiKeysResponse: ValidatableMessage {
@@ -41,6 +47,8 @@ extension ListApiKeysResponse: ValidatableMessage {
             element.validate(path: path + "api_keys" + "[\(index)].", into: &violations)
         }
     }
+
+    public mutating func normalize() {}
 }
 
 extension RevokeApiKeyRequest: ValidatableMessage {
@@ -48,6 +56,8 @@ extension RevokeApiKeyRequest: ValidatableMessage {
         FieldCheck.required(!self.name.isEmpty, path + "name", &violations)
         FieldCheck.pattern(self.name, RevokeApiKeyRequest_namePattern, path + "name", &violations)
     }
+
+    public mutating func normalize() {}
 }
 
 /// Implements servicepro.tenancy.v1.ApiKeyService. The runtime has authenticated the caller, enforced the

@@ -24,6 +24,12 @@ extension Tenant: ValidatableMessage {
         }
         FieldCheck.maxLength(self.internalNotes, 4000, path + "internal_notes", &violations)
     }
+
+    public mutating func normalize() {
+        if self.hasContact {
+            self.contact.normalize()
+        }
+    }
 }
 
 extension Contact: ValidatableMessage {
@@ -32,6 +38,11 @@ extension Contact: ValidatableMessage {
         FieldCheck.maxLength(self.email, 254, path + "email", &violations)
         FieldCheck.pattern(self.email, Contact_emailPattern, path + "email", &violations)
         FieldCheck.e164(self.phone, path + "phone", &violations)
+    }
+
+    public mutating func normalize() {
+        self.email = FieldCheck.trimmed(self.email)
+        self.phone = FieldCheck.trimmed(self.phone)
     }
 }
 
@@ -42,4 +53,6 @@ extension Branding: ValidatableMessage {
         FieldCheck.pattern(self.primaryColor, Branding_primaryColorPattern, path + "primary_color", &violations)
         FieldCheck.pattern(self.accentColor, Branding_accentColorPattern, path + "accent_color", &violations)
     }
+
+    public mutating func normalize() {}
 }

@@ -13,6 +13,8 @@ extension GetTenantRequest: ValidatableMessage {
         FieldCheck.required(!self.name.isEmpty, path + "name", &violations)
         FieldCheck.pattern(self.name, GetTenantRequest_namePattern, path + "name", &violations)
     }
+
+    public mutating func normalize() {}
 }
 
 extension ListTenantsRequest: ValidatableMessage {
@@ -21,12 +23,20 @@ extension ListTenantsRequest: ValidatableMessage {
         FieldCheck.definedEnum(self.planTier, path + "plan_tier", &violations)
         FieldCheck.maxLength(self.industry, 64, path + "industry", &violations)
     }
+
+    public mutating func normalize() {}
 }
 
 extension ListTenantsResponse: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {
         for (index, element) in self.tenants.enumerated() {
             element.validate(path: path + "tenants" + "[\(index)].", into: &violations)
+        }
+    }
+
+    public mutating func normalize() {
+        for index in self.tenants.indices {
+            self.tenants[index].normalize()
         }
     }
 }
@@ -41,6 +51,12 @@ extension CreateTenantRequest: ValidatableMessage {
         }
         FieldCheck.maxLength(self.requestID, 64, path + "request_id", &violations)
     }
+
+    public mutating func normalize() {
+        if self.hasTenant {
+            self.tenant.normalize()
+        }
+    }
 }
 
 extension UpdateTenantRequest: ValidatableMessage {
@@ -51,6 +67,12 @@ extension UpdateTenantRequest: ValidatableMessage {
         }
         FieldCheck.required(self.hasUpdateMask, path + "update_mask", &violations)
     }
+
+    public mutating func normalize() {
+        if self.hasTenant {
+            self.tenant.normalize()
+        }
+    }
 }
 
 extension DeleteTenantRequest: ValidatableMessage {
@@ -58,10 +80,14 @@ extension DeleteTenantRequest: ValidatableMessage {
         FieldCheck.required(!self.name.isEmpty, path + "name", &violations)
         FieldCheck.pattern(self.name, DeleteTenantRequest_namePattern, path + "name", &violations)
     }
+
+    public mutating func normalize() {}
 }
 
 extension DeleteTenantResponse: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {}
+
+    public mutating func normalize() {}
 }
 
 /// Implements servicepro.tenancy.v1.TenantService. The runtime has authenticated the caller, enforced the

@@ -1,0 +1,64 @@
+import Foundation
+import GRPCCore
+import RPCRuntime
+
+/// The one way into the audit log. A handler of an audited method records its event in the
+/// transaction that makes its change, so the change and its event commit together or not at all:
+/// ```swift
+/// try await database.withTenant(tenantID) { tx in
+///     try await PhoneConfigRecords.delete(id: id, tx)
+///     try await AuditLog.record(tx, context: context, resource: request.name)
+/// }
+/// ```
+/// The event is filed under the transaction's tenant: the tenant the call acted on, which for a
+/// platform-scoped call is the tenant it concerns (the one created, the one impersonated).
+/// Failed calls are recorded by the runtime through ``StoreAuditSink``.
+enum AuditLog {
+    /// Appends the event of the call `context` describes.
+    static func record(
+        _ tx: TenantTransaction,
+        context: RequestContext,
+        resource: String,
+        outcome: String = "OK",
+        details: [String: String] = [:]
+    ) async throws {
+        try await append(
+            tx, principal: context.principal, method: context.method, requestID: context.requestID,
+            resource: resource, outcome: outcome, reason: "", details: details)
+    }
+
+    /// Appends the event of an audited call that failed.
+    static func record(_ call: FailedAuditedCall, _ tx: TenantTransaction) async throws {
+        try await append(
+            tx, principal: call.principal, method: call.method, requestID: call.requestID,
+            resource: call.resourceName, outcome: call.code.statusName, reason: call.reason, details: [:])
+    }
+
+    private static func append(
+        _ tx: TenantTransaction,
+        principal: Principal,
+        method: MethodDescriptor,
+        requestID: String,
+        resource: String,
+        outcome: String,
+        reason: String,
+        details: [String: String]
+    ) async throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        try await tx.insert(into: "audit_events", [
+            ("event_id", ApiKeyRecords.randomToken(bytes: 10, alphabet: "0123456789abcdefghijklmnopqrstuvwxyz")),
+            ("event_time", Date()),
+            ("real_actor", principal.realActor),
+            ("actor_role", principal.realActorRole.rawValue),
+            ("principal", principal.subject),
+            ("impersonation_session", principal.impersonationSessionID.map(ImpersonationRecords.name)),
+            ("method", AuditEventRecords.methodName(method)),
+            ("resource", resource),
+            ("request_id", requestID),
+            ("outcome", outcome),
+            ("outcome_reason", reason),
+            ("details", String(decoding: try encoder.encode(details), as: UTF8.self)),
+        ])
+    }
+}

@@ -1,0 +1,143 @@
+import Crypto
+import Foundation
+import RPCRuntime
+import ServiceProAPI
+import SwiftProtobuf
+
+/// Impersonation sessions in the store, filed under the impersonated tenant. A session's token is
+/// `spi_<session id>_<secret>`: the session id finds the row and only the secret's SHA-256 is
+/// kept, as for API keys. A session is stored active, stopped or revoked; an active one past its
+/// expire time reads as expired, so nothing has to run when it runs out.
+enum ImpersonationRecords {
+    static let tokenPrefix = "spi_"
+    static let defaultLifetime: TimeInterval = 30 * 60
+    static let maxLifetime: TimeInterval = 60 * 60
+
+    struct Started {
+        var session: ImpersonationSession
+        var token: String
+    }
+
+    /// A session as stored, with what authentication and the handlers decide on.
+    struct Stored {
+        var tenantID: String
+        var sessionID: String
+        var actor: String
+        var tokenHash: Data
+        var session: ImpersonationSession
+    }
+
+    static func name(_ sessionID: String) -> String { "impersonationSessions/\(sessionID)" }
+
+    /// A new active session of `actor` on `tx`'s tenant, and its token.
+    static func start(
+        actor: Principal, reason: String, lifetime: TimeInterval, _ tx: TenantTransaction, now: Date = Date()
+    ) async throws -> Started {
+        let sessionID = ApiKeyRecords.randomToken(bytes: 8, alphabet: "0123456789abcdefghijklmnopqrstuvwxyz")
+        let secret = ApiKeyRecords.randomToken(bytes: 32, alphabet: "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+        try await tx.insert(into: "impersonation_sessions", [
+            ("session_id", sessionID),
+            ("actor", actor.realActor),
+            ("actor_tenant_id", actor.tenantID),
+            ("reason", reason),
+            ("token_hash", Data(SHA256.hash(data: Data(secret.utf8)))),
+            ("create_time", now),
+            ("expire_time", now.addingTimeInterval(lifetime)),
+            ("state", StoredState.active.rawValue),
+        ])
+        let stored = try await find(sessionID: sessionID, tx.base, now: now)!
+        return Started(session: stored.session, token: "\(tokenPrefix)\(sessionID)_\(secret)")
+    }
+
+    /// The session with this id, within the transaction's scope.
+    static func find(sessionID: String, _ tx: any SQLTransaction, now: Date = Date()) async throws -> Stored? {
+        var condition: SQLStatement = "s.session_id = \(sessionID)"
+        if case .tenant(let tenantID) = tx.scope { condition = condition + " AND s.tenant_id = \(tenantID)" }
+        guard let row = try await tx.first("\(selectSessions) WHERE \(condition)") else { return nil }
+        return Stored(
+            tenantID: try row.string("tenant_id"),
+            sessionID: sessionID,
+            actor: try row.string("actor"),
+            tokenHash: try row.data("token_hash"),
+            session: try session(from: row, now: now))
+    }
+
+    /// Ends an active session; false when it was no longer active.
+    static func end(
+        sessionID: String, as state: StoredState, by actor: String, reason: String?, _ tx: TenantTransaction, now: Date = Date()
+    ) async throws -> Bool {
+        try await tx.update(
+            "impersonation_sessions",
+            set: [("state", state.rawValue), ("end_time", now), ("ended_by", actor), ("end_reason", reason)],
+            where: "session_id = \(sessionID) AND state = \(StoredState.active.rawValue) AND expire_time > \(now)") == 1
+    }
+
+    struct ListFilter {
+        var tenantID: String?
+        var realActor: String
+        var state: ImpersonationSessionState
+    }
+
+    /// One page, newest first, within the transaction's scope.
+    static func list(
+        _ filter: ListFilter, after cursor: PageCursor?, limit: Int, _ tx: any SQLTransaction, now: Date = Date()
+    ) async throws -> [ImpersonationSession] {
+        var conditions: [SQLStatement] = ["1 = 1"]
+        if case .tenant(let tenantID) = tx.scope { conditions.append("s.tenant_id = \(tenantID)") }
+        if let tenantID = filter.tenantID { conditions.append("s.tenant_id = \(tenantID)") }
+        if !filter.realActor.isEmpty { conditions.append("s.actor = \(filter.realActor)") }
+        switch filter.state {
+        case .active: conditions.append("s.state = \(StoredState.active.rawValue) AND s.expire_time > \(now)")
+        case .expired: conditions.append("s.state = \(StoredState.active.rawValue) AND s.expire_time <= \(now)")
+        case .stopped: conditions.append("s.state = \(StoredState.stopped.rawValue)")
+        case .revoked: conditions.append("s.state = \(StoredState.revoked.rawValue)")
+        case .unspecified, .UNRECOGNIZED: break
+        }
+        if let cursor { conditions.append(cursor.condition(timeColumn: "s.create_time", idColumn: "s.session_id")) }
+        let rows = try await tx.query("""
+            \(selectSessions) WHERE \(SQLStatement.joined(conditions, separator: " AND "))
+            ORDER BY s.create_time DESC, s.session_id ASC LIMIT \(limit)
+            """)
+        return try rows.map { try session(from: $0, now: now) }
+    }
+
+    /// Sessions with their tenant's current display name, for banners and lists.
+    private static let selectSessions: SQLStatement = """
+        SELECT s.*, t.display_name AS tenant_display_name
+        FROM impersonation_sessions s LEFT JOIN tenants t ON t.tenant_id = s.tenant_id
+        """
+
+    enum StoredState: String {
+        case active, stopped, revoked
+    }
+
+    static func session(from row: SQLRow, now: Date) throws -> ImpersonationSession {
+        let sessionID = try row.string("session_id")
+        let start = try row.date("create_time")
+        let expire = try row.date("expire_time")
+        let state: ImpersonationSessionState
+        switch StoredState(rawValue: try row.string("state")) {
+        case .active?: state = expire > now ? .active : .expired
+        case .stopped?: state = .stopped
+        case .revoked?: state = .revoked
+        case nil: throw ServiceError.internal("impersonation session \(sessionID) has an unknown state")
+        }
+        return try ImpersonationSession.with {
+            $0.name = name(sessionID)
+            $0.realActor = try row.string("actor")
+            $0.tenant = ResourceName.tenant(try row.string("tenant_id"))
+            $0.tenantDisplayName = try row.optionalString("tenant_display_name") ?? ""
+            $0.reason = try row.string("reason")
+            $0.ttl = Google_Protobuf_Duration(rounding: expire.timeIntervalSince(start), rule: .toNearestOrAwayFromZero)
+            $0.state = state
+            $0.tokenPrefix = "\(tokenPrefix)\(sessionID)"
+            $0.startTime = Google_Protobuf_Timestamp(date: start)
+            $0.expireTime = Google_Protobuf_Timestamp(date: expire)
+            if let end = try row.optionalDate("end_time") {
+                $0.endTime = Google_Protobuf_Timestamp(date: end)
+            }
+            $0.endedBy = try row.optionalString("ended_by") ?? ""
+            $0.endReason = try row.optionalString("end_reason") ?? ""
+        }
+    }
+}

@@ -1,0 +1,32 @@
+import Foundation
+import RPCRuntime
+
+/// What spctl tells the operator about a context's impersonation session, on stderr so that
+/// output meant for pipes stays clean, and how it takes a session out of a context.
+enum ImpersonationNotice {
+    /// Printed before every call made with a session's token, so nobody forgets whose data
+    /// they are changing.
+    static func banner(_ impersonation: ClientContexts.Impersonation, now: Date = Date()) -> String {
+        let minutes = max(1, Int((impersonation.expireTime.timeIntervalSince(now) / 60).rounded(.up)))
+        return "viewing as \(impersonation.tenantDisplayName) — \(minutes) min left; spctl impersonate stop to exit"
+    }
+
+    static func say(_ line: String) {
+        FileHandle.standardError.write(Data((line + "\n").utf8))
+    }
+
+    /// Local time of day, e.g. `14:05`.
+    static func clockTime(_ date: Date) -> String {
+        let formatter = DateFormatter()
+        formatter.dateFormat = "HH:mm"
+        return formatter.string(from: date)
+    }
+
+    /// Removes the session from the context, which goes back to its own credential.
+    static func drop(context name: String, configPath: String) throws {
+        var contexts = try ClientContexts.load(from: configPath)
+        guard contexts.contexts[name]?.impersonation != nil else { return }
+        contexts.contexts[name]?.impersonation = nil
+        try contexts.save(to: configPath)
+    }
+}

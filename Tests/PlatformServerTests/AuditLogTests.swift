@@ -1,0 +1,296 @@
+import Foundation
+import GRPCCore
+@testable import PlatformServer
+import PlatformTestSupport
+import RPCRuntime
+import ServiceProAPI
+import SwiftProtobuf
+import Testing
+
+/// The audit log end to end over gRPC, on every store: what audited calls leave behind, and
+/// who may read it.
+@Suite("Audit log")
+struct AuditLogTests {
+    @Test("a session's trail: its start, the changes made through it, its stop", arguments: TestBackend.available)
+    func sessionTrail(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            try await platform.createTenant("acme", displayName: "Acme Detailing")
+            let owner = try await platform.impersonation(platform.ownerToken).whoAmI().principal
+            let started = try await platform.impersonate("acme", reason: "ticket 4711: wrong city")
+            let session = started.session.name
+            _ = try await platform.tenants(started.token).updateTenant(.with {
+                $0.tenant = .with { $0.name = "tenants/acme"; $0.city = "Tulsa" }
+                $0.updateMask = .init(protoPaths: ["city"])
+            })
+            _ = try await platform.impersonation(started.token).stop()
+
+            let trail = try await platform.audit(platform.ownerToken).list(.with { $0.parent = "tenants/acme" }).auditEvents
+            #expect(trail.map(\.method) == [
+                "/servicepro.impersonation.v1.ImpersonationService/StopImpersonation",
+                "/servicepro.tenancy.v1.TenantService/UpdateTenant",
+                "/servicepro.impersonation.v1.ImpersonationService/StartImpersonation",
+                "/servicepro.tenancy.v1.TenantService/CreateTenant",
+            ])
+            #expect(trail.allSatisfy { $0.realActor == owner && $0.actorRole == .platformOwner })
+            #expect(trail.allSatisfy { $0.effectiveTenant == "tenants/acme" && $0.outcomeCode == "OK" && !$0.requestID.isEmpty })
+            #expect(trail.allSatisfy { $0.name.hasPrefix("tenants/acme/auditEvents/") })
+            let (stop, update, start) = (trail[0], trail[1], trail[2])
+            // Started with the owner's key; changed and stopped through the session.
+            #expect(start.impersonationSession == "")
+            #expect(start.resourceName == session)
+            #expect(start.details["reason"] == "ticket 4711: wrong city")
+            #expect(start.details["ttl"] == "1800s")
+            #expect(update.impersonationSession == session)
+            #expect(update.resourceName == "tenants/acme")
+            #expect(update.details["update_mask"] == "city")
+            #expect(stop.impersonationSession == session)
+            #expect(stop.resourceName == session)
+
+            let throughSession = try await platform.audit(platform.ownerToken).list(.with {
+                $0.parent = "tenants/acme"
+                $0.impersonationSession = session
+            }).auditEvents
+            #expect(throughSession.map(\.name) == [stop.name, update.name])
+
+            // The tenant's admin reads its own tenant's log, and nobody else's.
+            let admin = platform.audit(try await platform.token(role: .tenantAdmin, tenant: "acme"))
+            let seenByAdmin = try await admin.list(.with { $0.parent = "tenants/acme" }).auditEvents
+            #expect(seenByAdmin.first?.method == "/servicepro.tenancy.v1.ApiKeyService/CreateApiKey")
+            #expect(seenByAdmin.dropFirst().map(\.name) == trail.map(\.name))
+            #expect(try await admin.get(.with { $0.name = update.name }) == update)
+            #expect(await failure { try await admin.list(.with { $0.parent = "tenants/-" }) }?.code == .notFound)
+            #expect(await failure { try await admin.list(.with { $0.parent = "tenants/root" }) }?.code == .notFound)
+            let member = platform.audit(try await platform.token(role: .tenantMember, tenant: "acme"))
+            #expect(await failure { try await member.list(.with { $0.parent = "tenants/acme" }) }?.code == .permissionDenied)
+        }
+    }
+
+    @Test("a refused attempt to impersonate is audited too", arguments: TestBackend.available)
+    func refusedStartIsAudited(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            try await platform.createTenant("acme")
+            let staff = try await platform.token(role: .platformStaff, tenant: "root")
+            let admin = try await platform.token(role: .tenantAdmin, tenant: "acme")
+            for token in [staff, admin] {
+                let refused = await failure { try await platform.impersonation(token).start(.with { $0.tenant = "tenants/acme"; $0.reason = "curious" }) }
+                #expect(refused?.code == .permissionDenied)
+            }
+            let session = try await platform.impersonate("acme")
+            let chained = await failure { try await platform.impersonation(session.token).start(.with { $0.tenant = "tenants/acme"; $0.reason = "chain" }) }
+            #expect(chained?.reason == "not_allowed_while_impersonating")
+            let missing = await failure { try await platform.impersonate("nosuch") }
+            #expect(missing?.code == .notFound)
+
+            let staffName = try await platform.impersonation(staff).whoAmI().principal
+            let adminName = try await platform.impersonation(admin).whoAmI().principal
+            let attempts = try await platform.auditEvents(.with {
+                $0.method = "servicepro.impersonation.v1.ImpersonationService/StartImpersonation"
+            })
+            #expect(attempts.map(\.outcomeCode) == ["NOT_FOUND", "PERMISSION_DENIED", "OK", "PERMISSION_DENIED", "PERMISSION_DENIED"])
+            let (notFound, fromSession, _, byAdmin, byStaff) = (attempts[0], attempts[1], attempts[2], attempts[3], attempts[4])
+            #expect(byStaff.realActor == staffName)
+            #expect(byStaff.actorRole == .platformStaff)
+            #expect(byStaff.outcomeReason == "role_not_allowed")
+            #expect(byStaff.effectiveTenant == "tenants/root")
+            #expect(byAdmin.realActor == adminName)
+            #expect(byAdmin.effectiveTenant == "tenants/acme")
+            #expect(fromSession.outcomeReason == "not_allowed_while_impersonating")
+            #expect(fromSession.impersonationSession == session.session.name)
+            #expect(notFound.outcomeReason == "not_found")
+            #expect(notFound.effectiveTenant == "tenants/root")
+        }
+    }
+
+    @Test("every audited method that succeeds appends exactly one event, in its own tenant", arguments: TestBackend.available)
+    func everyAuditedMethodLeavesOneEvent(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            // From the policy table: the audited methods, less those of areas not built yet.
+            var pending: Set<MethodDescriptor> = []
+            for service in AreaServices.unimplemented {
+                for method in service.methods { pending.insert(method.descriptor) }
+            }
+            var audited: [MethodDescriptor] = []
+            for service in platform.server.services {
+                for method in service.methods where method.policy?.audited == true { audited.append(method.descriptor) }
+            }
+            let implemented = Dictionary(uniqueKeysWithValues: audited.filter { !pending.contains($0) }.map { ($0.method, $0) })
+            let scenarios = Self.successfulCalls(platform)
+            #expect(Set(implemented.keys) == Set(scenarios.map(\.method)), "every implemented audited method needs a scenario here")
+            #expect(implemented.count == 11)
+
+            for (name, scenario) in scenarios {
+                let descriptor = try #require(implemented[name], "\(name) is not an implemented audited method")
+                try await scenario.prepare()
+                let before = try await platform.auditEvents()
+                let resource = try await scenario.act()
+                let after = try await platform.auditEvents()
+                #expect(after.count == before.count + 1, "\(name)")
+                let event = try #require(after.first, "\(name)")
+                #expect(event.method == "/" + descriptor.fullyQualifiedMethod)
+                #expect(event.outcomeCode == "OK", "\(name)")
+                #expect(event.resourceName == resource, "\(name)")
+                #expect(event.effectiveTenant == "tenants/" + (ResourceName.tenantID(of: resource) ?? scenario.tenant), "\(name)")
+            }
+        }
+    }
+
+    @Test("events list newest first with filters and pages", arguments: TestBackend.available)
+    func listFilters(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            let staff = try await platform.token(role: .platformStaff, tenant: "root")
+            let staffName = try await platform.impersonation(staff).whoAmI().principal
+            let beforeAll = Date()
+            try await platform.createTenant("acme")
+            try await Task.sleep(for: .milliseconds(20))
+            let middle = Date()
+            _ = try await platform.tenants(staff).createTenant(.with { $0.tenantID = "bravo"; $0.tenant = .with { $0.displayName = "Bravo" } })
+            _ = try await platform.tenants(staff).updateTenant(.with {
+                $0.tenant = .with { $0.name = "tenants/bravo"; $0.city = "Tulsa" }
+                $0.updateMask = .init(protoPaths: ["city"])
+            })
+
+            let everything = try await platform.auditEvents(.with { $0.startTime = .init(date: beforeAll) })
+            // The staff key's own creation came before `beforeAll`.
+            #expect(everything.map { $0.resourceName } == ["tenants/bravo", "tenants/bravo", "tenants/acme"])
+            #expect(try await platform.auditEvents(.with { $0.realActor = staffName }).count == 2)
+            #expect(try await platform.auditEvents(.with { $0.method = "/servicepro.tenancy.v1.TenantService/CreateTenant" }).count == 2)
+            #expect(try await platform.auditEvents(.with { $0.startTime = .init(date: middle) }).count == 2)
+            #expect(try await platform.auditEvents(.with { $0.startTime = .init(date: beforeAll); $0.endTime = .init(date: middle) }).map(\.resourceName) == ["tenants/acme"])
+            let backwards = await failure { try await platform.auditEvents(.with { $0.startTime = .init(date: middle); $0.endTime = .init(date: beforeAll) }) }
+            #expect(backwards?.fields == ["end_time"])
+
+            let owner = platform.audit(platform.ownerToken)
+            var names: [String] = []
+            var token = ""
+            repeat {
+                let page = try await owner.list(.with { $0.parent = "tenants/-"; $0.pageSize = 2; $0.pageToken = token })
+                #expect(page.auditEvents.count <= 2)
+                names += page.auditEvents.map(\.name)
+                token = page.nextPageToken
+            } while !token.isEmpty
+            #expect(names == (try await platform.auditEvents()).map(\.name))
+            let bravoOnly = try await owner.list(.with { $0.parent = "tenants/bravo" }).auditEvents
+            #expect(bravoOnly.count == 2)
+            #expect(await failure { try await owner.get(.with { $0.name = "tenants/acme/auditEvents/nosuch" }) }?.code == .notFound)
+        }
+    }
+
+    @Test("a deleted tenant's audit trail survives it", arguments: TestBackend.available)
+    func trailOutlivesTenant(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            try await platform.createTenant("acme")
+            _ = try await platform.tenants(platform.ownerToken).deleteTenant(.with { $0.name = "tenants/acme" })
+            let acme = try await platform.auditEvents().filter { $0.effectiveTenant == "tenants/acme" }
+            #expect(acme.map(\.method) == [
+                "/servicepro.tenancy.v1.TenantService/DeleteTenant",
+                "/servicepro.tenancy.v1.TenantService/CreateTenant",
+            ])
+        }
+    }
+
+    /// One successful call of an audited method, returning the resource its event should name.
+    /// `prepare` makes what the call needs, with events of its own.
+    struct Scenario {
+        var method: String
+        /// Where an event whose resource is not under a tenant is filed: the tenant it concerns.
+        var tenant = "audited"
+        var prepare: () async throws -> Void = {}
+        var act: () async throws -> String
+    }
+
+    /// Covers CreateTenant, UpdateTenant, DeleteTenant, CreateApiKey, RevokeApiKey,
+    /// CreatePhoneConfig, UpdatePhoneConfig, DeletePhoneConfig, StartImpersonation,
+    /// StopImpersonation and RevokeImpersonation, in an order where each finds what it needs.
+    static func successfulCalls(_ platform: TestPlatform) -> [(method: String, scenario: Scenario)] {
+        let owner = platform.ownerToken
+        let configs = PhoneConfigService.Client(wrapping: platform.client)
+        let keys = platform.apiKeys(owner)
+        let sessions = platform.impersonation(owner)
+        let session = LastSession()
+        let scenarios = [
+            Scenario(method: "CreateTenant") { try await platform.createTenant("audited").name },
+            Scenario(method: "UpdateTenant") {
+                try await platform.tenants(owner).updateTenant(.with {
+                    $0.tenant = .with { $0.name = "tenants/audited"; $0.city = "Tulsa" }
+                    $0.updateMask = .init(protoPaths: ["city"])
+                }).name
+            },
+            Scenario(method: "DeleteTenant", prepare: { try await platform.createTenant("doomed") }) {
+                _ = try await platform.tenants(owner).deleteTenant(.with { $0.name = "tenants/doomed" })
+                return "tenants/doomed"
+            },
+            Scenario(method: "CreateApiKey") {
+                try await keys.createApiKey(.with { $0.parent = "tenants/audited"; $0.displayName = "site"; $0.role = .partner }).apiKey.name
+            },
+            Scenario(method: "RevokeApiKey") {
+                let key = try await keys.listApiKeys(.with { $0.parent = "tenants/audited" }).apiKeys[0].name
+                return try await keys.revokeApiKey(.with { $0.name = key }).name
+            },
+            Scenario(method: "CreatePhoneConfig") {
+                try await configs.createPhoneConfig(.with {
+                    $0.parent = "tenants/audited"; $0.phoneConfigID = "main"
+                    $0.phoneConfig = .with { $0.phoneNumber = "+19185550101" }
+                }, metadata: platform.metadata(owner)).name
+            },
+            Scenario(method: "UpdatePhoneConfig") {
+                try await configs.updatePhoneConfig(.with {
+                    $0.phoneConfig = .with { $0.name = "tenants/audited/phoneConfigs/main"; $0.displayName = "Main" }
+                    $0.updateMask = .init(protoPaths: ["display_name"])
+                }, metadata: platform.metadata(owner)).name
+            },
+            Scenario(method: "DeletePhoneConfig") {
+                _ = try await configs.deletePhoneConfig(.with { $0.name = "tenants/audited/phoneConfigs/main" }, metadata: platform.metadata(owner))
+                return "tenants/audited/phoneConfigs/main"
+            },
+            Scenario(method: "StartImpersonation") {
+                session.name = try await platform.impersonate("audited").session.name
+                return session.name
+            },
+            Scenario(method: "StopImpersonation") {
+                try await sessions.stop(.with { $0.name = session.name }).name
+            },
+            Scenario(method: "RevokeImpersonation", prepare: { session.name = try await platform.impersonate("audited").session.name }) {
+                try await sessions.revoke(.with { $0.name = session.name }).name
+            },
+        ]
+        return scenarios.map { ($0.method, $0) }
+    }
+
+    /// The session one scenario starts and the next ends.
+    final class LastSession {
+        var name = ""
+    }
+}
+
+/// The audit log is append-only on PostgreSQL even for the application role, which owns the table.
+@Suite("PostgreSQL audit log", .enabled(if: TestBackend.postgresURL != nil, "needs SERVICEPRO_TEST_DATABASE_URL"))
+struct AuditAppendOnlyTests {
+    @Test("UPDATE, DELETE and TRUNCATE on audit_events fail for the application role")
+    func appendOnly() async throws {
+        try await TestPlatform.with(.postgres) { platform in
+            try await platform.createTenant("acme")
+            let owner = try await platform.database.transaction(.platform) { tx in
+                try await tx.first("SELECT tableowner = current_user AS owns FROM pg_tables WHERE tablename = 'audit_events'")?.bool("owns")
+            }
+            #expect(owner == true, "the application role owns the table, so only the trigger stops it")
+
+            for statement: SQLStatement in [
+                "UPDATE audit_events SET outcome = 'OK_REALLY'",
+                "DELETE FROM audit_events",
+                "TRUNCATE audit_events",
+            ] {
+                for scope in [DataScope.platform, .tenant("acme")] {
+                    do {
+                        try await platform.database.transaction(scope) { tx in try await tx.execute(statement) }
+                        Issue.record("\(statement.sql) in \(scope) succeeded")
+                    } catch {
+                        #expect(String(reflecting: error).contains("audit events are append-only"), "\(String(reflecting: error))")
+                    }
+                }
+            }
+            let events = try await platform.auditEvents()
+            #expect(events.map(\.resourceName) == ["tenants/acme"])
+            #expect(events.first?.outcomeCode == "OK")
+        }
+    }
+}

@@ -1,0 +1,101 @@
+import Foundation
+import PlatformTestSupport
+import RPCRuntime
+import ServiceProAPI
+import Testing
+
+/// `spctl impersonate` with the real binary against a real platform.
+@Suite("spctl impersonate")
+struct ImpersonateCommandTests {
+    @Test("impersonate switches the context, every command shows the banner, stop switches back")
+    func startAndStop() async throws {
+        try await TestPlatform.with(.sqlite) { platform in
+            try await platform.createTenant("acme", displayName: "Acme Detailing")
+            let spctl = try SpctlCommandTests.Spctl()
+            let ownerTokenFile = platform.home.appendingPathComponent("owner.token").path
+            #expect(try await spctl("login", "--server", platform.address, "--token-file", ownerTokenFile, "--context", "test").status == 0)
+
+            let started = try await spctl("impersonate", "acme", "--reason", "ticket 4711", "--ttl", "20m")
+            #expect(started.status == 0, "\(started.output)")
+            #expect(started.output.contains("now viewing as Acme Detailing (tenants/acme)"))
+            let context = try #require(try spctl.contexts().contexts["test"])
+            #expect(context.impersonation?.token.hasPrefix("spi_") == true)
+            #expect(context.impersonation?.tenantDisplayName == "Acme Detailing")
+            #expect(context.tokenFile == ownerTokenFile, "the context's own credential stays for afterwards")
+
+            let banner = "viewing as Acme Detailing — 20 min left; spctl impersonate stop to exit"
+            let get = try await spctl("tenants", "get", "--name", "tenants/acme")
+            #expect(get.status == 0, "\(get.output)")
+            #expect(get.output.contains(banner))
+            let whoami = try await spctl("whoami", "-o", "json")
+            #expect(whoami.output.contains(banner))
+            #expect(whoami.output.contains("You are viewing as Acme Detailing – Exit"))
+            #expect(whoami.output.contains("\"principal\" : \"impersonationSessions/"))
+            let forbidden = try await spctl("api-keys", "create", "--parent", "tenants/acme", "--display-name", "x", "--role", "partner")
+            #expect(forbidden.status != 0)
+            #expect(forbidden.output.contains(banner))
+            #expect(forbidden.output.contains("reason: not_allowed_while_impersonating"))
+            let chained = try await spctl("impersonate", "acme", "--reason", "again")
+            #expect(chained.status != 0)
+            #expect(chained.output.contains("already viewing as Acme Detailing"))
+
+            let stopped = try await spctl("impersonate", "stop")
+            #expect(stopped.status == 0, "\(stopped.output)")
+            #expect(stopped.output.contains("stopped viewing as Acme Detailing"))
+            #expect(try spctl.contexts().contexts["test"]?.impersonation == nil)
+            let sessions = try await platform.impersonation(platform.ownerToken).list(.init()).sessions
+            #expect(sessions.map(\.state) == [.stopped])
+            let owner = try await spctl("whoami", "-o", "json")
+            #expect(owner.status == 0)
+            #expect(owner.output.contains("ROLE_PLATFORM_OWNER"))
+            #expect(!owner.output.contains("viewing as"))
+            #expect(try await spctl("impersonate", "stop").output.contains("not impersonating"))
+        }
+    }
+
+    @Test("a session that expired or was revoked is cleared from the context with a message")
+    func endedSessions() async throws {
+        try await TestPlatform.with(.sqlite) { platform in
+            try await platform.createTenant("acme", displayName: "Acme Detailing")
+            let spctl = try SpctlCommandTests.Spctl()
+            let ownerTokenFile = platform.home.appendingPathComponent("owner.token").path
+            #expect(try await spctl("login", "--server", platform.address, "--token-file", ownerTokenFile, "--context", "test").status == 0)
+
+            // Ran out by the client's clock: cleared before anything is sent.
+            #expect(try await spctl("impersonate", "acme", "--reason", "ticket 1").status == 0)
+            var contexts = try spctl.contexts()
+            contexts.contexts["test"]?.impersonation?.expireTime = Date().addingTimeInterval(-60)
+            try contexts.save(to: spctl.configPath)
+            let afterExpiry = try await spctl("tenants", "list")
+            #expect(afterExpiry.status == 0, "\(afterExpiry.output)")
+            #expect(afterExpiry.output.contains("impersonation of Acme Detailing expired at"))
+            #expect(afterExpiry.output.contains("Clean Machine"), "listed as the owner again")
+            #expect(try spctl.contexts().contexts["test"]?.impersonation == nil)
+
+            // Revoked by another owner: the platform says so, and the context is cleared.
+            #expect(try await spctl("impersonate", "acme", "--reason", "ticket 2").status == 0)
+            let session = try #require(try spctl.contexts().contexts["test"]?.impersonation?.session)
+            _ = try await platform.impersonation(platform.ownerToken).revoke(.with { $0.name = session })
+            let revoked = try await spctl("whoami")
+            #expect(revoked.status != 0)
+            #expect(revoked.output.contains("reason: impersonation_ended"))
+            #expect(revoked.output.contains("the impersonation session is over; context \"test\" uses its own credential again"))
+            #expect(try spctl.contexts().contexts["test"]?.impersonation == nil)
+            #expect(try await spctl("whoami").status == 0)
+
+            // Stopping a session the platform already ended just leaves it.
+            #expect(try await spctl("impersonate", "acme", "--reason", "ticket 3").status == 0)
+            let third = try #require(try spctl.contexts().contexts["test"]?.impersonation?.session)
+            _ = try await platform.impersonation(platform.ownerToken).revoke(.with { $0.name = third })
+            let stop = try await spctl("impersonate", "stop")
+            #expect(stop.status == 0, "\(stop.output)")
+            #expect(try spctl.contexts().contexts["test"]?.impersonation == nil)
+        }
+    }
+}
+
+extension SpctlCommandTests.Spctl {
+    var configPath: String { configHome.appendingPathComponent("spctl/config.json").path }
+
+    func contexts() throws -> ClientContexts { try ClientContexts.load(from: configPath) }
+}
