@@ -43,10 +43,12 @@ public struct TwilioBridgeServer: Sendable {
         return router
     }
 
-    public func application() -> some ApplicationProtocol {
+    /// The HTTP server; `onListening` gets the bound port (useful with port 0).
+    public func application(onListening: @escaping @Sendable (Int) async -> Void = { _ in }) -> some ApplicationProtocol {
         Application(
             router: router(),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "servicepro-twilio-bridge"),
+            onServerRunning: { channel in await onListening(channel.localAddress?.port ?? 0) },
             logger: logger)
     }
 

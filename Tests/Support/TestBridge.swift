@@ -16,24 +16,25 @@ public struct TestBridge: Sendable {
     public var base: String { "http://127.0.0.1:\(port)" }
 
     public static func with<Result: Sendable>(platform: String, bridgeToken: String, spoolPath: String, _ body: (TestBridge) async throws -> Result) async throws -> Result {
-        let port = Int.random(in: 56000...60999)
         var logger = Logger(label: "test.bridge")
         logger.logLevel = .critical
         let configuration = BridgeConfiguration(
-            host: "127.0.0.1", port: port, platform: platform, bridgeToken: bridgeToken,
+            host: "127.0.0.1", port: 0, platform: platform, bridgeToken: bridgeToken,
             publicURL: "https://bridge.example.com", twilioAuthToken: Self.authToken, spoolPath: spoolPath,
             fallbackNumber: "+19185557777", platformDeadline: .seconds(4), spoolRetryInterval: .milliseconds(200))
         let bridge = try await TwilioBridgeServer.start(configuration: configuration, logger: logger)
-        let group = ServiceGroup(services: bridge.services, gracefulShutdownSignals: [], logger: logger)
+        let (listening, announce) = AsyncStream.makeStream(of: Int.self)
+        let services: [any Service] = [bridge.platform, bridge.drainer, bridge.application { port in announce.yield(port) }]
+        let group = ServiceGroup(services: services, gracefulShutdownSignals: [], logger: logger)
         return try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await group.run() }
             defer { tasks.cancelAll() }
-            let test = TestBridge(port: port, bridge: bridge)
-            for _ in 0..<50 {
-                if (try? await URLSession.shared.data(from: URL(string: test.base + "/healthz")!)) != nil { break }
-                try await Task.sleep(for: .milliseconds(100))
+            var port = 0
+            for await bound in listening {
+                port = bound
+                break
             }
-            let result = try await body(test)
+            let result = try await body(TestBridge(port: port, bridge: bridge))
             await group.triggerGracefulShutdown()
             return result
         }
