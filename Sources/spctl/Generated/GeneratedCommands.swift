@@ -9,7 +9,7 @@ enum GeneratedCommands {
     static let all: [any ParsableCommand.Type] = [
         ApiKeysCommands.self,
         AppointmentsCommands.self,
-        AuditEventsCommands.self,
+        AuditCommands.self,
         BillingCommands.self,
         CallsCommands.self,
         ConciergeCommands.self,

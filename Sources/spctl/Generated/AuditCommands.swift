@@ -4,9 +4,9 @@ import ArgumentParser
 import Foundation
 import ServiceProAPI
 
-struct AuditEventsCommands: AsyncParsableCommand {
+struct AuditCommands: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "audit-events",
+        commandName: "audit",
         abstract: "The audit log, read-only: owners see every tenant's, tenant admins their own tenant's.",
         subcommands: [Get.self, List.self]
     )
