@@ -1,6 +1,7 @@
 import Foundation
 import RPCRuntime
 import ServiceProAPI
+import SwiftProtobuf
 
 /// servicepro.telephony.v1.CommunicationLogService: a tenant's message and call logs, newest first.
 public struct CommunicationLogHandler: CommunicationLogServiceHandler {
@@ -11,12 +12,9 @@ public struct CommunicationLogHandler: CommunicationLogServiceHandler {
     public func listMessages(_ request: ListMessagesRequest, context: RequestContext) async throws -> ListMessagesResponse {
         let tenantID = try context.requireTenant()
         let pageSize = try PageCursor.pageSize(request.pageSize)
-        var conditions: [SQLStatement] = []
-        if request.direction != .unspecified { conditions.append("direction = \(request.direction.storedName)") }
-        if !request.phoneNumber.isEmpty { conditions.append("(from_number = \(request.phoneNumber) OR to_number = \(request.phoneNumber))") }
-        if let customer = ResourceName.id(of: request.customer, after: "customers") { conditions.append("customer_id = \(customer)") }
-        if request.hasStartTime { conditions.append("create_time >= \(request.startTime.date)") }
-        if request.hasEndTime { conditions.append("create_time < \(request.endTime.date)") }
+        let conditions = Self.conditions(
+            direction: request.direction, phoneNumber: request.phoneNumber, customer: request.customer,
+            timeColumn: "create_time", start: request.hasStartTime ? request.startTime : nil, end: request.hasEndTime ? request.endTime : nil)
         var unpaged = request
         unpaged.pageToken = ""
         unpaged.pageSize = 0
@@ -45,13 +43,10 @@ public struct CommunicationLogHandler: CommunicationLogServiceHandler {
     public func listCalls(_ request: ListCallsRequest, context: RequestContext) async throws -> ListCallsResponse {
         let tenantID = try context.requireTenant()
         let pageSize = try PageCursor.pageSize(request.pageSize)
-        var conditions: [SQLStatement] = []
-        if request.direction != .unspecified { conditions.append("direction = \(request.direction.storedName)") }
+        var conditions = Self.conditions(
+            direction: request.direction, phoneNumber: request.phoneNumber, customer: request.customer,
+            timeColumn: "start_time", start: request.hasStartTime ? request.startTime : nil, end: request.hasEndTime ? request.endTime : nil)
         if request.status != .unspecified { conditions.append("status = \(request.status.storedName)") }
-        if !request.phoneNumber.isEmpty { conditions.append("(from_number = \(request.phoneNumber) OR to_number = \(request.phoneNumber))") }
-        if let customer = ResourceName.id(of: request.customer, after: "customers") { conditions.append("customer_id = \(customer)") }
-        if request.hasStartTime { conditions.append("start_time >= \(request.startTime.date)") }
-        if request.hasEndTime { conditions.append("start_time < \(request.endTime.date)") }
         var unpaged = request
         unpaged.pageToken = ""
         unpaged.pageSize = 0
@@ -75,5 +70,23 @@ public struct CommunicationLogHandler: CommunicationLogServiceHandler {
               let row = try await database.withTenant(tenantID, { tx in try await tx.select(from: "phone_calls", where: "call_id = \(id)").first })
         else { throw ServiceError.notFound(request.name) }
         return try CommunicationRecords.phoneCall(from: row)
+    }
+
+    /// The filters both logs share: direction, a number on either end, a customer, a time range.
+    private static func conditions(
+        direction: CommunicationDirection,
+        phoneNumber: String,
+        customer: String,
+        timeColumn: String,
+        start: Google_Protobuf_Timestamp?,
+        end: Google_Protobuf_Timestamp?
+    ) -> [SQLStatement] {
+        var conditions: [SQLStatement] = []
+        if direction != .unspecified { conditions.append("direction = \(direction.storedName)") }
+        if !phoneNumber.isEmpty { conditions.append("(from_number = \(phoneNumber) OR to_number = \(phoneNumber))") }
+        if let customer = ResourceName.id(of: customer, after: "customers") { conditions.append("customer_id = \(customer)") }
+        if let start { conditions.append("\(raw: timeColumn) >= \(start.date)") }
+        if let end { conditions.append("\(raw: timeColumn) < \(end.date)") }
+        return conditions
     }
 }
