@@ -45,19 +45,13 @@ public struct TestBridge: Sendable {
         var request = URLRequest(url: URL(string: base + path)!)
         request.httpMethod = "POST"
         request.setValue("application/x-www-form-urlencoded", forHTTPHeaderField: "Content-Type")
-        request.httpBody = Data(Self.encode(parameters).utf8)
+        request.httpBody = Data(FormEncoding.encode(parameters).utf8)
         if signed {
             let signature = TwilioSignatureVerifier(authToken: token).signature(url: "https://bridge.example.com" + path, parameters: parameters)
             request.setValue(signature, forHTTPHeaderField: "X-Twilio-Signature")
         }
         let (data, response) = try await URLSession.shared.data(for: request)
         return ((response as? HTTPURLResponse)?.statusCode ?? 0, String(decoding: data, as: UTF8.self))
-    }
-
-    static func encode(_ parameters: [(String, String)]) -> String {
-        var allowed = CharacterSet.alphanumerics
-        allowed.insert(charactersIn: "-._~")
-        return parameters.map { "\($0.0.addingPercentEncoding(withAllowedCharacters: allowed)!)=\($0.1.addingPercentEncoding(withAllowedCharacters: allowed)!)" }.joined(separator: "&")
     }
 }
 
