@@ -21,6 +21,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         // Already in the graph through hummingbird; named for the benchmark's HTTP/1.1 client.
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
     ],
@@ -59,6 +60,8 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                // Stripe, Twilio REST and SendGrid clients.
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]
         ),
         // Twilio webhooks in, one RPC each, TwiML out.
@@ -141,6 +144,9 @@ let package = Package(
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                // The local fake of Stripe's API, and Stripe's webhook signatures.
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             path: "Tests/Support"
         ),

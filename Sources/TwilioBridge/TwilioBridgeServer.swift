@@ -40,6 +40,7 @@ public struct TwilioBridgeServer: Sendable {
             logger: logger,
             benchmarkStaticRoute: configuration.benchmarkStaticRoute
         ).register(on: router)
+        StripeWebhook(platform: platform, deadline: configuration.platformDeadline, logger: logger).register(on: router)
         return router
     }
 

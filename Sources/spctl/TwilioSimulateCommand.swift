@@ -3,6 +3,7 @@ import Foundation
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
+import RPCRuntime
 import TwilioBridge
 
 /// `spctl twilio simulate`: posts real-shaped, signed Twilio webhooks to a bridge and prints the

@@ -8,7 +8,7 @@ struct PartnerInteropTests {
     @Test("a Python client lists its tenant, is refused another's, and sees health and reflection", arguments: TestBackend.available)
     func pythonPartner(backend: TestBackend) async throws {
         try await TestPlatform.with(backend) { platform in
-            try await platform.createTenant("acme", displayName: "Acme Lawn Care")
+            try await platform.createTenant("acme", displayName: "Acme Lawn Care", tier: .pro)
             try await platform.createTenant("bravo", displayName: "Bravo Cleaners")
             let partner = try await platform.token(role: .partner, tenant: "acme")
             let work = FileManager.default.temporaryDirectory.appendingPathComponent("interop-\(UUID().uuidString)")

@@ -103,7 +103,7 @@ struct AuditLogTests {
 
     @Test("every audited method that succeeds appends exactly one event, in its own tenant", arguments: TestBackend.available)
     func everyAuditedMethodLeavesOneEvent(backend: TestBackend) async throws {
-        try await TestPlatform.with(backend) { platform in
+        try await TestPlatform.with(backend, billing: BillingSettings(webhookSecrets: [StripeTestEvents.webhookSecret])) { platform in
             // From the policy table: the audited methods, less those of areas not built yet.
             var pending: Set<MethodDescriptor> = []
             for service in AreaServices.unimplemented {
@@ -116,7 +116,7 @@ struct AuditLogTests {
             let implemented = Dictionary(uniqueKeysWithValues: audited.filter { !pending.contains($0) }.map { ($0.method, $0) })
             let scenarios = Self.successfulCalls(platform)
             #expect(Set(implemented.keys) == Set(scenarios.map(\.method)), "every implemented audited method needs a scenario here")
-            #expect(implemented.count == 11)
+            #expect(implemented.count == 14)
 
             for (name, scenario) in scenarios {
                 let descriptor = try #require(implemented[name], "\(name) is not an implemented audited method")
@@ -198,9 +198,10 @@ struct AuditLogTests {
         var act: () async throws -> String
     }
 
-    /// Covers CreateTenant, UpdateTenant, DeleteTenant, CreateApiKey, RevokeApiKey,
-    /// CreatePhoneConfig, UpdatePhoneConfig, DeletePhoneConfig, StartImpersonation,
-    /// StopImpersonation and RevokeImpersonation, in an order where each finds what it needs.
+    /// Covers CreateTenant, UpdateTenant, DeleteTenant, ChangePlan, SetTenantStatus,
+    /// HandleStripeEvent, CreateApiKey, RevokeApiKey, CreatePhoneConfig, UpdatePhoneConfig,
+    /// DeletePhoneConfig, StartImpersonation, StopImpersonation and RevokeImpersonation, in an
+    /// order where each finds what it needs.
     static func successfulCalls(_ platform: TestPlatform) -> [(method: String, scenario: Scenario)] {
         let owner = platform.ownerToken
         let configs = PhoneConfigService.Client(wrapping: platform.client)
@@ -218,6 +219,27 @@ struct AuditLogTests {
             Scenario(method: "DeleteTenant", prepare: { try await platform.createTenant("doomed") }) {
                 _ = try await platform.tenants(owner).deleteTenant(.with { $0.name = "tenants/doomed" })
                 return "tenants/doomed"
+            },
+            // Pro, so the partner key below is within the plan.
+            Scenario(method: "ChangePlan") {
+                try await platform.setPlan("audited", .pro).name
+            },
+            Scenario(method: "SetTenantStatus") {
+                try await platform.setStatus("audited", .pastDue).name
+            },
+            Scenario(method: "HandleStripeEvent") {
+                let payload = StripeTestEvents.invoice(
+                    id: "evt_audited", type: "invoice.paid", created: Int64(Date().timeIntervalSince1970),
+                    subscription: "sub_audited", customer: "cus_audited")
+                try await platform.database.transaction(.platform) { tx in
+                    try await tx.execute("UPDATE tenant_billing SET stripe_customer_id = 'cus_audited' WHERE tenant_id = 'audited'")
+                }
+                let outcome = try await platform.billing.handleStripeEvent(.with {
+                    $0.payload = payload
+                    $0.signature = StripeTestEvents.signatureHeader(payload: payload)
+                }, metadata: platform.metadata(platform.bridgeToken))
+                #expect(outcome.outcome == .applied)
+                return outcome.tenant + "/billing"
             },
             Scenario(method: "CreateApiKey") {
                 try await keys.createApiKey(.with { $0.parent = "tenants/audited"; $0.displayName = "site"; $0.role = .partner }).apiKey.name

@@ -13,7 +13,7 @@ struct ImpersonationTests {
     @Test("only the platform owner may start a session", arguments: TestBackend.available)
     func startRoleMatrix(backend: TestBackend) async throws {
         try await TestPlatform.with(backend) { platform in
-            try await platform.createTenant("acme", displayName: "Acme Detailing")
+            try await platform.createTenant("acme", displayName: "Acme Detailing", tier: .pro)
             let tokens = try await Self.roleTokens(platform)
             let owner = try await platform.impersonation(platform.ownerToken).whoAmI()
             for (role, token) in tokens.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
@@ -96,10 +96,10 @@ struct ImpersonationTests {
             #expect(moved.city == "Tulsa")
             // No plan changes while impersonating: the session acts as a tenant admin.
             let upgrade = await failure {
-                try await tenants.updateTenant(.with {
-                    $0.tenant = .with { $0.name = "tenants/acme"; $0.planTier = .elite }
-                    $0.updateMask = .init(protoPaths: ["plan_tier"])
-                })
+                try await platform.billing.changePlan(.with {
+                    $0.name = "tenants/acme/billing"
+                    $0.tier = .elite
+                }, metadata: platform.metadata(started.token))
             }
             #expect(upgrade?.code == .permissionDenied)
             #expect(try await platform.apiKeys(started.token).listApiKeys(.with { $0.parent = "tenants/acme" }).apiKeys.isEmpty)

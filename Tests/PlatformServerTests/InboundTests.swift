@@ -20,10 +20,7 @@ struct InboundTests {
         try await platform.createTenant("acme", displayName: "Acme Detailing")
         try await platform.createTenant("bravo", displayName: "Bravo Lawn")
         let owner = platform.metadata(platform.ownerToken)
-        _ = try await platform.tenants(platform.ownerToken).updateTenant(.with {
-            $0.tenant = .with { $0.name = "tenants/acme"; $0.planTier = .elite }
-            $0.updateMask = .init(protoPaths: ["plan_tier"])
-        })
+        try await platform.setPlan("acme", .elite)
         let configs = PhoneConfigService.Client(wrapping: platform.client)
         _ = try await configs.createPhoneConfig(.with {
             $0.parent = "tenants/acme"
@@ -204,10 +201,7 @@ struct InboundTests {
     func planDowngrade() async throws {
         try await TestPlatform.with(.sqlite) { platform in
             let inbound = try await Self.setUp(platform)
-            _ = try await platform.tenants(platform.ownerToken).updateTenant(.with {
-                $0.tenant = .with { $0.name = "tenants/acme"; $0.planTier = .starter }
-                $0.updateMask = .init(protoPaths: ["plan_tier"])
-            })
+            try await platform.setPlan("acme", .starter)
             let reply = try await inbound.call(Self.sid("CA", 7), to: Self.acmeNumber)
             #expect(reply.ivrMode == .simple)
         }

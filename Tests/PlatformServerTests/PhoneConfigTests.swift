@@ -408,10 +408,7 @@ struct PhoneConfigTests {
             #expect(try await configs.get(.with { $0.name = simple.name }).ivrMode == .simple)
 
             try await platform.createTenant("elite-shop", displayName: "Elite Detailing")
-            _ = try await platform.tenants(platform.ownerToken).updateTenant(.with {
-                $0.tenant = .with { $0.name = "tenants/elite-shop"; $0.planTier = .elite }
-                $0.updateMask = .init(protoPaths: ["plan_tier"])
-            })
+            try await platform.setPlan("elite-shop", .elite)
             let menu = try await configs.create(.with {
                 $0.parent = "tenants/elite-shop"
                 $0.phoneConfig = .with { $0.phoneNumber = "+19185550300"; $0.ivrMode = .ivr }

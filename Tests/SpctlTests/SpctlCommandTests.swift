@@ -116,10 +116,7 @@ struct TwilioSimulateTests {
     func simulate() async throws {
         try await TestPlatform.with(.sqlite) { platform in
             try await platform.createTenant("acme", displayName: "Acme Detailing")
-            _ = try await platform.tenants(platform.ownerToken).updateTenant(.with {
-                $0.tenant = .with { $0.name = "tenants/acme"; $0.planTier = .elite }
-                $0.updateMask = .init(protoPaths: ["plan_tier"])
-            })
+            try await platform.setPlan("acme", .elite)
             _ = try await PhoneConfigService.Client(wrapping: platform.client).createPhoneConfig(.with {
                 $0.parent = "tenants/acme"; $0.phoneConfigID = "main"
                 $0.phoneConfig = .with { $0.phoneNumber = "+19185550101"; $0.ivrMode = .ivr; $0.forwardNumber = "+19185559999" }

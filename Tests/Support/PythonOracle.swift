@@ -59,7 +59,7 @@ public enum ProcessRunner {
         let reader = output.fileHandleForReading
         let collected = Task {
             await withCheckedContinuation { continuation in
-                DispatchQueue.global().async { continuation.resume(returning: reader.readDataToEndOfFile()) }
+                DispatchQueue.global().async { continuation.resume(returning: Self.readToEnd(reader.fileDescriptor)) }
             }
         }
         try process.run()
@@ -68,5 +68,22 @@ public enum ProcessRunner {
         for await _ in exited {}
         let data = await collected.value
         return PythonOracle.Result(status: process.terminationStatus, output: String(decoding: data, as: UTF8.self))
+    }
+
+    /// Reads until end of file, retrying reads a signal interrupts (a child's exit, say), which
+    /// Foundation's `readDataToEndOfFile` turns into a crash.
+    private static func readToEnd(_ descriptor: Int32) -> Data {
+        var data = Data()
+        var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+        while true {
+            let count = read(descriptor, &buffer, buffer.count)
+            if count > 0 {
+                data.append(contentsOf: buffer[0..<count])
+            } else if count < 0, errno == EINTR {
+                continue
+            } else {
+                return data
+            }
+        }
     }
 }

@@ -4,6 +4,7 @@ import FoundationNetworking
 #endif
 import Logging
 import ServiceLifecycle
+import RPCRuntime
 import TwilioBridge
 
 /// The bridge in-process on a loopback port, posting Twilio-shaped, signed forms.
@@ -23,20 +24,10 @@ public struct TestBridge: Sendable {
             publicURL: "https://bridge.example.com", twilioAuthToken: Self.authToken, spoolPath: spoolPath,
             fallbackNumber: "+19185557777", platformDeadline: .seconds(4), spoolRetryInterval: .milliseconds(200))
         let bridge = try await TwilioBridgeServer.start(configuration: configuration, logger: logger)
-        let (listening, announce) = AsyncStream.makeStream(of: Int.self)
-        let services: [any Service] = [bridge.platform, bridge.drainer, bridge.application { port in announce.yield(port) }]
-        let group = ServiceGroup(services: services, gracefulShutdownSignals: [], logger: logger)
-        return try await withThrowingTaskGroup(of: Void.self) { tasks in
-            tasks.addTask { try await group.run() }
-            defer { tasks.cancelAll() }
-            var port = 0
-            for await bound in listening {
-                port = bound
-                break
-            }
-            let result = try await body(TestBridge(port: port, bridge: bridge))
-            await group.triggerGracefulShutdown()
-            return result
+        return try await ListeningServices.run(logger: logger) { announce in
+            [bridge.platform, bridge.drainer, bridge.application { port in announce(port) }]
+        } _: { port in
+            try await body(TestBridge(port: port, bridge: bridge))
         }
     }
 

@@ -29,6 +29,7 @@ public struct TestPlatform: Sendable {
 
     public static func with<Result: Sendable>(
         _ backend: TestBackend,
+        billing: BillingSettings = BillingSettings(),
         _ body: (TestPlatform) async throws -> Result
     ) async throws -> Result {
         let home = FileManager.default.temporaryDirectory.appendingPathComponent("servicepro-test-\(UUID().uuidString)")
@@ -37,7 +38,7 @@ public struct TestPlatform: Sendable {
         var logger = Logger(label: "test.platform")
         logger.logLevel = ProcessInfo.processInfo.environment["SERVICEPRO_TEST_LOG"] == nil ? .critical : .debug
         let configuration = PlatformConfiguration(
-            home: home.path, host: "127.0.0.1", port: 0, databaseURL: store.databaseURL, spctlConfigPath: nil)
+            home: home.path, host: "127.0.0.1", port: 0, databaseURL: store.databaseURL, spctlConfigPath: nil, billing: billing)
         let server = try await PlatformServer.start(configuration, logger: logger)
         let result: Result
         do {
@@ -81,16 +82,38 @@ public struct TestPlatform: Sendable {
 
     public func apiKeys(_ token: String) -> AuthenticatedApiKeys { AuthenticatedApiKeys(client: ApiKeyService.Client(wrapping: client), metadata: metadata(token)) }
 
-    /// Creates a tenant as the owner and returns it.
+    /// Creates a tenant as the owner and returns it. Partner keys need `tier: .pro` or above.
     @discardableResult
-    public func createTenant(_ id: String, displayName: String? = nil, industry: String = "lawn_care") async throws -> Tenant {
+    public func createTenant(_ id: String, displayName: String? = nil, industry: String = "lawn_care", tier: PlanTier = .starter) async throws -> Tenant {
         try await tenants(ownerToken).createTenant(.with {
             $0.tenantID = id
             $0.tenant = .with {
                 $0.displayName = displayName ?? id.capitalized
                 $0.industry = industry
+                $0.planTier = tier
             }
         })
+    }
+
+    public var billing: BillingService.Client<HTTP2ClientTransport.Posix> { BillingService.Client(wrapping: client) }
+
+    /// Moves `tenant` to `tier` as the owner; without Stripe configured the change applies directly.
+    @discardableResult
+    public func setPlan(_ tenant: String, _ tier: PlanTier) async throws -> TenantBilling {
+        try await billing.changePlan(.with {
+            $0.name = "tenants/\(tenant)/billing"
+            $0.tier = tier
+        }, metadata: metadata(ownerToken)).billing
+    }
+
+    /// Moves `tenant` to `status` as the owner, along a valid transition.
+    @discardableResult
+    public func setStatus(_ tenant: String, _ status: TenantStatus, reason: String = "set by a test") async throws -> TenantBilling {
+        try await billing.setTenantStatus(.with {
+            $0.name = "tenants/\(tenant)/billing"
+            $0.status = status
+            $0.reason = reason
+        }, metadata: metadata(ownerToken))
     }
 
     /// A new API key's token for `role` on `tenant`, created by the owner.

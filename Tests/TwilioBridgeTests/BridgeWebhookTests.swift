@@ -29,10 +29,7 @@ struct BridgeWebhookTests {
 
     static func configure(_ platform: TestPlatform, mode: IvrMode) async throws {
         try await platform.createTenant("acme", displayName: "Acme Detailing")
-        _ = try await platform.tenants(platform.ownerToken).updateTenant(.with {
-            $0.tenant = .with { $0.name = "tenants/acme"; $0.planTier = .elite }
-            $0.updateMask = .init(protoPaths: ["plan_tier"])
-        })
+        try await platform.setPlan("acme", .elite)
         _ = try await PhoneConfigService.Client(wrapping: platform.client).createPhoneConfig(.with {
             $0.parent = "tenants/acme"
             $0.phoneConfigID = "main"

@@ -15,6 +15,11 @@ struct PlatformServerCommand: AsyncParsableCommand {
             The first start on an empty store creates the root tenant (Clean Machine), writes
             <home>/owner.token and <home>/bridge.token, and adds an spctl context, so
             `spctl tenants list` works right away.
+
+            Billing reads Stripe from the environment: SERVICEPRO_STRIPE_SECRET_KEY,
+            SERVICEPRO_STRIPE_PRICE_STARTER/_PRO/_ELITE, SERVICEPRO_STRIPE_WEBHOOK_SECRETS
+            (comma-separated) and SERVICEPRO_STRIPE_API_URL. Without a key, plan changes apply
+            directly.
             """
     )
 
@@ -63,7 +68,8 @@ struct PlatformServerCommand: AsyncParsableCommand {
             port: port,
             databaseURL: databaseURL,
             tls: tlsCert.map { RPCServer.TLSFiles(certificateChainPath: $0, privateKeyPath: tlsKey!) },
-            secretsKeyPath: secretsKeyFile)
+            secretsKeyPath: secretsKeyFile,
+            billing: .fromEnvironment())
         let server = try await PlatformServer.start(configuration, logger: logger)
         logger.info("platform-server listening", metadata: ["address": "\(listen)", "store": "\(databaseURL == nil ? "sqlite" : "postgres")"])
         let group = ServiceGroup(services: [server], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)

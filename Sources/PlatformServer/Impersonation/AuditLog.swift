@@ -34,10 +34,44 @@ enum AuditLog {
             resource: call.resourceName, outcome: call.code.statusName, reason: call.reason, details: [:])
     }
 
+    /// Appends the event of a change the platform made on its own, such as a background job's:
+    /// `actor` names the job (e.g. `jobs/billing-lifecycle`) and `action` what it did.
+    static func recordSystem(
+        _ tx: TenantTransaction,
+        actor: String,
+        action: String,
+        resource: String,
+        details: [String: String] = [:]
+    ) async throws {
+        try await append(
+            tx, realActor: actor, actorRole: "system", subject: actor, sessionID: nil, method: action,
+            requestID: "", resource: resource, outcome: "OK", reason: "", details: details)
+    }
+
     private static func append(
         _ tx: TenantTransaction,
         principal: Principal,
         method: MethodDescriptor,
+        requestID: String,
+        resource: String,
+        outcome: String,
+        reason: String,
+        details: [String: String]
+    ) async throws {
+        try await append(
+            tx, realActor: principal.realActor, actorRole: principal.realActorRole.rawValue,
+            subject: principal.subject, sessionID: principal.impersonationSessionID,
+            method: AuditEventRecords.methodName(method), requestID: requestID, resource: resource,
+            outcome: outcome, reason: reason, details: details)
+    }
+
+    private static func append(
+        _ tx: TenantTransaction,
+        realActor: String,
+        actorRole: String,
+        subject: String,
+        sessionID: String?,
+        method: String,
         requestID: String,
         resource: String,
         outcome: String,
@@ -49,11 +83,11 @@ enum AuditLog {
         try await tx.insert(into: "audit_events", [
             ("event_id", ApiKeyRecords.randomToken(bytes: 10, alphabet: "0123456789abcdefghijklmnopqrstuvwxyz")),
             ("event_time", Date()),
-            ("real_actor", principal.realActor),
-            ("actor_role", principal.realActorRole.rawValue),
-            ("principal", principal.subject),
-            ("impersonation_session", principal.impersonationSessionID.map(ImpersonationRecords.name)),
-            ("method", AuditEventRecords.methodName(method)),
+            ("real_actor", realActor),
+            ("actor_role", actorRole),
+            ("principal", subject),
+            ("impersonation_session", sessionID.map(ImpersonationRecords.name)),
+            ("method", method),
             ("resource", resource),
             ("request_id", requestID),
             ("outcome", outcome),

@@ -9,7 +9,6 @@ enum AreaServices {
         ConciergeService.Service(handler: ConciergeService.UnimplementedHandler()),
         OutboxService.Service(handler: OutboxService.UnimplementedHandler()),
         LoginLinkService.Service(handler: LoginLinkService.UnimplementedHandler()),
-        BillingService.Service(handler: BillingService.UnimplementedHandler()),
         ExportService.Service(handler: ExportService.UnimplementedHandler()),
         CustomerService.Service(handler: CustomerService.UnimplementedHandler()),
         AppointmentService.Service(handler: AppointmentService.UnimplementedHandler()),

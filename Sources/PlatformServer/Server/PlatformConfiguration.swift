@@ -15,6 +15,8 @@ public struct PlatformConfiguration: Sendable {
     /// The AES key that seals secrets at rest, created on first start; nil for
     /// `<home>/secrets.key`. `SERVICEPRO_SECRETS_KEY` (base64 of 32 bytes) takes precedence.
     public var secretsKeyPath: String?
+    /// Stripe and the billing lifecycle; see `BillingSettings.fromEnvironment`.
+    public var billing: BillingSettings
 
     public init(
         home: String = ".servicepro",
@@ -23,7 +25,8 @@ public struct PlatformConfiguration: Sendable {
         databaseURL: String? = nil,
         tls: RPCServer.TLSFiles? = nil,
         spctlConfigPath: String? = ClientContexts.defaultPath(),
-        secretsKeyPath: String? = nil
+        secretsKeyPath: String? = nil,
+        billing: BillingSettings = BillingSettings()
     ) {
         self.home = home
         self.host = host
@@ -32,6 +35,7 @@ public struct PlatformConfiguration: Sendable {
         self.tls = tls
         self.spctlConfigPath = spctlConfigPath
         self.secretsKeyPath = secretsKeyPath
+        self.billing = billing
     }
 
     var homeURL: URL { URL(fileURLWithPath: home, isDirectory: true).standardizedFileURL }

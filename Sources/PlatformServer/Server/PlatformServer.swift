@@ -11,6 +11,8 @@ public final class PlatformServer: Service, Sendable {
     public let rpcServer: RPCServer
     /// Every registered service, with its methods' policies.
     public let services: [any PolicedRPCService]
+    /// Expires trials and grace periods in the background while the server runs.
+    let billingLifecycle: BillingLifecycleJob
     let logger: Logger
 
     /// Opens the store, applies migrations, bootstraps a first start and prepares the server.
@@ -39,7 +41,8 @@ public final class PlatformServer: Service, Sendable {
     private init(database: any Database, configuration: PlatformConfiguration, sealer: SecretSealer, logger: Logger) throws {
         self.database = database
         self.logger = logger
-        self.services = Self.services(database: database, sealer: sealer)
+        self.services = Self.services(database: database, sealer: sealer, billing: configuration.billing)
+        self.billingLifecycle = BillingLifecycleJob(database: database, settings: configuration.billing, logger: logger)
         self.rpcServer = try RPCServer(
             configuration: .init(host: configuration.host, port: configuration.port, tls: configuration.tls),
             services: services,
@@ -52,7 +55,7 @@ public final class PlatformServer: Service, Sendable {
 
     /// Every area's service. Areas not built yet answer UNIMPLEMENTED but are registered with
     /// their policies, so the API, reflection and the policy table are complete from day one.
-    static func services(database: any Database, sealer: SecretSealer) -> [any PolicedRPCService] {
+    static func services(database: any Database, sealer: SecretSealer, billing: BillingSettings) -> [any PolicedRPCService] {
         let resolver = TenantResolver(database: database)
         return [
             TenantService.Service(handler: TenantHandler(database: database)),
@@ -62,13 +65,19 @@ public final class PlatformServer: Service, Sendable {
             PhoneConfigService.Service(handler: PhoneConfigHandler(database: database, sealer: sealer, onChange: { await resolver.invalidate() })),
             InboundService.Service(handler: InboundHandler(database: database, resolver: resolver)),
             CommunicationLogService.Service(handler: CommunicationLogHandler(database: database)),
+            BillingService.Service(handler: BillingHandler(database: database, settings: billing)),
         ] + AreaServices.unimplemented
     }
 
     public func run() async throws {
         logger.info("serving")
         do {
-            try await rpcServer.run()
+            // The job stops when the server does: on graceful shutdown or an error.
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await self.billingLifecycle.run() }
+                defer { group.cancelAll() }
+                try await rpcServer.run()
+            }
         } catch {
             try? await database.close()
             throw error

@@ -21,12 +21,8 @@ enum IdempotencyRecords {
         _ body: () async throws -> Response
     ) async throws -> Response {
         guard !requestID.isEmpty else { return try await body() }
-        let key: SQLStatement = "method = \(method) AND request_id = \(requestID)"
-        if let row = try await tx.select("response, create_time", from: "idempotency_records", where: key).first {
-            if try row.date("create_time").timeIntervalSinceNow > -retention {
-                return try restore(try Response(serializedBytes: try row.data("response")))
-            }
-            try await tx.delete(from: "idempotency_records", where: key)
+        if let stored: Response = try await stored(tx, method: method, requestID: requestID) {
+            return try restore(stored)
         }
         let response = try await body()
         try await tx.insert(into: "idempotency_records", [
@@ -36,5 +32,19 @@ enum IdempotencyRecords {
             ("create_time", Date()),
         ])
         return response
+    }
+
+    /// The response first given to `requestID`, if it is still kept. For a method that must do
+    /// outside work (a payment provider's call, say) before its transaction, and so looks before
+    /// it acts; it still records its response through `once`.
+    static func stored<Response: SwiftProtobuf.Message>(_ tx: TenantTransaction, method: String, requestID: String) async throws -> Response? {
+        guard !requestID.isEmpty else { return nil }
+        let key: SQLStatement = "method = \(method) AND request_id = \(requestID)"
+        guard let row = try await tx.select("response, create_time", from: "idempotency_records", where: key).first else { return nil }
+        guard try row.date("create_time").timeIntervalSinceNow > -retention else {
+            try await tx.delete(from: "idempotency_records", where: key)
+            return nil
+        }
+        return try Response(serializedBytes: try row.data("response"))
     }
 }

@@ -231,6 +231,52 @@ enum Migrator {
                 """,
             ]
         ),
+        Migration(
+            version: 4,
+            name: "billing",
+            statements: [
+                // Tier, status and trial end stay on `tenants`, where every call's gate reads them;
+                // this is the rest of the billing record. The lease lets one of several replicas'
+                // lifecycle jobs own a due tenant for a while.
+                """
+                CREATE TABLE tenant_billing (
+                    tenant_id TEXT PRIMARY KEY REFERENCES tenants (tenant_id) ON DELETE CASCADE,
+                    grace_period_end_time BIGINT,
+                    retention_end_time BIGINT,
+                    stripe_customer_id TEXT,
+                    stripe_subscription_id TEXT,
+                    stripe_price_id TEXT,
+                    current_period_end_time BIGINT,
+                    status_reason TEXT NOT NULL DEFAULT '',
+                    status_change_time BIGINT NOT NULL,
+                    last_stripe_event_time BIGINT,
+                    lease_owner TEXT,
+                    lease_expire_time BIGINT,
+                    update_time BIGINT NOT NULL,
+                    revision BIGINT NOT NULL DEFAULT 1
+                )
+                """,
+                "CREATE UNIQUE INDEX tenant_billing_by_stripe_customer ON tenant_billing (stripe_customer_id)",
+                "CREATE UNIQUE INDEX tenant_billing_by_stripe_subscription ON tenant_billing (stripe_subscription_id)",
+                """
+                INSERT INTO tenant_billing (tenant_id, status_change_time, update_time)
+                SELECT tenant_id, update_time, update_time FROM tenants
+                """,
+                // Every Stripe event applied or ignored, by Stripe's id: a replay finds its row.
+                """
+                CREATE TABLE stripe_events (
+                    event_id TEXT PRIMARY KEY,
+                    event_type TEXT NOT NULL,
+                    event_time BIGINT NOT NULL,
+                    tenant_id TEXT,
+                    outcome TEXT NOT NULL,
+                    reason TEXT NOT NULL DEFAULT '',
+                    receive_time BIGINT NOT NULL
+                )
+                """,
+            ],
+            tenantOwnedTables: ["tenant_billing"]
+        ),
     ]
 
     static func migrate(_ database: any Database, logger: Logger) async throws {

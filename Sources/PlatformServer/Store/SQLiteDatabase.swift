@@ -52,7 +52,9 @@ public final class SQLiteDatabase: Database {
     /// Closes the connection; later calls, and the deinit, do nothing.
     public func close() async throws {
         guard closed.withLock({ closed in defer { closed = true }; return !closed }) else { return }
-        try await connection.close()
+        // The future-based close, not the async one: that one skips the work when the calling
+        // task is already cancelled, which would leave the handle open for the deinit to trip on.
+        try await connection.close().get()
     }
 
     // The connection must be closed before it goes, whichever way the owner ended.

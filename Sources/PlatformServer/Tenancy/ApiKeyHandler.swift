@@ -15,7 +15,9 @@ public struct ApiKeyHandler: ApiKeyServiceHandler {
         try Self.checkMayGrant(role, tenantID: tenantID, caller: context.principal)
         return try await database.withTenant(tenantID) { tx in
             try await IdempotencyRecords.once(tx, method: "CreateApiKey", requestID: request.requestID) {
-                guard try await TenantRecords.find(tx) != nil else { throw ServiceError.notFound(request.parent) }
+                guard let tenant = try await TenantRecords.find(tx) else { throw ServiceError.notFound(request.parent) }
+                // A partner key is of no use on a plan without the partner API; say so now.
+                if role == .partner { try PlanCatalog.require(.partnerAPI, in: tenant.planTier.catalogTier) }
                 let issued = try await ApiKeyRecords.issue(displayName: request.displayName, role: role, tx)
                 try await AuditLog.record(tx, context: context, resource: issued.apiKey.name, details: ["role": role.rawValue])
                 return CreateApiKeyResponse.with {

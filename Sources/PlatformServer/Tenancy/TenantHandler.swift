@@ -6,8 +6,6 @@ import SwiftProtobuf
 /// servicepro.tenancy.v1.TenantService over the store.
 public struct TenantHandler: TenantServiceHandler {
     let database: any Database
-    /// How long a new tenant's trial lasts.
-    let trialLength: TimeInterval = 14 * 24 * 3600
 
     public init(database: any Database) { self.database = database }
 
@@ -47,7 +45,7 @@ public struct TenantHandler: TenantServiceHandler {
         if tenant.planTier == .unspecified { tenant.planTier = .starter }
         if tenant.status == .unspecified { tenant.status = .trialing }
         if tenant.status == .trialing, !tenant.hasTrialEndTime {
-            tenant.trialEndTime = Google_Protobuf_Timestamp(date: Date().addingTimeInterval(trialLength))
+            tenant.trialEndTime = Google_Protobuf_Timestamp(date: Date().addingTimeInterval(Double(PlanOffers.trialDays) * 86_400))
         }
         let newTenant = tenant
         let callerTenant = context.principal.tenantID

@@ -18,6 +18,7 @@ enum TenantRecords {
             ("update_time", now),
             ("revision", 1),
         ])
+        try await BillingRecords.insert(tx, now: now)
     }
 
     /// Writes every stored field of `tenant` if its revision is still `revision`; false otherwise.
@@ -34,7 +35,7 @@ enum TenantRecords {
     static func delete(_ tx: TenantTransaction) async throws {
         for table in [
             "text_messages", "phone_calls", "customers", "phone_configs", "impersonation_sessions",
-            "idempotency_records", "api_keys", "tenants",
+            "idempotency_records", "api_keys", "tenant_billing", "tenants",
         ] {
             try await tx.delete(from: table)
         }

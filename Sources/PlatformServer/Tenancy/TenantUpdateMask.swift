@@ -10,8 +10,14 @@ struct TenantUpdateMask {
         "contact", "contact.person_name", "contact.email", "contact.phone",
         "branding", "branding.logo_url", "branding.primary_color", "branding.accent_color",
     ]
-    /// Only platform staff: notes about the tenant, and its plan and status.
-    static let staffFields: Set<String> = ["internal_notes", "plan_tier", "status"]
+    /// Only platform staff: notes about the tenant.
+    static let staffFields: Set<String> = ["internal_notes"]
+    /// Billing's: changed through BillingService, which checks transitions and talks to Stripe.
+    static let billingFields: [String: String] = [
+        "plan_tier": "ChangePlan (spctl billing change-plan)",
+        "status": "SetTenantStatus (spctl billing set-status)",
+        "trial_end_time": "SetTenantStatus (spctl billing set-status)",
+    ]
 
     let paths: [String]
 
@@ -20,6 +26,9 @@ struct TenantUpdateMask {
             throw ServiceError.invalidArgument(field: "update_mask", "must name at least one field")
         }
         for path in mask.paths {
+            if let method = Self.billingFields[path] {
+                throw ServiceError.invalidArgument(field: "update_mask", "\(path) is billing's; change it with BillingService.\(method)")
+            }
             if Self.staffFields.contains(path) {
                 guard principal.role.isPlatform else {
                     throw ServiceError.permissionDenied(reason: "field_not_updatable", message: "only platform staff may change \(path)")
@@ -46,8 +55,6 @@ struct TenantUpdateMask {
             case "branding.primary_color": target.branding.primaryColor = source.branding.primaryColor
             case "branding.accent_color": target.branding.accentColor = source.branding.accentColor
             case "internal_notes": target.internalNotes = source.internalNotes
-            case "plan_tier": target.planTier = source.planTier == .unspecified ? target.planTier : source.planTier
-            case "status": target.status = source.status == .unspecified ? target.status : source.status
             default: break
             }
         }

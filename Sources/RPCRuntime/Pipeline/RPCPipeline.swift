@@ -96,6 +96,10 @@ public enum RPCPipeline {
         if let feature = context.policy.requiredFeature {
             try PlanCatalog.require(feature, in: access.tier)
         }
+        // Partner integrations are a plan feature of their own, whichever method they call.
+        if context.principal.role == .partner {
+            try PlanCatalog.require(.partnerAPI, in: access.tier)
+        }
     }
 
     /// Domain and RPC errors pass through; anything else is logged and becomes INTERNAL, so no

@@ -1,0 +1,161 @@
+import Foundation
+import RPCRuntime
+import ServiceProAPI
+import SwiftProtobuf
+
+/// servicepro.billing.v1.BillingService: plans, each tenant's billing record, plan changes
+/// through Stripe, staff status overrides and Stripe's webhooks.
+public struct BillingHandler: BillingServiceHandler {
+    let database: any Database
+    let settings: BillingSettings
+    let stripe: StripeClient?
+
+    public init(database: any Database, settings: BillingSettings) {
+        self.database = database
+        self.settings = settings
+        self.stripe = settings.stripe.map { StripeClient(settings: $0) }
+    }
+
+    public func listPlans(_ request: ListPlansRequest, context: RequestContext) async throws -> ListPlansResponse {
+        let plans = PlanOffers.plans(stripe: settings.stripe)
+        let pageSize = try PageCursor.pageSize(request.pageSize)
+        // The token is the name of the first plan of the next page.
+        var start = 0
+        if !request.pageToken.isEmpty {
+            guard let index = plans.firstIndex(where: { $0.name == request.pageToken }) else {
+                throw ServiceError.invalidArgument(field: "page_token", "is not a token this method returned")
+            }
+            start = index
+        }
+        let end = min(start + pageSize, plans.count)
+        return ListPlansResponse.with {
+            $0.plans = Array(plans[start..<end])
+            if end < plans.count { $0.nextPageToken = plans[end].name }
+        }
+    }
+
+    public func getTenantBilling(_ request: GetTenantBillingRequest, context: RequestContext) async throws -> TenantBilling {
+        let tenantID = try context.requireTenant()
+        return try await database.withTenant(tenantID) { try await BillingRecords.get($0).message }
+    }
+
+    /// Stripe is called before the transaction that records the change, never inside it: a slow
+    /// provider must not hold the store. Each Stripe request carries an idempotency key derived
+    /// from `request_id`, so a retry after a failure between the two repeats nothing at Stripe.
+    public func changePlan(_ request: ChangePlanRequest, context: RequestContext) async throws -> ChangePlanResponse {
+        let tenantID = try context.requireTenant()
+        let (current, tenant, earlier): (BillingState, Tenant?, ChangePlanResponse?) = try await database.withTenant(tenantID) { tx in
+            if let earlier: ChangePlanResponse = try await IdempotencyRecords.stored(tx, method: "ChangePlan", requestID: request.requestID) {
+                return (try await BillingRecords.get(tx), nil, earlier)
+            }
+            return (try await BillingRecords.get(tx), try await TenantRecords.find(tx), nil)
+        }
+        if let earlier { return earlier }
+        if !request.etag.isEmpty, request.etag != current.message.etag {
+            throw ServiceError.aborted(message: "\(current.name) changed since it was read (etag \(current.message.etag)); get it again and retry")
+        }
+        guard request.tier != current.tier else {
+            throw ServiceError.failedPrecondition(reason: "plan_unchanged", message: "\(current.name) is already on the \(current.tier.storedName) plan")
+        }
+        let subscription = try await subscribe(current, tenant: tenant, to: request.tier.catalogTier, requestID: request.requestID)
+        return try await database.withTenant(tenantID) { tx in
+            try await IdempotencyRecords.once(tx, method: "ChangePlan", requestID: request.requestID) {
+                var state = try await BillingRecords.get(tx)
+                let from = state.tier
+                state.tier = request.tier
+                if let subscription {
+                    state.stripeCustomerID = subscription.customer
+                    state.stripeSubscriptionID = subscription.id
+                    state.stripePriceID = subscription.items.data.first?.price.id
+                    state.currentPeriodEnd = subscription.periodEnd.map { Date(timeIntervalSince1970: TimeInterval($0)) }
+                }
+                try await BillingRecords.save(state, tx)
+                try await AuditLog.record(tx, context: context, resource: state.name, details: [
+                    "from_tier": from.storedName, "to_tier": request.tier.storedName,
+                    "via": subscription == nil ? "direct" : "stripe",
+                ])
+                let billing = try await BillingRecords.get(tx).message
+                return ChangePlanResponse.with {
+                    $0.billing = billing
+                    $0.appliedDirectly = subscription == nil
+                }
+            }
+        }
+    }
+
+    /// Moves the tenant's Stripe subscription to the tier's Price, creating the customer and the
+    /// subscription on its first paid change. Nil when Stripe is not configured.
+    private func subscribe(_ state: BillingState, tenant: Tenant?, to tier: PlanCatalog.Tier, requestID: String) async throws -> StripeClient.Subscription? {
+        guard let stripe else { return nil }
+        guard let priceID = stripe.settings.priceIDs[tier] else {
+            throw ServiceError.failedPrecondition(
+                reason: "stripe_price_missing",
+                message: "no Stripe Price is configured for the \(tier.rawValue) plan; set SERVICEPRO_STRIPE_PRICE_\(tier.rawValue.uppercased())")
+        }
+        let key = "servicepro-\(state.tenantID)-change-plan-\(requestID.isEmpty ? UUID().uuidString : requestID)"
+        if let subscriptionID = state.stripeSubscriptionID {
+            let subscription = try await stripe.subscription(id: subscriptionID)
+            return try await stripe.changePrice(of: subscription, to: priceID, idempotencyKey: key + "-update")
+        }
+        let customerID: String
+        if let existing = state.stripeCustomerID {
+            customerID = existing
+        } else {
+            customerID = try await stripe.createCustomer(
+                tenantID: state.tenantID, name: tenant?.displayName ?? state.tenantID, email: tenant?.contact.email ?? "",
+                idempotencyKey: key + "-customer").id
+        }
+        return try await stripe.createSubscription(
+            customerID: customerID, priceID: priceID, tenantID: state.tenantID,
+            trialEnd: state.status == .trialing ? state.trialEnd : nil, idempotencyKey: key + "-subscription")
+    }
+
+    public func setTenantStatus(_ request: SetTenantStatusRequest, context: RequestContext) async throws -> TenantBilling {
+        let tenantID = try context.requireTenant()
+        if request.hasTrialEndTime {
+            guard request.status == .trialing else {
+                throw ServiceError.invalidArgument(field: "trial_end_time", "applies only to TENANT_STATUS_TRIALING")
+            }
+            guard request.trialEndTime.date > Date() else {
+                throw ServiceError.invalidArgument(field: "trial_end_time", "must be in the future")
+            }
+        }
+        let trialEnd = request.hasTrialEndTime ? request.trialEndTime.date : nil
+        let reason = request.reason.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !reason.isEmpty else { throw ServiceError.invalidArgument(field: "reason", "is required") }
+        return try await database.withTenant(tenantID) { tx in
+            try await IdempotencyRecords.once(tx, method: "SetTenantStatus", requestID: request.requestID) {
+                var state = try await BillingRecords.get(tx)
+                let from = state.status
+                try state.move(to: request.status, reason: reason, at: Date(), settings: settings, trialEnd: trialEnd)
+                try await BillingRecords.save(state, tx)
+                try await AuditLog.record(tx, context: context, resource: state.name, details: [
+                    "from_status": from.storedName, "to_status": request.status.storedName, "reason": reason,
+                ])
+                return try await BillingRecords.get(tx).message
+            }
+        }
+    }
+
+    public func handleStripeEvent(_ request: HandleStripeEventRequest, context: RequestContext) async throws -> HandleStripeEventResponse {
+        guard !settings.webhookSecrets.isEmpty else {
+            throw ServiceError.failedPrecondition(
+                reason: "stripe_webhooks_not_configured",
+                message: "no Stripe webhook secret is configured; set SERVICEPRO_STRIPE_WEBHOOK_SECRETS")
+        }
+        do {
+            try StripeSignature.verify(payload: request.payload, header: request.signature, secrets: settings.webhookSecrets)
+        } catch {
+            throw ServiceError(
+                code: .invalidArgument, reason: "stripe_signature_invalid", message: "Stripe-Signature rejected: \(error)",
+                violations: [FieldViolation(field: "signature", description: error.description)])
+        }
+        let event: StripeEvent
+        do {
+            event = try StripeEvent.decode(request.payload)
+        } catch {
+            throw ServiceError.invalidArgument(field: "payload", "is not a Stripe event: \(error)")
+        }
+        return try await StripeEventLedger(database: database, settings: settings).apply(event, context: context)
+    }
+}

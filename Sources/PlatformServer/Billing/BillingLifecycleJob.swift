@@ -1,0 +1,103 @@
+import Foundation
+import Logging
+import RPCRuntime
+import ServiceLifecycle
+import ServiceProAPI
+
+/// Moves tenants whose time ran out: a trial that ended without a subscription (to the
+/// configured status, suspended by default) and a past-due grace period that ended (to
+/// suspended). Each pass leases the due tenants first, so replicas running the job side by side
+/// split the work instead of doing it twice; a crashed worker's lease simply expires.
+public struct BillingLifecycleJob: Service {
+    static let actor = "jobs/billing-lifecycle"
+
+    let database: any Database
+    let settings: BillingSettings
+    let logger: Logger
+    /// Names this worker in the leases it takes.
+    let worker: String
+    let leaseDuration: TimeInterval
+    let batchSize: Int
+
+    public init(database: any Database, settings: BillingSettings, logger: Logger, worker: String = UUID().uuidString, leaseDuration: TimeInterval = 120, batchSize: Int = 100) {
+        self.database = database
+        self.settings = settings
+        self.logger = logger
+        self.worker = worker
+        self.leaseDuration = leaseDuration
+        self.batchSize = batchSize
+    }
+
+    /// Runs until cancelled; the platform server cancels it when it stops serving.
+    public func run() async throws {
+        while !Task.isCancelled {
+            do {
+                let moved = try await runOnce()
+                if moved > 0 { logger.info("billing lifecycle moved tenants", metadata: ["count": "\(moved)"]) }
+            } catch {
+                logger.error("billing lifecycle pass failed; retrying next interval", metadata: ["error": "\(error)"])
+            }
+            try? await Task.sleep(for: settings.lifecycleInterval)
+        }
+    }
+
+    /// One pass: leases what is due, then moves each tenant in its own transaction. Returns how
+    /// many tenants this worker moved.
+    @discardableResult
+    public func runOnce(now: Date = Date()) async throws -> Int {
+        var moved = 0
+        for tenantID in try await lease(now: now) {
+            if try await move(tenantID, now: now) { moved += 1 }
+        }
+        return moved
+    }
+
+    /// The lease condition is checked again on each row the UPDATE takes, so of two workers
+    /// racing for a tenant only one gets it.
+    private func lease(now: Date) async throws -> [String] {
+        let free: SQLStatement = "(lease_expire_time IS NULL OR lease_expire_time < \(now))"
+        return try await database.transaction(.platform) { tx in
+            try await tx.query("""
+                UPDATE tenant_billing SET lease_owner = \(worker), lease_expire_time = \(now.addingTimeInterval(leaseDuration))
+                WHERE \(free) AND tenant_id IN (
+                    SELECT b.tenant_id FROM tenant_billing b JOIN tenants t ON t.tenant_id = b.tenant_id
+                    WHERE ((t.status = 'trialing' AND t.trial_end_time <= \(now) AND b.stripe_subscription_id IS NULL)
+                        OR (t.status = 'past_due' AND b.grace_period_end_time <= \(now)))
+                      AND (b.lease_expire_time IS NULL OR b.lease_expire_time < \(now))
+                    LIMIT \(batchSize))
+                RETURNING tenant_id
+                """).map { try $0.string("tenant_id") }
+        }
+    }
+
+    private func move(_ tenantID: String, now: Date) async throws -> Bool {
+        try await database.withTenant(tenantID) { tx in
+            var state = try await BillingRecords.get(tx)
+            let target: TenantStatus
+            let action: String
+            if state.status == .trialing, let end = state.trialEnd, end <= now, state.stripeSubscriptionID == nil {
+                target = settings.trialExpiryStatus == .cancelled ? .cancelled : .suspended
+                action = "ExpireTrial"
+            } else if state.status == .pastDue, let end = state.gracePeriodEnd, end <= now {
+                target = .suspended
+                action = "EndGracePeriod"
+            } else {
+                // Changed since it was leased (paid, extended): nothing is due any more.
+                try await release(tx)
+                return false
+            }
+            let from = state.status
+            try state.move(to: target, reason: action == "ExpireTrial" ? "trial ended without a subscription" : "grace period ended unpaid", at: now, settings: settings)
+            try await BillingRecords.save(state, tx)
+            try await release(tx)
+            try await AuditLog.recordSystem(tx, actor: Self.actor, action: action, resource: state.name, details: [
+                "from_status": from.storedName, "to_status": target.storedName, "worker": worker,
+            ])
+            return true
+        }
+    }
+
+    private func release(_ tx: TenantTransaction) async throws {
+        try await tx.update("tenant_billing", set: [("lease_owner", String?.none), ("lease_expire_time", Date?.none)], where: "lease_owner = \(worker)")
+    }
+}

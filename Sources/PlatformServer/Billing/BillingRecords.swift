@@ -1,0 +1,86 @@
+import Foundation
+import RPCRuntime
+import ServiceProAPI
+
+/// Billing records in the store, always read and written together with the tenant's tier,
+/// status and trial end on `tenants`.
+enum BillingRecords {
+    /// The record a new tenant starts with; `TenantRecords.insert` writes it beside the tenant.
+    static func insert(_ tx: TenantTransaction, now: Date) async throws {
+        try await tx.insert(into: "tenant_billing", [
+            ("status_change_time", now),
+            ("update_time", now),
+            ("revision", 1),
+        ])
+    }
+
+    static func find(_ tx: TenantTransaction) async throws -> BillingState? {
+        guard let tenant = try await tx.select("plan_tier, status, trial_end_time", from: "tenants").first,
+              let row = try await tx.select(from: "tenant_billing").first
+        else { return nil }
+        return BillingState(
+            tenantID: tx.tenantID,
+            tier: PlanTier(storedName: try tenant.string("plan_tier")),
+            status: TenantStatus(storedName: try tenant.string("status")),
+            trialEnd: try tenant.optionalDate("trial_end_time"),
+            gracePeriodEnd: try row.optionalDate("grace_period_end_time"),
+            retentionEnd: try row.optionalDate("retention_end_time"),
+            stripeCustomerID: try row.optionalString("stripe_customer_id"),
+            stripeSubscriptionID: try row.optionalString("stripe_subscription_id"),
+            stripePriceID: try row.optionalString("stripe_price_id"),
+            currentPeriodEnd: try row.optionalDate("current_period_end_time"),
+            statusReason: try row.string("status_reason"),
+            statusChangeTime: try row.date("status_change_time"),
+            lastStripeEventTime: try row.optionalDate("last_stripe_event_time"),
+            updateTime: try row.date("update_time"),
+            revision: try row.int("revision"))
+    }
+
+    /// Reads the record or answers NOT_FOUND with its name.
+    static func get(_ tx: TenantTransaction) async throws -> BillingState {
+        guard let state = try await find(tx) else { throw ServiceError.notFound(BillingState.name(tx.tenantID)) }
+        return state
+    }
+
+    /// Writes `state` if its revision is still the one it was read at, and bumps both rows'
+    /// revisions; ABORTED when another writer got there first.
+    static func save(_ state: BillingState, _ tx: TenantTransaction, now: Date = Date()) async throws {
+        let changed = try await tx.update(
+            "tenant_billing",
+            set: [
+                ("grace_period_end_time", state.gracePeriodEnd),
+                ("retention_end_time", state.retentionEnd),
+                ("stripe_customer_id", state.stripeCustomerID),
+                ("stripe_subscription_id", state.stripeSubscriptionID),
+                ("stripe_price_id", state.stripePriceID),
+                ("current_period_end_time", state.currentPeriodEnd),
+                ("status_reason", state.statusReason),
+                ("status_change_time", state.statusChangeTime),
+                ("last_stripe_event_time", state.lastStripeEventTime),
+                ("update_time", now),
+                ("revision", state.revision + 1),
+            ],
+            where: "revision = \(state.revision)")
+        guard changed == 1 else {
+            throw ServiceError.aborted(message: "\(state.name) changed concurrently; get it again and retry")
+        }
+        try await tx.base.execute("""
+            UPDATE tenants SET plan_tier = \(state.tier.storedName), status = \(state.status.storedName),
+                trial_end_time = \(state.trialEnd), update_time = \(now), revision = revision + 1
+            WHERE tenant_id = \(tx.tenantID)
+            """)
+    }
+
+    /// The tenant a Stripe subscription or customer belongs to, looked up platform-wide.
+    static func tenantID(stripeSubscriptionID: String?, stripeCustomerID: String?, _ tx: any SQLTransaction) async throws -> String? {
+        if let subscription = stripeSubscriptionID, !subscription.isEmpty,
+           let row = try await tx.first("SELECT tenant_id FROM tenant_billing WHERE stripe_subscription_id = \(subscription)") {
+            return try row.string("tenant_id")
+        }
+        if let customer = stripeCustomerID, !customer.isEmpty,
+           let row = try await tx.first("SELECT tenant_id FROM tenant_billing WHERE stripe_customer_id = \(customer)") {
+            return try row.string("tenant_id")
+        }
+        return nil
+    }
+}

@@ -1,0 +1,104 @@
+import Foundation
+import RPCRuntime
+import ServiceProAPI
+import SwiftProtobuf
+
+/// A tenant's billing record as the store holds it: tier, status and trial end live on `tenants`,
+/// where every call's gate reads them; the rest on `tenant_billing`.
+struct BillingState: Sendable {
+    var tenantID: String
+    var tier: PlanTier
+    var status: TenantStatus
+    var trialEnd: Date?
+    var gracePeriodEnd: Date?
+    var retentionEnd: Date?
+    var stripeCustomerID: String?
+    var stripeSubscriptionID: String?
+    var stripePriceID: String?
+    var currentPeriodEnd: Date?
+    var statusReason: String
+    var statusChangeTime: Date
+    var lastStripeEventTime: Date?
+    var updateTime: Date
+    /// The `tenant_billing` row's revision: the etag, and the guard against lost updates.
+    var revision: Int64
+
+    var name: String { Self.name(tenantID) }
+
+    static func name(_ tenantID: String) -> String { "tenants/\(tenantID)/billing" }
+
+    var message: TenantBilling {
+        TenantBilling.with {
+            $0.name = name
+            $0.tier = tier
+            $0.status = status
+            $0.features = PlanOffers.features(of: tier.catalogTier)
+            if let trialEnd { $0.trialEndTime = Google_Protobuf_Timestamp(date: trialEnd) }
+            if let gracePeriodEnd { $0.gracePeriodEndTime = Google_Protobuf_Timestamp(date: gracePeriodEnd) }
+            if let retentionEnd { $0.retentionEndTime = Google_Protobuf_Timestamp(date: retentionEnd) }
+            $0.stripeCustomerID = stripeCustomerID ?? ""
+            $0.stripeSubscriptionID = stripeSubscriptionID ?? ""
+            $0.stripePriceID = stripePriceID ?? ""
+            if let currentPeriodEnd { $0.currentPeriodEndTime = Google_Protobuf_Timestamp(date: currentPeriodEnd) }
+            $0.statusReason = statusReason
+            $0.statusChangeTime = Google_Protobuf_Timestamp(date: statusChangeTime)
+            if let lastStripeEventTime { $0.lastStripeEventTime = Google_Protobuf_Timestamp(date: lastStripeEventTime) }
+            $0.updateTime = Google_Protobuf_Timestamp(date: updateTime)
+            $0.etag = Etag.make(revision: revision)
+        }
+    }
+
+    /// Moves to `newStatus` along a valid transition and sets the windows the new status runs
+    /// on: a trial end while trialing, a grace period while past due, the retention window while
+    /// suspended or cancelled. Nothing else changes: a status only gates, it never deletes.
+    mutating func move(to newStatus: TenantStatus, reason: String, at now: Date, settings: BillingSettings, trialEnd requestedTrialEnd: Date? = nil) throws {
+        guard StatusTransitions.isValid(from: status, to: newStatus) else {
+            throw ServiceError.failedPrecondition(
+                reason: "invalid_status_transition",
+                message: "\(name) cannot go from \(status.storedName) to \(newStatus.storedName); valid next statuses: \(StatusTransitions.next(from: status).map(\.storedName).sorted().joined(separator: ", "))",
+                metadata: ["from": status.storedName, "to": newStatus.storedName])
+        }
+        if tenantID == TenantRecords.rootID, [.pastDue, .suspended, .cancelled].contains(newStatus) {
+            throw ServiceError.failedPrecondition(reason: "root_tenant_protected", message: "the root tenant is never past due, suspended or cancelled")
+        }
+        let previous = status
+        status = newStatus
+        statusReason = reason
+        statusChangeTime = now
+        trialEnd = newStatus == .trialing ? (requestedTrialEnd ?? trialEnd ?? now.addingTimeInterval(Double(PlanOffers.trialDays) * 86_400)) : nil
+        if newStatus != .pastDue {
+            gracePeriodEnd = nil
+        } else if previous != .pastDue {
+            gracePeriodEnd = now.addingTimeInterval(settings.gracePeriod)
+        }
+        switch newStatus {
+        case .suspended, .cancelled:
+            // A cancellation after a suspension starts the window again: it counts from the last.
+            if previous != newStatus { retentionEnd = now.addingTimeInterval(settings.retentionWindow) }
+        default:
+            retentionEnd = nil
+        }
+    }
+}
+
+/// The billing status lifecycle. Trialing → active → past due → suspended → cancelled, with the
+/// ways back a payment or a staff override opens: a paid invoice makes a past-due or suspended
+/// tenant active again, and reactivating a cancelled tenant makes it active.
+enum StatusTransitions {
+    static let valid: [TenantStatus: Set<TenantStatus>] = [
+        // Trialing → trialing extends the trial.
+        .trialing: [.trialing, .active, .pastDue, .suspended, .cancelled],
+        .active: [.pastDue, .suspended, .cancelled],
+        .pastDue: [.active, .suspended, .cancelled],
+        .suspended: [.active, .pastDue, .cancelled],
+        .cancelled: [.active],
+    ]
+
+    static func isValid(from: TenantStatus, to: TenantStatus) -> Bool {
+        valid[from, default: []].contains(to)
+    }
+
+    static func next(from status: TenantStatus) -> Set<TenantStatus> {
+        valid[status, default: []]
+    }
+}

@@ -1,0 +1,123 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+import RPCRuntime
+
+/// The part of Stripe's REST API that plan changes use: customers and subscriptions. Requests
+/// are form-encoded with an `Idempotency-Key`, so a retried plan change never charges twice.
+struct StripeClient: Sendable {
+    let settings: StripeSettings
+    var http: HTTPClient = .shared
+    /// Well under the RPC's own deadline.
+    var timeout: TimeAmount = .seconds(10)
+
+    struct Customer: Decodable, Sendable {
+        var id: String
+    }
+
+    struct Subscription: Decodable, Sendable {
+        var id: String
+        var customer: String
+        var status: String
+        var items: StripeList<SubscriptionItem>
+        /// On the subscription until API version 2025-03-31, on each item after it.
+        var currentPeriodEnd: Int64?
+        var trialEnd: Int64?
+
+        var periodEnd: Int64? { currentPeriodEnd ?? items.data.first?.currentPeriodEnd }
+    }
+
+    struct SubscriptionItem: Decodable, Sendable {
+        var id: String
+        var price: Price
+        var currentPeriodEnd: Int64?
+    }
+
+    struct Price: Decodable, Sendable {
+        var id: String
+    }
+
+    struct StripeList<Element: Decodable & Sendable>: Decodable, Sendable {
+        var data: [Element]
+    }
+
+    func createCustomer(tenantID: String, name: String, email: String, idempotencyKey: String) async throws -> Customer {
+        var form = [("name", name), ("metadata[tenant]", tenantID)]
+        if !email.isEmpty { form.append(("email", email)) }
+        return try await send(.POST, "/v1/customers", form: form, idempotencyKey: idempotencyKey)
+    }
+
+    /// A new subscription; a tenant still in its trial keeps the days it has left.
+    func createSubscription(customerID: String, priceID: String, tenantID: String, trialEnd: Date?, idempotencyKey: String) async throws -> Subscription {
+        var form = [
+            ("customer", customerID),
+            ("items[0][price]", priceID),
+            ("metadata[tenant]", tenantID),
+            ("payment_behavior", "default_incomplete"),
+        ]
+        if let trialEnd, trialEnd > Date() { form.append(("trial_end", String(Int64(trialEnd.timeIntervalSince1970)))) }
+        return try await send(.POST, "/v1/subscriptions", form: form, idempotencyKey: idempotencyKey)
+    }
+
+    func subscription(id: String) async throws -> Subscription {
+        try await send(.GET, "/v1/subscriptions/\(id)", form: [], idempotencyKey: nil)
+    }
+
+    /// Swaps the subscription's one item to `priceID`, prorated.
+    func changePrice(of subscription: Subscription, to priceID: String, idempotencyKey: String) async throws -> Subscription {
+        guard let item = subscription.items.data.first else {
+            throw ServiceError.failedPrecondition(reason: "stripe_subscription_empty", message: "Stripe subscription \(subscription.id) has no item to change")
+        }
+        return try await send(.POST, "/v1/subscriptions/\(subscription.id)", form: [
+            ("items[0][id]", item.id),
+            ("items[0][price]", priceID),
+            ("proration_behavior", "create_prorations"),
+        ], idempotencyKey: idempotencyKey)
+    }
+
+    /// Stripe's error body: `{"error": {"type": ..., "code": ..., "message": ...}}`.
+    private struct ErrorBody: Decodable {
+        struct Detail: Decodable {
+            var type: String?
+            var code: String?
+            var message: String?
+        }
+        var error: Detail
+    }
+
+    private func send<Response: Decodable>(_ method: HTTPMethod, _ path: String, form: [(String, String)], idempotencyKey: String?) async throws -> Response {
+        var request = HTTPClientRequest(url: settings.apiURL + path)
+        request.method = method
+        request.headers.add(name: "Authorization", value: "Bearer \(settings.secretKey)")
+        if let idempotencyKey { request.headers.add(name: "Idempotency-Key", value: idempotencyKey) }
+        if method == .POST {
+            request.headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
+            request.body = .bytes(ByteBuffer(string: FormEncoding.encode(form)))
+        }
+        let body: ByteBuffer
+        let status: HTTPResponseStatus
+        do {
+            let response = try await http.execute(request, timeout: timeout)
+            status = response.status
+            body = try await response.body.collect(upTo: 1 << 20)
+        } catch {
+            throw ServiceError(code: .unavailable, reason: "stripe_unavailable", message: "Stripe could not be reached (\(error)); retry with the same request_id")
+        }
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        guard (200..<300).contains(status.code) else {
+            let detail = try? decoder.decode(ErrorBody.self, from: body).error
+            let message = "Stripe refused \(method.rawValue) \(path) (\(status.code)): \(detail?.message ?? "no message")"
+            if status.code >= 500 || status.code == 429 {
+                throw ServiceError(code: .unavailable, reason: "stripe_unavailable", message: message + "; retry with the same request_id")
+            }
+            throw ServiceError.failedPrecondition(reason: "stripe_request_failed", message: message, metadata: ["stripe_error": detail?.code ?? detail?.type ?? ""])
+        }
+        do {
+            return try decoder.decode(Response.self, from: body)
+        } catch {
+            throw ServiceError.internal("unreadable Stripe response to \(method.rawValue) \(path): \(error)")
+        }
+    }
+}

@@ -1,0 +1,107 @@
+import Foundation
+import ServiceProAPI
+
+/// The fields of a Stripe webhook event that billing reads. Subscription and invoice events
+/// carry the object in `data.object`; everything else about them is ignored.
+struct StripeEvent: Decodable, Sendable {
+    var id: String
+    var type: String
+    /// Unix seconds: when the event happened at Stripe, which orders reordered deliveries.
+    var created: Int64
+    var data: Payload
+
+    struct Payload: Decodable, Sendable {
+        var object: Object
+    }
+
+    struct Object: Decodable, Sendable {
+        /// "subscription", "invoice", ...
+        var object: String
+        var id: String?
+        var customer: String?
+        var status: String?
+        /// A subscription's item list, for its price and (newer API versions) its period end.
+        var items: StripeClient.StripeList<StripeClient.SubscriptionItem>?
+        var currentPeriodEnd: Int64?
+        var trialEnd: Int64?
+        var metadata: [String: String]?
+        /// An invoice's subscription: top level until API version 2025-03-31, under `parent` after.
+        var subscription: String?
+        var parent: InvoiceParent?
+        var periodEnd: Int64?
+
+        struct InvoiceParent: Decodable, Sendable {
+            var subscriptionDetails: SubscriptionDetails?
+        }
+
+        struct SubscriptionDetails: Decodable, Sendable {
+            var subscription: String?
+        }
+    }
+
+    static func decode(_ payload: Data) throws -> StripeEvent {
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        return try decoder.decode(StripeEvent.self, from: payload)
+    }
+
+    var time: Date { Date(timeIntervalSince1970: TimeInterval(created)) }
+
+    var subscriptionID: String? {
+        let object = data.object
+        return object.object == "subscription" ? object.id : object.subscription ?? object.parent?.subscriptionDetails?.subscription
+    }
+
+    /// What the event means for the tenant's billing, or nil for a type billing does not handle.
+    var effect: Effect? {
+        let object = data.object
+        switch type {
+        case "customer.subscription.created", "customer.subscription.updated",
+             "customer.subscription.paused", "customer.subscription.resumed":
+            return Effect(status: object.status.flatMap(Self.status(ofSubscription:)), updatesSubscription: true)
+        case "customer.subscription.deleted":
+            return Effect(status: .cancelled, updatesSubscription: true)
+        case "customer.subscription.trial_will_end":
+            return Effect(status: nil, updatesSubscription: true)
+        case "invoice.paid", "invoice.payment_succeeded":
+            // A payment brings a past-due or suspended tenant back; a trial or active one stays.
+            return Effect(status: .active, recoveryOnly: true)
+        case "invoice.payment_failed":
+            return Effect(status: .pastDue, updatesSubscription: false, failureOnly: true)
+        default:
+            return nil
+        }
+    }
+
+    struct Effect: Sendable {
+        /// The status the event asks for; nil when it leaves the status alone.
+        var status: TenantStatus?
+        /// Whether the object is a subscription whose price, period and trial are to be read.
+        var updatesSubscription = false
+        /// Applies only to past-due and suspended tenants (a paid invoice).
+        var recoveryOnly = false
+        /// Applies only to trialing and active tenants (a failed payment): a suspended tenant
+        /// whose retry fails again stays suspended.
+        var failureOnly = false
+
+        func target(from current: TenantStatus) -> TenantStatus? {
+            guard let status, status != current else { return nil }
+            if recoveryOnly, ![.pastDue, .suspended].contains(current) { return nil }
+            if failureOnly, ![.trialing, .active].contains(current) { return nil }
+            return status
+        }
+    }
+
+    /// Stripe's subscription statuses in ours. "incomplete" and "incomplete_expired" describe a
+    /// first payment still being made; they leave the tenant's status alone.
+    static func status(ofSubscription status: String) -> TenantStatus? {
+        switch status {
+        case "trialing": return .trialing
+        case "active": return .active
+        case "past_due": return .pastDue
+        case "unpaid", "paused": return .suspended
+        case "canceled": return .cancelled
+        default: return nil
+        }
+    }
+}

@@ -1,0 +1,91 @@
+import Foundation
+import RPCRuntime
+import ServiceProAPI
+
+/// Applies Stripe events to billing records: each event id once (the `stripe_events` row is the
+/// proof), and in effect order (an event created before the last one applied to the
+/// subscription is ignored, so a late `updated` cannot undo a newer `deleted`). The event, its
+/// effect and its audit entry commit together.
+struct StripeEventLedger {
+    let database: any Database
+    let settings: BillingSettings
+
+    func apply(_ event: StripeEvent, context: RequestContext) async throws -> HandleStripeEventResponse {
+        do {
+            return try await database.transaction(.platform) { tx in
+                // Claimed first: a concurrent delivery of the same event waits on this key and
+                // then fails as a duplicate, instead of racing to apply it too.
+                try await tx.execute("""
+                    INSERT INTO stripe_events (event_id, event_type, event_time, outcome, receive_time)
+                    VALUES (\(event.id), \(event.type), \(event.time), 'pending', \(Date()))
+                    """)
+                let result = try await effect(of: event, tx, context: context)
+                try await tx.execute("""
+                    UPDATE stripe_events SET tenant_id = \(ResourceName.tenantID(of: result.tenant)),
+                        outcome = \(result.outcome == .applied ? "applied" : "ignored"), reason = \(result.reason)
+                    WHERE event_id = \(event.id)
+                    """)
+                return result
+            }
+        } catch let error where UniqueViolation(error)?.isOn(index: "stripe_events_pkey", columns: ["event_id"]) == true {
+            // Seen before, or being applied by a delivery running at the same time.
+            return response(event, .ignored, reason: "duplicate", tenantID: nil)
+        }
+    }
+
+    private func effect(of event: StripeEvent, _ tx: any SQLTransaction, context: RequestContext) async throws -> HandleStripeEventResponse {
+        guard let effect = event.effect else { return response(event, .ignored, reason: "unhandled_type", tenantID: nil) }
+        let object = event.data.object
+        var tenantID = try await BillingRecords.tenantID(stripeSubscriptionID: event.subscriptionID, stripeCustomerID: object.customer, tx)
+        if tenantID == nil, let claimed = object.metadata?["tenant"],
+           try await tx.first("SELECT 1 AS known FROM tenants WHERE tenant_id = \(claimed)") != nil {
+            // A subscription made outside ServicePro (a Checkout session, say) names its tenant.
+            tenantID = claimed
+        }
+        guard let tenantID else { return response(event, .ignored, reason: "unknown_customer", tenantID: nil) }
+        let scoped = TenantTransaction(tenantID: tenantID, base: tx)
+        var state = try await BillingRecords.get(scoped)
+        if let last = state.lastStripeEventTime, event.time < last {
+            return response(event, .ignored, reason: "stale", tenantID: tenantID)
+        }
+        let from = state.status
+        if effect.updatesSubscription {
+            state.stripeCustomerID = object.customer ?? state.stripeCustomerID
+            state.stripeSubscriptionID = object.id ?? state.stripeSubscriptionID
+            if let priceID = object.items?.data.first?.price.id {
+                state.stripePriceID = priceID
+                if let tier = settings.stripe?.tier(ofPrice: priceID) { state.tier = PlanTier(tier) }
+            }
+            if let end = object.currentPeriodEnd ?? object.items?.data.first?.currentPeriodEnd {
+                state.currentPeriodEnd = Date(timeIntervalSince1970: TimeInterval(end))
+            }
+            if state.status == .trialing, let trialEnd = object.trialEnd {
+                state.trialEnd = Date(timeIntervalSince1970: TimeInterval(trialEnd))
+            }
+        }
+        if let target = effect.target(from: state.status) {
+            do {
+                try state.move(to: target, reason: event.type, at: Date(), settings: settings)
+            } catch let error as ServiceError where error.code == .failedPrecondition {
+                return response(event, .ignored, reason: error.reason, tenantID: tenantID)
+            }
+        }
+        state.lastStripeEventTime = event.time
+        try await BillingRecords.save(state, scoped)
+        try await AuditLog.record(scoped, context: context, resource: state.name, details: [
+            "stripe_event": event.id, "stripe_event_type": event.type,
+            "from_status": from.storedName, "to_status": state.status.storedName,
+        ])
+        return response(event, .applied, reason: "", tenantID: tenantID)
+    }
+
+    private func response(_ event: StripeEvent, _ outcome: StripeEventOutcome, reason: String, tenantID: String?) -> HandleStripeEventResponse {
+        HandleStripeEventResponse.with {
+            $0.outcome = outcome
+            $0.reason = reason
+            $0.eventID = event.id
+            $0.eventType = event.type
+            $0.tenant = tenantID.map(ResourceName.tenant) ?? ""
+        }
+    }
+}

@@ -1,0 +1,65 @@
+import Foundation
+import GRPCCore
+import Hummingbird
+import Logging
+import ServiceProAPI
+
+/// Stripe's webhook, beside Twilio's: the raw body and its `Stripe-Signature` go to the platform
+/// as one RPC, which verifies and applies the event. The body is passed on byte for byte, since
+/// the signature covers the exact bytes Stripe sent.
+///
+/// Stripe retries anything but a 2xx for days, so unlike Twilio it is told the truth: 400 for a
+/// bad signature or body (never retried into success), 503 while the platform cannot answer.
+struct StripeWebhook: Sendable {
+    static let path = "/stripe/webhook"
+    static let signatureHeader = "Stripe-Signature"
+    /// Stripe's events are small; a subscription with many items stays far below this.
+    static let maxBodyBytes = 512 * 1024
+
+    let platform: PlatformClient
+    let deadline: Duration
+    let logger: Logger
+
+    func register(on router: Router<BasicRequestContext>) {
+        router.post(RouterPath(stringLiteral: Self.path)) { request, _ in await handle(request) }
+    }
+
+    private func handle(_ request: Request) async -> Response {
+        var request = request
+        let body: ByteBuffer
+        do {
+            body = try await request.collectBody(upTo: Self.maxBodyBytes)
+        } catch {
+            return Self.json(.badRequest, ["error": "the request body is larger than \(Self.maxBodyBytes) bytes"])
+        }
+        guard let signature = request.headers[.init(Self.signatureHeader)!], !signature.isEmpty else {
+            return Self.json(.badRequest, ["error": "missing Stripe-Signature header"])
+        }
+        var options = CallOptions.defaults
+        options.timeout = deadline
+        do {
+            let outcome = try await BillingService.Client(wrapping: platform.grpc).handleStripeEvent(.with {
+                $0.payload = Data(body.readableBytesView)
+                $0.signature = signature
+            }, metadata: platform.metadata, options: options)
+            logger.info("stripe event", metadata: [
+                "event": "\(outcome.eventID)", "type": "\(outcome.eventType)",
+                "outcome": "\(outcome.outcome)", "reason": "\(outcome.reason)", "tenant": "\(outcome.tenant)",
+            ])
+            return Self.json(.ok, ["received": "true", "outcome": outcome.outcome == .applied ? "applied" : "ignored", "reason": outcome.reason])
+        } catch let error as RPCError where error.code == .invalidArgument {
+            logger.notice("refusing a Stripe webhook", metadata: ["error": "\(error.message)"])
+            return Self.json(.badRequest, ["error": error.message])
+        } catch {
+            logger.warning("platform could not take a Stripe event; Stripe will retry", metadata: ["error": "\(error)"])
+            return Self.json(.serviceUnavailable, ["error": "temporarily unavailable; retry later"])
+        }
+    }
+
+    private static func json(_ status: HTTPResponse.Status, _ fields: [String: String]) -> Response {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        let body = (try? encoder.encode(fields)) ?? Data("{}".utf8)
+        return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: body)))
+    }
+}

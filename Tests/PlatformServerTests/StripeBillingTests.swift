@@ -1,0 +1,216 @@
+import Foundation
+import GRPCCore
+import PlatformTestSupport
+import RPCRuntime
+import ServiceProAPI
+import Testing
+
+@testable import PlatformServer
+
+/// Plan changes through Stripe's API (a local fake that checks the requests) and Stripe's
+/// webhook events: applied once, in effect order, on every store.
+@Suite("Billing with Stripe")
+struct StripeBillingTests {
+    static let prices: [PlanCatalog.Tier: String] = [.starter: "price_starter", .pro: "price_pro", .elite: "price_elite"]
+
+    static func settings(apiURL: String = "http://127.0.0.1:9") -> BillingSettings {
+        BillingSettings(
+            stripe: StripeSettings(secretKey: FakeStripe.secretKey, apiURL: apiURL, priceIDs: prices),
+            webhookSecrets: ["whsec_test_previous_fedcba9876543210", StripeTestEvents.webhookSecret])
+    }
+
+    @Test("a plan change subscribes through Stripe once per request_id, then swaps the subscription's price", arguments: TestBackend.available)
+    func planChangeThroughStripe(backend: TestBackend) async throws {
+        try await FakeStripe.with { stripe, base in
+            try await TestPlatform.with(backend, billing: Self.settings(apiURL: base)) { platform in
+                try await platform.createTenant("acme", displayName: "Acme Detailing")
+                let owner = platform.metadata(platform.ownerToken)
+                let upgrade = ChangePlanRequest.with { $0.name = "tenants/acme/billing"; $0.tier = .pro; $0.requestID = "up-1" }
+                let changed = try await platform.billing.changePlan(upgrade, metadata: owner)
+                #expect(!changed.appliedDirectly)
+                #expect(changed.billing.tier == .pro)
+                #expect(changed.billing.stripeCustomerID == "cus_fake1")
+                #expect(changed.billing.stripeSubscriptionID == "sub_fake2")
+                #expect(changed.billing.stripePriceID == "price_pro")
+                #expect(changed.billing.currentPeriodEndTime.seconds == stripe.periodEnd)
+
+                let first = stripe.requests
+                #expect(first.map { "\($0.method) \($0.path)" } == ["POST /v1/customers", "POST /v1/subscriptions"])
+                #expect(first[0].form["name"] == "Acme Detailing")
+                #expect(first[0].form["metadata[tenant]"] == "acme")
+                #expect(first[1].form["customer"] == "cus_fake1")
+                #expect(first[1].form["items[0][price]"] == "price_pro")
+                #expect(first[1].form["trial_end"].flatMap { Int64($0) } == Int64(changed.billing.trialEndTime.seconds), "the trial carries over")
+                #expect(first.allSatisfy { $0.idempotencyKey?.hasPrefix("servicepro-acme-change-plan-up-1") == true })
+
+                // A retry is answered from the record: Stripe is not asked again.
+                #expect(try await platform.billing.changePlan(upgrade, metadata: owner) == changed)
+                #expect(stripe.requests.count == 2)
+
+                let elite = try await platform.billing.changePlan(.with { $0.name = "tenants/acme/billing"; $0.tier = .elite }, metadata: owner)
+                #expect(elite.billing.stripePriceID == "price_elite")
+                #expect(elite.billing.stripeSubscriptionID == "sub_fake2")
+                let swap = Array(stripe.requests.dropFirst(2))
+                #expect(swap.map { "\($0.method) \($0.path)" } == ["GET /v1/subscriptions/sub_fake2", "POST /v1/subscriptions/sub_fake2"])
+                #expect(swap[1].form["items[0][id]"] == "si_fake2")
+                #expect(swap[1].form["items[0][price]"] == "price_elite")
+                #expect(swap[1].form["proration_behavior"] == "create_prorations")
+            }
+        }
+    }
+
+    @Test("Stripe refusing or failing changes nothing and says what to do", arguments: TestBackend.available)
+    func stripeFailures(backend: TestBackend) async throws {
+        try await FakeStripe.with { stripe, base in
+            try await TestPlatform.with(backend, billing: Self.settings(apiURL: base)) { platform in
+                try await platform.createTenant("acme")
+                let owner = platform.metadata(platform.ownerToken)
+                let request = ChangePlanRequest.with { $0.name = "tenants/acme/billing"; $0.tier = .pro; $0.requestID = "up-1" }
+                stripe.failNext(status: 402, type: "card_error", code: "card_declined", message: "Your card was declined.")
+                let declined = await failure { try await platform.billing.changePlan(request, metadata: owner) }
+                #expect(declined?.code == .failedPrecondition)
+                #expect(declined?.reason == "stripe_request_failed")
+                #expect(declined?.metadata["stripe_error"] == "card_declined")
+                stripe.failNext(status: 500, type: "api_error", code: "", message: "Something went wrong")
+                let down = await failure { try await platform.billing.changePlan(request, metadata: owner) }
+                #expect(down?.code == .unavailable)
+                #expect(down?.reason == "stripe_unavailable")
+                let billing = try await platform.billing.getTenantBilling(.with { $0.name = "tenants/acme/billing" }, metadata: owner)
+                #expect(billing.tier == .starter)
+                #expect(billing.stripeCustomerID.isEmpty)
+                // The retry after the outage goes through.
+                #expect(try await platform.billing.changePlan(request, metadata: owner).billing.tier == .pro)
+            }
+        }
+        var noElitePrice = Self.settings()
+        noElitePrice.stripe?.priceIDs[.elite] = nil
+        try await TestPlatform.with(backend, billing: noElitePrice) { platform in
+            try await platform.createTenant("acme")
+            let missing = await failure { try await platform.setPlan("acme", .elite) }
+            #expect(missing?.reason == "stripe_price_missing")
+        }
+    }
+
+    @Test("webhook events apply once and in effect order; stale, replayed and foreign ones are ignored", arguments: TestBackend.available)
+    func webhookEvents(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend, billing: Self.settings()) { platform in
+            try await platform.createTenant("acme")
+            let bridge = platform.metadata(platform.bridgeToken)
+            let owner = platform.metadata(platform.ownerToken)
+            let t0 = Int64(Date().timeIntervalSince1970) - 1000
+            func deliver(_ payload: Data, secret: String = StripeTestEvents.webhookSecret) async throws -> HandleStripeEventResponse {
+                try await platform.billing.handleStripeEvent(.with {
+                    $0.payload = payload
+                    $0.signature = StripeTestEvents.signatureHeader(payload: payload, secret: secret)
+                }, metadata: bridge)
+            }
+            func billing() async throws -> TenantBilling {
+                try await platform.billing.getTenantBilling(.with { $0.name = "tenants/acme/billing" }, metadata: owner)
+            }
+            let sub = "sub_acme1", customer = "cus_acme1"
+            // A subscription made in a Stripe Checkout names its tenant in metadata.
+            let created = StripeTestEvents.subscription(
+                id: "evt_1", type: "customer.subscription.created", created: t0, subscription: sub, customer: customer,
+                status: "active", price: "price_pro", tenant: "acme")
+            let applied = try await deliver(created)
+            #expect(applied.outcome == .applied)
+            #expect(applied.tenant == "tenants/acme")
+            var now = try await billing()
+            #expect(now.status == .active)
+            #expect(now.tier == .pro)
+            #expect(now.stripeSubscriptionID == sub)
+            #expect(now.stripeCustomerID == customer)
+
+            let replay = try await deliver(created)
+            #expect(replay.outcome == .ignored)
+            #expect(replay.reason == "duplicate")
+
+            // Signed with the secret being rotated out: still accepted.
+            let failed = StripeTestEvents.invoice(id: "evt_3", type: "invoice.payment_failed", created: t0 + 20, subscription: sub, customer: customer)
+            #expect(try await deliver(failed, secret: "whsec_test_previous_fedcba9876543210").outcome == .applied)
+            now = try await billing()
+            #expect(now.status == .pastDue)
+            #expect(now.hasGracePeriodEndTime)
+
+            // Delivered late: created before the failure, so it must not undo it.
+            let late = StripeTestEvents.subscription(
+                id: "evt_2", type: "customer.subscription.updated", created: t0 + 10, subscription: sub, customer: customer, status: "active", price: "price_pro")
+            let stale = try await deliver(late)
+            #expect(stale.reason == "stale")
+            #expect(try await billing().status == .pastDue)
+
+            let paid = StripeTestEvents.invoice(id: "evt_4", type: "invoice.paid", created: t0 + 30, subscription: sub, customer: customer)
+            #expect(try await deliver(paid).outcome == .applied)
+            #expect(try await billing().status == .active)
+
+            let downgrade = StripeTestEvents.subscription(
+                id: "evt_5", type: "customer.subscription.updated", created: t0 + 40, subscription: sub, customer: customer, status: "active", price: "price_starter")
+            #expect(try await deliver(downgrade).outcome == .applied)
+            #expect(try await billing().tier == .starter)
+
+            let deleted = StripeTestEvents.subscription(
+                id: "evt_6", type: "customer.subscription.deleted", created: t0 + 50, subscription: sub, customer: customer, status: "canceled")
+            #expect(try await deliver(deleted).outcome == .applied)
+            now = try await billing()
+            #expect(now.status == .cancelled)
+            #expect(now.hasRetentionEndTime)
+            #expect(now.lastStripeEventTime.seconds == t0 + 50)
+
+            let stranger = StripeTestEvents.subscription(
+                id: "evt_7", type: "customer.subscription.updated", created: t0 + 60, subscription: "sub_other", customer: "cus_other", status: "active")
+            #expect(try await deliver(stranger).reason == "unknown_customer")
+            let other = StripeTestEvents.event(id: "evt_8", type: "charge.refunded", created: t0 + 60, object: ["object": "charge", "id": "ch_1"])
+            #expect(try await deliver(other).reason == "unhandled_type")
+
+            // Bad and stale signatures: refused, nothing recorded.
+            let recorded = try await platform.database.transaction(.platform) { try await $0.first("SELECT COUNT(*) AS n FROM stripe_events")!.int("n") }
+            let forged = StripeTestEvents.subscription(
+                id: "evt_9", type: "customer.subscription.updated", created: t0 + 70, subscription: sub, customer: customer, status: "active")
+            let wrongSecret = await failure { try await deliver(forged, secret: "whsec_someone_else") }
+            #expect(wrongSecret?.code == .invalidArgument)
+            #expect(wrongSecret?.reason == "stripe_signature_invalid")
+            #expect(wrongSecret?.fields == ["signature"])
+            let old = await failure {
+                try await platform.billing.handleStripeEvent(.with {
+                    $0.payload = forged
+                    $0.signature = StripeTestEvents.signatureHeader(payload: forged, time: Date().addingTimeInterval(-301))
+                }, metadata: bridge)
+            }
+            #expect(old?.reason == "stripe_signature_invalid")
+            #expect(try await platform.database.transaction(.platform) { try await $0.first("SELECT COUNT(*) AS n FROM stripe_events")!.int("n") } == recorded)
+            #expect(try await billing().status == .cancelled)
+
+            // Only the bridge forwards webhooks.
+            let notBridge = await failure {
+                try await platform.billing.handleStripeEvent(.with { $0.payload = forged; $0.signature = "t=1,v1=00" }, metadata: owner)
+            }
+            #expect(notBridge?.code == .permissionDenied)
+        }
+    }
+
+    @Test("the same event delivered concurrently is applied once", arguments: TestBackend.available)
+    func concurrentDelivery(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend, billing: Self.settings()) { platform in
+            try await platform.createTenant("acme")
+            let payload = StripeTestEvents.subscription(
+                id: "evt_once", type: "customer.subscription.created", created: Int64(Date().timeIntervalSince1970),
+                subscription: "sub_1", customer: "cus_1", status: "active", price: "price_elite", tenant: "acme")
+            let request = HandleStripeEventRequest.with {
+                $0.payload = payload
+                $0.signature = StripeTestEvents.signatureHeader(payload: payload)
+            }
+            let outcomes = try await withThrowingTaskGroup(of: HandleStripeEventResponse.self) { group in
+                for _ in 0..<5 {
+                    group.addTask { try await platform.billing.handleStripeEvent(request, metadata: platform.metadata(platform.bridgeToken)) }
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(outcomes.filter { $0.outcome == .applied }.count == 1)
+            #expect(outcomes.filter { $0.reason == "duplicate" }.count == 4)
+            let audited = try await platform.database.transaction(.platform) { tx in
+                try await tx.first("SELECT COUNT(*) AS n FROM audit_events WHERE method LIKE '%HandleStripeEvent' AND outcome = 'OK'")!.int("n")
+            }
+            #expect(audited == 1)
+        }
+    }
+}

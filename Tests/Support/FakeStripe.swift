@@ -1,0 +1,151 @@
+import Foundation
+import Hummingbird
+import Logging
+import ServiceLifecycle
+import Synchronization
+
+/// A local stand-in for Stripe's REST API, speaking its wire format: form-encoded requests with a
+/// bearer key, JSON objects back, Stripe's error shape, and `Idempotency-Key` replays. It keeps
+/// the requests it got so tests can check what was sent.
+public final class FakeStripe: Sendable {
+    public static let secretKey = "sk_test_fake_0123456789"
+
+    public struct Recorded: Sendable {
+        public let method: String
+        public let path: String
+        public let idempotencyKey: String?
+        public let form: [String: String]
+    }
+
+    struct Subscription: Sendable {
+        var id: String
+        var customer: String
+        var itemID: String
+        var price: String
+        var status: String
+        var trialEnd: Int64?
+        var metadata: [String: String]
+    }
+
+    struct State: Sendable {
+        var requests: [Recorded] = []
+        var customers: [String: [String: String]] = [:]
+        var subscriptions: [String: Subscription] = [:]
+        var replies: [String: (status: Int, body: String)] = [:]
+        var failures: [(status: Int, body: String)] = []
+        var counter = 0
+    }
+
+    let state = Mutex(State())
+    public let periodEnd = Int64(Date().addingTimeInterval(30 * 86_400).timeIntervalSince1970)
+
+    public var requests: [Recorded] { state.withLock { $0.requests } }
+
+    /// The next request gets this status and Stripe error instead of being served.
+    public func failNext(status: Int, type: String, code: String, message: String) {
+        let body = #"{"error":{"type":"\#(type)","code":"\#(code)","message":"\#(message)"}}"#
+        state.withLock { $0.failures.append((status, body)) }
+    }
+
+    /// Runs `body` with the fake listening on a loopback port; its argument is the base URL.
+    public static func with<Result: Sendable>(_ body: (FakeStripe, String) async throws -> Result) async throws -> Result {
+        let fake = FakeStripe()
+        var logger = Logger(label: "test.fake-stripe")
+        logger.logLevel = .critical
+        let router = Router()
+        router.post("/v1/customers") { request, _ in await fake.serve(request) }
+        router.post("/v1/subscriptions") { request, _ in await fake.serve(request) }
+        router.get("/v1/subscriptions/:id") { request, _ in await fake.serve(request) }
+        router.post("/v1/subscriptions/:id") { request, _ in await fake.serve(request) }
+        return try await ListeningServices.run(logger: logger) { announce in
+            [Application(
+                router: router,
+                configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+                onServerRunning: { channel in announce(channel.localAddress?.port ?? 0) },
+                logger: logger)]
+        } _: { port in
+            try await body(fake, "http://127.0.0.1:\(port)")
+        }
+    }
+
+    private func serve(_ request: Request) async -> Response {
+        var request = request
+        let bytes = (try? await request.collectBody(upTo: 1 << 20)) ?? ByteBuffer()
+        let form = Self.parseForm(String(buffer: bytes))
+        let key = request.headers[.init("Idempotency-Key")!]
+        let path = request.uri.path
+        let method = request.method.rawValue
+        let (status, body) = state.withLock { state -> (Int, String) in
+            state.requests.append(Recorded(method: method, path: path, idempotencyKey: key, form: form))
+            if !state.failures.isEmpty { return state.failures.removeFirst() }
+            guard request.headers[.authorization] == "Bearer \(Self.secretKey)" else {
+                return (401, #"{"error":{"type":"invalid_request_error","message":"Invalid API Key provided"}}"#)
+            }
+            // Stripe replays the first response to a repeated idempotency key.
+            if let key, let reply = state.replies["\(method) \(path) \(key)"] { return reply }
+            let reply = Self.handle(method: method, path: path, form: form, &state, periodEnd: periodEnd)
+            if let key, method == "POST" { state.replies["\(method) \(path) \(key)"] = reply }
+            return reply
+        }
+        return Response(status: .init(code: status), headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: body)))
+    }
+
+    private static func handle(method: String, path: String, form: [String: String], _ state: inout State, periodEnd: Int64) -> (Int, String) {
+        func missing(_ what: String) -> (Int, String) {
+            (404, #"{"error":{"type":"invalid_request_error","code":"resource_missing","message":"No such \#(what)"}}"#)
+        }
+        func param(_ name: String) -> (Int, String) {
+            (400, #"{"error":{"type":"invalid_request_error","code":"parameter_missing","message":"Missing required param: \#(name)."}}"#)
+        }
+        state.counter += 1
+        let n = state.counter
+        let parts = path.split(separator: "/").map(String.init)
+        switch (method, parts.count) {
+        case ("POST", 2) where parts[1] == "customers":
+            let id = "cus_fake\(n)"
+            state.customers[id] = form
+            return (200, #"{"id":"\#(id)","object":"customer","name":"\#(form["name"] ?? "")","email":"\#(form["email"] ?? "")"}"#)
+        case ("POST", 2):
+            guard let customer = form["customer"] else { return param("customer") }
+            guard state.customers[customer] != nil else { return missing("customer: '\(customer)'") }
+            guard let price = form["items[0][price]"] else { return param("items[0][price]") }
+            let trialEnd = form["trial_end"].flatMap { Int64($0) }
+            let subscription = Subscription(
+                id: "sub_fake\(n)", customer: customer, itemID: "si_fake\(n)", price: price,
+                status: trialEnd == nil ? "incomplete" : "trialing", trialEnd: trialEnd,
+                metadata: form.filter { $0.key.hasPrefix("metadata[") })
+            state.subscriptions[subscription.id] = subscription
+            return (200, json(subscription, periodEnd: periodEnd))
+        case ("GET", 3):
+            guard let subscription = state.subscriptions[parts[2]] else { return missing("subscription: '\(parts[2])'") }
+            return (200, json(subscription, periodEnd: periodEnd))
+        case ("POST", 3):
+            guard var subscription = state.subscriptions[parts[2]] else { return missing("subscription: '\(parts[2])'") }
+            guard form["items[0][id]"] == subscription.itemID else { return missing("subscription item") }
+            guard let price = form["items[0][price]"] else { return param("items[0][price]") }
+            subscription.price = price
+            state.subscriptions[subscription.id] = subscription
+            return (200, json(subscription, periodEnd: periodEnd))
+        default:
+            return missing("route")
+        }
+    }
+
+    private static func json(_ subscription: Subscription, periodEnd: Int64) -> String {
+        let trial = subscription.trialEnd.map(String.init) ?? "null"
+        return """
+            {"id":"\(subscription.id)","object":"subscription","customer":"\(subscription.customer)","status":"\(subscription.status)",\
+            "trial_end":\(trial),"items":{"object":"list","data":[{"id":"\(subscription.itemID)","object":"subscription_item",\
+            "price":{"id":"\(subscription.price)","object":"price"},"current_period_end":\(periodEnd)}]}}
+            """
+    }
+
+    static func parseForm(_ body: String) -> [String: String] {
+        var form: [String: String] = [:]
+        for pair in body.split(separator: "&") {
+            let parts = pair.split(separator: "=", maxSplits: 1).map { String($0).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? String($0) }
+            form[parts[0]] = parts.count > 1 ? parts[1] : ""
+        }
+        return form
+    }
+}
