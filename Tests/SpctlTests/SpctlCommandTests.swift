@@ -52,6 +52,39 @@ struct SpctlCommandTests {
         }
     }
 
+    @Test("billing: show plan, status and features; change the plan; override the status with a reason")
+    func billingCommands() async throws {
+        try await TestPlatform.with(.sqlite) { platform in
+            try await platform.createTenant("acme")
+            let spctl = try Spctl()
+            let auth = ["--server", platform.address, "--token", platform.ownerToken]
+            let billing = ["--name", "tenants/acme/billing"]
+            let shown = try await spctl.run(["billing", "get"] + billing + auth)
+            #expect(shown.status == 0, "\(shown.output)")
+            #expect(shown.output.contains("PLAN_TIER_STARTER"))
+            #expect(shown.output.contains("TENANT_STATUS_TRIALING"))
+            #expect(shown.output.contains("FEATURE_SMS,FEATURE_CALL_FORWARDING,FEATURE_DATA_EXPORT"))
+
+            let plans = try await spctl.run(["plans", "list"] + auth)
+            #expect(plans.output.contains("plans/elite"))
+
+            let upgraded = try await spctl.run(["billing", "change-plan", "--tier", "pro"] + billing + auth)
+            #expect(upgraded.status == 0, "\(upgraded.output)")
+            #expect(upgraded.output.contains("PLAN_TIER_PRO"))
+            #expect(upgraded.output.contains("FEATURE_IVR"))
+
+            let suspended = try await spctl.run(["billing", "set-status", "--status", "suspended", "--reason", "card expired"] + billing + auth)
+            #expect(suspended.status == 0, "\(suspended.output)")
+            #expect(suspended.output.contains("card expired"))
+            #expect(suspended.output.contains("retention_end_time"))
+
+            let invalid = try await spctl.run(["billing", "set-status", "--status", "trialing", "--reason", "again"] + billing + auth)
+            #expect(invalid.status != 0)
+            #expect(invalid.output.contains("invalid_status_transition"))
+            #expect(invalid.output.contains("valid next statuses: active, cancelled, past_due"))
+        }
+    }
+
     @Test("errors print code, message, reason and fields on stderr and exit non-zero")
     func errors() async throws {
         try await TestPlatform.with(.sqlite) { platform in
