@@ -188,6 +188,43 @@ struct StripeBillingTests {
         }
     }
 
+    @Test("trial_will_end moves the trial end; paused suspends and resumed reactivates", arguments: TestBackend.available)
+    func pauseAndTrialEvents(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend, billing: Self.settings()) { platform in
+            try await platform.createTenant("acme")
+            let t0 = Int64(Date().timeIntervalSince1970) - 100
+            let trialEnd = t0 + 3 * 86_400
+            func deliver(_ payload: Data) async throws -> HandleStripeEventResponse {
+                try await platform.billing.handleStripeEvent(.with {
+                    $0.payload = payload
+                    $0.signature = StripeTestEvents.signatureHeader(payload: payload)
+                }, metadata: platform.metadata(platform.bridgeToken))
+            }
+            func billing() async throws -> TenantBilling {
+                try await platform.billing.getTenantBilling(.with { $0.name = "tenants/acme/billing" }, metadata: platform.metadata(platform.ownerToken))
+            }
+            let willEnd = StripeTestEvents.subscription(
+                id: "evt_t1", type: "customer.subscription.trial_will_end", created: t0, subscription: "sub_p", customer: "cus_p",
+                status: "trialing", price: "price_pro", trialEnd: trialEnd, tenant: "acme")
+            #expect(try await deliver(willEnd).outcome == .applied)
+            var now = try await billing()
+            #expect(now.status == .trialing)
+            #expect(now.trialEndTime.seconds == trialEnd)
+
+            let paused = StripeTestEvents.subscription(
+                id: "evt_t2", type: "customer.subscription.paused", created: t0 + 10, subscription: "sub_p", customer: "cus_p", status: "paused")
+            #expect(try await deliver(paused).outcome == .applied)
+            now = try await billing()
+            #expect(now.status == .suspended)
+            #expect(now.statusReason == "customer.subscription.paused")
+
+            let resumed = StripeTestEvents.subscription(
+                id: "evt_t3", type: "customer.subscription.resumed", created: t0 + 20, subscription: "sub_p", customer: "cus_p", status: "active")
+            #expect(try await deliver(resumed).outcome == .applied)
+            #expect(try await billing().status == .active)
+        }
+    }
+
     @Test("the same event delivered concurrently is applied once", arguments: TestBackend.available)
     func concurrentDelivery(backend: TestBackend) async throws {
         try await TestPlatform.with(backend, billing: Self.settings()) { platform in
