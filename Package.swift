@@ -22,6 +22,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/weichsel/ZIPFoundation.git", from: "0.9.20"),
         // Already in the graph through hummingbird; named for the benchmark's HTTP/1.1 client.
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
     ],
@@ -62,6 +63,8 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 // Stripe, Twilio REST and SendGrid clients.
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                // Export archives.
+                .product(name: "ZIPFoundation", package: "ZIPFoundation"),
             ]
         ),
         // Twilio webhooks in, one RPC each, TwiML out.
@@ -88,6 +91,8 @@ let package = Package(
                 "TwilioBridge",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+                // Checks downloaded export archives.
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             path: "Sources/spctl"
         ),
@@ -130,6 +135,17 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             path: "bench/WebhookBench"
+        ),
+        // Not a test: export of a tenant with a million messages, time and peak RSS; see docs/benchmarks.md.
+        .executableTarget(
+            name: "export-bench",
+            dependencies: [
+                "PlatformServer",
+                "RPCRuntime",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "bench/ExportBench"
         ),
         // Starts real platforms (SQLite, or PostgreSQL when SERVICEPRO_TEST_DATABASE_URL is set) for tests.
         .target(

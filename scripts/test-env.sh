@@ -62,6 +62,8 @@ MODE=${1:-start}
 [[ $MODE == stop ]] || find_pgbin >/dev/null || apt_install postgresql
 # The TLS tests make a throwaway certificate with openssl.
 [[ $MODE == stop ]] || command -v openssl >/dev/null || apt_install openssl
+# Export archives are deflated with zlib, which the build links against.
+[[ $MODE == stop ]] || [[ -f /usr/include/zlib.h ]] || apt_install zlib1g-dev pkg-config
 
 # Where the cluster lives. The postgres user must be able to reach it, and a unix socket path
 # must stay under ~107 bytes; if the test dir fails either, use a fixed per-checkout dir in /tmp.

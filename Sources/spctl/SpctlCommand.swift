@@ -13,7 +13,7 @@ public struct SpctlCommand: AsyncParsableCommand {
             `spctl --generate-completion-script bash|zsh|fish`.
             """,
         version: "0.1.0",
-        subcommands: [ConfigCommand.self, LoginCommand.self, ImpersonateCommand.self, TwilioCommand.self] + GeneratedCommands.all
+        subcommands: [ConfigCommand.self, LoginCommand.self, ImpersonateCommand.self, TwilioCommand.self, ExportCommand.self] + GeneratedCommands.all
     )
 
     public init() {}

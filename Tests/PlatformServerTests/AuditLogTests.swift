@@ -116,7 +116,7 @@ struct AuditLogTests {
             let implemented = Dictionary(uniqueKeysWithValues: audited.filter { !pending.contains($0) }.map { ($0.method, $0) })
             let scenarios = Self.successfulCalls(platform)
             #expect(Set(implemented.keys) == Set(scenarios.map(\.method)), "every implemented audited method needs a scenario here")
-            #expect(implemented.count == 14)
+            #expect(implemented.count == 22)
 
             for (name, scenario) in scenarios {
                 let descriptor = try #require(implemented[name], "\(name) is not an implemented audited method")
@@ -200,11 +200,15 @@ struct AuditLogTests {
 
     /// Covers CreateTenant, UpdateTenant, DeleteTenant, ChangePlan, SetTenantStatus,
     /// HandleStripeEvent, CreateApiKey, RevokeApiKey, CreatePhoneConfig, UpdatePhoneConfig,
-    /// DeletePhoneConfig, StartImpersonation, StopImpersonation and RevokeImpersonation, in an
-    /// order where each finds what it needs.
+    /// DeletePhoneConfig, StartImpersonation, StopImpersonation, RevokeImpersonation, and the
+    /// creates and updates of customers, appointments and invoices, in an order where each finds
+    /// what it needs.
     static func successfulCalls(_ platform: TestPlatform) -> [(method: String, scenario: Scenario)] {
         let owner = platform.ownerToken
         let configs = PhoneConfigService.Client(wrapping: platform.client)
+        let customers = CustomerService.Client(wrapping: platform.client)
+        let appointments = AppointmentService.Client(wrapping: platform.client)
+        let invoices = InvoiceService.Client(wrapping: platform.client)
         let keys = platform.apiKeys(owner)
         let sessions = platform.impersonation(owner)
         let session = LastSession()
@@ -273,6 +277,63 @@ struct AuditLogTests {
             },
             Scenario(method: "RevokeImpersonation", prepare: { session.name = try await platform.impersonate("audited").session.name }) {
                 try await sessions.revoke(.with { $0.name = session.name }).name
+            },
+            Scenario(method: "StartExport") {
+                try await ExportService.Client(wrapping: platform.client).startExport(
+                    .with { $0.parent = "tenants/audited" }, metadata: platform.metadata(owner)).name
+            },
+            Scenario(method: "DownloadExport", prepare: { try await platform.exportWorker().runOnce() }) {
+                let export = try await ExportService.Client(wrapping: platform.client).listExports(
+                    .with { $0.parent = "tenants/audited" }, metadata: platform.metadata(owner)).exports[0].name
+                try await ExportService.Client(wrapping: platform.client).downloadExport(
+                    .with { $0.name = export }, metadata: platform.metadata(owner)) { response in
+                    for try await _ in response.messages {}
+                }
+                return export
+            },
+            Scenario(method: "CreateCustomer") {
+                try await customers.createCustomer(.with {
+                    $0.parent = "tenants/audited"; $0.customerID = "jane"
+                    $0.customer = .with { $0.displayName = "Jane Doe" }
+                }, metadata: platform.metadata(owner)).name
+            },
+            Scenario(method: "UpdateCustomer") {
+                try await customers.updateCustomer(.with {
+                    $0.customer = .with { $0.name = "tenants/audited/customers/jane"; $0.notes = "Gate code 4711" }
+                    $0.updateMask = .init(protoPaths: ["notes"])
+                }, metadata: platform.metadata(owner)).name
+            },
+            Scenario(method: "CreateAppointment") {
+                try await appointments.createAppointment(.with {
+                    $0.parent = "tenants/audited"; $0.appointmentID = "detail"
+                    $0.appointment = .with {
+                        $0.customer = "tenants/audited/customers/jane"
+                        $0.serviceName = "Full detail"
+                        $0.startTime = .init(seconds: 1_900_000_000)
+                    }
+                }, metadata: platform.metadata(owner)).name
+            },
+            Scenario(method: "UpdateAppointment") {
+                try await appointments.updateAppointment(.with {
+                    $0.appointment = .with { $0.name = "tenants/audited/appointments/detail"; $0.status = .confirmed }
+                    $0.updateMask = .init(protoPaths: ["status"])
+                }, metadata: platform.metadata(owner)).name
+            },
+            Scenario(method: "CreateInvoice") {
+                try await invoices.createInvoice(.with {
+                    $0.parent = "tenants/audited"; $0.invoiceID = "first"
+                    $0.invoice = .with {
+                        $0.customer = "tenants/audited/customers/jane"
+                        $0.currencyCode = "USD"
+                        $0.lines = [.with { $0.label = "Full detail"; $0.quantity = 1; $0.unitPriceCents = 15_000 }]
+                    }
+                }, metadata: platform.metadata(owner)).name
+            },
+            Scenario(method: "UpdateInvoice") {
+                try await invoices.updateInvoice(.with {
+                    $0.invoice = .with { $0.name = "tenants/audited/invoices/first"; $0.status = .issued }
+                    $0.updateMask = .init(protoPaths: ["status"])
+                }, metadata: platform.metadata(owner)).name
             },
         ]
         return scenarios.map { ($0.method, $0) }

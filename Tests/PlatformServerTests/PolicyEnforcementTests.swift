@@ -62,8 +62,8 @@ struct PolicyEnforcementTests {
     func pendingAreasAreUnimplemented() async throws {
         try await TestPlatform.with(.sqlite) { platform in
             let failure = await failure {
-                try await ExportService.Client(wrapping: platform.client).listExports(
-                    .with { $0.parent = "tenants/root" }, metadata: platform.metadata(platform.ownerToken))
+                try await IndustryPackService.Client(wrapping: platform.client).listIndustryPacks(
+                    ListIndustryPacksRequest(), metadata: platform.metadata(platform.ownerToken))
             }
             #expect(failure?.code == .unimplemented)
             #expect(failure?.reason == "not_implemented_yet")

@@ -27,9 +27,26 @@ public struct TestPlatform: Sendable {
     public var address: String { "127.0.0.1:\(port)" }
     public var database: any Database { server.database }
 
+    /// The server's own export worker looks once at start and then sleeps for an hour, so tests
+    /// drive export workers themselves, step by step.
+    public static let manualExports = ExportSettings(pollInterval: .seconds(3600))
+
+    /// Where the platform keeps export archives.
+    public var exportsDirectory: URL { home.appendingPathComponent("exports", isDirectory: true) }
+
+    /// An export worker of this platform's store, for a test to run.
+    public func exportWorker(_ name: String = "test-worker", pageSize: Int = 2_000, lease: TimeInterval = 60) -> ExportWorker {
+        var logger = Logger(label: "test.export")
+        logger.logLevel = .critical
+        return ExportWorker(
+            database: database, settings: ExportSettings(leaseDuration: lease, pageSize: pageSize),
+            directory: exportsDirectory, logger: logger, worker: name)
+    }
+
     public static func with<Result: Sendable>(
         _ backend: TestBackend,
         billing: BillingSettings = BillingSettings(),
+        exports: ExportSettings = TestPlatform.manualExports,
         _ body: (TestPlatform) async throws -> Result
     ) async throws -> Result {
         let home = FileManager.default.temporaryDirectory.appendingPathComponent("servicepro-test-\(UUID().uuidString)")
@@ -38,7 +55,7 @@ public struct TestPlatform: Sendable {
         var logger = Logger(label: "test.platform")
         logger.logLevel = ProcessInfo.processInfo.environment["SERVICEPRO_TEST_LOG"] == nil ? .critical : .debug
         let configuration = PlatformConfiguration(
-            home: home.path, host: "127.0.0.1", port: 0, databaseURL: store.databaseURL, spctlConfigPath: nil, billing: billing)
+            home: home.path, host: "127.0.0.1", port: 0, databaseURL: store.databaseURL, spctlConfigPath: nil, billing: billing, exports: exports)
         let server = try await PlatformServer.start(configuration, logger: logger)
         let result: Result
         do {

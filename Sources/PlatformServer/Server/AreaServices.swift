@@ -9,9 +9,5 @@ enum AreaServices {
         ConciergeService.Service(handler: ConciergeService.UnimplementedHandler()),
         OutboxService.Service(handler: OutboxService.UnimplementedHandler()),
         LoginLinkService.Service(handler: LoginLinkService.UnimplementedHandler()),
-        ExportService.Service(handler: ExportService.UnimplementedHandler()),
-        CustomerService.Service(handler: CustomerService.UnimplementedHandler()),
-        AppointmentService.Service(handler: AppointmentService.UnimplementedHandler()),
-        InvoiceService.Service(handler: InvoiceService.UnimplementedHandler()),
     ]
 }

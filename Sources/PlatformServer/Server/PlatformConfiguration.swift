@@ -17,6 +17,8 @@ public struct PlatformConfiguration: Sendable {
     public var secretsKeyPath: String?
     /// Stripe and the billing lifecycle; see `BillingSettings.fromEnvironment`.
     public var billing: BillingSettings
+    /// Export archives and their worker.
+    public var exports: ExportSettings
 
     public init(
         home: String = ".servicepro",
@@ -26,7 +28,8 @@ public struct PlatformConfiguration: Sendable {
         tls: RPCServer.TLSFiles? = nil,
         spctlConfigPath: String? = ClientContexts.defaultPath(),
         secretsKeyPath: String? = nil,
-        billing: BillingSettings = BillingSettings()
+        billing: BillingSettings = BillingSettings(),
+        exports: ExportSettings = ExportSettings()
     ) {
         self.home = home
         self.host = host
@@ -36,6 +39,7 @@ public struct PlatformConfiguration: Sendable {
         self.spctlConfigPath = spctlConfigPath
         self.secretsKeyPath = secretsKeyPath
         self.billing = billing
+        self.exports = exports
     }
 
     var homeURL: URL { URL(fileURLWithPath: home, isDirectory: true).standardizedFileURL }
@@ -43,4 +47,7 @@ public struct PlatformConfiguration: Sendable {
     var ownerTokenPath: String { homeURL.appendingPathComponent("owner.token").path }
     var bridgeTokenPath: String { homeURL.appendingPathComponent("bridge.token").path }
     var secretsKeyFile: String { secretsKeyPath ?? homeURL.appendingPathComponent("secrets.key").path }
+    var exportsDirectory: URL {
+        exports.directory.map { URL(fileURLWithPath: $0, isDirectory: true) } ?? homeURL.appendingPathComponent("exports", isDirectory: true)
+    }
 }

@@ -11,8 +11,9 @@ public final class PlatformServer: Service, Sendable {
     public let rpcServer: RPCServer
     /// Every registered service, with its methods' policies.
     public let services: [any PolicedRPCService]
-    /// Expires trials and grace periods in the background while the server runs.
-    let billingLifecycle: BillingLifecycleJob
+    /// Background work that runs while the server does: trial and grace expiry, export archives,
+    /// and purging data whose retention window ended.
+    let jobs: [any Service]
     let logger: Logger
 
     /// Opens the store, applies migrations, bootstraps a first start and prepares the server.
@@ -42,7 +43,11 @@ public final class PlatformServer: Service, Sendable {
         self.database = database
         self.logger = logger
         self.services = Self.services(database: database, sealer: sealer, billing: configuration.billing)
-        self.billingLifecycle = BillingLifecycleJob(database: database, settings: configuration.billing, logger: logger)
+        self.jobs = [
+            BillingLifecycleJob(database: database, settings: configuration.billing, logger: logger),
+            ExportWorker(database: database, settings: configuration.exports, directory: configuration.exportsDirectory, logger: logger),
+            RetentionPurgeJob(database: database, logger: logger),
+        ]
         self.rpcServer = try RPCServer(
             configuration: .init(host: configuration.host, port: configuration.port, tls: configuration.tls),
             services: services,
@@ -66,15 +71,19 @@ public final class PlatformServer: Service, Sendable {
             InboundService.Service(handler: InboundHandler(database: database, resolver: resolver)),
             CommunicationLogService.Service(handler: CommunicationLogHandler(database: database)),
             BillingService.Service(handler: BillingHandler(database: database, settings: billing)),
+            ExportService.Service(handler: ExportHandler(database: database)),
+            CustomerService.Service(handler: CustomerHandler(database: database)),
+            AppointmentService.Service(handler: AppointmentHandler(database: database)),
+            InvoiceService.Service(handler: InvoiceHandler(database: database)),
         ] + AreaServices.unimplemented
     }
 
     public func run() async throws {
         logger.info("serving")
         do {
-            // The job stops when the server does: on graceful shutdown or an error.
+            // The jobs stop when the server does: on graceful shutdown or an error.
             try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask { try await self.billingLifecycle.run() }
+                for job in jobs { group.addTask { try await job.run() } }
                 defer { group.cancelAll() }
                 try await rpcServer.run()
             }

@@ -277,6 +277,102 @@ enum Migrator {
             ],
             tenantOwnedTables: ["tenant_billing"]
         ),
+        Migration(
+            version: 5,
+            name: "operations",
+            statements: [
+                "ALTER TABLE customers ADD COLUMN external_id TEXT",
+                "CREATE UNIQUE INDEX customers_by_external_id ON customers (tenant_id, external_id)",
+                "CREATE INDEX customers_by_time ON customers (tenant_id, create_time DESC, customer_id)",
+                """
+                CREATE TABLE appointments (
+                    tenant_id TEXT NOT NULL REFERENCES tenants (tenant_id) ON DELETE CASCADE,
+                    appointment_id TEXT NOT NULL,
+                    customer_id TEXT NOT NULL,
+                    service_name TEXT NOT NULL,
+                    start_time BIGINT NOT NULL,
+                    duration_seconds BIGINT NOT NULL DEFAULT 0,
+                    status TEXT NOT NULL,
+                    address TEXT NOT NULL DEFAULT '',
+                    notes TEXT NOT NULL DEFAULT '',
+                    external_id TEXT,
+                    create_time BIGINT NOT NULL,
+                    update_time BIGINT NOT NULL,
+                    revision BIGINT NOT NULL DEFAULT 1,
+                    PRIMARY KEY (tenant_id, appointment_id),
+                    FOREIGN KEY (tenant_id, customer_id) REFERENCES customers (tenant_id, customer_id)
+                )
+                """,
+                "CREATE UNIQUE INDEX appointments_by_external_id ON appointments (tenant_id, external_id)",
+                "CREATE INDEX appointments_by_time ON appointments (tenant_id, create_time DESC, appointment_id)",
+                // Lines are JSON: they are only ever read and written with their invoice.
+                """
+                CREATE TABLE invoices (
+                    tenant_id TEXT NOT NULL REFERENCES tenants (tenant_id) ON DELETE CASCADE,
+                    invoice_id TEXT NOT NULL,
+                    customer_id TEXT NOT NULL,
+                    appointment_id TEXT,
+                    invoice_number TEXT NOT NULL,
+                    lines TEXT NOT NULL DEFAULT '[]',
+                    currency_code TEXT NOT NULL,
+                    subtotal_cents BIGINT NOT NULL DEFAULT 0,
+                    tax_cents BIGINT NOT NULL DEFAULT 0,
+                    total_cents BIGINT NOT NULL DEFAULT 0,
+                    status TEXT NOT NULL,
+                    issue_time BIGINT,
+                    due_time BIGINT,
+                    paid_time BIGINT,
+                    notes TEXT NOT NULL DEFAULT '',
+                    external_id TEXT,
+                    create_time BIGINT NOT NULL,
+                    update_time BIGINT NOT NULL,
+                    revision BIGINT NOT NULL DEFAULT 1,
+                    PRIMARY KEY (tenant_id, invoice_id),
+                    FOREIGN KEY (tenant_id, customer_id) REFERENCES customers (tenant_id, customer_id)
+                )
+                """,
+                "CREATE UNIQUE INDEX invoices_by_number ON invoices (tenant_id, invoice_number)",
+                "CREATE UNIQUE INDEX invoices_by_external_id ON invoices (tenant_id, external_id)",
+                "CREATE INDEX invoices_by_time ON invoices (tenant_id, create_time DESC, invoice_id)",
+            ],
+            tenantOwnedTables: ["appointments", "invoices"]
+        ),
+        Migration(
+            version: 6,
+            name: "exports",
+            statements: [
+                // The archive is a file under the server's home; the row says where, and the lease
+                // says which worker builds it until when.
+                """
+                CREATE TABLE export_jobs (
+                    tenant_id TEXT NOT NULL REFERENCES tenants (tenant_id) ON DELETE CASCADE,
+                    export_id TEXT NOT NULL,
+                    state TEXT NOT NULL,
+                    entities TEXT NOT NULL,
+                    progress_percent BIGINT NOT NULL DEFAULT 0,
+                    entity_counts TEXT NOT NULL DEFAULT '{}',
+                    size_bytes BIGINT NOT NULL DEFAULT 0,
+                    sha256 TEXT NOT NULL DEFAULT '',
+                    creator TEXT NOT NULL,
+                    archive_path TEXT,
+                    error TEXT NOT NULL DEFAULT '',
+                    attempts BIGINT NOT NULL DEFAULT 0,
+                    lease_owner TEXT,
+                    lease_expire_time BIGINT,
+                    create_time BIGINT NOT NULL,
+                    start_time BIGINT,
+                    end_time BIGINT,
+                    expire_time BIGINT,
+                    PRIMARY KEY (tenant_id, export_id)
+                )
+                """,
+                "CREATE INDEX export_jobs_by_time ON export_jobs (tenant_id, create_time DESC, export_id)",
+                "CREATE INDEX export_jobs_by_state ON export_jobs (state, lease_expire_time)",
+                // Set when the retention job deleted the tenant's data after its window ended.
+                "ALTER TABLE tenant_billing ADD COLUMN data_purge_time BIGINT",
+            ],
+            tenantOwnedTables: ["export_jobs"]
+        ),
     ]
 
     static func migrate(_ database: any Database, logger: Logger) async throws {

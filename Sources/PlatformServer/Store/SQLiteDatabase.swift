@@ -40,13 +40,21 @@ public final class SQLiteDatabase: Database {
             _ = try await connection.query("BEGIN IMMEDIATE", [])
             do {
                 let result = try await body(SQLiteTransaction(connection: connection, scope: scope))
-                _ = try await connection.query("COMMIT", [])
+                try await finish("COMMIT")
                 return result
             } catch {
-                _ = try? await connection.query("ROLLBACK", [])
+                try? await finish("ROLLBACK")
                 throw error
             }
         }
+    }
+
+    /// Ends the open transaction even when the calling task is cancelled: the async query API
+    /// skips work for a cancelled task, which would leave the one connection inside a transaction
+    /// and fail every later BEGIN.
+    private func finish(_ statement: String) async throws {
+        let ended: EventLoopFuture<[SQLiteRow]> = connection.query(statement, [])
+        _ = try await ended.get()
     }
 
     /// Closes the connection; later calls, and the deinit, do nothing.

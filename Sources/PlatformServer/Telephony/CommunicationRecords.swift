@@ -151,22 +151,6 @@ enum CommunicationRecords {
     }
 }
 
-/// Customers, as far as the telephony spine needs them: found or created by phone number.
-enum CustomerRecords {
-    /// The customer with this number, created on first contact. Returns (id, created).
-    static func findOrCreate(phone: String, _ tx: TenantTransaction, now: Date = Date()) async throws -> (id: String, created: Bool)? {
-        guard PhoneNumber.isE164(phone) else { return nil }
-        if let row = try await tx.select("customer_id", from: "customers", where: "phone = \(phone)").first {
-            return (try row.string("customer_id"), false)
-        }
-        let id = CommunicationRecords.newID()
-        try await tx.insert(into: "customers", [
-            ("customer_id", id), ("phone", phone), ("create_time", now), ("update_time", now), ("revision", 1),
-        ])
-        return (id, true)
-    }
-}
-
 /// Enum values as stored: the proto value name without its prefix, lowercased.
 protocol StoredEnum: SwiftProtobuf.Enum, CaseIterable {}
 

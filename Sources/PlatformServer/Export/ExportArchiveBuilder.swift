@@ -1,0 +1,131 @@
+import Foundation
+import ServiceProAPI
+import ZIPFoundation
+
+/// A finished archive: where it is, what it holds, and its checksum.
+struct ExportArchive: Sendable {
+    var path: String
+    var sizeBytes: Int64
+    var sha256: String
+    var counts: [ExportEntity: Int64]
+}
+
+/// Builds one export's ZIP: per entity a CSV and a JSON Lines file, streamed from the store a
+/// page at a time into files in a work directory, then deflated into the archive beside
+/// `manifest.json`. Memory holds one page and one write buffer, however large the tenant.
+struct ExportArchiveBuilder {
+    let database: any Database
+    let pageSize: Int
+
+    struct FileEntry: Encodable {
+        var path: String
+        var entity: String
+        var rows: Int64
+        var sizeBytes: Int64
+        var sha256: String
+
+        enum CodingKeys: String, CodingKey {
+            case path, entity, rows
+            case sizeBytes = "size_bytes"
+            case sha256
+        }
+    }
+
+    struct Manifest: Encodable {
+        var schemaVersion: Int
+        var tenant: String
+        var export: String
+        var generatedAt: String
+        var entityCounts: [String: Int64]
+        var files: [FileEntry]
+
+        enum CodingKeys: String, CodingKey {
+            case schemaVersion = "schema_version"
+            case tenant, export
+            case generatedAt = "generated_at"
+            case entityCounts = "entity_counts"
+            case files
+        }
+    }
+
+    /// `progress` is called after every page with 0–99; it throws to stop the build (a lost lease).
+    func build(_ job: ExportJobRecord, in workDirectory: URL, now: Date = Date(), progress: (Int) async throws -> Void) async throws -> ExportArchive {
+        let tables = job.entities.compactMap(ExportTable.of)
+        let totals = try await database.withTenant(job.tenantID) { tx in
+            var totals: [Int64] = []
+            for table in tables {
+                totals.append(try await tx.select("COUNT(*) AS n", from: table.table).first?.int("n") ?? 0)
+            }
+            return totals
+        }
+        let allRows = max(totals.reduce(0, +), 1)
+        var done: Int64 = 0
+        var files: [FileEntry] = []
+        var counts: [ExportEntity: Int64] = [:]
+        for table in tables {
+            let encoder = ExportRowEncoder(table: table)
+            let csv = try HashingFileWriter(path: workDirectory.appendingPathComponent("\(table.file).csv").path)
+            let jsonl = try HashingFileWriter(path: workDirectory.appendingPathComponent("\(table.file).jsonl").path)
+            try csv.write(encoder.csvHeader)
+            var rows: Int64 = 0
+            var lastID: String?
+            var csvBytes: [UInt8] = []
+            var jsonBytes: [UInt8] = []
+            while true {
+                let after = lastID
+                // One short transaction per page: the store stays open to everyone else.
+                let page = try await database.withTenant(job.tenantID) { tx in
+                    try await tx.select(
+                        table.columnList, from: table.table,
+                        where: after.map { (id: String) -> SQLStatement in "\(raw: table.idColumn) > \(id)" }, orderBy: table.idColumn, limit: pageSize)
+                }
+                csvBytes.removeAll(keepingCapacity: true)
+                jsonBytes.removeAll(keepingCapacity: true)
+                for row in page {
+                    encoder.csv(row, into: &csvBytes)
+                    encoder.json(row, into: &jsonBytes)
+                }
+                try csv.write(csvBytes)
+                try jsonl.write(jsonBytes)
+                rows += Int64(page.count)
+                done += Int64(page.count)
+                try await progress(Int(done * 90 / allRows))
+                guard page.count == pageSize, let last = page.last else { break }
+                lastID = try last.string(table.idColumn)
+            }
+            counts[table.entity] = rows
+            for (writer, suffix) in [(csv, "csv"), (jsonl, "jsonl")] {
+                let sha = try writer.finish()
+                files.append(FileEntry(path: "\(table.file).\(suffix)", entity: table.entity.storedName, rows: rows, sizeBytes: writer.size, sha256: sha))
+            }
+        }
+        let manifest = Manifest(
+            schemaVersion: ExportTable.schemaVersion,
+            tenant: "tenants/\(job.tenantID)",
+            export: job.name,
+            generatedAt: Self.rfc3339(now),
+            entityCounts: Dictionary(uniqueKeysWithValues: counts.map { ($0.key.storedName, $0.value) }),
+            files: files)
+        let encoder = JSONEncoder.sorted
+        encoder.outputFormatting.insert(.prettyPrinted)
+        try encoder.encode(manifest).write(to: workDirectory.appendingPathComponent("manifest.json"))
+
+        let archiveURL = workDirectory.appendingPathComponent("archive.zip")
+        let archive = try Archive(url: archiveURL, accessMode: .create)
+        for file in files.map(\.path) + ["manifest.json"] {
+            try archive.addEntry(
+                with: file, fileURL: workDirectory.appendingPathComponent(file),
+                compressionMethod: .deflate, bufferSize: 1 << 20)
+            try? FileManager.default.removeItem(at: workDirectory.appendingPathComponent(file))
+            try await progress(min(99, 90 + files.count))
+        }
+        let size = (try FileManager.default.attributesOfItem(atPath: archiveURL.path)[.size] as? NSNumber)?.int64Value ?? 0
+        return ExportArchive(path: archiveURL.path, sizeBytes: size, sha256: try FileDigest.sha256(path: archiveURL.path), counts: counts)
+    }
+
+    static func rfc3339(_ date: Date) -> String {
+        var bytes: [UInt8] = []
+        RFC3339.append(microseconds: Int64((date.timeIntervalSince1970 * 1_000_000).rounded()), to: &bytes)
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}

@@ -1,0 +1,106 @@
+import Foundation
+import GRPCCore
+import RPCRuntime
+import ServiceProAPI
+import SwiftProtobuf
+
+/// servicepro.export.v1.ExportService: start an export, follow it, download its archive.
+public struct ExportHandler: ExportServiceHandler {
+    static let chunkSize = 1 << 20
+
+    let database: any Database
+
+    public init(database: any Database) { self.database = database }
+
+    public func startExport(_ request: StartExportRequest, context: RequestContext) async throws -> ExportJob {
+        let tenantID = try context.requireTenant()
+        var entities: [ExportEntity] = []
+        for (index, entity) in request.entities.enumerated() {
+            guard ExportTable.of(entity) != nil else {
+                throw ServiceError.invalidArgument(field: "entities[\(index)]", "must be a defined entity")
+            }
+            if !entities.contains(entity) { entities.append(entity) }
+        }
+        if entities.isEmpty { entities = ExportTable.all.map(\.entity) }
+        let chosen = entities
+        let record = ExportJobRecord(
+            tenantID: tenantID, exportID: CommunicationRecords.newID(), state: .pending, entities: chosen,
+            progressPercent: 0, counts: [:], sizeBytes: 0, sha256: "", creator: context.principal.realActor,
+            archivePath: nil, error: "", attempts: 0, createTime: Date())
+        return try await database.withTenant(tenantID) { tx in
+            try await IdempotencyRecords.once(tx, method: "StartExport", requestID: request.requestID) {
+                try await ExportJobRecords.insert(record, tx)
+                try await AuditLog.record(tx, context: context, resource: record.name, details: [
+                    "entities": chosen.map(\.storedName).joined(separator: ","),
+                ])
+                return try await ExportJobRecords.find(exportID: record.exportID, tx)!.message()
+            }
+        }
+    }
+
+    public func getExport(_ request: GetExportRequest, context: RequestContext) async throws -> ExportJob {
+        try await job(named: request.name, context: context).message()
+    }
+
+    public func listExports(_ request: ListExportsRequest, context: RequestContext) async throws -> ListExportsResponse {
+        let tenantID = try context.requireTenant()
+        let pageSize = try PageCursor.pageSize(request.pageSize)
+        let filter = "\(request.state.rawValue)"
+        let cursor = try PageCursor.decode(request.pageToken, filter: filter)
+        let jobs = try await database.withTenant(tenantID) { tx in
+            try await ExportJobRecords.list(state: request.state, after: cursor, limit: pageSize + 1, tx)
+        }
+        return ListExportsResponse.with {
+            $0.exports = jobs.prefix(pageSize).map { $0.message() }
+            if jobs.count > pageSize, let last = jobs.prefix(pageSize).last {
+                $0.nextPageToken = PageCursor(time: Int64((last.createTime.timeIntervalSince1970 * 1_000_000).rounded()), id: last.exportID, filter: filter).encoded()
+            }
+        }
+    }
+
+    /// Streams the archive from `offset` in 1 MiB chunks, each carrying the total size and the
+    /// archive's SHA-256 so a client can show progress and check what it saved.
+    public func downloadExport(_ request: DownloadExportRequest, context: RequestContext, responses: RPCWriter<ExportChunk>) async throws {
+        let job = try await job(named: request.name, context: context)
+        switch job.message().state {
+        case .succeeded: break
+        case .expired:
+            throw ServiceError.failedPrecondition(
+                reason: "export_expired", message: "\(job.name) expired at its expire_time and its archive is deleted; start a new export")
+        case .failed:
+            throw ServiceError.failedPrecondition(reason: "export_failed", message: "\(job.name) failed: \(job.error)")
+        default:
+            throw ServiceError.failedPrecondition(
+                reason: "export_not_ready", message: "\(job.name) is \(job.state.storedName) (\(job.progressPercent)%); wait until it succeeds")
+        }
+        guard request.offset >= 0, request.offset <= job.sizeBytes else {
+            throw RPCError(code: .outOfRange, message: "offset \(request.offset) is outside the archive's \(job.sizeBytes) bytes")
+        }
+        guard let path = job.archivePath, let handle = FileHandle(forReadingAtPath: path) else {
+            throw ServiceError.failedPrecondition(reason: "export_expired", message: "\(job.name)'s archive is gone; start a new export")
+        }
+        defer { try? handle.close() }
+        try await database.withTenant(job.tenantID) { tx in
+            try await AuditLog.record(tx, context: context, resource: job.name, details: ["offset": "\(request.offset)"])
+        }
+        try handle.seek(toOffset: UInt64(request.offset))
+        var offset = request.offset
+        while offset < job.sizeBytes, let data = try handle.read(upToCount: Self.chunkSize), !data.isEmpty {
+            try await responses.write(ExportChunk.with {
+                $0.data = data
+                $0.offset = offset
+                $0.totalSize = job.sizeBytes
+                $0.sha256 = job.sha256
+            })
+            offset += Int64(data.count)
+        }
+    }
+
+    private func job(named name: String, context: RequestContext) async throws -> ExportJobRecord {
+        let tenantID = try context.requireTenant()
+        guard let exportID = ResourceName.id(of: name, after: "exports"),
+              let job = try await database.withTenant(tenantID, { try await ExportJobRecords.find(exportID: exportID, $0) })
+        else { throw ServiceError.notFound(name) }
+        return job
+    }
+}

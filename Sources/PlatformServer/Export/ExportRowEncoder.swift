@@ -1,0 +1,115 @@
+import Foundation
+
+/// One stored row as a CSV record (RFC 4180: quoted when it holds a comma, quote or line break)
+/// and as a JSON object on one line. Built byte by byte: a million rows go through here.
+struct ExportRowEncoder {
+    let table: ExportTable
+
+    var csvHeader: String { table.columns.map(\.name).joined(separator: ",") + "\r\n" }
+
+    func csv(_ row: SQLRow, into out: inout [UInt8]) {
+        for (index, column) in table.columns.enumerated() {
+            if index > 0 { out.append(UInt8(ascii: ",")) }
+            switch row.values[column.name] ?? .null {
+            case .null: break
+            case .integer(let value) where column.kind == .time: RFC3339.append(microseconds: value, to: &out)
+            case .integer(let value): out.append(contentsOf: String(value).utf8)
+            case .text(let text): Self.appendCSVField(text, to: &out)
+            case .real(let value): out.append(contentsOf: String(value).utf8)
+            case .bool(let value): out.append(contentsOf: (value ? "true" : "false").utf8)
+            case .blob(let data): out.append(contentsOf: data.base64EncodedString().utf8)
+            }
+        }
+        out.append(contentsOf: [UInt8(ascii: "\r"), UInt8(ascii: "\n")])
+    }
+
+    func json(_ row: SQLRow, into out: inout [UInt8]) {
+        out.append(UInt8(ascii: "{"))
+        for (index, column) in table.columns.enumerated() {
+            if index > 0 { out.append(UInt8(ascii: ",")) }
+            Self.appendJSONString(column.name, to: &out)
+            out.append(UInt8(ascii: ":"))
+            switch row.values[column.name] ?? .null {
+            case .null: out.append(contentsOf: "null".utf8)
+            case .integer(let value) where column.kind == .time:
+                out.append(UInt8(ascii: "\""))
+                RFC3339.append(microseconds: value, to: &out)
+                out.append(UInt8(ascii: "\""))
+            case .integer(let value): out.append(contentsOf: String(value).utf8)
+            case .text(let text) where column.kind == .json: out.append(contentsOf: text.utf8)
+            case .text(let text): Self.appendJSONString(text, to: &out)
+            case .real(let value): out.append(contentsOf: String(value).utf8)
+            case .bool(let value): out.append(contentsOf: (value ? "true" : "false").utf8)
+            case .blob(let data): Self.appendJSONString(data.base64EncodedString(), to: &out)
+            }
+        }
+        out.append(contentsOf: [UInt8(ascii: "}"), UInt8(ascii: "\n")])
+    }
+
+    static func appendCSVField(_ text: String, to out: inout [UInt8]) {
+        let needsQuotes = text.utf8.contains { $0 == UInt8(ascii: ",") || $0 == UInt8(ascii: "\"") || $0 == 0x0A || $0 == 0x0D }
+        guard needsQuotes else {
+            out.append(contentsOf: text.utf8)
+            return
+        }
+        out.append(UInt8(ascii: "\""))
+        for byte in text.utf8 {
+            if byte == UInt8(ascii: "\"") { out.append(byte) }
+            out.append(byte)
+        }
+        out.append(UInt8(ascii: "\""))
+    }
+
+    static func appendJSONString(_ text: String, to out: inout [UInt8]) {
+        out.append(UInt8(ascii: "\""))
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\"")])
+            case UInt8(ascii: "\\"): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\\")])
+            case 0x0A: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "n")])
+            case 0x0D: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "r")])
+            case 0x09: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "t")])
+            case ..<0x20:
+                let hex = Array("0123456789abcdef".utf8)
+                out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"), hex[Int(byte >> 4)], hex[Int(byte & 0xF)]])
+            default: out.append(byte)
+            }
+        }
+        out.append(UInt8(ascii: "\""))
+    }
+}
+
+/// `2026-11-27T02:07:26.725385Z` from microseconds since 1970, without a formatter per row.
+enum RFC3339 {
+    static func append(microseconds: Int64, to out: inout [UInt8]) {
+        var seconds = time_t(microseconds.floorDivided(by: 1_000_000))
+        let micros = Int(microseconds - Int64(seconds) * 1_000_000)
+        var parts = tm()
+        gmtime_r(&seconds, &parts)
+        func digits(_ value: Int, _ count: Int) {
+            var divisor = 1
+            for _ in 1..<count { divisor *= 10 }
+            var value = value
+            while divisor > 0 {
+                out.append(UInt8(ascii: "0") + UInt8(value / divisor))
+                value %= divisor
+                divisor /= 10
+            }
+        }
+        digits(Int(parts.tm_year) + 1900, 4); out.append(UInt8(ascii: "-"))
+        digits(Int(parts.tm_mon) + 1, 2); out.append(UInt8(ascii: "-"))
+        digits(Int(parts.tm_mday), 2); out.append(UInt8(ascii: "T"))
+        digits(Int(parts.tm_hour), 2); out.append(UInt8(ascii: ":"))
+        digits(Int(parts.tm_min), 2); out.append(UInt8(ascii: ":"))
+        digits(Int(parts.tm_sec), 2); out.append(UInt8(ascii: "."))
+        digits(micros, 6); out.append(UInt8(ascii: "Z"))
+    }
+}
+
+extension Int64 {
+    /// Rounds toward negative infinity, so times before 1970 split into seconds correctly.
+    func floorDivided(by divisor: Int64) -> Int64 {
+        let quotient = self / divisor
+        return (self % divisor < 0) ? quotient - 1 : quotient
+    }
+}

@@ -1,0 +1,29 @@
+import Foundation
+
+/// Where export archives live and how long; how the worker paces itself.
+public struct ExportSettings: Sendable {
+    /// Archives, as `<directory>/<tenant>/<export>.zip`; nil for `<home>/exports`.
+    public var directory: String?
+    /// How long a finished archive can be downloaded before it is deleted.
+    public var archiveLifetime: TimeInterval
+    /// How often an idle worker looks for work.
+    public var pollInterval: Duration
+    /// How long a worker owns a job without renewing; another worker takes over after it.
+    public var leaseDuration: TimeInterval
+    /// Rows read per query: memory stays flat however large the tenant.
+    public var pageSize: Int
+
+    public init(
+        directory: String? = nil,
+        archiveLifetime: TimeInterval = 7 * 86_400,
+        pollInterval: Duration = .seconds(2),
+        leaseDuration: TimeInterval = 60,
+        pageSize: Int = 2_000
+    ) {
+        self.directory = directory
+        self.archiveLifetime = archiveLifetime
+        self.pollInterval = pollInterval
+        self.leaseDuration = leaseDuration
+        self.pageSize = pageSize
+    }
+}

@@ -1,0 +1,77 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+
+/// Deletes the data of tenants whose retention window has ended: suspended or cancelled tenants,
+/// `retention_end_time` passed, not purged yet. Never before the window ends and never for a
+/// tenant in any other status; a tenant reactivated in time has no window left to end. The
+/// tenant record, its billing record and its audit trail stay, and the purge is audited with
+/// the number of rows it deleted from each table.
+public struct RetentionPurgeJob: Service {
+    static let actor = "jobs/retention"
+    /// Children before parents: invoices and appointments reference customers.
+    static let purgedTables = [
+        "invoices", "appointments", "text_messages", "phone_calls", "customers", "phone_configs",
+        "export_jobs", "api_keys", "impersonation_sessions", "idempotency_records",
+    ]
+
+    let database: any Database
+    let interval: Duration
+    let logger: Logger
+
+    public init(database: any Database, interval: Duration = .seconds(300), logger: Logger) {
+        self.database = database
+        self.interval = interval
+        self.logger = logger
+    }
+
+    /// Runs until cancelled; the platform server cancels it when it stops serving.
+    public func run() async throws {
+        while !Task.isCancelled {
+            do {
+                try await runOnce()
+            } catch {
+                logger.error("retention pass failed; retrying next interval", metadata: ["error": "\(error)"])
+            }
+            try? await Task.sleep(for: interval)
+        }
+    }
+
+    /// Purges every tenant that is due; returns their ids.
+    @discardableResult
+    public func runOnce(now: Date = Date()) async throws -> [String] {
+        let due = try await database.transaction(.platform) { tx in
+            try await tx.query("""
+                SELECT b.tenant_id FROM tenant_billing b JOIN tenants t ON t.tenant_id = b.tenant_id
+                WHERE t.status IN ('suspended', 'cancelled') AND b.retention_end_time <= \(now) AND b.data_purge_time IS NULL
+                """).map { try $0.string("tenant_id") }
+        }
+        var purged: [String] = []
+        for tenantID in due {
+            guard let archives = try await purge(tenantID, now: now) else { continue }
+            for path in archives { try? FileManager.default.removeItem(atPath: path) }
+            purged.append(tenantID)
+            logger.notice("purged a tenant's data after its retention window", metadata: ["tenant": "\(tenantID)"])
+        }
+        return purged
+    }
+
+    /// Nil when the tenant is no longer due (reactivated, or purged by another replica).
+    private func purge(_ tenantID: String, now: Date) async throws -> [String]? {
+        try await database.withTenant(tenantID) { tx in
+            // The claim re-checks everything on the row it marks, inside the purge's transaction.
+            let claimed = try await tx.update("tenant_billing", set: [("data_purge_time", now)], where: """
+                data_purge_time IS NULL AND retention_end_time <= \(now)
+                AND tenant_id IN (SELECT tenant_id FROM tenants WHERE status IN ('suspended', 'cancelled'))
+                """)
+            guard claimed == 1 else { return nil }
+            let archives = try await tx.select("archive_path", from: "export_jobs").compactMap { try $0.optionalString("archive_path") }
+            var counts: [String: String] = [:]
+            for table in Self.purgedTables {
+                counts[table] = "\(try await tx.delete(from: table))"
+            }
+            try await AuditLog.recordSystem(tx, actor: Self.actor, action: "PurgeTenantData", resource: "tenants/\(tenantID)", details: counts)
+            return archives
+        }
+    }
+}

@@ -1,0 +1,132 @@
+import Foundation
+import RPCRuntime
+import ServiceProAPI
+import SwiftProtobuf
+
+/// servicepro.operations.v1.AppointmentService over the store.
+///
+/// An appointment is booked for one of the tenant's own customers: naming another tenant's
+/// customer gets the same INVALID_ARGUMENT as naming a missing one. It starts SCHEDULED unless a
+/// status is given; an external id another of the tenant's appointments has is ALREADY_EXISTS.
+public struct AppointmentHandler: AppointmentServiceHandler {
+    let database: any Database
+
+    public init(database: any Database) { self.database = database }
+
+    public func createAppointment(_ request: CreateAppointmentRequest, context: RequestContext) async throws -> Appointment {
+        let tenantID = try context.requireTenant()
+        var appointment = try Self.normalized(request.appointment)
+        var violations: [FieldViolation] = []
+        if appointment.customer.isEmpty { violations.append(FieldViolation(field: "appointment.customer", description: "is required")) }
+        if appointment.serviceName.isEmpty { violations.append(FieldViolation(field: "appointment.service_name", description: "is required")) }
+        if !appointment.hasStartTime { violations.append(FieldViolation(field: "appointment.start_time", description: "is required")) }
+        guard violations.isEmpty else { throw ServiceError.invalidArgument(violations) }
+        if appointment.status == .unspecified { appointment.status = .scheduled }
+
+        let collection = AppointmentRecords.collection
+        let id = request.appointmentID.isEmpty ? ResourceCollection.newID() : request.appointmentID
+        let name = collection.name(tenantID: tenantID, id: id)
+        let newAppointment = appointment
+        let uniques = AppointmentRecords.uniqueValues(of: newAppointment)
+        return try await collection.reportingDuplicates(of: uniques, tenantID: tenantID, id: id) {
+            try await database.withTenant(tenantID) { tx in
+                try await IdempotencyRecords.once(tx, method: "CreateAppointment", requestID: request.requestID) {
+                    guard try await AppointmentRecords.find(id: id, tx) == nil else {
+                        throw collection.alreadyExists(tenantID: tenantID, id: id)
+                    }
+                    let customerID = try await CustomerRecords.collection.referencedID(
+                        newAppointment.customer, field: "appointment.customer", tx)
+                    try await TenantUniqueKey.check(uniques, excluding: id, tx)
+                    try await AppointmentRecords.insert(newAppointment, id: id, customerID: customerID, tx)
+                    try await AuditLog.record(tx, context: context, resource: name)
+                    return try await AppointmentRecords.find(id: id, tx)!
+                }
+            }
+        }
+    }
+
+    public func getAppointment(_ request: GetAppointmentRequest, context: RequestContext) async throws -> Appointment {
+        let tenantID = try context.requireTenant()
+        guard let id = AppointmentRecords.collection.id(in: request.name, tenantID: tenantID),
+              let appointment = try await database.withTenant(tenantID, { try await AppointmentRecords.find(id: id, $0) })
+        else { throw ServiceError.notFound(request.name) }
+        return appointment
+    }
+
+    /// By start time, earliest first, as a schedule reads; with `min_update_time`, oldest change
+    /// first.
+    public func listAppointments(_ request: ListAppointmentsRequest, context: RequestContext) async throws -> ListAppointmentsResponse {
+        let tenantID = try context.requireTenant()
+        let paging = try PageRequest(request)
+        if request.hasMinStartTime, request.hasMaxStartTime, request.maxStartTime.date <= request.minStartTime.date {
+            throw ServiceError.invalidArgument(field: "max_start_time", "must be after min_start_time")
+        }
+        var conditions: [SQLStatement] = []
+        if let customerID = try CustomerRecords.collection.filterID(request.customer, field: "customer", tenantID: tenantID) {
+            conditions.append("customer_id = \(customerID)")
+        }
+        if request.status != .unspecified { conditions.append("status = \(request.status.storedName)") }
+        if request.hasMinStartTime { conditions.append("start_time >= \(request.minStartTime.date)") }
+        if request.hasMaxStartTime { conditions.append("start_time < \(request.maxStartTime.date)") }
+        if request.hasMinUpdateTime { conditions.append("update_time >= \(request.minUpdateTime.date)") }
+        let order = request.hasMinUpdateTime
+            ? ListOrder.oldestChangeFirst(AppointmentRecords.collection)
+            : ListOrder(column: "start_time", direction: .oldestFirst, idColumn: "appointment_id")
+        let filters = conditions
+        let appointments = try await database.withTenant(tenantID) { tx in
+            try await order.page(of: AppointmentRecords.collection.table, where: filters, paging, tx, item: AppointmentRecords.appointment(from:))
+        }
+        return ListAppointmentsResponse.with {
+            $0.appointments = appointments.items
+            $0.nextPageToken = appointments.nextPageToken
+        }
+    }
+
+    public func updateAppointment(_ request: UpdateAppointmentRequest, context: RequestContext) async throws -> Appointment {
+        let tenantID = try context.requireTenant()
+        let name = request.appointment.name
+        let collection = AppointmentRecords.collection
+        let id = try collection.requireID(in: name, tenantID: tenantID, field: "appointment.name")
+        let mask = try AppointmentUpdateMask(request.updateMask)
+        let input = try Self.normalized(request.appointment)
+        if mask.contains("service_name"), input.serviceName.isEmpty {
+            throw ServiceError.invalidArgument(field: "appointment.service_name", "must not be empty")
+        }
+        if mask.contains("start_time"), !input.hasStartTime {
+            throw ServiceError.invalidArgument(field: "appointment.start_time", "is required")
+        }
+        let uniques = AppointmentRecords.uniqueValues(of: input).filter { mask.contains($0.key.path) }
+        return try await collection.reportingDuplicates(of: uniques, tenantID: tenantID, id: id) {
+            try await database.withTenant(tenantID) { tx in
+                guard let current = try await AppointmentRecords.find(id: id, tx) else { throw ServiceError.notFound(name) }
+                try Etag.requireCurrent(request.appointment.etag, current: current.etag, of: name)
+                var appointment = current
+                mask.apply(from: input, to: &appointment)
+                try await TenantUniqueKey.check(uniques, excluding: id, tx)
+                guard try await AppointmentRecords.update(appointment, id: id, expectedRevision: Etag.revision(current.etag) ?? 0, tx) else {
+                    throw ServiceError.aborted(message: "\(name) changed concurrently; get it again and retry")
+                }
+                try await AuditLog.record(tx, context: context, resource: name, details: mask.paths.auditDetails)
+                return try await AppointmentRecords.find(id: id, tx)!
+            }
+        }
+    }
+
+    /// `appointment` with its one-line strings trimmed, checked again against the field rules
+    /// (which the runtime applied to the untrimmed request), and with a duration that is not
+    /// negative.
+    static func normalized(_ appointment: Appointment) throws -> Appointment {
+        var appointment = appointment
+        appointment.customer = FieldCheck.trimmed(appointment.customer)
+        appointment.serviceName = FieldCheck.trimmed(appointment.serviceName)
+        appointment.address = FieldCheck.trimmed(appointment.address)
+        appointment.externalID = FieldCheck.trimmed(appointment.externalID)
+        var violations: [FieldViolation] = []
+        appointment.validate(path: "appointment.", into: &violations)
+        if appointment.hasDuration, appointment.duration.seconds < 0 || appointment.duration.nanos < 0 {
+            violations.append(FieldViolation(field: "appointment.duration", description: "must not be negative"))
+        }
+        guard violations.isEmpty else { throw ServiceError.invalidArgument(violations) }
+        return appointment
+    }
+}

@@ -1,0 +1,78 @@
+import Foundation
+import RPCRuntime
+import ServiceProAPI
+import SwiftProtobuf
+
+/// Appointments in the store. The customer is stored by id (the table's foreign key keeps it one
+/// of the same tenant's customers), the duration as whole seconds (0 when unset) and the external
+/// id as NULL when empty, so the tenant's unique index on it ignores unset ones.
+enum AppointmentRecords {
+    static let collection = ResourceCollection(
+        segment: "appointments", table: "appointments", idColumn: "appointment_id", noun: "appointment")
+    static let externalID = TenantUniqueKey(
+        collection: AppointmentRecords.collection, path: "external_id", column: "external_id", index: "appointments_by_external_id")
+
+    /// The values of `appointment` no other appointment of the tenant may have.
+    static func uniqueValues(of appointment: Appointment) -> [TenantUniqueKey.Value] {
+        [TenantUniqueKey.Value(key: externalID, value: appointment.externalID)]
+    }
+
+    static func find(id: String, _ tx: TenantTransaction) async throws -> Appointment? {
+        try await tx.select(from: collection.table, where: "appointment_id = \(id)").first.map(appointment(from:))
+    }
+
+    /// `customerID` is the tenant's customer `appointment.customer` names, which the caller checked.
+    static func insert(_ appointment: Appointment, id: String, customerID: String, _ tx: TenantTransaction, now: Date = Date()) async throws {
+        try await tx.insert(into: collection.table, [("appointment_id", id), ("customer_id", customerID)] + columns(of: appointment) + [
+            ("create_time", now),
+            ("update_time", now),
+            ("revision", 1),
+        ])
+    }
+
+    /// Writes every field an update may change if the row's revision is still `revision`; false
+    /// otherwise. The customer never changes.
+    static func update(_ appointment: Appointment, id: String, expectedRevision revision: Int64, _ tx: TenantTransaction, now: Date = Date()) async throws -> Bool {
+        let changed = try await tx.update(
+            collection.table,
+            set: columns(of: appointment) + [("update_time", now), ("revision", revision + 1)],
+            where: "appointment_id = \(id) AND revision = \(revision)")
+        return changed == 1
+    }
+
+    // MARK: Rows
+
+    private static func columns(of appointment: Appointment) -> [(String, any SQLValueConvertible)] {
+        [
+            ("service_name", appointment.serviceName),
+            ("start_time", appointment.startTime.date),
+            // Fractions of a second are dropped: bookings are made in minutes.
+            ("duration_seconds", appointment.hasDuration ? appointment.duration.seconds : 0),
+            ("status", appointment.status.storedName),
+            ("address", appointment.address),
+            ("notes", appointment.notes),
+            ("external_id", appointment.externalID.nilIfEmpty),
+        ]
+    }
+
+    static func appointment(from row: SQLRow) throws -> Appointment {
+        let tenantID = try row.string("tenant_id")
+        return try Appointment.with {
+            $0.name = collection.name(tenantID: tenantID, id: try row.string("appointment_id"))
+            $0.customer = CustomerRecords.collection.name(tenantID: tenantID, id: try row.string("customer_id"))
+            $0.serviceName = try row.string("service_name")
+            $0.startTime = Google_Protobuf_Timestamp(date: try row.date("start_time"))
+            let duration = try row.int("duration_seconds")
+            if duration > 0 { $0.duration = Google_Protobuf_Duration(seconds: duration) }
+            $0.status = AppointmentStatus(storedName: try row.string("status"))
+            $0.address = try row.string("address")
+            $0.notes = try row.string("notes")
+            $0.externalID = try row.optionalString("external_id") ?? ""
+            $0.createTime = Google_Protobuf_Timestamp(date: try row.date("create_time"))
+            $0.updateTime = Google_Protobuf_Timestamp(date: try row.date("update_time"))
+            $0.etag = Etag.make(revision: try row.int("revision"))
+        }
+    }
+}
+
+extension AppointmentStatus: StoredEnum {}

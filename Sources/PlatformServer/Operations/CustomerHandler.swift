@@ -1,0 +1,115 @@
+import Foundation
+import RPCRuntime
+import ServiceProAPI
+import SwiftProtobuf
+
+/// servicepro.operations.v1.CustomerService over the store.
+///
+/// Names, numbers, emails and external ids are trimmed (notes are kept as typed); a phone number
+/// or external id another of the tenant's customers has is ALREADY_EXISTS. Inbound texts and calls
+/// add customers too, by number, through ``CustomerRecords/findOrCreate(phone:_:now:)``: those
+/// have no display name until someone gives them one.
+public struct CustomerHandler: CustomerServiceHandler {
+    let database: any Database
+
+    public init(database: any Database) { self.database = database }
+
+    public func createCustomer(_ request: CreateCustomerRequest, context: RequestContext) async throws -> Customer {
+        let tenantID = try context.requireTenant()
+        let customer = try Self.normalized(request.customer)
+        guard !customer.displayName.isEmpty else {
+            throw ServiceError.invalidArgument(field: "customer.display_name", "is required")
+        }
+        let collection = CustomerRecords.collection
+        let id = request.customerID.isEmpty ? ResourceCollection.newID() : request.customerID
+        let name = collection.name(tenantID: tenantID, id: id)
+        let uniques = CustomerRecords.uniqueValues(of: customer)
+        return try await collection.reportingDuplicates(of: uniques, tenantID: tenantID, id: id) {
+            try await database.withTenant(tenantID) { tx in
+                try await IdempotencyRecords.once(tx, method: "CreateCustomer", requestID: request.requestID) {
+                    guard try await CustomerRecords.find(id: id, tx) == nil else {
+                        throw collection.alreadyExists(tenantID: tenantID, id: id)
+                    }
+                    try await TenantUniqueKey.check(uniques, excluding: id, tx)
+                    try await CustomerRecords.insert(customer, id: id, tx)
+                    try await AuditLog.record(tx, context: context, resource: name)
+                    return try await CustomerRecords.find(id: id, tx)!
+                }
+            }
+        }
+    }
+
+    public func getCustomer(_ request: GetCustomerRequest, context: RequestContext) async throws -> Customer {
+        let tenantID = try context.requireTenant()
+        guard let id = CustomerRecords.collection.id(in: request.name, tenantID: tenantID),
+              let customer = try await database.withTenant(tenantID, { try await CustomerRecords.find(id: id, $0) })
+        else { throw ServiceError.notFound(request.name) }
+        return customer
+    }
+
+    /// By display name (customers not yet named come first); with `min_update_time`, oldest change
+    /// first.
+    public func listCustomers(_ request: ListCustomersRequest, context: RequestContext) async throws -> ListCustomersResponse {
+        let tenantID = try context.requireTenant()
+        let paging = try PageRequest(request)
+        var conditions: [SQLStatement] = []
+        if !request.phoneNumber.isEmpty { conditions.append("phone = \(request.phoneNumber)") }
+        // Mailbox names are case-insensitive in practice: Jane@Example.com is jane@example.com.
+        if !request.email.isEmpty { conditions.append("LOWER(email) = LOWER(\(request.email))") }
+        if !request.externalID.isEmpty { conditions.append("external_id = \(request.externalID)") }
+        if request.hasMinUpdateTime { conditions.append("update_time >= \(request.minUpdateTime.date)") }
+        let order = request.hasMinUpdateTime
+            ? ListOrder.oldestChangeFirst(CustomerRecords.collection)
+            : ListOrder(column: "display_name", direction: .alphabetical, idColumn: "customer_id")
+        let filters = conditions
+        let customers = try await database.withTenant(tenantID) { tx in
+            try await order.page(of: CustomerRecords.collection.table, where: filters, paging, tx, item: CustomerRecords.customer(from:))
+        }
+        return ListCustomersResponse.with {
+            $0.customers = customers.items
+            $0.nextPageToken = customers.nextPageToken
+        }
+    }
+
+    public func updateCustomer(_ request: UpdateCustomerRequest, context: RequestContext) async throws -> Customer {
+        let tenantID = try context.requireTenant()
+        let name = request.customer.name
+        let collection = CustomerRecords.collection
+        let id = try collection.requireID(in: name, tenantID: tenantID, field: "customer.name")
+        let mask = try CustomerUpdateMask(request.updateMask)
+        let input = try Self.normalized(request.customer)
+        if mask.contains("display_name"), input.displayName.isEmpty {
+            throw ServiceError.invalidArgument(field: "customer.display_name", "must not be empty")
+        }
+        // Just the unique values this update sets, to check them against the other customers.
+        let uniques = CustomerRecords.uniqueValues(of: input).filter { mask.contains($0.key.path) }
+        return try await collection.reportingDuplicates(of: uniques, tenantID: tenantID, id: id) {
+            try await database.withTenant(tenantID) { tx in
+                guard let current = try await CustomerRecords.find(id: id, tx) else { throw ServiceError.notFound(name) }
+                try Etag.requireCurrent(request.customer.etag, current: current.etag, of: name)
+                var customer = current
+                mask.apply(from: input, to: &customer)
+                try await TenantUniqueKey.check(uniques, excluding: id, tx)
+                guard try await CustomerRecords.update(customer, id: id, expectedRevision: Etag.revision(current.etag) ?? 0, tx) else {
+                    throw ServiceError.aborted(message: "\(name) changed concurrently; get it again and retry")
+                }
+                try await AuditLog.record(tx, context: context, resource: name, details: mask.paths.auditDetails)
+                return try await CustomerRecords.find(id: id, tx)!
+            }
+        }
+    }
+
+    /// `customer` with its one-line strings trimmed, checked again against the field rules, which
+    /// the runtime applied to the untrimmed request.
+    static func normalized(_ customer: Customer) throws -> Customer {
+        var customer = customer
+        customer.displayName = FieldCheck.trimmed(customer.displayName)
+        customer.phoneNumber = FieldCheck.trimmed(customer.phoneNumber)
+        customer.email = FieldCheck.trimmed(customer.email)
+        customer.externalID = FieldCheck.trimmed(customer.externalID)
+        var violations: [FieldViolation] = []
+        customer.validate(path: "customer.", into: &violations)
+        guard violations.isEmpty else { throw ServiceError.invalidArgument(violations) }
+        return customer
+    }
+}

@@ -1,0 +1,82 @@
+import Foundation
+import RPCRuntime
+import ServiceProAPI
+import SwiftProtobuf
+
+/// Customers in the store. The phone number (column `phone`), email and external id are stored as
+/// NULL when empty, so the tenant's unique indexes on the number and the external id ignore unset
+/// ones. Inbound texts and calls find or create customers by number; the API manages the rest.
+enum CustomerRecords {
+    static let collection = ResourceCollection(segment: "customers", table: "customers", idColumn: "customer_id", noun: "customer")
+    static let phoneNumber = TenantUniqueKey(
+        collection: CustomerRecords.collection, path: "phone_number", column: "phone", index: "customers_by_phone")
+    static let externalID = TenantUniqueKey(
+        collection: CustomerRecords.collection, path: "external_id", column: "external_id", index: "customers_by_external_id")
+
+    /// The values of `customer` no other customer of the tenant may have.
+    static func uniqueValues(of customer: Customer) -> [TenantUniqueKey.Value] {
+        [
+            TenantUniqueKey.Value(key: phoneNumber, value: customer.phoneNumber),
+            TenantUniqueKey.Value(key: externalID, value: customer.externalID),
+        ]
+    }
+
+    static func find(id: String, _ tx: TenantTransaction) async throws -> Customer? {
+        try await tx.select(from: collection.table, where: "customer_id = \(id)").first.map(customer(from:))
+    }
+
+    static func insert(_ customer: Customer, id: String, _ tx: TenantTransaction, now: Date = Date()) async throws {
+        try await tx.insert(into: collection.table, [("customer_id", id)] + columns(of: customer) + [
+            ("create_time", now),
+            ("update_time", now),
+            ("revision", 1),
+        ])
+    }
+
+    /// Writes every stored field if the row's revision is still `revision`; false otherwise.
+    static func update(_ customer: Customer, id: String, expectedRevision revision: Int64, _ tx: TenantTransaction, now: Date = Date()) async throws -> Bool {
+        let changed = try await tx.update(
+            collection.table,
+            set: columns(of: customer) + [("update_time", now), ("revision", revision + 1)],
+            where: "customer_id = \(id) AND revision = \(revision)")
+        return changed == 1
+    }
+
+    /// The customer with this number, created on first contact (an inbound text or call), with
+    /// no name yet. Returns (id, created); nil when the number is not E.164, e.g. a withheld one.
+    static func findOrCreate(phone: String, _ tx: TenantTransaction, now: Date = Date()) async throws -> (id: String, created: Bool)? {
+        guard PhoneNumber.isE164(phone) else { return nil }
+        if let row = try await tx.select("customer_id", from: collection.table, where: "phone = \(phone)").first {
+            return (try row.string("customer_id"), false)
+        }
+        let id = ResourceCollection.newID()
+        try await insert(Customer.with { $0.phoneNumber = phone }, id: id, tx, now: now)
+        return (id, true)
+    }
+
+    // MARK: Rows
+
+    private static func columns(of customer: Customer) -> [(String, any SQLValueConvertible)] {
+        [
+            ("display_name", customer.displayName),
+            ("phone", customer.phoneNumber.nilIfEmpty),
+            ("email", customer.email.nilIfEmpty),
+            ("notes", customer.notes),
+            ("external_id", customer.externalID.nilIfEmpty),
+        ]
+    }
+
+    static func customer(from row: SQLRow) throws -> Customer {
+        try Customer.with {
+            $0.name = collection.name(tenantID: try row.string("tenant_id"), id: try row.string("customer_id"))
+            $0.displayName = try row.string("display_name")
+            $0.phoneNumber = try row.optionalString("phone") ?? ""
+            $0.email = try row.optionalString("email") ?? ""
+            $0.notes = try row.string("notes")
+            $0.externalID = try row.optionalString("external_id") ?? ""
+            $0.createTime = Google_Protobuf_Timestamp(date: try row.date("create_time"))
+            $0.updateTime = Google_Protobuf_Timestamp(date: try row.date("update_time"))
+            $0.etag = Etag.make(revision: try row.int("revision"))
+        }
+    }
+}

@@ -1,0 +1,149 @@
+import Foundation
+import RPCRuntime
+import ServiceProAPI
+import SwiftProtobuf
+
+/// servicepro.operations.v1.InvoiceService over the store.
+///
+/// An invoice bills one of the tenant's own customers, optionally for one of that customer's
+/// appointments; naming another tenant's gets the same INVALID_ARGUMENT as naming a missing one.
+/// The server computes line amounts and totals, numbers invoices `INV-0001`, `INV-0002`, ... per
+/// tenant when the caller leaves the number empty, and stamps the issue and paid times. Only a
+/// draft's lines, currency and tax may change (see ``InvoiceLifecycle``).
+public struct InvoiceHandler: InvoiceServiceHandler {
+    let database: any Database
+
+    public init(database: any Database) { self.database = database }
+
+    public func createInvoice(_ request: CreateInvoiceRequest, context: RequestContext) async throws -> Invoice {
+        let tenantID = try context.requireTenant()
+        var invoice = try Self.normalized(request.invoice)
+        var violations: [FieldViolation] = []
+        if invoice.customer.isEmpty { violations.append(FieldViolation(field: "invoice.customer", description: "is required")) }
+        if invoice.currencyCode.isEmpty { violations.append(FieldViolation(field: "invoice.currency_code", description: "is required")) }
+        guard violations.isEmpty else { throw ServiceError.invalidArgument(violations) }
+        if invoice.status == .unspecified { invoice.status = .draft }
+        // The times an invoice's life records are the server's, whatever the request says.
+        invoice.clearIssueTime()
+        invoice.clearPaidTime()
+        try InvoiceTotals.compute(&invoice)
+        InvoiceLifecycle.stampTimes(&invoice, at: Date())
+
+        let collection = InvoiceRecords.collection
+        let id = request.invoiceID.isEmpty ? ResourceCollection.newID() : request.invoiceID
+        let name = collection.name(tenantID: tenantID, id: id)
+        let newInvoice = invoice
+        return try await collection.reportingDuplicates(of: InvoiceRecords.uniqueValues(of: newInvoice), tenantID: tenantID, id: id) {
+            try await database.withTenant(tenantID) { tx in
+                try await IdempotencyRecords.once(tx, method: "CreateInvoice", requestID: request.requestID) {
+                    guard try await InvoiceRecords.find(id: id, tx) == nil else {
+                        throw collection.alreadyExists(tenantID: tenantID, id: id)
+                    }
+                    _ = try await CustomerRecords.collection.referencedID(newInvoice.customer, field: "invoice.customer", tx)
+                    try await Self.checkAppointment(of: newInvoice, tx)
+                    var numbered = newInvoice
+                    if numbered.invoiceNumber.isEmpty { numbered.invoiceNumber = try await InvoiceRecords.nextNumber(tx) }
+                    try await TenantUniqueKey.check(InvoiceRecords.uniqueValues(of: numbered), excluding: id, tx)
+                    try await InvoiceRecords.insert(numbered, id: id, tx)
+                    try await AuditLog.record(tx, context: context, resource: name)
+                    return try await InvoiceRecords.find(id: id, tx)!
+                }
+            }
+        }
+    }
+
+    public func getInvoice(_ request: GetInvoiceRequest, context: RequestContext) async throws -> Invoice {
+        let tenantID = try context.requireTenant()
+        guard let id = InvoiceRecords.collection.id(in: request.name, tenantID: tenantID),
+              let invoice = try await database.withTenant(tenantID, { try await InvoiceRecords.find(id: id, $0) })
+        else { throw ServiceError.notFound(request.name) }
+        return invoice
+    }
+
+    /// Newest first; with `min_update_time`, oldest change first.
+    public func listInvoices(_ request: ListInvoicesRequest, context: RequestContext) async throws -> ListInvoicesResponse {
+        let tenantID = try context.requireTenant()
+        let paging = try PageRequest(request)
+        var conditions: [SQLStatement] = []
+        if let customerID = try CustomerRecords.collection.filterID(request.customer, field: "customer", tenantID: tenantID) {
+            conditions.append("customer_id = \(customerID)")
+        }
+        if request.status != .unspecified { conditions.append("status = \(request.status.storedName)") }
+        if request.hasMinUpdateTime { conditions.append("update_time >= \(request.minUpdateTime.date)") }
+        let order = request.hasMinUpdateTime
+            ? ListOrder.oldestChangeFirst(InvoiceRecords.collection)
+            : ListOrder(column: "create_time", direction: .newestFirst, idColumn: "invoice_id")
+        let filters = conditions
+        let invoices = try await database.withTenant(tenantID) { tx in
+            try await order.page(of: InvoiceRecords.collection.table, where: filters, paging, tx, item: InvoiceRecords.invoice(from:))
+        }
+        return ListInvoicesResponse.with {
+            $0.invoices = invoices.items
+            $0.nextPageToken = invoices.nextPageToken
+        }
+    }
+
+    public func updateInvoice(_ request: UpdateInvoiceRequest, context: RequestContext) async throws -> Invoice {
+        let tenantID = try context.requireTenant()
+        let name = request.invoice.name
+        let collection = InvoiceRecords.collection
+        let id = try collection.requireID(in: name, tenantID: tenantID, field: "invoice.name")
+        let mask = try InvoiceUpdateMask(request.updateMask)
+        let input = try Self.normalized(request.invoice)
+        if mask.contains("invoice_number"), input.invoiceNumber.isEmpty {
+            throw ServiceError.invalidArgument(field: "invoice.invoice_number", "must not be empty")
+        }
+        if mask.contains("currency_code"), input.currencyCode.isEmpty {
+            throw ServiceError.invalidArgument(field: "invoice.currency_code", "must not be empty")
+        }
+        // Just the unique values this update sets, to check them against the other invoices.
+        let uniques = InvoiceRecords.uniqueValues(of: input).filter { mask.contains($0.key.path) }
+        return try await collection.reportingDuplicates(of: uniques, tenantID: tenantID, id: id) {
+            try await database.withTenant(tenantID) { tx in
+                guard let current = try await InvoiceRecords.find(id: id, tx) else { throw ServiceError.notFound(name) }
+                try Etag.requireCurrent(request.invoice.etag, current: current.etag, of: name)
+                var invoice = current
+                mask.apply(from: input, to: &invoice)
+                try InvoiceLifecycle.checkTransition(of: name, from: current.status, to: invoice.status)
+                try InvoiceLifecycle.checkBilledUnchanged(of: name, current: current, updated: invoice)
+                if mask.contains("appointment") { try await Self.checkAppointment(of: invoice, tx) }
+                try InvoiceTotals.compute(&invoice)
+                InvoiceLifecycle.stampTimes(&invoice, at: Date())
+                try await TenantUniqueKey.check(uniques, excluding: id, tx)
+                guard try await InvoiceRecords.update(invoice, id: id, expectedRevision: Etag.revision(current.etag) ?? 0, tx) else {
+                    throw ServiceError.aborted(message: "\(name) changed concurrently; get it again and retry")
+                }
+                try await AuditLog.record(tx, context: context, resource: name, details: mask.paths.auditDetails)
+                return try await InvoiceRecords.find(id: id, tx)!
+            }
+        }
+    }
+
+    /// An invoice's appointment, when it has one, must be one of the tenant's appointments for the
+    /// invoice's customer.
+    static func checkAppointment(of invoice: Invoice, _ tx: TenantTransaction) async throws {
+        guard !invoice.appointment.isEmpty else { return }
+        let appointmentID = try await AppointmentRecords.collection.referencedID(invoice.appointment, field: "invoice.appointment", tx)
+        guard try await AppointmentRecords.find(id: appointmentID, tx)?.customer == invoice.customer else {
+            throw ServiceError.invalidArgument(field: "invoice.appointment", "\(invoice.appointment) is an appointment of another customer")
+        }
+    }
+
+    /// `invoice` with its one-line strings trimmed, checked again against the field rules, which
+    /// the runtime applied to the untrimmed request.
+    static func normalized(_ invoice: Invoice) throws -> Invoice {
+        var invoice = invoice
+        invoice.customer = FieldCheck.trimmed(invoice.customer)
+        invoice.appointment = FieldCheck.trimmed(invoice.appointment)
+        invoice.invoiceNumber = FieldCheck.trimmed(invoice.invoiceNumber)
+        invoice.currencyCode = FieldCheck.trimmed(invoice.currencyCode)
+        invoice.externalID = FieldCheck.trimmed(invoice.externalID)
+        for index in invoice.lines.indices {
+            invoice.lines[index].label = FieldCheck.trimmed(invoice.lines[index].label)
+        }
+        var violations: [FieldViolation] = []
+        invoice.validate(path: "invoice.", into: &violations)
+        guard violations.isEmpty else { throw ServiceError.invalidArgument(violations) }
+        return invoice
+    }
+}

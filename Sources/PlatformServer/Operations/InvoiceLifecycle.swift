@@ -1,0 +1,68 @@
+import Foundation
+import RPCRuntime
+import ServiceProAPI
+import SwiftProtobuf
+
+/// Where an invoice may go in its life, and what that fixes. A draft is issued, or marked paid
+/// straight away, or voided; an issued invoice is paid or voided; paid and void are final. Nothing
+/// returns to draft, so what an invoice bills stays as it was sent.
+enum InvoiceLifecycle {
+    static func nextStatuses(from status: InvoiceStatus) -> Set<InvoiceStatus> {
+        switch status {
+        case .draft: return [.issued, .paid, .void]
+        case .issued: return [.paid, .void]
+        case .paid, .void, .unspecified, .UNRECOGNIZED: return []
+        }
+    }
+
+    /// FAILED_PRECONDITION unless invoice `name` may go from `current` to `next`; staying put is fine.
+    static func checkTransition(of name: String, from current: InvoiceStatus, to next: InvoiceStatus) throws {
+        guard next != current, !nextStatuses(from: current).contains(next) else { return }
+        let allowed = nextStatuses(from: current).map(\.storedName).sorted()
+        throw ServiceError.failedPrecondition(
+            reason: "invalid_status_transition",
+            message: "\(name) cannot go from \(current.storedName) to \(next.storedName); "
+                + (allowed.isEmpty ? "\(current.storedName) is final" : "valid next statuses: \(allowed.joined(separator: ", "))"),
+            metadata: ["from": current.storedName, "to": next.storedName])
+    }
+
+    /// FAILED_PRECONDITION when `updated` changes what `current`, no longer a draft, bills: its
+    /// lines, currency or tax. Everything else (notes, due time, status, ...) may still change.
+    static func checkBilledUnchanged(of name: String, current: Invoice, updated: Invoice) throws {
+        guard current.status != .draft, Billed(current) != Billed(updated) else { return }
+        throw ServiceError.failedPrecondition(
+            reason: "invoice_not_draft",
+            message: "\(name) is \(current.status.storedName): only a draft's lines, currency_code and tax_cents can change",
+            metadata: ["status": current.status.storedName])
+    }
+
+    /// What an invoice bills, as the caller gives it (amounts are the server's).
+    private struct Billed: Equatable {
+        var lines: [InvoiceLine]
+        var currencyCode: String
+        var taxCents: Int64
+
+        init(_ invoice: Invoice) {
+            lines = invoice.lines.map { line in
+                var line = line
+                line.amountCents = 0
+                return line
+            }
+            currencyCode = invoice.currencyCode
+            taxCents = invoice.taxCents
+        }
+    }
+
+    /// Records when `invoice` was issued and paid, the first time its status says so. An invoice
+    /// marked paid as a draft was issued at the same moment.
+    static func stampTimes(_ invoice: inout Invoice, at now: Date) {
+        if [.issued, .paid].contains(invoice.status), !invoice.hasIssueTime {
+            invoice.issueTime = Google_Protobuf_Timestamp(date: now)
+        }
+        if invoice.status == .paid, !invoice.hasPaidTime {
+            invoice.paidTime = Google_Protobuf_Timestamp(date: now)
+        }
+    }
+}
+
+extension InvoiceStatus: StoredEnum {}

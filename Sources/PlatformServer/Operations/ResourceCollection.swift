@@ -1,0 +1,68 @@
+import RPCRuntime
+
+/// One kind of tenant-owned resource, named `tenants/{tenant}/{segment}/{id}`, and the table that
+/// holds it, keyed by `(tenant_id, idColumn)`:
+/// ```swift
+/// let id = CustomerRecords.collection.id(in: "tenants/acme/customers/jane", tenantID: "acme")  // "jane"
+/// ```
+struct ResourceCollection: Sendable {
+    /// The collection's segment in resource names, e.g. `customers`.
+    let segment: String
+    let table: String
+    let idColumn: String
+    /// One resource, as messages call it, e.g. "customer"; also the prefix of its request's id
+    /// field (`customer_id`).
+    let noun: String
+
+    private static let idPattern = FieldPattern("[a-z0-9][a-z0-9-]{0,62}")
+
+    /// The id a create gets when the request leaves it to the server.
+    static func newID() -> String { CommunicationRecords.newID() }
+
+    func name(tenantID: String, id: String) -> String { "tenants/\(tenantID)/\(segment)/\(id)" }
+
+    /// The id in `name` when it names a resource of this collection under `tenantID`; nil for any
+    /// other name, including one of another tenant's resources.
+    func id(in name: String, tenantID: String) -> String? {
+        let parts = name.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count == 4, parts[0] == "tenants", parts[1] == tenantID, parts[2] == segment,
+              Self.idPattern.matches(String(parts[3]))
+        else { return nil }
+        return String(parts[3])
+    }
+
+    /// The id in `name`, the resource an update names, or INVALID_ARGUMENT naming `field`.
+    func requireID(in name: String, tenantID: String, field: String) throws -> String {
+        guard let id = self.id(in: name, tenantID: tenantID) else {
+            throw ServiceError.invalidArgument(field: field, "must be tenants/{tenant}/\(segment)/{\(noun)}")
+        }
+        return id
+    }
+
+    /// The id of the tenant's resource that `reference` names (a field pointing at another
+    /// resource, like an appointment's customer), or INVALID_ARGUMENT naming `field`. Another
+    /// tenant's resource gets the same answer as a missing one, and is never looked up.
+    func referencedID(_ reference: String, field: String, _ tx: TenantTransaction) async throws -> String {
+        let notOurs = ServiceError.invalidArgument(field: field, "\(reference) is not a \(noun) of tenants/\(tx.tenantID)")
+        guard let id = self.id(in: reference, tenantID: tx.tenantID) else { throw notOurs }
+        let found = try await tx.select("1 AS found", from: table, where: "\(raw: idColumn) = \(id)")
+        guard !found.isEmpty else { throw notOurs }
+        return id
+    }
+
+    /// The id a listing's `field` filters by: nil when the filter is unset, INVALID_ARGUMENT when it
+    /// names anything but one of the tenant's resources.
+    func filterID(_ reference: String, field: String, tenantID: String) throws -> String? {
+        guard !reference.isEmpty else { return nil }
+        guard let id = self.id(in: reference, tenantID: tenantID) else {
+            throw ServiceError.invalidArgument(field: field, "must be a \(noun) of tenants/\(tenantID)")
+        }
+        return id
+    }
+
+    /// ALREADY_EXISTS for a create whose id is taken, naming the request's id field.
+    func alreadyExists(tenantID: String, id: String) -> ServiceError {
+        ServiceError.alreadyExists(
+            reason: "\(noun)_exists", field: "\(noun)_id", message: "\(name(tenantID: tenantID, id: id)) already exists")
+    }
+}

@@ -1,0 +1,338 @@
+import Crypto
+import Foundation
+import GRPCCore
+import Logging
+import PlatformTestSupport
+import RPCRuntime
+import ServiceProAPI
+import SwiftProtobuf
+import Testing
+
+@testable import PlatformServer
+
+/// Tenant export end to end on every store: jobs, the worker and its leases, the archive read
+/// back by Python's zipfile/csv/json, resumable downloads, expiry and the retention purge.
+@Suite("Export and retention")
+struct ExportTests {
+    static let tricky = ["plain", "comma, inside", "quote \"inside\"", "two\nlines", "Café ✓ naïve", "tab\there", ""]
+
+    /// Messages with awkward bodies (through the real inbound path, which also makes customers),
+    /// one call, and an appointment and invoice written straight to the store.
+    static func seed(_ platform: TestPlatform, tenant: String = "acme", number: String = "+19185550100") async throws {
+        try await platform.createTenant(tenant, tier: .pro)
+        _ = try await PhoneConfigService.Client(wrapping: platform.client).createPhoneConfig(.with {
+            $0.parent = "tenants/\(tenant)"; $0.phoneConfigID = "main"
+            $0.phoneConfig = .with { $0.phoneNumber = number }
+        }, metadata: platform.metadata(platform.ownerToken))
+        let inbound = InboundService.Client(wrapping: platform.client)
+        for (index, body) in tricky.enumerated() {
+            _ = try await inbound.handleInboundMessage(.with {
+                $0.messageSid = "SM" + String(format: "%032x", index + (tenant == "acme" ? 0 : 1000))
+                $0.from = "+1555000\(String(format: "%04d", index % 3))"
+                $0.to = number
+                $0.body = body
+            }, metadata: platform.metadata(platform.bridgeToken))
+        }
+        _ = try await inbound.handleInboundCall(.with {
+            $0.callSid = "CA" + String(format: "%032x", tenant == "acme" ? 1 : 2)
+            $0.from = "+15550000001"
+            $0.to = number
+        }, metadata: platform.metadata(platform.bridgeToken))
+        try await platform.database.withTenant(tenant) { tx in
+            let customer = try await tx.select("customer_id", from: "customers", limit: 1).first!.string("customer_id")
+            let now = Date()
+            try await tx.insert(into: "appointments", [
+                ("appointment_id", "apt1"), ("customer_id", customer), ("service_name", "Full detail, SUV"),
+                ("start_time", now.addingTimeInterval(86_400)), ("duration_seconds", 7200), ("status", "scheduled"),
+                ("create_time", now), ("update_time", now),
+            ])
+            try await tx.insert(into: "invoices", [
+                ("invoice_id", "inv1"), ("customer_id", customer), ("appointment_id", "apt1"), ("invoice_number", "INV-0001"),
+                ("lines", #"[{"label":"Full detail","quantity":1,"unit_price_cents":19900,"amount_cents":19900}]"#),
+                ("currency_code", "USD"), ("subtotal_cents", 19900), ("total_cents", 19900), ("status", "draft"),
+                ("create_time", now), ("update_time", now),
+            ])
+        }
+    }
+
+    static func start(_ platform: TestPlatform, _ tenant: String = "acme", token: String? = nil, requestID: String = "") async throws -> ExportJob {
+        try await ExportService.Client(wrapping: platform.client).startExport(.with {
+            $0.parent = "tenants/\(tenant)"
+            $0.requestID = requestID
+        }, metadata: platform.metadata(token ?? platform.ownerToken))
+    }
+
+    static func get(_ platform: TestPlatform, _ name: String) async throws -> ExportJob {
+        try await ExportService.Client(wrapping: platform.client).getExport(.with { $0.name = name }, metadata: platform.metadata(platform.ownerToken))
+    }
+
+    static func download(_ platform: TestPlatform, _ name: String, offset: Int64 = 0, token: String? = nil) async throws -> (data: Data, chunks: [ExportChunk]) {
+        try await ExportService.Client(wrapping: platform.client).downloadExport(.with {
+            $0.name = name
+            $0.offset = offset
+        }, metadata: platform.metadata(token ?? platform.ownerToken)) { response in
+            var chunks: [ExportChunk] = []
+            for try await chunk in response.messages { chunks.append(chunk) }
+            return (chunks.reduce(into: Data()) { $0.append($1.data) }, chunks)
+        }
+    }
+
+    struct ArchiveContents: Decodable {
+        struct File: Decodable {
+            let sha256: String
+            let size: Int
+            let rows: [[String: JSONValue]]
+        }
+        let names: [String]
+        let manifest: JSONValue
+        let files: [String: File]
+    }
+
+    static func read(_ archive: Data) async throws -> ArchiveContents {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("export-\(UUID().uuidString).zip")
+        try archive.write(to: path)
+        defer { try? FileManager.default.removeItem(at: path) }
+        let result = try await PythonOracle.run(script: "read_export.py", arguments: [path.path])
+        try #require(result.status == 0, "read_export.py: \(result.output)")
+        return try JSONDecoder().decode(ArchiveContents.self, from: Data(result.output.utf8))
+    }
+
+    @Test("the archive holds a CSV and a JSON Lines file per entity that parse back to the stored rows", .enabled(if: PythonOracle.python != nil), arguments: TestBackend.available)
+    func archiveRoundTrip(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            try await Self.seed(platform)
+            try await Self.seed(platform, tenant: "bravo", number: "+19185550200")
+            let admin = try await platform.token(role: .tenantAdmin, tenant: "acme")
+            let started = try await Self.start(platform, token: admin, requestID: "exp-1")
+            #expect(started.state == .pending)
+            #expect(try await Self.start(platform, token: admin, requestID: "exp-1").name == started.name, "a retry returns the first job")
+            #expect(try await platform.exportWorker().runOnce())
+            let job = try await Self.get(platform, started.name)
+            #expect(job.state == .succeeded)
+            #expect(job.progressPercent == 100)
+            #expect(job.creator.hasPrefix("tenants/acme/apiKeys/"))
+            #expect(abs(job.expireTime.date.timeIntervalSince(job.endTime.date) - 7 * 86_400) < 1)
+
+            let (data, chunks) = try await Self.download(platform, job.name, token: admin)
+            #expect(Int64(data.count) == job.sizeBytes)
+            #expect(SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined() == job.sha256)
+            #expect(chunks.allSatisfy { $0.totalSize == job.sizeBytes && $0.sha256 == job.sha256 })
+
+            let contents = try await Self.read(data)
+            #expect(contents.names == ["appointments.csv", "appointments.jsonl", "calls.csv", "calls.jsonl", "customers.csv", "customers.jsonl",
+                                       "invoices.csv", "invoices.jsonl", "manifest.json", "messages.csv", "messages.jsonl"])
+            let manifest = contents.manifest
+            #expect(manifest["schema_version"] == .number(1))
+            #expect(manifest["tenant"] == .string("tenants/acme"))
+            let counts = Dictionary(uniqueKeysWithValues: job.entityCounts.map { ($0.entity, $0.count) })
+            #expect(counts == [.customers: 3, .appointments: 1, .invoices: 1, .messages: Int64(Self.tricky.count), .calls: 1])
+            for file in manifest["files"]?.array ?? [] {
+                let path = file["path"]!.string!
+                #expect(file["sha256"]?.string == contents.files[path]?.sha256, "\(path)'s checksum")
+                #expect(file["rows"]?.number == Double(contents.files[path]?.rows.count ?? -1), "\(path)'s row count")
+            }
+
+            // Both files of an entity say the same, and that is what the store holds.
+            let stored = try await CommunicationLogService.Client(wrapping: platform.client).listMessages(
+                .with { $0.parent = "tenants/acme" }, metadata: platform.metadata(admin)).messages
+            let csv = contents.files["messages.csv"]!.rows
+            let jsonl = contents.files["messages.jsonl"]!.rows
+            #expect(Set(csv.map { $0["body"]!.string! }) == Set(Self.tricky))
+            #expect(Set(stored.map(\.body)) == Set(Self.tricky))
+            for row in jsonl {
+                let twin = try #require(csv.first { $0["message_id"] == row["message_id"] })
+                for (column, value) in row {
+                    #expect(twin[column]?.string == value.csvText, "messages.\(column)")
+                }
+            }
+            #expect(Set(jsonl.map { $0["message_sid"]!.string! }) == Set(stored.map(\.messageSid)))
+            #expect(!jsonl.contains { $0["to_number"]?.string == "+19185550200" }, "nothing of bravo's")
+            let invoice = try #require(contents.files["invoices.jsonl"]?.rows.first)
+            #expect(invoice["lines"]?.array?.first?["unit_price_cents"] == .number(19900), "JSON columns stay JSON")
+            #expect(invoice["total_cents"] == .number(19900))
+            #expect(contents.files["appointments.csv"]?.rows.first?["service_name"] == .string("Full detail, SUV"))
+        }
+    }
+
+    @Test("a worker killed mid-export leaves the job to the next worker, which finishes it once", arguments: TestBackend.available)
+    func killedWorker(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            try await platform.createTenant("acme")
+            let now = Date()
+            try await platform.database.withTenant("acme") { tx in
+                for index in 0..<200 {
+                    try await tx.insert(into: "text_messages", [
+                        ("message_id", String(format: "m%05d", index)), ("message_sid", "SM" + String(format: "%032x", index)),
+                        ("direction", "inbound"), ("from_number", "+15550001111"), ("to_number", "+19185550100"),
+                        ("body", "message \(index)"), ("status", "received"), ("create_time", now), ("update_time", now),
+                    ])
+                }
+            }
+            let started = try await Self.start(platform)
+            let doomed = platform.exportWorker("doomed", pageSize: 1, lease: 30)
+            let run = Task { try await doomed.runOnce() }
+            // Killed once it has written some pages.
+            while try await Self.get(platform, started.name).progressPercent < 10 { try await Task.sleep(for: .milliseconds(20)) }
+            run.cancel()
+            _ = await run.result
+            let stranded = try await Self.get(platform, started.name)
+            #expect(stranded.state == .running)
+            #expect(stranded.progressPercent < 100)
+
+            // Another worker leaves a live lease alone, and takes over once it has run out.
+            let next = platform.exportWorker("next", pageSize: 50)
+            #expect(try await next.runOnce() == false)
+            #expect(try await next.runOnce(now: Date().addingTimeInterval(31)))
+            let finished = try await Self.get(platform, started.name)
+            #expect(finished.state == .succeeded)
+            #expect(finished.entityCounts.first { $0.entity == .messages }?.count == 200)
+            let attempts = try await platform.database.withTenant("acme") { try await $0.select("attempts", from: "export_jobs").first!.int("attempts") }
+            #expect(attempts == 2)
+            #expect(try await next.runOnce(now: Date().addingTimeInterval(120)) == false, "nothing is built twice")
+            let files = try FileManager.default.contentsOfDirectory(atPath: platform.exportsDirectory.appendingPathComponent("acme").path)
+            #expect(files.count == 1, "one archive, no work left behind: \(files)")
+            let (data, _) = try await Self.download(platform, started.name)
+            #expect(SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined() == finished.sha256)
+        }
+    }
+
+    @Test("downloads resume from an offset; bad offsets, unfinished and expired exports are refused", arguments: TestBackend.available)
+    func downloadsAndExpiry(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            try await Self.seed(platform)
+            let started = try await Self.start(platform)
+            let early = await failure { try await Self.download(platform, started.name) }
+            #expect(early?.reason == "export_not_ready")
+            try await platform.exportWorker().runOnce()
+            let job = try await Self.get(platform, started.name)
+            let (whole, _) = try await Self.download(platform, job.name)
+
+            // A broken download keeps what arrived and asks for the rest.
+            let kept = whole.prefix(whole.count / 3)
+            let (rest, restChunks) = try await Self.download(platform, job.name, offset: Int64(kept.count))
+            #expect(restChunks.first?.offset == Int64(kept.count))
+            #expect(SHA256.hash(data: kept + rest).map { String(format: "%02x", $0) }.joined() == job.sha256)
+            let (nothing, _) = try await Self.download(platform, job.name, offset: job.sizeBytes)
+            #expect(nothing.isEmpty)
+            #expect(await failure { try await Self.download(platform, job.name, offset: job.sizeBytes + 1) }?.code == .outOfRange)
+
+            // Another tenant's export does not exist for acme's admin.
+            try await platform.createTenant("bravo")
+            let bravoAdmin = try await platform.token(role: .tenantAdmin, tenant: "bravo")
+            let foreign = await failure {
+                try await ExportService.Client(wrapping: platform.client).getExport(
+                    .with { $0.name = job.name.replacingOccurrences(of: "tenants/acme", with: "tenants/bravo") },
+                    metadata: platform.metadata(bravoAdmin))
+            }
+            #expect(foreign?.code == .notFound)
+            #expect(await failure { try await Self.download(platform, job.name, token: bravoAdmin) }?.code == .notFound)
+
+            // Seven days on, the archive is gone.
+            try await platform.exportWorker().runOnce(now: Date().addingTimeInterval(7 * 86_400 + 60))
+            #expect(try await Self.get(platform, job.name).state == .expired)
+            let expired = await failure { try await Self.download(platform, job.name) }
+            #expect(expired?.code == .failedPrecondition)
+            #expect(expired?.reason == "export_expired")
+            let left = try FileManager.default.contentsOfDirectory(atPath: platform.exportsDirectory.appendingPathComponent("acme").path)
+            #expect(left.isEmpty)
+            let listed = try await ExportService.Client(wrapping: platform.client).listExports(
+                .with { $0.parent = "tenants/acme"; $0.state = .expired }, metadata: platform.metadata(platform.ownerToken))
+            #expect(listed.exports.map(\.name) == [job.name])
+        }
+    }
+
+    @Test("suspended and cancelled tenants can export while other calls are refused; data is purged only after the window", arguments: TestBackend.available)
+    func retention(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            try await Self.seed(platform)
+            try await Self.seed(platform, tenant: "bravo", number: "+19185550200")
+            let admin = try await platform.token(role: .tenantAdmin, tenant: "acme")
+            try await platform.setStatus("acme", .suspended)
+            let rename = UpdateTenantRequest.with {
+                $0.tenant = .with { $0.name = "tenants/acme"; $0.city = "Tulsa" }
+                $0.updateMask = .init(protoPaths: ["city"])
+            }
+            #expect(await failure { try await platform.tenants(admin).updateTenant(rename) }?.reason == "tenant_suspended")
+            _ = try await Self.start(platform, token: admin)
+            try await platform.setStatus("acme", .cancelled)
+            #expect(await failure { try await platform.tenants(admin).getTenant(.with { $0.name = "tenants/acme" }) }?.reason == "tenant_cancelled")
+            let cancelledExport = try await Self.start(platform, token: admin)
+            try await platform.exportWorker().runOnce()
+            try await platform.exportWorker().runOnce()
+            #expect(try await Self.get(platform, cancelledExport.name).state == .succeeded)
+            _ = try await Self.download(platform, cancelledExport.name, token: admin)
+
+            func rows(_ tenant: String) async throws -> Int64 {
+                try await platform.database.transaction(.platform) { tx in
+                    var total: Int64 = 0
+                    for table in RetentionPurgeJob.purgedTables {
+                        total += try await tx.first("SELECT COUNT(*) AS n FROM \(raw: table) WHERE tenant_id = \(tenant)")!.int("n")
+                    }
+                    return total
+                }
+            }
+            let before = try await rows("acme")
+            var logger = Logger(label: "test")
+            logger.logLevel = .critical
+            let purger = RetentionPurgeJob(database: platform.database, logger: logger)
+            #expect(try await purger.runOnce().isEmpty, "not before the window ends")
+            #expect(try await purger.runOnce(now: Date().addingTimeInterval(89 * 86_400)).isEmpty)
+            #expect(try await rows("acme") == before)
+
+            let purged = try await purger.runOnce(now: Date().addingTimeInterval(91 * 86_400))
+            #expect(purged == ["acme"], "bravo is active: never purged")
+            #expect(try await rows("acme") == 0)
+            #expect(try await rows("bravo") > 0)
+            #expect(try await purger.runOnce(now: Date().addingTimeInterval(1000 * 86_400)).isEmpty)
+            let event = try await platform.database.transaction(.platform) { tx in
+                try await tx.first("SELECT details, real_actor FROM audit_events WHERE tenant_id = 'acme' AND method = 'PurgeTenantData'")
+            }
+            #expect(try event?.string("real_actor") == "jobs/retention")
+            #expect(try event?.string("details").contains("\"text_messages\":\"\(Self.tricky.count)\"") == true)
+            let archives = (try? FileManager.default.contentsOfDirectory(atPath: platform.exportsDirectory.appendingPathComponent("acme").path)) ?? []
+            #expect(archives.isEmpty, "the purge deletes the archives too")
+            // The tenant, its billing record and its audit trail remain.
+            #expect(try await platform.billing.getTenantBilling(.with { $0.name = "tenants/acme/billing" }, metadata: platform.metadata(platform.ownerToken)).status == .cancelled)
+        }
+    }
+}
+
+/// Any JSON value, to compare what Python parsed.
+enum JSONValue: Decodable, Equatable {
+    case string(String)
+    case number(Double)
+    case bool(Bool)
+    case null
+    case array([JSONValue])
+    case object([String: JSONValue])
+
+    init(from decoder: Swift.Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if container.decodeNil() { self = .null }
+        else if let value = try? container.decode(Bool.self) { self = .bool(value) }
+        else if let value = try? container.decode(Double.self) { self = .number(value) }
+        else if let value = try? container.decode(String.self) { self = .string(value) }
+        else if let value = try? container.decode([JSONValue].self) { self = .array(value) }
+        else { self = .object(try container.decode([String: JSONValue].self)) }
+    }
+
+    subscript(key: String) -> JSONValue? {
+        if case .object(let object) = self { return object[key] }
+        return nil
+    }
+
+    var string: String? { if case .string(let value) = self { return value } else { return nil } }
+    var number: Double? { if case .number(let value) = self { return value } else { return nil } }
+    var array: [JSONValue]? { if case .array(let value) = self { return value } else { return nil } }
+
+    /// How the same value reads in the CSV file: numbers as integers, null as empty.
+    var csvText: String {
+        switch self {
+        case .string(let value): return value
+        case .number(let value): return String(Int64(value))
+        case .bool(let value): return value ? "true" : "false"
+        case .null: return ""
+        case .array, .object: return ""
+        }
+    }
+}

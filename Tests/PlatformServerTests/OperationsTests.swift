@@ -1,0 +1,868 @@
+import Foundation
+import GRPCCore
+import PlatformServer
+import PlatformTestSupport
+import RPCRuntime
+import ServiceProAPI
+import SwiftProtobuf
+import Testing
+
+/// Customers, appointments and invoices end to end over gRPC, on every store.
+@Suite("Operations")
+struct OperationsTests {
+    /// A moment in 2030, in whole seconds: times are stored to the microsecond, so these compare
+    /// exactly after a round trip.
+    static let origin: Int64 = 1_900_000_000
+    static let day: Int64 = 86_400
+
+    static func time(_ seconds: Int64) -> Google_Protobuf_Timestamp { Google_Protobuf_Timestamp(seconds: seconds) }
+
+    // MARK: Customers
+
+    @Test("customers: create, get, list and update round trip", arguments: TestBackend.available)
+    func customerRoundTrip(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            try await platform.createTenant("acme")
+            let ops = platform.operations(try await platform.token(role: .tenantAdmin, tenant: "acme"))
+            let jane = try await ops.createCustomer(.with {
+                $0.parent = "tenants/acme"
+                $0.customerID = "jane"
+                $0.customer = .with {
+                    $0.name = "tenants/acme/customers/ignored"
+                    $0.displayName = "  Jane Doe \n"
+                    $0.phoneNumber = "+19185550101"
+                    $0.email = "jane@example.com"
+                    $0.notes = "Gate code 4711"
+                    $0.externalID = "crm-1"
+                    $0.etag = "ignored"
+                }
+            })
+            #expect(jane.name == "tenants/acme/customers/jane")
+            #expect(jane.displayName == "Jane Doe")
+            #expect(jane.phoneNumber == "+19185550101")
+            #expect(jane.email == "jane@example.com")
+            #expect(jane.notes == "Gate code 4711")
+            #expect(jane.externalID == "crm-1")
+            #expect(jane.hasCreateTime && jane.hasUpdateTime)
+            #expect(!jane.etag.isEmpty && jane.etag != "ignored")
+            #expect(try await ops.getCustomer(jane.name) == jane)
+
+            let bob = try await ops.customer("acme", "Bob Baker")
+            let bobID = try #require(bob.name.split(separator: "/").last)
+            #expect(bob.name.hasPrefix("tenants/acme/customers/"))
+            #expect(bobID.allSatisfy { $0.isLowercase || $0.isNumber })
+            #expect(bob.phoneNumber.isEmpty && bob.email.isEmpty && bob.externalID.isEmpty)
+            let amy = try await ops.customer("acme", "Amy Adams")
+            // By display name, whatever the order of creation.
+            let listed = try await ops.listCustomers(.with { $0.parent = "tenants/acme" })
+            #expect(listed.customers.map(\.name) == [amy.name, bob.name, jane.name])
+            #expect(listed.nextPageToken.isEmpty)
+
+            let renamed = try await ops.updateCustomer(.with {
+                $0.name = jane.name
+                $0.displayName = "Jane Smith"
+                $0.notes = "New gate code 1234"
+                $0.email = "ignored@example.com"
+                $0.etag = jane.etag
+            }, ["display_name", "notes"])
+            #expect(renamed.displayName == "Jane Smith")
+            #expect(renamed.notes == "New gate code 1234")
+            #expect(renamed.email == jane.email, "fields outside the mask keep their values")
+            #expect(renamed.phoneNumber == jane.phoneNumber && renamed.externalID == jane.externalID)
+            #expect(renamed.etag != jane.etag)
+            #expect(renamed.createTime == jane.createTime)
+            #expect(try await ops.getCustomer(jane.name) == renamed)
+
+            // Naming a field without a value clears it.
+            let cleared = try await ops.updateCustomer(.with { $0.name = jane.name }, ["email", "external_id", "phone_number"])
+            #expect(cleared.email.isEmpty && cleared.externalID.isEmpty && cleared.phoneNumber.isEmpty)
+            #expect(cleared.displayName == "Jane Smith")
+        }
+    }
+
+    @Test("customers: filters, and changes since a time, oldest change first", arguments: TestBackend.available)
+    func customerFilters(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            try await platform.createTenant("acme")
+            let ops = platform.operations(platform.ownerToken)
+            let jane = try await ops.createCustomer(.with {
+                $0.parent = "tenants/acme"
+                $0.customer = .with {
+                    $0.displayName = "Jane Doe"; $0.phoneNumber = "+19185550101"; $0.email = "Jane@Example.com"; $0.externalID = "crm-1"
+                }
+            })
+            let bob = try await ops.customer("acme", "Bob Baker", phone: "+19185550102")
+            let amy = try await ops.customer("acme", "Amy Adams")
+
+            let byNumber = try await ops.listCustomers(.with { $0.parent = "tenants/acme"; $0.phoneNumber = "+19185550102" })
+            #expect(byNumber.customers.map(\.name) == [bob.name])
+            let byEmail = try await ops.listCustomers(.with { $0.parent = "tenants/acme"; $0.email = "jane@example.com" })
+            #expect(byEmail.customers.map(\.name) == [jane.name], "emails match whatever their case")
+            let byExternalID = try await ops.listCustomers(.with { $0.parent = "tenants/acme"; $0.externalID = "crm-1" })
+            #expect(byExternalID.customers.map(\.name) == [jane.name])
+            let nobody = try await ops.listCustomers(.with { $0.parent = "tenants/acme"; $0.externalID = "crm-1"; $0.phoneNumber = "+19185550102" })
+            #expect(nobody.customers.isEmpty, "filters combine with AND")
+
+            try await Task.sleep(for: .milliseconds(20))
+            let since = Date()
+            try await Task.sleep(for: .milliseconds(5))
+            _ = try await ops.updateCustomer(.with { $0.name = bob.name; $0.notes = "Changed first" }, ["notes"])
+            _ = try await ops.updateCustomer(.with { $0.name = amy.name; $0.notes = "Changed second" }, ["notes"])
+            let changed = try await ops.listCustomers(.with { $0.parent = "tenants/acme"; $0.minUpdateTime = .init(date: since) })
+            #expect(changed.customers.map(\.name) == [bob.name, amy.name])
+            // A sync that pages resumes in the same order.
+            let first = try await ops.listCustomers(.with { $0.parent = "tenants/acme"; $0.minUpdateTime = .init(date: since); $0.pageSize = 1 })
+            #expect(first.customers.map(\.name) == [bob.name])
+            let second = try await ops.listCustomers(.with {
+                $0.parent = "tenants/acme"; $0.minUpdateTime = .init(date: since); $0.pageSize = 1; $0.pageToken = first.nextPageToken
+            })
+            #expect(second.customers.map(\.name) == [amy.name])
+            #expect(second.nextPageToken.isEmpty)
+        }
+    }
+
+    @Test("bad fields are INVALID_ARGUMENT naming the field, and nothing is created", arguments: TestBackend.available)
+    func validation(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            try await platform.createTenant("acme")
+            let ops = platform.operations(platform.ownerToken)
+            let customerCases: [(CreateCustomerRequest, [String])] = [
+                (.with { $0.parent = "tenants/acme"; $0.customer = .with { $0.phoneNumber = "+19185550101" } }, ["customer.display_name"]),
+                (.with { $0.parent = "tenants/acme"; $0.customer = .with { $0.displayName = "   " } }, ["customer.display_name"]),
+                (.with { $0.parent = "tenants/acme"; $0.customer = .with { $0.displayName = "Jane"; $0.phoneNumber = "918-555-0101" } }, ["customer.phone_number"]),
+                (.with { $0.parent = "tenants/acme"; $0.customer = .with { $0.displayName = "Jane"; $0.email = "not an email" } }, ["customer.email"]),
+                (.with { $0.parent = "tenants/acme"; $0.customerID = "Not_An_ID"; $0.customer = .with { $0.displayName = "Jane" } }, ["customer_id"]),
+                (.with { $0.parent = "tenants/acme" }, ["customer"]),
+            ]
+            for (request, fields) in customerCases {
+                let result = await failure { try await ops.createCustomer(request) }
+                #expect(result?.code == .invalidArgument, "\(request)")
+                #expect(result?.fields == fields, "\(request)")
+            }
+            #expect(try await ops.listCustomers(.with { $0.parent = "tenants/acme" }).customers.isEmpty)
+
+            let jane = try await ops.customer("acme", "Jane Doe")
+            let updateCases: [(UpdateCustomerRequest, [String])] = [
+                (.with { $0.customer = .with { $0.name = jane.name; $0.etag = "\"7\"" }; $0.updateMask = .init(protoPaths: ["etag"]) }, ["update_mask"]),
+                (.with { $0.customer = .with { $0.name = jane.name }; $0.updateMask = .init(protoPaths: []) }, ["update_mask"]),
+                (.with { $0.customer = .with { $0.name = jane.name; $0.notes = "No mask" } }, ["update_mask"]),
+                (.with { $0.customer = .with { $0.name = jane.name; $0.displayName = " " }; $0.updateMask = .init(protoPaths: ["display_name"]) }, ["customer.display_name"]),
+                (.with { $0.customer = .with { $0.name = "tenants/acme/invoices/x" }; $0.updateMask = .init(protoPaths: ["notes"]) }, ["customer.name"]),
+            ]
+            for (request, fields) in updateCases {
+                let result = await failure { try await ops.customers.updateCustomer(request, metadata: ops.metadata) }
+                #expect(result?.code == .invalidArgument, "\(request)")
+                #expect(result?.fields == fields, "\(request)")
+            }
+            #expect(try await ops.getCustomer(jane.name) == jane)
+
+            let missing = await failure {
+                try await ops.createAppointment(.with { $0.parent = "tenants/acme"; $0.appointment = .with { $0.notes = "Nothing else" } })
+            }
+            #expect(missing?.fields == ["appointment.customer", "appointment.service_name", "appointment.start_time"])
+            let appointmentCases: [(Appointment, [String])] = [
+                (.with { $0.customer = jane.name; $0.serviceName = "Wash"; $0.startTime = Self.time(Self.origin); $0.duration = .init(seconds: -60) }, ["appointment.duration"]),
+                (.with { $0.customer = jane.name; $0.serviceName = "Wash"; $0.startTime = Self.time(Self.origin); $0.status = .UNRECOGNIZED(42) }, ["appointment.status"]),
+                (.with { $0.customer = "customers/jane"; $0.serviceName = "Wash"; $0.startTime = Self.time(Self.origin) }, ["appointment.customer"]),
+                (.with { $0.customer = jane.name; $0.serviceName = "  "; $0.startTime = Self.time(Self.origin) }, ["appointment.service_name"]),
+            ]
+            for (appointment, fields) in appointmentCases {
+                let result = await failure { try await ops.createAppointment(.with { $0.parent = "tenants/acme"; $0.appointment = appointment }) }
+                #expect(result?.code == .invalidArgument, "\(appointment)")
+                #expect(result?.fields == fields, "\(appointment)")
+            }
+            #expect(try await ops.listAppointments(.with { $0.parent = "tenants/acme" }).appointments.isEmpty)
+            let appointment = try await ops.appointment(for: jane, at: Self.origin)
+            let moveCustomer = await failure { try await ops.updateAppointment(.with { $0.name = appointment.name; $0.customer = jane.name }, ["customer"]) }
+            #expect(moveCustomer?.fields == ["update_mask"])
+            let unschedule = await failure { try await ops.updateAppointment(.with { $0.name = appointment.name }, ["start_time"]) }
+            #expect(unschedule?.fields == ["appointment.start_time"])
+
+            let line = InvoiceLine.with { $0.label = "Full detail"; $0.quantity = 1; $0.unitPriceCents = 15_000 }
+            let invoiceCases: [(Invoice, [String])] = [
+                (.with { $0.lines = [line] }, ["invoice.customer", "invoice.currency_code"]),
+                (.with { $0.customer = jane.name; $0.currencyCode = "usd" }, ["invoice.currency_code"]),
+                (.with {
+                    $0.customer = jane.name; $0.currencyCode = "USD"
+                    $0.lines = [
+                        .with { $0.label = "Nothing"; $0.quantity = 0; $0.unitPriceCents = 100 },
+                        .with { $0.label = "Refund"; $0.quantity = 1; $0.unitPriceCents = -100 },
+                        line,
+                    ]
+                }, ["invoice.lines[0].quantity", "invoice.lines[1].unit_price_cents"]),
+                (.with { $0.customer = jane.name; $0.currencyCode = "USD"; $0.lines = [.with { $0.label = "  "; $0.quantity = 1 }] }, ["invoice.lines[0].label"]),
+                (.with { $0.customer = jane.name; $0.currencyCode = "USD"; $0.lines = [line]; $0.taxCents = -1 }, ["invoice.tax_cents"]),
+                (.with {
+                    $0.customer = jane.name; $0.currencyCode = "USD"
+                    $0.lines = [.with { $0.label = "Yacht"; $0.quantity = 2; $0.unitPriceCents = Int64.max / 2 + 1 }]
+                }, ["invoice.lines[0].unit_price_cents"]),
+                (.with { $0.customer = jane.name; $0.currencyCode = "USD"; $0.appointment = "tenants/acme/customers/jane" }, ["invoice.appointment"]),
+            ]
+            for (invoice, fields) in invoiceCases {
+                let result = await failure { try await ops.createInvoice(.with { $0.parent = "tenants/acme"; $0.invoice = invoice }) }
+                #expect(result?.code == .invalidArgument, "\(invoice)")
+                #expect(result?.fields == fields, "\(invoice)")
+            }
+            #expect(try await ops.listInvoices(.with { $0.parent = "tenants/acme" }).invoices.isEmpty)
+
+            let badPage = await failure { try await ops.listCustomers(.with { $0.parent = "tenants/acme"; $0.pageSize = -1 }) }
+            #expect(badPage?.fields == ["page_size"])
+            let backwards = await failure {
+                try await ops.listAppointments(.with {
+                    $0.parent = "tenants/acme"; $0.minStartTime = Self.time(Self.origin); $0.maxStartTime = Self.time(Self.origin - Self.day)
+                })
+            }
+            #expect(backwards?.fields == ["max_start_time"])
+        }
+    }
+
+    @Test("phone numbers, external ids and invoice numbers are unique within a tenant", arguments: TestBackend.available)
+    func uniqueness(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            try await platform.createTenant("acme")
+            try await platform.createTenant("bravo")
+            let ops = platform.operations(platform.ownerToken)
+            let jane = try await ops.createCustomer(.with {
+                $0.parent = "tenants/acme"; $0.customerID = "jane"
+                $0.customer = .with { $0.displayName = "Jane Doe"; $0.phoneNumber = "+19185550101"; $0.externalID = "crm-1" }
+            })
+
+            let number = await failure { try await ops.customer("acme", "Jane Again", phone: "+19185550101") }
+            #expect(number?.code == .alreadyExists)
+            #expect(number?.reason == "phone_number_in_use")
+            #expect(number?.fields == ["customer.phone_number"])
+            let external = await failure {
+                try await ops.createCustomer(.with { $0.parent = "tenants/acme"; $0.customer = .with { $0.displayName = "Jane Again"; $0.externalID = "crm-1" } })
+            }
+            #expect(external?.code == .alreadyExists)
+            #expect(external?.reason == "external_id_in_use")
+            #expect(external?.fields == ["customer.external_id"])
+            let sameID = await failure {
+                try await ops.createCustomer(.with { $0.parent = "tenants/acme"; $0.customerID = "jane"; $0.customer = .with { $0.displayName = "Other Jane" } })
+            }
+            #expect(sameID?.code == .alreadyExists)
+            #expect(sameID?.reason == "customer_exists")
+            #expect(sameID?.fields == ["customer_id"])
+            #expect(try await ops.listCustomers(.with { $0.parent = "tenants/acme" }).customers == [jane])
+
+            // Another tenant's customers are no clash; neither are customers without a number.
+            _ = try await ops.createCustomer(.with {
+                $0.parent = "tenants/bravo"; $0.customerID = "jane"
+                $0.customer = .with { $0.displayName = "Bravo's Jane"; $0.phoneNumber = "+19185550101"; $0.externalID = "crm-1" }
+            })
+            let bob = try await ops.customer("acme", "Bob Baker")
+            _ = try await ops.customer("acme", "Amy Adams")
+
+            let moved = await failure { try await ops.updateCustomer(.with { $0.name = bob.name; $0.phoneNumber = "+19185550101" }, ["phone_number"]) }
+            #expect(moved?.code == .alreadyExists)
+            #expect(moved?.fields == ["customer.phone_number"])
+            #expect(try await ops.getCustomer(bob.name).phoneNumber.isEmpty)
+            let kept = try await ops.updateCustomer(.with { $0.name = jane.name; $0.phoneNumber = "+19185550101"; $0.externalID = "crm-1"; $0.notes = "Kept" }, [
+                "phone_number", "external_id", "notes",
+            ])
+            #expect(kept.notes == "Kept", "keeping its own number is no clash")
+
+            _ = try await ops.createAppointment(.with {
+                $0.parent = "tenants/acme"
+                $0.appointment = .with { $0.customer = jane.name; $0.serviceName = "Wash"; $0.startTime = Self.time(Self.origin); $0.externalID = "booking-1" }
+            })
+            let appointmentExternal = await failure {
+                try await ops.createAppointment(.with {
+                    $0.parent = "tenants/acme"
+                    $0.appointment = .with { $0.customer = jane.name; $0.serviceName = "Wax"; $0.startTime = Self.time(Self.origin); $0.externalID = "booking-1" }
+                })
+            }
+            #expect(appointmentExternal?.code == .alreadyExists)
+            #expect(appointmentExternal?.fields == ["appointment.external_id"])
+
+            _ = try await ops.createInvoice(.with {
+                $0.parent = "tenants/acme"
+                $0.invoice = .with { $0.customer = jane.name; $0.currencyCode = "USD"; $0.externalID = "qb-1" }
+            })
+            let invoiceExternal = await failure {
+                try await ops.createInvoice(.with { $0.parent = "tenants/acme"; $0.invoice = .with { $0.customer = jane.name; $0.currencyCode = "USD"; $0.externalID = "qb-1" } })
+            }
+            #expect(invoiceExternal?.fields == ["invoice.external_id"])
+            let invoiceNumber = await failure {
+                try await ops.createInvoice(.with { $0.parent = "tenants/acme"; $0.invoice = .with { $0.customer = jane.name; $0.currencyCode = "USD"; $0.invoiceNumber = "INV-0001" } })
+            }
+            #expect(invoiceNumber?.code == .alreadyExists)
+            #expect(invoiceNumber?.reason == "invoice_number_in_use")
+            #expect(invoiceNumber?.fields == ["invoice.invoice_number"])
+            #expect(try await ops.listInvoices(.with { $0.parent = "tenants/acme" }).invoices.count == 1)
+        }
+    }
+
+    @Test("a stale etag is ABORTED, and a retried create returns its first result", arguments: TestBackend.available)
+    func etagsAndRetries(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            try await platform.createTenant("acme")
+            let ops = platform.operations(platform.ownerToken)
+            let request = CreateCustomerRequest.with {
+                $0.parent = "tenants/acme"
+                $0.customer = .with { $0.displayName = "Jane Doe"; $0.phoneNumber = "+19185550101" }
+                $0.requestID = "create-jane-1"
+            }
+            let jane = try await ops.createCustomer(request)
+            #expect(try await ops.createCustomer(request) == jane)
+            var changed = request
+            changed.customer.displayName = "Someone Else"
+            #expect(try await ops.createCustomer(changed) == jane, "the request id, not the content, identifies the call")
+            #expect(try await ops.listCustomers(.with { $0.parent = "tenants/acme" }).customers == [jane])
+            let events = try await platform.auditEvents(.with { $0.method = "/servicepro.operations.v1.CustomerService/CreateCustomer" })
+            #expect(events.map(\.resourceName) == [jane.name], "one event for one create")
+
+            _ = try await ops.updateCustomer(.with { $0.name = jane.name; $0.notes = "First"; $0.etag = jane.etag }, ["notes"])
+            let stale = await failure { try await ops.updateCustomer(.with { $0.name = jane.name; $0.notes = "Second"; $0.etag = jane.etag }, ["notes"]) }
+            #expect(stale?.code == .aborted)
+            #expect(stale?.reason == "etag_mismatch")
+            #expect(try await ops.getCustomer(jane.name).notes == "First")
+
+            let appointment = try await ops.appointment(for: jane, at: Self.origin)
+            _ = try await ops.updateAppointment(.with { $0.name = appointment.name; $0.status = .confirmed; $0.etag = appointment.etag }, ["status"])
+            let staleAppointment = await failure {
+                try await ops.updateAppointment(.with { $0.name = appointment.name; $0.status = .cancelled; $0.etag = appointment.etag }, ["status"])
+            }
+            #expect(staleAppointment?.code == .aborted)
+            #expect(try await ops.getAppointment(appointment.name).status == .confirmed)
+
+            let invoiceRequest = CreateInvoiceRequest.with {
+                $0.parent = "tenants/acme"
+                $0.invoice = .with { $0.customer = jane.name; $0.currencyCode = "USD" }
+                $0.requestID = "invoice-1"
+            }
+            let invoice = try await ops.createInvoice(invoiceRequest)
+            #expect(try await ops.createInvoice(invoiceRequest) == invoice)
+            #expect(try await ops.listInvoices(.with { $0.parent = "tenants/acme" }).invoices.map(\.invoiceNumber) == ["INV-0001"])
+            _ = try await ops.updateInvoice(.with { $0.name = invoice.name; $0.notes = "Net 30"; $0.etag = invoice.etag }, ["notes"])
+            let staleInvoice = await failure { try await ops.updateInvoice(.with { $0.name = invoice.name; $0.notes = "Net 60"; $0.etag = invoice.etag }, ["notes"]) }
+            #expect(staleInvoice?.code == .aborted)
+        }
+    }
+
+    @Test("listings page through every row once, and a token fits only its own listing", arguments: TestBackend.available)
+    func pagination(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            try await platform.createTenant("acme")
+            let ops = platform.operations(platform.ownerToken)
+            // Equal display names: the id breaks the tie, so none is skipped or served twice.
+            var customers: [Customer] = []
+            for (index, displayName) in ["Dee", "Cy", "Dee", "Al", "Dee", "Bo"].enumerated() {
+                customers.append(try await ops.createCustomer(.with {
+                    $0.parent = "tenants/acme"; $0.customerID = "c\(index)"; $0.customer = .with { $0.displayName = displayName }
+                }))
+            }
+            var seen: [String] = []
+            var token = ""
+            repeat {
+                let page = try await ops.listCustomers(.with { $0.parent = "tenants/acme"; $0.pageSize = 2; $0.pageToken = token })
+                #expect(page.customers.count <= 2)
+                seen += page.customers.map(\.name)
+                token = page.nextPageToken
+            } while !token.isEmpty
+            #expect(seen == ["c3", "c5", "c1", "c0", "c2", "c4"].map { "tenants/acme/customers/\($0)" })
+
+            let jane = customers[0]
+            var appointments: [Appointment] = []
+            for offset: Int64 in [3, 1, 4, 1, 5] {
+                appointments.append(try await ops.appointment(for: jane, at: Self.origin + offset * Self.day))
+            }
+            seen = []
+            repeat {
+                let page = try await ops.listAppointments(.with { $0.parent = "tenants/acme"; $0.pageSize = 2; $0.pageToken = token })
+                seen += page.appointments.map(\.name)
+                token = page.nextPageToken
+            } while !token.isEmpty
+            let byStart = appointments.sorted { ($0.startTime.seconds, $0.name) < ($1.startTime.seconds, $1.name) }
+            #expect(seen == byStart.map(\.name), "by start time, earliest first")
+
+            var invoices: [Invoice] = []
+            for _ in 1...5 {
+                invoices.append(try await ops.createInvoice(.with { $0.parent = "tenants/acme"; $0.invoice = .with { $0.customer = jane.name; $0.currencyCode = "USD" } }))
+            }
+            seen = []
+            repeat {
+                let page = try await ops.listInvoices(.with { $0.parent = "tenants/acme"; $0.pageSize = 2; $0.pageToken = token })
+                seen += page.invoices.map(\.name)
+                token = page.nextPageToken
+            } while !token.isEmpty
+            #expect(seen == invoices.reversed().map(\.name), "newest first")
+
+            let first = try await ops.listCustomers(.with { $0.parent = "tenants/acme"; $0.pageSize = 2 })
+            let replayed = await failure {
+                try await ops.listCustomers(.with { $0.parent = "tenants/acme"; $0.pageSize = 2; $0.externalID = "x"; $0.pageToken = first.nextPageToken })
+            }
+            #expect(replayed?.fields == ["page_token"])
+            let elsewhere = await failure {
+                try await ops.listInvoices(.with { $0.parent = "tenants/acme"; $0.pageSize = 2; $0.pageToken = first.nextPageToken })
+            }
+            #expect(elsewhere?.fields == ["page_token"])
+        }
+    }
+
+    @Test("another tenant's customers, appointments and invoices are NOT_FOUND and cannot be referenced", arguments: TestBackend.available)
+    func tenantIsolation(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            try await platform.createTenant("acme")
+            try await platform.createTenant("bravo")
+            let owner = platform.operations(platform.ownerToken)
+            let secret = try await owner.customer("bravo", "Bravo's Secret Client", phone: "+19185550199")
+            let secretAppointment = try await owner.appointment(for: secret, at: Self.origin)
+            let secretInvoice = try await owner.createInvoice(.with {
+                $0.parent = "tenants/bravo"; $0.invoice = .with { $0.customer = secret.name; $0.currencyCode = "USD" }
+            })
+            let admin = platform.operations(try await platform.token(role: .tenantAdmin, tenant: "acme"))
+            let jane = try await admin.customer("acme", "Jane Doe")
+            let secretID = try #require(secret.name.split(separator: "/").last)
+
+            /// The call fails as if the resource did not exist, and says nothing of it.
+            func expectHidden(_ what: String, _ call: () async throws -> some Any) async {
+                let result = await failure(call)
+                #expect(result?.code == .notFound, "\(what): \(String(describing: result))")
+                #expect(result?.message.contains("Secret") == false, "\(what)")
+            }
+            await expectHidden("get customer") { try await admin.getCustomer(secret.name) }
+            await expectHidden("list customers") { try await admin.listCustomers(.with { $0.parent = "tenants/bravo" }) }
+            await expectHidden("update customer") { try await admin.updateCustomer(.with { $0.name = secret.name; $0.notes = "Mine now" }, ["notes"]) }
+            await expectHidden("get appointment") { try await admin.getAppointment(secretAppointment.name) }
+            await expectHidden("list appointments") { try await admin.listAppointments(.with { $0.parent = "tenants/bravo" }) }
+            await expectHidden("update appointment") {
+                try await admin.updateAppointment(.with { $0.name = secretAppointment.name; $0.status = .cancelled }, ["status"])
+            }
+            await expectHidden("get invoice") { try await admin.getInvoice(secretInvoice.name) }
+            await expectHidden("list invoices") { try await admin.listInvoices(.with { $0.parent = "tenants/bravo" }) }
+            await expectHidden("update invoice") { try await admin.updateInvoice(.with { $0.name = secretInvoice.name; $0.status = .void }, ["status"]) }
+            // The same id under the caller's own tenant is simply not there.
+            await expectHidden("same id, own tenant") { try await owner.getCustomer("tenants/acme/customers/\(secretID)") }
+            #expect(try await owner.getCustomer(secret.name) == secret)
+            #expect(try await owner.getInvoice(secretInvoice.name) == secretInvoice)
+
+            /// Referencing another tenant's resource is answered like referencing a missing one.
+            func expectRefused(_ field: String, _ what: String, _ call: () async throws -> some Any) async {
+                let result = await failure(call)
+                #expect(result?.code == .invalidArgument, "\(what): \(String(describing: result))")
+                #expect(result?.fields == [field], "\(what)")
+                #expect(result?.message.contains("Secret") == false, "\(what)")
+            }
+            await expectRefused("appointment.customer", "bravo's customer") {
+                try await admin.createAppointment(.with {
+                    $0.parent = "tenants/acme"
+                    $0.appointment = .with { $0.customer = secret.name; $0.serviceName = "Wash"; $0.startTime = Self.time(Self.origin) }
+                })
+            }
+            await expectRefused("appointment.customer", "a missing customer") {
+                try await admin.createAppointment(.with {
+                    $0.parent = "tenants/acme"
+                    $0.appointment = .with { $0.customer = "tenants/acme/customers/nosuch"; $0.serviceName = "Wash"; $0.startTime = Self.time(Self.origin) }
+                })
+            }
+            await expectRefused("invoice.customer", "bravo's customer") {
+                try await admin.createInvoice(.with { $0.parent = "tenants/acme"; $0.invoice = .with { $0.customer = secret.name; $0.currencyCode = "USD" } })
+            }
+            await expectRefused("invoice.appointment", "bravo's appointment") {
+                try await admin.createInvoice(.with {
+                    $0.parent = "tenants/acme"
+                    $0.invoice = .with { $0.customer = jane.name; $0.appointment = secretAppointment.name; $0.currencyCode = "USD" }
+                })
+            }
+            await expectRefused("customer", "appointments filtered by bravo's customer") {
+                try await admin.listAppointments(.with { $0.parent = "tenants/acme"; $0.customer = secret.name })
+            }
+            await expectRefused("customer", "invoices filtered by bravo's customer") {
+                try await admin.listInvoices(.with { $0.parent = "tenants/acme"; $0.customer = secret.name })
+            }
+            #expect(try await admin.listAppointments(.with { $0.parent = "tenants/acme" }).appointments.isEmpty)
+            #expect(try await admin.listInvoices(.with { $0.parent = "tenants/acme" }).invoices.isEmpty)
+            #expect(try await owner.getCustomer(secret.name).notes.isEmpty)
+            #expect(try await owner.getAppointment(secretAppointment.name).status == .scheduled)
+        }
+    }
+
+    // MARK: Appointments
+
+    @Test("appointments: book, list by start time with filters, reschedule and confirm", arguments: TestBackend.available)
+    func appointments(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            try await platform.createTenant("acme")
+            let ops = platform.operations(try await platform.token(role: .tenantMember, tenant: "acme"))
+            let jane = try await ops.customer("acme", "Jane Doe")
+            let bob = try await ops.customer("acme", "Bob Baker")
+
+            let detail = try await ops.createAppointment(.with {
+                $0.parent = "tenants/acme"
+                $0.appointmentID = "detail"
+                $0.appointment = .with {
+                    $0.customer = jane.name
+                    $0.serviceName = " Full detail "
+                    $0.startTime = Self.time(Self.origin + 2 * Self.day)
+                    $0.duration = .init(seconds: 5400)
+                    $0.address = "1 Main St, Tulsa"
+                    $0.notes = "Black SUV"
+                }
+            })
+            #expect(detail.name == "tenants/acme/appointments/detail")
+            #expect(detail.customer == jane.name)
+            #expect(detail.serviceName == "Full detail")
+            #expect(detail.startTime.seconds == Self.origin + 2 * Self.day)
+            #expect(detail.duration.seconds == 5400)
+            #expect(detail.status == .scheduled, "SCHEDULED when unset")
+            #expect(detail.address == "1 Main St, Tulsa" && detail.notes == "Black SUV")
+            #expect(!detail.etag.isEmpty)
+            #expect(try await ops.getAppointment(detail.name) == detail)
+
+            let wash = try await ops.createAppointment(.with {
+                $0.parent = "tenants/acme"
+                $0.appointment = .with { $0.customer = bob.name; $0.serviceName = "Wash"; $0.startTime = Self.time(Self.origin + Self.day); $0.status = .confirmed }
+            })
+            #expect(wash.status == .confirmed)
+            #expect(!wash.hasDuration, "no duration given, none stored")
+            let wax = try await ops.appointment(for: jane, at: Self.origin + 3 * Self.day)
+
+            func names(_ request: ListAppointmentsRequest) async throws -> [String] {
+                var request = request
+                request.parent = "tenants/acme"
+                return try await ops.listAppointments(request).appointments.map(\.name)
+            }
+            #expect(try await names(.init()) == [wash.name, detail.name, wax.name])
+            #expect(try await names(.with { $0.customer = jane.name }) == [detail.name, wax.name])
+            #expect(try await names(.with { $0.status = .confirmed }) == [wash.name])
+            #expect(try await names(.with {
+                $0.minStartTime = Self.time(Self.origin + 2 * Self.day); $0.maxStartTime = Self.time(Self.origin + 3 * Self.day)
+            }) == [detail.name], "from min_start_time inclusive to max_start_time exclusive")
+
+            let rescheduled = try await ops.updateAppointment(.with {
+                $0.name = detail.name
+                $0.startTime = Self.time(Self.origin + 4 * Self.day)
+                $0.status = .confirmed
+                $0.etag = detail.etag
+            }, ["start_time", "status"])
+            #expect(rescheduled.startTime.seconds == Self.origin + 4 * Self.day)
+            #expect(rescheduled.status == .confirmed)
+            #expect(rescheduled.serviceName == detail.serviceName && rescheduled.duration == detail.duration && rescheduled.customer == jane.name)
+            #expect(rescheduled.etag != detail.etag)
+            #expect(try await names(.init()) == [wash.name, wax.name, detail.name])
+
+            let done = try await ops.updateAppointment(.with { $0.name = detail.name; $0.status = .completed }, ["status", "duration"])
+            #expect(done.status == .completed)
+            #expect(!done.hasDuration, "naming the duration without one clears it")
+            let noShow = try await ops.updateAppointment(.with { $0.name = wax.name; $0.status = .noShow }, ["status"])
+            #expect(try await ops.getAppointment(wax.name) == noShow)
+        }
+    }
+
+    // MARK: Invoices
+
+    @Test("invoices: the server computes amounts and numbers each tenant's invoices", arguments: TestBackend.available)
+    func invoiceTotalsAndNumbers(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            try await platform.createTenant("acme")
+            try await platform.createTenant("bravo")
+            let ops = platform.operations(try await platform.token(role: .tenantAdmin, tenant: "acme"))
+            let jane = try await ops.customer("acme", "Jane Doe")
+            let detail = try await ops.appointment(for: jane, at: Self.origin)
+
+            let first = try await ops.createInvoice(.with {
+                $0.parent = "tenants/acme"
+                $0.invoiceID = "first"
+                $0.invoice = .with {
+                    $0.customer = jane.name
+                    $0.appointment = detail.name
+                    $0.currencyCode = "USD"
+                    $0.lines = [
+                        .with { $0.label = "Full detail – SUV"; $0.quantity = 2; $0.unitPriceCents = 15_000; $0.amountCents = 1 },
+                        .with { $0.label = "Tire shine"; $0.quantity = 1; $0.unitPriceCents = 999 },
+                    ]
+                    $0.taxCents = 1_250
+                    // Computed by the server, whatever the request says.
+                    $0.subtotalCents = 5
+                    $0.totalCents = 7
+                    $0.issueTime = Self.time(Self.origin)
+                    $0.dueTime = Self.time(Self.origin + 30 * Self.day)
+                }
+            })
+            #expect(first.name == "tenants/acme/invoices/first")
+            #expect(first.invoiceNumber == "INV-0001")
+            #expect(first.customer == jane.name && first.appointment == detail.name)
+            #expect(first.lines.map(\.amountCents) == [30_000, 999])
+            #expect(first.lines.map(\.label) == ["Full detail – SUV", "Tire shine"])
+            #expect(first.subtotalCents == 30_999)
+            #expect(first.totalCents == 32_249)
+            #expect(first.status == .draft, "DRAFT when unset")
+            #expect(!first.hasIssueTime && !first.hasPaidTime)
+            #expect(first.dueTime.seconds == Self.origin + 30 * Self.day)
+            #expect(try await ops.getInvoice(first.name) == first)
+
+            let second = try await ops.invoice(for: jane)
+            #expect(second.invoiceNumber == "INV-0002")
+            let chosen = try await ops.createInvoice(.with {
+                $0.parent = "tenants/acme"; $0.invoice = .with { $0.customer = jane.name; $0.currencyCode = "USD"; $0.invoiceNumber = " INV-0100 " }
+            })
+            #expect(chosen.invoiceNumber == "INV-0100")
+            #expect(try await ops.invoice(for: jane).invoiceNumber == "INV-0101", "after the highest, whoever chose it")
+            _ = try await ops.createInvoice(.with {
+                $0.parent = "tenants/acme"; $0.invoice = .with { $0.customer = jane.name; $0.currencyCode = "USD"; $0.invoiceNumber = "2030-A" }
+            })
+            #expect(try await ops.invoice(for: jane).invoiceNumber == "INV-0102", "numbers of another shape do not count")
+
+            let owner = platform.operations(platform.ownerToken)
+            let bravoCustomer = try await owner.customer("bravo", "Bravo Client")
+            #expect(try await owner.invoice(for: bravoCustomer).invoiceNumber == "INV-0001", "each tenant counts its own")
+
+            // A draft's lines change, and its totals follow.
+            let edited = try await ops.updateInvoice(.with {
+                $0.name = first.name
+                $0.lines = [.with { $0.label = "Full detail"; $0.quantity = 1; $0.unitPriceCents = 20_000 }]
+                $0.taxCents = 0
+                $0.etag = first.etag
+            }, ["lines", "tax_cents"])
+            #expect(edited.lines.map(\.amountCents) == [20_000])
+            #expect(edited.subtotalCents == 20_000 && edited.totalCents == 20_000)
+            #expect(edited.invoiceNumber == "INV-0001" && edited.appointment == detail.name)
+
+            let bob = try await ops.customer("acme", "Bob Baker")
+            let bobsAppointment = try await ops.appointment(for: bob, at: Self.origin)
+            let wrongAppointment = await failure {
+                try await ops.updateInvoice(.with { $0.name = first.name; $0.appointment = bobsAppointment.name }, ["appointment"])
+            }
+            #expect(wrongAppointment?.code == .invalidArgument)
+            #expect(wrongAppointment?.fields == ["invoice.appointment"])
+            let unlinked = try await ops.updateInvoice(.with { $0.name = first.name }, ["appointment"])
+            #expect(unlinked.appointment.isEmpty)
+            let renumbered = try await ops.updateInvoice(.with { $0.name = first.name; $0.invoiceNumber = "INV-0500" }, ["invoice_number"])
+            #expect(renumbered.invoiceNumber == "INV-0500")
+            let taken = await failure { try await ops.updateInvoice(.with { $0.name = second.name; $0.invoiceNumber = "INV-0500" }, ["invoice_number"]) }
+            #expect(taken?.fields == ["invoice.invoice_number"])
+
+            // Newest first, filtered by status and customer.
+            let listed = try await ops.listInvoices(.with { $0.parent = "tenants/acme" })
+            #expect(listed.invoices.first?.invoiceNumber == "INV-0102")
+            #expect(listed.invoices.last?.name == first.name)
+            #expect(try await ops.listInvoices(.with { $0.parent = "tenants/acme"; $0.status = .issued }).invoices.isEmpty)
+            #expect(try await ops.listInvoices(.with { $0.parent = "tenants/acme"; $0.customer = bob.name }).invoices.isEmpty)
+            #expect(try await ops.listInvoices(.with { $0.parent = "tenants/acme"; $0.customer = jane.name }).invoices.count == 6)
+        }
+    }
+
+    @Test("concurrent creates get consecutive invoice numbers", arguments: TestBackend.available)
+    func concurrentNumbering(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            try await platform.createTenant("acme")
+            let ops = platform.operations(platform.ownerToken)
+            let jane = try await ops.customer("acme", "Jane Doe")
+            let numbers: [String] = try await withThrowingTaskGroup(of: String.self) { group in
+                for _ in 1...8 {
+                    group.addTask { try await ops.invoice(for: jane).invoiceNumber }
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(numbers.sorted() == (1...8).map { "INV-000\($0)" })
+        }
+    }
+
+    @Test("only a draft's lines change; issue and paid times follow the status", arguments: TestBackend.available)
+    func invoiceLifecycle(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            try await platform.createTenant("acme", tier: .pro)
+            let ops = platform.operations(try await platform.token(role: .partner, tenant: "acme"))
+            let jane = try await ops.customer("acme", "Jane Doe")
+            let draft = try await ops.createInvoice(.with {
+                $0.parent = "tenants/acme"
+                $0.invoice = .with {
+                    $0.customer = jane.name; $0.currencyCode = "USD"
+                    $0.lines = [.with { $0.label = "Wash"; $0.quantity = 1; $0.unitPriceCents = 4_000 }]
+                }
+            })
+
+            let before = Date().addingTimeInterval(-1)
+            let issued = try await ops.updateInvoice(.with { $0.name = draft.name; $0.status = .issued }, ["status"])
+            #expect(issued.status == .issued)
+            #expect(issued.hasIssueTime && issued.issueTime.date >= before)
+            #expect(!issued.hasPaidTime)
+
+            for (paths, invoice) in [
+                (["lines"], Invoice.with { $0.lines = [.with { $0.label = "Wash"; $0.quantity = 2; $0.unitPriceCents = 4_000 }] }),
+                (["tax_cents"], Invoice.with { $0.taxCents = 300 }),
+                (["currency_code"], Invoice.with { $0.currencyCode = "EUR" }),
+            ] {
+                var change = invoice
+                change.name = draft.name
+                let refused = await failure { try await ops.updateInvoice(change, paths) }
+                #expect(refused?.code == .failedPrecondition, "\(paths)")
+                #expect(refused?.reason == "invoice_not_draft", "\(paths)")
+            }
+            #expect(try await ops.getInvoice(draft.name).totalCents == 4_000)
+            // Sending the lines it already has, as a full sync does, changes nothing and is fine.
+            let resent = try await ops.updateInvoice(.with { $0.name = draft.name; $0.lines = draft.lines; $0.notes = "Thanks!" }, ["lines", "notes"])
+            #expect(resent.notes == "Thanks!" && resent.lines == draft.lines)
+
+            let backToDraft = await failure { try await ops.updateInvoice(.with { $0.name = draft.name; $0.status = .draft }, ["status"]) }
+            #expect(backToDraft?.code == .failedPrecondition)
+            #expect(backToDraft?.reason == "invalid_status_transition")
+
+            let paid = try await ops.updateInvoice(.with { $0.name = draft.name; $0.status = .paid }, ["status"])
+            #expect(paid.status == .paid)
+            #expect(paid.issueTime == issued.issueTime)
+            #expect(paid.hasPaidTime && paid.paidTime.date >= paid.issueTime.date)
+            let voided = await failure { try await ops.updateInvoice(.with { $0.name = draft.name; $0.status = .void }, ["status"]) }
+            #expect(voided?.reason == "invalid_status_transition")
+
+            // Paid on the spot: issued and paid at once.
+            let cash = try await ops.createInvoice(.with {
+                $0.parent = "tenants/acme"; $0.invoice = .with { $0.customer = jane.name; $0.currencyCode = "USD"; $0.status = .paid }
+            })
+            #expect(cash.hasIssueTime && cash.hasPaidTime)
+            // A draft that was never sent can be voided, and it never gets an issue time.
+            let abandoned = try await ops.invoice(for: jane)
+            let dropped = try await ops.updateInvoice(.with { $0.name = abandoned.name; $0.status = .void }, ["status"])
+            #expect(dropped.status == .void && !dropped.hasIssueTime)
+
+            let paidOnes = try await ops.listInvoices(.with { $0.parent = "tenants/acme"; $0.status = .paid })
+            #expect(paidOnes.invoices.map(\.name) == [cash.name, draft.name])
+        }
+    }
+
+    // MARK: Other callers
+
+    @Test("an inbound text links to its customer, found or created, visible through ListCustomers", arguments: TestBackend.available)
+    func inboundTextCustomers(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            try await platform.createTenant("acme", displayName: "Acme Detailing")
+            let owner = platform.metadata(platform.ownerToken)
+            _ = try await PhoneConfigService.Client(wrapping: platform.client).createPhoneConfig(.with {
+                $0.parent = "tenants/acme"
+                $0.phoneConfig = .with { $0.phoneNumber = "+19185550101" }
+            }, metadata: owner)
+            let ops = platform.operations(platform.ownerToken)
+            let known = try await ops.customer("acme", "Known Caller", phone: "+15550002222")
+            let inbound = InboundService.Client(wrapping: platform.client)
+            let text = { (sid: Int, from: String) in
+                try await inbound.handleInboundMessage(.with {
+                    $0.messageSid = "SM" + String(format: "%032x", sid)
+                    $0.to = "+19185550101"
+                    $0.from = from
+                    $0.body = "Do you have openings Friday?"
+                }, metadata: platform.metadata(platform.bridgeToken))
+            }
+
+            let stranger = try await text(1, "+15550001111")
+            #expect(stranger.message.customer.hasPrefix("tenants/acme/customers/"))
+            #expect(stranger.replies.count == 1, "a new customer is acknowledged")
+            let listed = try await ops.listCustomers(.with { $0.parent = "tenants/acme" })
+            #expect(listed.customers.map(\.name) == [stranger.message.customer, known.name], "not yet named: first by display name")
+            let created = try #require(listed.customers.first)
+            #expect(created.phoneNumber == "+15550001111")
+            #expect(created.displayName.isEmpty)
+            #expect(try await ops.listCustomers(.with { $0.parent = "tenants/acme"; $0.phoneNumber = "+15550001111" }).customers == [created])
+
+            let regular = try await text(2, "+15550002222")
+            #expect(regular.message.customer == known.name, "a text from a known number links to that customer")
+            #expect(regular.replies.isEmpty)
+
+            let twin = await failure { try await ops.customer("acme", "Same Number", phone: "+15550001111") }
+            #expect(twin?.code == .alreadyExists)
+            #expect(twin?.fields == ["customer.phone_number"])
+            let named = try await ops.updateCustomer(.with { $0.name = created.name; $0.displayName = "Texting Tina"; $0.etag = created.etag }, ["display_name"])
+            #expect(named.displayName == "Texting Tina" && named.phoneNumber == "+15550001111")
+            let again = try await text(3, "+15550001111")
+            #expect(again.message.customer == created.name)
+            #expect(try await ops.listCustomers(.with { $0.parent = "tenants/acme" }).customers.count == 2)
+        }
+    }
+
+    @Test("a partner key syncs customers; a member books but does not bill", arguments: TestBackend.available)
+    func partnerAndMember(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            try await platform.createTenant("acme", tier: .pro)
+            try await platform.createTenant("bravo", tier: .pro)
+            let partner = platform.operations(try await platform.token(role: .partner, tenant: "acme"))
+            let request = CreateCustomerRequest.with {
+                $0.parent = "tenants/acme"
+                $0.customer = .with { $0.displayName = "Pat Partner"; $0.externalID = "crm-42"; $0.email = "pat@example.com" }
+                $0.requestID = "sync-crm-42"
+            }
+            let pat = try await partner.createCustomer(request)
+            #expect(try await partner.createCustomer(request) == pat, "a retried sync creates nothing new")
+            #expect(try await partner.listCustomers(.with { $0.parent = "tenants/acme" }).customers == [pat])
+            #expect(try await partner.listCustomers(.with { $0.parent = "tenants/acme"; $0.externalID = "crm-42" }).customers == [pat])
+            let lastSync = Google_Protobuf_Timestamp(seconds: pat.updateTime.seconds)
+            let synced = try await partner.listCustomers(.with { $0.parent = "tenants/acme"; $0.minUpdateTime = lastSync })
+            #expect(synced.customers == [pat], "changes since the last sync")
+            let otherTenant = await failure { try await partner.listCustomers(.with { $0.parent = "tenants/bravo" }) }
+            #expect(otherTenant?.code == .notFound)
+            let invoice = try await partner.invoice(for: pat)
+            #expect(invoice.invoiceNumber == "INV-0001")
+
+            let member = platform.operations(try await platform.token(role: .tenantMember, tenant: "acme"))
+            let walkIn = try await member.customer("acme", "Walk In")
+            _ = try await member.appointment(for: walkIn, at: Self.origin)
+            #expect(try await member.listInvoices(.with { $0.parent = "tenants/acme" }).invoices == [invoice])
+            let bill = await failure { try await member.invoice(for: walkIn) }
+            #expect(bill?.code == .permissionDenied)
+            let edit = await failure { try await member.updateInvoice(.with { $0.name = invoice.name; $0.status = .void }, ["status"]) }
+            #expect(edit?.code == .permissionDenied)
+        }
+    }
+}
+
+/// Customer, appointment and invoice clients with one caller's credentials attached to every call.
+private struct OperationsCalls<Transport: ClientTransport>: Sendable {
+    let customers: CustomerService.Client<Transport>
+    let appointments: AppointmentService.Client<Transport>
+    let invoices: InvoiceService.Client<Transport>
+    let metadata: Metadata
+
+    func createCustomer(_ request: CreateCustomerRequest) async throws -> Customer { try await customers.createCustomer(request, metadata: metadata) }
+    func getCustomer(_ name: String) async throws -> Customer { try await customers.getCustomer(.with { $0.name = name }, metadata: metadata) }
+    func listCustomers(_ request: ListCustomersRequest) async throws -> ListCustomersResponse { try await customers.listCustomers(request, metadata: metadata) }
+    func updateCustomer(_ customer: Customer, _ paths: [String]) async throws -> Customer {
+        try await customers.updateCustomer(.with { $0.customer = customer; $0.updateMask = .init(protoPaths: paths) }, metadata: metadata)
+    }
+
+    func createAppointment(_ request: CreateAppointmentRequest) async throws -> Appointment { try await appointments.createAppointment(request, metadata: metadata) }
+    func getAppointment(_ name: String) async throws -> Appointment { try await appointments.getAppointment(.with { $0.name = name }, metadata: metadata) }
+    func listAppointments(_ request: ListAppointmentsRequest) async throws -> ListAppointmentsResponse { try await appointments.listAppointments(request, metadata: metadata) }
+    func updateAppointment(_ appointment: Appointment, _ paths: [String]) async throws -> Appointment {
+        try await appointments.updateAppointment(.with { $0.appointment = appointment; $0.updateMask = .init(protoPaths: paths) }, metadata: metadata)
+    }
+
+    func createInvoice(_ request: CreateInvoiceRequest) async throws -> Invoice { try await invoices.createInvoice(request, metadata: metadata) }
+    func getInvoice(_ name: String) async throws -> Invoice { try await invoices.getInvoice(.with { $0.name = name }, metadata: metadata) }
+    func listInvoices(_ request: ListInvoicesRequest) async throws -> ListInvoicesResponse { try await invoices.listInvoices(request, metadata: metadata) }
+    func updateInvoice(_ invoice: Invoice, _ paths: [String]) async throws -> Invoice {
+        try await invoices.updateInvoice(.with { $0.invoice = invoice; $0.updateMask = .init(protoPaths: paths) }, metadata: metadata)
+    }
+
+    /// A new customer of `tenant` with a server-chosen id.
+    func customer(_ tenant: String, _ displayName: String, phone: String = "") async throws -> Customer {
+        try await createCustomer(.with {
+            $0.parent = "tenants/\(tenant)"
+            $0.customer = .with { $0.displayName = displayName; $0.phoneNumber = phone }
+        })
+    }
+
+    /// A new appointment of `customer`'s, starting `seconds` after 1970.
+    func appointment(for customer: Customer, at seconds: Int64) async throws -> Appointment {
+        try await createAppointment(.with {
+            $0.parent = ResourceName.tenant(ResourceName.tenantID(of: customer.name) ?? "")
+            $0.appointment = .with { $0.customer = customer.name; $0.serviceName = "Wash"; $0.startTime = OperationsTests.time(seconds) }
+        })
+    }
+
+    /// A new draft invoice of `customer`'s without lines, numbered by the server.
+    func invoice(for customer: Customer) async throws -> Invoice {
+        try await createInvoice(.with {
+            $0.parent = ResourceName.tenant(ResourceName.tenantID(of: customer.name) ?? "")
+            $0.invoice = .with { $0.customer = customer.name; $0.currencyCode = "USD" }
+        })
+    }
+}
+
+extension TestPlatform {
+    fileprivate func operations(_ token: String) -> OperationsCalls<some ClientTransport> {
+        OperationsCalls(
+            customers: CustomerService.Client(wrapping: client),
+            appointments: AppointmentService.Client(wrapping: client),
+            invoices: InvoiceService.Client(wrapping: client),
+            metadata: metadata(token))
+    }
+}
