@@ -22,8 +22,12 @@ struct OutputPrinter {
     }
 
     static func table(_ object: [String: Any]) -> String {
+        // A listing is a response of one list and its paging fields; a resource that happens to
+        // hold a list (an export's entity counts) prints field by field.
         let lists = object.filter { $0.value is [[String: Any]] }
-        if lists.count == 1, let (_, items) = lists.first, let rows = items as? [[String: Any]] {
+        let paging: Set<String> = ["next_page_token", "total_size"]
+        if lists.count == 1, let (key, items) = lists.first, let rows = items as? [[String: Any]],
+           object.keys.allSatisfy({ $0 == key || paging.contains($0) }) {
             var text = listTable(rows)
             if let next = object["next_page_token"] as? String, !next.isEmpty {
                 text += "\n(more: --page-token \(next))\n"
@@ -60,6 +64,8 @@ struct OutputPrinter {
         switch value {
         case nil: return ""
         case let string as String: return string
+        case let objects as [[String: Any]]:
+            return objects.map { item in item.keys.sorted().map { "\($0)=\(describe(item[$0]))" }.joined(separator: " ") }.joined(separator: "; ")
         case let array as [Any]: return array.map { describe($0) }.joined(separator: ",")
         case let number as NSNumber: return number.stringValue
         default: return "\(value!)"

@@ -1,4 +1,5 @@
 import Foundation
+import PlatformServer
 import PlatformTestSupport
 import ServiceProAPI
 import Testing
@@ -82,6 +83,64 @@ struct SpctlCommandTests {
             #expect(invalid.status != 0)
             #expect(invalid.output.contains("invalid_status_transition"))
             #expect(invalid.output.contains("valid next statuses: active, cancelled, past_due"))
+        }
+    }
+
+    @Test("export: start, status and a download that resumes, shows progress and checks the SHA-256")
+    func exportCommands() async throws {
+        try await TestPlatform.with(.sqlite) { platform in
+            try await platform.createTenant("acme")
+            try await platform.database.withTenant("acme") { tx in
+                for index in 0..<50 {
+                    try await tx.insert(into: "text_messages", [
+                        ("message_id", "m\(index)"), ("message_sid", "SM" + String(format: "%032x", index)), ("direction", "inbound"),
+                        ("from_number", "+15550001111"), ("to_number", "+19185550100"), ("body", "hello \(index)"),
+                        ("status", "received"), ("create_time", Date()), ("update_time", Date()),
+                    ])
+                }
+            }
+            let spctl = try Spctl()
+            let auth = ["--server", platform.address, "--token", platform.ownerToken]
+            let started = try await spctl.run(["export", "start", "acme", "--entity", "messages", "-o", "json"] + auth)
+            #expect(started.status == 0, "\(started.output)")
+            let job = try JSONSerialization.jsonObject(with: Data(started.output.utf8)) as? [String: Any]
+            let name = try #require(job?["name"] as? String)
+            #expect(job?["state"] as? String == "EXPORT_JOB_STATE_PENDING")
+            let unknown = try await spctl.run(["export", "start", "acme", "--entity", "boats"] + auth)
+            #expect(unknown.status != 0)
+            #expect(unknown.output.contains("unknown entity \"boats\""))
+
+            try await platform.exportWorker().runOnce()
+            let status = try await spctl.run(["export", "status", name, "--wait"] + auth)
+            #expect(status.status == 0, "\(status.output)")
+            #expect(status.output.contains("EXPORT_JOB_STATE_SUCCEEDED"))
+            #expect(status.output.contains("exporting [##############################] 100%"))
+
+            let directory = spctl.configHome
+            let whole = directory.appendingPathComponent("whole.zip").path
+            let downloaded = try await spctl.run(["export", "download", name, "--to", whole] + auth)
+            #expect(downloaded.status == 0, "\(downloaded.output)")
+            #expect(downloaded.output.contains("verified"))
+            #expect(downloaded.output.contains("downloading ["))
+            let archive = try Data(contentsOf: URL(fileURLWithPath: whole))
+
+            // A download that broke off resumes from what it saved.
+            let resumed = directory.appendingPathComponent("resumed.zip").path
+            try archive.prefix(archive.count / 2).write(to: URL(fileURLWithPath: resumed + ".part"))
+            let finished = try await spctl.run(["export", "download", name, "--to", resumed] + auth)
+            #expect(finished.status == 0, "\(finished.output)")
+            #expect(try Data(contentsOf: URL(fileURLWithPath: resumed)) == archive)
+
+            // A partial file that was damaged is caught by the checksum and removed.
+            let damaged = directory.appendingPathComponent("damaged.zip").path
+            var prefix = Data(archive.prefix(archive.count / 2))
+            prefix[10] ^= 0xFF
+            try prefix.write(to: URL(fileURLWithPath: damaged + ".part"))
+            let refused = try await spctl.run(["export", "download", name, "--to", damaged] + auth)
+            #expect(refused.status != 0)
+            #expect(refused.output.contains("SHA-256"))
+            #expect(!FileManager.default.fileExists(atPath: damaged + ".part"))
+            #expect(!FileManager.default.fileExists(atPath: damaged))
         }
     }
 

@@ -43,11 +43,33 @@ struct PlatformServerCommand: AsyncParsableCommand {
         help: "AES key sealing secrets at rest, created on first start (default <home>/secrets.key); env SERVICEPRO_SECRETS_KEY (base64 of 32 bytes) overrides it.")
     var secretsKeyFile: String?
 
+    @Option(name: .customLong("exports-dir"), help: "Where export archives are built and kept (default <home>/exports).")
+    var exportsDirectory: String?
+
+    @Option(name: .customLong("export-lifetime-days"), help: "Days an export archive can be downloaded before it is deleted.")
+    var exportLifetimeDays = 7
+
+    @Option(name: .customLong("grace-days"), help: "Days a past-due tenant keeps full access before it is suspended.")
+    var graceDays = 7
+
+    @Option(name: .customLong("retention-days"), help: "Days a suspended or cancelled tenant can still export; its data is purged after them.")
+    var retentionDays = 90
+
     func validate() throws {
+        guard exportLifetimeDays > 0, graceDays >= 0, retentionDays > 0 else {
+            throw ValidationError("--export-lifetime-days and --retention-days must be positive, --grace-days not negative")
+        }
         guard (tlsCert == nil) == (tlsKey == nil) else {
             throw ValidationError("--tls-cert and --tls-key go together")
         }
         _ = try hostAndPort()
+    }
+
+    func billing() -> BillingSettings {
+        var settings = BillingSettings.fromEnvironment()
+        settings.gracePeriod = Double(graceDays) * 86_400
+        settings.retentionWindow = Double(retentionDays) * 86_400
+        return settings
     }
 
     func hostAndPort() throws -> (String, Int) {
@@ -69,7 +91,8 @@ struct PlatformServerCommand: AsyncParsableCommand {
             databaseURL: databaseURL,
             tls: tlsCert.map { RPCServer.TLSFiles(certificateChainPath: $0, privateKeyPath: tlsKey!) },
             secretsKeyPath: secretsKeyFile,
-            billing: .fromEnvironment())
+            billing: billing(),
+            exports: ExportSettings(directory: exportsDirectory, archiveLifetime: Double(exportLifetimeDays) * 86_400))
         let server = try await PlatformServer.start(configuration, logger: logger)
         logger.info("platform-server listening", metadata: ["address": "\(listen)", "store": "\(databaseURL == nil ? "sqlite" : "postgres")"])
         let group = ServiceGroup(services: [server], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
