@@ -20,7 +20,26 @@ public protocol Database: Sendable {
         _ body: @Sendable (any SQLTransaction) async throws -> Result
     ) async throws -> Result
 
+    /// Read-only work that may run beside writers: on SQLite a separate read connection (WAL
+    /// lets it read while a write is in progress), so a check on every call, such as
+    /// authentication, never queues behind the writes. Each statement sees the latest committed
+    /// state; where several reads must agree with each other, use a transaction.
+    func read<Result: Sendable>(
+        _ scope: DataScope,
+        _ body: @Sendable (any SQLTransaction) async throws -> Result
+    ) async throws -> Result
+
     func close() async throws
+}
+
+extension Database {
+    /// Backends without a separate read path read in a transaction.
+    public func read<Result: Sendable>(
+        _ scope: DataScope,
+        _ body: @Sendable (any SQLTransaction) async throws -> Result
+    ) async throws -> Result {
+        try await transaction(scope, body)
+    }
 }
 
 /// Statements inside one transaction.

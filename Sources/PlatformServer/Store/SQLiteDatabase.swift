@@ -12,6 +12,9 @@ public final class SQLiteDatabase: Database {
 
     private let connection: SQLiteConnection
     private let lock = AsyncLock()
+    /// Reads beside the writer; see `read`.
+    private let reader: SQLiteConnection
+    private let readLock = AsyncLock()
     private let logger: Logger
     /// Set by the first close. SQLiteNIO's close is not idempotent: a second one passes a null
     /// handle to SQLite, which crashes in release builds (debug builds have SQLite's API armour).
@@ -20,15 +23,19 @@ public final class SQLiteDatabase: Database {
     /// Opens (creating if needed) the database file.
     public static func open(path: String, logger: Logger) async throws -> SQLiteDatabase {
         let connection = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
-        let database = SQLiteDatabase(connection: connection, logger: logger)
         for pragma in ["PRAGMA journal_mode = WAL", "PRAGMA foreign_keys = ON", "PRAGMA busy_timeout = 5000", "PRAGMA synchronous = NORMAL"] {
             _ = try await connection.query(pragma, [])
         }
-        return database
+        let reader = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
+        for pragma in ["PRAGMA query_only = ON", "PRAGMA busy_timeout = 5000"] {
+            _ = try await reader.query(pragma, [])
+        }
+        return SQLiteDatabase(connection: connection, reader: reader, logger: logger)
     }
 
-    private init(connection: SQLiteConnection, logger: Logger) {
+    private init(connection: SQLiteConnection, reader: SQLiteConnection, logger: Logger) {
         self.connection = connection
+        self.reader = reader
         self.logger = logger
     }
 
@@ -49,6 +56,16 @@ public final class SQLiteDatabase: Database {
         }
     }
 
+    /// Statements run one by one on the read connection, each in its own implicit transaction.
+    public func read<Result: Sendable>(
+        _ scope: DataScope,
+        _ body: @Sendable (any SQLTransaction) async throws -> Result
+    ) async throws -> Result {
+        try await readLock.withLock {
+            try await body(SQLiteTransaction(connection: reader, scope: scope))
+        }
+    }
+
     /// Ends the open transaction even when the calling task is cancelled: the async query API
     /// skips work for a cancelled task, which would leave the one connection inside a transaction
     /// and fail every later BEGIN.
@@ -62,12 +79,16 @@ public final class SQLiteDatabase: Database {
         guard closed.withLock({ closed in defer { closed = true }; return !closed }) else { return }
         // The future-based close, not the async one: that one skips the work when the calling
         // task is already cancelled, which would leave the handle open for the deinit to trip on.
+        try await reader.close().get()
         try await connection.close().get()
     }
 
     // The connection must be closed before it goes, whichever way the owner ended.
     deinit {
-        if !closed.withLock({ $0 }) { _ = connection.close() }
+        if !closed.withLock({ $0 }) {
+            _ = reader.close()
+            _ = connection.close()
+        }
     }
 }
 

@@ -12,8 +12,10 @@ enum CommunicationRecords {
         try await tx.select(from: "text_messages", where: "message_sid = \(sid)").first.map(textMessage(from:))
     }
 
-    static func insert(_ message: TextMessage, id: String, phoneConfigID: String?, customerID: String?, _ tx: TenantTransaction, now: Date = Date()) async throws {
-        try await tx.insert(into: "text_messages", [
+    /// Stores the message unless one with its MessageSid is already stored: the new message,
+    /// or nil for a retry. One statement, because every inbound text comes through here.
+    static func insertIfNew(_ message: TextMessage, id: String, phoneConfigID: String?, customerID: String?, _ tx: TenantTransaction, now: Date = Date()) async throws -> TextMessage? {
+        try await tx.insertIfAbsent(into: "text_messages", [
             ("message_id", id),
             ("message_sid", message.messageSid),
             ("direction", message.direction.storedName),
@@ -27,7 +29,7 @@ enum CommunicationRecords {
             ("customer_id", customerID),
             ("create_time", message.hasCreateTime ? message.createTime.date : now),
             ("update_time", now),
-        ])
+        ]).map(textMessage(from:))
     }
 
     static func updateMessageStatus(sid: String, status: TextMessageStatus, errorCode: Int32, _ tx: TenantTransaction) async throws {

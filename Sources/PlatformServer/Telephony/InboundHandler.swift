@@ -35,11 +35,6 @@ public struct InboundHandler: InboundServiceHandler {
                 $0.tenant = ResourceName.tenant(resolution.tenantID)
                 $0.resolutionMethod = resolution.method
             }
-            if let stored = try await CommunicationRecords.message(sid: request.messageSid, tx) {
-                response.message = stored
-                response.duplicate = true
-                return response
-            }
             let customer = try await CustomerRecords.findOrCreate(phone: request.from, tx)
             let message = TextMessage.with {
                 $0.messageSid = request.messageSid
@@ -51,8 +46,18 @@ public struct InboundHandler: InboundServiceHandler {
                 $0.status = .received
                 if request.hasReceiveTime { $0.createTime = request.receiveTime }
             }
-            try await CommunicationRecords.insert(message, id: CommunicationRecords.newID(), phoneConfigID: resolution.phoneConfig?.id, customerID: customer?.id, tx)
-            response.message = try await CommunicationRecords.message(sid: request.messageSid, tx)!
+            guard let stored = try await CommunicationRecords.insertIfNew(
+                message, id: CommunicationRecords.newID(), phoneConfigID: resolution.phoneConfig?.id, customerID: customer?.id, tx)
+            else {
+                // Twilio retried: answer as the first time, without a second acknowledgement.
+                guard let first = try await CommunicationRecords.message(sid: request.messageSid, tx) else {
+                    throw ServiceError.alreadyExists(reason: "message_sid_taken", field: "message_sid", message: "\(request.messageSid) is stored for another number")
+                }
+                response.message = first
+                response.duplicate = true
+                return response
+            }
+            response.message = stored
             // A first text from a new number gets a friendly acknowledgement; regulars don't.
             if customer?.created == true, let tenant = try await TenantRecords.find(tx) {
                 response.replies = [.with { $0.body = "Thanks for texting \(tenant.displayName)! We got your message and will reply shortly." }]

@@ -16,7 +16,7 @@ public struct ApiKeyAuthenticator: Authenticator {
         }
         let keyID = String(parts[1])
         let presented = Data(SHA256.hash(data: Data(parts[2].utf8)))
-        let row = try await database.transaction(.platform) { tx in
+        let row = try await database.read(.platform) { tx in
             try await tx.first("SELECT tenant_id, role, secret_hash, revoke_time FROM api_keys WHERE key_id = \(keyID)")
         }
         guard let row, Self.constantTimeEqual(try row.data("secret_hash"), presented) else {

@@ -7,7 +7,8 @@ public struct StoreTenantDirectory: TenantDirectory {
     public init(database: any Database) { self.database = database }
 
     public func access(tenantID: String) async throws -> TenantAccess? {
-        try await database.withTenant(tenantID) { tx in
+        try await database.read(.tenant(tenantID)) { base in
+            let tx = TenantTransaction(tenantID: tenantID, base: base)
             guard let row = try await tx.select("status, plan_tier", from: "tenants").first else { return nil }
             return TenantAccess(
                 status: TenantAccess.Status(rawValue: try row.string("status")) ?? .active,
