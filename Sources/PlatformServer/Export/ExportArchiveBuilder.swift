@@ -68,30 +68,27 @@ struct ExportArchiveBuilder {
             let jsonl = try HashingFileWriter(path: workDirectory.appendingPathComponent("\(table.file).jsonl").path)
             try csv.write(encoder.csvHeader)
             var rows: Int64 = 0
-            var lastID: String?
             var csvBytes: [UInt8] = []
             var jsonBytes: [UInt8] = []
-            while true {
-                let after = lastID
-                // One short transaction per page: the store stays open to everyone else.
-                let page = try await database.withTenant(job.tenantID) { tx in
-                    try await tx.select(
-                        table.columnList, from: table.table,
-                        where: after.map { (id: String) -> SQLStatement in "\(raw: table.idColumn) > \(id)" }, orderBy: table.idColumn, limit: pageSize)
-                }
+            // The next page is read while this one is encoded: the store works on its own
+            // thread meanwhile, so the two overlap on a second core.
+            var next: Task<[SQLRow], any Error>? = fetch(table, of: job.tenantID, after: nil)
+            defer { next?.cancel() }
+            while let pending = next {
+                let page = try await pending.value
+                next = page.count == pageSize ? fetch(table, of: job.tenantID, after: try page.last!.string(table.idColumn)) : nil
                 csvBytes.removeAll(keepingCapacity: true)
                 jsonBytes.removeAll(keepingCapacity: true)
                 for row in page {
-                    encoder.csv(row, into: &csvBytes)
-                    encoder.json(row, into: &jsonBytes)
+                    let cells = encoder.cells(of: row)
+                    encoder.csv(cells, into: &csvBytes)
+                    encoder.json(cells, into: &jsonBytes)
                 }
                 try csv.write(csvBytes)
                 try jsonl.write(jsonBytes)
                 rows += Int64(page.count)
                 done += Int64(page.count)
                 try await progress(Int(done * 90 / allRows))
-                guard page.count == pageSize, let last = page.last else { break }
-                lastID = try last.string(table.idColumn)
             }
             counts[table.entity] = rows
             for (writer, suffix) in [(csv, "csv"), (jsonl, "jsonl")] {
@@ -121,6 +118,17 @@ struct ExportArchiveBuilder {
         }
         let size = (try FileManager.default.attributesOfItem(atPath: archiveURL.path)[.size] as? NSNumber)?.int64Value ?? 0
         return ExportArchive(path: archiveURL.path, sizeBytes: size, sha256: try FileDigest.sha256(path: archiveURL.path), counts: counts)
+    }
+
+    /// One page of `table` after `id`, in one short transaction: the store stays open to everyone else.
+    private func fetch(_ table: ExportTable, of tenantID: String, after id: String?) -> Task<[SQLRow], any Error> {
+        Task { [database, pageSize] in
+            try await database.withTenant(tenantID) { tx in
+                try await tx.select(
+                    table.columnList, from: table.table,
+                    where: id.map { (id: String) -> SQLStatement in "\(raw: table.idColumn) > \(id)" }, orderBy: table.idColumn, limit: pageSize)
+            }
+        }
     }
 
     static func rfc3339(_ date: Date) -> String {

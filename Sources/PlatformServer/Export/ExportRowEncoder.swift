@@ -4,13 +4,30 @@ import Foundation
 /// and as a JSON object on one line. Built byte by byte: a million rows go through here.
 struct ExportRowEncoder {
     let table: ExportTable
+    /// `"name":` of each column, encoded once.
+    private let keys: [[UInt8]]
+
+    init(table: ExportTable) {
+        self.table = table
+        keys = table.columns.map { column in
+            var key: [UInt8] = []
+            Self.appendJSONString(column.name, to: &key)
+            key.append(UInt8(ascii: ":"))
+            return key
+        }
+    }
 
     var csvHeader: String { table.columns.map(\.name).joined(separator: ",") + "\r\n" }
 
-    func csv(_ row: SQLRow, into out: inout [UInt8]) {
+    /// The row's values in column order: each looked up once, for both files.
+    func cells(of row: SQLRow) -> [SQLValue] {
+        table.columns.map { row.values[$0.name] ?? .null }
+    }
+
+    func csv(_ cells: [SQLValue], into out: inout [UInt8]) {
         for (index, column) in table.columns.enumerated() {
             if index > 0 { out.append(UInt8(ascii: ",")) }
-            switch row.values[column.name] ?? .null {
+            switch cells[index] {
             case .null: break
             case .integer(let value) where column.kind == .time: RFC3339.append(microseconds: value, to: &out)
             case .integer(let value): out.append(contentsOf: String(value).utf8)
@@ -23,13 +40,12 @@ struct ExportRowEncoder {
         out.append(contentsOf: [UInt8(ascii: "\r"), UInt8(ascii: "\n")])
     }
 
-    func json(_ row: SQLRow, into out: inout [UInt8]) {
+    func json(_ cells: [SQLValue], into out: inout [UInt8]) {
         out.append(UInt8(ascii: "{"))
         for (index, column) in table.columns.enumerated() {
             if index > 0 { out.append(UInt8(ascii: ",")) }
-            Self.appendJSONString(column.name, to: &out)
-            out.append(UInt8(ascii: ":"))
-            switch row.values[column.name] ?? .null {
+            out.append(contentsOf: keys[index])
+            switch cells[index] {
             case .null: out.append(contentsOf: "null".utf8)
             case .integer(let value) where column.kind == .time:
                 out.append(UInt8(ascii: "\""))
@@ -60,20 +76,29 @@ struct ExportRowEncoder {
         out.append(UInt8(ascii: "\""))
     }
 
+    /// Copies runs of bytes that need no escaping in one go; most text is one run.
     static func appendJSONString(_ text: String, to out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
-        for byte in text.utf8 {
-            switch byte {
-            case UInt8(ascii: "\""): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\"")])
-            case UInt8(ascii: "\\"): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\\")])
-            case 0x0A: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "n")])
-            case 0x0D: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "r")])
-            case 0x09: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "t")])
-            case ..<0x20:
-                let hex = Array("0123456789abcdef".utf8)
-                out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"), hex[Int(byte >> 4)], hex[Int(byte & 0xF)]])
-            default: out.append(byte)
+        var text = text
+        text.withUTF8 { bytes in
+            var runStart = 0
+            for index in 0..<bytes.count {
+                let byte = bytes[index]
+                guard byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") else { continue }
+                out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<index]))
+                runStart = index + 1
+                switch byte {
+                case UInt8(ascii: "\""): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\"")])
+                case UInt8(ascii: "\\"): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\\")])
+                case 0x0A: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "n")])
+                case 0x0D: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "r")])
+                case 0x09: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "t")])
+                default:
+                    let hex = Array("0123456789abcdef".utf8)
+                    out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"), hex[Int(byte >> 4)], hex[Int(byte & 0xF)]])
+                }
             }
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<bytes.count]))
         }
         out.append(UInt8(ascii: "\""))
     }

@@ -283,7 +283,10 @@ enum Migrator {
             statements: [
                 "ALTER TABLE customers ADD COLUMN external_id TEXT",
                 "CREATE UNIQUE INDEX customers_by_external_id ON customers (tenant_id, external_id)",
-                "CREATE INDEX customers_by_time ON customers (tenant_id, create_time DESC, customer_id)",
+                // The listings' orders: customers by name, appointments by start, and every
+                // record by its last change for partners' syncs.
+                "CREATE INDEX customers_by_name ON customers (tenant_id, display_name, customer_id)",
+                "CREATE INDEX customers_by_update ON customers (tenant_id, update_time, customer_id)",
                 """
                 CREATE TABLE appointments (
                     tenant_id TEXT NOT NULL REFERENCES tenants (tenant_id) ON DELETE CASCADE,
@@ -304,7 +307,8 @@ enum Migrator {
                 )
                 """,
                 "CREATE UNIQUE INDEX appointments_by_external_id ON appointments (tenant_id, external_id)",
-                "CREATE INDEX appointments_by_time ON appointments (tenant_id, create_time DESC, appointment_id)",
+                "CREATE INDEX appointments_by_start ON appointments (tenant_id, start_time, appointment_id)",
+                "CREATE INDEX appointments_by_update ON appointments (tenant_id, update_time, appointment_id)",
                 // Lines are JSON: they are only ever read and written with their invoice.
                 """
                 CREATE TABLE invoices (
@@ -334,6 +338,7 @@ enum Migrator {
                 "CREATE UNIQUE INDEX invoices_by_number ON invoices (tenant_id, invoice_number)",
                 "CREATE UNIQUE INDEX invoices_by_external_id ON invoices (tenant_id, external_id)",
                 "CREATE INDEX invoices_by_time ON invoices (tenant_id, create_time DESC, invoice_id)",
+                "CREATE INDEX invoices_by_update ON invoices (tenant_id, update_time, invoice_id)",
             ],
             tenantOwnedTables: ["appointments", "invoices"]
         ),

@@ -101,7 +101,7 @@ struct SQLiteTransaction: SQLTransaction {
     func query(_ statement: SQLStatement) async throws -> [SQLRow] {
         let rows = try await connection.query(statement.sql, statement.binds.map(Self.encode))
         return rows.map { row in
-            var values: [String: SQLValue] = [:]
+            var values = [String: SQLValue](minimumCapacity: row.columns.count)
             for column in row.columns {
                 values[column.name] = Self.decode(column.data)
             }
