@@ -31,6 +31,20 @@ public struct TestBridge: Sendable {
         }
     }
 
+    /// Waits until the bridge's /healthz says it reaches the platform: its first RPC then does
+    /// not pay for connecting, which under a loaded test run can outlast a deadline.
+    public func waitForPlatform(timeout: Duration = .seconds(10)) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if let (data, _) = try? await URLSession.shared.data(from: URL(string: base + "/healthz")!),
+               String(decoding: data, as: UTF8.self).contains(#""platform":"reachable""#) {
+                return
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        throw TestSetupError("the bridge did not reach the platform within \(timeout)")
+    }
+
     /// POSTs a form signed for the public URL, as Twilio would.
     public func post(_ path: String, _ parameters: [(String, String)], signed: Bool = true, token: String = TestBridge.authToken) async throws -> (status: Int, body: String) {
         var request = URLRequest(url: URL(string: base + path)!)

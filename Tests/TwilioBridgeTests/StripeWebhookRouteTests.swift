@@ -28,6 +28,7 @@ struct StripeWebhookRouteTests {
             let spool = FileManager.default.temporaryDirectory.appendingPathComponent("spool-\(UUID().uuidString).sqlite").path
             defer { try? FileManager.default.removeItem(atPath: spool) }
             try await TestBridge.with(platform: platform.address, bridgeToken: platform.bridgeToken, spoolPath: spool) { bridge in
+                try await bridge.waitForPlatform()
                 // Pretty-printed with non-ASCII text: the signature covers these exact bytes.
                 let payload = Data("""
                     {

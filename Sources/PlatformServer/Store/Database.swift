@@ -29,10 +29,27 @@ public protocol Database: Sendable {
         _ body: @Sendable (any SQLTransaction) async throws -> Result
     ) async throws -> Result
 
+    /// One statement, atomic by itself: for the hottest writes, which need no transaction
+    /// around them. SQLite runs it as it is, without BEGIN and COMMIT.
+    func execute<Result: Sendable>(
+        _ scope: DataScope,
+        _ statement: SQLStatement,
+        _ rows: @Sendable ([SQLRow]) throws -> Result
+    ) async throws -> Result
+
     func close() async throws
 }
 
 extension Database {
+    /// Backends without a cheaper path run the statement in a transaction.
+    public func execute<Result: Sendable>(
+        _ scope: DataScope,
+        _ statement: SQLStatement,
+        _ rows: @Sendable ([SQLRow]) throws -> Result
+    ) async throws -> Result {
+        try await transaction(scope) { try rows(try await $0.query(statement)) }
+    }
+
     /// Backends without a separate read path read in a transaction.
     public func read<Result: Sendable>(
         _ scope: DataScope,

@@ -56,6 +56,17 @@ public final class SQLiteDatabase: Database {
         }
     }
 
+    /// On the writer, in SQLite's implicit transaction of one statement.
+    public func execute<Result: Sendable>(
+        _ scope: DataScope,
+        _ statement: SQLStatement,
+        _ rows: @Sendable ([SQLRow]) throws -> Result
+    ) async throws -> Result {
+        try await lock.withLock {
+            try rows(try await SQLiteTransaction(connection: connection, scope: scope).query(statement))
+        }
+    }
+
     /// Statements run one by one on the read connection, each in its own implicit transaction.
     public func read<Result: Sendable>(
         _ scope: DataScope,

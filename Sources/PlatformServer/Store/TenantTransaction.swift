@@ -16,14 +16,6 @@ public struct TenantTransaction: Sendable {
         try await base.execute("INSERT INTO \(raw: table) (\(raw: names)) VALUES (\(values))")
     }
 
-    /// Inserts unless a unique key already holds such a row, in one statement; returns the new
-    /// row, or nil when one was there (a retried webhook, say).
-    public func insertIfAbsent(into table: String, _ columns: [(String, any SQLValueConvertible)]) async throws -> SQLRow? {
-        let names = (["tenant_id"] + columns.map(\.0)).joined(separator: ", ")
-        let values = SQLStatement.joined([SQLStatement("\(tenantID)")] + columns.map { SQLStatement("\($0.1.sqlValue)") }, separator: ", ")
-        return try await base.first("INSERT INTO \(raw: table) (\(raw: names)) VALUES (\(values)) ON CONFLICT DO NOTHING RETURNING *")
-    }
-
     public func select(
         _ columns: String = "*",
         from table: String,

@@ -13,10 +13,13 @@ enum CommunicationRecords {
         try await tx.select(from: "text_messages", where: "message_sid = \(sid)").first.map(textMessage(from:))
     }
 
-    /// Stores the message unless one with its MessageSid is already stored: the new message,
-    /// or nil for a retry. One statement, because every inbound text comes through here.
-    static func insertIfNew(_ message: TextMessage, id: String, phoneConfigID: String?, customerID: String?, _ tx: TenantTransaction, now: Date = Date()) async throws -> TextMessage? {
-        try await tx.insertIfAbsent(into: "text_messages", [
+    /// Stores an inbound message linked to the customer with the sender's number, unless one
+    /// with its MessageSid is already stored: the new message, or nil for a retry. One statement
+    /// with no transaction around it, because every inbound text comes through here; a sender
+    /// with no customer yet leaves the link empty for the caller to make.
+    static func insertIfNew(_ message: TextMessage, id: String, tenantID: String, phoneConfigID: String?, _ database: any Database, now: Date = Date()) async throws -> TextMessage? {
+        let columns: [(String, any SQLValueConvertible)] = [
+            ("tenant_id", tenantID),
             ("message_id", id),
             ("message_sid", message.messageSid),
             ("direction", message.direction.storedName),
@@ -27,10 +30,20 @@ enum CommunicationRecords {
             ("status", message.status.storedName),
             ("error_code", Int64(message.errorCode)),
             ("phone_config_id", phoneConfigID),
-            ("customer_id", customerID),
             ("create_time", message.hasCreateTime ? message.createTime.date : now),
             ("update_time", now),
-        ]).map(textMessage(from:))
+        ]
+        let values = SQLStatement.joined(columns.map { SQLStatement("\($0.1.sqlValue)") }, separator: ", ")
+        return try await database.execute(.tenant(tenantID), """
+            INSERT INTO text_messages (\(raw: columns.map(\.0).joined(separator: ", ")), customer_id)
+            VALUES (\(values), (SELECT customer_id FROM customers WHERE tenant_id = \(tenantID) AND phone = \(message.from)))
+            ON CONFLICT DO NOTHING RETURNING *
+            """) { rows in try rows.first.map(textMessage(from:)) }
+    }
+
+    /// Links a stored message to its sender's customer.
+    static func linkCustomer(_ customerID: String, toMessage sid: String, _ tx: TenantTransaction) async throws {
+        try await tx.update("text_messages", set: [("customer_id", customerID)], where: "message_sid = \(sid)")
     }
 
     static func updateMessageStatus(sid: String, status: TextMessageStatus, errorCode: Int32, _ tx: TenantTransaction) async throws {

@@ -28,41 +28,49 @@ public struct InboundHandler: InboundServiceHandler {
         }
     }
 
+    /// The common case, a known customer's text, is one statement; a first text from a number
+    /// then makes the customer and links it, and a retry reads the stored message back.
     public func handleInboundMessage(_ request: HandleInboundMessageRequest, context: RequestContext) async throws -> HandleInboundMessageResponse {
         let resolution = try await resolver.resolve(messagingServiceSID: request.messagingServiceSid, to: request.to)
-        return try await database.withTenant(resolution.tenantID) { tx in
-            var response = HandleInboundMessageResponse.with {
-                $0.tenant = ResourceName.tenant(resolution.tenantID)
-                $0.resolutionMethod = resolution.method
+        let tenantID = resolution.tenantID
+        var response = HandleInboundMessageResponse.with {
+            $0.tenant = ResourceName.tenant(tenantID)
+            $0.resolutionMethod = resolution.method
+        }
+        let message = TextMessage.with {
+            $0.messageSid = request.messageSid
+            $0.direction = .inbound
+            $0.from = request.from
+            $0.to = request.to
+            $0.body = request.body
+            $0.mediaUrls = request.mediaUrls
+            $0.status = .received
+            if request.hasReceiveTime { $0.createTime = request.receiveTime }
+        }
+        guard let stored = try await CommunicationRecords.insertIfNew(
+            message, id: CommunicationRecords.newID(), tenantID: tenantID, phoneConfigID: resolution.phoneConfig?.id, database)
+        else {
+            // Twilio retried: answer as the first time, without a second acknowledgement.
+            guard let first = try await database.withTenant(tenantID, { try await CommunicationRecords.message(sid: request.messageSid, $0) }) else {
+                throw ServiceError.alreadyExists(reason: "message_sid_taken", field: "message_sid", message: "\(request.messageSid) is stored for another number")
             }
-            let customer = try await CustomerRecords.findOrCreate(phone: request.from, tx)
-            let message = TextMessage.with {
-                $0.messageSid = request.messageSid
-                $0.direction = .inbound
-                $0.from = request.from
-                $0.to = request.to
-                $0.body = request.body
-                $0.mediaUrls = request.mediaUrls
-                $0.status = .received
-                if request.hasReceiveTime { $0.createTime = request.receiveTime }
-            }
-            guard let stored = try await CommunicationRecords.insertIfNew(
-                message, id: CommunicationRecords.newID(), phoneConfigID: resolution.phoneConfig?.id, customerID: customer?.id, tx)
-            else {
-                // Twilio retried: answer as the first time, without a second acknowledgement.
-                guard let first = try await CommunicationRecords.message(sid: request.messageSid, tx) else {
-                    throw ServiceError.alreadyExists(reason: "message_sid_taken", field: "message_sid", message: "\(request.messageSid) is stored for another number")
-                }
-                response.message = first
-                response.duplicate = true
-                return response
-            }
-            response.message = stored
-            // A first text from a new number gets a friendly acknowledgement; regulars don't.
-            if customer?.created == true, let tenant = try await TenantRecords.find(tx) {
-                response.replies = [.with { $0.body = "Thanks for texting \(tenant.displayName)! We got your message and will reply shortly." }]
-            }
+            response.message = first
+            response.duplicate = true
             return response
+        }
+        response.message = stored
+        guard stored.customer.isEmpty, PhoneNumber.isE164(request.from) else { return response }
+        let unlinked = response
+        return try await database.withTenant(tenantID) { tx in
+            guard let customer = try await CustomerRecords.findOrCreate(phone: request.from, tx) else { return unlinked }
+            try await CommunicationRecords.linkCustomer(customer.id, toMessage: request.messageSid, tx)
+            var linked = unlinked
+            linked.message = try await CommunicationRecords.message(sid: request.messageSid, tx)!
+            // A first text from a new number gets a friendly acknowledgement; regulars don't.
+            if customer.created, let tenant = try await TenantRecords.find(tx) {
+                linked.replies = [.with { $0.body = "Thanks for texting \(tenant.displayName)! We got your message and will reply shortly." }]
+            }
+            return linked
         }
     }
 
