@@ -65,7 +65,9 @@ let package = Package(
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 // Export archives.
                 .product(name: "ZIPFoundation", package: "ZIPFoundation"),
-            ]
+            ],
+            // The industry packs, read and checked at start.
+            resources: [.copy("Concierge/PackData")]
         ),
         // Twilio webhooks in, one RPC each, TwiML out.
         .target(

@@ -13,7 +13,9 @@ public struct SpctlCommand: AsyncParsableCommand {
             `spctl --generate-completion-script bash|zsh|fish`.
             """,
         version: "0.1.0",
-        subcommands: [ConfigCommand.self, LoginCommand.self, ImpersonateCommand.self, TwilioCommand.self, ExportCommand.self] + GeneratedCommands.all
+        subcommands: [ConfigCommand.self, LoginCommand.self, ImpersonateCommand.self, TwilioCommand.self, ExportCommand.self, ConciergeCommand.self]
+            // The generated concierge group is served inside the hand-written one, beside `new`.
+            + GeneratedCommands.all.filter { ObjectIdentifier($0) != ObjectIdentifier(ConciergeCommands.self) }
     )
 
     public init() {}

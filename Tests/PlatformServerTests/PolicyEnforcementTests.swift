@@ -58,18 +58,6 @@ struct PolicyEnforcementTests {
         }
     }
 
-    @Test("areas not built yet answer UNIMPLEMENTED after the policy passes")
-    func pendingAreasAreUnimplemented() async throws {
-        try await TestPlatform.with(.sqlite) { platform in
-            let failure = await failure {
-                try await IndustryPackService.Client(wrapping: platform.client).listIndustryPacks(
-                    ListIndustryPacksRequest(), metadata: platform.metadata(platform.ownerToken))
-            }
-            #expect(failure?.code == .unimplemented)
-            #expect(failure?.reason == "not_implemented_yet")
-        }
-    }
-
     /// Calls any method with an empty request: the interceptors decide before it is decoded.
     static func call(_ method: MethodDescriptor, on platform: TestPlatform, token: String?) async throws {
         let request = ClientRequest(message: Google_Protobuf_Empty(), metadata: token.map(ClientConnection.bearer) ?? [:])

@@ -31,6 +31,9 @@ public struct TestPlatform: Sendable {
     /// drive export workers themselves, step by step.
     public static let manualExports = ExportSettings(pollInterval: .seconds(3600))
 
+    /// The same for the outbox: tests deliver with workers of their own.
+    public static let manualOutbox = OutboxSettings(pollInterval: .seconds(3600))
+
     /// Where the platform keeps export archives.
     public var exportsDirectory: URL { home.appendingPathComponent("exports", isDirectory: true) }
 
@@ -47,6 +50,8 @@ public struct TestPlatform: Sendable {
         _ backend: TestBackend,
         billing: BillingSettings = BillingSettings(),
         exports: ExportSettings = TestPlatform.manualExports,
+        outbox: OutboxSettings = TestPlatform.manualOutbox,
+        concierge: ConciergeSettings = ConciergeSettings(),
         _ body: (TestPlatform) async throws -> Result
     ) async throws -> Result {
         let home = FileManager.default.temporaryDirectory.appendingPathComponent("servicepro-test-\(UUID().uuidString)")
@@ -55,7 +60,7 @@ public struct TestPlatform: Sendable {
         var logger = Logger(label: "test.platform")
         logger.logLevel = ProcessInfo.processInfo.environment["SERVICEPRO_TEST_LOG"] == nil ? .critical : .debug
         let configuration = PlatformConfiguration(
-            home: home.path, host: "127.0.0.1", port: 0, databaseURL: store.databaseURL, spctlConfigPath: nil, billing: billing, exports: exports)
+            home: home.path, host: "127.0.0.1", port: 0, databaseURL: store.databaseURL, spctlConfigPath: nil, billing: billing, exports: exports, outbox: outbox, concierge: concierge)
         let server = try await PlatformServer.start(configuration, logger: logger)
         let result: Result
         do {

@@ -20,6 +20,10 @@ struct PlatformServerCommand: AsyncParsableCommand {
             SERVICEPRO_STRIPE_PRICE_STARTER/_PRO/_ELITE, SERVICEPRO_STRIPE_WEBHOOK_SECRETS
             (comma-separated) and SERVICEPRO_STRIPE_API_URL. Without a key, plan changes apply
             directly.
+
+            Onboarding email and texts go out through SendGrid (SENDGRID_API_KEY, SERVICEPRO_MAIL_FROM)
+            and Twilio (TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, SERVICEPRO_SMS_FROM); a channel without
+            credentials logs what it would send. The same Twilio account buys concierge numbers.
             """
     )
 
@@ -92,7 +96,9 @@ struct PlatformServerCommand: AsyncParsableCommand {
             tls: tlsCert.map { RPCServer.TLSFiles(certificateChainPath: $0, privateKeyPath: tlsKey!) },
             secretsKeyPath: secretsKeyFile,
             billing: billing(),
-            exports: ExportSettings(directory: exportsDirectory, archiveLifetime: Double(exportLifetimeDays) * 86_400))
+            exports: ExportSettings(directory: exportsDirectory, archiveLifetime: Double(exportLifetimeDays) * 86_400),
+            outbox: .fromEnvironment(),
+            concierge: .fromEnvironment())
         let server = try await PlatformServer.start(configuration, logger: logger)
         logger.info("platform-server listening", metadata: ["address": "\(listen)", "store": "\(databaseURL == nil ? "sqlite" : "postgres")"])
         let group = ServiceGroup(services: [server], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)

@@ -12,7 +12,7 @@ public struct RetentionPurgeJob: Service {
     /// Children before parents: invoices and appointments reference customers.
     static let purgedTables = [
         "invoices", "appointments", "text_messages", "phone_calls", "customers", "phone_configs",
-        "export_jobs", "api_keys", "impersonation_sessions", "idempotency_records",
+        "export_jobs", "login_links", "outbox_messages", "pack_items", "api_keys", "impersonation_sessions", "idempotency_records",
     ]
 
     let database: any Database

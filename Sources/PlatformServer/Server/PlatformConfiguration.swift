@@ -19,6 +19,10 @@ public struct PlatformConfiguration: Sendable {
     public var billing: BillingSettings
     /// Export archives and their worker.
     public var exports: ExportSettings
+    /// Email and SMS delivery: providers, retries and the worker; see `OutboxSettings.fromEnvironment`.
+    public var outbox: OutboxSettings
+    /// Number provisioning and login links for concierge setup.
+    public var concierge: ConciergeSettings
 
     public init(
         home: String = ".servicepro",
@@ -29,7 +33,9 @@ public struct PlatformConfiguration: Sendable {
         spctlConfigPath: String? = ClientContexts.defaultPath(),
         secretsKeyPath: String? = nil,
         billing: BillingSettings = BillingSettings(),
-        exports: ExportSettings = ExportSettings()
+        exports: ExportSettings = ExportSettings(),
+        outbox: OutboxSettings = OutboxSettings(),
+        concierge: ConciergeSettings = ConciergeSettings()
     ) {
         self.home = home
         self.host = host
@@ -40,6 +46,8 @@ public struct PlatformConfiguration: Sendable {
         self.secretsKeyPath = secretsKeyPath
         self.billing = billing
         self.exports = exports
+        self.outbox = outbox
+        self.concierge = concierge
     }
 
     var homeURL: URL { URL(fileURLWithPath: home, isDirectory: true).standardizedFileURL }

@@ -24,7 +24,9 @@ public final class PlatformServer: Service, Sendable {
             try await Migrator.migrate(database, logger: logger)
             try await Bootstrap.run(database, configuration: configuration, logger: logger)
             try await Bootstrap.ensureRootPhoneConfig(database)
-            return try PlatformServer(database: database, configuration: configuration, sealer: sealer, logger: logger)
+            // A pack that does not check out stops the start here, naming the file and the field.
+            let catalog = try IndustryPackCatalog.bundled()
+            return try PlatformServer(database: database, configuration: configuration, sealer: sealer, catalog: catalog, logger: logger)
         } catch {
             try? await database.close()
             throw error
@@ -39,14 +41,15 @@ public final class PlatformServer: Service, Sendable {
         return try await SQLiteDatabase.open(path: configuration.sqlitePath, logger: logger)
     }
 
-    private init(database: any Database, configuration: PlatformConfiguration, sealer: SecretSealer, logger: Logger) throws {
+    private init(database: any Database, configuration: PlatformConfiguration, sealer: SecretSealer, catalog: IndustryPackCatalog, logger: Logger) throws {
         self.database = database
         self.logger = logger
-        self.services = Self.services(database: database, sealer: sealer, billing: configuration.billing)
+        self.services = Self.services(database: database, sealer: sealer, catalog: catalog, configuration: configuration, logger: logger)
         self.jobs = [
             BillingLifecycleJob(database: database, settings: configuration.billing, logger: logger),
             ExportWorker(database: database, settings: configuration.exports, directory: configuration.exportsDirectory, logger: logger),
             RetentionPurgeJob(database: database, logger: logger),
+            OutboxWorker(database: database, settings: configuration.outbox, logger: logger),
         ]
         self.rpcServer = try RPCServer(
             configuration: .init(host: configuration.host, port: configuration.port, tls: configuration.tls),
@@ -58,10 +61,12 @@ public final class PlatformServer: Service, Sendable {
             logger: logger)
     }
 
-    /// Every area's service. Areas not built yet answer UNIMPLEMENTED but are registered with
-    /// their policies, so the API, reflection and the policy table are complete from day one.
-    static func services(database: any Database, sealer: SecretSealer, billing: BillingSettings) -> [any PolicedRPCService] {
+    /// Every area's service.
+    static func services(
+        database: any Database, sealer: SecretSealer, catalog: IndustryPackCatalog, configuration: PlatformConfiguration, logger: Logger
+    ) -> [any PolicedRPCService] {
         let resolver = TenantResolver(database: database)
+        let concierge = configuration.concierge
         return [
             TenantService.Service(handler: TenantHandler(database: database)),
             ApiKeyService.Service(handler: ApiKeyHandler(database: database)),
@@ -70,12 +75,21 @@ public final class PlatformServer: Service, Sendable {
             PhoneConfigService.Service(handler: PhoneConfigHandler(database: database, sealer: sealer, onChange: { await resolver.invalidate() })),
             InboundService.Service(handler: InboundHandler(database: database, resolver: resolver)),
             CommunicationLogService.Service(handler: CommunicationLogHandler(database: database)),
-            BillingService.Service(handler: BillingHandler(database: database, settings: billing)),
+            BillingService.Service(handler: BillingHandler(database: database, settings: configuration.billing)),
             ExportService.Service(handler: ExportHandler(database: database)),
             CustomerService.Service(handler: CustomerHandler(database: database)),
             AppointmentService.Service(handler: AppointmentHandler(database: database)),
             InvoiceService.Service(handler: InvoiceHandler(database: database)),
-        ] + AreaServices.unimplemented
+            LoginLinkService.Service(handler: LoginLinkHandler(database: database, sealer: sealer, linkBaseURL: concierge.loginLinkBaseURL)),
+            OutboxService.Service(handler: OutboxHandler(database: database)),
+            IndustryPackService.Service(handler: IndustryPackHandler(catalog: catalog)),
+            ConciergeService.Service(handler: ConciergeHandler(
+                database: database, catalog: catalog,
+                provisioner: concierge.numbers.map { $0 as any NumberProvisioner } ?? UnavailableNumberProvisioner(),
+                onboarding: OnboardingSender(database: database, linkBaseURL: concierge.loginLinkBaseURL),
+                faults: concierge.faults, logger: logger,
+                onPhoneConfigChange: { await resolver.invalidate() })),
+        ]
     }
 
     public func run() async throws {

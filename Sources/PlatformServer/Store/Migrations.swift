@@ -378,6 +378,9 @@ enum Migrator {
             ],
             tenantOwnedTables: ["export_jobs"]
         ),
+        PackItemRecords.migration,
+        OutboxRecords.migration,
+        LoginLinkRecords.migration,
     ]
 
     static func migrate(_ database: any Database, logger: Logger) async throws {

@@ -15,7 +15,7 @@ struct IndustryPacksCommands: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "apply",
             abstract: "Applies an industry pack to an existing tenant. Adds what the tenant lacks and never",
-            discussion: "Applies an industry pack to an existing tenant. Adds what the tenant lacks and never\n overwrites what it has; the summary lists both.\n\nAllowed roles: platform owner, platform staff.\nRPC: servicepro.concierge.v1.ConciergeService.ApplyIndustryPack. Use --json or --json-file for fields without a flag."
+            discussion: "Applies an industry pack to an existing tenant. Adds what the tenant lacks and never\n overwrites what it changed; the summary lists what was added and what was skipped, and why.\n\nAllowed roles: platform owner, platform staff.\nRPC: servicepro.concierge.v1.ConciergeService.ApplyIndustryPack. Use --json or --json-file for fields without a flag."
         )
 
         @OptionGroup var call: CallOptions

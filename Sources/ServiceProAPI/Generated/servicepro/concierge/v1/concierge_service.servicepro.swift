@@ -107,7 +107,7 @@ public protocol ConciergeServiceHandler: Sendable {
     func createConciergeTenant(_ request: CreateConciergeTenantRequest, context: RequestContext) async throws -> CreateConciergeTenantResponse
 
     /// Applies an industry pack to an existing tenant. Adds what the tenant lacks and never
-    /// overwrites what it has; the summary lists both.
+    /// overwrites what it changed; the summary lists what was added and what was skipped, and why.
     func applyIndustryPack(_ request: ApplyIndustryPackRequest, context: RequestContext) async throws -> AppliedPackSummary
 
     /// Queues the onboarding email and/or text in the outbox; delivery state is visible through
@@ -231,7 +231,7 @@ public enum ConciergeService {
         }
 
         /// Applies an industry pack to an existing tenant. Adds what the tenant lacks and never
-        /// overwrites what it has; the summary lists both.
+        /// overwrites what it changed; the summary lists what was added and what was skipped, and why.
         public func applyIndustryPack(
             _ request: ApplyIndustryPackRequest,
             metadata: Metadata = [:],

@@ -330,8 +330,9 @@ public nonisolated struct ConciergeReview: Sendable {
   public init() {}
 }
 
-/// What applying an industry pack did (or, with validate_only, would do). Nothing a tenant already
-/// has is overwritten: an item whose key the tenant already has is skipped.
+/// What applying an industry pack did (or, with validate_only, would do). Nothing the tenant changed
+/// or wrote itself is overwritten; an item a pack put there and the tenant never touched follows the
+/// new pack's content (and is listed as added), and one that already matches is skipped.
 public nonisolated struct AppliedPackSummary: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for

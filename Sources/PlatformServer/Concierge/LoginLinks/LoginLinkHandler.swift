@@ -1,0 +1,240 @@
+import Foundation
+import RPCRuntime
+import ServiceProAPI
+import SwiftProtobuf
+
+/// servicepro.concierge.v1.LoginLinkService: quick login links ("Copy quick login link" after a
+/// concierge setup).
+///
+/// Staff create a link for a tenant role; its token and URL are shown once, and the store keeps
+/// only the token's hash (and, for a retried create, a sealed copy in the idempotency record).
+/// Whoever holds the token redeems it once, without a bearer token, for a short-lived session
+/// token of the link's tenant and role (``LoginSessionAuthenticator`` accepts it). Create, revoke
+/// and redeem are audit events in the same transaction as their change.
+public struct LoginLinkHandler: LoginLinkServiceHandler {
+    public static let defaultLinkBaseURL = "https://app.servicepro.dev/login"
+
+    let database: any Database
+    /// Seals the token inside create's and redeem's idempotency records, so a retry gets it back
+    /// while the store never holds it in the clear.
+    let sealer: SecretSealer
+    /// Where the link points; the token goes in its `token` query parameter.
+    let linkBaseURL: String
+    /// How long the session a redeemed link opens lasts.
+    let sessionLifetime: TimeInterval
+
+    public init(
+        database: any Database,
+        sealer: SecretSealer,
+        linkBaseURL: String = LoginLinkHandler.defaultLinkBaseURL,
+        sessionLifetime: TimeInterval = 12 * 3600
+    ) {
+        self.database = database
+        self.sealer = sealer
+        self.linkBaseURL = linkBaseURL
+        self.sessionLifetime = sessionLifetime
+    }
+
+    public func createLoginLink(_ request: CreateLoginLinkRequest, context: RequestContext) async throws -> CreateLoginLinkResponse {
+        let tenantID = try context.requireTenant()
+        guard let role = Role(proto: request.role), LoginLinkRecords.grantableRoles.contains(role) else {
+            throw ServiceError.invalidArgument(field: "role", "must be ROLE_TENANT_ADMIN or ROLE_TENANT_MEMBER")
+        }
+        let lifetime = try Self.lifetime(request)
+        let recipient = request.recipient.trimmingCharacters(in: .whitespacesAndNewlines)
+        let creator = context.principal.realActor
+        let sealer = sealer
+        let linkBaseURL = linkBaseURL
+        return try await database.withTenant(tenantID) { tx in
+            try await IdempotencyRecords.once(
+                tx, method: "CreateLoginLink", requestID: request.requestID,
+                protect: { try Self.sealingToken($0, with: sealer) },
+                restore: { try Self.openingToken($0, with: sealer, linkBaseURL: linkBaseURL) }
+            ) {
+                guard try await TenantRecords.find(tx) != nil else { throw ServiceError.notFound(request.parent) }
+                let created = try await LoginLinkRecords.create(
+                    role: role, recipient: recipient, lifetime: lifetime, creator: creator, tx)
+                var details = ["role": role.rawValue, "ttl": "\(Int(lifetime.rounded()))s"]
+                if !recipient.isEmpty { details["recipient"] = recipient }
+                try await AuditLog.record(tx, context: context, resource: created.link.name, details: details)
+                return CreateLoginLinkResponse.with {
+                    $0.loginLink = created.link
+                    $0.url = LoginLinkRecords.url(for: created.token, base: linkBaseURL)
+                    $0.token = created.token
+                }
+            }
+        }
+    }
+
+    public func listLoginLinks(_ request: ListLoginLinksRequest, context: RequestContext) async throws -> ListLoginLinksResponse {
+        let tenantID = try context.requireTenant()
+        var unpaged = request
+        unpaged.pageSize = 0
+        unpaged.pageToken = ""
+        let fingerprint = try PageCursor.fingerprint(of: unpaged)
+        let pageSize = try PageCursor.pageSize(request.pageSize)
+        let cursor = try PageCursor.decode(request.pageToken, filter: fingerprint)
+        let state = request.state
+        let links = try await database.withTenant(tenantID) { tx in
+            try await LoginLinkRecords.list(state: state, after: cursor, limit: pageSize + 1, tx)
+        }
+        return ListLoginLinksResponse.with {
+            $0.loginLinks = Array(links.prefix(pageSize))
+            if links.count > pageSize, let last = $0.loginLinks.last {
+                $0.nextPageToken = PageCursor(
+                    time: last.createTime.microseconds,
+                    id: ResourceName.id(of: last.name, after: "loginLinks") ?? "",
+                    filter: fingerprint
+                ).encoded()
+            }
+        }
+    }
+
+    public func revokeLoginLink(_ request: RevokeLoginLinkRequest, context: RequestContext) async throws -> LoginLink {
+        let tenantID = try context.requireTenant()
+        guard let linkID = ResourceName.id(of: request.name, after: "loginLinks") else {
+            throw ServiceError.invalidArgument(field: "name", "must be tenants/{tenant}/loginLinks/{login_link}")
+        }
+        let actor = context.principal.realActor
+        return try await database.withTenant(tenantID) { tx in
+            try await IdempotencyRecords.once(tx, method: "RevokeLoginLink", requestID: request.requestID) {
+                let now = Date()
+                guard let before = try await LoginLinkRecords.find(linkID: linkID, in: tx, now: now) else {
+                    throw ServiceError.notFound(request.name)
+                }
+                // A used, expired or already revoked link stays as it is.
+                let changed = try await LoginLinkRecords.revoke(linkID: linkID, by: actor, tx, now: now)
+                try await AuditLog.record(tx, context: context, resource: before.link.name, details: [
+                    "previous_state": LoginLinkRecords.stateName(before.link.state),
+                    "changed": changed ? "true" : "false",
+                ])
+                guard let after = try await LoginLinkRecords.find(linkID: linkID, in: tx, now: now) else {
+                    throw ServiceError.notFound(request.name)
+                }
+                return after.link
+            }
+        }
+    }
+
+    public func redeemLoginLink(_ request: RedeemLoginLinkRequest, context: RequestContext) async throws -> RedeemLoginLinkResponse {
+        // An unknown token, a malformed one and a wrong secret for a real link all get this same
+        // answer, so a caller learns nothing about which links exist.
+        let invalid = ServiceError.unauthenticated(
+            reason: "invalid_token", message: "this login link is not valid; ask for a new one")
+        guard let parsed = LoginLinkRecords.parse(request.token, prefix: LoginLinkRecords.tokenPrefix) else { throw invalid }
+        let presented = LoginLinkRecords.hash(parsed.secret)
+        let sealer = sealer
+        let sessionLifetime = sessionLifetime
+        // The request has no tenant: the token finds the link across tenants, and the rest is
+        // filed under the link's tenant.
+        return try await database.transaction(.platform) { tx in
+            let now = Date()
+            guard let stored = try await LoginLinkRecords.findOnAnyTenant(linkID: parsed.linkID, tx, now: now),
+                  ApiKeyAuthenticator.constantTimeEqual(stored.tokenHash, presented)
+            else { throw invalid }
+            // A refused redeem of a real link is audited under its tenant, naming the link.
+            CallRecord.current?.tenantID = stored.tenantID
+            CallRecord.current?.resourceName = stored.link.name
+            let scoped = TenantTransaction(tenantID: stored.tenantID, base: tx)
+            // Keyed by link as well: a request id says nothing about which token it came with.
+            let requestID = request.requestID.isEmpty ? "" : "\(parsed.linkID)/\(request.requestID)"
+            return try await IdempotencyRecords.once(
+                scoped, method: "RedeemLoginLink", requestID: requestID,
+                protect: { try Self.sealingSession($0, of: stored.link.name, with: sealer) },
+                restore: { try Self.openingSession($0, of: stored.link.name, with: sealer) }
+            ) {
+                let sessionSecret = LoginLinkRecords.newSecret()
+                let sessionExpireTime = now.addingTimeInterval(sessionLifetime)
+                let redeemed = try await LoginLinkRecords.redeem(
+                    linkID: parsed.linkID, sessionTokenHash: LoginLinkRecords.hash(sessionSecret),
+                    sessionExpireTime: sessionExpireTime, scoped, now: now)
+                guard redeemed else {
+                    // Read again: a concurrent redeem may have won since the first read.
+                    let current = try await LoginLinkRecords.find(linkID: parsed.linkID, in: scoped, now: now) ?? stored
+                    throw Self.notRedeemable(current.link)
+                }
+                // Nobody signed in yet: the link itself is the actor that redeemed.
+                var redeemer = context
+                redeemer.principal = Principal(subject: stored.link.name, role: stored.role, tenantID: stored.tenantID)
+                try await AuditLog.record(scoped, context: redeemer, resource: stored.link.name, details: [
+                    "role": stored.role.rawValue,
+                    "session_ttl": "\(Int(sessionLifetime.rounded()))s",
+                ])
+                return RedeemLoginLinkResponse.with {
+                    $0.tenant = ResourceName.tenant(stored.tenantID)
+                    $0.role = stored.role.proto
+                    $0.token = "\(LoginLinkRecords.sessionTokenPrefix)\(parsed.linkID)_\(sessionSecret)"
+                    $0.expireTime = Google_Protobuf_Timestamp(date: sessionExpireTime)
+                }
+            }
+        }
+    }
+
+    // MARK: Rules
+
+    /// Why a link that is not active does not redeem, with the stable reason that says which.
+    static func notRedeemable(_ link: LoginLink) -> ServiceError {
+        switch link.state {
+        case .redeemed:
+            return .unauthenticated(reason: "login_link_used", message: "\(link.name) was already used; ask for a new link")
+        case .revoked:
+            return .unauthenticated(reason: "login_link_revoked", message: "\(link.name) was revoked; ask for a new link")
+        case .expired:
+            return .unauthenticated(
+                reason: "login_link_expired", message: "\(link.name) expired at \(link.expireTime.date); ask for a new link")
+        case .active, .unspecified, .UNRECOGNIZED:
+            return ServiceError.internal("\(link.name) is \(LoginLinkRecords.stateName(link.state)) but did not redeem")
+        }
+    }
+
+    /// 24 hours unless asked otherwise, and never more than 7 days.
+    static func lifetime(_ request: CreateLoginLinkRequest) throws -> TimeInterval {
+        guard request.hasTtl else { return LoginLinkRecords.defaultLifetime }
+        let seconds = TimeInterval(request.ttl.seconds) + TimeInterval(request.ttl.nanos) / 1e9
+        guard seconds > 0 else { throw ServiceError.invalidArgument(field: "ttl", "must be positive") }
+        guard seconds <= LoginLinkRecords.maxLifetime else {
+            throw ServiceError.invalidArgument(field: "ttl", "must be at most 7 days")
+        }
+        return seconds
+    }
+
+    /// The stored copy of a create's response: the token sealed to the link, no URL (it embeds
+    /// the token and is rebuilt on a retry).
+    private static func sealingToken(_ response: CreateLoginLinkResponse, with sealer: SecretSealer) throws -> CreateLoginLinkResponse {
+        var stored = response
+        stored.token = try sealer.seal(response.token, boundTo: response.loginLink.name).base64EncodedString()
+        stored.url = ""
+        return stored
+    }
+
+    private static func openingToken(
+        _ stored: CreateLoginLinkResponse, with sealer: SecretSealer, linkBaseURL: String
+    ) throws -> CreateLoginLinkResponse {
+        guard let sealed = Data(base64Encoded: stored.token) else {
+            throw ServiceError.internal("the idempotency record of \(stored.loginLink.name) holds no sealed token")
+        }
+        var response = stored
+        response.token = try sealer.open(sealed, boundTo: stored.loginLink.name)
+        response.url = LoginLinkRecords.url(for: response.token, base: linkBaseURL)
+        return response
+    }
+
+    private static func sealingSession(
+        _ response: RedeemLoginLinkResponse, of linkName: String, with sealer: SecretSealer
+    ) throws -> RedeemLoginLinkResponse {
+        var stored = response
+        stored.token = try sealer.seal(response.token, boundTo: linkName + "/session").base64EncodedString()
+        return stored
+    }
+
+    private static func openingSession(
+        _ stored: RedeemLoginLinkResponse, of linkName: String, with sealer: SecretSealer
+    ) throws -> RedeemLoginLinkResponse {
+        guard let sealed = Data(base64Encoded: stored.token) else {
+            throw ServiceError.internal("the idempotency record of redeeming \(linkName) holds no sealed token")
+        }
+        var response = stored
+        response.token = try sealer.open(sealed, boundTo: linkName + "/session")
+        return response
+    }
+}

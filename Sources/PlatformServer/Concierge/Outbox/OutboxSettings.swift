@@ -1,0 +1,124 @@
+import Foundation
+
+/// How the outbox delivers: the providers' credentials, the retry policy and the worker's pace.
+/// A channel whose provider is not configured is logged instead of sent (``LoggingSender``).
+public struct OutboxSettings: Sendable {
+    /// Texts go through Twilio Messages; nil logs them instead.
+    public var twilio: TwilioMessagingSettings?
+    /// Emails go through SendGrid v3 mail; nil logs them instead.
+    public var sendGrid: SendGridSettings?
+    /// Attempts before a message that keeps failing transiently is given up as failed.
+    public var maxAttempts: Int
+    /// The wait after the first failed attempt; it doubles after each further one.
+    public var baseBackoff: TimeInterval
+    /// The longest wait between attempts.
+    public var maxBackoff: TimeInterval
+    /// How often an idle worker looks for due messages.
+    public var pollInterval: Duration
+    /// How long a worker owns a message it is sending. Far longer than one provider request
+    /// (10 s at most), so a lease only runs out when its worker died.
+    public var leaseDuration: TimeInterval
+    /// Messages a worker claims and sends together in one pass.
+    public var batchSize: Int
+
+    public init(
+        twilio: TwilioMessagingSettings? = nil,
+        sendGrid: SendGridSettings? = nil,
+        maxAttempts: Int = 6,
+        baseBackoff: TimeInterval = 30,
+        maxBackoff: TimeInterval = 3_600,
+        pollInterval: Duration = .seconds(5),
+        leaseDuration: TimeInterval = 120,
+        batchSize: Int = 20
+    ) {
+        self.twilio = twilio
+        self.sendGrid = sendGrid
+        self.maxAttempts = max(1, maxAttempts)
+        self.baseBackoff = baseBackoff
+        self.maxBackoff = maxBackoff
+        self.pollInterval = pollInterval
+        self.leaseDuration = leaseDuration
+        self.batchSize = max(1, batchSize)
+    }
+
+    /// The wait after attempt `attempt` (1 for the first) failed: 30 s, 1 min, 2 min, ... up to
+    /// `maxBackoff`, or longer when the provider asked for it with `Retry-After`.
+    func backoff(afterAttempt attempt: Int, retryAfter: TimeInterval? = nil) -> TimeInterval {
+        let doubled = baseBackoff * pow(2, Double(min(max(attempt, 1) - 1, 30)))
+        return min(max(doubled, retryAfter ?? 0), maxBackoff)
+    }
+
+    /// Reads Twilio from `TWILIO_ACCOUNT_SID`, `TWILIO_AUTH_TOKEN`, `SERVICEPRO_SMS_FROM` (a number
+    /// or a Messaging Service sid, `MG…`) and `SERVICEPRO_TWILIO_API_URL`; SendGrid from
+    /// `SENDGRID_API_KEY`, `SERVICEPRO_MAIL_FROM` (`noreply@example.com` or
+    /// `ServicePro <noreply@example.com>`) and `SERVICEPRO_SENDGRID_API_URL`. A provider missing
+    /// any of its required values is not configured. Empty values count as unset.
+    public static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) -> OutboxSettings {
+        func value(_ name: String) -> String? {
+            guard let value = environment[name]?.trimmingCharacters(in: .whitespaces), !value.isEmpty else { return nil }
+            return value
+        }
+        var settings = OutboxSettings()
+        if let sid = value("TWILIO_ACCOUNT_SID"), let token = value("TWILIO_AUTH_TOKEN"), let from = value("SERVICEPRO_SMS_FROM") {
+            settings.twilio = TwilioMessagingSettings(
+                accountSID: sid, authToken: token, from: from,
+                apiURL: value("SERVICEPRO_TWILIO_API_URL") ?? TwilioMessagingSettings.defaultAPIURL)
+        }
+        if let key = value("SENDGRID_API_KEY"), let from = value("SERVICEPRO_MAIL_FROM") {
+            let sender = SendGridSettings.parseSender(from)
+            settings.sendGrid = SendGridSettings(
+                apiKey: key, fromEmail: sender.email, fromName: sender.name,
+                apiURL: value("SERVICEPRO_SENDGRID_API_URL") ?? SendGridSettings.defaultAPIURL)
+        }
+        return settings
+    }
+}
+
+/// Twilio's Messages API: the account, and who texts come from.
+public struct TwilioMessagingSettings: Sendable {
+    public static let defaultAPIURL = "https://api.twilio.com"
+
+    public var accountSID: String
+    public var authToken: String
+    /// An E.164 number of the account, or a Messaging Service sid (`MG…`), which then picks the number.
+    public var from: String
+    /// Twilio's base URL; a local fake's in tests.
+    public var apiURL: String
+
+    public init(accountSID: String, authToken: String, from: String, apiURL: String = defaultAPIURL) {
+        self.accountSID = accountSID
+        self.authToken = authToken
+        self.from = from
+        self.apiURL = apiURL
+    }
+
+    /// Whether `from` names a Messaging Service rather than a number.
+    var fromIsMessagingService: Bool { from.hasPrefix("MG") }
+}
+
+/// SendGrid's v3 mail API: the key, and who emails come from (a verified sender).
+public struct SendGridSettings: Sendable {
+    public static let defaultAPIURL = "https://api.sendgrid.com"
+
+    public var apiKey: String
+    public var fromEmail: String
+    /// Shown as the sender's name; none when empty.
+    public var fromName: String
+    /// SendGrid's base URL; a local fake's in tests.
+    public var apiURL: String
+
+    public init(apiKey: String, fromEmail: String, fromName: String = "", apiURL: String = defaultAPIURL) {
+        self.apiKey = apiKey
+        self.fromEmail = fromEmail
+        self.fromName = fromName
+        self.apiURL = apiURL
+    }
+
+    /// `Name <address>` or a bare address.
+    static func parseSender(_ value: String) -> (email: String, name: String) {
+        guard value.hasSuffix(">"), let open = value.lastIndex(of: "<") else { return (value, "") }
+        let email = value[value.index(after: open)..<value.index(before: value.endIndex)]
+        let name = value[..<open].trimmingCharacters(in: .whitespaces).trimmingCharacters(in: CharacterSet(charactersIn: "\""))
+        return (email.trimmingCharacters(in: .whitespaces), name)
+    }
+}

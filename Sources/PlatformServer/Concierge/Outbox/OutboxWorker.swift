@@ -1,0 +1,136 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+import ServiceProAPI
+
+/// Delivers the outbox. Each pass leases a batch of due messages, sends them side by side and
+/// records each outcome: delivered with the provider's id, pending again after an exponential
+/// backoff when the failure may pass (provider down, overloaded, unreachable), or failed when
+/// the provider refused the message itself or the attempts ran out.
+///
+/// A message is sent only by the worker holding its lease, and only that worker can record how
+/// it went, so replicas running side by side never send the same message twice. A worker that
+/// dies mid-send leaves its messages leased; once the lease runs out, another worker tries them
+/// again. Only when it died after the provider accepted a message and before the row was
+/// updated, a window one request long, does the message go out a second time.
+public struct OutboxWorker: Service {
+    let database: any Database
+    let settings: OutboxSettings
+    let senders: OutboxSenders
+    let logger: Logger
+    /// Names this worker in the leases it takes.
+    let worker: String
+
+    public init(database: any Database, settings: OutboxSettings, logger: Logger, worker: String = UUID().uuidString) {
+        self.init(database: database, settings: settings, senders: OutboxSenders(settings: settings, logger: logger), logger: logger, worker: worker)
+    }
+
+    init(database: any Database, settings: OutboxSettings, senders: OutboxSenders, logger: Logger, worker: String = UUID().uuidString) {
+        self.database = database
+        self.settings = settings
+        self.senders = senders
+        self.logger = logger
+        self.worker = worker
+    }
+
+    /// Runs until cancelled; the platform server cancels it when it stops serving.
+    public func run() async throws {
+        logger.info("outbox delivery started", metadata: ["email": "\(senders.email.provider)", "sms": "\(senders.sms.provider)"])
+        while !Task.isCancelled {
+            do {
+                // A full batch suggests more is due: look again straight away.
+                if try await runOnce() >= settings.batchSize { continue }
+            } catch is CancellationError {
+                return
+            } catch {
+                logger.error("outbox pass failed; retrying next interval", metadata: ["error": "\(error)"])
+            }
+            try? await Task.sleep(for: settings.pollInterval)
+        }
+    }
+
+    /// One pass as of `now`: claims what is due then, sends it and records each outcome.
+    /// Returns how many messages it handled, whatever their outcome.
+    @discardableResult
+    public func runOnce(now: Date = Date()) async throws -> Int {
+        let claimed = try await database.transaction(.platform) { tx in
+            try await OutboxRecords.claim(worker: worker, now: now, lease: settings.leaseDuration, limit: settings.batchSize, tx)
+        }
+        guard !claimed.isEmpty else { return 0 }
+        // Times recorded during the pass run on from `now`, so a test's pass in the future
+        // records future times.
+        let shift = now.timeIntervalSinceNow
+        let clock: @Sendable () -> Date = { Date().addingTimeInterval(shift) }
+        await withTaskGroup(of: Void.self) { group in
+            for message in claimed {
+                group.addTask { await self.deliver(message, clock: clock) }
+            }
+        }
+        return claimed.count
+    }
+
+    private func deliver(_ message: OutboxRecord, clock: @Sendable () -> Date) async {
+        let attempts = settings.maxAttempts
+        guard message.attempts <= attempts else {
+            // Only a message whose last worker died mid-send gets here: it may have gone out.
+            await record(.failed(error: "gave up after \(attempts) attempts; the last one ended without an answer"), of: message, clock: clock)
+            return
+        }
+        guard let sender = senders.sender(for: message.channel) else {
+            await record(.failed(error: "no provider delivers \(message.channel.storedName) messages"), of: message, clock: clock)
+            return
+        }
+        let outcome: OutboxOutcome
+        do {
+            outcome = .delivered(providerMessageID: try await sender.send(message))
+        } catch let error as MessageDeliveryError where error.isPermanent {
+            outcome = .failed(error: error.message)
+        } catch {
+            let delivery = error as? MessageDeliveryError
+            let reason = delivery?.message ?? "\(error)"
+            if message.attempts >= attempts {
+                outcome = .failed(error: "gave up after \(attempts) attempts: \(reason)")
+            } else {
+                let wait = settings.backoff(afterAttempt: message.attempts, retryAfter: delivery?.retryAfter)
+                outcome = .retry(error: reason, at: clock().addingTimeInterval(wait))
+            }
+        }
+        await record(outcome, of: message, clock: clock)
+    }
+
+    /// Writes the outcome, trying a few times: a delivered message whose row stays `sending`
+    /// would be sent again once its lease runs out.
+    private func record(_ outcome: OutboxOutcome, of message: OutboxRecord, clock: @Sendable () -> Date) async {
+        var metadata: Logger.Metadata = ["outbox_message": "\(message.name)", "attempt": "\(message.attempts)"]
+        for attempt in 1...3 {
+            let now = clock()
+            do {
+                let held = try await database.transaction(.platform) { tx in
+                    try await OutboxRecords.finish(message, worker: worker, outcome: outcome, now: now, tx)
+                }
+                guard held else {
+                    logger.warning("lost the lease on an outbox message; another worker's outcome stands", metadata: metadata)
+                    return
+                }
+                switch outcome {
+                case .delivered(let providerMessageID):
+                    metadata["provider_message_id"] = "\(providerMessageID)"
+                    logger.info("outbox message delivered", metadata: metadata)
+                case .retry(let error, let next):
+                    metadata["error"] = "\(error)"
+                    metadata["next_attempt_time"] = "\(next)"
+                    logger.warning("outbox message not delivered; will retry", metadata: metadata)
+                case .failed(let error):
+                    metadata["error"] = "\(error)"
+                    logger.error("outbox message failed for good", metadata: metadata)
+                }
+                return
+            } catch {
+                var failure = metadata
+                failure["error"] = "\(error)"
+                logger.error("could not record an outbox message's outcome", metadata: failure)
+                if attempt < 3 { try? await Task.sleep(for: .milliseconds(250 * attempt)) }
+            }
+        }
+    }
+}

@@ -1,0 +1,122 @@
+import Foundation
+import RPCRuntime
+import ServiceProAPI
+
+/// Applies an industry pack to one tenant, in the caller's transaction: a concierge create seeds
+/// its new tenant in the same all-or-nothing transaction that creates it, and ApplyIndustryPack
+/// runs it in the tenant's own.
+///
+/// ```swift
+/// let summary = try await database.withTenant("acme") { tx in
+///     try await PackApplier.apply(pack, tier: .pro, tx, now: Date())
+/// }
+/// ```
+///
+/// Merge rules. Items are matched by kind and key: the service name, the FAQ question, the
+/// template kind, the automation key; a tenant has one IVR menu and one AI agent config. For
+/// each item of the pack:
+/// - The tenant does not have it: it is added, and reported as added.
+/// - The tenant has it as a pack put it there (the content's hash still equals the hash recorded
+///   when it was applied): when the pack's content is the same, it is skipped as
+///   ALREADY_PRESENT; otherwise it is replaced by the pack's content and reported as added,
+///   since it is pack content the tenant never touched (a newer version of the pack, or the
+///   pack of the tenant's new industry).
+/// - The tenant changed it since, or made it themselves: it is never overwritten, and is
+///   skipped as TENANT_EDITED. Tenant edits always win.
+/// - An automation the tenant's plan lacks FEATURE_INDUSTRY_AUTOMATIONS for is neither added nor
+///   replaced: it is skipped as NOT_IN_PLAN, so an upgrade and a second apply bring it in.
+///
+/// Nothing is ever deleted: an item of an earlier pack that the new one lacks stays.
+enum PackApplier {
+    /// What the merge rules do with one item.
+    enum Decision: Equatable, Sendable {
+        case add
+        case replace
+        case skip(PackSkipReason)
+    }
+
+    /// Applies `pack` to the transaction's tenant, whose plan is `tier`, and reports what it
+    /// added and what it skipped, in the pack's order.
+    static func apply(_ pack: IndustryPack, tier: PlanCatalog.Tier, _ tx: TenantTransaction, now: Date) async throws -> AppliedPackSummary {
+        try await PackItemRecords.lockForMerge(tx)
+        let stored = try await PackItemRecords.all(tx)
+        let held = Dictionary(stored.map { (ItemID($0.kind, $0.key), $0) }, uniquingKeysWith: { first, _ in first })
+        var summary = AppliedPackSummary.with {
+            $0.industryPack = pack.name
+            $0.version = pack.version
+        }
+        for (ordinal, item) in try PackItemContent.items(of: pack).enumerated() {
+            let decision = decide(item, held: held[ItemID(item.kind, item.key)], tier: tier)
+            switch decision {
+            case .add:
+                try await PackItemRecords.insert(item, ordinal: ordinal, from: pack, tx, now: now)
+            case .replace:
+                try await PackItemRecords.replace(item, from: pack, tx, now: now)
+            case .skip:
+                break
+            }
+            summary.report(item, decision)
+        }
+        return summary
+    }
+
+    /// The merge rules for one item of the pack, given the tenant's copy, if any.
+    static func decide(_ item: PackItemContent, held: StoredPackItem?, tier: PlanCatalog.Tier) -> Decision {
+        let inPlan = item.kind != .automation || PlanCatalog.hasFeature(tier, .industryAutomations)
+        guard let held else { return inPlan ? .add : .skip(.notInPlan) }
+        if held.isTenantEdited { return .skip(.tenantEdited) }
+        if held.appliedHash == item.hash { return .skip(.alreadyPresent) }
+        return inPlan ? .replace : .skip(.notInPlan)
+    }
+
+    /// Gives the tenant's phone configs the pack's IVR menu, with the business name filled in,
+    /// where nobody chose a menu: the config has none (or one without options, which plays the
+    /// default), or still has the standard menu the platform puts on IVR numbers. A menu anyone
+    /// wrote is left alone, as edited items are. Returns the names of the configs changed.
+    ///
+    /// Call routing caches phone configs: after the transaction commits, the caller refreshes it
+    /// (as PhoneConfigHandler's `onChange` does) when any config changed.
+    static func applyIvrMenu(_ pack: IndustryPack, businessName: String, _ tx: TenantTransaction, now: Date) async throws -> [String] {
+        guard pack.hasIvrMenu else { return [] }
+        let menu = pack.ivrMenu.filled(businessName: businessName)
+        let standard = IvrMenu.standard(businessName: businessName)
+        var changed: [String] = []
+        for stored in try await PhoneConfigRecords.all(tx.base) where stored.tenantID == tx.tenantID {
+            let current = stored.config.ivrMenu
+            guard current.options.isEmpty || current == standard, current != menu else { continue }
+            var config = stored.config
+            config.ivrMenu = menu
+            let updated = try await PhoneConfigRecords.update(
+                config, id: stored.id, sealedSIPPassword: stored.sealedSIPPassword,
+                expectedRevision: Etag.revision(stored.config.etag) ?? 0, tx, now: now)
+            guard updated else {
+                throw ServiceError.aborted(message: "\(stored.config.name) changed while its IVR menu was being set; try again")
+            }
+            changed.append(stored.config.name)
+        }
+        return changed
+    }
+
+    /// An item's identity among the tenant's items.
+    private struct ItemID: Hashable {
+        let kind: PackItemKind
+        let key: String
+
+        init(_ kind: PackItemKind, _ key: String) {
+            self.kind = kind
+            self.key = key
+        }
+    }
+}
+
+extension AppliedPackSummary {
+    /// Lists `item` as added or skipped, as `decision` says.
+    fileprivate mutating func report(_ item: PackItemContent, _ decision: PackApplier.Decision) {
+        let reported = PackItem.with {
+            $0.kind = item.kind
+            $0.key = item.key
+            if case .skip(let reason) = decision { $0.skipReason = reason }
+        }
+        if case .skip = decision { skipped.append(reported) } else { added.append(reported) }
+    }
+}

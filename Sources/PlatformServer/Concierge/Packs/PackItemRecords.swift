@@ -1,0 +1,128 @@
+import Crypto
+import Foundation
+import ServiceProAPI
+import SwiftProtobuf
+
+/// A tenant's copy of one pack item: a service, FAQ, SMS template, automation, its IVR menu or
+/// its AI agent config.
+struct StoredPackItem: Sendable {
+    var kind: PackItemKind
+    /// As ``PackItemContent/key``.
+    var key: String
+    /// JSON in the protobuf mapping, with the proto's field names.
+    var content: String
+    /// The content's hash when a pack last wrote it; nil for an item the tenant made.
+    var appliedHash: String?
+    /// `industryPacks/{pack}` and its version, when a pack last wrote the item.
+    var pack: String?
+    var packVersion: String?
+    var createTime: Date
+    var updateTime: Date
+
+    /// The hash of the content as it is now; nil when it no longer parses as its kind's message.
+    var currentHash: String? { PackItemContent.hash(kind: kind, json: content) }
+
+    /// The tenant changed it since a pack put it there, or made it themselves: the merge rules
+    /// never overwrite it.
+    var isTenantEdited: Bool {
+        guard let appliedHash else { return true }
+        return currentHash != appliedHash
+    }
+
+    /// The content as its kind's message, e.g. `item.decoded(ServiceOffering.self)`.
+    func decoded<Content: SwiftProtobuf.Message>(_ type: Content.Type) throws -> Content {
+        var options = JSONDecodingOptions()
+        options.ignoreUnknownFields = true
+        return try Content(jsonString: content, options: options)
+    }
+}
+
+/// Pack items in the store, one row per tenant, kind and key.
+///
+/// Whoever writes an item other than through ``PackApplier`` (an editor of services or
+/// templates, say) changes `content` and leaves `applied_hash` alone, or writes NULL for an
+/// item the tenant creates: that is what tells the merge rules the tenant's content from a
+/// pack's. `ordinal` is the item's place in the pack that added it, so a tenant's services list
+/// in the pack's order, after any added earlier.
+enum PackItemRecords {
+    static let table = "pack_items"
+
+    static let migration = Migration(
+        version: 7,
+        name: "industry_packs",
+        statements: [
+            """
+            CREATE TABLE pack_items (
+                tenant_id TEXT NOT NULL REFERENCES tenants (tenant_id) ON DELETE CASCADE,
+                kind TEXT NOT NULL,
+                item_key TEXT NOT NULL,
+                content TEXT NOT NULL,
+                applied_hash TEXT,
+                pack TEXT,
+                pack_version TEXT,
+                ordinal BIGINT NOT NULL DEFAULT 0,
+                create_time BIGINT NOT NULL,
+                update_time BIGINT NOT NULL,
+                PRIMARY KEY (tenant_id, kind, item_key)
+            )
+            """,
+        ],
+        tenantOwnedTables: ["pack_items"]
+    )
+
+    /// The tenant's items, of one kind or of all, in the order they were added.
+    static func all(_ tx: TenantTransaction, kind: PackItemKind? = nil) async throws -> [StoredPackItem] {
+        let condition = kind.map { kind -> SQLStatement in "kind = \(kind.storedName)" }
+        return try await tx.select(from: table, where: condition, orderBy: "create_time, ordinal, kind, item_key").map(item(from:))
+    }
+
+    /// Adds `item` as `pack` has it.
+    static func insert(_ item: PackItemContent, ordinal: Int, from pack: IndustryPack, _ tx: TenantTransaction, now: Date) async throws {
+        try await tx.insert(into: table, [
+            ("kind", item.kind.storedName),
+            ("item_key", item.key),
+            ("content", item.json),
+            ("applied_hash", item.hash),
+            ("pack", pack.name),
+            ("pack_version", pack.version),
+            ("ordinal", ordinal),
+            ("create_time", now),
+            ("update_time", now),
+        ])
+    }
+
+    /// Replaces the content of the tenant's item with `item` as `pack` has it; the item keeps
+    /// its place.
+    static func replace(_ item: PackItemContent, from pack: IndustryPack, _ tx: TenantTransaction, now: Date) async throws {
+        try await tx.update(table, set: [
+            ("content", item.json),
+            ("applied_hash", item.hash),
+            ("pack", pack.name),
+            ("pack_version", pack.version),
+            ("update_time", now),
+        ], where: "kind = \(item.kind.storedName) AND item_key = \(item.key)")
+    }
+
+    /// Serializes merges into one tenant until the transaction ends, so two applies at once
+    /// cannot both find an item missing and both add it. SQLite runs one writer at a time anyway.
+    static func lockForMerge(_ tx: TenantTransaction) async throws {
+        guard tx.base.dialect == .postgres else { return }
+        let key = SHA256.hash(data: Data("pack-merge/\(tx.tenantID)".utf8)).prefix(8).reduce(Int64(0)) { $0 << 8 | Int64($1) }
+        try await tx.base.execute("SELECT pg_advisory_xact_lock(\(key))")
+    }
+
+    private static func item(from row: SQLRow) throws -> StoredPackItem {
+        StoredPackItem(
+            kind: PackItemKind(storedName: try row.string("kind")),
+            key: try row.string("item_key"),
+            content: try row.string("content"),
+            appliedHash: try row.optionalString("applied_hash"),
+            pack: try row.optionalString("pack"),
+            packVersion: try row.optionalString("pack_version"),
+            createTime: try row.date("create_time"),
+            updateTime: try row.date("update_time"))
+    }
+}
+
+/// Stored as `service`, `faq`, `sms_template`, `automation`, `ivr_menu`, `ai_agent`.
+extension PackItemKind: StoredEnum {}

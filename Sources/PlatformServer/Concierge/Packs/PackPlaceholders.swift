@@ -1,0 +1,79 @@
+import Foundation
+import RPCRuntime
+import ServiceProAPI
+
+/// The `{{name}}` placeholders in pack text, filled in when a text is sent or a menu is set up.
+///
+/// Which names a text may use depends on what is known when it is used: a booking confirmation
+/// knows the customer and the appointment, but an IVR greeting, the AI agent's first words and an
+/// FAQ answer know only the business. The catalogue checks every text against its set at start,
+/// so a customer never receives a message with `{{first_name}}` in it.
+enum PackPlaceholders {
+    static let businessName = "business_name"
+
+    /// What SMS templates may use, as SmsTemplate documents.
+    static let smsTemplate: Set<String> = [
+        "business_name", "customer_name", "service_name", "start_time", "booking_url", "review_url",
+    ]
+
+    /// What text spoken or shown before any customer or appointment is known may use: the IVR
+    /// menu, the AI agent's instructions and greeting, FAQ answers.
+    static let businessOnly: Set<String> = [businessName]
+
+    /// The placeholder names in `text`, in order, and whether a `{{` is never closed.
+    static func names(in text: String) -> (names: [String], unclosed: Bool) {
+        var names: [String] = []
+        var rest = text[...]
+        while let open = rest.range(of: "{{") {
+            guard let close = rest[open.upperBound...].range(of: "}}") else { return (names, true) }
+            names.append(rest[open.upperBound..<close.lowerBound].trimmingCharacters(in: .whitespaces))
+            rest = rest[close.upperBound...]
+        }
+        return (names, false)
+    }
+
+    /// What is wrong with the placeholders of `text` at `field`, given the names it may use.
+    static func violations(in text: String, allowed: Set<String>, field: String) -> [FieldViolation] {
+        let found = names(in: text)
+        var violations: [FieldViolation] = []
+        let unknown = found.names.filter { !allowed.contains($0) }
+        if !unknown.isEmpty {
+            let listed = unknown.map { "{{\($0)}}" }.joined(separator: ", ")
+            let known = allowed.sorted().map { "{{\($0)}}" }.joined(separator: ", ")
+            violations.append(FieldViolation(field: field, description: "uses unknown placeholder \(listed); it may use \(known)"))
+        }
+        if found.unclosed {
+            violations.append(FieldViolation(field: field, description: "has a {{ without its closing }}"))
+        }
+        return violations
+    }
+
+    /// `text` with each placeholder named in `values` replaced; others are left as they are.
+    static func fill(_ text: String, _ values: [String: String]) -> String {
+        var result = ""
+        var rest = text[...]
+        while let open = rest.range(of: "{{"), let close = rest[open.upperBound...].range(of: "}}") {
+            let name = rest[open.upperBound..<close.lowerBound].trimmingCharacters(in: .whitespaces)
+            result.append(contentsOf: rest[..<open.lowerBound])
+            result.append(contentsOf: values[name] ?? String(rest[open.lowerBound..<close.upperBound]))
+            rest = rest[close.upperBound...]
+        }
+        result.append(contentsOf: rest)
+        return result
+    }
+}
+
+extension IvrMenu {
+    /// The menu with the business name filled in, as a phone config plays it: the IVR reads a
+    /// config's menu word for word.
+    func filled(businessName: String) -> IvrMenu {
+        let values = [PackPlaceholders.businessName: businessName]
+        var menu = self
+        menu.greeting = PackPlaceholders.fill(menu.greeting, values)
+        for index in menu.options.indices {
+            menu.options[index].prompt = PackPlaceholders.fill(menu.options[index].prompt, values)
+            menu.options[index].smsBody = PackPlaceholders.fill(menu.options[index].smsBody, values)
+        }
+        return menu
+    }
+}

@@ -1,0 +1,37 @@
+import Foundation
+import RPCRuntime
+
+/// Buys and releases the platform-managed phone numbers a concierge create asks for.
+public protocol NumberProvisioner: Sendable {
+    /// Buys a local number, in `areaCode` when given, and names it after the tenant.
+    func provision(areaCode: String?, countryCode: String, friendlyName: String) async throws -> ProvisionedNumber
+
+    /// Gives a number back, e.g. because the create it was bought for failed.
+    func release(_ number: ProvisionedNumber) async throws
+}
+
+public struct ProvisionedNumber: Sendable, Hashable {
+    /// Twilio's IncomingPhoneNumber sid, `PN…`.
+    public var sid: String
+    /// E.164.
+    public var phoneNumber: String
+
+    public init(sid: String, phoneNumber: String) {
+        self.sid = sid
+        self.phoneNumber = phoneNumber
+    }
+}
+
+/// What a platform without Twilio credentials answers: provisioning is refused with a reason
+/// that says what to configure, and nothing pretends a number was bought.
+public struct UnavailableNumberProvisioner: NumberProvisioner {
+    public init() {}
+
+    public func provision(areaCode: String?, countryCode: String, friendlyName: String) async throws -> ProvisionedNumber {
+        throw ServiceError.failedPrecondition(
+            reason: "number_provisioning_unavailable",
+            message: "no Twilio account is configured to buy numbers; set TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN, or use an existing number")
+    }
+
+    public func release(_ number: ProvisionedNumber) async throws {}
+}

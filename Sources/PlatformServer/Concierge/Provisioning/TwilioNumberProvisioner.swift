@@ -1,0 +1,105 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+import RPCRuntime
+
+/// Twilio's REST API for numbers: search AvailablePhoneNumbers, buy through
+/// IncomingPhoneNumbers, release with a DELETE.
+public struct TwilioNumberProvisioner: NumberProvisioner {
+    public static let defaultAPIURL = "https://api.twilio.com"
+
+    let accountSID: String
+    let authToken: String
+    let apiURL: String
+    var http: HTTPClient = .shared
+    var timeout: TimeAmount = .seconds(10)
+
+    public init(accountSID: String, authToken: String, apiURL: String = defaultAPIURL) {
+        self.accountSID = accountSID
+        self.authToken = authToken
+        self.apiURL = apiURL
+    }
+
+    /// From TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and SERVICEPRO_TWILIO_API_URL; nil without credentials.
+    public static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) -> TwilioNumberProvisioner? {
+        guard let sid = environment["TWILIO_ACCOUNT_SID"], !sid.isEmpty,
+              let token = environment["TWILIO_AUTH_TOKEN"], !token.isEmpty
+        else { return nil }
+        let url = environment["SERVICEPRO_TWILIO_API_URL"].flatMap { $0.isEmpty ? nil : $0 } ?? defaultAPIURL
+        return TwilioNumberProvisioner(accountSID: sid, authToken: token, apiURL: url)
+    }
+
+    private struct AvailableNumbers: Decodable {
+        struct Number: Decodable { var phoneNumber: String }
+        var availablePhoneNumbers: [Number]
+    }
+
+    private struct IncomingNumber: Decodable {
+        var sid: String
+        var phoneNumber: String
+    }
+
+    public func provision(areaCode: String?, countryCode: String, friendlyName: String) async throws -> ProvisionedNumber {
+        var query = "SmsEnabled=true&VoiceEnabled=true&PageSize=1"
+        if let areaCode { query += "&AreaCode=\(areaCode)" }
+        let available: AvailableNumbers = try await send(.GET, "/AvailablePhoneNumbers/\(countryCode)/Local.json?\(query)", form: nil)
+        guard let candidate = available.availablePhoneNumbers.first else {
+            throw ServiceError.failedPrecondition(
+                reason: "no_number_available",
+                message: "Twilio has no local number\(areaCode.map { " in area code \($0)" } ?? "") in \(countryCode); try another area code")
+        }
+        let bought: IncomingNumber = try await send(.POST, "/IncomingPhoneNumbers.json", form: [
+            ("PhoneNumber", candidate.phoneNumber), ("FriendlyName", friendlyName),
+        ])
+        return ProvisionedNumber(sid: bought.sid, phoneNumber: bought.phoneNumber)
+    }
+
+    public func release(_ number: ProvisionedNumber) async throws {
+        let _: Empty = try await send(.DELETE, "/IncomingPhoneNumbers/\(number.sid).json", form: nil)
+    }
+
+    private struct Empty: Decodable {}
+
+    /// Twilio's error body: `{"code": 21452, "message": "...", "status": 400}`.
+    private struct ErrorBody: Decodable {
+        var code: Int?
+        var message: String?
+    }
+
+    private func send<Response: Decodable>(_ method: HTTPMethod, _ path: String, form: [(String, String)]?) async throws -> Response {
+        var request = HTTPClientRequest(url: "\(apiURL)/2010-04-01/Accounts/\(accountSID)\(path)")
+        request.method = method
+        let credentials = Data("\(accountSID):\(authToken)".utf8).base64EncodedString()
+        request.headers.add(name: "Authorization", value: "Basic \(credentials)")
+        if let form {
+            request.headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
+            request.body = .bytes(ByteBuffer(string: FormEncoding.encode(form)))
+        }
+        let status: HTTPResponseStatus
+        let body: ByteBuffer
+        do {
+            let response = try await http.execute(request, timeout: timeout)
+            status = response.status
+            body = try await response.body.collect(upTo: 1 << 20)
+        } catch {
+            throw ServiceError(code: .unavailable, reason: "twilio_unavailable", message: "Twilio could not be reached (\(error)); retry with the same request_id")
+        }
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        guard (200..<300).contains(status.code) else {
+            let detail = try? decoder.decode(ErrorBody.self, from: body)
+            let message = "Twilio refused \(method.rawValue) \(path) (\(status.code)): \(detail?.message ?? "no message")"
+            if status.code >= 500 || status.code == 429 {
+                throw ServiceError(code: .unavailable, reason: "twilio_unavailable", message: message + "; retry with the same request_id")
+            }
+            throw ServiceError.failedPrecondition(reason: "twilio_request_failed", message: message, metadata: ["twilio_error": detail?.code.map(String.init) ?? ""])
+        }
+        if status.code == 204 || body.readableBytes == 0, let empty = Empty() as? Response { return empty }
+        do {
+            return try decoder.decode(Response.self, from: body)
+        } catch {
+            throw ServiceError.internal("unreadable Twilio response to \(method.rawValue) \(path): \(error)")
+        }
+    }
+}

@@ -1,0 +1,167 @@
+import Foundation
+import Logging
+import RPCRuntime
+import ServiceProAPI
+import SwiftProtobuf
+
+/// servicepro.concierge.v1.ConciergeService: the owner's done-for-you setup. A create checks every
+/// step first, buys a number if asked (outside the transaction: a slow provider must not hold the
+/// store), then writes the tenant, its phone config, its industry pack and its trial in one
+/// transaction; if that fails, the number goes back.
+public struct ConciergeHandler: ConciergeServiceHandler {
+    let database: any Database
+    let catalog: IndustryPackCatalog
+    let provisioner: any NumberProvisioner
+    let onboarding: OnboardingSender
+    let faults: ConciergeFaults
+    let logger: Logger
+    /// Called after a create adds a phone config, so tenant resolution sees the new number.
+    let onPhoneConfigChange: @Sendable () async -> Void
+
+    public init(
+        database: any Database,
+        catalog: IndustryPackCatalog,
+        provisioner: any NumberProvisioner,
+        onboarding: OnboardingSender,
+        faults: ConciergeFaults = .none,
+        logger: Logger,
+        onPhoneConfigChange: @escaping @Sendable () async -> Void = {}
+    ) {
+        self.database = database
+        self.catalog = catalog
+        self.provisioner = provisioner
+        self.onboarding = onboarding
+        self.faults = faults
+        self.logger = logger
+        self.onPhoneConfigChange = onPhoneConfigChange
+    }
+
+    public func createConciergeTenant(_ request: CreateConciergeTenantRequest, context: RequestContext) async throws -> CreateConciergeTenantResponse {
+        let plan = try ConciergePlanCheck(request, catalog: catalog)
+        let caller = context.principal.tenantID
+        if let earlier: CreateConciergeTenantResponse = try await database.withTenant(caller, {
+            try await IdempotencyRecords.stored($0, method: "CreateConciergeTenant", requestID: request.requestID)
+        }) {
+            return earlier
+        }
+        try await checkAvailable(plan)
+        if request.review.validateOnly {
+            return try await preview(plan)
+        }
+        var number: ProvisionedNumber?
+        if plan.telephonyMode == .provisionNumber {
+            number = try await provisioner.provision(
+                areaCode: plan.areaCode, countryCode: plan.countryCode, friendlyName: "\(plan.tenant.displayName) (\(plan.tenantID))")
+        }
+        let bought = number
+        do {
+            let response = try await database.transaction(.platform) { tx in
+                try await IdempotencyRecords.once(TenantTransaction(tenantID: caller, base: tx), method: "CreateConciergeTenant", requestID: request.requestID) {
+                    try await write(plan, number: bought, TenantTransaction(tenantID: plan.tenantID, base: tx), context: context)
+                }
+            }
+            if response.hasPhoneConfig { await onPhoneConfigChange() }
+            return response
+        } catch {
+            if let bought {
+                do {
+                    try await provisioner.release(bought)
+                } catch let releaseError {
+                    logger.error("a number bought for a failed concierge create could not be released; release it by hand", metadata: [
+                        "sid": "\(bought.sid)", "number": "\(bought.phoneNumber)", "error": "\(releaseError)",
+                    ])
+                }
+            }
+            throw ConciergePlanCheck.reportingDuplicates(error)
+        }
+    }
+
+    /// Everything the create writes, in the caller's transaction.
+    private func write(_ plan: ConciergePlanCheck, number: ProvisionedNumber?, _ tx: TenantTransaction, context: RequestContext) async throws -> CreateConciergeTenantResponse {
+        let now = Date()
+        try await TenantRecords.insert(plan.tenant, tx, now: now)
+        try faults.fail(.tenant)
+        var phoneConfig: PhoneConfig?
+        if var config = plan.phoneConfig {
+            if let number { config.phoneNumber = number.phoneNumber }
+            let stored = PhoneConfigHandler.withDefaultMenu(config, businessName: plan.tenant.displayName)
+            try await PhoneConfigRecords.insert(stored, id: ConciergePlanCheck.phoneConfigID, sealedSIPPassword: nil, tx, now: now)
+            phoneConfig = try await PhoneConfigRecords.find(id: ConciergePlanCheck.phoneConfigID, tx)?.config
+        }
+        try faults.fail(.phoneConfig)
+        let applied = try await PackApplier.apply(plan.pack, tier: plan.tier, tx, now: now)
+        try faults.fail(.industryPack)
+        try await AuditLog.record(tx, context: context, resource: ResourceName.tenant(plan.tenantID), details: [
+            "industry_pack": plan.pack.name, "tier": plan.tier.rawValue,
+            "telephony": "\(plan.telephonyMode)", "number": phoneConfig?.phoneNumber ?? "",
+        ])
+        try faults.fail(.audit)
+        let tenant = try await TenantRecords.find(tx)!
+        return CreateConciergeTenantResponse.with {
+            $0.tenant = tenant
+            if let phoneConfig { $0.phoneConfig = phoneConfig }
+            $0.appliedPack = applied
+            $0.nextActions = ConciergeNextActions.after(tenantID: plan.tenantID, displayName: plan.tenant.displayName)
+        }
+    }
+
+    /// A slug or number that is already taken is refused before any number is bought.
+    private func checkAvailable(_ plan: ConciergePlanCheck) async throws {
+        try await database.transaction(.platform) { tx in
+            if try await tx.first("SELECT 1 AS taken FROM tenants WHERE tenant_id = \(plan.tenantID)") != nil {
+                throw ServiceError.alreadyExists(reason: "tenant_exists", field: "basics.slug", message: "tenants/\(plan.tenantID) already exists")
+            }
+            if let config = plan.phoneConfig, let taken = try await PhoneConfigRecords.taken(config, among: "1 = 1", tx) {
+                throw ServiceError.alreadyExists(
+                    reason: "phone_number_taken", field: taken.column == "phone_number" ? "telephony.phone_number" : "telephony.messaging_service_sid",
+                    message: "\(taken.value(in: config)) already belongs to a tenant")
+            }
+        }
+    }
+
+    /// The review step: what a create would write, written in a transaction that is then
+    /// rolled back, so the summary is exactly what the real create would do.
+    private func preview(_ plan: ConciergePlanCheck) async throws -> CreateConciergeTenantResponse {
+        var previewPlan = plan
+        if previewPlan.telephonyMode == .provisionNumber { previewPlan.phoneConfig?.phoneNumber = "" }
+        let shown = previewPlan
+        return try await RolledBack.run(database, .platform) { tx in
+            let scoped = TenantTransaction(tenantID: shown.tenantID, base: tx)
+            try await TenantRecords.insert(shown.tenant, scoped)
+            let applied = try await PackApplier.apply(shown.pack, tier: shown.tier, scoped, now: Date())
+            return CreateConciergeTenantResponse.with {
+                $0.tenant = shown.tenant
+                $0.tenant.name = ResourceName.tenant(shown.tenantID)
+                $0.tenant.slug = shown.tenantID
+                if let config = shown.phoneConfig { $0.phoneConfig = config }
+                $0.appliedPack = applied
+                $0.validateOnly = true
+            }
+        }
+    }
+
+    public func applyIndustryPack(_ request: ApplyIndustryPackRequest, context: RequestContext) async throws -> AppliedPackSummary {
+        let tenantID = try context.requireTenant()
+        guard let pack = catalog.pack(id: String(request.industryPack.dropFirst("industryPacks/".count))) else {
+            throw ServiceError.invalidArgument(field: "industry_pack", "\(request.industryPack) is not an industry pack; spctl industry-packs list shows them")
+        }
+        let apply: @Sendable (TenantTransaction) async throws -> AppliedPackSummary = { tx in
+            guard let tenant = try await TenantRecords.find(tx) else { throw ServiceError.notFound(request.name) }
+            return try await PackApplier.apply(pack, tier: tenant.planTier.catalogTier, tx, now: Date())
+        }
+        if request.validateOnly {
+            return try await RolledBack.run(database, .tenant(tenantID)) { try await apply(TenantTransaction(tenantID: tenantID, base: $0)) }
+        }
+        return try await database.withTenant(tenantID) { tx in
+            try await IdempotencyRecords.once(tx, method: "ApplyIndustryPack", requestID: request.requestID) {
+                let summary = try await apply(tx)
+                try await AuditLog.record(tx, context: context, resource: request.name, details: ["industry_pack": request.industryPack])
+                return summary
+            }
+        }
+    }
+
+    public func sendOnboarding(_ request: SendOnboardingRequest, context: RequestContext) async throws -> SendOnboardingResponse {
+        try await onboarding.send(request, context: context)
+    }
+}

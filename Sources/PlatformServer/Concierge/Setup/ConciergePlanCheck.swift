@@ -1,0 +1,131 @@
+import Foundation
+import RPCRuntime
+import ServiceProAPI
+import SwiftProtobuf
+
+/// A concierge create's five steps checked and turned into what will be written. The runtime has
+/// already applied the field rules; this adds the rules that span fields or need the catalogue.
+struct ConciergePlanCheck: Sendable {
+    /// The id of the phone config a create makes.
+    static let phoneConfigID = "main"
+
+    var tenantID: String
+    var tenant: Tenant
+    var tier: PlanCatalog.Tier
+    var pack: IndustryPack
+    var telephonyMode: TelephonySetupMode
+    var phoneConfig: PhoneConfig?
+    var areaCode: String?
+    var countryCode: String
+
+    init(_ request: CreateConciergeTenantRequest, catalog: IndustryPackCatalog) throws {
+        let basics = request.basics
+        guard let tier = PlanCatalog.Tier(rawValue: request.plan.tier.storedName), request.plan.tier != .unspecified else {
+            throw ServiceError.invalidArgument(field: "plan.tier", "must be starter, pro or elite")
+        }
+        let packID = String(request.plan.industryPack.dropFirst("industryPacks/".count))
+        guard let pack = catalog.pack(id: packID) else {
+            throw ServiceError.invalidArgument(
+                field: "plan.industry_pack",
+                "\(request.plan.industryPack) is not an industry pack; use one of \(catalog.all.map(\.name).joined(separator: ", "))")
+        }
+        let telephony = request.telephony
+        switch telephony.mode {
+        case .useExistingNumber:
+            guard !telephony.phoneNumber.isEmpty else {
+                throw ServiceError.invalidArgument(field: "telephony.phone_number", "is required to use an existing number")
+            }
+        case .provisionNumber, .noNumber:
+            guard telephony.phoneNumber.isEmpty else {
+                throw ServiceError.invalidArgument(field: "telephony.phone_number", "is only for TELEPHONY_SETUP_MODE_USE_EXISTING_NUMBER")
+            }
+        default:
+            throw ServiceError.invalidArgument(field: "telephony.mode", "must be use-existing-number, provision-number or no-number")
+        }
+        let ivrMode = telephony.ivrMode == .unspecified ? IvrMode.simple : telephony.ivrMode
+        if telephony.mode != .noNumber, let feature = ivrMode.requiredFeature {
+            try PlanCatalog.require(feature, in: tier)
+        }
+
+        self.tenantID = basics.slug
+        self.tier = tier
+        self.pack = pack
+        self.telephonyMode = telephony.mode
+        self.areaCode = telephony.areaCode.isEmpty ? nil : telephony.areaCode
+        self.countryCode = telephony.countryCode.isEmpty ? "US" : telephony.countryCode
+        self.tenant = Tenant.with {
+            $0.name = ResourceName.tenant(basics.slug)
+            $0.slug = basics.slug
+            $0.displayName = basics.displayName.trimmingCharacters(in: .whitespaces)
+            $0.industry = packID
+            $0.city = basics.city
+            $0.contact = .with {
+                $0.personName = basics.contactName
+                $0.email = basics.contactEmail
+                $0.phone = basics.contactPhone
+            }
+            $0.planTier = request.plan.tier
+            $0.status = .trialing
+            $0.trialEndTime = Google_Protobuf_Timestamp(date: Date().addingTimeInterval(Double(PlanOffers.trialDays) * 86_400))
+            $0.branding = .with {
+                $0.logoURL = request.extras.logoURL
+                $0.primaryColor = request.extras.primaryColor
+                $0.accentColor = request.extras.accentColor
+            }
+            $0.internalNotes = basics.internalNotes
+        }
+        guard !tenant.displayName.isEmpty else {
+            throw ServiceError.invalidArgument(field: "basics.display_name", "must not be blank")
+        }
+        if telephony.mode != .noNumber {
+            let packMenu = pack.hasIvrMenu ? pack.ivrMenu.filled(businessName: basics.displayName) : nil
+            self.phoneConfig = PhoneConfig.with {
+                $0.displayName = "Main line"
+                $0.phoneNumber = telephony.phoneNumber
+                $0.messagingServiceSid = telephony.messagingServiceSid
+                $0.ivrMode = ivrMode
+                $0.forwardNumber = telephony.forwardNumber
+                if let packMenu { $0.ivrMenu = packMenu }
+            }
+        }
+    }
+
+    /// A slug or number taken by a concurrent create: the unique indexes refuse the write, and the
+    /// caller gets the same ALREADY_EXISTS as from the checks before it.
+    static func reportingDuplicates(_ error: any Error) -> any Error {
+        guard let violation = UniqueViolation(error) else { return error }
+        if violation.isOn(index: "tenants_pkey", columns: ["tenant_id"]) {
+            return ServiceError.alreadyExists(reason: "tenant_exists", field: "basics.slug", message: "the slug is already taken")
+        }
+        for field in PhoneConfigRecords.UniqueField.allCases where violation.isOn(index: field.index, columns: [field.column]) {
+            return ServiceError.alreadyExists(
+                reason: "phone_number_taken",
+                field: field.column == "phone_number" ? "telephony.phone_number" : "telephony.messaging_service_sid",
+                message: "the \(field.column.replacingOccurrences(of: "_", with: " ")) already belongs to a tenant")
+        }
+        return error
+    }
+}
+
+/// What the operator usually does after a concierge create, with the spctl command for each.
+enum ConciergeNextActions {
+    static func after(tenantID: String, displayName: String) -> [ConciergeNextAction] {
+        [
+            .with {
+                $0.kind = .impersonate
+                $0.label = "See \(displayName) as its admin does"
+                $0.command = "spctl impersonate \(tenantID) --reason \"concierge setup\""
+            },
+            .with {
+                $0.kind = .sendOnboarding
+                $0.label = "Send the onboarding email and text, with a login link"
+                $0.command = "spctl concierge send-onboarding --name tenants/\(tenantID) --channels email,sms --include-login-link"
+            },
+            .with {
+                $0.kind = .copyLoginLink
+                $0.label = "Make a login link to hand over yourself"
+                $0.command = "spctl login-links create --parent tenants/\(tenantID)"
+            },
+        ]
+    }
+}

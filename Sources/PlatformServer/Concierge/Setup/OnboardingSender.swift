@@ -1,0 +1,81 @@
+import Foundation
+import RPCRuntime
+import ServiceProAPI
+
+/// Queues a new business's onboarding email and text in the outbox, in one transaction with the
+/// login link it may carry: the worker delivers them, and a retry with the same request_id
+/// queues nothing twice (each message's dedupe key is derived from it).
+public struct OnboardingSender: Sendable {
+    let database: any Database
+    let linkBaseURL: String
+
+    public init(database: any Database, linkBaseURL: String = LoginLinkHandler.defaultLinkBaseURL) {
+        self.database = database
+        self.linkBaseURL = linkBaseURL
+    }
+
+    func send(_ request: SendOnboardingRequest, context: RequestContext) async throws -> SendOnboardingResponse {
+        let tenantID = try context.requireTenant()
+        var channels: [OutboxChannel] = []
+        for (index, channel) in request.channels.enumerated() {
+            guard channel == .email || channel == .sms else {
+                throw ServiceError.invalidArgument(field: "channels[\(index)]", "must be email or sms")
+            }
+            if !channels.contains(channel) { channels.append(channel) }
+        }
+        let chosen = channels
+        let requestID = request.requestID.isEmpty ? UUID().uuidString : request.requestID
+        return try await database.withTenant(tenantID) { tx in
+            try await IdempotencyRecords.once(tx, method: "SendOnboarding", requestID: request.requestID) {
+                guard let tenant = try await TenantRecords.find(tx) else { throw ServiceError.notFound(request.name) }
+                let email = request.email.isEmpty ? tenant.contact.email : request.email
+                let phone = request.phone.isEmpty ? tenant.contact.phone : request.phone
+                if chosen.contains(.email), email.isEmpty {
+                    throw ServiceError.invalidArgument(field: "email", "is required: \(tenant.name) has no contact email")
+                }
+                if chosen.contains(.sms), phone.isEmpty {
+                    throw ServiceError.invalidArgument(field: "phone", "is required: \(tenant.name) has no contact phone")
+                }
+                var link: String?
+                if request.includeLoginLink {
+                    let created = try await LoginLinkRecords.create(
+                        role: .tenantAdmin, recipient: email.isEmpty ? phone : email,
+                        lifetime: LoginLinkRecords.defaultLifetime, creator: context.principal.realActor, tx)
+                    link = LoginLinkRecords.url(for: created.token, base: linkBaseURL)
+                }
+                var messages: [OutboxMessage] = []
+                for channel in chosen {
+                    let draft: OutboxDraft = channel == .email
+                        ? .email(to: email, subject: "Welcome to ServicePro, \(tenant.displayName)", body: Self.email(tenant, link: link),
+                                 purpose: "onboarding", dedupeKey: "onboarding/\(requestID)/email")
+                        : .sms(to: phone, body: Self.text(tenant, link: link), purpose: "onboarding", dedupeKey: "onboarding/\(requestID)/sms")
+                    messages.append(try await OutboxRecords.enqueue(draft, tx))
+                }
+                try await AuditLog.record(tx, context: context, resource: request.name, details: [
+                    "channels": chosen.map(\.storedName).joined(separator: ","), "login_link": request.includeLoginLink ? "yes" : "no",
+                ])
+                return SendOnboardingResponse.with { $0.messages = messages }
+            }
+        }
+    }
+
+    static func email(_ tenant: Tenant, link: String?) -> String {
+        let greeting = tenant.contact.personName.isEmpty ? "Hi," : "Hi \(tenant.contact.personName),"
+        var lines = [
+            greeting,
+            "",
+            "\(tenant.displayName) is set up on ServicePro: your services, prices, texts and phone menu are ready, and your trial has started.",
+        ]
+        if let link {
+            lines += ["", "Sign in here (the link works once, for 24 hours):", link]
+        }
+        lines += ["", "Reply to this email if anything looks off; we'll fix it for you.", "", "The ServicePro team"]
+        return lines.joined(separator: "\n")
+    }
+
+    static func text(_ tenant: Tenant, link: String?) -> String {
+        var text = "\(tenant.displayName) is live on ServicePro."
+        if let link { text += " Sign in (one-time link, 24 h): \(link)" }
+        return text
+    }
+}

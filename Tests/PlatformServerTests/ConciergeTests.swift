@@ -1,0 +1,190 @@
+import Foundation
+import GRPCCore
+import GRPCNIOTransportHTTP2
+import PlatformTestSupport
+import RPCRuntime
+import ServiceProAPI
+import SwiftProtobuf
+import Testing
+
+@testable import PlatformServer
+
+/// Concierge setup end to end on every store: one transaction, all or nothing, numbers bought
+/// from (a local fake of) Twilio and given back when a create fails.
+@Suite("Concierge setup")
+struct ConciergeTests {
+    static func request(_ slug: String, mode: TelephonySetupMode = .useExistingNumber, number: String = "+19185550123", pack: String = "auto_detailing", tier: PlanTier = .pro) -> CreateConciergeTenantRequest {
+        CreateConciergeTenantRequest.with {
+            $0.basics = .with {
+                $0.displayName = "Shine Auto Spa"
+                $0.slug = slug
+                $0.city = "Tulsa"
+                $0.contactName = "Dana"
+                $0.contactEmail = "dana@shine.example"
+                $0.contactPhone = "+19185550999"
+            }
+            $0.plan = .with { $0.tier = tier; $0.industryPack = "industryPacks/\(pack)" }
+            $0.telephony = .with {
+                $0.mode = mode
+                if mode == .useExistingNumber { $0.phoneNumber = number }
+                if mode == .provisionNumber { $0.areaCode = "539" }
+                $0.ivrMode = .ivr
+                $0.forwardNumber = "+19185550100"
+            }
+            $0.extras = .with { $0.primaryColor = "#1E88E5"; $0.logoURL = "https://shine.example/logo.png" }
+        }
+    }
+
+    static func concierge(_ platform: TestPlatform) -> ConciergeService.Client<HTTP2ClientTransport.Posix> {
+        ConciergeService.Client(wrapping: platform.client)
+    }
+
+    static func numbers(_ base: String) -> TwilioNumberProvisioner {
+        TwilioNumberProvisioner(accountSID: FakeTwilioNumbers.accountSID, authToken: FakeTwilioNumbers.authToken, apiURL: base)
+    }
+
+    /// Rows the tenant has in every table a create writes.
+    static func traces(_ platform: TestPlatform, _ tenant: String) async throws -> Int64 {
+        try await platform.database.transaction(.platform) { tx in
+            var total: Int64 = 0
+            for table in ["tenants", "tenant_billing", "phone_configs", "pack_items"] {
+                total += try await tx.first("SELECT COUNT(*) AS n FROM \(raw: table) WHERE tenant_id = \(tenant)")!.int("n")
+            }
+            return total
+        }
+    }
+
+    @Test("a create writes the tenant, its trial, its number and its industry pack in one go", arguments: TestBackend.available)
+    func create(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            let owner = platform.metadata(platform.ownerToken)
+            let created = try await Self.concierge(platform).createConciergeTenant(Self.request("shine"), metadata: owner)
+            #expect(created.tenant.name == "tenants/shine")
+            #expect(created.tenant.status == .trialing)
+            #expect(created.tenant.planTier == .pro)
+            #expect(created.tenant.industry == "auto_detailing")
+            #expect(created.tenant.branding.primaryColor == "#1E88E5")
+            #expect(abs(created.tenant.trialEndTime.date.timeIntervalSinceNow - 14 * 86_400) < 120)
+            #expect(created.phoneConfig.phoneNumber == "+19185550123")
+            #expect(created.phoneConfig.ivrMode == .ivr)
+            #expect(!created.phoneConfig.ivrMenu.options.isEmpty, "the pack's IVR menu")
+            #expect(created.appliedPack.industryPack == "industryPacks/auto_detailing")
+            #expect(created.appliedPack.added.contains { $0.kind == .service })
+            #expect(created.appliedPack.added.contains { $0.kind == .automation }, "pro includes industry automations")
+            #expect(created.nextActions.map(\.kind) == [.impersonate, .sendOnboarding, .copyLoginLink])
+
+            // The number answers for the new tenant right away.
+            let resolved = try await InboundService.Client(wrapping: platform.client).resolveInbound(
+                .with { $0.to = "+19185550123" }, metadata: platform.metadata(platform.bridgeToken))
+            #expect(resolved.tenant.name == "tenants/shine")
+
+            let taken = await failure { try await Self.concierge(platform).createConciergeTenant(Self.request("shine"), metadata: owner) }
+            #expect(taken?.code == .alreadyExists)
+            #expect(taken?.fields == ["basics.slug"])
+            let numberTaken = await failure { try await Self.concierge(platform).createConciergeTenant(Self.request("other"), metadata: owner) }
+            #expect(numberTaken?.code == .alreadyExists)
+            #expect(numberTaken?.fields == ["telephony.phone_number"])
+            let unknownPack = await failure {
+                try await Self.concierge(platform).createConciergeTenant(Self.request("third", number: "+19185550124", pack: "boat_repair"), metadata: owner)
+            }
+            #expect(unknownPack?.code == .invalidArgument)
+            #expect(unknownPack?.fields == ["plan.industry_pack"])
+            var badColour = Self.request("fourth", number: "+19185550125")
+            badColour.extras.primaryColor = "blue"
+            #expect(await failure { try await Self.concierge(platform).createConciergeTenant(badColour, metadata: owner) }?.fields == ["extras.primary_color"])
+            let ivrOnStarter = await failure {
+                try await Self.concierge(platform).createConciergeTenant(Self.request("fifth", number: "+19185550126", tier: .starter), metadata: owner)
+            }
+            #expect(ivrOnStarter?.reason == "feature_not_in_plan")
+            for slug in ["other", "third", "fourth", "fifth"] { #expect(try await Self.traces(platform, slug) == 0) }
+        }
+    }
+
+    @Test("the review step reports what would be created and writes nothing; a retry creates nothing twice", arguments: TestBackend.available)
+    func reviewAndRetry(backend: TestBackend) async throws {
+        try await FakeTwilioNumbers.with { twilio, base in
+            try await TestPlatform.with(backend, concierge: ConciergeSettings(numbers: Self.numbers(base))) { platform in
+                let owner = platform.metadata(platform.ownerToken)
+                var review = Self.request("shine", mode: .provisionNumber)
+                review.review.validateOnly = true
+                let preview = try await Self.concierge(platform).createConciergeTenant(review, metadata: owner)
+                #expect(preview.validateOnly)
+                #expect(preview.tenant.name == "tenants/shine")
+                #expect(!preview.appliedPack.added.isEmpty)
+                #expect(try await Self.traces(platform, "shine") == 0)
+                #expect(twilio.requests.isEmpty, "a review buys nothing")
+
+                var create = Self.request("shine", mode: .provisionNumber)
+                create.requestID = "concierge-1"
+                let first = try await Self.concierge(platform).createConciergeTenant(create, metadata: owner)
+                #expect(first.phoneConfig.phoneNumber.hasPrefix("+1539"))
+                let again = try await Self.concierge(platform).createConciergeTenant(create, metadata: owner)
+                #expect(again == first)
+                #expect(twilio.owned.count == 1, "one number bought")
+            }
+        }
+    }
+
+    @Test("a failure at any step leaves no trace, and the number bought for it is released", arguments: TestBackend.available)
+    func atomicity(backend: TestBackend) async throws {
+        for step in ConciergeStep.allCases {
+            try await FakeTwilioNumbers.with { twilio, base in
+                struct Injected: Error {}
+                let faults = ConciergeFaults { if $0 == step { throw Injected() } }
+                try await TestPlatform.with(backend, concierge: ConciergeSettings(numbers: Self.numbers(base), faults: faults)) { platform in
+                    let failed = await failure {
+                        try await Self.concierge(platform).createConciergeTenant(Self.request("shine", mode: .provisionNumber), metadata: platform.metadata(platform.ownerToken))
+                    }
+                    #expect(failed?.code == .internalError, "failing after \(step)")
+                    let left = try await Self.traces(platform, "shine")
+                    #expect(left == 0, "nothing of the tenant after failing at \(step)")
+                    #expect(twilio.owned.isEmpty, "the number bought is given back after failing at \(step)")
+                    #expect(twilio.released.count == 1)
+                }
+            }
+        }
+    }
+
+    @Test("applying a pack to an existing tenant adds what it lacks and keeps what it changed", arguments: TestBackend.available)
+    func applyPack(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            let owner = platform.metadata(platform.ownerToken)
+            try await platform.createTenant("acme", tier: .pro)
+            let first = try await Self.concierge(platform).applyIndustryPack(.with { $0.name = "tenants/acme"; $0.industryPack = "industryPacks/lawn_care" }, metadata: owner)
+            #expect(!first.added.isEmpty)
+            let dryRun = try await Self.concierge(platform).applyIndustryPack(
+                .with { $0.name = "tenants/acme"; $0.industryPack = "industryPacks/lawn_care"; $0.validateOnly = true }, metadata: owner)
+            #expect(dryRun.added.isEmpty, "everything is already there")
+            let unknown = await failure {
+                try await Self.concierge(platform).applyIndustryPack(.with { $0.name = "tenants/acme"; $0.industryPack = "industryPacks/boats" }, metadata: owner)
+            }
+            #expect(unknown?.fields == ["industry_pack"])
+        }
+    }
+
+    @Test("onboarding queues an email and a text with a login link, once per request_id", arguments: TestBackend.available)
+    func onboarding(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            let owner = platform.metadata(platform.ownerToken)
+            _ = try await Self.concierge(platform).createConciergeTenant(Self.request("shine"), metadata: owner)
+            let send = SendOnboardingRequest.with {
+                $0.name = "tenants/shine"
+                $0.channels = [.email, .sms]
+                $0.includeLoginLink = true
+                $0.requestID = "onboard-1"
+            }
+            let queued = try await Self.concierge(platform).sendOnboarding(send, metadata: owner)
+            #expect(queued.messages.map(\.channel) == [.email, .sms])
+            #expect(queued.messages.allSatisfy { $0.state == .pending })
+            #expect(try await Self.concierge(platform).sendOnboarding(send, metadata: owner) == queued)
+            let rows = try await platform.database.transaction(.platform) { tx in
+                try await tx.query("SELECT recipient, body FROM outbox_messages WHERE tenant_id = 'shine' ORDER BY channel")
+            }
+            #expect(rows.count == 2)
+            #expect(try rows.map { try $0.string("recipient") }.sorted() == ["+19185550999", "dana@shine.example"])
+            #expect(try rows.allSatisfy { try $0.string("body").contains("token=spl_") })
+            let links = try await platform.database.transaction(.platform) { try await $0.first("SELECT COUNT(*) AS n FROM login_links WHERE tenant_id = 'shine'")!.int("n") }
+            #expect(links == 1)
+        }
+    }
+}

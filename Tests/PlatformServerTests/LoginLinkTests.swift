@@ -1,0 +1,494 @@
+import Foundation
+import GRPCCore
+import GRPCNIOTransportHTTP2
+@testable import PlatformServer
+import PlatformTestSupport
+import RPCRuntime
+import ServiceProAPI
+import SwiftProtobuf
+import Testing
+
+/// Quick login links end to end over gRPC, on every store: shown once, stored hashed, single use,
+/// expiring, revocable, and redeemed without a bearer token for a session of the link's role.
+@Suite("Login links")
+struct LoginLinkTests {
+    typealias LinkClient = LoginLinkService.Client<HTTP2ClientTransport.Posix>
+
+    @Test("create shows the token and URL once; lists never do; the store keeps only hashes", arguments: TestBackend.available)
+    func tokenShownOnceAndStoredHashed(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            try await platform.createTenant("acme")
+            let owner = try await platform.impersonation(platform.ownerToken).whoAmI().principal
+            let links = Self.links(platform)
+            let request = CreateLoginLinkRequest.with {
+                $0.parent = "tenants/acme"
+                $0.role = .tenantAdmin
+                $0.recipient = "owner@acme.example"
+                $0.requestID = "create-1"
+            }
+            let created = try await links.createLoginLink(request, metadata: platform.metadata(platform.ownerToken))
+            let link = created.loginLink
+            #expect(link.name.hasPrefix("tenants/acme/loginLinks/"))
+            #expect(link.role == .tenantAdmin)
+            #expect(link.recipient == "owner@acme.example")
+            #expect(link.state == .active)
+            #expect(link.creator == owner)
+            #expect(link.expireTime.seconds - link.createTime.seconds == 24 * 3600)
+            #expect(!link.hasRedeemTime && !link.hasRevokeTime)
+            #expect(created.token.hasPrefix("spl_"))
+            #expect(created.token.hasPrefix(link.tokenPrefix + "_"))
+            #expect(created.url.hasSuffix("token=\(created.token)"))
+            #expect(created.url.hasPrefix("https://"))
+
+            // A retry with the same request id gets the same link and token back.
+            let retried = try await links.createLoginLink(request, metadata: platform.metadata(platform.ownerToken))
+            #expect(retried.loginLink.name == link.name)
+            #expect(retried.token == created.token)
+            #expect(retried.url == created.url)
+
+            let secret = try #require(created.token.split(separator: "_").last.map(String.init))
+            let listed = try await links.listLoginLinks(.with { $0.parent = "tenants/acme" }, metadata: platform.metadata(platform.ownerToken))
+            #expect(listed.loginLinks.map(\.name) == [link.name])
+            #expect(listed.loginLinks.first?.tokenPrefix == link.tokenPrefix)
+            let listedBytes: [UInt8] = try listed.serializedBytes()
+            #expect(Data(listedBytes).range(of: Data(secret.utf8)) == nil)
+
+            let stored = try await platform.database.transaction(.platform) { tx -> [SQLRow] in
+                var rows = try await tx.query("SELECT * FROM login_links")
+                rows += try await tx.query("SELECT * FROM idempotency_records")
+                rows += try await tx.query("SELECT * FROM audit_events")
+                return rows
+            }
+            #expect(stored.count >= 3)
+            Self.expectNowhere(secret, in: stored)
+            let hash = try await platform.database.withTenant("acme") { tx in
+                try await tx.select("token_hash", from: "login_links").first?.data("token_hash")
+            }
+            #expect(hash?.count == 32)
+            #expect(hash == LoginLinkRecords.hash(secret))
+        }
+    }
+
+    @Test("the TTL is 24 hours by default and at most 7 days; only tenant roles; the tenant must exist", arguments: TestBackend.available)
+    func createInput(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            try await platform.createTenant("acme")
+            let links = Self.links(platform)
+            let owner = platform.metadata(platform.ownerToken)
+            for ttl in [Google_Protobuf_Duration(seconds: 7 * 86_400 + 1), Google_Protobuf_Duration(seconds: 0), Google_Protobuf_Duration(seconds: -60)] {
+                let refused = await failure {
+                    try await links.createLoginLink(.with { $0.parent = "tenants/acme"; $0.role = .tenantAdmin; $0.ttl = ttl }, metadata: owner)
+                }
+                #expect(refused?.code == .invalidArgument, "\(ttl)")
+                #expect(refused?.fields == ["ttl"])
+            }
+            for role in [Servicepro_Options_V1_Role.platformOwner, .platformStaff, .partner, .telephonyBridge, .unspecified] {
+                let refused = await failure {
+                    try await links.createLoginLink(.with { $0.parent = "tenants/acme"; $0.role = role }, metadata: owner)
+                }
+                #expect(refused?.code == .invalidArgument, "\(role)")
+                #expect(refused?.fields == ["role"], "\(role)")
+            }
+            let missing = await failure {
+                try await links.createLoginLink(.with { $0.parent = "tenants/nosuch"; $0.role = .tenantAdmin }, metadata: owner)
+            }
+            #expect(missing?.code == .notFound)
+
+            let week = try await links.createLoginLink(.with {
+                $0.parent = "tenants/acme"
+                $0.role = .tenantMember
+                $0.ttl = .init(seconds: 7 * 86_400)
+            }, metadata: owner).loginLink
+            #expect(week.expireTime.seconds - week.createTime.seconds == 7 * 86_400)
+            #expect(week.role == .tenantMember)
+        }
+    }
+
+    @Test("a link redeems once, without a bearer token, for a session of its tenant and role", arguments: TestBackend.available)
+    func redeemOnce(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            try await platform.createTenant("acme", displayName: "Acme Detailing")
+            let created = try await Self.create(platform, tenant: "acme")
+            let session = try await Self.redeem(platform, created.token)
+            #expect(session.tenant == "tenants/acme")
+            #expect(session.role == .tenantAdmin)
+            #expect(session.token.hasPrefix("sps_"))
+            #expect(session.expireTime.date > Date())
+            #expect(session.expireTime.date < Date().addingTimeInterval(24 * 3600))
+
+            let me = try await platform.impersonation(session.token).whoAmI()
+            #expect(me.principal == created.loginLink.name)
+            #expect(me.role == .tenantAdmin)
+            #expect(me.effectiveTenant == "tenants/acme")
+            #expect(try await platform.tenants(session.token).getTenant(.with { $0.name = "tenants/acme" }).displayName == "Acme Detailing")
+            let root = await failure { try await platform.tenants(session.token).getTenant(.with { $0.name = "tenants/root" }) }
+            #expect(root?.code == .notFound)
+
+            let again = await failure { try await Self.redeem(platform, created.token) }
+            #expect(again?.code == .unauthenticated)
+            #expect(again?.reason == "login_link_used")
+
+            let listed = try await Self.links(platform).listLoginLinks(
+                .with { $0.parent = "tenants/acme" }, metadata: platform.metadata(platform.ownerToken)).loginLinks
+            #expect(listed.map(\.state) == [.redeemed])
+            #expect(listed.first?.hasRedeemTime == true)
+
+            // The session's secret is not in the store either.
+            let secret = try #require(session.token.split(separator: "_").last.map(String.init))
+            let stored = try await platform.database.transaction(.platform) { tx -> [SQLRow] in
+                var rows = try await tx.query("SELECT * FROM login_links")
+                rows += try await tx.query("SELECT * FROM idempotency_records")
+                return rows
+            }
+            Self.expectNowhere(secret, in: stored)
+
+            // A member link opens a member session.
+            let member = try await Self.create(platform, tenant: "acme", role: .tenantMember)
+            let memberSession = try await Self.redeem(platform, member.token)
+            #expect(memberSession.role == .tenantMember)
+            #expect(try await platform.impersonation(memberSession.token).whoAmI().role == .tenantMember)
+        }
+    }
+
+    @Test("a retried redeem with the same request id returns the first session", arguments: TestBackend.available)
+    func idempotentRedeem(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            try await platform.createTenant("acme")
+            let created = try await Self.create(platform, tenant: "acme")
+            let first = try await Self.redeem(platform, created.token, requestID: "redeem-1")
+            let retried = try await Self.redeem(platform, created.token, requestID: "redeem-1")
+            #expect(retried.token == first.token)
+            #expect(retried.expireTime == first.expireTime)
+            #expect(try await platform.impersonation(retried.token).whoAmI().principal == created.loginLink.name)
+
+            let other = await failure { try await Self.redeem(platform, created.token, requestID: "redeem-2") }
+            #expect(other?.reason == "login_link_used")
+            // The request id alone gets nothing: the token must match too.
+            let wrongSecret = created.loginLink.tokenPrefix + "_" + String(repeating: "x", count: 43)
+            let guessed = await failure { try await Self.redeem(platform, wrongSecret, requestID: "redeem-1") }
+            #expect(guessed?.code == .unauthenticated)
+            #expect(guessed?.reason == "invalid_token")
+        }
+    }
+
+    @Test("an expired link is refused with login_link_expired", arguments: TestBackend.available)
+    func expiry(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            try await platform.createTenant("acme")
+            let created = try await Self.create(platform, tenant: "acme")
+            let fresh = try await Self.create(platform, tenant: "acme")
+            try await Self.expire(created.loginLink, on: platform)
+
+            let refused = await failure { try await Self.redeem(platform, created.token) }
+            #expect(refused?.code == .unauthenticated)
+            #expect(refused?.reason == "login_link_expired")
+
+            let links = Self.links(platform)
+            let owner = platform.metadata(platform.ownerToken)
+            #expect(try await links.listLoginLinks(.with { $0.parent = "tenants/acme"; $0.state = .expired }, metadata: owner)
+                .loginLinks.map(\.name) == [created.loginLink.name])
+            #expect(try await links.listLoginLinks(.with { $0.parent = "tenants/acme"; $0.state = .active }, metadata: owner)
+                .loginLinks.map(\.name) == [fresh.loginLink.name])
+            // Revoking an expired link changes nothing.
+            let revoked = try await links.revokeLoginLink(.with { $0.name = created.loginLink.name }, metadata: owner)
+            #expect(revoked.state == .expired)
+            #expect(!revoked.hasRevokeTime)
+            #expect(try await Self.redeem(platform, fresh.token).tenant == "tenants/acme")
+        }
+    }
+
+    @Test("a revoked link is refused with login_link_revoked; revoking is idempotent", arguments: TestBackend.available)
+    func revoke(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            try await platform.createTenant("acme")
+            let owner = try await platform.impersonation(platform.ownerToken).whoAmI().principal
+            let links = Self.links(platform)
+            let metadata = platform.metadata(platform.ownerToken)
+            let created = try await Self.create(platform, tenant: "acme")
+
+            let revoked = try await links.revokeLoginLink(.with { $0.name = created.loginLink.name }, metadata: metadata)
+            #expect(revoked.state == .revoked)
+            #expect(revoked.hasRevokeTime)
+            let refused = await failure { try await Self.redeem(platform, created.token) }
+            #expect(refused?.code == .unauthenticated)
+            #expect(refused?.reason == "login_link_revoked")
+
+            let again = try await links.revokeLoginLink(.with { $0.name = created.loginLink.name }, metadata: metadata)
+            #expect(again == revoked)
+            let stored = try await platform.database.withTenant("acme") { tx in
+                try await tx.select("revoked_by", from: "login_links").first?.optionalString("revoked_by")
+            }
+            #expect(stored == owner)
+
+            // Revoking a used link changes nothing: it stays redeemed and its session keeps working.
+            let used = try await Self.create(platform, tenant: "acme")
+            let session = try await Self.redeem(platform, used.token)
+            let afterUse = try await links.revokeLoginLink(.with { $0.name = used.loginLink.name; $0.requestID = "revoke-1" }, metadata: metadata)
+            #expect(afterUse.state == .redeemed)
+            #expect(!afterUse.hasRevokeTime)
+            #expect(try await platform.impersonation(session.token).whoAmI().principal == used.loginLink.name)
+
+            let unknown = await failure { try await links.revokeLoginLink(.with { $0.name = "tenants/acme/loginLinks/nosuch" }, metadata: metadata) }
+            #expect(unknown?.code == .notFound)
+        }
+    }
+
+    @Test("of five concurrent redeems of one link exactly one succeeds", arguments: TestBackend.available)
+    func concurrentRedeems(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            try await platform.createTenant("acme")
+            let created = try await Self.create(platform, tenant: "acme")
+            let links = Self.links(platform)
+            let token = created.token
+            let outcomes = await withTaskGroup(of: CallFailure?.self) { group in
+                for _ in 0..<5 {
+                    group.addTask {
+                        await failure { try await links.redeemLoginLink(.with { $0.token = token }) }
+                    }
+                }
+                var all: [CallFailure?] = []
+                for await outcome in group { all.append(outcome) }
+                return all
+            }
+            #expect(outcomes.count == 5)
+            #expect(outcomes.filter { $0 == nil }.count == 1)
+            let refused = outcomes.compactMap { $0 }
+            #expect(refused.count == 4)
+            #expect(refused.allSatisfy { $0.code == .unauthenticated && $0.reason == "login_link_used" }, "\(refused)")
+
+            let redeems = try await platform.auditEvents(.with {
+                $0.parent = "tenants/acme"
+                $0.method = "/servicepro.concierge.v1.LoginLinkService/RedeemLoginLink"
+            })
+            #expect(redeems.filter { $0.outcomeCode == "OK" }.count == 1)
+        }
+    }
+
+    @Test("an unknown token gets the same answer as a wrong one", arguments: TestBackend.available)
+    func unknownTokens(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            try await platform.createTenant("acme")
+            let created = try await Self.create(platform, tenant: "acme")
+            let wrongSecret = created.loginLink.tokenPrefix + "_" + String(repeating: "A", count: 43)
+            let candidates = [wrongSecret, "spl_nosuchlink_" + String(repeating: "A", count: 43), "not-a-token", "sp_abc_def", "spl_", "spl__x"]
+            var messages: Set<String> = []
+            for token in candidates {
+                let refused = await failure { try await Self.redeem(platform, token) }
+                #expect(refused?.code == .unauthenticated, "\(token)")
+                #expect(refused?.reason == "invalid_token", "\(token)")
+                #expect(refused?.metadata.isEmpty == true, "\(token)")
+                if let message = refused?.message { messages.insert(message) }
+            }
+            #expect(messages.count == 1)
+            let empty = await failure { try await Self.redeem(platform, "") }
+            #expect(empty?.code == .invalidArgument)
+            #expect(empty?.fields == ["token"])
+            // None of that used the link up.
+            #expect(try await Self.redeem(platform, created.token).tenant == "tenants/acme")
+        }
+    }
+
+    @Test("another tenant's link is NOT_FOUND and never listed", arguments: TestBackend.available)
+    func tenantIsolation(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            try await platform.createTenant("acme")
+            try await platform.createTenant("globex")
+            let created = try await Self.create(platform, tenant: "acme")
+            let linkID = try #require(ResourceName.id(of: created.loginLink.name, after: "loginLinks"))
+            let links = Self.links(platform)
+            let owner = platform.metadata(platform.ownerToken)
+
+            #expect(try await links.listLoginLinks(.with { $0.parent = "tenants/globex" }, metadata: owner).loginLinks.isEmpty)
+            let elsewhere = await failure {
+                try await links.revokeLoginLink(.with { $0.name = "tenants/globex/loginLinks/\(linkID)" }, metadata: owner)
+            }
+            #expect(elsewhere?.code == .notFound)
+            #expect(try await links.listLoginLinks(.with { $0.parent = "tenants/acme" }, metadata: owner).loginLinks.map(\.state) == [.active])
+
+            // A session from acme's link sees nothing of globex.
+            let session = try await Self.redeem(platform, created.token)
+            let other = await failure { try await platform.tenants(session.token).getTenant(.with { $0.name = "tenants/globex" }) }
+            #expect(other?.code == .notFound)
+        }
+    }
+
+    @Test("only platform owner and staff manage links; not from an impersonation session or a link's session", arguments: TestBackend.available)
+    func roles(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            try await platform.createTenant("acme", tier: .pro)  // partner keys need the partner API
+            let staff = try await platform.token(role: .platformStaff, tenant: "root")
+            let created = try await Self.create(platform, tenant: "acme", token: staff)
+            #expect(created.loginLink.creator.hasPrefix("tenants/root/apiKeys/"))
+            let links = Self.links(platform)
+            #expect(try await links.listLoginLinks(.with { $0.parent = "tenants/acme" }, metadata: platform.metadata(staff)).loginLinks.count == 1)
+
+            var forbidden: [String] = [platform.bridgeToken]
+            for role in [Servicepro_Options_V1_Role.tenantAdmin, .tenantMember, .partner] {
+                forbidden.append(try await platform.token(role: role, tenant: "acme"))
+            }
+            forbidden.append(try await Self.redeem(platform, try await Self.create(platform, tenant: "acme").token).token)
+            for token in forbidden {
+                let metadata = platform.metadata(token)
+                let outcomes = [
+                    await failure { try await links.createLoginLink(.with { $0.parent = "tenants/acme"; $0.role = .tenantMember }, metadata: metadata) },
+                    await failure { try await links.listLoginLinks(.with { $0.parent = "tenants/acme" }, metadata: metadata) },
+                    await failure { try await links.revokeLoginLink(.with { $0.name = created.loginLink.name }, metadata: metadata) },
+                ]
+                for outcome in outcomes {
+                    #expect(outcome?.code == .permissionDenied, "\(String(describing: outcome))")
+                    #expect(outcome?.reason == "role_not_allowed")
+                }
+            }
+
+            // A link is a credential: not minted from an impersonation session.
+            let impersonating = platform.metadata(try await platform.impersonate("acme").token)
+            let minted = await failure {
+                try await links.createLoginLink(.with { $0.parent = "tenants/acme"; $0.role = .tenantAdmin }, metadata: impersonating)
+            }
+            #expect(minted?.code == .permissionDenied)
+            #expect(minted?.reason == "not_allowed_while_impersonating")
+
+            #expect(try await links.revokeLoginLink(.with { $0.name = created.loginLink.name }, metadata: platform.metadata(staff)).state == .revoked)
+        }
+    }
+
+    @Test("links list newest first, by state and in pages", arguments: TestBackend.available)
+    func listing(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            try await platform.createTenant("acme")
+            let links = Self.links(platform)
+            let owner = platform.metadata(platform.ownerToken)
+            var created: [String] = []
+            for _ in 0..<3 {
+                created.insert(try await Self.create(platform, tenant: "acme").loginLink.name, at: 0)
+            }
+            let names = created
+            _ = try await links.revokeLoginLink(.with { $0.name = names[1] }, metadata: owner)
+
+            #expect(try await links.listLoginLinks(.with { $0.parent = "tenants/acme" }, metadata: owner).loginLinks.map { $0.name } == names)
+            #expect(try await links.listLoginLinks(.with { $0.parent = "tenants/acme"; $0.state = .revoked }, metadata: owner)
+                .loginLinks.map { $0.name } == [names[1]])
+            #expect(try await links.listLoginLinks(.with { $0.parent = "tenants/acme"; $0.state = .active }, metadata: owner)
+                .loginLinks.map { $0.name } == [names[0], names[2]])
+
+            let page = try await links.listLoginLinks(.with { $0.parent = "tenants/acme"; $0.pageSize = 2 }, metadata: owner)
+            #expect(page.loginLinks.map { $0.name } == Array(names.prefix(2)))
+            let next = try await links.listLoginLinks(.with {
+                $0.parent = "tenants/acme"
+                $0.pageSize = 2
+                $0.pageToken = page.nextPageToken
+            }, metadata: owner)
+            #expect(next.loginLinks.map { $0.name } == [names[2]])
+            #expect(next.nextPageToken.isEmpty)
+            let replayed = await failure {
+                try await links.listLoginLinks(.with {
+                    $0.parent = "tenants/acme"
+                    $0.state = .active
+                    $0.pageToken = page.nextPageToken
+                }, metadata: owner)
+            }
+            #expect(replayed?.fields == ["page_token"])
+        }
+    }
+
+    @Test("create, revoke and redeem are audited; a refused redeem is audited under the link's tenant", arguments: TestBackend.available)
+    func audited(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            try await platform.createTenant("acme")
+            let owner = try await platform.impersonation(platform.ownerToken).whoAmI().principal
+            let created = try await Self.create(platform, tenant: "acme", recipient: "pat@acme.example")
+            _ = try await Self.redeem(platform, created.token)
+            _ = await failure { try await Self.redeem(platform, created.token) }
+            let revokedLink = try await Self.create(platform, tenant: "acme")
+            _ = try await Self.links(platform).revokeLoginLink(
+                .with { $0.name = revokedLink.loginLink.name }, metadata: platform.metadata(platform.ownerToken))
+
+            let service = "/servicepro.concierge.v1.LoginLinkService/"
+            let events = try await platform.auditEvents(.with { $0.parent = "tenants/acme" }).filter { $0.method.hasPrefix(service) }
+            #expect(events.map(\.method) == [
+                service + "RevokeLoginLink",
+                service + "CreateLoginLink",
+                service + "RedeemLoginLink",
+                service + "RedeemLoginLink",
+                service + "CreateLoginLink",
+            ])
+            let (revoke, refused, redeem, create) = (events[0], events[2], events[3], events[4])
+            #expect(create.realActor == owner)
+            #expect(create.resourceName == created.loginLink.name)
+            #expect(create.details["role"] == "tenant_admin")
+            #expect(create.details["recipient"] == "pat@acme.example")
+            #expect(create.details["ttl"] == "86400s")
+            #expect(redeem.outcomeCode == "OK")
+            #expect(redeem.realActor == created.loginLink.name)
+            #expect(redeem.actorRole == .tenantAdmin)
+            #expect(redeem.resourceName == created.loginLink.name)
+            #expect(refused.outcomeCode == "UNAUTHENTICATED")
+            #expect(refused.outcomeReason == "login_link_used")
+            #expect(refused.resourceName == created.loginLink.name)
+            #expect(revoke.realActor == owner)
+            #expect(revoke.resourceName == revokedLink.loginLink.name)
+            #expect(revoke.details["changed"] == "true")
+        }
+    }
+
+    @Test("a suspended tenant's link still redeems", arguments: TestBackend.available)
+    func suspendedTenant(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            try await platform.createTenant("acme")
+            try await platform.setStatus("acme", .suspended)
+            let created = try await Self.create(platform, tenant: "acme")
+            let session = try await Self.redeem(platform, created.token)
+            #expect(try await platform.impersonation(session.token).whoAmI().effectiveTenant == "tenants/acme")
+        }
+    }
+
+    // MARK: Helpers
+
+    static func links(_ platform: TestPlatform) -> LinkClient { LoginLinkService.Client(wrapping: platform.client) }
+
+    /// A new link on `tenant`, created by the owner unless another token is given.
+    static func create(
+        _ platform: TestPlatform,
+        tenant: String,
+        role: Servicepro_Options_V1_Role = .tenantAdmin,
+        recipient: String = "",
+        token: String? = nil
+    ) async throws -> CreateLoginLinkResponse {
+        try await links(platform).createLoginLink(.with {
+            $0.parent = "tenants/\(tenant)"
+            $0.role = role
+            $0.recipient = recipient
+        }, metadata: platform.metadata(token ?? platform.ownerToken))
+    }
+
+    /// Redeems a link's token the way its recipient does: with no bearer token.
+    static func redeem(_ platform: TestPlatform, _ token: String, requestID: String = "") async throws -> RedeemLoginLinkResponse {
+        try await links(platform).redeemLoginLink(.with {
+            $0.token = token
+            $0.requestID = requestID
+        })
+    }
+
+    /// Moves the link's expiry into the past, as if its TTL had run out.
+    static func expire(_ link: LoginLink, on platform: TestPlatform) async throws {
+        let linkID = try #require(ResourceName.id(of: link.name, after: "loginLinks"))
+        let tenantID = try #require(ResourceName.tenantID(of: link.name))
+        let changed = try await platform.database.withTenant(tenantID) { tx in
+            try await tx.update("login_links", set: [("expire_time", Date().addingTimeInterval(-1))], where: "link_id = \(linkID)")
+        }
+        #expect(changed == 1)
+    }
+
+    /// No text or blob in `rows` contains `secret`.
+    static func expectNowhere(_ secret: String, in rows: [SQLRow]) {
+        for row in rows {
+            for value in row.values.values {
+                switch value {
+                case .text(let text): #expect(!text.contains(secret))
+                case .blob(let data): #expect(data.range(of: Data(secret.utf8)) == nil)
+                default: break
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,113 @@
+import Foundation
+import Hummingbird
+import Logging
+import ServiceLifecycle
+import Synchronization
+
+/// A local stand-in for Twilio's phone-number API: AvailablePhoneNumbers search, buying through
+/// IncomingPhoneNumbers and releasing with DELETE, with basic auth and Twilio's JSON shapes. It
+/// keeps the numbers it sold, so tests can check that a failed create gave its number back.
+public final class FakeTwilioNumbers: Sendable {
+    public static let accountSID = "AC00000000000000000000000000numbers"
+    public static let authToken = "fake_numbers_token"
+
+    struct State: Sendable {
+        var owned: [String: String] = [:]
+        var released: [String] = []
+        var requests: [String] = []
+        var counter = 0
+    }
+
+    let state = Mutex(State())
+
+    /// Numbers bought and not released, by sid.
+    public var owned: [String: String] { state.withLock { $0.owned } }
+    public var released: [String] { state.withLock { $0.released } }
+    /// "METHOD path" of every request.
+    public var requests: [String] { state.withLock { $0.requests } }
+
+    public static func with<Result: Sendable>(_ body: (FakeTwilioNumbers, String) async throws -> Result) async throws -> Result {
+        let fake = FakeTwilioNumbers()
+        var logger = Logger(label: "test.fake-twilio-numbers")
+        logger.logLevel = .critical
+        let router = Router()
+        let account = "/2010-04-01/Accounts/\(accountSID)"
+        router.get("\(account)/AvailablePhoneNumbers/:country/Local.json") { request, context in
+            fake.available(request, areaCode: request.uri.queryParameters.get("AreaCode"))
+        }
+        router.post("\(account)/IncomingPhoneNumbers.json") { request, _ in await fake.buy(request) }
+        router.delete("\(account)/IncomingPhoneNumbers/:file") { request, context in
+            fake.release(request, file: context.parameters.get("file") ?? "")
+        }
+        return try await ListeningServices.run(logger: logger) { announce in
+            [Application(
+                router: router,
+                configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+                onServerRunning: { channel in announce(channel.localAddress?.port ?? 0) },
+                logger: logger)]
+        } _: { port in
+            try await body(fake, "http://127.0.0.1:\(port)")
+        }
+    }
+
+    private func authorized(_ request: Request) -> Bool {
+        let expected = "Basic " + Data("\(Self.accountSID):\(Self.authToken)".utf8).base64EncodedString()
+        return request.headers[.authorization] == expected
+    }
+
+    private func record(_ request: Request) {
+        state.withLock { $0.requests.append("\(request.method.rawValue) \(request.uri.path)") }
+    }
+
+    private static func json(_ status: HTTPResponse.Status, _ body: String) -> Response {
+        Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: body)))
+    }
+
+    private static let unauthorized = json(.unauthorized, #"{"code": 20003, "message": "Authenticate", "status": 401}"#)
+
+    private func available(_ request: Request, areaCode: String?) -> Response {
+        record(request)
+        guard authorized(request) else { return Self.unauthorized }
+        let area = areaCode ?? "918"
+        let number = state.withLock { state -> String in
+            state.counter += 1
+            return "+1\(area)555\(String(format: "%04d", state.counter))"
+        }
+        return Self.json(.ok, #"{"available_phone_numbers": [{"phone_number": "\#(number)", "friendly_name": "\#(number)", "capabilities": {"voice": true, "SMS": true}}]}"#)
+    }
+
+    private func buy(_ request: Request) async -> Response {
+        var request = request
+        let body = String(buffer: (try? await request.collectBody(upTo: 1 << 16)) ?? ByteBuffer())
+        record(request)
+        guard authorized(request) else { return Self.unauthorized }
+        let form = Dictionary(body.split(separator: "&").map { pair -> (String, String) in
+            let parts = pair.split(separator: "=", maxSplits: 1).map { String($0).removingPercentEncoding ?? String($0) }
+            return (parts[0], parts.count > 1 ? parts[1] : "")
+        }, uniquingKeysWith: { $1 })
+        guard let number = form["PhoneNumber"], number.hasPrefix("+") else {
+            return Self.json(.badRequest, #"{"code": 21421, "message": "PhoneNumber is required.", "status": 400}"#)
+        }
+        let sid = state.withLock { state -> String in
+            state.counter += 1
+            let sid = "PN" + String(format: "%032x", state.counter)
+            state.owned[sid] = number
+            return sid
+        }
+        return Self.json(.created, #"{"sid": "\#(sid)", "phone_number": "\#(number)", "friendly_name": "\#(form["FriendlyName"] ?? "")"}"#)
+    }
+
+    private func release(_ request: Request, file: String) -> Response {
+        record(request)
+        guard authorized(request) else { return Self.unauthorized }
+        let sid = String(file.dropLast(".json".count))
+        let found = state.withLock { state -> Bool in
+            guard state.owned.removeValue(forKey: sid) != nil else { return false }
+            state.released.append(sid)
+            return true
+        }
+        return found
+            ? Response(status: .noContent)
+            : Self.json(.notFound, #"{"code": 20404, "message": "The requested resource was not found", "status": 404}"#)
+    }
+}
