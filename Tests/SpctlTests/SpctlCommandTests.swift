@@ -144,6 +144,78 @@ struct SpctlCommandTests {
         }
     }
 
+    @Test("concierge new: the wizard asks through a terminal, checks answers, reviews, then creates", .enabled(if: PythonOracle.python != nil))
+    func conciergeWizard() async throws {
+        try await TestPlatform.with(.sqlite) { platform in
+            let spctl = try Spctl()
+            // A person at a terminal: a bad answer is asked again, defaults are taken with Enter.
+            let script: [[String]] = [
+                ["Business name: ", "Shine Auto Spa"],
+                ["Tenant id [shine-auto-spa]: ", ""],
+                ["City []: ", "Tulsa"],
+                ["Contact name []: ", "Dana"],
+                ["Contact email []: ", "not-an-email"],
+                ["is not an email address", "dana@shine.example"],
+                ["Contact phone (E.164) []: ", "+19185550999"],
+                ["Plan (starter, pro, elite) [starter]: ", "pro"],
+                ["[generic]: ", "auto_detailing"],
+                ["Phone number (existing, provision, none) [none]: ", "existing"],
+                ["The number (E.164): ", "+19185550123"],
+                ["Call handling (simple, ivr, ai-voice) [simple]: ", "ivr"],
+                ["Forward calls to (E.164) []: ", ""],
+                ["Logo URL (https) []: ", ""],
+                ["Primary colour (#RRGGBB) []: ", "blue"],
+                ["use #RRGGBB", "#1E88E5"],
+                ["Accent colour (#RRGGBB) []: ", ""],
+                ["Create Shine Auto Spa? [Y/n]: ", "y"],
+            ]
+            let scriptJSON = String(decoding: try JSONSerialization.data(withJSONObject: script), as: UTF8.self)
+            let driven = try await PythonOracle.run(
+                script: "drive_terminal.py",
+                arguments: [scriptJSON, "--", RepositoryPaths.executable("spctl").path, "concierge", "new",
+                            "--server", platform.address, "--token", platform.ownerToken],
+                environment: ["XDG_CONFIG_HOME": spctl.configHome.path])
+            #expect(driven.status == 0, "\(driven.output)")
+            #expect(driven.output.contains("Step 5 of 5: Review"))
+            #expect(driven.output.contains("Tenant:   tenants/shine-auto-spa, Shine Auto Spa, Tulsa"))
+            #expect(driven.output.contains("Created tenants/shine-auto-spa"))
+            #expect(driven.output.contains("Number: +19185550123"))
+            #expect(driven.output.contains("spctl impersonate shine-auto-spa"))
+            #expect(driven.output.contains("exit=0"))
+            let tenant = try await platform.tenants(platform.ownerToken).getTenant(.with { $0.name = "tenants/shine-auto-spa" })
+            #expect(tenant.industry == "auto_detailing")
+            #expect(tenant.branding.primaryColor == "#1E88E5")
+        }
+    }
+
+    @Test("concierge new runs from flags alone for scripts, and refuses what is missing or wrong")
+    func conciergeWizardFromFlags() async throws {
+        try await TestPlatform.with(.sqlite) { platform in
+            let spctl = try Spctl()
+            let auth = ["--server", platform.address, "--token", platform.ownerToken]
+            let created = try await spctl.run([
+                "concierge", "new", "--no-input", "--yes", "--name", "Green Acres Lawn", "--slug", "green-acres",
+                "--tier", "starter", "--industry", "lawn_care", "--telephony", "none",
+            ] + auth)
+            #expect(created.status == 0, "\(created.output)")
+            #expect(created.output.contains("Created tenants/green-acres"))
+            #expect(created.output.contains("industryPacks/lawn_care"))
+            #expect(!created.output.contains("Step 1 of 5"), "no prompts without a terminal conversation")
+
+            let missing = try await spctl.run(["concierge", "new", "--no-input", "--yes", "--slug", "nameless"] + auth)
+            #expect(missing.status != 0)
+            #expect(missing.output.contains("Business name is required"))
+            let wrong = try await spctl.run(["concierge", "new", "--no-input", "--yes", "--name", "X Co", "--tier", "platinum"] + auth)
+            #expect(wrong.status != 0)
+            #expect(wrong.output.contains("choose one of starter, pro, elite"))
+            let taken = try await spctl.run([
+                "concierge", "new", "--no-input", "--yes", "--name", "Green Acres Lawn", "--slug", "green-acres", "--telephony", "none",
+            ] + auth)
+            #expect(taken.status != 0)
+            #expect(taken.output.contains("ALREADY_EXISTS"))
+        }
+    }
+
     @Test("errors print code, message, reason and fields on stderr and exit non-zero")
     func errors() async throws {
         try await TestPlatform.with(.sqlite) { platform in
