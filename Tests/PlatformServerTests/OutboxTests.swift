@@ -167,7 +167,8 @@ struct OutboxTests {
                 #expect(limited.state == .pending)
                 #expect(limited.lastError.contains("429"))
                 #expect(abs((limited.nextAttemptTime ?? t2).timeIntervalSince(t2) - 600) < 5)
-                #expect(try await worker.runOnce(now: t2.addingTimeInterval(601)) == 1)
+                // From the retry time it recorded: on a loaded machine the pass itself takes time.
+                #expect(try await worker.runOnce(now: (limited.nextAttemptTime ?? t2).addingTimeInterval(1)) == 1)
                 #expect(try await Self.stored(platform, email).state == .delivered)
                 #expect(fake.acceptedMails.count == 1)
             }
