@@ -11,12 +11,12 @@ enum RolledBack {
         _ body: @escaping @Sendable (any SQLTransaction) async throws -> Result
     ) async throws -> Result {
         do {
-            _ = try await database.transaction(scope) { tx -> Result in
+            // The body's result leaves as an error, so the transaction never commits.
+            return try await database.transaction(scope) { tx -> Result in
                 throw Discard(result: try await body(tx))
             }
         } catch let discarded as Discard<Result> {
             return discarded.result
         }
-        fatalError("unreachable: the dry run's transaction always throws")
     }
 }
