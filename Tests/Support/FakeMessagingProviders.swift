@@ -81,14 +81,8 @@ public final class FakeMessagingProviders: Sendable {
         let router = Router()
         router.post("/2010-04-01/Accounts/:account/Messages.json") { request, _ in await fake.serveText(request) }
         router.post("/v3/mail/send") { request, _ in await fake.serveMail(request) }
-        return try await ListeningServices.run(logger: logger) { announce in
-            [Application(
-                router: router,
-                configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-                onServerRunning: { channel in announce(channel.localAddress?.port ?? 0) },
-                logger: logger)]
-        } _: { port in
-            try await body(fake, "http://127.0.0.1:\(port)")
+        return try await ListeningServices.serve(router, logger: logger) { base in
+            try await body(fake, base)
         }
     }
 

@@ -57,14 +57,8 @@ public final class FakeStripe: Sendable {
         router.post("/v1/subscriptions") { request, _ in await fake.serve(request) }
         router.get("/v1/subscriptions/:id") { request, _ in await fake.serve(request) }
         router.post("/v1/subscriptions/:id") { request, _ in await fake.serve(request) }
-        return try await ListeningServices.run(logger: logger) { announce in
-            [Application(
-                router: router,
-                configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-                onServerRunning: { channel in announce(channel.localAddress?.port ?? 0) },
-                logger: logger)]
-        } _: { port in
-            try await body(fake, "http://127.0.0.1:\(port)")
+        return try await ListeningServices.serve(router, logger: logger) { base in
+            try await body(fake, base)
         }
     }
 

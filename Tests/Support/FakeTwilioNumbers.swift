@@ -39,14 +39,8 @@ public final class FakeTwilioNumbers: Sendable {
         router.delete("\(account)/IncomingPhoneNumbers/:file") { request, context in
             fake.release(request, file: context.parameters.get("file") ?? "")
         }
-        return try await ListeningServices.run(logger: logger) { announce in
-            [Application(
-                router: router,
-                configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-                onServerRunning: { channel in announce(channel.localAddress?.port ?? 0) },
-                logger: logger)]
-        } _: { port in
-            try await body(fake, "http://127.0.0.1:\(port)")
+        return try await ListeningServices.serve(router, logger: logger) { base in
+            try await body(fake, base)
         }
     }
 

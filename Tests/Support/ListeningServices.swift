@@ -1,3 +1,4 @@
+import Hummingbird
 import Logging
 import ServiceLifecycle
 
@@ -22,6 +23,24 @@ public enum ListeningServices {
             let result = try await body(port)
             await group.triggerGracefulShutdown()
             return result
+        }
+    }
+
+    /// Serves `router` over HTTP on a loopback port; `body` gets the base URL. The local fakes of
+    /// providers' APIs run this way.
+    public static func serve<Result: Sendable>(
+        _ router: Router<BasicRequestContext>,
+        logger: Logger,
+        _ body: (_ baseURL: String) async throws -> Result
+    ) async throws -> Result {
+        try await run(logger: logger) { announce in
+            [Application(
+                router: router,
+                configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+                onServerRunning: { channel in announce(channel.localAddress?.port ?? 0) },
+                logger: logger)]
+        } _: { port in
+            try await body("http://127.0.0.1:\(port)")
         }
     }
 }

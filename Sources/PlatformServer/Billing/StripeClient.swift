@@ -8,9 +8,7 @@ import RPCRuntime
 /// are form-encoded with an `Idempotency-Key`, so a retried plan change never charges twice.
 struct StripeClient: Sendable {
     let settings: StripeSettings
-    var http: HTTPClient = .shared
-    /// Well under the RPC's own deadline.
-    var timeout: TimeAmount = .seconds(10)
+    var api = ProviderAPI(name: "Stripe")
 
     struct Customer: Decodable, Sendable {
         var id: String
@@ -91,33 +89,8 @@ struct StripeClient: Sendable {
         request.method = method
         request.headers.add(name: "Authorization", value: "Bearer \(settings.secretKey)")
         if let idempotencyKey { request.headers.add(name: "Idempotency-Key", value: idempotencyKey) }
-        if method == .POST {
-            request.headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
-            request.body = .bytes(ByteBuffer(string: FormEncoding.encode(form)))
-        }
-        let body: ByteBuffer
-        let status: HTTPResponseStatus
-        do {
-            let response = try await http.execute(request, timeout: timeout)
-            status = response.status
-            body = try await response.body.collect(upTo: 1 << 20)
-        } catch {
-            throw ServiceError(code: .unavailable, reason: "stripe_unavailable", message: "Stripe could not be reached (\(error)); retry with the same request_id")
-        }
-        let decoder = JSONDecoder()
-        decoder.keyDecodingStrategy = .convertFromSnakeCase
-        guard (200..<300).contains(status.code) else {
-            let detail = try? decoder.decode(ErrorBody.self, from: body).error
-            let message = "Stripe refused \(method.rawValue) \(path) (\(status.code)): \(detail?.message ?? "no message")"
-            if status.code >= 500 || status.code == 429 {
-                throw ServiceError(code: .unavailable, reason: "stripe_unavailable", message: message + "; retry with the same request_id")
-            }
-            throw ServiceError.failedPrecondition(reason: "stripe_request_failed", message: message, metadata: ["stripe_error": detail?.code ?? detail?.type ?? ""])
-        }
-        do {
-            return try decoder.decode(Response.self, from: body)
-        } catch {
-            throw ServiceError.internal("unreadable Stripe response to \(method.rawValue) \(path): \(error)")
+        return try await api.call(request, form: method == .POST ? form : nil) { body, decoder in
+            (try? decoder.decode(ErrorBody.self, from: body)).map { .init(code: $0.error.code ?? $0.error.type, message: $0.error.message) }
         }
     }
 }

@@ -12,8 +12,7 @@ public struct TwilioNumberProvisioner: NumberProvisioner {
     let accountSID: String
     let authToken: String
     let apiURL: String
-    var http: HTTPClient = .shared
-    var timeout: TimeAmount = .seconds(10)
+    var api = ProviderAPI(name: "Twilio")
 
     public init(accountSID: String, authToken: String, apiURL: String = defaultAPIURL) {
         self.accountSID = accountSID
@@ -56,10 +55,8 @@ public struct TwilioNumberProvisioner: NumberProvisioner {
     }
 
     public func release(_ number: ProvisionedNumber) async throws {
-        let _: Empty = try await send(.DELETE, "/IncomingPhoneNumbers/\(number.sid).json", form: nil)
+        let _: EmptyAnswer = try await send(.DELETE, "/IncomingPhoneNumbers/\(number.sid).json", form: nil)
     }
-
-    private struct Empty: Decodable {}
 
     /// Twilio's error body: `{"code": 21452, "message": "...", "status": 400}`.
     private struct ErrorBody: Decodable {
@@ -72,34 +69,8 @@ public struct TwilioNumberProvisioner: NumberProvisioner {
         request.method = method
         let credentials = Data("\(accountSID):\(authToken)".utf8).base64EncodedString()
         request.headers.add(name: "Authorization", value: "Basic \(credentials)")
-        if let form {
-            request.headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
-            request.body = .bytes(ByteBuffer(string: FormEncoding.encode(form)))
-        }
-        let status: HTTPResponseStatus
-        let body: ByteBuffer
-        do {
-            let response = try await http.execute(request, timeout: timeout)
-            status = response.status
-            body = try await response.body.collect(upTo: 1 << 20)
-        } catch {
-            throw ServiceError(code: .unavailable, reason: "twilio_unavailable", message: "Twilio could not be reached (\(error)); retry with the same request_id")
-        }
-        let decoder = JSONDecoder()
-        decoder.keyDecodingStrategy = .convertFromSnakeCase
-        guard (200..<300).contains(status.code) else {
-            let detail = try? decoder.decode(ErrorBody.self, from: body)
-            let message = "Twilio refused \(method.rawValue) \(path) (\(status.code)): \(detail?.message ?? "no message")"
-            if status.code >= 500 || status.code == 429 {
-                throw ServiceError(code: .unavailable, reason: "twilio_unavailable", message: message + "; retry with the same request_id")
-            }
-            throw ServiceError.failedPrecondition(reason: "twilio_request_failed", message: message, metadata: ["twilio_error": detail?.code.map(String.init) ?? ""])
-        }
-        if status.code == 204 || body.readableBytes == 0, let empty = Empty() as? Response { return empty }
-        do {
-            return try decoder.decode(Response.self, from: body)
-        } catch {
-            throw ServiceError.internal("unreadable Twilio response to \(method.rawValue) \(path): \(error)")
+        return try await api.call(request, form: form) { body, decoder in
+            (try? decoder.decode(ErrorBody.self, from: body)).map { .init(code: $0.code.map(String.init), message: $0.message) }
         }
     }
 }

@@ -1,0 +1,68 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+import RPCRuntime
+
+/// A REST call to an outside provider (Stripe, Twilio) made while an RPC waits, its failures
+/// turned into the errors that RPC answers with: not reachable, 5xx or 429 is UNAVAILABLE
+/// `<provider>_unavailable` (retry with the same request_id); any other refusal is
+/// FAILED_PRECONDITION `<provider>_request_failed` with the provider's own message and code.
+struct ProviderAPI: Sendable {
+    /// As people read it, e.g. "Stripe".
+    let name: String
+    var http: HTTPClient = .shared
+    /// Well under the RPC's own deadline.
+    var timeout: TimeAmount = .seconds(10)
+
+    /// What a provider's error body says.
+    struct ErrorDetail: Sendable {
+        var code: String?
+        var message: String?
+    }
+
+    private var reason: String { name.lowercased() }
+
+    /// Sends `request` with `form` as its body when given; decodes a 2xx answer (snake_case
+    /// keys), taking an empty one as `Response()` when `Response` is `EmptyAnswer`.
+    func call<Response: Decodable>(
+        _ request: HTTPClientRequest,
+        form: [(String, String)]?,
+        errorDetail: (ByteBuffer, JSONDecoder) -> ErrorDetail?
+    ) async throws -> Response {
+        var request = request
+        if let form {
+            request.headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
+            request.body = .bytes(ByteBuffer(string: FormEncoding.encode(form)))
+        }
+        let what = "\(request.method.rawValue) \(URL(string: request.url)?.path ?? request.url)"
+        let status: HTTPResponseStatus
+        let body: ByteBuffer
+        do {
+            let response = try await http.execute(request, timeout: timeout)
+            status = response.status
+            body = try await response.body.collect(upTo: 1 << 20)
+        } catch {
+            throw ServiceError(code: .unavailable, reason: "\(reason)_unavailable", message: "\(name) could not be reached (\(error)); retry with the same request_id")
+        }
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        guard (200..<300).contains(status.code) else {
+            let detail = errorDetail(body, decoder)
+            let message = "\(name) refused \(what) (\(status.code)): \(detail?.message ?? "no message")"
+            if status.code >= 500 || status.code == 429 {
+                throw ServiceError(code: .unavailable, reason: "\(reason)_unavailable", message: message + "; retry with the same request_id")
+            }
+            throw ServiceError.failedPrecondition(reason: "\(reason)_request_failed", message: message, metadata: ["\(reason)_error": detail?.code ?? ""])
+        }
+        if body.readableBytes == 0, let empty = EmptyAnswer() as? Response { return empty }
+        do {
+            return try decoder.decode(Response.self, from: body)
+        } catch {
+            throw ServiceError.internal("unreadable \(name) response to \(what): \(error)")
+        }
+    }
+}
+
+/// The answer of a call that returns nothing, such as Twilio's 204 to a DELETE.
+struct EmptyAnswer: Decodable, Sendable {}
