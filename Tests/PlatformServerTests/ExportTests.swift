@@ -274,7 +274,7 @@ struct ExportTests {
             let before = try await rows("acme")
             var logger = Logger(label: "test")
             logger.logLevel = .critical
-            let purger = RetentionPurgeJob(database: platform.database, logger: logger)
+            let purger = RetentionPurgeJob(database: platform.database, apiKeys: platform.server.apiKeyCache, logger: logger)
             #expect(try await purger.runOnce().isEmpty, "not before the window ends")
             #expect(try await purger.runOnce(now: Date().addingTimeInterval(89 * 86_400)).isEmpty)
             #expect(try await rows("acme") == before)

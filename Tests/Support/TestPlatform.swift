@@ -17,6 +17,8 @@ import SwiftProtobuf
 /// ```
 public struct TestPlatform: Sendable {
     public let backend: TestBackend
+    /// The PostgreSQL database; nil for SQLite.
+    public let databaseURL: String?
     public let server: PlatformServer
     public let port: Int
     public let home: URL
@@ -54,14 +56,47 @@ public struct TestPlatform: Sendable {
         concierge: ConciergeSettings = ConciergeSettings(),
         _ body: (TestPlatform) async throws -> Result
     ) async throws -> Result {
-        let home = FileManager.default.temporaryDirectory.appendingPathComponent("servicepro-test-\(UUID().uuidString)")
         let store = try await backend.makeEmptyStore()
+        let result: Result
+        do {
+            let configuration = PlatformConfiguration(
+                home: "", host: "127.0.0.1", port: 0, databaseURL: store.databaseURL, spctlConfigPath: nil,
+                billing: billing, exports: exports, outbox: outbox, concierge: concierge)
+            result = try await serve(backend, configuration, tokens: nil, body)
+        } catch {
+            await store.cleanup()
+            throw error
+        }
+        await store.cleanup()
+        return result
+    }
+
+    /// A second platform server on this one's PostgreSQL database, with a home of its own, as
+    /// another replica behind a load balancer would be. It shares this platform's tokens.
+    public func withReplica<Result: Sendable>(_ body: (TestPlatform) async throws -> Result) async throws -> Result {
+        guard let databaseURL else { throw TestSetupError("replicas share a PostgreSQL database; SQLite has one server") }
+        let configuration = PlatformConfiguration(home: "", host: "127.0.0.1", port: 0, databaseURL: databaseURL, spctlConfigPath: nil)
+        return try await Self.serve(backend, configuration, tokens: (ownerToken, bridgeToken), body)
+    }
+
+    /// Starts a server in a new home with `configuration`, runs `body` against it, and stops it.
+    /// Tokens are read from the home the first start wrote them to, unless given.
+    private static func serve<Result: Sendable>(
+        _ backend: TestBackend,
+        _ configuration: PlatformConfiguration,
+        tokens: (owner: String, bridge: String)?,
+        _ body: (TestPlatform) async throws -> Result
+    ) async throws -> Result {
+        let home = FileManager.default.temporaryDirectory.appendingPathComponent("servicepro-test-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: home) }
         var logger = Logger(label: "test.platform")
         logger.logLevel = ProcessInfo.processInfo.environment["SERVICEPRO_TEST_LOG"] == nil ? .critical : .debug
-        let configuration = PlatformConfiguration(
-            home: home.path, host: "127.0.0.1", port: 0, databaseURL: store.databaseURL, spctlConfigPath: nil, billing: billing, exports: exports, outbox: outbox, concierge: concierge)
+        var configuration = configuration
+        configuration.home = home.path
         let server = try await PlatformServer.start(configuration, logger: logger)
+        func token(_ file: String) throws -> String {
+            try String(contentsOf: home.appendingPathComponent(file), encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        }
         let result: Result
         do {
             result = try await withThrowingTaskGroup(of: Void.self) { group in
@@ -80,21 +115,19 @@ public struct TestPlatform: Sendable {
                         deserializer: ProtobufDeserializer<Google_Protobuf_Empty>(),
                         options: .defaults) { try $0.message }
                     let platform = TestPlatform(
-                        backend: backend, server: server, port: port, home: home,
-                        ownerToken: try String(contentsOf: home.appendingPathComponent("owner.token"), encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines),
-                        bridgeToken: try String(contentsOf: home.appendingPathComponent("bridge.token"), encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines),
+                        backend: backend, databaseURL: configuration.databaseURL, server: server, port: port, home: home,
+                        ownerToken: try tokens?.owner ?? token("owner.token"),
+                        bridgeToken: try tokens?.bridge ?? token("bridge.token"),
                         client: client)
                     return try await body(platform)
                 }
             }
         } catch {
             try? await server.database.close()
-            await store.cleanup()
             throw error
         }
         // Closing twice is harmless; it guarantees the store is closed however the server ended.
         try? await server.database.close()
-        await store.cleanup()
         return result
     }
 

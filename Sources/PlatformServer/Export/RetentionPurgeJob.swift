@@ -16,11 +16,14 @@ public struct RetentionPurgeJob: Service {
     ]
 
     let database: any Database
+    /// Told when a purge has taken a tenant's API keys with it.
+    let apiKeys: ApiKeyCache
     let interval: Duration
     let logger: Logger
 
-    public init(database: any Database, interval: Duration = .seconds(300), logger: Logger) {
+    public init(database: any Database, apiKeys: ApiKeyCache, interval: Duration = .seconds(300), logger: Logger) {
         self.database = database
+        self.apiKeys = apiKeys
         self.interval = interval
         self.logger = logger
     }
@@ -58,7 +61,8 @@ public struct RetentionPurgeJob: Service {
 
     /// Nil when the tenant is no longer due (reactivated, or purged by another replica).
     private func purge(_ tenantID: String, now: Date) async throws -> [String]? {
-        try await database.withTenant(tenantID) { tx in
+        defer { apiKeys.forget(tenantID: tenantID) }
+        return try await database.withTenant(tenantID) { tx in
             // The claim re-checks everything on the row it marks, inside the purge's transaction.
             let claimed = try await tx.update("tenant_billing", set: [("data_purge_time", now)], where: """
                 data_purge_time IS NULL AND retention_end_time <= \(now)

@@ -8,8 +8,8 @@ public struct PlatformAuthenticator: Authenticator {
     let impersonationSessions: ImpersonationAuthenticator
     let loginSessions: LoginSessionAuthenticator
 
-    public init(database: any Database) {
-        apiKeys = ApiKeyAuthenticator(database: database)
+    public init(database: any Database, apiKeyCache: ApiKeyCache) {
+        apiKeys = ApiKeyAuthenticator(database: database, cache: apiKeyCache)
         impersonationSessions = ImpersonationAuthenticator(database: database)
         loginSessions = LoginSessionAuthenticator(database: database)
     }

@@ -11,8 +11,11 @@ public final class PlatformServer: Service, Sendable {
     public let rpcServer: RPCServer
     /// Every registered service, with its methods' policies.
     public let services: [any PolicedRPCService]
+    /// The API keys authenticated lately, shared by authentication and what revokes keys.
+    public let apiKeyCache: ApiKeyCache
     /// Background work that runs while the server does: trial and grace expiry, export archives,
-    /// and purging data whose retention window ended.
+    /// purging data whose retention window ended, the outbox and, on PostgreSQL, the feed of API
+    /// key changes.
     let jobs: [any Service]
     let logger: Logger
 
@@ -44,18 +47,24 @@ public final class PlatformServer: Service, Sendable {
     private init(database: any Database, configuration: PlatformConfiguration, sealer: SecretSealer, catalog: IndustryPackCatalog, logger: Logger) throws {
         self.database = database
         self.logger = logger
-        self.services = Self.services(database: database, sealer: sealer, catalog: catalog, configuration: configuration, logger: logger)
+        // Only this process writes a SQLite store, so its own changes are all there is to hear of;
+        // on PostgreSQL the cache waits for the feed of every replica's changes.
+        let postgres = database as? PostgresDatabase
+        let apiKeyCache = ApiKeyCache(enabled: postgres == nil)
+        self.apiKeyCache = apiKeyCache
+        self.services = Self.services(
+            database: database, apiKeyCache: apiKeyCache, sealer: sealer, catalog: catalog, configuration: configuration, logger: logger)
         self.jobs = [
             BillingLifecycleJob(database: database, settings: configuration.billing, logger: logger),
             ExportWorker(database: database, settings: configuration.exports, directory: configuration.exportsDirectory, logger: logger),
-            RetentionPurgeJob(database: database, logger: logger),
+            RetentionPurgeJob(database: database, apiKeys: apiKeyCache, logger: logger),
             OutboxWorker(database: database, settings: configuration.outbox, logger: logger),
-        ]
+        ] + (postgres.map { [ApiKeyChangeFeed(database: $0, cache: apiKeyCache, logger: logger)] } ?? [])
         self.rpcServer = try RPCServer(
             configuration: .init(host: configuration.host, port: configuration.port, tls: configuration.tls),
             services: services,
             descriptors: ServiceProDescriptors.fileDescriptorProtos,
-            authenticator: PlatformAuthenticator(database: database),
+            authenticator: PlatformAuthenticator(database: database, apiKeyCache: apiKeyCache),
             tenantDirectory: StoreTenantDirectory(database: database),
             auditSink: StoreAuditSink(database: database, logger: logger),
             logger: logger)
@@ -63,13 +72,13 @@ public final class PlatformServer: Service, Sendable {
 
     /// Every area's service.
     static func services(
-        database: any Database, sealer: SecretSealer, catalog: IndustryPackCatalog, configuration: PlatformConfiguration, logger: Logger
+        database: any Database, apiKeyCache: ApiKeyCache, sealer: SecretSealer, catalog: IndustryPackCatalog, configuration: PlatformConfiguration, logger: Logger
     ) -> [any PolicedRPCService] {
         let resolver = TenantResolver(database: database)
         let concierge = configuration.concierge
         return [
-            TenantService.Service(handler: TenantHandler(database: database)),
-            ApiKeyService.Service(handler: ApiKeyHandler(database: database)),
+            TenantService.Service(handler: TenantHandler(database: database, apiKeys: apiKeyCache)),
+            ApiKeyService.Service(handler: ApiKeyHandler(database: database, cache: apiKeyCache)),
             ImpersonationService.Service(handler: ImpersonationHandler(database: database, sealer: sealer)),
             AuditService.Service(handler: AuditHandler(database: database)),
             PhoneConfigService.Service(handler: PhoneConfigHandler(database: database, sealer: sealer, onChange: { await resolver.invalidate() })),

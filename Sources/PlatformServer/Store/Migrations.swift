@@ -381,6 +381,7 @@ enum Migrator {
         PackItemRecords.migration,
         OutboxRecords.migration,
         LoginLinkRecords.migration,
+        ApiKeyChangeFeed.migration,
     ]
 
     static func migrate(_ database: any Database, logger: Logger) async throws {

@@ -56,6 +56,20 @@ public final class PostgresDatabase: Database {
         }
     }
 
+    /// LISTENs on `channel` on a connection of its own and hands each notification's payload to
+    /// `received`, until cancelled or the connection fails. `subscribed` runs once LISTEN is in
+    /// effect: from then on, every notification committed is received.
+    func listen(on channel: String, subscribed: @Sendable () -> Void, received: @Sendable (String) -> Void) async throws {
+        try await client.withConnection { connection in
+            try await connection.listen(on: channel) { notifications in
+                subscribed()
+                for try await notification in notifications {
+                    received(notification.payload)
+                }
+            }
+        }
+    }
+
     public func close() async throws {
         runTask.cancel()
         await runTask.value

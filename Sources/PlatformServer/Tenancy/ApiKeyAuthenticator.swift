@@ -2,12 +2,17 @@ import Crypto
 import Foundation
 import RPCRuntime
 
-/// Authenticates `sp_<key id>_<secret>` bearer tokens against the api_keys table. Revocation
-/// takes effect on the next call: nothing is cached.
+/// Authenticates `sp_<key id>_<secret>` bearer tokens against the api_keys table, through the
+/// ``ApiKeyCache``: a key already seen costs a dictionary lookup and a hash, not a read of the
+/// store. Revocation takes effect on the next call; the cache says how.
 public struct ApiKeyAuthenticator: Authenticator {
     let database: any Database
+    let cache: ApiKeyCache
 
-    public init(database: any Database) { self.database = database }
+    public init(database: any Database, cache: ApiKeyCache) {
+        self.database = database
+        self.cache = cache
+    }
 
     public func authenticate(bearerToken: String) async throws -> Principal {
         let parts = bearerToken.split(separator: "_", maxSplits: 2)
@@ -16,12 +21,18 @@ public struct ApiKeyAuthenticator: Authenticator {
         }
         let keyID = String(parts[1])
         let presented = Data(SHA256.hash(data: Data(parts[2].utf8)))
+        if let known = cache.entry(keyID: keyID) {
+            guard Self.constantTimeEqual(known.secretHash, presented) else { throw Self.unknownKey }
+            return known.principal
+        }
+
+        let ticket = cache.ticket()
         let row = try await database.read(.platform) { tx in
             try await tx.first("SELECT tenant_id, role, secret_hash, revoke_time FROM api_keys WHERE key_id = \(keyID)")
         }
-        guard let row, Self.constantTimeEqual(try row.data("secret_hash"), presented) else {
-            throw ServiceError.unauthenticated(reason: "invalid_token", message: "unknown API key; check the token or create a new key")
-        }
+        guard let row else { throw Self.unknownKey }
+        let secretHash = try row.data("secret_hash")
+        guard Self.constantTimeEqual(secretHash, presented) else { throw Self.unknownKey }
         guard try row.optionalInt("revoke_time") == nil else {
             throw ServiceError.unauthenticated(reason: "token_revoked", message: "this API key was revoked; ask an admin for a new one")
         }
@@ -29,8 +40,12 @@ public struct ApiKeyAuthenticator: Authenticator {
         guard let role = Role(rawValue: try row.string("role")) else {
             throw ServiceError.internal("api key \(keyID) has unknown role")
         }
-        return Principal(subject: "tenants/\(tenantID)/apiKeys/\(keyID)", role: role, tenantID: tenantID)
+        let principal = Principal(subject: "tenants/\(tenantID)/apiKeys/\(keyID)", role: role, tenantID: tenantID)
+        cache.remember(.init(principal: principal, secretHash: secretHash), keyID: keyID, readWith: ticket)
+        return principal
     }
+
+    static let unknownKey = ServiceError.unauthenticated(reason: "invalid_token", message: "unknown API key; check the token or create a new key")
 
     static func constantTimeEqual(_ lhs: Data, _ rhs: Data) -> Bool {
         guard lhs.count == rhs.count else { return false }

@@ -4,8 +4,13 @@ import ServiceProAPI
 /// servicepro.tenancy.v1.ApiKeyService over the store.
 public struct ApiKeyHandler: ApiKeyServiceHandler {
     let database: any Database
+    /// Told about each revocation once it has committed.
+    let cache: ApiKeyCache
 
-    public init(database: any Database) { self.database = database }
+    public init(database: any Database, cache: ApiKeyCache) {
+        self.database = database
+        self.cache = cache
+    }
 
     public func createApiKey(_ request: CreateApiKeyRequest, context: RequestContext) async throws -> CreateApiKeyResponse {
         let tenantID = try context.requireTenant()
@@ -65,6 +70,7 @@ public struct ApiKeyHandler: ApiKeyServiceHandler {
         guard let keyID = ResourceName.id(of: request.name, after: "apiKeys") else {
             throw ServiceError.invalidArgument(field: "name", "must be tenants/{tenant}/apiKeys/{api_key}")
         }
+        defer { cache.forget(keyID: keyID) }
         return try await database.withTenant(tenantID) { tx in
             guard try await ApiKeyRecords.find(keyID: keyID, tx) != nil else { throw ServiceError.notFound(request.name) }
             try await ApiKeyRecords.revoke(keyID: keyID, tx)

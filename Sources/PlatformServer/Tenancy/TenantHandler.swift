@@ -6,8 +6,13 @@ import SwiftProtobuf
 /// servicepro.tenancy.v1.TenantService over the store.
 public struct TenantHandler: TenantServiceHandler {
     let database: any Database
+    /// Told when a deletion has taken the tenant's API keys with it.
+    let apiKeys: ApiKeyCache
 
-    public init(database: any Database) { self.database = database }
+    public init(database: any Database, apiKeys: ApiKeyCache) {
+        self.database = database
+        self.apiKeys = apiKeys
+    }
 
     public func getTenant(_ request: GetTenantRequest, context: RequestContext) async throws -> Tenant {
         let tenantID = try context.requireTenant()
@@ -90,6 +95,7 @@ public struct TenantHandler: TenantServiceHandler {
         guard tenantID != TenantRecords.rootID else {
             throw ServiceError.failedPrecondition(reason: "root_tenant_protected", message: "the root tenant cannot be deleted")
         }
+        defer { apiKeys.forget(tenantID: tenantID) }
         return try await database.withTenant(tenantID) { tx in
             guard let tenant = try await TenantRecords.find(tx) else { throw ServiceError.notFound(request.name) }
             if !request.etag.isEmpty, request.etag != tenant.etag {

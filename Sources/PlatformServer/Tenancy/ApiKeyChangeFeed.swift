@@ -1,0 +1,72 @@
+import Logging
+import ServiceLifecycle
+
+/// On PostgreSQL, keeps this replica's ``ApiKeyCache`` in step with changes to `api_keys` made
+/// anywhere else: by another replica, or by hand. A trigger announces the id of every key updated
+/// or deleted (and a truncation as an empty payload) when its transaction commits; this job
+/// listens for the announcements and forgets those keys.
+///
+/// The cache is on only while the job listens. When the connection drops, announcements are lost,
+/// so the cache is emptied and turned off until the job listens again.
+public struct ApiKeyChangeFeed: Service {
+    static let channel = "servicepro_api_keys"
+
+    static let migration = Migration(
+        version: 10,
+        name: "api_key_change_notifications",
+        statements: [],
+        tenantOwnedTables: [],
+        postgresStatements: [
+            """
+            CREATE FUNCTION api_keys_announce_change() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                IF TG_OP = 'TRUNCATE' THEN
+                    PERFORM pg_notify('\(channel)', '');
+                ELSE
+                    PERFORM pg_notify('\(channel)', OLD.key_id);
+                END IF;
+                RETURN NULL;
+            END
+            $$
+            """,
+            """
+            CREATE TRIGGER api_keys_announce_change AFTER UPDATE OR DELETE ON api_keys
+            FOR EACH ROW EXECUTE FUNCTION api_keys_announce_change()
+            """,
+            """
+            CREATE TRIGGER api_keys_announce_truncate AFTER TRUNCATE ON api_keys
+            FOR EACH STATEMENT EXECUTE FUNCTION api_keys_announce_change()
+            """,
+        ])
+
+    let database: PostgresDatabase
+    let cache: ApiKeyCache
+    let retryDelay: Duration
+    let logger: Logger
+
+    public init(database: PostgresDatabase, cache: ApiKeyCache, retryDelay: Duration = .seconds(1), logger: Logger) {
+        self.database = database
+        self.cache = cache
+        self.retryDelay = retryDelay
+        self.logger = logger
+    }
+
+    /// Runs until cancelled; the platform server cancels it when it stops serving.
+    public func run() async throws {
+        defer { cache.disable() }
+        while !Task.isCancelled {
+            do {
+                try await database.listen(on: Self.channel, subscribed: { [cache] in cache.enable() }) { [cache] keyID in
+                    if keyID.isEmpty { cache.forgetAll() } else { cache.forget(keyID: keyID) }
+                }
+            } catch {
+                if Task.isCancelled { break }
+                logger.warning("lost the feed of API key changes; every call reads its key from the store until it is back", metadata: [
+                    "error": "\(String(reflecting: error))",
+                ])
+            }
+            cache.disable()
+            try? await Task.sleep(for: retryDelay)
+        }
+    }
+}
