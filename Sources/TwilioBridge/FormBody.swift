@@ -1,4 +1,4 @@
-import Foundation
+import RPCRuntime
 
 /// An `application/x-www-form-urlencoded` body, as Twilio posts its webhooks: parameters in the
 /// order sent, repeats kept (Twilio's signature covers every value).
@@ -18,15 +18,8 @@ struct FormBody: Sendable {
     }
 
     init(_ bytes: [UInt8]) throws {
-        guard let text = String(validating: bytes, as: UTF8.self) else { throw ParseError.notUTF8 }
-        var parameters: [(String, String)] = []
-        for pair in text.split(separator: "&", omittingEmptySubsequences: true) {
-            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            guard let name = Self.decode(parts[0]), let value = Self.decode(parts.count > 1 ? parts[1] : "") else {
-                throw ParseError.malformed
-            }
-            parameters.append((name, value))
-        }
+        guard String(validating: bytes, as: UTF8.self) != nil else { throw ParseError.notUTF8 }
+        guard let parameters = FormEncoding.decode(bytes) else { throw ParseError.malformed }
         self.parameters = parameters
     }
 
@@ -42,9 +35,5 @@ struct FormBody: Sendable {
             values.append(value)
         }
         return values
-    }
-
-    private static func decode(_ component: Substring) -> String? {
-        String(component).replacingOccurrences(of: "+", with: " ").removingPercentEncoding
     }
 }

@@ -217,14 +217,6 @@ enum Fixture {
         ]
     }
 
-    static func formEncoded(_ parameters: [(String, String)]) -> String {
-        var allowed = CharacterSet.alphanumerics
-        allowed.insert(charactersIn: "-._~")
-        return parameters.map { name, value in
-            "\(name.addingPercentEncoding(withAllowedCharacters: allowed)!)=\(value.addingPercentEncoding(withAllowedCharacters: allowed)!)"
-        }.joined(separator: "&")
-    }
-
     static func storedMessages(_ database: any Database) async throws -> Int {
         try await database.transaction(.platform) { tx in
             Int(try await tx.first("SELECT COUNT(*) AS n FROM text_messages")?.int("n") ?? 0)
@@ -323,7 +315,7 @@ struct Runner {
             let number = sequence.next()
             let form = Fixture.smsForm(sequence: number, sender: number % senders)
             var head = HTTPRequestHead(version: .http1_1, method: .POST, uri: path.route)
-            let body = ByteBuffer(string: Fixture.formEncoded(form))
+            let body = ByteBuffer(string: FormEncoding.encode(form))
             head.headers.add(name: "Host", value: "127.0.0.1:\(bridgePort)")
             head.headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
             head.headers.add(name: "Content-Length", value: "\(body.readableBytes)")

@@ -18,7 +18,7 @@ public struct InboundHandler: InboundServiceHandler {
     }
 
     public func resolveInbound(_ request: ResolveInboundRequest, context: RequestContext) async throws -> ResolveInboundResponse {
-        let resolution = try await resolver.resolve(messagingServiceSID: request.messagingServiceSid, to: request.to)
+        let resolution = try await resolve(messagingServiceSID: request.messagingServiceSid, to: request.to)
         let tenant = try await tenant(resolution.tenantID)
         return ResolveInboundResponse.with {
             $0.tenant = tenant
@@ -31,7 +31,7 @@ public struct InboundHandler: InboundServiceHandler {
     /// The common case, a known customer's text, is one statement; a first text from a number
     /// then makes the customer and links it, and a retry reads the stored message back.
     public func handleInboundMessage(_ request: HandleInboundMessageRequest, context: RequestContext) async throws -> HandleInboundMessageResponse {
-        let resolution = try await resolver.resolve(messagingServiceSID: request.messagingServiceSid, to: request.to)
+        let resolution = try await resolve(messagingServiceSID: request.messagingServiceSid, to: request.to)
         let tenantID = resolution.tenantID
         var response = HandleInboundMessageResponse.with {
             $0.tenant = ResourceName.tenant(tenantID)
@@ -75,7 +75,7 @@ public struct InboundHandler: InboundServiceHandler {
     }
 
     public func handleInboundCall(_ request: HandleInboundCallRequest, context: RequestContext) async throws -> VoiceReply {
-        let resolution = try await resolver.resolve(messagingServiceSID: "", to: request.to)
+        let resolution = try await resolve(messagingServiceSID: "", to: request.to)
         let flow = try await CallFlow(resolution: resolution, database: database)
         try await database.withTenant(resolution.tenantID) { tx in
             guard try await CommunicationRecords.call(sid: request.callSid, tx) == nil else { return }
@@ -101,7 +101,7 @@ public struct InboundHandler: InboundServiceHandler {
     }
 
     public func handleIvrSelection(_ request: HandleIvrSelectionRequest, context: RequestContext) async throws -> VoiceReply {
-        let resolution = try await resolver.resolve(messagingServiceSID: "", to: request.to)
+        let resolution = try await resolve(messagingServiceSID: "", to: request.to)
         let flow = try await CallFlow(resolution: resolution, database: database)
         if !request.digits.isEmpty {
             try await database.withTenant(resolution.tenantID) { tx in
@@ -112,7 +112,7 @@ public struct InboundHandler: InboundServiceHandler {
     }
 
     public func handleAiVoiceTurn(_ request: HandleAiVoiceTurnRequest, context: RequestContext) async throws -> VoiceReply {
-        let resolution = try await resolver.resolve(messagingServiceSID: "", to: request.to)
+        let resolution = try await resolve(messagingServiceSID: "", to: request.to)
         let flow = try await CallFlow(resolution: resolution, database: database)
         let instructions = try await agent.respond(to: request.speechResult, attempt: max(Int(request.attempt), 1), flow.agentCall(caller: request.from))
         return flow.reply(instructions)
@@ -134,13 +134,23 @@ public struct InboundHandler: InboundServiceHandler {
         }
     }
 
+    /// The tenant a webhook is for, which the call's log line then names: the bridge's key is a
+    /// platform credential, so the pipeline cannot tell.
+    private func resolve(messagingServiceSID: String, to: String) async throws -> TenantResolver.Resolution {
+        let resolution = try await resolver.resolve(messagingServiceSID: messagingServiceSID, to: to)
+        CallRecord.current?.tenantID = resolution.tenantID
+        return resolution
+    }
+
     /// The tenant whose log holds this SID; status callbacks carry no number to resolve by.
     private func owner(of table: String, sidColumn: String, sid: String) async throws -> String {
         let row = try await database.transaction(.platform) { tx in
             try await tx.first("SELECT tenant_id FROM \(raw: table) WHERE \(raw: sidColumn) = \(sid)")
         }
         guard let row else { throw ServiceError.notFound(sid) }
-        return try row.string("tenant_id")
+        let tenantID = try row.string("tenant_id")
+        CallRecord.current?.tenantID = tenantID
+        return tenantID
     }
 
     private func tenant(_ id: String) async throws -> Tenant {
