@@ -179,6 +179,22 @@ struct TenancyTests {
             #expect(keyAgain == key)
             let listed = try await platform.apiKeys(platform.ownerToken).listApiKeys(.with { $0.parent = "tenants/acme" })
             #expect(listed.apiKeys.count == 1)
+
+            // The retry's record keeps the token sealed: the secret is nowhere in the store.
+            let secret = try #require(key.token.split(separator: "_").last.map(String.init))
+            let stored = try await platform.database.transaction(.platform) { tx in
+                try await tx.query("SELECT * FROM api_keys") + tx.query("SELECT * FROM idempotency_records")
+            }
+            #expect(stored.contains { $0.values["method"] == .text("CreateApiKey") })
+            for row in stored {
+                for value in row.values.values {
+                    switch value {
+                    case .text(let text): #expect(!text.contains(secret))
+                    case .blob(let data): #expect(data.range(of: Data(secret.utf8)) == nil)
+                    default: break
+                    }
+                }
+            }
         }
     }
 

@@ -58,8 +58,7 @@ public struct ImpersonationHandler: ImpersonationServiceHandler {
             let caller = TenantTransaction(tenantID: principal.tenantID, base: tx)
             return try await IdempotencyRecords.once(
                 caller, method: "StartImpersonation", requestID: request.requestID,
-                protect: { try Self.sealingToken($0, with: sealer) },
-                restore: { try Self.openingToken($0, with: sealer) }
+                sealing: SealedToken(\.token, boundTo: { $0.session.name }, with: sealer)
             ) {
                 let target = TenantTransaction(tenantID: tenantID, base: tx)
                 guard try await TenantRecords.find(target) != nil else { throw ServiceError.notFound(request.tenant) }
@@ -197,21 +196,6 @@ public struct ImpersonationHandler: ImpersonationServiceHandler {
             throw ServiceError.invalidArgument(field: "name", "must be impersonationSessions/{session}")
         }
         return id
-    }
-
-    private static func sealingToken(_ response: StartImpersonationResponse, with sealer: SecretSealer) throws -> StartImpersonationResponse {
-        var stored = response
-        stored.token = try sealer.seal(response.token, boundTo: response.session.name).base64EncodedString()
-        return stored
-    }
-
-    private static func openingToken(_ stored: StartImpersonationResponse, with sealer: SecretSealer) throws -> StartImpersonationResponse {
-        guard let sealed = Data(base64Encoded: stored.token) else {
-            throw ServiceError.internal("the idempotency record of \(stored.session.name) holds no sealed token")
-        }
-        var response = stored
-        response.token = try sealer.open(sealed, boundTo: stored.session.name)
-        return response
     }
 }
 

@@ -78,7 +78,7 @@ public final class PlatformServer: Service, Sendable {
         let concierge = configuration.concierge
         return [
             TenantService.Service(handler: TenantHandler(database: database, apiKeys: apiKeyCache)),
-            ApiKeyService.Service(handler: ApiKeyHandler(database: database, cache: apiKeyCache)),
+            ApiKeyService.Service(handler: ApiKeyHandler(database: database, cache: apiKeyCache, sealer: sealer)),
             ImpersonationService.Service(handler: ImpersonationHandler(database: database, sealer: sealer)),
             AuditService.Service(handler: AuditHandler(database: database)),
             PhoneConfigService.Service(handler: PhoneConfigHandler(database: database, sealer: sealer, onChange: { await resolver.invalidate() })),

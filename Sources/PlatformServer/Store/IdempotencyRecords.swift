@@ -10,25 +10,24 @@ enum IdempotencyRecords {
     /// Runs `body` unless `requestID` was seen for this method, in which case the stored response
     /// is returned. An empty request id means the caller opted out.
     ///
-    /// `protect` turns the response into what is stored and `restore` turns that back, so a
-    /// response carrying a one-time secret can be stored sealed rather than in the clear.
+    /// A response that carries a one-time secret (a token) names it in `sealing`: the record
+    /// keeps it sealed, never in the clear.
     static func once<Response: SwiftProtobuf.Message>(
         _ tx: TenantTransaction,
         method: String,
         requestID: String,
-        protect: (Response) throws -> Response = { $0 },
-        restore: (Response) throws -> Response = { $0 },
+        sealing secret: SealedToken<Response>? = nil,
         _ body: () async throws -> Response
     ) async throws -> Response {
         guard !requestID.isEmpty else { return try await body() }
         if let stored: Response = try await stored(tx, method: method, requestID: requestID) {
-            return try restore(stored)
+            return try secret?.opened(stored) ?? stored
         }
         let response = try await body()
         try await tx.insert(into: "idempotency_records", [
             ("method", method),
             ("request_id", requestID),
-            ("response", try protect(response).serializedBytes() as Data),
+            ("response", try (secret?.sealed(response) ?? response).serializedBytes() as Data),
             ("create_time", Date()),
         ])
         return response

@@ -6,10 +6,13 @@ public struct ApiKeyHandler: ApiKeyServiceHandler {
     let database: any Database
     /// Told about each revocation once it has committed.
     let cache: ApiKeyCache
+    /// Seals a new key's token in the create's idempotency record.
+    let sealer: SecretSealer
 
-    public init(database: any Database, cache: ApiKeyCache) {
+    public init(database: any Database, cache: ApiKeyCache, sealer: SecretSealer) {
         self.database = database
         self.cache = cache
+        self.sealer = sealer
     }
 
     public func createApiKey(_ request: CreateApiKeyRequest, context: RequestContext) async throws -> CreateApiKeyResponse {
@@ -18,8 +21,12 @@ public struct ApiKeyHandler: ApiKeyServiceHandler {
             throw ServiceError.invalidArgument(field: "role", "must be a defined role")
         }
         try Self.checkMayGrant(role, tenantID: tenantID, caller: context.principal)
+        let sealer = sealer
         return try await database.withTenant(tenantID) { tx in
-            try await IdempotencyRecords.once(tx, method: "CreateApiKey", requestID: request.requestID) {
+            try await IdempotencyRecords.once(
+                tx, method: "CreateApiKey", requestID: request.requestID,
+                sealing: SealedToken(\.token, boundTo: { $0.apiKey.name }, with: sealer)
+            ) {
                 guard let tenant = try await TenantRecords.find(tx) else { throw ServiceError.notFound(request.parent) }
                 // A partner key is of no use on a plan without the partner API; say so now.
                 if role == .partner { try PlanCatalog.require(.partnerAPI, in: tenant.planTier.catalogTier) }

@@ -44,12 +44,10 @@ public struct LoginLinkHandler: LoginLinkServiceHandler {
         let recipient = request.recipient.trimmingCharacters(in: .whitespacesAndNewlines)
         let creator = context.principal.realActor
         let sealer = sealer
-        let linkBaseURL = linkBaseURL
-        return try await database.withTenant(tenantID) { tx in
+        var response = try await database.withTenant(tenantID) { tx in
             try await IdempotencyRecords.once(
                 tx, method: "CreateLoginLink", requestID: request.requestID,
-                protect: { try Self.sealingToken($0, with: sealer) },
-                restore: { try Self.openingToken($0, with: sealer, linkBaseURL: linkBaseURL) }
+                sealing: SealedToken(\.token, boundTo: { $0.loginLink.name }, with: sealer)
             ) {
                 guard try await TenantRecords.find(tx) != nil else { throw ServiceError.notFound(request.parent) }
                 let created = try await LoginLinkRecords.create(
@@ -59,11 +57,13 @@ public struct LoginLinkHandler: LoginLinkServiceHandler {
                 try await AuditLog.record(tx, context: context, resource: created.link.name, details: details)
                 return CreateLoginLinkResponse.with {
                     $0.loginLink = created.link
-                    $0.url = LoginLinkRecords.url(for: created.token, base: linkBaseURL)
                     $0.token = created.token
                 }
             }
         }
+        // Added after the record is kept: the URL embeds the token.
+        response.url = LoginLinkRecords.url(for: response.token, base: linkBaseURL)
+        return response
     }
 
     public func listLoginLinks(_ request: ListLoginLinksRequest, context: RequestContext) async throws -> ListLoginLinksResponse {
@@ -140,8 +140,7 @@ public struct LoginLinkHandler: LoginLinkServiceHandler {
             let requestID = request.requestID.isEmpty ? "" : "\(parsed.linkID)/\(request.requestID)"
             return try await IdempotencyRecords.once(
                 scoped, method: "RedeemLoginLink", requestID: requestID,
-                protect: { try Self.sealingSession($0, of: stored.link.name, with: sealer) },
-                restore: { try Self.openingSession($0, of: stored.link.name, with: sealer) }
+                sealing: SealedToken(\.token, boundTo: { _ in stored.link.name + "/session" }, with: sealer)
             ) {
                 let sessionSecret = LoginLinkRecords.newSecret()
                 let sessionExpireTime = now.addingTimeInterval(sessionLifetime)
@@ -196,45 +195,5 @@ public struct LoginLinkHandler: LoginLinkServiceHandler {
             throw ServiceError.invalidArgument(field: "ttl", "must be at most 7 days")
         }
         return seconds
-    }
-
-    /// The stored copy of a create's response: the token sealed to the link, no URL (it embeds
-    /// the token and is rebuilt on a retry).
-    private static func sealingToken(_ response: CreateLoginLinkResponse, with sealer: SecretSealer) throws -> CreateLoginLinkResponse {
-        var stored = response
-        stored.token = try sealer.seal(response.token, boundTo: response.loginLink.name).base64EncodedString()
-        stored.url = ""
-        return stored
-    }
-
-    private static func openingToken(
-        _ stored: CreateLoginLinkResponse, with sealer: SecretSealer, linkBaseURL: String
-    ) throws -> CreateLoginLinkResponse {
-        guard let sealed = Data(base64Encoded: stored.token) else {
-            throw ServiceError.internal("the idempotency record of \(stored.loginLink.name) holds no sealed token")
-        }
-        var response = stored
-        response.token = try sealer.open(sealed, boundTo: stored.loginLink.name)
-        response.url = LoginLinkRecords.url(for: response.token, base: linkBaseURL)
-        return response
-    }
-
-    private static func sealingSession(
-        _ response: RedeemLoginLinkResponse, of linkName: String, with sealer: SecretSealer
-    ) throws -> RedeemLoginLinkResponse {
-        var stored = response
-        stored.token = try sealer.seal(response.token, boundTo: linkName + "/session").base64EncodedString()
-        return stored
-    }
-
-    private static func openingSession(
-        _ stored: RedeemLoginLinkResponse, of linkName: String, with sealer: SecretSealer
-    ) throws -> RedeemLoginLinkResponse {
-        guard let sealed = Data(base64Encoded: stored.token) else {
-            throw ServiceError.internal("the idempotency record of redeeming \(linkName) holds no sealed token")
-        }
-        var response = stored
-        response.token = try sealer.open(sealed, boundTo: linkName + "/session")
-        return response
     }
 }
