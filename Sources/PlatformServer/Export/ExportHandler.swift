@@ -44,17 +44,17 @@ public struct ExportHandler: ExportServiceHandler {
 
     public func listExports(_ request: ListExportsRequest, context: RequestContext) async throws -> ListExportsResponse {
         let tenantID = try context.requireTenant()
-        let pageSize = try PageCursor.pageSize(request.pageSize)
-        let filter = "\(request.state.rawValue)"
-        let cursor = try PageCursor.decode(request.pageToken, filter: filter)
-        let jobs = try await database.withTenant(tenantID) { tx in
-            try await ExportJobRecords.list(state: request.state, after: cursor, limit: pageSize + 1, tx)
+        let paging = try PageRequest(request)
+        var conditions: [SQLStatement] = []
+        if request.state != .unspecified { conditions.append("state = \(request.state.storedName)") }
+        let filters = conditions
+        let jobs = try await database.transaction(.tenant(tenantID)) { tx in
+            try await ListOrder(column: "create_time", direction: .newestFirst, idColumn: "export_id")
+                .page(of: "export_jobs", where: filters, paging, tx) { try ExportJobRecords.record(from: $0).message() }
         }
         return ListExportsResponse.with {
-            $0.exports = jobs.prefix(pageSize).map { $0.message() }
-            if jobs.count > pageSize, let last = jobs.prefix(pageSize).last {
-                $0.nextPageToken = PageCursor(time: Int64((last.createTime.timeIntervalSince1970 * 1_000_000).rounded()), id: last.exportID, filter: filter).encoded()
-            }
+            $0.exports = jobs.items
+            $0.nextPageToken = jobs.nextPageToken
         }
     }
 
@@ -104,3 +104,5 @@ public struct ExportHandler: ExportServiceHandler {
         return job
     }
 }
+
+extension ListExportsRequest: PagedListRequest {}

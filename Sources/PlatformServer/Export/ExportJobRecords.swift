@@ -63,16 +63,6 @@ enum ExportJobRecords {
         try await tx.select(from: "export_jobs", where: "export_id = \(exportID)").first.map(record(from:))
     }
 
-    static func list(state: ExportJobState, after cursor: PageCursor?, limit: Int, _ tx: TenantTransaction) async throws -> [ExportJobRecord] {
-        var conditions: [SQLStatement] = ["1 = 1"]
-        if state != .unspecified { conditions.append("state = \(state.storedName)") }
-        if let cursor { conditions.append(cursor.condition(timeColumn: "create_time", idColumn: "export_id")) }
-        return try await tx.select(
-            from: "export_jobs", where: SQLStatement.joined(conditions, separator: " AND "),
-            orderBy: "create_time DESC, export_id ASC", limit: limit
-        ).map(record(from:))
-    }
-
     /// Takes the oldest job no live worker holds: a pending one, or a running one whose worker
     /// stopped renewing. The lease is checked again on the row the UPDATE takes, so two workers
     /// never get the same job.

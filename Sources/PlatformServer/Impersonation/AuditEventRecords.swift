@@ -17,27 +17,21 @@ enum AuditEventRecords {
         var impersonationSession: String
         var startTime: Date?
         var endTime: Date?
+
+        /// The events that match.
+        var conditions: [SQLStatement] {
+            var conditions: [SQLStatement] = []
+            if !realActor.isEmpty { conditions.append("real_actor = \(realActor)") }
+            if !method.isEmpty { conditions.append("method = \(method)") }
+            if !impersonationSession.isEmpty { conditions.append("impersonation_session = \(impersonationSession)") }
+            if let startTime { conditions.append("event_time >= \(startTime)") }
+            if let endTime { conditions.append("event_time < \(endTime)") }
+            return conditions
+        }
     }
 
     static func find(eventID: String, _ tx: TenantTransaction) async throws -> AuditEvent? {
         try await tx.select(from: "audit_events", where: "event_id = \(eventID)").first.map(event(from:))
-    }
-
-    /// One page, newest first, within the transaction's scope: one tenant's events, or every
-    /// tenant's for a platform-scoped transaction.
-    static func list(_ filter: ListFilter, after cursor: PageCursor?, limit: Int, _ tx: any SQLTransaction) async throws -> [AuditEvent] {
-        var conditions: [SQLStatement] = ["1 = 1"]
-        if case .tenant(let tenantID) = tx.scope { conditions.append("tenant_id = \(tenantID)") }
-        if !filter.realActor.isEmpty { conditions.append("real_actor = \(filter.realActor)") }
-        if !filter.method.isEmpty { conditions.append("method = \(filter.method)") }
-        if !filter.impersonationSession.isEmpty { conditions.append("impersonation_session = \(filter.impersonationSession)") }
-        if let start = filter.startTime { conditions.append("event_time >= \(start)") }
-        if let end = filter.endTime { conditions.append("event_time < \(end)") }
-        if let cursor { conditions.append(cursor.condition(timeColumn: "event_time", idColumn: "event_id")) }
-        return try await tx.query("""
-            SELECT * FROM audit_events WHERE \(SQLStatement.joined(conditions, separator: " AND "))
-            ORDER BY event_time DESC, event_id ASC LIMIT \(limit)
-            """).map(event(from:))
     }
 
     static func event(from row: SQLRow) throws -> AuditEvent {

@@ -21,26 +21,17 @@ public struct AuditHandler: AuditServiceHandler {
         if let start = filter.startTime, let end = filter.endTime, end <= start {
             throw ServiceError.invalidArgument(field: "end_time", "must be after start_time")
         }
-        var unpaged = request
-        unpaged.pageSize = 0
-        unpaged.pageToken = ""
-        let fingerprint = try PageCursor.fingerprint(of: unpaged)
-        let pageSize = try PageCursor.pageSize(request.pageSize)
-        let cursor = try PageCursor.decode(request.pageToken, filter: fingerprint)
+        let paging = try PageRequest(request)
         // The runtime leaves no tenant only for `tenants/-`, which it allows platform roles alone.
         let scope: DataScope = context.tenantID.map { .tenant($0) } ?? .platform
-        let events = try await database.transaction(scope) { [filter] tx in
-            try await AuditEventRecords.list(filter, after: cursor, limit: pageSize + 1, tx)
+        let conditions = filter.conditions
+        let events = try await database.transaction(scope) { tx in
+            try await ListOrder(column: "event_time", direction: .newestFirst, idColumn: "event_id")
+                .page(of: "audit_events", where: conditions, paging, tx, item: AuditEventRecords.event(from:))
         }
         return ListAuditEventsResponse.with {
-            $0.auditEvents = Array(events.prefix(pageSize))
-            if events.count > pageSize, let last = $0.auditEvents.last {
-                $0.nextPageToken = PageCursor(
-                    time: last.eventTime.microseconds,
-                    id: ResourceName.id(of: last.name, after: "auditEvents") ?? "",
-                    filter: fingerprint
-                ).encoded()
-            }
+            $0.auditEvents = events.items
+            $0.nextPageToken = events.nextPageToken
         }
     }
 
@@ -55,3 +46,5 @@ public struct AuditHandler: AuditServiceHandler {
         return event
     }
 }
+
+extension ListAuditEventsRequest: PagedListRequest {}

@@ -123,24 +123,17 @@ public struct ImpersonationHandler: ImpersonationServiceHandler {
             tenantID = id
         }
         let filter = ImpersonationRecords.ListFilter(tenantID: tenantID, realActor: request.realActor, state: request.state)
-        var unpaged = request
-        unpaged.pageSize = 0
-        unpaged.pageToken = ""
-        let fingerprint = try PageCursor.fingerprint(of: unpaged)
-        let pageSize = try PageCursor.pageSize(request.pageSize)
-        let cursor = try PageCursor.decode(request.pageToken, filter: fingerprint)
+        let paging = try PageRequest(request)
+        let order = ListOrder(column: "create_time", direction: .newestFirst, idColumn: "session_id")
+        let now = Date()
         let sessions = try await database.transaction(.platform) { tx in
-            try await ImpersonationRecords.list(filter, after: cursor, limit: pageSize + 1, tx)
+            try await order.page(of: ImpersonationRecords.listed, where: filter.conditions(now: now), paging, tx) {
+                try ImpersonationRecords.session(from: $0, now: now)
+            }
         }
         return ListImpersonationSessionsResponse.with {
-            $0.sessions = Array(sessions.prefix(pageSize))
-            if sessions.count > pageSize, let last = $0.sessions.last {
-                $0.nextPageToken = PageCursor(
-                    time: last.startTime.microseconds,
-                    id: ResourceName.id(of: last.name, after: "impersonationSessions") ?? "",
-                    filter: fingerprint
-                ).encoded()
-            }
+            $0.sessions = sessions.items
+            $0.nextPageToken = sessions.nextPageToken
         }
     }
 
@@ -198,6 +191,8 @@ public struct ImpersonationHandler: ImpersonationServiceHandler {
         return id
     }
 }
+
+extension ListImpersonationSessionsRequest: PagedListRequest {}
 
 extension ImpersonationSessionState {
     /// Lower-case, for messages and error metadata.

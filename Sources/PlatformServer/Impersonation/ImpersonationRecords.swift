@@ -76,29 +76,21 @@ enum ImpersonationRecords {
         var tenantID: String?
         var realActor: String
         var state: ImpersonationSessionState
-    }
 
-    /// One page, newest first, within the transaction's scope.
-    static func list(
-        _ filter: ListFilter, after cursor: PageCursor?, limit: Int, _ tx: any SQLTransaction, now: Date = Date()
-    ) async throws -> [ImpersonationSession] {
-        var conditions: [SQLStatement] = ["1 = 1"]
-        if case .tenant(let tenantID) = tx.scope { conditions.append("s.tenant_id = \(tenantID)") }
-        if let tenantID = filter.tenantID { conditions.append("s.tenant_id = \(tenantID)") }
-        if !filter.realActor.isEmpty { conditions.append("s.actor = \(filter.realActor)") }
-        switch filter.state {
-        case .active: conditions.append("s.state = \(StoredState.active.rawValue) AND s.expire_time > \(now)")
-        case .expired: conditions.append("s.state = \(StoredState.active.rawValue) AND s.expire_time <= \(now)")
-        case .stopped: conditions.append("s.state = \(StoredState.stopped.rawValue)")
-        case .revoked: conditions.append("s.state = \(StoredState.revoked.rawValue)")
-        case .unspecified, .UNRECOGNIZED: break
+        /// The sessions in ``listed`` that match, their state as of `now`.
+        func conditions(now: Date) -> [SQLStatement] {
+            var conditions: [SQLStatement] = []
+            if let tenantID { conditions.append("tenant_id = \(tenantID)") }
+            if !realActor.isEmpty { conditions.append("actor = \(realActor)") }
+            switch state {
+            case .active: conditions.append("state = \(StoredState.active.rawValue) AND expire_time > \(now)")
+            case .expired: conditions.append("state = \(StoredState.active.rawValue) AND expire_time <= \(now)")
+            case .stopped: conditions.append("state = \(StoredState.stopped.rawValue)")
+            case .revoked: conditions.append("state = \(StoredState.revoked.rawValue)")
+            case .unspecified, .UNRECOGNIZED: break
+            }
+            return conditions
         }
-        if let cursor { conditions.append(cursor.condition(timeColumn: "s.create_time", idColumn: "s.session_id")) }
-        let rows = try await tx.query("""
-            \(selectSessions) WHERE \(SQLStatement.joined(conditions, separator: " AND "))
-            ORDER BY s.create_time DESC, s.session_id ASC LIMIT \(limit)
-            """)
-        return try rows.map { try session(from: $0, now: now) }
     }
 
     /// Sessions with their tenant's current display name, for banners and lists.
@@ -106,6 +98,9 @@ enum ImpersonationRecords {
         SELECT s.*, t.display_name AS tenant_display_name
         FROM impersonation_sessions s LEFT JOIN tenants t ON t.tenant_id = s.tenant_id
         """
+
+    /// The sessions as ``selectSessions`` reads them, as a table to list.
+    static let listed = "(\(selectSessions.sql)) AS sessions"
 
     enum StoredState: String {
         case active, stopped, revoked

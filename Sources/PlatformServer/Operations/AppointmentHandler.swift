@@ -73,7 +73,7 @@ public struct AppointmentHandler: AppointmentServiceHandler {
             ? ListOrder.oldestChangeFirst(AppointmentRecords.collection)
             : ListOrder(column: "start_time", direction: .oldestFirst, idColumn: "appointment_id")
         let filters = conditions
-        let appointments = try await database.withTenant(tenantID) { tx in
+        let appointments = try await database.transaction(.tenant(tenantID)) { tx in
             try await order.page(of: AppointmentRecords.collection.table, where: filters, paging, tx, item: AppointmentRecords.appointment(from:))
         }
         return ListAppointmentsResponse.with {
@@ -130,3 +130,5 @@ public struct AppointmentHandler: AppointmentServiceHandler {
         return appointment
     }
 }
+
+extension ListAppointmentsRequest: PagedListRequest {}

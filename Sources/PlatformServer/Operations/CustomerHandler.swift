@@ -62,7 +62,7 @@ public struct CustomerHandler: CustomerServiceHandler {
             ? ListOrder.oldestChangeFirst(CustomerRecords.collection)
             : ListOrder(column: "display_name", direction: .alphabetical, idColumn: "customer_id")
         let filters = conditions
-        let customers = try await database.withTenant(tenantID) { tx in
+        let customers = try await database.transaction(.tenant(tenantID)) { tx in
             try await order.page(of: CustomerRecords.collection.table, where: filters, paging, tx, item: CustomerRecords.customer(from:))
         }
         return ListCustomersResponse.with {
@@ -113,3 +113,5 @@ public struct CustomerHandler: CustomerServiceHandler {
         return customer
     }
 }
+
+extension ListCustomersRequest: PagedListRequest {}

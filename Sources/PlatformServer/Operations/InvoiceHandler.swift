@@ -74,7 +74,7 @@ public struct InvoiceHandler: InvoiceServiceHandler {
             ? ListOrder.oldestChangeFirst(InvoiceRecords.collection)
             : ListOrder(column: "create_time", direction: .newestFirst, idColumn: "invoice_id")
         let filters = conditions
-        let invoices = try await database.withTenant(tenantID) { tx in
+        let invoices = try await database.transaction(.tenant(tenantID)) { tx in
             try await order.page(of: InvoiceRecords.collection.table, where: filters, paging, tx, item: InvoiceRecords.invoice(from:))
         }
         return ListInvoicesResponse.with {
@@ -147,3 +147,5 @@ public struct InvoiceHandler: InvoiceServiceHandler {
         return invoice
     }
 }
+
+extension ListInvoicesRequest: PagedListRequest {}

@@ -3,11 +3,11 @@ import Foundation
 import RPCRuntime
 import SwiftProtobuf
 
-/// An opaque `page_token`: the sort key of the last row served, plus a fingerprint of the filters
-/// so a token cannot be replayed against a different query.
+/// An opaque `page_token`: the position of the last row served in its listing's order (its value
+/// of each sort column, the id last; see ``ListOrder``), plus a fingerprint of the listing and its
+/// filters so a token cannot be replayed against a different query.
 struct PageCursor: Codable, Equatable {
-    var time: Int64
-    var id: String
+    var position: [String]
     var filter: String
 
     static let defaultPageSize = 50
@@ -32,10 +32,13 @@ struct PageCursor: Codable, Equatable {
         guard let data = Data(base64Encoded: base64),
               let cursor = try? JSONDecoder().decode(PageCursor.self, from: data),
               cursor.filter == filter
-        else {
-            throw ServiceError.invalidArgument(field: "page_token", "is not a token from this listing with these filters")
-        }
+        else { throw invalid }
         return cursor
+    }
+
+    /// A token that does not belong to the listing it came with.
+    static var invalid: ServiceError {
+        ServiceError.invalidArgument(field: "page_token", "is not a token from this listing with these filters")
     }
 
     func encoded() -> String {
@@ -43,10 +46,5 @@ struct PageCursor: Codable, Equatable {
         return data.base64EncodedString()
             .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
             .replacingOccurrences(of: "=", with: "")
-    }
-
-    /// Newest first: rows strictly after this cursor in (time DESC, id ASC) order.
-    func condition(timeColumn: String, idColumn: String) -> SQLStatement {
-        "(\(raw: timeColumn) < \(time) OR (\(raw: timeColumn) = \(time) AND \(raw: idColumn) > \(id)))"
     }
 }

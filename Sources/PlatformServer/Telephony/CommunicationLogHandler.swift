@@ -11,24 +11,17 @@ public struct CommunicationLogHandler: CommunicationLogServiceHandler {
 
     public func listMessages(_ request: ListMessagesRequest, context: RequestContext) async throws -> ListMessagesResponse {
         let tenantID = try context.requireTenant()
-        let pageSize = try PageCursor.pageSize(request.pageSize)
+        let paging = try PageRequest(request)
         let conditions = Self.conditions(
             direction: request.direction, phoneNumber: request.phoneNumber, customer: request.customer,
             timeColumn: "create_time", start: request.hasStartTime ? request.startTime : nil, end: request.hasEndTime ? request.endTime : nil)
-        var unpaged = request
-        unpaged.pageToken = ""
-        unpaged.pageSize = 0
-        let fingerprint = try PageCursor.fingerprint(of: unpaged)
-        let cursor = try PageCursor.decode(request.pageToken, filter: fingerprint)
-        let filter = conditions.isEmpty ? nil : SQLStatement.joined(conditions, separator: " AND ")
-        let messages = try await database.withTenant(tenantID) { tx in
-            try await CommunicationRecords.messages(after: cursor, filter: filter, limit: pageSize + 1, tx)
+        let messages = try await database.transaction(.tenant(tenantID)) { tx in
+            try await ListOrder(column: "create_time", direction: .newestFirst, idColumn: "message_id")
+                .page(of: "text_messages", where: conditions, paging, tx, item: CommunicationRecords.textMessage(from:))
         }
         return .with {
-            $0.messages = Array(messages.prefix(pageSize))
-            if messages.count > pageSize, let last = $0.messages.last {
-                $0.nextPageToken = PageCursor(time: last.createTime.microseconds, id: ResourceName.id(of: last.name, after: "messages") ?? "", filter: fingerprint).encoded()
-            }
+            $0.messages = messages.items
+            $0.nextPageToken = messages.nextPageToken
         }
     }
 
@@ -42,25 +35,19 @@ public struct CommunicationLogHandler: CommunicationLogServiceHandler {
 
     public func listCalls(_ request: ListCallsRequest, context: RequestContext) async throws -> ListCallsResponse {
         let tenantID = try context.requireTenant()
-        let pageSize = try PageCursor.pageSize(request.pageSize)
+        let paging = try PageRequest(request)
         var conditions = Self.conditions(
             direction: request.direction, phoneNumber: request.phoneNumber, customer: request.customer,
             timeColumn: "start_time", start: request.hasStartTime ? request.startTime : nil, end: request.hasEndTime ? request.endTime : nil)
         if request.status != .unspecified { conditions.append("status = \(request.status.storedName)") }
-        var unpaged = request
-        unpaged.pageToken = ""
-        unpaged.pageSize = 0
-        let fingerprint = try PageCursor.fingerprint(of: unpaged)
-        let cursor = try PageCursor.decode(request.pageToken, filter: fingerprint)
-        let filter = conditions.isEmpty ? nil : SQLStatement.joined(conditions, separator: " AND ")
-        let calls = try await database.withTenant(tenantID) { tx in
-            try await CommunicationRecords.calls(after: cursor, filter: filter, limit: pageSize + 1, tx)
+        let filters = conditions
+        let calls = try await database.transaction(.tenant(tenantID)) { tx in
+            try await ListOrder(column: "start_time", direction: .newestFirst, idColumn: "call_id")
+                .page(of: "phone_calls", where: filters, paging, tx, item: CommunicationRecords.phoneCall(from:))
         }
         return .with {
-            $0.calls = Array(calls.prefix(pageSize))
-            if calls.count > pageSize, let last = $0.calls.last {
-                $0.nextPageToken = PageCursor(time: last.startTime.microseconds, id: ResourceName.id(of: last.name, after: "calls") ?? "", filter: fingerprint).encoded()
-            }
+            $0.calls = calls.items
+            $0.nextPageToken = calls.nextPageToken
         }
     }
 
@@ -90,3 +77,7 @@ public struct CommunicationLogHandler: CommunicationLogServiceHandler {
         return conditions
     }
 }
+
+extension ListMessagesRequest: PagedListRequest {}
+
+extension ListCallsRequest: PagedListRequest {}

@@ -52,16 +52,6 @@ enum CommunicationRecords {
         ], where: "message_sid = \(sid)")
     }
 
-    static func messages(after cursor: PageCursor?, filter: SQLStatement?, limit: Int, _ tx: TenantTransaction) async throws -> [TextMessage] {
-        let conditions = [filter, cursor?.condition(timeColumn: "create_time", idColumn: "message_id")].compactMap { $0 }
-        return try await tx.select(
-            from: "text_messages",
-            where: conditions.isEmpty ? nil : SQLStatement.joined(conditions, separator: " AND "),
-            orderBy: "create_time DESC, message_id ASC",
-            limit: limit
-        ).map(textMessage(from:))
-    }
-
     static func textMessage(from row: SQLRow) throws -> TextMessage {
         let tenant = try row.string("tenant_id")
         return try TextMessage.with {
@@ -123,16 +113,6 @@ enum CommunicationRecords {
         if !request.recordingURL.isEmpty { assignments.append(("recording_url", request.recordingURL)) }
         if request.hasRecordingDuration { assignments.append(("recording_seconds", request.recordingDuration.seconds)) }
         try await tx.update("phone_calls", set: assignments, where: "call_sid = \(request.callSid)")
-    }
-
-    static func calls(after cursor: PageCursor?, filter: SQLStatement?, limit: Int, _ tx: TenantTransaction) async throws -> [PhoneCall] {
-        let conditions = [filter, cursor?.condition(timeColumn: "start_time", idColumn: "call_id")].compactMap { $0 }
-        return try await tx.select(
-            from: "phone_calls",
-            where: conditions.isEmpty ? nil : SQLStatement.joined(conditions, separator: " AND "),
-            orderBy: "start_time DESC, call_id ASC",
-            limit: limit
-        ).map(phoneCall(from:))
     }
 
     static func phoneCall(from row: SQLRow) throws -> PhoneCall {

@@ -65,21 +65,21 @@ public struct PhoneConfigHandler: PhoneConfigServiceHandler {
     }
 
     public func listPhoneConfigs(_ request: ListPhoneConfigsRequest, context: RequestContext) async throws -> ListPhoneConfigsResponse {
-        let filter = PhoneConfigRecords.ListFilter(ivrMode: request.ivrMode, phoneNumber: request.phoneNumber)
-        let fingerprint = "\(request.parent)|\(filter.fingerprint)"
-        let pageSize = try PageCursor.pageSize(request.pageSize)
-        let position = try PageCursor.decode(request.pageToken, filter: fingerprint).map(PhoneConfigRecords.ListPosition.init)
+        let paging = try PageRequest(request)
+        var conditions: [SQLStatement] = []
+        if request.ivrMode != .unspecified { conditions.append("ivr_mode = \(request.ivrMode.storedName)") }
+        if !request.phoneNumber.isEmpty { conditions.append("phone_number = \(request.phoneNumber)") }
         // The runtime leaves no tenant only for `tenants/-`, which it allows platform roles alone.
         let scope: DataScope = context.tenantID.map { .tenant($0) } ?? .platform
+        let filters = conditions
         let configs = try await database.transaction(scope) { tx in
-            try await PhoneConfigRecords.list(filter, after: position, limit: pageSize + 1, tx)
+            try await PhoneConfigRecords.listOrder.page(of: "phone_configs", where: filters, paging, tx) {
+                try PhoneConfigRecords.stored(from: $0).config
+            }
         }
         return ListPhoneConfigsResponse.with {
-            let page = configs.prefix(pageSize)
-            $0.phoneConfigs = page.map(\.config)
-            if configs.count > pageSize, let last = page.last {
-                $0.nextPageToken = PhoneConfigRecords.ListPosition(last).cursor(filter: fingerprint).encoded()
-            }
+            $0.phoneConfigs = configs.items
+            $0.nextPageToken = configs.nextPageToken
         }
     }
 
@@ -244,6 +244,8 @@ public struct PhoneConfigHandler: PhoneConfigServiceHandler {
         }
     }
 }
+
+extension ListPhoneConfigsRequest: PagedListRequest {}
 
 extension String {
     fileprivate var trimmed: String { trimmingCharacters(in: .whitespacesAndNewlines) }

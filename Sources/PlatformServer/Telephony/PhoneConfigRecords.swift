@@ -74,59 +74,13 @@ enum PhoneConfigRecords {
 
     // MARK: Listing
 
-    struct ListFilter {
-        var ivrMode: IvrMode
-        var phoneNumber: String
-
-        var fingerprint: String { "\(ivrMode.rawValue)|\(phoneNumber)" }
-    }
-
-    /// Where a page of the listing ends. Listings are ordered by tenant, then number (unset
-    /// numbers first), then id; the position travels in a ``PageCursor``'s `id` as
-    /// `tenant/number/id`, none of which can contain a slash.
-    struct ListPosition: Equatable {
-        var tenantID: String
-        var phoneNumber: String
-        var id: String
-
-        init(_ stored: StoredPhoneConfig) {
-            tenantID = stored.tenantID
-            phoneNumber = stored.config.phoneNumber
-            id = stored.id
-        }
-
-        init(_ cursor: PageCursor) throws {
-            let parts = cursor.id.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
-            guard parts.count == 3 else {
-                throw ServiceError.invalidArgument(field: "page_token", "is not a token from this listing with these filters")
-            }
-            (tenantID, phoneNumber, id) = (parts[0], parts[1], parts[2])
-        }
-
-        func cursor(filter: String) -> PageCursor {
-            PageCursor(time: 0, id: "\(tenantID)/\(phoneNumber)/\(id)", filter: filter)
-        }
-
-        var condition: SQLStatement {
-            """
-            (tenant_id > \(tenantID) OR (tenant_id = \(tenantID) AND (COALESCE(phone_number, '') > \(phoneNumber) \
-            OR (COALESCE(phone_number, '') = \(phoneNumber) AND phone_config_id > \(id)))))
-            """
-        }
-    }
-
-    /// One page within the transaction's scope: one tenant's, or every tenant's in platform scope.
-    static func list(_ filter: ListFilter, after position: ListPosition?, limit: Int, _ tx: any SQLTransaction) async throws -> [StoredPhoneConfig] {
-        var conditions: [SQLStatement] = ["1 = 1"]
-        if case .tenant(let tenantID) = tx.scope { conditions.append("tenant_id = \(tenantID)") }
-        if filter.ivrMode != .unspecified { conditions.append("ivr_mode = \(filter.ivrMode.storedName)") }
-        if !filter.phoneNumber.isEmpty { conditions.append("phone_number = \(filter.phoneNumber)") }
-        if let position { conditions.append(position.condition) }
-        return try await tx.query("""
-            SELECT * FROM phone_configs WHERE \(SQLStatement.joined(conditions, separator: " AND "))
-            ORDER BY tenant_id ASC, COALESCE(phone_number, '') ASC, phone_config_id ASC LIMIT \(limit)
-            """).map(stored(from:))
-    }
+    /// By tenant, then number (configs without one first), then id.
+    static let listOrder = ListOrder(
+        keys: [
+            ListOrder.Key(column: "tenant_id", direction: .alphabetical),
+            ListOrder.Key(column: "phone_number", direction: .alphabeticalUnsetFirst),
+        ],
+        idColumn: "phone_config_id")
 
     // MARK: Uniqueness
 

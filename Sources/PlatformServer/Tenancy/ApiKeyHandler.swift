@@ -55,20 +55,14 @@ public struct ApiKeyHandler: ApiKeyServiceHandler {
 
     public func listApiKeys(_ request: ListApiKeysRequest, context: RequestContext) async throws -> ListApiKeysResponse {
         let tenantID = try context.requireTenant()
-        let pageSize = try PageCursor.pageSize(request.pageSize)
-        let cursor = try PageCursor.decode(request.pageToken, filter: request.parent)
-        let keys = try await database.withTenant(tenantID) { tx in
-            try await ApiKeyRecords.list(after: cursor, limit: pageSize + 1, tx)
+        let paging = try PageRequest(request)
+        let keys = try await database.transaction(.tenant(tenantID)) { tx in
+            try await ListOrder(column: "create_time", direction: .newestFirst, idColumn: "key_id")
+                .page(of: "api_keys", where: [], paging, tx, item: ApiKeyRecords.apiKey(from:))
         }
         return ListApiKeysResponse.with {
-            $0.apiKeys = Array(keys.prefix(pageSize))
-            if keys.count > pageSize, let last = $0.apiKeys.last {
-                $0.nextPageToken = PageCursor(
-                    time: last.createTime.microseconds,
-                    id: ResourceName.id(of: last.name, after: "apiKeys") ?? "",
-                    filter: request.parent
-                ).encoded()
-            }
+            $0.apiKeys = keys.items
+            $0.nextPageToken = keys.nextPageToken
         }
     }
 
@@ -86,3 +80,5 @@ public struct ApiKeyHandler: ApiKeyServiceHandler {
         }
     }
 }
+
+extension ListApiKeysRequest: PagedListRequest {}

@@ -30,15 +30,6 @@ enum ApiKeyRecords {
         try await tx.select(from: "api_keys", where: "key_id = \(keyID)").first.map(apiKey(from:))
     }
 
-    static func list(after cursor: PageCursor?, limit: Int, _ tx: TenantTransaction) async throws -> [ApiKey] {
-        try await tx.select(
-            from: "api_keys",
-            where: cursor?.condition(timeColumn: "create_time", idColumn: "key_id"),
-            orderBy: "create_time DESC, key_id ASC",
-            limit: limit
-        ).map(apiKey(from:))
-    }
-
     static func revoke(keyID: String, _ tx: TenantTransaction, now: Date = Date()) async throws {
         try await tx.update("api_keys", set: [("revoke_time", now)], where: "key_id = \(keyID) AND revoke_time IS NULL")
     }

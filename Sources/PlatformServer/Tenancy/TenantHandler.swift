@@ -24,19 +24,19 @@ public struct TenantHandler: TenantServiceHandler {
 
     public func listTenants(_ request: ListTenantsRequest, context: RequestContext) async throws -> ListTenantsResponse {
         let filter = TenantRecords.ListFilter(status: request.status, tier: request.planTier, industry: request.industry)
-        let pageSize = try PageCursor.pageSize(request.pageSize)
-        let cursor = try PageCursor.decode(request.pageToken, filter: filter.fingerprint)
+        let paging = try PageRequest(request)
         // Platform roles list every tenant; tenant roles and partners list only their own.
         let scope: DataScope = context.principal.role.isPlatform ? .platform : .tenant(context.principal.tenantID)
-        let page = try await database.transaction(scope) { tx in
-            try await TenantRecords.list(filter, after: cursor, limit: pageSize + 1, tx)
+        let (page, total): (ListPage<Tenant>, Int) = try await database.transaction(scope) { tx in
+            let listed = try await ListOrder(column: "create_time", direction: .newestFirst, idColumn: "tenant_id")
+                .page(of: "tenants", where: filter.conditions, paging, tx, item: TenantRecords.tenant(from:))
+            let matching = try await TenantRecords.count(filter, tx)
+            return (listed, matching)
         }
         return ListTenantsResponse.with {
-            $0.tenants = page.tenants.prefix(pageSize).map { $0.visible(to: context.principal) }
-            $0.totalSize = Int32(page.total)
-            if page.tenants.count > pageSize, let last = $0.tenants.last {
-                $0.nextPageToken = PageCursor(time: last.createTime.microseconds, id: last.slug, filter: filter.fingerprint).encoded()
-            }
+            $0.tenants = page.items.map { $0.visible(to: context.principal) }
+            $0.totalSize = Int32(total)
+            $0.nextPageToken = page.nextPageToken
         }
     }
 
@@ -109,6 +109,8 @@ public struct TenantHandler: TenantServiceHandler {
     }
 }
 
+extension ListTenantsRequest: PagedListRequest {}
+
 extension Tenant {
     /// Tenant roles never see platform staff's internal notes.
     func visible(to principal: Principal) -> Tenant {
@@ -117,8 +119,4 @@ extension Tenant {
         copy.internalNotes = ""
         return copy
     }
-}
-
-extension Google_Protobuf_Timestamp {
-    var microseconds: Int64 { seconds * 1_000_000 + Int64(nanos / 1000) }
 }

@@ -47,25 +47,24 @@ enum TenantRecords {
         var tier: PlanTier
         var industry: String
 
-        var fingerprint: String { "\(status.rawValue)|\(tier.rawValue)|\(industry)" }
+        /// The tenants that match.
+        var conditions: [SQLStatement] {
+            var conditions: [SQLStatement] = []
+            if status != .unspecified { conditions.append("status = \(status.storedName)") }
+            if tier != .unspecified { conditions.append("plan_tier = \(tier.storedName)") }
+            if !industry.isEmpty { conditions.append("industry = \(industry)") }
+            return conditions
+        }
     }
 
-    /// One page, newest first, and the total matching the filter, within the transaction's scope.
-    static func list(_ filter: ListFilter, after cursor: PageCursor?, limit: Int, _ tx: any SQLTransaction) async throws -> (tenants: [Tenant], total: Int) {
+    /// How many tenants match the filter within the transaction's scope, as a listing's total.
+    static func count(_ filter: ListFilter, _ tx: any SQLTransaction) async throws -> Int {
         var conditions: [SQLStatement] = ["1 = 1"]
         if case .tenant(let tenantID) = tx.scope { conditions.append("tenant_id = \(tenantID)") }
-        if filter.status != .unspecified { conditions.append("status = \(filter.status.storedName)") }
-        if filter.tier != .unspecified { conditions.append("plan_tier = \(filter.tier.storedName)") }
-        if !filter.industry.isEmpty { conditions.append("industry = \(filter.industry)") }
+        conditions += filter.conditions
         let matching = SQLStatement.joined(conditions, separator: " AND ")
-        var page = conditions
-        if let cursor { page.append(cursor.condition(timeColumn: "create_time", idColumn: "tenant_id")) }
-        let rows = try await tx.query("""
-            SELECT * FROM tenants WHERE \(SQLStatement.joined(page, separator: " AND "))
-            ORDER BY create_time DESC, tenant_id ASC LIMIT \(limit)
-            """)
         let total = try await tx.first("SELECT COUNT(*) AS total FROM tenants WHERE \(matching)")?.int("total") ?? 0
-        return (try rows.map(tenant(from:)), Int(total))
+        return Int(total)
     }
 
     private static func columns(of tenant: Tenant) -> [(String, any SQLValueConvertible)] {

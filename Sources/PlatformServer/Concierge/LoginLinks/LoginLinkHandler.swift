@@ -68,25 +68,18 @@ public struct LoginLinkHandler: LoginLinkServiceHandler {
 
     public func listLoginLinks(_ request: ListLoginLinksRequest, context: RequestContext) async throws -> ListLoginLinksResponse {
         let tenantID = try context.requireTenant()
-        var unpaged = request
-        unpaged.pageSize = 0
-        unpaged.pageToken = ""
-        let fingerprint = try PageCursor.fingerprint(of: unpaged)
-        let pageSize = try PageCursor.pageSize(request.pageSize)
-        let cursor = try PageCursor.decode(request.pageToken, filter: fingerprint)
-        let state = request.state
-        let links = try await database.withTenant(tenantID) { tx in
-            try await LoginLinkRecords.list(state: state, after: cursor, limit: pageSize + 1, tx)
+        let paging = try PageRequest(request)
+        let order = ListOrder(column: "create_time", direction: .newestFirst, idColumn: "link_id")
+        let now = Date()
+        let conditions = LoginLinkRecords.conditions(state: request.state, now: now)
+        let links = try await database.transaction(.tenant(tenantID)) { tx in
+            try await order.page(of: "login_links", where: conditions, paging, tx) {
+                try LoginLinkRecords.stored(from: $0, now: now).link
+            }
         }
         return ListLoginLinksResponse.with {
-            $0.loginLinks = Array(links.prefix(pageSize))
-            if links.count > pageSize, let last = $0.loginLinks.last {
-                $0.nextPageToken = PageCursor(
-                    time: last.createTime.microseconds,
-                    id: ResourceName.id(of: last.name, after: "loginLinks") ?? "",
-                    filter: fingerprint
-                ).encoded()
-            }
+            $0.loginLinks = links.items
+            $0.nextPageToken = links.nextPageToken
         }
     }
 
@@ -197,3 +190,5 @@ public struct LoginLinkHandler: LoginLinkServiceHandler {
         return seconds
     }
 }
+
+extension ListLoginLinksRequest: PagedListRequest {}

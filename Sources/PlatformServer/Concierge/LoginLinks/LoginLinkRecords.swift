@@ -128,25 +128,15 @@ enum LoginLinkRecords {
             where: "link_id = \(linkID) AND \(activeCondition(now: now))") == 1
     }
 
-    /// One page of `tx`'s tenant's links, newest first.
-    static func list(
-        state: LoginLinkState, after cursor: PageCursor?, limit: Int, _ tx: TenantTransaction, now: Date = Date()
-    ) async throws -> [LoginLink] {
-        var conditions: [SQLStatement] = ["1 = 1"]
+    /// The links in `state` as of `now`, for a listing.
+    static func conditions(state: LoginLinkState, now: Date) -> [SQLStatement] {
         switch state {
-        case .active: conditions.append(activeCondition(now: now))
-        case .redeemed: conditions.append("redeem_time IS NOT NULL")
-        case .revoked: conditions.append("redeem_time IS NULL AND revoke_time IS NOT NULL")
-        case .expired: conditions.append("redeem_time IS NULL AND revoke_time IS NULL AND expire_time <= \(now)")
-        case .unspecified, .UNRECOGNIZED: break
+        case .active: return [activeCondition(now: now)]
+        case .redeemed: return ["redeem_time IS NOT NULL"]
+        case .revoked: return ["redeem_time IS NULL AND revoke_time IS NOT NULL"]
+        case .expired: return ["redeem_time IS NULL AND revoke_time IS NULL AND expire_time <= \(now)"]
+        case .unspecified, .UNRECOGNIZED: return []
         }
-        if let cursor { conditions.append(cursor.condition(timeColumn: "create_time", idColumn: "link_id")) }
-        return try await tx.select(
-            from: "login_links",
-            where: SQLStatement.joined(conditions, separator: " AND "),
-            orderBy: "create_time DESC, link_id ASC",
-            limit: limit
-        ).map { try stored(from: $0, now: now).link }
     }
 
     /// Rows of links that still redeem.

@@ -11,27 +11,20 @@ public struct OutboxHandler: OutboxServiceHandler {
     public init(database: any Database) { self.database = database }
 
     public func listOutboxMessages(_ request: ListOutboxMessagesRequest, context: RequestContext) async throws -> ListOutboxMessagesResponse {
-        var unpaged = request
-        unpaged.pageSize = 0
-        unpaged.pageToken = ""
-        let fingerprint = try PageCursor.fingerprint(of: unpaged)
-        let pageSize = try PageCursor.pageSize(request.pageSize)
-        let cursor = try PageCursor.decode(request.pageToken, filter: fingerprint)
+        let paging = try PageRequest(request)
+        var conditions: [SQLStatement] = []
+        if request.state != .unspecified { conditions.append("state = \(request.state.storedName)") }
+        if request.channel != .unspecified { conditions.append("channel = \(request.channel.storedName)") }
         // The runtime leaves no tenant only for `tenants/-`, which it allows platform roles alone.
         let scope: DataScope = context.tenantID.map { .tenant($0) } ?? .platform
-        let records = try await database.transaction(scope) { tx in
-            try await OutboxRecords.list(state: request.state, channel: request.channel, after: cursor, limit: pageSize + 1, tx)
+        let filters = conditions
+        let messages = try await database.transaction(scope) { tx in
+            try await ListOrder(column: "create_time", direction: .newestFirst, idColumn: "message_id")
+                .page(of: OutboxRecords.table, where: filters, paging, tx) { try OutboxRecords.record(from: $0).message }
         }
         return ListOutboxMessagesResponse.with {
-            let page = records.prefix(pageSize)
-            $0.outboxMessages = page.map(\.message)
-            if records.count > pageSize, let last = page.last {
-                $0.nextPageToken = PageCursor(
-                    time: Int64((last.createTime.timeIntervalSince1970 * 1_000_000).rounded()),
-                    id: last.messageID,
-                    filter: fingerprint
-                ).encoded()
-            }
+            $0.outboxMessages = messages.items
+            $0.nextPageToken = messages.nextPageToken
         }
     }
 
@@ -43,3 +36,5 @@ public struct OutboxHandler: OutboxServiceHandler {
         return record.message
     }
 }
+
+extension ListOutboxMessagesRequest: PagedListRequest {}

@@ -192,22 +192,6 @@ enum OutboxRecords {
         try await tx.select(from: table, where: "message_id = \(messageID)").first.map(record(from:))
     }
 
-    /// One page, newest first, within the transaction's scope: one tenant's messages, or every
-    /// tenant's for a platform-scoped transaction.
-    static func list(
-        state: OutboxMessageState, channel: OutboxChannel, after cursor: PageCursor?, limit: Int, _ tx: any SQLTransaction
-    ) async throws -> [OutboxRecord] {
-        var conditions: [SQLStatement] = ["1 = 1"]
-        if case .tenant(let tenantID) = tx.scope { conditions.append("tenant_id = \(tenantID)") }
-        if state != .unspecified { conditions.append("state = \(state.storedName)") }
-        if channel != .unspecified { conditions.append("channel = \(channel.storedName)") }
-        if let cursor { conditions.append(cursor.condition(timeColumn: "create_time", idColumn: "message_id")) }
-        return try await tx.query("""
-            SELECT * FROM outbox_messages WHERE \(SQLStatement.joined(conditions, separator: " AND "))
-            ORDER BY create_time DESC, message_id ASC LIMIT \(limit)
-            """).map(record(from:))
-    }
-
     /// Leases up to `limit` messages no live worker holds: pending ones that are due, and ones a
     /// worker stopped sending without recording how it ended (its lease ran out). Each claim
     /// counts as an attempt. The condition is checked again on every row the UPDATE takes, so of
