@@ -138,6 +138,20 @@ let package = Package(
             ],
             path: "bench/WebhookBench"
         ),
+        // Not a test: the floor under the webhook bench, one unary gRPC call with nothing behind it.
+        .executableTarget(
+            name: "rpc-floor",
+            dependencies: [
+                "RPCRuntime",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+                .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "bench/RPCFloor"
+        ),
         // Not a test: export of a tenant with a million messages, time and peak RSS; see docs/benchmarks.md.
         .executableTarget(
             name: "export-bench",

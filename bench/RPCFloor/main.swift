@@ -1,0 +1,144 @@
+// rpc-floor: what one unary gRPC call costs on this machine, with nothing behind it.
+//
+// The webhook bench's e2e path makes one platform RPC per text. This measures the floor under
+// that: the Health/Check call over loopback HTTP/2 from one client connection, as the bridge
+// makes its calls, at the same concurrency. Two servers, alternated in rounds:
+//   bare      grpc-swift's GRPCServer with the health service and no interceptors
+//   pipeline  the platform's RPCServer: call-log and authentication interceptors (Health is an
+//             open method, so no key is looked up), logging at the level given
+// See docs/benchmarks.md.
+
+import ArgumentParser
+import Foundation
+import GRPCCore
+import GRPCNIOTransportHTTP2
+import GRPCProtobuf
+import Logging
+import RPCRuntime
+import SwiftProtobuf
+
+struct RPCFloor: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rpc-floor",
+        abstract: "Unary gRPC calls with nothing behind them: grpc-swift bare vs the platform's pipeline.")
+
+    @Option(help: "Calls per server per round.")
+    var calls = 5000
+
+    @Option(help: "Rounds; each runs both servers, in alternating order.")
+    var rounds = 4
+
+    @Option(help: "Concurrent calls, all on one client connection.")
+    var concurrency = 64
+
+    @Option(name: .customLong("log-level"), help: "Log level of the pipeline's call log; info writes one line per call.")
+    var logLevel: String = "info"
+
+    func run() async throws {
+        let level = Logger.Level(rawValue: logLevel) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "rpc-floor")
+        var results: [String: [Phase]] = ["bare": [], "pipeline": []]
+        for round in 0..<rounds {
+            let order = round.isMultiple(of: 2) ? ["bare", "pipeline"] : ["pipeline", "bare"]
+            for kind in order {
+                results[kind, default: []].append(try await measure(kind, logger: logger))
+            }
+        }
+        print("rpc-floor: concurrency \(concurrency) on one connection, \(calls) calls per server in each of \(rounds) rounds, log level \(logLevel)\n")
+        print("| server | calls | calls/s | p50 ms | p99 ms | CPU per call (2 cores) |")
+        print("|---|---:|---:|---:|---:|---:|")
+        for kind in ["bare", "pipeline"] {
+            let phases = results[kind]!
+            let latencies = phases.flatMap(\.latencies).sorted()
+            let seconds = phases.map(\.seconds).reduce(0, +)
+            let rate = Double(latencies.count) / seconds
+            func percentile(_ p: Double) -> String {
+                String(format: "%.2f", latencies[min(latencies.count - 1, Int((p * Double(latencies.count)).rounded(.up)) - 1)] * 1000)
+            }
+            print("| \(kind) | \(latencies.count) | \(Int(rate)) | \(percentile(0.5)) | \(percentile(0.99)) | \(String(format: "%.2f", 2000 / rate)) ms |")
+        }
+    }
+
+    struct Phase {
+        var latencies: [Double]
+        var seconds: Double
+    }
+
+    private func measure(_ kind: String, logger: Logger) async throws -> Phase {
+        if kind == "bare" {
+            let transport = HTTP2ServerTransport.Posix(address: .ipv4(host: "127.0.0.1", port: 0), transportSecurity: .plaintext)
+            let bare = GRPCServer(transport: transport, services: [HealthService(services: [])])
+            let task = Task { try await bare.serve() }
+            let phase = try await calls(port: try await transport.listeningAddress.ipv4!.port)
+            bare.beginGracefulShutdown()
+            _ = await task.result
+            return phase
+        }
+        let pipeline = try RPCServer(
+            configuration: .init(host: "127.0.0.1", port: 0), services: [], descriptors: [],
+            authenticator: RefuseAll(), tenantDirectory: NoTenants(), logger: logger)
+        let task = Task { try await pipeline.run() }
+        let phase = try await calls(port: try await pipeline.listeningPort)
+        pipeline.beginGracefulShutdown()
+        _ = await task.result
+        return phase
+    }
+
+    private func calls(port: Int) async throws -> Phase {
+        let transport = try HTTP2ClientTransport.Posix(target: .ipv4(address: "127.0.0.1", port: port), transportSecurity: .plaintext)
+        return try await withGRPCClient(transport: transport) { client in
+            let descriptor = MethodDescriptor(service: ServiceDescriptor(fullyQualifiedService: HealthService.serviceName), method: "Check")
+            func call() async throws {
+                // An empty message is an empty HealthCheckRequest (the whole server); the response's
+                // one field is skipped as unknown.
+                _ = try await client.unary(
+                    request: ClientRequest(message: Google_Protobuf_Empty()),
+                    descriptor: descriptor,
+                    serializer: ProtobufSerializer<Google_Protobuf_Empty>(),
+                    deserializer: ProtobufDeserializer<Google_Protobuf_Empty>(),
+                    options: .defaults) { try $0.message }
+            }
+            for _ in 0..<200 { try await call() }  // warm-up
+            let perCaller = calls / concurrency
+            let started = ContinuousClock.now
+            let latencies = try await withThrowingTaskGroup(of: [Double].self) { group in
+                for _ in 0..<concurrency {
+                    group.addTask {
+                        var mine: [Double] = []
+                        for _ in 0..<perCaller {
+                            let start = ContinuousClock.now
+                            try await call()
+                            let elapsed = ContinuousClock.now - start
+                            mine.append(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+                        }
+                        return mine
+                    }
+                }
+                return try await group.reduce(into: []) { $0 += $1 }
+            }
+            let elapsed = ContinuousClock.now - started
+            return Phase(latencies: latencies, seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+        }
+    }
+}
+
+struct RefuseAll: Authenticator {
+    func authenticate(bearerToken: String) async throws -> Principal {
+        throw ServiceError.unauthenticated(reason: "invalid_token", message: "no keys here")
+    }
+}
+
+struct NoTenants: TenantDirectory {
+    func access(tenantID: String) async throws -> TenantAccess? { nil }
+}
+
+extension RPCFloor {
+    static func launch() async { await main() }
+}
+
+await RPCFloor.launch()
