@@ -6,6 +6,11 @@ public struct BridgeConfiguration: Sendable {
     public var platform: String
     /// The bridge's own bearer token (role telephony_bridge).
     public var bridgeToken: String
+    /// Reach the platform over TLS: wherever the two do not share a host, the bearer token
+    /// must not cross the network in the clear.
+    public var platformTLS: Bool
+    /// PEM certificates to trust for the platform's TLS instead of the system's roots.
+    public var platformCAFile: String?
     /// The base URL Twilio calls, used to verify webhook signatures.
     public var publicURL: String?
     /// Twilio's auth token, the key of `X-Twilio-Signature`. Without it every webhook is refused.
@@ -29,6 +34,8 @@ public struct BridgeConfiguration: Sendable {
         port: Int,
         platform: String,
         bridgeToken: String,
+        platformTLS: Bool = false,
+        platformCAFile: String? = nil,
         publicURL: String? = nil,
         twilioAuthToken: String? = nil,
         spoolPath: String,
@@ -41,6 +48,8 @@ public struct BridgeConfiguration: Sendable {
         self.port = port
         self.platform = platform
         self.bridgeToken = bridgeToken
+        self.platformTLS = platformTLS
+        self.platformCAFile = platformCAFile
         self.publicURL = publicURL
         self.twilioAuthToken = twilioAuthToken
         self.spoolPath = spoolPath

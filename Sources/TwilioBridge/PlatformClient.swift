@@ -12,14 +12,9 @@ public struct PlatformClient: Service {
     /// The bridge key, on every call.
     public let metadata: Metadata
 
-    public init(platform: String, bridgeToken: String) throws {
-        guard let colon = platform.lastIndex(of: ":"), let port = Int(platform[platform.index(after: colon)...]) else {
-            throw ClientConnection.AddressError(server: platform)
-        }
-        let transport = try HTTP2ClientTransport.Posix(
-            target: .dns(host: String(platform[..<colon]), port: port),
-            transportSecurity: .plaintext)
-        self.grpc = GRPCClient(transport: transport)
+    /// `tls` connects with TLS, trusting the system's roots or only the certificates in `caFile`.
+    public init(platform: String, bridgeToken: String, tls: Bool = false, caFile: String? = nil) throws {
+        self.grpc = GRPCClient(transport: try ClientConnection.transport(server: platform, tls: tls, caFile: caFile))
         self.metadata = ClientConnection.bearer(bridgeToken)
     }
 

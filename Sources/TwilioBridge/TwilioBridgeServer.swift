@@ -13,7 +13,9 @@ public struct TwilioBridgeServer: Sendable {
 
     public static func start(configuration: BridgeConfiguration, logger: Logger) async throws -> TwilioBridgeServer {
         let spool = try await MessageSpool.open(path: configuration.spoolPath, logger: logger)
-        let platform = try PlatformClient(platform: configuration.platform, bridgeToken: configuration.bridgeToken)
+        let platform = try PlatformClient(
+            platform: configuration.platform, bridgeToken: configuration.bridgeToken,
+            tls: configuration.platformTLS, caFile: configuration.platformCAFile)
         return TwilioBridgeServer(platform: platform, spool: spool, configuration: configuration, logger: logger)
     }
 

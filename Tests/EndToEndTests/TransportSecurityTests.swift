@@ -50,6 +50,38 @@ struct TransportSecurityTests {
                 }
             }
             #expect(plaintext != nil, "a plaintext client must not get through to a TLS server")
+
+            // The bridge over TLS, trusting the CA: a text reaches the platform and is stored.
+            let bridgeToken = try String(contentsOfFile: directory.appendingPathComponent("home/bridge.token").path, encoding: .utf8)
+                .trimmingCharacters(in: .whitespacesAndNewlines)
+            try await TestBridge.with(
+                platform: "localhost:\(port)", bridgeToken: bridgeToken,
+                spoolPath: directory.appendingPathComponent("trusting.sqlite").path, platformCAFile: cert
+            ) { bridge in
+                try await bridge.waitForPlatform()
+                let sent = try await bridge.post("/sms", Self.text(1))
+                #expect(sent.status == 200)
+                #expect(try await bridge.bridge.spool.count() == 0)
+            }
+            let stored = try await server.database.transaction(.platform) { tx in
+                try await tx.query("SELECT message_sid FROM text_messages").map { try $0.string("message_sid") }
+            }
+            #expect(stored == [Self.sid(1)])
+
+            // Over TLS without trusting the self-signed certificate, the platform is out of reach:
+            // the text waits in the spool, and Twilio still gets its 200.
+            let untrustingSpool = directory.appendingPathComponent("untrusting.sqlite").path
+            try await TestBridge.with(platform: "localhost:\(port)", bridgeToken: bridgeToken, spoolPath: untrustingSpool, platformTLS: true) { bridge in
+                let sent = try await bridge.post("/sms", Self.text(2))
+                #expect(sent.status == 200)
+                #expect(try await bridge.bridge.spool.count() == 1)
+            }
         }
+    }
+
+    private static func sid(_ number: Int) -> String { "SM" + String(format: "%032x", number) }
+
+    private static func text(_ number: Int) -> [(String, String)] {
+        [("MessageSid", sid(number)), ("From", "+15550001111"), ("To", "+15550002222"), ("Body", "over TLS")]
     }
 }

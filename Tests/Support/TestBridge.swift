@@ -16,11 +16,17 @@ public struct TestBridge: Sendable {
     public let bridge: TwilioBridgeServer
     public var base: String { "http://127.0.0.1:\(port)" }
 
-    public static func with<Result: Sendable>(platform: String, bridgeToken: String, spoolPath: String, _ body: (TestBridge) async throws -> Result) async throws -> Result {
+    /// `platformTLS` connects to the platform over TLS, trusting the system's roots, or only the
+    /// certificates in `platformCAFile` when given.
+    public static func with<Result: Sendable>(
+        platform: String, bridgeToken: String, spoolPath: String, platformTLS: Bool = false, platformCAFile: String? = nil,
+        _ body: (TestBridge) async throws -> Result
+    ) async throws -> Result {
         var logger = Logger(label: "test.bridge")
         logger.logLevel = .critical
         let configuration = BridgeConfiguration(
             host: "127.0.0.1", port: 0, platform: platform, bridgeToken: bridgeToken,
+            platformTLS: platformTLS || platformCAFile != nil, platformCAFile: platformCAFile,
             publicURL: "https://bridge.example.com", twilioAuthToken: Self.authToken, spoolPath: spoolPath,
             fallbackNumber: "+19185557777", platformDeadline: .seconds(4), spoolRetryInterval: .milliseconds(200))
         let bridge = try await TwilioBridgeServer.start(configuration: configuration, logger: logger)

@@ -30,6 +30,12 @@ struct TwilioBridgeCommand: AsyncParsableCommand {
     @Option(name: .customLong("fallback-number"), help: "E.164 number for callers when the platform is down and no forward number is known.")
     var fallbackNumber: String?
 
+    @Flag(name: .customLong("platform-tls"), help: "Reach platform-server over TLS (it serves TLS with --tls-cert/--tls-key).")
+    var platformTLS = false
+
+    @Option(name: .customLong("platform-ca-file"), help: "PEM certificates to trust for the platform's TLS instead of the system's; implies --platform-tls.")
+    var platformCAFile: String?
+
     func run() async throws {
         LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
         let logger = Logger(label: "servicepro.bridge")
@@ -47,6 +53,8 @@ struct TwilioBridgeCommand: AsyncParsableCommand {
             port: port,
             platform: platform,
             bridgeToken: token,
+            platformTLS: platformTLS || platformCAFile != nil,
+            platformCAFile: platformCAFile,
             publicURL: publicURL,
             twilioAuthToken: ProcessInfo.processInfo.environment["TWILIO_AUTH_TOKEN"],
             spoolPath: spoolPath,

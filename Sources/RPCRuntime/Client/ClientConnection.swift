@@ -24,6 +24,14 @@ public enum ClientConnection {
         caFile: String? = nil,
         _ body: (Client) async throws -> Result
     ) async throws -> Result {
+        try await withGRPCClient(transport: try transport(server: server, tls: tls, caFile: caFile)) { client in
+            try await body(client)
+        }
+    }
+
+    /// The HTTP/2 transport to `server` (host:port): plaintext, or TLS trusting the system's roots
+    /// or only the certificates in `caFile`.
+    public static func transport(server: String, tls: Bool = false, caFile: String? = nil) throws -> HTTP2ClientTransport.Posix {
         guard let colon = server.lastIndex(of: ":"), let port = Int(server[server.index(after: colon)...]) else {
             throw AddressError(server: server)
         }
@@ -36,10 +44,7 @@ public enum ClientConnection {
         } else {
             security = .plaintext
         }
-        let transport = try HTTP2ClientTransport.Posix(target: .dns(host: host, port: port), transportSecurity: security)
-        return try await withGRPCClient(transport: transport) { client in
-            try await body(client)
-        }
+        return try HTTP2ClientTransport.Posix(target: .dns(host: host, port: port), transportSecurity: security)
     }
 
     /// `authorization: Bearer <token>` metadata.
