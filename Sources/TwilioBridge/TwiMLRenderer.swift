@@ -73,7 +73,6 @@ public struct TwiMLRenderer: Sendable {
             let timeout = dial.hasTimeout ? Self.wholeSeconds(dial.timeout.seconds, dial.timeout.nanos) : nil
             return self.dial(TwiMLElement("Number", text: dial.number), callerID: dial.callerID, timeout: timeout)
         case .record(let record): return element(for: record)
-        case .message(let reply): return element(for: reply)
         case .redirect(let redirect):
             guard let url = callbacks.url(for: redirect.action) else { return nil }
             var element = TwiMLElement("Redirect", text: url)
@@ -146,15 +145,6 @@ public struct TwiMLRenderer: Sendable {
         element.attribute("transcribe", record.transcribe ? "true" : nil)
         element.attribute("recordingStatusCallback", callbacks.status)
         element.attribute("recordingStatusCallbackMethod", "POST")
-        return element
-    }
-
-    /// A text during a call. `<Message>` exists only in messaging TwiML; in a voice document the
-    /// verb is `<Sms>` (which Twilio's library still builds as `VoiceResponse.sms`), and it carries
-    /// no media.
-    private func element(for reply: SmsReply) -> TwiMLElement {
-        var element = TwiMLElement("Sms", text: reply.body)
-        element.attribute("to", Self.nonEmpty(reply.to))
         return element
     }
 

@@ -56,8 +56,8 @@ struct InboundTests {
             try await client.handleInboundCall(.with { $0.callSid = sid; $0.to = to; $0.from = "+15550001111" }, metadata: metadata)
         }
 
-        func digits(_ digits: String, sid: String, to: String, attempt: Int32) async throws -> VoiceReply {
-            try await client.handleIvrSelection(.with { $0.callSid = sid; $0.to = to; $0.digits = digits; $0.attempt = attempt }, metadata: metadata)
+        func digits(_ digits: String, sid: String, to: String, attempt: Int32, from: String = "+15550001111") async throws -> VoiceReply {
+            try await client.handleIvrSelection(.with { $0.callSid = sid; $0.to = to; $0.from = from; $0.digits = digits; $0.attempt = attempt }, metadata: metadata)
         }
     }
 
@@ -156,7 +156,7 @@ struct InboundTests {
             let sid = Self.sid("CA", 4)
             _ = try await inbound.call(sid, to: Self.acmeNumber)
             let booking = try await inbound.digits("2", sid: sid, to: Self.acmeNumber, attempt: 1)
-            #expect(booking.instructions.contains { if case .message? = $0.instruction { true } else { false } })
+            #expect(booking.instructions.contains { $0.say.text.contains("texted you a booking link") })
             let person = try await inbound.digits("3", sid: sid, to: Self.acmeNumber, attempt: 1)
             #expect(person.instructions.contains { $0.dialNumber.number == "+19185559999" })
             let voicemail = try await inbound.digits("7", sid: sid, to: Self.acmeNumber, attempt: 1)
@@ -170,6 +170,41 @@ struct InboundTests {
             let call = try await CommunicationLogService.Client(wrapping: platform.client).listCalls(
                 .with { $0.parent = "tenants/acme" }, metadata: platform.metadata(platform.ownerToken)).calls.first
             #expect(call?.ivrSelections == ["2", "3", "7", "9"])
+        }
+    }
+
+    @Test("a text the caller asks for goes through the outbox from the tenant's line, once per call and key", arguments: TestBackend.available)
+    func ivrTextsGoThroughTheOutbox(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            let inbound = try await Self.setUp(platform)
+            let outbox = OutboxService.Client(wrapping: platform.client)
+            func queued() async throws -> [OutboxMessage] {
+                try await outbox.listOutboxMessages(.with { $0.parent = "tenants/acme" }, metadata: platform.metadata(platform.ownerToken)).outboxMessages
+            }
+            let sid = Self.sid("CA", 5)
+            _ = try await inbound.call(sid, to: Self.acmeNumber)
+            let booking = try await inbound.digits("2", sid: sid, to: Self.acmeNumber, attempt: 1)
+            #expect(booking.instructions.last?.hangup != nil)
+            // Twilio retrying the same webhook queues nothing more.
+            _ = try await inbound.digits("2", sid: sid, to: Self.acmeNumber, attempt: 1)
+            let texts = try await queued()
+            #expect(texts.count == 1)
+            #expect(texts.first?.channel == .sms)
+            #expect(texts.first?.recipient == "+15550001111")
+            #expect(texts.first?.sender == Self.acmeService, "from the tenant's Messaging Service, not the platform's sender")
+            #expect(texts.first?.purpose == "ivr")
+            let body = try await platform.database.withTenant("acme") { tx in
+                try await tx.select("body", from: "outbox_messages").first?.string("body")
+            }
+            #expect(body?.contains("Acme Detailing") == true)
+
+            // A withheld number cannot take a text: the caller hears so, and nothing is queued.
+            let withheld = Self.sid("CA", 6)
+            _ = try await inbound.call(withheld, to: Self.acmeNumber)
+            let refused = try await inbound.digits("2", sid: withheld, to: Self.acmeNumber, attempt: 1, from: "anonymous")
+            #expect(refused.instructions.first?.say.text.contains("can't text") == true)
+            #expect(refused.instructions.contains { $0.gather.action.route == .ivrSelection }, "back to the menu")
+            #expect(try await queued().count == 1)
         }
     }
 

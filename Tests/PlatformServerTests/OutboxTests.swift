@@ -117,6 +117,14 @@ struct OutboxTests {
                 #expect(try await Self.worker(platform, Self.settings(base: base, smsFrom: service)).runOnce() == 1)
                 #expect(fake.texts.last?.form == ["To": "+19185550124", "MessagingServiceSid": service, "Body": "Via the service"])
                 #expect(try await Self.stored(platform, viaService).state == .delivered)
+
+                // A text that names its sender (a tenant's line) goes from it, number or service.
+                _ = try await Self.enqueue(platform, .sms(to: "+19185550125", from: "+19185550101", body: "From the line", purpose: "ivr"))
+                _ = try await Self.enqueue(platform, .sms(to: "+19185550126", from: service, body: "From the line's service", purpose: "ivr"))
+                #expect(try await Self.worker(platform, Self.settings(base: base)).runOnce() == 2)
+                let fromLine = fake.texts.suffix(2).map(\.form)
+                #expect(fromLine.contains(["To": "+19185550125", "From": "+19185550101", "Body": "From the line"]))
+                #expect(fromLine.contains(["To": "+19185550126", "MessagingServiceSid": service, "Body": "From the line's service"]))
             }
         }
     }

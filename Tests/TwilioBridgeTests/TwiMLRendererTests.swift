@@ -104,16 +104,6 @@ struct TwiMLRendererTests {
         #expect(attributes(of: silent)["maxLength"] == nil)
     }
 
-    @Test("a text during a call is <Sms>, the voice verb for it")
-    func smsDuringCall() throws {
-        let reply = SmsReply.with { $0.body = "Book here: https://example.com/book?a=1&b=2"; $0.to = "+15551230001" }
-        let response = try parse(renderer.voiceResponse([.with { $0.message = reply }]))
-        let sms = try #require(response.only("Sms"))
-        #expect(sms.stringValue == "Book here: https://example.com/book?a=1&b=2")
-        #expect(attributes(of: sms) == ["to": "+15551230001"])
-        #expect(response.elements(forName: "Message").isEmpty)
-    }
-
     @Test("Redirect, Hangup and Pause")
     func redirectHangupPause() throws {
         let redirect = VoiceInstruction.Redirect.with { $0.action = .with { $0.route = .incoming; $0.attempt = 3 } }

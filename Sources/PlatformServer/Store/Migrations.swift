@@ -382,6 +382,7 @@ enum Migrator {
         OutboxRecords.migration,
         LoginLinkRecords.migration,
         ApiKeyChangeFeed.migration,
+        OutboxRecords.senderMigration,
     ]
 
     static func migrate(_ database: any Database, logger: Logger) async throws {

@@ -77,25 +77,42 @@ struct CallFlow {
         })]
     }
 
+    /// What a key press leads to: what the caller hears next, and a text for the caller, which
+    /// the platform sends through its outbox (TwiML's verb for texting during a call is deprecated).
+    struct Selection {
+        var instructions: [VoiceInstruction]
+        var text: String?
+    }
+
     /// What a key press does. Unknown or missing input repeats the menu once, then ends politely.
-    func select(digits: String, attempt: Int) -> [VoiceInstruction] {
+    /// `canText` says whether the caller's number can take a text (a withheld one cannot).
+    func select(digits: String, attempt: Int, canText: Bool) -> Selection {
         guard let option = menu.options.first(where: { $0.digit == digits }) else {
-            return attempt < 2 ? menu(attempt: attempt + 1, apology: true) : VoiceScript.goodbyeOrForward(config.forwardNumber)
+            return Selection(instructions: attempt < 2 ? menu(attempt: attempt + 1, apology: true) : VoiceScript.goodbyeOrForward(config.forwardNumber))
         }
         switch option.action {
         case .servicesAndPrices:
             let text = option.smsBody.isEmpty ? "Our services and current prices are on our website; we've texted you the link." : option.smsBody
-            return [.say(text), .text(text)] + menu(attempt: 1, apology: false)
+            return Selection(instructions: [.say(text)] + menu(attempt: 1, apology: false), text: canText ? text : nil)
         case .bookingLinkSms:
+            guard canText else {
+                return Selection(instructions: [.say("We can't text the number you're calling from.")] + menu(attempt: 1, apology: false))
+            }
             let link = option.smsBody.isEmpty ? "Book your next appointment with \(tenantName) here: reply to this text with a day and time that suits you." : option.smsBody
-            return [.text(link), .say("We've just texted you a booking link. Thanks for calling!"), .endCall]
+            return Selection(instructions: [.say("We've just texted you a booking link. Thanks for calling!"), .endCall], text: link)
         case .speakToSomeone:
-            return VoiceScript.goodbyeOrForward(config.forwardNumber)
+            return Selection(instructions: VoiceScript.goodbyeOrForward(config.forwardNumber))
         case .voicemail:
-            return VoiceScript.leaveVoicemail()
+            return Selection(instructions: VoiceScript.leaveVoicemail())
         case .unspecified, .UNRECOGNIZED:
-            return menu(attempt: attempt + 1, apology: true)
+            return Selection(instructions: menu(attempt: attempt + 1, apology: true))
         }
+    }
+
+    /// Who a text to the caller comes from: the line's Messaging Service, else its number, else
+    /// the platform's own sender ("").
+    var textSender: String {
+        config.messagingServiceSid.isEmpty ? config.phoneNumber : config.messagingServiceSid
     }
 
     func agentCall(caller: String) -> VoiceAgentCall {

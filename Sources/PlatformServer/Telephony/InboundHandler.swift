@@ -103,12 +103,19 @@ public struct InboundHandler: InboundServiceHandler {
     public func handleIvrSelection(_ request: HandleIvrSelectionRequest, context: RequestContext) async throws -> VoiceReply {
         let resolution = try await resolve(messagingServiceSID: "", to: request.to)
         let flow = try await CallFlow(resolution: resolution, database: database)
+        let selection = flow.select(digits: request.digits, attempt: max(Int(request.attempt), 1), canText: PhoneNumber.isE164(request.from))
         if !request.digits.isEmpty {
             try await database.withTenant(resolution.tenantID) { tx in
                 try await CommunicationRecords.appendSelection(request.digits, callSid: request.callSid, tx)
+                if let text = selection.text {
+                    // Once per call and key: Twilio retrying the webhook sends nothing twice.
+                    try await OutboxRecords.enqueue(.sms(
+                        to: request.from, from: flow.textSender, body: text, purpose: "ivr",
+                        dedupeKey: "ivr/\(request.callSid)/\(request.digits)"), tx)
+                }
             }
         }
-        return flow.reply(flow.select(digits: request.digits, attempt: max(Int(request.attempt), 1)))
+        return flow.reply(selection.instructions)
     }
 
     public func handleAiVoiceTurn(_ request: HandleAiVoiceTurnRequest, context: RequestContext) async throws -> VoiceReply {

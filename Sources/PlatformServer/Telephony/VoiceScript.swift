@@ -19,10 +19,6 @@ extension VoiceInstruction {
         .with { $0.dialSip = .with { $0.sipUri = uri; $0.timeout = Google_Protobuf_Duration(seconds: timeout) } }
     }
 
-    static func text(_ body: String) -> VoiceInstruction {
-        .with { $0.message = .with { $0.body = body } }
-    }
-
     static let voicemail: VoiceInstruction = .with {
         $0.record = .with {
             $0.maxLength = Google_Protobuf_Duration(seconds: 120)

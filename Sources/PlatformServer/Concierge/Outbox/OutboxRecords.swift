@@ -21,6 +21,8 @@ struct OutboxDraft: Sendable {
     /// Email only.
     var subject: String
     var body: String
+    /// Texts only: the tenant's number or Messaging Service SID, or "" for the platform's sender.
+    var sender = ""
     /// At most one message per tenant and key is ever queued: a retried request that enqueues
     /// again gets the first message back. Nil for no deduplication.
     var dedupeKey: String?
@@ -29,8 +31,10 @@ struct OutboxDraft: Sendable {
         OutboxDraft(channel: .email, recipient: recipient, purpose: purpose, subject: subject, body: body, dedupeKey: dedupeKey)
     }
 
-    static func sms(to recipient: String, body: String, purpose: String, dedupeKey: String? = nil) -> OutboxDraft {
-        OutboxDraft(channel: .sms, recipient: recipient, purpose: purpose, subject: "", body: body, dedupeKey: dedupeKey)
+    /// `sender` is who the text comes from: a tenant's number or Messaging Service SID, or ""
+    /// for the platform's own (onboarding, say).
+    static func sms(to recipient: String, from sender: String = "", body: String, purpose: String, dedupeKey: String? = nil) -> OutboxDraft {
+        OutboxDraft(channel: .sms, recipient: recipient, purpose: purpose, subject: "", body: body, sender: sender, dedupeKey: dedupeKey)
     }
 }
 
@@ -44,6 +48,7 @@ struct OutboxRecord: Sendable {
     var subject: String
     /// Erased once the message is delivered or failed: it may carry a login link.
     var body: String
+    var sender: String
     var state: OutboxMessageState
     /// Attempts started, counting the one a worker holds the lease for.
     var attempts: Int
@@ -63,6 +68,7 @@ struct OutboxRecord: Sendable {
             $0.recipient = recipient
             $0.purpose = purpose
             $0.subject = subject
+            $0.sender = sender
             $0.state = state
             $0.attempts = Int32(clamping: attempts)
             $0.lastError = lastError
@@ -137,6 +143,13 @@ enum OutboxRecords {
         tenantOwnedTables: ["outbox_messages"]
     )
 
+    /// Texts from a tenant's own number (what an IVR caller asked to be sent).
+    static let senderMigration = Migration(
+        version: 11,
+        name: "outbox_sender",
+        statements: ["ALTER TABLE outbox_messages ADD COLUMN sender TEXT NOT NULL DEFAULT ''"],
+        tenantOwnedTables: [])
+
     static func name(tenantID: String, messageID: String) -> String { "tenants/\(tenantID)/outboxMessages/\(messageID)" }
 
     /// Queues `draft` in the caller's transaction: it is sent only if that transaction commits,
@@ -173,11 +186,11 @@ enum OutboxRecords {
         // A concurrent transaction queueing the same key makes this one wait for it, then skip.
         let inserted = try await tx.base.query("""
             INSERT INTO outbox_messages (
-                tenant_id, message_id, channel, recipient, purpose, subject, body, dedupe_key,
+                tenant_id, message_id, channel, recipient, purpose, subject, body, sender, dedupe_key,
                 state, attempts, next_attempt_time, create_time, update_time)
             VALUES (
-                \(tx.tenantID), \(messageID), \(draft.channel.storedName), \(recipient), \(draft.purpose), \(subject), \(draft.body), \(dedupeKey),
-                \(OutboxMessageState.pending.storedName), 0, \(now), \(now), \(now))
+                \(tx.tenantID), \(messageID), \(draft.channel.storedName), \(recipient), \(draft.purpose), \(subject), \(draft.body),
+                \(draft.sender), \(dedupeKey), \(OutboxMessageState.pending.storedName), 0, \(now), \(now), \(now))
             ON CONFLICT (tenant_id, dedupe_key) DO NOTHING
             RETURNING *
             """)
@@ -247,6 +260,7 @@ enum OutboxRecords {
             purpose: try row.string("purpose"),
             subject: try row.string("subject"),
             body: try row.string("body"),
+            sender: try row.string("sender"),
             state: OutboxMessageState(storedName: try row.string("state")),
             attempts: Int(try row.int("attempts")),
             nextAttemptTime: try row.optionalDate("next_attempt_time"),

@@ -93,7 +93,10 @@ public struct TwilioMessagingSettings: Sendable {
     }
 
     /// Whether `from` names a Messaging Service rather than a number.
-    var fromIsMessagingService: Bool { from.hasPrefix("MG") }
+    var fromIsMessagingService: Bool { Self.isMessagingService(from) }
+
+    /// Messaging Service sids start `MG`; anything else that sends is a number.
+    static func isMessagingService(_ sender: String) -> Bool { sender.hasPrefix("MG") }
 }
 
 /// SendGrid's v3 mail API: the key, and who emails come from (a verified sender).

@@ -35,7 +35,9 @@ struct TwilioMessagesSender: MessageSender {
     func send(_ message: OutboxRecord) async throws -> String {
         let path = "/2010-04-01/Accounts/\(settings.accountSID)/Messages.json"
         var form = [("To", message.recipient)]
-        form.append(settings.fromIsMessagingService ? ("MessagingServiceSid", settings.from) : ("From", settings.from))
+        // The tenant's own sender when the text names one, else the platform's.
+        let sender = message.sender.isEmpty ? settings.from : message.sender
+        form.append(TwilioMessagingSettings.isMessagingService(sender) ? ("MessagingServiceSid", sender) : ("From", sender))
         form.append(("Body", message.body))
         var request = HTTPClientRequest(url: OutboxHTTP.trimmedBase(settings.apiURL) + path)
         request.method = .POST

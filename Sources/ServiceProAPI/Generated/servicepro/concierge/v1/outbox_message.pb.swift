@@ -214,6 +214,13 @@ public nonisolated struct OutboxMessage: @unchecked Sendable {
   /// Clears the value of `deliverTime`. Subsequent reads from it will return its default value.
   public mutating func clearDeliverTime() {_uniqueStorage()._deliverTime = nil}
 
+  /// Who a text comes from: the tenant's number or Messaging Service SID; empty for the
+  /// platform's own sender (SERVICEPRO_SMS_FROM) and for emails.
+  public var sender: String {
+    get {_storage._sender}
+    set {_uniqueStorage()._sender = newValue}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -235,7 +242,7 @@ nonisolated extension OutboxMessageState: SwiftProtobuf._ProtoNameProviding {
 
 nonisolated extension OutboxMessage: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".OutboxMessage"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}channel\0\u{1}recipient\0\u{1}purpose\0\u{1}subject\0\u{1}state\0\u{1}attempts\0\u{3}last_error\0\u{3}next_attempt_time\0\u{3}provider_message_id\0\u{3}create_time\0\u{3}update_time\0\u{3}deliver_time\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}channel\0\u{1}recipient\0\u{1}purpose\0\u{1}subject\0\u{1}state\0\u{1}attempts\0\u{3}last_error\0\u{3}next_attempt_time\0\u{3}provider_message_id\0\u{3}create_time\0\u{3}update_time\0\u{3}deliver_time\0\u{1}sender\0")
 
   fileprivate class _StorageClass {
     var _name: String = String()
@@ -251,6 +258,7 @@ nonisolated extension OutboxMessage: SwiftProtobuf.Message, SwiftProtobuf._Messa
     var _createTime: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
     var _updateTime: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
     var _deliverTime: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+    var _sender: String = String()
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -274,6 +282,7 @@ nonisolated extension OutboxMessage: SwiftProtobuf.Message, SwiftProtobuf._Messa
       _createTime = source._createTime
       _updateTime = source._updateTime
       _deliverTime = source._deliverTime
+      _sender = source._sender
     }
   }
 
@@ -305,6 +314,7 @@ nonisolated extension OutboxMessage: SwiftProtobuf.Message, SwiftProtobuf._Messa
         case 11: try { try decoder.decodeSingularMessageField(value: &_storage._createTime) }()
         case 12: try { try decoder.decodeSingularMessageField(value: &_storage._updateTime) }()
         case 13: try { try decoder.decodeSingularMessageField(value: &_storage._deliverTime) }()
+        case 14: try { try decoder.decodeSingularStringField(value: &_storage._sender) }()
         default: break
         }
       }
@@ -356,6 +366,9 @@ nonisolated extension OutboxMessage: SwiftProtobuf.Message, SwiftProtobuf._Messa
       try { if let v = _storage._deliverTime {
         try visitor.visitSingularMessageField(value: v, fieldNumber: 13)
       } }()
+      if !_storage._sender.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._sender, fieldNumber: 14)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -378,6 +391,7 @@ nonisolated extension OutboxMessage: SwiftProtobuf.Message, SwiftProtobuf._Messa
         if _storage._createTime != rhs_storage._createTime {return false}
         if _storage._updateTime != rhs_storage._updateTime {return false}
         if _storage._deliverTime != rhs_storage._deliverTime {return false}
+        if _storage._sender != rhs_storage._sender {return false}
         return true
       }
       if !storagesAreEqual {return false}

@@ -113,6 +113,9 @@ public nonisolated enum VoiceRoute: SwiftProtobuf.Enum, Swift.CaseIterable {
 /// One step of what a caller hears or what happens to the call. The inbound RPCs answer with a list
 /// of these, in order; the bridge renders them as TwiML, so the platform never writes TwiML and a
 /// different carrier needs only another renderer.
+///
+/// A text to the caller is not a step: TwiML's verb for it is deprecated, so the platform queues
+/// the text in its outbox (sent through Twilio's Messages API) and the steps only say so.
 public nonisolated struct VoiceInstruction: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -160,15 +163,6 @@ public nonisolated struct VoiceInstruction: Sendable {
     set {instruction = .record(newValue)}
   }
 
-  /// A text message to the caller, e.g. the booking link.
-  public var message: SmsReply {
-    get {
-      if case .message(let v)? = instruction {return v}
-      return SmsReply()
-    }
-    set {instruction = .message(newValue)}
-  }
-
   public var redirect: VoiceInstruction.Redirect {
     get {
       if case .redirect(let v)? = instruction {return v}
@@ -201,8 +195,6 @@ public nonisolated struct VoiceInstruction: Sendable {
     case dialSip(VoiceInstruction.DialSip)
     case dialNumber(VoiceInstruction.DialNumber)
     case record(VoiceInstruction.Record)
-    /// A text message to the caller, e.g. the booking link.
-    case message(SmsReply)
     case redirect(VoiceInstruction.Redirect)
     case hangup(VoiceInstruction.Hangup)
     case pause(VoiceInstruction.Pause)
@@ -502,7 +494,7 @@ nonisolated extension VoiceRoute: SwiftProtobuf._ProtoNameProviding {
 
 nonisolated extension VoiceInstruction: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".VoiceInstruction"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}say\0\u{1}gather\0\u{3}dial_sip\0\u{3}dial_number\0\u{1}record\0\u{1}message\0\u{1}redirect\0\u{1}hangup\0\u{1}pause\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}say\0\u{1}gather\0\u{3}dial_sip\0\u{3}dial_number\0\u{1}record\0\u{2}\u{2}redirect\0\u{1}hangup\0\u{1}pause\0\u{b}message\0\u{c}\u{6}\u{1}")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -575,19 +567,6 @@ nonisolated extension VoiceInstruction: SwiftProtobuf.Message, SwiftProtobuf._Me
           self.instruction = .record(v)
         }
       }()
-      case 6: try {
-        var v: SmsReply?
-        var hadOneofValue = false
-        if let current = self.instruction {
-          hadOneofValue = true
-          if case .message(let m) = current {v = m}
-        }
-        try decoder.decodeSingularMessageField(value: &v)
-        if let v = v {
-          if hadOneofValue {try decoder.handleConflictingOneOf()}
-          self.instruction = .message(v)
-        }
-      }()
       case 7: try {
         var v: VoiceInstruction.Redirect?
         var hadOneofValue = false
@@ -657,10 +636,6 @@ nonisolated extension VoiceInstruction: SwiftProtobuf.Message, SwiftProtobuf._Me
     case .record?: try {
       guard case .record(let v)? = self.instruction else { preconditionFailure() }
       try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
-    }()
-    case .message?: try {
-      guard case .message(let v)? = self.instruction else { preconditionFailure() }
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 6)
     }()
     case .redirect?: try {
       guard case .redirect(let v)? = self.instruction else { preconditionFailure() }

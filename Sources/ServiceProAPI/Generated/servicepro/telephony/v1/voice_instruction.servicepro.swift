@@ -23,9 +23,6 @@ extension VoiceInstruction: ValidatableMessage {
         if case .record(let value)? = self.instruction {
             value.validate(path: path + "record.", into: &violations)
         }
-        if case .message(let value)? = self.instruction {
-            value.validate(path: path + "message.", into: &violations)
-        }
         if case .redirect(let value)? = self.instruction {
             value.validate(path: path + "redirect.", into: &violations)
         }
