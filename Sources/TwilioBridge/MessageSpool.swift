@@ -8,8 +8,12 @@ import SQLiteNIO
 /// survives restarts. Each is replayed until the platform accepts it; the platform is
 /// idempotent on MessageSid, so a replay after a crash between sending and deleting still
 /// stores the message exactly once.
+///
+/// One bridge process owns the file, so the spool keeps its count in memory: every inbound text
+/// asks whether anything waits, and that costs no read of the file.
 public actor MessageSpool {
     private let connection: SQLiteConnection
+    private var pending: Int
     /// SQLiteNIO's close is not idempotent (a second one crashes release builds), so it happens once.
     private var closed = false
 
@@ -28,19 +32,22 @@ public actor MessageSpool {
         ] {
             _ = try await connection.query(statement, [])
         }
-        return MessageSpool(connection: connection)
+        let pending = try await connection.query("SELECT COUNT(*) AS n FROM spooled_messages", []).first?.column("n")?.integer ?? 0
+        return MessageSpool(connection: connection, pending: pending)
     }
 
-    private init(connection: SQLiteConnection) {
+    private init(connection: SQLiteConnection, pending: Int) {
         self.connection = connection
+        self.pending = pending
     }
 
     /// Keeps the message for later; a Twilio retry of a spooled message is not spooled twice.
     public func append(_ request: HandleInboundMessageRequest) async throws {
         let bytes: [UInt8] = try request.serializedBytes()
-        _ = try await connection.query(
-            "INSERT OR IGNORE INTO spooled_messages (message_sid, request) VALUES (?, ?)",
+        let inserted = try await connection.query(
+            "INSERT INTO spooled_messages (message_sid, request) VALUES (?, ?) ON CONFLICT DO NOTHING RETURNING sequence",
             [.text(request.messageSid), .blob(ByteBuffer(bytes: bytes))])
+        pending += inserted.count
     }
 
     /// The oldest spooled message, if any.
@@ -54,11 +61,13 @@ public actor MessageSpool {
     }
 
     public func remove(sequence: Int) async throws {
-        _ = try await connection.query("DELETE FROM spooled_messages WHERE sequence = ?", [.integer(sequence)])
+        let deleted = try await connection.query("DELETE FROM spooled_messages WHERE sequence = ? RETURNING sequence", [.integer(sequence)])
+        pending -= deleted.count
     }
 
-    public func count() async throws -> Int {
-        try await connection.query("SELECT COUNT(*) AS n FROM spooled_messages", []).first?.column("n")?.integer ?? 0
+    /// How many texts wait.
+    public func count() -> Int {
+        pending
     }
 
     /// Closes the spool's file; later calls, and the deinit, do nothing.

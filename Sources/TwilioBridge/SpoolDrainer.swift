@@ -17,7 +17,7 @@ struct SpoolDrainer: Service {
     }
 
     func run() async throws {
-        try await cancelWhenGracefulShutdown {
+        await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 _ = try? await drain()
                 try? await Task.sleep(for: interval)

@@ -100,7 +100,7 @@ struct TwilioWebhooks: Sendable {
         guard !message.messageSid.isEmpty else { return Self.plain(.badRequest, "MessageSid is missing") }
         do {
             // Behind spooled messages a new one waits its turn, so the platform sees arrival order.
-            if try await spool.count() > 0 {
+            if await spool.count() > 0 {
                 try await spool.append(message)
                 return twiml(renderer.messagingResponse([]))
             }

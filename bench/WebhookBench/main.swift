@@ -149,7 +149,7 @@ struct WebhookBench: AsyncParsableCommand {
         var sent = 0
         func storedCheck() async throws {
             let stored = try await Fixture.storedMessages(platform.database)
-            let spooled = try await bridge.spool.count()
+            let spooled = await bridge.spool.count()
             guard stored == sent, spooled == 0 else {
                 throw BenchError("\(sent) texts sent end to end, but \(stored) stored and \(spooled) spooled")
             }
