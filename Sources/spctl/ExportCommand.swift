@@ -87,8 +87,8 @@ struct ExportCommand: AsyncParsableCommand {
         func run() async throws {
             let path = destination ?? "\(name.split(separator: "/").last ?? "export").zip"
             let partial = path + ".part"
-            if !FileManager.default.fileExists(atPath: partial) {
-                FileManager.default.createFile(atPath: partial, contents: nil)
+            if !FileManager.default.fileExists(atPath: partial), !FileManager.default.createFile(atPath: partial, contents: nil) {
+                throw ValidationError("cannot create \(partial); check that its directory exists and is writable, or pass another destination")
             }
             let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: partial))
             let offset = try handle.seekToEnd()

@@ -19,7 +19,7 @@ struct FirstRunTests {
         server.arguments = ["--home", directory.appendingPathComponent("home").path, "--listen", "127.0.0.1:\(port)"]
         server.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         let log = directory.appendingPathComponent("server.log")
-        FileManager.default.createFile(atPath: log.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         server.standardError = try FileHandle(forWritingTo: log)
         try server.run()
         defer { if server.isRunning { server.terminate() } }

@@ -34,7 +34,7 @@ struct PlatformServerCommand: AsyncParsableCommand {
     var listen: String = "127.0.0.1:50051"
 
     @Option(name: .customLong("database-url"), help: "PostgreSQL URL (env DATABASE_URL); the embedded SQLite store when unset.")
-    var databaseURL: String? = ProcessInfo.processInfo.environment["DATABASE_URL"]
+    var databaseURL: String?
 
     @Option(name: .customLong("tls-cert"), help: "PEM certificate chain; serve TLS together with --tls-key.")
     var tlsCert: String?
@@ -88,11 +88,12 @@ struct PlatformServerCommand: AsyncParsableCommand {
         var logger = Logger(label: "servicepro.platform")
         logger.logLevel = .info
         let (host, port) = try hostAndPort()
+        let store = databaseURL ?? ProcessInfo.processInfo.environment["DATABASE_URL"]
         let configuration = PlatformConfiguration(
             home: home,
             host: host,
             port: port,
-            databaseURL: databaseURL,
+            databaseURL: store,
             tls: tlsCert.map { RPCServer.TLSFiles(certificateChainPath: $0, privateKeyPath: tlsKey!) },
             secretsKeyPath: secretsKeyFile,
             billing: billing(),
@@ -100,7 +101,7 @@ struct PlatformServerCommand: AsyncParsableCommand {
             outbox: .fromEnvironment(),
             concierge: .fromEnvironment())
         let server = try await PlatformServer.start(configuration, logger: logger)
-        logger.info("platform-server listening", metadata: ["address": "\(listen)", "store": "\(databaseURL == nil ? "sqlite" : "postgres")"])
+        logger.info("platform-server listening", metadata: ["address": "\(listen)", "store": "\(store == nil ? "sqlite" : "postgres")"])
         let group = ServiceGroup(services: [server], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         try await group.run()
     }

@@ -36,6 +36,13 @@ public struct SQLStatement: Sendable, ExpressibleByStringInterpolation {
             binds.append(value.sqlValue)
         }
 
+        /// NULL for nil. Spelled out, so the compiler does not take an optional here for a
+        /// description printed by mistake.
+        public mutating func appendInterpolation<Value: SQLValueConvertible>(_ value: Value?) {
+            sql += "?"
+            binds.append(value.sqlValue)
+        }
+
         public mutating func appendInterpolation(raw: String) { sql += raw }
 
         public mutating func appendInterpolation(_ fragment: SQLStatement) {

@@ -2,7 +2,7 @@ import GRPCCore
 import SwiftProtobuf
 
 /// One generated RPC: its types, descriptor and policy. Generated code declares one per method.
-public protocol RPCMethod {
+public protocol RPCMethod: SendableMetatype {
     associatedtype Input: ValidatableMessage & Sendable
     associatedtype Output: SwiftProtobuf.Message & Sendable
 
