@@ -24,9 +24,16 @@ public final class TenantResolver: Sendable {
         var loadedAt: ContinuousClock.Instant?
     }
 
+    private struct State {
+        var index = Index()
+        /// Advanced by every invalidation: a load that began before one is not kept, or it would
+        /// put back the configs the change replaced.
+        var generation: UInt64 = 0
+    }
+
     private let database: any Database
     private let maxAge: Duration
-    private let index = Mutex(Index())
+    private let state = Mutex(State())
 
     public init(database: any Database, maxAge: Duration = .seconds(5)) {
         self.database = database
@@ -47,11 +54,14 @@ public final class TenantResolver: Sendable {
 
     /// Reloads now: called after this replica changes a phone config.
     public func invalidate() async {
-        index.withLock { $0.loadedAt = nil }
+        state.withLock { state in
+            state.index.loadedAt = nil
+            state.generation &+= 1
+        }
     }
 
     private func current() async throws -> Index {
-        let snapshot = index.withLock { $0 }
+        let (snapshot, generation) = state.withLock { ($0.index, $0.generation) }
         if let loadedAt = snapshot.loadedAt, ContinuousClock.now - loadedAt < maxAge { return snapshot }
         let configs = try await database.transaction(.platform) { tx in try await PhoneConfigRecords.all(tx) }
         var fresh = Index(loadedAt: .now)
@@ -62,7 +72,9 @@ public final class TenantResolver: Sendable {
                 fresh.rootLine = config
             }
         }
-        index.withLock { $0 = fresh }
+        state.withLock { state in
+            if state.generation == generation { state.index = fresh }
+        }
         return fresh
     }
 }
