@@ -41,6 +41,15 @@ struct ApiKeyCacheTests {
         #expect(cache.count == 0, "a read begun before the cache was turned back on is not kept")
     }
 
+    @Test("a key is served from the cache for maxAge at most, whatever the feed missed")
+    func entriesAge() async throws {
+        let cache = ApiKeyCache(enabled: true, maxAge: .milliseconds(50))
+        cache.remember(Self.entry, keyID: "k1", readWith: cache.ticket())
+        #expect(cache.entry(keyID: "k1") != nil)
+        try await Task.sleep(for: .milliseconds(80))
+        #expect(cache.entry(keyID: "k1") == nil, "read from the store again")
+    }
+
     @Test("forgetting a tenant forgets its keys only; the cache stays bounded")
     func forgettingATenantAndTheBound() {
         let cache = ApiKeyCache(enabled: true)

@@ -198,13 +198,21 @@ struct InboundTests {
             }
             #expect(body?.contains("Acme Detailing") == true)
 
-            // A withheld number cannot take a text: the caller hears so, and nothing is queued.
+            // A withheld number cannot take a text, whether Twilio sends a word or ANONYMOUS
+            // spelled as digits: the caller hears so, and nothing is queued.
             let withheld = Self.sid("CA", 6)
             _ = try await inbound.call(withheld, to: Self.acmeNumber)
-            let refused = try await inbound.digits("2", sid: withheld, to: Self.acmeNumber, attempt: 1, from: "anonymous")
-            #expect(refused.instructions.first?.say.text.contains("can't text") == true)
-            #expect(refused.instructions.contains { $0.gather.action.route == .ivrSelection }, "back to the menu")
+            for from in ["anonymous", "+266696687"] {
+                let refused = try await inbound.digits("2", sid: withheld, to: Self.acmeNumber, attempt: 1, from: from)
+                #expect(refused.instructions.first?.say.text.contains("can't text") == true)
+                #expect(refused.instructions.contains { $0.gather.action.route == .ivrSelection }, "back to the menu")
+                let prices = try await inbound.digits("1", sid: withheld, to: Self.acmeNumber, attempt: 1, from: from)
+                #expect(!prices.instructions.contains { $0.say.text.contains("texted") }, "nothing said about a text")
+            }
             #expect(try await queued().count == 1)
+            let answered = try await inbound.digits("1", sid: sid, to: Self.acmeNumber, attempt: 1)
+            #expect(answered.instructions.contains { $0.say.text.contains("texted this to you") })
+            #expect(try await queued().count == 2)
         }
     }
 

@@ -1,5 +1,7 @@
 import Foundation
 import GRPCCore
+import Logging
+import PlatformServer
 import PlatformTestSupport
 import RPCRuntime
 import ServiceProAPI
@@ -195,6 +197,29 @@ struct TenancyTests {
                     }
                 }
             }
+        }
+    }
+
+    @Test("idempotency records are deleted once past their day; a retry after that is a new request", arguments: TestBackend.available)
+    func idempotencyRecordsExpire(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            try await platform.createTenant("acme", tier: .pro)
+            let keys = platform.apiKeys(platform.ownerToken)
+            let request = CreateApiKeyRequest.with { $0.parent = "tenants/acme"; $0.displayName = "site"; $0.role = .tenantAdmin; $0.requestID = "key-1" }
+            let first = try await keys.createApiKey(request)
+            func records() async throws -> Int {
+                try await platform.database.transaction(.platform) { tx in
+                    Int(try await tx.first("SELECT COUNT(*) AS n FROM idempotency_records WHERE method = 'CreateApiKey'")!.int("n"))
+                }
+            }
+            var logger = Logger(label: "test")
+            logger.logLevel = .critical
+            let job = RetentionPurgeJob(database: platform.database, apiKeys: platform.server.apiKeyCache, logger: logger)
+            try await job.runOnce(now: Date().addingTimeInterval(23 * 3600))
+            #expect(try await records() == 1, "kept for a day")
+            #expect(try await keys.createApiKey(request).apiKey.name == first.apiKey.name)
+            try await job.runOnce(now: Date().addingTimeInterval(25 * 3600))
+            #expect(try await records() == 0)
         }
     }
 

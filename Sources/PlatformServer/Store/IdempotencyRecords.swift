@@ -7,6 +7,21 @@ import SwiftProtobuf
 enum IdempotencyRecords {
     static let retention: TimeInterval = 24 * 3600
 
+    /// CreateApiKey's records kept the new key's token in the clear until its token was sealed
+    /// like the others; those records go (a retry then makes a new key rather than reading one).
+    static let unsealedTokensMigration = Migration(
+        version: 12,
+        name: "drop_unsealed_api_key_records",
+        statements: ["DELETE FROM idempotency_records WHERE method = 'CreateApiKey'"],
+        tenantOwnedTables: [])
+
+    /// Deletes every record older than the retention: a request id that is not retried is
+    /// otherwise kept for ever, and with it whatever its response held.
+    @discardableResult
+    static func sweep(now: Date = Date(), _ tx: any SQLTransaction) async throws -> Int {
+        try await tx.query("DELETE FROM idempotency_records WHERE create_time < \(now.addingTimeInterval(-retention)) RETURNING request_id").count
+    }
+
     /// Runs `body` unless `requestID` was seen for this method, in which case the stored response
     /// is returned. An empty request id means the caller opted out.
     ///

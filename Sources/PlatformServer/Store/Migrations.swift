@@ -383,6 +383,7 @@ enum Migrator {
         LoginLinkRecords.migration,
         ApiKeyChangeFeed.migration,
         OutboxRecords.senderMigration,
+        IdempotencyRecords.unsealedTokensMigration,
     ]
 
     static func migrate(_ database: any Database, logger: Logger) async throws {

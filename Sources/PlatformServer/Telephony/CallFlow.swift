@@ -92,8 +92,9 @@ struct CallFlow {
         }
         switch option.action {
         case .servicesAndPrices:
-            let text = option.smsBody.isEmpty ? "Our services and current prices are on our website; we've texted you the link." : option.smsBody
-            return Selection(instructions: [.say(text)] + menu(attempt: 1, apology: false), text: canText ? text : nil)
+            let text = option.smsBody.isEmpty ? "Our services and current prices are on our website." : option.smsBody
+            let said: [VoiceInstruction] = canText ? [.say(text), .say("We've texted this to you as well.")] : [.say(text)]
+            return Selection(instructions: said + menu(attempt: 1, apology: false), text: canText ? text : nil)
         case .bookingLinkSms:
             guard canText else {
                 return Selection(instructions: [.say("We can't text the number you're calling from.")] + menu(attempt: 1, apology: false))

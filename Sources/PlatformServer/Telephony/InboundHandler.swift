@@ -103,7 +103,7 @@ public struct InboundHandler: InboundServiceHandler {
     public func handleIvrSelection(_ request: HandleIvrSelectionRequest, context: RequestContext) async throws -> VoiceReply {
         let resolution = try await resolve(messagingServiceSID: "", to: request.to)
         let flow = try await CallFlow(resolution: resolution, database: database)
-        let selection = flow.select(digits: request.digits, attempt: max(Int(request.attempt), 1), canText: PhoneNumber.isE164(request.from))
+        let selection = flow.select(digits: request.digits, attempt: max(Int(request.attempt), 1), canText: CallerNumber.canTakeTexts(request.from))
         if !request.digits.isEmpty {
             try await database.withTenant(resolution.tenantID) { tx in
                 try await CommunicationRecords.appendSelection(request.digits, callSid: request.callSid, tx)

@@ -9,9 +9,11 @@ import Synchronization
 /// - A change made through this replica (revoking a key, deleting a tenant, purging its data)
 ///   forgets the keys it touched as soon as its transaction has committed.
 /// - On PostgreSQL, a trigger announces every change to `api_keys`, whoever makes it, and
-///   ``ApiKeyChangeFeed`` forgets the changed keys as the announcement arrives. Caching is on only
-///   while that feed listens: announcements sent while it does not are lost, so until it listens
-///   again every call reads the table.
+///   ``ApiKeyChangeFeed`` forgets the changed keys as the announcement arrives, milliseconds
+///   later. Caching is on only while that feed listens: announcements sent while it does not are
+///   lost, so until it listens again every call reads the table.
+/// - Whatever the feed misses (a connection that died without saying so, a change made to a
+///   SQLite file by hand), no key is served from the cache for longer than ``maxAge``.
 ///
 /// A lookup that read a key before a change and finishes after it must not put the old row back.
 /// Every forget advances a generation, and a row read is kept only if no forget happened since
@@ -25,10 +27,17 @@ public final class ApiKeyCache: Sendable {
     /// Taken before reading a key from the store, handed back with what was read.
     struct Ticket: Sendable {
         fileprivate let generation: UInt64
+        fileprivate let takenAt = ContinuousClock.now
+    }
+
+    private struct Kept {
+        let entry: Entry
+        /// When the read began: the entry's age counts from there.
+        let readAt: ContinuousClock.Instant
     }
 
     private struct State {
-        var entries: [String: Entry] = [:]
+        var entries: [String: Kept] = [:]
         var generation: UInt64 = 0
         var enabled: Bool
     }
@@ -36,16 +45,22 @@ public final class ApiKeyCache: Sendable {
     /// Beyond this many keys the cache starts over, which bounds its memory whatever callers send.
     static let capacity = 10_000
 
+    /// How long a key read from the store is served from the cache, at most.
+    let maxAge: Duration
     private let state: Mutex<State>
 
     /// `enabled` is for a store only this process writes (SQLite); on PostgreSQL the cache starts
     /// off and ``ApiKeyChangeFeed`` turns it on once it listens.
-    public init(enabled: Bool) {
+    public init(enabled: Bool, maxAge: Duration = .seconds(60)) {
+        self.maxAge = maxAge
         state = Mutex(State(enabled: enabled))
     }
 
     func entry(keyID: String) -> Entry? {
-        state.withLock { $0.enabled ? $0.entries[keyID] : nil }
+        state.withLock { state in
+            guard state.enabled, let kept = state.entries[keyID] else { return nil }
+            return ContinuousClock.now - kept.readAt < maxAge ? kept.entry : nil
+        }
     }
 
     /// Nil while caching is off: what is read then is not kept.
@@ -58,7 +73,7 @@ public final class ApiKeyCache: Sendable {
         state.withLock { state in
             guard state.enabled, state.generation == ticket.generation else { return }
             if state.entries.count >= Self.capacity { state.entries.removeAll(keepingCapacity: true) }
-            state.entries[keyID] = entry
+            state.entries[keyID] = Kept(entry: entry, readAt: ticket.takenAt)
         }
     }
 
@@ -71,7 +86,7 @@ public final class ApiKeyCache: Sendable {
 
     public func forget(tenantID: String) {
         state.withLock { state in
-            state.entries = state.entries.filter { $0.value.principal.tenantID != tenantID }
+            state.entries = state.entries.filter { $0.value.entry.principal.tenantID != tenantID }
             state.generation &+= 1
         }
     }
