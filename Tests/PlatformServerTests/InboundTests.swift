@@ -112,6 +112,48 @@ struct InboundTests {
         }
     }
 
+    @Test("message and call logs page newest first, each entry once; a token only resumes its own listing", arguments: TestBackend.available)
+    func logsPage(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            let inbound = try await Self.setUp(platform)
+            for number in 1...5 {
+                _ = try await inbound.text(Self.sid("SM", number), to: Self.acmeNumber, body: "text \(number)")
+                _ = try await inbound.call(Self.sid("CA", number), to: Self.acmeNumber)
+            }
+            let logs = CommunicationLogService.Client(wrapping: platform.client)
+            let owner = platform.metadata(platform.ownerToken)
+            var messages: [String] = []
+            var calls: [String] = []
+            var messageToken = ""
+            var callToken = ""
+            repeat {
+                let page = try await logs.listMessages(.with { $0.parent = "tenants/acme"; $0.pageSize = 2; $0.pageToken = messageToken }, metadata: owner)
+                #expect(page.messages.count <= 2)
+                messages += page.messages.map { $0.messageSid }
+                messageToken = page.nextPageToken
+            } while !messageToken.isEmpty
+            repeat {
+                let page = try await logs.listCalls(.with { $0.parent = "tenants/acme"; $0.pageSize = 2; $0.pageToken = callToken }, metadata: owner)
+                calls += page.calls.map { $0.callSid }
+                callToken = page.nextPageToken
+            } while !callToken.isEmpty
+            #expect(messages == (1...5).reversed().map { Self.sid("SM", $0) })
+            #expect(calls == (1...5).reversed().map { Self.sid("CA", $0) })
+
+            let first = try await logs.listMessages(.with { $0.parent = "tenants/acme"; $0.pageSize = 2 }, metadata: owner)
+            let otherFilter = await failure {
+                try await logs.listMessages(.with {
+                    $0.parent = "tenants/acme"; $0.pageSize = 2; $0.pageToken = first.nextPageToken; $0.direction = .inbound
+                }, metadata: owner)
+            }
+            #expect(otherFilter?.fields == ["page_token"])
+            let otherListing = await failure {
+                try await logs.listCalls(.with { $0.parent = "tenants/acme"; $0.pageSize = 2; $0.pageToken = first.nextPageToken }, metadata: owner)
+            }
+            #expect(otherListing?.fields == ["page_token"])
+        }
+    }
+
     @Test("each mode answers a call its own way", arguments: TestBackend.available)
     func callModes(backend: TestBackend) async throws {
         try await TestPlatform.with(backend) { platform in

@@ -200,6 +200,27 @@ struct TenancyTests {
         }
     }
 
+    @Test("API keys page newest first, each key once", arguments: TestBackend.available)
+    func apiKeysPage(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            try await platform.createTenant("acme")
+            let keys = platform.apiKeys(platform.ownerToken)
+            var created: [String] = []
+            for index in 1...5 {
+                created.append(try await keys.createApiKey(.with { $0.parent = "tenants/acme"; $0.displayName = "key \(index)"; $0.role = .tenantMember }).apiKey.name)
+            }
+            var listed: [String] = []
+            var token = ""
+            repeat {
+                let page = try await keys.listApiKeys(.with { $0.parent = "tenants/acme"; $0.pageSize = 2; $0.pageToken = token })
+                #expect(page.apiKeys.count <= 2)
+                listed += page.apiKeys.map { $0.name }
+                token = page.nextPageToken
+            } while !token.isEmpty
+            #expect(listed == created.reversed())
+        }
+    }
+
     @Test("idempotency records are deleted once past their day; a retry after that is a new request", arguments: TestBackend.available)
     func idempotencyRecordsExpire(backend: TestBackend) async throws {
         try await TestPlatform.with(backend) { platform in
