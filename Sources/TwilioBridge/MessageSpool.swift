@@ -9,9 +9,18 @@ import SQLiteNIO
 /// idempotent on MessageSid, so a replay after a crash between sending and deleting still
 /// stores the message exactly once.
 ///
-/// One bridge process owns the file, so the spool keeps its count in memory: every inbound text
-/// asks whether anything waits, and that costs no read of the file.
+/// One bridge owns the file, so the spool keeps its count in memory: every inbound text asks
+/// whether anything waits, and that costs no read of the file. The ownership is enforced: the
+/// spool holds SQLite's exclusive lock from open to close, and a second bridge pointed at the
+/// same file fails to start rather than replaying texts out of order.
 public actor MessageSpool {
+    public struct InUse: Error, CustomStringConvertible {
+        public let path: String
+        public var description: String {
+            "another bridge is using the spool at \(path); give each bridge a spool file of its own (--spool)"
+        }
+    }
+
     private let connection: SQLiteConnection
     private var pending: Int
     /// SQLiteNIO's close is not idempotent (a second one crashes release builds), so it happens once.
@@ -19,6 +28,18 @@ public actor MessageSpool {
 
     public static func open(path: String, logger: Logger) async throws -> MessageSpool {
         let connection = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
+        do {
+            // Taken now and held until close: exclusive locking mode keeps every lock it gets. No
+            // waiting for a lock someone else holds (SQLiteNIO's own busy handler retries for ever):
+            // the spool is ours from the start or not at all.
+            for statement in ["PRAGMA busy_timeout = 0", "PRAGMA locking_mode = EXCLUSIVE", "BEGIN EXCLUSIVE", "COMMIT"] {
+                _ = try await connection.query(statement, [])
+            }
+        } catch {
+            try? await connection.close()
+            if let error = error as? SQLiteError, error.reason == .busy { throw InUse(path: path) }
+            throw error
+        }
         for statement in [
             "PRAGMA journal_mode = WAL",
             "PRAGMA synchronous = FULL",

@@ -99,6 +99,20 @@ struct BridgeFaultTests {
         await platform.stop()
     }
 
+    @Test("a second bridge on the same spool file fails to start, saying why; the first keeps it")
+    func spoolHasOneOwner() async throws {
+        let path = BridgeWebhookTests.spoolPath()
+        let logger = Logger(label: "test.spool")
+        let owner = try await MessageSpool.open(path: path, logger: logger)
+        await #expect(throws: MessageSpool.InUse.self) { _ = try await MessageSpool.open(path: path, logger: logger) }
+        try await owner.append(.with { $0.messageSid = "SM" + String(repeating: "3", count: 32); $0.body = "still mine" })
+        #expect(await owner.count() == 1)
+        try await owner.close()
+        let next = try await MessageSpool.open(path: path, logger: logger)
+        #expect(await next.count() == 1, "free again once the first closed")
+        try await next.close()
+    }
+
     @Test("the spool survives a bridge restart")
     func spoolIsDurable() async throws {
         let path = BridgeWebhookTests.spoolPath()
