@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 @testable import PlatformServer
 import PlatformTestSupport
 import Testing
@@ -115,6 +116,22 @@ struct RowLevelSecurityTests {
             }
             #expect(updated.isEmpty)
         }
+    }
+
+    @Test("a second server on the same SQLite store refuses to start, saying why; the store is free again once closed")
+    func oneServerPerSQLiteStore() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("store-lock-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("servicepro.sqlite").path
+        var logger = Logger(label: "test.store")
+        logger.logLevel = .critical
+        let first = try await SQLiteDatabase.open(path: path, logger: logger)
+        let second = await #expect(throws: StoreFileLock.Held.self) { _ = try await SQLiteDatabase.open(path: path, logger: logger) }
+        #expect(second?.description.contains("another platform-server") == true)
+        try await first.close()
+        let next = try await SQLiteDatabase.open(path: path, logger: logger)
+        try await next.close()
     }
 
     @Test("a transaction without a scope sees nothing")

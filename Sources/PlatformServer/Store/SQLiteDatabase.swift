@@ -10,6 +10,7 @@ import Synchronization
 public final class SQLiteDatabase: Database {
     public var dialect: SQLDialect { .sqlite }
 
+    private let ownership: StoreFileLock
     private let connection: SQLiteConnection
     private let lock = AsyncLock()
     /// Reads beside the writer; see `read`.
@@ -22,6 +23,16 @@ public final class SQLiteDatabase: Database {
 
     /// Opens (creating if needed) the database file.
     public static func open(path: String, logger: Logger) async throws -> SQLiteDatabase {
+        let ownership = try StoreFileLock(claiming: path)
+        do {
+            return try await open(path: path, ownership: ownership, logger: logger)
+        } catch {
+            ownership.release()
+            throw error
+        }
+    }
+
+    private static func open(path: String, ownership: StoreFileLock, logger: Logger) async throws -> SQLiteDatabase {
         let connection = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
         for pragma in ["PRAGMA journal_mode = WAL", "PRAGMA foreign_keys = ON", "PRAGMA busy_timeout = 5000", "PRAGMA synchronous = NORMAL"] {
             _ = try await connection.query(pragma, [])
@@ -30,10 +41,11 @@ public final class SQLiteDatabase: Database {
         for pragma in ["PRAGMA query_only = ON", "PRAGMA busy_timeout = 5000"] {
             _ = try await reader.query(pragma, [])
         }
-        return SQLiteDatabase(connection: connection, reader: reader, logger: logger)
+        return SQLiteDatabase(ownership: ownership, connection: connection, reader: reader, logger: logger)
     }
 
-    private init(connection: SQLiteConnection, reader: SQLiteConnection, logger: Logger) {
+    private init(ownership: StoreFileLock, connection: SQLiteConnection, reader: SQLiteConnection, logger: Logger) {
+        self.ownership = ownership
         self.connection = connection
         self.reader = reader
         self.logger = logger
@@ -90,6 +102,7 @@ public final class SQLiteDatabase: Database {
         guard closed.withLock({ closed in defer { closed = true }; return !closed }) else { return }
         // The future-based close, not the async one: that one skips the work when the calling
         // task is already cancelled, which would leave the handle open for the deinit to trip on.
+        defer { ownership.release() }
         try await reader.close().get()
         try await connection.close().get()
     }
@@ -99,6 +112,7 @@ public final class SQLiteDatabase: Database {
         if !closed.withLock({ $0 }) {
             _ = reader.close()
             _ = connection.close()
+            ownership.release()
         }
     }
 }
