@@ -40,15 +40,10 @@ enum StripeSignature {
         let matches = secrets.contains { secret in
             let expected = Data(HMAC<SHA256>.authenticationCode(for: signed, using: SymmetricKey(data: Data(secret.utf8))))
             // Compares every candidate in full: the time taken says nothing about the secret.
-            return signatures.reduce(false) { found, candidate in found || constantTimeEqual(candidate, expected) }
+            return signatures.reduce(false) { found, candidate in found || Tokens.constantTimeEqual(candidate, expected) }
         }
         guard matches else { throw .noMatchingSignature }
         guard Double(timestamp) >= now.timeIntervalSince1970 - tolerance else { throw .timestampOutsideTolerance }
-    }
-
-    private static func constantTimeEqual(_ a: Data, _ b: Data) -> Bool {
-        guard a.count == b.count else { return false }
-        return zip(a, b).reduce(UInt8(0)) { $0 | ($1.0 ^ $1.1) } == 0
     }
 }
 

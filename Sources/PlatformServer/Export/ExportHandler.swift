@@ -24,7 +24,7 @@ public struct ExportHandler: ExportServiceHandler {
         if entities.isEmpty { entities = ExportTable.all.map(\.entity) }
         let chosen = entities
         let record = ExportJobRecord(
-            tenantID: tenantID, exportID: CommunicationRecords.newID(), state: .pending, entities: chosen,
+            tenantID: tenantID, exportID: Tokens.id(bytes: 10), state: .pending, entities: chosen,
             progressPercent: 0, counts: [:], sizeBytes: 0, sha256: "", creator: context.principal.realActor,
             archivePath: nil, error: "", attempts: 0, createTime: Date())
         return try await database.withTenant(tenantID) { tx in

@@ -81,7 +81,7 @@ enum AuditLog {
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
         try await tx.insert(into: "audit_events", [
-            ("event_id", ApiKeyRecords.randomToken(bytes: 10, alphabet: "0123456789abcdefghijklmnopqrstuvwxyz")),
+            ("event_id", Tokens.id(bytes: 10)),
             ("event_time", Date()),
             ("real_actor", realActor),
             ("actor_role", actorRole),

@@ -1,4 +1,3 @@
-import Crypto
 import Foundation
 import RPCRuntime
 
@@ -17,7 +16,7 @@ public struct ImpersonationAuthenticator: Authenticator {
             throw ServiceError.unauthenticated(reason: "invalid_token", message: "the bearer token is not a ServicePro impersonation token")
         }
         let sessionID = String(parts[0])
-        let presented = Data(SHA256.hash(data: Data(parts[1].utf8)))
+        let presented = Tokens.hash(parts[1])
         let now = Date()
         let (stored, actorKey) = try await database.transaction(.platform) { tx -> (ImpersonationRecords.Stored?, SQLRow?) in
             guard let stored = try await ImpersonationRecords.find(sessionID: sessionID, tx, now: now) else { return (nil, nil) }
@@ -25,7 +24,7 @@ public struct ImpersonationAuthenticator: Authenticator {
             let key = try await tx.first("SELECT role, revoke_time FROM api_keys WHERE key_id = \(keyID)")
             return (stored, key)
         }
-        guard let stored, ApiKeyAuthenticator.constantTimeEqual(stored.tokenHash, presented) else {
+        guard let stored, Tokens.constantTimeEqual(stored.tokenHash, presented) else {
             throw ServiceError.unauthenticated(reason: "invalid_token", message: "unknown impersonation token; start a new session")
         }
         switch stored.session.state {

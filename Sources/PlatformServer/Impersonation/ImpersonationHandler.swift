@@ -51,7 +51,7 @@ public struct ImpersonationHandler: ImpersonationServiceHandler {
         }
         let reason = request.reason.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !reason.isEmpty else { throw ServiceError.invalidArgument(field: "reason", "is required: say why you impersonate") }
-        let lifetime = try Self.lifetime(request)
+        let lifetime = try ImpersonationRecords.lifetime.seconds(request.hasTtl ? request.ttl : nil)
         let principal = context.principal
         let sealer = sealer
         return try await database.transaction(.platform) { tx in
@@ -171,17 +171,6 @@ public struct ImpersonationHandler: ImpersonationServiceHandler {
                 return try await ImpersonationRecords.find(sessionID: sessionID, tx)!.session
             }
         }
-    }
-
-    /// 30 minutes unless asked otherwise, and never more than an hour.
-    static func lifetime(_ request: StartImpersonationRequest) throws -> TimeInterval {
-        guard request.hasTtl else { return ImpersonationRecords.defaultLifetime }
-        let seconds = TimeInterval(request.ttl.seconds) + TimeInterval(request.ttl.nanos) / 1e9
-        guard seconds > 0 else { throw ServiceError.invalidArgument(field: "ttl", "must be positive") }
-        guard seconds <= ImpersonationRecords.maxLifetime else {
-            throw ServiceError.invalidArgument(field: "ttl", "must be at most 60 minutes")
-        }
-        return seconds
     }
 
     static func sessionID(in name: String) throws -> String {

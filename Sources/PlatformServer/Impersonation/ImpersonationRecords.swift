@@ -1,4 +1,3 @@
-import Crypto
 import Foundation
 import RPCRuntime
 import ServiceProAPI
@@ -10,8 +9,8 @@ import SwiftProtobuf
 /// expire time reads as expired, so nothing has to run when it runs out.
 enum ImpersonationRecords {
     static let tokenPrefix = "spi_"
-    static let defaultLifetime: TimeInterval = 30 * 60
-    static let maxLifetime: TimeInterval = 60 * 60
+    /// 30 minutes unless asked otherwise, and never more than an hour.
+    static let lifetime = LifetimeRule(default: 30 * 60, max: 60 * 60, maxText: "60 minutes")
 
     struct Started {
         var session: ImpersonationSession
@@ -33,14 +32,14 @@ enum ImpersonationRecords {
     static func start(
         actor: Principal, reason: String, lifetime: TimeInterval, _ tx: TenantTransaction, now: Date = Date()
     ) async throws -> Started {
-        let sessionID = ApiKeyRecords.randomToken(bytes: 8, alphabet: "0123456789abcdefghijklmnopqrstuvwxyz")
-        let secret = ApiKeyRecords.randomToken(bytes: 32, alphabet: "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+        let sessionID = Tokens.id(bytes: 8)
+        let secret = Tokens.secret()
         try await tx.insert(into: "impersonation_sessions", [
             ("session_id", sessionID),
             ("actor", actor.realActor),
             ("actor_tenant_id", actor.tenantID),
             ("reason", reason),
-            ("token_hash", Data(SHA256.hash(data: Data(secret.utf8)))),
+            ("token_hash", Tokens.hash(secret)),
             ("create_time", now),
             ("expire_time", now.addingTimeInterval(lifetime)),
             ("state", StoredState.active.rawValue),

@@ -1,4 +1,3 @@
-import Crypto
 import Foundation
 import RPCRuntime
 import ServiceProAPI
@@ -54,9 +53,7 @@ enum InvoiceRecords {
     /// than a clash: SQLite runs one writer at a time, and on PostgreSQL a transaction lock per
     /// tenant, held until commit, makes the next create's aggregate see this one's number.
     static func nextNumber(_ tx: TenantTransaction) async throws -> String {
-        if tx.base.dialect == .postgres {
-            try await tx.base.execute("SELECT pg_advisory_xact_lock(\(numberingLock(tenantID: tx.tenantID)))")
-        }
+        try await tx.serialize("invoice-numbering")
         // The digits filter guards the cast, which PostgreSQL refuses for anything else; 18 digits
         // always fit a BIGINT.
         let row = try await tx.select(
@@ -69,11 +66,6 @@ enum InvoiceRecords {
         ).first
         let next = String((try row?.optionalInt("highest") ?? 0) + 1)
         return "INV-" + String(repeating: "0", count: max(0, 4 - next.count)) + next
-    }
-
-    /// The advisory lock key of a tenant's invoice numbering: the same on every replica.
-    private static func numberingLock(tenantID: String) -> Int64 {
-        SHA256.hash(data: Data("invoice-numbering/\(tenantID)".utf8)).prefix(8).reduce(Int64(0)) { $0 << 8 | Int64($1) }
     }
 
     // MARK: Rows

@@ -17,7 +17,7 @@ struct ResourceCollection: Sendable {
     private static let idPattern = FieldPattern("[a-z0-9][a-z0-9-]{0,62}")
 
     /// The id a create gets when the request leaves it to the server.
-    static func newID() -> String { CommunicationRecords.newID() }
+    static func newID() -> String { Tokens.id(bytes: 10) }
 
     func name(tenantID: String, id: String) -> String { "tenants/\(tenantID)/\(segment)/\(id)" }
 

@@ -1,3 +1,6 @@
+import Crypto
+import Foundation
+
 /// A transaction confined to one tenant. Every statement it builds carries `tenant_id`: inserts
 /// get it added, reads, updates and deletes get it as a filter. Repositories of tenant-owned
 /// tables go through it, so no query of theirs can reach another tenant's rows.
@@ -44,6 +47,15 @@ public struct TenantTransaction: Sendable {
         var statement: SQLStatement = "DELETE FROM \(raw: table) WHERE tenant_id = \(tenantID)"
         if let condition { statement = statement + " AND (" + condition + ")" }
         return try await base.query(statement + " RETURNING 1 AS changed").count
+    }
+
+    /// Makes transactions of this tenant that do `work` take turns until this one ends, so two
+    /// of them cannot both read a state and both act on it. On PostgreSQL an advisory lock keyed
+    /// by tenant and work, the same on every replica; SQLite runs one writer at a time anyway.
+    func serialize(_ work: String) async throws {
+        guard base.dialect == .postgres else { return }
+        let key = SHA256.hash(data: Data("\(work)/\(tenantID)".utf8)).prefix(8).reduce(Int64(0)) { $0 << 8 | Int64($1) }
+        try await base.execute("SELECT pg_advisory_xact_lock(\(key))")
     }
 }
 

@@ -140,11 +140,6 @@ enum CommunicationRecords {
             $0.updateTime = Google_Protobuf_Timestamp(date: try row.date("update_time"))
         }
     }
-
-    /// A short random id for new log rows.
-    static func newID() -> String {
-        ApiKeyRecords.randomToken(bytes: 10, alphabet: "0123456789abcdefghijklmnopqrstuvwxyz")
-    }
 }
 
 /// Enum values as stored: the Swift case name in snake case (`pastDue` → `past_due`), which is

@@ -48,7 +48,7 @@ public struct InboundHandler: InboundServiceHandler {
             if request.hasReceiveTime { $0.createTime = request.receiveTime }
         }
         guard let stored = try await CommunicationRecords.insertIfNew(
-            message, id: CommunicationRecords.newID(), tenantID: tenantID, phoneConfigID: resolution.phoneConfig?.id, database)
+            message, id: Tokens.id(bytes: 10), tenantID: tenantID, phoneConfigID: resolution.phoneConfig?.id, database)
         else {
             // Twilio retried: answer as the first time, without a second acknowledgement.
             guard let first = try await database.withTenant(tenantID, { try await CommunicationRecords.message(sid: request.messageSid, $0) }) else {
@@ -89,7 +89,7 @@ public struct InboundHandler: InboundServiceHandler {
                 $0.status = .ringing
                 $0.ivrMode = flow.mode
             }
-            try await CommunicationRecords.insert(call, id: CommunicationRecords.newID(), phoneConfigID: resolution.phoneConfig?.id, customerID: customer?.id, tx)
+            try await CommunicationRecords.insert(call, id: Tokens.id(bytes: 10), phoneConfigID: resolution.phoneConfig?.id, customerID: customer?.id, tx)
         }
         let instructions: [VoiceInstruction]
         switch flow.mode {

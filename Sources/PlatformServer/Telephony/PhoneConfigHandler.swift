@@ -22,7 +22,7 @@ public struct PhoneConfigHandler: PhoneConfigServiceHandler {
     public func createPhoneConfig(_ request: CreatePhoneConfigRequest, context: RequestContext) async throws -> PhoneConfig {
         let tenantID = try context.requireTenant()
         let id = request.phoneConfigID.isEmpty
-            ? ApiKeyRecords.randomToken(bytes: 8, alphabet: "0123456789abcdefghijklmnopqrstuvwxyz")
+            ? Tokens.id(bytes: 8)
             : request.phoneConfigID
         var config = try Self.normalized(request.phoneConfig)
         guard !config.phoneNumber.isEmpty else {

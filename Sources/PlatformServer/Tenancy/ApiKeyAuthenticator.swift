@@ -1,4 +1,3 @@
-import Crypto
 import Foundation
 import RPCRuntime
 
@@ -20,9 +19,9 @@ public struct ApiKeyAuthenticator: Authenticator {
             throw ServiceError.unauthenticated(reason: "invalid_token", message: "the bearer token is not a ServicePro API key")
         }
         let keyID = String(parts[1])
-        let presented = Data(SHA256.hash(data: Data(parts[2].utf8)))
+        let presented = Tokens.hash(parts[2])
         if let known = cache.entry(keyID: keyID) {
-            guard Self.constantTimeEqual(known.secretHash, presented) else { throw Self.unknownKey }
+            guard Tokens.constantTimeEqual(known.secretHash, presented) else { throw Self.unknownKey }
             return known.principal
         }
 
@@ -32,7 +31,7 @@ public struct ApiKeyAuthenticator: Authenticator {
         }
         guard let row else { throw Self.unknownKey }
         let secretHash = try row.data("secret_hash")
-        guard Self.constantTimeEqual(secretHash, presented) else { throw Self.unknownKey }
+        guard Tokens.constantTimeEqual(secretHash, presented) else { throw Self.unknownKey }
         guard try row.optionalInt("revoke_time") == nil else {
             throw ServiceError.unauthenticated(reason: "token_revoked", message: "this API key was revoked; ask an admin for a new one")
         }
@@ -46,9 +45,4 @@ public struct ApiKeyAuthenticator: Authenticator {
     }
 
     static let unknownKey = ServiceError.unauthenticated(reason: "invalid_token", message: "unknown API key; check the token or create a new key")
-
-    static func constantTimeEqual(_ lhs: Data, _ rhs: Data) -> Bool {
-        guard lhs.count == rhs.count else { return false }
-        return zip(lhs, rhs).reduce(UInt8(0)) { $0 | ($1.0 ^ $1.1) } == 0
-    }
 }

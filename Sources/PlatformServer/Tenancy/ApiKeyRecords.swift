@@ -1,4 +1,3 @@
-import Crypto
 import Foundation
 import RPCRuntime
 import ServiceProAPI
@@ -13,13 +12,13 @@ enum ApiKeyRecords {
     }
 
     static func issue(displayName: String, role: Role, _ tx: TenantTransaction, now: Date = Date()) async throws -> Issued {
-        let keyID = randomToken(bytes: 8, alphabet: "0123456789abcdefghijklmnopqrstuvwxyz")
-        let secret = randomToken(bytes: 32, alphabet: "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+        let keyID = Tokens.id(bytes: 8)
+        let secret = Tokens.secret()
         try await tx.insert(into: "api_keys", [
             ("key_id", keyID),
             ("display_name", displayName),
             ("role", role.rawValue),
-            ("secret_hash", Data(SHA256.hash(data: Data(secret.utf8)))),
+            ("secret_hash", Tokens.hash(secret)),
             ("create_time", now),
         ])
         let key = try await find(keyID: keyID, tx)!
@@ -46,15 +45,6 @@ enum ApiKeyRecords {
                 $0.revokeTime = Google_Protobuf_Timestamp(date: revoked)
             }
         }
-    }
-
-    /// Uniform random characters from `alphabet`, using the system's CSPRNG.
-    static func randomToken(bytes count: Int, alphabet: String) -> String {
-        let characters = Array(alphabet)
-        var generator = SystemRandomNumberGenerator()
-        // Enough characters to carry `count` bytes of entropy.
-        let length = Int((Double(count * 8) / log2(Double(characters.count))).rounded(.up))
-        return String((0..<length).map { _ in characters[Int.random(in: 0..<characters.count, using: &generator)] })
     }
 }
 

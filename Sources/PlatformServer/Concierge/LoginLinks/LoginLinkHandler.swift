@@ -40,7 +40,7 @@ public struct LoginLinkHandler: LoginLinkServiceHandler {
         guard let role = Role(proto: request.role), LoginLinkRecords.grantableRoles.contains(role) else {
             throw ServiceError.invalidArgument(field: "role", "must be ROLE_TENANT_ADMIN or ROLE_TENANT_MEMBER")
         }
-        let lifetime = try Self.lifetime(request)
+        let lifetime = try LoginLinkRecords.lifetime.seconds(request.hasTtl ? request.ttl : nil)
         let recipient = request.recipient.trimmingCharacters(in: .whitespacesAndNewlines)
         let creator = context.principal.realActor
         let sealer = sealer
@@ -115,7 +115,7 @@ public struct LoginLinkHandler: LoginLinkServiceHandler {
         let invalid = ServiceError.unauthenticated(
             reason: "invalid_token", message: "this login link is not valid; ask for a new one")
         guard let parsed = LoginLinkRecords.parse(request.token, prefix: LoginLinkRecords.tokenPrefix) else { throw invalid }
-        let presented = LoginLinkRecords.hash(parsed.secret)
+        let presented = Tokens.hash(parsed.secret)
         let sealer = sealer
         let sessionLifetime = sessionLifetime
         // The request has no tenant: the token finds the link across tenants, and the rest is
@@ -123,7 +123,7 @@ public struct LoginLinkHandler: LoginLinkServiceHandler {
         return try await database.transaction(.platform) { tx in
             let now = Date()
             guard let stored = try await LoginLinkRecords.findOnAnyTenant(linkID: parsed.linkID, tx, now: now),
-                  ApiKeyAuthenticator.constantTimeEqual(stored.tokenHash, presented)
+                  Tokens.constantTimeEqual(stored.tokenHash, presented)
             else { throw invalid }
             // A refused redeem of a real link is audited under its tenant, naming the link.
             CallRecord.current?.tenantID = stored.tenantID
@@ -135,10 +135,10 @@ public struct LoginLinkHandler: LoginLinkServiceHandler {
                 scoped, method: "RedeemLoginLink", requestID: requestID,
                 sealing: SealedToken(\.token, boundTo: { _ in stored.link.name + "/session" }, with: sealer)
             ) {
-                let sessionSecret = LoginLinkRecords.newSecret()
+                let sessionSecret = Tokens.secret()
                 let sessionExpireTime = now.addingTimeInterval(sessionLifetime)
                 let redeemed = try await LoginLinkRecords.redeem(
-                    linkID: parsed.linkID, sessionTokenHash: LoginLinkRecords.hash(sessionSecret),
+                    linkID: parsed.linkID, sessionTokenHash: Tokens.hash(sessionSecret),
                     sessionExpireTime: sessionExpireTime, scoped, now: now)
                 guard redeemed else {
                     // Read again: a concurrent redeem may have won since the first read.
@@ -177,17 +177,6 @@ public struct LoginLinkHandler: LoginLinkServiceHandler {
         case .active, .unspecified, .UNRECOGNIZED:
             return ServiceError.internal("\(link.name) is \(LoginLinkRecords.stateName(link.state)) but did not redeem")
         }
-    }
-
-    /// 24 hours unless asked otherwise, and never more than 7 days.
-    static func lifetime(_ request: CreateLoginLinkRequest) throws -> TimeInterval {
-        guard request.hasTtl else { return LoginLinkRecords.defaultLifetime }
-        let seconds = TimeInterval(request.ttl.seconds) + TimeInterval(request.ttl.nanos) / 1e9
-        guard seconds > 0 else { throw ServiceError.invalidArgument(field: "ttl", "must be positive") }
-        guard seconds <= LoginLinkRecords.maxLifetime else {
-            throw ServiceError.invalidArgument(field: "ttl", "must be at most 7 days")
-        }
-        return seconds
     }
 }
 

@@ -1,4 +1,3 @@
-import Crypto
 import Foundation
 import RPCRuntime
 import ServiceProAPI
@@ -15,8 +14,7 @@ enum LoginLinkRecords {
     static let tokenPrefix = "spl_"
     static let sessionTokenPrefix = "sps_"
     /// A link works for a day unless asked otherwise, and never more than a week.
-    static let defaultLifetime: TimeInterval = 24 * 3600
-    static let maxLifetime: TimeInterval = 7 * 24 * 3600
+    static let lifetime = LifetimeRule(default: 24 * 3600, max: 7 * 24 * 3600, maxText: "7 days")
     /// How long the session a redeemed link opens lasts: a working day.
     static let defaultSessionLifetime: TimeInterval = 12 * 3600
     /// The roles a link may grant.
@@ -80,13 +78,13 @@ enum LoginLinkRecords {
     static func create(
         role: Role, recipient: String, lifetime: TimeInterval, creator: String, _ tx: TenantTransaction, now: Date = Date()
     ) async throws -> Created {
-        let linkID = ApiKeyRecords.randomToken(bytes: 8, alphabet: "0123456789abcdefghijklmnopqrstuvwxyz")
-        let secret = newSecret()
+        let linkID = Tokens.id(bytes: 8)
+        let secret = Tokens.secret()
         try await tx.insert(into: "login_links", [
             ("link_id", linkID),
             ("role", role.rawValue),
             ("recipient", recipient),
-            ("token_hash", hash(secret)),
+            ("token_hash", Tokens.hash(secret)),
             ("creator", creator),
             ("create_time", now),
             ("expire_time", now.addingTimeInterval(lifetime)),
@@ -145,15 +143,6 @@ enum LoginLinkRecords {
     }
 
     // MARK: Tokens
-
-    /// 256 random bits.
-    static func newSecret() -> String {
-        ApiKeyRecords.randomToken(bytes: 32, alphabet: "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
-    }
-
-    static func hash(_ secret: String) -> Data {
-        Data(SHA256.hash(data: Data(secret.utf8)))
-    }
 
     /// `<prefix><link id>_<secret>` split into its parts, or nil when it is not of that form.
     static func parse(_ token: String, prefix: String) -> ParsedToken? {

@@ -19,14 +19,14 @@ public struct LoginSessionAuthenticator: Authenticator {
         guard let parsed = LoginLinkRecords.parse(bearerToken, prefix: LoginLinkRecords.sessionTokenPrefix) else {
             throw ServiceError.unauthenticated(reason: "invalid_token", message: "the bearer token is not a ServicePro login session token")
         }
-        let presented = LoginLinkRecords.hash(parsed.secret)
+        let presented = Tokens.hash(parsed.secret)
         let row = try await database.read(.platform) { tx in
             try await tx.first("""
                 SELECT tenant_id, role, session_token_hash, session_expire_time FROM login_links WHERE link_id = \(parsed.linkID)
                 """)
         }
         guard let row, let stored = try row.optionalData("session_token_hash"),
-              ApiKeyAuthenticator.constantTimeEqual(stored, presented)
+              Tokens.constantTimeEqual(stored, presented)
         else {
             throw ServiceError.unauthenticated(reason: "invalid_token", message: "unknown login session; redeem a new login link")
         }

@@ -182,7 +182,7 @@ enum OutboxRecords {
             throw ServiceError.invalidArgument(field: "body", "is required")
         }
         let dedupeKey = draft.dedupeKey.flatMap { $0.isEmpty ? nil : $0 }
-        let messageID = CommunicationRecords.newID()
+        let messageID = Tokens.id(bytes: 10)
         // A concurrent transaction queueing the same key makes this one wait for it, then skip.
         let inserted = try await tx.base.query("""
             INSERT INTO outbox_messages (

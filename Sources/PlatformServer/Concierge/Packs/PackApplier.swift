@@ -38,7 +38,8 @@ enum PackApplier {
     /// Applies `pack` to the transaction's tenant, whose plan is `tier`, and reports what it
     /// added and what it skipped, in the pack's order.
     static func apply(_ pack: IndustryPack, tier: PlanCatalog.Tier, _ tx: TenantTransaction, now: Date) async throws -> AppliedPackSummary {
-        try await PackItemRecords.lockForMerge(tx)
+        // Two applies at once must not both find an item missing and both add it.
+        try await tx.serialize("pack-merge")
         let stored = try await PackItemRecords.all(tx)
         let held = Dictionary(stored.map { (ItemID($0.kind, $0.key), $0) }, uniquingKeysWith: { first, _ in first })
         var summary = AppliedPackSummary.with {

@@ -1,4 +1,3 @@
-import Crypto
 import Foundation
 import ServiceProAPI
 import SwiftProtobuf
@@ -101,14 +100,6 @@ enum PackItemRecords {
             ("pack_version", pack.version),
             ("update_time", now),
         ], where: "kind = \(item.kind.storedName) AND item_key = \(item.key)")
-    }
-
-    /// Serializes merges into one tenant until the transaction ends, so two applies at once
-    /// cannot both find an item missing and both add it. SQLite runs one writer at a time anyway.
-    static func lockForMerge(_ tx: TenantTransaction) async throws {
-        guard tx.base.dialect == .postgres else { return }
-        let key = SHA256.hash(data: Data("pack-merge/\(tx.tenantID)".utf8)).prefix(8).reduce(Int64(0)) { $0 << 8 | Int64($1) }
-        try await tx.base.execute("SELECT pg_advisory_xact_lock(\(key))")
     }
 
     private static func item(from row: SQLRow) throws -> StoredPackItem {

@@ -40,7 +40,7 @@ public struct OnboardingSender: Sendable {
                 if request.includeLoginLink {
                     let created = try await LoginLinkRecords.create(
                         role: .tenantAdmin, recipient: email.isEmpty ? phone : email,
-                        lifetime: LoginLinkRecords.defaultLifetime, creator: context.principal.realActor, tx)
+                        lifetime: LoginLinkRecords.lifetime.defaultSeconds, creator: context.principal.realActor, tx)
                     link = LoginLinkRecords.url(for: created.token, base: linkBaseURL)
                 }
                 var messages: [OutboxMessage] = []
