@@ -18,8 +18,10 @@ struct FormBody: Sendable {
     }
 
     init(_ bytes: [UInt8]) throws {
-        guard String(validating: bytes, as: UTF8.self) != nil else { throw ParseError.notUTF8 }
-        guard let parameters = FormEncoding.decode(bytes) else { throw ParseError.malformed }
+        guard let parameters = FormEncoding.decode(bytes) else {
+            // Only a refused body is looked at again, to say which way it is wrong.
+            throw String(validating: bytes, as: UTF8.self) == nil ? ParseError.notUTF8 : ParseError.malformed
+        }
         self.parameters = parameters
     }
 

@@ -16,12 +16,18 @@ final class StoreFileLock: Sendable {
         }
     }
 
+    struct CannotOpen: Error, CustomStringConvertible {
+        let path: String
+        let code: Int32
+        var description: String { "cannot open \(path): \(String(cString: strerror(code))); check that --home is writable" }
+    }
+
     private let descriptor: Int32
 
     init(claiming storePath: String) throws {
         let descriptor = open(storePath + ".lock", O_CREAT | O_RDWR | O_CLOEXEC, 0o600)
         guard descriptor >= 0 else {
-            throw StoreLockError(path: storePath + ".lock", code: errno)
+            throw CannotOpen(path: storePath + ".lock", code: errno)
         }
         guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
             _ = close(descriptor)
@@ -34,10 +40,4 @@ final class StoreFileLock: Sendable {
     func release() {
         _ = close(descriptor)
     }
-}
-
-struct StoreLockError: Error, CustomStringConvertible {
-    let path: String
-    let code: Int32
-    var description: String { "cannot open \(path): \(String(cString: strerror(code))); check that --home is writable" }
 }
