@@ -1,16 +1,8 @@
-/// How the bridge starts; see `twilio-bridge --help`.
+/// How the bridge serves Twilio; see `twilio-bridge --help`. How it reaches the platform is the
+/// `PlatformClient` it starts with.
 public struct BridgeConfiguration: Sendable {
     public var host: String
     public var port: Int
-    /// host:port of platform-server.
-    public var platform: String
-    /// The bridge's own bearer token (role telephony_bridge).
-    public var bridgeToken: String
-    /// Reach the platform over TLS: wherever the two do not share a host, the bearer token
-    /// must not cross the network in the clear.
-    public var platformTLS: Bool
-    /// PEM certificates to trust for the platform's TLS instead of the system's roots.
-    public var platformCAFile: String?
     /// The base URL Twilio calls, used to verify webhook signatures.
     public var publicURL: String?
     /// Twilio's auth token, the key of `X-Twilio-Signature`. Without it every webhook is refused.
@@ -32,10 +24,6 @@ public struct BridgeConfiguration: Sendable {
     public init(
         host: String,
         port: Int,
-        platform: String,
-        bridgeToken: String,
-        platformTLS: Bool = false,
-        platformCAFile: String? = nil,
         publicURL: String? = nil,
         twilioAuthToken: String? = nil,
         spoolPath: String,
@@ -46,10 +34,6 @@ public struct BridgeConfiguration: Sendable {
     ) {
         self.host = host
         self.port = port
-        self.platform = platform
-        self.bridgeToken = bridgeToken
-        self.platformTLS = platformTLS
-        self.platformCAFile = platformCAFile
         self.publicURL = publicURL
         self.twilioAuthToken = twilioAuthToken
         self.spoolPath = spoolPath

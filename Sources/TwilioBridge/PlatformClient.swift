@@ -6,15 +6,16 @@ import ServiceProAPI
 
 /// The bridge's one long-lived connection to the platform, authenticated with the bridge key.
 /// It runs as a service beside the HTTP server and shuts down with it.
-public struct PlatformClient: Service {
-    public typealias Transport = HTTP2ClientTransport.Posix
+///
+/// A bridge of its own reaches the platform over HTTP/2 (`RemotePlatformClient`); a bridge run
+/// inside platform-server uses the server's in-process transport, the same RPCs without a socket.
+public struct PlatformClient<Transport: ClientTransport>: Service {
     public let grpc: GRPCClient<Transport>
     /// The bridge key, on every call.
     public let metadata: Metadata
 
-    /// `tls` connects with TLS, trusting the system's roots or only the certificates in `caFile`.
-    public init(platform: String, bridgeToken: String, tls: Bool = false, caFile: String? = nil) throws {
-        self.grpc = GRPCClient(transport: try ClientConnection.transport(server: platform, tls: tls, caFile: caFile))
+    public init(transport: Transport, bridgeToken: String) {
+        self.grpc = GRPCClient(transport: transport)
         self.metadata = ClientConnection.bearer(bridgeToken)
     }
 
@@ -36,5 +37,15 @@ public struct PlatformClient: Service {
         } catch {
             return false
         }
+    }
+}
+
+public typealias RemotePlatformClient = PlatformClient<HTTP2ClientTransport.Posix>
+
+extension PlatformClient where Transport == HTTP2ClientTransport.Posix {
+    /// `platform` is host:port; `tls` connects with TLS, trusting the system's roots or only the
+    /// certificates in `caFile`.
+    public init(platform: String, bridgeToken: String, tls: Bool = false, caFile: String? = nil) throws {
+        self.init(transport: try ClientConnection.transport(server: platform, tls: tls, caFile: caFile), bridgeToken: bridgeToken)
     }
 }

@@ -5,16 +5,11 @@ import ServiceProAPI
 
 /// Replays spooled texts to the platform, oldest first, until the spool is empty; stops at the
 /// first one the platform cannot take yet and tries again shortly.
-struct SpoolDrainer: Service {
-    let platform: PlatformClient
+struct SpoolDrainer<Transport: ClientTransport>: Service {
+    let platform: PlatformClient<Transport>
     let spool: MessageSpool
     let interval: Duration
     let logger: Logger
-
-    /// Worth retrying: the platform was away, slow or overloaded. Anything else is a verdict.
-    static func isRetryable(_ error: RPCError) -> Bool {
-        [.unavailable, .deadlineExceeded, .cancelled, .unknown, .resourceExhausted, .internalError, .aborted].contains(error.code)
-    }
 
     func run() async throws {
         await cancelWhenGracefulShutdown {
@@ -34,7 +29,7 @@ struct SpoolDrainer: Service {
             do {
                 _ = try await inbound.handleInboundMessage(message, metadata: platform.metadata)
                 sent += 1
-            } catch let error as RPCError where !Self.isRetryable(error) {
+            } catch let error as RPCError where !error.isRetryable {
                 logger.error("dropping a spooled text the platform refuses", metadata: ["message_sid": "\(message.messageSid)", "error": "\(error)"])
             } catch {
                 return sent
@@ -43,5 +38,12 @@ struct SpoolDrainer: Service {
         }
         if sent > 0 { logger.info("replayed spooled texts", metadata: ["count": "\(sent)"]) }
         return sent
+    }
+}
+
+extension RPCError {
+    /// Worth retrying: the platform was away, slow or overloaded. Anything else is a verdict.
+    var isRetryable: Bool {
+        [.unavailable, .deadlineExceeded, .cancelled, .unknown, .resourceExhausted, .internalError, .aborted].contains(code)
     }
 }

@@ -10,13 +10,13 @@ import ServiceProAPI
 ///
 /// Stripe retries anything but a 2xx for days, so unlike Twilio it is told the truth: 400 for a
 /// bad signature or body (never retried into success), 503 while the platform cannot answer.
-struct StripeWebhook: Sendable {
-    static let path = "/stripe/webhook"
-    static let signatureHeader = "Stripe-Signature"
+struct StripeWebhook<Transport: ClientTransport>: Sendable {
+    static var path: String { "/stripe/webhook" }
+    static var signatureHeader: String { "Stripe-Signature" }
     /// Stripe's events are small; a subscription with many items stays far below this.
-    static let maxBodyBytes = 512 * 1024
+    static var maxBodyBytes: Int { 512 * 1024 }
 
-    let platform: PlatformClient
+    let platform: PlatformClient<Transport>
     let deadline: Duration
     let logger: Logger
 

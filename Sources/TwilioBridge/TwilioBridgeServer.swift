@@ -1,22 +1,25 @@
 import Foundation
+import GRPCCore
 import Hummingbird
 import Logging
 import ServiceLifecycle
 
 /// The bridge: an HTTP server for Twilio's webhooks, its client to the platform, and the spool
 /// drainer, run together under one ServiceGroup.
-public struct TwilioBridgeServer: Sendable {
-    public let platform: PlatformClient
+///
+/// The bridge is the same whether it runs on its own (`twilio-bridge`, reaching the platform over
+/// HTTP/2) or inside platform-server (`--twilio-listen`, over the server's in-process transport);
+/// only the `PlatformClient` differs.
+public struct TwilioBridgeServer<Transport: ClientTransport>: Sendable {
+    public let platform: PlatformClient<Transport>
     public let spool: MessageSpool
     let configuration: BridgeConfiguration
     let logger: Logger
 
-    public static func start(configuration: BridgeConfiguration, logger: Logger) async throws -> TwilioBridgeServer {
+    /// Opens the spool; the platform client connects when `services` run.
+    public static func start(configuration: BridgeConfiguration, platform: PlatformClient<Transport>, logger: Logger) async throws -> Self {
         let spool = try await MessageSpool.open(path: configuration.spoolPath, logger: logger)
-        let platform = try PlatformClient(
-            platform: configuration.platform, bridgeToken: configuration.bridgeToken,
-            tls: configuration.platformTLS, caFile: configuration.platformCAFile)
-        return TwilioBridgeServer(platform: platform, spool: spool, configuration: configuration, logger: logger)
+        return Self(platform: platform, spool: spool, configuration: configuration, logger: logger)
     }
 
     public func router() -> Router<BasicRequestContext> {

@@ -9,8 +9,8 @@ import ServiceProAPI
 /// Twilio never gets a 5xx: a request that is not Twilio's gets 403 (bad signature) or 400 (bad
 /// body); when the platform is down or slow, callers hear a polite fallback and are connected to
 /// the last-known forward number, and texts go to the durable spool to be replayed in order.
-struct TwilioWebhooks: Sendable {
-    let platform: PlatformClient
+struct TwilioWebhooks<Transport: ClientTransport>: Sendable {
+    let platform: PlatformClient<Transport>
     let verifier: TwilioSignatureVerifier?
     let publicURL: String?
     let renderer: TwiMLRenderer
@@ -22,9 +22,7 @@ struct TwilioWebhooks: Sendable {
     /// Serve the benchmark baseline route; see `BridgeConfiguration.benchmarkStaticRoute`.
     var benchmarkStaticRoute = false
 
-    static let maxBodyBytes = 64 * 1024
-    /// What the benchmark baseline answers instead of asking the platform.
-    static let benchmarkStaticReply = SmsReply.with { $0.body = "Thanks for texting! We got your message and will reply shortly." }
+    static var maxBodyBytes: Int { 64 * 1024 }
 
     func register(on router: Router<BasicRequestContext>) {
         router.post(RouterPath(stringLiteral: TwilioCallbackURLs.smsPath)) { request, _ in await webhook(request, inboundMessage) }
@@ -82,7 +80,7 @@ struct TwilioWebhooks: Sendable {
     /// `/sms` with the platform's answer replaced by a fixed reply: the benchmark's baseline, so
     /// that the two differ only by the RPC (and what the platform does behind it).
     private func benchmarkStaticMessage(_ form: FormBody, _ attempt: Int) async -> Response {
-        await inboundMessage(form) { _ in [Self.benchmarkStaticReply] }
+        await inboundMessage(form) { _ in [BenchmarkBaseline.reply] }
     }
 
     /// An inbound text: the request built from the form, spooled behind earlier spooled texts,
@@ -105,7 +103,7 @@ struct TwilioWebhooks: Sendable {
                 return twiml(renderer.messagingResponse([]))
             }
             return twiml(renderer.messagingResponse(try await deliver(message)))
-        } catch let error as RPCError where !SpoolDrainer.isRetryable(error) {
+        } catch let error as RPCError where !error.isRetryable {
             logger.warning("platform refused an inbound text", metadata: ["message_sid": "\(message.messageSid)", "error": "\(error)"])
             return Self.plain(.badRequest, error.message)
         } catch {
@@ -204,7 +202,7 @@ struct TwilioWebhooks: Sendable {
 
     // MARK: Helpers
 
-    private var inbound: InboundService.Client<PlatformClient.Transport> { InboundService.Client(wrapping: platform.grpc) }
+    private var inbound: InboundService.Client<Transport> { InboundService.Client(wrapping: platform.grpc) }
 
     private var callOptions: CallOptions {
         var options = CallOptions.defaults
@@ -219,6 +217,11 @@ struct TwilioWebhooks: Sendable {
     static func plain(_ status: HTTPResponse.Status, _ message: String) -> Response {
         Response(status: status, headers: [.contentType: "text/plain; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: message + "\n")))
     }
+}
+
+/// What the benchmark baseline answers instead of asking the platform.
+private enum BenchmarkBaseline {
+    static let reply = SmsReply.with { $0.body = "Thanks for texting! We got your message and will reply shortly." }
 }
 
 /// Twilio's status words as the platform's enums.

@@ -61,7 +61,7 @@ struct TransportSecurityTests {
                 try await bridge.waitForPlatform()
                 let sent = try await bridge.post("/sms", Self.text(1))
                 #expect(sent.status == 200)
-                #expect(await bridge.bridge.spool.count() == 0)
+                #expect(await bridge.spool.count() == 0)
             }
             let stored = try await server.database.transaction(.platform) { tx in
                 try await tx.query("SELECT message_sid FROM text_messages").map { try $0.string("message_sid") }
@@ -74,7 +74,7 @@ struct TransportSecurityTests {
             try await TestBridge.with(platform: "localhost:\(port)", bridgeToken: bridgeToken, spoolPath: untrustingSpool, platformTLS: true) { bridge in
                 let sent = try await bridge.post("/sms", Self.text(2))
                 #expect(sent.status == 200)
-                #expect(await bridge.bridge.spool.count() == 1)
+                #expect(await bridge.spool.count() == 1)
             }
         }
     }

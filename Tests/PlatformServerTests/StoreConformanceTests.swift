@@ -71,6 +71,87 @@ struct StoreConformanceTests {
             #expect(count == 20)
         }
     }
+
+    @Test("single statements sent among transactions each stand alone: none is undone by another's rollback", arguments: TestBackend.available)
+    func statementsBesideTransactions(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            struct Injected: Error {}
+            let database = platform.database
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for index in 0..<40 {
+                    group.addTask {
+                        try await database.execute(.platform, """
+                            INSERT INTO tenants (tenant_id, display_name, plan_tier, status, create_time, update_time)
+                            VALUES (\("kept-\(index)"), \("Kept"), \("starter"), \("active"), \(Date()), \(Date()))
+                            """) { _ in }
+                    }
+                    group.addTask {
+                        // Each transaction writes, waits a moment with its writes open, then fails.
+                        try? await database.transaction(.platform) { tx in
+                            try await tx.execute("""
+                                INSERT INTO tenants (tenant_id, display_name, plan_tier, status, create_time, update_time)
+                                VALUES (\("undone-\(index)"), \("Undone"), \("starter"), \("active"), \(Date()), \(Date()))
+                                """)
+                            try await Task.sleep(for: .milliseconds(1))
+                            throw Injected()
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            let (kept, undone) = try await database.transaction(.platform) { tx in
+                (try await tx.first("SELECT COUNT(*) AS n FROM tenants WHERE tenant_id LIKE \("kept-%")")?.int("n"),
+                 try await tx.first("SELECT COUNT(*) AS n FROM tenants WHERE tenant_id LIKE \("undone-%")")?.int("n"))
+            }
+            #expect(kept == 40)
+            #expect(undone == 0)
+        }
+    }
+}
+
+@Suite("AsyncLock")
+struct AsyncLockTests {
+    /// Records the order things happen in, across tasks.
+    actor Journal {
+        var entries: [String] = []
+        var released = false
+        func note(_ entry: String) { entries.append(entry) }
+        func release() { released = true }
+    }
+
+    @Test("shared holders hold it together; an exclusive one waits for them and holds it alone")
+    func sharedAndExclusive() async throws {
+        let lock = AsyncLock()
+        let journal = Journal()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            // Two shared holders both get in while neither has let go.
+            for name in ["a", "b"] {
+                group.addTask {
+                    try await lock.withLock(.shared) {
+                        await journal.note("\(name) in")
+                        while await !journal.released { try await Task.sleep(for: .milliseconds(1)) }
+                        await journal.note("\(name) out")
+                    }
+                }
+            }
+            while await journal.entries.count < 2 { await Task.yield() }
+            group.addTask {
+                try await lock.withLock(.exclusive) { await journal.note("x in"); await journal.note("x out") }
+            }
+            // Queued behind the exclusive waiter, a later shared request does not overtake it.
+            while lock.waiting < 1 { try await Task.sleep(for: .milliseconds(1)) }
+            group.addTask {
+                try await lock.withLock(.shared) { await journal.note("c in") }
+            }
+            while lock.waiting < 2 { try await Task.sleep(for: .milliseconds(1)) }
+            #expect(await journal.entries.sorted() == ["a in", "b in"])
+            await journal.release()
+            try await group.waitForAll()
+        }
+        let entries = await journal.entries
+        #expect(Set(entries.prefix(4)) == ["a in", "b in", "a out", "b out"])
+        #expect(Array(entries.suffix(3)) == ["x in", "x out", "c in"])
+    }
 }
 
 /// Row-level security on PostgreSQL: the second line of defence behind the scoped handle.

@@ -2,6 +2,7 @@ import Foundation
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
+import GRPCCore
 import Logging
 import ServiceLifecycle
 import RPCRuntime
@@ -13,27 +14,36 @@ public struct TestBridge: Sendable {
     public static let authToken = "test-auth-token-0123456789abcdef"
 
     public let port: Int
-    public let bridge: TwilioBridgeServer
+    public let spool: MessageSpool
     public var base: String { "http://127.0.0.1:\(port)" }
 
-    /// `platformTLS` connects to the platform over TLS, trusting the system's roots, or only the
-    /// certificates in `platformCAFile` when given.
+    /// A bridge of its own, reaching the platform at `platform` (host:port) over HTTP/2.
+    /// `platformTLS` connects over TLS, trusting the system's roots, or only the certificates in
+    /// `platformCAFile` when given.
     public static func with<Result: Sendable>(
         platform: String, bridgeToken: String, spoolPath: String, platformTLS: Bool = false, platformCAFile: String? = nil,
         _ body: (TestBridge) async throws -> Result
     ) async throws -> Result {
+        let client = try RemotePlatformClient(
+            platform: platform, bridgeToken: bridgeToken, tls: platformTLS || platformCAFile != nil, caFile: platformCAFile)
+        return try await with(platform: client, spoolPath: spoolPath, body)
+    }
+
+    /// A bridge reaching the platform through `platform`, e.g. a platform server's in-process transport.
+    public static func with<Transport: ClientTransport, Result: Sendable>(
+        platform: PlatformClient<Transport>, spoolPath: String, _ body: (TestBridge) async throws -> Result
+    ) async throws -> Result {
         var logger = Logger(label: "test.bridge")
         logger.logLevel = .critical
         let configuration = BridgeConfiguration(
-            host: "127.0.0.1", port: 0, platform: platform, bridgeToken: bridgeToken,
-            platformTLS: platformTLS || platformCAFile != nil, platformCAFile: platformCAFile,
+            host: "127.0.0.1", port: 0,
             publicURL: "https://bridge.example.com", twilioAuthToken: Self.authToken, spoolPath: spoolPath,
             fallbackNumber: "+19185557777", platformDeadline: .seconds(4), spoolRetryInterval: .milliseconds(200))
-        let bridge = try await TwilioBridgeServer.start(configuration: configuration, logger: logger)
+        let bridge = try await TwilioBridgeServer.start(configuration: configuration, platform: platform, logger: logger)
         return try await ListeningServices.run(logger: logger) { announce in
             [bridge.platform, bridge.drainer, bridge.application { port in announce(port) }]
         } _: { port in
-            try await body(TestBridge(port: port, bridge: bridge))
+            try await body(TestBridge(port: port, spool: bridge.spool))
         }
     }
 

@@ -84,13 +84,13 @@ struct BridgeFaultTests {
                 #expect(text.status == 200)
             }
             _ = try await bridge.post("/sms", BridgeWebhookTests.sms(3, body: "while down 3"))  // Twilio's retry
-            #expect(await bridge.bridge.spool.count() == 3)
+            #expect(await bridge.spool.count() == 3)
 
             try await platform.start()
-            for _ in 0..<100 where await bridge.bridge.spool.count() > 0 {
+            for _ in 0..<100 where await bridge.spool.count() > 0 {
                 try await Task.sleep(for: .milliseconds(100))
             }
-            #expect(await bridge.bridge.spool.count() == 0)
+            #expect(await bridge.spool.count() == 0)
             let stored = try await platform.call { client, owner in
                 try await CommunicationLogService.Client(wrapping: client).listMessages(.with { $0.parent = "tenants/acme" }, metadata: owner).messages
             }

@@ -115,6 +115,39 @@ struct BridgeWebhookTests {
         }
     }
 
+    @Test("a bridge inside the platform's process answers the same, through the same key check", arguments: TestBackend.available)
+    func inProcessBridge(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            try await Self.configure(platform, mode: .ivr)
+            let client = PlatformClient(transport: platform.server.rpcServer.inProcessClient, bridgeToken: platform.bridgeToken)
+            try await TestBridge.with(platform: client, spoolPath: Self.spoolPath()) { bridge in
+                try await bridge.waitForPlatform()
+                var replies: [String] = []
+                for _ in 0..<3 {
+                    let text = try await bridge.post("/sms", Self.sms(21))
+                    #expect(text.status == 200)
+                    replies.append(text.body)
+                }
+                #expect(replies[0].contains("<Message>Thanks for texting Acme Detailing!"))
+                #expect(replies.dropFirst().allSatisfy { $0.hasSuffix("<Response/>") }, "Twilio's retries are not acknowledged twice")
+                let answer = try await bridge.post("/twilio/voice/incoming", Self.call(21))
+                #expect(answer.body.contains("<Gather"))
+                let pressed = try await bridge.post("/twilio/voice/gather?attempt=1", Self.call(21) + [("Digits", "3")])
+                #expect(pressed.body.contains("<Number>+19185559999</Number>"))
+                #expect(await bridge.spool.count() == 0)
+
+                // The in-process transport skips the socket, not authentication: a wrong key is refused.
+                let error = await #expect(throws: RPCError.self) {
+                    try await InboundService.Client(wrapping: client.grpc).handleInboundMessage(
+                        .with { $0.messageSid = "SM" + String(format: "%032x", 22); $0.from = "+15550001111"; $0.to = Self.acmeNumber },
+                        metadata: platform.metadata("spk_wrong"))
+                }
+                #expect(error?.code == .unauthenticated)
+            }
+            #expect(try await Self.messages(platform).map(\.messageSid) == ["SM" + String(format: "%032x", 21)])
+        }
+    }
+
     @Test("bad bodies are a clear 400")
     func badBodies() async throws {
         try await TestPlatform.with(.sqlite) { platform in

@@ -11,6 +11,7 @@
 import ArgumentParser
 import Foundation
 import GRPCCore
+import GRPCInProcessTransport
 import GRPCNIOTransportHTTP2
 import GRPCProtobuf
 import Logging
@@ -34,6 +35,9 @@ struct RPCFloor: AsyncParsableCommand {
     @Option(name: .customLong("log-level"), help: "Log level of the pipeline's call log; info writes one line per call.")
     var logLevel: String = "info"
 
+    @Option(name: .customLong("timeout-ms"), help: "A deadline on every call, as the bridge sets one; 0 for none.")
+    var timeoutMilliseconds = 0
+
     func run() async throws {
         let level = Logger.Level(rawValue: logLevel) ?? .info
         LoggingSystem.bootstrap { label in
@@ -42,17 +46,17 @@ struct RPCFloor: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "rpc-floor")
-        var results: [String: [Phase]] = ["bare": [], "pipeline": []]
+        var results: [String: [Phase]] = ["bare": [], "pipeline": [], "in-process": []]
         for round in 0..<rounds {
-            let order = round.isMultiple(of: 2) ? ["bare", "pipeline"] : ["pipeline", "bare"]
+            let order = round.isMultiple(of: 2) ? ["bare", "pipeline", "in-process"] : ["in-process", "pipeline", "bare"]
             for kind in order {
                 results[kind, default: []].append(try await measure(kind, logger: logger))
             }
         }
-        print("rpc-floor: concurrency \(concurrency) on one connection, \(calls) calls per server in each of \(rounds) rounds, log level \(logLevel)\n")
+        print("rpc-floor: concurrency \(concurrency) on one connection, \(calls) calls per server in each of \(rounds) rounds, log level \(logLevel), \(timeoutMilliseconds > 0 ? "deadline \(timeoutMilliseconds) ms" : "no deadline")\n")
         print("| server | calls | calls/s | p50 ms | p99 ms | CPU per call (2 cores) |")
         print("|---|---:|---:|---:|---:|---:|")
-        for kind in ["bare", "pipeline"] {
+        for kind in ["bare", "pipeline", "in-process"] {
             let phases = results[kind]!
             let latencies = phases.flatMap(\.latencies).sorted()
             let seconds = phases.map(\.seconds).reduce(0, +)
@@ -64,12 +68,27 @@ struct RPCFloor: AsyncParsableCommand {
         }
     }
 
+    private var callOptions: CallOptions {
+        var options = CallOptions.defaults
+        if timeoutMilliseconds > 0 { options.timeout = .milliseconds(timeoutMilliseconds) }
+        return options
+    }
+
     struct Phase {
         var latencies: [Double]
         var seconds: Double
     }
 
     private func measure(_ kind: String, logger: Logger) async throws -> Phase {
+        if kind == "in-process" {
+            let inProcess = InProcessTransport()
+            let bare = GRPCServer(transport: inProcess.server, services: [HealthService(services: [])])
+            let task = Task { try await bare.serve() }
+            let phase = try await calls(over: inProcess.client)
+            bare.beginGracefulShutdown()
+            _ = await task.result
+            return phase
+        }
         if kind == "bare" {
             let transport = HTTP2ServerTransport.Posix(address: .ipv4(host: "127.0.0.1", port: 0), transportSecurity: .plaintext)
             let bare = GRPCServer(transport: transport, services: [HealthService(services: [])])
@@ -90,9 +109,13 @@ struct RPCFloor: AsyncParsableCommand {
     }
 
     private func calls(port: Int) async throws -> Phase {
-        let transport = try HTTP2ClientTransport.Posix(target: .ipv4(address: "127.0.0.1", port: port), transportSecurity: .plaintext)
+        try await calls(over: try HTTP2ClientTransport.Posix(target: .ipv4(address: "127.0.0.1", port: port), transportSecurity: .plaintext))
+    }
+
+    private func calls(over transport: some ClientTransport) async throws -> Phase {
         return try await withGRPCClient(transport: transport) { client in
             let descriptor = MethodDescriptor(service: ServiceDescriptor(fullyQualifiedService: HealthService.serviceName), method: "Check")
+            let options = callOptions
             func call() async throws {
                 // An empty message is an empty HealthCheckRequest (the whole server); the response's
                 // one field is skipped as unknown.
@@ -101,7 +124,7 @@ struct RPCFloor: AsyncParsableCommand {
                     descriptor: descriptor,
                     serializer: ProtobufSerializer<Google_Protobuf_Empty>(),
                     deserializer: ProtobufDeserializer<Google_Protobuf_Empty>(),
-                    options: .defaults) { try $0.message }
+                    options: options) { try $0.message }
             }
             for _ in 0..<200 { try await call() }  // warm-up
             let perCaller = calls / concurrency

@@ -4,6 +4,8 @@
 //   static  POST /bench/static-sms  body read, form parse, signature check, spool check, TwiML;
 //                                   a fixed reply instead of the platform RPC
 //   e2e     POST /sms               the same, plus the RPC: auth, tenant resolution, store insert
+// The bridge reaches the platform as twilio-bridge does (--bridge remote: gRPC over loopback
+// HTTP/2) or as platform-server --twilio-listen does (--bridge in-process).
 // The machine is noisy, so the result that counts is the ratio of the two measured side by side,
 // not either absolute number. See docs/benchmarks.md for how to run it and the latest results.
 
@@ -60,6 +62,16 @@ struct WebhookBench: AsyncParsableCommand {
     @Option(name: .customLong("log-level"), help: "Log level of the platform and bridge, to stderr. info is what platform-server runs with, one line per RPC.")
     var logLevel: String = "info"
 
+    enum BridgeKind: String, ExpressibleByArgument, CaseIterable {
+        /// twilio-bridge: its own process, gRPC over HTTP/2 to the platform.
+        case remote
+        /// platform-server --twilio-listen: the platform's in-process transport.
+        case inProcess = "in-process"
+    }
+
+    @Option(help: "How the bridge reaches the platform: remote (twilio-bridge, over loopback HTTP/2) or in-process (platform-server --twilio-listen).")
+    var bridge: BridgeKind = .remote
+
     func validate() throws {
         guard requests >= rounds, rounds >= 1, concurrency >= 1, warmup >= 0, senders >= 1, target > 0 else {
             throw ValidationError("--requests must be at least --rounds, and every count positive")
@@ -100,14 +112,23 @@ struct WebhookBench: AsyncParsableCommand {
         try await Fixture.addTenant(platform: platformAddress, ownerToken: try token("owner.token"))
 
         let bridgePort = try await freeLoopbackPort()
-        let bridge = try await TwilioBridgeServer.start(
-            configuration: BridgeConfiguration(
-                host: "127.0.0.1", port: bridgePort, platform: platformAddress, bridgeToken: try token("bridge.token"),
-                publicURL: Fixture.publicURL, twilioAuthToken: Fixture.authToken,
-                spoolPath: home.appendingPathComponent("bridge-spool.sqlite").path,
-                benchmarkStaticRoute: true),
-            logger: logger)
-        let bridgeGroup = ServiceGroup(services: bridge.services, gracefulShutdownSignals: [], logger: logger)
+        let configuration = BridgeConfiguration(
+            host: "127.0.0.1", port: bridgePort, publicURL: Fixture.publicURL, twilioAuthToken: Fixture.authToken,
+            spoolPath: home.appendingPathComponent("bridge-spool.sqlite").path, benchmarkStaticRoute: true)
+        let bridgeToken = try token("bridge.token")
+        let bridgeServices: [any Service]
+        let spool: MessageSpool
+        switch bridge {
+        case .remote:
+            let client = try RemotePlatformClient(platform: platformAddress, bridgeToken: bridgeToken)
+            let server = try await TwilioBridgeServer.start(configuration: configuration, platform: client, logger: logger)
+            (bridgeServices, spool) = (server.services, server.spool)
+        case .inProcess:
+            let client = PlatformClient(transport: platform.rpcServer.inProcessClient, bridgeToken: bridgeToken)
+            let server = try await TwilioBridgeServer.start(configuration: configuration, platform: client, logger: logger)
+            (bridgeServices, spool) = (server.services, server.spool)
+        }
+        let bridgeGroup = ServiceGroup(services: bridgeServices, gracefulShutdownSignals: [], logger: logger)
         let bridgeTask = Task { try await bridgeGroup.run() }
 
         // The load generator gets its own event loop, not the servers' shared ones, so its
@@ -119,7 +140,7 @@ struct WebhookBench: AsyncParsableCommand {
             let connections = try await LoadConnection.open(count: concurrency, port: bridgePort, on: clientLoop)
             defer { connections.forEach { $0.close() } }
             let runner = Runner(connections: connections, bridgePort: bridgePort)
-            outcome = .success(try await measure(runner, platform: platform, bridge: bridge))
+            outcome = .success(try await measure(runner, platform: platform, spool: spool))
         } catch {
             outcome = .failure(error)
         }
@@ -145,11 +166,11 @@ struct WebhookBench: AsyncParsableCommand {
 
     /// Warm-up, then the rounds, checking after each e2e phase that every text was stored (and
     /// none spooled: the bridge answers 200 for a spooled text too, which would flatter e2e).
-    private func measure(_ runner: Runner, platform: PlatformServer, bridge: TwilioBridgeServer) async throws -> Report {
+    private func measure(_ runner: Runner, platform: PlatformServer, spool: MessageSpool) async throws -> Report {
         var sent = 0
         func storedCheck() async throws {
             let stored = try await Fixture.storedMessages(platform.database)
-            let spooled = await bridge.spool.count()
+            let spooled = await spool.count()
             guard stored == sent, spooled == 0 else {
                 throw BenchError("\(sent) texts sent end to end, but \(stored) stored and \(spooled) spooled")
             }
@@ -561,7 +582,7 @@ struct Report {
         let build = "release"
         #endif
         var lines = [
-            "webhook-bench: \(backend), \(build), \(ProcessInfo.processInfo.activeProcessorCount) cores, concurrency \(settings.concurrency), "
+            "webhook-bench: \(backend), bridge \(settings.bridge.rawValue), \(build), \(ProcessInfo.processInfo.activeProcessorCount) cores, concurrency \(settings.concurrency), "
                 + "\(settings.requests) requests per path in \(settings.rounds) rounds after \(settings.warmup) warm-up, log level \(settings.logLevel), "
                 + "load average \(loadBefore) before",
             "",

@@ -4,6 +4,7 @@ import Logging
 import PlatformServer
 import RPCRuntime
 import ServiceLifecycle
+import TwilioBridge
 
 /// `platform-server`: the ServicePro gRPC platform.
 @main
@@ -24,6 +25,12 @@ struct PlatformServerCommand: AsyncParsableCommand {
             Onboarding email and texts go out through SendGrid (SENDGRID_API_KEY, SERVICEPRO_MAIL_FROM)
             and Twilio (TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, SERVICEPRO_SMS_FROM); a channel without
             credentials logs what it would send. The same Twilio account buys concierge numbers.
+
+            With --twilio-listen the Twilio bridge runs in this process too: the same webhooks,
+            signature checks, spool and fallback as twilio-bridge, its RPCs through the same
+            pipeline but without a socket. Use it where platform and bridge share one box (a
+            SQLite store always does); run twilio-bridge on its own to scale or restart the two
+            apart.
             """
     )
 
@@ -59,6 +66,21 @@ struct PlatformServerCommand: AsyncParsableCommand {
     @Option(name: .customLong("retention-days"), help: "Days a suspended or cancelled tenant can still export; its data is purged after them.")
     var retentionDays = 90
 
+    @Option(name: .customLong("twilio-listen"), help: "Also serve Twilio's webhooks on host:port, from this process (see below).")
+    var twilioListen: String?
+
+    @Option(name: .customLong("twilio-public-url"), help: "With --twilio-listen: the base URL Twilio calls, for signature checks.")
+    var twilioPublicURL: String?
+
+    @Option(name: .customLong("twilio-spool"), help: "With --twilio-listen: SQLite file for texts waiting for the platform (default <home>/bridge-spool.sqlite).")
+    var twilioSpool: String?
+
+    @Option(name: .customLong("twilio-fallback-number"), help: "With --twilio-listen: E.164 number for callers when no forward number is known.")
+    var twilioFallbackNumber: String?
+
+    @Option(name: .customLong("twilio-token-file"), help: "With --twilio-listen: the bridge's bearer token (default <home>/bridge.token).")
+    var twilioTokenFile: String?
+
     func validate() throws {
         guard exportLifetimeDays > 0, graceDays >= 0, retentionDays > 0 else {
             throw ValidationError("--export-lifetime-days and --retention-days must be positive, --grace-days not negative")
@@ -67,6 +89,7 @@ struct PlatformServerCommand: AsyncParsableCommand {
             throw ValidationError("--tls-cert and --tls-key go together")
         }
         _ = try hostAndPort()
+        if let twilioListen { _ = try Self.hostAndPort(twilioListen, option: "--twilio-listen", example: "127.0.0.1:8080") }
     }
 
     func billing() -> BillingSettings {
@@ -77,10 +100,35 @@ struct PlatformServerCommand: AsyncParsableCommand {
     }
 
     func hostAndPort() throws -> (String, Int) {
-        guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]) else {
-            throw ValidationError("--listen must be host:port, e.g. 127.0.0.1:50051")
+        try Self.hostAndPort(listen, option: "--listen", example: "127.0.0.1:50051")
+    }
+
+    static func hostAndPort(_ address: String, option: String, example: String) throws -> (String, Int) {
+        guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]) else {
+            throw ValidationError("\(option) must be host:port, e.g. \(example)")
         }
-        return (String(listen[..<colon]), port)
+        return (String(address[..<colon]), port)
+    }
+
+    /// The bridge on `--twilio-listen`, calling `server` in-process with the bridge's own key.
+    func bridge(for server: PlatformServer, _ platform: PlatformConfiguration) async throws -> [any Service]? {
+        guard let twilioListen else { return nil }
+        let (host, port) = try Self.hostAndPort(twilioListen, option: "--twilio-listen", example: "127.0.0.1:8080")
+        let token = try BridgeToken.read(
+            from: twilioTokenFile ?? platform.bridgeTokenPath,
+            hint: "the first start on a store writes it there; on another replica pass --twilio-token-file")
+        let configuration = BridgeConfiguration(
+            host: host,
+            port: port,
+            publicURL: twilioPublicURL,
+            twilioAuthToken: ProcessInfo.processInfo.environment["TWILIO_AUTH_TOKEN"],
+            spoolPath: twilioSpool ?? home + "/bridge-spool.sqlite",
+            fallbackNumber: twilioFallbackNumber)
+        try FileManager.default.createDirectory(
+            at: URL(fileURLWithPath: configuration.spoolPath).deletingLastPathComponent(), withIntermediateDirectories: true)
+        let client = PlatformClient(transport: server.rpcServer.inProcessClient, bridgeToken: token)
+        let bridge = try await TwilioBridgeServer.start(configuration: configuration, platform: client, logger: Logger(label: "servicepro.bridge"))
+        return bridge.services
     }
 
     func run() async throws {
@@ -102,7 +150,13 @@ struct PlatformServerCommand: AsyncParsableCommand {
             concierge: .fromEnvironment())
         let server = try await PlatformServer.start(configuration, logger: logger)
         logger.info("platform-server listening", metadata: ["address": "\(listen)", "store": "\(store == nil ? "sqlite" : "postgres")"])
-        let group = ServiceGroup(services: [server], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        // A group stops its services in reverse: the bridge finishes before the platform it calls.
+        var services: [any Service] = [server]
+        if let bridge = try await bridge(for: server, configuration) {
+            services += bridge
+            logger.info("serving Twilio webhooks in-process", metadata: ["address": "\(twilioListen ?? "")"])
+        }
+        let group = ServiceGroup(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         try await group.run()
     }
 }

@@ -42,26 +42,18 @@ struct TwilioBridgeCommand: AsyncParsableCommand {
         guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]) else {
             throw ValidationError("--listen must be host:port, e.g. 127.0.0.1:8080")
         }
-        let token: String
-        do {
-            token = try String(contentsOfFile: tokenFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
-        } catch {
-            throw ValidationError("cannot read the bridge token at \(tokenFile): start platform-server once to create it, or pass --token-file")
-        }
+        let token = try BridgeToken.read(from: tokenFile, hint: "start platform-server once to create it, or pass --token-file")
         let configuration = BridgeConfiguration(
             host: String(listen[..<colon]),
             port: port,
-            platform: platform,
-            bridgeToken: token,
-            platformTLS: platformTLS || platformCAFile != nil,
-            platformCAFile: platformCAFile,
             publicURL: publicURL,
             twilioAuthToken: ProcessInfo.processInfo.environment["TWILIO_AUTH_TOKEN"],
             spoolPath: spoolPath,
             fallbackNumber: fallbackNumber)
         try FileManager.default.createDirectory(
             at: URL(fileURLWithPath: spoolPath).deletingLastPathComponent(), withIntermediateDirectories: true)
-        let bridge = try await TwilioBridgeServer.start(configuration: configuration, logger: logger)
+        let client = try RemotePlatformClient(platform: platform, bridgeToken: token, tls: platformTLS || platformCAFile != nil, caFile: platformCAFile)
+        let bridge = try await TwilioBridgeServer.start(configuration: configuration, platform: client, logger: logger)
         try await ServiceGroup(services: bridge.services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger).run()
     }
 }

@@ -53,7 +53,7 @@ public struct PlatformConfiguration: Sendable {
     var homeURL: URL { URL(fileURLWithPath: home, isDirectory: true).standardizedFileURL }
     var sqlitePath: String { homeURL.appendingPathComponent("servicepro.sqlite").path }
     var ownerTokenPath: String { homeURL.appendingPathComponent("owner.token").path }
-    var bridgeTokenPath: String { homeURL.appendingPathComponent("bridge.token").path }
+    public var bridgeTokenPath: String { homeURL.appendingPathComponent("bridge.token").path }
     var secretsKeyFile: String { secretsKeyPath ?? homeURL.appendingPathComponent("secrets.key").path }
     var exportsDirectory: URL {
         exports.directory.map { URL(fileURLWithPath: $0, isDirectory: true) } ?? homeURL.appendingPathComponent("exports", isDirectory: true)

@@ -7,11 +7,17 @@ import Synchronization
 
 /// The embedded store: one SQLite file in WAL mode. SQLite has one writer at a time, so
 /// transactions are serialized here rather than left to fail with SQLITE_BUSY.
+///
+/// The writer connection has a thread of its own, which runs its statements one after another
+/// in the order they were sent. So single statements (`execute`) need not wait for each other:
+/// they share the lock and queue on that thread, back to back, instead of handing the lock from
+/// task to task between statements. A transaction holds the lock alone, from BEGIN to COMMIT.
 public final class SQLiteDatabase: Database {
     public var dialect: SQLDialect { .sqlite }
 
     private let ownership: StoreFileLock
     private let connection: SQLiteConnection
+    private let writerThread: NIOThreadPool
     private let lock = AsyncLock()
     /// Reads beside the writer; see `read`.
     private let reader: SQLiteConnection
@@ -33,7 +39,19 @@ public final class SQLiteDatabase: Database {
     }
 
     private static func open(path: String, ownership: StoreFileLock, logger: Logger) async throws -> SQLiteDatabase {
-        let connection = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
+        let writerThread = NIOThreadPool(numberOfThreads: 1)
+        writerThread.start()
+        do {
+            return try await open(path: path, ownership: ownership, writerThread: writerThread, logger: logger)
+        } catch {
+            try? await writerThread.shutdownGracefully()
+            throw error
+        }
+    }
+
+    private static func open(path: String, ownership: StoreFileLock, writerThread: NIOThreadPool, logger: Logger) async throws -> SQLiteDatabase {
+        let connection = try await SQLiteConnection.open(
+            storage: .file(path: path), threadPool: writerThread, logger: logger, on: MultiThreadedEventLoopGroup.singleton.any())
         for pragma in ["PRAGMA journal_mode = WAL", "PRAGMA foreign_keys = ON", "PRAGMA busy_timeout = 5000", "PRAGMA synchronous = NORMAL"] {
             _ = try await connection.query(pragma, [])
         }
@@ -41,12 +59,13 @@ public final class SQLiteDatabase: Database {
         for pragma in ["PRAGMA query_only = ON", "PRAGMA busy_timeout = 5000"] {
             _ = try await reader.query(pragma, [])
         }
-        return SQLiteDatabase(ownership: ownership, connection: connection, reader: reader, logger: logger)
+        return SQLiteDatabase(ownership: ownership, connection: connection, writerThread: writerThread, reader: reader, logger: logger)
     }
 
-    private init(ownership: StoreFileLock, connection: SQLiteConnection, reader: SQLiteConnection, logger: Logger) {
+    private init(ownership: StoreFileLock, connection: SQLiteConnection, writerThread: NIOThreadPool, reader: SQLiteConnection, logger: Logger) {
         self.ownership = ownership
         self.connection = connection
+        self.writerThread = writerThread
         self.reader = reader
         self.logger = logger
     }
@@ -68,13 +87,14 @@ public final class SQLiteDatabase: Database {
         }
     }
 
-    /// On the writer, in SQLite's implicit transaction of one statement.
+    /// On the writer, in SQLite's implicit transaction of one statement, queued behind the
+    /// statements sent before it (but never inside a transaction).
     public func execute<Result: Sendable>(
         _ scope: DataScope,
         _ statement: SQLStatement,
         _ rows: @Sendable ([SQLRow]) throws -> Result
     ) async throws -> Result {
-        try await lock.withLock {
+        try await lock.withLock(.shared) {
             try rows(try await SQLiteTransaction(connection: connection, scope: scope).query(statement))
         }
     }
@@ -105,13 +125,15 @@ public final class SQLiteDatabase: Database {
         defer { ownership.release() }
         try await reader.close().get()
         try await connection.close().get()
+        try await writerThread.shutdownGracefully()
     }
 
     // The connection must be closed before it goes, whichever way the owner ended.
     deinit {
         if !closed.withLock({ $0 }) {
             _ = reader.close()
-            _ = connection.close()
+            let writerThread = self.writerThread
+            connection.close().whenComplete { _ in writerThread.shutdownGracefully { _ in } }
             ownership.release()
         }
     }

@@ -1,5 +1,6 @@
 import Foundation
 import GRPCCore
+import GRPCInProcessTransport
 import GRPCNIOTransportHTTP2
 import Logging
 import ServiceLifecycle
@@ -8,6 +9,10 @@ import ServiceLifecycle
 /// reflection, every call through the pipeline (call log → authentication and policy → typed
 /// stage). Failed calls of audited methods go to the audit sink, when one is given. Run it under
 /// a `ServiceGroup`; graceful shutdown lets in-flight calls finish.
+///
+/// The same services and pipeline also answer `inProcessClient`, for a caller that runs in this
+/// process (a Twilio bridge beside the platform): its calls skip HTTP/2 and the socket, nothing
+/// else, so they are authenticated, policed and logged like any other.
 ///
 /// ```swift
 /// let server = try RPCServer(configuration: .init(host: "127.0.0.1", port: 50051), services: [...],
@@ -41,6 +46,11 @@ public final class RPCServer: Service, Sendable {
 
     private let server: GRPCServer<HTTP2ServerTransport.Posix>
     private let transport: HTTP2ServerTransport.Posix
+    private let inProcessServer: GRPCServer<InProcessTransport.Server>
+    /// A client transport whose calls this server answers without leaving the process. One
+    /// `GRPCClient` runs on it, once (a transport closed by its client's shutdown stays closed);
+    /// its calls fail once the server has shut down.
+    public let inProcessClient: InProcessTransport.Client
     private let health: HealthService
     private let logger: Logger
 
@@ -75,24 +85,29 @@ public final class RPCServer: Service, Sendable {
         self.transport = transport
         self.health = health
         self.logger = logger
-        self.server = GRPCServer(
-            transport: transport,
-            services: services + [health, reflection] as [any RegistrableRPCService],
-            interceptors: [
-                CallLogInterceptor(logger: logger),
-                AuthenticationInterceptor(
-                    policies: policies, authenticator: authenticator, tenantDirectory: tenantDirectory, auditSink: auditSink),
-            ])
+        let registered = services + [health, reflection] as [any RegistrableRPCService]
+        let pipeline: [any ServerInterceptor] = [
+            CallLogInterceptor(logger: logger),
+            AuthenticationInterceptor(
+                policies: policies, authenticator: authenticator, tenantDirectory: tenantDirectory, auditSink: auditSink),
+        ]
+        self.server = GRPCServer(transport: transport, services: registered, interceptors: pipeline)
+        let inProcess = InProcessTransport()
+        self.inProcessClient = inProcess.client
+        self.inProcessServer = GRPCServer(transport: inProcess.server, services: registered, interceptors: pipeline)
     }
 
     /// Serves until the task is cancelled or graceful shutdown is triggered.
     public func run() async throws {
         try await withGracefulShutdownHandler {
-            try await server.serve()
+            try await withThrowingDiscardingTaskGroup { group in
+                group.addTask { try await self.inProcessServer.serve() }
+                try await self.server.serve()
+                self.inProcessServer.beginGracefulShutdown()
+            }
         } onGracefulShutdown: {
             self.logger.info("shutting down: finishing in-flight calls")
-            self.health.markNotServing()
-            self.server.beginGracefulShutdown()
+            self.beginGracefulShutdown()
         }
     }
 
@@ -107,5 +122,6 @@ public final class RPCServer: Service, Sendable {
     public func beginGracefulShutdown() {
         health.markNotServing()
         server.beginGracefulShutdown()
+        inProcessServer.beginGracefulShutdown()
     }
 }
