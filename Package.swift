@@ -104,6 +104,7 @@ let package = Package(
             name: "platform-server",
             dependencies: [
                 "PlatformServer",
+                "RPCRuntime",
                 // --twilio-listen: the bridge in this process.
                 "TwilioBridge",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -114,6 +115,7 @@ let package = Package(
             name: "twilio-bridge",
             dependencies: [
                 "TwilioBridge",
+                "RPCRuntime",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/Executables/twilio-bridge"

@@ -41,9 +41,7 @@ struct RPCFloor: AsyncParsableCommand {
     func run() async throws {
         let level = Logger.Level(rawValue: logLevel) ?? .info
         LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
+            StandardErrorLogHandler(label: label, logLevel: level)
         }
         let logger = Logger(label: "rpc-floor")
         var results: [String: [Phase]] = ["bare": [], "pipeline": [], "in-process": []]

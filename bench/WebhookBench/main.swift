@@ -82,9 +82,7 @@ struct WebhookBench: AsyncParsableCommand {
     func run() async throws {
         let level = Logger.Level(rawValue: logLevel)!
         LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
+            StandardErrorLogHandler(label: label, logLevel: level)
         }
         let logger = Logger(label: "webhook-bench")
         let home = FileManager.default.temporaryDirectory.appendingPathComponent("webhook-bench-\(UUID().uuidString)")

@@ -132,7 +132,7 @@ struct PlatformServerCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
+        LoggingSystem.bootstrap { StandardErrorLogHandler(label: $0) }
         var logger = Logger(label: "servicepro.platform")
         logger.logLevel = .info
         let (host, port) = try hostAndPort()

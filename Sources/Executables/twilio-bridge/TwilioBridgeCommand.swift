@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import RPCRuntime
 import ServiceLifecycle
 import TwilioBridge
 
@@ -37,7 +38,7 @@ struct TwilioBridgeCommand: AsyncParsableCommand {
     var platformCAFile: String?
 
     func run() async throws {
-        LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
+        LoggingSystem.bootstrap { StandardErrorLogHandler(label: $0) }
         let logger = Logger(label: "servicepro.bridge")
         guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]) else {
             throw ValidationError("--listen must be host:port, e.g. 127.0.0.1:8080")

@@ -157,7 +157,25 @@ public struct AuthenticationInterceptor: ServerInterceptor {
         if let given = metadata[stringValues: "x-request-id"].first(where: { _ in true }), !given.isEmpty, given.count <= 128 {
             return given
         }
-        return UUID().uuidString.lowercased()
+        return randomUUID()
+    }
+
+    /// A version 4 UUID, lowercase. Foundation's `UUID()` opens and reads /dev/urandom each time;
+    /// the system generator takes its 16 bytes in two `getrandom` calls.
+    static func randomUUID() -> String {
+        var generator = SystemRandomNumberGenerator()
+        var bytes = withUnsafeBytes(of: (generator.next() as UInt64, generator.next() as UInt64)) { Array($0) }
+        bytes[6] = bytes[6] & 0x0f | 0x40  // version 4
+        bytes[8] = bytes[8] & 0x3f | 0x80  // RFC 4122 variant
+        let digits = Array("0123456789abcdef".utf8)
+        var text: [UInt8] = []
+        text.reserveCapacity(36)
+        for (index, byte) in bytes.enumerated() {
+            if [4, 6, 8, 10].contains(index) { text.append(UInt8(ascii: "-")) }
+            text.append(digits[Int(byte >> 4)])
+            text.append(digits[Int(byte & 0x0f)])
+        }
+        return String(decoding: text, as: UTF8.self)
     }
 
     /// `grpc-timeout` is digits and a unit: H, M, S, m (ms), u (µs), n (ns).
