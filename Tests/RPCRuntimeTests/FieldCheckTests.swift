@@ -1,3 +1,4 @@
+import Foundation
 import RPCRuntime
 import ServiceProAPI
 import Testing
@@ -11,6 +12,15 @@ struct FieldCheckTests {
     ])
     func e164(number: String, valid: Bool) {
         #expect(PhoneNumber.isE164(number) == valid)
+    }
+
+    @Test("trim removes whitespace and newlines at both ends, as Foundation's set defines them (zero-width space too), and nothing else", arguments: [
+        ("acme", "acme"), ("  acme ", "acme"), ("\tacme\n", "acme"), ("\u{00A0}acme\u{3000}", "acme"), ("\r\n", ""),
+        ("", ""), ("a b", "a b"), ("\u{200B}acme", "acme"), ("a\u{200B}b", "a\u{200B}b"), ("acme\u{0085}", "acme"),
+    ])
+    func trim(value: String, expected: String) {
+        #expect(FieldCheck.trimmed(value) == expected)
+        #expect(FieldCheck.trimmed(value) == value.trimmingCharacters(in: .whitespacesAndNewlines))
     }
 
     @Test("patterns match the whole value")

@@ -1,4 +1,5 @@
 import Foundation
+import RPCRuntime
 import Synchronization
 import ServiceProAPI
 
@@ -42,11 +43,11 @@ public final class TenantResolver: Sendable {
 
     public func resolve(messagingServiceSID: String, to: String) async throws -> Resolution {
         let index = try await current()
-        let sid = messagingServiceSID.trimmingCharacters(in: .whitespaces)
+        let sid = FieldCheck.trimmed(messagingServiceSID)
         if !sid.isEmpty, let config = index.byMessagingService[sid] {
             return Resolution(tenantID: config.tenantID, phoneConfig: config, method: .messagingServiceSid)
         }
-        if let config = index.byNumber[to.trimmingCharacters(in: .whitespaces)] {
+        if let config = index.byNumber[FieldCheck.trimmed(to)] {
             return Resolution(tenantID: config.tenantID, phoneConfig: config, method: .toNumber)
         }
         return Resolution(tenantID: TenantRecords.rootID, phoneConfig: index.rootLine, method: .fallbackRoot)

@@ -149,7 +149,7 @@ public struct AuthenticationInterceptor: ServerInterceptor {
             throw ServiceError.unauthenticated(
                 reason: "malformed_credentials", message: "the authorization header must be `Bearer <token>`")
         }
-        return String(header.dropFirst(prefix.count)).trimmingCharacters(in: .whitespaces)
+        return FieldCheck.trimmed(String(header.dropFirst(prefix.count)))
     }
 
     /// The caller's `x-request-id`, or a new one.

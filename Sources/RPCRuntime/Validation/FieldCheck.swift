@@ -6,7 +6,12 @@ import Foundation
 public enum FieldCheck {
     /// The value without leading and trailing whitespace, for the `trim` rule.
     public static func trimmed(_ value: String) -> String {
-        value.trimmingCharacters(in: .whitespacesAndNewlines)
+        // Most values have nothing to trim, and need not pay for Foundation's bridged scan.
+        let whitespace = CharacterSet.whitespacesAndNewlines
+        guard let first = value.unicodeScalars.first, let last = value.unicodeScalars.last,
+              whitespace.contains(first) || whitespace.contains(last)
+        else { return value }
+        return value.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
     public static func required(_ isSet: Bool, _ field: String, _ violations: inout [FieldViolation]) {
