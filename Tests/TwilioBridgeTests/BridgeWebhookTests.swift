@@ -148,6 +148,24 @@ struct BridgeWebhookTests {
         }
     }
 
+    @Test("once the platform in its process has stopped, texts wait in the spool as for a platform that is down")
+    func inProcessBridgeAfterShutdown() async throws {
+        try await TestPlatform.with(.sqlite) { platform in
+            try await Self.configure(platform, mode: .simple)
+            let client = PlatformClient(transport: platform.server.rpcServer.inProcessClient, bridgeToken: platform.bridgeToken)
+            try await TestBridge.with(platform: client, spoolPath: Self.spoolPath()) { bridge in
+                try await bridge.waitForPlatform()
+                platform.server.rpcServer.beginGracefulShutdown()
+                let text = try await bridge.post("/sms", Self.sms(31))
+                #expect(text.status == 200, "\(text.body)")
+                #expect(await bridge.spool.count() == 1)
+                // The drainer retries every 200 ms; the platform stays away, so the text stays.
+                try await Task.sleep(for: .milliseconds(700))
+                #expect(await bridge.spool.count() == 1)
+            }
+        }
+    }
+
     @Test("bad bodies are a clear 400")
     func badBodies() async throws {
         try await TestPlatform.with(.sqlite) { platform in

@@ -66,7 +66,7 @@ struct PlatformServerCommand: AsyncParsableCommand {
     @Option(name: .customLong("retention-days"), help: "Days a suspended or cancelled tenant can still export; its data is purged after them.")
     var retentionDays = 90
 
-    @Option(name: .customLong("twilio-listen"), help: "Also serve Twilio's webhooks on host:port, from this process (see below).")
+    @Option(name: .customLong("twilio-listen"), help: "Also serve Twilio's webhooks on host:port, from this process (see the overview above).")
     var twilioListen: String?
 
     @Option(name: .customLong("twilio-public-url"), help: "With --twilio-listen: the base URL Twilio calls, for signature checks.")
@@ -89,7 +89,11 @@ struct PlatformServerCommand: AsyncParsableCommand {
             throw ValidationError("--tls-cert and --tls-key go together")
         }
         _ = try hostAndPort()
-        if let twilioListen { _ = try Self.hostAndPort(twilioListen, option: "--twilio-listen", example: "127.0.0.1:8080") }
+        if let twilioListen {
+            _ = try Self.hostAndPort(twilioListen, option: "--twilio-listen", example: "127.0.0.1:8080")
+        } else if twilioPublicURL != nil || twilioSpool != nil || twilioFallbackNumber != nil || twilioTokenFile != nil {
+            throw ValidationError("the --twilio-… options configure the bridge that --twilio-listen runs: add --twilio-listen host:port")
+        }
     }
 
     func billing() -> BillingSettings {

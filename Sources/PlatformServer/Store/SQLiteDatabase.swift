@@ -120,12 +120,20 @@ public final class SQLiteDatabase: Database {
     /// Closes the connection; later calls, and the deinit, do nothing.
     public func close() async throws {
         guard closed.withLock({ closed in defer { closed = true }; return !closed }) else { return }
-        // The future-based close, not the async one: that one skips the work when the calling
-        // task is already cancelled, which would leave the handle open for the deinit to trip on.
-        defer { ownership.release() }
-        try await reader.close().get()
-        try await connection.close().get()
-        try await writerThread.shutdownGracefully()
+        // Statements already queued on the writer run first: the handle is closed after them.
+        try await lock.withLock(.exclusive) {
+            // The future-based close, not the async one: that one skips the work when the calling
+            // task is already cancelled, which would leave the handle open for the deinit to trip on.
+            defer { ownership.release() }
+            do {
+                try await reader.close().get()
+                try await connection.close().get()
+            } catch {
+                try? await writerThread.shutdownGracefully()
+                throw error
+            }
+            try await writerThread.shutdownGracefully()
+        }
     }
 
     // The connection must be closed before it goes, whichever way the owner ended.

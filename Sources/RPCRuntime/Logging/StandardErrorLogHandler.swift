@@ -14,7 +14,8 @@ import Synchronization
 /// `StreamLogHandler` formats its timestamp with `localtime`, which glibc makes re-check the time
 /// zone file (a `stat` under a process-wide lock) on every call unless `TZ` is set; with one line
 /// per RPC that was a sixth of an inbound text's cost. Here the timestamp is formatted once a
-/// second, and a line goes out in one `write`, so lines from different threads never interleave.
+/// second, and a line goes out in one `write` under a lock (as `StreamLogHandler` holds
+/// `flockfile`), so lines from different threads do not interleave.
 ///
 /// ```
 /// 2026-11-27T07:33:39+0000 info servicepro.platform: code=ok latency_ms=1.2 method=… [RPCRuntime] rpc
@@ -55,23 +56,27 @@ public struct StandardErrorLogHandler: LogHandler {
         Self.emit(line)
     }
 
-    /// One `write` for the whole line, continued if the kernel takes only part of it.
+    /// One `write` for the whole line, continued if the kernel takes only part of it. A line that
+    /// cannot be written (stderr closed, or non-blocking and full) is dropped: there is nowhere
+    /// left to say so.
     private static func emit(_ line: String) {
         var line = line
-        line.withUTF8 { bytes in
+        output.withLock { _ in line.withUTF8 { bytes in
             var offset = 0
             while offset < bytes.count {
                 let written = write(STDERR_FILENO, bytes.baseAddress! + offset, bytes.count - offset)
                 if written < 0 {
                     if errno == EINTR { continue }
-                    return  // Nowhere left to say that logging failed.
+                    return
                 }
                 offset += written
             }
-        }
+        } }
     }
 
     private static let timestamp = SecondTimestamp()
+    /// Held while a line is written, so that a line the kernel takes in parts stays whole.
+    private static let output = Mutex(())
 }
 
 /// Local time as `StreamLogHandler` writes it (`%Y-%m-%dT%H:%M:%S%z`), formatted once a second.

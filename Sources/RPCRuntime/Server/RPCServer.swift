@@ -49,8 +49,8 @@ public final class RPCServer: Service, Sendable {
     private let inProcessServer: GRPCServer<InProcessTransport.Server>
     /// A client transport whose calls this server answers without leaving the process. One
     /// `GRPCClient` runs on it, once (a transport closed by its client's shutdown stays closed);
-    /// its calls fail once the server has shut down.
-    public let inProcessClient: InProcessTransport.Client
+    /// once the server has shut down its calls fail with UNAVAILABLE.
+    public let inProcessClient: InProcessClientTransport
     private let health: HealthService
     private let logger: Logger
 
@@ -93,7 +93,7 @@ public final class RPCServer: Service, Sendable {
         ]
         self.server = GRPCServer(transport: transport, services: registered, interceptors: pipeline)
         let inProcess = InProcessTransport()
-        self.inProcessClient = inProcess.client
+        self.inProcessClient = InProcessClientTransport(inProcess.client)
         self.inProcessServer = GRPCServer(transport: inProcess.server, services: registered, interceptors: pipeline)
     }
 
@@ -101,7 +101,13 @@ public final class RPCServer: Service, Sendable {
     public func run() async throws {
         try await withGracefulShutdownHandler {
             try await withThrowingDiscardingTaskGroup { group in
-                group.addTask { try await self.inProcessServer.serve() }
+                group.addTask {
+                    do {
+                        try await self.inProcessServer.serve()
+                    } catch let error as RuntimeError where error.code == .serverIsStopped {
+                        // Shutdown began before this task got to serve: nothing to serve, nothing lost.
+                    }
+                }
                 try await self.server.serve()
                 self.inProcessServer.beginGracefulShutdown()
             }
