@@ -30,21 +30,13 @@ public final class SQLiteDatabase: Database {
     /// Opens (creating if needed) the database file.
     public static func open(path: String, logger: Logger) async throws -> SQLiteDatabase {
         let ownership = try StoreFileLock(claiming: path)
-        do {
-            return try await open(path: path, ownership: ownership, logger: logger)
-        } catch {
-            ownership.release()
-            throw error
-        }
-    }
-
-    private static func open(path: String, ownership: StoreFileLock, logger: Logger) async throws -> SQLiteDatabase {
         let writerThread = NIOThreadPool(numberOfThreads: 1)
         writerThread.start()
         do {
             return try await open(path: path, ownership: ownership, writerThread: writerThread, logger: logger)
         } catch {
             try? await writerThread.shutdownGracefully()
+            ownership.release()
             throw error
         }
     }

@@ -3,7 +3,8 @@ import Foundation
 import Logging
 import RPCRuntime
 
-/// Encrypts secrets at rest (SIP passwords) with AES-256-GCM.
+/// Encrypts secrets at rest with AES-256-GCM: SIP passwords, and the one-time tokens that
+/// idempotency records keep for a retry (see ``SealedToken``).
 ///
 /// The key comes from `SERVICEPRO_SECRETS_KEY` (base64 of 32 bytes) when set, else from a key
 /// file, which the first start creates with 32 random bytes and mode 0600:

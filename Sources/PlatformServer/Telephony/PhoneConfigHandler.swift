@@ -158,18 +158,18 @@ public struct PhoneConfigHandler: PhoneConfigServiceHandler {
     /// menu digits unique.
     static func normalized(_ config: PhoneConfig) throws -> PhoneConfig {
         var config = config
-        config.displayName = config.displayName.trimmed
-        config.phoneNumber = config.phoneNumber.trimmed
-        config.messagingServiceSid = config.messagingServiceSid.trimmed
-        config.sipDomain = config.sipDomain.trimmed
-        config.sipUsername = config.sipUsername.trimmed
-        config.forwardNumber = config.forwardNumber.trimmed
+        config.displayName = FieldCheck.trimmed(config.displayName)
+        config.phoneNumber = FieldCheck.trimmed(config.phoneNumber)
+        config.messagingServiceSid = FieldCheck.trimmed(config.messagingServiceSid)
+        config.sipDomain = FieldCheck.trimmed(config.sipDomain)
+        config.sipUsername = FieldCheck.trimmed(config.sipUsername)
+        config.forwardNumber = FieldCheck.trimmed(config.forwardNumber)
         if config.hasIvrMenu {
-            config.ivrMenu.greeting = config.ivrMenu.greeting.trimmed
+            config.ivrMenu.greeting = FieldCheck.trimmed(config.ivrMenu.greeting)
             for index in config.ivrMenu.options.indices {
-                config.ivrMenu.options[index].digit = config.ivrMenu.options[index].digit.trimmed
-                config.ivrMenu.options[index].prompt = config.ivrMenu.options[index].prompt.trimmed
-                config.ivrMenu.options[index].smsBody = config.ivrMenu.options[index].smsBody.trimmed
+                config.ivrMenu.options[index].digit = FieldCheck.trimmed(config.ivrMenu.options[index].digit)
+                config.ivrMenu.options[index].prompt = FieldCheck.trimmed(config.ivrMenu.options[index].prompt)
+                config.ivrMenu.options[index].smsBody = FieldCheck.trimmed(config.ivrMenu.options[index].smsBody)
             }
         }
         var violations: [FieldViolation] = []
@@ -246,7 +246,3 @@ public struct PhoneConfigHandler: PhoneConfigServiceHandler {
 }
 
 extension ListPhoneConfigsRequest: PagedListRequest {}
-
-extension String {
-    fileprivate var trimmed: String { trimmingCharacters(in: .whitespacesAndNewlines) }
-}

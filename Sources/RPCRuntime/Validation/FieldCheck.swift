@@ -11,7 +11,7 @@ public enum FieldCheck {
         guard let first = value.unicodeScalars.first, let last = value.unicodeScalars.last,
               whitespace.contains(first) || whitespace.contains(last)
         else { return value }
-        return value.trimmingCharacters(in: .whitespacesAndNewlines)
+        return value.trimmingCharacters(in: whitespace)
     }
 
     public static func required(_ isSet: Bool, _ field: String, _ violations: inout [FieldViolation]) {
