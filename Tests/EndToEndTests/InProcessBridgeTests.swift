@@ -8,7 +8,7 @@ import Testing
 struct InProcessBridgeTests {
     @Test("serves signed webhooks from the platform's process and stops cleanly on SIGTERM")
     func webhooksFromThePlatformProcess() async throws {
-        let bridgePort = Int.random(in: 45000...48999)
+        let bridgePort = TestPorts.unused()
         let server = try PlatformProcess(
             "in-process-bridge", arguments: ["--twilio-listen", "127.0.0.1:\(bridgePort)"], environment: ["TWILIO_AUTH_TOKEN": "dev-token"])
 

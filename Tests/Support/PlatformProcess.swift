@@ -13,7 +13,7 @@ public final class PlatformProcess {
     public init(_ label: String, arguments: [String] = [], environment extra: [String: String] = [:]) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("\(label)-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        port = Int.random(in: 41000...44999)
+        port = TestPorts.unused()
         environment = ["XDG_CONFIG_HOME": directory.appendingPathComponent("config").path, "SPCTL_SERVER": "", "SPCTL_TOKEN": ""]
             .merging(extra) { $1 }
         process = Process()

@@ -22,7 +22,7 @@ struct BridgeFaultTests {
 
         init() {
             home = FileManager.default.temporaryDirectory.appendingPathComponent("restartable-\(UUID().uuidString)")
-            port = Int.random(in: 35000...39999)
+            port = TestPorts.unused()
         }
 
         var address: String { "127.0.0.1:\(port)" }

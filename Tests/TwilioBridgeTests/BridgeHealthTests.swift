@@ -11,7 +11,7 @@ struct BridgeHealthTests {
     @Test("/healthz reports the platform reachable with the bridge key, and unreachable without it")
     func healthz() async throws {
         try await TestPlatform.with(.sqlite) { platform in
-            let port = Int.random(in: 49000...55999)
+            let port = TestPorts.unused()
             let bridge = Process()
             bridge.executableURL = RepositoryPaths.executable("twilio-bridge")
             bridge.arguments = [
