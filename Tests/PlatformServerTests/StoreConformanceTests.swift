@@ -180,6 +180,53 @@ struct RowLevelSecurityTests {
         }
     }
 
+    @Test("one connection used for tenants and the platform in turn sees each time only the scope it is used for")
+    func sessionScopeFollowsEachUse() async throws {
+        try await TestPlatform.with(.postgres) { platform in
+            try await platform.createTenant("alpha")
+            try await platform.createTenant("bravo")
+            _ = try await platform.token(role: .tenantAdmin, tenant: "alpha")
+            _ = try await platform.token(role: .tenantAdmin, tenant: "bravo")
+            var logger = Logger(label: "test.store")
+            logger.logLevel = .critical
+            let database = try PostgresDatabase(url: try #require(platform.databaseURL), maximumConnections: 1, logger: logger)
+            defer { Task { try? await database.close() } }
+            let unfiltered: SQLStatement = "SELECT tenant_id FROM api_keys"
+            let seen: @Sendable ([SQLRow]) throws -> Set<String> = { rows in Set(try rows.map { try $0.string("tenant_id") }) }
+
+            #expect(try await database.read(.tenant("alpha")) { try seen(try await $0.query(unfiltered)) } == ["alpha"])
+            #expect(try await database.execute(.tenant("alpha"), unfiltered, seen) == ["alpha"])
+            #expect(try await database.execute(.tenant("bravo"), unfiltered, seen) == ["bravo"])
+            #expect(try await database.transaction(.platform) { try seen(try await $0.query(unfiltered)) } == ["root", "alpha", "bravo"])
+            #expect(try await database.read(.tenant("bravo")) { try seen(try await $0.query(unfiltered)) } == ["bravo"])
+
+            // A rolled-back transaction, and a statement that fails, leave the session as set.
+            await #expect(throws: (any Error).self) {
+                try await database.transaction(.tenant("alpha")) { tx in
+                    _ = try await tx.query(unfiltered)
+                    throw TestSetupError("roll back")
+                }
+            }
+            #expect(try await database.execute(.tenant("alpha"), unfiltered, seen) == ["alpha"])
+            await #expect(throws: (any Error).self) {
+                try await database.read(.tenant("alpha")) { try await $0.query("SELECT no_such_column FROM api_keys") }
+            }
+            #expect(try await database.read(.tenant("alpha")) { try seen(try await $0.query(unfiltered)) } == ["alpha"])
+
+            // After the platform, a tenant no longer sees everything; an empty scope sees nothing.
+            #expect(try await database.read(.platform) { try seen(try await $0.query(unfiltered)) }.count == 3)
+            #expect(try await database.execute(.tenant(""), unfiltered, seen).isEmpty)
+            #expect(try await database.execute(.tenant("bravo"), unfiltered, seen) == ["bravo"])
+        }
+    }
+
+    @Test("placeholders are numbered in order, never inside a string literal, and other text is kept")
+    func placeholdersAreNumbered() {
+        #expect(PostgresTransaction.numberPlaceholders("SELECT ? WHERE a = ? AND b = '?' AND c = ?") == "SELECT $1 WHERE a = $2 AND b = '?' AND c = $3")
+        #expect(PostgresTransaction.numberPlaceholders("UPDATE t SET name = 'Café ☕️ ?', n = ?") == "UPDATE t SET name = 'Café ☕️ ?', n = $1")
+        #expect(PostgresTransaction.numberPlaceholders(Array(repeating: "?", count: 11).joined(separator: ",")).hasSuffix("$10,$11"))
+    }
+
     @Test("writing another tenant's row is refused by the policy")
     func crossTenantWriteIsRefused() async throws {
         try await TestPlatform.with(.postgres) { platform in

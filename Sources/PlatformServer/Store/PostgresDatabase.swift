@@ -13,8 +13,9 @@ public final class PostgresDatabase: Database {
     private let runTask: Task<Void, Never>
     private let logger: Logger
 
-    /// Connects to `url` (`postgres://user:password@host:port/database`).
-    public init(url: String, logger: Logger) throws {
+    /// Connects to `url` (`postgres://user:password@host:port/database`), with at most
+    /// `maximumConnections` connections open.
+    public init(url: String, maximumConnections: Int = 20, logger: Logger) throws {
         guard let components = URLComponents(string: url), let host = components.host,
               ["postgres", "postgresql"].contains(components.scheme ?? "")
         else {
@@ -28,7 +29,7 @@ public final class PostgresDatabase: Database {
             database: String(components.path.dropFirst()).nilIfEmpty,
             tls: components.queryItems?.contains(where: { $0.name == "sslmode" && $0.value == "require" }) == true
                 ? .require(.makeClientConfiguration()) : .disable)
-        configuration.options.maximumConnections = 20
+        configuration.options.maximumConnections = maximumConnections
         let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
         self.client = client
         self.logger = logger
@@ -113,22 +114,24 @@ struct PostgresTransaction: SQLTransaction {
         }
     }
 
-    /// `?` → `$1`, `$2`, … outside string literals.
+    /// `?` → `$1`, `$2`, … outside string literals. Byte by byte: `'` and `?` are ASCII, and no
+    /// byte of a multi-byte UTF-8 character is.
     static func numberPlaceholders(_ sql: String) -> String {
-        var result = ""
-        result.reserveCapacity(sql.count + 16)
+        var result: [UInt8] = []
+        result.reserveCapacity(sql.utf8.count + 16)
         var number = 0
         var inLiteral = false
-        for character in sql {
-            if character == "'" { inLiteral.toggle() }
-            if character == "?", !inLiteral {
+        for byte in sql.utf8 {
+            if byte == UInt8(ascii: "'") { inLiteral.toggle() }
+            if byte == UInt8(ascii: "?"), !inLiteral {
                 number += 1
-                result += "$\(number)"
+                result.append(UInt8(ascii: "$"))
+                result.append(contentsOf: String(number).utf8)
             } else {
-                result.append(character)
+                result.append(byte)
             }
         }
-        return result
+        return String(decoding: result, as: UTF8.self)
     }
 
     private static func decode(_ cell: PostgresCell) throws -> SQLValue {
