@@ -13,9 +13,11 @@ public final class PlatformServer: Service, Sendable {
     public let services: [any PolicedRPCService]
     /// The API keys authenticated lately, shared by authentication and what revokes keys.
     public let apiKeyCache: ApiKeyCache
+    /// Which tenant an inbound text or call is for, shared by the phone config and inbound services.
+    public let tenantResolver: TenantResolver
     /// Background work that runs while the server does: trial and grace expiry, export archives,
-    /// purging data whose retention window ended, the outbox and, on PostgreSQL, the feed of API
-    /// key changes.
+    /// purging data whose retention window ended, the outbox and, on PostgreSQL, the feeds of API
+    /// key and phone config changes.
     let jobs: [any Service]
     let logger: Logger
 
@@ -52,14 +54,22 @@ public final class PlatformServer: Service, Sendable {
         let postgres = database as? PostgresDatabase
         let apiKeyCache = ApiKeyCache(enabled: postgres == nil)
         self.apiKeyCache = apiKeyCache
+        let resolver = TenantResolver(database: database)
+        self.tenantResolver = resolver
         self.services = Self.services(
-            database: database, apiKeyCache: apiKeyCache, sealer: sealer, catalog: catalog, configuration: configuration, logger: logger)
+            database: database, apiKeyCache: apiKeyCache, resolver: resolver, sealer: sealer, catalog: catalog,
+            configuration: configuration, logger: logger)
         self.jobs = [
             BillingLifecycleJob(database: database, settings: configuration.billing, logger: logger),
             ExportWorker(database: database, settings: configuration.exports, directory: configuration.exportsDirectory, logger: logger),
             RetentionPurgeJob(database: database, apiKeys: apiKeyCache, logger: logger),
             OutboxWorker(database: database, settings: configuration.outbox, logger: logger),
-        ] + (postgres.map { [ApiKeyChangeFeed(database: $0, cache: apiKeyCache, logger: logger)] } ?? [])
+        ] + (postgres.map {
+            [
+                ApiKeyChangeFeed.follow($0, into: apiKeyCache, logger: logger),
+                PhoneConfigChangeFeed.follow($0, into: resolver, logger: logger),
+            ]
+        } ?? [])
         self.rpcServer = try RPCServer(
             configuration: .init(host: configuration.host, port: configuration.port, tls: configuration.tls),
             services: services,
@@ -72,16 +82,16 @@ public final class PlatformServer: Service, Sendable {
 
     /// Every area's service.
     static func services(
-        database: any Database, apiKeyCache: ApiKeyCache, sealer: SecretSealer, catalog: IndustryPackCatalog, configuration: PlatformConfiguration, logger: Logger
+        database: any Database, apiKeyCache: ApiKeyCache, resolver: TenantResolver, sealer: SecretSealer, catalog: IndustryPackCatalog,
+        configuration: PlatformConfiguration, logger: Logger
     ) -> [any PolicedRPCService] {
-        let resolver = TenantResolver(database: database)
         let concierge = configuration.concierge
         return [
             TenantService.Service(handler: TenantHandler(database: database, apiKeys: apiKeyCache)),
             ApiKeyService.Service(handler: ApiKeyHandler(database: database, cache: apiKeyCache, sealer: sealer)),
             ImpersonationService.Service(handler: ImpersonationHandler(database: database, sealer: sealer)),
             AuditService.Service(handler: AuditHandler(database: database)),
-            PhoneConfigService.Service(handler: PhoneConfigHandler(database: database, sealer: sealer, onChange: { await resolver.invalidate() })),
+            PhoneConfigService.Service(handler: PhoneConfigHandler(database: database, sealer: sealer, onChange: { resolver.invalidate() })),
             InboundService.Service(handler: InboundHandler(database: database, resolver: resolver)),
             CommunicationLogService.Service(handler: CommunicationLogHandler(database: database)),
             BillingService.Service(handler: BillingHandler(database: database, settings: configuration.billing)),
@@ -97,7 +107,7 @@ public final class PlatformServer: Service, Sendable {
                 provisioner: concierge.numbers.map { $0 as any NumberProvisioner } ?? UnavailableNumberProvisioner(),
                 onboarding: OnboardingSender(database: database, linkBaseURL: concierge.loginLinkBaseURL),
                 faults: concierge.faults, logger: logger,
-                onPhoneConfigChange: { await resolver.invalidate() })),
+                onPhoneConfigChange: { resolver.invalidate() })),
         ]
     }
 

@@ -384,6 +384,7 @@ enum Migrator {
         ApiKeyChangeFeed.migration,
         OutboxRecords.senderMigration,
         IdempotencyRecords.unsealedTokensMigration,
+        PhoneConfigChangeFeed.migration,
     ]
 
     static func migrate(_ database: any Database, logger: Logger) async throws {

@@ -7,7 +7,12 @@ import ServiceProAPI
 /// MessagingServiceSid → tenant, else the To number → phone config, else the root tenant.
 ///
 /// Lookups are dictionary reads of an in-memory index. The index reloads when this replica
-/// changes a phone config, and at most `maxAge` after another replica did.
+/// changes a phone config. Changes made elsewhere reach it through ``PhoneConfigChangeFeed`` on
+/// PostgreSQL, milliseconds after they commit; while no feed is heard (SQLite, or the feed's
+/// connection is down) the index is reloaded at most `maxAge` after it was read.
+///
+/// One load at a time: callers that find the index stale wait for the load in flight instead of
+/// each reading every config.
 public final class TenantResolver: Sendable {
     public struct Resolution: Sendable {
         public var tenantID: String
@@ -18,11 +23,16 @@ public final class TenantResolver: Sendable {
         public var ivrMode: IvrMode { phoneConfig?.config.ivrMode ?? .simple }
     }
 
-    private struct Index {
+    private struct Index: Sendable {
         var byMessagingService: [String: StoredPhoneConfig] = [:]
         var byNumber: [String: StoredPhoneConfig] = [:]
         var rootLine: StoredPhoneConfig?
         var loadedAt: ContinuousClock.Instant?
+    }
+
+    private struct Load {
+        let generation: UInt64
+        let task: Task<Index, any Error>
     }
 
     private struct State {
@@ -30,6 +40,9 @@ public final class TenantResolver: Sendable {
         /// Advanced by every invalidation: a load that began before one is not kept, or it would
         /// put back the configs the change replaced.
         var generation: UInt64 = 0
+        var load: Load?
+        /// While a feed announces every change, the index is good until the next announcement.
+        var followingChanges = false
     }
 
     private let database: any Database
@@ -53,29 +66,65 @@ public final class TenantResolver: Sendable {
         return Resolution(tenantID: TenantRecords.rootID, phoneConfig: index.rootLine, method: .fallbackRoot)
     }
 
-    /// Reloads now: called after this replica changes a phone config.
-    public func invalidate() async {
+    /// Reloads on the next lookup: called after a phone config changed, here or anywhere.
+    public func invalidate() {
         state.withLock { state in
             state.index.loadedAt = nil
             state.generation &+= 1
         }
     }
 
+    /// Whether a feed now announces every change. Either way the index is reloaded: changes
+    /// made while no one listened were not announced.
+    public func followChanges(_ following: Bool) {
+        state.withLock { state in
+            state.followingChanges = following
+            state.index.loadedAt = nil
+            state.generation &+= 1
+        }
+    }
+
+    public var isFollowingChanges: Bool { state.withLock(\.followingChanges) }
+
+    private enum Lookup {
+        case ready(Index)
+        case loading(Load)
+    }
+
     private func current() async throws -> Index {
-        let (snapshot, generation) = state.withLock { ($0.index, $0.generation) }
-        if let loadedAt = snapshot.loadedAt, ContinuousClock.now - loadedAt < maxAge { return snapshot }
+        let lookup = state.withLock { state -> Lookup in
+            if let loadedAt = state.index.loadedAt, state.followingChanges || ContinuousClock.now - loadedAt < maxAge {
+                return .ready(state.index)
+            }
+            if let load = state.load, load.generation == state.generation { return .loading(load) }
+            let load = Load(generation: state.generation, task: Task { try await self.load() })
+            state.load = load
+            return .loading(load)
+        }
+        switch lookup {
+        case .ready(let index):
+            return index
+        case .loading(let load):
+            let result = await load.task.result
+            state.withLock { state in
+                if case .success(let fresh) = result, state.generation == load.generation { state.index = fresh }
+                if state.load?.task == load.task { state.load = nil }
+            }
+            return try result.get()
+        }
+    }
+
+    private func load() async throws -> Index {
+        let loadedAt = ContinuousClock.now
         let configs = try await database.transaction(.platform) { tx in try await PhoneConfigRecords.all(tx) }
-        var fresh = Index(loadedAt: .now)
+        var index = Index(loadedAt: loadedAt)
         for config in configs {
-            if !config.config.messagingServiceSid.isEmpty { fresh.byMessagingService[config.config.messagingServiceSid] = config }
-            if !config.config.phoneNumber.isEmpty { fresh.byNumber[config.config.phoneNumber] = config }
-            if config.tenantID == TenantRecords.rootID, config.id == PhoneConfigRecords.rootLineID || fresh.rootLine == nil {
-                fresh.rootLine = config
+            if !config.config.messagingServiceSid.isEmpty { index.byMessagingService[config.config.messagingServiceSid] = config }
+            if !config.config.phoneNumber.isEmpty { index.byNumber[config.config.phoneNumber] = config }
+            if config.tenantID == TenantRecords.rootID, config.id == PhoneConfigRecords.rootLineID || index.rootLine == nil {
+                index.rootLine = config
             }
         }
-        state.withLock { state in
-            if state.generation == generation { state.index = fresh }
-        }
-        return fresh
+        return index
     }
 }

@@ -1,5 +1,4 @@
 import Logging
-import ServiceLifecycle
 
 /// On PostgreSQL, keeps this replica's ``ApiKeyCache`` in step with changes to `api_keys` made
 /// anywhere else: by another replica, or by hand. A trigger announces the id of every key updated
@@ -8,7 +7,7 @@ import ServiceLifecycle
 ///
 /// The cache is on only while the job listens. When the connection drops, announcements are lost,
 /// so the cache is emptied and turned off until the job listens again.
-public struct ApiKeyChangeFeed: Service {
+enum ApiKeyChangeFeed {
     static let channel = "servicepro_api_keys"
 
     static let migration = Migration(
@@ -39,34 +38,15 @@ public struct ApiKeyChangeFeed: Service {
             """,
         ])
 
-    let database: PostgresDatabase
-    let cache: ApiKeyCache
-    let retryDelay: Duration
-    let logger: Logger
-
-    public init(database: PostgresDatabase, cache: ApiKeyCache, retryDelay: Duration = .seconds(1), logger: Logger) {
-        self.database = database
-        self.cache = cache
-        self.retryDelay = retryDelay
-        self.logger = logger
-    }
-
-    /// Runs until cancelled; the platform server cancels it when it stops serving.
-    public func run() async throws {
-        defer { cache.disable() }
-        while !Task.isCancelled {
-            do {
-                try await database.listen(on: Self.channel, subscribed: { [cache] in cache.enable() }) { [cache] keyID in
-                    if keyID.isEmpty { cache.forgetAll() } else { cache.forget(keyID: keyID) }
-                }
-            } catch {
-                if Task.isCancelled { break }
-                logger.warning("lost the feed of API key changes; every call reads its key from the store until it is back", metadata: [
-                    "error": "\(String(reflecting: error))",
-                ])
-            }
-            cache.disable()
-            try? await Task.sleep(for: retryDelay)
-        }
+    static func follow(_ database: PostgresDatabase, into cache: ApiKeyCache, logger: Logger) -> ChangeFeed {
+        ChangeFeed(
+            database: database, channel: channel, subject: "API key changes",
+            whileLost: "every call reads its key from the store until it is back",
+            listening: { cache.enable() },
+            received: { keyID in
+                if keyID.isEmpty { cache.forgetAll() } else { cache.forget(keyID: keyID) }
+            },
+            lost: { cache.disable() },
+            logger: logger)
     }
 }
