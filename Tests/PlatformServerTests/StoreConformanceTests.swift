@@ -45,6 +45,15 @@ struct StoreConformanceTests {
         }
     }
 
+    @Test("PostgreSQL placeholders are numbered in order, never inside a string literal, and other text is kept")
+    func placeholdersAreNumbered() {
+        #expect(PostgresTransaction.numberPlaceholders("SELECT ? WHERE a = ? AND b = '?' AND c = ?") == "SELECT $1 WHERE a = $2 AND b = '?' AND c = $3")
+        #expect(PostgresTransaction.numberPlaceholders("UPDATE t SET name = 'Café ☕️ ?', n = ?") == "UPDATE t SET name = 'Café ☕️ ?', n = $1")
+        // A quote or question mark followed by a combining mark is still one, as PostgreSQL reads it.
+        #expect(PostgresTransaction.numberPlaceholders("SELECT '\u{301}?' , ?\u{FE0F}") == "SELECT '\u{301}?' , $1\u{FE0F}")
+        #expect(PostgresTransaction.numberPlaceholders(Array(repeating: "?", count: 11).joined(separator: ",")).hasSuffix("$10,$11"))
+    }
+
     @Test("migrations apply once and re-running them is a no-op", arguments: TestBackend.available)
     func migrationsAreIdempotent(backend: TestBackend) async throws {
         try await TestPlatform.with(backend) { platform in
@@ -180,8 +189,8 @@ struct RowLevelSecurityTests {
         }
     }
 
-    @Test("one connection used for tenants and the platform in turn sees each time only the scope it is used for")
-    func sessionScopeFollowsEachUse() async throws {
+    @Test("one connection used for tenants and the platform in turn sees each time only the scope it is used for: nothing carries over")
+    func noScopeCarriesOver() async throws {
         try await TestPlatform.with(.postgres) { platform in
             try await platform.createTenant("alpha")
             try await platform.createTenant("bravo")
@@ -190,41 +199,46 @@ struct RowLevelSecurityTests {
             var logger = Logger(label: "test.store")
             logger.logLevel = .critical
             let database = try PostgresDatabase(url: try #require(platform.databaseURL), maximumConnections: 1, logger: logger)
-            defer { Task { try? await database.close() } }
-            let unfiltered: SQLStatement = "SELECT tenant_id FROM api_keys"
-            let seen: @Sendable ([SQLRow]) throws -> Set<String> = { rows in Set(try rows.map { try $0.string("tenant_id") }) }
-
-            #expect(try await database.read(.tenant("alpha")) { try seen(try await $0.query(unfiltered)) } == ["alpha"])
-            #expect(try await database.execute(.tenant("alpha"), unfiltered, seen) == ["alpha"])
-            #expect(try await database.execute(.tenant("bravo"), unfiltered, seen) == ["bravo"])
-            #expect(try await database.transaction(.platform) { try seen(try await $0.query(unfiltered)) } == ["root", "alpha", "bravo"])
-            #expect(try await database.read(.tenant("bravo")) { try seen(try await $0.query(unfiltered)) } == ["bravo"])
-
-            // A rolled-back transaction, and a statement that fails, leave the session as set.
-            await #expect(throws: (any Error).self) {
-                try await database.transaction(.tenant("alpha")) { tx in
-                    _ = try await tx.query(unfiltered)
-                    throw TestSetupError("roll back")
-                }
+            do {
+                try await Self.alternateScopes(on: database)
+                try await database.close()
+            } catch {
+                try? await database.close()
+                throw error
             }
-            #expect(try await database.execute(.tenant("alpha"), unfiltered, seen) == ["alpha"])
-            await #expect(throws: (any Error).self) {
-                try await database.read(.tenant("alpha")) { try await $0.query("SELECT no_such_column FROM api_keys") }
-            }
-            #expect(try await database.read(.tenant("alpha")) { try seen(try await $0.query(unfiltered)) } == ["alpha"])
-
-            // After the platform, a tenant no longer sees everything; an empty scope sees nothing.
-            #expect(try await database.read(.platform) { try seen(try await $0.query(unfiltered)) }.count == 3)
-            #expect(try await database.execute(.tenant(""), unfiltered, seen).isEmpty)
-            #expect(try await database.execute(.tenant("bravo"), unfiltered, seen) == ["bravo"])
         }
     }
 
-    @Test("placeholders are numbered in order, never inside a string literal, and other text is kept")
-    func placeholdersAreNumbered() {
-        #expect(PostgresTransaction.numberPlaceholders("SELECT ? WHERE a = ? AND b = '?' AND c = ?") == "SELECT $1 WHERE a = $2 AND b = '?' AND c = $3")
-        #expect(PostgresTransaction.numberPlaceholders("UPDATE t SET name = 'Café ☕️ ?', n = ?") == "UPDATE t SET name = 'Café ☕️ ?', n = $1")
-        #expect(PostgresTransaction.numberPlaceholders(Array(repeating: "?", count: 11).joined(separator: ",")).hasSuffix("$10,$11"))
+    private static func alternateScopes(on database: PostgresDatabase) async throws {
+        let unfiltered: SQLStatement = "SELECT tenant_id FROM api_keys"
+        let seen: @Sendable ([SQLRow]) throws -> Set<String> = { rows in Set(try rows.map { try $0.string("tenant_id") }) }
+        let backend: @Sendable ([SQLRow]) throws -> Int64 = { rows in try rows[0].int("pid") }
+        let firstBackend = try await database.execute(.tenant("alpha"), "SELECT pg_backend_pid() AS pid", backend)
+
+        #expect(try await database.read(.tenant("alpha")) { try seen(try await $0.query(unfiltered)) } == ["alpha"])
+        #expect(try await database.execute(.tenant("alpha"), unfiltered, seen) == ["alpha"])
+        #expect(try await database.execute(.tenant("bravo"), unfiltered, seen) == ["bravo"])
+        #expect(try await database.transaction(.platform) { try seen(try await $0.query(unfiltered)) } == ["root", "alpha", "bravo"])
+        #expect(try await database.read(.tenant("bravo")) { try seen(try await $0.query(unfiltered)) } == ["bravo"])
+
+        // A rolled-back transaction, and a statement that fails, carry nothing over either.
+        await #expect(throws: (any Error).self) {
+            try await database.transaction(.tenant("alpha")) { tx in
+                _ = try await tx.query(unfiltered)
+                throw TestSetupError("roll back")
+            }
+        }
+        #expect(try await database.execute(.tenant("bravo"), unfiltered, seen) == ["bravo"])
+        await #expect(throws: (any Error).self) {
+            try await database.read(.tenant("alpha")) { try await $0.query("SELECT no_such_column FROM api_keys") }
+        }
+        #expect(try await database.read(.tenant("alpha")) { try seen(try await $0.query(unfiltered)) } == ["alpha"])
+
+        // After the platform, a tenant no longer sees everything; an empty scope sees nothing.
+        #expect(try await database.read(.platform) { try seen(try await $0.query(unfiltered)) }.count == 3)
+        #expect(try await database.execute(.tenant(""), unfiltered, seen).isEmpty)
+        #expect(try await database.execute(.tenant("bravo"), unfiltered, seen) == ["bravo"])
+        #expect(try await database.execute(.platform, "SELECT pg_backend_pid() AS pid", backend) == firstBackend, "all on one connection")
     }
 
     @Test("writing another tenant's row is refused by the policy")

@@ -22,28 +22,33 @@ struct TenantResolverTests {
         }
     }
 
-    @Test("while a feed announces changes the index is kept until one is announced; without it, for maxAge")
+    @Test("while a feed announces changes the index is kept until one is, or followedMaxAge; without it, for maxAge")
     func followingChanges() async throws {
         try await TestPlatform.with(.sqlite) { platform in
             let store = CountingDatabase(platform.database)
-            let resolver = TenantResolver(database: store, maxAge: .milliseconds(20))
+            let resolver = TenantResolver(database: store, maxAge: .milliseconds(20), followedMaxAge: .milliseconds(400))
+            let lookUp = { _ = try await resolver.resolve(messagingServiceSID: "", to: "+15550001111") }
             resolver.followChanges(true)
-            _ = try await resolver.resolve(messagingServiceSID: "", to: "+15550001111")
+            try await lookUp()
             try await Task.sleep(for: .milliseconds(60))
-            _ = try await resolver.resolve(messagingServiceSID: "", to: "+15550001111")
-            #expect(store.transactions == 1)
+            resolver.followChanges(true)
+            try await lookUp()
+            #expect(store.transactions == 1, "kept past maxAge, and hearing the feed again changes nothing")
 
             resolver.invalidate()
-            _ = try await resolver.resolve(messagingServiceSID: "", to: "+15550001111")
+            try await lookUp()
             #expect(store.transactions == 2)
+            try await Task.sleep(for: .milliseconds(450))
+            try await lookUp()
+            #expect(store.transactions == 3, "a feed whose connection died unnoticed stales the index for followedMaxAge at most")
 
             // Changes made while no one listened were not announced: losing the feed reloads.
             resolver.followChanges(false)
-            _ = try await resolver.resolve(messagingServiceSID: "", to: "+15550001111")
-            #expect(store.transactions == 3)
-            try await Task.sleep(for: .milliseconds(60))
-            _ = try await resolver.resolve(messagingServiceSID: "", to: "+15550001111")
+            try await lookUp()
             #expect(store.transactions == 4)
+            try await Task.sleep(for: .milliseconds(60))
+            try await lookUp()
+            #expect(store.transactions == 5)
         }
     }
 

@@ -7,9 +7,10 @@ import ServiceLifecycle
 struct ChangeFeed: Service {
     let database: PostgresDatabase
     let channel: String
-    /// What the channel announces, and what losing it costs, for the operator: "API key
-    /// changes", "every call reads its key from the store until it is back".
+    /// What the channel announces, for the operator: "API key changes".
     let subject: String
+    /// What losing the feed costs, for the operator: "every call reads its key from the store
+    /// until it is back".
     let whileLost: String
     /// Runs each time LISTEN is in effect.
     let listening: @Sendable () -> Void

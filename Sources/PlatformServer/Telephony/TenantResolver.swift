@@ -9,10 +9,12 @@ import ServiceProAPI
 /// Lookups are dictionary reads of an in-memory index. The index reloads when this replica
 /// changes a phone config. Changes made elsewhere reach it through ``PhoneConfigChangeFeed`` on
 /// PostgreSQL, milliseconds after they commit; while no feed is heard (SQLite, or the feed's
-/// connection is down) the index is reloaded at most `maxAge` after it was read.
+/// connection is down) the index is reloaded at most `maxAge` after it was read. While one is,
+/// the index is still reloaded after `followedMaxAge`, in case the feed's connection died
+/// without anyone noticing.
 ///
 /// One load at a time: callers that find the index stale wait for the load in flight instead of
-/// each reading every config.
+/// each reading every config. A caller cancelled meanwhile still waits for that load to end.
 public final class TenantResolver: Sendable {
     public struct Resolution: Sendable {
         public var tenantID: String
@@ -37,8 +39,8 @@ public final class TenantResolver: Sendable {
 
     private struct State {
         var index = Index()
-        /// Advanced by every invalidation: a load that began before one is not kept, or it would
-        /// put back the configs the change replaced.
+        /// Advanced by every invalidation and every change of `followingChanges`: a load that
+        /// began before one is not kept, or it would put back the configs the change replaced.
         var generation: UInt64 = 0
         var load: Load?
         /// While a feed announces every change, the index is good until the next announcement.
@@ -47,11 +49,13 @@ public final class TenantResolver: Sendable {
 
     private let database: any Database
     private let maxAge: Duration
+    private let followedMaxAge: Duration
     private let state = Mutex(State())
 
-    public init(database: any Database, maxAge: Duration = .seconds(5)) {
+    public init(database: any Database, maxAge: Duration = .seconds(5), followedMaxAge: Duration = .seconds(60)) {
         self.database = database
         self.maxAge = maxAge
+        self.followedMaxAge = followedMaxAge
     }
 
     public func resolve(messagingServiceSID: String, to: String) async throws -> Resolution {
@@ -74,16 +78,18 @@ public final class TenantResolver: Sendable {
         }
     }
 
-    /// Whether a feed now announces every change. Either way the index is reloaded: changes
-    /// made while no one listened were not announced.
+    /// Whether a feed now announces every change. When that changes the index is reloaded:
+    /// changes made while no one listened were not announced.
     public func followChanges(_ following: Bool) {
         state.withLock { state in
+            guard state.followingChanges != following else { return }
             state.followingChanges = following
             state.index.loadedAt = nil
             state.generation &+= 1
         }
     }
 
+    /// Whether a feed is heard, so that changes elsewhere reach this index at once.
     public var isFollowingChanges: Bool { state.withLock(\.followingChanges) }
 
     private enum Lookup {
@@ -93,28 +99,43 @@ public final class TenantResolver: Sendable {
 
     private func current() async throws -> Index {
         let lookup = state.withLock { state -> Lookup in
-            if let loadedAt = state.index.loadedAt, state.followingChanges || ContinuousClock.now - loadedAt < maxAge {
+            if let loadedAt = state.index.loadedAt, ContinuousClock.now - loadedAt < (state.followingChanges ? followedMaxAge : maxAge) {
                 return .ready(state.index)
             }
             if let load = state.load, load.generation == state.generation { return .loading(load) }
-            let load = Load(generation: state.generation, task: Task { try await self.load() })
+            let generation = state.generation
+            let load = Load(generation: generation, task: Task { try await self.load(generation: generation) })
             state.load = load
             return .loading(load)
         }
         switch lookup {
-        case .ready(let index):
-            return index
-        case .loading(let load):
-            let result = await load.task.result
-            state.withLock { state in
-                if case .success(let fresh) = result, state.generation == load.generation { state.index = fresh }
-                if state.load?.task == load.task { state.load = nil }
-            }
-            return try result.get()
+        case .ready(let index): return index
+        case .loading(let load): return try await load.task.value
         }
     }
 
-    private func load() async throws -> Index {
+    /// Reads every config into a new index, which replaces the current one unless a change came
+    /// in meanwhile (callers still get it: they asked before the change).
+    private func load(generation: UInt64) async throws -> Index {
+        do {
+            let fresh = try await readIndex()
+            finishLoad(generation, keeping: fresh)
+            return fresh
+        } catch {
+            finishLoad(generation, keeping: nil)
+            throw error
+        }
+    }
+
+    private func finishLoad(_ generation: UInt64, keeping fresh: Index?) {
+        state.withLock { state in
+            if let fresh, state.generation == generation { state.index = fresh }
+            // One load per generation at a time, so the one in flight is this one.
+            if state.load?.generation == generation { state.load = nil }
+        }
+    }
+
+    private func readIndex() async throws -> Index {
         let loadedAt = ContinuousClock.now
         let configs = try await database.transaction(.platform) { tx in try await PhoneConfigRecords.all(tx) }
         var index = Index(loadedAt: loadedAt)
