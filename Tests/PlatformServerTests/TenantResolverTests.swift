@@ -22,6 +22,18 @@ struct TenantResolverTests {
         }
     }
 
+    @Test("a load that fails fails its lookup, and the next lookup loads again")
+    func failedLoadIsRetried() async throws {
+        try await TestPlatform.with(.sqlite) { platform in
+            let store = CountingDatabase(platform.database, failingFirst: 1)
+            let resolver = TenantResolver(database: store, maxAge: .seconds(60))
+            await #expect(throws: TestSetupError.self) { try await resolver.resolve(messagingServiceSID: "", to: "+15550001111") }
+            let resolution = try await resolver.resolve(messagingServiceSID: "", to: "+15550001111")
+            #expect(resolution.tenantID == "root")
+            #expect(store.transactions == 2)
+        }
+    }
+
     @Test("while a feed announces changes the index is kept until one is, or followedMaxAge; without it, for maxAge")
     func followingChanges() async throws {
         try await TestPlatform.with(.sqlite) { platform in
@@ -107,13 +119,17 @@ struct TenantResolverTests {
     }
 }
 
-/// A store that counts the transactions it is asked for; reads and single statements run as
-/// transactions through the protocol's defaults, so they count too.
+/// A store that counts the transactions it is asked for, failing the first `failingFirst`; reads
+/// and single statements run as transactions through the protocol's defaults, so they count too.
 private final class CountingDatabase: Database {
     private let base: any Database
+    private let failingFirst: Int
     private let count = Mutex(0)
 
-    init(_ base: any Database) { self.base = base }
+    init(_ base: any Database, failingFirst: Int = 0) {
+        self.base = base
+        self.failingFirst = failingFirst
+    }
 
     var transactions: Int { count.withLock { $0 } }
     var dialect: SQLDialect { base.dialect }
@@ -122,7 +138,11 @@ private final class CountingDatabase: Database {
         _ scope: DataScope,
         _ body: @Sendable (any SQLTransaction) async throws -> Result
     ) async throws -> Result {
-        count.withLock { $0 += 1 }
+        let number = count.withLock { count in
+            count += 1
+            return count
+        }
+        if number <= failingFirst { throw TestSetupError("transaction \(number) fails, as asked") }
         return try await base.transaction(scope, body)
     }
 
