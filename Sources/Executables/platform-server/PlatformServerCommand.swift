@@ -103,27 +103,25 @@ struct PlatformServerCommand: AsyncParsableCommand {
         return settings
     }
 
-    func hostAndPort() throws -> (String, Int) {
+    func hostAndPort() throws -> HostPort {
         try Self.hostAndPort(listen, option: "--listen", example: "127.0.0.1:50051")
     }
 
-    static func hostAndPort(_ address: String, option: String, example: String) throws -> (String, Int) {
-        guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]) else {
-            throw ValidationError("\(option) must be host:port, e.g. \(example)")
-        }
-        return (String(address[..<colon]), port)
+    static func hostAndPort(_ address: String, option: String, example: String) throws -> HostPort {
+        guard let parsed = HostPort(address) else { throw ValidationError("\(option) must be host:port, e.g. \(example)") }
+        return parsed
     }
 
     /// The bridge on `--twilio-listen`, calling `server` in-process with the bridge's own key.
     func bridge(for server: PlatformServer, _ platform: PlatformConfiguration) async throws -> [any Service]? {
         guard let twilioListen else { return nil }
-        let (host, port) = try Self.hostAndPort(twilioListen, option: "--twilio-listen", example: "127.0.0.1:8080")
+        let address = try Self.hostAndPort(twilioListen, option: "--twilio-listen", example: "127.0.0.1:8080")
         let token = try BridgeToken.read(
             from: twilioTokenFile ?? platform.bridgeTokenPath,
             hint: "the first start on a store writes it there; on another replica pass --twilio-token-file")
         let configuration = BridgeConfiguration(
-            host: host,
-            port: port,
+            host: address.host,
+            port: address.port,
             publicURL: twilioPublicURL,
             twilioAuthToken: ProcessInfo.processInfo.environment["TWILIO_AUTH_TOKEN"],
             spoolPath: twilioSpool ?? home + "/bridge-spool.sqlite",
@@ -139,12 +137,12 @@ struct PlatformServerCommand: AsyncParsableCommand {
         LoggingSystem.bootstrap { StandardErrorLogHandler(label: $0) }
         var logger = Logger(label: "servicepro.platform")
         logger.logLevel = .info
-        let (host, port) = try hostAndPort()
+        let address = try hostAndPort()
         let store = databaseURL ?? ProcessInfo.processInfo.environment["DATABASE_URL"]
         let configuration = PlatformConfiguration(
             home: home,
-            host: host,
-            port: port,
+            host: address.host,
+            port: address.port,
             databaseURL: store,
             tls: tlsCert.map { RPCServer.TLSFiles(certificateChainPath: $0, privateKeyPath: tlsKey!) },
             secretsKeyPath: secretsKeyFile,

@@ -40,13 +40,11 @@ struct TwilioBridgeCommand: AsyncParsableCommand {
     func run() async throws {
         LoggingSystem.bootstrap { StandardErrorLogHandler(label: $0) }
         let logger = Logger(label: "servicepro.bridge")
-        guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]) else {
-            throw ValidationError("--listen must be host:port, e.g. 127.0.0.1:8080")
-        }
+        guard let address = HostPort(listen) else { throw ValidationError("--listen must be host:port, e.g. 127.0.0.1:8080") }
         let token = try BridgeToken.read(from: tokenFile, hint: "start platform-server once to create it, or pass --token-file")
         let configuration = BridgeConfiguration(
-            host: String(listen[..<colon]),
-            port: port,
+            host: address.host,
+            port: address.port,
             publicURL: publicURL,
             twilioAuthToken: ProcessInfo.processInfo.environment["TWILIO_AUTH_TOKEN"],
             spoolPath: spoolPath,

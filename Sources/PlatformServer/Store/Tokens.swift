@@ -5,8 +5,9 @@ import Foundation
 /// and a presented secret's hash is compared with it in constant time. API keys, impersonation
 /// sessions, login links and their sessions all make and check their tokens here.
 enum Tokens {
-    private static let lowercase = "0123456789abcdefghijklmnopqrstuvwxyz"
-    private static let mixedCase = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+    // As bytes, made once: an id is drawn for every stored text and call.
+    private static let lowercase = Array("0123456789abcdefghijklmnopqrstuvwxyz".utf8)
+    private static let mixedCase = Array("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz".utf8)
 
     /// A new id for a row or a resource name: lowercase letters and digits carrying `bytes`
     /// bytes of randomness.
@@ -32,10 +33,9 @@ enum Tokens {
 
     /// Uniform random characters from `alphabet`, using the system's CSPRNG; enough of them to
     /// carry `count` bytes of entropy.
-    private static func random(bytes count: Int, alphabet: String) -> String {
-        let characters = Array(alphabet)
+    private static func random(bytes count: Int, alphabet: [UInt8]) -> String {
         var generator = SystemRandomNumberGenerator()
-        let length = Int((Double(count * 8) / log2(Double(characters.count))).rounded(.up))
-        return String((0..<length).map { _ in characters[Int.random(in: 0..<characters.count, using: &generator)] })
+        let length = Int((Double(count * 8) / log2(Double(alphabet.count))).rounded(.up))
+        return String(decoding: (0..<length).map { _ in alphabet.randomElement(using: &generator)! }, as: UTF8.self)
     }
 }

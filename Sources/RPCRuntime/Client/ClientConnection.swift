@@ -32,10 +32,7 @@ public enum ClientConnection {
     /// The HTTP/2 transport to `server` (host:port): plaintext, or TLS trusting the system's roots
     /// or only the certificates in `caFile`.
     public static func transport(server: String, tls: Bool = false, caFile: String? = nil) throws -> HTTP2ClientTransport.Posix {
-        guard let colon = server.lastIndex(of: ":"), let port = Int(server[server.index(after: colon)...]) else {
-            throw AddressError(server: server)
-        }
-        let host = String(server[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
+        guard let address = HostPort(server) else { throw AddressError(server: server) }
         let security: HTTP2ClientTransport.Posix.TransportSecurity
         if tls {
             security = .tls { config in
@@ -44,7 +41,7 @@ public enum ClientConnection {
         } else {
             security = .plaintext
         }
-        return try HTTP2ClientTransport.Posix(target: .dns(host: host, port: port), transportSecurity: security)
+        return try HTTP2ClientTransport.Posix(target: .dns(host: address.host, port: address.port), transportSecurity: security)
     }
 
     /// `authorization: Bearer <token>` metadata.

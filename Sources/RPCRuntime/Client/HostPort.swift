@@ -1,0 +1,15 @@
+import Foundation
+
+/// `host:port`, as the servers' `--listen` and the clients' `--server` take it. The port is what
+/// follows the last colon, so an IPv6 host in brackets (`[::1]:50051`) works; the brackets go.
+public struct HostPort: Sendable, Hashable {
+    public let host: String
+    public let port: Int
+
+    /// Nil when `text` is not of that form.
+    public init?(_ text: String) {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]) else { return nil }
+        self.host = String(text[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
+        self.port = port
+    }
+}
