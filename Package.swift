@@ -83,6 +83,8 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
+                // The timer behind the deadline on platform calls.
+                .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
         // The operators' CLI: the generated command tree plus config, login and wizards.
@@ -187,6 +189,8 @@ let package = Package(
                 // The local fake of Stripe's API, and Stripe's webhook signatures.
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Crypto", package: "swift-crypto"),
+                // A platform that accepts connections and never answers.
+                .product(name: "NIOPosix", package: "swift-nio"),
             ],
             path: "Tests/Support"
         ),

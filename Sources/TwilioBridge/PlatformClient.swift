@@ -29,10 +29,11 @@ public struct PlatformClient<Transport: ClientTransport>: Service {
 
     /// Whether the platform answers and accepts the bridge key, within `timeout`.
     public func isReachable(timeout: Duration = .seconds(2)) async -> Bool {
-        var options = CallOptions.defaults
-        options.timeout = timeout
+        let grpc = self.grpc, metadata = self.metadata
         do {
-            let me = try await ImpersonationService.Client(wrapping: grpc).whoAmI(WhoAmIRequest(), metadata: metadata, options: options)
+            let me = try await PlatformDeadline(timeout: timeout).run {
+                try await ImpersonationService.Client(wrapping: grpc).whoAmI(WhoAmIRequest(), metadata: metadata)
+            }
             return me.role == .telephonyBridge
         } catch {
             return false

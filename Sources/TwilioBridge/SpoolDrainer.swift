@@ -9,6 +9,8 @@ struct SpoolDrainer<Transport: ClientTransport>: Service {
     let platform: PlatformClient<Transport>
     let spool: MessageSpool
     let interval: Duration
+    /// On each replayed text, so a platform that hangs holds the spool up no longer than a webhook.
+    let deadline: PlatformDeadline
     let logger: Logger
 
     func run() async throws {
@@ -27,7 +29,7 @@ struct SpoolDrainer<Transport: ClientTransport>: Service {
         let inbound = InboundService.Client(wrapping: platform.grpc)
         while let (sequence, message) = try await spool.oldest() {
             do {
-                _ = try await inbound.handleInboundMessage(message, metadata: platform.metadata)
+                _ = try await deadline.run { try await inbound.handleInboundMessage(message, metadata: platform.metadata) }
                 sent += 1
             } catch let error as RPCError where !error.isRetryable {
                 logger.error("dropping a spooled text the platform refuses", metadata: ["message_sid": "\(message.messageSid)", "error": "\(error)"])

@@ -17,7 +17,7 @@ struct StripeWebhook<Transport: ClientTransport>: Sendable {
     static var maxBodyBytes: Int { 512 * 1024 }
 
     let platform: PlatformClient<Transport>
-    let deadline: Duration
+    let deadline: PlatformDeadline
     let logger: Logger
 
     func register(on router: Router<BasicRequestContext>) {
@@ -35,13 +35,13 @@ struct StripeWebhook<Transport: ClientTransport>: Sendable {
         guard let signature = request.headers[.init(Self.signatureHeader)!], !signature.isEmpty else {
             return Self.json(.badRequest, ["error": "missing Stripe-Signature header"])
         }
-        var options = CallOptions.defaults
-        options.timeout = deadline
         do {
-            let outcome = try await BillingService.Client(wrapping: platform.grpc).handleStripeEvent(.with {
-                $0.payload = Data(body.readableBytesView)
-                $0.signature = signature
-            }, metadata: platform.metadata, options: options)
+            let outcome = try await deadline.run {
+                try await BillingService.Client(wrapping: platform.grpc).handleStripeEvent(.with {
+                    $0.payload = Data(body.readableBytesView)
+                    $0.signature = signature
+                }, metadata: platform.metadata)
+            }
             logger.info("stripe event", metadata: [
                 "event": "\(outcome.eventID)", "type": "\(outcome.eventType)",
                 "outcome": "\(outcome.outcome)", "reason": "\(outcome.reason)", "tenant": "\(outcome.tenant)",

@@ -41,11 +41,11 @@ public struct TwilioBridgeServer<Transport: ClientTransport>: Sendable {
             renderer: TwiMLRenderer(callbacks: TwilioCallbackURLs(base: configuration.publicURL)),
             spool: spool,
             fallback: VoiceFallback(platformWideNumber: configuration.fallbackNumber),
-            deadline: configuration.platformDeadline,
+            deadline: platformDeadline,
             logger: logger,
             benchmarkStaticRoute: configuration.benchmarkStaticRoute
         ).register(on: router)
-        StripeWebhook(platform: platform, deadline: configuration.platformDeadline, logger: logger).register(on: router)
+        StripeWebhook(platform: platform, deadline: platformDeadline, logger: logger).register(on: router)
         return router
     }
 
@@ -59,8 +59,10 @@ public struct TwilioBridgeServer<Transport: ClientTransport>: Sendable {
     }
 
     public var drainer: some Service {
-        SpoolDrainer(platform: platform, spool: spool, interval: configuration.spoolRetryInterval, logger: logger)
+        SpoolDrainer(platform: platform, spool: spool, interval: configuration.spoolRetryInterval, deadline: platformDeadline, logger: logger)
     }
+
+    private var platformDeadline: PlatformDeadline { PlatformDeadline(timeout: configuration.platformDeadline) }
 
     public var services: [any Service] { [platform, drainer, application()] }
 }

@@ -17,7 +17,7 @@ struct TwilioWebhooks<Transport: ClientTransport>: Sendable {
     let spool: MessageSpool
     let fallback: VoiceFallback
     /// Well under Twilio's 15 s, leaving time to answer with the fallback.
-    let deadline: Duration
+    let deadline: PlatformDeadline
     let logger: Logger
     /// Serve the benchmark baseline route; see `BridgeConfiguration.benchmarkStaticRoute`.
     var benchmarkStaticRoute = false
@@ -73,7 +73,7 @@ struct TwilioWebhooks<Transport: ClientTransport>: Sendable {
 
     private func inboundMessage(_ form: FormBody, _ attempt: Int) async -> Response {
         await inboundMessage(form) { message in
-            try await inbound.handleInboundMessage(message, metadata: platform.metadata, options: callOptions).replies
+            try await deadline.run { try await inbound.handleInboundMessage(message, metadata: platform.metadata).replies }
         }
     }
 
@@ -119,37 +119,37 @@ struct TwilioWebhooks<Transport: ClientTransport>: Sendable {
 
     private func incomingCall(_ form: FormBody, _ attempt: Int) async -> Response {
         await voice(calledNumber: form["To"]) {
-            try await inbound.handleInboundCall(.with {
+            try await deadline.run { try await inbound.handleInboundCall(.with {
                 $0.callSid = form["CallSid"]
                 $0.from = form["From"]
                 $0.to = form["To"]
                 $0.callerName = form["CallerName"]
-            }, metadata: platform.metadata, options: callOptions)
+            }, metadata: platform.metadata) }
         }
     }
 
     private func ivrSelection(_ form: FormBody, _ attempt: Int) async -> Response {
         await voice(calledNumber: form["To"]) {
-            try await inbound.handleIvrSelection(.with {
+            try await deadline.run { try await inbound.handleIvrSelection(.with {
                 $0.callSid = form["CallSid"]
                 $0.from = form["From"]
                 $0.to = form["To"]
                 $0.digits = form["Digits"]
                 $0.attempt = Int32(attempt)
-            }, metadata: platform.metadata, options: callOptions)
+            }, metadata: platform.metadata) }
         }
     }
 
     private func aiVoiceTurn(_ form: FormBody, _ attempt: Int) async -> Response {
         await voice(calledNumber: form["To"]) {
-            try await inbound.handleAiVoiceTurn(.with {
+            try await deadline.run { try await inbound.handleAiVoiceTurn(.with {
                 $0.callSid = form["CallSid"]
                 $0.from = form["From"]
                 $0.to = form["To"]
                 $0.speechResult = form["SpeechResult"]
                 $0.confidence = Float(form["Confidence"]) ?? 0
                 $0.attempt = Int32(attempt)
-            }, metadata: platform.metadata, options: callOptions)
+            }, metadata: platform.metadata) }
         }
     }
 
@@ -157,20 +157,20 @@ struct TwilioWebhooks<Transport: ClientTransport>: Sendable {
     private func statusCallback(_ form: FormBody, _ attempt: Int) async -> Response {
         do {
             if !form["MessageSid"].isEmpty, let status = TwilioStatus.message(form["MessageStatus"] + form["SmsStatus"]) {
-                _ = try await inbound.recordMessageStatus(.with {
+                _ = try await deadline.run { try await inbound.recordMessageStatus(.with {
                     $0.messageSid = form["MessageSid"]
                     $0.status = status
                     $0.errorCode = Int32(form["ErrorCode"]) ?? 0
-                }, metadata: platform.metadata, options: callOptions)
+                }, metadata: platform.metadata) }
             } else if !form["CallSid"].isEmpty {
-                _ = try await inbound.recordCallStatus(.with {
+                _ = try await deadline.run { try await inbound.recordCallStatus(.with {
                     $0.callSid = form["CallSid"]
                     $0.status = TwilioStatus.call(form["CallStatus"])
                     if let seconds = Int64(form["CallDuration"]) { $0.duration = .init(seconds: seconds) }
                     $0.recordingSid = form["RecordingSid"]
                     $0.recordingURL = form["RecordingUrl"]
                     if let seconds = Int64(form["RecordingDuration"]) { $0.recordingDuration = .init(seconds: seconds) }
-                }, metadata: platform.metadata, options: callOptions)
+                }, metadata: platform.metadata) }
             }
         } catch {
             logger.warning("could not record a status callback", metadata: ["error": "\(error)"])
@@ -203,12 +203,6 @@ struct TwilioWebhooks<Transport: ClientTransport>: Sendable {
     // MARK: Helpers
 
     private var inbound: InboundService.Client<Transport> { InboundService.Client(wrapping: platform.grpc) }
-
-    private var callOptions: CallOptions {
-        var options = CallOptions.defaults
-        options.timeout = deadline
-        return options
-    }
 
     private func twiml(_ document: String) -> Response {
         Response(status: .ok, headers: [.contentType: TwiMLRenderer.contentType], body: .init(byteBuffer: ByteBuffer(string: document)))

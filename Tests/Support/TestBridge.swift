@@ -20,25 +20,28 @@ public struct TestBridge: Sendable {
     /// A bridge of its own, reaching the platform at `platform` (host:port) over HTTP/2.
     /// `platformTLS` connects over TLS, trusting the system's roots, or only the certificates in
     /// `platformCAFile` when given.
+    /// `platformDeadline` is how long a webhook waits for the platform before it falls back.
     public static func with<Result: Sendable>(
         platform: String, bridgeToken: String, spoolPath: String, platformTLS: Bool = false, platformCAFile: String? = nil,
+        platformDeadline: Duration = .seconds(4),
         _ body: (TestBridge) async throws -> Result
     ) async throws -> Result {
         let client = try RemotePlatformClient(
             platform: platform, bridgeToken: bridgeToken, tls: platformTLS || platformCAFile != nil, caFile: platformCAFile)
-        return try await with(platform: client, spoolPath: spoolPath, body)
+        return try await with(platform: client, spoolPath: spoolPath, platformDeadline: platformDeadline, body)
     }
 
     /// A bridge reaching the platform through `platform`, e.g. a platform server's in-process transport.
     public static func with<Transport: ClientTransport, Result: Sendable>(
-        platform: PlatformClient<Transport>, spoolPath: String, _ body: (TestBridge) async throws -> Result
+        platform: PlatformClient<Transport>, spoolPath: String, platformDeadline: Duration = .seconds(4),
+        _ body: (TestBridge) async throws -> Result
     ) async throws -> Result {
         var logger = Logger(label: "test.bridge")
         logger.logLevel = .critical
         let configuration = BridgeConfiguration(
             host: "127.0.0.1", port: 0,
             publicURL: "https://bridge.example.com", twilioAuthToken: Self.authToken, spoolPath: spoolPath,
-            fallbackNumber: "+19185557777", platformDeadline: .seconds(4), spoolRetryInterval: .milliseconds(200))
+            fallbackNumber: "+19185557777", platformDeadline: platformDeadline, spoolRetryInterval: .milliseconds(200))
         let bridge = try await TwilioBridgeServer.start(configuration: configuration, platform: platform, logger: logger)
         return try await ListeningServices.run(logger: logger) { announce in
             [bridge.platform, bridge.drainer, bridge.application { port in announce(port) }]

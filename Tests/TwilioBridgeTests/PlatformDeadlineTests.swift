@@ -1,0 +1,47 @@
+import GRPCCore
+import Testing
+@testable import TwilioBridge
+
+@Suite("Platform deadline")
+struct PlatformDeadlineTests {
+    let deadline = PlatformDeadline(timeout: .milliseconds(300))
+
+    @Test("a call that answers in time returns its answer")
+    func answersInTime() async throws {
+        #expect(try await deadline.run { "answer" } == "answer")
+    }
+
+    @Test("a call's own error passes through unchanged")
+    func errorsPassThrough() async throws {
+        let error = await #expect(throws: RPCError.self) {
+            try await deadline.run { () async throws -> String in throw RPCError(code: .notFound, message: "no such tenant") }
+        }
+        #expect(error?.code == .notFound)
+    }
+
+    @Test("a call past the deadline is cancelled and DEADLINE_EXCEEDED thrown, on time")
+    func cancelsAtTheDeadline() async throws {
+        let started = ContinuousClock.now
+        let error = await #expect(throws: RPCError.self) {
+            try await deadline.run { () async throws -> Bool in
+                // Cancellation makes the sleep throw, and the call ends with it.
+                try await Task.sleep(for: .seconds(30))
+                return true
+            }
+        }
+        let waited = ContinuousClock.now - started
+        #expect(error?.code == .deadlineExceeded)
+        #expect(waited >= deadline.timeout && waited < .seconds(3), "gave up after \(waited)")
+    }
+
+    @Test("cancelling the caller cancels the call")
+    func callerCancellationReachesTheCall() async throws {
+        let generous = PlatformDeadline(timeout: .seconds(30))
+        let started = ContinuousClock.now
+        let caller = Task { try await generous.run { try await Task.sleep(for: .seconds(30)) } }
+        try await Task.sleep(for: .milliseconds(50))
+        caller.cancel()
+        await #expect(throws: CancellationError.self) { try await caller.value }
+        #expect(ContinuousClock.now - started < .seconds(5))
+    }
+}
