@@ -58,15 +58,21 @@ public struct TwilioSignatureVerifier: Sendable {
     /// The signature Twilio sends for a request to exactly `url` with these form parameters.
     /// The bridge checks with `isValid`; this is for those that sign, like `spctl twilio simulate`.
     public func signature(url: String, parameters: [(String, String)], algorithm: Algorithm = .hmacSHA1) -> String {
-        var signed = Data(url.utf8)
-        for (name, value) in Self.canonicalOrder(parameters) {
-            signed.append(contentsOf: name)
-            signed.append(contentsOf: value)
-        }
+        signature(url: url, signedParameters: Self.signedParameters(parameters), algorithm: algorithm)
+    }
+
+    private func signature(url: String, signedParameters: [UInt8], algorithm: Algorithm) -> String {
         switch algorithm {
-        case .hmacSHA1: return Data(HMAC<Insecure.SHA1>.authenticationCode(for: signed, using: key)).base64EncodedString()
-        case .hmacSHA256: return Data(HMAC<SHA256>.authenticationCode(for: signed, using: key)).base64EncodedString()
+        case .hmacSHA1: return Self.authenticationCode(HMAC<Insecure.SHA1>(key: key), url: url, signedParameters: signedParameters)
+        case .hmacSHA256: return Self.authenticationCode(HMAC<SHA256>(key: key), url: url, signedParameters: signedParameters)
         }
+    }
+
+    private static func authenticationCode<Hash: HashFunction>(_ hmac: HMAC<Hash>, url: String, signedParameters: [UInt8]) -> String {
+        var hmac = hmac
+        hmac.update(data: Array(url.utf8))
+        hmac.update(data: signedParameters)
+        return Data(hmac.finalize()).base64EncodedString()
     }
 
     /// Whether `signature` is Twilio's for a form-encoded (or parameterless) request to `url`.
@@ -77,10 +83,12 @@ public struct TwilioSignatureVerifier: Sendable {
     /// with the port removed, because Twilio has signed both forms.
     public func isValid(signature: String, url: String, parameters: [(String, String)], algorithm: Algorithm = .hmacSHA1) -> Bool {
         guard let url = SignedURL(url) else { return false }
+        let signedParameters = Self.signedParameters(parameters)
         var matched = false
         // Both forms are always computed, so the answer's timing does not say which one matched.
         for candidate in [url.withoutPort, url.withPort] {
-            matched = Self.constantTimeEquals(self.signature(url: candidate, parameters: parameters, algorithm: algorithm), signature) || matched
+            let expected = self.signature(url: candidate, signedParameters: signedParameters, algorithm: algorithm)
+            matched = Self.constantTimeEquals(expected, signature) || matched
         }
         return matched
     }
@@ -97,20 +105,26 @@ public struct TwilioSignatureVerifier: Sendable {
         return isValid(signature: signature, url: url, parameters: [], algorithm: algorithm) && bodyMatches
     }
 
-    /// Names in code point order, then each name's distinct values in code point order, as the
-    /// library's `sorted(set(...))` does. Compared as UTF-8 bytes, whose order is code point order:
-    /// Swift's `String` comparison would treat "é" and "e\u{301}" as equal and sort by canonical
-    /// equivalence, which is not what Twilio signs.
-    private static func canonicalOrder(_ parameters: [(String, String)]) -> [([UInt8], [UInt8])] {
-        var seen = Set<[[UInt8]]>()
-        var pairs: [([UInt8], [UInt8])] = []
-        for (name, value) in parameters {
-            let pair = (Array(name.utf8), Array(value.utf8))
-            if seen.insert([pair.0, pair.1]).inserted { pairs.append(pair) }
+    /// What is signed after the URL: each name and value, names in code point order, then each
+    /// name's distinct values in code point order, as the library's `sorted(set(...))` does.
+    /// Compared as UTF-8 bytes, whose order is code point order: Swift's `String` comparison would
+    /// treat "é" and "e\u{301}" as equal and sort by canonical equivalence, which is not what
+    /// Twilio signs.
+    private static func signedParameters(_ parameters: [(String, String)]) -> [UInt8] {
+        let sorted = parameters.sorted { lhs, rhs in
+            lhs.0.utf8.elementsEqual(rhs.0.utf8) ? lhs.1.utf8.lexicographicallyPrecedes(rhs.1.utf8) : lhs.0.utf8.lexicographicallyPrecedes(rhs.0.utf8)
         }
-        return pairs.sorted { lhs, rhs in
-            lhs.0 == rhs.0 ? lhs.1.lexicographicallyPrecedes(rhs.1) : lhs.0.lexicographicallyPrecedes(rhs.0)
+        var signed: [UInt8] = []
+        signed.reserveCapacity(sorted.reduce(0) { $0 + $1.0.utf8.count + $1.1.utf8.count })
+        var previous: (String, String)?
+        for pair in sorted {
+            // Sorted, a repeated pair is next to its twin; the set keeps one.
+            if let previous, previous.0.utf8.elementsEqual(pair.0.utf8), previous.1.utf8.elementsEqual(pair.1.utf8) { continue }
+            signed.append(contentsOf: pair.0.utf8)
+            signed.append(contentsOf: pair.1.utf8)
+            previous = pair
         }
+        return signed
     }
 
     /// Equal strings, compared in time that depends only on their lengths, so an attacker cannot

@@ -38,4 +38,12 @@ struct FormEncodingTests {
         let pairs = [("items[0][price]", "price_123"), ("Body", "50% off & more = good? ✓"), ("Body", "+1 (918) 555-0101"), ("empty", "")]
         #expect(flat(decode(FormEncoding.encode(pairs))) == flat(pairs))
     }
+
+    @Test("everything but ASCII letters, digits and -._~ is escaped, non-ASCII letters too")
+    func escapesBytes() {
+        #expect(FormEncoding.encode([("Body", "Café ✓ a+b&c=d"), ("items[0]", "-._~")])
+            == "Body=Caf%C3%A9%20%E2%9C%93%20a%2Bb%26c%3Dd&items%5B0%5D=-._~")
+        #expect(FormEncoding.encode([]) == "")
+        #expect(FormEncoding.encode([("", "")]) == "=")
+    }
 }

@@ -1,20 +1,39 @@
-import Foundation
-
 /// `application/x-www-form-urlencoded`, as Twilio encodes webhook bodies and Stripe its API
 /// requests. Pairs keep their order, so repeated and bracketed names (`items[0][price]`) survive.
 public enum FormEncoding {
+    /// The pairs joined with `&`, every byte of names and values but ASCII letters, digits and
+    /// `-._~` escaped as `%XX`. A space is `%20`, which decoders read as they read `+`.
     public static func encode(_ parameters: [(String, String)]) -> String {
-        var allowed = CharacterSet.alphanumerics
-        allowed.insert(charactersIn: "-._~")
-        return parameters.map { name, value in
-            "\(name.addingPercentEncoding(withAllowedCharacters: allowed) ?? name)=\(value.addingPercentEncoding(withAllowedCharacters: allowed) ?? value)"
-        }.joined(separator: "&")
+        var body: [UInt8] = []
+        for (name, value) in parameters {
+            if !body.isEmpty { body.append(UInt8(ascii: "&")) }
+            escape(name, into: &body)
+            body.append(UInt8(ascii: "="))
+            escape(value, into: &body)
+        }
+        return String(decoding: body, as: UTF8.self)
     }
+
+    private static func escape(_ component: String, into body: inout [UInt8]) {
+        for byte in component.utf8 {
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+                 UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
+                body.append(byte)
+            default:
+                body.append(UInt8(ascii: "%"))
+                body.append(hexDigits[Int(byte >> 4)])
+                body.append(hexDigits[Int(byte & 0x0F)])
+            }
+        }
+    }
+
+    private static let hexDigits = Array("0123456789ABCDEF".utf8)
 
     /// The pairs of a body, in order, repeats kept: `+` is a space and `%XX` a byte. Nil when an
     /// escape is malformed or what it decodes to is not UTF-8.
     ///
-    /// Byte by byte, without Foundation: every webhook the bridge serves is parsed here.
+    /// Byte by byte, like `encode`: every webhook the bridge serves is parsed here.
     public static func decode(_ body: [UInt8]) -> [(String, String)]? {
         var pairs: [(String, String)] = []
         for pair in body.split(separator: UInt8(ascii: "&")) {
