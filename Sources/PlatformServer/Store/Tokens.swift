@@ -32,10 +32,24 @@ enum Tokens {
     }
 
     /// Uniform random characters from `alphabet`, using the system's CSPRNG; enough of them to
-    /// carry `count` bytes of entropy.
+    /// carry `count` bytes of entropy. Each draw from the generator is a system call, so a draw
+    /// of 64 bits makes up to eight characters.
     private static func random(bytes count: Int, alphabet: [UInt8]) -> String {
         var generator = SystemRandomNumberGenerator()
         let length = Int((Double(count * 8) / log2(Double(alphabet.count))).rounded(.up))
-        return String(decoding: (0..<length).map { _ in alphabet.randomElement(using: &generator)! }, as: UTF8.self)
+        // A byte at or above the last whole multiple of the alphabet's size is skipped, so that
+        // every character is equally likely.
+        let limit = 256 / alphabet.count * alphabet.count
+        var characters: [UInt8] = []
+        characters.reserveCapacity(length)
+        while characters.count < length {
+            var draw: UInt64 = generator.next()
+            for _ in 0..<8 where characters.count < length {
+                let byte = Int(draw & 0xFF)
+                draw >>= 8
+                if byte < limit { characters.append(alphabet[byte % alphabet.count]) }
+            }
+        }
+        return String(decoding: characters, as: UTF8.self)
     }
 }
