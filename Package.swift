@@ -39,6 +39,9 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Crypto", package: "swift-crypto"),
+                // The timer behind `CallDeadline`.
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
         // Generated from proto/ by codegen/generate.sh: messages, handler protocols, clients, policy.
@@ -83,8 +86,6 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
-                // The timer behind the deadline on platform calls.
-                .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
         // The operators' CLI: the generated command tree plus config, login and wizards.

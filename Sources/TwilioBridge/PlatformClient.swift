@@ -31,7 +31,7 @@ public struct PlatformClient<Transport: ClientTransport>: Service {
     public func isReachable(timeout: Duration = .seconds(2)) async -> Bool {
         let grpc = self.grpc, metadata = self.metadata
         do {
-            let me = try await PlatformDeadline(timeout: timeout).run {
+            let me = try await CallDeadline(timeout: timeout).run {
                 try await ImpersonationService.Client(wrapping: grpc).whoAmI(WhoAmIRequest(), metadata: metadata)
             }
             return me.role == .telephonyBridge

@@ -1,6 +1,7 @@
 import GRPCCore
 import Logging
 import ServiceLifecycle
+import RPCRuntime
 import ServiceProAPI
 
 /// Replays spooled texts to the platform, oldest first, until the spool is empty; stops at the
@@ -10,7 +11,7 @@ struct SpoolDrainer<Transport: ClientTransport>: Service {
     let spool: MessageSpool
     let interval: Duration
     /// On each replayed text, so a platform that hangs holds the spool up no longer than a webhook.
-    let deadline: PlatformDeadline
+    let deadline: CallDeadline
     let logger: Logger
 
     func run() async throws {

@@ -2,6 +2,7 @@ import Foundation
 import GRPCCore
 import Hummingbird
 import Logging
+import RPCRuntime
 import ServiceProAPI
 
 /// Stripe's webhook, beside Twilio's: the raw body and its `Stripe-Signature` go to the platform
@@ -17,7 +18,7 @@ struct StripeWebhook<Transport: ClientTransport>: Sendable {
     static var maxBodyBytes: Int { 512 * 1024 }
 
     let platform: PlatformClient<Transport>
-    let deadline: PlatformDeadline
+    let deadline: CallDeadline
     let logger: Logger
 
     func register(on router: Router<BasicRequestContext>) {

@@ -2,6 +2,7 @@ import Foundation
 import GRPCCore
 import Hummingbird
 import Logging
+import RPCRuntime
 import ServiceLifecycle
 
 /// The bridge: an HTTP server for Twilio's webhooks, its client to the platform, and the spool
@@ -62,7 +63,7 @@ public struct TwilioBridgeServer<Transport: ClientTransport>: Sendable {
         SpoolDrainer(platform: platform, spool: spool, interval: configuration.spoolRetryInterval, deadline: platformDeadline, logger: logger)
     }
 
-    private var platformDeadline: PlatformDeadline { PlatformDeadline(timeout: configuration.platformDeadline) }
+    private var platformDeadline: CallDeadline { CallDeadline(timeout: configuration.platformDeadline) }
 
     public var services: [any Service] { [platform, drainer, application()] }
 }

@@ -2,6 +2,7 @@ import Foundation
 import GRPCCore
 import Hummingbird
 import Logging
+import RPCRuntime
 import ServiceProAPI
 
 /// Twilio's webhooks, each turned into one platform RPC whose answer is rendered as TwiML.
@@ -17,7 +18,7 @@ struct TwilioWebhooks<Transport: ClientTransport>: Sendable {
     let spool: MessageSpool
     let fallback: VoiceFallback
     /// Well under Twilio's 15 s, leaving time to answer with the fallback.
-    let deadline: PlatformDeadline
+    let deadline: CallDeadline
     let logger: Logger
     /// Serve the benchmark baseline route; see `BridgeConfiguration.benchmarkStaticRoute`.
     var benchmarkStaticRoute = false

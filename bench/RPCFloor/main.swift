@@ -38,6 +38,16 @@ struct RPCFloor: AsyncParsableCommand {
     @Option(name: .customLong("timeout-ms"), help: "A deadline on every call, as the bridge sets one; 0 for none.")
     var timeoutMilliseconds = 0
 
+    enum DeadlineKind: String, ExpressibleByArgument {
+        /// grpc-swift's `CallOptions.timeout`, sent to the server too.
+        case grpc
+        /// `CallDeadline`, the bridge's: an event-loop timer that cancels the call.
+        case timer
+    }
+
+    @Option(help: "How --timeout-ms is enforced: grpc (CallOptions.timeout) or timer (CallDeadline, as the bridge does).")
+    var deadline = DeadlineKind.timer
+
     func run() async throws {
         let level = Logger.Level(rawValue: logLevel) ?? .info
         LoggingSystem.bootstrap { label in
@@ -51,7 +61,7 @@ struct RPCFloor: AsyncParsableCommand {
                 results[kind, default: []].append(try await measure(kind, logger: logger))
             }
         }
-        print("rpc-floor: concurrency \(concurrency) on one connection, \(calls) calls per server in each of \(rounds) rounds, log level \(logLevel), \(timeoutMilliseconds > 0 ? "deadline \(timeoutMilliseconds) ms" : "no deadline")\n")
+        print("rpc-floor: concurrency \(concurrency) on one connection, \(calls) calls per server in each of \(rounds) rounds, log level \(logLevel), \(timeoutMilliseconds > 0 ? "deadline \(timeoutMilliseconds) ms (\(deadline.rawValue))" : "no deadline")\n")
         print("| server | calls | calls/s | p50 ms | p99 ms | CPU per call (2 cores) |")
         print("|---|---:|---:|---:|---:|---:|")
         for kind in ["bare", "pipeline", "in-process"] {
@@ -68,8 +78,12 @@ struct RPCFloor: AsyncParsableCommand {
 
     private var callOptions: CallOptions {
         var options = CallOptions.defaults
-        if timeoutMilliseconds > 0 { options.timeout = .milliseconds(timeoutMilliseconds) }
+        if timeoutMilliseconds > 0, deadline == .grpc { options.timeout = .milliseconds(timeoutMilliseconds) }
         return options
+    }
+
+    private var callDeadline: CallDeadline? {
+        timeoutMilliseconds > 0 && deadline == .timer ? CallDeadline(timeout: .milliseconds(timeoutMilliseconds)) : nil
     }
 
     struct Phase {
@@ -113,8 +127,8 @@ struct RPCFloor: AsyncParsableCommand {
     private func calls(over transport: some ClientTransport) async throws -> Phase {
         return try await withGRPCClient(transport: transport) { client in
             let descriptor = MethodDescriptor(service: ServiceDescriptor(fullyQualifiedService: HealthService.serviceName), method: "Check")
-            let options = callOptions
-            func call() async throws {
+            let options = callOptions, callDeadline = callDeadline
+            @Sendable func unary() async throws {
                 // An empty message is an empty HealthCheckRequest (the whole server); the response's
                 // one field is skipped as unknown.
                 _ = try await client.unary(
@@ -123,6 +137,9 @@ struct RPCFloor: AsyncParsableCommand {
                     serializer: ProtobufSerializer<Google_Protobuf_Empty>(),
                     deserializer: ProtobufDeserializer<Google_Protobuf_Empty>(),
                     options: options) { try $0.message }
+            }
+            func call() async throws {
+                if let callDeadline { try await callDeadline.run(unary) } else { try await unary() }
             }
             for _ in 0..<200 { try await call() }  // warm-up
             let perCaller = calls / concurrency

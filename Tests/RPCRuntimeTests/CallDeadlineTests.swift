@@ -1,10 +1,10 @@
 import GRPCCore
 import Testing
-@testable import TwilioBridge
+import RPCRuntime
 
-@Suite("Platform deadline")
-struct PlatformDeadlineTests {
-    let deadline = PlatformDeadline(timeout: .milliseconds(300))
+@Suite("Call deadline")
+struct CallDeadlineTests {
+    let deadline = CallDeadline(timeout: .milliseconds(300))
 
     @Test("a call that answers in time returns its answer")
     func answersInTime() async throws {
@@ -36,7 +36,7 @@ struct PlatformDeadlineTests {
 
     @Test("cancelling the caller cancels the call")
     func callerCancellationReachesTheCall() async throws {
-        let generous = PlatformDeadline(timeout: .seconds(30))
+        let generous = CallDeadline(timeout: .seconds(30))
         let started = ContinuousClock.now
         let caller = Task { try await generous.run { try await Task.sleep(for: .seconds(30)) } }
         try await Task.sleep(for: .milliseconds(50))
