@@ -14,7 +14,8 @@ import NIOPosix
 /// sleeps until the deadline, and sends the deadline to the server, which does the same. On this
 /// machine that cost more than the timer does (`rpc-floor --deadline`, docs/benchmarks.md). The
 /// server still learns of an abandoned call at once: cancelling the call resets its HTTP/2
-/// stream, which cancels the handler.
+/// stream, which cancels the handler. What the server does not get is `grpc-timeout`, so its
+/// `RequestContext.deadline` is unset for these calls.
 public struct CallDeadline: Sendable {
     public let timeout: Duration
     private let timers: any EventLoopGroup
