@@ -120,37 +120,37 @@ struct TwilioWebhooks<Transport: ClientTransport>: Sendable {
 
     private func incomingCall(_ form: FormBody, _ attempt: Int) async -> Response {
         await voice(calledNumber: form["To"]) {
-            try await deadline.run { try await inbound.handleInboundCall(.with {
+            try await inbound.handleInboundCall(.with {
                 $0.callSid = form["CallSid"]
                 $0.from = form["From"]
                 $0.to = form["To"]
                 $0.callerName = form["CallerName"]
-            }, metadata: platform.metadata) }
+            }, metadata: platform.metadata)
         }
     }
 
     private func ivrSelection(_ form: FormBody, _ attempt: Int) async -> Response {
         await voice(calledNumber: form["To"]) {
-            try await deadline.run { try await inbound.handleIvrSelection(.with {
+            try await inbound.handleIvrSelection(.with {
                 $0.callSid = form["CallSid"]
                 $0.from = form["From"]
                 $0.to = form["To"]
                 $0.digits = form["Digits"]
                 $0.attempt = Int32(attempt)
-            }, metadata: platform.metadata) }
+            }, metadata: platform.metadata)
         }
     }
 
     private func aiVoiceTurn(_ form: FormBody, _ attempt: Int) async -> Response {
         await voice(calledNumber: form["To"]) {
-            try await deadline.run { try await inbound.handleAiVoiceTurn(.with {
+            try await inbound.handleAiVoiceTurn(.with {
                 $0.callSid = form["CallSid"]
                 $0.from = form["From"]
                 $0.to = form["To"]
                 $0.speechResult = form["SpeechResult"]
                 $0.confidence = Float(form["Confidence"]) ?? 0
                 $0.attempt = Int32(attempt)
-            }, metadata: platform.metadata) }
+            }, metadata: platform.metadata)
         }
     }
 
@@ -158,20 +158,22 @@ struct TwilioWebhooks<Transport: ClientTransport>: Sendable {
     private func statusCallback(_ form: FormBody, _ attempt: Int) async -> Response {
         do {
             if !form["MessageSid"].isEmpty, let status = TwilioStatus.message(form["MessageStatus"] + form["SmsStatus"]) {
-                _ = try await deadline.run { try await inbound.recordMessageStatus(.with {
+                let request = RecordMessageStatusRequest.with {
                     $0.messageSid = form["MessageSid"]
                     $0.status = status
                     $0.errorCode = Int32(form["ErrorCode"]) ?? 0
-                }, metadata: platform.metadata) }
+                }
+                _ = try await deadline.run { try await inbound.recordMessageStatus(request, metadata: platform.metadata) }
             } else if !form["CallSid"].isEmpty {
-                _ = try await deadline.run { try await inbound.recordCallStatus(.with {
+                let request = RecordCallStatusRequest.with {
                     $0.callSid = form["CallSid"]
                     $0.status = TwilioStatus.call(form["CallStatus"])
                     if let seconds = Int64(form["CallDuration"]) { $0.duration = .init(seconds: seconds) }
                     $0.recordingSid = form["RecordingSid"]
                     $0.recordingURL = form["RecordingUrl"]
                     if let seconds = Int64(form["RecordingDuration"]) { $0.recordingDuration = .init(seconds: seconds) }
-                }, metadata: platform.metadata) }
+                }
+                _ = try await deadline.run { try await inbound.recordCallStatus(request, metadata: platform.metadata) }
             }
         } catch {
             logger.warning("could not record a status callback", metadata: ["error": "\(error)"])
@@ -180,9 +182,9 @@ struct TwilioWebhooks<Transport: ClientTransport>: Sendable {
     }
 
     /// A voice RPC, or the fallback when the platform cannot answer in time.
-    private func voice(calledNumber: String, _ call: () async throws -> VoiceReply) async -> Response {
+    private func voice(calledNumber: String, _ call: @escaping @Sendable () async throws -> VoiceReply) async -> Response {
         do {
-            let reply = try await call()
+            let reply = try await deadline.run(call)
             fallback.remember(forwardNumber: reply.fallbackForwardNumber, for: calledNumber)
             return twiml(renderer.voiceResponse(reply.instructions))
         } catch {
