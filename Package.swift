@@ -185,17 +185,21 @@ let package = Package(
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+                .product(name: "GRPCInProcessTransport", package: "grpc-swift-2"),
                 .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 // The local fake of Stripe's API, and Stripe's webhook signatures.
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 // A platform that accepts connections and never answers.
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
             path: "Tests/Support"
         ),
-        .testTarget(name: "RPCRuntimeTests", dependencies: ["RPCRuntime", "ServiceProAPI"]),
+        .testTarget(
+            name: "RPCRuntimeTests",
+            dependencies: ["RPCRuntime", "ServiceProAPI", .product(name: "NIOPosix", package: "swift-nio")]),
         .testTarget(name: "PlatformServerTests", dependencies: ["PlatformServer", "PlatformTestSupport"]),
         .testTarget(name: "TwilioBridgeTests", dependencies: ["TwilioBridge", "PlatformTestSupport"]),
         .testTarget(name: "SpctlTests", dependencies: ["SpctlCommands", "PlatformTestSupport"]),

@@ -10,8 +10,10 @@ struct SpoolDrainer<Transport: ClientTransport>: Service {
     let platform: PlatformClient<Transport>
     let spool: MessageSpool
     let interval: Duration
-    /// On each replayed text, so a platform that hangs holds the spool up no longer than a webhook.
-    let deadline: CallDeadline
+    /// On each replayed text, so that a platform that hangs does not hold the spool up for ever.
+    /// No one waits on a replay, so it gets longer than a webhook: the platform goes on with a
+    /// call the bridge gave up on, and a shorter deadline would pile up copies of a slow one.
+    let deadline = CallDeadline(timeout: .seconds(30))
     let logger: Logger
 
     func run() async throws {

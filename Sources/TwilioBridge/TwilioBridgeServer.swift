@@ -60,7 +60,7 @@ public struct TwilioBridgeServer<Transport: ClientTransport>: Sendable {
     }
 
     public var drainer: some Service {
-        SpoolDrainer(platform: platform, spool: spool, interval: configuration.spoolRetryInterval, deadline: platformDeadline, logger: logger)
+        SpoolDrainer(platform: platform, spool: spool, interval: configuration.spoolRetryInterval, logger: logger)
     }
 
     private var platformDeadline: CallDeadline { CallDeadline(timeout: configuration.platformDeadline) }

@@ -22,7 +22,7 @@ struct TokensTests {
             for character in Tokens.id(bytes: 10) { counts[character, default: 0] += 1 }
         }
         // 288,000 characters over 36: 8,000 each, give or take 88 (one standard deviation). A plain
-        // `byte % 36` would give the first four characters 8/256 each instead of 7/256: 9,140.
+        // `byte % 36` would give the first four characters 8/256 each instead of 7/256: 9,000.
         #expect(counts.count == 36)
         #expect(counts.values.allSatisfy { (7_520...8_480).contains($0) }, "\(counts.sorted { $0.key < $1.key })")
     }

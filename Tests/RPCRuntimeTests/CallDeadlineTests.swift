@@ -1,4 +1,6 @@
+import Foundation
 import GRPCCore
+import NIOPosix
 import Testing
 import RPCRuntime
 
@@ -32,6 +34,22 @@ struct CallDeadlineTests {
         let waited = ContinuousClock.now - started
         #expect(error?.code == .deadlineExceeded)
         #expect(waited >= deadline.timeout && waited < .seconds(3), "gave up after \(waited)")
+    }
+
+    @Test("an answer that lands after the deadline, before the timer fired, is the call's own")
+    func lateAnswerIsNotRelabelled() async throws {
+        // The timer's only thread is busy past the call's end, so the timer cannot fire first.
+        let timers = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        timers.any().execute { Thread.sleep(forTimeInterval: 1) }
+        let deadline = CallDeadline(timeout: .milliseconds(100), timers: timers)
+        let error = await #expect(throws: RPCError.self) {
+            try await deadline.run { () async throws -> Bool in
+                try await Task.sleep(for: .milliseconds(300))
+                throw RPCError(code: .notFound, message: "no such tenant")
+            }
+        }
+        #expect(error?.code == .notFound, "a refusal stays a refusal, whatever the clock says")
+        try await timers.shutdownGracefully()
     }
 
     @Test("cancelling the caller cancels the call")

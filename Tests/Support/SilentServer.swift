@@ -7,19 +7,23 @@ public struct SilentServer: Sendable {
     public let port: Int
     private let channel: any Channel
 
-    public static func start() async throws -> SilentServer {
+    public var address: String { "127.0.0.1:\(port)" }
+
+    /// Runs `body` with a silent server, which stops accepting when it returns.
+    public static func with<Result: Sendable>(_ body: (SilentServer) async throws -> Result) async throws -> Result {
         // No handlers on accepted connections: what arrives is read and dropped.
         let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .childChannelInitializer { $0.eventLoop.makeSucceededVoidFuture() }
             .bind(host: "127.0.0.1", port: 0)
             .get()
-        return SilentServer(port: channel.localAddress?.port ?? 0, channel: channel)
-    }
-
-    public var address: String { "127.0.0.1:\(port)" }
-
-    /// Stops accepting; connections already open close when their clients close them.
-    public func close() async throws {
-        try await channel.close()
+        do {
+            guard let port = channel.localAddress?.port else { throw TestSetupError("the silent server has no port") }
+            let result = try await body(SilentServer(port: port, channel: channel))
+            try await channel.close()
+            return result
+        } catch {
+            try? await channel.close()
+            throw error
+        }
     }
 }

@@ -102,38 +102,56 @@ struct BridgeFaultTests {
         await platform.stop()
     }
 
-    @Test("platform hanging: at the deadline, callers get the fallback, texts are spooled and Stripe hears 503")
-    func platformHangs() async throws {
-        let platform = try await SilentServer.start()
+    /// How a bridge reaches a platform that never answers: over a socket, as twilio-bridge does,
+    /// or over the in-process transport, as a bridge inside platform-server does.
+    enum HangingTransport: String, CaseIterable, Sendable {
+        case http2, inProcess = "in-process"
+    }
+
+    @Test("platform hanging: at the deadline, callers get the fallback, texts are spooled and Stripe hears 503", arguments: HangingTransport.allCases)
+    func platformHangs(transport: HangingTransport) async throws {
         let deadline = Duration.milliseconds(600)
-        try await TestBridge.with(
-            platform: platform.address, bridgeToken: "any", spoolPath: BridgeWebhookTests.spoolPath(), platformDeadline: deadline
-        ) { bridge in
-            var started = ContinuousClock.now
-            let call = try await bridge.post("/twilio/voice/incoming", BridgeWebhookTests.call(1))
-            var waited = ContinuousClock.now - started
-            #expect(call.status == 200)
-            #expect(call.body.contains("trouble"))
-            #expect(call.body.contains("<Number>+19185557777</Number>"), "no forward number learned, so the platform-wide one: \(call.body)")
-            #expect(waited >= deadline && waited < deadline + .seconds(2), "answered after \(waited)")
-
-            started = ContinuousClock.now
-            let text = try await bridge.post("/sms", BridgeWebhookTests.sms(1))
-            waited = ContinuousClock.now - started
-            #expect(text.status == 200)
-            #expect(waited >= deadline && waited < deadline + .seconds(2), "answered after \(waited)")
-            #expect(await bridge.spool.count() == 1)
-
-            let payload = Data(#"{"id": "evt_hang", "object": "event", "type": "customer.subscription.created"}"#.utf8)
-            let stripe = try await StripeWebhookRouteTests.post(bridge, payload, signature: "t=1,v1=00")
-            #expect(stripe.status == 503, "Stripe retries a 503: \(stripe.body)")
-
-            started = ContinuousClock.now
-            let (health, _) = try await URLSession.shared.data(from: URL(string: bridge.base + "/healthz")!)
-            #expect(String(decoding: health, as: UTF8.self).contains(#""platform":"unreachable""#))
-            #expect(ContinuousClock.now - started < .seconds(4), "the health check gives up after 2 s")
+        let spool = BridgeWebhookTests.spoolPath()
+        switch transport {
+        case .http2:
+            try await SilentServer.with { platform in
+                try await TestBridge.with(platform: platform.address, bridgeToken: "any", spoolPath: spool, platformDeadline: deadline) { bridge in
+                    try await Self.expectFallbacks(from: bridge, deadline: deadline)
+                }
+            }
+        case .inProcess:
+            try await HangingPlatform.with { client in
+                try await TestBridge.with(platform: client, spoolPath: spool, platformDeadline: deadline) { bridge in
+                    try await Self.expectFallbacks(from: bridge, deadline: deadline)
+                }
+            }
         }
-        try await platform.close()
+    }
+
+    private static func expectFallbacks(from bridge: TestBridge, deadline: Duration) async throws {
+        var started = ContinuousClock.now
+        let call = try await bridge.post("/twilio/voice/incoming", BridgeWebhookTests.call(1))
+        var waited = ContinuousClock.now - started
+        #expect(call.status == 200)
+        #expect(call.body.contains("trouble"))
+        #expect(call.body.contains("<Number>+19185557777</Number>"), "no forward number learned, so the platform-wide one: \(call.body)")
+        #expect(waited >= deadline && waited < deadline + .seconds(2), "answered after \(waited)")
+
+        started = ContinuousClock.now
+        let text = try await bridge.post("/sms", BridgeWebhookTests.sms(1))
+        waited = ContinuousClock.now - started
+        #expect(text.status == 200)
+        #expect(waited >= deadline && waited < deadline + .seconds(2), "answered after \(waited)")
+        #expect(await bridge.spool.count() == 1)
+
+        let payload = Data(#"{"id": "evt_hang", "object": "event", "type": "customer.subscription.created"}"#.utf8)
+        let stripe = try await StripeWebhookRouteTests.post(bridge, payload, signature: "t=1,v1=00")
+        #expect(stripe.status == 503, "Stripe retries a 503: \(stripe.body)")
+
+        started = ContinuousClock.now
+        let (health, _) = try await URLSession.shared.data(from: URL(string: bridge.base + "/healthz")!)
+        #expect(String(decoding: health, as: UTF8.self).contains(#""platform":"unreachable""#))
+        #expect(ContinuousClock.now - started < .seconds(4), "the health check gives up after 2 s")
     }
 
     @Test("a second bridge on the same spool file fails to start, saying why; the first keeps it")

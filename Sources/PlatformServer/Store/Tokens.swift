@@ -32,9 +32,10 @@ enum Tokens {
     }
 
     /// Uniform random characters from `alphabet`, using the system's CSPRNG; enough of them to
-    /// carry `count` bytes of entropy. Each draw from the generator is a system call, so a draw
-    /// of 64 bits makes up to eight characters.
+    /// carry `count` bytes of entropy. On Linux each draw from the generator is a system call
+    /// (`getrandom`), so a draw of 64 bits makes up to eight characters.
     private static func random(bytes count: Int, alphabet: [UInt8]) -> String {
+        precondition((2...256).contains(alphabet.count), "an alphabet of 2 to 256 characters")
         var generator = SystemRandomNumberGenerator()
         let length = Int((Double(count * 8) / log2(Double(alphabet.count))).rounded(.up))
         // A byte at or above the last whole multiple of the alphabet's size is skipped, so that
