@@ -201,7 +201,9 @@ let package = Package(
             name: "RPCRuntimeTests",
             dependencies: ["RPCRuntime", "ServiceProAPI", .product(name: "NIOPosix", package: "swift-nio")]),
         .testTarget(name: "PlatformServerTests", dependencies: ["PlatformServer", "PlatformTestSupport"]),
-        .testTarget(name: "TwilioBridgeTests", dependencies: ["TwilioBridge", "PlatformTestSupport"]),
+        .testTarget(
+            name: "TwilioBridgeTests",
+            dependencies: ["TwilioBridge", "PlatformTestSupport", .product(name: "SQLiteNIO", package: "sqlite-nio")]),
         .testTarget(name: "SpctlTests", dependencies: ["SpctlCommands", "PlatformTestSupport"]),
         // The Python oracles run from the source tree, not as bundled resources.
         .testTarget(name: "EndToEndTests", dependencies: ["PlatformServer", "PlatformTestSupport"], exclude: ["Python"]),

@@ -23,6 +23,7 @@ public actor MessageSpool {
 
     private let connection: SQLiteConnection
     private var pending: Int
+    private let logger: Logger
     /// SQLiteNIO's close is not idempotent (a second one crashes release builds), so it happens once.
     private var closed = false
 
@@ -50,35 +51,55 @@ public actor MessageSpool {
                 request BLOB NOT NULL
             )
             """,
+            // Texts that could not be read back, kept for an operator rather than deleted.
+            "CREATE TABLE IF NOT EXISTS unreadable_messages (sequence INTEGER, message_sid TEXT, request BLOB)",
         ] {
             _ = try await connection.query(statement, [])
         }
         let pending = try await connection.query("SELECT COUNT(*) AS n FROM spooled_messages", []).first?.column("n")?.integer ?? 0
-        return MessageSpool(connection: connection, pending: pending)
+        return MessageSpool(connection: connection, pending: pending, logger: logger)
     }
 
-    private init(connection: SQLiteConnection, pending: Int) {
+    private init(connection: SQLiteConnection, pending: Int, logger: Logger) {
         self.connection = connection
         self.pending = pending
+        self.logger = logger
     }
 
     /// Keeps the message for later; a Twilio retry of a spooled message is not spooled twice.
     public func append(_ request: HandleInboundMessageRequest) async throws {
         let bytes: [UInt8] = try request.serializedBytes()
-        let inserted = try await connection.query(
-            "INSERT INTO spooled_messages (message_sid, request) VALUES (?, ?) ON CONFLICT DO NOTHING RETURNING sequence",
-            [.text(request.messageSid), .blob(ByteBuffer(bytes: bytes))])
-        pending += inserted.count
+        // Counted before the insert, which suspends this actor: a text that arrives meanwhile
+        // must see this one waiting, and queue behind it rather than go straight to the platform.
+        pending += 1
+        do {
+            let inserted = try await connection.query(
+                "INSERT INTO spooled_messages (message_sid, request) VALUES (?, ?) ON CONFLICT DO NOTHING RETURNING sequence",
+                [.text(request.messageSid), .blob(ByteBuffer(bytes: bytes))])
+            if inserted.isEmpty { pending -= 1 }
+        } catch {
+            pending -= 1
+            throw error
+        }
     }
 
-    /// The oldest spooled message, if any.
+    /// The oldest spooled message, if any. One that cannot be read back (it can never be
+    /// replayed, and would hold up every text behind it) is moved aside to `unreadable_messages`
+    /// and the next one returned.
     public func oldest() async throws -> (sequence: Int, request: HandleInboundMessageRequest)? {
-        guard let row = try await connection.query("SELECT sequence, request FROM spooled_messages ORDER BY sequence LIMIT 1", []).first,
-              let sequence = row.column("sequence")?.integer,
-              case .blob(var buffer)? = row.column("request")
-        else { return nil }
-        let request = try HandleInboundMessageRequest(serializedBytes: buffer.readBytes(length: buffer.readableBytes) ?? [])
-        return (sequence, request)
+        while let row = try await connection.query("SELECT sequence, message_sid, request FROM spooled_messages ORDER BY sequence LIMIT 1", []).first {
+            guard let sequence = row.column("sequence")?.integer else { return nil }
+            if case .blob(var buffer)? = row.column("request"),
+               let request = try? HandleInboundMessageRequest(serializedBytes: buffer.readBytes(length: buffer.readableBytes) ?? []) {
+                return (sequence, request)
+            }
+            logger.critical("moved an unreadable spooled text aside to unreadable_messages", metadata: [
+                "message_sid": "\(row.column("message_sid")?.string ?? "")", "sequence": "\(sequence)",
+            ])
+            _ = try await connection.query("INSERT INTO unreadable_messages SELECT * FROM spooled_messages WHERE sequence = ?", [.integer(sequence)])
+            try await remove(sequence: sequence)
+        }
+        return nil
     }
 
     public func remove(sequence: Int) async throws {

@@ -18,14 +18,29 @@ struct SpoolDrainer<Transport: ClientTransport>: Service {
 
     func run() async throws {
         await cancelWhenGracefulShutdown {
+            var failing = false
             while !Task.isCancelled {
-                _ = try? await drain()
+                do {
+                    try await drain()
+                    failing = false
+                } catch {
+                    // Once per run of failures, which no retry mends: texts wait until someone acts.
+                    if !failing {
+                        if let error = error as? RPCError, error.refusesBridge {
+                            logger.critical("the platform refuses the bridge's token: spooled texts wait; give the bridge a valid token (--token-file)", metadata: ["error": "\(error)"])
+                        } else {
+                            logger.critical("could not read or update the spool", metadata: ["error": "\(error)"])
+                        }
+                    }
+                    failing = true
+                }
                 try? await Task.sleep(for: interval)
             }
         }
     }
 
-    /// Sends everything it can; returns how many messages left the spool.
+    /// Sends everything it can; returns how many messages left the spool. Throws when the spool
+    /// cannot be read or updated, or the platform refuses the bridge itself.
     @discardableResult
     func drain() async throws -> Int {
         var sent = 0
@@ -34,8 +49,10 @@ struct SpoolDrainer<Transport: ClientTransport>: Service {
             do {
                 _ = try await deadline.run { try await inbound.handleInboundMessage(message, metadata: platform.metadata) }
                 sent += 1
-            } catch let error as RPCError where !error.isRetryable {
+            } catch let error as RPCError where error.isVerdictOnRequest {
                 logger.error("dropping a spooled text the platform refuses", metadata: ["message_sid": "\(message.messageSid)", "error": "\(error)"])
+            } catch let error as RPCError where error.refusesBridge {
+                throw error
             } catch {
                 return sent
             }
@@ -43,12 +60,5 @@ struct SpoolDrainer<Transport: ClientTransport>: Service {
         }
         if sent > 0 { logger.info("replayed spooled texts", metadata: ["count": "\(sent)"]) }
         return sent
-    }
-}
-
-extension RPCError {
-    /// Worth retrying: the platform was away, slow or overloaded. Anything else is a verdict.
-    var isRetryable: Bool {
-        [.unavailable, .deadlineExceeded, .cancelled, .unknown, .resourceExhausted, .internalError, .aborted].contains(code)
     }
 }

@@ -42,8 +42,10 @@ struct TwilioWebhooks<Transport: ClientTransport>: Sendable {
         let bytes: ByteBuffer
         do {
             bytes = try await request.collectBody(upTo: Self.maxBodyBytes)
-        } catch {
+        } catch let error as HTTPError where error.status == .contentTooLarge {
             return Self.plain(.badRequest, "the request body is larger than \(Self.maxBodyBytes) bytes")
+        } catch {
+            return Self.plain(.badRequest, "the request body could not be read: \(error)")
         }
         let form: FormBody
         do {
@@ -62,12 +64,15 @@ struct TwilioWebhooks<Transport: ClientTransport>: Sendable {
             forwardedHost: request.headers[.init("X-Forwarded-Host")!],
             host: request.head.authority)
         let signature = request.headers[.init(TwilioSignatureVerifier.signatureHeader)!] ?? ""
-        guard let url, verifier.isValid(signature: signature, url: url, parameters: form.parameters) else {
+        // A SharedKey signature names its algorithm; one this bridge does not know is refused.
+        let algorithm = TwilioSignatureVerifier.Algorithm(settingsHeader: request.headers[.init(TwilioSignatureVerifier.settingsHeader)!])
+        guard let url, let algorithm, verifier.isValid(signature: signature, url: url, parameters: form.parameters, algorithm: algorithm) else {
             logger.notice("refusing a webhook with a missing or wrong signature", metadata: ["path": "\(request.uri.path)"])
             return Self.plain(.forbidden, "invalid X-Twilio-Signature")
         }
+        // Ours, in the callback URLs we render: a count from 1, whatever the query says.
         let attempt = request.uri.queryParameters.get(TwilioCallbackURLs.attemptParameter, as: Int.self) ?? 1
-        return await handle(form, attempt)
+        return await handle(form, max(attempt, 1))
     }
 
     // MARK: Routes
@@ -104,13 +109,19 @@ struct TwilioWebhooks<Transport: ClientTransport>: Sendable {
                 return twiml(renderer.messagingResponse([]))
             }
             return twiml(renderer.messagingResponse(try await deliver(message)))
-        } catch let error as RPCError where !error.isRetryable {
+        } catch let error as RPCError where error.isVerdictOnRequest {
             logger.warning("platform refused an inbound text", metadata: ["message_sid": "\(message.messageSid)", "error": "\(error)"])
             return Self.plain(.badRequest, error.message)
         } catch {
             do {
                 try await spool.append(message)
-                logger.warning("platform unavailable: spooled an inbound text", metadata: ["message_sid": "\(message.messageSid)", "error": "\(error)"])
+                if let error = error as? RPCError, error.refusesBridge {
+                    logger.critical("the platform refuses the bridge's token: spooled an inbound text; give the bridge a valid token (--token-file)", metadata: [
+                        "message_sid": "\(message.messageSid)", "error": "\(error)",
+                    ])
+                } else {
+                    logger.warning("platform unavailable: spooled an inbound text", metadata: ["message_sid": "\(message.messageSid)", "error": "\(error)"])
+                }
             } catch {
                 logger.critical("could not spool an inbound text", metadata: ["message_sid": "\(message.messageSid)", "error": "\(error)"])
             }
@@ -136,7 +147,7 @@ struct TwilioWebhooks<Transport: ClientTransport>: Sendable {
                 $0.from = form["From"]
                 $0.to = form["To"]
                 $0.digits = form["Digits"]
-                $0.attempt = Int32(attempt)
+                $0.attempt = Int32(clamping: attempt)
             }, metadata: platform.metadata)
         }
     }
@@ -149,7 +160,7 @@ struct TwilioWebhooks<Transport: ClientTransport>: Sendable {
                 $0.to = form["To"]
                 $0.speechResult = form["SpeechResult"]
                 $0.confidence = Float(form["Confidence"]) ?? 0
-                $0.attempt = Int32(attempt)
+                $0.attempt = Int32(clamping: attempt)
             }, metadata: platform.metadata)
         }
     }
@@ -157,7 +168,9 @@ struct TwilioWebhooks<Transport: ClientTransport>: Sendable {
     /// Call and message status callbacks (and recordings); Twilio only needs to hear 200.
     private func statusCallback(_ form: FormBody, _ attempt: Int) async -> Response {
         do {
-            if !form["MessageSid"].isEmpty, let status = TwilioStatus.message(form["MessageStatus"] + form["SmsStatus"]) {
+            // Twilio sends a message's status twice, as MessageStatus and as the older SmsStatus.
+            let messageStatus = form["MessageStatus"].isEmpty ? form["SmsStatus"] : form["MessageStatus"]
+            if !form["MessageSid"].isEmpty, let status = TwilioStatus.message(messageStatus) {
                 let request = RecordMessageStatusRequest.with {
                     $0.messageSid = form["MessageSid"]
                     $0.status = status

@@ -10,10 +10,11 @@ public final class VoiceFallback: Sendable {
         self.platformWide = platformWideNumber.flatMap { $0.isEmpty ? nil : $0 }
     }
 
-    /// Remembers the forward number from a successful reply for calls to `calledNumber`.
+    /// Remembers the forward number from a successful reply for calls to `calledNumber`; an
+    /// empty one (the tenant removed its forward number) forgets it.
     public func remember(forwardNumber: String, for calledNumber: String) {
-        guard !forwardNumber.isEmpty, !calledNumber.isEmpty else { return }
-        lastKnown.withLock { $0[calledNumber] = forwardNumber }
+        guard !calledNumber.isEmpty else { return }
+        lastKnown.withLock { $0[calledNumber] = forwardNumber.isEmpty ? nil : forwardNumber }
     }
 
     public func forwardNumber(for calledNumber: String) -> String? {

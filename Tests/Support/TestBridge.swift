@@ -64,16 +64,23 @@ public struct TestBridge: Sendable {
         throw TestSetupError("the bridge did not reach the platform within \(timeout)")
     }
 
-    /// POSTs a form signed for the public URL, as Twilio would.
-    public func post(_ path: String, _ parameters: [(String, String)], signed: Bool = true, token: String = TestBridge.authToken) async throws -> (status: Int, body: String) {
+    /// POSTs a form signed for the public URL, as Twilio would: with the auth token and
+    /// HMAC-SHA1, or as a SharedKey webhook naming its algorithm in `settings`
+    /// (`X-Twilio-Webhooks-Signature-Settings`).
+    public func post(
+        _ path: String, _ parameters: [(String, String)], signed: Bool = true, token: String = TestBridge.authToken,
+        algorithm: TwilioSignatureVerifier.Algorithm = .hmacSHA1, settings: String? = nil
+    ) async throws -> (status: Int, body: String) {
         var request = URLRequest(url: URL(string: base + path)!)
         request.httpMethod = "POST"
         request.setValue("application/x-www-form-urlencoded", forHTTPHeaderField: "Content-Type")
         request.httpBody = Data(FormEncoding.encode(parameters).utf8)
         if signed {
-            let signature = TwilioSignatureVerifier(authToken: token).signature(url: "https://bridge.example.com" + path, parameters: parameters)
+            let signature = TwilioSignatureVerifier(authToken: token).signature(
+                url: "https://bridge.example.com" + path, parameters: parameters, algorithm: algorithm)
             request.setValue(signature, forHTTPHeaderField: "X-Twilio-Signature")
         }
+        if let settings { request.setValue(settings, forHTTPHeaderField: TwilioSignatureVerifier.settingsHeader) }
         let (data, response) = try await URLSession.shared.data(for: request)
         return ((response as? HTTPURLResponse)?.statusCode ?? 0, String(decoding: data, as: UTF8.self))
     }

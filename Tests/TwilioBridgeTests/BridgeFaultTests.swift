@@ -9,6 +9,7 @@ import PlatformServer
 import PlatformTestSupport
 import RPCRuntime
 import ServiceProAPI
+import SQLiteNIO
 import Testing
 import TwilioBridge
 
@@ -166,6 +167,39 @@ struct BridgeFaultTests {
         let next = try await MessageSpool.open(path: path, logger: logger)
         #expect(await next.count() == 1, "free again once the first closed")
         try await next.close()
+    }
+
+    @Test("a spooled text that cannot be read back is moved aside, and the texts behind it still go")
+    func unreadableSpooledText() async throws {
+        let path = BridgeWebhookTests.spoolPath()
+        let logger = Logger(label: "test.spool")
+        let first = try await MessageSpool.open(path: path, logger: logger)
+        try await first.append(.with { $0.messageSid = "SM" + String(repeating: "4", count: 32); $0.body = "readable" })
+        try await first.close()
+        // By hand, ahead of it: bytes that are no request (a varint cut short).
+        let raw = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
+        _ = try await raw.query("INSERT INTO spooled_messages (sequence, message_sid, request) VALUES (0, 'SMbroken', x'FFFF')", [])
+        try await raw.close()
+
+        let spool = try await MessageSpool.open(path: path, logger: logger)
+        #expect(await spool.count() == 2)
+        let oldest = try #require(try await spool.oldest())
+        #expect(oldest.request.body == "readable")
+        #expect(await spool.count() == 1)
+        try await spool.close()
+        let check = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
+        let aside = try await check.query("SELECT message_sid FROM unreadable_messages", [])
+        try await check.close()
+        #expect(aside.compactMap { $0.column("message_sid")?.string } == ["SMbroken"], "kept for an operator, not deleted")
+    }
+
+    @Test("the fallback forgets a forward number the platform no longer gives")
+    func fallbackForgets() {
+        let fallback = VoiceFallback(platformWideNumber: "+19185557777")
+        fallback.remember(forwardNumber: "+19185559999", for: "+19185550101")
+        #expect(fallback.forwardNumber(for: "+19185550101") == "+19185559999")
+        fallback.remember(forwardNumber: "", for: "+19185550101")
+        #expect(fallback.forwardNumber(for: "+19185550101") == "+19185557777")
     }
 
     @Test("the spool survives a bridge restart")

@@ -58,6 +58,13 @@ struct BridgeWebhookTests {
 
                 let bad = try await bridge.post("/sms", [("Body", "x")] + Self.sms(2))
                 #expect(bad.status == 200, "a signed form is accepted even with odd extras: \(bad.body)")
+
+                // A SharedKey webhook names its algorithm; one the bridge does not know is refused.
+                let sharedKey = try await bridge.post("/sms", Self.sms(3), algorithm: .hmacSHA256, settings: "key=KS1,algorithm=HMAC_SHA256")
+                #expect(sharedKey.status == 200, "\(sharedKey.body)")
+                #expect(try await bridge.post("/sms", Self.sms(4), algorithm: .hmacSHA256).status == 403, "SHA-256 without the header that names it")
+                #expect(try await bridge.post("/sms", Self.sms(5), settings: "key=KS1,algorithm=HMAC_SHA512").status == 403)
+                #expect(try await Self.messages(platform).count == 2)
             }
         }
     }
@@ -111,6 +118,41 @@ struct BridgeWebhookTests {
                     .with { $0.parent = "tenants/acme" }, metadata: platform.metadata(platform.ownerToken)).calls
                 #expect(calls.first?.status == .completed)
                 #expect(calls.first?.duration.seconds == 33)
+            }
+        }
+    }
+
+    @Test("a message status callback, as Twilio sends it (MessageStatus and SmsStatus), is recorded")
+    func messageStatus() async throws {
+        try await TestPlatform.with(.sqlite) { platform in
+            try await Self.configure(platform, mode: .simple)
+            try await TestBridge.with(platform: platform.address, bridgeToken: platform.bridgeToken, spoolPath: Self.spoolPath()) { bridge in
+                _ = try await bridge.post("/sms", Self.sms(21))
+                let sid = try #require(Self.sms(21).first { $0.0 == "MessageSid" }?.1)
+                let callback = try await bridge.post("/twilio/status", [
+                    ("AccountSid", "AC" + String(repeating: "0", count: 32)), ("MessageSid", sid), ("SmsSid", sid),
+                    ("MessageStatus", "read"), ("SmsStatus", "read"), ("From", "+15550001111"), ("To", Self.acmeNumber),
+                    ("ApiVersion", "2010-04-01"),
+                ])
+                #expect(callback.status == 200)
+                #expect(try await Self.messages(platform).first?.status == .read)
+            }
+        }
+    }
+
+    @Test("while the platform refuses the bridge's token, texts wait in the spool and callers get the fallback")
+    func refusedToken() async throws {
+        try await TestPlatform.with(.sqlite) { platform in
+            try await Self.configure(platform, mode: .simple)
+            try await TestBridge.with(platform: platform.address, bridgeToken: "sp_revoked_or_mistyped", spoolPath: Self.spoolPath()) { bridge in
+                let text = try await bridge.post("/sms", Self.sms(31))
+                #expect(text.status == 200, "Twilio hears nothing is wrong: \(text.body)")
+                let call = try await bridge.post("/twilio/voice/incoming", Self.call(31))
+                #expect(call.body.contains("<Number>+19185557777</Number>"), "\(call.body)")
+                // The drainer retries every 200 ms here; the refusal is no verdict on the text.
+                try await Task.sleep(for: .seconds(1))
+                #expect(await bridge.spool.count() == 1)
+                #expect(try await Self.messages(platform).isEmpty)
             }
         }
     }

@@ -1,0 +1,19 @@
+import GRPCCore
+
+/// How the bridge reads a platform call's failure: whether to keep a text for later.
+extension RPCError {
+    /// The platform's verdict on the request itself: a field it refuses, a MessageSid it holds
+    /// for another number. Sending the same request again cannot succeed, so a text is answered
+    /// or dropped. Every other failure may pass later and keeps the text: the platform away,
+    /// slow or overloaded, a platform that does not know the method yet (a rolling deploy), and
+    /// a platform that refuses the bridge's own key (see `refusesBridge`).
+    var isVerdictOnRequest: Bool {
+        [.invalidArgument, .alreadyExists, .outOfRange, .failedPrecondition, .notFound].contains(code)
+    }
+
+    /// The platform refuses the bridge: its token is wrong, revoked or lacks the bridge's role.
+    /// Texts wait in the spool until an operator gives the bridge a good token.
+    var refusesBridge: Bool {
+        [.unauthenticated, .permissionDenied].contains(code)
+    }
+}
