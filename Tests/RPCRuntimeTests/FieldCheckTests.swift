@@ -29,6 +29,9 @@ struct FieldCheckTests {
         #expect(pattern.matches("tenants/acme"))
         #expect(!pattern.matches("xtenants/acme"))
         #expect(!pattern.matches("tenants/acme/extra"))
+        for trailing in ["\n", "\r\n", "\u{2028}"] {
+            #expect(!pattern.matches("tenants/acme" + trailing), "a line break after the value")
+        }
     }
 
     @Test("generated validators check nested fields with their paths")

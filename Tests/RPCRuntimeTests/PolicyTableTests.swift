@@ -26,6 +26,14 @@ struct PolicyTableTests {
         }
     }
 
+    @Test("an open method cannot take the place of a policed one")
+    func openMethodCannotShadowPoliced() {
+        let services: [any PolicedRPCService] = [TenantService.Service(handler: TenantService.UnimplementedHandler())]
+        #expect(throws: PolicyTable.BuildError.self) {
+            try PolicyTable(services: services, openMethods: [TenantService.Method.GetTenant.descriptor])
+        }
+    }
+
     @Test("every generated method has a policy with at least one role or an own credential")
     func generatedPoliciesAreComplete() throws {
         let services: [any PolicedRPCService] = [

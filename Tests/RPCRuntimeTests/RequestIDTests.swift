@@ -20,9 +20,13 @@ struct RequestIDTests {
         #expect(Set(ids).count == ids.count)
     }
 
-    @Test("the caller's x-request-id is kept; an empty or overlong one is replaced")
+    @Test("the caller's x-request-id is kept; an empty, overlong or field-forging one is replaced")
     func given() {
         #expect(AuthenticationInterceptor.requestID(in: ["x-request-id": "sync-crm-42"]) == "sync-crm-42")
+        #expect(AuthenticationInterceptor.requestID(in: ["x-request-id": "Job_7.retry-2"]) == "Job_7.retry-2")
+        for forging in ["x code=OK", "x\ncode=OK", "id\"", "café"] {
+            #expect(AuthenticationInterceptor.requestID(in: ["x-request-id": .string(forging)]).count == 36, "\(forging)")
+        }
         #expect(AuthenticationInterceptor.requestID(in: ["x-request-id": ""]).count == 36)
         #expect(AuthenticationInterceptor.requestID(in: ["x-request-id": .string(String(repeating: "a", count: 129))]).count == 36)
     }

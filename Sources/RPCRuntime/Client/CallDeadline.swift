@@ -27,9 +27,10 @@ public struct CallDeadline: Sendable {
         self.timers = timers
     }
 
-    /// Runs `call`; when the deadline cancels it, `DEADLINE_EXCEEDED` is thrown, as grpc-swift
-    /// throws for a call with a timeout. Any other outcome, even one that lands just after the
-    /// deadline, is the call's own. Cancelling the caller cancels the call.
+    /// Runs `call`. Once the timer has fired and cancelled it, the call's failure, whatever it
+    /// is, is thrown as `DEADLINE_EXCEEDED`, as grpc-swift does for a call with a timeout; an
+    /// answer or a failure that came before the timer fired is the call's own. Cancelling the
+    /// caller cancels the call.
     public func run<Result: Sendable>(_ call: @escaping @Sendable () async throws -> Result) async throws -> Result {
         let expiry = Expiry()
         let task = Task(operation: call)

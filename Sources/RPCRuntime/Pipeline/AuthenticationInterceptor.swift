@@ -152,12 +152,24 @@ public struct AuthenticationInterceptor: ServerInterceptor {
         return FieldCheck.trimmed(String(header.dropFirst(prefix.count)))
     }
 
-    /// The caller's `x-request-id`, or a new one.
+    /// The caller's `x-request-id`, or a new one. A caller's id goes into every log line of the
+    /// call, so only letters, digits and `._-` are taken: anything else could forge a field.
     static func requestID(in metadata: Metadata) -> String {
-        if let given = metadata[stringValues: "x-request-id"].first(where: { _ in true }), !given.isEmpty, given.count <= 128 {
+        if let given = metadata[stringValues: "x-request-id"].first(where: { _ in true }),
+           (1...128).contains(given.utf8.count), given.utf8.allSatisfy(isRequestIDByte) {
             return given
         }
         return randomUUID()
+    }
+
+    private static func isRequestIDByte(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+             UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "-"):
+            return true
+        default:
+            return false
+        }
     }
 
     /// A version 4 UUID, lowercase. Foundation's `UUID()` opens and reads /dev/urandom each time;
@@ -178,10 +190,14 @@ public struct AuthenticationInterceptor: ServerInterceptor {
         return String(decoding: text, as: UTF8.self)
     }
 
-    /// `grpc-timeout` is digits and a unit: H, M, S, m (ms), u (µs), n (ns).
+    /// `grpc-timeout` is 1 to 8 ASCII digits and a unit: H, M, S, m (ms), u (µs), n (ns). Anything
+    /// else is no deadline, as grpc-swift reads it: the header is the caller's to write, and a
+    /// longer amount would overflow a duration.
     static func deadline(in metadata: Metadata) -> ContinuousClock.Instant? {
         guard let header = metadata[stringValues: "grpc-timeout"].first(where: { _ in true }),
-              let unit = header.last, let amount = Int64(header.dropLast())
+              let unit = header.last, (2...9).contains(header.utf8.count),
+              header.utf8.dropLast().allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }),
+              let amount = Int64(header.dropLast())
         else { return nil }
         let duration: Duration
         switch unit {

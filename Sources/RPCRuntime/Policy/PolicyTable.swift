@@ -37,7 +37,9 @@ public struct PolicyTable: Sendable {
             }
         }
         for method in openMethods {
-            entries[method] = .open
+            guard entries.updateValue(.open, forKey: method) == nil else {
+                throw BuildError.duplicateMethod(method: method.fullyQualifiedMethod)
+            }
         }
     }
 

@@ -79,9 +79,11 @@ public final class RPCServer: Service, Sendable {
         } else {
             security = .plaintext
         }
-        let transport = HTTP2ServerTransport.Posix(
-            address: .ipv4(host: configuration.host, port: configuration.port),
-            transportSecurity: security)
+        // `HostPort` takes the brackets off an IPv6 host; an IPv6 address is the one with colons.
+        let address: SocketAddress = configuration.host.contains(":")
+            ? .ipv6(host: configuration.host, port: configuration.port)
+            : .ipv4(host: configuration.host, port: configuration.port)
+        let transport = HTTP2ServerTransport.Posix(address: address, transportSecurity: security)
         self.transport = transport
         self.health = health
         self.logger = logger

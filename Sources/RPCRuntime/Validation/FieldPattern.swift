@@ -10,7 +10,9 @@ public final class FieldPattern: Sendable {
     public init(_ source: String) {
         self.source = source
         do {
-            self.regex = try NSRegularExpression(pattern: "^(?:\(source))$")
+            // \A and \z, not ^ and $: `$` also matches before a final line break, which would let
+            // "SM…\n" pass for a MessageSid.
+            self.regex = try NSRegularExpression(pattern: "\\A(?:\(source))\\z")
         } catch {
             preconditionFailure("invalid field pattern \(source): \(error)")
         }

@@ -1,0 +1,31 @@
+import GRPCCore
+@testable import RPCRuntime
+import Testing
+
+/// The deadline a caller sends in `grpc-timeout`, which anyone can write, unauthenticated.
+@Suite("grpc-timeout")
+struct DeadlineHeaderTests {
+    private func seconds(_ header: String) -> Double? {
+        AuthenticationInterceptor.deadline(in: ["grpc-timeout": .string(header)]).map { instant in
+            let (seconds, attoseconds) = ContinuousClock.now.duration(to: instant).components
+            return Double(seconds) + Double(attoseconds) / 1e18
+        }
+    }
+
+    @Test("each unit, up to 8 digits")
+    func units() throws {
+        #expect(try #require(seconds("2H")) > 7_199)
+        #expect(try #require(seconds("2M")) > 119)
+        #expect(try #require(seconds("5S")) > 4.9)
+        #expect(try #require(seconds("1500m")) > 1.4)
+        #expect(try #require(seconds("99999999u")) > 99)
+        #expect(try #require(seconds("99999999H")) > 3.5e11, "the largest the protocol allows")
+    }
+
+    @Test("anything else is no deadline, never a crash", arguments: [
+        "3000000000000000H", "123456789S", "-5S", "+5S", " 5S", "5", "S", "", "5s", "5x", "٥S",
+    ])
+    func malformed(header: String) {
+        #expect(seconds(header) == nil)
+    }
+}
