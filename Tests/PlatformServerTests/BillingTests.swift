@@ -185,6 +185,10 @@ struct BillingTests {
             #expect(!suspended.hasGracePeriodEndTime)
             #expect(abs(suspended.retentionEndTime.date.timeIntervalSinceNow - 90 * 86_400) < 120)
             #expect(await failure { try await platform.tenants(admin).updateTenant(rename) }?.reason == "tenant_suspended")
+            var badRename = rename
+            badRename.tenant.city = String(repeating: "x", count: 10_000)
+            #expect(await failure { try await platform.tenants(admin).updateTenant(badRename) }?.reason == "tenant_suspended",
+                    "the gate comes before the fields, as the pipeline's order says")
             #expect(try await platform.tenants(admin).getTenant(.with { $0.name = "tenants/acme" }).city == "Tulsa")
             _ = try await platform.billing.getTenantBilling(.with { $0.name = "tenants/acme/billing" }, metadata: adminMeta)
 

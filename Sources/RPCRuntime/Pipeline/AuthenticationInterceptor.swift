@@ -43,9 +43,12 @@ public struct AuthenticationInterceptor: ServerInterceptor {
         }
 
         // An unknown or missing token is not audited: there is nobody to attribute it to.
+        // A store that fails while checking is logged and INTERNAL, as in handlers.
         let principal = policy.unauthenticated
             ? Principal.anonymous
-            : try await authenticator.authenticate(bearerToken: try Self.bearerToken(in: request.metadata))
+            : try await RPCPipeline.guarded {
+                try await authenticator.authenticate(bearerToken: try Self.bearerToken(in: request.metadata))
+            }
         let record = CallRecord.current
         record?.principal = principal
         let requestID = record?.requestID ?? Self.requestID(in: request.metadata)

@@ -44,11 +44,9 @@ public enum RPCPipeline {
         return context
     }
 
-    /// Everything the policy says must hold before the handler runs.
+    /// Everything the policy says must hold before the handler runs, in the design's order: the
+    /// tenant the request is for, its suspension and plan gates, then the request's fields.
     static func admit<Method: RPCMethod>(_ method: Method.Type, _ message: Method.Input, _ context: RequestContext) async throws -> RequestContext {
-        let violations = message.fieldViolations
-        guard violations.isEmpty else { throw ServiceError.invalidArgument(violations) }
-
         var context = context
         if context.policy.scope == .tenant {
             let resource = Method.tenantResourceName(of: message) ?? ""
@@ -72,11 +70,13 @@ public enum RPCPipeline {
         if let tenantID = context.tenantID {
             try await checkGates(tenantID: tenantID, context: context)
         }
+        let violations = message.fieldViolations
+        guard violations.isEmpty else { throw ServiceError.invalidArgument(violations) }
         return context
     }
 
     private static func checkGates(tenantID: String, context: RequestContext) async throws {
-        guard let access = try await context.tenantDirectory.access(tenantID: tenantID) else {
+        guard let access = try await guarded({ try await context.tenantDirectory.access(tenantID: tenantID) }) else {
             throw ServiceError.notFound(ResourceName.tenant(tenantID))
         }
         let allowed: Bool
