@@ -106,6 +106,10 @@ struct BridgeWebhookTests {
                     #expect(pressed.body.contains("<Number>+19185559999</Number>"))
                     let wrong = try await bridge.post("/twilio/voice/gather?attempt=1", Self.call(11) + [("Digits", "8")])
                     #expect(wrong.body.contains("attempt=2"))
+                    // The attempt count is in a URL anyone can edit: out of range, it is clamped.
+                    let edited = try await bridge.post("/twilio/voice/gather?attempt=99999999999", Self.call(11) + [("Digits", "8")])
+                    #expect(edited.status == 200)
+                    #expect(!edited.body.contains("<Gather"), "past the last attempt the menu is not offered again: \(edited.body)")
                 default:
                     #expect(answer.body.contains("Acme Detailing"))
                     #expect(answer.body.contains("speech"))
