@@ -199,7 +199,13 @@ let package = Package(
         ),
         .testTarget(
             name: "RPCRuntimeTests",
-            dependencies: ["RPCRuntime", "ServiceProAPI", .product(name: "NIOPosix", package: "swift-nio")]),
+            dependencies: [
+                "RPCRuntime", "ServiceProAPI",
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+                .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ]),
         .testTarget(name: "PlatformServerTests", dependencies: ["PlatformServer", "PlatformTestSupport"]),
         .testTarget(
             name: "TwilioBridgeTests",

@@ -129,6 +129,8 @@ struct BridgeFaultTests {
         }
     }
 
+    /// The bounds leave seconds of slack for a loaded test run; without the deadline, each answer
+    /// would wait for the client's own 60 s timeout.
     private static func expectFallbacks(from bridge: TestBridge, deadline: Duration) async throws {
         var started = ContinuousClock.now
         let call = try await bridge.post("/twilio/voice/incoming", BridgeWebhookTests.call(1))
@@ -136,13 +138,13 @@ struct BridgeFaultTests {
         #expect(call.status == 200)
         #expect(call.body.contains("trouble"))
         #expect(call.body.contains("<Number>+19185557777</Number>"), "no forward number learned, so the platform-wide one: \(call.body)")
-        #expect(waited >= deadline && waited < deadline + .seconds(2), "answered after \(waited)")
+        #expect(waited >= deadline && waited < deadline + .seconds(5), "answered after \(waited)")
 
         started = ContinuousClock.now
         let text = try await bridge.post("/sms", BridgeWebhookTests.sms(1))
         waited = ContinuousClock.now - started
         #expect(text.status == 200)
-        #expect(waited >= deadline && waited < deadline + .seconds(2), "answered after \(waited)")
+        #expect(waited >= deadline && waited < deadline + .seconds(5), "answered after \(waited)")
         #expect(await bridge.spool.count() == 1)
 
         let payload = Data(#"{"id": "evt_hang", "object": "event", "type": "customer.subscription.created"}"#.utf8)
@@ -152,7 +154,7 @@ struct BridgeFaultTests {
         started = ContinuousClock.now
         let (health, _) = try await URLSession.shared.data(from: URL(string: bridge.base + "/healthz")!)
         #expect(String(decoding: health, as: UTF8.self).contains(#""platform":"unreachable""#))
-        #expect(ContinuousClock.now - started < .seconds(4), "the health check gives up after 2 s")
+        #expect(ContinuousClock.now - started < .seconds(7), "the health check gives up after 2 s")
     }
 
     @Test("a second bridge on the same spool file fails to start, saying why; the first keeps it")

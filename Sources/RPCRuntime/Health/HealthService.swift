@@ -17,6 +17,8 @@ public final class HealthService: RegistrableRPCService, Sendable {
         var statuses: [String: Status]
         var watchers: [Int: (service: String, continuation: AsyncStream<Status>.Continuation)] = [:]
         var nextWatcher = 0
+        /// Set by `markNotServing`: a Watch that opens afterwards gets NOT_SERVING and ends.
+        var stopped = false
     }
 
     private let state: Mutex<State>
@@ -32,6 +34,7 @@ public final class HealthService: RegistrableRPCService, Sendable {
     public func markNotServing() {
         let watchers = state.withLock { state in
             for key in state.statuses.keys { state.statuses[key] = .notServing }
+            state.stopped = true
             defer { state.watchers = [:] }
             return state.watchers.values
         }
@@ -44,6 +47,9 @@ public final class HealthService: RegistrableRPCService, Sendable {
     private func status(of service: String) -> Status? {
         state.withLock { $0.statuses[service] }
     }
+
+    /// Open Watch streams.
+    var watcherCount: Int { state.withLock { $0.watchers.count } }
 
     public func registerMethods<Transport: ServerTransport>(with router: inout RPCRouter<Transport>) {
         router.registerHandler(
@@ -76,15 +82,23 @@ public final class HealthService: RegistrableRPCService, Sendable {
             let service = try await ServerRequest(stream: request).message.service
             return StreamingServerResponse { writer in
                 let (updates, continuation) = AsyncStream.makeStream(of: Status.self)
-                let id = self.state.withLock { state in
+                let id = self.state.withLock { state -> Int? in
+                    guard !state.stopped else { return nil }
                     defer { state.nextWatcher += 1 }
                     state.watchers[state.nextWatcher] = (service, continuation)
                     return state.nextWatcher
                 }
-                defer { _ = self.state.withLock { $0.watchers.removeValue(forKey: id) } }
+                defer { if let id { _ = self.state.withLock { $0.watchers.removeValue(forKey: id) } } }
                 try await writer.write(.with { $0.status = self.status(of: service) ?? .serviceUnknown })
-                for await status in updates {
-                    try await writer.write(.with { $0.status = status })
+                // Shutting down: that NOT_SERVING was the last word, so shutdown is not held up.
+                guard id != nil else { return [:] }
+                // grpc-swift does not cancel this task when the client goes; it calls this instead.
+                try await withRPCCancellationHandler {
+                    for await status in updates {
+                        try await writer.write(.with { $0.status = status })
+                    }
+                } onCancelRPC: {
+                    continuation.finish()
                 }
                 return [:]
             }
