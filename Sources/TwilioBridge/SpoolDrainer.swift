@@ -45,9 +45,11 @@ struct SpoolDrainer<Transport: ClientTransport>: Service {
     func drain() async throws -> Int {
         var sent = 0
         let inbound = InboundService.Client(wrapping: platform.grpc)
-        while let (sequence, message) = try await spool.oldest() {
+        while let (sequence, spooled) = try await spool.oldest() {
+            var message = spooled
+            message.replayed = true
             do {
-                _ = try await deadline.run { try await inbound.handleInboundMessage(message, metadata: platform.metadata) }
+                _ = try await deadline.run { [message] in try await inbound.handleInboundMessage(message, metadata: platform.metadata) }
                 sent += 1
             } catch let error as RPCError where error.isVerdictOnRequest {
                 logger.error("dropping a spooled text the platform refuses", metadata: ["message_sid": "\(message.messageSid)", "error": "\(error)"])

@@ -215,6 +215,28 @@ struct InboundTests {
         }
     }
 
+    @Test("a text replayed from the bridge's spool gets its acknowledgement through the outbox, once", arguments: TestBackend.available)
+    func replayedTextAcknowledgedThroughTheOutbox(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            let inbound = try await Self.setUp(platform)
+            let replay = HandleInboundMessageRequest.with {
+                $0.messageSid = Self.sid("SM", 40); $0.to = Self.acmeNumber; $0.from = "+15550004444"
+                $0.body = "Sent while you were down"; $0.replayed = true
+            }
+            let first = try await inbound.client.handleInboundMessage(replay, metadata: inbound.metadata)
+            #expect(first.replies.isEmpty, "no TwiML can carry it: Twilio had its answer long ago")
+            #expect(first.message.customer.hasPrefix("tenants/acme/customers/"))
+            _ = try await inbound.client.handleInboundMessage(replay, metadata: inbound.metadata)
+            let queued = try await OutboxService.Client(wrapping: platform.client).listOutboxMessages(
+                .with { $0.parent = "tenants/acme" }, metadata: platform.metadata(platform.ownerToken)).outboxMessages
+            #expect(queued.count == 1, "a replay of the replay queues nothing more")
+            #expect(queued.first?.channel == .sms)
+            #expect(queued.first?.recipient == "+15550004444")
+            #expect(queued.first?.sender == Self.acmeService)
+            #expect(queued.first?.purpose == "auto_reply")
+        }
+    }
+
     @Test("a text the caller asks for goes through the outbox from the tenant's line, once per call and key", arguments: TestBackend.available)
     func ivrTextsGoThroughTheOutbox(backend: TestBackend) async throws {
         try await TestPlatform.with(backend) { platform in

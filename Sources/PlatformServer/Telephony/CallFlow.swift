@@ -110,12 +110,6 @@ struct CallFlow {
         }
     }
 
-    /// Who a text to the caller comes from: the line's Messaging Service, else its number, else
-    /// the platform's own sender ("").
-    var textSender: String {
-        config.messagingServiceSid.isEmpty ? config.phoneNumber : config.messagingServiceSid
-    }
-
     func agentCall(caller: String) -> VoiceAgentCall {
         VoiceAgentCall(tenantName: tenantName, callerNumber: caller, forwardNumber: config.forwardNumber, vocabulary: [])
     }

@@ -68,7 +68,15 @@ public struct InboundHandler: InboundServiceHandler {
             linked.message = try await CommunicationRecords.message(sid: request.messageSid, tx)!
             // A first text from a new number gets a friendly acknowledgement; regulars don't.
             if customer.created, let tenant = try await TenantRecords.find(tx) {
-                linked.replies = [.with { $0.body = "Thanks for texting \(tenant.displayName)! We got your message and will reply shortly." }]
+                let acknowledgement = "Thanks for texting \(tenant.displayName)! We got your message and will reply shortly."
+                if request.replayed {
+                    // Replayed from the bridge's spool: Twilio is no longer waiting for TwiML.
+                    try await OutboxRecords.enqueue(.sms(
+                        to: request.from, from: resolution.phoneConfig?.config.textSender ?? "", body: acknowledgement,
+                        purpose: "auto_reply", dedupeKey: "auto_reply/\(request.messageSid)"), tx)
+                } else {
+                    linked.replies = [.with { $0.body = acknowledgement }]
+                }
             }
             return linked
         }
@@ -110,7 +118,7 @@ public struct InboundHandler: InboundServiceHandler {
                 if let text = selection.text {
                     // Once per call and key: Twilio retrying the webhook sends nothing twice.
                     try await OutboxRecords.enqueue(.sms(
-                        to: request.from, from: flow.textSender, body: text, purpose: "ivr",
+                        to: request.from, from: flow.config.textSender, body: text, purpose: "ivr",
                         dedupeKey: "ivr/\(request.callSid)/\(request.digits)"), tx)
                 }
             }

@@ -19,6 +19,14 @@ public struct StoredPhoneConfig: Sendable {
     }
 }
 
+extension PhoneConfig {
+    /// Who a text sent on this line comes from: its Messaging Service, else its number, else the
+    /// platform's own sender ("").
+    var textSender: String {
+        messagingServiceSid.isEmpty ? phoneNumber : messagingServiceSid
+    }
+}
+
 /// Phone configs in the store. Optional strings are stored as NULL when empty, so the
 /// platform-wide unique indexes on the number and the Messaging Service ignore unset ones.
 enum PhoneConfigRecords {

@@ -197,6 +197,9 @@ struct InboundCommands: AsyncParsableCommand {
         @Option(name: .customLong("receive-time"), help: "When the bridge received the webhook. Replays from the bridge's spool keep the original time,  so the log stays in the order the texts arrived. (RFC 3339 time)")
         var receiveTime: String?
 
+        @Option(name: .customLong("replayed"), help: "Set by the bridge when it replays a text from its spool: Twilio had its answer long ago, so  no reply can go back in TwiML. The platform texts any reply itself, through its outbox, and  answers with none.")
+        var replayed: Bool?
+
         func run() async throws {
             var request = try call.request(HandleInboundMessageRequest.self)
             if let value = messageSid { request.messageSid = value }
@@ -206,6 +209,7 @@ struct InboundCommands: AsyncParsableCommand {
             if let value = body { request.body = value }
             if !mediaUrls.isEmpty { request.mediaUrls = mediaUrls }
             if let value = receiveTime { request.receiveTime = try CLIValue.timestamp(value, flag: "receive-time") }
+            if let value = replayed { request.replayed = value }
             try await call.unary(request) { client, request, metadata in
                 try await InboundService.Client(wrapping: client).handleInboundMessage(request, metadata: metadata)
             }

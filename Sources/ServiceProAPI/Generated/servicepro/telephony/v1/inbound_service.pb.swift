@@ -158,6 +158,11 @@ public nonisolated struct HandleInboundMessageRequest: Sendable {
   /// Clears the value of `receiveTime`. Subsequent reads from it will return its default value.
   public mutating func clearReceiveTime() {self._receiveTime = nil}
 
+  /// Set by the bridge when it replays a text from its spool: Twilio had its answer long ago, so
+  /// no reply can go back in TwiML. The platform texts any reply itself, through its outbox, and
+  /// answers with none.
+  public var replayed: Bool = false
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -499,7 +504,7 @@ nonisolated extension ResolveInboundResponse: SwiftProtobuf.Message, SwiftProtob
 
 nonisolated extension HandleInboundMessageRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".HandleInboundMessageRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}message_sid\0\u{3}messaging_service_sid\0\u{1}from\0\u{1}to\0\u{1}body\0\u{3}media_urls\0\u{3}receive_time\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}message_sid\0\u{3}messaging_service_sid\0\u{1}from\0\u{1}to\0\u{1}body\0\u{3}media_urls\0\u{3}receive_time\0\u{1}replayed\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -514,6 +519,7 @@ nonisolated extension HandleInboundMessageRequest: SwiftProtobuf.Message, SwiftP
       case 5: try { try decoder.decodeSingularStringField(value: &self.body) }()
       case 6: try { try decoder.decodeRepeatedStringField(value: &self.mediaUrls) }()
       case 7: try { try decoder.decodeSingularMessageField(value: &self._receiveTime) }()
+      case 8: try { try decoder.decodeSingularBoolField(value: &self.replayed) }()
       default: break
       }
     }
@@ -545,6 +551,9 @@ nonisolated extension HandleInboundMessageRequest: SwiftProtobuf.Message, SwiftP
     try { if let v = self._receiveTime {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 7)
     } }()
+    if self.replayed != false {
+      try visitor.visitSingularBoolField(value: self.replayed, fieldNumber: 8)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -556,6 +565,7 @@ nonisolated extension HandleInboundMessageRequest: SwiftProtobuf.Message, SwiftP
     if lhs.body != rhs.body {return false}
     if lhs.mediaUrls != rhs.mediaUrls {return false}
     if lhs._receiveTime != rhs._receiveTime {return false}
+    if lhs.replayed != rhs.replayed {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
