@@ -16,4 +16,7 @@ extension RPCError {
     var refusesBridge: Bool {
         [.unauthenticated, .permissionDenied].contains(code)
     }
+
+    /// What an operator reads when `refusesBridge`.
+    static let refusedBridgeAdvice = "the platform refuses the bridge's token: texts wait in the spool; give the bridge a valid token (--token-file)"
 }

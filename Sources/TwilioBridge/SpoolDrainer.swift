@@ -27,7 +27,7 @@ struct SpoolDrainer<Transport: ClientTransport>: Service {
                     // Once per run of failures, which no retry mends: texts wait until someone acts.
                     if !failing {
                         if let error = error as? RPCError, error.refusesBridge {
-                            logger.critical("the platform refuses the bridge's token: spooled texts wait; give the bridge a valid token (--token-file)", metadata: ["error": "\(error)"])
+                            logger.critical("\(RPCError.refusedBridgeAdvice)", metadata: ["error": "\(error)"])
                         } else {
                             logger.critical("could not read or update the spool", metadata: ["error": "\(error)"])
                         }

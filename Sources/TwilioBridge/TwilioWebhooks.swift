@@ -116,7 +116,7 @@ struct TwilioWebhooks<Transport: ClientTransport>: Sendable {
             do {
                 try await spool.append(message)
                 if let error = error as? RPCError, error.refusesBridge {
-                    logger.critical("the platform refuses the bridge's token: spooled an inbound text; give the bridge a valid token (--token-file)", metadata: [
+                    logger.critical("\(RPCError.refusedBridgeAdvice)", metadata: [
                         "message_sid": "\(message.messageSid)", "error": "\(error)",
                     ])
                 } else {

@@ -45,6 +45,12 @@ public final class TenantResolver: Sendable {
         var load: Load?
         /// While a feed announces every change, the index is good until the next announcement.
         var followingChanges = false
+
+        /// The next lookup loads, and a load already in flight is not kept.
+        mutating func markStale() {
+            index.loadedAt = nil
+            generation &+= 1
+        }
     }
 
     private let database: any Database
@@ -72,10 +78,7 @@ public final class TenantResolver: Sendable {
 
     /// Reloads on the next lookup: called after a phone config changed, here or anywhere.
     public func invalidate() {
-        state.withLock { state in
-            state.index.loadedAt = nil
-            state.generation &+= 1
-        }
+        state.withLock { $0.markStale() }
     }
 
     /// Whether a feed now announces every change. When that changes the index is reloaded:
@@ -84,8 +87,7 @@ public final class TenantResolver: Sendable {
         state.withLock { state in
             guard state.followingChanges != following else { return }
             state.followingChanges = following
-            state.index.loadedAt = nil
-            state.generation &+= 1
+            state.markStale()
         }
     }
 

@@ -16,11 +16,9 @@ public enum FormEncoding {
 
     private static func escape(_ component: String, into body: inout [UInt8]) {
         for byte in component.utf8 {
-            switch byte {
-            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-                 UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
+            if byte.isASCIILetterOrDigit || unreserved.contains(byte) {
                 body.append(byte)
-            default:
+            } else {
                 body.append(UInt8(ascii: "%"))
                 body.append(hexDigits[Int(byte >> 4)])
                 body.append(hexDigits[Int(byte & 0x0F)])
@@ -28,6 +26,7 @@ public enum FormEncoding {
         }
     }
 
+    private static let unreserved = Array("-._~".utf8)
     private static let hexDigits = Array("0123456789ABCDEF".utf8)
 
     /// The pairs of a body, in order, repeats kept: `+` is a space and `%XX` a byte. Nil when an

@@ -159,20 +159,10 @@ public struct AuthenticationInterceptor: ServerInterceptor {
     /// call, so only letters, digits and `._-` are taken: anything else could forge a field.
     static func requestID(in metadata: Metadata) -> String {
         if let given = metadata[stringValues: "x-request-id"].first(where: { _ in true }),
-           (1...128).contains(given.utf8.count), given.utf8.allSatisfy(isRequestIDByte) {
+           (1...128).contains(given.utf8.count), given.utf8.allSatisfy({ $0.isASCIILetterOrDigit || "._-".utf8.contains($0) }) {
             return given
         }
         return randomUUID()
-    }
-
-    private static func isRequestIDByte(_ byte: UInt8) -> Bool {
-        switch byte {
-        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-             UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "-"):
-            return true
-        default:
-            return false
-        }
     }
 
     /// A version 4 UUID, lowercase. Foundation's `UUID()` opens and reads /dev/urandom each time;
@@ -199,7 +189,7 @@ public struct AuthenticationInterceptor: ServerInterceptor {
     static func deadline(in metadata: Metadata) -> ContinuousClock.Instant? {
         guard let header = metadata[stringValues: "grpc-timeout"].first(where: { _ in true }),
               let unit = header.last, (2...9).contains(header.utf8.count),
-              header.utf8.dropLast().allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }),
+              header.utf8.dropLast().allSatisfy(\.isASCIIDigit),
               let amount = Int64(header.dropLast())
         else { return nil }
         let duration: Duration

@@ -52,6 +52,6 @@ public enum PhoneNumber {
         guard value.utf8.first == UInt8(ascii: "+"), (8...15).contains(digits.count),
               let first = digits.first, first != UInt8(ascii: "0")
         else { return false }
-        return digits.allSatisfy { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }
+        return digits.allSatisfy(\.isASCIIDigit)
     }
 }
