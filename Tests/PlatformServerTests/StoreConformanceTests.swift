@@ -45,6 +45,28 @@ struct StoreConformanceTests {
         }
     }
 
+    @Test("times are stored as microseconds, and one past Int64's range saturates instead of trapping")
+    func timesAsMicroseconds() {
+        #expect(Date(timeIntervalSince1970: 1.5).sqlValue == .integer(1_500_000))
+        #expect(Date(timeIntervalSince1970: -1.5).sqlValue == .integer(-1_500_000))
+        #expect(Date(timeIntervalSince1970: 1e13).sqlValue == .integer(.max))
+        #expect(Date(timeIntervalSince1970: -1e13).sqlValue == .integer(.min))
+    }
+
+    @Test("export timestamps are RFC 3339, and stored times past its four-digit years are written as the nearest it has")
+    func rfc3339() {
+        func written(_ microseconds: Int64) -> String {
+            var out: [UInt8] = []
+            RFC3339.append(microseconds: microseconds, to: &out)
+            return String(decoding: out, as: UTF8.self)
+        }
+        #expect(written(1_795_745_246_725_385) == "2026-11-27T02:07:26.725385Z")
+        #expect(written(-1) == "1969-12-31T23:59:59.999999Z")
+        #expect(written(.max) == "9999-12-31T23:59:59.999999Z")
+        #expect(written(.min) == "0001-01-01T00:00:00.000000Z")
+        #expect(written(-100_000_000_000_000_000) == "0001-01-01T00:00:00.000000Z")
+    }
+
     @Test("PostgreSQL placeholders are numbered in order, never inside a string literal, and other text is kept")
     func placeholdersAreNumbered() {
         #expect(PostgresTransaction.numberPlaceholders("SELECT ? WHERE a = ? AND b = '?' AND c = ?") == "SELECT $1 WHERE a = $2 AND b = '?' AND c = $3")

@@ -51,6 +51,34 @@ struct FieldCheckTests {
         #expect(fine.fieldViolations.isEmpty)
     }
 
+    @Test("times and durations outside protobuf's ranges are rejected wherever they appear")
+    func wellKnownRanges() {
+        let validTimes: [(Int64, Int32)] = [(0, 0), (-62_135_596_800, 0), (253_402_300_799, 999_999_999), (1_790_000_000, 5)]
+        for (seconds, nanos) in validTimes {
+            let request = ListAuditEventsRequest.with { $0.parent = "tenants/acme"; $0.startTime = .with { $0.seconds = seconds; $0.nanos = nanos } }
+            #expect(request.fieldViolations.isEmpty, "\(seconds)s \(nanos)ns")
+        }
+        let invalidTimes: [(Int64, Int32)] = [(10_000_000_000_000, 0), (-62_135_596_801, 0), (253_402_300_800, 0), (0, -1), (0, 1_000_000_000), (.max, 0)]
+        for (seconds, nanos) in invalidTimes {
+            let request = ListAuditEventsRequest.with { $0.parent = "tenants/acme"; $0.startTime = .with { $0.seconds = seconds; $0.nanos = nanos } }
+            #expect(request.fieldViolations.map(\.field) == ["start_time"], "\(seconds)s \(nanos)ns")
+        }
+        // Nested: a customer's time inside an update request.
+        let nested = UpdateCustomerRequest.with { $0.customer = .with { $0.createTime = .with { $0.seconds = .min } } }
+        #expect(nested.fieldViolations.map(\.field).contains("customer.create_time"))
+
+        let validDurations: [(Int64, Int32)] = [(0, 0), (315_576_000_000, 999_999_999), (-5, -500), (0, -1), (7, 0)]
+        for (seconds, nanos) in validDurations {
+            let request = RecordCallStatusRequest.with { $0.duration = .with { $0.seconds = seconds; $0.nanos = nanos } }
+            #expect(!request.fieldViolations.map(\.field).contains("duration"), "\(seconds)s \(nanos)ns")
+        }
+        let invalidDurations: [(Int64, Int32)] = [(315_576_000_001, 0), (.min, 0), (1, -1), (-1, 1), (0, 1_000_000_000)]
+        for (seconds, nanos) in invalidDurations {
+            let request = RecordCallStatusRequest.with { $0.duration = .with { $0.seconds = seconds; $0.nanos = nanos } }
+            #expect(request.fieldViolations.map(\.field).contains("duration"), "\(seconds)s \(nanos)ns")
+        }
+    }
+
     @Test("undefined enum numbers are rejected")
     func definedEnum() {
         let request = ListTenantsRequest.with { $0.status = TenantStatus(rawValue: 42)! }

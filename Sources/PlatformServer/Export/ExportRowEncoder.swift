@@ -106,7 +106,13 @@ struct ExportRowEncoder {
 
 /// `2026-11-27T02:07:26.725385Z` from microseconds since 1970, without a formatter per row.
 enum RFC3339 {
+    /// 0001-01-01T00:00:00Z and 9999-12-31T23:59:59.999999Z: four-digit years, as RFC 3339 has.
+    static let representable: ClosedRange<Int64> = -62_135_596_800_000_000...253_402_300_799_999_999
+
+    /// A time outside the representable range (stored before requests' times were validated)
+    /// is written as the nearest one, not as a malformed year.
     static func append(microseconds: Int64, to out: inout [UInt8]) {
+        let microseconds = min(max(microseconds, representable.lowerBound), representable.upperBound)
         var seconds = time_t(microseconds.floorDivided(by: 1_000_000))
         let micros = Int(microseconds - Int64(seconds) * 1_000_000)
         var parts = tm()

@@ -26,7 +26,12 @@ extension Data: SQLValueConvertible { public var sqlValue: SQLValue { .blob(self
 extension SQLValue: SQLValueConvertible { public var sqlValue: SQLValue { self } }
 
 extension Date: SQLValueConvertible {
-    public var sqlValue: SQLValue { .integer(Int64((timeIntervalSince1970 * 1_000_000).rounded())) }
+    /// Microseconds since 1970. Requests' times are validated to years 1 to 9999, far inside
+    /// Int64; a time from elsewhere past that saturates rather than trapping the server.
+    public var sqlValue: SQLValue {
+        let microseconds = (timeIntervalSince1970 * 1_000_000).rounded()
+        return .integer(Int64(exactly: microseconds) ?? (microseconds < 0 ? .min : .max))
+    }
 
     init(microsecondsSince1970 value: Int64) {
         self.init(timeIntervalSince1970: Double(value) / 1_000_000)

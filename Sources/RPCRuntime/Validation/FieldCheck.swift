@@ -37,6 +37,22 @@ public enum FieldCheck {
         }
     }
 
+    /// Protobuf's range for a Timestamp: 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999999999Z.
+    public static func timestamp(_ value: Google_Protobuf_Timestamp, _ field: String, _ violations: inout [FieldViolation]) {
+        if !(-62_135_596_800...253_402_300_799).contains(value.seconds) || !(0...999_999_999).contains(value.nanos) {
+            violations.append(FieldViolation(field: field, description: "must be a time from year 1 to year 9999"))
+        }
+    }
+
+    /// Protobuf's range for a Duration: within 10,000 years either way, seconds and nanos of one sign.
+    public static func duration(_ value: Google_Protobuf_Duration, _ field: String, _ violations: inout [FieldViolation]) {
+        let limit: Int64 = 315_576_000_000
+        let signsAgree = value.seconds == 0 || value.nanos == 0 || (value.seconds < 0) == (value.nanos < 0)
+        if !(-limit...limit).contains(value.seconds) || !(-999_999_999...999_999_999).contains(value.nanos) || !signsAgree {
+            violations.append(FieldViolation(field: field, description: "must be a duration within 10,000 years"))
+        }
+    }
+
     public static func definedEnum<E: SwiftProtobuf.Enum & CaseIterable>(_ value: E, _ field: String, _ violations: inout [FieldViolation]) {
         if !E.allCases.contains(value) {
             violations.append(FieldViolation(field: field, description: "has no value \(value.rawValue)"))

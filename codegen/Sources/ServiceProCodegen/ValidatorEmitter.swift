@@ -132,20 +132,48 @@ struct ValidatorEmitter {
                 out.line("FieldCheck.definedEnum(\(property), \(path), &violations)")
             }
         }
-        guard field.type == .message, !field.isMap, validatable.contains(field.messageType.fullName) else { return }
-        let nestedPath = "path + \(Naming.literal(field.name + "."))"
+        guard field.type == .message, !field.isMap else { return }
+        if let check = Self.wellKnownChecks[field.messageType.fullName] {
+            forEachValue(of: field, property: property, has: names.has, into: &out) { value, path in
+                "\(check)(\(value), \(path), &violations)"
+            }
+        } else if validatable.contains(field.messageType.fullName) {
+            forEachValue(of: field, property: property, has: names.has, pathSuffix: ".", into: &out) { value, path in
+                "\(value).validate(path: \(path), into: &violations)"
+            }
+        }
+    }
+
+    /// Well-known types have ranges of their own (a Timestamp's year is 1 to 9999), checked
+    /// wherever they appear: a handler can then turn any of them into a `Date` or a count of
+    /// microseconds without overflowing.
+    private static let wellKnownChecks = [
+        "google.protobuf.Timestamp": "FieldCheck.timestamp",
+        "google.protobuf.Duration": "FieldCheck.duration",
+    ]
+
+    /// The line `statement(value, path)` for each value a message field holds: every element of a
+    /// repeated field (path `lines[2]`), the oneof case when it is the one set, the value when
+    /// present. The path ends in `pathSuffix`.
+    private func forEachValue(
+        of field: FieldDescriptor, property: String, has: String, pathSuffix: String = "", into out: inout SwiftSource,
+        _ statement: (_ value: String, _ path: String) -> String
+    ) {
         if field.isRepeated {
             out.block("for (index, element) in \(property).enumerated()") { out in
-                out.line("element.validate(path: path + \(Naming.literal(field.name)) + \"[\\(index)].\", into: &violations)")
+                out.line(statement("element", "path + \(Naming.literal(field.name)) + \"[\\(index)]\(pathSuffix)\""))
             }
-        } else if let oneof = field.realContainingOneof {
-            let oneofProperty = namer.messagePropertyName(oneof: oneof).name
-            out.block("if case .\(names.name)(let value)? = self.\(oneofProperty)") { out in
-                out.line("value.validate(path: \(nestedPath), into: &violations)")
+            return
+        }
+        let path = "path + \(Naming.literal(field.name + pathSuffix))"
+        if let oneof = field.realContainingOneof {
+            let names = namer.messagePropertyNames(field: field, prefixed: "", includeHasAndClear: false)
+            out.block("if case .\(names.name)(let value)? = self.\(namer.messagePropertyName(oneof: oneof).name)") { out in
+                out.line(statement("value", path))
             }
         } else {
-            out.block("if self.\(names.has)") { out in
-                out.line("\(property).validate(path: \(nestedPath), into: &violations)")
+            out.block("if self.\(has)") { out in
+                out.line(statement(property, path))
             }
         }
     }

@@ -63,6 +63,9 @@ extension SetTenantStatusRequest: ValidatableMessage {
         FieldCheck.definedEnum(self.status, path + "status", &violations)
         FieldCheck.required(!self.reason.isEmpty, path + "reason", &violations)
         FieldCheck.maxLength(self.reason, 500, path + "reason", &violations)
+        if self.hasTrialEndTime {
+            FieldCheck.timestamp(self.trialEndTime, path + "trial_end_time", &violations)
+        }
         FieldCheck.maxLength(self.requestID, 64, path + "request_id", &violations)
     }
 

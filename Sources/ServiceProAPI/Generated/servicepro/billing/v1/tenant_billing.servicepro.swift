@@ -3,7 +3,29 @@
 import RPCRuntime
 
 extension TenantBilling: ValidatableMessage {
-    public func validate(path: String, into violations: inout [FieldViolation]) {}
+    public func validate(path: String, into violations: inout [FieldViolation]) {
+        if self.hasTrialEndTime {
+            FieldCheck.timestamp(self.trialEndTime, path + "trial_end_time", &violations)
+        }
+        if self.hasGracePeriodEndTime {
+            FieldCheck.timestamp(self.gracePeriodEndTime, path + "grace_period_end_time", &violations)
+        }
+        if self.hasRetentionEndTime {
+            FieldCheck.timestamp(self.retentionEndTime, path + "retention_end_time", &violations)
+        }
+        if self.hasCurrentPeriodEndTime {
+            FieldCheck.timestamp(self.currentPeriodEndTime, path + "current_period_end_time", &violations)
+        }
+        if self.hasStatusChangeTime {
+            FieldCheck.timestamp(self.statusChangeTime, path + "status_change_time", &violations)
+        }
+        if self.hasLastStripeEventTime {
+            FieldCheck.timestamp(self.lastStripeEventTime, path + "last_stripe_event_time", &violations)
+        }
+        if self.hasUpdateTime {
+            FieldCheck.timestamp(self.updateTime, path + "update_time", &violations)
+        }
+    }
 
     public mutating func normalize() {}
 }

@@ -29,6 +29,9 @@ extension IndustryPack: ValidatableMessage {
 
 extension ServiceOffering: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {
+        if self.hasDuration {
+            FieldCheck.duration(self.duration, path + "duration", &violations)
+        }
         for (index, element) in self.upsells.enumerated() {
             element.validate(path: path + "upsells" + "[\(index)].", into: &violations)
         }
@@ -38,7 +41,11 @@ extension ServiceOffering: ValidatableMessage {
 }
 
 extension ServiceUpsell: ValidatableMessage {
-    public func validate(path: String, into violations: inout [FieldViolation]) {}
+    public func validate(path: String, into violations: inout [FieldViolation]) {
+        if self.hasExtraDuration {
+            FieldCheck.duration(self.extraDuration, path + "extra_duration", &violations)
+        }
+    }
 
     public mutating func normalize() {}
 }
@@ -62,7 +69,11 @@ extension AiAgentConfig: ValidatableMessage {
 }
 
 extension AutomationRule: ValidatableMessage {
-    public func validate(path: String, into violations: inout [FieldViolation]) {}
+    public func validate(path: String, into violations: inout [FieldViolation]) {
+        if self.hasOffset {
+            FieldCheck.duration(self.offset, path + "offset", &violations)
+        }
+    }
 
     public mutating func normalize() {}
 }

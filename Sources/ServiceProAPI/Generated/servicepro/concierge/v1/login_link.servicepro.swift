@@ -3,7 +3,20 @@
 import RPCRuntime
 
 extension LoginLink: ValidatableMessage {
-    public func validate(path: String, into violations: inout [FieldViolation]) {}
+    public func validate(path: String, into violations: inout [FieldViolation]) {
+        if self.hasCreateTime {
+            FieldCheck.timestamp(self.createTime, path + "create_time", &violations)
+        }
+        if self.hasExpireTime {
+            FieldCheck.timestamp(self.expireTime, path + "expire_time", &violations)
+        }
+        if self.hasRedeemTime {
+            FieldCheck.timestamp(self.redeemTime, path + "redeem_time", &violations)
+        }
+        if self.hasRevokeTime {
+            FieldCheck.timestamp(self.revokeTime, path + "revoke_time", &violations)
+        }
+    }
 
     public mutating func normalize() {}
 }

@@ -14,6 +14,9 @@ extension CreateLoginLinkRequest: ValidatableMessage {
         FieldCheck.pattern(self.parent, CreateLoginLinkRequest_parentPattern, path + "parent", &violations)
         FieldCheck.required(self.role.rawValue != 0, path + "role", &violations)
         FieldCheck.definedEnum(self.role, path + "role", &violations)
+        if self.hasTtl {
+            FieldCheck.duration(self.ttl, path + "ttl", &violations)
+        }
         FieldCheck.maxLength(self.recipient, 254, path + "recipient", &violations)
         FieldCheck.maxLength(self.requestID, 64, path + "request_id", &violations)
     }
@@ -72,7 +75,11 @@ extension RedeemLoginLinkRequest: ValidatableMessage {
 }
 
 extension RedeemLoginLinkResponse: ValidatableMessage {
-    public func validate(path: String, into violations: inout [FieldViolation]) {}
+    public func validate(path: String, into violations: inout [FieldViolation]) {
+        if self.hasExpireTime {
+            FieldCheck.timestamp(self.expireTime, path + "expire_time", &violations)
+        }
+    }
 
     public mutating func normalize() {}
 }

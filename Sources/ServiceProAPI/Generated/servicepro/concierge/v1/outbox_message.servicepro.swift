@@ -3,7 +3,20 @@
 import RPCRuntime
 
 extension OutboxMessage: ValidatableMessage {
-    public func validate(path: String, into violations: inout [FieldViolation]) {}
+    public func validate(path: String, into violations: inout [FieldViolation]) {
+        if self.hasNextAttemptTime {
+            FieldCheck.timestamp(self.nextAttemptTime, path + "next_attempt_time", &violations)
+        }
+        if self.hasCreateTime {
+            FieldCheck.timestamp(self.createTime, path + "create_time", &violations)
+        }
+        if self.hasUpdateTime {
+            FieldCheck.timestamp(self.updateTime, path + "update_time", &violations)
+        }
+        if self.hasDeliverTime {
+            FieldCheck.timestamp(self.deliverTime, path + "deliver_time", &violations)
+        }
+    }
 
     public mutating func normalize() {}
 }

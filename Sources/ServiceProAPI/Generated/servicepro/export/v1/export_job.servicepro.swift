@@ -7,6 +7,18 @@ extension ExportJob: ValidatableMessage {
         for (index, element) in self.entityCounts.enumerated() {
             element.validate(path: path + "entity_counts" + "[\(index)].", into: &violations)
         }
+        if self.hasCreateTime {
+            FieldCheck.timestamp(self.createTime, path + "create_time", &violations)
+        }
+        if self.hasStartTime {
+            FieldCheck.timestamp(self.startTime, path + "start_time", &violations)
+        }
+        if self.hasEndTime {
+            FieldCheck.timestamp(self.endTime, path + "end_time", &violations)
+        }
+        if self.hasExpireTime {
+            FieldCheck.timestamp(self.expireTime, path + "expire_time", &violations)
+        }
     }
 
     public mutating func normalize() {}

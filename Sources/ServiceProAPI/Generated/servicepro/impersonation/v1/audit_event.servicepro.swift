@@ -3,7 +3,11 @@
 import RPCRuntime
 
 extension AuditEvent: ValidatableMessage {
-    public func validate(path: String, into violations: inout [FieldViolation]) {}
+    public func validate(path: String, into violations: inout [FieldViolation]) {
+        if self.hasEventTime {
+            FieldCheck.timestamp(self.eventTime, path + "event_time", &violations)
+        }
+    }
 
     public mutating func normalize() {}
 }

@@ -15,6 +15,12 @@ extension ListAuditEventsRequest: ValidatableMessage {
         FieldCheck.maxLength(self.realActor, 256, path + "real_actor", &violations)
         FieldCheck.maxLength(self.method, 256, path + "method", &violations)
         FieldCheck.pattern(self.impersonationSession, ListAuditEventsRequest_impersonationSessionPattern, path + "impersonation_session", &violations)
+        if self.hasStartTime {
+            FieldCheck.timestamp(self.startTime, path + "start_time", &violations)
+        }
+        if self.hasEndTime {
+            FieldCheck.timestamp(self.endTime, path + "end_time", &violations)
+        }
     }
 
     public mutating func normalize() {}

@@ -16,6 +16,9 @@ extension StartImpersonationRequest: ValidatableMessage {
         FieldCheck.pattern(self.tenant, StartImpersonationRequest_tenantPattern, path + "tenant", &violations)
         FieldCheck.required(!self.reason.isEmpty, path + "reason", &violations)
         FieldCheck.maxLength(self.reason, 500, path + "reason", &violations)
+        if self.hasTtl {
+            FieldCheck.duration(self.ttl, path + "ttl", &violations)
+        }
         FieldCheck.maxLength(self.requestID, 64, path + "request_id", &violations)
     }
 

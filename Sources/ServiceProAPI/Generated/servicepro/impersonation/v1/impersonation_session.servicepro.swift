@@ -3,13 +3,30 @@
 import RPCRuntime
 
 extension ImpersonationSession: ValidatableMessage {
-    public func validate(path: String, into violations: inout [FieldViolation]) {}
+    public func validate(path: String, into violations: inout [FieldViolation]) {
+        if self.hasTtl {
+            FieldCheck.duration(self.ttl, path + "ttl", &violations)
+        }
+        if self.hasStartTime {
+            FieldCheck.timestamp(self.startTime, path + "start_time", &violations)
+        }
+        if self.hasExpireTime {
+            FieldCheck.timestamp(self.expireTime, path + "expire_time", &violations)
+        }
+        if self.hasEndTime {
+            FieldCheck.timestamp(self.endTime, path + "end_time", &violations)
+        }
+    }
 
     public mutating func normalize() {}
 }
 
 extension ImpersonationBanner: ValidatableMessage {
-    public func validate(path: String, into violations: inout [FieldViolation]) {}
+    public func validate(path: String, into violations: inout [FieldViolation]) {
+        if self.hasExpireTime {
+            FieldCheck.timestamp(self.expireTime, path + "expire_time", &violations)
+        }
+    }
 
     public mutating func normalize() {}
 }

@@ -8,10 +8,22 @@ extension Appointment: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {
         FieldCheck.pattern(self.customer, Appointment_customerPattern, path + "customer", &violations)
         FieldCheck.maxLength(self.serviceName, 200, path + "service_name", &violations)
+        if self.hasStartTime {
+            FieldCheck.timestamp(self.startTime, path + "start_time", &violations)
+        }
+        if self.hasDuration {
+            FieldCheck.duration(self.duration, path + "duration", &violations)
+        }
         FieldCheck.definedEnum(self.status, path + "status", &violations)
         FieldCheck.maxLength(self.address, 500, path + "address", &violations)
         FieldCheck.maxLength(self.notes, 10000, path + "notes", &violations)
         FieldCheck.maxLength(self.externalID, 128, path + "external_id", &violations)
+        if self.hasCreateTime {
+            FieldCheck.timestamp(self.createTime, path + "create_time", &violations)
+        }
+        if self.hasUpdateTime {
+            FieldCheck.timestamp(self.updateTime, path + "update_time", &violations)
+        }
     }
 
     public mutating func normalize() {}

@@ -40,6 +40,15 @@ extension ListAppointmentsRequest: ValidatableMessage {
         FieldCheck.pattern(self.parent, ListAppointmentsRequest_parentPattern, path + "parent", &violations)
         FieldCheck.pattern(self.customer, ListAppointmentsRequest_customerPattern, path + "customer", &violations)
         FieldCheck.definedEnum(self.status, path + "status", &violations)
+        if self.hasMinStartTime {
+            FieldCheck.timestamp(self.minStartTime, path + "min_start_time", &violations)
+        }
+        if self.hasMaxStartTime {
+            FieldCheck.timestamp(self.maxStartTime, path + "max_start_time", &violations)
+        }
+        if self.hasMinUpdateTime {
+            FieldCheck.timestamp(self.minUpdateTime, path + "min_update_time", &violations)
+        }
     }
 
     public mutating func normalize() {}

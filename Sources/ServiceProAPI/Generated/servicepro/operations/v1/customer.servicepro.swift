@@ -12,6 +12,12 @@ extension Customer: ValidatableMessage {
         FieldCheck.pattern(self.email, Customer_emailPattern, path + "email", &violations)
         FieldCheck.maxLength(self.notes, 10000, path + "notes", &violations)
         FieldCheck.maxLength(self.externalID, 128, path + "external_id", &violations)
+        if self.hasCreateTime {
+            FieldCheck.timestamp(self.createTime, path + "create_time", &violations)
+        }
+        if self.hasUpdateTime {
+            FieldCheck.timestamp(self.updateTime, path + "update_time", &violations)
+        }
     }
 
     public mutating func normalize() {}

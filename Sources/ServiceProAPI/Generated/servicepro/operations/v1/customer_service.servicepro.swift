@@ -40,6 +40,9 @@ extension ListCustomersRequest: ValidatableMessage {
         FieldCheck.e164(self.phoneNumber, path + "phone_number", &violations)
         FieldCheck.maxLength(self.email, 254, path + "email", &violations)
         FieldCheck.maxLength(self.externalID, 128, path + "external_id", &violations)
+        if self.hasMinUpdateTime {
+            FieldCheck.timestamp(self.minUpdateTime, path + "min_update_time", &violations)
+        }
     }
 
     public mutating func normalize() {}

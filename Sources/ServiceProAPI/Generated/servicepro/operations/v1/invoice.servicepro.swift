@@ -16,8 +16,23 @@ extension Invoice: ValidatableMessage {
         }
         FieldCheck.pattern(self.currencyCode, Invoice_currencyCodePattern, path + "currency_code", &violations)
         FieldCheck.definedEnum(self.status, path + "status", &violations)
+        if self.hasIssueTime {
+            FieldCheck.timestamp(self.issueTime, path + "issue_time", &violations)
+        }
+        if self.hasDueTime {
+            FieldCheck.timestamp(self.dueTime, path + "due_time", &violations)
+        }
+        if self.hasPaidTime {
+            FieldCheck.timestamp(self.paidTime, path + "paid_time", &violations)
+        }
         FieldCheck.maxLength(self.notes, 10000, path + "notes", &violations)
         FieldCheck.maxLength(self.externalID, 128, path + "external_id", &violations)
+        if self.hasCreateTime {
+            FieldCheck.timestamp(self.createTime, path + "create_time", &violations)
+        }
+        if self.hasUpdateTime {
+            FieldCheck.timestamp(self.updateTime, path + "update_time", &violations)
+        }
     }
 
     public mutating func normalize() {}

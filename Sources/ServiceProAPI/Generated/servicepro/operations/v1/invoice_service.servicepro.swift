@@ -40,6 +40,9 @@ extension ListInvoicesRequest: ValidatableMessage {
         FieldCheck.pattern(self.parent, ListInvoicesRequest_parentPattern, path + "parent", &violations)
         FieldCheck.pattern(self.customer, ListInvoicesRequest_customerPattern, path + "customer", &violations)
         FieldCheck.definedEnum(self.status, path + "status", &violations)
+        if self.hasMinUpdateTime {
+            FieldCheck.timestamp(self.minUpdateTime, path + "min_update_time", &violations)
+        }
     }
 
     public mutating func normalize() {}

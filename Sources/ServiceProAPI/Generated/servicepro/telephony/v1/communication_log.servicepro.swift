@@ -3,13 +3,36 @@
 import RPCRuntime
 
 extension TextMessage: ValidatableMessage {
-    public func validate(path: String, into violations: inout [FieldViolation]) {}
+    public func validate(path: String, into violations: inout [FieldViolation]) {
+        if self.hasCreateTime {
+            FieldCheck.timestamp(self.createTime, path + "create_time", &violations)
+        }
+        if self.hasUpdateTime {
+            FieldCheck.timestamp(self.updateTime, path + "update_time", &violations)
+        }
+    }
 
     public mutating func normalize() {}
 }
 
 extension PhoneCall: ValidatableMessage {
-    public func validate(path: String, into violations: inout [FieldViolation]) {}
+    public func validate(path: String, into violations: inout [FieldViolation]) {
+        if self.hasRecordingDuration {
+            FieldCheck.duration(self.recordingDuration, path + "recording_duration", &violations)
+        }
+        if self.hasDuration {
+            FieldCheck.duration(self.duration, path + "duration", &violations)
+        }
+        if self.hasStartTime {
+            FieldCheck.timestamp(self.startTime, path + "start_time", &violations)
+        }
+        if self.hasEndTime {
+            FieldCheck.timestamp(self.endTime, path + "end_time", &violations)
+        }
+        if self.hasUpdateTime {
+            FieldCheck.timestamp(self.updateTime, path + "update_time", &violations)
+        }
+    }
 
     public mutating func normalize() {}
 }

@@ -18,6 +18,12 @@ extension ListMessagesRequest: ValidatableMessage {
         FieldCheck.definedEnum(self.direction, path + "direction", &violations)
         FieldCheck.e164(self.phoneNumber, path + "phone_number", &violations)
         FieldCheck.pattern(self.customer, ListMessagesRequest_customerPattern, path + "customer", &violations)
+        if self.hasStartTime {
+            FieldCheck.timestamp(self.startTime, path + "start_time", &violations)
+        }
+        if self.hasEndTime {
+            FieldCheck.timestamp(self.endTime, path + "end_time", &violations)
+        }
     }
 
     public mutating func normalize() {}
@@ -50,6 +56,12 @@ extension ListCallsRequest: ValidatableMessage {
         FieldCheck.e164(self.phoneNumber, path + "phone_number", &violations)
         FieldCheck.pattern(self.customer, ListCallsRequest_customerPattern, path + "customer", &violations)
         FieldCheck.definedEnum(self.status, path + "status", &violations)
+        if self.hasStartTime {
+            FieldCheck.timestamp(self.startTime, path + "start_time", &violations)
+        }
+        if self.hasEndTime {
+            FieldCheck.timestamp(self.endTime, path + "end_time", &violations)
+        }
     }
 
     public mutating func normalize() {}

@@ -54,6 +54,9 @@ extension HandleInboundMessageRequest: ValidatableMessage {
         FieldCheck.maxLength(self.from, 256, path + "from", &violations)
         FieldCheck.maxLength(self.to, 256, path + "to", &violations)
         FieldCheck.maxLength(self.body, 1600, path + "body", &violations)
+        if self.hasReceiveTime {
+            FieldCheck.timestamp(self.receiveTime, path + "receive_time", &violations)
+        }
     }
 
     public mutating func normalize() {}
@@ -124,6 +127,9 @@ extension RecordMessageStatusRequest: ValidatableMessage {
         FieldCheck.pattern(self.messageSid, RecordMessageStatusRequest_messageSidPattern, path + "message_sid", &violations)
         FieldCheck.required(self.status.rawValue != 0, path + "status", &violations)
         FieldCheck.definedEnum(self.status, path + "status", &violations)
+        if self.hasEventTime {
+            FieldCheck.timestamp(self.eventTime, path + "event_time", &violations)
+        }
     }
 
     public mutating func normalize() {}
@@ -134,9 +140,18 @@ extension RecordCallStatusRequest: ValidatableMessage {
         FieldCheck.required(!self.callSid.isEmpty, path + "call_sid", &violations)
         FieldCheck.pattern(self.callSid, RecordCallStatusRequest_callSidPattern, path + "call_sid", &violations)
         FieldCheck.definedEnum(self.status, path + "status", &violations)
+        if self.hasDuration {
+            FieldCheck.duration(self.duration, path + "duration", &violations)
+        }
         FieldCheck.pattern(self.recordingSid, RecordCallStatusRequest_recordingSidPattern, path + "recording_sid", &violations)
         FieldCheck.maxLength(self.recordingURL, 2048, path + "recording_url", &violations)
         FieldCheck.pattern(self.recordingURL, RecordCallStatusRequest_recordingUrlPattern, path + "recording_url", &violations)
+        if self.hasRecordingDuration {
+            FieldCheck.duration(self.recordingDuration, path + "recording_duration", &violations)
+        }
+        if self.hasEventTime {
+            FieldCheck.timestamp(self.eventTime, path + "event_time", &violations)
+        }
     }
 
     public mutating func normalize() {}

@@ -22,6 +22,12 @@ extension PhoneConfig: ValidatableMessage {
         if self.hasIvrMenu {
             self.ivrMenu.validate(path: path + "ivr_menu.", into: &violations)
         }
+        if self.hasCreateTime {
+            FieldCheck.timestamp(self.createTime, path + "create_time", &violations)
+        }
+        if self.hasUpdateTime {
+            FieldCheck.timestamp(self.updateTime, path + "update_time", &violations)
+        }
     }
 
     public mutating func normalize() {

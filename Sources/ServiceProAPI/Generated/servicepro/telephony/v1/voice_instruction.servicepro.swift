@@ -54,11 +54,17 @@ extension VoiceInstruction.Gather: ValidatableMessage {
         if self.hasAction {
             self.action.validate(path: path + "action.", into: &violations)
         }
+        if self.hasTimeout {
+            FieldCheck.duration(self.timeout, path + "timeout", &violations)
+        }
         FieldCheck.pattern(self.finishOnKey, Gather_finishOnKeyPattern, path + "finish_on_key", &violations)
         for (index, element) in self.prompts.enumerated() {
             element.validate(path: path + "prompts" + "[\(index)].", into: &violations)
         }
         FieldCheck.maxLength(self.speechLanguage, 16, path + "speech_language", &violations)
+        if self.hasSpeechTimeout {
+            FieldCheck.duration(self.speechTimeout, path + "speech_timeout", &violations)
+        }
     }
 
     public mutating func normalize() {}
@@ -70,6 +76,9 @@ extension VoiceInstruction.DialSip: ValidatableMessage {
         FieldCheck.maxLength(self.sipUri, 512, path + "sip_uri", &violations)
         FieldCheck.pattern(self.sipUri, DialSip_sipUriPattern, path + "sip_uri", &violations)
         FieldCheck.e164(self.callerID, path + "caller_id", &violations)
+        if self.hasTimeout {
+            FieldCheck.duration(self.timeout, path + "timeout", &violations)
+        }
     }
 
     public mutating func normalize() {}
@@ -80,6 +89,9 @@ extension VoiceInstruction.DialNumber: ValidatableMessage {
         FieldCheck.required(!self.number.isEmpty, path + "number", &violations)
         FieldCheck.e164(self.number, path + "number", &violations)
         FieldCheck.e164(self.callerID, path + "caller_id", &violations)
+        if self.hasTimeout {
+            FieldCheck.duration(self.timeout, path + "timeout", &violations)
+        }
     }
 
     public mutating func normalize() {}
@@ -87,6 +99,12 @@ extension VoiceInstruction.DialNumber: ValidatableMessage {
 
 extension VoiceInstruction.Record: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {
+        if self.hasMaxLength {
+            FieldCheck.duration(self.maxLength, path + "max_length", &violations)
+        }
+        if self.hasTimeout {
+            FieldCheck.duration(self.timeout, path + "timeout", &violations)
+        }
         FieldCheck.pattern(self.finishOnKey, Record_finishOnKeyPattern, path + "finish_on_key", &violations)
     }
 
@@ -113,6 +131,9 @@ extension VoiceInstruction.Hangup: ValidatableMessage {
 extension VoiceInstruction.Pause: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {
         FieldCheck.required(self.hasLength, path + "length", &violations)
+        if self.hasLength {
+            FieldCheck.duration(self.length, path + "length", &violations)
+        }
     }
 
     public mutating func normalize() {}

@@ -3,7 +3,17 @@
 import RPCRuntime
 
 extension ApiKey: ValidatableMessage {
-    public func validate(path: String, into violations: inout [FieldViolation]) {}
+    public func validate(path: String, into violations: inout [FieldViolation]) {
+        if self.hasCreateTime {
+            FieldCheck.timestamp(self.createTime, path + "create_time", &violations)
+        }
+        if self.hasRevokeTime {
+            FieldCheck.timestamp(self.revokeTime, path + "revoke_time", &violations)
+        }
+        if self.hasLastUsedTime {
+            FieldCheck.timestamp(self.lastUsedTime, path + "last_used_time", &violations)
+        }
+    }
 
     public mutating func normalize() {}
 }

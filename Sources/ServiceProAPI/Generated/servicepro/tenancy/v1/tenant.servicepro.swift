@@ -23,6 +23,15 @@ extension Tenant: ValidatableMessage {
             self.branding.validate(path: path + "branding.", into: &violations)
         }
         FieldCheck.maxLength(self.internalNotes, 4000, path + "internal_notes", &violations)
+        if self.hasTrialEndTime {
+            FieldCheck.timestamp(self.trialEndTime, path + "trial_end_time", &violations)
+        }
+        if self.hasCreateTime {
+            FieldCheck.timestamp(self.createTime, path + "create_time", &violations)
+        }
+        if self.hasUpdateTime {
+            FieldCheck.timestamp(self.updateTime, path + "update_time", &violations)
+        }
     }
 
     public mutating func normalize() {
