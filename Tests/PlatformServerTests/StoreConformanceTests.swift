@@ -270,8 +270,8 @@ struct RowLevelSecurityTests {
             await #expect(throws: (any Error).self) {
                 try await platform.database.transaction(.tenant("alpha")) { tx in
                     try await tx.execute("""
-                        INSERT INTO idempotency_records (tenant_id, method, request_id, response, create_time)
-                        VALUES (\("bravo"), \("X"), \("r1"), \(Data([1])), \(Date()))
+                        INSERT INTO idempotency_records (tenant_id, caller, method, request_id, response, create_time)
+                        VALUES (\("bravo"), \("tenants/alpha/apiKeys/k1"), \("X"), \("r1"), \(Data([1])), \(Date()))
                         """)
                 }
             }

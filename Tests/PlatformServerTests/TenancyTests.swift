@@ -236,6 +236,28 @@ struct TenancyTests {
         }
     }
 
+    @Test("a request id is its caller's own: another caller reusing it gets a result of its own, never the first caller's key", arguments: TestBackend.available)
+    func requestIDsBelongToTheirCaller(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            let owners = try await platform.apiKeys(platform.ownerToken).createApiKey(.with {
+                $0.parent = "tenants/root"; $0.displayName = "second owner key"; $0.role = .platformOwner; $0.requestID = "k1"
+            })
+            let staff = platform.apiKeys(try await platform.token(role: .platformStaff, tenant: "root"))
+            let staffs = try await staff.createApiKey(.with {
+                $0.parent = "tenants/root"; $0.displayName = "member key"; $0.role = .tenantMember; $0.requestID = "k1"
+            })
+            #expect(staffs.apiKey.name != owners.apiKey.name)
+            #expect(staffs.apiKey.role == .tenantMember)
+            #expect(staffs.token != owners.token)
+            // Each caller's retry still gets its own first result.
+            let retried = try await staff.createApiKey(.with {
+                $0.parent = "tenants/root"; $0.displayName = "member key"; $0.role = .tenantMember; $0.requestID = "k1"
+            })
+            #expect(retried.apiKey.name == staffs.apiKey.name)
+            #expect(retried.token == staffs.token)
+        }
+    }
+
     @Test("API keys: the secret is shown once, works until revoked, and is never listed", arguments: TestBackend.available)
     func apiKeyLifecycle(backend: TestBackend) async throws {
         try await TestPlatform.with(backend) { platform in
@@ -277,6 +299,29 @@ struct TenancyTests {
             #expect(staffMintsOwner?.code == .permissionDenied)
             let member = try await platform.apiKeys(admin).createApiKey(.with { $0.parent = "tenants/acme"; $0.displayName = "front desk"; $0.role = .tenantMember })
             #expect(member.apiKey.role == .tenantMember)
+        }
+    }
+
+    @Test("only the owner revokes keys with platform roles; staff still revoke tenant keys", arguments: TestBackend.available)
+    func revokingRoles(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            let owner = platform.apiKeys(platform.ownerToken)
+            let bridgeKey = try await owner.createApiKey(.with { $0.parent = "tenants/root"; $0.displayName = "bridge"; $0.role = .telephonyBridge })
+            let ownerKey = try await owner.createApiKey(.with { $0.parent = "tenants/root"; $0.displayName = "owner 2"; $0.role = .platformOwner })
+            let rootAdminKey = try await owner.createApiKey(.with { $0.parent = "tenants/root"; $0.displayName = "root admin"; $0.role = .tenantAdmin })
+            for caller in [try await platform.token(role: .platformStaff, tenant: "root"), rootAdminKey.token] {
+                for key in [bridgeKey, ownerKey] {
+                    let refused = await failure { try await platform.apiKeys(caller).revokeApiKey(.with { $0.name = key.apiKey.name }) }
+                    #expect(refused?.code == .permissionDenied)
+                    #expect(refused?.reason == "role_not_revocable")
+                }
+            }
+            let listed = try await owner.listApiKeys(.with { $0.parent = "tenants/root"; $0.pageSize = 100 }).apiKeys
+            #expect(listed.filter { [bridgeKey.apiKey.name, ownerKey.apiKey.name].contains($0.name) }.allSatisfy { !$0.hasRevokeTime })
+
+            let staff = platform.apiKeys(try await platform.token(role: .platformStaff, tenant: "root"))
+            #expect(try await staff.revokeApiKey(.with { $0.name = rootAdminKey.apiKey.name }).hasRevokeTime)
+            #expect(try await owner.revokeApiKey(.with { $0.name = bridgeKey.apiKey.name }).hasRevokeTime)
         }
     }
 

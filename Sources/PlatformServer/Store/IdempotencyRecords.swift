@@ -1,11 +1,40 @@
 import Foundation
+import RPCRuntime
 import SwiftProtobuf
 
 /// Makes a create or action retried with the same `request_id` return its first result. The
 /// record is written in the same transaction as the change, so a change and its record exist
 /// together or not at all. Records are kept for a day, as long as clients usefully retry.
+///
+/// A request id is its caller's own: records are keyed by the call's real actor too (the owner
+/// behind an impersonation session), so one caller reusing another's id gets a result of its
+/// own, never the other's response and the secret it may carry.
 enum IdempotencyRecords {
     static let retention: TimeInterval = 24 * 3600
+
+    /// Records were keyed by tenant, method and request id alone. Their callers are unknown, so
+    /// they go: a retry across this upgrade makes its change anew.
+    static let callerMigration = Migration(
+        version: 14,
+        name: "idempotency_records_by_caller",
+        statements: [
+            "DROP TABLE idempotency_records",
+            """
+            CREATE TABLE idempotency_records (
+                tenant_id TEXT NOT NULL,
+                caller TEXT NOT NULL,
+                method TEXT NOT NULL,
+                request_id TEXT NOT NULL,
+                response BLOB NOT NULL,
+                create_time BIGINT NOT NULL,
+                PRIMARY KEY (tenant_id, caller, method, request_id)
+            )
+            """,
+        ],
+        tenantOwnedTables: ["idempotency_records"])
+
+    /// The real actor of the call being handled; empty outside one.
+    private static var caller: String { RequestContext.current?.principal.realActor ?? "" }
 
     /// CreateApiKey's records kept the new key's token in the clear until its token was sealed
     /// like the others; those records go (a retry then makes a new key rather than reading one).
@@ -40,6 +69,7 @@ enum IdempotencyRecords {
         }
         let response = try await body()
         try await tx.insert(into: "idempotency_records", [
+            ("caller", caller),
             ("method", method),
             ("request_id", requestID),
             ("response", try (secret?.sealed(response) ?? response).serializedBytes() as Data),
@@ -53,7 +83,7 @@ enum IdempotencyRecords {
     /// it acts; it still records its response through `once`.
     static func stored<Response: SwiftProtobuf.Message>(_ tx: TenantTransaction, method: String, requestID: String) async throws -> Response? {
         guard !requestID.isEmpty else { return nil }
-        let key: SQLStatement = "method = \(method) AND request_id = \(requestID)"
+        let key: SQLStatement = "caller = \(caller) AND method = \(method) AND request_id = \(requestID)"
         guard let row = try await tx.select("response, create_time", from: "idempotency_records", where: key).first else { return nil }
         guard try row.date("create_time").timeIntervalSinceNow > -retention else {
             try await tx.delete(from: "idempotency_records", where: key)

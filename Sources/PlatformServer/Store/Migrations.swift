@@ -385,6 +385,7 @@ enum Migrator {
         OutboxRecords.senderMigration,
         IdempotencyRecords.unsealedTokensMigration,
         PhoneConfigChangeFeed.migration,
+        IdempotencyRecords.callerMigration,
     ]
 
     static func migrate(_ database: any Database, logger: Logger) async throws {

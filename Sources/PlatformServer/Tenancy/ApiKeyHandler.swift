@@ -53,6 +53,15 @@ public struct ApiKeyHandler: ApiKeyServiceHandler {
         }
     }
 
+    /// Keys with platform roles are the owner's to revoke as well as to grant: staff or a root
+    /// admin could otherwise lock the owner out, or cut the Twilio bridge off.
+    static func checkMayRevoke(_ role: Role?, caller: Principal) throws {
+        if role?.isPlatform ?? true, caller.role != .platformOwner {
+            throw ServiceError.permissionDenied(
+                reason: "role_not_revocable", message: "only the platform owner can revoke \(role?.rawValue ?? "platform") keys")
+        }
+    }
+
     public func listApiKeys(_ request: ListApiKeysRequest, context: RequestContext) async throws -> ListApiKeysResponse {
         let tenantID = try context.requireTenant()
         let paging = try PageRequest(request)
@@ -73,7 +82,8 @@ public struct ApiKeyHandler: ApiKeyServiceHandler {
         }
         defer { cache.forget(keyID: keyID) }
         return try await database.withTenant(tenantID) { tx in
-            guard try await ApiKeyRecords.find(keyID: keyID, tx) != nil else { throw ServiceError.notFound(request.name) }
+            guard let key = try await ApiKeyRecords.find(keyID: keyID, tx) else { throw ServiceError.notFound(request.name) }
+            try Self.checkMayRevoke(Role(proto: key.role), caller: context.principal)
             try await ApiKeyRecords.revoke(keyID: keyID, tx)
             try await AuditLog.record(tx, context: context, resource: request.name)
             return try await ApiKeyRecords.find(keyID: keyID, tx)!
