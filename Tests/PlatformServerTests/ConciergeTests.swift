@@ -125,6 +125,25 @@ struct ConciergeTests {
         }
     }
 
+    @Test("a retry that overlaps its first attempt returns the first result and gives back the number it bought", arguments: TestBackend.available)
+    func overlappingRetry(backend: TestBackend) async throws {
+        try await FakeTwilioNumbers.with(purchaseDelay: .milliseconds(300)) { twilio, base in
+            try await TestPlatform.with(backend, concierge: ConciergeSettings(numbers: Self.numbers(base))) { platform in
+                let owner = platform.metadata(platform.ownerToken)
+                var create = Self.request("shine", mode: .provisionNumber)
+                create.requestID = "concierge-overlap"
+                // Both pass the lookup for an earlier result while the first is still buying.
+                async let first = Self.concierge(platform).createConciergeTenant(create, metadata: owner)
+                async let retry = Self.concierge(platform).createConciergeTenant(create, metadata: owner)
+                let (one, two) = try await (first, retry)
+                #expect(one == two)
+                #expect(twilio.requests.filter { $0.hasPrefix("POST") }.count == 2, "both bought a number")
+                #expect(twilio.owned.count == 1, "the unused one was given back")
+                #expect(Set(twilio.owned.values) == [one.phoneConfig.phoneNumber])
+            }
+        }
+    }
+
     @Test("a failure at any step leaves no trace, and the number bought for it is released", arguments: TestBackend.available)
     func atomicity(backend: TestBackend) async throws {
         for step in ConciergeStep.allCases {

@@ -19,6 +19,12 @@ public final class FakeTwilioNumbers: Sendable {
     }
 
     let state = Mutex(State())
+    /// How long a purchase takes, so tests can overlap two creates.
+    let purchaseDelay: Duration
+
+    init(purchaseDelay: Duration) {
+        self.purchaseDelay = purchaseDelay
+    }
 
     /// Numbers bought and not released, by sid.
     public var owned: [String: String] { state.withLock { $0.owned } }
@@ -26,8 +32,11 @@ public final class FakeTwilioNumbers: Sendable {
     /// "METHOD path" of every request.
     public var requests: [String] { state.withLock { $0.requests } }
 
-    public static func with<Result: Sendable>(_ body: (FakeTwilioNumbers, String) async throws -> Result) async throws -> Result {
-        let fake = FakeTwilioNumbers()
+    public static func with<Result: Sendable>(
+        purchaseDelay: Duration = .zero,
+        _ body: (FakeTwilioNumbers, String) async throws -> Result
+    ) async throws -> Result {
+        let fake = FakeTwilioNumbers(purchaseDelay: purchaseDelay)
         var logger = Logger(label: "test.fake-twilio-numbers")
         logger.logLevel = .critical
         let router = Router()
@@ -75,6 +84,7 @@ public final class FakeTwilioNumbers: Sendable {
         let body = String(buffer: (try? await request.collectBody(upTo: 1 << 16)) ?? ByteBuffer())
         record(request)
         guard authorized(request) else { return Self.unauthorized }
+        if purchaseDelay > .zero { try? await Task.sleep(for: purchaseDelay) }
         let form = Dictionary(body.split(separator: "&").map { pair -> (String, String) in
             let parts = pair.split(separator: "=", maxSplits: 1).map { String($0).removingPercentEncoding ?? String($0) }
             return (parts[0], parts.count > 1 ? parts[1] : "")

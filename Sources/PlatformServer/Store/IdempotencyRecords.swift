@@ -64,6 +64,9 @@ enum IdempotencyRecords {
         _ body: () async throws -> Response
     ) async throws -> Response {
         guard !requestID.isEmpty else { return try await body() }
+        // A retry that overlaps its first attempt waits for it here, then finds its record,
+        // rather than doing the work again and failing on the first attempt's rows.
+        try await tx.serialize("idempotency/\(method)/\(caller)/\(requestID)")
         if let stored: Response = try await stored(tx, method: method, requestID: requestID) {
             return try secret?.opened(stored) ?? stored
         }

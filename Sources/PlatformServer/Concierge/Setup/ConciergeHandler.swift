@@ -60,19 +60,27 @@ public struct ConciergeHandler: ConciergeServiceHandler {
                     try await write(plan, number: bought, TenantTransaction(tenantID: plan.tenantID, base: tx), context: context)
                 }
             }
+            if let bought, response.phoneConfig.phoneNumber != bought.phoneNumber {
+                // A retry of this request that overlapped it made the tenant first, with its own
+                // number: this one was bought for nothing.
+                await release(bought)
+            }
             if response.hasPhoneConfig { await onPhoneConfigChange() }
             return response
         } catch {
-            if let bought {
-                do {
-                    try await provisioner.release(bought)
-                } catch let releaseError {
-                    logger.error("a number bought for a failed concierge create could not be released; release it by hand", metadata: [
-                        "sid": "\(bought.sid)", "number": "\(bought.phoneNumber)", "error": "\(releaseError)",
-                    ])
-                }
-            }
+            if let bought { await release(bought) }
             throw ConciergePlanCheck.reportingDuplicates(error)
+        }
+    }
+
+    /// Gives back a number the create bought and did not keep; failing that, says which.
+    private func release(_ number: ProvisionedNumber) async {
+        do {
+            try await provisioner.release(number)
+        } catch {
+            logger.error("a number bought for a concierge create and not kept could not be released; release it by hand", metadata: [
+                "sid": "\(number.sid)", "number": "\(number.phoneNumber)", "error": "\(error)",
+            ])
         }
     }
 
