@@ -67,7 +67,8 @@ struct ConciergeTests {
             #expect(abs(created.tenant.trialEndTime.date.timeIntervalSinceNow - 14 * 86_400) < 120)
             #expect(created.phoneConfig.phoneNumber == "+19185550123")
             #expect(created.phoneConfig.ivrMode == .ivr)
-            #expect(!created.phoneConfig.ivrMenu.options.isEmpty, "the pack's IVR menu")
+            let pack = try #require(try IndustryPackCatalog.bundled().pack(id: "auto_detailing"))
+            #expect(created.phoneConfig.ivrMenu == pack.ivrMenu.filled(businessName: "Shine Auto Spa"), "the pack's IVR menu")
             #expect(created.appliedPack.industryPack == "industryPacks/auto_detailing")
             #expect(created.appliedPack.added.contains { $0.kind == .service })
             #expect(created.appliedPack.added.contains { $0.kind == .automation }, "pro includes industry automations")
@@ -161,6 +162,37 @@ struct ConciergeTests {
                     #expect(twilio.released.count == 1)
                 }
             }
+        }
+    }
+
+    @Test("applying a pack puts its IVR menu on the numbers whose menu nobody chose, and calls hear it at once", arguments: TestBackend.available)
+    func applyPackMenu(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            let owner = platform.metadata(platform.ownerToken)
+            try await platform.createTenant("paws", displayName: "Paws & Claws", tier: .pro)
+            let configs = PhoneConfigService.Client(wrapping: platform.client)
+            _ = try await configs.createPhoneConfig(.with {
+                $0.parent = "tenants/paws"; $0.phoneConfigID = "main"
+                $0.phoneConfig = .with { $0.phoneNumber = "+19185550141"; $0.ivrMode = .ivr }
+            }, metadata: owner)
+            let inbound = InboundService.Client(wrapping: platform.client)
+            func greeting(_ sid: String) async throws -> String {
+                let reply = try await inbound.handleInboundCall(
+                    .with { $0.callSid = sid; $0.to = "+19185550141"; $0.from = "+15550001111" }, metadata: platform.metadata(platform.bridgeToken))
+                return reply.instructions.compactMap { instruction -> String? in
+                    if case .gather(let gather) = instruction.instruction { return gather.prompts.map(\.text).joined(separator: " ") }
+                    if case .say(let say) = instruction.instruction { return say.text }
+                    return nil
+                }.joined(separator: " ")
+            }
+            let pack = try #require(try IndustryPackCatalog.bundled().pack(id: "pet_grooming"))
+            let menu = pack.ivrMenu.filled(businessName: "Paws & Claws")
+            #expect(try await greeting("CA" + String(repeating: "1", count: 32)).contains(menu.greeting) == false)
+
+            _ = try await Self.concierge(platform).applyIndustryPack(.with { $0.name = "tenants/paws"; $0.industryPack = "industryPacks/pet_grooming" }, metadata: owner)
+            let stored = try await configs.getPhoneConfig(.with { $0.name = "tenants/paws/phoneConfigs/main" }, metadata: owner)
+            #expect(stored.ivrMenu == menu)
+            #expect(try await greeting("CA" + String(repeating: "2", count: 32)).contains(menu.greeting))
         }
     }
 

@@ -77,12 +77,13 @@ enum PackApplier {
     ///
     /// Call routing caches phone configs: after the transaction commits, the caller refreshes it
     /// (as PhoneConfigHandler's `onChange` does) when any config changed.
+    @discardableResult
     static func applyIvrMenu(_ pack: IndustryPack, businessName: String, _ tx: TenantTransaction, now: Date) async throws -> [String] {
         guard pack.hasIvrMenu else { return [] }
         let menu = pack.ivrMenu.filled(businessName: businessName)
         let standard = IvrMenu.standard(businessName: businessName)
         var changed: [String] = []
-        for stored in try await PhoneConfigRecords.all(tx.base) where stored.tenantID == tx.tenantID {
+        for stored in try await tx.select(from: "phone_configs").map(PhoneConfigRecords.stored(from:)) {
             let current = stored.config.ivrMenu
             guard current.options.isEmpty || current == standard, current != menu else { continue }
             var config = stored.config

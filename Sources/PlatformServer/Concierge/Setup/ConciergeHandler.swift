@@ -89,15 +89,15 @@ public struct ConciergeHandler: ConciergeServiceHandler {
         let now = Date()
         try await TenantRecords.insert(plan.tenant, tx, now: now)
         try faults.fail(.tenant)
-        var phoneConfig: PhoneConfig?
         if var config = plan.phoneConfig {
             if let number { config.phoneNumber = number.phoneNumber }
             let stored = PhoneConfigHandler.withDefaultMenu(config, businessName: plan.tenant.displayName)
             try await PhoneConfigRecords.insert(stored, id: ConciergePlanCheck.phoneConfigID, sealedSIPPassword: nil, tx, now: now)
-            phoneConfig = try await PhoneConfigRecords.find(id: ConciergePlanCheck.phoneConfigID, tx)?.config
         }
         try faults.fail(.phoneConfig)
         let applied = try await PackApplier.apply(plan.pack, tier: plan.tier, tx, now: now)
+        try await PackApplier.applyIvrMenu(plan.pack, businessName: plan.tenant.displayName, tx, now: now)
+        let phoneConfig = try await PhoneConfigRecords.find(id: ConciergePlanCheck.phoneConfigID, tx)?.config
         try faults.fail(.industryPack)
         try await AuditLog.record(tx, context: context, resource: ResourceName.tenant(plan.tenantID), details: [
             "industry_pack": plan.pack.name, "tier": plan.tier.rawValue,
@@ -155,18 +155,24 @@ public struct ConciergeHandler: ConciergeServiceHandler {
         }
         let apply: @Sendable (TenantTransaction) async throws -> AppliedPackSummary = { tx in
             guard let tenant = try await TenantRecords.find(tx) else { throw ServiceError.notFound(request.name) }
-            return try await PackApplier.apply(pack, tier: tenant.planTier.catalogTier, tx, now: Date())
+            let now = Date()
+            let summary = try await PackApplier.apply(pack, tier: tenant.planTier.catalogTier, tx, now: now)
+            try await PackApplier.applyIvrMenu(pack, businessName: tenant.displayName, tx, now: now)
+            return summary
         }
         if request.validateOnly {
             return try await RolledBack.run(database, .tenant(tenantID)) { try await apply(TenantTransaction(tenantID: tenantID, base: $0)) }
         }
-        return try await database.withTenant(tenantID) { tx in
+        let summary = try await database.withTenant(tenantID) { tx in
             try await IdempotencyRecords.once(tx, method: "ApplyIndustryPack", requestID: request.requestID) {
                 let summary = try await apply(tx)
                 try await AuditLog.record(tx, context: context, resource: request.name, details: ["industry_pack": request.industryPack])
                 return summary
             }
         }
+        // The pack's IVR menu may have gone on the tenant's numbers; calls route by them.
+        await onPhoneConfigChange()
+        return summary
     }
 
     public func sendOnboarding(_ request: SendOnboardingRequest, context: RequestContext) async throws -> SendOnboardingResponse {
