@@ -291,6 +291,32 @@ struct OutboxTests {
         }
     }
 
+    @Test("a worker stopped mid-send finishes the messages it holds and records them, so none goes out twice", arguments: TestBackend.available)
+    func stoppedMidSend(backend: TestBackend) async throws {
+        try await FakeMessagingProviders.with { fake, base in
+            try await TestPlatform.with(backend) { platform in
+                try await platform.createTenant("acme")
+                fake.respondSlowly(.milliseconds(400))
+                let messages = [
+                    try await Self.enqueue(platform, .sms(to: "+19185550001", body: "stop 1", purpose: "onboarding")),
+                    try await Self.enqueue(platform, .email(to: "owner@acme.test", subject: "Welcome", body: "stop 2", purpose: "onboarding")),
+                ]
+                let worker = Self.worker(platform, Self.settings(base: base))
+                let running = Task { try await worker.run() }
+                let deadline = ContinuousClock.now + .seconds(10)
+                while fake.arrived < 2, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
+                running.cancel()  // as the server does when it stops, while both requests wait for their answers
+                try await running.value
+                for message in messages {
+                    let stored = try await Self.stored(platform, message)
+                    #expect(stored.state == .delivered, "\(message.name)")
+                }
+                #expect(fake.acceptedTexts.count == 1)
+                #expect(fake.acceptedMails.count == 1)
+            }
+        }
+    }
+
     @Test("a message exists exactly when its transaction commits; a dedupe key queues it once", arguments: TestBackend.available)
     func transactional(backend: TestBackend) async throws {
         struct Abandoned: Error {}

@@ -51,6 +51,7 @@ public final class FakeMessagingProviders: Sendable {
         var mails: [Mail] = []
         var failures: [Provider: [Failure]] = [:]
         var delay: Duration = .zero
+        var arrived = 0
         var counter = 0
     }
 
@@ -62,6 +63,8 @@ public final class FakeMessagingProviders: Sendable {
     public var mails: [Mail] { state.withLock { $0.mails } }
     public var acceptedTexts: [Text] { texts.filter { $0.sid != nil } }
     public var acceptedMails: [Mail] { mails.filter { $0.messageID != nil } }
+    /// Requests that have arrived, answered or not (answers wait out `respondSlowly`).
+    public var arrived: Int { state.withLock { $0.arrived } }
 
     /// The next `times` requests to `provider` get `status` and that provider's error body.
     public func failNext(_ provider: Provider, status: Int, times: Int = 1, retryAfter: Int? = nil) {
@@ -224,7 +227,10 @@ public final class FakeMessagingProviders: Sendable {
     // MARK: Shared
 
     private func pause() async {
-        let delay = state.withLock { $0.delay }
+        let delay = state.withLock { state in
+            state.arrived += 1
+            return state.delay
+        }
         if delay > .zero { try? await Task.sleep(for: delay) }
     }
 

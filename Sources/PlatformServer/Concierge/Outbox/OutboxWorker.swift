@@ -12,7 +12,8 @@ import ServiceProAPI
 /// it went, so replicas running side by side never send the same message twice. A worker that
 /// dies mid-send leaves its messages leased; once the lease runs out, another worker tries them
 /// again. Only when it died after the provider accepted a message and before the row was
-/// updated, a window one request long, does the message go out a second time.
+/// updated, a window one request long, does the message go out a second time. A worker that
+/// is stopped, rather than killed, finishes the batch it holds first.
 public struct OutboxWorker: Service {
     let database: any Database
     let settings: OutboxSettings
@@ -61,11 +62,17 @@ public struct OutboxWorker: Service {
         // records future times.
         let shift = now.timeIntervalSinceNow
         let clock: @Sendable () -> Date = { Date().addingTimeInterval(shift) }
-        await withTaskGroup(of: Void.self) { group in
-            for message in claimed {
-                group.addTask { await self.deliver(message, clock: clock) }
+        // What was claimed is seen through even when the worker is stopped (a server shutting
+        // down cancels it): a send cut off after the provider took it, or an outcome never
+        // written, would send the message a second time once its lease ran out. A task of its
+        // own does not inherit the cancellation; the next pass is never started.
+        await Task {
+            await withTaskGroup(of: Void.self) { group in
+                for message in claimed {
+                    group.addTask { await self.deliver(message, clock: clock) }
+                }
             }
-        }
+        }.value
         return claimed.count
     }
 
