@@ -13,27 +13,41 @@ public final class PostgresDatabase: Database {
     private let runTask: Task<Void, Never>
     private let logger: Logger
 
-    /// Connects to `url` (`postgres://user:password@host:port/database`), with at most
-    /// `maximumConnections` connections open.
+    /// Connects to `url` (`postgres://user:password@host:port/database`, with libpq's `sslmode`
+    /// and `sslrootcert`), with at most `maximumConnections` connections open.
     public init(url: String, maximumConnections: Int = 20, logger: Logger) throws {
-        guard let components = URLComponents(string: url), let host = components.host,
-              ["postgres", "postgresql"].contains(components.scheme ?? "")
-        else {
-            throw DatabaseURLError(url: url)
-        }
+        let url = try DatabaseURL(url)
         var configuration = PostgresClient.Configuration(
-            host: host,
-            port: components.port ?? 5432,
-            username: components.user ?? "postgres",
-            password: components.password,
-            database: String(components.path.dropFirst()).nilIfEmpty,
-            tls: components.queryItems?.contains(where: { $0.name == "sslmode" && $0.value == "require" }) == true
-                ? .require(.makeClientConfiguration()) : .disable)
+            host: url.host, port: url.port, username: url.username, password: url.password, database: url.database,
+            tls: Self.tls(url))
         configuration.options.maximumConnections = maximumConnections
         let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
         self.client = client
         self.logger = logger
         self.runTask = Task { await client.run() }
+    }
+
+    /// libpq's modes in postgres-nio's terms: `require` encrypts without checking whom it
+    /// talks to; `verify-ca` checks the certificate, `verify-full` its host name too.
+    static func tls(_ url: DatabaseURL) -> PostgresClient.Configuration.TLS {
+        var tls = TLSConfiguration.makeClientConfiguration()
+        if let path = url.rootCertificatePath { tls.trustRoots = .file(path) }
+        switch url.tlsMode {
+        case .disable:
+            return .disable
+        case .allow, .prefer:
+            tls.certificateVerification = .none
+            return .prefer(tls)
+        case .require:
+            tls.certificateVerification = .none
+            return .require(tls)
+        case .verifyCA:
+            tls.certificateVerification = .noHostnameVerification
+            return .require(tls)
+        case .verifyFull:
+            tls.certificateVerification = .fullVerification
+            return .require(tls)
+        }
     }
 
     public func transaction<Result: Sendable>(
@@ -77,12 +91,6 @@ public final class PostgresDatabase: Database {
     }
 }
 
-public struct DatabaseURLError: Error, CustomStringConvertible {
-    public let url: String
-    public var description: String {
-        "invalid database URL \"\(url)\"; expected postgres://user:password@host:port/database"
-    }
-}
 
 struct PostgresTransaction: SQLTransaction {
     let connection: PostgresConnection
