@@ -122,6 +122,12 @@ struct ConciergeTests {
                 let again = try await Self.concierge(platform).createConciergeTenant(create, metadata: owner)
                 #expect(again == first)
                 #expect(twilio.owned.count == 1, "one number bought")
+
+                // Twilio names a number in at most 64 characters; a long business name is cut to fit.
+                var long = Self.request("long-name", mode: .provisionNumber)
+                long.basics.displayName = String(repeating: "Sparkle ", count: 12)
+                let bought = try await Self.concierge(platform).createConciergeTenant(long, metadata: owner)
+                #expect(bought.phoneConfig.phoneNumber.hasPrefix("+1539"))
             }
         }
     }

@@ -196,11 +196,21 @@ struct SpctlCommandTests {
             let created = try await spctl.run([
                 "concierge", "new", "--no-input", "--yes", "--name", "Green Acres Lawn", "--slug", "green-acres",
                 "--tier", "starter", "--industry", "lawn_care", "--telephony", "none",
+                "--contact-email", "owner@greenacres.example", "--contact-phone", "+19185550177",
             ] + auth)
             #expect(created.status == 0, "\(created.output)")
             #expect(created.output.contains("Created tenants/green-acres"))
             #expect(created.output.contains("industryPacks/lawn_care"))
             #expect(!created.output.contains("Step 1 of 5"), "no prompts without a terminal conversation")
+            // The commands it suggests next run as printed, ready to paste by a logged-in operator.
+            let suggested = created.output.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { $0.hasPrefix("spctl ") }
+            #expect(suggested.count == 3)
+            let login = try await spctl.run(["login"] + auth)
+            #expect(login.status == 0, "\(login.output)")
+            for command in suggested.reversed() {  // impersonating last: its session cannot mint login links
+                let ran = try await spctl.run(Self.shellWords(String(command.dropFirst("spctl ".count))))
+                #expect(ran.status == 0, "\(command): \(ran.output)")
+            }
 
             let missing = try await spctl.run(["concierge", "new", "--no-input", "--yes", "--slug", "nameless"] + auth)
             #expect(missing.status != 0)
@@ -214,6 +224,24 @@ struct SpctlCommandTests {
             #expect(taken.status != 0)
             #expect(taken.output.contains("ALREADY_EXISTS"))
         }
+    }
+
+    /// `a "b c" d` → `["a", "b c", "d"]`: what a shell makes of a pasted command.
+    static func shellWords(_ command: String) -> [String] {
+        var words: [String] = []
+        var word = ""
+        var quoted = false
+        for character in command {
+            switch character {
+            case "\"": quoted.toggle()
+            case " " where !quoted:
+                if !word.isEmpty { words.append(word) }
+                word = ""
+            default: word.append(character)
+            }
+        }
+        if !word.isEmpty { words.append(word) }
+        return words
     }
 
     @Test("errors print code, message, reason and fields on stderr and exit non-zero")

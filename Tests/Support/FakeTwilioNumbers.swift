@@ -92,6 +92,9 @@ public final class FakeTwilioNumbers: Sendable {
         guard let number = form["PhoneNumber"], number.hasPrefix("+") else {
             return Self.json(.badRequest, #"{"code": 21421, "message": "PhoneNumber is required.", "status": 400}"#)
         }
+        guard (form["FriendlyName"] ?? "").count <= 64 else {
+            return Self.json(.badRequest, #"{"code": 22116, "message": "FriendlyName is too long.", "status": 400}"#)
+        }
         let sid = state.withLock { state -> String in
             state.counter += 1
             let sid = "PN" + String(format: "%032x", state.counter)

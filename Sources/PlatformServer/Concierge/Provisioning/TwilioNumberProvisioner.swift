@@ -48,8 +48,9 @@ public struct TwilioNumberProvisioner: NumberProvisioner {
                 reason: "no_number_available",
                 message: "Twilio has no local number\(areaCode.map { " in area code \($0)" } ?? "") in \(countryCode); try another area code")
         }
+        // Twilio takes a friendly name of at most 64 characters and refuses the purchase otherwise.
         let bought: IncomingNumber = try await send(.POST, "/IncomingPhoneNumbers.json", form: [
-            ("PhoneNumber", candidate.phoneNumber), ("FriendlyName", friendlyName),
+            ("PhoneNumber", candidate.phoneNumber), ("FriendlyName", String(friendlyName.prefix(64))),
         ])
         return ProvisionedNumber(sid: bought.sid, phoneNumber: bought.phoneNumber)
     }

@@ -119,12 +119,12 @@ enum ConciergeNextActions {
             .with {
                 $0.kind = .sendOnboarding
                 $0.label = "Send the onboarding email and text, with a login link"
-                $0.command = "spctl concierge send-onboarding --name tenants/\(tenantID) --channels email,sms --include-login-link"
+                $0.command = "spctl concierge send-onboarding --name tenants/\(tenantID) --channels email --channels sms --include-login-link true"
             },
             .with {
                 $0.kind = .copyLoginLink
                 $0.label = "Make a login link to hand over yourself"
-                $0.command = "spctl login-links create --parent tenants/\(tenantID)"
+                $0.command = "spctl login-links create --parent tenants/\(tenantID) --role tenant-admin"
             },
         ]
     }
