@@ -293,6 +293,17 @@ struct ExportTests {
             #expect(archives.isEmpty, "the purge deletes the archives too")
             // The tenant, its billing record and its audit trail remain.
             #expect(try await platform.billing.getTenantBilling(.with { $0.name = "tenants/acme/billing" }, metadata: platform.metadata(platform.ownerToken)).status == .cancelled)
+
+            // Reactivated, it builds up data again; cancelled again, its next window ends in a purge too.
+            try await platform.setStatus("acme", .active)
+            try await platform.database.withTenant("acme") { tx in
+                try await tx.insert(into: "customers", [("customer_id", "back"), ("display_name", "Back Again"), ("create_time", Date()), ("update_time", Date())])
+            }
+            try await platform.setStatus("acme", .cancelled)
+            #expect(try await purger.runOnce(now: Date().addingTimeInterval(89 * 86_400)).isEmpty)
+            #expect(try await rows("acme") == 1)
+            #expect(try await purger.runOnce(now: Date().addingTimeInterval(91 * 86_400)) == ["acme"])
+            #expect(try await rows("acme") == 0)
         }
     }
 }

@@ -45,22 +45,23 @@ enum BillingRecords {
     /// Writes `state` if its revision is still the one it was read at, and bumps both rows'
     /// revisions; ABORTED when another writer got there first.
     static func save(_ state: BillingState, _ tx: TenantTransaction, now: Date = Date()) async throws {
-        let changed = try await tx.update(
-            "tenant_billing",
-            set: [
-                ("grace_period_end_time", state.gracePeriodEnd),
-                ("retention_end_time", state.retentionEnd),
-                ("stripe_customer_id", state.stripeCustomerID),
-                ("stripe_subscription_id", state.stripeSubscriptionID),
-                ("stripe_price_id", state.stripePriceID),
-                ("current_period_end_time", state.currentPeriodEnd),
-                ("status_reason", state.statusReason),
-                ("status_change_time", state.statusChangeTime),
-                ("last_stripe_event_time", state.lastStripeEventTime),
-                ("update_time", now),
-                ("revision", state.revision + 1),
-            ],
-            where: "revision = \(state.revision)")
+        var assignments: [(String, any SQLValueConvertible)] = [
+            ("grace_period_end_time", state.gracePeriodEnd),
+            ("retention_end_time", state.retentionEnd),
+            ("stripe_customer_id", state.stripeCustomerID),
+            ("stripe_subscription_id", state.stripeSubscriptionID),
+            ("stripe_price_id", state.stripePriceID),
+            ("current_period_end_time", state.currentPeriodEnd),
+            ("status_reason", state.statusReason),
+            ("status_change_time", state.statusChangeTime),
+            ("last_stripe_event_time", state.lastStripeEventTime),
+            ("update_time", now),
+            ("revision", state.revision + 1),
+        ]
+        // Back in business, a tenant's earlier purge is history: its next retention window,
+        // should it lapse again, ends in a purge too.
+        if state.retentionEnd == nil { assignments.append(("data_purge_time", Date?.none)) }
+        let changed = try await tx.update("tenant_billing", set: assignments, where: "revision = \(state.revision)")
         guard changed == 1 else {
             throw ServiceError.aborted(message: "\(state.name) changed concurrently; get it again and retry")
         }

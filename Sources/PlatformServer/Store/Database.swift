@@ -76,4 +76,17 @@ extension SQLTransaction {
     public func first(_ statement: SQLStatement) async throws -> SQLRow? {
         try await query(statement).first
     }
+
+    /// Runs an INSERT, UPDATE or DELETE and returns how many rows it changed, without reading
+    /// them back: a purge of millions of rows counts them in the database, not in memory.
+    public func changes(_ statement: SQLStatement) async throws -> Int {
+        switch dialect {
+        case .postgres:
+            return Int(try await first("WITH changed AS (" + statement + " RETURNING 1) SELECT COUNT(*) AS n FROM changed")!.int("n"))
+        case .sqlite:
+            // The transaction has the connection to itself, so the last change counted is this one.
+            try await execute(statement)
+            return Int(try await first("SELECT changes() AS n")!.int("n"))
+        }
+    }
 }

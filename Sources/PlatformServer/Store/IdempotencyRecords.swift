@@ -48,7 +48,7 @@ enum IdempotencyRecords {
     /// otherwise kept for ever, and with it whatever its response held.
     @discardableResult
     static func sweep(now: Date = Date(), _ tx: any SQLTransaction) async throws -> Int {
-        try await tx.query("DELETE FROM idempotency_records WHERE create_time < \(now.addingTimeInterval(-retention)) RETURNING request_id").count
+        try await tx.changes("DELETE FROM idempotency_records WHERE create_time < \(now.addingTimeInterval(-retention))")
     }
 
     /// Runs `body` unless `requestID` was seen for this method, in which case the stored response

@@ -37,16 +37,14 @@ public struct TenantTransaction: Sendable {
     @discardableResult
     public func update(_ table: String, set assignments: [(String, any SQLValueConvertible)], where condition: SQLStatement) async throws -> Int {
         let sets = SQLStatement.joined(assignments.map { SQLStatement("\(raw: $0.0) = \($0.1.sqlValue)") }, separator: ", ")
-        let rows = try await base.query(
-            "UPDATE \(raw: table) SET \(sets) WHERE tenant_id = \(tenantID) AND (\(condition)) RETURNING 1 AS changed")
-        return rows.count
+        return try await base.changes("UPDATE \(raw: table) SET \(sets) WHERE tenant_id = \(tenantID) AND (\(condition))")
     }
 
     @discardableResult
     public func delete(from table: String, where condition: SQLStatement? = nil) async throws -> Int {
         var statement: SQLStatement = "DELETE FROM \(raw: table) WHERE tenant_id = \(tenantID)"
         if let condition { statement = statement + " AND (" + condition + ")" }
-        return try await base.query(statement + " RETURNING 1 AS changed").count
+        return try await base.changes(statement)
     }
 
     /// Makes transactions of this tenant that do `work` take turns until this one ends, so two
