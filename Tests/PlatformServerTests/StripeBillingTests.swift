@@ -55,6 +55,13 @@ struct StripeBillingTests {
                 #expect(swap[1].form["items[0][id]"] == "si_fake2")
                 #expect(swap[1].form["items[0][price]"] == "price_elite")
                 #expect(swap[1].form["proration_behavior"] == "create_prorations")
+
+                // Ended at Stripe without its webhook reaching us: the next plan starts a new one.
+                stripe.cancel(subscription: "sub_fake2")
+                let again = try await platform.billing.changePlan(.with { $0.name = "tenants/acme/billing"; $0.tier = .pro }, metadata: owner)
+                #expect(again.billing.stripeSubscriptionID != "sub_fake2")
+                #expect(again.billing.stripeCustomerID == "cus_fake1", "the same customer")
+                #expect(stripe.requests.dropFirst(4).map { "\($0.method) \($0.path)" } == ["GET /v1/subscriptions/sub_fake2", "POST /v1/subscriptions"])
             }
         }
     }
@@ -143,6 +150,12 @@ struct StripeBillingTests {
             #expect(try await deliver(paid).outcome == .applied)
             #expect(try await billing().status == .active)
 
+            // Another subscription of the same customer says nothing about the one the tenant pays with.
+            let stray = StripeTestEvents.subscription(
+                id: "evt_4b", type: "customer.subscription.deleted", created: t0 + 35, subscription: "sub_stray", customer: customer, status: "canceled")
+            #expect(try await deliver(stray).reason == "other_subscription")
+            #expect(try await billing().status == .active)
+
             let downgrade = StripeTestEvents.subscription(
                 id: "evt_5", type: "customer.subscription.updated", created: t0 + 40, subscription: sub, customer: customer, status: "active", price: "price_starter")
             #expect(try await deliver(downgrade).outcome == .applied)
@@ -155,6 +168,8 @@ struct StripeBillingTests {
             #expect(now.status == .cancelled)
             #expect(now.hasRetentionEndTime)
             #expect(now.lastStripeEventTime.seconds == t0 + 50)
+            #expect(now.stripeSubscriptionID.isEmpty, "ended: the next paid plan starts a new subscription")
+            #expect(now.stripeCustomerID == customer)
 
             let stranger = StripeTestEvents.subscription(
                 id: "evt_7", type: "customer.subscription.updated", created: t0 + 60, subscription: "sub_other", customer: "cus_other", status: "active")
@@ -185,6 +200,33 @@ struct StripeBillingTests {
                 try await platform.billing.handleStripeEvent(.with { $0.payload = forged; $0.signature = "t=1,v1=00" }, metadata: owner)
             }
             #expect(notBridge?.code == .permissionDenied)
+        }
+    }
+
+    @Test("a suspended tenant stays suspended while Stripe retries its payment: past_due buys no fresh grace period", arguments: TestBackend.available)
+    func suspendedStaysSuspended(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend, billing: Self.settings()) { platform in
+            try await platform.createTenant("acme")
+            let t0 = Int64(Date().timeIntervalSince1970) - 100
+            func deliver(_ payload: Data) async throws -> HandleStripeEventResponse {
+                try await platform.billing.handleStripeEvent(.with {
+                    $0.payload = payload
+                    $0.signature = StripeTestEvents.signatureHeader(payload: payload)
+                }, metadata: platform.metadata(platform.bridgeToken))
+            }
+            let sub = "sub_acme1", customer = "cus_acme1"
+            _ = try await deliver(StripeTestEvents.subscription(
+                id: "evt_1", type: "customer.subscription.created", created: t0, subscription: sub, customer: customer,
+                status: "past_due", price: "price_pro", tenant: "acme"))
+            try await platform.setStatus("acme", .suspended, reason: "grace period over")
+            _ = try await deliver(StripeTestEvents.subscription(
+                id: "evt_2", type: "customer.subscription.updated", created: t0 + 10, subscription: sub, customer: customer, status: "past_due", price: "price_pro"))
+            let billing = try await platform.billing.getTenantBilling(.with { $0.name = "tenants/acme/billing" }, metadata: platform.metadata(platform.ownerToken))
+            #expect(billing.status == .suspended)
+            #expect(!billing.hasGracePeriodEndTime)
+            // Paying is what brings it back.
+            _ = try await deliver(StripeTestEvents.invoice(id: "evt_3", type: "invoice.paid", created: t0 + 20, subscription: sub, customer: customer))
+            #expect(try await platform.billing.getTenantBilling(.with { $0.name = "tenants/acme/billing" }, metadata: platform.metadata(platform.ownerToken)).status == .active)
         }
     }
 

@@ -47,6 +47,11 @@ public final class FakeStripe: Sendable {
         state.withLock { $0.failures.append((status, body)) }
     }
 
+    /// Ends a subscription, as cancelling it in Stripe's dashboard does; it then takes no changes.
+    public func cancel(subscription id: String) {
+        state.withLock { $0.subscriptions[id]?.status = "canceled" }
+    }
+
     /// Runs `body` with the fake listening on a loopback port; its argument is the base URL.
     public static func with<Result: Sendable>(_ body: (FakeStripe, String) async throws -> Result) async throws -> Result {
         let fake = FakeStripe()
@@ -115,6 +120,9 @@ public final class FakeStripe: Sendable {
             return (200, json(subscription, periodEnd: periodEnd))
         case ("POST", 3):
             guard var subscription = state.subscriptions[parts[2]] else { return missing("subscription: '\(parts[2])'") }
+            guard subscription.status != "canceled" else {
+                return (400, #"{"error":{"type":"invalid_request_error","message":"A canceled subscription can only update its cancellation_details and metadata."}}"#)
+            }
             guard form["items[0][id]"] == subscription.itemID else { return missing("subscription item") }
             guard let price = form["items[0][price]"] else { return param("items[0][price]") }
             subscription.price = price

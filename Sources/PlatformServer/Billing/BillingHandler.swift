@@ -95,7 +95,10 @@ public struct BillingHandler: BillingServiceHandler {
         let key = "servicepro-\(state.tenantID)-change-plan-\(requestID.isEmpty ? UUID().uuidString : requestID)"
         if let subscriptionID = state.stripeSubscriptionID {
             let subscription = try await stripe.subscription(id: subscriptionID)
-            return try await stripe.changePrice(of: subscription, to: priceID, idempotencyKey: key + "-update")
+            // A subscription Stripe has ended cannot change price; the plan starts a new one.
+            if !["canceled", "incomplete_expired"].contains(subscription.status) {
+                return try await stripe.changePrice(of: subscription, to: priceID, idempotencyKey: key + "-update")
+            }
         }
         let customerID: String
         if let existing = state.stripeCustomerID {

@@ -58,9 +58,13 @@ struct StripeEvent: Decodable, Sendable {
         switch type {
         case "customer.subscription.created", "customer.subscription.updated",
              "customer.subscription.paused", "customer.subscription.resumed":
-            return Effect(status: object.status.flatMap(Self.status(ofSubscription:)), updatesSubscription: true)
+            let status = object.status.flatMap(Self.status(ofSubscription:))
+            // Past due is where a failing payment takes a paying tenant. A suspended one stays
+            // suspended until it pays, as with a failed invoice: Stripe keeps saying `past_due`
+            // while it retries, and that must not buy a fresh grace period.
+            return Effect(status: status, updatesSubscription: true, failureOnly: status == .pastDue)
         case "customer.subscription.deleted":
-            return Effect(status: .cancelled, updatesSubscription: true)
+            return Effect(status: .cancelled, updatesSubscription: true, endsSubscription: true)
         case "customer.subscription.trial_will_end":
             return Effect(status: nil, updatesSubscription: true)
         case "invoice.paid", "invoice.payment_succeeded":
@@ -83,6 +87,8 @@ struct StripeEvent: Decodable, Sendable {
         /// Applies only to trialing and active tenants (a failed payment): a suspended tenant
         /// whose retry fails again stays suspended.
         var failureOnly = false
+        /// The subscription is gone for good: the tenant's next paid plan starts a new one.
+        var endsSubscription = false
 
         func target(from current: TenantStatus) -> TenantStatus? {
             guard let status, status != current else { return nil }

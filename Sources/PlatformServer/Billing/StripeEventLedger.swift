@@ -48,6 +48,11 @@ struct StripeEventLedger {
         if let last = state.lastStripeEventTime, event.time < last {
             return response(event, .ignored, reason: "stale", tenantID: tenantID)
         }
+        if let recorded = state.stripeSubscriptionID, let named = event.subscriptionID, named != recorded {
+            // Another subscription of the same customer (a stray one made in Stripe's
+            // dashboard, say) says nothing about the one the tenant pays with.
+            return response(event, .ignored, reason: "other_subscription", tenantID: tenantID)
+        }
         let from = state.status
         if effect.updatesSubscription {
             state.stripeCustomerID = object.customer ?? state.stripeCustomerID
@@ -61,6 +66,11 @@ struct StripeEventLedger {
             }
             if state.status == .trialing, let trialEnd = object.trialEnd {
                 state.trialEnd = Date(timeIntervalSince1970: TimeInterval(trialEnd))
+            }
+            if effect.endsSubscription {
+                state.stripeSubscriptionID = nil
+                state.stripePriceID = nil
+                state.currentPeriodEnd = nil
             }
         }
         if let target = effect.target(from: state.status) {
