@@ -154,6 +154,13 @@ struct ExportTests {
         }
     }
 
+    /// The attempts whose archive chunks acme has in the store.
+    static func storedAttempts(_ platform: TestPlatform) async throws -> Set<Int64> {
+        try await platform.database.transaction(.platform) { tx in
+            Set(try await tx.query("SELECT DISTINCT attempt FROM export_archive_chunks WHERE tenant_id = 'acme'").map { try $0.int("attempt") })
+        }
+    }
+
     @Test("a worker killed mid-export leaves the job to the next worker, which finishes it once", arguments: TestBackend.available)
     func killedWorker(backend: TestBackend) async throws {
         try await TestPlatform.with(backend) { platform in
@@ -189,10 +196,42 @@ struct ExportTests {
             let attempts = try await platform.database.withTenant("acme") { try await $0.select("attempts", from: "export_jobs").first!.int("attempts") }
             #expect(attempts == 2)
             #expect(try await next.runOnce(now: Date().addingTimeInterval(120)) == false, "nothing is built twice")
-            let files = try FileManager.default.contentsOfDirectory(atPath: platform.exportsDirectory.appendingPathComponent("acme").path)
-            #expect(files.count == 1, "one archive, no work left behind: \(files)")
+            #expect(try await Self.storedAttempts(platform) == [2], "one archive, the winner's; nothing of the killed attempt")
+            let scratch = try FileManager.default.contentsOfDirectory(atPath: platform.exportsDirectory.path)
+            #expect(scratch.isEmpty, "no work left behind: \(scratch)")
             let (data, _) = try await Self.download(platform, started.name)
             #expect(SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined() == finished.sha256)
+        }
+    }
+
+    @Test("an archive of several chunks downloads whole, and from an offset in any of them", arguments: TestBackend.available)
+    func multiChunkArchive(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            try await platform.createTenant("acme")
+            let now = Date()
+            // Random text deflates poorly, so the archive spans several 1 MiB chunks.
+            let bodies = (0..<1_200).map { _ in Data((0..<900).map { _ in UInt8.random(in: 0...255) }).base64EncodedString() }
+            try await platform.database.withTenant("acme") { tx in
+                for (index, body) in bodies.enumerated() {
+                    try await tx.insert(into: "text_messages", [
+                        ("message_id", String(format: "m%05d", index)), ("message_sid", "SM" + String(format: "%032x", index)),
+                        ("direction", "inbound"), ("from_number", "+15550001111"), ("to_number", "+19185550100"),
+                        ("body", body), ("status", "received"), ("create_time", now), ("update_time", now),
+                    ])
+                }
+            }
+            let started = try await Self.start(platform)
+            try await platform.exportWorker().runOnce()
+            let job = try await Self.get(platform, started.name)
+            let chunk = Int64(1 << 20)
+            #expect(job.sizeBytes > 2 * chunk)
+            let (whole, chunks) = try await Self.download(platform, job.name)
+            #expect(chunks.map(\.offset) == stride(from: 0, to: job.sizeBytes, by: Int(chunk)).map { $0 })
+            #expect(SHA256.hash(data: whole).map { String(format: "%02x", $0) }.joined() == job.sha256)
+            for offset in [chunk - 1, chunk, chunk + 5, 2 * chunk + 17, job.sizeBytes - 1] {
+                let (rest, _) = try await Self.download(platform, job.name, offset: offset)
+                #expect(rest == whole.dropFirst(Int(offset)), "from \(offset)")
+            }
         }
     }
 
@@ -205,7 +244,11 @@ struct ExportTests {
             #expect(early?.reason == "export_not_ready")
             try await platform.exportWorker().runOnce()
             let job = try await Self.get(platform, started.name)
-            let (whole, _) = try await Self.download(platform, job.name)
+            // Served from the store, not from the disk of the replica that built it.
+            try FileManager.default.removeItem(at: platform.exportsDirectory)
+            let (whole, chunks) = try await Self.download(platform, job.name)
+            #expect(Int64(whole.count) == job.sizeBytes)
+            #expect(chunks.allSatisfy { $0.data.count <= 1 << 20 })
 
             // A broken download keeps what arrived and asks for the rest.
             let kept = whole.prefix(whole.count / 3)
@@ -233,8 +276,7 @@ struct ExportTests {
             let expired = await failure { try await Self.download(platform, job.name) }
             #expect(expired?.code == .failedPrecondition)
             #expect(expired?.reason == "export_expired")
-            let left = try FileManager.default.contentsOfDirectory(atPath: platform.exportsDirectory.appendingPathComponent("acme").path)
-            #expect(left.isEmpty)
+            #expect(try await Self.storedAttempts(platform).isEmpty, "the archive is deleted from the store")
             let listed = try await ExportService.Client(wrapping: platform.client).listExports(
                 .with { $0.parent = "tenants/acme"; $0.state = .expired }, metadata: platform.metadata(platform.ownerToken))
             #expect(listed.exports.map(\.name) == [job.name])
@@ -289,8 +331,7 @@ struct ExportTests {
             }
             #expect(try event?.string("real_actor") == "jobs/retention")
             #expect(try event?.string("details").contains("\"text_messages\":\"\(Self.tricky.count)\"") == true)
-            let archives = (try? FileManager.default.contentsOfDirectory(atPath: platform.exportsDirectory.appendingPathComponent("acme").path)) ?? []
-            #expect(archives.isEmpty, "the purge deletes the archives too")
+            #expect(try await Self.storedAttempts(platform).isEmpty, "the purge deletes the archives too")
             // The tenant, its billing record and its audit trail remain.
             #expect(try await platform.billing.getTenantBilling(.with { $0.name = "tenants/acme/billing" }, metadata: platform.metadata(platform.ownerToken)).status == .cancelled)
 

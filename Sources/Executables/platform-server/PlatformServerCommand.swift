@@ -54,7 +54,7 @@ struct PlatformServerCommand: AsyncParsableCommand {
         help: "AES key sealing secrets at rest, created on first start (default <home>/secrets.key); env SERVICEPRO_SECRETS_KEY (base64 of 32 bytes) overrides it.")
     var secretsKeyFile: String?
 
-    @Option(name: .customLong("exports-dir"), help: "Where export archives are built and kept (default <home>/exports).")
+    @Option(name: .customLong("exports-dir"), help: "Scratch space where export archives are built before they go into the store (default <home>/exports).")
     var exportsDirectory: String?
 
     @Option(name: .customLong("export-lifetime-days"), help: "Days an export archive can be downloaded before it is deleted.")

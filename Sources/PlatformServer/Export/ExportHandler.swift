@@ -6,8 +6,6 @@ import SwiftProtobuf
 
 /// servicepro.export.v1.ExportService: start an export, follow it, download its archive.
 public struct ExportHandler: ExportServiceHandler {
-    static let chunkSize = 1 << 20
-
     let database: any Database
 
     public init(database: any Database) { self.database = database }
@@ -26,7 +24,7 @@ public struct ExportHandler: ExportServiceHandler {
         let record = ExportJobRecord(
             tenantID: tenantID, exportID: Tokens.id(bytes: 10), state: .pending, entities: chosen,
             progressPercent: 0, counts: [:], sizeBytes: 0, sha256: "", creator: context.principal.realActor,
-            archivePath: nil, error: "", attempts: 0, createTime: Date())
+            error: "", attempts: 0, createTime: Date())
         return try await database.withTenant(tenantID) { tx in
             try await IdempotencyRecords.once(tx, method: "StartExport", requestID: request.requestID) {
                 try await ExportJobRecords.insert(record, tx)
@@ -58,8 +56,8 @@ public struct ExportHandler: ExportServiceHandler {
         }
     }
 
-    /// Streams the archive from `offset` in 1 MiB chunks, each carrying the total size and the
-    /// archive's SHA-256 so a client can show progress and check what it saved.
+    /// Streams the archive from `offset` in the store's 1 MiB chunks, each carrying the total size
+    /// and the archive's SHA-256 so a client can show progress and check what it saved.
     public func downloadExport(_ request: DownloadExportRequest, context: RequestContext, responses: RPCWriter<ExportChunk>) async throws {
         let job = try await job(named: request.name, context: context)
         switch job.message().state {
@@ -76,18 +74,19 @@ public struct ExportHandler: ExportServiceHandler {
         guard request.offset >= 0, request.offset <= job.sizeBytes else {
             throw RPCError(code: .outOfRange, message: "offset \(request.offset) is outside the archive's \(job.sizeBytes) bytes")
         }
-        guard let path = job.archivePath, let handle = FileHandle(forReadingAtPath: path) else {
-            throw ServiceError.failedPrecondition(reason: "export_expired", message: "\(job.name)'s archive is gone; start a new export")
-        }
-        defer { try? handle.close() }
         try await database.withTenant(job.tenantID) { tx in
             try await AuditLog.record(tx, context: context, resource: job.name, details: ["offset": "\(request.offset)"])
         }
-        try handle.seek(toOffset: UInt64(request.offset))
+        let size = Int64(ExportArchiveChunks.size)
         var offset = request.offset
-        while offset < job.sizeBytes, let data = try handle.read(upToCount: Self.chunkSize), !data.isEmpty {
+        while offset < job.sizeBytes {
+            guard let stored = try await ExportArchiveChunks.chunk(offset / size, of: job, database) else {
+                // Expired (or its tenant purged) while this download ran.
+                throw ServiceError.failedPrecondition(reason: "export_expired", message: "\(job.name)'s archive is gone; start a new export")
+            }
+            let data = stored.dropFirst(Int(offset % size))
             try await responses.write(ExportChunk.with {
-                $0.data = data
+                $0.data = Data(data)
                 $0.offset = offset
                 $0.totalSize = job.sizeBytes
                 $0.sha256 = job.sha256

@@ -14,7 +14,6 @@ struct ExportJobRecord: Sendable {
     var sizeBytes: Int64
     var sha256: String
     var creator: String
-    var archivePath: String?
     var error: String
     var attempts: Int
     var createTime: Date
@@ -87,32 +86,39 @@ enum ExportJobRecords {
             """).count == 1
     }
 
-    /// Marks the job succeeded with its archive; false when the lease was lost meanwhile.
+    /// Marks the job succeeded with the archive its attempt stored, and deletes what earlier
+    /// attempts left; false when the lease was lost meanwhile.
     static func succeed(_ job: ExportJobRecord, worker: String, archive: ExportArchive, now: Date, lifetime: TimeInterval, _ tx: any SQLTransaction) async throws -> Bool {
         let counts = Dictionary(uniqueKeysWithValues: archive.counts.map { ($0.key.storedName, $0.value) })
         let countsJSON = String(decoding: try JSONEncoder.sorted.encode(counts), as: UTF8.self)
-        return try await tx.query("""
+        let done = try await tx.changes("""
             UPDATE export_jobs SET state = 'succeeded', progress_percent = 100, entity_counts = \(countsJSON),
-                size_bytes = \(archive.sizeBytes), sha256 = \(archive.sha256), archive_path = \(archive.path),
+                size_bytes = \(archive.sizeBytes), sha256 = \(archive.sha256),
                 end_time = \(now), expire_time = \(now.addingTimeInterval(lifetime)), lease_owner = NULL, lease_expire_time = NULL
             WHERE tenant_id = \(job.tenantID) AND export_id = \(job.exportID) AND lease_owner = \(worker) AND state = 'running'
-            RETURNING 1 AS done
-            """).count == 1
+            """) == 1
+        if done { try await ExportArchiveChunks.delete(of: job, keeping: job.attempts, tx) }
+        return done
     }
 
+    /// Marks the job failed, its chunks deleted; nothing when the lease was lost meanwhile.
     static func fail(_ job: ExportJobRecord, worker: String, error: String, now: Date, _ tx: any SQLTransaction) async throws {
-        try await tx.execute("""
+        let failed = try await tx.changes("""
             UPDATE export_jobs SET state = 'failed', error = \(error), end_time = \(now), lease_owner = NULL, lease_expire_time = NULL
             WHERE tenant_id = \(job.tenantID) AND export_id = \(job.exportID) AND lease_owner = \(worker)
-            """)
+            """) == 1
+        if failed { try await ExportArchiveChunks.delete(of: job, tx) }
     }
 
-    /// Succeeded jobs whose archive's time is up: marked expired; returns the archives to delete.
-    static func expire(now: Date, _ tx: any SQLTransaction) async throws -> [String] {
+    /// Succeeded jobs whose archive's time is up: their chunks deleted, marked expired. Returns
+    /// how many.
+    @discardableResult
+    static func expire(now: Date, _ tx: any SQLTransaction) async throws -> Int {
         let due: SQLStatement = "state = 'succeeded' AND expire_time <= \(now)"
-        let archives = try await tx.query("SELECT archive_path FROM export_jobs WHERE \(due)").compactMap { try $0.optionalString("archive_path") }
-        try await tx.execute("UPDATE export_jobs SET state = 'expired', archive_path = NULL WHERE \(due)")
-        return archives
+        try await tx.execute("""
+            DELETE FROM export_archive_chunks WHERE (tenant_id, export_id) IN (SELECT tenant_id, export_id FROM export_jobs WHERE \(due))
+            """)
+        return try await tx.changes("UPDATE export_jobs SET state = 'expired' WHERE \(due)")
     }
 
     static func record(from row: SQLRow) throws -> ExportJobRecord {
@@ -127,7 +133,6 @@ enum ExportJobRecords {
             sizeBytes: try row.int("size_bytes"),
             sha256: try row.string("sha256"),
             creator: try row.string("creator"),
-            archivePath: try row.optionalString("archive_path"),
             error: try row.string("error"),
             attempts: Int(try row.int("attempts")),
             createTime: try row.date("create_time"),

@@ -1,8 +1,8 @@
 import Foundation
 
-/// Where export archives live and how long; how the worker paces itself.
+/// Where export archives are built and how long they are kept; how the worker paces itself.
 public struct ExportSettings: Sendable {
-    /// Archives, as `<directory>/<tenant>/<export>.zip`; nil for `<home>/exports`.
+    /// Scratch space for building archives, which then go into the store; nil for `<home>/exports`.
     public var directory: String?
     /// How long a finished archive can be downloaded before it is deleted.
     public var archiveLifetime: TimeInterval

@@ -5,13 +5,14 @@ import ServiceLifecycle
 /// Builds export archives in the background. Each job is taken under a lease that the worker
 /// renews with every page it writes; a worker that crashes or is killed stops renewing, and the
 /// next worker to look takes the job over from the start. A job finishes once: only the lease
-/// holder can mark it succeeded. Finished archives are deleted when they expire.
+/// holder can mark it succeeded. The archive is built in a scratch directory, then goes into the
+/// store (`ExportArchiveChunks`), where every replica can serve it; it is deleted when it expires.
 public struct ExportWorker: Service {
     static let maxAttempts = 5
 
     let database: any Database
     let settings: ExportSettings
-    /// Archives live in `<directory>/<tenant>/<export>-<attempt>.zip`.
+    /// Scratch space: an attempt builds in `<directory>/.work-<export>-<worker>`.
     let directory: URL
     let logger: Logger
     let worker: String
@@ -41,9 +42,7 @@ public struct ExportWorker: Service {
     /// Deletes expired archives, then builds at most one job. True when it built one.
     @discardableResult
     public func runOnce(now: Date = Date()) async throws -> Bool {
-        for path in try await database.transaction(.platform, { try await ExportJobRecords.expire(now: now, $0) }) {
-            try? FileManager.default.removeItem(atPath: path)
-        }
+        try await database.transaction(.platform) { try await ExportJobRecords.expire(now: now, $0) }
         guard let job = try await database.transaction(.platform, { tx in
             try await ExportJobRecords.claim(worker: worker, now: now, lease: settings.leaseDuration, tx)
         }) else { return false }
@@ -51,17 +50,16 @@ public struct ExportWorker: Service {
         return true
     }
 
-    private struct LeaseLost: Error {}
+    private typealias LeaseLost = ExportArchiveChunks.LeaseLost
 
     private func build(_ job: ExportJobRecord) async throws {
-        let tenantDirectory = directory.appendingPathComponent(job.tenantID, isDirectory: true)
-        // A work directory per attempt; a crashed attempt's leftovers go when the job is retaken.
+        // A work directory per attempt; a crashed attempt's leftovers here go when the job is retaken.
         let prefix = ".work-\(job.exportID)-"
-        try FileManager.default.createDirectory(at: tenantDirectory, withIntermediateDirectories: true)
-        for leftover in (try? FileManager.default.contentsOfDirectory(atPath: tenantDirectory.path)) ?? [] where leftover.hasPrefix(prefix) {
-            try? FileManager.default.removeItem(at: tenantDirectory.appendingPathComponent(leftover))
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        for leftover in (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? [] where leftover.hasPrefix(prefix) {
+            try? FileManager.default.removeItem(at: directory.appendingPathComponent(leftover))
         }
-        let work = tenantDirectory.appendingPathComponent(prefix + worker, isDirectory: true)
+        let work = directory.appendingPathComponent(prefix + worker, isDirectory: true)
         try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: work) }
 
@@ -74,27 +72,19 @@ public struct ExportWorker: Service {
         logger.info("building export", metadata: ["export": "\(job.name)", "attempt": "\(job.attempts)"])
         do {
             let builder = ExportArchiveBuilder(database: database, pageSize: settings.pageSize)
-            var built = try await builder.build(job, in: work) { percent in
+            let archive = try await builder.build(job, in: work) { percent in
                 try Task.checkCancellation()
                 let renewed = try await database.transaction(.platform) { tx in
                     try await ExportJobRecords.renew(job, worker: worker, progress: percent, now: Date(), lease: settings.leaseDuration, tx)
                 }
                 guard renewed else { throw LeaseLost() }
             }
-            // Named per attempt: a worker that lost its lease never replaces the winner's file.
-            let final = tenantDirectory.appendingPathComponent("\(job.exportID)-\(job.attempts).zip")
-            try? FileManager.default.removeItem(at: final)
-            try FileManager.default.moveItem(atPath: built.path, toPath: final.path)
-            built.path = final.path
-            let archive = built
+            try await ExportArchiveChunks.store(fileAt: archive.path, for: job, worker: worker, lease: settings.leaseDuration, database)
             let finished = try await database.transaction(.platform) { tx in
                 try await ExportJobRecords.succeed(job, worker: worker, archive: archive, now: Date(), lifetime: settings.archiveLifetime, tx)
             }
-            if !finished {
-                try? FileManager.default.removeItem(at: final)
-                throw LeaseLost()
-            }
-            logger.info("export ready", metadata: ["export": "\(job.name)", "bytes": "\(built.sizeBytes)"])
+            guard finished else { throw LeaseLost() }
+            logger.info("export ready", metadata: ["export": "\(job.name)", "bytes": "\(archive.sizeBytes)"])
         } catch is LeaseLost {
             logger.warning("lost the lease on an export; another worker has it", metadata: ["export": "\(job.name)"])
         } catch is CancellationError {

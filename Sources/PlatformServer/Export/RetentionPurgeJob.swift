@@ -12,7 +12,7 @@ public struct RetentionPurgeJob: Service {
     /// Children before parents: invoices and appointments reference customers.
     static let purgedTables = [
         "invoices", "appointments", "text_messages", "phone_calls", "customers", "phone_configs",
-        "export_jobs", "login_links", "outbox_messages", "pack_items", "api_keys", "impersonation_sessions", "idempotency_records",
+        "export_archive_chunks", "export_jobs", "login_links", "outbox_messages", "pack_items", "api_keys", "impersonation_sessions", "idempotency_records",
     ]
 
     let database: any Database
@@ -54,16 +54,15 @@ public struct RetentionPurgeJob: Service {
         }
         var purged: [String] = []
         for tenantID in due {
-            guard let archives = try await purge(tenantID, now: now) else { continue }
-            for path in archives { try? FileManager.default.removeItem(atPath: path) }
+            guard try await purge(tenantID, now: now) else { continue }
             purged.append(tenantID)
             logger.notice("purged a tenant's data after its retention window", metadata: ["tenant": "\(tenantID)"])
         }
         return purged
     }
 
-    /// Nil when the tenant is no longer due (reactivated, or purged by another replica).
-    private func purge(_ tenantID: String, now: Date) async throws -> [String]? {
+    /// False when the tenant is no longer due (reactivated, or purged by another replica).
+    private func purge(_ tenantID: String, now: Date) async throws -> Bool {
         defer { apiKeys.forget(tenantID: tenantID) }
         return try await database.withTenant(tenantID) { tx in
             // The claim re-checks everything on the row it marks, inside the purge's transaction.
@@ -71,14 +70,13 @@ public struct RetentionPurgeJob: Service {
                 data_purge_time IS NULL AND retention_end_time <= \(now)
                 AND tenant_id IN (SELECT tenant_id FROM tenants WHERE status IN ('suspended', 'cancelled'))
                 """)
-            guard claimed == 1 else { return nil }
-            let archives = try await tx.select("archive_path", from: "export_jobs").compactMap { try $0.optionalString("archive_path") }
+            guard claimed == 1 else { return false }
             var counts: [String: String] = [:]
             for table in Self.purgedTables {
                 counts[table] = "\(try await tx.delete(from: table))"
             }
             try await AuditLog.recordSystem(tx, actor: Self.actor, action: "PurgeTenantData", resource: "tenants/\(tenantID)", details: counts)
-            return archives
+            return true
         }
     }
 }

@@ -386,6 +386,7 @@ enum Migrator {
         IdempotencyRecords.unsealedTokensMigration,
         PhoneConfigChangeFeed.migration,
         IdempotencyRecords.callerMigration,
+        ExportArchiveChunks.migration,
     ]
 
     static func migrate(_ database: any Database, logger: Logger) async throws {
