@@ -16,7 +16,9 @@ enum CLIValue {
     static func duration(_ text: String, flag: String) throws -> Google_Protobuf_Duration {
         let units: [Character: Int64] = ["s": 1, "m": 60, "h": 3600]
         if let unit = text.last, let multiplier = units[unit], let amount = Int64(text.dropLast()) {
-            return Google_Protobuf_Duration(seconds: amount * multiplier)
+            let (seconds, overflow) = amount.multipliedReportingOverflow(by: multiplier)
+            guard !overflow else { throw ValidationError("--\(flag): \"\(text)\" is longer than any duration can be") }
+            return Google_Protobuf_Duration(seconds: seconds)
         }
         do {
             return try Google_Protobuf_Duration(jsonString: "\"\(text)\"")

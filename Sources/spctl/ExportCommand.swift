@@ -13,10 +13,10 @@ struct ExportCommand: AsyncParsableCommand {
         abstract: "Export a tenant's data: start an export, follow it, download the archive.",
         discussion: """
             spctl export start acme --wait
-            spctl export download tenants/acme/exports/<id> --output acme.zip
+            spctl export download tenants/acme/exports/<id> --to acme.zip
 
             The archive is a ZIP with a CSV and a JSON Lines file per entity and manifest.json.
-            Downloads resume from <output>.part and are checked against the export's SHA-256.
+            Downloads resume from <to>.part and are checked against the export's SHA-256.
             """,
         subcommands: [Start.self, Status.self, Download.self]
     )
@@ -87,31 +87,41 @@ struct ExportCommand: AsyncParsableCommand {
         func run() async throws {
             let path = destination ?? "\(name.split(separator: "/").last ?? "export").zip"
             let partial = path + ".part"
-            if !FileManager.default.fileExists(atPath: partial), !FileManager.default.createFile(atPath: partial, contents: nil) {
+            // The archive's size and checksum come first, so what is saved is always checked,
+            // even when the partial file already holds all of it.
+            let job = try await ExportCommand.get(name, call: call)
+            let kept = (try? FileManager.default.attributesOfItem(atPath: partial)[.size] as? NSNumber)?.int64Value ?? 0
+            if kept > job.sizeBytes {
+                FileHandle.standardError.write(Data("\(partial) is longer than the archive, so not part of it; starting over\n".utf8))
+                try FileManager.default.removeItem(atPath: partial)
+            }
+            // Customer data: readable by its owner only.
+            if !FileManager.default.fileExists(atPath: partial),
+               !FileManager.default.createFile(atPath: partial, contents: nil, attributes: [.posixPermissions: 0o600]) {
                 throw ValidationError("cannot create \(partial); check that its directory exists and is writable, or pass another destination")
             }
             let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: partial))
             let offset = try handle.seekToEnd()
-            let request = DownloadExportRequest.with { $0.name = name; $0.offset = Int64(offset) }
             let bar = ProgressBar(label: "downloading")
-            let expected: String = try await call.connected { client, metadata in
-                try await ExportService.Client(wrapping: client).downloadExport(request, metadata: metadata) { response in
-                    var sha = ""
-                    for try await chunk in response.messages {
-                        guard UInt64(chunk.offset) == (try handle.offset()) else {
-                            throw ValidationError("the server sent bytes from \(chunk.offset), not where the file ends; delete \(partial) and retry")
+            if Int64(offset) < job.sizeBytes {
+                let request = DownloadExportRequest.with { $0.name = name; $0.offset = Int64(offset) }
+                try await call.connected { client, metadata in
+                    try await ExportService.Client(wrapping: client).downloadExport(request, metadata: metadata) { response in
+                        for try await chunk in response.messages {
+                            guard UInt64(chunk.offset) == (try handle.offset()) else {
+                                throw ValidationError("the server sent bytes from \(chunk.offset), not where the file ends; delete \(partial) and retry")
+                            }
+                            try handle.write(contentsOf: chunk.data)
+                            bar.update(done: chunk.offset + Int64(chunk.data.count), total: chunk.totalSize)
                         }
-                        try handle.write(contentsOf: chunk.data)
-                        sha = chunk.sha256
-                        bar.update(done: chunk.offset + Int64(chunk.data.count), total: chunk.totalSize)
                     }
-                    return sha
                 }
             }
             try handle.close()
             bar.finish()
+            let expected = job.sha256
             let actual = try Self.sha256(path: partial)
-            if !expected.isEmpty, actual != expected {
+            if actual != expected {
                 try? FileManager.default.removeItem(atPath: partial)
                 FileHandle.standardError.write(Data("error: the download's SHA-256 is \(actual), the export's is \(expected); the partial file was removed, run the command again\n".utf8))
                 throw ExitCode(1)

@@ -123,6 +123,8 @@ struct SpctlCommandTests {
             #expect(downloaded.output.contains("verified"))
             #expect(downloaded.output.contains("downloading ["))
             let archive = try Data(contentsOf: URL(fileURLWithPath: whole))
+            let mode = try FileManager.default.attributesOfItem(atPath: whole)[.posixPermissions] as? NSNumber
+            #expect(mode?.intValue == 0o600, "customer data is its owner's to read")
 
             // A download that broke off resumes from what it saved.
             let resumed = directory.appendingPathComponent("resumed.zip").path
@@ -141,6 +143,22 @@ struct SpctlCommandTests {
             #expect(refused.output.contains("SHA-256"))
             #expect(!FileManager.default.fileExists(atPath: damaged + ".part"))
             #expect(!FileManager.default.fileExists(atPath: damaged))
+
+            // A partial file that already holds everything is still checked: damaged, it is refused.
+            let complete = directory.appendingPathComponent("complete.zip").path
+            var whole2 = archive
+            whole2[10] ^= 0xFF
+            try whole2.write(to: URL(fileURLWithPath: complete + ".part"))
+            let unchecked = try await spctl.run(["export", "download", name, "--to", complete] + auth)
+            #expect(unchecked.status != 0, "\(unchecked.output)")
+            #expect(unchecked.output.contains("SHA-256"))
+            // One longer than the archive cannot be part of it: it starts over.
+            let longer = directory.appendingPathComponent("longer.zip").path
+            try (archive + Data([1, 2, 3])).write(to: URL(fileURLWithPath: longer + ".part"))
+            let restarted = try await spctl.run(["export", "download", name, "--to", longer] + auth)
+            #expect(restarted.status == 0, "\(restarted.output)")
+            #expect(restarted.output.contains("starting over"))
+            #expect(try Data(contentsOf: URL(fileURLWithPath: longer)) == archive)
         }
     }
 
@@ -252,6 +270,11 @@ struct SpctlCommandTests {
             #expect(bad.status != 0)
             #expect(bad.output.contains("error: INVALID_ARGUMENT:"))
             #expect(bad.output.contains("field name:"))
+
+            let endless = try await spctl("login-links", "create", "--parent", "tenants/root", "--role", "tenant-admin", "--ttl", "9999999999999999h",
+                                          "--server", platform.address, "--token", platform.ownerToken)
+            #expect(endless.status != 0)
+            #expect(endless.output.contains("longer than any duration can be"), "\(endless.output)")
 
             let denied = try await spctl("tenants", "list", "--server", platform.address, "--token", "sp_nope_nope")
             #expect(denied.status != 0)
