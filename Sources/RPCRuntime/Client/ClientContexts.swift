@@ -112,16 +112,28 @@ public struct ClientContexts: Codable, Sendable, Equatable {
     }
 }
 
-/// Files holding secrets: created with mode 0600 before anything is written to them.
+/// Files holding secrets: created with mode 0600 before anything is written to them, and
+/// replaced whole. The new content goes to a temporary file beside the old one, reaches the
+/// disk, then takes its place in one rename: an interrupted write (Ctrl-C, a full disk) leaves
+/// the old file as it was, never an empty or half-written one.
 public enum SecretFile {
     public static func write(_ data: Data, to path: String) throws {
         let manager = FileManager.default
-        if manager.fileExists(atPath: path) { try manager.removeItem(atPath: path) }
-        guard manager.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600]) else {
+        let temporary = path + ".\(UUID().uuidString).tmp"
+        guard manager.createFile(atPath: temporary, contents: nil, attributes: [.posixPermissions: 0o600]) else {
             throw CocoaError(.fileWriteNoPermission, userInfo: [NSFilePathErrorKey: path])
         }
-        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
-        defer { try? handle.close() }
-        try handle.write(contentsOf: data)
+        do {
+            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: temporary))
+            defer { try? handle.close() }
+            try handle.write(contentsOf: data)
+            try handle.synchronize()
+            guard rename(temporary, path) == 0 else {
+                throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path, NSUnderlyingErrorKey: POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO)])
+            }
+        } catch {
+            try? manager.removeItem(atPath: temporary)
+            throw error
+        }
     }
 }
