@@ -188,6 +188,39 @@ struct AuditLogTests {
                 "/servicepro.tenancy.v1.TenantService/DeleteTenant",
                 "/servicepro.tenancy.v1.TenantService/CreateTenant",
             ])
+            // The id is retired with it: a new business taking it would read this trail as its own.
+            let again = await failure { try await platform.createTenant("acme") }
+            #expect(again?.code == .alreadyExists)
+            #expect(again?.reason == "tenant_id_retired")
+            #expect(again?.fields == ["tenant_id"])
+            // A create that failed (here, for the retired id) retires nothing.
+            let refusedFirst = await failure {
+                try await platform.tenants(platform.ownerToken).createTenant(.with {
+                    $0.tenantID = "bravo"; $0.tenant = .with { $0.displayName = "Bravo"; $0.contact = .with { $0.phone = "555" } }
+                })
+            }
+            #expect(refusedFirst?.code == .invalidArgument)
+            try await platform.createTenant("bravo")
+        }
+    }
+
+    @Test("churned tenants can be deleted; one still paying through Stripe cannot", arguments: TestBackend.available)
+    func deletingChurnedTenants(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            let tenants = platform.tenants(platform.ownerToken)
+            for (tenant, status) in [("gone", TenantStatus.cancelled), ("late", .suspended)] {
+                try await platform.createTenant(tenant)
+                try await platform.setStatus(tenant, status)
+                _ = try await tenants.deleteTenant(.with { $0.name = "tenants/\(tenant)" })
+            }
+            try await platform.createTenant("paying")
+            try await platform.database.withTenant("paying") { tx in
+                try await tx.update("tenant_billing", set: [("stripe_subscription_id", "sub_live")], where: "1 = 1")
+            }
+            let refused = await failure { try await tenants.deleteTenant(.with { $0.name = "tenants/paying" }) }
+            #expect(refused?.code == .failedPrecondition)
+            #expect(refused?.reason == "stripe_subscription_active")
+            #expect(try await tenants.getTenant(.with { $0.name = "tenants/paying" }).name == "tenants/paying")
         }
     }
 

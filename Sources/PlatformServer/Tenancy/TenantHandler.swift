@@ -62,6 +62,11 @@ public struct TenantHandler: TenantServiceHandler {
                 guard try await TenantRecords.find(scoped) == nil else {
                     throw ServiceError.alreadyExists(reason: "tenant_exists", field: "tenant_id", message: "tenants/\(request.tenantID) already exists")
                 }
+                guard try await !TenantRecords.isRetired(request.tenantID, tx) else {
+                    throw ServiceError.alreadyExists(
+                        reason: "tenant_id_retired", field: "tenant_id",
+                        message: "tenants/\(request.tenantID) belonged to a deleted tenant, whose audit trail keeps the id; choose another")
+                }
                 try await TenantRecords.insert(newTenant, scoped)
                 try await AuditLog.record(scoped, context: context, resource: newTenant.name)
                 return try await TenantRecords.find(scoped)!
@@ -100,6 +105,12 @@ public struct TenantHandler: TenantServiceHandler {
             guard let tenant = try await TenantRecords.find(tx) else { throw ServiceError.notFound(request.name) }
             if !request.etag.isEmpty, request.etag != tenant.etag {
                 throw ServiceError.aborted(message: "tenants/\(tenantID) changed since it was read; get it again and retry")
+            }
+            if let subscription = try await BillingRecords.get(tx).stripeSubscriptionID {
+                // Deleting the tenant would leave Stripe charging a customer nobody can see.
+                throw ServiceError.failedPrecondition(
+                    reason: "stripe_subscription_active",
+                    message: "tenants/\(tenantID) pays through Stripe subscription \(subscription); cancel it in Stripe first (its customer.subscription.deleted event ends it here), then delete")
             }
             try await TenantRecords.delete(tx)
             // Filed under the deleted tenant, whose audit trail the deletion keeps.

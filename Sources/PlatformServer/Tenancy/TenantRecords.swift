@@ -30,6 +30,16 @@ enum TenantRecords {
         return changed == 1
     }
 
+    /// Whether `tenantID` belonged to a tenant that was deleted. Its audit trail outlives it under
+    /// that id, so the id is retired: a new tenant taking it would read the old one's trail as its
+    /// own, and Stripe events naming it would reach the new one.
+    static func isRetired(_ tenantID: String, _ tx: any SQLTransaction) async throws -> Bool {
+        try await tx.first("""
+            SELECT 1 AS deleted FROM audit_events
+            WHERE tenant_id = \(tenantID) AND method = '/servicepro.tenancy.v1.TenantService/DeleteTenant' AND outcome = 'OK'
+            """) != nil
+    }
+
     /// Deletes the tenant's rows in every tenant-owned table but `audit_events`: the audit trail
     /// outlives the tenant, and the deletion itself is one of its events.
     static func delete(_ tx: TenantTransaction) async throws {

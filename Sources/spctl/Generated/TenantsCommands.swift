@@ -111,8 +111,8 @@ struct TenantsCommands: AsyncParsableCommand {
     struct Delete: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "delete",
-            abstract: "Deletes a tenant and everything it owns. The root tenant cannot be deleted.",
-            discussion: "Deletes a tenant and everything it owns. The root tenant cannot be deleted.\n\nAllowed roles: platform owner.\nRPC: servicepro.tenancy.v1.TenantService.DeleteTenant. Use --json or --json-file for fields without a flag."
+            abstract: "Deletes a tenant and everything it owns but its audit trail, which keeps the tenant id:",
+            discussion: "Deletes a tenant and everything it owns but its audit trail, which keeps the tenant id:\n a deleted tenant's id is never given out again (ALREADY_EXISTS `tenant_id_retired`). The\n root tenant cannot be deleted, nor one still paying through a Stripe subscription\n (FAILED_PRECONDITION `stripe_subscription_active`). Suspended and cancelled tenants can be.\n\nAllowed roles: platform owner.\nRPC: servicepro.tenancy.v1.TenantService.DeleteTenant. Use --json or --json-file for fields without a flag."
         )
 
         @OptionGroup var call: CallOptions

@@ -119,6 +119,11 @@ public struct ConciergeHandler: ConciergeServiceHandler {
             if try await tx.first("SELECT 1 AS taken FROM tenants WHERE tenant_id = \(plan.tenantID)") != nil {
                 throw ServiceError.alreadyExists(reason: "tenant_exists", field: "basics.slug", message: "tenants/\(plan.tenantID) already exists")
             }
+            if try await TenantRecords.isRetired(plan.tenantID, tx) {
+                throw ServiceError.alreadyExists(
+                    reason: "tenant_id_retired", field: "basics.slug",
+                    message: "tenants/\(plan.tenantID) belonged to a deleted tenant, whose audit trail keeps the id; choose another slug")
+            }
             if let config = plan.phoneConfig, let taken = try await PhoneConfigRecords.taken(config, among: "1 = 1", tx) {
                 throw ServiceError.alreadyExists(
                     reason: "phone_number_taken", field: taken.column == "phone_number" ? "telephony.phone_number" : "telephony.messaging_service_sid",

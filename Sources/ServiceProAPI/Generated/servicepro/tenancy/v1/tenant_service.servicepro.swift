@@ -106,7 +106,10 @@ public protocol TenantServiceHandler: Sendable {
     /// Updates the fields named in update_mask.
     func updateTenant(_ request: UpdateTenantRequest, context: RequestContext) async throws -> Tenant
 
-    /// Deletes a tenant and everything it owns. The root tenant cannot be deleted.
+    /// Deletes a tenant and everything it owns but its audit trail, which keeps the tenant id:
+    /// a deleted tenant's id is never given out again (ALREADY_EXISTS `tenant_id_retired`). The
+    /// root tenant cannot be deleted, nor one still paying through a Stripe subscription
+    /// (FAILED_PRECONDITION `stripe_subscription_active`). Suspended and cancelled tenants can be.
     func deleteTenant(_ request: DeleteTenantRequest, context: RequestContext) async throws -> DeleteTenantResponse
 }
 
@@ -151,7 +154,7 @@ public enum TenantService {
             public typealias Input = DeleteTenantRequest
             public typealias Output = DeleteTenantResponse
             public static let descriptor = GRPCCore.MethodDescriptor(service: TenantService.descriptor, method: "DeleteTenant")
-            public static let policy: MethodPolicy? = MethodPolicy(roles: [.platformOwner], scope: .tenant, requiredFeature: nil, audited: true, allowedWhileSuspended: false, allowedWhileCancelled: false, allowedWhileImpersonating: false, idempotent: false, unauthenticated: false)
+            public static let policy: MethodPolicy? = MethodPolicy(roles: [.platformOwner], scope: .tenant, requiredFeature: nil, audited: true, allowedWhileSuspended: true, allowedWhileCancelled: true, allowedWhileImpersonating: false, idempotent: false, unauthenticated: false)
             public static func tenantResourceName(of request: Input) -> String? {
                 request.name
             }
@@ -309,7 +312,10 @@ public enum TenantService {
             ) { response in try response.message }
         }
 
-        /// Deletes a tenant and everything it owns. The root tenant cannot be deleted.
+        /// Deletes a tenant and everything it owns but its audit trail, which keeps the tenant id:
+        /// a deleted tenant's id is never given out again (ALREADY_EXISTS `tenant_id_retired`). The
+        /// root tenant cannot be deleted, nor one still paying through a Stripe subscription
+        /// (FAILED_PRECONDITION `stripe_subscription_active`). Suspended and cancelled tenants can be.
         public func deleteTenant(
             _ request: DeleteTenantRequest,
             metadata: Metadata = [:],
