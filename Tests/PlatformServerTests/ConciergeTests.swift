@@ -242,6 +242,22 @@ struct ConciergeTests {
             #expect(try rows.allSatisfy { try $0.string("body").contains("token=spl_") })
             let links = try await platform.database.transaction(.platform) { try await $0.first("SELECT COUNT(*) AS n FROM login_links WHERE tenant_id = 'shine'")!.int("n") }
             #expect(links == 1)
+
+            // Addresses the outbox could not mail are refused by name, not blamed on a field the request lacks.
+            for address in ["ops@shine.example.", "<dana@shine.example>", "a@b@shine.example"] {
+                let override = await failure {
+                    try await Self.concierge(platform).sendOnboarding(.with { $0.name = "tenants/shine"; $0.channels = [.email]; $0.email = address }, metadata: owner)
+                }
+                #expect(override?.fields == ["email"], "\(address)")
+            }
+            try await platform.database.withTenant("shine") { tx in
+                try await tx.update("tenants", set: [("contact_email", "ops@shine.example.")], where: "1 = 1")
+            }
+            let stored = await failure {
+                try await Self.concierge(platform).sendOnboarding(.with { $0.name = "tenants/shine"; $0.channels = [.email] }, metadata: owner)
+            }
+            #expect(stored?.code == .failedPrecondition)
+            #expect(stored?.reason == "contact_email_unusable")
         }
     }
 }

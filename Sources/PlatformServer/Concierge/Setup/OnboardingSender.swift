@@ -33,6 +33,12 @@ public struct OnboardingSender: Sendable {
                 if chosen.contains(.email), email.isEmpty {
                     throw ServiceError.invalidArgument(field: "email", "is required: \(tenant.name) has no contact email")
                 }
+                // A contact stored before addresses were checked as strictly as the outbox does.
+                if chosen.contains(.email), !OutboxRecords.isEmailAddress(email) {
+                    throw ServiceError.failedPrecondition(
+                        reason: "contact_email_unusable",
+                        message: "\(tenant.name)'s contact email \"\(email)\" cannot be mailed; correct it, or pass email")
+                }
                 if chosen.contains(.sms), phone.isEmpty {
                     throw ServiceError.invalidArgument(field: "phone", "is required: \(tenant.name) has no contact phone")
                 }

@@ -7,7 +7,7 @@ import RPCRuntime
 private let ApplyIndustryPackRequest_namePattern = FieldPattern("tenants/[a-z0-9][a-z0-9-]{0,62}")
 private let ApplyIndustryPackRequest_industryPackPattern = FieldPattern("industryPacks/[a-z][a-z0-9_]{0,62}")
 private let SendOnboardingRequest_namePattern = FieldPattern("tenants/[a-z0-9][a-z0-9-]{0,62}")
-private let SendOnboardingRequest_emailPattern = FieldPattern("[^@\\s]+@[^@\\s]+\\.[^@\\s]+")
+private let SendOnboardingRequest_emailPattern = FieldPattern("[^@\\s<>,]+@[^@\\s<>,.]+(\\.[^@\\s<>,.]+)+")
 
 extension CreateConciergeTenantRequest: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {

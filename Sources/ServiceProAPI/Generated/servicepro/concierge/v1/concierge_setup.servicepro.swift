@@ -3,7 +3,7 @@
 import RPCRuntime
 
 private let ConciergeBasics_slugPattern = FieldPattern("[a-z0-9][a-z0-9-]{1,62}")
-private let ConciergeBasics_contactEmailPattern = FieldPattern("[^@\\s]+@[^@\\s]+\\.[^@\\s]+")
+private let ConciergeBasics_contactEmailPattern = FieldPattern("[^@\\s<>,]+@[^@\\s<>,.]+(\\.[^@\\s<>,.]+)+")
 private let ConciergePlan_industryPackPattern = FieldPattern("industryPacks/[a-z][a-z0-9_]{0,62}")
 private let ConciergeTelephony_messagingServiceSidPattern = FieldPattern("MG[0-9a-f]{32}")
 private let ConciergeTelephony_areaCodePattern = FieldPattern("[2-9][0-9]{2}")

@@ -2,7 +2,7 @@
 
 import RPCRuntime
 
-private let Customer_emailPattern = FieldPattern("[^@\\s]+@[^@\\s]+\\.[^@\\s]+")
+private let Customer_emailPattern = FieldPattern("[^@\\s<>,]+@[^@\\s<>,.]+(\\.[^@\\s<>,.]+)+")
 
 extension Customer: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {

@@ -4,7 +4,7 @@ import RPCRuntime
 
 private let Tenant_namePattern = FieldPattern("tenants/[a-z0-9][a-z0-9-]{0,62}")
 private let Tenant_industryPattern = FieldPattern("[a-z0-9_]+")
-private let Contact_emailPattern = FieldPattern("[^@\\s]+@[^@\\s]+\\.[^@\\s]+")
+private let Contact_emailPattern = FieldPattern("[^@\\s<>,]+@[^@\\s<>,.]+(\\.[^@\\s<>,.]+)+")
 private let Branding_logoUrlPattern = FieldPattern("https://[^\\s]+")
 private let Branding_primaryColorPattern = FieldPattern("#[0-9A-Fa-f]{6}")
 private let Branding_accentColorPattern = FieldPattern("#[0-9A-Fa-f]{6}")
