@@ -214,7 +214,7 @@ struct AuditLogTests {
                 _ = try await tenants.deleteTenant(.with { $0.name = "tenants/\(tenant)" })
             }
             try await platform.createTenant("paying")
-            try await platform.database.withTenant("paying") { tx in
+            _ = try await platform.database.withTenant("paying") { tx in
                 try await tx.update("tenant_billing", set: [("stripe_subscription_id", "sub_live")], where: "1 = 1")
             }
             let refused = await failure { try await tenants.deleteTenant(.with { $0.name = "tenants/paying" }) }

@@ -132,6 +132,19 @@ struct ConciergeTests {
         }
     }
 
+    @Test("without a Twilio account to buy numbers, the review step already says so", arguments: TestBackend.available)
+    func reviewWithoutProvisioning(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            var review = Self.request("shine", mode: .provisionNumber)
+            review.review.validateOnly = true
+            let refused = await failure { try await Self.concierge(platform).createConciergeTenant(review, metadata: platform.metadata(platform.ownerToken)) }
+            #expect(refused?.code == .failedPrecondition)
+            #expect(refused?.reason == "number_provisioning_unavailable")
+            let left = try await Self.traces(platform, "shine")
+            #expect(left == 0)
+        }
+    }
+
     @Test("a retry that overlaps its first attempt returns the first result and gives back the number it bought", arguments: TestBackend.available)
     func overlappingRetry(backend: TestBackend) async throws {
         try await FakeTwilioNumbers.with(purchaseDelay: .milliseconds(300)) { twilio, base in
@@ -250,7 +263,7 @@ struct ConciergeTests {
                 }
                 #expect(override?.fields == ["email"], "\(address)")
             }
-            try await platform.database.withTenant("shine") { tx in
+            _ = try await platform.database.withTenant("shine") { tx in
                 try await tx.update("tenants", set: [("contact_email", "ops@shine.example.")], where: "1 = 1")
             }
             let stored = await failure {

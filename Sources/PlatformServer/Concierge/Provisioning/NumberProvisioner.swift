@@ -8,6 +8,14 @@ public protocol NumberProvisioner: Sendable {
 
     /// Gives a number back, e.g. because the create it was bought for failed.
     func release(_ number: ProvisionedNumber) async throws
+
+    /// Throws what `provision` would, when it cannot buy at all: the review step reports it
+    /// rather than previewing a create that is bound to fail.
+    func checkCanProvision() throws
+}
+
+extension NumberProvisioner {
+    public func checkCanProvision() throws {}
 }
 
 public struct ProvisionedNumber: Sendable, Hashable {
@@ -28,7 +36,15 @@ public struct UnavailableNumberProvisioner: NumberProvisioner {
     public init() {}
 
     public func provision(areaCode: String?, countryCode: String, friendlyName: String) async throws -> ProvisionedNumber {
-        throw ServiceError.failedPrecondition(
+        throw Self.unavailable
+    }
+
+    public func checkCanProvision() throws {
+        throw Self.unavailable
+    }
+
+    private static var unavailable: ServiceError {
+        .failedPrecondition(
             reason: "number_provisioning_unavailable",
             message: "no Twilio account is configured to buy numbers; set TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN, or use an existing number")
     }

@@ -45,6 +45,7 @@ public struct ConciergeHandler: ConciergeServiceHandler {
             return earlier
         }
         try await checkAvailable(plan)
+        if plan.telephonyMode == .provisionNumber { try provisioner.checkCanProvision() }
         if request.review.validateOnly {
             return try await preview(plan)
         }
