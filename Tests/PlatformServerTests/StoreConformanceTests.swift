@@ -211,6 +211,21 @@ struct RowLevelSecurityTests {
         }
     }
 
+    @Test("the server can tell a role that bypasses row-level security, to warn at start")
+    func bypassingRoles() async throws {
+        try await TestPlatform.with(.postgres) { platform in
+            var logger = Logger(label: "test.store")
+            logger.logLevel = .critical
+            let url = try #require(platform.databaseURL)
+            for (url, bypasses) in [(url, false), (url.replacingOccurrences(of: "servicepro:servicepro@", with: "postgres@"), true)] {
+                let database = try PostgresDatabase(url: url, maximumConnections: 1, logger: logger)
+                let seen = try await database.bypassesRowLevelSecurity()
+                try await database.close()
+                #expect(seen == bypasses, "\(url)")
+            }
+        }
+    }
+
     @Test("one connection used for tenants and the platform in turn sees each time only the scope it is used for: nothing carries over")
     func noScopeCarriesOver() async throws {
         try await TestPlatform.with(.postgres) { platform in

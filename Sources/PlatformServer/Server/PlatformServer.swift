@@ -27,6 +27,13 @@ public final class PlatformServer: Service, Sendable {
         let database = try await openDatabase(configuration, logger: logger)
         do {
             try await Migrator.migrate(database, logger: logger)
+            if let postgres = database as? PostgresDatabase, try await postgres.bypassesRowLevelSecurity() {
+                logger.critical("""
+                    connected to PostgreSQL as a role that bypasses row-level security (a superuser, or BYPASSRLS): \
+                    a query that forgets its tenant filter is no longer held to one tenant. Connect as a role without \
+                    SUPERUSER or BYPASSRLS that owns the schema, as the README says under platform-server
+                    """)
+            }
             try await Bootstrap.run(database, configuration: configuration, logger: logger)
             try await Bootstrap.ensureRootPhoneConfig(database)
             // A pack that does not check out stops the start here, naming the file and the field.
