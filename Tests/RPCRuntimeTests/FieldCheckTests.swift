@@ -79,6 +79,19 @@ struct FieldCheckTests {
         }
     }
 
+    @Test("lengths count code points: a letter piled with combining marks is as long as its marks")
+    func lengthsCountCodePoints() {
+        func violations(_ value: String, limit: Int) -> Int {
+            var found: [FieldViolation] = []
+            FieldCheck.maxLength(value, limit, "display_name", &found)
+            return found.count
+        }
+        #expect(violations("Café", limit: 4) == 0)
+        #expect(violations("Ca" + "fe\u{301}", limit: 4) == 1, "e and its accent are two code points")
+        #expect(violations("🇺🇸", limit: 2) == 0)
+        #expect(violations("a" + String(repeating: "\u{301}", count: 5_000), limit: 100) == 1, "one grapheme, 5,001 code points")
+    }
+
     @Test("undefined enum numbers are rejected")
     func definedEnum() {
         let request = ListTenantsRequest.with { $0.status = TenantStatus(rawValue: 42)! }

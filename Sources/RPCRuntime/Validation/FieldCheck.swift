@@ -18,9 +18,14 @@ public enum FieldCheck {
         if !isSet { violations.append(FieldViolation(field: field, description: "is required")) }
     }
 
+    /// Counts Unicode code points, as protovalidate's `max_len` does: counting what a reader sees
+    /// as one character would let one letter with thousands of combining marks through.
     public static func maxLength(_ value: String, _ limit: Int, _ field: String, _ violations: inout [FieldViolation]) {
-        if value.count > limit {
-            violations.append(FieldViolation(field: field, description: "must be at most \(limit) characters (got \(value.count))"))
+        // UTF-8 has at least one byte a code point, so most values are settled without counting.
+        guard value.utf8.count > limit else { return }
+        let count = value.unicodeScalars.count
+        if count > limit {
+            violations.append(FieldViolation(field: field, description: "must be at most \(limit) characters (got \(count))"))
         }
     }
 

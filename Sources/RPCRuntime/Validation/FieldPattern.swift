@@ -5,8 +5,8 @@ public final class FieldPattern: Sendable {
     public let source: String
     private let regex: NSRegularExpression
 
-    /// Patterns come from the protos and are checked by the generator's tests, so a bad one is a
-    /// programming error.
+    /// Patterns come from the protos, and the generator refuses one that does not compile, so a
+    /// bad one here is a programming error.
     public init(_ source: String) {
         self.source = source
         do {

@@ -69,7 +69,7 @@ public enum ServiceProGenerator {
         var validators = ValidatorEmitter(namer: namer, validatable: validatable)
         var body = SwiftSource()
         for message in file.messages {
-            validators.emit(message, into: &body)
+            try validators.emit(message, into: &body)
         }
         for service in file.services {
             try ServiceEmitter(service, namer: namer).emit(into: &body)

@@ -1,3 +1,4 @@
+import Foundation
 import SwiftProtobuf
 import SwiftProtobufPluginLibrary
 
@@ -17,10 +18,11 @@ struct ValidatorEmitter {
         self.validatable = validatable
     }
 
-    mutating func emit(_ message: Descriptor, into out: inout SwiftSource) {
+    mutating func emit(_ message: Descriptor, into out: inout SwiftSource) throws {
         guard !message.options.mapEntry else { return }
         var body = SwiftSource()
         for field in message.fields {
+            try Self.checkRulesApply(to: field, in: message)
             emitChecks(for: field, in: message, into: &body)
         }
         var normalization = SwiftSource()
@@ -35,7 +37,35 @@ struct ValidatorEmitter {
         }
         out.line()
         for nested in message.messages {
-            emit(nested, into: &out)
+            try emit(nested, into: &out)
+        }
+    }
+
+    /// A rule on a field it cannot apply to would be dropped without a word, and a pattern that
+    /// does not compile would stop the server at its first request; both stop the generator here.
+    static func checkRulesApply(to field: FieldDescriptor, in message: Descriptor) throws {
+        guard field.options.hasExtensionValue(ext: Servicepro_Options_V1_Extensions_rules),
+              let rules = field.options.getExtensionValue(ext: Servicepro_Options_V1_Extensions_rules)
+        else { return }
+        let name = "\(message.fullName).\(field.name)"
+        let isString = field.type == .string && !field.isMap
+        for (rule, isSet) in [("max_length", rules.maxLength > 0), ("e164", rules.e164), ("pattern", !rules.pattern.isEmpty), ("trim", rules.trim)]
+        where isSet && !isString {
+            throw GeneratorError("\(name): the \(rule) rule applies to string fields only")
+        }
+        if rules.trim, field.realContainingOneof != nil {
+            throw GeneratorError("\(name): the trim rule is not supported on oneof members")
+        }
+        if rules.definedEnum, field.type != .enum {
+            throw GeneratorError("\(name): the defined_enum rule applies to enum fields only")
+        }
+        if !rules.pattern.isEmpty {
+            do {
+                // As `FieldPattern` compiles it at run time.
+                _ = try NSRegularExpression(pattern: "\\A(?:\(rules.pattern))\\z")
+            } catch {
+                throw GeneratorError("\(name): pattern \"\(rules.pattern)\" is not a valid regular expression: \(error)")
+            }
         }
     }
 
@@ -59,9 +89,16 @@ struct ValidatorEmitter {
             field.options.hasExtensionValue(ext: Servicepro_Options_V1_Extensions_rules)
             ? field.options.getExtensionValue(ext: Servicepro_Options_V1_Extensions_rules) : nil
         if rules?.trim == true, field.type == .string, field.realContainingOneof == nil {
-            out.line(field.isRepeated
-                ? "\(property) = \(property).map(FieldCheck.trimmed)"
-                : "\(property) = FieldCheck.trimmed(\(property))")
+            if field.isRepeated {
+                out.line("\(property) = \(property).map(FieldCheck.trimmed)")
+            } else if field.hasPresence {
+                // Assigning would mark an unset `optional` field as set.
+                out.block("if self.\(names.has)") { out in
+                    out.line("\(property) = FieldCheck.trimmed(\(property))")
+                }
+            } else {
+                out.line("\(property) = FieldCheck.trimmed(\(property))")
+            }
         }
         guard field.type == .message, !field.isMap, field.realContainingOneof == nil,
               validatable.contains(field.messageType.fullName), Self.canNeedNormalizing(field.messageType)

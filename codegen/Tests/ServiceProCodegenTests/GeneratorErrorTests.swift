@@ -43,6 +43,32 @@ import Testing
         }
     }
 
+    @Test(arguments: [
+        ("count", Google_Protobuf_FieldDescriptorProto.TypeEnum.int32, Servicepro_Options_V1_FieldRules.with { $0.maxLength = 3 },
+         "synthetic.v1.Request.count: the max_length rule applies to string fields only"),
+        ("flag", .bool, .with { $0.trim = true }, "synthetic.v1.Request.flag: the trim rule applies to string fields only"),
+        ("label", .string, .with { $0.definedEnum = true }, "synthetic.v1.Request.label: the defined_enum rule applies to enum fields only"),
+    ])
+    func ruleOnTheWrongKindOfFieldIsRejected(name: String, type: Google_Protobuf_FieldDescriptorProto.TypeEnum, rules: Servicepro_Options_V1_FieldRules, message: String) throws {
+        var field = Synthetic.field(name, number: 1, type: type)
+        field.options.setExtensionValue(ext: Servicepro_Options_V1_Extensions_rules, value: rules)
+        let file = Synthetic.file(methods: [Synthetic.method("ListWidgets", policy: Synthetic.policy(scope: .platform))], requestFields: [field])
+        let error = #expect(throws: GeneratorError.self) {
+            try ServiceProGenerator.generate(files: [file], target: .api(descriptorSetName: "D"))
+        }
+        #expect(error?.description == message)
+    }
+
+    @Test func patternThatDoesNotCompileIsRejected() throws {
+        var field = Synthetic.field("code", number: 1, type: .string)
+        field.options.setExtensionValue(ext: Servicepro_Options_V1_Extensions_rules, value: .with { $0.pattern = "[a-z" })
+        let file = Synthetic.file(methods: [Synthetic.method("ListWidgets", policy: Synthetic.policy(scope: .platform))], requestFields: [field])
+        let error = #expect(throws: GeneratorError.self) {
+            try ServiceProGenerator.generate(files: [file], target: .api(descriptorSetName: "D"))
+        }
+        #expect(error?.description.hasPrefix("synthetic.v1.Request.code: pattern \"[a-z\" is not a valid regular expression") == true)
+    }
+
     @Test func tenantScopedRequestWithParentIsAccepted() throws {
         let file = Synthetic.file(
             methods: [Synthetic.method("ListWidgets", policy: Synthetic.policy(scope: .tenant))],

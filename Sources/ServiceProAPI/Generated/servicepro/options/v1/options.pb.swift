@@ -260,7 +260,7 @@ public nonisolated struct Servicepro_Options_V1_FieldRules: Sendable {
   /// An E.164 phone number (+ then 8 to 15 digits, no leading zero) when set.
   public var e164: Bool = false
 
-  /// The most characters a string may have.
+  /// The most characters (Unicode code points, as protovalidate counts them) a string may have.
   public var maxLength: UInt32 = 0
 
   /// A regular expression a set string must match entirely.

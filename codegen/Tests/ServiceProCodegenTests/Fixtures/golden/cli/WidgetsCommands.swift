@@ -192,6 +192,9 @@ struct WidgetsCommands: AsyncParsableCommand {
         @Option(name: .customLong("widget.wall.height-cm"), help: "")
         var widgetWallHeightCm: UInt32?
 
+        @Option(name: .customLong("widget.wall.installer-note"), help: "Optional: trimming must not mark it set when it is not.")
+        var widgetWallInstallerNote: String?
+
         @Option(name: .customLong("widget.desk-id"), help: "The desk's id, when it sits on one.")
         var widgetDeskID: String?
 
@@ -215,6 +218,7 @@ struct WidgetsCommands: AsyncParsableCommand {
             if let value = widgetDimensionsUnitSystem { request.widget.dimensions.unitSystem = value }
             if let value = widgetWallContactPhone { request.widget.wall.contactPhone = value }
             if let value = widgetWallHeightCm { request.widget.wall.heightCm = value }
+            if let value = widgetWallInstallerNote { request.widget.wall.installerNote = value }
             if let value = widgetDeskID { request.widget.deskID = value }
             if let value = widgetCreateTime { request.widget.createTime = try CLIValue.timestamp(value, flag: "widget.create-time") }
             if let value = widgetDefault { request.widget.`default` = value }
