@@ -27,7 +27,9 @@ enum ExportArchiveChunks {
             "UPDATE export_jobs SET state = 'expired' WHERE state = 'succeeded'",
             "ALTER TABLE export_jobs DROP COLUMN archive_path",
         ],
-        tenantOwnedTables: ["export_archive_chunks"])
+        tenantOwnedTables: ["export_archive_chunks"],
+        // The chunks are ZIP, deflated already: PostgreSQL need not try compressing them again.
+        postgresStatements: ["ALTER TABLE export_archive_chunks ALTER COLUMN data SET STORAGE EXTERNAL"])
 
     struct LeaseLost: Error {}
 
