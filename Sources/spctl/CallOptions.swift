@@ -25,6 +25,12 @@ struct CallOptions: ParsableArguments {
     @Option(name: .customLong("context"), help: "Use this context instead of the current one.")
     var context: String?
 
+    @Flag(name: .customLong("tls"), help: "Connect with TLS (env SPCTL_TLS=1). A --server or SPCTL_SERVER given here uses TLS only when asked.")
+    var tls = false
+
+    @Option(name: .customLong("ca-file"), help: "PEM file of the certificate authority to trust (env SPCTL_CA_FILE); implies --tls.")
+    var caFile: String?
+
     /// The request from --json / --json-file, or an empty one for the flags to fill.
     func request<Request: SwiftProtobuf.Message>(_ type: Request.Type) throws -> Request {
         let text: String?
@@ -67,7 +73,7 @@ struct CallOptions: ParsableArguments {
     /// impersonates a tenant, the banner says so first; once the platform says the session is
     /// over, the context goes back to its own credential.
     func connected<Result: Sendable>(_ body: (ClientConnection.Client, Metadata) async throws -> Result) async throws -> Result {
-        let target = try Target.resolve(server: server, token: token, context: context)
+        let target = try Target.resolve(server: server, token: token, context: context, tls: tls, caFile: caFile)
         if let impersonation = target.impersonation {
             ImpersonationNotice.say(ImpersonationNotice.banner(impersonation))
         }

@@ -5,7 +5,9 @@ import GRPCProtobuf
 import RPCRuntime
 
 /// Where a command connects and with which token: flags, then SPCTL_SERVER / SPCTL_TOKEN, then
-/// the chosen or current context, whose impersonation session's token comes before its own.
+/// the chosen or current context, whose impersonation session's token comes before its own. A
+/// server named by flag or environment is not the context's, so it does not take the context's
+/// TLS settings: it uses TLS when --tls, --ca-file, SPCTL_TLS or SPCTL_CA_FILE ask for it.
 struct Target {
     var server: String
     var token: String?
@@ -25,6 +27,8 @@ struct Target {
         server: String?,
         token: String?,
         context: String?,
+        tls: Bool = false,
+        caFile: String? = nil,
         environment: [String: String] = ProcessInfo.processInfo.environment,
         now: Date = Date()
     ) throws -> Target {
@@ -49,8 +53,13 @@ struct Target {
         let override = token ?? environment["SPCTL_TOKEN"]
         let impersonation = override == nil ? chosen?.impersonation : nil
         let resolvedToken = try override ?? impersonation?.token ?? chosen?.resolvedToken()
+        let caFile = caFile ?? environment["SPCTL_CA_FILE"]
+        let tlsAsked = tls || caFile != nil || ["1", "true", "yes"].contains(environment["SPCTL_TLS"]?.lowercased() ?? "")
+        let serverIsTheContexts = server == nil && environment["SPCTL_SERVER"] == nil
         return Target(
-            server: resolvedServer, token: resolvedToken, tls: chosen?.tls ?? false, caFile: chosen?.caFile,
+            server: resolvedServer, token: resolvedToken,
+            tls: tlsAsked || (serverIsTheContexts && chosen?.tls == true),
+            caFile: caFile ?? (serverIsTheContexts ? chosen?.caFile : nil),
             contextName: name, configPath: path, impersonation: impersonation)
     }
 

@@ -66,6 +66,29 @@ struct StripeBillingTests {
         }
     }
 
+    @Test("two plan changes at once: one goes through Stripe, the other is ABORTED, and only one subscription exists", arguments: TestBackend.available)
+    func concurrentPlanChanges(backend: TestBackend) async throws {
+        try await FakeStripe.with { stripe, base in
+            try await TestPlatform.with(backend, billing: Self.settings(apiURL: base)) { platform in
+                try await platform.createTenant("acme")
+                let owner = platform.metadata(platform.ownerToken)
+                stripe.respondSlowly(.milliseconds(200))
+                let billingClient = platform.billing
+                async let pro = failure { try await billingClient.changePlan(.with { $0.name = "tenants/acme/billing"; $0.tier = .pro; $0.requestID = "a" }, metadata: owner) }
+                async let elite = failure { try await billingClient.changePlan(.with { $0.name = "tenants/acme/billing"; $0.tier = .elite; $0.requestID = "b" }, metadata: owner) }
+                let outcomes = await [pro, elite]
+                #expect(outcomes.compactMap { $0 }.map(\.code) == [.aborted], "\(outcomes)")
+                #expect(stripe.requests.filter { $0.method == "POST" && $0.path == "/v1/customers" }.count == 1)
+                #expect(stripe.requests.filter { $0.method == "POST" && $0.path == "/v1/subscriptions" }.count == 1)
+                // The lease is given back: the next change goes through.
+                stripe.respondSlowly(.zero)
+                let billing = try await platform.billing.getTenantBilling(.with { $0.name = "tenants/acme/billing" }, metadata: owner)
+                let next: PlanTier = billing.tier == .pro ? .elite : .pro
+                #expect(try await platform.billing.changePlan(.with { $0.name = "tenants/acme/billing"; $0.tier = next }, metadata: owner).billing.tier == next)
+            }
+        }
+    }
+
     @Test("Stripe refusing or failing changes nothing and says what to do", arguments: TestBackend.available)
     func stripeFailures(backend: TestBackend) async throws {
         try await FakeStripe.with { stripe, base in

@@ -1,6 +1,7 @@
 import Foundation
 import PlatformServer
 import PlatformTestSupport
+import RPCRuntime
 import ServiceProAPI
 import Testing
 
@@ -260,6 +261,25 @@ struct SpctlCommandTests {
         }
         if !word.isEmpty { words.append(word) }
         return words
+    }
+
+    @Test("a server named by flag does not take the current context's TLS; --tls asks for it")
+    func serverFlagBringsItsOwnTLS() async throws {
+        try await TestPlatform.with(.sqlite) { platform in
+            let spctl = try Spctl()
+            // The current context is a production one, over TLS.
+            let contexts = ClientContexts(currentContext: "prod", contexts: [
+                "prod": .init(server: "platform.example:443", token: "sp_prod_token", tls: true),
+            ])
+            try contexts.save(to: spctl.configHome.appendingPathComponent("spctl/config.json").path)
+            let plain = try await spctl("tenants", "list", "--server", platform.address, "--token", platform.ownerToken)
+            #expect(plain.status == 0, "\(plain.output)")
+            let viaEnvironment = try await spctl.run(["tenants", "list"], environment: ["SPCTL_SERVER": platform.address, "SPCTL_TOKEN": platform.ownerToken])
+            #expect(viaEnvironment.status == 0, "\(viaEnvironment.output)")
+            // Asked for TLS, a plaintext server cannot answer.
+            let tls = try await spctl("tenants", "list", "--server", platform.address, "--token", platform.ownerToken, "--tls")
+            #expect(tls.status != 0)
+        }
     }
 
     @Test("errors print code, message, reason and fields on stderr and exit non-zero")

@@ -33,6 +33,7 @@ public final class FakeStripe: Sendable {
         var subscriptions: [String: Subscription] = [:]
         var replies: [String: (status: Int, body: String)] = [:]
         var failures: [(status: Int, body: String)] = []
+        var delay: Duration = .zero
         var counter = 0
     }
 
@@ -45,6 +46,11 @@ public final class FakeStripe: Sendable {
     public func failNext(status: Int, type: String, code: String, message: String) {
         let body = #"{"error":{"type":"\#(type)","code":"\#(code)","message":"\#(message)"}}"#
         state.withLock { $0.failures.append((status, body)) }
+    }
+
+    /// Every answer waits this long, so concurrent calls overlap.
+    public func respondSlowly(_ delay: Duration) {
+        state.withLock { $0.delay = delay }
     }
 
     /// Ends a subscription, as cancelling it in Stripe's dashboard does; it then takes no changes.
@@ -74,6 +80,8 @@ public final class FakeStripe: Sendable {
         let key = request.headers[.init("Idempotency-Key")!]
         let path = request.uri.path
         let method = request.method.rawValue
+        let delay = state.withLock { $0.delay }
+        if delay > .zero { try? await Task.sleep(for: delay) }
         let (status, body) = state.withLock { state -> (Int, String) in
             state.requests.append(Recorded(method: method, path: path, idempotencyKey: key, form: form))
             if !state.failures.isEmpty { return state.failures.removeFirst() }

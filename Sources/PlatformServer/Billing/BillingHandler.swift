@@ -42,15 +42,48 @@ public struct BillingHandler: BillingServiceHandler {
     /// Stripe is called before the transaction that records the change, never inside it: a slow
     /// provider must not hold the store. Each Stripe request carries an idempotency key derived
     /// from `request_id`, so a retry after a failure between the two repeats nothing at Stripe.
+    ///
+    /// Two changes of one tenant's plan never overlap: each holds the tenant's billing lease (the
+    /// one the lifecycle job takes) from reading the record to writing it, and one that finds it
+    /// held is ABORTED. Otherwise both would subscribe at Stripe, and one subscription would go
+    /// on charging unseen.
     public func changePlan(_ request: ChangePlanRequest, context: RequestContext) async throws -> ChangePlanResponse {
         let tenantID = try context.requireTenant()
+        let holder = "change-plan/\(UUID().uuidString)"
         let (current, tenant, earlier): (BillingState, Tenant?, ChangePlanResponse?) = try await database.withTenant(tenantID) { tx in
             if let earlier: ChangePlanResponse = try await IdempotencyRecords.stored(tx, method: "ChangePlan", requestID: request.requestID) {
                 return (try await BillingRecords.get(tx), nil, earlier)
             }
+            let now = Date()
+            let held = try await tx.update(
+                "tenant_billing", set: [("lease_owner", holder), ("lease_expire_time", now.addingTimeInterval(Self.planChangeLease))],
+                where: "lease_expire_time IS NULL OR lease_expire_time < \(now)")
+            guard held == 1 else {
+                throw ServiceError.aborted(message: "\(BillingState.name(tenantID)) is being changed by another call; retry in a moment")
+            }
             return (try await BillingRecords.get(tx), try await TenantRecords.find(tx), nil)
         }
         if let earlier { return earlier }
+        do {
+            return try await changePlan(current, tenant: tenant, request, holder: holder, context: context)
+        } catch {
+            _ = try? await database.withTenant(tenantID) { tx in try await Self.release(holder, tx) }
+            throw error
+        }
+    }
+
+    /// Longer than the Stripe calls of a plan change can take; a server that dies holding the
+    /// lease blocks the tenant's plan changes no longer than this.
+    static let planChangeLease: TimeInterval = 60
+
+    private static func release(_ holder: String, _ tx: TenantTransaction) async throws {
+        try await tx.update("tenant_billing", set: [("lease_owner", String?.none), ("lease_expire_time", Date?.none)], where: "lease_owner = \(holder)")
+    }
+
+    /// The change itself, with the tenant's billing lease held.
+    private func changePlan(
+        _ current: BillingState, tenant: Tenant?, _ request: ChangePlanRequest, holder: String, context: RequestContext
+    ) async throws -> ChangePlanResponse {
         if !request.etag.isEmpty, request.etag != current.message.etag {
             throw ServiceError.aborted(message: "\(current.name) changed since it was read (etag \(current.message.etag)); get it again and retry")
         }
@@ -58,8 +91,8 @@ public struct BillingHandler: BillingServiceHandler {
             throw ServiceError.failedPrecondition(reason: "plan_unchanged", message: "\(current.name) is already on the \(current.tier.storedName) plan")
         }
         let subscription = try await subscribe(current, tenant: tenant, to: request.tier.catalogTier, requestID: request.requestID)
-        return try await database.withTenant(tenantID) { tx in
-            try await IdempotencyRecords.once(tx, method: "ChangePlan", requestID: request.requestID) {
+        return try await database.withTenant(current.tenantID) { tx in
+            let response = try await IdempotencyRecords.once(tx, method: "ChangePlan", requestID: request.requestID) {
                 var state = try await BillingRecords.get(tx)
                 let from = state.tier
                 state.tier = request.tier
@@ -80,6 +113,8 @@ public struct BillingHandler: BillingServiceHandler {
                     $0.appliedDirectly = subscription == nil
                 }
             }
+            try await Self.release(holder, tx)
+            return response
         }
     }
 
