@@ -1,4 +1,5 @@
 import Foundation
+import NIOPosix
 import ServiceProAPI
 import ZIPFoundation
 
@@ -108,13 +109,18 @@ struct ExportArchiveBuilder {
         try encoder.encode(manifest).write(to: workDirectory.appendingPathComponent("manifest.json"))
 
         let archiveURL = workDirectory.appendingPathComponent("archive.zip")
-        let archive = try Archive(url: archiveURL, accessMode: .create)
-        for file in files.map(\.path) + ["manifest.json"] {
-            try archive.addEntry(
-                with: file, fileURL: workDirectory.appendingPathComponent(file),
-                compressionMethod: .deflate, bufferSize: 1 << 20)
-            try? FileManager.default.removeItem(at: workDirectory.appendingPathComponent(file))
-            try await progress(min(99, 90 + files.count))
+        let entries = files.map(\.path) + ["manifest.json"]
+        for (index, file) in entries.enumerated() {
+            // Deflating a large file takes seconds of blocking work: on a thread of NIO's pool,
+            // not one of the few that run every RPC's handler.
+            try await NIOThreadPool.singleton.runIfActive {
+                let archive = try Archive(url: archiveURL, accessMode: index == 0 ? .create : .update)
+                try archive.addEntry(
+                    with: file, fileURL: workDirectory.appendingPathComponent(file),
+                    compressionMethod: .deflate, bufferSize: 1 << 20)
+                try? FileManager.default.removeItem(at: workDirectory.appendingPathComponent(file))
+            }
+            try await progress(90 + (index + 1) * 9 / entries.count)
         }
         let size = (try FileManager.default.attributesOfItem(atPath: archiveURL.path)[.size] as? NSNumber)?.int64Value ?? 0
         return ExportArchive(path: archiveURL.path, sizeBytes: size, sha256: try FileDigest.sha256(path: archiveURL.path), counts: counts)
