@@ -68,10 +68,10 @@ public struct TwiMLRenderer: Sendable {
         case .gather(let gather): return element(for: gather)
         case .dialSip(let dial):
             let timeout = dial.hasTimeout ? Self.wholeSeconds(dial.timeout.seconds, dial.timeout.nanos) : nil
-            return self.dial(TwiMLElement("Sip", text: dial.sipUri), callerID: dial.callerID, timeout: timeout)
+            return self.dial(TwiMLElement("Sip", text: dial.sipUri), callerID: dial.callerID, timeout: timeout, action: dial.hasAction ? dial.action : nil)
         case .dialNumber(let dial):
             let timeout = dial.hasTimeout ? Self.wholeSeconds(dial.timeout.seconds, dial.timeout.nanos) : nil
-            return self.dial(TwiMLElement("Number", text: dial.number), callerID: dial.callerID, timeout: timeout)
+            return self.dial(TwiMLElement("Number", text: dial.number), callerID: dial.callerID, timeout: timeout, action: dial.hasAction ? dial.action : nil)
         case .record(let record): return element(for: record)
         case .redirect(let redirect):
             guard let url = callbacks.url(for: redirect.action) else { return nil }
@@ -119,10 +119,15 @@ public struct TwiMLRenderer: Sendable {
         return element
     }
 
-    /// No `action`: when the dialled party hangs up or does not answer, Twilio continues with the
-    /// next instruction, which is what the contract promises.
-    private func dial(_ target: TwiMLElement, callerID: String, timeout: String?) -> TwiMLElement {
+    /// With an `action`, Twilio posts how the dial ended (`DialCallStatus`) there and runs the
+    /// TwiML it gets back instead of the rest of this document. Without one, it runs on into the
+    /// next instruction, whether or not anyone answered: both as the contract says.
+    private func dial(_ target: TwiMLElement, callerID: String, timeout: String?, action: VoiceCallback?) -> TwiMLElement {
         var element = TwiMLElement("Dial")
+        if let url = action.flatMap(callbacks.url(for:)) {
+            element.attribute("action", url)
+            element.attribute("method", "POST")
+        }
         element.attribute("timeout", timeout)
         element.attribute("callerId", Self.nonEmpty(callerID))
         element.children = [target]

@@ -19,6 +19,8 @@ public struct TwilioCallbackURLs: Sendable, Hashable {
     public static let aiVoicePath = "/twilio/voice/ai"
     /// The menu's digits: HandleIvrSelection.
     public static let ivrGatherPath = "/twilio/voice/gather"
+    /// How a dial ended: HandleDialResult.
+    public static let dialResultPath = "/twilio/voice/dial-result"
     /// Call, message and recording status: RecordCallStatus and RecordMessageStatus.
     public static let statusPath = "/twilio/status"
     /// For bench/ only, served when `BridgeConfiguration.benchmarkStaticRoute` is on: `/sms`
@@ -43,6 +45,7 @@ public struct TwilioCallbackURLs: Sendable, Hashable {
         case .incoming: incomingCallPath
         case .ivrSelection: ivrGatherPath
         case .aiVoiceTurn: aiVoicePath
+        case .dialResult: dialResultPath
         case .unspecified, .UNRECOGNIZED: nil
         }
     }

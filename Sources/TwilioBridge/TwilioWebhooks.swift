@@ -30,6 +30,7 @@ struct TwilioWebhooks<Transport: ClientTransport>: Sendable {
         router.post(RouterPath(stringLiteral: TwilioCallbackURLs.incomingCallPath)) { request, _ in await webhook(request, incomingCall) }
         router.post(RouterPath(stringLiteral: TwilioCallbackURLs.ivrGatherPath)) { request, _ in await webhook(request, ivrSelection) }
         router.post(RouterPath(stringLiteral: TwilioCallbackURLs.aiVoicePath)) { request, _ in await webhook(request, aiVoiceTurn) }
+        router.post(RouterPath(stringLiteral: TwilioCallbackURLs.dialResultPath)) { request, _ in await webhook(request, dialResult) }
         router.post(RouterPath(stringLiteral: TwilioCallbackURLs.statusPath)) { request, _ in await webhook(request, statusCallback) }
         if benchmarkStaticRoute {
             router.post(RouterPath(stringLiteral: TwilioCallbackURLs.benchmarkStaticSMSPath)) { request, _ in await webhook(request, benchmarkStaticMessage) }
@@ -147,6 +148,18 @@ struct TwilioWebhooks<Transport: ClientTransport>: Sendable {
                 $0.from = form["From"]
                 $0.to = form["To"]
                 $0.digits = form["Digits"]
+                $0.attempt = Int32(clamping: attempt)
+            }, metadata: platform.metadata)
+        }
+    }
+
+    private func dialResult(_ form: FormBody, _ attempt: Int) async -> Response {
+        await voice(calledNumber: form["To"]) {
+            try await inbound.handleDialResult(.with {
+                $0.callSid = form["CallSid"]
+                $0.from = form["From"]
+                $0.to = form["To"]
+                $0.dialCallStatus = form["DialCallStatus"]
                 $0.attempt = Int32(clamping: attempt)
             }, metadata: platform.metadata)
         }

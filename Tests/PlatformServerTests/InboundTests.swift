@@ -175,6 +175,46 @@ struct InboundTests {
         }
     }
 
+    @Test("simple mode rings each way to reach someone in turn: an answered dial ends the call, the last unanswered one leads to voicemail", arguments: TestBackend.available)
+    func dialResults(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            let inbound = try await Self.setUp(platform)
+            // bravo: a SIP endpoint and a forward number.
+            _ = try await PhoneConfigService.Client(wrapping: platform.client).updatePhoneConfig(.with {
+                $0.phoneConfig = .with { $0.name = "tenants/bravo/phoneConfigs/main"; $0.sipDomain = "bravo.sip.twilio.com"; $0.sipUsername = "owner" }
+                $0.updateMask = .init(protoPaths: ["sip_domain", "sip_username"])
+            }, metadata: platform.metadata(platform.ownerToken))
+            let sid = Self.sid("CA", 30)
+            func result(_ status: String, attempt: Int32) async throws -> VoiceReply {
+                try await inbound.client.handleDialResult(.with {
+                    $0.callSid = sid; $0.to = Self.bravoNumber; $0.from = "+15550001111"; $0.dialCallStatus = status; $0.attempt = attempt
+                }, metadata: inbound.metadata)
+            }
+            let start = try await inbound.call(sid, to: Self.bravoNumber)
+            #expect(start.instructions.count == 1, "nothing runs after a dial that reports its outcome")
+            #expect(start.instructions.first?.dialSip.sipUri == "sip:owner@bravo.sip.twilio.com")
+            #expect(start.instructions.first?.dialSip.action == .with { $0.route = .dialResult; $0.attempt = 1 })
+
+            for answered in ["completed", "answered"] {
+                #expect(try await result(answered, attempt: 1).instructions.map(\.hangup) == [.init()], "a conversation took place: the call ends")
+            }
+            let next = try await result("no-answer", attempt: 1)
+            #expect(next.instructions.first?.dialNumber.number == "+19185558888")
+            #expect(next.instructions.first?.dialNumber.action.attempt == 2)
+            let last = try await result("busy", attempt: 2)
+            #expect(last.instructions.contains { if case .record? = $0.instruction { true } else { false } }, "after the last, a voicemail")
+            #expect(try await result("completed", attempt: 2).instructions.map(\.hangup) == [.init()])
+
+            // "Speak to someone" on a menu whose tenant has only a SIP endpoint rings it.
+            _ = try await PhoneConfigService.Client(wrapping: platform.client).updatePhoneConfig(.with {
+                $0.phoneConfig = .with { $0.name = "tenants/acme/phoneConfigs/main"; $0.sipDomain = "acme.sip.twilio.com"; $0.sipUsername = "desk" }
+                $0.updateMask = .init(protoPaths: ["sip_domain", "sip_username", "forward_number"])
+            }, metadata: platform.metadata(platform.ownerToken))
+            let person = try await inbound.digits("3", sid: Self.sid("CA", 31), to: Self.acmeNumber, attempt: 1)
+            #expect(person.instructions.contains { $0.dialSip.sipUri == "sip:desk@acme.sip.twilio.com" })
+        }
+    }
+
     @Test("AI voice greets with the tenant's name and listens", arguments: TestBackend.available)
     func aiVoice(backend: TestBackend) async throws {
         try await TestPlatform.with(backend) { platform in
@@ -200,7 +240,7 @@ struct InboundTests {
             let booking = try await inbound.digits("2", sid: sid, to: Self.acmeNumber, attempt: 1)
             #expect(booking.instructions.contains { $0.say.text.contains("texted you a booking link") })
             let person = try await inbound.digits("3", sid: sid, to: Self.acmeNumber, attempt: 1)
-            #expect(person.instructions.contains { $0.dialNumber.number == "+19185559999" })
+            #expect(person.instructions.contains { $0.dialNumber.number == "+19185559999" && $0.dialNumber.action.route == .dialResult })
             let voicemail = try await inbound.digits("7", sid: sid, to: Self.acmeNumber, attempt: 1)
             #expect(voicemail.instructions.contains { if case .record? = $0.instruction { true } else { false } })
             let wrong = try await inbound.digits("9", sid: sid, to: Self.acmeNumber, attempt: 1)

@@ -99,6 +99,14 @@ struct BridgeWebhookTests {
                 switch mode {
                 case .simple:
                     #expect(answer.body.contains("<Number>+19185559999</Number>"))
+                    // The dial reports how it ended; an answered call then ends, rather than
+                    // running on into the voicemail.
+                    #expect(answer.body.contains(#"<Dial action="https://bridge.example.com/twilio/voice/dial-result?attempt=1" method="POST""#), "\(answer.body)")
+                    #expect(!answer.body.contains("<Record"))
+                    let answered = try await bridge.post("/twilio/voice/dial-result?attempt=1", Self.call(11) + [("DialCallStatus", "completed")])
+                    #expect(answered.body.contains("<Hangup"), "\(answered.body)")
+                    let missed = try await bridge.post("/twilio/voice/dial-result?attempt=1", Self.call(11) + [("DialCallStatus", "no-answer")])
+                    #expect(missed.body.contains("<Record"), "\(missed.body)")
                 case .ivr:
                     #expect(answer.body.contains("<Gather"))
                     #expect(answer.body.contains("/twilio/voice/gather?attempt=1"))

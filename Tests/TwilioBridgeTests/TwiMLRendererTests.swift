@@ -83,6 +83,11 @@ struct TwiMLRendererTests {
         #expect(dials[0].only("Sip")?.stringValue == "sip:owner@cleanmachine.sip.twilio.com")
         #expect(attributes(of: dials[1]) == ["callerId": "+15559870002"])
         #expect(dials[1].only("Number")?.stringValue == "+15551230001")
+
+        // With an action, Twilio posts the outcome there instead of running on.
+        number.action = .with { $0.route = .dialResult; $0.attempt = 2 }
+        let reported = try #require(parse(renderer.voiceResponse([.with { $0.dialNumber = number }])).only("Dial"))
+        #expect(attributes(of: reported) == ["action": "https://bridge.example.com/twilio/voice/dial-result?attempt=2", "method": "POST", "callerId": "+15559870002"])
     }
 
     @Test("Record: a voicemail that ends at the status route, its recording reported there")

@@ -47,19 +47,35 @@ struct CallFlow {
         }
     }
 
-    /// Simple mode: ring the SIP endpoint, then the forward number, then take a voicemail.
-    func connect() -> [VoiceInstruction] {
-        var steps: [VoiceInstruction] = []
+    /// Where a person can be reached, in the order they are rung: the SIP endpoint, then the
+    /// forward number.
+    private var people: [VoiceInstruction] {
+        var people: [VoiceInstruction] = []
         if !config.sipDomain.isEmpty, !config.sipUsername.isEmpty {
-            steps.append(.dial(sip: "sip:\(config.sipUsername)@\(config.sipDomain)"))
+            people.append(.dial(sip: "sip:\(config.sipUsername)@\(config.sipDomain)", resultAttempt: people.count + 1))
         }
         if !config.forwardNumber.isEmpty {
-            steps.append(.dial(number: config.forwardNumber))
+            people.append(.dial(number: config.forwardNumber, resultAttempt: people.count + 1))
         }
-        if steps.isEmpty {
-            steps.append(.say("Thanks for calling \(tenantName)."))
-        }
-        return steps + VoiceScript.leaveVoicemail()
+        return people
+    }
+
+    /// Simple mode, and "speak to someone": ring the first way to reach a person. Each dial
+    /// reports how it ended (HandleDialResult), which rings the next one or takes a voicemail;
+    /// a dial that was answered ends the call, rather than running on into the voicemail.
+    func connect() -> [VoiceInstruction] {
+        let people = people
+        guard let first = people.first else { return [.say("Thanks for calling \(tenantName).")] + VoiceScript.leaveVoicemail() }
+        return [first]
+    }
+
+    /// After dial `attempt` ended: hang up when it was answered, else ring the next way to
+    /// reach someone, or take a voicemail after the last.
+    func afterDial(attempt: Int, status: String) -> [VoiceInstruction] {
+        if ["completed", "answered"].contains(status) { return [.endCall] }
+        let people = people
+        guard attempt >= 1, attempt < people.count else { return VoiceScript.leaveVoicemail() }
+        return [people[attempt]]
     }
 
     /// The DTMF menu; a repeat starts with an apology.
@@ -102,7 +118,8 @@ struct CallFlow {
             let link = option.smsBody.isEmpty ? "Book your next appointment with \(tenantName) here: reply to this text with a day and time that suits you." : option.smsBody
             return Selection(instructions: [.say("We've just texted you a booking link. Thanks for calling!"), .endCall], text: link)
         case .speakToSomeone:
-            return Selection(instructions: VoiceScript.goodbyeOrForward(config.forwardNumber))
+            guard !people.isEmpty else { return Selection(instructions: VoiceScript.goodbyeOrForward("")) }
+            return Selection(instructions: [.say("Let me connect you with someone.")] + connect())
         case .voicemail:
             return Selection(instructions: VoiceScript.leaveVoicemail())
         case .unspecified, .UNRECOGNIZED:

@@ -126,6 +126,12 @@ public struct InboundHandler: InboundServiceHandler {
         return flow.reply(selection.instructions)
     }
 
+    public func handleDialResult(_ request: HandleDialResultRequest, context: RequestContext) async throws -> VoiceReply {
+        let resolution = try await resolve(messagingServiceSID: "", to: request.to)
+        let flow = try await CallFlow(resolution: resolution, database: database)
+        return flow.reply(flow.afterDial(attempt: max(Int(request.attempt), 1), status: request.dialCallStatus))
+    }
+
     public func handleAiVoiceTurn(_ request: HandleAiVoiceTurnRequest, context: RequestContext) async throws -> VoiceReply {
         let resolution = try await resolve(messagingServiceSID: "", to: request.to)
         let flow = try await CallFlow(resolution: resolution, database: database)

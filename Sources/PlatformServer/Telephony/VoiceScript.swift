@@ -11,12 +11,26 @@ extension VoiceInstruction {
         .with { $0.gather = gather }
     }
 
-    static func dial(number: String, timeout: Int64 = 25) -> VoiceInstruction {
-        .with { $0.dialNumber = .with { $0.number = number; $0.timeout = Google_Protobuf_Duration(seconds: timeout) } }
+    /// With `resultAttempt`, the dial's outcome goes to HandleDialResult as that attempt, and
+    /// nothing after the dial runs; without, the next instruction runs however the dial ended.
+    static func dial(number: String, timeout: Int64 = 25, resultAttempt: Int? = nil) -> VoiceInstruction {
+        .with {
+            $0.dialNumber = .with {
+                $0.number = number
+                $0.timeout = Google_Protobuf_Duration(seconds: timeout)
+                if let resultAttempt { $0.action = .dialResult(attempt: resultAttempt) }
+            }
+        }
     }
 
-    static func dial(sip uri: String, timeout: Int64 = 25) -> VoiceInstruction {
-        .with { $0.dialSip = .with { $0.sipUri = uri; $0.timeout = Google_Protobuf_Duration(seconds: timeout) } }
+    static func dial(sip uri: String, timeout: Int64 = 25, resultAttempt: Int? = nil) -> VoiceInstruction {
+        .with {
+            $0.dialSip = .with {
+                $0.sipUri = uri
+                $0.timeout = Google_Protobuf_Duration(seconds: timeout)
+                if let resultAttempt { $0.action = .dialResult(attempt: resultAttempt) }
+            }
+        }
     }
 
     static let voicemail: VoiceInstruction = .with {
@@ -29,6 +43,12 @@ extension VoiceInstruction {
     }
 
     static let endCall: VoiceInstruction = .with { $0.hangup = .init() }
+}
+
+extension VoiceCallback {
+    static func dialResult(attempt: Int) -> VoiceCallback {
+        .with { $0.route = .dialResult; $0.attempt = Int32(attempt) }
+    }
 }
 
 /// Endings shared by the call flows.

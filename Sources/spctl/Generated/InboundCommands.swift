@@ -8,7 +8,7 @@ struct InboundCommands: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "inbound",
         abstract: "Inbound texts and calls, one RPC per Twilio webhook, called by the Twilio bridge. Each resolves",
-        subcommands: [AiVoiceTurn.self, Call.self, CallStatus.self, IvrSelection.self, Message.self, MessageStatus.self, Resolve.self]
+        subcommands: [AiVoiceTurn.self, Call.self, CallStatus.self, DialResult.self, IvrSelection.self, Message.self, MessageStatus.self, Resolve.self]
     )
 
     struct AiVoiceTurn: AsyncParsableCommand {
@@ -126,6 +126,43 @@ struct InboundCommands: AsyncParsableCommand {
             if let value = eventTime { request.eventTime = try CLIValue.timestamp(value, flag: "event-time") }
             try await call.unary(request) { client, request, metadata in
                 try await InboundService.Client(wrapping: client).recordCallStatus(request, metadata: metadata)
+            }
+        }
+    }
+
+    struct DialResult: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "dial-result",
+            abstract: "What follows a dial: when the person rung answered, the call ends with their conversation;",
+            discussion: "What follows a dial: when the person rung answered, the call ends with their conversation;\n when they did not (busy, no answer, failed), the next way to reach someone is tried, and\n after the last, the caller may leave a voicemail.\n\nAllowed roles: telephony bridge.\nRPC: servicepro.telephony.v1.InboundService.HandleDialResult. Use --json or --json-file for fields without a flag."
+        )
+
+        @OptionGroup var call: CallOptions
+
+        @Option(name: .customLong("call-sid"), help: "The call that dialled; it carries the tenant. Required.")
+        var callSid: String?
+
+        @Option(name: .customLong("from"), help: "As Twilio sent it; used to resolve the tenant.")
+        var from: String?
+
+        @Option(name: .customLong("to"), help: "As Twilio sent it; used to resolve the tenant.")
+        var to: String?
+
+        @Option(name: .customLong("dial-call-status"), help: "Twilio's DialCallStatus: \"completed\" or \"answered\" when the person rung picked up; \"busy\",  \"no-answer\", \"failed\" or \"canceled\" when not.")
+        var dialCallStatus: String?
+
+        @Option(name: .customLong("attempt"), help: "From the Dial's VoiceCallback: which way of reaching someone was just tried, 1 for the first.")
+        var attempt: Int32?
+
+        func run() async throws {
+            var request = try call.request(HandleDialResultRequest.self)
+            if let value = callSid { request.callSid = value }
+            if let value = from { request.from = value }
+            if let value = to { request.to = value }
+            if let value = dialCallStatus { request.dialCallStatus = value }
+            if let value = attempt { request.attempt = value }
+            try await call.unary(request) { client, request, metadata in
+                try await InboundService.Client(wrapping: client).handleDialResult(request, metadata: metadata)
             }
         }
     }

@@ -266,6 +266,33 @@ public nonisolated struct HandleIvrSelectionRequest: Sendable {
   public init() {}
 }
 
+/// Input of HandleDialResult: how a Dial ended.
+public nonisolated struct HandleDialResultRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// The call that dialled; it carries the tenant.
+  public var callSid: String = String()
+
+  /// As Twilio sent it; used to resolve the tenant.
+  public var from: String = String()
+
+  /// As Twilio sent it; used to resolve the tenant.
+  public var to: String = String()
+
+  /// Twilio's DialCallStatus: "completed" or "answered" when the person rung picked up; "busy",
+  /// "no-answer", "failed" or "canceled" when not.
+  public var dialCallStatus: String = String()
+
+  /// From the Dial's VoiceCallback: which way of reaching someone was just tried, 1 for the first.
+  public var attempt: Int32 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
 /// Input of HandleAiVoiceTurn: one speech Gather result.
 public nonisolated struct HandleAiVoiceTurnRequest: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
@@ -758,6 +785,56 @@ nonisolated extension HandleIvrSelectionRequest: SwiftProtobuf.Message, SwiftPro
     if lhs.from != rhs.from {return false}
     if lhs.to != rhs.to {return false}
     if lhs.digits != rhs.digits {return false}
+    if lhs.attempt != rhs.attempt {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension HandleDialResultRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".HandleDialResultRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}call_sid\0\u{1}from\0\u{1}to\0\u{3}dial_call_status\0\u{1}attempt\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.callSid) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.from) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.to) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.dialCallStatus) }()
+      case 5: try { try decoder.decodeSingularInt32Field(value: &self.attempt) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.callSid.isEmpty {
+      try visitor.visitSingularStringField(value: self.callSid, fieldNumber: 1)
+    }
+    if !self.from.isEmpty {
+      try visitor.visitSingularStringField(value: self.from, fieldNumber: 2)
+    }
+    if !self.to.isEmpty {
+      try visitor.visitSingularStringField(value: self.to, fieldNumber: 3)
+    }
+    if !self.dialCallStatus.isEmpty {
+      try visitor.visitSingularStringField(value: self.dialCallStatus, fieldNumber: 4)
+    }
+    if self.attempt != 0 {
+      try visitor.visitSingularInt32Field(value: self.attempt, fieldNumber: 5)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: HandleDialResultRequest, rhs: HandleDialResultRequest) -> Bool {
+    if lhs.callSid != rhs.callSid {return false}
+    if lhs.from != rhs.from {return false}
+    if lhs.to != rhs.to {return false}
+    if lhs.dialCallStatus != rhs.dialCallStatus {return false}
     if lhs.attempt != rhs.attempt {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true

@@ -10,6 +10,8 @@ private let HandleInboundMessageRequest_messagingServiceSidPattern = FieldPatter
 private let HandleInboundCallRequest_callSidPattern = FieldPattern("CA[0-9a-f]{32}")
 private let HandleIvrSelectionRequest_callSidPattern = FieldPattern("CA[0-9a-f]{32}")
 private let HandleIvrSelectionRequest_digitsPattern = FieldPattern("[0-9*#]{0,32}")
+private let HandleDialResultRequest_callSidPattern = FieldPattern("CA[0-9a-f]{32}")
+private let HandleDialResultRequest_dialCallStatusPattern = FieldPattern("[a-z-]*")
 private let HandleAiVoiceTurnRequest_callSidPattern = FieldPattern("CA[0-9a-f]{32}")
 private let RecordMessageStatusRequest_messageSidPattern = FieldPattern("(SM|MM)[0-9a-f]{32}")
 private let RecordCallStatusRequest_callSidPattern = FieldPattern("CA[0-9a-f]{32}")
@@ -99,6 +101,19 @@ extension HandleIvrSelectionRequest: ValidatableMessage {
     public mutating func normalize() {}
 }
 
+extension HandleDialResultRequest: ValidatableMessage {
+    public func validate(path: String, into violations: inout [FieldViolation]) {
+        FieldCheck.required(!self.callSid.isEmpty, path + "call_sid", &violations)
+        FieldCheck.pattern(self.callSid, HandleDialResultRequest_callSidPattern, path + "call_sid", &violations)
+        FieldCheck.maxLength(self.from, 256, path + "from", &violations)
+        FieldCheck.maxLength(self.to, 256, path + "to", &violations)
+        FieldCheck.maxLength(self.dialCallStatus, 32, path + "dial_call_status", &violations)
+        FieldCheck.pattern(self.dialCallStatus, HandleDialResultRequest_dialCallStatusPattern, path + "dial_call_status", &violations)
+    }
+
+    public mutating func normalize() {}
+}
+
 extension HandleAiVoiceTurnRequest: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {
         FieldCheck.required(!self.callSid.isEmpty, path + "call_sid", &violations)
@@ -180,6 +195,11 @@ public protocol InboundServiceHandler: Sendable {
     /// first turn, with no speech yet, is the greeting.
     func handleAiVoiceTurn(_ request: HandleAiVoiceTurnRequest, context: RequestContext) async throws -> VoiceReply
 
+    /// What follows a dial: when the person rung answered, the call ends with their conversation;
+    /// when they did not (busy, no answer, failed), the next way to reach someone is tried, and
+    /// after the last, the caller may leave a voicemail.
+    func handleDialResult(_ request: HandleDialResultRequest, context: RequestContext) async throws -> VoiceReply
+
     /// Records a text message's delivery status callback. Callbacks may repeat or arrive out of
     /// order; a status never moves backwards.
     func recordMessageStatus(_ request: RecordMessageStatusRequest, context: RequestContext) async throws -> TextMessage
@@ -237,6 +257,13 @@ public enum InboundService {
             public static let policy: MethodPolicy? = MethodPolicy(roles: [.telephonyBridge], scope: .platform, requiredFeature: nil, audited: false, allowedWhileSuspended: true, allowedWhileCancelled: true, allowedWhileImpersonating: false, idempotent: true, unauthenticated: false)
             public static func tenantResourceName(of request: Input) -> String? { nil }
         }
+        public enum HandleDialResult: RPCMethod {
+            public typealias Input = HandleDialResultRequest
+            public typealias Output = VoiceReply
+            public static let descriptor = GRPCCore.MethodDescriptor(service: InboundService.descriptor, method: "HandleDialResult")
+            public static let policy: MethodPolicy? = MethodPolicy(roles: [.telephonyBridge], scope: .platform, requiredFeature: nil, audited: false, allowedWhileSuspended: true, allowedWhileCancelled: true, allowedWhileImpersonating: false, idempotent: true, unauthenticated: false)
+            public static func tenantResourceName(of request: Input) -> String? { nil }
+        }
         public enum RecordMessageStatus: RPCMethod {
             public typealias Input = RecordMessageStatusRequest
             public typealias Output = TextMessage
@@ -253,7 +280,7 @@ public enum InboundService {
         }
 
         /// Every method of the service with its policy, for the server's policy table.
-        public static let all: [any RPCMethod.Type] = [ResolveInbound.self, HandleInboundMessage.self, HandleInboundCall.self, HandleIvrSelection.self, HandleAiVoiceTurn.self, RecordMessageStatus.self, RecordCallStatus.self]
+        public static let all: [any RPCMethod.Type] = [ResolveInbound.self, HandleInboundMessage.self, HandleInboundCall.self, HandleIvrSelection.self, HandleAiVoiceTurn.self, HandleDialResult.self, RecordMessageStatus.self, RecordCallStatus.self]
     }
 
     /// Registers a handler with a GRPCCore server, every call going through the RPC pipeline.
@@ -310,6 +337,15 @@ public enum InboundService {
                 }
             }
             router.registerHandler(
+                forMethod: Method.HandleDialResult.descriptor,
+                deserializer: ProtobufDeserializer<HandleDialResultRequest>(),
+                serializer: ProtobufSerializer<VoiceReply>()
+            ) { request, serverContext in
+                try await RPCPipeline.unary(Method.HandleDialResult.self, request: request, context: serverContext) { message, context in
+                    try await self.handler.handleDialResult(message, context: context)
+                }
+            }
+            router.registerHandler(
                 forMethod: Method.RecordMessageStatus.descriptor,
                 deserializer: ProtobufDeserializer<RecordMessageStatusRequest>(),
                 serializer: ProtobufSerializer<TextMessage>()
@@ -352,6 +388,10 @@ public enum InboundService {
 
         public func handleAiVoiceTurn(_ request: HandleAiVoiceTurnRequest, context: RequestContext) async throws -> VoiceReply {
             throw ServiceError.unimplemented("servicepro.telephony.v1.InboundService.HandleAiVoiceTurn")
+        }
+
+        public func handleDialResult(_ request: HandleDialResultRequest, context: RequestContext) async throws -> VoiceReply {
+            throw ServiceError.unimplemented("servicepro.telephony.v1.InboundService.HandleDialResult")
         }
 
         public func recordMessageStatus(_ request: RecordMessageStatusRequest, context: RequestContext) async throws -> TextMessage {
@@ -444,6 +484,23 @@ public enum InboundService {
                 request: ClientRequest(message: request, metadata: metadata),
                 descriptor: Method.HandleAiVoiceTurn.descriptor,
                 serializer: ProtobufSerializer<HandleAiVoiceTurnRequest>(),
+                deserializer: ProtobufDeserializer<VoiceReply>(),
+                options: options
+            ) { response in try response.message }
+        }
+
+        /// What follows a dial: when the person rung answered, the call ends with their conversation;
+        /// when they did not (busy, no answer, failed), the next way to reach someone is tried, and
+        /// after the last, the caller may leave a voicemail.
+        public func handleDialResult(
+            _ request: HandleDialResultRequest,
+            metadata: Metadata = [:],
+            options: CallOptions = .defaults
+        ) async throws -> VoiceReply {
+            try await base.unary(
+                request: ClientRequest(message: request, metadata: metadata),
+                descriptor: Method.HandleDialResult.descriptor,
+                serializer: ProtobufSerializer<HandleDialResultRequest>(),
                 deserializer: ProtobufDeserializer<VoiceReply>(),
                 options: options
             ) { response in try response.message }

@@ -74,6 +74,9 @@ public nonisolated enum VoiceRoute: SwiftProtobuf.Enum, Swift.CaseIterable {
 
   /// Speech for the AI receptionist: HandleAiVoiceTurn.
   case aiVoiceTurn // = 3
+
+  /// How a dial ended: HandleDialResult.
+  case dialResult // = 4
   case UNRECOGNIZED(Int)
 
   public init() {
@@ -86,6 +89,7 @@ public nonisolated enum VoiceRoute: SwiftProtobuf.Enum, Swift.CaseIterable {
     case 1: self = .incoming
     case 2: self = .ivrSelection
     case 3: self = .aiVoiceTurn
+    case 4: self = .dialResult
     default: self = .UNRECOGNIZED(rawValue)
     }
   }
@@ -96,6 +100,7 @@ public nonisolated enum VoiceRoute: SwiftProtobuf.Enum, Swift.CaseIterable {
     case .incoming: return 1
     case .ivrSelection: return 2
     case .aiVoiceTurn: return 3
+    case .dialResult: return 4
     case .UNRECOGNIZED(let i): return i
     }
   }
@@ -106,6 +111,7 @@ public nonisolated enum VoiceRoute: SwiftProtobuf.Enum, Swift.CaseIterable {
     .incoming,
     .ivrSelection,
     .aiVoiceTurn,
+    .dialResult,
   ]
 
 }
@@ -308,11 +314,23 @@ public nonisolated struct VoiceInstruction: Sendable {
     /// Clears the value of `timeout`. Subsequent reads from it will return its default value.
     public mutating func clearTimeout() {self._timeout = nil}
 
+    /// Where the dial's outcome goes once it ends. When set, the instructions after this one do
+    /// not run; when unset, they run whether or not anyone answered.
+    public var action: VoiceCallback {
+      get {_action ?? VoiceCallback()}
+      set {_action = newValue}
+    }
+    /// Returns true if `action` has been explicitly set.
+    public var hasAction: Bool {self._action != nil}
+    /// Clears the value of `action`. Subsequent reads from it will return its default value.
+    public mutating func clearAction() {self._action = nil}
+
     public var unknownFields = SwiftProtobuf.UnknownStorage()
 
     public init() {}
 
     fileprivate var _timeout: SwiftProtobuf.Google_Protobuf_Duration? = nil
+    fileprivate var _action: VoiceCallback? = nil
   }
 
   /// Rings a phone number (the forward number).
@@ -336,11 +354,22 @@ public nonisolated struct VoiceInstruction: Sendable {
     /// Clears the value of `timeout`. Subsequent reads from it will return its default value.
     public mutating func clearTimeout() {self._timeout = nil}
 
+    /// As DialSip's.
+    public var action: VoiceCallback {
+      get {_action ?? VoiceCallback()}
+      set {_action = newValue}
+    }
+    /// Returns true if `action` has been explicitly set.
+    public var hasAction: Bool {self._action != nil}
+    /// Clears the value of `action`. Subsequent reads from it will return its default value.
+    public mutating func clearAction() {self._action = nil}
+
     public var unknownFields = SwiftProtobuf.UnknownStorage()
 
     public init() {}
 
     fileprivate var _timeout: SwiftProtobuf.Google_Protobuf_Duration? = nil
+    fileprivate var _action: VoiceCallback? = nil
   }
 
   /// Records the caller (a voicemail). The bridge ends the call when the recording stops; the
@@ -489,7 +518,7 @@ nonisolated extension GatherInput: SwiftProtobuf._ProtoNameProviding {
 }
 
 nonisolated extension VoiceRoute: SwiftProtobuf._ProtoNameProviding {
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0VOICE_ROUTE_UNSPECIFIED\0\u{1}VOICE_ROUTE_INCOMING\0\u{1}VOICE_ROUTE_IVR_SELECTION\0\u{1}VOICE_ROUTE_AI_VOICE_TURN\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0VOICE_ROUTE_UNSPECIFIED\0\u{1}VOICE_ROUTE_INCOMING\0\u{1}VOICE_ROUTE_IVR_SELECTION\0\u{1}VOICE_ROUTE_AI_VOICE_TURN\0\u{1}VOICE_ROUTE_DIAL_RESULT\0")
 }
 
 nonisolated extension VoiceInstruction: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
@@ -782,7 +811,7 @@ nonisolated extension VoiceInstruction.Gather: SwiftProtobuf.Message, SwiftProto
 
 nonisolated extension VoiceInstruction.DialSip: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = VoiceInstruction.protoMessageName + ".DialSip"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}sip_uri\0\u{3}caller_id\0\u{1}timeout\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}sip_uri\0\u{3}caller_id\0\u{1}timeout\0\u{1}action\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -793,6 +822,7 @@ nonisolated extension VoiceInstruction.DialSip: SwiftProtobuf.Message, SwiftProt
       case 1: try { try decoder.decodeSingularStringField(value: &self.sipUri) }()
       case 2: try { try decoder.decodeSingularStringField(value: &self.callerID) }()
       case 3: try { try decoder.decodeSingularMessageField(value: &self._timeout) }()
+      case 4: try { try decoder.decodeSingularMessageField(value: &self._action) }()
       default: break
       }
     }
@@ -812,6 +842,9 @@ nonisolated extension VoiceInstruction.DialSip: SwiftProtobuf.Message, SwiftProt
     try { if let v = self._timeout {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
     } }()
+    try { if let v = self._action {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -819,6 +852,7 @@ nonisolated extension VoiceInstruction.DialSip: SwiftProtobuf.Message, SwiftProt
     if lhs.sipUri != rhs.sipUri {return false}
     if lhs.callerID != rhs.callerID {return false}
     if lhs._timeout != rhs._timeout {return false}
+    if lhs._action != rhs._action {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -826,7 +860,7 @@ nonisolated extension VoiceInstruction.DialSip: SwiftProtobuf.Message, SwiftProt
 
 nonisolated extension VoiceInstruction.DialNumber: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = VoiceInstruction.protoMessageName + ".DialNumber"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}number\0\u{3}caller_id\0\u{1}timeout\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}number\0\u{3}caller_id\0\u{1}timeout\0\u{1}action\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -837,6 +871,7 @@ nonisolated extension VoiceInstruction.DialNumber: SwiftProtobuf.Message, SwiftP
       case 1: try { try decoder.decodeSingularStringField(value: &self.number) }()
       case 2: try { try decoder.decodeSingularStringField(value: &self.callerID) }()
       case 3: try { try decoder.decodeSingularMessageField(value: &self._timeout) }()
+      case 4: try { try decoder.decodeSingularMessageField(value: &self._action) }()
       default: break
       }
     }
@@ -856,6 +891,9 @@ nonisolated extension VoiceInstruction.DialNumber: SwiftProtobuf.Message, SwiftP
     try { if let v = self._timeout {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
     } }()
+    try { if let v = self._action {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -863,6 +901,7 @@ nonisolated extension VoiceInstruction.DialNumber: SwiftProtobuf.Message, SwiftP
     if lhs.number != rhs.number {return false}
     if lhs.callerID != rhs.callerID {return false}
     if lhs._timeout != rhs._timeout {return false}
+    if lhs._action != rhs._action {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -79,6 +79,9 @@ extension VoiceInstruction.DialSip: ValidatableMessage {
         if self.hasTimeout {
             FieldCheck.duration(self.timeout, path + "timeout", &violations)
         }
+        if self.hasAction {
+            self.action.validate(path: path + "action.", into: &violations)
+        }
     }
 
     public mutating func normalize() {}
@@ -91,6 +94,9 @@ extension VoiceInstruction.DialNumber: ValidatableMessage {
         FieldCheck.e164(self.callerID, path + "caller_id", &violations)
         if self.hasTimeout {
             FieldCheck.duration(self.timeout, path + "timeout", &violations)
+        }
+        if self.hasAction {
+            self.action.validate(path: path + "action.", into: &violations)
         }
     }
 
