@@ -90,8 +90,9 @@ struct ExportCommand: AsyncParsableCommand {
             // The archive's size and checksum come first, so what is saved is always checked,
             // even when the partial file already holds all of it.
             let job = try await ExportCommand.get(name, call: call)
+            let ready = job.state == .succeeded
             let kept = (try? FileManager.default.attributesOfItem(atPath: partial)[.size] as? NSNumber)?.int64Value ?? 0
-            if kept > job.sizeBytes {
+            if ready, kept > job.sizeBytes {
                 FileHandle.standardError.write(Data("\(partial) is longer than the archive, so not part of it; starting over\n".utf8))
                 try FileManager.default.removeItem(atPath: partial)
             }
@@ -103,7 +104,8 @@ struct ExportCommand: AsyncParsableCommand {
             let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: partial))
             let offset = try handle.seekToEnd()
             let bar = ProgressBar(label: "downloading")
-            if Int64(offset) < job.sizeBytes {
+            // An export not ready (or failed, or expired) is still asked for: the server says why.
+            if !ready || Int64(offset) < job.sizeBytes {
                 let request = DownloadExportRequest.with { $0.name = name; $0.offset = Int64(offset) }
                 try await call.connected { client, metadata in
                     try await ExportService.Client(wrapping: client).downloadExport(request, metadata: metadata) { response in

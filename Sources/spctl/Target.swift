@@ -6,8 +6,9 @@ import RPCRuntime
 
 /// Where a command connects and with which token: flags, then SPCTL_SERVER / SPCTL_TOKEN, then
 /// the chosen or current context, whose impersonation session's token comes before its own. A
-/// server named by flag or environment is not the context's, so it does not take the context's
-/// TLS settings: it uses TLS when --tls, --ca-file, SPCTL_TLS or SPCTL_CA_FILE ask for it.
+/// server named by flag or environment other than the context's takes neither the context's
+/// credentials nor its TLS settings: it uses TLS when --tls, --ca-file, SPCTL_TLS or
+/// SPCTL_CA_FILE ask for it.
 struct Target {
     var server: String
     var token: String?
@@ -50,12 +51,13 @@ struct Target {
             ImpersonationNotice.say("impersonation of \(impersonation.tenantDisplayName) expired at \(ImpersonationNotice.clockTime(impersonation.expireTime)); context \"\(name)\" uses its own credential again")
             chosen?.impersonation = nil
         }
+        // Another server than the context's gets neither its TLS settings nor its credentials.
+        let serverIsTheContexts = resolvedServer == chosen?.server
         let override = token ?? environment["SPCTL_TOKEN"]
-        let impersonation = override == nil ? chosen?.impersonation : nil
-        let resolvedToken = try override ?? impersonation?.token ?? chosen?.resolvedToken()
+        let impersonation = override == nil && serverIsTheContexts ? chosen?.impersonation : nil
+        let resolvedToken = try override ?? impersonation?.token ?? (serverIsTheContexts ? chosen?.resolvedToken() : nil)
         let caFile = caFile ?? environment["SPCTL_CA_FILE"]
         let tlsAsked = tls || caFile != nil || ["1", "true", "yes"].contains(environment["SPCTL_TLS"]?.lowercased() ?? "")
-        let serverIsTheContexts = server == nil && environment["SPCTL_SERVER"] == nil
         return Target(
             server: resolvedServer, token: resolvedToken,
             tls: tlsAsked || (serverIsTheContexts && chosen?.tls == true),

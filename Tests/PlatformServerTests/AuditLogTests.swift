@@ -193,14 +193,6 @@ struct AuditLogTests {
             #expect(again?.code == .alreadyExists)
             #expect(again?.reason == "tenant_id_retired")
             #expect(again?.fields == ["tenant_id"])
-            // A create that failed (here, for the retired id) retires nothing.
-            let refusedFirst = await failure {
-                try await platform.tenants(platform.ownerToken).createTenant(.with {
-                    $0.tenantID = "bravo"; $0.tenant = .with { $0.displayName = "Bravo"; $0.contact = .with { $0.phone = "555" } }
-                })
-            }
-            #expect(refusedFirst?.code == .invalidArgument)
-            try await platform.createTenant("bravo")
         }
     }
 
@@ -221,6 +213,10 @@ struct AuditLogTests {
             #expect(refused?.code == .failedPrecondition)
             #expect(refused?.reason == "stripe_subscription_active")
             #expect(try await tenants.getTenant(.with { $0.name = "tenants/paying" }).name == "tenants/paying")
+            #expect(await failure { try await platform.createTenant("gone") }?.reason == "tenant_id_retired")
+            // A refused deletion (audited too) retires nothing: a typo's id stays free.
+            #expect(await failure { try await tenants.deleteTenant(.with { $0.name = "tenants/ghost" }) }?.code == .notFound)
+            try await platform.createTenant("ghost")
         }
     }
 

@@ -161,6 +161,22 @@ struct ExportTests {
         }
     }
 
+    @Test("archives an earlier version kept as files are deleted; anything else in the directory stays")
+    func earlierArchivesGo() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("exports-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let files = FileManager.default
+        try files.createDirectory(at: directory.appendingPathComponent("acme/.work-e1-w1"), withIntermediateDirectories: true)
+        try Data("zip".utf8).write(to: directory.appendingPathComponent("acme/e1-1.zip"))
+        try files.createDirectory(at: directory.appendingPathComponent("bravo"), withIntermediateDirectories: true)
+        try Data("zip".utf8).write(to: directory.appendingPathComponent("bravo/e2-3.zip"))
+        try Data("mine".utf8).write(to: directory.appendingPathComponent("bravo/notes.txt"))
+        try files.createDirectory(at: directory.appendingPathComponent(".work-e3-w2"), withIntermediateDirectories: true)
+        ExportWorker.removeEarlierArchives(in: directory)
+        #expect(try files.contentsOfDirectory(atPath: directory.path).sorted() == [".work-e3-w2", "bravo"])
+        #expect(try files.contentsOfDirectory(atPath: directory.appendingPathComponent("bravo").path) == ["notes.txt"])
+    }
+
     @Test("a worker killed mid-export leaves the job to the next worker, which finishes it once", arguments: TestBackend.available)
     func killedWorker(backend: TestBackend) async throws {
         try await TestPlatform.with(backend) { platform in

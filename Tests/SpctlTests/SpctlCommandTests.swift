@@ -111,6 +111,10 @@ struct SpctlCommandTests {
             #expect(unknown.status != 0)
             #expect(unknown.output.contains("unknown entity \"boats\""))
 
+            let early = try await spctl.run(["export", "download", name, "--to", spctl.configHome.appendingPathComponent("early.zip").path] + auth)
+            #expect(early.status != 0)
+            #expect(early.output.contains("export_not_ready"), "the server's reason, not a checksum: \(early.output)")
+
             try await platform.exportWorker().runOnce()
             let status = try await spctl.run(["export", "status", name, "--wait"] + auth)
             #expect(status.status == 0, "\(status.output)")
@@ -269,7 +273,7 @@ struct SpctlCommandTests {
             let spctl = try Spctl()
             // The current context is a production one, over TLS.
             let contexts = ClientContexts(currentContext: "prod", contexts: [
-                "prod": .init(server: "platform.example:443", token: "sp_prod_token", tls: true),
+                "prod": .init(server: "platform.example:443", token: platform.ownerToken, tls: true),
             ])
             try contexts.save(to: spctl.configHome.appendingPathComponent("spctl/config.json").path)
             let plain = try await spctl("tenants", "list", "--server", platform.address, "--token", platform.ownerToken)
@@ -279,6 +283,10 @@ struct SpctlCommandTests {
             // Asked for TLS, a plaintext server cannot answer.
             let tls = try await spctl("tenants", "list", "--server", platform.address, "--token", platform.ownerToken, "--tls")
             #expect(tls.status != 0)
+            // Nor does the context's token go to another server: without --token, no credential.
+            let anonymous = try await spctl("tenants", "list", "--server", platform.address)
+            #expect(anonymous.status != 0)
+            #expect(anonymous.output.contains("UNAUTHENTICATED"), "\(anonymous.output)")
         }
     }
 

@@ -8,7 +8,9 @@ enum ExportArchiveChunks {
     static let size = 1 << 20
 
     /// Succeeded jobs' archives were files on the replica that built them; those are not carried
-    /// over, so their exports read as expired and can be started again.
+    /// over, so their exports read as expired and can be started again (the worker deletes the
+    /// files). `export_jobs.archive_path` stays, unused, while replicas of the earlier version
+    /// may still write it during a rolling upgrade.
     static let migration = Migration(
         version: 15,
         name: "export_archives_in_store",
@@ -25,7 +27,6 @@ enum ExportArchiveChunks {
             )
             """,
             "UPDATE export_jobs SET state = 'expired' WHERE state = 'succeeded'",
-            "ALTER TABLE export_jobs DROP COLUMN archive_path",
         ],
         tenantOwnedTables: ["export_archive_chunks"],
         // The chunks are ZIP, deflated already: PostgreSQL need not try compressing them again.

@@ -27,6 +27,7 @@ public struct ExportWorker: Service {
 
     /// Runs until cancelled; the platform server cancels it when it stops serving.
     public func run() async throws {
+        Self.removeEarlierArchives(in: directory)
         while !Task.isCancelled {
             do {
                 if try await runOnce() { continue }
@@ -48,6 +49,21 @@ public struct ExportWorker: Service {
         }) else { return false }
         try await build(job)
         return true
+    }
+
+    /// Before archives moved into the store, they were files in `<directory>/<tenant>/`, with
+    /// work directories beside them; an earlier version's are deleted here (their jobs read as
+    /// expired), so no tenant's data outlives its purge on a replica's disk.
+    static func removeEarlierArchives(in directory: URL) {
+        let files = FileManager.default
+        for entry in (try? files.contentsOfDirectory(atPath: directory.path)) ?? [] where !entry.hasPrefix(".work-") {
+            let tenantDirectory = directory.appendingPathComponent(entry, isDirectory: true)
+            for file in (try? files.contentsOfDirectory(atPath: tenantDirectory.path)) ?? [] where file.hasSuffix(".zip") || file.hasPrefix(".work-") {
+                try? files.removeItem(at: tenantDirectory.appendingPathComponent(file))
+            }
+            // Only if nothing else is in it.
+            rmdir(tenantDirectory.path)
+        }
     }
 
     private typealias LeaseLost = ExportArchiveChunks.LeaseLost

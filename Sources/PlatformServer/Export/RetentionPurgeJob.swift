@@ -9,10 +9,12 @@ import ServiceLifecycle
 /// the number of rows it deleted from each table.
 public struct RetentionPurgeJob: Service {
     static let actor = "jobs/retention"
-    /// Children before parents: invoices and appointments reference customers.
+    /// Children before parents: invoices and appointments reference customers. Export archive
+    /// chunks go with their jobs (ON DELETE CASCADE), so the purge takes a job's row before its
+    /// chunks, in the order a finishing export worker does, and the two cannot deadlock.
     static let purgedTables = [
         "invoices", "appointments", "text_messages", "phone_calls", "customers", "phone_configs",
-        "export_archive_chunks", "export_jobs", "login_links", "outbox_messages", "pack_items", "api_keys", "impersonation_sessions", "idempotency_records",
+        "export_jobs", "login_links", "outbox_messages", "pack_items", "api_keys", "impersonation_sessions", "idempotency_records",
     ]
 
     let database: any Database

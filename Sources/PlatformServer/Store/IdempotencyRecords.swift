@@ -22,7 +22,7 @@ enum IdempotencyRecords {
             """
             CREATE TABLE idempotency_records (
                 tenant_id TEXT NOT NULL,
-                caller TEXT NOT NULL,
+                caller TEXT NOT NULL DEFAULT '',  -- what a replica of an earlier version writes
                 method TEXT NOT NULL,
                 request_id TEXT NOT NULL,
                 response BLOB NOT NULL,

@@ -28,7 +28,8 @@ public final class PostgresDatabase: Database {
     }
 
     /// libpq's modes in postgres-nio's terms: `require` encrypts without checking whom it
-    /// talks to; `verify-ca` checks the certificate, `verify-full` its host name too.
+    /// talks to (unless `sslrootcert` is given: then, as in libpq, it checks like `verify-ca`);
+    /// `verify-ca` checks the certificate, `verify-full` its host name too.
     static func tls(_ url: DatabaseURL) -> PostgresClient.Configuration.TLS {
         var tls = TLSConfiguration.makeClientConfiguration()
         if let path = url.rootCertificatePath { tls.trustRoots = .file(path) }
@@ -39,7 +40,7 @@ public final class PostgresDatabase: Database {
             tls.certificateVerification = .none
             return .prefer(tls)
         case .require:
-            tls.certificateVerification = .none
+            tls.certificateVerification = url.rootCertificatePath == nil ? .none : .noHostnameVerification
             return .require(tls)
         case .verifyCA:
             tls.certificateVerification = .noHostnameVerification

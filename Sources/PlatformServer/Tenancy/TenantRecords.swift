@@ -44,7 +44,7 @@ enum TenantRecords {
     /// outlives the tenant, and the deletion itself is one of its events.
     static func delete(_ tx: TenantTransaction) async throws {
         for table in [
-            "export_archive_chunks", "export_jobs", "login_links", "outbox_messages", "pack_items", "invoices", "appointments",
+            "export_jobs", "login_links", "outbox_messages", "pack_items", "invoices", "appointments",
             "text_messages", "phone_calls", "customers", "phone_configs", "impersonation_sessions",
             "idempotency_records", "api_keys", "tenant_billing", "tenants",
         ] {

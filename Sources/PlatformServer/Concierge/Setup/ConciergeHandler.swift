@@ -141,13 +141,20 @@ public struct ConciergeHandler: ConciergeServiceHandler {
         let shown = previewPlan
         return try await RolledBack.run(database, .platform) { tx in
             let scoped = TenantTransaction(tenantID: shown.tenantID, base: tx)
+            let now = Date()
             try await TenantRecords.insert(shown.tenant, scoped)
-            let applied = try await PackApplier.apply(shown.pack, tier: shown.tier, scoped, now: Date())
+            if let config = shown.phoneConfig {
+                let stored = PhoneConfigHandler.withDefaultMenu(config, businessName: shown.tenant.displayName)
+                try await PhoneConfigRecords.insert(stored, id: ConciergePlanCheck.phoneConfigID, sealedSIPPassword: nil, scoped, now: now)
+            }
+            let applied = try await PackApplier.apply(shown.pack, tier: shown.tier, scoped, now: now)
+            try await PackApplier.applyIvrMenu(shown.pack, businessName: shown.tenant.displayName, scoped, now: now)
+            let phoneConfig = try await PhoneConfigRecords.find(id: ConciergePlanCheck.phoneConfigID, scoped)?.config
             return CreateConciergeTenantResponse.with {
                 $0.tenant = shown.tenant
                 $0.tenant.name = ResourceName.tenant(shown.tenantID)
                 $0.tenant.slug = shown.tenantID
-                if let config = shown.phoneConfig { $0.phoneConfig = config }
+                if let phoneConfig { $0.phoneConfig = phoneConfig }
                 $0.appliedPack = applied
                 $0.validateOnly = true
             }
