@@ -106,7 +106,9 @@ public struct TwiMLRenderer: Sendable {
         element.attribute("method", "POST")
         element.attribute("timeout", gather.hasTimeout ? Self.wholeSeconds(gather.timeout.seconds, gather.timeout.nanos) : nil)
         element.attribute("numDigits", gather.numDigits > 0 ? String(gather.numDigits) : nil)
-        element.attribute("finishOnKey", Self.nonEmpty(gather.finishOnKey))
+        // Twilio's default finish key is "#", which would end a one-key gather without the key:
+        // a menu could then never offer "#". With one key, nothing needs to end the entry.
+        element.attribute("finishOnKey", Self.nonEmpty(gather.finishOnKey) ?? (gather.numDigits == 1 ? "" : nil))
         if speech {
             element.attribute("language", Self.nonEmpty(gather.speechLanguage) ?? defaultLanguage)
             element.attribute("hints", gather.speechHints.isEmpty ? nil : gather.speechHints.joined(separator: ", "))

@@ -1,6 +1,7 @@
 import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2
+@testable import PlatformServer
 import PlatformTestSupport
 import RPCRuntime
 import ServiceProAPI
@@ -212,6 +213,62 @@ struct InboundTests {
             }, metadata: platform.metadata(platform.ownerToken))
             let person = try await inbound.digits("3", sid: Self.sid("CA", 31), to: Self.acmeNumber, attempt: 1)
             #expect(person.instructions.contains { $0.dialSip.sipUri == "sip:desk@acme.sip.twilio.com" })
+        }
+    }
+
+    @Test("status callbacks out of order never move a call or text backwards; withheld callers are no one's customer", arguments: TestBackend.available)
+    func statusesMoveForward(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            let inbound = try await Self.setUp(platform)
+            let sid = Self.sid("CA", 40)
+            _ = try await inbound.call(sid, to: Self.acmeNumber)
+            func status(_ status: PhoneCallStatus, duration: Int64? = nil) async throws -> PhoneCall {
+                try await inbound.client.recordCallStatus(.with {
+                    $0.callSid = sid; $0.status = status
+                    if let duration { $0.duration = .init(seconds: duration) }
+                }, metadata: inbound.metadata)
+            }
+            #expect(try await status(.inProgress).status == .inProgress)
+            #expect(try await status(.completed, duration: 42).status == .completed)
+            let late = try await status(.ringing)
+            #expect(late.status == .completed, "a late ringing does not undo the ending")
+            #expect(late.duration.seconds == 42)
+            #expect(try await status(.noAnswer).status == .completed, "the first ending stands")
+
+            let text = try await inbound.text(Self.sid("SM", 40), to: Self.acmeNumber)
+            func textStatus(_ status: TextMessageStatus) async throws -> TextMessage {
+                try await inbound.client.recordMessageStatus(.with { $0.messageSid = Self.sid("SM", 40); $0.status = status }, metadata: inbound.metadata)
+            }
+            #expect(text.message.status == .received)
+            #expect(try await textStatus(.read).status == .read)
+            #expect(try await textStatus(.received).status == .read)
+
+            // Callers who withhold their number share a code that reaches no one.
+            for (index, withheld) in ["+266696687", "+7378742833"].enumerated() {
+                _ = try await inbound.client.handleInboundCall(.with {
+                    $0.callSid = Self.sid("CA", 50 + index); $0.to = Self.acmeNumber; $0.from = withheld
+                }, metadata: inbound.metadata)
+            }
+            let customers = try await CustomerService.Client(wrapping: platform.client).listCustomers(
+                .with { $0.parent = "tenants/acme" }, metadata: platform.metadata(platform.ownerToken)).customers
+            #expect(!customers.contains { ["+266696687", "+7378742833"].contains($0.phoneNumber) })
+        }
+    }
+
+    @Test("a retry of a text whose first attempt stopped before linking its sender links it", arguments: TestBackend.available)
+    func retryFinishesTheLink(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            let inbound = try await Self.setUp(platform)
+            let sid = Self.sid("SM", 60)
+            // As a first attempt that failed between storing the text and linking its sender leaves it.
+            let stored = try await CommunicationRecords.insertIfNew(
+                .with { $0.messageSid = sid; $0.direction = .inbound; $0.from = "+15550006060"; $0.to = Self.acmeNumber; $0.body = "hi"; $0.status = .received },
+                id: "m60", tenantID: "acme", phoneConfigID: nil, platform.database)
+            #expect(stored?.customer.isEmpty == true)
+            let retried = try await inbound.text(sid, to: Self.acmeNumber, from: "+15550006060", body: "hi")
+            #expect(retried.duplicate)
+            #expect(retried.message.customer.hasPrefix("tenants/acme/customers/"))
+            #expect(retried.replies.first?.body.contains("Thanks for texting") == true, "the acknowledgement the first attempt never sent")
         }
     }
 

@@ -43,6 +43,11 @@ struct TwiMLRendererTests {
             "timeout": "5", "numDigits": "1", "finishOnKey": "#",
         ])
         #expect(element.elements(forName: "Say").map { $0.stringValue ?? "" } == ["Press 1 for prices.", "Press 2 for a booking link."])
+
+        // One key and no finish key: "#" is a key like any other, not Twilio's default end.
+        gather.finishOnKey = ""
+        let oneKey = try #require(parse(renderer.voiceResponse([.with { $0.gather = gather }])).only("Gather"))
+        #expect(attributes(of: oneKey)["finishOnKey"] == "")
     }
 
     @Test("a speech Gather: input, language, hints, speechTimeout (auto when unset), actionOnEmptyResult")
@@ -129,7 +134,7 @@ struct TwiMLRendererTests {
         let gather = VoiceInstruction.Gather.with { $0.action = .with { $0.route = .ivrSelection }; $0.numDigits = 1 }
         #expect(relative.voiceResponse([.say("Hi"), .with { $0.gather = gather }, .with { $0.hangup = .init() }]) == """
             <?xml version="1.0" encoding="UTF-8"?><Response><Say>Hi</Say>\
-            <Gather input="dtmf" action="/twilio/voice/gather" method="POST" numDigits="1"/><Hangup/></Response>
+            <Gather input="dtmf" action="/twilio/voice/gather" method="POST" numDigits="1" finishOnKey=""/><Hangup/></Response>
             """)
         #expect(relative.voiceResponse([]) == #"<?xml version="1.0" encoding="UTF-8"?><Response/>"#)
     }

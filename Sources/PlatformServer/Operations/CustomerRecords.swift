@@ -45,13 +45,19 @@ enum CustomerRecords {
     /// The customer with this number, created on first contact (an inbound text or call), with
     /// no name yet. Returns (id, created); nil when the number is not E.164, e.g. a withheld one.
     static func findOrCreate(phone: String, _ tx: TenantTransaction, now: Date = Date()) async throws -> (id: String, created: Bool)? {
-        guard PhoneNumber.isE164(phone) else { return nil }
-        if let row = try await tx.select("customer_id", from: collection.table, where: "phone = \(phone)").first {
+        // A withheld number is no one's: linking it would make every anonymous caller one customer.
+        guard CallerNumber.canTakeTexts(phone) else { return nil }
+        let existing: SQLStatement = "phone = \(phone)"
+        if let row = try await tx.select("customer_id", from: collection.table, where: existing).first {
             return (try row.string("customer_id"), false)
         }
+        // Two first texts from a new number at once: the second finds the first's customer.
         let id = ResourceCollection.newID()
-        try await insert(Customer.with { $0.phoneNumber = phone }, id: id, tx, now: now)
-        return (id, true)
+        let columns = [("customer_id", id)] + columns(of: Customer.with { $0.phoneNumber = phone })
+            + [("create_time", now), ("update_time", now), ("revision", 1)] as [(String, any SQLValueConvertible)]
+        if try await tx.insertIfAbsent(into: collection.table, columns) { return (id, true) }
+        guard let row = try await tx.select("customer_id", from: collection.table, where: existing).first else { return nil }
+        return (try row.string("customer_id"), false)
     }
 
     // MARK: Rows

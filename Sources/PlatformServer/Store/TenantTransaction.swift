@@ -14,9 +14,20 @@ public struct TenantTransaction: Sendable {
     }
 
     public func insert(into table: String, _ columns: [(String, any SQLValueConvertible)]) async throws {
+        try await base.execute(insertStatement(into: table, columns))
+    }
+
+    /// Inserts the row unless one with the same unique key is there; true when it inserted. Two
+    /// transactions inserting the same key at once do not fail: on PostgreSQL the second waits
+    /// for the first and then inserts nothing, and a read after it sees the first's row.
+    public func insertIfAbsent(into table: String, _ columns: [(String, any SQLValueConvertible)]) async throws -> Bool {
+        try await base.changes(insertStatement(into: table, columns) + " ON CONFLICT DO NOTHING") == 1
+    }
+
+    private func insertStatement(into table: String, _ columns: [(String, any SQLValueConvertible)]) -> SQLStatement {
         let names = (["tenant_id"] + columns.map(\.0)).joined(separator: ", ")
         let values = SQLStatement.joined([SQLStatement("\(tenantID)")] + columns.map { SQLStatement("\($0.1.sqlValue)") }, separator: ", ")
-        try await base.execute("INSERT INTO \(raw: table) (\(raw: names)) VALUES (\(values))")
+        return "INSERT INTO \(raw: table) (\(raw: names)) VALUES (\(values))"
     }
 
     public func select(

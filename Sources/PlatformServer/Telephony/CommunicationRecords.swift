@@ -46,7 +46,10 @@ enum CommunicationRecords {
         try await tx.update("text_messages", set: [("customer_id", customerID)], where: "message_sid = \(sid)")
     }
 
+    /// Twilio does not promise its callbacks' order: a status that is not further along than the
+    /// stored one (a late "sent" after "delivered") changes nothing.
     static func updateMessageStatus(sid: String, status: TextMessageStatus, errorCode: Int32, _ tx: TenantTransaction) async throws {
+        guard let current = try await message(sid: sid, tx), status.progress > current.status.progress else { return }
         try await tx.update("text_messages", set: [
             ("status", status.storedName), ("error_code", Int64(errorCode)), ("update_time", Date()),
         ], where: "message_sid = \(sid)")
@@ -77,8 +80,10 @@ enum CommunicationRecords {
         try await tx.select(from: "phone_calls", where: "call_sid = \(sid)").first.map(phoneCall(from:))
     }
 
+    /// Nothing when the CallSid is stored already: two webhooks of one call at once (a retry
+    /// beside the first) both succeed, and the call is stored once.
     static func insert(_ call: PhoneCall, id: String, phoneConfigID: String?, customerID: String?, _ tx: TenantTransaction, now: Date = Date()) async throws {
-        try await tx.insert(into: "phone_calls", [
+        _ = try await tx.insertIfAbsent(into: "phone_calls", [
             ("call_id", id),
             ("call_sid", call.callSid),
             ("direction", call.direction.storedName),
@@ -101,9 +106,12 @@ enum CommunicationRecords {
         try await tx.update("phone_calls", set: [("ivr_selections", selections), ("update_time", Date())], where: "call_sid = \(callSid)")
     }
 
+    /// The status only moves forward (a late "ringing" after "completed" is ignored); the
+    /// duration and recording are taken whenever they come.
     static func updateCall(_ request: RecordCallStatusRequest, _ tx: TenantTransaction) async throws {
+        guard let current = try await call(sid: request.callSid, tx) else { return }
         var assignments: [(String, any SQLValueConvertible)] = [("update_time", Date())]
-        if request.status != .unspecified {
+        if request.status != .unspecified, request.status.progress > current.status.progress {
             assignments.append(("status", request.status.storedName))
             if [.completed, .busy, .noAnswer, .failed, .canceled].contains(request.status) {
                 assignments.append(("end_time", request.hasEventTime ? request.eventTime.date : Date()))
@@ -180,5 +188,30 @@ enum StoredEnumNames {
 }
 
 extension CommunicationDirection: StoredEnum {}
-extension TextMessageStatus: StoredEnum {}
-extension PhoneCallStatus: StoredEnum {}
+extension TextMessageStatus: StoredEnum {
+    /// How far along a message is; one of the same rank never replaces another.
+    var progress: Int {
+        switch self {
+        case .unspecified, .UNRECOGNIZED: 0
+        case .accepted, .scheduled, .receiving: 1
+        case .queued, .received: 2
+        case .sending: 3
+        case .sent: 4
+        case .delivered, .undelivered, .failed, .canceled: 5
+        case .read: 6
+        }
+    }
+}
+
+extension PhoneCallStatus: StoredEnum {
+    /// How far along a call is; the endings share the last rank, so the first one stands.
+    var progress: Int {
+        switch self {
+        case .unspecified, .UNRECOGNIZED: 0
+        case .queued: 1
+        case .ringing: 2
+        case .inProgress: 3
+        case .completed, .busy, .noAnswer, .failed, .canceled: 4
+        }
+    }
+}

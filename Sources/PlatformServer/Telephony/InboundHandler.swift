@@ -47,25 +47,27 @@ public struct InboundHandler: InboundServiceHandler {
             $0.status = .received
             if request.hasReceiveTime { $0.createTime = request.receiveTime }
         }
-        guard let stored = try await CommunicationRecords.insertIfNew(
-            message, id: Tokens.id(bytes: 10), tenantID: tenantID, phoneConfigID: resolution.phoneConfig?.id, database)
-        else {
+        if let stored = try await CommunicationRecords.insertIfNew(
+            message, id: Tokens.id(bytes: 10), tenantID: tenantID, phoneConfigID: resolution.phoneConfig?.id, database) {
+            response.message = stored
+        } else {
             // Twilio retried: answer as the first time, without a second acknowledgement.
             guard let first = try await database.withTenant(tenantID, { try await CommunicationRecords.message(sid: request.messageSid, $0) }) else {
                 throw ServiceError.alreadyExists(reason: "message_sid_taken", field: "message_sid", message: "\(request.messageSid) is stored for another number")
             }
             response.message = first
             response.duplicate = true
-            return response
         }
-        response.message = stored
-        guard stored.customer.isEmpty, PhoneNumber.isE164(request.from) else { return response }
+        // A first attempt that stopped before linking its sender (it failed, or timed out) is
+        // finished by its retry.
+        guard response.message.customer.isEmpty, CallerNumber.canTakeTexts(request.from) else { return response }
         let unlinked = response
         return try await database.withTenant(tenantID) { tx in
             guard let customer = try await CustomerRecords.findOrCreate(phone: request.from, tx) else { return unlinked }
             try await CommunicationRecords.linkCustomer(customer.id, toMessage: request.messageSid, tx)
             var linked = unlinked
-            linked.message = try await CommunicationRecords.message(sid: request.messageSid, tx)!
+            guard let message = try await CommunicationRecords.message(sid: request.messageSid, tx) else { throw ServiceError.notFound(request.messageSid) }
+            linked.message = message
             // A first text from a new number gets a friendly acknowledgement; regulars don't.
             if customer.created, let tenant = try await TenantRecords.find(tx) {
                 let acknowledgement = "Thanks for texting \(tenant.displayName)! We got your message and will reply shortly."
@@ -143,7 +145,8 @@ public struct InboundHandler: InboundServiceHandler {
         let tenantID = try await owner(of: "text_messages", sidColumn: "message_sid", sid: request.messageSid)
         return try await database.withTenant(tenantID) { tx in
             try await CommunicationRecords.updateMessageStatus(sid: request.messageSid, status: request.status, errorCode: request.errorCode, tx)
-            return try await CommunicationRecords.message(sid: request.messageSid, tx)!
+            guard let message = try await CommunicationRecords.message(sid: request.messageSid, tx) else { throw ServiceError.notFound(request.messageSid) }
+            return message
         }
     }
 
@@ -151,7 +154,8 @@ public struct InboundHandler: InboundServiceHandler {
         let tenantID = try await owner(of: "phone_calls", sidColumn: "call_sid", sid: request.callSid)
         return try await database.withTenant(tenantID) { tx in
             try await CommunicationRecords.updateCall(request, tx)
-            return try await CommunicationRecords.call(sid: request.callSid, tx)!
+            guard let call = try await CommunicationRecords.call(sid: request.callSid, tx) else { throw ServiceError.notFound(request.callSid) }
+            return call
         }
     }
 
