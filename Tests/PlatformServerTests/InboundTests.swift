@@ -281,10 +281,33 @@ struct InboundTests {
             let gather = try #require(reply.instructions.first?.gather)
             #expect(gather.inputs == [.speech])
             #expect(gather.prompts.first?.text.contains("Acme Detailing") == true)
-            let turn = try await inbound.client.handleAiVoiceTurn(.with {
-                $0.callSid = Self.sid("CA", 3); $0.to = Self.acmeNumber; $0.speechResult = "I'd like a full detail on Friday"; $0.attempt = 1
-            }, metadata: inbound.metadata)
-            #expect(turn.instructions.first?.say.text.contains("Acme Detailing") == true)
+            _ = try await platform.database.withTenant("acme") { tx in
+                try await tx.update("tenants", set: [("contact_phone", "+19185550777")], where: "1 = 1")
+            }
+            func turn(_ speech: String, confidence: Float = 0.9, attempt: Int32 = 1) async throws -> VoiceReply {
+                try await inbound.client.handleAiVoiceTurn(.with {
+                    $0.callSid = Self.sid("CA", 3); $0.to = Self.acmeNumber; $0.from = "+15550001111"
+                    $0.speechResult = speech; $0.confidence = confidence; $0.attempt = attempt
+                }, metadata: inbound.metadata)
+            }
+            // Words the recogniser doubts are asked for again, and passed on to no one.
+            let doubtful = try await turn("I'd like a fall dentil on fry day", confidence: 0.2)
+            #expect(doubtful.instructions.first?.gather.prompts.first?.text == "Sorry, could you repeat that?")
+            #expect(doubtful.instructions.first?.gather.action.attempt == 2)
+
+            let answered = try await turn("I'd like a full detail on Friday", attempt: 2)
+            #expect(answered.instructions.first?.say.text.contains("Acme Detailing") == true)
+            _ = try await turn("I'd like a full detail on Friday", attempt: 2)  // Twilio retries the webhook
+            // What the caller asked for is in the call log, and texted to the business once.
+            let call = try await CommunicationLogService.Client(wrapping: platform.client).listCalls(
+                .with { $0.parent = "tenants/acme" }, metadata: platform.metadata(platform.ownerToken)).calls.first
+            #expect(call?.callerSaid == ["I'd like a full detail on Friday"])
+            let texts = try await platform.database.transaction(.platform) { tx in
+                try await tx.query("SELECT recipient, body FROM outbox_messages WHERE tenant_id = 'acme' AND purpose = 'ai_voice_request'")
+            }
+            #expect(texts.count == 1)
+            #expect(try texts.first?.string("recipient") == "+19185550777")
+            #expect(try texts.first?.string("body").contains("I'd like a full detail on Friday") == true)
         }
     }
 

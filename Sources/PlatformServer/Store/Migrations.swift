@@ -387,6 +387,7 @@ enum Migrator {
         PhoneConfigChangeFeed.migration,
         IdempotencyRecords.callerMigration,
         ExportArchiveChunks.migration,
+        CommunicationRecords.callerSaidMigration,
     ]
 
     static func migrate(_ database: any Database, logger: Logger) async throws {

@@ -123,6 +123,22 @@ enum CommunicationRecords {
         try await tx.update("phone_calls", set: assignments, where: "call_sid = \(request.callSid)")
     }
 
+    /// What callers tell the AI receptionist, kept on their call as a JSON array of strings.
+    static let callerSaidMigration = Migration(
+        version: 16,
+        name: "phone_calls_caller_said",
+        statements: ["ALTER TABLE phone_calls ADD COLUMN caller_said TEXT NOT NULL DEFAULT '[]'"],
+        tenantOwnedTables: [])
+
+    /// Adds what the caller said to their call; false when the call is not stored, or when this
+    /// is a retry of the turn that said it.
+    static func appendCallerSaid(_ said: String, callSid: String, _ tx: TenantTransaction) async throws -> Bool {
+        guard let call = try await call(sid: callSid, tx), call.callerSaid.last != said else { return false }
+        let all = String(decoding: try JSONEncoder().encode(call.callerSaid + [said]), as: UTF8.self)
+        try await tx.update("phone_calls", set: [("caller_said", all), ("update_time", Date())], where: "call_sid = \(callSid)")
+        return true
+    }
+
     static func phoneCall(from row: SQLRow) throws -> PhoneCall {
         let tenant = try row.string("tenant_id")
         return try PhoneCall.with {
@@ -135,6 +151,7 @@ enum CommunicationRecords {
             $0.status = PhoneCallStatus(storedName: try row.string("status"))
             $0.ivrMode = IvrMode(storedName: try row.string("ivr_mode"))
             $0.ivrSelections = try row.string("ivr_selections").split(separator: ",").map(String.init)
+            $0.callerSaid = try JSONDecoder().decode([String].self, from: Data(try row.string("caller_said").utf8))
             $0.connectedTo = try row.string("connected_to")
             $0.recordingURL = try row.string("recording_url")
             let recording = try row.int("recording_seconds")

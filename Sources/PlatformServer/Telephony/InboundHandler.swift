@@ -137,8 +137,21 @@ public struct InboundHandler: InboundServiceHandler {
     public func handleAiVoiceTurn(_ request: HandleAiVoiceTurnRequest, context: RequestContext) async throws -> VoiceReply {
         let resolution = try await resolve(messagingServiceSID: "", to: request.to)
         let flow = try await CallFlow(resolution: resolution, database: database)
-        let instructions = try await agent.respond(to: request.speechResult, attempt: max(Int(request.attempt), 1), flow.agentCall(caller: request.from))
-        return flow.reply(instructions)
+        let turn = try await agent.respond(
+            to: request.speechResult, confidence: request.confidence, attempt: max(Int(request.attempt), 1), flow.agentCall(caller: request.from))
+        if let asked = turn.passOn {
+            try await database.withTenant(resolution.tenantID) { tx in
+                guard try await CommunicationRecords.appendCallerSaid(asked, callSid: request.callSid, tx),
+                      let tenant = try await TenantRecords.find(tx), CallerNumber.canTakeTexts(tenant.contact.phone)
+                else { return }
+                // Once per call and turn: Twilio retrying the webhook texts nothing twice.
+                try await OutboxRecords.enqueue(.sms(
+                    to: tenant.contact.phone, from: flow.config.textSender,
+                    body: "\(request.from) called your AI receptionist: \"\(asked)\"", purpose: "ai_voice_request",
+                    dedupeKey: "ai_voice/\(request.callSid)/\(request.attempt)"), tx)
+            }
+        }
+        return flow.reply(turn.instructions)
     }
 
     public func recordMessageStatus(_ request: RecordMessageStatusRequest, context: RequestContext) async throws -> TextMessage {

@@ -6,7 +6,21 @@ public protocol VoiceAgent: Sendable {
     /// The first words of a call, ending with a speech gather.
     func greet(_ call: VoiceAgentCall) async throws -> [VoiceInstruction]
     /// The answer to what the caller said; empty speech means the caller said nothing.
-    func respond(to speech: String, attempt: Int, _ call: VoiceAgentCall) async throws -> [VoiceInstruction]
+    /// `confidence` is the recogniser's, 0 to 1, or 0 when the carrier gave none.
+    func respond(to speech: String, confidence: Float, attempt: Int, _ call: VoiceAgentCall) async throws -> VoiceAgentTurn
+}
+
+/// One turn's answer: what the caller hears, and the request it understood, if any.
+public struct VoiceAgentTurn: Sendable {
+    public var instructions: [VoiceInstruction]
+    /// What the caller asked the business for. The platform keeps it in the call log and texts
+    /// it to the business's contact, so "I've passed that on" is true.
+    public var passOn: String?
+
+    public init(instructions: [VoiceInstruction], passOn: String? = nil) {
+        self.instructions = instructions
+        self.passOn = passOn
+    }
 }
 
 /// What the agent knows about the call it is in.
@@ -28,18 +42,25 @@ public struct PlaceholderVoiceAgent: VoiceAgent {
         [listen(prompt: "Hi, thanks for calling \(call.tenantName)! I'm the virtual assistant. How can I help you today?", attempt: 1, call)]
     }
 
-    public func respond(to speech: String, attempt: Int, _ call: VoiceAgentCall) async throws -> [VoiceInstruction] {
+    /// Below this the recogniser doubts its own words: better to ask again than pass on a guess.
+    static let leastConfidence: Float = 0.4
+
+    public func respond(to speech: String, confidence: Float, attempt: Int, _ call: VoiceAgentCall) async throws -> VoiceAgentTurn {
         let said = speech.trimmingCharacters(in: .whitespacesAndNewlines)
-        if said.isEmpty {
+        let doubtful = confidence > 0 && confidence < Self.leastConfidence
+        if said.isEmpty || doubtful {
             if attempt < 2 {
-                return [listen(prompt: "Sorry, I didn't catch that. How can I help you?", attempt: attempt + 1, call)]
+                let prompt = said.isEmpty ? "Sorry, I didn't catch that. How can I help you?" : "Sorry, could you repeat that?"
+                return VoiceAgentTurn(instructions: [listen(prompt: prompt, attempt: attempt + 1, call)])
             }
-            return VoiceScript.goodbyeOrForward(call.forwardNumber)
+            return VoiceAgentTurn(instructions: VoiceScript.goodbyeOrForward(call.forwardNumber))
         }
-        return [
-            .say("Thanks! I've passed that on to the team at \(call.tenantName). Someone will text you back shortly."),
-            .endCall,
-        ]
+        return VoiceAgentTurn(
+            instructions: [
+                .say("Thanks! I've passed that on to the team at \(call.tenantName). Someone will text you back shortly."),
+                .endCall,
+            ],
+            passOn: said)
     }
 
     private func listen(prompt: String, attempt: Int, _ call: VoiceAgentCall) -> VoiceInstruction {

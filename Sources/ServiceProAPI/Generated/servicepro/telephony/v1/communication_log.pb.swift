@@ -395,6 +395,12 @@ public nonisolated struct PhoneCall: @unchecked Sendable {
   /// Clears the value of `updateTime`. Subsequent reads from it will return its default value.
   public mutating func clearUpdateTime() {_uniqueStorage()._updateTime = nil}
 
+  /// What the caller told the AI receptionist, turn by turn: the request it passed on.
+  public var callerSaid: [String] {
+    get {_storage._callerSaid}
+    set {_uniqueStorage()._callerSaid = newValue}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -514,7 +520,7 @@ nonisolated extension TextMessage: SwiftProtobuf.Message, SwiftProtobuf._Message
 
 nonisolated extension PhoneCall: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".PhoneCall"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{3}call_sid\0\u{1}direction\0\u{1}from\0\u{1}to\0\u{3}caller_name\0\u{1}status\0\u{3}ivr_mode\0\u{3}ivr_selections\0\u{3}connected_to\0\u{3}recording_url\0\u{3}recording_duration\0\u{1}duration\0\u{3}phone_config\0\u{1}customer\0\u{3}start_time\0\u{3}end_time\0\u{3}update_time\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{3}call_sid\0\u{1}direction\0\u{1}from\0\u{1}to\0\u{3}caller_name\0\u{1}status\0\u{3}ivr_mode\0\u{3}ivr_selections\0\u{3}connected_to\0\u{3}recording_url\0\u{3}recording_duration\0\u{1}duration\0\u{3}phone_config\0\u{1}customer\0\u{3}start_time\0\u{3}end_time\0\u{3}update_time\0\u{3}caller_said\0")
 
   fileprivate class _StorageClass {
     var _name: String = String()
@@ -535,6 +541,7 @@ nonisolated extension PhoneCall: SwiftProtobuf.Message, SwiftProtobuf._MessageIm
     var _startTime: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
     var _endTime: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
     var _updateTime: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+    var _callerSaid: [String] = []
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -563,6 +570,7 @@ nonisolated extension PhoneCall: SwiftProtobuf.Message, SwiftProtobuf._MessageIm
       _startTime = source._startTime
       _endTime = source._endTime
       _updateTime = source._updateTime
+      _callerSaid = source._callerSaid
     }
   }
 
@@ -599,6 +607,7 @@ nonisolated extension PhoneCall: SwiftProtobuf.Message, SwiftProtobuf._MessageIm
         case 16: try { try decoder.decodeSingularMessageField(value: &_storage._startTime) }()
         case 17: try { try decoder.decodeSingularMessageField(value: &_storage._endTime) }()
         case 18: try { try decoder.decodeSingularMessageField(value: &_storage._updateTime) }()
+        case 19: try { try decoder.decodeRepeatedStringField(value: &_storage._callerSaid) }()
         default: break
         }
       }
@@ -665,6 +674,9 @@ nonisolated extension PhoneCall: SwiftProtobuf.Message, SwiftProtobuf._MessageIm
       try { if let v = _storage._updateTime {
         try visitor.visitSingularMessageField(value: v, fieldNumber: 18)
       } }()
+      if !_storage._callerSaid.isEmpty {
+        try visitor.visitRepeatedStringField(value: _storage._callerSaid, fieldNumber: 19)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -692,6 +704,7 @@ nonisolated extension PhoneCall: SwiftProtobuf.Message, SwiftProtobuf._MessageIm
         if _storage._startTime != rhs_storage._startTime {return false}
         if _storage._endTime != rhs_storage._endTime {return false}
         if _storage._updateTime != rhs_storage._updateTime {return false}
+        if _storage._callerSaid != rhs_storage._callerSaid {return false}
         return true
       }
       if !storagesAreEqual {return false}
