@@ -19,10 +19,11 @@ struct TwilioCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Send the bridge a signed webhook as Twilio would, and print its TwiML.",
             discussion: """
-                Start with `call`, then continue the same call with `digits` or `speech` and the
-                CallSid it printed. The bridge must know the same auth token (TWILIO_AUTH_TOKEN).
+                Start with `call`, then continue the same call with `digits`, `speech` or
+                `dial-result` and the CallSid it printed. The bridge must know the same auth token
+                (TWILIO_AUTH_TOKEN).
                 """,
-            subcommands: [SMS.self, Call.self, Digits.self, Speech.self]
+            subcommands: [SMS.self, Call.self, Digits.self, Speech.self, DialResult.self]
         )
     }
 
@@ -128,6 +129,20 @@ struct TwilioCommand: ParsableCommand {
         func run() throws {
             try bridge.post("\(TwilioCallbackURLs.ivrGatherPath)?\(TwilioCallbackURLs.attemptParameter)=\(attempt)", [
                 ("CallSid", callSid), ("From", bridge.from), ("To", bridge.to), ("Digits", digits), ("CallStatus", "in-progress"),
+            ])
+        }
+    }
+
+    struct DialResult: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "dial-result", abstract: "How a <Dial> the bridge asked for ended.")
+        @OptionGroup var bridge: BridgeOptions
+        @Option(name: .customLong("call-sid"), help: "The CallSid `call` printed.") var callSid: String
+        @Option(help: "Twilio's DialCallStatus: completed, busy, no-answer, failed or canceled.") var status: String = "no-answer"
+        @Option(help: "The attempt in the Dial's action URL.") var attempt: Int = 1
+
+        func run() throws {
+            try bridge.post("\(TwilioCallbackURLs.dialResultPath)?\(TwilioCallbackURLs.attemptParameter)=\(attempt)", [
+                ("CallSid", callSid), ("From", bridge.from), ("To", bridge.to), ("DialCallStatus", status), ("CallStatus", "in-progress"),
             ])
         }
     }

@@ -355,7 +355,7 @@ struct SpctlCommandTests {
 /// `spctl twilio simulate` against a real bridge and platform.
 @Suite("spctl twilio simulate")
 struct TwilioSimulateTests {
-    @Test("sms, call, digits and speech print the bridge's TwiML; a wrong token is refused")
+    @Test("sms, call, digits and dial results print the bridge's TwiML; a wrong token is refused")
     func simulate() async throws {
         try await TestPlatform.with(.sqlite) { platform in
             try await platform.createTenant("acme", displayName: "Acme Detailing")
@@ -378,6 +378,11 @@ struct TwilioSimulateTests {
                 #expect(call.output.contains("<Gather"))
                 let digits = try await spctl.run(["twilio", "simulate", "digits", "--call-sid", "CA" + String(repeating: "ab", count: 16), "--digits", "3"] + common)
                 #expect(digits.output.contains("<Number>+19185559999</Number>"), "\(digits.output)")
+                let missed = try await spctl.run(["twilio", "simulate", "dial-result", "--call-sid", "CA" + String(repeating: "ab", count: 16), "--status", "busy"] + common)
+                #expect(missed.status == 0, "\(missed.output)")
+                #expect(missed.output.contains("<Record"), "nobody else to ring: a voicemail")
+                let answered = try await spctl.run(["twilio", "simulate", "dial-result", "--call-sid", "CA" + String(repeating: "ab", count: 16), "--status", "completed"] + common)
+                #expect(answered.output.contains("<Hangup/>"), "\(answered.output)")
 
                 let forged = try await spctl.run(["twilio", "simulate", "sms", "--body", "x", "--bridge", bridge.base, "--public-url", "https://bridge.example.com", "--auth-token", "wrong", "--to", "+19185550101"])
                 #expect(forged.status != 0)
