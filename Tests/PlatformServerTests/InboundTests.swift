@@ -82,6 +82,11 @@ struct InboundTests {
             #expect(unknown.resolutionMethod == .fallbackRoot)
             let missing = try await inbound.resolve(to: "")
             #expect(missing.tenant.slug == "root")
+
+            // The mode reported is the one calls are answered in: the plan has the last word.
+            #expect(try await inbound.resolve(to: Self.acmeNumber).ivrMode == .ivr)
+            try await platform.setPlan("acme", .starter)
+            #expect(try await inbound.resolve(to: Self.acmeNumber).ivrMode == .simple)
         }
     }
 

@@ -20,10 +20,12 @@ public struct InboundHandler: InboundServiceHandler {
     public func resolveInbound(_ request: ResolveInboundRequest, context: RequestContext) async throws -> ResolveInboundResponse {
         let resolution = try await resolve(messagingServiceSID: request.messagingServiceSid, to: request.to)
         let tenant = try await tenant(resolution.tenantID)
+        // The mode calls are answered in: the configured one, as the tenant's plan allows it.
+        let mode = try await CallFlow(resolution: resolution, database: database).mode
         return ResolveInboundResponse.with {
             $0.tenant = tenant
             if let config = resolution.phoneConfig { $0.phoneConfig = config.config }
-            $0.ivrMode = resolution.ivrMode
+            $0.ivrMode = mode
             $0.resolutionMethod = resolution.method
         }
     }
