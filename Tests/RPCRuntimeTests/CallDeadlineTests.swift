@@ -15,8 +15,10 @@ struct CallDeadlineTests {
 
     @Test("a call's own error passes through unchanged")
     func errorsPassThrough() async throws {
+        // Generous: on a loaded machine even an immediate throw can take longer than 300 ms.
+        let generous = CallDeadline(timeout: .seconds(30))
         let error = await #expect(throws: RPCError.self) {
-            try await deadline.run { () async throws -> String in throw RPCError(code: .notFound, message: "no such tenant") }
+            try await generous.run { () async throws -> String in throw RPCError(code: .notFound, message: "no such tenant") }
         }
         #expect(error?.code == .notFound)
     }
@@ -38,9 +40,11 @@ struct CallDeadlineTests {
 
     @Test("an answer that lands after the deadline, before the timer fired, is the call's own")
     func lateAnswerIsNotRelabelled() async throws {
-        // The timer's only thread is busy past the call's end, so the timer cannot fire first.
+        // The timer's only thread is busy until the call has ended, however long a loaded
+        // machine makes that take, so the timer cannot fire first.
         let timers = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        timers.any().execute { Thread.sleep(forTimeInterval: 1) }
+        let callEnded = DispatchSemaphore(value: 0)
+        timers.any().execute { _ = callEnded.wait(timeout: .now() + 30) }
         let deadline = CallDeadline(timeout: .milliseconds(100), timers: timers)
         let error = await #expect(throws: RPCError.self) {
             try await deadline.run { () async throws -> Bool in
@@ -48,6 +52,7 @@ struct CallDeadlineTests {
                 throw RPCError(code: .notFound, message: "no such tenant")
             }
         }
+        callEnded.signal()
         #expect(error?.code == .notFound, "a refusal stays a refusal, whatever the clock says")
         try await timers.shutdownGracefully()
     }
