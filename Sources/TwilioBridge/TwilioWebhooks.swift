@@ -198,6 +198,9 @@ struct TwilioWebhooks<Transport: ClientTransport>: Sendable {
                     $0.recordingSid = form["RecordingSid"]
                     $0.recordingURL = form["RecordingUrl"]
                     if let seconds = Int64(form["RecordingDuration"]) { $0.recordingDuration = .init(seconds: seconds) }
+                    $0.from = form["From"]
+                    $0.to = form["To"]
+                    $0.eventTime = .init(date: Date())
                 }
                 _ = try await deadline.run { try await inbound.recordCallStatus(request, metadata: platform.metadata) }
             }

@@ -240,6 +240,18 @@ struct InboundTests {
             #expect(late.duration.seconds == 42)
             #expect(try await status(.noAnswer).status == .completed, "the first ending stands")
 
+            // A call the bridge answered alone while the platform was down is logged from its status.
+            let unseen = try await inbound.client.recordCallStatus(.with {
+                $0.callSid = Self.sid("CA", 41); $0.status = .completed; $0.duration = .init(seconds: 12)
+                $0.from = "+15550004141"; $0.to = Self.acmeNumber
+            }, metadata: inbound.metadata)
+            #expect(unseen.name.hasPrefix("tenants/acme/calls/"))
+            #expect(unseen.status == .completed)
+            #expect(unseen.duration.seconds == 12)
+            #expect(unseen.from == "+15550004141")
+            let nowhere = await failure { try await inbound.client.recordCallStatus(.with { $0.callSid = Self.sid("CA", 42); $0.status = .completed }, metadata: inbound.metadata) }
+            #expect(nowhere?.code == .notFound, "without the number called there is no tenant to log it for")
+
             let text = try await inbound.text(Self.sid("SM", 40), to: Self.acmeNumber)
             func textStatus(_ status: TextMessageStatus) async throws -> TextMessage {
                 try await inbound.client.recordMessageStatus(.with { $0.messageSid = Self.sid("SM", 40); $0.status = status }, metadata: inbound.metadata)

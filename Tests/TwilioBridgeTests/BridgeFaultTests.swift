@@ -106,6 +106,16 @@ struct BridgeFaultTests {
                 try await OutboxService.Client(wrapping: client).listOutboxMessages(.with { $0.parent = "tenants/acme" }, metadata: owner).outboxMessages
             }
             #expect(queued.map(\.recipient) == ["+15550005555"], "the replay's acknowledgement goes through the outbox")
+
+            // The call answered by the fallback reaches the call log with its final status.
+            let ended = BridgeWebhookTests.call(2).filter { $0.0 != "CallStatus" } + [("CallStatus", "completed"), ("CallDuration", "61")]
+            #expect(try await bridge.post("/twilio/status", ended).status == 200)
+            let calls = try await platform.call { client, owner in
+                try await CommunicationLogService.Client(wrapping: client).listCalls(.with { $0.parent = "tenants/acme" }, metadata: owner).calls
+            }
+            let fallback = calls.first { $0.callSid == BridgeWebhookTests.call(2).first { $0.0 == "CallSid" }?.1 }
+            #expect(fallback?.status == .completed)
+            #expect(fallback?.duration.seconds == 61)
         }
         await platform.stop()
     }

@@ -166,7 +166,24 @@ public struct InboundHandler: InboundServiceHandler {
     }
 
     public func recordCallStatus(_ request: RecordCallStatusRequest, context: RequestContext) async throws -> PhoneCall {
-        let tenantID = try await owner(of: "phone_calls", sidColumn: "call_sid", sid: request.callSid)
+        let tenantID: String
+        do {
+            tenantID = try await owner(of: "phone_calls", sidColumn: "call_sid", sid: request.callSid)
+        } catch let error as ServiceError where error.code == .notFound && !request.to.isEmpty {
+            // A call the bridge answered alone, while the platform was down: logged now, from
+            // its status, for the tenant whose number was called.
+            let resolution = try await resolve(messagingServiceSID: "", to: request.to)
+            tenantID = resolution.tenantID
+            try await database.withTenant(tenantID) { tx in
+                let call = PhoneCall.with {
+                    $0.callSid = request.callSid
+                    $0.direction = .inbound
+                    $0.from = request.from
+                    $0.to = request.to
+                }
+                try await CommunicationRecords.insert(call, id: Tokens.id(bytes: 10), phoneConfigID: resolution.phoneConfig?.id, customerID: nil, tx)
+            }
+        }
         return try await database.withTenant(tenantID) { tx in
             try await CommunicationRecords.updateCall(request, tx)
             guard let call = try await CommunicationRecords.call(sid: request.callSid, tx) else { throw ServiceError.notFound(request.callSid) }

@@ -115,6 +115,12 @@ struct InboundCommands: AsyncParsableCommand {
         @Option(name: .customLong("event-time"), help: "When the bridge received the callback; orders callbacks that arrive out of order. (RFC 3339 time)")
         var eventTime: String?
 
+        @Option(name: .customLong("from"), help: "As Twilio sent them. A call the platform never saw (the bridge answered it with its fallback  while the platform was down) is logged from its status callback, for the number called.")
+        var from: String?
+
+        @Option(name: .customLong("to"), help: "")
+        var to: String?
+
         func run() async throws {
             var request = try call.request(RecordCallStatusRequest.self)
             if let value = callSid { request.callSid = value }
@@ -124,6 +130,8 @@ struct InboundCommands: AsyncParsableCommand {
             if let value = recordingURL { request.recordingURL = value }
             if let value = recordingDuration { request.recordingDuration = try CLIValue.duration(value, flag: "recording-duration") }
             if let value = eventTime { request.eventTime = try CLIValue.timestamp(value, flag: "event-time") }
+            if let value = from { request.from = value }
+            if let value = to { request.to = value }
             try await call.unary(request) { client, request, metadata in
                 try await InboundService.Client(wrapping: client).recordCallStatus(request, metadata: metadata)
             }

@@ -423,6 +423,12 @@ public nonisolated struct RecordCallStatusRequest: Sendable {
   /// Clears the value of `eventTime`. Subsequent reads from it will return its default value.
   public mutating func clearEventTime() {self._eventTime = nil}
 
+  /// As Twilio sent them. A call the platform never saw (the bridge answered it with its fallback
+  /// while the platform was down) is logged from its status callback, for the number called.
+  public var from: String = String()
+
+  public var to: String = String()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -997,7 +1003,7 @@ nonisolated extension RecordMessageStatusRequest: SwiftProtobuf.Message, SwiftPr
 
 nonisolated extension RecordCallStatusRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".RecordCallStatusRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}call_sid\0\u{1}status\0\u{1}duration\0\u{3}recording_sid\0\u{3}recording_url\0\u{3}recording_duration\0\u{3}event_time\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}call_sid\0\u{1}status\0\u{1}duration\0\u{3}recording_sid\0\u{3}recording_url\0\u{3}recording_duration\0\u{3}event_time\0\u{1}from\0\u{1}to\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1012,6 +1018,8 @@ nonisolated extension RecordCallStatusRequest: SwiftProtobuf.Message, SwiftProto
       case 5: try { try decoder.decodeSingularStringField(value: &self.recordingURL) }()
       case 6: try { try decoder.decodeSingularMessageField(value: &self._recordingDuration) }()
       case 7: try { try decoder.decodeSingularMessageField(value: &self._eventTime) }()
+      case 8: try { try decoder.decodeSingularStringField(value: &self.from) }()
+      case 9: try { try decoder.decodeSingularStringField(value: &self.to) }()
       default: break
       }
     }
@@ -1043,6 +1051,12 @@ nonisolated extension RecordCallStatusRequest: SwiftProtobuf.Message, SwiftProto
     try { if let v = self._eventTime {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 7)
     } }()
+    if !self.from.isEmpty {
+      try visitor.visitSingularStringField(value: self.from, fieldNumber: 8)
+    }
+    if !self.to.isEmpty {
+      try visitor.visitSingularStringField(value: self.to, fieldNumber: 9)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1054,6 +1068,8 @@ nonisolated extension RecordCallStatusRequest: SwiftProtobuf.Message, SwiftProto
     if lhs.recordingURL != rhs.recordingURL {return false}
     if lhs._recordingDuration != rhs._recordingDuration {return false}
     if lhs._eventTime != rhs._eventTime {return false}
+    if lhs.from != rhs.from {return false}
+    if lhs.to != rhs.to {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -167,6 +167,8 @@ extension RecordCallStatusRequest: ValidatableMessage {
         if self.hasEventTime {
             FieldCheck.timestamp(self.eventTime, path + "event_time", &violations)
         }
+        FieldCheck.maxLength(self.from, 256, path + "from", &violations)
+        FieldCheck.maxLength(self.to, 256, path + "to", &violations)
     }
 
     public mutating func normalize() {}
