@@ -86,7 +86,7 @@ public struct ExportHandler: ExportServiceHandler {
             }
             let data = stored.dropFirst(Int(offset % size))
             try await responses.write(ExportChunk.with {
-                $0.data = Data(data)
+                $0.data = data
                 $0.offset = offset
                 $0.totalSize = job.sizeBytes
                 $0.sha256 = job.sha256

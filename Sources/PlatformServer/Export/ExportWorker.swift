@@ -43,7 +43,7 @@ public struct ExportWorker: Service {
     /// Deletes expired archives, then builds at most one job. True when it built one.
     @discardableResult
     public func runOnce(now: Date = Date()) async throws -> Bool {
-        try await database.transaction(.platform) { try await ExportJobRecords.expire(now: now, $0) }
+        _ = try await database.transaction(.platform) { try await ExportJobRecords.expire(now: now, $0) }
         guard let job = try await database.transaction(.platform, { tx in
             try await ExportJobRecords.claim(worker: worker, now: now, lease: settings.leaseDuration, tx)
         }) else { return false }
@@ -55,14 +55,18 @@ public struct ExportWorker: Service {
     /// work directories beside them; an earlier version's are deleted here (their jobs read as
     /// expired), so no tenant's data outlives its purge on a replica's disk.
     static func removeEarlierArchives(in directory: URL) {
-        let files = FileManager.default
-        for entry in (try? files.contentsOfDirectory(atPath: directory.path)) ?? [] where !entry.hasPrefix(".work-") {
+        for entry in (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? [] where !entry.hasPrefix(".work-") {
             let tenantDirectory = directory.appendingPathComponent(entry, isDirectory: true)
-            for file in (try? files.contentsOfDirectory(atPath: tenantDirectory.path)) ?? [] where file.hasSuffix(".zip") || file.hasPrefix(".work-") {
-                try? files.removeItem(at: tenantDirectory.appendingPathComponent(file))
-            }
+            removeEntries(of: tenantDirectory) { $0.hasSuffix(".zip") || $0.hasPrefix(".work-") }
             // Only if nothing else is in it.
             rmdir(tenantDirectory.path)
+        }
+    }
+
+    /// Deletes what `directory` holds whose name `matches`; a directory that is not there holds nothing.
+    private static func removeEntries(of directory: URL, where matches: (String) -> Bool) {
+        for entry in (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? [] where matches(entry) {
+            try? FileManager.default.removeItem(at: directory.appendingPathComponent(entry))
         }
     }
 
@@ -71,10 +75,7 @@ public struct ExportWorker: Service {
     private func build(_ job: ExportJobRecord) async throws {
         // A work directory per attempt; a crashed attempt's leftovers here go when the job is retaken.
         let prefix = ".work-\(job.exportID)-"
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        for leftover in (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? [] where leftover.hasPrefix(prefix) {
-            try? FileManager.default.removeItem(at: directory.appendingPathComponent(leftover))
-        }
+        Self.removeEntries(of: directory) { $0.hasPrefix(prefix) }
         let work = directory.appendingPathComponent(prefix + worker, isDirectory: true)
         try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: work) }

@@ -82,11 +82,11 @@ extension SQLTransaction {
     public func changes(_ statement: SQLStatement) async throws -> Int {
         switch dialect {
         case .postgres:
-            return Int(try await first("WITH changed AS (" + statement + " RETURNING 1) SELECT COUNT(*) AS n FROM changed")!.int("n"))
+            return Int(try await first("WITH changed AS (" + statement + " RETURNING 1) SELECT COUNT(*) AS n FROM changed")?.int("n") ?? 0)
         case .sqlite:
             // The transaction has the connection to itself, so the last change counted is this one.
             try await execute(statement)
-            return Int(try await first("SELECT changes() AS n")!.int("n"))
+            return Int(try await first("SELECT changes() AS n")?.int("n") ?? 0)
         }
     }
 }

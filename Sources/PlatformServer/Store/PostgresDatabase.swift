@@ -100,7 +100,6 @@ public final class PostgresDatabase: Database {
     }
 }
 
-
 struct PostgresTransaction: SQLTransaction {
     let connection: PostgresConnection
     let scope: DataScope

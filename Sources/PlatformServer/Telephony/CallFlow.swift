@@ -118,7 +118,7 @@ struct CallFlow {
             let link = option.smsBody.isEmpty ? "Book your next appointment with \(tenantName) here: reply to this text with a day and time that suits you." : option.smsBody
             return Selection(instructions: [.say("We've just texted you a booking link. Thanks for calling!"), .endCall], text: link)
         case .speakToSomeone:
-            guard !people.isEmpty else { return Selection(instructions: VoiceScript.goodbyeOrForward("")) }
+            guard !people.isEmpty else { return Selection(instructions: VoiceScript.goodbye()) }
             return Selection(instructions: [.say("Let me connect you with someone.")] + connect())
         case .voicemail:
             return Selection(instructions: VoiceScript.leaveVoicemail())

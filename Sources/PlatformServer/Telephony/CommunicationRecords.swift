@@ -47,12 +47,14 @@ enum CommunicationRecords {
     }
 
     /// Twilio does not promise its callbacks' order: a status that is not further along than the
-    /// stored one (a late "sent" after "delivered") changes nothing.
-    static func updateMessageStatus(sid: String, status: TextMessageStatus, errorCode: Int32, _ tx: TenantTransaction) async throws {
-        guard let current = try await message(sid: sid, tx), status.progress > current.status.progress else { return }
+    /// stored one (a late "sent" after "delivered") changes nothing. The message as it then is.
+    static func updateMessageStatus(sid: String, status: TextMessageStatus, errorCode: Int32, _ tx: TenantTransaction) async throws -> TextMessage? {
+        guard let current = try await message(sid: sid, tx) else { return nil }
+        guard status.progress > current.status.progress else { return current }
         try await tx.update("text_messages", set: [
             ("status", status.storedName), ("error_code", Int64(errorCode)), ("update_time", Date()),
         ], where: "message_sid = \(sid)")
+        return try await message(sid: sid, tx)
     }
 
     static func textMessage(from row: SQLRow) throws -> TextMessage {
@@ -107,13 +109,13 @@ enum CommunicationRecords {
     }
 
     /// The status only moves forward (a late "ringing" after "completed" is ignored); the
-    /// duration and recording are taken whenever they come.
-    static func updateCall(_ request: RecordCallStatusRequest, _ tx: TenantTransaction) async throws {
-        guard let current = try await call(sid: request.callSid, tx) else { return }
+    /// duration and recording are taken whenever they come. The call as it then is.
+    static func updateCall(_ request: RecordCallStatusRequest, _ tx: TenantTransaction) async throws -> PhoneCall? {
+        guard let current = try await call(sid: request.callSid, tx) else { return nil }
         var assignments: [(String, any SQLValueConvertible)] = [("update_time", Date())]
-        if request.status != .unspecified, request.status.progress > current.status.progress {
+        if request.status.progress > current.status.progress {
             assignments.append(("status", request.status.storedName))
-            if [.completed, .busy, .noAnswer, .failed, .canceled].contains(request.status) {
+            if request.status.hasEnded {
                 assignments.append(("end_time", request.hasEventTime ? request.eventTime.date : Date()))
             }
         }
@@ -121,6 +123,7 @@ enum CommunicationRecords {
         if !request.recordingURL.isEmpty { assignments.append(("recording_url", request.recordingURL)) }
         if request.hasRecordingDuration { assignments.append(("recording_seconds", request.recordingDuration.seconds)) }
         try await tx.update("phone_calls", set: assignments, where: "call_sid = \(request.callSid)")
+        return try await call(sid: request.callSid, tx)
     }
 
     /// What callers tell the AI receptionist, kept on their call as a JSON array of strings.
@@ -231,4 +234,7 @@ extension PhoneCallStatus: StoredEnum {
         case .completed, .busy, .noAnswer, .failed, .canceled: 4
         }
     }
+
+    /// Completed, busy, unanswered, failed or cancelled: the call is over.
+    var hasEnded: Bool { progress == PhoneCallStatus.completed.progress }
 }

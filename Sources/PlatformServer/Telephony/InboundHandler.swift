@@ -157,38 +157,40 @@ public struct InboundHandler: InboundServiceHandler {
     }
 
     public func recordMessageStatus(_ request: RecordMessageStatusRequest, context: RequestContext) async throws -> TextMessage {
-        let tenantID = try await owner(of: "text_messages", sidColumn: "message_sid", sid: request.messageSid)
+        guard let tenantID = try await owner(of: "text_messages", sidColumn: "message_sid", sid: request.messageSid) else {
+            throw ServiceError.notFound(request.messageSid)
+        }
         return try await database.withTenant(tenantID) { tx in
-            try await CommunicationRecords.updateMessageStatus(sid: request.messageSid, status: request.status, errorCode: request.errorCode, tx)
-            guard let message = try await CommunicationRecords.message(sid: request.messageSid, tx) else { throw ServiceError.notFound(request.messageSid) }
+            guard let message = try await CommunicationRecords.updateMessageStatus(sid: request.messageSid, status: request.status, errorCode: request.errorCode, tx)
+            else { throw ServiceError.notFound(request.messageSid) }
             return message
         }
     }
 
     public func recordCallStatus(_ request: RecordCallStatusRequest, context: RequestContext) async throws -> PhoneCall {
-        let tenantID: String
-        do {
-            tenantID = try await owner(of: "phone_calls", sidColumn: "call_sid", sid: request.callSid)
-        } catch let error as ServiceError where error.code == .notFound && !request.to.isEmpty {
-            // A call the bridge answered alone, while the platform was down: logged now, from
-            // its status, for the tenant whose number was called.
-            let resolution = try await resolve(messagingServiceSID: "", to: request.to)
-            tenantID = resolution.tenantID
-            try await database.withTenant(tenantID) { tx in
-                let call = PhoneCall.with {
-                    $0.callSid = request.callSid
-                    $0.direction = .inbound
-                    $0.from = request.from
-                    $0.to = request.to
-                }
-                try await CommunicationRecords.insert(call, id: Tokens.id(bytes: 10), phoneConfigID: resolution.phoneConfig?.id, customerID: nil, tx)
-            }
-        }
+        let known = try await owner(of: "phone_calls", sidColumn: "call_sid", sid: request.callSid)
+        let tenantID = if let known { known } else { try await logCallAnsweredAlone(request) }
         return try await database.withTenant(tenantID) { tx in
-            try await CommunicationRecords.updateCall(request, tx)
-            guard let call = try await CommunicationRecords.call(sid: request.callSid, tx) else { throw ServiceError.notFound(request.callSid) }
+            guard let call = try await CommunicationRecords.updateCall(request, tx) else { throw ServiceError.notFound(request.callSid) }
             return call
         }
+    }
+
+    /// A call the bridge answered alone, while the platform was down, is logged from its status,
+    /// for the tenant whose number was called; returns that tenant.
+    private func logCallAnsweredAlone(_ request: RecordCallStatusRequest) async throws -> String {
+        guard !request.to.isEmpty else { throw ServiceError.notFound(request.callSid) }
+        let resolution = try await resolve(messagingServiceSID: "", to: request.to)
+        try await database.withTenant(resolution.tenantID) { tx in
+            let call = PhoneCall.with {
+                $0.callSid = request.callSid
+                $0.direction = .inbound
+                $0.from = request.from
+                $0.to = request.to
+            }
+            try await CommunicationRecords.insert(call, id: Tokens.id(bytes: 10), phoneConfigID: resolution.phoneConfig?.id, customerID: nil, tx)
+        }
+        return resolution.tenantID
     }
 
     /// The tenant a webhook is for, which the call's log line then names: the bridge's key is a
@@ -199,12 +201,13 @@ public struct InboundHandler: InboundServiceHandler {
         return resolution
     }
 
-    /// The tenant whose log holds this SID; status callbacks carry no number to resolve by.
-    private func owner(of table: String, sidColumn: String, sid: String) async throws -> String {
+    /// The tenant whose log holds this SID, if any: a message's status callback carries no number
+    /// to resolve by.
+    private func owner(of table: String, sidColumn: String, sid: String) async throws -> String? {
         let row = try await database.transaction(.platform) { tx in
             try await tx.first("SELECT tenant_id FROM \(raw: table) WHERE \(raw: sidColumn) = \(sid)")
         }
-        guard let row else { throw ServiceError.notFound(sid) }
+        guard let row else { return nil }
         let tenantID = try row.string("tenant_id")
         CallRecord.current?.tenantID = tenantID
         return tenantID

@@ -58,7 +58,11 @@ enum VoiceScript {
         if !forwardNumber.isEmpty {
             return [.say("Let me connect you with someone."), .dial(number: forwardNumber)]
         }
-        return [.say("Sorry we couldn't help over the phone today. Please text us at this number and we'll get right back to you. Goodbye!"), .endCall]
+        return goodbye()
+    }
+
+    static func goodbye() -> [VoiceInstruction] {
+        [.say("Sorry we couldn't help over the phone today. Please text us at this number and we'll get right back to you. Goodbye!"), .endCall]
     }
 
     static func leaveVoicemail() -> [VoiceInstruction] {

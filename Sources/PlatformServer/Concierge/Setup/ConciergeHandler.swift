@@ -85,13 +85,15 @@ public struct ConciergeHandler: ConciergeServiceHandler {
         }
     }
 
-    /// Everything the create writes, in the caller's transaction.
-    private func write(_ plan: ConciergePlanCheck, number: ProvisionedNumber?, _ tx: TenantTransaction, context: RequestContext) async throws -> CreateConciergeTenantResponse {
-        let now = Date()
+    /// The tenant, its number and its industry pack (whose IVR menu goes on the number), as the
+    /// create writes them and the review step previews them; `phoneNumber` replaces the plan's.
+    private func setUp(
+        _ plan: ConciergePlanCheck, phoneNumber: String?, _ tx: TenantTransaction, now: Date
+    ) async throws -> (applied: AppliedPackSummary, phoneConfig: PhoneConfig?) {
         try await TenantRecords.insert(plan.tenant, tx, now: now)
         try faults.fail(.tenant)
         if var config = plan.phoneConfig {
-            if let number { config.phoneNumber = number.phoneNumber }
+            if let phoneNumber { config.phoneNumber = phoneNumber }
             let stored = PhoneConfigHandler.withDefaultMenu(config, businessName: plan.tenant.displayName)
             try await PhoneConfigRecords.insert(stored, id: ConciergePlanCheck.phoneConfigID, sealedSIPPassword: nil, tx, now: now)
         }
@@ -100,6 +102,12 @@ public struct ConciergeHandler: ConciergeServiceHandler {
         try await PackApplier.applyIvrMenu(plan.pack, businessName: plan.tenant.displayName, tx, now: now)
         let phoneConfig = try await PhoneConfigRecords.find(id: ConciergePlanCheck.phoneConfigID, tx)?.config
         try faults.fail(.industryPack)
+        return (applied, phoneConfig)
+    }
+
+    /// Everything the create writes, in the caller's transaction.
+    private func write(_ plan: ConciergePlanCheck, number: ProvisionedNumber?, _ tx: TenantTransaction, context: RequestContext) async throws -> CreateConciergeTenantResponse {
+        let (applied, phoneConfig) = try await setUp(plan, phoneNumber: number?.phoneNumber, tx, now: Date())
         try await AuditLog.record(tx, context: context, resource: ResourceName.tenant(plan.tenantID), details: [
             "industry_pack": plan.pack.name, "tier": plan.tier.rawValue,
             "telephony": "\(plan.telephonyMode)", "number": phoneConfig?.phoneNumber ?? "",
@@ -136,24 +144,14 @@ public struct ConciergeHandler: ConciergeServiceHandler {
     /// The review step: what a create would write, written in a transaction that is then
     /// rolled back, so the summary is exactly what the real create would do.
     private func preview(_ plan: ConciergePlanCheck) async throws -> CreateConciergeTenantResponse {
-        var previewPlan = plan
-        if previewPlan.telephonyMode == .provisionNumber { previewPlan.phoneConfig?.phoneNumber = "" }
-        let shown = previewPlan
+        // A number still to be bought has none yet.
+        let phoneNumber: String? = plan.telephonyMode == .provisionNumber ? "" : nil
         return try await RolledBack.run(database, .platform) { tx in
-            let scoped = TenantTransaction(tenantID: shown.tenantID, base: tx)
-            let now = Date()
-            try await TenantRecords.insert(shown.tenant, scoped)
-            if let config = shown.phoneConfig {
-                let stored = PhoneConfigHandler.withDefaultMenu(config, businessName: shown.tenant.displayName)
-                try await PhoneConfigRecords.insert(stored, id: ConciergePlanCheck.phoneConfigID, sealedSIPPassword: nil, scoped, now: now)
-            }
-            let applied = try await PackApplier.apply(shown.pack, tier: shown.tier, scoped, now: now)
-            try await PackApplier.applyIvrMenu(shown.pack, businessName: shown.tenant.displayName, scoped, now: now)
-            let phoneConfig = try await PhoneConfigRecords.find(id: ConciergePlanCheck.phoneConfigID, scoped)?.config
+            let (applied, phoneConfig) = try await setUp(plan, phoneNumber: phoneNumber, TenantTransaction(tenantID: plan.tenantID, base: tx), now: Date())
             return CreateConciergeTenantResponse.with {
-                $0.tenant = shown.tenant
-                $0.tenant.name = ResourceName.tenant(shown.tenantID)
-                $0.tenant.slug = shown.tenantID
+                $0.tenant = plan.tenant
+                $0.tenant.name = ResourceName.tenant(plan.tenantID)
+                $0.tenant.slug = plan.tenantID
                 if let phoneConfig { $0.phoneConfig = phoneConfig }
                 $0.appliedPack = applied
                 $0.validateOnly = true
