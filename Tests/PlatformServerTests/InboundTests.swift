@@ -278,15 +278,72 @@ struct InboundTests {
             let inbound = try await Self.setUp(platform)
             let sid = Self.sid("SM", 60)
             // As a first attempt that failed between storing the text and linking its sender leaves it.
-            let stored = try await CommunicationRecords.insertIfNew(
-                .with { $0.messageSid = sid; $0.direction = .inbound; $0.from = "+15550006060"; $0.to = Self.acmeNumber; $0.body = "hi"; $0.status = .received },
-                id: "m60", tenantID: "acme", phoneConfigID: nil, platform.database)
-            #expect(stored?.customer.isEmpty == true)
+            let stored = try await CommunicationRecords.insertIfNew([Self.newText(sid, from: "+15550006060", id: "m60")], tenantID: "acme", platform.database)
+            #expect(stored.first??.customer.isEmpty == true)
             let retried = try await inbound.text(sid, to: Self.acmeNumber, from: "+15550006060", body: "hi")
             #expect(retried.duplicate)
             #expect(retried.message.customer.hasPrefix("tenants/acme/customers/"))
             #expect(retried.replies.first?.body.contains("Thanks for texting") == true, "the acknowledgement the first attempt never sent")
         }
+    }
+
+    @Test("texts stored together: each sender linked, a MessageSid repeated in the batch or stored for another tenant stored once", arguments: TestBackend.available)
+    func textsStoredTogether(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            let inbound = try await Self.setUp(platform)
+            let known = try await inbound.text(Self.sid("SM", 70), to: Self.acmeNumber, from: "+15550007070")
+            let bravos = try await inbound.text(Self.sid("SM", 71), to: Self.bravoNumber, from: "+15550007171")
+            #expect(bravos.tenant == "tenants/bravo")
+
+            let texts = [
+                Self.newText(Self.sid("SM", 72), from: "+15550007070", id: "m72"),
+                Self.newText(Self.sid("SM", 73), from: "+15550007373", id: "m73"),
+                Self.newText(Self.sid("SM", 72), from: "+15550007070", id: "m72-again"),
+                Self.newText(Self.sid("SM", 71), from: "+15550007171", id: "m71-bravos"),
+            ]
+            let stored = try await CommunicationRecords.insertIfNew(texts, tenantID: "acme", platform.database)
+            #expect(stored.map { $0?.name } == ["tenants/acme/messages/m72", "tenants/acme/messages/m73", nil, nil])
+            #expect(stored[0]?.customer == known.message.customer, "a known sender is linked in the same statement")
+            #expect(stored[1]?.customer.isEmpty == true, "a new sender is left for the handler to link")
+
+            let log = try await CommunicationLogService.Client(wrapping: platform.client).listMessages(
+                .with { $0.parent = "tenants/acme" }, metadata: platform.metadata(platform.ownerToken))
+            #expect(log.messages.map(\.messageSid).sorted() == [Self.sid("SM", 70), Self.sid("SM", 72), Self.sid("SM", 73)])
+        }
+    }
+
+    @Test("a burst of texts, each sent several times at once, stores each once and answers one attempt as the first", arguments: TestBackend.available)
+    func textBurst(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            let inbound = try await Self.setUp(platform)
+            let attempts = try await withThrowingTaskGroup(of: HandleInboundMessageResponse.self) { group in
+                for number in 0..<24 {
+                    for _ in 0..<3 {
+                        group.addTask {
+                            try await inbound.text(Self.sid("SM", 100 + number), to: Self.acmeNumber, from: "+1555000\(1000 + number % 6)")
+                        }
+                    }
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            let bySid = Dictionary(grouping: attempts, by: \.message.messageSid)
+            #expect(bySid.count == 24)
+            for (sid, answers) in bySid {
+                #expect(answers.filter { !$0.duplicate }.count == 1, "\(sid): one first answer")
+                #expect(Set(answers.map(\.message.name)).count == 1, "\(sid): every attempt sees the one stored message")
+                #expect(answers.allSatisfy { $0.message.customer.hasPrefix("tenants/acme/customers/") })
+            }
+            let stored = try await platform.database.withTenant("acme") { tx in
+                try await tx.select(from: "text_messages", where: "direction = 'inbound'").count
+            }
+            #expect(stored == 24)
+        }
+    }
+
+    static func newText(_ sid: String, from: String, id: String) -> CommunicationRecords.NewText {
+        CommunicationRecords.NewText(
+            message: .with { $0.messageSid = sid; $0.direction = .inbound; $0.from = from; $0.to = acmeNumber; $0.body = "hi"; $0.status = .received },
+            id: id, phoneConfigID: nil)
     }
 
     @Test("AI voice greets with the tenant's name and listens", arguments: TestBackend.available)

@@ -13,32 +13,42 @@ enum CommunicationRecords {
         try await tx.select(from: "text_messages", where: "message_sid = \(sid)").first.map(textMessage(from:))
     }
 
-    /// Stores an inbound message linked to the customer with the sender's number, unless one
-    /// with its MessageSid is already stored: the new message, or nil for a retry. One statement
-    /// with no transaction around it, because every inbound text comes through here; a sender
-    /// with no customer yet leaves the link empty for the caller to make.
-    static func insertIfNew(_ message: TextMessage, id: String, tenantID: String, phoneConfigID: String?, _ database: any Database, now: Date = Date()) async throws -> TextMessage? {
-        let columns: [(String, any SQLValueConvertible)] = [
-            ("tenant_id", tenantID),
-            ("message_id", id),
-            ("message_sid", message.messageSid),
-            ("direction", message.direction.storedName),
-            ("from_number", message.from),
-            ("to_number", message.to),
-            ("body", message.body),
-            ("media_urls", message.mediaUrls.joined(separator: "\n")),
-            ("status", message.status.storedName),
-            ("error_code", Int64(message.errorCode)),
-            ("phone_config_id", phoneConfigID),
-            ("create_time", message.hasCreateTime ? message.createTime.date : now),
-            ("update_time", now),
+    /// An inbound text to store: the message, its new id, and the number it came in on.
+    struct NewText: Sendable {
+        let message: TextMessage
+        let id: String
+        let phoneConfigID: String?
+    }
+
+    /// Stores inbound texts of one tenant, each linked to the customer with its sender's number,
+    /// in one statement with no transaction around it: every inbound text comes through here, and
+    /// under load the inbound handler's batcher gathers them. One result per text, in order: the
+    /// stored message, or nil where its MessageSid was already stored (Twilio's retry, or a
+    /// repeat earlier in `texts`). A sender with no customer yet leaves the link empty for the
+    /// caller to make.
+    static func insertIfNew(_ texts: [NewText], tenantID: String, _ database: any Database, now: Date = Date()) async throws -> [TextMessage?] {
+        let columns = [
+            "tenant_id", "message_id", "message_sid", "direction", "from_number", "to_number", "body", "media_urls", "status",
+            "error_code", "phone_config_id", "create_time", "update_time", "customer_id",
         ]
-        let values = SQLStatement.joined(columns.map { SQLStatement("\($0.1.sqlValue)") }, separator: ", ")
-        return try await database.execute(.tenant(tenantID), """
-            INSERT INTO text_messages (\(raw: columns.map(\.0).joined(separator: ", ")), customer_id)
-            VALUES (\(values), (SELECT customer_id FROM customers WHERE tenant_id = \(tenantID) AND phone = \(message.from)))
+        let rows = texts.map { text -> SQLStatement in
+            let message = text.message
+            let values: [any SQLValueConvertible] = [
+                tenantID, text.id, message.messageSid, message.direction.storedName, message.from, message.to, message.body,
+                message.mediaUrls.joined(separator: "\n"), message.status.storedName, Int64(message.errorCode), text.phoneConfigID,
+                message.hasCreateTime ? message.createTime.date : now, now,
+            ]
+            let listed = SQLStatement.joined(values.map { SQLStatement("\($0.sqlValue)") }, separator: ", ")
+            return "(\(listed), (SELECT customer_id FROM customers WHERE tenant_id = \(tenantID) AND phone = \(message.from)))"
+        }
+        let stored = try await database.execute(.tenant(tenantID), """
+            INSERT INTO text_messages (\(raw: columns.joined(separator: ", ")))
+            VALUES \(SQLStatement.joined(rows, separator: ", "))
             ON CONFLICT DO NOTHING RETURNING *
-            """) { rows in try rows.first.map(textMessage(from:)) }
+            """) { rows in
+            try Dictionary(uniqueKeysWithValues: rows.map { (try $0.string("message_id"), try textMessage(from: $0)) })
+        }
+        return texts.map { stored[$0.id] }
     }
 
     /// Links a stored message to its sender's customer.

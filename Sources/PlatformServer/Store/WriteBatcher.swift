@@ -1,0 +1,79 @@
+/// Natural batching (group commit) for the hottest writes. Items that arrive for a key while a
+/// batch for that key is being written wait, and go together in the next batch. Under load, many
+/// writes share one statement and one commit. An item that arrives alone is written at once: no
+/// timer, no added latency.
+///
+/// Each caller still waits for its own item to be written, and gets its own result or error. A
+/// batch that fails is written again one item at a time, so a bad item fails only its caller.
+actor WriteBatcher<Key: Hashable & Sendable, Item: Sendable, Output: Sendable> {
+    /// Writes `items` together: one output per item, in their order.
+    typealias Write = @Sendable (Key, [Item]) async throws -> [Output]
+
+    private struct Waiter {
+        let item: Item
+        let continuation: CheckedContinuation<Output, any Error>
+    }
+
+    private let maximumBatch: Int
+    private let write: Write
+    private var waiting: [Key: [Waiter]] = [:]
+    /// Keys whose batches are being written; at most one batch per key at a time.
+    private var writing: Set<Key> = []
+
+    /// - Parameter maximumBatch: the most items one write gets (a statement's bind limit).
+    init(maximumBatch: Int, write: @escaping Write) {
+        precondition(maximumBatch >= 1, "a batch holds at least one item")
+        self.maximumBatch = maximumBatch
+        self.write = write
+    }
+
+    /// Writes `item` with whatever else arrives for `key` meanwhile, and returns its output.
+    func submit(_ item: Item, for key: Key) async throws -> Output {
+        try await withCheckedThrowingContinuation { continuation in
+            waiting[key, default: []].append(Waiter(item: item, continuation: continuation))
+            if writing.insert(key).inserted {
+                Task { await drain(key) }
+            }
+        }
+    }
+
+    /// How many items for `key` wait for the next batch.
+    func waitingCount(for key: Key) -> Int {
+        waiting[key]?.count ?? 0
+    }
+
+    /// Writes the key's waiting items, a batch at a time, until none are left. The actor is free
+    /// while a batch is written, so new arrivals join the queue for the next one.
+    private func drain(_ key: Key) async {
+        while let queued = waiting.removeValue(forKey: key) {
+            if queued.count > maximumBatch {
+                waiting[key] = Array(queued.dropFirst(maximumBatch))
+            }
+            await write(Array(queued.prefix(maximumBatch)), for: key)
+        }
+        writing.remove(key)
+    }
+
+    private func write(_ batch: [Waiter], for key: Key) async {
+        do {
+            let outputs = try await write(key, batch.map(\.item))
+            guard outputs.count == batch.count else {
+                throw WriteBatcherError(message: "a batch write returned \(outputs.count) results for \(batch.count) items")
+            }
+            for (waiter, output) in zip(batch, outputs) {
+                waiter.continuation.resume(returning: output)
+            }
+        } catch where batch.count > 1 {
+            for waiter in batch {
+                await write([waiter], for: key)
+            }
+        } catch {
+            batch[0].continuation.resume(throwing: error)
+        }
+    }
+}
+
+struct WriteBatcherError: Error, CustomStringConvertible {
+    let message: String
+    var description: String { message }
+}
