@@ -271,6 +271,15 @@ struct RowLevelSecurityTests {
         }
         #expect(try await database.read(.tenant("alpha")) { try seen(try await $0.query(unfiltered)) } == ["alpha"])
 
+        // A single statement that fails reports its own error, not the aborted transaction's,
+        // and its transaction is rolled back, setting and all.
+        let taken: SQLStatement = """
+            INSERT INTO tenants (tenant_id, display_name, plan_tier, status, create_time, update_time)
+            VALUES ('alpha', 'Again', 'starter', 'active', 0, 0)
+            """
+        await #expect { try await database.execute(.platform, taken) { _ in } } throws: { UniqueViolation($0) != nil }
+        #expect(try await database.execute(.tenant("alpha"), unfiltered, seen) == ["alpha"])
+
         // After the platform, a tenant no longer sees everything; an empty scope sees nothing.
         #expect(try await database.read(.platform) { try seen(try await $0.query(unfiltered)) }.count == 3)
         #expect(try await database.execute(.tenant(""), unfiltered, seen).isEmpty)

@@ -57,18 +57,49 @@ public final class PostgresDatabase: Database {
     ) async throws -> Result {
         do {
             return try await client.withTransaction(logger: logger) { connection in
-                switch scope {
-                case .platform:
-                    try await connection.query("SELECT set_config('app.platform', 'on', true)", logger: logger)
-                case .tenant(let tenantID):
-                    try await connection.query("SELECT set_config('app.tenant_id', \(tenantID), true)", logger: logger)
-                }
+                try await connection.query(Self.setScope(scope), logger: logger)
                 return try await body(PostgresTransaction(connection: connection, scope: scope, logger: logger))
             }
         } catch let error as PostgresTransactionError {
             // The body's own error (a domain error, say) is what callers act on, once rolled back.
             if let closureError = error.closureError, error.rollbackError == nil { throw closureError }
             throw error
+        }
+    }
+
+    /// One statement in a transaction of its own. BEGIN, the scope's setting, the statement and
+    /// COMMIT go to the connection at once: postgres-nio runs them back to back on the
+    /// connection's event loop, so the four round trips need no task switch between them. A
+    /// statement that fails leaves the transaction aborted, and the COMMIT queued behind it then
+    /// rolls back.
+    public func execute<Result: Sendable>(
+        _ scope: DataScope,
+        _ statement: SQLStatement,
+        _ rows: @Sendable ([SQLRow]) throws -> Result
+    ) async throws -> Result {
+        try await client.withConnection { connection in
+            let steps: [EventLoopFuture<PostgresQueryResult>] = [
+                connection.query("BEGIN", logger: logger),
+                connection.query(Self.setScope(scope), logger: logger),
+                connection.query(PostgresTransaction.postgresQuery(statement), logger: logger),
+                connection.query("COMMIT", logger: logger),
+            ]
+            var results: [PostgresQueryResult] = []
+            var firstError: (any Error)?
+            for step in steps {
+                do { results.append(try await step.get()) } catch { firstError = firstError ?? error }
+            }
+            if let firstError { throw firstError }
+            guard results[3].metadata.command == "COMMIT" else { throw PostgresCommitRolledBack() }
+            return try rows(try results[2].rows.map(PostgresTransaction.sqlRow(from:)))
+        }
+    }
+
+    /// What row-level security reads, for this transaction only.
+    private static func setScope(_ scope: DataScope) -> PostgresQuery {
+        switch scope {
+        case .platform: "SELECT set_config('app.platform', 'on', true)"
+        case .tenant(let tenantID): "SELECT set_config('app.tenant_id', \(tenantID), true)"
         }
     }
 
@@ -108,6 +139,11 @@ struct PostgresTransaction: SQLTransaction {
 
     @discardableResult
     func query(_ statement: SQLStatement) async throws -> [SQLRow] {
+        try await connection.query(Self.postgresQuery(statement), logger: logger).collect().map(Self.sqlRow(from:))
+    }
+
+    /// The statement in postgres-nio's terms: `$n` placeholders and typed binds.
+    static func postgresQuery(_ statement: SQLStatement) -> PostgresQuery {
         var bindings = PostgresBindings()
         for value in statement.binds {
             switch value {
@@ -119,15 +155,15 @@ struct PostgresTransaction: SQLTransaction {
             case .null: bindings.appendNull()
             }
         }
-        let query = PostgresQuery(unsafeSQL: Self.numberPlaceholders(statement.sql), binds: bindings)
-        let rows = try await connection.query(query, logger: logger).collect()
-        return try rows.map { row in
-            var values: [String: SQLValue] = [:]
-            for cell in row {
-                values[cell.columnName] = try Self.decode(cell)
-            }
-            return SQLRow(values: values)
+        return PostgresQuery(unsafeSQL: Self.numberPlaceholders(statement.sql), binds: bindings)
+    }
+
+    static func sqlRow(from row: PostgresRow) throws -> SQLRow {
+        var values: [String: SQLValue] = [:]
+        for cell in row {
+            values[cell.columnName] = try decode(cell)
         }
+        return SQLRow(values: values)
     }
 
     /// `?` → `$1`, `$2`, … outside string literals. Byte by byte: `'` and `?` are ASCII, and no
@@ -160,6 +196,12 @@ struct PostgresTransaction: SQLTransaction {
         default: return .text(try cell.decode(String.self))
         }
     }
+}
+
+/// The server ended a single statement's transaction with ROLLBACK though no step reported an
+/// error: nothing was stored.
+struct PostgresCommitRolledBack: Error, CustomStringConvertible {
+    var description: String { "PostgreSQL rolled the statement's transaction back" }
 }
 
 extension String {
