@@ -56,7 +56,14 @@ public struct SQLStatement: Sendable, ExpressibleByStringInterpolation {
     }
 
     /// `fragments` joined by `separator`, e.g. conditions joined by " AND ".
+    /// Built in place: a batch insert joins hundreds of fragments.
     public static func joined(_ fragments: [SQLStatement], separator: String) -> SQLStatement {
-        fragments.dropFirst().reduce(fragments.first ?? "") { $0 + SQLStatement(sql: separator) + $1 }
+        var joined = SQLStatement(sql: "")
+        for (index, fragment) in fragments.enumerated() {
+            if index > 0 { joined.sql += separator }
+            joined.sql += fragment.sql
+            joined.binds += fragment.binds
+        }
+        return joined
     }
 }

@@ -23,14 +23,14 @@ enum CommunicationRecords {
     /// Stores inbound texts of one tenant, each linked to the customer with its sender's number,
     /// in one statement with no transaction around it: every inbound text comes through here, and
     /// under load the inbound handler's batcher gathers them. One result per text, in order: the
-    /// stored message, or nil where its MessageSid was already stored (Twilio's retry, or a
-    /// repeat earlier in `texts`). A sender with no customer yet leaves the link empty for the
-    /// caller to make.
+    /// stored message, or nil where its MessageSid was already stored (Twilio's retry) or is
+    /// stored for another text of `texts`. A sender with no customer yet leaves the link empty
+    /// for the caller to make.
     static func insertIfNew(_ texts: [NewText], tenantID: String, _ database: any Database, now: Date = Date()) async throws -> [TextMessage?] {
-        let columns = [
-            "tenant_id", "message_id", "message_sid", "direction", "from_number", "to_number", "body", "media_urls", "status",
-            "error_code", "phone_config_id", "create_time", "update_time", "customer_id",
-        ]
+        let columns = """
+            tenant_id, message_id, message_sid, direction, from_number, to_number, body, media_urls, status, error_code, \
+            phone_config_id, create_time, update_time
+            """
         let rows = texts.map { text -> SQLStatement in
             let message = text.message
             let values: [any SQLValueConvertible] = [
@@ -38,12 +38,16 @@ enum CommunicationRecords {
                 message.mediaUrls.joined(separator: "\n"), message.status.storedName, Int64(message.errorCode), text.phoneConfigID,
                 message.hasCreateTime ? message.createTime.date : now, now,
             ]
-            let listed = SQLStatement.joined(values.map { SQLStatement("\($0.sqlValue)") }, separator: ", ")
-            return "(\(listed), (SELECT customer_id FROM customers WHERE tenant_id = \(tenantID) AND phone = \(message.from)))"
+            return "(\(SQLStatement.joined(values.map { SQLStatement("\($0.sqlValue)") }, separator: ", ")))"
         }
+        // One join for the senders' customers, planned once however many texts there are.
+        // (SQLite needs the WHERE to tell the upsert's ON CONFLICT from the join's ON.)
         let stored = try await database.execute(.tenant(tenantID), """
-            INSERT INTO text_messages (\(raw: columns.joined(separator: ", ")))
-            VALUES \(SQLStatement.joined(rows, separator: ", "))
+            WITH texts (\(raw: columns)) AS (VALUES \(SQLStatement.joined(rows, separator: ", ")))
+            INSERT INTO text_messages (\(raw: columns), customer_id)
+            SELECT texts.*, customers.customer_id FROM texts
+            LEFT JOIN customers ON customers.tenant_id = texts.tenant_id AND customers.phone = texts.from_number
+            WHERE true
             ON CONFLICT DO NOTHING RETURNING *
             """) { rows in
             try Dictionary(uniqueKeysWithValues: rows.map { (try $0.string("message_id"), try textMessage(from: $0)) })
