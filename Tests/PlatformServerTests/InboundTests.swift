@@ -297,7 +297,7 @@ struct InboundTests {
 
             let texts = [
                 Self.newText(Self.sid("SM", 72), from: "+15550007070", id: "m72"),
-                Self.newText(Self.sid("SM", 73), from: "+15550007373", id: "m73"),
+                Self.newText(Self.sid("SM", 73), from: "+15550007373", id: "m73", phoneConfigID: "main"),
                 Self.newText(Self.sid("SM", 72), from: "+15550007070", id: "m72-again"),
                 Self.newText(Self.sid("SM", 71), from: "+15550007171", id: "m71-bravos"),
             ]
@@ -308,6 +308,8 @@ struct InboundTests {
             #expect(repeated.customer == known.message.customer, "a known sender is linked in the same statement")
             #expect(stored[1]?.name == "tenants/acme/messages/m73")
             #expect(stored[1]?.customer.isEmpty == true, "a new sender is left for the handler to link")
+            #expect(stored[1]?.phoneConfig == "tenants/acme/phoneConfigs/main")
+            #expect(repeated.phoneConfig.isEmpty, "texts with and without a number's config share a statement")
 
             let log = try await CommunicationLogService.Client(wrapping: platform.client).listMessages(
                 .with { $0.parent = "tenants/acme" }, metadata: platform.metadata(platform.ownerToken))
@@ -343,10 +345,10 @@ struct InboundTests {
         }
     }
 
-    static func newText(_ sid: String, from: String, id: String) -> CommunicationRecords.NewText {
+    static func newText(_ sid: String, from: String, id: String, phoneConfigID: String? = nil) -> CommunicationRecords.NewText {
         CommunicationRecords.NewText(
             message: .with { $0.messageSid = sid; $0.direction = .inbound; $0.from = from; $0.to = acmeNumber; $0.body = "hi"; $0.status = .received },
-            id: id, phoneConfigID: nil)
+            id: id, phoneConfigID: phoneConfigID)
     }
 
     @Test("AI voice greets with the tenant's name and listens", arguments: TestBackend.available)

@@ -87,6 +87,19 @@ struct StoreConformanceTests {
         }
     }
 
+    @Test("a refusal of what a statement holds is told from a failure to run it", arguments: TestBackend.available)
+    func statementRefusals(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            let taken: SQLStatement = """
+                INSERT INTO tenants (tenant_id, display_name, plan_tier, status, create_time, update_time)
+                VALUES ('root', 'Again', 'starter', 'active', 0, 0)
+                """
+            let refusal = await #expect(throws: (any Error).self) { try await platform.database.execute(.platform, taken) { _ in } }
+            #expect(refusal.map(StatementRefusal.mayBeOneRowsFault) == true)
+            #expect(!StatementRefusal.mayBeOneRowsFault(CancellationError()))
+        }
+    }
+
     @Test("concurrent transactions all commit", arguments: TestBackend.available)
     func concurrentWrites(backend: TestBackend) async throws {
         try await TestPlatform.with(backend) { platform in
@@ -239,6 +252,9 @@ struct RowLevelSecurityTests {
             do {
                 try await Self.alternateScopes(on: database)
                 try await database.close()
+                await #expect { try await database.execute(.platform, "SELECT 1 AS one") { _ in } } throws: {
+                    !StatementRefusal.mayBeOneRowsFault($0)
+                }
             } catch {
                 try? await database.close()
                 throw error

@@ -3,8 +3,9 @@ import Synchronization
 import Testing
 
 /// Natural batching: what arrives while a batch is written goes in the next one, each caller
-/// gets its own result, and a bad item fails only its caller.
-@Suite("Write batcher")
+/// gets its own result, a bad item fails only its caller, and a caller that gives up while its
+/// item waits takes it back.
+@Suite("Write batcher", .timeLimit(.minutes(1)))
 struct WriteBatcherTests {
     /// A write that records each batch and, while `gate` is shut, waits before writing.
     final class Writes: Sendable {
@@ -42,62 +43,92 @@ struct WriteBatcherTests {
 
     struct BadItem: Error, Equatable { let item: Int }
 
-    /// Submits 0 and, while its write waits at the gate, `queued`; opens the gate once all of
-    /// `queued` wait, and returns each item's result.
-    static func run(_ writes: Writes, maximumBatch: Int = 100, queued: [Int]) async throws -> [Int: Result<Int, BadItem>] {
-        let batcher = WriteBatcher<String, Int, Int>(maximumBatch: maximumBatch) { _, items in try await writes.write(items) }
-        return await withTaskGroup(of: (Int, Result<Int, BadItem>).self) { group in
-            for item in [0] + queued {
-                group.addTask {
-                    do { return (item, .success(try await batcher.submit(item, for: "acme"))) }
-                    catch { return (item, .failure(error as! BadItem)) }
-                }
-                if item == 0 {
-                    while writes.recorded.isEmpty { await Task.yield() }
-                }
+    enum Outcome: Equatable {
+        case stored(Int), failed(BadItem), cancelled, other(String)
+
+        init(_ body: () async throws -> Int) async {
+            do { self = .stored(try await body()) }
+            catch let error as BadItem { self = .failed(error) }
+            catch is CancellationError { self = .cancelled }
+            catch { self = .other("\(error)") }
+        }
+    }
+
+    static func batcher(_ writes: Writes, maximumBatch: Int = 100, blameItems: Bool = true) -> WriteBatcher<String, Int, Int> {
+        WriteBatcher(maximumBatch: maximumBatch, mayBeOneItemsFault: { _ in blameItems }) { _, items in try await writes.write(items) }
+    }
+
+    /// Submits 0 and, while its write waits at the gate, each of `queued` in turn (each once the
+    /// one before it waits, so they queue in this order); then opens the gate.
+    static func run(_ writes: Writes, _ batcher: WriteBatcher<String, Int, Int>, queued: [Int]) async -> [Int: Outcome] {
+        await withTaskGroup(of: (Int, Outcome).self) { group in
+            group.addTask { (0, await Outcome { try await batcher.submit(0, for: "acme") }) }
+            while writes.recorded.isEmpty { await Task.yield() }
+            for (index, item) in queued.enumerated() {
+                group.addTask { (item, await Outcome { try await batcher.submit(item, for: "acme") }) }
+                while await batcher.waitingCount(for: "acme") <= index { await Task.yield() }
             }
-            while await batcher.waitingCount(for: "acme") < queued.count { await Task.yield() }
             await writes.gate.open()
             return await group.reduce(into: [:]) { $0[$1.0] = $1.1 }
         }
     }
 
     @Test("an item alone is written at once; those that arrive meanwhile go together in the next batch")
-    func coalesces() async throws {
+    func coalesces() async {
         let writes = Writes()
-        let results = try await Self.run(writes, queued: Array(1...6))
-        #expect(writes.recorded.count == 2)
-        #expect(writes.recorded.first == [0])
-        #expect(writes.recorded.last?.sorted() == Array(1...6))
-        #expect(results.mapValues { try? $0.get() } == Dictionary(uniqueKeysWithValues: (0...6).map { ($0, $0 * 10) }))
+        let results = await Self.run(writes, Self.batcher(writes), queued: Array(1...6))
+        #expect(writes.recorded == [[0], [1, 2, 3, 4, 5, 6]])
+        #expect(results == Dictionary(uniqueKeysWithValues: (0...6).map { ($0, .stored($0 * 10)) }))
     }
 
     @Test("a batch holds at most the maximum, in the order items arrived")
-    func boundedBatches() async throws {
+    func boundedBatches() async {
         let writes = Writes()
-        let results = try await Self.run(writes, maximumBatch: 2, queued: Array(1...5))
-        #expect(writes.recorded.map(\.count) == [1, 2, 2, 1])
-        #expect(writes.recorded.dropFirst().flatMap { $0 }.sorted() == Array(1...5))
-        #expect(results.count == 6)
-        #expect(results.values.allSatisfy { (try? $0.get()) != nil })
+        let results = await Self.run(writes, Self.batcher(writes, maximumBatch: 2), queued: Array(1...5))
+        #expect(writes.recorded == [[0], [1, 2], [3, 4], [5]])
+        #expect(results == Dictionary(uniqueKeysWithValues: (0...5).map { ($0, .stored($0 * 10)) }))
     }
 
-    @Test("a failed batch is written again an item at a time: a bad item fails only its own caller")
-    func badItemFailsAlone() async throws {
+    @Test("a batch refused for what an item holds is written again an item at a time: the bad item fails only its own caller")
+    func badItemFailsAlone() async {
         let writes = Writes(failing: [3])
-        let results = try await Self.run(writes, queued: [1, 2, 3, 4])
-        #expect(results[3] == .failure(BadItem(item: 3)))
-        for item in [0, 1, 2, 4] {
-            #expect(results[item] == .success(item * 10))
-        }
-        #expect(writes.recorded.count == 2 + 4, "the batch of four, then each of them alone")
-        #expect(writes.recorded.suffix(4).allSatisfy { $0.count == 1 })
+        let results = await Self.run(writes, Self.batcher(writes), queued: [1, 2, 3, 4])
+        #expect(results == [0: .stored(0), 1: .stored(10), 2: .stored(20), 3: .failed(BadItem(item: 3)), 4: .stored(40)])
+        #expect(writes.recorded == [[0], [1, 2, 3, 4], [1], [2], [3], [4]])
+    }
+
+    @Test("a batch that fails for no item's fault (the connection, say) fails every caller at once, without a write each")
+    func storeFailureFailsTheBatch() async {
+        let writes = Writes(failing: [3])
+        let results = await Self.run(writes, Self.batcher(writes, blameItems: false), queued: [1, 2, 3, 4])
+        #expect(results == [0: .stored(0), 1: .failed(BadItem(item: 3)), 2: .failed(BadItem(item: 3)), 3: .failed(BadItem(item: 3)), 4: .failed(BadItem(item: 3))])
+        #expect(writes.recorded == [[0], [1, 2, 3, 4]])
+    }
+
+    @Test("a caller cancelled while its item waits takes it back: it is never written, and the others are")
+    func cancelledWhileWaiting() async throws {
+        let writes = Writes()
+        let batcher = Self.batcher(writes)
+        let first = Task { await Outcome { try await batcher.submit(0, for: "acme") } }
+        while writes.recorded.isEmpty { await Task.yield() }
+        let withdrawn = Task { await Outcome { try await batcher.submit(1, for: "acme") } }
+        while await batcher.waitingCount(for: "acme") < 1 { await Task.yield() }
+        let kept = Task { await Outcome { try await batcher.submit(2, for: "acme") } }
+        while await batcher.waitingCount(for: "acme") < 2 { await Task.yield() }
+
+        withdrawn.cancel()
+        #expect(await withdrawn.value == .cancelled)
+        #expect(await batcher.waitingCount(for: "acme") == 1)
+        await writes.gate.open()
+        #expect(await first.value == .stored(0))
+        #expect(await kept.value == .stored(20))
+        #expect(writes.recorded == [[0], [2]])
     }
 
     @Test("keys are batched apart: one key's write in progress does not hold another's")
     func keysIndependent() async throws {
         let writes = Writes()
-        let batcher = WriteBatcher<String, Int, Int>(maximumBatch: 100) { key, items in
+        let batcher = WriteBatcher<String, Int, Int>(maximumBatch: 100, mayBeOneItemsFault: { _ in true }) { key, items in
             key == "slow" ? try await writes.write(items) : items.map { -$0 }
         }
         let slow = Task { try await batcher.submit(1, for: "slow") }

@@ -3,43 +3,69 @@
 /// writes share one statement and one commit. An item that arrives alone is written at once: no
 /// timer, no added latency.
 ///
-/// Each caller still waits for its own item to be written, and gets its own result or error. A
-/// batch that fails is written again one item at a time, so a bad item fails only its caller.
+/// Each caller still waits for its own item to be written, and gets its own result or error.
+/// Writes must be idempotent: a batch whose outcome is unknown (a lost reply) fails, and its
+/// callers' retries write the items again.
 actor WriteBatcher<Key: Hashable & Sendable, Item: Sendable, Output: Sendable> {
     /// Writes `items` together: one output per item, in their order.
     typealias Write = @Sendable (Key, [Item]) async throws -> [Output]
 
     private struct Waiter {
+        let id: UInt64
         let item: Item
         let continuation: CheckedContinuation<Output, any Error>
     }
 
     private let maximumBatch: Int
+    private let mayBeOneItemsFault: @Sendable (any Error) -> Bool
     private let write: Write
     private var waiting: [Key: [Waiter]] = [:]
     /// Keys whose batches are being written; at most one batch per key at a time.
     private var writing: Set<Key> = []
+    private var nextID: UInt64 = 0
 
-    /// - Parameter maximumBatch: the most items one write gets (a statement's bind limit).
-    init(maximumBatch: Int, write: @escaping Write) {
+    /// - Parameters:
+    ///   - maximumBatch: the most items one write gets (a statement's bind limit).
+    ///   - mayBeOneItemsFault: whether a failed batch's error may come from one of its items (the
+    ///     store refused the statement for something in it). Then each item is written again on
+    ///     its own, so a bad item fails only its caller. Any other error (the connection, the
+    ///     pool) would fail each item alike, and fails them all at once.
+    init(maximumBatch: Int, mayBeOneItemsFault: @escaping @Sendable (any Error) -> Bool, write: @escaping Write) {
         precondition(maximumBatch >= 1, "a batch holds at least one item")
         self.maximumBatch = maximumBatch
+        self.mayBeOneItemsFault = mayBeOneItemsFault
         self.write = write
     }
 
-    /// Writes `item` with whatever else arrives for `key` meanwhile, and returns its output.
+    /// Writes `item` with whatever else arrives for `key` meanwhile, and returns its output. A
+    /// caller cancelled while its item waits takes the item back (CancellationError); once the
+    /// item is being written, the caller waits for the outcome, which may already be stored.
     func submit(_ item: Item, for key: Key) async throws -> Output {
-        try await withCheckedThrowingContinuation { continuation in
-            waiting[key, default: []].append(Waiter(item: item, continuation: continuation))
-            if writing.insert(key).inserted {
-                Task { await drain(key) }
+        let id = nextID
+        nextID += 1
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                guard !Task.isCancelled else { return continuation.resume(throwing: CancellationError()) }
+                waiting[key, default: []].append(Waiter(id: id, item: item, continuation: continuation))
+                if writing.insert(key).inserted {
+                    Task { await drain(key) }
+                }
             }
+        } onCancel: {
+            Task { await self.withdraw(id, for: key) }
         }
     }
 
     /// How many items for `key` wait for the next batch.
     func waitingCount(for key: Key) -> Int {
         waiting[key]?.count ?? 0
+    }
+
+    private func withdraw(_ id: UInt64, for key: Key) {
+        guard var queued = waiting[key], let index = queued.firstIndex(where: { $0.id == id }) else { return }
+        let waiter = queued.remove(at: index)
+        waiting[key] = queued.isEmpty ? nil : queued
+        waiter.continuation.resume(throwing: CancellationError())
     }
 
     /// Writes the key's waiting items, a batch at a time, until none are left. The actor is free
@@ -63,12 +89,14 @@ actor WriteBatcher<Key: Hashable & Sendable, Item: Sendable, Output: Sendable> {
             for (waiter, output) in zip(batch, outputs) {
                 waiter.continuation.resume(returning: output)
             }
-        } catch where batch.count > 1 {
+        } catch where batch.count > 1 && mayBeOneItemsFault(error) {
             for waiter in batch {
                 await write([waiter], for: key)
             }
         } catch {
-            batch[0].continuation.resume(throwing: error)
+            for waiter in batch {
+                waiter.continuation.resume(throwing: error)
+            }
         }
     }
 }

@@ -27,6 +27,7 @@ enum CommunicationRecords {
     /// stored for another text of `texts`. A sender with no customer yet leaves the link empty
     /// for the caller to make.
     static func insertIfNew(_ texts: [NewText], tenantID: String, _ database: any Database, now: Date = Date()) async throws -> [TextMessage?] {
+        guard !texts.isEmpty else { return [] }
         let columns = """
             tenant_id, message_id, message_sid, direction, from_number, to_number, body, media_urls, status, error_code, \
             phone_config_id, create_time, update_time

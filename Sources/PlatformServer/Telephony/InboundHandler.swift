@@ -18,8 +18,8 @@ public struct InboundHandler: InboundServiceHandler {
         self.database = database
         self.resolver = resolver
         self.agent = agent
-        // 100 texts bind 1,500 values, well under both stores' limits.
-        self.textInserts = WriteBatcher(maximumBatch: 100) { tenantID, texts in
+        // 100 texts bind 1,300 values, well under both stores' limits.
+        self.textInserts = WriteBatcher(maximumBatch: 100, mayBeOneItemsFault: StatementRefusal.mayBeOneRowsFault) { tenantID, texts in
             try await CommunicationRecords.insertIfNew(texts, tenantID: tenantID, database)
         }
     }
