@@ -3,8 +3,7 @@ import Synchronization
 import Testing
 
 /// Natural batching: what arrives while a batch is written goes in the next one, each caller
-/// gets its own result, a bad item fails only its caller, and a caller that gives up while its
-/// item waits takes it back.
+/// gets its own result, and a bad item fails only its caller.
 @Suite("Write batcher", .timeLimit(.minutes(1)))
 struct WriteBatcherTests {
     /// A write that records each batch and, while `gate` is shut, waits before writing.
@@ -44,12 +43,11 @@ struct WriteBatcherTests {
     struct BadItem: Error, Equatable { let item: Int }
 
     enum Outcome: Equatable {
-        case stored(Int), failed(BadItem), cancelled, other(String)
+        case stored(Int), failed(BadItem), other(String)
 
         init(_ body: () async throws -> Int) async {
             do { self = .stored(try await body()) }
             catch let error as BadItem { self = .failed(error) }
-            catch is CancellationError { self = .cancelled }
             catch { self = .other("\(error)") }
         }
     }
@@ -103,26 +101,6 @@ struct WriteBatcherTests {
         let results = await Self.run(writes, Self.batcher(writes, blameItems: false), queued: [1, 2, 3, 4])
         #expect(results == [0: .stored(0), 1: .failed(BadItem(item: 3)), 2: .failed(BadItem(item: 3)), 3: .failed(BadItem(item: 3)), 4: .failed(BadItem(item: 3))])
         #expect(writes.recorded == [[0], [1, 2, 3, 4]])
-    }
-
-    @Test("a caller cancelled while its item waits takes it back: it is never written, and the others are")
-    func cancelledWhileWaiting() async throws {
-        let writes = Writes()
-        let batcher = Self.batcher(writes)
-        let first = Task { await Outcome { try await batcher.submit(0, for: "acme") } }
-        while writes.recorded.isEmpty { await Task.yield() }
-        let withdrawn = Task { await Outcome { try await batcher.submit(1, for: "acme") } }
-        while await batcher.waitingCount(for: "acme") < 1 { await Task.yield() }
-        let kept = Task { await Outcome { try await batcher.submit(2, for: "acme") } }
-        while await batcher.waitingCount(for: "acme") < 2 { await Task.yield() }
-
-        withdrawn.cancel()
-        #expect(await withdrawn.value == .cancelled)
-        #expect(await batcher.waitingCount(for: "acme") == 1)
-        await writes.gate.open()
-        #expect(await first.value == .stored(0))
-        #expect(await kept.value == .stored(20))
-        #expect(writes.recorded == [[0], [2]])
     }
 
     @Test("keys are batched apart: one key's write in progress does not hold another's")

@@ -11,7 +11,6 @@ actor WriteBatcher<Key: Hashable & Sendable, Item: Sendable, Output: Sendable> {
     typealias Write = @Sendable (Key, [Item]) async throws -> [Output]
 
     private struct Waiter {
-        let id: UInt64
         let item: Item
         let continuation: CheckedContinuation<Output, any Error>
     }
@@ -22,7 +21,6 @@ actor WriteBatcher<Key: Hashable & Sendable, Item: Sendable, Output: Sendable> {
     private var waiting: [Key: [Waiter]] = [:]
     /// Keys whose batches are being written; at most one batch per key at a time.
     private var writing: Set<Key> = []
-    private var nextID: UInt64 = 0
 
     /// - Parameters:
     ///   - maximumBatch: the most items one write gets (a statement's bind limit).
@@ -37,35 +35,24 @@ actor WriteBatcher<Key: Hashable & Sendable, Item: Sendable, Output: Sendable> {
         self.write = write
     }
 
-    /// Writes `item` with whatever else arrives for `key` meanwhile, and returns its output. A
-    /// caller cancelled while its item waits takes the item back (CancellationError); once the
-    /// item is being written, the caller waits for the outcome, which may already be stored.
+    /// Writes `item` with whatever else arrives for `key` meanwhile, and returns its output.
+    ///
+    /// A caller cancelled meanwhile still waits for its item's batch. Withdrawing waiting items
+    /// on cancellation (`withTaskCancellationHandler`) cost up to a sixth of the inbound texts'
+    /// throughput on PostgreSQL (1–20% in 9 alternated pairs), and the store's own timeouts
+    /// already end the wait.
     func submit(_ item: Item, for key: Key) async throws -> Output {
-        let id = nextID
-        nextID += 1
-        return try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { continuation in
-                guard !Task.isCancelled else { return continuation.resume(throwing: CancellationError()) }
-                waiting[key, default: []].append(Waiter(id: id, item: item, continuation: continuation))
-                if writing.insert(key).inserted {
-                    Task { await drain(key) }
-                }
+        try await withCheckedThrowingContinuation { continuation in
+            waiting[key, default: []].append(Waiter(item: item, continuation: continuation))
+            if writing.insert(key).inserted {
+                Task { await drain(key) }
             }
-        } onCancel: {
-            Task { await self.withdraw(id, for: key) }
         }
     }
 
     /// How many items for `key` wait for the next batch.
     func waitingCount(for key: Key) -> Int {
         waiting[key]?.count ?? 0
-    }
-
-    private func withdraw(_ id: UInt64, for key: Key) {
-        guard var queued = waiting[key], let index = queued.firstIndex(where: { $0.id == id }) else { return }
-        let waiter = queued.remove(at: index)
-        waiting[key] = queued.isEmpty ? nil : queued
-        waiter.continuation.resume(throwing: CancellationError())
     }
 
     /// Writes the key's waiting items, a batch at a time, until none are left. The actor is free
