@@ -87,28 +87,29 @@ struct ExportCommand: AsyncParsableCommand {
         func run() async throws {
             let path = destination ?? "\(name.split(separator: "/").last ?? "export").zip"
             let partial = path + ".part"
-            // The archive's size and checksum come first, so what is saved is always checked,
-            // even when the partial file already holds all of it.
-            let job = try await ExportCommand.get(name, call: call)
-            let ready = job.state == .succeeded
-            let kept = (try? FileManager.default.attributesOfItem(atPath: partial)[.size] as? NSNumber)?.int64Value ?? 0
-            if ready, kept > job.sizeBytes {
-                FileHandle.standardError.write(Data("\(partial) is longer than the archive, so not part of it; starting over\n".utf8))
-                try FileManager.default.removeItem(atPath: partial)
-            }
-            // Customer data: readable by its owner only.
-            if !FileManager.default.fileExists(atPath: partial),
-               !FileManager.default.createFile(atPath: partial, contents: nil, attributes: [.posixPermissions: 0o600]) {
-                throw ValidationError("cannot create \(partial); check that its directory exists and is writable, or pass another destination")
-            }
-            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: partial))
-            let offset = try handle.seekToEnd()
-            let bar = ProgressBar(label: "downloading")
-            // An export not ready (or failed, or expired) is still asked for: the server says why.
-            if !ready || Int64(offset) < job.sizeBytes {
-                let request = DownloadExportRequest.with { $0.name = name; $0.offset = Int64(offset) }
-                try await call.connected { client, metadata in
-                    try await ExportService.Client(wrapping: client).downloadExport(request, metadata: metadata) { response in
+            let job = try await call.connected { client, metadata in
+                let exports = ExportService.Client(wrapping: client)
+                // The archive's size and checksum come first, so what is saved is always checked,
+                // even when the partial file already holds all of it.
+                let job = try await exports.getExport(.with { $0.name = name }, metadata: metadata)
+                let ready = job.state == .succeeded
+                let kept = (try? FileManager.default.attributesOfItem(atPath: partial)[.size] as? NSNumber)?.int64Value ?? 0
+                if ready, kept > job.sizeBytes {
+                    FileHandle.standardError.write(Data("\(partial) is longer than the archive, so not part of it; starting over\n".utf8))
+                    try FileManager.default.removeItem(atPath: partial)
+                }
+                // Customer data: readable by its owner only.
+                if !FileManager.default.fileExists(atPath: partial),
+                   !FileManager.default.createFile(atPath: partial, contents: nil, attributes: [.posixPermissions: 0o600]) {
+                    throw ValidationError("cannot create \(partial); check that its directory exists and is writable, or pass another destination")
+                }
+                let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: partial))
+                let offset = try handle.seekToEnd()
+                let bar = ProgressBar(label: "downloading")
+                // An export not ready (or failed, or expired) is still asked for: the server says why.
+                if !ready || Int64(offset) < job.sizeBytes {
+                    let request = DownloadExportRequest.with { $0.name = name; $0.offset = Int64(offset) }
+                    try await exports.downloadExport(request, metadata: metadata) { response in
                         for try await chunk in response.messages {
                             guard UInt64(chunk.offset) == (try handle.offset()) else {
                                 throw ValidationError("the server sent bytes from \(chunk.offset), not where the file ends; delete \(partial) and retry")
@@ -118,9 +119,10 @@ struct ExportCommand: AsyncParsableCommand {
                         }
                     }
                 }
+                try handle.close()
+                bar.finish()
+                return job
             }
-            try handle.close()
-            bar.finish()
             let expected = job.sha256
             let actual = try Self.sha256(path: partial)
             if actual != expected {

@@ -360,9 +360,10 @@ struct InboundTests {
             let gather = try #require(reply.instructions.first?.gather)
             #expect(gather.inputs == [.speech])
             #expect(gather.prompts.first?.text.contains("Acme Detailing") == true)
-            _ = try await platform.database.withTenant("acme") { tx in
-                try await tx.update("tenants", set: [("contact_phone", "+19185550777")], where: "1 = 1")
-            }
+            _ = try await platform.tenants(platform.ownerToken).updateTenant(.with {
+                $0.tenant = .with { $0.name = "tenants/acme"; $0.contact.phone = "+19185550777" }
+                $0.updateMask = .init(protoPaths: ["contact.phone"])
+            })
             func turn(_ speech: String, confidence: Float = 0.9, attempt: Int32 = 1) async throws -> VoiceReply {
                 try await inbound.client.handleAiVoiceTurn(.with {
                     $0.callSid = Self.sid("CA", 3); $0.to = Self.acmeNumber; $0.from = "+15550001111"

@@ -57,7 +57,7 @@ public struct BillingHandler: BillingServiceHandler {
             let now = Date()
             let held = try await tx.update(
                 "tenant_billing", set: [("lease_owner", holder), ("lease_expire_time", now.addingTimeInterval(Self.planChangeLease))],
-                where: "lease_expire_time IS NULL OR lease_expire_time < \(now)")
+                where: BillingRecords.leaseIsFree(at: now))
             guard held == 1 else {
                 throw ServiceError.aborted(message: "\(BillingState.name(tenantID)) is being changed by another call; retry in a moment")
             }
@@ -67,7 +67,7 @@ public struct BillingHandler: BillingServiceHandler {
         do {
             return try await changePlan(current, tenant: tenant, request, holder: holder, context: context)
         } catch {
-            _ = try? await database.withTenant(tenantID) { tx in try await Self.release(holder, tx) }
+            _ = try? await database.withTenant(tenantID) { tx in try await BillingRecords.releaseLease(heldBy: holder, tx) }
             throw error
         }
     }
@@ -75,10 +75,6 @@ public struct BillingHandler: BillingServiceHandler {
     /// Longer than the Stripe calls of a plan change can take; a server that dies holding the
     /// lease blocks the tenant's plan changes no longer than this.
     static let planChangeLease: TimeInterval = 60
-
-    private static func release(_ holder: String, _ tx: TenantTransaction) async throws {
-        try await tx.update("tenant_billing", set: [("lease_owner", String?.none), ("lease_expire_time", Date?.none)], where: "lease_owner = \(holder)")
-    }
 
     /// The change itself, with the tenant's billing lease held.
     private func changePlan(
@@ -113,7 +109,7 @@ public struct BillingHandler: BillingServiceHandler {
                     $0.appliedDirectly = subscription == nil
                 }
             }
-            try await Self.release(holder, tx)
+            try await BillingRecords.releaseLease(heldBy: holder, tx)
             return response
         }
     }

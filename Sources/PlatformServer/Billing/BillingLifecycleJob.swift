@@ -55,11 +55,10 @@ public struct BillingLifecycleJob: Service {
     /// The lease condition is checked again on each row the UPDATE takes, so of two workers
     /// racing for a tenant only one gets it.
     private func lease(now: Date) async throws -> [String] {
-        let free: SQLStatement = "(lease_expire_time IS NULL OR lease_expire_time < \(now))"
-        return try await database.transaction(.platform) { tx in
+        try await database.transaction(.platform) { tx in
             try await tx.query("""
                 UPDATE tenant_billing SET lease_owner = \(worker), lease_expire_time = \(now.addingTimeInterval(leaseDuration))
-                WHERE \(free) AND tenant_id IN (
+                WHERE \(BillingRecords.leaseIsFree(at: now)) AND tenant_id IN (
                     SELECT b.tenant_id FROM tenant_billing b JOIN tenants t ON t.tenant_id = b.tenant_id
                     WHERE ((t.status = 'trialing' AND t.trial_end_time <= \(now) AND b.stripe_subscription_id IS NULL)
                         OR (t.status = 'past_due' AND b.grace_period_end_time <= \(now)))
@@ -83,21 +82,17 @@ public struct BillingLifecycleJob: Service {
                 action = "EndGracePeriod"
             } else {
                 // Changed since it was leased (paid, extended): nothing is due any more.
-                try await release(tx)
+                try await BillingRecords.releaseLease(heldBy: worker, tx)
                 return false
             }
             let from = state.status
             try state.move(to: target, reason: action == "ExpireTrial" ? "trial ended without a subscription" : "grace period ended unpaid", at: now, settings: settings)
             try await BillingRecords.save(state, tx)
-            try await release(tx)
+            try await BillingRecords.releaseLease(heldBy: worker, tx)
             try await AuditLog.recordSystem(tx, actor: Self.actor, action: action, resource: state.name, details: [
                 "from_status": from.storedName, "to_status": target.storedName, "worker": worker,
             ])
             return true
         }
-    }
-
-    private func release(_ tx: TenantTransaction) async throws {
-        try await tx.update("tenant_billing", set: [("lease_owner", String?.none), ("lease_expire_time", Date?.none)], where: "lease_owner = \(worker)")
     }
 }

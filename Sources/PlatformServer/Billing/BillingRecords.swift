@@ -72,6 +72,18 @@ enum BillingRecords {
             """)
     }
 
+    // MARK: The billing lease: whoever holds it (the lifecycle job, a plan change) is the only
+    // one changing the tenant's billing until it is released or expires.
+
+    /// The condition on `tenant_billing` under which its lease may be taken.
+    static func leaseIsFree(at now: Date) -> SQLStatement {
+        "(lease_expire_time IS NULL OR lease_expire_time < \(now))"
+    }
+
+    static func releaseLease(heldBy holder: String, _ tx: TenantTransaction) async throws {
+        try await tx.update("tenant_billing", set: [("lease_owner", String?.none), ("lease_expire_time", Date?.none)], where: "lease_owner = \(holder)")
+    }
+
     /// The tenant a Stripe subscription or customer belongs to, looked up platform-wide.
     static func tenantID(stripeSubscriptionID: String?, stripeCustomerID: String?, _ tx: any SQLTransaction) async throws -> String? {
         if let subscription = stripeSubscriptionID, !subscription.isEmpty,

@@ -110,15 +110,13 @@ enum ExportJobRecords {
         if failed { try await ExportArchiveChunks.delete(of: job, tx) }
     }
 
-    /// Succeeded jobs whose archive's time is up: their chunks deleted, marked expired. Returns
-    /// how many.
-    @discardableResult
-    static func expire(now: Date, _ tx: any SQLTransaction) async throws -> Int {
+    /// Succeeded jobs whose archive's time is up: their chunks deleted, marked expired.
+    static func expire(now: Date, _ tx: any SQLTransaction) async throws {
         let due: SQLStatement = "state = 'succeeded' AND expire_time <= \(now)"
         try await tx.execute("""
             DELETE FROM export_archive_chunks WHERE (tenant_id, export_id) IN (SELECT tenant_id, export_id FROM export_jobs WHERE \(due))
             """)
-        return try await tx.changes("UPDATE export_jobs SET state = 'expired' WHERE \(due)")
+        try await tx.execute("UPDATE export_jobs SET state = 'expired' WHERE \(due)")
     }
 
     static func record(from row: SQLRow) throws -> ExportJobRecord {

@@ -43,7 +43,7 @@ public struct ExportWorker: Service {
     /// Deletes expired archives, then builds at most one job. True when it built one.
     @discardableResult
     public func runOnce(now: Date = Date()) async throws -> Bool {
-        _ = try await database.transaction(.platform) { try await ExportJobRecords.expire(now: now, $0) }
+        try await database.transaction(.platform) { try await ExportJobRecords.expire(now: now, $0) }
         guard let job = try await database.transaction(.platform, { tx in
             try await ExportJobRecords.claim(worker: worker, now: now, lease: settings.leaseDuration, tx)
         }) else { return false }

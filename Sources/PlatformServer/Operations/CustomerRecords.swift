@@ -26,11 +26,7 @@ enum CustomerRecords {
     }
 
     static func insert(_ customer: Customer, id: String, _ tx: TenantTransaction, now: Date = Date()) async throws {
-        try await tx.insert(into: collection.table, [("customer_id", id)] + columns(of: customer) + [
-            ("create_time", now),
-            ("update_time", now),
-            ("revision", 1),
-        ])
+        try await tx.insert(into: collection.table, newRow(customer, id: id, now: now))
     }
 
     /// Writes every stored field if the row's revision is still `revision`; false otherwise.
@@ -47,20 +43,24 @@ enum CustomerRecords {
     static func findOrCreate(phone: String, _ tx: TenantTransaction, now: Date = Date()) async throws -> (id: String, created: Bool)? {
         // A withheld number is no one's: linking it would make every anonymous caller one customer.
         guard CallerNumber.canTakeTexts(phone) else { return nil }
-        let existing: SQLStatement = "phone = \(phone)"
-        if let row = try await tx.select("customer_id", from: collection.table, where: existing).first {
-            return (try row.string("customer_id"), false)
+        func existing() async throws -> (id: String, created: Bool)? {
+            try await tx.select("customer_id", from: collection.table, where: "phone = \(phone)").first.map { (try $0.string("customer_id"), false) }
         }
+        if let found = try await existing() { return found }
         // Two first texts from a new number at once: the second finds the first's customer.
         let id = ResourceCollection.newID()
-        let columns = [("customer_id", id)] + columns(of: Customer.with { $0.phoneNumber = phone })
-            + [("create_time", now), ("update_time", now), ("revision", 1)] as [(String, any SQLValueConvertible)]
-        if try await tx.insertIfAbsent(into: collection.table, columns) { return (id, true) }
-        guard let row = try await tx.select("customer_id", from: collection.table, where: existing).first else { return nil }
-        return (try row.string("customer_id"), false)
+        if try await tx.insertIfAbsent(into: collection.table, newRow(Customer.with { $0.phoneNumber = phone }, id: id, now: now)) {
+            return (id, true)
+        }
+        return try await existing()
     }
 
     // MARK: Rows
+
+    /// A new customer's row: its id, its fields, and the first revision.
+    private static func newRow(_ customer: Customer, id: String, now: Date) -> [(String, any SQLValueConvertible)] {
+        [("customer_id", id)] + columns(of: customer) + [("create_time", now), ("update_time", now), ("revision", 1)]
+    }
 
     private static func columns(of customer: Customer) -> [(String, any SQLValueConvertible)] {
         [

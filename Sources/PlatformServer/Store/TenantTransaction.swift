@@ -26,8 +26,7 @@ public struct TenantTransaction: Sendable {
 
     private func insertStatement(into table: String, _ columns: [(String, any SQLValueConvertible)]) -> SQLStatement {
         let names = (["tenant_id"] + columns.map(\.0)).joined(separator: ", ")
-        let values = SQLStatement.joined([SQLStatement("\(tenantID)")] + columns.map { SQLStatement("\($0.1.sqlValue)") }, separator: ", ")
-        return "INSERT INTO \(raw: table) (\(raw: names)) VALUES (\(values))"
+        return "INSERT INTO \(raw: table) (\(raw: names)) VALUES (\(SQLStatement.list([tenantID] + columns.map(\.1))))"
     }
 
     public func select(

@@ -5,6 +5,8 @@ import ServiceProAPI
 /// menu, and where a person can be reached.
 struct CallFlow {
     let resolution: TenantResolver.Resolution
+    /// The tenant as the call began; nil if it has gone since its number was resolved.
+    let tenant: Tenant?
     let tenantName: String
     let mode: IvrMode
     let menu: IvrMenu
@@ -13,6 +15,7 @@ struct CallFlow {
     init(resolution: TenantResolver.Resolution, database: any Database) async throws {
         let tenant = try await database.withTenant(resolution.tenantID, TenantRecords.find)
         self.resolution = resolution
+        self.tenant = tenant
         self.tenantName = tenant?.displayName ?? "us"
         self.config = resolution.phoneConfig?.config ?? PhoneConfig()
         // A plan that lost IVR or AI voice answers in simple mode rather than not at all.

@@ -39,7 +39,7 @@ enum CommunicationRecords {
                 message.mediaUrls.joined(separator: "\n"), message.status.storedName, Int64(message.errorCode), text.phoneConfigID,
                 message.hasCreateTime ? message.createTime.date : now, now,
             ]
-            return "(\(SQLStatement.joined(values.map { SQLStatement("\($0.sqlValue)") }, separator: ", ")))"
+            return "(\(SQLStatement.list(values)))"
         }
         // One join for the senders' customers, planned once however many texts there are.
         // (SQLite needs the WHERE to tell the upsert's ON CONFLICT from the join's ON.)

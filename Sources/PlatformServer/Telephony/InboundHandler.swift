@@ -26,13 +26,13 @@ public struct InboundHandler: InboundServiceHandler {
 
     public func resolveInbound(_ request: ResolveInboundRequest, context: RequestContext) async throws -> ResolveInboundResponse {
         let resolution = try await resolve(messagingServiceSID: request.messagingServiceSid, to: request.to)
-        let tenant = try await tenant(resolution.tenantID)
-        // The mode calls are answered in: the configured one, as the tenant's plan allows it.
-        let mode = try await CallFlow(resolution: resolution, database: database).mode
+        let flow = try await CallFlow(resolution: resolution, database: database)
+        guard let tenant = flow.tenant else { throw ServiceError.notFound(ResourceName.tenant(resolution.tenantID)) }
         return ResolveInboundResponse.with {
             $0.tenant = tenant
             if let config = resolution.phoneConfig { $0.phoneConfig = config.config }
-            $0.ivrMode = mode
+            // The mode calls are answered in: the configured one, as the tenant's plan allows it.
+            $0.ivrMode = flow.mode
             $0.resolutionMethod = resolution.method
         }
     }
@@ -152,11 +152,11 @@ public struct InboundHandler: InboundServiceHandler {
         if let asked = turn.passOn {
             try await database.withTenant(resolution.tenantID) { tx in
                 guard try await CommunicationRecords.appendCallerSaid(asked, callSid: request.callSid, tx),
-                      let tenant = try await TenantRecords.find(tx), CallerNumber.canTakeTexts(tenant.contact.phone)
+                      let contactPhone = flow.tenant?.contact.phone, CallerNumber.canTakeTexts(contactPhone)
                 else { return }
                 // Once per call and turn: Twilio retrying the webhook texts nothing twice.
                 try await OutboxRecords.enqueue(.sms(
-                    to: tenant.contact.phone, from: flow.config.textSender,
+                    to: contactPhone, from: flow.config.textSender,
                     body: "\(request.from) called your AI receptionist: \"\(asked)\"", purpose: "ai_voice_request",
                     dedupeKey: "ai_voice/\(request.callSid)/\(request.attempt)"), tx)
             }
@@ -219,12 +219,5 @@ public struct InboundHandler: InboundServiceHandler {
         let tenantID = try row.string("tenant_id")
         CallRecord.current?.tenantID = tenantID
         return tenantID
-    }
-
-    private func tenant(_ id: String) async throws -> Tenant {
-        guard let tenant = try await database.withTenant(id, TenantRecords.find) else {
-            throw ServiceError.notFound(ResourceName.tenant(id))
-        }
-        return tenant
     }
 }

@@ -59,14 +59,7 @@ public struct TenantHandler: TenantServiceHandler {
             let caller = TenantTransaction(tenantID: callerTenant, base: tx)
             return try await IdempotencyRecords.once(caller, method: "CreateTenant", requestID: request.requestID) {
                 let scoped = TenantTransaction(tenantID: request.tenantID, base: tx)
-                guard try await TenantRecords.find(scoped) == nil else {
-                    throw ServiceError.alreadyExists(reason: "tenant_exists", field: "tenant_id", message: "tenants/\(request.tenantID) already exists")
-                }
-                guard try await !TenantRecords.isRetired(request.tenantID, tx) else {
-                    throw ServiceError.alreadyExists(
-                        reason: "tenant_id_retired", field: "tenant_id",
-                        message: "tenants/\(request.tenantID) belonged to a deleted tenant, whose audit trail keeps the id; choose another")
-                }
+                try await TenantRecords.checkIDFree(request.tenantID, field: "tenant_id", tx)
                 try await TenantRecords.insert(newTenant, scoped)
                 try await AuditLog.record(scoped, context: context, resource: newTenant.name)
                 return try await TenantRecords.find(scoped)!

@@ -30,6 +30,19 @@ enum TenantRecords {
         return changed == 1
     }
 
+    /// ALREADY_EXISTS naming `field` unless `tenantID` is free for a new tenant: no tenant has
+    /// it, and no deleted one had it.
+    static func checkIDFree(_ tenantID: String, field: String, _ tx: any SQLTransaction) async throws {
+        if try await tx.first("SELECT 1 AS taken FROM tenants WHERE tenant_id = \(tenantID)") != nil {
+            throw ServiceError.alreadyExists(reason: "tenant_exists", field: field, message: "tenants/\(tenantID) already exists")
+        }
+        if try await isRetired(tenantID, tx) {
+            throw ServiceError.alreadyExists(
+                reason: "tenant_id_retired", field: field,
+                message: "tenants/\(tenantID) belonged to a deleted tenant, whose audit trail keeps the id; choose another \(field)")
+        }
+    }
+
     /// Whether `tenantID` belonged to a tenant that was deleted. Its audit trail outlives it under
     /// that id, so the id is retired: a new tenant taking it would read the old one's trail as its
     /// own, and Stripe events naming it would reach the new one.

@@ -125,14 +125,7 @@ public struct ConciergeHandler: ConciergeServiceHandler {
     /// A slug or number that is already taken is refused before any number is bought.
     private func checkAvailable(_ plan: ConciergePlanCheck) async throws {
         try await database.transaction(.platform) { tx in
-            if try await tx.first("SELECT 1 AS taken FROM tenants WHERE tenant_id = \(plan.tenantID)") != nil {
-                throw ServiceError.alreadyExists(reason: "tenant_exists", field: "basics.slug", message: "tenants/\(plan.tenantID) already exists")
-            }
-            if try await TenantRecords.isRetired(plan.tenantID, tx) {
-                throw ServiceError.alreadyExists(
-                    reason: "tenant_id_retired", field: "basics.slug",
-                    message: "tenants/\(plan.tenantID) belonged to a deleted tenant, whose audit trail keeps the id; choose another slug")
-            }
+            try await TenantRecords.checkIDFree(plan.tenantID, field: "basics.slug", tx)
             if let config = plan.phoneConfig, let taken = try await PhoneConfigRecords.taken(config, among: "1 = 1", tx) {
                 throw ServiceError.alreadyExists(
                     reason: "phone_number_taken", field: taken.column == "phone_number" ? "telephony.phone_number" : "telephony.messaging_service_sid",
