@@ -154,7 +154,10 @@ struct TwilioWebhooks<Transport: ClientTransport>: Sendable {
     }
 
     private func dialResult(_ form: FormBody, _ attempt: Int) async -> Response {
-        await voice(calledNumber: form["To"]) {
+        // Someone answered and the conversation is over: with the platform out of reach, the
+        // call ends, rather than hearing the outage message and being rung through again.
+        let answered = ["completed", "answered"].contains(form["DialCallStatus"])
+        return await voice(calledNumber: form["To"], unavailable: answered ? [.with { $0.hangup = .init() }] : nil) {
             try await inbound.handleDialResult(.with {
                 $0.callSid = form["CallSid"]
                 $0.from = form["From"]
@@ -211,13 +214,18 @@ struct TwilioWebhooks<Transport: ClientTransport>: Sendable {
     }
 
     /// A voice RPC, or the fallback when the platform cannot answer in time.
-    private func voice(calledNumber: String, _ call: @escaping @Sendable () async throws -> VoiceReply) async -> Response {
+    /// The platform's reply to a voice webhook; when the platform cannot answer in time,
+    /// `unavailable` or else the fallback: an apology and the last-known forward number.
+    private func voice(
+        calledNumber: String, unavailable: [VoiceInstruction]? = nil, _ call: @escaping @Sendable () async throws -> VoiceReply
+    ) async -> Response {
         do {
             let reply = try await deadline.run(call)
             fallback.remember(forwardNumber: reply.fallbackForwardNumber, for: calledNumber)
             return twiml(renderer.voiceResponse(reply.instructions))
         } catch {
             logger.warning("platform unavailable: answering a call with the fallback", metadata: ["to": "\(calledNumber)", "error": "\(error)"])
+            if let unavailable { return twiml(renderer.voiceResponse(unavailable)) }
             var instructions: [VoiceInstruction] = [.with {
                 $0.say = .with { $0.text = "Thanks for calling. We're having trouble with our phone system right now." }
             }]

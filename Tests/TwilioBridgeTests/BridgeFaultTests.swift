@@ -83,6 +83,12 @@ struct BridgeFaultTests {
             #expect(ContinuousClock.now - started < .seconds(10))
             #expect(call.body.contains("trouble"))
             #expect(call.body.contains("<Number>+19185559999</Number>"), "the last-known forward number: \(call.body)")
+            // A dial that was answered ended the conversation: the call ends, not rung through again.
+            let talked = try await bridge.post("/twilio/voice/dial-result?attempt=1", BridgeWebhookTests.call(2) + [("DialCallStatus", "completed")])
+            #expect(talked.status == 200)
+            #expect(talked.body.contains("<Hangup/>") && !talked.body.contains("<Dial"), "\(talked.body)")
+            let missed = try await bridge.post("/twilio/voice/dial-result?attempt=1", BridgeWebhookTests.call(2) + [("DialCallStatus", "no-answer")])
+            #expect(missed.body.contains("<Number>+19185559999</Number>"), "an unanswered dial still gets the fallback: \(missed.body)")
             for number in 2...4 {
                 let text = try await bridge.post("/sms", BridgeWebhookTests.sms(number, body: "while down \(number)"))
                 #expect(text.status == 200)
