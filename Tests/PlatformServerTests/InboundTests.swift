@@ -388,6 +388,19 @@ struct InboundTests {
             #expect(texts.count == 1)
             #expect(try texts.first?.string("recipient") == "+19185550777")
             #expect(try texts.first?.string("body").contains("I'd like a full detail on Friday") == true)
+            #expect(gather.speechHints.isEmpty, "no pack, no trade words")
+
+            // With an industry pack, the receptionist greets in the pack's words and listens
+            // for its trade words, on every turn.
+            _ = try await ConciergeService.Client(wrapping: platform.client).applyIndustryPack(
+                .with { $0.name = "tenants/acme"; $0.industryPack = "industryPacks/auto_detailing" }, metadata: platform.metadata(platform.ownerToken))
+            let packed = try #require(try await inbound.call(Self.sid("CA", 8), to: Self.acmeNumber).instructions.first?.gather)
+            #expect(packed.prompts.first?.text == "Hi, thanks for calling Acme Detailing! Are you looking to book a detail, or can I answer a question?")
+            #expect(packed.speechHints.contains("ceramic coating"))
+            let again = try await inbound.client.handleAiVoiceTurn(.with {
+                $0.callSid = Self.sid("CA", 8); $0.to = Self.acmeNumber; $0.from = "+15550001111"; $0.speechResult = ""; $0.attempt = 1
+            }, metadata: inbound.metadata)
+            #expect(again.instructions.first?.gather.speechHints.contains("paint correction") == true)
         }
     }
 
@@ -474,10 +487,61 @@ struct InboundTests {
                 #expect(!prices.instructions.contains { $0.say.text.contains("texted") }, "nothing said about a text")
             }
             #expect(try await queued().count == 1)
+            _ = try await ConciergeService.Client(wrapping: platform.client).applyIndustryPack(
+                .with { $0.name = "tenants/acme"; $0.industryPack = "industryPacks/auto_detailing" }, metadata: platform.metadata(platform.ownerToken))
             let answered = try await inbound.digits("1", sid: sid, to: Self.acmeNumber, attempt: 1)
             #expect(answered.instructions.contains { $0.say.text.contains("texted this to you") })
             #expect(try await queued().count == 2)
         }
+    }
+
+    @Test("services and prices reads out the tenant's own services with their prices, and texts them", arguments: TestBackend.available)
+    func servicesAndPrices(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            let inbound = try await Self.setUp(platform)
+            let owner = platform.metadata(platform.ownerToken)
+            let sid = Self.sid("CA", 7)
+            _ = try await inbound.call(sid, to: Self.acmeNumber)
+
+            // No services yet: the caller hears so and is back at the menu; nothing is texted.
+            let none = try await inbound.digits("1", sid: sid, to: Self.acmeNumber, attempt: 1)
+            #expect(none.instructions.first?.say.text.contains("quote") == true)
+            #expect(none.instructions.contains { $0.gather.action.route == .ivrSelection })
+            let outbox = OutboxService.Client(wrapping: platform.client)
+            #expect(try await outbox.listOutboxMessages(.with { $0.parent = "tenants/acme" }, metadata: owner).outboxMessages.isEmpty)
+
+            _ = try await ConciergeService.Client(wrapping: platform.client).applyIndustryPack(
+                .with { $0.name = "tenants/acme"; $0.industryPack = "industryPacks/auto_detailing" }, metadata: owner)
+            let prices = try await inbound.digits("1", sid: sid, to: Self.acmeNumber, attempt: 1)
+            let said = prices.instructions.first?.say.text ?? ""
+            #expect(said.hasPrefix("Acme Detailing's services: Full Detail, $249. Interior Detail, $169."), "\(said)")
+            #expect(prices.instructions.dropFirst().first?.say.text == "We've texted this to you as well.")
+            #expect(prices.instructions.last?.gather.action.route == .ivrSelection, "back to the menu")
+            let texted = try await outbox.listOutboxMessages(.with { $0.parent = "tenants/acme" }, metadata: owner).outboxMessages
+            #expect(texted.count == 1)
+            let body = try await platform.database.withTenant("acme") { tx in
+                try await tx.select("body", from: "outbox_messages").first?.string("body")
+            }
+            #expect(body == said, "the text says what the caller heard")
+        }
+    }
+
+    @Test("prices are written as people write them, in the currency's own minor unit")
+    func priceFormatting() {
+        #expect(PriceList.price(24900, currencyCode: "USD") == "$249")
+        #expect(PriceList.price(8950, currencyCode: "USD") == "$89.50")
+        #expect(PriceList.price(150000, currencyCode: "") == "$1,500")
+        #expect(PriceList.price(4500, currencyCode: "EUR") == "€45")
+        #expect(PriceList.price(5000, currencyCode: "JPY") == "¥5,000", "the yen has no minor unit")
+        #expect(PriceList.price(12345, currencyCode: "BHD") == "BHD 12.345", "the dinar has three")
+        let list = PriceList(services: [
+            .with { $0.name = "Bath"; $0.priceCents = 4500; $0.currencyCode = "USD" },
+            .with { $0.name = "Nail trim" },
+            .with { $0.priceCents = 100 },
+        ])
+        #expect(list.text(businessName: "Paws") == "Paws's services: Bath, $45. Nail trim.")
+        #expect(list.text(businessName: nil) == "Our services: Bath, $45. Nail trim.")
+        #expect(PriceList(services: []).text(businessName: "Paws") == nil)
     }
 
     @Test("status callbacks update the logs", arguments: TestBackend.available)

@@ -103,15 +103,25 @@ struct CallFlow {
         var text: String?
     }
 
+    /// Whether pressing `digits` reads out the tenant's services: "services and prices" with no
+    /// text of its own configured.
+    func readsPriceList(_ digits: String) -> Bool {
+        guard let option = menu.options.first(where: { $0.digit == digits }) else { return false }
+        return option.action == .servicesAndPrices && option.smsBody.isEmpty
+    }
+
     /// What a key press does. Unknown or missing input repeats the menu once, then ends politely.
-    /// `canText` says whether the caller's number can take a text (a withheld one cannot).
-    func select(digits: String, attempt: Int, canText: Bool) -> Selection {
+    /// `canText` says whether the caller's number can take a text (a withheld one cannot);
+    /// `priceList` is what "services and prices" says when its option has no text of its own.
+    func select(digits: String, attempt: Int, canText: Bool, priceList: String? = nil) -> Selection {
         guard let option = menu.options.first(where: { $0.digit == digits }) else {
             return Selection(instructions: attempt < 2 ? menu(attempt: attempt + 1, apology: true) : VoiceScript.goodbyeOrForward(config.forwardNumber))
         }
         switch option.action {
         case .servicesAndPrices:
-            let text = option.smsBody.isEmpty ? "Our services and current prices are on our website." : option.smsBody
+            guard let text = option.smsBody.isEmpty ? priceList : option.smsBody else {
+                return Selection(instructions: [.say("We don't have our prices to hand; we'll gladly give you a quote.")] + menu(attempt: 1, apology: false))
+            }
             let said: [VoiceInstruction] = canText ? [.say(text), .say("We've texted this to you as well.")] : [.say(text)]
             return Selection(instructions: said + menu(attempt: 1, apology: false), text: canText ? text : nil)
         case .bookingLinkSms:
@@ -130,7 +140,12 @@ struct CallFlow {
         }
     }
 
-    func agentCall(caller: String) -> VoiceAgentCall {
-        VoiceAgentCall(tenantName: tenantName, callerNumber: caller, forwardNumber: config.forwardNumber, vocabulary: [])
+    /// The call as the voice agent sees it, with the tenant's AI agent `profile` (a pack item).
+    func agentCall(caller: String, profile: AiAgentConfig?) -> VoiceAgentCall {
+        var profile = profile ?? AiAgentConfig()
+        let names = [PackPlaceholders.businessName: tenantName]
+        profile.greeting = PackPlaceholders.fill(profile.greeting, names)
+        profile.instructions = PackPlaceholders.fill(profile.instructions, names)
+        return VoiceAgentCall(tenantName: tenantName, callerNumber: caller, forwardNumber: config.forwardNumber, profile: profile)
     }
 }

@@ -113,7 +113,7 @@ public struct InboundHandler: InboundServiceHandler {
         }
         let instructions: [VoiceInstruction]
         switch flow.mode {
-        case .aiVoice: instructions = try await agent.greet(flow.agentCall(caller: request.from))
+        case .aiVoice: instructions = try await agent.greet(agentCall(flow, caller: request.from))
         case .ivr: instructions = flow.menu(attempt: 1, apology: false)
         default: instructions = flow.connect()
         }
@@ -123,17 +123,21 @@ public struct InboundHandler: InboundServiceHandler {
     public func handleIvrSelection(_ request: HandleIvrSelectionRequest, context: RequestContext) async throws -> VoiceReply {
         let resolution = try await resolve(messagingServiceSID: "", to: request.to)
         let flow = try await CallFlow(resolution: resolution, database: database)
-        let selection = flow.select(digits: request.digits, attempt: max(Int(request.attempt), 1), canText: CallerNumber.canTakeTexts(request.from))
-        if !request.digits.isEmpty {
-            try await database.withTenant(resolution.tenantID) { tx in
-                try await CommunicationRecords.appendSelection(request.digits, callSid: request.callSid, tx)
-                if let text = selection.text {
-                    // Once per call and key: Twilio retrying the webhook sends nothing twice.
-                    try await OutboxRecords.enqueue(.sms(
-                        to: request.from, from: flow.config.textSender, body: text, purpose: "ivr",
-                        dedupeKey: "ivr/\(request.callSid)/\(request.digits)"), tx)
-                }
+        let attempt = max(Int(request.attempt), 1), canText = CallerNumber.canTakeTexts(request.from)
+        guard !request.digits.isEmpty else {
+            return flow.reply(flow.select(digits: "", attempt: attempt, canText: canText).instructions)
+        }
+        let selection = try await database.withTenant(resolution.tenantID) { tx in
+            let priceList = flow.readsPriceList(request.digits) ? try await PriceList.read(tx).text(businessName: flow.tenant?.displayName) : nil
+            let selection = flow.select(digits: request.digits, attempt: attempt, canText: canText, priceList: priceList)
+            try await CommunicationRecords.appendSelection(request.digits, callSid: request.callSid, tx)
+            if let text = selection.text {
+                // Once per call and key: Twilio retrying the webhook sends nothing twice.
+                try await OutboxRecords.enqueue(.sms(
+                    to: request.from, from: flow.config.textSender, body: text, purpose: "ivr",
+                    dedupeKey: "ivr/\(request.callSid)/\(request.digits)"), tx)
             }
+            return selection
         }
         return flow.reply(selection.instructions)
     }
@@ -148,7 +152,7 @@ public struct InboundHandler: InboundServiceHandler {
         let resolution = try await resolve(messagingServiceSID: "", to: request.to)
         let flow = try await CallFlow(resolution: resolution, database: database)
         let turn = try await agent.respond(
-            to: request.speechResult, confidence: request.confidence, attempt: max(Int(request.attempt), 1), flow.agentCall(caller: request.from))
+            to: request.speechResult, confidence: request.confidence, attempt: max(Int(request.attempt), 1), agentCall(flow, caller: request.from))
         if let asked = turn.passOn {
             try await database.withTenant(resolution.tenantID) { tx in
                 guard try await CommunicationRecords.appendCallerSaid(asked, callSid: request.callSid, tx),
@@ -199,6 +203,12 @@ public struct InboundHandler: InboundServiceHandler {
             try await CommunicationRecords.insert(call, id: Tokens.id(bytes: 10), phoneConfigID: resolution.phoneConfig?.id, customerID: nil, tx)
         }
         return resolution.tenantID
+    }
+
+    /// The call as the voice agent sees it, with the tenant's AI agent profile.
+    private func agentCall(_ flow: CallFlow, caller: String) async throws -> VoiceAgentCall {
+        let profile = try await database.withTenant(flow.resolution.tenantID, PackItemRecords.aiAgent)
+        return flow.agentCall(caller: caller, profile: profile)
     }
 
     /// The tenant a webhook is for, which the call's log line then names: the bridge's key is a

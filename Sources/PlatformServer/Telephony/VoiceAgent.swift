@@ -29,8 +29,10 @@ public struct VoiceAgentCall: Sendable {
     public var callerNumber: String
     /// Where to send the caller when a person is needed; may be empty.
     public var forwardNumber: String
-    /// Words the recogniser should expect (a pack's vocabulary).
-    public var vocabulary: [String]
+    /// The tenant's AI agent, as its industry pack and its own edits left it, with the business
+    /// name filled in: its first words, the trade words the recogniser should expect, and the
+    /// instructions a language model would follow. Empty when the tenant has none.
+    public var profile: AiAgentConfig
 }
 
 /// A friendly, fixed receptionist: greets with the business's name, listens once, takes a
@@ -39,7 +41,9 @@ public struct PlaceholderVoiceAgent: VoiceAgent {
     public init() {}
 
     public func greet(_ call: VoiceAgentCall) async throws -> [VoiceInstruction] {
-        [listen(prompt: "Hi, thanks for calling \(call.tenantName)! I'm the virtual assistant. How can I help you today?", attempt: 1, call)]
+        let greeting = call.profile.greeting.isEmpty
+            ? "Hi, thanks for calling \(call.tenantName)! I'm the virtual assistant. How can I help you today?" : call.profile.greeting
+        return [listen(prompt: greeting, attempt: 1, call)]
     }
 
     /// Below this the recogniser doubts its own words: better to ask again than pass on a guess.
@@ -68,7 +72,7 @@ public struct PlaceholderVoiceAgent: VoiceAgent {
             $0.inputs = [.speech]
             $0.action = .with { $0.route = .aiVoiceTurn; $0.attempt = Int32(attempt) }
             $0.prompts = [.with { $0.text = prompt }]
-            $0.speechHints = call.vocabulary
+            $0.speechHints = call.profile.vocabulary
             $0.actionOnEmptyResult = true
         })
     }

@@ -75,6 +75,11 @@ enum PackItemRecords {
         return try await tx.select(from: table, where: condition, orderBy: "create_time, ordinal, kind, item_key").map(item(from:))
     }
 
+    /// The tenant's AI agent config, unless it has none or it no longer reads as one.
+    static func aiAgent(_ tx: TenantTransaction) async throws -> AiAgentConfig? {
+        try await all(tx, kind: .aiAgent).first.flatMap { try? $0.decoded(AiAgentConfig.self) }
+    }
+
     /// Adds `item` as `pack` has it.
     static func insert(_ item: PackItemContent, ordinal: Int, from pack: IndustryPack, _ tx: TenantTransaction, now: Date) async throws {
         try await tx.insert(into: table, [

@@ -74,7 +74,8 @@ public nonisolated enum IvrAction: SwiftProtobuf.Enum, Swift.CaseIterable {
   public typealias RawValue = Int
   case unspecified // = 0
 
-  /// Reads the tenant's services and prices.
+  /// Reads out the tenant's services with their prices (its industry pack's, as edited), and
+  /// texts them to the caller.
   case servicesAndPrices // = 1
 
   /// Texts the caller the option's sms_body and says so.
@@ -285,6 +286,7 @@ public nonisolated struct IvrMenuOption: Sendable {
   public var prompt: String = String()
 
   /// For IVR_ACTION_BOOKING_LINK_SMS: the text sent to the caller, with the booking link in it.
+  /// For IVR_ACTION_SERVICES_AND_PRICES: said and texted instead of the tenant's own price list.
   public var smsBody: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
