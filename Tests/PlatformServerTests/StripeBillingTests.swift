@@ -66,6 +66,77 @@ struct StripeBillingTests {
         }
     }
 
+    @Test("a paid plan that starts without a trial grants its tier when Stripe reports the first invoice paid, and drops it if that never comes", arguments: TestBackend.available)
+    func tierWaitsForFirstPayment(backend: TestBackend) async throws {
+        try await FakeStripe.with { stripe, base in
+            try await TestPlatform.with(backend, billing: Self.settings(apiURL: base)) { platform in
+                let owner = platform.metadata(platform.ownerToken)
+                let bridge = platform.metadata(platform.bridgeToken)
+                let t0 = Int64(Date().timeIntervalSince1970) - 1000
+                func deliver(_ payload: Data) async throws -> HandleStripeEventResponse {
+                    try await platform.billing.handleStripeEvent(.with {
+                        $0.payload = payload
+                        $0.signature = StripeTestEvents.signatureHeader(payload: payload)
+                    }, metadata: bridge)
+                }
+                func billing(_ tenant: String) async throws -> TenantBilling {
+                    try await platform.billing.getTenantBilling(.with { $0.name = "tenants/\(tenant)/billing" }, metadata: owner)
+                }
+                // Past its trial: a new subscription has no free days left, so Stripe leaves it
+                // incomplete until its first invoice is paid.
+                for tenant in ["acme", "bravo"] {
+                    try await platform.createTenant(tenant)
+                    _ = try await platform.billing.setTenantStatus(.with {
+                        $0.name = "tenants/\(tenant)/billing"; $0.status = .active; $0.reason = "paid by invoice"
+                    }, metadata: owner)
+                }
+                let starterFeatures = try await billing("acme").features
+
+                let upgrade = try await platform.billing.changePlan(.with { $0.name = "tenants/acme/billing"; $0.tier = .elite }, metadata: owner)
+                #expect(upgrade.billing.tier == .starter, "nothing granted before payment")
+                #expect(upgrade.billing.features == starterFeatures)
+                #expect(upgrade.billing.pendingTier == .elite)
+                #expect(upgrade.paymentURL == FakeStripe.invoicePage("in_fake2"))
+                #expect(upgrade.billing.stripeSubscriptionID == "sub_fake2")
+                #expect(stripe.requests.last?.form["trial_end"] == nil)
+                #expect(stripe.requests.last?.form["expand[]"] == "latest_invoice")
+
+                // Stripe reports the subscription made, still unpaid: the tier still waits.
+                let made = try await deliver(StripeTestEvents.subscription(
+                    id: "evt_a1", type: "customer.subscription.created", created: t0, subscription: "sub_fake2", customer: "cus_fake1",
+                    status: "incomplete", price: "price_elite"))
+                #expect(made.outcome == .applied)
+                #expect(try await billing("acme").tier == .starter)
+                #expect(try await billing("acme").pendingTier == .elite)
+                // Paid: the tier is granted, and nothing waits any more.
+                _ = try await deliver(StripeTestEvents.subscription(
+                    id: "evt_a2", type: "customer.subscription.updated", created: t0 + 10, subscription: "sub_fake2", customer: "cus_fake1",
+                    status: "active", price: "price_elite"))
+                let paid = try await billing("acme")
+                #expect(paid.tier == .elite)
+                #expect(paid.pendingTier == .unspecified)
+                #expect(paid.features != starterFeatures)
+
+                // bravo never pays: Stripe expires the subscription, and the tier stops waiting.
+                let pending = try await platform.billing.changePlan(.with { $0.name = "tenants/bravo/billing"; $0.tier = .pro }, metadata: owner)
+                #expect(pending.billing.pendingTier == .pro)
+                let subscription = pending.billing.stripeSubscriptionID, customer = pending.billing.stripeCustomerID
+                _ = try await deliver(StripeTestEvents.subscription(
+                    id: "evt_b1", type: "customer.subscription.updated", created: t0 + 20, subscription: subscription, customer: customer,
+                    status: "incomplete_expired", price: "price_pro"))
+                let expired = try await billing("bravo")
+                #expect(expired.tier == .starter)
+                #expect(expired.pendingTier == .unspecified)
+                #expect(expired.stripeSubscriptionID.isEmpty, "the next paid plan starts a new subscription")
+                #expect(expired.status == .active)
+                let retry = try await platform.billing.changePlan(.with { $0.name = "tenants/bravo/billing"; $0.tier = .pro }, metadata: owner)
+                #expect(retry.billing.pendingTier == .pro)
+                #expect(retry.billing.stripeSubscriptionID != subscription)
+                #expect(stripe.requests.last.map { "\($0.method) \($0.path)" } == "POST /v1/subscriptions")
+            }
+        }
+    }
+
     @Test("two plan changes at once: one goes through Stripe, the other is ABORTED, and only one subscription exists", arguments: TestBackend.available)
     func concurrentPlanChanges(backend: TestBackend) async throws {
         try await FakeStripe.with { stripe, base in

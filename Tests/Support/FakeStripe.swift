@@ -25,6 +25,13 @@ public final class FakeStripe: Sendable {
         var status: String
         var trialEnd: Int64?
         var metadata: [String: String]
+        /// The first invoice, which an `incomplete` subscription waits to be paid.
+        var invoiceID: String
+    }
+
+    /// Where Stripe's hosted page for an invoice is.
+    public static func invoicePage(_ invoiceID: String) -> String {
+        "https://invoice.stripe.com/i/acct_fake/\(invoiceID)"
     }
 
     struct State: Sendable {
@@ -120,9 +127,9 @@ public final class FakeStripe: Sendable {
             let subscription = Subscription(
                 id: "sub_fake\(n)", customer: customer, itemID: "si_fake\(n)", price: price,
                 status: trialEnd == nil ? "incomplete" : "trialing", trialEnd: trialEnd,
-                metadata: form.filter { $0.key.hasPrefix("metadata[") })
+                metadata: form.filter { $0.key.hasPrefix("metadata[") }, invoiceID: "in_fake\(n)")
             state.subscriptions[subscription.id] = subscription
-            return (200, json(subscription, periodEnd: periodEnd))
+            return (200, json(subscription, periodEnd: periodEnd, expandInvoice: form["expand[]"] == "latest_invoice"))
         case ("GET", 3):
             guard let subscription = state.subscriptions[parts[2]] else { return missing("subscription: '\(parts[2])'") }
             return (200, json(subscription, periodEnd: periodEnd))
@@ -135,17 +142,22 @@ public final class FakeStripe: Sendable {
             guard let price = form["items[0][price]"] else { return param("items[0][price]") }
             subscription.price = price
             state.subscriptions[subscription.id] = subscription
-            return (200, json(subscription, periodEnd: periodEnd))
+            return (200, json(subscription, periodEnd: periodEnd, expandInvoice: form["expand[]"] == "latest_invoice"))
         default:
             return missing("route")
         }
     }
 
-    private static func json(_ subscription: Subscription, periodEnd: Int64) -> String {
+    /// The subscription as Stripe writes it; `latest_invoice` is the invoice's id unless the
+    /// request asked to expand it.
+    private static func json(_ subscription: Subscription, periodEnd: Int64, expandInvoice: Bool = false) -> String {
         let trial = subscription.trialEnd.map(String.init) ?? "null"
+        let invoice = expandInvoice
+            ? #"{"id":"\#(subscription.invoiceID)","object":"invoice","status":"open","hosted_invoice_url":"\#(invoicePage(subscription.invoiceID))"}"#
+            : #""\#(subscription.invoiceID)""#
         return """
             {"id":"\(subscription.id)","object":"subscription","customer":"\(subscription.customer)","status":"\(subscription.status)",\
-            "trial_end":\(trial),"items":{"object":"list","data":[{"id":"\(subscription.itemID)","object":"subscription_item",\
+            "trial_end":\(trial),"latest_invoice":\(invoice),"items":{"object":"list","data":[{"id":"\(subscription.itemID)","object":"subscription_item",\
             "price":{"id":"\(subscription.price)","object":"price"},"current_period_end":\(periodEnd)}]}}
             """
     }

@@ -91,7 +91,15 @@ public struct BillingHandler: BillingServiceHandler {
             let response = try await IdempotencyRecords.once(tx, method: "ChangePlan", requestID: request.requestID) {
                 var state = try await BillingRecords.get(tx)
                 let from = state.tier
-                state.tier = request.tier
+                // A subscription that starts without a trial grants its tier once its first
+                // invoice is paid, which Stripe's webhook reports; until then the tier waits.
+                let awaitsPayment = subscription?.awaitsFirstPayment == true
+                if awaitsPayment {
+                    state.pendingTier = request.tier
+                } else {
+                    state.tier = request.tier
+                    state.pendingTier = nil
+                }
                 if let subscription {
                     state.stripeCustomerID = subscription.customer
                     state.stripeSubscriptionID = subscription.id
@@ -102,11 +110,13 @@ public struct BillingHandler: BillingServiceHandler {
                 try await AuditLog.record(tx, context: context, resource: state.name, details: [
                     "from_tier": from.storedName, "to_tier": request.tier.storedName,
                     "via": subscription == nil ? "direct" : "stripe",
+                    "awaits_payment": awaitsPayment ? "true" : "false",
                 ])
                 let billing = try await BillingRecords.get(tx).message
                 return ChangePlanResponse.with {
                     $0.billing = billing
                     $0.appliedDirectly = subscription == nil
+                    if awaitsPayment { $0.paymentURL = subscription?.latestInvoice?.hostedInvoiceUrl ?? "" }
                 }
             }
             try await BillingRecords.releaseLease(heldBy: holder, tx)

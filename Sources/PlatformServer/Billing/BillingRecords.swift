@@ -5,6 +5,13 @@ import ServiceProAPI
 /// Billing records in the store, always read and written together with the tenant's tier,
 /// status and trial end on `tenants`.
 enum BillingRecords {
+    /// A tier bought through Stripe and not yet paid for; see `BillingState.pendingTier`.
+    static let pendingTierMigration = Migration(
+        version: 17,
+        name: "tenant_billing_pending_tier",
+        statements: ["ALTER TABLE tenant_billing ADD COLUMN pending_tier TEXT"],
+        tenantOwnedTables: [])
+
     /// The record a new tenant starts with; `TenantRecords.insert` writes it beside the tenant.
     static func insert(_ tx: TenantTransaction, now: Date) async throws {
         try await tx.insert(into: "tenant_billing", [
@@ -28,6 +35,7 @@ enum BillingRecords {
             stripeCustomerID: try row.optionalString("stripe_customer_id"),
             stripeSubscriptionID: try row.optionalString("stripe_subscription_id"),
             stripePriceID: try row.optionalString("stripe_price_id"),
+            pendingTier: try row.optionalString("pending_tier").map(PlanTier.init(storedName:)),
             currentPeriodEnd: try row.optionalDate("current_period_end_time"),
             statusReason: try row.string("status_reason"),
             statusChangeTime: try row.date("status_change_time"),
@@ -51,6 +59,7 @@ enum BillingRecords {
             ("stripe_customer_id", state.stripeCustomerID),
             ("stripe_subscription_id", state.stripeSubscriptionID),
             ("stripe_price_id", state.stripePriceID),
+            ("pending_tier", state.pendingTier?.storedName),
             ("current_period_end_time", state.currentPeriodEnd),
             ("status_reason", state.statusReason),
             ("status_change_time", state.statusChangeTime),

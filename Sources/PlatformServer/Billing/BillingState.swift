@@ -15,6 +15,8 @@ struct BillingState: Sendable {
     var stripeCustomerID: String?
     var stripeSubscriptionID: String?
     var stripePriceID: String?
+    /// The tier of a subscription whose first payment is still due; `tier` until it is paid.
+    var pendingTier: PlanTier?
     var currentPeriodEnd: Date?
     var statusReason: String
     var statusChangeTime: Date
@@ -39,6 +41,7 @@ struct BillingState: Sendable {
             $0.stripeCustomerID = stripeCustomerID ?? ""
             $0.stripeSubscriptionID = stripeSubscriptionID ?? ""
             $0.stripePriceID = stripePriceID ?? ""
+            if let pendingTier { $0.pendingTier = pendingTier }
             if let currentPeriodEnd { $0.currentPeriodEndTime = Google_Protobuf_Timestamp(date: currentPeriodEnd) }
             $0.statusReason = statusReason
             $0.statusChangeTime = Google_Protobuf_Timestamp(date: statusChangeTime)

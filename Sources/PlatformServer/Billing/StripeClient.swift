@@ -22,8 +22,32 @@ struct StripeClient: Sendable {
         /// On the subscription until API version 2025-03-31, on each item after it.
         var currentPeriodEnd: Int64?
         var trialEnd: Int64?
+        var latestInvoice: InvoiceReference?
 
         var periodEnd: Int64? { currentPeriodEnd ?? items.data.first?.currentPeriodEnd }
+
+        /// A new subscription whose first invoice is not paid yet: it grants nothing until it is.
+        var awaitsFirstPayment: Bool { status == "incomplete" }
+    }
+
+    /// A subscription's `latest_invoice`: its id, or the invoice itself when the request
+    /// expanded it.
+    struct InvoiceReference: Decodable, Sendable {
+        var id: String
+        /// Where the customer pays it.
+        var hostedInvoiceUrl: String?
+
+        private enum CodingKeys: String, CodingKey { case id, hostedInvoiceUrl }
+
+        init(from decoder: any Decoder) throws {
+            if let id = try? decoder.singleValueContainer().decode(String.self) {
+                self.id = id
+                return
+            }
+            let invoice = try decoder.container(keyedBy: CodingKeys.self)
+            id = try invoice.decode(String.self, forKey: .id)
+            hostedInvoiceUrl = try invoice.decodeIfPresent(String.self, forKey: .hostedInvoiceUrl)
+        }
     }
 
     struct SubscriptionItem: Decodable, Sendable {
@@ -53,6 +77,8 @@ struct StripeClient: Sendable {
             ("items[0][price]", priceID),
             ("metadata[tenant]", tenantID),
             ("payment_behavior", "default_incomplete"),
+            // Its payment page, for a subscription that starts without a trial.
+            ("expand[]", "latest_invoice"),
         ]
         if let trialEnd, trialEnd > Date() { form.append(("trial_end", String(Int64(trialEnd.timeIntervalSince1970)))) }
         return try await send(.POST, "/v1/subscriptions", form: form, idempotencyKey: idempotencyKey)
@@ -71,6 +97,7 @@ struct StripeClient: Sendable {
             ("items[0][id]", item.id),
             ("items[0][price]", priceID),
             ("proration_behavior", "create_prorations"),
+            ("expand[]", "latest_invoice"),
         ], idempotencyKey: idempotencyKey)
     }
 

@@ -58,11 +58,16 @@ struct StripeEvent: Decodable, Sendable {
         switch type {
         case "customer.subscription.created", "customer.subscription.updated",
              "customer.subscription.paused", "customer.subscription.resumed":
+            if object.status == "incomplete_expired" {
+                // Its first payment never came: the subscription is over, and the tier that
+                // waited for it with it.
+                return Effect(status: nil, updatesSubscription: true, endsSubscription: true, grantsTier: false)
+            }
             let status = object.status.flatMap(Self.status(ofSubscription:))
             // Past due is where a failing payment takes a paying tenant. A suspended one stays
             // suspended until it pays, as with a failed invoice: Stripe keeps saying `past_due`
             // while it retries, and that must not buy a fresh grace period.
-            return Effect(status: status, updatesSubscription: true, failureOnly: status == .pastDue)
+            return Effect(status: status, updatesSubscription: true, failureOnly: status == .pastDue, grantsTier: object.status != "incomplete")
         case "customer.subscription.deleted":
             return Effect(status: .cancelled, updatesSubscription: true, endsSubscription: true)
         case "customer.subscription.trial_will_end":
@@ -89,6 +94,8 @@ struct StripeEvent: Decodable, Sendable {
         var failureOnly = false
         /// The subscription is gone for good: the tenant's next paid plan starts a new one.
         var endsSubscription = false
+        /// The subscription's price sets the tier: not while its first payment is due.
+        var grantsTier = true
 
         func target(from current: TenantStatus) -> TenantStatus? {
             guard let status, status != current else { return nil }

@@ -59,7 +59,10 @@ struct StripeEventLedger {
             state.stripeSubscriptionID = object.id ?? state.stripeSubscriptionID
             if let priceID = object.items?.data.first?.price.id {
                 state.stripePriceID = priceID
-                if let tier = settings.stripe?.tier(ofPrice: priceID) { state.tier = PlanTier(tier) }
+                if effect.grantsTier, let tier = settings.stripe?.tier(ofPrice: priceID) {
+                    state.tier = PlanTier(tier)
+                    state.pendingTier = nil
+                }
             }
             if let end = object.currentPeriodEnd ?? object.items?.data.first?.currentPeriodEnd {
                 state.currentPeriodEnd = Date(timeIntervalSince1970: TimeInterval(end))
@@ -71,6 +74,7 @@ struct StripeEventLedger {
                 state.stripeSubscriptionID = nil
                 state.stripePriceID = nil
                 state.currentPeriodEnd = nil
+                state.pendingTier = nil
             }
         }
         if let target = effect.target(from: state.status) {

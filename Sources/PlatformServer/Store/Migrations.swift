@@ -388,6 +388,7 @@ enum Migrator {
         IdempotencyRecords.callerMigration,
         ExportArchiveChunks.migration,
         CommunicationRecords.callerSaidMigration,
+        BillingRecords.pendingTierMigration,
     ]
 
     static func migrate(_ database: any Database, logger: Logger) async throws {

@@ -136,7 +136,9 @@ public nonisolated struct ChangePlanRequest: Sendable {
   public init() {}
 }
 
-/// The billing record after the change.
+/// The billing record after the change. A tenant in its trial, or already paying, gets the new
+/// tier at once; one whose new subscription needs its first payment keeps its tier, with the new
+/// one as `billing.pending_tier`, until Stripe reports the payment.
 public nonisolated struct ChangePlanResponse: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -153,6 +155,10 @@ public nonisolated struct ChangePlanResponse: Sendable {
 
   /// True when no Stripe key is configured and the tier changed without Stripe.
   public var appliedDirectly: Bool = false
+
+  /// While the new tier waits for its first payment: the page where the tenant pays the invoice
+  /// (Stripe's hosted invoice page).
+  public var paymentURL: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -392,7 +398,7 @@ nonisolated extension ChangePlanRequest: SwiftProtobuf.Message, SwiftProtobuf._M
 
 nonisolated extension ChangePlanResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ChangePlanResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}billing\0\u{3}applied_directly\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}billing\0\u{3}applied_directly\0\u{3}payment_url\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -402,6 +408,7 @@ nonisolated extension ChangePlanResponse: SwiftProtobuf.Message, SwiftProtobuf._
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularMessageField(value: &self._billing) }()
       case 2: try { try decoder.decodeSingularBoolField(value: &self.appliedDirectly) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.paymentURL) }()
       default: break
       }
     }
@@ -418,12 +425,16 @@ nonisolated extension ChangePlanResponse: SwiftProtobuf.Message, SwiftProtobuf._
     if self.appliedDirectly != false {
       try visitor.visitSingularBoolField(value: self.appliedDirectly, fieldNumber: 2)
     }
+    if !self.paymentURL.isEmpty {
+      try visitor.visitSingularStringField(value: self.paymentURL, fieldNumber: 3)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: ChangePlanResponse, rhs: ChangePlanResponse) -> Bool {
     if lhs._billing != rhs._billing {return false}
     if lhs.appliedDirectly != rhs.appliedDirectly {return false}
+    if lhs.paymentURL != rhs.paymentURL {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -148,6 +148,14 @@ public nonisolated struct TenantBilling: @unchecked Sendable {
     set {_uniqueStorage()._etag = newValue}
   }
 
+  /// A tier bought through Stripe whose first payment is still due: `tier` becomes it when Stripe
+  /// reports the subscription paid, and it is dropped if the payment never comes. Unspecified
+  /// when nothing is waiting.
+  public var pendingTier: PlanTier {
+    get {_storage._pendingTier}
+    set {_uniqueStorage()._pendingTier = newValue}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -161,7 +169,7 @@ fileprivate nonisolated let _protobuf_package = "servicepro.billing.v1"
 
 nonisolated extension TenantBilling: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".TenantBilling"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}tier\0\u{1}status\0\u{1}features\0\u{3}trial_end_time\0\u{3}grace_period_end_time\0\u{3}retention_end_time\0\u{3}stripe_customer_id\0\u{3}stripe_subscription_id\0\u{3}stripe_price_id\0\u{3}current_period_end_time\0\u{3}status_reason\0\u{3}status_change_time\0\u{3}last_stripe_event_time\0\u{3}update_time\0\u{1}etag\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}tier\0\u{1}status\0\u{1}features\0\u{3}trial_end_time\0\u{3}grace_period_end_time\0\u{3}retention_end_time\0\u{3}stripe_customer_id\0\u{3}stripe_subscription_id\0\u{3}stripe_price_id\0\u{3}current_period_end_time\0\u{3}status_reason\0\u{3}status_change_time\0\u{3}last_stripe_event_time\0\u{3}update_time\0\u{1}etag\0\u{3}pending_tier\0")
 
   fileprivate class _StorageClass {
     var _name: String = String()
@@ -180,6 +188,7 @@ nonisolated extension TenantBilling: SwiftProtobuf.Message, SwiftProtobuf._Messa
     var _lastStripeEventTime: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
     var _updateTime: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
     var _etag: String = String()
+    var _pendingTier: PlanTier = .unspecified
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -206,6 +215,7 @@ nonisolated extension TenantBilling: SwiftProtobuf.Message, SwiftProtobuf._Messa
       _lastStripeEventTime = source._lastStripeEventTime
       _updateTime = source._updateTime
       _etag = source._etag
+      _pendingTier = source._pendingTier
     }
   }
 
@@ -240,6 +250,7 @@ nonisolated extension TenantBilling: SwiftProtobuf.Message, SwiftProtobuf._Messa
         case 14: try { try decoder.decodeSingularMessageField(value: &_storage._lastStripeEventTime) }()
         case 15: try { try decoder.decodeSingularMessageField(value: &_storage._updateTime) }()
         case 16: try { try decoder.decodeSingularStringField(value: &_storage._etag) }()
+        case 17: try { try decoder.decodeSingularEnumField(value: &_storage._pendingTier) }()
         default: break
         }
       }
@@ -300,6 +311,9 @@ nonisolated extension TenantBilling: SwiftProtobuf.Message, SwiftProtobuf._Messa
       if !_storage._etag.isEmpty {
         try visitor.visitSingularStringField(value: _storage._etag, fieldNumber: 16)
       }
+      if _storage._pendingTier != .unspecified {
+        try visitor.visitSingularEnumField(value: _storage._pendingTier, fieldNumber: 17)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -325,6 +339,7 @@ nonisolated extension TenantBilling: SwiftProtobuf.Message, SwiftProtobuf._Messa
         if _storage._lastStripeEventTime != rhs_storage._lastStripeEventTime {return false}
         if _storage._updateTime != rhs_storage._updateTime {return false}
         if _storage._etag != rhs_storage._etag {return false}
+        if _storage._pendingTier != rhs_storage._pendingTier {return false}
         return true
       }
       if !storagesAreEqual {return false}
