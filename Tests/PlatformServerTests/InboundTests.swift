@@ -395,7 +395,7 @@ struct InboundTests {
             _ = try await ConciergeService.Client(wrapping: platform.client).applyIndustryPack(
                 .with { $0.name = "tenants/acme"; $0.industryPack = "industryPacks/auto_detailing" }, metadata: platform.metadata(platform.ownerToken))
             let packed = try #require(try await inbound.call(Self.sid("CA", 8), to: Self.acmeNumber).instructions.first?.gather)
-            #expect(packed.prompts.first?.text == "Hi, thanks for calling Acme Detailing! Are you looking to book a detail, or can I answer a question?")
+            #expect(packed.prompts.first?.text == "Hi, thanks for calling Acme Detailing! I'm the virtual assistant. Are you looking to book a detail, or can I answer a question?")
             #expect(packed.speechHints.contains("ceramic coating"))
             let again = try await inbound.client.handleAiVoiceTurn(.with {
                 $0.callSid = Self.sid("CA", 8); $0.to = Self.acmeNumber; $0.from = "+15550001111"; $0.speechResult = ""; $0.attempt = 1
@@ -527,13 +527,14 @@ struct InboundTests {
     }
 
     @Test("prices are written as people write them, in the currency's own minor unit")
-    func priceFormatting() {
+    func priceFormatting() throws {
         #expect(PriceList.price(24900, currencyCode: "USD") == "$249")
         #expect(PriceList.price(8950, currencyCode: "USD") == "$89.50")
         #expect(PriceList.price(150000, currencyCode: "") == "$1,500")
         #expect(PriceList.price(4500, currencyCode: "EUR") == "€45")
         #expect(PriceList.price(5000, currencyCode: "JPY") == "¥5,000", "the yen has no minor unit")
         #expect(PriceList.price(12345, currencyCode: "BHD") == "BHD 12.345", "the dinar has three")
+        #expect(PriceList.price(150_050, currencyCode: "RSD") == "RSD 1,500.50", "ISO's minor unit, not ICU's display digits")
         let list = PriceList(services: [
             .with { $0.name = "Bath"; $0.priceCents = 4500; $0.currencyCode = "USD" },
             .with { $0.name = "Nail trim" },
@@ -542,6 +543,12 @@ struct InboundTests {
         #expect(list.text(businessName: "Paws") == "Paws's services: Bath, $45. Nail trim.")
         #expect(list.text(businessName: nil) == "Our services: Bath, $45. Nail trim.")
         #expect(PriceList(services: []).text(businessName: "Paws") == nil)
+        // As many as fit in one text.
+        let many = PriceList(services: (1...200).map { number in .with { $0.name = "Service \(number)"; $0.priceCents = 100 } })
+        let text = try #require(many.text(businessName: "Paws"))
+        #expect(text.count <= OutboxRecords.maxTextLength)
+        #expect(text.hasSuffix("$1."))
+        #expect(text.contains("Service 1,") && !text.contains("Service 200,"))
     }
 
     @Test("status callbacks update the logs", arguments: TestBackend.available)
