@@ -66,74 +66,155 @@ struct StripeBillingTests {
         }
     }
 
-    @Test("a paid plan that starts without a trial grants its tier when Stripe reports the first invoice paid, and drops it if that never comes", arguments: TestBackend.available)
-    func tierWaitsForFirstPayment(backend: TestBackend) async throws {
+    /// A platform whose tenants are past their trials, so a new subscription has no free days and
+    /// Stripe leaves it incomplete until its first invoice is paid.
+    private static func withTenantsPastTrial(
+        _ tenants: [String], backend: TestBackend,
+        _ body: @escaping @Sendable (FakeStripe, TestPlatform, _ deliver: @escaping @Sendable (Data) async throws -> HandleStripeEventResponse) async throws -> Void
+    ) async throws {
         try await FakeStripe.with { stripe, base in
             try await TestPlatform.with(backend, billing: Self.settings(apiURL: base)) { platform in
-                let owner = platform.metadata(platform.ownerToken)
+                for tenant in tenants {
+                    try await platform.createTenant(tenant)
+                    _ = try await platform.billing.setTenantStatus(.with {
+                        $0.name = "tenants/\(tenant)/billing"; $0.status = .active; $0.reason = "paid by invoice"
+                    }, metadata: platform.metadata(platform.ownerToken))
+                }
                 let bridge = platform.metadata(platform.bridgeToken)
-                let t0 = Int64(Date().timeIntervalSince1970) - 1000
-                func deliver(_ payload: Data) async throws -> HandleStripeEventResponse {
+                try await body(stripe, platform) { payload in
                     try await platform.billing.handleStripeEvent(.with {
                         $0.payload = payload
                         $0.signature = StripeTestEvents.signatureHeader(payload: payload)
                     }, metadata: bridge)
                 }
-                func billing(_ tenant: String) async throws -> TenantBilling {
-                    try await platform.billing.getTenantBilling(.with { $0.name = "tenants/\(tenant)/billing" }, metadata: owner)
-                }
-                // Past its trial: a new subscription has no free days left, so Stripe leaves it
-                // incomplete until its first invoice is paid.
-                for tenant in ["acme", "bravo"] {
-                    try await platform.createTenant(tenant)
-                    _ = try await platform.billing.setTenantStatus(.with {
-                        $0.name = "tenants/\(tenant)/billing"; $0.status = .active; $0.reason = "paid by invoice"
-                    }, metadata: owner)
-                }
-                let starterFeatures = try await billing("acme").features
-
-                let upgrade = try await platform.billing.changePlan(.with { $0.name = "tenants/acme/billing"; $0.tier = .elite }, metadata: owner)
-                #expect(upgrade.billing.tier == .starter, "nothing granted before payment")
-                #expect(upgrade.billing.features == starterFeatures)
-                #expect(upgrade.billing.pendingTier == .elite)
-                #expect(upgrade.paymentURL == FakeStripe.invoicePage("in_fake2"))
-                #expect(upgrade.billing.stripeSubscriptionID == "sub_fake2")
-                #expect(stripe.requests.last?.form["trial_end"] == nil)
-                #expect(stripe.requests.last?.form["expand[]"] == "latest_invoice")
-
-                // Stripe reports the subscription made, still unpaid: the tier still waits.
-                let made = try await deliver(StripeTestEvents.subscription(
-                    id: "evt_a1", type: "customer.subscription.created", created: t0, subscription: "sub_fake2", customer: "cus_fake1",
-                    status: "incomplete", price: "price_elite"))
-                #expect(made.outcome == .applied)
-                #expect(try await billing("acme").tier == .starter)
-                #expect(try await billing("acme").pendingTier == .elite)
-                // Paid: the tier is granted, and nothing waits any more.
-                _ = try await deliver(StripeTestEvents.subscription(
-                    id: "evt_a2", type: "customer.subscription.updated", created: t0 + 10, subscription: "sub_fake2", customer: "cus_fake1",
-                    status: "active", price: "price_elite"))
-                let paid = try await billing("acme")
-                #expect(paid.tier == .elite)
-                #expect(paid.pendingTier == .unspecified)
-                #expect(paid.features != starterFeatures)
-
-                // bravo never pays: Stripe expires the subscription, and the tier stops waiting.
-                let pending = try await platform.billing.changePlan(.with { $0.name = "tenants/bravo/billing"; $0.tier = .pro }, metadata: owner)
-                #expect(pending.billing.pendingTier == .pro)
-                let subscription = pending.billing.stripeSubscriptionID, customer = pending.billing.stripeCustomerID
-                _ = try await deliver(StripeTestEvents.subscription(
-                    id: "evt_b1", type: "customer.subscription.updated", created: t0 + 20, subscription: subscription, customer: customer,
-                    status: "incomplete_expired", price: "price_pro"))
-                let expired = try await billing("bravo")
-                #expect(expired.tier == .starter)
-                #expect(expired.pendingTier == .unspecified)
-                #expect(expired.stripeSubscriptionID.isEmpty, "the next paid plan starts a new subscription")
-                #expect(expired.status == .active)
-                let retry = try await platform.billing.changePlan(.with { $0.name = "tenants/bravo/billing"; $0.tier = .pro }, metadata: owner)
-                #expect(retry.billing.pendingTier == .pro)
-                #expect(retry.billing.stripeSubscriptionID != subscription)
-                #expect(stripe.requests.last.map { "\($0.method) \($0.path)" } == "POST /v1/subscriptions")
             }
+        }
+    }
+
+    @Test("a paid plan that starts without a trial waits for its first payment; a change meanwhile replaces its subscription", arguments: TestBackend.available)
+    func tierWaitsForFirstPayment(backend: TestBackend) async throws {
+        try await Self.withTenantsPastTrial(["acme"], backend: backend) { stripe, platform, deliver in
+            let owner = platform.metadata(platform.ownerToken)
+            let t0 = Int64(Date().timeIntervalSince1970) - 1000
+            func billing() async throws -> TenantBilling {
+                try await platform.billing.getTenantBilling(.with { $0.name = "tenants/acme/billing" }, metadata: owner)
+            }
+            func change(to tier: PlanTier) async throws -> ChangePlanResponse {
+                try await platform.billing.changePlan(.with { $0.name = "tenants/acme/billing"; $0.tier = tier }, metadata: owner)
+            }
+            let starterFeatures = try await billing().features
+
+            let elite = try await change(to: .elite)
+            #expect(elite.billing.tier == .starter, "nothing granted before payment")
+            #expect(elite.billing.features == starterFeatures)
+            #expect(elite.billing.pendingTier == .elite)
+            #expect(elite.paymentURL == FakeStripe.invoicePage("in_fake2"))
+            #expect(elite.billing.stripeSubscriptionID == "sub_fake2")
+            #expect(stripe.requests.last?.form["trial_end"] == nil)
+
+            // Stripe reports the subscription made, still unpaid: the tier still waits.
+            let made = try await deliver(StripeTestEvents.subscription(
+                id: "evt_1", type: "customer.subscription.created", created: t0, subscription: "sub_fake2", customer: "cus_fake1",
+                status: "incomplete", price: "price_elite"))
+            #expect(made.outcome == .applied)
+            #expect(try await billing().tier == .starter)
+            #expect(try await billing().pendingTier == .elite)
+
+            // An unpaid subscription takes no change at Stripe: another tier replaces it...
+            let pro = try await change(to: .pro)
+            #expect(pro.billing.pendingTier == .pro)
+            #expect(stripe.status(of: "sub_fake2") == "canceled")
+            let replacement = pro.billing.stripeSubscriptionID
+            #expect(replacement != "sub_fake2")
+            #expect(pro.paymentURL.hasPrefix("https://invoice.stripe.com/"))
+            // ...and asking again for the tier that waits gives its payment page again.
+            let requests = stripe.requests.count
+            let again = try await change(to: .pro)
+            #expect(again.paymentURL == pro.paymentURL)
+            #expect(again.billing.stripeSubscriptionID == replacement)
+            #expect(stripe.requests.dropFirst(requests).map { "\($0.method) \($0.path)" } == ["GET /v1/subscriptions/\(replacement)"])
+
+            // The replaced subscription's end changes nothing.
+            let ended = try await deliver(StripeTestEvents.subscription(
+                id: "evt_2", type: "customer.subscription.deleted", created: t0 + 5, subscription: "sub_fake2", customer: "cus_fake1", status: "canceled"))
+            #expect(ended.reason == "other_subscription")
+
+            // Paid. The invoice arrives first; the subscription's update, a second older, is
+            // then stale. The tier is granted all the same.
+            _ = try await deliver(StripeTestEvents.invoice(
+                id: "evt_4", type: "invoice.paid", created: t0 + 11, subscription: replacement, customer: "cus_fake1"))
+            let stale = try await deliver(StripeTestEvents.subscription(
+                id: "evt_3", type: "customer.subscription.updated", created: t0 + 10, subscription: replacement, customer: "cus_fake1",
+                status: "active", price: "price_pro"))
+            #expect(stale.reason == "stale")
+            let paid = try await billing()
+            #expect(paid.tier == .pro)
+            #expect(paid.pendingTier == .unspecified)
+            #expect(paid.status == .active)
+            #expect(paid.features != starterFeatures)
+        }
+    }
+
+    @Test("a tier that waits for payment is withdrawn by staying, dropped when its subscription ends unpaid, and keeps no trial alive", arguments: TestBackend.available)
+    func pendingTierEnds(backend: TestBackend) async throws {
+        try await Self.withTenantsPastTrial(["bravo", "carol", "dave"], backend: backend) { stripe, platform, deliver in
+            let owner = platform.metadata(platform.ownerToken)
+            let t0 = Int64(Date().timeIntervalSince1970) - 1000
+            func billing(_ tenant: String) async throws -> TenantBilling {
+                try await platform.billing.getTenantBilling(.with { $0.name = "tenants/\(tenant)/billing" }, metadata: owner)
+            }
+            func change(_ tenant: String, to tier: PlanTier) async throws -> ChangePlanResponse {
+                try await platform.billing.changePlan(.with { $0.name = "tenants/\(tenant)/billing"; $0.tier = tier }, metadata: owner)
+            }
+
+            // bravo stays on its plan: the unpaid subscription is cancelled, so its invoice can
+            // no longer be paid, and Stripe's word of the cancellation changes nothing.
+            let pending = try await change("bravo", to: .pro)
+            let withdrawn = try await change("bravo", to: .starter)
+            #expect(withdrawn.billing.pendingTier == .unspecified)
+            #expect(withdrawn.billing.stripeSubscriptionID.isEmpty)
+            #expect(stripe.status(of: pending.billing.stripeSubscriptionID) == "canceled")
+            let cancelled = try await deliver(StripeTestEvents.subscription(
+                id: "evt_b1", type: "customer.subscription.deleted", created: t0, subscription: pending.billing.stripeSubscriptionID,
+                customer: pending.billing.stripeCustomerID, status: "canceled"))
+            #expect(cancelled.outcome == .ignored)
+            #expect(try await billing("bravo").status == .active)
+            let unchanged = await failure { try await change("bravo", to: .starter) }
+            #expect(unchanged?.reason == "plan_unchanged")
+
+            // carol's unpaid subscription is cancelled in Stripe's dashboard: the tier stops
+            // waiting, and carol stays active.
+            let carol = try await change("carol", to: .pro).billing
+            _ = try await deliver(StripeTestEvents.subscription(
+                id: "evt_c1", type: "customer.subscription.deleted", created: t0, subscription: carol.stripeSubscriptionID,
+                customer: carol.stripeCustomerID, status: "canceled"))
+            let carolNow = try await billing("carol")
+            #expect(carolNow.status == .active)
+            #expect(carolNow.pendingTier == .unspecified)
+            #expect(carolNow.stripeSubscriptionID.isEmpty)
+
+            // dave never pays: Stripe expires the subscription; the next change starts anew.
+            let dave = try await change("dave", to: .pro).billing
+            _ = try await deliver(StripeTestEvents.subscription(
+                id: "evt_d1", type: "customer.subscription.updated", created: t0, subscription: dave.stripeSubscriptionID, customer: dave.stripeCustomerID,
+                status: "incomplete_expired", price: "price_pro"))
+            let expired = try await billing("dave")
+            #expect(expired.tier == .starter)
+            #expect(expired.pendingTier == .unspecified)
+            #expect(expired.stripeSubscriptionID.isEmpty)
+            let retry = try await change("dave", to: .pro)
+            #expect(retry.billing.pendingTier == .pro)
+            #expect(retry.billing.stripeSubscriptionID != dave.stripeSubscriptionID)
+            #expect(stripe.requests.last.map { "\($0.method) \($0.path)" } == "POST /v1/subscriptions")
+
+            // An unpaid subscription keeps no trial alive: dave's trial ends as if it had none.
+            let past = Date().addingTimeInterval(-60)
+            try await platform.database.transaction(.platform) { tx in
+                try await tx.execute("UPDATE tenants SET status = 'trialing', trial_end_time = \(past) WHERE tenant_id = 'dave'")
+            }
+            let job = BillingLifecycleJob(database: platform.database, settings: Self.settings(), logger: .init(label: "test"))
+            #expect(try await job.runOnce() == 1)
+            #expect(try await billing("dave").status == .suspended)
         }
     }
 

@@ -65,6 +65,11 @@ public final class FakeStripe: Sendable {
         state.withLock { $0.subscriptions[id]?.status = "canceled" }
     }
 
+    /// A subscription's status as Stripe has it now.
+    public func status(of subscription: String) -> String? {
+        state.withLock { $0.subscriptions[subscription]?.status }
+    }
+
     /// Runs `body` with the fake listening on a loopback port; its argument is the base URL.
     public static func with<Result: Sendable>(_ body: (FakeStripe, String) async throws -> Result) async throws -> Result {
         let fake = FakeStripe()
@@ -75,6 +80,7 @@ public final class FakeStripe: Sendable {
         router.post("/v1/subscriptions") { request, _ in await fake.serve(request) }
         router.get("/v1/subscriptions/:id") { request, _ in await fake.serve(request) }
         router.post("/v1/subscriptions/:id") { request, _ in await fake.serve(request) }
+        router.delete("/v1/subscriptions/:id") { request, _ in await fake.serve(request) }
         return try await ListeningServices.serve(router, logger: logger) { base in
             try await body(fake, base)
         }
@@ -83,7 +89,8 @@ public final class FakeStripe: Sendable {
     private func serve(_ request: Request) async -> Response {
         var request = request
         let bytes = (try? await request.collectBody(upTo: 1 << 20)) ?? ByteBuffer()
-        let form = Self.parseForm(String(buffer: bytes))
+        // Stripe takes GET and DELETE parameters in the query string.
+        let form = Self.parseForm(request.method == .post ? String(buffer: bytes) : request.uri.query ?? "")
         let key = request.headers[.init("Idempotency-Key")!]
         let path = request.uri.path
         let method = request.method.rawValue
@@ -132,11 +139,22 @@ public final class FakeStripe: Sendable {
             return (200, json(subscription, periodEnd: periodEnd, expandInvoice: form["expand[]"] == "latest_invoice"))
         case ("GET", 3):
             guard let subscription = state.subscriptions[parts[2]] else { return missing("subscription: '\(parts[2])'") }
+            return (200, json(subscription, periodEnd: periodEnd, expandInvoice: form["expand[]"] == "latest_invoice"))
+        case ("DELETE", 3):
+            guard var subscription = state.subscriptions[parts[2]] else { return missing("subscription: '\(parts[2])'") }
+            guard subscription.status != "canceled" else {
+                return (400, #"{"error":{"type":"invalid_request_error","code":"resource_missing","message":"No such subscription: '\#(subscription.id)'"}}"#)
+            }
+            subscription.status = "canceled"
+            state.subscriptions[subscription.id] = subscription
             return (200, json(subscription, periodEnd: periodEnd))
         case ("POST", 3):
             guard var subscription = state.subscriptions[parts[2]] else { return missing("subscription: '\(parts[2])'") }
             guard subscription.status != "canceled" else {
                 return (400, #"{"error":{"type":"invalid_request_error","message":"A canceled subscription can only update its cancellation_details and metadata."}}"#)
+            }
+            guard subscription.status != "incomplete" else {
+                return (400, #"{"error":{"type":"invalid_request_error","message":"A subscription in status incomplete can only have metadata and default_source updated."}}"#)
             }
             guard form["items[0][id]"] == subscription.itemID else { return missing("subscription item") }
             guard let price = form["items[0][price]"] else { return param("items[0][price]") }

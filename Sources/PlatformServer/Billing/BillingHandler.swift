@@ -83,8 +83,11 @@ public struct BillingHandler: BillingServiceHandler {
         if !request.etag.isEmpty, request.etag != current.message.etag {
             throw ServiceError.aborted(message: "\(current.name) changed since it was read (etag \(current.message.etag)); get it again and retry")
         }
-        guard request.tier != current.tier else {
-            throw ServiceError.failedPrecondition(reason: "plan_unchanged", message: "\(current.name) is already on the \(current.tier.storedName) plan")
+        if request.tier == current.tier {
+            guard current.pendingTier != nil else {
+                throw ServiceError.failedPrecondition(reason: "plan_unchanged", message: "\(current.name) is already on the \(current.tier.storedName) plan")
+            }
+            return try await withdrawPendingTier(current, request, holder: holder, context: context)
         }
         let subscription = try await subscribe(current, tenant: tenant, to: request.tier.catalogTier, requestID: request.requestID)
         return try await database.withTenant(current.tenantID) { tx in
@@ -124,6 +127,35 @@ public struct BillingHandler: BillingServiceHandler {
         }
     }
 
+    /// Staying on the current tier while another waits for its first payment withdraws that one:
+    /// its subscription is cancelled, so its invoice can no longer be paid.
+    private func withdrawPendingTier(
+        _ current: BillingState, _ request: ChangePlanRequest, holder: String, context: RequestContext
+    ) async throws -> ChangePlanResponse {
+        if let stripe, let subscriptionID = current.stripeSubscriptionID,
+           try await stripe.subscription(id: subscriptionID).awaitsFirstPayment {
+            try await stripe.cancel(subscriptionID: subscriptionID)
+        }
+        return try await database.withTenant(current.tenantID) { tx in
+            let response = try await IdempotencyRecords.once(tx, method: "ChangePlan", requestID: request.requestID) {
+                var state = try await BillingRecords.get(tx)
+                let withdrawn = state.pendingTier ?? .unspecified
+                state.pendingTier = nil
+                state.stripeSubscriptionID = nil
+                state.stripePriceID = nil
+                state.currentPeriodEnd = nil
+                try await BillingRecords.save(state, tx)
+                try await AuditLog.record(tx, context: context, resource: state.name, details: [
+                    "from_tier": state.tier.storedName, "to_tier": state.tier.storedName, "withdrawn_tier": withdrawn.storedName,
+                ])
+                let billing = try await BillingRecords.get(tx).message
+                return ChangePlanResponse.with { $0.billing = billing }
+            }
+            try await BillingRecords.releaseLease(heldBy: holder, tx)
+            return response
+        }
+    }
+
     /// Moves the tenant's Stripe subscription to the tier's Price, creating the customer and the
     /// subscription on its first paid change. Nil when Stripe is not configured.
     private func subscribe(_ state: BillingState, tenant: Tenant?, to tier: PlanCatalog.Tier, requestID: String) async throws -> StripeClient.Subscription? {
@@ -136,8 +168,15 @@ public struct BillingHandler: BillingServiceHandler {
         let key = "servicepro-\(state.tenantID)-change-plan-\(requestID.isEmpty ? UUID().uuidString : requestID)"
         if let subscriptionID = state.stripeSubscriptionID {
             let subscription = try await stripe.subscription(id: subscriptionID)
-            // A subscription Stripe has ended cannot change price; the plan starts a new one.
-            if !["canceled", "incomplete_expired"].contains(subscription.status) {
+            switch subscription.status {
+            case "canceled", "incomplete_expired":
+                break  // Ended: it cannot change price, so the plan starts a new one.
+            case "incomplete":
+                // Still waiting for its first payment, it takes no change: it stands if it is
+                // for this tier, else a new one replaces it.
+                if subscription.items.data.first?.price.id == priceID { return subscription }
+                try await stripe.cancel(subscriptionID: subscription.id)
+            default:
                 return try await stripe.changePrice(of: subscription, to: priceID, idempotencyKey: key + "-update")
             }
         }

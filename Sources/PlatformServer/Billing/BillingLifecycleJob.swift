@@ -60,7 +60,7 @@ public struct BillingLifecycleJob: Service {
                 UPDATE tenant_billing SET lease_owner = \(worker), lease_expire_time = \(now.addingTimeInterval(leaseDuration))
                 WHERE \(BillingRecords.leaseIsFree(at: now)) AND tenant_id IN (
                     SELECT b.tenant_id FROM tenant_billing b JOIN tenants t ON t.tenant_id = b.tenant_id
-                    WHERE ((t.status = 'trialing' AND t.trial_end_time <= \(now) AND b.stripe_subscription_id IS NULL)
+                    WHERE ((t.status = 'trialing' AND t.trial_end_time <= \(now) AND (b.stripe_subscription_id IS NULL OR b.pending_tier IS NOT NULL))
                         OR (t.status = 'past_due' AND b.grace_period_end_time <= \(now)))
                       AND (b.lease_expire_time IS NULL OR b.lease_expire_time < \(now))
                     LIMIT \(batchSize))
@@ -74,7 +74,8 @@ public struct BillingLifecycleJob: Service {
             var state = try await BillingRecords.get(tx)
             let target: TenantStatus
             let action: String
-            if state.status == .trialing, let end = state.trialEnd, end <= now, state.stripeSubscriptionID == nil {
+            // A subscription still waiting for its first payment does not keep a trial going.
+            if state.status == .trialing, let end = state.trialEnd, end <= now, state.stripeSubscriptionID == nil || state.pendingTier != nil {
                 target = settings.trialExpiryStatus == .cancelled ? .cancelled : .suspended
                 action = "ExpireTrial"
             } else if state.status == .pastDue, let end = state.gracePeriodEnd, end <= now {

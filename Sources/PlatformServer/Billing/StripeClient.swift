@@ -85,7 +85,13 @@ struct StripeClient: Sendable {
     }
 
     func subscription(id: String) async throws -> Subscription {
-        try await send(.GET, "/v1/subscriptions/\(id)", form: [], idempotencyKey: nil)
+        try await send(.GET, "/v1/subscriptions/\(id)?expand%5B%5D=latest_invoice", form: [], idempotencyKey: nil)
+    }
+
+    /// Cancels a subscription at once; Stripe's only way to end one still waiting for its first
+    /// payment, which takes no other change.
+    func cancel(subscriptionID: String) async throws {
+        let _: Subscription = try await send(.DELETE, "/v1/subscriptions/\(subscriptionID)", form: [], idempotencyKey: nil)
     }
 
     /// Swaps the subscription's one item to `priceID`, prorated.

@@ -61,7 +61,7 @@ struct StripeEvent: Decodable, Sendable {
             if object.status == "incomplete_expired" {
                 // Its first payment never came: the subscription is over, and the tier that
                 // waited for it with it.
-                return Effect(status: nil, updatesSubscription: true, endsSubscription: true, grantsTier: false)
+                return .endsUnpaid
             }
             let status = object.status.flatMap(Self.status(ofSubscription:))
             // Past due is where a failing payment takes a paying tenant. A suspended one stays
@@ -69,12 +69,15 @@ struct StripeEvent: Decodable, Sendable {
             // while it retries, and that must not buy a fresh grace period.
             return Effect(status: status, updatesSubscription: true, failureOnly: status == .pastDue, grantsTier: object.status != "incomplete")
         case "customer.subscription.deleted":
+            if ["incomplete", "incomplete_expired"].contains(object.status) { return .endsUnpaid }
             return Effect(status: .cancelled, updatesSubscription: true, endsSubscription: true)
         case "customer.subscription.trial_will_end":
             return Effect(status: nil, updatesSubscription: true)
         case "invoice.paid", "invoice.payment_succeeded":
             // A payment brings a past-due or suspended tenant back; a trial or active one stays.
-            return Effect(status: .active, recoveryOnly: true)
+            // The first invoice of a subscription also grants the tier that waited for it, even
+            // when the subscription's own update arrives later, and is then too old to apply.
+            return Effect(status: .active, recoveryOnly: true, grantsPendingTier: true)
         case "invoice.payment_failed":
             return Effect(status: .pastDue, updatesSubscription: false, failureOnly: true)
         default:
@@ -96,6 +99,12 @@ struct StripeEvent: Decodable, Sendable {
         var endsSubscription = false
         /// The subscription's price sets the tier: not while its first payment is due.
         var grantsTier = true
+        /// A paid invoice of the tenant's subscription: the tier waiting for it is granted.
+        var grantsPendingTier = false
+
+        /// A subscription whose first payment never came has ended: it leaves the tenant's
+        /// status alone, since its standing never rested on it.
+        static let endsUnpaid = Effect(status: nil, updatesSubscription: true, endsSubscription: true, grantsTier: false)
 
         func target(from current: TenantStatus) -> TenantStatus? {
             guard let status, status != current else { return nil }

@@ -48,20 +48,34 @@ struct StripeEventLedger {
         if let last = state.lastStripeEventTime, event.time < last {
             return response(event, .ignored, reason: "stale", tenantID: tenantID)
         }
-        if let recorded = state.stripeSubscriptionID, let named = event.subscriptionID, named != recorded {
+        if let named = event.subscriptionID, named != state.stripeSubscriptionID,
+           state.stripeSubscriptionID != nil || effect.endsSubscription {
             // Another subscription of the same customer (a stray one made in Stripe's
-            // dashboard, say) says nothing about the one the tenant pays with.
+            // dashboard, or one already replaced or ended here) says nothing about the one the
+            // tenant pays with.
             return response(event, .ignored, reason: "other_subscription", tenantID: tenantID)
         }
         let from = state.status
+        // The subscription that ends is one still waiting for its first payment: the tenant's
+        // standing never rested on it.
+        let endsUnpaid = effect.endsSubscription && state.pendingTier != nil
+        if effect.grantsPendingTier, let pending = state.pendingTier, event.subscriptionID == state.stripeSubscriptionID {
+            state.tier = pending
+            state.pendingTier = nil
+        }
         if effect.updatesSubscription {
             state.stripeCustomerID = object.customer ?? state.stripeCustomerID
             state.stripeSubscriptionID = object.id ?? state.stripeSubscriptionID
             if let priceID = object.items?.data.first?.price.id {
                 state.stripePriceID = priceID
-                if effect.grantsTier, let tier = settings.stripe?.tier(ofPrice: priceID) {
-                    state.tier = PlanTier(tier)
-                    state.pendingTier = nil
+                if let tier = settings.stripe?.tier(ofPrice: priceID).map({ PlanTier($0) }) {
+                    if effect.grantsTier {
+                        state.tier = tier
+                        state.pendingTier = nil
+                    } else if object.status == "incomplete", tier != state.tier {
+                        // Made elsewhere (a Checkout session), or before ChangePlan recorded it.
+                        state.pendingTier = tier
+                    }
                 }
             }
             if let end = object.currentPeriodEnd ?? object.items?.data.first?.currentPeriodEnd {
@@ -77,7 +91,7 @@ struct StripeEventLedger {
                 state.pendingTier = nil
             }
         }
-        if let target = effect.target(from: state.status) {
+        if !endsUnpaid, let target = effect.target(from: state.status) {
             do {
                 try state.move(to: target, reason: event.type, at: Date(), settings: settings)
             } catch let error as ServiceError where error.code == .failedPrecondition {

@@ -136,9 +136,9 @@ public nonisolated struct ChangePlanRequest: Sendable {
   public init() {}
 }
 
-/// The billing record after the change. A tenant in its trial, or already paying, gets the new
-/// tier at once; one whose new subscription needs its first payment keeps its tier, with the new
-/// one as `billing.pending_tier`, until Stripe reports the payment.
+/// The billing record after the change. A tenant in its trial, or with a live subscription, gets
+/// the new tier at once; one whose new subscription needs its first payment keeps its tier, with
+/// the new one as `billing.pending_tier`, until Stripe reports the payment.
 public nonisolated struct ChangePlanResponse: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for

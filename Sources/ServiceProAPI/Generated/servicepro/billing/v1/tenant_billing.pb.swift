@@ -91,13 +91,13 @@ public nonisolated struct TenantBilling: @unchecked Sendable {
     set {_uniqueStorage()._stripeSubscriptionID = newValue}
   }
 
-  /// The Stripe Price of the current tier.
+  /// The Stripe Price of the subscription: the current tier's, or `pending_tier`'s while it waits.
   public var stripePriceID: String {
     get {_storage._stripePriceID}
     set {_uniqueStorage()._stripePriceID = newValue}
   }
 
-  /// When the paid period ends.
+  /// When the subscription's current period ends.
   public var currentPeriodEndTime: SwiftProtobuf.Google_Protobuf_Timestamp {
     get {_storage._currentPeriodEndTime ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
     set {_uniqueStorage()._currentPeriodEndTime = newValue}
@@ -149,8 +149,8 @@ public nonisolated struct TenantBilling: @unchecked Sendable {
   }
 
   /// A tier bought through Stripe whose first payment is still due: `tier` becomes it when Stripe
-  /// reports the subscription paid, and it is dropped if the payment never comes. Unspecified
-  /// when nothing is waiting.
+  /// reports the first invoice paid, and it is dropped if the payment never comes. ChangePlan to
+  /// `tier` withdraws it. Unspecified when nothing is waiting.
   public var pendingTier: PlanTier {
     get {_storage._pendingTier}
     set {_uniqueStorage()._pendingTier = newValue}
