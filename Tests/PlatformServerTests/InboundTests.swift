@@ -118,6 +118,59 @@ struct InboundTests {
         }
     }
 
+    @Test("a first text gets its number's auto-reply: the standard one, the number's own words, or none when it is off", arguments: TestBackend.available)
+    func autoReply(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            let inbound = try await Self.setUp(platform)
+            let configs = PhoneConfigService.Client(wrapping: platform.client)
+            let owner = platform.metadata(platform.ownerToken)
+            func firstText(_ number: Int) async throws -> [String] {
+                try await inbound.text(Self.sid("SM", number), to: Self.acmeNumber, from: "+1555000\(String(format: "%04d", number))").replies.map(\.body)
+            }
+            #expect(try await firstText(1) == ["Thanks for texting Acme Detailing! We got your message and will reply shortly."])
+
+            let custom = try await configs.updatePhoneConfig(.with {
+                $0.phoneConfig = .with {
+                    $0.name = "tenants/acme/phoneConfigs/main"
+                    $0.autoReply.text = "  Hi from {{business_name}}! We're out on a job and will text you back within the hour.  "
+                }
+                $0.updateMask = .init(protoPaths: ["auto_reply.text"])
+            }, metadata: owner)
+            #expect(custom.autoReply.text == "Hi from {{business_name}}! We're out on a job and will text you back within the hour.", "trimmed")
+            #expect(try await firstText(2) == ["Hi from Acme Detailing! We're out on a job and will text you back within the hour."])
+
+            let off = try await configs.updatePhoneConfig(.with {
+                $0.phoneConfig = .with { $0.name = "tenants/acme/phoneConfigs/main"; $0.autoReply.disabled = true }
+                $0.updateMask = .init(protoPaths: ["auto_reply.disabled"])
+            }, metadata: owner)
+            #expect(off.autoReply.disabled)
+            #expect(off.autoReply.text.hasPrefix("Hi from"), "the text is kept for when it is back on")
+            #expect(try await firstText(3).isEmpty)
+            let stored = try await platform.database.withTenant("acme") { tx in
+                try await tx.select("customer_id", from: "customers", where: "phone = \("+15550000003")")
+            }
+            #expect(stored.count == 1, "the sender is still a customer")
+
+            // A placeholder the platform cannot fill is refused, naming the field.
+            let unknown = await failure {
+                try await configs.updatePhoneConfig(.with {
+                    $0.phoneConfig = .with { $0.name = "tenants/acme/phoneConfigs/main"; $0.autoReply.text = "Hi {{customer_name}}!" }
+                    $0.updateMask = .init(protoPaths: ["auto_reply.text"])
+                }, metadata: owner)
+            }
+            #expect(unknown?.code == .invalidArgument)
+            #expect(unknown?.fields == ["phone_config.auto_reply.text"])
+            let tooLong = await failure {
+                try await configs.updatePhoneConfig(.with {
+                    $0.phoneConfig = .with { $0.name = "tenants/acme/phoneConfigs/main"; $0.autoReply.text = String(repeating: "a", count: 1601) }
+                    $0.updateMask = .init(protoPaths: ["auto_reply"])
+                }, metadata: owner)
+            }
+            #expect(tooLong?.fields == ["phone_config.auto_reply.text"])
+            #expect(try await configs.getPhoneConfig(.with { $0.name = "tenants/acme/phoneConfigs/main" }, metadata: owner).autoReply.disabled, "nothing changed")
+        }
+    }
+
     @Test("message and call logs page newest first, each entry once; a token only resumes its own listing", arguments: TestBackend.available)
     func logsPage(backend: TestBackend) async throws {
         try await TestPlatform.with(backend) { platform in

@@ -389,6 +389,7 @@ enum Migrator {
         ExportArchiveChunks.migration,
         CommunicationRecords.callerSaidMigration,
         BillingRecords.pendingTierMigration,
+        PhoneConfigRecords.autoReplyMigration,
     ]
 
     static func migrate(_ database: any Database, logger: Logger) async throws {

@@ -78,13 +78,13 @@ public struct InboundHandler: InboundServiceHandler {
             var linked = unlinked
             guard let message = try await CommunicationRecords.message(sid: request.messageSid, tx) else { throw ServiceError.notFound(request.messageSid) }
             linked.message = message
-            // A first text from a new number gets a friendly acknowledgement; regulars don't.
-            if customer.created, let tenant = try await TenantRecords.find(tx) {
-                let acknowledgement = "Thanks for texting \(tenant.displayName)! We got your message and will reply shortly."
+            // A first text from a new number gets the line's auto-reply; regulars don't.
+            let config = resolution.phoneConfig?.config ?? PhoneConfig()
+            if customer.created, let tenant = try await TenantRecords.find(tx), let acknowledgement = config.autoReplyText(businessName: tenant.displayName) {
                 if request.replayed {
                     // Replayed from the bridge's spool: Twilio is no longer waiting for TwiML.
                     try await OutboxRecords.enqueue(.sms(
-                        to: request.from, from: resolution.phoneConfig?.config.textSender ?? "", body: acknowledgement,
+                        to: request.from, from: config.textSender, body: acknowledgement,
                         purpose: "auto_reply", dedupeKey: "auto_reply/\(request.messageSid)"), tx)
                 } else {
                     linked.replies = [.with { $0.body = acknowledgement }]

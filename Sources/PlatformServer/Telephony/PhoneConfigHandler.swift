@@ -172,8 +172,10 @@ public struct PhoneConfigHandler: PhoneConfigServiceHandler {
                 config.ivrMenu.options[index].smsBody = FieldCheck.trimmed(config.ivrMenu.options[index].smsBody)
             }
         }
+        if config.hasAutoReply { config.autoReply.text = FieldCheck.trimmed(config.autoReply.text) }
         var violations: [FieldViolation] = []
         config.validate(path: "phone_config.", into: &violations)
+        violations += PackPlaceholders.violations(in: config.autoReply.text, allowed: PackPlaceholders.businessOnly, field: "phone_config.auto_reply.text")
         var seenDigits: Set<String> = []
         for (index, option) in config.ivrMenu.options.enumerated() where !seenDigits.insert(option.digit).inserted {
             violations.append(FieldViolation(field: "phone_config.ivr_menu.options[\(index)].digit", description: "\(option.digit) is already used by another option"))

@@ -25,11 +25,27 @@ extension PhoneConfig {
     var textSender: String {
         messagingServiceSid.isEmpty ? phoneNumber : messagingServiceSid
     }
+
+    /// What a first text from someone new to this line gets back; nil when its auto-reply is off.
+    func autoReplyText(businessName: String) -> String? {
+        guard !autoReply.disabled else { return nil }
+        let text = autoReply.text.isEmpty ? Self.standardAutoReply : autoReply.text
+        return PackPlaceholders.fill(text, [PackPlaceholders.businessName: businessName])
+    }
+
+    static let standardAutoReply = "Thanks for texting {{business_name}}! We got your message and will reply shortly."
 }
 
 /// Phone configs in the store. Optional strings are stored as NULL when empty, so the
 /// platform-wide unique indexes on the number and the Messaging Service ignore unset ones.
 enum PhoneConfigRecords {
+    /// A number's auto-reply, as `ivr_menu` is kept: the message's bytes, NULL when unset.
+    static let autoReplyMigration = Migration(
+        version: 18,
+        name: "phone_configs_auto_reply",
+        statements: ["ALTER TABLE phone_configs ADD COLUMN auto_reply BLOB"],
+        tenantOwnedTables: [])
+
     /// The root tenant's main line, `tenants/root/phoneConfigs/main`, which cannot be deleted.
     static let rootLineID = "main"
     static let rootLine = PhoneConfig.with {
@@ -143,6 +159,8 @@ enum PhoneConfigRecords {
     private static func columns(of config: PhoneConfig, sealedSIPPassword: Data?) throws -> [(String, any SQLValueConvertible)] {
         var menu: Data?
         if config.hasIvrMenu { menu = try config.ivrMenu.serializedBytes() }
+        var autoReply: Data?
+        if config.hasAutoReply { autoReply = try config.autoReply.serializedBytes() }
         return [
             ("display_name", config.displayName),
             ("phone_number", config.phoneNumber.nilIfEmpty),
@@ -153,6 +171,7 @@ enum PhoneConfigRecords {
             ("ivr_mode", config.ivrMode.storedName),
             ("forward_number", config.forwardNumber.nilIfEmpty),
             ("ivr_menu", menu),
+            ("auto_reply", autoReply),
         ]
     }
 
@@ -172,6 +191,9 @@ enum PhoneConfigRecords {
             $0.forwardNumber = try row.optionalString("forward_number") ?? ""
             if let menu = try row.optionalData("ivr_menu") {
                 $0.ivrMenu = try IvrMenu(serializedBytes: menu)
+            }
+            if let autoReply = try row.optionalData("auto_reply") {
+                $0.autoReply = try AutoReply(serializedBytes: autoReply)
             }
             $0.ivrModeLabel = $0.ivrMode.label
             $0.betaBadge = $0.ivrMode.isBeta

@@ -9,6 +9,7 @@ struct PhoneConfigUpdateMask {
         "sip_domain", "sip_username", "sip_password",
         "ivr_mode", "forward_number",
         "ivr_menu", "ivr_menu.greeting", "ivr_menu.options",
+        "auto_reply", "auto_reply.disabled", "auto_reply.text",
     ]
 
     let paths: Set<String>
@@ -40,6 +41,10 @@ struct PhoneConfigUpdateMask {
                 if source.hasIvrMenu { target.ivrMenu = source.ivrMenu } else { target.clearIvrMenu() }
             case "ivr_menu.greeting": target.ivrMenu.greeting = source.ivrMenu.greeting
             case "ivr_menu.options": target.ivrMenu.options = source.ivrMenu.options
+            case "auto_reply":
+                if source.hasAutoReply { target.autoReply = source.autoReply } else { target.clearAutoReply() }
+            case "auto_reply.disabled": target.autoReply.disabled = source.autoReply.disabled
+            case "auto_reply.text": target.autoReply.text = source.autoReply.text
             default: break
             }
         }

@@ -74,6 +74,12 @@ struct PhoneConfigsCommands: AsyncParsableCommand {
         @Option(name: .customLong("phone-config.etag"), help: "Changes whenever the config changes; send it back on update and delete to detect conflicts.")
         var phoneConfigEtag: String?
 
+        @Option(name: .customLong("phone-config.auto-reply.disabled"), help: "No auto-reply from this number.")
+        var phoneConfigAutoReplyDisabled: Bool?
+
+        @Option(name: .customLong("phone-config.auto-reply.text"), help: "The reply, with {{business_name}} filled in; empty for the standard acknowledgement.")
+        var phoneConfigAutoReplyText: String?
+
         @Option(name: .customLong("request-id"), help: "Retries with the same request_id return the first result.")
         var requestID: String?
 
@@ -97,6 +103,8 @@ struct PhoneConfigsCommands: AsyncParsableCommand {
             if let value = phoneConfigCreateTime { request.phoneConfig.createTime = try CLIValue.timestamp(value, flag: "phone-config.create-time") }
             if let value = phoneConfigUpdateTime { request.phoneConfig.updateTime = try CLIValue.timestamp(value, flag: "phone-config.update-time") }
             if let value = phoneConfigEtag { request.phoneConfig.etag = value }
+            if let value = phoneConfigAutoReplyDisabled { request.phoneConfig.autoReply.disabled = value }
+            if let value = phoneConfigAutoReplyText { request.phoneConfig.autoReply.text = value }
             if let value = requestID { request.requestID = value }
             try await call.unary(request) { client, request, metadata in
                 try await PhoneConfigService.Client(wrapping: client).createPhoneConfig(request, metadata: metadata)
@@ -244,7 +252,13 @@ struct PhoneConfigsCommands: AsyncParsableCommand {
         @Option(name: .customLong("phone-config.etag"), help: "Changes whenever the config changes; send it back on update and delete to detect conflicts.")
         var phoneConfigEtag: String?
 
-        @Option(name: .customLong("update-mask"), help: "Updatable: display_name, phone_number, messaging_service_sid, sip_domain, sip_username,  sip_password, ivr_mode, forward_number, ivr_menu. Required. (comma-separated field names)")
+        @Option(name: .customLong("phone-config.auto-reply.disabled"), help: "No auto-reply from this number.")
+        var phoneConfigAutoReplyDisabled: Bool?
+
+        @Option(name: .customLong("phone-config.auto-reply.text"), help: "The reply, with {{business_name}} filled in; empty for the standard acknowledgement.")
+        var phoneConfigAutoReplyText: String?
+
+        @Option(name: .customLong("update-mask"), help: "Updatable: display_name, phone_number, messaging_service_sid, sip_domain, sip_username,  sip_password, ivr_mode, forward_number, ivr_menu, auto_reply (or a field of either). Required. (comma-separated field names)")
         var updateMask: String?
 
         func run() async throws {
@@ -265,6 +279,8 @@ struct PhoneConfigsCommands: AsyncParsableCommand {
             if let value = phoneConfigCreateTime { request.phoneConfig.createTime = try CLIValue.timestamp(value, flag: "phone-config.create-time") }
             if let value = phoneConfigUpdateTime { request.phoneConfig.updateTime = try CLIValue.timestamp(value, flag: "phone-config.update-time") }
             if let value = phoneConfigEtag { request.phoneConfig.etag = value }
+            if let value = phoneConfigAutoReplyDisabled { request.phoneConfig.autoReply.disabled = value }
+            if let value = phoneConfigAutoReplyText { request.phoneConfig.autoReply.text = value }
             if let value = updateMask { request.updateMask = CLIValue.fieldMask(value) }
             try await call.unary(request) { client, request, metadata in
                 try await PhoneConfigService.Client(wrapping: client).updatePhoneConfig(request, metadata: metadata)

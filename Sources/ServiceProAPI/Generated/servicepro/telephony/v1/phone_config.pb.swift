@@ -244,11 +244,39 @@ public nonisolated struct PhoneConfig: @unchecked Sendable {
     set {_uniqueStorage()._etag = newValue}
   }
 
+  /// What someone texting this number for the first time gets back. Unset: the standard
+  /// acknowledgement.
+  public var autoReply: AutoReply {
+    get {_storage._autoReply ?? AutoReply()}
+    set {_uniqueStorage()._autoReply = newValue}
+  }
+  /// Returns true if `autoReply` has been explicitly set.
+  public var hasAutoReply: Bool {_storage._autoReply != nil}
+  /// Clears the value of `autoReply`. Subsequent reads from it will return its default value.
+  public mutating func clearAutoReply() {_uniqueStorage()._autoReply = nil}
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
   fileprivate var _storage = _StorageClass.defaultInstance
+}
+
+/// The reply a number sends to a first text from someone new; regulars get none.
+public nonisolated struct AutoReply: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// No auto-reply from this number.
+  public var disabled: Bool = false
+
+  /// The reply, with {{business_name}} filled in; empty for the standard acknowledgement.
+  public var text: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
 }
 
 /// A tenant's DTMF menu. Callers hear the greeting, then each option's prompt; a missing or unknown
@@ -308,7 +336,7 @@ nonisolated extension IvrAction: SwiftProtobuf._ProtoNameProviding {
 
 nonisolated extension PhoneConfig: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".PhoneConfig"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{3}display_name\0\u{3}phone_number\0\u{3}messaging_service_sid\0\u{3}sip_domain\0\u{3}sip_username\0\u{3}sip_password\0\u{3}sip_password_set\0\u{3}ivr_mode\0\u{3}forward_number\0\u{3}ivr_menu\0\u{3}ivr_mode_label\0\u{3}beta_badge\0\u{3}create_time\0\u{3}update_time\0\u{1}etag\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{3}display_name\0\u{3}phone_number\0\u{3}messaging_service_sid\0\u{3}sip_domain\0\u{3}sip_username\0\u{3}sip_password\0\u{3}sip_password_set\0\u{3}ivr_mode\0\u{3}forward_number\0\u{3}ivr_menu\0\u{3}ivr_mode_label\0\u{3}beta_badge\0\u{3}create_time\0\u{3}update_time\0\u{1}etag\0\u{3}auto_reply\0")
 
   fileprivate class _StorageClass {
     var _name: String = String()
@@ -327,6 +355,7 @@ nonisolated extension PhoneConfig: SwiftProtobuf.Message, SwiftProtobuf._Message
     var _createTime: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
     var _updateTime: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
     var _etag: String = String()
+    var _autoReply: AutoReply? = nil
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -353,6 +382,7 @@ nonisolated extension PhoneConfig: SwiftProtobuf.Message, SwiftProtobuf._Message
       _createTime = source._createTime
       _updateTime = source._updateTime
       _etag = source._etag
+      _autoReply = source._autoReply
     }
   }
 
@@ -387,6 +417,7 @@ nonisolated extension PhoneConfig: SwiftProtobuf.Message, SwiftProtobuf._Message
         case 14: try { try decoder.decodeSingularMessageField(value: &_storage._createTime) }()
         case 15: try { try decoder.decodeSingularMessageField(value: &_storage._updateTime) }()
         case 16: try { try decoder.decodeSingularStringField(value: &_storage._etag) }()
+        case 17: try { try decoder.decodeSingularMessageField(value: &_storage._autoReply) }()
         default: break
         }
       }
@@ -447,6 +478,9 @@ nonisolated extension PhoneConfig: SwiftProtobuf.Message, SwiftProtobuf._Message
       if !_storage._etag.isEmpty {
         try visitor.visitSingularStringField(value: _storage._etag, fieldNumber: 16)
       }
+      try { if let v = _storage._autoReply {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 17)
+      } }()
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -472,10 +506,46 @@ nonisolated extension PhoneConfig: SwiftProtobuf.Message, SwiftProtobuf._Message
         if _storage._createTime != rhs_storage._createTime {return false}
         if _storage._updateTime != rhs_storage._updateTime {return false}
         if _storage._etag != rhs_storage._etag {return false}
+        if _storage._autoReply != rhs_storage._autoReply {return false}
         return true
       }
       if !storagesAreEqual {return false}
     }
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension AutoReply: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".AutoReply"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}disabled\0\u{1}text\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularBoolField(value: &self.disabled) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.text) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.disabled != false {
+      try visitor.visitSingularBoolField(value: self.disabled, fieldNumber: 1)
+    }
+    if !self.text.isEmpty {
+      try visitor.visitSingularStringField(value: self.text, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: AutoReply, rhs: AutoReply) -> Bool {
+    if lhs.disabled != rhs.disabled {return false}
+    if lhs.text != rhs.text {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -28,6 +28,9 @@ extension PhoneConfig: ValidatableMessage {
         if self.hasUpdateTime {
             FieldCheck.timestamp(self.updateTime, path + "update_time", &violations)
         }
+        if self.hasAutoReply {
+            self.autoReply.validate(path: path + "auto_reply.", into: &violations)
+        }
     }
 
     public mutating func normalize() {
@@ -37,6 +40,14 @@ extension PhoneConfig: ValidatableMessage {
         self.sipUsername = FieldCheck.trimmed(self.sipUsername)
         self.forwardNumber = FieldCheck.trimmed(self.forwardNumber)
     }
+}
+
+extension AutoReply: ValidatableMessage {
+    public func validate(path: String, into violations: inout [FieldViolation]) {
+        FieldCheck.maxLength(self.text, 1600, path + "text", &violations)
+    }
+
+    public mutating func normalize() {}
 }
 
 extension IvrMenu: ValidatableMessage {

@@ -125,7 +125,7 @@ public nonisolated struct UpdatePhoneConfigRequest: Sendable {
   public mutating func clearPhoneConfig() {self._phoneConfig = nil}
 
   /// Updatable: display_name, phone_number, messaging_service_sid, sip_domain, sip_username,
-  /// sip_password, ivr_mode, forward_number, ivr_menu.
+  /// sip_password, ivr_mode, forward_number, ivr_menu, auto_reply (or a field of either).
   public var updateMask: SwiftProtobuf.Google_Protobuf_FieldMask {
     get {_updateMask ?? SwiftProtobuf.Google_Protobuf_FieldMask()}
     set {_updateMask = newValue}
