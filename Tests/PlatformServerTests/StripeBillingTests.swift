@@ -124,6 +124,7 @@ struct StripeBillingTests {
             let pro = try await change(to: .pro)
             #expect(pro.billing.pendingTier == .pro)
             #expect(stripe.status(of: "sub_fake2") == "canceled")
+            #expect(stripe.status(ofInvoice: "in_fake2") == "void", "its page can no longer take a payment")
             let replacement = pro.billing.stripeSubscriptionID
             #expect(replacement != "sub_fake2")
             #expect(pro.paymentURL.hasPrefix("https://invoice.stripe.com/"))
@@ -157,7 +158,7 @@ struct StripeBillingTests {
 
     @Test("a tier that waits for payment is withdrawn by staying, dropped when its subscription ends unpaid, and keeps no trial alive", arguments: TestBackend.available)
     func pendingTierEnds(backend: TestBackend) async throws {
-        try await Self.withTenantsPastTrial(["bravo", "carol", "dave"], backend: backend) { stripe, platform, deliver in
+        try await Self.withTenantsPastTrial(["bravo", "carol", "dave", "erin", "frank"], backend: backend) { stripe, platform, deliver in
             let owner = platform.metadata(platform.ownerToken)
             let t0 = Int64(Date().timeIntervalSince1970) - 1000
             func billing(_ tenant: String) async throws -> TenantBilling {
@@ -167,18 +168,27 @@ struct StripeBillingTests {
                 try await platform.billing.changePlan(.with { $0.name = "tenants/\(tenant)/billing"; $0.tier = tier }, metadata: owner)
             }
 
-            // bravo stays on its plan: the unpaid subscription is cancelled, so its invoice can
-            // no longer be paid, and Stripe's word of the cancellation changes nothing.
+            // bravo stays on its plan: the unpaid invoice is voided and the subscription
+            // cancelled. Stripe's word of the cancellation changes nothing, and an older event of
+            // that subscription, delivered late, does not bring it back.
             let pending = try await change("bravo", to: .pro)
             let withdrawn = try await change("bravo", to: .starter)
             #expect(withdrawn.billing.pendingTier == .unspecified)
             #expect(withdrawn.billing.stripeSubscriptionID.isEmpty)
             #expect(stripe.status(of: pending.billing.stripeSubscriptionID) == "canceled")
+            #expect(stripe.status(ofInvoice: String(pending.paymentURL.split(separator: "/").last ?? "")) == "void")
             let cancelled = try await deliver(StripeTestEvents.subscription(
                 id: "evt_b1", type: "customer.subscription.deleted", created: t0, subscription: pending.billing.stripeSubscriptionID,
                 customer: pending.billing.stripeCustomerID, status: "canceled"))
             #expect(cancelled.outcome == .ignored)
-            #expect(try await billing("bravo").status == .active)
+            let late = try await deliver(StripeTestEvents.subscription(
+                id: "evt_b0", type: "customer.subscription.created", created: t0 - 5, subscription: pending.billing.stripeSubscriptionID,
+                customer: pending.billing.stripeCustomerID, status: "incomplete", price: "price_pro"))
+            #expect(late.reason == "stale")
+            let bravo = try await billing("bravo")
+            #expect(bravo.status == .active)
+            #expect(bravo.pendingTier == .unspecified)
+            #expect(bravo.stripeSubscriptionID.isEmpty)
             let unchanged = await failure { try await change("bravo", to: .starter) }
             #expect(unchanged?.reason == "plan_unchanged")
 
@@ -199,6 +209,7 @@ struct StripeBillingTests {
                 id: "evt_d1", type: "customer.subscription.updated", created: t0, subscription: dave.stripeSubscriptionID, customer: dave.stripeCustomerID,
                 status: "incomplete_expired", price: "price_pro"))
             let expired = try await billing("dave")
+            #expect(expired.status == .active)
             #expect(expired.tier == .starter)
             #expect(expired.pendingTier == .unspecified)
             #expect(expired.stripeSubscriptionID.isEmpty)
@@ -215,6 +226,29 @@ struct StripeBillingTests {
             let job = BillingLifecycleJob(database: platform.database, settings: Self.settings(), logger: .init(label: "test"))
             #expect(try await job.runOnce() == 1)
             #expect(try await billing("dave").status == .suspended)
+
+            // erin pays just before staying on her plan: the payment stands, and the withdrawal
+            // is refused.
+            let erin = try await change("erin", to: .pro).billing
+            stripe.payFirstInvoice(of: erin.stripeSubscriptionID)
+            let tooLate = await failure { try await change("erin", to: .starter) }
+            #expect(tooLate?.reason == "pending_tier_paid")
+            #expect(try await billing("erin").pendingTier == .pro, "the webhook of the payment grants it")
+            #expect(stripe.status(of: erin.stripeSubscriptionID) == "active")
+
+            // frank's trial has ended but the job has not run: his first payment makes him a
+            // paying tenant on the tier he bought.
+            try await platform.database.transaction(.platform) { tx in
+                try await tx.execute("UPDATE tenants SET status = 'trialing', trial_end_time = \(past) WHERE tenant_id = 'frank'")
+            }
+            let frank = try await change("frank", to: .elite).billing
+            #expect(frank.pendingTier == .elite)
+            _ = try await deliver(StripeTestEvents.invoice(
+                id: "evt_f1", type: "invoice.paid", created: t0, subscription: frank.stripeSubscriptionID, customer: frank.stripeCustomerID))
+            let paid = try await billing("frank")
+            #expect(paid.tier == .elite)
+            #expect(paid.status == .active)
+            #expect(paid.pendingTier == .unspecified)
         }
     }
 

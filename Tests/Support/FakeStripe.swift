@@ -38,6 +38,8 @@ public final class FakeStripe: Sendable {
         var requests: [Recorded] = []
         var customers: [String: [String: String]] = [:]
         var subscriptions: [String: Subscription] = [:]
+        /// Each invoice's status: open, paid or void.
+        var invoices: [String: String] = [:]
         var replies: [String: (status: Int, body: String)] = [:]
         var failures: [(status: Int, body: String)] = []
         var delay: Duration = .zero
@@ -70,6 +72,21 @@ public final class FakeStripe: Sendable {
         state.withLock { $0.subscriptions[subscription]?.status }
     }
 
+    /// An invoice's status as Stripe has it now: open, paid or void.
+    public func status(ofInvoice invoice: String) -> String? {
+        state.withLock { $0.invoices[invoice] }
+    }
+
+    /// The customer pays the subscription's first invoice on its hosted page: the invoice is
+    /// paid and the subscription active.
+    public func payFirstInvoice(of subscription: String) {
+        state.withLock { state in
+            guard let invoice = state.subscriptions[subscription]?.invoiceID else { return }
+            state.invoices[invoice] = "paid"
+            state.subscriptions[subscription]?.status = "active"
+        }
+    }
+
     /// Runs `body` with the fake listening on a loopback port; its argument is the base URL.
     public static func with<Result: Sendable>(_ body: (FakeStripe, String) async throws -> Result) async throws -> Result {
         let fake = FakeStripe()
@@ -81,6 +98,7 @@ public final class FakeStripe: Sendable {
         router.get("/v1/subscriptions/:id") { request, _ in await fake.serve(request) }
         router.post("/v1/subscriptions/:id") { request, _ in await fake.serve(request) }
         router.delete("/v1/subscriptions/:id") { request, _ in await fake.serve(request) }
+        router.post("/v1/invoices/:id/void") { request, _ in await fake.serve(request) }
         return try await ListeningServices.serve(router, logger: logger) { base in
             try await body(fake, base)
         }
@@ -136,7 +154,15 @@ public final class FakeStripe: Sendable {
                 status: trialEnd == nil ? "incomplete" : "trialing", trialEnd: trialEnd,
                 metadata: form.filter { $0.key.hasPrefix("metadata[") }, invoiceID: "in_fake\(n)")
             state.subscriptions[subscription.id] = subscription
+            state.invoices[subscription.invoiceID] = trialEnd == nil ? "open" : "paid"
             return (200, json(subscription, periodEnd: periodEnd, expandInvoice: form["expand[]"] == "latest_invoice"))
+        case ("POST", 4) where parts[1] == "invoices" && parts[3] == "void":
+            guard let status = state.invoices[parts[2]] else { return missing("invoice: '\(parts[2])'") }
+            guard status == "open" else {
+                return (400, #"{"error":{"type":"invalid_request_error","code":"invoice_not_open","message":"You can only pass in open or uncollectible invoices."}}"#)
+            }
+            state.invoices[parts[2]] = "void"
+            return (200, #"{"id":"\#(parts[2])","object":"invoice","status":"void"}"#)
         case ("GET", 3):
             guard let subscription = state.subscriptions[parts[2]] else { return missing("subscription: '\(parts[2])'") }
             return (200, json(subscription, periodEnd: periodEnd, expandInvoice: form["expand[]"] == "latest_invoice"))

@@ -128,17 +128,26 @@ public struct BillingHandler: BillingServiceHandler {
     }
 
     /// Staying on the current tier while another waits for its first payment withdraws that one:
-    /// its subscription is cancelled, so its invoice can no longer be paid.
+    /// its invoice is voided and its subscription cancelled, so it can no longer be paid.
     private func withdrawPendingTier(
         _ current: BillingState, _ request: ChangePlanRequest, holder: String, context: RequestContext
     ) async throws -> ChangePlanResponse {
-        if let stripe, let subscriptionID = current.stripeSubscriptionID,
-           try await stripe.subscription(id: subscriptionID).awaitsFirstPayment {
-            try await stripe.cancel(subscriptionID: subscriptionID)
+        if let stripe, let subscriptionID = current.stripeSubscriptionID {
+            let subscription = try await stripe.subscription(id: subscriptionID)
+            if subscription.awaitsFirstPayment {
+                try await stripe.cancelUnpaid(subscription)
+            } else if !["canceled", "incomplete_expired"].contains(subscription.status) {
+                throw ServiceError.failedPrecondition(
+                    reason: "pending_tier_paid",
+                    message: "the \(current.pendingTier?.storedName ?? "") plan of \(current.name) has just been paid for; get the billing record again")
+            }
         }
         return try await database.withTenant(current.tenantID) { tx in
             let response = try await IdempotencyRecords.once(tx, method: "ChangePlan", requestID: request.requestID) {
                 var state = try await BillingRecords.get(tx)
+                guard state.pendingTier == current.pendingTier, state.stripeSubscriptionID == current.stripeSubscriptionID else {
+                    throw ServiceError.aborted(message: "\(state.name) changed while its pending plan was withdrawn; get it again and retry")
+                }
                 let withdrawn = state.pendingTier ?? .unspecified
                 state.pendingTier = nil
                 state.stripeSubscriptionID = nil
@@ -175,7 +184,7 @@ public struct BillingHandler: BillingServiceHandler {
                 // Still waiting for its first payment, it takes no change: it stands if it is
                 // for this tier, else a new one replaces it.
                 if subscription.items.data.first?.price.id == priceID { return subscription }
-                try await stripe.cancel(subscriptionID: subscription.id)
+                try await stripe.cancelUnpaid(subscription)
             default:
                 return try await stripe.changePrice(of: subscription, to: priceID, idempotencyKey: key + "-update")
             }

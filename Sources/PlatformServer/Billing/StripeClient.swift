@@ -88,10 +88,15 @@ struct StripeClient: Sendable {
         try await send(.GET, "/v1/subscriptions/\(id)?expand%5B%5D=latest_invoice", form: [], idempotencyKey: nil)
     }
 
-    /// Cancels a subscription at once; Stripe's only way to end one still waiting for its first
-    /// payment, which takes no other change.
-    func cancel(subscriptionID: String) async throws {
-        let _: Subscription = try await send(.DELETE, "/v1/subscriptions/\(subscriptionID)", form: [], idempotencyKey: nil)
+    /// Ends a subscription still waiting for its first payment, which takes no other change. Its
+    /// invoice is voided first: cancelling alone would leave it payable on its hosted page. A
+    /// void that Stripe refuses (the invoice was just paid) leaves the subscription standing.
+    func cancelUnpaid(_ subscription: Subscription) async throws {
+        if let invoice = subscription.latestInvoice {
+            struct Voided: Decodable { var id: String }
+            let _: Voided = try await send(.POST, "/v1/invoices/\(invoice.id)/void", form: [], idempotencyKey: nil)
+        }
+        let _: Subscription = try await send(.DELETE, "/v1/subscriptions/\(subscription.id)", form: [], idempotencyKey: nil)
     }
 
     /// Swaps the subscription's one item to `priceID`, prorated.

@@ -53,15 +53,24 @@ struct StripeEventLedger {
             // Another subscription of the same customer (a stray one made in Stripe's
             // dashboard, or one already replaced or ended here) says nothing about the one the
             // tenant pays with.
+            if state.stripeSubscriptionID == nil {
+                // Its end still orders what follows: an older event of it, delivered late,
+                // must not bring it back.
+                state.lastStripeEventTime = event.time
+                try await BillingRecords.save(state, scoped)
+            }
             return response(event, .ignored, reason: "other_subscription", tenantID: tenantID)
         }
         let from = state.status
         // The subscription that ends is one still waiting for its first payment: the tenant's
         // standing never rested on it.
         let endsUnpaid = effect.endsSubscription && state.pendingTier != nil
+        // A first payment makes the tenant a paying one, whatever it was before.
+        var paidFirst = false
         if effect.grantsPendingTier, let pending = state.pendingTier, event.subscriptionID == state.stripeSubscriptionID {
             state.tier = pending
             state.pendingTier = nil
+            paidFirst = true
         }
         if effect.updatesSubscription {
             state.stripeCustomerID = object.customer ?? state.stripeCustomerID
@@ -72,7 +81,7 @@ struct StripeEventLedger {
                     if effect.grantsTier {
                         state.tier = tier
                         state.pendingTier = nil
-                    } else if object.status == "incomplete", tier != state.tier {
+                    } else if object.status == "incomplete" {
                         // Made elsewhere (a Checkout session), or before ChangePlan recorded it.
                         state.pendingTier = tier
                     }
@@ -91,7 +100,7 @@ struct StripeEventLedger {
                 state.pendingTier = nil
             }
         }
-        if !endsUnpaid, let target = effect.target(from: state.status) {
+        if !endsUnpaid, let target = paidFirst && state.status != .active ? TenantStatus.active : effect.target(from: state.status) {
             do {
                 try state.move(to: target, reason: event.type, at: Date(), settings: settings)
             } catch let error as ServiceError where error.code == .failedPrecondition {

@@ -30,7 +30,8 @@ extension PhoneConfig {
     func autoReplyText(businessName: String) -> String? {
         guard !autoReply.disabled else { return nil }
         let text = autoReply.text.isEmpty ? Self.standardAutoReply : autoReply.text
-        return PackPlaceholders.fill(text, [PackPlaceholders.businessName: businessName])
+        // The name filled in can take the text past what one message holds.
+        return String(PackPlaceholders.fill(text, [PackPlaceholders.businessName: businessName]).prefix(OutboxRecords.maxTextLength))
     }
 
     static let standardAutoReply = "Thanks for texting {{business_name}}! We got your message and will reply shortly."

@@ -80,7 +80,8 @@ public nonisolated struct TenantBilling: @unchecked Sendable {
   /// Clears the value of `retentionEndTime`. Subsequent reads from it will return its default value.
   public mutating func clearRetentionEndTime() {_uniqueStorage()._retentionEndTime = nil}
 
-  /// Stripe's ids; empty when the tenant never subscribed through Stripe.
+  /// Stripe's ids; the subscription's is empty when the tenant has none that is live or waiting for
+  /// its first payment.
   public var stripeCustomerID: String {
     get {_storage._stripeCustomerID}
     set {_uniqueStorage()._stripeCustomerID = newValue}
