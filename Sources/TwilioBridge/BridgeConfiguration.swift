@@ -15,6 +15,10 @@ public struct BridgeConfiguration: Sendable {
     public var platformDeadline: Duration
     /// How often the spool retries the platform.
     public var spoolRetryInterval: Duration
+    /// Stripe's webhook signing secrets, as the platform has them. With them, a webhook whose
+    /// `Stripe-Signature` does not verify is refused here and never reaches the platform; without
+    /// them, the platform alone checks it.
+    public var stripeWebhookSecrets: [String]
     /// For bench/ only, off by default: also serve `POST /bench/static-sms`, which runs exactly
     /// what `/sms` runs (body, form, signature, spool check, TwiML) except the platform RPC, and
     /// answers a fixed reply. It is the baseline the end-to-end benchmark is compared against;
@@ -30,6 +34,7 @@ public struct BridgeConfiguration: Sendable {
         fallbackNumber: String? = nil,
         platformDeadline: Duration = .seconds(5),
         spoolRetryInterval: Duration = .seconds(1),
+        stripeWebhookSecrets: [String] = [],
         benchmarkStaticRoute: Bool = false
     ) {
         self.host = host
@@ -40,6 +45,7 @@ public struct BridgeConfiguration: Sendable {
         self.fallbackNumber = fallbackNumber
         self.platformDeadline = platformDeadline
         self.spoolRetryInterval = spoolRetryInterval
+        self.stripeWebhookSecrets = stripeWebhookSecrets
         self.benchmarkStaticRoute = benchmarkStaticRoute
     }
 }

@@ -7,7 +7,8 @@ import ServiceProAPI
 
 /// Stripe's webhook, beside Twilio's: the raw body and its `Stripe-Signature` go to the platform
 /// as one RPC, which verifies and applies the event. The body is passed on byte for byte, since
-/// the signature covers the exact bytes Stripe sent.
+/// the signature covers the exact bytes Stripe sent. A bridge given Stripe's secrets verifies the
+/// signature first, so a forged webhook costs the platform nothing, not even an audit entry.
 ///
 /// Stripe retries anything but a 2xx for days, so unlike Twilio it is told the truth: 400 for a
 /// bad signature or body (never retried into success), 503 while the platform cannot answer.
@@ -19,6 +20,7 @@ struct StripeWebhook<Transport: ClientTransport>: Sendable {
 
     let platform: PlatformClient<Transport>
     let deadline: CallDeadline
+    let secrets: [String]
     let logger: Logger
 
     func register(on router: Router<BasicRequestContext>) {
@@ -36,10 +38,19 @@ struct StripeWebhook<Transport: ClientTransport>: Sendable {
         guard let signature = request.headers[.init(Self.signatureHeader)!], !signature.isEmpty else {
             return Self.json(.badRequest, ["error": "missing Stripe-Signature header"])
         }
+        let payload = Data(body.readableBytesView)
+        if !secrets.isEmpty {
+            do {
+                try StripeSignature.verify(payload: payload, header: signature, secrets: secrets)
+            } catch {
+                logger.notice("refusing a Stripe webhook", metadata: ["error": "\(error)"])
+                return Self.json(.badRequest, ["error": "Stripe-Signature rejected: \(error)"])
+            }
+        }
         do {
             let outcome = try await deadline.run {
                 try await BillingService.Client(wrapping: platform.grpc).handleStripeEvent(.with {
-                    $0.payload = Data(body.readableBytesView)
+                    $0.payload = payload
                     $0.signature = signature
                 }, metadata: platform.metadata)
             }

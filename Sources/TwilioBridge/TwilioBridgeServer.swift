@@ -46,7 +46,7 @@ public struct TwilioBridgeServer<Transport: ClientTransport>: Sendable {
             logger: logger,
             benchmarkStaticRoute: configuration.benchmarkStaticRoute
         ).register(on: router)
-        StripeWebhook(platform: platform, deadline: platformDeadline, logger: logger).register(on: router)
+        StripeWebhook(platform: platform, deadline: platformDeadline, secrets: configuration.stripeWebhookSecrets, logger: logger).register(on: router)
         return router
     }
 

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import RPCRuntime
 
 /// Checks `X-Twilio-Signature` the way Twilio's own library (`twilio.request_validator` in
 /// twilio-python) does, so a webhook is accepted exactly when Twilio's reference code would accept
@@ -88,7 +89,7 @@ public struct TwilioSignatureVerifier: Sendable {
         // Both forms are always computed, so the answer's timing does not say which one matched.
         for candidate in [url.withoutPort, url.withPort] {
             let expected = self.signature(url: candidate, signedParameters: signedParameters, algorithm: algorithm)
-            matched = Self.constantTimeEquals(expected, signature) || matched
+            matched = ConstantTime.equal(expected.utf8, signature.utf8) || matched
         }
         return matched
     }
@@ -101,7 +102,7 @@ public struct TwilioSignatureVerifier: Sendable {
     public func isValid(signature: String, url: String, body: some DataProtocol, algorithm: Algorithm = .hmacSHA1) -> Bool {
         guard let parsed = SignedURL(url), let expected = parsed.firstQueryValue(named: "bodySHA256") else { return false }
         let digest = SHA256.hash(data: body).map { String(format: "%02x", $0) }.joined()
-        let bodyMatches = Self.constantTimeEquals(digest, expected)
+        let bodyMatches = ConstantTime.equal(digest.utf8, expected.utf8)
         return isValid(signature: signature, url: url, parameters: [], algorithm: algorithm) && bodyMatches
     }
 
@@ -125,16 +126,6 @@ public struct TwilioSignatureVerifier: Sendable {
             previous = pair
         }
         return signed
-    }
-
-    /// Equal strings, compared in time that depends only on their lengths, so an attacker cannot
-    /// find a valid signature byte by byte from response times.
-    private static func constantTimeEquals(_ lhs: String, _ rhs: String) -> Bool {
-        let lhs = Array(lhs.utf8), rhs = Array(rhs.utf8)
-        guard lhs.count == rhs.count else { return false }
-        var difference: UInt8 = 0
-        for index in lhs.indices { difference |= lhs[index] ^ rhs[index] }
-        return difference == 0
     }
 }
 

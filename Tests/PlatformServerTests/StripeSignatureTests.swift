@@ -2,7 +2,7 @@ import Foundation
 import PlatformTestSupport
 import Testing
 
-@testable import PlatformServer
+import RPCRuntime
 
 /// The Stripe-Signature check against vectors Stripe's own Python library makes at test time:
 /// it must accept exactly what the library's `verify_header` accepts.

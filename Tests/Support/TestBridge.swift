@@ -23,17 +23,17 @@ public struct TestBridge: Sendable {
     /// `platformDeadline` is how long a webhook waits for the platform before it falls back.
     public static func with<Result: Sendable>(
         platform: String, bridgeToken: String, spoolPath: String, platformTLS: Bool = false, platformCAFile: String? = nil,
-        platformDeadline: Duration = .seconds(4),
+        platformDeadline: Duration = .seconds(4), stripeWebhookSecrets: [String] = [],
         _ body: (TestBridge) async throws -> Result
     ) async throws -> Result {
         let client = try RemotePlatformClient(
             platform: platform, bridgeToken: bridgeToken, tls: platformTLS || platformCAFile != nil, caFile: platformCAFile)
-        return try await with(platform: client, spoolPath: spoolPath, platformDeadline: platformDeadline, body)
+        return try await with(platform: client, spoolPath: spoolPath, platformDeadline: platformDeadline, stripeWebhookSecrets: stripeWebhookSecrets, body)
     }
 
     /// A bridge reaching the platform through `platform`, e.g. a platform server's in-process transport.
     public static func with<Transport: ClientTransport, Result: Sendable>(
-        platform: PlatformClient<Transport>, spoolPath: String, platformDeadline: Duration = .seconds(4),
+        platform: PlatformClient<Transport>, spoolPath: String, platformDeadline: Duration = .seconds(4), stripeWebhookSecrets: [String] = [],
         _ body: (TestBridge) async throws -> Result
     ) async throws -> Result {
         var logger = Logger(label: "test.bridge")
@@ -41,7 +41,8 @@ public struct TestBridge: Sendable {
         let configuration = BridgeConfiguration(
             host: "127.0.0.1", port: 0,
             publicURL: "https://bridge.example.com", twilioAuthToken: Self.authToken, spoolPath: spoolPath,
-            fallbackNumber: "+19185557777", platformDeadline: platformDeadline, spoolRetryInterval: .milliseconds(200))
+            fallbackNumber: "+19185557777", platformDeadline: platformDeadline, spoolRetryInterval: .milliseconds(200),
+            stripeWebhookSecrets: stripeWebhookSecrets)
         let bridge = try await TwilioBridgeServer.start(configuration: configuration, platform: platform, logger: logger)
         return try await ListeningServices.run(logger: logger) { announce in
             [bridge.platform, bridge.drainer, bridge.application { port in announce(port) }]

@@ -55,4 +55,35 @@ struct StripeWebhookRouteTests {
             }
         }
     }
+
+    @Test("a bridge given Stripe's secrets refuses a forged webhook itself: the platform hears nothing, not even in its audit log", arguments: TestBackend.available)
+    func forgedStopsAtTheBridge(backend: TestBackend) async throws {
+        let settings = BillingSettings(webhookSecrets: [StripeTestEvents.webhookSecret])
+        try await TestPlatform.with(backend, billing: settings) { platform in
+            try await platform.createTenant("acme")
+            func refusals() async throws -> Int {
+                try await platform.database.transaction(.platform) { tx in
+                    try await tx.query("SELECT event_id FROM audit_events WHERE method LIKE '%HandleStripeEvent' AND outcome <> 'OK'").count
+                }
+            }
+            let payload = Data(#"{"id":"evt_edge","object":"event","type":"invoice.paid","created":1,"data":{"object":{"object":"invoice"}}}"#.utf8)
+            let forgery = StripeTestEvents.signatureHeader(payload: payload, secret: "whsec_wrong")
+            for secrets in [[], [StripeTestEvents.webhookSecret]] {
+                let spool = FileManager.default.temporaryDirectory.appendingPathComponent("spool-\(UUID().uuidString).sqlite").path
+                defer { try? FileManager.default.removeItem(atPath: spool) }
+                try await TestBridge.with(platform: platform.address, bridgeToken: platform.bridgeToken, spoolPath: spool, stripeWebhookSecrets: secrets) { bridge in
+                    try await bridge.waitForPlatform()
+                    let before = try await refusals()
+                    let forged = try await Self.post(bridge, payload, signature: forgery)
+                    #expect(forged.status == 400)
+                    #expect(forged.body.contains("no v1 signature matches"))
+                    // Without the secrets the platform refuses it, and audits the attempt; with
+                    // them the bridge refuses it first.
+                    #expect(try await refusals() == before + (secrets.isEmpty ? 1 : 0))
+                    let signed = try await Self.post(bridge, payload, signature: StripeTestEvents.signatureHeader(payload: payload))
+                    #expect(signed.status == 200, "a genuine event still reaches the platform")
+                }
+            }
+        }
+    }
 }

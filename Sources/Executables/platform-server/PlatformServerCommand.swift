@@ -125,7 +125,8 @@ struct PlatformServerCommand: AsyncParsableCommand {
             publicURL: twilioPublicURL,
             twilioAuthToken: ProcessInfo.processInfo.environment["TWILIO_AUTH_TOKEN"],
             spoolPath: twilioSpool ?? home + "/bridge-spool.sqlite",
-            fallbackNumber: twilioFallbackNumber)
+            fallbackNumber: twilioFallbackNumber,
+            stripeWebhookSecrets: platform.billing.webhookSecrets)
         try FileManager.default.createDirectory(
             at: URL(fileURLWithPath: configuration.spoolPath).deletingLastPathComponent(), withIntermediateDirectories: true)
         let client = PlatformClient(transport: server.rpcServer.inProcessClient, bridgeToken: token)

@@ -48,7 +48,8 @@ struct TwilioBridgeCommand: AsyncParsableCommand {
             publicURL: publicURL,
             twilioAuthToken: ProcessInfo.processInfo.environment["TWILIO_AUTH_TOKEN"],
             spoolPath: spoolPath,
-            fallbackNumber: fallbackNumber)
+            fallbackNumber: fallbackNumber,
+            stripeWebhookSecrets: StripeSignature.secrets(fromList: ProcessInfo.processInfo.environment["SERVICEPRO_STRIPE_WEBHOOK_SECRETS"]))
         try FileManager.default.createDirectory(
             at: URL(fileURLWithPath: spoolPath).deletingLastPathComponent(), withIntermediateDirectories: true)
         let client = try RemotePlatformClient(platform: platform, bridgeToken: token, tls: platformTLS || platformCAFile != nil, caFile: platformCAFile)

@@ -41,8 +41,7 @@ public struct BillingSettings: Sendable {
             return value
         }
         var settings = BillingSettings()
-        settings.webhookSecrets = (value("SERVICEPRO_STRIPE_WEBHOOK_SECRETS") ?? "")
-            .split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        settings.webhookSecrets = StripeSignature.secrets(fromList: environment["SERVICEPRO_STRIPE_WEBHOOK_SECRETS"])
         if let key = value("SERVICEPRO_STRIPE_SECRET_KEY") {
             var prices: [PlanCatalog.Tier: String] = [:]
             for tier in PlanCatalog.Tier.allCases {

@@ -24,7 +24,7 @@ public struct ImpersonationAuthenticator: Authenticator {
             let key = try await tx.first("SELECT role, revoke_time FROM api_keys WHERE key_id = \(keyID)")
             return (stored, key)
         }
-        guard let stored, Tokens.constantTimeEqual(stored.tokenHash, presented) else {
+        guard let stored, ConstantTime.equal(stored.tokenHash, presented) else {
             throw ServiceError.unauthenticated(reason: "invalid_token", message: "unknown impersonation token; start a new session")
         }
         switch stored.session.state {

@@ -25,12 +25,6 @@ enum Tokens {
         Data(SHA256.hash(data: Data(secret.utf8)))
     }
 
-    /// Equal or not, in a time that says nothing about where two hashes differ.
-    static func constantTimeEqual(_ lhs: Data, _ rhs: Data) -> Bool {
-        guard lhs.count == rhs.count else { return false }
-        return zip(lhs, rhs).reduce(UInt8(0)) { $0 | ($1.0 ^ $1.1) } == 0
-    }
-
     /// Uniform random characters from `alphabet`, using the system's CSPRNG; enough of them to
     /// carry `count` bytes of entropy. On Linux each draw from the generator is a system call
     /// (`getrandom`), so a draw of 64 bits makes up to eight characters.

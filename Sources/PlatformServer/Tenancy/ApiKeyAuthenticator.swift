@@ -21,7 +21,7 @@ public struct ApiKeyAuthenticator: Authenticator {
         let keyID = String(parts[1])
         let presented = Tokens.hash(parts[2])
         if let known = cache.entry(keyID: keyID) {
-            guard Tokens.constantTimeEqual(known.secretHash, presented) else { throw Self.unknownKey }
+            guard ConstantTime.equal(known.secretHash, presented) else { throw Self.unknownKey }
             return known.principal
         }
 
@@ -31,7 +31,7 @@ public struct ApiKeyAuthenticator: Authenticator {
         }
         guard let row else { throw Self.unknownKey }
         let secretHash = try row.data("secret_hash")
-        guard Tokens.constantTimeEqual(secretHash, presented) else { throw Self.unknownKey }
+        guard ConstantTime.equal(secretHash, presented) else { throw Self.unknownKey }
         guard try row.optionalInt("revoke_time") == nil else {
             throw ServiceError.unauthenticated(reason: "token_revoked", message: "this API key was revoked; ask an admin for a new one")
         }

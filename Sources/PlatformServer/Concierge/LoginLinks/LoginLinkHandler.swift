@@ -123,7 +123,7 @@ public struct LoginLinkHandler: LoginLinkServiceHandler {
         return try await database.transaction(.platform) { tx in
             let now = Date()
             guard let stored = try await LoginLinkRecords.findOnAnyTenant(linkID: parsed.linkID, tx, now: now),
-                  Tokens.constantTimeEqual(stored.tokenHash, presented)
+                  ConstantTime.equal(stored.tokenHash, presented)
             else { throw invalid }
             // A refused redeem of a real link is audited under its tenant, naming the link.
             CallRecord.current?.tenantID = stored.tenantID

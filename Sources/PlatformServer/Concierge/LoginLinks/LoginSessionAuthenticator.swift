@@ -26,7 +26,7 @@ public struct LoginSessionAuthenticator: Authenticator {
                 """)
         }
         guard let row, let stored = try row.optionalData("session_token_hash"),
-              Tokens.constantTimeEqual(stored, presented)
+              ConstantTime.equal(stored, presented)
         else {
             throw ServiceError.unauthenticated(reason: "invalid_token", message: "unknown login session; redeem a new login link")
         }

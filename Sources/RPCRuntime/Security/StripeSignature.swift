@@ -5,15 +5,24 @@ import Foundation
 /// `t=<unix time>,v1=<hex>[,v1=<hex>...]`; each v1 is HMAC-SHA256 of `"<t>.<raw body>"` under an
 /// endpoint secret. Any v1 may match any configured secret, so secrets rotate without downtime.
 /// A timestamp older than the tolerance is refused, so a captured webhook cannot be replayed later.
-enum StripeSignature {
-    static let defaultTolerance: TimeInterval = 300
+///
+/// The platform checks it before applying an event; a bridge given the secrets checks it too, so
+/// forged webhooks stop at the edge.
+public enum StripeSignature {
+    public static let defaultTolerance: TimeInterval = 300
 
-    enum Failure: Error, Equatable, CustomStringConvertible {
+    /// The secrets in a comma-separated list, as `SERVICEPRO_STRIPE_WEBHOOK_SECRETS` holds them
+    /// (two while one is rotated out).
+    public static func secrets(fromList list: String?) -> [String] {
+        (list ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+    }
+
+    public enum Failure: Error, Equatable, CustomStringConvertible {
         case malformedHeader
         case noMatchingSignature
         case timestampOutsideTolerance
 
-        var description: String {
+        public var description: String {
             switch self {
             case .malformedHeader: return "the Stripe-Signature header has no timestamp or no v1 signature"
             case .noMatchingSignature: return "no v1 signature matches the payload under any configured webhook secret"
@@ -22,7 +31,7 @@ enum StripeSignature {
         }
     }
 
-    static func verify(payload: Data, header: String, secrets: [String], now: Date = Date(), tolerance: TimeInterval = defaultTolerance) throws(Failure) {
+    public static func verify(payload: Data, header: String, secrets: [String], now: Date = Date(), tolerance: TimeInterval = defaultTolerance) throws(Failure) {
         var timestamp: Int64?
         var signatures: [Data] = []
         for element in header.split(separator: ",") {
@@ -40,7 +49,7 @@ enum StripeSignature {
         let matches = secrets.contains { secret in
             let expected = Data(HMAC<SHA256>.authenticationCode(for: signed, using: SymmetricKey(data: Data(secret.utf8))))
             // Compares every candidate in full: the time taken says nothing about the secret.
-            return signatures.reduce(false) { found, candidate in found || Tokens.constantTimeEqual(candidate, expected) }
+            return signatures.reduce(false) { found, candidate in found || ConstantTime.equal(candidate, expected) }
         }
         guard matches else { throw .noMatchingSignature }
         guard Double(timestamp) >= now.timeIntervalSince1970 - tolerance else { throw .timestampOutsideTolerance }
@@ -49,7 +58,7 @@ enum StripeSignature {
 
 extension Data {
     /// Lowercase or uppercase hex; nil for anything else.
-    init?(hex: String) {
+    fileprivate init?(hex: String) {
         guard hex.count % 2 == 0 else { return nil }
         var bytes = [UInt8]()
         bytes.reserveCapacity(hex.count / 2)

@@ -1,0 +1,12 @@
+/// Comparisons of secrets (signatures, token hashes) that take the same time wherever the two
+/// differ, so response times tell an attacker nothing about how close a guess came.
+public enum ConstantTime {
+    /// Whether the two byte sequences are equal; the time depends only on their lengths.
+    public static func equal(_ lhs: some Sequence<UInt8>, _ rhs: some Sequence<UInt8>) -> Bool {
+        let lhs = Array(lhs), rhs = Array(rhs)
+        guard lhs.count == rhs.count else { return false }
+        var difference: UInt8 = 0
+        for index in lhs.indices { difference |= lhs[index] ^ rhs[index] }
+        return difference == 0
+    }
+}
