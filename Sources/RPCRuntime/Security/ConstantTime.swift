@@ -2,6 +2,9 @@
 /// differ, so response times tell an attacker nothing about how close a guess came.
 public enum ConstantTime {
     /// Whether the two byte sequences are equal; the time depends only on their lengths.
+    /// Inlinable, so each caller gets a version specialized to its types: the bridge runs it on
+    /// every webhook.
+    @inlinable
     public static func equal(_ lhs: some Sequence<UInt8>, _ rhs: some Sequence<UInt8>) -> Bool {
         let lhs = Array(lhs), rhs = Array(rhs)
         guard lhs.count == rhs.count else { return false }
