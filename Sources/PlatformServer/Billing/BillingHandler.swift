@@ -136,7 +136,7 @@ public struct BillingHandler: BillingServiceHandler {
             let subscription = try await stripe.subscription(id: subscriptionID)
             if subscription.awaitsFirstPayment {
                 try await stripe.cancelUnpaid(subscription)
-            } else if !["canceled", "incomplete_expired"].contains(subscription.status) {
+            } else if !subscription.hasEnded {
                 throw ServiceError.failedPrecondition(
                     reason: "pending_tier_paid",
                     message: "the \(current.pendingTier?.storedName ?? "") plan of \(current.name) has just been paid for; get the billing record again")
@@ -149,10 +149,7 @@ public struct BillingHandler: BillingServiceHandler {
                     throw ServiceError.aborted(message: "\(state.name) changed while its pending plan was withdrawn; get it again and retry")
                 }
                 let withdrawn = state.pendingTier ?? .unspecified
-                state.pendingTier = nil
-                state.stripeSubscriptionID = nil
-                state.stripePriceID = nil
-                state.currentPeriodEnd = nil
+                state.forgetSubscription()
                 try await BillingRecords.save(state, tx)
                 try await AuditLog.record(tx, context: context, resource: state.name, details: [
                     "from_tier": state.tier.storedName, "to_tier": state.tier.storedName, "withdrawn_tier": withdrawn.storedName,
@@ -177,17 +174,15 @@ public struct BillingHandler: BillingServiceHandler {
         let key = "servicepro-\(state.tenantID)-change-plan-\(requestID.isEmpty ? UUID().uuidString : requestID)"
         if let subscriptionID = state.stripeSubscriptionID {
             let subscription = try await stripe.subscription(id: subscriptionID)
-            switch subscription.status {
-            case "canceled", "incomplete_expired":
-                break  // Ended: it cannot change price, so the plan starts a new one.
-            case "incomplete":
+            if subscription.awaitsFirstPayment {
                 // Still waiting for its first payment, it takes no change: it stands if it is
                 // for this tier, else a new one replaces it.
                 if subscription.items.data.first?.price.id == priceID { return subscription }
                 try await stripe.cancelUnpaid(subscription)
-            default:
+            } else if !subscription.hasEnded {
                 return try await stripe.changePrice(of: subscription, to: priceID, idempotencyKey: key + "-update")
             }
+            // Ended at Stripe, or just cancelled unpaid: the plan starts a new subscription.
         }
         let customerID: String
         if let existing = state.stripeCustomerID {

@@ -51,6 +51,15 @@ struct BillingState: Sendable {
         }
     }
 
+    /// The tenant's subscription is gone (ended at Stripe, or withdrawn before its first
+    /// payment): its next paid plan starts a new one, and no tier waits for it any more.
+    mutating func forgetSubscription() {
+        stripeSubscriptionID = nil
+        stripePriceID = nil
+        currentPeriodEnd = nil
+        pendingTier = nil
+    }
+
     /// Moves to `newStatus` along a valid transition and sets the windows the new status runs
     /// on: a trial end while trialing, a grace period while past due, the retention window while
     /// suspended or cancelled. Nothing else changes: a status only gates, it never deletes.

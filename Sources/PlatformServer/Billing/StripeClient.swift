@@ -28,6 +28,9 @@ struct StripeClient: Sendable {
 
         /// A new subscription whose first invoice is not paid yet: it grants nothing until it is.
         var awaitsFirstPayment: Bool { status == "incomplete" }
+
+        /// Ended at Stripe (cancelled, or never paid): it takes no change any more.
+        var hasEnded: Bool { ["canceled", "incomplete_expired"].contains(status) }
     }
 
     /// A subscription's `latest_invoice`: its id, or the invoice itself when the request

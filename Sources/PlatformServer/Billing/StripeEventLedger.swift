@@ -93,12 +93,7 @@ struct StripeEventLedger {
             if state.status == .trialing, let trialEnd = object.trialEnd {
                 state.trialEnd = Date(timeIntervalSince1970: TimeInterval(trialEnd))
             }
-            if effect.endsSubscription {
-                state.stripeSubscriptionID = nil
-                state.stripePriceID = nil
-                state.currentPeriodEnd = nil
-                state.pendingTier = nil
-            }
+            if effect.endsSubscription { state.forgetSubscription() }
         }
         if !endsUnpaid, let target = paidFirst && state.status != .active ? TenantStatus.active : effect.target(from: state.status) {
             do {

@@ -55,13 +55,13 @@ public struct SQLStatement: Sendable, ExpressibleByStringInterpolation {
         SQLStatement(sql: lhs.sql + rhs.sql, binds: lhs.binds + rhs.binds)
     }
 
-    /// `fragments` joined by `separator`, e.g. conditions joined by " AND ".
     /// `?, ?, …` with `values` bound in order: a row of VALUES.
     public static func list(_ values: [any SQLValueConvertible]) -> SQLStatement {
         SQLStatement(sql: Array(repeating: "?", count: values.count).joined(separator: ", "), binds: values.map(\.sqlValue))
     }
 
-    /// Built in place: a batch insert joins hundreds of fragments.
+    /// `fragments` joined by `separator`, e.g. conditions joined by " AND ". Built in place: a
+    /// batch insert joins hundreds of fragments.
     public static func joined(_ fragments: [SQLStatement], separator: String) -> SQLStatement {
         var joined = SQLStatement(sql: "")
         for (index, fragment) in fragments.enumerated() {

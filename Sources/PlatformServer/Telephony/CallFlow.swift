@@ -106,15 +106,19 @@ struct CallFlow {
     /// Whether pressing `digits` reads out the tenant's services: "services and prices" with no
     /// text of its own configured.
     func readsPriceList(_ digits: String) -> Bool {
-        guard let option = menu.options.first(where: { $0.digit == digits }) else { return false }
+        guard let option = option(digits) else { return false }
         return option.action == .servicesAndPrices && option.smsBody.isEmpty
+    }
+
+    private func option(_ digits: String) -> IvrMenuOption? {
+        menu.options.first { $0.digit == digits }
     }
 
     /// What a key press does. Unknown or missing input repeats the menu once, then ends politely.
     /// `canText` says whether the caller's number can take a text (a withheld one cannot);
     /// `priceList` is what "services and prices" says when its option has no text of its own.
     func select(digits: String, attempt: Int, canText: Bool, priceList: String? = nil) -> Selection {
-        guard let option = menu.options.first(where: { $0.digit == digits }) else {
+        guard let option = option(digits) else {
             return Selection(instructions: attempt < 2 ? menu(attempt: attempt + 1, apology: true) : VoiceScript.goodbyeOrForward(config.forwardNumber))
         }
         switch option.action {

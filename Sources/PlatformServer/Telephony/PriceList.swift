@@ -34,8 +34,7 @@ struct PriceList {
         let code = currencyCode.isEmpty ? "USD" : currencyCode
         let digits = minorDigits(code)
         let unit = (0..<digits).reduce(Int64(1)) { unit, _ in unit * 10 }
-        var amount = Decimal(minorUnits)
-        for _ in 0..<digits { amount /= 10 }
+        let amount = Decimal(minorUnits) / Decimal(unit)
         let style = Decimal.FormatStyle.Currency(code: code, locale: Locale(identifier: "en_US"))
         // Whole amounts without ".00": shorter to read and to hear. ICU puts a no-break space
         // after a currency code; a plain one keeps the text in SMS's 7-bit alphabet.
