@@ -45,6 +45,7 @@ struct ConciergeNewCommand: AsyncParsableCommand {
     @Option(name: .customLong("logo-url"), help: "Logo image URL (https).") var logoURL: String?
     @Option(name: .customLong("primary-color"), help: "Primary colour, #RRGGBB.") var primaryColor: String?
     @Option(name: .customLong("accent-color"), help: "Accent colour, #RRGGBB.") var accentColor: String?
+    @Option(name: .customLong("booking-url"), help: "Where customers book online (https); the IVR and auto-reply text it.") var bookingURL: String?
     @Option(name: .customLong("request-id"), help: "Retries with the same id create nothing twice.") var requestID: String?
     @Flag(name: .customLong("no-input"), help: "Never ask: fail when a required value is missing.") var noInput = false
     @Flag(name: .shortAndLong, help: "Create without asking for confirmation after the review.") var yes = false
@@ -91,6 +92,7 @@ struct ConciergeNewCommand: AsyncParsableCommand {
         request.extras.logoURL = try ask.value("Logo URL (https)", given: logoURL, default: "", check: Check.httpsURL)
         request.extras.primaryColor = try ask.value("Primary colour (#RRGGBB)", given: primaryColor, default: "", check: Check.colour)
         request.extras.accentColor = try ask.value("Accent colour (#RRGGBB)", given: accentColor, default: "", check: Check.colour)
+        request.extras.bookingURL = try ask.value("Online booking URL (https)", given: bookingURL, default: "", check: Check.httpsURL)
 
         ask.step(5, "Review")
         var review = request
@@ -129,6 +131,7 @@ struct ConciergeNewCommand: AsyncParsableCommand {
         case "provision": print("  Number:   a new number will be bought, \(preview.phoneConfig.ivrMode)")
         default: print("  Number:   none for now")
         }
+        if !tenant.bookingURL.isEmpty { print("  Booking:  \(tenant.bookingURL)") }
         let kinds = Dictionary(grouping: preview.appliedPack.added, by: \.kind).map { "\($0.value.count) \($0.key)" }.sorted()
         print("  Pack:     \(preview.appliedPack.industryPack): \(kinds.joined(separator: ", "))")
         if !preview.appliedPack.skipped.isEmpty {

@@ -31,7 +31,7 @@ struct ConciergeTests {
                 $0.ivrMode = .ivr
                 $0.forwardNumber = "+19185550100"
             }
-            $0.extras = .with { $0.primaryColor = "#1E88E5"; $0.logoURL = "https://shine.example/logo.png" }
+            $0.extras = .with { $0.primaryColor = "#1E88E5"; $0.logoURL = "https://shine.example/logo.png"; $0.bookingURL = "https://shine.example/book" }
         }
     }
 
@@ -64,6 +64,7 @@ struct ConciergeTests {
             #expect(created.tenant.planTier == .pro)
             #expect(created.tenant.industry == "auto_detailing")
             #expect(created.tenant.branding.primaryColor == "#1E88E5")
+            #expect(created.tenant.bookingURL == "https://shine.example/book")
             #expect(abs(created.tenant.trialEndTime.date.timeIntervalSinceNow - 14 * 86_400) < 120)
             #expect(created.phoneConfig.phoneNumber == "+19185550123")
             #expect(created.phoneConfig.ivrMode == .ivr)

@@ -41,6 +41,14 @@ struct InboundTests {
         return InboundClient(client: InboundService.Client(wrapping: platform.client), metadata: platform.metadata(platform.bridgeToken))
     }
 
+    /// Sets acme's booking link; "" clears it.
+    static func setAcmeBookingURL(_ url: String, _ platform: TestPlatform) async throws -> Tenant {
+        try await platform.tenants(platform.ownerToken).updateTenant(.with {
+            $0.tenant = .with { $0.name = "tenants/acme"; $0.bookingURL = url }
+            $0.updateMask = .init(protoPaths: ["booking_url"])
+        })
+    }
+
     struct InboundClient {
         let client: InboundService.Client<HTTP2ClientTransport.Posix>
         let metadata: Metadata
@@ -464,7 +472,7 @@ struct InboundTests {
             let sid = Self.sid("CA", 4)
             _ = try await inbound.call(sid, to: Self.acmeNumber)
             let booking = try await inbound.digits("2", sid: sid, to: Self.acmeNumber, attempt: 1)
-            #expect(booking.instructions.contains { $0.say.text.contains("texted you a booking link") })
+            #expect(booking.instructions.contains { $0.say.text.contains("texted you how to book") })
             let person = try await inbound.digits("3", sid: sid, to: Self.acmeNumber, attempt: 1)
             #expect(person.instructions.contains { $0.dialNumber.number == "+19185559999" && $0.dialNumber.action.route == .dialResult })
             let voicemail = try await inbound.digits("7", sid: sid, to: Self.acmeNumber, attempt: 1)
@@ -478,6 +486,106 @@ struct InboundTests {
             let call = try await CommunicationLogService.Client(wrapping: platform.client).listCalls(
                 .with { $0.parent = "tenants/acme" }, metadata: platform.metadata(platform.ownerToken)).calls.first
             #expect(call?.ivrSelections == ["2", "3", "7", "9"])
+        }
+    }
+
+    @Test("booking by text sends the tenant's booking link, or asks the caller to reply while it has none", arguments: TestBackend.available)
+    func bookingLink(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            let inbound = try await Self.setUp(platform)
+            let owner = platform.metadata(platform.ownerToken)
+            let tenants = platform.tenants(platform.ownerToken)
+            let configs = PhoneConfigService.Client(wrapping: platform.client)
+            /// Presses 2 on a new call: what the caller hears first, and what they are texted.
+            func book(call: Int) async throws -> (said: String, texted: String?) {
+                let sid = Self.sid("CA", call)
+                _ = try await inbound.call(sid, to: Self.acmeNumber)
+                let reply = try await inbound.digits("2", sid: sid, to: Self.acmeNumber, attempt: 1)
+                let texted = try await platform.database.withTenant("acme") { tx in
+                    try await tx.select("body", from: "outbox_messages", where: "dedupe_key = \("ivr/\(sid)/2")").first?.string("body")
+                }
+                return (reply.instructions.first?.say.text ?? "", texted)
+            }
+            func setBookingURL(_ url: String) async throws -> Tenant { try await Self.setAcmeBookingURL(url, platform) }
+
+            let noLink = try await book(call: 20)
+            #expect(noLink.said == "We've just texted you how to book. Thanks for calling!")
+            #expect(noLink.texted == "Thanks for calling Acme Detailing! Reply with the service you'd like and a day and time that suit you, and we'll get you booked.")
+
+            #expect(try await setBookingURL("https://acme.example/book").bookingURL == "https://acme.example/book")
+            let linked = try await book(call: 21)
+            #expect(linked.said == "We've just texted you a link to book online. Thanks for calling!")
+            #expect(linked.texted == "Book with Acme Detailing online: https://acme.example/book")
+
+            // The option's own text wins, with the link filled in where it names it.
+            _ = try await configs.updatePhoneConfig(.with {
+                $0.phoneConfig = .with {
+                    $0.name = "tenants/acme/phoneConfigs/main"
+                    $0.ivrMenu.options = [.with {
+                        $0.digit = "2"; $0.action = .bookingLinkSms; $0.prompt = "To book, press 2."
+                        $0.smsBody = "Pick a slot with {{business_name}}: {{booking_url}} (Fridays fill fast)"
+                    }]
+                }
+                $0.updateMask = .init(protoPaths: ["ivr_menu"])
+            }, metadata: owner)
+            #expect(try await book(call: 22).texted == "Pick a slot with Acme Detailing: https://acme.example/book (Fridays fill fast)")
+
+            // Without a link the text that names it gives way to the invitation to reply.
+            #expect(try await setBookingURL("").bookingURL.isEmpty)
+            let cleared = try await book(call: 23)
+            #expect(cleared.said.contains("how to book"))
+            #expect(cleared.texted?.hasPrefix("Thanks for calling Acme Detailing! Reply with") == true)
+
+            // A booking link must be https; a refused one changes nothing.
+            for bad in ["http://acme.example/book", "acme.example/book", "https://acme.example/a b"] {
+                let refused = await failure { try await setBookingURL(bad) }
+                #expect(refused?.code == .invalidArgument, "\(bad)")
+                #expect(refused?.fields == ["tenant.booking_url"], "\(bad)")
+            }
+            #expect(try await tenants.getTenant(.with { $0.name = "tenants/acme" }).bookingURL.isEmpty)
+
+            // A menu text may name only what a line can fill.
+            let unknown = await failure {
+                try await configs.updatePhoneConfig(.with {
+                    $0.phoneConfig = .with {
+                        $0.name = "tenants/acme/phoneConfigs/main"
+                        $0.ivrMenu.greeting = "Hi from {{booking_url}}"
+                        $0.ivrMenu.options = [.with { $0.digit = "2"; $0.action = .bookingLinkSms; $0.smsBody = "See you {{start_time}}" }]
+                    }
+                    $0.updateMask = .init(protoPaths: ["ivr_menu"])
+                }, metadata: owner)
+            }
+            #expect(unknown?.code == .invalidArgument)
+            #expect(unknown?.fields == ["phone_config.ivr_menu.greeting", "phone_config.ivr_menu.options[0].sms_body"])
+        }
+    }
+
+    @Test("a first text's auto-reply is the number's own, else the pack's once the tenant has a booking link, else the standard one", arguments: TestBackend.available)
+    func autoReplyWithBookingLink(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            let inbound = try await Self.setUp(platform)
+            let owner = platform.metadata(platform.ownerToken)
+            func firstText(_ number: Int) async throws -> [String] {
+                try await inbound.text(Self.sid("SM", 50 + number), to: Self.acmeNumber, from: "+1555100\(String(format: "%04d", number))").replies.map(\.body)
+            }
+            let standard = "Thanks for texting Acme Detailing! We got your message and will reply shortly."
+            _ = try await ConciergeService.Client(wrapping: platform.client).applyIndustryPack(
+                .with { $0.name = "tenants/acme"; $0.industryPack = "industryPacks/auto_detailing" }, metadata: owner)
+            #expect(try await firstText(1) == [standard], "the pack's text needs a booking link")
+
+            _ = try await Self.setAcmeBookingURL("https://acme.example/book", platform)
+            #expect(try await firstText(2) == [
+                "Thanks for texting Acme Detailing! We're usually out detailing, so we'll reply as soon as we can. You can also book online: https://acme.example/book",
+            ])
+
+            _ = try await PhoneConfigService.Client(wrapping: platform.client).updatePhoneConfig(.with {
+                $0.phoneConfig = .with { $0.name = "tenants/acme/phoneConfigs/main"; $0.autoReply.text = "Book {{business_name}} at {{booking_url}}" }
+                $0.updateMask = .init(protoPaths: ["auto_reply.text"])
+            }, metadata: owner)
+            #expect(try await firstText(3) == ["Book Acme Detailing at https://acme.example/book"])
+
+            _ = try await Self.setAcmeBookingURL("", platform)
+            #expect(try await firstText(4) == [standard], "neither the number's text nor the pack's can be sent without the link")
         }
     }
 

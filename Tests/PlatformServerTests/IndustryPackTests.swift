@@ -64,6 +64,11 @@ struct IndustryPackTests {
         #expect(PackPlaceholders.violations(in: "Rate us: {{review_url}}", allowed: PackPlaceholders.businessOnly, field: "greeting").count == 1)
         #expect(PackPlaceholders.fill("Thanks for calling {{business_name}}! {{ business_name }} {{other}}", ["business_name": "Acme"])
             == "Thanks for calling Acme! Acme {{other}}")
+        // A text is sent whole or not at all: one name without a value and the caller picks another.
+        let link = ["business_name": "Acme", "booking_url": "https://acme.example/book"]
+        #expect(PackPlaceholders.completelyFilled("Book {{business_name}}: {{ booking_url }}", link) == "Book Acme: https://acme.example/book")
+        #expect(PackPlaceholders.completelyFilled("Book {{business_name}}: {{booking_url}}", ["business_name": "Acme"]) == nil)
+        #expect(PackPlaceholders.completelyFilled("Book {{business_name", link) == nil)
     }
 
     @Test("a broken pack stops the load with an error naming the file and the field")
@@ -103,6 +108,13 @@ struct IndustryPackTests {
         let unknown = try #require(try Self.loadFailure(["generic.json": generic, "lawn_care.json": placeholderText]))
         #expect(unknown.problems.map(\.field) == ["sms_templates[1].body"])
         #expect(unknown.problems.first?.message.contains("{{first_name}}") == true)
+
+        // The auto-reply goes to someone not yet known: it may not name the customer.
+        var autoReply = lawn
+        let autoReplyIndex = try #require(autoReply.smsTemplates.firstIndex { $0.kind == .autoReply })
+        autoReply.smsTemplates[autoReplyIndex].body = "Hi {{customer_name}}, thanks for texting {{business_name}}!"
+        let autoReplyFailure = try #require(try Self.loadFailure(["generic.json": generic, "lawn_care.json": try Self.fileText(autoReply)]))
+        #expect(autoReplyFailure.problems.map(\.field) == ["sms_templates[\(autoReplyIndex)].body"])
 
         // Every problem of a file at once, in the file's order.
         var sloppy = lawn

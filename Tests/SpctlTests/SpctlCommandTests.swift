@@ -190,6 +190,8 @@ struct SpctlCommandTests {
                 ["Primary colour (#RRGGBB) []: ", "blue"],
                 ["use #RRGGBB", "#1E88E5"],
                 ["Accent colour (#RRGGBB) []: ", ""],
+                ["Online booking URL (https) []: ", "http://shine.example/book"],
+                ["use an https:// URL", "https://shine.example/book"],
                 ["Create Shine Auto Spa? [Y/n]: ", "y"],
             ]
             let scriptJSON = String(decoding: try JSONSerialization.data(withJSONObject: script), as: UTF8.self)
@@ -201,6 +203,7 @@ struct SpctlCommandTests {
             #expect(driven.status == 0, "\(driven.output)")
             #expect(driven.output.contains("Step 5 of 5: Review"))
             #expect(driven.output.contains("Tenant:   tenants/shine-auto-spa, Shine Auto Spa, Tulsa"))
+            #expect(driven.output.contains("Booking:  https://shine.example/book"))
             #expect(driven.output.contains("Created tenants/shine-auto-spa"))
             #expect(driven.output.contains("Number: +19185550123"))
             #expect(driven.output.contains("spctl impersonate shine-auto-spa"))
@@ -208,6 +211,7 @@ struct SpctlCommandTests {
             let tenant = try await platform.tenants(platform.ownerToken).getTenant(.with { $0.name = "tenants/shine-auto-spa" })
             #expect(tenant.industry == "auto_detailing")
             #expect(tenant.branding.primaryColor == "#1E88E5")
+            #expect(tenant.bookingURL == "https://shine.example/book")
         }
     }
 

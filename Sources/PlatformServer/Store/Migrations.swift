@@ -390,6 +390,7 @@ enum Migrator {
         CommunicationRecords.callerSaidMigration,
         BillingRecords.pendingTierMigration,
         PhoneConfigRecords.autoReplyMigration,
+        TenantRecords.bookingURLMigration,
     ]
 
     static func migrate(_ database: any Database, logger: Logger) async throws {

@@ -25,19 +25,13 @@ struct CallFlow {
         case .ivr where PlanCatalog.hasFeature(tier, .ivr): mode = .ivr
         default: mode = .simple
         }
-        self.menu = config.hasIvrMenu && !config.ivrMenu.options.isEmpty ? config.ivrMenu : Self.defaultMenu(tenantName)
+        let menu = config.hasIvrMenu && !config.ivrMenu.options.isEmpty ? config.ivrMenu : IvrMenu.standard(businessName: tenantName)
+        self.menu = menu.filled(businessName: tenantName)
     }
 
-    static func defaultMenu(_ tenantName: String) -> IvrMenu {
-        .with {
-            $0.greeting = "Thanks for calling \(tenantName)."
-            $0.options = [
-                .with { $0.digit = "1"; $0.action = .servicesAndPrices; $0.prompt = "For our services and prices, press 1." },
-                .with { $0.digit = "2"; $0.action = .bookingLinkSms; $0.prompt = "To get a booking link by text, press 2." },
-                .with { $0.digit = "3"; $0.action = .speakToSomeone; $0.prompt = "To speak to someone, press 3." },
-                .with { $0.digit = "7"; $0.action = .voicemail; $0.prompt = "To leave a voicemail, press 7." },
-            ]
-        }
+    /// What the tenant's details fill in: its name, and its booking link when it has one.
+    private var placeholderValues: [String: String] {
+        tenant.map(PackPlaceholders.values(for:)) ?? [PackPlaceholders.businessName: tenantName]
     }
 
     func reply(_ instructions: [VoiceInstruction]) -> VoiceReply {
@@ -132,8 +126,9 @@ struct CallFlow {
             guard canText else {
                 return Selection(instructions: [.say("We can't text the number you're calling from.")] + menu(attempt: 1, apology: false))
             }
-            let link = option.smsBody.isEmpty ? "Book your next appointment with \(tenantName) here: reply to this text with a day and time that suits you." : option.smsBody
-            return Selection(instructions: [.say("We've just texted you a booking link. Thanks for calling!"), .endCall], text: link)
+            let booking = bookingText(option)
+            let said = booking.hasLink ? "We've just texted you a link to book online." : "We've just texted you how to book."
+            return Selection(instructions: [.say("\(said) Thanks for calling!"), .endCall], text: booking.text)
         case .speakToSomeone:
             guard !people.isEmpty else { return Selection(instructions: VoiceScript.goodbye()) }
             return Selection(instructions: [.say("Let me connect you with someone.")] + connect())
@@ -144,12 +139,28 @@ struct CallFlow {
         }
     }
 
+    static let bookingLinkText = "Book with {{business_name}} online: {{booking_url}}"
+    static let bookingByReplyText = "Thanks for calling {{business_name}}! Reply with the service you'd like and a day and time that suit you, and we'll get you booked."
+
+    /// What "booking link by text" sends, and whether it carries the link: the option's own
+    /// text, else the tenant's booking link, else an invitation to reply with a day and time. A
+    /// text that names the booking link gives way to the next while the tenant has none set.
+    private func bookingText(_ option: IvrMenuOption) -> (text: String, hasLink: Bool) {
+        let values = placeholderValues
+        for candidate in [option.smsBody, Self.bookingLinkText] where !candidate.isEmpty {
+            if let text = PackPlaceholders.completelyFilled(candidate, values) {
+                // A long link can take the text past what one message holds.
+                return (String(text.prefix(OutboxRecords.maxTextLength)), PackPlaceholders.names(in: candidate).names.contains(PackPlaceholders.bookingURL))
+            }
+        }
+        return (PackPlaceholders.fill(Self.bookingByReplyText, values), false)
+    }
+
     /// The call as the voice agent sees it, with the tenant's AI agent `profile` (a pack item).
     func agentCall(caller: String, profile: AiAgentConfig?) -> VoiceAgentCall {
         var profile = profile ?? AiAgentConfig()
-        let names = [PackPlaceholders.businessName: tenantName]
-        profile.greeting = PackPlaceholders.fill(profile.greeting, names)
-        profile.instructions = PackPlaceholders.fill(profile.instructions, names)
+        profile.greeting = PackPlaceholders.fill(profile.greeting, placeholderValues)
+        profile.instructions = PackPlaceholders.fill(profile.instructions, placeholderValues)
         return VoiceAgentCall(tenantName: tenantName, callerNumber: caller, forwardNumber: config.forwardNumber, profile: profile)
     }
 }

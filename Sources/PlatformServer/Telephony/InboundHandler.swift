@@ -80,7 +80,8 @@ public struct InboundHandler: InboundServiceHandler {
             linked.message = message
             // A first text from a new number gets the line's auto-reply; regulars don't.
             let config = resolution.phoneConfig?.config ?? PhoneConfig()
-            if customer.created, let tenant = try await TenantRecords.find(tx), let acknowledgement = config.autoReplyText(businessName: tenant.displayName) {
+            if customer.created, let tenant = try await TenantRecords.find(tx),
+               let acknowledgement = config.autoReplyText(for: tenant, packAutoReply: try await PackItemRecords.smsTemplate(.autoReply, tx)?.body) {
                 if request.replayed {
                     // Replayed from the bridge's spool: Twilio is no longer waiting for TwiML.
                     try await OutboxRecords.enqueue(.sms(

@@ -154,8 +154,8 @@ public struct PhoneConfigHandler: PhoneConfigServiceHandler {
     // MARK: Rules
 
     /// `config` with every string trimmed (the SIP password is kept as typed), checked again
-    /// against the field rules, which the runtime applied to the untrimmed request, and with
-    /// menu digits unique.
+    /// against the field rules, which the runtime applied to the untrimmed request, with menu
+    /// digits unique, and with placeholders only where they can be filled.
     static func normalized(_ config: PhoneConfig) throws -> PhoneConfig {
         var config = config
         config.displayName = FieldCheck.trimmed(config.displayName)
@@ -175,7 +175,13 @@ public struct PhoneConfigHandler: PhoneConfigServiceHandler {
         if config.hasAutoReply { config.autoReply.text = FieldCheck.trimmed(config.autoReply.text) }
         var violations: [FieldViolation] = []
         config.validate(path: "phone_config.", into: &violations)
-        violations += PackPlaceholders.violations(in: config.autoReply.text, allowed: PackPlaceholders.businessOnly, field: "phone_config.auto_reply.text")
+        violations += PackPlaceholders.violations(in: config.autoReply.text, allowed: PackPlaceholders.lineText, field: "phone_config.auto_reply.text")
+        violations += PackPlaceholders.violations(in: config.ivrMenu.greeting, allowed: PackPlaceholders.businessOnly, field: "phone_config.ivr_menu.greeting")
+        for (index, option) in config.ivrMenu.options.enumerated() {
+            let path = "phone_config.ivr_menu.options[\(index)]."
+            violations += PackPlaceholders.violations(in: option.prompt, allowed: PackPlaceholders.businessOnly, field: path + "prompt")
+            violations += PackPlaceholders.violations(in: option.smsBody, allowed: PackPlaceholders.lineText, field: path + "sms_body")
+        }
         var seenDigits: Set<String> = []
         for (index, option) in config.ivrMenu.options.enumerated() where !seenDigits.insert(option.digit).inserted {
             violations.append(FieldViolation(field: "phone_config.ivr_menu.options[\(index)].digit", description: "\(option.digit) is already used by another option"))

@@ -27,11 +27,18 @@ extension PhoneConfig {
     }
 
     /// What a first text from someone new to this line gets back; nil when its auto-reply is off.
-    func autoReplyText(businessName: String) -> String? {
+    /// The line's own text, else the tenant's pack's `packAutoReply`, else the standard one: the
+    /// first whose placeholders `tenant` can fill, so a text with the booking link waits for the
+    /// tenant to set one.
+    func autoReplyText(for tenant: Tenant, packAutoReply: String?) -> String? {
         guard !autoReply.disabled else { return nil }
-        let text = autoReply.text.isEmpty ? Self.standardAutoReply : autoReply.text
-        // The name filled in can take the text past what one message holds.
-        return String(PackPlaceholders.fill(text, [PackPlaceholders.businessName: businessName]).prefix(OutboxRecords.maxTextLength))
+        let values = PackPlaceholders.values(for: tenant)
+        let text = [autoReply.text, packAutoReply ?? ""].lazy
+            .filter { !$0.isEmpty }
+            .compactMap { PackPlaceholders.completelyFilled($0, values) }
+            .first ?? PackPlaceholders.fill(Self.standardAutoReply, values)
+        // What is filled in can take the text past what one message holds.
+        return String(text.prefix(OutboxRecords.maxTextLength))
     }
 
     static let standardAutoReply = "Thanks for texting {{business_name}}! We got your message and will reply shortly."
@@ -246,7 +253,8 @@ extension IvrMode {
 
 extension IvrMenu {
     /// The menu an IVR number plays when none is configured (plan 5.2): 1 services and prices,
-    /// 2 a booking link by text, 3 speak to someone, 7 leave a voicemail.
+    /// 2 a booking link by text (with no text of its own: the tenant's link, or an invitation to
+    /// reply while it has none), 3 speak to someone, 7 leave a voicemail.
     static func standard(businessName: String) -> IvrMenu {
         .with {
             $0.greeting = "Thanks for calling \(businessName)! We're glad you reached us."
@@ -260,7 +268,6 @@ extension IvrMenu {
                     $0.digit = "2"
                     $0.action = .bookingLinkSms
                     $0.prompt = "To book by text message, press 2."
-                    $0.smsBody = "Thanks for calling \(businessName)! Reply with the service you'd like and a day and time that suit you, and we'll get you booked."
                 },
                 .with {
                     $0.digit = "3"

@@ -8,6 +8,13 @@ import SwiftProtobuf
 enum TenantRecords {
     static let rootID = "root"
 
+    /// Where the tenant's customers book online; '' when unset, as the branding's URLs are.
+    static let bookingURLMigration = Migration(
+        version: 19,
+        name: "tenants_booking_url",
+        statements: ["ALTER TABLE tenants ADD COLUMN booking_url TEXT NOT NULL DEFAULT ''"],
+        tenantOwnedTables: [])
+
     static func find(_ tx: TenantTransaction) async throws -> Tenant? {
         try await tx.select(from: "tenants").first.map(tenant(from:))
     }
@@ -103,6 +110,7 @@ enum TenantRecords {
             ("logo_url", tenant.branding.logoURL),
             ("primary_color", tenant.branding.primaryColor),
             ("accent_color", tenant.branding.accentColor),
+            ("booking_url", tenant.bookingURL),
             ("internal_notes", tenant.internalNotes),
             ("trial_end_time", tenant.hasTrialEndTime ? tenant.trialEndTime.date : nil),
         ]
@@ -128,6 +136,7 @@ enum TenantRecords {
                 $0.primaryColor = (try? row.string("primary_color")) ?? ""
                 $0.accentColor = (try? row.string("accent_color")) ?? ""
             }
+            $0.bookingURL = try row.string("booking_url")
             $0.internalNotes = try row.string("internal_notes")
             if let trialEnd = try row.optionalDate("trial_end_time") {
                 $0.trialEndTime = Google_Protobuf_Timestamp(date: trialEnd)

@@ -9,6 +9,7 @@ struct TenantUpdateMask {
         "display_name", "industry", "city",
         "contact", "contact.person_name", "contact.email", "contact.phone",
         "branding", "branding.logo_url", "branding.primary_color", "branding.accent_color",
+        "booking_url",
     ]
     /// Only platform staff: notes about the tenant.
     static let staffFields: Set<String> = ["internal_notes"]
@@ -54,6 +55,7 @@ struct TenantUpdateMask {
             case "branding.logo_url": target.branding.logoURL = source.branding.logoURL
             case "branding.primary_color": target.branding.primaryColor = source.branding.primaryColor
             case "branding.accent_color": target.branding.accentColor = source.branding.accentColor
+            case "booking_url": target.bookingURL = source.bookingURL
             case "internal_notes": target.internalNotes = source.internalNotes
             default: break
             }

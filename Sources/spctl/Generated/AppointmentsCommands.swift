@@ -32,7 +32,7 @@ struct AppointmentsCommands: AsyncParsableCommand {
         @Option(name: .customLong("appointment.customer"), help: "`tenants/{tenant}/customers/{customer}` of the same tenant. Required on create.")
         var appointmentCustomer: String?
 
-        @Option(name: .customLong("appointment.service-name"), help: "The service booked, by its name in the tenant's service list, e.g. \"Full detail\". Required on  create.")
+        @Option(name: .customLong("appointment.service-name"), help: "The service booked, by its name in the tenant's service list, e.g. \"Full detail\". Required on create.")
         var appointmentServiceName: String?
 
         @Option(name: .customLong("appointment.start-time"), help: "Required on create. (RFC 3339 time)")
@@ -139,7 +139,7 @@ struct AppointmentsCommands: AsyncParsableCommand {
         @Option(name: .customLong("max-start-time"), help: "Only appointments starting before this time. (RFC 3339 time)")
         var maxStartTime: String?
 
-        @Option(name: .customLong("min-update-time"), help: "Only appointments changed at or after this time, oldest change first: a partner passes the  time of its last sync. (RFC 3339 time)")
+        @Option(name: .customLong("min-update-time"), help: "Only appointments changed at or after this time, oldest change first: a partner passes the time of its last sync. (RFC 3339 time)")
         var minUpdateTime: String?
 
         func run() async throws {
@@ -173,7 +173,7 @@ struct AppointmentsCommands: AsyncParsableCommand {
         @Option(name: .customLong("appointment.customer"), help: "`tenants/{tenant}/customers/{customer}` of the same tenant. Required on create.")
         var appointmentCustomer: String?
 
-        @Option(name: .customLong("appointment.service-name"), help: "The service booked, by its name in the tenant's service list, e.g. \"Full detail\". Required on  create.")
+        @Option(name: .customLong("appointment.service-name"), help: "The service booked, by its name in the tenant's service list, e.g. \"Full detail\". Required on create.")
         var appointmentServiceName: String?
 
         @Option(name: .customLong("appointment.start-time"), help: "Required on create. (RFC 3339 time)")

@@ -77,7 +77,10 @@ struct ConciergeCommands: AsyncParsableCommand {
         @Option(name: .customLong("extras.accent-color"), help: "\"#RRGGBB\".")
         var extrasAccentColor: String?
 
-        @Option(name: .customLong("review.validate-only"), help: "Check every step and report what would be created, without writing, buying or sending  anything. The wizard's review screen calls with this set, then again without.")
+        @Option(name: .customLong("extras.booking-url"), help: "Where customers book online (https); becomes the tenant's `booking_url`.")
+        var extrasBookingURL: String?
+
+        @Option(name: .customLong("review.validate-only"), help: "Check every step and report what would be created, without writing, buying or sending anything. The wizard's review screen calls with this set, then again without.")
         var reviewValidateOnly: Bool?
 
         @Option(name: .customLong("request-id"), help: "Retries with the same request_id return the first result and buy no second number.")
@@ -104,6 +107,7 @@ struct ConciergeCommands: AsyncParsableCommand {
             if let value = extrasLogoURL { request.extras.logoURL = value }
             if let value = extrasPrimaryColor { request.extras.primaryColor = value }
             if let value = extrasAccentColor { request.extras.accentColor = value }
+            if let value = extrasBookingURL { request.extras.bookingURL = value }
             if let value = reviewValidateOnly { request.review.validateOnly = value }
             if let value = requestID { request.requestID = value }
             try await call.unary(request) { client, request, metadata in

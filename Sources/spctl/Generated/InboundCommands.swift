@@ -115,7 +115,7 @@ struct InboundCommands: AsyncParsableCommand {
         @Option(name: .customLong("event-time"), help: "When the bridge received the callback; orders callbacks that arrive out of order. (RFC 3339 time)")
         var eventTime: String?
 
-        @Option(name: .customLong("from"), help: "As Twilio sent them. A call the platform never saw (the bridge answered it with its fallback  while the platform was down) is logged from its status callback, for the number called.")
+        @Option(name: .customLong("from"), help: "As Twilio sent them. A call the platform never saw (the bridge answered it with its fallback while the platform was down) is logged from its status callback, for the number called.")
         var from: String?
 
         @Option(name: .customLong("to"), help: "")
@@ -156,7 +156,7 @@ struct InboundCommands: AsyncParsableCommand {
         @Option(name: .customLong("to"), help: "As Twilio sent it; used to resolve the tenant.")
         var to: String?
 
-        @Option(name: .customLong("dial-call-status"), help: "Twilio's DialCallStatus: \"completed\" or \"answered\" when the person rung picked up; \"busy\",  \"no-answer\", \"failed\" or \"canceled\" when not.")
+        @Option(name: .customLong("dial-call-status"), help: "Twilio's DialCallStatus: \"completed\" or \"answered\" when the person rung picked up; \"busy\", \"no-answer\", \"failed\" or \"canceled\" when not.")
         var dialCallStatus: String?
 
         @Option(name: .customLong("attempt"), help: "From the Dial's VoiceCallback: which way of reaching someone was just tried, 1 for the first.")
@@ -239,10 +239,10 @@ struct InboundCommands: AsyncParsableCommand {
         @Option(name: .customLong("media-urls"), help: "MediaUrl0..N of an MMS. (repeatable)")
         var mediaUrls: [String] = []
 
-        @Option(name: .customLong("receive-time"), help: "When the bridge received the webhook. Replays from the bridge's spool keep the original time,  so the log stays in the order the texts arrived. (RFC 3339 time)")
+        @Option(name: .customLong("receive-time"), help: "When the bridge received the webhook. Replays from the bridge's spool keep the original time, so the log stays in the order the texts arrived. (RFC 3339 time)")
         var receiveTime: String?
 
-        @Option(name: .customLong("replayed"), help: "Set by the bridge when it replays a text from its spool: Twilio had its answer long ago, so  no reply can go back in TwiML. The platform texts any reply itself, through its outbox, and  answers with none.")
+        @Option(name: .customLong("replayed"), help: "Set by the bridge when it replays a text from its spool: Twilio had its answer long ago, so no reply can go back in TwiML. The platform texts any reply itself, through its outbox, and answers with none.")
         var replayed: Bool?
 
         func run() async throws {

@@ -153,7 +153,7 @@ struct InvoicesCommands: AsyncParsableCommand {
         @Option(name: .customLong("status"), help: "Only invoices in this state.")
         var status: InvoiceStatus?
 
-        @Option(name: .customLong("min-update-time"), help: "Only invoices changed at or after this time, oldest change first: a partner passes the time  of its last sync. (RFC 3339 time)")
+        @Option(name: .customLong("min-update-time"), help: "Only invoices changed at or after this time, oldest change first: a partner passes the time of its last sync. (RFC 3339 time)")
         var minUpdateTime: String?
 
         func run() async throws {
@@ -230,7 +230,7 @@ struct InvoicesCommands: AsyncParsableCommand {
         @Option(name: .customLong("invoice.etag"), help: "Changes whenever the invoice changes; send it back on update to detect conflicts.")
         var invoiceEtag: String?
 
-        @Option(name: .customLong("update-mask"), help: "Updatable: appointment, invoice_number, lines, currency_code, tax_cents, status, due_time,  notes, external_id. Totals follow the lines and tax. Required. (comma-separated field names)")
+        @Option(name: .customLong("update-mask"), help: "Updatable: appointment, invoice_number, lines, currency_code, tax_cents, status, due_time, notes, external_id. Totals follow the lines and tax. Required. (comma-separated field names)")
         var updateMask: String?
 
         func run() async throws {

@@ -93,7 +93,7 @@ struct LoginLinksCommands: AsyncParsableCommand {
         @Option(name: .customLong("field-token"), help: "The link's token, from its URL. Required.")
         var token: String?
 
-        @Option(name: .customLong("request-id"), help: "A retry with the same request_id and token returns the first session instead of failing  because the link is already used.")
+        @Option(name: .customLong("request-id"), help: "A retry with the same request_id and token returns the first session instead of failing because the link is already used.")
         var requestID: String?
 
         func run() async throws {

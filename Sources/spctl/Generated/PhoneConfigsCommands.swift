@@ -44,19 +44,19 @@ struct PhoneConfigsCommands: AsyncParsableCommand {
         @Option(name: .customLong("phone-config.sip-username"), help: "User part of the SIP address the simple mode dials (`sip:{sip_username}@{sip_domain}`).")
         var phoneConfigSipUsername: String?
 
-        @Option(name: .customLong("phone-config.sip-password"), help: "Input only: the SIP credential's password. Encrypted at rest and never returned, not even to  the bridge. Name `sip_password` in update_mask to change it; an empty value clears it.")
+        @Option(name: .customLong("phone-config.sip-password"), help: "Input only: the SIP credential's password. Encrypted at rest and never returned, not even to the bridge. Name `sip_password` in update_mask to change it; an empty value clears it.")
         var phoneConfigSipPassword: String?
 
         @Option(name: .customLong("phone-config.sip-password-set"), help: "Output only: whether a SIP password is stored.")
         var phoneConfigSipPasswordSet: Bool?
 
-        @Option(name: .customLong("phone-config.ivr-mode"), help: "How inbound calls are answered. IVR needs FEATURE_IVR and AI_VOICE needs FEATURE_AI_VOICE in  the tenant's plan: setting either without it is FAILED_PRECONDITION `feature_not_in_plan`.")
+        @Option(name: .customLong("phone-config.ivr-mode"), help: "How inbound calls are answered. IVR needs FEATURE_IVR and AI_VOICE needs FEATURE_AI_VOICE in the tenant's plan: setting either without it is FAILED_PRECONDITION `feature_not_in_plan`.")
         var phoneConfigIvrMode: IvrMode?
 
-        @Option(name: .customLong("phone-config.forward-number"), help: "Where \"speak to someone\" and the simple mode without SIP ring, and the bridge's fallback when  the platform cannot be reached. E.164.")
+        @Option(name: .customLong("phone-config.forward-number"), help: "Where \"speak to someone\" and the simple mode without SIP ring, and the bridge's fallback when the platform cannot be reached. E.164.")
         var phoneConfigForwardNumber: String?
 
-        @Option(name: .customLong("phone-config.ivr-menu.greeting"), help: "Spoken first, e.g. \"Thanks for calling Clean Machine.\"")
+        @Option(name: .customLong("phone-config.ivr-menu.greeting"), help: "Spoken first, e.g. \"Thanks for calling Clean Machine.\" The greeting and prompts may say {{business_name}}.")
         var phoneConfigIvrMenuGreeting: String?
 
         @Option(name: .customLong("phone-config.ivr-mode-label"), help: "Output only: the mode as admin lists show it, e.g. \"Simple\", \"IVR\", \"AI Voice (Beta)\".")
@@ -77,7 +77,7 @@ struct PhoneConfigsCommands: AsyncParsableCommand {
         @Option(name: .customLong("phone-config.auto-reply.disabled"), help: "No auto-reply from this number.")
         var phoneConfigAutoReplyDisabled: Bool?
 
-        @Option(name: .customLong("phone-config.auto-reply.text"), help: "The reply, with {{business_name}} filled in; empty for the standard acknowledgement.")
+        @Option(name: .customLong("phone-config.auto-reply.text"), help: "The reply. It may say {{business_name}} and {{booking_url}} (the tenant's). Empty for the tenant's industry pack's auto-reply, or the standard acknowledgement when it has none. A text that names the booking link while the tenant has none set gives way to the next of these.")
         var phoneConfigAutoReplyText: String?
 
         @Option(name: .customLong("request-id"), help: "Retries with the same request_id return the first result.")
@@ -222,19 +222,19 @@ struct PhoneConfigsCommands: AsyncParsableCommand {
         @Option(name: .customLong("phone-config.sip-username"), help: "User part of the SIP address the simple mode dials (`sip:{sip_username}@{sip_domain}`).")
         var phoneConfigSipUsername: String?
 
-        @Option(name: .customLong("phone-config.sip-password"), help: "Input only: the SIP credential's password. Encrypted at rest and never returned, not even to  the bridge. Name `sip_password` in update_mask to change it; an empty value clears it.")
+        @Option(name: .customLong("phone-config.sip-password"), help: "Input only: the SIP credential's password. Encrypted at rest and never returned, not even to the bridge. Name `sip_password` in update_mask to change it; an empty value clears it.")
         var phoneConfigSipPassword: String?
 
         @Option(name: .customLong("phone-config.sip-password-set"), help: "Output only: whether a SIP password is stored.")
         var phoneConfigSipPasswordSet: Bool?
 
-        @Option(name: .customLong("phone-config.ivr-mode"), help: "How inbound calls are answered. IVR needs FEATURE_IVR and AI_VOICE needs FEATURE_AI_VOICE in  the tenant's plan: setting either without it is FAILED_PRECONDITION `feature_not_in_plan`.")
+        @Option(name: .customLong("phone-config.ivr-mode"), help: "How inbound calls are answered. IVR needs FEATURE_IVR and AI_VOICE needs FEATURE_AI_VOICE in the tenant's plan: setting either without it is FAILED_PRECONDITION `feature_not_in_plan`.")
         var phoneConfigIvrMode: IvrMode?
 
-        @Option(name: .customLong("phone-config.forward-number"), help: "Where \"speak to someone\" and the simple mode without SIP ring, and the bridge's fallback when  the platform cannot be reached. E.164.")
+        @Option(name: .customLong("phone-config.forward-number"), help: "Where \"speak to someone\" and the simple mode without SIP ring, and the bridge's fallback when the platform cannot be reached. E.164.")
         var phoneConfigForwardNumber: String?
 
-        @Option(name: .customLong("phone-config.ivr-menu.greeting"), help: "Spoken first, e.g. \"Thanks for calling Clean Machine.\"")
+        @Option(name: .customLong("phone-config.ivr-menu.greeting"), help: "Spoken first, e.g. \"Thanks for calling Clean Machine.\" The greeting and prompts may say {{business_name}}.")
         var phoneConfigIvrMenuGreeting: String?
 
         @Option(name: .customLong("phone-config.ivr-mode-label"), help: "Output only: the mode as admin lists show it, e.g. \"Simple\", \"IVR\", \"AI Voice (Beta)\".")
@@ -255,10 +255,10 @@ struct PhoneConfigsCommands: AsyncParsableCommand {
         @Option(name: .customLong("phone-config.auto-reply.disabled"), help: "No auto-reply from this number.")
         var phoneConfigAutoReplyDisabled: Bool?
 
-        @Option(name: .customLong("phone-config.auto-reply.text"), help: "The reply, with {{business_name}} filled in; empty for the standard acknowledgement.")
+        @Option(name: .customLong("phone-config.auto-reply.text"), help: "The reply. It may say {{business_name}} and {{booking_url}} (the tenant's). Empty for the tenant's industry pack's auto-reply, or the standard acknowledgement when it has none. A text that names the booking link while the tenant has none set gives way to the next of these.")
         var phoneConfigAutoReplyText: String?
 
-        @Option(name: .customLong("update-mask"), help: "Updatable: display_name, phone_number, messaging_service_sid, sip_domain, sip_username,  sip_password, ivr_mode, forward_number, ivr_menu, auto_reply (or a field of either). Required. (comma-separated field names)")
+        @Option(name: .customLong("update-mask"), help: "Updatable: display_name, phone_number, messaging_service_sid, sip_domain, sip_username, sip_password, ivr_mode, forward_number, ivr_menu, auto_reply (or a field of either). Required. (comma-separated field names)")
         var updateMask: String?
 
         func run() async throws {

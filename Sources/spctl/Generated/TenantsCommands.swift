@@ -77,6 +77,9 @@ struct TenantsCommands: AsyncParsableCommand {
         @Option(name: .customLong("tenant.etag"), help: "Changes whenever the tenant changes; send it back on update to detect conflicts.")
         var tenantEtag: String?
 
+        @Option(name: .customLong("tenant.booking-url"), help: "Where customers book online: an https URL. Texts on the tenant's lines fill {{booking_url}} with it: the IVR's booking option and the auto-reply. While it is unset, a text that needs it gives way to one that asks the customer to reply instead.")
+        var tenantBookingURL: String?
+
         @Option(name: .customLong("request-id"), help: "Retries with the same request_id return the first result.")
         var requestID: String?
 
@@ -101,6 +104,7 @@ struct TenantsCommands: AsyncParsableCommand {
             if let value = tenantCreateTime { request.tenant.createTime = try CLIValue.timestamp(value, flag: "tenant.create-time") }
             if let value = tenantUpdateTime { request.tenant.updateTime = try CLIValue.timestamp(value, flag: "tenant.update-time") }
             if let value = tenantEtag { request.tenant.etag = value }
+            if let value = tenantBookingURL { request.tenant.bookingURL = value }
             if let value = requestID { request.requestID = value }
             try await call.unary(request) { client, request, metadata in
                 try await TenantService.Client(wrapping: client).createTenant(request, metadata: metadata)
@@ -254,7 +258,10 @@ struct TenantsCommands: AsyncParsableCommand {
         @Option(name: .customLong("tenant.etag"), help: "Changes whenever the tenant changes; send it back on update to detect conflicts.")
         var tenantEtag: String?
 
-        @Option(name: .customLong("update-mask"), help: "Updatable: display_name, industry, city, contact, branding, internal_notes (staff only),  plan_tier and status (staff only). Required. (comma-separated field names)")
+        @Option(name: .customLong("tenant.booking-url"), help: "Where customers book online: an https URL. Texts on the tenant's lines fill {{booking_url}} with it: the IVR's booking option and the auto-reply. While it is unset, a text that needs it gives way to one that asks the customer to reply instead.")
+        var tenantBookingURL: String?
+
+        @Option(name: .customLong("update-mask"), help: "Updatable: display_name, industry, city, contact, branding, internal_notes (staff only), plan_tier and status (staff only). Required. (comma-separated field names)")
         var updateMask: String?
 
         func run() async throws {
@@ -277,6 +284,7 @@ struct TenantsCommands: AsyncParsableCommand {
             if let value = tenantCreateTime { request.tenant.createTime = try CLIValue.timestamp(value, flag: "tenant.create-time") }
             if let value = tenantUpdateTime { request.tenant.updateTime = try CLIValue.timestamp(value, flag: "tenant.update-time") }
             if let value = tenantEtag { request.tenant.etag = value }
+            if let value = tenantBookingURL { request.tenant.bookingURL = value }
             if let value = updateMask { request.updateMask = CLIValue.fieldMask(value) }
             try await call.unary(request) { client, request, metadata in
                 try await TenantService.Client(wrapping: client).updateTenant(request, metadata: metadata)

@@ -9,6 +9,7 @@ import json
 import os
 import pty
 import select
+import signal
 import sys
 import time
 
@@ -51,6 +52,11 @@ for expected, answer in steps:
         ok = False
         break
     os.write(fd, (answer + "\n").encode())
+if not ok:
+    # The command is waiting for an answer the script does not have: stop it rather than wait
+    # with it, and say which prompt never came.
+    os.kill(pid, signal.SIGTERM)
+    transcript += ("\n[drive_terminal: never saw %r]" % expected).encode()
 
 # Drain what is left until the command exits.
 while True:

@@ -242,8 +242,9 @@ struct CommandEmitter {
     }
 
     private func fieldHelp(_ field: FieldDescriptor) -> String {
-        var help = field.protoSourceComments(commentPrefix: "").trimmingCharacters(in: .whitespacesAndNewlines)
-            .replacingOccurrences(of: "\n", with: " ")
+        // One line of help from the comment's lines, each of which starts with the space after `//`.
+        var help = field.protoSourceComments(commentPrefix: "").split(separator: "\n")
+            .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }.joined(separator: " ")
         if field.options.hasExtensionValue(ext: Servicepro_Options_V1_Extensions_rules),
            field.options.getExtensionValue(ext: Servicepro_Options_V1_Extensions_rules)?.required == true {
             help = help.isEmpty ? "Required." : help + " Required."

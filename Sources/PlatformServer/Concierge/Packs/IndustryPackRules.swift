@@ -89,7 +89,9 @@ enum IndustryPackRules {
                 seen[template.kind] = index
             }
             if template.body.isBlank { found.add(path + "body", "is required") }
-            found += PackPlaceholders.violations(in: template.body, allowed: PackPlaceholders.smsTemplate, field: path + "body")
+            // The auto-reply goes to someone not yet known: no customer, no appointment.
+            let allowed = template.kind == .autoReply ? PackPlaceholders.lineText : PackPlaceholders.smsTemplate
+            found += PackPlaceholders.violations(in: template.body, allowed: allowed, field: path + "body")
         }
         for kind in requiredTemplates where seen[kind] == nil {
             found.add("sms_templates", "needs a \(kind.keyName) template")
@@ -126,7 +128,7 @@ enum IndustryPackRules {
                 found.add(path + "sms_body", "is required for IVR_ACTION_BOOKING_LINK_SMS: it is the text the caller gets")
             }
             found += PackPlaceholders.violations(in: option.prompt, allowed: PackPlaceholders.businessOnly, field: path + "prompt")
-            found += PackPlaceholders.violations(in: option.smsBody, allowed: PackPlaceholders.businessOnly, field: path + "sms_body")
+            found += PackPlaceholders.violations(in: option.smsBody, allowed: PackPlaceholders.lineText, field: path + "sms_body")
         }
     }
 

@@ -80,6 +80,12 @@ enum PackItemRecords {
         try await all(tx, kind: .aiAgent).first.flatMap { try? $0.decoded(AiAgentConfig.self) }
     }
 
+    /// The tenant's SMS template of `kind`, unless it has none or it no longer reads as one.
+    static func smsTemplate(_ kind: SmsTemplateKind, _ tx: TenantTransaction) async throws -> SmsTemplate? {
+        let rows = try await tx.select(from: table, where: "kind = \(PackItemKind.smsTemplate.storedName) AND item_key = \(kind.keyName)")
+        return try rows.first.map(item(from:)).flatMap { try? $0.decoded(SmsTemplate.self) }
+    }
+
     /// Adds `item` as `pack` has it.
     static func insert(_ item: PackItemContent, ordinal: Int, from pack: IndustryPack, _ tx: TenantTransaction, now: Date) async throws {
         try await tx.insert(into: table, [

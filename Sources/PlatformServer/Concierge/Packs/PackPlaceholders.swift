@@ -10,15 +10,28 @@ import ServiceProAPI
 /// so a customer never receives a message with `{{first_name}}` in it.
 enum PackPlaceholders {
     static let businessName = "business_name"
+    static let bookingURL = "booking_url"
 
     /// What SMS templates may use, as SmsTemplate documents.
     static let smsTemplate: Set<String> = [
-        "business_name", "customer_name", "service_name", "start_time", "booking_url", "review_url",
+        businessName, "customer_name", "service_name", "start_time", bookingURL, "review_url",
     ]
 
     /// What text spoken or shown before any customer or appointment is known may use: the IVR
-    /// menu, the AI agent's instructions and greeting, FAQ answers.
+    /// menu's greeting and prompts, the AI agent's instructions and greeting, FAQ answers.
     static let businessOnly: Set<String> = [businessName]
+
+    /// What a text a tenant's line sends to someone not yet known may use: the auto-reply, and a
+    /// menu option's text. Links are for reading, not for saying, so only texts name the
+    /// booking link.
+    static let lineText: Set<String> = [businessName, bookingURL]
+
+    /// What the tenant's own details fill in: its name, and its booking link when it has one.
+    static func values(for tenant: Tenant) -> [String: String] {
+        var values = [businessName: tenant.displayName]
+        if !tenant.bookingURL.isEmpty { values[bookingURL] = tenant.bookingURL }
+        return values
+    }
 
     /// The placeholder names in `text`, in order, and whether a `{{` is never closed.
     static func names(in text: String) -> (names: [String], unclosed: Bool) {
@@ -46,6 +59,14 @@ enum PackPlaceholders {
             violations.append(FieldViolation(field: field, description: "has a {{ without its closing }}"))
         }
         return violations
+    }
+
+    /// `text` with every placeholder filled in from `values`; nil when it names one `values` lacks
+    /// (a booking link the tenant has not set, say), so the caller can choose a text that fits.
+    static func completelyFilled(_ text: String, _ values: [String: String]) -> String? {
+        let found = names(in: text)
+        guard !found.unclosed, found.names.allSatisfy({ values[$0] != nil }) else { return nil }
+        return fill(text, values)
     }
 
     /// `text` with each placeholder named in `values` replaced; others are left as they are.

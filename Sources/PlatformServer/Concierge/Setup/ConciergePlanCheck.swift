@@ -72,6 +72,7 @@ struct ConciergePlanCheck: Sendable {
                 $0.primaryColor = request.extras.primaryColor
                 $0.accentColor = request.extras.accentColor
             }
+            $0.bookingURL = request.extras.bookingURL
             $0.internalNotes = basics.internalNotes
         }
         guard !tenant.displayName.isEmpty else {

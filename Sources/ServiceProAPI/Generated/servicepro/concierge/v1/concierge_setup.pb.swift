@@ -310,6 +310,9 @@ public nonisolated struct ConciergeExtras: Sendable {
   /// "#RRGGBB".
   public var accentColor: String = String()
 
+  /// Where customers book online (https); becomes the tenant's `booking_url`.
+  public var bookingURL: String = String()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -569,7 +572,7 @@ nonisolated extension ConciergeTelephony: SwiftProtobuf.Message, SwiftProtobuf._
 
 nonisolated extension ConciergeExtras: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ConciergeExtras"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}logo_url\0\u{3}primary_color\0\u{3}accent_color\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}logo_url\0\u{3}primary_color\0\u{3}accent_color\0\u{3}booking_url\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -580,6 +583,7 @@ nonisolated extension ConciergeExtras: SwiftProtobuf.Message, SwiftProtobuf._Mes
       case 1: try { try decoder.decodeSingularStringField(value: &self.logoURL) }()
       case 2: try { try decoder.decodeSingularStringField(value: &self.primaryColor) }()
       case 3: try { try decoder.decodeSingularStringField(value: &self.accentColor) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.bookingURL) }()
       default: break
       }
     }
@@ -595,6 +599,9 @@ nonisolated extension ConciergeExtras: SwiftProtobuf.Message, SwiftProtobuf._Mes
     if !self.accentColor.isEmpty {
       try visitor.visitSingularStringField(value: self.accentColor, fieldNumber: 3)
     }
+    if !self.bookingURL.isEmpty {
+      try visitor.visitSingularStringField(value: self.bookingURL, fieldNumber: 4)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -602,6 +609,7 @@ nonisolated extension ConciergeExtras: SwiftProtobuf.Message, SwiftProtobuf._Mes
     if lhs.logoURL != rhs.logoURL {return false}
     if lhs.primaryColor != rhs.primaryColor {return false}
     if lhs.accentColor != rhs.accentColor {return false}
+    if lhs.bookingURL != rhs.bookingURL {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -11,6 +11,7 @@ private let ConciergeTelephony_countryCodePattern = FieldPattern("[A-Z]{2}")
 private let ConciergeExtras_logoUrlPattern = FieldPattern("https://[^\\s]+")
 private let ConciergeExtras_primaryColorPattern = FieldPattern("#[0-9A-Fa-f]{6}")
 private let ConciergeExtras_accentColorPattern = FieldPattern("#[0-9A-Fa-f]{6}")
+private let ConciergeExtras_bookingUrlPattern = FieldPattern("https://[^\\s]+")
 
 extension ConciergeBasics: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {
@@ -61,6 +62,8 @@ extension ConciergeExtras: ValidatableMessage {
         FieldCheck.pattern(self.logoURL, ConciergeExtras_logoUrlPattern, path + "logo_url", &violations)
         FieldCheck.pattern(self.primaryColor, ConciergeExtras_primaryColorPattern, path + "primary_color", &violations)
         FieldCheck.pattern(self.accentColor, ConciergeExtras_accentColorPattern, path + "accent_color", &violations)
+        FieldCheck.maxLength(self.bookingURL, 2048, path + "booking_url", &violations)
+        FieldCheck.pattern(self.bookingURL, ConciergeExtras_bookingUrlPattern, path + "booking_url", &violations)
     }
 
     public mutating func normalize() {}

@@ -78,7 +78,8 @@ public nonisolated enum IvrAction: SwiftProtobuf.Enum, Swift.CaseIterable {
   /// texts them to the caller.
   case servicesAndPrices // = 1
 
-  /// Texts the caller the option's sms_body and says so.
+  /// Texts the caller how to book (the option's sms_body, else the tenant's booking link) and
+  /// says so.
   case bookingLinkSms // = 2
 
   /// Rings the SIP endpoint or the forward number.
@@ -271,7 +272,9 @@ public nonisolated struct AutoReply: Sendable {
   /// No auto-reply from this number.
   public var disabled: Bool = false
 
-  /// The reply, with {{business_name}} filled in; empty for the standard acknowledgement.
+  /// The reply. It may say {{business_name}} and {{booking_url}} (the tenant's). Empty for the
+  /// tenant's industry pack's auto-reply, or the standard acknowledgement when it has none. A text
+  /// that names the booking link while the tenant has none set gives way to the next of these.
   public var text: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -287,7 +290,8 @@ public nonisolated struct IvrMenu: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// Spoken first, e.g. "Thanks for calling Clean Machine."
+  /// Spoken first, e.g. "Thanks for calling Clean Machine." The greeting and prompts may say
+  /// {{business_name}}.
   public var greeting: String = String()
 
   /// At most one option per digit. Empty means the default menu: 1 services and prices, 2 booking
@@ -313,7 +317,9 @@ public nonisolated struct IvrMenuOption: Sendable {
   /// Read out in the menu, e.g. "For our services and prices, press 1."
   public var prompt: String = String()
 
-  /// For IVR_ACTION_BOOKING_LINK_SMS: the text sent to the caller, with the booking link in it.
+  /// For IVR_ACTION_BOOKING_LINK_SMS: the text sent to the caller. It may say {{business_name}}
+  /// and {{booking_url}}; empty sends the tenant's booking link, or asks the caller to reply with
+  /// a day and time while it has none (as a text naming the link does then).
   /// For IVR_ACTION_SERVICES_AND_PRICES: said and texted instead of the tenant's own price list.
   public var smsBody: String = String()
 

@@ -216,6 +216,14 @@ public nonisolated struct Tenant: @unchecked Sendable {
     set {_uniqueStorage()._etag = newValue}
   }
 
+  /// Where customers book online: an https URL. Texts on the tenant's lines fill {{booking_url}}
+  /// with it: the IVR's booking option and the auto-reply. While it is unset, a text that needs it
+  /// gives way to one that asks the customer to reply instead.
+  public var bookingURL: String {
+    get {_storage._bookingURL}
+    set {_uniqueStorage()._bookingURL = newValue}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -274,7 +282,7 @@ nonisolated extension TenantStatus: SwiftProtobuf._ProtoNameProviding {
 
 nonisolated extension Tenant: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Tenant"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}slug\0\u{3}display_name\0\u{1}industry\0\u{1}city\0\u{1}contact\0\u{3}plan_tier\0\u{1}status\0\u{1}branding\0\u{3}internal_notes\0\u{3}trial_end_time\0\u{3}create_time\0\u{3}update_time\0\u{1}etag\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}slug\0\u{3}display_name\0\u{1}industry\0\u{1}city\0\u{1}contact\0\u{3}plan_tier\0\u{1}status\0\u{1}branding\0\u{3}internal_notes\0\u{3}trial_end_time\0\u{3}create_time\0\u{3}update_time\0\u{1}etag\0\u{3}booking_url\0")
 
   fileprivate class _StorageClass {
     var _name: String = String()
@@ -291,6 +299,7 @@ nonisolated extension Tenant: SwiftProtobuf.Message, SwiftProtobuf._MessageImple
     var _createTime: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
     var _updateTime: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
     var _etag: String = String()
+    var _bookingURL: String = String()
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -315,6 +324,7 @@ nonisolated extension Tenant: SwiftProtobuf.Message, SwiftProtobuf._MessageImple
       _createTime = source._createTime
       _updateTime = source._updateTime
       _etag = source._etag
+      _bookingURL = source._bookingURL
     }
   }
 
@@ -347,6 +357,7 @@ nonisolated extension Tenant: SwiftProtobuf.Message, SwiftProtobuf._MessageImple
         case 12: try { try decoder.decodeSingularMessageField(value: &_storage._createTime) }()
         case 13: try { try decoder.decodeSingularMessageField(value: &_storage._updateTime) }()
         case 14: try { try decoder.decodeSingularStringField(value: &_storage._etag) }()
+        case 15: try { try decoder.decodeSingularStringField(value: &_storage._bookingURL) }()
         default: break
         }
       }
@@ -401,6 +412,9 @@ nonisolated extension Tenant: SwiftProtobuf.Message, SwiftProtobuf._MessageImple
       if !_storage._etag.isEmpty {
         try visitor.visitSingularStringField(value: _storage._etag, fieldNumber: 14)
       }
+      if !_storage._bookingURL.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._bookingURL, fieldNumber: 15)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -424,6 +438,7 @@ nonisolated extension Tenant: SwiftProtobuf.Message, SwiftProtobuf._MessageImple
         if _storage._createTime != rhs_storage._createTime {return false}
         if _storage._updateTime != rhs_storage._updateTime {return false}
         if _storage._etag != rhs_storage._etag {return false}
+        if _storage._bookingURL != rhs_storage._bookingURL {return false}
         return true
       }
       if !storagesAreEqual {return false}

@@ -4,6 +4,7 @@ import RPCRuntime
 
 private let Tenant_namePattern = FieldPattern("tenants/[a-z0-9][a-z0-9-]{0,62}")
 private let Tenant_industryPattern = FieldPattern("[a-z0-9_]+")
+private let Tenant_bookingUrlPattern = FieldPattern("https://[^\\s]+")
 private let Contact_emailPattern = FieldPattern("[^@\\s<>,]+@[^@\\s<>,.]+(\\.[^@\\s<>,.]+)+")
 private let Branding_logoUrlPattern = FieldPattern("https://[^\\s]+")
 private let Branding_primaryColorPattern = FieldPattern("#[0-9A-Fa-f]{6}")
@@ -32,6 +33,8 @@ extension Tenant: ValidatableMessage {
         if self.hasUpdateTime {
             FieldCheck.timestamp(self.updateTime, path + "update_time", &violations)
         }
+        FieldCheck.maxLength(self.bookingURL, 2048, path + "booking_url", &violations)
+        FieldCheck.pattern(self.bookingURL, Tenant_bookingUrlPattern, path + "booking_url", &violations)
     }
 
     public mutating func normalize() {

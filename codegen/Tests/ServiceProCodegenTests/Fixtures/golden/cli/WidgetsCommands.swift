@@ -174,7 +174,7 @@ struct WidgetsCommands: AsyncParsableCommand {
         @Option(name: .customLong("widget.color"), help: "")
         var widgetColor: WidgetColor?
 
-        @Option(name: .customLong("widget.alert-phones"), help: "Numbers paged when the widget jams, each E.164. (repeatable)")
+        @Option(name: .customLong("widget.alert-phones"), help: "Numbers paged when the widget jams, each E.164. A comment over two lines is one line of CLI help, its words one space apart. (repeatable)")
         var widgetAlertPhones: [String] = []
 
         @Option(name: .customLong("widget.dimensions.width-mm"), help: "")
