@@ -470,7 +470,8 @@ struct InboundTests {
         try await TestPlatform.with(backend) { platform in
             let inbound = try await Self.setUp(platform)
             let sid = Self.sid("CA", 4)
-            _ = try await inbound.call(sid, to: Self.acmeNumber)
+            let answered = try await inbound.call(sid, to: Self.acmeNumber)
+            #expect(answered.instructions.first?.gather.prompts.first?.text == "Thanks for calling Acme Detailing! We're glad you reached us.")
             let booking = try await inbound.digits("2", sid: sid, to: Self.acmeNumber, attempt: 1)
             #expect(booking.instructions.contains { $0.say.text.contains("texted you how to book") })
             let person = try await inbound.digits("3", sid: sid, to: Self.acmeNumber, attempt: 1)
@@ -486,6 +487,14 @@ struct InboundTests {
             let call = try await CommunicationLogService.Client(wrapping: platform.client).listCalls(
                 .with { $0.parent = "tenants/acme" }, metadata: platform.metadata(platform.ownerToken)).calls.first
             #expect(call?.ivrSelections == ["2", "3", "7", "9"])
+
+            // The menu is filled in as each call plays it: a new name is heard at once.
+            _ = try await platform.tenants(platform.ownerToken).updateTenant(.with {
+                $0.tenant = .with { $0.name = "tenants/acme"; $0.displayName = "Acme Auto Spa" }
+                $0.updateMask = .init(protoPaths: ["display_name"])
+            })
+            let renamed = try await inbound.call(Self.sid("CA", 9), to: Self.acmeNumber)
+            #expect(renamed.instructions.first?.gather.prompts.first?.text == "Thanks for calling Acme Auto Spa! We're glad you reached us.")
         }
     }
 
@@ -516,6 +525,13 @@ struct InboundTests {
             let linked = try await book(call: 21)
             #expect(linked.said == "We've just texted you a link to book online. Thanks for calling!")
             #expect(linked.texted == "Book with Acme Detailing online: https://acme.example/book")
+
+            // An industry pack's menu replaces the standard one, and its booking text carries the link.
+            _ = try await ConciergeService.Client(wrapping: platform.client).applyIndustryPack(
+                .with { $0.name = "tenants/acme"; $0.industryPack = "industryPacks/auto_detailing" }, metadata: owner)
+            let packed = try await book(call: 24)
+            #expect(packed.said.contains("link to book online"))
+            #expect(packed.texted?.hasPrefix("Thanks for calling Acme Detailing! Book your detail online: https://acme.example/book Or reply with your vehicle") == true)
 
             // The option's own text wins, with the link filled in where it names it.
             _ = try await configs.updatePhoneConfig(.with {
@@ -550,13 +566,17 @@ struct InboundTests {
                     $0.phoneConfig = .with {
                         $0.name = "tenants/acme/phoneConfigs/main"
                         $0.ivrMenu.greeting = "Hi from {{booking_url}}"
-                        $0.ivrMenu.options = [.with { $0.digit = "2"; $0.action = .bookingLinkSms; $0.smsBody = "See you {{start_time}}" }]
+                        $0.ivrMenu.options = [
+                            .with { $0.digit = "2"; $0.action = .bookingLinkSms; $0.smsBody = "See you {{start_time}}" },
+                            // Said aloud as well as texted: no link.
+                            .with { $0.digit = "1"; $0.action = .servicesAndPrices; $0.smsBody = "Prices at {{booking_url}}" },
+                        ]
                     }
                     $0.updateMask = .init(protoPaths: ["ivr_menu"])
                 }, metadata: owner)
             }
             #expect(unknown?.code == .invalidArgument)
-            #expect(unknown?.fields == ["phone_config.ivr_menu.greeting", "phone_config.ivr_menu.options[0].sms_body"])
+            #expect(unknown?.fields == ["phone_config.ivr_menu.greeting", "phone_config.ivr_menu.options[0].sms_body", "phone_config.ivr_menu.options[1].sms_body"])
         }
     }
 

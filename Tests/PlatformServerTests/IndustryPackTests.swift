@@ -311,7 +311,7 @@ struct IndustryPackTests {
         }
     }
 
-    @Test("a pack's IVR menu goes on the phone configs whose menu nobody chose, with the business name filled in", arguments: TestBackend.available)
+    @Test("a pack's IVR menu goes on the phone configs whose menu nobody chose, as the pack wrote it", arguments: TestBackend.available)
     func ivrMenuOnPhoneConfigs(backend: TestBackend) async throws {
         let pets = try #require(try IndustryPackCatalog.bundled().pack(id: "pet_grooming"))
         let custom = IvrMenu.with {
@@ -322,24 +322,23 @@ struct IndustryPackTests {
             try await platform.createTenant("paws", displayName: "Paws & Claws", tier: .pro)
             let changed = try await platform.database.withTenant("paws") { tx in
                 try await PhoneConfigRecords.insert(
-                    .with { $0.phoneNumber = "+19185550141"; $0.ivrMode = .ivr; $0.ivrMenu = IvrMenu.standard(businessName: "Paws & Claws") },
+                    .with { $0.phoneNumber = "+19185550141"; $0.ivrMode = .ivr; $0.ivrMenu = .standard },
                     id: "main", sealedSIPPassword: nil, tx)
                 try await PhoneConfigRecords.insert(.with { $0.phoneNumber = "+19185550142"; $0.ivrMode = .simple }, id: "spare", sealedSIPPassword: nil, tx)
                 try await PhoneConfigRecords.insert(
                     .with { $0.phoneNumber = "+19185550143"; $0.ivrMode = .ivr; $0.ivrMenu = custom }, id: "van", sealedSIPPassword: nil, tx)
-                return try await PackApplier.applyIvrMenu(pets, businessName: "Paws & Claws", tx, now: Date())
+                return try await PackApplier.applyIvrMenu(pets, tx, now: Date())
             }
             #expect(changed.sorted() == ["tenants/paws/phoneConfigs/main", "tenants/paws/phoneConfigs/spare"])
             let configs = try await platform.database.withTenant("paws") { try await PhoneConfigRecords.all($0.base) }
             let menus = Dictionary(uniqueKeysWithValues: configs.map { ($0.id, $0.config.ivrMenu) })
-            #expect(menus["main"]?.greeting == "Thanks for calling Paws & Claws, where every pet leaves clean and happy.")
-            #expect(menus["main"] == pets.ivrMenu.filled(businessName: "Paws & Claws"))
-            #expect(menus["main"]?.options.contains { $0.smsBody.contains("{{") || $0.prompt.contains("{{") } == false)
+            #expect(menus["main"] == pets.ivrMenu)
+            #expect(menus["main"]?.greeting == "Thanks for calling {{business_name}}, where every pet leaves clean and happy.", "calls fill it in")
             #expect(menus["spare"] == menus["main"])
             #expect(menus["van"] == custom)
 
             let again = try await platform.database.withTenant("paws") { tx in
-                try await PackApplier.applyIvrMenu(pets, businessName: "Paws & Claws", tx, now: Date())
+                try await PackApplier.applyIvrMenu(pets, tx, now: Date())
             }
             #expect(again.isEmpty)
         }

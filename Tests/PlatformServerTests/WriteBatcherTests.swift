@@ -52,8 +52,10 @@ struct WriteBatcherTests {
         }
     }
 
-    static func batcher(_ writes: Writes, maximumBatch: Int = 100, blameItems: Bool = true) -> WriteBatcher<String, Int, Int> {
-        WriteBatcher(maximumBatch: maximumBatch, mayBeOneItemsFault: { _ in blameItems }) { _, items in try await writes.write(items) }
+    static func batcher(_ writes: Writes, maximumBatch: Int = 100, maximumWaiting: Int = 1_000, blameItems: Bool = true) -> WriteBatcher<String, Int, Int> {
+        WriteBatcher(maximumBatch: maximumBatch, maximumWaiting: maximumWaiting, mayBeOneItemsFault: { _ in blameItems }) { _, items in
+            try await writes.write(items)
+        }
     }
 
     /// Submits 0 and, while its write waits at the gate, each of `queued` in turn (each once the
@@ -69,6 +71,28 @@ struct WriteBatcherTests {
             await writes.gate.open()
             return await group.reduce(into: [:]) { $0[$1.0] = $1.1 }
         }
+    }
+
+    @Test("a key's queue is bounded: past its limit an item is refused at once, other keys queue on, and a drained key takes items again")
+    func backlogIsBounded() async throws {
+        let writes = Writes()
+        let batcher = Self.batcher(writes, maximumBatch: 2, maximumWaiting: 2)
+        let outcomes = await withTaskGroup(of: (Int, Outcome).self) { group in
+            group.addTask { (0, await Outcome { try await batcher.submit(0, for: "acme") }) }
+            while writes.recorded.isEmpty { await Task.yield() }
+            for item in [1, 2] {
+                group.addTask { (item, await Outcome { try await batcher.submit(item, for: "acme") }) }
+                while await batcher.waitingCount(for: "acme") < item { await Task.yield() }
+            }
+            await #expect(throws: WriteBatcherBacklog.self) { try await batcher.submit(3, for: "acme") }
+            #expect(await batcher.waitingCount(for: "acme") == 2, "the refused item left no trace")
+            group.addTask { (10, await Outcome { try await batcher.submit(10, for: "bravo") }) }
+            while writes.recorded.count < 2 { await Task.yield() }
+            await writes.gate.open()
+            return await group.reduce(into: [:]) { $0[$1.0] = $1.1 }
+        }
+        #expect(outcomes == [0: .stored(0), 1: .stored(10), 2: .stored(20), 10: .stored(100)])
+        #expect(try await batcher.submit(4, for: "acme") == 40)
     }
 
     @Test("an item alone is written at once; those that arrive meanwhile go together in the next batch")
@@ -106,7 +130,7 @@ struct WriteBatcherTests {
     @Test("keys are batched apart: one key's write in progress does not hold another's")
     func keysIndependent() async throws {
         let writes = Writes()
-        let batcher = WriteBatcher<String, Int, Int>(maximumBatch: 100, mayBeOneItemsFault: { _ in true }) { key, items in
+        let batcher = WriteBatcher<String, Int, Int>(maximumBatch: 100, maximumWaiting: 1_000, mayBeOneItemsFault: { _ in true }) { key, items in
             key == "slow" ? try await writes.write(items) : items.map { -$0 }
         }
         let slow = Task { try await batcher.submit(1, for: "slow") }

@@ -16,6 +16,7 @@ actor WriteBatcher<Key: Hashable & Sendable, Item: Sendable, Output: Sendable> {
     }
 
     private let maximumBatch: Int
+    private let maximumWaiting: Int
     private let mayBeOneItemsFault: @Sendable (any Error) -> Bool
     private let write: Write
     private var waiting: [Key: [Waiter]] = [:]
@@ -24,13 +25,18 @@ actor WriteBatcher<Key: Hashable & Sendable, Item: Sendable, Output: Sendable> {
 
     /// - Parameters:
     ///   - maximumBatch: the most items one write gets (a statement's bind limit).
+    ///   - maximumWaiting: the most items that may wait for one key. When the store falls that far
+    ///     behind, more callers would only wait longer than anyone waits for them; `submit`
+    ///     refuses them at once (``WriteBatcherBacklog``) and memory stays bounded.
     ///   - mayBeOneItemsFault: whether a failed batch's error may come from one of its items (the
     ///     store refused the statement for something in it). Then each item is written again on
     ///     its own, so a bad item fails only its caller. Any other error (the connection, the
     ///     pool) would fail each item alike, and fails them all at once.
-    init(maximumBatch: Int, mayBeOneItemsFault: @escaping @Sendable (any Error) -> Bool, write: @escaping Write) {
+    init(maximumBatch: Int, maximumWaiting: Int, mayBeOneItemsFault: @escaping @Sendable (any Error) -> Bool, write: @escaping Write) {
         precondition(maximumBatch >= 1, "a batch holds at least one item")
+        precondition(maximumWaiting >= maximumBatch, "a full batch can wait")
         self.maximumBatch = maximumBatch
+        self.maximumWaiting = maximumWaiting
         self.mayBeOneItemsFault = mayBeOneItemsFault
         self.write = write
     }
@@ -42,7 +48,9 @@ actor WriteBatcher<Key: Hashable & Sendable, Item: Sendable, Output: Sendable> {
     /// throughput on PostgreSQL (1–20% in 9 alternated pairs), and the store's own timeouts
     /// already end the wait.
     func submit(_ item: Item, for key: Key) async throws -> Output {
-        try await withCheckedThrowingContinuation { continuation in
+        let queued = waitingCount(for: key)
+        guard queued < maximumWaiting else { throw WriteBatcherBacklog(waiting: queued) }
+        return try await withCheckedThrowingContinuation { continuation in
             waiting[key, default: []].append(Waiter(item: item, continuation: continuation))
             if writing.insert(key).inserted {
                 Task { await drain(key) }
@@ -91,4 +99,10 @@ actor WriteBatcher<Key: Hashable & Sendable, Item: Sendable, Output: Sendable> {
 struct WriteBatcherError: Error, CustomStringConvertible {
     let message: String
     var description: String { message }
+}
+
+/// `submit` refused an item: `waiting` items already wait for its key.
+struct WriteBatcherBacklog: Error, CustomStringConvertible {
+    let waiting: Int
+    var description: String { "\(waiting) writes are already waiting for the store" }
 }

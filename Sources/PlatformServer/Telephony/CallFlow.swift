@@ -25,13 +25,17 @@ struct CallFlow {
         case .ivr where PlanCatalog.hasFeature(tier, .ivr): mode = .ivr
         default: mode = .simple
         }
-        let menu = config.hasIvrMenu && !config.ivrMenu.options.isEmpty ? config.ivrMenu : IvrMenu.standard(businessName: tenantName)
-        self.menu = menu.filled(businessName: tenantName)
+        self.menu = config.hasIvrMenu && !config.ivrMenu.options.isEmpty ? config.ivrMenu : .standard
     }
 
-    /// What the tenant's details fill in: its name, and its booking link when it has one.
+    /// Menus and texts are kept as written and filled in as the call goes, so a business that
+    /// changes its name or booking link is heard and texted with the new one at once.
     private var placeholderValues: [String: String] {
         tenant.map(PackPlaceholders.values(for:)) ?? [PackPlaceholders.businessName: tenantName]
+    }
+
+    private func filled(_ text: String) -> String {
+        PackPlaceholders.fill(text, placeholderValues)
     }
 
     func reply(_ instructions: [VoiceInstruction]) -> VoiceReply {
@@ -79,8 +83,8 @@ struct CallFlow {
     func menu(attempt: Int, apology: Bool) -> [VoiceInstruction] {
         var prompts: [VoiceInstruction.Say] = []
         if apology { prompts.append(.with { $0.text = "Sorry, I didn't get that." }) }
-        if !menu.greeting.isEmpty { prompts.append(.with { $0.text = menu.greeting }) }
-        prompts += menu.options.filter { !$0.prompt.isEmpty }.map { option in .with { $0.text = option.prompt } }
+        if !menu.greeting.isEmpty { prompts.append(.with { $0.text = filled(menu.greeting) }) }
+        prompts += menu.options.filter { !$0.prompt.isEmpty }.map { option in .with { $0.text = filled(option.prompt) } }
         return [.gather(.with {
             $0.inputs = [.digits]
             $0.numDigits = 1
@@ -117,7 +121,7 @@ struct CallFlow {
         }
         switch option.action {
         case .servicesAndPrices:
-            guard let text = option.smsBody.isEmpty ? priceList : option.smsBody else {
+            guard let text = option.smsBody.isEmpty ? priceList : filled(option.smsBody) else {
                 return Selection(instructions: [.say("We don't have our prices to hand; we'll gladly give you a quote.")] + menu(attempt: 1, apology: false))
             }
             let said: [VoiceInstruction] = canText ? [.say(text), .say("We've texted this to you as well.")] : [.say(text)]
@@ -126,9 +130,10 @@ struct CallFlow {
             guard canText else {
                 return Selection(instructions: [.say("We can't text the number you're calling from.")] + menu(attempt: 1, apology: false))
             }
-            let booking = bookingText(option)
-            let said = booking.hasLink ? "We've just texted you a link to book online." : "We've just texted you how to book."
-            return Selection(instructions: [.say("\(said) Thanks for calling!"), .endCall], text: booking.text)
+            let text = bookingText(option)
+            let hasLink = tenant.map { !$0.bookingURL.isEmpty && text.contains($0.bookingURL) } ?? false
+            let said = hasLink ? "We've just texted you a link to book online." : "We've just texted you how to book."
+            return Selection(instructions: [.say("\(said) Thanks for calling!"), .endCall], text: text)
         case .speakToSomeone:
             guard !people.isEmpty else { return Selection(instructions: VoiceScript.goodbye()) }
             return Selection(instructions: [.say("Let me connect you with someone.")] + connect())
@@ -140,27 +145,23 @@ struct CallFlow {
     }
 
     static let bookingLinkText = "Book with {{business_name}} online: {{booking_url}}"
+    /// For a tenant with no booking link: the packs' booking texts name the link, so this
+    /// stands in for them too.
     static let bookingByReplyText = "Thanks for calling {{business_name}}! Reply with the service you'd like and a day and time that suit you, and we'll get you booked."
 
-    /// What "booking link by text" sends, and whether it carries the link: the option's own
-    /// text, else the tenant's booking link, else an invitation to reply with a day and time. A
-    /// text that names the booking link gives way to the next while the tenant has none set.
-    private func bookingText(_ option: IvrMenuOption) -> (text: String, hasLink: Bool) {
-        let values = placeholderValues
-        for candidate in [option.smsBody, Self.bookingLinkText] where !candidate.isEmpty {
-            if let text = PackPlaceholders.completelyFilled(candidate, values) {
-                // A long link can take the text past what one message holds.
-                return (String(text.prefix(OutboxRecords.maxTextLength)), PackPlaceholders.names(in: candidate).names.contains(PackPlaceholders.bookingURL))
-            }
-        }
-        return (PackPlaceholders.fill(Self.bookingByReplyText, values), false)
+    /// What "booking link by text" sends: the option's own text, else the tenant's booking link,
+    /// else an invitation to reply with a day and time. A text that names the booking link gives
+    /// way to the next while the tenant has none set.
+    private func bookingText(_ option: IvrMenuOption) -> String {
+        PackPlaceholders.firstFilled([option.smsBody, Self.bookingLinkText], placeholderValues, maxLength: OutboxRecords.maxTextLength)
+            ?? String(filled(Self.bookingByReplyText).prefix(OutboxRecords.maxTextLength))
     }
 
     /// The call as the voice agent sees it, with the tenant's AI agent `profile` (a pack item).
     func agentCall(caller: String, profile: AiAgentConfig?) -> VoiceAgentCall {
         var profile = profile ?? AiAgentConfig()
-        profile.greeting = PackPlaceholders.fill(profile.greeting, placeholderValues)
-        profile.instructions = PackPlaceholders.fill(profile.instructions, placeholderValues)
+        profile.greeting = filled(profile.greeting)
+        profile.instructions = filled(profile.instructions)
         return VoiceAgentCall(tenantName: tenantName, callerNumber: caller, forwardNumber: config.forwardNumber, profile: profile)
     }
 }

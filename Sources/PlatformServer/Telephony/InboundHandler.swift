@@ -18,8 +18,9 @@ public struct InboundHandler: InboundServiceHandler {
         self.database = database
         self.resolver = resolver
         self.agent = agent
-        // 100 texts bind 1,300 values, well under both stores' limits.
-        self.textInserts = WriteBatcher(maximumBatch: 100, mayBeOneItemsFault: StatementRefusal.mayBeOneRowsFault) { tenantID, texts in
+        // 100 texts bind 1,300 values, well under both stores' limits. 5,000 waiting texts are
+        // one to two seconds of writing at the rates measured (docs/benchmarks.md).
+        self.textInserts = WriteBatcher(maximumBatch: 100, maximumWaiting: 5_000, mayBeOneItemsFault: StatementRefusal.mayBeOneRowsFault) { tenantID, texts in
             try await CommunicationRecords.insertIfNew(texts, tenantID: tenantID, database)
         }
     }
@@ -58,7 +59,7 @@ public struct InboundHandler: InboundServiceHandler {
             if request.hasReceiveTime { $0.createTime = request.receiveTime }
         }
         let text = CommunicationRecords.NewText(message: message, id: Tokens.id(bytes: 10), phoneConfigID: resolution.phoneConfig?.id)
-        if let stored = try await textInserts.submit(text, for: tenantID) {
+        if let stored = try await storeOnce(text, for: tenantID) {
             response.message = stored
         } else {
             // Twilio retried: answer as the first time, without a second acknowledgement.
@@ -80,7 +81,7 @@ public struct InboundHandler: InboundServiceHandler {
             linked.message = message
             // A first text from a new number gets the line's auto-reply; regulars don't.
             let config = resolution.phoneConfig?.config ?? PhoneConfig()
-            if customer.created, let tenant = try await TenantRecords.find(tx),
+            if customer.created, !config.autoReply.disabled, let tenant = try await TenantRecords.find(tx),
                let acknowledgement = config.autoReplyText(for: tenant, packAutoReply: try await PackItemRecords.smsTemplate(.autoReply, tx)?.body) {
                 if request.replayed {
                     // Replayed from the bridge's spool: Twilio is no longer waiting for TwiML.
@@ -92,6 +93,17 @@ public struct InboundHandler: InboundServiceHandler {
                 }
             }
             return linked
+        }
+    }
+
+    /// Stores `text` unless its MessageSid is already stored; nil then. When the tenant's texts
+    /// are arriving faster than the store takes them, UNAVAILABLE: the bridge keeps the text in
+    /// its spool and sends it again.
+    private func storeOnce(_ text: CommunicationRecords.NewText, for tenantID: String) async throws -> TextMessage? {
+        do {
+            return try await textInserts.submit(text, for: tenantID)
+        } catch let backlog as WriteBatcherBacklog {
+            throw ServiceError(code: .unavailable, reason: "inbound_backlog", message: "\(backlog) for tenants/\(tenantID); send the text again shortly")
         }
     }
 

@@ -45,7 +45,7 @@ public struct PhoneConfigHandler: PhoneConfigServiceHandler {
                         throw field.alreadyExists(field.value(in: newConfig))
                     }
                     try await PhoneConfigRecords.insert(
-                        Self.withDefaultMenu(newConfig, businessName: tenant.displayName), id: id, sealedSIPPassword: sealedPassword, tx)
+                        Self.withDefaultMenu(newConfig), id: id, sealedSIPPassword: sealedPassword, tx)
                     try await AuditLog.record(tx, context: context, resource: name)
                     return try await PhoneConfigRecords.find(id: id, tx)!.config
                 }
@@ -118,7 +118,7 @@ public struct PhoneConfigHandler: PhoneConfigServiceHandler {
                 let sealedPassword = mask.contains("sip_password") ? newPassword : current.sealedSIPPassword
                 let revision = Etag.revision(current.config.etag) ?? 0
                 guard try await PhoneConfigRecords.update(
-                    Self.withDefaultMenu(config, businessName: tenant.displayName), id: id,
+                    Self.withDefaultMenu(config), id: id,
                     sealedSIPPassword: sealedPassword, expectedRevision: revision, tx)
                 else {
                     throw ServiceError.aborted(message: "\(name) changed concurrently; get it again and retry")
@@ -180,7 +180,7 @@ public struct PhoneConfigHandler: PhoneConfigServiceHandler {
         for (index, option) in config.ivrMenu.options.enumerated() {
             let path = "phone_config.ivr_menu.options[\(index)]."
             violations += PackPlaceholders.violations(in: option.prompt, allowed: PackPlaceholders.businessOnly, field: path + "prompt")
-            violations += PackPlaceholders.violations(in: option.smsBody, allowed: PackPlaceholders.lineText, field: path + "sms_body")
+            violations += PackPlaceholders.violations(in: option.smsBody, allowed: option.textPlaceholders, field: path + "sms_body")
         }
         var seenDigits: Set<String> = []
         for (index, option) in config.ivrMenu.options.enumerated() where !seenDigits.insert(option.digit).inserted {
@@ -198,12 +198,11 @@ public struct PhoneConfigHandler: PhoneConfigServiceHandler {
 
     /// An IVR number without a menu, or with an empty one, gets the standard menu's options and
     /// greeting.
-    static func withDefaultMenu(_ config: PhoneConfig, businessName: String) -> PhoneConfig {
+    static func withDefaultMenu(_ config: PhoneConfig) -> PhoneConfig {
         guard config.ivrMode == .ivr else { return config }
         var config = config
-        let standard = IvrMenu.standard(businessName: businessName)
-        if config.ivrMenu.options.isEmpty { config.ivrMenu.options = standard.options }
-        if config.ivrMenu.greeting.isEmpty { config.ivrMenu.greeting = standard.greeting }
+        if config.ivrMenu.options.isEmpty { config.ivrMenu.options = IvrMenu.standard.options }
+        if config.ivrMenu.greeting.isEmpty { config.ivrMenu.greeting = IvrMenu.standard.greeting }
         return config
     }
 

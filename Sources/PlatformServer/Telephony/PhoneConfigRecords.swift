@@ -33,11 +33,9 @@ extension PhoneConfig {
     func autoReplyText(for tenant: Tenant, packAutoReply: String?) -> String? {
         guard !autoReply.disabled else { return nil }
         let values = PackPlaceholders.values(for: tenant)
-        let text = [autoReply.text, packAutoReply ?? ""].lazy
-            .filter { !$0.isEmpty }
-            .compactMap { PackPlaceholders.completelyFilled($0, values) }
-            .first ?? PackPlaceholders.fill(Self.standardAutoReply, values)
-        // What is filled in can take the text past what one message holds.
+        let text = PackPlaceholders.firstFilled([autoReply.text, packAutoReply ?? ""], values, maxLength: OutboxRecords.maxTextLength)
+            ?? PackPlaceholders.fill(Self.standardAutoReply, values)
+        // A long business name can take even the standard text past what one message holds.
         return String(text.prefix(OutboxRecords.maxTextLength))
     }
 
@@ -255,31 +253,29 @@ extension IvrMenu {
     /// The menu an IVR number plays when none is configured (plan 5.2): 1 services and prices,
     /// 2 a booking link by text (with no text of its own: the tenant's link, or an invitation to
     /// reply while it has none), 3 speak to someone, 7 leave a voicemail.
-    static func standard(businessName: String) -> IvrMenu {
-        .with {
-            $0.greeting = "Thanks for calling \(businessName)! We're glad you reached us."
-            $0.options = [
-                .with {
-                    $0.digit = "1"
-                    $0.action = .servicesAndPrices
-                    $0.prompt = "For our services and prices, press 1."
-                },
-                .with {
-                    $0.digit = "2"
-                    $0.action = .bookingLinkSms
-                    $0.prompt = "To book by text message, press 2."
-                },
-                .with {
-                    $0.digit = "3"
-                    $0.action = .speakToSomeone
-                    $0.prompt = "To speak to someone, press 3."
-                },
-                .with {
-                    $0.digit = "7"
-                    $0.action = .voicemail
-                    $0.prompt = "To leave a voicemail, press 7."
-                },
-            ]
-        }
+    static let standard = IvrMenu.with {
+        $0.greeting = "Thanks for calling {{business_name}}! We're glad you reached us."
+        $0.options = [
+            .with {
+                $0.digit = "1"
+                $0.action = .servicesAndPrices
+                $0.prompt = "For our services and prices, press 1."
+            },
+            .with {
+                $0.digit = "2"
+                $0.action = .bookingLinkSms
+                $0.prompt = "To book by text message, press 2."
+            },
+            .with {
+                $0.digit = "3"
+                $0.action = .speakToSomeone
+                $0.prompt = "To speak to someone, press 3."
+            },
+            .with {
+                $0.digit = "7"
+                $0.action = .voicemail
+                $0.prompt = "To leave a voicemail, press 7."
+            },
+        ]
     }
 }

@@ -56,7 +56,7 @@ struct PhoneConfigsCommands: AsyncParsableCommand {
         @Option(name: .customLong("phone-config.forward-number"), help: "Where \"speak to someone\" and the simple mode without SIP ring, and the bridge's fallback when the platform cannot be reached. E.164.")
         var phoneConfigForwardNumber: String?
 
-        @Option(name: .customLong("phone-config.ivr-menu.greeting"), help: "Spoken first, e.g. \"Thanks for calling Clean Machine.\" The greeting and prompts may say {{business_name}}.")
+        @Option(name: .customLong("phone-config.ivr-menu.greeting"), help: "Spoken first, e.g. \"Thanks for calling {{business_name}}.\" The greeting and prompts may say {{business_name}}; menus are kept as written and filled in when a call plays them.")
         var phoneConfigIvrMenuGreeting: String?
 
         @Option(name: .customLong("phone-config.ivr-mode-label"), help: "Output only: the mode as admin lists show it, e.g. \"Simple\", \"IVR\", \"AI Voice (Beta)\".")
@@ -234,7 +234,7 @@ struct PhoneConfigsCommands: AsyncParsableCommand {
         @Option(name: .customLong("phone-config.forward-number"), help: "Where \"speak to someone\" and the simple mode without SIP ring, and the bridge's fallback when the platform cannot be reached. E.164.")
         var phoneConfigForwardNumber: String?
 
-        @Option(name: .customLong("phone-config.ivr-menu.greeting"), help: "Spoken first, e.g. \"Thanks for calling Clean Machine.\" The greeting and prompts may say {{business_name}}.")
+        @Option(name: .customLong("phone-config.ivr-menu.greeting"), help: "Spoken first, e.g. \"Thanks for calling {{business_name}}.\" The greeting and prompts may say {{business_name}}; menus are kept as written and filled in when a call plays them.")
         var phoneConfigIvrMenuGreeting: String?
 
         @Option(name: .customLong("phone-config.ivr-mode-label"), help: "Output only: the mode as admin lists show it, e.g. \"Simple\", \"IVR\", \"AI Voice (Beta)\".")

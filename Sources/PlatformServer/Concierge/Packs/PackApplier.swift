@@ -70,24 +70,22 @@ enum PackApplier {
         return inPlan ? .replace : .skip(.notInPlan)
     }
 
-    /// Gives the tenant's phone configs the pack's IVR menu, with the business name filled in,
-    /// where nobody chose a menu: the config has none (or one without options, which plays the
+    /// Gives the tenant's phone configs the pack's IVR menu, placeholders and all (calls fill them
+    /// in), where nobody chose a menu: the config has none (or one without options, which plays the
     /// default), or still has the standard menu the platform puts on IVR numbers. A menu anyone
     /// wrote is left alone, as edited items are. Returns the names of the configs changed.
     ///
     /// Call routing caches phone configs: after the transaction commits, the caller refreshes it
     /// (as PhoneConfigHandler's `onChange` does) when any config changed.
     @discardableResult
-    static func applyIvrMenu(_ pack: IndustryPack, businessName: String, _ tx: TenantTransaction, now: Date) async throws -> [String] {
+    static func applyIvrMenu(_ pack: IndustryPack, _ tx: TenantTransaction, now: Date) async throws -> [String] {
         guard pack.hasIvrMenu else { return [] }
-        let menu = pack.ivrMenu.filled(businessName: businessName)
-        let standard = IvrMenu.standard(businessName: businessName)
         var changed: [String] = []
         for stored in try await tx.select(from: "phone_configs").map(PhoneConfigRecords.stored(from:)) {
             let current = stored.config.ivrMenu
-            guard current.options.isEmpty || current == standard, current != menu else { continue }
+            guard current.options.isEmpty || current == .standard, current != pack.ivrMenu else { continue }
             var config = stored.config
-            config.ivrMenu = menu
+            config.ivrMenu = pack.ivrMenu
             let updated = try await PhoneConfigRecords.update(
                 config, id: stored.id, sealedSIPPassword: stored.sealedSIPPassword,
                 expectedRevision: Etag.revision(stored.config.etag) ?? 0, tx, now: now)

@@ -21,9 +21,8 @@ enum PackPlaceholders {
     /// menu's greeting and prompts, the AI agent's instructions and greeting, FAQ answers.
     static let businessOnly: Set<String> = [businessName]
 
-    /// What a text a tenant's line sends to someone not yet known may use: the auto-reply, and a
-    /// menu option's text. Links are for reading, not for saying, so only texts name the
-    /// booking link.
+    /// What a text a tenant's line sends to someone not yet known may use: the auto-reply, and
+    /// the booking option's text.
     static let lineText: Set<String> = [businessName, bookingURL]
 
     /// What the tenant's own details fill in: its name, and its booking link when it has one.
@@ -69,6 +68,16 @@ enum PackPlaceholders {
         return fill(text, values)
     }
 
+    /// The first of `candidates` that is not empty, names only what `values` holds and, filled
+    /// in, fits in `maxLength`; nil when none does. A text that needs a detail the tenant has not
+    /// given, or that a long link would cut off, gives way to the next.
+    static func firstFilled(_ candidates: [String], _ values: [String: String], maxLength: Int) -> String? {
+        for candidate in candidates where !candidate.isEmpty {
+            if let text = completelyFilled(candidate, values), text.count <= maxLength { return text }
+        }
+        return nil
+    }
+
     /// `text` with each placeholder named in `values` replaced; others are left as they are.
     static func fill(_ text: String, _ values: [String: String]) -> String {
         var result = ""
@@ -84,17 +93,10 @@ enum PackPlaceholders {
     }
 }
 
-extension IvrMenu {
-    /// The menu with the business name filled in, as a phone config plays it: the IVR reads a
-    /// config's menu word for word.
-    func filled(businessName: String) -> IvrMenu {
-        let values = [PackPlaceholders.businessName: businessName]
-        var menu = self
-        menu.greeting = PackPlaceholders.fill(menu.greeting, values)
-        for index in menu.options.indices {
-            menu.options[index].prompt = PackPlaceholders.fill(menu.options[index].prompt, values)
-            menu.options[index].smsBody = PackPlaceholders.fill(menu.options[index].smsBody, values)
-        }
-        return menu
+extension IvrMenuOption {
+    /// What the option's `sms_body` may name. Services and prices says its text aloud too, and a
+    /// link is for reading, not for hearing: only the booking option's text names the link.
+    var textPlaceholders: Set<String> {
+        action == .bookingLinkSms ? PackPlaceholders.lineText : PackPlaceholders.businessOnly
     }
 }

@@ -94,12 +94,12 @@ public struct ConciergeHandler: ConciergeServiceHandler {
         try faults.fail(.tenant)
         if var config = plan.phoneConfig {
             if let phoneNumber { config.phoneNumber = phoneNumber }
-            let stored = PhoneConfigHandler.withDefaultMenu(config, businessName: plan.tenant.displayName)
+            let stored = PhoneConfigHandler.withDefaultMenu(config)
             try await PhoneConfigRecords.insert(stored, id: ConciergePlanCheck.phoneConfigID, sealedSIPPassword: nil, tx, now: now)
         }
         try faults.fail(.phoneConfig)
         let applied = try await PackApplier.apply(plan.pack, tier: plan.tier, tx, now: now)
-        try await PackApplier.applyIvrMenu(plan.pack, businessName: plan.tenant.displayName, tx, now: now)
+        try await PackApplier.applyIvrMenu(plan.pack, tx, now: now)
         let phoneConfig = try await PhoneConfigRecords.find(id: ConciergePlanCheck.phoneConfigID, tx)?.config
         try faults.fail(.industryPack)
         return (applied, phoneConfig)
@@ -161,7 +161,7 @@ public struct ConciergeHandler: ConciergeServiceHandler {
             guard let tenant = try await TenantRecords.find(tx) else { throw ServiceError.notFound(request.name) }
             let now = Date()
             let summary = try await PackApplier.apply(pack, tier: tenant.planTier.catalogTier, tx, now: now)
-            try await PackApplier.applyIvrMenu(pack, businessName: tenant.displayName, tx, now: now)
+            try await PackApplier.applyIvrMenu(pack, tx, now: now)
             return summary
         }
         if request.validateOnly {

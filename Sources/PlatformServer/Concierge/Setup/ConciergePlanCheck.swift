@@ -79,7 +79,7 @@ struct ConciergePlanCheck: Sendable {
             throw ServiceError.invalidArgument(field: "basics.display_name", "must not be blank")
         }
         if telephony.mode != .noNumber {
-            let packMenu = pack.hasIvrMenu ? pack.ivrMenu.filled(businessName: basics.displayName) : nil
+            let packMenu = pack.hasIvrMenu ? pack.ivrMenu : nil
             self.phoneConfig = PhoneConfig.with {
                 $0.displayName = "Main line"
                 $0.phoneNumber = telephony.phoneNumber

@@ -62,7 +62,7 @@ extension ConciergeExtras: ValidatableMessage {
         FieldCheck.pattern(self.logoURL, ConciergeExtras_logoUrlPattern, path + "logo_url", &violations)
         FieldCheck.pattern(self.primaryColor, ConciergeExtras_primaryColorPattern, path + "primary_color", &violations)
         FieldCheck.pattern(self.accentColor, ConciergeExtras_accentColorPattern, path + "accent_color", &violations)
-        FieldCheck.maxLength(self.bookingURL, 2048, path + "booking_url", &violations)
+        FieldCheck.maxLength(self.bookingURL, 500, path + "booking_url", &violations)
         FieldCheck.pattern(self.bookingURL, ConciergeExtras_bookingUrlPattern, path + "booking_url", &violations)
     }
 

@@ -290,8 +290,8 @@ public nonisolated struct IvrMenu: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// Spoken first, e.g. "Thanks for calling Clean Machine." The greeting and prompts may say
-  /// {{business_name}}.
+  /// Spoken first, e.g. "Thanks for calling {{business_name}}." The greeting and prompts may say
+  /// {{business_name}}; menus are kept as written and filled in when a call plays them.
   public var greeting: String = String()
 
   /// At most one option per digit. Empty means the default menu: 1 services and prices, 2 booking
@@ -320,7 +320,8 @@ public nonisolated struct IvrMenuOption: Sendable {
   /// For IVR_ACTION_BOOKING_LINK_SMS: the text sent to the caller. It may say {{business_name}}
   /// and {{booking_url}}; empty sends the tenant's booking link, or asks the caller to reply with
   /// a day and time while it has none (as a text naming the link does then).
-  /// For IVR_ACTION_SERVICES_AND_PRICES: said and texted instead of the tenant's own price list.
+  /// For IVR_ACTION_SERVICES_AND_PRICES: said and texted instead of the tenant's own price list;
+  /// it may say {{business_name}}.
   public var smsBody: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()

@@ -217,8 +217,9 @@ public nonisolated struct Tenant: @unchecked Sendable {
   }
 
   /// Where customers book online: an https URL. Texts on the tenant's lines fill {{booking_url}}
-  /// with it: the IVR's booking option and the auto-reply. While it is unset, a text that needs it
-  /// gives way to one that asks the customer to reply instead.
+  /// with it: the IVR's booking option and the auto-reply. While it is unset, a text that names
+  /// it gives way to one that does not (the booking option then asks the caller to reply).
+  /// At most 500 characters, so a text with the link still fits in one message.
   public var bookingURL: String {
     get {_storage._bookingURL}
     set {_uniqueStorage()._bookingURL = newValue}

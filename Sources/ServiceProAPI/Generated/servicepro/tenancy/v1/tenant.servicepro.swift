@@ -33,7 +33,7 @@ extension Tenant: ValidatableMessage {
         if self.hasUpdateTime {
             FieldCheck.timestamp(self.updateTime, path + "update_time", &violations)
         }
-        FieldCheck.maxLength(self.bookingURL, 2048, path + "booking_url", &violations)
+        FieldCheck.maxLength(self.bookingURL, 500, path + "booking_url", &violations)
         FieldCheck.pattern(self.bookingURL, Tenant_bookingUrlPattern, path + "booking_url", &violations)
     }
 

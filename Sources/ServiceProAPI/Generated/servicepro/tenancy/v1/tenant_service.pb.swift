@@ -117,8 +117,9 @@ public nonisolated struct UpdateTenantRequest: Sendable {
   /// Clears the value of `tenant`. Subsequent reads from it will return its default value.
   public mutating func clearTenant() {self._tenant = nil}
 
-  /// Updatable: display_name, industry, city, contact, branding, internal_notes (staff only),
-  /// plan_tier and status (staff only).
+  /// Updatable: display_name, industry, city, contact, branding, booking_url (and the fields
+  /// within contact and branding), internal_notes (platform staff only). plan_tier, status and
+  /// trial_end_time change through BillingService.
   public var updateMask: SwiftProtobuf.Google_Protobuf_FieldMask {
     get {_updateMask ?? SwiftProtobuf.Google_Protobuf_FieldMask()}
     set {_updateMask = newValue}
