@@ -580,6 +580,53 @@ struct InboundTests {
         }
     }
 
+    @Test("every pack's menu, every key, with and without a booking link: callers hear and are texted no placeholder", arguments: TestBackend.available)
+    func packMenusLeaveNoPlaceholder(backend: TestBackend) async throws {
+        let packs = try IndustryPackCatalog.bundled().all
+        try await TestPlatform.with(backend) { platform in
+            let owner = platform.metadata(platform.ownerToken)
+            let inbound = InboundClient(client: InboundService.Client(wrapping: platform.client), metadata: platform.metadata(platform.bridgeToken))
+            var calls = 0
+            for (index, pack) in packs.enumerated() {
+                let tenantID = "pack-\(index)", number = "+1918555030\(index)", businessName = "\(pack.displayName) Co"
+                try await platform.createTenant(tenantID, displayName: businessName)
+                try await platform.setPlan(tenantID, .elite)
+                _ = try await PhoneConfigService.Client(wrapping: platform.client).createPhoneConfig(.with {
+                    $0.parent = "tenants/\(tenantID)"; $0.phoneConfigID = "main"
+                    $0.phoneConfig = .with { $0.phoneNumber = number; $0.ivrMode = .ivr }
+                }, metadata: owner)
+                _ = try await ConciergeService.Client(wrapping: platform.client).applyIndustryPack(
+                    .with { $0.name = "tenants/\(tenantID)"; $0.industryPack = pack.name }, metadata: owner)
+                for link in ["", "https://\(tenantID).example/book"] {
+                    _ = try await platform.tenants(platform.ownerToken).updateTenant(.with {
+                        $0.tenant = .with { $0.name = "tenants/\(tenantID)"; $0.bookingURL = link }
+                        $0.updateMask = .init(protoPaths: ["booking_url"])
+                    })
+                    for option in pack.ivrMenu.options {
+                        calls += 1
+                        let sid = Self.sid("CA", 1000 + calls)
+                        let answered = try await inbound.call(sid, to: number)
+                        let chosen = try await inbound.digits(option.digit, sid: sid, to: number, attempt: 1)
+                        let heard = (answered.instructions + chosen.instructions).flatMap { [$0.say.text] + $0.gather.prompts.map(\.text) }.filter { !$0.isEmpty }
+                        let texted = try await platform.database.withTenant(tenantID) { tx in
+                            try await tx.select("body", from: "outbox_messages", where: "dedupe_key = \("ivr/\(sid)/\(option.digit)")")
+                                .map { try $0.string("body") }
+                        }
+                        for words in heard + texted {
+                            #expect(!words.contains("{{") && !words.contains("}}"), "\(pack.name), key \(option.digit): \(words)")
+                        }
+                        #expect(heard.first?.contains(businessName) == true, "the greeting names the business")
+                        if option.action == .bookingLinkSms {
+                            #expect(texted.count == 1)
+                            #expect(texted.first?.contains(businessName) == true)
+                            #expect(texted.first?.contains(link.isEmpty ? "https://" : link) == !link.isEmpty, "\(pack.name): \(texted)")
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     @Test("a first text's auto-reply is the number's own, else the pack's once the tenant has a booking link, else the standard one", arguments: TestBackend.available)
     func autoReplyWithBookingLink(backend: TestBackend) async throws {
         try await TestPlatform.with(backend) { platform in

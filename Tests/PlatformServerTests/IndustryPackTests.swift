@@ -69,6 +69,11 @@ struct IndustryPackTests {
         #expect(PackPlaceholders.completelyFilled("Book {{business_name}}: {{ booking_url }}", link) == "Book Acme: https://acme.example/book")
         #expect(PackPlaceholders.completelyFilled("Book {{business_name}}: {{booking_url}}", ["business_name": "Acme"]) == nil)
         #expect(PackPlaceholders.completelyFilled("Book {{business_name", link) == nil)
+        // The first text that can be filled and still fits in a message.
+        #expect(PackPlaceholders.firstFilled(["", "At {{booking_url}}", "Call {{business_name}}"], link, maxLength: 20) == "Call Acme",
+                "the link makes the second 28 characters")
+        #expect(PackPlaceholders.firstFilled(["At {{booking_url}}", "Call {{business_name}}"], link, maxLength: 40) == "At https://acme.example/book")
+        #expect(PackPlaceholders.firstFilled(["Hi {{customer_name}}"], link, maxLength: 40) == nil)
     }
 
     @Test("a broken pack stops the load with an error naming the file and the field")

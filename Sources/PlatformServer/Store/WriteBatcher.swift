@@ -27,7 +27,8 @@ actor WriteBatcher<Key: Hashable & Sendable, Item: Sendable, Output: Sendable> {
     ///   - maximumBatch: the most items one write gets (a statement's bind limit).
     ///   - maximumWaiting: the most items that may wait for one key. When the store falls that far
     ///     behind, more callers would only wait longer than anyone waits for them; `submit`
-    ///     refuses them at once (``WriteBatcherBacklog``) and memory stays bounded.
+    ///     refuses them at once (``WriteBatcherBacklog``). With the batch being written, a key
+    ///     holds at most `maximumWaiting + maximumBatch` items.
     ///   - mayBeOneItemsFault: whether a failed batch's error may come from one of its items (the
     ///     store refused the statement for something in it). Then each item is written again on
     ///     its own, so a bad item fails only its caller. Any other error (the connection, the

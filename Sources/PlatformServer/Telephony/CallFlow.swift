@@ -114,14 +114,16 @@ struct CallFlow {
 
     /// What a key press does. Unknown or missing input repeats the menu once, then ends politely.
     /// `canText` says whether the caller's number can take a text (a withheld one cannot);
-    /// `priceList` is what "services and prices" says when its option has no text of its own.
+    /// `priceList` is what "services and prices" says when its option has no text of its own (or
+    /// one that no longer fits once filled in).
     func select(digits: String, attempt: Int, canText: Bool, priceList: String? = nil) -> Selection {
         guard let option = option(digits) else {
             return Selection(instructions: attempt < 2 ? menu(attempt: attempt + 1, apology: true) : VoiceScript.goodbyeOrForward(config.forwardNumber))
         }
         switch option.action {
         case .servicesAndPrices:
-            guard let text = option.smsBody.isEmpty ? priceList : filled(option.smsBody) else {
+            let own = PackPlaceholders.firstFilled([option.smsBody], placeholderValues, maxLength: OutboxRecords.maxTextLength)
+            guard let text = own ?? priceList else {
                 return Selection(instructions: [.say("We don't have our prices to hand; we'll gladly give you a quote.")] + menu(attempt: 1, apology: false))
             }
             let said: [VoiceInstruction] = canText ? [.say(text), .say("We've texted this to you as well.")] : [.say(text)]

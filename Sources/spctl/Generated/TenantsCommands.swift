@@ -77,7 +77,7 @@ struct TenantsCommands: AsyncParsableCommand {
         @Option(name: .customLong("tenant.etag"), help: "Changes whenever the tenant changes; send it back on update to detect conflicts.")
         var tenantEtag: String?
 
-        @Option(name: .customLong("tenant.booking-url"), help: "Where customers book online: an https URL. Texts on the tenant's lines fill {{booking_url}} with it: the IVR's booking option and the auto-reply. While it is unset, a text that names it gives way to one that does not (the booking option then asks the caller to reply). At most 500 characters, so a text with the link still fits in one message.")
+        @Option(name: .customLong("tenant.booking-url"), help: "Where customers book online: an https URL. Texts on the tenant's lines fill {{booking_url}} with it: the IVR's booking option and the auto-reply. While it is unset, a text that names it gives way to one that does not (the booking option then asks the caller to reply). At most 500 characters, so the platform's and the packs' texts with the link fit in one message; a tenant's own text that no longer fits with it gives way as well.")
         var tenantBookingURL: String?
 
         @Option(name: .customLong("request-id"), help: "Retries with the same request_id return the first result.")
@@ -258,7 +258,7 @@ struct TenantsCommands: AsyncParsableCommand {
         @Option(name: .customLong("tenant.etag"), help: "Changes whenever the tenant changes; send it back on update to detect conflicts.")
         var tenantEtag: String?
 
-        @Option(name: .customLong("tenant.booking-url"), help: "Where customers book online: an https URL. Texts on the tenant's lines fill {{booking_url}} with it: the IVR's booking option and the auto-reply. While it is unset, a text that names it gives way to one that does not (the booking option then asks the caller to reply). At most 500 characters, so a text with the link still fits in one message.")
+        @Option(name: .customLong("tenant.booking-url"), help: "Where customers book online: an https URL. Texts on the tenant's lines fill {{booking_url}} with it: the IVR's booking option and the auto-reply. While it is unset, a text that names it gives way to one that does not (the booking option then asks the caller to reply). At most 500 characters, so the platform's and the packs' texts with the link fit in one message; a tenant's own text that no longer fits with it gives way as well.")
         var tenantBookingURL: String?
 
         @Option(name: .customLong("update-mask"), help: "Updatable: display_name, industry, city, contact, branding, booking_url (and the fields within contact and branding), internal_notes (platform staff only). plan_tier, status and trial_end_time change through BillingService. Required. (comma-separated field names)")

@@ -2,7 +2,8 @@ import Foundation
 import RPCRuntime
 import ServiceProAPI
 
-/// The `{{name}}` placeholders in pack text, filled in when a text is sent or a menu is set up.
+/// The `{{name}}` placeholders in pack text, in IVR menus and in auto-replies, filled in when a
+/// text is sent or spoken.
 ///
 /// Which names a text may use depends on what is known when it is used: a booking confirmation
 /// knows the customer and the appointment, but an IVR greeting, the AI agent's first words and an

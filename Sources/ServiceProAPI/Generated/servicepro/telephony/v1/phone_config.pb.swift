@@ -319,7 +319,8 @@ public nonisolated struct IvrMenuOption: Sendable {
 
   /// For IVR_ACTION_BOOKING_LINK_SMS: the text sent to the caller. It may say {{business_name}}
   /// and {{booking_url}}; empty sends the tenant's booking link, or asks the caller to reply with
-  /// a day and time while it has none (as a text naming the link does then).
+  /// a day and time while it has none (as a text naming the link does then, or one too long for a
+  /// message once filled in).
   /// For IVR_ACTION_SERVICES_AND_PRICES: said and texted instead of the tenant's own price list;
   /// it may say {{business_name}}.
   public var smsBody: String = String()

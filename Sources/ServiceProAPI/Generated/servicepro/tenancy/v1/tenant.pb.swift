@@ -219,7 +219,8 @@ public nonisolated struct Tenant: @unchecked Sendable {
   /// Where customers book online: an https URL. Texts on the tenant's lines fill {{booking_url}}
   /// with it: the IVR's booking option and the auto-reply. While it is unset, a text that names
   /// it gives way to one that does not (the booking option then asks the caller to reply).
-  /// At most 500 characters, so a text with the link still fits in one message.
+  /// At most 500 characters, so the platform's and the packs' texts with the link fit in one
+  /// message; a tenant's own text that no longer fits with it gives way as well.
   public var bookingURL: String {
     get {_storage._bookingURL}
     set {_uniqueStorage()._bookingURL = newValue}
