@@ -90,40 +90,55 @@ public struct BillingHandler: BillingServiceHandler {
             return try await withdrawPendingTier(current, request, holder: holder, context: context)
         }
         let subscription = try await subscribe(current, tenant: tenant, to: request.tier.catalogTier, requestID: request.requestID)
-        return try await database.withTenant(current.tenantID) { tx in
-            let response = try await IdempotencyRecords.once(tx, method: "ChangePlan", requestID: request.requestID) {
+        // A subscription that starts without a trial grants its tier once its first invoice is
+        // paid, which Stripe's webhook reports; until then the tier waits.
+        let awaitsPayment = subscription?.awaitsFirstPayment == true
+        let response = ChangePlanResponse.with {
+            $0.appliedDirectly = subscription == nil
+            if awaitsPayment { $0.paymentURL = subscription?.latestInvoice?.hostedInvoiceUrl ?? "" }
+        }
+        return try await record(request, of: current, holder: holder, context: context, answering: response) { state in
+            let from = state.tier
+            if awaitsPayment {
+                state.pendingTier = request.tier
+            } else {
+                state.tier = request.tier
+                state.pendingTier = nil
+            }
+            if let subscription {
+                state.stripeCustomerID = subscription.customer
+                state.stripeSubscriptionID = subscription.id
+                state.stripePriceID = subscription.items.data.first?.price.id
+                state.currentPeriodEnd = subscription.periodEnd.map { Date(timeIntervalSince1970: TimeInterval($0)) }
+            }
+            return [
+                "from_tier": from.storedName, "to_tier": request.tier.storedName,
+                "via": subscription == nil ? "direct" : "stripe",
+                "awaits_payment": awaitsPayment ? "true" : "false",
+            ]
+        }
+    }
+
+    /// Writes a plan change with the tenant's billing lease held, then releases the lease: once
+    /// per request_id, audited with what `change` returns, answered with `response` and the
+    /// billing record as it now is.
+    private func record(
+        _ request: ChangePlanRequest, of current: BillingState, holder: String, context: RequestContext,
+        answering response: ChangePlanResponse,
+        _ change: @escaping @Sendable (inout BillingState) throws -> [String: String]
+    ) async throws -> ChangePlanResponse {
+        try await database.withTenant(current.tenantID) { tx in
+            let answer = try await IdempotencyRecords.once(tx, method: "ChangePlan", requestID: request.requestID) {
                 var state = try await BillingRecords.get(tx)
-                let from = state.tier
-                // A subscription that starts without a trial grants its tier once its first
-                // invoice is paid, which Stripe's webhook reports; until then the tier waits.
-                let awaitsPayment = subscription?.awaitsFirstPayment == true
-                if awaitsPayment {
-                    state.pendingTier = request.tier
-                } else {
-                    state.tier = request.tier
-                    state.pendingTier = nil
-                }
-                if let subscription {
-                    state.stripeCustomerID = subscription.customer
-                    state.stripeSubscriptionID = subscription.id
-                    state.stripePriceID = subscription.items.data.first?.price.id
-                    state.currentPeriodEnd = subscription.periodEnd.map { Date(timeIntervalSince1970: TimeInterval($0)) }
-                }
+                let details = try change(&state)
                 try await BillingRecords.save(state, tx)
-                try await AuditLog.record(tx, context: context, resource: state.name, details: [
-                    "from_tier": from.storedName, "to_tier": request.tier.storedName,
-                    "via": subscription == nil ? "direct" : "stripe",
-                    "awaits_payment": awaitsPayment ? "true" : "false",
-                ])
-                let billing = try await BillingRecords.get(tx).message
-                return ChangePlanResponse.with {
-                    $0.billing = billing
-                    $0.appliedDirectly = subscription == nil
-                    if awaitsPayment { $0.paymentURL = subscription?.latestInvoice?.hostedInvoiceUrl ?? "" }
-                }
+                try await AuditLog.record(tx, context: context, resource: state.name, details: details)
+                var answer = response
+                answer.billing = try await BillingRecords.get(tx).message
+                return answer
             }
             try await BillingRecords.releaseLease(heldBy: holder, tx)
-            return response
+            return answer
         }
     }
 
@@ -142,23 +157,13 @@ public struct BillingHandler: BillingServiceHandler {
                     message: "the \(current.pendingTier?.storedName ?? "") plan of \(current.name) has just been paid for; get the billing record again")
             }
         }
-        return try await database.withTenant(current.tenantID) { tx in
-            let response = try await IdempotencyRecords.once(tx, method: "ChangePlan", requestID: request.requestID) {
-                var state = try await BillingRecords.get(tx)
-                guard state.pendingTier == current.pendingTier, state.stripeSubscriptionID == current.stripeSubscriptionID else {
-                    throw ServiceError.aborted(message: "\(state.name) changed while its pending plan was withdrawn; get it again and retry")
-                }
-                let withdrawn = state.pendingTier ?? .unspecified
-                state.forgetSubscription()
-                try await BillingRecords.save(state, tx)
-                try await AuditLog.record(tx, context: context, resource: state.name, details: [
-                    "from_tier": state.tier.storedName, "to_tier": state.tier.storedName, "withdrawn_tier": withdrawn.storedName,
-                ])
-                let billing = try await BillingRecords.get(tx).message
-                return ChangePlanResponse.with { $0.billing = billing }
+        return try await record(request, of: current, holder: holder, context: context, answering: ChangePlanResponse()) { state in
+            guard state.pendingTier == current.pendingTier, state.stripeSubscriptionID == current.stripeSubscriptionID else {
+                throw ServiceError.aborted(message: "\(state.name) changed while its pending plan was withdrawn; get it again and retry")
             }
-            try await BillingRecords.releaseLease(heldBy: holder, tx)
-            return response
+            let withdrawn = state.pendingTier ?? .unspecified
+            state.forgetSubscription()
+            return ["from_tier": state.tier.storedName, "to_tier": state.tier.storedName, "withdrawn_tier": withdrawn.storedName]
         }
     }
 

@@ -96,8 +96,7 @@ struct StripeClient: Sendable {
     /// void that Stripe refuses (the invoice was just paid) leaves the subscription standing.
     func cancelUnpaid(_ subscription: Subscription) async throws {
         if let invoice = subscription.latestInvoice {
-            struct Voided: Decodable { var id: String }
-            let _: Voided = try await send(.POST, "/v1/invoices/\(invoice.id)/void", form: [], idempotencyKey: nil)
+            let _: InvoiceReference = try await send(.POST, "/v1/invoices/\(invoice.id)/void", form: [], idempotencyKey: nil)
         }
         let _: Subscription = try await send(.DELETE, "/v1/subscriptions/\(subscription.id)", form: [], idempotencyKey: nil)
     }
@@ -111,7 +110,6 @@ struct StripeClient: Sendable {
             ("items[0][id]", item.id),
             ("items[0][price]", priceID),
             ("proration_behavior", "create_prorations"),
-            ("expand[]", "latest_invoice"),
         ], idempotencyKey: idempotencyKey)
     }
 

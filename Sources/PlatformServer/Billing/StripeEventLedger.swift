@@ -34,7 +34,7 @@ struct StripeEventLedger {
     }
 
     private func effect(of event: StripeEvent, _ tx: any SQLTransaction, context: RequestContext) async throws -> HandleStripeEventResponse {
-        guard let effect = event.effect else { return response(event, .ignored, reason: "unhandled_type", tenantID: nil) }
+        guard var effect = event.effect else { return response(event, .ignored, reason: "unhandled_type", tenantID: nil) }
         let object = event.data.object
         var tenantID = try await BillingRecords.tenantID(stripeSubscriptionID: event.subscriptionID, stripeCustomerID: object.customer, tx)
         if tenantID == nil, let claimed = object.metadata?["tenant"],
@@ -62,15 +62,16 @@ struct StripeEventLedger {
             return response(event, .ignored, reason: "other_subscription", tenantID: tenantID)
         }
         let from = state.status
-        // The subscription that ends is one still waiting for its first payment: the tenant's
-        // standing never rested on it.
-        let endsUnpaid = effect.endsSubscription && state.pendingTier != nil
-        // A first payment makes the tenant a paying one, whatever it was before.
-        var paidFirst = false
+        if effect.endsSubscription, state.pendingTier != nil {
+            // The subscription that ends is one still waiting for its first payment: the
+            // tenant's standing never rested on it.
+            effect.status = nil
+        }
         if effect.grantsPendingTier, let pending = state.pendingTier, event.subscriptionID == state.stripeSubscriptionID {
             state.tier = pending
             state.pendingTier = nil
-            paidFirst = true
+            // A first payment makes the tenant a paying one, whatever it was before.
+            effect.recoveryOnly = false
         }
         if effect.updatesSubscription {
             state.stripeCustomerID = object.customer ?? state.stripeCustomerID
@@ -95,7 +96,7 @@ struct StripeEventLedger {
             }
             if effect.endsSubscription { state.forgetSubscription() }
         }
-        if !endsUnpaid, let target = paidFirst && state.status != .active ? TenantStatus.active : effect.target(from: state.status) {
+        if let target = effect.target(from: state.status) {
             do {
                 try state.move(to: target, reason: event.type, at: Date(), settings: settings)
             } catch let error as ServiceError where error.code == .failedPrecondition {

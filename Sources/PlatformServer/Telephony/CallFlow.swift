@@ -102,10 +102,16 @@ struct CallFlow {
     }
 
     /// Whether pressing `digits` reads out the tenant's services: "services and prices" with no
-    /// text of its own configured.
+    /// text of its own that can be sent.
     func readsPriceList(_ digits: String) -> Bool {
         guard let option = option(digits) else { return false }
-        return option.action == .servicesAndPrices && option.smsBody.isEmpty
+        return option.action == .servicesAndPrices && ownText(option) == nil
+    }
+
+    /// The option's own text, filled in; nil when it has none, or one that cannot be filled or no
+    /// longer fits in a text.
+    private func ownText(_ option: IvrMenuOption) -> String? {
+        PackPlaceholders.firstFilled([option.smsBody], placeholderValues, maxLength: OutboxRecords.maxTextLength)
     }
 
     private func option(_ digits: String) -> IvrMenuOption? {
@@ -114,16 +120,15 @@ struct CallFlow {
 
     /// What a key press does. Unknown or missing input repeats the menu once, then ends politely.
     /// `canText` says whether the caller's number can take a text (a withheld one cannot);
-    /// `priceList` is what "services and prices" says when its option has no text of its own (or
-    /// one that no longer fits once filled in).
+    /// `priceList` is what "services and prices" says when its option has no text of its own it
+    /// can send (``readsPriceList(_:)``).
     func select(digits: String, attempt: Int, canText: Bool, priceList: String? = nil) -> Selection {
         guard let option = option(digits) else {
             return Selection(instructions: attempt < 2 ? menu(attempt: attempt + 1, apology: true) : VoiceScript.goodbyeOrForward(config.forwardNumber))
         }
         switch option.action {
         case .servicesAndPrices:
-            let own = PackPlaceholders.firstFilled([option.smsBody], placeholderValues, maxLength: OutboxRecords.maxTextLength)
-            guard let text = own ?? priceList else {
+            guard let text = ownText(option) ?? priceList else {
                 return Selection(instructions: [.say("We don't have our prices to hand; we'll gladly give you a quote.")] + menu(attempt: 1, apology: false))
             }
             let said: [VoiceInstruction] = canText ? [.say(text), .say("We've texted this to you as well.")] : [.say(text)]

@@ -177,14 +177,13 @@ public struct PhoneConfigHandler: PhoneConfigServiceHandler {
         config.validate(path: "phone_config.", into: &violations)
         violations += PackPlaceholders.violations(in: config.autoReply.text, allowed: PackPlaceholders.lineText, field: "phone_config.auto_reply.text")
         violations += PackPlaceholders.violations(in: config.ivrMenu.greeting, allowed: PackPlaceholders.businessOnly, field: "phone_config.ivr_menu.greeting")
+        var seenDigits: Set<String> = []
         for (index, option) in config.ivrMenu.options.enumerated() {
             let path = "phone_config.ivr_menu.options[\(index)]."
-            violations += PackPlaceholders.violations(in: option.prompt, allowed: PackPlaceholders.businessOnly, field: path + "prompt")
-            violations += PackPlaceholders.violations(in: option.smsBody, allowed: option.textPlaceholders, field: path + "sms_body")
-        }
-        var seenDigits: Set<String> = []
-        for (index, option) in config.ivrMenu.options.enumerated() where !seenDigits.insert(option.digit).inserted {
-            violations.append(FieldViolation(field: "phone_config.ivr_menu.options[\(index)].digit", description: "\(option.digit) is already used by another option"))
+            violations += option.placeholderViolations(path: path)
+            if !seenDigits.insert(option.digit).inserted {
+                violations.append(FieldViolation(field: path + "digit", description: "\(option.digit) is already used by another option"))
+            }
         }
         guard violations.isEmpty else { throw ServiceError.invalidArgument(violations) }
         return config

@@ -5,11 +5,10 @@ public enum ConstantTime {
     /// Inlinable, so each caller gets a version specialized to its types: the bridge runs it on
     /// every webhook.
     @inlinable
-    public static func equal(_ lhs: some Sequence<UInt8>, _ rhs: some Sequence<UInt8>) -> Bool {
-        let lhs = Array(lhs), rhs = Array(rhs)
+    public static func equal(_ lhs: some Collection<UInt8>, _ rhs: some Collection<UInt8>) -> Bool {
         guard lhs.count == rhs.count else { return false }
         var difference: UInt8 = 0
-        for index in lhs.indices { difference |= lhs[index] ^ rhs[index] }
+        for (left, right) in zip(lhs, rhs) { difference |= left ^ right }
         return difference == 0
     }
 }

@@ -127,8 +127,7 @@ enum IndustryPackRules {
             if option.action == .bookingLinkSms, option.smsBody.isBlank {
                 found.add(path + "sms_body", "is required for IVR_ACTION_BOOKING_LINK_SMS: it is the text the caller gets")
             }
-            found += PackPlaceholders.violations(in: option.prompt, allowed: PackPlaceholders.businessOnly, field: path + "prompt")
-            found += PackPlaceholders.violations(in: option.smsBody, allowed: option.textPlaceholders, field: path + "sms_body")
+            found += option.placeholderViolations(path: path)
         }
     }
 

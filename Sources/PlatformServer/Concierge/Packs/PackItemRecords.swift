@@ -82,8 +82,7 @@ enum PackItemRecords {
 
     /// The tenant's SMS template of `kind`, unless it has none or it no longer reads as one.
     static func smsTemplate(_ kind: SmsTemplateKind, _ tx: TenantTransaction) async throws -> SmsTemplate? {
-        let rows = try await tx.select(from: table, where: "kind = \(PackItemKind.smsTemplate.storedName) AND item_key = \(kind.keyName)")
-        return try rows.first.map(item(from:)).flatMap { try? $0.decoded(SmsTemplate.self) }
+        try await all(tx, kind: .smsTemplate).first { $0.key == kind.keyName }.flatMap { try? $0.decoded(SmsTemplate.self) }
     }
 
     /// Adds `item` as `pack` has it.

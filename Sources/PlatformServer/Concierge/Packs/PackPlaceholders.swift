@@ -95,9 +95,13 @@ enum PackPlaceholders {
 }
 
 extension IvrMenuOption {
-    /// What the option's `sms_body` may name. Services and prices says its text aloud too, and a
-    /// link is for reading, not for hearing: only the booking option's text names the link.
-    var textPlaceholders: Set<String> {
-        action == .bookingLinkSms ? PackPlaceholders.lineText : PackPlaceholders.businessOnly
+    /// What is wrong with the placeholders of the option's prompt and text, whose fields start
+    /// with `path`. The prompt is spoken before anyone is known. Services and prices says its text
+    /// aloud too, and a link is for reading, not for hearing: only the booking option's text may
+    /// name the link.
+    func placeholderViolations(path: String) -> [FieldViolation] {
+        let textMayName = action == .bookingLinkSms ? PackPlaceholders.lineText : PackPlaceholders.businessOnly
+        return PackPlaceholders.violations(in: prompt, allowed: PackPlaceholders.businessOnly, field: path + "prompt")
+            + PackPlaceholders.violations(in: smsBody, allowed: textMayName, field: path + "sms_body")
     }
 }
