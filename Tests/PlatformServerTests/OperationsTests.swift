@@ -802,6 +802,50 @@ struct OperationsTests {
             #expect(edit?.code == .permissionDenied)
         }
     }
+
+    /// PostgreSQL commits transactions in any order, so a change stamped earlier can become
+    /// visible after one stamped later. A sync that served the later one would move the partner
+    /// past the earlier one for good. (SQLite's listings hold its one writer; nothing is open.)
+    @Test("a sync never skips a change that commits after a later one", .enabled(if: TestBackend.postgresURL != nil, "needs SERVICEPRO_TEST_DATABASE_URL"))
+    func syncLeavesOpenChangesToTheNextSync() async throws {
+        try await TestPlatform.with(.postgres) { platform in
+            try await platform.createTenant("acme", tier: .pro)
+            let partner = platform.operations(try await platform.token(role: .partner, tenant: "acme"))
+            let known = try await partner.customer("acme", "Known")
+            @Sendable func sync(since: Google_Protobuf_Timestamp) async throws -> [Customer] {
+                try await partner.listCustomers(.with { $0.parent = "tenants/acme"; $0.minUpdateTime = since }).customers
+            }
+
+            let (served, late) = try await platform.database.withTenant("acme") { tx in
+                // Written first, by a server whose clock is a day behind the database's.
+                try await tx.insert(into: "customers", [
+                    ("customer_id", "slow"), ("display_name", "Slow"),
+                    ("create_time", Date()), ("update_time", Date().addingTimeInterval(-86_400)), ("revision", Int64(1)),
+                ])
+                // Committed while "slow" is still being written.
+                let late = try await partner.customer("acme", "Late")
+                return (try await sync(since: known.updateTime), late)
+            }
+            #expect(served.map(\.name) == [known.name], "a change newer than the oldest open write waits for the next sync")
+
+            let next = try await sync(since: try #require(served.last).updateTime)
+            #expect(next.map(\.name) == [known.name, "tenants/acme/customers/slow", late.name])
+            let slow = try #require(next.first { $0.name.hasSuffix("/slow") })
+            #expect(slow.updateTime.date > known.updateTime.date, "stamped no earlier than its transaction began, whatever the writer's clock")
+
+            // Appointments and invoices are stamped the same way.
+            let appointment = try await partner.appointment(for: known, at: Self.origin)
+            let invoice = try await partner.invoice(for: known)
+            let written = max(appointment.updateTime.date, invoice.updateTime.date)
+            for table in ["appointments", "invoices"] {
+                let stored = try await platform.database.withTenant("acme") { tx in
+                    try await tx.update(table, set: [("update_time", Date(timeIntervalSince1970: 946_684_800))], where: "1 = 1")
+                    return try #require(try await tx.select("min(update_time) AS earliest", from: table).first).int("earliest")
+                }
+                #expect(Date(timeIntervalSince1970: Double(stored) / 1_000_000) > written, "\(table): a clock behind the database's is lifted")
+            }
+        }
+    }
 }
 
 /// Customer, appointment and invoice clients with one caller's credentials attached to every call.

@@ -68,13 +68,12 @@ public struct AppointmentHandler: AppointmentServiceHandler {
         if request.status != .unspecified { conditions.append("status = \(request.status.storedName)") }
         if request.hasMinStartTime { conditions.append("start_time >= \(request.minStartTime.date)") }
         if request.hasMaxStartTime { conditions.append("start_time < \(request.maxStartTime.date)") }
-        if request.hasMinUpdateTime { conditions.append("update_time >= \(request.minUpdateTime.date)") }
-        let order = request.hasMinUpdateTime
-            ? ListOrder.oldestChangeFirst(AppointmentRecords.collection)
-            : ListOrder(column: "start_time", direction: .oldestFirst, idColumn: "appointment_id")
+        let sync = request.hasMinUpdateTime ? ChangeSync(since: request.minUpdateTime.date, collection: AppointmentRecords.collection) : nil
+        let order = sync?.order ?? ListOrder(column: "start_time", direction: .oldestFirst, idColumn: "appointment_id")
         let filters = conditions
         let appointments = try await database.transaction(.tenant(tenantID)) { tx in
-            try await order.page(of: AppointmentRecords.collection.table, where: filters, paging, tx, item: AppointmentRecords.appointment(from:))
+            let changed = try await sync?.conditions(tx) ?? []
+            return try await order.page(of: AppointmentRecords.collection.table, where: filters + changed, paging, tx, item: AppointmentRecords.appointment(from:))
         }
         return ListAppointmentsResponse.with {
             $0.appointments = appointments.items

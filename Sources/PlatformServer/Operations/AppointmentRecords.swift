@@ -22,7 +22,8 @@ enum AppointmentRecords {
     }
 
     /// `customerID` is the tenant's customer `appointment.customer` names, which the caller checked.
-    static func insert(_ appointment: Appointment, id: String, customerID: String, _ tx: TenantTransaction, now: Date = Date()) async throws {
+    static func insert(_ appointment: Appointment, id: String, customerID: String, _ tx: TenantTransaction) async throws {
+        let now = Date()  // inside the transaction: see ChangeSync
         try await tx.insert(into: collection.table, [("appointment_id", id), ("customer_id", customerID)] + columns(of: appointment) + [
             ("create_time", now),
             ("update_time", now),
@@ -32,7 +33,8 @@ enum AppointmentRecords {
 
     /// Writes every field an update may change if the row's revision is still `revision`; false
     /// otherwise. The customer never changes.
-    static func update(_ appointment: Appointment, id: String, expectedRevision revision: Int64, _ tx: TenantTransaction, now: Date = Date()) async throws -> Bool {
+    static func update(_ appointment: Appointment, id: String, expectedRevision revision: Int64, _ tx: TenantTransaction) async throws -> Bool {
+        let now = Date()  // inside the transaction: see ChangeSync
         let changed = try await tx.update(
             collection.table,
             set: columns(of: appointment) + [("update_time", now), ("revision", revision + 1)],

@@ -57,13 +57,12 @@ public struct CustomerHandler: CustomerServiceHandler {
         // Mailbox names are case-insensitive in practice: Jane@Example.com is jane@example.com.
         if !request.email.isEmpty { conditions.append("LOWER(email) = LOWER(\(request.email))") }
         if !request.externalID.isEmpty { conditions.append("external_id = \(request.externalID)") }
-        if request.hasMinUpdateTime { conditions.append("update_time >= \(request.minUpdateTime.date)") }
-        let order = request.hasMinUpdateTime
-            ? ListOrder.oldestChangeFirst(CustomerRecords.collection)
-            : ListOrder(column: "display_name", direction: .alphabetical, idColumn: "customer_id")
+        let sync = request.hasMinUpdateTime ? ChangeSync(since: request.minUpdateTime.date, collection: CustomerRecords.collection) : nil
+        let order = sync?.order ?? ListOrder(column: "display_name", direction: .alphabetical, idColumn: "customer_id")
         let filters = conditions
         let customers = try await database.transaction(.tenant(tenantID)) { tx in
-            try await order.page(of: CustomerRecords.collection.table, where: filters, paging, tx, item: CustomerRecords.customer(from:))
+            let changed = try await sync?.conditions(tx) ?? []
+            return try await order.page(of: CustomerRecords.collection.table, where: filters + changed, paging, tx, item: CustomerRecords.customer(from:))
         }
         return ListCustomersResponse.with {
             $0.customers = customers.items

@@ -25,12 +25,14 @@ enum CustomerRecords {
         try await tx.select(from: collection.table, where: "customer_id = \(id)").first.map(customer(from:))
     }
 
-    static func insert(_ customer: Customer, id: String, _ tx: TenantTransaction, now: Date = Date()) async throws {
+    static func insert(_ customer: Customer, id: String, _ tx: TenantTransaction) async throws {
+        let now = Date()  // inside the transaction: see ChangeSync
         try await tx.insert(into: collection.table, newRow(customer, id: id, now: now))
     }
 
     /// Writes every stored field if the row's revision is still `revision`; false otherwise.
-    static func update(_ customer: Customer, id: String, expectedRevision revision: Int64, _ tx: TenantTransaction, now: Date = Date()) async throws -> Bool {
+    static func update(_ customer: Customer, id: String, expectedRevision revision: Int64, _ tx: TenantTransaction) async throws -> Bool {
+        let now = Date()  // inside the transaction: see ChangeSync
         let changed = try await tx.update(
             collection.table,
             set: columns(of: customer) + [("update_time", now), ("revision", revision + 1)],
@@ -40,7 +42,8 @@ enum CustomerRecords {
 
     /// The customer with this number, created on first contact (an inbound text or call), with
     /// no name yet. Returns (id, created); nil when the number is not E.164, e.g. a withheld one.
-    static func findOrCreate(phone: String, _ tx: TenantTransaction, now: Date = Date()) async throws -> (id: String, created: Bool)? {
+    static func findOrCreate(phone: String, _ tx: TenantTransaction) async throws -> (id: String, created: Bool)? {
+        let now = Date()  // inside the transaction: see ChangeSync
         // A withheld number is no one's: linking it would make every anonymous caller one customer.
         guard CallerNumber.canTakeTexts(phone) else { return nil }
         func existing() async throws -> (id: String, created: Bool)? {

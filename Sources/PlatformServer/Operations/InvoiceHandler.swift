@@ -69,13 +69,12 @@ public struct InvoiceHandler: InvoiceServiceHandler {
             conditions.append("customer_id = \(customerID)")
         }
         if request.status != .unspecified { conditions.append("status = \(request.status.storedName)") }
-        if request.hasMinUpdateTime { conditions.append("update_time >= \(request.minUpdateTime.date)") }
-        let order = request.hasMinUpdateTime
-            ? ListOrder.oldestChangeFirst(InvoiceRecords.collection)
-            : ListOrder(column: "create_time", direction: .newestFirst, idColumn: "invoice_id")
+        let sync = request.hasMinUpdateTime ? ChangeSync(since: request.minUpdateTime.date, collection: InvoiceRecords.collection) : nil
+        let order = sync?.order ?? ListOrder(column: "create_time", direction: .newestFirst, idColumn: "invoice_id")
         let filters = conditions
         let invoices = try await database.transaction(.tenant(tenantID)) { tx in
-            try await order.page(of: InvoiceRecords.collection.table, where: filters, paging, tx, item: InvoiceRecords.invoice(from:))
+            let changed = try await sync?.conditions(tx) ?? []
+            return try await order.page(of: InvoiceRecords.collection.table, where: filters + changed, paging, tx, item: InvoiceRecords.invoice(from:))
         }
         return ListInvoicesResponse.with {
             $0.invoices = invoices.items

@@ -28,7 +28,8 @@ enum InvoiceRecords {
 
     /// `invoice.customer` and `invoice.appointment` must name the tenant's own, as the caller
     /// checked.
-    static func insert(_ invoice: Invoice, id: String, _ tx: TenantTransaction, now: Date = Date()) async throws {
+    static func insert(_ invoice: Invoice, id: String, _ tx: TenantTransaction) async throws {
+        let now = Date()  // inside the transaction: see ChangeSync
         try await tx.insert(into: collection.table, [("invoice_id", id)] + columns(of: invoice, tenantID: tx.tenantID) + [
             ("create_time", now),
             ("update_time", now),
@@ -37,7 +38,8 @@ enum InvoiceRecords {
     }
 
     /// Writes every stored field if the row's revision is still `revision`; false otherwise.
-    static func update(_ invoice: Invoice, id: String, expectedRevision revision: Int64, _ tx: TenantTransaction, now: Date = Date()) async throws -> Bool {
+    static func update(_ invoice: Invoice, id: String, expectedRevision revision: Int64, _ tx: TenantTransaction) async throws -> Bool {
+        let now = Date()  // inside the transaction: see ChangeSync
         let changed = try await tx.update(
             collection.table,
             set: columns(of: invoice, tenantID: tx.tenantID) + [("update_time", now), ("revision", revision + 1)],

@@ -66,11 +66,3 @@ struct ResourceCollection: Sendable {
             reason: "\(noun)_exists", field: "\(noun)_id", message: "\(name(tenantID: tenantID, id: id)) already exists")
     }
 }
-
-extension ListOrder {
-    /// With `min_update_time`, a partner syncs changes since its last sync: oldest change first,
-    /// so a sync that stops part way resumes where it ended.
-    static func oldestChangeFirst(_ collection: ResourceCollection) -> ListOrder {
-        ListOrder(column: "update_time", direction: .oldestFirst, idColumn: collection.idColumn)
-    }
-}

@@ -391,6 +391,7 @@ enum Migrator {
         BillingRecords.pendingTierMigration,
         PhoneConfigRecords.autoReplyMigration,
         TenantRecords.bookingURLMigration,
+        ChangeSync.migration,
     ]
 
     static func migrate(_ database: any Database, logger: Logger) async throws {

@@ -90,8 +90,9 @@ public nonisolated struct ListCustomersRequest: Sendable {
   /// Only the customer with this partner id.
   public var externalID: String = String()
 
-  /// Only customers changed at or after this time, oldest change first: a partner passes the time
-  /// of its last sync.
+  /// Only customers changed at or after this time, oldest change first: a partner passes the
+  /// update_time of the last customer its previous sync received. Changes still being written are
+  /// left to the next sync, so none is skipped by committing late.
   public var minUpdateTime: SwiftProtobuf.Google_Protobuf_Timestamp {
     get {_minUpdateTime ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
     set {_minUpdateTime = newValue}
