@@ -6,6 +6,7 @@ import PlatformTestSupport
 import RPCRuntime
 import ServiceProAPI
 import SwiftProtobuf
+import Synchronization
 import Testing
 
 @testable import PlatformServer
@@ -151,6 +152,41 @@ struct ExportTests {
             #expect(invoice["lines"]?.array?.first?["unit_price_cents"] == .number(19900), "JSON columns stay JSON")
             #expect(invoice["total_cents"] == .number(19900))
             #expect(contents.files["appointments.csv"]?.rows.first?["service_name"] == .string("Full detail, SUV"))
+        }
+    }
+
+    @Test("an archive is one snapshot: what is written while it is built is not in it", arguments: TestBackend.available)
+    func archiveIsOneSnapshot(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            try await Self.seed(platform)
+            let started = try await Self.start(platform)
+            let exportID = String(try #require(started.name.split(separator: "/").last))
+            let job = try #require(try await platform.database.withTenant("acme") { try await ExportJobRecords.find(exportID: exportID, $0) })
+            let work = FileManager.default.temporaryDirectory.appendingPathComponent("snapshot-\(UUID().uuidString)", isDirectory: true)
+            try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(at: work) }
+
+            // After the first page: a new customer with an appointment, each sorting after every
+            // row already there (pages resume by id), and the one invoice gone.
+            let wrote = Mutex(false)
+            let archive = try await ExportArchiveBuilder(database: platform.database, pageSize: 1).build(job, in: work) { _ in
+                guard wrote.withLock({ wrote in defer { wrote = true }; return !wrote }) else { return }
+                try await platform.database.withTenant("acme") { tx in
+                    let now = Date()
+                    try await tx.insert(into: "customers", [("customer_id", "zzzz-late"), ("display_name", "Late"), ("create_time", now), ("update_time", now)])
+                    try await tx.insert(into: "appointments", [
+                        ("appointment_id", "zzzz-late"), ("customer_id", "zzzz-late"), ("service_name", "Wash"), ("start_time", now),
+                        ("duration_seconds", 3600), ("status", "scheduled"), ("create_time", now), ("update_time", now),
+                    ])
+                    try await tx.delete(from: "invoices")
+                }
+            }
+            #expect(wrote.withLock { $0 })
+            #expect(archive.counts == [.customers: 3, .appointments: 1, .invoices: 1, .messages: Int64(Self.tricky.count), .calls: 1])
+            let stored = try await platform.database.withTenant("acme") { tx in
+                (try await tx.select("customer_id", from: "customers").count, try await tx.select("invoice_id", from: "invoices").count)
+            }
+            #expect(stored == (4, 0), "the writes went through")
         }
     }
 

@@ -146,5 +146,12 @@ private final class CountingDatabase: Database {
         return try await base.transaction(scope, body)
     }
 
+    func snapshot<Result: Sendable>(
+        _ scope: DataScope,
+        _ body: @Sendable (any SQLTransaction) async throws -> Result
+    ) async throws -> Result {
+        try await base.snapshot(scope, body)
+    }
+
     func close() async throws {}
 }

@@ -14,11 +14,11 @@ struct ExportArchive: Sendable {
 /// Builds one export's ZIP: per entity a CSV and a JSON Lines file, streamed from the store a
 /// page at a time into files in a work directory, then deflated into the archive beside
 /// `manifest.json`. Memory holds one page and one write buffer, however large the tenant.
-struct ExportArchiveBuilder {
+struct ExportArchiveBuilder: Sendable {
     let database: any Database
     let pageSize: Int
 
-    struct FileEntry: Encodable {
+    struct FileEntry: Encodable, Sendable {
         var path: String
         var entity: String
         var rows: Int64
@@ -50,52 +50,15 @@ struct ExportArchiveBuilder {
     }
 
     /// `progress` is called after every page with 0–99; it throws to stop the build (a lost lease).
-    func build(_ job: ExportJobRecord, in workDirectory: URL, now: Date = Date(), progress: (Int) async throws -> Void) async throws -> ExportArchive {
+    /// Every file is read from one snapshot of the tenant's data, so an invoice never names a
+    /// customer the archive lacks, however long the export runs beside new writes.
+    func build(
+        _ job: ExportJobRecord, in workDirectory: URL, now: Date = Date(),
+        progress: @escaping @Sendable (Int) async throws -> Void
+    ) async throws -> ExportArchive {
         let tables = job.entities.compactMap(ExportTable.of)
-        let totals = try await database.withTenant(job.tenantID) { tx in
-            var totals: [Int64] = []
-            for table in tables {
-                totals.append(try await tx.select("COUNT(*) AS n", from: table.table).first?.int("n") ?? 0)
-            }
-            return totals
-        }
-        let allRows = max(totals.reduce(0, +), 1)
-        var done: Int64 = 0
-        var files: [FileEntry] = []
-        var counts: [ExportEntity: Int64] = [:]
-        for table in tables {
-            let encoder = ExportRowEncoder(table: table)
-            let csv = try HashingFileWriter(path: workDirectory.appendingPathComponent("\(table.file).csv").path)
-            let jsonl = try HashingFileWriter(path: workDirectory.appendingPathComponent("\(table.file).jsonl").path)
-            try csv.write(encoder.csvHeader)
-            var rows: Int64 = 0
-            var csvBytes: [UInt8] = []
-            var jsonBytes: [UInt8] = []
-            // The next page is read while this one is encoded: the store works on its own
-            // thread meanwhile, so the two overlap on a second core.
-            var next: Task<[SQLRow], any Error>? = fetch(table, of: job.tenantID, after: nil)
-            defer { next?.cancel() }
-            while let pending = next {
-                let page = try await pending.value
-                next = page.count == pageSize ? fetch(table, of: job.tenantID, after: try page.last!.string(table.idColumn)) : nil
-                csvBytes.removeAll(keepingCapacity: true)
-                jsonBytes.removeAll(keepingCapacity: true)
-                for row in page {
-                    let cells = encoder.cells(of: row)
-                    encoder.csv(cells, into: &csvBytes)
-                    encoder.json(cells, into: &jsonBytes)
-                }
-                try csv.write(csvBytes)
-                try jsonl.write(jsonBytes)
-                rows += Int64(page.count)
-                done += Int64(page.count)
-                try await progress(Int(done * 90 / allRows))
-            }
-            counts[table.entity] = rows
-            for (writer, suffix) in [(csv, "csv"), (jsonl, "jsonl")] {
-                let sha = try writer.finish()
-                files.append(FileEntry(path: "\(table.file).\(suffix)", entity: table.entity.storedName, rows: rows, sizeBytes: writer.size, sha256: sha))
-            }
+        let (files, counts) = try await database.snapshot(.tenant(job.tenantID)) { tx in
+            try await write(tables, from: TenantTransaction(tenantID: job.tenantID, base: tx), into: workDirectory, progress: progress)
         }
         let manifest = Manifest(
             schemaVersion: ExportTable.schemaVersion,
@@ -126,14 +89,69 @@ struct ExportArchiveBuilder {
         return ExportArchive(path: archiveURL.path, sizeBytes: size, sha256: try FileDigest.sha256(path: archiveURL.path), counts: counts)
     }
 
-    /// One page of `table` after `id`, in one short transaction: the store stays open to everyone else.
-    private func fetch(_ table: ExportTable, of tenantID: String, after id: String?) -> Task<[SQLRow], any Error> {
-        Task { [database, pageSize] in
-            try await database.withTenant(tenantID) { tx in
-                try await tx.select(
-                    table.columnList, from: table.table,
-                    where: id.map { (id: String) -> SQLStatement in "\(raw: table.idColumn) > \(id)" }, orderBy: table.idColumn, limit: pageSize)
+    /// Each table's CSV and JSON Lines files, a page at a time, with the files' entries and the
+    /// rows each table held.
+    private func write(
+        _ tables: [ExportTable], from tx: TenantTransaction, into workDirectory: URL,
+        progress: @Sendable (Int) async throws -> Void
+    ) async throws -> ([FileEntry], [ExportEntity: Int64]) {
+        var totals: Int64 = 0
+        for table in tables {
+            totals += try await tx.select("COUNT(*) AS n", from: table.table).first?.int("n") ?? 0
+        }
+        let allRows = max(totals, 1)
+        var done: Int64 = 0
+        var files: [FileEntry] = []
+        var counts: [ExportEntity: Int64] = [:]
+        for table in tables {
+            let encoder = ExportRowEncoder(table: table)
+            let csv = try HashingFileWriter(path: workDirectory.appendingPathComponent("\(table.file).csv").path)
+            let jsonl = try HashingFileWriter(path: workDirectory.appendingPathComponent("\(table.file).jsonl").path)
+            try csv.write(encoder.csvHeader)
+            var rows: Int64 = 0
+            var csvBytes: [UInt8] = []
+            var jsonBytes: [UInt8] = []
+            // The next page is read while this one is encoded: the store works on its own
+            // thread meanwhile, so the two overlap on a second core. A read still running when
+            // this stops is awaited, so none outlives the snapshot.
+            var next: Task<[SQLRow], any Error>? = fetch(table, after: nil, tx)
+            do {
+                while let pending = next {
+                    let page = try await pending.value
+                    next = page.count == pageSize ? fetch(table, after: try page.last!.string(table.idColumn), tx) : nil
+                    csvBytes.removeAll(keepingCapacity: true)
+                    jsonBytes.removeAll(keepingCapacity: true)
+                    for row in page {
+                        let cells = encoder.cells(of: row)
+                        encoder.csv(cells, into: &csvBytes)
+                        encoder.json(cells, into: &jsonBytes)
+                    }
+                    try csv.write(csvBytes)
+                    try jsonl.write(jsonBytes)
+                    rows += Int64(page.count)
+                    done += Int64(page.count)
+                    try await progress(Int(done * 90 / allRows))
+                }
+            } catch {
+                next?.cancel()
+                _ = await next?.result
+                throw error
             }
+            counts[table.entity] = rows
+            for (writer, suffix) in [(csv, "csv"), (jsonl, "jsonl")] {
+                let sha = try writer.finish()
+                files.append(FileEntry(path: "\(table.file).\(suffix)", entity: table.entity.storedName, rows: rows, sizeBytes: writer.size, sha256: sha))
+            }
+        }
+        return (files, counts)
+    }
+
+    /// One page of `table` after `id`.
+    private func fetch(_ table: ExportTable, after id: String?, _ tx: TenantTransaction) -> Task<[SQLRow], any Error> {
+        Task { [pageSize] in
+            try await tx.select(
+                table.columnList, from: table.table,
+                where: id.map { (id: String) -> SQLStatement in "\(raw: table.idColumn) > \(id)" }, orderBy: table.idColumn, limit: pageSize)
         }
     }
 

@@ -29,6 +29,14 @@ public protocol Database: Sendable {
         _ body: @Sendable (any SQLTransaction) async throws -> Result
     ) async throws -> Result
 
+    /// Read-only work whose statements all see one committed state, however long it runs, while
+    /// writers go on: an export. On SQLite a read transaction on a connection of its own (WAL
+    /// keeps its state, growing until it ends); on PostgreSQL a REPEATABLE READ transaction.
+    func snapshot<Result: Sendable>(
+        _ scope: DataScope,
+        _ body: @Sendable (any SQLTransaction) async throws -> Result
+    ) async throws -> Result
+
     /// One statement, atomic by itself: for the hottest writes, which need no transaction
     /// around them. SQLite runs it as it is, without BEGIN and COMMIT.
     func execute<Result: Sendable>(

@@ -55,8 +55,27 @@ public final class PostgresDatabase: Database {
         _ scope: DataScope,
         _ body: @Sendable (any SQLTransaction) async throws -> Result
     ) async throws -> Result {
+        try await transaction(scope, characteristics: nil, body)
+    }
+
+    public func snapshot<Result: Sendable>(
+        _ scope: DataScope,
+        _ body: @Sendable (any SQLTransaction) async throws -> Result
+    ) async throws -> Result {
+        try await transaction(scope, characteristics: "ISOLATION LEVEL REPEATABLE READ, READ ONLY", body)
+    }
+
+    /// `characteristics` are SET TRANSACTION's, set before the transaction's first query.
+    private func transaction<Result: Sendable>(
+        _ scope: DataScope,
+        characteristics: String?,
+        _ body: @Sendable (any SQLTransaction) async throws -> Result
+    ) async throws -> Result {
         do {
             return try await client.withTransaction(logger: logger) { connection in
+                if let characteristics {
+                    try await connection.query(PostgresQuery(unsafeSQL: "SET TRANSACTION \(characteristics)"), logger: logger)
+                }
                 try await connection.query(Self.setScope(scope), logger: logger)
                 return try await body(PostgresTransaction(connection: connection, scope: scope, logger: logger))
             }

@@ -15,6 +15,7 @@ import Synchronization
 public final class SQLiteDatabase: Database {
     public var dialect: SQLDialect { .sqlite }
 
+    private let path: String
     private let ownership: StoreFileLock
     private let connection: SQLiteConnection
     private let writerThread: NIOThreadPool
@@ -51,10 +52,11 @@ public final class SQLiteDatabase: Database {
         for pragma in ["PRAGMA query_only = ON", "PRAGMA busy_timeout = 5000"] {
             _ = try await reader.query(pragma, [])
         }
-        return SQLiteDatabase(ownership: ownership, connection: connection, writerThread: writerThread, reader: reader, logger: logger)
+        return SQLiteDatabase(path: path, ownership: ownership, connection: connection, writerThread: writerThread, reader: reader, logger: logger)
     }
 
-    private init(ownership: StoreFileLock, connection: SQLiteConnection, writerThread: NIOThreadPool, reader: SQLiteConnection, logger: Logger) {
+    private init(path: String, ownership: StoreFileLock, connection: SQLiteConnection, writerThread: NIOThreadPool, reader: SQLiteConnection, logger: Logger) {
+        self.path = path
         self.ownership = ownership
         self.connection = connection
         self.writerThread = writerThread
@@ -99,6 +101,29 @@ public final class SQLiteDatabase: Database {
         try await readLock.withLock {
             try await body(SQLiteTransaction(connection: reader, scope: scope))
         }
+    }
+
+    /// On a connection of its own, so the shared reader stays free for the checks on every call.
+    /// The transaction's state is fixed by its first read; closing the connection ends it.
+    public func snapshot<Result: Sendable>(
+        _ scope: DataScope,
+        _ body: @Sendable (any SQLTransaction) async throws -> Result
+    ) async throws -> Result {
+        let connection = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
+        let result: Result
+        do {
+            for statement in ["PRAGMA query_only = ON", "PRAGMA busy_timeout = 5000", "BEGIN"] {
+                _ = try await connection.query(statement, [])
+            }
+            result = try await body(SQLiteTransaction(connection: connection, scope: scope))
+        } catch {
+            // The future-based close, once (see `closed`): the async one skips the work for a
+            // cancelled task.
+            try? await connection.close().get()
+            throw error
+        }
+        try await connection.close().get()
+        return result
     }
 
     /// Ends the open transaction even when the calling task is cancelled: the async query API
