@@ -1,8 +1,10 @@
 import Foundation
+import RPCRuntime
 
 /// A partner's sync of one collection (`min_update_time`): the resources changed at or after
 /// `since`, oldest change first, so a sync that stops part way resumes where it ended. The
-/// partner passes the `update_time` of the last resource its previous sync received.
+/// partner passes the `update_time` of the last resource its previous sync received; that one
+/// comes again, as the first of the next sync.
 ///
 /// A change must not be skipped by committing after a sync that served a later one. So a sync
 /// serves only the changes older than its *horizon*, a time before which nothing is still being
@@ -11,10 +13,16 @@ import Foundation
 ///   tables takes its `update_time` inside its own transaction. Each write is therefore stamped
 ///   after every write that committed before it: there is no horizon to keep.
 /// - PostgreSQL: transactions commit in any order. A trigger lifts `update_time` to no earlier
-///   than the start of the transaction that writes it, on the database's clock; the horizon is
-///   the start of the oldest transaction still open on the database, read before the listing's
-///   snapshot. A transaction that commits later stamps at or after that start. Transactions of
-///   other roles show no start to the platform's role, so only the platform should write here.
+///   than the start of the statement that writes it, on the database's clock. The horizon is
+///   read from `pg_stat_activity` before the listing's own snapshot (each statement takes one:
+///   the store runs at READ COMMITTED): the start of the oldest transaction that has written,
+///   or of the oldest statement running in one that has not. Everything written later is
+///   stamped at or after it. A long read-only transaction, such as an export's snapshot, holds
+///   nothing back; a long writing one holds back every sync until it ends.
+///   Transactions of other roles show no times to the platform's role: only the platform
+///   should write these tables.
+/// Both stores take the wall clock to move forward; a clock stepped back can stamp a change
+/// below one a partner has already received.
 struct ChangeSync: Sendable {
     let since: Date
     let collection: ResourceCollection
@@ -27,37 +35,52 @@ struct ChangeSync: Sendable {
     func conditions(_ tx: any SQLTransaction) async throws -> [SQLStatement] {
         var conditions: [SQLStatement] = ["update_time >= \(since)"]
         if tx.dialect == .postgres {
-            // Our own transaction is open too, so there is always a row.
-            let horizon = try await tx.first("""
-                SELECT (EXTRACT(EPOCH FROM min(xact_start)) * 1000000)::bigint AS horizon
-                FROM pg_stat_activity WHERE datname = current_database()
-                """)?.int("horizon")
-            if let horizon { conditions.append("update_time < \(horizon)") }
+            conditions.append("update_time < \(try await Self.horizon(tx))")
         }
         return conditions
     }
 
-    /// The tables partners sync.
-    static let tables = [CustomerRecords.collection, AppointmentRecords.collection, InvoiceRecords.collection].map(\.table)
+    /// Our own statement is running, so only a server that hides all activity has no horizon.
+    private static func horizon(_ tx: any SQLTransaction) async throws -> Int64 {
+        let row = try await tx.first("""
+            SELECT (EXTRACT(EPOCH FROM min(CASE WHEN backend_xid IS NOT NULL THEN xact_start
+                                                WHEN state = 'active' THEN query_start END)) * 1000000)::bigint AS horizon
+            FROM pg_stat_activity WHERE datname = current_database()
+            """)
+        guard let horizon = try row?.optionalInt("horizon") else {
+            throw ServiceError.failedPrecondition(
+                reason: "sync_horizon_unknown",
+                message: "PostgreSQL shows no running statements (track_activities is off), so a sync cannot tell what is still being written; turn track_activities on")
+        }
+        return horizon
+    }
 
     static let migration = Migration(
         version: 20,
-        name: "update_time_not_before_transaction",
+        name: "update_time_not_before_statement",
         statements: [],
         tenantOwnedTables: [],
         postgresStatements: [
+            // Any change of a row is a change to sync, so every UPDATE restamps it.
             """
-            CREATE FUNCTION update_time_not_before_transaction() RETURNS trigger LANGUAGE plpgsql AS $$
+            CREATE FUNCTION update_time_not_before_statement() RETURNS trigger LANGUAGE plpgsql AS $$
             BEGIN
-                NEW.update_time := GREATEST(NEW.update_time, (EXTRACT(EPOCH FROM transaction_timestamp()) * 1000000)::bigint);
+                NEW.update_time := GREATEST(NEW.update_time, (EXTRACT(EPOCH FROM statement_timestamp()) * 1000000)::bigint);
                 RETURN NEW;
             END $$
             """,
-        ] + tables.map { table in
             """
-            CREATE TRIGGER \(table)_update_time_not_before_transaction BEFORE INSERT OR UPDATE ON \(table)
-            FOR EACH ROW EXECUTE FUNCTION update_time_not_before_transaction()
+            CREATE TRIGGER customers_update_time_not_before_statement BEFORE INSERT OR UPDATE ON customers
+            FOR EACH ROW EXECUTE FUNCTION update_time_not_before_statement()
+            """,
             """
-        }
+            CREATE TRIGGER appointments_update_time_not_before_statement BEFORE INSERT OR UPDATE ON appointments
+            FOR EACH ROW EXECUTE FUNCTION update_time_not_before_statement()
+            """,
+            """
+            CREATE TRIGGER invoices_update_time_not_before_statement BEFORE INSERT OR UPDATE ON invoices
+            FOR EACH ROW EXECUTE FUNCTION update_time_not_before_statement()
+            """,
+        ]
     )
 }

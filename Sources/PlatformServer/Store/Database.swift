@@ -23,15 +23,17 @@ public protocol Database: Sendable {
     /// Read-only work that may run beside writers: on SQLite a separate read connection (WAL
     /// lets it read while a write is in progress), so a check on every call, such as
     /// authentication, never queues behind the writes. Each statement sees the latest committed
-    /// state; where several reads must agree with each other, use a transaction.
+    /// state; where several reads must agree with each other, use `snapshot` or a transaction.
     func read<Result: Sendable>(
         _ scope: DataScope,
         _ body: @Sendable (any SQLTransaction) async throws -> Result
     ) async throws -> Result
 
     /// Read-only work whose statements all see one committed state, however long it runs, while
-    /// writers go on: an export. On SQLite a read transaction on a connection of its own (WAL
-    /// keeps its state, growing until it ends); on PostgreSQL a REPEATABLE READ transaction.
+    /// writers go on: an export. On SQLite a read transaction on a connection of its own (the
+    /// WAL grows until it ends); on PostgreSQL a REPEATABLE READ transaction (vacuum keeps the
+    /// rows it may still see). `body` must not return while a task of its own still uses the
+    /// transaction.
     func snapshot<Result: Sendable>(
         _ scope: DataScope,
         _ body: @Sendable (any SQLTransaction) async throws -> Result

@@ -21,6 +21,9 @@ public final class PostgresDatabase: Database {
             host: url.host, port: url.port, username: url.username, password: url.password, database: url.database,
             tls: Self.tls(url))
         configuration.options.maximumConnections = maximumConnections
+        // What every transaction here is written for, whatever the database or role defaults to:
+        // each statement sees what committed before it began (ChangeSync relies on it).
+        configuration.options.additionalStartupParameters = [("default_transaction_isolation", "read committed")]
         let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
         self.client = client
         self.logger = logger

@@ -139,7 +139,7 @@ struct AppointmentsCommands: AsyncParsableCommand {
         @Option(name: .customLong("max-start-time"), help: "Only appointments starting before this time. (RFC 3339 time)")
         var maxStartTime: String?
 
-        @Option(name: .customLong("min-update-time"), help: "Only appointments changed at or after this time, oldest change first: a partner passes the update_time of the last appointment its previous sync received. Changes still being written are left to the next sync, so none is skipped by committing late. (RFC 3339 time)")
+        @Option(name: .customLong("min-update-time"), help: "Only appointments changed at or after this time, oldest change first: a partner passes the update_time of the last appointment its previous sync received, which comes again first. Changes still being written are left to the next sync, so none is skipped by committing late. (RFC 3339 time)")
         var minUpdateTime: String?
 
         func run() async throws {

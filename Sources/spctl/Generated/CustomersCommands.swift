@@ -124,7 +124,7 @@ struct CustomersCommands: AsyncParsableCommand {
         @Option(name: .customLong("external-id"), help: "Only the customer with this partner id.")
         var externalID: String?
 
-        @Option(name: .customLong("min-update-time"), help: "Only customers changed at or after this time, oldest change first: a partner passes the update_time of the last customer its previous sync received. Changes still being written are left to the next sync, so none is skipped by committing late. (RFC 3339 time)")
+        @Option(name: .customLong("min-update-time"), help: "Only customers changed at or after this time, oldest change first: a partner passes the update_time of the last customer its previous sync received, which comes again first. Changes still being written are left to the next sync, so none is skipped by committing late. (RFC 3339 time)")
         var minUpdateTime: String?
 
         func run() async throws {

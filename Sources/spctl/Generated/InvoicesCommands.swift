@@ -153,7 +153,7 @@ struct InvoicesCommands: AsyncParsableCommand {
         @Option(name: .customLong("status"), help: "Only invoices in this state.")
         var status: InvoiceStatus?
 
-        @Option(name: .customLong("min-update-time"), help: "Only invoices changed at or after this time, oldest change first: a partner passes the update_time of the last invoice its previous sync received. Changes still being written are left to the next sync, so none is skipped by committing late. (RFC 3339 time)")
+        @Option(name: .customLong("min-update-time"), help: "Only invoices changed at or after this time, oldest change first: a partner passes the update_time of the last invoice its previous sync received, which comes again first. Changes still being written are left to the next sync, so none is skipped by committing late. (RFC 3339 time)")
         var minUpdateTime: String?
 
         func run() async throws {

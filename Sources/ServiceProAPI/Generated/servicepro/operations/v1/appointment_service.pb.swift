@@ -117,8 +117,8 @@ public nonisolated struct ListAppointmentsRequest: Sendable {
   public mutating func clearMaxStartTime() {self._maxStartTime = nil}
 
   /// Only appointments changed at or after this time, oldest change first: a partner passes the
-  /// update_time of the last appointment its previous sync received. Changes still being written
-  /// are left to the next sync, so none is skipped by committing late.
+  /// update_time of the last appointment its previous sync received, which comes again first.
+  /// Changes still being written are left to the next sync, so none is skipped by committing late.
   public var minUpdateTime: SwiftProtobuf.Google_Protobuf_Timestamp {
     get {_minUpdateTime ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
     set {_minUpdateTime = newValue}
