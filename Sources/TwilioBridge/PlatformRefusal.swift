@@ -1,4 +1,5 @@
 import GRPCCore
+import RPCRuntime
 
 /// How the bridge reads a platform call's failure: whether to keep a text for later.
 extension RPCError {
@@ -15,6 +16,12 @@ extension RPCError {
     /// Texts wait in the spool until an operator gives the bridge a good token.
     var refusesBridge: Bool {
         [.unauthenticated, .permissionDenied].contains(code)
+    }
+
+    /// The platform takes texts, but not this tenant's for now: they arrive faster than it
+    /// stores them (`inbound_backlog`). Others' texts go on.
+    var isTenantBacklog: Bool {
+        code == .unavailable && errorInfoReason == "inbound_backlog"
     }
 
     /// What an operator reads when `refusesBridge`.

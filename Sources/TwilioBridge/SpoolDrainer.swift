@@ -5,7 +5,9 @@ import RPCRuntime
 import ServiceProAPI
 
 /// Replays spooled texts to the platform, oldest first, until the spool is empty; stops at the
-/// first one the platform cannot take yet and tries again shortly.
+/// first one the platform cannot take yet and tries again shortly. A text refused because its
+/// tenant's texts are arriving faster than the platform stores them holds up only its own
+/// conversation: the others' texts go on.
 struct SpoolDrainer<Transport: ClientTransport>: Service {
     let platform: PlatformClient<Transport>
     let spool: MessageSpool
@@ -44,8 +46,9 @@ struct SpoolDrainer<Transport: ClientTransport>: Service {
     @discardableResult
     func drain() async throws -> Int {
         var sent = 0
+        var backlogged: Set<MessageSpool.Conversation> = []
         let inbound = InboundService.Client(wrapping: platform.grpc)
-        while let (sequence, spooled) = try await spool.oldest() {
+        while let (sequence, spooled) = try await spool.oldest(skipping: backlogged) {
             var message = spooled
             message.replayed = true
             do {
@@ -55,6 +58,9 @@ struct SpoolDrainer<Transport: ClientTransport>: Service {
                 logger.error("dropping a spooled text the platform refuses", metadata: ["message_sid": "\(message.messageSid)", "error": "\(error)"])
             } catch let error as RPCError where error.refusesBridge {
                 throw error
+            } catch let error as RPCError where error.isTenantBacklog {
+                backlogged.insert(MessageSpool.Conversation(of: spooled))
+                continue
             } catch {
                 return sent
             }

@@ -90,8 +90,8 @@ struct TwilioWebhooks<Transport: ClientTransport>: Sendable {
         await inboundMessage(form) { _ in [BenchmarkBaseline.reply] }
     }
 
-    /// An inbound text: the request built from the form, spooled behind earlier spooled texts,
-    /// otherwise handed to `deliver` (the platform RPC) and its replies rendered as TwiML.
+    /// An inbound text: the request built from the form, spooled behind earlier spooled texts of
+    /// its conversation, otherwise handed to `deliver` (the platform RPC) and its replies rendered as TwiML.
     private func inboundMessage(_ form: FormBody, deliver: (HandleInboundMessageRequest) async throws -> [SmsReply]) async -> Response {
         let message = HandleInboundMessageRequest.with {
             $0.messageSid = form["MessageSid"]
@@ -104,8 +104,9 @@ struct TwilioWebhooks<Transport: ClientTransport>: Sendable {
         }
         guard !message.messageSid.isEmpty else { return Self.plain(.badRequest, "MessageSid is missing") }
         do {
-            // Behind spooled messages a new one waits its turn, so the platform sees arrival order.
-            if await spool.count() > 0 {
+            // Behind its conversation's spooled texts a new one waits its turn, so the platform
+            // sees each conversation in arrival order.
+            if await spool.holdsConversation(of: message) {
                 try await spool.append(message)
                 return twiml(renderer.messagingResponse([]))
             }

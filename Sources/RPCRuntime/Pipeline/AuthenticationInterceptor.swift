@@ -138,8 +138,7 @@ public struct AuthenticationInterceptor: ServerInterceptor {
     /// The ErrorInfo reason a failure reaches the client with, or "" when it carries none.
     static func reason(of error: any Error) -> String {
         if let error = error as? ServiceError { return error.reason }
-        guard let error = error as? RPCError, let status = try? error.unpackGoogleRPCStatus() else { return "" }
-        return status.details.lazy.compactMap(\.errorInfo).first?.reason ?? ""
+        return (error as? RPCError)?.errorInfoReason ?? ""
     }
 
     static func bearerToken(in metadata: Metadata) throws -> String {

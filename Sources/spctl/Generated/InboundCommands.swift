@@ -216,7 +216,7 @@ struct InboundCommands: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "message",
             abstract: "Logs an inbound text, links the sender to a customer by phone number, and returns the",
-            discussion: "Logs an inbound text, links the sender to a customer by phone number, and returns the\n auto-replies, if any.\n\nAllowed roles: telephony bridge.\nRPC: servicepro.telephony.v1.InboundService.HandleInboundMessage. Use --json or --json-file for fields without a flag."
+            discussion: "Logs an inbound text, links the sender to a customer by phone number, and returns the\n auto-replies, if any. UNAVAILABLE `inbound_backlog` while the tenant's texts arrive faster\n than they are stored: send it again shortly (other tenants' texts are taken meanwhile).\n\nAllowed roles: telephony bridge.\nRPC: servicepro.telephony.v1.InboundService.HandleInboundMessage. Use --json or --json-file for fields without a flag."
         )
 
         @OptionGroup var call: CallOptions

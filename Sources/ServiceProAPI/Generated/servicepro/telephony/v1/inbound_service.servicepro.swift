@@ -182,7 +182,8 @@ public protocol InboundServiceHandler: Sendable {
     func resolveInbound(_ request: ResolveInboundRequest, context: RequestContext) async throws -> ResolveInboundResponse
 
     /// Logs an inbound text, links the sender to a customer by phone number, and returns the
-    /// auto-replies, if any.
+    /// auto-replies, if any. UNAVAILABLE `inbound_backlog` while the tenant's texts arrive faster
+    /// than they are stored: send it again shortly (other tenants' texts are taken meanwhile).
     func handleInboundMessage(_ request: HandleInboundMessageRequest, context: RequestContext) async throws -> HandleInboundMessageResponse
 
     /// Answers an inbound call by the number's mode: simple dials SIP or the forward number, IVR plays
@@ -428,7 +429,8 @@ public enum InboundService {
         }
 
         /// Logs an inbound text, links the sender to a customer by phone number, and returns the
-        /// auto-replies, if any.
+        /// auto-replies, if any. UNAVAILABLE `inbound_backlog` while the tenant's texts arrive faster
+        /// than they are stored: send it again shortly (other tenants' texts are taken meanwhile).
         public func handleInboundMessage(
             _ request: HandleInboundMessageRequest,
             metadata: Metadata = [:],

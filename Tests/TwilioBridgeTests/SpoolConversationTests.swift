@@ -1,0 +1,135 @@
+import Foundation
+import GRPCCore
+import GRPCInProcessTransport
+import GRPCProtobuf
+import Logging
+import NIOCore
+import PlatformTestSupport
+import RPCRuntime
+import ServiceProAPI
+import SQLiteNIO
+import Synchronization
+import Testing
+import TwilioBridge
+
+/// The spool keeps order per conversation, so one tenant whose texts outrun the platform's store
+/// (`inbound_backlog`) holds up no one else's.
+@Suite("Twilio bridge spool conversations")
+struct SpoolConversationTests {
+    static let busyNumber = "+19185550101"
+    static let quietNumber = "+19185550202"
+
+    static func sms(_ number: Int, to: String, from: String = "+15550001111") -> [(String, String)] {
+        [("MessageSid", "SM" + String(format: "%032x", number)), ("From", from), ("To", to), ("Body", "text \(number)"), ("NumMedia", "0")]
+    }
+
+    @Test("a backlogged tenant's texts wait in the spool, in order, while other conversations' texts go straight through")
+    func backlogHoldsOnlyItsConversation() async throws {
+        try await BackloggedPlatform.with(busy: Self.busyNumber) { platform, client in
+            try await TestBridge.with(platform: client, spoolPath: BridgeWebhookTests.spoolPath()) { bridge in
+                #expect(try await bridge.post("/sms", Self.sms(1, to: Self.busyNumber)).body.hasSuffix("<Response/>"))
+                #expect(await bridge.spool.count() == 1, "refused for the backlog: kept for later")
+
+                let quiet = try await bridge.post("/sms", Self.sms(2, to: Self.quietNumber))
+                #expect(quiet.body.contains("<Message>stored text 2</Message>"), "not held behind the busy line: \(quiet.body)")
+                #expect(try await bridge.post("/sms", Self.sms(3, to: Self.busyNumber)).body.hasSuffix("<Response/>"))
+                #expect(await bridge.spool.count() == 2, "behind its conversation's first text")
+
+                // Spooled behind the busy line's texts (say, while the platform was away): the
+                // drainer skips the backlogged conversation and replays this one.
+                try await bridge.spool.append(.with {
+                    $0.messageSid = "SM" + String(format: "%032x", 4); $0.from = "+15550002222"; $0.to = Self.quietNumber
+                })
+                try await waitUntil { await bridge.spool.count() == 2 }
+                #expect(platform.stored == [2, 4])
+                #expect(!platform.attempted.contains(3), "a conversation's later text waits for its first")
+
+                platform.clearBacklog()
+                try await waitUntil { await bridge.spool.count() == 0 }
+                #expect(platform.stored == [2, 4, 1, 3], "the busy line's texts in the order they came")
+            }
+        }
+    }
+
+    @Test("a spool from before conversations were kept gets them from the texts it holds")
+    func olderSpoolFile() async throws {
+        let path = BridgeWebhookTests.spoolPath()
+        let logger = Logger(label: "test.spool")
+        let old = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
+        _ = try await old.query("CREATE TABLE spooled_messages (sequence INTEGER PRIMARY KEY AUTOINCREMENT, message_sid TEXT NOT NULL UNIQUE, request BLOB NOT NULL)", [])
+        let waiting = HandleInboundMessageRequest.with { $0.messageSid = "SM" + String(repeating: "5", count: 32); $0.from = "+15550001111"; $0.to = Self.busyNumber }
+        _ = try await old.query("INSERT INTO spooled_messages (message_sid, request) VALUES (?, ?)", [.text(waiting.messageSid), .blob(ByteBuffer(bytes: try waiting.serializedBytes() as [UInt8]))])
+        try await old.close()
+
+        let spool = try await MessageSpool.open(path: path, logger: logger)
+        #expect(await spool.count() == 1)
+        #expect(await spool.holdsConversation(of: waiting))
+        #expect(await !spool.holdsConversation(of: .with { $0.from = "+15550001111"; $0.to = Self.quietNumber }))
+        let oldest = try #require(try await spool.oldest())
+        try await spool.remove(sequence: oldest.sequence)
+        #expect(await spool.count() == 0)
+        #expect(await !spool.holdsConversation(of: waiting))
+        try await spool.close()
+    }
+
+    private func waitUntil(_ condition: () async -> Bool) async throws {
+        for _ in 0..<100 where await !condition() {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        #expect(await condition())
+    }
+}
+
+/// A platform on the in-process transport whose texts to `busy` are refused as a tenant's
+/// backlog is, until cleared; it answers every other text with "stored text N" and remembers
+/// the order it stored them in (N is the MessageSid's number).
+final class BackloggedPlatform: Sendable {
+    private let state = Mutex((backlogged: true, stored: [Int](), attempted: [Int]()))
+    let busy: String
+
+    init(busy: String) { self.busy = busy }
+
+    var stored: [Int] { state.withLock { $0.stored } }
+    var attempted: [Int] { state.withLock { $0.attempted } }
+    func clearBacklog() { state.withLock { $0.backlogged = false } }
+
+    static func with<Result: Sendable>(
+        busy: String, _ body: (BackloggedPlatform, PlatformClient<InProcessTransport.Client>) async throws -> Result
+    ) async throws -> Result {
+        let platform = BackloggedPlatform(busy: busy)
+        let transport = InProcessTransport()
+        let server = GRPCServer(transport: transport.server, services: [Service(platform: platform)])
+        let serving = Task { try await server.serve() }
+        defer { serving.cancel() }
+        return try await body(platform, PlatformClient(transport: transport.client, bridgeToken: "any"))
+    }
+
+    private func handle(_ request: HandleInboundMessageRequest) throws -> HandleInboundMessageResponse {
+        let number = Int(request.messageSid.dropFirst(2), radix: 16) ?? -1
+        let refused = state.withLock { state in
+            state.attempted.append(number)
+            guard !(state.backlogged && request.to == busy) else { return true }
+            state.stored.append(number)
+            return false
+        }
+        if refused {
+            throw ServiceError(code: .unavailable, reason: "inbound_backlog", message: "texts are arriving faster than they are stored")
+        }
+        return .with { $0.replies = [.with { $0.body = "stored text \(number)" }] }
+    }
+
+    private struct Service: RegistrableRPCService {
+        let platform: BackloggedPlatform
+
+        func registerMethods<Transport: ServerTransport>(with router: inout RPCRouter<Transport>) {
+            router.registerHandler(
+                forMethod: InboundService.Method.HandleInboundMessage.descriptor,
+                deserializer: ProtobufDeserializer<HandleInboundMessageRequest>(),
+                serializer: ProtobufSerializer<HandleInboundMessageResponse>()
+            ) { [platform] request, _ in
+                let response = try platform.handle(try await ServerRequest(stream: request).message)
+                return StreamingServerResponse(single: ServerResponse(message: response))
+            }
+        }
+    }
+}
