@@ -7,7 +7,7 @@ import ServiceProAPI
 /// Replays spooled texts to the platform, oldest first, until the spool is empty; stops at the
 /// first one the platform cannot take yet and tries again shortly. A text refused because its
 /// tenant's texts are arriving faster than the platform stores them holds up only its own
-/// conversation: the others' texts go on.
+/// line: the other lines' texts go on.
 struct SpoolDrainer<Transport: ClientTransport>: Service {
     let platform: PlatformClient<Transport>
     let spool: MessageSpool
@@ -46,9 +46,9 @@ struct SpoolDrainer<Transport: ClientTransport>: Service {
     @discardableResult
     func drain() async throws -> Int {
         var sent = 0
-        var backlogged: Set<MessageSpool.Conversation> = []
+        var backlogged: Set<String> = []
         let inbound = InboundService.Client(wrapping: platform.grpc)
-        while let (sequence, spooled) = try await spool.oldest(skipping: backlogged) {
+        while let (sequence, line, spooled) = try await spool.oldest(skipping: backlogged) {
             var message = spooled
             message.replayed = true
             do {
@@ -59,7 +59,7 @@ struct SpoolDrainer<Transport: ClientTransport>: Service {
             } catch let error as RPCError where error.refusesBridge {
                 throw error
             } catch let error as RPCError where error.isTenantBacklog {
-                backlogged.insert(MessageSpool.Conversation(of: spooled))
+                backlogged.insert(line)
                 continue
             } catch {
                 return sent

@@ -91,7 +91,7 @@ struct TwilioWebhooks<Transport: ClientTransport>: Sendable {
     }
 
     /// An inbound text: the request built from the form, spooled behind earlier spooled texts of
-    /// its conversation, otherwise handed to `deliver` (the platform RPC) and its replies rendered as TwiML.
+    /// its line, otherwise handed to `deliver` (the platform RPC) and its replies rendered as TwiML.
     private func inboundMessage(_ form: FormBody, deliver: (HandleInboundMessageRequest) async throws -> [SmsReply]) async -> Response {
         let message = HandleInboundMessageRequest.with {
             $0.messageSid = form["MessageSid"]
@@ -104,9 +104,9 @@ struct TwilioWebhooks<Transport: ClientTransport>: Sendable {
         }
         guard !message.messageSid.isEmpty else { return Self.plain(.badRequest, "MessageSid is missing") }
         do {
-            // Behind its conversation's spooled texts a new one waits its turn, so the platform
-            // sees each conversation in arrival order.
-            if await spool.holdsConversation(of: message) {
+            // Behind its line's spooled texts a new one waits its turn, so the platform sees each
+            // line's texts in arrival order.
+            if await spool.holdsLine(of: message) {
                 try await spool.append(message)
                 return twiml(renderer.messagingResponse([]))
             }
@@ -121,6 +121,9 @@ struct TwilioWebhooks<Transport: ClientTransport>: Sendable {
                     logger.critical("\(RPCError.refusedBridgeAdvice)", metadata: [
                         "message_sid": "\(message.messageSid)", "error": "\(error)",
                     ])
+                } else if let error = error as? RPCError, error.isTenantBacklog {
+                    // One line per text of a flood; the platform logs each refusal already.
+                    logger.debug("tenant backlogged: spooled an inbound text", metadata: ["message_sid": "\(message.messageSid)"])
                 } else {
                     logger.warning("platform unavailable: spooled an inbound text", metadata: ["message_sid": "\(message.messageSid)", "error": "\(error)"])
                 }

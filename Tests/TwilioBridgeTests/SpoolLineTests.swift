@@ -12,46 +12,51 @@ import Synchronization
 import Testing
 import TwilioBridge
 
-/// The spool keeps order per conversation, so one tenant whose texts outrun the platform's store
+/// The spool keeps order per line, so one tenant whose texts outrun the platform's store
 /// (`inbound_backlog`) holds up no one else's.
-@Suite("Twilio bridge spool conversations")
-struct SpoolConversationTests {
+@Suite("Twilio bridge spool lines")
+struct SpoolLineTests {
     static let busyNumber = "+19185550101"
+    static let busyService = "MG" + String(repeating: "b", count: 32)
     static let quietNumber = "+19185550202"
 
-    static func sms(_ number: Int, to: String, from: String = "+15550001111") -> [(String, String)] {
-        [("MessageSid", "SM" + String(format: "%032x", number)), ("From", from), ("To", to), ("Body", "text \(number)"), ("NumMedia", "0")]
+    static func sms(_ number: Int, to: String, service: String = "", from: String = "+15550001111") -> [(String, String)] {
+        [("MessageSid", "SM" + String(format: "%032x", number)), ("From", from), ("To", to), ("MessagingServiceSid", service),
+         ("Body", "text \(number)"), ("NumMedia", "0")]
     }
 
-    @Test("a backlogged tenant's texts wait in the spool, in order, while other conversations' texts go straight through")
-    func backlogHoldsOnlyItsConversation() async throws {
-        try await BackloggedPlatform.with(busy: Self.busyNumber) { platform, client in
+    @Test("a backlogged tenant's texts wait in the spool, in order, while other lines' texts go straight through")
+    func backlogHoldsOnlyItsLines() async throws {
+        try await BackloggedPlatform.with(busy: [Self.busyNumber, Self.busyService]) { platform, client in
             try await TestBridge.with(platform: client, spoolPath: BridgeWebhookTests.spoolPath()) { bridge in
                 #expect(try await bridge.post("/sms", Self.sms(1, to: Self.busyNumber)).body.hasSuffix("<Response/>"))
                 #expect(await bridge.spool.count() == 1, "refused for the backlog: kept for later")
+                #expect(try await bridge.post("/sms", Self.sms(1, to: Self.busyNumber)).body.hasSuffix("<Response/>"))
+                #expect(await bridge.spool.count() == 1, "Twilio's retry is spooled once")
 
                 let quiet = try await bridge.post("/sms", Self.sms(2, to: Self.quietNumber))
                 #expect(quiet.body.contains("<Message>stored text 2</Message>"), "not held behind the busy line: \(quiet.body)")
-                #expect(try await bridge.post("/sms", Self.sms(3, to: Self.busyNumber)).body.hasSuffix("<Response/>"))
-                #expect(await bridge.spool.count() == 2, "behind its conversation's first text")
+                #expect(try await bridge.post("/sms", Self.sms(3, to: Self.busyNumber, from: "+15550003333")).body.hasSuffix("<Response/>"))
+                #expect(try await bridge.post("/sms", Self.sms(5, to: Self.quietNumber, service: Self.busyService)).body.hasSuffix("<Response/>"))
+                #expect(await bridge.spool.count() == 3, "behind their lines' first texts, or refused")
 
-                // Spooled behind the busy line's texts (say, while the platform was away): the
-                // drainer skips the backlogged conversation and replays this one.
+                // Spooled behind the busy lines' texts (say, while the platform was away): the
+                // drainer passes over both busy lines and replays this one.
                 try await bridge.spool.append(.with {
                     $0.messageSid = "SM" + String(format: "%032x", 4); $0.from = "+15550002222"; $0.to = Self.quietNumber
                 })
-                try await waitUntil { await bridge.spool.count() == 2 }
+                try await waitUntil { await bridge.spool.count() == 3 }
                 #expect(platform.stored == [2, 4])
-                #expect(!platform.attempted.contains(3), "a conversation's later text waits for its first")
+                #expect(!platform.attempted.contains(3), "a line's later text waits for its first")
 
                 platform.clearBacklog()
                 try await waitUntil { await bridge.spool.count() == 0 }
-                #expect(platform.stored == [2, 4, 1, 3], "the busy line's texts in the order they came")
+                #expect(platform.stored == [2, 4, 1, 3, 5], "the busy lines' texts in the order they came")
             }
         }
     }
 
-    @Test("a spool from before conversations were kept gets them from the texts it holds")
+    @Test("a spool from before texts were kept per line gets its lines from the texts it holds")
     func olderSpoolFile() async throws {
         let path = BridgeWebhookTests.spoolPath()
         let logger = Logger(label: "test.spool")
@@ -63,12 +68,13 @@ struct SpoolConversationTests {
 
         let spool = try await MessageSpool.open(path: path, logger: logger)
         #expect(await spool.count() == 1)
-        #expect(await spool.holdsConversation(of: waiting))
-        #expect(await !spool.holdsConversation(of: .with { $0.from = "+15550001111"; $0.to = Self.quietNumber }))
+        #expect(await spool.holdsLine(of: .with { $0.from = "+15550009999"; $0.to = Self.busyNumber }))
+        #expect(await !spool.holdsLine(of: .with { $0.from = "+15550001111"; $0.to = Self.quietNumber }))
         let oldest = try #require(try await spool.oldest())
+        #expect(oldest.line == Self.busyNumber)
         try await spool.remove(sequence: oldest.sequence)
         #expect(await spool.count() == 0)
-        #expect(await !spool.holdsConversation(of: waiting))
+        #expect(await !spool.holdsLine(of: waiting))
         try await spool.close()
     }
 
@@ -80,21 +86,21 @@ struct SpoolConversationTests {
     }
 }
 
-/// A platform on the in-process transport whose texts to `busy` are refused as a tenant's
-/// backlog is, until cleared; it answers every other text with "stored text N" and remembers
+/// A platform on the in-process transport whose texts to the `busy` lines are refused as a
+/// tenant's backlog is, until cleared; it answers every other text with "stored text N" and remembers
 /// the order it stored them in (N is the MessageSid's number).
 final class BackloggedPlatform: Sendable {
     private let state = Mutex((backlogged: true, stored: [Int](), attempted: [Int]()))
-    let busy: String
+    let busy: Set<String>
 
-    init(busy: String) { self.busy = busy }
+    init(busy: Set<String>) { self.busy = busy }
 
     var stored: [Int] { state.withLock { $0.stored } }
     var attempted: [Int] { state.withLock { $0.attempted } }
     func clearBacklog() { state.withLock { $0.backlogged = false } }
 
     static func with<Result: Sendable>(
-        busy: String, _ body: (BackloggedPlatform, PlatformClient<InProcessTransport.Client>) async throws -> Result
+        busy: Set<String>, _ body: (BackloggedPlatform, PlatformClient<InProcessTransport.Client>) async throws -> Result
     ) async throws -> Result {
         let platform = BackloggedPlatform(busy: busy)
         let transport = InProcessTransport()
@@ -108,7 +114,7 @@ final class BackloggedPlatform: Sendable {
         let number = Int(request.messageSid.dropFirst(2), radix: 16) ?? -1
         let refused = state.withLock { state in
             state.attempted.append(number)
-            guard !(state.backlogged && request.to == busy) else { return true }
+            guard !(state.backlogged && (busy.contains(request.to) || busy.contains(request.messagingServiceSid))) else { return true }
             state.stored.append(number)
             return false
         }
