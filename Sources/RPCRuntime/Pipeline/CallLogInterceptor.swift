@@ -50,15 +50,22 @@ public struct CallLogInterceptor: ServerInterceptor {
     ) async throws -> StreamingServerResponse<Output> {
         let started = ContinuousClock.now
         let record = CallRecord(requestID: AuthenticationInterceptor.requestID(in: request.metadata))
-        let log: @Sendable (RPCError.Code?) -> Void = { [logger] code in
-            logger.log(level: code == nil || code == .notFound || code == .invalidArgument ? .info : .notice, "rpc", metadata: [
-                "method": "\(context.descriptor.fullyQualifiedMethod)",
-                "request_id": "\(record.requestID)",
-                "tenant": "\(record.tenantID ?? "-")",
-                "principal": "\(record.principal?.subject ?? "-")",
-                "code": "\(code.map { "\($0)" } ?? "ok")",
-                "latency_ms": "\((ContinuousClock.now - started).roundedMilliseconds)",
-            ])
+        let log: @Sendable ((any Error)?) -> Void = { [logger] error in
+            let code = error.map(RPCError.code(of:))
+            // What went wrong inside is for the operator: the client is told only "internal error".
+            let detail = (error as? ServiceError).flatMap { $0.code == .internalError ? $0.metadata["detail"] : nil }
+            logger.log(level: Self.level(of: code), "rpc", metadata: {
+                var metadata: Logger.Metadata = [
+                    "method": "\(context.descriptor.fullyQualifiedMethod)",
+                    "request_id": "\(record.requestID)",
+                    "tenant": "\(record.tenantID ?? "-")",
+                    "principal": "\(record.principal?.subject ?? "-")",
+                    "code": "\(code.map { "\($0)" } ?? "ok")",
+                    "latency_ms": "\((ContinuousClock.now - started).roundedMilliseconds)",
+                ]
+                if let detail { metadata["detail"] = "\(detail)" }
+                return metadata
+            }())
         }
         do {
             let response = try await CallRecord.$current.withValue(record) { try await next(request, context) }
@@ -71,18 +78,28 @@ public struct CallLogInterceptor: ServerInterceptor {
                         log(nil)
                         return trailers
                     } catch {
-                        log(RPCError.code(of: error))
+                        log(error)
                         throw error
                     }
                 }
                 return StreamingServerResponse(accepted: .success(contents))
             case .failure(let error):
-                log(error.code)
+                log(error)
                 return response
             }
         } catch {
-            log(RPCError.code(of: error))
+            log(error)
             throw error
+        }
+    }
+
+    /// Success and the answers a client's own request earns are routine; other failures are
+    /// worth a look, and an internal error is the server's own fault.
+    static func level(of code: RPCError.Code?) -> Logger.Level {
+        switch code {
+        case nil, .notFound?, .invalidArgument?: .info
+        case .internalError?: .error
+        default: .notice
         }
     }
 }

@@ -1,0 +1,78 @@
+import GRPCCore
+import GRPCNIOTransportHTTP2
+import GRPCProtobuf
+import Logging
+@testable import RPCRuntime
+import SwiftProtobuf
+import Synchronization
+import Testing
+
+/// The call log's one line per call: an internal error's detail reaches the operator's log,
+/// and only there.
+@Suite("Call log")
+struct CallLogTests {
+    static let method = MethodDescriptor(service: ServiceDescriptor(fullyQualifiedService: "test.Failing"), method: "Fail")
+
+    @Test("an internal error is logged at error with its detail; the client gets none of it")
+    func internalErrorDetail() async throws {
+        let lines = LoggedLines()
+        let logger = Logger(label: "test.calls") { _ in CapturingLogHandler(lines: lines) }
+        let transport = HTTP2ServerTransport.Posix(address: .ipv4(host: "127.0.0.1", port: 0), transportSecurity: .plaintext)
+        let server = GRPCServer(transport: transport, services: [Failing()], interceptors: [CallLogInterceptor(logger: logger)])
+        let error = try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await server.serve() }
+            defer { server.beginGracefulShutdown() }
+            let port = try await transport.listeningAddress.ipv4!.port
+            return try await withGRPCClient(
+                transport: try HTTP2ClientTransport.Posix(target: .ipv4(address: "127.0.0.1", port: port), transportSecurity: .plaintext)
+            ) { client in
+                await #expect(throws: RPCError.self) {
+                    try await client.unary(
+                        request: ClientRequest(message: Google_Protobuf_Empty()), descriptor: Self.method,
+                        serializer: ProtobufSerializer<Google_Protobuf_Empty>(), deserializer: ProtobufDeserializer<Google_Protobuf_Empty>(),
+                        options: .defaults
+                    ) { try $0.message }
+                }
+            }
+        }
+        #expect(error?.code == .internalError)
+        #expect(error?.message == "internal error")
+        #expect(!String(describing: error.map { $0.metadata } as Any).contains("ledger row 42"), "nothing of the detail reaches the client")
+        let logged = lines.all.withLock { $0 }
+        #expect(logged.count == 1)
+        #expect(logged.first?.level == .error)
+        #expect(logged.first?.metadata["detail"] == "ledger row 42 has no amount")
+        #expect(logged.first?.metadata["code"] == "internalError")
+    }
+
+    private struct Failing: RegistrableRPCService {
+        func registerMethods<Transport: ServerTransport>(with router: inout RPCRouter<Transport>) {
+            router.registerHandler(
+                forMethod: CallLogTests.method,
+                deserializer: ProtobufDeserializer<Google_Protobuf_Empty>(),
+                serializer: ProtobufSerializer<Google_Protobuf_Empty>()
+            ) { _, _ in
+                throw ServiceError.internal("ledger row 42 has no amount")
+            }
+        }
+    }
+}
+
+private final class LoggedLines: Sendable {
+    let all = Mutex<[(level: Logger.Level, metadata: Logger.Metadata)]>([])
+}
+
+private struct CapturingLogHandler: LogHandler {
+    let lines: LoggedLines
+    var metadata: Logger.Metadata = [:]
+    var logLevel: Logger.Level = .trace
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        lines.all.withLock { $0.append((event.level, event.metadata ?? [:])) }
+    }
+}
