@@ -158,7 +158,7 @@ struct StripeBillingTests {
 
     @Test("a tier that waits for payment is withdrawn by staying, dropped when its subscription ends unpaid, and keeps no trial alive", arguments: TestBackend.available)
     func pendingTierEnds(backend: TestBackend) async throws {
-        try await Self.withTenantsPastTrial(["bravo", "carol", "dave", "erin", "frank"], backend: backend) { stripe, platform, deliver in
+        try await Self.withTenantsPastTrial(["bravo", "carol", "dave", "erin", "frank", "greta"], backend: backend) { stripe, platform, deliver in
             let owner = platform.metadata(platform.ownerToken)
             let t0 = Int64(Date().timeIntervalSince1970) - 1000
             func billing(_ tenant: String) async throws -> TenantBilling {
@@ -235,6 +235,18 @@ struct StripeBillingTests {
             #expect(tooLate?.reason == "pending_tier_paid")
             #expect(try await billing("erin").pendingTier == .pro, "the webhook of the payment grants it")
             #expect(stripe.status(of: erin.stripeSubscriptionID) == "active")
+
+            // greta pays while she switches to another plan, after the platform read her
+            // subscription as unpaid and before the void reached Stripe: the same answer, and
+            // nothing is cancelled.
+            let greta = try await change("greta", to: .pro).billing
+            stripe.payBeforeNextVoid()
+            let raced = await failure { try await change("greta", to: .elite) }
+            #expect(raced?.reason == "pending_tier_paid", "\(String(describing: raced))")
+            #expect(stripe.status(of: greta.stripeSubscriptionID) == "active")
+            let gretaNow = try await billing("greta")
+            #expect(gretaNow.pendingTier == .pro)
+            #expect(gretaNow.stripeSubscriptionID == greta.stripeSubscriptionID)
 
             // frank's trial has ended but the job has not run: his first payment makes him a
             // paying tenant on the tier he bought.

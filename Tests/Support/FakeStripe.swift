@@ -43,6 +43,7 @@ public final class FakeStripe: Sendable {
         var replies: [String: (status: Int, body: String)] = [:]
         var failures: [(status: Int, body: String)] = []
         var delay: Duration = .zero
+        var payBeforeVoid = false
         var counter = 0
     }
 
@@ -85,6 +86,12 @@ public final class FakeStripe: Sendable {
             state.invoices[invoice] = "paid"
             state.subscriptions[subscription]?.status = "active"
         }
+    }
+
+    /// The customer pays an invoice just before the next void of it reaches Stripe, which then
+    /// refuses the void as it refuses any for an invoice that is no longer open.
+    public func payBeforeNextVoid() {
+        state.withLock { $0.payBeforeVoid = true }
     }
 
     /// Runs `body` with the fake listening on a loopback port; its argument is the base URL.
@@ -157,6 +164,11 @@ public final class FakeStripe: Sendable {
             state.invoices[subscription.invoiceID] = trialEnd == nil ? "open" : "paid"
             return (200, json(subscription, periodEnd: periodEnd, expandInvoice: form["expand[]"] == "latest_invoice"))
         case ("POST", 4) where parts[1] == "invoices" && parts[3] == "void":
+            if state.payBeforeVoid, let paying = state.subscriptions.values.first(where: { $0.invoiceID == parts[2] }) {
+                state.payBeforeVoid = false
+                state.invoices[parts[2]] = "paid"
+                state.subscriptions[paying.id]?.status = "active"
+            }
             guard let status = state.invoices[parts[2]] else { return missing("invoice: '\(parts[2])'") }
             guard status == "open" else {
                 return (400, #"{"error":{"type":"invalid_request_error","code":"invoice_not_open","message":"You can only pass in open or uncollectible invoices."}}"#)

@@ -150,11 +150,9 @@ public struct BillingHandler: BillingServiceHandler {
         if let stripe, let subscriptionID = current.stripeSubscriptionID {
             let subscription = try await stripe.subscription(id: subscriptionID)
             if subscription.awaitsFirstPayment {
-                try await stripe.cancelUnpaid(subscription)
+                try await Self.reportingPayment(of: current) { try await stripe.cancelUnpaid(subscription) }
             } else if !subscription.hasEnded {
-                throw ServiceError.failedPrecondition(
-                    reason: "pending_tier_paid",
-                    message: "the \(current.pendingTier?.storedName ?? "") plan of \(current.name) has just been paid for; get the billing record again")
+                throw Self.pendingTierPaid(current)
             }
         }
         return try await record(request, of: current, holder: holder, context: context, answering: ChangePlanResponse()) { state in
@@ -164,6 +162,24 @@ public struct BillingHandler: BillingServiceHandler {
             let withdrawn = state.pendingTier ?? .unspecified
             state.forgetSubscription()
             return ["from_tier": state.tier.storedName, "to_tier": state.tier.storedName, "withdrawn_tier": withdrawn.storedName]
+        }
+    }
+
+    /// The tier waiting for its first payment has just been paid for, so it can no longer be
+    /// withdrawn or replaced: the payment's webhook grants it.
+    private static func pendingTierPaid(_ state: BillingState) -> ServiceError {
+        ServiceError.failedPrecondition(
+            reason: "pending_tier_paid",
+            message: "the \(state.pendingTier?.storedName ?? "") plan of \(state.name) has just been paid for; get the billing record again")
+    }
+
+    /// Runs `cancel`, an end of the waiting tier's subscription, answering a payment that beat
+    /// it as `pending_tier_paid`.
+    private static func reportingPayment(of state: BillingState, _ cancel: () async throws -> Void) async throws {
+        do {
+            try await cancel()
+        } catch is StripeClient.FirstPaymentArrived {
+            throw pendingTierPaid(state)
         }
     }
 
@@ -183,7 +199,7 @@ public struct BillingHandler: BillingServiceHandler {
                 // Still waiting for its first payment, it takes no change: it stands if it is
                 // for this tier, else a new one replaces it.
                 if subscription.items.data.first?.price.id == priceID { return subscription }
-                try await stripe.cancelUnpaid(subscription)
+                try await Self.reportingPayment(of: state) { try await stripe.cancelUnpaid(subscription) }
             } else if !subscription.hasEnded {
                 return try await stripe.changePrice(of: subscription, to: priceID, idempotencyKey: key + "-update")
             }

@@ -91,12 +91,22 @@ struct StripeClient: Sendable {
         try await send(.GET, "/v1/subscriptions/\(id)?expand%5B%5D=latest_invoice", form: [], idempotencyKey: nil)
     }
 
+    /// The first payment of a subscription arrived after it was read as waiting for it.
+    struct FirstPaymentArrived: Error {}
+
     /// Ends a subscription still waiting for its first payment, which takes no other change. Its
     /// invoice is voided first: cancelling alone would leave it payable on its hosted page. A
-    /// void that Stripe refuses (the invoice was just paid) leaves the subscription standing.
+    /// void that Stripe refuses leaves the subscription standing; `FirstPaymentArrived` when the
+    /// refusal is because the customer has just paid.
     func cancelUnpaid(_ subscription: Subscription) async throws {
         if let invoice = subscription.latestInvoice {
-            let _: InvoiceReference = try await send(.POST, "/v1/invoices/\(invoice.id)/void", form: [], idempotencyKey: nil)
+            do {
+                let _: InvoiceReference = try await send(.POST, "/v1/invoices/\(invoice.id)/void", form: [], idempotencyKey: nil)
+            } catch let refusal as ServiceError where refusal.code == .failedPrecondition {
+                // Stripe voids only open invoices; its refusal does not say what became of this one.
+                guard try await self.subscription(id: subscription.id).awaitsFirstPayment else { throw FirstPaymentArrived() }
+                throw refusal
+            }
         }
         let _: Subscription = try await send(.DELETE, "/v1/subscriptions/\(subscription.id)", form: [], idempotencyKey: nil)
     }
