@@ -69,6 +69,7 @@ public actor MessageSpool {
             _ = try await connection.query(statement, [])
         }
         try await addLines(connection)
+        _ = try await connection.query("CREATE INDEX IF NOT EXISTS spooled_by_line ON spooled_messages (line, sequence)", [])
         var waiting: [String: Int] = [:]
         for row in try await connection.query("SELECT line, COUNT(*) AS n FROM spooled_messages GROUP BY line", []) {
             waiting[row.column("line")?.string ?? ""] = row.column("n")?.integer ?? 0
@@ -123,13 +124,19 @@ public actor MessageSpool {
     /// The oldest spooled message of a line outside `skipping`, if any, with its line as stored.
     /// One that cannot be read back (it can never be replayed, and would hold up its line's
     /// texts behind it) is moved aside to `unreadable_messages` and the next one returned.
+    ///
+    /// Each line's first text is found through the index, so the backlog of a line passed over
+    /// is never read through, however long it grows.
     public func oldest(skipping: Set<String> = []) async throws -> (sequence: Int, line: String, request: HandleInboundMessageRequest)? {
-        var query = "SELECT sequence, message_sid, request, line FROM spooled_messages"
-        if !skipping.isEmpty {
-            query += " WHERE line NOT IN (\(Array(repeating: "?", count: skipping.count).joined(separator: ", ")))"
-        }
-        while let row = try await connection.query(query + " ORDER BY sequence LIMIT 1", skipping.map { .text($0) }).first {
-            guard let sequence = row.column("sequence")?.integer else { return nil }
+        while true {
+            var first: SQLiteRow?
+            for line in waiting.keys where !skipping.contains(line) {
+                guard let head = try await connection.query(
+                    "SELECT sequence, message_sid, request, line FROM spooled_messages WHERE line = ? ORDER BY sequence LIMIT 1", [.text(line)]
+                ).first else { continue }
+                if (head.column("sequence")?.integer ?? .max) < (first?.column("sequence")?.integer ?? .max) { first = head }
+            }
+            guard let row = first, let sequence = row.column("sequence")?.integer else { return nil }
             if let request = Self.request(in: row) {
                 return (sequence, row.column("line")?.string ?? "", request)
             }
@@ -139,7 +146,6 @@ public actor MessageSpool {
             _ = try await connection.query("INSERT INTO unreadable_messages SELECT sequence, message_sid, request FROM spooled_messages WHERE sequence = ?", [.integer(sequence)])
             try await remove(sequence: sequence)
         }
-        return nil
     }
 
     public func remove(sequence: Int) async throws {

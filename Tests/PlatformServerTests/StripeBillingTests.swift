@@ -158,7 +158,7 @@ struct StripeBillingTests {
 
     @Test("a tier that waits for payment is withdrawn by staying, dropped when its subscription ends unpaid, and keeps no trial alive", arguments: TestBackend.available)
     func pendingTierEnds(backend: TestBackend) async throws {
-        try await Self.withTenantsPastTrial(["bravo", "carol", "dave", "erin", "frank", "greta"], backend: backend) { stripe, platform, deliver in
+        try await Self.withTenantsPastTrial(["bravo", "carol", "dave", "erin", "frank", "greta", "hana", "ivan", "jo"], backend: backend) { stripe, platform, deliver in
             let owner = platform.metadata(platform.ownerToken)
             let t0 = Int64(Date().timeIntervalSince1970) - 1000
             func billing(_ tenant: String) async throws -> TenantBilling {
@@ -240,13 +240,39 @@ struct StripeBillingTests {
             // subscription as unpaid and before the void reached Stripe: the same answer, and
             // nothing is cancelled.
             let greta = try await change("greta", to: .pro).billing
-            stripe.payBeforeNextVoid()
+            stripe.beforeNextVoid(.paid)
             let raced = await failure { try await change("greta", to: .elite) }
             #expect(raced?.reason == "pending_tier_paid", "\(String(describing: raced))")
             #expect(stripe.status(of: greta.stripeSubscriptionID) == "active")
             let gretaNow = try await billing("greta")
             #expect(gretaNow.pendingTier == .pro)
             #expect(gretaNow.stripeSubscriptionID == greta.stripeSubscriptionID)
+            // hana the same, staying on her plan.
+            let hana = try await change("hana", to: .pro).billing
+            stripe.beforeNextVoid(.paid)
+            let racedBack = await failure { try await change("hana", to: .starter) }
+            #expect(racedBack?.reason == "pending_tier_paid", "\(String(describing: racedBack))")
+            #expect(stripe.status(of: hana.stripeSubscriptionID) == "active")
+
+            // ivan's subscription expires unpaid just before he stays on his plan: nothing is left
+            // to end, and the withdrawal goes through.
+            let ivan = try await change("ivan", to: .pro).billing
+            stripe.beforeNextVoid(.expired)
+            let stayed = try await change("ivan", to: .starter).billing
+            #expect(stayed.pendingTier == .unspecified)
+            #expect(stayed.stripeSubscriptionID.isEmpty)
+            #expect(stripe.status(of: ivan.stripeSubscriptionID) == "incomplete_expired")
+            #expect(!stripe.requests.contains { $0.method == "DELETE" && $0.path.hasSuffix(ivan.stripeSubscriptionID) })
+
+            // jo's withdrawal voids the invoice, then Stripe fails the cancellation: the retry
+            // finds the invoice void already and finishes the job.
+            let jo = try await change("jo", to: .pro).billing
+            stripe.failNext("DELETE", status: 503, type: "api_error", code: "", message: "try again")
+            let interrupted = await failure { try await change("jo", to: .starter) }
+            #expect(interrupted?.reason == "stripe_unavailable")
+            let retried = try await change("jo", to: .starter).billing
+            #expect(retried.pendingTier == .unspecified)
+            #expect(stripe.status(of: jo.stripeSubscriptionID) == "canceled")
 
             // frank's trial has ended but the job has not run: his first payment makes him a
             // paying tenant on the tier he bought.

@@ -41,9 +41,9 @@ public final class FakeStripe: Sendable {
         /// Each invoice's status: open, paid or void.
         var invoices: [String: String] = [:]
         var replies: [String: (status: Int, body: String)] = [:]
-        var failures: [(status: Int, body: String)] = []
+        var failures: [(method: String?, status: Int, body: String)] = []
         var delay: Duration = .zero
-        var payBeforeVoid = false
+        var voidRace: VoidRace?
         var counter = 0
     }
 
@@ -52,10 +52,11 @@ public final class FakeStripe: Sendable {
 
     public var requests: [Recorded] { state.withLock { $0.requests } }
 
-    /// The next request gets this status and Stripe error instead of being served.
-    public func failNext(status: Int, type: String, code: String, message: String) {
+    /// The next request (of `method`, when given) gets this status and Stripe error instead of
+    /// being served.
+    public func failNext(_ method: String? = nil, status: Int, type: String, code: String, message: String) {
         let body = #"{"error":{"type":"\#(type)","code":"\#(code)","message":"\#(message)"}}"#
-        state.withLock { $0.failures.append((status, body)) }
+        state.withLock { $0.failures.append((method, status, body)) }
     }
 
     /// Every answer waits this long, so concurrent calls overlap.
@@ -88,10 +89,17 @@ public final class FakeStripe: Sendable {
         }
     }
 
-    /// The customer pays an invoice just before the next void of it reaches Stripe, which then
-    /// refuses the void as it refuses any for an invoice that is no longer open.
-    public func payBeforeNextVoid() {
-        state.withLock { $0.payBeforeVoid = true }
+    /// What happens to an unpaid subscription just before the next void of its invoice reaches
+    /// Stripe, which then refuses the void as it refuses any for an invoice no longer open.
+    public enum VoidRace: Sendable {
+        /// The customer pays the invoice: it is paid, the subscription active.
+        case paid
+        /// The subscription expires unpaid: Stripe voids the invoice itself.
+        case expired
+    }
+
+    public func beforeNextVoid(_ race: VoidRace) {
+        state.withLock { $0.voidRace = race }
     }
 
     /// Runs `body` with the fake listening on a loopback port; its argument is the base URL.
@@ -123,7 +131,10 @@ public final class FakeStripe: Sendable {
         if delay > .zero { try? await Task.sleep(for: delay) }
         let (status, body) = state.withLock { state -> (Int, String) in
             state.requests.append(Recorded(method: method, path: path, idempotencyKey: key, form: form))
-            if !state.failures.isEmpty { return state.failures.removeFirst() }
+            if let failure = state.failures.firstIndex(where: { $0.method == nil || $0.method == method }) {
+                let (_, status, body) = state.failures.remove(at: failure)
+                return (status, body)
+            }
             guard request.headers[.authorization] == "Bearer \(Self.secretKey)" else {
                 return (401, #"{"error":{"type":"invalid_request_error","message":"Invalid API Key provided"}}"#)
             }
@@ -162,12 +173,12 @@ public final class FakeStripe: Sendable {
                 metadata: form.filter { $0.key.hasPrefix("metadata[") }, invoiceID: "in_fake\(n)")
             state.subscriptions[subscription.id] = subscription
             state.invoices[subscription.invoiceID] = trialEnd == nil ? "open" : "paid"
-            return (200, json(subscription, periodEnd: periodEnd, expandInvoice: form["expand[]"] == "latest_invoice"))
+            return (200, json(subscription, periodEnd: periodEnd, invoiceStatus: state.invoices[subscription.invoiceID], expandInvoice: form["expand[]"] == "latest_invoice"))
         case ("POST", 4) where parts[1] == "invoices" && parts[3] == "void":
-            if state.payBeforeVoid, let paying = state.subscriptions.values.first(where: { $0.invoiceID == parts[2] }) {
-                state.payBeforeVoid = false
-                state.invoices[parts[2]] = "paid"
-                state.subscriptions[paying.id]?.status = "active"
+            if let race = state.voidRace, let raced = state.subscriptions.values.first(where: { $0.invoiceID == parts[2] }) {
+                state.voidRace = nil
+                state.invoices[parts[2]] = race == .paid ? "paid" : "void"
+                state.subscriptions[raced.id]?.status = race == .paid ? "active" : "incomplete_expired"
             }
             guard let status = state.invoices[parts[2]] else { return missing("invoice: '\(parts[2])'") }
             guard status == "open" else {
@@ -177,7 +188,7 @@ public final class FakeStripe: Sendable {
             return (200, #"{"id":"\#(parts[2])","object":"invoice","status":"void"}"#)
         case ("GET", 3):
             guard let subscription = state.subscriptions[parts[2]] else { return missing("subscription: '\(parts[2])'") }
-            return (200, json(subscription, periodEnd: periodEnd, expandInvoice: form["expand[]"] == "latest_invoice"))
+            return (200, json(subscription, periodEnd: periodEnd, invoiceStatus: state.invoices[subscription.invoiceID], expandInvoice: form["expand[]"] == "latest_invoice"))
         case ("DELETE", 3):
             guard var subscription = state.subscriptions[parts[2]] else { return missing("subscription: '\(parts[2])'") }
             guard subscription.status != "canceled" else {
@@ -185,7 +196,7 @@ public final class FakeStripe: Sendable {
             }
             subscription.status = "canceled"
             state.subscriptions[subscription.id] = subscription
-            return (200, json(subscription, periodEnd: periodEnd))
+            return (200, json(subscription, periodEnd: periodEnd, invoiceStatus: state.invoices[subscription.invoiceID]))
         case ("POST", 3):
             guard var subscription = state.subscriptions[parts[2]] else { return missing("subscription: '\(parts[2])'") }
             guard subscription.status != "canceled" else {
@@ -198,7 +209,7 @@ public final class FakeStripe: Sendable {
             guard let price = form["items[0][price]"] else { return param("items[0][price]") }
             subscription.price = price
             state.subscriptions[subscription.id] = subscription
-            return (200, json(subscription, periodEnd: periodEnd, expandInvoice: form["expand[]"] == "latest_invoice"))
+            return (200, json(subscription, periodEnd: periodEnd, invoiceStatus: state.invoices[subscription.invoiceID], expandInvoice: form["expand[]"] == "latest_invoice"))
         default:
             return missing("route")
         }
@@ -206,10 +217,10 @@ public final class FakeStripe: Sendable {
 
     /// The subscription as Stripe writes it; `latest_invoice` is the invoice's id unless the
     /// request asked to expand it.
-    private static func json(_ subscription: Subscription, periodEnd: Int64, expandInvoice: Bool = false) -> String {
+    private static func json(_ subscription: Subscription, periodEnd: Int64, invoiceStatus: String?, expandInvoice: Bool = false) -> String {
         let trial = subscription.trialEnd.map(String.init) ?? "null"
         let invoice = expandInvoice
-            ? #"{"id":"\#(subscription.invoiceID)","object":"invoice","status":"open","hosted_invoice_url":"\#(invoicePage(subscription.invoiceID))"}"#
+            ? #"{"id":"\#(subscription.invoiceID)","object":"invoice","status":"\#(invoiceStatus ?? "open")","hosted_invoice_url":"\#(invoicePage(subscription.invoiceID))"}"#
             : #""\#(subscription.invoiceID)""#
         return """
             {"id":"\(subscription.id)","object":"subscription","customer":"\(subscription.customer)","status":"\(subscription.status)",\

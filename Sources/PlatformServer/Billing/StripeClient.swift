@@ -39,8 +39,10 @@ struct StripeClient: Sendable {
         var id: String
         /// Where the customer pays it.
         var hostedInvoiceUrl: String?
+        /// draft, open, paid, uncollectible or void; nil when only the id was sent.
+        var status: String?
 
-        private enum CodingKeys: String, CodingKey { case id, hostedInvoiceUrl }
+        private enum CodingKeys: String, CodingKey { case id, hostedInvoiceUrl, status }
 
         init(from decoder: any Decoder) throws {
             if let id = try? decoder.singleValueContainer().decode(String.self) {
@@ -50,6 +52,7 @@ struct StripeClient: Sendable {
             let invoice = try decoder.container(keyedBy: CodingKeys.self)
             id = try invoice.decode(String.self, forKey: .id)
             hostedInvoiceUrl = try invoice.decodeIfPresent(String.self, forKey: .hostedInvoiceUrl)
+            status = try invoice.decodeIfPresent(String.self, forKey: .status)
         }
     }
 
@@ -95,17 +98,21 @@ struct StripeClient: Sendable {
     struct FirstPaymentArrived: Error {}
 
     /// Ends a subscription still waiting for its first payment, which takes no other change. Its
-    /// invoice is voided first: cancelling alone would leave it payable on its hosted page. A
-    /// void that Stripe refuses leaves the subscription standing; `FirstPaymentArrived` when the
-    /// refusal is because the customer has just paid.
+    /// invoice is voided first: cancelling alone would leave it payable on its hosted page.
+    /// Stripe voids only open invoices, and its refusal does not say what became of this one, so
+    /// the subscription is read again:
+    /// - ended meanwhile (expired, or cancelled in the dashboard): nothing is left to end;
+    /// - paid meanwhile: `FirstPaymentArrived`, and the subscription stands;
+    /// - its invoice void already (an earlier attempt got that far): it is cancelled.
     func cancelUnpaid(_ subscription: Subscription) async throws {
         if let invoice = subscription.latestInvoice {
             do {
                 let _: InvoiceReference = try await send(.POST, "/v1/invoices/\(invoice.id)/void", form: [], idempotencyKey: nil)
             } catch let refusal as ServiceError where refusal.code == .failedPrecondition {
-                // Stripe voids only open invoices; its refusal does not say what became of this one.
-                guard try await self.subscription(id: subscription.id).awaitsFirstPayment else { throw FirstPaymentArrived() }
-                throw refusal
+                let now = try await self.subscription(id: subscription.id)
+                if now.hasEnded { return }
+                guard now.awaitsFirstPayment else { throw FirstPaymentArrived() }
+                guard now.latestInvoice?.status == "void" else { throw refusal }
             }
         }
         let _: Subscription = try await send(.DELETE, "/v1/subscriptions/\(subscription.id)", form: [], idempotencyKey: nil)

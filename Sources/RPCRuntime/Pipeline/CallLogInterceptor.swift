@@ -52,8 +52,6 @@ public struct CallLogInterceptor: ServerInterceptor {
         let record = CallRecord(requestID: AuthenticationInterceptor.requestID(in: request.metadata))
         let log: @Sendable ((any Error)?) -> Void = { [logger] error in
             let code = error.map(RPCError.code(of:))
-            // What went wrong inside is for the operator: the client is told only "internal error".
-            let detail = (error as? ServiceError).flatMap { $0.code == .internalError ? $0.metadata["detail"] : nil }
             logger.log(level: Self.level(of: code), "rpc", metadata: {
                 var metadata: Logger.Metadata = [
                     "method": "\(context.descriptor.fullyQualifiedMethod)",
@@ -63,7 +61,7 @@ public struct CallLogInterceptor: ServerInterceptor {
                     "code": "\(code.map { "\($0)" } ?? "ok")",
                     "latency_ms": "\((ContinuousClock.now - started).roundedMilliseconds)",
                 ]
-                if let detail { metadata["detail"] = "\(detail)" }
+                if let detail = error.flatMap(Self.internalDetail(of:)) { metadata["detail"] = "\(detail)" }
                 return metadata
             }())
         }
@@ -91,6 +89,15 @@ public struct CallLogInterceptor: ServerInterceptor {
             log(error)
             throw error
         }
+    }
+
+    /// What went wrong inside a call that failed INTERNAL: for the operator, never the client.
+    /// An interceptor further in hands its failure on as an `RPCError` with the thrown error
+    /// as its cause.
+    static func internalDetail(of error: any Error) -> String? {
+        let thrown = (error as? RPCError)?.cause ?? error
+        guard let error = thrown as? ServiceError, error.code == .internalError else { return nil }
+        return error.metadata["detail"]
     }
 
     /// Success and the answers a client's own request earns are routine; other failures are

@@ -1,5 +1,4 @@
 import GRPCCore
-import Logging
 
 /// The typed stage of the pipeline, called by generated registrations once the interceptors have
 /// authenticated the caller: normalizes and validates the request, resolves and checks its tenant, applies the
@@ -102,8 +101,8 @@ public enum RPCPipeline {
         }
     }
 
-    /// Domain and RPC errors pass through; anything else is logged and becomes INTERNAL, so no
-    /// internal detail leaks to clients.
+    /// Domain and RPC errors pass through; anything else becomes INTERNAL, its detail for the
+    /// call log only, so none leaks to clients.
     static func guarded<T>(_ body: () async throws -> T) async throws -> T {
         do {
             return try await body()
@@ -116,8 +115,7 @@ public enum RPCPipeline {
         } catch is CancellationError {
             throw RPCError(code: .cancelled, message: "the call was cancelled")
         } catch {
-            Logger(label: "servicepro.rpc").error("unexpected handler error", metadata: ["error": "\(String(reflecting: error))"])
-            throw ServiceError.internal(String(describing: error))
+            throw ServiceError.internal(String(reflecting: error))
         }
     }
 }

@@ -15,7 +15,7 @@ struct BillingCommands: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "change-plan",
             abstract: "Upgrades or downgrades the tenant through Stripe. With no Stripe key configured the change",
-            discussion: "Upgrades or downgrades the tenant through Stripe. With no Stripe key configured the change\n applies directly, and the response says so.\n\nAllowed roles: platform owner, platform staff, tenant admin.\nRPC: servicepro.billing.v1.BillingService.ChangePlan. Use --json or --json-file for fields without a flag."
+            discussion: "Upgrades or downgrades the tenant through Stripe. With no Stripe key configured the change\n applies directly, and the response says so. FAILED_PRECONDITION `pending_tier_paid` when\n the tier waiting for its first payment was paid for before this call could withdraw or\n replace it.\n\nAllowed roles: platform owner, platform staff, tenant admin.\nRPC: servicepro.billing.v1.BillingService.ChangePlan. Use --json or --json-file for fields without a flag."
         )
 
         @OptionGroup var call: CallOptions

@@ -99,7 +99,9 @@ public protocol BillingServiceHandler: Sendable {
     func getTenantBilling(_ request: GetTenantBillingRequest, context: RequestContext) async throws -> TenantBilling
 
     /// Upgrades or downgrades the tenant through Stripe. With no Stripe key configured the change
-    /// applies directly, and the response says so.
+    /// applies directly, and the response says so. FAILED_PRECONDITION `pending_tier_paid` when
+    /// the tier waiting for its first payment was paid for before this call could withdraw or
+    /// replace it.
     func changePlan(_ request: ChangePlanRequest, context: RequestContext) async throws -> ChangePlanResponse
 
     /// Staff override of the billing status, with a reason. Only valid transitions
@@ -286,7 +288,9 @@ public enum BillingService {
         }
 
         /// Upgrades or downgrades the tenant through Stripe. With no Stripe key configured the change
-        /// applies directly, and the response says so.
+        /// applies directly, and the response says so. FAILED_PRECONDITION `pending_tier_paid` when
+        /// the tier waiting for its first payment was paid for before this call could withdraw or
+        /// replace it.
         public func changePlan(
             _ request: ChangePlanRequest,
             metadata: Metadata = [:],
