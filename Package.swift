@@ -205,11 +205,19 @@ let package = Package(
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "Logging", package: "swift-log"),
             ]),
         .testTarget(name: "PlatformServerTests", dependencies: ["PlatformServer", "PlatformTestSupport"]),
         .testTarget(
             name: "TwilioBridgeTests",
-            dependencies: ["TwilioBridge", "PlatformTestSupport", .product(name: "SQLiteNIO", package: "sqlite-nio")]),
+            dependencies: [
+                "TwilioBridge", "PlatformTestSupport",
+                .product(name: "SQLiteNIO", package: "sqlite-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                // The fake platforms the spool's tests stand up in the test process.
+                .product(name: "GRPCInProcessTransport", package: "grpc-swift-2"),
+                .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
+            ]),
         .testTarget(name: "SpctlTests", dependencies: ["SpctlCommands", "PlatformTestSupport"]),
         // The Python oracles run from the source tree, not as bundled resources.
         .testTarget(name: "EndToEndTests", dependencies: ["PlatformServer", "PlatformTestSupport"], exclude: ["Python"]),

@@ -4,8 +4,8 @@ import NIOCore
 import ServiceProAPI
 import SQLiteNIO
 
-/// Inbound texts the platform could not take yet, in arrival order, in a SQLite file that
-/// survives restarts. Each is replayed until the platform accepts it; the platform is
+/// Inbound texts the platform could not take yet, in arrival order per line, in a SQLite file
+/// that survives restarts. Each is replayed until the platform accepts it; the platform is
 /// idempotent on MessageSid, so a replay after a crash between sending and deleting still
 /// stores the message exactly once.
 ///
@@ -109,14 +109,14 @@ public actor MessageSpool {
         let line = Self.line(of: request)
         // Counted before the insert, which suspends this actor: a text that arrives meanwhile
         // must see this one waiting, and queue behind it rather than go straight to the platform.
-        count(line, +1)
+        adjustWaiting(line, by: +1)
         do {
             let inserted = try await connection.query(
                 "INSERT INTO spooled_messages (message_sid, request, line) VALUES (?, ?, ?) ON CONFLICT DO NOTHING RETURNING sequence",
                 [.text(request.messageSid), .blob(ByteBuffer(bytes: bytes)), .text(line)])
-            if inserted.isEmpty { count(line, -1) }
+            if inserted.isEmpty { adjustWaiting(line, by: -1) }
         } catch {
-            count(line, -1)
+            adjustWaiting(line, by: -1)
             throw error
         }
     }
@@ -150,11 +150,11 @@ public actor MessageSpool {
 
     public func remove(sequence: Int) async throws {
         for row in try await connection.query("DELETE FROM spooled_messages WHERE sequence = ? RETURNING line", [.integer(sequence)]) {
-            count(row.column("line")?.string ?? "", -1)
+            adjustWaiting(row.column("line")?.string ?? "", by: -1)
         }
     }
 
-    /// How many texts wait.
+    /// How many texts wait, on every line (for tests and operators; the webhooks ask per line).
     public func count() -> Int {
         waiting.values.reduce(0, +)
     }
@@ -164,9 +164,9 @@ public actor MessageSpool {
         waiting[Self.line(of: request)] != nil
     }
 
-    private func count(_ line: String, _ change: Int) {
-        let count = waiting[line, default: 0] + change
-        waiting[line] = count > 0 ? count : nil
+    private func adjustWaiting(_ line: String, by change: Int) {
+        let waitingNow = waiting[line, default: 0] + change
+        waiting[line] = waitingNow > 0 ? waitingNow : nil
     }
 
     private static func request(in row: SQLiteRow) -> HandleInboundMessageRequest? {

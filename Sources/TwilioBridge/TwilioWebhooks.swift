@@ -9,7 +9,8 @@ import ServiceProAPI
 ///
 /// Twilio never gets a 5xx: a request that is not Twilio's gets 403 (bad signature) or 400 (bad
 /// body); when the platform is down or slow, callers hear a polite fallback and are connected to
-/// the last-known forward number, and texts go to the durable spool to be replayed in order.
+/// the last-known forward number, and texts go to the durable spool to be replayed in order,
+/// line by line.
 struct TwilioWebhooks<Transport: ClientTransport>: Sendable {
     let platform: PlatformClient<Transport>
     let verifier: TwilioSignatureVerifier?
@@ -122,7 +123,7 @@ struct TwilioWebhooks<Transport: ClientTransport>: Sendable {
                         "message_sid": "\(message.messageSid)", "error": "\(error)",
                     ])
                 } else if let error = error as? RPCError, error.isTenantBacklog {
-                    // One line per text of a flood; the platform logs each refusal already.
+                    // One log entry per text of a flood; the platform logs each refusal already.
                     logger.debug("tenant backlogged: spooled an inbound text", metadata: ["message_sid": "\(message.messageSid)"])
                 } else {
                     logger.warning("platform unavailable: spooled an inbound text", metadata: ["message_sid": "\(message.messageSid)", "error": "\(error)"])

@@ -1,7 +1,6 @@
 import ArgumentParser
 import Foundation
 import GRPCCore
-import GRPCProtobuf
 import RPCRuntime
 
 /// Where a command connects and with which token: flags, then SPCTL_SERVER / SPCTL_TOKEN, then
@@ -75,7 +74,6 @@ struct Target {
     /// stopped, revoked, expired, or gone with its tenant.
     func impersonationEnded(by error: RPCError) -> Bool {
         guard impersonation != nil, error.code == .unauthenticated else { return false }
-        let reason = (try? error.unpackGoogleRPCStatus())?.details.compactMap(\.errorInfo).first?.reason
-        return ["impersonation_expired", "impersonation_ended", "invalid_token"].contains(reason)
+        return ["impersonation_expired", "impersonation_ended", "invalid_token"].contains(error.errorInfoReason)
     }
 }

@@ -840,7 +840,8 @@ struct OperationsTests {
             let slow = try #require(next.first { $0.name.hasSuffix("/slow") })
             #expect(slow.updateTime.date > known.updateTime.date, "stamped when it was written, whatever the writer's clock")
 
-            // A long read that writes nothing, such as an export's snapshot, holds nothing back.
+            // A long read that writes nothing, such as an export's snapshot, holds nothing back
+            // between its statements.
             let (besideRead, fresh) = try await platform.database.snapshot(.tenant("acme")) { tx in
                 _ = try await tx.query("SELECT count(*) FROM customers")
                 let fresh = try await restamped(try await partner.customer("acme", "Fresh"))

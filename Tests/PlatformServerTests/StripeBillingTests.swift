@@ -156,7 +156,7 @@ struct StripeBillingTests {
         }
     }
 
-    @Test("a tier that waits for payment is withdrawn by staying, dropped when its subscription ends unpaid, and keeps no trial alive", arguments: TestBackend.available)
+    @Test("a tier that waits for payment is withdrawn by staying, dropped when its subscription ends unpaid, keeps no trial alive, and stands when paid before the void", arguments: TestBackend.available)
     func pendingTierEnds(backend: TestBackend) async throws {
         try await Self.withTenantsPastTrial(["bravo", "carol", "dave", "erin", "frank", "greta", "hana", "ivan", "jo"], backend: backend) { stripe, platform, deliver in
             let owner = platform.metadata(platform.ownerToken)
@@ -237,7 +237,7 @@ struct StripeBillingTests {
             #expect(stripe.status(of: erin.stripeSubscriptionID) == "active")
 
             // greta pays while she switches to another plan, after the platform read her
-            // subscription as unpaid and before the void reached Stripe: the same answer, and
+            // subscription as unpaid and before the void reached Stripe: erin's answer, and
             // nothing is cancelled.
             let greta = try await change("greta", to: .pro).billing
             stripe.beforeNextVoid(.paid)

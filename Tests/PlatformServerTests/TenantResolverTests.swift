@@ -120,7 +120,8 @@ struct TenantResolverTests {
 }
 
 /// A store that counts the transactions it is asked for, failing the first `failingFirst`; reads
-/// and single statements run as transactions through the protocol's defaults, so they count too.
+/// and single statements run as transactions through the protocol's defaults, so they count too
+/// (snapshots pass through uncounted).
 private final class CountingDatabase: Database {
     private let base: any Database
     private let failingFirst: Int

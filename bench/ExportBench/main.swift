@@ -110,7 +110,7 @@ struct ExportBench: AsyncParsableCommand {
             // export reads), and nothing else.
             let baselineStart = clock.now
             let rows = try await database.snapshot(.tenant(ExportBench.tenant)) { [pageSize] tx in
-                var rows = 0
+                var read = 0
                 var last = ""
                 while true {
                     let page = try await tx.query("""
@@ -119,8 +119,8 @@ struct ExportBench: AsyncParsableCommand {
                         FROM text_messages WHERE tenant_id = \(ExportBench.tenant) AND message_id > \(last)
                         ORDER BY message_id LIMIT \(pageSize)
                         """)
-                    rows += page.count
-                    guard page.count == pageSize, let id = try page.last?.string("message_id") else { return rows }
+                    read += page.count
+                    guard page.count == pageSize, let id = try page.last?.string("message_id") else { return read }
                     last = id
                 }
             }

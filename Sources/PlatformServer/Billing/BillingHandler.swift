@@ -150,7 +150,7 @@ public struct BillingHandler: BillingServiceHandler {
         if let stripe, let subscriptionID = current.stripeSubscriptionID {
             let subscription = try await stripe.subscription(id: subscriptionID)
             if subscription.awaitsFirstPayment {
-                try await Self.reportingPayment(of: current) { try await stripe.cancelUnpaid(subscription) }
+                try await Self.cancelUnpaid(subscription, of: current, through: stripe)
             } else if !subscription.hasEnded {
                 throw Self.pendingTierPaid(current)
             }
@@ -173,11 +173,11 @@ public struct BillingHandler: BillingServiceHandler {
             message: "the \(state.pendingTier?.storedName ?? "") plan of \(state.name) has just been paid for; get the billing record again")
     }
 
-    /// Runs `cancel`, an end of the waiting tier's subscription, answering a payment that beat
-    /// it as `pending_tier_paid`.
-    private static func reportingPayment(of state: BillingState, _ cancel: () async throws -> Void) async throws {
+    /// Ends `subscription`, the waiting tier's, unpaid; a payment that beat it is
+    /// `pending_tier_paid`.
+    private static func cancelUnpaid(_ subscription: StripeClient.Subscription, of state: BillingState, through stripe: StripeClient) async throws {
         do {
-            try await cancel()
+            try await stripe.cancelUnpaid(subscription)
         } catch is StripeClient.FirstPaymentArrived {
             throw pendingTierPaid(state)
         }
@@ -199,7 +199,7 @@ public struct BillingHandler: BillingServiceHandler {
                 // Still waiting for its first payment, it takes no change: it stands if it is
                 // for this tier, else a new one replaces it.
                 if subscription.items.data.first?.price.id == priceID { return subscription }
-                try await Self.reportingPayment(of: state) { try await stripe.cancelUnpaid(subscription) }
+                try await Self.cancelUnpaid(subscription, of: state, through: stripe)
             } else if !subscription.hasEnded {
                 return try await stripe.changePrice(of: subscription, to: priceID, idempotencyKey: key + "-update")
             }

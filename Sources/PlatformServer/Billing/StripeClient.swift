@@ -99,8 +99,8 @@ struct StripeClient: Sendable {
 
     /// Ends a subscription still waiting for its first payment, which takes no other change. Its
     /// invoice is voided first: cancelling alone would leave it payable on its hosted page.
-    /// Stripe voids only open invoices, and its refusal does not say what became of this one, so
-    /// the subscription is read again:
+    /// Stripe voids only open invoices. A refused void (any 4xx but 429) does not say what became
+    /// of this one, so the subscription is read again:
     /// - ended meanwhile (expired, or cancelled in the dashboard): nothing is left to end;
     /// - paid meanwhile: `FirstPaymentArrived`, and the subscription stands;
     /// - its invoice void already (an earlier attempt got that far): it is cancelled.

@@ -54,7 +54,7 @@ struct ExportArchiveBuilder: Sendable {
     /// customer the archive lacks, however long the export runs beside new writes.
     func build(
         _ job: ExportJobRecord, in workDirectory: URL, now: Date = Date(),
-        progress: @escaping @Sendable (Int) async throws -> Void
+        progress: @Sendable (Int) async throws -> Void
     ) async throws -> ExportArchive {
         let tables = job.entities.compactMap(ExportTable.of)
         let (files, counts) = try await database.snapshot(.tenant(job.tenantID)) { tx in
@@ -95,11 +95,10 @@ struct ExportArchiveBuilder: Sendable {
         _ tables: [ExportTable], from tx: TenantTransaction, into workDirectory: URL,
         progress: @Sendable (Int) async throws -> Void
     ) async throws -> ([FileEntry], [ExportEntity: Int64]) {
-        var totals: Int64 = 0
+        var allRows: Int64 = 0
         for table in tables {
-            totals += try await tx.select("COUNT(*) AS n", from: table.table).first?.int("n") ?? 0
+            allRows += try await tx.select("COUNT(*) AS n", from: table.table).first?.int("n") ?? 0
         }
-        let allRows = max(totals, 1)
         var done: Int64 = 0
         var files: [FileEntry] = []
         var counts: [ExportEntity: Int64] = [:]
@@ -130,7 +129,7 @@ struct ExportArchiveBuilder: Sendable {
                     try jsonl.write(jsonBytes)
                     rows += Int64(page.count)
                     done += Int64(page.count)
-                    try await progress(Int(done * 90 / allRows))
+                    try await progress(Int(done * 90 / max(allRows, 1)))
                 }
             } catch {
                 next?.cancel()

@@ -33,7 +33,7 @@ struct ChangeSync: Sendable {
         ListOrder(column: "update_time", direction: .oldestFirst, idColumn: collection.idColumn)
     }
 
-    /// The listing's conditions: changed at or after `since`, and before the horizon.
+    /// The listing's conditions: changed at or after `since`, and on PostgreSQL before the horizon.
     func conditions(_ tx: any SQLTransaction) async throws -> [SQLStatement] {
         var conditions: [SQLStatement] = ["update_time >= \(since)"]
         if tx.dialect == .postgres {
@@ -42,7 +42,8 @@ struct ChangeSync: Sendable {
         return conditions
     }
 
-    /// Our own statement is running, so only a server that hides all activity has no horizon.
+    /// The horizon, in microseconds since 1970 as `update_time` is stored. Our own statement is
+    /// running, so only a server that hides all activity has none.
     private static func horizon(_ tx: any SQLTransaction) async throws -> Int64 {
         let row = try await tx.first("""
             SELECT (EXTRACT(EPOCH FROM min(CASE WHEN backend_xid IS NOT NULL THEN xact_start

@@ -7,7 +7,7 @@ import SwiftProtobuf
 ///
 /// Names, numbers, emails and external ids are trimmed (notes are kept as typed); a phone number
 /// or external id another of the tenant's customers has is ALREADY_EXISTS. Inbound texts and calls
-/// add customers too, by number, through ``CustomerRecords/findOrCreate(phone:_:now:)``: those
+/// add customers too, by number, through ``CustomerRecords/findOrCreate(phone:_:)``: those
 /// have no display name until someone gives them one.
 public struct CustomerHandler: CustomerServiceHandler {
     let database: any Database

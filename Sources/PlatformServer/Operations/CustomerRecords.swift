@@ -43,7 +43,6 @@ enum CustomerRecords {
     /// The customer with this number, created on first contact (an inbound text or call), with
     /// no name yet. Returns (id, created); nil when the number is not E.164, e.g. a withheld one.
     static func findOrCreate(phone: String, _ tx: TenantTransaction) async throws -> (id: String, created: Bool)? {
-        let now = Date()  // inside the transaction: see ChangeSync
         // A withheld number is no one's: linking it would make every anonymous caller one customer.
         guard CallerNumber.canTakeTexts(phone) else { return nil }
         func existing() async throws -> (id: String, created: Bool)? {
@@ -52,6 +51,7 @@ enum CustomerRecords {
         if let found = try await existing() { return found }
         // Two first texts from a new number at once: the second finds the first's customer.
         let id = ResourceCollection.newID()
+        let now = Date()  // inside the transaction: see ChangeSync
         if try await tx.insertIfAbsent(into: collection.table, newRow(Customer.with { $0.phoneNumber = phone }, id: id, now: now)) {
             return (id, true)
         }

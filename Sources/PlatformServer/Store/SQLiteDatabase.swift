@@ -117,8 +117,7 @@ public final class SQLiteDatabase: Database {
             }
             result = try await body(SQLiteTransaction(connection: connection, scope: scope))
         } catch {
-            // The future-based close, once (see `closed`): the async one skips the work for a
-            // cancelled task.
+            // The future-based close: the async one skips the work for a cancelled task.
             try? await connection.close().get()
             throw error
         }

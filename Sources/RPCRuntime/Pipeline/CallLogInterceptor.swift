@@ -37,7 +37,8 @@ public final class CallRecord: Sendable {
 }
 
 /// The outermost interceptor: one structured log line per call with method, request id, tenant,
-/// principal, status code and latency, written when the response has been fully sent.
+/// principal, status code and latency, written when the response has been fully sent. A call
+/// that fails INTERNAL is logged at error, with the detail the client never sees (`detail`).
 public struct CallLogInterceptor: ServerInterceptor {
     let logger: Logger
 
