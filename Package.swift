@@ -200,7 +200,7 @@ let package = Package(
         .testTarget(
             name: "RPCRuntimeTests",
             dependencies: [
-                "RPCRuntime", "ServiceProAPI",
+                "RPCRuntime", "ServiceProAPI", "PlatformTestSupport",
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),

@@ -136,13 +136,4 @@ struct ApiKeyCacheTests {
     private static func waitUntilForgotten(_ keyID: String, by platform: TestPlatform) async throws {
         try await poll("replica to forget \(keyID)") { platform.server.apiKeyCache.entry(keyID: keyID) == nil }
     }
-
-    /// Notifications take milliseconds; five seconds is a failure.
-    private static func poll(_ what: String, _ condition: () -> Bool) async throws {
-        let deadline = ContinuousClock.now + .seconds(5)
-        while !condition() {
-            guard ContinuousClock.now < deadline else { throw TestSetupError("timed out waiting for \(what)") }
-            try await Task.sleep(for: .milliseconds(10))
-        }
-    }
 }

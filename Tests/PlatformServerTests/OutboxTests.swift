@@ -477,39 +477,3 @@ struct OutboxTests {
         }
     }
 }
-
-/// Keeps what a logger was given, to check what the logging sender recorded.
-final class LogCapture: Sendable {
-    struct Line: Sendable {
-        let message: String
-        let metadata: [String: String]
-    }
-
-    private let storage = Mutex<[Line]>([])
-
-    var lines: [Line] { storage.withLock { $0 } }
-
-    var logger: Logger {
-        Logger(label: "test.outbox.capture") { _ in Handler(capture: self) }
-    }
-
-    fileprivate func append(_ line: Line) {
-        storage.withLock { $0.append(line) }
-    }
-
-    struct Handler: LogHandler {
-        let capture: LogCapture
-        var metadata: Logger.Metadata = [:]
-        var logLevel: Logger.Level = .trace
-
-        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-            get { metadata[key] }
-            set { metadata[key] = newValue }
-        }
-
-        func log(event: LogEvent) {
-            let merged = metadata.merging(event.metadata ?? [:]) { $1 }
-            capture.append(Line(message: event.message.description, metadata: merged.mapValues(\.description)))
-        }
-    }
-}

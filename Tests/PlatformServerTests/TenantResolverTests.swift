@@ -70,7 +70,7 @@ struct TenantResolverTests {
         try await TestPlatform.with(.postgres) { primary in
             try await primary.createTenant("acme")
             try await primary.withReplica { replica in
-                try await Self.poll("the replica to follow phone config changes", within: .seconds(5)) {
+                try await poll("the replica to follow phone config changes", within: .seconds(5)) {
                     replica.server.tenantResolver.isFollowingChanges
                 }
                 let inbound = InboundService.Client(wrapping: replica.client)
@@ -86,14 +86,14 @@ struct TenantResolverTests {
                     $0.phoneConfig = .with { $0.phoneNumber = "+19185550101" }
                 }, metadata: primary.metadata(primary.ownerToken))
                 // Well within the resolver's 5 s reload interval: only the feed can be this quick.
-                try await Self.poll("the replica to route the new number", within: .seconds(2)) {
+                try await poll("the replica to route the new number", within: .seconds(2)) {
                     try await tenantFor("+19185550101") == "acme"
                 }
 
                 try await primary.database.transaction(.platform) { tx in
                     try await tx.execute("UPDATE phone_configs SET phone_number = \("+19185550102") WHERE tenant_id = \("acme")")
                 }
-                try await Self.poll("the replica to route a number changed by hand", within: .seconds(2)) {
+                try await poll("the replica to route a number changed by hand", within: .seconds(2)) {
                     try await tenantFor("+19185550102") == "acme"
                 }
                 #expect(try await tenantFor("+19185550101") == "root")
@@ -110,13 +110,6 @@ struct TenantResolverTests {
         }
     }
 
-    private static func poll(_ what: String, within limit: Duration, _ condition: () async throws -> Bool) async throws {
-        let deadline = ContinuousClock.now + limit
-        while try await !condition() {
-            guard ContinuousClock.now < deadline else { throw TestSetupError("timed out waiting for \(what)") }
-            try await Task.sleep(for: .milliseconds(10))
-        }
-    }
 }
 
 /// A store that counts the transactions it is asked for, failing the first `failingFirst`; reads

@@ -2,9 +2,9 @@ import GRPCCore
 import GRPCNIOTransportHTTP2
 import GRPCProtobuf
 import Logging
+import PlatformTestSupport
 @testable import RPCRuntime
 import SwiftProtobuf
-import Synchronization
 import Testing
 
 /// The call log's one line per call: an internal error's detail reaches the operator's log,
@@ -15,12 +15,11 @@ struct CallLogTests {
 
     @Test("an internal error is logged at error with its detail; the client gets none of it")
     func internalErrorDetail() async throws {
-        let lines = LoggedLines()
-        let logger = Logger(label: "test.calls") { _ in CapturingLogHandler(lines: lines) }
+        let capture = LogCapture()
         let transport = HTTP2ServerTransport.Posix(address: .ipv4(host: "127.0.0.1", port: 0), transportSecurity: .plaintext)
         // As in the platform's pipeline, an interceptor sits inside the call log: what reaches
         // the call log is then grpc-swift's RPCError, with the handler's error as its cause.
-        let server = GRPCServer(transport: transport, services: [Failing()], interceptors: [CallLogInterceptor(logger: logger), PassThrough()])
+        let server = GRPCServer(transport: transport, services: [Failing()], interceptors: [CallLogInterceptor(logger: capture.logger), PassThrough()])
         let error = try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await server.serve() }
             defer { server.beginGracefulShutdown() }
@@ -41,7 +40,7 @@ struct CallLogTests {
         #expect(error?.message == "internal error")
         let status = try #require(try error?.unpackGoogleRPCStatus())
         #expect(status.details.compactMap(\.errorInfo).first?.metadata.isEmpty == true, "nothing of the detail reaches the client")
-        let logged = lines.all.withLock { $0 }
+        let logged = capture.lines
         #expect(logged.count == 1)
         #expect(logged.first?.level == .error)
         #expect(logged.first?.metadata["detail"] == "ledger row 42 has no amount")
@@ -68,24 +67,5 @@ private struct PassThrough: ServerInterceptor {
         next: @Sendable (StreamingServerRequest<Input>, ServerContext) async throws -> StreamingServerResponse<Output>
     ) async throws -> StreamingServerResponse<Output> {
         try await next(request, context)
-    }
-}
-
-private final class LoggedLines: Sendable {
-    let all = Mutex<[(level: Logger.Level, metadata: Logger.Metadata)]>([])
-}
-
-private struct CapturingLogHandler: LogHandler {
-    let lines: LoggedLines
-    var metadata: Logger.Metadata = [:]
-    var logLevel: Logger.Level = .trace
-
-    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-        get { metadata[key] }
-        set { metadata[key] = newValue }
-    }
-
-    func log(event: LogEvent) {
-        lines.all.withLock { $0.append((event.level, event.metadata ?? [:])) }
     }
 }

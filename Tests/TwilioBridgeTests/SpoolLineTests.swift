@@ -45,12 +45,12 @@ struct SpoolLineTests {
                 try await bridge.spool.append(.with {
                     $0.messageSid = "SM" + String(format: "%032x", 4); $0.from = "+15550002222"; $0.to = Self.quietNumber
                 })
-                try await waitUntil { await bridge.spool.count() == 3 }
+                try await poll("the drainer to replay the quiet line") { await bridge.spool.count() == 3 }
                 #expect(platform.stored == [2, 4])
                 #expect(!platform.attempted.contains(3), "a line's later text waits for its first")
 
                 platform.clearBacklog()
-                try await waitUntil { await bridge.spool.count() == 0 }
+                try await poll("the spool to drain") { await bridge.spool.count() == 0 }
                 #expect(platform.stored == [2, 4, 1, 3, 5], "the busy lines' texts in the order they came")
             }
         }
@@ -76,13 +76,6 @@ struct SpoolLineTests {
         #expect(await spool.count() == 0)
         #expect(await !spool.holdsLine(of: waiting))
         try await spool.close()
-    }
-
-    private func waitUntil(_ condition: () async -> Bool) async throws {
-        for _ in 0..<100 where await !condition() {
-            try await Task.sleep(for: .milliseconds(50))
-        }
-        #expect(await condition())
     }
 }
 
