@@ -1,11 +1,13 @@
 // rpc-floor: what one unary gRPC call costs on this machine, with nothing behind it.
 //
 // The webhook bench's e2e path makes one platform RPC per text. This measures the floor under
-// that: the Health/Check call over loopback HTTP/2 from one client connection, as the bridge
-// makes its calls, at the same concurrency. Two servers, alternated in rounds:
-//   bare      grpc-swift's GRPCServer with the health service and no interceptors
-//   pipeline  the platform's RPCServer: call-log and authentication interceptors (Health is an
-//             open method, so no key is looked up), logging at the level given
+// that: the Health/Check call over loopback HTTP/2 from one client connection (or
+// --connections), as the bridge makes its calls, at the same concurrency. Three servers,
+// alternated in rounds:
+//   bare        grpc-swift's GRPCServer with the health service and no interceptors
+//   pipeline    the platform's RPCServer: call-log and authentication interceptors (Health is an
+//               open method, so no key is looked up), logging at the level given
+//   in-process  grpc-swift's GRPCServer over the in-process transport, no interceptors
 // See docs/benchmarks.md.
 
 import ArgumentParser
@@ -29,8 +31,11 @@ struct RPCFloor: AsyncParsableCommand {
     @Option(help: "Rounds; each runs both servers, in alternating order.")
     var rounds = 4
 
-    @Option(help: "Concurrent calls, all on one client connection.")
+    @Option(help: "Concurrent calls, spread over --connections client connections.")
     var concurrency = 64
+
+    @Option(help: "Client connections; calls take them in turn.")
+    var connections = 1
 
     @Option(name: .customLong("log-level"), help: "Log level of the pipeline's call log; info writes one line per call.")
     var logLevel: String = "info"
@@ -62,17 +67,19 @@ struct RPCFloor: AsyncParsableCommand {
             }
         }
         print("rpc-floor: concurrency \(concurrency) on one connection, \(calls) calls per server in each of \(rounds) rounds, log level \(logLevel), \(timeoutMilliseconds > 0 ? "deadline \(timeoutMilliseconds) ms (\(deadline.rawValue))" : "no deadline")\n")
-        print("| server | calls | calls/s | p50 ms | p99 ms | CPU per call (2 cores) |")
-        print("|---|---:|---:|---:|---:|---:|")
+        print("| server | calls | calls/s | p50 ms | p99 ms | CPU per call | cores busy |")
+        print("|---|---:|---:|---:|---:|---:|---:|")
         for kind in ["bare", "pipeline", "in-process"] {
             let phases = results[kind]!
             let latencies = phases.flatMap(\.latencies).sorted()
             let seconds = phases.map(\.seconds).reduce(0, +)
+            let cpuSeconds = phases.map(\.cpuSeconds).reduce(0, +)
             let rate = Double(latencies.count) / seconds
             func percentile(_ p: Double) -> String {
                 String(format: "%.2f", latencies[min(latencies.count - 1, Int((p * Double(latencies.count)).rounded(.up)) - 1)] * 1000)
             }
-            print("| \(kind) | \(latencies.count) | \(Int(rate)) | \(percentile(0.5)) | \(percentile(0.99)) | \(String(format: "%.2f", 2000 / rate)) ms |")
+            let cpuPerCall = String(format: "%.3f", cpuSeconds * 1000 / Double(latencies.count))
+            print("| \(kind) | \(latencies.count) | \(Int(rate)) | \(percentile(0.5)) | \(percentile(0.99)) | \(cpuPerCall) ms | \(String(format: "%.2f", cpuSeconds / seconds)) |")
         }
     }
 
@@ -89,6 +96,16 @@ struct RPCFloor: AsyncParsableCommand {
     struct Phase {
         var latencies: [Double]
         var seconds: Double
+        /// The process's user and system CPU time over the phase, all threads.
+        var cpuSeconds: Double
+    }
+
+    /// The process's CPU time so far, user and system, all threads.
+    static func processCPUSeconds() -> Double {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        func seconds(_ time: timeval) -> Double { Double(time.tv_sec) + Double(time.tv_usec) / 1e6 }
+        return seconds(usage.ru_utime) + seconds(usage.ru_stime)
     }
 
     private func measure(_ kind: String, logger: Logger) async throws -> Phase {
@@ -121,47 +138,67 @@ struct RPCFloor: AsyncParsableCommand {
     }
 
     private func calls(port: Int) async throws -> Phase {
-        try await calls(over: try HTTP2ClientTransport.Posix(target: .ipv4(address: "127.0.0.1", port: port), transportSecurity: .plaintext))
+        let transports = try (0..<connections).map { _ in
+            try HTTP2ClientTransport.Posix(target: .ipv4(address: "127.0.0.1", port: port), transportSecurity: .plaintext)
+        }
+        return try await calls(over: transports)
     }
 
-    private func calls(over transport: some ClientTransport) async throws -> Phase {
-        return try await withGRPCClient(transport: transport) { client in
-            let descriptor = MethodDescriptor(service: ServiceDescriptor(fullyQualifiedService: HealthService.serviceName), method: "Check")
-            let options = callOptions, callDeadline = callDeadline
-            @Sendable func unary() async throws {
-                // An empty message is an empty HealthCheckRequest (the whole server); the response's
-                // one field is skipped as unknown.
-                _ = try await client.unary(
-                    request: ClientRequest(message: Google_Protobuf_Empty()),
-                    descriptor: descriptor,
-                    serializer: ProtobufSerializer<Google_Protobuf_Empty>(),
-                    deserializer: ProtobufDeserializer<Google_Protobuf_Empty>(),
-                    options: options) { try $0.message }
-            }
-            func call() async throws {
-                if let callDeadline { try await callDeadline.run(unary) } else { try await unary() }
-            }
-            for _ in 0..<200 { try await call() }  // warm-up
-            let perCaller = calls / concurrency
-            let started = ContinuousClock.now
-            let latencies = try await withThrowingTaskGroup(of: [Double].self) { group in
-                for _ in 0..<concurrency {
-                    group.addTask {
-                        var mine: [Double] = []
-                        for _ in 0..<perCaller {
-                            let start = ContinuousClock.now
-                            try await call()
-                            let elapsed = ContinuousClock.now - start
-                            mine.append(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
-                        }
-                        return mine
-                    }
-                }
-                return try await group.reduce(into: []) { $0 += $1 }
-            }
-            let elapsed = ContinuousClock.now - started
-            return Phase(latencies: latencies, seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+    private func calls<Transport: ClientTransport>(over transport: Transport) async throws -> Phase {
+        try await calls(over: [transport])
+    }
+
+    /// Runs the phase with one client per transport, callers taking the clients in turn.
+    private func calls<Transport: ClientTransport>(over transports: [Transport]) async throws -> Phase {
+        try await withThrowingTaskGroup(of: Void.self) { running in
+            let clients = transports.map { GRPCClient(transport: $0) }
+            for client in clients { running.addTask { try await client.runConnections() } }
+            defer { clients.forEach { $0.beginGracefulShutdown() } }
+            return try await calls(through: clients)
         }
+    }
+
+    private func calls<Transport: ClientTransport>(through clients: [GRPCClient<Transport>]) async throws -> Phase {
+        let descriptor = MethodDescriptor(service: ServiceDescriptor(fullyQualifiedService: HealthService.serviceName), method: "Check")
+        let options = callOptions, callDeadline = callDeadline
+        @Sendable func unary(_ client: GRPCClient<Transport>) async throws {
+            // An empty message is an empty HealthCheckRequest (the whole server); the response's
+            // one field is skipped as unknown.
+            _ = try await client.unary(
+                request: ClientRequest(message: Google_Protobuf_Empty()),
+                descriptor: descriptor,
+                serializer: ProtobufSerializer<Google_Protobuf_Empty>(),
+                deserializer: ProtobufDeserializer<Google_Protobuf_Empty>(),
+                options: options) { try $0.message }
+        }
+        @Sendable func call(_ client: GRPCClient<Transport>) async throws {
+            if let callDeadline { try await callDeadline.run { try await unary(client) } } else { try await unary(client) }
+        }
+        for warmUp in 0..<200 { try await call(clients[warmUp % clients.count]) }
+        let perCaller = calls / concurrency
+        let started = ContinuousClock.now
+        let cpuStarted = Self.processCPUSeconds()
+        let latencies = try await withThrowingTaskGroup(of: [Double].self) { group in
+            for caller in 0..<concurrency {
+                let client = clients[caller % clients.count]
+                group.addTask {
+                    var mine: [Double] = []
+                    for _ in 0..<perCaller {
+                        let start = ContinuousClock.now
+                        try await call(client)
+                        let elapsed = ContinuousClock.now - start
+                        mine.append(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+                    }
+                    return mine
+                }
+            }
+            return try await group.reduce(into: []) { $0 += $1 }
+        }
+        let elapsed = ContinuousClock.now - started
+        return Phase(
+            latencies: latencies,
+            seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18,
+            cpuSeconds: Self.processCPUSeconds() - cpuStarted)
     }
 }
 

@@ -349,13 +349,13 @@ struct Runner {
     func run(_ path: Path, count: Int, senders: Int) async throws -> PhaseResult {
         let requests = prepare(path, count: count, senders: senders)
         let phase = Phase(requests: requests, expectedStatus: path.expectedStatus)
-        let started = ContinuousClock.now
+        let started = ContinuousClock.now, cpuStarted = processCPUTime()
         let results = try await withThrowingTaskGroup(of: ConnectionResult.self) { group in
             for connection in connections { group.addTask { try await connection.run(phase) } }
             return try await group.reduce(into: []) { $0.append($1) }
         }
-        let elapsed = ContinuousClock.now - started
-        return PhaseResult(latencies: results.flatMap(\.latencies), elapsed: elapsed, failures: results.reduce(0) { $0 + $1.failures },
+        let elapsed = ContinuousClock.now - started, cpu = processCPUTime() - cpuStarted
+        return PhaseResult(latencies: results.flatMap(\.latencies), elapsed: elapsed, cpu: cpu, failures: results.reduce(0) { $0 + $1.failures },
                            firstFailure: results.lazy.compactMap(\.firstFailure).first)
     }
 
@@ -527,10 +527,20 @@ final class LoadHandler: ChannelInboundHandler {
 struct PhaseResult {
     let latencies: [Duration]
     let elapsed: Duration
+    /// This process's CPU time over the phase: client, bridge and platform, not PostgreSQL's.
+    let cpu: Duration
     let failures: Int
     let firstFailure: String?
 
-    var summary: Summary { Summary(latencies: latencies, elapsed: elapsed) }
+    var summary: Summary { Summary(latencies: latencies, elapsed: elapsed, cpu: cpu) }
+}
+
+/// The process's CPU time so far, user and system, all threads.
+func processCPUTime() -> Duration {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    func duration(_ time: timeval) -> Duration { .seconds(time.tv_sec) + .microseconds(time.tv_usec) }
+    return duration(usage.ru_utime) + duration(usage.ru_stime)
 }
 
 struct Summary {
@@ -539,11 +549,16 @@ struct Summary {
     let p50: Duration
     let p99: Duration
     let max: Duration
+    let cpuPerRequest: Duration
+    /// CPU time over wall time: how many cores the process kept busy.
+    let coresBusy: Double
 
-    init(latencies: [Duration], elapsed: Duration) {
+    init(latencies: [Duration], elapsed: Duration, cpu: Duration) {
         let sorted = latencies.sorted()
         count = sorted.count
         perSecond = Double(sorted.count) / elapsed.seconds
+        cpuPerRequest = sorted.isEmpty ? .zero : cpu / sorted.count
+        coresBusy = cpu.seconds / elapsed.seconds
         // Nearest rank: the smallest latency at least the given share of requests did not exceed.
         func percentile(_ share: Double) -> Duration {
             sorted.isEmpty ? .zero : sorted[Swift.max(0, Int((share * Double(sorted.count)).rounded(.up)) - 1)]
@@ -570,7 +585,7 @@ struct Report {
     /// Every round's requests together; throughput over the summed phase times.
     func overall(_ pick: (Round) -> PhaseResult) -> Summary {
         let phases = rounds.map(pick)
-        return Summary(latencies: phases.flatMap(\.latencies), elapsed: phases.reduce(.zero) { $0 + $1.elapsed })
+        return Summary(latencies: phases.flatMap(\.latencies), elapsed: phases.reduce(.zero) { $0 + $1.elapsed }, cpu: phases.reduce(.zero) { $0 + $1.cpu })
     }
 
     func markdown(target: Double, backend: String, settings: WebhookBench) -> String {
@@ -584,11 +599,12 @@ struct Report {
                 + "\(settings.requests) requests per path in \(settings.rounds) rounds after \(settings.warmup) warm-up, log level \(settings.logLevel), "
                 + "load average \(loadBefore) before",
             "",
-            "| round | path | requests | req/s | p50 ms | p99 ms | max ms | p99 e2e/static |",
-            "|---|---|---:|---:|---:|---:|---:|---:|",
+            "| round | path | requests | req/s | p50 ms | p99 ms | max ms | CPU ms/req | cores busy | p99 e2e/static |",
+            "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
         ]
         func row(_ round: String, _ path: String, _ summary: Summary, ratio: String = "") -> String {
-            "| \(round) | \(path) | \(summary.count) | \(Int(summary.perSecond.rounded())) | \(ms(summary.p50)) | \(ms(summary.p99)) | \(ms(summary.max)) | \(ratio) |"
+            "| \(round) | \(path) | \(summary.count) | \(Int(summary.perSecond.rounded())) | \(ms(summary.p50)) | \(ms(summary.p99)) | \(ms(summary.max)) "
+                + "| \(String(format: "%.3f", summary.cpuPerRequest.seconds * 1000)) | \(String(format: "%.2f", summary.coresBusy)) | \(ratio) |"
         }
         func ratio(_ e2e: Summary, _ baseline: Summary) -> Double { e2e.p99.seconds / baseline.p99.seconds }
         lines.append(row("floor", "404 (client + HTTP only)", floor.summary))
@@ -604,8 +620,9 @@ struct Report {
         lines.append(row("**all**", "**e2e**", e, ratio: String(format: "**%.2fx**", overallRatio)))
         lines.append("")
         lines.append(String(
-            format: "p99 e2e/static %.2fx, target <= %.1fx: %@  (p50 %.2fx, throughput %.2fx of static)",
-            overallRatio, target, overallRatio <= target ? "PASS" : "FAIL", e.p50.seconds / s.p50.seconds, e.perSecond / s.perSecond))
+            format: "p99 e2e/static %.2fx, target <= %.1fx: %@  (p50 %.2fx, throughput %.2fx of static, CPU per request %.2fx)",
+            overallRatio, target, overallRatio <= target ? "PASS" : "FAIL", e.p50.seconds / s.p50.seconds, e.perSecond / s.perSecond,
+            e.cpuPerRequest.seconds / s.cpuPerRequest.seconds))
         if failures > 0 {
             let first = ([floor] + rounds.flatMap { [$0.staticTwiML, $0.endToEnd] }).lazy.compactMap(\.firstFailure).first ?? ""
             lines.append("\(failures) requests failed; first: \(first)")
