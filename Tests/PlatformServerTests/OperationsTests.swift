@@ -643,7 +643,7 @@ struct OperationsTests {
         }
     }
 
-    @Test("concurrent creates get consecutive invoice numbers", arguments: TestBackend.available)
+    @Test("concurrent creates get consecutive invoice numbers, and numbering goes on past any integer", arguments: TestBackend.available)
     func concurrentNumbering(backend: TestBackend) async throws {
         try await TestPlatform.with(backend) { platform in
             try await platform.createTenant("acme")
@@ -656,6 +656,13 @@ struct OperationsTests {
                 return try await group.reduce(into: []) { $0.append($1) }
             }
             #expect(numbers.sorted() == (1...8).map { "INV-000\($0)" })
+
+            // Numbering goes on past what any integer holds, one number after another.
+            _ = try await ops.createInvoice(.with {
+                $0.parent = "tenants/acme"; $0.invoice = .with { $0.customer = jane.name; $0.currencyCode = "USD"; $0.invoiceNumber = "INV-0999999999999999999999" }
+            })
+            #expect(try await ops.invoice(for: jane).invoiceNumber == "INV-1000000000000000000000")
+            #expect(try await ops.invoice(for: jane).invoiceNumber == "INV-1000000000000000000001")
         }
     }
 

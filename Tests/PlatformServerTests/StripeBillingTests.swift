@@ -156,9 +156,9 @@ struct StripeBillingTests {
         }
     }
 
-    @Test("a tier that waits for payment is withdrawn by staying, dropped when its subscription ends unpaid, keeps no trial alive, and stands when paid before the void", arguments: TestBackend.available)
+    @Test("a tier that waits for payment is withdrawn by staying, dropped when its subscription ends unpaid, survives a declined card, keeps no trial alive, and stands when paid before the void", arguments: TestBackend.available)
     func pendingTierEnds(backend: TestBackend) async throws {
-        try await Self.withTenantsPastTrial(["bravo", "carol", "dave", "erin", "frank", "greta", "hana", "ivan", "jo"], backend: backend) { stripe, platform, deliver in
+        try await Self.withTenantsPastTrial(["bravo", "carol", "dave", "erin", "frank", "greta", "hana", "ivan", "jo", "kim"], backend: backend) { stripe, platform, deliver in
             let owner = platform.metadata(platform.ownerToken)
             let t0 = Int64(Date().timeIntervalSince1970) - 1000
             func billing(_ tenant: String) async throws -> TenantBilling {
@@ -193,15 +193,28 @@ struct StripeBillingTests {
             #expect(unchanged?.reason == "plan_unchanged")
 
             // carol's unpaid subscription is cancelled in Stripe's dashboard: the tier stops
-            // waiting, and carol stays active.
+            // waiting, carol stays active on her plan, and the event's price grants nothing.
             let carol = try await change("carol", to: .pro).billing
             _ = try await deliver(StripeTestEvents.subscription(
                 id: "evt_c1", type: "customer.subscription.deleted", created: t0, subscription: carol.stripeSubscriptionID,
-                customer: carol.stripeCustomerID, status: "canceled"))
+                customer: carol.stripeCustomerID, status: "canceled", price: "price_pro"))
             let carolNow = try await billing("carol")
             #expect(carolNow.status == .active)
+            #expect(carolNow.tier == .starter)
             #expect(carolNow.pendingTier == .unspecified)
             #expect(carolNow.stripeSubscriptionID.isEmpty)
+
+            // kim's card is declined on the payment page: her standing never rested on that
+            // subscription, so she stays active, and the tier still waits for a payment.
+            let kim = try await change("kim", to: .pro).billing
+            let declined = try await deliver(StripeTestEvents.invoice(
+                id: "evt_k1", type: "invoice.payment_failed", created: t0, subscription: kim.stripeSubscriptionID, customer: kim.stripeCustomerID))
+            #expect(declined.outcome == .applied)
+            let kimNow = try await billing("kim")
+            #expect(kimNow.status == .active)
+            #expect(!kimNow.hasGracePeriodEndTime)
+            #expect(kimNow.tier == .starter)
+            #expect(kimNow.pendingTier == .pro)
 
             // dave never pays: Stripe expires the subscription; the next change starts anew.
             let dave = try await change("dave", to: .pro).billing

@@ -192,6 +192,33 @@ struct TenancyTests {
         }
     }
 
+    @Test("creates of one id at the same time: one tenant, and every other call ALREADY_EXISTS on tenant_id", arguments: TestBackend.available)
+    func concurrentCreates(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            let tenants = platform.tenants(platform.ownerToken)
+            // nil for the call that created the tenant.
+            let refusals = await withTaskGroup(of: CallFailure?.self) { group in
+                for attempt in 0..<8 {
+                    group.addTask {
+                        await failure {
+                            try await tenants.createTenant(.with {
+                                $0.tenantID = "acme"
+                                $0.tenant = .with { $0.displayName = "Acme \(attempt)" }
+                                $0.requestID = "create-acme-\(attempt)"
+                            })
+                        }
+                    }
+                }
+                return await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(refusals.filter { $0 == nil }.count == 1)
+            for case let refusal? in refusals {
+                #expect(refusal.code == .alreadyExists, "\(refusal)")
+                #expect(refusal.fields == ["tenant_id"])
+            }
+        }
+    }
+
     @Test("API keys page newest first, each key once", arguments: TestBackend.available)
     func apiKeysPage(backend: TestBackend) async throws {
         try await TestPlatform.with(backend) { platform in

@@ -70,7 +70,9 @@ struct StripeEvent: Decodable, Sendable {
             return Effect(status: status, updatesSubscription: true, failureOnly: status == .pastDue, grantsTier: object.status != "incomplete")
         case "customer.subscription.deleted":
             if ["incomplete", "incomplete_expired"].contains(object.status) { return .endsUnpaid }
-            return Effect(status: .cancelled, updatesSubscription: true, endsSubscription: true)
+            // An ending never grants the tier of the price it names: a subscription cancelled
+            // before its first payment would otherwise leave the tenant on a tier never paid for.
+            return Effect(status: .cancelled, updatesSubscription: true, endsSubscription: true, grantsTier: false)
         case "customer.subscription.trial_will_end":
             return Effect(status: nil, updatesSubscription: true)
         case "invoice.paid", "invoice.payment_succeeded":

@@ -62,9 +62,10 @@ struct StripeEventLedger {
             return response(event, .ignored, reason: "other_subscription", tenantID: tenantID)
         }
         let from = state.status
-        if effect.endsSubscription, state.pendingTier != nil {
-            // The subscription that ends is one still waiting for its first payment: the
-            // tenant's standing never rested on it.
+        if state.pendingTier != nil, effect.endsSubscription || effect.failureOnly {
+            // The subscription that ends, or whose payment failed, is one still waiting for its
+            // first payment: the tenant's standing never rested on it. A declined card on the
+            // payment page leaves the tier waiting and the tenant as it was.
             effect.status = nil
         }
         if effect.grantsPendingTier, let pending = state.pendingTier, event.subscriptionID == state.stripeSubscriptionID {

@@ -56,18 +56,39 @@ enum InvoiceRecords {
     /// tenant, held until commit, makes the next create's aggregate see this one's number.
     static func nextNumber(_ tx: TenantTransaction) async throws -> String {
         try await tx.serialize("invoice-numbering")
-        // The digits filter guards the cast, which PostgreSQL refuses for anything else; 18 digits
-        // always fit a BIGINT.
+        // The highest is found and incremented as digits, not as a BIGINT: a number a caller
+        // chose may have more digits than any integer holds, and numbering must go on after it.
+        // Without leading zeros, a longer run of digits is the larger number, and runs of one
+        // length order as text.
+        let digits = "LTRIM(SUBSTR(invoice_number, 5), '0')"
         let row = try await tx.select(
-            "MAX(CAST(SUBSTR(invoice_number, 5) AS BIGINT)) AS highest",
+            "\(digits) AS digits",
             from: collection.table,
             where: """
-                invoice_number LIKE 'INV-%' AND LENGTH(invoice_number) BETWEEN 5 AND 22 \
+                invoice_number LIKE 'INV-%' AND LENGTH(invoice_number) > 4 \
                 AND LTRIM(SUBSTR(invoice_number, 5), '0123456789') = ''
-                """
+                """,
+            orderBy: "LENGTH(\(digits)) DESC, \(digits) DESC",
+            limit: 1
         ).first
-        let next = String((try row?.optionalInt("highest") ?? 0) + 1)
+        let next = incremented(try row?.string("digits") ?? "")
         return "INV-" + String(repeating: "0", count: max(0, 4 - next.count)) + next
+    }
+
+    /// `digits` plus one, in decimal: "0041" → "0042", "999" → "1000", "" → "1".
+    static func incremented(_ digits: String) -> String {
+        var result = Array(digits.utf8)
+        var index = result.endIndex
+        while index > result.startIndex {
+            index -= 1
+            if result[index] == UInt8(ascii: "9") {
+                result[index] = UInt8(ascii: "0")
+            } else {
+                result[index] += 1
+                return String(decoding: result, as: UTF8.self)
+            }
+        }
+        return "1" + String(decoding: result, as: UTF8.self)
     }
 
     // MARK: Rows

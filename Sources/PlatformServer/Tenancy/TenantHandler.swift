@@ -55,15 +55,21 @@ public struct TenantHandler: TenantServiceHandler {
         let newTenant = tenant
         let callerTenant = context.principal.tenantID
         // Platform scope: the idempotency record belongs to the caller, the row to the new tenant.
-        return try await database.transaction(.platform) { tx in
-            let caller = TenantTransaction(tenantID: callerTenant, base: tx)
-            return try await IdempotencyRecords.once(caller, method: "CreateTenant", requestID: request.requestID) {
-                let scoped = TenantTransaction(tenantID: request.tenantID, base: tx)
-                try await TenantRecords.checkIDFree(request.tenantID, field: "tenant_id", tx)
-                try await TenantRecords.insert(newTenant, scoped)
-                try await AuditLog.record(scoped, context: context, resource: newTenant.name)
-                return try await TenantRecords.find(scoped)!
+        do {
+            return try await database.transaction(.platform) { tx in
+                let caller = TenantTransaction(tenantID: callerTenant, base: tx)
+                return try await IdempotencyRecords.once(caller, method: "CreateTenant", requestID: request.requestID) {
+                    let scoped = TenantTransaction(tenantID: request.tenantID, base: tx)
+                    try await TenantRecords.checkIDFree(request.tenantID, field: "tenant_id", tx)
+                    try await TenantRecords.insert(newTenant, scoped)
+                    try await AuditLog.record(scoped, context: context, resource: newTenant.name)
+                    return try await TenantRecords.find(scoped)!
+                }
             }
+        } catch let error where UniqueViolation(error)?.isOn(index: "tenants_pkey", columns: ["tenant_id"]) == true {
+            // A create of the same id running at the same time got past the check too (PostgreSQL
+            // runs writers side by side); the primary key refused this one.
+            throw ServiceError.alreadyExists(reason: "tenant_exists", field: "tenant_id", message: "tenants/\(request.tenantID) already exists")
         }
     }
 

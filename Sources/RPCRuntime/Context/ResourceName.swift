@@ -8,9 +8,12 @@ public enum ResourceName {
     }
 
     /// The id after `collection` in `name`: `id(of: "tenants/a/apiKeys/k", after: "apiKeys")` is "k".
+    ///
+    /// Names alternate collection and id, so only the collection positions (0, 2, ...) are
+    /// searched: in `tenants/exports/exports/x` the tenant `exports` is an id, not the collection.
     public static func id(of name: String, after collection: String) -> String? {
         let parts = name.split(separator: "/", omittingEmptySubsequences: false)
-        guard let index = parts.firstIndex(where: { $0 == collection }), index + 1 < parts.count,
+        guard let index = stride(from: 0, to: parts.count - 1, by: 2).first(where: { parts[$0] == collection }),
               !parts[index + 1].isEmpty
         else { return nil }
         return String(parts[index + 1])
