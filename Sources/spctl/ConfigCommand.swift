@@ -65,16 +65,22 @@ struct ConfigCommand: ParsableCommand {
         @Option(help: "Bearer token to store in the config file.") var token: String?
         @Option(name: .customLong("token-file"), help: "File holding the bearer token.") var tokenFile: String?
         @Option(help: "Use TLS (true/false).") var tls: Bool?
-        @Option(name: .customLong("ca-file"), help: "PEM bundle to trust for TLS.") var caFile: String?
+        @Option(name: .customLong("ca-file"), help: "PEM bundle to trust for TLS; implies --tls true.") var caFile: String?
 
         func run() throws {
+            if tls == false, caFile != nil {
+                throw ValidationError("--ca-file is for TLS; drop it, or drop --tls false")
+            }
             var contexts = try ClientContexts.load(from: ConfigCommand.path)
             var context = contexts.contexts[name] ?? .init(server: server ?? "127.0.0.1:50051")
             if let server { context.server = server }
             if let token { context.token = token; context.tokenFile = nil }
             if let tokenFile { context.tokenFile = tokenFile; context.token = nil }
             if let tls { context.tls = tls }
-            if let caFile { context.caFile = caFile }
+            if let caFile {
+                context.caFile = caFile
+                context.tls = true
+            }
             contexts.contexts[name] = context
             if contexts.currentContext == nil { contexts.currentContext = name }
             try contexts.save(to: ConfigCommand.path)

@@ -16,9 +16,10 @@ struct LoginCommand: AsyncParsableCommand {
     @Option(name: .customLong("token-file"), help: "A file holding the token; the context keeps pointing at it.") var tokenFile: String?
     @Option(name: .customLong("context"), help: "Name of the context to save (default: the server address).") var contextName: String?
     @Flag(help: "Connect with TLS.") var tls = false
-    @Option(name: .customLong("ca-file"), help: "PEM bundle to trust for TLS.") var caFile: String?
+    @Option(name: .customLong("ca-file"), help: "PEM bundle to trust for TLS; implies --tls.") var caFile: String?
 
     func run() async throws {
+        let tls = self.tls || caFile != nil
         var context = ClientContexts.Context(server: server, token: token ?? ProcessInfo.processInfo.environment["SPCTL_TOKEN"], tokenFile: tokenFile, tls: tls, caFile: caFile)
         if tokenFile != nil { context.token = nil }
         guard let resolved = try context.resolvedToken() else {

@@ -77,7 +77,9 @@ struct OutputPrinter {
         let widths = header.indices.map { column in all.map { $0[column].count }.max() ?? 0 }
         return all.map { row in
             row.enumerated().map { index, cell in
-                index == row.count - 1 ? cell : cell.padding(toLength: widths[index], withPad: " ", startingAt: 0)
+                // Padded by characters, as the widths are counted: NSString's padding counts UTF-16
+                // units, and would cut a cell with an emoji in it, mid-character.
+                index == row.count - 1 ? cell : cell + String(repeating: " ", count: widths[index] - cell.count)
             }.joined(separator: "   ")
         }.joined(separator: "\n") + "\n"
     }

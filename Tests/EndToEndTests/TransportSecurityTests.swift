@@ -51,6 +51,18 @@ struct TransportSecurityTests {
             }
             #expect(plaintext != nil, "a plaintext client must not get through to a TLS server")
 
+            // spctl: a CA file means TLS, given to login or saved in a context.
+            let spctl = RepositoryPaths.executable("spctl").path
+            let environment = ["XDG_CONFIG_HOME": directory.appendingPathComponent("spctl").path, "SPCTL_SERVER": "", "SPCTL_TOKEN": ""]
+            let login = try await ProcessRunner.run(spctl, ["login", "--server", "localhost:\(port)", "--token", token, "--ca-file", cert], environment: environment)
+            #expect(login.status == 0, "\(login.output)")
+            let saved = try await ProcessRunner.run(
+                spctl, ["config", "set-context", "by-ca", "--server", "localhost:\(port)", "--token", token, "--ca-file", cert], environment: environment)
+            #expect(saved.status == 0, "\(saved.output)")
+            let listed = try await ProcessRunner.run(spctl, ["tenants", "list", "--context", "by-ca"], environment: environment)
+            #expect(listed.status == 0, "\(listed.output)")
+            #expect(listed.output.contains("Clean Machine"))
+
             // The bridge over TLS, trusting the CA: a text reaches the platform and is stored.
             let bridgeToken = try String(contentsOfFile: directory.appendingPathComponent("home/bridge.token").path, encoding: .utf8)
                 .trimmingCharacters(in: .whitespacesAndNewlines)

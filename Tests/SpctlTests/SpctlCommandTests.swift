@@ -51,6 +51,15 @@ struct SpctlCommandTests {
             #expect(whole.status == 0, "\(whole.output)")
             #expect(whole.output.contains("Acme Lawn & Garden"))
             #expect(whole.output.contains("Tulsa"))
+
+            // A table's columns are as wide as their widest cell in characters, emoji included:
+            // the widest display name prints whole, and the next column starts after it.
+            let emoji = try await spctl("tenants", "update", "--tenant.name", "tenants/acme", "--tenant.display-name", "Acme Lawn 🌱 & Garden Co",
+                                        "--update-mask", "display_name", auth[0], auth[1], auth[2], auth[3])
+            #expect(emoji.status == 0, "\(emoji.output)")
+            let table = try await spctl("tenants", "list", auth[0], auth[1], auth[2], auth[3])
+            let row = try #require(table.output.split(separator: "\n").first { $0.hasPrefix("tenants/acme") })
+            #expect(row.contains("Acme Lawn 🌱 & Garden Co   "), "\(row)")
         }
     }
 
