@@ -72,9 +72,10 @@ struct TwilioWebhooks<Transport: ClientTransport>: Sendable {
             logger.notice("refusing a webhook with a missing or wrong signature", metadata: ["path": "\(request.uri.path)"])
             return Self.plain(.forbidden, "invalid X-Twilio-Signature")
         }
-        // Ours, in the callback URLs we render: a count from 1, whatever the query says.
-        let attempt = request.uri.queryParameters.get(TwilioCallbackURLs.attemptParameter, as: Int.self) ?? 1
-        return await handle(form, max(attempt, 1))
+        // Ours, in the callback URLs we render: a count from 1, whatever the query says; 0 when
+        // there is none, as on a call's first request (the platform reads it as the first try).
+        let attempt = request.uri.queryParameters.get(TwilioCallbackURLs.attemptParameter, as: Int.self) ?? 0
+        return await handle(form, max(attempt, 0))
     }
 
     // MARK: Routes

@@ -313,4 +313,45 @@ struct BillingTests {
             #expect(leases == 0)
         }
     }
+
+    @Test("a tenant that fails to move is released for the next pass, and the others move", arguments: TestBackend.available)
+    func lifecycleJobGoesPastAFailure(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            let expired = ["trial-a", "trial-b", "trial-c"]
+            for id in expired { try await platform.createTenant(id) }
+            let past = Date().addingTimeInterval(-60)
+            // trial-b's row refuses every change, as a store that fails for one tenant would.
+            try await platform.database.transaction(.platform) { tx in
+                try await tx.execute("UPDATE tenants SET trial_end_time = \(past) WHERE tenant_id LIKE 'trial-%'")
+                switch backend {
+                case .sqlite:
+                    try await tx.execute("""
+                        CREATE TRIGGER refuse_trial_b BEFORE UPDATE ON tenants WHEN NEW.tenant_id = 'trial-b'
+                        BEGIN SELECT RAISE(ABORT, 'refused for the test'); END
+                        """)
+                case .postgres:
+                    try await tx.execute("""
+                        CREATE FUNCTION refuse_trial_b() RETURNS trigger LANGUAGE plpgsql AS $$
+                        BEGIN IF NEW.tenant_id = 'trial-b' THEN RAISE EXCEPTION 'refused for the test'; END IF; RETURN NEW; END $$
+                        """)
+                    try await tx.execute("CREATE TRIGGER refuse_trial_b BEFORE UPDATE ON tenants FOR EACH ROW EXECUTE FUNCTION refuse_trial_b()")
+                }
+            }
+            let job = BillingLifecycleJob(database: platform.database, settings: BillingSettings(), logger: .init(label: "test"))
+            #expect(try await job.runOnce() == 2)
+            let leased = try await platform.database.transaction(.platform) { tx in
+                try await tx.first("SELECT COUNT(*) AS n FROM tenant_billing WHERE lease_owner IS NOT NULL")!.int("n")
+            }
+            #expect(leased == 0, "trial-b's lease is released, not left to expire")
+
+            try await platform.database.transaction(.platform) { tx in
+                try await tx.execute(backend == .postgres ? "DROP TRIGGER refuse_trial_b ON tenants" : "DROP TRIGGER refuse_trial_b")
+            }
+            #expect(try await job.runOnce() == 1)
+            let owner = platform.metadata(platform.ownerToken)
+            for id in expired {
+                #expect(try await platform.billing.getTenantBilling(.with { $0.name = "tenants/\(id)/billing" }, metadata: owner).status == .suspended, "\(id)")
+            }
+        }
+    }
 }

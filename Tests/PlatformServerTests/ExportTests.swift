@@ -309,7 +309,13 @@ struct ExportTests {
             #expect(SHA256.hash(data: kept + rest).map { String(format: "%02x", $0) }.joined() == job.sha256)
             let (nothing, _) = try await Self.download(platform, job.name, offset: job.sizeBytes)
             #expect(nothing.isEmpty)
-            #expect(await failure { try await Self.download(platform, job.name, offset: job.sizeBytes + 1) }?.code == .outOfRange)
+            let pastTheEnd = await failure { try await Self.download(platform, job.name, offset: job.sizeBytes + 1) }
+            #expect(pastTheEnd?.code == .outOfRange)
+            #expect(pastTheEnd?.reason == "offset_past_end")
+            #expect(pastTheEnd?.metadata == ["size_bytes": "\(job.sizeBytes)"])
+            let negative = await failure { try await Self.download(platform, job.name, offset: -1) }
+            #expect(negative?.code == .invalidArgument)
+            #expect(negative?.fields == ["offset"])
 
             // Another tenant's export does not exist for acme's admin.
             try await platform.createTenant("bravo")

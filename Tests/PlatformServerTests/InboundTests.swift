@@ -462,6 +462,36 @@ struct InboundTests {
                 $0.callSid = Self.sid("CA", 8); $0.to = Self.acmeNumber; $0.from = "+15550001111"; $0.speechResult = ""; $0.attempt = 1
             }, metadata: inbound.metadata)
             #expect(again.instructions.first?.gather.speechHints.contains("paint correction") == true)
+
+            // A number whose voice webhook is the AI entry point itself: the call's first
+            // request has no turn yet. It is greeted and recorded, so what the caller then says
+            // reaches the call log.
+            let entry = try await inbound.client.handleAiVoiceTurn(.with {
+                $0.callSid = Self.sid("CA", 9); $0.to = Self.acmeNumber; $0.from = "+15550002222"
+            }, metadata: inbound.metadata)
+            #expect(entry.instructions.first?.gather.prompts.first?.text.contains("Acme Detailing") == true)
+            _ = try await inbound.client.handleAiVoiceTurn(.with {
+                $0.callSid = Self.sid("CA", 9); $0.to = Self.acmeNumber; $0.from = "+15550002222"
+                $0.speechResult = "Do you clean boats?"; $0.confidence = 0.9; $0.attempt = 1
+            }, metadata: inbound.metadata)
+            let entryCallID = try #require(try await Self.callID(Self.sid("CA", 9), platform), "the call is recorded")
+            let entryCall = try await CommunicationLogService.Client(wrapping: platform.client).getCall(
+                .with { $0.name = "tenants/acme/calls/\(entryCallID)" }, metadata: platform.metadata(platform.ownerToken))
+            #expect(entryCall.callerSaid == ["Do you clean boats?"])
+            // bravo's number is in simple mode: sent to the AI entry point, it is put through as
+            // its mode says, not given a receptionist its plan does not have.
+            let misrouted = try await inbound.client.handleAiVoiceTurn(.with {
+                $0.callSid = Self.sid("CA", 10); $0.to = Self.bravoNumber; $0.from = "+15550002222"
+            }, metadata: inbound.metadata)
+            #expect(misrouted.ivrMode == .simple)
+            #expect(misrouted.instructions.contains { $0.dialNumber.number == "+19185558888" })
+        }
+    }
+
+    /// The id of the stored call with `callSid`, under any tenant.
+    static func callID(_ callSid: String, _ platform: TestPlatform) async throws -> String? {
+        try await platform.database.transaction(.platform) { tx in
+            try await tx.first("SELECT call_id FROM phone_calls WHERE call_sid = \(callSid)")?.string("call_id")
         }
     }
 

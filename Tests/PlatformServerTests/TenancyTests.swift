@@ -69,12 +69,16 @@ struct TenancyTests {
                         $0.displayName = "Bad"
                         $0.contact = .with { $0.phone = "918-555-1234"; $0.email = "not-an-email" }
                         $0.branding = .with { $0.primaryColor = "red" }
+                        $0.planTier = .UNRECOGNIZED(42)
+                        $0.status = .UNRECOGNIZED(42)
                     }
                     $0.requestID = String(repeating: "x", count: 65)
                 })
             }
             #expect(result?.code == .invalidArgument)
-            #expect(Set(result?.fields ?? []) == ["tenant_id", "tenant.contact.phone", "tenant.contact.email", "tenant.branding.primary_color", "request_id"])
+            #expect(Set(result?.fields ?? []) == [
+                "tenant_id", "tenant.contact.phone", "tenant.contact.email", "tenant.branding.primary_color", "tenant.plan_tier", "tenant.status", "request_id",
+            ])
             let listed = try await platform.tenants(platform.ownerToken).listTenants(.init())
             #expect(listed.tenants.map(\.slug) == ["root"])
 

@@ -123,13 +123,18 @@ struct BridgeWebhookTests {
                     #expect(answer.body.contains("speech"))
                     let turn = try await bridge.post("/twilio/voice/ai?attempt=1", Self.call(11) + [("SpeechResult", "A full detail please"), ("Confidence", "0.92")])
                     #expect(turn.body.contains("passed that on"))
+                    // A number whose voice webhook is /twilio/voice/ai itself: its calls are greeted there.
+                    let direct = try await bridge.post("/twilio/voice/ai", Self.call(12))
+                    #expect(direct.body.contains("Acme Detailing"), "\(direct.body)")
+                    #expect(direct.body.contains(#"action="https://bridge.example.com/twilio/voice/ai?attempt=1""#), "\(direct.body)")
                 }
                 let status = try await bridge.post("/twilio/status", Self.call(11).filter { $0.0 != "CallStatus" } + [("CallStatus", "completed"), ("CallDuration", "33")])
                 #expect(status.status == 200)
                 let calls = try await CommunicationLogService.Client(wrapping: platform.client).listCalls(
                     .with { $0.parent = "tenants/acme" }, metadata: platform.metadata(platform.ownerToken)).calls
-                #expect(calls.first?.status == .completed)
-                #expect(calls.first?.duration.seconds == 33)
+                let call = calls.first { $0.callSid == Self.call(11)[0].1 }
+                #expect(call?.status == .completed)
+                #expect(call?.duration.seconds == 33)
             }
         }
     }

@@ -43,11 +43,20 @@ public struct BillingLifecycleJob: Service {
 
     /// One pass: leases what is due, then moves each tenant in its own transaction. Returns how
     /// many tenants this worker moved.
+    ///
+    /// A tenant that fails to move (a Stripe webhook changed it in between, say) is logged and
+    /// its lease released, so it is tried again next pass, and the pass goes on: the tenants
+    /// leased after it must not wait out their leases, unable to change plans meanwhile.
     @discardableResult
     public func runOnce(now: Date = Date()) async throws -> Int {
         var moved = 0
         for tenantID in try await lease(now: now) {
-            if try await move(tenantID, now: now) { moved += 1 }
+            do {
+                if try await move(tenantID, now: now) { moved += 1 }
+            } catch {
+                logger.warning("billing lifecycle could not move a tenant; retrying next pass", metadata: ["tenant": "\(tenantID)", "error": "\(error)"])
+                try? await database.withTenant(tenantID) { tx in try await BillingRecords.releaseLease(heldBy: worker, tx) }
+            }
         }
         return moved
     }

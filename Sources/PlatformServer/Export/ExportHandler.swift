@@ -71,8 +71,14 @@ public struct ExportHandler: ExportServiceHandler {
             throw ServiceError.failedPrecondition(
                 reason: "export_not_ready", message: "\(job.name) is \(job.state.storedName) (\(job.progressPercent)%); wait until it succeeds")
         }
-        guard request.offset >= 0, request.offset <= job.sizeBytes else {
-            throw RPCError(code: .outOfRange, message: "offset \(request.offset) is outside the archive's \(job.sizeBytes) bytes")
+        guard request.offset >= 0 else {
+            throw ServiceError.invalidArgument(field: "offset", "must be 0 or more: the number of bytes already saved")
+        }
+        guard request.offset <= job.sizeBytes else {
+            throw ServiceError(
+                code: .outOfRange, reason: "offset_past_end",
+                message: "offset \(request.offset) is past the end of the archive's \(job.sizeBytes) bytes; resume from the bytes saved",
+                metadata: ["size_bytes": "\(job.sizeBytes)"])
         }
         try await database.withTenant(job.tenantID) { tx in
             try await AuditLog.record(tx, context: context, resource: job.name, details: ["offset": "\(request.offset)"])

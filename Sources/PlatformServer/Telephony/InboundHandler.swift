@@ -162,10 +162,20 @@ public struct InboundHandler: InboundServiceHandler {
     }
 
     public func handleAiVoiceTurn(_ request: HandleAiVoiceTurnRequest, context: RequestContext) async throws -> VoiceReply {
+        guard request.attempt > 0 else {
+            // No turn yet: the call's first request, sent straight to the AI entry point (a number
+            // whose voice webhook is that URL). It is recorded and answered as any new call is,
+            // by its number's mode: a greeting in AI voice, the number's own flow otherwise.
+            return try await handleInboundCall(.with {
+                $0.callSid = request.callSid
+                $0.from = request.from
+                $0.to = request.to
+            }, context: context)
+        }
         let resolution = try await resolve(messagingServiceSID: "", to: request.to)
         let flow = try await CallFlow(resolution: resolution, database: database)
         let turn = try await agent.respond(
-            to: request.speechResult, confidence: request.confidence, attempt: max(Int(request.attempt), 1), agentCall(flow, caller: request.from))
+            to: request.speechResult, confidence: request.confidence, attempt: Int(request.attempt), agentCall(flow, caller: request.from))
         if let asked = turn.passOn {
             try await database.withTenant(resolution.tenantID) { tx in
                 guard try await CommunicationRecords.appendCallerSaid(asked, callSid: request.callSid, tx),

@@ -35,7 +35,7 @@ struct InboundCommands: AsyncParsableCommand {
         @Option(name: .customLong("confidence"), help: "The recogniser's confidence, 0 to 1; low values get a \"sorry, could you repeat that?\".")
         var confidence: Float?
 
-        @Option(name: .customLong("attempt"), help: "From the Gather's VoiceCallback: 1 on the first try of this turn.")
+        @Option(name: .customLong("attempt"), help: "From the Gather's VoiceCallback: 1 on the first try of this turn. 0 (absent) when the call's first request comes to the AI entry point itself: the call is recorded and answered as a new call to its number is, with the greeting in AI voice, and with the number's own flow in another mode.")
         var attempt: Int32?
 
         func run() async throws {

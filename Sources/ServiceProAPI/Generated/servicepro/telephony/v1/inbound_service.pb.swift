@@ -314,7 +314,10 @@ public nonisolated struct HandleAiVoiceTurnRequest: Sendable {
   /// The recogniser's confidence, 0 to 1; low values get a "sorry, could you repeat that?".
   public var confidence: Float = 0
 
-  /// From the Gather's VoiceCallback: 1 on the first try of this turn.
+  /// From the Gather's VoiceCallback: 1 on the first try of this turn. 0 (absent) when the call's
+  /// first request comes to the AI entry point itself: the call is recorded and answered as a new
+  /// call to its number is, with the greeting in AI voice, and with the number's own flow in
+  /// another mode.
   public var attempt: Int32 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()

@@ -20,6 +20,8 @@ extension Tenant: ValidatableMessage {
         if self.hasContact {
             self.contact.validate(path: path + "contact.", into: &violations)
         }
+        FieldCheck.definedEnum(self.planTier, path + "plan_tier", &violations)
+        FieldCheck.definedEnum(self.status, path + "status", &violations)
         if self.hasBranding {
             self.branding.validate(path: path + "branding.", into: &violations)
         }
