@@ -94,6 +94,18 @@ struct TenancyTests {
             }
             #expect(badMask?.code == .invalidArgument)
             #expect(badMask?.fields == ["update_mask"])
+
+            // Without the resource the tenant is read from, the refusal names that field.
+            let noParent = await failure {
+                try await platform.apiKeys(platform.ownerToken).createApiKey(.with { $0.displayName = "site"; $0.role = .partner })
+            }
+            #expect(noParent?.code == .invalidArgument)
+            #expect(noParent?.fields == ["parent"], "\(String(describing: noParent))")
+            let noTenant = await failure {
+                try await platform.tenants(platform.ownerToken).updateTenant(.with { $0.updateMask = .init(protoPaths: ["city"]) })
+            }
+            #expect(noTenant?.code == .invalidArgument)
+            #expect(noTenant?.fields.allSatisfy { $0.hasPrefix("tenant") } == true && noTenant?.fields.isEmpty == false, "\(String(describing: noTenant))")
         }
     }
 

@@ -51,7 +51,11 @@ public enum RPCPipeline {
             let resource = Method.tenantResourceName(of: message) ?? ""
             CallRecord.current?.resourceName = resource
             guard let tenantID = ResourceName.tenantID(of: resource) else {
-                throw ServiceError.invalidArgument(field: "name", "must be a resource name under tenants/{tenant}")
+                // No tenant to check: the fields' own rules say which one is wrong (`parent`,
+                // `tenant.name`, ...) and what else is.
+                let violations = message.fieldViolations
+                throw ServiceError.invalidArgument(
+                    violations.isEmpty ? [FieldViolation(field: "name", description: "must be a resource name under tenants/{tenant}")] : violations)
             }
             if tenantID == ResourceName.allTenants {
                 // `tenants/-` lists across tenants: platform roles only; to anyone else it does not exist.
