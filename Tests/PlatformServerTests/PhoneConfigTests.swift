@@ -289,6 +289,16 @@ struct PhoneConfigTests {
                 })
             }
             #expect(badUpdate?.fields == ["phone_config.phone_number"])
+            // A number is changed, never cleared: the config would answer nothing.
+            let cleared = await failure {
+                try await configs.update(.with {
+                    $0.phoneConfig = .with { $0.name = created.name; $0.phoneNumber = "  " }
+                    $0.updateMask = .init(protoPaths: ["phone_number"])
+                })
+            }
+            #expect(cleared?.code == .invalidArgument)
+            #expect(cleared?.fields == ["phone_config.phone_number"])
+            #expect(try await configs.list(.with { $0.parent = "tenants/acme" }).phoneConfigs.map(\.phoneNumber) == ["+19185550100"])
         }
     }
 
@@ -419,9 +429,11 @@ struct PhoneConfigTests {
             #expect(menu.ivrMenu.options.allSatisfy { !$0.prompt.isEmpty })
 
             let custom = IvrMenu.with { $0.greeting = "Hi!"; $0.options = [.with { $0.digit = "9"; $0.action = .voicemail; $0.prompt = "Press 9." }] }
+            // Typed with spaces around, the menu is stored trimmed, the digit too.
+            let typed = IvrMenu.with { $0.greeting = " Hi! "; $0.options = [.with { $0.digit = " 9 "; $0.action = .voicemail; $0.prompt = "Press 9.\n" }] }
             let customMenu = try await configs.create(.with {
                 $0.parent = "tenants/elite-shop"
-                $0.phoneConfig = .with { $0.phoneNumber = "+19185550301"; $0.ivrMode = .ivr; $0.ivrMenu = custom }
+                $0.phoneConfig = .with { $0.phoneNumber = "+19185550301"; $0.ivrMode = .ivr; $0.ivrMenu = typed }
             })
             #expect(customMenu.ivrMenu == custom)
 

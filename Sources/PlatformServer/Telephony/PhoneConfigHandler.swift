@@ -89,6 +89,11 @@ public struct PhoneConfigHandler: PhoneConfigServiceHandler {
         let id = try Self.configID(in: name, tenantID: tenantID, field: "phone_config.name")
         let mask = try PhoneConfigUpdateMask(request.updateMask)
         let input = try Self.normalized(request.phoneConfig)
+        if mask.contains("phone_number"), input.phoneNumber.isEmpty {
+            // As on create: a config without its number would answer nothing, and the number's
+            // texts and calls would fall to the root tenant.
+            throw ServiceError.invalidArgument(field: "phone_config.phone_number", "is required; a number is changed, not cleared")
+        }
         let newPassword: Data? = try mask.contains("sip_password") && !input.sipPassword.isEmpty
             ? sealer.seal(input.sipPassword, boundTo: name) : nil
 
@@ -153,26 +158,12 @@ public struct PhoneConfigHandler: PhoneConfigServiceHandler {
 
     // MARK: Rules
 
-    /// `config` with every string trimmed (the SIP password is kept as typed), checked again
-    /// against the field rules, which the runtime applied to the untrimmed request, with menu
-    /// digits unique, and with placeholders only where they can be filled.
+    /// `config` with its strings trimmed as the proto's `trim` rules say (the SIP password is
+    /// kept as typed), checked against the field rules, with menu digits unique, and with
+    /// placeholders only where they can be filled.
     static func normalized(_ config: PhoneConfig) throws -> PhoneConfig {
         var config = config
-        config.displayName = FieldCheck.trimmed(config.displayName)
-        config.phoneNumber = FieldCheck.trimmed(config.phoneNumber)
-        config.messagingServiceSid = FieldCheck.trimmed(config.messagingServiceSid)
-        config.sipDomain = FieldCheck.trimmed(config.sipDomain)
-        config.sipUsername = FieldCheck.trimmed(config.sipUsername)
-        config.forwardNumber = FieldCheck.trimmed(config.forwardNumber)
-        if config.hasIvrMenu {
-            config.ivrMenu.greeting = FieldCheck.trimmed(config.ivrMenu.greeting)
-            for index in config.ivrMenu.options.indices {
-                config.ivrMenu.options[index].digit = FieldCheck.trimmed(config.ivrMenu.options[index].digit)
-                config.ivrMenu.options[index].prompt = FieldCheck.trimmed(config.ivrMenu.options[index].prompt)
-                config.ivrMenu.options[index].smsBody = FieldCheck.trimmed(config.ivrMenu.options[index].smsBody)
-            }
-        }
-        if config.hasAutoReply { config.autoReply.text = FieldCheck.trimmed(config.autoReply.text) }
+        config.normalize()
         var violations: [FieldViolation] = []
         config.validate(path: "phone_config.", into: &violations)
         violations += PackPlaceholders.violations(in: config.autoReply.text, allowed: PackPlaceholders.lineText, field: "phone_config.auto_reply.text")

@@ -24,7 +24,11 @@ extension IndustryPack: ValidatableMessage {
         }
     }
 
-    public mutating func normalize() {}
+    public mutating func normalize() {
+        if self.hasIvrMenu {
+            self.ivrMenu.normalize()
+        }
+    }
 }
 
 extension ServiceOffering: ValidatableMessage {

@@ -19,7 +19,11 @@ extension ListIndustryPacksResponse: ValidatableMessage {
         }
     }
 
-    public mutating func normalize() {}
+    public mutating func normalize() {
+        for index in self.industryPacks.indices {
+            self.industryPacks[index].normalize()
+        }
+    }
 }
 
 extension GetIndustryPackRequest: ValidatableMessage {

@@ -34,11 +34,18 @@ extension PhoneConfig: ValidatableMessage {
     }
 
     public mutating func normalize() {
+        self.displayName = FieldCheck.trimmed(self.displayName)
         self.phoneNumber = FieldCheck.trimmed(self.phoneNumber)
         self.messagingServiceSid = FieldCheck.trimmed(self.messagingServiceSid)
         self.sipDomain = FieldCheck.trimmed(self.sipDomain)
         self.sipUsername = FieldCheck.trimmed(self.sipUsername)
         self.forwardNumber = FieldCheck.trimmed(self.forwardNumber)
+        if self.hasIvrMenu {
+            self.ivrMenu.normalize()
+        }
+        if self.hasAutoReply {
+            self.autoReply.normalize()
+        }
     }
 }
 
@@ -47,7 +54,9 @@ extension AutoReply: ValidatableMessage {
         FieldCheck.maxLength(self.text, 1600, path + "text", &violations)
     }
 
-    public mutating func normalize() {}
+    public mutating func normalize() {
+        self.text = FieldCheck.trimmed(self.text)
+    }
 }
 
 extension IvrMenu: ValidatableMessage {
@@ -58,7 +67,12 @@ extension IvrMenu: ValidatableMessage {
         }
     }
 
-    public mutating func normalize() {}
+    public mutating func normalize() {
+        self.greeting = FieldCheck.trimmed(self.greeting)
+        for index in self.options.indices {
+            self.options[index].normalize()
+        }
+    }
 }
 
 extension IvrMenuOption: ValidatableMessage {
@@ -71,5 +85,9 @@ extension IvrMenuOption: ValidatableMessage {
         FieldCheck.maxLength(self.smsBody, 1600, path + "sms_body", &violations)
     }
 
-    public mutating func normalize() {}
+    public mutating func normalize() {
+        self.digit = FieldCheck.trimmed(self.digit)
+        self.prompt = FieldCheck.trimmed(self.prompt)
+        self.smsBody = FieldCheck.trimmed(self.smsBody)
+    }
 }
