@@ -271,6 +271,11 @@ struct InboundTests {
             let last = try await result("busy", attempt: 2)
             #expect(last.instructions.contains { if case .record? = $0.instruction { true } else { false } }, "after the last, a voicemail")
             #expect(try await result("completed", attempt: 2).instructions.map(\.hangup) == [.init()])
+            // The call log says who answered: here the second way, the forward number.
+            let callID = try #require(try await Self.callID(sid, platform))
+            let logged = try await CommunicationLogService.Client(wrapping: platform.client).getCall(
+                .with { $0.name = "tenants/bravo/calls/\(callID)" }, metadata: platform.metadata(platform.ownerToken))
+            #expect(logged.connectedTo == "+19185558888")
 
             // "Speak to someone" on a menu whose tenant has only a SIP endpoint rings it.
             _ = try await PhoneConfigService.Client(wrapping: platform.client).updatePhoneConfig(.with {

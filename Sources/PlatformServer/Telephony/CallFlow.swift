@@ -70,10 +70,24 @@ struct CallFlow {
         return [first]
     }
 
+    /// Whether a dial that ended with `status` (Twilio's DialCallStatus) reached someone.
+    static func wasAnswered(_ status: String) -> Bool { ["completed", "answered"].contains(status) }
+
+    /// The number or SIP address dial `attempt` rang; nil for an attempt this number has none for.
+    func dialed(attempt: Int) -> String? {
+        let people = people
+        guard people.indices.contains(attempt - 1) else { return nil }
+        switch people[attempt - 1].instruction {
+        case .dialNumber(let dial)?: return dial.number
+        case .dialSip(let dial)?: return dial.sipUri
+        default: return nil
+        }
+    }
+
     /// After dial `attempt` ended: hang up when it was answered, else ring the next way to
     /// reach someone, or take a voicemail after the last.
     func afterDial(attempt: Int, status: String) -> [VoiceInstruction] {
-        if ["completed", "answered"].contains(status) { return [.endCall] }
+        if Self.wasAnswered(status) { return [.endCall] }
         let people = people
         guard attempt >= 1, attempt < people.count else { return VoiceScript.leaveVoicemail() }
         return [people[attempt]]

@@ -123,6 +123,11 @@ enum CommunicationRecords {
         try await tx.update("phone_calls", set: [("ivr_selections", selections), ("update_time", Date())], where: "call_sid = \(callSid)")
     }
 
+    /// Who answered the call: the number or SIP address it was put through to.
+    static func setConnectedTo(_ person: String, callSid: String, _ tx: TenantTransaction) async throws {
+        try await tx.update("phone_calls", set: [("connected_to", person), ("update_time", Date())], where: "call_sid = \(callSid)")
+    }
+
     /// The status only moves forward (a late "ringing" after "completed" is ignored); the
     /// duration and recording are taken whenever they come. The call as it then is.
     static func updateCall(_ request: RecordCallStatusRequest, _ tx: TenantTransaction) async throws -> PhoneCall? {

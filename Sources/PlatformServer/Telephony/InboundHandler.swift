@@ -158,7 +158,13 @@ public struct InboundHandler: InboundServiceHandler {
     public func handleDialResult(_ request: HandleDialResultRequest, context: RequestContext) async throws -> VoiceReply {
         let resolution = try await resolve(messagingServiceSID: "", to: request.to)
         let flow = try await CallFlow(resolution: resolution, database: database)
-        return flow.reply(flow.afterDial(attempt: max(Int(request.attempt), 1), status: request.dialCallStatus))
+        let attempt = max(Int(request.attempt), 1)
+        if CallFlow.wasAnswered(request.dialCallStatus), let person = flow.dialed(attempt: attempt) {
+            try await database.withTenant(resolution.tenantID) { tx in
+                try await CommunicationRecords.setConnectedTo(person, callSid: request.callSid, tx)
+            }
+        }
+        return flow.reply(flow.afterDial(attempt: attempt, status: request.dialCallStatus))
     }
 
     public func handleAiVoiceTurn(_ request: HandleAiVoiceTurnRequest, context: RequestContext) async throws -> VoiceReply {
