@@ -340,15 +340,25 @@ struct StripeBillingTests {
                 #expect(declined?.code == .failedPrecondition)
                 #expect(declined?.reason == "stripe_request_failed")
                 #expect(declined?.metadata["stripe_error"] == "card_declined")
-                stripe.failNext(status: 500, type: "api_error", code: "", message: "Something went wrong")
+                // A 500 once the request began to run: Stripe answers its idempotency key so for
+                // a day, so the caller is told to come back with a new request_id.
+                stripe.failNext(status: 500, type: "api_error", code: "", message: "Something went wrong", kept: true)
                 let down = await failure { try await platform.billing.changePlan(request, metadata: owner) }
                 #expect(down?.code == .unavailable)
                 #expect(down?.reason == "stripe_unavailable")
+                #expect(down?.message.contains("retry with a new request_id") == true, "\(String(describing: down))")
                 let billing = try await platform.billing.getTenantBilling(.with { $0.name = "tenants/acme/billing" }, metadata: owner)
                 #expect(billing.tier == .starter)
                 #expect(billing.stripeCustomerID.isEmpty)
-                // The retry after the outage goes through.
-                #expect(try await platform.billing.changePlan(request, metadata: owner).billing.tier == .pro)
+                let replayed = await failure { try await platform.billing.changePlan(request, metadata: owner) }
+                #expect(replayed?.reason == "stripe_unavailable", "the same request_id gets Stripe's same answer")
+                // Rate limited: Stripe keeps no answer, and the same request_id goes through.
+                var retried = request
+                retried.requestID = "up-2"
+                stripe.failNext(status: 429, type: "invalid_request_error", code: "rate_limit", message: "Too many requests")
+                let limited = await failure { try await platform.billing.changePlan(retried, metadata: owner) }
+                #expect(limited?.message.contains("retry with the same request_id") == true, "\(String(describing: limited))")
+                #expect(try await platform.billing.changePlan(retried, metadata: owner).billing.tier == .pro)
             }
         }
         var noElitePrice = Self.settings()

@@ -41,7 +41,7 @@ public final class FakeStripe: Sendable {
         /// Each invoice's status: open, paid or void.
         var invoices: [String: String] = [:]
         var replies: [String: (status: Int, body: String)] = [:]
-        var failures: [(method: String?, status: Int, body: String)] = []
+        var failures: [(method: String?, status: Int, body: String, kept: Bool)] = []
         var delay: Duration = .zero
         var voidRace: VoidRace?
         var counter = 0
@@ -54,9 +54,11 @@ public final class FakeStripe: Sendable {
 
     /// The next request (of `method`, when given) gets this status and Stripe error instead of
     /// being served.
-    public func failNext(_ method: String? = nil, status: Int, type: String, code: String, message: String) {
+    /// With `kept`, the failure is the answer to the request's idempotency key from then on, as
+    /// Stripe keeps a 500 once the request began to run.
+    public func failNext(_ method: String? = nil, status: Int, type: String, code: String, message: String, kept: Bool = false) {
         let body = #"{"error":{"type":"\#(type)","code":"\#(code)","message":"\#(message)"}}"#
-        state.withLock { $0.failures.append((method, status, body)) }
+        state.withLock { $0.failures.append((method, status, body, kept)) }
     }
 
     /// Every answer waits this long, so concurrent calls overlap.
@@ -132,7 +134,8 @@ public final class FakeStripe: Sendable {
         let (status, body) = state.withLock { state -> (Int, String) in
             state.requests.append(Recorded(method: method, path: path, idempotencyKey: key, form: form))
             if let failure = state.failures.firstIndex(where: { $0.method == nil || $0.method == method }) {
-                let (_, status, body) = state.failures.remove(at: failure)
+                let (_, status, body, kept) = state.failures.remove(at: failure)
+                if kept, let key { state.replies["\(method) \(path) \(key)"] = (status, body) }
                 return (status, body)
             }
             guard request.headers[.authorization] == "Bearer \(Self.secretKey)" else {

@@ -8,7 +8,7 @@ import RPCRuntime
 /// are form-encoded with an `Idempotency-Key`, so a retried plan change never charges twice.
 struct StripeClient: Sendable {
     let settings: StripeSettings
-    var api = ProviderAPI(name: "Stripe")
+    var api = ProviderAPI(name: "Stripe", keepsFailedAnswers: true)
 
     struct Customer: Decodable, Sendable {
         var id: String

@@ -6,11 +6,16 @@ import RPCRuntime
 
 /// A REST call to an outside provider (Stripe, Twilio) made while an RPC waits, its failures
 /// turned into the errors that RPC answers with: not reachable, 5xx or 429 is UNAVAILABLE
-/// `<provider>_unavailable` (retry with the same request_id); any other refusal is
-/// FAILED_PRECONDITION `<provider>_request_failed` with the provider's own message and code.
+/// `<provider>_unavailable` (retry with the same request_id, or, after a 5xx from a provider
+/// that keeps its answers, with a new one); any other refusal is FAILED_PRECONDITION
+/// `<provider>_request_failed` with the provider's own message and code.
 struct ProviderAPI: Sendable {
     /// As people read it, e.g. "Stripe".
     let name: String
+    /// Whether the provider answers a repeated idempotency key with its first answer, a 5xx
+    /// included, as Stripe does for a day once the request began to run. A retry with the same
+    /// request_id (the same key) then fails the same way, so the caller is told to use a new one.
+    var keepsFailedAnswers = false
     var http: HTTPClient = .shared
     /// Well under the RPC's own deadline.
     var timeout: TimeAmount = .seconds(10)
@@ -50,6 +55,12 @@ struct ProviderAPI: Sendable {
         guard (200..<300).contains(status.code) else {
             let detail = errorDetail(body, decoder)
             let message = "\(name) refused \(what) (\(status.code)): \(detail?.message ?? "no message")"
+            if status.code >= 500, keepsFailedAnswers {
+                throw ServiceError(
+                    code: .unavailable, reason: "\(reason)_unavailable",
+                    message: message + "; whether it made the change shows in a minute, when its webhook arrives: read the resource again, "
+                        + "and if nothing changed, retry with a new request_id (\(name) answers this one the same way for a day)")
+            }
             if status.code >= 500 || status.code == 429 {
                 throw ServiceError(code: .unavailable, reason: "\(reason)_unavailable", message: message + "; retry with the same request_id")
             }
