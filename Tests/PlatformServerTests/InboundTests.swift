@@ -710,6 +710,27 @@ struct InboundTests {
             #expect(queued.first?.recipient == "+15550004444")
             #expect(queued.first?.sender == Self.acmeService)
             #expect(queued.first?.purpose == "auto_reply")
+
+            // The first attempt ran to the end, but the bridge gave up on its answer and spooled
+            // the text: Twilio got no acknowledgement, so the replay queues the one it carried.
+            let live = HandleInboundMessageRequest.with {
+                $0.messageSid = Self.sid("SM", 41); $0.to = Self.acmeNumber; $0.from = "+15550005555"; $0.body = "Hello?"
+            }
+            let answered = try await inbound.client.handleInboundMessage(live, metadata: inbound.metadata)
+            let acknowledgement = try #require(answered.replies.first?.body)
+            var replayedLive = live
+            replayedLive.replayed = true
+            for _ in 1...2 { _ = try await inbound.client.handleInboundMessage(replayedLive, metadata: inbound.metadata) }
+            // A regular's text carried none: its replay queues nothing.
+            var regular = live
+            regular.messageSid = Self.sid("SM", 42)
+            _ = try await inbound.client.handleInboundMessage(regular, metadata: inbound.metadata)
+            regular.replayed = true
+            _ = try await inbound.client.handleInboundMessage(regular, metadata: inbound.metadata)
+            let owed = try await platform.database.transaction(.platform) { tx in
+                try await tx.query("SELECT body FROM outbox_messages WHERE tenant_id = 'acme' AND recipient = '+15550005555'").map { try $0.string("body") }
+            }
+            #expect(owed == [acknowledgement], "queued once, and only for the text that carried it")
         }
     }
 

@@ -392,6 +392,7 @@ enum Migrator {
         PhoneConfigRecords.autoReplyMigration,
         TenantRecords.bookingURLMigration,
         ChangeSync.migration,
+        CommunicationRecords.autoReplyMigration,
     ]
 
     static func migrate(_ database: any Database, logger: Logger) async throws {

@@ -61,6 +61,23 @@ enum CommunicationRecords {
         try await tx.update("text_messages", set: [("customer_id", customerID)], where: "message_sid = \(sid)")
     }
 
+    /// The acknowledgement a text was answered with, kept so that a replay of a text whose
+    /// answer never reached Twilio can still send it.
+    static let autoReplyMigration = Migration(
+        version: 21,
+        name: "text_messages_auto_reply",
+        statements: ["ALTER TABLE text_messages ADD COLUMN auto_reply TEXT"],
+        tenantOwnedTables: [])
+
+    static func recordAutoReply(_ body: String, toMessage sid: String, _ tx: TenantTransaction) async throws {
+        try await tx.update("text_messages", set: [("auto_reply", body)], where: "message_sid = \(sid)")
+    }
+
+    /// The acknowledgement text `sid` was answered with; nil when it got none.
+    static func autoReply(ofMessage sid: String, _ tx: TenantTransaction) async throws -> String? {
+        try await tx.select("auto_reply", from: "text_messages", where: "message_sid = \(sid)").first?.optionalString("auto_reply")
+    }
+
     /// Twilio does not promise its callbacks' order: a status that is not further along than the
     /// stored one (a late "sent" after "delivered") changes nothing. The message as it then is.
     static func updateMessageStatus(sid: String, status: TextMessageStatus, errorCode: Int32, _ tx: TenantTransaction) async throws -> TextMessage? {

@@ -68,6 +68,15 @@ public struct InboundHandler: InboundServiceHandler {
             }
             response.message = first
             response.duplicate = true
+            if request.replayed, !first.customer.isEmpty {
+                // Replayed from the bridge's spool, the text ran to the end the first time, but
+                // that answer never reached Twilio (the bridge spools only when it has none). An
+                // acknowledgement it carried goes through the outbox instead, once.
+                try await database.withTenant(tenantID) { tx in
+                    guard let acknowledgement = try await CommunicationRecords.autoReply(ofMessage: request.messageSid, tx) else { return }
+                    try await Self.enqueue(acknowledgement, to: request.from, from: resolution.phoneConfig?.config ?? PhoneConfig(), for: request.messageSid, tx)
+                }
+            }
         }
         // A first attempt that stopped before linking its sender (it failed, or timed out) is
         // finished by its retry.
@@ -83,17 +92,23 @@ public struct InboundHandler: InboundServiceHandler {
             let config = resolution.phoneConfig?.config ?? PhoneConfig()
             if customer.created, !config.autoReply.disabled, let tenant = try await TenantRecords.find(tx),
                let acknowledgement = config.autoReplyText(for: tenant, packAutoReply: try await PackItemRecords.smsTemplate(.autoReply, tx)?.body) {
+                try await CommunicationRecords.recordAutoReply(acknowledgement, toMessage: request.messageSid, tx)
                 if request.replayed {
                     // Replayed from the bridge's spool: Twilio is no longer waiting for TwiML.
-                    try await OutboxRecords.enqueue(.sms(
-                        to: request.from, from: config.textSender, body: acknowledgement,
-                        purpose: "auto_reply", dedupeKey: "auto_reply/\(request.messageSid)"), tx)
+                    try await Self.enqueue(acknowledgement, to: request.from, from: config, for: request.messageSid, tx)
                 } else {
                     linked.replies = [.with { $0.body = acknowledgement }]
                 }
             }
             return linked
         }
+    }
+
+    /// Sends a text's acknowledgement through the outbox, from its line; once per MessageSid.
+    private static func enqueue(_ acknowledgement: String, to caller: String, from config: PhoneConfig, for messageSid: String, _ tx: TenantTransaction) async throws {
+        try await OutboxRecords.enqueue(.sms(
+            to: caller, from: config.textSender, body: acknowledgement,
+            purpose: "auto_reply", dedupeKey: "auto_reply/\(messageSid)"), tx)
     }
 
     /// Stores `text` unless its MessageSid is already stored; nil then. When the tenant's texts
