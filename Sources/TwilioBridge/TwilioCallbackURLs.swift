@@ -51,7 +51,8 @@ public struct TwilioCallbackURLs: Sendable, Hashable {
     }
 
     /// Where Twilio should send the call's next request; nil when the route is not one of ours.
-    /// An attempt of 0 (unset) is left out, and the route's handler reads it as the first.
+    /// An attempt of 0 (unset) is left out; the platform reads its absence as the first try on
+    /// the IVR and dial routes, and as a call's first request on the AI route.
     public func url(for callback: VoiceCallback) -> String? {
         guard let path = Self.path(for: callback.route) else { return nil }
         let query = callback.attempt > 0 ? "?\(Self.attemptParameter)=\(callback.attempt)" : ""

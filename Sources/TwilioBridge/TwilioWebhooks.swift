@@ -72,8 +72,9 @@ struct TwilioWebhooks<Transport: ClientTransport>: Sendable {
             logger.notice("refusing a webhook with a missing or wrong signature", metadata: ["path": "\(request.uri.path)"])
             return Self.plain(.forbidden, "invalid X-Twilio-Signature")
         }
-        // Ours, in the callback URLs we render: a count from 1, whatever the query says; 0 when
-        // there is none, as on a call's first request (the platform reads it as the first try).
+        // Ours, in the callback URLs we render: a count from 1; 0 when there is none (or it is
+        // below 0), as on a call's first request. The platform reads 0 as the first try on the
+        // IVR and dial routes, and as a new call on the AI route.
         let attempt = request.uri.queryParameters.get(TwilioCallbackURLs.attemptParameter, as: Int.self) ?? 0
         return await handle(form, max(attempt, 0))
     }
@@ -183,6 +184,7 @@ struct TwilioWebhooks<Transport: ClientTransport>: Sendable {
                 $0.speechResult = form["SpeechResult"]
                 $0.confidence = Float(form["Confidence"]) ?? 0
                 $0.attempt = Int32(clamping: attempt)
+                $0.callerName = form["CallerName"]
             }, metadata: platform.metadata)
         }
     }

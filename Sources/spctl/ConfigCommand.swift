@@ -76,7 +76,11 @@ struct ConfigCommand: ParsableCommand {
             if let server { context.server = server }
             if let token { context.token = token; context.tokenFile = nil }
             if let tokenFile { context.tokenFile = tokenFile; context.token = nil }
-            if let tls { context.tls = tls }
+            if let tls {
+                context.tls = tls
+                // A CA file means TLS: without TLS, the context keeps none.
+                if !tls { context.caFile = nil }
+            }
             if let caFile {
                 context.caFile = caFile
                 context.tls = true

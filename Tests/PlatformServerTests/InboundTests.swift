@@ -472,7 +472,7 @@ struct InboundTests {
             // request has no turn yet. It is greeted and recorded, so what the caller then says
             // reaches the call log.
             let entry = try await inbound.client.handleAiVoiceTurn(.with {
-                $0.callSid = Self.sid("CA", 9); $0.to = Self.acmeNumber; $0.from = "+15550002222"
+                $0.callSid = Self.sid("CA", 9); $0.to = Self.acmeNumber; $0.from = "+15550002222"; $0.callerName = "JANE DOE"
             }, metadata: inbound.metadata)
             #expect(entry.instructions.first?.gather.prompts.first?.text.contains("Acme Detailing") == true)
             _ = try await inbound.client.handleAiVoiceTurn(.with {
@@ -483,6 +483,7 @@ struct InboundTests {
             let entryCall = try await CommunicationLogService.Client(wrapping: platform.client).getCall(
                 .with { $0.name = "tenants/acme/calls/\(entryCallID)" }, metadata: platform.metadata(platform.ownerToken))
             #expect(entryCall.callerSaid == ["Do you clean boats?"])
+            #expect(entryCall.callerName == "JANE DOE")
             // bravo's number is in simple mode: sent to the AI entry point, it is put through as
             // its mode says, not given a receptionist its plan does not have.
             let misrouted = try await inbound.client.handleAiVoiceTurn(.with {

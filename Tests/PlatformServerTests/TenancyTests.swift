@@ -105,7 +105,21 @@ struct TenancyTests {
                 try await platform.tenants(platform.ownerToken).updateTenant(.with { $0.updateMask = .init(protoPaths: ["city"]) })
             }
             #expect(noTenant?.code == .invalidArgument)
-            #expect(noTenant?.fields.allSatisfy { $0.hasPrefix("tenant") } == true && noTenant?.fields.isEmpty == false, "\(String(describing: noTenant))")
+            #expect(noTenant?.fields == ["tenant"], "\(String(describing: noTenant))")
+            let unnamedTenant = await failure {
+                try await platform.tenants(platform.ownerToken).updateTenant(.with {
+                    $0.tenant = .with { $0.city = "Tulsa" }
+                    $0.updateMask = .init(protoPaths: ["city"])
+                })
+            }
+            #expect(unnamedTenant?.fields == ["tenant.name"], "\(String(describing: unnamedTenant))")
+            let unnamedCustomer = await failure {
+                try await CustomerService.Client(wrapping: platform.client).updateCustomer(.with {
+                    $0.customer = .with { $0.displayName = "Jane" }
+                    $0.updateMask = .init(protoPaths: ["display_name"])
+                }, metadata: platform.metadata(platform.ownerToken))
+            }
+            #expect(unnamedCustomer?.fields == ["customer.name"], "\(String(describing: unnamedCustomer))")
         }
     }
 

@@ -12,6 +12,7 @@ struct PolicyTableTests {
             typealias Output = Tenant
             static let descriptor = MethodDescriptor(service: ServiceDescriptor(fullyQualifiedService: "test.Unpoliced"), method: "Ping")
             static let policy: MethodPolicy? = nil
+            static let tenantResourceField: String? = nil
             static func tenantResourceName(of request: Input) -> String? { nil }
         }
 

@@ -66,7 +66,7 @@ struct RPCFloor: AsyncParsableCommand {
                 results[kind, default: []].append(try await measure(kind, logger: logger))
             }
         }
-        print("rpc-floor: concurrency \(concurrency) on one connection, \(calls) calls per server in each of \(rounds) rounds, log level \(logLevel), \(timeoutMilliseconds > 0 ? "deadline \(timeoutMilliseconds) ms (\(deadline.rawValue))" : "no deadline")\n")
+        print("rpc-floor: concurrency \(concurrency) on \(connections == 1 ? "one connection" : "\(connections) connections"), \(calls) calls per server in each of \(rounds) rounds, log level \(logLevel), \(timeoutMilliseconds > 0 ? "deadline \(timeoutMilliseconds) ms (\(deadline.rawValue))" : "no deadline")\n")
         print("| server | calls | calls/s | p50 ms | p99 ms | CPU per call | cores busy |")
         print("|---|---:|---:|---:|---:|---:|---:|")
         for kind in ["bare", "pipeline", "in-process"] {

@@ -45,17 +45,21 @@ public struct BillingLifecycleJob: Service {
     /// many tenants this worker moved.
     ///
     /// A tenant that fails to move (a Stripe webhook changed it in between, say) is logged and
-    /// its lease released, so it is tried again next pass, and the pass goes on: the tenants
-    /// leased after it must not wait out their leases, unable to change plans meanwhile.
+    /// keeps its lease until the lease expires, which is its wait before the next try; the pass
+    /// goes on, so the tenants leased after it are not left waiting out their leases, unable to
+    /// change plans meanwhile.
     @discardableResult
     public func runOnce(now: Date = Date()) async throws -> Int {
         var moved = 0
         for tenantID in try await lease(now: now) {
             do {
                 if try await move(tenantID, now: now) { moved += 1 }
+            } catch is CancellationError {
+                throw CancellationError()
             } catch {
-                logger.warning("billing lifecycle could not move a tenant; retrying next pass", metadata: ["tenant": "\(tenantID)", "error": "\(error)"])
-                try? await database.withTenant(tenantID) { tx in try await BillingRecords.releaseLease(heldBy: worker, tx) }
+                logger.warning(
+                    "billing lifecycle could not move a tenant; trying again once its lease expires",
+                    metadata: ["tenant": "\(tenantID)", "error": "\(error)", "lease_seconds": "\(Int(leaseDuration))"])
             }
         }
         return moved

@@ -62,7 +62,7 @@ struct StripeEventLedger {
             return response(event, .ignored, reason: "other_subscription", tenantID: tenantID)
         }
         let from = state.status
-        if state.pendingTier != nil, effect.endsSubscription || effect.failureOnly {
+        if state.pendingTier != nil, event.subscriptionID == state.stripeSubscriptionID, effect.endsSubscription || effect.failureOnly {
             // The subscription that ends, or whose payment failed, is one still waiting for its
             // first payment: the tenant's standing never rested on it. A declined card on the
             // payment page leaves the tier waiting and the tenant as it was.

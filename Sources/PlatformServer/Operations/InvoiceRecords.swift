@@ -48,7 +48,7 @@ enum InvoiceRecords {
     }
 
     /// The number after the highest `INV-<digits>` the tenant has, e.g. `INV-0043` after `INV-0042`,
-    /// whatever other numbers callers chose. One aggregate in the store, however many invoices the
+    /// whatever other numbers callers chose. One query in the store, however many invoices the
     /// tenant has.
     ///
     /// Numbering is serialized per tenant, so concurrent creates get consecutive numbers rather
@@ -65,7 +65,7 @@ enum InvoiceRecords {
             "\(digits) AS digits",
             from: collection.table,
             where: """
-                invoice_number LIKE 'INV-%' AND LENGTH(invoice_number) > 4 \
+                SUBSTR(invoice_number, 1, 4) = 'INV-' AND LENGTH(invoice_number) > 4 \
                 AND LTRIM(SUBSTR(invoice_number, 5), '0123456789') = ''
                 """,
             orderBy: "LENGTH(\(digits)) DESC, \(digits) DESC",

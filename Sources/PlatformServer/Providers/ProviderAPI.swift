@@ -13,8 +13,9 @@ struct ProviderAPI: Sendable {
     /// As people read it, e.g. "Stripe".
     let name: String
     /// Whether the provider answers a repeated idempotency key with its first answer, a 5xx
-    /// included, as Stripe does for a day once the request began to run. A retry with the same
-    /// request_id (the same key) then fails the same way, so the caller is told to use a new one.
+    /// included, as Stripe does for a day once the request began to run. A retry of a keyed
+    /// request with the same request_id (the same key) then fails the same way, so the caller is
+    /// told to use a new one.
     var keepsFailedAnswers = false
     var http: HTTPClient = .shared
     /// Well under the RPC's own deadline.
@@ -55,7 +56,7 @@ struct ProviderAPI: Sendable {
         guard (200..<300).contains(status.code) else {
             let detail = errorDetail(body, decoder)
             let message = "\(name) refused \(what) (\(status.code)): \(detail?.message ?? "no message")"
-            if status.code >= 500, keepsFailedAnswers {
+            if status.code >= 500, keepsFailedAnswers, request.headers.contains(name: "Idempotency-Key") {
                 throw ServiceError(
                     code: .unavailable, reason: "\(reason)_unavailable",
                     message: message + "; whether it made the change shows in a minute, when its webhook arrives: read the resource again, "

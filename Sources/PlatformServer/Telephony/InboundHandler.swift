@@ -191,6 +191,7 @@ public struct InboundHandler: InboundServiceHandler {
                 $0.callSid = request.callSid
                 $0.from = request.from
                 $0.to = request.to
+                $0.callerName = request.callerName
             }, context: context)
         }
         let resolution = try await resolve(messagingServiceSID: "", to: request.to)

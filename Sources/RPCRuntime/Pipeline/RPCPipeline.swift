@@ -51,11 +51,15 @@ public enum RPCPipeline {
             let resource = Method.tenantResourceName(of: message) ?? ""
             CallRecord.current?.resourceName = resource
             guard let tenantID = ResourceName.tenantID(of: resource) else {
-                // No tenant to check: the fields' own rules say which one is wrong (`parent`,
-                // `tenant.name`, ...) and what else is.
-                let violations = message.fieldViolations
-                throw ServiceError.invalidArgument(
-                    violations.isEmpty ? [FieldViolation(field: "name", description: "must be a resource name under tenants/{tenant}")] : violations)
+                // No tenant to check: the refusal names the resource's own field (`parent`,
+                // `tenant.name`, ...), with whatever else is wrong in the request.
+                let field = Method.tenantResourceField ?? "name"
+                var violations = message.fieldViolations
+                // Unless a rule already refused it, or the message holding it (`tenant` is required).
+                if !violations.contains(where: { $0.field == field || field.hasPrefix($0.field + ".") }) {
+                    violations.insert(FieldViolation(field: field, description: "must be a resource name under tenants/{tenant}"), at: 0)
+                }
+                throw ServiceError.invalidArgument(violations)
             }
             if tenantID == ResourceName.allTenants {
                 // `tenants/-` lists across tenants: platform roles only; to anyone else it does not exist.

@@ -9,6 +9,9 @@ public protocol RPCMethod: SendableMetatype {
     static var descriptor: MethodDescriptor { get }
     /// Nil when the proto declares none: such a method cannot be registered.
     static var policy: MethodPolicy? { get }
+    /// For tenant-scoped methods, the path of the field that names the resource the request
+    /// targets, as field violations name it (`parent`, `tenant.name`).
+    static var tenantResourceField: String? { get }
     /// For tenant-scoped methods, the resource name (`tenants/{tenant}/...`) the request targets.
     static func tenantResourceName(of request: Input) -> String?
 }

@@ -38,6 +38,9 @@ struct InboundCommands: AsyncParsableCommand {
         @Option(name: .customLong("attempt"), help: "From the Gather's VoiceCallback: 1 on the first try of this turn. 0 (absent) when the call's first request comes to the AI entry point itself: the call is recorded and answered as a new call to its number is, with the greeting in AI voice, and with the number's own flow in another mode.")
         var attempt: Int32?
 
+        @Option(name: .customLong("caller-name"), help: "As Twilio sent it (CNAM); kept when the call is recorded here, on its first request.")
+        var callerName: String?
+
         func run() async throws {
             var request = try call.request(HandleAiVoiceTurnRequest.self)
             if let value = callSid { request.callSid = value }
@@ -46,6 +49,7 @@ struct InboundCommands: AsyncParsableCommand {
             if let value = speechResult { request.speechResult = value }
             if let value = confidence { request.confidence = value }
             if let value = attempt { request.attempt = value }
+            if let value = callerName { request.callerName = value }
             try await call.unary(request) { client, request, metadata in
                 try await InboundService.Client(wrapping: client).handleAiVoiceTurn(request, metadata: metadata)
             }

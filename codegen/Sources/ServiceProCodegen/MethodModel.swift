@@ -9,7 +9,9 @@ struct MethodModel {
     let outputType: String
     let command: CommandPath
     /// Swift expression (on `request`) for the resource name that carries the tenant.
-    let tenantResourceAccessor: String?
+    /// The tenant-scoped request's resource name: the Swift expression that reads it, and the
+    /// field's path as violations name it (`parent`, `tenant.name`).
+    let tenantResource: (accessor: String, fieldPath: String)?
 
     var name: String { descriptor.name }
     var swiftName: String { Naming.lowerFirst(descriptor.name) }
@@ -26,28 +28,28 @@ struct MethodModel {
         self.inputType = namer.fullName(message: method.inputType)
         self.outputType = namer.fullName(message: method.outputType)
         self.command = try CommandPath(method: method, override: policy?.cliCommand ?? "")
-        self.tenantResourceAccessor = try Self.tenantResourceAccessor(method, policy: policy, namer: namer)
+        self.tenantResource = try Self.tenantResource(method, policy: policy, namer: namer)
     }
 
     /// Tenant-scoped methods say which tenant they touch through `name` or `parent`, or through
     /// the `name` of the resource they update. The runtime checks it against the caller.
-    private static func tenantResourceAccessor(
+    private static func tenantResource(
         _ method: MethodDescriptor,
         policy: Servicepro_Options_V1_MethodPolicy?,
         namer: SwiftProtobufNamer
-    ) throws -> String? {
+    ) throws -> (accessor: String, fieldPath: String)? {
         guard policy?.tenantScope == .tenant else { return nil }
         let fields = method.inputType.fields
         for candidate in ["name", "parent"] {
             if let field = fields.first(where: { $0.name == candidate && $0.type == .string && !$0.isRepeated }) {
-                return "request." + namer.messagePropertyNames(field: field, prefixed: "", includeHasAndClear: false).name
+                return ("request." + namer.messagePropertyNames(field: field, prefixed: "", includeHasAndClear: false).name, field.name)
             }
         }
         for field in fields where field.type == .message && !field.isRepeated {
             if let nameField = field.messageType.fields.first(where: { $0.name == "name" && $0.type == .string }) {
                 let outer = namer.messagePropertyNames(field: field, prefixed: "", includeHasAndClear: false).name
                 let inner = namer.messagePropertyNames(field: nameField, prefixed: "", includeHasAndClear: false).name
-                return "request.\(outer).\(inner)"
+                return ("request.\(outer).\(inner)", "\(field.name).\(nameField.name)")
             }
         }
         throw GeneratorError(

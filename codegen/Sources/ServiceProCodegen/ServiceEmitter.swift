@@ -56,11 +56,13 @@ struct ServiceEmitter {
                     out.line("public typealias Output = \(method.outputType)")
                     out.line("public static let descriptor = GRPCCore.MethodDescriptor(service: \(name).descriptor, method: \(Naming.literal(method.name)))")
                     out.line("public static let policy: MethodPolicy? = \(policyLiteral(method))")
-                    if let accessor = method.tenantResourceAccessor {
+                    if let resource = method.tenantResource {
+                        out.line("public static let tenantResourceField: String? = \(Naming.literal(resource.fieldPath))")
                         out.block("public static func tenantResourceName(of request: Input) -> String?") { out in
-                            out.line(accessor)
+                            out.line(resource.accessor)
                         }
                     } else {
+                        out.line("public static let tenantResourceField: String? = nil")
                         out.line("public static func tenantResourceName(of request: Input) -> String? { nil }")
                     }
                 }

@@ -128,6 +128,7 @@ public enum BillingService {
             public typealias Output = ListPlansResponse
             public static let descriptor = GRPCCore.MethodDescriptor(service: BillingService.descriptor, method: "ListPlans")
             public static let policy: MethodPolicy? = MethodPolicy(roles: [.platformOwner, .platformStaff, .tenantAdmin, .tenantMember], scope: .platform, requiredFeature: nil, audited: false, allowedWhileSuspended: true, allowedWhileCancelled: false, allowedWhileImpersonating: true, idempotent: true, unauthenticated: false)
+            public static let tenantResourceField: String? = nil
             public static func tenantResourceName(of request: Input) -> String? { nil }
         }
         public enum GetTenantBilling: RPCMethod {
@@ -135,6 +136,7 @@ public enum BillingService {
             public typealias Output = TenantBilling
             public static let descriptor = GRPCCore.MethodDescriptor(service: BillingService.descriptor, method: "GetTenantBilling")
             public static let policy: MethodPolicy? = MethodPolicy(roles: [.platformOwner, .platformStaff, .tenantAdmin], scope: .tenant, requiredFeature: nil, audited: false, allowedWhileSuspended: true, allowedWhileCancelled: true, allowedWhileImpersonating: true, idempotent: true, unauthenticated: false)
+            public static let tenantResourceField: String? = "name"
             public static func tenantResourceName(of request: Input) -> String? {
                 request.name
             }
@@ -144,6 +146,7 @@ public enum BillingService {
             public typealias Output = ChangePlanResponse
             public static let descriptor = GRPCCore.MethodDescriptor(service: BillingService.descriptor, method: "ChangePlan")
             public static let policy: MethodPolicy? = MethodPolicy(roles: [.platformOwner, .platformStaff, .tenantAdmin], scope: .tenant, requiredFeature: nil, audited: true, allowedWhileSuspended: true, allowedWhileCancelled: false, allowedWhileImpersonating: false, idempotent: true, unauthenticated: false)
+            public static let tenantResourceField: String? = "name"
             public static func tenantResourceName(of request: Input) -> String? {
                 request.name
             }
@@ -153,6 +156,7 @@ public enum BillingService {
             public typealias Output = TenantBilling
             public static let descriptor = GRPCCore.MethodDescriptor(service: BillingService.descriptor, method: "SetTenantStatus")
             public static let policy: MethodPolicy? = MethodPolicy(roles: [.platformOwner, .platformStaff], scope: .tenant, requiredFeature: nil, audited: true, allowedWhileSuspended: true, allowedWhileCancelled: true, allowedWhileImpersonating: false, idempotent: true, unauthenticated: false)
+            public static let tenantResourceField: String? = "name"
             public static func tenantResourceName(of request: Input) -> String? {
                 request.name
             }
@@ -162,6 +166,7 @@ public enum BillingService {
             public typealias Output = HandleStripeEventResponse
             public static let descriptor = GRPCCore.MethodDescriptor(service: BillingService.descriptor, method: "HandleStripeEvent")
             public static let policy: MethodPolicy? = MethodPolicy(roles: [.telephonyBridge], scope: .platform, requiredFeature: nil, audited: true, allowedWhileSuspended: true, allowedWhileCancelled: true, allowedWhileImpersonating: false, idempotent: true, unauthenticated: false)
+            public static let tenantResourceField: String? = nil
             public static func tenantResourceName(of request: Input) -> String? { nil }
         }
 

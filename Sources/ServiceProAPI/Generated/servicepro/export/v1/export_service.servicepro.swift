@@ -95,6 +95,7 @@ public enum ExportService {
             public typealias Output = ExportJob
             public static let descriptor = GRPCCore.MethodDescriptor(service: ExportService.descriptor, method: "StartExport")
             public static let policy: MethodPolicy? = MethodPolicy(roles: [.platformOwner, .platformStaff, .tenantAdmin], scope: .tenant, requiredFeature: nil, audited: true, allowedWhileSuspended: true, allowedWhileCancelled: true, allowedWhileImpersonating: true, idempotent: true, unauthenticated: false)
+            public static let tenantResourceField: String? = "parent"
             public static func tenantResourceName(of request: Input) -> String? {
                 request.parent
             }
@@ -104,6 +105,7 @@ public enum ExportService {
             public typealias Output = ExportJob
             public static let descriptor = GRPCCore.MethodDescriptor(service: ExportService.descriptor, method: "GetExport")
             public static let policy: MethodPolicy? = MethodPolicy(roles: [.platformOwner, .platformStaff, .tenantAdmin], scope: .tenant, requiredFeature: nil, audited: false, allowedWhileSuspended: true, allowedWhileCancelled: true, allowedWhileImpersonating: true, idempotent: true, unauthenticated: false)
+            public static let tenantResourceField: String? = "name"
             public static func tenantResourceName(of request: Input) -> String? {
                 request.name
             }
@@ -113,6 +115,7 @@ public enum ExportService {
             public typealias Output = ListExportsResponse
             public static let descriptor = GRPCCore.MethodDescriptor(service: ExportService.descriptor, method: "ListExports")
             public static let policy: MethodPolicy? = MethodPolicy(roles: [.platformOwner, .platformStaff, .tenantAdmin], scope: .tenant, requiredFeature: nil, audited: false, allowedWhileSuspended: true, allowedWhileCancelled: true, allowedWhileImpersonating: true, idempotent: true, unauthenticated: false)
+            public static let tenantResourceField: String? = "parent"
             public static func tenantResourceName(of request: Input) -> String? {
                 request.parent
             }
@@ -122,6 +125,7 @@ public enum ExportService {
             public typealias Output = ExportChunk
             public static let descriptor = GRPCCore.MethodDescriptor(service: ExportService.descriptor, method: "DownloadExport")
             public static let policy: MethodPolicy? = MethodPolicy(roles: [.platformOwner, .platformStaff, .tenantAdmin], scope: .tenant, requiredFeature: nil, audited: true, allowedWhileSuspended: true, allowedWhileCancelled: true, allowedWhileImpersonating: false, idempotent: true, unauthenticated: false)
+            public static let tenantResourceField: String? = "name"
             public static func tenantResourceName(of request: Input) -> String? {
                 request.name
             }

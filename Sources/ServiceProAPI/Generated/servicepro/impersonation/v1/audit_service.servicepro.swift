@@ -65,6 +65,7 @@ public enum AuditService {
             public typealias Output = ListAuditEventsResponse
             public static let descriptor = GRPCCore.MethodDescriptor(service: AuditService.descriptor, method: "ListAuditEvents")
             public static let policy: MethodPolicy? = MethodPolicy(roles: [.platformOwner, .tenantAdmin], scope: .tenant, requiredFeature: nil, audited: false, allowedWhileSuspended: true, allowedWhileCancelled: false, allowedWhileImpersonating: true, idempotent: true, unauthenticated: false)
+            public static let tenantResourceField: String? = "parent"
             public static func tenantResourceName(of request: Input) -> String? {
                 request.parent
             }
@@ -74,6 +75,7 @@ public enum AuditService {
             public typealias Output = AuditEvent
             public static let descriptor = GRPCCore.MethodDescriptor(service: AuditService.descriptor, method: "GetAuditEvent")
             public static let policy: MethodPolicy? = MethodPolicy(roles: [.platformOwner, .tenantAdmin], scope: .tenant, requiredFeature: nil, audited: false, allowedWhileSuspended: true, allowedWhileCancelled: false, allowedWhileImpersonating: true, idempotent: true, unauthenticated: false)
+            public static let tenantResourceField: String? = "name"
             public static func tenantResourceName(of request: Input) -> String? {
                 request.name
             }

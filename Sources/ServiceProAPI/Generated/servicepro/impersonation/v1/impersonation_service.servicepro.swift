@@ -136,6 +136,7 @@ public enum ImpersonationService {
             public typealias Output = StartImpersonationResponse
             public static let descriptor = GRPCCore.MethodDescriptor(service: ImpersonationService.descriptor, method: "StartImpersonation")
             public static let policy: MethodPolicy? = MethodPolicy(roles: [.platformOwner], scope: .platform, requiredFeature: nil, audited: true, allowedWhileSuspended: true, allowedWhileCancelled: true, allowedWhileImpersonating: false, idempotent: true, unauthenticated: false)
+            public static let tenantResourceField: String? = nil
             public static func tenantResourceName(of request: Input) -> String? { nil }
         }
         public enum StopImpersonation: RPCMethod {
@@ -143,6 +144,7 @@ public enum ImpersonationService {
             public typealias Output = ImpersonationSession
             public static let descriptor = GRPCCore.MethodDescriptor(service: ImpersonationService.descriptor, method: "StopImpersonation")
             public static let policy: MethodPolicy? = MethodPolicy(roles: [.platformOwner], scope: .caller, requiredFeature: nil, audited: true, allowedWhileSuspended: true, allowedWhileCancelled: true, allowedWhileImpersonating: true, idempotent: true, unauthenticated: false)
+            public static let tenantResourceField: String? = nil
             public static func tenantResourceName(of request: Input) -> String? { nil }
         }
         public enum RevokeImpersonation: RPCMethod {
@@ -150,6 +152,7 @@ public enum ImpersonationService {
             public typealias Output = ImpersonationSession
             public static let descriptor = GRPCCore.MethodDescriptor(service: ImpersonationService.descriptor, method: "RevokeImpersonation")
             public static let policy: MethodPolicy? = MethodPolicy(roles: [.platformOwner], scope: .platform, requiredFeature: nil, audited: true, allowedWhileSuspended: true, allowedWhileCancelled: true, allowedWhileImpersonating: false, idempotent: true, unauthenticated: false)
+            public static let tenantResourceField: String? = nil
             public static func tenantResourceName(of request: Input) -> String? { nil }
         }
         public enum GetImpersonationSession: RPCMethod {
@@ -157,6 +160,7 @@ public enum ImpersonationService {
             public typealias Output = ImpersonationSession
             public static let descriptor = GRPCCore.MethodDescriptor(service: ImpersonationService.descriptor, method: "GetImpersonationSession")
             public static let policy: MethodPolicy? = MethodPolicy(roles: [.platformOwner], scope: .platform, requiredFeature: nil, audited: false, allowedWhileSuspended: true, allowedWhileCancelled: false, allowedWhileImpersonating: false, idempotent: true, unauthenticated: false)
+            public static let tenantResourceField: String? = nil
             public static func tenantResourceName(of request: Input) -> String? { nil }
         }
         public enum ListImpersonationSessions: RPCMethod {
@@ -164,6 +168,7 @@ public enum ImpersonationService {
             public typealias Output = ListImpersonationSessionsResponse
             public static let descriptor = GRPCCore.MethodDescriptor(service: ImpersonationService.descriptor, method: "ListImpersonationSessions")
             public static let policy: MethodPolicy? = MethodPolicy(roles: [.platformOwner], scope: .platform, requiredFeature: nil, audited: false, allowedWhileSuspended: true, allowedWhileCancelled: false, allowedWhileImpersonating: false, idempotent: true, unauthenticated: false)
+            public static let tenantResourceField: String? = nil
             public static func tenantResourceName(of request: Input) -> String? { nil }
         }
         public enum WhoAmI: RPCMethod {
@@ -171,6 +176,7 @@ public enum ImpersonationService {
             public typealias Output = WhoAmIResponse
             public static let descriptor = GRPCCore.MethodDescriptor(service: ImpersonationService.descriptor, method: "WhoAmI")
             public static let policy: MethodPolicy? = MethodPolicy(roles: [.platformOwner, .platformStaff, .tenantAdmin, .tenantMember, .partner, .telephonyBridge], scope: .caller, requiredFeature: nil, audited: false, allowedWhileSuspended: true, allowedWhileCancelled: true, allowedWhileImpersonating: true, idempotent: true, unauthenticated: false)
+            public static let tenantResourceField: String? = nil
             public static func tenantResourceName(of request: Input) -> String? { nil }
         }
 

@@ -102,6 +102,7 @@ public enum AppointmentService {
             public typealias Output = Appointment
             public static let descriptor = GRPCCore.MethodDescriptor(service: AppointmentService.descriptor, method: "CreateAppointment")
             public static let policy: MethodPolicy? = MethodPolicy(roles: [.platformOwner, .platformStaff, .tenantAdmin, .tenantMember, .partner], scope: .tenant, requiredFeature: nil, audited: true, allowedWhileSuspended: false, allowedWhileCancelled: false, allowedWhileImpersonating: true, idempotent: true, unauthenticated: false)
+            public static let tenantResourceField: String? = "parent"
             public static func tenantResourceName(of request: Input) -> String? {
                 request.parent
             }
@@ -111,6 +112,7 @@ public enum AppointmentService {
             public typealias Output = Appointment
             public static let descriptor = GRPCCore.MethodDescriptor(service: AppointmentService.descriptor, method: "GetAppointment")
             public static let policy: MethodPolicy? = MethodPolicy(roles: [.platformOwner, .platformStaff, .tenantAdmin, .tenantMember, .partner], scope: .tenant, requiredFeature: nil, audited: false, allowedWhileSuspended: true, allowedWhileCancelled: false, allowedWhileImpersonating: true, idempotent: true, unauthenticated: false)
+            public static let tenantResourceField: String? = "name"
             public static func tenantResourceName(of request: Input) -> String? {
                 request.name
             }
@@ -120,6 +122,7 @@ public enum AppointmentService {
             public typealias Output = ListAppointmentsResponse
             public static let descriptor = GRPCCore.MethodDescriptor(service: AppointmentService.descriptor, method: "ListAppointments")
             public static let policy: MethodPolicy? = MethodPolicy(roles: [.platformOwner, .platformStaff, .tenantAdmin, .tenantMember, .partner], scope: .tenant, requiredFeature: nil, audited: false, allowedWhileSuspended: true, allowedWhileCancelled: false, allowedWhileImpersonating: true, idempotent: true, unauthenticated: false)
+            public static let tenantResourceField: String? = "parent"
             public static func tenantResourceName(of request: Input) -> String? {
                 request.parent
             }
@@ -129,6 +132,7 @@ public enum AppointmentService {
             public typealias Output = Appointment
             public static let descriptor = GRPCCore.MethodDescriptor(service: AppointmentService.descriptor, method: "UpdateAppointment")
             public static let policy: MethodPolicy? = MethodPolicy(roles: [.platformOwner, .platformStaff, .tenantAdmin, .tenantMember, .partner], scope: .tenant, requiredFeature: nil, audited: true, allowedWhileSuspended: false, allowedWhileCancelled: false, allowedWhileImpersonating: true, idempotent: false, unauthenticated: false)
+            public static let tenantResourceField: String? = "appointment.name"
             public static func tenantResourceName(of request: Input) -> String? {
                 request.appointment.name
             }

@@ -96,6 +96,7 @@ public enum CustomerService {
             public typealias Output = Customer
             public static let descriptor = GRPCCore.MethodDescriptor(service: CustomerService.descriptor, method: "CreateCustomer")
             public static let policy: MethodPolicy? = MethodPolicy(roles: [.platformOwner, .platformStaff, .tenantAdmin, .tenantMember, .partner], scope: .tenant, requiredFeature: nil, audited: true, allowedWhileSuspended: false, allowedWhileCancelled: false, allowedWhileImpersonating: true, idempotent: true, unauthenticated: false)
+            public static let tenantResourceField: String? = "parent"
             public static func tenantResourceName(of request: Input) -> String? {
                 request.parent
             }
@@ -105,6 +106,7 @@ public enum CustomerService {
             public typealias Output = Customer
             public static let descriptor = GRPCCore.MethodDescriptor(service: CustomerService.descriptor, method: "GetCustomer")
             public static let policy: MethodPolicy? = MethodPolicy(roles: [.platformOwner, .platformStaff, .tenantAdmin, .tenantMember, .partner], scope: .tenant, requiredFeature: nil, audited: false, allowedWhileSuspended: true, allowedWhileCancelled: false, allowedWhileImpersonating: true, idempotent: true, unauthenticated: false)
+            public static let tenantResourceField: String? = "name"
             public static func tenantResourceName(of request: Input) -> String? {
                 request.name
             }
@@ -114,6 +116,7 @@ public enum CustomerService {
             public typealias Output = ListCustomersResponse
             public static let descriptor = GRPCCore.MethodDescriptor(service: CustomerService.descriptor, method: "ListCustomers")
             public static let policy: MethodPolicy? = MethodPolicy(roles: [.platformOwner, .platformStaff, .tenantAdmin, .tenantMember, .partner], scope: .tenant, requiredFeature: nil, audited: false, allowedWhileSuspended: true, allowedWhileCancelled: false, allowedWhileImpersonating: true, idempotent: true, unauthenticated: false)
+            public static let tenantResourceField: String? = "parent"
             public static func tenantResourceName(of request: Input) -> String? {
                 request.parent
             }
@@ -123,6 +126,7 @@ public enum CustomerService {
             public typealias Output = Customer
             public static let descriptor = GRPCCore.MethodDescriptor(service: CustomerService.descriptor, method: "UpdateCustomer")
             public static let policy: MethodPolicy? = MethodPolicy(roles: [.platformOwner, .platformStaff, .tenantAdmin, .tenantMember, .partner], scope: .tenant, requiredFeature: nil, audited: true, allowedWhileSuspended: false, allowedWhileCancelled: false, allowedWhileImpersonating: true, idempotent: false, unauthenticated: false)
+            public static let tenantResourceField: String? = "customer.name"
             public static func tenantResourceName(of request: Input) -> String? {
                 request.customer.name
             }

@@ -320,6 +320,9 @@ public nonisolated struct HandleAiVoiceTurnRequest: Sendable {
   /// another mode.
   public var attempt: Int32 = 0
 
+  /// As Twilio sent it (CNAM); kept when the call is recorded here, on its first request.
+  public var callerName: String = String()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -852,7 +855,7 @@ nonisolated extension HandleDialResultRequest: SwiftProtobuf.Message, SwiftProto
 
 nonisolated extension HandleAiVoiceTurnRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".HandleAiVoiceTurnRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}call_sid\0\u{1}from\0\u{1}to\0\u{3}speech_result\0\u{1}confidence\0\u{1}attempt\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}call_sid\0\u{1}from\0\u{1}to\0\u{3}speech_result\0\u{1}confidence\0\u{1}attempt\0\u{3}caller_name\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -866,6 +869,7 @@ nonisolated extension HandleAiVoiceTurnRequest: SwiftProtobuf.Message, SwiftProt
       case 4: try { try decoder.decodeSingularStringField(value: &self.speechResult) }()
       case 5: try { try decoder.decodeSingularFloatField(value: &self.confidence) }()
       case 6: try { try decoder.decodeSingularInt32Field(value: &self.attempt) }()
+      case 7: try { try decoder.decodeSingularStringField(value: &self.callerName) }()
       default: break
       }
     }
@@ -890,6 +894,9 @@ nonisolated extension HandleAiVoiceTurnRequest: SwiftProtobuf.Message, SwiftProt
     if self.attempt != 0 {
       try visitor.visitSingularInt32Field(value: self.attempt, fieldNumber: 6)
     }
+    if !self.callerName.isEmpty {
+      try visitor.visitSingularStringField(value: self.callerName, fieldNumber: 7)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -900,6 +907,7 @@ nonisolated extension HandleAiVoiceTurnRequest: SwiftProtobuf.Message, SwiftProt
     if lhs.speechResult != rhs.speechResult {return false}
     if lhs.confidence != rhs.confidence {return false}
     if lhs.attempt != rhs.attempt {return false}
+    if lhs.callerName != rhs.callerName {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -121,6 +121,7 @@ extension HandleAiVoiceTurnRequest: ValidatableMessage {
         FieldCheck.maxLength(self.from, 256, path + "from", &violations)
         FieldCheck.maxLength(self.to, 256, path + "to", &violations)
         FieldCheck.maxLength(self.speechResult, 4000, path + "speech_result", &violations)
+        FieldCheck.maxLength(self.callerName, 256, path + "caller_name", &violations)
     }
 
     public mutating func normalize() {}
@@ -230,6 +231,7 @@ public enum InboundService {
             public typealias Output = ResolveInboundResponse
             public static let descriptor = GRPCCore.MethodDescriptor(service: InboundService.descriptor, method: "ResolveInbound")
             public static let policy: MethodPolicy? = MethodPolicy(roles: [.platformOwner, .platformStaff, .telephonyBridge], scope: .platform, requiredFeature: nil, audited: false, allowedWhileSuspended: true, allowedWhileCancelled: true, allowedWhileImpersonating: false, idempotent: true, unauthenticated: false)
+            public static let tenantResourceField: String? = nil
             public static func tenantResourceName(of request: Input) -> String? { nil }
         }
         public enum HandleInboundMessage: RPCMethod {
@@ -237,6 +239,7 @@ public enum InboundService {
             public typealias Output = HandleInboundMessageResponse
             public static let descriptor = GRPCCore.MethodDescriptor(service: InboundService.descriptor, method: "HandleInboundMessage")
             public static let policy: MethodPolicy? = MethodPolicy(roles: [.telephonyBridge], scope: .platform, requiredFeature: nil, audited: false, allowedWhileSuspended: true, allowedWhileCancelled: true, allowedWhileImpersonating: false, idempotent: true, unauthenticated: false)
+            public static let tenantResourceField: String? = nil
             public static func tenantResourceName(of request: Input) -> String? { nil }
         }
         public enum HandleInboundCall: RPCMethod {
@@ -244,6 +247,7 @@ public enum InboundService {
             public typealias Output = VoiceReply
             public static let descriptor = GRPCCore.MethodDescriptor(service: InboundService.descriptor, method: "HandleInboundCall")
             public static let policy: MethodPolicy? = MethodPolicy(roles: [.telephonyBridge], scope: .platform, requiredFeature: nil, audited: false, allowedWhileSuspended: true, allowedWhileCancelled: true, allowedWhileImpersonating: false, idempotent: true, unauthenticated: false)
+            public static let tenantResourceField: String? = nil
             public static func tenantResourceName(of request: Input) -> String? { nil }
         }
         public enum HandleIvrSelection: RPCMethod {
@@ -251,6 +255,7 @@ public enum InboundService {
             public typealias Output = VoiceReply
             public static let descriptor = GRPCCore.MethodDescriptor(service: InboundService.descriptor, method: "HandleIvrSelection")
             public static let policy: MethodPolicy? = MethodPolicy(roles: [.telephonyBridge], scope: .platform, requiredFeature: nil, audited: false, allowedWhileSuspended: true, allowedWhileCancelled: true, allowedWhileImpersonating: false, idempotent: true, unauthenticated: false)
+            public static let tenantResourceField: String? = nil
             public static func tenantResourceName(of request: Input) -> String? { nil }
         }
         public enum HandleAiVoiceTurn: RPCMethod {
@@ -258,6 +263,7 @@ public enum InboundService {
             public typealias Output = VoiceReply
             public static let descriptor = GRPCCore.MethodDescriptor(service: InboundService.descriptor, method: "HandleAiVoiceTurn")
             public static let policy: MethodPolicy? = MethodPolicy(roles: [.telephonyBridge], scope: .platform, requiredFeature: nil, audited: false, allowedWhileSuspended: true, allowedWhileCancelled: true, allowedWhileImpersonating: false, idempotent: true, unauthenticated: false)
+            public static let tenantResourceField: String? = nil
             public static func tenantResourceName(of request: Input) -> String? { nil }
         }
         public enum HandleDialResult: RPCMethod {
@@ -265,6 +271,7 @@ public enum InboundService {
             public typealias Output = VoiceReply
             public static let descriptor = GRPCCore.MethodDescriptor(service: InboundService.descriptor, method: "HandleDialResult")
             public static let policy: MethodPolicy? = MethodPolicy(roles: [.telephonyBridge], scope: .platform, requiredFeature: nil, audited: false, allowedWhileSuspended: true, allowedWhileCancelled: true, allowedWhileImpersonating: false, idempotent: true, unauthenticated: false)
+            public static let tenantResourceField: String? = nil
             public static func tenantResourceName(of request: Input) -> String? { nil }
         }
         public enum RecordMessageStatus: RPCMethod {
@@ -272,6 +279,7 @@ public enum InboundService {
             public typealias Output = TextMessage
             public static let descriptor = GRPCCore.MethodDescriptor(service: InboundService.descriptor, method: "RecordMessageStatus")
             public static let policy: MethodPolicy? = MethodPolicy(roles: [.telephonyBridge], scope: .platform, requiredFeature: nil, audited: false, allowedWhileSuspended: true, allowedWhileCancelled: true, allowedWhileImpersonating: false, idempotent: true, unauthenticated: false)
+            public static let tenantResourceField: String? = nil
             public static func tenantResourceName(of request: Input) -> String? { nil }
         }
         public enum RecordCallStatus: RPCMethod {
@@ -279,6 +287,7 @@ public enum InboundService {
             public typealias Output = PhoneCall
             public static let descriptor = GRPCCore.MethodDescriptor(service: InboundService.descriptor, method: "RecordCallStatus")
             public static let policy: MethodPolicy? = MethodPolicy(roles: [.telephonyBridge], scope: .platform, requiredFeature: nil, audited: false, allowedWhileSuspended: true, allowedWhileCancelled: true, allowedWhileImpersonating: false, idempotent: true, unauthenticated: false)
+            public static let tenantResourceField: String? = nil
             public static func tenantResourceName(of request: Input) -> String? { nil }
         }
 

@@ -126,6 +126,7 @@ public enum PhoneConfigService {
             public typealias Output = PhoneConfig
             public static let descriptor = GRPCCore.MethodDescriptor(service: PhoneConfigService.descriptor, method: "CreatePhoneConfig")
             public static let policy: MethodPolicy? = MethodPolicy(roles: [.platformOwner, .platformStaff], scope: .tenant, requiredFeature: nil, audited: true, allowedWhileSuspended: false, allowedWhileCancelled: false, allowedWhileImpersonating: true, idempotent: true, unauthenticated: false)
+            public static let tenantResourceField: String? = "parent"
             public static func tenantResourceName(of request: Input) -> String? {
                 request.parent
             }
@@ -135,6 +136,7 @@ public enum PhoneConfigService {
             public typealias Output = PhoneConfig
             public static let descriptor = GRPCCore.MethodDescriptor(service: PhoneConfigService.descriptor, method: "GetPhoneConfig")
             public static let policy: MethodPolicy? = MethodPolicy(roles: [.platformOwner, .platformStaff, .tenantAdmin], scope: .tenant, requiredFeature: nil, audited: false, allowedWhileSuspended: true, allowedWhileCancelled: false, allowedWhileImpersonating: true, idempotent: true, unauthenticated: false)
+            public static let tenantResourceField: String? = "name"
             public static func tenantResourceName(of request: Input) -> String? {
                 request.name
             }
@@ -144,6 +146,7 @@ public enum PhoneConfigService {
             public typealias Output = ListPhoneConfigsResponse
             public static let descriptor = GRPCCore.MethodDescriptor(service: PhoneConfigService.descriptor, method: "ListPhoneConfigs")
             public static let policy: MethodPolicy? = MethodPolicy(roles: [.platformOwner, .platformStaff, .tenantAdmin], scope: .tenant, requiredFeature: nil, audited: false, allowedWhileSuspended: true, allowedWhileCancelled: false, allowedWhileImpersonating: true, idempotent: true, unauthenticated: false)
+            public static let tenantResourceField: String? = "parent"
             public static func tenantResourceName(of request: Input) -> String? {
                 request.parent
             }
@@ -153,6 +156,7 @@ public enum PhoneConfigService {
             public typealias Output = PhoneConfig
             public static let descriptor = GRPCCore.MethodDescriptor(service: PhoneConfigService.descriptor, method: "UpdatePhoneConfig")
             public static let policy: MethodPolicy? = MethodPolicy(roles: [.platformOwner, .platformStaff], scope: .tenant, requiredFeature: nil, audited: true, allowedWhileSuspended: false, allowedWhileCancelled: false, allowedWhileImpersonating: true, idempotent: false, unauthenticated: false)
+            public static let tenantResourceField: String? = "phone_config.name"
             public static func tenantResourceName(of request: Input) -> String? {
                 request.phoneConfig.name
             }
@@ -162,6 +166,7 @@ public enum PhoneConfigService {
             public typealias Output = DeletePhoneConfigResponse
             public static let descriptor = GRPCCore.MethodDescriptor(service: PhoneConfigService.descriptor, method: "DeletePhoneConfig")
             public static let policy: MethodPolicy? = MethodPolicy(roles: [.platformOwner, .platformStaff], scope: .tenant, requiredFeature: nil, audited: true, allowedWhileSuspended: false, allowedWhileCancelled: false, allowedWhileImpersonating: true, idempotent: false, unauthenticated: false)
+            public static let tenantResourceField: String? = "name"
             public static func tenantResourceName(of request: Input) -> String? {
                 request.name
             }

@@ -123,6 +123,7 @@ public enum TenantService {
             public typealias Output = Tenant
             public static let descriptor = GRPCCore.MethodDescriptor(service: TenantService.descriptor, method: "GetTenant")
             public static let policy: MethodPolicy? = MethodPolicy(roles: [.platformOwner, .platformStaff, .tenantAdmin, .tenantMember, .partner], scope: .tenant, requiredFeature: nil, audited: false, allowedWhileSuspended: true, allowedWhileCancelled: false, allowedWhileImpersonating: true, idempotent: true, unauthenticated: false)
+            public static let tenantResourceField: String? = "name"
             public static func tenantResourceName(of request: Input) -> String? {
                 request.name
             }
@@ -132,6 +133,7 @@ public enum TenantService {
             public typealias Output = ListTenantsResponse
             public static let descriptor = GRPCCore.MethodDescriptor(service: TenantService.descriptor, method: "ListTenants")
             public static let policy: MethodPolicy? = MethodPolicy(roles: [.platformOwner, .platformStaff, .tenantAdmin, .tenantMember, .partner], scope: .platform, requiredFeature: nil, audited: false, allowedWhileSuspended: true, allowedWhileCancelled: false, allowedWhileImpersonating: false, idempotent: true, unauthenticated: false)
+            public static let tenantResourceField: String? = nil
             public static func tenantResourceName(of request: Input) -> String? { nil }
         }
         public enum CreateTenant: RPCMethod {
@@ -139,6 +141,7 @@ public enum TenantService {
             public typealias Output = Tenant
             public static let descriptor = GRPCCore.MethodDescriptor(service: TenantService.descriptor, method: "CreateTenant")
             public static let policy: MethodPolicy? = MethodPolicy(roles: [.platformOwner, .platformStaff], scope: .platform, requiredFeature: nil, audited: true, allowedWhileSuspended: false, allowedWhileCancelled: false, allowedWhileImpersonating: false, idempotent: true, unauthenticated: false)
+            public static let tenantResourceField: String? = nil
             public static func tenantResourceName(of request: Input) -> String? { nil }
         }
         public enum UpdateTenant: RPCMethod {
@@ -146,6 +149,7 @@ public enum TenantService {
             public typealias Output = Tenant
             public static let descriptor = GRPCCore.MethodDescriptor(service: TenantService.descriptor, method: "UpdateTenant")
             public static let policy: MethodPolicy? = MethodPolicy(roles: [.platformOwner, .platformStaff, .tenantAdmin], scope: .tenant, requiredFeature: nil, audited: true, allowedWhileSuspended: false, allowedWhileCancelled: false, allowedWhileImpersonating: true, idempotent: false, unauthenticated: false)
+            public static let tenantResourceField: String? = "tenant.name"
             public static func tenantResourceName(of request: Input) -> String? {
                 request.tenant.name
             }
@@ -155,6 +159,7 @@ public enum TenantService {
             public typealias Output = DeleteTenantResponse
             public static let descriptor = GRPCCore.MethodDescriptor(service: TenantService.descriptor, method: "DeleteTenant")
             public static let policy: MethodPolicy? = MethodPolicy(roles: [.platformOwner], scope: .tenant, requiredFeature: nil, audited: true, allowedWhileSuspended: true, allowedWhileCancelled: true, allowedWhileImpersonating: false, idempotent: false, unauthenticated: false)
+            public static let tenantResourceField: String? = "name"
             public static func tenantResourceName(of request: Input) -> String? {
                 request.name
             }
