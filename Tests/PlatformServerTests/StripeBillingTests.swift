@@ -215,6 +215,11 @@ struct StripeBillingTests {
             #expect(!kimNow.hasGracePeriodEndTime)
             #expect(kimNow.tier == .starter)
             #expect(kimNow.pendingTier == .pro)
+            // A one-off invoice of hers that fails is hers to pay: past due, as for anyone.
+            _ = try await deliver(StripeTestEvents.event(id: "evt_k2", type: "invoice.payment_failed", created: t0 + 1, object: [
+                "object": "invoice", "id": "in_oneoff", "customer": kim.stripeCustomerID,
+            ]))
+            #expect(try await billing("kim").status == .pastDue)
 
             // dave never pays: Stripe expires the subscription; the next change starts anew.
             let dave = try await change("dave", to: .pro).billing
