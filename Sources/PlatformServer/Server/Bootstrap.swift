@@ -21,15 +21,25 @@ enum Bootstrap {
         var bridge: String
     }
 
-    /// Seeds the store if it has no root tenant; returns the new tokens, or nil if already seeded.
-    static func seedIfEmpty(_ database: any Database) async throws -> Tokens? {
-        try await database.withTenant(TenantRecords.rootID) { tx in
-            guard try await TenantRecords.find(tx) == nil else { return nil }
-            try await TenantRecords.insert(rootTenant, tx)
-            try await PhoneConfigRecords.ensureRootLine(tx)
-            let owner = try await ApiKeyRecords.issue(displayName: "Platform owner (bootstrap)", role: .platformOwner, tx)
-            let bridge = try await ApiKeyRecords.issue(displayName: "Twilio bridge (bootstrap)", role: .telephonyBridge, tx)
-            return Tokens(owner: owner.token, bridge: bridge.token)
+    /// Seeds the store if it has no root tenant and hands the new tokens to `keep` before the
+    /// seed commits: if they cannot be kept, nothing is seeded, and the next start tries again.
+    /// (Committed first, a seed whose tokens were lost would leave no one holding an owner key,
+    /// and every later start would find the store seeded.) Nil if already seeded, here or by a
+    /// replica starting at the same moment.
+    static func seedIfEmpty(_ database: any Database, keep: @escaping @Sendable (Tokens) throws -> Void) async throws -> Tokens? {
+        do {
+            return try await database.withTenant(TenantRecords.rootID) { tx in
+                guard try await TenantRecords.find(tx) == nil else { return nil }
+                try await TenantRecords.insert(rootTenant, tx)
+                try await PhoneConfigRecords.ensureRootLine(tx)
+                let owner = try await ApiKeyRecords.issue(displayName: "Platform owner (bootstrap)", role: .platformOwner, tx)
+                let bridge = try await ApiKeyRecords.issue(displayName: "Twilio bridge (bootstrap)", role: .telephonyBridge, tx)
+                let tokens = Tokens(owner: owner.token, bridge: bridge.token)
+                try keep(tokens)
+                return tokens
+            }
+        } catch let error where UniqueViolation(error)?.isOn(index: "tenants_pkey", columns: ["tenant_id"]) == true {
+            return nil
         }
     }
 
@@ -47,23 +57,33 @@ enum Bootstrap {
     }
 
     static func run(_ database: any Database, configuration: PlatformConfiguration, logger: Logger) async throws {
-        guard let tokens = try await seedIfEmpty(database) else { return }
-        try FileManager.default.createDirectory(at: configuration.homeURL, withIntermediateDirectories: true)
-        try SecretFile.write(Data((tokens.owner + "\n").utf8), to: configuration.ownerTokenPath)
-        try SecretFile.write(Data((tokens.bridge + "\n").utf8), to: configuration.bridgeTokenPath)
+        let seeded = try await seedIfEmpty(database) { tokens in
+            try FileManager.default.createDirectory(at: configuration.homeURL, withIntermediateDirectories: true)
+            try SecretFile.write(Data((tokens.owner + "\n").utf8), to: configuration.ownerTokenPath)
+            try SecretFile.write(Data((tokens.bridge + "\n").utf8), to: configuration.bridgeTokenPath)
+        }
+        guard seeded != nil else { return }
         logger.notice("first start: seeded tenants/root with owner and bridge keys", metadata: [
             "owner_token": "\(configuration.ownerTokenPath)",
             "bridge_token": "\(configuration.bridgeTokenPath)",
         ])
         guard let configPath = configuration.spctlConfigPath else { return }
-        var contexts = try ClientContexts.load(from: configPath)
-        let name = contexts.contexts["local"] == nil ? "local" : "local-\(configuration.port)"
-        contexts.contexts[name] = .init(
-            server: "\(configuration.host):\(configuration.port)",
-            tokenFile: configuration.ownerTokenPath,
-            tls: configuration.tls != nil)
-        contexts.currentContext = name
-        try contexts.save(to: configPath)
-        logger.notice("spctl context \"\(name)\" now points at this server", metadata: ["config": "\(configPath)"])
+        // A convenience: the tokens are kept already, so a config spctl cannot take (unwritable,
+        // or not spctl's) is reported, not a reason to stop.
+        do {
+            var contexts = try ClientContexts.load(from: configPath)
+            let name = contexts.contexts["local"] == nil ? "local" : "local-\(configuration.port)"
+            contexts.contexts[name] = .init(
+                server: "\(configuration.host):\(configuration.port)",
+                tokenFile: configuration.ownerTokenPath,
+                tls: configuration.tls != nil)
+            contexts.currentContext = name
+            try contexts.save(to: configPath)
+            logger.notice("spctl context \"\(name)\" now points at this server", metadata: ["config": "\(configPath)"])
+        } catch {
+            logger.warning(
+                "could not add an spctl context for this server; run spctl login --server \(configuration.host):\(configuration.port) --token-file \(configuration.ownerTokenPath)",
+                metadata: ["config": "\(configPath)", "error": "\(error)"])
+        }
     }
 }

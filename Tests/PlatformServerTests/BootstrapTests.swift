@@ -1,0 +1,43 @@
+import Foundation
+import Logging
+import PlatformTestSupport
+import RPCRuntime
+import Testing
+
+@testable import PlatformServer
+
+@Suite("First start")
+struct BootstrapTests {
+    @Test("a first start that cannot keep its tokens seeds nothing, so the next one seeds and keeps them", arguments: TestBackend.available)
+    func tokensKeptOrNothingSeeded(backend: TestBackend) async throws {
+        let (databaseURL, cleanup) = try await backend.makeEmptyStore()
+        let home = FileManager.default.temporaryDirectory.appendingPathComponent("bootstrap-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: home) }
+        // The owner token's path is taken by a directory: the token cannot be written.
+        let ownerToken = home.appendingPathComponent("owner.token")
+        try FileManager.default.createDirectory(at: ownerToken, withIntermediateDirectories: true)
+        // Nor can spctl's config be, under a file: a convenience, which must not stop a start.
+        let notADirectory = home.appendingPathComponent("not-a-directory")
+        try Data().write(to: notADirectory)
+        var logger = Logger(label: "test.bootstrap")
+        logger.logLevel = .critical
+        func start() async throws -> PlatformServer {
+            try await PlatformServer.start(.init(
+                home: home.path, host: "127.0.0.1", port: 0, databaseURL: databaseURL,
+                spctlConfigPath: notADirectory.appendingPathComponent("config.json").path), logger: logger)
+        }
+
+        await #expect(throws: (any Error).self) { _ = try await start() }
+        try FileManager.default.removeItem(at: ownerToken)
+        let server = try await start()
+        let token = try String(contentsOf: ownerToken, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        let principal = try await ApiKeyAuthenticator(database: server.database, cache: server.apiKeyCache).authenticate(bearerToken: token)
+        #expect(principal.role == .platformOwner)
+        let keys = try await server.database.transaction(.platform) { tx in
+            try await tx.first("SELECT COUNT(*) AS n FROM api_keys")!.int("n")
+        }
+        #expect(keys == 2, "the first start's keys were never committed")
+        try await server.database.close()
+        await cleanup()
+    }
+}
