@@ -4,17 +4,11 @@ import GRPCCore
 import RPCRuntime
 import SwiftProtobuf
 
-/// Options every generated RPC command shares: where to connect, as whom, how to take a whole
-/// request as JSON, and how to print the answer.
+/// Options every command that calls the platform shares: where to connect, as whom, and how to
+/// print the answer. Generated commands also take the request as JSON (``RequestJSONOptions``).
 struct CallOptions: ParsableArguments {
     @Option(name: [.customShort("o"), .customLong("output")], help: "Output format: table or json.")
     var output: OutputFormat = .table
-
-    @Option(name: .customLong("json"), help: "The whole request as JSON (proto field names); flags given too override its fields.")
-    var json: String?
-
-    @Option(name: .customLong("json-file"), help: "Read the whole request as JSON from a file ('-' for stdin).")
-    var jsonFile: String?
 
     @Option(name: .customLong("server"), help: "host:port of the platform (env SPCTL_SERVER); overrides the context.")
     var server: String?
@@ -30,26 +24,6 @@ struct CallOptions: ParsableArguments {
 
     @Option(name: .customLong("ca-file"), help: "PEM file of the certificate authority to trust (env SPCTL_CA_FILE); implies --tls.")
     var caFile: String?
-
-    /// The request from --json / --json-file, or an empty one for the flags to fill.
-    func request<Request: SwiftProtobuf.Message>(_ type: Request.Type) throws -> Request {
-        let text: String?
-        switch (json, jsonFile) {
-        case (let inline?, nil): text = inline
-        case (nil, let path?):
-            text = path == "-"
-                ? String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
-                : try String(contentsOfFile: path, encoding: .utf8)
-        case (nil, nil): text = nil
-        case (_?, _?): throw ValidationError("use either --json or --json-file, not both")
-        }
-        guard let text else { return Request() }
-        do {
-            return try Request(jsonString: text)
-        } catch {
-            throw ValidationError("the JSON is not a valid \(Request.protoMessageName): \(error)")
-        }
-    }
 
     func unary<Request: SwiftProtobuf.Message & Sendable, Response: SwiftProtobuf.Message & Sendable>(
         _ request: Request,

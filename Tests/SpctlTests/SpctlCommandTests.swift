@@ -280,6 +280,18 @@ struct SpctlCommandTests {
         return words
     }
 
+    @Test("hand-written commands build their requests from flags: --json is refused, not ignored")
+    func handWrittenCommandsTakeNoJSON() async throws {
+        let spctl = try Spctl()
+        for command in [["export", "start", "acme"], ["concierge", "new"]] {
+            let refused = try await spctl.run(command + ["--json", #"{"entities":["EXPORT_ENTITY_CALLS"]}"#])
+            #expect(refused.status != 0)
+            #expect(refused.output.contains("--json"), "\(refused.output)")
+        }
+        let generated = try await spctl("tenants", "list", "--help")
+        #expect(generated.output.contains("--json-file"), "generated commands still take a whole request")
+    }
+
     @Test("set-context: a CA file means TLS, and --tls false drops it")
     func setContextTLS() async throws {
         let spctl = try Spctl()

@@ -14,11 +14,12 @@ struct ApiKeysCommands: AsyncParsableCommand {
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "create",
-            abstract: "Creates a key. The response carries the secret token, the only time it is shown.",
+            abstract: "Creates a key.",
             discussion: "Creates a key. The response carries the secret token, the only time it is shown.\n\nAllowed roles: platform owner, platform staff, tenant admin.\nRPC: servicepro.tenancy.v1.ApiKeyService.CreateApiKey. Use --json or --json-file for fields without a flag."
         )
 
         @OptionGroup var call: CallOptions
+        @OptionGroup var requestJSON: RequestJSONOptions
 
         @Option(name: .customLong("parent"), help: "`tenants/{tenant}`. Required.")
         var parent: String?
@@ -33,7 +34,7 @@ struct ApiKeysCommands: AsyncParsableCommand {
         var requestID: String?
 
         func run() async throws {
-            var request = try call.request(CreateApiKeyRequest.self)
+            var request = try requestJSON.request(CreateApiKeyRequest.self)
             if let value = parent { request.parent = value }
             if let value = displayName { request.displayName = value }
             if let value = role { request.role = value }
@@ -47,11 +48,12 @@ struct ApiKeysCommands: AsyncParsableCommand {
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "list",
-            abstract: "Lists a tenant's keys, newest first. Secrets are never listed.",
+            abstract: "Lists a tenant's keys, newest first.",
             discussion: "Lists a tenant's keys, newest first. Secrets are never listed.\n\nAllowed roles: platform owner, platform staff, tenant admin.\nRPC: servicepro.tenancy.v1.ApiKeyService.ListApiKeys. Use --json or --json-file for fields without a flag."
         )
 
         @OptionGroup var call: CallOptions
+        @OptionGroup var requestJSON: RequestJSONOptions
 
         @Option(name: .customLong("parent"), help: "`tenants/{tenant}`. Required.")
         var parent: String?
@@ -63,7 +65,7 @@ struct ApiKeysCommands: AsyncParsableCommand {
         var pageToken: String?
 
         func run() async throws {
-            var request = try call.request(ListApiKeysRequest.self)
+            var request = try requestJSON.request(ListApiKeysRequest.self)
             if let value = parent { request.parent = value }
             if let value = pageSize { request.pageSize = value }
             if let value = pageToken { request.pageToken = value }
@@ -81,12 +83,13 @@ struct ApiKeysCommands: AsyncParsableCommand {
         )
 
         @OptionGroup var call: CallOptions
+        @OptionGroup var requestJSON: RequestJSONOptions
 
         @Option(name: .customLong("name"), help: "`tenants/{tenant}/apiKeys/{api_key}`. Required.")
         var name: String?
 
         func run() async throws {
-            var request = try call.request(RevokeApiKeyRequest.self)
+            var request = try requestJSON.request(RevokeApiKeyRequest.self)
             if let value = name { request.name = value }
             try await call.unary(request) { client, request, metadata in
                 try await ApiKeyService.Client(wrapping: client).revokeApiKey(request, metadata: metadata)

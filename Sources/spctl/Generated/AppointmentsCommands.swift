@@ -19,6 +19,7 @@ struct AppointmentsCommands: AsyncParsableCommand {
         )
 
         @OptionGroup var call: CallOptions
+        @OptionGroup var requestJSON: RequestJSONOptions
 
         @Option(name: .customLong("parent"), help: "`tenants/{tenant}`. Required.")
         var parent: String?
@@ -66,7 +67,7 @@ struct AppointmentsCommands: AsyncParsableCommand {
         var requestID: String?
 
         func run() async throws {
-            var request = try call.request(CreateAppointmentRequest.self)
+            var request = try requestJSON.request(CreateAppointmentRequest.self)
             if let value = parent { request.parent = value }
             if let value = appointmentID { request.appointmentID = value }
             if let value = appointmentName { request.appointment.name = value }
@@ -96,12 +97,13 @@ struct AppointmentsCommands: AsyncParsableCommand {
         )
 
         @OptionGroup var call: CallOptions
+        @OptionGroup var requestJSON: RequestJSONOptions
 
         @Option(name: .customLong("name"), help: "`tenants/{tenant}/appointments/{appointment}`. Required.")
         var name: String?
 
         func run() async throws {
-            var request = try call.request(GetAppointmentRequest.self)
+            var request = try requestJSON.request(GetAppointmentRequest.self)
             if let value = name { request.name = value }
             try await call.unary(request) { client, request, metadata in
                 try await AppointmentService.Client(wrapping: client).getAppointment(request, metadata: metadata)
@@ -117,6 +119,7 @@ struct AppointmentsCommands: AsyncParsableCommand {
         )
 
         @OptionGroup var call: CallOptions
+        @OptionGroup var requestJSON: RequestJSONOptions
 
         @Option(name: .customLong("parent"), help: "`tenants/{tenant}`. Required.")
         var parent: String?
@@ -143,7 +146,7 @@ struct AppointmentsCommands: AsyncParsableCommand {
         var minUpdateTime: String?
 
         func run() async throws {
-            var request = try call.request(ListAppointmentsRequest.self)
+            var request = try requestJSON.request(ListAppointmentsRequest.self)
             if let value = parent { request.parent = value }
             if let value = pageSize { request.pageSize = value }
             if let value = pageToken { request.pageToken = value }
@@ -166,6 +169,7 @@ struct AppointmentsCommands: AsyncParsableCommand {
         )
 
         @OptionGroup var call: CallOptions
+        @OptionGroup var requestJSON: RequestJSONOptions
 
         @Option(name: .customLong("appointment.name"), help: "`tenants/{tenant}/appointments/{appointment}`.")
         var appointmentName: String?
@@ -207,7 +211,7 @@ struct AppointmentsCommands: AsyncParsableCommand {
         var updateMask: String?
 
         func run() async throws {
-            var request = try call.request(UpdateAppointmentRequest.self)
+            var request = try requestJSON.request(UpdateAppointmentRequest.self)
             if let value = appointmentName { request.appointment.name = value }
             if let value = appointmentCustomer { request.appointment.customer = value }
             if let value = appointmentServiceName { request.appointment.serviceName = value }

@@ -19,12 +19,13 @@ struct AuditCommands: AsyncParsableCommand {
         )
 
         @OptionGroup var call: CallOptions
+        @OptionGroup var requestJSON: RequestJSONOptions
 
         @Option(name: .customLong("name"), help: "`tenants/{tenant}/auditEvents/{audit_event}`. Required.")
         var name: String?
 
         func run() async throws {
-            var request = try call.request(GetAuditEventRequest.self)
+            var request = try requestJSON.request(GetAuditEventRequest.self)
             if let value = name { request.name = value }
             try await call.unary(request) { client, request, metadata in
                 try await AuditService.Client(wrapping: client).getAuditEvent(request, metadata: metadata)
@@ -35,11 +36,12 @@ struct AuditCommands: AsyncParsableCommand {
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "list",
-            abstract: "Lists audit events, newest first. `tenants/-` lists every tenant's (platform owners only).",
+            abstract: "Lists audit events, newest first.",
             discussion: "Lists audit events, newest first. `tenants/-` lists every tenant's (platform owners only).\n\nAllowed roles: platform owner, tenant admin.\nRPC: servicepro.impersonation.v1.AuditService.ListAuditEvents. Use --json or --json-file for fields without a flag."
         )
 
         @OptionGroup var call: CallOptions
+        @OptionGroup var requestJSON: RequestJSONOptions
 
         @Option(name: .customLong("parent"), help: "`tenants/{tenant}`, or `tenants/-` for every tenant. Required.")
         var parent: String?
@@ -66,7 +68,7 @@ struct AuditCommands: AsyncParsableCommand {
         var endTime: String?
 
         func run() async throws {
-            var request = try call.request(ListAuditEventsRequest.self)
+            var request = try requestJSON.request(ListAuditEventsRequest.self)
             if let value = parent { request.parent = value }
             if let value = pageSize { request.pageSize = value }
             if let value = pageToken { request.pageToken = value }

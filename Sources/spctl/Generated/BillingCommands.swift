@@ -7,18 +7,19 @@ import ServiceProAPI
 struct BillingCommands: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "billing",
-        abstract: "Plans, tenant billing status and Stripe (plan section 8). Billing stays reachable while a tenant",
+        abstract: "Plans, tenant billing status and Stripe (plan section 8).",
         subcommands: [ChangePlan.self, Get.self, SetStatus.self, StripeEvent.self]
     )
 
     struct ChangePlan: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "change-plan",
-            abstract: "Upgrades or downgrades the tenant through Stripe. With no Stripe key configured the change",
+            abstract: "Upgrades or downgrades the tenant through Stripe.",
             discussion: "Upgrades or downgrades the tenant through Stripe. With no Stripe key configured the change\n applies directly, and the response says so. FAILED_PRECONDITION `pending_tier_paid` when\n the tier waiting for its first payment was paid for before this call could withdraw or\n replace it.\n\nAllowed roles: platform owner, platform staff, tenant admin.\nRPC: servicepro.billing.v1.BillingService.ChangePlan. Use --json or --json-file for fields without a flag."
         )
 
         @OptionGroup var call: CallOptions
+        @OptionGroup var requestJSON: RequestJSONOptions
 
         @Option(name: .customLong("name"), help: "`tenants/{tenant}/billing`. Required.")
         var name: String?
@@ -33,7 +34,7 @@ struct BillingCommands: AsyncParsableCommand {
         var requestID: String?
 
         func run() async throws {
-            var request = try call.request(ChangePlanRequest.self)
+            var request = try requestJSON.request(ChangePlanRequest.self)
             if let value = name { request.name = value }
             if let value = tier { request.tier = value }
             if let value = etag { request.etag = value }
@@ -47,17 +48,18 @@ struct BillingCommands: AsyncParsableCommand {
     struct Get: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "get",
-            abstract: "Gets a tenant's plan, status and features. Also while cancelled, so the tenant can see until",
+            abstract: "Gets a tenant's plan, status and features.",
             discussion: "Gets a tenant's plan, status and features. Also while cancelled, so the tenant can see until\n when it may export.\n\nAllowed roles: platform owner, platform staff, tenant admin.\nRPC: servicepro.billing.v1.BillingService.GetTenantBilling. Use --json or --json-file for fields without a flag."
         )
 
         @OptionGroup var call: CallOptions
+        @OptionGroup var requestJSON: RequestJSONOptions
 
         @Option(name: .customLong("name"), help: "`tenants/{tenant}/billing`. Required.")
         var name: String?
 
         func run() async throws {
-            var request = try call.request(GetTenantBillingRequest.self)
+            var request = try requestJSON.request(GetTenantBillingRequest.self)
             if let value = name { request.name = value }
             try await call.unary(request) { client, request, metadata in
                 try await BillingService.Client(wrapping: client).getTenantBilling(request, metadata: metadata)
@@ -68,11 +70,12 @@ struct BillingCommands: AsyncParsableCommand {
     struct SetStatus: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "set-status",
-            abstract: "Staff override of the billing status, with a reason. Only valid transitions",
+            abstract: "Staff override of the billing status, with a reason.",
             discussion: "Staff override of the billing status, with a reason. Only valid transitions\n (FAILED_PRECONDITION `invalid_status_transition` otherwise); this is also how a cancelled\n tenant is reactivated.\n\nAllowed roles: platform owner, platform staff.\nRPC: servicepro.billing.v1.BillingService.SetTenantStatus. Use --json or --json-file for fields without a flag."
         )
 
         @OptionGroup var call: CallOptions
+        @OptionGroup var requestJSON: RequestJSONOptions
 
         @Option(name: .customLong("name"), help: "`tenants/{tenant}/billing`. Required.")
         var name: String?
@@ -90,7 +93,7 @@ struct BillingCommands: AsyncParsableCommand {
         var requestID: String?
 
         func run() async throws {
-            var request = try call.request(SetTenantStatusRequest.self)
+            var request = try requestJSON.request(SetTenantStatusRequest.self)
             if let value = name { request.name = value }
             if let value = status { request.status = value }
             if let value = reason { request.reason = value }
@@ -105,17 +108,18 @@ struct BillingCommands: AsyncParsableCommand {
     struct StripeEvent: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "stripe-event",
-            abstract: "Applies one Stripe webhook, forwarded raw by the bridge. The platform verifies the",
+            abstract: "Applies one Stripe webhook, forwarded raw by the bridge.",
             discussion: "Applies one Stripe webhook, forwarded raw by the bridge. The platform verifies the\n Stripe-Signature (bad or stale: INVALID_ARGUMENT `stripe_signature_invalid`, which the bridge\n answers with 400), applies each event id once, and ignores events older than the last one\n applied to the subscription.\n\nAllowed roles: telephony bridge.\nRPC: servicepro.billing.v1.BillingService.HandleStripeEvent. Use --json or --json-file for fields without a flag."
         )
 
         @OptionGroup var call: CallOptions
+        @OptionGroup var requestJSON: RequestJSONOptions
 
         @Option(name: .customLong("signature"), help: "The Stripe-Signature header: `t=...,v1=...[,v1=...]`. Required.")
         var signature: String?
 
         func run() async throws {
-            var request = try call.request(HandleStripeEventRequest.self)
+            var request = try requestJSON.request(HandleStripeEventRequest.self)
             if let value = signature { request.signature = value }
             try await call.unary(request) { client, request, metadata in
                 try await BillingService.Client(wrapping: client).handleStripeEvent(request, metadata: metadata)

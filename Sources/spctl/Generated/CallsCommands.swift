@@ -7,7 +7,7 @@ import ServiceProAPI
 struct CallsCommands: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "calls",
-        abstract: "A tenant's message and call logs: what came in, what went out, how it ended. Read-only here; the",
+        abstract: "A tenant's message and call logs: what came in, what went out, how it ended.",
         subcommands: [Get.self, List.self]
     )
 
@@ -19,12 +19,13 @@ struct CallsCommands: AsyncParsableCommand {
         )
 
         @OptionGroup var call: CallOptions
+        @OptionGroup var requestJSON: RequestJSONOptions
 
         @Option(name: .customLong("name"), help: "`tenants/{tenant}/calls/{call}`. Required.")
         var name: String?
 
         func run() async throws {
-            var request = try call.request(GetCallRequest.self)
+            var request = try requestJSON.request(GetCallRequest.self)
             if let value = name { request.name = value }
             try await call.unary(request) { client, request, metadata in
                 try await CommunicationLogService.Client(wrapping: client).getCall(request, metadata: metadata)
@@ -40,6 +41,7 @@ struct CallsCommands: AsyncParsableCommand {
         )
 
         @OptionGroup var call: CallOptions
+        @OptionGroup var requestJSON: RequestJSONOptions
 
         @Option(name: .customLong("parent"), help: "`tenants/{tenant}`. Required.")
         var parent: String?
@@ -69,7 +71,7 @@ struct CallsCommands: AsyncParsableCommand {
         var endTime: String?
 
         func run() async throws {
-            var request = try call.request(ListCallsRequest.self)
+            var request = try requestJSON.request(ListCallsRequest.self)
             if let value = parent { request.parent = value }
             if let value = pageSize { request.pageSize = value }
             if let value = pageToken { request.pageToken = value }

@@ -7,18 +7,19 @@ import ServiceProAPI
 struct ConciergeCommands: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "concierge",
-        abstract: "The owner's done-for-you control room (plan section 6): set a business up completely in one go,",
+        abstract: "The owner's done-for-you control room (plan section 6): set a business up completely in one go, apply industry packs, send onboarding.",
         subcommands: [Create.self, SendOnboarding.self]
     )
 
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "create",
-            abstract: "Creates a fully set-up tenant in one transaction: the tenant and its config, its phone config",
+            abstract: "Creates a fully set-up tenant in one transaction: the tenant and its config, its phone config (provisioning a number if asked), the industry pack (services, FAQs, templates, automations, IVR menu, AI agent config) and the plan's trial.",
             discussion: "Creates a fully set-up tenant in one transaction: the tenant and its config, its phone config\n (provisioning a number if asked), the industry pack (services, FAQs, templates, automations, IVR\n menu, AI agent config) and the plan's trial. All or nothing: a failure at any step leaves no\n trace, and a number bought for it is released.\n\nAllowed roles: platform owner, platform staff.\nRPC: servicepro.concierge.v1.ConciergeService.CreateConciergeTenant. Use --json or --json-file for fields without a flag."
         )
 
         @OptionGroup var call: CallOptions
+        @OptionGroup var requestJSON: RequestJSONOptions
 
         @Option(name: .customLong("basics.display-name"), help: "The business name, e.g. \"Acme Lawn Care\". Required.")
         var basicsDisplayName: String?
@@ -87,7 +88,7 @@ struct ConciergeCommands: AsyncParsableCommand {
         var requestID: String?
 
         func run() async throws {
-            var request = try call.request(CreateConciergeTenantRequest.self)
+            var request = try requestJSON.request(CreateConciergeTenantRequest.self)
             if let value = basicsDisplayName { request.basics.displayName = value }
             if let value = basicsSlug { request.basics.slug = value }
             if let value = basicsCity { request.basics.city = value }
@@ -119,11 +120,12 @@ struct ConciergeCommands: AsyncParsableCommand {
     struct SendOnboarding: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "send-onboarding",
-            abstract: "Queues the onboarding email and/or text in the outbox; delivery state is visible through",
+            abstract: "Queues the onboarding email and/or text in the outbox; delivery state is visible through OutboxService.",
             discussion: "Queues the onboarding email and/or text in the outbox; delivery state is visible through\n OutboxService. Not while impersonating: with include_login_link it mints a credential.\n\nAllowed roles: platform owner, platform staff.\nRPC: servicepro.concierge.v1.ConciergeService.SendOnboarding. Use --json or --json-file for fields without a flag."
         )
 
         @OptionGroup var call: CallOptions
+        @OptionGroup var requestJSON: RequestJSONOptions
 
         @Option(name: .customLong("name"), help: "The tenant, `tenants/{tenant}`. Required.")
         var name: String?
@@ -144,7 +146,7 @@ struct ConciergeCommands: AsyncParsableCommand {
         var requestID: String?
 
         func run() async throws {
-            var request = try call.request(SendOnboardingRequest.self)
+            var request = try requestJSON.request(SendOnboardingRequest.self)
             if let value = name { request.name = value }
             if !channels.isEmpty { request.channels = channels }
             if let value = email { request.email = value }

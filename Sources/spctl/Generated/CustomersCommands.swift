@@ -14,11 +14,12 @@ struct CustomersCommands: AsyncParsableCommand {
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "create",
-            abstract: "Creates a customer. A phone number or external id the tenant already uses is ALREADY_EXISTS.",
+            abstract: "Creates a customer.",
             discussion: "Creates a customer. A phone number or external id the tenant already uses is ALREADY_EXISTS.\n\nAllowed roles: platform owner, platform staff, tenant admin, tenant member, partner.\nRPC: servicepro.operations.v1.CustomerService.CreateCustomer. Use --json or --json-file for fields without a flag."
         )
 
         @OptionGroup var call: CallOptions
+        @OptionGroup var requestJSON: RequestJSONOptions
 
         @Option(name: .customLong("parent"), help: "`tenants/{tenant}`. Required.")
         var parent: String?
@@ -57,7 +58,7 @@ struct CustomersCommands: AsyncParsableCommand {
         var requestID: String?
 
         func run() async throws {
-            var request = try call.request(CreateCustomerRequest.self)
+            var request = try requestJSON.request(CreateCustomerRequest.self)
             if let value = parent { request.parent = value }
             if let value = customerID { request.customerID = value }
             if let value = customerName { request.customer.name = value }
@@ -84,12 +85,13 @@ struct CustomersCommands: AsyncParsableCommand {
         )
 
         @OptionGroup var call: CallOptions
+        @OptionGroup var requestJSON: RequestJSONOptions
 
         @Option(name: .customLong("name"), help: "`tenants/{tenant}/customers/{customer}`. Required.")
         var name: String?
 
         func run() async throws {
-            var request = try call.request(GetCustomerRequest.self)
+            var request = try requestJSON.request(GetCustomerRequest.self)
             if let value = name { request.name = value }
             try await call.unary(request) { client, request, metadata in
                 try await CustomerService.Client(wrapping: client).getCustomer(request, metadata: metadata)
@@ -105,6 +107,7 @@ struct CustomersCommands: AsyncParsableCommand {
         )
 
         @OptionGroup var call: CallOptions
+        @OptionGroup var requestJSON: RequestJSONOptions
 
         @Option(name: .customLong("parent"), help: "`tenants/{tenant}`. Required.")
         var parent: String?
@@ -128,7 +131,7 @@ struct CustomersCommands: AsyncParsableCommand {
         var minUpdateTime: String?
 
         func run() async throws {
-            var request = try call.request(ListCustomersRequest.self)
+            var request = try requestJSON.request(ListCustomersRequest.self)
             if let value = parent { request.parent = value }
             if let value = pageSize { request.pageSize = value }
             if let value = pageToken { request.pageToken = value }
@@ -150,6 +153,7 @@ struct CustomersCommands: AsyncParsableCommand {
         )
 
         @OptionGroup var call: CallOptions
+        @OptionGroup var requestJSON: RequestJSONOptions
 
         @Option(name: .customLong("customer.name"), help: "`tenants/{tenant}/customers/{customer}`.")
         var customerName: String?
@@ -182,7 +186,7 @@ struct CustomersCommands: AsyncParsableCommand {
         var updateMask: String?
 
         func run() async throws {
-            var request = try call.request(UpdateCustomerRequest.self)
+            var request = try requestJSON.request(UpdateCustomerRequest.self)
             if let value = customerName { request.customer.name = value }
             if let value = customerDisplayName { request.customer.displayName = value }
             if let value = customerPhoneNumber { request.customer.phoneNumber = value }

@@ -7,7 +7,7 @@ import ServiceProAPI
 struct ExportsCommands: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "exports",
-        abstract: "Tenant data export (plan section 12): every tenant can take its data with it. Allowed while",
+        abstract: "Tenant data export (plan section 12): every tenant can take its data with it.",
         subcommands: [Download.self, Get.self, List.self, Start.self]
     )
 
@@ -19,6 +19,7 @@ struct ExportsCommands: AsyncParsableCommand {
         )
 
         @OptionGroup var call: CallOptions
+        @OptionGroup var requestJSON: RequestJSONOptions
 
         @Option(name: .customLong("name"), help: "`tenants/{tenant}/exports/{export}`. Required.")
         var name: String?
@@ -27,7 +28,7 @@ struct ExportsCommands: AsyncParsableCommand {
         var offset: Int64?
 
         func run() async throws {
-            var request = try call.request(DownloadExportRequest.self)
+            var request = try requestJSON.request(DownloadExportRequest.self)
             if let value = name { request.name = value }
             if let value = offset { request.offset = value }
             try await call.stream(request) { client, request, metadata, emit in
@@ -46,12 +47,13 @@ struct ExportsCommands: AsyncParsableCommand {
         )
 
         @OptionGroup var call: CallOptions
+        @OptionGroup var requestJSON: RequestJSONOptions
 
         @Option(name: .customLong("name"), help: "`tenants/{tenant}/exports/{export}`. Required.")
         var name: String?
 
         func run() async throws {
-            var request = try call.request(GetExportRequest.self)
+            var request = try requestJSON.request(GetExportRequest.self)
             if let value = name { request.name = value }
             try await call.unary(request) { client, request, metadata in
                 try await ExportService.Client(wrapping: client).getExport(request, metadata: metadata)
@@ -67,6 +69,7 @@ struct ExportsCommands: AsyncParsableCommand {
         )
 
         @OptionGroup var call: CallOptions
+        @OptionGroup var requestJSON: RequestJSONOptions
 
         @Option(name: .customLong("parent"), help: "`tenants/{tenant}`. Required.")
         var parent: String?
@@ -81,7 +84,7 @@ struct ExportsCommands: AsyncParsableCommand {
         var state: ExportJobState?
 
         func run() async throws {
-            var request = try call.request(ListExportsRequest.self)
+            var request = try requestJSON.request(ListExportsRequest.self)
             if let value = parent { request.parent = value }
             if let value = pageSize { request.pageSize = value }
             if let value = pageToken { request.pageToken = value }
@@ -95,11 +98,12 @@ struct ExportsCommands: AsyncParsableCommand {
     struct Start: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "start",
-            abstract: "Starts an export; a worker builds the archive in the background. Poll GetExport for progress.",
+            abstract: "Starts an export; a worker builds the archive in the background.",
             discussion: "Starts an export; a worker builds the archive in the background. Poll GetExport for progress.\n\nAllowed roles: platform owner, platform staff, tenant admin.\nRPC: servicepro.export.v1.ExportService.StartExport. Use --json or --json-file for fields without a flag."
         )
 
         @OptionGroup var call: CallOptions
+        @OptionGroup var requestJSON: RequestJSONOptions
 
         @Option(name: .customLong("parent"), help: "`tenants/{tenant}`. Required.")
         var parent: String?
@@ -111,7 +115,7 @@ struct ExportsCommands: AsyncParsableCommand {
         var requestID: String?
 
         func run() async throws {
-            var request = try call.request(StartExportRequest.self)
+            var request = try requestJSON.request(StartExportRequest.self)
             if let value = parent { request.parent = value }
             if !entities.isEmpty { request.entities = entities }
             if let value = requestID { request.requestID = value }

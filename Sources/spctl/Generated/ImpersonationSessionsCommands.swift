@@ -7,7 +7,7 @@ import ServiceProAPI
 struct ImpersonationSessionsCommands: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "impersonation-sessions",
-        abstract: "Impersonation sessions and the caller's own identity. Only platform owners impersonate; every",
+        abstract: "Impersonation sessions and the caller's own identity.",
         subcommands: [Get.self, List.self, Revoke.self, Start.self, Stop.self]
     )
 
@@ -19,12 +19,13 @@ struct ImpersonationSessionsCommands: AsyncParsableCommand {
         )
 
         @OptionGroup var call: CallOptions
+        @OptionGroup var requestJSON: RequestJSONOptions
 
         @Option(name: .customLong("name"), help: "`impersonationSessions/{session}`. Required.")
         var name: String?
 
         func run() async throws {
-            var request = try call.request(GetImpersonationSessionRequest.self)
+            var request = try requestJSON.request(GetImpersonationSessionRequest.self)
             if let value = name { request.name = value }
             try await call.unary(request) { client, request, metadata in
                 try await ImpersonationService.Client(wrapping: client).getImpersonationSession(request, metadata: metadata)
@@ -40,6 +41,7 @@ struct ImpersonationSessionsCommands: AsyncParsableCommand {
         )
 
         @OptionGroup var call: CallOptions
+        @OptionGroup var requestJSON: RequestJSONOptions
 
         @Option(name: .customLong("page-size"), help: "At most 1000; 50 when unset.")
         var pageSize: Int32?
@@ -57,7 +59,7 @@ struct ImpersonationSessionsCommands: AsyncParsableCommand {
         var state: ImpersonationSessionState?
 
         func run() async throws {
-            var request = try call.request(ListImpersonationSessionsRequest.self)
+            var request = try requestJSON.request(ListImpersonationSessionsRequest.self)
             if let value = pageSize { request.pageSize = value }
             if let value = pageToken { request.pageToken = value }
             if let value = tenant { request.tenant = value }
@@ -77,6 +79,7 @@ struct ImpersonationSessionsCommands: AsyncParsableCommand {
         )
 
         @OptionGroup var call: CallOptions
+        @OptionGroup var requestJSON: RequestJSONOptions
 
         @Option(name: .customLong("name"), help: "`impersonationSessions/{session}`. Required.")
         var name: String?
@@ -88,7 +91,7 @@ struct ImpersonationSessionsCommands: AsyncParsableCommand {
         var requestID: String?
 
         func run() async throws {
-            var request = try call.request(RevokeImpersonationRequest.self)
+            var request = try requestJSON.request(RevokeImpersonationRequest.self)
             if let value = name { request.name = value }
             if let value = reason { request.reason = value }
             if let value = requestID { request.requestID = value }
@@ -101,11 +104,12 @@ struct ImpersonationSessionsCommands: AsyncParsableCommand {
     struct Start: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "start",
-            abstract: "Starts impersonating a tenant. The response carries the session token, the only time it is",
+            abstract: "Starts impersonating a tenant.",
             discussion: "Starts impersonating a tenant. The response carries the session token, the only time it is\n shown. Refused from an impersonation session (no chains), and refused attempts by non-owners\n are audited too.\n\nAllowed roles: platform owner.\nRPC: servicepro.impersonation.v1.ImpersonationService.StartImpersonation. Use --json or --json-file for fields without a flag."
         )
 
         @OptionGroup var call: CallOptions
+        @OptionGroup var requestJSON: RequestJSONOptions
 
         @Option(name: .customLong("tenant"), help: "`tenants/{tenant}`. Required.")
         var tenant: String?
@@ -120,7 +124,7 @@ struct ImpersonationSessionsCommands: AsyncParsableCommand {
         var requestID: String?
 
         func run() async throws {
-            var request = try call.request(StartImpersonationRequest.self)
+            var request = try requestJSON.request(StartImpersonationRequest.self)
             if let value = tenant { request.tenant = value }
             if let value = reason { request.reason = value }
             if let value = ttl { request.ttl = try CLIValue.duration(value, flag: "ttl") }
@@ -139,6 +143,7 @@ struct ImpersonationSessionsCommands: AsyncParsableCommand {
         )
 
         @OptionGroup var call: CallOptions
+        @OptionGroup var requestJSON: RequestJSONOptions
 
         @Option(name: .customLong("name"), help: "`impersonationSessions/{session}`; empty means the session whose token makes the call.")
         var name: String?
@@ -147,7 +152,7 @@ struct ImpersonationSessionsCommands: AsyncParsableCommand {
         var requestID: String?
 
         func run() async throws {
-            var request = try call.request(StopImpersonationRequest.self)
+            var request = try requestJSON.request(StopImpersonationRequest.self)
             if let value = name { request.name = value }
             if let value = requestID { request.requestID = value }
             try await call.unary(request) { client, request, metadata in

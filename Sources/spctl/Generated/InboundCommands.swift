@@ -7,18 +7,19 @@ import ServiceProAPI
 struct InboundCommands: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "inbound",
-        abstract: "Inbound texts and calls, one RPC per Twilio webhook, called by the Twilio bridge. Each resolves",
+        abstract: "Inbound texts and calls, one RPC per Twilio webhook, called by the Twilio bridge.",
         subcommands: [AiVoiceTurn.self, Call.self, CallStatus.self, DialResult.self, IvrSelection.self, Message.self, MessageStatus.self, Resolve.self]
     )
 
     struct AiVoiceTurn: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "ai-voice-turn",
-            abstract: "Takes one turn of the AI receptionist: what the caller said in, what to say and do out. The",
+            abstract: "Takes one turn of the AI receptionist: what the caller said in, what to say and do out.",
             discussion: "Takes one turn of the AI receptionist: what the caller said in, what to say and do out. The\n first turn, with no speech yet, is the greeting.\n\nAllowed roles: telephony bridge.\nRPC: servicepro.telephony.v1.InboundService.HandleAiVoiceTurn. Use --json or --json-file for fields without a flag."
         )
 
         @OptionGroup var call: CallOptions
+        @OptionGroup var requestJSON: RequestJSONOptions
 
         @Option(name: .customLong("call-sid"), help: "The call the speech belongs to; it carries the tenant and the conversation so far. Required.")
         var callSid: String?
@@ -42,7 +43,7 @@ struct InboundCommands: AsyncParsableCommand {
         var callerName: String?
 
         func run() async throws {
-            var request = try call.request(HandleAiVoiceTurnRequest.self)
+            var request = try requestJSON.request(HandleAiVoiceTurnRequest.self)
             if let value = callSid { request.callSid = value }
             if let value = from { request.from = value }
             if let value = to { request.to = value }
@@ -59,11 +60,12 @@ struct InboundCommands: AsyncParsableCommand {
     struct Call: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "call",
-            abstract: "Answers an inbound call by the number's mode: simple dials SIP or the forward number, IVR plays",
+            abstract: "Answers an inbound call by the number's mode: simple dials SIP or the forward number, IVR plays the menu, AI voice greets the caller and listens.",
             discussion: "Answers an inbound call by the number's mode: simple dials SIP or the forward number, IVR plays\n the menu, AI voice greets the caller and listens.\n\nAllowed roles: telephony bridge.\nRPC: servicepro.telephony.v1.InboundService.HandleInboundCall. Use --json or --json-file for fields without a flag."
         )
 
         @OptionGroup var call: CallOptions
+        @OptionGroup var requestJSON: RequestJSONOptions
 
         @Option(name: .customLong("call-sid"), help: "The idempotency key. Required.")
         var callSid: String?
@@ -78,7 +80,7 @@ struct InboundCommands: AsyncParsableCommand {
         var callerName: String?
 
         func run() async throws {
-            var request = try call.request(HandleInboundCallRequest.self)
+            var request = try requestJSON.request(HandleInboundCallRequest.self)
             if let value = callSid { request.callSid = value }
             if let value = from { request.from = value }
             if let value = to { request.to = value }
@@ -92,11 +94,12 @@ struct InboundCommands: AsyncParsableCommand {
     struct CallStatus: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "call-status",
-            abstract: "Records a call's status or recording callback. Callbacks may repeat or arrive out of order; a",
+            abstract: "Records a call's status or recording callback.",
             discussion: "Records a call's status or recording callback. Callbacks may repeat or arrive out of order; a\n status never moves backwards.\n\nAllowed roles: telephony bridge.\nRPC: servicepro.telephony.v1.InboundService.RecordCallStatus. Use --json or --json-file for fields without a flag."
         )
 
         @OptionGroup var call: CallOptions
+        @OptionGroup var requestJSON: RequestJSONOptions
 
         @Option(name: .customLong("call-sid"), help: "Required.")
         var callSid: String?
@@ -126,7 +129,7 @@ struct InboundCommands: AsyncParsableCommand {
         var to: String?
 
         func run() async throws {
-            var request = try call.request(RecordCallStatusRequest.self)
+            var request = try requestJSON.request(RecordCallStatusRequest.self)
             if let value = callSid { request.callSid = value }
             if let value = status { request.status = value }
             if let value = duration { request.duration = try CLIValue.duration(value, flag: "duration") }
@@ -145,11 +148,12 @@ struct InboundCommands: AsyncParsableCommand {
     struct DialResult: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "dial-result",
-            abstract: "What follows a dial: when the person rung answered, the call ends with their conversation;",
+            abstract: "What follows a dial: when the person rung answered, the call ends with their conversation; when they did not (busy, no answer, failed), the next way to reach someone is tried, and after the last, the caller may leave a voicemail.",
             discussion: "What follows a dial: when the person rung answered, the call ends with their conversation;\n when they did not (busy, no answer, failed), the next way to reach someone is tried, and\n after the last, the caller may leave a voicemail.\n\nAllowed roles: telephony bridge.\nRPC: servicepro.telephony.v1.InboundService.HandleDialResult. Use --json or --json-file for fields without a flag."
         )
 
         @OptionGroup var call: CallOptions
+        @OptionGroup var requestJSON: RequestJSONOptions
 
         @Option(name: .customLong("call-sid"), help: "The call that dialled; it carries the tenant. Required.")
         var callSid: String?
@@ -167,7 +171,7 @@ struct InboundCommands: AsyncParsableCommand {
         var attempt: Int32?
 
         func run() async throws {
-            var request = try call.request(HandleDialResultRequest.self)
+            var request = try requestJSON.request(HandleDialResultRequest.self)
             if let value = callSid { request.callSid = value }
             if let value = from { request.from = value }
             if let value = to { request.to = value }
@@ -182,11 +186,12 @@ struct InboundCommands: AsyncParsableCommand {
     struct IvrSelection: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "ivr-selection",
-            abstract: "Acts on the digits pressed in the menu. Missing or unknown digits repeat the menu once, then",
+            abstract: "Acts on the digits pressed in the menu.",
             discussion: "Acts on the digits pressed in the menu. Missing or unknown digits repeat the menu once, then\n the call ends politely or is forwarded.\n\nAllowed roles: telephony bridge.\nRPC: servicepro.telephony.v1.InboundService.HandleIvrSelection. Use --json or --json-file for fields without a flag."
         )
 
         @OptionGroup var call: CallOptions
+        @OptionGroup var requestJSON: RequestJSONOptions
 
         @Option(name: .customLong("call-sid"), help: "The call the digits belong to; it carries the tenant. Required.")
         var callSid: String?
@@ -204,7 +209,7 @@ struct InboundCommands: AsyncParsableCommand {
         var attempt: Int32?
 
         func run() async throws {
-            var request = try call.request(HandleIvrSelectionRequest.self)
+            var request = try requestJSON.request(HandleIvrSelectionRequest.self)
             if let value = callSid { request.callSid = value }
             if let value = from { request.from = value }
             if let value = to { request.to = value }
@@ -219,11 +224,12 @@ struct InboundCommands: AsyncParsableCommand {
     struct Message: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "message",
-            abstract: "Logs an inbound text, links the sender to a customer by phone number, and returns the",
+            abstract: "Logs an inbound text, links the sender to a customer by phone number, and returns the auto-replies, if any.",
             discussion: "Logs an inbound text, links the sender to a customer by phone number, and returns the\n auto-replies, if any. UNAVAILABLE `inbound_backlog` while the tenant's texts arrive faster\n than they are stored: send it again shortly (other tenants' texts are taken meanwhile).\n\nAllowed roles: telephony bridge.\nRPC: servicepro.telephony.v1.InboundService.HandleInboundMessage. Use --json or --json-file for fields without a flag."
         )
 
         @OptionGroup var call: CallOptions
+        @OptionGroup var requestJSON: RequestJSONOptions
 
         @Option(name: .customLong("message-sid"), help: "The idempotency key. Required.")
         var messageSid: String?
@@ -250,7 +256,7 @@ struct InboundCommands: AsyncParsableCommand {
         var replayed: Bool?
 
         func run() async throws {
-            var request = try call.request(HandleInboundMessageRequest.self)
+            var request = try requestJSON.request(HandleInboundMessageRequest.self)
             if let value = messageSid { request.messageSid = value }
             if let value = messagingServiceSid { request.messagingServiceSid = value }
             if let value = from { request.from = value }
@@ -268,11 +274,12 @@ struct InboundCommands: AsyncParsableCommand {
     struct MessageStatus: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "message-status",
-            abstract: "Records a text message's delivery status callback. Callbacks may repeat or arrive out of",
+            abstract: "Records a text message's delivery status callback.",
             discussion: "Records a text message's delivery status callback. Callbacks may repeat or arrive out of\n order; a status never moves backwards.\n\nAllowed roles: telephony bridge.\nRPC: servicepro.telephony.v1.InboundService.RecordMessageStatus. Use --json or --json-file for fields without a flag."
         )
 
         @OptionGroup var call: CallOptions
+        @OptionGroup var requestJSON: RequestJSONOptions
 
         @Option(name: .customLong("message-sid"), help: "Required.")
         var messageSid: String?
@@ -287,7 +294,7 @@ struct InboundCommands: AsyncParsableCommand {
         var eventTime: String?
 
         func run() async throws {
-            var request = try call.request(RecordMessageStatusRequest.self)
+            var request = try requestJSON.request(RecordMessageStatusRequest.self)
             if let value = messageSid { request.messageSid = value }
             if let value = status { request.status = value }
             if let value = errorCode { request.errorCode = value }
@@ -306,6 +313,7 @@ struct InboundCommands: AsyncParsableCommand {
         )
 
         @OptionGroup var call: CallOptions
+        @OptionGroup var requestJSON: RequestJSONOptions
 
         @Option(name: .customLong("messaging-service-sid"), help: "")
         var messagingServiceSid: String?
@@ -317,7 +325,7 @@ struct InboundCommands: AsyncParsableCommand {
         var from: String?
 
         func run() async throws {
-            var request = try call.request(ResolveInboundRequest.self)
+            var request = try requestJSON.request(ResolveInboundRequest.self)
             if let value = messagingServiceSid { request.messagingServiceSid = value }
             if let value = to { request.to = value }
             if let value = from { request.from = value }

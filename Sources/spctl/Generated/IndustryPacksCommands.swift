@@ -7,18 +7,19 @@ import ServiceProAPI
 struct IndustryPacksCommands: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "industry-packs",
-        abstract: "The owner's done-for-you control room (plan section 6): set a business up completely in one go,",
+        abstract: "The owner's done-for-you control room (plan section 6): set a business up completely in one go, apply industry packs, send onboarding.",
         subcommands: [Apply.self, Get.self, List.self]
     )
 
     struct Apply: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "apply",
-            abstract: "Applies an industry pack to an existing tenant. Adds what the tenant lacks and never",
+            abstract: "Applies an industry pack to an existing tenant.",
             discussion: "Applies an industry pack to an existing tenant. Adds what the tenant lacks and never\n overwrites what it changed; the summary lists what was added and what was skipped, and why.\n\nAllowed roles: platform owner, platform staff.\nRPC: servicepro.concierge.v1.ConciergeService.ApplyIndustryPack. Use --json or --json-file for fields without a flag."
         )
 
         @OptionGroup var call: CallOptions
+        @OptionGroup var requestJSON: RequestJSONOptions
 
         @Option(name: .customLong("name"), help: "The tenant, `tenants/{tenant}`. Required.")
         var name: String?
@@ -33,7 +34,7 @@ struct IndustryPacksCommands: AsyncParsableCommand {
         var requestID: String?
 
         func run() async throws {
-            var request = try call.request(ApplyIndustryPackRequest.self)
+            var request = try requestJSON.request(ApplyIndustryPackRequest.self)
             if let value = name { request.name = value }
             if let value = industryPack { request.industryPack = value }
             if let value = validateOnly { request.validateOnly = value }
@@ -52,12 +53,13 @@ struct IndustryPacksCommands: AsyncParsableCommand {
         )
 
         @OptionGroup var call: CallOptions
+        @OptionGroup var requestJSON: RequestJSONOptions
 
         @Option(name: .customLong("name"), help: "`industryPacks/{pack}`. Required.")
         var name: String?
 
         func run() async throws {
-            var request = try call.request(GetIndustryPackRequest.self)
+            var request = try requestJSON.request(GetIndustryPackRequest.self)
             if let value = name { request.name = value }
             try await call.unary(request) { client, request, metadata in
                 try await IndustryPackService.Client(wrapping: client).getIndustryPack(request, metadata: metadata)
@@ -73,6 +75,7 @@ struct IndustryPacksCommands: AsyncParsableCommand {
         )
 
         @OptionGroup var call: CallOptions
+        @OptionGroup var requestJSON: RequestJSONOptions
 
         @Option(name: .customLong("page-size"), help: "At most 1000; 50 when unset.")
         var pageSize: Int32?
@@ -81,7 +84,7 @@ struct IndustryPacksCommands: AsyncParsableCommand {
         var pageToken: String?
 
         func run() async throws {
-            var request = try call.request(ListIndustryPacksRequest.self)
+            var request = try requestJSON.request(ListIndustryPacksRequest.self)
             if let value = pageSize { request.pageSize = value }
             if let value = pageToken { request.pageToken = value }
             try await call.unary(request) { client, request, metadata in

@@ -7,7 +7,7 @@ import ServiceProAPI
 struct InvoicesCommands: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "invoices",
-        abstract: "A tenant's invoices, for its admins and for partner integrations (accounting, CRM). Members",
+        abstract: "A tenant's invoices, for its admins and for partner integrations (accounting, CRM).",
         subcommands: [Create.self, Get.self, List.self, Update.self]
     )
 
@@ -19,6 +19,7 @@ struct InvoicesCommands: AsyncParsableCommand {
         )
 
         @OptionGroup var call: CallOptions
+        @OptionGroup var requestJSON: RequestJSONOptions
 
         @Option(name: .customLong("parent"), help: "`tenants/{tenant}`. Required.")
         var parent: String?
@@ -81,7 +82,7 @@ struct InvoicesCommands: AsyncParsableCommand {
         var requestID: String?
 
         func run() async throws {
-            var request = try call.request(CreateInvoiceRequest.self)
+            var request = try requestJSON.request(CreateInvoiceRequest.self)
             if let value = parent { request.parent = value }
             if let value = invoiceID { request.invoiceID = value }
             if let value = invoiceName { request.invoice.name = value }
@@ -116,12 +117,13 @@ struct InvoicesCommands: AsyncParsableCommand {
         )
 
         @OptionGroup var call: CallOptions
+        @OptionGroup var requestJSON: RequestJSONOptions
 
         @Option(name: .customLong("name"), help: "`tenants/{tenant}/invoices/{invoice}`. Required.")
         var name: String?
 
         func run() async throws {
-            var request = try call.request(GetInvoiceRequest.self)
+            var request = try requestJSON.request(GetInvoiceRequest.self)
             if let value = name { request.name = value }
             try await call.unary(request) { client, request, metadata in
                 try await InvoiceService.Client(wrapping: client).getInvoice(request, metadata: metadata)
@@ -137,6 +139,7 @@ struct InvoicesCommands: AsyncParsableCommand {
         )
 
         @OptionGroup var call: CallOptions
+        @OptionGroup var requestJSON: RequestJSONOptions
 
         @Option(name: .customLong("parent"), help: "`tenants/{tenant}`. Required.")
         var parent: String?
@@ -157,7 +160,7 @@ struct InvoicesCommands: AsyncParsableCommand {
         var minUpdateTime: String?
 
         func run() async throws {
-            var request = try call.request(ListInvoicesRequest.self)
+            var request = try requestJSON.request(ListInvoicesRequest.self)
             if let value = parent { request.parent = value }
             if let value = pageSize { request.pageSize = value }
             if let value = pageToken { request.pageToken = value }
@@ -173,11 +176,12 @@ struct InvoicesCommands: AsyncParsableCommand {
     struct Update: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "update",
-            abstract: "Updates the fields named in update_mask: edit a draft, issue, mark paid, void. Lines of an",
+            abstract: "Updates the fields named in update_mask: edit a draft, issue, mark paid, void.",
             discussion: "Updates the fields named in update_mask: edit a draft, issue, mark paid, void. Lines of an\n issued invoice cannot change (FAILED_PRECONDITION).\n\nAllowed roles: platform owner, platform staff, tenant admin, partner.\nRPC: servicepro.operations.v1.InvoiceService.UpdateInvoice. Use --json or --json-file for fields without a flag."
         )
 
         @OptionGroup var call: CallOptions
+        @OptionGroup var requestJSON: RequestJSONOptions
 
         @Option(name: .customLong("invoice.name"), help: "`tenants/{tenant}/invoices/{invoice}`.")
         var invoiceName: String?
@@ -234,7 +238,7 @@ struct InvoicesCommands: AsyncParsableCommand {
         var updateMask: String?
 
         func run() async throws {
-            var request = try call.request(UpdateInvoiceRequest.self)
+            var request = try requestJSON.request(UpdateInvoiceRequest.self)
             if let value = invoiceName { request.invoice.name = value }
             if let value = invoiceCustomer { request.invoice.customer = value }
             if let value = invoiceAppointment { request.invoice.appointment = value }

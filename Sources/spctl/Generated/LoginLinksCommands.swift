@@ -7,18 +7,19 @@ import ServiceProAPI
 struct LoginLinksCommands: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "login-links",
-        abstract: "Quick login links (\"Copy quick login link\" after a concierge setup). Staff create and revoke",
+        abstract: "Quick login links (\"Copy quick login link\" after a concierge setup).",
         subcommands: [Create.self, List.self, Redeem.self, Revoke.self]
     )
 
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "create",
-            abstract: "Creates a link. The response carries its URL and token, the only time they are shown. Not",
+            abstract: "Creates a link.",
             discussion: "Creates a link. The response carries its URL and token, the only time they are shown. Not\n while impersonating: like an API key, a link is a credential for the tenant.\n\nAllowed roles: platform owner, platform staff.\nRPC: servicepro.concierge.v1.LoginLinkService.CreateLoginLink. Use --json or --json-file for fields without a flag."
         )
 
         @OptionGroup var call: CallOptions
+        @OptionGroup var requestJSON: RequestJSONOptions
 
         @Option(name: .customLong("parent"), help: "`tenants/{tenant}`. Required.")
         var parent: String?
@@ -36,7 +37,7 @@ struct LoginLinksCommands: AsyncParsableCommand {
         var requestID: String?
 
         func run() async throws {
-            var request = try call.request(CreateLoginLinkRequest.self)
+            var request = try requestJSON.request(CreateLoginLinkRequest.self)
             if let value = parent { request.parent = value }
             if let value = role { request.role = value }
             if let value = ttl { request.ttl = try CLIValue.duration(value, flag: "ttl") }
@@ -51,11 +52,12 @@ struct LoginLinksCommands: AsyncParsableCommand {
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "list",
-            abstract: "Lists a tenant's links, newest first. Tokens are never listed.",
+            abstract: "Lists a tenant's links, newest first.",
             discussion: "Lists a tenant's links, newest first. Tokens are never listed.\n\nAllowed roles: platform owner, platform staff.\nRPC: servicepro.concierge.v1.LoginLinkService.ListLoginLinks. Use --json or --json-file for fields without a flag."
         )
 
         @OptionGroup var call: CallOptions
+        @OptionGroup var requestJSON: RequestJSONOptions
 
         @Option(name: .customLong("parent"), help: "`tenants/{tenant}`. Required.")
         var parent: String?
@@ -70,7 +72,7 @@ struct LoginLinksCommands: AsyncParsableCommand {
         var state: LoginLinkState?
 
         func run() async throws {
-            var request = try call.request(ListLoginLinksRequest.self)
+            var request = try requestJSON.request(ListLoginLinksRequest.self)
             if let value = parent { request.parent = value }
             if let value = pageSize { request.pageSize = value }
             if let value = pageToken { request.pageToken = value }
@@ -84,11 +86,12 @@ struct LoginLinksCommands: AsyncParsableCommand {
     struct Redeem: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "redeem",
-            abstract: "Exchanges a link's token for a session token of the link's tenant and role. Called without a",
+            abstract: "Exchanges a link's token for a session token of the link's tenant and role.",
             discussion: "Exchanges a link's token for a session token of the link's tenant and role. Called without a\n bearer token: the link's token is the credential. A used, revoked or expired link is\n UNAUTHENTICATED with a reason that says which. Works for suspended and cancelled tenants, so\n they can still reach billing and export.\n\nNeeds no token: the request carries its own credential.\nRPC: servicepro.concierge.v1.LoginLinkService.RedeemLoginLink. Use --json or --json-file for fields without a flag."
         )
 
         @OptionGroup var call: CallOptions
+        @OptionGroup var requestJSON: RequestJSONOptions
 
         @Option(name: .customLong("field-token"), help: "The link's token, from its URL. Required.")
         var token: String?
@@ -97,7 +100,7 @@ struct LoginLinksCommands: AsyncParsableCommand {
         var requestID: String?
 
         func run() async throws {
-            var request = try call.request(RedeemLoginLinkRequest.self)
+            var request = try requestJSON.request(RedeemLoginLinkRequest.self)
             if let value = token { request.token = value }
             if let value = requestID { request.requestID = value }
             try await call.unary(request) { client, request, metadata in
@@ -109,11 +112,12 @@ struct LoginLinksCommands: AsyncParsableCommand {
     struct Revoke: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "revoke",
-            abstract: "Revokes a link; it stops working at once. Revoking a used or expired link changes nothing.",
+            abstract: "Revokes a link; it stops working at once.",
             discussion: "Revokes a link; it stops working at once. Revoking a used or expired link changes nothing.\n\nAllowed roles: platform owner, platform staff.\nRPC: servicepro.concierge.v1.LoginLinkService.RevokeLoginLink. Use --json or --json-file for fields without a flag."
         )
 
         @OptionGroup var call: CallOptions
+        @OptionGroup var requestJSON: RequestJSONOptions
 
         @Option(name: .customLong("name"), help: "`tenants/{tenant}/loginLinks/{login_link}`. Required.")
         var name: String?
@@ -122,7 +126,7 @@ struct LoginLinksCommands: AsyncParsableCommand {
         var requestID: String?
 
         func run() async throws {
-            var request = try call.request(RevokeLoginLinkRequest.self)
+            var request = try requestJSON.request(RevokeLoginLinkRequest.self)
             if let value = name { request.name = value }
             if let value = requestID { request.requestID = value }
             try await call.unary(request) { client, request, metadata in

@@ -7,7 +7,7 @@ import ServiceProAPI
 struct MessagesCommands: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "messages",
-        abstract: "A tenant's message and call logs: what came in, what went out, how it ended. Read-only here; the",
+        abstract: "A tenant's message and call logs: what came in, what went out, how it ended.",
         subcommands: [Get.self, List.self]
     )
 
@@ -19,12 +19,13 @@ struct MessagesCommands: AsyncParsableCommand {
         )
 
         @OptionGroup var call: CallOptions
+        @OptionGroup var requestJSON: RequestJSONOptions
 
         @Option(name: .customLong("name"), help: "`tenants/{tenant}/messages/{message}`. Required.")
         var name: String?
 
         func run() async throws {
-            var request = try call.request(GetMessageRequest.self)
+            var request = try requestJSON.request(GetMessageRequest.self)
             if let value = name { request.name = value }
             try await call.unary(request) { client, request, metadata in
                 try await CommunicationLogService.Client(wrapping: client).getMessage(request, metadata: metadata)
@@ -40,6 +41,7 @@ struct MessagesCommands: AsyncParsableCommand {
         )
 
         @OptionGroup var call: CallOptions
+        @OptionGroup var requestJSON: RequestJSONOptions
 
         @Option(name: .customLong("parent"), help: "`tenants/{tenant}`. Required.")
         var parent: String?
@@ -66,7 +68,7 @@ struct MessagesCommands: AsyncParsableCommand {
         var endTime: String?
 
         func run() async throws {
-            var request = try call.request(ListMessagesRequest.self)
+            var request = try requestJSON.request(ListMessagesRequest.self)
             if let value = parent { request.parent = value }
             if let value = pageSize { request.pageSize = value }
             if let value = pageToken { request.pageToken = value }

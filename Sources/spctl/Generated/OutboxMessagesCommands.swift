@@ -7,7 +7,7 @@ import ServiceProAPI
 struct OutboxMessagesCommands: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "outbox-messages",
-        abstract: "The delivery state of emails and texts the platform sends for tenants, so staff can see that an",
+        abstract: "The delivery state of emails and texts the platform sends for tenants, so staff can see that an onboarding message went out, or why it did not.",
         subcommands: [Get.self, List.self]
     )
 
@@ -19,12 +19,13 @@ struct OutboxMessagesCommands: AsyncParsableCommand {
         )
 
         @OptionGroup var call: CallOptions
+        @OptionGroup var requestJSON: RequestJSONOptions
 
         @Option(name: .customLong("name"), help: "`tenants/{tenant}/outboxMessages/{outbox_message}`. Required.")
         var name: String?
 
         func run() async throws {
-            var request = try call.request(GetOutboxMessageRequest.self)
+            var request = try requestJSON.request(GetOutboxMessageRequest.self)
             if let value = name { request.name = value }
             try await call.unary(request) { client, request, metadata in
                 try await OutboxService.Client(wrapping: client).getOutboxMessage(request, metadata: metadata)
@@ -40,6 +41,7 @@ struct OutboxMessagesCommands: AsyncParsableCommand {
         )
 
         @OptionGroup var call: CallOptions
+        @OptionGroup var requestJSON: RequestJSONOptions
 
         @Option(name: .customLong("parent"), help: "`tenants/{tenant}`, or `tenants/-` for every tenant, e.g. to find failed deliveries. Required.")
         var parent: String?
@@ -57,7 +59,7 @@ struct OutboxMessagesCommands: AsyncParsableCommand {
         var channel: OutboxChannel?
 
         func run() async throws {
-            var request = try call.request(ListOutboxMessagesRequest.self)
+            var request = try requestJSON.request(ListOutboxMessagesRequest.self)
             if let value = parent { request.parent = value }
             if let value = pageSize { request.pageSize = value }
             if let value = pageToken { request.pageToken = value }

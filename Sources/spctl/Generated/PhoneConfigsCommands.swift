@@ -7,18 +7,19 @@ import ServiceProAPI
 struct PhoneConfigsCommands: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "phone-configs",
-        abstract: "Phone configs: which numbers belong to which tenant and how they answer. Platform staff manage",
+        abstract: "Phone configs: which numbers belong to which tenant and how they answer.",
         subcommands: [Create.self, Delete.self, Get.self, List.self, Update.self]
     )
 
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "create",
-            abstract: "Creates a phone config. Strings are trimmed and empty ones stored as unset; a number already",
+            abstract: "Creates a phone config.",
             discussion: "Creates a phone config. Strings are trimmed and empty ones stored as unset; a number already\n used by any tenant is ALREADY_EXISTS.\n\nAllowed roles: platform owner, platform staff.\nRPC: servicepro.telephony.v1.PhoneConfigService.CreatePhoneConfig. Use --json or --json-file for fields without a flag."
         )
 
         @OptionGroup var call: CallOptions
+        @OptionGroup var requestJSON: RequestJSONOptions
 
         @Option(name: .customLong("parent"), help: "`tenants/{tenant}`. Required.")
         var parent: String?
@@ -84,7 +85,7 @@ struct PhoneConfigsCommands: AsyncParsableCommand {
         var requestID: String?
 
         func run() async throws {
-            var request = try call.request(CreatePhoneConfigRequest.self)
+            var request = try requestJSON.request(CreatePhoneConfigRequest.self)
             if let value = parent { request.parent = value }
             if let value = phoneConfigID { request.phoneConfigID = value }
             if let value = phoneConfigName { request.phoneConfig.name = value }
@@ -115,11 +116,12 @@ struct PhoneConfigsCommands: AsyncParsableCommand {
     struct Delete: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "delete",
-            abstract: "Deletes a phone config; its number stops routing to the tenant. Root's config cannot be deleted",
+            abstract: "Deletes a phone config; its number stops routing to the tenant.",
             discussion: "Deletes a phone config; its number stops routing to the tenant. Root's config cannot be deleted\n (FAILED_PRECONDITION).\n\nAllowed roles: platform owner, platform staff.\nRPC: servicepro.telephony.v1.PhoneConfigService.DeletePhoneConfig. Use --json or --json-file for fields without a flag."
         )
 
         @OptionGroup var call: CallOptions
+        @OptionGroup var requestJSON: RequestJSONOptions
 
         @Option(name: .customLong("name"), help: "`tenants/{tenant}/phoneConfigs/{phone_config}`. Required.")
         var name: String?
@@ -128,7 +130,7 @@ struct PhoneConfigsCommands: AsyncParsableCommand {
         var etag: String?
 
         func run() async throws {
-            var request = try call.request(DeletePhoneConfigRequest.self)
+            var request = try requestJSON.request(DeletePhoneConfigRequest.self)
             if let value = name { request.name = value }
             if let value = etag { request.etag = value }
             try await call.unary(request) { client, request, metadata in
@@ -140,17 +142,18 @@ struct PhoneConfigsCommands: AsyncParsableCommand {
     struct Get: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "get",
-            abstract: "Gets one phone config. The SIP password is never returned, only whether one is set.",
+            abstract: "Gets one phone config.",
             discussion: "Gets one phone config. The SIP password is never returned, only whether one is set.\n\nAllowed roles: platform owner, platform staff, tenant admin.\nRPC: servicepro.telephony.v1.PhoneConfigService.GetPhoneConfig. Use --json or --json-file for fields without a flag."
         )
 
         @OptionGroup var call: CallOptions
+        @OptionGroup var requestJSON: RequestJSONOptions
 
         @Option(name: .customLong("name"), help: "`tenants/{tenant}/phoneConfigs/{phone_config}`. Required.")
         var name: String?
 
         func run() async throws {
-            var request = try call.request(GetPhoneConfigRequest.self)
+            var request = try requestJSON.request(GetPhoneConfigRequest.self)
             if let value = name { request.name = value }
             try await call.unary(request) { client, request, metadata in
                 try await PhoneConfigService.Client(wrapping: client).getPhoneConfig(request, metadata: metadata)
@@ -166,6 +169,7 @@ struct PhoneConfigsCommands: AsyncParsableCommand {
         )
 
         @OptionGroup var call: CallOptions
+        @OptionGroup var requestJSON: RequestJSONOptions
 
         @Option(name: .customLong("parent"), help: "`tenants/{tenant}`, or `tenants/-` for every tenant (platform roles only). Required.")
         var parent: String?
@@ -183,7 +187,7 @@ struct PhoneConfigsCommands: AsyncParsableCommand {
         var phoneNumber: String?
 
         func run() async throws {
-            var request = try call.request(ListPhoneConfigsRequest.self)
+            var request = try requestJSON.request(ListPhoneConfigsRequest.self)
             if let value = parent { request.parent = value }
             if let value = pageSize { request.pageSize = value }
             if let value = pageToken { request.pageToken = value }
@@ -198,11 +202,12 @@ struct PhoneConfigsCommands: AsyncParsableCommand {
     struct Update: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "update",
-            abstract: "Updates the fields named in update_mask. Moving to IVR or AI_VOICE checks the tenant's plan.",
+            abstract: "Updates the fields named in update_mask.",
             discussion: "Updates the fields named in update_mask. Moving to IVR or AI_VOICE checks the tenant's plan.\n\nAllowed roles: platform owner, platform staff.\nRPC: servicepro.telephony.v1.PhoneConfigService.UpdatePhoneConfig. Use --json or --json-file for fields without a flag."
         )
 
         @OptionGroup var call: CallOptions
+        @OptionGroup var requestJSON: RequestJSONOptions
 
         @Option(name: .customLong("phone-config.name"), help: "`tenants/{tenant}/phoneConfigs/{phone_config}`.")
         var phoneConfigName: String?
@@ -262,7 +267,7 @@ struct PhoneConfigsCommands: AsyncParsableCommand {
         var updateMask: String?
 
         func run() async throws {
-            var request = try call.request(UpdatePhoneConfigRequest.self)
+            var request = try requestJSON.request(UpdatePhoneConfigRequest.self)
             if let value = phoneConfigName { request.phoneConfig.name = value }
             if let value = phoneConfigDisplayName { request.phoneConfig.displayName = value }
             if let value = phoneConfigPhoneNumber { request.phoneConfig.phoneNumber = value }

@@ -7,7 +7,7 @@ import ServiceProAPI
 struct PlansCommands: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "plans",
-        abstract: "Plans, tenant billing status and Stripe (plan section 8). Billing stays reachable while a tenant",
+        abstract: "Plans, tenant billing status and Stripe (plan section 8).",
         subcommands: [List.self]
     )
 
@@ -19,6 +19,7 @@ struct PlansCommands: AsyncParsableCommand {
         )
 
         @OptionGroup var call: CallOptions
+        @OptionGroup var requestJSON: RequestJSONOptions
 
         @Option(name: .customLong("page-size"), help: "At most 1000; 50 when unset.")
         var pageSize: Int32?
@@ -27,7 +28,7 @@ struct PlansCommands: AsyncParsableCommand {
         var pageToken: String?
 
         func run() async throws {
-            var request = try call.request(ListPlansRequest.self)
+            var request = try requestJSON.request(ListPlansRequest.self)
             if let value = pageSize { request.pageSize = value }
             if let value = pageToken { request.pageToken = value }
             try await call.unary(request) { client, request, metadata in

@@ -14,11 +14,12 @@ struct TenantsCommands: AsyncParsableCommand {
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "create",
-            abstract: "Creates a bare tenant. The concierge flow creates a fully set-up one.",
+            abstract: "Creates a bare tenant.",
             discussion: "Creates a bare tenant. The concierge flow creates a fully set-up one.\n\nAllowed roles: platform owner, platform staff.\nRPC: servicepro.tenancy.v1.TenantService.CreateTenant. Use --json or --json-file for fields without a flag."
         )
 
         @OptionGroup var call: CallOptions
+        @OptionGroup var requestJSON: RequestJSONOptions
 
         @Option(name: .customLong("tenant-id"), help: "The slug becomes the tenant id: `tenants/{tenant_id}`. Required.")
         var tenantID: String?
@@ -84,7 +85,7 @@ struct TenantsCommands: AsyncParsableCommand {
         var requestID: String?
 
         func run() async throws {
-            var request = try call.request(CreateTenantRequest.self)
+            var request = try requestJSON.request(CreateTenantRequest.self)
             if let value = tenantID { request.tenantID = value }
             if let value = tenantName { request.tenant.name = value }
             if let value = tenantSlug { request.tenant.slug = value }
@@ -115,11 +116,12 @@ struct TenantsCommands: AsyncParsableCommand {
     struct Delete: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "delete",
-            abstract: "Deletes a tenant and everything it owns but its audit trail, which keeps the tenant id:",
+            abstract: "Deletes a tenant and everything it owns but its audit trail, which keeps the tenant id: a deleted tenant's id is never given out again (ALREADY_EXISTS `tenant_id_retired`).",
             discussion: "Deletes a tenant and everything it owns but its audit trail, which keeps the tenant id:\n a deleted tenant's id is never given out again (ALREADY_EXISTS `tenant_id_retired`). The\n root tenant cannot be deleted, nor one still paying through a Stripe subscription\n (FAILED_PRECONDITION `stripe_subscription_active`). Suspended and cancelled tenants can be.\n\nAllowed roles: platform owner.\nRPC: servicepro.tenancy.v1.TenantService.DeleteTenant. Use --json or --json-file for fields without a flag."
         )
 
         @OptionGroup var call: CallOptions
+        @OptionGroup var requestJSON: RequestJSONOptions
 
         @Option(name: .customLong("name"), help: "`tenants/{tenant}`. Required.")
         var name: String?
@@ -128,7 +130,7 @@ struct TenantsCommands: AsyncParsableCommand {
         var etag: String?
 
         func run() async throws {
-            var request = try call.request(DeleteTenantRequest.self)
+            var request = try requestJSON.request(DeleteTenantRequest.self)
             if let value = name { request.name = value }
             if let value = etag { request.etag = value }
             try await call.unary(request) { client, request, metadata in
@@ -140,17 +142,18 @@ struct TenantsCommands: AsyncParsableCommand {
     struct Get: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "get",
-            abstract: "Gets one tenant. Tenant roles see only their own.",
+            abstract: "Gets one tenant.",
             discussion: "Gets one tenant. Tenant roles see only their own.\n\nAllowed roles: platform owner, platform staff, tenant admin, tenant member, partner.\nRPC: servicepro.tenancy.v1.TenantService.GetTenant. Use --json or --json-file for fields without a flag."
         )
 
         @OptionGroup var call: CallOptions
+        @OptionGroup var requestJSON: RequestJSONOptions
 
         @Option(name: .customLong("name"), help: "`tenants/{tenant}`. Required.")
         var name: String?
 
         func run() async throws {
-            var request = try call.request(GetTenantRequest.self)
+            var request = try requestJSON.request(GetTenantRequest.self)
             if let value = name { request.name = value }
             try await call.unary(request) { client, request, metadata in
                 try await TenantService.Client(wrapping: client).getTenant(request, metadata: metadata)
@@ -161,11 +164,12 @@ struct TenantsCommands: AsyncParsableCommand {
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "list",
-            abstract: "Lists tenants, newest first: every tenant for platform roles, only their own for tenant",
+            abstract: "Lists tenants, newest first: every tenant for platform roles, only their own for tenant roles and partners (so an integration can discover which tenant its key belongs to).",
             discussion: "Lists tenants, newest first: every tenant for platform roles, only their own for tenant\n roles and partners (so an integration can discover which tenant its key belongs to).\n\nAllowed roles: platform owner, platform staff, tenant admin, tenant member, partner.\nRPC: servicepro.tenancy.v1.TenantService.ListTenants. Use --json or --json-file for fields without a flag."
         )
 
         @OptionGroup var call: CallOptions
+        @OptionGroup var requestJSON: RequestJSONOptions
 
         @Option(name: .customLong("page-size"), help: "At most 1000; 50 when unset.")
         var pageSize: Int32?
@@ -183,7 +187,7 @@ struct TenantsCommands: AsyncParsableCommand {
         var industry: String?
 
         func run() async throws {
-            var request = try call.request(ListTenantsRequest.self)
+            var request = try requestJSON.request(ListTenantsRequest.self)
             if let value = pageSize { request.pageSize = value }
             if let value = pageToken { request.pageToken = value }
             if let value = status { request.status = value }
@@ -203,6 +207,7 @@ struct TenantsCommands: AsyncParsableCommand {
         )
 
         @OptionGroup var call: CallOptions
+        @OptionGroup var requestJSON: RequestJSONOptions
 
         @Option(name: .customLong("tenant.name"), help: "`tenants/{slug}`.")
         var tenantName: String?
@@ -265,7 +270,7 @@ struct TenantsCommands: AsyncParsableCommand {
         var updateMask: String?
 
         func run() async throws {
-            var request = try call.request(UpdateTenantRequest.self)
+            var request = try requestJSON.request(UpdateTenantRequest.self)
             if let value = tenantName { request.tenant.name = value }
             if let value = tenantSlug { request.tenant.slug = value }
             if let value = tenantDisplayName { request.tenant.displayName = value }

@@ -7,14 +7,15 @@ import ServiceProAPI
 struct WhoamiCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "whoami",
-        abstract: "Says who the caller is: the credential, the real actor behind it, the tenant its calls act on,",
+        abstract: "Says who the caller is: the credential, the real actor behind it, the tenant its calls act on, and while impersonating the banner to show.",
         discussion: "Says who the caller is: the credential, the real actor behind it, the tenant its calls act on,\n and while impersonating the banner to show.\n\nAllowed roles: platform owner, platform staff, tenant admin, tenant member, partner, telephony bridge.\nRPC: servicepro.impersonation.v1.ImpersonationService.WhoAmI. Use --json or --json-file for fields without a flag."
     )
 
     @OptionGroup var call: CallOptions
+    @OptionGroup var requestJSON: RequestJSONOptions
 
     func run() async throws {
-        let request = try call.request(WhoAmIRequest.self)
+        let request = try requestJSON.request(WhoAmIRequest.self)
         try await call.unary(request) { client, request, metadata in
             try await ImpersonationService.Client(wrapping: client).whoAmI(request, metadata: metadata)
         }

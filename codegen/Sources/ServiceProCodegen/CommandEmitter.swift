@@ -9,9 +9,9 @@ struct CommandEmitter {
     /// Flags reach this deep into nested request messages; deeper fields are set with --json.
     private let maxFlagDepth = 3
     /// Names the hand-written call options already use.
-    private let reservedFlags: Set<String> = ["output", "json", "json-file", "server", "token", "context", "help", "version"]
-    /// Names the command struct itself uses: the call options, `run()` and its `request`.
-    private let reservedProperties: Set<String> = ["call", "request", "run"]
+    private let reservedFlags: Set<String> = ["output", "json", "json-file", "server", "token", "context", "tls", "ca-file", "help", "version"]
+    /// Names the command struct itself uses: the call and JSON options, `run()` and its `request`.
+    private let reservedProperties: Set<String> = ["call", "requestJSON", "request", "run"]
 
     private struct Command {
         let method: MethodModel
@@ -62,7 +62,7 @@ struct CommandEmitter {
             } else {
                 let type = Naming.upperCamel(kebab: resource) + "Commands"
                 let sorted = commands.sorted(by: { $0.method.command < $1.method.command })
-                let abstract = sorted.first.map { firstLine($0.serviceComment) } ?? ""
+                let abstract = sorted.first.map { firstSentence($0.serviceComment) } ?? ""
                 try out.block("struct \(type): AsyncParsableCommand") { out in
                     out.line("static let configuration = CommandConfiguration(")
                     out.line("    commandName: \(Naming.literal(resource)),")
@@ -93,8 +93,18 @@ struct CommandEmitter {
         out.line()
     }
 
-    private func firstLine(_ text: String) -> String {
-        String(text.split(separator: "\n").first ?? "")
+    /// A comment's first sentence, for a command's one-line summary: its first paragraph's lines
+    /// joined, up to the first full stop that ends a sentence ("e.g." and "i.e." do not).
+    private func firstSentence(_ text: String) -> String {
+        let paragraph = text.components(separatedBy: "\n\n").first ?? ""
+        let joined = paragraph.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.joined(separator: " ")
+        var searchFrom = joined.startIndex
+        while let stop = joined.range(of: ". ", range: searchFrom..<joined.endIndex) {
+            let before = joined[..<stop.lowerBound]
+            if !before.hasSuffix("e.g"), !before.hasSuffix("i.e") { return String(joined[..<stop.lowerBound]) + "." }
+            searchFrom = stop.upperBound
+        }
+        return joined
     }
 
     private mutating func emitVerb(_ command: Command, typeName: String, into out: inout SwiftSource) throws {
@@ -104,11 +114,12 @@ struct CommandEmitter {
         out.block("struct \(typeName): AsyncParsableCommand") { out in
             out.line("static let configuration = CommandConfiguration(")
             out.line("    commandName: \(Naming.literal(method.command.verb)),")
-            out.line("    abstract: \(Naming.literal(firstLine(comment))),")
+            out.line("    abstract: \(Naming.literal(firstSentence(comment))),")
             out.line("    discussion: \(Naming.literal(discussion(method, comment: comment)))")
             out.line(")")
             out.line()
             out.line("@OptionGroup var call: CallOptions")
+            out.line("@OptionGroup var requestJSON: RequestJSONOptions")
             for flag in flags {
                 out.line()
                 out.line("@Option(name: .customLong(\(Naming.literal(flag.long))), help: \(Naming.literal(flag.help)))")
@@ -116,7 +127,7 @@ struct CommandEmitter {
             }
             out.line()
             out.block("func run() async throws") { out in
-                out.line("\(flags.isEmpty ? "let" : "var") request = try call.request(\(method.inputType).self)")
+                out.line("\(flags.isEmpty ? "let" : "var") request = try requestJSON.request(\(method.inputType).self)")
                 for flag in flags {
                     out.line(flag.apply)
                 }

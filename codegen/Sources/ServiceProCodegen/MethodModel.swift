@@ -25,6 +25,14 @@ struct MethodModel {
         self.policy =
             method.options.hasExtensionValue(ext: Servicepro_Options_V1_Extensions_policy)
             ? method.options.getExtensionValue(ext: Servicepro_Options_V1_Extensions_policy) : nil
+        // Deny by default: a policy that does not say whose data the method touches would
+        // otherwise be read as platform-wide, and the caller's tenant never checked.
+        switch policy?.tenantScope {
+        case .unspecified?, .UNRECOGNIZED?:
+            throw GeneratorError("\(method.fullName): its policy must set tenant_scope (TENANT_SCOPE_TENANT, TENANT_SCOPE_PLATFORM or TENANT_SCOPE_SELF)")
+        default:
+            break
+        }
         self.inputType = namer.fullName(message: method.inputType)
         self.outputType = namer.fullName(message: method.outputType)
         self.command = try CommandPath(method: method, override: policy?.cliCommand ?? "")

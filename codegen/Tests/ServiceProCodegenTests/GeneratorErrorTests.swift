@@ -21,6 +21,19 @@ import Testing
         }
     }
 
+    @Test func policyWithoutTenantScopeIsRejected() throws {
+        let file = Synthetic.file(methods: [Synthetic.method("GetWidget", policy: Synthetic.policy(scope: .unspecified))])
+        for target in [GenerationTarget.api(descriptorSetName: "D"), .cli] {
+            let error = #expect(throws: GeneratorError.self) {
+                try ServiceProGenerator.generate(files: [file], target: target)
+            }
+            #expect(
+                error?.description
+                    == "synthetic.v1.SyntheticService.GetWidget: its policy must set tenant_scope (TENANT_SCOPE_TENANT, TENANT_SCOPE_PLATFORM or TENANT_SCOPE_SELF)"
+            )
+        }
+    }
+
     @Test func tenantScopedRequestWithoutResourceNameIsRejected() throws {
         // The request has an `id`, a repeated string `names` and a message without `name`:
         // none of them says which tenant the call touches.

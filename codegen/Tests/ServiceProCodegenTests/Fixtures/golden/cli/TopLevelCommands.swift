@@ -12,6 +12,7 @@ struct PingCommand: AsyncParsableCommand {
     )
 
     @OptionGroup var call: CallOptions
+    @OptionGroup var requestJSON: RequestJSONOptions
 
     @Option(name: .customLong("message"), help: "Echoed back.")
     var message: String?
@@ -23,7 +24,7 @@ struct PingCommand: AsyncParsableCommand {
     var fieldCall: String?
 
     func run() async throws {
-        var request = try call.request(PingRequest.self)
+        var request = try requestJSON.request(PingRequest.self)
         if let value = message { request.message = value }
         if let value = output { request.output = value }
         if let value = fieldCall { request.call = value }

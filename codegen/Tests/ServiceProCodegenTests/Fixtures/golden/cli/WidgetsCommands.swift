@@ -19,6 +19,7 @@ struct WidgetsCommands: AsyncParsableCommand {
         )
 
         @OptionGroup var call: CallOptions
+        @OptionGroup var requestJSON: RequestJSONOptions
 
         @Option(name: .customLong("request-id"), help: "Retries with the same request_id return the first result.")
         var requestID: String?
@@ -39,7 +40,7 @@ struct WidgetsCommands: AsyncParsableCommand {
         var `extension`: String?
 
         func run() async throws {
-            var request = try call.request(CreateWidgetRequest.self)
+            var request = try requestJSON.request(CreateWidgetRequest.self)
             if let value = requestID { request.requestID = value }
             if let value = displayName { request.displayName = value }
             if let value = supplierPhone { request.supplierPhone = value }
@@ -55,17 +56,18 @@ struct WidgetsCommands: AsyncParsableCommand {
     struct Get: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "get",
-            abstract: "Gets one widget. Tenant roles see only their own.",
+            abstract: "Gets one widget.",
             discussion: "Gets one widget. Tenant roles see only their own.\n\nAllowed roles: platform owner, platform staff, tenant admin, tenant member, partner.\nRPC: fixture.v1.WidgetService.GetWidget. Use --json or --json-file for fields without a flag."
         )
 
         @OptionGroup var call: CallOptions
+        @OptionGroup var requestJSON: RequestJSONOptions
 
         @Option(name: .customLong("name"), help: "`tenants/{tenant}/widgets/{widget}`. Required.")
         var name: String?
 
         func run() async throws {
-            var request = try call.request(GetWidgetRequest.self)
+            var request = try requestJSON.request(GetWidgetRequest.self)
             if let value = name { request.name = value }
             try await call.unary(request) { client, request, metadata in
                 try await WidgetService.Client(wrapping: client).getWidget(request, metadata: metadata)
@@ -81,6 +83,7 @@ struct WidgetsCommands: AsyncParsableCommand {
         )
 
         @OptionGroup var call: CallOptions
+        @OptionGroup var requestJSON: RequestJSONOptions
 
         @Option(name: .customLong("parent"), help: "`tenants/{tenant}`, or `tenants/-` for every tenant. Required.")
         var parent: String?
@@ -95,7 +98,7 @@ struct WidgetsCommands: AsyncParsableCommand {
         var color: WidgetColor?
 
         func run() async throws {
-            var request = try call.request(ListWidgetsRequest.self)
+            var request = try requestJSON.request(ListWidgetsRequest.self)
             if let value = parent { request.parent = value }
             if let value = pageSize { request.pageSize = value }
             if let value = pageToken { request.pageToken = value }
@@ -114,12 +117,13 @@ struct WidgetsCommands: AsyncParsableCommand {
         )
 
         @OptionGroup var call: CallOptions
+        @OptionGroup var requestJSON: RequestJSONOptions
 
         @Option(name: .customLong("name"), help: "`tenants/{tenant}/widgets/{widget}`.")
         var name: String?
 
         func run() async throws {
-            var request = try call.request(PurgeWidgetRequest.self)
+            var request = try requestJSON.request(PurgeWidgetRequest.self)
             if let value = name { request.name = value }
             try await call.unary(request) { client, request, metadata in
                 try await WidgetService.Client(wrapping: client).purgeWidget(request, metadata: metadata)
@@ -135,6 +139,7 @@ struct WidgetsCommands: AsyncParsableCommand {
         )
 
         @OptionGroup var call: CallOptions
+        @OptionGroup var requestJSON: RequestJSONOptions
 
         @Option(name: .customLong("name"), help: "`tenants/{tenant}/widgets/{widget}`. Required.")
         var name: String?
@@ -146,7 +151,7 @@ struct WidgetsCommands: AsyncParsableCommand {
         var counterClockwise: Bool?
 
         func run() async throws {
-            var request = try call.request(RotateWidgetRequest.self)
+            var request = try requestJSON.request(RotateWidgetRequest.self)
             if let value = name { request.name = value }
             if let value = duration { request.duration = try CLIValue.duration(value, flag: "duration") }
             if let value = counterClockwise { request.counterClockwise = value }
@@ -164,6 +169,7 @@ struct WidgetsCommands: AsyncParsableCommand {
         )
 
         @OptionGroup var call: CallOptions
+        @OptionGroup var requestJSON: RequestJSONOptions
 
         @Option(name: .customLong("widget.name"), help: "`tenants/{tenant}/widgets/{widget}`.")
         var widgetName: String?
@@ -208,7 +214,7 @@ struct WidgetsCommands: AsyncParsableCommand {
         var updateMask: String?
 
         func run() async throws {
-            var request = try call.request(UpdateWidgetRequest.self)
+            var request = try requestJSON.request(UpdateWidgetRequest.self)
             if let value = widgetName { request.widget.name = value }
             if let value = widgetDisplayName { request.widget.displayName = value }
             if let value = widgetColor { request.widget.color = value }
@@ -237,12 +243,13 @@ struct WidgetsCommands: AsyncParsableCommand {
         )
 
         @OptionGroup var call: CallOptions
+        @OptionGroup var requestJSON: RequestJSONOptions
 
         @Option(name: .customLong("parent"), help: "`tenants/{tenant}`. Required.")
         var parent: String?
 
         func run() async throws {
-            var request = try call.request(WatchWidgetsRequest.self)
+            var request = try requestJSON.request(WatchWidgetsRequest.self)
             if let value = parent { request.parent = value }
             try await call.stream(request) { client, request, metadata, emit in
                 try await WidgetService.Client(wrapping: client).watchWidgets(request, metadata: metadata) { response in
