@@ -364,13 +364,20 @@ struct OutboxTests {
 
     @Test("with no credentials, messages are logged with what would have been sent and reported delivered", arguments: TestBackend.available)
     func loggingWithoutCredentials(backend: TestBackend) async throws {
-        let none = OutboxSettings.fromEnvironment([:])
+        let none = try OutboxSettings.fromEnvironment([:])
         #expect(none.twilio?.accountSID == nil)
         #expect(none.sendGrid?.apiKey == nil)
-        let partial = OutboxSettings.fromEnvironment(["TWILIO_ACCOUNT_SID": "AC1", "TWILIO_AUTH_TOKEN": "token", "SENDGRID_API_KEY": "SG.key"])
-        #expect(partial.twilio?.accountSID == nil, "no sender number")
-        #expect(partial.sendGrid?.apiKey == nil, "no sender address")
-        let full = OutboxSettings.fromEnvironment([
+        #expect(try OutboxSettings.fromEnvironment(["TWILIO_AUTH_TOKEN": "token"]).twilio == nil, "the bridge's signing token alone configures nothing")
+        // Partly configured, a provider would log what was meant to be sent: the start stops, naming what is missing.
+        let noSender = #expect(throws: OutboxConfigurationError.self) {
+            try OutboxSettings.fromEnvironment(["TWILIO_ACCOUNT_SID": "AC1", "TWILIO_AUTH_TOKEN": "token"])
+        }
+        #expect(noSender?.description.contains("SERVICEPRO_SMS_FROM") == true)
+        let noAddress = #expect(throws: OutboxConfigurationError.self) {
+            try OutboxSettings.fromEnvironment(["SENDGRID_API_KEY": "SG.key"])
+        }
+        #expect(noAddress?.description.contains("SERVICEPRO_MAIL_FROM") == true)
+        let full = try OutboxSettings.fromEnvironment([
             "TWILIO_ACCOUNT_SID": "AC1", "TWILIO_AUTH_TOKEN": "token", "SERVICEPRO_SMS_FROM": "MG1",
             "SENDGRID_API_KEY": "SG.key", "SERVICEPRO_MAIL_FROM": "ServicePro <hello@servicepro.test>",
             "SERVICEPRO_SENDGRID_API_URL": "http://127.0.0.1:9",

@@ -149,7 +149,7 @@ struct PlatformServerCommand: AsyncParsableCommand {
             secretsKeyPath: secretsKeyFile,
             billing: billing(),
             exports: ExportSettings(directory: exportsDirectory, archiveLifetime: Double(exportLifetimeDays) * 86_400),
-            outbox: .fromEnvironment(),
+            outbox: try .fromEnvironment(),
             concierge: .fromEnvironment())
         let server = try await PlatformServer.start(configuration, logger: logger)
         logger.info("platform-server listening", metadata: ["address": "\(listen)", "store": "\(store == nil ? "sqlite" : "postgres")"])

@@ -51,13 +51,26 @@ public struct OutboxSettings: Sendable {
     /// Reads Twilio from `TWILIO_ACCOUNT_SID`, `TWILIO_AUTH_TOKEN`, `SERVICEPRO_SMS_FROM` (a number
     /// or a Messaging Service sid, `MG…`) and `SERVICEPRO_TWILIO_API_URL`; SendGrid from
     /// `SENDGRID_API_KEY`, `SERVICEPRO_MAIL_FROM` (`noreply@example.com` or
-    /// `ServicePro <noreply@example.com>`) and `SERVICEPRO_SENDGRID_API_URL`. A provider missing
-    /// any of its required values is not configured. Empty values count as unset.
-    public static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) -> OutboxSettings {
+    /// `ServicePro <noreply@example.com>`) and `SERVICEPRO_SENDGRID_API_URL`. Empty values count
+    /// as unset. A provider with none of its required values is not configured, and its messages
+    /// are logged instead of sent; one with some but not all is an error naming what is missing,
+    /// since it would log what was meant to be sent (login links among it) and call it delivered.
+    /// `TWILIO_AUTH_TOKEN` alone is the bridge's, for signatures, and configures nothing here.
+    public static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) throws -> OutboxSettings {
         func value(_ name: String) -> String? {
             guard let value = environment[name]?.trimmingCharacters(in: .whitespaces), !value.isEmpty else { return nil }
             return value
         }
+        func requireAll(_ names: [String], given: Bool, provider: String) throws {
+            let missing = names.filter { value($0) == nil }
+            guard given, !missing.isEmpty else { return }
+            throw OutboxConfigurationError(
+                description: "\(provider) is partly configured: set \(missing.joined(separator: " and ")), or unset the rest to log messages instead of sending them")
+        }
+        try requireAll(["TWILIO_AUTH_TOKEN", "SERVICEPRO_SMS_FROM"], given: value("TWILIO_ACCOUNT_SID") != nil, provider: "Twilio messaging (TWILIO_ACCOUNT_SID)")
+        try requireAll(
+            ["SENDGRID_API_KEY", "SERVICEPRO_MAIL_FROM"], given: value("SENDGRID_API_KEY") != nil || value("SERVICEPRO_MAIL_FROM") != nil,
+            provider: "SendGrid")
         var settings = OutboxSettings()
         if let sid = value("TWILIO_ACCOUNT_SID"), let token = value("TWILIO_AUTH_TOKEN"), let from = value("SERVICEPRO_SMS_FROM") {
             settings.twilio = TwilioMessagingSettings(
@@ -124,4 +137,9 @@ public struct SendGridSettings: Sendable {
         let name = value[..<open].trimmingCharacters(in: .whitespaces).trimmingCharacters(in: CharacterSet(charactersIn: "\""))
         return (email.trimmingCharacters(in: .whitespaces), name)
     }
+}
+
+/// A messaging provider configured by halves in the environment.
+public struct OutboxConfigurationError: Error, CustomStringConvertible {
+    public let description: String
 }
