@@ -65,6 +65,31 @@ struct HealthWatchTests {
         }
     }
 
+    @Test("a watch hears the server stop and start serving; after shutdown began, it stays NOT_SERVING")
+    func servingChanges() async throws {
+        let health = HealthService(services: [])
+        try await serving(health) { client in
+            let (statuses, seen) = AsyncStream.makeStream(of: Int32.self)
+            // Bounded, so a change that is never heard fails the test rather than hanging it.
+            let watcher = Task {
+                defer { seen.finish() }
+                try await watch(client, timeout: .seconds(10)) { seen.yield($0) }
+            }
+            var heard = statuses.makeAsyncIterator()
+            #expect(await heard.next() == 1, "SERVING")
+            health.setServing(false)
+            #expect(await heard.next() == 2, "NOT_SERVING")
+            health.setServing(false)  // no change, nothing heard
+            health.setServing(true)
+            #expect(await heard.next() == 1, "SERVING again")
+            health.markNotServing()
+            #expect(await heard.next() == 2)
+            health.setServing(true)
+            #expect(health.watcherCount == 0)
+            watcher.cancel()
+        }
+    }
+
     @Test("a watch opened once shutdown has begun gets NOT_SERVING and ends")
     func watchAfterShutdownBegan() async throws {
         let health = HealthService(services: [])

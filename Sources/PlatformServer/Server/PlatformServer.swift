@@ -66,6 +66,15 @@ public final class PlatformServer: Service, Sendable {
         self.services = Self.services(
             database: database, apiKeyCache: apiKeyCache, resolver: resolver, sealer: sealer, catalog: catalog,
             configuration: configuration, logger: logger)
+        let rpcServer = try RPCServer(
+            configuration: .init(host: configuration.host, port: configuration.port, tls: configuration.tls),
+            services: services,
+            descriptors: ServiceProDescriptors.fileDescriptorProtos,
+            authenticator: PlatformAuthenticator(database: database, apiKeyCache: apiKeyCache),
+            tenantDirectory: StoreTenantDirectory(database: database),
+            auditSink: StoreAuditSink(database: database, logger: logger),
+            logger: logger)
+        self.rpcServer = rpcServer
         self.jobs = [
             BillingLifecycleJob(database: database, settings: configuration.billing, logger: logger),
             ExportWorker(database: database, settings: configuration.exports, directory: configuration.exportsDirectory, logger: logger),
@@ -76,15 +85,9 @@ public final class PlatformServer: Service, Sendable {
                 ApiKeyChangeFeed.follow($0, into: apiKeyCache, logger: logger),
                 PhoneConfigChangeFeed.follow($0, into: resolver, logger: logger),
             ]
-        } ?? [])
-        self.rpcServer = try RPCServer(
-            configuration: .init(host: configuration.host, port: configuration.port, tls: configuration.tls),
-            services: services,
-            descriptors: ServiceProDescriptors.fileDescriptorProtos,
-            authenticator: PlatformAuthenticator(database: database, apiKeyCache: apiKeyCache),
-            tenantDirectory: StoreTenantDirectory(database: database),
-            auditSink: StoreAuditSink(database: database, logger: logger),
-            logger: logger)
+        } ?? []) + [
+            StoreHealthProbe(database: database, report: { rpcServer.setServing($0) }, logger: logger),
+        ]
     }
 
     /// Every area's service.

@@ -2,8 +2,9 @@ import GRPCCore
 import GRPCProtobuf
 import Synchronization
 
-/// The standard `grpc.health.v1.Health` service. The server reports SERVING while it runs and
-/// NOT_SERVING once shutdown begins, so load balancers drain it before it stops.
+/// The standard `grpc.health.v1.Health` service. The server reports SERVING while it runs and can
+/// answer (``setServing(_:)``), and NOT_SERVING once shutdown begins, so load balancers drain it
+/// before it stops.
 public final class HealthService: RegistrableRPCService, Sendable {
     public static let serviceName = "grpc.health.v1.Health"
     static let check = MethodDescriptor(service: ServiceDescriptor(fullyQualifiedService: serviceName), method: "Check")
@@ -42,6 +43,18 @@ public final class HealthService: RegistrableRPCService, Sendable {
             watcher.continuation.yield(.notServing)
             watcher.continuation.finish()
         }
+    }
+
+    /// Every service SERVING, or NOT_SERVING while the server cannot answer (its store is out of
+    /// reach, say); Watch streams hear each change. Once shutdown began, it stays NOT_SERVING.
+    public func setServing(_ serving: Bool) {
+        let status: Status = serving ? .serving : .notServing
+        let watchers = state.withLock { state -> [AsyncStream<Status>.Continuation] in
+            guard !state.stopped, state.statuses[""] != status else { return [] }
+            for key in state.statuses.keys { state.statuses[key] = status }
+            return state.watchers.values.filter { state.statuses[$0.service] != nil }.map(\.continuation)
+        }
+        for continuation in watchers { continuation.yield(status) }
     }
 
     private func status(of service: String) -> Status? {

@@ -127,6 +127,12 @@ public final class RPCServer: Service, Sendable {
         }
     }
 
+    /// What health checks answer while the server runs: SERVING, or NOT_SERVING while it cannot
+    /// do its work (see ``HealthService/setServing(_:)``).
+    public func setServing(_ serving: Bool) {
+        health.setServing(serving)
+    }
+
     public func beginGracefulShutdown() {
         health.markNotServing()
         server.beginGracefulShutdown()

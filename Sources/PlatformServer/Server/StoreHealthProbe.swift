@@ -1,0 +1,50 @@
+import Foundation
+import Logging
+import RPCRuntime
+import ServiceLifecycle
+
+/// Asks the store a trivial question every `interval`, and has health checks answer NOT_SERVING
+/// while it gets no answer within `timeout`: a replica whose database is out of reach would
+/// otherwise keep saying SERVING while every call fails, and load balancers keep sending it work.
+struct StoreHealthProbe: Service {
+    let database: any Database
+    let report: @Sendable (Bool) -> Void
+    let logger: Logger
+    var interval: Duration = .seconds(5)
+    var timeout: Duration = .seconds(2)
+
+    /// Runs until cancelled; the platform server cancels it when it stops serving.
+    func run() async throws {
+        var answered = true
+        while !Task.isCancelled {
+            let answers = await storeAnswers()
+            if answers != answered {
+                answered = answers
+                report(answers)
+                if answers {
+                    logger.notice("the store answers again: health checks say SERVING")
+                } else {
+                    logger.error("the store does not answer: health checks say NOT_SERVING until it does")
+                }
+            }
+            try? await Task.sleep(for: interval)
+        }
+    }
+
+    /// Whether `SELECT 1` comes back within `timeout`.
+    func storeAnswers() async -> Bool {
+        let database = self.database, timeout = self.timeout
+        return await withTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                (try? await database.read(.platform) { tx in try await tx.first("SELECT 1 AS answer") }) != nil
+            }
+            group.addTask {
+                try? await Task.sleep(for: timeout)
+                return false
+            }
+            let first = await group.next() ?? false
+            group.cancelAll()
+            return first
+        }
+    }
+}
