@@ -164,10 +164,13 @@ struct ImpersonationTests {
             try await platform.createTenant("acme")
             let ownerName = try await platform.impersonation(platform.ownerToken).whoAmI().principal
 
-            // The session stops itself with its own token.
+            // The session stops itself with its own token. Its answer lost, the stop is retried
+            // with the owner's key (the token no longer works), and gets the first answer.
             let first = try await platform.impersonate("acme")
-            let stopped = try await platform.impersonation(first.token).stop()
+            let stopped = try await platform.impersonation(first.token).stop(.with { $0.requestID = "stop-1" })
             #expect(stopped.state == .stopped)
+            let retried = try await platform.impersonation(platform.ownerToken).stop(.with { $0.name = first.session.name; $0.requestID = "stop-1" })
+            #expect(retried == stopped)
             #expect(stopped.endedBy == ownerName)
             #expect(stopped.hasEndTime)
             let afterStop = await failure { try await platform.impersonation(first.token).whoAmI() }

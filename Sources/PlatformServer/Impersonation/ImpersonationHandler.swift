@@ -156,7 +156,10 @@ public struct ImpersonationHandler: ImpersonationServiceHandler {
                 throw ServiceError.notFound(ImpersonationRecords.name(sessionID))
             }
             try check(stored)
-            let caller = TenantTransaction(tenantID: principal.tenantID, base: tx)
+            // Filed under the real actor's own tenant: a stop made with the session's token, whose
+            // answer was lost, is retried with the owner's key (the token no longer works).
+            let callerTenant = principal.realActorRole.isPlatform ? TenantRecords.rootID : principal.tenantID
+            let caller = TenantTransaction(tenantID: callerTenant, base: tx)
             return try await IdempotencyRecords.once(caller, method: method, requestID: requestID) {
                 let scoped = TenantTransaction(tenantID: stored.tenantID, base: tx)
                 guard try await ImpersonationRecords.end(sessionID: sessionID, as: state, by: principal.realActor, reason: reason, scoped) else {
