@@ -19,15 +19,14 @@ struct LoginCommand: AsyncParsableCommand {
     @Option(name: .customLong("ca-file"), help: "PEM bundle to trust for TLS; implies --tls.") var caFile: String?
 
     func run() async throws {
-        let tls = self.tls || caFile != nil
-        var context = ClientContexts.Context(server: server, token: token ?? ProcessInfo.processInfo.environment["SPCTL_TOKEN"], tokenFile: tokenFile, tls: tls, caFile: caFile)
+        var context = ClientContexts.Context(server: server, token: token ?? ProcessInfo.processInfo.environment["SPCTL_TOKEN"], tokenFile: tokenFile, tls: tls || caFile != nil, caFile: caFile)
         if tokenFile != nil { context.token = nil }
         guard let resolved = try context.resolvedToken() else {
             throw ValidationError("give a token: --token, --token-file or SPCTL_TOKEN")
         }
         let me: WhoAmIResponse
         do {
-            me = try await ClientConnection.with(server: server, tls: tls, caFile: caFile) { client in
+            me = try await ClientConnection.with(server: server, tls: context.usesTLS, caFile: caFile) { client in
                 try await ImpersonationService.Client(wrapping: client).whoAmI(WhoAmIRequest(), metadata: ClientConnection.bearer(resolved))
             }
         } catch let error as RPCError {

@@ -59,9 +59,7 @@ struct Target {
         let tlsAsked = tls || caFile != nil || ["1", "true", "yes"].contains(environment["SPCTL_TLS"]?.lowercased() ?? "")
         return Target(
             server: resolvedServer, token: resolvedToken,
-            // A context's CA file means TLS too, as --ca-file does, in configs written before
-            // set-context made it so.
-            tls: tlsAsked || (serverIsTheContexts && (chosen?.tls == true || chosen?.caFile != nil)),
+            tls: tlsAsked || (serverIsTheContexts && chosen?.usesTLS == true),
             caFile: caFile ?? (serverIsTheContexts ? chosen?.caFile : nil),
             contextName: name, configPath: path, impersonation: impersonation)
     }

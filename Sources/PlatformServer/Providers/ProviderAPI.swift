@@ -56,14 +56,13 @@ struct ProviderAPI: Sendable {
         guard (200..<300).contains(status.code) else {
             let detail = errorDetail(body, decoder)
             let message = "\(name) refused \(what) (\(status.code)): \(detail?.message ?? "no message")"
-            if status.code >= 500, keepsFailedAnswers, request.headers.contains(name: "Idempotency-Key") {
-                throw ServiceError(
-                    code: .unavailable, reason: "\(reason)_unavailable",
-                    message: message + "; whether it made the change shows in a minute, when its webhook arrives: read the resource again, "
-                        + "and if nothing changed, retry with a new request_id (\(name) answers this one the same way for a day)")
-            }
             if status.code >= 500 || status.code == 429 {
-                throw ServiceError(code: .unavailable, reason: "\(reason)_unavailable", message: message + "; retry with the same request_id")
+                let answerKept = status.code >= 500 && keepsFailedAnswers && request.headers.contains(name: "Idempotency-Key")
+                let advice = answerKept
+                    ? "whether it made the change shows in a minute, when its webhook arrives: read the resource again, "
+                        + "and if nothing changed, retry with a new request_id (\(name) answers this one the same way for a day)"
+                    : "retry with the same request_id"
+                throw ServiceError(code: .unavailable, reason: "\(reason)_unavailable", message: message + "; " + advice)
             }
             throw ServiceError.failedPrecondition(reason: "\(reason)_request_failed", message: message, metadata: ["\(reason)_error": detail?.code ?? ""])
         }

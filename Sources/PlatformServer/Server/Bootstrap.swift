@@ -38,7 +38,7 @@ enum Bootstrap {
                 try keep(tokens)
                 return tokens
             }
-        } catch let error where UniqueViolation(error)?.isOn(index: "tenants_pkey", columns: ["tenant_id"]) == true {
+        } catch where TenantRecords.isIDTaken(error) {
             return nil
         }
     }

@@ -66,10 +66,8 @@ public struct TenantHandler: TenantServiceHandler {
                     return try await TenantRecords.find(scoped)!
                 }
             }
-        } catch let error where UniqueViolation(error)?.isOn(index: "tenants_pkey", columns: ["tenant_id"]) == true {
-            // A create of the same id running at the same time got past the check too (PostgreSQL
-            // runs writers side by side); the primary key refused this one.
-            throw ServiceError.alreadyExists(reason: "tenant_exists", field: "tenant_id", message: "tenants/\(request.tenantID) already exists")
+        } catch where TenantRecords.isIDTaken(error) {
+            throw TenantRecords.exists(request.tenantID, field: "tenant_id")
         }
     }
 

@@ -37,11 +37,22 @@ enum TenantRecords {
         return changed == 1
     }
 
+    /// ALREADY_EXISTS `tenant_exists` naming `field`: another tenant has `tenantID`.
+    static func exists(_ tenantID: String, field: String) -> ServiceError {
+        ServiceError.alreadyExists(reason: "tenant_exists", field: field, message: "tenants/\(tenantID) already exists")
+    }
+
+    /// Whether `error` is the store refusing a second tenant with an id already taken: what a
+    /// create that raced another past `checkIDFree` meets (PostgreSQL runs writers side by side).
+    static func isIDTaken(_ error: any Error) -> Bool {
+        UniqueViolation(error)?.isOn(index: "tenants_pkey", columns: ["tenant_id"]) == true
+    }
+
     /// ALREADY_EXISTS naming `field` unless `tenantID` is free for a new tenant: no tenant has
     /// it, and no deleted one had it.
     static func checkIDFree(_ tenantID: String, field: String, _ tx: any SQLTransaction) async throws {
         if try await tx.first("SELECT 1 AS taken FROM tenants WHERE tenant_id = \(tenantID)") != nil {
-            throw ServiceError.alreadyExists(reason: "tenant_exists", field: field, message: "tenants/\(tenantID) already exists")
+            throw exists(tenantID, field: field)
         }
         if try await isRetired(tenantID, tx) {
             throw ServiceError.alreadyExists(

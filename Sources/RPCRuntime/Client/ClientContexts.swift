@@ -11,7 +11,7 @@ public struct ClientContexts: Codable, Sendable, Equatable {
         /// …a file holding it (what the platform's first start writes, so the token stays in one place).
         public var tokenFile: String?
         public var tls: Bool
-        /// PEM bundle to trust instead of the system roots.
+        /// PEM bundle to trust instead of the system roots; it means TLS too (``usesTLS``).
         public var caFile: String?
         /// Set while `spctl impersonate` has this context acting as a tenant: commands use the
         /// session's token instead of the context's own, which stays as it was for afterwards.
@@ -38,6 +38,10 @@ public struct ClientContexts: Codable, Sendable, Equatable {
             case tokenFile = "token_file"
             case caFile = "ca_file"
         }
+
+        /// Whether to connect with TLS: asked for, or implied by a CA file to trust (also in
+        /// configs written before `set-context --ca-file` set `tls` as well).
+        public var usesTLS: Bool { tls || caFile != nil }
 
         /// The token, read from the token file when that is how it is stored.
         public func resolvedToken() throws -> String? {

@@ -8,7 +8,6 @@ struct MethodModel {
     let inputType: String
     let outputType: String
     let command: CommandPath
-    /// Swift expression (on `request`) for the resource name that carries the tenant.
     /// The tenant-scoped request's resource name: the Swift expression that reads it, and the
     /// field's path as violations name it (`parent`, `tenant.name`).
     let tenantResource: (accessor: String, fieldPath: String)?

@@ -95,7 +95,7 @@ struct ConciergePlanCheck: Sendable {
     /// caller gets the same ALREADY_EXISTS as from the checks before it.
     static func reportingDuplicates(_ error: any Error) -> any Error {
         guard let violation = UniqueViolation(error) else { return error }
-        if violation.isOn(index: "tenants_pkey", columns: ["tenant_id"]) {
+        if TenantRecords.isIDTaken(error) {
             return ServiceError.alreadyExists(reason: "tenant_exists", field: "basics.slug", message: "the slug is already taken")
         }
         for field in PhoneConfigRecords.UniqueField.allCases where violation.isOn(index: field.index, columns: [field.column]) {
