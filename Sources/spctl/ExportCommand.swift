@@ -15,7 +15,7 @@ struct ExportCommand: AsyncParsableCommand {
             spctl export start acme --wait
             spctl export download tenants/acme/exports/<id> --to acme.zip
 
-            The archive is a ZIP with a CSV and a JSON Lines file per entity and manifest.json.
+            The archive is a ZIP with a CSV and a JSON Lines file per entity and manifest.json. \
             Downloads resume from <to>.part and are checked against the export's SHA-256.
             """,
         subcommands: [Start.self, Status.self, Download.self]

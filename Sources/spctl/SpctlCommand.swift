@@ -7,9 +7,9 @@ public struct SpctlCommand: AsyncParsableCommand {
         commandName: "spctl",
         abstract: "Operate the ServicePro platform.",
         discussion: """
-            Connects to platform-server with the current context (see `spctl config`), or with
-            --server/--token, SPCTL_SERVER/SPCTL_TOKEN. Every RPC is `spctl <resource> <verb>`;
-            `spctl <resource> --help` lists the verbs and flags. Completion:
+            Connects to platform-server with the current context (see `spctl config`), or with \
+            --server/--token, SPCTL_SERVER/SPCTL_TOKEN. Every RPC is `spctl <resource> <verb>`; \
+            `spctl <resource> --help` lists the verbs and flags. Completion: \
             `spctl --generate-completion-script bash|zsh|fish`.
             """,
         version: "0.1.0",

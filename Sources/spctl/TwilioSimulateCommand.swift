@@ -19,8 +19,8 @@ struct TwilioCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Send the bridge a signed webhook as Twilio would, and print its TwiML.",
             discussion: """
-                Start with `call`, then continue the same call with `digits`, `speech` or
-                `dial-result` and the CallSid it printed. The bridge must know the same auth token
+                Start with `call`, then continue the same call with `digits`, `speech` or \
+                `dial-result` and the CallSid it printed. The bridge must know the same auth token \
                 (TWILIO_AUTH_TOKEN).
                 """,
             subcommands: [SMS.self, Call.self, Digits.self, Speech.self, DialResult.self]

@@ -13,23 +13,23 @@ struct PlatformServerCommand: AsyncParsableCommand {
         commandName: "platform-server",
         abstract: "Run the ServicePro gRPC platform.",
         discussion: """
-            The first start on an empty store creates the root tenant (Clean Machine), writes
-            <home>/owner.token and <home>/bridge.token, and adds an spctl context, so
+            The first start on an empty store creates the root tenant (Clean Machine), writes \
+            <home>/owner.token and <home>/bridge.token, and adds an spctl context, so \
             `spctl tenants list` works right away.
 
-            Billing reads Stripe from the environment: SERVICEPRO_STRIPE_SECRET_KEY,
-            SERVICEPRO_STRIPE_PRICE_STARTER/_PRO/_ELITE, SERVICEPRO_STRIPE_WEBHOOK_SECRETS
-            (comma-separated) and SERVICEPRO_STRIPE_API_URL. Without a key, plan changes apply
+            Billing reads Stripe from the environment: SERVICEPRO_STRIPE_SECRET_KEY, \
+            SERVICEPRO_STRIPE_PRICE_STARTER/_PRO/_ELITE, SERVICEPRO_STRIPE_WEBHOOK_SECRETS \
+            (comma-separated) and SERVICEPRO_STRIPE_API_URL. Without a key, plan changes apply \
             directly.
 
-            Onboarding email and texts go out through SendGrid (SENDGRID_API_KEY, SERVICEPRO_MAIL_FROM)
-            and Twilio (TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, SERVICEPRO_SMS_FROM); a channel without
+            Onboarding email and texts go out through SendGrid (SENDGRID_API_KEY, SERVICEPRO_MAIL_FROM) \
+            and Twilio (TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, SERVICEPRO_SMS_FROM); a channel without \
             credentials logs what it would send. The same Twilio account buys concierge numbers.
 
-            With --twilio-listen the Twilio bridge runs in this process too: the same webhooks,
-            signature checks, spool and fallback as twilio-bridge, its RPCs through the same
-            pipeline but without a socket. Use it where platform and bridge share one box (a
-            SQLite store always does); run twilio-bridge on its own to scale or restart the two
+            With --twilio-listen the Twilio bridge runs in this process too: the same webhooks, \
+            signature checks, spool and fallback as twilio-bridge, its RPCs through the same \
+            pipeline but without a socket. Use it where platform and bridge share one box (a \
+            SQLite store always does); run twilio-bridge on its own to scale or restart the two \
             apart.
             """
     )

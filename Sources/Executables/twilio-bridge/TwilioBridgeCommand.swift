@@ -19,13 +19,13 @@ struct TwilioBridgeCommand: AsyncParsableCommand {
     @Option(help: "host:port of platform-server.")
     var platform: String = "127.0.0.1:50051"
 
-    @Option(name: .customLong("token-file"), help: "File with the bridge's bearer token (default <home>/bridge.token).")
+    @Option(name: .customLong("token-file"), help: "File with the bridge's bearer token (the default follows SERVICEPRO_HOME).")
     var tokenFile: String = (ProcessInfo.processInfo.environment["SERVICEPRO_HOME"] ?? ".servicepro") + "/bridge.token"
 
     @Option(name: .customLong("public-url"), help: "The base URL Twilio calls, for signature checks (e.g. https://bridge.example.com).")
     var publicURL: String?
 
-    @Option(name: .customLong("spool"), help: "SQLite file for texts waiting for the platform (default <home>/bridge-spool.sqlite).")
+    @Option(name: .customLong("spool"), help: "SQLite file for texts waiting for the platform (the default follows SERVICEPRO_HOME).")
     var spoolPath: String = (ProcessInfo.processInfo.environment["SERVICEPRO_HOME"] ?? ".servicepro") + "/bridge-spool.sqlite"
 
     @Option(name: .customLong("fallback-number"), help: "E.164 number for callers when the platform is down and no forward number is known.")

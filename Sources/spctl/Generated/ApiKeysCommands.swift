@@ -15,7 +15,7 @@ struct ApiKeysCommands: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "create",
             abstract: "Creates a key.",
-            discussion: "Creates a key. The response carries the secret token, the only time it is shown.\n\nAllowed roles: platform owner, platform staff, tenant admin.\nRPC: servicepro.tenancy.v1.ApiKeyService.CreateApiKey. Use --json or --json-file for fields without a flag."
+            discussion: "The response carries the secret token, the only time it is shown.\n\nAllowed roles: platform owner, platform staff, tenant admin.\nRPC: servicepro.tenancy.v1.ApiKeyService.CreateApiKey. Use --json or --json-file for fields without a flag."
         )
 
         @OptionGroup var call: CallOptions
@@ -49,7 +49,7 @@ struct ApiKeysCommands: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "list",
             abstract: "Lists a tenant's keys, newest first.",
-            discussion: "Lists a tenant's keys, newest first. Secrets are never listed.\n\nAllowed roles: platform owner, platform staff, tenant admin.\nRPC: servicepro.tenancy.v1.ApiKeyService.ListApiKeys. Use --json or --json-file for fields without a flag."
+            discussion: "Secrets are never listed.\n\nAllowed roles: platform owner, platform staff, tenant admin.\nRPC: servicepro.tenancy.v1.ApiKeyService.ListApiKeys. Use --json or --json-file for fields without a flag."
         )
 
         @OptionGroup var call: CallOptions
@@ -79,7 +79,7 @@ struct ApiKeysCommands: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "revoke",
             abstract: "Revokes a key; it stops authenticating at once.",
-            discussion: "Revokes a key; it stops authenticating at once.\n\nAllowed roles: platform owner, platform staff, tenant admin.\nRPC: servicepro.tenancy.v1.ApiKeyService.RevokeApiKey. Use --json or --json-file for fields without a flag."
+            discussion: "Allowed roles: platform owner, platform staff, tenant admin.\nRPC: servicepro.tenancy.v1.ApiKeyService.RevokeApiKey. Use --json or --json-file for fields without a flag."
         )
 
         @OptionGroup var call: CallOptions

@@ -15,7 +15,7 @@ struct AppointmentsCommands: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "create",
             abstract: "Books an appointment for an existing customer of the tenant.",
-            discussion: "Books an appointment for an existing customer of the tenant.\n\nAllowed roles: platform owner, platform staff, tenant admin, tenant member, partner.\nRPC: servicepro.operations.v1.AppointmentService.CreateAppointment. Use --json or --json-file for fields without a flag."
+            discussion: "Allowed roles: platform owner, platform staff, tenant admin, tenant member, partner.\nRPC: servicepro.operations.v1.AppointmentService.CreateAppointment. Use --json or --json-file for fields without a flag."
         )
 
         @OptionGroup var call: CallOptions
@@ -93,7 +93,7 @@ struct AppointmentsCommands: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "get",
             abstract: "Gets one appointment.",
-            discussion: "Gets one appointment.\n\nAllowed roles: platform owner, platform staff, tenant admin, tenant member, partner.\nRPC: servicepro.operations.v1.AppointmentService.GetAppointment. Use --json or --json-file for fields without a flag."
+            discussion: "Allowed roles: platform owner, platform staff, tenant admin, tenant member, partner.\nRPC: servicepro.operations.v1.AppointmentService.GetAppointment. Use --json or --json-file for fields without a flag."
         )
 
         @OptionGroup var call: CallOptions
@@ -115,7 +115,7 @@ struct AppointmentsCommands: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "list",
             abstract: "Lists a tenant's appointments by start time; with min_update_time, oldest change first.",
-            discussion: "Lists a tenant's appointments by start time; with min_update_time, oldest change first.\n\nAllowed roles: platform owner, platform staff, tenant admin, tenant member, partner.\nRPC: servicepro.operations.v1.AppointmentService.ListAppointments. Use --json or --json-file for fields without a flag."
+            discussion: "Allowed roles: platform owner, platform staff, tenant admin, tenant member, partner.\nRPC: servicepro.operations.v1.AppointmentService.ListAppointments. Use --json or --json-file for fields without a flag."
         )
 
         @OptionGroup var call: CallOptions
@@ -165,7 +165,7 @@ struct AppointmentsCommands: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "update",
             abstract: "Updates the fields named in update_mask: reschedule, confirm, complete, cancel.",
-            discussion: "Updates the fields named in update_mask: reschedule, confirm, complete, cancel.\n\nAllowed roles: platform owner, platform staff, tenant admin, tenant member, partner.\nRPC: servicepro.operations.v1.AppointmentService.UpdateAppointment. Use --json or --json-file for fields without a flag."
+            discussion: "Allowed roles: platform owner, platform staff, tenant admin, tenant member, partner.\nRPC: servicepro.operations.v1.AppointmentService.UpdateAppointment. Use --json or --json-file for fields without a flag."
         )
 
         @OptionGroup var call: CallOptions

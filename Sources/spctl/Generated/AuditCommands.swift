@@ -15,7 +15,7 @@ struct AuditCommands: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "get",
             abstract: "Gets one audit event.",
-            discussion: "Gets one audit event.\n\nAllowed roles: platform owner, tenant admin.\nRPC: servicepro.impersonation.v1.AuditService.GetAuditEvent. Use --json or --json-file for fields without a flag."
+            discussion: "Allowed roles: platform owner, tenant admin.\nRPC: servicepro.impersonation.v1.AuditService.GetAuditEvent. Use --json or --json-file for fields without a flag."
         )
 
         @OptionGroup var call: CallOptions
@@ -37,7 +37,7 @@ struct AuditCommands: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "list",
             abstract: "Lists audit events, newest first.",
-            discussion: "Lists audit events, newest first. `tenants/-` lists every tenant's (platform owners only).\n\nAllowed roles: platform owner, tenant admin.\nRPC: servicepro.impersonation.v1.AuditService.ListAuditEvents. Use --json or --json-file for fields without a flag."
+            discussion: "`tenants/-` lists every tenant's (platform owners only).\n\nAllowed roles: platform owner, tenant admin.\nRPC: servicepro.impersonation.v1.AuditService.ListAuditEvents. Use --json or --json-file for fields without a flag."
         )
 
         @OptionGroup var call: CallOptions

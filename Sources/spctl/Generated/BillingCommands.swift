@@ -15,7 +15,7 @@ struct BillingCommands: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "change-plan",
             abstract: "Upgrades or downgrades the tenant through Stripe.",
-            discussion: "Upgrades or downgrades the tenant through Stripe. With no Stripe key configured the change\n applies directly, and the response says so. FAILED_PRECONDITION `pending_tier_paid` when\n the tier waiting for its first payment was paid for before this call could withdraw or\n replace it.\n\nAllowed roles: platform owner, platform staff, tenant admin.\nRPC: servicepro.billing.v1.BillingService.ChangePlan. Use --json or --json-file for fields without a flag."
+            discussion: "With no Stripe key configured the change applies directly, and the response says so. FAILED_PRECONDITION `pending_tier_paid` when the tier waiting for its first payment was paid for before this call could withdraw or replace it.\n\nAllowed roles: platform owner, platform staff, tenant admin.\nRPC: servicepro.billing.v1.BillingService.ChangePlan. Use --json or --json-file for fields without a flag."
         )
 
         @OptionGroup var call: CallOptions
@@ -49,7 +49,7 @@ struct BillingCommands: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "get",
             abstract: "Gets a tenant's plan, status and features.",
-            discussion: "Gets a tenant's plan, status and features. Also while cancelled, so the tenant can see until\n when it may export.\n\nAllowed roles: platform owner, platform staff, tenant admin.\nRPC: servicepro.billing.v1.BillingService.GetTenantBilling. Use --json or --json-file for fields without a flag."
+            discussion: "Also while cancelled, so the tenant can see until when it may export.\n\nAllowed roles: platform owner, platform staff, tenant admin.\nRPC: servicepro.billing.v1.BillingService.GetTenantBilling. Use --json or --json-file for fields without a flag."
         )
 
         @OptionGroup var call: CallOptions
@@ -71,7 +71,7 @@ struct BillingCommands: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "set-status",
             abstract: "Staff override of the billing status, with a reason.",
-            discussion: "Staff override of the billing status, with a reason. Only valid transitions\n (FAILED_PRECONDITION `invalid_status_transition` otherwise); this is also how a cancelled\n tenant is reactivated.\n\nAllowed roles: platform owner, platform staff.\nRPC: servicepro.billing.v1.BillingService.SetTenantStatus. Use --json or --json-file for fields without a flag."
+            discussion: "Only valid transitions (FAILED_PRECONDITION `invalid_status_transition` otherwise); this is also how a cancelled tenant is reactivated.\n\nAllowed roles: platform owner, platform staff.\nRPC: servicepro.billing.v1.BillingService.SetTenantStatus. Use --json or --json-file for fields without a flag."
         )
 
         @OptionGroup var call: CallOptions
@@ -109,7 +109,7 @@ struct BillingCommands: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "stripe-event",
             abstract: "Applies one Stripe webhook, forwarded raw by the bridge.",
-            discussion: "Applies one Stripe webhook, forwarded raw by the bridge. The platform verifies the\n Stripe-Signature (bad or stale: INVALID_ARGUMENT `stripe_signature_invalid`, which the bridge\n answers with 400), applies each event id once, and ignores events older than the last one\n applied to the subscription.\n\nAllowed roles: telephony bridge.\nRPC: servicepro.billing.v1.BillingService.HandleStripeEvent. Use --json or --json-file for fields without a flag."
+            discussion: "The platform verifies the Stripe-Signature (bad or stale: INVALID_ARGUMENT `stripe_signature_invalid`, which the bridge answers with 400), applies each event id once, and ignores events older than the last one applied to the subscription.\n\nAllowed roles: telephony bridge.\nRPC: servicepro.billing.v1.BillingService.HandleStripeEvent. Use --json or --json-file for fields without a flag."
         )
 
         @OptionGroup var call: CallOptions

@@ -15,7 +15,7 @@ struct CallsCommands: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "get",
             abstract: "Gets one call.",
-            discussion: "Gets one call.\n\nAllowed roles: platform owner, platform staff, tenant admin, tenant member, partner.\nRPC: servicepro.telephony.v1.CommunicationLogService.GetCall. Use --json or --json-file for fields without a flag."
+            discussion: "Allowed roles: platform owner, platform staff, tenant admin, tenant member, partner.\nRPC: servicepro.telephony.v1.CommunicationLogService.GetCall. Use --json or --json-file for fields without a flag."
         )
 
         @OptionGroup var call: CallOptions
@@ -37,7 +37,7 @@ struct CallsCommands: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "list",
             abstract: "Lists a tenant's calls, newest first.",
-            discussion: "Lists a tenant's calls, newest first.\n\nAllowed roles: platform owner, platform staff, tenant admin, tenant member, partner.\nRPC: servicepro.telephony.v1.CommunicationLogService.ListCalls. Use --json or --json-file for fields without a flag."
+            discussion: "Allowed roles: platform owner, platform staff, tenant admin, tenant member, partner.\nRPC: servicepro.telephony.v1.CommunicationLogService.ListCalls. Use --json or --json-file for fields without a flag."
         )
 
         @OptionGroup var call: CallOptions

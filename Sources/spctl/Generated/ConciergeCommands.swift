@@ -15,7 +15,7 @@ struct ConciergeCommands: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "create",
             abstract: "Creates a fully set-up tenant in one transaction: the tenant and its config, its phone config (provisioning a number if asked), the industry pack (services, FAQs, templates, automations, IVR menu, AI agent config) and the plan's trial.",
-            discussion: "Creates a fully set-up tenant in one transaction: the tenant and its config, its phone config\n (provisioning a number if asked), the industry pack (services, FAQs, templates, automations, IVR\n menu, AI agent config) and the plan's trial. All or nothing: a failure at any step leaves no\n trace, and a number bought for it is released.\n\nAllowed roles: platform owner, platform staff.\nRPC: servicepro.concierge.v1.ConciergeService.CreateConciergeTenant. Use --json or --json-file for fields without a flag."
+            discussion: "All or nothing: a failure at any step leaves no trace, and a number bought for it is released.\n\nAllowed roles: platform owner, platform staff.\nRPC: servicepro.concierge.v1.ConciergeService.CreateConciergeTenant. Use --json or --json-file for fields without a flag."
         )
 
         @OptionGroup var call: CallOptions
@@ -121,7 +121,7 @@ struct ConciergeCommands: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "send-onboarding",
             abstract: "Queues the onboarding email and/or text in the outbox; delivery state is visible through OutboxService.",
-            discussion: "Queues the onboarding email and/or text in the outbox; delivery state is visible through\n OutboxService. Not while impersonating: with include_login_link it mints a credential.\n\nAllowed roles: platform owner, platform staff.\nRPC: servicepro.concierge.v1.ConciergeService.SendOnboarding. Use --json or --json-file for fields without a flag."
+            discussion: "Not while impersonating: with include_login_link it mints a credential.\n\nAllowed roles: platform owner, platform staff.\nRPC: servicepro.concierge.v1.ConciergeService.SendOnboarding. Use --json or --json-file for fields without a flag."
         )
 
         @OptionGroup var call: CallOptions

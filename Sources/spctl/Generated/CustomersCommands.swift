@@ -15,7 +15,7 @@ struct CustomersCommands: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "create",
             abstract: "Creates a customer.",
-            discussion: "Creates a customer. A phone number or external id the tenant already uses is ALREADY_EXISTS.\n\nAllowed roles: platform owner, platform staff, tenant admin, tenant member, partner.\nRPC: servicepro.operations.v1.CustomerService.CreateCustomer. Use --json or --json-file for fields without a flag."
+            discussion: "A phone number or external id the tenant already uses is ALREADY_EXISTS.\n\nAllowed roles: platform owner, platform staff, tenant admin, tenant member, partner.\nRPC: servicepro.operations.v1.CustomerService.CreateCustomer. Use --json or --json-file for fields without a flag."
         )
 
         @OptionGroup var call: CallOptions
@@ -81,7 +81,7 @@ struct CustomersCommands: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "get",
             abstract: "Gets one customer.",
-            discussion: "Gets one customer.\n\nAllowed roles: platform owner, platform staff, tenant admin, tenant member, partner.\nRPC: servicepro.operations.v1.CustomerService.GetCustomer. Use --json or --json-file for fields without a flag."
+            discussion: "Allowed roles: platform owner, platform staff, tenant admin, tenant member, partner.\nRPC: servicepro.operations.v1.CustomerService.GetCustomer. Use --json or --json-file for fields without a flag."
         )
 
         @OptionGroup var call: CallOptions
@@ -103,7 +103,7 @@ struct CustomersCommands: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "list",
             abstract: "Lists a tenant's customers, by display name; with min_update_time, oldest change first.",
-            discussion: "Lists a tenant's customers, by display name; with min_update_time, oldest change first.\n\nAllowed roles: platform owner, platform staff, tenant admin, tenant member, partner.\nRPC: servicepro.operations.v1.CustomerService.ListCustomers. Use --json or --json-file for fields without a flag."
+            discussion: "Allowed roles: platform owner, platform staff, tenant admin, tenant member, partner.\nRPC: servicepro.operations.v1.CustomerService.ListCustomers. Use --json or --json-file for fields without a flag."
         )
 
         @OptionGroup var call: CallOptions
@@ -149,7 +149,7 @@ struct CustomersCommands: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "update",
             abstract: "Updates the fields named in update_mask.",
-            discussion: "Updates the fields named in update_mask.\n\nAllowed roles: platform owner, platform staff, tenant admin, tenant member, partner.\nRPC: servicepro.operations.v1.CustomerService.UpdateCustomer. Use --json or --json-file for fields without a flag."
+            discussion: "Allowed roles: platform owner, platform staff, tenant admin, tenant member, partner.\nRPC: servicepro.operations.v1.CustomerService.UpdateCustomer. Use --json or --json-file for fields without a flag."
         )
 
         @OptionGroup var call: CallOptions

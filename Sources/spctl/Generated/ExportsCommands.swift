@@ -15,7 +15,7 @@ struct ExportsCommands: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "download",
             abstract: "Streams a succeeded export's archive in chunks, from `offset` to resume a broken download.",
-            discussion: "Streams a succeeded export's archive in chunks, from `offset` to resume a broken download.\n Not while impersonating: taking a tenant's whole data set away is for its own people, and each\n download is audited. Not succeeded yet: FAILED_PRECONDITION `export_not_ready`; expired:\n FAILED_PRECONDITION `export_expired`; offset past the end: OUT_OF_RANGE.\n\nAllowed roles: platform owner, platform staff, tenant admin.\nRPC: servicepro.export.v1.ExportService.DownloadExport. Use --json or --json-file for fields without a flag."
+            discussion: "Not while impersonating: taking a tenant's whole data set away is for its own people, and each download is audited. Not succeeded yet: FAILED_PRECONDITION `export_not_ready`; expired: FAILED_PRECONDITION `export_expired`; offset past the end: OUT_OF_RANGE.\n\nAllowed roles: platform owner, platform staff, tenant admin.\nRPC: servicepro.export.v1.ExportService.DownloadExport. Use --json or --json-file for fields without a flag."
         )
 
         @OptionGroup var call: CallOptions
@@ -43,7 +43,7 @@ struct ExportsCommands: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "get",
             abstract: "Gets one export, with its progress.",
-            discussion: "Gets one export, with its progress.\n\nAllowed roles: platform owner, platform staff, tenant admin.\nRPC: servicepro.export.v1.ExportService.GetExport. Use --json or --json-file for fields without a flag."
+            discussion: "Allowed roles: platform owner, platform staff, tenant admin.\nRPC: servicepro.export.v1.ExportService.GetExport. Use --json or --json-file for fields without a flag."
         )
 
         @OptionGroup var call: CallOptions
@@ -65,7 +65,7 @@ struct ExportsCommands: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "list",
             abstract: "Lists a tenant's exports, newest first.",
-            discussion: "Lists a tenant's exports, newest first.\n\nAllowed roles: platform owner, platform staff, tenant admin.\nRPC: servicepro.export.v1.ExportService.ListExports. Use --json or --json-file for fields without a flag."
+            discussion: "Allowed roles: platform owner, platform staff, tenant admin.\nRPC: servicepro.export.v1.ExportService.ListExports. Use --json or --json-file for fields without a flag."
         )
 
         @OptionGroup var call: CallOptions
@@ -99,7 +99,7 @@ struct ExportsCommands: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "start",
             abstract: "Starts an export; a worker builds the archive in the background.",
-            discussion: "Starts an export; a worker builds the archive in the background. Poll GetExport for progress.\n\nAllowed roles: platform owner, platform staff, tenant admin.\nRPC: servicepro.export.v1.ExportService.StartExport. Use --json or --json-file for fields without a flag."
+            discussion: "Poll GetExport for progress.\n\nAllowed roles: platform owner, platform staff, tenant admin.\nRPC: servicepro.export.v1.ExportService.StartExport. Use --json or --json-file for fields without a flag."
         )
 
         @OptionGroup var call: CallOptions

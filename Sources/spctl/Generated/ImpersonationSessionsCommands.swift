@@ -15,7 +15,7 @@ struct ImpersonationSessionsCommands: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "get",
             abstract: "Gets one session.",
-            discussion: "Gets one session.\n\nAllowed roles: platform owner.\nRPC: servicepro.impersonation.v1.ImpersonationService.GetImpersonationSession. Use --json or --json-file for fields without a flag."
+            discussion: "Allowed roles: platform owner.\nRPC: servicepro.impersonation.v1.ImpersonationService.GetImpersonationSession. Use --json or --json-file for fields without a flag."
         )
 
         @OptionGroup var call: CallOptions
@@ -37,7 +37,7 @@ struct ImpersonationSessionsCommands: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "list",
             abstract: "Lists sessions, newest first.",
-            discussion: "Lists sessions, newest first.\n\nAllowed roles: platform owner.\nRPC: servicepro.impersonation.v1.ImpersonationService.ListImpersonationSessions. Use --json or --json-file for fields without a flag."
+            discussion: "Allowed roles: platform owner.\nRPC: servicepro.impersonation.v1.ImpersonationService.ListImpersonationSessions. Use --json or --json-file for fields without a flag."
         )
 
         @OptionGroup var call: CallOptions
@@ -75,7 +75,7 @@ struct ImpersonationSessionsCommands: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "revoke",
             abstract: "Ends any owner's session at once, e.g. because its token leaked.",
-            discussion: "Ends any owner's session at once, e.g. because its token leaked.\n\nAllowed roles: platform owner.\nRPC: servicepro.impersonation.v1.ImpersonationService.RevokeImpersonation. Use --json or --json-file for fields without a flag."
+            discussion: "Allowed roles: platform owner.\nRPC: servicepro.impersonation.v1.ImpersonationService.RevokeImpersonation. Use --json or --json-file for fields without a flag."
         )
 
         @OptionGroup var call: CallOptions
@@ -105,7 +105,7 @@ struct ImpersonationSessionsCommands: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "start",
             abstract: "Starts impersonating a tenant.",
-            discussion: "Starts impersonating a tenant. The response carries the session token, the only time it is\n shown. Refused from an impersonation session (no chains), and refused attempts by non-owners\n are audited too.\n\nAllowed roles: platform owner.\nRPC: servicepro.impersonation.v1.ImpersonationService.StartImpersonation. Use --json or --json-file for fields without a flag."
+            discussion: "The response carries the session token, the only time it is shown. Refused from an impersonation session (no chains), and refused attempts by non-owners are audited too.\n\nAllowed roles: platform owner.\nRPC: servicepro.impersonation.v1.ImpersonationService.StartImpersonation. Use --json or --json-file for fields without a flag."
         )
 
         @OptionGroup var call: CallOptions
@@ -139,7 +139,7 @@ struct ImpersonationSessionsCommands: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "stop",
             abstract: "Ends the caller's own session: the one whose token makes the call, or the one named.",
-            discussion: "Ends the caller's own session: the one whose token makes the call, or the one named.\n\nAllowed roles: platform owner.\nRPC: servicepro.impersonation.v1.ImpersonationService.StopImpersonation. Use --json or --json-file for fields without a flag."
+            discussion: "Allowed roles: platform owner.\nRPC: servicepro.impersonation.v1.ImpersonationService.StopImpersonation. Use --json or --json-file for fields without a flag."
         )
 
         @OptionGroup var call: CallOptions

@@ -15,7 +15,7 @@ struct InboundCommands: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "ai-voice-turn",
             abstract: "Takes one turn of the AI receptionist: what the caller said in, what to say and do out.",
-            discussion: "Takes one turn of the AI receptionist: what the caller said in, what to say and do out. The\n first turn, with no speech yet, is the greeting.\n\nAllowed roles: telephony bridge.\nRPC: servicepro.telephony.v1.InboundService.HandleAiVoiceTurn. Use --json or --json-file for fields without a flag."
+            discussion: "The first turn, with no speech yet, is the greeting.\n\nAllowed roles: telephony bridge.\nRPC: servicepro.telephony.v1.InboundService.HandleAiVoiceTurn. Use --json or --json-file for fields without a flag."
         )
 
         @OptionGroup var call: CallOptions
@@ -61,7 +61,7 @@ struct InboundCommands: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "call",
             abstract: "Answers an inbound call by the number's mode: simple dials SIP or the forward number, IVR plays the menu, AI voice greets the caller and listens.",
-            discussion: "Answers an inbound call by the number's mode: simple dials SIP or the forward number, IVR plays\n the menu, AI voice greets the caller and listens.\n\nAllowed roles: telephony bridge.\nRPC: servicepro.telephony.v1.InboundService.HandleInboundCall. Use --json or --json-file for fields without a flag."
+            discussion: "Allowed roles: telephony bridge.\nRPC: servicepro.telephony.v1.InboundService.HandleInboundCall. Use --json or --json-file for fields without a flag."
         )
 
         @OptionGroup var call: CallOptions
@@ -95,7 +95,7 @@ struct InboundCommands: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "call-status",
             abstract: "Records a call's status or recording callback.",
-            discussion: "Records a call's status or recording callback. Callbacks may repeat or arrive out of order; a\n status never moves backwards.\n\nAllowed roles: telephony bridge.\nRPC: servicepro.telephony.v1.InboundService.RecordCallStatus. Use --json or --json-file for fields without a flag."
+            discussion: "Callbacks may repeat or arrive out of order; a status never moves backwards.\n\nAllowed roles: telephony bridge.\nRPC: servicepro.telephony.v1.InboundService.RecordCallStatus. Use --json or --json-file for fields without a flag."
         )
 
         @OptionGroup var call: CallOptions
@@ -149,7 +149,7 @@ struct InboundCommands: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "dial-result",
             abstract: "What follows a dial: when the person rung answered, the call ends with their conversation; when they did not (busy, no answer, failed), the next way to reach someone is tried, and after the last, the caller may leave a voicemail.",
-            discussion: "What follows a dial: when the person rung answered, the call ends with their conversation;\n when they did not (busy, no answer, failed), the next way to reach someone is tried, and\n after the last, the caller may leave a voicemail.\n\nAllowed roles: telephony bridge.\nRPC: servicepro.telephony.v1.InboundService.HandleDialResult. Use --json or --json-file for fields without a flag."
+            discussion: "Allowed roles: telephony bridge.\nRPC: servicepro.telephony.v1.InboundService.HandleDialResult. Use --json or --json-file for fields without a flag."
         )
 
         @OptionGroup var call: CallOptions
@@ -187,7 +187,7 @@ struct InboundCommands: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "ivr-selection",
             abstract: "Acts on the digits pressed in the menu.",
-            discussion: "Acts on the digits pressed in the menu. Missing or unknown digits repeat the menu once, then\n the call ends politely or is forwarded.\n\nAllowed roles: telephony bridge.\nRPC: servicepro.telephony.v1.InboundService.HandleIvrSelection. Use --json or --json-file for fields without a flag."
+            discussion: "Missing or unknown digits repeat the menu once, then the call ends politely or is forwarded.\n\nAllowed roles: telephony bridge.\nRPC: servicepro.telephony.v1.InboundService.HandleIvrSelection. Use --json or --json-file for fields without a flag."
         )
 
         @OptionGroup var call: CallOptions
@@ -225,7 +225,7 @@ struct InboundCommands: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "message",
             abstract: "Logs an inbound text, links the sender to a customer by phone number, and returns the auto-replies, if any.",
-            discussion: "Logs an inbound text, links the sender to a customer by phone number, and returns the\n auto-replies, if any. UNAVAILABLE `inbound_backlog` while the tenant's texts arrive faster\n than they are stored: send it again shortly (other tenants' texts are taken meanwhile).\n\nAllowed roles: telephony bridge.\nRPC: servicepro.telephony.v1.InboundService.HandleInboundMessage. Use --json or --json-file for fields without a flag."
+            discussion: "UNAVAILABLE `inbound_backlog` while the tenant's texts arrive faster than they are stored: send it again shortly (other tenants' texts are taken meanwhile).\n\nAllowed roles: telephony bridge.\nRPC: servicepro.telephony.v1.InboundService.HandleInboundMessage. Use --json or --json-file for fields without a flag."
         )
 
         @OptionGroup var call: CallOptions
@@ -275,7 +275,7 @@ struct InboundCommands: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "message-status",
             abstract: "Records a text message's delivery status callback.",
-            discussion: "Records a text message's delivery status callback. Callbacks may repeat or arrive out of\n order; a status never moves backwards.\n\nAllowed roles: telephony bridge.\nRPC: servicepro.telephony.v1.InboundService.RecordMessageStatus. Use --json or --json-file for fields without a flag."
+            discussion: "Callbacks may repeat or arrive out of order; a status never moves backwards.\n\nAllowed roles: telephony bridge.\nRPC: servicepro.telephony.v1.InboundService.RecordMessageStatus. Use --json or --json-file for fields without a flag."
         )
 
         @OptionGroup var call: CallOptions
@@ -309,7 +309,7 @@ struct InboundCommands: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "resolve",
             abstract: "Finds the tenant of an inbound text or call: MessagingServiceSid, else the To number, else root.",
-            discussion: "Finds the tenant of an inbound text or call: MessagingServiceSid, else the To number, else root.\n Staff may call it to check where a number routes.\n\nAllowed roles: platform owner, platform staff, telephony bridge.\nRPC: servicepro.telephony.v1.InboundService.ResolveInbound. Use --json or --json-file for fields without a flag."
+            discussion: "Staff may call it to check where a number routes.\n\nAllowed roles: platform owner, platform staff, telephony bridge.\nRPC: servicepro.telephony.v1.InboundService.ResolveInbound. Use --json or --json-file for fields without a flag."
         )
 
         @OptionGroup var call: CallOptions

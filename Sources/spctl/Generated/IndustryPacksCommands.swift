@@ -15,7 +15,7 @@ struct IndustryPacksCommands: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "apply",
             abstract: "Applies an industry pack to an existing tenant.",
-            discussion: "Applies an industry pack to an existing tenant. Adds what the tenant lacks and never\n overwrites what it changed; the summary lists what was added and what was skipped, and why.\n\nAllowed roles: platform owner, platform staff.\nRPC: servicepro.concierge.v1.ConciergeService.ApplyIndustryPack. Use --json or --json-file for fields without a flag."
+            discussion: "Adds what the tenant lacks and never overwrites what it changed; the summary lists what was added and what was skipped, and why.\n\nAllowed roles: platform owner, platform staff.\nRPC: servicepro.concierge.v1.ConciergeService.ApplyIndustryPack. Use --json or --json-file for fields without a flag."
         )
 
         @OptionGroup var call: CallOptions
@@ -49,7 +49,7 @@ struct IndustryPacksCommands: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "get",
             abstract: "Gets one pack with all its content.",
-            discussion: "Gets one pack with all its content.\n\nAllowed roles: platform owner, platform staff, tenant admin.\nRPC: servicepro.concierge.v1.IndustryPackService.GetIndustryPack. Use --json or --json-file for fields without a flag."
+            discussion: "Allowed roles: platform owner, platform staff, tenant admin.\nRPC: servicepro.concierge.v1.IndustryPackService.GetIndustryPack. Use --json or --json-file for fields without a flag."
         )
 
         @OptionGroup var call: CallOptions
@@ -71,7 +71,7 @@ struct IndustryPacksCommands: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "list",
             abstract: "Lists the packs, by display name.",
-            discussion: "Lists the packs, by display name.\n\nAllowed roles: platform owner, platform staff, tenant admin.\nRPC: servicepro.concierge.v1.IndustryPackService.ListIndustryPacks. Use --json or --json-file for fields without a flag."
+            discussion: "Allowed roles: platform owner, platform staff, tenant admin.\nRPC: servicepro.concierge.v1.IndustryPackService.ListIndustryPacks. Use --json or --json-file for fields without a flag."
         )
 
         @OptionGroup var call: CallOptions

@@ -15,7 +15,7 @@ struct InvoicesCommands: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "create",
             abstract: "Creates an invoice, a draft unless a status is given.",
-            discussion: "Creates an invoice, a draft unless a status is given.\n\nAllowed roles: platform owner, platform staff, tenant admin, partner.\nRPC: servicepro.operations.v1.InvoiceService.CreateInvoice. Use --json or --json-file for fields without a flag."
+            discussion: "Allowed roles: platform owner, platform staff, tenant admin, partner.\nRPC: servicepro.operations.v1.InvoiceService.CreateInvoice. Use --json or --json-file for fields without a flag."
         )
 
         @OptionGroup var call: CallOptions
@@ -113,7 +113,7 @@ struct InvoicesCommands: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "get",
             abstract: "Gets one invoice.",
-            discussion: "Gets one invoice.\n\nAllowed roles: platform owner, platform staff, tenant admin, tenant member, partner.\nRPC: servicepro.operations.v1.InvoiceService.GetInvoice. Use --json or --json-file for fields without a flag."
+            discussion: "Allowed roles: platform owner, platform staff, tenant admin, tenant member, partner.\nRPC: servicepro.operations.v1.InvoiceService.GetInvoice. Use --json or --json-file for fields without a flag."
         )
 
         @OptionGroup var call: CallOptions
@@ -135,7 +135,7 @@ struct InvoicesCommands: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "list",
             abstract: "Lists a tenant's invoices, newest first; with min_update_time, oldest change first.",
-            discussion: "Lists a tenant's invoices, newest first; with min_update_time, oldest change first.\n\nAllowed roles: platform owner, platform staff, tenant admin, tenant member, partner.\nRPC: servicepro.operations.v1.InvoiceService.ListInvoices. Use --json or --json-file for fields without a flag."
+            discussion: "Allowed roles: platform owner, platform staff, tenant admin, tenant member, partner.\nRPC: servicepro.operations.v1.InvoiceService.ListInvoices. Use --json or --json-file for fields without a flag."
         )
 
         @OptionGroup var call: CallOptions
@@ -177,7 +177,7 @@ struct InvoicesCommands: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "update",
             abstract: "Updates the fields named in update_mask: edit a draft, issue, mark paid, void.",
-            discussion: "Updates the fields named in update_mask: edit a draft, issue, mark paid, void. Lines of an\n issued invoice cannot change (FAILED_PRECONDITION).\n\nAllowed roles: platform owner, platform staff, tenant admin, partner.\nRPC: servicepro.operations.v1.InvoiceService.UpdateInvoice. Use --json or --json-file for fields without a flag."
+            discussion: "Lines of an issued invoice cannot change (FAILED_PRECONDITION).\n\nAllowed roles: platform owner, platform staff, tenant admin, partner.\nRPC: servicepro.operations.v1.InvoiceService.UpdateInvoice. Use --json or --json-file for fields without a flag."
         )
 
         @OptionGroup var call: CallOptions

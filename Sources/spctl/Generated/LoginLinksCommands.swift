@@ -15,7 +15,7 @@ struct LoginLinksCommands: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "create",
             abstract: "Creates a link.",
-            discussion: "Creates a link. The response carries its URL and token, the only time they are shown. Not\n while impersonating: like an API key, a link is a credential for the tenant.\n\nAllowed roles: platform owner, platform staff.\nRPC: servicepro.concierge.v1.LoginLinkService.CreateLoginLink. Use --json or --json-file for fields without a flag."
+            discussion: "The response carries its URL and token, the only time they are shown. Not while impersonating: like an API key, a link is a credential for the tenant.\n\nAllowed roles: platform owner, platform staff.\nRPC: servicepro.concierge.v1.LoginLinkService.CreateLoginLink. Use --json or --json-file for fields without a flag."
         )
 
         @OptionGroup var call: CallOptions
@@ -53,7 +53,7 @@ struct LoginLinksCommands: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "list",
             abstract: "Lists a tenant's links, newest first.",
-            discussion: "Lists a tenant's links, newest first. Tokens are never listed.\n\nAllowed roles: platform owner, platform staff.\nRPC: servicepro.concierge.v1.LoginLinkService.ListLoginLinks. Use --json or --json-file for fields without a flag."
+            discussion: "Tokens are never listed.\n\nAllowed roles: platform owner, platform staff.\nRPC: servicepro.concierge.v1.LoginLinkService.ListLoginLinks. Use --json or --json-file for fields without a flag."
         )
 
         @OptionGroup var call: CallOptions
@@ -87,7 +87,7 @@ struct LoginLinksCommands: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "redeem",
             abstract: "Exchanges a link's token for a session token of the link's tenant and role.",
-            discussion: "Exchanges a link's token for a session token of the link's tenant and role. Called without a\n bearer token: the link's token is the credential. A used, revoked or expired link is\n UNAUTHENTICATED with a reason that says which. Works for suspended and cancelled tenants, so\n they can still reach billing and export.\n\nNeeds no token: the request carries its own credential.\nRPC: servicepro.concierge.v1.LoginLinkService.RedeemLoginLink. Use --json or --json-file for fields without a flag."
+            discussion: "Called without a bearer token: the link's token is the credential. A used, revoked or expired link is UNAUTHENTICATED with a reason that says which. Works for suspended and cancelled tenants, so they can still reach billing and export.\n\nNeeds no token: the request carries its own credential.\nRPC: servicepro.concierge.v1.LoginLinkService.RedeemLoginLink. Use --json or --json-file for fields without a flag."
         )
 
         @OptionGroup var call: CallOptions
@@ -113,7 +113,7 @@ struct LoginLinksCommands: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "revoke",
             abstract: "Revokes a link; it stops working at once.",
-            discussion: "Revokes a link; it stops working at once. Revoking a used or expired link changes nothing.\n\nAllowed roles: platform owner, platform staff.\nRPC: servicepro.concierge.v1.LoginLinkService.RevokeLoginLink. Use --json or --json-file for fields without a flag."
+            discussion: "Revoking a used or expired link changes nothing.\n\nAllowed roles: platform owner, platform staff.\nRPC: servicepro.concierge.v1.LoginLinkService.RevokeLoginLink. Use --json or --json-file for fields without a flag."
         )
 
         @OptionGroup var call: CallOptions

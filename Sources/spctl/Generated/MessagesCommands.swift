@@ -15,7 +15,7 @@ struct MessagesCommands: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "get",
             abstract: "Gets one text message.",
-            discussion: "Gets one text message.\n\nAllowed roles: platform owner, platform staff, tenant admin, tenant member, partner.\nRPC: servicepro.telephony.v1.CommunicationLogService.GetMessage. Use --json or --json-file for fields without a flag."
+            discussion: "Allowed roles: platform owner, platform staff, tenant admin, tenant member, partner.\nRPC: servicepro.telephony.v1.CommunicationLogService.GetMessage. Use --json or --json-file for fields without a flag."
         )
 
         @OptionGroup var call: CallOptions
@@ -37,7 +37,7 @@ struct MessagesCommands: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "list",
             abstract: "Lists a tenant's text messages, newest first.",
-            discussion: "Lists a tenant's text messages, newest first.\n\nAllowed roles: platform owner, platform staff, tenant admin, tenant member, partner.\nRPC: servicepro.telephony.v1.CommunicationLogService.ListMessages. Use --json or --json-file for fields without a flag."
+            discussion: "Allowed roles: platform owner, platform staff, tenant admin, tenant member, partner.\nRPC: servicepro.telephony.v1.CommunicationLogService.ListMessages. Use --json or --json-file for fields without a flag."
         )
 
         @OptionGroup var call: CallOptions

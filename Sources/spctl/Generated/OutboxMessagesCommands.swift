@@ -15,7 +15,7 @@ struct OutboxMessagesCommands: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "get",
             abstract: "Gets one outbox message.",
-            discussion: "Gets one outbox message.\n\nAllowed roles: platform owner, platform staff.\nRPC: servicepro.concierge.v1.OutboxService.GetOutboxMessage. Use --json or --json-file for fields without a flag."
+            discussion: "Allowed roles: platform owner, platform staff.\nRPC: servicepro.concierge.v1.OutboxService.GetOutboxMessage. Use --json or --json-file for fields without a flag."
         )
 
         @OptionGroup var call: CallOptions
@@ -37,7 +37,7 @@ struct OutboxMessagesCommands: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "list",
             abstract: "Lists a tenant's outbox messages, newest first, or every tenant's with `tenants/-`.",
-            discussion: "Lists a tenant's outbox messages, newest first, or every tenant's with `tenants/-`.\n\nAllowed roles: platform owner, platform staff.\nRPC: servicepro.concierge.v1.OutboxService.ListOutboxMessages. Use --json or --json-file for fields without a flag."
+            discussion: "Allowed roles: platform owner, platform staff.\nRPC: servicepro.concierge.v1.OutboxService.ListOutboxMessages. Use --json or --json-file for fields without a flag."
         )
 
         @OptionGroup var call: CallOptions

@@ -15,7 +15,7 @@ struct PhoneConfigsCommands: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "create",
             abstract: "Creates a phone config.",
-            discussion: "Creates a phone config. Strings are trimmed and empty ones stored as unset; a number already\n used by any tenant is ALREADY_EXISTS.\n\nAllowed roles: platform owner, platform staff.\nRPC: servicepro.telephony.v1.PhoneConfigService.CreatePhoneConfig. Use --json or --json-file for fields without a flag."
+            discussion: "Strings are trimmed and empty ones stored as unset; a number already used by any tenant is ALREADY_EXISTS.\n\nAllowed roles: platform owner, platform staff.\nRPC: servicepro.telephony.v1.PhoneConfigService.CreatePhoneConfig. Use --json or --json-file for fields without a flag."
         )
 
         @OptionGroup var call: CallOptions
@@ -117,7 +117,7 @@ struct PhoneConfigsCommands: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "delete",
             abstract: "Deletes a phone config; its number stops routing to the tenant.",
-            discussion: "Deletes a phone config; its number stops routing to the tenant. Root's config cannot be deleted\n (FAILED_PRECONDITION).\n\nAllowed roles: platform owner, platform staff.\nRPC: servicepro.telephony.v1.PhoneConfigService.DeletePhoneConfig. Use --json or --json-file for fields without a flag."
+            discussion: "Root's config cannot be deleted (FAILED_PRECONDITION).\n\nAllowed roles: platform owner, platform staff.\nRPC: servicepro.telephony.v1.PhoneConfigService.DeletePhoneConfig. Use --json or --json-file for fields without a flag."
         )
 
         @OptionGroup var call: CallOptions
@@ -143,7 +143,7 @@ struct PhoneConfigsCommands: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "get",
             abstract: "Gets one phone config.",
-            discussion: "Gets one phone config. The SIP password is never returned, only whether one is set.\n\nAllowed roles: platform owner, platform staff, tenant admin.\nRPC: servicepro.telephony.v1.PhoneConfigService.GetPhoneConfig. Use --json or --json-file for fields without a flag."
+            discussion: "The SIP password is never returned, only whether one is set.\n\nAllowed roles: platform owner, platform staff, tenant admin.\nRPC: servicepro.telephony.v1.PhoneConfigService.GetPhoneConfig. Use --json or --json-file for fields without a flag."
         )
 
         @OptionGroup var call: CallOptions
@@ -165,7 +165,7 @@ struct PhoneConfigsCommands: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "list",
             abstract: "Lists a tenant's phone configs, or every tenant's with `tenants/-` (platform roles).",
-            discussion: "Lists a tenant's phone configs, or every tenant's with `tenants/-` (platform roles).\n\nAllowed roles: platform owner, platform staff, tenant admin.\nRPC: servicepro.telephony.v1.PhoneConfigService.ListPhoneConfigs. Use --json or --json-file for fields without a flag."
+            discussion: "Allowed roles: platform owner, platform staff, tenant admin.\nRPC: servicepro.telephony.v1.PhoneConfigService.ListPhoneConfigs. Use --json or --json-file for fields without a flag."
         )
 
         @OptionGroup var call: CallOptions
@@ -203,7 +203,7 @@ struct PhoneConfigsCommands: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "update",
             abstract: "Updates the fields named in update_mask.",
-            discussion: "Updates the fields named in update_mask. Moving to IVR or AI_VOICE checks the tenant's plan.\n\nAllowed roles: platform owner, platform staff.\nRPC: servicepro.telephony.v1.PhoneConfigService.UpdatePhoneConfig. Use --json or --json-file for fields without a flag."
+            discussion: "Moving to IVR or AI_VOICE checks the tenant's plan.\n\nAllowed roles: platform owner, platform staff.\nRPC: servicepro.telephony.v1.PhoneConfigService.UpdatePhoneConfig. Use --json or --json-file for fields without a flag."
         )
 
         @OptionGroup var call: CallOptions

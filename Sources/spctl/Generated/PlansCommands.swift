@@ -15,7 +15,7 @@ struct PlansCommands: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "list",
             abstract: "Lists the plans with their features and prices.",
-            discussion: "Lists the plans with their features and prices.\n\nAllowed roles: platform owner, platform staff, tenant admin, tenant member.\nRPC: servicepro.billing.v1.BillingService.ListPlans. Use --json or --json-file for fields without a flag."
+            discussion: "Allowed roles: platform owner, platform staff, tenant admin, tenant member.\nRPC: servicepro.billing.v1.BillingService.ListPlans. Use --json or --json-file for fields without a flag."
         )
 
         @OptionGroup var call: CallOptions

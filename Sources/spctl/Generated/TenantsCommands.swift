@@ -15,7 +15,7 @@ struct TenantsCommands: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "create",
             abstract: "Creates a bare tenant.",
-            discussion: "Creates a bare tenant. The concierge flow creates a fully set-up one.\n\nAllowed roles: platform owner, platform staff.\nRPC: servicepro.tenancy.v1.TenantService.CreateTenant. Use --json or --json-file for fields without a flag."
+            discussion: "The concierge flow creates a fully set-up one.\n\nAllowed roles: platform owner, platform staff.\nRPC: servicepro.tenancy.v1.TenantService.CreateTenant. Use --json or --json-file for fields without a flag."
         )
 
         @OptionGroup var call: CallOptions
@@ -117,7 +117,7 @@ struct TenantsCommands: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "delete",
             abstract: "Deletes a tenant and everything it owns but its audit trail, which keeps the tenant id: a deleted tenant's id is never given out again (ALREADY_EXISTS `tenant_id_retired`).",
-            discussion: "Deletes a tenant and everything it owns but its audit trail, which keeps the tenant id:\n a deleted tenant's id is never given out again (ALREADY_EXISTS `tenant_id_retired`). The\n root tenant cannot be deleted, nor one still paying through a Stripe subscription\n (FAILED_PRECONDITION `stripe_subscription_active`). Suspended and cancelled tenants can be.\n\nAllowed roles: platform owner.\nRPC: servicepro.tenancy.v1.TenantService.DeleteTenant. Use --json or --json-file for fields without a flag."
+            discussion: "The root tenant cannot be deleted, nor one still paying through a Stripe subscription (FAILED_PRECONDITION `stripe_subscription_active`). Suspended and cancelled tenants can be.\n\nAllowed roles: platform owner.\nRPC: servicepro.tenancy.v1.TenantService.DeleteTenant. Use --json or --json-file for fields without a flag."
         )
 
         @OptionGroup var call: CallOptions
@@ -143,7 +143,7 @@ struct TenantsCommands: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "get",
             abstract: "Gets one tenant.",
-            discussion: "Gets one tenant. Tenant roles see only their own.\n\nAllowed roles: platform owner, platform staff, tenant admin, tenant member, partner.\nRPC: servicepro.tenancy.v1.TenantService.GetTenant. Use --json or --json-file for fields without a flag."
+            discussion: "Tenant roles see only their own.\n\nAllowed roles: platform owner, platform staff, tenant admin, tenant member, partner.\nRPC: servicepro.tenancy.v1.TenantService.GetTenant. Use --json or --json-file for fields without a flag."
         )
 
         @OptionGroup var call: CallOptions
@@ -165,7 +165,7 @@ struct TenantsCommands: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "list",
             abstract: "Lists tenants, newest first: every tenant for platform roles, only their own for tenant roles and partners (so an integration can discover which tenant its key belongs to).",
-            discussion: "Lists tenants, newest first: every tenant for platform roles, only their own for tenant\n roles and partners (so an integration can discover which tenant its key belongs to).\n\nAllowed roles: platform owner, platform staff, tenant admin, tenant member, partner.\nRPC: servicepro.tenancy.v1.TenantService.ListTenants. Use --json or --json-file for fields without a flag."
+            discussion: "Allowed roles: platform owner, platform staff, tenant admin, tenant member, partner.\nRPC: servicepro.tenancy.v1.TenantService.ListTenants. Use --json or --json-file for fields without a flag."
         )
 
         @OptionGroup var call: CallOptions
@@ -203,7 +203,7 @@ struct TenantsCommands: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "update",
             abstract: "Updates the fields named in update_mask.",
-            discussion: "Updates the fields named in update_mask.\n\nAllowed roles: platform owner, platform staff, tenant admin.\nRPC: servicepro.tenancy.v1.TenantService.UpdateTenant. Use --json or --json-file for fields without a flag."
+            discussion: "Allowed roles: platform owner, platform staff, tenant admin.\nRPC: servicepro.tenancy.v1.TenantService.UpdateTenant. Use --json or --json-file for fields without a flag."
         )
 
         @OptionGroup var call: CallOptions

@@ -8,7 +8,7 @@ struct WhoamiCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "whoami",
         abstract: "Says who the caller is: the credential, the real actor behind it, the tenant its calls act on, and while impersonating the banner to show.",
-        discussion: "Says who the caller is: the credential, the real actor behind it, the tenant its calls act on,\n and while impersonating the banner to show.\n\nAllowed roles: platform owner, platform staff, tenant admin, tenant member, partner, telephony bridge.\nRPC: servicepro.impersonation.v1.ImpersonationService.WhoAmI. Use --json or --json-file for fields without a flag."
+        discussion: "Allowed roles: platform owner, platform staff, tenant admin, tenant member, partner, telephony bridge.\nRPC: servicepro.impersonation.v1.ImpersonationService.WhoAmI. Use --json or --json-file for fields without a flag."
     )
 
     @OptionGroup var call: CallOptions

@@ -93,18 +93,29 @@ struct CommandEmitter {
         out.line()
     }
 
-    /// A comment's first sentence, for a command's one-line summary: its first paragraph's lines
-    /// joined, up to the first full stop that ends a sentence ("e.g." and "i.e." do not).
+    /// A comment's first sentence, for a command's one-line summary: its first paragraph, up to
+    /// the first full stop that ends a sentence ("e.g." and "i.e." do not).
     private func firstSentence(_ text: String) -> String {
-        let paragraph = text.components(separatedBy: "\n\n").first ?? ""
-        let joined = paragraph.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.joined(separator: " ")
-        var searchFrom = joined.startIndex
-        while let stop = joined.range(of: ". ", range: searchFrom..<joined.endIndex) {
-            let before = joined[..<stop.lowerBound]
-            if !before.hasSuffix("e.g"), !before.hasSuffix("i.e") { return String(joined[..<stop.lowerBound]) + "." }
+        splitFirstSentence(text).sentence
+    }
+
+    /// A comment's first sentence and the rest of it, as paragraphs of one line each: the help
+    /// printer wraps them to the terminal, and would otherwise also break at the proto's line ends.
+    private func splitFirstSentence(_ text: String) -> (sentence: String, rest: [String]) {
+        var paragraphs = text.components(separatedBy: "\n\n").map {
+            $0.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.joined(separator: " ")
+        }.filter { !$0.isEmpty }
+        guard let first = paragraphs.first else { return ("", []) }
+        paragraphs.removeFirst()
+        var searchFrom = first.startIndex
+        while let stop = first.range(of: ". ", range: searchFrom..<first.endIndex) {
+            let before = first[..<stop.lowerBound]
+            if !before.hasSuffix("e.g"), !before.hasSuffix("i.e") {
+                return (String(before) + ".", [String(first[stop.upperBound...])] + paragraphs)
+            }
             searchFrom = stop.upperBound
         }
-        return joined
+        return (first, paragraphs)
     }
 
     private mutating func emitVerb(_ command: Command, typeName: String, into out: inout SwiftSource) throws {
@@ -146,8 +157,10 @@ struct CommandEmitter {
         }
     }
 
+    /// What `--help` says below the summary: the rest of the method's comment, who may call it,
+    /// and the RPC it makes.
     private func discussion(_ method: MethodModel, comment: String) -> String {
-        var text = comment
+        var text = splitFirstSentence(comment).rest.joined(separator: "\n\n")
         if let policy = method.policy {
             let names = policy.roles.compactMap { role -> String? in
                 switch role {
@@ -160,12 +173,13 @@ struct CommandEmitter {
                 default: return nil
                 }
             }
+            if !text.isEmpty { text += "\n\n" }
             text += policy.unauthenticated
-                ? "\n\nNeeds no token: the request carries its own credential."
-                : "\n\nAllowed roles: \(names.joined(separator: ", "))."
+                ? "Needs no token: the request carries its own credential."
+                : "Allowed roles: \(names.joined(separator: ", "))."
         }
-        text += "\nRPC: \(method.descriptor.fullName). Use --json or --json-file for fields without a flag."
-        return text
+        if !text.isEmpty { text += "\n" }
+        return text + "RPC: \(method.descriptor.fullName). Use --json or --json-file for fields without a flag."
     }
 
     private mutating func collectFlags(

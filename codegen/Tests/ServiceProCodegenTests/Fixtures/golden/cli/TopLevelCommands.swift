@@ -8,7 +8,7 @@ struct PingCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ping",
         abstract: "Answers without a token: a top-level command.",
-        discussion: "Answers without a token: a top-level command.\n\nNeeds no token: the request carries its own credential.\nRPC: fixture.v1.WidgetService.Ping. Use --json or --json-file for fields without a flag."
+        discussion: "Needs no token: the request carries its own credential.\nRPC: fixture.v1.WidgetService.Ping. Use --json or --json-file for fields without a flag."
     )
 
     @OptionGroup var call: CallOptions

@@ -15,7 +15,7 @@ struct WidgetsCommands: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "create",
             abstract: "Creates a widget in the platform catalogue.",
-            discussion: "Creates a widget in the platform catalogue.\n\nAllowed roles: platform owner, platform staff.\nRPC: fixture.v1.WidgetService.CreateWidget. Use --json or --json-file for fields without a flag."
+            discussion: "Allowed roles: platform owner, platform staff.\nRPC: fixture.v1.WidgetService.CreateWidget. Use --json or --json-file for fields without a flag."
         )
 
         @OptionGroup var call: CallOptions
@@ -57,7 +57,7 @@ struct WidgetsCommands: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "get",
             abstract: "Gets one widget.",
-            discussion: "Gets one widget. Tenant roles see only their own.\n\nAllowed roles: platform owner, platform staff, tenant admin, tenant member, partner.\nRPC: fixture.v1.WidgetService.GetWidget. Use --json or --json-file for fields without a flag."
+            discussion: "Tenant roles see only their own.\n\nAllowed roles: platform owner, platform staff, tenant admin, tenant member, partner.\nRPC: fixture.v1.WidgetService.GetWidget. Use --json or --json-file for fields without a flag."
         )
 
         @OptionGroup var call: CallOptions
@@ -79,7 +79,7 @@ struct WidgetsCommands: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "list",
             abstract: "Lists a tenant's widgets, or every tenant's with `tenants/-`.",
-            discussion: "Lists a tenant's widgets, or every tenant's with `tenants/-`.\n\nAllowed roles: platform owner, platform staff, tenant admin, tenant member.\nRPC: fixture.v1.WidgetService.ListWidgets. Use --json or --json-file for fields without a flag."
+            discussion: "Allowed roles: platform owner, platform staff, tenant admin, tenant member.\nRPC: fixture.v1.WidgetService.ListWidgets. Use --json or --json-file for fields without a flag."
         )
 
         @OptionGroup var call: CallOptions
@@ -113,7 +113,7 @@ struct WidgetsCommands: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "purge",
             abstract: "Has no policy: the generator emits `policy: nil` and the runtime refuses to register it.",
-            discussion: "Has no policy: the generator emits `policy: nil` and the runtime refuses to register it.\nRPC: fixture.v1.WidgetService.PurgeWidget. Use --json or --json-file for fields without a flag."
+            discussion: "RPC: fixture.v1.WidgetService.PurgeWidget. Use --json or --json-file for fields without a flag."
         )
 
         @OptionGroup var call: CallOptions
@@ -135,7 +135,7 @@ struct WidgetsCommands: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "spin",
             abstract: "Spins a widget for a while; `spctl widgets spin`, not \"widgets rotate\".",
-            discussion: "Spins a widget for a while; `spctl widgets spin`, not \"widgets rotate\".\n\nAllowed roles: tenant admin.\nRPC: fixture.v1.WidgetService.RotateWidget. Use --json or --json-file for fields without a flag."
+            discussion: "Allowed roles: tenant admin.\nRPC: fixture.v1.WidgetService.RotateWidget. Use --json or --json-file for fields without a flag."
         )
 
         @OptionGroup var call: CallOptions
@@ -165,7 +165,7 @@ struct WidgetsCommands: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "update",
             abstract: "Updates the fields named in update_mask.",
-            discussion: "Updates the fields named in update_mask.\n\nAllowed roles: platform owner, tenant admin.\nRPC: fixture.v1.WidgetService.UpdateWidget. Use --json or --json-file for fields without a flag."
+            discussion: "Allowed roles: platform owner, tenant admin.\nRPC: fixture.v1.WidgetService.UpdateWidget. Use --json or --json-file for fields without a flag."
         )
 
         @OptionGroup var call: CallOptions
@@ -239,7 +239,7 @@ struct WidgetsCommands: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "watch",
             abstract: "Streams a tenant's widget events as they happen.",
-            discussion: "Streams a tenant's widget events as they happen.\n\nAllowed roles: tenant admin, telephony bridge.\nRPC: fixture.v1.WidgetService.WatchWidgets. Use --json or --json-file for fields without a flag."
+            discussion: "Allowed roles: tenant admin, telephony bridge.\nRPC: fixture.v1.WidgetService.WatchWidgets. Use --json or --json-file for fields without a flag."
         )
 
         @OptionGroup var call: CallOptions
