@@ -47,6 +47,7 @@ struct ExportTests {
                 ("start_time", now.addingTimeInterval(86_400)), ("duration_seconds", 7200), ("status", "scheduled"),
                 ("create_time", now), ("update_time", now),
             ])
+            try await tx.update("phone_calls", set: [("caller_said", #"["Do you detail boats?","Thanks, \"bye\""]"#)], where: "1 = 1")
             try await tx.insert(into: "invoices", [
                 ("invoice_id", "inv1"), ("customer_id", customer), ("appointment_id", "apt1"), ("invoice_number", "INV-0001"),
                 ("lines", #"[{"label":"Full detail","quantity":1,"unit_price_cents":19900,"amount_cents":19900}]"#),
@@ -123,7 +124,7 @@ struct ExportTests {
             #expect(contents.names == ["appointments.csv", "appointments.jsonl", "calls.csv", "calls.jsonl", "customers.csv", "customers.jsonl",
                                        "invoices.csv", "invoices.jsonl", "manifest.json", "messages.csv", "messages.jsonl"])
             let manifest = contents.manifest
-            #expect(manifest["schema_version"] == .number(1))
+            #expect(manifest["schema_version"] == .number(Double(ExportTable.schemaVersion)))
             #expect(manifest["tenant"] == .string("tenants/acme"))
             let counts = Dictionary(uniqueKeysWithValues: job.entityCounts.map { ($0.entity, $0.count) })
             #expect(counts == [.customers: 3, .appointments: 1, .invoices: 1, .messages: Int64(Self.tricky.count), .calls: 1])
@@ -152,6 +153,31 @@ struct ExportTests {
             #expect(invoice["lines"]?.array?.first?["unit_price_cents"] == .number(19900), "JSON columns stay JSON")
             #expect(invoice["total_cents"] == .number(19900))
             #expect(contents.files["appointments.csv"]?.rows.first?["service_name"] == .string("Full detail, SUV"))
+            let call = try #require(contents.files["calls.jsonl"]?.rows.first)
+            #expect(call["caller_said"] == .array([.string("Do you detail boats?"), .string(#"Thanks, "bye""#)]))
+            #expect(jsonl.contains { $0["auto_reply"]?.string?.isEmpty == false }, "a first text keeps the acknowledgement it was answered with")
+        }
+    }
+
+    @Test("every column the store keeps for an exported entity is in its files", arguments: TestBackend.available)
+    func exportsEveryColumn(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            for table in ExportTable.all {
+                let stored = try await platform.database.transaction(.platform) { tx in
+                    switch backend {
+                    case .sqlite:
+                        try await tx.query("SELECT name FROM pragma_table_info(\(table.table))").map { try $0.string("name") }
+                    case .postgres:
+                        try await tx.query("""
+                            SELECT column_name AS name FROM information_schema.columns
+                            WHERE table_schema = current_schema() AND table_name = \(table.table)
+                            """).map { try $0.string("name") }
+                    }
+                }
+                // The tenant is the archive's own; the revision is the store's bookkeeping.
+                let kept = Set(stored).subtracting(["tenant_id", "revision"])
+                #expect(kept == Set(table.columns.map(\.name)), "\(table.file)")
+            }
         }
     }
 
@@ -195,22 +221,6 @@ struct ExportTests {
         try await platform.database.transaction(.platform) { tx in
             Set(try await tx.query("SELECT DISTINCT attempt FROM export_archive_chunks WHERE tenant_id = 'acme'").map { try $0.int("attempt") })
         }
-    }
-
-    @Test("archives an earlier version kept as files are deleted; anything else in the directory stays")
-    func earlierArchivesGo() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("exports-\(UUID().uuidString)")
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let files = FileManager.default
-        try files.createDirectory(at: directory.appendingPathComponent("acme/.work-e1-w1"), withIntermediateDirectories: true)
-        try Data("zip".utf8).write(to: directory.appendingPathComponent("acme/e1-1.zip"))
-        try files.createDirectory(at: directory.appendingPathComponent("bravo"), withIntermediateDirectories: true)
-        try Data("zip".utf8).write(to: directory.appendingPathComponent("bravo/e2-3.zip"))
-        try Data("mine".utf8).write(to: directory.appendingPathComponent("bravo/notes.txt"))
-        try files.createDirectory(at: directory.appendingPathComponent(".work-e3-w2"), withIntermediateDirectories: true)
-        ExportWorker.removeEarlierArchives(in: directory)
-        #expect(try files.contentsOfDirectory(atPath: directory.path).sorted() == [".work-e3-w2", "bravo"])
-        #expect(try files.contentsOfDirectory(atPath: directory.appendingPathComponent("bravo").path) == ["notes.txt"])
     }
 
     @Test("a worker killed mid-export leaves the job to the next worker, which finishes it once", arguments: TestBackend.available)
@@ -402,6 +412,15 @@ struct ExportTests {
             #expect(try await purger.runOnce(now: Date().addingTimeInterval(89 * 86_400)).isEmpty)
             #expect(try await rows("acme") == 1)
             #expect(try await purger.runOnce(now: Date().addingTimeInterval(91 * 86_400)) == ["acme"])
+            #expect(try await rows("acme") == 0)
+
+            // Once the window has ended, an export would hold nothing: it is refused, and nothing starts.
+            try await platform.database.withTenant("acme") { tx in
+                _ = try await tx.update("tenant_billing", set: [("retention_end_time", Date().addingTimeInterval(-60))], where: "1 = 1")
+            }
+            let late = await failure { try await Self.start(platform) }
+            #expect(late?.code == .failedPrecondition)
+            #expect(late?.reason == "retention_ended")
             #expect(try await rows("acme") == 0)
         }
     }

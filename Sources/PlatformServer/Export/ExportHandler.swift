@@ -27,6 +27,7 @@ public struct ExportHandler: ExportServiceHandler {
             error: "", attempts: 0, createTime: Date())
         return try await database.withTenant(tenantID) { tx in
             try await IdempotencyRecords.once(tx, method: "StartExport", requestID: request.requestID) {
+                try await Self.requireRetentionWindowOpen(tx, now: record.createTime)
                 try await ExportJobRecords.insert(record, tx)
                 try await AuditLog.record(tx, context: context, resource: record.name, details: [
                     "entities": chosen.map(\.storedName).joined(separator: ","),
@@ -34,6 +35,16 @@ public struct ExportHandler: ExportServiceHandler {
                 return try await ExportJobRecords.find(exportID: record.exportID, tx)!.message()
             }
         }
+    }
+
+    /// A suspended or cancelled tenant exports until its retention window ends; then its data is
+    /// deleted (or about to be), and an archive of it would be empty or partial.
+    private static func requireRetentionWindowOpen(_ tx: TenantTransaction, now: Date) async throws {
+        guard let billing = try await BillingRecords.find(tx), let end = billing.retentionEnd, end <= now else { return }
+        throw ServiceError.failedPrecondition(
+            reason: "retention_ended",
+            message: "tenants/\(tx.tenantID)'s retention window ended at \(end.formatted(.iso8601)); its data is deleted and cannot be exported",
+            metadata: ["tenant": tx.tenantID])
     }
 
     public func getExport(_ request: GetExportRequest, context: RequestContext) async throws -> ExportJob {

@@ -5,7 +5,9 @@ import ServiceProAPI
 /// JSON Lines file per entity, with the same columns in the same order. The column names are the
 /// archive's schema (`ExportTable.schemaVersion`); change them only with a new version.
 struct ExportTable: Sendable {
-    static let schemaVersion = 1
+    /// 2: messages carry the `auto_reply` they were answered with, calls what the caller said
+    /// to the AI receptionist (`caller_said`).
+    static let schemaVersion = 2
 
     enum Kind: Sendable {
         case text
@@ -57,7 +59,7 @@ struct ExportTable: Sendable {
             .init(name: "message_id", kind: .text), .init(name: "message_sid", kind: .text), .init(name: "direction", kind: .text),
             .init(name: "from_number", kind: .text), .init(name: "to_number", kind: .text), .init(name: "body", kind: .text),
             .init(name: "media_urls", kind: .text), .init(name: "status", kind: .text), .init(name: "error_code", kind: .integer),
-            .init(name: "phone_config_id", kind: .text), .init(name: "customer_id", kind: .text),
+            .init(name: "phone_config_id", kind: .text), .init(name: "customer_id", kind: .text), .init(name: "auto_reply", kind: .text),
             .init(name: "create_time", kind: .time), .init(name: "update_time", kind: .time),
         ]),
         ExportTable(entity: .calls, file: "calls", table: "phone_calls", idColumn: "call_id", columns: [
@@ -66,7 +68,7 @@ struct ExportTable: Sendable {
             .init(name: "status", kind: .text), .init(name: "ivr_mode", kind: .text), .init(name: "ivr_selections", kind: .text),
             .init(name: "connected_to", kind: .text), .init(name: "recording_url", kind: .text),
             .init(name: "recording_seconds", kind: .integer), .init(name: "duration_seconds", kind: .integer),
-            .init(name: "phone_config_id", kind: .text), .init(name: "customer_id", kind: .text),
+            .init(name: "phone_config_id", kind: .text), .init(name: "customer_id", kind: .text), .init(name: "caller_said", kind: .json),
             .init(name: "start_time", kind: .time), .init(name: "end_time", kind: .time), .init(name: "update_time", kind: .time),
         ]),
     ]

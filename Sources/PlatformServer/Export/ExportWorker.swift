@@ -27,7 +27,6 @@ public struct ExportWorker: Service {
 
     /// Runs until cancelled; the platform server cancels it when it stops serving.
     public func run() async throws {
-        Self.removeEarlierArchives(in: directory)
         while !Task.isCancelled {
             do {
                 if try await runOnce() { continue }
@@ -49,18 +48,6 @@ public struct ExportWorker: Service {
         }) else { return false }
         try await build(job)
         return true
-    }
-
-    /// Before archives moved into the store, they were files in `<directory>/<tenant>/`, with
-    /// work directories beside them; an earlier version's are deleted here (their jobs read as
-    /// expired), so no tenant's data outlives its purge on a replica's disk.
-    static func removeEarlierArchives(in directory: URL) {
-        for entry in (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? [] where !entry.hasPrefix(".work-") {
-            let tenantDirectory = directory.appendingPathComponent(entry, isDirectory: true)
-            removeEntries(of: tenantDirectory) { $0.hasSuffix(".zip") || $0.hasPrefix(".work-") }
-            // Only if nothing else is in it.
-            rmdir(tenantDirectory.path)
-        }
     }
 
     /// Deletes what `directory` holds whose name `matches`; a directory that is not there holds nothing.
