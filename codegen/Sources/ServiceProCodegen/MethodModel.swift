@@ -32,6 +32,15 @@ struct MethodModel {
         default:
             break
         }
+        // A session acts as the tenant's admin, and methods about the caller answer to its real
+        // actor, an owner: allowing a method while impersonating that neither role may call
+        // would promise what the role check then refuses.
+        if let policy, policy.allowedWhileImpersonating {
+            let sessionRole: Servicepro_Options_V1_Role = policy.tenantScope == .self_ ? .platformOwner : .tenantAdmin
+            guard policy.roles.contains(sessionRole) else {
+                throw GeneratorError("\(method.fullName): allowed_while_impersonating needs \(sessionRole == .platformOwner ? "ROLE_PLATFORM_OWNER" : "ROLE_TENANT_ADMIN") among its roles, the role an impersonation session is checked as")
+            }
+        }
         self.inputType = namer.fullName(message: method.inputType)
         self.outputType = namer.fullName(message: method.outputType)
         self.command = try CommandPath(method: method, override: policy?.cliCommand ?? "")

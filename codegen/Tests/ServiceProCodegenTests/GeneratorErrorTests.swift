@@ -34,6 +34,25 @@ import Testing
         }
     }
 
+    @Test func allowedWhileImpersonatingWithoutTheSessionsRoleIsRejected() throws {
+        var policy = Synthetic.policy(scope: .platform)
+        policy.roles = [.platformOwner, .platformStaff]
+        policy.allowedWhileImpersonating = true
+        let file = Synthetic.file(methods: [Synthetic.method("GetWidget", policy: policy)])
+        let error = #expect(throws: GeneratorError.self) {
+            try ServiceProGenerator.generate(files: [file], target: .cli)
+        }
+        #expect(
+            error?.description
+                == "synthetic.v1.SyntheticService.GetWidget: allowed_while_impersonating needs ROLE_TENANT_ADMIN among its roles, the role an impersonation session is checked as"
+        )
+        policy.roles.append(.tenantAdmin)
+        _ = try ServiceProGenerator.generate(files: [Synthetic.file(methods: [Synthetic.method("GetWidget", policy: policy)])], target: .cli)
+        var selfPolicy = Synthetic.policy(scope: .self_)
+        selfPolicy.allowedWhileImpersonating = true
+        _ = try ServiceProGenerator.generate(files: [Synthetic.file(methods: [Synthetic.method("GetWidget", policy: selfPolicy)])], target: .cli)
+    }
+
     @Test func tenantScopedRequestWithoutResourceNameIsRejected() throws {
         // The request has an `id`, a repeated string `names` and a message without `name`:
         // none of them says which tenant the call touches.

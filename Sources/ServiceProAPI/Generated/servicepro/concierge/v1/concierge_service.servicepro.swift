@@ -133,7 +133,7 @@ public enum ConciergeService {
             public typealias Input = ApplyIndustryPackRequest
             public typealias Output = AppliedPackSummary
             public static let descriptor = GRPCCore.MethodDescriptor(service: ConciergeService.descriptor, method: "ApplyIndustryPack")
-            public static let policy: MethodPolicy? = MethodPolicy(roles: [.platformOwner, .platformStaff], scope: .tenant, requiredFeature: nil, audited: true, allowedWhileSuspended: false, allowedWhileCancelled: false, allowedWhileImpersonating: true, idempotent: true, unauthenticated: false)
+            public static let policy: MethodPolicy? = MethodPolicy(roles: [.platformOwner, .platformStaff], scope: .tenant, requiredFeature: nil, audited: true, allowedWhileSuspended: false, allowedWhileCancelled: false, allowedWhileImpersonating: false, idempotent: true, unauthenticated: false)
             public static let tenantResourceField: String? = "name"
             public static func tenantResourceName(of request: Input) -> String? {
                 request.name

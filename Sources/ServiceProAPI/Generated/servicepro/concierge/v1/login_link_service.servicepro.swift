@@ -124,7 +124,7 @@ public enum LoginLinkService {
             public typealias Input = ListLoginLinksRequest
             public typealias Output = ListLoginLinksResponse
             public static let descriptor = GRPCCore.MethodDescriptor(service: LoginLinkService.descriptor, method: "ListLoginLinks")
-            public static let policy: MethodPolicy? = MethodPolicy(roles: [.platformOwner, .platformStaff], scope: .tenant, requiredFeature: nil, audited: false, allowedWhileSuspended: true, allowedWhileCancelled: false, allowedWhileImpersonating: true, idempotent: true, unauthenticated: false)
+            public static let policy: MethodPolicy? = MethodPolicy(roles: [.platformOwner, .platformStaff], scope: .tenant, requiredFeature: nil, audited: false, allowedWhileSuspended: true, allowedWhileCancelled: false, allowedWhileImpersonating: false, idempotent: true, unauthenticated: false)
             public static let tenantResourceField: String? = "parent"
             public static func tenantResourceName(of request: Input) -> String? {
                 request.parent
@@ -134,7 +134,7 @@ public enum LoginLinkService {
             public typealias Input = RevokeLoginLinkRequest
             public typealias Output = LoginLink
             public static let descriptor = GRPCCore.MethodDescriptor(service: LoginLinkService.descriptor, method: "RevokeLoginLink")
-            public static let policy: MethodPolicy? = MethodPolicy(roles: [.platformOwner, .platformStaff], scope: .tenant, requiredFeature: nil, audited: true, allowedWhileSuspended: true, allowedWhileCancelled: true, allowedWhileImpersonating: true, idempotent: true, unauthenticated: false)
+            public static let policy: MethodPolicy? = MethodPolicy(roles: [.platformOwner, .platformStaff], scope: .tenant, requiredFeature: nil, audited: true, allowedWhileSuspended: true, allowedWhileCancelled: true, allowedWhileImpersonating: false, idempotent: true, unauthenticated: false)
             public static let tenantResourceField: String? = "name"
             public static func tenantResourceName(of request: Input) -> String? {
                 request.name

@@ -125,7 +125,7 @@ public enum PhoneConfigService {
             public typealias Input = CreatePhoneConfigRequest
             public typealias Output = PhoneConfig
             public static let descriptor = GRPCCore.MethodDescriptor(service: PhoneConfigService.descriptor, method: "CreatePhoneConfig")
-            public static let policy: MethodPolicy? = MethodPolicy(roles: [.platformOwner, .platformStaff], scope: .tenant, requiredFeature: nil, audited: true, allowedWhileSuspended: false, allowedWhileCancelled: false, allowedWhileImpersonating: true, idempotent: true, unauthenticated: false)
+            public static let policy: MethodPolicy? = MethodPolicy(roles: [.platformOwner, .platformStaff], scope: .tenant, requiredFeature: nil, audited: true, allowedWhileSuspended: false, allowedWhileCancelled: false, allowedWhileImpersonating: false, idempotent: true, unauthenticated: false)
             public static let tenantResourceField: String? = "parent"
             public static func tenantResourceName(of request: Input) -> String? {
                 request.parent
@@ -155,7 +155,7 @@ public enum PhoneConfigService {
             public typealias Input = UpdatePhoneConfigRequest
             public typealias Output = PhoneConfig
             public static let descriptor = GRPCCore.MethodDescriptor(service: PhoneConfigService.descriptor, method: "UpdatePhoneConfig")
-            public static let policy: MethodPolicy? = MethodPolicy(roles: [.platformOwner, .platformStaff], scope: .tenant, requiredFeature: nil, audited: true, allowedWhileSuspended: false, allowedWhileCancelled: false, allowedWhileImpersonating: true, idempotent: false, unauthenticated: false)
+            public static let policy: MethodPolicy? = MethodPolicy(roles: [.platformOwner, .platformStaff], scope: .tenant, requiredFeature: nil, audited: true, allowedWhileSuspended: false, allowedWhileCancelled: false, allowedWhileImpersonating: false, idempotent: false, unauthenticated: false)
             public static let tenantResourceField: String? = "phone_config.name"
             public static func tenantResourceName(of request: Input) -> String? {
                 request.phoneConfig.name
@@ -165,7 +165,7 @@ public enum PhoneConfigService {
             public typealias Input = DeletePhoneConfigRequest
             public typealias Output = DeletePhoneConfigResponse
             public static let descriptor = GRPCCore.MethodDescriptor(service: PhoneConfigService.descriptor, method: "DeletePhoneConfig")
-            public static let policy: MethodPolicy? = MethodPolicy(roles: [.platformOwner, .platformStaff], scope: .tenant, requiredFeature: nil, audited: true, allowedWhileSuspended: false, allowedWhileCancelled: false, allowedWhileImpersonating: true, idempotent: false, unauthenticated: false)
+            public static let policy: MethodPolicy? = MethodPolicy(roles: [.platformOwner, .platformStaff], scope: .tenant, requiredFeature: nil, audited: true, allowedWhileSuspended: false, allowedWhileCancelled: false, allowedWhileImpersonating: false, idempotent: false, unauthenticated: false)
             public static let tenantResourceField: String? = "name"
             public static func tenantResourceName(of request: Input) -> String? {
                 request.name
