@@ -283,6 +283,8 @@ struct LoginLinkTests {
             let empty = await failure { try await Self.redeem(platform, "") }
             #expect(empty?.code == .invalidArgument)
             #expect(empty?.fields == ["token"])
+            // Nobody is behind them, so none is audited: anyone could otherwise fill the append-only log.
+            #expect(try await platform.auditEvents().filter { $0.method.hasSuffix("/RedeemLoginLink") }.isEmpty)
             // None of that used the link up.
             #expect(try await Self.redeem(platform, created.token).tenant == "tenants/acme")
         }

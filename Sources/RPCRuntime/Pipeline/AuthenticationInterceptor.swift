@@ -57,6 +57,10 @@ public struct AuthenticationInterceptor: ServerInterceptor {
         }
 
         let reportFailure: @Sendable (any Error) async -> Void = { error in
+            // A call without a token is attributed through the credential it carries (a login
+            // link's tenant) once the handler has found it; before that, as with an unknown
+            // token, there is nobody to attribute it to, and anyone could fill the log.
+            if policy.unauthenticated, record?.tenantID == nil { return }
             await auditSink.recordFailure(FailedAuditedCall(
                 principal: principal,
                 method: context.descriptor,
