@@ -220,13 +220,25 @@ struct LoginLinkTests {
             }
             #expect(stored == owner)
 
-            // Revoking a used link changes nothing: it stays redeemed and its session keeps working.
+            // Revoking a used link ends the session it opened; the link stays redeemed.
             let used = try await Self.create(platform, tenant: "acme")
             let session = try await Self.redeem(platform, used.token)
+            #expect(try await platform.impersonation(session.token).whoAmI().principal == used.loginLink.name)
             let afterUse = try await links.revokeLoginLink(.with { $0.name = used.loginLink.name; $0.requestID = "revoke-1" }, metadata: metadata)
             #expect(afterUse.state == .redeemed)
-            #expect(!afterUse.hasRevokeTime)
-            #expect(try await platform.impersonation(session.token).whoAmI().principal == used.loginLink.name)
+            #expect(afterUse.hasRevokeTime)
+            let ended = await failure { try await platform.impersonation(session.token).whoAmI() }
+            #expect(ended?.code == .unauthenticated)
+            #expect(ended?.reason == "session_revoked")
+            let secondRevoke = try await links.revokeLoginLink(.with { $0.name = used.loginLink.name }, metadata: metadata)
+            #expect(secondRevoke.revokeTime == afterUse.revokeTime, "revoking again changes nothing")
+            // Nor does revoking a link whose session has run out.
+            let lapsed = try await Self.create(platform, tenant: "acme")
+            _ = try await Self.redeem(platform, lapsed.token)
+            try await platform.database.withTenant("acme") { tx in
+                _ = try await tx.update("login_links", set: [("session_expire_time", Date().addingTimeInterval(-1))], where: "link_id = \(lapsed.loginLink.name.split(separator: "/").last.map(String.init)!)")
+            }
+            #expect(!(try await links.revokeLoginLink(.with { $0.name = lapsed.loginLink.name }, metadata: metadata).hasRevokeTime))
 
             let unknown = await failure { try await links.revokeLoginLink(.with { $0.name = "tenants/acme/loginLinks/nosuch" }, metadata: metadata) }
             #expect(unknown?.code == .notFound)

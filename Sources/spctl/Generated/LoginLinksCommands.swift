@@ -113,7 +113,7 @@ struct LoginLinksCommands: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "revoke",
             abstract: "Revokes a link; it stops working at once.",
-            discussion: "Revoking a used or expired link changes nothing.\n\nAllowed roles: platform owner, platform staff.\nRPC: servicepro.concierge.v1.LoginLinkService.RevokeLoginLink. Use --json or --json-file for fields without a flag."
+            discussion: "Revoking a redeemed link ends the session it opened (UNAUTHENTICATED `session_revoked` from then on), in case someone else redeemed it. Revoking an expired link, or one whose session has expired, changes nothing.\n\nAllowed roles: platform owner, platform staff.\nRPC: servicepro.concierge.v1.LoginLinkService.RevokeLoginLink. Use --json or --json-file for fields without a flag."
         )
 
         @OptionGroup var call: CallOptions

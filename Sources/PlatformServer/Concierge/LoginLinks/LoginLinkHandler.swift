@@ -95,7 +95,7 @@ public struct LoginLinkHandler: LoginLinkServiceHandler {
                 guard let before = try await LoginLinkRecords.find(linkID: linkID, in: tx, now: now) else {
                     throw ServiceError.notFound(request.name)
                 }
-                // A used, expired or already revoked link stays as it is.
+                // A used link's live session ends; an expired or already revoked link stays as it is.
                 let changed = try await LoginLinkRecords.revoke(linkID: linkID, by: actor, tx, now: now)
                 try await AuditLog.record(tx, context: context, resource: before.link.name, details: [
                     "previous_state": LoginLinkRecords.stateName(before.link.state),

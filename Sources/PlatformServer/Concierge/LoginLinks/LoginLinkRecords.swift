@@ -117,13 +117,17 @@ enum LoginLinkRecords {
             where: "link_id = \(linkID) AND \(activeCondition(now: now))") == 1
     }
 
-    /// Revokes an active link; false when it was already redeemed, revoked or expired, which
-    /// revoking does not change.
+    /// Revokes an active link, or ends the live session a redeemed one opened (a forwarded link
+    /// may have been redeemed by someone else); false when there was nothing left to stop: the
+    /// link was already revoked, or it expired, or so did its session.
     static func revoke(linkID: String, by actor: String, _ tx: TenantTransaction, now: Date = Date()) async throws -> Bool {
         try await tx.update(
             "login_links",
             set: [("revoke_time", now), ("revoked_by", actor)],
-            where: "link_id = \(linkID) AND \(activeCondition(now: now))") == 1
+            where: """
+                link_id = \(linkID) AND (\(activeCondition(now: now))
+                OR (redeem_time IS NOT NULL AND revoke_time IS NULL AND session_expire_time > \(now)))
+                """) == 1
     }
 
     /// The links in `state` as of `now`, for a listing.

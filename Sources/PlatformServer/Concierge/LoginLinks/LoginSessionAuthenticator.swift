@@ -3,7 +3,7 @@ import RPCRuntime
 
 /// Authenticates `sps_<link id>_<secret>` session tokens, the ones a redeemed login link hands
 /// out. The principal is the link (`tenants/{tenant}/loginLinks/{login_link}`), acting with the
-/// link's role on its tenant until the session's expire time. Nothing is cached: every call reads
+/// link's role on its tenant until the session's expire time, or until the link is revoked. Nothing is cached: every call reads
 /// the session afresh.
 public struct LoginSessionAuthenticator: Authenticator {
     let database: any Database
@@ -22,7 +22,7 @@ public struct LoginSessionAuthenticator: Authenticator {
         let presented = Tokens.hash(parsed.secret)
         let row = try await database.read(.platform) { tx in
             try await tx.first("""
-                SELECT tenant_id, role, session_token_hash, session_expire_time FROM login_links WHERE link_id = \(parsed.linkID)
+                SELECT tenant_id, role, session_token_hash, session_expire_time, revoke_time FROM login_links WHERE link_id = \(parsed.linkID)
                 """)
         }
         guard let row, let stored = try row.optionalData("session_token_hash"),
@@ -35,6 +35,10 @@ public struct LoginSessionAuthenticator: Authenticator {
         guard let expire = try row.optionalDate("session_expire_time"), expire > Date() else {
             throw ServiceError.unauthenticated(
                 reason: "session_expired", message: "the session from \(name) has expired; redeem a new login link")
+        }
+        guard try row.optionalDate("revoke_time") == nil else {
+            throw ServiceError.unauthenticated(
+                reason: "session_revoked", message: "\(name) was revoked, which ended its session; ask for a new login link")
         }
         guard let role = Role(rawValue: try row.string("role")) else {
             throw ServiceError.internal("login link \(parsed.linkID) has an unknown role")

@@ -120,7 +120,7 @@ public nonisolated struct LoginLink: Sendable {
   /// Clears the value of `redeemTime`. Subsequent reads from it will return its default value.
   public mutating func clearRedeemTime() {self._redeemTime = nil}
 
-  /// Set once revoked.
+  /// Set once revoked; on a redeemed link, when its session was ended.
   public var revokeTime: SwiftProtobuf.Google_Protobuf_Timestamp {
     get {_revokeTime ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
     set {_revokeTime = newValue}

@@ -94,7 +94,9 @@ public protocol LoginLinkServiceHandler: Sendable {
     /// Lists a tenant's links, newest first. Tokens are never listed.
     func listLoginLinks(_ request: ListLoginLinksRequest, context: RequestContext) async throws -> ListLoginLinksResponse
 
-    /// Revokes a link; it stops working at once. Revoking a used or expired link changes nothing.
+    /// Revokes a link; it stops working at once. Revoking a redeemed link ends the session it
+    /// opened (UNAUTHENTICATED `session_revoked` from then on), in case someone else redeemed it.
+    /// Revoking an expired link, or one whose session has expired, changes nothing.
     func revokeLoginLink(_ request: RevokeLoginLinkRequest, context: RequestContext) async throws -> LoginLink
 
     /// Exchanges a link's token for a session token of the link's tenant and role. Called without a
@@ -258,7 +260,9 @@ public enum LoginLinkService {
             ) { response in try response.message }
         }
 
-        /// Revokes a link; it stops working at once. Revoking a used or expired link changes nothing.
+        /// Revokes a link; it stops working at once. Revoking a redeemed link ends the session it
+        /// opened (UNAUTHENTICATED `session_revoked` from then on), in case someone else redeemed it.
+        /// Revoking an expired link, or one whose session has expired, changes nothing.
         public func revokeLoginLink(
             _ request: RevokeLoginLinkRequest,
             metadata: Metadata = [:],
