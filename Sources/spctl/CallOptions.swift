@@ -49,7 +49,7 @@ struct CallOptions: ParsableArguments {
     func connected<Result: Sendable>(_ body: (ClientConnection.Client, Metadata) async throws -> Result) async throws -> Result {
         let target = try Target.resolve(server: server, token: token, context: context, tls: tls, caFile: caFile)
         if let impersonation = target.impersonation {
-            ImpersonationNotice.say(ImpersonationNotice.banner(impersonation))
+            StandardError.say(ImpersonationNotice.banner(impersonation))
         }
         do {
             return try await target.connect(body)
@@ -57,7 +57,7 @@ struct CallOptions: ParsableArguments {
             ErrorReport.print(error)
             if target.impersonationEnded(by: error), let name = target.contextName {
                 try ImpersonationNotice.drop(context: name, configPath: target.configPath)
-                ImpersonationNotice.say("the impersonation session is over; context \"\(name)\" uses its own credential again")
+                StandardError.say("the impersonation session is over; context \"\(name)\" uses its own credential again")
             }
             throw ExitCode(1)
         }

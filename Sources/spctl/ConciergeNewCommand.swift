@@ -105,13 +105,17 @@ struct ConciergeNewCommand: AsyncParsableCommand {
         Self.describe(preview, mode: mode)
         if !yes {
             guard try ask.confirm("Create \(request.basics.displayName)?") else {
-                print("Nothing was created.")
+                StandardError.say("Nothing was created.")
                 throw ExitCode(1)
             }
         }
         let final = request
         let created = try await call.connected { client, metadata in
             try await ConciergeService.Client(wrapping: client).createConciergeTenant(final, metadata: metadata)
+        }
+        if call.output == .json {
+            try OutputPrinter(format: .json).print(created)
+            return
         }
         print("")
         print("Created \(created.tenant.name) (\(created.tenant.displayName)), \(created.tenant.planTier) trial until \(created.tenant.trialEndTime.date)")
@@ -124,18 +128,18 @@ struct ConciergeNewCommand: AsyncParsableCommand {
 
     static func describe(_ preview: CreateConciergeTenantResponse, mode: String) {
         let tenant = preview.tenant
-        print("  Tenant:   \(tenant.name), \(tenant.displayName)\(tenant.city.isEmpty ? "" : ", \(tenant.city)")")
-        print("  Plan:     \(tenant.planTier), \(tenant.status), industry \(tenant.industry)")
+        StandardError.say("  Tenant:   \(tenant.name), \(tenant.displayName)\(tenant.city.isEmpty ? "" : ", \(tenant.city)")")
+        StandardError.say("  Plan:     \(tenant.planTier), \(tenant.status), industry \(tenant.industry)")
         switch mode {
-        case "existing": print("  Number:   \(preview.phoneConfig.phoneNumber), \(preview.phoneConfig.ivrMode)")
-        case "provision": print("  Number:   a new number will be bought, \(preview.phoneConfig.ivrMode)")
-        default: print("  Number:   none for now")
+        case "existing": StandardError.say("  Number:   \(preview.phoneConfig.phoneNumber), \(preview.phoneConfig.ivrMode)")
+        case "provision": StandardError.say("  Number:   a new number will be bought, \(preview.phoneConfig.ivrMode)")
+        default: StandardError.say("  Number:   none for now")
         }
-        if !tenant.bookingURL.isEmpty { print("  Booking:  \(tenant.bookingURL)") }
+        if !tenant.bookingURL.isEmpty { StandardError.say("  Booking:  \(tenant.bookingURL)") }
         let kinds = Dictionary(grouping: preview.appliedPack.added, by: \.kind).map { "\($0.value.count) \($0.key)" }.sorted()
-        print("  Pack:     \(preview.appliedPack.industryPack): \(kinds.joined(separator: ", "))")
+        StandardError.say("  Pack:     \(preview.appliedPack.industryPack): \(kinds.joined(separator: ", "))")
         if !preview.appliedPack.skipped.isEmpty {
-            print("  Skipped:  \(preview.appliedPack.skipped.map { "\($0.kind) \($0.key) (\($0.skipReason))" }.joined(separator: "; "))")
+            StandardError.say("  Skipped:  \(preview.appliedPack.skipped.map { "\($0.kind) \($0.key) (\($0.skipReason))" }.joined(separator: "; "))")
         }
     }
 }
@@ -146,7 +150,7 @@ struct Prompter {
 
     func step(_ number: Int, _ title: String) {
         guard interactive else { return }
-        print("\nStep \(number) of 5: \(title)")
+        StandardError.say("\nStep \(number) of 5: \(title)")
     }
 
     /// The flag's value if given (checked), else the answer to a prompt, else the default.
@@ -161,13 +165,13 @@ struct Prompter {
         }
         while true {
             let suffix = fallback.map { $0.isEmpty ? " []" : " [\($0)]" } ?? ""
-            print("  \(label)\(suffix): ", terminator: "")
+            StandardError.say("  \(label)\(suffix): ", terminator: "")
             fflush(nil)  // the prompt has no newline
-            guard let line = readLine() else { throw ValidationError("input ended before \(label) was answered") }
+            guard let line = readLine() else { throw StandardError.failure("input ended before \(label) was answered") }
             let answer = line.trimmingCharacters(in: .whitespaces)
             let value = answer.isEmpty ? (fallback ?? "") : answer
             if let problem = check(value) {
-                print("    \(problem)")
+                StandardError.say("    \(problem)")
                 continue
             }
             return value
@@ -176,7 +180,7 @@ struct Prompter {
 
     func confirm(_ question: String) throws -> Bool {
         guard interactive else { return true }
-        print("\(question) [Y/n]: ", terminator: "")
+        StandardError.say("\(question) [Y/n]: ", terminator: "")
         fflush(nil)  // the prompt has no newline
         guard let line = readLine() else { return false }
         return ["", "y", "yes"].contains(line.trimmingCharacters(in: .whitespaces).lowercased())

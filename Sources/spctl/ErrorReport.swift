@@ -22,6 +22,6 @@ enum ErrorReport {
         if error.code == .unavailable {
             lines.append("  hint: is platform-server running? Check --server or `spctl config current-context`.")
         }
-        FileHandle.standardError.write(Data((lines.joined(separator: "\n") + "\n").utf8))
+        StandardError.say(lines.joined(separator: "\n"))
     }
 }

@@ -95,13 +95,13 @@ struct ExportCommand: AsyncParsableCommand {
                 let ready = job.state == .succeeded
                 let kept = (try? FileManager.default.attributesOfItem(atPath: partial)[.size] as? NSNumber)?.int64Value ?? 0
                 if ready, kept > job.sizeBytes {
-                    FileHandle.standardError.write(Data("\(partial) is longer than the archive, so not part of it; starting over\n".utf8))
+                    StandardError.say("\(partial) is longer than the archive, so not part of it; starting over")
                     try FileManager.default.removeItem(atPath: partial)
                 }
                 // Customer data: readable by its owner only.
                 if !FileManager.default.fileExists(atPath: partial),
                    !FileManager.default.createFile(atPath: partial, contents: nil, attributes: [.posixPermissions: 0o600]) {
-                    throw ValidationError("cannot create \(partial); check that its directory exists and is writable, or pass another destination")
+                    throw StandardError.failure("cannot create \(partial); check that its directory exists and is writable, or pass another destination")
                 }
                 let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: partial))
                 let offset = try handle.seekToEnd()
@@ -112,7 +112,7 @@ struct ExportCommand: AsyncParsableCommand {
                     try await exports.downloadExport(request, metadata: metadata) { response in
                         for try await chunk in response.messages {
                             guard UInt64(chunk.offset) == (try handle.offset()) else {
-                                throw ValidationError("the server sent bytes from \(chunk.offset), not where the file ends; delete \(partial) and retry")
+                                throw StandardError.failure("the server sent bytes from \(chunk.offset), not where the file ends; delete \(partial) and retry")
                             }
                             try handle.write(contentsOf: chunk.data)
                             bar.update(done: chunk.offset + Int64(chunk.data.count), total: chunk.totalSize)
@@ -127,12 +127,14 @@ struct ExportCommand: AsyncParsableCommand {
             let actual = try Self.sha256(path: partial)
             if actual != expected {
                 try? FileManager.default.removeItem(atPath: partial)
-                FileHandle.standardError.write(Data("error: the download's SHA-256 is \(actual), the export's is \(expected); the partial file was removed, run the command again\n".utf8))
-                throw ExitCode(1)
+                throw StandardError.failure("the download's SHA-256 is \(actual), the export's is \(expected); the partial file was removed, run the command again")
             }
             try? FileManager.default.removeItem(atPath: path)
             try FileManager.default.moveItem(atPath: partial, toPath: path)
-            print("\(path)  sha256 \(actual)  verified")
+            switch call.output {
+            case .table: print("\(path)  sha256 \(actual)  verified")
+            case .json: try OutputPrinter.printJSON(["path": path, "sha256": actual, "size_bytes": job.sizeBytes, "export": name])
+            }
         }
 
         static func sha256(path: String) throws -> String {
@@ -159,8 +161,7 @@ struct ExportCommand: AsyncParsableCommand {
             if job.state != .pending, job.state != .running {
                 bar.finish()
                 if job.state == .failed {
-                    FileHandle.standardError.write(Data("error: \(name) failed: \(job.error)\n".utf8))
-                    throw ExitCode(1)
+                    throw StandardError.failure("\(name) failed: \(job.error)")
                 }
                 return job
             }

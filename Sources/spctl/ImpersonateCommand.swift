@@ -43,10 +43,11 @@ struct ImpersonateCommand: AsyncParsableCommand {
         func run() async throws {
             let target = try Target.resolve(server: nil, token: nil, context: context)
             guard let contextName = target.contextName else {
-                throw ValidationError("impersonate keeps the session in a context; create one with `spctl login` first")
+                throw StandardError.failure("impersonate keeps the session in a context; create one with `spctl login` first")
             }
+            try Self.requireContextCredentials(target)
             if let active = target.impersonation {
-                throw ValidationError("context \"\(contextName)\" is already viewing as \(active.tenantDisplayName); run `spctl impersonate stop` first")
+                throw StandardError.failure("context \"\(contextName)\" is already viewing as \(active.tenantDisplayName); run `spctl impersonate stop` first")
             }
             var request = StartImpersonationRequest()
             request.tenant = tenant.hasPrefix("tenants/") ? tenant : "tenants/\(tenant)"
@@ -73,6 +74,14 @@ struct ImpersonateCommand: AsyncParsableCommand {
                 Changes are audited under \(session.name). `spctl impersonate stop` to exit.
                 """)
         }
+
+        /// The session lives in the context and takes the place of its credential; a token or
+        /// server from the environment would take the session's place in turn, in this command
+        /// and every later one, so the session would be started, or stopped, out of sight.
+        static func requireContextCredentials(_ target: Target) throws {
+            guard target.overridesContext else { return }
+            throw StandardError.failure("SPCTL_TOKEN or SPCTL_SERVER stands in for the context's credentials, and would hide its impersonation session; unset them first")
+        }
     }
 
     struct Stop: AsyncParsableCommand {
@@ -86,6 +95,7 @@ struct ImpersonateCommand: AsyncParsableCommand {
 
         func run() async throws {
             let target = try Target.resolve(server: nil, token: nil, context: context)
+            try Start.requireContextCredentials(target)
             guard let contextName = target.contextName, let impersonation = target.impersonation else {
                 print("not impersonating: the context uses its own credential")
                 return

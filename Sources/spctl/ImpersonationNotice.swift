@@ -11,10 +11,6 @@ enum ImpersonationNotice {
         return "viewing as \(impersonation.tenantDisplayName) — \(minutes) min left; spctl impersonate stop to exit"
     }
 
-    static func say(_ line: String) {
-        FileHandle.standardError.write(Data((line + "\n").utf8))
-    }
-
     /// Local time of day, e.g. `14:05`.
     static func clockTime(_ date: Date) -> String {
         let formatter = DateFormatter()

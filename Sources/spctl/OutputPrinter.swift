@@ -12,13 +12,17 @@ struct OutputPrinter {
         let json = try message.jsonUTF8Data(options: options)
         switch format {
         case .json:
-            let object = try JSONSerialization.jsonObject(with: json)
-            let pretty = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
-            Swift.print(String(decoding: pretty, as: UTF8.self))
+            try Self.printJSON(try JSONSerialization.jsonObject(with: json))
         case .table:
             let object = try JSONSerialization.jsonObject(with: json) as? [String: Any] ?? [:]
             Swift.print(Self.table(object), terminator: "")
         }
+    }
+
+    /// `object` as JSON the way every command prints it: indented, keys sorted.
+    static func printJSON(_ object: Any) throws {
+        let pretty = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+        Swift.print(String(decoding: pretty, as: UTF8.self))
     }
 
     static func table(_ object: [String: Any]) -> String {

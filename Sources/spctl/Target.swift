@@ -18,6 +18,8 @@ struct Target {
     var configPath: String
     /// The context's impersonation session, when its token is the one in use.
     var impersonation: ClientContexts.Impersonation?
+    /// Whether a token or a server from flags or the environment stands in for the context's.
+    var overridesContext = false
 
     var metadata: Metadata { token.map(ClientConnection.bearer) ?? [:] }
 
@@ -39,15 +41,15 @@ struct Target {
         let name = context ?? contexts.currentContext
         var chosen = name.flatMap { contexts.contexts[$0] }
         if let context, chosen == nil {
-            throw ValidationError("no context named \"\(context)\"; see `spctl config get-contexts`")
+            throw StandardError.failure("no context named \"\(context)\"; see `spctl config get-contexts`")
         }
         let resolvedServer = server ?? environment["SPCTL_SERVER"] ?? chosen?.server
         guard let resolvedServer else {
-            throw ValidationError("no server: start platform-server once (it creates a context), run `spctl login --server host:port --token ...`, or pass --server")
+            throw StandardError.failure("no server: start platform-server once (it creates a context), run `spctl login --server host:port --token ...`, or pass --server")
         }
         if let name, let impersonation = chosen?.impersonation, impersonation.expireTime <= now {
             try ImpersonationNotice.drop(context: name, configPath: path)
-            ImpersonationNotice.say("impersonation of \(impersonation.tenantDisplayName) expired at \(ImpersonationNotice.clockTime(impersonation.expireTime)); context \"\(name)\" uses its own credential again")
+            StandardError.say("impersonation of \(impersonation.tenantDisplayName) expired at \(ImpersonationNotice.clockTime(impersonation.expireTime)); context \"\(name)\" uses its own credential again")
             chosen?.impersonation = nil
         }
         // Another server than the context's gets neither its TLS settings nor its credentials.
@@ -61,7 +63,8 @@ struct Target {
             server: resolvedServer, token: resolvedToken,
             tls: tlsAsked || (serverIsTheContexts && chosen?.usesTLS == true),
             caFile: caFile ?? (serverIsTheContexts ? chosen?.caFile : nil),
-            contextName: name, configPath: path, impersonation: impersonation)
+            contextName: name, configPath: path, impersonation: impersonation,
+            overridesContext: override != nil || !serverIsTheContexts)
     }
 
     func connect<Result: Sendable>(_ body: (ClientConnection.Client, Metadata) async throws -> Result) async throws -> Result {

@@ -57,8 +57,7 @@ struct TwilioCommand: ParsableCommand {
             let (status, body) = try Self.send(request)
             print(body)
             guard status == 200 else {
-                FileHandle.standardError.write(Data("error: the bridge answered HTTP \(status)\n".utf8))
-                throw ExitCode(1)
+                throw StandardError.failure("the bridge answered HTTP \(status)")
             }
         }
 
@@ -78,7 +77,7 @@ struct TwilioCommand: ParsableCommand {
             do {
                 return try outcome.get()
             } catch {
-                throw ValidationError("cannot reach the bridge at \(request.url!.absoluteString): \(error.localizedDescription); is twilio-bridge running?")
+                throw StandardError.failure("cannot reach the bridge at \(request.url!.absoluteString): \(error.localizedDescription); is twilio-bridge running?")
             }
         }
     }
@@ -111,7 +110,7 @@ struct TwilioCommand: ParsableCommand {
 
         func run() throws {
             let sid = callSid ?? TwilioCommand.sid("CA")
-            FileHandle.standardError.write(Data("CallSid: \(sid)\n".utf8))
+            StandardError.say("CallSid: \(sid)")
             try bridge.post(TwilioCallbackURLs.incomingCallPath, [
                 ("CallSid", sid), ("AccountSid", TwilioCommand.sid("AC")), ("From", bridge.from), ("To", bridge.to),
                 ("CallStatus", "ringing"), ("Direction", "inbound"),

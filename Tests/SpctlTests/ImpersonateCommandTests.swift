@@ -38,6 +38,12 @@ struct ImpersonateCommandTests {
             let chained = try await spctl("impersonate", "acme", "--reason", "again")
             #expect(chained.status != 0)
             #expect(chained.output.contains("already viewing as Acme Detailing"))
+            // A token from the environment would stand in for the session: stop refuses rather
+            // than report nothing to stop while the session lives on.
+            let hidden = try await spctl.run(["impersonate", "stop"], environment: ["SPCTL_TOKEN": platform.ownerToken])
+            #expect(hidden.status == 1, "\(hidden.output)")
+            #expect(hidden.output.contains("SPCTL_TOKEN or SPCTL_SERVER stands in for the context's credentials"))
+            #expect(try spctl.contexts().contexts["test"]?.impersonation != nil, "the session stays in the context")
 
             let stopped = try await spctl("impersonate", "stop")
             #expect(stopped.status == 0, "\(stopped.output)")
@@ -50,6 +56,9 @@ struct ImpersonateCommandTests {
             #expect(owner.output.contains("ROLE_PLATFORM_OWNER"))
             #expect(!owner.output.contains("viewing as"))
             #expect(try await spctl("impersonate", "stop").output.contains("not impersonating"))
+            let overridden = try await spctl.run(["impersonate", "acme", "--reason", "ticket 4712"], environment: ["SPCTL_TOKEN": platform.ownerToken])
+            #expect(overridden.status == 1, "\(overridden.output)")
+            #expect(try await platform.impersonation(platform.ownerToken).list(.init()).sessions.count == 1, "no session started")
         }
     }
 

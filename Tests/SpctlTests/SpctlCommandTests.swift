@@ -21,10 +21,11 @@ struct SpctlCommandTests {
             try await run(arguments, environment: environment)
         }
 
-        func run(_ arguments: [String], environment: [String: String] = [:]) async throws -> PythonOracle.Result {
+        func run(_ arguments: [String], environment: [String: String] = [:], separatingStandardError: Bool = false) async throws -> PythonOracle.Result {
             try await ProcessRunner.run(
                 RepositoryPaths.executable("spctl").path, arguments,
-                environment: ["XDG_CONFIG_HOME": configHome.path, "SPCTL_SERVER": "", "SPCTL_TOKEN": ""].merging(environment) { $1 })
+                environment: ["XDG_CONFIG_HOME": configHome.path, "SPCTL_SERVER": "", "SPCTL_TOKEN": ""].merging(environment) { $1 },
+                separatingStandardError: separatingStandardError)
         }
     }
 
@@ -139,6 +140,17 @@ struct SpctlCommandTests {
             let archive = try Data(contentsOf: URL(fileURLWithPath: whole))
             let mode = try FileManager.default.attributesOfItem(atPath: whole)[.posixPermissions] as? NSNumber
             #expect(mode?.intValue == 0o600, "customer data is its owner's to read")
+            let asJSON = try await spctl.run(
+                ["export", "download", name, "--to", directory.appendingPathComponent("json.zip").path, "-o", "json"] + auth, separatingStandardError: true)
+            #expect(asJSON.status == 0, "\(asJSON.errors)")
+            let saved = try JSONSerialization.jsonObject(with: Data(asJSON.output.utf8)) as? [String: Any]
+            #expect(saved?["path"] as? String == directory.appendingPathComponent("json.zip").path)
+            #expect((saved?["sha256"] as? String)?.count == 64)
+            #expect(asJSON.errors.contains("downloading ["), "progress stays on stderr")
+            let nowhere = try await spctl.run(["export", "download", name, "--to", "/nonexistent-dir/acme.zip"] + auth)
+            #expect(nowhere.status == 1, "a failure, not a usage error: \(nowhere.output)")
+            #expect(nowhere.output.contains("error: cannot create /nonexistent-dir/acme.zip.part"))
+            #expect(!nowhere.output.contains("USAGE"))
 
             // A download that broke off resumes from what it saved.
             let resumed = directory.appendingPathComponent("resumed.zip").path
@@ -248,6 +260,14 @@ struct SpctlCommandTests {
                 #expect(ran.status == 0, "\(command): \(ran.output)")
             }
 
+            let scripted = try await spctl.run([
+                "concierge", "new", "--no-input", "--yes", "--name", "Blue Sky Pets", "--telephony", "none", "-o", "json",
+            ] + auth, separatingStandardError: true)
+            #expect(scripted.status == 0, "\(scripted.errors)")
+            let response = try JSONSerialization.jsonObject(with: Data(scripted.output.utf8)) as? [String: Any]
+            #expect((response?["tenant"] as? [String: Any])?["name"] as? String == "tenants/blue-sky-pets", "stdout is the response alone")
+            #expect(scripted.errors.contains("Tenant:   tenants/blue-sky-pets"), "the review goes to stderr")
+
             let missing = try await spctl.run(["concierge", "new", "--no-input", "--yes", "--slug", "nameless"] + auth)
             #expect(missing.status != 0)
             #expect(missing.output.contains("Business name is required"))
@@ -352,8 +372,9 @@ struct SpctlCommandTests {
             #expect(denied.output.contains("reason: invalid_token"))
 
             let nowhere = try await spctl("tenants", "list")
-            #expect(nowhere.status != 0)
-            #expect(nowhere.output.contains("no server"))
+            #expect(nowhere.status == 1, "a failure, not a usage error (64)")
+            #expect(nowhere.output.contains("error: no server"))
+            #expect(!nowhere.output.contains("USAGE"))
         }
     }
 

@@ -7,11 +7,15 @@ public enum PythonOracle {
 
     public struct Result: Sendable {
         public let status: Int32
+        /// stdout and stderr together, in the order written; only stdout when they were kept apart.
         public let output: String
+        /// stderr, when it was kept apart from stdout.
+        public let errors: String
 
-        public init(status: Int32, output: String) {
+        public init(status: Int32, output: String, errors: String = "") {
             self.status = status
             self.output = output
+            self.errors = errors
         }
     }
 
@@ -42,32 +46,44 @@ public enum RepositoryPaths {
 
 /// Runs a process to completion, without blocking a concurrency thread while it runs.
 public enum ProcessRunner {
-    public static func run(_ executable: String, _ arguments: [String], environment: [String: String] = [:], input: String? = nil) async throws -> PythonOracle.Result {
+    /// `separatingStandardError` keeps stderr apart, to check what stdout alone carries.
+    public static func run(
+        _ executable: String, _ arguments: [String], environment: [String: String] = [:], input: String? = nil,
+        separatingStandardError: Bool = false
+    ) async throws -> PythonOracle.Result {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         let output = Pipe()
+        let errors = separatingStandardError ? Pipe() : output
         process.standardOutput = output
-        process.standardError = output
+        process.standardError = errors
         let stdin = Pipe()
         process.standardInput = stdin
         let (exited, exit) = AsyncStream.makeStream(of: Void.self)
         process.terminationHandler = { _ in exit.finish() }
         // Read on a dispatch thread: a blocking read on the cooperative pool (two threads on a
         // two-core machine) could starve the in-process server the child is talking to.
-        let reader = output.fileHandleForReading
-        let collected = Task {
-            await withCheckedContinuation { continuation in
-                DispatchQueue.global().async { continuation.resume(returning: Self.readToEnd(reader.fileDescriptor)) }
-            }
-        }
+        let collected = Self.collect(output)
+        let collectedErrors = separatingStandardError ? Self.collect(errors) : nil
         try process.run()
         if let input { stdin.fileHandleForWriting.write(Data(input.utf8)) }
         try? stdin.fileHandleForWriting.close()
         for await _ in exited {}
         let data = await collected.value
-        return PythonOracle.Result(status: process.terminationStatus, output: String(decoding: data, as: UTF8.self))
+        let errorData = await collectedErrors?.value ?? Data()
+        return PythonOracle.Result(
+            status: process.terminationStatus, output: String(decoding: data, as: UTF8.self), errors: String(decoding: errorData, as: UTF8.self))
+    }
+
+    private static func collect(_ pipe: Pipe) -> Task<Data, Never> {
+        let reader = pipe.fileHandleForReading
+        return Task {
+            await withCheckedContinuation { continuation in
+                DispatchQueue.global().async { continuation.resume(returning: Self.readToEnd(reader.fileDescriptor)) }
+            }
+        }
     }
 
     /// Reads until end of file, retrying reads a signal interrupts (a child's exit, say), which
