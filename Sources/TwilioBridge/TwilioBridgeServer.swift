@@ -4,6 +4,7 @@ import Hummingbird
 import Logging
 import RPCRuntime
 import ServiceLifecycle
+import ServiceProAPI
 
 /// The bridge: an HTTP server for Twilio's webhooks, its client to the platform, and the spool
 /// drainer, run together under one ServiceGroup.

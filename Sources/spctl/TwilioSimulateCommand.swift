@@ -4,6 +4,7 @@ import Foundation
 import FoundationNetworking
 #endif
 import RPCRuntime
+import ServiceProAPI
 import TwilioBridge
 
 /// `spctl twilio simulate`: posts real-shaped, signed Twilio webhooks to a bridge and prints the

@@ -39,8 +39,11 @@ struct ConciergeTests {
         ConciergeService.Client(wrapping: platform.client)
     }
 
-    static func numbers(_ base: String) -> TwilioNumberProvisioner {
-        TwilioNumberProvisioner(accountSID: FakeTwilioNumbers.accountSID, authToken: FakeTwilioNumbers.authToken, apiURL: base)
+    static let bridgeURL = "https://bridge.shine.example"
+
+    static func numbers(_ base: String, webhookBaseURL: String? = bridgeURL) -> TwilioNumberProvisioner {
+        TwilioNumberProvisioner(
+            accountSID: FakeTwilioNumbers.accountSID, authToken: FakeTwilioNumbers.authToken, apiURL: base, webhookBaseURL: webhookBaseURL)
     }
 
     /// Rows the tenant has in every table a create writes.
@@ -123,6 +126,12 @@ struct ConciergeTests {
                 let again = try await Self.concierge(platform).createConciergeTenant(create, metadata: owner)
                 #expect(again == first)
                 #expect(twilio.owned.count == 1, "one number bought")
+                // Bought with the bridge's webhooks set, so its first call and text reach the platform.
+                let purchase = try #require(twilio.purchases.first)
+                #expect(purchase["VoiceUrl"] == Self.bridgeURL + "/twilio/voice/incoming")
+                #expect(purchase["SmsUrl"] == Self.bridgeURL + "/sms")
+                #expect(purchase["StatusCallback"] == Self.bridgeURL + "/twilio/status")
+                #expect(purchase["VoiceMethod"] == "POST" && purchase["SmsMethod"] == "POST" && purchase["StatusCallbackMethod"] == "POST")
 
                 // Twilio names a number in at most 64 characters; a long business name is cut to fit.
                 var long = Self.request("long-name", mode: .provisionNumber)
@@ -143,6 +152,29 @@ struct ConciergeTests {
             #expect(refused?.reason == "number_provisioning_unavailable")
             let left = try await Self.traces(platform, "shine")
             #expect(left == 0)
+        }
+    }
+
+    @Test("without the bridge's public URL, a number that could not be reached is not bought", arguments: TestBackend.available)
+    func provisioningWithoutWebhooks(backend: TestBackend) async throws {
+        try await FakeTwilioNumbers.with { twilio, base in
+            for webhookBaseURL in [nil, "bridge.shine.example"] {
+                try await TestPlatform.with(backend, concierge: ConciergeSettings(numbers: Self.numbers(base, webhookBaseURL: webhookBaseURL))) { platform in
+                    for validateOnly in [true, false] {
+                        var request = Self.request("shine", mode: .provisionNumber)
+                        request.review.validateOnly = validateOnly
+                        let refused = await failure {
+                            try await Self.concierge(platform).createConciergeTenant(request, metadata: platform.metadata(platform.ownerToken))
+                        }
+                        #expect(refused?.code == .failedPrecondition)
+                        #expect(refused?.reason == "number_webhooks_unconfigured")
+                        #expect(refused?.message.contains("SERVICEPRO_TWILIO_WEBHOOK_URL") == true)
+                    }
+                    let left = try await Self.traces(platform, "shine")
+                    #expect(left == 0)
+                }
+            }
+            #expect(twilio.requests.isEmpty, "nothing searched, nothing bought")
         }
     }
 

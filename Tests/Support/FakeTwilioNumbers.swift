@@ -15,6 +15,8 @@ public final class FakeTwilioNumbers: Sendable {
         var owned: [String: String] = [:]
         var released: [String] = []
         var requests: [String] = []
+        /// The form of each purchase.
+        var purchases: [[String: String]] = []
         var counter = 0
     }
 
@@ -31,6 +33,7 @@ public final class FakeTwilioNumbers: Sendable {
     public var released: [String] { state.withLock { $0.released } }
     /// "METHOD path" of every request.
     public var requests: [String] { state.withLock { $0.requests } }
+    public var purchases: [[String: String]] { state.withLock { $0.purchases } }
 
     public static func with<Result: Sendable>(
         purchaseDelay: Duration = .zero,
@@ -99,6 +102,7 @@ public final class FakeTwilioNumbers: Sendable {
             state.counter += 1
             let sid = "PN" + String(format: "%032x", state.counter)
             state.owned[sid] = number
+            state.purchases.append(form)
             return sid
         }
         return Self.json(.created, #"{"sid": "\#(sid)", "phone_number": "\#(number)", "friendly_name": "\#(form["FriendlyName"] ?? "")"}"#)

@@ -103,6 +103,14 @@ struct PlatformServerCommand: AsyncParsableCommand {
         return settings
     }
 
+    /// Numbers bought for new tenants point at the in-process bridge's public URL unless
+    /// SERVICEPRO_TWILIO_WEBHOOK_URL names another.
+    func concierge() -> ConciergeSettings {
+        var settings = ConciergeSettings.fromEnvironment()
+        if settings.numbers?.webhookBaseURL == nil { settings.numbers?.webhookBaseURL = twilioPublicURL }
+        return settings
+    }
+
     func hostAndPort() throws -> HostPort {
         try Self.hostAndPort(listen, option: "--listen", example: "127.0.0.1:50051")
     }
@@ -150,7 +158,7 @@ struct PlatformServerCommand: AsyncParsableCommand {
             billing: billing(),
             exports: ExportSettings(directory: exportsDirectory, archiveLifetime: Double(exportLifetimeDays) * 86_400),
             outbox: try .fromEnvironment(),
-            concierge: .fromEnvironment())
+            concierge: concierge())
         let server = try await PlatformServer.start(configuration, logger: logger)
         logger.info("platform-server listening", metadata: ["address": "\(listen)", "store": "\(store == nil ? "sqlite" : "postgres")"])
         // A group stops its services in reverse: the bridge finishes before the platform it calls.

@@ -3,30 +3,52 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import RPCRuntime
+import ServiceProAPI
 
 /// Twilio's REST API for numbers: search AvailablePhoneNumbers, buy through
-/// IncomingPhoneNumbers, release with a DELETE.
+/// IncomingPhoneNumbers, release with a DELETE. A number is bought with the bridge's webhooks
+/// already set, so its first call or text reaches the platform.
 public struct TwilioNumberProvisioner: NumberProvisioner {
     public static let defaultAPIURL = "https://api.twilio.com"
 
     let accountSID: String
     let authToken: String
     let apiURL: String
+    /// The bridge's public base URL, e.g. `https://bridge.example.com`: where a bought number's
+    /// calls, texts and status callbacks go. Nothing is bought without it.
+    public var webhookBaseURL: String?
     var api = ProviderAPI(name: "Twilio")
 
-    public init(accountSID: String, authToken: String, apiURL: String = defaultAPIURL) {
+    public init(accountSID: String, authToken: String, apiURL: String = defaultAPIURL, webhookBaseURL: String? = nil) {
         self.accountSID = accountSID
         self.authToken = authToken
         self.apiURL = apiURL
+        self.webhookBaseURL = webhookBaseURL
     }
 
-    /// From TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and SERVICEPRO_TWILIO_API_URL; nil without credentials.
+    /// From TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, SERVICEPRO_TWILIO_API_URL and
+    /// SERVICEPRO_TWILIO_WEBHOOK_URL; nil without credentials.
     public static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) -> TwilioNumberProvisioner? {
         guard let sid = environment["TWILIO_ACCOUNT_SID"], !sid.isEmpty,
               let token = environment["TWILIO_AUTH_TOKEN"], !token.isEmpty
         else { return nil }
         let url = environment["SERVICEPRO_TWILIO_API_URL"].flatMap { $0.isEmpty ? nil : $0 } ?? defaultAPIURL
-        return TwilioNumberProvisioner(accountSID: sid, authToken: token, apiURL: url)
+        let webhooks = environment["SERVICEPRO_TWILIO_WEBHOOK_URL"].flatMap { $0.isEmpty ? nil : $0 }
+        return TwilioNumberProvisioner(accountSID: sid, authToken: token, apiURL: url, webhookBaseURL: webhooks)
+    }
+
+    /// The bridge's routes a bought number is pointed at.
+    private func webhooks() throws -> TwilioCallbackURLs {
+        guard let base = webhookBaseURL, let url = URL(string: base), ["https", "http"].contains(url.scheme ?? ""), url.host != nil else {
+            throw ServiceError.failedPrecondition(
+                reason: "number_webhooks_unconfigured",
+                message: "a bought number needs the Twilio bridge's public URL for its calls and texts: set SERVICEPRO_TWILIO_WEBHOOK_URL (e.g. https://bridge.example.com), or --twilio-public-url with --twilio-listen")
+        }
+        return TwilioCallbackURLs(base: base)
+    }
+
+    public func checkCanProvision() throws {
+        _ = try webhooks()
     }
 
     private struct AvailableNumbers: Decodable {
@@ -40,6 +62,7 @@ public struct TwilioNumberProvisioner: NumberProvisioner {
     }
 
     public func provision(areaCode: String?, countryCode: String, friendlyName: String) async throws -> ProvisionedNumber {
+        let webhooks = try webhooks()
         var query = "SmsEnabled=true&VoiceEnabled=true&PageSize=1"
         if let areaCode { query += "&AreaCode=\(areaCode)" }
         let available: AvailableNumbers = try await send(.GET, "/AvailablePhoneNumbers/\(countryCode)/Local.json?\(query)", form: nil)
@@ -51,6 +74,9 @@ public struct TwilioNumberProvisioner: NumberProvisioner {
         // Twilio takes a friendly name of at most 64 characters and refuses the purchase otherwise.
         let bought: IncomingNumber = try await send(.POST, "/IncomingPhoneNumbers.json", form: [
             ("PhoneNumber", candidate.phoneNumber), ("FriendlyName", String(friendlyName.prefix(64))),
+            ("VoiceUrl", webhooks.base + TwilioCallbackURLs.incomingCallPath), ("VoiceMethod", "POST"),
+            ("SmsUrl", webhooks.base + TwilioCallbackURLs.smsPath), ("SmsMethod", "POST"),
+            ("StatusCallback", webhooks.status), ("StatusCallbackMethod", "POST"),
         ])
         return ProvisionedNumber(sid: bought.sid, phoneNumber: bought.phoneNumber)
     }

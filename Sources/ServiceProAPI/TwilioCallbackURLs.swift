@@ -1,6 +1,5 @@
-import ServiceProAPI
-
-/// The bridge's webhook paths, and the URLs TwiML tells Twilio to call next.
+/// The bridge's webhook paths, and the URLs TwiML tells Twilio to call next. The platform uses
+/// them too, to point the numbers it buys at the bridge.
 ///
 /// The platform names the next step abstractly (a `VoiceCallback`: a route and an attempt) so it
 /// never needs the bridge's address; this is where that becomes a URL. The attempt travels as the
