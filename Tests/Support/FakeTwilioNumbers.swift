@@ -17,6 +17,8 @@ public final class FakeTwilioNumbers: Sendable {
         var requests: [String] = []
         /// The form of each purchase.
         var purchases: [[String: String]] = []
+        /// Purchases still to be made and then answered with a 500, as if the answer were lost.
+        var answersToLose = 0
         var counter = 0
     }
 
@@ -35,6 +37,9 @@ public final class FakeTwilioNumbers: Sendable {
     public var requests: [String] { state.withLock { $0.requests } }
     public var purchases: [[String: String]] { state.withLock { $0.purchases } }
 
+    /// Makes the next `count` purchases, then answers each with a 500.
+    public func loseAnswers(_ count: Int) { state.withLock { $0.answersToLose = count } }
+
     public static func with<Result: Sendable>(
         purchaseDelay: Duration = .zero,
         _ body: (FakeTwilioNumbers, String) async throws -> Result
@@ -48,6 +53,9 @@ public final class FakeTwilioNumbers: Sendable {
             fake.available(request, areaCode: request.uri.queryParameters.get("AreaCode"))
         }
         router.post("\(account)/IncomingPhoneNumbers.json") { request, _ in await fake.buy(request) }
+        router.get("\(account)/IncomingPhoneNumbers.json") { request, _ in
+            fake.owned(request, phoneNumber: request.uri.queryParameters.get("PhoneNumber").map { String($0) })
+        }
         router.delete("\(account)/IncomingPhoneNumbers/:file") { request, context in
             fake.release(request, file: context.parameters.get("file") ?? "")
         }
@@ -98,14 +106,27 @@ public final class FakeTwilioNumbers: Sendable {
         guard (form["FriendlyName"] ?? "").count <= 64 else {
             return Self.json(.badRequest, #"{"code": 22116, "message": "FriendlyName is too long.", "status": 400}"#)
         }
-        let sid = state.withLock { state -> String in
+        let (sid, loseAnswer) = state.withLock { state -> (String, Bool) in
             state.counter += 1
             let sid = "PN" + String(format: "%032x", state.counter)
             state.owned[sid] = number
             state.purchases.append(form)
-            return sid
+            defer { state.answersToLose = max(0, state.answersToLose - 1) }
+            return (sid, state.answersToLose > 0)
+        }
+        if loseAnswer {
+            return Self.json(.internalServerError, #"{"code": 20500, "message": "Internal Server Error", "status": 500}"#)
         }
         return Self.json(.created, #"{"sid": "\#(sid)", "phone_number": "\#(number)", "friendly_name": "\#(form["FriendlyName"] ?? "")"}"#)
+    }
+
+    /// The account's numbers, filtered by `PhoneNumber` as Twilio filters them.
+    private func owned(_ request: Request, phoneNumber: String?) -> Response {
+        record(request)
+        guard authorized(request) else { return Self.unauthorized }
+        let numbers = state.withLock { $0.owned }.filter { phoneNumber == nil || $0.value == phoneNumber }.sorted { $0.key < $1.key }
+        let items = numbers.map { #"{"sid": "\#($0.key)", "phone_number": "\#($0.value)"}"# }.joined(separator: ", ")
+        return Self.json(.ok, #"{"incoming_phone_numbers": [\#(items)], "page": 0, "page_size": 50}"#)
     }
 
     private func release(_ request: Request, file: String) -> Response {

@@ -61,6 +61,10 @@ public struct TwilioNumberProvisioner: NumberProvisioner {
         var phoneNumber: String
     }
 
+    private struct IncomingNumbers: Decodable {
+        var incomingPhoneNumbers: [IncomingNumber]
+    }
+
     public func provision(areaCode: String?, countryCode: String, friendlyName: String) async throws -> ProvisionedNumber {
         let webhooks = try webhooks()
         var query = "SmsEnabled=true&VoiceEnabled=true&PageSize=1"
@@ -72,13 +76,28 @@ public struct TwilioNumberProvisioner: NumberProvisioner {
                 message: "Twilio has no local number\(areaCode.map { " in area code \($0)" } ?? "") in \(countryCode); try another area code")
         }
         // Twilio takes a friendly name of at most 64 characters and refuses the purchase otherwise.
-        let bought: IncomingNumber = try await send(.POST, "/IncomingPhoneNumbers.json", form: [
-            ("PhoneNumber", candidate.phoneNumber), ("FriendlyName", String(friendlyName.prefix(64))),
-            ("VoiceUrl", webhooks.base + TwilioCallbackURLs.incomingCallPath), ("VoiceMethod", "POST"),
-            ("SmsUrl", webhooks.base + TwilioCallbackURLs.smsPath), ("SmsMethod", "POST"),
-            ("StatusCallback", webhooks.status), ("StatusCallbackMethod", "POST"),
-        ])
+        let bought: IncomingNumber
+        do {
+            bought = try await send(.POST, "/IncomingPhoneNumbers.json", form: [
+                ("PhoneNumber", candidate.phoneNumber), ("FriendlyName", String(friendlyName.prefix(64))),
+                ("VoiceUrl", webhooks.base + TwilioCallbackURLs.incomingCallPath), ("VoiceMethod", "POST"),
+                ("SmsUrl", webhooks.base + TwilioCallbackURLs.smsPath), ("SmsMethod", "POST"),
+                ("StatusCallback", webhooks.status), ("StatusCallbackMethod", "POST"),
+            ])
+        } catch let error as ServiceError where error.code == .unavailable {
+            // A purchase whose answer was lost (a timeout, a 5xx) may have gone through: then the
+            // account owns the number, and it is this create's. Otherwise a retry would buy a
+            // second one while the first went on being billed, unknown to the platform.
+            let owned: IncomingNumbers? = try? await send(.GET, "/IncomingPhoneNumbers.json?PhoneNumber=\(Self.queryEscaped(candidate.phoneNumber))", form: nil)
+            guard let number = owned?.incomingPhoneNumbers.first(where: { $0.phoneNumber == candidate.phoneNumber }) else { throw error }
+            bought = number
+        }
         return ProvisionedNumber(sid: bought.sid, phoneNumber: bought.phoneNumber)
+    }
+
+    /// `+` means a space in a query: E.164's plus sign is sent as `%2B`.
+    private static func queryEscaped(_ value: String) -> String {
+        value.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? value
     }
 
     public func release(_ number: ProvisionedNumber) async throws {
