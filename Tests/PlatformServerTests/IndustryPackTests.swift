@@ -349,6 +349,37 @@ struct IndustryPackTests {
         }
     }
 
+    @Test("a new pack's menu replaces the earlier pack's on the lines that still play it, not a menu the tenant wrote", arguments: TestBackend.available)
+    func newPackMenuFollows(backend: TestBackend) async throws {
+        let catalog = try IndustryPackCatalog.bundled()
+        let generic = try #require(catalog.pack(id: "generic"))
+        let lawn = try #require(catalog.pack(id: "lawn_care"))
+        try #require(generic.ivrMenu != lawn.ivrMenu)
+        let custom = IvrMenu.with {
+            $0.greeting = "Hi from the mower."
+            $0.options = [.with { $0.digit = "1"; $0.action = .speakToSomeone; $0.prompt = "Press 1 for us." }]
+        }
+        try await TestPlatform.with(backend) { platform in
+            try await platform.createTenant("green", displayName: "Green Acres", tier: .pro)
+            try await platform.database.withTenant("green") { tx in
+                try await PhoneConfigRecords.insert(.with { $0.phoneNumber = "+19185550151"; $0.ivrMode = .ivr }, id: "main", sealedSIPPassword: nil, tx)
+                try await PhoneConfigRecords.insert(
+                    .with { $0.phoneNumber = "+19185550152"; $0.ivrMode = .ivr; $0.ivrMenu = custom }, id: "own", sealedSIPPassword: nil, tx)
+            }
+            _ = try await Self.apply(generic, to: "green", tier: .pro, platform)
+            func menus() async throws -> [String: IvrMenu] {
+                let configs = try await platform.database.withTenant("green") { try await PhoneConfigRecords.all($0.base) }
+                return Dictionary(uniqueKeysWithValues: configs.map { ($0.id, $0.config.ivrMenu) })
+            }
+            #expect(try await menus()["main"] == generic.ivrMenu)
+            let summary = try await Self.apply(lawn, to: "green", tier: .pro, platform)
+            #expect(summary.added.contains { $0.kind == .ivrMenu }, "the summary says the menu changed")
+            let after = try await menus()
+            #expect(after["main"] == lawn.ivrMenu, "callers hear what the summary says")
+            #expect(after["own"] == custom)
+        }
+    }
+
     // MARK: Helpers
 
     static func apply(_ pack: IndustryPack, to tenant: String, tier: PlanCatalog.Tier, _ platform: TestPlatform) async throws -> AppliedPackSummary {

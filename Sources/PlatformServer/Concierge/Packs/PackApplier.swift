@@ -27,6 +27,9 @@ import ServiceProAPI
 ///   replaced: it is skipped as NOT_IN_PLAN, so an upgrade and a second apply bring it in.
 ///
 /// Nothing is ever deleted: an item of an earlier pack that the new one lacks stays.
+///
+/// The pack's IVR menu also goes on the tenant's phone configs whose menu nobody chose
+/// (``applyIvrMenu(_:replacing:_:now:)``).
 enum PackApplier {
     /// What the merge rules do with one item.
     enum Decision: Equatable, Sendable {
@@ -37,11 +40,16 @@ enum PackApplier {
 
     /// Applies `pack` to the transaction's tenant, whose plan is `tier`, and reports what it
     /// added and what it skipped, in the pack's order.
+    ///
+    /// Call routing caches phone configs: after the transaction commits, the caller refreshes it
+    /// (as PhoneConfigHandler's `onChange` does), since the pack's menu may have gone on them.
     static func apply(_ pack: IndustryPack, tier: PlanCatalog.Tier, _ tx: TenantTransaction, now: Date) async throws -> AppliedPackSummary {
         // Two applies at once must not both find an item missing and both add it.
         try await tx.serialize("pack-merge")
         let stored = try await PackItemRecords.all(tx)
         let held = Dictionary(stored.map { (ItemID($0.kind, $0.key), $0) }, uniquingKeysWith: { first, _ in first })
+        // The menu an earlier pack left, untouched: phone configs playing it follow the new pack.
+        let earlierMenu = held[ItemID(.ivrMenu, "")].flatMap { $0.isTenantEdited ? nil : try? $0.decoded(IvrMenu.self) }
         var summary = AppliedPackSummary.with {
             $0.industryPack = pack.name
             $0.version = pack.version
@@ -58,6 +66,7 @@ enum PackApplier {
             }
             summary.report(item, decision)
         }
+        try await applyIvrMenu(pack, replacing: earlierMenu, tx, now: now)
         return summary
     }
 
@@ -72,18 +81,18 @@ enum PackApplier {
 
     /// Gives the tenant's phone configs the pack's IVR menu, placeholders and all (calls fill them
     /// in), where nobody chose a menu: the config has none (or one without options, which plays the
-    /// default), or still has the standard menu the platform puts on IVR numbers. A menu anyone
-    /// wrote is left alone, as edited items are. Returns the names of the configs changed.
-    ///
-    /// Call routing caches phone configs: after the transaction commits, the caller refreshes it
-    /// (as PhoneConfigHandler's `onChange` does) when any config changed.
+    /// default), still has the standard menu the platform puts on IVR numbers, or plays the menu
+    /// an earlier pack left (`earlierMenu`), as pack items the tenant never touched follow the new
+    /// pack. A menu anyone wrote is left alone, as edited items are. Returns the names of the
+    /// configs changed.
     @discardableResult
-    static func applyIvrMenu(_ pack: IndustryPack, _ tx: TenantTransaction, now: Date) async throws -> [String] {
+    static func applyIvrMenu(_ pack: IndustryPack, replacing earlierMenu: IvrMenu? = nil, _ tx: TenantTransaction, now: Date) async throws -> [String] {
         guard pack.hasIvrMenu else { return [] }
         var changed: [String] = []
         for stored in try await tx.select(from: "phone_configs").map(PhoneConfigRecords.stored(from:)) {
             let current = stored.config.ivrMenu
-            guard current.options.isEmpty || current == .standard, current != pack.ivrMenu else { continue }
+            let unchosen = current.options.isEmpty || current == .standard || current == earlierMenu
+            guard unchosen, current != pack.ivrMenu else { continue }
             var config = stored.config
             config.ivrMenu = pack.ivrMenu
             let updated = try await PhoneConfigRecords.update(

@@ -99,7 +99,6 @@ public struct ConciergeHandler: ConciergeServiceHandler {
         }
         try faults.fail(.phoneConfig)
         let applied = try await PackApplier.apply(plan.pack, tier: plan.tier, tx, now: now)
-        try await PackApplier.applyIvrMenu(plan.pack, tx, now: now)
         let phoneConfig = try await PhoneConfigRecords.find(id: ConciergePlanCheck.phoneConfigID, tx)?.config
         try faults.fail(.industryPack)
         return (applied, phoneConfig)
@@ -159,10 +158,7 @@ public struct ConciergeHandler: ConciergeServiceHandler {
         }
         let apply: @Sendable (TenantTransaction) async throws -> AppliedPackSummary = { tx in
             guard let tenant = try await TenantRecords.find(tx) else { throw ServiceError.notFound(request.name) }
-            let now = Date()
-            let summary = try await PackApplier.apply(pack, tier: tenant.planTier.catalogTier, tx, now: now)
-            try await PackApplier.applyIvrMenu(pack, tx, now: now)
-            return summary
+            return try await PackApplier.apply(pack, tier: tenant.planTier.catalogTier, tx, now: Date())
         }
         if request.validateOnly {
             return try await RolledBack.run(database, .tenant(tenantID)) { try await apply(TenantTransaction(tenantID: tenantID, base: $0)) }
