@@ -306,6 +306,23 @@ struct ConciergeTests {
             let links = try await platform.database.transaction(.platform) { try await $0.first("SELECT COUNT(*) AS n FROM login_links WHERE tenant_id = 'shine'")!.int("n") }
             #expect(links == 1)
 
+            // A request id is its caller's own: another operator's request with the same id is a
+            // request of its own, whose link goes out in its own messages.
+            let staff = platform.metadata(try await platform.token(role: .platformStaff, tenant: "root"))
+            let other = try await Self.concierge(platform).sendOnboarding(send, metadata: staff)
+            #expect(Set(other.messages.map(\.name)).isDisjoint(with: queued.messages.map(\.name)))
+            let bodies = try await platform.database.transaction(.platform) { tx in
+                try await tx.query("SELECT body FROM outbox_messages WHERE tenant_id = 'shine'").map { try $0.string("body") }
+            }
+            let linkIDs = try await platform.database.transaction(.platform) { tx in
+                try await tx.query("SELECT link_id FROM login_links WHERE tenant_id = 'shine'").map { try $0.string("link_id") }
+            }
+            #expect(bodies.count == 4)
+            #expect(linkIDs.count == 2)
+            for linkID in linkIDs {
+                #expect(bodies.filter { $0.contains("token=spl_\(linkID)_") }.count == 2, "each link is sent, by email and text")
+            }
+
             // Addresses the outbox could not mail are refused by name, not blamed on a field the request lacks.
             for address in ["ops@shine.example.", "<dana@shine.example>", "a@b@shine.example"] {
                 let override = await failure {

@@ -4,7 +4,10 @@ import ServiceProAPI
 
 /// Queues a new business's onboarding email and text in the outbox, in one transaction with the
 /// login link it may carry: the worker delivers them, and a retry with the same request_id
-/// queues nothing twice (each message's dedupe key is derived from it).
+/// queues nothing twice (the idempotency record is written in the same transaction). The
+/// messages carry no dedupe key of their own: one derived from the request id would make another
+/// caller's request with the same id, or a retry after its record's day, mint a link and then
+/// find the first request's messages in its place, and send nothing.
 public struct OnboardingSender: Sendable {
     let database: any Database
     let linkBaseURL: String
@@ -24,7 +27,6 @@ public struct OnboardingSender: Sendable {
             if !channels.contains(channel) { channels.append(channel) }
         }
         let chosen = channels
-        let requestID = request.requestID.isEmpty ? UUID().uuidString : request.requestID
         return try await database.withTenant(tenantID) { tx in
             try await IdempotencyRecords.once(tx, method: "SendOnboarding", requestID: request.requestID) {
                 guard let tenant = try await TenantRecords.find(tx) else { throw ServiceError.notFound(request.name) }
@@ -53,8 +55,8 @@ public struct OnboardingSender: Sendable {
                 for channel in chosen {
                     let draft: OutboxDraft = channel == .email
                         ? .email(to: email, subject: "Welcome to ServicePro, \(tenant.displayName)", body: Self.email(tenant, link: link),
-                                 purpose: "onboarding", dedupeKey: "onboarding/\(requestID)/email")
-                        : .sms(to: phone, body: Self.text(tenant, link: link), purpose: "onboarding", dedupeKey: "onboarding/\(requestID)/sms")
+                                 purpose: "onboarding")
+                        : .sms(to: phone, body: Self.text(tenant, link: link), purpose: "onboarding")
                     messages.append(try await OutboxRecords.enqueue(draft, tx))
                 }
                 try await AuditLog.record(tx, context: context, resource: request.name, details: [
