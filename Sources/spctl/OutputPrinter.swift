@@ -1,21 +1,21 @@
 import Foundation
 import SwiftProtobuf
 
-/// Prints responses as JSON (proto field names) or as a table: one row per item for listings,
-/// one `field  value` row per field otherwise.
+/// Prints responses as JSON (proto field names, proto enum names) or as a table: one row per item
+/// for listings, one `field  value` row per field otherwise. Tables follow the proto's field order
+/// and print enum values by the short names flags take (`OutputSchema`), and times to the second.
 struct OutputPrinter {
     var format: OutputFormat
 
     func print(_ message: some SwiftProtobuf.Message) throws {
         var options = JSONEncodingOptions()
         options.preserveProtoFieldNames = true
-        let json = try message.jsonUTF8Data(options: options)
+        let json = try JSONSerialization.jsonObject(with: try message.jsonUTF8Data(options: options))
         switch format {
         case .json:
-            try Self.printJSON(try JSONSerialization.jsonObject(with: json))
+            try Self.printJSON(json)
         case .table:
-            let object = try JSONSerialization.jsonObject(with: json) as? [String: Any] ?? [:]
-            Swift.print(Self.table(object), terminator: "")
+            Swift.print(Self.table(json as? [String: Any] ?? [:], type: type(of: message).protoMessageName), terminator: "")
         }
     }
 
@@ -25,55 +25,79 @@ struct OutputPrinter {
         Swift.print(String(decoding: pretty, as: UTF8.self))
     }
 
-    static func table(_ object: [String: Any]) -> String {
-        // A listing is a response of one list and its paging fields; a resource that happens to
-        // hold a list (an export's entity counts) prints field by field.
-        let lists = object.filter { $0.value is [[String: Any]] }
-        let paging: Set<String> = ["next_page_token", "total_size"]
-        if lists.count == 1, let (key, items) = lists.first, let rows = items as? [[String: Any]],
-           object.keys.allSatisfy({ $0 == key || paging.contains($0) }) {
-            var text = listTable(rows)
+    /// Paging fields beside a listing's items.
+    private static let paging: Set<String> = ["next_page_token", "total_size"]
+
+    /// `object`, a message of `type` (its full proto name) as JSON.
+    static func table(_ object: [String: Any], type: String) -> String {
+        let fields = fields(of: type, in: object)
+        // A listing is a response of one list of messages and its paging fields; a resource that
+        // happens to hold a list (an export's entity counts) prints field by field.
+        let lists = fields.filter { $0.repeated && $0.message != nil }
+        if lists.count == 1, let list = lists.first, fields.allSatisfy({ $0.name == list.name || paging.contains($0.name) }) {
+            var text = listTable(object[list.name] as? [[String: Any]] ?? [], type: list.message!)
             if let next = object["next_page_token"] as? String, !next.isEmpty {
                 text += "\n(more: --page-token \(next))\n"
             }
             return text
         }
-        if object.isEmpty, lists.isEmpty { return "(empty)\n" }
-        let rows = flatten(object, prefix: "").sorted { $0.0 < $1.0 }.map { [$0.0, $0.1] }
-        return render(header: ["FIELD", "VALUE"], rows: rows)
+        let rows = flatten(object, fields: fields, prefix: "").map { [$0.0, $0.1] }
+        return rows.isEmpty ? "(empty)\n" : render(header: ["FIELD", "VALUE"], rows: rows)
     }
 
-    private static func listTable(_ items: [[String: Any]]) -> String {
+    /// One column per field any item sets, in proto order; nested messages and lists are left to
+    /// `get` or `-o json`, and so is the etag, which only updates need.
+    private static func listTable(_ items: [[String: Any]], type: String) -> String {
         guard !items.isEmpty else { return "(none)\n" }
-        var columns: [String] = []
-        for item in items {
-            for key in item.keys.sorted() where !(item[key] is [String: Any]) && !(item[key] is [Any]) && !columns.contains(key) {
-                columns.append(key)
+        let candidates = OutputSchema.messages[type] ?? Set(items.flatMap(\.keys)).sorted().map { OutputField($0) }
+        let columns = candidates.filter { field in
+            field.message == nil && !field.repeated && field.name != "etag"
+                && items.contains { item in item[field.name].map { !($0 is [String: Any]) && !($0 is [Any]) } ?? false }
+        }
+        let rows = items.map { item in columns.map { describe(item[$0.name], as: $0) } }
+        return render(header: columns.map { $0.name.uppercased() }, rows: rows)
+    }
+
+    /// The fields of a message of `type`: the schema's, or, for a message it does not know, the
+    /// keys `object` has, sorted.
+    private static func fields(of type: String, in object: [String: Any]) -> [OutputField] {
+        if let known = OutputSchema.messages[type] { return known }
+        return object.keys.sorted().map { OutputField($0, repeated: object[$0] is [Any]) }
+    }
+
+    /// `field.subfield` rows for the fields `object` sets, nested messages spelled out.
+    private static func flatten(_ object: [String: Any], fields: [OutputField], prefix: String) -> [(String, String)] {
+        fields.flatMap { field -> [(String, String)] in
+            guard let value = object[field.name] else { return [] }
+            if let nested = value as? [String: Any], !field.repeated {
+                return flatten(nested, fields: Self.fields(of: field.message ?? "", in: nested), prefix: prefix + field.name + ".")
             }
-        }
-        // The resource name first, then the rest alphabetically.
-        columns.sort { ($0 == "name" ? "" : $0) < ($1 == "name" ? "" : $1) }
-        let rows = items.map { item in columns.map { describe(item[$0]) } }
-        return render(header: columns.map { $0.uppercased() }, rows: rows)
-    }
-
-    private static func flatten(_ object: [String: Any], prefix: String) -> [(String, String)] {
-        object.flatMap { key, value -> [(String, String)] in
-            if let nested = value as? [String: Any] { return flatten(nested, prefix: prefix + key + ".") }
-            return [(prefix + key, describe(value))]
+            return [(prefix + field.name, describe(value, as: field))]
         }
     }
 
-    private static func describe(_ value: Any?) -> String {
+    private static func describe(_ value: Any?, as field: OutputField) -> String {
         switch value {
         case nil: return ""
-        case let string as String: return string
-        case let objects as [[String: Any]]:
-            return objects.map { item in item.keys.sorted().map { "\($0)=\(describe(item[$0]))" }.joined(separator: " ") }.joined(separator: "; ")
-        case let array as [Any]: return array.map { describe($0) }.joined(separator: ",")
+        case let items as [[String: Any]]:
+            return items.map { item in
+                fields(of: field.message ?? "", in: item).compactMap { inner in
+                    item[inner.name].map { "\(inner.name)=\(describe($0, as: inner))" }
+                }.joined(separator: " ")
+            }.joined(separator: "; ")
+        case let array as [Any]: return array.map { describe($0, as: field.element) }.joined(separator: ",")
+        case let string as String:
+            if let enumType = field.enumType { return OutputSchema.enumValues[enumType]?[string] ?? string }
+            return field.time ? toTheSecond(string) : string
         case let number as NSNumber: return number.stringValue
         default: return "\(value!)"
         }
+    }
+
+    /// `2026-11-28T03:17:38.408334017Z` as `2026-11-28T03:17:38Z`: a table is read, not parsed.
+    private static func toTheSecond(_ time: String) -> String {
+        guard let dot = time.firstIndex(of: "."), time.hasSuffix("Z") else { return time }
+        return String(time[..<dot]) + "Z"
     }
 
     private static func render(header: [String], rows: [[String]]) -> String {
@@ -87,4 +111,27 @@ struct OutputPrinter {
             }.joined(separator: "   ")
         }.joined(separator: "\n") + "\n"
     }
+}
+
+/// How one field prints; `OutputSchema` lists them for every message a command answers with.
+struct OutputField: Sendable {
+    let name: String
+    let repeated: Bool
+    /// A Timestamp: printed to the second.
+    let time: Bool
+    /// The full proto name of a message field's type.
+    let message: String?
+    /// The full proto name of an enum field's type.
+    let enumType: String?
+
+    init(_ name: String, repeated: Bool = false, time: Bool = false, message: String? = nil, enum enumType: String? = nil) {
+        self.name = name
+        self.repeated = repeated
+        self.time = time
+        self.message = message
+        self.enumType = enumType
+    }
+
+    /// How each value of a repeated field prints.
+    var element: OutputField { OutputField(name, time: time, message: message, enum: enumType) }
 }

@@ -37,7 +37,13 @@ struct SpctlCommandTests {
             let list = try await spctl("tenants", "list", auth[0], auth[1], auth[2], auth[3])
             #expect(list.status == 0, "\(list.output)")
             #expect(list.output.contains("Clean Machine"))
-            #expect(list.output.contains("NAME"))
+            // Columns in the proto's order, enums by their short names, times to the second, no etag.
+            let lines = list.output.split(separator: "\n")
+            #expect(lines.first?.split(separator: " ", omittingEmptySubsequences: true).prefix(3) == ["NAME", "SLUG", "DISPLAY_NAME"], "\(list.output)")
+            #expect(!list.output.contains("ETAG"))
+            let root = lines.first { $0.hasPrefix("tenants/root") }.map { $0.split(separator: " ", omittingEmptySubsequences: true) } ?? []
+            #expect(root.contains("elite") && root.contains("active"), "\(root)")
+            #expect(root.contains { $0.wholeMatch(of: /\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ/) != nil }, "\(root)")
 
             let created = try await spctl("tenants", "create", "--tenant-id", "acme", "--tenant.display-name", "Acme Lawn",
                                          "--tenant.contact.phone", "+19185550100", "-o", "json", auth[0], auth[1], auth[2], auth[3])
@@ -73,17 +79,19 @@ struct SpctlCommandTests {
             let billing = ["--name", "tenants/acme/billing"]
             let shown = try await spctl.run(["billing", "get"] + billing + auth)
             #expect(shown.status == 0, "\(shown.output)")
-            #expect(shown.output.contains("PLAN_TIER_STARTER"))
-            #expect(shown.output.contains("TENANT_STATUS_TRIALING"))
-            #expect(shown.output.contains("FEATURE_SMS,FEATURE_CALL_FORWARDING,FEATURE_DATA_EXPORT"))
+            // Enum values print as the short names flags take.
+            let record = Self.fieldTable(shown.output)
+            #expect(record["tier"] == "starter")
+            #expect(record["status"] == "trialing")
+            #expect(record["features"] == "sms,call-forwarding,data-export")
 
             let plans = try await spctl.run(["plans", "list"] + auth)
             #expect(plans.output.contains("plans/elite"))
 
             let upgraded = try await spctl.run(["billing", "change-plan", "--tier", "pro"] + billing + auth)
             #expect(upgraded.status == 0, "\(upgraded.output)")
-            #expect(upgraded.output.contains("PLAN_TIER_PRO"))
-            #expect(upgraded.output.contains("FEATURE_IVR"))
+            #expect(Self.fieldTable(upgraded.output)["billing.tier"] == "pro")
+            #expect(Self.fieldTable(upgraded.output)["billing.features"]?.split(separator: ",").contains("ivr") == true)
 
             let suspended = try await spctl.run(["billing", "set-status", "--status", "suspended", "--reason", "card expired"] + billing + auth)
             #expect(suspended.status == 0, "\(suspended.output)")
@@ -128,7 +136,7 @@ struct SpctlCommandTests {
             try await platform.exportWorker().runOnce()
             let status = try await spctl.run(["export", "status", name, "--wait"] + auth)
             #expect(status.status == 0, "\(status.output)")
-            #expect(status.output.contains("EXPORT_JOB_STATE_SUCCEEDED"))
+            #expect(Self.fieldTable(status.output)["state"] == "succeeded")
             #expect(status.output.contains("exporting [##############################] 100%"))
 
             let directory = spctl.configHome
@@ -280,6 +288,16 @@ struct SpctlCommandTests {
             #expect(taken.status != 0)
             #expect(taken.output.contains("ALREADY_EXISTS"))
         }
+    }
+
+    /// A `FIELD  VALUE` table as a dictionary.
+    static func fieldTable(_ output: String) -> [String: String] {
+        var fields: [String: String] = [:]
+        for line in output.split(separator: "\n") {
+            guard let gap = line.range(of: "   ") else { continue }
+            fields[String(line[..<gap.lowerBound])] = line[gap.upperBound...].trimmingCharacters(in: .whitespaces)
+        }
+        return fields
     }
 
     /// `a "b c" d` → `["a", "b c", "d"]`: what a shell makes of a pasted command.

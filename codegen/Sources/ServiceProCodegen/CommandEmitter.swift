@@ -3,7 +3,8 @@ import SwiftProtobuf
 import SwiftProtobufPluginLibrary
 
 /// Emits the spctl command tree: one file per resource group (`spctl tenants list|get|...`),
-/// enum argument parsing, and the list of groups the hand-written root command mounts.
+/// enum argument parsing, the list of groups the hand-written root command mounts, and how
+/// responses print (`OutputSchemaEmitter`).
 struct CommandEmitter {
     let namer: SwiftProtobufNamer
     /// Flags reach this deep into nested request messages; deeper fields are set with --json.
@@ -81,6 +82,7 @@ struct CommandEmitter {
         }
         files.append(("GeneratedCommands.swift", emitTree(roots)))
         files.append(("EnumArguments.swift", emitEnumArguments()))
+        files.append(("OutputSchema.swift", OutputSchemaEmitter.emit(services: services)))
         return files
     }
 
