@@ -187,6 +187,38 @@ struct TenancyTests {
         }
     }
 
+    @Test("fields the server sets are ignored in requests: a resource read and sent back changes none of them", arguments: TestBackend.available)
+    func outputOnlyFields(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            let tenants = platform.tenants(platform.ownerToken)
+            let past = Google_Protobuf_Timestamp(date: Date(timeIntervalSince1970: 946_684_800))
+            let created = try await tenants.createTenant(.with {
+                $0.tenantID = "acme"
+                $0.tenant = .with { $0.displayName = "Acme"; $0.createTime = past; $0.updateTime = past }
+            })
+            #expect(abs(created.createTime.date.timeIntervalSinceNow) < 60, "the server's time, not the request's")
+            var sentBack = created
+            sentBack.city = "Tulsa"
+            sentBack.createTime = past
+            let updated = try await tenants.updateTenant(.with {
+                $0.tenant = sentBack
+                $0.updateMask = .init(protoPaths: ["city"])
+            })
+            #expect(updated.city == "Tulsa")
+            #expect(updated.createTime == created.createTime)
+            // Naming one in the mask is refused, as for any field an update cannot change.
+            let masked = await failure {
+                try await tenants.updateTenant(.with { $0.tenant = sentBack; $0.updateMask = .init(protoPaths: ["create_time"]) })
+            }
+            #expect(masked?.fields == ["update_mask"])
+            // The pipeline clears them before any handler runs (`output_only`), whatever the handler does.
+            var request = CreateTenantRequest.with { $0.tenant = sentBack }
+            request.normalize()
+            #expect(!request.tenant.hasCreateTime && !request.tenant.hasUpdateTime)
+            #expect(request.tenant.city == "Tulsa")
+        }
+    }
+
     @Test("a retried create with the same request_id returns the first result", arguments: TestBackend.available)
     func idempotentCreate(backend: TestBackend) async throws {
         try await TestPlatform.with(backend) { platform in

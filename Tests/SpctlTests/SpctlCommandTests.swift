@@ -328,6 +328,9 @@ struct SpctlCommandTests {
         }
         let generated = try await spctl("tenants", "list", "--help")
         #expect(generated.output.contains("--json-file"), "generated commands still take a whole request")
+        let create = try await spctl("tenants", "create", "--help")
+        #expect(create.output.contains("--tenant.display-name"))
+        #expect(!create.output.contains("--tenant.create-time"), "no flag for what the server sets")
     }
 
     @Test("set-context: a CA file means TLS, and --tls false drops it")

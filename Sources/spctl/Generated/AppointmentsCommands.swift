@@ -54,12 +54,6 @@ struct AppointmentsCommands: AsyncParsableCommand {
         @Option(name: .customLong("appointment.external-id"), help: "The appointment's id in a partner's system, for syncing. Unique within the tenant when set.")
         var appointmentExternalID: String?
 
-        @Option(name: .customLong("appointment.create-time"), help: "(RFC 3339 time)")
-        var appointmentCreateTime: String?
-
-        @Option(name: .customLong("appointment.update-time"), help: "(RFC 3339 time)")
-        var appointmentUpdateTime: String?
-
         @Option(name: .customLong("appointment.etag"), help: "Changes whenever the appointment changes; send it back on update to detect conflicts.")
         var appointmentEtag: String?
 
@@ -79,8 +73,6 @@ struct AppointmentsCommands: AsyncParsableCommand {
             if let value = appointmentAddress { request.appointment.address = value }
             if let value = appointmentNotes { request.appointment.notes = value }
             if let value = appointmentExternalID { request.appointment.externalID = value }
-            if let value = appointmentCreateTime { request.appointment.createTime = try CLIValue.timestamp(value, flag: "appointment.create-time") }
-            if let value = appointmentUpdateTime { request.appointment.updateTime = try CLIValue.timestamp(value, flag: "appointment.update-time") }
             if let value = appointmentEtag { request.appointment.etag = value }
             if let value = requestID { request.requestID = value }
             try await call.unary(request) { client, request, metadata in
@@ -198,12 +190,6 @@ struct AppointmentsCommands: AsyncParsableCommand {
         @Option(name: .customLong("appointment.external-id"), help: "The appointment's id in a partner's system, for syncing. Unique within the tenant when set.")
         var appointmentExternalID: String?
 
-        @Option(name: .customLong("appointment.create-time"), help: "(RFC 3339 time)")
-        var appointmentCreateTime: String?
-
-        @Option(name: .customLong("appointment.update-time"), help: "(RFC 3339 time)")
-        var appointmentUpdateTime: String?
-
         @Option(name: .customLong("appointment.etag"), help: "Changes whenever the appointment changes; send it back on update to detect conflicts.")
         var appointmentEtag: String?
 
@@ -221,8 +207,6 @@ struct AppointmentsCommands: AsyncParsableCommand {
             if let value = appointmentAddress { request.appointment.address = value }
             if let value = appointmentNotes { request.appointment.notes = value }
             if let value = appointmentExternalID { request.appointment.externalID = value }
-            if let value = appointmentCreateTime { request.appointment.createTime = try CLIValue.timestamp(value, flag: "appointment.create-time") }
-            if let value = appointmentUpdateTime { request.appointment.updateTime = try CLIValue.timestamp(value, flag: "appointment.update-time") }
             if let value = appointmentEtag { request.appointment.etag = value }
             if let value = updateMask { request.updateMask = CLIValue.fieldMask(value) }
             try await call.unary(request) { client, request, metadata in

@@ -45,12 +45,6 @@ struct CustomersCommands: AsyncParsableCommand {
         @Option(name: .customLong("customer.external-id"), help: "The customer's id in a partner's system, for syncing. Unique within the tenant when set.")
         var customerExternalID: String?
 
-        @Option(name: .customLong("customer.create-time"), help: "(RFC 3339 time)")
-        var customerCreateTime: String?
-
-        @Option(name: .customLong("customer.update-time"), help: "(RFC 3339 time)")
-        var customerUpdateTime: String?
-
         @Option(name: .customLong("customer.etag"), help: "Changes whenever the customer changes; send it back on update to detect conflicts.")
         var customerEtag: String?
 
@@ -67,8 +61,6 @@ struct CustomersCommands: AsyncParsableCommand {
             if let value = customerEmail { request.customer.email = value }
             if let value = customerNotes { request.customer.notes = value }
             if let value = customerExternalID { request.customer.externalID = value }
-            if let value = customerCreateTime { request.customer.createTime = try CLIValue.timestamp(value, flag: "customer.create-time") }
-            if let value = customerUpdateTime { request.customer.updateTime = try CLIValue.timestamp(value, flag: "customer.update-time") }
             if let value = customerEtag { request.customer.etag = value }
             if let value = requestID { request.requestID = value }
             try await call.unary(request) { client, request, metadata in
@@ -173,12 +165,6 @@ struct CustomersCommands: AsyncParsableCommand {
         @Option(name: .customLong("customer.external-id"), help: "The customer's id in a partner's system, for syncing. Unique within the tenant when set.")
         var customerExternalID: String?
 
-        @Option(name: .customLong("customer.create-time"), help: "(RFC 3339 time)")
-        var customerCreateTime: String?
-
-        @Option(name: .customLong("customer.update-time"), help: "(RFC 3339 time)")
-        var customerUpdateTime: String?
-
         @Option(name: .customLong("customer.etag"), help: "Changes whenever the customer changes; send it back on update to detect conflicts.")
         var customerEtag: String?
 
@@ -193,8 +179,6 @@ struct CustomersCommands: AsyncParsableCommand {
             if let value = customerEmail { request.customer.email = value }
             if let value = customerNotes { request.customer.notes = value }
             if let value = customerExternalID { request.customer.externalID = value }
-            if let value = customerCreateTime { request.customer.createTime = try CLIValue.timestamp(value, flag: "customer.create-time") }
-            if let value = customerUpdateTime { request.customer.updateTime = try CLIValue.timestamp(value, flag: "customer.update-time") }
             if let value = customerEtag { request.customer.etag = value }
             if let value = updateMask { request.updateMask = CLIValue.fieldMask(value) }
             try await call.unary(request) { client, request, metadata in

@@ -42,14 +42,8 @@ struct InvoicesCommands: AsyncParsableCommand {
         @Option(name: .customLong("invoice.currency-code"), help: "ISO 4217, e.g. \"USD\". Required on create.")
         var invoiceCurrencyCode: String?
 
-        @Option(name: .customLong("invoice.subtotal-cents"), help: "Output only: the sum of the line amounts.")
-        var invoiceSubtotalCents: Int64?
-
         @Option(name: .customLong("invoice.tax-cents"), help: "")
         var invoiceTaxCents: Int64?
-
-        @Option(name: .customLong("invoice.total-cents"), help: "Output only: subtotal plus tax.")
-        var invoiceTotalCents: Int64?
 
         @Option(name: .customLong("invoice.status"), help: "DRAFT when unset on create. Only drafts may change their lines.")
         var invoiceStatus: InvoiceStatus?
@@ -69,12 +63,6 @@ struct InvoicesCommands: AsyncParsableCommand {
         @Option(name: .customLong("invoice.external-id"), help: "The invoice's id in a partner's system, for syncing. Unique within the tenant when set.")
         var invoiceExternalID: String?
 
-        @Option(name: .customLong("invoice.create-time"), help: "(RFC 3339 time)")
-        var invoiceCreateTime: String?
-
-        @Option(name: .customLong("invoice.update-time"), help: "(RFC 3339 time)")
-        var invoiceUpdateTime: String?
-
         @Option(name: .customLong("invoice.etag"), help: "Changes whenever the invoice changes; send it back on update to detect conflicts.")
         var invoiceEtag: String?
 
@@ -90,17 +78,13 @@ struct InvoicesCommands: AsyncParsableCommand {
             if let value = invoiceAppointment { request.invoice.appointment = value }
             if let value = invoiceInvoiceNumber { request.invoice.invoiceNumber = value }
             if let value = invoiceCurrencyCode { request.invoice.currencyCode = value }
-            if let value = invoiceSubtotalCents { request.invoice.subtotalCents = value }
             if let value = invoiceTaxCents { request.invoice.taxCents = value }
-            if let value = invoiceTotalCents { request.invoice.totalCents = value }
             if let value = invoiceStatus { request.invoice.status = value }
             if let value = invoiceIssueTime { request.invoice.issueTime = try CLIValue.timestamp(value, flag: "invoice.issue-time") }
             if let value = invoiceDueTime { request.invoice.dueTime = try CLIValue.timestamp(value, flag: "invoice.due-time") }
             if let value = invoicePaidTime { request.invoice.paidTime = try CLIValue.timestamp(value, flag: "invoice.paid-time") }
             if let value = invoiceNotes { request.invoice.notes = value }
             if let value = invoiceExternalID { request.invoice.externalID = value }
-            if let value = invoiceCreateTime { request.invoice.createTime = try CLIValue.timestamp(value, flag: "invoice.create-time") }
-            if let value = invoiceUpdateTime { request.invoice.updateTime = try CLIValue.timestamp(value, flag: "invoice.update-time") }
             if let value = invoiceEtag { request.invoice.etag = value }
             if let value = requestID { request.requestID = value }
             try await call.unary(request) { client, request, metadata in
@@ -198,14 +182,8 @@ struct InvoicesCommands: AsyncParsableCommand {
         @Option(name: .customLong("invoice.currency-code"), help: "ISO 4217, e.g. \"USD\". Required on create.")
         var invoiceCurrencyCode: String?
 
-        @Option(name: .customLong("invoice.subtotal-cents"), help: "Output only: the sum of the line amounts.")
-        var invoiceSubtotalCents: Int64?
-
         @Option(name: .customLong("invoice.tax-cents"), help: "")
         var invoiceTaxCents: Int64?
-
-        @Option(name: .customLong("invoice.total-cents"), help: "Output only: subtotal plus tax.")
-        var invoiceTotalCents: Int64?
 
         @Option(name: .customLong("invoice.status"), help: "DRAFT when unset on create. Only drafts may change their lines.")
         var invoiceStatus: InvoiceStatus?
@@ -225,12 +203,6 @@ struct InvoicesCommands: AsyncParsableCommand {
         @Option(name: .customLong("invoice.external-id"), help: "The invoice's id in a partner's system, for syncing. Unique within the tenant when set.")
         var invoiceExternalID: String?
 
-        @Option(name: .customLong("invoice.create-time"), help: "(RFC 3339 time)")
-        var invoiceCreateTime: String?
-
-        @Option(name: .customLong("invoice.update-time"), help: "(RFC 3339 time)")
-        var invoiceUpdateTime: String?
-
         @Option(name: .customLong("invoice.etag"), help: "Changes whenever the invoice changes; send it back on update to detect conflicts.")
         var invoiceEtag: String?
 
@@ -244,17 +216,13 @@ struct InvoicesCommands: AsyncParsableCommand {
             if let value = invoiceAppointment { request.invoice.appointment = value }
             if let value = invoiceInvoiceNumber { request.invoice.invoiceNumber = value }
             if let value = invoiceCurrencyCode { request.invoice.currencyCode = value }
-            if let value = invoiceSubtotalCents { request.invoice.subtotalCents = value }
             if let value = invoiceTaxCents { request.invoice.taxCents = value }
-            if let value = invoiceTotalCents { request.invoice.totalCents = value }
             if let value = invoiceStatus { request.invoice.status = value }
             if let value = invoiceIssueTime { request.invoice.issueTime = try CLIValue.timestamp(value, flag: "invoice.issue-time") }
             if let value = invoiceDueTime { request.invoice.dueTime = try CLIValue.timestamp(value, flag: "invoice.due-time") }
             if let value = invoicePaidTime { request.invoice.paidTime = try CLIValue.timestamp(value, flag: "invoice.paid-time") }
             if let value = invoiceNotes { request.invoice.notes = value }
             if let value = invoiceExternalID { request.invoice.externalID = value }
-            if let value = invoiceCreateTime { request.invoice.createTime = try CLIValue.timestamp(value, flag: "invoice.create-time") }
-            if let value = invoiceUpdateTime { request.invoice.updateTime = try CLIValue.timestamp(value, flag: "invoice.update-time") }
             if let value = invoiceEtag { request.invoice.etag = value }
             if let value = updateMask { request.updateMask = CLIValue.fieldMask(value) }
             try await call.unary(request) { client, request, metadata in

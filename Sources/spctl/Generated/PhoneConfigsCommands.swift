@@ -48,9 +48,6 @@ struct PhoneConfigsCommands: AsyncParsableCommand {
         @Option(name: .customLong("phone-config.sip-password"), help: "Input only: the SIP credential's password. Encrypted at rest and never returned, not even to the bridge. Name `sip_password` in update_mask to change it; an empty value clears it.")
         var phoneConfigSipPassword: String?
 
-        @Option(name: .customLong("phone-config.sip-password-set"), help: "Output only: whether a SIP password is stored.")
-        var phoneConfigSipPasswordSet: Bool?
-
         @Option(name: .customLong("phone-config.ivr-mode"), help: "How inbound calls are answered. IVR needs FEATURE_IVR and AI_VOICE needs FEATURE_AI_VOICE in the tenant's plan: setting either without it is FAILED_PRECONDITION `feature_not_in_plan`.")
         var phoneConfigIvrMode: IvrMode?
 
@@ -59,18 +56,6 @@ struct PhoneConfigsCommands: AsyncParsableCommand {
 
         @Option(name: .customLong("phone-config.ivr-menu.greeting"), help: "Spoken first, e.g. \"Thanks for calling {{business_name}}.\" The greeting and prompts may say {{business_name}}; menus are kept as written and filled in when a call plays them.")
         var phoneConfigIvrMenuGreeting: String?
-
-        @Option(name: .customLong("phone-config.ivr-mode-label"), help: "Output only: the mode as admin lists show it, e.g. \"Simple\", \"IVR\", \"AI Voice (Beta)\".")
-        var phoneConfigIvrModeLabel: String?
-
-        @Option(name: .customLong("phone-config.beta-badge"), help: "Output only: true when the mode is still in beta (AI_VOICE), so lists can show a badge.")
-        var phoneConfigBetaBadge: Bool?
-
-        @Option(name: .customLong("phone-config.create-time"), help: "(RFC 3339 time)")
-        var phoneConfigCreateTime: String?
-
-        @Option(name: .customLong("phone-config.update-time"), help: "(RFC 3339 time)")
-        var phoneConfigUpdateTime: String?
 
         @Option(name: .customLong("phone-config.etag"), help: "Changes whenever the config changes; send it back on update and delete to detect conflicts.")
         var phoneConfigEtag: String?
@@ -95,14 +80,9 @@ struct PhoneConfigsCommands: AsyncParsableCommand {
             if let value = phoneConfigSipDomain { request.phoneConfig.sipDomain = value }
             if let value = phoneConfigSipUsername { request.phoneConfig.sipUsername = value }
             if let value = phoneConfigSipPassword { request.phoneConfig.sipPassword = value }
-            if let value = phoneConfigSipPasswordSet { request.phoneConfig.sipPasswordSet = value }
             if let value = phoneConfigIvrMode { request.phoneConfig.ivrMode = value }
             if let value = phoneConfigForwardNumber { request.phoneConfig.forwardNumber = value }
             if let value = phoneConfigIvrMenuGreeting { request.phoneConfig.ivrMenu.greeting = value }
-            if let value = phoneConfigIvrModeLabel { request.phoneConfig.ivrModeLabel = value }
-            if let value = phoneConfigBetaBadge { request.phoneConfig.betaBadge = value }
-            if let value = phoneConfigCreateTime { request.phoneConfig.createTime = try CLIValue.timestamp(value, flag: "phone-config.create-time") }
-            if let value = phoneConfigUpdateTime { request.phoneConfig.updateTime = try CLIValue.timestamp(value, flag: "phone-config.update-time") }
             if let value = phoneConfigEtag { request.phoneConfig.etag = value }
             if let value = phoneConfigAutoReplyDisabled { request.phoneConfig.autoReply.disabled = value }
             if let value = phoneConfigAutoReplyText { request.phoneConfig.autoReply.text = value }
@@ -230,9 +210,6 @@ struct PhoneConfigsCommands: AsyncParsableCommand {
         @Option(name: .customLong("phone-config.sip-password"), help: "Input only: the SIP credential's password. Encrypted at rest and never returned, not even to the bridge. Name `sip_password` in update_mask to change it; an empty value clears it.")
         var phoneConfigSipPassword: String?
 
-        @Option(name: .customLong("phone-config.sip-password-set"), help: "Output only: whether a SIP password is stored.")
-        var phoneConfigSipPasswordSet: Bool?
-
         @Option(name: .customLong("phone-config.ivr-mode"), help: "How inbound calls are answered. IVR needs FEATURE_IVR and AI_VOICE needs FEATURE_AI_VOICE in the tenant's plan: setting either without it is FAILED_PRECONDITION `feature_not_in_plan`.")
         var phoneConfigIvrMode: IvrMode?
 
@@ -241,18 +218,6 @@ struct PhoneConfigsCommands: AsyncParsableCommand {
 
         @Option(name: .customLong("phone-config.ivr-menu.greeting"), help: "Spoken first, e.g. \"Thanks for calling {{business_name}}.\" The greeting and prompts may say {{business_name}}; menus are kept as written and filled in when a call plays them.")
         var phoneConfigIvrMenuGreeting: String?
-
-        @Option(name: .customLong("phone-config.ivr-mode-label"), help: "Output only: the mode as admin lists show it, e.g. \"Simple\", \"IVR\", \"AI Voice (Beta)\".")
-        var phoneConfigIvrModeLabel: String?
-
-        @Option(name: .customLong("phone-config.beta-badge"), help: "Output only: true when the mode is still in beta (AI_VOICE), so lists can show a badge.")
-        var phoneConfigBetaBadge: Bool?
-
-        @Option(name: .customLong("phone-config.create-time"), help: "(RFC 3339 time)")
-        var phoneConfigCreateTime: String?
-
-        @Option(name: .customLong("phone-config.update-time"), help: "(RFC 3339 time)")
-        var phoneConfigUpdateTime: String?
 
         @Option(name: .customLong("phone-config.etag"), help: "Changes whenever the config changes; send it back on update and delete to detect conflicts.")
         var phoneConfigEtag: String?
@@ -275,14 +240,9 @@ struct PhoneConfigsCommands: AsyncParsableCommand {
             if let value = phoneConfigSipDomain { request.phoneConfig.sipDomain = value }
             if let value = phoneConfigSipUsername { request.phoneConfig.sipUsername = value }
             if let value = phoneConfigSipPassword { request.phoneConfig.sipPassword = value }
-            if let value = phoneConfigSipPasswordSet { request.phoneConfig.sipPasswordSet = value }
             if let value = phoneConfigIvrMode { request.phoneConfig.ivrMode = value }
             if let value = phoneConfigForwardNumber { request.phoneConfig.forwardNumber = value }
             if let value = phoneConfigIvrMenuGreeting { request.phoneConfig.ivrMenu.greeting = value }
-            if let value = phoneConfigIvrModeLabel { request.phoneConfig.ivrModeLabel = value }
-            if let value = phoneConfigBetaBadge { request.phoneConfig.betaBadge = value }
-            if let value = phoneConfigCreateTime { request.phoneConfig.createTime = try CLIValue.timestamp(value, flag: "phone-config.create-time") }
-            if let value = phoneConfigUpdateTime { request.phoneConfig.updateTime = try CLIValue.timestamp(value, flag: "phone-config.update-time") }
             if let value = phoneConfigEtag { request.phoneConfig.etag = value }
             if let value = phoneConfigAutoReplyDisabled { request.phoneConfig.autoReply.disabled = value }
             if let value = phoneConfigAutoReplyText { request.phoneConfig.autoReply.text = value }

@@ -69,12 +69,6 @@ struct TenantsCommands: AsyncParsableCommand {
         @Option(name: .customLong("tenant.trial-end-time"), help: "When the trial ends, while the status is trialing. (RFC 3339 time)")
         var tenantTrialEndTime: String?
 
-        @Option(name: .customLong("tenant.create-time"), help: "(RFC 3339 time)")
-        var tenantCreateTime: String?
-
-        @Option(name: .customLong("tenant.update-time"), help: "(RFC 3339 time)")
-        var tenantUpdateTime: String?
-
         @Option(name: .customLong("tenant.etag"), help: "Changes whenever the tenant changes; send it back on update to detect conflicts.")
         var tenantEtag: String?
 
@@ -102,8 +96,6 @@ struct TenantsCommands: AsyncParsableCommand {
             if let value = tenantBrandingAccentColor { request.tenant.branding.accentColor = value }
             if let value = tenantInternalNotes { request.tenant.internalNotes = value }
             if let value = tenantTrialEndTime { request.tenant.trialEndTime = try CLIValue.timestamp(value, flag: "tenant.trial-end-time") }
-            if let value = tenantCreateTime { request.tenant.createTime = try CLIValue.timestamp(value, flag: "tenant.create-time") }
-            if let value = tenantUpdateTime { request.tenant.updateTime = try CLIValue.timestamp(value, flag: "tenant.update-time") }
             if let value = tenantEtag { request.tenant.etag = value }
             if let value = tenantBookingURL { request.tenant.bookingURL = value }
             if let value = requestID { request.requestID = value }
@@ -254,12 +246,6 @@ struct TenantsCommands: AsyncParsableCommand {
         @Option(name: .customLong("tenant.trial-end-time"), help: "When the trial ends, while the status is trialing. (RFC 3339 time)")
         var tenantTrialEndTime: String?
 
-        @Option(name: .customLong("tenant.create-time"), help: "(RFC 3339 time)")
-        var tenantCreateTime: String?
-
-        @Option(name: .customLong("tenant.update-time"), help: "(RFC 3339 time)")
-        var tenantUpdateTime: String?
-
         @Option(name: .customLong("tenant.etag"), help: "Changes whenever the tenant changes; send it back on update to detect conflicts.")
         var tenantEtag: String?
 
@@ -286,8 +272,6 @@ struct TenantsCommands: AsyncParsableCommand {
             if let value = tenantBrandingAccentColor { request.tenant.branding.accentColor = value }
             if let value = tenantInternalNotes { request.tenant.internalNotes = value }
             if let value = tenantTrialEndTime { request.tenant.trialEndTime = try CLIValue.timestamp(value, flag: "tenant.trial-end-time") }
-            if let value = tenantCreateTime { request.tenant.createTime = try CLIValue.timestamp(value, flag: "tenant.create-time") }
-            if let value = tenantUpdateTime { request.tenant.updateTime = try CLIValue.timestamp(value, flag: "tenant.update-time") }
             if let value = tenantEtag { request.tenant.etag = value }
             if let value = tenantBookingURL { request.tenant.bookingURL = value }
             if let value = updateMask { request.updateMask = CLIValue.fieldMask(value) }

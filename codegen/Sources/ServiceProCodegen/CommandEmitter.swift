@@ -193,7 +193,7 @@ struct CommandEmitter {
         visiting: Set<String>
     ) -> [Flag] {
         var flags: [Flag] = []
-        for field in message.fields {
+        for field in message.fields where !Self.isOutputOnly(field) {
             let names = namer.messagePropertyNames(field: field, prefixed: "", includeHasAndClear: false)
             let target = "\(swiftPath).\(names.name)"
             var long = flagPrefix + Naming.kebab(snake: field.name)
@@ -261,6 +261,12 @@ struct CommandEmitter {
             return name
         default: return nil
         }
+    }
+
+    /// Set by the server: the pipeline clears it from requests, so a flag would do nothing.
+    private static func isOutputOnly(_ field: FieldDescriptor) -> Bool {
+        field.options.hasExtensionValue(ext: Servicepro_Options_V1_Extensions_rules)
+            && field.options.getExtensionValue(ext: Servicepro_Options_V1_Extensions_rules)?.outputOnly == true
     }
 
     /// "Comment. (note)", or just "(note)" for a field without a comment.

@@ -56,6 +56,12 @@ struct ValidatorEmitter {
         if rules.trim, field.realContainingOneof != nil {
             throw GeneratorError("\(name): the trim rule is not supported on oneof members")
         }
+        if rules.outputOnly {
+            if rules.required { throw GeneratorError("\(name): an output_only field cannot be required") }
+            if field.realContainingOneof != nil || field.isMap || field.type == .bytes {
+                throw GeneratorError("\(name): the output_only rule is not supported on oneof members, maps or bytes")
+            }
+        }
         if rules.definedEnum, field.type != .enum {
             throw GeneratorError("\(name): the defined_enum rule applies to enum fields only")
         }
@@ -81,13 +87,24 @@ struct ValidatorEmitter {
         }
     }
 
-    /// Trims fields with the `trim` rule, and normalizes nested messages that can have such fields.
+    /// Clears `output_only` fields, trims fields with the `trim` rule, and normalizes nested
+    /// messages that can have such fields.
     private func emitNormalization(for field: FieldDescriptor, into out: inout SwiftSource) {
         let names = namer.messagePropertyNames(field: field, prefixed: "", includeHasAndClear: true)
         let property = "self." + names.name
         let rules =
             field.options.hasExtensionValue(ext: Servicepro_Options_V1_Extensions_rules)
             ? field.options.getExtensionValue(ext: Servicepro_Options_V1_Extensions_rules) : nil
+        if rules?.outputOnly == true {
+            if field.isRepeated {
+                out.line("\(property) = []")
+            } else if field.hasPresence {
+                out.line("self.\(names.clear)()")
+            } else {
+                out.line("\(property) = \(Self.zeroValue(field))")
+            }
+            return
+        }
         if rules?.trim == true, field.type == .string, field.realContainingOneof == nil {
             if field.isRepeated {
                 out.line("\(property) = \(property).map(FieldCheck.trimmed)")
@@ -114,13 +131,23 @@ struct ValidatorEmitter {
         }
     }
 
-    /// Whether a message has a `trim` field anywhere below it (recursion guarded).
+    /// A proto3 scalar's default, for clearing an `output_only` field without presence.
+    private static func zeroValue(_ field: FieldDescriptor) -> String {
+        switch field.type {
+        case .string: return "\"\""
+        case .bool: return "false"
+        case .enum: return ".init()"
+        default: return "0"
+        }
+    }
+
+    /// Whether a message has a `trim` or `output_only` field anywhere below it (recursion guarded).
     private static func canNeedNormalizing(_ message: Descriptor, visiting: Set<String> = []) -> Bool {
         guard !visiting.contains(message.fullName) else { return false }
         return message.fields.contains { field in
-            if field.type == .string,
-               field.options.hasExtensionValue(ext: Servicepro_Options_V1_Extensions_rules),
-               field.options.getExtensionValue(ext: Servicepro_Options_V1_Extensions_rules)?.trim == true {
+            if field.options.hasExtensionValue(ext: Servicepro_Options_V1_Extensions_rules),
+               let rules = field.options.getExtensionValue(ext: Servicepro_Options_V1_Extensions_rules),
+               rules.outputOnly || (rules.trim && field.type == .string) {
                 return true
             }
             return field.type == .message && !field.isMap && canNeedNormalizing(field.messageType, visiting: visiting.union([message.fullName]))

@@ -80,6 +80,8 @@ import Testing
          "synthetic.v1.Request.count: the max_length rule applies to string fields only"),
         ("flag", .bool, .with { $0.trim = true }, "synthetic.v1.Request.flag: the trim rule applies to string fields only"),
         ("label", .string, .with { $0.definedEnum = true }, "synthetic.v1.Request.label: the defined_enum rule applies to enum fields only"),
+        ("stamp", .string, .with { $0.outputOnly = true; $0.required = true }, "synthetic.v1.Request.stamp: an output_only field cannot be required"),
+        ("blob", .bytes, .with { $0.outputOnly = true }, "synthetic.v1.Request.blob: the output_only rule is not supported on oneof members, maps or bytes"),
     ])
     func ruleOnTheWrongKindOfFieldIsRejected(name: String, type: Google_Protobuf_FieldDescriptorProto.TypeEnum, rules: Servicepro_Options_V1_FieldRules, message: String) throws {
         var field = Synthetic.field(name, number: 1, type: type)

@@ -26,5 +26,8 @@ extension Appointment: ValidatableMessage {
         }
     }
 
-    public mutating func normalize() {}
+    public mutating func normalize() {
+        self.clearCreateTime()
+        self.clearUpdateTime()
+    }
 }

@@ -22,7 +22,11 @@ extension CreateAppointmentRequest: ValidatableMessage {
         FieldCheck.maxLength(self.requestID, 64, path + "request_id", &violations)
     }
 
-    public mutating func normalize() {}
+    public mutating func normalize() {
+        if self.hasAppointment {
+            self.appointment.normalize()
+        }
+    }
 }
 
 extension GetAppointmentRequest: ValidatableMessage {
@@ -61,7 +65,11 @@ extension ListAppointmentsResponse: ValidatableMessage {
         }
     }
 
-    public mutating func normalize() {}
+    public mutating func normalize() {
+        for index in self.appointments.indices {
+            self.appointments[index].normalize()
+        }
+    }
 }
 
 extension UpdateAppointmentRequest: ValidatableMessage {
@@ -73,7 +81,11 @@ extension UpdateAppointmentRequest: ValidatableMessage {
         FieldCheck.required(self.hasUpdateMask, path + "update_mask", &violations)
     }
 
-    public mutating func normalize() {}
+    public mutating func normalize() {
+        if self.hasAppointment {
+            self.appointment.normalize()
+        }
+    }
 }
 
 /// Implements servicepro.operations.v1.AppointmentService. The runtime has authenticated the caller, enforced the

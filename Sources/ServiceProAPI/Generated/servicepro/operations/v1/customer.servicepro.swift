@@ -20,5 +20,8 @@ extension Customer: ValidatableMessage {
         }
     }
 
-    public mutating func normalize() {}
+    public mutating func normalize() {
+        self.clearCreateTime()
+        self.clearUpdateTime()
+    }
 }

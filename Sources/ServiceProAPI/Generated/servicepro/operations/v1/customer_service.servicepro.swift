@@ -21,7 +21,11 @@ extension CreateCustomerRequest: ValidatableMessage {
         FieldCheck.maxLength(self.requestID, 64, path + "request_id", &violations)
     }
 
-    public mutating func normalize() {}
+    public mutating func normalize() {
+        if self.hasCustomer {
+            self.customer.normalize()
+        }
+    }
 }
 
 extension GetCustomerRequest: ValidatableMessage {
@@ -55,7 +59,11 @@ extension ListCustomersResponse: ValidatableMessage {
         }
     }
 
-    public mutating func normalize() {}
+    public mutating func normalize() {
+        for index in self.customers.indices {
+            self.customers[index].normalize()
+        }
+    }
 }
 
 extension UpdateCustomerRequest: ValidatableMessage {
@@ -67,7 +75,11 @@ extension UpdateCustomerRequest: ValidatableMessage {
         FieldCheck.required(self.hasUpdateMask, path + "update_mask", &violations)
     }
 
-    public mutating func normalize() {}
+    public mutating func normalize() {
+        if self.hasCustomer {
+            self.customer.normalize()
+        }
+    }
 }
 
 /// Implements servicepro.operations.v1.CustomerService. The runtime has authenticated the caller, enforced the

@@ -118,7 +118,7 @@ public nonisolated struct Invoice: @unchecked Sendable {
     set {_uniqueStorage()._currencyCode = newValue}
   }
 
-  /// Output only: the sum of the line amounts.
+  /// The sum of the line amounts.
   public var subtotalCents: Int64 {
     get {_storage._subtotalCents}
     set {_uniqueStorage()._subtotalCents = newValue}
@@ -129,7 +129,7 @@ public nonisolated struct Invoice: @unchecked Sendable {
     set {_uniqueStorage()._taxCents = newValue}
   }
 
-  /// Output only: subtotal plus tax.
+  /// Subtotal plus tax.
   public var totalCents: Int64 {
     get {_storage._totalCents}
     set {_uniqueStorage()._totalCents = newValue}
@@ -227,7 +227,7 @@ public nonisolated struct InvoiceLine: Sendable {
   /// Price of one unit in the invoice's currency, minor unit.
   public var unitPriceCents: Int64 = 0
 
-  /// Output only: quantity times unit price.
+  /// Quantity times unit price.
   public var amountCents: Int64 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()

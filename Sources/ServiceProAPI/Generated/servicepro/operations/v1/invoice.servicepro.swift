@@ -35,7 +35,15 @@ extension Invoice: ValidatableMessage {
         }
     }
 
-    public mutating func normalize() {}
+    public mutating func normalize() {
+        for index in self.lines.indices {
+            self.lines[index].normalize()
+        }
+        self.subtotalCents = 0
+        self.totalCents = 0
+        self.clearCreateTime()
+        self.clearUpdateTime()
+    }
 }
 
 extension InvoiceLine: ValidatableMessage {
@@ -44,5 +52,7 @@ extension InvoiceLine: ValidatableMessage {
         FieldCheck.maxLength(self.label, 500, path + "label", &violations)
     }
 
-    public mutating func normalize() {}
+    public mutating func normalize() {
+        self.amountCents = 0
+    }
 }

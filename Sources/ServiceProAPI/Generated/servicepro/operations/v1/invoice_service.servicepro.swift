@@ -22,7 +22,11 @@ extension CreateInvoiceRequest: ValidatableMessage {
         FieldCheck.maxLength(self.requestID, 64, path + "request_id", &violations)
     }
 
-    public mutating func normalize() {}
+    public mutating func normalize() {
+        if self.hasInvoice {
+            self.invoice.normalize()
+        }
+    }
 }
 
 extension GetInvoiceRequest: ValidatableMessage {
@@ -55,7 +59,11 @@ extension ListInvoicesResponse: ValidatableMessage {
         }
     }
 
-    public mutating func normalize() {}
+    public mutating func normalize() {
+        for index in self.invoices.indices {
+            self.invoices[index].normalize()
+        }
+    }
 }
 
 extension UpdateInvoiceRequest: ValidatableMessage {
@@ -67,7 +75,11 @@ extension UpdateInvoiceRequest: ValidatableMessage {
         FieldCheck.required(self.hasUpdateMask, path + "update_mask", &violations)
     }
 
-    public mutating func normalize() {}
+    public mutating func normalize() {
+        if self.hasInvoice {
+            self.invoice.normalize()
+        }
+    }
 }
 
 /// Implements servicepro.operations.v1.InvoiceService. The runtime has authenticated the caller, enforced the

@@ -179,7 +179,7 @@ public nonisolated struct PhoneConfig: @unchecked Sendable {
     set {_uniqueStorage()._sipPassword = newValue}
   }
 
-  /// Output only: whether a SIP password is stored.
+  /// Whether a SIP password is stored.
   public var sipPasswordSet: Bool {
     get {_storage._sipPasswordSet}
     set {_uniqueStorage()._sipPasswordSet = newValue}
@@ -209,13 +209,13 @@ public nonisolated struct PhoneConfig: @unchecked Sendable {
   /// Clears the value of `ivrMenu`. Subsequent reads from it will return its default value.
   public mutating func clearIvrMenu() {_uniqueStorage()._ivrMenu = nil}
 
-  /// Output only: the mode as admin lists show it, e.g. "Simple", "IVR", "AI Voice (Beta)".
+  /// The mode as admin lists show it, e.g. "Simple", "IVR", "AI Voice (Beta)".
   public var ivrModeLabel: String {
     get {_storage._ivrModeLabel}
     set {_uniqueStorage()._ivrModeLabel = newValue}
   }
 
-  /// Output only: true when the mode is still in beta (AI_VOICE), so lists can show a badge.
+  /// True when the mode is still in beta (AI_VOICE), so lists can show a badge.
   public var betaBadge: Bool {
     get {_storage._betaBadge}
     set {_uniqueStorage()._betaBadge = newValue}

@@ -39,10 +39,15 @@ extension PhoneConfig: ValidatableMessage {
         self.messagingServiceSid = FieldCheck.trimmed(self.messagingServiceSid)
         self.sipDomain = FieldCheck.trimmed(self.sipDomain)
         self.sipUsername = FieldCheck.trimmed(self.sipUsername)
+        self.sipPasswordSet = false
         self.forwardNumber = FieldCheck.trimmed(self.forwardNumber)
         if self.hasIvrMenu {
             self.ivrMenu.normalize()
         }
+        self.ivrModeLabel = ""
+        self.betaBadge = false
+        self.clearCreateTime()
+        self.clearUpdateTime()
         if self.hasAutoReply {
             self.autoReply.normalize()
         }

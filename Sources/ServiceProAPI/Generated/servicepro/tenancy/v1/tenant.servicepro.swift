@@ -43,6 +43,8 @@ extension Tenant: ValidatableMessage {
         if self.hasContact {
             self.contact.normalize()
         }
+        self.clearCreateTime()
+        self.clearUpdateTime()
     }
 }
 

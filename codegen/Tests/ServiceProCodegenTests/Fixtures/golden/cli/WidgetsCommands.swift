@@ -204,9 +204,6 @@ struct WidgetsCommands: AsyncParsableCommand {
         @Option(name: .customLong("widget.desk-id"), help: "The desk's id, when it sits on one.")
         var widgetDeskID: String?
 
-        @Option(name: .customLong("widget.create-time"), help: "(RFC 3339 time)")
-        var widgetCreateTime: String?
-
         @Option(name: .customLong("widget.default"), help: "The tenant's default widget. A Swift keyword: SwiftProtobuf backticks the property.")
         var widgetDefault: Bool?
 
@@ -226,7 +223,6 @@ struct WidgetsCommands: AsyncParsableCommand {
             if let value = widgetWallHeightCm { request.widget.wall.heightCm = value }
             if let value = widgetWallInstallerNote { request.widget.wall.installerNote = value }
             if let value = widgetDeskID { request.widget.deskID = value }
-            if let value = widgetCreateTime { request.widget.createTime = try CLIValue.timestamp(value, flag: "widget.create-time") }
             if let value = widgetDefault { request.widget.`default` = value }
             if let value = updateMask { request.updateMask = CLIValue.fieldMask(value) }
             try await call.unary(request) { client, request, metadata in

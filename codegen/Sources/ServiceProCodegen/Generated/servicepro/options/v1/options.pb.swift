@@ -273,6 +273,10 @@ public nonisolated struct Servicepro_Options_V1_FieldRules: Sendable {
   /// so " +19185550100 " is the number it looks like.
   public var trim: Bool = false
 
+  /// Set by the server: cleared from requests before the handler sees them, so a client that
+  /// sends back a resource it read changes nothing with it, and spctl offers no flag for it.
+  public var outputOnly: Bool = false
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -442,7 +446,7 @@ nonisolated extension Servicepro_Options_V1_MethodPolicy: SwiftProtobuf.Message,
 
 nonisolated extension Servicepro_Options_V1_FieldRules: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".FieldRules"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}required\0\u{1}e164\0\u{3}max_length\0\u{1}pattern\0\u{3}defined_enum\0\u{1}trim\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}required\0\u{1}e164\0\u{3}max_length\0\u{1}pattern\0\u{3}defined_enum\0\u{1}trim\0\u{3}output_only\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -456,6 +460,7 @@ nonisolated extension Servicepro_Options_V1_FieldRules: SwiftProtobuf.Message, S
       case 4: try { try decoder.decodeSingularStringField(value: &self.pattern) }()
       case 5: try { try decoder.decodeSingularBoolField(value: &self.definedEnum) }()
       case 6: try { try decoder.decodeSingularBoolField(value: &self.trim) }()
+      case 7: try { try decoder.decodeSingularBoolField(value: &self.outputOnly) }()
       default: break
       }
     }
@@ -480,6 +485,9 @@ nonisolated extension Servicepro_Options_V1_FieldRules: SwiftProtobuf.Message, S
     if self.trim != false {
       try visitor.visitSingularBoolField(value: self.trim, fieldNumber: 6)
     }
+    if self.outputOnly != false {
+      try visitor.visitSingularBoolField(value: self.outputOnly, fieldNumber: 7)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -490,6 +498,7 @@ nonisolated extension Servicepro_Options_V1_FieldRules: SwiftProtobuf.Message, S
     if lhs.pattern != rhs.pattern {return false}
     if lhs.definedEnum != rhs.definedEnum {return false}
     if lhs.trim != rhs.trim {return false}
+    if lhs.outputOnly != rhs.outputOnly {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
