@@ -196,12 +196,17 @@ struct BillingTests {
             #expect(await failure { try await platform.tenants(admin).getTenant(.with { $0.name = "tenants/acme" }) }?.reason == "tenant_cancelled")
             let cancelled = try await platform.billing.getTenantBilling(.with { $0.name = "tenants/acme/billing" }, metadata: adminMeta)
             #expect(cancelled.status == .cancelled)
+            // Its keys still export its data, so they can still be seen and revoked.
+            let keys = try await platform.apiKeys(platform.ownerToken).listApiKeys(.with { $0.parent = "tenants/acme" }).apiKeys
+            let adminKey = try #require(keys.first)
+            _ = try await platform.apiKeys(platform.ownerToken).revokeApiKey(.with { $0.name = adminKey.name })
+            #expect(await failure { try await platform.billing.getTenantBilling(.with { $0.name = "tenants/acme/billing" }, metadata: adminMeta) }?.code == .unauthenticated)
             #expect(try await counts() == rows, "no billing transition deletes data")
 
             let reactivated = try await platform.setStatus("acme", .active, reason: "paid by cheque")
             #expect(!reactivated.hasRetentionEndTime)
             #expect(try await counts() == rows)
-            _ = try await platform.tenants(admin).updateTenant(rename)
+            _ = try await platform.tenants(platform.ownerToken).updateTenant(rename)
         }
     }
 

@@ -49,7 +49,7 @@ struct ApiKeysCommands: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "list",
             abstract: "Lists a tenant's keys, newest first.",
-            discussion: "Secrets are never listed.\n\nAllowed roles: platform owner, platform staff, tenant admin.\nRPC: servicepro.tenancy.v1.ApiKeyService.ListApiKeys. Use --json or --json-file for fields without a flag."
+            discussion: "Secrets are never listed. Also while the tenant is suspended or cancelled: its keys still export its data, so they must stay in sight.\n\nAllowed roles: platform owner, platform staff, tenant admin.\nRPC: servicepro.tenancy.v1.ApiKeyService.ListApiKeys. Use --json or --json-file for fields without a flag."
         )
 
         @OptionGroup var call: CallOptions
@@ -79,7 +79,7 @@ struct ApiKeysCommands: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "revoke",
             abstract: "Revokes a key; it stops authenticating at once.",
-            discussion: "Allowed roles: platform owner, platform staff, tenant admin.\nRPC: servicepro.tenancy.v1.ApiKeyService.RevokeApiKey. Use --json or --json-file for fields without a flag."
+            discussion: "Also while the tenant is suspended or cancelled: a leaked key of a cancelled tenant could otherwise export its data until the retention window ends.\n\nAllowed roles: platform owner, platform staff, tenant admin.\nRPC: servicepro.tenancy.v1.ApiKeyService.RevokeApiKey. Use --json or --json-file for fields without a flag."
         )
 
         @OptionGroup var call: CallOptions

@@ -66,10 +66,13 @@ public protocol ApiKeyServiceHandler: Sendable {
     /// Creates a key. The response carries the secret token, the only time it is shown.
     func createApiKey(_ request: CreateApiKeyRequest, context: RequestContext) async throws -> CreateApiKeyResponse
 
-    /// Lists a tenant's keys, newest first. Secrets are never listed.
+    /// Lists a tenant's keys, newest first. Secrets are never listed. Also while the tenant is
+    /// suspended or cancelled: its keys still export its data, so they must stay in sight.
     func listApiKeys(_ request: ListApiKeysRequest, context: RequestContext) async throws -> ListApiKeysResponse
 
-    /// Revokes a key; it stops authenticating at once.
+    /// Revokes a key; it stops authenticating at once. Also while the tenant is suspended or
+    /// cancelled: a leaked key of a cancelled tenant could otherwise export its data until the
+    /// retention window ends.
     func revokeApiKey(_ request: RevokeApiKeyRequest, context: RequestContext) async throws -> ApiKey
 }
 
@@ -92,7 +95,7 @@ public enum ApiKeyService {
             public typealias Input = ListApiKeysRequest
             public typealias Output = ListApiKeysResponse
             public static let descriptor = GRPCCore.MethodDescriptor(service: ApiKeyService.descriptor, method: "ListApiKeys")
-            public static let policy: MethodPolicy? = MethodPolicy(roles: [.platformOwner, .platformStaff, .tenantAdmin], scope: .tenant, requiredFeature: nil, audited: false, allowedWhileSuspended: true, allowedWhileCancelled: false, allowedWhileImpersonating: true, idempotent: true, unauthenticated: false)
+            public static let policy: MethodPolicy? = MethodPolicy(roles: [.platformOwner, .platformStaff, .tenantAdmin], scope: .tenant, requiredFeature: nil, audited: false, allowedWhileSuspended: true, allowedWhileCancelled: true, allowedWhileImpersonating: true, idempotent: true, unauthenticated: false)
             public static let tenantResourceField: String? = "parent"
             public static func tenantResourceName(of request: Input) -> String? {
                 request.parent
@@ -102,7 +105,7 @@ public enum ApiKeyService {
             public typealias Input = RevokeApiKeyRequest
             public typealias Output = ApiKey
             public static let descriptor = GRPCCore.MethodDescriptor(service: ApiKeyService.descriptor, method: "RevokeApiKey")
-            public static let policy: MethodPolicy? = MethodPolicy(roles: [.platformOwner, .platformStaff, .tenantAdmin], scope: .tenant, requiredFeature: nil, audited: true, allowedWhileSuspended: true, allowedWhileCancelled: false, allowedWhileImpersonating: true, idempotent: true, unauthenticated: false)
+            public static let policy: MethodPolicy? = MethodPolicy(roles: [.platformOwner, .platformStaff, .tenantAdmin], scope: .tenant, requiredFeature: nil, audited: true, allowedWhileSuspended: true, allowedWhileCancelled: true, allowedWhileImpersonating: true, idempotent: true, unauthenticated: false)
             public static let tenantResourceField: String? = "name"
             public static func tenantResourceName(of request: Input) -> String? {
                 request.name
@@ -189,7 +192,8 @@ public enum ApiKeyService {
             ) { response in try response.message }
         }
 
-        /// Lists a tenant's keys, newest first. Secrets are never listed.
+        /// Lists a tenant's keys, newest first. Secrets are never listed. Also while the tenant is
+        /// suspended or cancelled: its keys still export its data, so they must stay in sight.
         public func listApiKeys(
             _ request: ListApiKeysRequest,
             metadata: Metadata = [:],
@@ -204,7 +208,9 @@ public enum ApiKeyService {
             ) { response in try response.message }
         }
 
-        /// Revokes a key; it stops authenticating at once.
+        /// Revokes a key; it stops authenticating at once. Also while the tenant is suspended or
+        /// cancelled: a leaked key of a cancelled tenant could otherwise export its data until the
+        /// retention window ends.
         public func revokeApiKey(
             _ request: RevokeApiKeyRequest,
             metadata: Metadata = [:],
