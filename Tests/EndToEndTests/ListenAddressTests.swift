@@ -1,11 +1,13 @@
 import Foundation
 import Logging
 import PlatformServer
+import PlatformTestSupport
 import RPCRuntime
 import ServiceProAPI
 import Testing
 
-/// `--listen` takes an IPv6 address in brackets, as `HostPort` promises.
+/// `--listen` takes an IPv6 address in brackets, as `HostPort` promises, and an address nothing
+/// can listen on stops platform-server before it touches its home or the spctl contexts.
 @Suite("Listen addresses")
 struct ListenAddressTests {
     @Test("the platform serves on [::1] and a client reaches it there")
@@ -27,6 +29,29 @@ struct ListenAddressTests {
                 try await ImpersonationService.Client(wrapping: client).whoAmI(.init(), metadata: ClientConnection.bearer(token))
             }
             #expect(me.role == .platformOwner)
+        }
+    }
+
+    @Test("a port already taken stops the start at once, with advice, before the store or the spctl contexts are touched")
+    func takenPort() async throws {
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("taken-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let home = (store: scratch.appendingPathComponent("home").path, config: scratch.appendingPathComponent("config").path)
+        try await TestPlatform.with(.sqlite) { platform in
+            let taken = try #require(HostPort(platform.address))
+            let started = try await ProcessRunner.run(
+                RepositoryPaths.executable("platform-server").path, ["--home", home.store, "--listen", "127.0.0.1:\(taken.port)"],
+                environment: ["XDG_CONFIG_HOME": home.config])
+            #expect(started.status == 1, "\(started.output)")
+            #expect(started.output.contains("127.0.0.1:\(taken.port) is already in use"), "\(started.output)")
+            #expect(!FileManager.default.fileExists(atPath: home.store), "nothing seeded")
+            #expect(!FileManager.default.fileExists(atPath: home.config), "no spctl context written")
+
+            let named = try await ProcessRunner.run(
+                RepositoryPaths.executable("platform-server").path, ["--home", home.store, "--listen", "example.com:50051"],
+                environment: ["XDG_CONFIG_HOME": home.config])
+            #expect(named.status != 0)
+            #expect(named.output.contains("--listen needs an IP address"), "\(named.output)")
         }
     }
 }

@@ -88,7 +88,11 @@ struct PlatformServerCommand: AsyncParsableCommand {
         guard (tlsCert == nil) == (tlsKey == nil) else {
             throw ValidationError("--tls-cert and --tls-key go together")
         }
-        _ = try hostAndPort()
+        do {
+            _ = try ListenAddress(listen, option: "--listen")
+        } catch let error as ListenAddress.Unusable {
+            throw ValidationError(error.description)
+        }
         if let twilioListen {
             _ = try Self.hostAndPort(twilioListen, option: "--twilio-listen", example: "127.0.0.1:8080")
         } else if twilioPublicURL != nil || twilioSpool != nil || twilioFallbackNumber != nil || twilioTokenFile != nil {
@@ -111,9 +115,6 @@ struct PlatformServerCommand: AsyncParsableCommand {
         return settings
     }
 
-    func hostAndPort() throws -> HostPort {
-        try Self.hostAndPort(listen, option: "--listen", example: "127.0.0.1:50051")
-    }
 
     static func hostAndPort(_ address: String, option: String, example: String) throws -> HostPort {
         guard let parsed = HostPort(address) else { throw ValidationError("\(option) must be host:port, e.g. \(example)") }
@@ -146,7 +147,10 @@ struct PlatformServerCommand: AsyncParsableCommand {
         LoggingSystem.bootstrap { StandardErrorLogHandler(label: $0) }
         var logger = Logger(label: "servicepro.platform")
         logger.logLevel = .info
-        let address = try hostAndPort()
+        // Before the store is touched: a start that cannot serve seeds nothing and leaves the
+        // spctl contexts alone.
+        let address = try ListenAddress(listen, option: "--listen")
+        try await address.checkAvailable()
         let store = databaseURL ?? ProcessInfo.processInfo.environment["DATABASE_URL"]
         let configuration = PlatformConfiguration(
             home: home,
