@@ -220,6 +220,44 @@ struct AuditLogTests {
         }
     }
 
+    @Test("a subscription recorded while a deletion checks for one stops the deletion", arguments: TestBackend.available)
+    func deletionRacingASubscription(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            try await platform.createTenant("signing")
+            let tenants = platform.tenants(platform.ownerToken)
+            // A Stripe webhook's transaction, still open when the deletion starts.
+            async let webhook: Void = platform.database.withTenant("signing") { tx in
+                _ = try await tx.update("tenant_billing", set: [("stripe_subscription_id", "sub_new")], where: "1 = 1")
+                try await Task.sleep(for: .milliseconds(600))
+            }
+            try await Task.sleep(for: .milliseconds(150))
+            let refused = await failure { try await tenants.deleteTenant(.with { $0.name = "tenants/signing" }) }
+            try await webhook
+            #expect(refused?.reason == "stripe_subscription_active", "\(String(describing: refused))")
+            #expect(try await tenants.getTenant(.with { $0.name = "tenants/signing" }).name == "tenants/signing")
+        }
+    }
+
+    @Test("a deleted tenant's numbers stop routing to it at once: the next text goes to the root tenant", arguments: TestBackend.available)
+    func deletedTenantsNumbers(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            try await platform.createTenant("closing")
+            _ = try await PhoneConfigService.Client(wrapping: platform.client).createPhoneConfig(.with {
+                $0.parent = "tenants/closing"; $0.phoneConfigID = "main"
+                $0.phoneConfig = .with { $0.phoneNumber = "+19185550171" }
+            }, metadata: platform.metadata(platform.ownerToken))
+            let inbound = InboundService.Client(wrapping: platform.client)
+            func text(_ sid: String) async throws -> HandleInboundMessageResponse {
+                try await inbound.handleInboundMessage(.with {
+                    $0.messageSid = sid; $0.from = "+15550001234"; $0.to = "+19185550171"; $0.body = "hello"
+                }, metadata: platform.metadata(platform.bridgeToken))
+            }
+            #expect(try await text("SM" + String(repeating: "a", count: 32)).tenant == "tenants/closing")
+            _ = try await platform.tenants(platform.ownerToken).deleteTenant(.with { $0.name = "tenants/closing" })
+            #expect(try await text("SM" + String(repeating: "b", count: 32)).tenant == "tenants/root")
+        }
+    }
+
     /// One successful call of an audited method, returning the resource its event should name.
     /// `prepare` makes what the call needs, with events of its own.
     struct Scenario {

@@ -97,7 +97,7 @@ public final class PlatformServer: Service, Sendable {
     ) -> [any PolicedRPCService] {
         let concierge = configuration.concierge
         return [
-            TenantService.Service(handler: TenantHandler(database: database, apiKeys: apiKeyCache)),
+            TenantService.Service(handler: TenantHandler(database: database, apiKeys: apiKeyCache, onPhoneConfigChange: { resolver.invalidate() })),
             ApiKeyService.Service(handler: ApiKeyHandler(database: database, cache: apiKeyCache, sealer: sealer)),
             ImpersonationService.Service(handler: ImpersonationHandler(database: database, sealer: sealer)),
             AuditService.Service(handler: AuditHandler(database: database)),

@@ -8,10 +8,14 @@ public struct TenantHandler: TenantServiceHandler {
     let database: any Database
     /// Told when a deletion has taken the tenant's API keys with it.
     let apiKeys: ApiKeyCache
+    /// Called when a deletion has taken the tenant's phone configs with it: calls and texts route
+    /// by them.
+    let onPhoneConfigChange: @Sendable () async -> Void
 
-    public init(database: any Database, apiKeys: ApiKeyCache) {
+    public init(database: any Database, apiKeys: ApiKeyCache, onPhoneConfigChange: @escaping @Sendable () async -> Void = {}) {
         self.database = database
         self.apiKeys = apiKeys
+        self.onPhoneConfigChange = onPhoneConfigChange
     }
 
     public func getTenant(_ request: GetTenantRequest, context: RequestContext) async throws -> Tenant {
@@ -98,7 +102,8 @@ public struct TenantHandler: TenantServiceHandler {
             throw ServiceError.failedPrecondition(reason: "root_tenant_protected", message: "the root tenant cannot be deleted")
         }
         defer { apiKeys.forget(tenantID: tenantID) }
-        return try await database.withTenant(tenantID) { tx in
+        let response = try await database.withTenant(tenantID) { tx in
+            try await TenantRecords.lockForChange(tx)
             guard let tenant = try await TenantRecords.find(tx) else { throw ServiceError.notFound(request.name) }
             if !request.etag.isEmpty, request.etag != tenant.etag {
                 throw ServiceError.aborted(message: "tenants/\(tenantID) changed since it was read; get it again and retry")
@@ -114,6 +119,8 @@ public struct TenantHandler: TenantServiceHandler {
             try await AuditLog.record(tx, context: context, resource: request.name)
             return DeleteTenantResponse()
         }
+        await onPhoneConfigChange()
+        return response
     }
 }
 

@@ -71,6 +71,18 @@ enum TenantRecords {
             """) != nil
     }
 
+    /// Locks the tenant's row and its billing record's until the transaction ends, so what a change
+    /// checks on them (an etag, a Stripe subscription) still holds when it commits: on PostgreSQL
+    /// each statement reads the latest commit, and a ChangePlan or a Stripe webhook could land in
+    /// between. SQLite runs one writing transaction at a time already.
+    static func lockForChange(_ tx: TenantTransaction) async throws {
+        guard tx.base.dialect == .postgres else { return }
+        _ = try await tx.base.query("""
+            SELECT t.tenant_id FROM tenants t JOIN tenant_billing b ON b.tenant_id = t.tenant_id
+            WHERE t.tenant_id = \(tx.tenantID) FOR UPDATE
+            """)
+    }
+
     /// Deletes the tenant's rows in every tenant-owned table but `audit_events`: the audit trail
     /// outlives the tenant, and the deletion itself is one of its events.
     static func delete(_ tx: TenantTransaction) async throws {
