@@ -494,6 +494,62 @@ struct InboundTests {
         }
     }
 
+    @Test("a caller nobody can be rung for is offered a voicemail, never just hung up on", arguments: TestBackend.available)
+    func nobodyToRing(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            let inbound = try await Self.setUp(platform)
+            _ = try await PhoneConfigService.Client(wrapping: platform.client).updatePhoneConfig(.with {
+                $0.phoneConfig = .with { $0.name = "tenants/acme/phoneConfigs/main"; $0.forwardNumber = "" }
+                $0.updateMask = .init(protoPaths: ["forward_number"])
+            }, metadata: platform.metadata(platform.ownerToken))
+            let isRecord: (VoiceInstruction) -> Bool = { if case .record? = $0.instruction { true } else { false } }
+            let sid = Self.sid("CA", 21)
+            _ = try await inbound.call(sid, to: Self.acmeNumber)
+            let person = try await inbound.digits("3", sid: sid, to: Self.acmeNumber, attempt: 1)
+            #expect(person.instructions.contains(where: isRecord), "\(person.instructions)")
+            let lost = try await inbound.digits("", sid: sid, to: Self.acmeNumber, attempt: 2)
+            #expect(lost.instructions.contains(where: isRecord), "\(lost.instructions)")
+        }
+    }
+
+    @Test("the AI receptionist promises a text back only when one can be sent; otherwise a person or a voicemail takes the request", arguments: TestBackend.available)
+    func aiPromisesOnlyWhatCanBeDone(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            let inbound = try await Self.setUp(platform, acmeMode: .aiVoice)
+            func turn(_ sid: String, from: String = "+15550001111") async throws -> VoiceReply {
+                _ = try await inbound.client.handleInboundCall(.with { $0.callSid = sid; $0.to = Self.acmeNumber; $0.from = from }, metadata: inbound.metadata)
+                return try await inbound.client.handleAiVoiceTurn(.with {
+                    $0.callSid = sid; $0.to = Self.acmeNumber; $0.from = from
+                    $0.speechResult = "Can you do Saturday?"; $0.confidence = 0.9; $0.attempt = 1
+                }, metadata: inbound.metadata)
+            }
+            let promised: (VoiceReply) -> Bool = { $0.instructions.contains { $0.say.text.contains("text you back") } }
+            // No contact phone: the line's forward number is told, and the promise holds.
+            let toForward = try await turn(Self.sid("CA", 31))
+            #expect(promised(toForward))
+            let told = try await platform.database.transaction(.platform) { tx in
+                try await tx.query("SELECT recipient FROM outbox_messages WHERE purpose = 'ai_voice_request'").map { try $0.string("recipient") }
+            }
+            #expect(told == ["+19185559999"])
+            // A caller who withheld their number cannot be texted back: put through instead.
+            let withheld = try await turn(Self.sid("CA", 32), from: "+266696687")
+            #expect(!promised(withheld))
+            #expect(withheld.instructions.contains { $0.dialNumber.number == "+19185559999" && $0.dialNumber.action.route == .dialResult })
+            // Nobody to text and nobody to ring: a voicemail, and the request still in the call log.
+            _ = try await PhoneConfigService.Client(wrapping: platform.client).updatePhoneConfig(.with {
+                $0.phoneConfig = .with { $0.name = "tenants/acme/phoneConfigs/main"; $0.forwardNumber = "" }
+                $0.updateMask = .init(protoPaths: ["forward_number"])
+            }, metadata: platform.metadata(platform.ownerToken))
+            let alone = try await turn(Self.sid("CA", 33))
+            #expect(!promised(alone))
+            #expect(alone.instructions.contains { if case .record? = $0.instruction { true } else { false } })
+            let callID = try #require(try await Self.callID(Self.sid("CA", 33), platform))
+            let logged = try await CommunicationLogService.Client(wrapping: platform.client).getCall(
+                .with { $0.name = "tenants/acme/calls/\(callID)" }, metadata: platform.metadata(platform.ownerToken))
+            #expect(logged.callerSaid == ["Can you do Saturday?"])
+        }
+    }
+
     /// The id of the stored call with `callSid`, under any tenant.
     static func callID(_ callSid: String, _ platform: TestPlatform) async throws -> String? {
         try await platform.database.transaction(.platform) { tx in
@@ -501,7 +557,7 @@ struct InboundTests {
         }
     }
 
-    @Test("menu digits: known options act, unknown repeats once then ends politely", arguments: TestBackend.available)
+    @Test("menu digits: known options act, unknown repeats once, then puts the caller through", arguments: TestBackend.available)
     func ivrDigits(backend: TestBackend) async throws {
         try await TestPlatform.with(backend) { platform in
             let inbound = try await Self.setUp(platform)
@@ -518,7 +574,8 @@ struct InboundTests {
             #expect(wrong.instructions.first?.gather.action.attempt == 2)
             #expect(wrong.instructions.first?.gather.prompts.first?.text.hasPrefix("Sorry") == true)
             let again = try await inbound.digits("", sid: sid, to: Self.acmeNumber, attempt: 2)
-            #expect(again.instructions.contains { $0.dialNumber.number == "+19185559999" })
+            // Rung through as "speak to someone" is: if nobody answers, a voicemail follows.
+            #expect(again.instructions.contains { $0.dialNumber.number == "+19185559999" && $0.dialNumber.action.route == .dialResult })
 
             let call = try await CommunicationLogService.Client(wrapping: platform.client).listCalls(
                 .with { $0.parent = "tenants/acme" }, metadata: platform.metadata(platform.ownerToken)).calls.first

@@ -70,6 +70,20 @@ struct CallFlow {
         return [first]
     }
 
+    /// A caller the menu or the AI receptionist could not help, or who asked for a person: rung
+    /// through to whoever the line rings, in turn, then a voicemail (`afterDial`), or straight to
+    /// a voicemail when there is nobody to ring. Never a hang-up with nothing taken.
+    func handOff() -> [VoiceInstruction] {
+        guard let first = people.first else { return [.say("Nobody can come to the phone right now.")] + VoiceScript.leaveVoicemail() }
+        return [.say("Let me connect you with someone."), first]
+    }
+
+    /// Where a text to the business goes: its contact phone, else the line's forward number; nil
+    /// when neither can take a text.
+    var businessTextNumber: String? {
+        [tenant?.contact.phone ?? "", config.forwardNumber].first(where: CallerNumber.canTakeTexts)
+    }
+
     /// Whether a dial that ended with `status` (Twilio's DialCallStatus) reached someone.
     static func wasAnswered(_ status: String) -> Bool { ["completed", "answered"].contains(status) }
 
@@ -138,7 +152,7 @@ struct CallFlow {
     /// can send (``readsPriceList(_:)``).
     func select(digits: String, attempt: Int, canText: Bool, priceList: String? = nil) -> Selection {
         guard let option = option(digits) else {
-            return Selection(instructions: attempt < 2 ? menu(attempt: attempt + 1, apology: true) : VoiceScript.goodbyeOrForward(config.forwardNumber))
+            return Selection(instructions: attempt < 2 ? menu(attempt: attempt + 1, apology: true) : handOff())
         }
         switch option.action {
         case .servicesAndPrices:
@@ -156,8 +170,7 @@ struct CallFlow {
             let said = hasLink ? "We've just texted you a link to book online." : "We've just texted you how to book."
             return Selection(instructions: [.say("\(said) Thanks for calling!"), .endCall], text: text)
         case .speakToSomeone:
-            guard !people.isEmpty else { return Selection(instructions: VoiceScript.goodbye()) }
-            return Selection(instructions: [.say("Let me connect you with someone.")] + connect())
+            return Selection(instructions: handOff())
         case .voicemail:
             return Selection(instructions: VoiceScript.leaveVoicemail())
         case .unspecified, .UNRECOGNIZED:
@@ -183,6 +196,8 @@ struct CallFlow {
         var profile = profile ?? AiAgentConfig()
         profile.greeting = filled(profile.greeting)
         profile.instructions = filled(profile.instructions)
-        return VoiceAgentCall(tenantName: tenantName, callerNumber: caller, forwardNumber: config.forwardNumber, profile: profile)
+        return VoiceAgentCall(
+            tenantName: tenantName, callerNumber: caller, handOff: handOff(),
+            canPassOn: businessTextNumber != nil && CallerNumber.canTakeTexts(caller), profile: profile)
     }
 }

@@ -201,11 +201,11 @@ public struct InboundHandler: InboundServiceHandler {
         if let asked = turn.passOn {
             try await database.withTenant(resolution.tenantID) { tx in
                 guard try await CommunicationRecords.appendCallerSaid(asked, callSid: request.callSid, tx),
-                      let contactPhone = flow.tenant?.contact.phone, CallerNumber.canTakeTexts(contactPhone)
+                      let business = flow.businessTextNumber
                 else { return }
                 // Once per call and turn: Twilio retrying the webhook texts nothing twice.
                 try await OutboxRecords.enqueue(.sms(
-                    to: contactPhone, from: flow.config.textSender,
+                    to: business, from: flow.config.textSender,
                     body: "\(request.from) called your AI receptionist: \"\(asked)\"", purpose: "ai_voice_request",
                     dedupeKey: "ai_voice/\(request.callSid)/\(request.attempt)"), tx)
             }

@@ -27,8 +27,12 @@ public struct VoiceAgentTurn: Sendable {
 public struct VoiceAgentCall: Sendable {
     public var tenantName: String
     public var callerNumber: String
-    /// Where to send the caller when a person is needed; may be empty.
-    public var forwardNumber: String
+    /// How to put the caller through to a person when one is needed: the line's people rung in
+    /// turn, then a voicemail, or a voicemail alone when there is nobody to ring.
+    public var handOff: [VoiceInstruction]
+    /// Whether what the caller asks can be texted to the business, and the caller texted back:
+    /// only then may the agent promise a text.
+    public var canPassOn: Bool
     /// The tenant's AI agent, as its industry pack and its own edits left it, with the business
     /// name filled in: its first words, the trade words the recogniser should expect, and the
     /// instructions a language model would follow. Empty when the tenant has none.
@@ -36,7 +40,7 @@ public struct VoiceAgentCall: Sendable {
 }
 
 /// A friendly, fixed receptionist: greets with the business's name, listens once, takes a
-/// message and promises a text back, or hands over to a person.
+/// message and promises a text back when one can be sent, or hands over to a person.
 public struct PlaceholderVoiceAgent: VoiceAgent {
     public init() {}
 
@@ -57,7 +61,12 @@ public struct PlaceholderVoiceAgent: VoiceAgent {
                 let prompt = said.isEmpty ? "Sorry, I didn't catch that. How can I help you?" : "Sorry, could you repeat that?"
                 return VoiceAgentTurn(instructions: [listen(prompt: prompt, attempt: attempt + 1, call)])
             }
-            return VoiceAgentTurn(instructions: VoiceScript.goodbyeOrForward(call.forwardNumber))
+            return VoiceAgentTurn(instructions: call.handOff)
+        }
+        guard call.canPassOn else {
+            // Nobody can be texted, or the caller cannot: what they asked is kept in the call log,
+            // and a person or a voicemail takes it from here.
+            return VoiceAgentTurn(instructions: [.say("Thanks.")] + call.handOff, passOn: said)
         }
         return VoiceAgentTurn(
             instructions: [

@@ -53,18 +53,6 @@ extension VoiceCallback {
 
 /// Endings shared by the call flows.
 enum VoiceScript {
-    /// A person if there is a number to reach one, a polite goodbye otherwise.
-    static func goodbyeOrForward(_ forwardNumber: String) -> [VoiceInstruction] {
-        if !forwardNumber.isEmpty {
-            return [.say("Let me connect you with someone."), .dial(number: forwardNumber)]
-        }
-        return goodbye()
-    }
-
-    static func goodbye() -> [VoiceInstruction] {
-        [.say("Sorry we couldn't help over the phone today. Please text us at this number and we'll get right back to you. Goodbye!"), .endCall]
-    }
-
     static func leaveVoicemail() -> [VoiceInstruction] {
         [.say("Please leave a message after the beep, and press pound when you're done."), .voicemail, .endCall]
     }
