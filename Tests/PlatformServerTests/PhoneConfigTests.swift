@@ -302,6 +302,45 @@ struct PhoneConfigTests {
         }
     }
 
+    @Test("a forward number must reach a person: not the line itself, nor any number the platform answers", arguments: TestBackend.available)
+    func forwardNumbers(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            try await platform.createTenant("acme")
+            try await platform.createTenant("bravo")
+            let configs = platform.phoneConfigs(platform.ownerToken)
+            let acme = try await configs.create(.with {
+                $0.parent = "tenants/acme"; $0.phoneConfig = .with { $0.phoneNumber = "+19185550100"; $0.forwardNumber = "+19185559999" }
+            })
+            func refusal(_ call: () async throws -> PhoneConfig) async -> [String]? {
+                let refused = await failure(call)
+                #expect(refused?.code == .invalidArgument)
+                return refused?.fields
+            }
+            // The line's own number would ring itself.
+            #expect(await refusal {
+                try await configs.create(.with { $0.parent = "tenants/bravo"; $0.phoneConfig = .with { $0.phoneNumber = "+19185550200"; $0.forwardNumber = "+19185550200" } })
+            } == ["phone_config.forward_number"])
+            #expect(await refusal {
+                try await configs.update(.with {
+                    $0.phoneConfig = .with { $0.name = acme.name; $0.phoneNumber = "+19185559999" }
+                    $0.updateMask = .init(protoPaths: ["phone_number"])
+                })
+            } == ["phone_config.forward_number"])
+            // Another line, any tenant's: its calls go to that line's own flow.
+            #expect(await refusal {
+                try await configs.create(.with { $0.parent = "tenants/bravo"; $0.phoneConfig = .with { $0.phoneNumber = "+19185550200"; $0.forwardNumber = "+19185550100" } })
+            } == ["phone_config.forward_number"])
+            #expect(await refusal {
+                try await configs.update(.with {
+                    $0.phoneConfig = .with { $0.name = acme.name; $0.forwardNumber = "+19185550100" }
+                    $0.updateMask = .init(protoPaths: ["forward_number"])
+                })
+            } == ["phone_config.forward_number"])
+            #expect(try await configs.list(.with { $0.parent = "tenants/bravo" }).phoneConfigs.isEmpty)
+            #expect(try await configs.get(.with { $0.name = acme.name }).forwardNumber == "+19185559999")
+        }
+    }
+
     @Test("the SIP password is sealed at rest and never returned", arguments: TestBackend.available)
     func sipPassword(backend: TestBackend) async throws {
         try await TestPlatform.with(backend) { platform in

@@ -33,6 +33,7 @@ public struct PhoneConfigHandler: PhoneConfigServiceHandler {
         let sealedPassword: Data? = try config.sipPassword.isEmpty ? nil : sealer.seal(config.sipPassword, boundTo: name)
         try await checkNotTakenByOtherTenants(config, tenantID: tenantID)
         let newConfig = config
+        try await database.transaction(.platform) { try await PhoneConfigRecords.checkForwardNumber(newConfig, field: "phone_config.forward_number", $0) }
         let created = try await reportingDuplicates(of: newConfig, id: id) {
             try await database.withTenant(tenantID) { tx in
                 try await IdempotencyRecords.once(tx, method: "CreatePhoneConfig", requestID: request.requestID) {
@@ -103,6 +104,11 @@ public struct PhoneConfigHandler: PhoneConfigServiceHandler {
             if mask.contains("messaging_service_sid") { $0.messagingServiceSid = input.messagingServiceSid }
         }
         try await checkNotTakenByOtherTenants(changedUniques, tenantID: tenantID)
+        if mask.contains("forward_number") {
+            try await database.transaction(.platform) {
+                try await PhoneConfigRecords.checkForwardNumber(.with { $0.forwardNumber = input.forwardNumber }, field: "phone_config.forward_number", $0)
+            }
+        }
 
         let updated = try await reportingDuplicates(of: changedUniques, id: id) {
             try await database.withTenant(tenantID) { tx in
@@ -113,6 +119,10 @@ public struct PhoneConfigHandler: PhoneConfigServiceHandler {
                 guard let tenant = try await TenantRecords.find(tx) else { throw ServiceError.notFound(name) }
                 var config = current.config
                 mask.apply(from: input, to: &config)
+                if !config.forwardNumber.isEmpty, config.forwardNumber == config.phoneNumber {
+                    // The platform-wide check above saw the line as it was; a new number can meet its forward number here.
+                    try await PhoneConfigRecords.checkForwardNumber(config, field: "phone_config.forward_number", tx.base)
+                }
                 if config.ivrMode != current.config.ivrMode {
                     try Self.checkPlan(config.ivrMode, tenant)
                 }

@@ -147,6 +147,22 @@ enum PhoneConfigRecords {
         }
     }
 
+    // MARK: Forward numbers
+
+    /// A forward number must reach a person. The line's own number would ring the line itself,
+    /// over and over; any other number the platform answers would put the caller into that
+    /// line's own menu. `field` names the forward number in the request; `tx` sees every tenant.
+    static func checkForwardNumber(_ config: PhoneConfig, field: String, _ tx: any SQLTransaction) async throws {
+        let forward = config.forwardNumber
+        guard !forward.isEmpty else { return }
+        if forward == config.phoneNumber {
+            throw ServiceError.invalidArgument(field: field, "must be a phone outside this line, not its own number, which would ring itself")
+        }
+        if try await tx.first("SELECT 1 AS line FROM phone_configs WHERE phone_number = \(forward) LIMIT 1") != nil {
+            throw ServiceError.invalidArgument(field: field, "must reach a person, not a number the platform answers, whose calls go to that line's own flow")
+        }
+    }
+
     /// The first of `config`'s unique fields that a row matching `others` already holds.
     static func taken(_ config: PhoneConfig, among others: SQLStatement, _ tx: any SQLTransaction) async throws -> UniqueField? {
         for field in UniqueField.allCases {

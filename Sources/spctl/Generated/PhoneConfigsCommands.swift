@@ -51,7 +51,7 @@ struct PhoneConfigsCommands: AsyncParsableCommand {
         @Option(name: .customLong("phone-config.ivr-mode"), help: "How inbound calls are answered. IVR needs FEATURE_IVR and AI_VOICE needs FEATURE_AI_VOICE in the tenant's plan: setting either without it is FAILED_PRECONDITION `feature_not_in_plan`.")
         var phoneConfigIvrMode: IvrMode?
 
-        @Option(name: .customLong("phone-config.forward-number"), help: "Where \"speak to someone\" and the simple mode without SIP ring, and the bridge's fallback when the platform cannot be reached. E.164.")
+        @Option(name: .customLong("phone-config.forward-number"), help: "Where \"speak to someone\" and the simple mode without SIP ring, and the bridge's fallback when the platform cannot be reached. E.164, and a person's phone: not this line's own number, nor any other the platform answers (INVALID_ARGUMENT), whose calls would loop or land in a menu.")
         var phoneConfigForwardNumber: String?
 
         @Option(name: .customLong("phone-config.ivr-menu.greeting"), help: "Spoken first, e.g. \"Thanks for calling {{business_name}}.\" The greeting and prompts may say {{business_name}}; menus are kept as written and filled in when a call plays them.")
@@ -213,7 +213,7 @@ struct PhoneConfigsCommands: AsyncParsableCommand {
         @Option(name: .customLong("phone-config.ivr-mode"), help: "How inbound calls are answered. IVR needs FEATURE_IVR and AI_VOICE needs FEATURE_AI_VOICE in the tenant's plan: setting either without it is FAILED_PRECONDITION `feature_not_in_plan`.")
         var phoneConfigIvrMode: IvrMode?
 
-        @Option(name: .customLong("phone-config.forward-number"), help: "Where \"speak to someone\" and the simple mode without SIP ring, and the bridge's fallback when the platform cannot be reached. E.164.")
+        @Option(name: .customLong("phone-config.forward-number"), help: "Where \"speak to someone\" and the simple mode without SIP ring, and the bridge's fallback when the platform cannot be reached. E.164, and a person's phone: not this line's own number, nor any other the platform answers (INVALID_ARGUMENT), whose calls would loop or land in a menu.")
         var phoneConfigForwardNumber: String?
 
         @Option(name: .customLong("phone-config.ivr-menu.greeting"), help: "Spoken first, e.g. \"Thanks for calling {{business_name}}.\" The greeting and prompts may say {{business_name}}; menus are kept as written and filled in when a call plays them.")

@@ -130,6 +130,9 @@ public struct ConciergeHandler: ConciergeServiceHandler {
                     reason: "phone_number_taken", field: taken.column == "phone_number" ? "telephony.phone_number" : "telephony.messaging_service_sid",
                     message: "\(taken.value(in: config)) already belongs to a tenant")
             }
+            if let config = plan.phoneConfig {
+                try await PhoneConfigRecords.checkForwardNumber(config, field: "telephony.forward_number", tx)
+            }
         }
     }
 

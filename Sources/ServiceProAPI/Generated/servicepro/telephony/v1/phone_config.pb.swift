@@ -193,7 +193,8 @@ public nonisolated struct PhoneConfig: @unchecked Sendable {
   }
 
   /// Where "speak to someone" and the simple mode without SIP ring, and the bridge's fallback when
-  /// the platform cannot be reached. E.164.
+  /// the platform cannot be reached. E.164, and a person's phone: not this line's own number, nor
+  /// any other the platform answers (INVALID_ARGUMENT), whose calls would loop or land in a menu.
   public var forwardNumber: String {
     get {_storage._forwardNumber}
     set {_uniqueStorage()._forwardNumber = newValue}
