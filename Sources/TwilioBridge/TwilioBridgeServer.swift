@@ -21,6 +21,10 @@ public struct TwilioBridgeServer<Transport: ClientTransport>: Sendable {
     /// Opens the spool; the platform client connects when `services` run.
     public static func start(configuration: BridgeConfiguration, platform: PlatformClient<Transport>, logger: Logger) async throws -> Self {
         let spool = try await MessageSpool.open(path: configuration.spoolPath, logger: logger)
+        if (configuration.twilioAuthToken ?? "").isEmpty {
+            // A bridge for Stripe's webhooks alone needs none; one for Twilio's answers 403 to all.
+            logger.warning("TWILIO_AUTH_TOKEN is not set: every Twilio webhook will be refused (403) until the bridge starts with the account's auth token")
+        }
         return Self(platform: platform, spool: spool, configuration: configuration, logger: logger)
     }
 

@@ -12,6 +12,11 @@ enum CLIValue {
         }
     }
 
+    /// A file a context keeps pointing at, made absolute: the context is used from any directory.
+    static func absolutePath(_ path: String) -> String {
+        URL(fileURLWithPath: path).standardizedFileURL.path
+    }
+
     /// `90s`, `30m`, `2h`, or protobuf's own `1.5s`.
     static func duration(_ text: String, flag: String) throws -> Google_Protobuf_Duration {
         let units: [Character: Int64] = ["s": 1, "m": 60, "h": 3600]

@@ -60,39 +60,39 @@ struct ConciergeNewCommand: AsyncParsableCommand {
         var request = CreateConciergeTenantRequest()
         request.requestID = requestID ?? UUID().uuidString
         ask.step(1, "Basics")
-        request.basics.displayName = try ask.value("Business name", given: name, check: Check.required)
-        request.basics.slug = try ask.value("Tenant id", given: slug, default: Check.slug(from: request.basics.displayName), check: Check.slug)
-        request.basics.city = try ask.value("City", given: city, default: "", check: Check.optional)
-        request.basics.contactName = try ask.value("Contact name", given: contactName, default: "", check: Check.optional)
-        request.basics.contactEmail = try ask.value("Contact email", given: contactEmail, default: "", check: Check.email)
-        request.basics.contactPhone = try ask.value("Contact phone (E.164)", given: contactPhone, default: "", check: Check.e164)
+        request.basics.displayName = try ask.value("Business name", flag: "--name", given: name, check: Check.required)
+        request.basics.slug = try ask.value("Tenant id", flag: "--slug", given: slug, default: Check.slug(from: request.basics.displayName), check: Check.slug)
+        request.basics.city = try ask.value("City", flag: "--city", given: city, default: "", check: Check.optional)
+        request.basics.contactName = try ask.value("Contact name", flag: "--contact-name", given: contactName, default: "", check: Check.optional)
+        request.basics.contactEmail = try ask.value("Contact email", flag: "--contact-email", given: contactEmail, default: "", check: Check.email)
+        request.basics.contactPhone = try ask.value("Contact phone (E.164)", flag: "--contact-phone", given: contactPhone, default: "", check: Check.e164)
 
         ask.step(2, "Plan and industry")
-        let tierName = try ask.value("Plan (starter, pro, elite)", given: tier, default: "starter", check: Check.oneOf(["starter", "pro", "elite"]))
+        let tierName = try ask.value("Plan (starter, pro, elite)", flag: "--tier", given: tier, default: "starter", check: Check.oneOf(["starter", "pro", "elite"]))
         request.plan.tier = ["starter": .starter, "pro": .pro, "elite": .elite][tierName]!
-        let pack = try ask.value("Industry (\(packIDs.joined(separator: ", ")))", given: industry, default: packIDs.contains("generic") ? "generic" : packIDs.first ?? "", check: Check.oneOf(packIDs))
+        let pack = try ask.value("Industry (\(packIDs.joined(separator: ", ")))", flag: "--industry", given: industry, default: packIDs.contains("generic") ? "generic" : packIDs.first ?? "", check: Check.oneOf(packIDs))
         request.plan.industryPack = "industryPacks/\(pack)"
 
         ask.step(3, "Telephony")
-        let mode = try ask.value("Phone number (existing, provision, none)", given: telephony, default: "none", check: Check.oneOf(["existing", "provision", "none"]))
+        let mode = try ask.value("Phone number (existing, provision, none)", flag: "--telephony", given: telephony, default: "none", check: Check.oneOf(["existing", "provision", "none"]))
         request.telephony.mode = ["existing": .useExistingNumber, "provision": .provisionNumber, "none": .noNumber][mode]!
         if mode == "existing" {
-            request.telephony.phoneNumber = try ask.value("The number (E.164)", given: phoneNumber, check: Check.e164Required)
+            request.telephony.phoneNumber = try ask.value("The number (E.164)", flag: "--phone-number", given: phoneNumber, check: Check.e164Required)
         }
         if mode == "provision" {
-            request.telephony.areaCode = try ask.value("Preferred area code", given: areaCode, default: "", check: Check.areaCode)
+            request.telephony.areaCode = try ask.value("Preferred area code", flag: "--area-code", given: areaCode, default: "", check: Check.areaCode)
         }
         if mode != "none" {
-            let ivr = try ask.value("Call handling (simple, ivr, ai-voice)", given: ivrMode, default: "simple", check: Check.oneOf(["simple", "ivr", "ai-voice"]))
+            let ivr = try ask.value("Call handling (simple, ivr, ai-voice)", flag: "--ivr-mode", given: ivrMode, default: "simple", check: Check.oneOf(["simple", "ivr", "ai-voice"]))
             request.telephony.ivrMode = ["simple": .simple, "ivr": .ivr, "ai-voice": .aiVoice][ivr]!
-            request.telephony.forwardNumber = try ask.value("Forward calls to (E.164)", given: forwardNumber, default: "", check: Check.e164)
+            request.telephony.forwardNumber = try ask.value("Forward calls to (E.164)", flag: "--forward-number", given: forwardNumber, default: "", check: Check.e164)
         }
 
         ask.step(4, "Extras")
-        request.extras.logoURL = try ask.value("Logo URL (https)", given: logoURL, default: "", check: Check.httpsURL)
-        request.extras.primaryColor = try ask.value("Primary colour (#RRGGBB)", given: primaryColor, default: "", check: Check.colour)
-        request.extras.accentColor = try ask.value("Accent colour (#RRGGBB)", given: accentColor, default: "", check: Check.colour)
-        request.extras.bookingURL = try ask.value("Online booking URL (https)", given: bookingURL, default: "", check: Check.httpsURL)
+        request.extras.logoURL = try ask.value("Logo URL (https)", flag: "--logo-url", given: logoURL, default: "", check: Check.httpsURL)
+        request.extras.primaryColor = try ask.value("Primary colour (#RRGGBB)", flag: "--primary-color", given: primaryColor, default: "", check: Check.colour)
+        request.extras.accentColor = try ask.value("Accent colour (#RRGGBB)", flag: "--accent-color", given: accentColor, default: "", check: Check.colour)
+        request.extras.bookingURL = try ask.value("Online booking URL (https)", flag: "--booking-url", given: bookingURL, default: "", check: Check.httpsURL)
 
         ask.step(5, "Review")
         var review = request
@@ -153,15 +153,15 @@ struct Prompter {
         StandardError.say("\nStep \(number) of 5: \(title)")
     }
 
-    /// The flag's value if given (checked), else the answer to a prompt, else the default.
-    mutating func value(_ label: String, given: String?, default fallback: String? = nil, check: (String) -> String?) throws -> String {
+    /// The value of `flag` if given (checked), else the answer to a prompt, else the default.
+    mutating func value(_ label: String, flag: String, given: String?, default fallback: String? = nil, check: (String) -> String?) throws -> String {
         if let given {
-            if let problem = check(given) { throw ValidationError("\(label): \(problem)") }
+            if let problem = check(given) { throw ValidationError("\(flag): \(problem)") }
             return given
         }
         guard interactive else {
             if let fallback, check(fallback) == nil { return fallback }
-            throw ValidationError("\(label) is required; pass it as a flag (see --help) or drop --no-input")
+            throw ValidationError("\(label) is required: pass \(flag), or drop --no-input to be asked")
         }
         while true {
             let suffix = fallback.map { $0.isEmpty ? " []" : " [\($0)]" } ?? ""

@@ -75,14 +75,14 @@ struct ConfigCommand: ParsableCommand {
             var context = contexts.contexts[name] ?? .init(server: server ?? "127.0.0.1:50051")
             if let server { context.server = server }
             if let token { context.token = token; context.tokenFile = nil }
-            if let tokenFile { context.tokenFile = tokenFile; context.token = nil }
+            if let tokenFile { context.tokenFile = CLIValue.absolutePath(tokenFile); context.token = nil }
             if let tls {
                 context.tls = tls
                 // A CA file means TLS: without TLS, the context keeps none.
                 if !tls { context.caFile = nil }
             }
             if let caFile {
-                context.caFile = caFile
+                context.caFile = CLIValue.absolutePath(caFile)
                 context.tls = true
             }
             contexts.contexts[name] = context

@@ -19,7 +19,9 @@ struct LoginCommand: AsyncParsableCommand {
     @Option(name: .customLong("ca-file"), help: "PEM bundle to trust for TLS; implies --tls.") var caFile: String?
 
     func run() async throws {
-        var context = ClientContexts.Context(server: server, token: token ?? ProcessInfo.processInfo.environment["SPCTL_TOKEN"], tokenFile: tokenFile, tls: tls || caFile != nil, caFile: caFile)
+        var context = ClientContexts.Context(
+            server: server, token: token ?? ProcessInfo.processInfo.environment["SPCTL_TOKEN"], tokenFile: tokenFile.map(CLIValue.absolutePath),
+            tls: tls || caFile != nil, caFile: caFile.map(CLIValue.absolutePath))
         if tokenFile != nil { context.token = nil }
         guard let resolved = try context.resolvedToken() else {
             throw ValidationError("give a token: --token, --token-file or SPCTL_TOKEN")

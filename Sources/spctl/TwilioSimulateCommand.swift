@@ -21,10 +21,10 @@ struct TwilioCommand: ParsableCommand {
             abstract: "Send the bridge a signed webhook as Twilio would, and print its TwiML.",
             discussion: """
                 Start with `call`, then continue the same call with `digits`, `speech` or \
-                `dial-result` and the CallSid it printed. The bridge must know the same auth token \
-                (TWILIO_AUTH_TOKEN).
+                `dial-result` and the CallSid it printed, and end it with `status`. The bridge must \
+                know the same auth token (TWILIO_AUTH_TOKEN).
                 """,
-            subcommands: [SMS.self, Call.self, Digits.self, Speech.self, DialResult.self]
+            subcommands: [SMS.self, Call.self, Digits.self, Speech.self, DialResult.self, Status.self]
         )
     }
 
@@ -144,6 +144,26 @@ struct TwilioCommand: ParsableCommand {
             try bridge.post("\(TwilioCallbackURLs.dialResultPath)?\(TwilioCallbackURLs.attemptParameter)=\(attempt)", [
                 ("CallSid", callSid), ("From", bridge.from), ("To", bridge.to), ("DialCallStatus", status), ("CallStatus", "in-progress"),
             ])
+        }
+    }
+
+    struct Status: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "status", abstract: "A call's status callback: how it ended, and the voicemail it left.")
+        @OptionGroup var bridge: BridgeOptions
+        @Option(name: .customLong("call-sid"), help: "The CallSid `call` printed.") var callSid: String
+        @Option(help: "Twilio's CallStatus: completed, busy, no-answer, failed or canceled.") var status: String = "completed"
+        @Option(help: "How long the call lasted, in seconds.") var duration: Int = 42
+        @Option(name: .customLong("recording-url"), help: "The voicemail's recording, as a <Record> leaves one.") var recordingURL: String?
+
+        func run() throws {
+            var parameters = [
+                ("CallSid", callSid), ("From", bridge.from), ("To", bridge.to), ("CallStatus", status), ("CallDuration", String(duration)),
+            ]
+            if let recordingURL {
+                parameters += [("RecordingUrl", recordingURL), ("RecordingSid", TwilioCommand.sid("RE")), ("RecordingDuration", String(min(duration, 120)))]
+            }
+            try bridge.post(TwilioCallbackURLs.statusPath, parameters)
         }
     }
 

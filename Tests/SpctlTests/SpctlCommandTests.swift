@@ -21,11 +21,13 @@ struct SpctlCommandTests {
             try await run(arguments, environment: environment)
         }
 
-        func run(_ arguments: [String], environment: [String: String] = [:], separatingStandardError: Bool = false) async throws -> PythonOracle.Result {
+        func run(
+            _ arguments: [String], environment: [String: String] = [:], separatingStandardError: Bool = false, in directory: URL? = nil
+        ) async throws -> PythonOracle.Result {
             try await ProcessRunner.run(
                 RepositoryPaths.executable("spctl").path, arguments,
                 environment: ["XDG_CONFIG_HOME": configHome.path, "SPCTL_SERVER": "", "SPCTL_TOKEN": ""].merging(environment) { $1 },
-                separatingStandardError: separatingStandardError)
+                separatingStandardError: separatingStandardError, in: directory)
         }
     }
 
@@ -278,10 +280,10 @@ struct SpctlCommandTests {
 
             let missing = try await spctl.run(["concierge", "new", "--no-input", "--yes", "--slug", "nameless"] + auth)
             #expect(missing.status != 0)
-            #expect(missing.output.contains("Business name is required"))
+            #expect(missing.output.contains("Business name is required: pass --name"), "the flag to give is named")
             let wrong = try await spctl.run(["concierge", "new", "--no-input", "--yes", "--name", "X Co", "--tier", "platinum"] + auth)
             #expect(wrong.status != 0)
-            #expect(wrong.output.contains("choose one of starter, pro, elite"))
+            #expect(wrong.output.contains("--tier: choose one of starter, pro, elite"), "\(wrong.output)")
             let taken = try await spctl.run([
                 "concierge", "new", "--no-input", "--yes", "--name", "Green Acres Lawn", "--slug", "green-acres", "--telephony", "none",
             ] + auth)
@@ -423,6 +425,21 @@ struct SpctlCommandTests {
             let contexts = try await spctl("config", "get-contexts")
             #expect(contexts.output.contains("* test"))
             #expect(!contexts.output.contains(platform.address + "\tplaintext\ttoken\n"))
+
+            // A token file named relative to where login ran is kept as an absolute path, so the
+            // context works from any directory.
+            let relative = try await spctl.run(
+                ["login", "--server", platform.address, "--token-file", "owner.token", "--context", "relative"], in: platform.home)
+            #expect(relative.status == 0, "\(relative.output)")
+            #expect(try spctl.contexts().contexts["relative"]?.tokenFile == tokenFile)
+            #expect(try await spctl("whoami", "--context", "relative").status == 0)
+            // One that is gone says which file, and what to do.
+            var saved = try spctl.contexts()
+            saved.contexts["relative"]?.tokenFile = platform.home.appendingPathComponent("gone.token").path
+            try saved.save(to: spctl.configPath)
+            let gone = try await spctl("whoami", "--context", "relative")
+            #expect(gone.status != 0)
+            #expect(gone.output.contains("cannot read the token file \(platform.home.appendingPathComponent("gone.token").path)"), "\(gone.output)")
         }
     }
 
@@ -439,7 +456,7 @@ struct SpctlCommandTests {
 /// `spctl twilio simulate` against a real bridge and platform.
 @Suite("spctl twilio simulate")
 struct TwilioSimulateTests {
-    @Test("sms, call, digits and dial results print the bridge's TwiML; a wrong token is refused")
+    @Test("sms, call, digits, dial results and call statuses reach the bridge as Twilio sends them; a wrong token is refused")
     func simulate() async throws {
         try await TestPlatform.with(.sqlite) { platform in
             try await platform.createTenant("acme", displayName: "Acme Detailing")
@@ -467,6 +484,14 @@ struct TwilioSimulateTests {
                 #expect(missed.output.contains("<Record"), "nobody else to ring: a voicemail")
                 let answered = try await spctl.run(["twilio", "simulate", "dial-result", "--call-sid", "CA" + String(repeating: "ab", count: 16), "--status", "completed"] + common)
                 #expect(answered.output.contains("<Hangup/>"), "\(answered.output)")
+                let ended = try await spctl.run(["twilio", "simulate", "status", "--call-sid", "CA" + String(repeating: "ab", count: 16),
+                                                 "--duration", "37", "--recording-url", "https://api.twilio.com/recordings/RE1"] + common)
+                #expect(ended.status == 0, "\(ended.output)")
+                let logged = try await CommunicationLogService.Client(wrapping: platform.client).listCalls(
+                    .with { $0.parent = "tenants/acme" }, metadata: platform.metadata(platform.ownerToken)).calls.first
+                #expect(logged?.status == .completed)
+                #expect(logged?.recordingURL == "https://api.twilio.com/recordings/RE1")
+                #expect(logged?.duration.seconds == 37)
 
                 let forged = try await spctl.run(["twilio", "simulate", "sms", "--body", "x", "--bridge", bridge.base, "--public-url", "https://bridge.example.com", "--auth-token", "wrong", "--to", "+19185550101"])
                 #expect(forged.status != 0)

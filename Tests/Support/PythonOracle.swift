@@ -49,11 +49,12 @@ public enum ProcessRunner {
     /// `separatingStandardError` keeps stderr apart, to check what stdout alone carries.
     public static func run(
         _ executable: String, _ arguments: [String], environment: [String: String] = [:], input: String? = nil,
-        separatingStandardError: Bool = false
+        separatingStandardError: Bool = false, in directory: URL? = nil
     ) async throws -> PythonOracle.Result {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
+        if let directory { process.currentDirectoryURL = directory }
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         let output = Pipe()
         let errors = separatingStandardError ? Pipe() : output

@@ -47,7 +47,19 @@ public struct ClientContexts: Codable, Sendable, Equatable {
         public func resolvedToken() throws -> String? {
             if let token, !token.isEmpty { return token }
             guard let tokenFile else { return nil }
-            return try String(contentsOfFile: tokenFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+            do {
+                return try String(contentsOfFile: tokenFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+            } catch {
+                throw UnreadableTokenFile(path: tokenFile)
+            }
+        }
+    }
+
+    /// A context's token file that is gone or cannot be read.
+    public struct UnreadableTokenFile: Error, CustomStringConvertible {
+        public let path: String
+        public var description: String {
+            "cannot read the token file \(path); check that it exists and is readable, or log in again (spctl login)"
         }
     }
 

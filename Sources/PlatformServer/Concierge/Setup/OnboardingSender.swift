@@ -33,7 +33,7 @@ public struct OnboardingSender: Sendable {
                 let email = request.email.isEmpty ? tenant.contact.email : request.email
                 let phone = request.phone.isEmpty ? tenant.contact.phone : request.phone
                 if chosen.contains(.email), email.isEmpty {
-                    throw ServiceError.invalidArgument(field: "email", "is required: \(tenant.name) has no contact email")
+                    throw ServiceError.invalidArgument(field: "email", "is required: \(tenant.name) has no contact email; pass one, or set the tenant's contact.email first")
                 }
                 // A contact stored before addresses were checked as strictly as the outbox does.
                 if chosen.contains(.email), !OutboxRecords.isEmailAddress(email) {
@@ -42,7 +42,7 @@ public struct OnboardingSender: Sendable {
                         message: "\(tenant.name)'s contact email \"\(email)\" cannot be mailed; correct it, or pass email")
                 }
                 if chosen.contains(.sms), phone.isEmpty {
-                    throw ServiceError.invalidArgument(field: "phone", "is required: \(tenant.name) has no contact phone")
+                    throw ServiceError.invalidArgument(field: "phone", "is required: \(tenant.name) has no contact phone; pass one, or set the tenant's contact.phone first")
                 }
                 var link: String?
                 if request.includeLoginLink {
