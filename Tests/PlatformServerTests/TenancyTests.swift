@@ -82,6 +82,17 @@ struct TenancyTests {
             let listed = try await platform.tenants(platform.ownerToken).listTenants(.init())
             #expect(listed.tenants.map(\.slug) == ["root"])
 
+            // A NUL character, which PostgreSQL cannot store, is refused by name on both stores.
+            let nul = await failure {
+                try await platform.tenants(platform.ownerToken).createTenant(.with {
+                    $0.tenantID = "nul"; $0.tenant = .with { $0.displayName = "Acme\u{0}"; $0.contact.personName = "Pat" }
+                })
+            }
+            #expect(nul?.code == .invalidArgument)
+            #expect(nul?.fields == ["tenant.display_name"])
+            let nulFilter = await failure { try await platform.tenants(platform.ownerToken).listTenants(.with { $0.industry = "lawn\u{0}" }) }
+            #expect(nulFilter?.fields == ["industry"])
+
             let noName = await failure {
                 try await platform.tenants(platform.ownerToken).createTenant(.with { $0.tenantID = "nameless"; $0.tenant = .init() })
             }
@@ -156,6 +167,19 @@ struct TenancyTests {
                 try await tenants.listTenants(.with { $0.pageSize = 3; $0.pageToken = first.nextPageToken; $0.industry = "lawn_care" })
             }
             #expect(replayed?.fields == ["page_token"])
+            // A real token crafted to hold a NUL in its position, which PostgreSQL cannot compare.
+            var base64 = first.nextPageToken.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+            base64 += String(repeating: "=", count: (4 - base64.count % 4) % 4)
+            let decoded = try #require(Data(base64Encoded: base64))
+            var cursor = try #require(try JSONSerialization.jsonObject(with: decoded) as? [String: Any])
+            var position = try #require(cursor["position"] as? [String])
+            position[position.count - 1] += "\u{0}"
+            cursor["position"] = position
+            let crafted = try JSONSerialization.data(withJSONObject: cursor).base64EncodedString()
+                .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+            let nulToken = await failure { try await tenants.listTenants(.with { $0.pageSize = 3; $0.pageToken = crafted }) }
+            #expect(nulToken?.code == .invalidArgument)
+            #expect(nulToken?.fields == ["page_token"])
             let negative = await failure { try await tenants.listTenants(.with { $0.pageSize = -1 }) }
             #expect(negative?.fields == ["page_size"])
         }
@@ -216,6 +240,26 @@ struct TenancyTests {
             request.normalize()
             #expect(!request.tenant.hasCreateTime && !request.tenant.hasUpdateTime)
             #expect(request.tenant.city == "Tulsa")
+        }
+    }
+
+    @Test("tenants/- names every tenant only for listings; elsewhere it is INVALID_ARGUMENT on its field", arguments: TestBackend.available)
+    func everyTenantOnlyForListings(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            let owner = platform.metadata(platform.ownerToken)
+            let get = await failure { try await platform.tenants(platform.ownerToken).getTenant(.with { $0.name = "tenants/-" }) }
+            #expect(get?.code == .invalidArgument)
+            #expect(get?.fields == ["name"])
+            let update = await failure {
+                try await CustomerService.Client(wrapping: platform.client).updateCustomer(.with {
+                    $0.customer = .with { $0.name = "tenants/-/customers/c1"; $0.displayName = "Pat" }
+                    $0.updateMask = .init(protoPaths: ["display_name"])
+                }, metadata: owner)
+            }
+            #expect(update?.code == .invalidArgument)
+            #expect(update?.fields == ["customer.name"])
+            let everyTenants = try await platform.auditEvents(.with { $0.parent = "tenants/-" })
+            #expect(!everyTenants.isEmpty, "a listing that takes it still does")
         }
     }
 

@@ -31,7 +31,9 @@ struct PageCursor: Codable, Equatable {
         base64 += String(repeating: "=", count: (4 - base64.count % 4) % 4)
         guard let data = Data(base64Encoded: base64),
               let cursor = try? JSONDecoder().decode(PageCursor.self, from: data),
-              cursor.filter == filter
+              cursor.filter == filter,
+              // A crafted one could carry what no store keeps, and PostgreSQL refuses to compare.
+              !cursor.position.contains(where: { $0.utf8.contains(0) })
         else { throw invalid }
         return cursor
     }

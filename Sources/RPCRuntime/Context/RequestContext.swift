@@ -22,6 +22,8 @@ public struct RequestContext: Sendable {
     public var deadline: ContinuousClock.Instant?
     /// Looks up tenants' status and tier for the plan and suspension gates.
     public var tenantDirectory: any TenantDirectory
+    /// The request field that named `tenants/-` (every tenant), when one did; `tenantID` is then nil.
+    public var acrossTenantsField: String?
 
     public init(
         principal: Principal,
@@ -43,7 +45,13 @@ public struct RequestContext: Sendable {
 
     /// The effective tenant, for handlers of tenant-scoped methods where the runtime always sets it.
     public func requireTenant() throws -> String {
-        guard let tenantID else { throw ServiceError.internal("no tenant in context for \(method.fullyQualifiedMethod)") }
+        guard let tenantID else {
+            // Platform roles may name every tenant; only listings can act on them all.
+            if let field = acrossTenantsField {
+                throw ServiceError.invalidArgument(field: field, "must name one tenant: tenants/- is for listing across tenants")
+            }
+            throw ServiceError.internal("no tenant in context for \(method.fullyQualifiedMethod)")
+        }
         return tenantID
     }
 

@@ -65,6 +65,7 @@ public enum RPCPipeline {
                 // `tenants/-` lists across tenants: platform roles only; to anyone else it does not exist.
                 guard context.principal.role.isPlatform else { throw ServiceError.notFound(resource) }
                 context.tenantID = nil
+                context.acrossTenantsField = Method.tenantResourceField ?? "name"
             } else {
                 // Another tenant's resource looks exactly like a missing one.
                 if !context.principal.role.isPlatform, tenantID != context.principal.tenantID {

@@ -29,6 +29,14 @@ public enum FieldCheck {
         }
     }
 
+    /// Every string of every request: PostgreSQL refuses a NUL character (U+0000) in any text,
+    /// and SQLite would keep it, so both stores answer alike, and before anything is written.
+    public static func storable(_ value: String, _ field: String, _ violations: inout [FieldViolation]) {
+        if value.utf8.contains(0) {
+            violations.append(FieldViolation(field: field, description: "must not contain a NUL character (U+0000)"))
+        }
+    }
+
     /// Unset (empty) passes: `required` says whether it must be there.
     public static func e164(_ value: String, _ field: String, _ violations: inout [FieldViolation]) {
         if !value.isEmpty, !PhoneNumber.isE164(value) {

@@ -2,9 +2,10 @@ import Foundation
 import SwiftProtobuf
 import SwiftProtobufPluginLibrary
 
-/// Emits `ValidatableMessage` conformances from the `(servicepro.options.v1.rules)` field options.
-/// Every message gets one, so a request type always validates, and nested messages are checked
-/// with their field path (`tenant.contact.phone`, `lines[2].description`).
+/// Emits `ValidatableMessage` conformances from the `(servicepro.options.v1.rules)` field options,
+/// and a check that every string can be stored (`FieldCheck.storable`). Every message gets one,
+/// so a request type always validates, and nested messages are checked with their field path
+/// (`tenant.contact.phone`, `lines[2].description`).
 struct ValidatorEmitter {
     let namer: SwiftProtobufNamer
     /// Full proto names of the messages that conform, so nested checks only call what exists.
@@ -165,8 +166,9 @@ struct ValidatorEmitter {
         if let rules, rules.required {
             out.line("FieldCheck.required(\(isSetExpression(field, property: property, has: names.has)), \(path), &violations)")
         }
-        if let rules, field.type == .string {
-            var checks: [String] = []
+        if field.type == .string {
+            var checks = ["FieldCheck.storable(VALUE, FIELD, &violations)"]
+            let rules = rules ?? Servicepro_Options_V1_FieldRules()
             if rules.maxLength > 0 { checks.append("FieldCheck.maxLength(VALUE, \(rules.maxLength), FIELD, &violations)") }
             if rules.e164 { checks.append("FieldCheck.e164(VALUE, FIELD, &violations)") }
             if !rules.pattern.isEmpty {
@@ -174,7 +176,7 @@ struct ValidatorEmitter {
                 patterns.append((constant, rules.pattern))
                 checks.append("FieldCheck.pattern(VALUE, \(constant), FIELD, &violations)")
             }
-            if field.isRepeated, !checks.isEmpty {
+            if field.isRepeated {
                 out.block("for (index, element) in \(property).enumerated()") { out in
                     for check in checks {
                         out.line(check.replacingOccurrences(of: "VALUE", with: "element")

@@ -9,7 +9,9 @@ private let ChangePlanRequest_namePattern = FieldPattern("tenants/[a-z0-9][a-z0-
 private let SetTenantStatusRequest_namePattern = FieldPattern("tenants/[a-z0-9][a-z0-9-]{0,62}/billing")
 
 extension ListPlansRequest: ValidatableMessage {
-    public func validate(path: String, into violations: inout [FieldViolation]) {}
+    public func validate(path: String, into violations: inout [FieldViolation]) {
+        FieldCheck.storable(self.pageToken, path + "page_token", &violations)
+    }
 
     public mutating func normalize() {}
 }
@@ -19,6 +21,7 @@ extension ListPlansResponse: ValidatableMessage {
         for (index, element) in self.plans.enumerated() {
             element.validate(path: path + "plans" + "[\(index)].", into: &violations)
         }
+        FieldCheck.storable(self.nextPageToken, path + "next_page_token", &violations)
     }
 
     public mutating func normalize() {}
@@ -27,6 +30,7 @@ extension ListPlansResponse: ValidatableMessage {
 extension GetTenantBillingRequest: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {
         FieldCheck.required(!self.name.isEmpty, path + "name", &violations)
+        FieldCheck.storable(self.name, path + "name", &violations)
         FieldCheck.pattern(self.name, GetTenantBillingRequest_namePattern, path + "name", &violations)
     }
 
@@ -36,9 +40,12 @@ extension GetTenantBillingRequest: ValidatableMessage {
 extension ChangePlanRequest: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {
         FieldCheck.required(!self.name.isEmpty, path + "name", &violations)
+        FieldCheck.storable(self.name, path + "name", &violations)
         FieldCheck.pattern(self.name, ChangePlanRequest_namePattern, path + "name", &violations)
         FieldCheck.required(self.tier.rawValue != 0, path + "tier", &violations)
         FieldCheck.definedEnum(self.tier, path + "tier", &violations)
+        FieldCheck.storable(self.etag, path + "etag", &violations)
+        FieldCheck.storable(self.requestID, path + "request_id", &violations)
         FieldCheck.maxLength(self.requestID, 64, path + "request_id", &violations)
     }
 
@@ -50,6 +57,7 @@ extension ChangePlanResponse: ValidatableMessage {
         if self.hasBilling {
             self.billing.validate(path: path + "billing.", into: &violations)
         }
+        FieldCheck.storable(self.paymentURL, path + "payment_url", &violations)
     }
 
     public mutating func normalize() {}
@@ -58,14 +66,17 @@ extension ChangePlanResponse: ValidatableMessage {
 extension SetTenantStatusRequest: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {
         FieldCheck.required(!self.name.isEmpty, path + "name", &violations)
+        FieldCheck.storable(self.name, path + "name", &violations)
         FieldCheck.pattern(self.name, SetTenantStatusRequest_namePattern, path + "name", &violations)
         FieldCheck.required(self.status.rawValue != 0, path + "status", &violations)
         FieldCheck.definedEnum(self.status, path + "status", &violations)
         FieldCheck.required(!self.reason.isEmpty, path + "reason", &violations)
+        FieldCheck.storable(self.reason, path + "reason", &violations)
         FieldCheck.maxLength(self.reason, 500, path + "reason", &violations)
         if self.hasTrialEndTime {
             FieldCheck.timestamp(self.trialEndTime, path + "trial_end_time", &violations)
         }
+        FieldCheck.storable(self.requestID, path + "request_id", &violations)
         FieldCheck.maxLength(self.requestID, 64, path + "request_id", &violations)
     }
 
@@ -76,6 +87,7 @@ extension HandleStripeEventRequest: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {
         FieldCheck.required(!self.payload.isEmpty, path + "payload", &violations)
         FieldCheck.required(!self.signature.isEmpty, path + "signature", &violations)
+        FieldCheck.storable(self.signature, path + "signature", &violations)
         FieldCheck.maxLength(self.signature, 2048, path + "signature", &violations)
     }
 
@@ -83,7 +95,12 @@ extension HandleStripeEventRequest: ValidatableMessage {
 }
 
 extension HandleStripeEventResponse: ValidatableMessage {
-    public func validate(path: String, into violations: inout [FieldViolation]) {}
+    public func validate(path: String, into violations: inout [FieldViolation]) {
+        FieldCheck.storable(self.reason, path + "reason", &violations)
+        FieldCheck.storable(self.eventID, path + "event_id", &violations)
+        FieldCheck.storable(self.eventType, path + "event_type", &violations)
+        FieldCheck.storable(self.tenant, path + "tenant", &violations)
+    }
 
     public mutating func normalize() {}
 }

@@ -3,7 +3,12 @@
 import RPCRuntime
 
 extension Plan: ValidatableMessage {
-    public func validate(path: String, into violations: inout [FieldViolation]) {}
+    public func validate(path: String, into violations: inout [FieldViolation]) {
+        FieldCheck.storable(self.name, path + "name", &violations)
+        FieldCheck.storable(self.displayName, path + "display_name", &violations)
+        FieldCheck.storable(self.currencyCode, path + "currency_code", &violations)
+        FieldCheck.storable(self.stripePriceID, path + "stripe_price_id", &violations)
+    }
 
     public mutating func normalize() {}
 }

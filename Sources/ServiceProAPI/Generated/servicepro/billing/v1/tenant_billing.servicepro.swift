@@ -4,6 +4,7 @@ import RPCRuntime
 
 extension TenantBilling: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {
+        FieldCheck.storable(self.name, path + "name", &violations)
         if self.hasTrialEndTime {
             FieldCheck.timestamp(self.trialEndTime, path + "trial_end_time", &violations)
         }
@@ -13,9 +14,13 @@ extension TenantBilling: ValidatableMessage {
         if self.hasRetentionEndTime {
             FieldCheck.timestamp(self.retentionEndTime, path + "retention_end_time", &violations)
         }
+        FieldCheck.storable(self.stripeCustomerID, path + "stripe_customer_id", &violations)
+        FieldCheck.storable(self.stripeSubscriptionID, path + "stripe_subscription_id", &violations)
+        FieldCheck.storable(self.stripePriceID, path + "stripe_price_id", &violations)
         if self.hasCurrentPeriodEndTime {
             FieldCheck.timestamp(self.currentPeriodEndTime, path + "current_period_end_time", &violations)
         }
+        FieldCheck.storable(self.statusReason, path + "status_reason", &violations)
         if self.hasStatusChangeTime {
             FieldCheck.timestamp(self.statusChangeTime, path + "status_change_time", &violations)
         }
@@ -25,6 +30,7 @@ extension TenantBilling: ValidatableMessage {
         if self.hasUpdateTime {
             FieldCheck.timestamp(self.updateTime, path + "update_time", &violations)
         }
+        FieldCheck.storable(self.etag, path + "etag", &violations)
     }
 
     public mutating func normalize() {}

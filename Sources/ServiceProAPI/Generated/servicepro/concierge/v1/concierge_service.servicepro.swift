@@ -29,6 +29,7 @@ extension CreateConciergeTenantRequest: ValidatableMessage {
         if self.hasReview {
             self.review.validate(path: path + "review.", into: &violations)
         }
+        FieldCheck.storable(self.requestID, path + "request_id", &violations)
         FieldCheck.maxLength(self.requestID, 64, path + "request_id", &violations)
     }
 
@@ -64,9 +65,12 @@ extension CreateConciergeTenantResponse: ValidatableMessage {
 extension ApplyIndustryPackRequest: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {
         FieldCheck.required(!self.name.isEmpty, path + "name", &violations)
+        FieldCheck.storable(self.name, path + "name", &violations)
         FieldCheck.pattern(self.name, ApplyIndustryPackRequest_namePattern, path + "name", &violations)
         FieldCheck.required(!self.industryPack.isEmpty, path + "industry_pack", &violations)
+        FieldCheck.storable(self.industryPack, path + "industry_pack", &violations)
         FieldCheck.pattern(self.industryPack, ApplyIndustryPackRequest_industryPackPattern, path + "industry_pack", &violations)
+        FieldCheck.storable(self.requestID, path + "request_id", &violations)
         FieldCheck.maxLength(self.requestID, 64, path + "request_id", &violations)
     }
 
@@ -76,11 +80,15 @@ extension ApplyIndustryPackRequest: ValidatableMessage {
 extension SendOnboardingRequest: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {
         FieldCheck.required(!self.name.isEmpty, path + "name", &violations)
+        FieldCheck.storable(self.name, path + "name", &violations)
         FieldCheck.pattern(self.name, SendOnboardingRequest_namePattern, path + "name", &violations)
         FieldCheck.required(!self.channels.isEmpty, path + "channels", &violations)
+        FieldCheck.storable(self.email, path + "email", &violations)
         FieldCheck.maxLength(self.email, 254, path + "email", &violations)
         FieldCheck.pattern(self.email, SendOnboardingRequest_emailPattern, path + "email", &violations)
+        FieldCheck.storable(self.phone, path + "phone", &violations)
         FieldCheck.e164(self.phone, path + "phone", &violations)
+        FieldCheck.storable(self.requestID, path + "request_id", &violations)
         FieldCheck.maxLength(self.requestID, 64, path + "request_id", &violations)
     }
 

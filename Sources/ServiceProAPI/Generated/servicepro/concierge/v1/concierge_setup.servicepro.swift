@@ -16,14 +16,21 @@ private let ConciergeExtras_bookingUrlPattern = FieldPattern("https://[^\\s]+")
 extension ConciergeBasics: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {
         FieldCheck.required(!self.displayName.isEmpty, path + "display_name", &violations)
+        FieldCheck.storable(self.displayName, path + "display_name", &violations)
         FieldCheck.maxLength(self.displayName, 100, path + "display_name", &violations)
         FieldCheck.required(!self.slug.isEmpty, path + "slug", &violations)
+        FieldCheck.storable(self.slug, path + "slug", &violations)
         FieldCheck.pattern(self.slug, ConciergeBasics_slugPattern, path + "slug", &violations)
+        FieldCheck.storable(self.city, path + "city", &violations)
         FieldCheck.maxLength(self.city, 100, path + "city", &violations)
+        FieldCheck.storable(self.contactName, path + "contact_name", &violations)
         FieldCheck.maxLength(self.contactName, 100, path + "contact_name", &violations)
+        FieldCheck.storable(self.contactEmail, path + "contact_email", &violations)
         FieldCheck.maxLength(self.contactEmail, 254, path + "contact_email", &violations)
         FieldCheck.pattern(self.contactEmail, ConciergeBasics_contactEmailPattern, path + "contact_email", &violations)
+        FieldCheck.storable(self.contactPhone, path + "contact_phone", &violations)
         FieldCheck.e164(self.contactPhone, path + "contact_phone", &violations)
+        FieldCheck.storable(self.internalNotes, path + "internal_notes", &violations)
         FieldCheck.maxLength(self.internalNotes, 2000, path + "internal_notes", &violations)
     }
 
@@ -35,6 +42,7 @@ extension ConciergePlan: ValidatableMessage {
         FieldCheck.required(self.tier.rawValue != 0, path + "tier", &violations)
         FieldCheck.definedEnum(self.tier, path + "tier", &violations)
         FieldCheck.required(!self.industryPack.isEmpty, path + "industry_pack", &violations)
+        FieldCheck.storable(self.industryPack, path + "industry_pack", &violations)
         FieldCheck.pattern(self.industryPack, ConciergePlan_industryPackPattern, path + "industry_pack", &violations)
     }
 
@@ -45,11 +53,16 @@ extension ConciergeTelephony: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {
         FieldCheck.required(self.mode.rawValue != 0, path + "mode", &violations)
         FieldCheck.definedEnum(self.mode, path + "mode", &violations)
+        FieldCheck.storable(self.phoneNumber, path + "phone_number", &violations)
         FieldCheck.e164(self.phoneNumber, path + "phone_number", &violations)
+        FieldCheck.storable(self.messagingServiceSid, path + "messaging_service_sid", &violations)
         FieldCheck.pattern(self.messagingServiceSid, ConciergeTelephony_messagingServiceSidPattern, path + "messaging_service_sid", &violations)
+        FieldCheck.storable(self.areaCode, path + "area_code", &violations)
         FieldCheck.pattern(self.areaCode, ConciergeTelephony_areaCodePattern, path + "area_code", &violations)
+        FieldCheck.storable(self.countryCode, path + "country_code", &violations)
         FieldCheck.pattern(self.countryCode, ConciergeTelephony_countryCodePattern, path + "country_code", &violations)
         FieldCheck.definedEnum(self.ivrMode, path + "ivr_mode", &violations)
+        FieldCheck.storable(self.forwardNumber, path + "forward_number", &violations)
         FieldCheck.e164(self.forwardNumber, path + "forward_number", &violations)
     }
 
@@ -58,10 +71,14 @@ extension ConciergeTelephony: ValidatableMessage {
 
 extension ConciergeExtras: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {
+        FieldCheck.storable(self.logoURL, path + "logo_url", &violations)
         FieldCheck.maxLength(self.logoURL, 2048, path + "logo_url", &violations)
         FieldCheck.pattern(self.logoURL, ConciergeExtras_logoUrlPattern, path + "logo_url", &violations)
+        FieldCheck.storable(self.primaryColor, path + "primary_color", &violations)
         FieldCheck.pattern(self.primaryColor, ConciergeExtras_primaryColorPattern, path + "primary_color", &violations)
+        FieldCheck.storable(self.accentColor, path + "accent_color", &violations)
         FieldCheck.pattern(self.accentColor, ConciergeExtras_accentColorPattern, path + "accent_color", &violations)
+        FieldCheck.storable(self.bookingURL, path + "booking_url", &violations)
         FieldCheck.maxLength(self.bookingURL, 500, path + "booking_url", &violations)
         FieldCheck.pattern(self.bookingURL, ConciergeExtras_bookingUrlPattern, path + "booking_url", &violations)
     }
@@ -77,6 +94,8 @@ extension ConciergeReview: ValidatableMessage {
 
 extension AppliedPackSummary: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {
+        FieldCheck.storable(self.industryPack, path + "industry_pack", &violations)
+        FieldCheck.storable(self.version, path + "version", &violations)
         for (index, element) in self.added.enumerated() {
             element.validate(path: path + "added" + "[\(index)].", into: &violations)
         }
@@ -89,13 +108,18 @@ extension AppliedPackSummary: ValidatableMessage {
 }
 
 extension PackItem: ValidatableMessage {
-    public func validate(path: String, into violations: inout [FieldViolation]) {}
+    public func validate(path: String, into violations: inout [FieldViolation]) {
+        FieldCheck.storable(self.key, path + "key", &violations)
+    }
 
     public mutating func normalize() {}
 }
 
 extension ConciergeNextAction: ValidatableMessage {
-    public func validate(path: String, into violations: inout [FieldViolation]) {}
+    public func validate(path: String, into violations: inout [FieldViolation]) {
+        FieldCheck.storable(self.label, path + "label", &violations)
+        FieldCheck.storable(self.command, path + "command", &violations)
+    }
 
     public mutating func normalize() {}
 }

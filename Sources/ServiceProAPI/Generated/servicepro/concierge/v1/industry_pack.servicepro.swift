@@ -4,6 +4,10 @@ import RPCRuntime
 
 extension IndustryPack: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {
+        FieldCheck.storable(self.name, path + "name", &violations)
+        FieldCheck.storable(self.displayName, path + "display_name", &violations)
+        FieldCheck.storable(self.summary, path + "summary", &violations)
+        FieldCheck.storable(self.version, path + "version", &violations)
         for (index, element) in self.services.enumerated() {
             element.validate(path: path + "services" + "[\(index)].", into: &violations)
         }
@@ -33,9 +37,12 @@ extension IndustryPack: ValidatableMessage {
 
 extension ServiceOffering: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {
+        FieldCheck.storable(self.name, path + "name", &violations)
+        FieldCheck.storable(self.summary, path + "summary", &violations)
         if self.hasDuration {
             FieldCheck.duration(self.duration, path + "duration", &violations)
         }
+        FieldCheck.storable(self.currencyCode, path + "currency_code", &violations)
         for (index, element) in self.upsells.enumerated() {
             element.validate(path: path + "upsells" + "[\(index)].", into: &violations)
         }
@@ -46,6 +53,7 @@ extension ServiceOffering: ValidatableMessage {
 
 extension ServiceUpsell: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {
+        FieldCheck.storable(self.name, path + "name", &violations)
         if self.hasExtraDuration {
             FieldCheck.duration(self.extraDuration, path + "extra_duration", &violations)
         }
@@ -55,25 +63,38 @@ extension ServiceUpsell: ValidatableMessage {
 }
 
 extension Faq: ValidatableMessage {
-    public func validate(path: String, into violations: inout [FieldViolation]) {}
+    public func validate(path: String, into violations: inout [FieldViolation]) {
+        FieldCheck.storable(self.question, path + "question", &violations)
+        FieldCheck.storable(self.answer, path + "answer", &violations)
+    }
 
     public mutating func normalize() {}
 }
 
 extension SmsTemplate: ValidatableMessage {
-    public func validate(path: String, into violations: inout [FieldViolation]) {}
+    public func validate(path: String, into violations: inout [FieldViolation]) {
+        FieldCheck.storable(self.body, path + "body", &violations)
+    }
 
     public mutating func normalize() {}
 }
 
 extension AiAgentConfig: ValidatableMessage {
-    public func validate(path: String, into violations: inout [FieldViolation]) {}
+    public func validate(path: String, into violations: inout [FieldViolation]) {
+        FieldCheck.storable(self.instructions, path + "instructions", &violations)
+        for (index, element) in self.vocabulary.enumerated() {
+            FieldCheck.storable(element, path + "vocabulary" + "[\(index)]", &violations)
+        }
+        FieldCheck.storable(self.greeting, path + "greeting", &violations)
+    }
 
     public mutating func normalize() {}
 }
 
 extension AutomationRule: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {
+        FieldCheck.storable(self.key, path + "key", &violations)
+        FieldCheck.storable(self.displayName, path + "display_name", &violations)
         if self.hasOffset {
             FieldCheck.duration(self.offset, path + "offset", &violations)
         }

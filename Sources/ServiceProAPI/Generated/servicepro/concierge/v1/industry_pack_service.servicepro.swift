@@ -7,7 +7,9 @@ import RPCRuntime
 private let GetIndustryPackRequest_namePattern = FieldPattern("industryPacks/[a-z][a-z0-9_]{0,62}")
 
 extension ListIndustryPacksRequest: ValidatableMessage {
-    public func validate(path: String, into violations: inout [FieldViolation]) {}
+    public func validate(path: String, into violations: inout [FieldViolation]) {
+        FieldCheck.storable(self.pageToken, path + "page_token", &violations)
+    }
 
     public mutating func normalize() {}
 }
@@ -17,6 +19,7 @@ extension ListIndustryPacksResponse: ValidatableMessage {
         for (index, element) in self.industryPacks.enumerated() {
             element.validate(path: path + "industry_packs" + "[\(index)].", into: &violations)
         }
+        FieldCheck.storable(self.nextPageToken, path + "next_page_token", &violations)
     }
 
     public mutating func normalize() {
@@ -29,6 +32,7 @@ extension ListIndustryPacksResponse: ValidatableMessage {
 extension GetIndustryPackRequest: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {
         FieldCheck.required(!self.name.isEmpty, path + "name", &violations)
+        FieldCheck.storable(self.name, path + "name", &violations)
         FieldCheck.pattern(self.name, GetIndustryPackRequest_namePattern, path + "name", &violations)
     }
 

@@ -4,6 +4,10 @@ import RPCRuntime
 
 extension LoginLink: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {
+        FieldCheck.storable(self.name, path + "name", &violations)
+        FieldCheck.storable(self.recipient, path + "recipient", &violations)
+        FieldCheck.storable(self.tokenPrefix, path + "token_prefix", &violations)
+        FieldCheck.storable(self.creator, path + "creator", &violations)
         if self.hasCreateTime {
             FieldCheck.timestamp(self.createTime, path + "create_time", &violations)
         }

@@ -11,13 +11,16 @@ private let RevokeLoginLinkRequest_namePattern = FieldPattern("tenants/[a-z0-9][
 extension CreateLoginLinkRequest: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {
         FieldCheck.required(!self.parent.isEmpty, path + "parent", &violations)
+        FieldCheck.storable(self.parent, path + "parent", &violations)
         FieldCheck.pattern(self.parent, CreateLoginLinkRequest_parentPattern, path + "parent", &violations)
         FieldCheck.required(self.role.rawValue != 0, path + "role", &violations)
         FieldCheck.definedEnum(self.role, path + "role", &violations)
         if self.hasTtl {
             FieldCheck.duration(self.ttl, path + "ttl", &violations)
         }
+        FieldCheck.storable(self.recipient, path + "recipient", &violations)
         FieldCheck.maxLength(self.recipient, 254, path + "recipient", &violations)
+        FieldCheck.storable(self.requestID, path + "request_id", &violations)
         FieldCheck.maxLength(self.requestID, 64, path + "request_id", &violations)
     }
 
@@ -29,6 +32,8 @@ extension CreateLoginLinkResponse: ValidatableMessage {
         if self.hasLoginLink {
             self.loginLink.validate(path: path + "login_link.", into: &violations)
         }
+        FieldCheck.storable(self.url, path + "url", &violations)
+        FieldCheck.storable(self.token, path + "token", &violations)
     }
 
     public mutating func normalize() {}
@@ -37,7 +42,9 @@ extension CreateLoginLinkResponse: ValidatableMessage {
 extension ListLoginLinksRequest: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {
         FieldCheck.required(!self.parent.isEmpty, path + "parent", &violations)
+        FieldCheck.storable(self.parent, path + "parent", &violations)
         FieldCheck.pattern(self.parent, ListLoginLinksRequest_parentPattern, path + "parent", &violations)
+        FieldCheck.storable(self.pageToken, path + "page_token", &violations)
         FieldCheck.definedEnum(self.state, path + "state", &violations)
     }
 
@@ -49,6 +56,7 @@ extension ListLoginLinksResponse: ValidatableMessage {
         for (index, element) in self.loginLinks.enumerated() {
             element.validate(path: path + "login_links" + "[\(index)].", into: &violations)
         }
+        FieldCheck.storable(self.nextPageToken, path + "next_page_token", &violations)
     }
 
     public mutating func normalize() {}
@@ -57,7 +65,9 @@ extension ListLoginLinksResponse: ValidatableMessage {
 extension RevokeLoginLinkRequest: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {
         FieldCheck.required(!self.name.isEmpty, path + "name", &violations)
+        FieldCheck.storable(self.name, path + "name", &violations)
         FieldCheck.pattern(self.name, RevokeLoginLinkRequest_namePattern, path + "name", &violations)
+        FieldCheck.storable(self.requestID, path + "request_id", &violations)
         FieldCheck.maxLength(self.requestID, 64, path + "request_id", &violations)
     }
 
@@ -67,7 +77,9 @@ extension RevokeLoginLinkRequest: ValidatableMessage {
 extension RedeemLoginLinkRequest: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {
         FieldCheck.required(!self.token.isEmpty, path + "token", &violations)
+        FieldCheck.storable(self.token, path + "token", &violations)
         FieldCheck.maxLength(self.token, 256, path + "token", &violations)
+        FieldCheck.storable(self.requestID, path + "request_id", &violations)
         FieldCheck.maxLength(self.requestID, 64, path + "request_id", &violations)
     }
 
@@ -76,6 +88,8 @@ extension RedeemLoginLinkRequest: ValidatableMessage {
 
 extension RedeemLoginLinkResponse: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {
+        FieldCheck.storable(self.tenant, path + "tenant", &violations)
+        FieldCheck.storable(self.token, path + "token", &violations)
         if self.hasExpireTime {
             FieldCheck.timestamp(self.expireTime, path + "expire_time", &violations)
         }

@@ -4,9 +4,15 @@ import RPCRuntime
 
 extension OutboxMessage: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {
+        FieldCheck.storable(self.name, path + "name", &violations)
+        FieldCheck.storable(self.recipient, path + "recipient", &violations)
+        FieldCheck.storable(self.purpose, path + "purpose", &violations)
+        FieldCheck.storable(self.subject, path + "subject", &violations)
+        FieldCheck.storable(self.lastError, path + "last_error", &violations)
         if self.hasNextAttemptTime {
             FieldCheck.timestamp(self.nextAttemptTime, path + "next_attempt_time", &violations)
         }
+        FieldCheck.storable(self.providerMessageID, path + "provider_message_id", &violations)
         if self.hasCreateTime {
             FieldCheck.timestamp(self.createTime, path + "create_time", &violations)
         }
@@ -16,6 +22,7 @@ extension OutboxMessage: ValidatableMessage {
         if self.hasDeliverTime {
             FieldCheck.timestamp(self.deliverTime, path + "deliver_time", &violations)
         }
+        FieldCheck.storable(self.sender, path + "sender", &violations)
     }
 
     public mutating func normalize() {}

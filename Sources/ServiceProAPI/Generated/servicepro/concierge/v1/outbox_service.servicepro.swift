@@ -10,7 +10,9 @@ private let GetOutboxMessageRequest_namePattern = FieldPattern("tenants/[a-z0-9]
 extension ListOutboxMessagesRequest: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {
         FieldCheck.required(!self.parent.isEmpty, path + "parent", &violations)
+        FieldCheck.storable(self.parent, path + "parent", &violations)
         FieldCheck.pattern(self.parent, ListOutboxMessagesRequest_parentPattern, path + "parent", &violations)
+        FieldCheck.storable(self.pageToken, path + "page_token", &violations)
         FieldCheck.definedEnum(self.state, path + "state", &violations)
         FieldCheck.definedEnum(self.channel, path + "channel", &violations)
     }
@@ -23,6 +25,7 @@ extension ListOutboxMessagesResponse: ValidatableMessage {
         for (index, element) in self.outboxMessages.enumerated() {
             element.validate(path: path + "outbox_messages" + "[\(index)].", into: &violations)
         }
+        FieldCheck.storable(self.nextPageToken, path + "next_page_token", &violations)
     }
 
     public mutating func normalize() {}
@@ -31,6 +34,7 @@ extension ListOutboxMessagesResponse: ValidatableMessage {
 extension GetOutboxMessageRequest: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {
         FieldCheck.required(!self.name.isEmpty, path + "name", &violations)
+        FieldCheck.storable(self.name, path + "name", &violations)
         FieldCheck.pattern(self.name, GetOutboxMessageRequest_namePattern, path + "name", &violations)
     }
 

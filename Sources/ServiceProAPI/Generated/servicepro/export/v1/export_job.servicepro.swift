@@ -4,9 +4,12 @@ import RPCRuntime
 
 extension ExportJob: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {
+        FieldCheck.storable(self.name, path + "name", &violations)
         for (index, element) in self.entityCounts.enumerated() {
             element.validate(path: path + "entity_counts" + "[\(index)].", into: &violations)
         }
+        FieldCheck.storable(self.sha256, path + "sha256", &violations)
+        FieldCheck.storable(self.creator, path + "creator", &violations)
         if self.hasCreateTime {
             FieldCheck.timestamp(self.createTime, path + "create_time", &violations)
         }
@@ -19,6 +22,7 @@ extension ExportJob: ValidatableMessage {
         if self.hasExpireTime {
             FieldCheck.timestamp(self.expireTime, path + "expire_time", &violations)
         }
+        FieldCheck.storable(self.error, path + "error", &violations)
     }
 
     public mutating func normalize() {}

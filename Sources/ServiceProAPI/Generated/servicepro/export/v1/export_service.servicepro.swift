@@ -12,7 +12,9 @@ private let DownloadExportRequest_namePattern = FieldPattern("tenants/[a-z0-9][a
 extension StartExportRequest: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {
         FieldCheck.required(!self.parent.isEmpty, path + "parent", &violations)
+        FieldCheck.storable(self.parent, path + "parent", &violations)
         FieldCheck.pattern(self.parent, StartExportRequest_parentPattern, path + "parent", &violations)
+        FieldCheck.storable(self.requestID, path + "request_id", &violations)
         FieldCheck.maxLength(self.requestID, 64, path + "request_id", &violations)
     }
 
@@ -22,6 +24,7 @@ extension StartExportRequest: ValidatableMessage {
 extension GetExportRequest: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {
         FieldCheck.required(!self.name.isEmpty, path + "name", &violations)
+        FieldCheck.storable(self.name, path + "name", &violations)
         FieldCheck.pattern(self.name, GetExportRequest_namePattern, path + "name", &violations)
     }
 
@@ -31,7 +34,9 @@ extension GetExportRequest: ValidatableMessage {
 extension ListExportsRequest: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {
         FieldCheck.required(!self.parent.isEmpty, path + "parent", &violations)
+        FieldCheck.storable(self.parent, path + "parent", &violations)
         FieldCheck.pattern(self.parent, ListExportsRequest_parentPattern, path + "parent", &violations)
+        FieldCheck.storable(self.pageToken, path + "page_token", &violations)
         FieldCheck.definedEnum(self.state, path + "state", &violations)
     }
 
@@ -43,6 +48,7 @@ extension ListExportsResponse: ValidatableMessage {
         for (index, element) in self.exports.enumerated() {
             element.validate(path: path + "exports" + "[\(index)].", into: &violations)
         }
+        FieldCheck.storable(self.nextPageToken, path + "next_page_token", &violations)
     }
 
     public mutating func normalize() {}
@@ -51,6 +57,7 @@ extension ListExportsResponse: ValidatableMessage {
 extension DownloadExportRequest: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {
         FieldCheck.required(!self.name.isEmpty, path + "name", &violations)
+        FieldCheck.storable(self.name, path + "name", &violations)
         FieldCheck.pattern(self.name, DownloadExportRequest_namePattern, path + "name", &violations)
     }
 
@@ -58,7 +65,9 @@ extension DownloadExportRequest: ValidatableMessage {
 }
 
 extension ExportChunk: ValidatableMessage {
-    public func validate(path: String, into violations: inout [FieldViolation]) {}
+    public func validate(path: String, into violations: inout [FieldViolation]) {
+        FieldCheck.storable(self.sha256, path + "sha256", &violations)
+    }
 
     public mutating func normalize() {}
 }

@@ -4,9 +4,18 @@ import RPCRuntime
 
 extension AuditEvent: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {
+        FieldCheck.storable(self.name, path + "name", &violations)
         if self.hasEventTime {
             FieldCheck.timestamp(self.eventTime, path + "event_time", &violations)
         }
+        FieldCheck.storable(self.realActor, path + "real_actor", &violations)
+        FieldCheck.storable(self.effectiveTenant, path + "effective_tenant", &violations)
+        FieldCheck.storable(self.impersonationSession, path + "impersonation_session", &violations)
+        FieldCheck.storable(self.method, path + "method", &violations)
+        FieldCheck.storable(self.resourceName, path + "resource_name", &violations)
+        FieldCheck.storable(self.requestID, path + "request_id", &violations)
+        FieldCheck.storable(self.outcomeCode, path + "outcome_code", &violations)
+        FieldCheck.storable(self.outcomeReason, path + "outcome_reason", &violations)
     }
 
     public mutating func normalize() {}

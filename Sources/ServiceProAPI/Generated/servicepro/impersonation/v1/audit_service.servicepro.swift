@@ -11,9 +11,14 @@ private let GetAuditEventRequest_namePattern = FieldPattern("tenants/[a-z0-9][a-
 extension ListAuditEventsRequest: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {
         FieldCheck.required(!self.parent.isEmpty, path + "parent", &violations)
+        FieldCheck.storable(self.parent, path + "parent", &violations)
         FieldCheck.pattern(self.parent, ListAuditEventsRequest_parentPattern, path + "parent", &violations)
+        FieldCheck.storable(self.pageToken, path + "page_token", &violations)
+        FieldCheck.storable(self.realActor, path + "real_actor", &violations)
         FieldCheck.maxLength(self.realActor, 256, path + "real_actor", &violations)
+        FieldCheck.storable(self.method, path + "method", &violations)
         FieldCheck.maxLength(self.method, 256, path + "method", &violations)
+        FieldCheck.storable(self.impersonationSession, path + "impersonation_session", &violations)
         FieldCheck.pattern(self.impersonationSession, ListAuditEventsRequest_impersonationSessionPattern, path + "impersonation_session", &violations)
         if self.hasStartTime {
             FieldCheck.timestamp(self.startTime, path + "start_time", &violations)
@@ -31,6 +36,7 @@ extension ListAuditEventsResponse: ValidatableMessage {
         for (index, element) in self.auditEvents.enumerated() {
             element.validate(path: path + "audit_events" + "[\(index)].", into: &violations)
         }
+        FieldCheck.storable(self.nextPageToken, path + "next_page_token", &violations)
     }
 
     public mutating func normalize() {}
@@ -39,6 +45,7 @@ extension ListAuditEventsResponse: ValidatableMessage {
 extension GetAuditEventRequest: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {
         FieldCheck.required(!self.name.isEmpty, path + "name", &violations)
+        FieldCheck.storable(self.name, path + "name", &violations)
         FieldCheck.pattern(self.name, GetAuditEventRequest_namePattern, path + "name", &violations)
     }
 

@@ -13,12 +13,15 @@ private let ListImpersonationSessionsRequest_tenantPattern = FieldPattern("tenan
 extension StartImpersonationRequest: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {
         FieldCheck.required(!self.tenant.isEmpty, path + "tenant", &violations)
+        FieldCheck.storable(self.tenant, path + "tenant", &violations)
         FieldCheck.pattern(self.tenant, StartImpersonationRequest_tenantPattern, path + "tenant", &violations)
         FieldCheck.required(!self.reason.isEmpty, path + "reason", &violations)
+        FieldCheck.storable(self.reason, path + "reason", &violations)
         FieldCheck.maxLength(self.reason, 500, path + "reason", &violations)
         if self.hasTtl {
             FieldCheck.duration(self.ttl, path + "ttl", &violations)
         }
+        FieldCheck.storable(self.requestID, path + "request_id", &violations)
         FieldCheck.maxLength(self.requestID, 64, path + "request_id", &violations)
     }
 
@@ -30,6 +33,7 @@ extension StartImpersonationResponse: ValidatableMessage {
         if self.hasSession {
             self.session.validate(path: path + "session.", into: &violations)
         }
+        FieldCheck.storable(self.token, path + "token", &violations)
     }
 
     public mutating func normalize() {}
@@ -37,7 +41,9 @@ extension StartImpersonationResponse: ValidatableMessage {
 
 extension StopImpersonationRequest: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {
+        FieldCheck.storable(self.name, path + "name", &violations)
         FieldCheck.pattern(self.name, StopImpersonationRequest_namePattern, path + "name", &violations)
+        FieldCheck.storable(self.requestID, path + "request_id", &violations)
         FieldCheck.maxLength(self.requestID, 64, path + "request_id", &violations)
     }
 
@@ -47,8 +53,11 @@ extension StopImpersonationRequest: ValidatableMessage {
 extension RevokeImpersonationRequest: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {
         FieldCheck.required(!self.name.isEmpty, path + "name", &violations)
+        FieldCheck.storable(self.name, path + "name", &violations)
         FieldCheck.pattern(self.name, RevokeImpersonationRequest_namePattern, path + "name", &violations)
+        FieldCheck.storable(self.reason, path + "reason", &violations)
         FieldCheck.maxLength(self.reason, 500, path + "reason", &violations)
+        FieldCheck.storable(self.requestID, path + "request_id", &violations)
         FieldCheck.maxLength(self.requestID, 64, path + "request_id", &violations)
     }
 
@@ -58,6 +67,7 @@ extension RevokeImpersonationRequest: ValidatableMessage {
 extension GetImpersonationSessionRequest: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {
         FieldCheck.required(!self.name.isEmpty, path + "name", &violations)
+        FieldCheck.storable(self.name, path + "name", &violations)
         FieldCheck.pattern(self.name, GetImpersonationSessionRequest_namePattern, path + "name", &violations)
     }
 
@@ -66,7 +76,10 @@ extension GetImpersonationSessionRequest: ValidatableMessage {
 
 extension ListImpersonationSessionsRequest: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {
+        FieldCheck.storable(self.pageToken, path + "page_token", &violations)
+        FieldCheck.storable(self.tenant, path + "tenant", &violations)
         FieldCheck.pattern(self.tenant, ListImpersonationSessionsRequest_tenantPattern, path + "tenant", &violations)
+        FieldCheck.storable(self.realActor, path + "real_actor", &violations)
         FieldCheck.maxLength(self.realActor, 256, path + "real_actor", &violations)
         FieldCheck.definedEnum(self.state, path + "state", &violations)
     }
@@ -79,6 +92,7 @@ extension ListImpersonationSessionsResponse: ValidatableMessage {
         for (index, element) in self.sessions.enumerated() {
             element.validate(path: path + "sessions" + "[\(index)].", into: &violations)
         }
+        FieldCheck.storable(self.nextPageToken, path + "next_page_token", &violations)
     }
 
     public mutating func normalize() {}
@@ -92,6 +106,9 @@ extension WhoAmIRequest: ValidatableMessage {
 
 extension WhoAmIResponse: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {
+        FieldCheck.storable(self.principal, path + "principal", &violations)
+        FieldCheck.storable(self.realActor, path + "real_actor", &violations)
+        FieldCheck.storable(self.effectiveTenant, path + "effective_tenant", &violations)
         if self.hasImpersonation {
             self.impersonation.validate(path: path + "impersonation.", into: &violations)
         }

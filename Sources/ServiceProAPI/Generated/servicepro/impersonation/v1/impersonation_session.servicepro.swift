@@ -4,9 +4,15 @@ import RPCRuntime
 
 extension ImpersonationSession: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {
+        FieldCheck.storable(self.name, path + "name", &violations)
+        FieldCheck.storable(self.realActor, path + "real_actor", &violations)
+        FieldCheck.storable(self.tenant, path + "tenant", &violations)
+        FieldCheck.storable(self.tenantDisplayName, path + "tenant_display_name", &violations)
+        FieldCheck.storable(self.reason, path + "reason", &violations)
         if self.hasTtl {
             FieldCheck.duration(self.ttl, path + "ttl", &violations)
         }
+        FieldCheck.storable(self.tokenPrefix, path + "token_prefix", &violations)
         if self.hasStartTime {
             FieldCheck.timestamp(self.startTime, path + "start_time", &violations)
         }
@@ -16,6 +22,8 @@ extension ImpersonationSession: ValidatableMessage {
         if self.hasEndTime {
             FieldCheck.timestamp(self.endTime, path + "end_time", &violations)
         }
+        FieldCheck.storable(self.endedBy, path + "ended_by", &violations)
+        FieldCheck.storable(self.endReason, path + "end_reason", &violations)
     }
 
     public mutating func normalize() {}
@@ -23,9 +31,12 @@ extension ImpersonationSession: ValidatableMessage {
 
 extension ImpersonationBanner: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {
+        FieldCheck.storable(self.text, path + "text", &violations)
+        FieldCheck.storable(self.tenantDisplayName, path + "tenant_display_name", &violations)
         if self.hasExpireTime {
             FieldCheck.timestamp(self.expireTime, path + "expire_time", &violations)
         }
+        FieldCheck.storable(self.session, path + "session", &violations)
     }
 
     public mutating func normalize() {}

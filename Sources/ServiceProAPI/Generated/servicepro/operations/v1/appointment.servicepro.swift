@@ -6,7 +6,10 @@ private let Appointment_customerPattern = FieldPattern("tenants/[a-z0-9][a-z0-9-
 
 extension Appointment: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {
+        FieldCheck.storable(self.name, path + "name", &violations)
+        FieldCheck.storable(self.customer, path + "customer", &violations)
         FieldCheck.pattern(self.customer, Appointment_customerPattern, path + "customer", &violations)
+        FieldCheck.storable(self.serviceName, path + "service_name", &violations)
         FieldCheck.maxLength(self.serviceName, 200, path + "service_name", &violations)
         if self.hasStartTime {
             FieldCheck.timestamp(self.startTime, path + "start_time", &violations)
@@ -15,8 +18,11 @@ extension Appointment: ValidatableMessage {
             FieldCheck.duration(self.duration, path + "duration", &violations)
         }
         FieldCheck.definedEnum(self.status, path + "status", &violations)
+        FieldCheck.storable(self.address, path + "address", &violations)
         FieldCheck.maxLength(self.address, 500, path + "address", &violations)
+        FieldCheck.storable(self.notes, path + "notes", &violations)
         FieldCheck.maxLength(self.notes, 10000, path + "notes", &violations)
+        FieldCheck.storable(self.externalID, path + "external_id", &violations)
         FieldCheck.maxLength(self.externalID, 128, path + "external_id", &violations)
         if self.hasCreateTime {
             FieldCheck.timestamp(self.createTime, path + "create_time", &violations)
@@ -24,6 +30,7 @@ extension Appointment: ValidatableMessage {
         if self.hasUpdateTime {
             FieldCheck.timestamp(self.updateTime, path + "update_time", &violations)
         }
+        FieldCheck.storable(self.etag, path + "etag", &violations)
     }
 
     public mutating func normalize() {

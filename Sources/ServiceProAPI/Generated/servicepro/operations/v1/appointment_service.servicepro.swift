@@ -13,12 +13,15 @@ private let ListAppointmentsRequest_customerPattern = FieldPattern("tenants/[a-z
 extension CreateAppointmentRequest: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {
         FieldCheck.required(!self.parent.isEmpty, path + "parent", &violations)
+        FieldCheck.storable(self.parent, path + "parent", &violations)
         FieldCheck.pattern(self.parent, CreateAppointmentRequest_parentPattern, path + "parent", &violations)
+        FieldCheck.storable(self.appointmentID, path + "appointment_id", &violations)
         FieldCheck.pattern(self.appointmentID, CreateAppointmentRequest_appointmentIdPattern, path + "appointment_id", &violations)
         FieldCheck.required(self.hasAppointment, path + "appointment", &violations)
         if self.hasAppointment {
             self.appointment.validate(path: path + "appointment.", into: &violations)
         }
+        FieldCheck.storable(self.requestID, path + "request_id", &violations)
         FieldCheck.maxLength(self.requestID, 64, path + "request_id", &violations)
     }
 
@@ -32,6 +35,7 @@ extension CreateAppointmentRequest: ValidatableMessage {
 extension GetAppointmentRequest: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {
         FieldCheck.required(!self.name.isEmpty, path + "name", &violations)
+        FieldCheck.storable(self.name, path + "name", &violations)
         FieldCheck.pattern(self.name, GetAppointmentRequest_namePattern, path + "name", &violations)
     }
 
@@ -41,7 +45,10 @@ extension GetAppointmentRequest: ValidatableMessage {
 extension ListAppointmentsRequest: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {
         FieldCheck.required(!self.parent.isEmpty, path + "parent", &violations)
+        FieldCheck.storable(self.parent, path + "parent", &violations)
         FieldCheck.pattern(self.parent, ListAppointmentsRequest_parentPattern, path + "parent", &violations)
+        FieldCheck.storable(self.pageToken, path + "page_token", &violations)
+        FieldCheck.storable(self.customer, path + "customer", &violations)
         FieldCheck.pattern(self.customer, ListAppointmentsRequest_customerPattern, path + "customer", &violations)
         FieldCheck.definedEnum(self.status, path + "status", &violations)
         if self.hasMinStartTime {
@@ -63,6 +70,7 @@ extension ListAppointmentsResponse: ValidatableMessage {
         for (index, element) in self.appointments.enumerated() {
             element.validate(path: path + "appointments" + "[\(index)].", into: &violations)
         }
+        FieldCheck.storable(self.nextPageToken, path + "next_page_token", &violations)
     }
 
     public mutating func normalize() {

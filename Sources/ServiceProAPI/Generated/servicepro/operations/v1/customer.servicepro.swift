@@ -6,11 +6,17 @@ private let Customer_emailPattern = FieldPattern("[^@\\s<>,]+@[^@\\s<>,.]+(\\.[^
 
 extension Customer: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {
+        FieldCheck.storable(self.name, path + "name", &violations)
+        FieldCheck.storable(self.displayName, path + "display_name", &violations)
         FieldCheck.maxLength(self.displayName, 200, path + "display_name", &violations)
+        FieldCheck.storable(self.phoneNumber, path + "phone_number", &violations)
         FieldCheck.e164(self.phoneNumber, path + "phone_number", &violations)
+        FieldCheck.storable(self.email, path + "email", &violations)
         FieldCheck.maxLength(self.email, 254, path + "email", &violations)
         FieldCheck.pattern(self.email, Customer_emailPattern, path + "email", &violations)
+        FieldCheck.storable(self.notes, path + "notes", &violations)
         FieldCheck.maxLength(self.notes, 10000, path + "notes", &violations)
+        FieldCheck.storable(self.externalID, path + "external_id", &violations)
         FieldCheck.maxLength(self.externalID, 128, path + "external_id", &violations)
         if self.hasCreateTime {
             FieldCheck.timestamp(self.createTime, path + "create_time", &violations)
@@ -18,6 +24,7 @@ extension Customer: ValidatableMessage {
         if self.hasUpdateTime {
             FieldCheck.timestamp(self.updateTime, path + "update_time", &violations)
         }
+        FieldCheck.storable(self.etag, path + "etag", &violations)
     }
 
     public mutating func normalize() {

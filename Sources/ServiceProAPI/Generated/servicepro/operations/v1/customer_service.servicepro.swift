@@ -12,12 +12,15 @@ private let ListCustomersRequest_parentPattern = FieldPattern("tenants/[a-z0-9][
 extension CreateCustomerRequest: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {
         FieldCheck.required(!self.parent.isEmpty, path + "parent", &violations)
+        FieldCheck.storable(self.parent, path + "parent", &violations)
         FieldCheck.pattern(self.parent, CreateCustomerRequest_parentPattern, path + "parent", &violations)
+        FieldCheck.storable(self.customerID, path + "customer_id", &violations)
         FieldCheck.pattern(self.customerID, CreateCustomerRequest_customerIdPattern, path + "customer_id", &violations)
         FieldCheck.required(self.hasCustomer, path + "customer", &violations)
         if self.hasCustomer {
             self.customer.validate(path: path + "customer.", into: &violations)
         }
+        FieldCheck.storable(self.requestID, path + "request_id", &violations)
         FieldCheck.maxLength(self.requestID, 64, path + "request_id", &violations)
     }
 
@@ -31,6 +34,7 @@ extension CreateCustomerRequest: ValidatableMessage {
 extension GetCustomerRequest: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {
         FieldCheck.required(!self.name.isEmpty, path + "name", &violations)
+        FieldCheck.storable(self.name, path + "name", &violations)
         FieldCheck.pattern(self.name, GetCustomerRequest_namePattern, path + "name", &violations)
     }
 
@@ -40,9 +44,14 @@ extension GetCustomerRequest: ValidatableMessage {
 extension ListCustomersRequest: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {
         FieldCheck.required(!self.parent.isEmpty, path + "parent", &violations)
+        FieldCheck.storable(self.parent, path + "parent", &violations)
         FieldCheck.pattern(self.parent, ListCustomersRequest_parentPattern, path + "parent", &violations)
+        FieldCheck.storable(self.pageToken, path + "page_token", &violations)
+        FieldCheck.storable(self.phoneNumber, path + "phone_number", &violations)
         FieldCheck.e164(self.phoneNumber, path + "phone_number", &violations)
+        FieldCheck.storable(self.email, path + "email", &violations)
         FieldCheck.maxLength(self.email, 254, path + "email", &violations)
+        FieldCheck.storable(self.externalID, path + "external_id", &violations)
         FieldCheck.maxLength(self.externalID, 128, path + "external_id", &violations)
         if self.hasMinUpdateTime {
             FieldCheck.timestamp(self.minUpdateTime, path + "min_update_time", &violations)
@@ -57,6 +66,7 @@ extension ListCustomersResponse: ValidatableMessage {
         for (index, element) in self.customers.enumerated() {
             element.validate(path: path + "customers" + "[\(index)].", into: &violations)
         }
+        FieldCheck.storable(self.nextPageToken, path + "next_page_token", &violations)
     }
 
     public mutating func normalize() {

@@ -8,12 +8,17 @@ private let Invoice_currencyCodePattern = FieldPattern("[A-Z]{3}")
 
 extension Invoice: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {
+        FieldCheck.storable(self.name, path + "name", &violations)
+        FieldCheck.storable(self.customer, path + "customer", &violations)
         FieldCheck.pattern(self.customer, Invoice_customerPattern, path + "customer", &violations)
+        FieldCheck.storable(self.appointment, path + "appointment", &violations)
         FieldCheck.pattern(self.appointment, Invoice_appointmentPattern, path + "appointment", &violations)
+        FieldCheck.storable(self.invoiceNumber, path + "invoice_number", &violations)
         FieldCheck.maxLength(self.invoiceNumber, 64, path + "invoice_number", &violations)
         for (index, element) in self.lines.enumerated() {
             element.validate(path: path + "lines" + "[\(index)].", into: &violations)
         }
+        FieldCheck.storable(self.currencyCode, path + "currency_code", &violations)
         FieldCheck.pattern(self.currencyCode, Invoice_currencyCodePattern, path + "currency_code", &violations)
         FieldCheck.definedEnum(self.status, path + "status", &violations)
         if self.hasIssueTime {
@@ -25,7 +30,9 @@ extension Invoice: ValidatableMessage {
         if self.hasPaidTime {
             FieldCheck.timestamp(self.paidTime, path + "paid_time", &violations)
         }
+        FieldCheck.storable(self.notes, path + "notes", &violations)
         FieldCheck.maxLength(self.notes, 10000, path + "notes", &violations)
+        FieldCheck.storable(self.externalID, path + "external_id", &violations)
         FieldCheck.maxLength(self.externalID, 128, path + "external_id", &violations)
         if self.hasCreateTime {
             FieldCheck.timestamp(self.createTime, path + "create_time", &violations)
@@ -33,6 +40,7 @@ extension Invoice: ValidatableMessage {
         if self.hasUpdateTime {
             FieldCheck.timestamp(self.updateTime, path + "update_time", &violations)
         }
+        FieldCheck.storable(self.etag, path + "etag", &violations)
     }
 
     public mutating func normalize() {
@@ -49,6 +57,7 @@ extension Invoice: ValidatableMessage {
 extension InvoiceLine: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {
         FieldCheck.required(!self.label.isEmpty, path + "label", &violations)
+        FieldCheck.storable(self.label, path + "label", &violations)
         FieldCheck.maxLength(self.label, 500, path + "label", &violations)
     }
 

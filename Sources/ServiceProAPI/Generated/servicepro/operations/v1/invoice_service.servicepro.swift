@@ -13,12 +13,15 @@ private let ListInvoicesRequest_customerPattern = FieldPattern("tenants/[a-z0-9]
 extension CreateInvoiceRequest: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {
         FieldCheck.required(!self.parent.isEmpty, path + "parent", &violations)
+        FieldCheck.storable(self.parent, path + "parent", &violations)
         FieldCheck.pattern(self.parent, CreateInvoiceRequest_parentPattern, path + "parent", &violations)
+        FieldCheck.storable(self.invoiceID, path + "invoice_id", &violations)
         FieldCheck.pattern(self.invoiceID, CreateInvoiceRequest_invoiceIdPattern, path + "invoice_id", &violations)
         FieldCheck.required(self.hasInvoice, path + "invoice", &violations)
         if self.hasInvoice {
             self.invoice.validate(path: path + "invoice.", into: &violations)
         }
+        FieldCheck.storable(self.requestID, path + "request_id", &violations)
         FieldCheck.maxLength(self.requestID, 64, path + "request_id", &violations)
     }
 
@@ -32,6 +35,7 @@ extension CreateInvoiceRequest: ValidatableMessage {
 extension GetInvoiceRequest: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {
         FieldCheck.required(!self.name.isEmpty, path + "name", &violations)
+        FieldCheck.storable(self.name, path + "name", &violations)
         FieldCheck.pattern(self.name, GetInvoiceRequest_namePattern, path + "name", &violations)
     }
 
@@ -41,7 +45,10 @@ extension GetInvoiceRequest: ValidatableMessage {
 extension ListInvoicesRequest: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {
         FieldCheck.required(!self.parent.isEmpty, path + "parent", &violations)
+        FieldCheck.storable(self.parent, path + "parent", &violations)
         FieldCheck.pattern(self.parent, ListInvoicesRequest_parentPattern, path + "parent", &violations)
+        FieldCheck.storable(self.pageToken, path + "page_token", &violations)
+        FieldCheck.storable(self.customer, path + "customer", &violations)
         FieldCheck.pattern(self.customer, ListInvoicesRequest_customerPattern, path + "customer", &violations)
         FieldCheck.definedEnum(self.status, path + "status", &violations)
         if self.hasMinUpdateTime {
@@ -57,6 +64,7 @@ extension ListInvoicesResponse: ValidatableMessage {
         for (index, element) in self.invoices.enumerated() {
             element.validate(path: path + "invoices" + "[\(index)].", into: &violations)
         }
+        FieldCheck.storable(self.nextPageToken, path + "next_page_token", &violations)
     }
 
     public mutating func normalize() {

@@ -3,13 +3,17 @@
 import RPCRuntime
 
 extension Servicepro_Options_V1_MethodPolicy: ValidatableMessage {
-    public func validate(path: String, into violations: inout [FieldViolation]) {}
+    public func validate(path: String, into violations: inout [FieldViolation]) {
+        FieldCheck.storable(self.cliCommand, path + "cli_command", &violations)
+    }
 
     public mutating func normalize() {}
 }
 
 extension Servicepro_Options_V1_FieldRules: ValidatableMessage {
-    public func validate(path: String, into violations: inout [FieldViolation]) {}
+    public func validate(path: String, into violations: inout [FieldViolation]) {
+        FieldCheck.storable(self.pattern, path + "pattern", &violations)
+    }
 
     public mutating func normalize() {}
 }

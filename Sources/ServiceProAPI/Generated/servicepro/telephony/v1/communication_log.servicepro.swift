@@ -4,6 +4,16 @@ import RPCRuntime
 
 extension TextMessage: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {
+        FieldCheck.storable(self.name, path + "name", &violations)
+        FieldCheck.storable(self.messageSid, path + "message_sid", &violations)
+        FieldCheck.storable(self.from, path + "from", &violations)
+        FieldCheck.storable(self.to, path + "to", &violations)
+        FieldCheck.storable(self.body, path + "body", &violations)
+        for (index, element) in self.mediaUrls.enumerated() {
+            FieldCheck.storable(element, path + "media_urls" + "[\(index)]", &violations)
+        }
+        FieldCheck.storable(self.phoneConfig, path + "phone_config", &violations)
+        FieldCheck.storable(self.customer, path + "customer", &violations)
         if self.hasCreateTime {
             FieldCheck.timestamp(self.createTime, path + "create_time", &violations)
         }
@@ -17,12 +27,24 @@ extension TextMessage: ValidatableMessage {
 
 extension PhoneCall: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {
+        FieldCheck.storable(self.name, path + "name", &violations)
+        FieldCheck.storable(self.callSid, path + "call_sid", &violations)
+        FieldCheck.storable(self.from, path + "from", &violations)
+        FieldCheck.storable(self.to, path + "to", &violations)
+        FieldCheck.storable(self.callerName, path + "caller_name", &violations)
+        for (index, element) in self.ivrSelections.enumerated() {
+            FieldCheck.storable(element, path + "ivr_selections" + "[\(index)]", &violations)
+        }
+        FieldCheck.storable(self.connectedTo, path + "connected_to", &violations)
+        FieldCheck.storable(self.recordingURL, path + "recording_url", &violations)
         if self.hasRecordingDuration {
             FieldCheck.duration(self.recordingDuration, path + "recording_duration", &violations)
         }
         if self.hasDuration {
             FieldCheck.duration(self.duration, path + "duration", &violations)
         }
+        FieldCheck.storable(self.phoneConfig, path + "phone_config", &violations)
+        FieldCheck.storable(self.customer, path + "customer", &violations)
         if self.hasStartTime {
             FieldCheck.timestamp(self.startTime, path + "start_time", &violations)
         }
@@ -31,6 +53,9 @@ extension PhoneCall: ValidatableMessage {
         }
         if self.hasUpdateTime {
             FieldCheck.timestamp(self.updateTime, path + "update_time", &violations)
+        }
+        for (index, element) in self.callerSaid.enumerated() {
+            FieldCheck.storable(element, path + "caller_said" + "[\(index)]", &violations)
         }
     }
 

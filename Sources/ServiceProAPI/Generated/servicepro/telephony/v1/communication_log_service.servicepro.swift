@@ -14,9 +14,13 @@ private let GetCallRequest_namePattern = FieldPattern("tenants/[a-z0-9][a-z0-9-]
 extension ListMessagesRequest: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {
         FieldCheck.required(!self.parent.isEmpty, path + "parent", &violations)
+        FieldCheck.storable(self.parent, path + "parent", &violations)
         FieldCheck.pattern(self.parent, ListMessagesRequest_parentPattern, path + "parent", &violations)
+        FieldCheck.storable(self.pageToken, path + "page_token", &violations)
         FieldCheck.definedEnum(self.direction, path + "direction", &violations)
+        FieldCheck.storable(self.phoneNumber, path + "phone_number", &violations)
         FieldCheck.e164(self.phoneNumber, path + "phone_number", &violations)
+        FieldCheck.storable(self.customer, path + "customer", &violations)
         FieldCheck.pattern(self.customer, ListMessagesRequest_customerPattern, path + "customer", &violations)
         if self.hasStartTime {
             FieldCheck.timestamp(self.startTime, path + "start_time", &violations)
@@ -34,6 +38,7 @@ extension ListMessagesResponse: ValidatableMessage {
         for (index, element) in self.messages.enumerated() {
             element.validate(path: path + "messages" + "[\(index)].", into: &violations)
         }
+        FieldCheck.storable(self.nextPageToken, path + "next_page_token", &violations)
     }
 
     public mutating func normalize() {}
@@ -42,6 +47,7 @@ extension ListMessagesResponse: ValidatableMessage {
 extension GetMessageRequest: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {
         FieldCheck.required(!self.name.isEmpty, path + "name", &violations)
+        FieldCheck.storable(self.name, path + "name", &violations)
         FieldCheck.pattern(self.name, GetMessageRequest_namePattern, path + "name", &violations)
     }
 
@@ -51,9 +57,13 @@ extension GetMessageRequest: ValidatableMessage {
 extension ListCallsRequest: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {
         FieldCheck.required(!self.parent.isEmpty, path + "parent", &violations)
+        FieldCheck.storable(self.parent, path + "parent", &violations)
         FieldCheck.pattern(self.parent, ListCallsRequest_parentPattern, path + "parent", &violations)
+        FieldCheck.storable(self.pageToken, path + "page_token", &violations)
         FieldCheck.definedEnum(self.direction, path + "direction", &violations)
+        FieldCheck.storable(self.phoneNumber, path + "phone_number", &violations)
         FieldCheck.e164(self.phoneNumber, path + "phone_number", &violations)
+        FieldCheck.storable(self.customer, path + "customer", &violations)
         FieldCheck.pattern(self.customer, ListCallsRequest_customerPattern, path + "customer", &violations)
         FieldCheck.definedEnum(self.status, path + "status", &violations)
         if self.hasStartTime {
@@ -72,6 +82,7 @@ extension ListCallsResponse: ValidatableMessage {
         for (index, element) in self.calls.enumerated() {
             element.validate(path: path + "calls" + "[\(index)].", into: &violations)
         }
+        FieldCheck.storable(self.nextPageToken, path + "next_page_token", &violations)
     }
 
     public mutating func normalize() {}
@@ -80,6 +91,7 @@ extension ListCallsResponse: ValidatableMessage {
 extension GetCallRequest: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {
         FieldCheck.required(!self.name.isEmpty, path + "name", &violations)
+        FieldCheck.storable(self.name, path + "name", &violations)
         FieldCheck.pattern(self.name, GetCallRequest_namePattern, path + "name", &violations)
     }
 

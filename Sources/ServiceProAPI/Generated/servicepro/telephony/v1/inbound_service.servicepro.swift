@@ -20,8 +20,11 @@ private let RecordCallStatusRequest_recordingUrlPattern = FieldPattern("https://
 
 extension ResolveInboundRequest: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {
+        FieldCheck.storable(self.messagingServiceSid, path + "messaging_service_sid", &violations)
         FieldCheck.pattern(self.messagingServiceSid, ResolveInboundRequest_messagingServiceSidPattern, path + "messaging_service_sid", &violations)
+        FieldCheck.storable(self.to, path + "to", &violations)
         FieldCheck.maxLength(self.to, 256, path + "to", &violations)
+        FieldCheck.storable(self.from, path + "from", &violations)
         FieldCheck.maxLength(self.from, 256, path + "from", &violations)
     }
 
@@ -51,11 +54,19 @@ extension ResolveInboundResponse: ValidatableMessage {
 extension HandleInboundMessageRequest: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {
         FieldCheck.required(!self.messageSid.isEmpty, path + "message_sid", &violations)
+        FieldCheck.storable(self.messageSid, path + "message_sid", &violations)
         FieldCheck.pattern(self.messageSid, HandleInboundMessageRequest_messageSidPattern, path + "message_sid", &violations)
+        FieldCheck.storable(self.messagingServiceSid, path + "messaging_service_sid", &violations)
         FieldCheck.pattern(self.messagingServiceSid, HandleInboundMessageRequest_messagingServiceSidPattern, path + "messaging_service_sid", &violations)
+        FieldCheck.storable(self.from, path + "from", &violations)
         FieldCheck.maxLength(self.from, 256, path + "from", &violations)
+        FieldCheck.storable(self.to, path + "to", &violations)
         FieldCheck.maxLength(self.to, 256, path + "to", &violations)
+        FieldCheck.storable(self.body, path + "body", &violations)
         FieldCheck.maxLength(self.body, 1600, path + "body", &violations)
+        for (index, element) in self.mediaUrls.enumerated() {
+            FieldCheck.storable(element, path + "media_urls" + "[\(index)]", &violations)
+        }
         if self.hasReceiveTime {
             FieldCheck.timestamp(self.receiveTime, path + "receive_time", &violations)
         }
@@ -72,6 +83,7 @@ extension HandleInboundMessageResponse: ValidatableMessage {
         for (index, element) in self.replies.enumerated() {
             element.validate(path: path + "replies" + "[\(index)].", into: &violations)
         }
+        FieldCheck.storable(self.tenant, path + "tenant", &violations)
     }
 
     public mutating func normalize() {}
@@ -80,9 +92,13 @@ extension HandleInboundMessageResponse: ValidatableMessage {
 extension HandleInboundCallRequest: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {
         FieldCheck.required(!self.callSid.isEmpty, path + "call_sid", &violations)
+        FieldCheck.storable(self.callSid, path + "call_sid", &violations)
         FieldCheck.pattern(self.callSid, HandleInboundCallRequest_callSidPattern, path + "call_sid", &violations)
+        FieldCheck.storable(self.from, path + "from", &violations)
         FieldCheck.maxLength(self.from, 256, path + "from", &violations)
+        FieldCheck.storable(self.to, path + "to", &violations)
         FieldCheck.maxLength(self.to, 256, path + "to", &violations)
+        FieldCheck.storable(self.callerName, path + "caller_name", &violations)
         FieldCheck.maxLength(self.callerName, 256, path + "caller_name", &violations)
     }
 
@@ -92,9 +108,13 @@ extension HandleInboundCallRequest: ValidatableMessage {
 extension HandleIvrSelectionRequest: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {
         FieldCheck.required(!self.callSid.isEmpty, path + "call_sid", &violations)
+        FieldCheck.storable(self.callSid, path + "call_sid", &violations)
         FieldCheck.pattern(self.callSid, HandleIvrSelectionRequest_callSidPattern, path + "call_sid", &violations)
+        FieldCheck.storable(self.from, path + "from", &violations)
         FieldCheck.maxLength(self.from, 256, path + "from", &violations)
+        FieldCheck.storable(self.to, path + "to", &violations)
         FieldCheck.maxLength(self.to, 256, path + "to", &violations)
+        FieldCheck.storable(self.digits, path + "digits", &violations)
         FieldCheck.pattern(self.digits, HandleIvrSelectionRequest_digitsPattern, path + "digits", &violations)
     }
 
@@ -104,9 +124,13 @@ extension HandleIvrSelectionRequest: ValidatableMessage {
 extension HandleDialResultRequest: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {
         FieldCheck.required(!self.callSid.isEmpty, path + "call_sid", &violations)
+        FieldCheck.storable(self.callSid, path + "call_sid", &violations)
         FieldCheck.pattern(self.callSid, HandleDialResultRequest_callSidPattern, path + "call_sid", &violations)
+        FieldCheck.storable(self.from, path + "from", &violations)
         FieldCheck.maxLength(self.from, 256, path + "from", &violations)
+        FieldCheck.storable(self.to, path + "to", &violations)
         FieldCheck.maxLength(self.to, 256, path + "to", &violations)
+        FieldCheck.storable(self.dialCallStatus, path + "dial_call_status", &violations)
         FieldCheck.maxLength(self.dialCallStatus, 32, path + "dial_call_status", &violations)
         FieldCheck.pattern(self.dialCallStatus, HandleDialResultRequest_dialCallStatusPattern, path + "dial_call_status", &violations)
     }
@@ -117,10 +141,15 @@ extension HandleDialResultRequest: ValidatableMessage {
 extension HandleAiVoiceTurnRequest: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {
         FieldCheck.required(!self.callSid.isEmpty, path + "call_sid", &violations)
+        FieldCheck.storable(self.callSid, path + "call_sid", &violations)
         FieldCheck.pattern(self.callSid, HandleAiVoiceTurnRequest_callSidPattern, path + "call_sid", &violations)
+        FieldCheck.storable(self.from, path + "from", &violations)
         FieldCheck.maxLength(self.from, 256, path + "from", &violations)
+        FieldCheck.storable(self.to, path + "to", &violations)
         FieldCheck.maxLength(self.to, 256, path + "to", &violations)
+        FieldCheck.storable(self.speechResult, path + "speech_result", &violations)
         FieldCheck.maxLength(self.speechResult, 4000, path + "speech_result", &violations)
+        FieldCheck.storable(self.callerName, path + "caller_name", &violations)
         FieldCheck.maxLength(self.callerName, 256, path + "caller_name", &violations)
     }
 
@@ -132,6 +161,8 @@ extension VoiceReply: ValidatableMessage {
         for (index, element) in self.instructions.enumerated() {
             element.validate(path: path + "instructions" + "[\(index)].", into: &violations)
         }
+        FieldCheck.storable(self.tenant, path + "tenant", &violations)
+        FieldCheck.storable(self.fallbackForwardNumber, path + "fallback_forward_number", &violations)
     }
 
     public mutating func normalize() {}
@@ -140,6 +171,7 @@ extension VoiceReply: ValidatableMessage {
 extension RecordMessageStatusRequest: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {
         FieldCheck.required(!self.messageSid.isEmpty, path + "message_sid", &violations)
+        FieldCheck.storable(self.messageSid, path + "message_sid", &violations)
         FieldCheck.pattern(self.messageSid, RecordMessageStatusRequest_messageSidPattern, path + "message_sid", &violations)
         FieldCheck.required(self.status.rawValue != 0, path + "status", &violations)
         FieldCheck.definedEnum(self.status, path + "status", &violations)
@@ -154,12 +186,15 @@ extension RecordMessageStatusRequest: ValidatableMessage {
 extension RecordCallStatusRequest: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {
         FieldCheck.required(!self.callSid.isEmpty, path + "call_sid", &violations)
+        FieldCheck.storable(self.callSid, path + "call_sid", &violations)
         FieldCheck.pattern(self.callSid, RecordCallStatusRequest_callSidPattern, path + "call_sid", &violations)
         FieldCheck.definedEnum(self.status, path + "status", &violations)
         if self.hasDuration {
             FieldCheck.duration(self.duration, path + "duration", &violations)
         }
+        FieldCheck.storable(self.recordingSid, path + "recording_sid", &violations)
         FieldCheck.pattern(self.recordingSid, RecordCallStatusRequest_recordingSidPattern, path + "recording_sid", &violations)
+        FieldCheck.storable(self.recordingURL, path + "recording_url", &violations)
         FieldCheck.maxLength(self.recordingURL, 2048, path + "recording_url", &violations)
         FieldCheck.pattern(self.recordingURL, RecordCallStatusRequest_recordingUrlPattern, path + "recording_url", &violations)
         if self.hasRecordingDuration {
@@ -168,7 +203,9 @@ extension RecordCallStatusRequest: ValidatableMessage {
         if self.hasEventTime {
             FieldCheck.timestamp(self.eventTime, path + "event_time", &violations)
         }
+        FieldCheck.storable(self.from, path + "from", &violations)
         FieldCheck.maxLength(self.from, 256, path + "from", &violations)
+        FieldCheck.storable(self.to, path + "to", &violations)
         FieldCheck.maxLength(self.to, 256, path + "to", &violations)
     }
 

@@ -9,25 +9,35 @@ private let IvrMenuOption_digitPattern = FieldPattern("[0-9*#]")
 
 extension PhoneConfig: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {
+        FieldCheck.storable(self.name, path + "name", &violations)
+        FieldCheck.storable(self.displayName, path + "display_name", &violations)
         FieldCheck.maxLength(self.displayName, 100, path + "display_name", &violations)
+        FieldCheck.storable(self.phoneNumber, path + "phone_number", &violations)
         FieldCheck.e164(self.phoneNumber, path + "phone_number", &violations)
+        FieldCheck.storable(self.messagingServiceSid, path + "messaging_service_sid", &violations)
         FieldCheck.pattern(self.messagingServiceSid, PhoneConfig_messagingServiceSidPattern, path + "messaging_service_sid", &violations)
+        FieldCheck.storable(self.sipDomain, path + "sip_domain", &violations)
         FieldCheck.maxLength(self.sipDomain, 253, path + "sip_domain", &violations)
         FieldCheck.pattern(self.sipDomain, PhoneConfig_sipDomainPattern, path + "sip_domain", &violations)
+        FieldCheck.storable(self.sipUsername, path + "sip_username", &violations)
         FieldCheck.maxLength(self.sipUsername, 64, path + "sip_username", &violations)
         FieldCheck.pattern(self.sipUsername, PhoneConfig_sipUsernamePattern, path + "sip_username", &violations)
+        FieldCheck.storable(self.sipPassword, path + "sip_password", &violations)
         FieldCheck.maxLength(self.sipPassword, 128, path + "sip_password", &violations)
         FieldCheck.definedEnum(self.ivrMode, path + "ivr_mode", &violations)
+        FieldCheck.storable(self.forwardNumber, path + "forward_number", &violations)
         FieldCheck.e164(self.forwardNumber, path + "forward_number", &violations)
         if self.hasIvrMenu {
             self.ivrMenu.validate(path: path + "ivr_menu.", into: &violations)
         }
+        FieldCheck.storable(self.ivrModeLabel, path + "ivr_mode_label", &violations)
         if self.hasCreateTime {
             FieldCheck.timestamp(self.createTime, path + "create_time", &violations)
         }
         if self.hasUpdateTime {
             FieldCheck.timestamp(self.updateTime, path + "update_time", &violations)
         }
+        FieldCheck.storable(self.etag, path + "etag", &violations)
         if self.hasAutoReply {
             self.autoReply.validate(path: path + "auto_reply.", into: &violations)
         }
@@ -56,6 +66,7 @@ extension PhoneConfig: ValidatableMessage {
 
 extension AutoReply: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {
+        FieldCheck.storable(self.text, path + "text", &violations)
         FieldCheck.maxLength(self.text, 1600, path + "text", &violations)
     }
 
@@ -66,6 +77,7 @@ extension AutoReply: ValidatableMessage {
 
 extension IvrMenu: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {
+        FieldCheck.storable(self.greeting, path + "greeting", &violations)
         FieldCheck.maxLength(self.greeting, 1000, path + "greeting", &violations)
         for (index, element) in self.options.enumerated() {
             element.validate(path: path + "options" + "[\(index)].", into: &violations)
@@ -83,10 +95,13 @@ extension IvrMenu: ValidatableMessage {
 extension IvrMenuOption: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {
         FieldCheck.required(!self.digit.isEmpty, path + "digit", &violations)
+        FieldCheck.storable(self.digit, path + "digit", &violations)
         FieldCheck.pattern(self.digit, IvrMenuOption_digitPattern, path + "digit", &violations)
         FieldCheck.required(self.action.rawValue != 0, path + "action", &violations)
         FieldCheck.definedEnum(self.action, path + "action", &violations)
+        FieldCheck.storable(self.prompt, path + "prompt", &violations)
         FieldCheck.maxLength(self.prompt, 500, path + "prompt", &violations)
+        FieldCheck.storable(self.smsBody, path + "sms_body", &violations)
         FieldCheck.maxLength(self.smsBody, 1600, path + "sms_body", &violations)
     }
 

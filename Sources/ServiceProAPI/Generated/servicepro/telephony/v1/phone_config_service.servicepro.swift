@@ -13,12 +13,15 @@ private let DeletePhoneConfigRequest_namePattern = FieldPattern("tenants/[a-z0-9
 extension CreatePhoneConfigRequest: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {
         FieldCheck.required(!self.parent.isEmpty, path + "parent", &violations)
+        FieldCheck.storable(self.parent, path + "parent", &violations)
         FieldCheck.pattern(self.parent, CreatePhoneConfigRequest_parentPattern, path + "parent", &violations)
+        FieldCheck.storable(self.phoneConfigID, path + "phone_config_id", &violations)
         FieldCheck.pattern(self.phoneConfigID, CreatePhoneConfigRequest_phoneConfigIdPattern, path + "phone_config_id", &violations)
         FieldCheck.required(self.hasPhoneConfig, path + "phone_config", &violations)
         if self.hasPhoneConfig {
             self.phoneConfig.validate(path: path + "phone_config.", into: &violations)
         }
+        FieldCheck.storable(self.requestID, path + "request_id", &violations)
         FieldCheck.maxLength(self.requestID, 64, path + "request_id", &violations)
     }
 
@@ -32,6 +35,7 @@ extension CreatePhoneConfigRequest: ValidatableMessage {
 extension GetPhoneConfigRequest: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {
         FieldCheck.required(!self.name.isEmpty, path + "name", &violations)
+        FieldCheck.storable(self.name, path + "name", &violations)
         FieldCheck.pattern(self.name, GetPhoneConfigRequest_namePattern, path + "name", &violations)
     }
 
@@ -41,8 +45,11 @@ extension GetPhoneConfigRequest: ValidatableMessage {
 extension ListPhoneConfigsRequest: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {
         FieldCheck.required(!self.parent.isEmpty, path + "parent", &violations)
+        FieldCheck.storable(self.parent, path + "parent", &violations)
         FieldCheck.pattern(self.parent, ListPhoneConfigsRequest_parentPattern, path + "parent", &violations)
+        FieldCheck.storable(self.pageToken, path + "page_token", &violations)
         FieldCheck.definedEnum(self.ivrMode, path + "ivr_mode", &violations)
+        FieldCheck.storable(self.phoneNumber, path + "phone_number", &violations)
         FieldCheck.e164(self.phoneNumber, path + "phone_number", &violations)
     }
 
@@ -54,6 +61,7 @@ extension ListPhoneConfigsResponse: ValidatableMessage {
         for (index, element) in self.phoneConfigs.enumerated() {
             element.validate(path: path + "phone_configs" + "[\(index)].", into: &violations)
         }
+        FieldCheck.storable(self.nextPageToken, path + "next_page_token", &violations)
     }
 
     public mutating func normalize() {
@@ -82,7 +90,9 @@ extension UpdatePhoneConfigRequest: ValidatableMessage {
 extension DeletePhoneConfigRequest: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {
         FieldCheck.required(!self.name.isEmpty, path + "name", &violations)
+        FieldCheck.storable(self.name, path + "name", &violations)
         FieldCheck.pattern(self.name, DeletePhoneConfigRequest_namePattern, path + "name", &violations)
+        FieldCheck.storable(self.etag, path + "etag", &violations)
     }
 
     public mutating func normalize() {}

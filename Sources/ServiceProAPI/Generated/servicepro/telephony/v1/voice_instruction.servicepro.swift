@@ -40,8 +40,11 @@ extension VoiceInstruction: ValidatableMessage {
 extension VoiceInstruction.Say: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {
         FieldCheck.required(!self.text.isEmpty, path + "text", &violations)
+        FieldCheck.storable(self.text, path + "text", &violations)
         FieldCheck.maxLength(self.text, 4000, path + "text", &violations)
+        FieldCheck.storable(self.voice, path + "voice", &violations)
         FieldCheck.maxLength(self.voice, 64, path + "voice", &violations)
+        FieldCheck.storable(self.language, path + "language", &violations)
         FieldCheck.maxLength(self.language, 16, path + "language", &violations)
     }
 
@@ -57,11 +60,16 @@ extension VoiceInstruction.Gather: ValidatableMessage {
         if self.hasTimeout {
             FieldCheck.duration(self.timeout, path + "timeout", &violations)
         }
+        FieldCheck.storable(self.finishOnKey, path + "finish_on_key", &violations)
         FieldCheck.pattern(self.finishOnKey, Gather_finishOnKeyPattern, path + "finish_on_key", &violations)
         for (index, element) in self.prompts.enumerated() {
             element.validate(path: path + "prompts" + "[\(index)].", into: &violations)
         }
+        FieldCheck.storable(self.speechLanguage, path + "speech_language", &violations)
         FieldCheck.maxLength(self.speechLanguage, 16, path + "speech_language", &violations)
+        for (index, element) in self.speechHints.enumerated() {
+            FieldCheck.storable(element, path + "speech_hints" + "[\(index)]", &violations)
+        }
         if self.hasSpeechTimeout {
             FieldCheck.duration(self.speechTimeout, path + "speech_timeout", &violations)
         }
@@ -73,8 +81,10 @@ extension VoiceInstruction.Gather: ValidatableMessage {
 extension VoiceInstruction.DialSip: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {
         FieldCheck.required(!self.sipUri.isEmpty, path + "sip_uri", &violations)
+        FieldCheck.storable(self.sipUri, path + "sip_uri", &violations)
         FieldCheck.maxLength(self.sipUri, 512, path + "sip_uri", &violations)
         FieldCheck.pattern(self.sipUri, DialSip_sipUriPattern, path + "sip_uri", &violations)
+        FieldCheck.storable(self.callerID, path + "caller_id", &violations)
         FieldCheck.e164(self.callerID, path + "caller_id", &violations)
         if self.hasTimeout {
             FieldCheck.duration(self.timeout, path + "timeout", &violations)
@@ -90,7 +100,9 @@ extension VoiceInstruction.DialSip: ValidatableMessage {
 extension VoiceInstruction.DialNumber: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {
         FieldCheck.required(!self.number.isEmpty, path + "number", &violations)
+        FieldCheck.storable(self.number, path + "number", &violations)
         FieldCheck.e164(self.number, path + "number", &violations)
+        FieldCheck.storable(self.callerID, path + "caller_id", &violations)
         FieldCheck.e164(self.callerID, path + "caller_id", &violations)
         if self.hasTimeout {
             FieldCheck.duration(self.timeout, path + "timeout", &violations)
@@ -111,6 +123,7 @@ extension VoiceInstruction.Record: ValidatableMessage {
         if self.hasTimeout {
             FieldCheck.duration(self.timeout, path + "timeout", &violations)
         }
+        FieldCheck.storable(self.finishOnKey, path + "finish_on_key", &violations)
         FieldCheck.pattern(self.finishOnKey, Record_finishOnKeyPattern, path + "finish_on_key", &violations)
     }
 
@@ -147,9 +160,14 @@ extension VoiceInstruction.Pause: ValidatableMessage {
 
 extension SmsReply: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {
+        FieldCheck.storable(self.to, path + "to", &violations)
         FieldCheck.e164(self.to, path + "to", &violations)
         FieldCheck.required(!self.body.isEmpty, path + "body", &violations)
+        FieldCheck.storable(self.body, path + "body", &violations)
         FieldCheck.maxLength(self.body, 1600, path + "body", &violations)
+        for (index, element) in self.mediaUrls.enumerated() {
+            FieldCheck.storable(element, path + "media_urls" + "[\(index)]", &violations)
+        }
     }
 
     public mutating func normalize() {}

@@ -4,6 +4,9 @@ import RPCRuntime
 
 extension ApiKey: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {
+        FieldCheck.storable(self.name, path + "name", &violations)
+        FieldCheck.storable(self.displayName, path + "display_name", &violations)
+        FieldCheck.storable(self.tokenPrefix, path + "token_prefix", &violations)
         if self.hasCreateTime {
             FieldCheck.timestamp(self.createTime, path + "create_time", &violations)
         }

@@ -11,11 +11,14 @@ private let RevokeApiKeyRequest_namePattern = FieldPattern("tenants/[a-z0-9][a-z
 extension CreateApiKeyRequest: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {
         FieldCheck.required(!self.parent.isEmpty, path + "parent", &violations)
+        FieldCheck.storable(self.parent, path + "parent", &violations)
         FieldCheck.pattern(self.parent, CreateApiKeyRequest_parentPattern, path + "parent", &violations)
         FieldCheck.required(!self.displayName.isEmpty, path + "display_name", &violations)
+        FieldCheck.storable(self.displayName, path + "display_name", &violations)
         FieldCheck.maxLength(self.displayName, 100, path + "display_name", &violations)
         FieldCheck.required(self.role.rawValue != 0, path + "role", &violations)
         FieldCheck.definedEnum(self.role, path + "role", &violations)
+        FieldCheck.storable(self.requestID, path + "request_id", &violations)
         FieldCheck.maxLength(self.requestID, 64, path + "request_id", &violations)
     }
 
@@ -27,6 +30,7 @@ extension CreateApiKeyResponse: ValidatableMessage {
         if self.hasApiKey {
             self.apiKey.validate(path: path + "api_key.", into: &violations)
         }
+        FieldCheck.storable(self.token, path + "token", &violations)
     }
 
     public mutating func normalize() {}
@@ -35,7 +39,9 @@ extension CreateApiKeyResponse: ValidatableMessage {
 extension ListApiKeysRequest: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {
         FieldCheck.required(!self.parent.isEmpty, path + "parent", &violations)
+        FieldCheck.storable(self.parent, path + "parent", &violations)
         FieldCheck.pattern(self.parent, ListApiKeysRequest_parentPattern, path + "parent", &violations)
+        FieldCheck.storable(self.pageToken, path + "page_token", &violations)
     }
 
     public mutating func normalize() {}
@@ -46,6 +52,7 @@ extension ListApiKeysResponse: ValidatableMessage {
         for (index, element) in self.apiKeys.enumerated() {
             element.validate(path: path + "api_keys" + "[\(index)].", into: &violations)
         }
+        FieldCheck.storable(self.nextPageToken, path + "next_page_token", &violations)
     }
 
     public mutating func normalize() {}
@@ -54,6 +61,7 @@ extension ListApiKeysResponse: ValidatableMessage {
 extension RevokeApiKeyRequest: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {
         FieldCheck.required(!self.name.isEmpty, path + "name", &violations)
+        FieldCheck.storable(self.name, path + "name", &violations)
         FieldCheck.pattern(self.name, RevokeApiKeyRequest_namePattern, path + "name", &violations)
     }
 

@@ -12,10 +12,15 @@ private let Branding_accentColorPattern = FieldPattern("#[0-9A-Fa-f]{6}")
 
 extension Tenant: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {
+        FieldCheck.storable(self.name, path + "name", &violations)
         FieldCheck.pattern(self.name, Tenant_namePattern, path + "name", &violations)
+        FieldCheck.storable(self.slug, path + "slug", &violations)
+        FieldCheck.storable(self.displayName, path + "display_name", &violations)
         FieldCheck.maxLength(self.displayName, 100, path + "display_name", &violations)
+        FieldCheck.storable(self.industry, path + "industry", &violations)
         FieldCheck.maxLength(self.industry, 64, path + "industry", &violations)
         FieldCheck.pattern(self.industry, Tenant_industryPattern, path + "industry", &violations)
+        FieldCheck.storable(self.city, path + "city", &violations)
         FieldCheck.maxLength(self.city, 100, path + "city", &violations)
         if self.hasContact {
             self.contact.validate(path: path + "contact.", into: &violations)
@@ -25,6 +30,7 @@ extension Tenant: ValidatableMessage {
         if self.hasBranding {
             self.branding.validate(path: path + "branding.", into: &violations)
         }
+        FieldCheck.storable(self.internalNotes, path + "internal_notes", &violations)
         FieldCheck.maxLength(self.internalNotes, 4000, path + "internal_notes", &violations)
         if self.hasTrialEndTime {
             FieldCheck.timestamp(self.trialEndTime, path + "trial_end_time", &violations)
@@ -35,6 +41,8 @@ extension Tenant: ValidatableMessage {
         if self.hasUpdateTime {
             FieldCheck.timestamp(self.updateTime, path + "update_time", &violations)
         }
+        FieldCheck.storable(self.etag, path + "etag", &violations)
+        FieldCheck.storable(self.bookingURL, path + "booking_url", &violations)
         FieldCheck.maxLength(self.bookingURL, 500, path + "booking_url", &violations)
         FieldCheck.pattern(self.bookingURL, Tenant_bookingUrlPattern, path + "booking_url", &violations)
     }
@@ -50,9 +58,12 @@ extension Tenant: ValidatableMessage {
 
 extension Contact: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {
+        FieldCheck.storable(self.personName, path + "person_name", &violations)
         FieldCheck.maxLength(self.personName, 100, path + "person_name", &violations)
+        FieldCheck.storable(self.email, path + "email", &violations)
         FieldCheck.maxLength(self.email, 254, path + "email", &violations)
         FieldCheck.pattern(self.email, Contact_emailPattern, path + "email", &violations)
+        FieldCheck.storable(self.phone, path + "phone", &violations)
         FieldCheck.e164(self.phone, path + "phone", &violations)
     }
 
@@ -64,9 +75,12 @@ extension Contact: ValidatableMessage {
 
 extension Branding: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {
+        FieldCheck.storable(self.logoURL, path + "logo_url", &violations)
         FieldCheck.maxLength(self.logoURL, 2048, path + "logo_url", &violations)
         FieldCheck.pattern(self.logoURL, Branding_logoUrlPattern, path + "logo_url", &violations)
+        FieldCheck.storable(self.primaryColor, path + "primary_color", &violations)
         FieldCheck.pattern(self.primaryColor, Branding_primaryColorPattern, path + "primary_color", &violations)
+        FieldCheck.storable(self.accentColor, path + "accent_color", &violations)
         FieldCheck.pattern(self.accentColor, Branding_accentColorPattern, path + "accent_color", &violations)
     }
 

@@ -11,6 +11,7 @@ private let DeleteTenantRequest_namePattern = FieldPattern("tenants/[a-z0-9][a-z
 extension GetTenantRequest: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {
         FieldCheck.required(!self.name.isEmpty, path + "name", &violations)
+        FieldCheck.storable(self.name, path + "name", &violations)
         FieldCheck.pattern(self.name, GetTenantRequest_namePattern, path + "name", &violations)
     }
 
@@ -19,8 +20,10 @@ extension GetTenantRequest: ValidatableMessage {
 
 extension ListTenantsRequest: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {
+        FieldCheck.storable(self.pageToken, path + "page_token", &violations)
         FieldCheck.definedEnum(self.status, path + "status", &violations)
         FieldCheck.definedEnum(self.planTier, path + "plan_tier", &violations)
+        FieldCheck.storable(self.industry, path + "industry", &violations)
         FieldCheck.maxLength(self.industry, 64, path + "industry", &violations)
     }
 
@@ -32,6 +35,7 @@ extension ListTenantsResponse: ValidatableMessage {
         for (index, element) in self.tenants.enumerated() {
             element.validate(path: path + "tenants" + "[\(index)].", into: &violations)
         }
+        FieldCheck.storable(self.nextPageToken, path + "next_page_token", &violations)
     }
 
     public mutating func normalize() {
@@ -44,11 +48,13 @@ extension ListTenantsResponse: ValidatableMessage {
 extension CreateTenantRequest: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {
         FieldCheck.required(!self.tenantID.isEmpty, path + "tenant_id", &violations)
+        FieldCheck.storable(self.tenantID, path + "tenant_id", &violations)
         FieldCheck.pattern(self.tenantID, CreateTenantRequest_tenantIdPattern, path + "tenant_id", &violations)
         FieldCheck.required(self.hasTenant, path + "tenant", &violations)
         if self.hasTenant {
             self.tenant.validate(path: path + "tenant.", into: &violations)
         }
+        FieldCheck.storable(self.requestID, path + "request_id", &violations)
         FieldCheck.maxLength(self.requestID, 64, path + "request_id", &violations)
     }
 
@@ -78,7 +84,9 @@ extension UpdateTenantRequest: ValidatableMessage {
 extension DeleteTenantRequest: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {
         FieldCheck.required(!self.name.isEmpty, path + "name", &violations)
+        FieldCheck.storable(self.name, path + "name", &violations)
         FieldCheck.pattern(self.name, DeleteTenantRequest_namePattern, path + "name", &violations)
+        FieldCheck.storable(self.etag, path + "etag", &violations)
     }
 
     public mutating func normalize() {}
