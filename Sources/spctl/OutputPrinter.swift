@@ -45,14 +45,14 @@ struct OutputPrinter {
         return rows.isEmpty ? "(empty)\n" : render(header: ["FIELD", "VALUE"], rows: rows)
     }
 
-    /// One column per field any item sets, in proto order; nested messages and lists are left to
-    /// `get` or `-o json`, and so is the etag, which only updates need.
+    /// One column per field any item sets, in proto order; nested messages are left to `get` or
+    /// `-o json`, and so is the etag, which only updates need.
     private static func listTable(_ items: [[String: Any]], type: String) -> String {
         guard !items.isEmpty else { return "(none)\n" }
         let candidates = OutputSchema.messages[type] ?? Set(items.flatMap(\.keys)).sorted().map { OutputField($0) }
         let columns = candidates.filter { field in
-            field.message == nil && !field.repeated && field.name != "etag"
-                && items.contains { item in item[field.name].map { !($0 is [String: Any]) && !($0 is [Any]) } ?? false }
+            field.message == nil && field.name != "etag"
+                && items.contains { item in item[field.name].map { !($0 is [String: Any]) && !($0 is [[String: Any]]) } ?? false }
         }
         let rows = items.map { item in columns.map { describe(item[$0.name], as: $0) } }
         return render(header: columns.map { $0.name.uppercased() }, rows: rows)
@@ -72,6 +72,10 @@ struct OutputPrinter {
             if let nested = value as? [String: Any], !field.repeated {
                 return flatten(nested, fields: Self.fields(of: field.message ?? "", in: nested), prefix: prefix + field.name + ".")
             }
+            // A list of messages: a row each, so a long one reads down the page, not across it.
+            if let items = value as? [[String: Any]] {
+                return items.enumerated().map { index, item in ("\(prefix)\(field.name)[\(index)]", describe([item], as: field)) }
+            }
             return [(prefix + field.name, describe(value, as: field))]
         }
     }
@@ -88,8 +92,11 @@ struct OutputPrinter {
         case let array as [Any]: return array.map { describe($0, as: field.element) }.joined(separator: ",")
         case let string as String:
             if let enumType = field.enumType { return OutputSchema.enumValues[enumType]?[string] ?? string }
-            return field.time ? toTheSecond(string) : string
-        case let number as NSNumber: return number.stringValue
+            if field.time { return toTheSecond(string) }
+            return field.duration ? wholeUnits(string) : string
+        case let number as NSNumber:
+            if field.bool { return number.boolValue ? "true" : "false" }
+            return number.stringValue
         default: return "\(value!)"
         }
     }
@@ -98,6 +105,14 @@ struct OutputPrinter {
     private static func toTheSecond(_ time: String) -> String {
         guard let dot = time.firstIndex(of: "."), time.hasSuffix("Z") else { return time }
         return String(time[..<dot]) + "Z"
+    }
+
+    /// `1800s` as `30m`, `7200s` as `2h`: as flags take durations. Anything else stays as it is.
+    private static func wholeUnits(_ duration: String) -> String {
+        guard duration.hasSuffix("s"), let seconds = Int64(duration.dropLast()), seconds > 0 else { return duration }
+        if seconds % 3600 == 0 { return "\(seconds / 3600)h" }
+        if seconds % 60 == 0 { return "\(seconds / 60)m" }
+        return duration
     }
 
     private static func render(header: [String], rows: [[String]]) -> String {
@@ -117,21 +132,30 @@ struct OutputPrinter {
 struct OutputField: Sendable {
     let name: String
     let repeated: Bool
+    /// Printed as true or false (JSON's booleans reach the printer as numbers).
+    let bool: Bool
     /// A Timestamp: printed to the second.
     let time: Bool
+    /// A Duration: printed as 30m or 2h when it is whole minutes or hours.
+    let duration: Bool
     /// The full proto name of a message field's type.
     let message: String?
     /// The full proto name of an enum field's type.
     let enumType: String?
 
-    init(_ name: String, repeated: Bool = false, time: Bool = false, message: String? = nil, enum enumType: String? = nil) {
+    init(
+        _ name: String, repeated: Bool = false, bool: Bool = false, time: Bool = false, duration: Bool = false,
+        message: String? = nil, enum enumType: String? = nil
+    ) {
         self.name = name
         self.repeated = repeated
+        self.bool = bool
         self.time = time
+        self.duration = duration
         self.message = message
         self.enumType = enumType
     }
 
     /// How each value of a repeated field prints.
-    var element: OutputField { OutputField(name, time: time, message: message, enum: enumType) }
+    var element: OutputField { OutputField(name, bool: bool, time: time, duration: duration, message: message, enum: enumType) }
 }

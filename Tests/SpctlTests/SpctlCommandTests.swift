@@ -89,10 +89,12 @@ struct SpctlCommandTests {
 
             let plans = try await spctl.run(["plans", "list"] + auth)
             #expect(plans.output.contains("plans/elite"))
+            #expect(plans.output.contains("FEATURES") && plans.output.contains("ai-voice"), "a listing shows its lists of values")
 
             let upgraded = try await spctl.run(["billing", "change-plan", "--tier", "pro"] + billing + auth)
             #expect(upgraded.status == 0, "\(upgraded.output)")
             #expect(Self.fieldTable(upgraded.output)["billing.tier"] == "pro")
+            #expect(Self.fieldTable(upgraded.output)["applied_directly"] == "true", "booleans read as booleans")
             #expect(Self.fieldTable(upgraded.output)["billing.features"]?.split(separator: ",").contains("ivr") == true)
 
             let suspended = try await spctl.run(["billing", "set-status", "--status", "suspended", "--reason", "card expired"] + billing + auth)

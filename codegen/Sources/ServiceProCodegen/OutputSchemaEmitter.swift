@@ -57,9 +57,12 @@ enum OutputSchemaEmitter {
     private static func describe(_ field: FieldDescriptor) -> String {
         var arguments = ["\(Naming.literal(field.name))"]
         if field.isRepeated, !field.isMap { arguments.append("repeated: true") }
+        if field.type == .bool { arguments.append("bool: true") }
         if let message = field.messageType, !field.isMap {
             if message.fullName == "google.protobuf.Timestamp" {
                 arguments.append("time: true")
+            } else if message.fullName == "google.protobuf.Duration" {
+                arguments.append("duration: true")
             } else if !isWellKnown(message) {
                 arguments.append("message: \(Naming.literal(message.fullName))")
             }

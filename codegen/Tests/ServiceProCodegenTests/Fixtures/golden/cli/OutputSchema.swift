@@ -33,7 +33,7 @@ enum OutputSchema {
             OutputField("wall", message: "fixture.v1.WallMount"),
             OutputField("desk_id"),
             OutputField("create_time", time: true),
-            OutputField("default"),
+            OutputField("default", bool: true),
         ],
         "fixture.v1.Widget.Dimensions": [
             OutputField("width_mm"),
@@ -46,7 +46,7 @@ enum OutputSchema {
         ],
         "fixture.v1.WidgetEvent": [
             OutputField("widget", message: "fixture.v1.Widget"),
-            OutputField("deleted"),
+            OutputField("deleted", bool: true),
         ],
     ]
 
