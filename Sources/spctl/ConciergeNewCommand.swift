@@ -118,7 +118,7 @@ struct ConciergeNewCommand: AsyncParsableCommand {
             return
         }
         print("")
-        print("Created \(created.tenant.name) (\(created.tenant.displayName)), \(created.tenant.planTier) trial until \(created.tenant.trialEndTime.date)")
+        print("Created \(created.tenant.name) (\(created.tenant.displayName)), \(OutputPrinter.enumName("plan_tier", of: created.tenant)) trial until \(created.tenant.trialEndTime.date)")
         if created.hasPhoneConfig { print("Number: \(created.phoneConfig.phoneNumber) (\(created.phoneConfig.name))") }
         let summary = created.appliedPack
         print("Industry pack: \(summary.industryPack) \(summary.version): \(summary.added.count) items added, \(summary.skipped.count) skipped")
@@ -129,17 +129,21 @@ struct ConciergeNewCommand: AsyncParsableCommand {
     static func describe(_ preview: CreateConciergeTenantResponse, mode: String) {
         let tenant = preview.tenant
         StandardError.say("  Tenant:   \(tenant.name), \(tenant.displayName)\(tenant.city.isEmpty ? "" : ", \(tenant.city)")")
-        StandardError.say("  Plan:     \(tenant.planTier), \(tenant.status), industry \(tenant.industry)")
+        StandardError.say("  Plan:     \(OutputPrinter.enumName("plan_tier", of: tenant)), \(OutputPrinter.enumName("status", of: tenant)), industry \(tenant.industry)")
         switch mode {
-        case "existing": StandardError.say("  Number:   \(preview.phoneConfig.phoneNumber), \(preview.phoneConfig.ivrMode)")
-        case "provision": StandardError.say("  Number:   a new number will be bought, \(preview.phoneConfig.ivrMode)")
+        case "existing": StandardError.say("  Number:   \(preview.phoneConfig.phoneNumber), \(OutputPrinter.enumName("ivr_mode", of: preview.phoneConfig))")
+        case "provision": StandardError.say("  Number:   a new number will be bought, \(OutputPrinter.enumName("ivr_mode", of: preview.phoneConfig))")
         default: StandardError.say("  Number:   none for now")
         }
         if !tenant.bookingURL.isEmpty { StandardError.say("  Booking:  \(tenant.bookingURL)") }
-        let kinds = Dictionary(grouping: preview.appliedPack.added, by: \.kind).map { "\($0.value.count) \($0.key)" }.sorted()
+        let kinds = Dictionary(grouping: preview.appliedPack.added.map { OutputPrinter.enumName("kind", of: $0) }, by: { $0 })
+            .map { "\($0.value.count) \($0.key)" }.sorted()
         StandardError.say("  Pack:     \(preview.appliedPack.industryPack): \(kinds.joined(separator: ", "))")
         if !preview.appliedPack.skipped.isEmpty {
-            StandardError.say("  Skipped:  \(preview.appliedPack.skipped.map { "\($0.kind) \($0.key) (\($0.skipReason))" }.joined(separator: "; "))")
+            let skipped = preview.appliedPack.skipped.map {
+                "\(OutputPrinter.enumName("kind", of: $0)) \($0.key) (\(OutputPrinter.enumName("skip_reason", of: $0)))"
+            }
+            StandardError.say("  Skipped:  \(skipped.joined(separator: "; "))")
         }
     }
 }

@@ -25,6 +25,20 @@ struct OutputPrinter {
         Swift.print(String(decoding: pretty, as: UTF8.self))
     }
 
+    /// Enum field `field` of `message` by the short name flags take (`ai-agent`, `past-due`), for
+    /// the hand-written commands' own lines.
+    static func enumName(_ field: String, of message: some SwiftProtobuf.Message) -> String {
+        var options = JSONEncodingOptions()
+        options.preserveProtoFieldNames = true
+        guard let data = try? message.jsonUTF8Data(options: options),
+              let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
+        else { return "" }
+        // JSON leaves out an enum at its zero value.
+        guard let value = object[field] else { return "unspecified" }
+        let schema = OutputSchema.messages[type(of: message).protoMessageName]?.first { $0.name == field }
+        return describe(value, as: schema ?? OutputField(field))
+    }
+
     /// Paging fields beside a listing's items.
     private static let paging: Set<String> = ["next_page_token", "total_size"]
 
