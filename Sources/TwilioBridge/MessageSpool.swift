@@ -13,6 +13,10 @@ import SQLiteNIO
 /// to one tenant: a text waits behind its own line's spooled texts, and only those, so one
 /// tenant's texts piling up here hold up no one else's.
 ///
+/// Call statuses the platform could not take wait here too, in a table of their own: a call's
+/// final status, and the voicemail it left, which Twilio never sends again. Their order does not
+/// matter (a call's status only ever moves forward), so they replay as they come.
+///
 /// One bridge owns the file, so the spool keeps its counts in memory: every inbound text asks
 /// whether its line has texts waiting, and that costs no read of the file. The ownership is
 /// enforced: the spool holds SQLite's exclusive lock from open to close, and a second bridge
@@ -65,6 +69,7 @@ public actor MessageSpool {
             """,
             // Texts that could not be read back, kept for an operator rather than deleted.
             "CREATE TABLE IF NOT EXISTS unreadable_messages (sequence INTEGER, message_sid TEXT, request BLOB)",
+            "CREATE TABLE IF NOT EXISTS spooled_call_statuses (sequence INTEGER PRIMARY KEY AUTOINCREMENT, request BLOB NOT NULL)",
         ] {
             _ = try await connection.query(statement, [])
         }
@@ -152,6 +157,41 @@ public actor MessageSpool {
         for row in try await connection.query("DELETE FROM spooled_messages WHERE sequence = ? RETURNING line", [.integer(sequence)]) {
             adjustWaiting(row.column("line")?.string ?? "", by: -1)
         }
+    }
+
+    // MARK: Call statuses
+
+    /// Keeps a call status for later.
+    public func appendCallStatus(_ request: RecordCallStatusRequest) async throws {
+        let bytes: [UInt8] = try request.serializedBytes()
+        _ = try await connection.query("INSERT INTO spooled_call_statuses (request) VALUES (?)", [.blob(ByteBuffer(bytes: bytes))])
+    }
+
+    /// The oldest spooled call statuses, at most `limit`; one that cannot be read back is dropped
+    /// with a log line, as it could never be replayed.
+    public func oldestCallStatuses(limit: Int = 100) async throws -> [(sequence: Int, request: RecordCallStatusRequest)] {
+        var statuses: [(sequence: Int, request: RecordCallStatusRequest)] = []
+        for row in try await connection.query("SELECT sequence, request FROM spooled_call_statuses ORDER BY sequence LIMIT ?", [.integer(limit)]) {
+            guard let sequence = row.column("sequence")?.integer else { continue }
+            guard case .blob(var buffer)? = row.column("request"),
+                  let request = try? RecordCallStatusRequest(serializedBytes: buffer.readBytes(length: buffer.readableBytes) ?? [])
+            else {
+                logger.critical("dropped an unreadable spooled call status", metadata: ["sequence": "\(sequence)"])
+                try await removeCallStatus(sequence: sequence)
+                continue
+            }
+            statuses.append((sequence, request))
+        }
+        return statuses
+    }
+
+    public func removeCallStatus(sequence: Int) async throws {
+        _ = try await connection.query("DELETE FROM spooled_call_statuses WHERE sequence = ?", [.integer(sequence)])
+    }
+
+    /// How many call statuses wait (for tests and operators).
+    public func callStatusCount() async throws -> Int {
+        try await connection.query("SELECT COUNT(*) AS n FROM spooled_call_statuses", []).first?.column("n")?.integer ?? 0
     }
 
     /// How many texts wait, on every line (for tests and operators; the webhooks ask per line).

@@ -6,7 +6,7 @@ import ServiceProAPI
 
 /// Replays spooled texts to the platform, oldest first, until only lines refused as backlogged
 /// are left, or none; stops at the first one the platform cannot take yet and tries again
-/// shortly. A text refused because its tenant's texts are arriving faster than the platform
+/// shortly. Then the spooled call statuses, the same way. A text refused because its tenant's texts are arriving faster than the platform
 /// stores them holds up only its own line: the other lines' texts go on.
 struct SpoolDrainer<Transport: ClientTransport>: Service {
     let platform: PlatformClient<Transport>
@@ -67,6 +67,27 @@ struct SpoolDrainer<Transport: ClientTransport>: Service {
             try await spool.remove(sequence: sequence)
         }
         if sent > 0 { logger.info("replayed spooled texts", metadata: ["count": "\(sent)"]) }
+        return sent + (try await drainCallStatuses())
+    }
+
+    /// Sends the spooled call statuses; returns how many left the spool.
+    private func drainCallStatuses() async throws -> Int {
+        var sent = 0
+        let inbound = InboundService.Client(wrapping: platform.grpc)
+        for (sequence, status) in try await spool.oldestCallStatuses() {
+            do {
+                _ = try await deadline.run { try await inbound.recordCallStatus(status, metadata: platform.metadata) }
+                sent += 1
+            } catch let error as RPCError where error.isVerdictOnRequest {
+                logger.error("dropping a spooled call status the platform refuses", metadata: ["call_sid": "\(status.callSid)", "error": "\(error)"])
+            } catch let error as RPCError where error.refusesBridge {
+                throw error
+            } catch {
+                break
+            }
+            try await spool.removeCallStatus(sequence: sequence)
+        }
+        if sent > 0 { logger.info("replayed spooled call statuses", metadata: ["count": "\(sent)"]) }
         return sent
     }
 }

@@ -189,7 +189,9 @@ struct TwilioWebhooks<Transport: ClientTransport>: Sendable {
         }
     }
 
-    /// Call and message status callbacks (and recordings); Twilio only needs to hear 200.
+    /// Call and message status callbacks (and recordings); Twilio only needs to hear 200, and
+    /// never sends one again. A call's status the platform cannot take now (its final status,
+    /// the voicemail it left) waits in the spool; a message's is only ever a delivery report.
     private func statusCallback(_ form: FormBody, _ attempt: Int) async -> Response {
         do {
             // Twilio sends a message's status twice, as MessageStatus and as the older SmsStatus.
@@ -213,7 +215,14 @@ struct TwilioWebhooks<Transport: ClientTransport>: Sendable {
                     $0.to = form["To"]
                     $0.eventTime = .init(date: Date())
                 }
-                _ = try await deadline.run { try await inbound.recordCallStatus(request, metadata: platform.metadata) }
+                do {
+                    _ = try await deadline.run { try await inbound.recordCallStatus(request, metadata: platform.metadata) }
+                } catch let error as RPCError where error.isVerdictOnRequest {
+                    throw error
+                } catch {
+                    try await spool.appendCallStatus(request)
+                    logger.warning("platform unavailable: spooled a call status", metadata: ["call_sid": "\(request.callSid)", "error": "\(error)"])
+                }
             }
         } catch {
             logger.warning("could not record a status callback", metadata: ["error": "\(error)"])

@@ -98,12 +98,20 @@ struct BridgeFaultTests {
             let newcomer = BridgeWebhookTests.sms(5, body: "hello from a new number").map { $0.0 == "From" ? ("From", "+15550005555") : $0 }
             _ = try await bridge.post("/sms", newcomer)
             #expect(await bridge.spool.count() == 4)
+            // The fallback call ends with a voicemail: its status, which Twilio never sends again, waits too.
+            let ended = BridgeWebhookTests.call(2).filter { $0.0 != "CallStatus" } + [
+                ("CallStatus", "completed"), ("CallDuration", "61"),
+                ("RecordingUrl", "https://api.twilio.com/recordings/RE1"), ("RecordingSid", "RE" + String(repeating: "1", count: 32)), ("RecordingDuration", "20"),
+            ]
+            #expect(try await bridge.post("/twilio/status", ended).status == 200)
+            #expect(try await bridge.spool.callStatusCount() == 1)
 
             try await platform.start()
-            for _ in 0..<100 where await bridge.spool.count() > 0 {
+            for _ in 0..<100 where try await bridge.spool.count() + bridge.spool.callStatusCount() > 0 {
                 try await Task.sleep(for: .milliseconds(100))
             }
             #expect(await bridge.spool.count() == 0)
+            #expect(try await bridge.spool.callStatusCount() == 0)
             let stored = try await platform.call { client, owner in
                 try await CommunicationLogService.Client(wrapping: client).listMessages(.with { $0.parent = "tenants/acme" }, metadata: owner).messages
             }
@@ -113,15 +121,14 @@ struct BridgeFaultTests {
             }
             #expect(queued.map(\.recipient) == ["+15550005555"], "the replay's acknowledgement goes through the outbox")
 
-            // The call answered by the fallback reaches the call log with its final status.
-            let ended = BridgeWebhookTests.call(2).filter { $0.0 != "CallStatus" } + [("CallStatus", "completed"), ("CallDuration", "61")]
-            #expect(try await bridge.post("/twilio/status", ended).status == 200)
+            // The call answered by the fallback reaches the call log with its final status and voicemail.
             let calls = try await platform.call { client, owner in
                 try await CommunicationLogService.Client(wrapping: client).listCalls(.with { $0.parent = "tenants/acme" }, metadata: owner).calls
             }
             let fallback = calls.first { $0.callSid == BridgeWebhookTests.call(2).first { $0.0 == "CallSid" }?.1 }
             #expect(fallback?.status == .completed)
             #expect(fallback?.duration.seconds == 61)
+            #expect(fallback?.recordingURL == "https://api.twilio.com/recordings/RE1")
         }
         await platform.stop()
     }
