@@ -346,6 +346,26 @@ struct TenancyTests {
         }
     }
 
+    @Test("a key's last use is recorded, to the minute, so stale keys can be told from used ones", arguments: TestBackend.available)
+    func lastUse(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            try await platform.createTenant("acme")
+            let keys = platform.apiKeys(platform.ownerToken)
+            let issued = try await keys.createApiKey(.with { $0.parent = "tenants/acme"; $0.displayName = "site"; $0.role = .tenantMember })
+            func stored() async throws -> ApiKey {
+                try #require(try await keys.listApiKeys(.with { $0.parent = "tenants/acme" }).apiKeys.first { $0.name == issued.apiKey.name })
+            }
+            #expect(try await !stored().hasLastUsedTime, "never used")
+            _ = try await platform.impersonation(issued.token).whoAmI()
+            let used = try await stored().lastUsedTime.date
+            #expect(abs(used.timeIntervalSinceNow) < 60)
+            // Within the minute a use writes nothing (the cache may not even read the store).
+            platform.server.apiKeyCache.forget(tenantID: "acme")
+            _ = try await platform.impersonation(issued.token).whoAmI()
+            #expect(try await stored().lastUsedTime.date == used)
+        }
+    }
+
     @Test("idempotency records are deleted once past their day; a retry after that is a new request", arguments: TestBackend.available)
     func idempotencyRecordsExpire(backend: TestBackend) async throws {
         try await TestPlatform.with(backend) { platform in

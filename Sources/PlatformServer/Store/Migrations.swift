@@ -393,6 +393,7 @@ enum Migrator {
         TenantRecords.bookingURLMigration,
         ChangeSync.migration,
         CommunicationRecords.autoReplyMigration,
+        ApiKeyRecords.lastUsedMigration,
     ]
 
     static func migrate(_ database: any Database, logger: Logger) async throws {

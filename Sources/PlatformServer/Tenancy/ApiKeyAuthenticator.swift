@@ -27,7 +27,7 @@ public struct ApiKeyAuthenticator: Authenticator {
 
         let ticket = cache.ticket()
         let row = try await database.read(.platform) { tx in
-            try await tx.first("SELECT tenant_id, role, secret_hash, revoke_time FROM api_keys WHERE key_id = \(keyID)")
+            try await tx.first("SELECT tenant_id, role, secret_hash, revoke_time, last_used_time FROM api_keys WHERE key_id = \(keyID)")
         }
         guard let row else { throw Self.unknownKey }
         let secretHash = try row.data("secret_hash")
@@ -40,6 +40,9 @@ public struct ApiKeyAuthenticator: Authenticator {
             throw ServiceError.internal("api key \(keyID) has unknown role")
         }
         let principal = Principal(subject: "tenants/\(tenantID)/apiKeys/\(keyID)", role: role, tenantID: tenantID)
+        // Here, where the store is read anyway (at most once a minute per key while the cache
+        // holds it); a store that cannot take the write does not fail the call.
+        try? await ApiKeyRecords.recordUse(keyID: keyID, lastUsed: try row.optionalDate("last_used_time"), database)
         cache.remember(.init(principal: principal, secretHash: secretHash), keyID: keyID, readWith: ticket)
         return principal
     }

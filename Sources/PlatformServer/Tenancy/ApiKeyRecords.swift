@@ -25,6 +25,37 @@ enum ApiKeyRecords {
         return Issued(apiKey: key, token: "sp_\(keyID)_\(secret)")
     }
 
+    /// When a key last authenticated a call, to the minute (`lastUseResolution`), so an operator
+    /// can tell the keys in use from the stale ones. On PostgreSQL, the change feed's trigger then
+    /// announces only updates of what authentication reads: recording a use must not make every
+    /// replica forget the key it just cached.
+    static let lastUsedMigration = Migration(
+        version: 22,
+        name: "api_keys_last_used",
+        statements: ["ALTER TABLE api_keys ADD COLUMN last_used_time BIGINT"],
+        tenantOwnedTables: [],
+        postgresStatements: [
+            "DROP TRIGGER api_keys_announce_change ON api_keys",
+            """
+            CREATE TRIGGER api_keys_announce_change AFTER UPDATE OF tenant_id, key_id, role, secret_hash, revoke_time OR DELETE ON api_keys
+            FOR EACH ROW EXECUTE FUNCTION api_keys_announce_change()
+            """,
+        ])
+
+    /// How stale a key's `last_used_time` may get: authentication writes it at most this often,
+    /// so the calls of a busy key (the bridge's, on every text) do not each write a row.
+    static let lastUseResolution: TimeInterval = 60
+
+    /// Records that `keyID` authenticated a call at `now`, unless that is already known to the
+    /// minute; `lastUsed` is the time the caller read.
+    static func recordUse(keyID: String, lastUsed: Date?, now: Date = Date(), _ database: any Database) async throws {
+        if let lastUsed, now.timeIntervalSince(lastUsed) < lastUseResolution { return }
+        try await database.execute(.platform, """
+            UPDATE api_keys SET last_used_time = \(now) WHERE key_id = \(keyID)
+            AND (last_used_time IS NULL OR last_used_time < \(now.addingTimeInterval(-lastUseResolution)))
+            """) { _ in }
+    }
+
     static func find(keyID: String, _ tx: TenantTransaction) async throws -> ApiKey? {
         try await tx.select(from: "api_keys", where: "key_id = \(keyID)").first.map(apiKey(from:))
     }
@@ -43,6 +74,9 @@ enum ApiKeyRecords {
             $0.createTime = Google_Protobuf_Timestamp(date: try row.date("create_time"))
             if let revoked = try row.optionalDate("revoke_time") {
                 $0.revokeTime = Google_Protobuf_Timestamp(date: revoked)
+            }
+            if let used = try row.optionalDate("last_used_time") {
+                $0.lastUsedTime = Google_Protobuf_Timestamp(date: used)
             }
         }
     }

@@ -55,6 +55,7 @@ public nonisolated struct ApiKey: Sendable {
   /// Clears the value of `revokeTime`. Subsequent reads from it will return its default value.
   public mutating func clearRevokeTime() {self._revokeTime = nil}
 
+  /// When the key last authenticated a call, to the minute; unset for a key never used.
   public var lastUsedTime: SwiftProtobuf.Google_Protobuf_Timestamp {
     get {_lastUsedTime ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
     set {_lastUsedTime = newValue}

@@ -18,5 +18,7 @@ extension ApiKey: ValidatableMessage {
         }
     }
 
-    public mutating func normalize() {}
+    public mutating func normalize() {
+        self.clearLastUsedTime()
+    }
 }

@@ -33,7 +33,11 @@ extension CreateApiKeyResponse: ValidatableMessage {
         FieldCheck.storable(self.token, path + "token", &violations)
     }
 
-    public mutating func normalize() {}
+    public mutating func normalize() {
+        if self.hasApiKey {
+            self.apiKey.normalize()
+        }
+    }
 }
 
 extension ListApiKeysRequest: ValidatableMessage {
@@ -55,7 +59,11 @@ extension ListApiKeysResponse: ValidatableMessage {
         FieldCheck.storable(self.nextPageToken, path + "next_page_token", &violations)
     }
 
-    public mutating func normalize() {}
+    public mutating func normalize() {
+        for index in self.apiKeys.indices {
+            self.apiKeys[index].normalize()
+        }
+    }
 }
 
 extension RevokeApiKeyRequest: ValidatableMessage {
