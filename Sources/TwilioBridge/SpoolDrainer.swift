@@ -6,8 +6,9 @@ import ServiceProAPI
 
 /// Replays spooled texts to the platform, oldest first, until only lines refused as backlogged
 /// are left, or none; stops at the first one the platform cannot take yet and tries again
-/// shortly. Then the spooled call statuses, the same way. A text refused because its tenant's texts are arriving faster than the platform
-/// stores them holds up only its own line: the other lines' texts go on.
+/// shortly. Then the spooled call statuses, the same way. A text refused because its tenant's
+/// texts are arriving faster than the platform stores them holds up only its own line: the
+/// other lines' texts go on.
 struct SpoolDrainer<Transport: ClientTransport>: Service {
     let platform: PlatformClient<Transport>
     let spool: MessageSpool

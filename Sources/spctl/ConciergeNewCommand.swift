@@ -170,8 +170,7 @@ struct Prompter {
         while true {
             let suffix = fallback.map { $0.isEmpty ? " []" : " [\($0)]" } ?? ""
             StandardError.say("  \(label)\(suffix): ", terminator: "")
-            fflush(nil)  // the prompt has no newline
-            guard let line = readLine() else { throw StandardError.failure("input ended before \(label) was answered") }
+            guard let line = readLine() else { throw CommandFailure("input ended before \(label) was answered") }
             let answer = line.trimmingCharacters(in: .whitespaces)
             let value = answer.isEmpty ? (fallback ?? "") : answer
             if let problem = check(value) {
@@ -185,7 +184,6 @@ struct Prompter {
     func confirm(_ question: String) throws -> Bool {
         guard interactive else { return true }
         StandardError.say("\(question) [Y/n]: ", terminator: "")
-        fflush(nil)  // the prompt has no newline
         guard let line = readLine() else { return false }
         return ["", "y", "yes"].contains(line.trimmingCharacters(in: .whitespaces).lowercased())
     }

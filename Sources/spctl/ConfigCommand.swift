@@ -37,7 +37,7 @@ struct ConfigCommand: ParsableCommand {
 
         func run() throws {
             guard let name = try ClientContexts.load(from: ConfigCommand.path).currentContext else {
-                throw StandardError.failure("no current context; use `spctl config use-context NAME`")
+                throw CommandFailure("no current context; use `spctl config use-context NAME`")
             }
             print(name)
         }
@@ -50,7 +50,7 @@ struct ConfigCommand: ParsableCommand {
         func run() throws {
             var contexts = try ClientContexts.load(from: ConfigCommand.path)
             guard contexts.contexts[name] != nil else {
-                throw StandardError.failure("no context named \"\(name)\"; see `spctl config get-contexts`")
+                throw CommandFailure("no context named \"\(name)\"; see `spctl config get-contexts`")
             }
             contexts.currentContext = name
             try contexts.save(to: ConfigCommand.path)
@@ -99,7 +99,7 @@ struct ConfigCommand: ParsableCommand {
         func run() throws {
             var contexts = try ClientContexts.load(from: ConfigCommand.path)
             guard contexts.contexts.removeValue(forKey: name) != nil else {
-                throw StandardError.failure("no context named \"\(name)\"; see `spctl config get-contexts`")
+                throw CommandFailure("no context named \"\(name)\"; see `spctl config get-contexts`")
             }
             if contexts.currentContext == name { contexts.currentContext = nil }
             try contexts.save(to: ConfigCommand.path)

@@ -101,7 +101,7 @@ struct ExportCommand: AsyncParsableCommand {
                 // Customer data: readable by its owner only.
                 if !FileManager.default.fileExists(atPath: partial),
                    !FileManager.default.createFile(atPath: partial, contents: nil, attributes: [.posixPermissions: 0o600]) {
-                    throw StandardError.failure("cannot create \(partial); check that its directory exists and is writable, or pass another destination")
+                    throw CommandFailure("cannot create \(partial); check that its directory exists and is writable, or pass another destination")
                 }
                 let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: partial))
                 let offset = try handle.seekToEnd()
@@ -112,7 +112,7 @@ struct ExportCommand: AsyncParsableCommand {
                     try await exports.downloadExport(request, metadata: metadata) { response in
                         for try await chunk in response.messages {
                             guard UInt64(chunk.offset) == (try handle.offset()) else {
-                                throw StandardError.failure("the server sent bytes from \(chunk.offset), not where the file ends; delete \(partial) and retry")
+                                throw CommandFailure("the server sent bytes from \(chunk.offset), not where the file ends; delete \(partial) and retry")
                             }
                             try handle.write(contentsOf: chunk.data)
                             bar.update(done: chunk.offset + Int64(chunk.data.count), total: chunk.totalSize)
@@ -127,7 +127,7 @@ struct ExportCommand: AsyncParsableCommand {
             let actual = try Self.sha256(path: partial)
             if actual != expected {
                 try? FileManager.default.removeItem(atPath: partial)
-                throw StandardError.failure("the download's SHA-256 is \(actual), the export's is \(expected); the partial file was removed, run the command again")
+                throw CommandFailure("the download's SHA-256 is \(actual), the export's is \(expected); the partial file was removed, run the command again")
             }
             try? FileManager.default.removeItem(atPath: path)
             try FileManager.default.moveItem(atPath: partial, toPath: path)
@@ -161,7 +161,7 @@ struct ExportCommand: AsyncParsableCommand {
             if job.state != .pending, job.state != .running {
                 bar.finish()
                 if job.state == .failed {
-                    throw StandardError.failure("\(name) failed: \(job.error)")
+                    throw CommandFailure("\(name) failed: \(job.error)")
                 }
                 return job
             }
@@ -187,11 +187,11 @@ final class ProgressBar: @unchecked Sendable {
         let filled = width * percent / 100
         let bar = String(repeating: "#", count: filled) + String(repeating: "-", count: width - filled)
         let line = "\(label) [\(bar)] \(percent)%" + (total > 100 ? " \(Self.bytes(done))/\(Self.bytes(total))" : "")
-        FileHandle.standardError.write(Data((interactive ? "\r" + line : line + "\n").utf8))
+        StandardError.say(interactive ? "\r" + line : line, terminator: interactive ? "" : "\n")
     }
 
     func finish() {
-        if interactive, lastShown >= 0 { FileHandle.standardError.write(Data("\n".utf8)) }
+        if interactive, lastShown >= 0 { StandardError.say("") }
     }
 
     static func bytes(_ count: Int64) -> String {

@@ -43,11 +43,11 @@ struct ImpersonateCommand: AsyncParsableCommand {
         func run() async throws {
             let target = try Target.resolve(server: nil, token: nil, context: context)
             guard let contextName = target.contextName else {
-                throw StandardError.failure("impersonate keeps the session in a context; create one with `spctl login` first")
+                throw CommandFailure("impersonate keeps the session in a context; create one with `spctl login` first")
             }
             try Self.requireContextCredentials(target)
             if let active = target.impersonation {
-                throw StandardError.failure("context \"\(contextName)\" is already viewing as \(active.tenantDisplayName); run `spctl impersonate stop` first")
+                throw CommandFailure("context \"\(contextName)\" is already viewing as \(active.tenantDisplayName); run `spctl impersonate stop` first")
             }
             var request = StartImpersonationRequest()
             request.tenant = tenant.hasPrefix("tenants/") ? tenant : "tenants/\(tenant)"
@@ -80,7 +80,7 @@ struct ImpersonateCommand: AsyncParsableCommand {
         /// and every later one, so the session would be started, or stopped, out of sight.
         static func requireContextCredentials(_ target: Target) throws {
             guard target.overridesContext else { return }
-            throw StandardError.failure("SPCTL_TOKEN or SPCTL_SERVER stands in for the context's credentials, and would hide its impersonation session; unset them first")
+            throw CommandFailure("SPCTL_TOKEN or SPCTL_SERVER stands in for the context's credentials, and would hide its impersonation session; unset them first")
         }
     }
 

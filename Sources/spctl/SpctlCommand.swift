@@ -19,4 +19,22 @@ public struct SpctlCommand: AsyncParsableCommand {
     )
 
     public init() {}
+
+    /// ArgumentParser's, but a `CommandFailure` is reported the spctl way: `error: <message>`,
+    /// exit status 1.
+    public static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch let failure as CommandFailure {
+            StandardError.say("error: \(failure)")
+            exit(withError: ExitCode(1))
+        } catch {
+            exit(withError: error)
+        }
+    }
 }

@@ -41,11 +41,11 @@ struct Target {
         let name = context ?? contexts.currentContext
         var chosen = name.flatMap { contexts.contexts[$0] }
         if let context, chosen == nil {
-            throw StandardError.failure("no context named \"\(context)\"; see `spctl config get-contexts`")
+            throw CommandFailure("no context named \"\(context)\"; see `spctl config get-contexts`")
         }
         let resolvedServer = server ?? environment["SPCTL_SERVER"] ?? chosen?.server
         guard let resolvedServer else {
-            throw StandardError.failure("no server: start platform-server once (it creates a context), run `spctl login --server host:port --token ...`, or pass --server")
+            throw CommandFailure("no server: start platform-server once (it creates a context), run `spctl login --server host:port --token ...`, or pass --server")
         }
         if let name, let impersonation = chosen?.impersonation, impersonation.expireTime <= now {
             try ImpersonationNotice.drop(context: name, configPath: path)
@@ -56,7 +56,12 @@ struct Target {
         let serverIsTheContexts = resolvedServer == chosen?.server
         let override = token ?? environment["SPCTL_TOKEN"]
         let impersonation = override == nil && serverIsTheContexts ? chosen?.impersonation : nil
-        let resolvedToken = try override ?? impersonation?.token ?? (serverIsTheContexts ? chosen?.resolvedToken() : nil)
+        let resolvedToken: String?
+        do {
+            resolvedToken = try override ?? impersonation?.token ?? (serverIsTheContexts ? chosen?.resolvedToken() : nil)
+        } catch let error as ClientContexts.UnreadableTokenFile {
+            throw CommandFailure(error.description)
+        }
         let caFile = caFile ?? environment["SPCTL_CA_FILE"]
         let tlsAsked = tls || caFile != nil || ["1", "true", "yes"].contains(environment["SPCTL_TLS"]?.lowercased() ?? "")
         return Target(

@@ -58,7 +58,7 @@ struct TwilioCommand: ParsableCommand {
             let (status, body) = try Self.send(request)
             print(body)
             guard status == 200 else {
-                throw StandardError.failure("the bridge answered HTTP \(status)")
+                throw CommandFailure("the bridge answered HTTP \(status)")
             }
         }
 
@@ -78,7 +78,7 @@ struct TwilioCommand: ParsableCommand {
             do {
                 return try outcome.get()
             } catch {
-                throw StandardError.failure("cannot reach the bridge at \(request.url!.absoluteString): \(error.localizedDescription); is twilio-bridge running?")
+                throw CommandFailure("cannot reach the bridge at \(request.url!.absoluteString): \(error.localizedDescription); is twilio-bridge running?")
             }
         }
     }

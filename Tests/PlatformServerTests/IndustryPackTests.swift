@@ -332,7 +332,7 @@ struct IndustryPackTests {
                 try await PhoneConfigRecords.insert(.with { $0.phoneNumber = "+19185550142"; $0.ivrMode = .simple }, id: "spare", sealedSIPPassword: nil, tx)
                 try await PhoneConfigRecords.insert(
                     .with { $0.phoneNumber = "+19185550143"; $0.ivrMode = .ivr; $0.ivrMenu = custom }, id: "van", sealedSIPPassword: nil, tx)
-                return try await PackApplier.applyIvrMenu(pets, tx, now: Date())
+                return try await PackApplier.applyIvrMenu(pets, replacing: nil, tx, now: Date())
             }
             #expect(changed.sorted() == ["tenants/paws/phoneConfigs/main", "tenants/paws/phoneConfigs/spare"])
             let configs = try await platform.database.withTenant("paws") { try await PhoneConfigRecords.all($0.base) }
@@ -343,7 +343,7 @@ struct IndustryPackTests {
             #expect(menus["van"] == custom)
 
             let again = try await platform.database.withTenant("paws") { tx in
-                try await PackApplier.applyIvrMenu(pets, tx, now: Date())
+                try await PackApplier.applyIvrMenu(pets, replacing: nil, tx, now: Date())
             }
             #expect(again.isEmpty)
         }

@@ -302,7 +302,7 @@ struct PhoneConfigTests {
         }
     }
 
-    @Test("a forward number must reach a person: not the line itself, nor any number the platform answers", arguments: TestBackend.available)
+    @Test("a forward number must reach a person: not the line itself, nor any number the platform answers, whichever is set first", arguments: TestBackend.available)
     func forwardNumbers(backend: TestBackend) async throws {
         try await TestPlatform.with(backend) { platform in
             try await platform.createTenant("acme")
@@ -336,6 +336,10 @@ struct PhoneConfigTests {
                     $0.updateMask = .init(protoPaths: ["forward_number"])
                 })
             } == ["phone_config.forward_number"])
+            // Nor, set the other way round, a line on a number another line forwards to.
+            #expect(await refusal {
+                try await configs.create(.with { $0.parent = "tenants/bravo"; $0.phoneConfig = .with { $0.phoneNumber = "+19185559999" } })
+            } == ["phone_config.phone_number"])
             #expect(try await configs.list(.with { $0.parent = "tenants/bravo" }).phoneConfigs.isEmpty)
             #expect(try await configs.get(.with { $0.name = acme.name }).forwardNumber == "+19185559999")
         }

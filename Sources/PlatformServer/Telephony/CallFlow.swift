@@ -61,7 +61,7 @@ struct CallFlow {
         return people
     }
 
-    /// Simple mode, and "speak to someone": ring the first way to reach a person. Each dial
+    /// Simple mode: ring the first way to reach a person. Each dial
     /// reports how it ended (HandleDialResult), which rings the next one or takes a voicemail;
     /// a dial that was answered ends the call, rather than running on into the voicemail.
     func connect() -> [VoiceInstruction] {
@@ -146,7 +146,7 @@ struct CallFlow {
         menu.options.first { $0.digit == digits }
     }
 
-    /// What a key press does. Unknown or missing input repeats the menu once, then ends politely.
+    /// What a key press does. Unknown or missing input repeats the menu once, then hands off.
     /// `canText` says whether the caller's number can take a text (a withheld one cannot);
     /// `priceList` is what "services and prices" says when its option has no text of its own it
     /// can send (``readsPriceList(_:)``).

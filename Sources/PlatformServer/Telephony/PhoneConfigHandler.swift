@@ -33,7 +33,7 @@ public struct PhoneConfigHandler: PhoneConfigServiceHandler {
         let sealedPassword: Data? = try config.sipPassword.isEmpty ? nil : sealer.seal(config.sipPassword, boundTo: name)
         try await checkNotTakenByOtherTenants(config, tenantID: tenantID)
         let newConfig = config
-        try await database.transaction(.platform) { try await PhoneConfigRecords.checkForwardNumber(newConfig, field: "phone_config.forward_number", $0) }
+        try await database.transaction(.platform) { try await PhoneConfigRecords.checkForwarding(newConfig, fields: Self.forwardingFields, $0) }
         let created = try await reportingDuplicates(of: newConfig, id: id) {
             try await database.withTenant(tenantID) { tx in
                 try await IdempotencyRecords.once(tx, method: "CreatePhoneConfig", requestID: request.requestID) {
@@ -104,10 +104,12 @@ public struct PhoneConfigHandler: PhoneConfigServiceHandler {
             if mask.contains("messaging_service_sid") { $0.messagingServiceSid = input.messagingServiceSid }
         }
         try await checkNotTakenByOtherTenants(changedUniques, tenantID: tenantID)
-        if mask.contains("forward_number") {
-            try await database.transaction(.platform) {
-                try await PhoneConfigRecords.checkForwardNumber(.with { $0.forwardNumber = input.forwardNumber }, field: "phone_config.forward_number", $0)
-            }
+        let changedForwarding = PhoneConfig.with {
+            if mask.contains("phone_number") { $0.phoneNumber = input.phoneNumber }
+            if mask.contains("forward_number") { $0.forwardNumber = input.forwardNumber }
+        }
+        try await database.transaction(.platform) {
+            try await PhoneConfigRecords.checkForwarding(changedForwarding, updating: (tenantID, id), fields: Self.forwardingFields, $0)
         }
 
         let updated = try await reportingDuplicates(of: changedUniques, id: id) {
@@ -119,10 +121,8 @@ public struct PhoneConfigHandler: PhoneConfigServiceHandler {
                 guard let tenant = try await TenantRecords.find(tx) else { throw ServiceError.notFound(name) }
                 var config = current.config
                 mask.apply(from: input, to: &config)
-                if !config.forwardNumber.isEmpty, config.forwardNumber == config.phoneNumber {
-                    // The platform-wide check above saw the line as it was; a new number can meet its forward number here.
-                    try await PhoneConfigRecords.checkForwardNumber(config, field: "phone_config.forward_number", tx.base)
-                }
+                // The check above saw only what the update sets; a new number can meet the line's forward number here.
+                try PhoneConfigRecords.checkNotForwardedToItself(config, field: Self.forwardingFields.forward)
                 if config.ivrMode != current.config.ivrMode {
                     try Self.checkPlan(config.ivrMode, tenant)
                 }
@@ -218,6 +218,8 @@ public struct PhoneConfigHandler: PhoneConfigServiceHandler {
         }
         return String(parts[3])
     }
+
+    static let forwardingFields = (number: "phone_config.phone_number", forward: "phone_config.forward_number")
 
     // MARK: Uniqueness
 

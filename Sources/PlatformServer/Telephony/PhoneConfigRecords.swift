@@ -151,15 +151,34 @@ enum PhoneConfigRecords {
 
     /// A forward number must reach a person. The line's own number would ring the line itself,
     /// over and over; any other number the platform answers would put the caller into that
-    /// line's own menu. `field` names the forward number in the request; `tx` sees every tenant.
-    static func checkForwardNumber(_ config: PhoneConfig, field: String, _ tx: any SQLTransaction) async throws {
-        let forward = config.forwardNumber
-        guard !forward.isEmpty else { return }
-        if forward == config.phoneNumber {
-            throw ServiceError.invalidArgument(field: field, "must be a phone outside this line, not its own number, which would ring itself")
+    /// line's own menu. So a forward number is no line's number, and a line's number is no
+    /// line's forward number, whichever is set first. `config` holds what the request sets, for
+    /// the line `updating` if it exists already; `fields` name its number and forward number;
+    /// `tx` sees every tenant.
+    static func checkForwarding(
+        _ config: PhoneConfig, updating line: (tenantID: String, id: String)? = nil, fields: (number: String, forward: String),
+        _ tx: any SQLTransaction
+    ) async throws {
+        try checkNotForwardedToItself(config, field: fields.forward)
+        if !config.forwardNumber.isEmpty,
+           try await tx.first("SELECT 1 AS line FROM phone_configs WHERE phone_number = \(config.forwardNumber) LIMIT 1") != nil {
+            throw ServiceError.invalidArgument(
+                field: fields.forward, "must reach a person, not a number the platform answers, whose calls go to that line's own flow")
         }
-        if try await tx.first("SELECT 1 AS line FROM phone_configs WHERE phone_number = \(forward) LIMIT 1") != nil {
-            throw ServiceError.invalidArgument(field: field, "must reach a person, not a number the platform answers, whose calls go to that line's own flow")
+        if !config.phoneNumber.isEmpty,
+           try await tx.first("""
+               SELECT 1 AS line FROM phone_configs WHERE forward_number = \(config.phoneNumber)
+               AND NOT (tenant_id = \(line?.tenantID ?? "") AND phone_config_id = \(line?.id ?? "")) LIMIT 1
+               """) != nil {
+            throw ServiceError.invalidArgument(
+                field: fields.number, "is the number another line forwards its callers to, which would put them into this line's menu")
+        }
+    }
+
+    /// The line's own number as its forward number would ring the line itself, over and over.
+    static func checkNotForwardedToItself(_ config: PhoneConfig, field: String) throws {
+        if !config.forwardNumber.isEmpty, config.forwardNumber == config.phoneNumber {
+            throw ServiceError.invalidArgument(field: field, "must be a phone outside this line, not its own number, which would ring itself")
         }
     }
 

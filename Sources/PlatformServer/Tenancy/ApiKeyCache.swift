@@ -8,7 +8,8 @@ import Synchronization
 /// Revocation still takes effect on the next call:
 /// - A change made through this replica (revoking a key, deleting a tenant, purging its data)
 ///   forgets the keys it touched as soon as its transaction has committed.
-/// - On PostgreSQL, a trigger announces every change to `api_keys`, whoever makes it, and
+/// - On PostgreSQL, a trigger announces every change to what authentication reads of a key
+///   (its tenant, role, secret, revocation) and every deletion, whoever makes it, and
 ///   ``ApiKeyChangeFeed`` forgets the changed keys as the announcement arrives, milliseconds
 ///   later. Caching is on only while that feed listens: announcements sent while it does not are
 ///   lost, so until it listens again every call reads the table.

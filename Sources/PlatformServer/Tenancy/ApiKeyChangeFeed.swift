@@ -1,9 +1,10 @@
 import Logging
 
 /// On PostgreSQL, keeps this replica's ``ApiKeyCache`` in step with changes to `api_keys` made
-/// anywhere else: by another replica, or by hand. A trigger announces the id of every key updated
-/// or deleted (and a truncation as an empty payload) when its transaction commits; this job
-/// listens for the announcements and forgets those keys.
+/// anywhere else: by another replica, or by hand. A trigger announces the id of every key whose
+/// tenant, role, secret or revocation is updated, or that is deleted (and a truncation as an
+/// empty payload), when its transaction commits; this job listens for the announcements and
+/// forgets those keys. Recording a key's last use announces nothing (migration 22).
 ///
 /// The cache is on only while the job listens. When the connection drops, announcements are lost,
 /// so the cache is emptied and turned off until the job listens again.

@@ -77,10 +77,10 @@ enum TenantRecords {
     /// between. SQLite runs one writing transaction at a time already.
     static func lockForChange(_ tx: TenantTransaction) async throws {
         guard tx.base.dialect == .postgres else { return }
-        _ = try await tx.base.query("""
-            SELECT t.tenant_id FROM tenants t JOIN tenant_billing b ON b.tenant_id = t.tenant_id
-            WHERE t.tenant_id = \(tx.tenantID) FOR UPDATE
-            """)
+        // In the order billing changes take them (`BillingRecords.save`: the billing record, then
+        // the tenant), so the two wait for each other rather than deadlock.
+        _ = try await tx.base.query("SELECT tenant_id FROM tenant_billing WHERE tenant_id = \(tx.tenantID) FOR UPDATE")
+        _ = try await tx.base.query("SELECT tenant_id FROM tenants WHERE tenant_id = \(tx.tenantID) FOR UPDATE")
     }
 
     /// Deletes the tenant's rows in every tenant-owned table but `audit_events`: the audit trail

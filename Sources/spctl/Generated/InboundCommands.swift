@@ -187,7 +187,7 @@ struct InboundCommands: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "ivr-selection",
             abstract: "Acts on the digits pressed in the menu.",
-            discussion: "Missing or unknown digits repeat the menu once, then the call ends politely or is forwarded.\n\nAllowed roles: telephony bridge.\nRPC: servicepro.telephony.v1.InboundService.HandleIvrSelection. Use --json or --json-file for fields without a flag."
+            discussion: "Missing or unknown digits repeat the menu once, then the caller is put through as \"speak to someone\" does, or left to leave a voicemail.\n\nAllowed roles: telephony bridge.\nRPC: servicepro.telephony.v1.InboundService.HandleIvrSelection. Use --json or --json-file for fields without a flag."
         )
 
         @OptionGroup var call: CallOptions

@@ -9,7 +9,7 @@ import SwiftProtobuf
 ///     // ... the change itself ...
 ///     try await OutboxRecords.enqueue(.email(
 ///         to: owner.email, subject: "Welcome to ServicePro", body: text,
-///         purpose: "onboarding", dedupeKey: "onboarding/\(requestID)"), tx)
+///         purpose: "welcome", dedupeKey: "welcome/\(tenantID)"), tx)   // once per tenant, however often the change runs
 /// }
 /// ```
 struct OutboxDraft: Sendable {

@@ -86,7 +86,7 @@ enum PackApplier {
     /// pack. A menu anyone wrote is left alone, as edited items are. Returns the names of the
     /// configs changed.
     @discardableResult
-    static func applyIvrMenu(_ pack: IndustryPack, replacing earlierMenu: IvrMenu? = nil, _ tx: TenantTransaction, now: Date) async throws -> [String] {
+    static func applyIvrMenu(_ pack: IndustryPack, replacing earlierMenu: IvrMenu?, _ tx: TenantTransaction, now: Date) async throws -> [String] {
         guard pack.hasIvrMenu else { return [] }
         var changed: [String] = []
         for stored in try await tx.select(from: "phone_configs").map(PhoneConfigRecords.stored(from:)) {

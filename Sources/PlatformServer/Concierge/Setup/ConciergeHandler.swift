@@ -131,7 +131,7 @@ public struct ConciergeHandler: ConciergeServiceHandler {
                     message: "\(taken.value(in: config)) already belongs to a tenant")
             }
             if let config = plan.phoneConfig {
-                try await PhoneConfigRecords.checkForwardNumber(config, field: "telephony.forward_number", tx)
+                try await PhoneConfigRecords.checkForwarding(config, fields: (number: "telephony.phone_number", forward: "telephony.forward_number"), tx)
             }
         }
     }

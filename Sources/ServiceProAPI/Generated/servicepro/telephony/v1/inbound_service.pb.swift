@@ -334,7 +334,7 @@ public nonisolated struct VoiceReply: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// In order. Never empty: at worst a polite goodbye and a hangup.
+  /// In order. Never empty: at worst an apology and a hangup.
   public var instructions: [VoiceInstruction] = []
 
   /// `tenants/{tenant}`, for the bridge's log line.

@@ -229,7 +229,7 @@ public protocol InboundServiceHandler: Sendable {
     func handleInboundCall(_ request: HandleInboundCallRequest, context: RequestContext) async throws -> VoiceReply
 
     /// Acts on the digits pressed in the menu. Missing or unknown digits repeat the menu once, then
-    /// the call ends politely or is forwarded.
+    /// the caller is put through as "speak to someone" does, or left to leave a voicemail.
     func handleIvrSelection(_ request: HandleIvrSelectionRequest, context: RequestContext) async throws -> VoiceReply
 
     /// Takes one turn of the AI receptionist: what the caller said in, what to say and do out. The
@@ -508,7 +508,7 @@ public enum InboundService {
         }
 
         /// Acts on the digits pressed in the menu. Missing or unknown digits repeat the menu once, then
-        /// the call ends politely or is forwarded.
+        /// the caller is put through as "speak to someone" does, or left to leave a voicemail.
         public func handleIvrSelection(
             _ request: HandleIvrSelectionRequest,
             metadata: Metadata = [:],

@@ -284,8 +284,8 @@ public nonisolated struct AutoReply: Sendable {
 }
 
 /// A tenant's DTMF menu. Callers hear the greeting, then each option's prompt; a missing or unknown
-/// digit repeats the menu once, then the call ends politely (or is forwarded, when a forward number
-/// is set).
+/// digit repeats the menu once, then the caller is put through as "speak to someone" does (the SIP
+/// phone, then the forward number, then a voicemail).
 public nonisolated struct IvrMenu: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
