@@ -77,6 +77,12 @@ struct ConciergeTests {
             #expect(created.appliedPack.added.contains { $0.kind == .service })
             #expect(created.appliedPack.added.contains { $0.kind == .automation }, "pro includes industry automations")
             #expect(created.nextActions.map(\.kind) == [.impersonate, .sendOnboarding, .copyLoginLink])
+            // Onboarding is suggested by the channels the contact can be reached on, ready to run.
+            #expect(created.nextActions[1].command.hasSuffix("--channels email --channels sms --include-login-link true"))
+            let phoneOnly = ConciergeNextActions.after(tenantID: "solo", tenant: .with { $0.contact.phone = "+19185550111" })[1]
+            #expect(phoneOnly.command == "spctl concierge send-onboarding --name tenants/solo --channels sms --include-login-link true")
+            let nobody = ConciergeNextActions.after(tenantID: "solo", tenant: .init())[1]
+            #expect(nobody.command.contains("--email <address>"), "no contact on file: the operator gives the address")
 
             // The number answers for the new tenant right away.
             let resolved = try await InboundService.Client(wrapping: platform.client).resolveInbound(

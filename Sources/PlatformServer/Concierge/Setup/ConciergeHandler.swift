@@ -117,7 +117,7 @@ public struct ConciergeHandler: ConciergeServiceHandler {
             $0.tenant = tenant
             if let phoneConfig { $0.phoneConfig = phoneConfig }
             $0.appliedPack = applied
-            $0.nextActions = ConciergeNextActions.after(tenantID: plan.tenantID, displayName: plan.tenant.displayName)
+            $0.nextActions = ConciergeNextActions.after(tenantID: plan.tenantID, tenant: plan.tenant)
         }
     }
 

@@ -108,25 +108,40 @@ struct ConciergePlanCheck: Sendable {
     }
 }
 
-/// What the operator usually does after a concierge create, with the spctl command for each.
+/// What the operator usually does after a concierge create, with the spctl command for each,
+/// ready to run as printed.
 enum ConciergeNextActions {
-    static func after(tenantID: String, displayName: String) -> [ConciergeNextAction] {
-        [
+    static func after(tenantID: String, tenant: Tenant) -> [ConciergeNextAction] {
+        let displayName = tenant.displayName
+        return [
             .with {
                 $0.kind = .impersonate
                 $0.label = "See \(displayName) as its admin does"
                 $0.command = "spctl impersonate \(tenantID) --reason \"concierge setup\""
             },
-            .with {
-                $0.kind = .sendOnboarding
-                $0.label = "Send the onboarding email and text, with a login link"
-                $0.command = "spctl concierge send-onboarding --name tenants/\(tenantID) --channels email --channels sms --include-login-link true"
-            },
+            onboarding(tenantID: tenantID, contact: tenant.contact),
             .with {
                 $0.kind = .copyLoginLink
                 $0.label = "Make a login link to hand over yourself"
                 $0.command = "spctl login-links create --parent tenants/\(tenantID) --role tenant-admin"
             },
         ]
+    }
+
+    /// By the channels the tenant's contact can be reached on; with none on file, by email to an
+    /// address the operator fills in.
+    private static func onboarding(tenantID: String, contact: Contact) -> ConciergeNextAction {
+        let channels = [(contact.email, "email"), (contact.phone, "sms")].filter { !$0.0.isEmpty }.map(\.1)
+        let command = "spctl concierge send-onboarding --name tenants/\(tenantID)"
+        return .with {
+            $0.kind = .sendOnboarding
+            if channels.isEmpty {
+                $0.label = "Send the onboarding email, with a login link, to the address you give (no contact is on file)"
+                $0.command = command + " --channels email --email <address> --include-login-link true"
+            } else {
+                $0.label = "Send the onboarding \(channels.map { $0 == "sms" ? "text" : "email" }.joined(separator: " and ")), with a login link"
+                $0.command = command + channels.map { " --channels \($0)" }.joined() + " --include-login-link true"
+            }
+        }
     }
 }
