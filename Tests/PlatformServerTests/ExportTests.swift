@@ -223,6 +223,30 @@ struct ExportTests {
         }
     }
 
+    @Test("long blocking work keeps its lease: the heartbeat beats while it runs, and a lost lease ends the wait once it is done")
+    func heartbeat() async throws {
+        let beats = Mutex(0)
+        let result = try await withHeartbeat(every: .milliseconds(20), { beats.withLock { $0 += 1 } }) {
+            try await Task.sleep(for: .milliseconds(300))
+            return "deflated"
+        }
+        #expect(result == "deflated")
+        #expect(beats.withLock { $0 } >= 3, "a lease of 60 ms would have been renewed all along")
+        let settled = beats.withLock { $0 }
+        try await Task.sleep(for: .milliseconds(100))
+        #expect(beats.withLock { $0 } == settled, "no beat after the work is done")
+
+        struct LeaseLost: Error {}
+        let finished = Mutex(false)
+        await #expect(throws: LeaseLost.self) {
+            try await withHeartbeat(every: .milliseconds(20), { throw LeaseLost() }) {
+                try? await Task.sleep(for: .milliseconds(200))
+                finished.withLock { $0 = true }
+            }
+        }
+        #expect(finished.withLock { $0 }, "the work that cannot be stopped finished before the error")
+    }
+
     @Test("a worker killed mid-export leaves the job to the next worker, which finishes it once", arguments: TestBackend.available)
     func killedWorker(backend: TestBackend) async throws {
         try await TestPlatform.with(backend) { platform in

@@ -49,12 +49,13 @@ struct ExportArchiveBuilder: Sendable {
         }
     }
 
-    /// `progress` is called after every page with 0–99; it throws to stop the build (a lost lease).
+    /// `progress` is called after every page with 0–99, and every `heartbeat` while a file is
+    /// deflated; it throws to stop the build (a lost lease).
     /// Every file is read from one snapshot of the tenant's data, so an invoice never names a
     /// customer the archive lacks, however long the export runs beside new writes.
     func build(
-        _ job: ExportJobRecord, in workDirectory: URL, now: Date = Date(),
-        progress: @Sendable (Int) async throws -> Void
+        _ job: ExportJobRecord, in workDirectory: URL, now: Date = Date(), heartbeat: Duration = .seconds(20),
+        progress: @escaping @Sendable (Int) async throws -> Void
     ) async throws -> ExportArchive {
         let tables = job.entities.compactMap(ExportTable.of)
         let (files, counts) = try await database.snapshot(.tenant(job.tenantID)) { tx in
@@ -75,13 +76,17 @@ struct ExportArchiveBuilder: Sendable {
         let entries = files.map(\.path) + ["manifest.json"]
         for (index, file) in entries.enumerated() {
             // Deflating a large file takes seconds of blocking work: on a thread of NIO's pool,
-            // not one of the few that run every RPC's handler.
-            try await NIOThreadPool.singleton.runIfActive {
-                let archive = try Archive(url: archiveURL, accessMode: index == 0 ? .create : .update)
-                try archive.addEntry(
-                    with: file, fileURL: workDirectory.appendingPathComponent(file),
-                    compressionMethod: .deflate, bufferSize: 1 << 20)
-                try? FileManager.default.removeItem(at: workDirectory.appendingPathComponent(file))
+            // not one of the few that run every RPC's handler, and with the lease renewed
+            // meanwhile, or a file that outlasts it would be taken over by another worker.
+            let percent = 90 + index * 9 / entries.count
+            try await withHeartbeat(every: heartbeat, { try await progress(percent) }) {
+                try await NIOThreadPool.singleton.runIfActive {
+                    let archive = try Archive(url: archiveURL, accessMode: index == 0 ? .create : .update)
+                    try archive.addEntry(
+                        with: file, fileURL: workDirectory.appendingPathComponent(file),
+                        compressionMethod: .deflate, bufferSize: 1 << 20)
+                    try? FileManager.default.removeItem(at: workDirectory.appendingPathComponent(file))
+                }
             }
             try await progress(90 + (index + 1) * 9 / entries.count)
         }

@@ -76,7 +76,7 @@ public struct ExportWorker: Service {
         logger.info("building export", metadata: ["export": "\(job.name)", "attempt": "\(job.attempts)"])
         do {
             let builder = ExportArchiveBuilder(database: database, pageSize: settings.pageSize)
-            let archive = try await builder.build(job, in: work) { percent in
+            let archive = try await builder.build(job, in: work, heartbeat: .seconds(settings.leaseDuration / 3)) { percent in
                 try Task.checkCancellation()
                 let renewed = try await database.transaction(.platform) { tx in
                     try await ExportJobRecords.renew(job, worker: worker, progress: percent, now: Date(), lease: settings.leaseDuration, tx)
