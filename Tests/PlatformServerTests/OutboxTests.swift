@@ -125,6 +125,28 @@ struct OutboxTests {
                 let fromLine = fake.texts.suffix(2).map(\.form)
                 #expect(fromLine.contains(["To": "+19185550125", "From": "+19185550101", "Body": "From the line"]))
                 #expect(fromLine.contains(["To": "+19185550126", "MessagingServiceSid": service, "Body": "From the line's service"]))
+
+                // Those are the tenant's own texts: its message log shows them, under Twilio's sid,
+                // and their delivery reports move them on. The platform's onboarding text is not there.
+                let log = CommunicationLogService.Client(wrapping: platform.client)
+                let logged = try await log.listMessages(.with { $0.parent = "tenants/acme" }, metadata: platform.metadata(platform.ownerToken)).messages
+                #expect(Set(logged.map(\.body)) == ["From the line", "From the line's service"])
+                #expect(logged.allSatisfy { $0.direction == .outbound && $0.status == .queued })
+                let fromNumber = try #require(logged.first { $0.to == "+19185550125" })
+                #expect(fromNumber.from == "+19185550101")
+                #expect(fromNumber.messageSid == fake.texts.first { $0.form["To"] == "+19185550125" }?.sid)
+                _ = try await InboundService.Client(wrapping: platform.client).recordMessageStatus(.with {
+                    $0.messageSid = fromNumber.messageSid; $0.status = .delivered
+                }, metadata: platform.metadata(platform.bridgeToken))
+                let delivered = try await log.listMessages(.with { $0.parent = "tenants/acme" }, metadata: platform.metadata(platform.ownerToken)).messages
+                #expect(delivered.first { $0.messageSid == fromNumber.messageSid }?.status == .delivered)
+
+                // With the bridge's URL, each text asks for its delivery reports there.
+                var reporting = Self.settings(base: base)
+                reporting.twilio?.webhookBaseURL = "https://bridge.acme.test"
+                _ = try await Self.enqueue(platform, .sms(to: "+19185550127", from: "+19185550101", body: "Reported", purpose: "ivr"))
+                #expect(try await Self.worker(platform, reporting).runOnce() == 1)
+                #expect(fake.texts.last?.form["StatusCallback"] == "https://bridge.acme.test/twilio/status")
             }
         }
     }

@@ -56,6 +56,28 @@ enum CommunicationRecords {
         return texts.map { stored[$0.id] }
     }
 
+    /// A text a tenant's line sent through the outbox (an auto-reply, a text the IVR promised, the
+    /// AI receptionist's note to the business), logged once the provider took it, under the
+    /// provider's sid, which its delivery reports name. It is linked to the line it was sent from
+    /// and to the recipient's customer, as inbound texts are.
+    static func logOutbound(
+        to recipient: String, from sender: String, body: String, sid: String, _ tx: TenantTransaction, now: Date = Date()
+    ) async throws {
+        try await tx.base.execute("""
+            INSERT INTO text_messages (
+                tenant_id, message_id, message_sid, direction, from_number, to_number, body, status,
+                phone_config_id, customer_id, create_time, update_time)
+            SELECT \(tx.tenantID), \(Tokens.id(bytes: 10)), \(sid), \(CommunicationDirection.outbound.storedName), \(sender),
+                \(recipient), \(body), \(TextMessageStatus.queued.storedName),
+                (SELECT phone_config_id FROM phone_configs WHERE tenant_id = \(tx.tenantID)
+                    AND (phone_number = \(sender) OR messaging_service_sid = \(sender)) LIMIT 1),
+                (SELECT customer_id FROM customers WHERE tenant_id = \(tx.tenantID) AND phone = \(recipient) LIMIT 1),
+                \(now), \(now)
+            WHERE true
+            ON CONFLICT DO NOTHING
+            """)
+    }
+
     /// Links a stored message to its sender's customer.
     static func linkCustomer(_ customerID: String, toMessage sid: String, _ tx: TenantTransaction) async throws {
         try await tx.update("text_messages", set: [("customer_id", customerID)], where: "message_sid = \(sid)")

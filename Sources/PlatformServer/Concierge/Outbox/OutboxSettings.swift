@@ -75,7 +75,8 @@ public struct OutboxSettings: Sendable {
         if let sid = value("TWILIO_ACCOUNT_SID"), let token = value("TWILIO_AUTH_TOKEN"), let from = value("SERVICEPRO_SMS_FROM") {
             settings.twilio = TwilioMessagingSettings(
                 accountSID: sid, authToken: token, from: from,
-                apiURL: value("SERVICEPRO_TWILIO_API_URL") ?? TwilioMessagingSettings.defaultAPIURL)
+                apiURL: value("SERVICEPRO_TWILIO_API_URL") ?? TwilioMessagingSettings.defaultAPIURL,
+                webhookBaseURL: value("SERVICEPRO_TWILIO_WEBHOOK_URL"))
         }
         if let key = value("SENDGRID_API_KEY"), let from = value("SERVICEPRO_MAIL_FROM") {
             let sender = SendGridSettings.parseSender(from)
@@ -97,12 +98,16 @@ public struct TwilioMessagingSettings: Sendable {
     public var from: String
     /// Twilio's base URL; a local fake's in tests.
     public var apiURL: String
+    /// The bridge's public base URL: each text asks for its delivery reports there
+    /// (`StatusCallback`), and the message log follows them. None without it.
+    public var webhookBaseURL: String?
 
-    public init(accountSID: String, authToken: String, from: String, apiURL: String = defaultAPIURL) {
+    public init(accountSID: String, authToken: String, from: String, apiURL: String = defaultAPIURL, webhookBaseURL: String? = nil) {
         self.accountSID = accountSID
         self.authToken = authToken
         self.from = from
         self.apiURL = apiURL
+        self.webhookBaseURL = webhookBaseURL
     }
 
     /// Whether `from` names a Messaging Service rather than a number.

@@ -113,7 +113,14 @@ public struct OutboxWorker: Service {
             let now = clock()
             do {
                 let held = try await database.transaction(.platform) { tx in
-                    try await OutboxRecords.finish(message, worker: worker, outcome: outcome, now: now, tx)
+                    guard try await OutboxRecords.finish(message, worker: worker, outcome: outcome, now: now, tx) else { return false }
+                    // A text from one of the tenant's lines is the tenant's: its message log shows it.
+                    if case .delivered(let sid) = outcome, message.channel == .sms, !message.sender.isEmpty {
+                        try await CommunicationRecords.logOutbound(
+                            to: message.recipient, from: message.sender, body: message.body,
+                            sid: sid.isEmpty ? "outbox-\(message.messageID)" : sid, TenantTransaction(tenantID: message.tenantID, base: tx), now: now)
+                    }
+                    return true
                 }
                 guard held else {
                     logger.warning("lost the lease on an outbox message; another worker's outcome stands", metadata: metadata)

@@ -3,6 +3,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import RPCRuntime
+import ServiceProAPI
 
 /// Texts through Twilio's Messages API: `POST /2010-04-01/Accounts/{AccountSid}/Messages.json`,
 /// form-encoded `To`, `From` (or `MessagingServiceSid`) and `Body`, with the account sid and auth
@@ -39,6 +40,7 @@ struct TwilioMessagesSender: MessageSender {
         let sender = message.sender.isEmpty ? settings.from : message.sender
         form.append(TwilioMessagingSettings.isMessagingService(sender) ? ("MessagingServiceSid", sender) : ("From", sender))
         form.append(("Body", message.body))
+        if let base = settings.webhookBaseURL { form.append(("StatusCallback", TwilioCallbackURLs(base: base).status)) }
         var request = HTTPClientRequest(url: OutboxHTTP.trimmedBase(settings.apiURL) + path)
         request.method = .POST
         let credentials = Data("\(settings.accountSID):\(settings.authToken)".utf8).base64EncodedString()
