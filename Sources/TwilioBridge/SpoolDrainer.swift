@@ -68,13 +68,12 @@ struct SpoolDrainer<Transport: ClientTransport>: Service {
             try await spool.remove(sequence: sequence)
         }
         if sent > 0 { logger.info("replayed spooled texts", metadata: ["count": "\(sent)"]) }
-        return sent + (try await drainCallStatuses())
+        return sent + (try await drainCallStatuses(through: inbound))
     }
 
     /// Sends the spooled call statuses; returns how many left the spool.
-    private func drainCallStatuses() async throws -> Int {
+    private func drainCallStatuses(through inbound: InboundService.Client<Transport>) async throws -> Int {
         var sent = 0
-        let inbound = InboundService.Client(wrapping: platform.grpc)
         for (sequence, status) in try await spool.oldestCallStatuses() {
             do {
                 _ = try await deadline.run { try await inbound.recordCallStatus(status, metadata: platform.metadata) }

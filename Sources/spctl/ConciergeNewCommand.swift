@@ -170,7 +170,7 @@ struct Prompter {
         while true {
             let suffix = fallback.map { $0.isEmpty ? " []" : " [\($0)]" } ?? ""
             StandardError.say("  \(label)\(suffix): ", terminator: "")
-            guard let line = readLine() else { throw CommandFailure("input ended before \(label) was answered") }
+            guard let line = readLine() else { throw CommandFailure("input ended before \(label) was answered; pass \(flag), or run with --no-input and every value as a flag") }
             let answer = line.trimmingCharacters(in: .whitespaces)
             let value = answer.isEmpty ? (fallback ?? "") : answer
             if let problem = check(value) {

@@ -8,15 +8,20 @@ struct OutputPrinter {
     var format: OutputFormat
 
     func print(_ message: some SwiftProtobuf.Message) throws {
-        var options = JSONEncodingOptions()
-        options.preserveProtoFieldNames = true
-        let json = try JSONSerialization.jsonObject(with: try message.jsonUTF8Data(options: options))
+        let json = try Self.jsonObject(message)
         switch format {
         case .json:
             try Self.printJSON(json)
         case .table:
             Swift.print(Self.table(json as? [String: Any] ?? [:], type: type(of: message).protoMessageName), terminator: "")
         }
+    }
+
+    /// `message` in protobuf's JSON mapping with the proto's field names, as Foundation objects.
+    private static func jsonObject(_ message: some SwiftProtobuf.Message) throws -> Any {
+        var options = JSONEncodingOptions()
+        options.preserveProtoFieldNames = true
+        return try JSONSerialization.jsonObject(with: try message.jsonUTF8Data(options: options))
     }
 
     /// `object` as JSON the way every command prints it: indented, keys sorted.
@@ -28,11 +33,7 @@ struct OutputPrinter {
     /// Enum field `field` of `message` by the short name flags take (`ai-agent`, `past-due`), for
     /// the hand-written commands' own lines.
     static func enumName(_ field: String, of message: some SwiftProtobuf.Message) -> String {
-        var options = JSONEncodingOptions()
-        options.preserveProtoFieldNames = true
-        guard let data = try? message.jsonUTF8Data(options: options),
-              let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
-        else { return "" }
+        guard let object = try? jsonObject(message) as? [String: Any] else { return "" }
         // JSON leaves out an enum at its zero value.
         guard let value = object[field] else { return "unspecified" }
         let schema = OutputSchema.messages[type(of: message).protoMessageName]?.first { $0.name == field }

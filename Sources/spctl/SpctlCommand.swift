@@ -1,4 +1,5 @@
 import ArgumentParser
+import RPCRuntime
 
 /// `spctl`: the operators' CLI. Resource commands are generated from the API
 /// (`spctl tenants list`, `spctl api-keys create`); config, login and impersonate are written by hand.
@@ -20,8 +21,8 @@ public struct SpctlCommand: AsyncParsableCommand {
 
     public init() {}
 
-    /// ArgumentParser's, but a `CommandFailure` is reported the spctl way: `error: <message>`,
-    /// exit status 1.
+    /// ArgumentParser's, but a `CommandFailure`, or a context's token file that cannot be read, is
+    /// reported the spctl way: `error: <message>`, exit status 1.
     public static func main() async {
         do {
             var command = try parseAsRoot()
@@ -30,7 +31,7 @@ public struct SpctlCommand: AsyncParsableCommand {
             } else {
                 try command.run()
             }
-        } catch let failure as CommandFailure {
+        } catch let failure where failure is CommandFailure || failure is ClientContexts.UnreadableTokenFile {
             StandardError.say("error: \(failure)")
             exit(withError: ExitCode(1))
         } catch {

@@ -56,12 +56,7 @@ struct Target {
         let serverIsTheContexts = resolvedServer == chosen?.server
         let override = token ?? environment["SPCTL_TOKEN"]
         let impersonation = override == nil && serverIsTheContexts ? chosen?.impersonation : nil
-        let resolvedToken: String?
-        do {
-            resolvedToken = try override ?? impersonation?.token ?? (serverIsTheContexts ? chosen?.resolvedToken() : nil)
-        } catch let error as ClientContexts.UnreadableTokenFile {
-            throw CommandFailure(error.description)
-        }
+        let resolvedToken = try override ?? impersonation?.token ?? (serverIsTheContexts ? chosen?.resolvedToken() : nil)
         let caFile = caFile ?? environment["SPCTL_CA_FILE"]
         let tlsAsked = tls || caFile != nil || ["1", "true", "yes"].contains(environment["SPCTL_TLS"]?.lowercased() ?? "")
         return Target(

@@ -58,7 +58,8 @@ struct TwilioCommand: ParsableCommand {
             let (status, body) = try Self.send(request)
             print(body)
             guard status == 200 else {
-                throw CommandFailure("the bridge answered HTTP \(status)")
+                let advice = status == 403 ? ": the signature did not verify; give the bridge's TWILIO_AUTH_TOKEN (--auth-token), and its --public-url if it has one" : ""
+                throw CommandFailure("the bridge answered HTTP \(status)\(advice)")
             }
         }
 

@@ -246,15 +246,10 @@ struct AuditLogTests {
                 $0.parent = "tenants/closing"; $0.phoneConfigID = "main"
                 $0.phoneConfig = .with { $0.phoneNumber = "+19185550171" }
             }, metadata: platform.metadata(platform.ownerToken))
-            let inbound = InboundService.Client(wrapping: platform.client)
-            func text(_ sid: String) async throws -> HandleInboundMessageResponse {
-                try await inbound.handleInboundMessage(.with {
-                    $0.messageSid = sid; $0.from = "+15550001234"; $0.to = "+19185550171"; $0.body = "hello"
-                }, metadata: platform.metadata(platform.bridgeToken))
-            }
-            #expect(try await text("SM" + String(repeating: "a", count: 32)).tenant == "tenants/closing")
+            let inbound = InboundTests.InboundClient(client: InboundService.Client(wrapping: platform.client), metadata: platform.metadata(platform.bridgeToken))
+            #expect(try await inbound.text(InboundTests.sid("SM", 1), to: "+19185550171").tenant == "tenants/closing")
             _ = try await platform.tenants(platform.ownerToken).deleteTenant(.with { $0.name = "tenants/closing" })
-            #expect(try await text("SM" + String(repeating: "b", count: 32)).tenant == "tenants/root")
+            #expect(try await inbound.text(InboundTests.sid("SM", 2), to: "+19185550171").tenant == "tenants/root")
         }
     }
 

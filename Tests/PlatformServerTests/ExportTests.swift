@@ -124,7 +124,7 @@ struct ExportTests {
             #expect(contents.names == ["appointments.csv", "appointments.jsonl", "calls.csv", "calls.jsonl", "customers.csv", "customers.jsonl",
                                        "invoices.csv", "invoices.jsonl", "manifest.json", "messages.csv", "messages.jsonl"])
             let manifest = contents.manifest
-            #expect(manifest["schema_version"] == .number(Double(ExportTable.schemaVersion)))
+            #expect(manifest["schema_version"] == .number(2))
             #expect(manifest["tenant"] == .string("tenants/acme"))
             let counts = Dictionary(uniqueKeysWithValues: job.entityCounts.map { ($0.entity, $0.count) })
             #expect(counts == [.customers: 3, .appointments: 1, .invoices: 1, .messages: Int64(Self.tricky.count), .calls: 1])

@@ -41,6 +41,14 @@ struct InboundTests {
         return InboundClient(client: InboundService.Client(wrapping: platform.client), metadata: platform.metadata(platform.bridgeToken))
     }
 
+    /// Leaves acme's line with nobody to forward callers to.
+    static func clearAcmeForwardNumber(_ platform: TestPlatform) async throws {
+        _ = try await PhoneConfigService.Client(wrapping: platform.client).updatePhoneConfig(.with {
+            $0.phoneConfig = .with { $0.name = "tenants/acme/phoneConfigs/main"; $0.forwardNumber = "" }
+            $0.updateMask = .init(protoPaths: ["forward_number"])
+        }, metadata: platform.metadata(platform.ownerToken))
+    }
+
     /// Sets acme's booking link; "" clears it.
     static func setAcmeBookingURL(_ url: String, _ platform: TestPlatform) async throws -> Tenant {
         try await platform.tenants(platform.ownerToken).updateTenant(.with {
@@ -272,9 +280,7 @@ struct InboundTests {
             #expect(last.instructions.contains { if case .record? = $0.instruction { true } else { false } }, "after the last, a voicemail")
             #expect(try await result("completed", attempt: 2).instructions.map(\.hangup) == [.init()])
             // The call log says who answered: here the second way, the forward number.
-            let callID = try #require(try await Self.callID(sid, platform))
-            let logged = try await CommunicationLogService.Client(wrapping: platform.client).getCall(
-                .with { $0.name = "tenants/bravo/calls/\(callID)" }, metadata: platform.metadata(platform.ownerToken))
+            let logged = try #require(try await Self.loggedCall(sid, platform))
             #expect(logged.connectedTo == "+19185558888")
 
             // "Speak to someone" on a menu whose tenant has only a SIP endpoint rings it.
@@ -479,9 +485,7 @@ struct InboundTests {
                 $0.callSid = Self.sid("CA", 9); $0.to = Self.acmeNumber; $0.from = "+15550002222"
                 $0.speechResult = "Do you clean boats?"; $0.confidence = 0.9; $0.attempt = 1
             }, metadata: inbound.metadata)
-            let entryCallID = try #require(try await Self.callID(Self.sid("CA", 9), platform), "the call is recorded")
-            let entryCall = try await CommunicationLogService.Client(wrapping: platform.client).getCall(
-                .with { $0.name = "tenants/acme/calls/\(entryCallID)" }, metadata: platform.metadata(platform.ownerToken))
+            let entryCall = try #require(try await Self.loggedCall(Self.sid("CA", 9), platform), "the call is recorded")
             #expect(entryCall.callerSaid == ["Do you clean boats?"])
             #expect(entryCall.callerName == "JANE DOE")
             // bravo's number is in simple mode: sent to the AI entry point, it is put through as
@@ -498,10 +502,7 @@ struct InboundTests {
     func nobodyToRing(backend: TestBackend) async throws {
         try await TestPlatform.with(backend) { platform in
             let inbound = try await Self.setUp(platform)
-            _ = try await PhoneConfigService.Client(wrapping: platform.client).updatePhoneConfig(.with {
-                $0.phoneConfig = .with { $0.name = "tenants/acme/phoneConfigs/main"; $0.forwardNumber = "" }
-                $0.updateMask = .init(protoPaths: ["forward_number"])
-            }, metadata: platform.metadata(platform.ownerToken))
+            try await Self.clearAcmeForwardNumber(platform)
             let isRecord: (VoiceInstruction) -> Bool = { if case .record? = $0.instruction { true } else { false } }
             let sid = Self.sid("CA", 21)
             _ = try await inbound.call(sid, to: Self.acmeNumber)
@@ -536,25 +537,25 @@ struct InboundTests {
             #expect(!promised(withheld))
             #expect(withheld.instructions.contains { $0.dialNumber.number == "+19185559999" && $0.dialNumber.action.route == .dialResult })
             // Nobody to text and nobody to ring: a voicemail, and the request still in the call log.
-            _ = try await PhoneConfigService.Client(wrapping: platform.client).updatePhoneConfig(.with {
-                $0.phoneConfig = .with { $0.name = "tenants/acme/phoneConfigs/main"; $0.forwardNumber = "" }
-                $0.updateMask = .init(protoPaths: ["forward_number"])
-            }, metadata: platform.metadata(platform.ownerToken))
+            try await Self.clearAcmeForwardNumber(platform)
             let alone = try await turn(Self.sid("CA", 33))
             #expect(!promised(alone))
             #expect(alone.instructions.contains { if case .record? = $0.instruction { true } else { false } })
-            let callID = try #require(try await Self.callID(Self.sid("CA", 33), platform))
-            let logged = try await CommunicationLogService.Client(wrapping: platform.client).getCall(
-                .with { $0.name = "tenants/acme/calls/\(callID)" }, metadata: platform.metadata(platform.ownerToken))
+            let logged = try #require(try await Self.loggedCall(Self.sid("CA", 33), platform))
             #expect(logged.callerSaid == ["Can you do Saturday?"])
         }
     }
 
     /// The id of the stored call with `callSid`, under any tenant.
-    static func callID(_ callSid: String, _ platform: TestPlatform) async throws -> String? {
-        try await platform.database.transaction(.platform) { tx in
-            try await tx.first("SELECT call_id FROM phone_calls WHERE call_sid = \(callSid)")?.string("call_id")
+    /// The call with `callSid` as its tenant's call log shows it, whichever tenant has it.
+    static func loggedCall(_ callSid: String, _ platform: TestPlatform) async throws -> PhoneCall? {
+        let row = try await platform.database.transaction(.platform) { tx in
+            try await tx.first("SELECT tenant_id, call_id FROM phone_calls WHERE call_sid = \(callSid)")
         }
+        guard let row else { return nil }
+        return try await CommunicationLogService.Client(wrapping: platform.client).getCall(
+            .with { $0.name = "tenants/\(try row.string("tenant_id"))/calls/\(try row.string("call_id"))" },
+            metadata: platform.metadata(platform.ownerToken))
     }
 
     @Test("menu digits: known options act, unknown repeats once, then puts the caller through", arguments: TestBackend.available)

@@ -85,7 +85,10 @@ struct HealthWatchTests {
             health.markNotServing()
             #expect(await heard.next() == 2)
             health.setServing(true)
-            #expect(health.watcherCount == 0)
+            #expect(await heard.next() == nil, "shutdown ended the watch, and a store coming back reopens nothing")
+            let later = Mutex<[Int32]>([])
+            try await watch(client, timeout: .seconds(5)) { status in later.withLock { $0.append(status) } }
+            #expect(later.withLock { $0 } == [2], "still NOT_SERVING")
             watcher.cancel()
         }
     }

@@ -340,13 +340,12 @@ struct SpctlCommandTests {
     @Test("set-context: a CA file means TLS, and --tls false drops it")
     func setContextTLS() async throws {
         let spctl = try Spctl()
-        let path = spctl.configHome.appendingPathComponent("spctl/config.json").path
         let saved = try await spctl("config", "set-context", "prod", "--server", "platform.example:443", "--ca-file", "/etc/ca.pem")
         #expect(saved.status == 0, "\(saved.output)")
-        #expect(try ClientContexts.load(from: path).contexts["prod"]?.tls == true)
+        #expect(try spctl.contexts().contexts["prod"]?.tls == true)
         let plain = try await spctl("config", "set-context", "prod", "--tls", "false")
         #expect(plain.status == 0, "\(plain.output)")
-        let context = try ClientContexts.load(from: path).contexts["prod"]
+        let context = try spctl.contexts().contexts["prod"]
         #expect(context?.tls == false)
         #expect(context?.caFile == nil)
         let contradictory = try await spctl("config", "set-context", "prod", "--tls", "false", "--ca-file", "/etc/ca.pem")

@@ -107,9 +107,7 @@ struct BridgeFaultTests {
             #expect(try await bridge.spool.callStatusCount() == 1)
 
             try await platform.start()
-            for _ in 0..<100 where try await bridge.spool.count() + bridge.spool.callStatusCount() > 0 {
-                try await Task.sleep(for: .milliseconds(100))
-            }
+            try await poll("the spool drains", within: .seconds(10)) { try await bridge.spool.count() + bridge.spool.callStatusCount() == 0 }
             #expect(await bridge.spool.count() == 0)
             #expect(try await bridge.spool.callStatusCount() == 0)
             let stored = try await platform.call { client, owner in

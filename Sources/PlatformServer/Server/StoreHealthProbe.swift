@@ -33,18 +33,9 @@ struct StoreHealthProbe: Service {
 
     /// Whether `SELECT 1` comes back within `timeout`.
     func storeAnswers() async -> Bool {
-        let database = self.database, timeout = self.timeout
-        return await withTaskGroup(of: Bool.self) { group in
-            group.addTask {
-                (try? await database.read(.platform) { tx in try await tx.first("SELECT 1 AS answer") }) != nil
-            }
-            group.addTask {
-                try? await Task.sleep(for: timeout)
-                return false
-            }
-            let first = await group.next() ?? false
-            group.cancelAll()
-            return first
-        }
+        let database = self.database
+        return (try? await CallDeadline(timeout: timeout).run {
+            try await database.read(.platform) { tx in try await tx.first("SELECT 1 AS answer") }
+        }) != nil
     }
 }

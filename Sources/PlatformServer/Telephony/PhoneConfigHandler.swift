@@ -24,16 +24,15 @@ public struct PhoneConfigHandler: PhoneConfigServiceHandler {
         let id = request.phoneConfigID.isEmpty
             ? Tokens.id(bytes: 8)
             : request.phoneConfigID
-        var config = try Self.normalized(request.phoneConfig)
+        var config = try Self.checked(request.phoneConfig)
         guard !config.phoneNumber.isEmpty else {
             throw ServiceError.invalidArgument(field: "phone_config.phone_number", "is required")
         }
         if config.ivrMode == .unspecified { config.ivrMode = .simple }
         let name = PhoneConfigRecords.name(tenantID: tenantID, id: id)
         let sealedPassword: Data? = try config.sipPassword.isEmpty ? nil : sealer.seal(config.sipPassword, boundTo: name)
-        try await checkNotTakenByOtherTenants(config, tenantID: tenantID)
+        try await checkAgainstOtherLines(config, tenantID: tenantID)
         let newConfig = config
-        try await database.transaction(.platform) { try await PhoneConfigRecords.checkForwarding(newConfig, fields: Self.forwardingFields, $0) }
         let created = try await reportingDuplicates(of: newConfig, id: id) {
             try await database.withTenant(tenantID) { tx in
                 try await IdempotencyRecords.once(tx, method: "CreatePhoneConfig", requestID: request.requestID) {
@@ -89,7 +88,7 @@ public struct PhoneConfigHandler: PhoneConfigServiceHandler {
         let name = request.phoneConfig.name
         let id = try Self.configID(in: name, tenantID: tenantID, field: "phone_config.name")
         let mask = try PhoneConfigUpdateMask(request.updateMask)
-        let input = try Self.normalized(request.phoneConfig)
+        let input = try Self.checked(request.phoneConfig)
         if mask.contains("phone_number"), input.phoneNumber.isEmpty {
             // As on create: a config without its number would answer nothing, and the number's
             // texts and calls would fall to the root tenant.
@@ -98,19 +97,13 @@ public struct PhoneConfigHandler: PhoneConfigServiceHandler {
         let newPassword: Data? = try mask.contains("sip_password") && !input.sipPassword.isEmpty
             ? sealer.seal(input.sipPassword, boundTo: name) : nil
 
-        // Just the unique fields this update sets, to check them against the other configs.
+        // Just the fields this update sets that other lines constrain, to check them against those.
         let changedUniques = PhoneConfig.with {
             if mask.contains("phone_number") { $0.phoneNumber = input.phoneNumber }
             if mask.contains("messaging_service_sid") { $0.messagingServiceSid = input.messagingServiceSid }
-        }
-        try await checkNotTakenByOtherTenants(changedUniques, tenantID: tenantID)
-        let changedForwarding = PhoneConfig.with {
-            if mask.contains("phone_number") { $0.phoneNumber = input.phoneNumber }
             if mask.contains("forward_number") { $0.forwardNumber = input.forwardNumber }
         }
-        try await database.transaction(.platform) {
-            try await PhoneConfigRecords.checkForwarding(changedForwarding, updating: (tenantID, id), fields: Self.forwardingFields, $0)
-        }
+        try await checkAgainstOtherLines(changedUniques, tenantID: tenantID, updating: id)
 
         let updated = try await reportingDuplicates(of: changedUniques, id: id) {
             try await database.withTenant(tenantID) { tx in
@@ -168,14 +161,10 @@ public struct PhoneConfigHandler: PhoneConfigServiceHandler {
 
     // MARK: Rules
 
-    /// `config` with its strings trimmed as the proto's `trim` rules say (the SIP password is
-    /// kept as typed), checked against the field rules, with menu digits unique, and with
-    /// placeholders only where they can be filled.
-    static func normalized(_ config: PhoneConfig) throws -> PhoneConfig {
-        var config = config
-        config.normalize()
+    /// `config` checked for what field rules cannot say (the pipeline has trimmed and checked its
+    /// fields already): menu digits unique, and placeholders only where they can be filled.
+    static func checked(_ config: PhoneConfig) throws -> PhoneConfig {
         var violations: [FieldViolation] = []
-        config.validate(path: "phone_config.", into: &violations)
         violations += PackPlaceholders.violations(in: config.autoReply.text, allowed: PackPlaceholders.lineText, field: "phone_config.auto_reply.text")
         violations += PackPlaceholders.violations(in: config.ivrMenu.greeting, allowed: PackPlaceholders.businessOnly, field: "phone_config.ivr_menu.greeting")
         var seenDigits: Set<String> = []
@@ -223,15 +212,19 @@ public struct PhoneConfigHandler: PhoneConfigServiceHandler {
 
     // MARK: Uniqueness
 
-    /// The platform-wide check, made before the tenant's transaction: another tenant's number or
-    /// Messaging Service is ALREADY_EXISTS. Clashes within the tenant are checked inside its
-    /// transaction, after the idempotency record, so a retried create still gets its first result.
-    private func checkNotTakenByOtherTenants(_ config: PhoneConfig, tenantID: String) async throws {
-        guard !config.phoneNumber.isEmpty || !config.messagingServiceSid.isEmpty else { return }
-        let taken = try await database.transaction(.platform) { tx in
-            try await PhoneConfigRecords.taken(config, among: "tenant_id <> \(tenantID)", tx)
+    /// The platform-wide checks, made before the tenant's transaction, in one read of every
+    /// tenant's lines: another tenant's number or Messaging Service is ALREADY_EXISTS, and the
+    /// forwarding rules hold (`PhoneConfigRecords.checkForwarding`). Clashes within the tenant are
+    /// checked inside its transaction, after the idempotency record, so a retried create still
+    /// gets its first result. `config` holds what the request sets, for line `id` when it exists.
+    private func checkAgainstOtherLines(_ config: PhoneConfig, tenantID: String, updating id: String? = nil) async throws {
+        guard !config.phoneNumber.isEmpty || !config.messagingServiceSid.isEmpty || !config.forwardNumber.isEmpty else { return }
+        try await database.transaction(.platform) { tx in
+            if let taken = try await PhoneConfigRecords.taken(config, among: "tenant_id <> \(tenantID)", tx) {
+                throw taken.alreadyExists(taken.value(in: config))
+            }
+            try await PhoneConfigRecords.checkForwarding(config, updating: id.map { (tenantID, $0) }, fields: Self.forwardingFields, tx)
         }
-        if let taken { throw taken.alreadyExists(taken.value(in: config)) }
     }
 
     /// A concurrent writer can take a value between the checks and the write; the unique index

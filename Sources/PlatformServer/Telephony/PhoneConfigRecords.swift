@@ -163,7 +163,7 @@ enum PhoneConfigRecords {
         if !config.forwardNumber.isEmpty,
            try await tx.first("SELECT 1 AS line FROM phone_configs WHERE phone_number = \(config.forwardNumber) LIMIT 1") != nil {
             throw ServiceError.invalidArgument(
-                field: fields.forward, "must reach a person, not a number the platform answers, whose calls go to that line's own flow")
+                field: fields.forward, "must reach a person, not a number the platform answers, whose calls go to that line's own flow: give the phone of whoever answers, e.g. the owner's mobile")
         }
         if !config.phoneNumber.isEmpty,
            try await tx.first("""
@@ -171,14 +171,14 @@ enum PhoneConfigRecords {
                AND NOT (tenant_id = \(line?.tenantID ?? "") AND phone_config_id = \(line?.id ?? "")) LIMIT 1
                """) != nil {
             throw ServiceError.invalidArgument(
-                field: fields.number, "is the number another line forwards its callers to, which would put them into this line's menu")
+                field: fields.number, "is the number another line forwards its callers to, which would put them into this line's menu: change that line's forward number first, or use another number")
         }
     }
 
     /// The line's own number as its forward number would ring the line itself, over and over.
     static func checkNotForwardedToItself(_ config: PhoneConfig, field: String) throws {
         if !config.forwardNumber.isEmpty, config.forwardNumber == config.phoneNumber {
-            throw ServiceError.invalidArgument(field: field, "must be a phone outside this line, not its own number, which would ring itself")
+            throw ServiceError.invalidArgument(field: field, "must be a phone outside this line, not its own number, which would ring itself: give the phone of whoever answers, e.g. the owner's mobile")
         }
     }
 

@@ -3,7 +3,7 @@ import NIOCore
 import NIOPosix
 import Synchronization
 
-/// A deadline on client calls, enforced by one timer on an event loop that cancels the call when
+/// A deadline on a call (an RPC, or a store read), enforced by one timer on an event loop that cancels the call when
 /// it fires.
 ///
 /// ```swift

@@ -63,7 +63,7 @@ struct CommandEmitter {
             } else {
                 let type = Naming.upperCamel(kebab: resource) + "Commands"
                 let sorted = commands.sorted(by: { $0.method.command < $1.method.command })
-                let abstract = sorted.first.map { firstSentence($0.serviceComment) } ?? ""
+                let abstract = sorted.first.map { splitFirstSentence($0.serviceComment).sentence } ?? ""
                 try out.block("struct \(type): AsyncParsableCommand") { out in
                     out.line("static let configuration = CommandConfiguration(")
                     out.line("    commandName: \(Naming.literal(resource)),")
@@ -95,14 +95,10 @@ struct CommandEmitter {
         out.line()
     }
 
-    /// A comment's first sentence, for a command's one-line summary: its first paragraph, up to
-    /// the first full stop that ends a sentence ("e.g." and "i.e." do not).
-    private func firstSentence(_ text: String) -> String {
-        splitFirstSentence(text).sentence
-    }
-
-    /// A comment's first sentence and the rest of it, as paragraphs of one line each: the help
-    /// printer wraps them to the terminal, and would otherwise also break at the proto's line ends.
+    /// A comment's first sentence, for a command's one-line summary (its first paragraph, up to
+    /// the first full stop that ends a sentence; "e.g." and "i.e." do not), and the rest of it, as
+    /// paragraphs of one line each: the help printer wraps them to the terminal, and would
+    /// otherwise also break at the proto's line ends.
     private func splitFirstSentence(_ text: String) -> (sentence: String, rest: [String]) {
         var paragraphs = text.components(separatedBy: "\n\n").map {
             $0.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.joined(separator: " ")
@@ -123,12 +119,12 @@ struct CommandEmitter {
     private mutating func emitVerb(_ command: Command, typeName: String, into out: inout SwiftSource) throws {
         let method = command.method
         let flags = collectFlags(method.descriptor.inputType, swiftPath: "request", flagPrefix: "", propertyPrefix: "", depth: 0, visiting: [])
-        let comment = method.descriptor.protoSourceComments(commentPrefix: "").trimmingCharacters(in: .whitespacesAndNewlines)
+        let comment = splitFirstSentence(method.descriptor.protoSourceComments(commentPrefix: "").trimmingCharacters(in: .whitespacesAndNewlines))
         out.block("struct \(typeName): AsyncParsableCommand") { out in
             out.line("static let configuration = CommandConfiguration(")
             out.line("    commandName: \(Naming.literal(method.command.verb)),")
-            out.line("    abstract: \(Naming.literal(firstSentence(comment))),")
-            out.line("    discussion: \(Naming.literal(discussion(method, comment: comment)))")
+            out.line("    abstract: \(Naming.literal(comment.sentence)),")
+            out.line("    discussion: \(Naming.literal(discussion(method, rest: comment.rest)))")
             out.line(")")
             out.line()
             out.line("@OptionGroup var call: CallOptions")
@@ -159,10 +155,10 @@ struct CommandEmitter {
         }
     }
 
-    /// What `--help` says below the summary: the rest of the method's comment, who may call it,
-    /// and the RPC it makes.
-    private func discussion(_ method: MethodModel, comment: String) -> String {
-        var text = splitFirstSentence(comment).rest.joined(separator: "\n\n")
+    /// What `--help` says below the summary: the rest of the method's comment (its paragraphs),
+    /// who may call it, and the RPC it makes.
+    private func discussion(_ method: MethodModel, rest: [String]) -> String {
+        var text = rest.joined(separator: "\n\n")
         if let policy = method.policy {
             let names = policy.roles.compactMap { role -> String? in
                 switch role {
@@ -265,8 +261,7 @@ struct CommandEmitter {
 
     /// Set by the server: the pipeline clears it from requests, so a flag would do nothing.
     private static func isOutputOnly(_ field: FieldDescriptor) -> Bool {
-        field.options.hasExtensionValue(ext: Servicepro_Options_V1_Extensions_rules)
-            && field.options.getExtensionValue(ext: Servicepro_Options_V1_Extensions_rules)?.outputOnly == true
+        field.rules?.outputOnly == true
     }
 
     /// "Comment. (note)", or just "(note)" for a field without a comment.
@@ -278,8 +273,7 @@ struct CommandEmitter {
         // One line of help from the comment's lines, each of which starts with the space after `//`.
         var help = field.protoSourceComments(commentPrefix: "").split(separator: "\n")
             .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }.joined(separator: " ")
-        if field.options.hasExtensionValue(ext: Servicepro_Options_V1_Extensions_rules),
-           field.options.getExtensionValue(ext: Servicepro_Options_V1_Extensions_rules)?.required == true {
+        if field.rules?.required == true {
             help = help.isEmpty ? "Required." : help + " Required."
         }
         return help

@@ -45,9 +45,7 @@ struct ValidatorEmitter {
     /// A rule on a field it cannot apply to would be dropped without a word, and a pattern that
     /// does not compile would stop the server at its first request; both stop the generator here.
     static func checkRulesApply(to field: FieldDescriptor, in message: Descriptor) throws {
-        guard field.options.hasExtensionValue(ext: Servicepro_Options_V1_Extensions_rules),
-              let rules = field.options.getExtensionValue(ext: Servicepro_Options_V1_Extensions_rules)
-        else { return }
+        guard let rules = field.rules else { return }
         let name = "\(message.fullName).\(field.name)"
         let isString = field.type == .string && !field.isMap
         for (rule, isSet) in [("max_length", rules.maxLength > 0), ("e164", rules.e164), ("pattern", !rules.pattern.isEmpty), ("trim", rules.trim)]
@@ -93,9 +91,7 @@ struct ValidatorEmitter {
     private func emitNormalization(for field: FieldDescriptor, into out: inout SwiftSource) {
         let names = namer.messagePropertyNames(field: field, prefixed: "", includeHasAndClear: true)
         let property = "self." + names.name
-        let rules =
-            field.options.hasExtensionValue(ext: Servicepro_Options_V1_Extensions_rules)
-            ? field.options.getExtensionValue(ext: Servicepro_Options_V1_Extensions_rules) : nil
+        let rules = field.rules
         if rules?.outputOnly == true {
             if field.isRepeated {
                 out.line("\(property) = []")
@@ -146,8 +142,7 @@ struct ValidatorEmitter {
     private static func canNeedNormalizing(_ message: Descriptor, visiting: Set<String> = []) -> Bool {
         guard !visiting.contains(message.fullName) else { return false }
         return message.fields.contains { field in
-            if field.options.hasExtensionValue(ext: Servicepro_Options_V1_Extensions_rules),
-               let rules = field.options.getExtensionValue(ext: Servicepro_Options_V1_Extensions_rules),
+            if let rules = field.rules,
                rules.outputOnly || (rules.trim && field.type == .string) {
                 return true
             }
@@ -159,9 +154,7 @@ struct ValidatorEmitter {
         let names = namer.messagePropertyNames(field: field, prefixed: "", includeHasAndClear: true)
         let property = "self." + names.name
         let path = "path + \(Naming.literal(field.name))"
-        let rules =
-            field.options.hasExtensionValue(ext: Servicepro_Options_V1_Extensions_rules)
-            ? field.options.getExtensionValue(ext: Servicepro_Options_V1_Extensions_rules) : nil
+        let rules = field.rules
 
         if let rules, rules.required {
             out.line("FieldCheck.required(\(isSetExpression(field, property: property, has: names.has)), \(path), &violations)")

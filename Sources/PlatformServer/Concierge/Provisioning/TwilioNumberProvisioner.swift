@@ -88,16 +88,11 @@ public struct TwilioNumberProvisioner: NumberProvisioner {
             // A purchase whose answer was lost (a timeout, a 5xx) may have gone through: then the
             // account owns the number, and it is this create's. Otherwise a retry would buy a
             // second one while the first went on being billed, unknown to the platform.
-            let owned: IncomingNumbers? = try? await send(.GET, "/IncomingPhoneNumbers.json?PhoneNumber=\(Self.queryEscaped(candidate.phoneNumber))", form: nil)
+            let owned: IncomingNumbers? = try? await send(.GET, "/IncomingPhoneNumbers.json?" + FormEncoding.encode([("PhoneNumber", candidate.phoneNumber)]), form: nil)
             guard let number = owned?.incomingPhoneNumbers.first(where: { $0.phoneNumber == candidate.phoneNumber }) else { throw error }
             bought = number
         }
         return ProvisionedNumber(sid: bought.sid, phoneNumber: bought.phoneNumber)
-    }
-
-    /// `+` means a space in a query: E.164's plus sign is sent as `%2B`.
-    private static func queryEscaped(_ value: String) -> String {
-        value.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? value
     }
 
     public func release(_ number: ProvisionedNumber) async throws {
