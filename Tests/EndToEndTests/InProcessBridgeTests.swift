@@ -26,4 +26,35 @@ struct InProcessBridgeTests {
 
         #expect(try await server.terminate() == 0)
     }
+
+    @Test("texts a line sends ask Twilio for delivery reports at --twilio-public-url")
+    func deliveryReportsAtThePublicURL() async throws {
+        try await FakeMessagingProviders.with { fake, base in
+            let bridgePort = TestPorts.unused()
+            let publicURL = "https://bridge.shine.test"
+            let server = try PlatformProcess(
+                "in-process-bridge-url", arguments: ["--twilio-listen", "127.0.0.1:\(bridgePort)", "--twilio-public-url", publicURL],
+                environment: [
+                    "TWILIO_ACCOUNT_SID": FakeMessagingProviders.twilioAccountSID, "TWILIO_AUTH_TOKEN": FakeMessagingProviders.twilioAuthToken,
+                    "SERVICEPRO_SMS_FROM": "+19185550100", "SERVICEPRO_TWILIO_API_URL": base, "SERVICEPRO_TWILIO_WEBHOOK_URL": "",
+                ])
+            let line = "+19185550101"
+            let created = try await server.spctlOnceUp([
+                "phone-configs", "create", "--parent", "tenants/root", "--phone-config-id", "menu-line",
+                "--phone-config.phone-number", line, "--phone-config.ivr-mode", "ivr",
+            ])
+            #expect(created.status == 0, "spctl: \(created.output)\nserver: \(server.log)")
+
+            // Pressing 2 texts the caller how to book, through the outbox and Twilio's Messages API.
+            let bridge = ["--bridge", "http://127.0.0.1:\(bridgePort)", "--public-url", publicURL, "--to", line]
+            let call = "CA" + String(repeating: "7", count: 32)
+            for step in [["call", "--call-sid", call], ["digits", "--call-sid", call, "--digits", "2"]] {
+                let answered = try await server.spctl(["twilio", "simulate"] + step + bridge)
+                #expect(answered.status == 0, "spctl: \(answered.output)\nserver: \(server.log)")
+            }
+            try await poll("the booking text reaches Twilio", within: .seconds(15)) { !fake.acceptedTexts.isEmpty }
+            #expect(fake.acceptedTexts.first?.form["StatusCallback"] == publicURL + "/twilio/status")
+            #expect(try await server.terminate() == 0)
+        }
+    }
 }

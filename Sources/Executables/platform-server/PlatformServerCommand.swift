@@ -69,7 +69,7 @@ struct PlatformServerCommand: AsyncParsableCommand {
     @Option(name: .customLong("twilio-listen"), help: "Also serve Twilio's webhooks on host:port, from this process (see the overview above).")
     var twilioListen: String?
 
-    @Option(name: .customLong("twilio-public-url"), help: "With --twilio-listen: the base URL Twilio calls, for signature checks.")
+    @Option(name: .customLong("twilio-public-url"), help: "With --twilio-listen: the base URL Twilio calls, for signature checks; also where bought numbers and sent texts point Twilio unless SERVICEPRO_TWILIO_WEBHOOK_URL names another.")
     var twilioPublicURL: String?
 
     @Option(name: .customLong("twilio-spool"), help: "With --twilio-listen: SQLite file for texts and call statuses waiting for the platform (default <home>/bridge-spool.sqlite).")
@@ -107,11 +107,23 @@ struct PlatformServerCommand: AsyncParsableCommand {
         return settings
     }
 
-    /// Numbers bought for new tenants point at the in-process bridge's public URL unless
-    /// SERVICEPRO_TWILIO_WEBHOOK_URL names another.
+    /// Where Twilio reaches the bridge: SERVICEPRO_TWILIO_WEBHOOK_URL, else the in-process
+    /// bridge's --twilio-public-url. Resolved here once, for everything that hands Twilio a
+    /// callback: bought numbers' calls and texts, and sent texts' delivery reports.
+    var twilioWebhookURL: String? {
+        let variable = ProcessInfo.processInfo.environment["SERVICEPRO_TWILIO_WEBHOOK_URL"]?.trimmingCharacters(in: .whitespaces)
+        return variable.flatMap { $0.isEmpty ? nil : $0 } ?? twilioPublicURL
+    }
+
     func concierge() -> ConciergeSettings {
         var settings = ConciergeSettings.fromEnvironment()
-        if settings.numbers?.webhookBaseURL == nil { settings.numbers?.webhookBaseURL = twilioPublicURL }
+        settings.numbers?.webhookBaseURL = twilioWebhookURL
+        return settings
+    }
+
+    func outbox() throws -> OutboxSettings {
+        var settings = try OutboxSettings.fromEnvironment()
+        settings.twilio?.webhookBaseURL = twilioWebhookURL
         return settings
     }
 
@@ -161,7 +173,7 @@ struct PlatformServerCommand: AsyncParsableCommand {
             secretsKeyPath: secretsKeyFile,
             billing: billing(),
             exports: ExportSettings(directory: exportsDirectory, archiveLifetime: Double(exportLifetimeDays) * 86_400),
-            outbox: try .fromEnvironment(),
+            outbox: try outbox(),
             concierge: concierge())
         let server = try await PlatformServer.start(configuration, logger: logger)
         logger.info("platform-server listening", metadata: ["address": "\(listen)", "store": "\(store == nil ? "sqlite" : "postgres")"])

@@ -75,8 +75,7 @@ public struct OutboxSettings: Sendable {
         if let sid = value("TWILIO_ACCOUNT_SID"), let token = value("TWILIO_AUTH_TOKEN"), let from = value("SERVICEPRO_SMS_FROM") {
             settings.twilio = TwilioMessagingSettings(
                 accountSID: sid, authToken: token, from: from,
-                apiURL: value("SERVICEPRO_TWILIO_API_URL") ?? TwilioMessagingSettings.defaultAPIURL,
-                webhookBaseURL: value("SERVICEPRO_TWILIO_WEBHOOK_URL"))
+                apiURL: value("SERVICEPRO_TWILIO_API_URL") ?? TwilioMessagingSettings.defaultAPIURL)
         }
         if let key = value("SENDGRID_API_KEY"), let from = value("SERVICEPRO_MAIL_FROM") {
             let sender = SendGridSettings.parseSender(from)

@@ -26,15 +26,15 @@ public struct TwilioNumberProvisioner: NumberProvisioner {
         self.webhookBaseURL = webhookBaseURL
     }
 
-    /// From TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, SERVICEPRO_TWILIO_API_URL and
-    /// SERVICEPRO_TWILIO_WEBHOOK_URL; nil without credentials.
+    /// From TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and SERVICEPRO_TWILIO_API_URL; nil without
+    /// credentials. The bridge's URL (`webhookBaseURL`) is the caller's to set: platform-server
+    /// resolves it once for everything that gives Twilio a callback.
     public static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) -> TwilioNumberProvisioner? {
         guard let sid = environment["TWILIO_ACCOUNT_SID"], !sid.isEmpty,
               let token = environment["TWILIO_AUTH_TOKEN"], !token.isEmpty
         else { return nil }
         let url = environment["SERVICEPRO_TWILIO_API_URL"].flatMap { $0.isEmpty ? nil : $0 } ?? defaultAPIURL
-        let webhooks = environment["SERVICEPRO_TWILIO_WEBHOOK_URL"].flatMap { $0.isEmpty ? nil : $0 }
-        return TwilioNumberProvisioner(accountSID: sid, authToken: token, apiURL: url, webhookBaseURL: webhooks)
+        return TwilioNumberProvisioner(accountSID: sid, authToken: token, apiURL: url)
     }
 
     /// The bridge's routes a bought number is pointed at.
