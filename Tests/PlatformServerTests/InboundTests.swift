@@ -141,9 +141,17 @@ struct InboundTests {
             let configs = PhoneConfigService.Client(wrapping: platform.client)
             let owner = platform.metadata(platform.ownerToken)
             func firstText(_ number: Int) async throws -> [String] {
-                try await inbound.text(Self.sid("SM", number), to: Self.acmeNumber, from: "+1555000\(String(format: "%04d", number))").replies.map(\.body)
+                let answer = try await inbound.text(Self.sid("SM", number), to: Self.acmeNumber, from: "+1555000\(String(format: "%04d", number))")
+                #expect(answer.message.autoReply == (answer.replies.first?.body ?? ""), "the stored text shows the reply its answer carries")
+                return answer.replies.map(\.body)
             }
-            #expect(try await firstText(1) == ["Thanks for texting Acme Detailing! We got your message and will reply shortly."])
+            let standard = "Thanks for texting Acme Detailing! We got your message and will reply shortly."
+            #expect(try await firstText(1) == [standard])
+            // The message log shows the reply on the text it answered, also to Twilio's retry,
+            // which gets no second one.
+            let retried = try await inbound.text(Self.sid("SM", 1), to: Self.acmeNumber, from: "+15550000001")
+            #expect(retried.duplicate && retried.replies.isEmpty)
+            #expect(retried.message.autoReply == standard)
 
             let custom = try await configs.updatePhoneConfig(.with {
                 $0.phoneConfig = .with {
@@ -166,6 +174,13 @@ struct InboundTests {
                 try await tx.select("customer_id", from: "customers", where: "phone = \("+15550000003")")
             }
             #expect(stored.count == 1, "the sender is still a customer")
+            let logged = try await CommunicationLogService.Client(wrapping: platform.client)
+                .listMessages(.with { $0.parent = "tenants/acme" }, metadata: owner).messages
+            #expect(Dictionary(uniqueKeysWithValues: logged.map { ($0.messageSid, $0.autoReply) }) == [
+                Self.sid("SM", 1): standard,
+                Self.sid("SM", 2): "Hi from Acme Detailing! We're out on a job and will text you back within the hour.",
+                Self.sid("SM", 3): "",
+            ])
 
             // A placeholder the platform cannot fill is refused, naming the field.
             let unknown = await failure {

@@ -127,6 +127,7 @@ enum CommunicationRecords {
             if let customer = try row.optionalString("customer_id") { $0.customer = "tenants/\(tenant)/customers/\(customer)" }
             $0.createTime = Google_Protobuf_Timestamp(date: try row.date("create_time"))
             $0.updateTime = Google_Protobuf_Timestamp(date: try row.date("update_time"))
+            $0.autoReply = try row.optionalString("auto_reply") ?? ""
         }
     }
 

@@ -93,6 +93,7 @@ public struct InboundHandler: InboundServiceHandler {
             if customer.created, !config.autoReply.disabled, let tenant = try await TenantRecords.find(tx),
                let acknowledgement = config.autoReplyText(for: tenant, packAutoReply: try await PackItemRecords.smsTemplate(.autoReply, tx)?.body) {
                 try await CommunicationRecords.recordAutoReply(acknowledgement, toMessage: request.messageSid, tx)
+                linked.message.autoReply = acknowledgement
                 if request.replayed {
                     // Replayed from the bridge's spool: Twilio is no longer waiting for TwiML.
                     try await Self.enqueue(acknowledgement, to: request.from, from: config, for: request.messageSid, tx)

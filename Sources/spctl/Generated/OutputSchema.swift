@@ -412,6 +412,7 @@ enum OutputSchema {
             OutputField("to"),
             OutputField("body"),
             OutputField("media_urls", repeated: true),
+            OutputField("auto_reply"),
             OutputField("status", enum: "servicepro.telephony.v1.TextMessageStatus"),
             OutputField("error_code"),
             OutputField("phone_config"),

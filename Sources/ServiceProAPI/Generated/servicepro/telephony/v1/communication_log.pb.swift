@@ -201,7 +201,8 @@ public nonisolated enum PhoneCallStatus: SwiftProtobuf.Enum, Swift.CaseIterable 
 
 }
 
-/// One text message in a tenant's message log, inbound or outbound (auto-replies, booking links).
+/// One text message in a tenant's message log, inbound or outbound (texts a line sent through the
+/// outbox: booking links, notes to the business, acknowledgements it could not give in its answer).
 /// Written by the inbound RPCs, kept current by status callbacks, exported with the tenant's data.
 public nonisolated struct TextMessage: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
@@ -225,6 +226,12 @@ public nonisolated struct TextMessage: Sendable {
 
   /// Attachments (MMS), as carrier URLs.
   public var mediaUrls: [String] = []
+
+  /// The acknowledgement a first text from someone new got; empty when none went. It goes back in
+  /// the answer to Twilio's webhook (TwiML), which gives it a sid that never reaches the platform,
+  /// so this is where the log shows it. (A text the bridge replayed from its spool is acknowledged
+  /// through the outbox instead, and that reply is also an outbound text of the log.)
+  public var autoReply: String = String()
 
   public var status: TextMessageStatus = .unspecified
 
@@ -426,7 +433,7 @@ nonisolated extension PhoneCallStatus: SwiftProtobuf._ProtoNameProviding {
 
 nonisolated extension TextMessage: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".TextMessage"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{3}message_sid\0\u{1}direction\0\u{1}from\0\u{1}to\0\u{1}body\0\u{3}media_urls\0\u{1}status\0\u{3}error_code\0\u{3}phone_config\0\u{1}customer\0\u{3}create_time\0\u{3}update_time\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{3}message_sid\0\u{1}direction\0\u{1}from\0\u{1}to\0\u{1}body\0\u{3}media_urls\0\u{1}status\0\u{3}error_code\0\u{3}phone_config\0\u{1}customer\0\u{3}create_time\0\u{3}update_time\0\u{3}auto_reply\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -447,6 +454,7 @@ nonisolated extension TextMessage: SwiftProtobuf.Message, SwiftProtobuf._Message
       case 11: try { try decoder.decodeSingularStringField(value: &self.customer) }()
       case 12: try { try decoder.decodeSingularMessageField(value: &self._createTime) }()
       case 13: try { try decoder.decodeSingularMessageField(value: &self._updateTime) }()
+      case 14: try { try decoder.decodeSingularStringField(value: &self.autoReply) }()
       default: break
       }
     }
@@ -496,6 +504,9 @@ nonisolated extension TextMessage: SwiftProtobuf.Message, SwiftProtobuf._Message
     try { if let v = self._updateTime {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 13)
     } }()
+    if !self.autoReply.isEmpty {
+      try visitor.visitSingularStringField(value: self.autoReply, fieldNumber: 14)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -507,6 +518,7 @@ nonisolated extension TextMessage: SwiftProtobuf.Message, SwiftProtobuf._Message
     if lhs.to != rhs.to {return false}
     if lhs.body != rhs.body {return false}
     if lhs.mediaUrls != rhs.mediaUrls {return false}
+    if lhs.autoReply != rhs.autoReply {return false}
     if lhs.status != rhs.status {return false}
     if lhs.errorCode != rhs.errorCode {return false}
     if lhs.phoneConfig != rhs.phoneConfig {return false}

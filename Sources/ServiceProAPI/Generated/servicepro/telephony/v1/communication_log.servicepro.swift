@@ -12,6 +12,7 @@ extension TextMessage: ValidatableMessage {
         for (index, element) in self.mediaUrls.enumerated() {
             FieldCheck.storable(element, path + "media_urls" + "[\(index)]", &violations)
         }
+        FieldCheck.storable(self.autoReply, path + "auto_reply", &violations)
         FieldCheck.storable(self.phoneConfig, path + "phone_config", &violations)
         FieldCheck.storable(self.customer, path + "customer", &violations)
         if self.hasCreateTime {
