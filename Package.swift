@@ -108,6 +108,7 @@ let package = Package(
             dependencies: [
                 "PlatformServer",
                 "RPCRuntime",
+                "ServiceProAPI",
                 // --twilio-listen: the bridge in this process.
                 "TwilioBridge",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -119,6 +120,7 @@ let package = Package(
             dependencies: [
                 "TwilioBridge",
                 "RPCRuntime",
+                "ServiceProAPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/Executables/twilio-bridge"

@@ -1,3 +1,5 @@
+import Foundation
+
 /// The bridge's webhook paths, and the URLs TwiML tells Twilio to call next. The platform uses
 /// them too, to point the numbers it buys at the bridge.
 ///
@@ -31,6 +33,14 @@ public struct TwilioCallbackURLs: Sendable, Hashable {
     /// The public base URL, or "" for URLs relative to the host, which Twilio resolves against the
     /// URL it is calling. A base is needed when a proxy adds a path prefix.
     public let base: String
+
+    /// Whether `base` can be handed to Twilio as where to call: an http(s) URL with a host, such
+    /// as https://bridge.example.com. A URL without a scheme would make Twilio refuse every text
+    /// that names it, and make every signature check of a bridge that uses it fail.
+    public static func isCallable(_ base: String) -> Bool {
+        guard let url = URL(string: base), let scheme = url.scheme?.lowercased() else { return false }
+        return ["https", "http"].contains(scheme) && !(url.host ?? "").isEmpty
+    }
 
     public init(base: String? = nil) {
         var base = base ?? ""

@@ -27,8 +27,10 @@ struct InProcessBridgeTests {
         #expect(try await server.terminate() == 0)
     }
 
-    @Test("texts a line sends ask Twilio for delivery reports at --twilio-public-url")
-    func deliveryReportsAtThePublicURL() async throws {
+    @Test(
+        "texts a line sends ask Twilio for delivery reports at SERVICEPRO_TWILIO_WEBHOOK_URL, else at --twilio-public-url",
+        arguments: [nil, "https://hooks.shine.test"])
+    func deliveryReportsAtThePublicURL(variable: String?) async throws {
         try await FakeMessagingProviders.with { fake, base in
             let bridgePort = TestPorts.unused()
             let publicURL = "https://bridge.shine.test"
@@ -36,7 +38,7 @@ struct InProcessBridgeTests {
                 "in-process-bridge-url", arguments: ["--twilio-listen", "127.0.0.1:\(bridgePort)", "--twilio-public-url", publicURL],
                 environment: [
                     "TWILIO_ACCOUNT_SID": FakeMessagingProviders.twilioAccountSID, "TWILIO_AUTH_TOKEN": FakeMessagingProviders.twilioAuthToken,
-                    "SERVICEPRO_SMS_FROM": "+19185550100", "SERVICEPRO_TWILIO_API_URL": base, "SERVICEPRO_TWILIO_WEBHOOK_URL": "",
+                    "SERVICEPRO_SMS_FROM": "+19185550100", "SERVICEPRO_TWILIO_API_URL": base, "SERVICEPRO_TWILIO_WEBHOOK_URL": variable ?? "",
                 ])
             let line = "+19185550101"
             let created = try await server.spctlOnceUp([
@@ -53,8 +55,36 @@ struct InProcessBridgeTests {
                 #expect(answered.status == 0, "spctl: \(answered.output)\nserver: \(server.log)")
             }
             try await poll("the booking text reaches Twilio", within: .seconds(15)) { !fake.acceptedTexts.isEmpty }
-            #expect(fake.acceptedTexts.first?.form["StatusCallback"] == publicURL + "/twilio/status")
+            #expect(fake.acceptedTexts.first?.form["StatusCallback"] == (variable ?? publicURL) + "/twilio/status")
+            // Twilio would call one URL and the bridge check signatures against the other.
+            #expect(server.log.contains("checks signatures against --twilio-public-url") == (variable != nil), "\(server.log)")
             #expect(try await server.terminate() == 0)
         }
+    }
+
+    @Test("a bridge URL Twilio could not call stops the start, naming where it came from", .timeLimit(.minutes(1)))
+    func uncallableBridgeURL() async throws {
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("bridge-url-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let home = scratch.appendingPathComponent("home").path
+        let environment = ["XDG_CONFIG_HOME": scratch.appendingPathComponent("config").path]
+        let flag = try await ProcessRunner.run(
+            RepositoryPaths.executable("platform-server").path,
+            ["--home", home, "--listen", "127.0.0.1:\(TestPorts.unused())", "--twilio-listen", "127.0.0.1:\(TestPorts.unused())",
+             "--twilio-public-url", "bridge.shine.test"],
+            environment: environment.merging(["SERVICEPRO_TWILIO_WEBHOOK_URL": ""]) { $1 })
+        #expect(flag.status != 0)
+        #expect(flag.output.contains("--twilio-public-url must be the http(s) URL Twilio calls"), "\(flag.output)")
+        let variable = try await ProcessRunner.run(
+            RepositoryPaths.executable("platform-server").path, ["--home", home, "--listen", "127.0.0.1:\(TestPorts.unused())"],
+            environment: environment.merging(["SERVICEPRO_TWILIO_WEBHOOK_URL": "bridge.shine.test/twilio"]) { $1 })
+        #expect(variable.status != 0)
+        #expect(variable.output.contains("SERVICEPRO_TWILIO_WEBHOOK_URL must be the http(s) URL"), "\(variable.output)")
+        let bridge = try await ProcessRunner.run(
+            RepositoryPaths.executable("twilio-bridge").path, ["--listen", "127.0.0.1:\(TestPorts.unused())", "--public-url", "ftp://bridge.shine.test"],
+            environment: environment)
+        #expect(bridge.status != 0)
+        #expect(bridge.output.contains("--public-url must be the http(s) URL Twilio calls"), "\(bridge.output)")
+        #expect(!FileManager.default.fileExists(atPath: home), "nothing seeded")
     }
 }

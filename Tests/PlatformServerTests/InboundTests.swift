@@ -776,6 +776,7 @@ struct InboundTests {
             let first = try await inbound.client.handleInboundMessage(replay, metadata: inbound.metadata)
             #expect(first.replies.isEmpty, "no TwiML can carry it: Twilio had its answer long ago")
             #expect(first.message.customer.hasPrefix("tenants/acme/customers/"))
+            #expect(first.message.autoReply.hasPrefix("Thanks for texting Acme Detailing!"), "the log still shows what it was answered with")
             _ = try await inbound.client.handleInboundMessage(replay, metadata: inbound.metadata)
             let queued = try await OutboxService.Client(wrapping: platform.client).listOutboxMessages(
                 .with { $0.parent = "tenants/acme" }, metadata: platform.metadata(platform.ownerToken)).outboxMessages

@@ -4,6 +4,7 @@ import Logging
 import PlatformServer
 import RPCRuntime
 import ServiceLifecycle
+import ServiceProAPI
 import TwilioBridge
 
 /// `platform-server`: the ServicePro gRPC platform.
@@ -24,7 +25,7 @@ struct PlatformServerCommand: AsyncParsableCommand {
 
             Onboarding email and texts go out through SendGrid (SENDGRID_API_KEY, SERVICEPRO_MAIL_FROM) \
             and Twilio (TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, SERVICEPRO_SMS_FROM); a channel without \
-            credentials logs what it would send. The same Twilio account buys concierge numbers.
+            credentials logs what it would send. The same Twilio account buys concierge numbers.             Bought numbers and sent texts point Twilio at the bridge: SERVICEPRO_TWILIO_WEBHOOK_URL             (e.g. https://bridge.example.com), else --twilio-public-url.
 
             With --twilio-listen the Twilio bridge runs in this process too: the same webhooks, \
             signature checks, spool and fallback as twilio-bridge, its RPCs through the same \
@@ -88,6 +89,9 @@ struct PlatformServerCommand: AsyncParsableCommand {
         guard (tlsCert == nil) == (tlsKey == nil) else {
             throw ValidationError("--tls-cert and --tls-key go together")
         }
+        if let variable = webhookURLVariable, !TwilioCallbackURLs.isCallable(variable) {
+            throw ValidationError("SERVICEPRO_TWILIO_WEBHOOK_URL must be the http(s) URL Twilio reaches the bridge at, e.g. https://bridge.example.com")
+        }
         do {
             _ = try ListenAddress(listen, option: "--listen")
         } catch let error as ListenAddress.Unusable {
@@ -95,6 +99,9 @@ struct PlatformServerCommand: AsyncParsableCommand {
         }
         if let twilioListen {
             _ = try Self.hostAndPort(twilioListen, option: "--twilio-listen", example: "127.0.0.1:8080")
+            if let twilioPublicURL, !TwilioCallbackURLs.isCallable(twilioPublicURL) {
+                throw ValidationError("--twilio-public-url must be the http(s) URL Twilio calls, e.g. https://bridge.example.com")
+            }
         } else if twilioPublicURL != nil || twilioSpool != nil || twilioFallbackNumber != nil || twilioTokenFile != nil {
             throw ValidationError("the --twilio-… options configure the bridge that --twilio-listen runs: add --twilio-listen host:port")
         }
@@ -110,9 +117,11 @@ struct PlatformServerCommand: AsyncParsableCommand {
     /// Where Twilio reaches the bridge: SERVICEPRO_TWILIO_WEBHOOK_URL, else the in-process
     /// bridge's --twilio-public-url. Resolved here once, for everything that hands Twilio a
     /// callback: bought numbers' calls and texts, and sent texts' delivery reports.
-    var twilioWebhookURL: String? {
-        let variable = ProcessInfo.processInfo.environment["SERVICEPRO_TWILIO_WEBHOOK_URL"]?.trimmingCharacters(in: .whitespaces)
-        return variable.flatMap { $0.isEmpty ? nil : $0 } ?? twilioPublicURL
+    var twilioWebhookURL: String? { webhookURLVariable ?? twilioPublicURL }
+
+    private var webhookURLVariable: String? {
+        let variable = ProcessInfo.processInfo.environment["SERVICEPRO_TWILIO_WEBHOOK_URL"]?.trimmingCharacters(in: .whitespacesAndNewlines)
+        return variable.flatMap { $0.isEmpty ? nil : $0 }
     }
 
     func concierge() -> ConciergeSettings {
@@ -159,6 +168,11 @@ struct PlatformServerCommand: AsyncParsableCommand {
         LoggingSystem.bootstrap { StandardErrorLogHandler(label: $0) }
         var logger = Logger(label: "servicepro.platform")
         logger.logLevel = .info
+        if let variable = webhookURLVariable, let twilioPublicURL, TwilioCallbackURLs(base: variable) != TwilioCallbackURLs(base: twilioPublicURL) {
+            logger.warning(
+                "bought numbers and sent texts point Twilio at SERVICEPRO_TWILIO_WEBHOOK_URL, while this process's bridge checks signatures against --twilio-public-url; unless a proxy maps one to the other, set them alike",
+                metadata: ["SERVICEPRO_TWILIO_WEBHOOK_URL": "\(variable)", "--twilio-public-url": "\(twilioPublicURL)"])
+        }
         // Before the store is touched: a start that cannot serve seeds nothing and leaves the
         // spctl contexts alone.
         let address = try ListenAddress(listen, option: "--listen")

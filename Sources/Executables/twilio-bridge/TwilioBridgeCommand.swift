@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import RPCRuntime
 import ServiceLifecycle
+import ServiceProAPI
 import TwilioBridge
 
 /// `twilio-bridge`: Twilio webhooks in, one platform RPC each, TwiML out.
@@ -41,6 +42,9 @@ struct TwilioBridgeCommand: AsyncParsableCommand {
         LoggingSystem.bootstrap { StandardErrorLogHandler(label: $0) }
         let logger = Logger(label: "servicepro.bridge")
         guard let address = HostPort(listen) else { throw ValidationError("--listen must be host:port, e.g. 127.0.0.1:8080") }
+        if let publicURL, !TwilioCallbackURLs.isCallable(publicURL) {
+            throw ValidationError("--public-url must be the http(s) URL Twilio calls, e.g. https://bridge.example.com")
+        }
         let token = try BridgeToken.read(from: tokenFile, hint: "start platform-server once to create it, or pass --token-file")
         let configuration = BridgeConfiguration(
             host: address.host,

@@ -83,8 +83,8 @@ enum CommunicationRecords {
         try await tx.update("text_messages", set: [("customer_id", customerID)], where: "message_sid = \(sid)")
     }
 
-    /// The acknowledgement a text was answered with, kept so that a replay of a text whose
-    /// answer never reached Twilio can still send it.
+    /// The acknowledgement a text was answered with (`TextMessage.auto_reply`), kept also so that
+    /// a replay of a text whose answer never reached Twilio can still send it.
     static let autoReplyMigration = Migration(
         version: 21,
         name: "text_messages_auto_reply",

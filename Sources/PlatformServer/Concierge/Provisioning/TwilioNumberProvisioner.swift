@@ -39,7 +39,7 @@ public struct TwilioNumberProvisioner: NumberProvisioner {
 
     /// The bridge's routes a bought number is pointed at.
     private func webhooks() throws -> TwilioCallbackURLs {
-        guard let base = webhookBaseURL, let url = URL(string: base), ["https", "http"].contains(url.scheme ?? ""), url.host != nil else {
+        guard let base = webhookBaseURL, TwilioCallbackURLs.isCallable(base) else {
             throw ServiceError.failedPrecondition(
                 reason: "number_webhooks_unconfigured",
                 message: "a bought number needs the Twilio bridge's public URL for its calls and texts: set SERVICEPRO_TWILIO_WEBHOOK_URL (e.g. https://bridge.example.com), or --twilio-public-url with --twilio-listen")

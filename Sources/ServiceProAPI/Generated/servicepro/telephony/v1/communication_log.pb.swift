@@ -201,9 +201,10 @@ public nonisolated enum PhoneCallStatus: SwiftProtobuf.Enum, Swift.CaseIterable 
 
 }
 
-/// One text message in a tenant's message log, inbound or outbound (texts a line sent through the
-/// outbox: booking links, notes to the business, acknowledgements it could not give in its answer).
-/// Written by the inbound RPCs, kept current by status callbacks, exported with the tenant's data.
+/// One text message in a tenant's message log, inbound or outbound. Inbound texts are written by the
+/// inbound RPCs; outbound ones are texts a line sent through the outbox (booking links, notes to the
+/// business, acknowledgements it could not give in its answer), written once Twilio takes them.
+/// Status callbacks keep both current; they are exported with the tenant's data.
 public nonisolated struct TextMessage: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -227,10 +228,11 @@ public nonisolated struct TextMessage: Sendable {
   /// Attachments (MMS), as carrier URLs.
   public var mediaUrls: [String] = []
 
-  /// The acknowledgement a first text from someone new got; empty when none went. It goes back in
-  /// the answer to Twilio's webhook (TwiML), which gives it a sid that never reaches the platform,
-  /// so this is where the log shows it. (A text the bridge replayed from its spool is acknowledged
-  /// through the outbox instead, and that reply is also an outbound text of the log.)
+  /// The acknowledgement the platform answered this text with: the line's auto-reply, for a sender
+  /// who was not yet a customer; empty when none. It goes back in the answer to Twilio's webhook
+  /// (TwiML), which gives it a sid that never reaches the platform, so this is where the log shows
+  /// it; it records the answer, not a delivery. (A text the bridge replayed from its spool is
+  /// acknowledged through the outbox instead, and that reply is also an outbound text of the log.)
   public var autoReply: String = String()
 
   public var status: TextMessageStatus = .unspecified

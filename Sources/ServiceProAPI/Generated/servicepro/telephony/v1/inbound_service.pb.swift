@@ -203,8 +203,8 @@ public nonisolated struct HandleInboundMessageResponse: @unchecked Sendable {
     set {_uniqueStorage()._resolutionMethod = newValue}
   }
 
-  /// True when this MessageSid had already been handled: nothing new was stored and the replies are
-  /// the first call's.
+  /// True when this MessageSid had already been handled: nothing new was stored, and `replies` is
+  /// empty, since the first answer carried any acknowledgement (`message.auto_reply` shows it).
   public var duplicate: Bool {
     get {_storage._duplicate}
     set {_uniqueStorage()._duplicate = newValue}
