@@ -47,6 +47,17 @@ struct ListenAddressTests {
             #expect(!FileManager.default.fileExists(atPath: home.store), "nothing seeded")
             #expect(!FileManager.default.fileExists(atPath: home.config), "no spctl context written")
 
+            // The in-process bridge's port is checked as early.
+            let bridgeTaken = try await ProcessRunner.run(
+                RepositoryPaths.executable("platform-server").path,
+                ["--home", home.store, "--listen", "127.0.0.1:\(TestPorts.unused())", "--twilio-listen", "127.0.0.1:\(taken.port)"],
+                environment: ["XDG_CONFIG_HOME": home.config])
+            #expect(bridgeTaken.status == 1, "\(bridgeTaken.output)")
+            #expect(bridgeTaken.output.contains("127.0.0.1:\(taken.port) is already in use"), "\(bridgeTaken.output)")
+            #expect(bridgeTaken.output.contains("pass --twilio-listen with another port"), "\(bridgeTaken.output)")
+            #expect(!FileManager.default.fileExists(atPath: home.store), "nothing seeded")
+            #expect(!FileManager.default.fileExists(atPath: home.config), "no spctl context written")
+
             let named = try await ProcessRunner.run(
                 RepositoryPaths.executable("platform-server").path, ["--home", home.store, "--listen", "example.com:50051"],
                 environment: ["XDG_CONFIG_HOME": home.config])

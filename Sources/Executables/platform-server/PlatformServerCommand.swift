@@ -25,7 +25,9 @@ struct PlatformServerCommand: AsyncParsableCommand {
 
             Onboarding email and texts go out through SendGrid (SENDGRID_API_KEY, SERVICEPRO_MAIL_FROM) \
             and Twilio (TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, SERVICEPRO_SMS_FROM); a channel without \
-            credentials logs what it would send. The same Twilio account buys concierge numbers.             Bought numbers and sent texts point Twilio at the bridge: SERVICEPRO_TWILIO_WEBHOOK_URL             (e.g. https://bridge.example.com), else --twilio-public-url.
+            credentials logs what it would send. The same Twilio account buys concierge numbers. \
+            Bought numbers and sent texts point Twilio at the bridge: SERVICEPRO_TWILIO_WEBHOOK_URL \
+            (e.g. https://bridge.example.com), else --twilio-public-url.
 
             With --twilio-listen the Twilio bridge runs in this process too: the same webhooks, \
             signature checks, spool and fallback as twilio-bridge, its RPCs through the same \
@@ -92,13 +94,11 @@ struct PlatformServerCommand: AsyncParsableCommand {
         if let variable = webhookURLVariable, !TwilioCallbackURLs.isCallable(variable) {
             throw ValidationError("SERVICEPRO_TWILIO_WEBHOOK_URL must be the http(s) URL Twilio reaches the bridge at, e.g. https://bridge.example.com")
         }
-        do {
-            _ = try ListenAddress(listen, option: "--listen")
-        } catch let error as ListenAddress.Unusable {
-            throw ValidationError(error.description)
-        }
+        let rpcAddress = try Self.listenAddress(listen, option: "--listen")
         if let twilioListen {
-            _ = try Self.hostAndPort(twilioListen, option: "--twilio-listen", example: "127.0.0.1:8080")
+            guard try Self.listenAddress(twilioListen, option: "--twilio-listen").port != rpcAddress.port else {
+                throw ValidationError("--listen and --twilio-listen need ports of their own")
+            }
             if let twilioPublicURL, !TwilioCallbackURLs.isCallable(twilioPublicURL) {
                 throw ValidationError("--twilio-public-url must be the http(s) URL Twilio calls, e.g. https://bridge.example.com")
             }
@@ -137,15 +137,16 @@ struct PlatformServerCommand: AsyncParsableCommand {
     }
 
 
-    static func hostAndPort(_ address: String, option: String, example: String) throws -> HostPort {
-        guard let parsed = HostPort(address) else { throw ValidationError("\(option) must be host:port, e.g. \(example)") }
-        return parsed
+    static func listenAddress(_ address: String, option: String) throws -> ListenAddress {
+        do {
+            return try ListenAddress(address, option: option)
+        } catch let error as ListenAddress.Unusable {
+            throw ValidationError(error.description)
+        }
     }
 
-    /// The bridge on `--twilio-listen`, calling `server` in-process with the bridge's own key.
-    func bridge(for server: PlatformServer, _ platform: PlatformConfiguration) async throws -> [any Service]? {
-        guard let twilioListen else { return nil }
-        let address = try Self.hostAndPort(twilioListen, option: "--twilio-listen", example: "127.0.0.1:8080")
+    /// The bridge on `address`, calling `server` in-process with the bridge's own key.
+    func bridge(at address: ListenAddress, for server: PlatformServer, _ platform: PlatformConfiguration) async throws -> [any Service] {
         let token = try BridgeToken.read(
             from: twilioTokenFile ?? platform.bridgeTokenPath,
             hint: "the first start on a store writes it there; on another replica pass --twilio-token-file")
@@ -176,7 +177,8 @@ struct PlatformServerCommand: AsyncParsableCommand {
         // Before the store is touched: a start that cannot serve seeds nothing and leaves the
         // spctl contexts alone.
         let address = try ListenAddress(listen, option: "--listen")
-        try await address.checkAvailable()
+        let bridgeAddress = try twilioListen.map { try ListenAddress($0, option: "--twilio-listen") }
+        for address in [address] + (bridgeAddress.map { [$0] } ?? []) { try await address.checkAvailable() }
         let store = databaseURL ?? ProcessInfo.processInfo.environment["DATABASE_URL"]
         let configuration = PlatformConfiguration(
             home: home,
@@ -193,8 +195,8 @@ struct PlatformServerCommand: AsyncParsableCommand {
         logger.info("platform-server listening", metadata: ["address": "\(listen)", "store": "\(store == nil ? "sqlite" : "postgres")"])
         // A group stops its services in reverse: the bridge finishes before the platform it calls.
         var services: [any Service] = [server]
-        if let bridge = try await bridge(for: server, configuration) {
-            services += bridge
+        if let bridgeAddress {
+            services += try await bridge(at: bridgeAddress, for: server, configuration)
             logger.info("serving Twilio webhooks in-process", metadata: ["address": "\(twilioListen ?? "")"])
         }
         let group = ServiceGroup(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)

@@ -41,10 +41,11 @@ struct TwilioBridgeCommand: AsyncParsableCommand {
     func run() async throws {
         LoggingSystem.bootstrap { StandardErrorLogHandler(label: $0) }
         let logger = Logger(label: "servicepro.bridge")
-        guard let address = HostPort(listen) else { throw ValidationError("--listen must be host:port, e.g. 127.0.0.1:8080") }
+        let address = try ListenAddress(listen, option: "--listen")
         if let publicURL, !TwilioCallbackURLs.isCallable(publicURL) {
             throw ValidationError("--public-url must be the http(s) URL Twilio calls, e.g. https://bridge.example.com")
         }
+        try await address.checkAvailable()
         let token = try BridgeToken.read(from: tokenFile, hint: "start platform-server once to create it, or pass --token-file")
         let configuration = BridgeConfiguration(
             host: address.host,

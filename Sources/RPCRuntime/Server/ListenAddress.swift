@@ -8,6 +8,8 @@ public struct ListenAddress: Sendable, Hashable {
     /// An IP address: gRPC's server binds addresses, not names.
     public let host: String
     public let port: Int
+    /// The flag it came from, for advice.
+    public let option: String
 
     public struct Unusable: Error, CustomStringConvertible {
         public let description: String
@@ -24,6 +26,7 @@ public struct ListenAddress: Sendable, Hashable {
         }
         self.host = host
         self.port = parsed.port
+        self.option = option
     }
 
     /// Throws when nothing can listen here now: the port is taken (another server, perhaps this
@@ -38,7 +41,7 @@ public struct ListenAddress: Sendable, Hashable {
                 .bind(host: host, port: port).get()
             try await channel.close()
         } catch let error as IOError where error.errnoCode == EADDRINUSE {
-            throw Unusable(description: "\(shown) is already in use (is another server running there?); stop it, or pass --listen with another port")
+            throw Unusable(description: "\(shown) is already in use (is another server running there?); stop it, or pass \(option) with another port")
         } catch let error as IOError where error.errnoCode == EADDRNOTAVAIL {
             throw Unusable(description: "\(shown) is not an address of this machine; use 127.0.0.1, [::1], 0.0.0.0 or [::]")
         }
