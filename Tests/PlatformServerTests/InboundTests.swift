@@ -510,6 +510,23 @@ struct InboundTests {
             }, metadata: inbound.metadata)
             #expect(misrouted.ivrMode == .simple)
             #expect(misrouted.instructions.contains { $0.dialNumber.number == "+19185558888" })
+            // A turn on bravo's line, which never had a receptionist, is no reason to get one.
+            let turnOnSimple = try await inbound.client.handleAiVoiceTurn(.with {
+                $0.callSid = Self.sid("CA", 10); $0.to = Self.bravoNumber; $0.from = "+15550002222"
+                $0.speechResult = "Can you come Tuesday?"; $0.confidence = 0.9; $0.attempt = 1
+            }, metadata: inbound.metadata)
+            #expect(!turnOnSimple.instructions.contains { $0.say.text.contains("text you back") })
+            #expect(turnOnSimple.instructions.contains { $0.dialNumber.number == "+19185558888" }, "\(turnOnSimple.instructions)")
+
+            // A turn of a call the log never saw start (it reached only the bridge) promises
+            // nothing about what was said: the call is recorded and greeted as a new one.
+            let unseen = try await inbound.client.handleAiVoiceTurn(.with {
+                $0.callSid = Self.sid("CA", 11); $0.to = Self.acmeNumber; $0.from = "+15550003333"
+                $0.speechResult = "Wash my car Friday"; $0.confidence = 0.9; $0.attempt = 1
+            }, metadata: inbound.metadata)
+            #expect(unseen.instructions.first?.gather.prompts.first?.text.contains("Acme Detailing") == true, "\(unseen.instructions)")
+            #expect(!unseen.instructions.contains { $0.say.text.contains("text you back") })
+            #expect(try await Self.loggedCall(Self.sid("CA", 11), platform) != nil, "the call is recorded")
         }
     }
 

@@ -184,10 +184,14 @@ public struct InboundHandler: InboundServiceHandler {
     }
 
     public func handleAiVoiceTurn(_ request: HandleAiVoiceTurnRequest, context: RequestContext) async throws -> VoiceReply {
-        guard request.attempt > 0 else {
+        let resolution = try await resolve(messagingServiceSID: "", to: request.to)
+        let known = try await database.withTenant(resolution.tenantID) { try await CommunicationRecords.call(sid: request.callSid, $0) } != nil
+        guard request.attempt > 0, known else {
             // No turn yet: the call's first request, sent straight to the AI entry point (a number
-            // whose voice webhook is that URL). It is recorded and answered as any new call is,
-            // by its number's mode: a greeting in AI voice, the number's own flow otherwise.
+            // whose voice webhook is that URL), or a turn of a call whose start the log never saw
+            // (it reached only the bridge). It is recorded and answered as any new call is, by its
+            // number's mode: a greeting in AI voice, the number's own flow otherwise. What the
+            // caller said is not taken, since nothing could be promised about it.
             return try await handleInboundCall(.with {
                 $0.callSid = request.callSid
                 $0.from = request.from
@@ -195,8 +199,10 @@ public struct InboundHandler: InboundServiceHandler {
                 $0.callerName = request.callerName
             }, context: context)
         }
-        let resolution = try await resolve(messagingServiceSID: "", to: request.to)
         let flow = try await CallFlow(resolution: resolution, database: database)
+        // The line left AI voice during the call (its mode changed, or its plan lost the
+        // feature): a person takes over rather than a receptionist the tenant no longer has.
+        guard flow.mode == .aiVoice else { return flow.reply(flow.handOff()) }
         let turn = try await agent.respond(
             to: request.speechResult, confidence: request.confidence, attempt: Int(request.attempt), agentCall(flow, caller: request.from))
         if let asked = turn.passOn {
