@@ -47,7 +47,7 @@ struct ConciergeNewCommand: AsyncParsableCommand {
     @Option(name: .customLong("accent-color"), help: "Accent colour, #RRGGBB.") var accentColor: String?
     @Option(name: .customLong("booking-url"), help: "Where customers book online (https); the IVR and auto-reply text it.") var bookingURL: String?
     @Option(name: .customLong("request-id"), help: "Retries with the same id create nothing twice.") var requestID: String?
-    @Flag(name: .customLong("no-input"), help: "Never ask: fail when a required value is missing.") var noInput = false
+    @Flag(name: .customLong("no-input"), help: "Never ask: fail when a required value is missing (the rest take their defaults); create only with --yes.") var noInput = false
     @Flag(name: .shortAndLong, help: "Create without asking for confirmation after the review.") var yes = false
 
     func run() async throws {
@@ -182,7 +182,8 @@ struct Prompter {
     }
 
     func confirm(_ question: String) throws -> Bool {
-        guard interactive else { return true }
+        // Nobody to ask: a script says --yes, or nothing is created.
+        guard interactive else { throw CommandFailure("nothing was created: with --no-input, pass --yes to create after the review") }
         StandardError.say("\(question) [Y/n]: ", terminator: "")
         guard let line = readLine() else { return false }
         return ["", "y", "yes"].contains(line.trimmingCharacters(in: .whitespaces).lowercased())

@@ -42,14 +42,22 @@ struct TwilioCommand: ParsableCommand {
         @Option(help: "The number called, E.164.") var to: String
         @Option(help: "The caller or sender, E.164.") var from: String = "+15005550006"
 
+        private var token: String? { (authToken ?? ProcessInfo.processInfo.environment["TWILIO_AUTH_TOKEN"]).flatMap { $0.isEmpty ? nil : $0 } }
+
+        /// Checked while parsing, so a mistake is shown with this command's usage.
+        func validate() throws {
+            guard token != nil else { throw ValidationError("give the bridge's Twilio auth token: --auth-token or TWILIO_AUTH_TOKEN") }
+            guard TwilioCallbackURLs.isCallable(bridge) else { throw ValidationError("--bridge must be the bridge's http(s) URL, e.g. http://127.0.0.1:8080") }
+            // Twilio names its own number in E.164; anything else would resolve to the root tenant.
+            if let problem = Check.e164Required(to) { throw ValidationError("--to \(problem)") }
+        }
+
         /// POSTs the form to `path` signed for the public URL; prints the TwiML, fails on non-200.
         func post(_ path: String, _ parameters: [(String, String)]) throws {
-            guard let token = authToken ?? ProcessInfo.processInfo.environment["TWILIO_AUTH_TOKEN"], !token.isEmpty else {
-                throw ValidationError("give the bridge's Twilio auth token: --auth-token or TWILIO_AUTH_TOKEN")
-            }
+            guard let token else { throw CommandFailure("give the bridge's Twilio auth token: --auth-token or TWILIO_AUTH_TOKEN") }
             let base = bridge.hasSuffix("/") ? String(bridge.dropLast()) : bridge
             let signedBase = (publicURL ?? base).hasSuffix("/") ? String((publicURL ?? base).dropLast()) : (publicURL ?? base)
-            guard let url = URL(string: base + path) else { throw ValidationError("--bridge \(bridge) is not a URL") }
+            guard let url = URL(string: base + path) else { throw CommandFailure("--bridge \(bridge) is not a URL") }
             var request = URLRequest(url: url)
             request.httpMethod = "POST"
             request.setValue("application/x-www-form-urlencoded", forHTTPHeaderField: "Content-Type")
@@ -79,7 +87,7 @@ struct TwilioCommand: ParsableCommand {
             do {
                 return try outcome.get()
             } catch {
-                throw CommandFailure("cannot reach the bridge at \(request.url!.absoluteString): \(error.localizedDescription); is twilio-bridge running?")
+                throw CommandFailure("cannot reach the bridge at \(request.url!.absoluteString): \(error.localizedDescription); is the bridge running there? Start twilio-bridge, or pass --bridge with the address platform-server's --twilio-listen serves")
             }
         }
     }

@@ -106,6 +106,10 @@ struct SpctlCommandTests {
             #expect(invalid.status != 0)
             #expect(invalid.output.contains("invalid_status_transition"))
             #expect(invalid.output.contains("valid next statuses: active, cancelled, past_due"))
+            // The names the error gives are taken as they are written.
+            let pastDue = try await spctl.run(["billing", "set-status", "--status", "past_due", "--reason", "card declined"] + billing + auth)
+            #expect(pastDue.status == 0, "\(pastDue.output)")
+            #expect(Self.fieldTable(pastDue.output)["status"] == "past-due", "\(pastDue.output)")
         }
     }
 
@@ -279,6 +283,12 @@ struct SpctlCommandTests {
             let response = try JSONSerialization.jsonObject(with: Data(scripted.output.utf8)) as? [String: Any]
             #expect((response?["tenant"] as? [String: Any])?["name"] as? String == "tenants/blue-sky-pets", "stdout is the response alone")
             #expect(scripted.errors.contains("Tenant:   tenants/blue-sky-pets"), "the review goes to stderr")
+
+            let unconfirmed = try await spctl.run(["concierge", "new", "--no-input", "--name", "Unasked Co", "--telephony", "none"] + auth)
+            #expect(unconfirmed.status == 1)
+            #expect(unconfirmed.output.contains("with --no-input, pass --yes"), "\(unconfirmed.output)")
+            let tenants = try await spctl.run(["tenants", "list"] + auth)
+            #expect(!tenants.output.contains("unasked-co"), "nothing was created")
 
             let missing = try await spctl.run(["concierge", "new", "--no-input", "--yes", "--slug", "nameless"] + auth)
             #expect(missing.status != 0)
@@ -497,6 +507,16 @@ struct TwilioSimulateTests {
                 let forged = try await spctl.run(["twilio", "simulate", "sms", "--body", "x", "--bridge", bridge.base, "--public-url", "https://bridge.example.com", "--auth-token", "wrong", "--to", "+19185550101"])
                 #expect(forged.status != 0)
                 #expect(forged.output.contains("HTTP 403"))
+
+                // A number Twilio would never send is refused before anything is posted, with
+                // the command's own usage.
+                let unprefixed = try await spctl.run(["twilio", "simulate", "sms", "--body", "hi"] + common + ["--to", "19185550101"])
+                #expect(unprefixed.status == 64)
+                #expect(unprefixed.output.contains("--to use E.164"), "\(unprefixed.output)")
+                #expect(unprefixed.output.contains("spctl twilio simulate sms"), "\(unprefixed.output)")
+                let elsewhere = try await spctl.run(["twilio", "simulate", "sms", "--body", "hi"] + common + ["--bridge", "http://127.0.0.1:\(TestPorts.unused())"])
+                #expect(elsewhere.status == 1)
+                #expect(elsewhere.output.contains("pass --bridge with the address platform-server's --twilio-listen serves"), "\(elsewhere.output)")
             }
         }
     }

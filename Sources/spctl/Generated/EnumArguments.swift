@@ -11,7 +11,7 @@ extension AppointmentStatus: ExpressibleByArgument {
             case "confirmed", "appointment_status_confirmed": self = .confirmed
             case "completed", "appointment_status_completed": self = .completed
             case "cancelled", "appointment_status_cancelled": self = .cancelled
-            case "no-show", "appointment_status_no_show": self = .noShow
+            case "no-show", "no_show", "appointment_status_no_show": self = .noShow
             default: return nil
         }
     }
@@ -94,7 +94,7 @@ extension IvrMode: ExpressibleByArgument {
         switch argument.lowercased() {
             case "simple", "ivr_mode_simple": self = .simple
             case "ivr", "ivr_mode_ivr": self = .ivr
-            case "ai-voice", "ivr_mode_ai_voice": self = .aiVoice
+            case "ai-voice", "ai_voice", "ivr_mode_ai_voice": self = .aiVoice
             default: return nil
         }
     }
@@ -147,10 +147,10 @@ extension PhoneCallStatus: ExpressibleByArgument {
         switch argument.lowercased() {
             case "queued", "phone_call_status_queued": self = .queued
             case "ringing", "phone_call_status_ringing": self = .ringing
-            case "in-progress", "phone_call_status_in_progress": self = .inProgress
+            case "in-progress", "in_progress", "phone_call_status_in_progress": self = .inProgress
             case "completed", "phone_call_status_completed": self = .completed
             case "busy", "phone_call_status_busy": self = .busy
-            case "no-answer", "phone_call_status_no_answer": self = .noAnswer
+            case "no-answer", "no_answer", "phone_call_status_no_answer": self = .noAnswer
             case "failed", "phone_call_status_failed": self = .failed
             case "canceled", "phone_call_status_canceled": self = .canceled
             default: return nil
@@ -176,12 +176,12 @@ extension PlanTier: ExpressibleByArgument {
 extension Servicepro_Options_V1_Role: ExpressibleByArgument {
     public init?(argument: String) {
         switch argument.lowercased() {
-            case "platform-owner", "role_platform_owner": self = .platformOwner
-            case "platform-staff", "role_platform_staff": self = .platformStaff
-            case "tenant-admin", "role_tenant_admin": self = .tenantAdmin
-            case "tenant-member", "role_tenant_member": self = .tenantMember
+            case "platform-owner", "platform_owner", "role_platform_owner": self = .platformOwner
+            case "platform-staff", "platform_staff", "role_platform_staff": self = .platformStaff
+            case "tenant-admin", "tenant_admin", "role_tenant_admin": self = .tenantAdmin
+            case "tenant-member", "tenant_member", "role_tenant_member": self = .tenantMember
             case "partner", "role_partner": self = .partner
-            case "telephony-bridge", "role_telephony_bridge": self = .telephonyBridge
+            case "telephony-bridge", "telephony_bridge", "role_telephony_bridge": self = .telephonyBridge
             default: return nil
         }
     }
@@ -192,9 +192,9 @@ extension Servicepro_Options_V1_Role: ExpressibleByArgument {
 extension TelephonySetupMode: ExpressibleByArgument {
     public init?(argument: String) {
         switch argument.lowercased() {
-            case "use-existing-number", "telephony_setup_mode_use_existing_number": self = .useExistingNumber
-            case "provision-number", "telephony_setup_mode_provision_number": self = .provisionNumber
-            case "no-number", "telephony_setup_mode_no_number": self = .noNumber
+            case "use-existing-number", "use_existing_number", "telephony_setup_mode_use_existing_number": self = .useExistingNumber
+            case "provision-number", "provision_number", "telephony_setup_mode_provision_number": self = .provisionNumber
+            case "no-number", "no_number", "telephony_setup_mode_no_number": self = .noNumber
             default: return nil
         }
     }
@@ -207,7 +207,7 @@ extension TenantStatus: ExpressibleByArgument {
         switch argument.lowercased() {
             case "active", "tenant_status_active": self = .active
             case "trialing", "tenant_status_trialing": self = .trialing
-            case "past-due", "tenant_status_past_due": self = .pastDue
+            case "past-due", "past_due", "tenant_status_past_due": self = .pastDue
             case "suspended", "tenant_status_suspended": self = .suspended
             case "cancelled", "tenant_status_cancelled": self = .cancelled
             default: return nil

@@ -291,7 +291,8 @@ struct CommandEmitter {
         return out.text
     }
 
-    /// Enums parse from their short lowercase names (`active`) or their full proto names.
+    /// Enums parse from their short lowercase names (`past-due`), those with underscores as the
+    /// API's stored names and errors write them (`past_due`), or their full proto names.
     private func emitEnumArguments() -> String {
         var out = SwiftSource()
         header(&out)
@@ -302,7 +303,9 @@ struct CommandEmitter {
                     out.block("switch argument.lowercased()") { out in
                         for value in values {
                             let short = Naming.shortEnumValueName(value.name, enumName: descriptor.name)
-                            out.line("case \(Naming.literal(short)), \(Naming.literal(value.name.lowercased())): self = \(namer.dottedRelativeName(enumValue: value))")
+                            let snake = short.replacingOccurrences(of: "-", with: "_")
+                            let spellings = (snake == short ? [short] : [short, snake]) + [value.name.lowercased()]
+                            out.line("case \(spellings.map(Naming.literal).joined(separator: ", ")): self = \(namer.dottedRelativeName(enumValue: value))")
                         }
                         out.line("default: return nil")
                     }

@@ -8,7 +8,7 @@ extension WidgetColor: ExpressibleByArgument {
     public init?(argument: String) {
         switch argument.lowercased() {
             case "red", "widget_color_red": self = .red
-            case "deep-blue", "widget_color_deep_blue": self = .deepBlue
+            case "deep-blue", "deep_blue", "widget_color_deep_blue": self = .deepBlue
             default: return nil
         }
     }
