@@ -97,6 +97,20 @@ struct TenancyTests {
                 try await platform.tenants(platform.ownerToken).createTenant(.with { $0.tenantID = "nameless"; $0.tenant = .init() })
             }
             #expect(noName?.fields == ["tenant.display_name"])
+            // A trial end belongs to a trial: a tenant created active or suspended has none.
+            let endlessTrial = await failure {
+                try await platform.tenants(platform.ownerToken).createTenant(.with {
+                    $0.tenantID = "halfway"
+                    $0.tenant = .with { $0.displayName = "Halfway Co"; $0.status = .suspended; $0.trialEndTime = .init(seconds: 1_900_000_000) }
+                })
+            }
+            #expect(endlessTrial?.code == .invalidArgument)
+            #expect(endlessTrial?.fields == ["tenant.trial_end_time"])
+            // The slug is the tenant id it was created with; one sent apart is not taken.
+            let slugged = try await platform.tenants(platform.ownerToken).createTenant(.with {
+                $0.tenantID = "slugged"; $0.tenant = .with { $0.displayName = "Slugged"; $0.slug = "other" }
+            })
+            #expect(slugged.slug == "slugged")
             let badMask = await failure {
                 try await platform.tenants(platform.ownerToken).updateTenant(.with {
                     $0.tenant = .with { $0.name = "tenants/root" }

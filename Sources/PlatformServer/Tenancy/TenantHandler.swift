@@ -53,6 +53,9 @@ public struct TenantHandler: TenantServiceHandler {
         tenant.slug = request.tenantID
         if tenant.planTier == .unspecified { tenant.planTier = .starter }
         if tenant.status == .unspecified { tenant.status = .trialing }
+        guard tenant.status == .trialing || !tenant.hasTrialEndTime else {
+            throw ServiceError.invalidArgument(field: "tenant.trial_end_time", "only a trialing tenant has a trial end; leave it unset for a tenant created \(tenant.status.storedName)")
+        }
         if tenant.status == .trialing, !tenant.hasTrialEndTime {
             tenant.trialEndTime = Google_Protobuf_Timestamp(date: Date().addingTimeInterval(Double(PlanOffers.trialDays) * 86_400))
         }

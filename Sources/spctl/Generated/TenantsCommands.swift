@@ -27,9 +27,6 @@ struct TenantsCommands: AsyncParsableCommand {
         @Option(name: .customLong("tenant.name"), help: "`tenants/{slug}`.")
         var tenantName: String?
 
-        @Option(name: .customLong("tenant.slug"), help: "URL-safe identity, immutable once created: lowercase letters, digits and dashes.")
-        var tenantSlug: String?
-
         @Option(name: .customLong("tenant.display-name"), help: "")
         var tenantDisplayName: String?
 
@@ -82,7 +79,6 @@ struct TenantsCommands: AsyncParsableCommand {
             var request = try requestJSON.request(CreateTenantRequest.self)
             if let value = tenantID { request.tenantID = value }
             if let value = tenantName { request.tenant.name = value }
-            if let value = tenantSlug { request.tenant.slug = value }
             if let value = tenantDisplayName { request.tenant.displayName = value }
             if let value = tenantIndustry { request.tenant.industry = value }
             if let value = tenantCity { request.tenant.city = value }
@@ -204,9 +200,6 @@ struct TenantsCommands: AsyncParsableCommand {
         @Option(name: .customLong("tenant.name"), help: "`tenants/{slug}`.")
         var tenantName: String?
 
-        @Option(name: .customLong("tenant.slug"), help: "URL-safe identity, immutable once created: lowercase letters, digits and dashes.")
-        var tenantSlug: String?
-
         @Option(name: .customLong("tenant.display-name"), help: "")
         var tenantDisplayName: String?
 
@@ -258,7 +251,6 @@ struct TenantsCommands: AsyncParsableCommand {
         func run() async throws {
             var request = try requestJSON.request(UpdateTenantRequest.self)
             if let value = tenantName { request.tenant.name = value }
-            if let value = tenantSlug { request.tenant.slug = value }
             if let value = tenantDisplayName { request.tenant.displayName = value }
             if let value = tenantIndustry { request.tenant.industry = value }
             if let value = tenantCity { request.tenant.city = value }

@@ -126,7 +126,8 @@ public nonisolated struct Tenant: @unchecked Sendable {
     set {_uniqueStorage()._name = newValue}
   }
 
-  /// URL-safe identity, immutable once created: lowercase letters, digits and dashes.
+  /// URL-safe identity: the tenant id it was created with (lowercase letters, digits and dashes),
+  /// set by the server and never changed.
   public var slug: String {
     get {_storage._slug}
     set {_uniqueStorage()._slug = newValue}

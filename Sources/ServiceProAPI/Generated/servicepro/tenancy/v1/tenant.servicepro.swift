@@ -48,6 +48,7 @@ extension Tenant: ValidatableMessage {
     }
 
     public mutating func normalize() {
+        self.slug = ""
         if self.hasContact {
             self.contact.normalize()
         }
