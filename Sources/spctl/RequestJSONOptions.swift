@@ -27,7 +27,24 @@ struct RequestJSONOptions: ParsableArguments {
         do {
             return try Request(jsonString: text)
         } catch {
-            throw ValidationError("the JSON is not a valid \(Request.protoMessageName): \(error)")
+            throw ValidationError("the JSON is not a valid \(Request.protoMessageName): \(Self.explain(error))")
+        }
+    }
+
+    /// swift-protobuf's decoding errors in words: they print as their case names.
+    private static func explain(_ error: any Error) -> String {
+        guard let decoding = error as? JSONDecodingError else { return "\(error)" }
+        switch decoding {
+        case .unknownField(let name): return "it has no field \"\(name)\" (fields go by their proto names, e.g. display_name)"
+        case .malformedString, .invalidUTF8: return "a string value is malformed (quote it, and escape quotes and backslashes)"
+        case .malformedNumber, .numberRange, .leadingZero: return "a number is malformed or out of range"
+        case .malformedBool: return "a boolean must be true or false"
+        case .malformedTimestamp: return "a time must be RFC 3339, like \"2026-11-26T17:00:00Z\""
+        case .malformedDuration: return "a duration must be seconds with an s, like \"90s\""
+        case .malformedFieldMask: return "a field mask must be comma-separated field names, like \"display_name,city\""
+        case .unrecognizedEnumValue: return "an enum value is not one of its names"
+        case .truncated, .trailingGarbage, .failure: return "it is not well-formed JSON"
+        default: return "\(decoding)"
         }
     }
 }

@@ -26,10 +26,19 @@ public struct SpctlCommand: AsyncParsableCommand {
     public static func main() async {
         do {
             var command = try parseAsRoot()
-            if var asyncCommand = command as? any AsyncParsableCommand {
-                try await asyncCommand.run()
-            } else {
-                try command.run()
+            do {
+                if var asyncCommand = command as? any AsyncParsableCommand {
+                    try await asyncCommand.run()
+                } else {
+                    try command.run()
+                }
+            } catch let invalid as ValidationError {
+                // A flag found wrong while running (a time, a JSON body) is shown with the usage
+                // of the command that took it, as one found while parsing is, not spctl's.
+                let usage = usageString(for: type(of: command))
+                let path = usage.split(separator: " ").prefix { !["-", "<", "["].contains($0.first) }.joined(separator: " ")
+                StandardError.say("Error: \(invalid.message)\nUsage: \(usage)\n  See '\(path) --help' for more information.")
+                exit(withError: ExitCode.validationFailure)
             }
         } catch let failure where failure is CommandFailure || failure is ClientContexts.UnreadableTokenFile {
             StandardError.say("error: \(failure)")

@@ -345,6 +345,19 @@ struct SpctlCommandTests {
         let create = try await spctl("tenants", "create", "--help")
         #expect(create.output.contains("--tenant.display-name"))
         #expect(!create.output.contains("--tenant.create-time"), "no flag for what the server sets")
+        #expect(!create.output.contains("--tenant.slug"), "the slug is the tenant id")
+
+        // A request found wrong while the command runs is explained in words, with the usage of
+        // the command that took it.
+        let misspelt = try await spctl("tenants", "create", "--tenant-id", "acme", "--json", #"{"tenant":{"display_nme":"Acme"}}"#)
+        #expect(misspelt.status == 64)
+        #expect(misspelt.output.contains(#"it has no field "display_nme""#), "\(misspelt.output)")
+        #expect(misspelt.output.contains("Usage: spctl tenants create"), "\(misspelt.output)")
+        #expect(misspelt.output.contains("See 'spctl tenants create --help'"), "\(misspelt.output)")
+        let vague = try await spctl("appointments", "create", "--parent", "tenants/acme", "--appointment.start-time", "tomorrow")
+        #expect(vague.status == 64)
+        #expect(vague.output.contains("is not an RFC 3339 time"), "\(vague.output)")
+        #expect(vague.output.contains("Usage: spctl appointments create"), "\(vague.output)")
     }
 
     @Test("set-context: a CA file means TLS, and --tls false drops it")
