@@ -7,7 +7,7 @@ import ServiceProAPI
 struct BillingCommands: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "billing",
-        abstract: "Plans, tenant billing status and Stripe (plan section 8).",
+        abstract: "A tenant's plan, billing status and Stripe link: one per tenant.",
         subcommands: [ChangePlan.self, Get.self, SetStatus.self, StripeEvent.self]
     )
 

@@ -7,7 +7,7 @@ import ServiceProAPI
 struct CallsCommands: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "calls",
-        abstract: "A tenant's message and call logs: what came in, what went out, how it ended.",
+        abstract: "One call in a tenant's call log.",
         subcommands: [Get.self, List.self]
     )
 

@@ -7,7 +7,7 @@ import ServiceProAPI
 struct ConciergeCommands: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "concierge",
-        abstract: "The owner's done-for-you control room (plan section 6): set a business up completely in one go, apply industry packs, send onboarding.",
+        abstract: "The owner's done-for-you control room: set a business up completely in one go, apply industry packs, send onboarding.",
         subcommands: [Create.self, SendOnboarding.self]
     )
 

@@ -7,7 +7,7 @@ import ServiceProAPI
 struct ExportsCommands: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "exports",
-        abstract: "Tenant data export (plan section 12): every tenant can take its data with it.",
+        abstract: "Tenant data export: every tenant can take its data with it.",
         subcommands: [Download.self, Get.self, List.self, Start.self]
     )
 

@@ -7,7 +7,7 @@ import ServiceProAPI
 struct IndustryPacksCommands: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "industry-packs",
-        abstract: "The owner's done-for-you control room (plan section 6): set a business up completely in one go, apply industry packs, send onboarding.",
+        abstract: "A preset for one industry: what a new business of that kind starts with, so \"I don't know where to start\" disappears.",
         subcommands: [Apply.self, Get.self, List.self]
     )
 

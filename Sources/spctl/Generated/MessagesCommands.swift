@@ -7,7 +7,7 @@ import ServiceProAPI
 struct MessagesCommands: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "messages",
-        abstract: "A tenant's message and call logs: what came in, what went out, how it ended.",
+        abstract: "One text message in a tenant's message log, inbound or outbound.",
         subcommands: [Get.self, List.self]
     )
 

@@ -7,7 +7,7 @@ import ServiceProAPI
 struct PlansCommands: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "plans",
-        abstract: "Plans, tenant billing status and Stripe (plan section 8).",
+        abstract: "One of the three plans and what it includes.",
         subcommands: [List.self]
     )
 

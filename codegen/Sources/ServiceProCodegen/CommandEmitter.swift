@@ -49,6 +49,7 @@ struct CommandEmitter {
         }
         var files: [(String, String)] = []
         var roots: [String] = []
+        let groupsPerService = Dictionary(grouping: groups.filter { !$0.key.isEmpty }.values.map { $0[0].serviceName }, by: { $0 }).mapValues(\.count)
         for (resource, commands) in groups.sorted(by: { $0.key < $1.key }) {
             var out = SwiftSource()
             header(&out)
@@ -63,7 +64,7 @@ struct CommandEmitter {
             } else {
                 let type = Naming.upperCamel(kebab: resource) + "Commands"
                 let sorted = commands.sorted(by: { $0.method.command < $1.method.command })
-                let abstract = sorted.first.map { splitFirstSentence($0.serviceComment).sentence } ?? ""
+                let abstract = groupAbstract(sorted, sharedService: groupsPerService[sorted[0].serviceName, default: 0] > 1)
                 try out.block("struct \(type): AsyncParsableCommand") { out in
                     out.line("static let configuration = CommandConfiguration(")
                     out.line("    commandName: \(Naming.literal(resource)),")
@@ -99,6 +100,25 @@ struct CommandEmitter {
     /// the first full stop that ends a sentence; "e.g." and "i.e." do not), and the rest of it, as
     /// paragraphs of one line each: the help printer wraps them to the terminal, and would
     /// otherwise also break at the proto's line ends.
+    /// A group's one-line description: its service's first sentence, or, when the service serves
+    /// several groups (`messages` and `calls` from the communication log), its resource's, so
+    /// that each reads as itself in `spctl --help`. The resource is what `get`, `create` or
+    /// `update` answers (not a `…Response`), or what `list` lists.
+    private func groupAbstract(_ commands: [Command], sharedService: Bool) -> String {
+        let serviceSentence = commands.first.map { splitFirstSentence($0.serviceComment).sentence } ?? ""
+        guard sharedService else { return serviceSentence }
+        let resources = commands.compactMap { command -> Descriptor? in
+            let output: Descriptor = command.method.descriptor.outputType
+            switch command.method.command.verb {
+            case "get", "create", "update": return output.name.hasSuffix("Response") ? nil : output
+            case "list": return output.fields.first { $0.isRepeated && $0.type == .message }?.messageType
+            default: return nil
+            }
+        }
+        let comment = resources.first.map { $0.protoSourceComments(commentPrefix: "").trimmingCharacters(in: .whitespacesAndNewlines) } ?? ""
+        return comment.isEmpty ? serviceSentence : splitFirstSentence(comment).sentence
+    }
+
     private func splitFirstSentence(_ text: String) -> (sentence: String, rest: [String]) {
         var paragraphs = text.components(separatedBy: "\n\n").map {
             $0.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.joined(separator: " ")

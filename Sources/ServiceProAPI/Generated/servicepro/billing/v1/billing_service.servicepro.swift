@@ -133,7 +133,7 @@ public protocol BillingServiceHandler: Sendable {
     func handleStripeEvent(_ request: HandleStripeEventRequest, context: RequestContext) async throws -> HandleStripeEventResponse
 }
 
-/// Plans, tenant billing status and Stripe (plan section 8). Billing stays reachable while a tenant
+/// Plans, tenant billing status and Stripe. Billing stays reachable while a tenant
 /// is suspended, so it can pay its way back. Plan and status changes are refused while impersonating:
 /// money moves only on the real actor's own session.
 public enum BillingService {

@@ -123,7 +123,7 @@ public protocol ConciergeServiceHandler: Sendable {
     func sendOnboarding(_ request: SendOnboardingRequest, context: RequestContext) async throws -> SendOnboardingResponse
 }
 
-/// The owner's done-for-you control room (plan section 6): set a business up completely in one go,
+/// The owner's done-for-you control room: set a business up completely in one go,
 /// apply industry packs, send onboarding. Platform owner and staff only.
 public enum ConciergeService {
     public static let descriptor = GRPCCore.ServiceDescriptor(fullyQualifiedService: "servicepro.concierge.v1.ConciergeService")

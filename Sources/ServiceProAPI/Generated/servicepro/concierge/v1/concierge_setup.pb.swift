@@ -173,7 +173,7 @@ public nonisolated enum PackSkipReason: SwiftProtobuf.Enum, Swift.CaseIterable {
 
 }
 
-/// The follow-ups of a concierge create (plan 6.2, "after creation").
+/// The follow-ups of a concierge create.
 public nonisolated enum ConciergeNextActionKind: SwiftProtobuf.Enum, Swift.CaseIterable {
   public typealias RawValue = Int
   case unspecified // = 0

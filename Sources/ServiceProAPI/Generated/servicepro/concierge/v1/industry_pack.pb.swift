@@ -113,7 +113,7 @@ public nonisolated enum AutomationTrigger: SwiftProtobuf.Enum, Swift.CaseIterabl
 }
 
 /// A preset for one industry: what a new business of that kind starts with, so "I don't know where
-/// to start" disappears (plan section 9). Packs are data files in the repo, checked at start; they
+/// to start" disappears. Packs are data files in the repo, checked at start; they
 /// are read-only over the API.
 public nonisolated struct IndustryPack: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the

@@ -91,7 +91,7 @@ public protocol ExportServiceHandler: Sendable {
     func downloadExport(_ request: DownloadExportRequest, context: RequestContext, responses: RPCWriter<ExportChunk>) async throws
 }
 
-/// Tenant data export (plan section 12): every tenant can take its data with it. Allowed while
+/// Tenant data export: every tenant can take its data with it. Allowed while
 /// suspended, and while cancelled until the retention window ends. Deliberately not gated by
 /// FEATURE_DATA_EXPORT: a plan feature would lock out exactly the suspended, cancelled and
 /// downgraded tenants the export exists for, and non-payment must never cost a tenant its data.

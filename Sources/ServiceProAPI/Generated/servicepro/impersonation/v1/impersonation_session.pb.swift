@@ -73,7 +73,7 @@ public nonisolated enum ImpersonationSessionState: SwiftProtobuf.Enum, Swift.Cas
 
 }
 
-/// "Login as tenant" (plan section 7): a platform owner working inside one tenant's view for a short
+/// "Login as tenant": a platform owner working inside one tenant's view for a short
 /// time. Calls made with the session's token act on the tenant while the runtime still knows, and
 /// the audit log records, who really acts. Its token is shown once and stored hashed.
 public nonisolated struct ImpersonationSession: @unchecked Sendable {

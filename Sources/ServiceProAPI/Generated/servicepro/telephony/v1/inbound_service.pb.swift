@@ -20,7 +20,7 @@ fileprivate nonisolated struct _GeneratedWithProtocGenSwiftVersion: SwiftProtobu
   typealias Version = _2
 }
 
-/// How an inbound text or call was matched to its tenant: the three tiers of plan 4.1.
+/// How an inbound text or call was matched to its tenant, tier by tier.
 public nonisolated enum ResolutionMethod: SwiftProtobuf.Enum, Swift.CaseIterable {
   public typealias RawValue = Int
   case unspecified // = 0

@@ -251,7 +251,7 @@ public protocol InboundServiceHandler: Sendable {
 }
 
 /// Inbound texts and calls, one RPC per Twilio webhook, called by the Twilio bridge. Each resolves
-/// the tenant itself (plan 4.1), so these methods are platform-scoped: the runtime's status and
+/// the tenant itself, so these methods are platform-scoped: the runtime's status and
 /// plan gates have no tenant to look at, and the handlers apply the resolved tenant's instead (a
 /// number whose tenant lacks FEATURE_IVR or FEATURE_AI_VOICE answers in the simple mode; a suspended
 /// tenant's messages are still logged). Twilio retries with the same MessageSid or CallSid, so every

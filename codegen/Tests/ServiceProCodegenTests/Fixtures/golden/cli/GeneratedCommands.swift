@@ -7,6 +7,7 @@ import ServiceProAPI
 /// The command groups derived from the API, mounted by spctl's root command.
 enum GeneratedCommands {
     static let all: [any ParsableCommand.Type] = [
+        GadgetsCommands.self,
         PingCommand.self,
         WidgetsCommands.self,
     ]

@@ -5,6 +5,9 @@
 enum OutputSchema {
     /// The fields of each message, by its full proto name.
     static let messages: [String: [OutputField]] = [
+        "fixture.v1.Gadget": [
+            OutputField("name"),
+        ],
         "fixture.v1.ListWidgetsResponse": [
             OutputField("widgets", repeated: true, message: "fixture.v1.Widget"),
             OutputField("next_page_token"),

@@ -7,7 +7,7 @@ import ServiceProAPI
 struct WidgetsCommands: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "widgets",
-        abstract: "Widgets: the golden-test fixture service.",
+        abstract: "A widget owned by one tenant: the golden-test fixture's resource.",
         subcommands: [Create.self, Get.self, List.self, Purge.self, Spin.self, Update.self, Watch.self]
     )
 
