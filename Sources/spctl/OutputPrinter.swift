@@ -57,7 +57,8 @@ struct OutputPrinter {
             return text
         }
         let rows = flatten(object, fields: fields, prefix: "").map { [$0.0, $0.1] }
-        return rows.isEmpty ? "(empty)\n" : render(header: ["FIELD", "VALUE"], rows: rows)
+        // An empty answer (a delete's) means the call went through.
+        return rows.isEmpty ? "Done.\n" : render(header: ["FIELD", "VALUE"], rows: rows)
     }
 
     /// One column per field any item sets, in proto order; nested messages are left to `get` or

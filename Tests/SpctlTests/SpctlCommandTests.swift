@@ -69,6 +69,11 @@ struct SpctlCommandTests {
             let table = try await spctl("tenants", "list", auth[0], auth[1], auth[2], auth[3])
             let row = try #require(table.output.split(separator: "\n").first { $0.hasPrefix("tenants/acme") })
             #expect(row.contains("Acme Lawn 🌱 & Garden Co   "), "\(row)")
+
+            // An answer with nothing in it says the call went through.
+            let deleted = try await spctl("tenants", "delete", "--name", "tenants/acme", auth[0], auth[1], auth[2], auth[3])
+            #expect(deleted.status == 0, "\(deleted.output)")
+            #expect(deleted.output == "Done.\n", "\(deleted.output)")
         }
     }
 
