@@ -70,7 +70,7 @@ struct OutputPrinter {
             field.message == nil && field.name != "etag"
                 && items.contains { item in item[field.name].map { !($0 is [String: Any]) && !($0 is [[String: Any]]) } ?? false }
         }
-        let rows = items.map { item in columns.map { describe(item[$0.name], as: $0) } }
+        let rows = items.map { item in columns.map { describe($0.valueInRow(item[$0.name]), as: $0) } }
         return render(header: columns.map { $0.name.uppercased() }, rows: rows)
     }
 
@@ -102,7 +102,7 @@ struct OutputPrinter {
         case let items as [[String: Any]]:
             return items.map { item in
                 fields(of: field.message ?? "", in: item).compactMap { inner in
-                    item[inner.name].map { "\(inner.name)=\(describe($0, as: inner))" }
+                    inner.valueInRow(item[inner.name]).map { "\(inner.name)=\(describe($0, as: inner))" }
                 }.joined(separator: " ")
             }.joined(separator: "; ")
         case let array as [Any]: return array.map { describe($0, as: field.element) }.joined(separator: ",")

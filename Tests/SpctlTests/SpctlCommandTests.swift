@@ -133,7 +133,7 @@ struct SpctlCommandTests {
             }
             let spctl = try Spctl()
             let auth = ["--server", platform.address, "--token", platform.ownerToken]
-            let started = try await spctl.run(["export", "start", "acme", "--entity", "messages", "-o", "json"] + auth)
+            let started = try await spctl.run(["export", "start", "acme", "--entity", "messages", "--entity", "calls", "-o", "json"] + auth)
             #expect(started.status == 0, "\(started.output)")
             let job = try JSONSerialization.jsonObject(with: Data(started.output.utf8)) as? [String: Any]
             let name = try #require(job?["name"] as? String)
@@ -151,6 +151,9 @@ struct SpctlCommandTests {
             #expect(status.status == 0, "\(status.output)")
             #expect(Self.fieldTable(status.output)["state"] == "succeeded")
             #expect(status.output.contains("exporting [##############################] 100%"))
+            // Counts read as counts, none included (JSON leaves a zero out).
+            #expect(status.output.contains("entity=messages count=50"), "\(status.output)")
+            #expect(status.output.contains("entity=calls count=0"), "\(status.output)")
 
             let directory = spctl.configHome
             let whole = directory.appendingPathComponent("whole.zip").path

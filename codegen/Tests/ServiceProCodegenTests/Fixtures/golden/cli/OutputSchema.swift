@@ -19,7 +19,7 @@ enum OutputSchema {
         ],
         "fixture.v1.WallMount": [
             OutputField("contact_phone"),
-            OutputField("height_cm"),
+            OutputField("height_cm", number: true),
             OutputField("labels", repeated: true, message: "fixture.v1.WallMount.Label"),
             OutputField("installer_note"),
         ],
@@ -39,8 +39,8 @@ enum OutputSchema {
             OutputField("default", bool: true),
         ],
         "fixture.v1.Widget.Dimensions": [
-            OutputField("width_mm"),
-            OutputField("height_mm"),
+            OutputField("width_mm", number: true),
+            OutputField("height_mm", number: true),
             OutputField("unit_system"),
         ],
         "fixture.v1.Widget.Label": [
