@@ -518,15 +518,33 @@ struct InboundTests {
             #expect(!turnOnSimple.instructions.contains { $0.say.text.contains("text you back") })
             #expect(turnOnSimple.instructions.contains { $0.dialNumber.number == "+19185558888" }, "\(turnOnSimple.instructions)")
 
-            // A turn of a call the log never saw start (it reached only the bridge) promises
-            // nothing about what was said: the call is recorded and greeted as a new one.
+            // A turn of a call the log never saw start (it reached only the bridge): the call is
+            // logged then, and what the caller said is taken and passed on as on any call.
             let unseen = try await inbound.client.handleAiVoiceTurn(.with {
                 $0.callSid = Self.sid("CA", 11); $0.to = Self.acmeNumber; $0.from = "+15550003333"
                 $0.speechResult = "Wash my car Friday"; $0.confidence = 0.9; $0.attempt = 1
             }, metadata: inbound.metadata)
-            #expect(unseen.instructions.first?.gather.prompts.first?.text.contains("Acme Detailing") == true, "\(unseen.instructions)")
-            #expect(!unseen.instructions.contains { $0.say.text.contains("text you back") })
-            #expect(try await Self.loggedCall(Self.sid("CA", 11), platform) != nil, "the call is recorded")
+            #expect(unseen.instructions.contains { $0.say.text.contains("text you back") }, "\(unseen.instructions)")
+            let unseenCall = try #require(try await Self.loggedCall(Self.sid("CA", 11), platform), "the call is logged")
+            #expect(unseenCall.callerSaid == ["Wash my car Friday"])
+            let passedOnKey = "ai_voice/\(Self.sid("CA", 11))/1"
+            let passedOn = try await platform.database.transaction(.platform) { tx in
+                try await tx.query("SELECT body FROM outbox_messages WHERE dedupe_key = \(passedOnKey)").map { try $0.string("body") }
+            }
+            #expect(passedOn == ["+15550003333 called your AI receptionist: \"Wash my car Friday\""])
+
+            // A call logged for another tenant (its number changed hands during the call): nothing
+            // can be taken for acme, so nothing is promised, and a person takes the call.
+            _ = try await inbound.client.handleInboundCall(.with {
+                $0.callSid = Self.sid("CA", 12); $0.to = Self.bravoNumber; $0.from = "+15550004444"
+            }, metadata: inbound.metadata)
+            let movedNumber = try await inbound.client.handleAiVoiceTurn(.with {
+                $0.callSid = Self.sid("CA", 12); $0.to = Self.acmeNumber; $0.from = "+15550004444"
+                $0.speechResult = "Is Tuesday free?"; $0.confidence = 0.9; $0.attempt = 1
+            }, metadata: inbound.metadata)
+            #expect(!movedNumber.instructions.contains { $0.say.text.contains("text you back") }, "\(movedNumber.instructions)")
+            #expect(movedNumber.instructions.contains { $0.say.text == "Let me connect you with someone." }, "\(movedNumber.instructions)")
+            #expect(try await Self.loggedCall(Self.sid("CA", 12), platform)?.callerSaid.isEmpty == true, "bravo's call keeps nothing of acme's turn")
         }
     }
 

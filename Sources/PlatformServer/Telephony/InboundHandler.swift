@@ -126,20 +126,7 @@ public struct InboundHandler: InboundServiceHandler {
     public func handleInboundCall(_ request: HandleInboundCallRequest, context: RequestContext) async throws -> VoiceReply {
         let resolution = try await resolve(messagingServiceSID: "", to: request.to)
         let flow = try await CallFlow(resolution: resolution, database: database)
-        try await database.withTenant(resolution.tenantID) { tx in
-            guard try await CommunicationRecords.call(sid: request.callSid, tx) == nil else { return }
-            let customer = try await CustomerRecords.findOrCreate(phone: request.from, tx)
-            let call = PhoneCall.with {
-                $0.callSid = request.callSid
-                $0.direction = .inbound
-                $0.from = request.from
-                $0.to = request.to
-                $0.callerName = request.callerName
-                $0.status = .ringing
-                $0.ivrMode = flow.mode
-            }
-            try await CommunicationRecords.insert(call, id: Tokens.id(bytes: 10), phoneConfigID: resolution.phoneConfig?.id, customerID: customer?.id, tx)
-        }
+        try await logCall(sid: request.callSid, from: request.from, to: request.to, callerName: request.callerName, flow)
         let instructions: [VoiceInstruction]
         switch flow.mode {
         case .aiVoice: instructions = try await agent.greet(agentCall(flow, caller: request.from))
@@ -184,14 +171,10 @@ public struct InboundHandler: InboundServiceHandler {
     }
 
     public func handleAiVoiceTurn(_ request: HandleAiVoiceTurnRequest, context: RequestContext) async throws -> VoiceReply {
-        let resolution = try await resolve(messagingServiceSID: "", to: request.to)
-        let known = try await database.withTenant(resolution.tenantID) { try await CommunicationRecords.call(sid: request.callSid, $0) } != nil
-        guard request.attempt > 0, known else {
+        guard request.attempt > 0 else {
             // No turn yet: the call's first request, sent straight to the AI entry point (a number
-            // whose voice webhook is that URL), or a turn of a call whose start the log never saw
-            // (it reached only the bridge). It is recorded and answered as any new call is, by its
-            // number's mode: a greeting in AI voice, the number's own flow otherwise. What the
-            // caller said is not taken, since nothing could be promised about it.
+            // whose voice webhook is that URL). It is recorded and answered as any new call is,
+            // by its number's mode: a greeting in AI voice, the number's own flow otherwise.
             return try await handleInboundCall(.with {
                 $0.callSid = request.callSid
                 $0.from = request.from
@@ -199,23 +182,30 @@ public struct InboundHandler: InboundServiceHandler {
                 $0.callerName = request.callerName
             }, context: context)
         }
+        let resolution = try await resolve(messagingServiceSID: "", to: request.to)
         let flow = try await CallFlow(resolution: resolution, database: database)
         // The line left AI voice during the call (its mode changed, or its plan lost the
         // feature): a person takes over rather than a receptionist the tenant no longer has.
         guard flow.mode == .aiVoice else { return flow.reply(flow.handOff()) }
+        // A call whose start reached only the bridge is logged at its first turn here, so what
+        // the caller says is taken as on any other call.
+        try await logCall(sid: request.callSid, from: request.from, to: request.to, callerName: request.callerName, flow)
         let turn = try await agent.respond(
             to: request.speechResult, confidence: request.confidence, attempt: Int(request.attempt), agentCall(flow, caller: request.from))
         if let asked = turn.passOn {
-            try await database.withTenant(resolution.tenantID) { tx in
-                guard try await CommunicationRecords.appendCallerSaid(asked, callSid: request.callSid, tx),
-                      let business = flow.businessTextNumber
-                else { return }
+            let taken = try await database.withTenant(resolution.tenantID) { tx -> Bool in
+                guard try await CommunicationRecords.appendCallerSaid(asked, callSid: request.callSid, tx) else { return false }
+                guard let business = flow.businessTextNumber else { return true }
                 // Once per call and turn: Twilio retrying the webhook texts nothing twice.
                 try await OutboxRecords.enqueue(.sms(
                     to: business, from: flow.config.textSender,
                     body: "\(request.from) called your AI receptionist: \"\(asked)\"", purpose: "ai_voice_request",
                     dedupeKey: "ai_voice/\(request.callSid)/\(request.attempt)"), tx)
+                return true
             }
+            // The call is logged for another tenant (its number changed hands during the call):
+            // nothing could be taken here, so nothing is promised.
+            guard taken else { return flow.reply(flow.handOff()) }
         }
         return flow.reply(turn.instructions)
     }
@@ -273,6 +263,25 @@ public struct InboundHandler: InboundServiceHandler {
 
     /// The tenant whose log holds this SID, if any: a message's status callback carries no number
     /// to resolve by.
+    /// Logs a call the first time one of its webhooks arrives, as ringing, linked to its line and
+    /// its caller's customer; a call already logged is left as it is.
+    private func logCall(sid: String, from: String, to: String, callerName: String, _ flow: CallFlow) async throws {
+        try await database.withTenant(flow.resolution.tenantID) { tx in
+            guard try await CommunicationRecords.call(sid: sid, tx) == nil else { return }
+            let customer = try await CustomerRecords.findOrCreate(phone: from, tx)
+            let call = PhoneCall.with {
+                $0.callSid = sid
+                $0.direction = .inbound
+                $0.from = from
+                $0.to = to
+                $0.callerName = callerName
+                $0.status = .ringing
+                $0.ivrMode = flow.mode
+            }
+            try await CommunicationRecords.insert(call, id: Tokens.id(bytes: 10), phoneConfigID: flow.resolution.phoneConfig?.id, customerID: customer?.id, tx)
+        }
+    }
+
     private func owner(of table: String, sidColumn: String, sid: String) async throws -> String? {
         let row = try await database.transaction(.platform) { tx in
             try await tx.first("SELECT tenant_id FROM \(raw: table) WHERE \(raw: sidColumn) = \(sid)")
