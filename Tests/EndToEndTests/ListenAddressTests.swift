@@ -10,6 +10,17 @@ import Testing
 /// can listen on stops platform-server before it touches its home or the spctl contexts.
 @Suite("Listen addresses")
 struct ListenAddressTests {
+    @Test("two servers clash on one port of one address, or of every address; port 0 picks a free one")
+    func overlaps() throws {
+        func address(_ text: String) throws -> ListenAddress { try ListenAddress(text, option: "--listen") }
+        #expect(try address("127.0.0.1:8080").overlaps(address("localhost:8080")))
+        #expect(try address("0.0.0.0:8080").overlaps(address("127.0.0.1:8080")))
+        #expect(try address("127.0.0.1:8080").overlaps(address("[::]:8080")))
+        #expect(try !address("127.0.0.1:8080").overlaps(address("10.0.0.1:8080")))
+        #expect(try !address("127.0.0.1:8080").overlaps(address("127.0.0.1:8081")))
+        #expect(try !address("127.0.0.1:0").overlaps(address("127.0.0.1:0")))
+    }
+
     @Test("the platform serves on [::1] and a client reaches it there")
     func ipv6Loopback() async throws {
         let home = FileManager.default.temporaryDirectory.appendingPathComponent("ipv6-\(UUID().uuidString)")

@@ -96,7 +96,7 @@ struct PlatformServerCommand: AsyncParsableCommand {
         }
         let rpcAddress = try Self.listenAddress(listen, option: "--listen")
         if let twilioListen {
-            guard try Self.listenAddress(twilioListen, option: "--twilio-listen").port != rpcAddress.port else {
+            guard !rpcAddress.overlaps(try Self.listenAddress(twilioListen, option: "--twilio-listen")) else {
                 throw ValidationError("--listen and --twilio-listen need ports of their own")
             }
             if let twilioPublicURL, !TwilioCallbackURLs.isCallable(twilioPublicURL) {

@@ -29,6 +29,13 @@ public struct ListenAddress: Sendable, Hashable {
         self.option = option
     }
 
+    /// Whether two servers could not both listen here: the same port (not 0, which picks a free
+    /// one), on the same address or where either takes every address.
+    public func overlaps(_ other: ListenAddress) -> Bool {
+        let everyAddress: Set<String> = ["0.0.0.0", "::"]
+        return port != 0 && port == other.port && (host == other.host || everyAddress.contains(host) || everyAddress.contains(other.host))
+    }
+
     /// Throws when nothing can listen here now: the port is taken (another server, perhaps this
     /// one already running), or the address is not one of this machine's.
     public func checkAvailable() async throws {
