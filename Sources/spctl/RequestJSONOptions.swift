@@ -43,7 +43,8 @@ struct RequestJSONOptions: ParsableArguments {
         case .malformedDuration: return "a duration must be seconds with an s, like \"90s\""
         case .malformedFieldMask: return "a field mask must be comma-separated field names, like \"display_name,city\""
         case .unrecognizedEnumValue: return "an enum value is not one of its names"
-        case .truncated, .trailingGarbage, .failure: return "it is not well-formed JSON"
+        case .truncated, .trailingGarbage: return "it is not well-formed JSON"
+        case .failure: return "it is not well-formed JSON, or a value has the wrong type (an object for a string, say)"
         default: return "\(decoding)"
         }
     }

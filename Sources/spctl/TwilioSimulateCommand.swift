@@ -54,10 +54,10 @@ struct TwilioCommand: ParsableCommand {
 
         /// POSTs the form to `path` signed for the public URL; prints the TwiML, fails on non-200.
         func post(_ path: String, _ parameters: [(String, String)]) throws {
-            guard let token else { throw CommandFailure("give the bridge's Twilio auth token: --auth-token or TWILIO_AUTH_TOKEN") }
-            let base = bridge.hasSuffix("/") ? String(bridge.dropLast()) : bridge
-            let signedBase = (publicURL ?? base).hasSuffix("/") ? String((publicURL ?? base).dropLast()) : (publicURL ?? base)
-            guard let url = URL(string: base + path) else { throw CommandFailure("--bridge \(bridge) is not a URL") }
+            // validate() has made sure of the token and the bridge's URL.
+            let base = TwilioCallbackURLs(base: bridge).base
+            let signedBase = TwilioCallbackURLs(base: publicURL ?? bridge).base
+            guard let token, let url = URL(string: base + path) else { throw CommandFailure("--bridge \(bridge) is not a URL") }
             var request = URLRequest(url: url)
             request.httpMethod = "POST"
             request.setValue("application/x-www-form-urlencoded", forHTTPHeaderField: "Content-Type")

@@ -96,10 +96,6 @@ struct CommandEmitter {
         out.line()
     }
 
-    /// A comment's first sentence, for a command's one-line summary (its first paragraph, up to
-    /// the first full stop that ends a sentence; "e.g." and "i.e." do not), and the rest of it, as
-    /// paragraphs of one line each: the help printer wraps them to the terminal, and would
-    /// otherwise also break at the proto's line ends.
     /// A group's one-line description: its service's first sentence, or, when the service serves
     /// several groups (`messages` and `calls` from the communication log), its resource's, so
     /// that each reads as itself in `spctl --help`. The resource is what `get`, `create` or
@@ -119,6 +115,10 @@ struct CommandEmitter {
         return comment.isEmpty ? serviceSentence : splitFirstSentence(comment).sentence
     }
 
+    /// A comment's first sentence, for a command's one-line summary (its first paragraph, up to
+    /// the first full stop that ends a sentence; "e.g." and "i.e." do not), and the rest of it, as
+    /// paragraphs of one line each: the help printer wraps them to the terminal, and would
+    /// otherwise also break at the proto's line ends.
     private func splitFirstSentence(_ text: String) -> (sentence: String, rest: [String]) {
         var paragraphs = text.components(separatedBy: "\n\n").map {
             $0.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.joined(separator: " ")
