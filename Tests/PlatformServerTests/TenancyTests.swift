@@ -106,6 +106,24 @@ struct TenancyTests {
             }
             #expect(endlessTrial?.code == .invalidArgument)
             #expect(endlessTrial?.fields == ["tenant.trial_end_time"])
+            // A name no tenant could have is bad input, not a missing tenant; and a long value
+            // echoed in an answer is cut short, so the answer still fits in its headers.
+            for malformed in ["tenants/ACME", "tenants/acme ", "tenants/-acme", "tenants/" + String(repeating: "a", count: 64), "tenants/acme\u{0}"] {
+                let refused = await failure { try await platform.tenants(platform.ownerToken).getTenant(.with { $0.name = malformed }) }
+                #expect(refused?.code == .invalidArgument, "\(malformed.prefix(80)): \(String(describing: refused))")
+                #expect(Set(refused?.fields ?? []) == ["name"])
+            }
+            let hugePath = String(repeating: "x", count: 100_000)
+            let echoed = await failure {
+                try await platform.tenants(platform.ownerToken).updateTenant(.with {
+                    $0.tenant = .with { $0.name = "tenants/root" }
+                    $0.updateMask = .init(protoPaths: [hugePath])
+                })
+            }
+            #expect(echoed?.code == .invalidArgument, "\(String(describing: echoed).prefix(300))")
+            #expect(echoed?.fields == ["update_mask"])
+            #expect((echoed?.message.count ?? .max) < 1100)
+
             let badMask = await failure {
                 try await platform.tenants(platform.ownerToken).updateTenant(.with {
                     $0.tenant = .with { $0.name = "tenants/root" }

@@ -1,10 +1,20 @@
 /// Resource names of the form `tenants/{tenant}/...`.
 public enum ResourceName {
-    /// The tenant id a resource name belongs to, or nil when it is not under `tenants/`.
+    /// The tenant id a resource name belongs to, or nil when it is not under `tenants/` or names
+    /// no tenant there could be (`tenants/ACME`, 64 characters, a space): such a name is bad
+    /// input, not a tenant that happens to be missing.
     public static func tenantID(of name: String) -> String? {
         let parts = name.split(separator: "/", omittingEmptySubsequences: false)
-        guard parts.count >= 2, parts[0] == "tenants", !parts[1].isEmpty else { return nil }
+        guard parts.count >= 2, parts[0] == "tenants", parts[1] == allTenants || isTenantID(parts[1]) else { return nil }
         return String(parts[1])
+    }
+
+    /// Whether `id` is a tenant id as CreateTenant takes them: 1 to 63 lowercase letters, digits
+    /// and dashes, not starting with a dash.
+    static func isTenantID(_ id: Substring) -> Bool {
+        let bytes = id.utf8
+        guard (1...63).contains(bytes.count), bytes.first != UInt8(ascii: "-") else { return false }
+        return bytes.allSatisfy { (UInt8(ascii: "a")...UInt8(ascii: "z")).contains($0) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) || $0 == UInt8(ascii: "-") }
     }
 
     /// The id after `collection` in `name`: `id(of: "tenants/a/apiKeys/k", after: "apiKeys")` is "k".

@@ -74,22 +74,31 @@ public struct ServiceError: Error, Sendable, Hashable, CustomStringConvertible {
         ServiceError(code: .internalError, reason: "internal", message: "internal error", metadata: ["detail": logMessage])
     }
 
+    /// The status travels in HTTP/2 headers, and an answer whose headers outgrow what peers
+    /// accept never arrives (the client sees the stream reset). A value echoed from the request,
+    /// a 100 KB name say, is cut short to this many characters.
+    static let maxEchoedLength = 1024
+
+    private static func clipped(_ text: String) -> String {
+        text.utf8.count <= maxEchoedLength ? text : String(text.prefix(maxEchoedLength)) + "…"
+    }
+
     /// The status as sent on the wire.
     public var googleStatus: GoogleRPCStatus {
         var details: [ErrorDetails] = [
-            .errorInfo(reason: reason, domain: Self.domain, metadata: code == .internalError ? [:] : metadata)
+            .errorInfo(reason: reason, domain: Self.domain, metadata: code == .internalError ? [:] : metadata.mapValues(Self.clipped))
         ]
         if !violations.isEmpty {
             details.append(.badRequest(violations: violations.map {
-                ErrorDetails.BadRequest.FieldViolation(field: $0.field, description: $0.description)
+                ErrorDetails.BadRequest.FieldViolation(field: Self.clipped($0.field), description: Self.clipped($0.description))
             }))
         }
-        return GoogleRPCStatus(code: code, message: message, details: details)
+        return GoogleRPCStatus(code: code, message: Self.clipped(message), details: details)
     }
 }
 
 extension ServiceError: RPCErrorConvertible {
     public var rpcErrorCode: RPCError.Code { code }
-    public var rpcErrorMessage: String { message }
+    public var rpcErrorMessage: String { Self.clipped(message) }
     public var rpcErrorMetadata: Metadata { googleStatus.rpcErrorMetadata }
 }
