@@ -469,6 +469,16 @@ struct StripeBillingTests {
                 }, metadata: bridge)
             }
             #expect(old?.reason == "stripe_signature_invalid")
+            // A signed payload that is no Stripe event says what is wrong with it, in words.
+            let shapeless = Data(#"{"id":"evt_10","type":"customer.subscription.updated","created":1}"#.utf8)
+            let unreadable = await failure {
+                try await platform.billing.handleStripeEvent(.with {
+                    $0.payload = shapeless
+                    $0.signature = StripeTestEvents.signatureHeader(payload: shapeless, time: Date())
+                }, metadata: bridge)
+            }
+            #expect(unreadable?.fields == ["payload"])
+            #expect(unreadable?.message == "payload: is not a Stripe event: data is missing", "\(String(describing: unreadable))")
             #expect(try await platform.database.transaction(.platform) { try await $0.first("SELECT COUNT(*) AS n FROM stripe_events")!.int("n") } == recorded)
             #expect(try await billing().status == .cancelled)
 

@@ -262,7 +262,7 @@ public struct BillingHandler: BillingServiceHandler {
         do {
             event = try StripeEvent.decode(request.payload)
         } catch {
-            throw ServiceError.invalidArgument(field: "payload", "is not a Stripe event: \(error)")
+            throw ServiceError.invalidArgument(field: "payload", "is not a Stripe event: \(StripeEvent.explain(error))")
         }
         return try await StripeEventLedger(database: database, settings: settings).apply(event, context: context)
     }

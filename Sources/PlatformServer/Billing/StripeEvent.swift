@@ -45,6 +45,19 @@ struct StripeEvent: Decodable, Sendable {
         return try decoder.decode(StripeEvent.self, from: payload)
     }
 
+    /// Why `decode` refused a payload, in words: a `DecodingError` prints as its coding keys.
+    static func explain(_ error: any Error) -> String {
+        func path(_ keys: [any CodingKey]) -> String {
+            keys.isEmpty ? "the event" : keys.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
+        }
+        switch error as? DecodingError {
+        case .keyNotFound(let key, let context)?: return "\(path(context.codingPath + [key])) is missing"
+        case .typeMismatch(_, let context)?, .valueNotFound(_, let context)?: return "\(path(context.codingPath)) has the wrong type"
+        case .dataCorrupted(let context)?: return context.codingPath.isEmpty ? "it is not JSON" : "\(path(context.codingPath)) is malformed"
+        default: return "it could not be read"
+        }
+    }
+
     var time: Date { Date(timeIntervalSince1970: TimeInterval(created)) }
 
     var subscriptionID: String? {
