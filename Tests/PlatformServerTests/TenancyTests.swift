@@ -97,15 +97,24 @@ struct TenancyTests {
                 try await platform.tenants(platform.ownerToken).createTenant(.with { $0.tenantID = "nameless"; $0.tenant = .init() })
             }
             #expect(noName?.fields == ["tenant.display_name"])
-            // A trial end belongs to a trial: a tenant created active or suspended has none.
-            let endlessTrial = await failure {
-                try await platform.tenants(platform.ownerToken).createTenant(.with {
-                    $0.tenantID = "halfway"
-                    $0.tenant = .with { $0.displayName = "Halfway Co"; $0.status = .suspended; $0.trialEndTime = .init(seconds: 1_900_000_000) }
-                })
+            // A new tenant starts trialing or active, and a trial end belongs to a trial that is
+            // still to come; billing moves a tenant on from there.
+            for (status, trialEnd, field) in [
+                (TenantStatus.suspended, nil, "tenant.status"), (.cancelled, nil, "tenant.status"), (.pastDue, nil, "tenant.status"),
+                (.active, Int64(4_000_000_000), "tenant.trial_end_time"), (.trialing, Int64(1_000_000_000), "tenant.trial_end_time"),
+            ] as [(TenantStatus, Int64?, String)] {
+                let refused = await failure {
+                    try await platform.tenants(platform.ownerToken).createTenant(.with {
+                        $0.tenantID = "halfway"
+                        $0.tenant = .with {
+                            $0.displayName = "Halfway Co"; $0.status = status
+                            if let trialEnd { $0.trialEndTime = .init(seconds: trialEnd) }
+                        }
+                    })
+                }
+                #expect(refused?.code == .invalidArgument, "\(status)")
+                #expect(refused?.fields == [field], "\(status)")
             }
-            #expect(endlessTrial?.code == .invalidArgument)
-            #expect(endlessTrial?.fields == ["tenant.trial_end_time"])
             // A name no tenant could have is bad input, not a missing tenant; and a long value
             // echoed in an answer is cut short, so the answer still fits in its headers.
             for malformed in ["tenants/ACME", "tenants/acme ", "tenants/-acme", "tenants/" + String(repeating: "a", count: 64), "tenants/acme\u{0}"] {

@@ -53,8 +53,18 @@ public struct TenantHandler: TenantServiceHandler {
         tenant.slug = request.tenantID
         if tenant.planTier == .unspecified { tenant.planTier = .starter }
         if tenant.status == .unspecified { tenant.status = .trialing }
-        guard tenant.status == .trialing || !tenant.hasTrialEndTime else {
-            throw ServiceError.invalidArgument(field: "tenant.trial_end_time", "only a trialing tenant has a trial end; leave it unset for a tenant created \(tenant.status.storedName)")
+        // Billing moves a tenant on from here (past due, suspended, cancelled), with the dates
+        // that go with each; a tenant born there would lack them.
+        guard [.trialing, .active].contains(tenant.status) else {
+            throw ServiceError.invalidArgument(field: "tenant.status", "a new tenant is trialing or active; billing changes it later (spctl billing set-status)")
+        }
+        if tenant.hasTrialEndTime {
+            guard tenant.status == .trialing else {
+                throw ServiceError.invalidArgument(field: "tenant.trial_end_time", "only a trialing tenant has a trial end; leave it unset for an active one")
+            }
+            guard tenant.trialEndTime.date > Date() else {
+                throw ServiceError.invalidArgument(field: "tenant.trial_end_time", "must be in the future")
+            }
         }
         if tenant.status == .trialing, !tenant.hasTrialEndTime {
             tenant.trialEndTime = Google_Protobuf_Timestamp(date: Date().addingTimeInterval(Double(PlanOffers.trialDays) * 86_400))
