@@ -241,6 +241,19 @@ struct InboundTests {
                 try await logs.listCalls(.with { $0.parent = "tenants/acme"; $0.pageSize = 2; $0.pageToken = first.nextPageToken }, metadata: owner)
             }
             #expect(otherListing?.fields == ["page_token"])
+
+            // Filters that could only ever match nothing are refused, as the other listings do.
+            let elsewhere = await failure {
+                try await logs.listMessages(.with { $0.parent = "tenants/acme"; $0.customer = "tenants/bravo/customers/c1" }, metadata: owner)
+            }
+            #expect(elsewhere?.code == .invalidArgument)
+            #expect(elsewhere?.fields == ["customer"])
+            let backwards = await failure {
+                try await logs.listCalls(.with {
+                    $0.parent = "tenants/acme"; $0.startTime = .init(seconds: 2_000_000_000); $0.endTime = .init(seconds: 1_000_000_000)
+                }, metadata: owner)
+            }
+            #expect(backwards?.fields == ["end_time"])
         }
     }
 

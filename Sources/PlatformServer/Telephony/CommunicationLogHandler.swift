@@ -12,8 +12,8 @@ public struct CommunicationLogHandler: CommunicationLogServiceHandler {
     public func listMessages(_ request: ListMessagesRequest, context: RequestContext) async throws -> ListMessagesResponse {
         let tenantID = try context.requireTenant()
         let paging = try PageRequest(request)
-        let conditions = Self.conditions(
-            direction: request.direction, phoneNumber: request.phoneNumber, customer: request.customer,
+        let conditions = try Self.conditions(
+            tenantID: tenantID, direction: request.direction, phoneNumber: request.phoneNumber, customer: request.customer,
             timeColumn: "create_time", start: request.hasStartTime ? request.startTime : nil, end: request.hasEndTime ? request.endTime : nil)
         let messages = try await database.transaction(.tenant(tenantID)) { tx in
             try await ListOrder(column: "create_time", direction: .newestFirst, idColumn: "message_id")
@@ -36,8 +36,8 @@ public struct CommunicationLogHandler: CommunicationLogServiceHandler {
     public func listCalls(_ request: ListCallsRequest, context: RequestContext) async throws -> ListCallsResponse {
         let tenantID = try context.requireTenant()
         let paging = try PageRequest(request)
-        var conditions = Self.conditions(
-            direction: request.direction, phoneNumber: request.phoneNumber, customer: request.customer,
+        var conditions = try Self.conditions(
+            tenantID: tenantID, direction: request.direction, phoneNumber: request.phoneNumber, customer: request.customer,
             timeColumn: "start_time", start: request.hasStartTime ? request.startTime : nil, end: request.hasEndTime ? request.endTime : nil)
         if request.status != .unspecified { conditions.append("status = \(request.status.storedName)") }
         let filters = conditions
@@ -60,18 +60,26 @@ public struct CommunicationLogHandler: CommunicationLogServiceHandler {
     }
 
     /// The filters both logs share: direction, a number on either end, a customer, a time range.
+    /// As the other listings do, a customer of another tenant and a range that ends before it
+    /// starts are refused, not answered with an empty page.
     private static func conditions(
+        tenantID: String,
         direction: CommunicationDirection,
         phoneNumber: String,
         customer: String,
         timeColumn: String,
         start: Google_Protobuf_Timestamp?,
         end: Google_Protobuf_Timestamp?
-    ) -> [SQLStatement] {
+    ) throws -> [SQLStatement] {
+        if let start, let end, end.date <= start.date {
+            throw ServiceError.invalidArgument(field: "end_time", "must be after start_time")
+        }
         var conditions: [SQLStatement] = []
         if direction != .unspecified { conditions.append("direction = \(direction.storedName)") }
         if !phoneNumber.isEmpty { conditions.append("(from_number = \(phoneNumber) OR to_number = \(phoneNumber))") }
-        if let customer = ResourceName.id(of: customer, after: "customers") { conditions.append("customer_id = \(customer)") }
+        if let customerID = try CustomerRecords.collection.filterID(customer, field: "customer", tenantID: tenantID) {
+            conditions.append("customer_id = \(customerID)")
+        }
         if let start { conditions.append("\(raw: timeColumn) >= \(start.date)") }
         if let end { conditions.append("\(raw: timeColumn) < \(end.date)") }
         return conditions
