@@ -178,7 +178,7 @@ struct PlatformServerCommand: AsyncParsableCommand {
         // spctl contexts alone.
         let address = try ListenAddress(listen, option: "--listen")
         let bridgeAddress = try twilioListen.map { try ListenAddress($0, option: "--twilio-listen") }
-        for address in [address] + (bridgeAddress.map { [$0] } ?? []) { try await address.checkAvailable() }
+        for candidate in [address, bridgeAddress].compactMap({ $0 }) { try await candidate.checkAvailable() }
         let store = databaseURL ?? ProcessInfo.processInfo.environment["DATABASE_URL"]
         let configuration = PlatformConfiguration(
             home: home,
@@ -197,7 +197,7 @@ struct PlatformServerCommand: AsyncParsableCommand {
         var services: [any Service] = [server]
         if let bridgeAddress {
             services += try await bridge(at: bridgeAddress, for: server, configuration)
-            logger.info("serving Twilio webhooks in-process", metadata: ["address": "\(twilioListen ?? "")"])
+            logger.info("serving Twilio webhooks in-process", metadata: ["address": "\(bridgeAddress.host):\(bridgeAddress.port)"])
         }
         let group = ServiceGroup(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         try await group.run()

@@ -14,8 +14,6 @@ struct ResourceCollection: Sendable {
     /// field (`customer_id`).
     let noun: String
 
-    private static let idPattern = FieldPattern("[a-z0-9][a-z0-9-]{0,62}")
-
     /// The id a create gets when the request leaves it to the server.
     static func newID() -> String { Tokens.id(bytes: 10) }
 
@@ -26,7 +24,7 @@ struct ResourceCollection: Sendable {
     func id(in name: String, tenantID: String) -> String? {
         let parts = name.split(separator: "/", omittingEmptySubsequences: false)
         guard parts.count == 4, parts[0] == "tenants", parts[1] == tenantID, parts[2] == segment,
-              Self.idPattern.matches(String(parts[3]))
+              ResourceName.isID(parts[3])
         else { return nil }
         return String(parts[3])
     }

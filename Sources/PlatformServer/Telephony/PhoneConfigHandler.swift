@@ -195,13 +195,11 @@ public struct PhoneConfigHandler: PhoneConfigServiceHandler {
         return config
     }
 
-    private static let idPattern = FieldPattern("[a-z0-9][a-z0-9-]{0,62}")
-
     /// The id in `tenants/{tenant}/phoneConfigs/{id}`, which must be under the call's tenant.
     static func configID(in name: String, tenantID: String, field: String) throws -> String {
         let parts = name.split(separator: "/", omittingEmptySubsequences: false)
         guard parts.count == 4, parts[0] == "tenants", parts[1] == tenantID, parts[2] == "phoneConfigs",
-              idPattern.matches(String(parts[3]))
+              ResourceName.isID(parts[3])
         else {
             throw ServiceError.invalidArgument(field: field, "must be tenants/{tenant}/phoneConfigs/{phone_config}")
         }

@@ -5,13 +5,14 @@ public enum ResourceName {
     /// input, not a tenant that happens to be missing.
     public static func tenantID(of name: String) -> String? {
         let parts = name.split(separator: "/", omittingEmptySubsequences: false)
-        guard parts.count >= 2, parts[0] == "tenants", parts[1] == allTenants || isTenantID(parts[1]) else { return nil }
+        guard parts.count >= 2, parts[0] == "tenants", parts[1] == allTenants || isID(parts[1]) else { return nil }
         return String(parts[1])
     }
 
-    /// Whether `id` is a tenant id as CreateTenant takes them: 1 to 63 lowercase letters, digits
-    /// and dashes, not starting with a dash.
-    static func isTenantID(_ id: Substring) -> Bool {
+    /// Whether `id` is an id as the platform gives and takes them, a tenant's or any resource's
+    /// under it: 1 to 63 lowercase letters, digits and dashes, not starting with a dash
+    /// (`[a-z0-9][a-z0-9-]{0,62}`, checked byte by byte, as it is on every call's name).
+    public static func isID(_ id: Substring) -> Bool {
         let bytes = id.utf8
         guard (1...63).contains(bytes.count), bytes.first != UInt8(ascii: "-") else { return false }
         return bytes.allSatisfy { (UInt8(ascii: "a")...UInt8(ascii: "z")).contains($0) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) || $0 == UInt8(ascii: "-") }
