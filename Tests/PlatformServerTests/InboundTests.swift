@@ -982,6 +982,57 @@ struct InboundTests {
         }
     }
 
+    @Test("what Twilio could never send is refused naming the field, and changes nothing", arguments: TestBackend.available)
+    func outOfRangeBridgeInputs(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            let inbound = try await Self.setUp(platform, acmeMode: .aiVoice)
+            let logs = CommunicationLogService.Client(wrapping: platform.client)
+            let owner = platform.metadata(platform.ownerToken)
+            let call = Self.sid("CA", 7)
+            _ = try await inbound.call(call, to: Self.acmeNumber)
+
+            let negativeDuration = await failure {
+                try await inbound.client.recordCallStatus(.with {
+                    $0.callSid = call; $0.status = .completed; $0.duration = .init(seconds: -42)
+                }, metadata: inbound.metadata)
+            }
+            #expect(negativeDuration?.code == .invalidArgument)
+            #expect(negativeDuration?.fields == ["duration"])
+            let logged = try #require(try await logs.listCalls(.with { $0.parent = "tenants/acme" }, metadata: owner).calls.first)
+            #expect(logged.status != .completed && !logged.hasDuration, "a refused status callback moved the call")
+
+            for confidence in [Float(1.5), -0.1, .nan] {
+                let refused = await failure {
+                    try await inbound.client.handleAiVoiceTurn(.with {
+                        $0.callSid = call; $0.to = Self.acmeNumber; $0.speechResult = "A wash on Friday"; $0.confidence = confidence; $0.attempt = 1
+                    }, metadata: inbound.metadata)
+                }
+                #expect(refused?.fields == ["confidence"], "\(confidence)")
+            }
+            let negativeAttempt = await failure { try await inbound.digits("1", sid: call, to: Self.acmeNumber, attempt: -1) }
+            #expect(negativeAttempt?.fields == ["attempt"])
+
+            let text = Self.sid("MM", 8)
+            for (urls, field) in [
+                ((0...10).map { "https://api.twilio.com/media/ME\($0)" }, "media_urls"),
+                (["http://api.twilio.com/media/ME0"], "media_urls[0]"),
+            ] {
+                let refused = await failure {
+                    try await inbound.client.handleInboundMessage(.with {
+                        $0.messageSid = text; $0.to = Self.acmeNumber; $0.from = "+15550001111"; $0.mediaUrls = urls
+                    }, metadata: inbound.metadata)
+                }
+                #expect(refused?.fields == [field])
+            }
+            #expect(try await logs.listMessages(.with { $0.parent = "tenants/acme" }, metadata: owner).messages.isEmpty)
+            let tenMedia = try await inbound.client.handleInboundMessage(.with {
+                $0.messageSid = text; $0.to = Self.acmeNumber; $0.from = "+15550001111"
+                $0.mediaUrls = (0..<10).map { "https://api.twilio.com/media/ME\($0)" }
+            }, metadata: inbound.metadata)
+            #expect(tenMedia.message.mediaUrls.count == 10)
+        }
+    }
+
     @Test("a starter plan's IVR number answers in simple mode")
     func planDowngrade() async throws {
         try await TestPlatform.with(.sqlite) { platform in

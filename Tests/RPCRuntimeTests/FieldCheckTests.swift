@@ -1,5 +1,6 @@
 import Foundation
 import RPCRuntime
+import SwiftProtobuf
 import ServiceProAPI
 import Testing
 
@@ -32,6 +33,45 @@ struct FieldCheckTests {
         for trailing in ["\n", "\r\n", "\u{2028}"] {
             #expect(!pattern.matches("tenants/acme" + trailing), "a line break after the value")
         }
+    }
+
+    @Test("numbers and durations in range pass; out of range, or NaN, say the range and the value")
+    func ranges() {
+        func violations(_ check: (inout [FieldViolation]) -> Void) -> [String] {
+            var found: [FieldViolation] = []
+            check(&found)
+            return found.map(\.description)
+        }
+        #expect(violations { FieldCheck.range(Int32(0), minimum: 0, maximum: nil, "attempt", &$0) }.isEmpty)
+        #expect(violations { FieldCheck.range(Int32(-1), minimum: 0, maximum: nil, "attempt", &$0) } == ["must be at least 0 (got -1)"])
+        #expect(violations { FieldCheck.range(Int64.max, minimum: nil, maximum: 100, "count", &$0) } == ["must be at most 100 (got 9223372036854775807)"])
+        #expect(violations { FieldCheck.range(Float(1), minimum: 0, maximum: 1, "confidence", &$0) }.isEmpty)
+        #expect(violations { FieldCheck.range(Float(1.5), minimum: 0, maximum: 1, "confidence", &$0) } == ["must be from 0 to 1 (got 1.5)"])
+        #expect(violations { FieldCheck.range(Float.nan, minimum: 0, maximum: 1, "confidence", &$0) } == ["must be from 0 to 1 (got nan)"])
+        #expect(violations { FieldCheck.range(Double.nan, minimum: nil, maximum: nil, "x", &$0) } == ["must be a number (got nan)"])
+        #expect(violations { FieldCheck.range(0.25, minimum: 0.5, maximum: nil, "x", &$0) } == ["must be at least 0.5 (got 0.25)"])
+        #expect(violations { FieldCheck.range(Google_Protobuf_Duration(seconds: -5), minimum: 0, maximum: nil, "duration", &$0) }
+            == ["must be at least 0s (got -5s)"])
+        #expect(violations { FieldCheck.range(Google_Protobuf_Duration(seconds: 0, nanos: -1), minimum: 0, maximum: nil, "duration", &$0) }
+            == ["must be at least 0s (got -1e-09s)"])
+        #expect(violations { FieldCheck.range(Google_Protobuf_Duration(seconds: 0), minimum: 0, maximum: nil, "duration", &$0) }.isEmpty)
+        #expect(violations { FieldCheck.maxItems(10, 10, "media_urls", &$0) }.isEmpty)
+        #expect(violations { FieldCheck.maxItems(11, 10, "media_urls", &$0) } == ["must have at most 10 items (got 11)"])
+    }
+
+    @Test("generated validators apply the range and item rules where the proto declares them")
+    func generatedRanges() {
+        let turn = HandleAiVoiceTurnRequest.with { $0.callSid = "CA" + String(repeating: "0", count: 32); $0.confidence = 2; $0.attempt = -1 }
+        #expect(turn.fieldViolations.map(\.field) == ["confidence", "attempt"])
+        let status = RecordCallStatusRequest.with {
+            $0.callSid = "CA" + String(repeating: "0", count: 32); $0.recordingDuration = .init(seconds: -1)
+        }
+        #expect(status.fieldViolations.map(\.field) == ["recording_duration"])
+        let invoice = CreateInvoiceRequest.with {
+            $0.parent = "tenants/acme"
+            $0.invoice = .with { $0.taxCents = -1; $0.lines = [.with { $0.label = "Wash"; $0.quantity = 0; $0.unitPriceCents = -1 }] }
+        }
+        #expect(Set(invoice.fieldViolations.map(\.field)) == ["invoice.tax_cents", "invoice.lines[0].quantity", "invoice.lines[0].unit_price_cents"])
     }
 
     @Test("generated validators check nested fields with their paths")
@@ -69,13 +109,14 @@ struct FieldCheckTests {
 
         let validDurations: [(Int64, Int32)] = [(0, 0), (315_576_000_000, 999_999_999), (-5, -500), (0, -1), (7, 0)]
         for (seconds, nanos) in validDurations {
-            let request = RecordCallStatusRequest.with { $0.duration = .with { $0.seconds = seconds; $0.nanos = nanos } }
-            #expect(!request.fieldViolations.map(\.field).contains("duration"), "\(seconds)s \(nanos)ns")
+            // A field with no range rule of its own.
+            let request = CreateLoginLinkRequest.with { $0.ttl = .with { $0.seconds = seconds; $0.nanos = nanos } }
+            #expect(!request.fieldViolations.map(\.field).contains("ttl"), "\(seconds)s \(nanos)ns")
         }
         let invalidDurations: [(Int64, Int32)] = [(315_576_000_001, 0), (.min, 0), (1, -1), (-1, 1), (0, 1_000_000_000)]
         for (seconds, nanos) in invalidDurations {
-            let request = RecordCallStatusRequest.with { $0.duration = .with { $0.seconds = seconds; $0.nanos = nanos } }
-            #expect(request.fieldViolations.map(\.field).contains("duration"), "\(seconds)s \(nanos)ns")
+            let request = CreateLoginLinkRequest.with { $0.ttl = .with { $0.seconds = seconds; $0.nanos = nanos } }
+            #expect(request.fieldViolations.map(\.field).contains("ttl"), "\(seconds)s \(nanos)ns")
         }
     }
 

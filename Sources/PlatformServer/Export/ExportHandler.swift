@@ -70,9 +70,6 @@ public struct ExportHandler: ExportServiceHandler {
     /// Streams the archive from `offset` in the store's 1 MiB chunks, each carrying the total size
     /// and the archive's SHA-256 so a client can show progress and check what it saved.
     public func downloadExport(_ request: DownloadExportRequest, context: RequestContext, responses: RPCWriter<ExportChunk>) async throws {
-        guard request.offset >= 0 else {
-            throw ServiceError.invalidArgument(field: "offset", "must be 0 or more: the number of bytes already saved")
-        }
         let job = try await job(named: request.name, context: context)
         switch job.message().state {
         case .succeeded: break

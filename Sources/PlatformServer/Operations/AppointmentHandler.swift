@@ -112,8 +112,7 @@ public struct AppointmentHandler: AppointmentServiceHandler {
     }
 
     /// `appointment` with its one-line strings trimmed, checked again against the field rules
-    /// (which the runtime applied to the untrimmed request), and with a duration that is not
-    /// negative.
+    /// (which the runtime applied to the untrimmed request).
     static func normalized(_ appointment: Appointment) throws -> Appointment {
         var appointment = appointment
         appointment.customer = FieldCheck.trimmed(appointment.customer)
@@ -122,9 +121,6 @@ public struct AppointmentHandler: AppointmentServiceHandler {
         appointment.externalID = FieldCheck.trimmed(appointment.externalID)
         var violations: [FieldViolation] = []
         appointment.validate(path: "appointment.", into: &violations)
-        if appointment.hasDuration, appointment.duration.seconds < 0 || appointment.duration.nanos < 0 {
-            violations.append(FieldViolation(field: "appointment.duration", description: "must not be negative"))
-        }
         guard violations.isEmpty else { throw ServiceError.invalidArgument(violations) }
         return appointment
     }

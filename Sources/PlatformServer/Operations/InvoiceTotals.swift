@@ -3,10 +3,11 @@ import ServiceProAPI
 
 /// The amounts the server computes for an invoice, in the currency's minor unit: each line's
 /// quantity times unit price, their sum, and the sum plus tax. Integers, so totals add up exactly;
-/// amounts too large for 64 bits are refused rather than wrapped.
+/// amounts too large for 64 bits are refused rather than wrapped. Quantities of at least 1 and
+/// amounts that are not negative are the field rules' to check, before the handler runs.
 enum InvoiceTotals {
     /// Fills in the line amounts, subtotal and total of `invoice`, or INVALID_ARGUMENT naming
-    /// every line field out of range, e.g. `invoice.lines[0].quantity`.
+    /// the field that makes an amount too large, e.g. `invoice.lines[0].unit_price_cents`.
     static func compute(_ invoice: inout Invoice) throws {
         var violations: [FieldViolation] = []
         var subtotal: Int64 = 0
@@ -14,16 +15,6 @@ enum InvoiceTotals {
         for index in invoice.lines.indices {
             let line = invoice.lines[index]
             let path = "invoice.lines[\(index)]."
-            var valid = true
-            if line.quantity < 1 {
-                violations.append(FieldViolation(field: path + "quantity", description: "must be at least 1"))
-                valid = false
-            }
-            if line.unitPriceCents < 0 {
-                violations.append(FieldViolation(field: path + "unit_price_cents", description: "must not be negative"))
-                valid = false
-            }
-            guard valid else { continue }
             let (amount, amountOverflows) = Int64(line.quantity).multipliedReportingOverflow(by: line.unitPriceCents)
             guard !amountOverflows else {
                 violations.append(FieldViolation(field: path + "unit_price_cents", description: "makes the line's amount too large"))
@@ -36,9 +27,6 @@ enum InvoiceTotals {
         }
         if subtotalOverflows {
             violations.append(FieldViolation(field: "invoice.lines", description: "add up to more than an invoice can hold"))
-        }
-        if invoice.taxCents < 0 {
-            violations.append(FieldViolation(field: "invoice.tax_cents", description: "must not be negative"))
         }
         let (total, totalOverflows) = subtotal.addingReportingOverflow(invoice.taxCents)
         if totalOverflows, violations.isEmpty {

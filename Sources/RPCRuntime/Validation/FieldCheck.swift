@@ -66,6 +66,55 @@ public enum FieldCheck {
         }
     }
 
+    /// The `max_items` rule.
+    public static func maxItems(_ count: Int, _ limit: Int, _ field: String, _ violations: inout [FieldViolation]) {
+        if count > limit {
+            violations.append(FieldViolation(field: field, description: "must have at most \(limit) items (got \(count))"))
+        }
+    }
+
+    /// The `minimum` and `maximum` rules. Integers are compared as `Double`, exact up to 2^53,
+    /// far beyond any bound the API declares.
+    public static func range(_ value: some BinaryInteger, minimum: Double?, maximum: Double?, _ field: String, _ violations: inout [FieldViolation]) {
+        checkRange(Double(value), shown: "\(value)", minimum, maximum, unit: "", field, &violations)
+    }
+
+    public static func range(_ value: Float, minimum: Double?, maximum: Double?, _ field: String, _ violations: inout [FieldViolation]) {
+        checkRange(Double(value), shown: "\(value)", minimum, maximum, unit: "", field, &violations)
+    }
+
+    public static func range(_ value: Double, minimum: Double?, maximum: Double?, _ field: String, _ violations: inout [FieldViolation]) {
+        checkRange(value, shown: "\(value)", minimum, maximum, unit: "", field, &violations)
+    }
+
+    /// A Duration's bounds are in seconds, and so is what the violation says ("-5s").
+    public static func range(_ value: Google_Protobuf_Duration, minimum: Double?, maximum: Double?, _ field: String, _ violations: inout [FieldViolation]) {
+        let seconds = Double(value.seconds) + Double(value.nanos) / 1_000_000_000
+        let shown = value.nanos == 0 ? "\(value.seconds)" : "\(seconds)"
+        checkRange(seconds, shown: shown, minimum, maximum, unit: "s", field, &violations)
+    }
+
+    private static func checkRange(
+        _ value: Double, shown: String, _ minimum: Double?, _ maximum: Double?, unit: String, _ field: String,
+        _ violations: inout [FieldViolation]
+    ) {
+        // Written so that NaN, which compares false with everything, is out of every range.
+        guard !(value >= (minimum ?? -.infinity) && value <= (maximum ?? .infinity)) else { return }
+        let limits: String
+        switch (minimum, maximum) {
+        case let (minimum?, maximum?): limits = "must be from \(bound(minimum))\(unit) to \(bound(maximum))\(unit)"
+        case let (minimum?, nil): limits = "must be at least \(bound(minimum))\(unit)"
+        case let (nil, maximum?): limits = "must be at most \(bound(maximum))\(unit)"
+        case (nil, nil): limits = "must be a number"
+        }
+        violations.append(FieldViolation(field: field, description: "\(limits) (got \(shown)\(unit))"))
+    }
+
+    /// A bound as the proto wrote it: `0`, not `0.0`.
+    private static func bound(_ value: Double) -> String {
+        value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : "\(value)"
+    }
+
     public static func definedEnum<E: SwiftProtobuf.Enum & CaseIterable>(_ value: E, _ field: String, _ violations: inout [FieldViolation]) {
         if !E.allCases.contains(value) {
             violations.append(FieldViolation(field: field, description: "has no value \(value.rawValue)"))

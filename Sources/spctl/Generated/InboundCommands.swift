@@ -164,7 +164,7 @@ struct InboundCommands: AsyncParsableCommand {
         @Option(name: .customLong("to"), help: "As Twilio sent it; used to resolve the tenant.")
         var to: String?
 
-        @Option(name: .customLong("dial-call-status"), help: "Twilio's DialCallStatus: \"completed\" or \"answered\" when the person rung picked up; \"busy\", \"no-answer\", \"failed\" or \"canceled\" when not.")
+        @Option(name: .customLong("dial-call-status"), help: "Twilio's DialCallStatus: \"completed\" or \"answered\" when the person rung picked up; \"busy\", \"no-answer\", \"failed\" or \"canceled\" when not. Any other value counts as not picked up, so a status Twilio adds later still moves the call on.")
         var dialCallStatus: String?
 
         @Option(name: .customLong("attempt"), help: "From the Dial's VoiceCallback: which way of reaching someone was just tried, 1 for the first.")
@@ -246,7 +246,7 @@ struct InboundCommands: AsyncParsableCommand {
         @Option(name: .customLong("body"), help: "")
         var body: String?
 
-        @Option(name: .customLong("media-urls"), help: "MediaUrl0..N of an MMS. (repeatable)")
+        @Option(name: .customLong("media-urls"), help: "MediaUrl0..N of an MMS; Twilio sends at most 10. (repeatable)")
         var mediaUrls: [String] = []
 
         @Option(name: .customLong("receive-time"), help: "When the bridge received the webhook. Replays from the bridge's spool keep the original time, so the log stays in the order the texts arrived. (RFC 3339 time)")

@@ -64,6 +64,18 @@ struct ValidatorEmitter {
         if rules.definedEnum, field.type != .enum {
             throw GeneratorError("\(name): the defined_enum rule applies to enum fields only")
         }
+        for (rule, isSet, bound) in [("minimum", rules.hasMinimum, rules.minimum), ("maximum", rules.hasMaximum, rules.maximum)] where isSet {
+            guard !field.isMap, isNumber(field) || isDuration(field) else {
+                throw GeneratorError("\(name): the \(rule) rule applies to numbers and durations only")
+            }
+            guard bound.isFinite else { throw GeneratorError("\(name): the \(rule) rule needs a finite number") }
+        }
+        if rules.hasMinimum, rules.hasMaximum, rules.minimum > rules.maximum {
+            throw GeneratorError("\(name): the minimum \(rules.minimum) is above the maximum \(rules.maximum)")
+        }
+        if rules.maxItems > 0, !field.isRepeated || field.isMap {
+            throw GeneratorError("\(name): the max_items rule applies to repeated fields only")
+        }
         if !rules.pattern.isEmpty {
             do {
                 // As `FieldPattern` compiles it at run time.
@@ -72,6 +84,19 @@ struct ValidatorEmitter {
                 throw GeneratorError("\(name): pattern \"\(rules.pattern)\" is not a valid regular expression: \(error)")
             }
         }
+    }
+
+    private static func isNumber(_ field: FieldDescriptor) -> Bool {
+        switch field.type {
+        case .int32, .int64, .uint32, .uint64, .sint32, .sint64, .fixed32, .fixed64, .sfixed32, .sfixed64, .float, .double:
+            return true
+        default:
+            return false
+        }
+    }
+
+    private static func isDuration(_ field: FieldDescriptor) -> Bool {
+        field.type == .message && field.messageType.fullName == "google.protobuf.Duration"
     }
 
     private static func emitFunction(_ signature: String, body: SwiftSource, into out: inout SwiftSource) {
@@ -159,6 +184,17 @@ struct ValidatorEmitter {
         if let rules, rules.required {
             out.line("FieldCheck.required(\(isSetExpression(field, property: property, has: names.has)), \(path), &violations)")
         }
+        if let rules, rules.maxItems > 0 {
+            out.line("FieldCheck.maxItems(\(property).count, \(rules.maxItems), \(path), &violations)")
+        }
+        let rangeCheck = rules.flatMap(Self.rangeCheck)
+        if let rangeCheck, Self.isNumber(field) {
+            if !field.isRepeated, field.realContainingOneof == nil, !field.hasPresence {
+                out.line(rangeCheck(property, path))
+            } else {
+                forEachValue(of: field, property: property, has: names.has, into: &out) { value, path in [rangeCheck(value, path)] }
+            }
+        }
         if field.type == .string {
             var checks = ["FieldCheck.storable(VALUE, FIELD, &violations)"]
             let rules = rules ?? Servicepro_Options_V1_FieldRules()
@@ -194,13 +230,26 @@ struct ValidatorEmitter {
         guard field.type == .message, !field.isMap else { return }
         if let check = Self.wellKnownChecks[field.messageType.fullName] {
             forEachValue(of: field, property: property, has: names.has, into: &out) { value, path in
-                "\(check)(\(value), \(path), &violations)"
+                ["\(check)(\(value), \(path), &violations)"] + (rangeCheck.map { [$0(value, path)] } ?? [])
             }
         } else if validatable.contains(field.messageType.fullName) {
             forEachValue(of: field, property: property, has: names.has, pathSuffix: ".", into: &out) { value, path in
-                "\(value).validate(path: \(path), into: &violations)"
+                ["\(value).validate(path: \(path), into: &violations)"]
             }
         }
+    }
+
+    /// The `minimum`/`maximum` check of a value at a path, when the rules set a bound.
+    private static func rangeCheck(_ rules: Servicepro_Options_V1_FieldRules) -> ((_ value: String, _ path: String) -> String)? {
+        guard rules.hasMinimum || rules.hasMaximum else { return nil }
+        let minimum = rules.hasMinimum ? literal(rules.minimum) : "nil"
+        let maximum = rules.hasMaximum ? literal(rules.maximum) : "nil"
+        return { value, path in "FieldCheck.range(\(value), minimum: \(minimum), maximum: \(maximum), \(path), &violations)" }
+    }
+
+    /// A bound as a Swift literal: `0` and `1` as written in the proto, `0.5` as it is.
+    private static func literal(_ bound: Double) -> String {
+        bound == bound.rounded() && abs(bound) < 1e15 ? String(Int64(bound)) : "\(bound)"
     }
 
     /// Well-known types have ranges of their own (a Timestamp's year is 1 to 9999), checked
@@ -211,16 +260,16 @@ struct ValidatorEmitter {
         "google.protobuf.Duration": "FieldCheck.duration",
     ]
 
-    /// The line `statement(value, path)` for each value a message field holds: every element of a
+    /// The lines `statements(value, path)` for each value a message field holds: every element of a
     /// repeated field (path `lines[2]`), the oneof case when it is the one set, the value when
     /// present. The path ends in `pathSuffix`.
     private func forEachValue(
         of field: FieldDescriptor, property: String, has: String, pathSuffix: String = "", into out: inout SwiftSource,
-        _ statement: (_ value: String, _ path: String) -> String
+        _ statements: (_ value: String, _ path: String) -> [String]
     ) {
         if field.isRepeated {
             out.block("for (index, element) in \(property).enumerated()") { out in
-                out.line(statement("element", "path + \(Naming.literal(field.name)) + \"[\\(index)]\(pathSuffix)\""))
+                for statement in statements("element", "path + \(Naming.literal(field.name)) + \"[\\(index)]\(pathSuffix)\"") { out.line(statement) }
             }
             return
         }
@@ -228,11 +277,11 @@ struct ValidatorEmitter {
         if let oneof = field.realContainingOneof {
             let names = namer.messagePropertyNames(field: field, prefixed: "", includeHasAndClear: false)
             out.block("if case .\(names.name)(let value)? = self.\(namer.messagePropertyName(oneof: oneof).name)") { out in
-                out.line(statement("value", path))
+                for statement in statements("value", path) { out.line(statement) }
             }
         } else {
             out.block("if self.\(has)") { out in
-                out.line(statement(property, path))
+                for statement in statements(property, path) { out.line(statement) }
             }
         }
     }

@@ -82,6 +82,10 @@ import Testing
         ("label", .string, .with { $0.definedEnum = true }, "synthetic.v1.Request.label: the defined_enum rule applies to enum fields only"),
         ("stamp", .string, .with { $0.outputOnly = true; $0.required = true }, "synthetic.v1.Request.stamp: an output_only field cannot be required"),
         ("blob", .bytes, .with { $0.outputOnly = true }, "synthetic.v1.Request.blob: the output_only rule is not supported on oneof members, maps or bytes"),
+        ("name", .string, .with { $0.minimum = 0 }, "synthetic.v1.Request.name: the minimum rule applies to numbers and durations only"),
+        ("count", .int32, .with { $0.maxItems = 3 }, "synthetic.v1.Request.count: the max_items rule applies to repeated fields only"),
+        ("count", .int32, .with { $0.minimum = 2; $0.maximum = 1 }, "synthetic.v1.Request.count: the minimum 2.0 is above the maximum 1.0"),
+        ("ratio", .double, .with { $0.maximum = .infinity }, "synthetic.v1.Request.ratio: the maximum rule needs a finite number"),
     ])
     func ruleOnTheWrongKindOfFieldIsRejected(name: String, type: Google_Protobuf_FieldDescriptorProto.TypeEnum, rules: Servicepro_Options_V1_FieldRules, message: String) throws {
         var field = Synthetic.field(name, number: 1, type: type)

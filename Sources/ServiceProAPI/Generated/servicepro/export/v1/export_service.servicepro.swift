@@ -59,6 +59,7 @@ extension DownloadExportRequest: ValidatableMessage {
         FieldCheck.required(!self.name.isEmpty, path + "name", &violations)
         FieldCheck.storable(self.name, path + "name", &violations)
         FieldCheck.pattern(self.name, DownloadExportRequest_namePattern, path + "name", &violations)
+        FieldCheck.range(self.offset, minimum: 0, maximum: nil, path + "offset", &violations)
     }
 
     public mutating func normalize() {}

@@ -16,6 +16,7 @@ extension Appointment: ValidatableMessage {
         }
         if self.hasDuration {
             FieldCheck.duration(self.duration, path + "duration", &violations)
+            FieldCheck.range(self.duration, minimum: 0, maximum: nil, path + "duration", &violations)
         }
         FieldCheck.definedEnum(self.status, path + "status", &violations)
         FieldCheck.storable(self.address, path + "address", &violations)

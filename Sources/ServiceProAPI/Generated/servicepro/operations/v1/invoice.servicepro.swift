@@ -20,6 +20,7 @@ extension Invoice: ValidatableMessage {
         }
         FieldCheck.storable(self.currencyCode, path + "currency_code", &violations)
         FieldCheck.pattern(self.currencyCode, Invoice_currencyCodePattern, path + "currency_code", &violations)
+        FieldCheck.range(self.taxCents, minimum: 0, maximum: nil, path + "tax_cents", &violations)
         FieldCheck.definedEnum(self.status, path + "status", &violations)
         if self.hasIssueTime {
             FieldCheck.timestamp(self.issueTime, path + "issue_time", &violations)
@@ -59,6 +60,8 @@ extension InvoiceLine: ValidatableMessage {
         FieldCheck.required(!self.label.isEmpty, path + "label", &violations)
         FieldCheck.storable(self.label, path + "label", &violations)
         FieldCheck.maxLength(self.label, 500, path + "label", &violations)
+        FieldCheck.range(self.quantity, minimum: 1, maximum: nil, path + "quantity", &violations)
+        FieldCheck.range(self.unitPriceCents, minimum: 0, maximum: nil, path + "unit_price_cents", &violations)
     }
 
     public mutating func normalize() {

@@ -277,9 +277,36 @@ public nonisolated struct Servicepro_Options_V1_FieldRules: Sendable {
   /// sends back a resource it read changes nothing with it, and spctl offers no flag for it.
   public var outputOnly: Bool = false
 
+  /// The smallest value a number may have, for integer and floating-point fields and
+  /// google.protobuf.Duration (in seconds). Unset means no lower bound. NaN is in no range.
+  public var minimum: Double {
+    get {_minimum ?? 0}
+    set {_minimum = newValue}
+  }
+  /// Returns true if `minimum` has been explicitly set.
+  public var hasMinimum: Bool {self._minimum != nil}
+  /// Clears the value of `minimum`. Subsequent reads from it will return its default value.
+  public mutating func clearMinimum() {self._minimum = nil}
+
+  /// The largest value a number may have, as `minimum`.
+  public var maximum: Double {
+    get {_maximum ?? 0}
+    set {_maximum = newValue}
+  }
+  /// Returns true if `maximum` has been explicitly set.
+  public var hasMaximum: Bool {self._maximum != nil}
+  /// Clears the value of `maximum`. Subsequent reads from it will return its default value.
+  public mutating func clearMaximum() {self._maximum = nil}
+
+  /// The most elements a repeated field may hold.
+  public var maxItems: UInt32 = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
+
+  fileprivate var _minimum: Double? = nil
+  fileprivate var _maximum: Double? = nil
 }
 
 // MARK: - Extension support defined in options.proto.
@@ -446,7 +473,7 @@ nonisolated extension Servicepro_Options_V1_MethodPolicy: SwiftProtobuf.Message,
 
 nonisolated extension Servicepro_Options_V1_FieldRules: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".FieldRules"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}required\0\u{1}e164\0\u{3}max_length\0\u{1}pattern\0\u{3}defined_enum\0\u{1}trim\0\u{3}output_only\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}required\0\u{1}e164\0\u{3}max_length\0\u{1}pattern\0\u{3}defined_enum\0\u{1}trim\0\u{3}output_only\0\u{1}minimum\0\u{1}maximum\0\u{3}max_items\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -461,12 +488,19 @@ nonisolated extension Servicepro_Options_V1_FieldRules: SwiftProtobuf.Message, S
       case 5: try { try decoder.decodeSingularBoolField(value: &self.definedEnum) }()
       case 6: try { try decoder.decodeSingularBoolField(value: &self.trim) }()
       case 7: try { try decoder.decodeSingularBoolField(value: &self.outputOnly) }()
+      case 8: try { try decoder.decodeSingularDoubleField(value: &self._minimum) }()
+      case 9: try { try decoder.decodeSingularDoubleField(value: &self._maximum) }()
+      case 10: try { try decoder.decodeSingularUInt32Field(value: &self.maxItems) }()
       default: break
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
     if self.required != false {
       try visitor.visitSingularBoolField(value: self.required, fieldNumber: 1)
     }
@@ -488,6 +522,15 @@ nonisolated extension Servicepro_Options_V1_FieldRules: SwiftProtobuf.Message, S
     if self.outputOnly != false {
       try visitor.visitSingularBoolField(value: self.outputOnly, fieldNumber: 7)
     }
+    try { if let v = self._minimum {
+      try visitor.visitSingularDoubleField(value: v, fieldNumber: 8)
+    } }()
+    try { if let v = self._maximum {
+      try visitor.visitSingularDoubleField(value: v, fieldNumber: 9)
+    } }()
+    if self.maxItems != 0 {
+      try visitor.visitSingularUInt32Field(value: self.maxItems, fieldNumber: 10)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -499,6 +542,9 @@ nonisolated extension Servicepro_Options_V1_FieldRules: SwiftProtobuf.Message, S
     if lhs.definedEnum != rhs.definedEnum {return false}
     if lhs.trim != rhs.trim {return false}
     if lhs.outputOnly != rhs.outputOnly {return false}
+    if lhs._minimum != rhs._minimum {return false}
+    if lhs._maximum != rhs._maximum {return false}
+    if lhs.maxItems != rhs.maxItems {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -144,7 +144,7 @@ public nonisolated struct HandleInboundMessageRequest: Sendable {
 
   public var body: String = String()
 
-  /// MediaUrl0..N of an MMS.
+  /// MediaUrl0..N of an MMS; Twilio sends at most 10.
   public var mediaUrls: [String] = []
 
   /// When the bridge received the webhook. Replays from the bridge's spool keep the original time,
@@ -282,7 +282,8 @@ public nonisolated struct HandleDialResultRequest: Sendable {
   public var to: String = String()
 
   /// Twilio's DialCallStatus: "completed" or "answered" when the person rung picked up; "busy",
-  /// "no-answer", "failed" or "canceled" when not.
+  /// "no-answer", "failed" or "canceled" when not. Any other value counts as not picked up, so a
+  /// status Twilio adds later still moves the call on.
   public var dialCallStatus: String = String()
 
   /// From the Dial's VoiceCallback: which way of reaching someone was just tried, 1 for the first.

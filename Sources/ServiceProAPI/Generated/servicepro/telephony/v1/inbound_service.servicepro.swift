@@ -7,6 +7,7 @@ import RPCRuntime
 private let ResolveInboundRequest_messagingServiceSidPattern = FieldPattern("MG[0-9a-f]{32}")
 private let HandleInboundMessageRequest_messageSidPattern = FieldPattern("(SM|MM)[0-9a-f]{32}")
 private let HandleInboundMessageRequest_messagingServiceSidPattern = FieldPattern("MG[0-9a-f]{32}")
+private let HandleInboundMessageRequest_mediaUrlsPattern = FieldPattern("https://[^\\s]+")
 private let HandleInboundCallRequest_callSidPattern = FieldPattern("CA[0-9a-f]{32}")
 private let HandleIvrSelectionRequest_callSidPattern = FieldPattern("CA[0-9a-f]{32}")
 private let HandleIvrSelectionRequest_digitsPattern = FieldPattern("[0-9*#]{0,32}")
@@ -64,8 +65,11 @@ extension HandleInboundMessageRequest: ValidatableMessage {
         FieldCheck.maxLength(self.to, 256, path + "to", &violations)
         FieldCheck.storable(self.body, path + "body", &violations)
         FieldCheck.maxLength(self.body, 1600, path + "body", &violations)
+        FieldCheck.maxItems(self.mediaUrls.count, 10, path + "media_urls", &violations)
         for (index, element) in self.mediaUrls.enumerated() {
             FieldCheck.storable(element, path + "media_urls" + "[\(index)]", &violations)
+            FieldCheck.maxLength(element, 2048, path + "media_urls" + "[\(index)]", &violations)
+            FieldCheck.pattern(element, HandleInboundMessageRequest_mediaUrlsPattern, path + "media_urls" + "[\(index)]", &violations)
         }
         if self.hasReceiveTime {
             FieldCheck.timestamp(self.receiveTime, path + "receive_time", &violations)
@@ -116,6 +120,7 @@ extension HandleIvrSelectionRequest: ValidatableMessage {
         FieldCheck.maxLength(self.to, 256, path + "to", &violations)
         FieldCheck.storable(self.digits, path + "digits", &violations)
         FieldCheck.pattern(self.digits, HandleIvrSelectionRequest_digitsPattern, path + "digits", &violations)
+        FieldCheck.range(self.attempt, minimum: 0, maximum: nil, path + "attempt", &violations)
     }
 
     public mutating func normalize() {}
@@ -133,6 +138,7 @@ extension HandleDialResultRequest: ValidatableMessage {
         FieldCheck.storable(self.dialCallStatus, path + "dial_call_status", &violations)
         FieldCheck.maxLength(self.dialCallStatus, 32, path + "dial_call_status", &violations)
         FieldCheck.pattern(self.dialCallStatus, HandleDialResultRequest_dialCallStatusPattern, path + "dial_call_status", &violations)
+        FieldCheck.range(self.attempt, minimum: 0, maximum: nil, path + "attempt", &violations)
     }
 
     public mutating func normalize() {}
@@ -149,6 +155,8 @@ extension HandleAiVoiceTurnRequest: ValidatableMessage {
         FieldCheck.maxLength(self.to, 256, path + "to", &violations)
         FieldCheck.storable(self.speechResult, path + "speech_result", &violations)
         FieldCheck.maxLength(self.speechResult, 4000, path + "speech_result", &violations)
+        FieldCheck.range(self.confidence, minimum: 0, maximum: 1, path + "confidence", &violations)
+        FieldCheck.range(self.attempt, minimum: 0, maximum: nil, path + "attempt", &violations)
         FieldCheck.storable(self.callerName, path + "caller_name", &violations)
         FieldCheck.maxLength(self.callerName, 256, path + "caller_name", &violations)
     }
@@ -175,6 +183,7 @@ extension RecordMessageStatusRequest: ValidatableMessage {
         FieldCheck.pattern(self.messageSid, RecordMessageStatusRequest_messageSidPattern, path + "message_sid", &violations)
         FieldCheck.required(self.status.rawValue != 0, path + "status", &violations)
         FieldCheck.definedEnum(self.status, path + "status", &violations)
+        FieldCheck.range(self.errorCode, minimum: 0, maximum: nil, path + "error_code", &violations)
         if self.hasEventTime {
             FieldCheck.timestamp(self.eventTime, path + "event_time", &violations)
         }
@@ -191,6 +200,7 @@ extension RecordCallStatusRequest: ValidatableMessage {
         FieldCheck.definedEnum(self.status, path + "status", &violations)
         if self.hasDuration {
             FieldCheck.duration(self.duration, path + "duration", &violations)
+            FieldCheck.range(self.duration, minimum: 0, maximum: nil, path + "duration", &violations)
         }
         FieldCheck.storable(self.recordingSid, path + "recording_sid", &violations)
         FieldCheck.pattern(self.recordingSid, RecordCallStatusRequest_recordingSidPattern, path + "recording_sid", &violations)
@@ -199,6 +209,7 @@ extension RecordCallStatusRequest: ValidatableMessage {
         FieldCheck.pattern(self.recordingURL, RecordCallStatusRequest_recordingUrlPattern, path + "recording_url", &violations)
         if self.hasRecordingDuration {
             FieldCheck.duration(self.recordingDuration, path + "recording_duration", &violations)
+            FieldCheck.range(self.recordingDuration, minimum: 0, maximum: nil, path + "recording_duration", &violations)
         }
         if self.hasEventTime {
             FieldCheck.timestamp(self.eventTime, path + "event_time", &violations)

@@ -39,6 +39,15 @@ struct WidgetsCommands: AsyncParsableCommand {
         @Option(name: .customLong("extension"), help: "The supplier line's extension. A Swift keyword: SwiftProtobuf backticks the property.")
         var `extension`: String?
 
+        @Option(name: .customLong("quantity"), help: "How many to make.")
+        var quantity: Int32?
+
+        @Option(name: .customLong("warranty"), help: "How long the warranty lasts; none when unset. (a duration such as 90s, 30m or 2h)")
+        var warranty: String?
+
+        @Option(name: .customLong("certainty"), help: "How sure the supplier is of the delivery date, 0 to 0.5 (it never is more).")
+        var certainty: Float?
+
         func run() async throws {
             var request = try requestJSON.request(CreateWidgetRequest.self)
             if let value = requestID { request.requestID = value }
@@ -47,6 +56,9 @@ struct WidgetsCommands: AsyncParsableCommand {
             if let value = color { request.color = value }
             if !backupPhones.isEmpty { request.backupPhones = backupPhones }
             if let value = `extension` { request.`extension` = value }
+            if let value = quantity { request.quantity = value }
+            if let value = warranty { request.warranty = try CLIValue.duration(value, flag: "warranty") }
+            if let value = certainty { request.certainty = value }
             try await call.unary(request) { client, request, metadata in
                 try await WidgetService.Client(wrapping: client).createWidget(request, metadata: metadata)
             }
