@@ -690,6 +690,7 @@ struct OperationsTests {
                 (["lines"], Invoice.with { $0.lines = [.with { $0.label = "Wash"; $0.quantity = 2; $0.unitPriceCents = 4_000 }] }),
                 (["tax_cents"], Invoice.with { $0.taxCents = 300 }),
                 (["currency_code"], Invoice.with { $0.currencyCode = "EUR" }),
+                (["invoice_number"], Invoice.with { $0.invoiceNumber = "INV-9999" }),
             ] {
                 var change = invoice
                 change.name = draft.name

@@ -104,7 +104,7 @@ public struct InvoiceHandler: InvoiceServiceHandler {
                 var invoice = current
                 mask.apply(from: input, to: &invoice)
                 try InvoiceLifecycle.checkTransition(of: name, from: current.status, to: invoice.status)
-                try InvoiceLifecycle.checkBilledUnchanged(of: name, current: current, updated: invoice)
+                try InvoiceLifecycle.checkSentUnchanged(of: name, current: current, updated: invoice)
                 if mask.contains("appointment") { try await Self.checkAppointment(of: invoice, tx) }
                 try InvoiceTotals.compute(&invoice)
                 InvoiceLifecycle.stampTimes(&invoice, at: Date())

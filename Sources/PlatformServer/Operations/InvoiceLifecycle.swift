@@ -26,23 +26,27 @@ enum InvoiceLifecycle {
             metadata: ["from": current.storedName, "to": next.storedName])
     }
 
-    /// FAILED_PRECONDITION when `updated` changes what `current`, no longer a draft, bills: its
-    /// lines, currency or tax. Everything else (notes, due time, status, ...) may still change.
-    static func checkBilledUnchanged(of name: String, current: Invoice, updated: Invoice) throws {
-        guard current.status != .draft, Billed(current) != Billed(updated) else { return }
+    /// FAILED_PRECONDITION when `updated` changes what `current`, no longer a draft, was sent as:
+    /// its number, lines, currency or tax. Everything else (notes, due time, status, ...) may
+    /// still change.
+    static func checkSentUnchanged(of name: String, current: Invoice, updated: Invoice) throws {
+        guard current.status != .draft, AsSent(current) != AsSent(updated) else { return }
         throw ServiceError.failedPrecondition(
             reason: "invoice_not_draft",
-            message: "\(name) is \(current.status.storedName): only a draft's lines, currency_code and tax_cents can change",
+            message: "\(name) is \(current.status.storedName): only a draft's invoice_number, lines, currency_code and tax_cents can change",
             metadata: ["status": current.status.storedName])
     }
 
-    /// What an invoice bills, as the caller gives it (amounts are the server's).
-    private struct Billed: Equatable {
+    /// What the customer was sent: the number they quote when paying, and what is billed, as the
+    /// caller gives it (amounts are the server's).
+    private struct AsSent: Equatable {
+        var invoiceNumber: String
         var lines: [InvoiceLine]
         var currencyCode: String
         var taxCents: Int64
 
         init(_ invoice: Invoice) {
+            invoiceNumber = invoice.invoiceNumber
             lines = invoice.lines.map { line in
                 var line = line
                 line.amountCents = 0

@@ -36,7 +36,7 @@ struct InvoicesCommands: AsyncParsableCommand {
         @Option(name: .customLong("invoice.appointment"), help: "`tenants/{tenant}/appointments/{appointment}` billed, if any.")
         var invoiceAppointment: String?
 
-        @Option(name: .customLong("invoice.invoice-number"), help: "The number printed on the invoice, e.g. \"INV-0042\"; the server assigns the next one when empty.")
+        @Option(name: .customLong("invoice.invoice-number"), help: "The number printed on the invoice, e.g. \"INV-0042\"; the server assigns the next one when empty. Fixed once the invoice is issued, as its lines are.")
         var invoiceInvoiceNumber: String?
 
         @Option(name: .customLong("invoice.currency-code"), help: "ISO 4217, e.g. \"USD\". Required on create.")
@@ -45,7 +45,7 @@ struct InvoicesCommands: AsyncParsableCommand {
         @Option(name: .customLong("invoice.tax-cents"), help: "")
         var invoiceTaxCents: Int64?
 
-        @Option(name: .customLong("invoice.status"), help: "DRAFT when unset on create. Only drafts may change their lines.")
+        @Option(name: .customLong("invoice.status"), help: "DRAFT when unset on create. Only drafts may change their number, lines, currency and tax.")
         var invoiceStatus: InvoiceStatus?
 
         @Option(name: .customLong("invoice.issue-time"), help: "Set when the invoice is issued. (RFC 3339 time)")
@@ -176,7 +176,7 @@ struct InvoicesCommands: AsyncParsableCommand {
         @Option(name: .customLong("invoice.appointment"), help: "`tenants/{tenant}/appointments/{appointment}` billed, if any.")
         var invoiceAppointment: String?
 
-        @Option(name: .customLong("invoice.invoice-number"), help: "The number printed on the invoice, e.g. \"INV-0042\"; the server assigns the next one when empty.")
+        @Option(name: .customLong("invoice.invoice-number"), help: "The number printed on the invoice, e.g. \"INV-0042\"; the server assigns the next one when empty. Fixed once the invoice is issued, as its lines are.")
         var invoiceInvoiceNumber: String?
 
         @Option(name: .customLong("invoice.currency-code"), help: "ISO 4217, e.g. \"USD\". Required on create.")
@@ -185,7 +185,7 @@ struct InvoicesCommands: AsyncParsableCommand {
         @Option(name: .customLong("invoice.tax-cents"), help: "")
         var invoiceTaxCents: Int64?
 
-        @Option(name: .customLong("invoice.status"), help: "DRAFT when unset on create. Only drafts may change their lines.")
+        @Option(name: .customLong("invoice.status"), help: "DRAFT when unset on create. Only drafts may change their number, lines, currency and tax.")
         var invoiceStatus: InvoiceStatus?
 
         @Option(name: .customLong("invoice.issue-time"), help: "Set when the invoice is issued. (RFC 3339 time)")

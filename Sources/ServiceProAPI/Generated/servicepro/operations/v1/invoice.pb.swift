@@ -102,6 +102,7 @@ public nonisolated struct Invoice: @unchecked Sendable {
   }
 
   /// The number printed on the invoice, e.g. "INV-0042"; the server assigns the next one when empty.
+  /// Fixed once the invoice is issued, as its lines are.
   public var invoiceNumber: String {
     get {_storage._invoiceNumber}
     set {_uniqueStorage()._invoiceNumber = newValue}
@@ -135,7 +136,7 @@ public nonisolated struct Invoice: @unchecked Sendable {
     set {_uniqueStorage()._totalCents = newValue}
   }
 
-  /// DRAFT when unset on create. Only drafts may change their lines.
+  /// DRAFT when unset on create. Only drafts may change their number, lines, currency and tax.
   public var status: InvoiceStatus {
     get {_storage._status}
     set {_uniqueStorage()._status = newValue}
