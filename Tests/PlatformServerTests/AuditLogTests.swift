@@ -193,6 +193,16 @@ struct AuditLogTests {
             #expect(again?.code == .alreadyExists)
             #expect(again?.reason == "tenant_id_retired")
             #expect(again?.fields == ["tenant_id"])
+
+            // The owner reads it under the tenant's own name, as before the deletion.
+            let owner = platform.audit(platform.ownerToken)
+            let listed = try await owner.list(.with { $0.parent = "tenants/acme" }).auditEvents
+            #expect(listed.map(\.name) == acme.map(\.name))
+            let deletion = try #require(listed.first)
+            #expect(try await owner.get(.with { $0.name = deletion.name }) == deletion)
+            // Nothing else of it answers, and a tenant that never was is still not found.
+            #expect(await failure { try await platform.tenants(platform.ownerToken).getTenant(.with { $0.name = "tenants/acme" }) }?.code == .notFound)
+            #expect(await failure { try await owner.list(.with { $0.parent = "tenants/never" }) }?.code == .notFound)
         }
     }
 

@@ -210,6 +210,7 @@ struct RefuseAll: Authenticator {
 
 struct NoTenants: TenantDirectory {
     func access(tenantID: String) async throws -> TenantAccess? { nil }
+    func wasDeleted(tenantID: String) async throws -> Bool { false }
 }
 
 extension RPCFloor {

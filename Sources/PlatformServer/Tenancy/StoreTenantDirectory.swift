@@ -15,4 +15,8 @@ public struct StoreTenantDirectory: TenantDirectory {
                 tier: PlanCatalog.Tier(rawValue: try row.string("plan_tier")) ?? .starter)
         }
     }
+
+    public func wasDeleted(tenantID: String) async throws -> Bool {
+        try await database.read(.tenant(tenantID)) { try await TenantRecords.isRetired(tenantID, $0) }
+    }
 }

@@ -3,6 +3,8 @@
 public protocol TenantDirectory: Sendable {
     /// Nil when there is no such tenant.
     func access(tenantID: String) async throws -> TenantAccess?
+    /// Whether a tenant with this id was deleted; asked only when `access` found none.
+    func wasDeleted(tenantID: String) async throws -> Bool
 }
 
 public struct TenantAccess: Sendable, Hashable {

@@ -16,6 +16,8 @@ public struct MethodPolicy: Sendable, Hashable {
     public var idempotent: Bool
     /// No bearer token: the request carries its own credential (a login link's token).
     public var unauthenticated: Bool
+    /// Platform roles may call it for a deleted tenant, whose audit trail remains.
+    public var allowedAfterDeletion: Bool
 
     public init(
         roles: Set<Role>,
@@ -26,7 +28,8 @@ public struct MethodPolicy: Sendable, Hashable {
         allowedWhileCancelled: Bool = false,
         allowedWhileImpersonating: Bool = false,
         idempotent: Bool = false,
-        unauthenticated: Bool = false
+        unauthenticated: Bool = false,
+        allowedAfterDeletion: Bool = false
     ) {
         self.roles = roles
         self.scope = scope
@@ -37,6 +40,7 @@ public struct MethodPolicy: Sendable, Hashable {
         self.allowedWhileImpersonating = allowedWhileImpersonating
         self.idempotent = idempotent
         self.unauthenticated = unauthenticated
+        self.allowedAfterDeletion = allowedAfterDeletion
     }
 }
 

@@ -41,6 +41,13 @@ struct MethodModel {
                 throw GeneratorError("\(method.fullName): allowed_while_impersonating needs \(sessionRole == .platformOwner ? "ROLE_PLATFORM_OWNER" : "ROLE_TENANT_ADMIN") among its roles, the role an impersonation session is checked as")
             }
         }
+        // Only a tenant-scoped method names a tenant that may be gone, and only platform roles
+        // can call for one: a deleted tenant's own keys went with it.
+        if let policy, policy.allowedAfterDeletion {
+            guard policy.tenantScope == .tenant, policy.roles.contains(where: { [.platformOwner, .platformStaff].contains($0) }) else {
+                throw GeneratorError("\(method.fullName): allowed_after_deletion needs TENANT_SCOPE_TENANT and a platform role among its roles")
+            }
+        }
         self.inputType = namer.fullName(message: method.inputType)
         self.outputType = namer.fullName(message: method.outputType)
         self.command = try CommandPath(method: method, override: policy?.cliCommand ?? "")

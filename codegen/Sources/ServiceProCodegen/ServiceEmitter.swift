@@ -82,7 +82,7 @@ struct ServiceEmitter {
             requiredFeature: \(feature), audited: \(policy.audited), \
             allowedWhileSuspended: \(policy.allowedWhileSuspended), allowedWhileCancelled: \(policy.allowedWhileCancelled), \
             allowedWhileImpersonating: \(policy.allowedWhileImpersonating), idempotent: \(policy.idempotent), \
-            unauthenticated: \(policy.unauthenticated))
+            unauthenticated: \(policy.unauthenticated), allowedAfterDeletion: \(policy.allowedAfterDeletion))
             """
     }
 

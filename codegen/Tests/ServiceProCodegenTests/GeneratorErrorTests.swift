@@ -34,6 +34,25 @@ import Testing
         }
     }
 
+    @Test(arguments: [
+        (Servicepro_Options_V1_TenantScope.platform, [Servicepro_Options_V1_Role.platformOwner]),
+        (.tenant, [.tenantAdmin]),
+    ])
+    func allowedAfterDeletionNeedsATenantAndAPlatformRole(scope: Servicepro_Options_V1_TenantScope, roles: [Servicepro_Options_V1_Role]) throws {
+        var policy = Synthetic.policy(scope: scope)
+        policy.roles = roles
+        policy.allowedAfterDeletion = true
+        let file = Synthetic.file(
+            methods: [Synthetic.method("ListWidgets", policy: policy)], requestFields: [Synthetic.field("parent", number: 1, type: .string)])
+        let error = #expect(throws: GeneratorError.self) {
+            try ServiceProGenerator.generate(files: [file], target: .api(descriptorSetName: "D"))
+        }
+        #expect(
+            error?.description
+                == "synthetic.v1.SyntheticService.ListWidgets: allowed_after_deletion needs TENANT_SCOPE_TENANT and a platform role among its roles"
+        )
+    }
+
     @Test func allowedWhileImpersonatingWithoutTheSessionsRoleIsRejected() throws {
         var policy = Synthetic.policy(scope: .platform)
         policy.roles = [.platformOwner, .platformStaff]

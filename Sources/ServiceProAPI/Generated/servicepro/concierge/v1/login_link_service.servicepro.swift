@@ -130,7 +130,7 @@ public enum LoginLinkService {
             public typealias Input = CreateLoginLinkRequest
             public typealias Output = CreateLoginLinkResponse
             public static let descriptor = GRPCCore.MethodDescriptor(service: LoginLinkService.descriptor, method: "CreateLoginLink")
-            public static let policy: MethodPolicy? = MethodPolicy(roles: [.platformOwner, .platformStaff], scope: .tenant, requiredFeature: nil, audited: true, allowedWhileSuspended: true, allowedWhileCancelled: true, allowedWhileImpersonating: false, idempotent: true, unauthenticated: false)
+            public static let policy: MethodPolicy? = MethodPolicy(roles: [.platformOwner, .platformStaff], scope: .tenant, requiredFeature: nil, audited: true, allowedWhileSuspended: true, allowedWhileCancelled: true, allowedWhileImpersonating: false, idempotent: true, unauthenticated: false, allowedAfterDeletion: false)
             public static let tenantResourceField: String? = "parent"
             public static func tenantResourceName(of request: Input) -> String? {
                 request.parent
@@ -140,7 +140,7 @@ public enum LoginLinkService {
             public typealias Input = ListLoginLinksRequest
             public typealias Output = ListLoginLinksResponse
             public static let descriptor = GRPCCore.MethodDescriptor(service: LoginLinkService.descriptor, method: "ListLoginLinks")
-            public static let policy: MethodPolicy? = MethodPolicy(roles: [.platformOwner, .platformStaff], scope: .tenant, requiredFeature: nil, audited: false, allowedWhileSuspended: true, allowedWhileCancelled: false, allowedWhileImpersonating: false, idempotent: true, unauthenticated: false)
+            public static let policy: MethodPolicy? = MethodPolicy(roles: [.platformOwner, .platformStaff], scope: .tenant, requiredFeature: nil, audited: false, allowedWhileSuspended: true, allowedWhileCancelled: false, allowedWhileImpersonating: false, idempotent: true, unauthenticated: false, allowedAfterDeletion: false)
             public static let tenantResourceField: String? = "parent"
             public static func tenantResourceName(of request: Input) -> String? {
                 request.parent
@@ -150,7 +150,7 @@ public enum LoginLinkService {
             public typealias Input = RevokeLoginLinkRequest
             public typealias Output = LoginLink
             public static let descriptor = GRPCCore.MethodDescriptor(service: LoginLinkService.descriptor, method: "RevokeLoginLink")
-            public static let policy: MethodPolicy? = MethodPolicy(roles: [.platformOwner, .platformStaff], scope: .tenant, requiredFeature: nil, audited: true, allowedWhileSuspended: true, allowedWhileCancelled: true, allowedWhileImpersonating: false, idempotent: true, unauthenticated: false)
+            public static let policy: MethodPolicy? = MethodPolicy(roles: [.platformOwner, .platformStaff], scope: .tenant, requiredFeature: nil, audited: true, allowedWhileSuspended: true, allowedWhileCancelled: true, allowedWhileImpersonating: false, idempotent: true, unauthenticated: false, allowedAfterDeletion: false)
             public static let tenantResourceField: String? = "name"
             public static func tenantResourceName(of request: Input) -> String? {
                 request.name
@@ -160,7 +160,7 @@ public enum LoginLinkService {
             public typealias Input = RedeemLoginLinkRequest
             public typealias Output = RedeemLoginLinkResponse
             public static let descriptor = GRPCCore.MethodDescriptor(service: LoginLinkService.descriptor, method: "RedeemLoginLink")
-            public static let policy: MethodPolicy? = MethodPolicy(roles: [], scope: .caller, requiredFeature: nil, audited: true, allowedWhileSuspended: true, allowedWhileCancelled: true, allowedWhileImpersonating: false, idempotent: true, unauthenticated: true)
+            public static let policy: MethodPolicy? = MethodPolicy(roles: [], scope: .caller, requiredFeature: nil, audited: true, allowedWhileSuspended: true, allowedWhileCancelled: true, allowedWhileImpersonating: false, idempotent: true, unauthenticated: true, allowedAfterDeletion: false)
             public static let tenantResourceField: String? = nil
             public static func tenantResourceName(of request: Input) -> String? { nil }
         }

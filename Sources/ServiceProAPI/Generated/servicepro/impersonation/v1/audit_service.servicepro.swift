@@ -55,7 +55,8 @@ extension GetAuditEventRequest: ValidatableMessage {
 /// Implements servicepro.impersonation.v1.AuditService. The runtime has authenticated the caller, enforced the
 /// method's policy and validated the request before any of these run.
 public protocol AuditServiceHandler: Sendable {
-    /// Lists audit events, newest first. `tenants/-` lists every tenant's (platform owners only).
+    /// Lists audit events, newest first. `tenants/-` lists every tenant's (platform owners only). A
+    /// deleted tenant's trail stays listable by platform owners under its name.
     func listAuditEvents(_ request: ListAuditEventsRequest, context: RequestContext) async throws -> ListAuditEventsResponse
 
     /// Gets one audit event.
@@ -71,7 +72,7 @@ public enum AuditService {
             public typealias Input = ListAuditEventsRequest
             public typealias Output = ListAuditEventsResponse
             public static let descriptor = GRPCCore.MethodDescriptor(service: AuditService.descriptor, method: "ListAuditEvents")
-            public static let policy: MethodPolicy? = MethodPolicy(roles: [.platformOwner, .tenantAdmin], scope: .tenant, requiredFeature: nil, audited: false, allowedWhileSuspended: true, allowedWhileCancelled: false, allowedWhileImpersonating: true, idempotent: true, unauthenticated: false)
+            public static let policy: MethodPolicy? = MethodPolicy(roles: [.platformOwner, .tenantAdmin], scope: .tenant, requiredFeature: nil, audited: false, allowedWhileSuspended: true, allowedWhileCancelled: false, allowedWhileImpersonating: true, idempotent: true, unauthenticated: false, allowedAfterDeletion: true)
             public static let tenantResourceField: String? = "parent"
             public static func tenantResourceName(of request: Input) -> String? {
                 request.parent
@@ -81,7 +82,7 @@ public enum AuditService {
             public typealias Input = GetAuditEventRequest
             public typealias Output = AuditEvent
             public static let descriptor = GRPCCore.MethodDescriptor(service: AuditService.descriptor, method: "GetAuditEvent")
-            public static let policy: MethodPolicy? = MethodPolicy(roles: [.platformOwner, .tenantAdmin], scope: .tenant, requiredFeature: nil, audited: false, allowedWhileSuspended: true, allowedWhileCancelled: false, allowedWhileImpersonating: true, idempotent: true, unauthenticated: false)
+            public static let policy: MethodPolicy? = MethodPolicy(roles: [.platformOwner, .tenantAdmin], scope: .tenant, requiredFeature: nil, audited: false, allowedWhileSuspended: true, allowedWhileCancelled: false, allowedWhileImpersonating: true, idempotent: true, unauthenticated: false, allowedAfterDeletion: true)
             public static let tenantResourceField: String? = "name"
             public static func tenantResourceName(of request: Input) -> String? {
                 request.name
@@ -140,7 +141,8 @@ public enum AuditService {
 
         public init(wrapping base: GRPCClient<Transport>) { self.base = base }
 
-        /// Lists audit events, newest first. `tenants/-` lists every tenant's (platform owners only).
+        /// Lists audit events, newest first. `tenants/-` lists every tenant's (platform owners only). A
+        /// deleted tenant's trail stays listable by platform owners under its name.
         public func listAuditEvents(
             _ request: ListAuditEventsRequest,
             metadata: Metadata = [:],

@@ -152,7 +152,7 @@ public enum ImpersonationService {
             public typealias Input = StartImpersonationRequest
             public typealias Output = StartImpersonationResponse
             public static let descriptor = GRPCCore.MethodDescriptor(service: ImpersonationService.descriptor, method: "StartImpersonation")
-            public static let policy: MethodPolicy? = MethodPolicy(roles: [.platformOwner], scope: .platform, requiredFeature: nil, audited: true, allowedWhileSuspended: true, allowedWhileCancelled: true, allowedWhileImpersonating: false, idempotent: true, unauthenticated: false)
+            public static let policy: MethodPolicy? = MethodPolicy(roles: [.platformOwner], scope: .platform, requiredFeature: nil, audited: true, allowedWhileSuspended: true, allowedWhileCancelled: true, allowedWhileImpersonating: false, idempotent: true, unauthenticated: false, allowedAfterDeletion: false)
             public static let tenantResourceField: String? = nil
             public static func tenantResourceName(of request: Input) -> String? { nil }
         }
@@ -160,7 +160,7 @@ public enum ImpersonationService {
             public typealias Input = StopImpersonationRequest
             public typealias Output = ImpersonationSession
             public static let descriptor = GRPCCore.MethodDescriptor(service: ImpersonationService.descriptor, method: "StopImpersonation")
-            public static let policy: MethodPolicy? = MethodPolicy(roles: [.platformOwner], scope: .caller, requiredFeature: nil, audited: true, allowedWhileSuspended: true, allowedWhileCancelled: true, allowedWhileImpersonating: true, idempotent: true, unauthenticated: false)
+            public static let policy: MethodPolicy? = MethodPolicy(roles: [.platformOwner], scope: .caller, requiredFeature: nil, audited: true, allowedWhileSuspended: true, allowedWhileCancelled: true, allowedWhileImpersonating: true, idempotent: true, unauthenticated: false, allowedAfterDeletion: false)
             public static let tenantResourceField: String? = nil
             public static func tenantResourceName(of request: Input) -> String? { nil }
         }
@@ -168,7 +168,7 @@ public enum ImpersonationService {
             public typealias Input = RevokeImpersonationRequest
             public typealias Output = ImpersonationSession
             public static let descriptor = GRPCCore.MethodDescriptor(service: ImpersonationService.descriptor, method: "RevokeImpersonation")
-            public static let policy: MethodPolicy? = MethodPolicy(roles: [.platformOwner], scope: .platform, requiredFeature: nil, audited: true, allowedWhileSuspended: true, allowedWhileCancelled: true, allowedWhileImpersonating: false, idempotent: true, unauthenticated: false)
+            public static let policy: MethodPolicy? = MethodPolicy(roles: [.platformOwner], scope: .platform, requiredFeature: nil, audited: true, allowedWhileSuspended: true, allowedWhileCancelled: true, allowedWhileImpersonating: false, idempotent: true, unauthenticated: false, allowedAfterDeletion: false)
             public static let tenantResourceField: String? = nil
             public static func tenantResourceName(of request: Input) -> String? { nil }
         }
@@ -176,7 +176,7 @@ public enum ImpersonationService {
             public typealias Input = GetImpersonationSessionRequest
             public typealias Output = ImpersonationSession
             public static let descriptor = GRPCCore.MethodDescriptor(service: ImpersonationService.descriptor, method: "GetImpersonationSession")
-            public static let policy: MethodPolicy? = MethodPolicy(roles: [.platformOwner], scope: .platform, requiredFeature: nil, audited: false, allowedWhileSuspended: true, allowedWhileCancelled: false, allowedWhileImpersonating: false, idempotent: true, unauthenticated: false)
+            public static let policy: MethodPolicy? = MethodPolicy(roles: [.platformOwner], scope: .platform, requiredFeature: nil, audited: false, allowedWhileSuspended: true, allowedWhileCancelled: false, allowedWhileImpersonating: false, idempotent: true, unauthenticated: false, allowedAfterDeletion: false)
             public static let tenantResourceField: String? = nil
             public static func tenantResourceName(of request: Input) -> String? { nil }
         }
@@ -184,7 +184,7 @@ public enum ImpersonationService {
             public typealias Input = ListImpersonationSessionsRequest
             public typealias Output = ListImpersonationSessionsResponse
             public static let descriptor = GRPCCore.MethodDescriptor(service: ImpersonationService.descriptor, method: "ListImpersonationSessions")
-            public static let policy: MethodPolicy? = MethodPolicy(roles: [.platformOwner], scope: .platform, requiredFeature: nil, audited: false, allowedWhileSuspended: true, allowedWhileCancelled: false, allowedWhileImpersonating: false, idempotent: true, unauthenticated: false)
+            public static let policy: MethodPolicy? = MethodPolicy(roles: [.platformOwner], scope: .platform, requiredFeature: nil, audited: false, allowedWhileSuspended: true, allowedWhileCancelled: false, allowedWhileImpersonating: false, idempotent: true, unauthenticated: false, allowedAfterDeletion: false)
             public static let tenantResourceField: String? = nil
             public static func tenantResourceName(of request: Input) -> String? { nil }
         }
@@ -192,7 +192,7 @@ public enum ImpersonationService {
             public typealias Input = WhoAmIRequest
             public typealias Output = WhoAmIResponse
             public static let descriptor = GRPCCore.MethodDescriptor(service: ImpersonationService.descriptor, method: "WhoAmI")
-            public static let policy: MethodPolicy? = MethodPolicy(roles: [.platformOwner, .platformStaff, .tenantAdmin, .tenantMember, .partner, .telephonyBridge], scope: .caller, requiredFeature: nil, audited: false, allowedWhileSuspended: true, allowedWhileCancelled: true, allowedWhileImpersonating: true, idempotent: true, unauthenticated: false)
+            public static let policy: MethodPolicy? = MethodPolicy(roles: [.platformOwner, .platformStaff, .tenantAdmin, .tenantMember, .partner, .telephonyBridge], scope: .caller, requiredFeature: nil, audited: false, allowedWhileSuspended: true, allowedWhileCancelled: true, allowedWhileImpersonating: true, idempotent: true, unauthenticated: false, allowedAfterDeletion: false)
             public static let tenantResourceField: String? = nil
             public static func tenantResourceName(of request: Input) -> String? { nil }
         }

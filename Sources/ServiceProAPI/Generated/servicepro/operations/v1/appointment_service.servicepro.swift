@@ -121,7 +121,7 @@ public enum AppointmentService {
             public typealias Input = CreateAppointmentRequest
             public typealias Output = Appointment
             public static let descriptor = GRPCCore.MethodDescriptor(service: AppointmentService.descriptor, method: "CreateAppointment")
-            public static let policy: MethodPolicy? = MethodPolicy(roles: [.platformOwner, .platformStaff, .tenantAdmin, .tenantMember, .partner], scope: .tenant, requiredFeature: nil, audited: true, allowedWhileSuspended: false, allowedWhileCancelled: false, allowedWhileImpersonating: true, idempotent: true, unauthenticated: false)
+            public static let policy: MethodPolicy? = MethodPolicy(roles: [.platformOwner, .platformStaff, .tenantAdmin, .tenantMember, .partner], scope: .tenant, requiredFeature: nil, audited: true, allowedWhileSuspended: false, allowedWhileCancelled: false, allowedWhileImpersonating: true, idempotent: true, unauthenticated: false, allowedAfterDeletion: false)
             public static let tenantResourceField: String? = "parent"
             public static func tenantResourceName(of request: Input) -> String? {
                 request.parent
@@ -131,7 +131,7 @@ public enum AppointmentService {
             public typealias Input = GetAppointmentRequest
             public typealias Output = Appointment
             public static let descriptor = GRPCCore.MethodDescriptor(service: AppointmentService.descriptor, method: "GetAppointment")
-            public static let policy: MethodPolicy? = MethodPolicy(roles: [.platformOwner, .platformStaff, .tenantAdmin, .tenantMember, .partner], scope: .tenant, requiredFeature: nil, audited: false, allowedWhileSuspended: true, allowedWhileCancelled: false, allowedWhileImpersonating: true, idempotent: true, unauthenticated: false)
+            public static let policy: MethodPolicy? = MethodPolicy(roles: [.platformOwner, .platformStaff, .tenantAdmin, .tenantMember, .partner], scope: .tenant, requiredFeature: nil, audited: false, allowedWhileSuspended: true, allowedWhileCancelled: false, allowedWhileImpersonating: true, idempotent: true, unauthenticated: false, allowedAfterDeletion: false)
             public static let tenantResourceField: String? = "name"
             public static func tenantResourceName(of request: Input) -> String? {
                 request.name
@@ -141,7 +141,7 @@ public enum AppointmentService {
             public typealias Input = ListAppointmentsRequest
             public typealias Output = ListAppointmentsResponse
             public static let descriptor = GRPCCore.MethodDescriptor(service: AppointmentService.descriptor, method: "ListAppointments")
-            public static let policy: MethodPolicy? = MethodPolicy(roles: [.platformOwner, .platformStaff, .tenantAdmin, .tenantMember, .partner], scope: .tenant, requiredFeature: nil, audited: false, allowedWhileSuspended: true, allowedWhileCancelled: false, allowedWhileImpersonating: true, idempotent: true, unauthenticated: false)
+            public static let policy: MethodPolicy? = MethodPolicy(roles: [.platformOwner, .platformStaff, .tenantAdmin, .tenantMember, .partner], scope: .tenant, requiredFeature: nil, audited: false, allowedWhileSuspended: true, allowedWhileCancelled: false, allowedWhileImpersonating: true, idempotent: true, unauthenticated: false, allowedAfterDeletion: false)
             public static let tenantResourceField: String? = "parent"
             public static func tenantResourceName(of request: Input) -> String? {
                 request.parent
@@ -151,7 +151,7 @@ public enum AppointmentService {
             public typealias Input = UpdateAppointmentRequest
             public typealias Output = Appointment
             public static let descriptor = GRPCCore.MethodDescriptor(service: AppointmentService.descriptor, method: "UpdateAppointment")
-            public static let policy: MethodPolicy? = MethodPolicy(roles: [.platformOwner, .platformStaff, .tenantAdmin, .tenantMember, .partner], scope: .tenant, requiredFeature: nil, audited: true, allowedWhileSuspended: false, allowedWhileCancelled: false, allowedWhileImpersonating: true, idempotent: false, unauthenticated: false)
+            public static let policy: MethodPolicy? = MethodPolicy(roles: [.platformOwner, .platformStaff, .tenantAdmin, .tenantMember, .partner], scope: .tenant, requiredFeature: nil, audited: true, allowedWhileSuspended: false, allowedWhileCancelled: false, allowedWhileImpersonating: true, idempotent: false, unauthenticated: false, allowedAfterDeletion: false)
             public static let tenantResourceField: String? = "appointment.name"
             public static func tenantResourceName(of request: Input) -> String? {
                 request.appointment.name

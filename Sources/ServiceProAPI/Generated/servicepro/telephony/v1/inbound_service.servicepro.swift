@@ -278,7 +278,7 @@ public enum InboundService {
             public typealias Input = ResolveInboundRequest
             public typealias Output = ResolveInboundResponse
             public static let descriptor = GRPCCore.MethodDescriptor(service: InboundService.descriptor, method: "ResolveInbound")
-            public static let policy: MethodPolicy? = MethodPolicy(roles: [.platformOwner, .platformStaff, .telephonyBridge], scope: .platform, requiredFeature: nil, audited: false, allowedWhileSuspended: true, allowedWhileCancelled: true, allowedWhileImpersonating: false, idempotent: true, unauthenticated: false)
+            public static let policy: MethodPolicy? = MethodPolicy(roles: [.platformOwner, .platformStaff, .telephonyBridge], scope: .platform, requiredFeature: nil, audited: false, allowedWhileSuspended: true, allowedWhileCancelled: true, allowedWhileImpersonating: false, idempotent: true, unauthenticated: false, allowedAfterDeletion: false)
             public static let tenantResourceField: String? = nil
             public static func tenantResourceName(of request: Input) -> String? { nil }
         }
@@ -286,7 +286,7 @@ public enum InboundService {
             public typealias Input = HandleInboundMessageRequest
             public typealias Output = HandleInboundMessageResponse
             public static let descriptor = GRPCCore.MethodDescriptor(service: InboundService.descriptor, method: "HandleInboundMessage")
-            public static let policy: MethodPolicy? = MethodPolicy(roles: [.telephonyBridge], scope: .platform, requiredFeature: nil, audited: false, allowedWhileSuspended: true, allowedWhileCancelled: true, allowedWhileImpersonating: false, idempotent: true, unauthenticated: false)
+            public static let policy: MethodPolicy? = MethodPolicy(roles: [.telephonyBridge], scope: .platform, requiredFeature: nil, audited: false, allowedWhileSuspended: true, allowedWhileCancelled: true, allowedWhileImpersonating: false, idempotent: true, unauthenticated: false, allowedAfterDeletion: false)
             public static let tenantResourceField: String? = nil
             public static func tenantResourceName(of request: Input) -> String? { nil }
         }
@@ -294,7 +294,7 @@ public enum InboundService {
             public typealias Input = HandleInboundCallRequest
             public typealias Output = VoiceReply
             public static let descriptor = GRPCCore.MethodDescriptor(service: InboundService.descriptor, method: "HandleInboundCall")
-            public static let policy: MethodPolicy? = MethodPolicy(roles: [.telephonyBridge], scope: .platform, requiredFeature: nil, audited: false, allowedWhileSuspended: true, allowedWhileCancelled: true, allowedWhileImpersonating: false, idempotent: true, unauthenticated: false)
+            public static let policy: MethodPolicy? = MethodPolicy(roles: [.telephonyBridge], scope: .platform, requiredFeature: nil, audited: false, allowedWhileSuspended: true, allowedWhileCancelled: true, allowedWhileImpersonating: false, idempotent: true, unauthenticated: false, allowedAfterDeletion: false)
             public static let tenantResourceField: String? = nil
             public static func tenantResourceName(of request: Input) -> String? { nil }
         }
@@ -302,7 +302,7 @@ public enum InboundService {
             public typealias Input = HandleIvrSelectionRequest
             public typealias Output = VoiceReply
             public static let descriptor = GRPCCore.MethodDescriptor(service: InboundService.descriptor, method: "HandleIvrSelection")
-            public static let policy: MethodPolicy? = MethodPolicy(roles: [.telephonyBridge], scope: .platform, requiredFeature: nil, audited: false, allowedWhileSuspended: true, allowedWhileCancelled: true, allowedWhileImpersonating: false, idempotent: true, unauthenticated: false)
+            public static let policy: MethodPolicy? = MethodPolicy(roles: [.telephonyBridge], scope: .platform, requiredFeature: nil, audited: false, allowedWhileSuspended: true, allowedWhileCancelled: true, allowedWhileImpersonating: false, idempotent: true, unauthenticated: false, allowedAfterDeletion: false)
             public static let tenantResourceField: String? = nil
             public static func tenantResourceName(of request: Input) -> String? { nil }
         }
@@ -310,7 +310,7 @@ public enum InboundService {
             public typealias Input = HandleAiVoiceTurnRequest
             public typealias Output = VoiceReply
             public static let descriptor = GRPCCore.MethodDescriptor(service: InboundService.descriptor, method: "HandleAiVoiceTurn")
-            public static let policy: MethodPolicy? = MethodPolicy(roles: [.telephonyBridge], scope: .platform, requiredFeature: nil, audited: false, allowedWhileSuspended: true, allowedWhileCancelled: true, allowedWhileImpersonating: false, idempotent: true, unauthenticated: false)
+            public static let policy: MethodPolicy? = MethodPolicy(roles: [.telephonyBridge], scope: .platform, requiredFeature: nil, audited: false, allowedWhileSuspended: true, allowedWhileCancelled: true, allowedWhileImpersonating: false, idempotent: true, unauthenticated: false, allowedAfterDeletion: false)
             public static let tenantResourceField: String? = nil
             public static func tenantResourceName(of request: Input) -> String? { nil }
         }
@@ -318,7 +318,7 @@ public enum InboundService {
             public typealias Input = HandleDialResultRequest
             public typealias Output = VoiceReply
             public static let descriptor = GRPCCore.MethodDescriptor(service: InboundService.descriptor, method: "HandleDialResult")
-            public static let policy: MethodPolicy? = MethodPolicy(roles: [.telephonyBridge], scope: .platform, requiredFeature: nil, audited: false, allowedWhileSuspended: true, allowedWhileCancelled: true, allowedWhileImpersonating: false, idempotent: true, unauthenticated: false)
+            public static let policy: MethodPolicy? = MethodPolicy(roles: [.telephonyBridge], scope: .platform, requiredFeature: nil, audited: false, allowedWhileSuspended: true, allowedWhileCancelled: true, allowedWhileImpersonating: false, idempotent: true, unauthenticated: false, allowedAfterDeletion: false)
             public static let tenantResourceField: String? = nil
             public static func tenantResourceName(of request: Input) -> String? { nil }
         }
@@ -326,7 +326,7 @@ public enum InboundService {
             public typealias Input = RecordMessageStatusRequest
             public typealias Output = TextMessage
             public static let descriptor = GRPCCore.MethodDescriptor(service: InboundService.descriptor, method: "RecordMessageStatus")
-            public static let policy: MethodPolicy? = MethodPolicy(roles: [.telephonyBridge], scope: .platform, requiredFeature: nil, audited: false, allowedWhileSuspended: true, allowedWhileCancelled: true, allowedWhileImpersonating: false, idempotent: true, unauthenticated: false)
+            public static let policy: MethodPolicy? = MethodPolicy(roles: [.telephonyBridge], scope: .platform, requiredFeature: nil, audited: false, allowedWhileSuspended: true, allowedWhileCancelled: true, allowedWhileImpersonating: false, idempotent: true, unauthenticated: false, allowedAfterDeletion: false)
             public static let tenantResourceField: String? = nil
             public static func tenantResourceName(of request: Input) -> String? { nil }
         }
@@ -334,7 +334,7 @@ public enum InboundService {
             public typealias Input = RecordCallStatusRequest
             public typealias Output = PhoneCall
             public static let descriptor = GRPCCore.MethodDescriptor(service: InboundService.descriptor, method: "RecordCallStatus")
-            public static let policy: MethodPolicy? = MethodPolicy(roles: [.telephonyBridge], scope: .platform, requiredFeature: nil, audited: false, allowedWhileSuspended: true, allowedWhileCancelled: true, allowedWhileImpersonating: false, idempotent: true, unauthenticated: false)
+            public static let policy: MethodPolicy? = MethodPolicy(roles: [.telephonyBridge], scope: .platform, requiredFeature: nil, audited: false, allowedWhileSuspended: true, allowedWhileCancelled: true, allowedWhileImpersonating: false, idempotent: true, unauthenticated: false, allowedAfterDeletion: false)
             public static let tenantResourceField: String? = nil
             public static func tenantResourceName(of request: Input) -> String? { nil }
         }

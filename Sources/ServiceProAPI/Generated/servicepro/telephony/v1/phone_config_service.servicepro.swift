@@ -135,7 +135,7 @@ public enum PhoneConfigService {
             public typealias Input = CreatePhoneConfigRequest
             public typealias Output = PhoneConfig
             public static let descriptor = GRPCCore.MethodDescriptor(service: PhoneConfigService.descriptor, method: "CreatePhoneConfig")
-            public static let policy: MethodPolicy? = MethodPolicy(roles: [.platformOwner, .platformStaff], scope: .tenant, requiredFeature: nil, audited: true, allowedWhileSuspended: false, allowedWhileCancelled: false, allowedWhileImpersonating: false, idempotent: true, unauthenticated: false)
+            public static let policy: MethodPolicy? = MethodPolicy(roles: [.platformOwner, .platformStaff], scope: .tenant, requiredFeature: nil, audited: true, allowedWhileSuspended: false, allowedWhileCancelled: false, allowedWhileImpersonating: false, idempotent: true, unauthenticated: false, allowedAfterDeletion: false)
             public static let tenantResourceField: String? = "parent"
             public static func tenantResourceName(of request: Input) -> String? {
                 request.parent
@@ -145,7 +145,7 @@ public enum PhoneConfigService {
             public typealias Input = GetPhoneConfigRequest
             public typealias Output = PhoneConfig
             public static let descriptor = GRPCCore.MethodDescriptor(service: PhoneConfigService.descriptor, method: "GetPhoneConfig")
-            public static let policy: MethodPolicy? = MethodPolicy(roles: [.platformOwner, .platformStaff, .tenantAdmin], scope: .tenant, requiredFeature: nil, audited: false, allowedWhileSuspended: true, allowedWhileCancelled: false, allowedWhileImpersonating: true, idempotent: true, unauthenticated: false)
+            public static let policy: MethodPolicy? = MethodPolicy(roles: [.platformOwner, .platformStaff, .tenantAdmin], scope: .tenant, requiredFeature: nil, audited: false, allowedWhileSuspended: true, allowedWhileCancelled: false, allowedWhileImpersonating: true, idempotent: true, unauthenticated: false, allowedAfterDeletion: false)
             public static let tenantResourceField: String? = "name"
             public static func tenantResourceName(of request: Input) -> String? {
                 request.name
@@ -155,7 +155,7 @@ public enum PhoneConfigService {
             public typealias Input = ListPhoneConfigsRequest
             public typealias Output = ListPhoneConfigsResponse
             public static let descriptor = GRPCCore.MethodDescriptor(service: PhoneConfigService.descriptor, method: "ListPhoneConfigs")
-            public static let policy: MethodPolicy? = MethodPolicy(roles: [.platformOwner, .platformStaff, .tenantAdmin], scope: .tenant, requiredFeature: nil, audited: false, allowedWhileSuspended: true, allowedWhileCancelled: false, allowedWhileImpersonating: true, idempotent: true, unauthenticated: false)
+            public static let policy: MethodPolicy? = MethodPolicy(roles: [.platformOwner, .platformStaff, .tenantAdmin], scope: .tenant, requiredFeature: nil, audited: false, allowedWhileSuspended: true, allowedWhileCancelled: false, allowedWhileImpersonating: true, idempotent: true, unauthenticated: false, allowedAfterDeletion: false)
             public static let tenantResourceField: String? = "parent"
             public static func tenantResourceName(of request: Input) -> String? {
                 request.parent
@@ -165,7 +165,7 @@ public enum PhoneConfigService {
             public typealias Input = UpdatePhoneConfigRequest
             public typealias Output = PhoneConfig
             public static let descriptor = GRPCCore.MethodDescriptor(service: PhoneConfigService.descriptor, method: "UpdatePhoneConfig")
-            public static let policy: MethodPolicy? = MethodPolicy(roles: [.platformOwner, .platformStaff], scope: .tenant, requiredFeature: nil, audited: true, allowedWhileSuspended: false, allowedWhileCancelled: false, allowedWhileImpersonating: false, idempotent: false, unauthenticated: false)
+            public static let policy: MethodPolicy? = MethodPolicy(roles: [.platformOwner, .platformStaff], scope: .tenant, requiredFeature: nil, audited: true, allowedWhileSuspended: false, allowedWhileCancelled: false, allowedWhileImpersonating: false, idempotent: false, unauthenticated: false, allowedAfterDeletion: false)
             public static let tenantResourceField: String? = "phone_config.name"
             public static func tenantResourceName(of request: Input) -> String? {
                 request.phoneConfig.name
@@ -175,7 +175,7 @@ public enum PhoneConfigService {
             public typealias Input = DeletePhoneConfigRequest
             public typealias Output = DeletePhoneConfigResponse
             public static let descriptor = GRPCCore.MethodDescriptor(service: PhoneConfigService.descriptor, method: "DeletePhoneConfig")
-            public static let policy: MethodPolicy? = MethodPolicy(roles: [.platformOwner, .platformStaff], scope: .tenant, requiredFeature: nil, audited: true, allowedWhileSuspended: false, allowedWhileCancelled: false, allowedWhileImpersonating: false, idempotent: false, unauthenticated: false)
+            public static let policy: MethodPolicy? = MethodPolicy(roles: [.platformOwner, .platformStaff], scope: .tenant, requiredFeature: nil, audited: true, allowedWhileSuspended: false, allowedWhileCancelled: false, allowedWhileImpersonating: false, idempotent: false, unauthenticated: false, allowedAfterDeletion: false)
             public static let tenantResourceField: String? = "name"
             public static func tenantResourceName(of request: Input) -> String? {
                 request.name

@@ -130,7 +130,7 @@ public enum TenantService {
             public typealias Input = GetTenantRequest
             public typealias Output = Tenant
             public static let descriptor = GRPCCore.MethodDescriptor(service: TenantService.descriptor, method: "GetTenant")
-            public static let policy: MethodPolicy? = MethodPolicy(roles: [.platformOwner, .platformStaff, .tenantAdmin, .tenantMember, .partner], scope: .tenant, requiredFeature: nil, audited: false, allowedWhileSuspended: true, allowedWhileCancelled: false, allowedWhileImpersonating: true, idempotent: true, unauthenticated: false)
+            public static let policy: MethodPolicy? = MethodPolicy(roles: [.platformOwner, .platformStaff, .tenantAdmin, .tenantMember, .partner], scope: .tenant, requiredFeature: nil, audited: false, allowedWhileSuspended: true, allowedWhileCancelled: false, allowedWhileImpersonating: true, idempotent: true, unauthenticated: false, allowedAfterDeletion: false)
             public static let tenantResourceField: String? = "name"
             public static func tenantResourceName(of request: Input) -> String? {
                 request.name
@@ -140,7 +140,7 @@ public enum TenantService {
             public typealias Input = ListTenantsRequest
             public typealias Output = ListTenantsResponse
             public static let descriptor = GRPCCore.MethodDescriptor(service: TenantService.descriptor, method: "ListTenants")
-            public static let policy: MethodPolicy? = MethodPolicy(roles: [.platformOwner, .platformStaff, .tenantAdmin, .tenantMember, .partner], scope: .platform, requiredFeature: nil, audited: false, allowedWhileSuspended: true, allowedWhileCancelled: false, allowedWhileImpersonating: false, idempotent: true, unauthenticated: false)
+            public static let policy: MethodPolicy? = MethodPolicy(roles: [.platformOwner, .platformStaff, .tenantAdmin, .tenantMember, .partner], scope: .platform, requiredFeature: nil, audited: false, allowedWhileSuspended: true, allowedWhileCancelled: false, allowedWhileImpersonating: false, idempotent: true, unauthenticated: false, allowedAfterDeletion: false)
             public static let tenantResourceField: String? = nil
             public static func tenantResourceName(of request: Input) -> String? { nil }
         }
@@ -148,7 +148,7 @@ public enum TenantService {
             public typealias Input = CreateTenantRequest
             public typealias Output = Tenant
             public static let descriptor = GRPCCore.MethodDescriptor(service: TenantService.descriptor, method: "CreateTenant")
-            public static let policy: MethodPolicy? = MethodPolicy(roles: [.platformOwner, .platformStaff], scope: .platform, requiredFeature: nil, audited: true, allowedWhileSuspended: false, allowedWhileCancelled: false, allowedWhileImpersonating: false, idempotent: true, unauthenticated: false)
+            public static let policy: MethodPolicy? = MethodPolicy(roles: [.platformOwner, .platformStaff], scope: .platform, requiredFeature: nil, audited: true, allowedWhileSuspended: false, allowedWhileCancelled: false, allowedWhileImpersonating: false, idempotent: true, unauthenticated: false, allowedAfterDeletion: false)
             public static let tenantResourceField: String? = nil
             public static func tenantResourceName(of request: Input) -> String? { nil }
         }
@@ -156,7 +156,7 @@ public enum TenantService {
             public typealias Input = UpdateTenantRequest
             public typealias Output = Tenant
             public static let descriptor = GRPCCore.MethodDescriptor(service: TenantService.descriptor, method: "UpdateTenant")
-            public static let policy: MethodPolicy? = MethodPolicy(roles: [.platformOwner, .platformStaff, .tenantAdmin], scope: .tenant, requiredFeature: nil, audited: true, allowedWhileSuspended: false, allowedWhileCancelled: false, allowedWhileImpersonating: true, idempotent: false, unauthenticated: false)
+            public static let policy: MethodPolicy? = MethodPolicy(roles: [.platformOwner, .platformStaff, .tenantAdmin], scope: .tenant, requiredFeature: nil, audited: true, allowedWhileSuspended: false, allowedWhileCancelled: false, allowedWhileImpersonating: true, idempotent: false, unauthenticated: false, allowedAfterDeletion: false)
             public static let tenantResourceField: String? = "tenant.name"
             public static func tenantResourceName(of request: Input) -> String? {
                 request.tenant.name
@@ -166,7 +166,7 @@ public enum TenantService {
             public typealias Input = DeleteTenantRequest
             public typealias Output = DeleteTenantResponse
             public static let descriptor = GRPCCore.MethodDescriptor(service: TenantService.descriptor, method: "DeleteTenant")
-            public static let policy: MethodPolicy? = MethodPolicy(roles: [.platformOwner], scope: .tenant, requiredFeature: nil, audited: true, allowedWhileSuspended: true, allowedWhileCancelled: true, allowedWhileImpersonating: false, idempotent: false, unauthenticated: false)
+            public static let policy: MethodPolicy? = MethodPolicy(roles: [.platformOwner], scope: .tenant, requiredFeature: nil, audited: true, allowedWhileSuspended: true, allowedWhileCancelled: true, allowedWhileImpersonating: false, idempotent: false, unauthenticated: false, allowedAfterDeletion: false)
             public static let tenantResourceField: String? = "name"
             public static func tenantResourceName(of request: Input) -> String? {
                 request.name

@@ -243,6 +243,11 @@ public nonisolated struct Servicepro_Options_V1_MethodPolicy: Sendable {
   /// (redeeming a quick login link). Roles are not checked for such a method; keep it rare.
   public var unauthenticated: Bool = false
 
+  /// Callable by platform roles for a tenant that was deleted. A deleted tenant's audit trail
+  /// outlives it under its id, and nothing else of it does, so only reads of that trail set this.
+  /// Any other method answers NOT_FOUND for a deleted tenant.
+  public var allowedAfterDeletion: Bool = false
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -398,7 +403,7 @@ nonisolated extension Servicepro_Options_V1_Feature: SwiftProtobuf._ProtoNamePro
 
 nonisolated extension Servicepro_Options_V1_MethodPolicy: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".MethodPolicy"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}roles\0\u{3}tenant_scope\0\u{3}required_feature\0\u{1}audited\0\u{3}allowed_while_suspended\0\u{3}allowed_while_impersonating\0\u{1}idempotent\0\u{3}cli_command\0\u{3}allowed_while_cancelled\0\u{1}unauthenticated\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}roles\0\u{3}tenant_scope\0\u{3}required_feature\0\u{1}audited\0\u{3}allowed_while_suspended\0\u{3}allowed_while_impersonating\0\u{1}idempotent\0\u{3}cli_command\0\u{3}allowed_while_cancelled\0\u{1}unauthenticated\0\u{3}allowed_after_deletion\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -416,6 +421,7 @@ nonisolated extension Servicepro_Options_V1_MethodPolicy: SwiftProtobuf.Message,
       case 8: try { try decoder.decodeSingularStringField(value: &self.cliCommand) }()
       case 9: try { try decoder.decodeSingularBoolField(value: &self.allowedWhileCancelled) }()
       case 10: try { try decoder.decodeSingularBoolField(value: &self.unauthenticated) }()
+      case 11: try { try decoder.decodeSingularBoolField(value: &self.allowedAfterDeletion) }()
       default: break
       }
     }
@@ -452,6 +458,9 @@ nonisolated extension Servicepro_Options_V1_MethodPolicy: SwiftProtobuf.Message,
     if self.unauthenticated != false {
       try visitor.visitSingularBoolField(value: self.unauthenticated, fieldNumber: 10)
     }
+    if self.allowedAfterDeletion != false {
+      try visitor.visitSingularBoolField(value: self.allowedAfterDeletion, fieldNumber: 11)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -466,6 +475,7 @@ nonisolated extension Servicepro_Options_V1_MethodPolicy: SwiftProtobuf.Message,
     if lhs.idempotent != rhs.idempotent {return false}
     if lhs.cliCommand != rhs.cliCommand {return false}
     if lhs.unauthenticated != rhs.unauthenticated {return false}
+    if lhs.allowedAfterDeletion != rhs.allowedAfterDeletion {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
