@@ -29,6 +29,12 @@ public struct TwilioCallbackURLs: Sendable, Hashable {
     public static let benchmarkStaticSMSPath = "/bench/static-sms"
     /// The query parameter that carries `VoiceCallback.attempt`.
     public static let attemptParameter = "attempt"
+    /// The query parameter that names the number a `<Dial>` rang, on its dial-result URL: with
+    /// the platform out of reach, the bridge then knows not to ring that number again.
+    public static let dialedParameter = "dialed"
+    /// Marks the dial-result URL of a dial the bridge made on its own, during an outage: the
+    /// platform did not plan that dial, so the bridge answers its result itself.
+    public static let outageParameter = "outage"
 
     /// The public base URL, or "" for URLs relative to the host, which Twilio resolves against the
     /// URL it is calling. A base is needed when a proxy adds a path prefix.
@@ -62,10 +68,25 @@ public struct TwilioCallbackURLs: Sendable, Hashable {
     /// Where Twilio should send the call's next request; nil when the route is not one of ours.
     /// An attempt of 0 (unset) is left out; the platform reads its absence as the first try on
     /// the IVR and dial routes, and as a call's first request on the AI route.
-    public func url(for callback: VoiceCallback) -> String? {
+    /// `dialed` is the number a `<Dial>` with this callback rings, if it rings a number.
+    public func url(for callback: VoiceCallback, dialed: String? = nil) -> String? {
         guard let path = Self.path(for: callback.route) else { return nil }
-        let query = callback.attempt > 0 ? "?\(Self.attemptParameter)=\(callback.attempt)" : ""
-        return base + path + query
+        var query: [(String, String)] = []
+        if callback.attempt > 0 { query.append((Self.attemptParameter, "\(callback.attempt)")) }
+        if let dialed { query.append((Self.dialedParameter, dialed)) }
+        return base + path + Self.queryString(query)
+    }
+
+    /// Where the result of a dial the bridge makes during an outage goes: the bridge answers it.
+    public func outageDialResult(dialed: String) -> String {
+        base + Self.dialResultPath + Self.queryString([(Self.outageParameter, "1"), (Self.dialedParameter, dialed)])
+    }
+
+    /// `?name=value&...`, values percent-encoded (an E.164 number's `+` would read as a space).
+    private static func queryString(_ items: [(name: String, value: String)]) -> String {
+        guard !items.isEmpty else { return "" }
+        let unreserved = CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+        return "?" + items.map { "\($0.name)=\($0.value.addingPercentEncoding(withAllowedCharacters: unreserved) ?? "")" }.joined(separator: "&")
     }
 
     /// Where status callbacks go.

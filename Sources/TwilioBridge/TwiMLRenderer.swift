@@ -68,10 +68,12 @@ public struct TwiMLRenderer: Sendable {
         case .gather(let gather): return element(for: gather)
         case .dialSip(let dial):
             let timeout = dial.hasTimeout ? Self.wholeSeconds(dial.timeout.seconds, dial.timeout.nanos) : nil
-            return self.dial(TwiMLElement("Sip", text: dial.sipUri), callerID: dial.callerID, timeout: timeout, action: dial.hasAction ? dial.action : nil)
+            let action = dial.hasAction ? callbacks.url(for: dial.action) : nil
+            return self.dial(TwiMLElement("Sip", text: dial.sipUri), callerID: dial.callerID, timeout: timeout, action: action)
         case .dialNumber(let dial):
             let timeout = dial.hasTimeout ? Self.wholeSeconds(dial.timeout.seconds, dial.timeout.nanos) : nil
-            return self.dial(TwiMLElement("Number", text: dial.number), callerID: dial.callerID, timeout: timeout, action: dial.hasAction ? dial.action : nil)
+            let action = dial.hasAction ? callbacks.url(for: dial.action, dialed: dial.number) : nil
+            return self.dial(TwiMLElement("Number", text: dial.number), callerID: dial.callerID, timeout: timeout, action: action)
         case .record(let record): return element(for: record)
         case .redirect(let redirect):
             guard let url = callbacks.url(for: redirect.action) else { return nil }
@@ -124,9 +126,9 @@ public struct TwiMLRenderer: Sendable {
     /// With an `action`, Twilio posts how the dial ended (`DialCallStatus`) there and runs the
     /// TwiML it gets back instead of the rest of this document. Without one, it runs on into the
     /// next instruction, whether or not anyone answered: both as the contract says.
-    private func dial(_ target: TwiMLElement, callerID: String, timeout: String?, action: VoiceCallback?) -> TwiMLElement {
+    private func dial(_ target: TwiMLElement, callerID: String = "", timeout: String? = nil, action: String?) -> TwiMLElement {
         var element = TwiMLElement("Dial")
-        if let url = action.flatMap(callbacks.url(for:)) {
+        if let url = action {
             element.attribute("action", url)
             element.attribute("method", "POST")
         }
@@ -153,6 +155,29 @@ public struct TwiMLRenderer: Sendable {
         element.attribute("recordingStatusCallback", callbacks.status)
         element.attribute("recordingStatusCallbackMethod", "POST")
         return element
+    }
+
+    /// What a caller hears when the platform cannot answer: an apology, then the forward number,
+    /// unless that is the number that just went unanswered (`dialed`). With no one left to ring,
+    /// a voicemail: the recording's callback waits in the spool until the platform takes it.
+    /// The bridge answers the result of its own dial (`outageDialResult`): the platform, should it
+    /// be back by then, did not plan that dial.
+    public func outageResponse(forwardNumber: String?, dialed: String? = nil) -> String {
+        let say = { (text: String) in VoiceInstruction.with { $0.say = .with { $0.text = text } } }
+        var verbs = [say("Thanks for calling. We're having trouble with our phone system right now.")].compactMap(element(for:))
+        if let forwardNumber, forwardNumber != dialed {
+            verbs += [say("Please hold while we connect you.")].compactMap(element(for:))
+            verbs.append(dial(TwiMLElement("Number", text: forwardNumber), action: callbacks.outageDialResult(dialed: forwardNumber)))
+        } else {
+            verbs += [say("Please leave a message after the tone, and we'll get back to you.")].compactMap(element(for:))
+            verbs.append(element(for: VoiceInstruction.Record.with {
+                $0.maxLength = .init(seconds: 120)
+                $0.timeout = .init(seconds: 5)
+                $0.finishOnKey = "#"
+                $0.playBeep = true
+            }))
+        }
+        return document(verbs)
     }
 
     /// Twilio takes whole seconds; a fraction rounds up so a short wait never becomes none.

@@ -9,8 +9,8 @@ import ServiceProAPI
 ///
 /// Twilio never gets a 5xx: a request that is not Twilio's gets 403 (bad signature) or 400 (bad
 /// body); when the platform is down or slow, callers hear a polite fallback and are connected to
-/// the last-known forward number, and texts go to the durable spool to be replayed in order,
-/// line by line.
+/// the last-known forward number, or leave a voicemail when no one is left to ring, and texts go
+/// to the durable spool to be replayed in order, line by line.
 struct TwilioWebhooks<Transport: ClientTransport>: Sendable {
     let platform: PlatformClient<Transport>
     let verifier: TwilioSignatureVerifier?
@@ -39,7 +39,7 @@ struct TwilioWebhooks<Transport: ClientTransport>: Sendable {
     }
 
     /// What every route shares: a bounded UTF-8 form body, a valid signature, then the handler.
-    private func webhook(_ request: Request, _ handle: (FormBody, Int) async -> Response) async -> Response {
+    private func webhook(_ request: Request, _ handle: (FormBody, CallbackQuery) async -> Response) async -> Response {
         var request = request
         let bytes: ByteBuffer
         do {
@@ -72,16 +72,12 @@ struct TwilioWebhooks<Transport: ClientTransport>: Sendable {
             logger.notice("refusing a webhook with a missing or wrong signature", metadata: ["path": "\(request.uri.path)"])
             return Self.plain(.forbidden, "invalid X-Twilio-Signature")
         }
-        // Ours, in the callback URLs we render: a count from 1; 0 when there is none (or it is
-        // below 0), as on a call's first request. The platform reads 0 as the first try on the
-        // IVR and dial routes, and as a new call on the AI route.
-        let attempt = request.uri.queryParameters.get(TwilioCallbackURLs.attemptParameter, as: Int.self) ?? 0
-        return await handle(form, max(attempt, 0))
+        return await handle(form, CallbackQuery(request.uri.queryParameters))
     }
 
     // MARK: Routes
 
-    private func inboundMessage(_ form: FormBody, _ attempt: Int) async -> Response {
+    private func inboundMessage(_ form: FormBody, _ query: CallbackQuery) async -> Response {
         await inboundMessage(form) { message in
             try await deadline.run { try await inbound.handleInboundMessage(message, metadata: platform.metadata).replies }
         }
@@ -89,7 +85,7 @@ struct TwilioWebhooks<Transport: ClientTransport>: Sendable {
 
     /// `/sms` with the platform's answer replaced by a fixed reply: the benchmark's baseline, so
     /// that the two differ only by the RPC (and what the platform does behind it).
-    private func benchmarkStaticMessage(_ form: FormBody, _ attempt: Int) async -> Response {
+    private func benchmarkStaticMessage(_ form: FormBody, _ query: CallbackQuery) async -> Response {
         await inboundMessage(form) { _ in [BenchmarkBaseline.reply] }
     }
 
@@ -137,7 +133,7 @@ struct TwilioWebhooks<Transport: ClientTransport>: Sendable {
         }
     }
 
-    private func incomingCall(_ form: FormBody, _ attempt: Int) async -> Response {
+    private func incomingCall(_ form: FormBody, _ query: CallbackQuery) async -> Response {
         await voice(calledNumber: form["To"]) {
             try await inbound.handleInboundCall(.with {
                 $0.callSid = form["CallSid"]
@@ -148,34 +144,41 @@ struct TwilioWebhooks<Transport: ClientTransport>: Sendable {
         }
     }
 
-    private func ivrSelection(_ form: FormBody, _ attempt: Int) async -> Response {
+    private func ivrSelection(_ form: FormBody, _ query: CallbackQuery) async -> Response {
         await voice(calledNumber: form["To"]) {
             try await inbound.handleIvrSelection(.with {
                 $0.callSid = form["CallSid"]
                 $0.from = form["From"]
                 $0.to = form["To"]
                 $0.digits = form["Digits"]
-                $0.attempt = Int32(clamping: attempt)
+                $0.attempt = Int32(clamping: query.attempt)
             }, metadata: platform.metadata)
         }
     }
 
-    private func dialResult(_ form: FormBody, _ attempt: Int) async -> Response {
+    private func dialResult(_ form: FormBody, _ query: CallbackQuery) async -> Response {
         // Someone answered and the conversation is over: with the platform out of reach, the
         // call ends, rather than hearing the outage message and being rung through again.
         let answered = ["completed", "answered"].contains(form["DialCallStatus"])
-        return await voice(calledNumber: form["To"], unavailable: answered ? [.with { $0.hangup = .init() }] : nil) {
+        let hangUp: [VoiceInstruction] = [.with { $0.hangup = .init() }]
+        if query.outage {
+            // The bridge's own dial: the platform did not plan it, whether or not it is back.
+            return twiml(answered
+                ? renderer.voiceResponse(hangUp)
+                : renderer.outageResponse(forwardNumber: fallback.forwardNumber(for: form["To"]), dialed: query.dialed))
+        }
+        return await voice(calledNumber: form["To"], dialed: query.dialed, unavailable: answered ? hangUp : nil) {
             try await inbound.handleDialResult(.with {
                 $0.callSid = form["CallSid"]
                 $0.from = form["From"]
                 $0.to = form["To"]
                 $0.dialCallStatus = form["DialCallStatus"]
-                $0.attempt = Int32(clamping: attempt)
+                $0.attempt = Int32(clamping: query.attempt)
             }, metadata: platform.metadata)
         }
     }
 
-    private func aiVoiceTurn(_ form: FormBody, _ attempt: Int) async -> Response {
+    private func aiVoiceTurn(_ form: FormBody, _ query: CallbackQuery) async -> Response {
         await voice(calledNumber: form["To"]) {
             try await inbound.handleAiVoiceTurn(.with {
                 $0.callSid = form["CallSid"]
@@ -183,7 +186,7 @@ struct TwilioWebhooks<Transport: ClientTransport>: Sendable {
                 $0.to = form["To"]
                 $0.speechResult = form["SpeechResult"]
                 $0.confidence = Float(form["Confidence"]) ?? 0
-                $0.attempt = Int32(clamping: attempt)
+                $0.attempt = Int32(clamping: query.attempt)
                 $0.callerName = form["CallerName"]
             }, metadata: platform.metadata)
         }
@@ -192,7 +195,7 @@ struct TwilioWebhooks<Transport: ClientTransport>: Sendable {
     /// Call and message status callbacks (and recordings); Twilio only needs to hear 200, and
     /// never sends one again. A call's status the platform cannot take now (its final status,
     /// the voicemail it left) waits in the spool; a message's is only ever a delivery report.
-    private func statusCallback(_ form: FormBody, _ attempt: Int) async -> Response {
+    private func statusCallback(_ form: FormBody, _ query: CallbackQuery) async -> Response {
         do {
             // Twilio sends a message's status twice, as MessageStatus and as the older SmsStatus.
             let messageStatus = form["MessageStatus"].isEmpty ? form["SmsStatus"] : form["MessageStatus"]
@@ -230,11 +233,12 @@ struct TwilioWebhooks<Transport: ClientTransport>: Sendable {
         return twiml(renderer.messagingResponse([]))
     }
 
-    /// A voice RPC, or the fallback when the platform cannot answer in time.
     /// The platform's reply to a voice webhook; when the platform cannot answer in time,
-    /// `unavailable` or else the fallback: an apology and the last-known forward number.
+    /// `unavailable`, or else the outage answer: an apology, then the last-known forward number
+    /// unless that is the number just `dialed`, then a voicemail.
     private func voice(
-        calledNumber: String, unavailable: [VoiceInstruction]? = nil, _ call: @escaping @Sendable () async throws -> VoiceReply
+        calledNumber: String, dialed: String? = nil, unavailable: [VoiceInstruction]? = nil,
+        _ call: @escaping @Sendable () async throws -> VoiceReply
     ) async -> Response {
         do {
             let reply = try await deadline.run(call)
@@ -243,17 +247,7 @@ struct TwilioWebhooks<Transport: ClientTransport>: Sendable {
         } catch {
             logger.warning("platform unavailable: answering a call with the fallback", metadata: ["to": "\(calledNumber)", "error": "\(error)"])
             if let unavailable { return twiml(renderer.voiceResponse(unavailable)) }
-            var instructions: [VoiceInstruction] = [.with {
-                $0.say = .with { $0.text = "Thanks for calling. We're having trouble with our phone system right now." }
-            }]
-            if let number = fallback.forwardNumber(for: calledNumber) {
-                instructions.append(.with { $0.say = .with { $0.text = "Please hold while we connect you." } })
-                instructions.append(.with { $0.dialNumber = .with { $0.number = number } })
-            } else {
-                instructions.append(.with { $0.say = .with { $0.text = "Please try again in a few minutes, or send us a text. Goodbye." } })
-                instructions.append(.with { $0.hangup = .init() })
-            }
-            return twiml(renderer.voiceResponse(instructions))
+            return twiml(renderer.outageResponse(forwardNumber: fallback.forwardNumber(for: calledNumber), dialed: dialed))
         }
     }
 

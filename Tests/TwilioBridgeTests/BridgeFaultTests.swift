@@ -87,8 +87,18 @@ struct BridgeFaultTests {
             let talked = try await bridge.post("/twilio/voice/dial-result?attempt=1", BridgeWebhookTests.call(2) + [("DialCallStatus", "completed")])
             #expect(talked.status == 200)
             #expect(talked.body.contains("<Hangup/>") && !talked.body.contains("<Dial"), "\(talked.body)")
+            // A desk phone nobody picked up: the forward number is rung, and its result comes back
+            // to the bridge as its own dial.
             let missed = try await bridge.post("/twilio/voice/dial-result?attempt=1", BridgeWebhookTests.call(2) + [("DialCallStatus", "no-answer")])
             #expect(missed.body.contains("<Number>+19185559999</Number>"), "an unanswered dial still gets the fallback: \(missed.body)")
+            #expect(missed.body.contains("dial-result?outage=1&amp;dialed=%2B19185559999"), "\(missed.body)")
+            // The forward number itself unanswered, whoever dialled it: not rung again, a voicemail instead.
+            for path in ["/twilio/voice/dial-result?attempt=2&dialed=%2B19185559999", "/twilio/voice/dial-result?outage=1&dialed=%2B19185559999"] {
+                let unanswered = try await bridge.post(path, BridgeWebhookTests.call(2) + [("DialCallStatus", "no-answer")])
+                #expect(!unanswered.body.contains("<Dial") && unanswered.body.contains("<Record"), "\(path): \(unanswered.body)")
+            }
+            let answered = try await bridge.post("/twilio/voice/dial-result?outage=1&dialed=%2B19185559999", BridgeWebhookTests.call(2) + [("DialCallStatus", "completed")])
+            #expect(answered.body.contains("<Hangup/>") && !answered.body.contains("<Record"), "\(answered.body)")
             for number in 2...4 {
                 let text = try await bridge.post("/sms", BridgeWebhookTests.sms(number, body: "while down \(number)"))
                 #expect(text.status == 200)
@@ -118,6 +128,9 @@ struct BridgeFaultTests {
                 try await OutboxService.Client(wrapping: client).listOutboxMessages(.with { $0.parent = "tenants/acme" }, metadata: owner).outboxMessages
             }
             #expect(queued.map(\.recipient) == ["+15550005555"], "the replay's acknowledgement goes through the outbox")
+            // The result of the bridge's own dial stays the bridge's to answer, the platform back or not.
+            let late = try await bridge.post("/twilio/voice/dial-result?outage=1&dialed=%2B19185559999", BridgeWebhookTests.call(2) + [("DialCallStatus", "busy")])
+            #expect(late.body.contains("trouble") && late.body.contains("<Record"), "\(late.body)")
 
             // The call answered by the fallback reaches the call log with its final status and voicemail.
             let calls = try await platform.call { client, owner in

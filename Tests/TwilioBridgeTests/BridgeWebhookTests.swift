@@ -101,7 +101,7 @@ struct BridgeWebhookTests {
                     #expect(answer.body.contains("<Number>+19185559999</Number>"))
                     // The dial reports how it ended; an answered call then ends, rather than
                     // running on into the voicemail.
-                    #expect(answer.body.contains(#"<Dial action="https://bridge.example.com/twilio/voice/dial-result?attempt=1" method="POST""#), "\(answer.body)")
+                    #expect(answer.body.contains(#"<Dial action="https://bridge.example.com/twilio/voice/dial-result?attempt=1&amp;dialed=%2B19185559999" method="POST""#), "\(answer.body)")
                     #expect(!answer.body.contains("<Record"))
                     let answered = try await bridge.post("/twilio/voice/dial-result?attempt=1", Self.call(11) + [("DialCallStatus", "completed")])
                     #expect(answered.body.contains("<Hangup"), "\(answered.body)")

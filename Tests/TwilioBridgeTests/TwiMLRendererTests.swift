@@ -89,10 +89,37 @@ struct TwiMLRendererTests {
         #expect(attributes(of: dials[1]) == ["callerId": "+15559870002"])
         #expect(dials[1].only("Number")?.stringValue == "+15551230001")
 
-        // With an action, Twilio posts the outcome there instead of running on.
+        // With an action, Twilio posts the outcome there instead of running on, with the number
+        // rung, so that in an outage the bridge does not ring it again.
         number.action = .with { $0.route = .dialResult; $0.attempt = 2 }
         let reported = try #require(parse(renderer.voiceResponse([.with { $0.dialNumber = number }])).only("Dial"))
-        #expect(attributes(of: reported) == ["action": "https://bridge.example.com/twilio/voice/dial-result?attempt=2", "method": "POST", "callerId": "+15559870002"])
+        #expect(attributes(of: reported) == [
+            "action": "https://bridge.example.com/twilio/voice/dial-result?attempt=2&dialed=%2B15551230001", "method": "POST", "callerId": "+15559870002",
+        ])
+        sip.action = .with { $0.route = .dialResult; $0.attempt = 1 }
+        let sipReported = try #require(parse(renderer.voiceResponse([.with { $0.dialSip = sip }])).only("Dial"))
+        #expect(attributes(of: sipReported)["action"] == "https://bridge.example.com/twilio/voice/dial-result?attempt=1")
+    }
+
+    @Test("outage: an apology, then the forward number unless it just went unanswered, else a voicemail")
+    func outage() throws {
+        let forwarding = try parse(renderer.outageResponse(forwardNumber: "+19185559999"))
+        #expect(children(of: forwarding) == ["Say", "Say", "Dial"])
+        let dial = try #require(forwarding.only("Dial"))
+        #expect(dial.only("Number")?.stringValue == "+19185559999")
+        // Its result comes back to the bridge, marked as its own dial.
+        #expect(attributes(of: dial) == ["action": "https://bridge.example.com/twilio/voice/dial-result?outage=1&dialed=%2B19185559999", "method": "POST"])
+        #expect(try parse(renderer.outageResponse(forwardNumber: "+19185559999", dialed: "+15551230001")).only("Dial") != nil)
+
+        for voicemail in [renderer.outageResponse(forwardNumber: "+19185559999", dialed: "+19185559999"), renderer.outageResponse(forwardNumber: nil)] {
+            let response = try parse(voicemail)
+            #expect(children(of: response) == ["Say", "Say", "Record"])
+            #expect(response.elements(forName: "Say").last?.stringValue?.contains("leave a message") == true)
+            let record = try #require(response.only("Record"))
+            #expect(attributes(of: record)["action"] == "https://bridge.example.com/twilio/status")
+            #expect(attributes(of: record)["recordingStatusCallback"] == "https://bridge.example.com/twilio/status")
+            #expect(attributes(of: record)["playBeep"] == "true")
+        }
     }
 
     @Test("Record: a voicemail that ends at the status route, its recording reported there")
@@ -211,6 +238,9 @@ struct TwiMLRendererTests {
         #expect(absolute.status == "https://example.com/bridge/twilio/status")
         #expect(TwilioCallbackURLs().url(for: .with { $0.route = .ivrSelection; $0.attempt = 1 }) == "/twilio/voice/gather?attempt=1")
         #expect(TwilioCallbackURLs(base: nil).status == "/twilio/status")
+        #expect(absolute.url(for: .with { $0.route = .dialResult; $0.attempt = 3 }, dialed: "+19185559999")
+            == "https://example.com/bridge/twilio/voice/dial-result?attempt=3&dialed=%2B19185559999")
+        #expect(absolute.outageDialResult(dialed: "+19185559999") == "https://example.com/bridge/twilio/voice/dial-result?outage=1&dialed=%2B19185559999")
     }
 
     // MARK: Helpers
