@@ -82,7 +82,8 @@ public struct TwilioCallbackURLs: Sendable, Hashable {
         base + Self.dialResultPath + Self.queryString([(Self.outageParameter, "1"), (Self.dialedParameter, dialed)])
     }
 
-    /// `?name=value&...`, values percent-encoded (an E.164 number's `+` would read as a space).
+    /// `?name=value&...`, values percent-encoded: a query string read as a form would turn an
+    /// E.164 number's `+` into a space.
     private static func queryString(_ items: [(name: String, value: String)]) -> String {
         guard !items.isEmpty else { return "" }
         let unreserved = CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")

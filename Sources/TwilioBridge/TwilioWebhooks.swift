@@ -98,7 +98,7 @@ struct TwilioWebhooks<Transport: ClientTransport>: Sendable {
             $0.from = form["From"]
             $0.to = form["To"]
             $0.body = form["Body"]
-            $0.mediaUrls = form.numbered("MediaUrl")
+            $0.mediaUrls = form.numbered("MediaUrl").filter { !$0.isEmpty }
             $0.receiveTime = .init(date: Date())
         }
         guard !message.messageSid.isEmpty else { return Self.plain(.badRequest, "MessageSid is missing") }

@@ -148,9 +148,28 @@ struct TwilioCommand: ParsableCommand {
         @Option(name: .customLong("call-sid"), help: "The CallSid `call` printed.") var callSid: String
         @Option(help: "Twilio's DialCallStatus: completed, busy, no-answer, failed or canceled.") var status: String = "no-answer"
         @Option(help: "The attempt in the Dial's action URL.") var attempt: Int = 1
+        @Option(help: ArgumentHelp(
+            "The <Dial>'s action URL as the TwiML printed it, e.g. \"https://bridge.example.com/twilio/voice/dial-result?attempt=1&amp;dialed=%2B19185559999\"; instead of --attempt.",
+            discussion: "It carries what the bridge needs when the platform is down: the number that was rung, and whether the dial was the bridge's own."))
+        var action: String?
+
+        /// The path and query to post to: the action's, or one built from --attempt.
+        private var target: String {
+            get throws {
+                guard let action else { return "\(TwilioCallbackURLs.dialResultPath)?\(TwilioCallbackURLs.attemptParameter)=\(attempt)" }
+                // As printed, inside an XML attribute.
+                let unescaped = action.replacingOccurrences(of: "&amp;", with: "&")
+                guard let url = URLComponents(string: unescaped), url.path.hasSuffix(TwilioCallbackURLs.dialResultPath) else {
+                    throw ValidationError("--action must be a dial-result URL from the TwiML, e.g. /twilio/voice/dial-result?attempt=1")
+                }
+                return TwilioCallbackURLs.dialResultPath + (url.percentEncodedQuery.map { "?" + $0 } ?? "")
+            }
+        }
+
+        func validate() throws { _ = try target }
 
         func run() throws {
-            try bridge.post("\(TwilioCallbackURLs.dialResultPath)?\(TwilioCallbackURLs.attemptParameter)=\(attempt)", [
+            try bridge.post(try target, [
                 ("CallSid", callSid), ("From", bridge.from), ("To", bridge.to), ("DialCallStatus", status), ("CallStatus", "in-progress"),
             ])
         }

@@ -62,7 +62,7 @@ struct InProcessBridgeTests {
         }
     }
 
-    @Test("a bridge URL Twilio could not call stops the start, naming where it came from", .timeLimit(.minutes(1)))
+    @Test("a bridge URL Twilio could not call, or a fallback number not in E.164, stops the start, naming where it came from", .timeLimit(.minutes(1)))
     func uncallableBridgeURL() async throws {
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("bridge-url-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: scratch) }
@@ -85,6 +85,20 @@ struct InProcessBridgeTests {
             environment: environment)
         #expect(bridge.status != 0)
         #expect(bridge.output.contains("--public-url must be the http(s) URL Twilio calls"), "\(bridge.output)")
+
+        // A fallback number not in E.164 could not be told apart from the number a dial just rang.
+        let serverFallback = try await ProcessRunner.run(
+            RepositoryPaths.executable("platform-server").path,
+            ["--home", home, "--listen", "127.0.0.1:\(TestPorts.unused())", "--twilio-listen", "127.0.0.1:\(TestPorts.unused())",
+             "--twilio-fallback-number", "19185559999"],
+            environment: environment)
+        #expect(serverFallback.status != 0)
+        #expect(serverFallback.output.contains("--twilio-fallback-number must be an E.164 phone number"), "\(serverFallback.output)")
+        let bridgeFallback = try await ProcessRunner.run(
+            RepositoryPaths.executable("twilio-bridge").path, ["--listen", "127.0.0.1:\(TestPorts.unused())", "--fallback-number", "918-555-9999"],
+            environment: environment)
+        #expect(bridgeFallback.status != 0)
+        #expect(bridgeFallback.output.contains("--fallback-number must be an E.164 phone number"), "\(bridgeFallback.output)")
         #expect(!FileManager.default.fileExists(atPath: home), "nothing seeded")
     }
 }

@@ -666,7 +666,7 @@ struct OperationsTests {
         }
     }
 
-    @Test("only a draft's lines change; issue and paid times follow the status", arguments: TestBackend.available)
+    @Test("only a draft's number and lines change; issue and paid times follow the status", arguments: TestBackend.available)
     func invoiceLifecycle(backend: TestBackend) async throws {
         try await TestPlatform.with(backend) { platform in
             try await platform.createTenant("acme", tier: .pro)

@@ -516,6 +516,16 @@ struct TwilioSimulateTests {
                 #expect(missed.output.contains("<Record"), "nobody else to ring: a voicemail")
                 let answered = try await spctl.run(["twilio", "simulate", "dial-result", "--call-sid", "CA" + String(repeating: "ab", count: 16), "--status", "completed"] + common)
                 #expect(answered.output.contains("<Hangup/>"), "\(answered.output)")
+                // The action URL as the TwiML printed it: the bridge's own dial during an outage,
+                // which the bridge answers itself, with a voicemail once its number went unanswered.
+                let outage = try await spctl.run(["twilio", "simulate", "dial-result", "--call-sid", "CA" + String(repeating: "ab", count: 16),
+                                                  "--action", "https://bridge.example.com/twilio/voice/dial-result?outage=1&amp;dialed=%2B19185559999"] + common)
+                #expect(outage.status == 0, "\(outage.output)")
+                #expect(outage.output.contains("trouble") && outage.output.contains("<Record"), "\(outage.output)")
+                let notDialResult = try await spctl.run(["twilio", "simulate", "dial-result", "--call-sid", "CA" + String(repeating: "ab", count: 16),
+                                                         "--action", "/twilio/voice/gather?attempt=1"] + common)
+                #expect(notDialResult.status != 0)
+                #expect(notDialResult.output.contains("--action must be a dial-result URL"), "\(notDialResult.output)")
                 let ended = try await spctl.run(["twilio", "simulate", "status", "--call-sid", "CA" + String(repeating: "ab", count: 16),
                                                  "--duration", "37", "--recording-url", "https://api.twilio.com/recordings/RE1"] + common)
                 #expect(ended.status == 0, "\(ended.output)")

@@ -102,6 +102,9 @@ struct PlatformServerCommand: AsyncParsableCommand {
             if let twilioPublicURL, !TwilioCallbackURLs.isCallable(twilioPublicURL) {
                 throw ValidationError("--twilio-public-url must be the http(s) URL Twilio calls, e.g. https://bridge.example.com")
             }
+            if let twilioFallbackNumber, !PhoneNumber.isE164(twilioFallbackNumber) {
+                throw ValidationError("--twilio-fallback-number must be an E.164 phone number like +19185551234")
+            }
         } else if twilioPublicURL != nil || twilioSpool != nil || twilioFallbackNumber != nil || twilioTokenFile != nil {
             throw ValidationError("the --twilio-… options configure the bridge that --twilio-listen runs: add --twilio-listen host:port")
         }

@@ -45,6 +45,9 @@ struct TwilioBridgeCommand: AsyncParsableCommand {
         if let publicURL, !TwilioCallbackURLs.isCallable(publicURL) {
             throw ValidationError("--public-url must be the http(s) URL Twilio calls, e.g. https://bridge.example.com")
         }
+        if let fallbackNumber, !PhoneNumber.isE164(fallbackNumber) {
+            throw ValidationError("--fallback-number must be an E.164 phone number like +19185551234")
+        }
         try await address.checkAvailable()
         let token = try BridgeToken.read(from: tokenFile, hint: "start platform-server once to create it, or pass --token-file")
         let configuration = BridgeConfiguration(

@@ -9,7 +9,7 @@ import SwiftProtobuf
 /// appointments; naming another tenant's gets the same INVALID_ARGUMENT as naming a missing one.
 /// The server computes line amounts and totals, numbers invoices `INV-0001`, `INV-0002`, ... per
 /// tenant when the caller leaves the number empty, and stamps the issue and paid times. Only a
-/// draft's lines, currency and tax may change (see ``InvoiceLifecycle``).
+/// draft's number, lines, currency and tax may change (see ``InvoiceLifecycle``).
 public struct InvoiceHandler: InvoiceServiceHandler {
     let database: any Database
 

@@ -86,7 +86,7 @@ public enum RPCPipeline {
     private static func checkGates(tenantID: String, context: RequestContext) async throws {
         guard let access = try await guarded({ try await context.tenantDirectory.access(tenantID: tenantID) }) else {
             // What remains of a deleted tenant is its audit trail, for the platform to read.
-            if context.policy.allowedAfterDeletion, context.principal.role.isPlatform,
+            if context.policy.allowedAfterDeletion, [.platformOwner, .platformStaff].contains(context.principal.role),
                try await guarded({ try await context.tenantDirectory.wasDeleted(tenantID: tenantID) }) {
                 return
             }

@@ -79,8 +79,11 @@ public enum FieldCheck {
         checkRange(Double(value), shown: "\(value)", minimum, maximum, unit: "", field, &violations)
     }
 
+    /// Compared as Float: a bound of 0.1 admits the Float a client writes as 0.1, which is a
+    /// little more than the Double 0.1.
     public static func range(_ value: Float, minimum: Double?, maximum: Double?, _ field: String, _ violations: inout [FieldViolation]) {
-        checkRange(Double(value), shown: "\(value)", minimum, maximum, unit: "", field, &violations)
+        let asFloat = { (bound: Double) in Double(Float(bound)) }
+        checkRange(Double(value), shown: "\(value)", minimum.map(asFloat), maximum.map(asFloat), unit: "", field, &violations)
     }
 
     public static func range(_ value: Double, minimum: Double?, maximum: Double?, _ field: String, _ violations: inout [FieldViolation]) {

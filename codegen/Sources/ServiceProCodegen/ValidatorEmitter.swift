@@ -69,6 +69,10 @@ struct ValidatorEmitter {
                 throw GeneratorError("\(name): the \(rule) rule applies to numbers and durations only")
             }
             guard bound.isFinite else { throw GeneratorError("\(name): the \(rule) rule needs a finite number") }
+            // Integers are compared as Double at run time, which is exact up to 2^53.
+            if isInteger(field), bound != bound.rounded() || abs(bound) > 9_007_199_254_740_992 {
+                throw GeneratorError("\(name): the \(rule) rule of an integer field needs a whole number within ±2^53")
+            }
         }
         if rules.hasMinimum, rules.hasMaximum, rules.minimum > rules.maximum {
             throw GeneratorError("\(name): the minimum \(rules.minimum) is above the maximum \(rules.maximum)")
@@ -93,6 +97,10 @@ struct ValidatorEmitter {
         default:
             return false
         }
+    }
+
+    private static func isInteger(_ field: FieldDescriptor) -> Bool {
+        isNumber(field) && ![.float, .double].contains(field.type)
     }
 
     private static func isDuration(_ field: FieldDescriptor) -> Bool {

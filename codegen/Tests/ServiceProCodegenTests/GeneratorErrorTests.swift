@@ -105,6 +105,8 @@ import Testing
         ("count", .int32, .with { $0.maxItems = 3 }, "synthetic.v1.Request.count: the max_items rule applies to repeated fields only"),
         ("count", .int32, .with { $0.minimum = 2; $0.maximum = 1 }, "synthetic.v1.Request.count: the minimum 2.0 is above the maximum 1.0"),
         ("ratio", .double, .with { $0.maximum = .infinity }, "synthetic.v1.Request.ratio: the maximum rule needs a finite number"),
+        ("count", .int64, .with { $0.minimum = 0.5 }, "synthetic.v1.Request.count: the minimum rule of an integer field needs a whole number within ±2^53"),
+        ("count", .uint64, .with { $0.maximum = 1e17 }, "synthetic.v1.Request.count: the maximum rule of an integer field needs a whole number within ±2^53"),
     ])
     func ruleOnTheWrongKindOfFieldIsRejected(name: String, type: Google_Protobuf_FieldDescriptorProto.TypeEnum, rules: Servicepro_Options_V1_FieldRules, message: String) throws {
         var field = Synthetic.field(name, number: 1, type: type)

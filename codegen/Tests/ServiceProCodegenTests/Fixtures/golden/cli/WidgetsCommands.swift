@@ -48,6 +48,15 @@ struct WidgetsCommands: AsyncParsableCommand {
         @Option(name: .customLong("certainty"), help: "How sure the supplier is of the delivery date, 0 to 0.5 (it never is more).")
         var certainty: Float?
 
+        @Option(name: .customLong("sizes"), help: "Sizes to make, each at least 1, at most four of them. (repeatable)")
+        var sizes: [Int32] = []
+
+        @Option(name: .customLong("daily-cap"), help: "At most this many a day.")
+        var dailyCap: Int64?
+
+        @Option(name: .customLong("uncapped-reason"), help: "Why there is no cap.")
+        var uncappedReason: String?
+
         func run() async throws {
             var request = try requestJSON.request(CreateWidgetRequest.self)
             if let value = requestID { request.requestID = value }
@@ -59,6 +68,9 @@ struct WidgetsCommands: AsyncParsableCommand {
             if let value = quantity { request.quantity = value }
             if let value = warranty { request.warranty = try CLIValue.duration(value, flag: "warranty") }
             if let value = certainty { request.certainty = value }
+            if !sizes.isEmpty { request.sizes = sizes }
+            if let value = dailyCap { request.dailyCap = value }
+            if let value = uncappedReason { request.uncappedReason = value }
             try await call.unary(request) { client, request, metadata in
                 try await WidgetService.Client(wrapping: client).createWidget(request, metadata: metadata)
             }
