@@ -157,15 +157,15 @@ public struct TwiMLRenderer: Sendable {
         return element
     }
 
-    /// What a caller hears when the platform cannot answer: an apology, then the forward number,
-    /// unless that is the number that just went unanswered (`dialed`). With no one left to ring,
-    /// a voicemail: the recording's callback waits in the spool until the platform takes it.
-    /// The bridge answers the result of its own dial (`outageDialResult`): the platform, should it
-    /// be back by then, did not plan that dial.
-    public func outageResponse(forwardNumber: String?, dialed: String? = nil) -> String {
+    /// What a caller hears when the platform cannot answer: an apology, then `forwardNumber`
+    /// rung, or with no one to ring, a voicemail, whose recording callback waits in the spool
+    /// until the platform takes it. The dial's result comes back marked as the bridge's own
+    /// (`outageDialResult`), for the bridge to answer: the platform, should it be back by then,
+    /// did not plan that dial.
+    public func outageResponse(forwardNumber: String?) -> String {
         let say = { (text: String) in VoiceInstruction.with { $0.say = .with { $0.text = text } } }
         var verbs = [say("Thanks for calling. We're having trouble with our phone system right now.")].compactMap(element(for:))
-        if let forwardNumber, forwardNumber != dialed {
+        if let forwardNumber {
             verbs += [say("Please hold while we connect you.")].compactMap(element(for:))
             verbs.append(dial(TwiMLElement("Number", text: forwardNumber), action: callbacks.outageDialResult(dialed: forwardNumber)))
         } else {

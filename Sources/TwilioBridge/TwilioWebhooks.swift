@@ -165,7 +165,7 @@ struct TwilioWebhooks<Transport: ClientTransport>: Sendable {
             // The bridge's own dial: the platform did not plan it, whether or not it is back.
             return twiml(answered
                 ? renderer.voiceResponse(hangUp)
-                : renderer.outageResponse(forwardNumber: fallback.forwardNumber(for: form["To"]), dialed: query.dialed))
+                : renderer.outageResponse(forwardNumber: fallback.forwardNumber(for: form["To"], after: query.dialed)))
         }
         return await voice(calledNumber: form["To"], dialed: query.dialed, unavailable: answered ? hangUp : nil) {
             try await inbound.handleDialResult(.with {
@@ -247,7 +247,7 @@ struct TwilioWebhooks<Transport: ClientTransport>: Sendable {
         } catch {
             logger.warning("platform unavailable: answering a call with the fallback", metadata: ["to": "\(calledNumber)", "error": "\(error)"])
             if let unavailable { return twiml(renderer.voiceResponse(unavailable)) }
-            return twiml(renderer.outageResponse(forwardNumber: fallback.forwardNumber(for: calledNumber), dialed: dialed))
+            return twiml(renderer.outageResponse(forwardNumber: fallback.forwardNumber(for: calledNumber, after: dialed)))
         }
     }
 

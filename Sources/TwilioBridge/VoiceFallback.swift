@@ -20,4 +20,10 @@ public final class VoiceFallback: Sendable {
     public func forwardNumber(for calledNumber: String) -> String? {
         lastKnown.withLock { $0[calledNumber] } ?? platformWide
     }
+
+    /// Whom to ring for a caller of `calledNumber` now: the forward number, unless that is the
+    /// number a dial just rang without an answer (`dialed`), which would only ring it again.
+    public func forwardNumber(for calledNumber: String, after dialed: String?) -> String? {
+        forwardNumber(for: calledNumber).flatMap { $0 == dialed ? nil : $0 }
+    }
 }

@@ -236,11 +236,14 @@ struct BridgeFaultTests {
         #expect(aside.compactMap { $0.column("message_sid")?.string } == ["SMbroken"], "kept for an operator, not deleted")
     }
 
-    @Test("the fallback forgets a forward number the platform no longer gives")
+    @Test("the fallback forgets a forward number the platform no longer gives, and never rings the number just rung")
     func fallbackForgets() {
         let fallback = VoiceFallback(platformWideNumber: "+19185557777")
         fallback.remember(forwardNumber: "+19185559999", for: "+19185550101")
         #expect(fallback.forwardNumber(for: "+19185550101") == "+19185559999")
+        #expect(fallback.forwardNumber(for: "+19185550101", after: "+15551230001") == "+19185559999")
+        #expect(fallback.forwardNumber(for: "+19185550101", after: "+19185559999") == nil)
+        #expect(fallback.forwardNumber(for: "+19185550101", after: nil) == "+19185559999")
         fallback.remember(forwardNumber: "", for: "+19185550101")
         #expect(fallback.forwardNumber(for: "+19185550101") == "+19185557777")
     }
