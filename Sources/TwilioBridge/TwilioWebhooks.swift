@@ -163,6 +163,7 @@ struct TwilioWebhooks<Transport: ClientTransport>: Sendable {
         let hangUp: [VoiceInstruction] = [.with { $0.hangup = .init() }]
         if query.outage {
             // The bridge's own dial: the platform did not plan it, whether or not it is back.
+            logger.info("answering the result of an outage dial", metadata: ["to": "\(form["To"])", "dial_call_status": "\(form["DialCallStatus"])"])
             return twiml(answered
                 ? renderer.voiceResponse(hangUp)
                 : renderer.outageResponse(forwardNumber: fallback.forwardNumber(for: form["To"], after: query.dialed)))
