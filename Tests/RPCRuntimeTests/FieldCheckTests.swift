@@ -67,6 +67,9 @@ struct FieldCheckTests {
             $0.callSid = "CA" + String(repeating: "0", count: 32); $0.recordingDuration = .init(seconds: -1)
         }
         #expect(status.fieldViolations.map(\.field) == ["recording_duration"])
+        // An element with a format is there to be checked: an empty one fails it.
+        let text = HandleInboundMessageRequest.with { $0.messageSid = "SM" + String(repeating: "0", count: 32); $0.mediaUrls = ["https://api.twilio.com/ME0", ""] }
+        #expect(text.fieldViolations.map(\.field) == ["media_urls[1]"])
         let invoice = CreateInvoiceRequest.with {
             $0.parent = "tenants/acme"
             $0.invoice = .with { $0.taxCents = -1; $0.lines = [.with { $0.label = "Wash"; $0.quantity = 0; $0.unitPriceCents = -1 }] }

@@ -88,6 +88,27 @@ struct BridgeWebhookTests {
         }
     }
 
+    @Test("a picture message keeps its media; one with more than Twilio sends is a 400 and stores nothing")
+    func pictureMessages() async throws {
+        try await TestPlatform.with(.sqlite) { platform in
+            try await Self.configure(platform, mode: .simple)
+            try await TestBridge.with(platform: platform.address, bridgeToken: platform.bridgeToken, spoolPath: Self.spoolPath()) { bridge in
+                let media = { (count: Int) in (0..<count).map { ("MediaUrl\($0)", "https://api.twilio.com/2010-04-01/Accounts/AC1/Messages/MM1/Media/ME\($0)") } }
+                // An empty MediaUrl is no picture: left out rather than stored as one.
+                let picture = try await bridge.post("/sms", Self.sms(8).map { $0.0 == "MessageSid" ? ("MessageSid", "MM" + String(format: "%032x", 8)) : $0 }
+                    + media(2) + [("MediaUrl2", "")])
+                #expect(picture.status == 200)
+                #expect(try await Self.messages(platform).first?.mediaUrls == media(2).map(\.1))
+
+                let tooMany = try await bridge.post("/sms", Self.sms(9) + media(11))
+                #expect(tooMany.status == 400, "\(tooMany.body)")
+                #expect(tooMany.body.contains("media_urls"), "\(tooMany.body)")
+                #expect(try await Self.messages(platform).count == 1)
+                #expect(await bridge.spool.count() == 0, "a verdict on the text itself is not kept for later")
+            }
+        }
+    }
+
     @Test("each IVR mode answers with its TwiML; digits and speech continue the call", arguments: [IvrMode.simple, .ivr, .aiVoice])
     func voiceModes(mode: IvrMode) async throws {
         try await TestPlatform.with(.sqlite) { platform in

@@ -37,6 +37,11 @@ public enum FieldCheck {
         }
     }
 
+    /// An element of a list with a format (`e164`, `pattern`), which an empty one lacks.
+    public static func notEmpty(_ value: String, _ field: String, _ violations: inout [FieldViolation]) {
+        if value.isEmpty { violations.append(FieldViolation(field: field, description: "must not be empty")) }
+    }
+
     /// Unset (empty) passes: `required` says whether it must be there.
     public static func e164(_ value: String, _ field: String, _ violations: inout [FieldViolation]) {
         if !value.isEmpty, !PhoneNumber.isE164(value) {

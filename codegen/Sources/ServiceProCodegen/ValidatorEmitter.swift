@@ -214,6 +214,8 @@ struct ValidatorEmitter {
                 checks.append("FieldCheck.pattern(VALUE, \(constant), FIELD, &violations)")
             }
             if field.isRepeated {
+                // An element is there, so its format applies: an empty one is no number or URL.
+                if rules.e164 || !rules.pattern.isEmpty { checks.append("FieldCheck.notEmpty(VALUE, FIELD, &violations)") }
                 out.block("for (index, element) in \(property).enumerated()") { out in
                     for check in checks {
                         out.line(check.replacingOccurrences(of: "VALUE", with: "element")

@@ -70,6 +70,7 @@ extension HandleInboundMessageRequest: ValidatableMessage {
             FieldCheck.storable(element, path + "media_urls" + "[\(index)]", &violations)
             FieldCheck.maxLength(element, 2048, path + "media_urls" + "[\(index)]", &violations)
             FieldCheck.pattern(element, HandleInboundMessageRequest_mediaUrlsPattern, path + "media_urls" + "[\(index)]", &violations)
+            FieldCheck.notEmpty(element, path + "media_urls" + "[\(index)]", &violations)
         }
         if self.hasReceiveTime {
             FieldCheck.timestamp(self.receiveTime, path + "receive_time", &violations)
