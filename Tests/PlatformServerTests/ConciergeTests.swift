@@ -95,6 +95,7 @@ struct ConciergeTests {
             let numberTaken = await failure { try await Self.concierge(platform).createConciergeTenant(Self.request("other"), metadata: owner) }
             #expect(numberTaken?.code == .alreadyExists)
             #expect(numberTaken?.fields == ["telephony.phone_number"])
+            #expect(numberTaken?.reason == "phone_number_in_use", "the reason phone configs give for a number taken")
             let unknownPack = await failure {
                 try await Self.concierge(platform).createConciergeTenant(Self.request("third", number: "+19185550124", pack: "boat_repair"), metadata: owner)
             }

@@ -126,9 +126,7 @@ public struct ConciergeHandler: ConciergeServiceHandler {
         try await database.transaction(.platform) { tx in
             try await TenantRecords.checkIDFree(plan.tenantID, field: "basics.slug", tx)
             if let config = plan.phoneConfig, let taken = try await PhoneConfigRecords.taken(config, among: "1 = 1", tx) {
-                throw ServiceError.alreadyExists(
-                    reason: "phone_number_taken", field: taken.column == "phone_number" ? "telephony.phone_number" : "telephony.messaging_service_sid",
-                    message: "\(taken.value(in: config)) already belongs to a tenant")
+                throw taken.alreadyExists(taken.value(in: config), under: "telephony")
             }
             if let config = plan.phoneConfig {
                 try await PhoneConfigRecords.checkForwarding(config, fields: (number: "telephony.phone_number", forward: "telephony.forward_number"), tx)

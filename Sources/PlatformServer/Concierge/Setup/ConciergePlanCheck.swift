@@ -99,10 +99,7 @@ struct ConciergePlanCheck: Sendable {
             return ServiceError.alreadyExists(reason: "tenant_exists", field: "basics.slug", message: "the slug is already taken")
         }
         for field in PhoneConfigRecords.UniqueField.allCases where violation.isOn(index: field.index, columns: [field.column]) {
-            return ServiceError.alreadyExists(
-                reason: "phone_number_taken",
-                field: field.column == "phone_number" ? "telephony.phone_number" : "telephony.messaging_service_sid",
-                message: "the \(field.column.replacingOccurrences(of: "_", with: " ")) already belongs to a tenant")
+            return field.alreadyExists(nil, under: "telephony")
         }
         return error
     }
