@@ -32,6 +32,7 @@ public struct Principal: Sendable, Hashable {
 
     public var isImpersonating: Bool { impersonationSessionID != nil }
 
-    /// The caller of a method that takes no bearer token; it holds no role and no tenant.
+    /// The caller of a method that takes no bearer token, whose roles are not checked: no
+    /// tenant, and the least role, should anything read it.
     public static let anonymous = Principal(subject: "anonymous", role: .tenantMember, tenantID: "")
 }
