@@ -163,10 +163,12 @@ struct TwilioWebhooks<Transport: ClientTransport>: Sendable {
         let hangUp: [VoiceInstruction] = [.with { $0.hangup = .init() }]
         if query.outage {
             // The bridge's own dial: the platform did not plan it, whether or not it is back.
-            logger.info("answering the result of an outage dial", metadata: ["to": "\(form["To"])", "dial_call_status": "\(form["DialCallStatus"])"])
-            return twiml(answered
-                ? renderer.voiceResponse(hangUp)
-                : renderer.outageResponse(forwardNumber: fallback.forwardNumber(for: form["To"], after: query.dialed)))
+            let next = answered ? nil : fallback.forwardNumber(for: form["To"], after: query.dialed)
+            logger.info("answering the result of an outage dial", metadata: [
+                "call_sid": "\(form["CallSid"])", "to": "\(form["To"])", "dialed": "\(query.dialed ?? "")",
+                "dial_call_status": "\(form["DialCallStatus"])", "answer": "\(answered ? "hang up" : next.map { "ring \($0)" } ?? "voicemail")",
+            ])
+            return twiml(answered ? renderer.voiceResponse(hangUp) : renderer.outageResponse(forwardNumber: next))
         }
         return await voice(calledNumber: form["To"], dialed: query.dialed, unavailable: answered ? hangUp : nil) {
             try await inbound.handleDialResult(.with {

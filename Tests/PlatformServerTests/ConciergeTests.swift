@@ -96,6 +96,18 @@ struct ConciergeTests {
             #expect(numberTaken?.code == .alreadyExists)
             #expect(numberTaken?.fields == ["telephony.phone_number"])
             #expect(numberTaken?.reason == "phone_number_in_use", "the reason phone configs give for a number taken")
+            #expect(numberTaken?.message.contains("+19185550123") == true, "\(String(describing: numberTaken))")
+            // A messaging service another line has is refused the same way, on its own field.
+            let service = "MG" + String(repeating: "c", count: 32)
+            _ = try await PhoneConfigService.Client(wrapping: platform.client).updatePhoneConfig(.with {
+                $0.phoneConfig = .with { $0.name = "tenants/shine/phoneConfigs/main"; $0.messagingServiceSid = service }
+                $0.updateMask = .init(protoPaths: ["messaging_service_sid"])
+            }, metadata: owner)
+            var sharedService = Self.request("other", number: "+19185550125")
+            sharedService.telephony.messagingServiceSid = service
+            let serviceTaken = await failure { try await Self.concierge(platform).createConciergeTenant(sharedService, metadata: owner) }
+            #expect(serviceTaken?.reason == "messaging_service_sid_in_use")
+            #expect(serviceTaken?.fields == ["telephony.messaging_service_sid"])
             let unknownPack = await failure {
                 try await Self.concierge(platform).createConciergeTenant(Self.request("third", number: "+19185550124", pack: "boat_repair"), metadata: owner)
             }

@@ -59,6 +59,17 @@ struct FieldCheckTests {
         #expect(violations { FieldCheck.maxItems(11, 10, "media_urls", &$0) } == ["must have at most 10 items (got 11)"])
     }
 
+    @Test("an element of a list with a format is there to be checked: an empty one fails it")
+    func emptyElements() {
+        var found: [FieldViolation] = []
+        FieldCheck.notEmpty("", "media_urls[0]", &found)
+        FieldCheck.notEmpty("https://api.twilio.com/ME0", "media_urls[1]", &found)
+        #expect(found.map(\.field) == ["media_urls[0]"])
+        #expect(found.first?.description == "must not be empty")
+        let text = HandleInboundMessageRequest.with { $0.messageSid = "SM" + String(repeating: "0", count: 32); $0.mediaUrls = ["https://api.twilio.com/ME0", ""] }
+        #expect(text.fieldViolations.map(\.field) == ["media_urls[1]"])
+    }
+
     @Test("generated validators apply the range and item rules where the proto declares them")
     func generatedRanges() {
         let turn = HandleAiVoiceTurnRequest.with { $0.callSid = "CA" + String(repeating: "0", count: 32); $0.confidence = 2; $0.attempt = -1 }
@@ -67,9 +78,6 @@ struct FieldCheckTests {
             $0.callSid = "CA" + String(repeating: "0", count: 32); $0.recordingDuration = .init(seconds: -1)
         }
         #expect(status.fieldViolations.map(\.field) == ["recording_duration"])
-        // An element with a format is there to be checked: an empty one fails it.
-        let text = HandleInboundMessageRequest.with { $0.messageSid = "SM" + String(repeating: "0", count: 32); $0.mediaUrls = ["https://api.twilio.com/ME0", ""] }
-        #expect(text.fieldViolations.map(\.field) == ["media_urls[1]"])
         let invoice = CreateInvoiceRequest.with {
             $0.parent = "tenants/acme"
             $0.invoice = .with { $0.taxCents = -1; $0.lines = [.with { $0.label = "Wash"; $0.quantity = 0; $0.unitPriceCents = -1 }] }

@@ -139,14 +139,13 @@ enum PhoneConfigRecords {
             }
         }
 
-        /// ALREADY_EXISTS naming the request field, under `parent` (`phone_config`, or
-        /// `telephony` in a concierge create), with the reason every unique field of the
-        /// platform gives (`phone_number_in_use`). It never says which tenant holds the value,
-        /// nil when the store reported the clash without it.
-        func alreadyExists(_ value: String?, under parent: String = "phone_config") -> ServiceError {
+        /// ALREADY_EXISTS naming the request field under `parent` (`phone_config`, or
+        /// `telephony` in a concierge create), with the reason `<column>_in_use` that every
+        /// unique field of the platform gives. It never says which tenant holds `value`.
+        func alreadyExists(_ value: String, under parent: String = "phone_config") -> ServiceError {
             ServiceError.alreadyExists(
                 reason: "\(column)_in_use", field: "\(parent).\(column)",
-                message: "\(value ?? "the \(column.replacingOccurrences(of: "_", with: " "))") is already used by another phone config")
+                message: "\(value) is already used by another phone config")
         }
     }
 

@@ -33,6 +33,6 @@ public struct Principal: Sendable, Hashable {
     public var isImpersonating: Bool { impersonationSessionID != nil }
 
     /// The caller of a method that takes no bearer token, whose roles are not checked: no
-    /// tenant, and the least role, should anything read it.
+    /// tenant, and a tenant role (`tenant_member`), should anything read it.
     public static let anonymous = Principal(subject: "anonymous", role: .tenantMember, tenantID: "")
 }

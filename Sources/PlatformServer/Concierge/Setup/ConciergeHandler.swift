@@ -70,7 +70,7 @@ public struct ConciergeHandler: ConciergeServiceHandler {
             return response
         } catch {
             if let bought { await release(bought) }
-            throw ConciergePlanCheck.reportingDuplicates(error)
+            throw plan.reportingDuplicates(error, phoneNumber: bought?.phoneNumber)
         }
     }
 

@@ -92,14 +92,17 @@ struct ConciergePlanCheck: Sendable {
     }
 
     /// A slug or number taken by a concurrent create: the unique indexes refuse the write, and the
-    /// caller gets the same ALREADY_EXISTS as from the checks before it.
-    static func reportingDuplicates(_ error: any Error) -> any Error {
+    /// caller gets the same ALREADY_EXISTS as from the checks before it. `phoneNumber` is the
+    /// number the create bought, if it bought one.
+    func reportingDuplicates(_ error: any Error, phoneNumber: String?) -> any Error {
         guard let violation = UniqueViolation(error) else { return error }
         if TenantRecords.isIDTaken(error) {
             return ServiceError.alreadyExists(reason: "tenant_exists", field: "basics.slug", message: "the slug is already taken")
         }
         for field in PhoneConfigRecords.UniqueField.allCases where violation.isOn(index: field.index, columns: [field.column]) {
-            return field.alreadyExists(nil, under: "telephony")
+            var written = phoneConfig ?? PhoneConfig()
+            if let phoneNumber { written.phoneNumber = phoneNumber }
+            return field.alreadyExists(field.value(in: written), under: "telephony")
         }
         return error
     }

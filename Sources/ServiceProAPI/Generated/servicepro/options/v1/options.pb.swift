@@ -262,13 +262,15 @@ public nonisolated struct Servicepro_Options_V1_FieldRules: Sendable {
   /// Must be set: non-empty string, non-empty repeated field, message present, enum not UNSPECIFIED.
   public var required: Bool = false
 
-  /// An E.164 phone number (+ then 8 to 15 digits, no leading zero) when set.
+  /// An E.164 phone number (+ then 8 to 15 digits, no leading zero) when set; in a repeated field,
+  /// every element, none of them empty.
   public var e164: Bool = false
 
   /// The most characters (Unicode code points, as protovalidate counts them) a string may have.
   public var maxLength: UInt32 = 0
 
-  /// A regular expression a set string must match entirely.
+  /// A regular expression a set string must match entirely; in a repeated field, every element,
+  /// none of them empty.
   public var pattern: String = String()
 
   /// An enum value the schema defines (unknown numbers are rejected).
