@@ -17,6 +17,12 @@ source "${SERVICEPRO_TEST_DIR:-$PWD/.build-test}/env"
 step "buf lint (proto/)"
 (cd proto && "$BUF" lint)
 
+step "buf breaking (proto/ against the released API, proto/released.binpb)"
+(cd proto && "$BUF" breaking --against released.binpb) || {
+  echo "error: this change breaks the released API; keep the old field, method or name beside the new one (README, Conventions); a release records a new baseline with scripts/release-api.sh" >&2
+  exit 1
+}
+
 step "generated code is up to date (codegen/generate.sh --check)"
 if [[ -f codegen/generate.sh ]]; then
   bash codegen/generate.sh --check
