@@ -23,6 +23,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/weichsel/ZIPFoundation.git", from: "0.9.20"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         // Already in the graph through hummingbird; named for the benchmark's HTTP/1.1 client.
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
     ],
@@ -42,6 +44,19 @@ let package = Package(
                 // The timer behind `CallDeadline`.
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                // Each call's count and latency (`CallMetrics`), for whatever backend the process runs.
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+            ]
+        ),
+        // `--metrics-listen`: the process's metrics for Prometheus to scrape.
+        .target(
+            name: "ServerMetrics",
+            dependencies: [
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // Generated from proto/ by codegen/generate.sh: messages, handler protocols, clients, policy.
@@ -111,6 +126,7 @@ let package = Package(
                 "ServiceProAPI",
                 // --twilio-listen: the bridge in this process.
                 "TwilioBridge",
+                "ServerMetrics",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/Executables/platform-server"
@@ -119,6 +135,7 @@ let package = Package(
             name: "twilio-bridge",
             dependencies: [
                 "TwilioBridge",
+                "ServerMetrics",
                 "RPCRuntime",
                 "ServiceProAPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

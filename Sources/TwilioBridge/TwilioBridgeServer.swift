@@ -30,6 +30,8 @@ public struct TwilioBridgeServer<Transport: ClientTransport>: Sendable {
 
     public func router() -> Router<BasicRequestContext> {
         let router = Router()
+        // Requests, errors and durations by route, for the process's metrics backend, if any.
+        router.add(middleware: MetricsMiddleware())
         let platform = self.platform
         // Liveness of the bridge itself, and whether the platform is reachable with our key.
         router.get("/healthz") { _, _ -> Response in

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import PlatformServer
 import RPCRuntime
+import ServerMetrics
 import ServiceLifecycle
 import ServiceProAPI
 import TwilioBridge
@@ -84,6 +85,9 @@ struct PlatformServerCommand: AsyncParsableCommand {
     @Option(name: .customLong("twilio-token-file"), help: "With --twilio-listen: the bridge's bearer token (default <home>/bridge.token).")
     var twilioTokenFile: String?
 
+    @Option(name: .customLong("metrics-listen"), help: "Serve Prometheus metrics (GET /metrics) on host:port: each RPC's count by method and code, and its latency.")
+    var metricsListen: String?
+
     func validate() throws {
         guard exportLifetimeDays > 0, graceDays >= 0, retentionDays > 0 else {
             throw ValidationError("--export-lifetime-days and --retention-days must be positive, --grace-days not negative")
@@ -95,8 +99,15 @@ struct PlatformServerCommand: AsyncParsableCommand {
             throw ValidationError("SERVICEPRO_TWILIO_WEBHOOK_URL must be the http(s) URL Twilio reaches the bridge at, e.g. https://bridge.example.com")
         }
         let rpcAddress = try Self.listenAddress(listen, option: "--listen")
-        if let twilioListen {
-            guard !rpcAddress.overlaps(try Self.listenAddress(twilioListen, option: "--twilio-listen")) else {
+        let twilioAddress = try twilioListen.map { try Self.listenAddress($0, option: "--twilio-listen") }
+        if let metricsListen {
+            let metricsAddress = try Self.listenAddress(metricsListen, option: "--metrics-listen")
+            guard ![rpcAddress, twilioAddress].compactMap({ $0 }).contains(where: metricsAddress.overlaps) else {
+                throw ValidationError("--metrics-listen needs a port of its own")
+            }
+        }
+        if let twilioAddress {
+            guard !rpcAddress.overlaps(twilioAddress) else {
                 throw ValidationError("--listen and --twilio-listen need ports of their own")
             }
             if let twilioPublicURL, !TwilioCallbackURLs.isCallable(twilioPublicURL) {
@@ -181,7 +192,8 @@ struct PlatformServerCommand: AsyncParsableCommand {
         // spctl contexts alone.
         let address = try ListenAddress(listen, option: "--listen")
         let bridgeAddress = try twilioListen.map { try ListenAddress($0, option: "--twilio-listen") }
-        for candidate in [address, bridgeAddress].compactMap({ $0 }) { try await candidate.checkAvailable() }
+        let metricsAddress = try metricsListen.map { try ListenAddress($0, option: "--metrics-listen") }
+        for candidate in [address, bridgeAddress, metricsAddress].compactMap({ $0 }) { try await candidate.checkAvailable() }
         let store = databaseURL ?? ProcessInfo.processInfo.environment["DATABASE_URL"]
         let configuration = PlatformConfiguration(
             home: home,
@@ -196,8 +208,14 @@ struct PlatformServerCommand: AsyncParsableCommand {
             concierge: concierge())
         let server = try await PlatformServer.start(configuration, logger: logger)
         logger.info("platform-server listening", metadata: ["address": "\(listen)", "store": "\(store == nil ? "sqlite" : "postgres")"])
-        // A group stops its services in reverse: the bridge finishes before the platform it calls.
-        var services: [any Service] = [server]
+        // A group stops its services in reverse: the bridge finishes before the platform it calls,
+        // and metrics can be read until both have.
+        var services: [any Service] = []
+        if let metricsAddress {
+            services.append(MetricsEndpoint.start(host: metricsAddress.host, port: metricsAddress.port, logger: logger))
+            logger.info("serving metrics", metadata: ["address": "\(metricsAddress.host):\(metricsAddress.port)"])
+        }
+        services.append(server)
         if let bridgeAddress {
             services += try await bridge(at: bridgeAddress, for: server, configuration)
             logger.info("serving Twilio webhooks in-process", metadata: ["address": "\(bridgeAddress.host):\(bridgeAddress.port)"])

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import RPCRuntime
 import ServiceLifecycle
+import ServerMetrics
 import ServiceProAPI
 import TwilioBridge
 
@@ -38,10 +39,17 @@ struct TwilioBridgeCommand: AsyncParsableCommand {
     @Option(name: .customLong("platform-ca-file"), help: "PEM certificates to trust for the platform's TLS instead of the system's; implies --platform-tls.")
     var platformCAFile: String?
 
+    @Option(name: .customLong("metrics-listen"), help: "Serve Prometheus metrics (GET /metrics) on host:port, never the webhook port: requests, errors and durations by route.")
+    var metricsListen: String?
+
     func run() async throws {
         LoggingSystem.bootstrap { StandardErrorLogHandler(label: $0) }
         let logger = Logger(label: "servicepro.bridge")
         let address = try ListenAddress(listen, option: "--listen")
+        let metricsAddress = try metricsListen.map { try ListenAddress($0, option: "--metrics-listen") }
+        if let metricsAddress, metricsAddress.overlaps(address) {
+            throw ValidationError("--metrics-listen needs a port of its own")
+        }
         if let publicURL, !TwilioCallbackURLs.isCallable(publicURL) {
             throw ValidationError("--public-url must be the http(s) URL Twilio calls, e.g. https://bridge.example.com")
         }
@@ -49,6 +57,7 @@ struct TwilioBridgeCommand: AsyncParsableCommand {
             throw ValidationError("--fallback-number must be an E.164 phone number like +19185551234")
         }
         try await address.checkAvailable()
+        try await metricsAddress?.checkAvailable()
         let token = try BridgeToken.read(from: tokenFile, hint: "start platform-server once to create it, or pass --token-file")
         let configuration = BridgeConfiguration(
             host: address.host,
@@ -62,6 +71,8 @@ struct TwilioBridgeCommand: AsyncParsableCommand {
             at: URL(fileURLWithPath: spoolPath).deletingLastPathComponent(), withIntermediateDirectories: true)
         let client = try RemotePlatformClient(platform: platform, bridgeToken: token, tls: platformTLS || platformCAFile != nil, caFile: platformCAFile)
         let bridge = try await TwilioBridgeServer.start(configuration: configuration, platform: client, logger: logger)
-        try await ServiceGroup(services: bridge.services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger).run()
+        // Stopped in reverse: metrics can be read until the bridge has finished.
+        let metrics = metricsAddress.map { [MetricsEndpoint.start(host: $0.host, port: $0.port, logger: logger) as any Service] } ?? []
+        try await ServiceGroup(services: metrics + bridge.services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger).run()
     }
 }

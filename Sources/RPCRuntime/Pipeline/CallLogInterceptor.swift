@@ -37,8 +37,9 @@ public final class CallRecord: Sendable {
 }
 
 /// The outermost interceptor: one structured log line per call with method, request id, tenant,
-/// principal, status code and latency, written when the response has been fully sent. A call
-/// that fails INTERNAL is logged at error, with the detail the client never sees (`detail`).
+/// principal, status code and latency, written when the response has been fully sent, and the
+/// call's metrics (`CallMetrics`). A call that fails INTERNAL is logged at error, with the detail
+/// the client never sees (`detail`).
 public struct CallLogInterceptor: ServerInterceptor {
     let logger: Logger
 
@@ -53,6 +54,8 @@ public struct CallLogInterceptor: ServerInterceptor {
         let record = CallRecord(requestID: AuthenticationInterceptor.requestID(in: request.metadata))
         let log: @Sendable ((any Error)?) -> Void = { [logger] error in
             let code = error.map(RPCError.code(of:))
+            let latency = ContinuousClock.now - started
+            CallMetrics.record(method: context.descriptor, code: code, latency: latency)
             logger.log(level: Self.level(of: code), "rpc", metadata: {
                 var metadata: Logger.Metadata = [
                     "method": "\(context.descriptor.fullyQualifiedMethod)",
@@ -60,7 +63,7 @@ public struct CallLogInterceptor: ServerInterceptor {
                     "tenant": "\(record.tenantID ?? "-")",
                     "principal": "\(record.principal?.subject ?? "-")",
                     "code": "\(code.map { "\($0)" } ?? "ok")",
-                    "latency_ms": "\((ContinuousClock.now - started).roundedMilliseconds)",
+                    "latency_ms": "\(latency.roundedMilliseconds)",
                 ]
                 if let detail = error.flatMap(Self.internalDetail(of:)) { metadata["detail"] = "\(detail)" }
                 return metadata
