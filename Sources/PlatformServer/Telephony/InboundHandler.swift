@@ -261,8 +261,6 @@ public struct InboundHandler: InboundServiceHandler {
         return resolution
     }
 
-    /// The tenant whose log holds this SID, if any: a message's status callback carries no number
-    /// to resolve by.
     /// Logs a call the first time one of its webhooks arrives, as ringing, linked to its line and
     /// its caller's customer; a call already logged is left as it is.
     private func logCall(sid: String, from: String, to: String, callerName: String, _ flow: CallFlow) async throws {
@@ -282,6 +280,8 @@ public struct InboundHandler: InboundServiceHandler {
         }
     }
 
+    /// The tenant whose log holds this SID, if any: a message's status callback carries no number
+    /// to resolve by.
     private func owner(of table: String, sidColumn: String, sid: String) async throws -> String? {
         let row = try await database.transaction(.platform) { tx in
             try await tx.first("SELECT tenant_id FROM \(raw: table) WHERE \(raw: sidColumn) = \(sid)")

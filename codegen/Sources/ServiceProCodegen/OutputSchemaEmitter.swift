@@ -49,10 +49,6 @@ enum OutputSchemaEmitter {
         return out.text
     }
 
-    private static let numberTypes: Set<Google_Protobuf_FieldDescriptorProto.TypeEnum> = [
-        .int32, .int64, .uint32, .uint64, .sint32, .sint64, .fixed32, .fixed64, .sfixed32, .sfixed64, .float, .double,
-    ]
-
     /// Timestamps, durations and the like print as JSON's strings for them.
     private static func isWellKnown(_ message: Descriptor) -> Bool {
         message.fullName.hasPrefix("google.protobuf.")
@@ -62,7 +58,7 @@ enum OutputSchemaEmitter {
         var arguments = ["\(Naming.literal(field.name))"]
         if field.isRepeated, !field.isMap { arguments.append("repeated: true") }
         if field.type == .bool { arguments.append("bool: true") }
-        if Self.numberTypes.contains(field.type), !field.isRepeated { arguments.append("number: true") }
+        if field.isNumber, !field.isRepeated { arguments.append("number: true") }
         if let message = field.messageType, !field.isMap {
             if message.fullName == "google.protobuf.Timestamp" {
                 arguments.append("time: true")

@@ -65,12 +65,12 @@ struct ValidatorEmitter {
             throw GeneratorError("\(name): the defined_enum rule applies to enum fields only")
         }
         for (rule, isSet, bound) in [("minimum", rules.hasMinimum, rules.minimum), ("maximum", rules.hasMaximum, rules.maximum)] where isSet {
-            guard !field.isMap, isNumber(field) || isDuration(field) else {
+            guard !field.isMap, field.isNumber || field.isDuration else {
                 throw GeneratorError("\(name): the \(rule) rule applies to numbers and durations only")
             }
             guard bound.isFinite else { throw GeneratorError("\(name): the \(rule) rule needs a finite number") }
             // Integers are compared as Double at run time, which is exact up to 2^53.
-            if isInteger(field), bound != bound.rounded() || abs(bound) > 9_007_199_254_740_992 {
+            if field.isInteger, bound != bound.rounded() || abs(bound) > 9_007_199_254_740_992 {
                 throw GeneratorError("\(name): the \(rule) rule of an integer field needs a whole number within ±2^53")
             }
         }
@@ -88,23 +88,6 @@ struct ValidatorEmitter {
                 throw GeneratorError("\(name): pattern \"\(rules.pattern)\" is not a valid regular expression: \(error)")
             }
         }
-    }
-
-    private static func isNumber(_ field: FieldDescriptor) -> Bool {
-        switch field.type {
-        case .int32, .int64, .uint32, .uint64, .sint32, .sint64, .fixed32, .fixed64, .sfixed32, .sfixed64, .float, .double:
-            return true
-        default:
-            return false
-        }
-    }
-
-    private static func isInteger(_ field: FieldDescriptor) -> Bool {
-        isNumber(field) && ![.float, .double].contains(field.type)
-    }
-
-    private static func isDuration(_ field: FieldDescriptor) -> Bool {
-        field.type == .message && field.messageType.fullName == "google.protobuf.Duration"
     }
 
     private static func emitFunction(_ signature: String, body: SwiftSource, into out: inout SwiftSource) {
@@ -196,7 +179,7 @@ struct ValidatorEmitter {
             out.line("FieldCheck.maxItems(\(property).count, \(rules.maxItems), \(path), &violations)")
         }
         let rangeCheck = rules.flatMap(Self.rangeCheck)
-        if let rangeCheck, Self.isNumber(field) {
+        if let rangeCheck, field.isNumber {
             if !field.isRepeated, field.realContainingOneof == nil, !field.hasPresence {
                 out.line(rangeCheck(property, path))
             } else {
