@@ -44,7 +44,7 @@ struct TwilioWebhooks<Transport: ClientTransport>: Sendable {
         let bytes: ByteBuffer
         do {
             bytes = try await request.collectBody(upTo: Self.maxBodyBytes)
-        } catch let error as HTTPError where error.status == .contentTooLarge {
+        } catch let error as any HTTPResponseError where error.status == .contentTooLarge {
             return Self.plain(.badRequest, "the request body is larger than \(Self.maxBodyBytes) bytes")
         } catch {
             return Self.plain(.badRequest, "the request body could not be read: \(error)")

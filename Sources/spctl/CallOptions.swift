@@ -54,7 +54,7 @@ struct CallOptions: ParsableArguments {
         do {
             return try await target.connect(body)
         } catch let error as RPCError {
-            ErrorReport.print(error)
+            ErrorReport.print(error, hint: error.code == .unauthenticated ? target.missingTokenHint : nil)
             if target.impersonationEnded(by: error), let name = target.contextName {
                 try ImpersonationNotice.drop(context: name, configPath: target.configPath)
                 StandardError.say("the impersonation session is over; context \"\(name)\" uses its own credential again")

@@ -5,7 +5,8 @@ import RPCRuntime
 
 /// `error: <code>: <message>` on stderr, then the reason and one line per field violation.
 enum ErrorReport {
-    static func print(_ error: RPCError) {
+    /// `hint` is what to do next when only the caller can know it (e.g. which token it sent).
+    static func print(_ error: RPCError, hint: String? = nil) {
         var lines = ["error: \(error.code.statusName): \(error.message)"]
         if let status = try? error.unpackGoogleRPCStatus() {
             for detail in status.details {
@@ -19,7 +20,9 @@ enum ErrorReport {
                 }
             }
         }
-        if error.code == .unavailable {
+        if let hint {
+            lines.append("  hint: \(hint)")
+        } else if error.code == .unavailable {
             lines.append("  hint: is platform-server running? Check --server or `spctl config current-context`.")
         }
         StandardError.say(lines.joined(separator: "\n"))

@@ -20,6 +20,8 @@ struct Target {
     var impersonation: ClientContexts.Impersonation?
     /// Whether a token or a server from flags or the environment stands in for the context's.
     var overridesContext = false
+    /// The context's own server, when the context has one.
+    var contextServer: String?
 
     var metadata: Metadata { token.map(ClientConnection.bearer) ?? [:] }
 
@@ -64,7 +66,17 @@ struct Target {
             tls: tlsAsked || (serverIsTheContexts && chosen?.usesTLS == true),
             caFile: caFile ?? (serverIsTheContexts ? chosen?.caFile : nil),
             contextName: name, configPath: path, impersonation: impersonation,
-            overridesContext: override != nil || !serverIsTheContexts)
+            overridesContext: override != nil || !serverIsTheContexts, contextServer: chosen?.server)
+    }
+
+    /// What to do when the platform wanted a token and this target sent none.
+    var missingTokenHint: String? {
+        guard token == nil else { return nil }
+        if let contextName, let contextServer, contextServer != server {
+            return "\(server) is not the server of context \"\(contextName)\" (\(contextServer)), so its token was not sent; "
+                + "pass --token or set SPCTL_TOKEN, or run `spctl login --server \(server)`"
+        }
+        return "no token was sent; pass --token, set SPCTL_TOKEN, or run `spctl login`"
     }
 
     func connect<Result: Sendable>(_ body: (ClientConnection.Client, Metadata) async throws -> Result) async throws -> Result {

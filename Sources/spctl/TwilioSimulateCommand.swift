@@ -64,11 +64,13 @@ struct TwilioCommand: ParsableCommand {
             request.setValue(TwilioSignatureVerifier(authToken: token ?? "").signature(url: signedBase + path, parameters: parameters), forHTTPHeaderField: TwilioSignatureVerifier.signatureHeader)
             request.httpBody = Data(FormEncoding.encode(parameters).utf8)
             let (status, body) = try Self.send(request)
-            print(body)
+            // Standard output carries the TwiML alone; a refusal's text goes with the error.
             guard status == 200 else {
-                let advice = status == 403 ? ": the signature did not verify; give the bridge's TWILIO_AUTH_TOKEN (--auth-token), and its --public-url if it has one" : ""
-                throw CommandFailure("the bridge answered HTTP \(status)\(advice)")
+                let reason = body.trimmingCharacters(in: .whitespacesAndNewlines)
+                let advice = status == 403 ? "; give the bridge's TWILIO_AUTH_TOKEN (--auth-token), and its --public-url if it has one" : ""
+                throw CommandFailure("the bridge answered HTTP \(status)\(reason.isEmpty ? "" : ": \(reason)")\(advice)")
             }
+            print(body)
         }
 
         /// URLSession's synchronous use, for a one-shot CLI call.
@@ -89,6 +91,18 @@ struct TwilioCommand: ParsableCommand {
             } catch {
                 throw CommandFailure("cannot reach the bridge at \(request.url!.absoluteString): \(error.localizedDescription); is the bridge running there? Start twilio-bridge, or pass --bridge with the address platform-server's --twilio-listen serves")
             }
+        }
+    }
+
+    /// The values Twilio sends as `DialCallStatus` when a `<Dial>` ends.
+    static let dialCallStatuses = ["completed", "answered", "busy", "no-answer", "failed", "canceled"]
+    /// The values of `CallStatus` in a call's last status callback, when the call is over.
+    static let finalCallStatuses = ["completed", "busy", "no-answer", "failed", "canceled"]
+
+    /// Refuses a status Twilio never sends, which the bridge would take and the flow misread.
+    static func check(_ status: String, among statuses: [String], option: String) throws {
+        guard statuses.contains(status) else {
+            throw ValidationError("\(option) must be one of \(statuses.joined(separator: ", ")) (got \"\(status)\")")
         }
     }
 
@@ -146,7 +160,7 @@ struct TwilioCommand: ParsableCommand {
         static let configuration = CommandConfiguration(commandName: "dial-result", abstract: "How a <Dial> the bridge asked for ended.")
         @OptionGroup var bridge: BridgeOptions
         @Option(name: .customLong("call-sid"), help: "The CallSid `call` printed.") var callSid: String
-        @Option(help: "Twilio's DialCallStatus: completed, busy, no-answer, failed or canceled.") var status: String = "no-answer"
+        @Option(help: "Twilio's DialCallStatus: \(TwilioCommand.dialCallStatuses.joined(separator: ", ")).") var status: String = "no-answer"
         @Option(help: "The attempt in the Dial's action URL.") var attempt: Int = 1
         @Option(help: ArgumentHelp(
             "The <Dial>'s action URL as the TwiML printed it, e.g. \"https://bridge.example.com/twilio/voice/dial-result?attempt=1&amp;dialed=%2B19185559999\"; instead of --attempt.",
@@ -166,7 +180,10 @@ struct TwilioCommand: ParsableCommand {
             }
         }
 
-        func validate() throws { _ = try target }
+        func validate() throws {
+            try TwilioCommand.check(status, among: TwilioCommand.dialCallStatuses, option: "--status")
+            _ = try target
+        }
 
         func run() throws {
             try bridge.post(try target, [
@@ -180,9 +197,11 @@ struct TwilioCommand: ParsableCommand {
             commandName: "status", abstract: "A call's status callback: how it ended, and the voicemail it left.")
         @OptionGroup var bridge: BridgeOptions
         @Option(name: .customLong("call-sid"), help: "The CallSid `call` printed.") var callSid: String
-        @Option(help: "Twilio's CallStatus: completed, busy, no-answer, failed or canceled.") var status: String = "completed"
+        @Option(help: "Twilio's CallStatus: \(TwilioCommand.finalCallStatuses.joined(separator: ", ")).") var status: String = "completed"
         @Option(help: "How long the call lasted, in seconds.") var duration: Int = 42
         @Option(name: .customLong("recording-url"), help: "The voicemail's recording, as a <Record> leaves one.") var recordingURL: String?
+
+        func validate() throws { try TwilioCommand.check(status, among: TwilioCommand.finalCallStatuses, option: "--status") }
 
         func run() throws {
             var parameters = [

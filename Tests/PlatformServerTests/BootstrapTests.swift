@@ -40,4 +40,39 @@ struct BootstrapTests {
         try await server.database.close()
         await cleanup()
     }
+
+    @Test("a later start on another address takes the contexts its first start made along, and no others")
+    func contextsFollowTheServer() async throws {
+        let home = FileManager.default.temporaryDirectory.appendingPathComponent("bootstrap-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: home) }
+        let configPath = home.appendingPathComponent("spctl/config.json").path
+        var logger = Logger(label: "test.bootstrap")
+        logger.logLevel = .critical
+        func start(port: Int) async throws {
+            let server = try await PlatformServer.start(.init(home: home.path, host: "127.0.0.1", port: port, spctlConfigPath: configPath), logger: logger)
+            try await server.database.close()
+        }
+
+        try await start(port: 6000)
+        var contexts = try ClientContexts.load(from: configPath)
+        let ownerToken = try #require(contexts.contexts["local"]?.tokenFile)
+        #expect(contexts.contexts["local"]?.server == "127.0.0.1:6000")
+        // Another server's context, and one the user pointed elsewhere with this home's token.
+        contexts.contexts["staging"] = .init(server: "staging.example.com:443", tokenFile: "/elsewhere/owner.token", tls: true)
+        contexts.currentContext = "staging"
+        try contexts.save(to: configPath)
+
+        try await start(port: 6001)
+        let followed = try ClientContexts.load(from: configPath)
+        #expect(followed.contexts["local"] == .init(server: "127.0.0.1:6001", tokenFile: ownerToken))
+        #expect(followed.contexts["staging"] == contexts.contexts["staging"])
+        #expect(followed.currentContext == "staging", "which context is current is the user's choice")
+        #expect(followed.contexts.count == 2, "no new context on a later start")
+
+        // Unchanged, the file is not written again.
+        let written = try FileManager.default.attributesOfItem(atPath: configPath)[.modificationDate] as? Date
+        try await Task.sleep(for: .milliseconds(20))
+        try await start(port: 6001)
+        #expect(try FileManager.default.attributesOfItem(atPath: configPath)[.modificationDate] as? Date == written)
+    }
 }

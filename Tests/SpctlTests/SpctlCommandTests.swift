@@ -451,6 +451,14 @@ struct SpctlCommandTests {
             let overridden = try await spctl("whoami", environment: ["SPCTL_TOKEN": "sp_bad_token"])
             #expect(overridden.status != 0)
             #expect(overridden.output.contains("UNAUTHENTICATED"))
+            // The same server by another name is another server: the context's token stays home,
+            // and the error says so.
+            let port = platform.address.split(separator: ":").last!
+            let renamed = try await spctl("whoami", "--server", "localhost:\(port)")
+            #expect(renamed.status != 0)
+            #expect(renamed.output.contains(
+                "hint: localhost:\(port) is not the server of context \"test\" (\(platform.address)), so its token was not sent; pass --token or set SPCTL_TOKEN"),
+                "\(renamed.output)")
 
             let badLogin = try await spctl("login", "--server", platform.address, "--token", "sp_bad_token")
             #expect(badLogin.status != 0)
@@ -535,9 +543,17 @@ struct TwilioSimulateTests {
                 #expect(logged?.recordingURL == "https://api.twilio.com/recordings/RE1")
                 #expect(logged?.duration.seconds == 37)
 
-                let forged = try await spctl.run(["twilio", "simulate", "sms", "--body", "x", "--bridge", bridge.base, "--public-url", "https://bridge.example.com", "--auth-token", "wrong", "--to", "+19185550101"])
+                // Standard output carries TwiML alone: the bridge's refusal goes with the error.
+                let forged = try await spctl.run(
+                    ["twilio", "simulate", "sms", "--body", "x", "--bridge", bridge.base, "--public-url", "https://bridge.example.com", "--auth-token", "wrong", "--to", "+19185550101"],
+                    separatingStandardError: true)
                 #expect(forged.status != 0)
-                #expect(forged.output.contains("HTTP 403"))
+                #expect(forged.output.isEmpty, "\(forged.output)")
+                #expect(forged.errors.contains("HTTP 403: invalid X-Twilio-Signature; give the bridge's TWILIO_AUTH_TOKEN"), "\(forged.errors)")
+
+                let misspelt = try await spctl.run(["twilio", "simulate", "dial-result", "--call-sid", "CA" + String(repeating: "ab", count: 16), "--status", "busyy"] + common)
+                #expect(misspelt.status == 64)
+                #expect(misspelt.output.contains("--status must be one of completed, answered, busy, no-answer, failed, canceled (got \"busyy\")"), "\(misspelt.output)")
 
                 // A number Twilio would never send is refused before anything is posted, with
                 // the command's own usage.

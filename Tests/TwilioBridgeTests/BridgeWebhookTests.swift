@@ -253,11 +253,14 @@ struct BridgeWebhookTests {
                 var request = URLRequest(url: URL(string: bridge.base + "/sms")!)
                 request.httpMethod = "POST"
                 request.httpBody = Data([0x42, 0x6f, 0x64, 0x79, 0x3d, 0xff, 0xfe])
-                let (_, notUTF8) = try await URLSession.shared.data(for: request)
+                let (notUTF8Body, notUTF8) = try await URLSession.shared.data(for: request)
                 #expect((notUTF8 as? HTTPURLResponse)?.statusCode == 400)
-                request.httpBody = Data(repeating: 0x61, count: 200_000)
-                let (_, tooLarge) = try await URLSession.shared.data(for: request)
+                #expect(String(decoding: notUTF8Body, as: UTF8.self) == "the request body is not UTF-8\n")
+                // Just over the limit, as Twilio would never send it: a form body of one long text.
+                request.httpBody = Data(("Body=" + String(repeating: "a", count: 70_000)).utf8)
+                let (tooLargeBody, tooLarge) = try await URLSession.shared.data(for: request)
                 #expect((tooLarge as? HTTPURLResponse)?.statusCode == 400)
+                #expect(String(decoding: tooLargeBody, as: UTF8.self) == "the request body is larger than 65536 bytes\n")
             }
         }
     }

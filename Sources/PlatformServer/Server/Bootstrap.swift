@@ -62,27 +62,38 @@ enum Bootstrap {
             try SecretFile.write(Data((tokens.owner + "\n").utf8), to: configuration.ownerTokenPath)
             try SecretFile.write(Data((tokens.bridge + "\n").utf8), to: configuration.bridgeTokenPath)
         }
-        guard seeded != nil else { return }
-        logger.notice("first start: seeded tenants/root with owner and bridge keys", metadata: [
-            "owner_token": "\(configuration.ownerTokenPath)",
-            "bridge_token": "\(configuration.bridgeTokenPath)",
-        ])
+        if seeded != nil {
+            logger.notice("first start: seeded tenants/root with owner and bridge keys", metadata: [
+                "owner_token": "\(configuration.ownerTokenPath)",
+                "bridge_token": "\(configuration.bridgeTokenPath)",
+            ])
+        }
         guard let configPath = configuration.spctlConfigPath else { return }
         // A convenience: the tokens are kept already, so a config spctl cannot take (unwritable,
         // or not spctl's) is reported, not a reason to stop.
         do {
             var contexts = try ClientContexts.load(from: configPath)
-            let name = contexts.contexts["local"] == nil ? "local" : "local-\(configuration.port)"
-            contexts.contexts[name] = .init(
-                server: "\(configuration.host):\(configuration.port)",
-                tokenFile: configuration.ownerTokenPath,
-                tls: configuration.tls != nil)
-            contexts.currentContext = name
-            try contexts.save(to: configPath)
-            logger.notice("spctl context \"\(name)\" now points at this server", metadata: ["config": "\(configPath)"])
+            let context = ClientContexts.Context(
+                server: "\(configuration.host):\(configuration.port)", tokenFile: configuration.ownerTokenPath, tls: configuration.tls != nil)
+            if seeded != nil {
+                let name = contexts.contexts["local"] == nil ? "local" : "local-\(configuration.port)"
+                contexts.contexts[name] = context
+                contexts.currentContext = name
+                try contexts.save(to: configPath)
+                logger.notice("spctl context \"\(name)\" now points at this server", metadata: ["config": "\(configPath)"])
+            } else {
+                // A later start on another address: the contexts a first start of this home made
+                // (those reading its owner token) follow it, rather than point at a server gone.
+                let moved = contexts.follow(context)
+                guard !moved.isEmpty else { return }
+                try contexts.save(to: configPath)
+                for name in moved {
+                    logger.notice("spctl context \"\(name)\" now points at this server", metadata: ["config": "\(configPath)", "address": "\(context.server)"])
+                }
+            }
         } catch {
             logger.warning(
-                "could not add an spctl context for this server; run spctl login --server \(configuration.host):\(configuration.port) --token-file \(configuration.ownerTokenPath)",
+                "could not point an spctl context at this server; run spctl login --server \(configuration.host):\(configuration.port) --token-file \(configuration.ownerTokenPath)",
                 metadata: ["config": "\(configPath)", "error": "\(error)"])
         }
     }

@@ -103,6 +103,21 @@ public struct ClientContexts: Codable, Sendable, Equatable {
         case currentContext = "current_context"
     }
 
+    /// Points the contexts that read `server`'s token file at its address and TLS setting, and
+    /// returns the names of those that changed. A context's CA file goes when TLS does.
+    public mutating func follow(_ server: Context) -> [String] {
+        guard let tokenFile = server.tokenFile else { return [] }
+        var moved: [String] = []
+        for (name, context) in contexts.sorted(by: { $0.key < $1.key }) where context.tokenFile == tokenFile {
+            guard context.server != server.server || context.usesTLS != server.tls else { continue }
+            contexts[name]?.server = server.server
+            contexts[name]?.tls = server.tls
+            if !server.tls { contexts[name]?.caFile = nil }
+            moved.append(name)
+        }
+        return moved
+    }
+
     /// `$XDG_CONFIG_HOME/spctl/config.json`, or `~/.config/spctl/config.json`.
     public static func defaultPath(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
         let base = environment["XDG_CONFIG_HOME"].flatMap { $0.isEmpty ? nil : $0 }

@@ -46,7 +46,7 @@ public struct UnavailableNumberProvisioner: NumberProvisioner {
     private static var unavailable: ServiceError {
         .failedPrecondition(
             reason: "number_provisioning_unavailable",
-            message: "no Twilio account is configured to buy numbers; set TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN, or use an existing number")
+            message: "no Twilio account is configured to buy numbers; set TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN where platform-server runs and restart it, or use an existing number")
     }
 
     public func release(_ number: ProvisionedNumber) async throws {}
