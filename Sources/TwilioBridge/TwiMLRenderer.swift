@@ -69,7 +69,10 @@ public struct TwiMLRenderer: Sendable {
         case .dialSip(let dial):
             let timeout = dial.hasTimeout ? Self.wholeSeconds(dial.timeout.seconds, dial.timeout.nanos) : nil
             let action = dial.hasAction ? callbacks.url(for: dial.action) : nil
-            return self.dial(TwiMLElement("Sip", text: dial.sipUri), callerID: dial.callerID, timeout: timeout, action: action)
+            var sip = TwiMLElement("Sip", text: dial.sipUri)
+            sip.attribute("username", Self.nonEmpty(dial.username))
+            sip.attribute("password", Self.nonEmpty(dial.password))
+            return self.dial(sip, callerID: dial.callerID, timeout: timeout, action: action)
         case .dialNumber(let dial):
             let timeout = dial.hasTimeout ? Self.wholeSeconds(dial.timeout.seconds, dial.timeout.nanos) : nil
             let action = dial.hasAction ? callbacks.url(for: dial.action, dialed: dial.number) : nil

@@ -282,10 +282,12 @@ struct InboundTests {
     func dialResults(backend: TestBackend) async throws {
         try await TestPlatform.with(backend) { platform in
             let inbound = try await Self.setUp(platform)
-            // bravo: a SIP endpoint and a forward number.
+            // bravo: a SIP endpoint with its credential, and a forward number.
             _ = try await PhoneConfigService.Client(wrapping: platform.client).updatePhoneConfig(.with {
-                $0.phoneConfig = .with { $0.name = "tenants/bravo/phoneConfigs/main"; $0.sipDomain = "bravo.sip.twilio.com"; $0.sipUsername = "owner" }
-                $0.updateMask = .init(protoPaths: ["sip_domain", "sip_username"])
+                $0.phoneConfig = .with {
+                    $0.name = "tenants/bravo/phoneConfigs/main"; $0.sipDomain = "bravo.sip.twilio.com"; $0.sipUsername = "owner"; $0.sipPassword = "s3cret & more"
+                }
+                $0.updateMask = .init(protoPaths: ["sip_domain", "sip_username", "sip_password"])
             }, metadata: platform.metadata(platform.ownerToken))
             let sid = Self.sid("CA", 30)
             func result(_ status: String, attempt: Int32) async throws -> VoiceReply {
@@ -297,6 +299,9 @@ struct InboundTests {
             #expect(start.instructions.count == 1, "nothing runs after a dial that reports its outcome")
             #expect(start.instructions.first?.dialSip.sipUri == "sip:owner@bravo.sip.twilio.com")
             #expect(start.instructions.first?.dialSip.action == .with { $0.route = .dialResult; $0.attempt = 1 })
+            // The stored password, opened only for the dial that rings the endpoint.
+            #expect(start.instructions.first?.dialSip.username == "owner")
+            #expect(start.instructions.first?.dialSip.password == "s3cret & more")
 
             for answered in ["completed", "answered"] {
                 #expect(try await result(answered, attempt: 1).instructions.map(\.hangup) == [.init()], "a conversation took place: the call ends")
@@ -317,7 +322,8 @@ struct InboundTests {
                 $0.updateMask = .init(protoPaths: ["sip_domain", "sip_username", "forward_number"])
             }, metadata: platform.metadata(platform.ownerToken))
             let person = try await inbound.digits("3", sid: Self.sid("CA", 31), to: Self.acmeNumber, attempt: 1)
-            #expect(person.instructions.contains { $0.dialSip.sipUri == "sip:desk@acme.sip.twilio.com" })
+            #expect(person.instructions.contains { $0.dialSip.sipUri == "sip:desk@acme.sip.twilio.com" && $0.dialSip.password.isEmpty },
+                    "no password stored, none sent")
         }
     }
 
@@ -477,7 +483,8 @@ struct InboundTests {
 
             let answered = try await turn("I'd like a full detail on Friday", attempt: 2)
             #expect(answered.instructions.first?.say.text.contains("Acme Detailing") == true)
-            _ = try await turn("I'd like a full detail on Friday", attempt: 2)  // Twilio retries the webhook
+            // Twilio retries the webhook: the first answer again, not a hand-off.
+            #expect(try await turn("I'd like a full detail on Friday", attempt: 2) == answered)
             // What the caller asked for is in the call log, and texted to the business once.
             let call = try await CommunicationLogService.Client(wrapping: platform.client).listCalls(
                 .with { $0.parent = "tenants/acme" }, metadata: platform.metadata(platform.ownerToken)).calls.first
@@ -558,6 +565,42 @@ struct InboundTests {
             #expect(!movedNumber.instructions.contains { $0.say.text.contains("text you back") }, "\(movedNumber.instructions)")
             #expect(movedNumber.instructions.contains { $0.say.text == "Let me connect you with someone." }, "\(movedNumber.instructions)")
             #expect(try await Self.loggedCall(Self.sid("CA", 12), platform)?.callerSaid.isEmpty == true, "bravo's call keeps nothing of acme's turn")
+        }
+    }
+
+    @Test("a suspended or cancelled tenant's callers are put through and its texts logged, without the menu, the receptionist or texts on its behalf", arguments: TestBackend.available)
+    func suspendedTenantKeepsOnlyTheBasics(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            let inbound = try await Self.setUp(platform, acmeMode: .aiVoice)
+            #expect(try await inbound.call(Self.sid("CA", 40), to: Self.acmeNumber).ivrMode == .aiVoice)
+            for (n, status) in [(41, TenantStatus.suspended), (51, .cancelled)] {
+                _ = try await platform.setStatus("acme", status)
+                let call = try await inbound.call(Self.sid("CA", n), to: Self.acmeNumber)
+                #expect(call.ivrMode == .simple, "\(status)")
+                #expect(call.instructions.map(\.dialNumber.number) == ["+19185559999"], "\(status): \(call.instructions)")
+                // A call that began with the receptionist is handed to a person at its next turn.
+                let turn = try await inbound.client.handleAiVoiceTurn(.with {
+                    $0.callSid = Self.sid("CA", 40); $0.to = Self.acmeNumber; $0.from = "+15550001111"
+                    $0.speechResult = "Can you come Friday?"; $0.confidence = 0.9; $0.attempt = Int32(n)
+                }, metadata: inbound.metadata)
+                #expect(turn.instructions.contains { $0.dialNumber.number == "+19185559999" }, "\(status): \(turn.instructions)")
+                #expect(!turn.instructions.contains { $0.say.text.contains("text you back") })
+                // Digits for a menu the line no longer plays put the caller through too.
+                let digits = try await inbound.digits("2", sid: Self.sid("CA", n), to: Self.acmeNumber, attempt: 1)
+                #expect(digits.instructions.contains { $0.dialNumber.number == "+19185559999" }, "\(status): \(digits.instructions)")
+
+                let text = try await inbound.text(Self.sid("SM", n), to: Self.acmeNumber, from: "+1555000\(n)00")
+                #expect(text.replies.isEmpty, "\(status): no auto-reply")
+                #expect(text.message.autoReply.isEmpty)
+                #expect(!text.message.customer.isEmpty, "the sender is still linked")
+            }
+            // A cancelled tenant's logs are read from the store: only export reads them by API.
+            let (sent, logged) = try await platform.database.transaction(.platform) { tx in
+                (try await tx.query("SELECT purpose FROM outbox_messages WHERE tenant_id = 'acme'").map { try $0.string("purpose") },
+                 try await tx.query("SELECT message_sid FROM text_messages WHERE tenant_id = 'acme'").count)
+            }
+            #expect(sent.isEmpty, "nothing texted on acme's behalf: \(sent)")
+            #expect(logged == 2)
         }
     }
 

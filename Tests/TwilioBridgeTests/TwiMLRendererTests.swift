@@ -99,6 +99,14 @@ struct TwiMLRendererTests {
         sip.action = .with { $0.route = .dialResult; $0.attempt = 1 }
         let sipReported = try #require(parse(renderer.voiceResponse([.with { $0.dialSip = sip }])).only("Dial"))
         #expect(attributes(of: sipReported)["action"] == "https://bridge.example.com/twilio/voice/dial-result?attempt=1")
+        #expect(attributes(of: try #require(sipReported.only("Sip"))).isEmpty, "no credential, no attributes")
+
+        // An endpoint that asks for a credential gets it, escaped as any attribute.
+        sip.username = "owner"
+        sip.password = "s3cret & \"more\""
+        let authenticated = try #require(parse(renderer.voiceResponse([.with { $0.dialSip = sip }])).only("Dial")?.only("Sip"))
+        #expect(attributes(of: authenticated) == ["username": "owner", "password": "s3cret & \"more\""])
+        #expect(authenticated.stringValue == "sip:owner@cleanmachine.sip.twilio.com")
     }
 
     @Test("outage: an apology, then the forward number, or with none a voicemail")

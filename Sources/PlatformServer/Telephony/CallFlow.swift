@@ -11,18 +11,23 @@ struct CallFlow {
     let mode: IvrMode
     let menu: IvrMenu
     let config: PhoneConfig
+    /// What the SIP endpoint is rung with, when the line stores a password for it.
+    let sipCredential: StoredPhoneConfig.SIPCredential?
 
-    init(resolution: TenantResolver.Resolution, database: any Database) async throws {
+    init(resolution: TenantResolver.Resolution, database: any Database, sealer: SecretSealer) async throws {
         let tenant = try await database.withTenant(resolution.tenantID, TenantRecords.find)
         self.resolution = resolution
         self.tenant = tenant
         self.tenantName = tenant?.displayName ?? "us"
         self.config = resolution.phoneConfig?.config ?? PhoneConfig()
-        // A plan that lost IVR or AI voice answers in simple mode rather than not at all.
+        self.sipCredential = try resolution.phoneConfig?.sipCredential(using: sealer)
+        // A plan that lost IVR or AI voice, or a tenant suspended or cancelled, answers in simple
+        // mode rather than not at all: its callers are still put through.
         let tier = tenant?.planTier.catalogTier ?? .starter
+        let inGoodStanding = tenant?.status.isInGoodStanding ?? false
         switch resolution.ivrMode {
-        case .aiVoice where PlanCatalog.hasFeature(tier, .aiVoice): mode = .aiVoice
-        case .ivr where PlanCatalog.hasFeature(tier, .ivr): mode = .ivr
+        case .aiVoice where inGoodStanding && PlanCatalog.hasFeature(tier, .aiVoice): mode = .aiVoice
+        case .ivr where inGoodStanding && PlanCatalog.hasFeature(tier, .ivr): mode = .ivr
         default: mode = .simple
         }
         self.menu = config.hasIvrMenu && !config.ivrMenu.options.isEmpty ? config.ivrMenu : .standard
@@ -53,7 +58,7 @@ struct CallFlow {
     private var people: [VoiceInstruction] {
         var people: [VoiceInstruction] = []
         if !config.sipDomain.isEmpty, !config.sipUsername.isEmpty {
-            people.append(.dial(sip: "sip:\(config.sipUsername)@\(config.sipDomain)", resultAttempt: people.count + 1))
+            people.append(.dial(sip: "sip:\(config.sipUsername)@\(config.sipDomain)", credential: sipCredential, resultAttempt: people.count + 1))
         }
         if !config.forwardNumber.isEmpty {
             people.append(.dial(number: config.forwardNumber, resultAttempt: people.count + 1))

@@ -193,13 +193,23 @@ enum CommunicationRecords {
         statements: ["ALTER TABLE phone_calls ADD COLUMN caller_said TEXT NOT NULL DEFAULT '[]'"],
         tenantOwnedTables: [])
 
-    /// Adds what the caller said to their call; false when the call is not stored, or when this
-    /// is a retry of the turn that said it.
-    static func appendCallerSaid(_ said: String, callSid: String, _ tx: TenantTransaction) async throws -> Bool {
-        guard let call = try await call(sid: callSid, tx), call.callerSaid.last != said else { return false }
+    /// What became of words the caller said.
+    enum CallerSaidOutcome {
+        /// Added to their call.
+        case added
+        /// Their call has them last already: a retry of the turn that said them.
+        case alreadyTaken
+        /// Not taken: the call is not stored in this tenant's log.
+        case noCall
+    }
+
+    /// Adds what the caller said to their call, once.
+    static func appendCallerSaid(_ said: String, callSid: String, _ tx: TenantTransaction) async throws -> CallerSaidOutcome {
+        guard let call = try await call(sid: callSid, tx) else { return .noCall }
+        guard call.callerSaid.last != said else { return .alreadyTaken }
         let all = String(decoding: try JSONEncoder().encode(call.callerSaid + [said]), as: UTF8.self)
         try await tx.update("phone_calls", set: [("caller_said", all), ("update_time", Date())], where: "call_sid = \(callSid)")
-        return true
+        return .added
     }
 
     static func phoneCall(from row: SQLRow) throws -> PhoneCall {

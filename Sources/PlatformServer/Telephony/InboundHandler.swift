@@ -9,14 +9,17 @@ import SwiftProtobuf
 public struct InboundHandler: InboundServiceHandler {
     let database: any Database
     let resolver: TenantResolver
+    /// Opens a line's SIP password for the dial that rings its endpoint.
+    let sealer: SecretSealer
     let agent: any VoiceAgent
     /// Inbound texts of a tenant that arrive together are stored together: one statement and
     /// one commit for a burst, on PostgreSQL a fraction of the cost of one each.
     let textInserts: WriteBatcher<String, CommunicationRecords.NewText, TextMessage?>
 
-    public init(database: any Database, resolver: TenantResolver, agent: any VoiceAgent = PlaceholderVoiceAgent()) {
+    public init(database: any Database, resolver: TenantResolver, sealer: SecretSealer, agent: any VoiceAgent = PlaceholderVoiceAgent()) {
         self.database = database
         self.resolver = resolver
+        self.sealer = sealer
         self.agent = agent
         // 100 texts bind 1,300 values, well under both stores' limits. 5,000 waiting texts are
         // one to two seconds of writing at the rates measured (docs/benchmarks.md).
@@ -27,12 +30,12 @@ public struct InboundHandler: InboundServiceHandler {
 
     public func resolveInbound(_ request: ResolveInboundRequest, context: RequestContext) async throws -> ResolveInboundResponse {
         let resolution = try await resolve(messagingServiceSID: request.messagingServiceSid, to: request.to)
-        let flow = try await CallFlow(resolution: resolution, database: database)
+        let flow = try await CallFlow(resolution: resolution, database: database, sealer: sealer)
         guard let tenant = flow.tenant else { throw ServiceError.notFound(ResourceName.tenant(resolution.tenantID)) }
         return ResolveInboundResponse.with {
             $0.tenant = tenant
             if let config = resolution.phoneConfig { $0.phoneConfig = config.config }
-            // The mode calls are answered in: the configured one, as the tenant's plan allows it.
+            // The mode calls are answered in: the configured one, as the tenant's plan and standing allow it.
             $0.ivrMode = flow.mode
             $0.resolutionMethod = resolution.method
         }
@@ -90,7 +93,7 @@ public struct InboundHandler: InboundServiceHandler {
             linked.message = message
             // A first text from a new number gets the line's auto-reply; regulars don't.
             let config = resolution.phoneConfig?.config ?? PhoneConfig()
-            if customer.created, !config.autoReply.disabled, let tenant = try await TenantRecords.find(tx),
+            if customer.created, !config.autoReply.disabled, let tenant = try await TenantRecords.find(tx), tenant.status.isInGoodStanding,
                let acknowledgement = config.autoReplyText(for: tenant, packAutoReply: try await PackItemRecords.smsTemplate(.autoReply, tx)?.body) {
                 try await CommunicationRecords.recordAutoReply(acknowledgement, toMessage: request.messageSid, tx)
                 linked.message.autoReply = acknowledgement
@@ -125,7 +128,7 @@ public struct InboundHandler: InboundServiceHandler {
 
     public func handleInboundCall(_ request: HandleInboundCallRequest, context: RequestContext) async throws -> VoiceReply {
         let resolution = try await resolve(messagingServiceSID: "", to: request.to)
-        let flow = try await CallFlow(resolution: resolution, database: database)
+        let flow = try await CallFlow(resolution: resolution, database: database, sealer: sealer)
         try await logCall(sid: request.callSid, from: request.from, to: request.to, callerName: request.callerName, flow)
         let instructions: [VoiceInstruction]
         switch flow.mode {
@@ -138,7 +141,10 @@ public struct InboundHandler: InboundServiceHandler {
 
     public func handleIvrSelection(_ request: HandleIvrSelectionRequest, context: RequestContext) async throws -> VoiceReply {
         let resolution = try await resolve(messagingServiceSID: "", to: request.to)
-        let flow = try await CallFlow(resolution: resolution, database: database)
+        let flow = try await CallFlow(resolution: resolution, database: database, sealer: sealer)
+        // The line left the menu during the call (its mode or plan changed, or its tenant was
+        // suspended): a person takes over rather than a menu the tenant no longer has.
+        guard flow.mode == .ivr else { return flow.reply(flow.handOff()) }
         let attempt = max(Int(request.attempt), 1), canText = CallerNumber.canTakeTexts(request.from)
         guard !request.digits.isEmpty else {
             return flow.reply(flow.select(digits: "", attempt: attempt, canText: canText).instructions)
@@ -160,7 +166,7 @@ public struct InboundHandler: InboundServiceHandler {
 
     public func handleDialResult(_ request: HandleDialResultRequest, context: RequestContext) async throws -> VoiceReply {
         let resolution = try await resolve(messagingServiceSID: "", to: request.to)
-        let flow = try await CallFlow(resolution: resolution, database: database)
+        let flow = try await CallFlow(resolution: resolution, database: database, sealer: sealer)
         let attempt = max(Int(request.attempt), 1)
         if CallFlow.wasAnswered(request.dialCallStatus), let person = flow.dialed(attempt: attempt) {
             try await database.withTenant(resolution.tenantID) { tx in
@@ -183,7 +189,7 @@ public struct InboundHandler: InboundServiceHandler {
             }, context: context)
         }
         let resolution = try await resolve(messagingServiceSID: "", to: request.to)
-        let flow = try await CallFlow(resolution: resolution, database: database)
+        let flow = try await CallFlow(resolution: resolution, database: database, sealer: sealer)
         // The line left AI voice during the call (its mode changed, or its plan lost the
         // feature): a person takes over rather than a receptionist the tenant no longer has.
         guard flow.mode == .aiVoice else { return flow.reply(flow.handOff()) }
@@ -193,19 +199,20 @@ public struct InboundHandler: InboundServiceHandler {
         let turn = try await agent.respond(
             to: request.speechResult, confidence: request.confidence, attempt: Int(request.attempt), agentCall(flow, caller: request.from))
         if let asked = turn.passOn {
-            let taken = try await database.withTenant(resolution.tenantID) { tx -> Bool in
-                guard try await CommunicationRecords.appendCallerSaid(asked, callSid: request.callSid, tx) else { return false }
-                guard let business = flow.businessTextNumber else { return true }
+            let outcome = try await database.withTenant(resolution.tenantID) { tx in
+                let outcome = try await CommunicationRecords.appendCallerSaid(asked, callSid: request.callSid, tx)
+                guard outcome == .added, let business = flow.businessTextNumber else { return outcome }
                 // Once per call and turn: Twilio retrying the webhook texts nothing twice.
                 try await OutboxRecords.enqueue(.sms(
                     to: business, from: flow.config.textSender,
                     body: "\(request.from) called your AI receptionist: \"\(asked)\"", purpose: "ai_voice_request",
                     dedupeKey: "ai_voice/\(request.callSid)/\(request.attempt)"), tx)
-                return true
+                return outcome
             }
             // The call is logged for another tenant (its number changed hands during the call):
-            // nothing could be taken here, so nothing is promised.
-            guard taken else { return flow.reply(flow.handOff()) }
+            // nothing could be taken here, so nothing is promised. A retry of the turn that was
+            // taken gets the first answer again.
+            guard outcome != .noCall else { return flow.reply(flow.handOff()) }
         }
         return flow.reply(turn.instructions)
     }

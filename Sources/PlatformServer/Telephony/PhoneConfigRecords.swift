@@ -13,9 +13,17 @@ public struct StoredPhoneConfig: Sendable {
     /// The SIP password sealed by ``SecretSealer``, bound to `config.name`; nil when none is set.
     public var sealedSIPPassword: Data?
 
-    /// The SIP password in clear, for dialling; nil when none is set.
-    public func sipPassword(using sealer: SecretSealer) throws -> String? {
-        try sealedSIPPassword.map { try sealer.open($0, boundTo: config.name) }
+    /// What a SIP endpoint that asks for a credential is answered with.
+    struct SIPCredential: Equatable {
+        var username: String
+        var password: String
+    }
+
+    /// The SIP credential in clear, for the dial that rings the endpoint; nil when no password
+    /// is stored.
+    func sipCredential(using sealer: SecretSealer) throws -> SIPCredential? {
+        guard let sealedSIPPassword else { return nil }
+        return SIPCredential(username: config.sipUsername, password: try sealer.open(sealedSIPPassword, boundTo: config.name))
     }
 }
 

@@ -23,10 +23,14 @@ extension VoiceInstruction {
         }
     }
 
-    static func dial(sip uri: String, timeout: Int64 = 25, resultAttempt: Int? = nil) -> VoiceInstruction {
+    static func dial(sip uri: String, credential: StoredPhoneConfig.SIPCredential? = nil, timeout: Int64 = 25, resultAttempt: Int? = nil) -> VoiceInstruction {
         .with {
             $0.dialSip = .with {
                 $0.sipUri = uri
+                if let credential {
+                    $0.username = credential.username
+                    $0.password = credential.password
+                }
                 $0.timeout = Google_Protobuf_Duration(seconds: timeout)
                 if let resultAttempt { $0.action = .dialResult(attempt: resultAttempt) }
             }

@@ -202,6 +202,16 @@ extension PlanTier {
 }
 
 extension TenantStatus {
+    /// Whether the tenant gets what its plan gives: not when suspended or cancelled. Its data
+    /// stays, and its callers are still put through, but the menu, the AI receptionist and texts
+    /// sent on its behalf stop.
+    var isInGoodStanding: Bool {
+        switch self {
+        case .suspended, .cancelled: return false
+        case .active, .trialing, .pastDue, .unspecified, .UNRECOGNIZED: return true
+        }
+    }
+
     var storedName: String {
         switch self {
         case .active: return "active"

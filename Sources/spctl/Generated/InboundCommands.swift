@@ -119,7 +119,7 @@ struct InboundCommands: AsyncParsableCommand {
         @Option(name: .customLong("recording-duration"), help: "(a duration such as 90s, 30m or 2h)")
         var recordingDuration: String?
 
-        @Option(name: .customLong("event-time"), help: "When the bridge received the callback; orders callbacks that arrive out of order. (RFC 3339 time)")
+        @Option(name: .customLong("event-time"), help: "When the bridge received the callback: the call's end time, when this status ends it, so a status replayed from the bridge's spool keeps the time it came. Statuses only move forward by their rank, whatever order their callbacks arrive in. (RFC 3339 time)")
         var eventTime: String?
 
         @Option(name: .customLong("from"), help: "As Twilio sent them. A call the platform never saw (the bridge answered it with its fallback while the platform was down) is logged from its status callback, for the number called.")
@@ -290,7 +290,7 @@ struct InboundCommands: AsyncParsableCommand {
         @Option(name: .customLong("error-code"), help: "ErrorCode, when the status is failed or undelivered.")
         var errorCode: Int32?
 
-        @Option(name: .customLong("event-time"), help: "When the bridge received the callback; orders callbacks that arrive out of order. (RFC 3339 time)")
+        @Option(name: .customLong("event-time"), help: "Not read: a text's statuses only move forward by their rank (queued, sent, delivered...), whatever order their callbacks arrive in, so no time is needed to order them. (RFC 3339 time)")
         var eventTime: String?
 
         func run() async throws {

@@ -445,6 +445,8 @@ enum OutputSchema {
             OutputField("caller_id"),
             OutputField("timeout", duration: true),
             OutputField("action", message: "servicepro.telephony.v1.VoiceCallback"),
+            OutputField("username"),
+            OutputField("password"),
         ],
         "servicepro.telephony.v1.VoiceInstruction.Gather": [
             OutputField("inputs", repeated: true, enum: "servicepro.telephony.v1.GatherInput"),

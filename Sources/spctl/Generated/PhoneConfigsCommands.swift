@@ -45,7 +45,7 @@ struct PhoneConfigsCommands: AsyncParsableCommand {
         @Option(name: .customLong("phone-config.sip-username"), help: "User part of the SIP address the simple mode dials (`sip:{sip_username}@{sip_domain}`).")
         var phoneConfigSipUsername: String?
 
-        @Option(name: .customLong("phone-config.sip-password"), help: "Input only: the SIP credential's password. Encrypted at rest and never returned, not even to the bridge. Name `sip_password` in update_mask to change it; an empty value clears it.")
+        @Option(name: .customLong("phone-config.sip-password"), help: "Input only: the SIP credential's password. Encrypted at rest and never returned by this API (`sip_password_set` says whether one is stored); the platform opens it only to put it in the dial that rings the endpoint, which the bridge hands to Twilio. Name `sip_password` in update_mask to change it; an empty value clears it.")
         var phoneConfigSipPassword: String?
 
         @Option(name: .customLong("phone-config.ivr-mode"), help: "How inbound calls are answered. IVR needs FEATURE_IVR and AI_VOICE needs FEATURE_AI_VOICE in the tenant's plan: setting either without it is FAILED_PRECONDITION `feature_not_in_plan`.")
@@ -207,7 +207,7 @@ struct PhoneConfigsCommands: AsyncParsableCommand {
         @Option(name: .customLong("phone-config.sip-username"), help: "User part of the SIP address the simple mode dials (`sip:{sip_username}@{sip_domain}`).")
         var phoneConfigSipUsername: String?
 
-        @Option(name: .customLong("phone-config.sip-password"), help: "Input only: the SIP credential's password. Encrypted at rest and never returned, not even to the bridge. Name `sip_password` in update_mask to change it; an empty value clears it.")
+        @Option(name: .customLong("phone-config.sip-password"), help: "Input only: the SIP credential's password. Encrypted at rest and never returned by this API (`sip_password_set` says whether one is stored); the platform opens it only to put it in the dial that rings the endpoint, which the bridge hands to Twilio. Name `sip_password` in update_mask to change it; an empty value clears it.")
         var phoneConfigSipPassword: String?
 
         @Option(name: .customLong("phone-config.ivr-mode"), help: "How inbound calls are answered. IVR needs FEATURE_IVR and AI_VOICE needs FEATURE_AI_VOICE in the tenant's plan: setting either without it is FAILED_PRECONDITION `feature_not_in_plan`.")

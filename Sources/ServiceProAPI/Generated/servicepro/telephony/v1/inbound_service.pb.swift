@@ -368,7 +368,10 @@ public nonisolated struct RecordMessageStatusRequest: Sendable {
   /// ErrorCode, when the status is failed or undelivered.
   public var errorCode: Int32 = 0
 
-  /// When the bridge received the callback; orders callbacks that arrive out of order.
+  /// Not read: a text's statuses only move forward by their rank (queued, sent, delivered...),
+  /// whatever order their callbacks arrive in, so no time is needed to order them.
+  ///
+  /// NOTE: This field was marked as deprecated in the .proto file.
   public var eventTime: SwiftProtobuf.Google_Protobuf_Timestamp {
     get {_eventTime ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
     set {_eventTime = newValue}
@@ -420,7 +423,9 @@ public nonisolated struct RecordCallStatusRequest: Sendable {
   /// Clears the value of `recordingDuration`. Subsequent reads from it will return its default value.
   public mutating func clearRecordingDuration() {self._recordingDuration = nil}
 
-  /// When the bridge received the callback; orders callbacks that arrive out of order.
+  /// When the bridge received the callback: the call's end time, when this status ends it, so a
+  /// status replayed from the bridge's spool keeps the time it came. Statuses only move forward by
+  /// their rank, whatever order their callbacks arrive in.
   public var eventTime: SwiftProtobuf.Google_Protobuf_Timestamp {
     get {_eventTime ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
     set {_eventTime = newValue}

@@ -264,9 +264,10 @@ public protocol InboundServiceHandler: Sendable {
 
 /// Inbound texts and calls, one RPC per Twilio webhook, called by the Twilio bridge. Each resolves
 /// the tenant itself, so these methods are platform-scoped: the runtime's status and
-/// plan gates have no tenant to look at, and the handlers apply the resolved tenant's instead (a
-/// number whose tenant lacks FEATURE_IVR or FEATURE_AI_VOICE answers in the simple mode; a suspended
-/// tenant's messages are still logged). Twilio retries with the same MessageSid or CallSid, so every
+/// plan gates have no tenant to look at, and the handlers apply the resolved tenant's instead. A
+/// number whose tenant lacks FEATURE_IVR or FEATURE_AI_VOICE, or is suspended or cancelled, answers
+/// in the simple mode: its callers are still put through. A suspended or cancelled tenant's texts
+/// are still logged, with no auto-reply. Twilio retries with the same MessageSid or CallSid, so every
 /// method is idempotent on it: a retry returns the first answer and stores nothing twice.
 ///
 /// Not audited: the message and call logs are their record, and auditing every text, call and

@@ -172,8 +172,10 @@ public nonisolated struct PhoneConfig: @unchecked Sendable {
     set {_uniqueStorage()._sipUsername = newValue}
   }
 
-  /// Input only: the SIP credential's password. Encrypted at rest and never returned, not even to
-  /// the bridge. Name `sip_password` in update_mask to change it; an empty value clears it.
+  /// Input only: the SIP credential's password. Encrypted at rest and never returned by this API
+  /// (`sip_password_set` says whether one is stored); the platform opens it only to put it in the
+  /// dial that rings the endpoint, which the bridge hands to Twilio. Name `sip_password` in
+  /// update_mask to change it; an empty value clears it.
   public var sipPassword: String {
     get {_storage._sipPassword}
     set {_uniqueStorage()._sipPassword = newValue}

@@ -325,6 +325,12 @@ public nonisolated struct VoiceInstruction: Sendable {
     /// Clears the value of `action`. Subsequent reads from it will return its default value.
     public mutating func clearAction() {self._action = nil}
 
+    /// The credential the endpoint asks for (SIP digest authentication): the phone config's
+    /// sip_username and its stored password. Empty when the phone config stores no password.
+    public var username: String = String()
+
+    public var password: String = String()
+
     public var unknownFields = SwiftProtobuf.UnknownStorage()
 
     public init() {}
@@ -811,7 +817,7 @@ nonisolated extension VoiceInstruction.Gather: SwiftProtobuf.Message, SwiftProto
 
 nonisolated extension VoiceInstruction.DialSip: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = VoiceInstruction.protoMessageName + ".DialSip"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}sip_uri\0\u{3}caller_id\0\u{1}timeout\0\u{1}action\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}sip_uri\0\u{3}caller_id\0\u{1}timeout\0\u{1}action\0\u{1}username\0\u{1}password\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -823,6 +829,8 @@ nonisolated extension VoiceInstruction.DialSip: SwiftProtobuf.Message, SwiftProt
       case 2: try { try decoder.decodeSingularStringField(value: &self.callerID) }()
       case 3: try { try decoder.decodeSingularMessageField(value: &self._timeout) }()
       case 4: try { try decoder.decodeSingularMessageField(value: &self._action) }()
+      case 5: try { try decoder.decodeSingularStringField(value: &self.username) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self.password) }()
       default: break
       }
     }
@@ -845,6 +853,12 @@ nonisolated extension VoiceInstruction.DialSip: SwiftProtobuf.Message, SwiftProt
     try { if let v = self._action {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
     } }()
+    if !self.username.isEmpty {
+      try visitor.visitSingularStringField(value: self.username, fieldNumber: 5)
+    }
+    if !self.password.isEmpty {
+      try visitor.visitSingularStringField(value: self.password, fieldNumber: 6)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -853,6 +867,8 @@ nonisolated extension VoiceInstruction.DialSip: SwiftProtobuf.Message, SwiftProt
     if lhs.callerID != rhs.callerID {return false}
     if lhs._timeout != rhs._timeout {return false}
     if lhs._action != rhs._action {return false}
+    if lhs.username != rhs.username {return false}
+    if lhs.password != rhs.password {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

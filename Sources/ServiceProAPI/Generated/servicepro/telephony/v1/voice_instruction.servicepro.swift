@@ -92,6 +92,8 @@ extension VoiceInstruction.DialSip: ValidatableMessage {
         if self.hasAction {
             self.action.validate(path: path + "action.", into: &violations)
         }
+        FieldCheck.storable(self.username, path + "username", &violations)
+        FieldCheck.storable(self.password, path + "password", &violations)
     }
 
     public mutating func normalize() {}
