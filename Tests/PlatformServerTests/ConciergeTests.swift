@@ -322,8 +322,14 @@ struct ConciergeTests {
             #expect(rows.count == 2)
             #expect(try rows.map { try $0.string("recipient") }.sorted() == ["+19185550999", "dana@shine.example"])
             #expect(try rows.allSatisfy { try $0.string("body").contains("token=spl_") })
-            let links = try await platform.database.transaction(.platform) { try await $0.first("SELECT COUNT(*) AS n FROM login_links WHERE tenant_id = 'shine'")!.int("n") }
-            #expect(links == 1)
+            let links = try await platform.database.transaction(.platform) { tx in
+                try await tx.query("SELECT link_id FROM login_links WHERE tenant_id = 'shine'").map { try $0.string("link_id") }
+            }
+            #expect(links.count == 1)
+            // The audit event names the link sent, so a link that went astray can be revoked.
+            let sent = try await platform.audit(platform.ownerToken).list(.with { $0.parent = "tenants/shine" }).auditEvents
+                .first { $0.method.hasSuffix("SendOnboarding") }
+            #expect(sent?.details["login_link"] == "tenants/shine/loginLinks/\(links[0])", "\(String(describing: sent?.details))")
 
             // A request id is its caller's own: another operator's request with the same id is a
             // request of its own, whose link goes out in its own messages.

@@ -208,6 +208,15 @@ struct ImpersonationTests {
             let orphaned = await failure { try await platform.impersonation(fourth.token).whoAmI() }
             #expect(orphaned?.code == .unauthenticated)
             #expect(orphaned?.reason == "impersonation_ended")
+            // ...and reads as revoked, by whoever revoked the key, with an event on the tenant's trail.
+            let ended = try await platform.impersonation(platform.ownerToken).get(.with { $0.name = fourth.session.name })
+            #expect(ended.state == .revoked)
+            #expect(ended.endedBy == ownerName)
+            #expect(ended.endReason == "\(otherName), which made it, was revoked")
+            let trail = try await platform.audit(platform.ownerToken).list(.with { $0.parent = "tenants/acme" }).auditEvents
+            let event = try #require(trail.first { $0.resourceName == fourth.session.name && $0.method.hasSuffix("RevokeApiKey") }, "\(trail.map(\.method))")
+            #expect(event.realActor == ownerName)
+            #expect(event.details["reason"] == ended.endReason)
         }
     }
 

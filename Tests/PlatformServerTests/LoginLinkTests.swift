@@ -245,6 +245,33 @@ struct LoginLinkTests {
         }
     }
 
+    @Test("a revoked staff key's live links and the sessions they opened end with it, on each tenant's trail", arguments: TestBackend.available)
+    func linksEndWithTheirCreatorsKey(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            try await platform.createTenant("acme")
+            try await platform.createTenant("bravo")
+            let staffToken = try await platform.token(role: .platformStaff, tenant: "root")
+            let staffKey = try await platform.impersonation(staffToken).whoAmI().principal
+            let unused = try await Self.create(platform, tenant: "acme", token: staffToken)
+            let used = try await Self.create(platform, tenant: "bravo", token: staffToken)
+            let session = try await Self.redeem(platform, used.token)
+            let others = try await Self.create(platform, tenant: "acme")
+
+            _ = try await platform.apiKeys(platform.ownerToken).revokeApiKey(.with { $0.name = staffKey })
+            let refused = await failure { try await Self.redeem(platform, unused.token) }
+            #expect(refused?.reason == "login_link_revoked")
+            let ended = await failure { try await platform.impersonation(session.token).whoAmI() }
+            #expect(ended?.reason == "session_revoked")
+            // Another creator's link is untouched.
+            #expect(try await Self.redeem(platform, others.token).tenant == "tenants/acme")
+            for (tenant, link) in [("acme", unused.loginLink.name), ("bravo", used.loginLink.name)] {
+                let trail = try await platform.audit(platform.ownerToken).list(.with { $0.parent = "tenants/\(tenant)" }).auditEvents
+                #expect(trail.contains { $0.resourceName == link && $0.method.hasSuffix("RevokeApiKey") && $0.details["reason"] == "\(staffKey), which made it, was revoked" },
+                        "\(trail.map { ($0.method, $0.resourceName) })")
+            }
+        }
+    }
+
     @Test("of five concurrent redeems of one link exactly one succeeds", arguments: TestBackend.available)
     func concurrentRedeems(backend: TestBackend) async throws {
         try await TestPlatform.with(backend) { platform in

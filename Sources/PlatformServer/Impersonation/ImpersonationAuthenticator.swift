@@ -18,7 +18,8 @@ public struct ImpersonationAuthenticator: Authenticator {
         let sessionID = String(parts[0])
         let presented = Tokens.hash(parts[1])
         let now = Date()
-        let (stored, actorKey) = try await database.transaction(.platform) { tx -> (ImpersonationRecords.Stored?, SQLRow?) in
+        // A read, as for API keys: a check made on every call never queues behind the writes.
+        let (stored, actorKey) = try await database.read(.platform) { tx -> (ImpersonationRecords.Stored?, SQLRow?) in
             guard let stored = try await ImpersonationRecords.find(sessionID: sessionID, tx, now: now) else { return (nil, nil) }
             let keyID = ResourceName.id(of: stored.actor, after: "apiKeys") ?? ""
             let key = try await tx.first("SELECT role, revoke_time FROM api_keys WHERE key_id = \(keyID)")

@@ -71,6 +71,26 @@ enum ImpersonationRecords {
             where: "session_id = \(sessionID) AND state = \(StoredState.active.rawValue) AND expire_time > \(now)") == 1
     }
 
+    /// Revokes the active sessions `starter` (an API key's name) started, on every tenant; the
+    /// sessions revoked, as they were before.
+    static func revokeAll(
+        startedBy starter: String, by actor: String, reason: String, _ tx: any SQLTransaction, now: Date = Date()
+    ) async throws -> [Stored] {
+        let active = try await tx.query(
+            "\(selectSessions) WHERE s.actor = \(starter) AND s.state = \(StoredState.active.rawValue) AND s.expire_time > \(now)")
+        var revoked: [Stored] = []
+        for row in active {
+            let session = Stored(
+                tenantID: try row.string("tenant_id"), sessionID: try row.string("session_id"), actor: starter,
+                tokenHash: try row.data("token_hash"), session: try session(from: row, now: now))
+            let scoped = TenantTransaction(tenantID: session.tenantID, base: tx)
+            if try await end(sessionID: session.sessionID, as: .revoked, by: actor, reason: reason, scoped, now: now) {
+                revoked.append(session)
+            }
+        }
+        return revoked
+    }
+
     struct ListFilter {
         var tenantID: String?
         var realActor: String

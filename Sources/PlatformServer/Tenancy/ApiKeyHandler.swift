@@ -81,12 +81,30 @@ public struct ApiKeyHandler: ApiKeyServiceHandler {
             throw ServiceError.invalidArgument(field: "name", "must be tenants/{tenant}/apiKeys/{api_key}")
         }
         defer { cache.forget(keyID: keyID) }
-        return try await database.withTenant(tenantID) { tx in
+        return try await database.transaction(.platform) { base in
+            let tx = TenantTransaction(tenantID: tenantID, base: base)
             guard let key = try await ApiKeyRecords.find(keyID: keyID, tx) else { throw ServiceError.notFound(request.name) }
             try Self.checkMayRevoke(Role(proto: key.role), caller: context.principal)
             try await ApiKeyRecords.revoke(keyID: keyID, tx)
             try await AuditLog.record(tx, context: context, resource: request.name)
+            try await Self.endWhatItStarted(key.name, context: context, base)
             return try await ApiKeyRecords.find(keyID: keyID, tx)!
+        }
+    }
+
+    /// A revoked key's impersonation sessions, and the login links it made that are still live,
+    /// end with it, each on its tenant's record and audit trail: a leaked key is not left working
+    /// through what it handed out, and nothing reads as active while its token is refused.
+    private static func endWhatItStarted(_ keyName: String, context: RequestContext, _ tx: any SQLTransaction) async throws {
+        let actor = context.principal.realActor
+        let reason = "\(keyName), which made it, was revoked"
+        for session in try await ImpersonationRecords.revokeAll(startedBy: keyName, by: actor, reason: reason, tx) {
+            let scoped = TenantTransaction(tenantID: session.tenantID, base: tx)
+            try await AuditLog.record(scoped, context: context, resource: session.session.name, details: ["reason": reason])
+        }
+        for link in try await LoginLinkRecords.revokeAll(createdBy: keyName, by: actor, tx) {
+            let scoped = TenantTransaction(tenantID: link.tenantID, base: tx)
+            try await AuditLog.record(scoped, context: context, resource: link.link.name, details: ["reason": reason])
         }
     }
 }

@@ -20,19 +20,15 @@ public struct LoginLinkHandler: LoginLinkServiceHandler {
     let sealer: SecretSealer
     /// Where the link points; the token goes in its `token` query parameter.
     let linkBaseURL: String
-    /// How long the session a redeemed link opens lasts.
-    let sessionLifetime: TimeInterval
 
     public init(
         database: any Database,
         sealer: SecretSealer,
-        linkBaseURL: String = LoginLinkHandler.defaultLinkBaseURL,
-        sessionLifetime: TimeInterval = 12 * 3600
+        linkBaseURL: String = LoginLinkHandler.defaultLinkBaseURL
     ) {
         self.database = database
         self.sealer = sealer
         self.linkBaseURL = linkBaseURL
-        self.sessionLifetime = sessionLifetime
     }
 
     public func createLoginLink(_ request: CreateLoginLinkRequest, context: RequestContext) async throws -> CreateLoginLinkResponse {
@@ -117,7 +113,7 @@ public struct LoginLinkHandler: LoginLinkServiceHandler {
         guard let parsed = LoginLinkRecords.parse(request.token, prefix: LoginLinkRecords.tokenPrefix) else { throw invalid }
         let presented = Tokens.hash(parsed.secret)
         let sealer = sealer
-        let sessionLifetime = sessionLifetime
+        let sessionLifetime = LoginLinkRecords.sessionLifetime
         // The request has no tenant: the token finds the link across tenants, and the rest is
         // filed under the link's tenant.
         return try await database.transaction(.platform) { tx in

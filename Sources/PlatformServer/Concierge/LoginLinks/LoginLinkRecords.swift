@@ -16,7 +16,7 @@ enum LoginLinkRecords {
     /// A link works for a day unless asked otherwise, and never more than a week.
     static let lifetime = LifetimeRule(default: 24 * 3600, max: 7 * 24 * 3600, maxText: "7 days")
     /// How long the session a redeemed link opens lasts: a working day.
-    static let defaultSessionLifetime: TimeInterval = 12 * 3600
+    static let sessionLifetime: TimeInterval = 12 * 3600
     /// The roles a link may grant.
     static let grantableRoles: Set<Role> = [.tenantAdmin, .tenantMember]
 
@@ -128,6 +128,19 @@ enum LoginLinkRecords {
                 link_id = \(linkID) AND (\(activeCondition(now: now))
                 OR (redeem_time IS NOT NULL AND revoke_time IS NULL AND session_expire_time > \(now)))
                 """) == 1
+    }
+
+    /// Revokes, on every tenant, the links `creator` (an API key's name) made that are still
+    /// live: not yet redeemed, or with a session still open; the links revoked, as they were.
+    static func revokeAll(createdBy creator: String, by actor: String, _ tx: any SQLTransaction, now: Date = Date()) async throws -> [Stored] {
+        let live = try await tx.query("SELECT * FROM login_links WHERE creator = \(creator)").map { try stored(from: $0, now: now) }
+        var revoked: [Stored] = []
+        for link in live {
+            if try await revoke(linkID: link.linkID, by: actor, TenantTransaction(tenantID: link.tenantID, base: tx), now: now) {
+                revoked.append(link)
+            }
+        }
+        return revoked
     }
 
     /// The links in `state` as of `now`, for a listing.

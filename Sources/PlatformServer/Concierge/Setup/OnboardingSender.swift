@@ -45,11 +45,14 @@ public struct OnboardingSender: Sendable {
                     throw ServiceError.invalidArgument(field: "phone", "is required: \(tenant.name) has no contact phone; pass one, or set the tenant's contact.phone first")
                 }
                 var link: String?
+                // The link's name goes on the audit event: what to revoke if it went astray.
+                var details = ["channels": chosen.map(\.storedName).joined(separator: ","), "login_link": "none"]
                 if request.includeLoginLink {
                     let created = try await LoginLinkRecords.create(
                         role: .tenantAdmin, recipient: email.isEmpty ? phone : email,
                         lifetime: LoginLinkRecords.lifetime.defaultSeconds, creator: context.principal.realActor, tx)
                     link = LoginLinkRecords.url(for: created.token, base: linkBaseURL)
+                    details["login_link"] = created.link.name
                 }
                 var messages: [OutboxMessage] = []
                 for channel in chosen {
@@ -59,9 +62,7 @@ public struct OnboardingSender: Sendable {
                         : .sms(to: phone, body: Self.text(tenant, link: link), purpose: "onboarding")
                     messages.append(try await OutboxRecords.enqueue(draft, tx))
                 }
-                try await AuditLog.record(tx, context: context, resource: request.name, details: [
-                    "channels": chosen.map(\.storedName).joined(separator: ","), "login_link": request.includeLoginLink ? "yes" : "no",
-                ])
+                try await AuditLog.record(tx, context: context, resource: request.name, details: details)
                 return SendOnboardingResponse.with { $0.messages = messages }
             }
         }
