@@ -360,4 +360,23 @@ struct BillingTests {
             }
         }
     }
+
+    @Test("a pass that outlived its lease leaves the tenant to whoever holds it now", arguments: TestBackend.available)
+    func lifecycleJobMovesOnlyUnderItsLease(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            try await platform.createTenant("trial-a")
+            try await platform.database.transaction(.platform) { tx in
+                try await tx.execute("UPDATE tenants SET trial_end_time = \(Date().addingTimeInterval(-60)) WHERE tenant_id = 'trial-a'")
+            }
+            let billing = { try await platform.billing.getTenantBilling(.with { $0.name = "tenants/trial-a/billing" }, metadata: platform.metadata(platform.ownerToken)) }
+            // A lease of 100 µs has run out before the move's transaction begins.
+            let slow = BillingLifecycleJob(database: platform.database, settings: BillingSettings(), logger: .init(label: "test"), leaseDuration: 0.000_1)
+            #expect(try await slow.runOnce() == 0)
+            #expect(try await billing().status == .trialing)
+
+            let job = BillingLifecycleJob(database: platform.database, settings: BillingSettings(), logger: .init(label: "test"))
+            #expect(try await job.runOnce() == 1)
+            #expect(try await billing().status == .suspended)
+        }
+    }
 }

@@ -159,6 +159,24 @@ struct ExportTests {
         }
     }
 
+    @Test("a worker claims one job at a time, the oldest; the next worker the next", arguments: TestBackend.available)
+    func claimsOneJob(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            try await Self.seed(platform)
+            let first = try await Self.start(platform)
+            let second = try await Self.start(platform, requestID: "second")
+            func claim(_ worker: String) async throws -> String? {
+                try await platform.database.transaction(.platform) { tx in
+                    try await ExportJobRecords.claim(worker: worker, now: Date(), lease: 60, tx).map { "tenants/\($0.tenantID)/exports/\($0.exportID)" }
+                }
+            }
+            #expect(try await claim("w1") == first.name)
+            #expect(try await Self.get(platform, second.name).state == .pending, "one claim, one job")
+            #expect(try await claim("w2") == second.name)
+            #expect(try await claim("w3") == nil)
+        }
+    }
+
     @Test("every column the store keeps for an exported entity is in its files", arguments: TestBackend.available)
     func exportsEveryColumn(backend: TestBackend) async throws {
         try await TestPlatform.with(backend) { platform in

@@ -151,6 +151,24 @@ struct OutboxTests {
         }
     }
 
+    @Test("a claim takes no more than its limit, and the next worker takes the rest", arguments: TestBackend.available)
+    func claimsKeepToTheirLimit(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            try await platform.createTenant("acme")
+            for n in 0..<5 { try await Self.enqueue(platform, .sms(to: "+1918555000\(n)", body: "text \(n)", purpose: "onboarding")) }
+            let now = Date().addingTimeInterval(1)
+            var taken: [String] = []
+            for (worker, expected) in [("w1", 2), ("w2", 2), ("w3", 1), ("w4", 0)] {
+                let claimed = try await platform.database.transaction(.platform) { tx in
+                    try await OutboxRecords.claim(worker: worker, now: now, lease: 120, limit: 2, tx)
+                }
+                #expect(claimed.count == expected, "\(worker)")
+                taken += claimed.map(\.name)
+            }
+            #expect(Set(taken).count == 5, "each message claimed once")
+        }
+    }
+
     @Test("a failure that may pass is retried with exponential backoff until the message goes through", arguments: TestBackend.available)
     func transientFailures(backend: TestBackend) async throws {
         try await FakeMessagingProviders.with { fake, base in

@@ -487,6 +487,14 @@ struct StripeBillingTests {
                 try await platform.billing.handleStripeEvent(.with { $0.payload = forged; $0.signature = "t=1,v1=00" }, metadata: owner)
             }
             #expect(notBridge?.code == .permissionDenied)
+
+            // Event ids are kept for their retention, long past Stripe's retries, then swept.
+            let purger = RetentionPurgeJob(database: platform.database, apiKeys: platform.server.apiKeyCache, logger: .init(label: "test"))
+            let eventCount = { try await platform.database.transaction(.platform) { try await $0.first("SELECT COUNT(*) AS n FROM stripe_events")!.int("n") } }
+            try await purger.runOnce(now: Date().addingTimeInterval(StripeEventLedger.retention - 60))
+            #expect(try await eventCount() == recorded)
+            try await purger.runOnce(now: Date().addingTimeInterval(StripeEventLedger.retention + 60))
+            #expect(try await eventCount() == 0)
         }
     }
 

@@ -66,17 +66,19 @@ public struct BillingLifecycleJob: Service {
     }
 
     /// The lease condition is checked again on each row the UPDATE takes, so of two workers
-    /// racing for a tenant only one gets it.
+    /// racing for a tenant only one gets it; on PostgreSQL the second skips the rows the first
+    /// has locked and takes others.
     private func lease(now: Date) async throws -> [String] {
         try await database.transaction(.platform) { tx in
             try await tx.query("""
-                UPDATE tenant_billing SET lease_owner = \(worker), lease_expire_time = \(now.addingTimeInterval(leaseDuration))
-                WHERE \(BillingRecords.leaseIsFree(at: now)) AND tenant_id IN (
+                WITH picked AS MATERIALIZED (
                     SELECT b.tenant_id FROM tenant_billing b JOIN tenants t ON t.tenant_id = b.tenant_id
                     WHERE ((t.status = 'trialing' AND t.trial_end_time <= \(now) AND (b.stripe_subscription_id IS NULL OR b.pending_tier IS NOT NULL))
                         OR (t.status = 'past_due' AND b.grace_period_end_time <= \(now)))
                       AND (b.lease_expire_time IS NULL OR b.lease_expire_time < \(now))
-                    LIMIT \(batchSize))
+                    LIMIT \(batchSize)\(raw: tx.dialect.skipLocked(of: "b")))
+                UPDATE tenant_billing SET lease_owner = \(worker), lease_expire_time = \(now.addingTimeInterval(leaseDuration))
+                WHERE \(BillingRecords.leaseIsFree(at: now)) AND tenant_id IN (SELECT tenant_id FROM picked)
                 RETURNING tenant_id
                 """).map { try $0.string("tenant_id") }
         }
@@ -84,6 +86,9 @@ public struct BillingLifecycleJob: Service {
 
     private func move(_ tenantID: String, now: Date) async throws -> Bool {
         try await database.withTenant(tenantID) { tx in
+            // A pass that outlasted its lease leaves the tenant to whoever holds it now (a plan
+            // change, another replica).
+            guard try await BillingRecords.confirmLease(heldBy: worker, at: Date(), tx) else { return false }
             var state = try await BillingRecords.get(tx)
             let target: TenantStatus
             let action: String

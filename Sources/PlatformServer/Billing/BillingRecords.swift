@@ -89,6 +89,15 @@ enum BillingRecords {
         "(lease_expire_time IS NULL OR lease_expire_time < \(now))"
     }
 
+    /// Whether `holder` still holds the lease at `now`. It is asked with an UPDATE, which on
+    /// PostgreSQL locks the row until the transaction ends: a plan change cannot take the lease
+    /// between the answer and the change made on it.
+    static func confirmLease(heldBy holder: String, at now: Date, _ tx: TenantTransaction) async throws -> Bool {
+        try await tx.update(
+            "tenant_billing", set: [("lease_owner", holder)],
+            where: "lease_owner = \(holder) AND lease_expire_time >= \(now)") == 1
+    }
+
     static func releaseLease(heldBy holder: String, _ tx: TenantTransaction) async throws {
         try await tx.update("tenant_billing", set: [("lease_owner", String?.none), ("lease_expire_time", Date?.none)], where: "lease_owner = \(holder)")
     }

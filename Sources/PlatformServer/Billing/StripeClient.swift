@@ -21,7 +21,6 @@ struct StripeClient: Sendable {
         var items: StripeList<SubscriptionItem>
         /// On the subscription until API version 2025-03-31, on each item after it.
         var currentPeriodEnd: Int64?
-        var trialEnd: Int64?
         var latestInvoice: InvoiceReference?
 
         var periodEnd: Int64? { currentPeriodEnd ?? items.data.first?.currentPeriodEnd }

@@ -28,7 +28,6 @@ struct StripeEvent: Decodable, Sendable {
         /// An invoice's subscription: top level until API version 2025-03-31, under `parent` after.
         var subscription: String?
         var parent: InvoiceParent?
-        var periodEnd: Int64?
 
         struct InvoiceParent: Decodable, Sendable {
             var subscriptionDetails: SubscriptionDetails?

@@ -10,6 +10,18 @@ struct StripeEventLedger {
     let database: any Database
     let settings: BillingSettings
 
+    /// How long an event id is kept to know a redelivery: Stripe retries for three days, and a
+    /// month covers a resend from its dashboard too. An event older still is ordered by the
+    /// billing record's last event time, so it cannot undo a newer one.
+    static let retention: TimeInterval = 30 * 86_400
+
+    /// Deletes the ids of events received before the retention, which would otherwise be kept
+    /// for ever.
+    @discardableResult
+    static func sweep(now: Date = Date(), _ tx: any SQLTransaction) async throws -> Int {
+        try await tx.changes("DELETE FROM stripe_events WHERE receive_time < \(now.addingTimeInterval(-retention))")
+    }
+
     func apply(_ event: StripeEvent, context: RequestContext) async throws -> HandleStripeEventResponse {
         do {
             return try await database.transaction(.platform) { tx in

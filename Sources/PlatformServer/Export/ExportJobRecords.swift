@@ -64,14 +64,16 @@ enum ExportJobRecords {
 
     /// Takes the oldest job no live worker holds: a pending one, or a running one whose worker
     /// stopped renewing. The lease is checked again on the row the UPDATE takes, so two workers
-    /// never get the same job.
+    /// never get the same job; on PostgreSQL the second skips a job the first has locked and
+    /// takes the next.
     static func claim(worker: String, now: Date, lease: TimeInterval, _ tx: any SQLTransaction) async throws -> ExportJobRecord? {
         let available: SQLStatement = "(state = 'pending' OR (state = 'running' AND lease_expire_time < \(now)))"
         let rows = try await tx.query("""
+            WITH picked AS MATERIALIZED (
+                SELECT tenant_id, export_id FROM export_jobs WHERE \(available) ORDER BY create_time LIMIT 1\(raw: tx.dialect.skipLocked()))
             UPDATE export_jobs SET state = 'running', lease_owner = \(worker), lease_expire_time = \(now.addingTimeInterval(lease)),
                 attempts = attempts + 1, start_time = COALESCE(start_time, \(now)), progress_percent = 0
-            WHERE \(available) AND (tenant_id, export_id) IN (
-                SELECT tenant_id, export_id FROM export_jobs WHERE \(available) ORDER BY create_time LIMIT 1)
+            WHERE \(available) AND (tenant_id, export_id) IN (SELECT tenant_id, export_id FROM picked)
             RETURNING *
             """)
         return try rows.first.map(record(from:))

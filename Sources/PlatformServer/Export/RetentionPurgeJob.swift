@@ -42,12 +42,14 @@ public struct RetentionPurgeJob: Service {
         }
     }
 
-    /// Purges every tenant that is due; returns their ids. Idempotency records past their day go
-    /// on the same pass.
+    /// Purges every tenant that is due; returns their ids. Idempotency records past their day,
+    /// and the ids of Stripe events past theirs, go on the same pass.
     @discardableResult
     public func runOnce(now: Date = Date()) async throws -> [String] {
         let swept = try await database.transaction(.platform) { try await IdempotencyRecords.sweep(now: now, $0) }
         if swept > 0 { logger.info("deleted idempotency records past their day", metadata: ["count": "\(swept)"]) }
+        let events = try await database.transaction(.platform) { try await StripeEventLedger.sweep(now: now, $0) }
+        if events > 0 { logger.info("deleted Stripe event ids past their retention", metadata: ["count": "\(events)"]) }
         let due = try await database.transaction(.platform) { tx in
             try await tx.query("""
                 SELECT b.tenant_id FROM tenant_billing b JOIN tenants t ON t.tenant_id = b.tenant_id

@@ -8,6 +8,19 @@ public enum DataScope: Sendable, Hashable {
 
 public enum SQLDialect: Sendable {
     case sqlite, postgres
+
+    /// What a job's claim puts after the query that picks its rows: on PostgreSQL, skip the rows
+    /// another worker's claim has locked instead of waiting for them and finding them taken
+    /// (`of` names the table whose rows are locked, when the query joins). SQLite has one writer
+    /// at a time, so there is nothing to skip.
+    ///
+    /// The picking query goes in a `WITH picked AS MATERIALIZED (...)` that the claim's UPDATE
+    /// reads: run as a subquery of the UPDATE, PostgreSQL may run it again for each row, and
+    /// each run skips the rows the UPDATE has already taken and picks more, past its LIMIT.
+    func skipLocked(of table: String? = nil) -> String {
+        guard self == .postgres else { return "" }
+        return " FOR UPDATE" + (table.map { " OF \($0)" } ?? "") + " SKIP LOCKED"
+    }
 }
 
 /// The one store interface both backends implement. All work happens in transactions: all or

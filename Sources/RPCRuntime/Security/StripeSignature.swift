@@ -48,8 +48,9 @@ public enum StripeSignature {
         signed.append(payload)
         let matches = secrets.contains { secret in
             let expected = Data(HMAC<SHA256>.authenticationCode(for: signed, using: SymmetricKey(data: Data(secret.utf8))))
-            // Compares every candidate in full: the time taken says nothing about the secret.
-            return signatures.reduce(false) { found, candidate in found || ConstantTime.equal(candidate, expected) }
+            // Each comparison takes the same time whatever bytes differ, so the time taken says
+            // nothing about the expected signature; only how many candidates came before a match.
+            return signatures.contains { ConstantTime.equal($0, expected) }
         }
         guard matches else { throw .noMatchingSignature }
         guard Double(timestamp) >= now.timeIntervalSince1970 - tolerance else { throw .timestampOutsideTolerance }

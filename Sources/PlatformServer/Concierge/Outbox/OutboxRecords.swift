@@ -214,13 +214,13 @@ enum OutboxRecords {
         let available: SQLStatement = """
             ((state = 'pending' AND next_attempt_time <= \(now)) OR (state = 'sending' AND lease_expire_time < \(now)))
             """
-        let skipLocked = tx.dialect == .postgres ? " FOR UPDATE SKIP LOCKED" : ""
         let rows = try await tx.query("""
+            WITH picked AS MATERIALIZED (
+                SELECT tenant_id, message_id FROM outbox_messages WHERE \(available)
+                ORDER BY next_attempt_time, create_time LIMIT \(limit)\(raw: tx.dialect.skipLocked()))
             UPDATE outbox_messages SET state = 'sending', lease_owner = \(worker), lease_expire_time = \(now.addingTimeInterval(lease)),
                 attempts = attempts + 1, update_time = \(now)
-            WHERE \(available) AND (tenant_id, message_id) IN (
-                SELECT tenant_id, message_id FROM outbox_messages WHERE \(available)
-                ORDER BY next_attempt_time, create_time LIMIT \(limit)\(raw: skipLocked))
+            WHERE \(available) AND (tenant_id, message_id) IN (SELECT tenant_id, message_id FROM picked)
             RETURNING *
             """)
         return try rows.map(record(from:)).sorted { ($0.nextAttemptTime ?? $0.createTime) < ($1.nextAttemptTime ?? $1.createTime) }

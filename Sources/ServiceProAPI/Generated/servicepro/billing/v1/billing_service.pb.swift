@@ -227,7 +227,10 @@ public nonisolated struct HandleStripeEventResponse: Sendable {
 
   public var outcome: StripeEventOutcome = .unspecified
 
-  /// Why it was ignored: "duplicate", "stale", "unhandled_type", "unknown_customer".
+  /// Why it was ignored: "duplicate" (applied before), "stale" (older than the last event
+  /// applied), "unhandled_type", "unknown_customer", "other_subscription" (not the subscription
+  /// the tenant pays with), or the status change's own refusal: "invalid_status_transition",
+  /// "root_tenant_protected".
   public var reason: String = String()
 
   /// Stripe's event id and type, for the bridge's log line.
