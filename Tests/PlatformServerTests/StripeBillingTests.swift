@@ -109,6 +109,7 @@ struct StripeBillingTests {
             #expect(elite.billing.features == starterFeatures)
             #expect(elite.billing.pendingTier == .elite)
             #expect(elite.paymentURL == FakeStripe.invoicePage("in_fake2"))
+            #expect(elite.billing.paymentURL == elite.paymentURL, "the record keeps the page, for a later look")
             #expect(elite.billing.stripeSubscriptionID == "sub_fake2")
             #expect(stripe.requests.last?.form["trial_end"] == nil)
 
@@ -150,6 +151,7 @@ struct StripeBillingTests {
             #expect(stale.reason == "stale")
             let paid = try await billing()
             #expect(paid.tier == .pro)
+            #expect(paid.paymentURL.isEmpty, "nothing due")
             #expect(paid.pendingTier == .unspecified)
             #expect(paid.status == .active)
             #expect(paid.features != starterFeatures)
@@ -516,12 +518,17 @@ struct StripeBillingTests {
             try await platform.setStatus("acme", .suspended, reason: "grace period over")
             _ = try await deliver(StripeTestEvents.subscription(
                 id: "evt_2", type: "customer.subscription.updated", created: t0 + 10, subscription: sub, customer: customer, status: "past_due", price: "price_pro"))
+            // Stripe's retry fails again: the record shows where the tenant pays the invoice.
+            _ = try await deliver(StripeTestEvents.invoice(id: "evt_21", type: "invoice.payment_failed", created: t0 + 15, subscription: sub, customer: customer))
             let billing = try await platform.billing.getTenantBilling(.with { $0.name = "tenants/acme/billing" }, metadata: platform.metadata(platform.ownerToken))
             #expect(billing.status == .suspended)
             #expect(!billing.hasGracePeriodEndTime)
+            #expect(billing.paymentURL == StripeTestEvents.invoicePage("evt_21"))
             // Paying is what brings it back.
             _ = try await deliver(StripeTestEvents.invoice(id: "evt_3", type: "invoice.paid", created: t0 + 20, subscription: sub, customer: customer))
-            #expect(try await platform.billing.getTenantBilling(.with { $0.name = "tenants/acme/billing" }, metadata: platform.metadata(platform.ownerToken)).status == .active)
+            let paid = try await platform.billing.getTenantBilling(.with { $0.name = "tenants/acme/billing" }, metadata: platform.metadata(platform.ownerToken))
+            #expect(paid.status == .active)
+            #expect(paid.paymentURL.isEmpty)
         }
     }
 

@@ -34,7 +34,13 @@ public enum StripeTestEvents {
             "object": "invoice", "id": "in_\(id)", "customer": customer,
             "parent": ["type": "subscription_details", "subscription_details": ["subscription": subscription]],
             "period_end": created,
+            "hosted_invoice_url": invoicePage(id),
         ])
+    }
+
+    /// The hosted page of the invoice an `invoice.*` event with this id carries.
+    public static func invoicePage(_ eventID: String) -> String {
+        "https://invoice.stripe.com/i/acct_test/in_\(eventID)"
     }
 
     public static func event(id: String, type: String, created: Int64, object: [String: Any]) -> Data {

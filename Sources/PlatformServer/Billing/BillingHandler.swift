@@ -93,9 +93,10 @@ public struct BillingHandler: BillingServiceHandler {
         // A subscription that starts without a trial grants its tier once its first invoice is
         // paid, which Stripe's webhook reports; until then the tier waits.
         let awaitsPayment = subscription?.awaitsFirstPayment == true
+        let paymentURL = awaitsPayment ? subscription?.latestInvoice?.hostedInvoiceUrl : nil
         let response = ChangePlanResponse.with {
             $0.appliedDirectly = subscription == nil
-            if awaitsPayment { $0.paymentURL = subscription?.latestInvoice?.hostedInvoiceUrl ?? "" }
+            $0.paymentURL = paymentURL ?? ""
         }
         return try await record(request, of: current, holder: holder, context: context, answering: response) { state in
             let from = state.tier
@@ -110,6 +111,7 @@ public struct BillingHandler: BillingServiceHandler {
                 state.stripeSubscriptionID = subscription.id
                 state.stripePriceID = subscription.items.data.first?.price.id
                 state.currentPeriodEnd = subscription.periodEnd.map { Date(timeIntervalSince1970: TimeInterval($0)) }
+                state.paymentURL = paymentURL
             }
             return [
                 "from_tier": from.storedName, "to_tier": request.tier.storedName,

@@ -12,6 +12,13 @@ enum BillingRecords {
         statements: ["ALTER TABLE tenant_billing ADD COLUMN pending_tier TEXT"],
         tenantOwnedTables: [])
 
+    /// The page where an unpaid invoice is paid; see `BillingState.paymentURL`.
+    static let paymentURLMigration = Migration(
+        version: 23,
+        name: "tenant_billing_payment_url",
+        statements: ["ALTER TABLE tenant_billing ADD COLUMN payment_url TEXT"],
+        tenantOwnedTables: [])
+
     /// The record a new tenant starts with; `TenantRecords.insert` writes it beside the tenant.
     static func insert(_ tx: TenantTransaction, now: Date) async throws {
         try await tx.insert(into: "tenant_billing", [
@@ -36,6 +43,7 @@ enum BillingRecords {
             stripeSubscriptionID: try row.optionalString("stripe_subscription_id"),
             stripePriceID: try row.optionalString("stripe_price_id"),
             pendingTier: try row.optionalString("pending_tier").map(PlanTier.init(storedName:)),
+            paymentURL: try row.optionalString("payment_url"),
             currentPeriodEnd: try row.optionalDate("current_period_end_time"),
             statusReason: try row.string("status_reason"),
             statusChangeTime: try row.date("status_change_time"),
@@ -60,6 +68,7 @@ enum BillingRecords {
             ("stripe_subscription_id", state.stripeSubscriptionID),
             ("stripe_price_id", state.stripePriceID),
             ("pending_tier", state.pendingTier?.storedName),
+            ("payment_url", state.paymentURL),
             ("current_period_end_time", state.currentPeriodEnd),
             ("status_reason", state.statusReason),
             ("status_change_time", state.statusChangeTime),

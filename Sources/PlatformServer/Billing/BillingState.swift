@@ -17,6 +17,9 @@ struct BillingState: Sendable {
     var stripePriceID: String?
     /// The tier of a subscription whose first payment is still due; `tier` until it is paid.
     var pendingTier: PlanTier?
+    /// Where the subscription's unpaid invoice is paid (Stripe's hosted invoice page), while one
+    /// is due: a first payment, or one that failed.
+    var paymentURL: String?
     var currentPeriodEnd: Date?
     var statusReason: String
     var statusChangeTime: Date
@@ -42,6 +45,7 @@ struct BillingState: Sendable {
             $0.stripeSubscriptionID = stripeSubscriptionID ?? ""
             $0.stripePriceID = stripePriceID ?? ""
             if let pendingTier { $0.pendingTier = pendingTier }
+            $0.paymentURL = paymentURL ?? ""
             if let currentPeriodEnd { $0.currentPeriodEndTime = Google_Protobuf_Timestamp(date: currentPeriodEnd) }
             $0.statusReason = statusReason
             $0.statusChangeTime = Google_Protobuf_Timestamp(date: statusChangeTime)
@@ -58,6 +62,7 @@ struct BillingState: Sendable {
         stripePriceID = nil
         currentPeriodEnd = nil
         pendingTier = nil
+        paymentURL = nil
     }
 
     /// Moves to `newStatus` along a valid transition and sets the windows the new status runs

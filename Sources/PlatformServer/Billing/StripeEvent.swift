@@ -28,6 +28,8 @@ struct StripeEvent: Decodable, Sendable {
         /// An invoice's subscription: top level until API version 2025-03-31, under `parent` after.
         var subscription: String?
         var parent: InvoiceParent?
+        /// An invoice's payment page.
+        var hostedInvoiceUrl: String?
 
         struct InvoiceParent: Decodable, Sendable {
             var subscriptionDetails: SubscriptionDetails?

@@ -80,6 +80,12 @@ struct StripeEventLedger {
             // payment page leaves the tier waiting and the tenant as it was.
             effect.status = nil
         }
+        if event.subscriptionID == state.stripeSubscriptionID {
+            // Where the tenant pays what is due: the failed invoice's page, until an invoice of
+            // the subscription is paid.
+            if effect.failureOnly, object.object == "invoice", let page = object.hostedInvoiceUrl { state.paymentURL = page }
+            if effect.grantsPendingTier { state.paymentURL = nil }
+        }
         if effect.grantsPendingTier, let pending = state.pendingTier, event.subscriptionID == state.stripeSubscriptionID {
             state.tier = pending
             state.pendingTier = nil

@@ -394,6 +394,7 @@ enum Migrator {
         ChangeSync.migration,
         CommunicationRecords.autoReplyMigration,
         ApiKeyRecords.lastUsedMigration,
+        BillingRecords.paymentURLMigration,
     ]
 
     static func migrate(_ database: any Database, logger: Logger) async throws {

@@ -49,6 +49,7 @@ enum OutputSchema {
             OutputField("update_time", time: true),
             OutputField("etag"),
             OutputField("pending_tier", enum: "servicepro.tenancy.v1.PlanTier"),
+            OutputField("payment_url"),
         ],
         "servicepro.concierge.v1.AiAgentConfig": [
             OutputField("instructions"),

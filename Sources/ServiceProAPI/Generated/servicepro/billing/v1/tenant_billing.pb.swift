@@ -157,6 +157,14 @@ public nonisolated struct TenantBilling: @unchecked Sendable {
     set {_uniqueStorage()._pendingTier = newValue}
   }
 
+  /// While an invoice of the subscription is due and unpaid (a first payment, or one that failed,
+  /// such as the first after a trial when no card was given): the page where the tenant pays it
+  /// (Stripe's hosted invoice page). Empty once it is paid, or when nothing is due.
+  public var paymentURL: String {
+    get {_storage._paymentURL}
+    set {_uniqueStorage()._paymentURL = newValue}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -170,7 +178,7 @@ fileprivate nonisolated let _protobuf_package = "servicepro.billing.v1"
 
 nonisolated extension TenantBilling: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".TenantBilling"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}tier\0\u{1}status\0\u{1}features\0\u{3}trial_end_time\0\u{3}grace_period_end_time\0\u{3}retention_end_time\0\u{3}stripe_customer_id\0\u{3}stripe_subscription_id\0\u{3}stripe_price_id\0\u{3}current_period_end_time\0\u{3}status_reason\0\u{3}status_change_time\0\u{3}last_stripe_event_time\0\u{3}update_time\0\u{1}etag\0\u{3}pending_tier\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}tier\0\u{1}status\0\u{1}features\0\u{3}trial_end_time\0\u{3}grace_period_end_time\0\u{3}retention_end_time\0\u{3}stripe_customer_id\0\u{3}stripe_subscription_id\0\u{3}stripe_price_id\0\u{3}current_period_end_time\0\u{3}status_reason\0\u{3}status_change_time\0\u{3}last_stripe_event_time\0\u{3}update_time\0\u{1}etag\0\u{3}pending_tier\0\u{3}payment_url\0")
 
   fileprivate class _StorageClass {
     var _name: String = String()
@@ -190,6 +198,7 @@ nonisolated extension TenantBilling: SwiftProtobuf.Message, SwiftProtobuf._Messa
     var _updateTime: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
     var _etag: String = String()
     var _pendingTier: PlanTier = .unspecified
+    var _paymentURL: String = String()
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -217,6 +226,7 @@ nonisolated extension TenantBilling: SwiftProtobuf.Message, SwiftProtobuf._Messa
       _updateTime = source._updateTime
       _etag = source._etag
       _pendingTier = source._pendingTier
+      _paymentURL = source._paymentURL
     }
   }
 
@@ -252,6 +262,7 @@ nonisolated extension TenantBilling: SwiftProtobuf.Message, SwiftProtobuf._Messa
         case 15: try { try decoder.decodeSingularMessageField(value: &_storage._updateTime) }()
         case 16: try { try decoder.decodeSingularStringField(value: &_storage._etag) }()
         case 17: try { try decoder.decodeSingularEnumField(value: &_storage._pendingTier) }()
+        case 18: try { try decoder.decodeSingularStringField(value: &_storage._paymentURL) }()
         default: break
         }
       }
@@ -315,6 +326,9 @@ nonisolated extension TenantBilling: SwiftProtobuf.Message, SwiftProtobuf._Messa
       if _storage._pendingTier != .unspecified {
         try visitor.visitSingularEnumField(value: _storage._pendingTier, fieldNumber: 17)
       }
+      if !_storage._paymentURL.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._paymentURL, fieldNumber: 18)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -341,6 +355,7 @@ nonisolated extension TenantBilling: SwiftProtobuf.Message, SwiftProtobuf._Messa
         if _storage._updateTime != rhs_storage._updateTime {return false}
         if _storage._etag != rhs_storage._etag {return false}
         if _storage._pendingTier != rhs_storage._pendingTier {return false}
+        if _storage._paymentURL != rhs_storage._paymentURL {return false}
         return true
       }
       if !storagesAreEqual {return false}

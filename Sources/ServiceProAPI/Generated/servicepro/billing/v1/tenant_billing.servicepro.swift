@@ -31,6 +31,7 @@ extension TenantBilling: ValidatableMessage {
             FieldCheck.timestamp(self.updateTime, path + "update_time", &violations)
         }
         FieldCheck.storable(self.etag, path + "etag", &violations)
+        FieldCheck.storable(self.paymentURL, path + "payment_url", &violations)
     }
 
     public mutating func normalize() {}
