@@ -177,6 +177,45 @@ struct ExportTests {
         }
     }
 
+    @Test("a worker's start clears scratch a crashed attempt left, and archive files of the version that kept them on disk", arguments: TestBackend.available)
+    func leftoversCleared(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            try await Self.seed(platform)
+            let running = try await Self.start(platform)
+            let crashed = try await Self.start(platform, requestID: "crashed")
+            let (runningID, crashedID) = (String(running.name.split(separator: "/").last!), String(crashed.name.split(separator: "/").last!))
+            _ = try await platform.database.transaction(.platform) { tx in
+                try await ExportJobRecords.claim(worker: "alive", now: Date(), lease: 600, tx)
+            }
+            let directory = platform.exportsDirectory
+            let live = directory.appendingPathComponent(".work-\(runningID)-alive")
+            let stale = directory.appendingPathComponent(".work-\(crashedID)-4c1f-dead-worker")
+            let legacy = directory.appendingPathComponent("acme/\(crashedID).zip")
+            let outside = FileManager.default.temporaryDirectory.appendingPathComponent("not-an-archive-\(UUID().uuidString)")
+            defer { try? FileManager.default.removeItem(at: outside) }
+            for folder in [live, stale, legacy.deletingLastPathComponent()] {
+                try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            }
+            try Data("zip".utf8).write(to: legacy)
+            try Data("keep".utf8).write(to: outside)
+            try await platform.database.transaction(.platform) { tx in
+                try await tx.execute("UPDATE export_jobs SET archive_path = \(legacy.path) WHERE export_id = \(crashedID)")
+                try await tx.execute("UPDATE export_jobs SET archive_path = \(outside.path) WHERE export_id = \(runningID)")
+            }
+
+            try await platform.exportWorker().clearLeftovers()
+            let exists = { (url: URL) in FileManager.default.fileExists(atPath: url.path) }
+            #expect(exists(live), "a live attempt's scratch stays")
+            #expect(!exists(stale))
+            #expect(!exists(legacy))
+            #expect(exists(outside), "nothing outside the exports directory is touched")
+            let paths = try await platform.database.transaction(.platform) { tx in
+                try await tx.query("SELECT archive_path FROM export_jobs WHERE archive_path IS NOT NULL").count
+            }
+            #expect(paths == 0)
+        }
+    }
+
     @Test("every column the store keeps for an exported entity is in its files", arguments: TestBackend.available)
     func exportsEveryColumn(backend: TestBackend) async throws {
         try await TestPlatform.with(backend) { platform in

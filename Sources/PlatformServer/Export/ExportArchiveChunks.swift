@@ -8,8 +8,9 @@ enum ExportArchiveChunks {
     static let size = 1 << 20
 
     /// Succeeded jobs' archives were files on the replica that built them; those are not carried
-    /// over, so their exports read as expired and can be started again (the worker deletes the
-    /// files). `export_jobs.archive_path` stays, unused, while replicas of the earlier version
+    /// over, so their exports read as expired and can be started again. Each replica's export
+    /// worker deletes the files `export_jobs.archive_path` names when it starts
+    /// (`ExportWorker.clearLeftovers`); the column stays while replicas of the earlier version
     /// may still write it during a rolling upgrade.
     static let migration = Migration(
         version: 15,

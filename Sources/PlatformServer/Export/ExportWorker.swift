@@ -12,7 +12,8 @@ public struct ExportWorker: Service {
 
     let database: any Database
     let settings: ExportSettings
-    /// Scratch space: an attempt builds in `<directory>/.work-<export>-<worker>`.
+    /// Scratch space: an attempt builds in `<directory>/.work-<export>-<worker>`, and a crashed
+    /// one's is cleared at the next start (`clearLeftovers`).
     let directory: URL
     let logger: Logger
     let worker: String
@@ -27,6 +28,11 @@ public struct ExportWorker: Service {
 
     /// Runs until cancelled; the platform server cancels it when it stops serving.
     public func run() async throws {
+        do {
+            try await clearLeftovers()
+        } catch {
+            logger.warning("could not clear what earlier exports left on disk; trying again at the next start", metadata: ["error": "\(error)"])
+        }
         while !Task.isCancelled {
             do {
                 if try await runOnce() { continue }
@@ -50,6 +56,38 @@ public struct ExportWorker: Service {
         return true
     }
 
+    /// Deletes what earlier runs left on disk: the scratch directories of attempts no worker
+    /// holds a live lease on any more (a crash, a kill), and the archive files of the version
+    /// that kept archives on disk, which the store has replaced (`ExportArchiveChunks.migration`).
+    func clearLeftovers(now: Date = Date()) async throws {
+        let live = try await database.transaction(.platform) { tx in
+            Set(try await tx.query("SELECT export_id FROM export_jobs WHERE state = 'running' AND lease_expire_time >= \(now)")
+                .map { try $0.string("export_id") })
+        }
+        Self.removeEntries(of: directory) { entry in
+            // `.work-<export>-<worker>`: export ids have no dashes, worker names may.
+            guard entry.hasPrefix(Self.scratchPrefix) else { return false }
+            return !live.contains(String(entry.dropFirst(Self.scratchPrefix.count).prefix { $0 != "-" }))
+        }
+        let archives = try await database.transaction(.platform) { tx in
+            try await tx.query("SELECT tenant_id, export_id, archive_path FROM export_jobs WHERE archive_path IS NOT NULL")
+                .map { (tenantID: try $0.string("tenant_id"), exportID: try $0.string("export_id"), path: try $0.string("archive_path")) }
+        }
+        let inside = directory.standardizedFileURL.path + "/"
+        for archive in archives {
+            let file = archive.path.hasPrefix("/") ? URL(fileURLWithPath: archive.path) : directory.appendingPathComponent(archive.path)
+            // Only what this worker's own directory holds; a path elsewhere is not an archive of ours.
+            if file.standardizedFileURL.path.hasPrefix(inside) { try? FileManager.default.removeItem(at: file) }
+            try await database.transaction(.platform) { tx in
+                try await tx.execute("""
+                    UPDATE export_jobs SET archive_path = NULL WHERE tenant_id = \(archive.tenantID) AND export_id = \(archive.exportID)
+                    """)
+            }
+        }
+    }
+
+    static let scratchPrefix = ".work-"
+
     /// Deletes what `directory` holds whose name `matches`; a directory that is not there holds nothing.
     private static func removeEntries(of directory: URL, where matches: (String) -> Bool) {
         for entry in (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? [] where matches(entry) {
@@ -61,7 +99,7 @@ public struct ExportWorker: Service {
 
     private func build(_ job: ExportJobRecord) async throws {
         // A work directory per attempt; a crashed attempt's leftovers here go when the job is retaken.
-        let prefix = ".work-\(job.exportID)-"
+        let prefix = "\(Self.scratchPrefix)\(job.exportID)-"
         Self.removeEntries(of: directory) { $0.hasPrefix(prefix) }
         let work = directory.appendingPathComponent(prefix + worker, isDirectory: true)
         try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
