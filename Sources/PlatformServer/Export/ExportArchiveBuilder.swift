@@ -91,7 +91,11 @@ struct ExportArchiveBuilder: Sendable {
             try await progress(90 + (index + 1) * 9 / entries.count)
         }
         let size = (try FileManager.default.attributesOfItem(atPath: archiveURL.path)[.size] as? NSNumber)?.int64Value ?? 0
-        return ExportArchive(path: archiveURL.path, sizeBytes: size, sha256: try FileDigest.sha256(path: archiveURL.path), counts: counts)
+        // Hashing reads the whole archive: off the shared threads as well, the lease renewed.
+        let sha256 = try await withHeartbeat(every: heartbeat, { try await progress(99) }) {
+            try await NIOThreadPool.singleton.runIfActive { try FileDigest.sha256(path: archiveURL.path) }
+        }
+        return ExportArchive(path: archiveURL.path, sizeBytes: size, sha256: sha256, counts: counts)
     }
 
     /// Each table's CSV and JSON Lines files, a page at a time, with the files' entries and the
