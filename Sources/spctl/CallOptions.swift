@@ -49,7 +49,7 @@ struct CallOptions: ParsableArguments {
     func connected<Result: Sendable>(_ body: (ClientConnection.Client, Metadata) async throws -> Result) async throws -> Result {
         let target = try Target.resolve(server: server, token: token, context: context, tls: tls, caFile: caFile)
         if let impersonation = target.impersonation {
-            StandardError.say(ImpersonationNotice.banner(impersonation))
+            ImpersonationNotice.show(impersonation)
         }
         do {
             return try await target.connect(body)

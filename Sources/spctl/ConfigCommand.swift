@@ -36,8 +36,11 @@ struct ConfigCommand: ParsableCommand {
         static let configuration = CommandConfiguration(commandName: "current-context", abstract: "Print the current context's name.")
 
         func run() throws {
-            guard let name = try ClientContexts.load(from: ConfigCommand.path).currentContext else {
-                throw CommandFailure("no current context; use `spctl config use-context NAME`")
+            let contexts = try ClientContexts.load(from: ConfigCommand.path)
+            guard let name = contexts.currentContext else {
+                throw CommandFailure(contexts.contexts.isEmpty
+                    ? "no contexts yet: start platform-server once (it adds one), or run `spctl login --server host:port --token ...`"
+                    : "no current context; use `spctl config use-context NAME` (see `spctl config get-contexts`)")
             }
             print(name)
         }

@@ -1,14 +1,24 @@
 import Foundation
 import RPCRuntime
+import Synchronization
 
 /// What spctl tells the operator about a context's impersonation session, on stderr so that
 /// output meant for pipes stays clean, and how it takes a session out of a context.
 enum ImpersonationNotice {
-    /// Printed before every call made with a session's token, so nobody forgets whose data
-    /// they are changing.
+    /// Printed before the calls a command makes with a session's token, so nobody forgets whose
+    /// data they are changing.
     static func banner(_ impersonation: ClientContexts.Impersonation, now: Date = Date()) -> String {
         let minutes = max(1, Int((impersonation.expireTime.timeIntervalSince(now) / 60).rounded(.up)))
         return "viewing as \(impersonation.tenantDisplayName) — \(minutes) min left; spctl impersonate stop to exit"
+    }
+
+    private static let shown = Atomic(false)
+
+    /// The banner on stderr, once per command however many calls it makes (`export start
+    /// --wait` asks every half second).
+    static func show(_ impersonation: ClientContexts.Impersonation) {
+        guard !shown.exchange(true, ordering: .relaxed) else { return }
+        StandardError.say(banner(impersonation))
     }
 
     /// Local time of day, e.g. `14:05`.

@@ -35,6 +35,15 @@ struct ImpersonateCommandTests {
             #expect(forbidden.status != 0)
             #expect(forbidden.output.contains(banner))
             #expect(forbidden.output.contains("reason: not_allowed_while_impersonating"))
+            // A command that makes many calls says whose data it works on once.
+            async let waited = spctl("export", "start", "acme", "--wait")
+            for _ in 0..<100 {
+                if try await platform.exportWorker().runOnce() { break }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            let exported = try await waited
+            #expect(exported.status == 0, "\(exported.output)")
+            #expect(exported.output.components(separatedBy: banner).count == 2, "\(exported.output)")
             let chained = try await spctl("impersonate", "acme", "--reason", "again")
             #expect(chained.status != 0)
             #expect(chained.output.contains("already viewing as Acme Detailing"))

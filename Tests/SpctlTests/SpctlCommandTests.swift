@@ -437,6 +437,9 @@ struct SpctlCommandTests {
     func contexts() async throws {
         try await TestPlatform.with(.sqlite) { platform in
             let spctl = try Spctl()
+            let none = try await spctl("config", "current-context")
+            #expect(none.status != 0)
+            #expect(none.output.contains("no contexts yet: start platform-server once (it adds one), or run `spctl login"), "\(none.output)")
             let tokenFile = platform.home.appendingPathComponent("owner.token").path
             let login = try await spctl("login", "--server", platform.address, "--token-file", tokenFile, "--context", "test")
             #expect(login.status == 0, "\(login.output)")
