@@ -98,6 +98,16 @@ struct AuditLogTests {
             #expect(fromSession.impersonationSession == session.session.name)
             #expect(notFound.outcomeReason == "not_found")
             #expect(notFound.effectiveTenant == "tenants/root")
+            // Each names the tenant it was for, refused before its handler ran or not.
+            #expect(attempts.filter { $0.outcomeCode != "OK" }.map(\.resourceName) == ["tenants/nosuch", "tenants/acme", "tenants/acme", "tenants/acme"])
+
+            // As do the other audited platform methods, refused by role.
+            let revoked = await failure { try await platform.impersonation(staff).revoke(.with { $0.name = session.session.name; $0.reason = "no" }) }
+            #expect(revoked?.code == .permissionDenied)
+            let revokeAttempt = try await platform.auditEvents(.with {
+                $0.method = "servicepro.impersonation.v1.ImpersonationService/RevokeImpersonation"
+            }).first
+            #expect(revokeAttempt?.resourceName == session.session.name)
         }
     }
 

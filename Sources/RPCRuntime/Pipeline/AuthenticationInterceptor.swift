@@ -96,7 +96,8 @@ public struct AuthenticationInterceptor: ServerInterceptor {
         }
     }
 
-    /// The policy's role and impersonation rules, then the rest of the call with its context bound.
+    /// The rest of the call with its context bound. The policy's role and impersonation rules
+    /// are `RPCPipeline`'s, once the request is read: a refused audited call names what it was for.
     private func admit<Input: Sendable, Output: Sendable>(
         _ principal: Principal,
         policy: MethodPolicy,
@@ -105,18 +106,6 @@ public struct AuthenticationInterceptor: ServerInterceptor {
         context: ServerContext,
         next: @Sendable (StreamingServerRequest<Input>, ServerContext) async throws -> StreamingServerResponse<Output>
     ) async throws -> StreamingServerResponse<Output> {
-        // First, so an owner learns that the session is what stands in the way, not a role.
-        if principal.isImpersonating, !policy.allowedWhileImpersonating {
-            throw ServiceError.permissionDenied(
-                reason: "not_allowed_while_impersonating",
-                message: "\(context.descriptor.method) is not allowed from an impersonation session; stop it and use your own credential")
-        }
-        guard policy.unauthenticated || policy.roles.contains(Self.checkedRole(of: principal, for: policy)) else {
-            throw ServiceError.permissionDenied(
-                reason: "role_not_allowed",
-                message: "role \(principal.role.rawValue) may not call \(context.descriptor.method)")
-        }
-
         let requestContext = RequestContext(
             principal: principal,
             tenantID: principal.role.isPlatform || policy.unauthenticated ? nil : principal.tenantID,
@@ -129,14 +118,6 @@ public struct AuthenticationInterceptor: ServerInterceptor {
         return try await RequestContext.$current.withValue(requestContext) {
             try await next(request, context)
         }
-    }
-
-    /// The role a policy is checked against: the credential's own, except for methods about the
-    /// caller itself (who am I, ending its own session), which answer to the real actor's, so an
-    /// owner's impersonation session can end itself although the tenant admin role it acts with
-    /// could not.
-    static func checkedRole(of principal: Principal, for policy: MethodPolicy) -> Role {
-        policy.scope == .caller ? principal.realActorRole : principal.role
     }
 
     /// The ErrorInfo reason a failure reaches the client with, or "" when it carries none.

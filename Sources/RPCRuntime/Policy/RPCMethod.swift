@@ -14,6 +14,13 @@ public protocol RPCMethod: SendableMetatype {
     static var tenantResourceField: String? { get }
     /// For tenant-scoped methods, the resource name (`tenants/{tenant}/...`) the request targets.
     static func tenantResourceName(of request: Input) -> String?
+    /// For audited methods that are not tenant-scoped, the resource their audit events name
+    /// when the call fails before its handler names one (the policy's `audit_resource`).
+    static func auditResourceName(of request: Input) -> String?
+}
+
+extension RPCMethod {
+    public static func auditResourceName(of request: Input) -> String? { nil }
 }
 
 /// A generated service registration that also exposes its methods' policies.

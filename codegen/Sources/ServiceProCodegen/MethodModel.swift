@@ -11,6 +11,9 @@ struct MethodModel {
     /// The tenant-scoped request's resource name: the Swift expression that reads it, and the
     /// field's path as violations name it (`parent`, `tenant.name`).
     let tenantResource: (accessor: String, fieldPath: String)?
+    /// What an audited method that is not tenant-scoped names in its audit events: the policy's
+    /// `audit_resource`.
+    let auditResource: AuditResourceTemplate?
 
     var name: String { descriptor.name }
     var swiftName: String { Naming.lowerFirst(descriptor.name) }
@@ -52,6 +55,14 @@ struct MethodModel {
         self.outputType = namer.fullName(message: method.outputType)
         self.command = try CommandPath(method: method, override: policy?.cliCommand ?? "")
         self.tenantResource = try Self.tenantResource(method, policy: policy, namer: namer)
+        if let template = policy?.auditResource, !template.isEmpty {
+            guard policy?.audited == true, policy?.tenantScope != .tenant else {
+                throw GeneratorError("\(method.fullName): audit_resource is for audited methods that are not tenant-scoped; a tenant-scoped method's events name its resource already")
+            }
+            self.auditResource = try AuditResourceTemplate(template, of: method, namer: namer)
+        } else {
+            self.auditResource = nil
+        }
     }
 
     /// Tenant-scoped methods say which tenant they touch through `name` or `parent`, or through

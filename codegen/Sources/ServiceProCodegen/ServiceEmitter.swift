@@ -65,6 +65,11 @@ struct ServiceEmitter {
                         out.line("public static let tenantResourceField: String? = nil")
                         out.line("public static func tenantResourceName(of request: Input) -> String? { nil }")
                     }
+                    if let audit = method.auditResource {
+                        out.block("public static func auditResourceName(of request: Input) -> String?") { out in
+                            out.line(audit.accessor)
+                        }
+                    }
                 }
             }
             out.line()

@@ -53,6 +53,29 @@ import Testing
         )
     }
 
+    @Test(arguments: [
+        (Servicepro_Options_V1_TenantScope.platform, true, "widgets/{id", "synthetic.v1.SyntheticService.CreateWidget: audit_resource \"widgets/{id\" has a { without its }"),
+        (.platform, true, "widgets/id}", "synthetic.v1.SyntheticService.CreateWidget: audit_resource \"widgets/id}\" has a } without its {"),
+        (.platform, true, "widgets", "synthetic.v1.SyntheticService.CreateWidget: audit_resource \"widgets\" names no request field; put one in braces, e.g. {name}"),
+        (.platform, true, "widgets/{size}", "synthetic.v1.SyntheticService.CreateWidget: audit_resource \"widgets/{size}\" names size, which is not a singular field of synthetic.v1.Request"),
+        (.platform, true, "widgets/{count}", "synthetic.v1.SyntheticService.CreateWidget: audit_resource \"widgets/{count}\" names count, which is not a string"),
+        (.platform, true, "widgets/{id.part}", "synthetic.v1.SyntheticService.CreateWidget: audit_resource \"widgets/{id.part}\" names id.part, but id is not a message"),
+        (.platform, false, "widgets/{id}", "synthetic.v1.SyntheticService.CreateWidget: audit_resource is for audited methods that are not tenant-scoped; a tenant-scoped method's events name its resource already"),
+        (.tenant, true, "widgets/{id}", "synthetic.v1.SyntheticService.CreateWidget: audit_resource is for audited methods that are not tenant-scoped; a tenant-scoped method's events name its resource already"),
+    ])
+    func auditResourceTemplateIsChecked(scope: Servicepro_Options_V1_TenantScope, audited: Bool, template: String, message: String) throws {
+        var policy = Synthetic.policy(scope: scope)
+        policy.audited = audited
+        policy.auditResource = template
+        let file = Synthetic.file(
+            methods: [Synthetic.method("CreateWidget", policy: policy)],
+            requestFields: [Synthetic.field("name", number: 1, type: .string), Synthetic.field("id", number: 2, type: .string), Synthetic.field("count", number: 3, type: .int32)])
+        let error = #expect(throws: GeneratorError.self) {
+            try ServiceProGenerator.generate(files: [file], target: .api(descriptorSetName: "D"))
+        }
+        #expect(error?.description == message)
+    }
+
     @Test func allowedWhileImpersonatingWithoutTheSessionsRoleIsRejected() throws {
         var policy = Synthetic.policy(scope: .platform)
         policy.roles = [.platformOwner, .platformStaff]

@@ -136,6 +136,9 @@ public enum ConciergeService {
             public static let policy: MethodPolicy? = MethodPolicy(roles: [.platformOwner, .platformStaff], scope: .platform, requiredFeature: nil, audited: true, allowedWhileSuspended: false, allowedWhileCancelled: false, allowedWhileImpersonating: false, idempotent: true, unauthenticated: false, allowedAfterDeletion: false)
             public static let tenantResourceField: String? = nil
             public static func tenantResourceName(of request: Input) -> String? { nil }
+            public static func auditResourceName(of request: Input) -> String? {
+                request.basics.slug.isEmpty ? nil : "tenants/\(request.basics.slug)"
+            }
         }
         public enum ApplyIndustryPack: RPCMethod {
             public typealias Input = ApplyIndustryPackRequest

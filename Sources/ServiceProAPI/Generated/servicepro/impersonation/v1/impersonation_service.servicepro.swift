@@ -155,6 +155,9 @@ public enum ImpersonationService {
             public static let policy: MethodPolicy? = MethodPolicy(roles: [.platformOwner], scope: .platform, requiredFeature: nil, audited: true, allowedWhileSuspended: true, allowedWhileCancelled: true, allowedWhileImpersonating: false, idempotent: true, unauthenticated: false, allowedAfterDeletion: false)
             public static let tenantResourceField: String? = nil
             public static func tenantResourceName(of request: Input) -> String? { nil }
+            public static func auditResourceName(of request: Input) -> String? {
+                request.tenant.isEmpty ? nil : "\(request.tenant)"
+            }
         }
         public enum StopImpersonation: RPCMethod {
             public typealias Input = StopImpersonationRequest
@@ -163,6 +166,9 @@ public enum ImpersonationService {
             public static let policy: MethodPolicy? = MethodPolicy(roles: [.platformOwner], scope: .caller, requiredFeature: nil, audited: true, allowedWhileSuspended: true, allowedWhileCancelled: true, allowedWhileImpersonating: true, idempotent: true, unauthenticated: false, allowedAfterDeletion: false)
             public static let tenantResourceField: String? = nil
             public static func tenantResourceName(of request: Input) -> String? { nil }
+            public static func auditResourceName(of request: Input) -> String? {
+                request.name.isEmpty ? nil : "\(request.name)"
+            }
         }
         public enum RevokeImpersonation: RPCMethod {
             public typealias Input = RevokeImpersonationRequest
@@ -171,6 +177,9 @@ public enum ImpersonationService {
             public static let policy: MethodPolicy? = MethodPolicy(roles: [.platformOwner], scope: .platform, requiredFeature: nil, audited: true, allowedWhileSuspended: true, allowedWhileCancelled: true, allowedWhileImpersonating: false, idempotent: true, unauthenticated: false, allowedAfterDeletion: false)
             public static let tenantResourceField: String? = nil
             public static func tenantResourceName(of request: Input) -> String? { nil }
+            public static func auditResourceName(of request: Input) -> String? {
+                request.name.isEmpty ? nil : "\(request.name)"
+            }
         }
         public enum GetImpersonationSession: RPCMethod {
             public typealias Input = GetImpersonationSessionRequest

@@ -248,6 +248,12 @@ public nonisolated struct Servicepro_Options_V1_MethodPolicy: Sendable {
   /// Any other method answers NOT_FOUND for a deleted tenant.
   public var allowedAfterDeletion: Bool = false
 
+  /// For an audited method that is not tenant-scoped: the resource its audit event names when the
+  /// call is refused or fails before its handler names one, written as a template of the
+  /// request's string fields in braces, e.g. "{tenant}" or "tenants/{tenant_id}". Nothing is named
+  /// while a field it uses is empty. A tenant-scoped method's events name its resource already.
+  public var auditResource: String = String()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -405,7 +411,7 @@ nonisolated extension Servicepro_Options_V1_Feature: SwiftProtobuf._ProtoNamePro
 
 nonisolated extension Servicepro_Options_V1_MethodPolicy: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".MethodPolicy"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}roles\0\u{3}tenant_scope\0\u{3}required_feature\0\u{1}audited\0\u{3}allowed_while_suspended\0\u{3}allowed_while_impersonating\0\u{1}idempotent\0\u{3}cli_command\0\u{3}allowed_while_cancelled\0\u{1}unauthenticated\0\u{3}allowed_after_deletion\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}roles\0\u{3}tenant_scope\0\u{3}required_feature\0\u{1}audited\0\u{3}allowed_while_suspended\0\u{3}allowed_while_impersonating\0\u{1}idempotent\0\u{3}cli_command\0\u{3}allowed_while_cancelled\0\u{1}unauthenticated\0\u{3}allowed_after_deletion\0\u{3}audit_resource\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -424,6 +430,7 @@ nonisolated extension Servicepro_Options_V1_MethodPolicy: SwiftProtobuf.Message,
       case 9: try { try decoder.decodeSingularBoolField(value: &self.allowedWhileCancelled) }()
       case 10: try { try decoder.decodeSingularBoolField(value: &self.unauthenticated) }()
       case 11: try { try decoder.decodeSingularBoolField(value: &self.allowedAfterDeletion) }()
+      case 12: try { try decoder.decodeSingularStringField(value: &self.auditResource) }()
       default: break
       }
     }
@@ -463,6 +470,9 @@ nonisolated extension Servicepro_Options_V1_MethodPolicy: SwiftProtobuf.Message,
     if self.allowedAfterDeletion != false {
       try visitor.visitSingularBoolField(value: self.allowedAfterDeletion, fieldNumber: 11)
     }
+    if !self.auditResource.isEmpty {
+      try visitor.visitSingularStringField(value: self.auditResource, fieldNumber: 12)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -478,6 +488,7 @@ nonisolated extension Servicepro_Options_V1_MethodPolicy: SwiftProtobuf.Message,
     if lhs.cliCommand != rhs.cliCommand {return false}
     if lhs.unauthenticated != rhs.unauthenticated {return false}
     if lhs.allowedAfterDeletion != rhs.allowedAfterDeletion {return false}
+    if lhs.auditResource != rhs.auditResource {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -5,6 +5,7 @@ import RPCRuntime
 extension Servicepro_Options_V1_MethodPolicy: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {
         FieldCheck.storable(self.cliCommand, path + "cli_command", &violations)
+        FieldCheck.storable(self.auditResource, path + "audit_resource", &violations)
     }
 
     public mutating func normalize() {}

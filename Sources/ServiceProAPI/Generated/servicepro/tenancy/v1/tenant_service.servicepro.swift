@@ -151,6 +151,9 @@ public enum TenantService {
             public static let policy: MethodPolicy? = MethodPolicy(roles: [.platformOwner, .platformStaff], scope: .platform, requiredFeature: nil, audited: true, allowedWhileSuspended: false, allowedWhileCancelled: false, allowedWhileImpersonating: false, idempotent: true, unauthenticated: false, allowedAfterDeletion: false)
             public static let tenantResourceField: String? = nil
             public static func tenantResourceName(of request: Input) -> String? { nil }
+            public static func auditResourceName(of request: Input) -> String? {
+                request.tenantID.isEmpty ? nil : "tenants/\(request.tenantID)"
+            }
         }
         public enum UpdateTenant: RPCMethod {
             public typealias Input = UpdateTenantRequest
