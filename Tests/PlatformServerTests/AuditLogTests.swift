@@ -101,6 +101,16 @@ struct AuditLogTests {
             // Each names the tenant it was for, refused before its handler ran or not.
             #expect(attempts.filter { $0.outcomeCode != "OK" }.map(\.resourceName) == ["tenants/nosuch", "tenants/acme", "tenants/acme", "tenants/acme"])
 
+            // A name the store could not keep as sent (a NUL) is kept without it: the refusal is
+            // still on the record.
+            let garbled = await failure { try await platform.impersonation(staff).start(.with { $0.tenant = "tenants/acme\0"; $0.reason = "x" }) }
+            #expect(garbled?.code == .permissionDenied)
+            let latest = try await platform.auditEvents(.with {
+                $0.method = "servicepro.impersonation.v1.ImpersonationService/StartImpersonation"
+            }).first
+            #expect(latest?.outcomeCode == "PERMISSION_DENIED")
+            #expect(latest?.resourceName == "tenants/acme")
+
             // As do the other audited platform methods, refused by role.
             let revoked = await failure { try await platform.impersonation(staff).revoke(.with { $0.name = session.session.name; $0.reason = "no" }) }
             #expect(revoked?.code == .permissionDenied)

@@ -57,8 +57,9 @@ struct BootstrapTests {
         var contexts = try ClientContexts.load(from: configPath)
         let ownerToken = try #require(contexts.contexts["local"]?.tokenFile)
         #expect(contexts.contexts["local"]?.server == "127.0.0.1:6000")
-        // Another server's context, and one the user pointed elsewhere with this home's token.
+        // Another server's context, and one that reaches this server through a TLS proxy.
         contexts.contexts["staging"] = .init(server: "staging.example.com:443", tokenFile: "/elsewhere/owner.token", tls: true)
+        contexts.contexts["proxied"] = .init(server: "proxy.example.com:443", tokenFile: ownerToken, tls: true, caFile: "/etc/proxy-ca.pem")
         contexts.currentContext = "staging"
         try contexts.save(to: configPath)
 
@@ -66,8 +67,9 @@ struct BootstrapTests {
         let followed = try ClientContexts.load(from: configPath)
         #expect(followed.contexts["local"] == .init(server: "127.0.0.1:6001", tokenFile: ownerToken))
         #expect(followed.contexts["staging"] == contexts.contexts["staging"])
+        #expect(followed.contexts["proxied"] == contexts.contexts["proxied"], "a way in through another host is the user's")
         #expect(followed.currentContext == "staging", "which context is current is the user's choice")
-        #expect(followed.contexts.count == 2, "no new context on a later start")
+        #expect(followed.contexts.count == 3, "no new context on a later start")
 
         // Unchanged, the file is not written again.
         let written = try FileManager.default.attributesOfItem(atPath: configPath)[.modificationDate] as? Date

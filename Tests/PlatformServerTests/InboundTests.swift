@@ -302,6 +302,15 @@ struct InboundTests {
             // The stored password, opened only for the dial that rings the endpoint.
             #expect(start.instructions.first?.dialSip.username == "owner")
             #expect(start.instructions.first?.dialSip.password == "s3cret & more")
+            // One that cannot be opened (sealed under another key) does not fail the call: the
+            // endpoint is rung without it, and the next person if it refuses.
+            try await platform.database.withTenant("bravo") { tx in
+                _ = try await tx.update("phone_configs", set: [("sip_password_sealed", Data(repeating: 7, count: 40))], where: "phone_config_id = 'main'")
+            }
+            platform.server.tenantResolver.invalidate()
+            let unopened = try await inbound.call(Self.sid("CA", 39), to: Self.bravoNumber)
+            #expect(unopened.instructions.first?.dialSip.sipUri == "sip:owner@bravo.sip.twilio.com")
+            #expect(unopened.instructions.first?.dialSip.password.isEmpty == true)
 
             for answered in ["completed", "answered"] {
                 #expect(try await result(answered, attempt: 1).instructions.map(\.hangup) == [.init()], "a conversation took place: the call ends")

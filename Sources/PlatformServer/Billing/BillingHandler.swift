@@ -111,7 +111,9 @@ public struct BillingHandler: BillingServiceHandler {
                 state.stripeSubscriptionID = subscription.id
                 state.stripePriceID = subscription.items.data.first?.price.id
                 state.currentPeriodEnd = subscription.periodEnd.map { Date(timeIntervalSince1970: TimeInterval($0)) }
-                state.paymentURL = paymentURL
+                // A new subscription's first invoice, if due; a price change on the live one
+                // leaves an unpaid invoice of it, and its page, as they were.
+                if awaitsPayment || subscription.id != current.stripeSubscriptionID { state.paymentURL = paymentURL }
             }
             return [
                 "from_tier": from.storedName, "to_tier": request.tier.storedName,

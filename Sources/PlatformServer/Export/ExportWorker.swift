@@ -76,8 +76,10 @@ public struct ExportWorker: Service {
         let inside = directory.standardizedFileURL.path + "/"
         for archive in archives {
             let file = archive.path.hasPrefix("/") ? URL(fileURLWithPath: archive.path) : directory.appendingPathComponent(archive.path)
-            // Only what this worker's own directory holds; a path elsewhere is not an archive of ours.
-            if file.standardizedFileURL.path.hasPrefix(inside) { try? FileManager.default.removeItem(at: file) }
+            // Only what this worker's own directory holds: a path elsewhere is another replica's,
+            // left for its own worker to delete.
+            guard file.standardizedFileURL.path.hasPrefix(inside) else { continue }
+            try? FileManager.default.removeItem(at: file)
             try await database.transaction(.platform) { tx in
                 try await tx.execute("""
                     UPDATE export_jobs SET archive_path = NULL WHERE tenant_id = \(archive.tenantID) AND export_id = \(archive.exportID)

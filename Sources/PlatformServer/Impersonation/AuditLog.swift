@@ -31,7 +31,17 @@ enum AuditLog {
     static func record(_ call: FailedAuditedCall, _ tx: TenantTransaction) async throws {
         try await append(
             tx, principal: call.principal, method: call.method, requestID: call.requestID,
-            resource: call.resourceName, outcome: call.code.statusName, reason: call.reason, details: [:])
+            resource: storable(call.resourceName), outcome: call.code.statusName, reason: call.reason, details: [:])
+    }
+
+    /// The most of a failed call's resource an event keeps.
+    static let maxResourceLength = 512
+
+    /// What a failed call's request named, as the store can keep it: the call may have failed for
+    /// that very value, so a NUL (which PostgreSQL refuses in text) goes, and so does what runs
+    /// past ``maxResourceLength``; the event is still written.
+    static func storable(_ resource: String) -> String {
+        String(String.UnicodeScalarView(resource.unicodeScalars.lazy.filter { $0 != "\0" }.prefix(maxResourceLength)))
     }
 
     /// Appends the event of a change the platform made on its own, such as a background job's:

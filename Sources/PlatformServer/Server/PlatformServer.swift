@@ -102,7 +102,7 @@ public final class PlatformServer: Service, Sendable {
             ImpersonationService.Service(handler: ImpersonationHandler(database: database, sealer: sealer)),
             AuditService.Service(handler: AuditHandler(database: database)),
             PhoneConfigService.Service(handler: PhoneConfigHandler(database: database, sealer: sealer, onChange: { resolver.invalidate() })),
-            InboundService.Service(handler: InboundHandler(database: database, resolver: resolver, sealer: sealer)),
+            InboundService.Service(handler: InboundHandler(database: database, resolver: resolver, sealer: sealer, logger: logger)),
             CommunicationLogService.Service(handler: CommunicationLogHandler(database: database)),
             BillingService.Service(handler: BillingHandler(database: database, settings: configuration.billing)),
             ExportService.Service(handler: ExportHandler(database: database)),

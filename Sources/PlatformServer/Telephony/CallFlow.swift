@@ -11,8 +11,11 @@ struct CallFlow {
     let mode: IvrMode
     let menu: IvrMenu
     let config: PhoneConfig
-    /// What the SIP endpoint is rung with, when the line stores a password for it.
+    /// What the SIP endpoint is rung with, when the line stores a password for it. Nil too when
+    /// the password cannot be opened (the secrets key changed): the endpoint is rung without it
+    /// rather than the call failing; `sipCredentialProblem` says why.
     let sipCredential: StoredPhoneConfig.SIPCredential?
+    let sipCredentialProblem: (any Error)?
 
     init(resolution: TenantResolver.Resolution, database: any Database, sealer: SecretSealer) async throws {
         let tenant = try await database.withTenant(resolution.tenantID, TenantRecords.find)
@@ -20,7 +23,13 @@ struct CallFlow {
         self.tenant = tenant
         self.tenantName = tenant?.displayName ?? "us"
         self.config = resolution.phoneConfig?.config ?? PhoneConfig()
-        self.sipCredential = try resolution.phoneConfig?.sipCredential(using: sealer)
+        do {
+            self.sipCredential = try resolution.phoneConfig?.sipCredential(using: sealer)
+            self.sipCredentialProblem = nil
+        } catch {
+            self.sipCredential = nil
+            self.sipCredentialProblem = error
+        }
         // A plan that lost IVR or AI voice, or a tenant suspended or cancelled, answers in simple
         // mode rather than not at all: its callers are still put through.
         let tier = tenant?.planTier.catalogTier ?? .starter

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import RPCRuntime
 import ServiceProAPI
 import SwiftProtobuf
@@ -12,14 +13,16 @@ public struct InboundHandler: InboundServiceHandler {
     /// Opens a line's SIP password for the dial that rings its endpoint.
     let sealer: SecretSealer
     let agent: any VoiceAgent
+    let logger: Logger
     /// Inbound texts of a tenant that arrive together are stored together: one statement and
     /// one commit for a burst, on PostgreSQL a fraction of the cost of one each.
     let textInserts: WriteBatcher<String, CommunicationRecords.NewText, TextMessage?>
 
-    public init(database: any Database, resolver: TenantResolver, sealer: SecretSealer, agent: any VoiceAgent = PlaceholderVoiceAgent()) {
+    public init(database: any Database, resolver: TenantResolver, sealer: SecretSealer, agent: any VoiceAgent = PlaceholderVoiceAgent(), logger: Logger) {
         self.database = database
         self.resolver = resolver
         self.sealer = sealer
+        self.logger = logger
         self.agent = agent
         // 100 texts bind 1,300 values, well under both stores' limits. 5,000 waiting texts are
         // one to two seconds of writing at the rates measured (docs/benchmarks.md).
@@ -28,9 +31,21 @@ public struct InboundHandler: InboundServiceHandler {
         }
     }
 
+    /// The call's flow. A SIP password that cannot be opened is logged, and the endpoint rung
+    /// without it: the call still goes through, to the next person if the endpoint refuses.
+    private func callFlow(for resolution: TenantResolver.Resolution) async throws -> CallFlow {
+        let flow = try await CallFlow(resolution: resolution, database: database, sealer: sealer)
+        if let problem = flow.sipCredentialProblem {
+            logger.error(
+                "cannot open a phone config's SIP password; ringing its endpoint without it. Is the secrets key (SERVICEPRO_SECRETS_KEY or secrets.key) the one it was sealed with?",
+                metadata: ["phone_config": "\(flow.config.name)", "error": "\(problem)"])
+        }
+        return flow
+    }
+
     public func resolveInbound(_ request: ResolveInboundRequest, context: RequestContext) async throws -> ResolveInboundResponse {
         let resolution = try await resolve(messagingServiceSID: request.messagingServiceSid, to: request.to)
-        let flow = try await CallFlow(resolution: resolution, database: database, sealer: sealer)
+        let flow = try await callFlow(for: resolution)
         guard let tenant = flow.tenant else { throw ServiceError.notFound(ResourceName.tenant(resolution.tenantID)) }
         return ResolveInboundResponse.with {
             $0.tenant = tenant
@@ -128,7 +143,7 @@ public struct InboundHandler: InboundServiceHandler {
 
     public func handleInboundCall(_ request: HandleInboundCallRequest, context: RequestContext) async throws -> VoiceReply {
         let resolution = try await resolve(messagingServiceSID: "", to: request.to)
-        let flow = try await CallFlow(resolution: resolution, database: database, sealer: sealer)
+        let flow = try await callFlow(for: resolution)
         try await logCall(sid: request.callSid, from: request.from, to: request.to, callerName: request.callerName, flow)
         let instructions: [VoiceInstruction]
         switch flow.mode {
@@ -141,7 +156,7 @@ public struct InboundHandler: InboundServiceHandler {
 
     public func handleIvrSelection(_ request: HandleIvrSelectionRequest, context: RequestContext) async throws -> VoiceReply {
         let resolution = try await resolve(messagingServiceSID: "", to: request.to)
-        let flow = try await CallFlow(resolution: resolution, database: database, sealer: sealer)
+        let flow = try await callFlow(for: resolution)
         // The line left the menu during the call (its mode or plan changed, or its tenant was
         // suspended): a person takes over rather than a menu the tenant no longer has.
         guard flow.mode == .ivr else { return flow.reply(flow.handOff()) }
@@ -166,7 +181,7 @@ public struct InboundHandler: InboundServiceHandler {
 
     public func handleDialResult(_ request: HandleDialResultRequest, context: RequestContext) async throws -> VoiceReply {
         let resolution = try await resolve(messagingServiceSID: "", to: request.to)
-        let flow = try await CallFlow(resolution: resolution, database: database, sealer: sealer)
+        let flow = try await callFlow(for: resolution)
         let attempt = max(Int(request.attempt), 1)
         if CallFlow.wasAnswered(request.dialCallStatus), let person = flow.dialed(attempt: attempt) {
             try await database.withTenant(resolution.tenantID) { tx in
@@ -189,7 +204,7 @@ public struct InboundHandler: InboundServiceHandler {
             }, context: context)
         }
         let resolution = try await resolve(messagingServiceSID: "", to: request.to)
-        let flow = try await CallFlow(resolution: resolution, database: database, sealer: sealer)
+        let flow = try await callFlow(for: resolution)
         // The line left AI voice during the call (its mode changed, or its plan lost the
         // feature): a person takes over rather than a receptionist the tenant no longer has.
         guard flow.mode == .aiVoice else { return flow.reply(flow.handOff()) }

@@ -6,7 +6,9 @@ public protocol VoiceAgent: Sendable {
     /// The first words of a call, ending with a speech gather.
     func greet(_ call: VoiceAgentCall) async throws -> [VoiceInstruction]
     /// The answer to what the caller said; empty speech means the caller said nothing.
-    /// `confidence` is the recogniser's, 0 to 1, or 0 when the carrier gave none.
+    /// `confidence` is the recogniser's, 0 to 1, or 0 when the carrier gave none. Twilio retries
+    /// a webhook it got no answer to, and a retry must hear the first answer: an agent answers the
+    /// same call, words and attempt the same way (a model behind it keeps its turns by CallSid).
     func respond(to speech: String, confidence: Float, attempt: Int, _ call: VoiceAgentCall) async throws -> VoiceAgentTurn
 }
 

@@ -103,12 +103,16 @@ public struct ClientContexts: Codable, Sendable, Equatable {
         case currentContext = "current_context"
     }
 
-    /// Points the contexts that read `server`'s token file at its address and TLS setting, and
-    /// returns the names of those that changed. A context's CA file goes when TLS does.
+    /// Points the contexts that reach `server` directly (on this machine, or its host) and read
+    /// its token file at its address and TLS setting, and returns the names of those that
+    /// changed. A context's CA file goes when TLS does. One that reaches it through another host
+    /// (a proxy, a tunnel) is the user's to change.
     public mutating func follow(_ server: Context) -> [String] {
         guard let tokenFile = server.tokenFile else { return [] }
+        let direct: Set<String> = ["127.0.0.1", "localhost", "::1", "0.0.0.0", "::", Self.host(of: server.server)]
         var moved: [String] = []
         for (name, context) in contexts.sorted(by: { $0.key < $1.key }) where context.tokenFile == tokenFile {
+            guard direct.contains(Self.host(of: context.server)) else { continue }
             guard context.server != server.server || context.usesTLS != server.tls else { continue }
             contexts[name]?.server = server.server
             contexts[name]?.tls = server.tls
@@ -116,6 +120,14 @@ public struct ClientContexts: Codable, Sendable, Equatable {
             moved.append(name)
         }
         return moved
+    }
+
+    /// The host of `host:port` or `[v6]:port`.
+    static func host(of server: String) -> String {
+        if server.hasPrefix("["), let close = server.firstIndex(of: "]") {
+            return String(server[server.index(after: server.startIndex)..<close])
+        }
+        return String(server.split(separator: ":", maxSplits: 1).first ?? "")
     }
 
     /// `$XDG_CONFIG_HOME/spctl/config.json`, or `~/.config/spctl/config.json`.

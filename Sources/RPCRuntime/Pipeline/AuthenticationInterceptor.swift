@@ -7,7 +7,8 @@ import GRPCProtobuf
 /// A method missing from the table is denied.
 ///
 /// When an audited method's call fails after the caller is known, whether refused here or failing
-/// further on, the failure goes to the ``AuditSink``: a refused attempt is audited like a change.
+/// further on, the failure goes to the ``AuditSink``: a refused attempt is audited like a change,
+/// naming the resource its request named.
 public struct AuthenticationInterceptor: ServerInterceptor {
     let policies: PolicyTable
     let authenticator: any Authenticator
@@ -96,8 +97,7 @@ public struct AuthenticationInterceptor: ServerInterceptor {
         }
     }
 
-    /// The rest of the call with its context bound. The policy's role and impersonation rules
-    /// are `RPCPipeline`'s, once the request is read: a refused audited call names what it was for.
+    /// The policy's role and impersonation rules, then the rest of the call with its context bound.
     private func admit<Input: Sendable, Output: Sendable>(
         _ principal: Principal,
         policy: MethodPolicy,
@@ -106,6 +106,18 @@ public struct AuthenticationInterceptor: ServerInterceptor {
         context: ServerContext,
         next: @Sendable (StreamingServerRequest<Input>, ServerContext) async throws -> StreamingServerResponse<Output>
     ) async throws -> StreamingServerResponse<Output> {
+        // First, so an owner learns that the session is what stands in the way, not a role.
+        if principal.isImpersonating, !policy.allowedWhileImpersonating {
+            throw await refusal(of: request, policy: policy, context: context, ServiceError.permissionDenied(
+                reason: "not_allowed_while_impersonating",
+                message: "\(context.descriptor.method) is not allowed from an impersonation session; stop it and use your own credential"))
+        }
+        guard policy.unauthenticated || policy.roles.contains(Self.checkedRole(of: principal, for: policy)) else {
+            throw await refusal(of: request, policy: policy, context: context, ServiceError.permissionDenied(
+                reason: "role_not_allowed",
+                message: "role \(principal.role.rawValue) may not call \(context.descriptor.method)"))
+        }
+
         let requestContext = RequestContext(
             principal: principal,
             tenantID: principal.role.isPlatform || policy.unauthenticated ? nil : principal.tenantID,
@@ -118,6 +130,27 @@ public struct AuthenticationInterceptor: ServerInterceptor {
         return try await RequestContext.$current.withValue(requestContext) {
             try await next(request, context)
         }
+    }
+
+    /// `error`, once an audited call's record names the resource its request named: the request
+    /// is read here only for that, since the refused call goes no further.
+    private func refusal<Input: Sendable>(
+        of request: StreamingServerRequest<Input>, policy: MethodPolicy, context: ServerContext, _ error: ServiceError
+    ) async -> ServiceError {
+        guard policy.audited, let record = CallRecord.current else { return error }
+        var messages = request.messages.makeAsyncIterator()
+        if let message = try? await messages.next() {
+            record.resourceName = policies.resourceName(of: message, for: context.descriptor)
+        }
+        return error
+    }
+
+    /// The role a policy is checked against: the credential's own, except for methods about the
+    /// caller itself (who am I, ending its own session), which answer to the real actor's, so an
+    /// owner's impersonation session can end itself although the tenant admin role it acts with
+    /// could not.
+    static func checkedRole(of principal: Principal, for policy: MethodPolicy) -> Role {
+        policy.scope == .caller ? principal.realActorRole : principal.role
     }
 
     /// The ErrorInfo reason a failure reaches the client with, or "" when it carries none.

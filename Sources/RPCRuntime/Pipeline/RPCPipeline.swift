@@ -43,16 +43,17 @@ public enum RPCPipeline {
         return context
     }
 
-    /// Everything the policy says must hold before the handler runs, in the design's order: who
-    /// may call, the tenant the request is for, its suspension and plan gates, then the request's
-    /// fields. The resource the request names is recorded first, for the audit event of a refusal.
+    /// Everything the policy says must hold before the handler runs, in the design's order: the
+    /// tenant the request is for, its suspension and plan gates, then the request's fields. The
+    /// resource the request names is recorded first, for the audit event of a call that fails.
     static func admit<Method: RPCMethod>(_ method: Method.Type, _ message: Method.Input, _ context: RequestContext) async throws -> RequestContext {
         var context = context
-        let isTenantScoped = context.policy.scope == .tenant
-        CallRecord.current?.resourceName = (isTenantScoped ? Method.tenantResourceName(of: message) : Method.auditResourceName(of: message)) ?? ""
-        try checkCaller(context)
-        if isTenantScoped {
+        if context.policy.scope != .tenant, let resource = Method.auditResourceName(of: message) {
+            CallRecord.current?.resourceName = resource
+        }
+        if context.policy.scope == .tenant {
             let resource = Method.tenantResourceName(of: message) ?? ""
+            CallRecord.current?.resourceName = resource
             guard let tenantID = ResourceName.tenantID(of: resource) else {
                 // No tenant to check: the refusal names the resource's own field (`parent`,
                 // `tenant.name`, ...), with whatever else is wrong in the request.
@@ -84,30 +85,6 @@ public enum RPCPipeline {
         let violations = message.fieldViolations
         guard violations.isEmpty else { throw ServiceError.invalidArgument(violations) }
         return context
-    }
-
-    /// The policy's impersonation and role rules.
-    private static func checkCaller(_ context: RequestContext) throws {
-        let principal = context.principal, policy = context.policy
-        // First, so an owner learns that the session is what stands in the way, not a role.
-        if principal.isImpersonating, !policy.allowedWhileImpersonating {
-            throw ServiceError.permissionDenied(
-                reason: "not_allowed_while_impersonating",
-                message: "\(context.method.method) is not allowed from an impersonation session; stop it and use your own credential")
-        }
-        guard policy.unauthenticated || policy.roles.contains(checkedRole(of: principal, for: policy)) else {
-            throw ServiceError.permissionDenied(
-                reason: "role_not_allowed",
-                message: "role \(principal.role.rawValue) may not call \(context.method.method)")
-        }
-    }
-
-    /// The role a policy is checked against: the credential's own, except for methods about the
-    /// caller itself (who am I, ending its own session), which answer to the real actor's, so an
-    /// owner's impersonation session can end itself although the tenant admin role it acts with
-    /// could not.
-    static func checkedRole(of principal: Principal, for policy: MethodPolicy) -> Role {
-        policy.scope == .caller ? principal.realActorRole : principal.role
     }
 
     private static func checkGates(tenantID: String, context: RequestContext) async throws {

@@ -24,6 +24,9 @@ public struct PolicyTable: Sendable {
     }
 
     private var entries: [MethodDescriptor: Entry] = [:]
+    /// What each policed method's request names: its tenant-scoped resource, or its policy's
+    /// `audit_resource`.
+    private var resourceReaders: [MethodDescriptor: @Sendable (Any) -> String?] = [:]
 
     public init(services: [any PolicedRPCService], openMethods: [MethodDescriptor] = []) throws {
         for service in services {
@@ -34,6 +37,7 @@ public struct PolicyTable: Sendable {
                 guard entries.updateValue(.policed(policy), forKey: method.descriptor) == nil else {
                     throw BuildError.duplicateMethod(method: method.descriptor.fullyQualifiedMethod)
                 }
+                resourceReaders[method.descriptor] = Self.resourceReader(of: method)
             }
         }
         for method in openMethods {
@@ -44,6 +48,18 @@ public struct PolicyTable: Sendable {
     }
 
     public subscript(method: MethodDescriptor) -> Entry? { entries[method] }
+
+    /// The resource `request` (a message of `method`'s input type) names; nil when it names none.
+    public func resourceName(of request: Any, for method: MethodDescriptor) -> String? {
+        resourceReaders[method]?(request)
+    }
+
+    private static func resourceReader<Method: RPCMethod>(of method: Method.Type) -> @Sendable (Any) -> String? {
+        { request in
+            guard let request = request as? Method.Input else { return nil }
+            return Method.policy?.scope == .tenant ? Method.tenantResourceName(of: request) : Method.auditResourceName(of: request)
+        }
+    }
 
     public var policedMethods: [(MethodDescriptor, MethodPolicy)] {
         entries.compactMap { method, entry in

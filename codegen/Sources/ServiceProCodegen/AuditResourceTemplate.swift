@@ -61,6 +61,7 @@ struct AuditResourceTemplate {
             }
         }.joined()
         let guardClause = fields.map { "\($0).isEmpty" }.joined(separator: " || ")
+        if parts.count == 1, let field = fields.first { return "\(guardClause) ? nil : \(field)" }
         return "\(guardClause) ? nil : \"\(filled)\""
     }
 }

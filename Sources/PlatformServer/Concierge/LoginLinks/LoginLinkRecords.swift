@@ -122,18 +122,20 @@ enum LoginLinkRecords {
     /// link was already revoked, or it expired, or so did its session.
     static func revoke(linkID: String, by actor: String, _ tx: TenantTransaction, now: Date = Date()) async throws -> Bool {
         try await tx.update(
-            "login_links",
-            set: [("revoke_time", now), ("revoked_by", actor)],
-            where: """
-                link_id = \(linkID) AND (\(activeCondition(now: now))
-                OR (redeem_time IS NOT NULL AND revoke_time IS NULL AND session_expire_time > \(now)))
-                """) == 1
+            "login_links", set: [("revoke_time", now), ("revoked_by", actor)],
+            where: "link_id = \(linkID) AND \(liveCondition(now: now))") == 1
+    }
+
+    /// A link that still lets someone in: active, or redeemed with its session still open.
+    private static func liveCondition(now: Date) -> SQLStatement {
+        "(\(activeCondition(now: now)) OR (redeem_time IS NOT NULL AND revoke_time IS NULL AND session_expire_time > \(now)))"
     }
 
     /// Revokes, on every tenant, the links `creator` (an API key's name) made that are still
     /// live: not yet redeemed, or with a session still open; the links revoked, as they were.
     static func revokeAll(createdBy creator: String, by actor: String, _ tx: any SQLTransaction, now: Date = Date()) async throws -> [Stored] {
-        let live = try await tx.query("SELECT * FROM login_links WHERE creator = \(creator)").map { try stored(from: $0, now: now) }
+        let live = try await tx.query("SELECT * FROM login_links WHERE creator = \(creator) AND \(liveCondition(now: now))")
+            .map { try stored(from: $0, now: now) }
         var revoked: [Stored] = []
         for link in live {
             if try await revoke(linkID: link.linkID, by: actor, TenantTransaction(tenantID: link.tenantID, base: tx), now: now) {

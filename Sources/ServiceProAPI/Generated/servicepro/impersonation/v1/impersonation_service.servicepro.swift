@@ -156,7 +156,7 @@ public enum ImpersonationService {
             public static let tenantResourceField: String? = nil
             public static func tenantResourceName(of request: Input) -> String? { nil }
             public static func auditResourceName(of request: Input) -> String? {
-                request.tenant.isEmpty ? nil : "\(request.tenant)"
+                request.tenant.isEmpty ? nil : request.tenant
             }
         }
         public enum StopImpersonation: RPCMethod {
@@ -167,7 +167,7 @@ public enum ImpersonationService {
             public static let tenantResourceField: String? = nil
             public static func tenantResourceName(of request: Input) -> String? { nil }
             public static func auditResourceName(of request: Input) -> String? {
-                request.name.isEmpty ? nil : "\(request.name)"
+                request.name.isEmpty ? nil : request.name
             }
         }
         public enum RevokeImpersonation: RPCMethod {
@@ -178,7 +178,7 @@ public enum ImpersonationService {
             public static let tenantResourceField: String? = nil
             public static func tenantResourceName(of request: Input) -> String? { nil }
             public static func auditResourceName(of request: Input) -> String? {
-                request.name.isEmpty ? nil : "\(request.name)"
+                request.name.isEmpty ? nil : request.name
             }
         }
         public enum GetImpersonationSession: RPCMethod {
