@@ -515,7 +515,7 @@ struct OperationsTests {
                 $0.appointment = .with { $0.customer = bob.name; $0.serviceName = "Wash"; $0.startTime = Self.time(Self.origin + Self.day); $0.status = .confirmed }
             })
             #expect(wash.status == .confirmed)
-            #expect(!wash.hasDuration, "no duration given, none stored")
+            #expect(!wash.hasDuration, "no duration given and no such service listed: none stored")
             let wax = try await ops.appointment(for: jane, at: Self.origin + 3 * Self.day)
 
             func names(_ request: ListAppointmentsRequest) async throws -> [String] {
@@ -547,6 +547,23 @@ struct OperationsTests {
             #expect(!done.hasDuration, "naming the duration without one clears it")
             let noShow = try await ops.updateAppointment(.with { $0.name = wax.name; $0.status = .noShow }, ["status"])
             #expect(try await ops.getAppointment(wax.name) == noShow)
+
+            // A service of the tenant's list, named in any case, gives its duration when none is set.
+            _ = try await ConciergeService.Client(wrapping: platform.client).applyIndustryPack(
+                .with { $0.name = "tenants/acme"; $0.industryPack = "industryPacks/auto_detailing" }, metadata: platform.metadata(platform.ownerToken))
+            let listed = try await ops.createAppointment(.with {
+                $0.parent = "tenants/acme"
+                $0.appointment = .with { $0.customer = bob.name; $0.serviceName = "full detail"; $0.startTime = Self.time(Self.origin + 5 * Self.day) }
+            })
+            #expect(listed.duration.seconds == 4 * 3600)
+            #expect(listed.serviceName == "full detail", "the name stays as booked")
+            let ownLength = try await ops.createAppointment(.with {
+                $0.parent = "tenants/acme"
+                $0.appointment = .with {
+                    $0.customer = bob.name; $0.serviceName = "Full Detail"; $0.startTime = Self.time(Self.origin + 6 * Self.day); $0.duration = .init(seconds: 3600)
+                }
+            })
+            #expect(ownLength.duration.seconds == 3600, "a duration given is kept")
         }
     }
 

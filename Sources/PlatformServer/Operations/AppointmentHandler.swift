@@ -26,13 +26,16 @@ public struct AppointmentHandler: AppointmentServiceHandler {
         let collection = AppointmentRecords.collection
         let id = request.appointmentID.isEmpty ? ResourceCollection.newID() : request.appointmentID
         let name = collection.name(tenantID: tenantID, id: id)
-        let newAppointment = appointment
-        let uniques = AppointmentRecords.uniqueValues(of: newAppointment)
-        return try await collection.reportingDuplicates(of: uniques, tenantID: tenantID, id: id) {
+        let uniques = AppointmentRecords.uniqueValues(of: appointment)
+        return try await collection.reportingDuplicates(of: uniques, tenantID: tenantID, id: id) { [appointment] in
             try await database.withTenant(tenantID) { tx in
                 try await IdempotencyRecords.once(tx, method: "CreateAppointment", requestID: request.requestID) {
                     guard try await AppointmentRecords.find(id: id, tx) == nil else {
                         throw collection.alreadyExists(tenantID: tenantID, id: id)
+                    }
+                    var newAppointment = appointment
+                    if !newAppointment.hasDuration, let listed = try await PriceList.read(tx).service(named: newAppointment.serviceName), listed.hasDuration {
+                        newAppointment.duration = listed.duration
                     }
                     let customerID = try await CustomerRecords.collection.referencedID(
                         newAppointment.customer, field: "appointment.customer", tx)

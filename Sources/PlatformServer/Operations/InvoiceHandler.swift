@@ -23,9 +23,6 @@ public struct InvoiceHandler: InvoiceServiceHandler {
         if invoice.currencyCode.isEmpty { violations.append(FieldViolation(field: "invoice.currency_code", description: "is required")) }
         guard violations.isEmpty else { throw ServiceError.invalidArgument(violations) }
         if invoice.status == .unspecified { invoice.status = .draft }
-        // The times an invoice's life records are the server's, whatever the request says.
-        invoice.clearIssueTime()
-        invoice.clearPaidTime()
         try InvoiceTotals.compute(&invoice)
         InvoiceLifecycle.stampTimes(&invoice, at: Date())
 

@@ -41,7 +41,8 @@ struct ResourceCollection: Sendable {
     /// resource, like an appointment's customer), or INVALID_ARGUMENT naming `field`. Another
     /// tenant's resource gets the same answer as a missing one, and is never looked up.
     func referencedID(_ reference: String, field: String, _ tx: TenantTransaction) async throws -> String {
-        let notOurs = ServiceError.invalidArgument(field: field, "\(reference) is not a \(noun) of tenants/\(tx.tenantID)")
+        let article = noun.first.map { "aeiou".contains($0) } == true ? "an" : "a"
+        let notOurs = ServiceError.invalidArgument(field: field, "\(reference) is not \(article) \(noun) of tenants/\(tx.tenantID)")
         guard let id = self.id(in: reference, tenantID: tx.tenantID) else { throw notOurs }
         let found = try await tx.select("1 AS found", from: table, where: "\(raw: idColumn) = \(id)")
         guard !found.isEmpty else { throw notOurs }

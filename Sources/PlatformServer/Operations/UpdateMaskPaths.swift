@@ -28,7 +28,9 @@ extension Etag {
     /// the caller read it. An empty etag skips the check.
     static func requireCurrent(_ sent: String, current: String, of name: String) throws {
         guard sent.isEmpty || sent == current else {
-            throw ServiceError.aborted(message: "\(name) changed since it was read (etag \(current)); get it again and retry")
+            // Etags are quoted, as in HTTP; one sent without its quotes matches none.
+            let unquoted = sent.hasPrefix("\"") ? "" : " (an etag is sent as read, quotes included, e.g. \(current))"
+            throw ServiceError.aborted(message: "\(name) changed since it was read (etag \(current)); get it again and retry\(unquoted)")
         }
     }
 }

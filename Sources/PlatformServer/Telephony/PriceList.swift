@@ -13,6 +13,11 @@ struct PriceList {
         return PriceList(services: items.compactMap { try? $0.decoded(ServiceOffering.self) })
     }
 
+    /// The listed service `name` names, case aside.
+    func service(named name: String) -> ServiceOffering? {
+        services.first { $0.name.caseInsensitiveCompare(name) == .orderedSame }
+    }
+
     /// "Acme Detailing's services: Full Detail, $249. Interior Detail, $169." Written to be read
     /// aloud as well as texted: speech engines say "$249" as "249 dollars". As many services as
     /// fit in `limit` characters (one text); nil when the tenant lists none.

@@ -73,6 +73,7 @@ public struct CallLogInterceptor: ServerInterceptor {
             let response = try await CallRecord.$current.withValue(record) { try await next(request, context) }
             switch response.accepted {
             case .success(var contents):
+                contents.metadata.addString(record.requestID, forKey: Self.requestIDKey)
                 let producer = contents.producer
                 contents.producer = { writer in
                     do {
@@ -81,18 +82,36 @@ public struct CallLogInterceptor: ServerInterceptor {
                         return trailers
                     } catch {
                         log(error)
-                        throw error
+                        throw Self.error(error, carrying: record.requestID)
                     }
                 }
                 return StreamingServerResponse(accepted: .success(contents))
-            case .failure(let error):
+            case .failure(var error):
                 log(error)
-                return response
+                error.metadata.replaceOrAddString(record.requestID, forKey: Self.requestIDKey)
+                return StreamingServerResponse(error: error)
             }
         } catch {
             log(error)
-            throw error
+            throw Self.error(error, carrying: record.requestID)
         }
+    }
+
+    /// Every answer carries the call's request id, the caller's own `x-request-id` or the one made
+    /// for it, so a client has something to quote that finds the call's log line and audit event.
+    static let requestIDKey = "x-request-id"
+
+    /// `error` as the client receives it, its trailers carrying the request id. An error that is
+    /// no RPC error reaches the client as UNKNOWN whatever is added, so it is left as it is.
+    static func error(_ error: any Error, carrying requestID: String) -> any Error {
+        var rpcError: RPCError
+        switch error {
+        case let error as RPCError: rpcError = error
+        case let error as any RPCErrorConvertible & Error: rpcError = RPCError(error)
+        default: return error
+        }
+        rpcError.metadata.replaceOrAddString(requestID, forKey: requestIDKey)
+        return rpcError
     }
 
     /// What went wrong inside a call that failed INTERNAL: for the operator, never the client.

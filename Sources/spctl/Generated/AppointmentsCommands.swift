@@ -33,13 +33,13 @@ struct AppointmentsCommands: AsyncParsableCommand {
         @Option(name: .customLong("appointment.customer"), help: "`tenants/{tenant}/customers/{customer}` of the same tenant. Required on create.")
         var appointmentCustomer: String?
 
-        @Option(name: .customLong("appointment.service-name"), help: "The service booked, by its name in the tenant's service list, e.g. \"Full detail\". Required on create.")
+        @Option(name: .customLong("appointment.service-name"), help: "The service booked, e.g. \"Full detail\". Required on create. Free text, so a booking site can use its own names; a name of the tenant's service list (case aside) gives the appointment that service's duration when none is set.")
         var appointmentServiceName: String?
 
         @Option(name: .customLong("appointment.start-time"), help: "Required on create. (RFC 3339 time)")
         var appointmentStartTime: String?
 
-        @Option(name: .customLong("appointment.duration"), help: "The service's duration when unset. (a duration such as 90s, 30m or 2h)")
+        @Option(name: .customLong("appointment.duration"), help: "Unset on create: the duration of the listed service `service_name` names, if it names one; else none. (a duration such as 90s, 30m or 2h)")
         var appointmentDuration: String?
 
         @Option(name: .customLong("appointment.status"), help: "SCHEDULED when unset on create.")
@@ -169,13 +169,13 @@ struct AppointmentsCommands: AsyncParsableCommand {
         @Option(name: .customLong("appointment.customer"), help: "`tenants/{tenant}/customers/{customer}` of the same tenant. Required on create.")
         var appointmentCustomer: String?
 
-        @Option(name: .customLong("appointment.service-name"), help: "The service booked, by its name in the tenant's service list, e.g. \"Full detail\". Required on create.")
+        @Option(name: .customLong("appointment.service-name"), help: "The service booked, e.g. \"Full detail\". Required on create. Free text, so a booking site can use its own names; a name of the tenant's service list (case aside) gives the appointment that service's duration when none is set.")
         var appointmentServiceName: String?
 
         @Option(name: .customLong("appointment.start-time"), help: "Required on create. (RFC 3339 time)")
         var appointmentStartTime: String?
 
-        @Option(name: .customLong("appointment.duration"), help: "The service's duration when unset. (a duration such as 90s, 30m or 2h)")
+        @Option(name: .customLong("appointment.duration"), help: "Unset on create: the duration of the listed service `service_name` names, if it names one; else none. (a duration such as 90s, 30m or 2h)")
         var appointmentDuration: String?
 
         @Option(name: .customLong("appointment.status"), help: "SCHEDULED when unset on create.")

@@ -30,7 +30,7 @@ struct CustomersCommands: AsyncParsableCommand {
         @Option(name: .customLong("customer.name"), help: "`tenants/{tenant}/customers/{customer}`.")
         var customerName: String?
 
-        @Option(name: .customLong("customer.display-name"), help: "The customer's own name, e.g. \"Jane Doe\". Required on create.")
+        @Option(name: .customLong("customer.display-name"), help: "The customer's own name, e.g. \"Jane Doe\". Required on create, and on an update that names it; empty on a customer the platform made for a number that texted or called, until someone names them.")
         var customerDisplayName: String?
 
         @Option(name: .customLong("customer.phone-number"), help: "E.164. Unique within the tenant (ALREADY_EXISTS), so a caller maps to one customer.")
@@ -150,7 +150,7 @@ struct CustomersCommands: AsyncParsableCommand {
         @Option(name: .customLong("customer.name"), help: "`tenants/{tenant}/customers/{customer}`.")
         var customerName: String?
 
-        @Option(name: .customLong("customer.display-name"), help: "The customer's own name, e.g. \"Jane Doe\". Required on create.")
+        @Option(name: .customLong("customer.display-name"), help: "The customer's own name, e.g. \"Jane Doe\". Required on create, and on an update that names it; empty on a customer the platform made for a number that texted or called, until someone names them.")
         var customerDisplayName: String?
 
         @Option(name: .customLong("customer.phone-number"), help: "E.164. Unique within the tenant (ALREADY_EXISTS), so a caller maps to one customer.")

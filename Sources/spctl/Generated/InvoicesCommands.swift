@@ -48,14 +48,8 @@ struct InvoicesCommands: AsyncParsableCommand {
         @Option(name: .customLong("invoice.status"), help: "DRAFT when unset on create. Only drafts may change their number, lines, currency and tax.")
         var invoiceStatus: InvoiceStatus?
 
-        @Option(name: .customLong("invoice.issue-time"), help: "Set when the invoice is issued. (RFC 3339 time)")
-        var invoiceIssueTime: String?
-
         @Option(name: .customLong("invoice.due-time"), help: "(RFC 3339 time)")
         var invoiceDueTime: String?
-
-        @Option(name: .customLong("invoice.paid-time"), help: "Set when it is marked paid. (RFC 3339 time)")
-        var invoicePaidTime: String?
 
         @Option(name: .customLong("invoice.notes"), help: "")
         var invoiceNotes: String?
@@ -80,9 +74,7 @@ struct InvoicesCommands: AsyncParsableCommand {
             if let value = invoiceCurrencyCode { request.invoice.currencyCode = value }
             if let value = invoiceTaxCents { request.invoice.taxCents = value }
             if let value = invoiceStatus { request.invoice.status = value }
-            if let value = invoiceIssueTime { request.invoice.issueTime = try CLIValue.timestamp(value, flag: "invoice.issue-time") }
             if let value = invoiceDueTime { request.invoice.dueTime = try CLIValue.timestamp(value, flag: "invoice.due-time") }
-            if let value = invoicePaidTime { request.invoice.paidTime = try CLIValue.timestamp(value, flag: "invoice.paid-time") }
             if let value = invoiceNotes { request.invoice.notes = value }
             if let value = invoiceExternalID { request.invoice.externalID = value }
             if let value = invoiceEtag { request.invoice.etag = value }
@@ -188,14 +180,8 @@ struct InvoicesCommands: AsyncParsableCommand {
         @Option(name: .customLong("invoice.status"), help: "DRAFT when unset on create. Only drafts may change their number, lines, currency and tax.")
         var invoiceStatus: InvoiceStatus?
 
-        @Option(name: .customLong("invoice.issue-time"), help: "Set when the invoice is issued. (RFC 3339 time)")
-        var invoiceIssueTime: String?
-
         @Option(name: .customLong("invoice.due-time"), help: "(RFC 3339 time)")
         var invoiceDueTime: String?
-
-        @Option(name: .customLong("invoice.paid-time"), help: "Set when it is marked paid. (RFC 3339 time)")
-        var invoicePaidTime: String?
 
         @Option(name: .customLong("invoice.notes"), help: "")
         var invoiceNotes: String?
@@ -218,9 +204,7 @@ struct InvoicesCommands: AsyncParsableCommand {
             if let value = invoiceCurrencyCode { request.invoice.currencyCode = value }
             if let value = invoiceTaxCents { request.invoice.taxCents = value }
             if let value = invoiceStatus { request.invoice.status = value }
-            if let value = invoiceIssueTime { request.invoice.issueTime = try CLIValue.timestamp(value, flag: "invoice.issue-time") }
             if let value = invoiceDueTime { request.invoice.dueTime = try CLIValue.timestamp(value, flag: "invoice.due-time") }
-            if let value = invoicePaidTime { request.invoice.paidTime = try CLIValue.timestamp(value, flag: "invoice.paid-time") }
             if let value = invoiceNotes { request.invoice.notes = value }
             if let value = invoiceExternalID { request.invoice.externalID = value }
             if let value = invoiceEtag { request.invoice.etag = value }

@@ -91,8 +91,9 @@ public nonisolated struct Appointment: Sendable {
   /// `tenants/{tenant}/customers/{customer}` of the same tenant. Required on create.
   public var customer: String = String()
 
-  /// The service booked, by its name in the tenant's service list, e.g. "Full detail". Required on
-  /// create.
+  /// The service booked, e.g. "Full detail". Required on create. Free text, so a booking site can
+  /// use its own names; a name of the tenant's service list (case aside) gives the appointment that
+  /// service's duration when none is set.
   public var serviceName: String = String()
 
   /// Required on create.
@@ -105,7 +106,8 @@ public nonisolated struct Appointment: Sendable {
   /// Clears the value of `startTime`. Subsequent reads from it will return its default value.
   public mutating func clearStartTime() {self._startTime = nil}
 
-  /// The service's duration when unset.
+  /// Unset on create: the duration of the listed service `service_name` names, if it names one;
+  /// else none.
   public var duration: SwiftProtobuf.Google_Protobuf_Duration {
     get {_duration ?? SwiftProtobuf.Google_Protobuf_Duration()}
     set {_duration = newValue}

@@ -33,7 +33,9 @@ public nonisolated struct Customer: Sendable {
   /// `tenants/{tenant}/customers/{customer}`.
   public var name: String = String()
 
-  /// The customer's own name, e.g. "Jane Doe". Required on create.
+  /// The customer's own name, e.g. "Jane Doe". Required on create, and on an update that names it;
+  /// empty on a customer the platform made for a number that texted or called, until someone names
+  /// them.
   public var displayName: String = String()
 
   /// E.164. Unique within the tenant (ALREADY_EXISTS), so a caller maps to one customer.

@@ -50,6 +50,8 @@ extension Invoice: ValidatableMessage {
         }
         self.subtotalCents = 0
         self.totalCents = 0
+        self.clearIssueTime()
+        self.clearPaidTime()
         self.clearCreateTime()
         self.clearUpdateTime()
     }
