@@ -423,7 +423,7 @@ struct OutboxTests {
             "SERVICEPRO_SENDGRID_API_URL": "http://127.0.0.1:9",
         ])
         #expect(full.twilio?.from == "MG1")
-        #expect(full.twilio?.fromIsMessagingService == true)
+        #expect(full.twilio.map { TwilioMessagingSettings.isMessagingService($0.from) } == true)
         #expect(full.twilio?.apiURL == TwilioMessagingSettings.defaultAPIURL)
         #expect(full.sendGrid?.fromEmail == "hello@servicepro.test")
         #expect(full.sendGrid?.fromName == "ServicePro")

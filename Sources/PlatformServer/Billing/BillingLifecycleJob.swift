@@ -34,6 +34,8 @@ public struct BillingLifecycleJob: Service {
             do {
                 let moved = try await runOnce()
                 if moved > 0 { logger.info("billing lifecycle moved tenants", metadata: ["count": "\(moved)"]) }
+            } catch is CancellationError {
+                return  // the server is stopping: not a failed pass
             } catch {
                 logger.error("billing lifecycle pass failed; retrying next interval", metadata: ["error": "\(error)"])
             }

@@ -24,6 +24,7 @@ public struct ExportSettings: Sendable {
         self.archiveLifetime = archiveLifetime
         self.pollInterval = pollInterval
         self.leaseDuration = leaseDuration
-        self.pageSize = pageSize
+        // A page holds at least one row: the builder resumes after the last row of each.
+        self.pageSize = max(1, pageSize)
     }
 }

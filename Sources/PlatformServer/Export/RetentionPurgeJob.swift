@@ -35,6 +35,8 @@ public struct RetentionPurgeJob: Service {
         while !Task.isCancelled {
             do {
                 try await runOnce()
+            } catch is CancellationError {
+                return  // the server is stopping: not a failed pass
             } catch {
                 logger.error("retention pass failed; retrying next interval", metadata: ["error": "\(error)"])
             }

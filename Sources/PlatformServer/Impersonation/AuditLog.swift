@@ -19,12 +19,11 @@ enum AuditLog {
         _ tx: TenantTransaction,
         context: RequestContext,
         resource: String,
-        outcome: String = "OK",
         details: [String: String] = [:]
     ) async throws {
         try await append(
             tx, principal: context.principal, method: context.method, requestID: context.requestID,
-            resource: resource, outcome: outcome, reason: "", details: details)
+            resource: resource, outcome: "OK", reason: "", details: details)
     }
 
     /// Appends the event of an audited call that failed.

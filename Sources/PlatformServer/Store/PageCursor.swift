@@ -19,7 +19,8 @@ struct PageCursor: Codable, Equatable {
         return SHA256.hash(data: bytes).prefix(8).map { String(format: "%02x", $0) }.joined()
     }
 
-    /// Rows to fetch for a page (one more than served, to know whether another page follows).
+    /// Rows a page serves: the default for 0, at most the maximum. A listing fetches one more, to
+    /// know whether another page follows.
     static func pageSize(_ requested: Int32) throws -> Int {
         guard requested >= 0 else { throw ServiceError.invalidArgument(field: "page_size", "must not be negative") }
         return requested == 0 ? defaultPageSize : min(Int(requested), maxPageSize)

@@ -68,13 +68,11 @@ public struct SQLRow: Sendable {
 public enum StoreError: Error, CustomStringConvertible {
     case unexpectedNull(String)
     case typeMismatch(column: String, value: String)
-    case unsupported(String)
 
     public var description: String {
         switch self {
         case .unexpectedNull(let column): return "column \(column) is unexpectedly NULL"
         case .typeMismatch(let column, let value): return "column \(column) holds an unexpected value \(value)"
-        case .unsupported(let what): return what
         }
     }
 }

@@ -5,8 +5,9 @@ import ServiceProAPI
 import SwiftProtobuf
 
 /// servicepro.telephony.v1.InboundService: what the Twilio bridge calls for each webhook.
-/// Every method resolves the tenant the same way, is idempotent on MessageSid / CallSid, and
-/// answers with abstract instructions, never TwiML.
+/// Every method is idempotent on MessageSid / CallSid and answers with abstract instructions,
+/// never TwiML. Texts and calls resolve their tenant the same way (messaging service, number
+/// called, root); status callbacks go to whichever tenant's log holds their SID.
 public struct InboundHandler: InboundServiceHandler {
     let database: any Database
     let resolver: TenantResolver

@@ -88,7 +88,10 @@ public struct ApiKeyHandler: ApiKeyServiceHandler {
             try await ApiKeyRecords.revoke(keyID: keyID, tx)
             try await AuditLog.record(tx, context: context, resource: request.name)
             try await Self.endWhatItStarted(key.name, context: context, base)
-            return try await ApiKeyRecords.find(keyID: keyID, tx)!
+            // Gone if its tenant was deleted in between (on PostgreSQL each statement sees the
+            // latest commit): the key is no more, as for any other missing key.
+            guard let revoked = try await ApiKeyRecords.find(keyID: keyID, tx) else { throw ServiceError.notFound(request.name) }
+            return revoked
         }
     }
 

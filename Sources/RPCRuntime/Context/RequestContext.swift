@@ -5,8 +5,9 @@ import GRPCCore
 /// Built by ``AuthenticationInterceptor`` and completed by ``RPCPipeline`` once the request's
 /// tenant is known, before the handler runs:
 /// ```swift
-/// func getTenant(_ request: GetTenantRequest, context: RequestContext) async throws -> Tenant {
-///     try await store.tenant(context.tenantID!)
+/// func getCustomer(_ request: GetCustomerRequest, context: RequestContext) async throws -> Customer {
+///     let tenantID = try context.requireTenant()
+///     ...
 /// }
 /// ```
 public struct RequestContext: Sendable {

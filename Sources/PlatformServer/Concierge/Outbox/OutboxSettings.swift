@@ -109,9 +109,6 @@ public struct TwilioMessagingSettings: Sendable {
         self.webhookBaseURL = webhookBaseURL
     }
 
-    /// Whether `from` names a Messaging Service rather than a number.
-    var fromIsMessagingService: Bool { Self.isMessagingService(from) }
-
     /// Messaging Service sids start `MG`; anything else that sends is a number.
     static func isMessagingService(_ sender: String) -> Bool { sender.hasPrefix("MG") }
 }
