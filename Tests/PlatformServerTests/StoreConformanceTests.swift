@@ -27,6 +27,35 @@ struct StoreConformanceTests {
         }
     }
 
+    @Test("every table with a tenant_id is deleted with its tenant and purged after its retention window, or kept on purpose", arguments: TestBackend.available)
+    func everyTenantTableHasAnEnd(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            let tables = try await platform.database.transaction(.platform) { tx in
+                switch backend {
+                case .sqlite:
+                    try await tx.query("""
+                        SELECT m.name AS name FROM sqlite_master m JOIN pragma_table_info(m.name) c
+                        WHERE m.type = 'table' AND c.name = 'tenant_id'
+                        """).map { try $0.string("name") }
+                case .postgres:
+                    try await tx.query("""
+                        SELECT table_name AS name FROM information_schema.columns
+                        WHERE column_name = 'tenant_id' AND table_schema = current_schema()
+                        """).map { try $0.string("name") }
+                }
+            }
+            // The audit trail outlives its tenant; Stripe's event ledger is the platform's, naming
+            // a tenant when it knows one; archive chunks go with their export jobs (a cascade).
+            let keptOnPurpose: Set = ["audit_events", "stripe_events", "export_archive_chunks"]
+            #expect(!tables.isEmpty)
+            for table in tables where !keptOnPurpose.contains(table) {
+                #expect(TenantRecords.deletedTables.contains(table), "\(table) is left behind when its tenant is deleted")
+                #expect(RetentionPurgeJob.purgedTables.contains(table) || ["tenants", "tenant_billing"].contains(table),
+                        "\(table) is kept past its tenant's retention window")
+            }
+        }
+    }
+
     @Test("the tenant-scoped handle only reaches its own tenant", arguments: TestBackend.available)
     func tenantHandleIsolation(backend: TestBackend) async throws {
         try await TestPlatform.with(backend) { platform in

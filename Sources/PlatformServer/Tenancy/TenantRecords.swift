@@ -83,14 +83,18 @@ enum TenantRecords {
         _ = try await tx.base.query("SELECT tenant_id FROM tenants WHERE tenant_id = \(tx.tenantID) FOR UPDATE")
     }
 
-    /// Deletes the tenant's rows in every tenant-owned table but `audit_events`: the audit trail
-    /// outlives the tenant, and the deletion itself is one of its events.
+    /// Every tenant-owned table but `audit_events`, children before parents: the audit trail
+    /// outlives the tenant, and the deletion itself is one of its events. Export archive chunks go
+    /// with their jobs (ON DELETE CASCADE).
+    static let deletedTables = [
+        "export_jobs", "login_links", "outbox_messages", "pack_items", "invoices", "appointments",
+        "text_messages", "phone_calls", "customers", "phone_configs", "impersonation_sessions",
+        "idempotency_records", "api_keys", "tenant_billing", "tenants",
+    ]
+
+    /// Deletes the tenant's rows in ``deletedTables``.
     static func delete(_ tx: TenantTransaction) async throws {
-        for table in [
-            "export_jobs", "login_links", "outbox_messages", "pack_items", "invoices", "appointments",
-            "text_messages", "phone_calls", "customers", "phone_configs", "impersonation_sessions",
-            "idempotency_records", "api_keys", "tenant_billing", "tenants",
-        ] {
+        for table in deletedTables {
             try await tx.delete(from: table)
         }
     }
