@@ -80,9 +80,7 @@ public struct BillingHandler: BillingServiceHandler {
     private func changePlan(
         _ current: BillingState, tenant: Tenant?, _ request: ChangePlanRequest, holder: String, context: RequestContext
     ) async throws -> ChangePlanResponse {
-        if !request.etag.isEmpty, request.etag != current.message.etag {
-            throw ServiceError.aborted(message: "\(current.name) changed since it was read (etag \(current.message.etag)); get it again and retry")
-        }
+        try Etag.requireCurrent(request.etag, current: current.message.etag, of: current.name)
         if request.tier == current.tier {
             guard current.pendingTier != nil else {
                 throw ServiceError.failedPrecondition(reason: "plan_unchanged", message: "\(current.name) is already on the \(current.tier.storedName) plan")

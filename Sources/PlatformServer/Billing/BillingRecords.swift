@@ -81,7 +81,7 @@ enum BillingRecords {
         if state.retentionEnd == nil { assignments.append(("data_purge_time", Date?.none)) }
         let changed = try await tx.update("tenant_billing", set: assignments, where: "revision = \(state.revision)")
         guard changed == 1 else {
-            throw ServiceError.aborted(message: "\(state.name) changed concurrently; get it again and retry")
+            throw Etag.concurrentChange(of: state.name)
         }
         try await tx.base.execute("""
             UPDATE tenants SET plan_tier = \(state.tier.storedName), status = \(state.status.storedName),

@@ -106,7 +106,7 @@ public struct AppointmentHandler: AppointmentServiceHandler {
                 mask.apply(from: input, to: &appointment)
                 try await TenantUniqueKey.check(uniques, excluding: id, tx)
                 guard try await AppointmentRecords.update(appointment, id: id, expectedRevision: Etag.revision(current.etag) ?? 0, tx) else {
-                    throw ServiceError.aborted(message: "\(name) changed concurrently; get it again and retry")
+                    throw Etag.concurrentChange(of: name)
                 }
                 try await AuditLog.record(tx, context: context, resource: name, details: mask.paths.auditDetails)
                 return try await AppointmentRecords.find(id: id, tx)!

@@ -90,7 +90,7 @@ public struct CustomerHandler: CustomerServiceHandler {
                 mask.apply(from: input, to: &customer)
                 try await TenantUniqueKey.check(uniques, excluding: id, tx)
                 guard try await CustomerRecords.update(customer, id: id, expectedRevision: Etag.revision(current.etag) ?? 0, tx) else {
-                    throw ServiceError.aborted(message: "\(name) changed concurrently; get it again and retry")
+                    throw Etag.concurrentChange(of: name)
                 }
                 try await AuditLog.record(tx, context: context, resource: name, details: mask.paths.auditDetails)
                 return try await CustomerRecords.find(id: id, tx)!

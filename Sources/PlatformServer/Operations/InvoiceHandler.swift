@@ -107,7 +107,7 @@ public struct InvoiceHandler: InvoiceServiceHandler {
                 InvoiceLifecycle.stampTimes(&invoice, at: Date())
                 try await TenantUniqueKey.check(uniques, excluding: id, tx)
                 guard try await InvoiceRecords.update(invoice, id: id, expectedRevision: Etag.revision(current.etag) ?? 0, tx) else {
-                    throw ServiceError.aborted(message: "\(name) changed concurrently; get it again and retry")
+                    throw Etag.concurrentChange(of: name)
                 }
                 try await AuditLog.record(tx, context: context, resource: name, details: mask.paths.auditDetails)
                 return try await InvoiceRecords.find(id: id, tx)!

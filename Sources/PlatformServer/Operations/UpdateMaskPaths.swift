@@ -22,15 +22,3 @@ struct UpdateMaskPaths: Sendable {
     /// For the update's audit event.
     var auditDetails: [String: String] { ["update_mask": paths.sorted().joined(separator: ",")] }
 }
-
-extension Etag {
-    /// ABORTED when the caller sent an etag and it is not `current`'s: the resource changed since
-    /// the caller read it. An empty etag skips the check.
-    static func requireCurrent(_ sent: String, current: String, of name: String) throws {
-        guard sent.isEmpty || sent == current else {
-            // Etags are quoted, as in HTTP; one sent without its quotes matches none.
-            let unquoted = sent.hasPrefix("\"") ? "" : " (an etag is sent as read, quotes included, e.g. \(current))"
-            throw ServiceError.aborted(message: "\(name) changed since it was read (etag \(current)); get it again and retry\(unquoted)")
-        }
-    }
-}

@@ -108,9 +108,7 @@ public struct PhoneConfigHandler: PhoneConfigServiceHandler {
         let updated = try await reportingDuplicates(of: changedUniques, id: id) {
             try await database.withTenant(tenantID) { tx in
                 guard let current = try await PhoneConfigRecords.find(id: id, tx) else { throw ServiceError.notFound(name) }
-                if !request.phoneConfig.etag.isEmpty, request.phoneConfig.etag != current.config.etag {
-                    throw ServiceError.aborted(message: "\(name) changed since it was read (etag \(current.config.etag)); get it again and retry")
-                }
+                try Etag.requireCurrent(request.phoneConfig.etag, current: current.config.etag, of: name)
                 guard let tenant = try await TenantRecords.find(tx) else { throw ServiceError.notFound(name) }
                 var config = current.config
                 mask.apply(from: input, to: &config)
@@ -129,7 +127,7 @@ public struct PhoneConfigHandler: PhoneConfigServiceHandler {
                     Self.withDefaultMenu(config), id: id,
                     sealedSIPPassword: sealedPassword, expectedRevision: revision, tx)
                 else {
-                    throw ServiceError.aborted(message: "\(name) changed concurrently; get it again and retry")
+                    throw Etag.concurrentChange(of: name)
                 }
                 try await AuditLog.record(tx, context: context, resource: name, details: ["update_mask": mask.paths.sorted().joined(separator: ",")])
                 return try await PhoneConfigRecords.find(id: id, tx)!.config
@@ -149,9 +147,7 @@ public struct PhoneConfigHandler: PhoneConfigServiceHandler {
         }
         try await database.withTenant(tenantID) { tx in
             guard let current = try await PhoneConfigRecords.find(id: id, tx) else { throw ServiceError.notFound(request.name) }
-            if !request.etag.isEmpty, request.etag != current.config.etag {
-                throw ServiceError.aborted(message: "\(request.name) changed since it was read; get it again and retry")
-            }
+            try Etag.requireCurrent(request.etag, current: current.config.etag, of: request.name)
             try await PhoneConfigRecords.delete(id: id, tx)
             try await AuditLog.record(tx, context: context, resource: request.name)
         }

@@ -94,15 +94,13 @@ public struct TenantHandler: TenantServiceHandler {
         return try await database.withTenant(tenantID) { tx in
             guard var tenant = try await TenantRecords.find(tx) else { throw ServiceError.notFound(request.tenant.name) }
             let revision = Etag.revision(tenant.etag) ?? 0
-            if !request.tenant.etag.isEmpty, request.tenant.etag != tenant.etag {
-                throw ServiceError.aborted(message: "tenants/\(tenantID) changed since it was read (etag \(tenant.etag)); get it again and retry")
-            }
+            try Etag.requireCurrent(request.tenant.etag, current: tenant.etag, of: tenant.name)
             paths.apply(from: request.tenant, to: &tenant)
             guard !tenant.displayName.trimmingCharacters(in: .whitespaces).isEmpty else {
                 throw ServiceError.invalidArgument(field: "tenant.display_name", "must not be empty")
             }
             guard try await TenantRecords.update(tenant, expectedRevision: revision, tx) else {
-                throw ServiceError.aborted(message: "tenants/\(tenantID) changed concurrently; get it again and retry")
+                throw Etag.concurrentChange(of: tenant.name)
             }
             try await AuditLog.record(tx, context: context, resource: tenant.name, details: ["update_mask": paths.paths.joined(separator: ",")])
             return try await TenantRecords.find(tx)!.visible(to: context.principal)
@@ -118,9 +116,7 @@ public struct TenantHandler: TenantServiceHandler {
         let response = try await database.withTenant(tenantID) { tx in
             try await TenantRecords.lockForChange(tx)
             guard let tenant = try await TenantRecords.find(tx) else { throw ServiceError.notFound(request.name) }
-            if !request.etag.isEmpty, request.etag != tenant.etag {
-                throw ServiceError.aborted(message: "tenants/\(tenantID) changed since it was read; get it again and retry")
-            }
+            try Etag.requireCurrent(request.etag, current: tenant.etag, of: tenant.name)
             if let subscription = try await BillingRecords.get(tx).stripeSubscriptionID {
                 // Deleting the tenant would leave Stripe charging a customer nobody can see.
                 throw ServiceError.failedPrecondition(

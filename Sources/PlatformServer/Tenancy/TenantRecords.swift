@@ -175,14 +175,7 @@ enum TenantRecords {
     }
 }
 
-/// Etags are the row's revision, quoted as in HTTP.
-enum Etag {
-    static func make(revision: Int64) -> String { "\"\(revision)\"" }
 
-    static func revision(_ etag: String) -> Int64? {
-        Int64(etag.trimmingCharacters(in: CharacterSet(charactersIn: "\"W/")))
-    }
-}
 
 extension PlanTier {
     var storedName: String {
