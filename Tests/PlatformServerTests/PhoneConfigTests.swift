@@ -197,6 +197,18 @@ struct PhoneConfigTests {
             }
             #expect(holders.count == 1)
 
+            // A line id the tenant already uses is named as any taken resource id is.
+            let sameID = await failure {
+                try await configs.create(.with {
+                    $0.parent = "tenants/acme"; $0.phoneConfigID = String(acme.name.split(separator: "/").last!)
+                    $0.phoneConfig = .with { $0.phoneNumber = "+19185550300" }
+                })
+            }
+            #expect(sameID?.code == .alreadyExists)
+            #expect(sameID?.reason == "phone_config_exists")
+            #expect(sameID?.fields == ["phone_config_id"])
+            #expect(sameID?.message == "\(acme.name) already exists")
+
             // Within one tenant too, and by update.
             let sameTenant = await failure {
                 try await configs.create(.with { $0.parent = "tenants/acme"; $0.phoneConfig = .with { $0.phoneNumber = "+19185550100" } })

@@ -33,13 +33,13 @@ public struct PhoneConfigHandler: PhoneConfigServiceHandler {
         let sealedPassword: Data? = try config.sipPassword.isEmpty ? nil : sealer.seal(config.sipPassword, boundTo: name)
         try await checkAgainstOtherLines(config, tenantID: tenantID)
         let newConfig = config
-        let created = try await reportingDuplicates(of: newConfig, id: id) {
+        let created = try await reportingDuplicates(of: newConfig, tenantID: tenantID, id: id) {
             try await database.withTenant(tenantID) { tx in
                 try await IdempotencyRecords.once(tx, method: "CreatePhoneConfig", requestID: request.requestID) {
                     guard let tenant = try await TenantRecords.find(tx) else { throw ServiceError.notFound(request.parent) }
                     try Self.checkPlan(newConfig.ivrMode, tenant)
                     guard try await PhoneConfigRecords.find(id: id, tx) == nil else {
-                        throw ServiceError.alreadyExists(reason: "phone_config_exists", field: "phone_config_id", message: "\(name) already exists")
+                        throw PhoneConfigRecords.collection.alreadyExists(tenantID: tenantID, id: id)
                     }
                     if let field = try await PhoneConfigRecords.taken(newConfig, among: "tenant_id = \(tenantID)", tx.base) {
                         throw field.alreadyExists(field.value(in: newConfig))
@@ -57,7 +57,7 @@ public struct PhoneConfigHandler: PhoneConfigServiceHandler {
 
     public func getPhoneConfig(_ request: GetPhoneConfigRequest, context: RequestContext) async throws -> PhoneConfig {
         let tenantID = try context.requireTenant()
-        let id = try Self.configID(in: request.name, tenantID: tenantID, field: "name")
+        let id = try PhoneConfigRecords.collection.requireID(in: request.name, tenantID: tenantID, field: "name")
         guard let stored = try await database.withTenant(tenantID, { try await PhoneConfigRecords.find(id: id, $0) }) else {
             throw ServiceError.notFound(request.name)
         }
@@ -86,7 +86,7 @@ public struct PhoneConfigHandler: PhoneConfigServiceHandler {
     public func updatePhoneConfig(_ request: UpdatePhoneConfigRequest, context: RequestContext) async throws -> PhoneConfig {
         let tenantID = try context.requireTenant()
         let name = request.phoneConfig.name
-        let id = try Self.configID(in: name, tenantID: tenantID, field: "phone_config.name")
+        let id = try PhoneConfigRecords.collection.requireID(in: name, tenantID: tenantID, field: "phone_config.name")
         let mask = try PhoneConfigUpdateMask(request.updateMask)
         let input = try Self.checked(request.phoneConfig)
         if mask.contains("phone_number"), input.phoneNumber.isEmpty {
@@ -105,7 +105,7 @@ public struct PhoneConfigHandler: PhoneConfigServiceHandler {
         }
         try await checkAgainstOtherLines(changedUniques, tenantID: tenantID, updating: id)
 
-        let updated = try await reportingDuplicates(of: changedUniques, id: id) {
+        let updated = try await reportingDuplicates(of: changedUniques, tenantID: tenantID, id: id) {
             try await database.withTenant(tenantID) { tx in
                 guard let current = try await PhoneConfigRecords.find(id: id, tx) else { throw ServiceError.notFound(name) }
                 try Etag.requireCurrent(request.phoneConfig.etag, current: current.config.etag, of: name)
@@ -139,7 +139,7 @@ public struct PhoneConfigHandler: PhoneConfigServiceHandler {
 
     public func deletePhoneConfig(_ request: DeletePhoneConfigRequest, context: RequestContext) async throws -> DeletePhoneConfigResponse {
         let tenantID = try context.requireTenant()
-        let id = try Self.configID(in: request.name, tenantID: tenantID, field: "name")
+        let id = try PhoneConfigRecords.collection.requireID(in: request.name, tenantID: tenantID, field: "name")
         guard !(tenantID == TenantRecords.rootID && id == PhoneConfigRecords.rootLineID) else {
             throw ServiceError.failedPrecondition(
                 reason: "root_phone_config_protected",
@@ -191,17 +191,6 @@ public struct PhoneConfigHandler: PhoneConfigServiceHandler {
         return config
     }
 
-    /// The id in `tenants/{tenant}/phoneConfigs/{id}`, which must be under the call's tenant.
-    static func configID(in name: String, tenantID: String, field: String) throws -> String {
-        let parts = name.split(separator: "/", omittingEmptySubsequences: false)
-        guard parts.count == 4, parts[0] == "tenants", parts[1] == tenantID, parts[2] == "phoneConfigs",
-              ResourceName.isID(parts[3])
-        else {
-            throw ServiceError.invalidArgument(field: field, "must be tenants/{tenant}/phoneConfigs/{phone_config}")
-        }
-        return String(parts[3])
-    }
-
     static let forwardingFields = (number: "phone_config.phone_number", forward: "phone_config.forward_number")
 
     // MARK: Uniqueness
@@ -224,7 +213,7 @@ public struct PhoneConfigHandler: PhoneConfigServiceHandler {
     /// A concurrent writer can take a value between the checks and the write; the unique index
     /// then refuses the write, and the caller gets the same ALREADY_EXISTS as from the checks.
     private func reportingDuplicates<Result>(
-        of config: PhoneConfig, id: String, _ body: () async throws -> Result
+        of config: PhoneConfig, tenantID: String, id: String, _ body: () async throws -> Result
     ) async throws -> Result {
         do {
             return try await body()
@@ -234,7 +223,7 @@ public struct PhoneConfigHandler: PhoneConfigServiceHandler {
                 throw field.alreadyExists(field.value(in: config))
             }
             if violation.isOn(index: "phone_configs_pkey", columns: ["tenant_id", "phone_config_id"]) {
-                throw ServiceError.alreadyExists(reason: "phone_config_exists", field: "phone_config_id", message: "phone config \(id) already exists")
+                throw PhoneConfigRecords.collection.alreadyExists(tenantID: tenantID, id: id)
             }
             throw error
         }

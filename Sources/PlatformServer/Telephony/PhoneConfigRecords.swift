@@ -67,7 +67,9 @@ enum PhoneConfigRecords {
         $0.ivrMode = .simple
     }
 
-    static func name(tenantID: String, id: String) -> String { "tenants/\(tenantID)/phoneConfigs/\(id)" }
+    static let collection = ResourceCollection(segment: "phoneConfigs", table: "phone_configs", idColumn: "phone_config_id", noun: "phone_config")
+
+    static func name(tenantID: String, id: String) -> String { collection.name(tenantID: tenantID, id: id) }
 
     static func find(id: String, _ tx: TenantTransaction) async throws -> StoredPhoneConfig? {
         try await tx.select(from: "phone_configs", where: "phone_config_id = \(id)").first.map(stored(from:))
