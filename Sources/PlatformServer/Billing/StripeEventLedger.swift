@@ -46,15 +46,8 @@ struct StripeEventLedger {
     }
 
     private func effect(of event: StripeEvent, _ tx: any SQLTransaction, context: RequestContext) async throws -> HandleStripeEventResponse {
-        guard var effect = event.effect else { return response(event, .ignored, reason: "unhandled_type", tenantID: nil) }
-        let object = event.data.object
-        var tenantID = try await BillingRecords.tenantID(stripeSubscriptionID: event.subscriptionID, stripeCustomerID: object.customer, tx)
-        if tenantID == nil, let claimed = object.metadata?["tenant"],
-           try await tx.first("SELECT 1 AS known FROM tenants WHERE tenant_id = \(claimed)") != nil {
-            // A subscription made outside ServicePro (a Checkout session, say) names its tenant.
-            tenantID = claimed
-        }
-        guard let tenantID else { return response(event, .ignored, reason: "unknown_customer", tenantID: nil) }
+        guard let effect = event.effect else { return response(event, .ignored, reason: "unhandled_type", tenantID: nil) }
+        guard let tenantID = try await tenant(of: event, tx) else { return response(event, .ignored, reason: "unknown_customer", tenantID: nil) }
         let scoped = TenantTransaction(tenantID: tenantID, base: tx)
         var state = try await BillingRecords.get(scoped)
         if let last = state.lastStripeEventTime, event.time < last {
@@ -74,61 +67,31 @@ struct StripeEventLedger {
             return response(event, .ignored, reason: "other_subscription", tenantID: tenantID)
         }
         let from = state.status
-        if state.pendingTier != nil, event.subscriptionID == state.stripeSubscriptionID, effect.endsSubscription || effect.failureOnly {
-            // The subscription that ends, or whose payment failed, is one still waiting for its
-            // first payment: the tenant's standing never rested on it. A declined card on the
-            // payment page leaves the tier waiting and the tenant as it was.
-            effect.status = nil
+        do {
+            try state.apply(event, effect, settings: settings)
+        } catch let error as ServiceError where error.code == .failedPrecondition {
+            return response(event, .ignored, reason: error.reason, tenantID: tenantID)
         }
-        if event.subscriptionID == state.stripeSubscriptionID {
-            // Where the tenant pays what is due: the failed invoice's page, until an invoice of
-            // the subscription is paid.
-            if effect.failureOnly, object.object == "invoice", let page = object.hostedInvoiceUrl { state.paymentURL = page }
-            if effect.grantsPendingTier { state.paymentURL = nil }
-        }
-        if effect.grantsPendingTier, let pending = state.pendingTier, event.subscriptionID == state.stripeSubscriptionID {
-            state.tier = pending
-            state.pendingTier = nil
-            // A first payment makes the tenant a paying one, whatever it was before.
-            effect.recoveryOnly = false
-        }
-        if effect.updatesSubscription {
-            state.stripeCustomerID = object.customer ?? state.stripeCustomerID
-            state.stripeSubscriptionID = object.id ?? state.stripeSubscriptionID
-            if let priceID = object.items?.data.first?.price.id {
-                state.stripePriceID = priceID
-                if let tier = settings.stripe?.tier(ofPrice: priceID).map({ PlanTier($0) }) {
-                    if effect.grantsTier {
-                        state.tier = tier
-                        state.pendingTier = nil
-                    } else if object.status == "incomplete" {
-                        // Made elsewhere (a Checkout session), or before ChangePlan recorded it.
-                        state.pendingTier = tier
-                    }
-                }
-            }
-            if let end = object.currentPeriodEnd ?? object.items?.data.first?.currentPeriodEnd {
-                state.currentPeriodEnd = Date(timeIntervalSince1970: TimeInterval(end))
-            }
-            if state.status == .trialing, let trialEnd = object.trialEnd {
-                state.trialEnd = Date(timeIntervalSince1970: TimeInterval(trialEnd))
-            }
-            if effect.endsSubscription { state.forgetSubscription() }
-        }
-        if let target = effect.target(from: state.status) {
-            do {
-                try state.move(to: target, reason: event.type, at: Date(), settings: settings)
-            } catch let error as ServiceError where error.code == .failedPrecondition {
-                return response(event, .ignored, reason: error.reason, tenantID: tenantID)
-            }
-        }
-        state.lastStripeEventTime = event.time
         try await BillingRecords.save(state, scoped)
         try await AuditLog.record(scoped, context: context, resource: state.name, details: [
             "stripe_event": event.id, "stripe_event_type": event.type,
             "from_status": from.storedName, "to_status": state.status.storedName,
         ])
         return response(event, .applied, reason: "", tenantID: tenantID)
+    }
+
+    /// The tenant an event concerns: the one whose billing record holds its subscription or
+    /// customer, else the one a subscription made outside ServicePro (a Checkout session, say)
+    /// names in its metadata.
+    private func tenant(of event: StripeEvent, _ tx: any SQLTransaction) async throws -> String? {
+        let object = event.data.object
+        if let known = try await BillingRecords.tenantID(stripeSubscriptionID: event.subscriptionID, stripeCustomerID: object.customer, tx) {
+            return known
+        }
+        guard let claimed = object.metadata?["tenant"],
+              try await tx.first("SELECT 1 AS known FROM tenants WHERE tenant_id = \(claimed)") != nil
+        else { return nil }
+        return claimed
     }
 
     private func response(_ event: StripeEvent, _ outcome: StripeEventOutcome, reason: String, tenantID: String?) -> HandleStripeEventResponse {
