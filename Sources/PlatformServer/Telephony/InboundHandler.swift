@@ -62,11 +62,23 @@ public struct InboundHandler: InboundServiceHandler {
     /// retry reads the stored message back.
     public func handleInboundMessage(_ request: HandleInboundMessageRequest, context: RequestContext) async throws -> HandleInboundMessageResponse {
         let resolution = try await resolve(messagingServiceSID: request.messagingServiceSid, to: request.to)
-        let tenantID = resolution.tenantID
         var response = HandleInboundMessageResponse.with {
-            $0.tenant = ResourceName.tenant(tenantID)
+            $0.tenant = ResourceName.tenant(resolution.tenantID)
             $0.resolutionMethod = resolution.method
         }
+        if let stored = try await storeOnce(Self.newText(request, resolution), for: resolution.tenantID) {
+            response.message = stored
+        } else {
+            response.message = try await recallFirst(request, resolution)
+            response.duplicate = true
+        }
+        // A first attempt that stopped before linking its sender (it failed, or timed out) is
+        // finished by its retry.
+        guard response.message.customer.isEmpty, CallerNumber.canTakeTexts(request.from) else { return response }
+        return try await linkSender(of: request, resolution, answering: response)
+    }
+
+    private static func newText(_ request: HandleInboundMessageRequest, _ resolution: TenantResolver.Resolution) -> CommunicationRecords.NewText {
         let message = TextMessage.with {
             $0.messageSid = request.messageSid
             $0.direction = .inbound
@@ -77,48 +89,49 @@ public struct InboundHandler: InboundServiceHandler {
             $0.status = .received
             if request.hasReceiveTime { $0.createTime = request.receiveTime }
         }
-        let text = CommunicationRecords.NewText(message: message, id: Tokens.id(bytes: 10), phoneConfigID: resolution.phoneConfig?.id)
-        if let stored = try await storeOnce(text, for: tenantID) {
-            response.message = stored
-        } else {
-            // Twilio retried: answer as the first time, without a second acknowledgement.
-            guard let first = try await database.withTenant(tenantID, { try await CommunicationRecords.message(sid: request.messageSid, $0) }) else {
+        return CommunicationRecords.NewText(message: message, id: Tokens.id(bytes: 10), phoneConfigID: resolution.phoneConfig?.id)
+    }
+
+    /// Twilio retried: the text as the first attempt stored it, answered as the first time,
+    /// without a second acknowledgement.
+    private func recallFirst(_ request: HandleInboundMessageRequest, _ resolution: TenantResolver.Resolution) async throws -> TextMessage {
+        try await database.withTenant(resolution.tenantID) { tx in
+            guard let first = try await CommunicationRecords.message(sid: request.messageSid, tx) else {
                 throw ServiceError.alreadyExists(reason: "message_sid_taken", field: "message_sid", message: "\(request.messageSid) is stored for another number")
             }
-            response.message = first
-            response.duplicate = true
-            if request.replayed, !first.customer.isEmpty {
-                // Replayed from the bridge's spool, the text ran to the end the first time, but
-                // that answer never reached Twilio (the bridge spools only when it has none). An
-                // acknowledgement it carried goes through the outbox instead, once.
-                try await database.withTenant(tenantID) { tx in
-                    guard let acknowledgement = try await CommunicationRecords.autoReply(ofMessage: request.messageSid, tx) else { return }
-                    try await Self.enqueue(acknowledgement, to: request.from, from: resolution.phoneConfig?.config ?? PhoneConfig(), for: request.messageSid, tx)
-                }
+            // Replayed from the bridge's spool, the text ran to the end the first time, but that
+            // answer never reached Twilio (the bridge spools only when it has none). An
+            // acknowledgement it carried goes through the outbox instead, once.
+            if request.replayed, !first.customer.isEmpty,
+               let acknowledgement = try await CommunicationRecords.autoReply(ofMessage: request.messageSid, tx) {
+                try await Self.enqueue(acknowledgement, to: request.from, from: resolution.phoneConfig?.config ?? PhoneConfig(), for: request.messageSid, tx)
             }
+            return first
         }
-        // A first attempt that stopped before linking its sender (it failed, or timed out) is
-        // finished by its retry.
-        guard response.message.customer.isEmpty, CallerNumber.canTakeTexts(request.from) else { return response }
-        let unlinked = response
-        return try await database.withTenant(tenantID) { tx in
+    }
+
+    /// Links the text to its sender's customer, made now for a new number, whose first text
+    /// gets the line's auto-reply (regulars don't).
+    private func linkSender(
+        of request: HandleInboundMessageRequest, _ resolution: TenantResolver.Resolution, answering unlinked: HandleInboundMessageResponse
+    ) async throws -> HandleInboundMessageResponse {
+        try await database.withTenant(resolution.tenantID) { tx in
             guard let customer = try await CustomerRecords.findOrCreate(phone: request.from, tx) else { return unlinked }
             try await CommunicationRecords.linkCustomer(customer.id, toMessage: request.messageSid, tx)
             var linked = unlinked
             guard let message = try await CommunicationRecords.message(sid: request.messageSid, tx) else { throw ServiceError.notFound(request.messageSid) }
             linked.message = message
-            // A first text from a new number gets the line's auto-reply; regulars don't.
             let config = resolution.phoneConfig?.config ?? PhoneConfig()
-            if customer.created, !config.autoReply.disabled, let tenant = try await TenantRecords.find(tx), tenant.status.isInGoodStanding,
-               let acknowledgement = config.autoReplyText(for: tenant, packAutoReply: try await PackItemRecords.smsTemplate(.autoReply, tx)?.body) {
-                try await CommunicationRecords.recordAutoReply(acknowledgement, toMessage: request.messageSid, tx)
-                linked.message.autoReply = acknowledgement
-                if request.replayed {
-                    // Replayed from the bridge's spool: Twilio is no longer waiting for TwiML.
-                    try await Self.enqueue(acknowledgement, to: request.from, from: config, for: request.messageSid, tx)
-                } else {
-                    linked.replies = [.with { $0.body = acknowledgement }]
-                }
+            guard customer.created, !config.autoReply.disabled, let tenant = try await TenantRecords.find(tx), tenant.status.isInGoodStanding,
+                  let acknowledgement = config.autoReplyText(for: tenant, packAutoReply: try await PackItemRecords.smsTemplate(.autoReply, tx)?.body)
+            else { return linked }
+            try await CommunicationRecords.recordAutoReply(acknowledgement, toMessage: request.messageSid, tx)
+            linked.message.autoReply = acknowledgement
+            if request.replayed {
+                // Replayed from the bridge's spool: Twilio is no longer waiting for TwiML.
+                try await Self.enqueue(acknowledgement, to: request.from, from: config, for: request.messageSid, tx)
+            } else {
+                linked.replies = [.with { $0.body = acknowledgement }]
             }
             return linked
         }
