@@ -37,28 +37,28 @@ public struct ConciergeHandler: ConciergeServiceHandler {
     }
 
     public func createConciergeTenant(_ request: CreateConciergeTenantRequest, context: RequestContext) async throws -> CreateConciergeTenantResponse {
-        let plan = try ConciergePlanCheck(request, catalog: catalog)
+        let setup = try ConciergeSetup(request, catalog: catalog)
         let caller = context.principal.tenantID
         if let earlier: CreateConciergeTenantResponse = try await database.withTenant(caller, {
             try await IdempotencyRecords.stored($0, method: "CreateConciergeTenant", requestID: request.requestID)
         }) {
             return earlier
         }
-        try await checkAvailable(plan)
-        if plan.telephonyMode == .provisionNumber { try provisioner.checkCanProvision() }
+        try await checkAvailable(setup)
+        if setup.telephonyMode == .provisionNumber { try provisioner.checkCanProvision() }
         if request.review.validateOnly {
-            return try await preview(plan)
+            return try await preview(setup)
         }
         var number: ProvisionedNumber?
-        if plan.telephonyMode == .provisionNumber {
+        if setup.telephonyMode == .provisionNumber {
             number = try await provisioner.provision(
-                areaCode: plan.areaCode, countryCode: plan.countryCode, friendlyName: "\(plan.tenant.displayName) (\(plan.tenantID))")
+                areaCode: setup.areaCode, countryCode: setup.countryCode, friendlyName: "\(setup.tenant.displayName) (\(setup.tenantID))")
         }
         let bought = number
         do {
             let response = try await database.transaction(.platform) { tx in
                 try await IdempotencyRecords.once(TenantTransaction(tenantID: caller, base: tx), method: "CreateConciergeTenant", requestID: request.requestID) {
-                    try await write(plan, number: bought, TenantTransaction(tenantID: plan.tenantID, base: tx), context: context)
+                    try await write(setup, number: bought, TenantTransaction(tenantID: setup.tenantID, base: tx), context: context)
                 }
             }
             if let bought, response.phoneConfig.phoneNumber != bought.phoneNumber {
@@ -70,7 +70,7 @@ public struct ConciergeHandler: ConciergeServiceHandler {
             return response
         } catch {
             if let bought { await release(bought) }
-            throw plan.reportingDuplicates(error, phoneNumber: bought?.phoneNumber)
+            throw setup.reportingDuplicates(error, phoneNumber: bought?.phoneNumber)
         }
     }
 
@@ -86,30 +86,30 @@ public struct ConciergeHandler: ConciergeServiceHandler {
     }
 
     /// The tenant, its number and its industry pack (whose IVR menu goes on the number), as the
-    /// create writes them and the review step previews them; `phoneNumber` replaces the plan's.
+    /// create writes them and the review step previews them; `phoneNumber` replaces the setup's.
     private func setUp(
-        _ plan: ConciergePlanCheck, phoneNumber: String?, _ tx: TenantTransaction, now: Date
+        _ setup: ConciergeSetup, phoneNumber: String?, _ tx: TenantTransaction, now: Date
     ) async throws -> (applied: AppliedPackSummary, phoneConfig: PhoneConfig?) {
-        try await TenantRecords.insert(plan.tenant, tx, now: now)
+        try await TenantRecords.insert(setup.tenant, tx, now: now)
         try faults.fail(.tenant)
-        if var config = plan.phoneConfig {
+        if var config = setup.phoneConfig {
             if let phoneNumber { config.phoneNumber = phoneNumber }
             let stored = PhoneConfigHandler.withDefaultMenu(config)
-            try await PhoneConfigRecords.insert(stored, id: ConciergePlanCheck.phoneConfigID, sealedSIPPassword: nil, tx, now: now)
+            try await PhoneConfigRecords.insert(stored, id: ConciergeSetup.phoneConfigID, sealedSIPPassword: nil, tx, now: now)
         }
         try faults.fail(.phoneConfig)
-        let applied = try await PackApplier.apply(plan.pack, tier: plan.tier, tx, now: now)
-        let phoneConfig = try await PhoneConfigRecords.find(id: ConciergePlanCheck.phoneConfigID, tx)?.config
+        let applied = try await PackApplier.apply(setup.pack, tier: setup.tier, tx, now: now)
+        let phoneConfig = try await PhoneConfigRecords.find(id: ConciergeSetup.phoneConfigID, tx)?.config
         try faults.fail(.industryPack)
         return (applied, phoneConfig)
     }
 
     /// Everything the create writes, in the caller's transaction.
-    private func write(_ plan: ConciergePlanCheck, number: ProvisionedNumber?, _ tx: TenantTransaction, context: RequestContext) async throws -> CreateConciergeTenantResponse {
-        let (applied, phoneConfig) = try await setUp(plan, phoneNumber: number?.phoneNumber, tx, now: Date())
-        try await AuditLog.record(tx, context: context, resource: ResourceName.tenant(plan.tenantID), details: [
-            "industry_pack": plan.pack.name, "tier": plan.tier.rawValue,
-            "telephony": "\(plan.telephonyMode)", "number": phoneConfig?.phoneNumber ?? "",
+    private func write(_ setup: ConciergeSetup, number: ProvisionedNumber?, _ tx: TenantTransaction, context: RequestContext) async throws -> CreateConciergeTenantResponse {
+        let (applied, phoneConfig) = try await setUp(setup, phoneNumber: number?.phoneNumber, tx, now: Date())
+        try await AuditLog.record(tx, context: context, resource: ResourceName.tenant(setup.tenantID), details: [
+            "industry_pack": setup.pack.name, "tier": setup.tier.rawValue,
+            "telephony": "\(setup.telephonyMode)", "number": phoneConfig?.phoneNumber ?? "",
         ])
         try faults.fail(.audit)
         let tenant = try await TenantRecords.find(tx)!
@@ -117,18 +117,18 @@ public struct ConciergeHandler: ConciergeServiceHandler {
             $0.tenant = tenant
             if let phoneConfig { $0.phoneConfig = phoneConfig }
             $0.appliedPack = applied
-            $0.nextActions = ConciergeNextActions.after(tenantID: plan.tenantID, tenant: plan.tenant)
+            $0.nextActions = ConciergeNextActions.after(tenantID: setup.tenantID, tenant: setup.tenant)
         }
     }
 
     /// A slug or number that is already taken is refused before any number is bought.
-    private func checkAvailable(_ plan: ConciergePlanCheck) async throws {
+    private func checkAvailable(_ setup: ConciergeSetup) async throws {
         try await database.transaction(.platform) { tx in
-            try await TenantRecords.checkIDFree(plan.tenantID, field: "basics.slug", tx)
-            if let config = plan.phoneConfig, let taken = try await PhoneConfigRecords.taken(config, among: "1 = 1", tx) {
+            try await TenantRecords.checkIDFree(setup.tenantID, field: "basics.slug", tx)
+            if let config = setup.phoneConfig, let taken = try await PhoneConfigRecords.taken(config, among: "1 = 1", tx) {
                 throw taken.alreadyExists(taken.value(in: config), under: "telephony")
             }
-            if let config = plan.phoneConfig {
+            if let config = setup.phoneConfig {
                 try await PhoneConfigRecords.checkForwarding(config, fields: (number: "telephony.phone_number", forward: "telephony.forward_number"), tx)
             }
         }
@@ -136,15 +136,15 @@ public struct ConciergeHandler: ConciergeServiceHandler {
 
     /// The review step: what a create would write, written in a transaction that is then
     /// rolled back, so the summary is exactly what the real create would do.
-    private func preview(_ plan: ConciergePlanCheck) async throws -> CreateConciergeTenantResponse {
+    private func preview(_ setup: ConciergeSetup) async throws -> CreateConciergeTenantResponse {
         // A number still to be bought has none yet.
-        let phoneNumber: String? = plan.telephonyMode == .provisionNumber ? "" : nil
+        let phoneNumber: String? = setup.telephonyMode == .provisionNumber ? "" : nil
         return try await RolledBack.run(database, .platform) { tx in
-            let (applied, phoneConfig) = try await setUp(plan, phoneNumber: phoneNumber, TenantTransaction(tenantID: plan.tenantID, base: tx), now: Date())
+            let (applied, phoneConfig) = try await setUp(setup, phoneNumber: phoneNumber, TenantTransaction(tenantID: setup.tenantID, base: tx), now: Date())
             return CreateConciergeTenantResponse.with {
-                $0.tenant = plan.tenant
-                $0.tenant.name = ResourceName.tenant(plan.tenantID)
-                $0.tenant.slug = plan.tenantID
+                $0.tenant = setup.tenant
+                $0.tenant.name = ResourceName.tenant(setup.tenantID)
+                $0.tenant.slug = setup.tenantID
                 if let phoneConfig { $0.phoneConfig = phoneConfig }
                 $0.appliedPack = applied
                 $0.validateOnly = true

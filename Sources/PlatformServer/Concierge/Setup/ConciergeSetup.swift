@@ -5,7 +5,7 @@ import SwiftProtobuf
 
 /// A concierge create's five steps checked and turned into what will be written. The runtime has
 /// already applied the field rules; this adds the rules that span fields or need the catalogue.
-struct ConciergePlanCheck: Sendable {
+struct ConciergeSetup: Sendable {
     /// The id of the phone config a create makes.
     static let phoneConfigID = "main"
 
