@@ -17,20 +17,11 @@ public struct BillingHandler: BillingServiceHandler {
     }
 
     public func listPlans(_ request: ListPlansRequest, context: RequestContext) async throws -> ListPlansResponse {
-        let plans = PlanOffers.plans(stripe: settings.stripe)
-        let pageSize = try PageCursor.pageSize(request.pageSize)
-        // The token is the name of the first plan of the next page.
-        var start = 0
-        if !request.pageToken.isEmpty {
-            guard let index = plans.firstIndex(where: { $0.name == request.pageToken }) else {
-                throw ServiceError.invalidArgument(field: "page_token", "is not a token this method returned")
-            }
-            start = index
-        }
-        let end = min(start + pageSize, plans.count)
+        let page = try FixedListPage(
+            of: PlanOffers.plans(stripe: settings.stripe), name: \.name, pageSize: request.pageSize, pageToken: request.pageToken)
         return ListPlansResponse.with {
-            $0.plans = Array(plans[start..<end])
-            if end < plans.count { $0.nextPageToken = plans[end].name }
+            $0.plans = page.items
+            $0.nextPageToken = page.nextPageToken
         }
     }
 

@@ -82,7 +82,7 @@ struct BillingState: Sendable {
         status = newStatus
         statusReason = reason
         statusChangeTime = now
-        trialEnd = newStatus == .trialing ? (requestedTrialEnd ?? trialEnd ?? now.addingTimeInterval(Double(PlanOffers.trialDays) * 86_400)) : nil
+        trialEnd = newStatus == .trialing ? (requestedTrialEnd ?? trialEnd ?? PlanOffers.trialEnd(from: now)) : nil
         if newStatus != .pastDue {
             gracePeriodEnd = nil
         } else if previous != .pastDue {

@@ -1,3 +1,4 @@
+import Foundation
 import RPCRuntime
 import ServiceProAPI
 
@@ -5,6 +6,9 @@ import ServiceProAPI
 enum PlanOffers {
     /// Every plan starts with the same trial.
     static let trialDays = 14
+
+    /// When a trial that starts `now` ends.
+    static func trialEnd(from now: Date) -> Date { now.addingTimeInterval(Double(trialDays) * 86_400) }
 
     static func plans(stripe: StripeSettings?) -> [Plan] {
         PlanCatalog.Tier.allCases.map { plan($0, stripe: stripe) }

@@ -67,7 +67,7 @@ public struct TenantHandler: TenantServiceHandler {
             }
         }
         if tenant.status == .trialing, !tenant.hasTrialEndTime {
-            tenant.trialEndTime = Google_Protobuf_Timestamp(date: Date().addingTimeInterval(Double(PlanOffers.trialDays) * 86_400))
+            tenant.trialEndTime = Google_Protobuf_Timestamp(date: PlanOffers.trialEnd(from: Date()))
         }
         let newTenant = tenant
         let callerTenant = context.principal.tenantID

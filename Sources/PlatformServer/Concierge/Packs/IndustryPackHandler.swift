@@ -14,21 +14,12 @@ public struct IndustryPackHandler: IndustryPackServiceHandler {
         self.listed = catalog.all.sorted { ($0.displayName, $0.name) < ($1.displayName, $1.name) }
     }
 
-    /// The catalogue is fixed while the server runs, so, as for plans, a page token is simply the
-    /// name of the first pack of the next page.
+    /// The catalogue is fixed while the server runs, as the plans are.
     public func listIndustryPacks(_ request: ListIndustryPacksRequest, context: RequestContext) async throws -> ListIndustryPacksResponse {
-        let pageSize = try PageCursor.pageSize(request.pageSize)
-        var start = 0
-        if !request.pageToken.isEmpty {
-            guard let index = listed.firstIndex(where: { $0.name == request.pageToken }) else {
-                throw ServiceError.invalidArgument(field: "page_token", "is not a token this method returned")
-            }
-            start = index
-        }
-        let end = min(start + pageSize, listed.count)
+        let page = try FixedListPage(of: listed, name: \.name, pageSize: request.pageSize, pageToken: request.pageToken)
         return ListIndustryPacksResponse.with {
-            $0.industryPacks = Array(listed[start..<end])
-            if end < listed.count { $0.nextPageToken = listed[end].name }
+            $0.industryPacks = page.items
+            $0.nextPageToken = page.nextPageToken
         }
     }
 

@@ -66,7 +66,7 @@ struct ConciergeSetup: Sendable {
             }
             $0.planTier = request.plan.tier
             $0.status = .trialing
-            $0.trialEndTime = Google_Protobuf_Timestamp(date: Date().addingTimeInterval(Double(PlanOffers.trialDays) * 86_400))
+            $0.trialEndTime = Google_Protobuf_Timestamp(date: PlanOffers.trialEnd(from: Date()))
             $0.branding = .with {
                 $0.logoURL = request.extras.logoURL
                 $0.primaryColor = request.extras.primaryColor
