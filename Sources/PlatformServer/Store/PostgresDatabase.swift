@@ -225,7 +225,3 @@ struct PostgresTransaction: SQLTransaction {
 struct PostgresCommitRolledBack: Error, CustomStringConvertible {
     var description: String { "PostgreSQL rolled the statement's transaction back" }
 }
-
-extension String {
-    var nilIfEmpty: String? { isEmpty ? nil : self }
-}
