@@ -237,6 +237,10 @@ struct OperationsTests {
             #expect(external?.code == .alreadyExists)
             #expect(external?.reason == "external_id_in_use")
             #expect(external?.fields == ["customer.external_id"])
+            // The tenant's own holder is named, so a partner can link to it rather than make another.
+            #expect(external?.metadata["resource"] == jane.name)
+            #expect(external?.message == "crm-1 is already used by \(jane.name)")
+            #expect(number?.metadata["resource"] == jane.name)
             let sameID = await failure {
                 try await ops.createCustomer(.with { $0.parent = "tenants/acme"; $0.customerID = "jane"; $0.customer = .with { $0.displayName = "Other Jane" } })
             }

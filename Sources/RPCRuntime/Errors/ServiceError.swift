@@ -50,9 +50,11 @@ public struct ServiceError: Error, Sendable, Hashable, CustomStringConvertible {
         ServiceError(code: .notFound, reason: "not_found", message: "\(resourceName) not found", metadata: ["resource": resourceName])
     }
 
-    public static func alreadyExists(reason: String = "already_exists", field: String? = nil, message: String) -> ServiceError {
+    public static func alreadyExists(
+        reason: String = "already_exists", field: String? = nil, message: String, metadata: [String: String] = [:]
+    ) -> ServiceError {
         ServiceError(
-            code: .alreadyExists, reason: reason, message: message,
+            code: .alreadyExists, reason: reason, message: message, metadata: metadata,
             violations: field.map { [FieldViolation(field: $0, description: message)] } ?? [])
     }
 

@@ -14,17 +14,22 @@ struct TenantUniqueKey: Sendable {
     var field: String { "\(collection.noun).\(path)" }
     var reason: String { "\(path)_in_use" }
 
-    func alreadyExists(_ value: String) -> ServiceError {
-        ServiceError.alreadyExists(reason: reason, field: field, message: "\(value) is already used by another \(collection.noun)")
+    /// ALREADY_EXISTS for `value`, naming the tenant's resource that holds it when known
+    /// (metadata `resource`), so a client can link to it rather than make another.
+    func alreadyExists(_ value: String, heldBy holder: String? = nil) -> ServiceError {
+        guard let holder else {
+            return ServiceError.alreadyExists(reason: reason, field: field, message: "\(value) is already used by another \(collection.noun)")
+        }
+        return ServiceError.alreadyExists(reason: reason, field: field, message: "\(value) is already used by \(holder)", metadata: ["resource": holder])
     }
 
-    /// Whether one of the tenant's resources other than `id` holds `value`.
-    func isTaken(_ value: String, byOtherThan id: String, _ tx: TenantTransaction) async throws -> Bool {
-        guard !value.isEmpty else { return false }
+    /// The name of the tenant's resource other than `id` that holds `value`, if one does.
+    func holder(of value: String, otherThan id: String, _ tx: TenantTransaction) async throws -> String? {
+        guard !value.isEmpty else { return nil }
         let holders = try await tx.select(
-            "1 AS taken", from: collection.table,
+            "\(collection.idColumn) AS holder", from: collection.table,
             where: "\(raw: column) = \(value) AND \(raw: collection.idColumn) <> \(id)", limit: 1)
-        return !holders.isEmpty
+        return try holders.first.map { collection.name(tenantID: tx.tenantID, id: try $0.string("holder")) }
     }
 
     /// Whether a refused write broke this key's index.
@@ -43,8 +48,8 @@ struct TenantUniqueKey: Sendable {
     /// gets its first result.
     static func check(_ values: [Value], excluding id: String, _ tx: TenantTransaction) async throws {
         for value in values {
-            if try await value.key.isTaken(value.value, byOtherThan: id, tx) {
-                throw value.key.alreadyExists(value.value)
+            if let holder = try await value.key.holder(of: value.value, otherThan: id, tx) {
+                throw value.key.alreadyExists(value.value, heldBy: holder)
             }
         }
     }
