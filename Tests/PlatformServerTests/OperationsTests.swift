@@ -341,6 +341,17 @@ struct OperationsTests {
             _ = try await ops.updateInvoice(.with { $0.name = invoice.name; $0.notes = "Net 30"; $0.etag = invoice.etag }, ["notes"])
             let staleInvoice = await failure { try await ops.updateInvoice(.with { $0.name = invoice.name; $0.notes = "Net 60"; $0.etag = invoice.etag }, ["notes"]) }
             #expect(staleInvoice?.code == .aborted)
+
+            // Sending back what was read changes nothing: the same etag and update time, no event.
+            let updates = { try await platform.auditEvents(.with { $0.method = "/servicepro.operations.v1.CustomerService/UpdateCustomer" }).count }
+            let before = try await updates()
+            let read = try await ops.getCustomer(jane.name)
+            #expect(try await ops.updateCustomer(read, ["notes", "display_name"]) == read)
+            let readAppointment = try await ops.getAppointment(appointment.name)
+            #expect(try await ops.updateAppointment(readAppointment, ["status", "notes"]) == readAppointment)
+            let readInvoice = try await ops.getInvoice(invoice.name)
+            #expect(try await ops.updateInvoice(readInvoice, ["notes", "lines"]) == readInvoice)
+            #expect(try await updates() == before)
         }
     }
 

@@ -104,6 +104,9 @@ public struct AppointmentHandler: AppointmentServiceHandler {
                 try Etag.requireCurrent(request.appointment.etag, current: current.etag, of: name)
                 var appointment = current
                 mask.apply(from: input, to: &appointment)
+                // An update that changes nothing writes nothing: the etag and update time stay, so
+                // a two-way sync that sends back what it read settles rather than bouncing.
+                guard appointment != current else { return current }
                 try await TenantUniqueKey.check(uniques, excluding: id, tx)
                 guard try await AppointmentRecords.update(appointment, id: id, expectedRevision: Etag.revision(current.etag) ?? 0, tx) else {
                     throw Etag.concurrentChange(of: name)

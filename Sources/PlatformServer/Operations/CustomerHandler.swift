@@ -88,6 +88,9 @@ public struct CustomerHandler: CustomerServiceHandler {
                 try Etag.requireCurrent(request.customer.etag, current: current.etag, of: name)
                 var customer = current
                 mask.apply(from: input, to: &customer)
+                // An update that changes nothing writes nothing: the etag and update time stay, so
+                // a two-way sync that sends back what it read settles rather than bouncing.
+                guard customer != current else { return current }
                 try await TenantUniqueKey.check(uniques, excluding: id, tx)
                 guard try await CustomerRecords.update(customer, id: id, expectedRevision: Etag.revision(current.etag) ?? 0, tx) else {
                     throw Etag.concurrentChange(of: name)

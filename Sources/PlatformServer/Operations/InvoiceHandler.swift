@@ -105,6 +105,9 @@ public struct InvoiceHandler: InvoiceServiceHandler {
                 if mask.contains("appointment") { try await Self.checkAppointment(of: invoice, tx) }
                 try InvoiceTotals.compute(&invoice)
                 InvoiceLifecycle.stampTimes(&invoice, at: Date())
+                // An update that changes nothing writes nothing: the etag and update time stay, so
+                // a two-way sync that sends back what it read settles rather than bouncing.
+                guard invoice != current else { return current }
                 try await TenantUniqueKey.check(uniques, excluding: id, tx)
                 guard try await InvoiceRecords.update(invoice, id: id, expectedRevision: Etag.revision(current.etag) ?? 0, tx) else {
                     throw Etag.concurrentChange(of: name)
