@@ -140,7 +140,7 @@ struct StripeClient: Sendable {
     }
 
     private func send<Response: Decodable>(_ method: HTTPMethod, _ path: String, form: [(String, String)], idempotencyKey: String?) async throws -> Response {
-        var request = HTTPClientRequest(url: settings.apiURL + path)
+        var request = HTTPClientRequest(url: ProviderAPI.trimmedBase(settings.apiURL) + path)
         request.method = method
         request.headers.add(name: "Authorization", value: "Bearer \(settings.secretKey)")
         if let idempotencyKey { request.headers.add(name: "Idempotency-Key", value: idempotencyKey) }

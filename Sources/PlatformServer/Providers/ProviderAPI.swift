@@ -5,7 +5,7 @@ import NIOHTTP1
 import RPCRuntime
 
 /// A REST call to an outside provider (Stripe, Twilio) made while an RPC waits, its failures
-/// turned into the errors that RPC answers with: not reachable, 5xx or 429 is UNAVAILABLE
+/// turned into the errors that RPC answers with: not reachable, 5xx, 429 or 408 is UNAVAILABLE
 /// `<provider>_unavailable` (retry with the same request_id, or, after a 5xx from a provider
 /// that keeps its answers, with a new one); any other refusal is FAILED_PRECONDITION
 /// `<provider>_request_failed` with the provider's own message and code.
@@ -28,6 +28,17 @@ struct ProviderAPI: Sendable {
     }
 
     private var reason: String { name.lowercased() }
+
+    /// Whether a refusal with HTTP `status` may pass if tried again: a timeout (408), a rate
+    /// limit (429) or a server error (5xx); any other 4xx is about the request and will not.
+    static func mayPassLater(_ status: Int) -> Bool { status == 408 || status == 429 || status >= 500 }
+
+    /// `base` without a trailing slash, so `base + "/path"` has one.
+    static func trimmedBase(_ base: String) -> String {
+        var base = base
+        while base.hasSuffix("/") { base.removeLast() }
+        return base
+    }
 
     /// Sends `request` with `form` as its body when given; decodes a 2xx answer (snake_case
     /// keys), taking an empty one as `Response()` when `Response` is `EmptyAnswer`.
@@ -56,7 +67,7 @@ struct ProviderAPI: Sendable {
         guard (200..<300).contains(status.code) else {
             let detail = errorDetail(body, decoder)
             let message = "\(name) refused \(what) (\(status.code)): \(detail?.message ?? "no message")"
-            if status.code >= 500 || status.code == 429 {
+            if Self.mayPassLater(Int(status.code)) {
                 let answerKept = status.code >= 500 && keepsFailedAnswers && request.headers.contains(name: "Idempotency-Key")
                 let advice = answerKept
                     ? "whether it made the change shows in a minute, when its webhook arrives: read the resource again, "

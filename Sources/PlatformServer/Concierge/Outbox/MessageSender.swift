@@ -39,9 +39,7 @@ struct MessageDeliveryError: Error, CustomStringConvertible, Sendable {
     /// A refusal by HTTP status: a timeout (408), rate limit (429) or server error (5xx) may pass
     /// later; any other 4xx is about the request and will not.
     static func refused(status: Int, message: String, retryAfter: TimeInterval?) -> MessageDeliveryError {
-        status == 408 || status == 429 || status >= 500
-            ? .transient(message, retryAfter: retryAfter)
-            : .permanent(message)
+        ProviderAPI.mayPassLater(status) ? .transient(message, retryAfter: retryAfter) : .permanent(message)
     }
 }
 
@@ -127,12 +125,5 @@ enum OutboxHTTP {
     /// `Retry-After` in seconds; the HTTP-date form is rare from APIs and ignored.
     static func retryAfter(_ headers: HTTPHeaders) -> TimeInterval? {
         headers.first(name: "Retry-After").flatMap { TimeInterval($0.trimmingCharacters(in: .whitespaces)) }
-    }
-
-    /// `base` without a trailing slash, so `base + "/path"` has one.
-    static func trimmedBase(_ base: String) -> String {
-        var base = base
-        while base.hasSuffix("/") { base.removeLast() }
-        return base
     }
 }

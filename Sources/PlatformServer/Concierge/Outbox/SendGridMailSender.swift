@@ -61,7 +61,7 @@ struct SendGridMailSender: MessageSender {
     }
 
     func send(_ message: OutboxRecord) async throws -> String {
-        var request = HTTPClientRequest(url: OutboxHTTP.trimmedBase(settings.apiURL) + "/v3/mail/send")
+        var request = HTTPClientRequest(url: ProviderAPI.trimmedBase(settings.apiURL) + "/v3/mail/send")
         request.method = .POST
         request.headers.add(name: "Authorization", value: "Bearer \(settings.apiKey)")
         request.headers.add(name: "Content-Type", value: "application/json")

@@ -41,7 +41,7 @@ struct TwilioMessagesSender: MessageSender {
         form.append(TwilioMessagingSettings.isMessagingService(sender) ? ("MessagingServiceSid", sender) : ("From", sender))
         form.append(("Body", message.body))
         if let base = settings.webhookBaseURL { form.append(("StatusCallback", TwilioCallbackURLs(base: base).status)) }
-        var request = HTTPClientRequest(url: OutboxHTTP.trimmedBase(settings.apiURL) + path)
+        var request = HTTPClientRequest(url: ProviderAPI.trimmedBase(settings.apiURL) + path)
         request.method = .POST
         let credentials = Data("\(settings.accountSID):\(settings.authToken)".utf8).base64EncodedString()
         request.headers.add(name: "Authorization", value: "Basic \(credentials)")

@@ -106,7 +106,7 @@ public struct TwilioNumberProvisioner: NumberProvisioner {
     }
 
     private func send<Response: Decodable>(_ method: HTTPMethod, _ path: String, form: [(String, String)]?) async throws -> Response {
-        var request = HTTPClientRequest(url: "\(OutboxHTTP.trimmedBase(apiURL))/2010-04-01/Accounts/\(accountSID)\(path)")
+        var request = HTTPClientRequest(url: "\(ProviderAPI.trimmedBase(apiURL))/2010-04-01/Accounts/\(accountSID)\(path)")
         request.method = method
         let credentials = Data("\(accountSID):\(authToken)".utf8).base64EncodedString()
         request.headers.add(name: "Authorization", value: "Basic \(credentials)")
