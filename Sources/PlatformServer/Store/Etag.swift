@@ -16,7 +16,7 @@ enum Etag {
     static func requireCurrent(_ sent: String, current: String, of name: String) throws {
         guard sent.isEmpty || sent == current else {
             // Etags are quoted, as in HTTP; one sent without its quotes matches none.
-            let unquoted = sent.hasPrefix("\"") ? "" : " (an etag is sent as read, quotes included, e.g. \(current))"
+            let unquoted = sent.contains("\"") ? "" : " (an etag is sent as read, quotes included, e.g. \(current))"
             throw ServiceError.aborted(message: "\(name) changed since it was read (etag \(current)); get it again and retry\(unquoted)")
         }
     }

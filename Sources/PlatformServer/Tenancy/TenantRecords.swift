@@ -175,8 +175,6 @@ enum TenantRecords {
     }
 }
 
-
-
 extension PlanTier {
     var storedName: String {
         switch self {

@@ -73,7 +73,7 @@ public struct CallLogInterceptor: ServerInterceptor {
             let response = try await CallRecord.$current.withValue(record) { try await next(request, context) }
             switch response.accepted {
             case .success(var contents):
-                contents.metadata.addString(record.requestID, forKey: Self.requestIDKey)
+                contents.metadata.replaceOrAddString(record.requestID, forKey: Self.requestIDKey)
                 let producer = contents.producer
                 contents.producer = { writer in
                     do {
@@ -101,8 +101,9 @@ public struct CallLogInterceptor: ServerInterceptor {
     /// for it, so a client has something to quote that finds the call's log line and audit event.
     static let requestIDKey = "x-request-id"
 
-    /// `error` as the client receives it, its trailers carrying the request id. An error that is
-    /// no RPC error reaches the client as UNKNOWN whatever is added, so it is left as it is.
+    /// `error` as the client receives it, its trailers carrying the request id. The pipeline
+    /// turns whatever a handler throws into an RPC error (`RPCPipeline.guarded`); anything else
+    /// is left for grpc-swift to answer as UNKNOWN.
     static func error(_ error: any Error, carrying requestID: String) -> any Error {
         var rpcError: RPCError
         switch error {
