@@ -52,10 +52,14 @@ enum ImpersonationRecords {
     static func find(sessionID: String, _ tx: any SQLTransaction, now: Date = Date()) async throws -> Stored? {
         var condition: SQLStatement = "s.session_id = \(sessionID)"
         if case .tenant(let tenantID) = tx.scope { condition = condition + " AND s.tenant_id = \(tenantID)" }
-        guard let row = try await tx.first("\(selectSessions) WHERE \(condition)") else { return nil }
-        return Stored(
+        return try await tx.first("\(selectSessions) WHERE \(condition)").map { try stored(from: $0, now: now) }
+    }
+
+    /// A row of ``selectSessions`` as authentication and the handlers use it.
+    private static func stored(from row: SQLRow, now: Date) throws -> Stored {
+        Stored(
             tenantID: try row.string("tenant_id"),
-            sessionID: sessionID,
+            sessionID: try row.string("session_id"),
             actor: try row.string("actor"),
             tokenHash: try row.data("token_hash"),
             session: try session(from: row, now: now))
@@ -80,9 +84,7 @@ enum ImpersonationRecords {
             "\(selectSessions) WHERE s.actor = \(starter) AND s.state = \(StoredState.active.rawValue) AND s.expire_time > \(now)")
         var revoked: [Stored] = []
         for row in active {
-            let session = Stored(
-                tenantID: try row.string("tenant_id"), sessionID: try row.string("session_id"), actor: starter,
-                tokenHash: try row.data("token_hash"), session: try session(from: row, now: now))
+            let session = try stored(from: row, now: now)
             let scoped = TenantTransaction(tenantID: session.tenantID, base: tx)
             if try await end(sessionID: session.sessionID, as: .revoked, by: actor, reason: reason, scoped, now: now) {
                 revoked.append(session)

@@ -11,11 +11,10 @@ struct CallFlow {
     let mode: IvrMode
     let menu: IvrMenu
     let config: PhoneConfig
-    /// What the SIP endpoint is rung with, when the line stores a password for it. Nil too when
-    /// the password cannot be opened (the secrets key changed): the endpoint is rung without it
-    /// rather than the call failing; `sipCredentialProblem` says why.
-    let sipCredential: StoredPhoneConfig.SIPCredential?
-    let sipCredentialProblem: (any Error)?
+    /// What the line's SIP endpoint is rung with: nil when it has no endpoint or stores no
+    /// password, a failure when the password cannot be opened (the secrets key changed), and the
+    /// endpoint is then rung without it rather than the call failing.
+    let sipCredential: Result<StoredPhoneConfig.SIPCredential?, any Error>
 
     init(resolution: TenantResolver.Resolution, database: any Database, sealer: SecretSealer) async throws {
         let tenant = try await database.withTenant(resolution.tenantID, TenantRecords.find)
@@ -23,13 +22,8 @@ struct CallFlow {
         self.tenant = tenant
         self.tenantName = tenant?.displayName ?? "us"
         self.config = resolution.phoneConfig?.config ?? PhoneConfig()
-        do {
-            self.sipCredential = try resolution.phoneConfig?.sipCredential(using: sealer)
-            self.sipCredentialProblem = nil
-        } catch {
-            self.sipCredential = nil
-            self.sipCredentialProblem = error
-        }
+        let config = self.config
+        self.sipCredential = Result { config.hasSIPEndpoint ? try resolution.phoneConfig?.sipCredential(using: sealer) : nil }
         // A plan that lost IVR or AI voice, or a tenant suspended or cancelled, answers in simple
         // mode rather than not at all: its callers are still put through.
         let tier = tenant?.planTier.catalogTier ?? .starter
@@ -66,8 +60,8 @@ struct CallFlow {
     /// forward number.
     private var people: [VoiceInstruction] {
         var people: [VoiceInstruction] = []
-        if !config.sipDomain.isEmpty, !config.sipUsername.isEmpty {
-            people.append(.dial(sip: "sip:\(config.sipUsername)@\(config.sipDomain)", credential: sipCredential, resultAttempt: people.count + 1))
+        if config.hasSIPEndpoint {
+            people.append(.dial(sip: "sip:\(config.sipUsername)@\(config.sipDomain)", credential: try? sipCredential.get(), resultAttempt: people.count + 1))
         }
         if !config.forwardNumber.isEmpty {
             people.append(.dial(number: config.forwardNumber, resultAttempt: people.count + 1))

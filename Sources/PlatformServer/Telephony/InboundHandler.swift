@@ -36,7 +36,7 @@ public struct InboundHandler: InboundServiceHandler {
     /// without it: the call still goes through, to the next person if the endpoint refuses.
     private func callFlow(for resolution: TenantResolver.Resolution) async throws -> CallFlow {
         let flow = try await CallFlow(resolution: resolution, database: database, sealer: sealer)
-        if let problem = flow.sipCredentialProblem {
+        if case .failure(let problem) = flow.sipCredential {
             logger.error(
                 "cannot open a phone config's SIP password; ringing its endpoint without it. Is the secrets key (SERVICEPRO_SECRETS_KEY or secrets.key) the one it was sealed with?",
                 metadata: ["phone_config": "\(flow.config.name)", "error": "\(problem)"])

@@ -28,6 +28,9 @@ public struct StoredPhoneConfig: Sendable {
 }
 
 extension PhoneConfig {
+    /// Whether the simple mode has a SIP endpoint to ring: `sip:{sip_username}@{sip_domain}`.
+    var hasSIPEndpoint: Bool { !sipDomain.isEmpty && !sipUsername.isEmpty }
+
     /// Who a text sent on this line comes from: its Messaging Service, else its number, else the
     /// platform's own sender ("").
     var textSender: String {

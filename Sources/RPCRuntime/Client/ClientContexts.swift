@@ -109,10 +109,11 @@ public struct ClientContexts: Codable, Sendable, Equatable {
     /// (a proxy, a tunnel) is the user's to change.
     public mutating func follow(_ server: Context) -> [String] {
         guard let tokenFile = server.tokenFile else { return [] }
-        let direct: Set<String> = ["127.0.0.1", "localhost", "::1", "0.0.0.0", "::", Self.host(of: server.server)]
+        func host(_ server: String) -> String { HostPort(server)?.host ?? server }
+        let direct: Set<String> = ["127.0.0.1", "localhost", "::1", "0.0.0.0", "::", host(server.server)]
         var moved: [String] = []
         for (name, context) in contexts.sorted(by: { $0.key < $1.key }) where context.tokenFile == tokenFile {
-            guard direct.contains(Self.host(of: context.server)) else { continue }
+            guard direct.contains(host(context.server)) else { continue }
             guard context.server != server.server || context.usesTLS != server.tls else { continue }
             contexts[name]?.server = server.server
             contexts[name]?.tls = server.tls
@@ -120,14 +121,6 @@ public struct ClientContexts: Codable, Sendable, Equatable {
             moved.append(name)
         }
         return moved
-    }
-
-    /// The host of `host:port` or `[v6]:port`.
-    static func host(of server: String) -> String {
-        if server.hasPrefix("["), let close = server.firstIndex(of: "]") {
-            return String(server[server.index(after: server.startIndex)..<close])
-        }
-        return String(server.split(separator: ":", maxSplits: 1).first ?? "")
     }
 
     /// `$XDG_CONFIG_HOME/spctl/config.json`, or `~/.config/spctl/config.json`.

@@ -48,12 +48,9 @@ public enum RPCPipeline {
     /// resource the request names is recorded first, for the audit event of a call that fails.
     static func admit<Method: RPCMethod>(_ method: Method.Type, _ message: Method.Input, _ context: RequestContext) async throws -> RequestContext {
         var context = context
-        if context.policy.scope != .tenant, let resource = Method.auditResourceName(of: message) {
-            CallRecord.current?.resourceName = resource
-        }
+        let resource = Method.resourceName(of: message) ?? ""
+        CallRecord.current?.resourceName = resource
         if context.policy.scope == .tenant {
-            let resource = Method.tenantResourceName(of: message) ?? ""
-            CallRecord.current?.resourceName = resource
             guard let tenantID = ResourceName.tenantID(of: resource) else {
                 // No tenant to check: the refusal names the resource's own field (`parent`,
                 // `tenant.name`, ...), with whatever else is wrong in the request.

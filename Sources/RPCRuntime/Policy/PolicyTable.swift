@@ -55,10 +55,7 @@ public struct PolicyTable: Sendable {
     }
 
     private static func resourceReader<Method: RPCMethod>(of method: Method.Type) -> @Sendable (Any) -> String? {
-        { request in
-            guard let request = request as? Method.Input else { return nil }
-            return Method.policy?.scope == .tenant ? Method.tenantResourceName(of: request) : Method.auditResourceName(of: request)
-        }
+        { request in (request as? Method.Input).flatMap(Method.resourceName(of:)) }
     }
 
     public var policedMethods: [(MethodDescriptor, MethodPolicy)] {

@@ -21,6 +21,12 @@ public protocol RPCMethod: SendableMetatype {
 
 extension RPCMethod {
     public static func auditResourceName(of request: Input) -> String? { nil }
+
+    /// The resource a request names, for its call's record and audit event: the tenant-scoped
+    /// resource, or the policy's `audit_resource`.
+    static func resourceName(of request: Input) -> String? {
+        policy?.scope == .tenant ? tenantResourceName(of: request) : auditResourceName(of: request)
+    }
 }
 
 /// A generated service registration that also exposes its methods' policies.
