@@ -297,7 +297,7 @@ struct OperationsTests {
         }
     }
 
-    @Test("a stale etag is ABORTED, and a retried create returns its first result", arguments: TestBackend.available)
+    @Test("a stale etag is ABORTED; a retried create returns its first result, and its id reused for another is refused", arguments: TestBackend.available)
     func etagsAndRetries(backend: TestBackend) async throws {
         try await TestPlatform.with(backend) { platform in
             try await platform.createTenant("acme")
@@ -311,10 +311,12 @@ struct OperationsTests {
             #expect(try await ops.createCustomer(request) == jane)
             var changed = request
             changed.customer.displayName = "Someone Else"
-            #expect(try await ops.createCustomer(changed) == jane, "the request id, not the content, identifies the call")
+            let reused = await failure { try await ops.createCustomer(changed) }
+            #expect(reused?.code == .invalidArgument, "the id of one create sent with another is a caller's mistake")
+            #expect(reused?.fields == ["request_id"])
             #expect(try await ops.listCustomers(.with { $0.parent = "tenants/acme" }).customers == [jane])
             let events = try await platform.auditEvents(.with { $0.method = "/servicepro.operations.v1.CustomerService/CreateCustomer" })
-            #expect(events.map(\.resourceName) == [jane.name], "one event for one create")
+            #expect(events.filter { $0.outcomeCode == "OK" }.map(\.resourceName) == [jane.name], "one event for one create")
 
             _ = try await ops.updateCustomer(.with { $0.name = jane.name; $0.notes = "First"; $0.etag = jane.etag }, ["notes"])
             let stale = await failure { try await ops.updateCustomer(.with { $0.name = jane.name; $0.notes = "Second"; $0.etag = jane.etag }, ["notes"]) }

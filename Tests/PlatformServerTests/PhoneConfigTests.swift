@@ -541,6 +541,14 @@ struct PhoneConfigTests {
             let first = try await configs.create(request)
             let retried = try await configs.create(request)
             #expect(retried == first)
+            var newPassword = request
+            newPassword.phoneConfig.sipPassword = "another"
+            #expect(try await configs.create(newPassword) == first, "the password is kept out of the request's digest")
+            var otherNumber = request
+            otherNumber.phoneConfig.phoneNumber = "+19185550199"
+            let reused = await failure { try await configs.create(otherNumber) }
+            #expect(reused?.code == .invalidArgument)
+            #expect(reused?.fields == ["request_id"])
             #expect(try await configs.list(.with { $0.parent = "tenants/acme" }).phoneConfigs.count == 1)
             let other = await failure {
                 try await configs.create(.with { $0.parent = "tenants/acme"; $0.phoneConfig = request.phoneConfig; $0.requestID = "create-main-2" })

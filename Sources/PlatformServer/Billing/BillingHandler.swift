@@ -42,7 +42,7 @@ public struct BillingHandler: BillingServiceHandler {
         let tenantID = try context.requireTenant()
         let holder = "change-plan/\(UUID().uuidString)"
         let (current, tenant, earlier): (BillingState, Tenant?, ChangePlanResponse?) = try await database.withTenant(tenantID) { tx in
-            if let earlier: ChangePlanResponse = try await IdempotencyRecords.stored(tx, method: "ChangePlan", requestID: request.requestID) {
+            if let earlier: ChangePlanResponse = try await IdempotencyRecords.stored(tx, method: "ChangePlan", for: request) {
                 return (try await BillingRecords.get(tx), nil, earlier)
             }
             let now = Date()
@@ -121,7 +121,7 @@ public struct BillingHandler: BillingServiceHandler {
         _ change: @escaping @Sendable (inout BillingState) throws -> [String: String]
     ) async throws -> ChangePlanResponse {
         try await database.withTenant(current.tenantID) { tx in
-            let answer = try await IdempotencyRecords.once(tx, method: "ChangePlan", requestID: request.requestID) {
+            let answer = try await IdempotencyRecords.once(tx, method: "ChangePlan", for: request) {
                 var state = try await BillingRecords.get(tx)
                 let details = try change(&state)
                 try await BillingRecords.save(state, tx)
@@ -225,7 +225,7 @@ public struct BillingHandler: BillingServiceHandler {
         let reason = request.reason.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !reason.isEmpty else { throw ServiceError.invalidArgument(field: "reason", "is required") }
         return try await database.withTenant(tenantID) { tx in
-            try await IdempotencyRecords.once(tx, method: "SetTenantStatus", requestID: request.requestID) {
+            try await IdempotencyRecords.once(tx, method: "SetTenantStatus", for: request) {
                 var state = try await BillingRecords.get(tx)
                 let from = state.status
                 try state.move(to: request.status, reason: reason, at: Date(), settings: settings, trialEnd: trialEnd)

@@ -26,7 +26,7 @@ public struct ExportHandler: ExportServiceHandler {
             progressPercent: 0, counts: [:], sizeBytes: 0, sha256: "", creator: context.principal.realActor,
             error: "", attempts: 0, createTime: Date())
         return try await database.withTenant(tenantID) { tx in
-            try await IdempotencyRecords.once(tx, method: "StartExport", requestID: request.requestID) {
+            try await IdempotencyRecords.once(tx, method: "StartExport", for: request) {
                 try await Self.requireRetentionWindowOpen(tx, now: record.createTime)
                 try await ExportJobRecords.insert(record, tx)
                 try await AuditLog.record(tx, context: context, resource: record.name, details: [

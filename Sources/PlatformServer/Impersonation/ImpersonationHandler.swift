@@ -57,7 +57,7 @@ public struct ImpersonationHandler: ImpersonationServiceHandler {
         return try await database.transaction(.platform) { tx in
             let caller = TenantTransaction(tenantID: principal.tenantID, base: tx)
             return try await IdempotencyRecords.once(
-                caller, method: "StartImpersonation", requestID: request.requestID,
+                caller, method: "StartImpersonation", for: request,
                 sealing: SealedToken(\.token, boundTo: { $0.session.name }, with: sealer)
             ) {
                 let target = TenantTransaction(tenantID: tenantID, base: tx)
@@ -86,8 +86,12 @@ public struct ImpersonationHandler: ImpersonationServiceHandler {
         } else {
             sessionID = try Self.sessionID(in: request.name)
         }
+        // The session's token names the session, so a stop made with it and retried with the
+        // owner's key, naming the session, is the same request.
+        var named = request
+        named.name = ImpersonationRecords.name(sessionID)
         return try await end(
-            sessionID, as: .stopped, reason: nil, method: "StopImpersonation", requestID: request.requestID, context: context
+            sessionID, as: .stopped, reason: nil, method: "StopImpersonation", request: named, context: context
         ) { stored in
             // Stopping is for the owner who started the session; anyone else revokes it.
             guard stored.actor == principal.realActor else {
@@ -102,7 +106,7 @@ public struct ImpersonationHandler: ImpersonationServiceHandler {
         let reason = request.reason.trimmingCharacters(in: .whitespacesAndNewlines)
         return try await end(
             try Self.sessionID(in: request.name), as: .revoked, reason: reason.isEmpty ? nil : reason,
-            method: "RevokeImpersonation", requestID: request.requestID, context: context
+            method: "RevokeImpersonation", request: request, context: context
         ) { _ in }
     }
 
@@ -146,7 +150,7 @@ public struct ImpersonationHandler: ImpersonationServiceHandler {
         as state: ImpersonationRecords.StoredState,
         reason: String?,
         method: String,
-        requestID: String,
+        request: some RetryableRequest,
         context: RequestContext,
         check: @escaping @Sendable (ImpersonationRecords.Stored) throws -> Void
     ) async throws -> ImpersonationSession {
@@ -160,7 +164,7 @@ public struct ImpersonationHandler: ImpersonationServiceHandler {
             // answer was lost, is retried with the owner's key (the token no longer works).
             let callerTenant = principal.realActorRole.isPlatform ? TenantRecords.rootID : principal.tenantID
             let caller = TenantTransaction(tenantID: callerTenant, base: tx)
-            return try await IdempotencyRecords.once(caller, method: method, requestID: requestID) {
+            return try await IdempotencyRecords.once(caller, method: method, for: request) {
                 let scoped = TenantTransaction(tenantID: stored.tenantID, base: tx)
                 guard try await ImpersonationRecords.end(sessionID: sessionID, as: state, by: principal.realActor, reason: reason, scoped) else {
                     throw ServiceError.failedPrecondition(

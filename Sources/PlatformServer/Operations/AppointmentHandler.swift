@@ -29,7 +29,7 @@ public struct AppointmentHandler: AppointmentServiceHandler {
         let uniques = AppointmentRecords.uniqueValues(of: appointment)
         return try await collection.reportingDuplicates(of: uniques, tenantID: tenantID, id: id) { [appointment] in
             try await database.withTenant(tenantID) { tx in
-                try await IdempotencyRecords.once(tx, method: "CreateAppointment", requestID: request.requestID) {
+                try await IdempotencyRecords.once(tx, method: "CreateAppointment", for: request) {
                     guard try await AppointmentRecords.find(id: id, tx) == nil else {
                         throw collection.alreadyExists(tenantID: tenantID, id: id)
                     }

@@ -26,7 +26,7 @@ public struct CustomerHandler: CustomerServiceHandler {
         let uniques = CustomerRecords.uniqueValues(of: customer)
         return try await collection.reportingDuplicates(of: uniques, tenantID: tenantID, id: id) {
             try await database.withTenant(tenantID) { tx in
-                try await IdempotencyRecords.once(tx, method: "CreateCustomer", requestID: request.requestID) {
+                try await IdempotencyRecords.once(tx, method: "CreateCustomer", for: request) {
                     guard try await CustomerRecords.find(id: id, tx) == nil else {
                         throw collection.alreadyExists(tenantID: tenantID, id: id)
                     }

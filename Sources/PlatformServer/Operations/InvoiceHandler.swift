@@ -32,7 +32,7 @@ public struct InvoiceHandler: InvoiceServiceHandler {
         let newInvoice = invoice
         return try await collection.reportingDuplicates(of: InvoiceRecords.uniqueValues(of: newInvoice), tenantID: tenantID, id: id) {
             try await database.withTenant(tenantID) { tx in
-                try await IdempotencyRecords.once(tx, method: "CreateInvoice", requestID: request.requestID) {
+                try await IdempotencyRecords.once(tx, method: "CreateInvoice", for: request) {
                     guard try await InvoiceRecords.find(id: id, tx) == nil else {
                         throw collection.alreadyExists(tenantID: tenantID, id: id)
                     }

@@ -395,6 +395,7 @@ enum Migrator {
         CommunicationRecords.autoReplyMigration,
         ApiKeyRecords.lastUsedMigration,
         BillingRecords.paymentURLMigration,
+        IdempotencyRecords.requestDigestMigration,
     ]
 
     static func migrate(_ database: any Database, logger: Logger) async throws {

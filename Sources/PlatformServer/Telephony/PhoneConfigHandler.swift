@@ -35,7 +35,7 @@ public struct PhoneConfigHandler: PhoneConfigServiceHandler {
         let newConfig = config
         let created = try await reportingDuplicates(of: newConfig, tenantID: tenantID, id: id) {
             try await database.withTenant(tenantID) { tx in
-                try await IdempotencyRecords.once(tx, method: "CreatePhoneConfig", requestID: request.requestID) {
+                try await IdempotencyRecords.once(tx, method: "CreatePhoneConfig", for: request) {
                     guard let tenant = try await TenantRecords.find(tx) else { throw ServiceError.notFound(request.parent) }
                     try Self.checkPlan(newConfig.ivrMode, tenant)
                     guard try await PhoneConfigRecords.find(id: id, tx) == nil else {

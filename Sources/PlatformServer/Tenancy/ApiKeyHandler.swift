@@ -24,7 +24,7 @@ public struct ApiKeyHandler: ApiKeyServiceHandler {
         let sealer = sealer
         return try await database.withTenant(tenantID) { tx in
             try await IdempotencyRecords.once(
-                tx, method: "CreateApiKey", requestID: request.requestID,
+                tx, method: "CreateApiKey", for: request,
                 sealing: SealedToken(\.token, boundTo: { $0.apiKey.name }, with: sealer)
             ) {
                 guard let tenant = try await TenantRecords.find(tx) else { throw ServiceError.notFound(request.parent) }

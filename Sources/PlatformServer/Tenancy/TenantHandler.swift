@@ -75,7 +75,7 @@ public struct TenantHandler: TenantServiceHandler {
         do {
             return try await database.transaction(.platform) { tx in
                 let caller = TenantTransaction(tenantID: callerTenant, base: tx)
-                return try await IdempotencyRecords.once(caller, method: "CreateTenant", requestID: request.requestID) {
+                return try await IdempotencyRecords.once(caller, method: "CreateTenant", for: request) {
                     let scoped = TenantTransaction(tenantID: request.tenantID, base: tx)
                     try await TenantRecords.checkIDFree(request.tenantID, field: "tenant_id", tx)
                     try await TenantRecords.insert(newTenant, scoped)

@@ -42,7 +42,7 @@ public struct LoginLinkHandler: LoginLinkServiceHandler {
         let sealer = sealer
         var response = try await database.withTenant(tenantID) { tx in
             try await IdempotencyRecords.once(
-                tx, method: "CreateLoginLink", requestID: request.requestID,
+                tx, method: "CreateLoginLink", for: request,
                 sealing: SealedToken(\.token, boundTo: { $0.loginLink.name }, with: sealer)
             ) {
                 guard try await TenantRecords.find(tx) != nil else { throw ServiceError.notFound(request.parent) }
@@ -86,7 +86,7 @@ public struct LoginLinkHandler: LoginLinkServiceHandler {
         }
         let actor = context.principal.realActor
         return try await database.withTenant(tenantID) { tx in
-            try await IdempotencyRecords.once(tx, method: "RevokeLoginLink", requestID: request.requestID) {
+            try await IdempotencyRecords.once(tx, method: "RevokeLoginLink", for: request) {
                 let now = Date()
                 guard let before = try await LoginLinkRecords.find(linkID: linkID, in: tx, now: now) else {
                     throw ServiceError.notFound(request.name)
@@ -126,9 +126,8 @@ public struct LoginLinkHandler: LoginLinkServiceHandler {
             CallRecord.current?.resourceName = stored.link.name
             let scoped = TenantTransaction(tenantID: stored.tenantID, base: tx)
             // Keyed by link as well: a request id says nothing about which token it came with.
-            let requestID = request.requestID.isEmpty ? "" : "\(parsed.linkID)/\(request.requestID)"
             return try await IdempotencyRecords.once(
-                scoped, method: "RedeemLoginLink", requestID: requestID,
+                scoped, method: "RedeemLoginLink", for: request, scope: parsed.linkID,
                 sealing: SealedToken(\.token, boundTo: { _ in stored.link.name + "/session" }, with: sealer)
             ) {
                 let sessionSecret = Tokens.secret()

@@ -40,7 +40,7 @@ public struct ConciergeHandler: ConciergeServiceHandler {
         let setup = try ConciergeSetup(request, catalog: catalog)
         let caller = context.principal.tenantID
         if let earlier: CreateConciergeTenantResponse = try await database.withTenant(caller, {
-            try await IdempotencyRecords.stored($0, method: "CreateConciergeTenant", requestID: request.requestID)
+            try await IdempotencyRecords.stored($0, method: "CreateConciergeTenant", for: request)
         }) {
             return earlier
         }
@@ -57,7 +57,7 @@ public struct ConciergeHandler: ConciergeServiceHandler {
         let bought = number
         do {
             let response = try await database.transaction(.platform) { tx in
-                try await IdempotencyRecords.once(TenantTransaction(tenantID: caller, base: tx), method: "CreateConciergeTenant", requestID: request.requestID) {
+                try await IdempotencyRecords.once(TenantTransaction(tenantID: caller, base: tx), method: "CreateConciergeTenant", for: request) {
                     try await write(setup, number: bought, TenantTransaction(tenantID: setup.tenantID, base: tx), context: context)
                 }
             }
@@ -165,7 +165,7 @@ public struct ConciergeHandler: ConciergeServiceHandler {
             return try await RolledBack.run(database, .tenant(tenantID)) { try await apply(TenantTransaction(tenantID: tenantID, base: $0)) }
         }
         let summary = try await database.withTenant(tenantID) { tx in
-            try await IdempotencyRecords.once(tx, method: "ApplyIndustryPack", requestID: request.requestID) {
+            try await IdempotencyRecords.once(tx, method: "ApplyIndustryPack", for: request) {
                 let summary = try await apply(tx)
                 try await AuditLog.record(tx, context: context, resource: request.name, details: ["industry_pack": request.industryPack])
                 return summary

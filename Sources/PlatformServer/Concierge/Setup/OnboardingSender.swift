@@ -28,7 +28,7 @@ public struct OnboardingSender: Sendable {
         }
         let chosen = channels
         return try await database.withTenant(tenantID) { tx in
-            try await IdempotencyRecords.once(tx, method: "SendOnboarding", requestID: request.requestID) {
+            try await IdempotencyRecords.once(tx, method: "SendOnboarding", for: request) {
                 guard let tenant = try await TenantRecords.find(tx) else { throw ServiceError.notFound(request.name) }
                 let email = request.email.isEmpty ? tenant.contact.email : request.email
                 let phone = request.phone.isEmpty ? tenant.contact.phone : request.phone
