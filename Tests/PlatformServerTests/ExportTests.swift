@@ -15,7 +15,15 @@ import Testing
 /// back by Python's zipfile/csv/json, resumable downloads, expiry and the retention purge.
 @Suite("Export and retention")
 struct ExportTests {
-    static let tricky = ["plain", "comma, inside", "quote \"inside\"", "two\nlines", "Café ✓ naïve", "tab\there", ""]
+    /// Texts a spreadsheet would run as formulas, and how the CSV carries them.
+    static let formulas = [
+        #"=HYPERLINK("https://evil.example","Click")"#: #"'=HYPERLINK("https://evil.example","Click")"#,
+        "@SUM(A1:A9)": "'@SUM(A1:A9)",
+        "-2+3": "'-2+3",
+        "+1 call me": "'+1 call me",
+    ]
+    static let tricky = ["plain", "comma, inside", "quote \"inside\"", "two\nlines", "Café ✓ naïve", "tab\there", "", "-42", "+19185550111"]
+        + formulas.keys.sorted()
 
     /// Messages with awkward bodies (through the real inbound path, which also makes customers),
     /// one call, and an appointment and invoice written straight to the store.
@@ -139,12 +147,12 @@ struct ExportTests {
                 .with { $0.parent = "tenants/acme" }, metadata: platform.metadata(admin)).messages
             let csv = contents.files["messages.csv"]!.rows
             let jsonl = contents.files["messages.jsonl"]!.rows
-            #expect(Set(csv.map { $0["body"]!.string! }) == Set(Self.tricky))
+            #expect(Set(csv.map { $0["body"]!.string! }) == Set(Self.tricky.map { Self.formulas[$0] ?? $0 }), "formulas start with a quote")
             #expect(Set(stored.map(\.body)) == Set(Self.tricky))
             for row in jsonl {
                 let twin = try #require(csv.first { $0["message_id"] == row["message_id"] })
                 for (column, value) in row {
-                    #expect(twin[column]?.string == value.csvText, "messages.\(column)")
+                    #expect(twin[column]?.string == Self.formulas[value.csvText] ?? value.csvText, "messages.\(column)")
                 }
             }
             #expect(Set(jsonl.map { $0["message_sid"]!.string! }) == Set(stored.map(\.messageSid)))
@@ -302,6 +310,64 @@ struct ExportTests {
             }
         }
         #expect(finished.withLock { $0 }, "the work that cannot be stopped finished before the error")
+    }
+
+    @Test("a failed attempt hands the job back for another; after five the job fails", arguments: TestBackend.available)
+    func failedAttempts(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            try await Self.seed(platform)
+            func moveMessages(_ from: String, _ to: String) async throws {
+                try await platform.database.transaction(.platform) { try await $0.execute("ALTER TABLE \(raw: from) RENAME TO \(raw: to)") }
+            }
+            let worker = platform.exportWorker()
+            let retried = try await Self.start(platform)
+            try await moveMessages("text_messages", "text_messages_away")
+            #expect(try await worker.runOnce())
+            let handedBack = try await Self.get(platform, retried.name)
+            #expect(handedBack.state == .pending, "a store that failed for a moment fails no export")
+            #expect(handedBack.error.isEmpty)
+            try await moveMessages("text_messages_away", "text_messages")
+            #expect(try await worker.runOnce())
+            #expect(try await Self.get(platform, retried.name).state == .succeeded)
+
+            let doomed = try await Self.start(platform)
+            try await moveMessages("text_messages", "text_messages_away")
+            for _ in 1...ExportWorker.maxAttempts { #expect(try await worker.runOnce()) }
+            #expect(try await Self.get(platform, doomed.name).state == .pending)
+            #expect(try await worker.runOnce())
+            let failed = try await Self.get(platform, doomed.name)
+            #expect(failed.state == .failed)
+            #expect(failed.error.contains("5 attempts"), "\(failed.error)")
+            try await moveMessages("text_messages_away", "text_messages")
+        }
+    }
+
+    @Test("an archive expires no later than the tenant's retention window, when its data is purged", arguments: TestBackend.available)
+    func expiryWithinRetention(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            try await Self.seed(platform)
+            try await platform.setStatus("acme", .cancelled)
+            let windowEnd = Date().addingTimeInterval(3600)
+            try await platform.database.withTenant("acme") { tx in
+                try await tx.update("tenant_billing", set: [("retention_end_time", windowEnd)], where: "1 = 1")
+            }
+            let started = try await Self.start(platform)
+            #expect(try await platform.exportWorker().runOnce())
+            let job = try await Self.get(platform, started.name)
+            #expect(job.state == .succeeded)
+            #expect(abs(job.expireTime.date.timeIntervalSince(windowEnd)) < 1, "not the 7 days an active tenant's archive has")
+
+            // Past its expiry, before any worker marks it, it lists as it reads: expired.
+            try await platform.database.withTenant("acme") { tx in
+                try await tx.update("export_jobs", set: [("expire_time", Date().addingTimeInterval(-1))], where: "1 = 1")
+            }
+            func listed(_ state: ExportJobState) async throws -> [String] {
+                try await ExportService.Client(wrapping: platform.client).listExports(
+                    .with { $0.parent = "tenants/acme"; $0.state = state }, metadata: platform.metadata(platform.ownerToken)).exports.map(\.name)
+            }
+            #expect(try await listed(.expired) == [job.name])
+            #expect(try await listed(.succeeded).isEmpty)
+        }
     }
 
     @Test("a worker killed mid-export leaves the job to the next worker, which finishes it once", arguments: TestBackend.available)

@@ -32,7 +32,10 @@ public struct ExportHandler: ExportServiceHandler {
                 try await AuditLog.record(tx, context: context, resource: record.name, details: [
                     "entities": chosen.map(\.storedName).joined(separator: ","),
                 ])
-                return try await ExportJobRecords.find(exportID: record.exportID, tx)!.message()
+                guard let stored = try await ExportJobRecords.find(exportID: record.exportID, tx) else {
+                    throw ServiceError.internal("export \(record.name) was not found in the transaction that inserted it")
+                }
+                return stored.message()
             }
         }
     }
@@ -54,12 +57,20 @@ public struct ExportHandler: ExportServiceHandler {
     public func listExports(_ request: ListExportsRequest, context: RequestContext) async throws -> ListExportsResponse {
         let tenantID = try context.requireTenant()
         let paging = try PageRequest(request)
+        let now = Date()
         var conditions: [SQLStatement] = []
-        if request.state != .unspecified { conditions.append("state = \(request.state.storedName)") }
+        // A succeeded job past its expiry reads as expired before the worker marks it so, and
+        // the filter finds it as it reads.
+        switch request.state {
+        case .unspecified: break
+        case .succeeded: conditions.append("state = 'succeeded' AND (expire_time IS NULL OR expire_time > \(now))")
+        case .expired: conditions.append("(state = 'expired' OR (state = 'succeeded' AND expire_time <= \(now)))")
+        default: conditions.append("state = \(request.state.storedName)")
+        }
         let filters = conditions
         let jobs = try await database.transaction(.tenant(tenantID)) { tx in
             try await ListOrder(column: "create_time", direction: .newestFirst, idColumn: "export_id")
-                .page(of: "export_jobs", where: filters, paging, tx) { try ExportJobRecords.record(from: $0).message() }
+                .page(of: "export_jobs", where: filters, paging, tx) { try ExportJobRecords.record(from: $0).message(now: now) }
         }
         return ListExportsResponse.with {
             $0.exports = jobs.items

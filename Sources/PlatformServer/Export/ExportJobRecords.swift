@@ -90,17 +90,32 @@ enum ExportJobRecords {
 
     /// Marks the job succeeded with the archive its attempt stored, and deletes what earlier
     /// attempts left; false when the lease was lost meanwhile.
+    ///
+    /// The archive expires after `lifetime`, or sooner when the tenant's retention window ends
+    /// first: its data, this archive with it, is purged then.
     static func succeed(_ job: ExportJobRecord, worker: String, archive: ExportArchive, now: Date, lifetime: TimeInterval, _ tx: any SQLTransaction) async throws -> Bool {
+        let retentionEnd = try await BillingRecords.find(TenantTransaction(tenantID: job.tenantID, base: tx))?.retentionEnd
+        let expireTime = min(now.addingTimeInterval(lifetime), retentionEnd ?? .distantFuture)
         let counts = Dictionary(uniqueKeysWithValues: archive.counts.map { ($0.key.storedName, $0.value) })
         let countsJSON = String(decoding: try JSONEncoder.sorted.encode(counts), as: UTF8.self)
         let done = try await tx.changes("""
             UPDATE export_jobs SET state = 'succeeded', progress_percent = 100, entity_counts = \(countsJSON),
                 size_bytes = \(archive.sizeBytes), sha256 = \(archive.sha256),
-                end_time = \(now), expire_time = \(now.addingTimeInterval(lifetime)), lease_owner = NULL, lease_expire_time = NULL
+                end_time = \(now), expire_time = \(expireTime), lease_owner = NULL, lease_expire_time = NULL
             WHERE tenant_id = \(job.tenantID) AND export_id = \(job.exportID) AND lease_owner = \(worker) AND state = 'running'
             """) == 1
         if done { try await ExportArchiveChunks.delete(of: job, keeping: job.attempts, tx) }
         return done
+    }
+
+    /// Hands the job back for another attempt (the next claim takes it, this worker's or
+    /// another's), its chunks deleted; nothing when the lease was lost meanwhile.
+    static func release(_ job: ExportJobRecord, worker: String, _ tx: any SQLTransaction) async throws {
+        let released = try await tx.changes("""
+            UPDATE export_jobs SET state = 'pending', progress_percent = 0, lease_owner = NULL, lease_expire_time = NULL
+            WHERE tenant_id = \(job.tenantID) AND export_id = \(job.exportID) AND lease_owner = \(worker) AND state = 'running'
+            """) == 1
+        if released { try await ExportArchiveChunks.delete(of: job, tx) }
     }
 
     /// Marks the job failed, its chunks deleted; nothing when the lease was lost meanwhile.
@@ -129,7 +144,11 @@ enum ExportJobRecords {
             state: ExportJobState(storedName: try row.string("state")),
             entities: try row.string("entities").split(separator: ",").map { ExportEntity(storedName: String($0)) },
             progressPercent: Int(try row.int("progress_percent")),
-            counts: Dictionary(uniqueKeysWithValues: counts.map { (ExportEntity(storedName: $0.key), $0.value) }),
+            counts: counts.reduce(into: [:]) { known, count in
+                // A later version's entity, unknown here, is left out rather than read as one.
+                let entity = ExportEntity(storedName: count.key)
+                if entity != .unspecified { known[entity] = count.value }
+            },
             sizeBytes: try row.int("size_bytes"),
             sha256: try row.string("sha256"),
             creator: try row.string("creator"),

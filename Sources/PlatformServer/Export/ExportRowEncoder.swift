@@ -2,6 +2,11 @@ import Foundation
 
 /// One stored row as a CSV record (RFC 4180: quoted when it holds a comma, quote or line break)
 /// and as a JSON object on one line. Built byte by byte: a million rows go through here.
+///
+/// Anyone can text a tenant's number, and a spreadsheet runs a cell that starts like a formula
+/// (`=HYPERLINK(…)`) when the tenant opens messages.csv: such text cells start with a `'` in the
+/// CSV (OWASP's advice), which spreadsheets show as plain text. The JSON lines keep every value
+/// exactly as stored.
 struct ExportRowEncoder {
     let table: ExportTable
     /// `"name":` of each column, encoded once.
@@ -63,6 +68,7 @@ struct ExportRowEncoder {
     }
 
     static func appendCSVField(_ text: String, to out: inout [UInt8]) {
+        let text = startsLikeFormula(text) ? "'" + text : text
         let needsQuotes = text.utf8.contains { $0 == UInt8(ascii: ",") || $0 == UInt8(ascii: "\"") || $0 == 0x0A || $0 == 0x0D }
         guard needsQuotes else {
             out.append(contentsOf: text.utf8)
@@ -74,6 +80,18 @@ struct ExportRowEncoder {
             out.append(byte)
         }
         out.append(UInt8(ascii: "\""))
+    }
+
+    /// A cell a spreadsheet would evaluate: one starting with `=`, `@`, a tab or a carriage
+    /// return, or with `+` or `-` followed by more than a number (`+19185550101` stays as it is).
+    static func startsLikeFormula(_ text: String) -> Bool {
+        guard let first = text.utf8.first else { return false }
+        switch first {
+        case UInt8(ascii: "="), UInt8(ascii: "@"), 0x09, 0x0D: return true
+        case UInt8(ascii: "+"), UInt8(ascii: "-"):
+            return !text.utf8.dropFirst().allSatisfy { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) || $0 == UInt8(ascii: ".") }
+        default: return false
+        }
     }
 
     /// Copies runs of bytes that need no escaping in one go; most text is one run.

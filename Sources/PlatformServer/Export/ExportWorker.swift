@@ -109,7 +109,7 @@ public struct ExportWorker: Service {
 
         guard job.attempts <= Self.maxAttempts else {
             try await database.transaction(.platform) { tx in
-                try await ExportJobRecords.fail(job, worker: worker, error: "gave up after \(Self.maxAttempts) attempts", now: Date(), tx)
+                try await ExportJobRecords.fail(job, worker: worker, error: "the archive could not be built in \(Self.maxAttempts) attempts; start a new export", now: Date(), tx)
             }
             return
         }
@@ -135,9 +135,13 @@ public struct ExportWorker: Service {
             // Stopping: the lease runs out and another worker (or this one, restarted) takes over.
             throw CancellationError()
         } catch {
-            logger.error("export failed", metadata: ["export": "\(job.name)", "error": "\(error)"])
+            // Most likely passing (the store, the disk): the job goes back for another attempt,
+            // until it has had its attempts.
+            logger.error("export attempt failed; it will be tried again", metadata: [
+                "export": "\(job.name)", "attempt": "\(job.attempts)", "error": "\(error)",
+            ])
             try await database.transaction(.platform) { tx in
-                try await ExportJobRecords.fail(job, worker: worker, error: "the archive could not be built; start a new export", now: Date(), tx)
+                try await ExportJobRecords.release(job, worker: worker, tx)
             }
         }
     }
