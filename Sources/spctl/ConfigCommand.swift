@@ -25,9 +25,11 @@ struct ConfigCommand: ParsableCommand {
                 let marker = name == contexts.currentContext ? "*" : " "
                 let credential = context.tokenFile.map { "token file \($0)" } ?? (context.token == nil ? "no token" : "token")
                 let viewing = context.impersonation.map {
-                    "\tviewing as \($0.tenantDisplayName) until \(ImpersonationNotice.clockTime($0.expireTime))"
+                    $0.expireTime <= Date()
+                        ? "\timpersonation of \($0.tenantDisplayName) expired at \(ImpersonationNotice.clockTime($0.expireTime))"
+                        : "\tviewing as \($0.tenantDisplayName) until \(ImpersonationNotice.clockTime($0.expireTime))"
                 } ?? ""
-                print("\(marker) \(name)\t\(context.server)\t\(context.tls ? "tls" : "plaintext")\t\(credential)\(viewing)")
+                print("\(marker) \(name)\t\(context.server)\t\(context.usesTLS ? "tls" : "plaintext")\t\(credential)\(viewing)")
             }
         }
     }

@@ -180,7 +180,8 @@ final class ProgressBar: @unchecked Sendable {
     init(label: String) { self.label = label }
 
     func update(done: Int64, total: Int64) {
-        let percent = total > 0 ? Int(done * 100 / total) : 100
+        // Both numbers come from the server; a bar is never drawn past its ends.
+        let percent = total > 0 ? min(max(Int(done * 100 / total), 0), 100) : 100
         guard percent != lastShown, interactive || percent / 10 != lastShown / 10 || lastShown < 0 else { return }
         lastShown = percent
         let width = 30

@@ -5,6 +5,7 @@ import RPCRuntime
 
 /// Where a command connects and with which token: flags, then SPCTL_SERVER / SPCTL_TOKEN, then
 /// the chosen or current context, whose impersonation session's token comes before its own. A
+/// context named by `--context` is a flag too: the SPCTL_* variables do not stand in for it. A
 /// server named by flag or environment other than the context's takes neither the context's
 /// credentials nor its TLS settings: it uses TLS when --tls, --ca-file, SPCTL_TLS or
 /// SPCTL_CA_FILE ask for it.
@@ -37,8 +38,12 @@ struct Target {
         now: Date = Date()
     ) throws -> Target {
         // An empty variable counts as unset, as shells make it easy to export one by accident.
-        let environment = environment.filter { !$0.value.isEmpty }
+        var environment = environment.filter { !$0.value.isEmpty }
         let path = ClientContexts.defaultPath(environment: environment)
+        if context != nil {
+            // `--context staging` with prod's SPCTL_SERVER exported must not reach prod.
+            environment = environment.filter { !$0.key.hasPrefix("SPCTL_") }
+        }
         let contexts = try ClientContexts.load(from: path)
         let name = context ?? contexts.currentContext
         var chosen = name.flatMap { contexts.contexts[$0] }

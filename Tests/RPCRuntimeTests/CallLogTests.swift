@@ -13,6 +13,14 @@ import Testing
 struct CallLogTests {
     static let method = MethodDescriptor(service: ServiceDescriptor(fullyQualifiedService: "test.Failing"), method: "Fail")
 
+    @Test("a logged value cannot start a line of its own: control characters are escaped")
+    func oneEventOneLine() {
+        #expect(StandardErrorLogHandler.oneLine("plain value, ünïcode ✓") == "plain value, ünïcode ✓")
+        #expect(StandardErrorLogHandler.oneLine("duplicate key\n2026-11-28T10:00:00+0000 info forged: [x] rpc")
+            == #"duplicate key\n2026-11-28T10:00:00+0000 info forged: [x] rpc"#)
+        #expect(StandardErrorLogHandler.oneLine("a\tb\r\u{1B}[31m\u{7F}") == #"a\tb\r\u{1B}[31m\u{7F}"#)
+    }
+
     @Test("an internal error is logged at error with its detail; the client gets none of it")
     func internalErrorDetail() async throws {
         let capture = LogCapture()

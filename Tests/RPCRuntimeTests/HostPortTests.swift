@@ -12,7 +12,9 @@ struct HostPortTests {
         #expect(parsed?.port == port)
     }
 
-    @Test("what is not host:port is refused", arguments: ["localhost", "localhost:", "localhost:http", "", "127.0.0.1:50051/"])
+    @Test("what is not host:port is refused, and so is a port out of range", arguments: [
+        "localhost", "localhost:", "localhost:http", "", "127.0.0.1:50051/", "127.0.0.1:65536", "127.0.0.1:-1",
+    ])
     func refused(text: String) {
         #expect(HostPort(text) == nil)
     }

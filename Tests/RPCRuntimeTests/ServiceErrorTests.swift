@@ -25,6 +25,18 @@ struct ServiceErrorTests {
         #expect(status.details.compactMap(\.errorInfo).first?.metadata.isEmpty == true)
     }
 
+    @Test("a long value echoed from the request is cut short, even one character of many code points")
+    func echoedValuesAreClipped() throws {
+        for name in ["tenants/acme/customers/" + String(repeating: "x", count: 100_000),
+                     "tenants/acme/customers/x" + String(repeating: "\u{301}", count: 100_000)] {
+            let status = try #require(try RPCError(ServiceError.notFound(name)).unpackGoogleRPCStatus())
+            #expect(status.message.utf8.count < 8 * 1024)
+            let resource = try #require(status.details.compactMap(\.errorInfo).first?.metadata["resource"])
+            #expect(resource.utf8.count < 8 * 1024)
+            #expect(resource.hasSuffix("…"))
+        }
+    }
+
     @Test("resource names")
     func resourceNames() {
         #expect(ResourceName.tenantID(of: "tenants/acme/apiKeys/k1") == "acme")

@@ -454,6 +454,8 @@ struct SpctlCommandTests {
             let overridden = try await spctl("whoami", environment: ["SPCTL_TOKEN": "sp_bad_token"])
             #expect(overridden.status != 0)
             #expect(overridden.output.contains("UNAUTHENTICATED"))
+            let named = try await spctl("whoami", "--context", "test", environment: ["SPCTL_SERVER": "127.0.0.1:1", "SPCTL_TOKEN": "sp_bad_token"])
+            #expect(named.status == 0, "a context named by flag is the context, whatever the environment says: \(named.output)")
             // The same server by another name is another server: the context's token stays home,
             // and the error says so.
             let port = platform.address.split(separator: ":").last!

@@ -6,9 +6,11 @@ public struct HostPort: Sendable, Hashable {
     public let host: String
     public let port: Int
 
-    /// Nil when `text` is not of that form.
+    /// Nil when `text` is not of that form, or its port is not one (0 to 65535).
     public init?(_ text: String) {
-        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]) else { return nil }
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
+              (0...65535).contains(port)
+        else { return nil }
         self.host = String(text[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
         self.port = port
     }

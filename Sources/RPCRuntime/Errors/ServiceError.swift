@@ -81,8 +81,11 @@ public struct ServiceError: Error, Sendable, Hashable, CustomStringConvertible {
     /// a 100 KB name say, is cut short to this many characters.
     static let maxEchoedLength = 1024
 
+    /// Cut by Unicode scalar, not by character: one character can carry any number of
+    /// combining marks, and would pass whole.
     private static func clipped(_ text: String) -> String {
-        text.utf8.count <= maxEchoedLength ? text : String(text.prefix(maxEchoedLength)) + "…"
+        guard text.utf8.count > maxEchoedLength else { return text }
+        return String(String.UnicodeScalarView(text.unicodeScalars.prefix(maxEchoedLength))) + "…"
     }
 
     /// The status as sent on the wire.

@@ -11,6 +11,10 @@ import Synchronization
 /// The servers' log handler: swift-log's `StreamLogHandler` line, to standard error, at a price
 /// a line per call can pay.
 ///
+/// A line is one event: control characters in a value or the message (a line break in an error
+/// that quotes a request, say) are escaped, so no value can start a line of its own and pass for
+/// another event.
+///
 /// `StreamLogHandler` formats its timestamp with `localtime`, which glibc makes re-check the time
 /// zone file (a `stat` under a process-wide lock) on every call unless `TZ` is set; with one line
 /// per RPC that was a sixth of an inbound text's cost. Here the timestamp is formatted once a
@@ -50,10 +54,27 @@ public struct StandardErrorLogHandler: LogHandler {
         if !label.isEmpty { line += " " + label }
         line += ":"
         for (key, value) in fields.sorted(by: { $0.key < $1.key }) {
-            line += " \(key)=\(value)"
+            line += " \(key)=" + Self.oneLine("\(value)")
         }
-        line += " [\(event.source)] \(event.message)\n"
+        line += " [\(event.source)] " + Self.oneLine("\(event.message)") + "\n"
         Self.emit(line)
+    }
+
+    /// `text` with its control characters escaped (`\n`, `\u{1B}`); most text has none and is
+    /// returned as it is.
+    static func oneLine(_ text: String) -> String {
+        guard text.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F }) else { return text }
+        var escaped = ""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\n": escaped += "\\n"
+            case "\r": escaped += "\\r"
+            case "\t": escaped += "\\t"
+            case _ where scalar.value < 0x20 || scalar.value == 0x7F: escaped += "\\u{\(String(scalar.value, radix: 16, uppercase: true))}"
+            default: escaped.unicodeScalars.append(scalar)
+            }
+        }
+        return escaped
     }
 
     /// One `write` for the whole line, continued if the kernel takes only part of it. A line that
