@@ -245,6 +245,39 @@ struct LoginLinkTests {
         }
     }
 
+    @Test("the keys a link's session made, and the keys those made, are revoked with the link, even after its session ended", arguments: TestBackend.available)
+    func keysEndWithTheirLink(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            try await platform.createTenant("acme")
+            let link = try await Self.create(platform, tenant: "acme")
+            let session = try await Self.redeem(platform, link.token)
+            func newKey(_ token: String, _ name: String) async throws -> CreateApiKeyResponse {
+                try await platform.apiKeys(token).createApiKey(.with { $0.parent = "tenants/acme"; $0.displayName = name; $0.role = .tenantAdmin })
+            }
+            let made = try await newKey(session.token, "made in the session")
+            #expect(made.apiKey.creator == link.loginLink.name)
+            let madeByMade = try await newKey(made.token, "made by that key")
+            #expect(madeByMade.apiKey.creator == made.apiKey.name)
+            let owners = try await newKey(platform.ownerToken, "the owner's")
+            #expect(owners.apiKey.creator == (try await platform.impersonation(platform.ownerToken).whoAmI().principal))
+
+            let linkID = try #require(ResourceName.id(of: link.loginLink.name, after: "loginLinks"))
+            try await platform.database.withTenant("acme") { tx in
+                _ = try await tx.update("login_links", set: [("session_expire_time", Date().addingTimeInterval(-1))], where: "link_id = \(linkID)")
+            }
+            _ = try await Self.links(platform).revokeLoginLink(.with { $0.name = link.loginLink.name }, metadata: platform.metadata(platform.ownerToken))
+            for token in [made.token, madeByMade.token] {
+                #expect(await failure { try await platform.impersonation(token).whoAmI() }?.code == .unauthenticated)
+            }
+            #expect(try await platform.impersonation(owners.token).whoAmI().principal == owners.apiKey.name, "another creator's key works on")
+            let trail = try await platform.audit(platform.ownerToken).list(.with { $0.parent = "tenants/acme" }).auditEvents
+            for key in [made.apiKey.name, madeByMade.apiKey.name] {
+                #expect(trail.contains { $0.resourceName == key && $0.method.hasSuffix("RevokeLoginLink")
+                    && $0.details["reason"] == "\(link.loginLink.name), whose session made it, was revoked" }, "\(key)")
+            }
+        }
+    }
+
     @Test("a revoked staff key's live links and the sessions they opened end with it, on each tenant's trail", arguments: TestBackend.available)
     func linksEndWithTheirCreatorsKey(backend: TestBackend) async throws {
         try await TestPlatform.with(backend) { platform in
@@ -256,8 +289,12 @@ struct LoginLinkTests {
             let used = try await Self.create(platform, tenant: "bravo", token: staffToken)
             let session = try await Self.redeem(platform, used.token)
             let others = try await Self.create(platform, tenant: "acme")
+            let keyOfTheSession = try await platform.apiKeys(session.token).createApiKey(
+                .with { $0.parent = "tenants/bravo"; $0.displayName = "made in the session"; $0.role = .tenantAdmin })
 
             _ = try await platform.apiKeys(platform.ownerToken).revokeApiKey(.with { $0.name = staffKey })
+            #expect(await failure { try await platform.impersonation(keyOfTheSession.token).whoAmI() }?.code == .unauthenticated,
+                    "nor does a key the session made")
             let refused = await failure { try await Self.redeem(platform, unused.token) }
             #expect(refused?.reason == "login_link_revoked")
             let ended = await failure { try await platform.impersonation(session.token).whoAmI() }

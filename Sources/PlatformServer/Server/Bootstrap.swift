@@ -32,8 +32,8 @@ enum Bootstrap {
                 guard try await TenantRecords.find(tx) == nil else { return nil }
                 try await TenantRecords.insert(rootTenant, tx)
                 try await PhoneConfigRecords.ensureRootLine(tx)
-                let owner = try await ApiKeyRecords.issue(displayName: "Platform owner (bootstrap)", role: .platformOwner, tx)
-                let bridge = try await ApiKeyRecords.issue(displayName: "Twilio bridge (bootstrap)", role: .telephonyBridge, tx)
+                let owner = try await ApiKeyRecords.issue(displayName: "Platform owner (bootstrap)", role: .platformOwner, creator: "bootstrap", tx)
+                let bridge = try await ApiKeyRecords.issue(displayName: "Twilio bridge (bootstrap)", role: .telephonyBridge, creator: "bootstrap", tx)
                 let tokens = Tokens(owner: owner.token, bridge: bridge.token)
                 try keep(tokens)
                 return tokens

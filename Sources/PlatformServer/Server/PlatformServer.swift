@@ -109,7 +109,7 @@ public final class PlatformServer: Service, Sendable {
             CustomerService.Service(handler: CustomerHandler(database: database)),
             AppointmentService.Service(handler: AppointmentHandler(database: database)),
             InvoiceService.Service(handler: InvoiceHandler(database: database)),
-            LoginLinkService.Service(handler: LoginLinkHandler(database: database, sealer: sealer, linkBaseURL: concierge.loginLinkBaseURL)),
+            LoginLinkService.Service(handler: LoginLinkHandler(database: database, sealer: sealer, apiKeys: apiKeyCache, linkBaseURL: concierge.loginLinkBaseURL)),
             OutboxService.Service(handler: OutboxHandler(database: database)),
             IndustryPackService.Service(handler: IndustryPackHandler(catalog: catalog)),
             ConciergeService.Service(handler: ConciergeHandler(

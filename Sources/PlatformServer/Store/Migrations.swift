@@ -396,6 +396,7 @@ enum Migrator {
         ApiKeyRecords.lastUsedMigration,
         BillingRecords.paymentURLMigration,
         IdempotencyRecords.requestDigestMigration,
+        ApiKeyRecords.creatorMigration,
     ]
 
     static func migrate(_ database: any Database, logger: Logger) async throws {

@@ -1,5 +1,6 @@
 import Foundation
 import RPCRuntime
+import ServiceProAPI
 import Synchronization
 
 /// The API keys this replica has authenticated, so that a call with a known key does not read
@@ -82,6 +83,13 @@ public final class ApiKeyCache: Sendable {
         state.withLock { state in
             state.entries[keyID] = nil
             state.generation &+= 1
+        }
+    }
+
+    /// Forgets keys revoked together.
+    func forget(_ apiKeys: [ApiKey]) {
+        for key in apiKeys {
+            if let keyID = ResourceName.id(of: key.name, after: "apiKeys") { forget(keyID: keyID) }
         }
     }
 

@@ -30,7 +30,8 @@ public struct ApiKeyHandler: ApiKeyServiceHandler {
                 guard let tenant = try await TenantRecords.find(tx) else { throw ServiceError.notFound(request.parent) }
                 // A partner key is of no use on a plan without the partner API; say so now.
                 if role == .partner { try PlanCatalog.require(.partnerAPI, in: tenant.planTier.catalogTier) }
-                let issued = try await ApiKeyRecords.issue(displayName: request.displayName, role: role, tx)
+                let issued = try await ApiKeyRecords.issue(
+                    displayName: request.displayName, role: role, creator: context.principal.realActor, tx)
                 try await AuditLog.record(tx, context: context, resource: issued.apiKey.name, details: ["role": role.rawValue])
                 return CreateApiKeyResponse.with {
                     $0.apiKey = issued.apiKey
@@ -81,34 +82,50 @@ public struct ApiKeyHandler: ApiKeyServiceHandler {
             throw ServiceError.invalidArgument(field: "name", "must be tenants/{tenant}/apiKeys/{api_key}")
         }
         defer { cache.forget(keyID: keyID) }
-        return try await database.transaction(.platform) { base in
+        let (revoked, keysOfItsLinks) = try await database.transaction(.platform) { base in
             let tx = TenantTransaction(tenantID: tenantID, base: base)
             guard let key = try await ApiKeyRecords.find(keyID: keyID, tx) else { throw ServiceError.notFound(request.name) }
             try Self.checkMayRevoke(Role(proto: key.role), caller: context.principal)
             try await ApiKeyRecords.revoke(keyID: keyID, tx)
             try await AuditLog.record(tx, context: context, resource: request.name)
-            try await Self.endWhatItStarted(key.name, context: context, base)
+            let keysOfItsLinks = try await Self.endWhatItStarted(key.name, context: context, base)
             // Gone if its tenant was deleted in between (on PostgreSQL each statement sees the
             // latest commit): the key is no more, as for any other missing key.
             guard let revoked = try await ApiKeyRecords.find(keyID: keyID, tx) else { throw ServiceError.notFound(request.name) }
-            return revoked
+            return (revoked, keysOfItsLinks)
         }
+        cache.forget(keysOfItsLinks)
+        return revoked
     }
 
-    /// A revoked key's impersonation sessions, and the login links it made that are still live,
-    /// end with it, each on its tenant's record and audit trail: a leaked key is not left working
-    /// through what it handed out, and nothing reads as active while its token is refused.
-    private static func endWhatItStarted(_ keyName: String, context: RequestContext, _ tx: any SQLTransaction) async throws {
+    /// A revoked key's impersonation sessions, and the login links it made that are still live
+    /// with the keys their sessions made, end with it, each on its tenant's record and audit
+    /// trail: a leaked key is not left working through what it handed out, and nothing reads as
+    /// active while its token is refused. The keys revoked on the way, for the cache to forget.
+    private static func endWhatItStarted(_ keyName: String, context: RequestContext, _ tx: any SQLTransaction) async throws -> [ApiKey] {
         let actor = context.principal.realActor
         let reason = "\(keyName), which made it, was revoked"
         for session in try await ImpersonationRecords.revokeAll(startedBy: keyName, by: actor, reason: reason, tx) {
             let scoped = TenantTransaction(tenantID: session.tenantID, base: tx)
             try await AuditLog.record(scoped, context: context, resource: session.session.name, details: ["reason": reason])
         }
+        var keys: [ApiKey] = []
         for link in try await LoginLinkRecords.revokeAll(createdBy: keyName, by: actor, tx) {
             let scoped = TenantTransaction(tenantID: link.tenantID, base: tx)
             try await AuditLog.record(scoped, context: context, resource: link.link.name, details: ["reason": reason])
+            keys += try await revokeKeys(madeBy: link.link.name, context: context, scoped)
         }
+        return keys
+    }
+
+    /// Revokes the keys `maker` (a login link) made, and those they made, each with its audit
+    /// event; the keys revoked.
+    static func revokeKeys(madeBy maker: String, context: RequestContext, _ tx: TenantTransaction) async throws -> [ApiKey] {
+        let keys = try await ApiKeyRecords.revokeAll(madeBy: maker, tx)
+        for key in keys {
+            try await AuditLog.record(tx, context: context, resource: key.name, details: ["reason": "\(maker), whose session made it, was revoked"])
+        }
+        return keys
     }
 }
 

@@ -11,7 +11,8 @@ enum ApiKeyRecords {
         var token: String
     }
 
-    static func issue(displayName: String, role: Role, _ tx: TenantTransaction, now: Date = Date()) async throws -> Issued {
+    /// `creator` is the real actor of the create, as ``ApiKey/creator`` shows it.
+    static func issue(displayName: String, role: Role, creator: String, _ tx: TenantTransaction, now: Date = Date()) async throws -> Issued {
         let keyID = Tokens.id(bytes: 8)
         let secret = Tokens.secret()
         try await tx.insert(into: "api_keys", [
@@ -20,9 +21,36 @@ enum ApiKeyRecords {
             ("role", role.rawValue),
             ("secret_hash", Tokens.hash(secret)),
             ("create_time", now),
+            ("creator", creator),
         ])
-        let key = try await find(keyID: keyID, tx)!
+        guard let key = try await find(keyID: keyID, tx) else {
+            throw ServiceError.internal("api key \(keyID) was not found in the transaction that inserted it")
+        }
         return Issued(apiKey: key, token: "sp_\(keyID)_\(secret)")
+    }
+
+    /// Who made each key, so that what a login link's session made can go with the link.
+    static let creatorMigration = Migration(
+        version: 25,
+        name: "api_keys_creator",
+        statements: ["ALTER TABLE api_keys ADD COLUMN creator TEXT"],
+        tenantOwnedTables: [])
+
+    /// Revokes the tenant's keys that `creator` made and that still work, and the keys those made
+    /// in turn: what a login link's session handed out goes with the link. The keys revoked, as
+    /// they were before.
+    static func revokeAll(madeBy creator: String, _ tx: TenantTransaction, now: Date = Date()) async throws -> [ApiKey] {
+        var revoked: [ApiKey] = []
+        var makers = [creator]
+        while let maker = makers.popLast() {
+            for key in try await tx.select(from: "api_keys", where: "creator = \(maker) AND revoke_time IS NULL").map(apiKey(from:)) {
+                guard let keyID = ResourceName.id(of: key.name, after: "apiKeys") else { continue }
+                try await revoke(keyID: keyID, tx, now: now)
+                revoked.append(key)
+                makers.append(key.name)
+            }
+        }
+        return revoked
     }
 
     /// When a key last authenticated a call, to the minute (`lastUseResolution`), so an operator
@@ -78,6 +106,7 @@ enum ApiKeyRecords {
             if let used = try row.optionalDate("last_used_time") {
                 $0.lastUsedTime = Google_Protobuf_Timestamp(date: used)
             }
+            $0.creator = try row.optionalString("creator") ?? ""
         }
     }
 }

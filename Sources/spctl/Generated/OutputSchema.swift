@@ -496,6 +496,7 @@ enum OutputSchema {
             OutputField("create_time", time: true),
             OutputField("revoke_time", time: true),
             OutputField("last_used_time", time: true),
+            OutputField("creator"),
         ],
         "servicepro.tenancy.v1.Branding": [
             OutputField("logo_url"),

@@ -10,7 +10,8 @@ import SwiftProtobuf
 /// only the token's hash (and, for a retried create, a sealed copy in the idempotency record).
 /// Whoever holds the token redeems it once, without a bearer token, for a short-lived session
 /// token of the link's tenant and role (``LoginSessionAuthenticator`` accepts it). Create, revoke
-/// and redeem are audit events in the same transaction as their change.
+/// and redeem are audit events in the same transaction as their change. Revoking a link revokes
+/// the API keys its session made, whatever the link's state: a link that leaked leaves no key.
 public struct LoginLinkHandler: LoginLinkServiceHandler {
     public static let defaultLinkBaseURL = "https://app.servicepro.dev/login"
 
@@ -18,16 +19,20 @@ public struct LoginLinkHandler: LoginLinkServiceHandler {
     /// Seals the token inside create's and redeem's idempotency records, so a retry gets it back
     /// while the store never holds it in the clear.
     let sealer: SecretSealer
+    /// Told about the keys a revoke revokes, once it has committed.
+    let apiKeys: ApiKeyCache
     /// Where the link points; the token goes in its `token` query parameter.
     let linkBaseURL: String
 
     public init(
         database: any Database,
         sealer: SecretSealer,
+        apiKeys: ApiKeyCache,
         linkBaseURL: String = LoginLinkHandler.defaultLinkBaseURL
     ) {
         self.database = database
         self.sealer = sealer
+        self.apiKeys = apiKeys
         self.linkBaseURL = linkBaseURL
     }
 
@@ -85,8 +90,9 @@ public struct LoginLinkHandler: LoginLinkServiceHandler {
             throw ServiceError.invalidArgument(field: "name", "must be tenants/{tenant}/loginLinks/{login_link}")
         }
         let actor = context.principal.realActor
-        return try await database.withTenant(tenantID) { tx in
-            try await IdempotencyRecords.once(tx, method: "RevokeLoginLink", for: request) {
+        let (link, revokedKeys) = try await database.withTenant(tenantID) { tx in
+            var revokedKeys: [ApiKey] = []
+            let link = try await IdempotencyRecords.once(tx, method: "RevokeLoginLink", for: request) {
                 let now = Date()
                 guard let before = try await LoginLinkRecords.find(linkID: linkID, in: tx, now: now) else {
                     throw ServiceError.notFound(request.name)
@@ -97,12 +103,16 @@ public struct LoginLinkHandler: LoginLinkServiceHandler {
                     "previous_state": LoginLinkRecords.stateName(before.link.state),
                     "changed": changed ? "true" : "false",
                 ])
+                revokedKeys = try await ApiKeyHandler.revokeKeys(madeBy: before.link.name, context: context, tx)
                 guard let after = try await LoginLinkRecords.find(linkID: linkID, in: tx, now: now) else {
                     throw ServiceError.notFound(request.name)
                 }
                 return after.link
             }
+            return (link, revokedKeys)
         }
+        apiKeys.forget(revokedKeys)
+        return link
     }
 
     public func redeemLoginLink(_ request: RedeemLoginLinkRequest, context: RequestContext) async throws -> RedeemLoginLinkResponse {

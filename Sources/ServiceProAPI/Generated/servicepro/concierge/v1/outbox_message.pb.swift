@@ -118,7 +118,9 @@ public nonisolated enum OutboxMessageState: SwiftProtobuf.Enum, Swift.CaseIterab
 
 /// An email or text the platform sends for a tenant (onboarding first). It is written in the same
 /// transaction as the change that causes it and delivered by a background worker with retries and
-/// backoff, so a provider outage delays a message but never loses it or sends it twice.
+/// backoff, so a provider outage delays a message but never loses it. A message the provider
+/// confirmed is never sent again; one whose answer was lost (a timeout after the request went out)
+/// is tried again, and its recipient may get it twice.
 public nonisolated struct OutboxMessage: @unchecked Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for

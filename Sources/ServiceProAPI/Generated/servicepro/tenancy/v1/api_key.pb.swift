@@ -65,6 +65,11 @@ public nonisolated struct ApiKey: Sendable {
   /// Clears the value of `lastUsedTime`. Subsequent reads from it will return its default value.
   public mutating func clearLastUsedTime() {self._lastUsedTime = nil}
 
+  /// Who made the key: the real actor of its create, e.g. `tenants/root/apiKeys/k1`, or
+  /// `tenants/acme/loginLinks/l1` for a key made in a login link's session (revoking the link
+  /// revokes it, and the keys it made in turn). Unset for keys made before keys recorded it.
+  public var creator: String = String()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -80,7 +85,7 @@ fileprivate nonisolated let _protobuf_package = "servicepro.tenancy.v1"
 
 nonisolated extension ApiKey: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ApiKey"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{3}display_name\0\u{1}role\0\u{3}token_prefix\0\u{3}create_time\0\u{3}revoke_time\0\u{3}last_used_time\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{3}display_name\0\u{1}role\0\u{3}token_prefix\0\u{3}create_time\0\u{3}revoke_time\0\u{3}last_used_time\0\u{1}creator\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -95,6 +100,7 @@ nonisolated extension ApiKey: SwiftProtobuf.Message, SwiftProtobuf._MessageImple
       case 5: try { try decoder.decodeSingularMessageField(value: &self._createTime) }()
       case 6: try { try decoder.decodeSingularMessageField(value: &self._revokeTime) }()
       case 7: try { try decoder.decodeSingularMessageField(value: &self._lastUsedTime) }()
+      case 8: try { try decoder.decodeSingularStringField(value: &self.creator) }()
       default: break
       }
     }
@@ -126,6 +132,9 @@ nonisolated extension ApiKey: SwiftProtobuf.Message, SwiftProtobuf._MessageImple
     try { if let v = self._lastUsedTime {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 7)
     } }()
+    if !self.creator.isEmpty {
+      try visitor.visitSingularStringField(value: self.creator, fieldNumber: 8)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -137,6 +146,7 @@ nonisolated extension ApiKey: SwiftProtobuf.Message, SwiftProtobuf._MessageImple
     if lhs._createTime != rhs._createTime {return false}
     if lhs._revokeTime != rhs._revokeTime {return false}
     if lhs._lastUsedTime != rhs._lastUsedTime {return false}
+    if lhs.creator != rhs.creator {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -16,9 +16,11 @@ extension ApiKey: ValidatableMessage {
         if self.hasLastUsedTime {
             FieldCheck.timestamp(self.lastUsedTime, path + "last_used_time", &violations)
         }
+        FieldCheck.storable(self.creator, path + "creator", &violations)
     }
 
     public mutating func normalize() {
         self.clearLastUsedTime()
+        self.creator = ""
     }
 }
