@@ -190,6 +190,26 @@ struct ConciergeTests {
         }
     }
 
+    @Test("a lost purchase answer never claims a number another tenant bought: it is neither kept nor released", arguments: TestBackend.available)
+    func lostPurchaseOfAnotherTenantsNumber(backend: TestBackend) async throws {
+        try await FakeTwilioNumbers.with { twilio, base in
+            try await TestPlatform.with(backend, concierge: ConciergeSettings(numbers: Self.numbers(base))) { platform in
+                let first = try await Self.concierge(platform).createConciergeTenant(
+                    Self.request("shine", mode: .provisionNumber), metadata: platform.metadata(platform.ownerToken))
+                let firstSID = try #require(twilio.owned.first { $0.value == first.phoneConfig.phoneNumber }?.key)
+                // A second create is offered the same number, and its purchase's answer is lost.
+                twilio.offerNext(first.phoneConfig.phoneNumber)
+                twilio.loseAnswers(1)
+                _ = await failure {
+                    try await Self.concierge(platform).createConciergeTenant(
+                        Self.request("gleam", mode: .provisionNumber), metadata: platform.metadata(platform.ownerToken))
+                }
+                #expect(twilio.owned[firstSID] == first.phoneConfig.phoneNumber, "shine's number is still the account's")
+                #expect(!twilio.released.contains(firstSID))
+            }
+        }
+    }
+
     @Test("without the bridge's public URL, a number that could not be reached is not bought", arguments: TestBackend.available)
     func provisioningWithoutWebhooks(backend: TestBackend) async throws {
         try await FakeTwilioNumbers.with { twilio, base in

@@ -20,6 +20,10 @@ public final class FakeTwilioNumbers: Sendable {
         /// Purchases still to be made and then answered with a 500, as if the answer were lost.
         var answersToLose = 0
         var counter = 0
+        /// The friendly name each owned number was bought with, by sid.
+        var friendlyNames: [String: String] = [:]
+        /// Offered by the next search instead of a new number, as when two creates race for one.
+        var nextOffer: String?
     }
 
     let state = Mutex(State())
@@ -39,6 +43,9 @@ public final class FakeTwilioNumbers: Sendable {
 
     /// Makes the next `count` purchases, then answers each with a 500.
     public func loseAnswers(_ count: Int) { state.withLock { $0.answersToLose = count } }
+
+    /// Makes the next search offer `number`, whether or not the account already owns it.
+    public func offerNext(_ number: String) { state.withLock { $0.nextOffer = number } }
 
     public static func with<Result: Sendable>(
         purchaseDelay: Duration = .zero,
@@ -85,7 +92,8 @@ public final class FakeTwilioNumbers: Sendable {
         let area = areaCode ?? "918"
         let number = state.withLock { state -> String in
             state.counter += 1
-            return "+1\(area)555\(String(format: "%04d", state.counter))"
+            defer { state.nextOffer = nil }
+            return state.nextOffer ?? "+1\(area)555\(String(format: "%04d", state.counter))"
         }
         return Self.json(.ok, #"{"available_phone_numbers": [{"phone_number": "\#(number)", "friendly_name": "\#(number)", "capabilities": {"voice": true, "SMS": true}}]}"#)
     }
@@ -110,6 +118,7 @@ public final class FakeTwilioNumbers: Sendable {
             state.counter += 1
             let sid = "PN" + String(format: "%032x", state.counter)
             state.owned[sid] = number
+            state.friendlyNames[sid] = form["FriendlyName"] ?? ""
             state.purchases.append(form)
             defer { state.answersToLose = max(0, state.answersToLose - 1) }
             return (sid, state.answersToLose > 0)
@@ -124,8 +133,10 @@ public final class FakeTwilioNumbers: Sendable {
     private func owned(_ request: Request, phoneNumber: String?) -> Response {
         record(request)
         guard authorized(request) else { return Self.unauthorized }
-        let numbers = state.withLock { $0.owned }.filter { phoneNumber == nil || $0.value == phoneNumber }.sorted { $0.key < $1.key }
-        let items = numbers.map { #"{"sid": "\#($0.key)", "phone_number": "\#($0.value)"}"# }.joined(separator: ", ")
+        let (numbers, names) = state.withLock { ($0.owned, $0.friendlyNames) }
+        let items = numbers.filter { phoneNumber == nil || $0.value == phoneNumber }.sorted { $0.key < $1.key }
+            .map { #"{"sid": "\#($0.key)", "phone_number": "\#($0.value)", "friendly_name": "\#(names[$0.key] ?? "")"}"# }
+            .joined(separator: ", ")
         return Self.json(.ok, #"{"incoming_phone_numbers": [\#(items)], "page": 0, "page_size": 50}"#)
     }
 

@@ -59,6 +59,7 @@ public struct TwilioNumberProvisioner: NumberProvisioner {
     private struct IncomingNumber: Decodable {
         var sid: String
         var phoneNumber: String
+        var friendlyName: String?
     }
 
     private struct IncomingNumbers: Decodable {
@@ -76,20 +77,24 @@ public struct TwilioNumberProvisioner: NumberProvisioner {
                 message: "Twilio has no local number\(areaCode.map { " in area code \($0)" } ?? "") in \(countryCode); try another area code")
         }
         // Twilio takes a friendly name of at most 64 characters and refuses the purchase otherwise.
+        let friendlyName = String(friendlyName.prefix(64))
         let bought: IncomingNumber
         do {
             bought = try await send(.POST, "/IncomingPhoneNumbers.json", form: [
-                ("PhoneNumber", candidate.phoneNumber), ("FriendlyName", String(friendlyName.prefix(64))),
+                ("PhoneNumber", candidate.phoneNumber), ("FriendlyName", friendlyName),
                 ("VoiceUrl", webhooks.base + TwilioCallbackURLs.incomingCallPath), ("VoiceMethod", "POST"),
                 ("SmsUrl", webhooks.base + TwilioCallbackURLs.smsPath), ("SmsMethod", "POST"),
                 ("StatusCallback", webhooks.status), ("StatusCallbackMethod", "POST"),
             ])
         } catch let error as ServiceError where error.code == .unavailable {
             // A purchase whose answer was lost (a timeout, a 5xx) may have gone through: then the
-            // account owns the number, and it is this create's. Otherwise a retry would buy a
-            // second one while the first went on being billed, unknown to the platform.
+            // account owns the number under this create's friendly name, which names the new
+            // tenant. Otherwise a retry would buy a second one while the first went on being
+            // billed, unknown to the platform. A number the account owns under another name is
+            // another create's, which won a race for it: never this one's to keep or release.
             let owned: IncomingNumbers? = try? await send(.GET, "/IncomingPhoneNumbers.json?" + FormEncoding.encode([("PhoneNumber", candidate.phoneNumber)]), form: nil)
-            guard let number = owned?.incomingPhoneNumbers.first(where: { $0.phoneNumber == candidate.phoneNumber }) else { throw error }
+            guard let number = owned?.incomingPhoneNumbers.first(where: { $0.phoneNumber == candidate.phoneNumber && $0.friendlyName == friendlyName })
+            else { throw error }
             bought = number
         }
         return ProvisionedNumber(sid: bought.sid, phoneNumber: bought.phoneNumber)
