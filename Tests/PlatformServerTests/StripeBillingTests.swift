@@ -449,6 +449,14 @@ struct StripeBillingTests {
             #expect(now.lastStripeEventTime.seconds == t0 + 50)
             #expect(now.stripeSubscriptionID.isEmpty, "ended: the next paid plan starts a new subscription")
             #expect(now.stripeCustomerID == customer)
+            // An update of the ended subscription stamped the same second as its end, delivered
+            // after it: Stripe never revives an ended subscription, so it changes nothing.
+            let sameSecond = StripeTestEvents.subscription(
+                id: "evt_6b", type: "customer.subscription.updated", created: t0 + 50, subscription: sub, customer: customer, status: "active", price: "price_pro")
+            #expect(try await deliver(sameSecond).reason == "other_subscription")
+            now = try await billing()
+            #expect(now.status == .cancelled)
+            #expect(now.stripeSubscriptionID.isEmpty)
 
             let stranger = StripeTestEvents.subscription(
                 id: "evt_7", type: "customer.subscription.updated", created: t0 + 60, subscription: "sub_other", customer: "cus_other", status: "active")

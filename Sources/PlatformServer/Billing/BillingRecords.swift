@@ -19,6 +19,13 @@ enum BillingRecords {
         statements: ["ALTER TABLE tenant_billing ADD COLUMN payment_url TEXT"],
         tenantOwnedTables: [])
 
+    /// The subscription that ended last; see `BillingState.endedStripeSubscriptionID`.
+    static let endedSubscriptionMigration = Migration(
+        version: 26,
+        name: "tenant_billing_ended_subscription",
+        statements: ["ALTER TABLE tenant_billing ADD COLUMN ended_stripe_subscription_id TEXT"],
+        tenantOwnedTables: [])
+
     /// The record a new tenant starts with; `TenantRecords.insert` writes it beside the tenant.
     static func insert(_ tx: TenantTransaction, now: Date) async throws {
         try await tx.insert(into: "tenant_billing", [
@@ -41,6 +48,7 @@ enum BillingRecords {
             retentionEnd: try row.optionalDate("retention_end_time"),
             stripeCustomerID: try row.optionalString("stripe_customer_id"),
             stripeSubscriptionID: try row.optionalString("stripe_subscription_id"),
+            endedStripeSubscriptionID: try row.optionalString("ended_stripe_subscription_id"),
             stripePriceID: try row.optionalString("stripe_price_id"),
             pendingTier: try row.optionalString("pending_tier").map(PlanTier.init(storedName:)),
             paymentURL: try row.optionalString("payment_url"),
@@ -66,6 +74,7 @@ enum BillingRecords {
             ("retention_end_time", state.retentionEnd),
             ("stripe_customer_id", state.stripeCustomerID),
             ("stripe_subscription_id", state.stripeSubscriptionID),
+            ("ended_stripe_subscription_id", state.endedStripeSubscriptionID),
             ("stripe_price_id", state.stripePriceID),
             ("pending_tier", state.pendingTier?.storedName),
             ("payment_url", state.paymentURL),

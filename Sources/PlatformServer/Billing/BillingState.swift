@@ -14,6 +14,9 @@ struct BillingState: Sendable {
     var retentionEnd: Date?
     var stripeCustomerID: String?
     var stripeSubscriptionID: String?
+    /// The subscription that ended last. Stripe never revives an ended subscription, so its
+    /// events delivered late change nothing, even one stamped the same second as its end.
+    var endedStripeSubscriptionID: String?
     var stripePriceID: String?
     /// The tier of a subscription whose first payment is still due; `tier` until it is paid.
     var pendingTier: PlanTier?
@@ -58,6 +61,7 @@ struct BillingState: Sendable {
     /// The tenant's subscription is gone (ended at Stripe, or withdrawn before its first
     /// payment): its next paid plan starts a new one, and no tier waits for it any more.
     mutating func forgetSubscription() {
+        if let stripeSubscriptionID { endedStripeSubscriptionID = stripeSubscriptionID }
         stripeSubscriptionID = nil
         stripePriceID = nil
         currentPeriodEnd = nil

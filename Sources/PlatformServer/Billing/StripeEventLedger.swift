@@ -54,7 +54,7 @@ struct StripeEventLedger {
             return response(event, .ignored, reason: "stale", tenantID: tenantID)
         }
         if let named = event.subscriptionID, named != state.stripeSubscriptionID,
-           state.stripeSubscriptionID != nil || effect.endsSubscription {
+           state.stripeSubscriptionID != nil || effect.endsSubscription || named == state.endedStripeSubscriptionID {
             // Another subscription of the same customer (a stray one made in Stripe's
             // dashboard, or one already replaced or ended here) says nothing about the one the
             // tenant pays with.

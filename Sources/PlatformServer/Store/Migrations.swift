@@ -397,6 +397,7 @@ enum Migrator {
         BillingRecords.paymentURLMigration,
         IdempotencyRecords.requestDigestMigration,
         ApiKeyRecords.creatorMigration,
+        BillingRecords.endedSubscriptionMigration,
     ]
 
     static func migrate(_ database: any Database, logger: Logger) async throws {
