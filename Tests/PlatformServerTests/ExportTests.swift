@@ -167,12 +167,17 @@ struct ExportTests {
         }
     }
 
-    @Test("a worker claims one job at a time, the oldest; the next worker the next", arguments: TestBackend.available)
+    @Test("a worker claims one job at a time, the oldest; the next worker the next; a tenant builds one at a time", arguments: TestBackend.available)
     func claimsOneJob(backend: TestBackend) async throws {
         try await TestPlatform.with(backend) { platform in
             try await Self.seed(platform)
+            try await Self.seed(platform, tenant: "bravo", number: "+19185550200")
             let first = try await Self.start(platform)
-            let second = try await Self.start(platform, requestID: "second")
+            let again = await failure { try await Self.start(platform, requestID: "again") }
+            #expect(again?.code == .failedPrecondition)
+            #expect(again?.reason == "export_in_progress")
+            #expect(again?.metadata["resource"] == first.name, "it names the export to follow")
+            let second = try await Self.start(platform, "bravo", requestID: "second")
             func claim(_ worker: String) async throws -> String? {
                 try await platform.database.transaction(.platform) { tx in
                     try await ExportJobRecords.claim(worker: worker, now: Date(), lease: 60, tx).map { "tenants/\($0.tenantID)/exports/\($0.exportID)" }
@@ -189,8 +194,9 @@ struct ExportTests {
     func leftoversCleared(backend: TestBackend) async throws {
         try await TestPlatform.with(backend) { platform in
             try await Self.seed(platform)
+            try await Self.seed(platform, tenant: "bravo", number: "+19185550200")
             let running = try await Self.start(platform)
-            let crashed = try await Self.start(platform, requestID: "crashed")
+            let crashed = try await Self.start(platform, "bravo", requestID: "crashed")
             let (runningID, crashedID) = (String(running.name.split(separator: "/").last!), String(crashed.name.split(separator: "/").last!))
             _ = try await platform.database.transaction(.platform) { tx in
                 try await ExportJobRecords.claim(worker: "alive", now: Date(), lease: 600, tx)
@@ -510,11 +516,12 @@ struct ExportTests {
                 $0.updateMask = .init(protoPaths: ["city"])
             }
             #expect(await failure { try await platform.tenants(admin).updateTenant(rename) }?.reason == "tenant_suspended")
-            _ = try await Self.start(platform, token: admin)
+            let suspendedExport = try await Self.start(platform, token: admin)
+            try await platform.exportWorker().runOnce()
+            #expect(try await Self.get(platform, suspendedExport.name).state == .succeeded)
             try await platform.setStatus("acme", .cancelled)
             #expect(await failure { try await platform.tenants(admin).getTenant(.with { $0.name = "tenants/acme" }) }?.reason == "tenant_cancelled")
             let cancelledExport = try await Self.start(platform, token: admin)
-            try await platform.exportWorker().runOnce()
             try await platform.exportWorker().runOnce()
             #expect(try await Self.get(platform, cancelledExport.name).state == .succeeded)
             _ = try await Self.download(platform, cancelledExport.name, token: admin)

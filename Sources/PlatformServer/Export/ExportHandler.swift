@@ -28,6 +28,7 @@ public struct ExportHandler: ExportServiceHandler {
         return try await database.withTenant(tenantID) { tx in
             try await IdempotencyRecords.once(tx, method: "StartExport", for: request) {
                 try await Self.requireRetentionWindowOpen(tx, now: record.createTime)
+                try await Self.requireNoneInProgress(tx)
                 try await ExportJobRecords.insert(record, tx)
                 try await AuditLog.record(tx, context: context, resource: record.name, details: [
                     "entities": chosen.map(\.storedName).joined(separator: ","),
@@ -38,6 +39,20 @@ public struct ExportHandler: ExportServiceHandler {
                 return stored.message()
             }
         }
+    }
+
+    /// One export of a tenant is built at a time: a second start (a double click, a script run
+    /// twice) would build the same archive again, and hold a worker another tenant waits for.
+    private static func requireNoneInProgress(_ tx: TenantTransaction) async throws {
+        try await tx.serialize("export/start")
+        guard let building = try await tx.select("export_id", from: "export_jobs", where: "state IN ('pending', 'running')", limit: 1).first else {
+            return
+        }
+        let name = ExportJobRecords.name(tenantID: tx.tenantID, exportID: try building.string("export_id"))
+        throw ServiceError.failedPrecondition(
+            reason: "export_in_progress",
+            message: "\(name) is still being built; follow it with GetExport (spctl export status), and start another once it is done",
+            metadata: ["resource": name])
     }
 
     /// A suspended or cancelled tenant exports until its retention window ends; then its data is

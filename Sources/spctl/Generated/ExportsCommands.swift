@@ -15,7 +15,7 @@ struct ExportsCommands: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "download",
             abstract: "Streams a succeeded export's archive in chunks, from `offset` to resume a broken download.",
-            discussion: "Not while impersonating: taking a tenant's whole data set away is for its own people, and each download is audited. Not succeeded yet: FAILED_PRECONDITION `export_not_ready`; expired: FAILED_PRECONDITION `export_expired`; offset past the end: OUT_OF_RANGE.\n\nAllowed roles: platform owner, platform staff, tenant admin.\nRPC: servicepro.export.v1.ExportService.DownloadExport. Use --json or --json-file for fields without a flag."
+            discussion: "Not while impersonating: taking a tenant's whole data set away is for its own people, and each download is audited. Not succeeded yet: FAILED_PRECONDITION `export_not_ready`; failed: FAILED_PRECONDITION `export_failed`; expired: FAILED_PRECONDITION `export_expired`; offset past the end: OUT_OF_RANGE.\n\nAllowed roles: platform owner, platform staff, tenant admin.\nRPC: servicepro.export.v1.ExportService.DownloadExport. Use --json or --json-file for fields without a flag."
         )
 
         @OptionGroup var call: CallOptions
@@ -99,7 +99,7 @@ struct ExportsCommands: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "start",
             abstract: "Starts an export; a worker builds the archive in the background.",
-            discussion: "Poll GetExport for progress.\n\nAllowed roles: platform owner, platform staff, tenant admin.\nRPC: servicepro.export.v1.ExportService.StartExport. Use --json or --json-file for fields without a flag."
+            discussion: "Poll GetExport for progress. One export of a tenant is built at a time: while one is pending or running, FAILED_PRECONDITION `export_in_progress` naming it (ErrorInfo metadata `resource`). After the retention window: FAILED_PRECONDITION `retention_ended`.\n\nAllowed roles: platform owner, platform staff, tenant admin.\nRPC: servicepro.export.v1.ExportService.StartExport. Use --json or --json-file for fields without a flag."
         )
 
         @OptionGroup var call: CallOptions

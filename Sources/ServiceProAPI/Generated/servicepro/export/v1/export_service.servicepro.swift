@@ -77,6 +77,9 @@ extension ExportChunk: ValidatableMessage {
 /// method's policy and validated the request before any of these run.
 public protocol ExportServiceHandler: Sendable {
     /// Starts an export; a worker builds the archive in the background. Poll GetExport for progress.
+    /// One export of a tenant is built at a time: while one is pending or running, FAILED_PRECONDITION
+    /// `export_in_progress` naming it (ErrorInfo metadata `resource`). After the retention window:
+    /// FAILED_PRECONDITION `retention_ended`.
     func startExport(_ request: StartExportRequest, context: RequestContext) async throws -> ExportJob
 
     /// Gets one export, with its progress.
@@ -87,8 +90,9 @@ public protocol ExportServiceHandler: Sendable {
 
     /// Streams a succeeded export's archive in chunks, from `offset` to resume a broken download.
     /// Not while impersonating: taking a tenant's whole data set away is for its own people, and each
-    /// download is audited. Not succeeded yet: FAILED_PRECONDITION `export_not_ready`; expired:
-    /// FAILED_PRECONDITION `export_expired`; offset past the end: OUT_OF_RANGE.
+    /// download is audited. Not succeeded yet: FAILED_PRECONDITION `export_not_ready`; failed:
+    /// FAILED_PRECONDITION `export_failed`; expired: FAILED_PRECONDITION `export_expired`; offset past
+    /// the end: OUT_OF_RANGE.
     func downloadExport(_ request: DownloadExportRequest, context: RequestContext, responses: RPCWriter<ExportChunk>) async throws
 }
 
@@ -220,6 +224,9 @@ public enum ExportService {
         public init(wrapping base: GRPCClient<Transport>) { self.base = base }
 
         /// Starts an export; a worker builds the archive in the background. Poll GetExport for progress.
+        /// One export of a tenant is built at a time: while one is pending or running, FAILED_PRECONDITION
+        /// `export_in_progress` naming it (ErrorInfo metadata `resource`). After the retention window:
+        /// FAILED_PRECONDITION `retention_ended`.
         public func startExport(
             _ request: StartExportRequest,
             metadata: Metadata = [:],
@@ -266,8 +273,9 @@ public enum ExportService {
 
         /// Streams a succeeded export's archive in chunks, from `offset` to resume a broken download.
         /// Not while impersonating: taking a tenant's whole data set away is for its own people, and each
-        /// download is audited. Not succeeded yet: FAILED_PRECONDITION `export_not_ready`; expired:
-        /// FAILED_PRECONDITION `export_expired`; offset past the end: OUT_OF_RANGE.
+        /// download is audited. Not succeeded yet: FAILED_PRECONDITION `export_not_ready`; failed:
+        /// FAILED_PRECONDITION `export_failed`; expired: FAILED_PRECONDITION `export_expired`; offset past
+        /// the end: OUT_OF_RANGE.
         public func downloadExport<Result: Sendable>(
             _ request: DownloadExportRequest,
             metadata: Metadata = [:],
