@@ -92,9 +92,16 @@ struct ExportCommand: AsyncParsableCommand {
                 // The archive's size and checksum come first, so what is saved is always checked,
                 // even when the partial file already holds all of it.
                 let job = try await exports.getExport(.with { $0.name = name }, metadata: metadata)
-                let ready = job.state == .succeeded
+                guard job.state == .succeeded else {
+                    // Not ready, failed or expired: the server's refusal says why, and nothing is
+                    // written. Should it have finished just now, the next run downloads it.
+                    try await exports.downloadExport(.with { $0.name = name }, metadata: metadata) { response in
+                        for try await _ in response.messages {}
+                    }
+                    throw CommandFailure("\(name) has just finished; run the command again to download it")
+                }
                 let kept = (try? FileManager.default.attributesOfItem(atPath: partial)[.size] as? NSNumber)?.int64Value ?? 0
-                if ready, kept > job.sizeBytes {
+                if kept > job.sizeBytes {
                     StandardError.say("\(partial) is longer than the archive, so not part of it; starting over")
                     try FileManager.default.removeItem(atPath: partial)
                 }
@@ -106,8 +113,7 @@ struct ExportCommand: AsyncParsableCommand {
                 let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: partial))
                 let offset = try handle.seekToEnd()
                 let bar = ProgressBar(label: "downloading")
-                // An export not ready (or failed, or expired) is still asked for: the server says why.
-                if !ready || Int64(offset) < job.sizeBytes {
+                if Int64(offset) < job.sizeBytes {
                     let request = DownloadExportRequest.with { $0.name = name; $0.offset = Int64(offset) }
                     try await exports.downloadExport(request, metadata: metadata) { response in
                         for try await chunk in response.messages {

@@ -145,6 +145,7 @@ struct SpctlCommandTests {
             let early = try await spctl.run(["export", "download", name, "--to", spctl.configHome.appendingPathComponent("early.zip").path] + auth)
             #expect(early.status != 0)
             #expect(early.output.contains("export_not_ready"), "the server's reason, not a checksum: \(early.output)")
+            #expect(!FileManager.default.fileExists(atPath: spctl.configHome.appendingPathComponent("early.zip.part").path), "nothing written")
 
             try await platform.exportWorker().runOnce()
             let status = try await spctl.run(["export", "status", name, "--wait"] + auth)

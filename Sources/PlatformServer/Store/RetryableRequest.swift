@@ -37,6 +37,15 @@ extension CreatePhoneConfigRequest: RetryableRequest {
     }
 }
 
+extension RedeemLoginLinkRequest: RetryableRequest {
+    /// The token is the secret itself; its link already scopes the record (``IdempotencyRecords``).
+    var retryFingerprint: Self {
+        var fingerprint = self
+        fingerprint.token = ""
+        return fingerprint
+    }
+}
+
 extension ApplyIndustryPackRequest: RetryableRequest {}
 extension ChangePlanRequest: RetryableRequest {}
 extension CreateApiKeyRequest: RetryableRequest {}
@@ -46,7 +55,6 @@ extension CreateCustomerRequest: RetryableRequest {}
 extension CreateInvoiceRequest: RetryableRequest {}
 extension CreateLoginLinkRequest: RetryableRequest {}
 extension CreateTenantRequest: RetryableRequest {}
-extension RedeemLoginLinkRequest: RetryableRequest {}
 extension RevokeImpersonationRequest: RetryableRequest {}
 extension RevokeLoginLinkRequest: RetryableRequest {}
 extension SendOnboardingRequest: RetryableRequest {}
