@@ -82,7 +82,10 @@ public struct ApiKeyHandler: ApiKeyServiceHandler {
             throw ServiceError.invalidArgument(field: "name", "must be tenants/{tenant}/apiKeys/{api_key}")
         }
         defer { cache.forget(keyID: keyID) }
-        let (revoked, keysOfItsLinks) = try await database.transaction(.platform) { base in
+        // What a platform key started may be on any tenant; a tenant's own people revoke under
+        // its row-level security, as every other call of theirs runs.
+        let scope: DataScope = context.principal.role.isPlatform ? .platform : .tenant(tenantID)
+        let (revoked, keysOfItsLinks) = try await database.transaction(scope) { base in
             let tx = TenantTransaction(tenantID: tenantID, base: base)
             guard let key = try await ApiKeyRecords.find(keyID: keyID, tx) else { throw ServiceError.notFound(request.name) }
             try Self.checkMayRevoke(Role(proto: key.role), caller: context.principal)
