@@ -24,6 +24,13 @@ extension RPCError {
         code == .unavailable && errorInfoReason == "inbound_backlog"
     }
 
+    /// The platform took the call and failed on it: a fault in handling this request, which
+    /// the next attempt may meet again. Unlike UNAVAILABLE or a deadline, it says nothing about
+    /// whether the platform can take other calls.
+    var failsThisText: Bool {
+        [.internalError, .unknown, .dataLoss, .unimplemented].contains(code)
+    }
+
     /// What an operator reads when `refusesBridge`.
     static let refusedBridgeAdvice = "the platform refuses the bridge's token: texts wait in the spool; give the bridge a valid token (--token-file)"
 }

@@ -3,12 +3,14 @@ import Logging
 import ServiceLifecycle
 import RPCRuntime
 import ServiceProAPI
+import Synchronization
 
-/// Replays spooled texts to the platform, oldest first, until only lines refused as backlogged
-/// are left, or none; stops at the first one the platform cannot take yet and tries again
-/// shortly. Then the spooled call statuses, the same way. A text refused because its tenant's
-/// texts are arriving faster than the platform stores them holds up only its own line: the
-/// other lines' texts go on.
+/// Replays spooled texts to the platform, oldest first, until only held lines are left, or
+/// none; stops at the first one the platform cannot take yet and tries again shortly. Then the
+/// spooled call statuses, the same way. A text the platform takes but cannot store holds up only
+/// its own line, whose texts keep their order: one whose tenant's texts arrive faster than the
+/// platform stores them, or one the platform fails on (an internal error, every time, say). The
+/// other lines' texts, and the call statuses, go on.
 struct SpoolDrainer<Transport: ClientTransport>: Service {
     let platform: PlatformClient<Transport>
     let spool: MessageSpool
@@ -18,6 +20,16 @@ struct SpoolDrainer<Transport: ClientTransport>: Service {
     /// call the bridge gave up on, and a shorter deadline would pile up copies of a slow one.
     let deadline = CallDeadline(timeout: .seconds(30))
     let logger: Logger
+    /// The texts whose failure was logged, so that a text that fails on every pass is logged
+    /// once, not once a second.
+    private let reported = FailedTexts()
+
+    init(platform: PlatformClient<Transport>, spool: MessageSpool, interval: Duration, logger: Logger) {
+        self.platform = platform
+        self.spool = spool
+        self.interval = interval
+        self.logger = logger
+    }
 
     func run() async throws {
         await cancelWhenGracefulShutdown {
@@ -47,9 +59,9 @@ struct SpoolDrainer<Transport: ClientTransport>: Service {
     @discardableResult
     func drain() async throws -> Int {
         var sent = 0
-        var backlogged: Set<String> = []
+        var held: Set<String> = []
         let inbound = InboundService.Client(wrapping: platform.grpc)
-        while let (sequence, line, spooled) = try await spool.oldest(skipping: backlogged) {
+        while let (sequence, line, spooled) = try await spool.oldest(skipping: held) {
             var message = spooled
             message.replayed = true
             do {
@@ -60,7 +72,15 @@ struct SpoolDrainer<Transport: ClientTransport>: Service {
             } catch let error as RPCError where error.refusesBridge {
                 throw error
             } catch let error as RPCError where error.isTenantBacklog {
-                backlogged.insert(line)
+                held.insert(line)
+                continue
+            } catch let error as RPCError where error.failsThisText {
+                if reported.firstFailure(of: sequence) {
+                    logger.error("the platform fails on a spooled text; its line waits, and the others go on", metadata: [
+                        "message_sid": "\(message.messageSid)", "line": "\(line)", "error": "\(error)",
+                    ])
+                }
+                held.insert(line)
                 continue
             } catch {
                 return sent
@@ -89,5 +109,15 @@ struct SpoolDrainer<Transport: ClientTransport>: Service {
         }
         if sent > 0 { logger.info("replayed spooled call statuses", metadata: ["count": "\(sent)"]) }
         return sent
+    }
+}
+
+/// The spooled texts the platform has failed on, by spool sequence.
+private final class FailedTexts: Sendable {
+    private let sequences = Mutex<Set<Int>>([])
+
+    /// True the first time `sequence` fails.
+    func firstFailure(of sequence: Int) -> Bool {
+        sequences.withLock { $0.insert(sequence).inserted }
     }
 }

@@ -56,6 +56,27 @@ struct SpoolLineTests {
         }
     }
 
+    @Test("a text the platform fails on, every time, holds up only its own line")
+    func failingTextHoldsOnlyItsLine() async throws {
+        try await BackloggedPlatform.with(busy: [], failing: [1]) { platform, client in
+            try await TestBridge.with(platform: client, spoolPath: BridgeWebhookTests.spoolPath()) { bridge in
+                // Spooled while the platform was away: the first text fails on every replay.
+                for (number, to) in [(1, Self.busyNumber), (2, Self.busyNumber), (3, Self.quietNumber)] {
+                    try await bridge.spool.append(.with {
+                        $0.messageSid = "SM" + String(format: "%032x", number); $0.from = "+15550001111"; $0.to = to
+                    })
+                }
+                try await poll("the drainer to replay the other line") { await bridge.spool.count() == 2 }
+                #expect(platform.stored == [3])
+                #expect(!platform.attempted.contains(2), "the failing line keeps its order")
+
+                platform.stopFailing()
+                try await poll("the spool to drain") { await bridge.spool.count() == 0 }
+                #expect(platform.stored == [3, 1, 2])
+            }
+        }
+    }
+
     @Test("a spool from before texts were kept per line gets its lines from the texts it holds")
     func olderSpoolFile() async throws {
         let path = BridgeWebhookTests.spoolPath()
@@ -83,19 +104,24 @@ struct SpoolLineTests {
 /// tenant's backlog is, until cleared; it answers every other text with "stored text N" and remembers
 /// the order it stored them in (N is the MessageSid's number).
 final class BackloggedPlatform: Sendable {
-    private let state = Mutex((backlogged: true, stored: [Int](), attempted: [Int]()))
+    private let state = Mutex((backlogged: true, stored: [Int](), attempted: [Int](), failing: Set<Int>()))
     let busy: Set<String>
 
-    init(busy: Set<String>) { self.busy = busy }
+    init(busy: Set<String>, failing: Set<Int>) {
+        self.busy = busy
+        state.withLock { $0.failing = failing }
+    }
 
     var stored: [Int] { state.withLock { $0.stored } }
     var attempted: [Int] { state.withLock { $0.attempted } }
     func clearBacklog() { state.withLock { $0.backlogged = false } }
+    func stopFailing() { state.withLock { $0.failing = [] } }
 
+    /// `failing`: the texts it fails on with INTERNAL, as a bug in handling them would.
     static func with<Result: Sendable>(
-        busy: Set<String>, _ body: (BackloggedPlatform, PlatformClient<InProcessTransport.Client>) async throws -> Result
+        busy: Set<String>, failing: Set<Int> = [], _ body: (BackloggedPlatform, PlatformClient<InProcessTransport.Client>) async throws -> Result
     ) async throws -> Result {
-        let platform = BackloggedPlatform(busy: busy)
+        let platform = BackloggedPlatform(busy: busy, failing: failing)
         let transport = InProcessTransport()
         let server = GRPCServer(transport: transport.server, services: [Service(platform: platform)])
         let serving = Task { try await server.serve() }
@@ -105,11 +131,15 @@ final class BackloggedPlatform: Sendable {
 
     private func handle(_ request: HandleInboundMessageRequest) throws -> HandleInboundMessageResponse {
         let number = Int(request.messageSid.dropFirst(2), radix: 16) ?? -1
-        let refused = state.withLock { state in
+        let (refused, failed) = state.withLock { state in
             state.attempted.append(number)
-            guard !(state.backlogged && (busy.contains(request.to) || busy.contains(request.messagingServiceSid))) else { return true }
+            if state.failing.contains(number) { return (false, true) }
+            guard !(state.backlogged && (busy.contains(request.to) || busy.contains(request.messagingServiceSid))) else { return (true, false) }
             state.stored.append(number)
-            return false
+            return (false, false)
+        }
+        if failed {
+            throw RPCError(code: .internalError, message: "internal error")
         }
         if refused {
             throw ServiceError(code: .unavailable, reason: "inbound_backlog", message: "texts are arriving faster than they are stored")
