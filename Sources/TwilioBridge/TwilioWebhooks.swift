@@ -106,8 +106,15 @@ struct TwilioWebhooks<Transport: ClientTransport>: Sendable {
             // Behind its line's spooled texts a new one waits its turn, so the platform sees each
             // line's texts in arrival order.
             if await spool.holdsLine(of: message) {
-                try await spool.append(message)
-                return twiml(renderer.messagingResponse([]))
+                do {
+                    try await spool.append(message)
+                    return twiml(renderer.messagingResponse([]))
+                } catch {
+                    // Out of turn is better than lost: Twilio does not send a text again.
+                    logger.critical("could not spool an inbound text behind its line; delivering it out of turn", metadata: [
+                        "message_sid": "\(message.messageSid)", "error": "\(error)",
+                    ])
+                }
             }
             return twiml(renderer.messagingResponse(try await deliver(message)))
         } catch let error as RPCError where error.isVerdictOnRequest {

@@ -56,6 +56,21 @@ struct SpoolLineTests {
         }
     }
 
+    @Test("a text whose line waits, but that the spool cannot take, is delivered out of turn rather than lost")
+    func unspoolableTextIsDelivered() async throws {
+        try await BackloggedPlatform.with(busy: [Self.busyNumber]) { platform, client in
+            try await TestBridge.with(platform: client, spoolPath: BridgeWebhookTests.spoolPath()) { bridge in
+                _ = try await bridge.post("/sms", Self.sms(1, to: Self.busyNumber))
+                #expect(await bridge.spool.count() == 1)
+                try await bridge.spool.close()  // the disk is gone, say
+                platform.clearBacklog()
+                let late = try await bridge.post("/sms", Self.sms(2, to: Self.busyNumber))
+                #expect(late.body.contains("<Message>stored text 2</Message>"), "\(late.body)")
+                #expect(platform.stored == [2])
+            }
+        }
+    }
+
     @Test("a text the platform fails on, every time, holds up only its own line")
     func failingTextHoldsOnlyItsLine() async throws {
         try await BackloggedPlatform.with(busy: [], failing: [1]) { platform, client in
