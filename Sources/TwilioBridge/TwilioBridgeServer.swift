@@ -24,6 +24,10 @@ public struct TwilioBridgeServer<Transport: ClientTransport>: Sendable {
         if (configuration.twilioAuthToken ?? "").isEmpty {
             // A bridge for Stripe's webhooks alone needs none; one for Twilio's answers 403 to all.
             logger.warning("TWILIO_AUTH_TOKEN is not set: every Twilio webhook will be refused (403) until the bridge starts with the account's auth token")
+        } else if configuration.publicURL == nil {
+            // Fine on a developer's machine; in production a sender could replay a request Twilio
+            // signed for another of the account's webhooks, under that webhook's Host.
+            logger.warning("no public URL is set: signatures are checked against the URL the request's Host and X-Forwarded-* headers name; set --public-url (--twilio-public-url) to the URL Twilio calls")
         }
         return Self(platform: platform, spool: spool, configuration: configuration, logger: logger)
     }
