@@ -354,6 +354,21 @@ struct OperationsTests {
             let readInvoice = try await ops.getInvoice(invoice.name)
             #expect(try await ops.updateInvoice(readInvoice, ["notes", "lines"]) == readInvoice)
             #expect(try await updates() == before)
+            // Nor does what another system holds more finely than the store: a time to the
+            // nanosecond, a duration with a fraction of a second, an invoice's due time.
+            var finer = readAppointment
+            finer.startTime = .init(seconds: 1_900_003_600, nanos: 123_456_789)
+            finer.duration = .init(seconds: 5400, nanos: 500_000_000)
+            let rescheduled = try await ops.updateAppointment(finer, ["start_time", "duration"])
+            #expect(rescheduled.duration == .init(seconds: 5400))
+            finer.etag = rescheduled.etag
+            #expect(try await ops.updateAppointment(finer, ["start_time", "duration"]) == rescheduled, "sent again, it changes nothing")
+            finer.duration = .init(seconds: 0)
+            #expect(try await ops.updateAppointment(finer, ["duration"]).hasDuration == false, "a zero duration is none")
+            let due = try await ops.updateInvoice(.with { $0.name = invoice.name; $0.dueTime = .init(seconds: 1_900_000_000, nanos: 123_456_789); $0.etag = readInvoice.etag }, ["due_time"])
+            var dueFiner = due
+            dueFiner.dueTime.nanos = 123_456_999
+            #expect(try await ops.updateInvoice(dueFiner, ["due_time"]) == due)
         }
     }
 

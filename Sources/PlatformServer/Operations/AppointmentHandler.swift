@@ -128,6 +128,13 @@ public struct AppointmentHandler: AppointmentServiceHandler {
         var violations: [FieldViolation] = []
         appointment.validate(path: "appointment.", into: &violations)
         guard violations.isEmpty else { throw ServiceError.invalidArgument(violations) }
+        // As the store keeps them, so that an update sending back what it read changes nothing:
+        // times to the microsecond, durations to the second, a zero duration as none.
+        if appointment.hasStartTime { appointment.startTime = appointment.startTime.asStored }
+        if appointment.hasDuration {
+            let seconds = appointment.duration.seconds
+            if seconds > 0 { appointment.duration = Google_Protobuf_Duration(seconds: seconds) } else { appointment.clearDuration() }
+        }
         return appointment
     }
 }

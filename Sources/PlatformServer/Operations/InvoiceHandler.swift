@@ -143,6 +143,8 @@ public struct InvoiceHandler: InvoiceServiceHandler {
         var violations: [FieldViolation] = []
         invoice.validate(path: "invoice.", into: &violations)
         guard violations.isEmpty else { throw ServiceError.invalidArgument(violations) }
+        // As the store keeps it, so that an update sending back what it read changes nothing.
+        if invoice.hasDueTime { invoice.dueTime = invoice.dueTime.asStored }
         return invoice
     }
 }
