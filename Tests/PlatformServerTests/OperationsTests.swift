@@ -580,6 +580,22 @@ struct OperationsTests {
             let noShow = try await ops.updateAppointment(.with { $0.name = wax.name; $0.status = .noShow }, ["status"])
             #expect(try await ops.getAppointment(wax.name) == noShow)
 
+            // Done is final; a missed one may be booked again; a status named in the mask is set.
+            let reopened = await failure { try await ops.updateAppointment(.with { $0.name = detail.name; $0.status = .scheduled }, ["status"]) }
+            #expect(reopened?.code == .failedPrecondition)
+            #expect(reopened?.reason == "invalid_status_transition")
+            #expect(reopened?.message.contains("completed is final") == true, "\(String(describing: reopened))")
+            let unnamed = await failure {
+                try await ops.updateAppointment(.with { $0.name = wax.name; $0.startTime = Self.time(Self.origin + 7 * Self.day) }, ["start_time", "status"])
+            }
+            #expect(unnamed?.code == .invalidArgument)
+            #expect(unnamed?.fields == ["appointment.status"])
+            #expect(try await ops.getAppointment(wax.name) == noShow, "nothing changed")
+            let rebooked = try await ops.updateAppointment(.with {
+                $0.name = wax.name; $0.startTime = Self.time(Self.origin + 7 * Self.day); $0.status = .scheduled
+            }, ["start_time", "status"])
+            #expect(rebooked.status == .scheduled)
+
             // A service of the tenant's list, named in any case, gives its duration when none is set.
             _ = try await ConciergeService.Client(wrapping: platform.client).applyIndustryPack(
                 .with { $0.name = "tenants/acme"; $0.industryPack = "industryPacks/auto_detailing" }, metadata: platform.metadata(platform.ownerToken))

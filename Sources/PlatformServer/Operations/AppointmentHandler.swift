@@ -97,6 +97,10 @@ public struct AppointmentHandler: AppointmentServiceHandler {
         if mask.contains("start_time"), !input.hasStartTime {
             throw ServiceError.invalidArgument(field: "appointment.start_time", "is required")
         }
+        // Left at 0 it would not say which status: a client that names the field sets it.
+        if mask.contains("status"), input.status == .unspecified {
+            throw ServiceError.invalidArgument(field: "appointment.status", "must be a status when update_mask names it")
+        }
         let uniques = AppointmentRecords.uniqueValues(of: input).filter { mask.contains($0.key.path) }
         return try await collection.reportingDuplicates(of: uniques, tenantID: tenantID, id: id) {
             try await database.withTenant(tenantID) { tx in
@@ -104,6 +108,7 @@ public struct AppointmentHandler: AppointmentServiceHandler {
                 try Etag.requireCurrent(request.appointment.etag, current: current.etag, of: name)
                 var appointment = current
                 mask.apply(from: input, to: &appointment)
+                try AppointmentLifecycle.checkTransition(of: name, from: current.status, to: appointment.status)
                 // An update that changes nothing writes nothing: the etag and update time stay, so
                 // a two-way sync that sends back what it read settles rather than bouncing.
                 guard appointment != current else { return current }

@@ -21,7 +21,7 @@ struct AppointmentUpdateMask: Sendable {
             case "start_time": target.startTime = source.startTime
             case "duration":
                 if source.hasDuration { target.duration = source.duration } else { target.clearDuration() }
-            case "status": target.status = source.status == .unspecified ? .scheduled : source.status
+            case "status": target.status = source.status
             case "address": target.address = source.address
             case "notes": target.notes = source.notes
             case "external_id": target.externalID = source.externalID

@@ -193,7 +193,7 @@ struct AppointmentsCommands: AsyncParsableCommand {
         @Option(name: .customLong("appointment.etag"), help: "Changes whenever the appointment changes; send it back on update to detect conflicts.")
         var appointmentEtag: String?
 
-        @Option(name: .customLong("update-mask"), help: "Updatable: service_name, start_time, duration, status, address, notes, external_id. Required. (comma-separated field names)")
+        @Option(name: .customLong("update-mask"), help: "Updatable: service_name, start_time, duration, status, address, notes, external_id. A status named here must be set (not UNSPECIFIED) and a step the appointment may take: scheduled and confirmed go anywhere; cancelled and no-show may be booked again; completed is final. Any other step is FAILED_PRECONDITION `invalid_status_transition`. Required. (comma-separated field names)")
         var updateMask: String?
 
         func run() async throws {

@@ -169,7 +169,10 @@ public nonisolated struct UpdateAppointmentRequest: @unchecked Sendable {
   /// Clears the value of `appointment`. Subsequent reads from it will return its default value.
   public mutating func clearAppointment() {_uniqueStorage()._appointment = nil}
 
-  /// Updatable: service_name, start_time, duration, status, address, notes, external_id.
+  /// Updatable: service_name, start_time, duration, status, address, notes, external_id. A status
+  /// named here must be set (not UNSPECIFIED) and a step the appointment may take: scheduled and
+  /// confirmed go anywhere; cancelled and no-show may be booked again; completed is final. Any other
+  /// step is FAILED_PRECONDITION `invalid_status_transition`.
   public var updateMask: SwiftProtobuf.Google_Protobuf_FieldMask {
     get {_storage._updateMask ?? SwiftProtobuf.Google_Protobuf_FieldMask()}
     set {_uniqueStorage()._updateMask = newValue}
