@@ -6,24 +6,15 @@ import SwiftProtobuf
 /// Where an invoice may go in its life, and what that fixes. A draft is issued, or marked paid
 /// straight away, or voided; an issued invoice is paid or voided; paid and void are final. Nothing
 /// returns to draft, so what an invoice bills stays as it was sent.
-enum InvoiceLifecycle {
+enum InvoiceLifecycle: StatusLifecycle {
+    static let whenFinal = ""
+
     static func nextStatuses(from status: InvoiceStatus) -> Set<InvoiceStatus> {
         switch status {
         case .draft: return [.issued, .paid, .void]
         case .issued: return [.paid, .void]
         case .paid, .void, .unspecified, .UNRECOGNIZED: return []
         }
-    }
-
-    /// FAILED_PRECONDITION unless invoice `name` may go from `current` to `next`; staying put is fine.
-    static func checkTransition(of name: String, from current: InvoiceStatus, to next: InvoiceStatus) throws {
-        guard next != current, !nextStatuses(from: current).contains(next) else { return }
-        let allowed = nextStatuses(from: current).map(\.storedName).sorted()
-        throw ServiceError.failedPrecondition(
-            reason: "invalid_status_transition",
-            message: "\(name) cannot go from \(current.storedName) to \(next.storedName); "
-                + (allowed.isEmpty ? "\(current.storedName) is final" : "valid next statuses: \(allowed.joined(separator: ", "))"),
-            metadata: ["from": current.storedName, "to": next.storedName])
     }
 
     /// FAILED_PRECONDITION when `updated` changes what `current`, no longer a draft, was sent as:
