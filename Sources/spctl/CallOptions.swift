@@ -37,7 +37,7 @@ struct CallOptions: ParsableArguments {
         _ request: Request,
         _ call: @Sendable (ClientConnection.Client, Request, Metadata, @escaping @Sendable (Response) throws -> Void) async throws -> Void
     ) async throws {
-        let printer = OutputPrinter(format: .json)
+        let printer = OutputPrinter(format: output)
         try await connected { client, metadata in
             try await call(client, request, metadata) { try printer.print($0) }
         }

@@ -156,6 +156,13 @@ struct SpctlCommandTests {
             #expect(status.output.contains("entity=messages count=50"), "\(status.output)")
             #expect(status.output.contains("entity=calls count=0"), "\(status.output)")
 
+            // The raw stream honours -o like every command: a table of fields per chunk, or JSON.
+            let chunks = try await spctl.run(["exports", "download", "--name", name] + auth)
+            #expect(chunks.status == 0)
+            #expect(Self.fieldTable(chunks.output)["total_size"] != nil && !chunks.output.hasPrefix("{"), "\(chunks.output.prefix(300))")
+            let chunksJSON = try await spctl.run(["exports", "download", "--name", name, "-o", "json"] + auth)
+            #expect(chunksJSON.output.hasPrefix("{"), "\(chunksJSON.output.prefix(300))")
+
             let directory = spctl.configHome
             let whole = directory.appendingPathComponent("whole.zip").path
             let downloaded = try await spctl.run(["export", "download", name, "--to", whole] + auth)
