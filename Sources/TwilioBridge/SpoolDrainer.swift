@@ -86,6 +86,7 @@ struct SpoolDrainer<Transport: ClientTransport>: Service {
                 return sent
             }
             try await spool.remove(sequence: sequence)
+            reported.forget(sequence)
         }
         if sent > 0 { logger.info("replayed spooled texts", metadata: ["count": "\(sent)"]) }
         return sent + (try await drainCallStatuses(through: inbound))
@@ -102,6 +103,10 @@ struct SpoolDrainer<Transport: ClientTransport>: Service {
                 logger.error("dropping a spooled call status the platform refuses", metadata: ["call_sid": "\(status.callSid)", "error": "\(error)"])
             } catch let error as RPCError where error.refusesBridge {
                 throw error
+            } catch let error as RPCError where error.failsThisText {
+                // One that fails every time holds up no other status.
+                logger.debug("the platform fails on a spooled call status", metadata: ["call_sid": "\(status.callSid)", "error": "\(error)"])
+                continue
             } catch {
                 break
             }
@@ -119,5 +124,10 @@ private final class FailedTexts: Sendable {
     /// True the first time `sequence` fails.
     func firstFailure(of sequence: Int) -> Bool {
         sequences.withLock { $0.insert(sequence).inserted }
+    }
+
+    /// `sequence` left the spool.
+    func forget(_ sequence: Int) {
+        _ = sequences.withLock { $0.remove(sequence) }
     }
 }

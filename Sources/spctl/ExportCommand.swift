@@ -96,7 +96,7 @@ struct ExportCommand: AsyncParsableCommand {
                     // Not ready, failed or expired: the server's refusal says why, and nothing is
                     // written. Should it have finished just now, the next run downloads it.
                     try await exports.downloadExport(.with { $0.name = name }, metadata: metadata) { response in
-                        for try await _ in response.messages {}
+                        for try await _ in response.messages { break }
                     }
                     throw CommandFailure("\(name) has just finished; run the command again to download it")
                 }

@@ -318,7 +318,7 @@ struct ExportTests {
         #expect(finished.withLock { $0 }, "the work that cannot be stopped finished before the error")
     }
 
-    @Test("a failed attempt hands the job back for another; after five the job fails", arguments: TestBackend.available)
+    @Test("a failed attempt hands the job back for another, later; after five the job fails", arguments: TestBackend.available)
     func failedAttempts(backend: TestBackend) async throws {
         try await TestPlatform.with(backend) { platform in
             try await Self.seed(platform)
@@ -330,17 +330,22 @@ struct ExportTests {
             try await moveMessages("text_messages", "text_messages_away")
             #expect(try await worker.runOnce())
             let handedBack = try await Self.get(platform, retried.name)
-            #expect(handedBack.state == .pending, "a store that failed for a moment fails no export")
+            #expect(handedBack.state == .running, "a store that failed for a moment fails no export")
             #expect(handedBack.error.isEmpty)
             try await moveMessages("text_messages_away", "text_messages")
-            #expect(try await worker.runOnce())
+            #expect(try await worker.runOnce() == false, "not at once: the next attempt waits")
+            #expect(try await worker.runOnce(now: Date().addingTimeInterval(ExportWorker.retryBackoff + 1)))
             #expect(try await Self.get(platform, retried.name).state == .succeeded)
 
             let doomed = try await Self.start(platform)
             try await moveMessages("text_messages", "text_messages_away")
-            for _ in 1...ExportWorker.maxAttempts { #expect(try await worker.runOnce()) }
-            #expect(try await Self.get(platform, doomed.name).state == .pending)
-            #expect(try await worker.runOnce())
+            var later = Date()
+            for _ in 1...ExportWorker.maxAttempts {
+                #expect(try await worker.runOnce(now: later))
+                later += ExportWorker.retryBackoff * Double(ExportWorker.maxAttempts) + 1
+            }
+            #expect(try await Self.get(platform, doomed.name).state == .running)
+            #expect(try await worker.runOnce(now: later))
             let failed = try await Self.get(platform, doomed.name)
             #expect(failed.state == .failed)
             #expect(failed.error.contains("5 attempts"), "\(failed.error)")

@@ -256,8 +256,18 @@ struct LoginLinkTests {
             }
             let made = try await newKey(session.token, "made in the session")
             #expect(made.apiKey.creator == link.loginLink.name)
+            // A key made before keys recorded their creator gets it from its create's audit event.
+            let madeID = try #require(ResourceName.id(of: made.apiKey.name, after: "apiKeys"))
+            try await platform.database.transaction(.platform) { tx in
+                try await tx.execute("UPDATE api_keys SET creator = NULL WHERE key_id = \(madeID)")
+                for statement in ApiKeyRecords.creatorBackfillMigration.statements { try await tx.execute(SQLStatement(sql: statement)) }
+            }
+            #expect(try await platform.apiKeys(platform.ownerToken).listApiKeys(.with { $0.parent = "tenants/acme" })
+                .apiKeys.first { $0.name == made.apiKey.name }?.creator == link.loginLink.name)
             let madeByMade = try await newKey(made.token, "made by that key")
             #expect(madeByMade.apiKey.creator == made.apiKey.name)
+            let madeByRevoked = try await newKey(madeByMade.token, "made by a key revoked on its own")
+            _ = try await platform.apiKeys(platform.ownerToken).revokeApiKey(.with { $0.name = madeByMade.apiKey.name })
             let owners = try await newKey(platform.ownerToken, "the owner's")
             #expect(owners.apiKey.creator == (try await platform.impersonation(platform.ownerToken).whoAmI().principal))
 
@@ -266,12 +276,12 @@ struct LoginLinkTests {
                 _ = try await tx.update("login_links", set: [("session_expire_time", Date().addingTimeInterval(-1))], where: "link_id = \(linkID)")
             }
             _ = try await Self.links(platform).revokeLoginLink(.with { $0.name = link.loginLink.name }, metadata: platform.metadata(platform.ownerToken))
-            for token in [made.token, madeByMade.token] {
+            for token in [made.token, madeByMade.token, madeByRevoked.token] {
                 #expect(await failure { try await platform.impersonation(token).whoAmI() }?.code == .unauthenticated)
             }
             #expect(try await platform.impersonation(owners.token).whoAmI().principal == owners.apiKey.name, "another creator's key works on")
             let trail = try await platform.audit(platform.ownerToken).list(.with { $0.parent = "tenants/acme" }).auditEvents
-            for key in [made.apiKey.name, madeByMade.apiKey.name] {
+            for key in [made.apiKey.name, madeByRevoked.apiKey.name] {
                 #expect(trail.contains { $0.resourceName == key && $0.method.hasSuffix("RevokeLoginLink")
                     && $0.details["reason"] == "\(link.loginLink.name), whose session made it, was revoked" }, "\(key)")
             }

@@ -19,6 +19,7 @@ struct CallLogTests {
         #expect(StandardErrorLogHandler.oneLine("duplicate key\n2026-11-28T10:00:00+0000 info forged: [x] rpc")
             == #"duplicate key\n2026-11-28T10:00:00+0000 info forged: [x] rpc"#)
         #expect(StandardErrorLogHandler.oneLine("a\tb\r\u{1B}[31m\u{7F}") == #"a\tb\r\u{1B}[31m\u{7F}"#)
+        #expect(StandardErrorLogHandler.oneLine("a\u{85}b\u{2028}c\u{2029}d — ü") == #"a\u{85}b\u{2028}c\u{2029}d — ü"#, "C1 controls and Unicode line separators too")
     }
 
     @Test("an internal error is logged at error with its detail; the client gets none of it")

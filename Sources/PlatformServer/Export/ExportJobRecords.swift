@@ -108,11 +108,12 @@ enum ExportJobRecords {
         return done
     }
 
-    /// Hands the job back for another attempt (the next claim takes it, this worker's or
-    /// another's), its chunks deleted; nothing when the lease was lost meanwhile.
-    static func release(_ job: ExportJobRecord, worker: String, _ tx: any SQLTransaction) async throws {
+    /// Hands the job back for another attempt, which a claim (this worker's or another's) takes
+    /// once `retryTime` has passed: the job stays running with a lease no one holds that runs
+    /// out then. Its chunks are deleted; nothing happens when the lease was lost meanwhile.
+    static func release(_ job: ExportJobRecord, worker: String, retryTime: Date, _ tx: any SQLTransaction) async throws {
         let released = try await tx.changes("""
-            UPDATE export_jobs SET state = 'pending', progress_percent = 0, lease_owner = NULL, lease_expire_time = NULL
+            UPDATE export_jobs SET progress_percent = 0, lease_owner = NULL, lease_expire_time = \(retryTime)
             WHERE tenant_id = \(job.tenantID) AND export_id = \(job.exportID) AND lease_owner = \(worker) AND state = 'running'
             """) == 1
         if released { try await ExportArchiveChunks.delete(of: job, tx) }

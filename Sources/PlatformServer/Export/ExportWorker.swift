@@ -9,6 +9,9 @@ import ServiceLifecycle
 /// store (`ExportArchiveChunks`), where every replica can serve it; it is deleted when it expires.
 public struct ExportWorker: Service {
     static let maxAttempts = 5
+    /// How long a failed attempt waits for the next, times the attempts made: a store or disk
+    /// that failed for a moment has time to come back before the job has had its attempts.
+    static let retryBackoff: TimeInterval = 30
 
     let database: any Database
     let settings: ExportSettings
@@ -136,12 +139,13 @@ public struct ExportWorker: Service {
             throw CancellationError()
         } catch {
             // Most likely passing (the store, the disk): the job goes back for another attempt,
-            // until it has had its attempts.
+            // later, until it has had its attempts.
+            let retryTime = Date().addingTimeInterval(Self.retryBackoff * Double(job.attempts))
             logger.error("export attempt failed; it will be tried again", metadata: [
-                "export": "\(job.name)", "attempt": "\(job.attempts)", "error": "\(error)",
+                "export": "\(job.name)", "attempt": "\(job.attempts)", "error": "\(error)", "retry_time": "\(retryTime)",
             ])
             try await database.transaction(.platform) { tx in
-                try await ExportJobRecords.release(job, worker: worker, tx)
+                try await ExportJobRecords.release(job, worker: worker, retryTime: retryTime, tx)
             }
         }
     }

@@ -398,6 +398,7 @@ enum Migrator {
         IdempotencyRecords.requestDigestMigration,
         ApiKeyRecords.creatorMigration,
         BillingRecords.endedSubscriptionMigration,
+        ApiKeyRecords.creatorBackfillMigration,
     ]
 
     static func migrate(_ database: any Database, logger: Logger) async throws {

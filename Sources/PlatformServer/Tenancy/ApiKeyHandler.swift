@@ -28,6 +28,7 @@ public struct ApiKeyHandler: ApiKeyServiceHandler {
                 sealing: SealedToken(\.token, boundTo: { $0.apiKey.name }, with: sealer)
             ) {
                 guard let tenant = try await TenantRecords.find(tx) else { throw ServiceError.notFound(request.parent) }
+                try await Self.requireLiveCreator(context.principal.realActor, tx)
                 // A partner key is of no use on a plan without the partner API; say so now.
                 if role == .partner { try PlanCatalog.require(.partnerAPI, in: tenant.planTier.catalogTier) }
                 let issued = try await ApiKeyRecords.issue(
@@ -38,6 +39,30 @@ public struct ApiKeyHandler: ApiKeyServiceHandler {
                     $0.token = issued.token
                 }
             }
+        }
+    }
+
+    /// A key made by a login link's session, or by a key that session made, is revoked with the
+    /// link. The creator was checked when the call began; a revoke that commits before this
+    /// transaction would not see the new key, so the creator is read again here, locked against
+    /// a revoke running meanwhile: one waits for the other, and either the key is refused or
+    /// the revoke finds it.
+    private static func requireLiveCreator(_ creator: String, _ tx: TenantTransaction) async throws {
+        let lock = tx.base.dialect.forShare
+        let revoked: Bool
+        if let linkID = ResourceName.id(of: creator, after: "loginLinks"), ResourceName.tenantID(of: creator) == tx.tenantID {
+            let row = try await tx.base.first(
+                "SELECT revoke_time FROM login_links WHERE tenant_id = \(tx.tenantID) AND link_id = \(linkID)\(raw: lock)")
+            revoked = try row?.optionalDate("revoke_time") != nil
+        } else if let keyID = ResourceName.id(of: creator, after: "apiKeys"), ResourceName.tenantID(of: creator) == tx.tenantID {
+            let row = try await tx.base.first(
+                "SELECT revoke_time FROM api_keys WHERE tenant_id = \(tx.tenantID) AND key_id = \(keyID)\(raw: lock)")
+            revoked = try row?.optionalDate("revoke_time") != nil
+        } else {
+            return  // another tenant's (a platform key): what it makes is not revoked with it
+        }
+        if revoked {
+            throw ServiceError.unauthenticated(reason: "session_revoked", message: "\(creator) was revoked while this call ran; nothing was created")
         }
     }
 

@@ -36,18 +36,35 @@ enum ApiKeyRecords {
         statements: ["ALTER TABLE api_keys ADD COLUMN creator TEXT"],
         tenantOwnedTables: [])
 
+    /// The keys made before keys recorded their creator get it from their create's audit event,
+    /// which names the real actor; a key whose event is gone keeps none.
+    static let creatorBackfillMigration = Migration(
+        version: 27,
+        name: "api_keys_creator_backfill",
+        statements: [
+            """
+            UPDATE api_keys SET creator = (
+                SELECT MIN(e.real_actor) FROM audit_events e
+                WHERE e.tenant_id = api_keys.tenant_id AND e.method = '/servicepro.tenancy.v1.ApiKeyService/CreateApiKey'
+                    AND e.outcome = 'OK' AND e.resource = 'tenants/' || api_keys.tenant_id || '/apiKeys/' || api_keys.key_id)
+            WHERE creator IS NULL
+            """,
+        ],
+        tenantOwnedTables: [])
+
     /// Revokes the tenant's keys that `creator` made and that still work, and the keys those made
-    /// in turn: what a login link's session handed out goes with the link. The keys revoked, as
-    /// they were before.
+    /// in turn, through keys already revoked on their own: what a login link's session handed out
+    /// goes with the link. The keys this call revoked, as they were before.
     static func revokeAll(madeBy creator: String, _ tx: TenantTransaction, now: Date = Date()) async throws -> [ApiKey] {
         var revoked: [ApiKey] = []
         var makers = [creator]
         while let maker = makers.popLast() {
-            for key in try await tx.select(from: "api_keys", where: "creator = \(maker) AND revoke_time IS NULL").map(apiKey(from:)) {
-                guard let keyID = ResourceName.id(of: key.name, after: "apiKeys") else { continue }
-                try await revoke(keyID: keyID, tx, now: now)
-                revoked.append(key)
+            for key in try await tx.select(from: "api_keys", where: "creator = \(maker)").map(apiKey(from:)) {
                 makers.append(key.name)
+                guard !key.hasRevokeTime, let keyID = ResourceName.id(of: key.name, after: "apiKeys"),
+                      try await revoke(keyID: keyID, tx, now: now)
+                else { continue }
+                revoked.append(key)
             }
         }
         return revoked
@@ -88,8 +105,10 @@ enum ApiKeyRecords {
         try await tx.select(from: "api_keys", where: "key_id = \(keyID)").first.map(apiKey(from:))
     }
 
-    static func revoke(keyID: String, _ tx: TenantTransaction, now: Date = Date()) async throws {
-        try await tx.update("api_keys", set: [("revoke_time", now)], where: "key_id = \(keyID) AND revoke_time IS NULL")
+    /// False when the key was revoked already, by this call's or another's.
+    @discardableResult
+    static func revoke(keyID: String, _ tx: TenantTransaction, now: Date = Date()) async throws -> Bool {
+        try await tx.update("api_keys", set: [("revoke_time", now)], where: "key_id = \(keyID) AND revoke_time IS NULL") == 1
     }
 
     static func apiKey(from row: SQLRow) throws -> ApiKey {

@@ -60,17 +60,19 @@ public struct StandardErrorLogHandler: LogHandler {
         Self.emit(line)
     }
 
-    /// `text` with its control characters escaped (`\n`, `\u{1B}`); most text has none and is
-    /// returned as it is.
+    /// `text` with its control characters and line separators escaped (`\n`, `\u{1B}`,
+    /// `\u{2028}`); most text has none and is returned as it is.
     static func oneLine(_ text: String) -> String {
-        guard text.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F }) else { return text }
+        // C0 controls and DEL; 0xC2 leads C1 controls (U+0080–U+009F), 0xE2 U+2028 and U+2029.
+        guard text.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F || $0 == 0xC2 || $0 == 0xE2 }) else { return text }
         var escaped = ""
         for scalar in text.unicodeScalars {
             switch scalar {
             case "\n": escaped += "\\n"
             case "\r": escaped += "\\r"
             case "\t": escaped += "\\t"
-            case _ where scalar.value < 0x20 || scalar.value == 0x7F: escaped += "\\u{\(String(scalar.value, radix: 16, uppercase: true))}"
+            case _ where scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) || scalar.value == 0x2028 || scalar.value == 0x2029:
+                escaped += "\\u{\(String(scalar.value, radix: 16, uppercase: true))}"
             default: escaped.unicodeScalars.append(scalar)
             }
         }

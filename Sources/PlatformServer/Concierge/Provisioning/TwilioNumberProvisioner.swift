@@ -88,8 +88,8 @@ public struct TwilioNumberProvisioner: NumberProvisioner {
             ])
         } catch let error as ServiceError where error.code == .unavailable {
             // A purchase whose answer was lost (a timeout, a 5xx) may have gone through: then the
-            // account owns the number under this create's friendly name, which names the new
-            // tenant. Otherwise a retry would buy a second one while the first went on being
+            // account owns the number under this create's friendly name, which starts with the
+            // new tenant's id (so Twilio's 64-character cut keeps it). Otherwise a retry would buy a second one while the first went on being
             // billed, unknown to the platform. A number the account owns under another name is
             // another create's, which won a race for it: never this one's to keep or release.
             let owned: IncomingNumbers? = try? await send(.GET, "/IncomingPhoneNumbers.json?" + FormEncoding.encode([("PhoneNumber", candidate.phoneNumber)]), form: nil)

@@ -52,7 +52,7 @@ public struct ConciergeHandler: ConciergeServiceHandler {
         var number: ProvisionedNumber?
         if setup.telephonyMode == .provisionNumber {
             number = try await provisioner.provision(
-                areaCode: setup.areaCode, countryCode: setup.countryCode, friendlyName: "\(setup.tenant.displayName) (\(setup.tenantID))")
+                areaCode: setup.areaCode, countryCode: setup.countryCode, friendlyName: "\(setup.tenantID) - \(setup.tenant.displayName)")
         }
         let bought = number
         do {
