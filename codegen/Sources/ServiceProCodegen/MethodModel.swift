@@ -35,6 +35,9 @@ struct MethodModel {
         default:
             break
         }
+        if let policy {
+            try Self.checkCallers(of: method, policy)
+        }
         // A session acts as the tenant's admin, and methods about the caller answer to its real
         // actor, an owner: allowing a method while impersonating that neither role may call
         // would promise what the role check then refuses.
@@ -62,6 +65,30 @@ struct MethodModel {
             self.auditResource = try AuditResourceTemplate(template, of: method, namer: namer)
         } else {
             self.auditResource = nil
+        }
+    }
+
+    /// Who may call, and what is checked of the tenant a call names, must be things the runtime
+    /// can check: a policy that says otherwise would be silently half-kept.
+    private static func checkCallers(of method: MethodDescriptor, _ policy: Servicepro_Options_V1_MethodPolicy) throws {
+        if policy.roles.contains(where: { $0 == .unspecified || !Servicepro_Options_V1_Role.allCases.contains($0) }) {
+            throw GeneratorError("\(method.fullName): its roles name ROLE_UNSPECIFIED or an unknown role")
+        }
+        if policy.unauthenticated {
+            guard policy.roles.isEmpty else {
+                throw GeneratorError("\(method.fullName): an unauthenticated method is called with no token, so it has no roles to check; remove its roles")
+            }
+            guard policy.tenantScope != .tenant else {
+                throw GeneratorError("\(method.fullName): an unauthenticated method has no caller whose tenant TENANT_SCOPE_TENANT could check; use TENANT_SCOPE_SELF and check the request's own credential")
+            }
+        } else if policy.roles.isEmpty {
+            throw GeneratorError("\(method.fullName): its policy names no roles, so no one could call it")
+        }
+        // Plan features and a tenant's status are checked on the tenant a call names.
+        if policy.tenantScope != .tenant {
+            if policy.requiredFeature != .unspecified {
+                throw GeneratorError("\(method.fullName): required_feature is checked on the tenant a call names, so it needs TENANT_SCOPE_TENANT")
+            }
         }
     }
 

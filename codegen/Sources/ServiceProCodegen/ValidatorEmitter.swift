@@ -57,6 +57,9 @@ struct ValidatorEmitter {
         }
         if rules.outputOnly {
             if rules.required { throw GeneratorError("\(name): an output_only field cannot be required") }
+            if rules.hasMinimum || rules.hasMaximum {
+                throw GeneratorError("\(name): an output_only field is cleared before it is checked, so it cannot have a minimum or maximum")
+            }
             if field.realContainingOneof != nil || field.isMap || field.type == .bytes {
                 throw GeneratorError("\(name): the output_only rule is not supported on oneof members, maps or bytes")
             }

@@ -21,6 +21,32 @@ import Testing
         }
     }
 
+    static let unkeepablePolicies: [(Servicepro_Options_V1_MethodPolicy, String)] = {
+        func policy(_ change: (inout Servicepro_Options_V1_MethodPolicy) -> Void) -> Servicepro_Options_V1_MethodPolicy {
+            var policy = Synthetic.policy(scope: .platform)
+            change(&policy)
+            return policy
+        }
+        return [
+            (policy { $0.roles = [] }, "its policy names no roles, so no one could call it"),
+            (policy { $0.roles = [.platformOwner, .unspecified] }, "its roles name ROLE_UNSPECIFIED or an unknown role"),
+            (policy { $0.unauthenticated = true }, "an unauthenticated method is called with no token, so it has no roles to check; remove its roles"),
+            (policy { $0.unauthenticated = true; $0.roles = []; $0.tenantScope = .tenant },
+             "an unauthenticated method has no caller whose tenant TENANT_SCOPE_TENANT could check; use TENANT_SCOPE_SELF and check the request's own credential"),
+            (policy { $0.requiredFeature = .partnerApi }, "required_feature is checked on the tenant a call names, so it needs TENANT_SCOPE_TENANT"),
+        ]
+    }()
+
+    @Test(arguments: unkeepablePolicies)
+    func policyThatCannotBeKeptIsRejected(policy: Servicepro_Options_V1_MethodPolicy, message: String) throws {
+        let file = Synthetic.file(
+            methods: [Synthetic.method("ListWidgets", policy: policy)], requestFields: [Synthetic.field("parent", number: 1, type: .string)])
+        let error = #expect(throws: GeneratorError.self) {
+            try ServiceProGenerator.generate(files: [file], target: .api(descriptorSetName: "D"))
+        }
+        #expect(error?.description == "synthetic.v1.SyntheticService.ListWidgets: " + message)
+    }
+
     @Test func policyWithoutTenantScopeIsRejected() throws {
         let file = Synthetic.file(methods: [Synthetic.method("GetWidget", policy: Synthetic.policy(scope: .unspecified))])
         for target in [GenerationTarget.api(descriptorSetName: "D"), .cli] {
@@ -124,6 +150,8 @@ import Testing
         ("label", .string, .with { $0.definedEnum = true }, "synthetic.v1.Request.label: the defined_enum rule applies to enum fields only"),
         ("stamp", .string, .with { $0.outputOnly = true; $0.required = true }, "synthetic.v1.Request.stamp: an output_only field cannot be required"),
         ("blob", .bytes, .with { $0.outputOnly = true }, "synthetic.v1.Request.blob: the output_only rule is not supported on oneof members, maps or bytes"),
+        ("total", .int64, .with { $0.outputOnly = true; $0.minimum = 1 },
+         "synthetic.v1.Request.total: an output_only field is cleared before it is checked, so it cannot have a minimum or maximum"),
         ("name", .string, .with { $0.minimum = 0 }, "synthetic.v1.Request.name: the minimum rule applies to numbers and durations only"),
         ("count", .int32, .with { $0.maxItems = 3 }, "synthetic.v1.Request.count: the max_items rule applies to repeated fields only"),
         ("count", .int32, .with { $0.minimum = 2; $0.maximum = 1 }, "synthetic.v1.Request.count: the minimum 2.0 is above the maximum 1.0"),
