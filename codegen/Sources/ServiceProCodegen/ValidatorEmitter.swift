@@ -133,10 +133,17 @@ struct ValidatorEmitter {
                 out.line("\(property) = FieldCheck.trimmed(\(property))")
             }
         }
-        guard field.type == .message, !field.isMap, field.realContainingOneof == nil,
+        guard field.type == .message, !field.isMap,
               validatable.contains(field.messageType.fullName), Self.canNeedNormalizing(field.messageType)
         else { return }
-        if field.isRepeated {
+        if let oneof = field.realContainingOneof {
+            // Taken out, normalized and put back: the member's setter would do the same.
+            let oneofProperty = "self." + namer.messagePropertyName(oneof: oneof).name
+            out.block("if case .\(names.name)(var value)? = \(oneofProperty)") { out in
+                out.line("value.normalize()")
+                out.line("\(oneofProperty) = .\(names.name)(value)")
+            }
+        } else if field.isRepeated {
             out.block("for index in \(property).indices") { out in
                 out.line("\(property)[index].normalize()")
             }
