@@ -288,6 +288,29 @@ struct LoginLinkTests {
         }
     }
 
+    @Test("a key whose maker is revoked while the call runs makes nothing: the maker is read again in the create's transaction")
+    func creatorRevokedMidCall() async throws {
+        // SQLite: the replica's key cache still takes the maker's token, as a call already past
+        // authentication would, while the store says it is revoked.
+        try await TestPlatform.with(.sqlite) { platform in
+            try await platform.createTenant("acme")
+            let newKey = { (token: String) in
+                try await platform.apiKeys(token).createApiKey(.with { $0.parent = "tenants/acme"; $0.displayName = "k"; $0.role = .tenantAdmin })
+            }
+            let maker = try await newKey(platform.ownerToken)
+            _ = try await newKey(maker.token)  // authenticated once: cached
+            let makerID = try #require(ResourceName.id(of: maker.apiKey.name, after: "apiKeys"))
+            try await platform.database.withTenant("acme") { tx in
+                _ = try await tx.update("api_keys", set: [("revoke_time", Date())], where: "key_id = \(makerID)")
+            }
+            let refused = await failure { try await newKey(maker.token) }
+            #expect(refused?.code == .unauthenticated)
+            #expect(refused?.message.contains("was revoked while this call ran") == true, "\(String(describing: refused))")
+            let keys = try await platform.apiKeys(platform.ownerToken).listApiKeys(.with { $0.parent = "tenants/acme" }).apiKeys
+            #expect(keys.filter { $0.creator == maker.apiKey.name }.count == 1, "nothing made after the revoke")
+        }
+    }
+
     @Test("a revoked staff key's live links and the sessions they opened end with it, on each tenant's trail", arguments: TestBackend.available)
     func linksEndWithTheirCreatorsKey(backend: TestBackend) async throws {
         try await TestPlatform.with(backend) { platform in

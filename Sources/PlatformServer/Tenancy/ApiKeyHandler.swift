@@ -48,19 +48,17 @@ public struct ApiKeyHandler: ApiKeyServiceHandler {
     /// a revoke running meanwhile: one waits for the other, and either the key is refused or
     /// the revoke finds it.
     private static func requireLiveCreator(_ creator: String, _ tx: TenantTransaction) async throws {
-        let lock = tx.base.dialect.forShare
-        let revoked: Bool
-        if let linkID = ResourceName.id(of: creator, after: "loginLinks"), ResourceName.tenantID(of: creator) == tx.tenantID {
-            let row = try await tx.base.first(
-                "SELECT revoke_time FROM login_links WHERE tenant_id = \(tx.tenantID) AND link_id = \(linkID)\(raw: lock)")
-            revoked = try row?.optionalDate("revoke_time") != nil
-        } else if let keyID = ResourceName.id(of: creator, after: "apiKeys"), ResourceName.tenantID(of: creator) == tx.tenantID {
-            let row = try await tx.base.first(
-                "SELECT revoke_time FROM api_keys WHERE tenant_id = \(tx.tenantID) AND key_id = \(keyID)\(raw: lock)")
-            revoked = try row?.optionalDate("revoke_time") != nil
+        // Another tenant's creator (a platform key): what it makes is not revoked with it.
+        guard ResourceName.tenantID(of: creator) == tx.tenantID else { return }
+        let row: SQLStatement
+        if let linkID = ResourceName.id(of: creator, after: "loginLinks") {
+            row = "FROM login_links WHERE tenant_id = \(tx.tenantID) AND link_id = \(linkID)"
+        } else if let keyID = ResourceName.id(of: creator, after: "apiKeys") {
+            row = "FROM api_keys WHERE tenant_id = \(tx.tenantID) AND key_id = \(keyID)"
         } else {
-            return  // another tenant's (a platform key): what it makes is not revoked with it
+            return
         }
+        let revoked = try await tx.base.first("SELECT revoke_time " + row + SQLStatement(sql: tx.base.dialect.forShare))?.optionalDate("revoke_time") != nil
         if revoked {
             throw ServiceError.unauthenticated(reason: "session_revoked", message: "\(creator) was revoked while this call ran; nothing was created")
         }
