@@ -54,7 +54,12 @@ struct CallOptions: ParsableArguments {
         do {
             return try await target.connect(body)
         } catch let error as RPCError {
-            ErrorReport.print(error, hint: error.code == .unauthenticated ? target.missingTokenHint : nil)
+            let hint: String? = switch error.code {
+            case .unauthenticated: target.missingTokenHint
+            case .unavailable: target.unreachableHint
+            default: nil
+            }
+            ErrorReport.print(error, hint: hint)
             if target.impersonationEnded(by: error), let name = target.contextName {
                 try ImpersonationNotice.drop(context: name, configPath: target.configPath)
                 StandardError.say("the impersonation session is over; context \"\(name)\" uses its own credential again")

@@ -23,6 +23,8 @@ struct Target {
     var overridesContext = false
     /// The context's own server, when the context has one.
     var contextServer: String?
+    /// Where `server` came from, for a hint: `--server`, `SPCTL_SERVER` or the context.
+    var serverSource = ""
 
     var metadata: Metadata { token.map(ClientConnection.bearer) ?? [:] }
 
@@ -71,7 +73,13 @@ struct Target {
             tls: tlsAsked || (serverIsTheContexts && chosen?.usesTLS == true),
             caFile: caFile ?? (serverIsTheContexts ? chosen?.caFile : nil),
             contextName: name, configPath: path, impersonation: impersonation,
-            overridesContext: override != nil || !serverIsTheContexts, contextServer: chosen?.server)
+            overridesContext: override != nil || !serverIsTheContexts, contextServer: chosen?.server,
+            serverSource: server != nil ? "--server" : environment["SPCTL_SERVER"] != nil ? "SPCTL_SERVER" : "context \"\(name ?? "")\"")
+    }
+
+    /// What to check when the server could not be reached.
+    var unreachableHint: String {
+        "is platform-server running at \(server) (from \(serverSource))? Check it, or `spctl config current-context`."
     }
 
     /// What to do when the platform wanted a token and this target sent none.

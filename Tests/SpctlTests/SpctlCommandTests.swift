@@ -464,6 +464,9 @@ struct SpctlCommandTests {
             #expect(overridden.output.contains("UNAUTHENTICATED"))
             let named = try await spctl("whoami", "--context", "test", environment: ["SPCTL_SERVER": "127.0.0.1:1", "SPCTL_TOKEN": "sp_bad_token"])
             #expect(named.status == 0, "a context named by flag is the context, whatever the environment says: \(named.output)")
+            let unreachable = try await spctl("whoami", environment: ["SPCTL_SERVER": "127.0.0.1:1"])
+            #expect(unreachable.status != 0)
+            #expect(unreachable.output.contains("hint: is platform-server running at 127.0.0.1:1 (from SPCTL_SERVER)?"), "\(unreachable.output)")
             // The same server by another name is another server: the context's token stays home,
             // and the error says so.
             let port = platform.address.split(separator: ":").last!
