@@ -115,6 +115,7 @@ struct ExportTests {
             let admin = try await platform.token(role: .tenantAdmin, tenant: "acme")
             let started = try await Self.start(platform, token: admin, requestID: "exp-1")
             #expect(started.state == .pending)
+            #expect(started.entityCounts.isEmpty, "no count before there is one")
             #expect(try await Self.start(platform, token: admin, requestID: "exp-1").name == started.name, "a retry returns the first job")
             #expect(try await platform.exportWorker().runOnce())
             let job = try await Self.get(platform, started.name)

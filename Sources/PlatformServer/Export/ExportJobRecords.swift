@@ -30,7 +30,9 @@ struct ExportJobRecord: Sendable {
             $0.state = state == .succeeded && (expireTime.map { $0 <= now } ?? false) ? .expired : state
             $0.entities = entities
             $0.progressPercent = Int32(progressPercent)
-            $0.entityCounts = entities.map { entity in .with { $0.entity = entity; $0.count = counts[entity] ?? 0 } }
+            if !counts.isEmpty {
+                $0.entityCounts = entities.map { entity in .with { $0.entity = entity; $0.count = counts[entity] ?? 0 } }
+            }
             $0.sizeBytes = sizeBytes
             $0.sha256 = sha256
             $0.creator = creator

@@ -163,7 +163,8 @@ public nonisolated struct ExportJob: @unchecked Sendable {
     set {_uniqueStorage()._progressPercent = newValue}
   }
 
-  /// Rows written per entity; final once succeeded, and the same as in manifest.json.
+  /// Rows written per entity, once succeeded (the same as in manifest.json); empty before, so
+  /// that no count reads as an entity with no rows.
   public var entityCounts: [ExportEntityCount] {
     get {_storage._entityCounts}
     set {_uniqueStorage()._entityCounts = newValue}
