@@ -76,6 +76,9 @@ struct ConfigCommand: ParsableCommand {
             if tls == false, caFile != nil {
                 throw ValidationError("--ca-file is for TLS; drop it, or drop --tls false")
             }
+            if let caFile, !FileManager.default.isReadableFile(atPath: caFile) {
+                throw ValidationError("cannot read --ca-file \(caFile); give the path of the PEM bundle to trust")
+            }
             var contexts = try ClientContexts.load(from: ConfigCommand.path)
             var context = contexts.contexts[name] ?? .init(server: server ?? "127.0.0.1:50051")
             if let server { context.server = server }

@@ -376,10 +376,15 @@ struct SpctlCommandTests {
         #expect(vague.output.contains("Usage: spctl appointments create"), "\(vague.output)")
     }
 
-    @Test("set-context: a CA file means TLS, and --tls false drops it")
+    @Test("set-context: a CA file means TLS, and --tls false drops it; a CA file that cannot be read is refused")
     func setContextTLS() async throws {
         let spctl = try Spctl()
-        let saved = try await spctl("config", "set-context", "prod", "--server", "platform.example:443", "--ca-file", "/etc/ca.pem")
+        let caFile = spctl.configHome.appendingPathComponent("ca.pem").path
+        try Data("-----BEGIN CERTIFICATE-----\n".utf8).write(to: URL(fileURLWithPath: caFile))
+        let missing = try await spctl("config", "set-context", "prod", "--server", "platform.example:443", "--ca-file", "/nonexistent/ca.pem")
+        #expect(missing.status != 0)
+        #expect(missing.output.contains("cannot read --ca-file /nonexistent/ca.pem"), "\(missing.output)")
+        let saved = try await spctl("config", "set-context", "prod", "--server", "platform.example:443", "--ca-file", caFile)
         #expect(saved.status == 0, "\(saved.output)")
         #expect(try spctl.contexts().contexts["prod"]?.tls == true)
         let plain = try await spctl("config", "set-context", "prod", "--tls", "false")
@@ -387,7 +392,7 @@ struct SpctlCommandTests {
         let context = try spctl.contexts().contexts["prod"]
         #expect(context?.tls == false)
         #expect(context?.caFile == nil)
-        let contradictory = try await spctl("config", "set-context", "prod", "--tls", "false", "--ca-file", "/etc/ca.pem")
+        let contradictory = try await spctl("config", "set-context", "prod", "--tls", "false", "--ca-file", caFile)
         #expect(contradictory.status != 0)
         #expect(contradictory.output.contains("--ca-file is for TLS"), "\(contradictory.output)")
     }

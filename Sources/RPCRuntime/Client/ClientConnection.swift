@@ -30,8 +30,12 @@ public enum ClientConnection {
     }
 
     /// The HTTP/2 transport to `server` (host:port): plaintext, or TLS trusting the system's roots
-    /// or only the certificates in `caFile`.
-    public static func transport(server: String, tls: Bool = false, caFile: String? = nil) throws -> HTTP2ClientTransport.Posix {
+    /// or only the certificates in `caFile`. A lost connection is tried again after a wait that
+    /// grows to `maxReconnectDelay` (grpc-swift's default, two minutes, unless a caller that must
+    /// notice a server come back sooner gives less).
+    public static func transport(
+        server: String, tls: Bool = false, caFile: String? = nil, maxReconnectDelay: Duration = .seconds(120)
+    ) throws -> HTTP2ClientTransport.Posix {
         guard let address = HostPort(server) else { throw AddressError(server: server) }
         let security: HTTP2ClientTransport.Posix.TransportSecurity
         if tls {
@@ -41,7 +45,9 @@ public enum ClientConnection {
         } else {
             security = .plaintext
         }
-        return try HTTP2ClientTransport.Posix(target: .dns(host: address.host, port: address.port), transportSecurity: security)
+        return try HTTP2ClientTransport.Posix(
+            target: .dns(host: address.host, port: address.port), transportSecurity: security,
+            config: .defaults { $0.backoff.max = maxReconnectDelay })
     }
 
     /// `authorization: Bearer <token>` metadata.
