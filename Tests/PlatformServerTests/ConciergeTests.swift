@@ -190,6 +190,31 @@ struct ConciergeTests {
         }
     }
 
+    @Test("an existing number must be one of the Twilio account's, when there is an account to look in", arguments: TestBackend.available)
+    func existingNumberMustBeOwned(backend: TestBackend) async throws {
+        try await FakeTwilioNumbers.with { twilio, base in
+            try await TestPlatform.with(backend, concierge: ConciergeSettings(numbers: Self.numbers(base))) { platform in
+                let owner = platform.metadata(platform.ownerToken)
+                for validateOnly in [true, false] {
+                    var typo = Self.request("shine", mode: .useExistingNumber, number: "+19185550199")
+                    typo.review.validateOnly = validateOnly
+                    let refused = await failure { try await Self.concierge(platform).createConciergeTenant(typo, metadata: owner) }
+                    #expect(refused?.code == .failedPrecondition)
+                    #expect(refused?.reason == "number_not_in_account")
+                    #expect(refused?.message.contains("+19185550199") == true)
+                }
+                #expect(try await Self.traces(platform, "shine") == 0)
+                // One the account holds (bought for another tenant, then given up) is taken.
+                let bought = try await Self.concierge(platform).createConciergeTenant(Self.request("gleam", mode: .provisionNumber), metadata: owner)
+                _ = try await PhoneConfigService.Client(wrapping: platform.client).deletePhoneConfig(
+                    .with { $0.name = bought.phoneConfig.name }, metadata: owner)
+                let reused = try await Self.concierge(platform).createConciergeTenant(
+                    Self.request("shine", mode: .useExistingNumber, number: bought.phoneConfig.phoneNumber), metadata: owner)
+                #expect(reused.phoneConfig.phoneNumber == bought.phoneConfig.phoneNumber)
+            }
+        }
+    }
+
     @Test("a lost purchase answer never claims a number another tenant bought: it is neither kept nor released", arguments: TestBackend.available)
     func lostPurchaseOfAnotherTenantsNumber(backend: TestBackend) async throws {
         try await FakeTwilioNumbers.with { twilio, base in

@@ -51,7 +51,7 @@ struct ConciergeCommands: AsyncParsableCommand {
         @Option(name: .customLong("telephony.mode"), help: "Required.")
         var telephonyMode: TelephonySetupMode?
 
-        @Option(name: .customLong("telephony.phone-number"), help: "For USE_EXISTING_NUMBER: a number already in the platform's Twilio account. E.164.")
+        @Option(name: .customLong("telephony.phone-number"), help: "For USE_EXISTING_NUMBER: a number already in the platform's Twilio account. E.164. With Twilio configured, one the account does not hold is FAILED_PRECONDITION `number_not_in_account`.")
         var telephonyPhoneNumber: String?
 
         @Option(name: .customLong("telephony.messaging-service-sid"), help: "For USE_EXISTING_NUMBER: its Messaging Service, when it has one.")

@@ -12,10 +12,17 @@ public protocol NumberProvisioner: Sendable {
     /// Throws what `provision` would, when it cannot buy at all: the review step reports it
     /// rather than previewing a create that is bound to fail.
     func checkCanProvision() throws
+
+    /// Throws FAILED_PRECONDITION `number_not_in_account` unless `phoneNumber` is one of the
+    /// account's numbers: a tenant set up on a mistyped number would never hear a call or text.
+    func checkOwned(_ phoneNumber: String) async throws
 }
 
 extension NumberProvisioner {
     public func checkCanProvision() throws {}
+
+    /// With no account to look in, there is nothing to check.
+    public func checkOwned(_ phoneNumber: String) async throws {}
 }
 
 public struct ProvisionedNumber: Sendable, Hashable {

@@ -100,6 +100,15 @@ public struct TwilioNumberProvisioner: NumberProvisioner {
         return ProvisionedNumber(sid: bought.sid, phoneNumber: bought.phoneNumber)
     }
 
+    public func checkOwned(_ phoneNumber: String) async throws {
+        let owned: IncomingNumbers = try await send(.GET, "/IncomingPhoneNumbers.json?" + FormEncoding.encode([("PhoneNumber", phoneNumber)]), form: nil)
+        guard !owned.incomingPhoneNumbers.contains(where: { $0.phoneNumber == phoneNumber }) else { return }
+        throw ServiceError.failedPrecondition(
+            reason: "number_not_in_account",
+            message: "\(phoneNumber) is not a number of the platform's Twilio account, so its calls and texts would never arrive; check telephony.phone_number, or buy one with TELEPHONY_SETUP_MODE_PROVISION_NUMBER",
+            metadata: ["field": "telephony.phone_number"])
+    }
+
     public func release(_ number: ProvisionedNumber) async throws {
         let _: EmptyAnswer = try await send(.DELETE, "/IncomingPhoneNumbers/\(number.sid).json", form: nil)
     }

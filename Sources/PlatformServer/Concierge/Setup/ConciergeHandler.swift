@@ -46,6 +46,9 @@ public struct ConciergeHandler: ConciergeServiceHandler {
         }
         try await checkAvailable(setup)
         if setup.telephonyMode == .provisionNumber { try provisioner.checkCanProvision() }
+        if setup.telephonyMode == .useExistingNumber, let number = setup.phoneConfig?.phoneNumber {
+            try await provisioner.checkOwned(number)
+        }
         if request.review.validateOnly {
             return try await preview(setup)
         }

@@ -272,7 +272,9 @@ public nonisolated struct ConciergeTelephony: Sendable {
 
   public var mode: TelephonySetupMode = .unspecified
 
-  /// For USE_EXISTING_NUMBER: a number already in the platform's Twilio account. E.164.
+  /// For USE_EXISTING_NUMBER: a number already in the platform's Twilio account. E.164. With
+  /// Twilio configured, one the account does not hold is FAILED_PRECONDITION
+  /// `number_not_in_account`.
   public var phoneNumber: String = String()
 
   /// For USE_EXISTING_NUMBER: its Messaging Service, when it has one.
