@@ -57,6 +57,9 @@ struct WidgetsCommands: AsyncParsableCommand {
         @Option(name: .customLong("uncapped-reason"), help: "Why there is no cap.")
         var uncappedReason: String?
 
+        @Option(name: .customLong("priority"), help: "Its place in the queue; must be sent, and 0 (first) is a value like any other. Required.")
+        var priority: Int32?
+
         func run() async throws {
             var request = try requestJSON.request(CreateWidgetRequest.self)
             if let value = requestID { request.requestID = value }
@@ -71,6 +74,7 @@ struct WidgetsCommands: AsyncParsableCommand {
             if !sizes.isEmpty { request.sizes = sizes }
             if let value = dailyCap { request.dailyCap = value }
             if let value = uncappedReason { request.uncappedReason = value }
+            if let value = priority { request.priority = value }
             try await call.unary(request) { client, request, metadata in
                 try await WidgetService.Client(wrapping: client).createWidget(request, metadata: metadata)
             }
