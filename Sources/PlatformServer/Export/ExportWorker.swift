@@ -80,9 +80,9 @@ public struct ExportWorker: Service {
         for archive in archives {
             let file = archive.path.hasPrefix("/") ? URL(fileURLWithPath: archive.path) : directory.appendingPathComponent(archive.path)
             // Only what this worker's own directory holds: a path elsewhere is another replica's,
-            // left for its own worker to delete.
-            guard file.standardizedFileURL.path.hasPrefix(inside) else { continue }
-            try? FileManager.default.removeItem(at: file)
+            // left for its own worker to delete. So is a file not on this disk: replicas may
+            // share a directory's name but not its disk, and the row is the other one's reminder.
+            guard file.standardizedFileURL.path.hasPrefix(inside), (try? FileManager.default.removeItem(at: file)) != nil else { continue }
             try await database.transaction(.platform) { tx in
                 try await tx.execute("""
                     UPDATE export_jobs SET archive_path = NULL WHERE tenant_id = \(archive.tenantID) AND export_id = \(archive.exportID)
