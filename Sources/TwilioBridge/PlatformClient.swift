@@ -45,8 +45,9 @@ public typealias RemotePlatformClient = PlatformClient<HTTP2ClientTransport.Posi
 
 extension PlatformClient where Transport == HTTP2ClientTransport.Posix {
     /// `platform` is host:port; `tls` connects with TLS, trusting the system's roots or only the
-    /// certificates in `caFile`. A platform that went away is tried again at least every few
-    /// seconds: while it is away callers hear the fallback and texts wait in the spool.
+    /// certificates in `caFile`. A platform that went away is tried again every few seconds (3 s
+    /// at most, give or take a fifth): while it is away callers hear the fallback and texts wait
+    /// in the spool.
     public init(platform: String, bridgeToken: String, tls: Bool = false, caFile: String? = nil) throws {
         let transport = try ClientConnection.transport(server: platform, tls: tls, caFile: caFile, maxReconnectDelay: .seconds(3))
         self.init(transport: transport, bridgeToken: bridgeToken)

@@ -56,7 +56,8 @@ struct CallOptions: ParsableArguments {
         } catch let error as RPCError {
             let hint: String? = switch error.code {
             case .unauthenticated: target.missingTokenHint
-            case .unavailable: target.unreachableHint
+            // Not reached at all: an answer the server gave says why in its ErrorInfo.
+            case .unavailable where error.errorInfoReason.isEmpty: target.unreachableHint
             default: nil
             }
             ErrorReport.print(error, hint: hint)

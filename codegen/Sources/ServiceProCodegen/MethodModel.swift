@@ -84,11 +84,9 @@ struct MethodModel {
         } else if policy.roles.isEmpty {
             throw GeneratorError("\(method.fullName): its policy names no roles, so no one could call it")
         }
-        // Plan features and a tenant's status are checked on the tenant a call names.
-        if policy.tenantScope != .tenant {
-            if policy.requiredFeature != .unspecified {
-                throw GeneratorError("\(method.fullName): required_feature is checked on the tenant a call names, so it needs TENANT_SCOPE_TENANT")
-            }
+        // Plan features are checked on the tenant a call names.
+        if policy.tenantScope != .tenant, policy.requiredFeature != .unspecified {
+            throw GeneratorError("\(method.fullName): required_feature is checked on the tenant a call names, so it needs TENANT_SCOPE_TENANT")
         }
     }
 

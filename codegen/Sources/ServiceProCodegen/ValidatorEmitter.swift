@@ -307,22 +307,20 @@ struct ValidatorEmitter {
     }
 
     /// What "set" means for a required field of this kind.
-    /// Text counts as set when it is not empty, as the store keeps an empty one as none. Any
-    /// other field that tracks presence (a message, an `optional` or oneof scalar) is set when it
-    /// was sent, 0 included; one that does not, when it is not its default.
+    /// Text counts as set when it is not empty, as the store keeps an empty one as none, and an
+    /// enum when it is not UNSPECIFIED. Any other field that tracks presence (a message, an
+    /// `optional` or oneof scalar) is set when it was sent, 0 included; one that does not, when
+    /// it is not its default.
     private func isSetExpression(_ field: FieldDescriptor, property: String, has: String) -> String {
         if field.isRepeated || field.isMap { return "!\(property).isEmpty" }
         if field.type == .string || field.type == .bytes { return "!\(property).isEmpty" }
+        if field.type == .enum { return "\(property).rawValue != 0" }
         if let oneof = field.realContainingOneof {
             let names = namer.messagePropertyNames(field: field, prefixed: "", includeHasAndClear: false)
             return "{ if case .\(names.name)? = self.\(namer.messagePropertyName(oneof: oneof).name) { return true }; return false }()"
         }
         if field.hasPresence { return "self.\(has)" }
-        switch field.type {
-        case .enum: return "\(property).rawValue != 0"
-        case .bool: return property
-        default: return "\(property) != 0"
-        }
+        return field.type == .bool ? property : "\(property) != 0"
     }
 
     /// The pattern constants collected while emitting, compiled once per process.

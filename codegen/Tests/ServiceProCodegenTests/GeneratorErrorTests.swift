@@ -30,6 +30,7 @@ import Testing
         return [
             (policy { $0.roles = [] }, "its policy names no roles, so no one could call it"),
             (policy { $0.roles = [.platformOwner, .unspecified] }, "its roles name ROLE_UNSPECIFIED or an unknown role"),
+            (policy { $0.roles = [.UNRECOGNIZED(42)] }, "its roles name ROLE_UNSPECIFIED or an unknown role"),
             (policy { $0.unauthenticated = true }, "an unauthenticated method is called with no token, so it has no roles to check; remove its roles"),
             (policy { $0.unauthenticated = true; $0.roles = []; $0.tenantScope = .tenant },
              "an unauthenticated method has no caller whose tenant TENANT_SCOPE_TENANT could check; use TENANT_SCOPE_SELF and check the request's own credential"),

@@ -60,6 +60,9 @@ struct WidgetsCommands: AsyncParsableCommand {
         @Option(name: .customLong("priority"), help: "Its place in the queue; must be sent, and 0 (first) is a value like any other. Required.")
         var priority: Int32?
 
+        @Option(name: .customLong("trim-color"), help: "Must be sent, and not as UNSPECIFIED. Required.")
+        var trimColor: WidgetColor?
+
         func run() async throws {
             var request = try requestJSON.request(CreateWidgetRequest.self)
             if let value = requestID { request.requestID = value }
@@ -75,6 +78,7 @@ struct WidgetsCommands: AsyncParsableCommand {
             if let value = dailyCap { request.dailyCap = value }
             if let value = uncappedReason { request.uncappedReason = value }
             if let value = priority { request.priority = value }
+            if let value = trimColor { request.trimColor = value }
             try await call.unary(request) { client, request, metadata in
                 try await WidgetService.Client(wrapping: client).createWidget(request, metadata: metadata)
             }

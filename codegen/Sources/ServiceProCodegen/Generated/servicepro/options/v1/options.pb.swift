@@ -212,12 +212,14 @@ public nonisolated struct Servicepro_Options_V1_MethodPolicy: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// Roles that may call the method. Empty means nobody (unless `unauthenticated` is set).
+  /// Roles that may call the method. The generator refuses an empty list, unless `unauthenticated`
+  /// is set, and ROLE_UNSPECIFIED.
   public var roles: [Servicepro_Options_V1_Role] = []
 
   public var tenantScope: Servicepro_Options_V1_TenantScope = .unspecified
 
-  /// The plan feature the effective tenant needs, if any.
+  /// The plan feature the tenant a call names needs, if any. Only on TENANT_SCOPE_TENANT methods,
+  /// the only ones whose calls name a tenant to check it on.
   public var requiredFeature: Servicepro_Options_V1_Feature = .unspecified
 
   /// Appends an audit event in the same transaction as the change.
@@ -240,7 +242,8 @@ public nonisolated struct Servicepro_Options_V1_MethodPolicy: Sendable {
   public var cliCommand: String = String()
 
   /// Callable without a bearer token, because the request carries its own single-use credential
-  /// (redeeming a quick login link). Roles are not checked for such a method; keep it rare.
+  /// (redeeming a quick login link). Such a method has no roles and is not TENANT_SCOPE_TENANT;
+  /// keep it rare.
   public var unauthenticated: Bool = false
 
   /// Callable by platform roles for a tenant that was deleted. A deleted tenant's audit trail
@@ -265,7 +268,8 @@ public nonisolated struct Servicepro_Options_V1_FieldRules: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// Must be set: non-empty string, non-empty repeated field, message present, enum not UNSPECIFIED.
+  /// Must be set: non-empty string, non-empty repeated field, message present, enum not
+  /// UNSPECIFIED; a scalar that tracks presence (`optional`, or a oneof member) sent, 0 included.
   public var required: Bool = false
 
   /// An E.164 phone number (+ then 8 to 15 digits, no leading zero) when set; in a repeated field,
