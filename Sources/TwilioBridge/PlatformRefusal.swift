@@ -27,7 +27,7 @@ extension RPCError {
     /// The platform took the call and failed on it: a fault in handling this request, which
     /// the next attempt may meet again. Unlike UNAVAILABLE or a deadline, it says nothing about
     /// whether the platform can take other calls.
-    var failsThisText: Bool {
+    var failsThisRequest: Bool {
         [.internalError, .unknown, .dataLoss, .unimplemented].contains(code)
     }
 

@@ -22,14 +22,7 @@ struct SpoolDrainer<Transport: ClientTransport>: Service {
     let logger: Logger
     /// The texts whose failure was logged, so that a text that fails on every pass is logged
     /// once, not once a second.
-    private let reported = FailedTexts()
-
-    init(platform: PlatformClient<Transport>, spool: MessageSpool, interval: Duration, logger: Logger) {
-        self.platform = platform
-        self.spool = spool
-        self.interval = interval
-        self.logger = logger
-    }
+    let reported = FailedTexts()
 
     func run() async throws {
         await cancelWhenGracefulShutdown {
@@ -74,7 +67,7 @@ struct SpoolDrainer<Transport: ClientTransport>: Service {
             } catch let error as RPCError where error.isTenantBacklog {
                 held.insert(line)
                 continue
-            } catch let error as RPCError where error.failsThisText {
+            } catch let error as RPCError where error.failsThisRequest {
                 if reported.firstFailure(of: sequence) {
                     logger.error("the platform fails on a spooled text; its line waits, and the others go on", metadata: [
                         "message_sid": "\(message.messageSid)", "line": "\(line)", "error": "\(error)",
@@ -103,7 +96,7 @@ struct SpoolDrainer<Transport: ClientTransport>: Service {
                 logger.error("dropping a spooled call status the platform refuses", metadata: ["call_sid": "\(status.callSid)", "error": "\(error)"])
             } catch let error as RPCError where error.refusesBridge {
                 throw error
-            } catch let error as RPCError where error.failsThisText {
+            } catch let error as RPCError where error.failsThisRequest {
                 // One that fails every time holds up no other status.
                 logger.debug("the platform fails on a spooled call status", metadata: ["call_sid": "\(status.callSid)", "error": "\(error)"])
                 continue
@@ -118,7 +111,7 @@ struct SpoolDrainer<Transport: ClientTransport>: Service {
 }
 
 /// The spooled texts the platform has failed on, by spool sequence.
-private final class FailedTexts: Sendable {
+final class FailedTexts: Sendable {
     private let sequences = Mutex<Set<Int>>([])
 
     /// True the first time `sequence` fails.

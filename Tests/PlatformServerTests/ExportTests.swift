@@ -181,7 +181,7 @@ struct ExportTests {
             let second = try await Self.start(platform, "bravo", requestID: "second")
             func claim(_ worker: String) async throws -> String? {
                 try await platform.database.transaction(.platform) { tx in
-                    try await ExportJobRecords.claim(worker: worker, now: Date(), lease: 60, tx).map { "tenants/\($0.tenantID)/exports/\($0.exportID)" }
+                    try await ExportJobRecords.claim(worker: worker, now: Date(), lease: 60, tx)?.name
                 }
             }
             #expect(try await claim("w1") == first.name)

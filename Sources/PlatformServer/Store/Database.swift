@@ -9,6 +9,10 @@ public enum DataScope: Sendable, Hashable {
 public enum SQLDialect: Sendable {
     case sqlite, postgres
 
+    /// ` FOR SHARE` on PostgreSQL: the rows read stay as read until the transaction ends, and a
+    /// writer changing them waits (and is waited for). SQLite's one writer needs none.
+    var forShare: String { self == .postgres ? " FOR SHARE" : "" }
+
     /// What a job's claim puts after the query that picks its rows: on PostgreSQL, skip the rows
     /// another worker's claim has locked instead of waiting for them and finding them taken
     /// (`of` names the table whose rows are locked, when the query joins). SQLite has one writer
@@ -17,10 +21,6 @@ public enum SQLDialect: Sendable {
     /// The picking query goes in a `WITH picked AS MATERIALIZED (...)` that the claim's UPDATE
     /// reads: run as a subquery of the UPDATE, PostgreSQL may run it again for each row, and
     /// each run skips the rows the UPDATE has already taken and picks more, past its LIMIT.
-    /// ` FOR SHARE` on PostgreSQL: the rows read stay as read until the transaction ends, and a
-    /// writer changing them waits (and is waited for). SQLite's one writer needs none.
-    var forShare: String { self == .postgres ? " FOR SHARE" : "" }
-
     func skipLocked(of table: String? = nil) -> String {
         guard self == .postgres else { return "" }
         return " FOR UPDATE" + (table.map { " OF \($0)" } ?? "") + " SKIP LOCKED"

@@ -129,7 +129,7 @@ public struct PhoneConfigHandler: PhoneConfigServiceHandler {
                 else {
                     throw Etag.concurrentChange(of: name)
                 }
-                try await AuditLog.record(tx, context: context, resource: name, details: ["update_mask": mask.paths.sorted().joined(separator: ",")])
+                try await AuditLog.record(tx, context: context, resource: name, details: mask.paths.auditDetails)
                 return try await PhoneConfigRecords.find(id: id, tx)!.config
             }
         }

@@ -12,23 +12,17 @@ struct PhoneConfigUpdateMask {
         "auto_reply", "auto_reply.disabled", "auto_reply.text",
     ]
 
-    let paths: Set<String>
+    let paths: UpdateMaskPaths
 
     init(_ mask: Google_Protobuf_FieldMask) throws {
-        guard !mask.paths.isEmpty else {
-            throw ServiceError.invalidArgument(field: "update_mask", "must name at least one field")
-        }
-        for path in mask.paths where !Self.fields.contains(path) {
-            throw ServiceError.invalidArgument(field: "update_mask", "\"\(path)\" is not an updatable field; use one of \(Self.fields.sorted().joined(separator: ", "))")
-        }
-        paths = Set(mask.paths)
+        paths = try UpdateMaskPaths(mask, updatable: Self.fields)
     }
 
     func contains(_ path: String) -> Bool { paths.contains(path) }
 
     /// Copies the named fields; the SIP password is the caller's to seal.
     func apply(from source: PhoneConfig, to target: inout PhoneConfig) {
-        for path in paths {
+        for path in paths.paths {
             switch path {
             case "display_name": target.displayName = source.displayName
             case "phone_number": target.phoneNumber = source.phoneNumber

@@ -306,11 +306,10 @@ struct ValidatorEmitter {
         return candidate
     }
 
-    /// What "set" means for a required field of this kind.
-    /// Text counts as set when it is not empty, as the store keeps an empty one as none, and an
-    /// enum when it is not UNSPECIFIED. Any other field that tracks presence (a message, an
-    /// `optional` or oneof scalar) is set when it was sent, 0 included; one that does not, when
-    /// it is not its default.
+    /// What "set" means for a required field of this kind. Text counts as set when it is not
+    /// empty, as the store keeps an empty one as none, and an enum when it is not UNSPECIFIED.
+    /// Any other field that tracks presence (a message, an `optional` or oneof scalar) is set when
+    /// it was sent, 0 included; one that does not, when it is not its default.
     private func isSetExpression(_ field: FieldDescriptor, property: String, has: String) -> String {
         if field.isRepeated || field.isMap { return "!\(property).isEmpty" }
         if field.type == .string || field.type == .bytes { return "!\(property).isEmpty" }

@@ -89,24 +89,29 @@ public struct TwilioNumberProvisioner: NumberProvisioner {
         } catch let error as ServiceError where error.code == .unavailable {
             // A purchase whose answer was lost (a timeout, a 5xx) may have gone through: then the
             // account owns the number under this create's friendly name, which starts with the
-            // new tenant's id (so Twilio's 64-character cut keeps it). Otherwise a retry would buy a second one while the first went on being
-            // billed, unknown to the platform. A number the account owns under another name is
-            // another create's, which won a race for it: never this one's to keep or release.
-            let owned: IncomingNumbers? = try? await send(.GET, "/IncomingPhoneNumbers.json?" + FormEncoding.encode([("PhoneNumber", candidate.phoneNumber)]), form: nil)
-            guard let number = owned?.incomingPhoneNumbers.first(where: { $0.phoneNumber == candidate.phoneNumber && $0.friendlyName == friendlyName })
-            else { throw error }
+            // new tenant's id (so Twilio's 64-character cut keeps it). Otherwise a retry would buy
+            // a second one while the first went on being billed, unknown to the platform. A number
+            // the account owns under another name is another create's, which won a race for it:
+            // never this one's to keep or release.
+            let owned = (try? await accountNumbers(candidate.phoneNumber)) ?? []
+            guard let number = owned.first(where: { $0.friendlyName == friendlyName }) else { throw error }
             bought = number
         }
         return ProvisionedNumber(sid: bought.sid, phoneNumber: bought.phoneNumber)
     }
 
     public func checkOwned(_ phoneNumber: String) async throws {
-        let owned: IncomingNumbers = try await send(.GET, "/IncomingPhoneNumbers.json?" + FormEncoding.encode([("PhoneNumber", phoneNumber)]), form: nil)
-        guard !owned.incomingPhoneNumbers.contains(where: { $0.phoneNumber == phoneNumber }) else { return }
+        guard try await accountNumbers(phoneNumber).isEmpty else { return }
         throw ServiceError.failedPrecondition(
             reason: "number_not_in_account",
             message: "\(phoneNumber) is not a number of the platform's Twilio account, so its calls and texts would never arrive; check telephony.phone_number, or buy one with TELEPHONY_SETUP_MODE_PROVISION_NUMBER",
             metadata: ["field": "telephony.phone_number"])
+    }
+
+    /// The account's holdings of `phoneNumber`: Twilio filters by it, and only exact matches count.
+    private func accountNumbers(_ phoneNumber: String) async throws -> [IncomingNumber] {
+        let owned: IncomingNumbers = try await send(.GET, "/IncomingPhoneNumbers.json?" + FormEncoding.encode([("PhoneNumber", phoneNumber)]), form: nil)
+        return owned.incomingPhoneNumbers.filter { $0.phoneNumber == phoneNumber }
     }
 
     public func release(_ number: ProvisionedNumber) async throws {
