@@ -5,6 +5,7 @@ import PlatformTestSupport
 import RPCRuntime
 import ServiceProAPI
 import SwiftProtobuf
+import Synchronization
 import Testing
 
 @testable import PlatformServer
@@ -211,6 +212,60 @@ struct ConciergeTests {
                 let reused = try await Self.concierge(platform).createConciergeTenant(
                     Self.request("shine", mode: .useExistingNumber, number: bought.phoneConfig.phoneNumber), metadata: owner)
                 #expect(reused.phoneConfig.phoneNumber == bought.phoneConfig.phoneNumber)
+            }
+        }
+    }
+
+    @Test("an existing number is pointed at the bridge, and a create that fails points it back", arguments: TestBackend.available)
+    func existingNumberRoutedToBridge(backend: TestBackend) async throws {
+        try await FakeTwilioNumbers.with { twilio, base in
+            // Routed by hand to another system, through a TwiML app for its calls.
+            let handSet = [
+                "VoiceUrl": "https://old.shine.example/voice", "VoiceMethod": "GET",
+                "SmsUrl": "https://old.shine.example/sms", "SmsMethod": "POST",
+                "StatusCallback": "", "StatusCallbackMethod": "POST",
+                "VoiceApplicationSid": "AP" + String(repeating: "a", count: 32), "SmsApplicationSid": "", "TrunkSid": "",
+            ]
+            let sid = twilio.own("+19185550123", routing: handSet)
+            struct Injected: Error {}
+            let failing = Mutex(true)
+            let faults = ConciergeFaults { step in if step == .audit, failing.withLock({ $0 }) { throw Injected() } }
+            try await TestPlatform.with(backend, concierge: ConciergeSettings(numbers: Self.numbers(base), faults: faults)) { platform in
+                let owner = platform.metadata(platform.ownerToken)
+                var review = Self.request("shine")
+                review.review.validateOnly = true
+                _ = try await Self.concierge(platform).createConciergeTenant(review, metadata: owner)
+                #expect(twilio.updates.isEmpty, "the review step changes nothing at Twilio")
+
+                let failed = await failure { try await Self.concierge(platform).createConciergeTenant(Self.request("shine"), metadata: owner) }
+                #expect(failed?.code == .internalError)
+                #expect(twilio.routing(sid) == handSet, "a create that failed leaves the number as it found it")
+                #expect(try await Self.traces(platform, "shine") == 0)
+
+                failing.withLock { $0 = false }
+                _ = try await Self.concierge(platform).createConciergeTenant(Self.request("shine"), metadata: owner)
+                let routing = twilio.routing(sid)
+                #expect(routing["VoiceUrl"] == Self.bridgeURL + "/twilio/voice/incoming")
+                #expect(routing["VoiceMethod"] == "POST")
+                #expect(routing["SmsUrl"] == Self.bridgeURL + "/sms")
+                #expect(routing["StatusCallback"] == Self.bridgeURL + "/twilio/status")
+                #expect(routing["VoiceApplicationSid"] == "", "an app on the number would take its calls away from the bridge")
+                #expect(twilio.owned[sid] == "+19185550123", "nothing bought, nothing released")
+                #expect(twilio.purchases.isEmpty)
+            }
+        }
+    }
+
+    @Test("without the bridge's public URL an existing number keeps the routing it has", arguments: TestBackend.available)
+    func existingNumberWithoutBridgeURL(backend: TestBackend) async throws {
+        try await FakeTwilioNumbers.with { twilio, base in
+            let handSet = ["VoiceUrl": "https://old.shine.example/voice", "SmsUrl": "https://old.shine.example/sms"]
+            let sid = twilio.own("+19185550123", routing: handSet)
+            try await TestPlatform.with(backend, concierge: ConciergeSettings(numbers: Self.numbers(base, webhookBaseURL: nil))) { platform in
+                let created = try await Self.concierge(platform).createConciergeTenant(Self.request("shine"), metadata: platform.metadata(platform.ownerToken))
+                #expect(created.phoneConfig.phoneNumber == "+19185550123")
+                #expect(twilio.updates.isEmpty)
+                #expect(twilio.routing(sid) == handSet)
             }
         }
     }

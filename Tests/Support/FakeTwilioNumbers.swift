@@ -1,12 +1,14 @@
 import Foundation
 import Hummingbird
 import Logging
+import RPCRuntime
 import ServiceLifecycle
 import Synchronization
 
 /// A local stand-in for Twilio's phone-number API: AvailablePhoneNumbers search, buying through
-/// IncomingPhoneNumbers and releasing with DELETE, with basic auth and Twilio's JSON shapes. It
-/// keeps the numbers it sold, so tests can check that a failed create gave its number back.
+/// IncomingPhoneNumbers, updating a number's routing and releasing with DELETE, with basic auth
+/// and Twilio's JSON shapes. It keeps the numbers it sold, so tests can check that a failed
+/// create gave its number back, and each number's routing.
 public final class FakeTwilioNumbers: Sendable {
     public static let accountSID = "AC00000000000000000000000000numbers"
     public static let authToken = "fake_numbers_token"
@@ -24,7 +26,17 @@ public final class FakeTwilioNumbers: Sendable {
         var friendlyNames: [String: String] = [:]
         /// Offered by the next search instead of a new number, as when two creates race for one.
         var nextOffer: String?
+        /// Each owned number's routing fields (`VoiceUrl`, `SmsApplicationSid`, …), by sid.
+        var routing: [String: [String: String]] = [:]
+        /// The form of each update.
+        var updates: [[String: String]] = []
     }
+
+    /// The fields of a number that route its calls and texts, as Twilio's update takes them.
+    public static let routingFields = [
+        "VoiceUrl", "VoiceMethod", "SmsUrl", "SmsMethod", "StatusCallback", "StatusCallbackMethod",
+        "VoiceApplicationSid", "SmsApplicationSid", "TrunkSid",
+    ]
 
     let state = Mutex(State())
     /// How long a purchase takes, so tests can overlap two creates.
@@ -40,6 +52,22 @@ public final class FakeTwilioNumbers: Sendable {
     /// "METHOD path" of every request.
     public var requests: [String] { state.withLock { $0.requests } }
     public var purchases: [[String: String]] { state.withLock { $0.purchases } }
+    public var updates: [[String: String]] { state.withLock { $0.updates } }
+
+    /// The routing of the number with `sid`.
+    public func routing(_ sid: String) -> [String: String] { state.withLock { $0.routing[sid] ?? [:] } }
+
+    /// Puts `number` in the account, as if bought earlier and routed by hand; returns its sid.
+    @discardableResult
+    public func own(_ number: String, routing: [String: String]) -> String {
+        state.withLock { state in
+            state.counter += 1
+            let sid = "PN" + String(format: "%032x", state.counter)
+            state.owned[sid] = number
+            state.routing[sid] = routing
+            return sid
+        }
+    }
 
     /// Makes the next `count` purchases, then answers each with a 500.
     public func loseAnswers(_ count: Int) { state.withLock { $0.answersToLose = count } }
@@ -60,6 +88,9 @@ public final class FakeTwilioNumbers: Sendable {
             fake.available(request, areaCode: request.uri.queryParameters.get("AreaCode"))
         }
         router.post("\(account)/IncomingPhoneNumbers.json") { request, _ in await fake.buy(request) }
+        router.post("\(account)/IncomingPhoneNumbers/:file") { request, context in
+            await fake.update(request, file: context.parameters.get("file") ?? "")
+        }
         router.get("\(account)/IncomingPhoneNumbers.json") { request, _ in
             fake.owned(request, phoneNumber: request.uri.queryParameters.get("PhoneNumber").map { String($0) })
         }
@@ -104,10 +135,7 @@ public final class FakeTwilioNumbers: Sendable {
         record(request)
         guard authorized(request) else { return Self.unauthorized }
         if purchaseDelay > .zero { try? await Task.sleep(for: purchaseDelay) }
-        let form = Dictionary(body.split(separator: "&").map { pair -> (String, String) in
-            let parts = pair.split(separator: "=", maxSplits: 1).map { String($0).removingPercentEncoding ?? String($0) }
-            return (parts[0], parts.count > 1 ? parts[1] : "")
-        }, uniquingKeysWith: { $1 })
+        let form = Self.form(body)
         guard let number = form["PhoneNumber"], number.hasPrefix("+") else {
             return Self.json(.badRequest, #"{"code": 21421, "message": "PhoneNumber is required.", "status": 400}"#)
         }
@@ -119,6 +147,7 @@ public final class FakeTwilioNumbers: Sendable {
             let sid = "PN" + String(format: "%032x", state.counter)
             state.owned[sid] = number
             state.friendlyNames[sid] = form["FriendlyName"] ?? ""
+            state.routing[sid] = form.filter { Self.routingFields.contains($0.key) }
             state.purchases.append(form)
             defer { state.answersToLose = max(0, state.answersToLose - 1) }
             return (sid, state.answersToLose > 0)
@@ -129,15 +158,57 @@ public final class FakeTwilioNumbers: Sendable {
         return Self.json(.created, #"{"sid": "\#(sid)", "phone_number": "\#(number)", "friendly_name": "\#(form["FriendlyName"] ?? "")"}"#)
     }
 
+    /// A form body's fields; the last of a repeated one counts.
+    private static func form(_ body: String) -> [String: String] {
+        Dictionary(FormEncoding.decode(Array(body.utf8)) ?? [], uniquingKeysWith: { $1 })
+    }
+
+    /// Twilio's JSON for one number: snake_case fields, null for a routing field not set.
+    private func numberJSON(sid: String, _ state: State) -> [String: Any] {
+        var json: [String: Any] = [
+            "sid": sid, "phone_number": state.owned[sid] ?? "", "friendly_name": state.friendlyNames[sid] ?? "",
+        ]
+        let routing = state.routing[sid] ?? [:]
+        for field in Self.routingFields {
+            let key = field.replacingOccurrences(of: "(?<=[a-z])([A-Z])", with: "_$1", options: .regularExpression).lowercased()
+            json[key] = routing[field].flatMap { $0.isEmpty ? nil : $0 } ?? NSNull()
+        }
+        return json
+    }
+
+    private static func json(_ status: HTTPResponse.Status, object: Any) -> Response {
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
+        return json(status, String(decoding: data, as: UTF8.self))
+    }
+
     /// The account's numbers, filtered by `PhoneNumber` as Twilio filters them.
     private func owned(_ request: Request, phoneNumber: String?) -> Response {
         record(request)
         guard authorized(request) else { return Self.unauthorized }
-        let (numbers, names) = state.withLock { ($0.owned, $0.friendlyNames) }
-        let items = numbers.filter { phoneNumber == nil || $0.value == phoneNumber }.sorted { $0.key < $1.key }
-            .map { #"{"sid": "\#($0.key)", "phone_number": "\#($0.value)", "friendly_name": "\#(names[$0.key] ?? "")"}"# }
-            .joined(separator: ", ")
-        return Self.json(.ok, #"{"incoming_phone_numbers": [\#(items)], "page": 0, "page_size": 50}"#)
+        let items = state.withLock { state in
+            state.owned.filter { phoneNumber == nil || $0.value == phoneNumber }.keys.sorted().map { numberJSON(sid: $0, state) }
+        }
+        return Self.json(.ok, object: ["incoming_phone_numbers": items, "page": 0, "page_size": 50] as [String: Any])
+    }
+
+    /// An update of a number's routing: the fields sent replace the number's, as Twilio's do.
+    private func update(_ request: Request, file: String) async -> Response {
+        var request = request
+        let body = String(buffer: (try? await request.collectBody(upTo: 1 << 16)) ?? ByteBuffer())
+        record(request)
+        guard authorized(request) else { return Self.unauthorized }
+        let sid = String(file.dropLast(".json".count))
+        let form = Self.form(body)
+        let answer = state.withLock { state -> [String: Any]? in
+            guard state.owned[sid] != nil else { return nil }
+            state.updates.append(form)
+            for (field, value) in form where Self.routingFields.contains(field) { state.routing[sid, default: [:]][field] = value }
+            return numberJSON(sid: sid, state)
+        }
+        guard let answer else {
+            return Self.json(.notFound, #"{"code": 20404, "message": "The requested resource was not found", "status": 404}"#)
+        }
+        return Self.json(.ok, object: answer)
     }
 
     private func release(_ request: Request, file: String) -> Response {

@@ -1,7 +1,8 @@
 import Foundation
 import RPCRuntime
 
-/// Buys and releases the platform-managed phone numbers a concierge create asks for.
+/// Buys and releases the platform-managed phone numbers a concierge create asks for, and points
+/// an existing number of the account at the bridge when a create gives it to a tenant.
 public protocol NumberProvisioner: Sendable {
     /// Buys a local number, in `areaCode` when given, and names it after the tenant.
     func provision(areaCode: String?, countryCode: String, friendlyName: String) async throws -> ProvisionedNumber
@@ -16,6 +17,15 @@ public protocol NumberProvisioner: Sendable {
     /// Throws FAILED_PRECONDITION `number_not_in_account` unless `phoneNumber` is one of the
     /// account's numbers: a tenant set up on a mistyped number would never hear a call or text.
     func checkOwned(_ phoneNumber: String) async throws
+
+    /// Points `phoneNumber`, one of the account's numbers, at the bridge, so its calls and texts
+    /// reach the tenant a create gives it to. Returns how it was routed before, for
+    /// `restoreRouting` if the create fails; nil when nothing changed. Throws what `checkOwned`
+    /// does for a number the account does not hold.
+    func routeToBridge(_ phoneNumber: String) async throws -> RoutedNumber?
+
+    /// Puts back the routing `routeToBridge` replaced.
+    func restoreRouting(_ number: RoutedNumber) async throws
 }
 
 extension NumberProvisioner {
@@ -23,6 +33,10 @@ extension NumberProvisioner {
 
     /// With no account to look in, there is nothing to check.
     public func checkOwned(_ phoneNumber: String) async throws {}
+
+    public func routeToBridge(_ phoneNumber: String) async throws -> RoutedNumber? { nil }
+
+    public func restoreRouting(_ number: RoutedNumber) async throws {}
 }
 
 public struct ProvisionedNumber: Sendable, Hashable {
@@ -34,6 +48,24 @@ public struct ProvisionedNumber: Sendable, Hashable {
     public init(sid: String, phoneNumber: String) {
         self.sid = sid
         self.phoneNumber = phoneNumber
+    }
+}
+
+/// An existing number of the account that a create pointed at the bridge, with what it pointed
+/// at before.
+public struct RoutedNumber: Sendable, Hashable {
+    /// Twilio's IncomingPhoneNumber sid, `PN…`.
+    public var sid: String
+    /// E.164.
+    public var phoneNumber: String
+    /// The number's routing before, as the fields of Twilio's update that restore it
+    /// (`VoiceUrl`, `SmsApplicationSid`, …; "" for one that was not set).
+    public var previousRouting: [String: String]
+
+    public init(sid: String, phoneNumber: String, previousRouting: [String: String]) {
+        self.sid = sid
+        self.phoneNumber = phoneNumber
+        self.previousRouting = previousRouting
     }
 }
 

@@ -7,7 +7,8 @@ import ServiceProAPI
 
 /// Twilio's REST API for numbers: search AvailablePhoneNumbers, buy through
 /// IncomingPhoneNumbers, release with a DELETE. A number is bought with the bridge's webhooks
-/// already set, so its first call or text reaches the platform.
+/// already set, so its first call or text reaches the platform; an existing number given to a
+/// tenant is pointed at them with an update.
 public struct TwilioNumberProvisioner: NumberProvisioner {
     public static let defaultAPIURL = "https://api.twilio.com"
 
@@ -51,6 +52,18 @@ public struct TwilioNumberProvisioner: NumberProvisioner {
         _ = try webhooks()
     }
 
+    /// The fields of a number that route its calls and texts, set to the bridge's webhooks. A
+    /// TwiML app or a SIP trunk on the number would take precedence over its URLs, so neither
+    /// is left on it.
+    private static func routing(to webhooks: TwilioCallbackURLs) -> [String: String] {
+        [
+            "VoiceUrl": webhooks.base + TwilioCallbackURLs.incomingCallPath, "VoiceMethod": "POST",
+            "SmsUrl": webhooks.base + TwilioCallbackURLs.smsPath, "SmsMethod": "POST",
+            "StatusCallback": webhooks.status, "StatusCallbackMethod": "POST",
+            "VoiceApplicationSid": "", "SmsApplicationSid": "", "TrunkSid": "",
+        ]
+    }
+
     private struct AvailableNumbers: Decodable {
         struct Number: Decodable { var phoneNumber: String }
         var availablePhoneNumbers: [Number]
@@ -60,6 +73,25 @@ public struct TwilioNumberProvisioner: NumberProvisioner {
         var sid: String
         var phoneNumber: String
         var friendlyName: String?
+        var voiceUrl: String?
+        var voiceMethod: String?
+        var smsUrl: String?
+        var smsMethod: String?
+        var statusCallback: String?
+        var statusCallbackMethod: String?
+        var voiceApplicationSid: String?
+        var smsApplicationSid: String?
+        var trunkSid: String?
+
+        /// The number's routing, in the fields `routing(to:)` sets.
+        var routing: [String: String] {
+            [
+                "VoiceUrl": voiceUrl ?? "", "VoiceMethod": voiceMethod ?? "POST",
+                "SmsUrl": smsUrl ?? "", "SmsMethod": smsMethod ?? "POST",
+                "StatusCallback": statusCallback ?? "", "StatusCallbackMethod": statusCallbackMethod ?? "POST",
+                "VoiceApplicationSid": voiceApplicationSid ?? "", "SmsApplicationSid": smsApplicationSid ?? "", "TrunkSid": trunkSid ?? "",
+            ]
+        }
     }
 
     private struct IncomingNumbers: Decodable {
@@ -82,10 +114,7 @@ public struct TwilioNumberProvisioner: NumberProvisioner {
         do {
             bought = try await send(.POST, "/IncomingPhoneNumbers.json", form: [
                 ("PhoneNumber", candidate.phoneNumber), ("FriendlyName", friendlyName),
-                ("VoiceUrl", webhooks.base + TwilioCallbackURLs.incomingCallPath), ("VoiceMethod", "POST"),
-                ("SmsUrl", webhooks.base + TwilioCallbackURLs.smsPath), ("SmsMethod", "POST"),
-                ("StatusCallback", webhooks.status), ("StatusCallbackMethod", "POST"),
-            ])
+            ] + Self.form(Self.routing(to: webhooks)))
         } catch let error as ServiceError where error.code == .unavailable {
             // A purchase whose answer was lost (a timeout, a 5xx) may have gone through: then the
             // account owns the number under this create's friendly name, which starts with the
@@ -101,7 +130,32 @@ public struct TwilioNumberProvisioner: NumberProvisioner {
     }
 
     public func checkOwned(_ phoneNumber: String) async throws {
-        guard try await accountNumbers(phoneNumber).isEmpty else { return }
+        _ = try await owned(phoneNumber)
+    }
+
+    /// Without the bridge's public URL there is nowhere to point the number: it keeps the
+    /// routing it has, which an operator may have set by hand.
+    public func routeToBridge(_ phoneNumber: String) async throws -> RoutedNumber? {
+        let number = try await owned(phoneNumber)
+        guard let base = webhookBaseURL, TwilioCallbackURLs.isCallable(base) else { return nil }
+        let bridge = Self.routing(to: TwilioCallbackURLs(base: base))
+        guard number.routing != bridge else { return nil }
+        let _: IncomingNumber = try await send(.POST, "/IncomingPhoneNumbers/\(number.sid).json", form: Self.form(bridge))
+        return RoutedNumber(sid: number.sid, phoneNumber: number.phoneNumber, previousRouting: number.routing)
+    }
+
+    public func restoreRouting(_ number: RoutedNumber) async throws {
+        let _: IncomingNumber = try await send(.POST, "/IncomingPhoneNumbers/\(number.sid).json", form: Self.form(number.previousRouting))
+    }
+
+    /// A routing as a form, in a stable order.
+    private static func form(_ fields: [String: String]) -> [(String, String)] {
+        fields.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+    }
+
+    /// The account's `phoneNumber`, or FAILED_PRECONDITION `number_not_in_account`.
+    private func owned(_ phoneNumber: String) async throws -> IncomingNumber {
+        if let number = try await accountNumbers(phoneNumber).first { return number }
         throw ServiceError.failedPrecondition(
             reason: "number_not_in_account",
             message: "\(phoneNumber) is not a number of the platform's Twilio account, so its calls and texts would never arrive; check telephony.phone_number, or buy one with TELEPHONY_SETUP_MODE_PROVISION_NUMBER",

@@ -5,9 +5,10 @@ import ServiceProAPI
 import SwiftProtobuf
 
 /// servicepro.concierge.v1.ConciergeService: the owner's done-for-you setup. A create checks every
-/// step first, buys a number if asked (outside the transaction: a slow provider must not hold the
-/// store), then writes the tenant, its phone config, its industry pack and its trial in one
-/// transaction; if that fails, the number goes back.
+/// step first, buys a number if asked or points the existing one at the bridge (outside the
+/// transaction: a slow provider must not hold the store), then writes the tenant, its phone
+/// config, its industry pack and its trial in one transaction; if that fails, a bought number
+/// goes back and an existing one gets its earlier routing back.
 public struct ConciergeHandler: ConciergeServiceHandler {
     let database: any Database
     let catalog: IndustryPackCatalog
@@ -46,10 +47,9 @@ public struct ConciergeHandler: ConciergeServiceHandler {
         }
         try await checkAvailable(setup)
         if setup.telephonyMode == .provisionNumber { try provisioner.checkCanProvision() }
-        if setup.telephonyMode == .useExistingNumber, let number = setup.phoneConfig?.phoneNumber {
-            try await provisioner.checkOwned(number)
-        }
+        let existingNumber = setup.telephonyMode == .useExistingNumber ? setup.phoneConfig?.phoneNumber : nil
         if request.review.validateOnly {
+            if let existingNumber { try await provisioner.checkOwned(existingNumber) }
             return try await preview(setup)
         }
         var number: ProvisionedNumber?
@@ -58,6 +58,8 @@ public struct ConciergeHandler: ConciergeServiceHandler {
                 areaCode: setup.areaCode, countryCode: setup.countryCode, friendlyName: "\(setup.tenantID) - \(setup.tenant.displayName)")
         }
         let bought = number
+        var rerouted: RoutedNumber?
+        if let existingNumber { rerouted = try await provisioner.routeToBridge(existingNumber) }
         do {
             let response = try await database.transaction(.platform) { tx in
                 try await IdempotencyRecords.once(TenantTransaction(tenantID: caller, base: tx), method: "CreateConciergeTenant", for: request) {
@@ -73,7 +75,22 @@ public struct ConciergeHandler: ConciergeServiceHandler {
             return response
         } catch {
             if let bought { await release(bought) }
+            if let rerouted { await restoreRouting(rerouted) }
             throw setup.reportingDuplicates(error, phoneNumber: bought?.phoneNumber)
+        }
+    }
+
+    /// Points an existing number the create did not keep back where it was; failing that, says
+    /// where.
+    private func restoreRouting(_ number: RoutedNumber) async {
+        do {
+            try await provisioner.restoreRouting(number)
+        } catch {
+            logger.error("an existing number pointed at the bridge for a concierge create that failed could not be pointed back; restore its webhooks by hand", metadata: [
+                "sid": "\(number.sid)", "number": "\(number.phoneNumber)",
+                "previous_routing": "\(number.previousRouting.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))",
+                "error": "\(error)",
+            ])
         }
     }
 
