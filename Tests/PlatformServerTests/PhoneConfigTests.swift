@@ -528,6 +528,27 @@ struct PhoneConfigTests {
         }
     }
 
+    @Test("deletes racing for one config: one deletes it and is audited, the others are refused", arguments: TestBackend.available)
+    func racingDeletes(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            try await platform.createTenant("acme")
+            let configs = platform.phoneConfigs(platform.ownerToken)
+            let created = try await configs.create(.with { $0.parent = "tenants/acme"; $0.phoneConfig = .with { $0.phoneNumber = "+19185550100" } })
+            let outcomes = await withTaskGroup(of: CallFailure?.self) { group in
+                for _ in 1...6 {
+                    group.addTask { await failure { try await configs.delete(.with { $0.name = created.name; $0.etag = created.etag }) } }
+                }
+                return await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(outcomes.filter { $0 == nil }.count == 1)
+            #expect(outcomes.compactMap { $0 }.allSatisfy { [.aborted, .notFound].contains($0.code) }, "\(outcomes)")
+            let deletes = try await platform.auditEvents(.with {
+                $0.method = "servicepro.telephony.v1.PhoneConfigService/DeletePhoneConfig"
+            })
+            #expect(deletes.filter { $0.outcomeCode == "OK" }.count == 1)
+        }
+    }
+
     @Test("a retried create with the same request_id returns the first result", arguments: TestBackend.available)
     func idempotentCreate(backend: TestBackend) async throws {
         try await TestPlatform.with(backend) { platform in

@@ -148,7 +148,11 @@ public struct PhoneConfigHandler: PhoneConfigServiceHandler {
         try await database.withTenant(tenantID) { tx in
             guard let current = try await PhoneConfigRecords.find(id: id, tx) else { throw ServiceError.notFound(request.name) }
             try Etag.requireCurrent(request.etag, current: current.config.etag, of: request.name)
-            try await PhoneConfigRecords.delete(id: id, tx)
+            // As read: an update or delete that committed since would otherwise be undone
+            // unseen, or audited twice.
+            guard try await PhoneConfigRecords.delete(id: id, expectedRevision: Etag.revision(current.config.etag) ?? 0, tx) else {
+                throw Etag.concurrentChange(of: request.name)
+            }
             try await AuditLog.record(tx, context: context, resource: request.name)
         }
         await onChange()

@@ -98,8 +98,9 @@ enum PhoneConfigRecords {
         return changed == 1
     }
 
-    static func delete(id: String, _ tx: TenantTransaction) async throws {
-        try await tx.delete(from: "phone_configs", where: "phone_config_id = \(id)")
+    /// Deletes the config if the row's revision is still `revision`; false otherwise.
+    static func delete(id: String, expectedRevision revision: Int64, _ tx: TenantTransaction) async throws -> Bool {
+        try await tx.delete(from: "phone_configs", where: "phone_config_id = \(id) AND revision = \(revision)") == 1
     }
 
     /// Adds the root's main line unless it exists.

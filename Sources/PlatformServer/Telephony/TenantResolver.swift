@@ -67,10 +67,14 @@ public final class TenantResolver: Sendable {
     public func resolve(messagingServiceSID: String, to: String) async throws -> Resolution {
         let index = try await current()
         let sid = FieldCheck.trimmed(messagingServiceSID)
+        let numbered = index.byNumber[FieldCheck.trimmed(to)]
         if !sid.isEmpty, let config = index.byMessagingService[sid] {
-            return Resolution(tenantID: config.tenantID, phoneConfig: config, method: .messagingServiceSid)
+            // The service decides the tenant. A service's sender pool holds several numbers, so
+            // the line is the one texted when it is the same tenant's: its own auto-reply and log.
+            let line = numbered.flatMap { $0.tenantID == config.tenantID ? $0 : nil } ?? config
+            return Resolution(tenantID: config.tenantID, phoneConfig: line, method: .messagingServiceSid)
         }
-        if let config = index.byNumber[FieldCheck.trimmed(to)] {
+        if let config = numbered {
             return Resolution(tenantID: config.tenantID, phoneConfig: config, method: .toNumber)
         }
         return Resolution(tenantID: TenantRecords.rootID, phoneConfig: index.rootLine, method: .fallbackRoot)
