@@ -124,15 +124,26 @@ struct InboundTests {
         }
     }
 
-    @Test("a text to a number no line answers is kept by the root, unacknowledged", arguments: TestBackend.available)
+    @Test("a text to a number no line answers is kept by the root, unacknowledged once the root's line has a number", arguments: TestBackend.available)
     func fallbackTextUnacknowledged(backend: TestBackend) async throws {
         try await TestPlatform.with(backend) { platform in
             let inbound = try await Self.setUp(platform)
+            // Without a number of its own, the root answers every number nobody else does.
+            let first = try await inbound.text(Self.sid("SM", 89), to: "+15559990000", from: "+15550009000")
+            #expect(first.tenant == "tenants/root")
+            #expect(first.replies.count == 1)
+
+            _ = try await PhoneConfigService.Client(wrapping: platform.client).updatePhoneConfig(.with {
+                $0.phoneConfig = .with { $0.name = "tenants/root/phoneConfigs/main"; $0.phoneNumber = "+19185550001" }
+                $0.updateMask = .init(protoPaths: ["phone_number"])
+            }, metadata: platform.metadata(platform.ownerToken))
             let stray = try await inbound.text(Self.sid("SM", 90), to: "+15559990000", from: "+15550009001")
             #expect(stray.tenant == "tenants/root")
             #expect(stray.message.customer.hasPrefix("tenants/root/customers/"), "kept for the platform to follow up")
             #expect(stray.replies.isEmpty, "its sender texted another business: no thanks in the root's name")
             #expect(stray.message.autoReply.isEmpty)
+            let own = try await inbound.text(Self.sid("SM", 91), to: "+19185550001", from: "+15550009002")
+            #expect(own.replies.count == 1, "the root's own number answers as ever")
         }
     }
 

@@ -41,7 +41,7 @@ struct StripeBillingTests {
                 #expect(first[1].form["customer"] == "cus_fake1")
                 #expect(first[1].form["items[0][price]"] == "price_pro")
                 #expect(first[1].form["trial_end"].flatMap { Int64($0) } == Int64(changed.billing.trialEndTime.seconds), "the trial carries over")
-                #expect(first.allSatisfy { $0.idempotencyKey?.hasPrefix("servicepro-acme-change-plan-up-1") == true })
+                #expect(first.allSatisfy { $0.idempotencyKey?.hasPrefix("servicepro-acme-change-plan-") == true && $0.idempotencyKey?.contains("-up-1-") == true })
 
                 // A retry is answered from the record: Stripe is not asked again.
                 #expect(try await platform.billing.changePlan(upgrade, metadata: owner) == changed)
@@ -62,6 +62,77 @@ struct StripeBillingTests {
                 #expect(again.billing.stripeSubscriptionID != "sub_fake2")
                 #expect(again.billing.stripeCustomerID == "cus_fake1", "the same customer")
                 #expect(stripe.requests.dropFirst(4).map { "\($0.method) \($0.path)" } == ["GET /v1/subscriptions/sub_fake2", "POST /v1/subscriptions"])
+            }
+        }
+    }
+
+    @Test("a tenant on a trial, or suspended after one, starts paying for the tier it is on by asking for it", arguments: TestBackend.available)
+    func subscribeToCurrentTier(backend: TestBackend) async throws {
+        try await FakeStripe.with { stripe, base in
+            try await TestPlatform.with(backend, billing: Self.settings(apiURL: base)) { platform in
+                let owner = platform.metadata(platform.ownerToken)
+                func stay(_ tenant: String) async throws -> ChangePlanResponse {
+                    try await platform.billing.changePlan(.with { $0.name = "tenants/\(tenant)/billing"; $0.tier = .starter }, metadata: owner)
+                }
+                try await platform.createTenant("acme")
+                let trial = try await stay("acme")
+                #expect(!trial.appliedDirectly)
+                #expect(trial.billing.tier == .starter)
+                #expect(trial.billing.status == .trialing)
+                #expect(!trial.billing.stripeSubscriptionID.isEmpty)
+                #expect(stripe.requests.last?.form["items[0][price]"] == "price_starter")
+                #expect(stripe.requests.last?.form["trial_end"].flatMap { Int64($0) } == trial.billing.trialEndTime.seconds, "billing starts when the trial ends")
+                let again = await failure { try await stay("acme") }
+                #expect(again?.reason == "plan_unchanged", "subscribed, it is on its plan")
+
+                // Suspended when its trial ran out: its first invoice is due at once, and paying it
+                // makes the tenant active.
+                try await platform.createTenant("bravo")
+                _ = try await platform.billing.setTenantStatus(.with {
+                    $0.name = "tenants/bravo/billing"; $0.status = .suspended; $0.reason = "trial ended"
+                }, metadata: owner)
+                let lapsed = try await stay("bravo")
+                #expect(lapsed.billing.pendingTier == .starter)
+                #expect(lapsed.billing.status == .suspended)
+                #expect(!lapsed.paymentURL.isEmpty)
+                #expect(stripe.requests.last?.form["trial_end"] == nil)
+                let page = try await stay("bravo")
+                #expect(page.paymentURL == lapsed.paymentURL, "asking again shows the same page")
+                #expect(page.billing.stripeSubscriptionID == lapsed.billing.stripeSubscriptionID)
+                let payload = StripeTestEvents.invoice(
+                    id: "evt_paid", type: "invoice.paid", created: Int64(Date().timeIntervalSince1970),
+                    subscription: lapsed.billing.stripeSubscriptionID, customer: lapsed.billing.stripeCustomerID)
+                _ = try await platform.billing.handleStripeEvent(.with {
+                    $0.payload = payload
+                    $0.signature = StripeTestEvents.signatureHeader(payload: payload)
+                }, metadata: platform.metadata(platform.bridgeToken))
+                let paid = try await platform.billing.getTenantBilling(.with { $0.name = "tenants/bravo/billing" }, metadata: owner)
+                #expect(paid.status == .active)
+                #expect(paid.tier == .starter)
+                #expect(paid.pendingTier == .unspecified)
+            }
+        }
+    }
+
+    @Test("a tenant that owes a renewal may move to a lower plan, not a higher one", arguments: TestBackend.available)
+    func overdueUpgradeRefused(backend: TestBackend) async throws {
+        try await FakeStripe.with { stripe, base in
+            try await TestPlatform.with(backend, billing: Self.settings(apiURL: base)) { platform in
+                let owner = platform.metadata(platform.ownerToken)
+                func change(to tier: PlanTier) async throws -> ChangePlanResponse {
+                    try await platform.billing.changePlan(.with { $0.name = "tenants/acme/billing"; $0.tier = tier }, metadata: owner)
+                }
+                try await platform.createTenant("acme")
+                let pro = try await change(to: .pro)
+                stripe.failRenewal(of: pro.billing.stripeSubscriptionID)
+                let requests = stripe.requests.count
+                let upgrade = await failure { try await change(to: .elite) }
+                #expect(upgrade?.code == .failedPrecondition)
+                #expect(upgrade?.reason == "payment_overdue")
+                #expect(stripe.requests.dropFirst(requests).allSatisfy { $0.method == "GET" }, "nothing changed at Stripe")
+                #expect(try await platform.billing.getTenantBilling(.with { $0.name = "tenants/acme/billing" }, metadata: owner).tier == .pro)
+                let downgrade = try await change(to: .starter)
+                #expect(downgrade.billing.tier == .starter)
             }
         }
     }
@@ -331,6 +402,60 @@ struct StripeBillingTests {
                 let billing = try await platform.billing.getTenantBilling(.with { $0.name = "tenants/acme/billing" }, metadata: owner)
                 let next: PlanTier = billing.tier == .pro ? .elite : .pro
                 #expect(try await platform.billing.changePlan(.with { $0.name = "tenants/acme/billing"; $0.tier = next }, metadata: owner).billing.tier == next)
+            }
+        }
+    }
+
+    @Test("a retry without a request_id repeats nothing at Stripe: the customer made before a failure is the one used", arguments: TestBackend.available)
+    func retryWithoutRequestID(backend: TestBackend) async throws {
+        try await FakeStripe.with { stripe, base in
+            try await TestPlatform.with(backend, billing: Self.settings(apiURL: base)) { platform in
+                try await platform.createTenant("acme")
+                let owner = platform.metadata(platform.ownerToken)
+                let upgrade = ChangePlanRequest.with { $0.name = "tenants/acme/billing"; $0.tier = .pro }
+                stripe.failNext("POST", path: "/v1/subscriptions", status: 503, type: "api_error", code: "", message: "try again")
+                let failed = await failure { try await platform.billing.changePlan(upgrade, metadata: owner) }
+                #expect(failed?.code == .unavailable)
+                let changed = try await platform.billing.changePlan(upgrade, metadata: owner)
+                #expect(changed.billing.tier == .pro)
+                let customers = stripe.requests.filter { $0.method == "POST" && $0.path == "/v1/customers" }
+                #expect(customers.count == 2)
+                #expect(Set(customers.map(\.idempotencyKey)).count == 1, "Stripe answers the retry with the customer it made")
+                #expect(changed.billing.stripeCustomerID == "cus_fake1")
+                // The next change, at the record's next revision, is a new one at Stripe.
+                let elite = try await platform.billing.changePlan(.with { $0.name = "tenants/acme/billing"; $0.tier = .elite }, metadata: owner)
+                #expect(elite.billing.tier == .elite)
+                #expect(stripe.requests.last?.idempotencyKey != customers.first?.idempotencyKey)
+            }
+        }
+    }
+
+    @Test("a change that outlasts its lease records nothing: another may have begun", arguments: TestBackend.available)
+    func planChangeOutlastsLease(backend: TestBackend) async throws {
+        try await FakeStripe.with { stripe, base in
+            try await TestPlatform.with(backend, billing: Self.settings(apiURL: base)) { platform in
+                try await platform.createTenant("acme")
+                let owner = platform.metadata(platform.ownerToken)
+                stripe.respondSlowly(.seconds(1))
+                let billingClient = platform.billing
+                let change = Task {
+                    await failure { try await billingClient.changePlan(.with { $0.name = "tenants/acme/billing"; $0.tier = .pro }, metadata: owner) }
+                }
+                func leased() async throws -> Bool {
+                    try await platform.database.transaction(.platform) { tx in
+                        try await tx.first("SELECT COUNT(*) AS n FROM tenant_billing WHERE tenant_id = 'acme' AND lease_owner IS NOT NULL")!.int("n") == 1
+                    }
+                }
+                while try await !leased() { try await Task.sleep(for: .milliseconds(20)) }
+                // The lease runs out while Stripe is still answering.
+                try await platform.database.transaction(.platform) { tx in
+                    try await tx.execute("UPDATE tenant_billing SET lease_expire_time = \(Date().addingTimeInterval(-1)) WHERE tenant_id = 'acme'")
+                }
+                let outcome = await change.value
+                #expect(outcome?.code == .aborted)
+                let billing = try await platform.billing.getTenantBilling(.with { $0.name = "tenants/acme/billing" }, metadata: owner)
+                #expect(billing.tier == .starter)
+                #expect(billing.stripeSubscriptionID.isEmpty)
             }
         }
     }

@@ -41,7 +41,7 @@ public final class FakeStripe: Sendable {
         /// Each invoice's status: open, paid or void.
         var invoices: [String: String] = [:]
         var replies: [String: (status: Int, body: String)] = [:]
-        var failures: [(method: String?, status: Int, body: String, kept: Bool)] = []
+        var failures: [(method: String?, path: String?, status: Int, body: String, kept: Bool)] = []
         var delay: Duration = .zero
         var voidRace: VoidRace?
         var counter = 0
@@ -52,13 +52,13 @@ public final class FakeStripe: Sendable {
 
     public var requests: [Recorded] { state.withLock { $0.requests } }
 
-    /// The next request (of `method`, when given) gets this status and Stripe error instead of
-    /// being served.
+    /// The next request (of `method` and to `path`, when given) gets this status and Stripe error
+    /// instead of being served.
     /// With `kept`, the failure is the answer to the request's idempotency key from then on, as
     /// Stripe keeps a 500 once the request began to run.
-    public func failNext(_ method: String? = nil, status: Int, type: String, code: String, message: String, kept: Bool = false) {
+    public func failNext(_ method: String? = nil, path: String? = nil, status: Int, type: String, code: String, message: String, kept: Bool = false) {
         let body = #"{"error":{"type":"\#(type)","code":"\#(code)","message":"\#(message)"}}"#
-        state.withLock { $0.failures.append((method, status, body, kept)) }
+        state.withLock { $0.failures.append((method, path, status, body, kept)) }
     }
 
     /// Every answer waits this long, so concurrent calls overlap.
@@ -69,6 +69,11 @@ public final class FakeStripe: Sendable {
     /// Ends a subscription, as cancelling it in Stripe's dashboard does; it then takes no changes.
     public func cancel(subscription id: String) {
         state.withLock { $0.subscriptions[id]?.status = "canceled" }
+    }
+
+    /// A renewal's payment fails: Stripe marks the subscription past_due while it retries.
+    public func failRenewal(of id: String) {
+        state.withLock { $0.subscriptions[id]?.status = "past_due" }
     }
 
     /// A subscription's status as Stripe has it now.
@@ -133,8 +138,8 @@ public final class FakeStripe: Sendable {
         if delay > .zero { try? await Task.sleep(for: delay) }
         let (status, body) = state.withLock { state -> (Int, String) in
             state.requests.append(Recorded(method: method, path: path, idempotencyKey: key, form: form))
-            if let failure = state.failures.firstIndex(where: { $0.method == nil || $0.method == method }) {
-                let (_, status, body, kept) = state.failures.remove(at: failure)
+            if let failure = state.failures.firstIndex(where: { ($0.method ?? method) == method && ($0.path ?? path) == path }) {
+                let (_, _, status, body, kept) = state.failures.remove(at: failure)
                 if kept, let key { state.replies["\(method) \(path) \(key)"] = (status, body) }
                 return (status, body)
             }

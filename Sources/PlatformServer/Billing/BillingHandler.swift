@@ -32,7 +32,8 @@ public struct BillingHandler: BillingServiceHandler {
 
     /// Stripe is called before the transaction that records the change, never inside it: a slow
     /// provider must not hold the store. Each Stripe request carries an idempotency key derived
-    /// from `request_id`, so a retry after a failure between the two repeats nothing at Stripe.
+    /// from the record's revision and `request_id` (or the tier), so a retry after a failure
+    /// between the two repeats nothing at Stripe.
     ///
     /// Two changes of one tenant's plan never overlap: each holds the tenant's billing lease (the
     /// one the lifecycle job takes) from reading the record to writing it, and one that finds it
@@ -73,10 +74,16 @@ public struct BillingHandler: BillingServiceHandler {
     ) async throws -> ChangePlanResponse {
         try Etag.requireCurrent(request.etag, current: current.message.etag, of: current.name)
         if request.tier == current.tier {
-            guard current.pendingTier != nil else {
+            if let pending = current.pendingTier, pending != request.tier {
+                return try await withdrawPendingTier(current, request, holder: holder, context: context)
+            }
+            // Asking for the tier it is on is how a tenant that pays nothing yet (a trial, or
+            // suspended after one) starts paying for it; and how one whose first payment of it is
+            // due gets its payment page again. An active tenant already pays, at Stripe or not.
+            let startsPaying = stripe != nil && current.stripeSubscriptionID == nil && current.status != .active
+            guard startsPaying || current.pendingTier == request.tier else {
                 throw ServiceError.failedPrecondition(reason: "plan_unchanged", message: "\(current.name) is already on the \(current.tier.storedName) plan")
             }
-            return try await withdrawPendingTier(current, request, holder: holder, context: context)
         }
         let subscription = try await subscribe(current, tenant: tenant, to: request.tier.catalogTier, requestID: request.requestID)
         // A subscription that starts without a trial grants its tier once its first invoice is
@@ -121,6 +128,11 @@ public struct BillingHandler: BillingServiceHandler {
         _ change: @escaping @Sendable (inout BillingState) throws -> [String: String]
     ) async throws -> ChangePlanResponse {
         try await database.withTenant(current.tenantID) { tx in
+            // A change slower than its lease may have been overtaken by another, which then
+            // holds the lease: writing now would undo what that one recorded.
+            guard try await BillingRecords.confirmLease(heldBy: holder, at: Date(), tx) else {
+                throw ServiceError.aborted(message: "\(current.name): this change outlasted its lease and another may have begun; get the billing record again and retry")
+            }
             let answer = try await IdempotencyRecords.once(tx, method: "ChangePlan", for: request) {
                 var state = try await BillingRecords.get(tx)
                 let details = try change(&state)
@@ -185,7 +197,11 @@ public struct BillingHandler: BillingServiceHandler {
                 reason: "stripe_price_missing",
                 message: "no Stripe Price is configured for the \(tier.rawValue) plan; set SERVICEPRO_STRIPE_PRICE_\(tier.rawValue.uppercased())")
         }
-        let key = "servicepro-\(state.tenantID)-change-plan-\(requestID.isEmpty ? UUID().uuidString : requestID)"
+        // A retry after a failure between Stripe and the record (same record, same request)
+        // repeats nothing at Stripe: not the customer, not the subscription. The record's
+        // revision makes a request_id that another caller, or a later change, uses again a key
+        // of its own; without a request_id the tier stands in for it.
+        let key = "servicepro-\(state.tenantID)-change-plan-\(state.revision)-\(requestID.isEmpty ? tier.rawValue : requestID)"
         if let subscriptionID = state.stripeSubscriptionID {
             let subscription = try await stripe.subscription(id: subscriptionID)
             if subscription.awaitsFirstPayment {
@@ -194,6 +210,13 @@ public struct BillingHandler: BillingServiceHandler {
                 if subscription.items.data.first?.price.id == priceID { return subscription }
                 try await Self.cancelUnpaid(subscription, of: state, through: stripe)
             } else if !subscription.hasEnded {
+                // A price change is granted at once, so an upgrade would give a tenant that owes
+                // a renewal more than it pays for; a lower plan is its to choose meanwhile.
+                if subscription.isOverdue, Self.rank(tier) > Self.rank(state.tier.catalogTier) {
+                    throw ServiceError.failedPrecondition(
+                        reason: "payment_overdue",
+                        message: "\(state.name) owes a renewal; pay it\(state.paymentURL.map { " at \($0)" } ?? " (its invoice is at Stripe)"), then change to the \(tier.rawValue) plan")
+                }
                 return try await stripe.changePrice(of: subscription, to: priceID, idempotencyKey: key + "-update")
             }
             // Ended at Stripe, or just cancelled unpaid: the plan starts a new subscription.
@@ -209,6 +232,11 @@ public struct BillingHandler: BillingServiceHandler {
         return try await stripe.createSubscription(
             customerID: customerID, priceID: priceID, tenantID: state.tenantID,
             trialEnd: state.status == .trialing ? state.trialEnd : nil, idempotencyKey: key + "-subscription")
+    }
+
+    /// Higher for a tier with more: starter, pro, elite.
+    private static func rank(_ tier: PlanCatalog.Tier) -> Int {
+        PlanCatalog.Tier.allCases.firstIndex(of: tier) ?? 0
     }
 
     public func setTenantStatus(_ request: SetTenantStatusRequest, context: RequestContext) async throws -> TenantBilling {

@@ -28,6 +28,9 @@ struct StripeClient: Sendable {
         /// A new subscription whose first invoice is not paid yet: it grants nothing until it is.
         var awaitsFirstPayment: Bool { status == "incomplete" }
 
+        /// A renewal is unpaid: Stripe is retrying the card (past_due), or has given up (unpaid).
+        var isOverdue: Bool { ["past_due", "unpaid"].contains(status) }
+
         /// Ended at Stripe (cancelled, or never paid): it takes no change any more.
         var hasEnded: Bool { ["canceled", "incomplete_expired"].contains(status) }
     }

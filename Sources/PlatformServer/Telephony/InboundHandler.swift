@@ -111,9 +111,11 @@ public struct InboundHandler: InboundServiceHandler {
     }
 
     /// Links the text to its sender's customer, made now for a new number, whose first text
-    /// gets the line's auto-reply (regulars don't). A text that reached the root only as the
-    /// fallback gets none: it was sent to a number no line answers (a deleted tenant's, one not
-    /// yet set up), whose callers would be thanked in the root business's name.
+    /// gets the line's auto-reply (regulars don't). Once the root's main line has a number of
+    /// its own, a text that reached the root only as the fallback gets none: it was sent to a
+    /// number no line answers (a deleted tenant's, one not yet set up), whose callers would be
+    /// thanked in the root business's name. Until then (a new or a developer's platform) the
+    /// fallback is the root's only way in, and answers as its line.
     private func linkSender(
         of request: HandleInboundMessageRequest, _ resolution: TenantResolver.Resolution, answering unlinked: HandleInboundMessageResponse
     ) async throws -> HandleInboundMessageResponse {
@@ -124,7 +126,8 @@ public struct InboundHandler: InboundServiceHandler {
             guard let message = try await CommunicationRecords.message(sid: request.messageSid, tx) else { throw ServiceError.notFound(request.messageSid) }
             linked.message = message
             let config = resolution.phoneConfig?.config ?? PhoneConfig()
-            guard customer.created, resolution.method != .fallbackRoot, !config.autoReply.disabled, let tenant = try await TenantRecords.find(tx), tenant.status.isInGoodStanding,
+            let stray = resolution.method == .fallbackRoot && !config.phoneNumber.isEmpty
+            guard customer.created, !stray, !config.autoReply.disabled, let tenant = try await TenantRecords.find(tx), tenant.status.isInGoodStanding,
                   let acknowledgement = config.autoReplyText(for: tenant, packAutoReply: try await PackItemRecords.smsTemplate(.autoReply, tx)?.body)
             else { return linked }
             try await CommunicationRecords.recordAutoReply(acknowledgement, toMessage: request.messageSid, tx)

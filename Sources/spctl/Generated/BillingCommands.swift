@@ -15,7 +15,7 @@ struct BillingCommands: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "change-plan",
             abstract: "Upgrades or downgrades the tenant through Stripe.",
-            discussion: "With no Stripe key configured the change applies directly, and the response says so. FAILED_PRECONDITION `pending_tier_paid` when the tier waiting for its first payment was paid for before this call could withdraw or replace it.\n\nAllowed roles: platform owner, platform staff, tenant admin.\nRPC: servicepro.billing.v1.BillingService.ChangePlan. Use --json or --json-file for fields without a flag."
+            discussion: "With no Stripe key configured the change applies directly, and the response says so. Asking for the current tier subscribes a tenant that pays nothing yet (trialing, suspended), withdraws a different tier waiting for its first payment, and is otherwise FAILED_PRECONDITION `plan_unchanged`. FAILED_PRECONDITION `pending_tier_paid` when the tier waiting for its first payment was paid for before this call could withdraw or replace it; `payment_overdue` for an upgrade while a renewal is unpaid.\n\nAllowed roles: platform owner, platform staff, tenant admin.\nRPC: servicepro.billing.v1.BillingService.ChangePlan. Use --json or --json-file for fields without a flag."
         )
 
         @OptionGroup var call: CallOptions

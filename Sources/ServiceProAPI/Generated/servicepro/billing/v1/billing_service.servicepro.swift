@@ -116,9 +116,11 @@ public protocol BillingServiceHandler: Sendable {
     func getTenantBilling(_ request: GetTenantBillingRequest, context: RequestContext) async throws -> TenantBilling
 
     /// Upgrades or downgrades the tenant through Stripe. With no Stripe key configured the change
-    /// applies directly, and the response says so. FAILED_PRECONDITION `pending_tier_paid` when
-    /// the tier waiting for its first payment was paid for before this call could withdraw or
-    /// replace it.
+    /// applies directly, and the response says so. Asking for the current tier subscribes a tenant
+    /// that pays nothing yet (trialing, suspended), withdraws a different tier waiting for its first
+    /// payment, and is otherwise FAILED_PRECONDITION `plan_unchanged`. FAILED_PRECONDITION
+    /// `pending_tier_paid` when the tier waiting for its first payment was paid for before this
+    /// call could withdraw or replace it; `payment_overdue` for an upgrade while a renewal is unpaid.
     func changePlan(_ request: ChangePlanRequest, context: RequestContext) async throws -> ChangePlanResponse
 
     /// Staff override of the billing status, with a reason. Only valid transitions
@@ -310,9 +312,11 @@ public enum BillingService {
         }
 
         /// Upgrades or downgrades the tenant through Stripe. With no Stripe key configured the change
-        /// applies directly, and the response says so. FAILED_PRECONDITION `pending_tier_paid` when
-        /// the tier waiting for its first payment was paid for before this call could withdraw or
-        /// replace it.
+        /// applies directly, and the response says so. Asking for the current tier subscribes a tenant
+        /// that pays nothing yet (trialing, suspended), withdraws a different tier waiting for its first
+        /// payment, and is otherwise FAILED_PRECONDITION `plan_unchanged`. FAILED_PRECONDITION
+        /// `pending_tier_paid` when the tier waiting for its first payment was paid for before this
+        /// call could withdraw or replace it; `payment_overdue` for an upgrade while a renewal is unpaid.
         public func changePlan(
             _ request: ChangePlanRequest,
             metadata: Metadata = [:],
