@@ -460,6 +460,36 @@ struct StripeBillingTests {
         }
     }
 
+    @Test("an event whose status the record cannot take still brings its plan: a staff override keeps its status", arguments: TestBackend.available)
+    func eventStatusKeptAfterOverride(backend: TestBackend) async throws {
+        try await FakeStripe.with { stripe, base in
+            try await TestPlatform.with(backend, billing: Self.settings(apiURL: base)) { platform in
+                try await platform.createTenant("acme")
+                let owner = platform.metadata(platform.ownerToken)
+                let pro = try await platform.billing.changePlan(.with { $0.name = "tenants/acme/billing"; $0.tier = .pro }, metadata: owner)
+                #expect(pro.billing.status == .trialing)
+                _ = try await platform.billing.setTenantStatus(.with {
+                    $0.name = "tenants/acme/billing"; $0.status = .active; $0.reason = "paid the year by invoice"
+                }, metadata: owner)
+                // The tenant moves to elite in Stripe's portal, its subscription still trialing there.
+                let payload = StripeTestEvents.subscription(
+                    id: "evt_portal", type: "customer.subscription.updated", created: Int64(Date().timeIntervalSince1970),
+                    subscription: pro.billing.stripeSubscriptionID, customer: pro.billing.stripeCustomerID, status: "trialing", price: "price_elite")
+                let applied = try await platform.billing.handleStripeEvent(.with {
+                    $0.payload = payload
+                    $0.signature = StripeTestEvents.signatureHeader(payload: payload)
+                }, metadata: platform.metadata(platform.bridgeToken))
+                #expect(applied.outcome == .applied)
+                #expect(applied.reason == "invalid_status_transition")
+                let billing = try await platform.billing.getTenantBilling(.with { $0.name = "tenants/acme/billing" }, metadata: owner)
+                #expect(billing.tier == .elite)
+                #expect(billing.stripePriceID == "price_elite")
+                #expect(billing.status == .active, "active by staff stays active")
+                #expect(billing.statusReason == "paid the year by invoice")
+            }
+        }
+    }
+
     @Test("Stripe refusing or failing changes nothing and says what to do", arguments: TestBackend.available)
     func stripeFailures(backend: TestBackend) async throws {
         try await FakeStripe.with { stripe, base in

@@ -97,6 +97,21 @@ struct TenancyTests {
                 try await platform.tenants(platform.ownerToken).createTenant(.with { $0.tenantID = "nameless"; $0.tenant = .init() })
             }
             #expect(noName?.fields == ["tenant.display_name"])
+            // Names are trimmed, newlines included: one that is only whitespace is no name.
+            let blank = await failure {
+                try await platform.tenants(platform.ownerToken).createTenant(.with { $0.tenantID = "blank"; $0.tenant = .with { $0.displayName = " \n\t" } })
+            }
+            #expect(blank?.fields == ["tenant.display_name"])
+            let padded = try await platform.tenants(platform.ownerToken).createTenant(.with {
+                $0.tenantID = "padded"
+                $0.tenant = .with { $0.displayName = " Acme Lawn\n"; $0.city = " Tulsa "; $0.contact.personName = "\tPat " }
+            })
+            #expect([padded.displayName, padded.city, padded.contact.personName] == ["Acme Lawn", "Tulsa", "Pat"])
+            let blankKey = await failure {
+                try await platform.apiKeys(platform.ownerToken).createApiKey(.with { $0.parent = "tenants/padded"; $0.displayName = "  "; $0.role = .tenantAdmin })
+            }
+            #expect(blankKey?.fields == ["display_name"])
+            _ = try await platform.tenants(platform.ownerToken).deleteTenant(.with { $0.name = "tenants/padded" })
             // A new tenant starts trialing or active, and a trial end belongs to a trial that is
             // still to come; billing moves a tenant on from there.
             for (status, trialEnd, field) in [

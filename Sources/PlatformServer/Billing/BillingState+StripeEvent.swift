@@ -6,8 +6,9 @@ extension BillingState {
     /// What `event`, of the subscription the tenant pays with (or of none yet), does to the
     /// record: its tier, pending tier, payment page, Stripe fields and status, and the time that
     /// orders the events after it. Nothing is read or written here, so the rules read on their
-    /// own; FAILED_PRECONDITION when the status it asks for is not a valid next one.
-    mutating func apply(_ event: StripeEvent, _ effect: StripeEvent.Effect, settings: BillingSettings) throws {
+    /// own. A status the record cannot take (not a valid next one, say, after a staff override)
+    /// is left out and the rest applied: the reason it was left out is returned.
+    mutating func apply(_ event: StripeEvent, _ effect: StripeEvent.Effect, settings: BillingSettings) -> String? {
         var effect = effect
         let object = event.data.object
         let ofOwnSubscription = event.subscriptionID == stripeSubscriptionID
@@ -30,10 +31,16 @@ extension BillingState {
             effect.recoveryOnly = false
         }
         if effect.updatesSubscription { takeSubscription(object, effect, settings: settings) }
+        var statusKept: String?
         if let target = effect.target(from: status) {
-            try move(to: target, reason: event.type, at: Date(), settings: settings)
+            do {
+                try move(to: target, reason: event.type, at: Date(), settings: settings)
+            } catch {
+                statusKept = (error as? ServiceError)?.reason ?? "invalid_status_transition"
+            }
         }
         lastStripeEventTime = event.time
+        return statusKept
     }
 
     /// A subscription event's customer, subscription, price (and the tier it sets), period and

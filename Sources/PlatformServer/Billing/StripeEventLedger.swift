@@ -67,17 +67,15 @@ struct StripeEventLedger {
             return response(event, .ignored, reason: "other_subscription", tenantID: tenantID)
         }
         let from = state.status
-        do {
-            try state.apply(event, effect, settings: settings)
-        } catch let error as ServiceError where error.code == .failedPrecondition {
-            return response(event, .ignored, reason: error.reason, tenantID: tenantID)
-        }
+        let statusKept = state.apply(event, effect, settings: settings)
         try await BillingRecords.save(state, scoped)
-        try await AuditLog.record(scoped, context: context, resource: state.name, details: [
+        var details = [
             "stripe_event": event.id, "stripe_event_type": event.type,
             "from_status": from.storedName, "to_status": state.status.storedName,
-        ])
-        return response(event, .applied, reason: "", tenantID: tenantID)
+        ]
+        if let statusKept { details["status_kept"] = statusKept }
+        try await AuditLog.record(scoped, context: context, resource: state.name, details: details)
+        return response(event, .applied, reason: statusKept ?? "", tenantID: tenantID)
     }
 
     /// The tenant an event concerns: the one whose billing record holds its subscription or

@@ -46,7 +46,7 @@ public struct TenantHandler: TenantServiceHandler {
 
     public func createTenant(_ request: CreateTenantRequest, context: RequestContext) async throws -> Tenant {
         var tenant = request.tenant
-        guard !tenant.displayName.trimmingCharacters(in: .whitespaces).isEmpty else {
+        guard !tenant.displayName.isEmpty else {
             throw ServiceError.invalidArgument(field: "tenant.display_name", "is required")
         }
         tenant.name = ResourceName.tenant(request.tenantID)
@@ -96,7 +96,7 @@ public struct TenantHandler: TenantServiceHandler {
             let revision = Etag.revision(tenant.etag) ?? 0
             try Etag.requireCurrent(request.tenant.etag, current: tenant.etag, of: tenant.name)
             paths.apply(from: request.tenant, to: &tenant)
-            guard !tenant.displayName.trimmingCharacters(in: .whitespaces).isEmpty else {
+            guard !tenant.displayName.isEmpty else {
                 throw ServiceError.invalidArgument(field: "tenant.display_name", "must not be empty")
             }
             guard try await TenantRecords.update(tenant, expectedRevision: revision, tx) else {

@@ -56,7 +56,7 @@ struct ConciergeSetup: Sendable {
         self.tenant = Tenant.with {
             $0.name = ResourceName.tenant(basics.slug)
             $0.slug = basics.slug
-            $0.displayName = basics.displayName.trimmingCharacters(in: .whitespaces)
+            $0.displayName = basics.displayName
             $0.industry = packID
             $0.city = basics.city
             $0.contact = .with {

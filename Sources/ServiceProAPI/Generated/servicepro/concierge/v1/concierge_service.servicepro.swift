@@ -33,7 +33,11 @@ extension CreateConciergeTenantRequest: ValidatableMessage {
         FieldCheck.maxLength(self.requestID, 64, path + "request_id", &violations)
     }
 
-    public mutating func normalize() {}
+    public mutating func normalize() {
+        if self.hasBasics {
+            self.basics.normalize()
+        }
+    }
 }
 
 extension CreateConciergeTenantResponse: ValidatableMessage {

@@ -34,7 +34,11 @@ extension ConciergeBasics: ValidatableMessage {
         FieldCheck.maxLength(self.internalNotes, 2000, path + "internal_notes", &violations)
     }
 
-    public mutating func normalize() {}
+    public mutating func normalize() {
+        self.displayName = FieldCheck.trimmed(self.displayName)
+        self.city = FieldCheck.trimmed(self.city)
+        self.contactName = FieldCheck.trimmed(self.contactName)
+    }
 }
 
 extension ConciergePlan: ValidatableMessage {

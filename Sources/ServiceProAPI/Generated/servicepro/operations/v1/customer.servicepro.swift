@@ -28,6 +28,7 @@ extension Customer: ValidatableMessage {
     }
 
     public mutating func normalize() {
+        self.displayName = FieldCheck.trimmed(self.displayName)
         self.clearCreateTime()
         self.clearUpdateTime()
     }

@@ -22,7 +22,9 @@ extension CreateApiKeyRequest: ValidatableMessage {
         FieldCheck.maxLength(self.requestID, 64, path + "request_id", &violations)
     }
 
-    public mutating func normalize() {}
+    public mutating func normalize() {
+        self.displayName = FieldCheck.trimmed(self.displayName)
+    }
 }
 
 extension CreateApiKeyResponse: ValidatableMessage {

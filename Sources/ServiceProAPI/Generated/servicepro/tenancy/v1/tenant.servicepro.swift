@@ -49,6 +49,8 @@ extension Tenant: ValidatableMessage {
 
     public mutating func normalize() {
         self.slug = ""
+        self.displayName = FieldCheck.trimmed(self.displayName)
+        self.city = FieldCheck.trimmed(self.city)
         if self.hasContact {
             self.contact.normalize()
         }
@@ -69,6 +71,7 @@ extension Contact: ValidatableMessage {
     }
 
     public mutating func normalize() {
+        self.personName = FieldCheck.trimmed(self.personName)
         self.email = FieldCheck.trimmed(self.email)
         self.phone = FieldCheck.trimmed(self.phone)
     }
