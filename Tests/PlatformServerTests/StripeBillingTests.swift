@@ -212,14 +212,15 @@ struct StripeBillingTests {
                 id: "evt_2", type: "customer.subscription.deleted", created: t0 + 5, subscription: "sub_fake2", customer: "cus_fake1", status: "canceled"))
             #expect(ended.reason == "other_subscription")
 
-            // Paid. The invoice arrives first; the subscription's update, a second older, is
-            // then stale. The tier is granted all the same.
+            // Paid. The invoice arrives first; the subscription's update, a second older, then
+            // brings its plan but not its status. The tier is granted all the same.
             _ = try await deliver(StripeTestEvents.invoice(
                 id: "evt_4", type: "invoice.paid", created: t0 + 11, subscription: replacement, customer: "cus_fake1"))
             let stale = try await deliver(StripeTestEvents.subscription(
                 id: "evt_3", type: "customer.subscription.updated", created: t0 + 10, subscription: replacement, customer: "cus_fake1",
                 status: "active", price: "price_pro"))
-            #expect(stale.reason == "stale")
+            #expect(stale.outcome == .applied)
+            #expect(stale.reason == "stale_status")
             let paid = try await billing()
             #expect(paid.tier == .pro)
             #expect(paid.paymentURL.isEmpty, "nothing due")
@@ -490,6 +491,47 @@ struct StripeBillingTests {
         }
     }
 
+    @Test("a plan change in Stripe's portal delivered after its invoice still changes the plan, never the status", arguments: TestBackend.available)
+    func subscriptionEventAfterNewerInvoice(backend: TestBackend) async throws {
+        try await Self.withTenantsPastTrial(["acme"], backend: backend) { stripe, platform, deliver in
+            let owner = platform.metadata(platform.ownerToken)
+            func billing() async throws -> TenantBilling {
+                try await platform.billing.getTenantBilling(.with { $0.name = "tenants/acme/billing" }, metadata: owner)
+            }
+            let pro = try await platform.billing.changePlan(.with { $0.name = "tenants/acme/billing"; $0.tier = .pro }, metadata: owner).billing
+            let (subscription, customer) = (pro.stripeSubscriptionID, pro.stripeCustomerID)
+            let t0 = Int64(Date().timeIntervalSince1970) - 1000
+            _ = try await deliver(StripeTestEvents.invoice(id: "evt_1", type: "invoice.paid", created: t0, subscription: subscription, customer: customer))
+            #expect(try await billing().tier == .pro)
+
+            // Moved to elite in the portal: its prorated invoice's event overtakes the update's.
+            _ = try await deliver(StripeTestEvents.invoice(id: "evt_3", type: "invoice.paid", created: t0 + 11, subscription: subscription, customer: customer))
+            let upgrade = try await deliver(StripeTestEvents.subscription(
+                id: "evt_2", type: "customer.subscription.updated", created: t0 + 10, subscription: subscription, customer: customer,
+                status: "active", price: "price_elite"))
+            #expect(upgrade.outcome == .applied)
+            #expect(upgrade.reason == "stale_status")
+            #expect(try await billing().tier == .elite, "the tenant pays for elite, and has it")
+
+            // A payment fails; an update of the subscription from before the failure brings no
+            // status back, and one older than the elite update brings no plan back.
+            _ = try await deliver(StripeTestEvents.invoice(id: "evt_5", type: "invoice.payment_failed", created: t0 + 21, subscription: subscription, customer: customer))
+            #expect(try await billing().status == .pastDue)
+            let beforeFailure = try await deliver(StripeTestEvents.subscription(
+                id: "evt_4", type: "customer.subscription.updated", created: t0 + 20, subscription: subscription, customer: customer,
+                status: "active", price: "price_elite"))
+            #expect(beforeFailure.reason == "stale_status")
+            #expect(try await billing().status == .pastDue)
+            let older = try await deliver(StripeTestEvents.subscription(
+                id: "evt_0", type: "customer.subscription.updated", created: t0 + 5, subscription: subscription, customer: customer,
+                status: "active", price: "price_pro"))
+            #expect(older.outcome == .ignored)
+            #expect(older.reason == "stale")
+            #expect(try await billing().tier == .elite)
+            #expect(try await billing().lastStripeEventTime.seconds == t0 + 21, "a late event moves the order back no further")
+        }
+    }
+
     @Test("Stripe refusing or failing changes nothing and says what to do", arguments: TestBackend.available)
     func stripeFailures(backend: TestBackend) async throws {
         try await FakeStripe.with { stripe, base in
@@ -573,11 +615,12 @@ struct StripeBillingTests {
             #expect(now.status == .pastDue)
             #expect(now.hasGracePeriodEndTime)
 
-            // Delivered late: created before the failure, so it must not undo it.
+            // Delivered late: created before the failure, so it must not undo it. Its plan, the
+            // newest the subscription has reported, still counts.
             let late = StripeTestEvents.subscription(
                 id: "evt_2", type: "customer.subscription.updated", created: t0 + 10, subscription: sub, customer: customer, status: "active", price: "price_pro")
             let stale = try await deliver(late)
-            #expect(stale.reason == "stale")
+            #expect(stale.reason == "stale_status")
             #expect(try await billing().status == .pastDue)
 
             let paid = StripeTestEvents.invoice(id: "evt_4", type: "invoice.paid", created: t0 + 30, subscription: sub, customer: customer)

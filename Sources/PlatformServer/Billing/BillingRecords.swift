@@ -26,6 +26,14 @@ enum BillingRecords {
         statements: ["ALTER TABLE tenant_billing ADD COLUMN ended_stripe_subscription_id TEXT"],
         tenantOwnedTables: [])
 
+    /// When the last event of the tenant's subscription was applied; see
+    /// `BillingState.lastSubscriptionEventTime`.
+    static let subscriptionEventTimeMigration = Migration(
+        version: 28,
+        name: "tenant_billing_last_subscription_event_time",
+        statements: ["ALTER TABLE tenant_billing ADD COLUMN last_subscription_event_time BIGINT"],
+        tenantOwnedTables: [])
+
     /// The record a new tenant starts with; `TenantRecords.insert` writes it beside the tenant.
     static func insert(_ tx: TenantTransaction, now: Date) async throws {
         try await tx.insert(into: "tenant_billing", [
@@ -56,6 +64,7 @@ enum BillingRecords {
             statusReason: try row.string("status_reason"),
             statusChangeTime: try row.date("status_change_time"),
             lastStripeEventTime: try row.optionalDate("last_stripe_event_time"),
+            lastSubscriptionEventTime: try row.optionalDate("last_subscription_event_time"),
             updateTime: try row.date("update_time"),
             revision: try row.int("revision"))
     }
@@ -82,6 +91,7 @@ enum BillingRecords {
             ("status_reason", state.statusReason),
             ("status_change_time", state.statusChangeTime),
             ("last_stripe_event_time", state.lastStripeEventTime),
+            ("last_subscription_event_time", state.lastSubscriptionEventTime),
             ("update_time", now),
             ("revision", state.revision + 1),
         ]

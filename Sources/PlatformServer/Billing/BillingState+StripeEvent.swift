@@ -39,7 +39,10 @@ extension BillingState {
                 statusKept = (error as? ServiceError)?.reason ?? "invalid_status_transition"
             }
         }
-        lastStripeEventTime = event.time
+        lastStripeEventTime = max(lastStripeEventTime ?? event.time, event.time)
+        if effect.updatesSubscription {
+            lastSubscriptionEventTime = max(lastSubscriptionEventTime ?? event.time, event.time)
+        }
         return statusKept
     }
 

@@ -26,7 +26,13 @@ struct BillingState: Sendable {
     var currentPeriodEnd: Date?
     var statusReason: String
     var statusChangeTime: Date
+    /// When the latest event applied happened at Stripe: an event from before it cannot change
+    /// the tenant's status.
     var lastStripeEventTime: Date?
+    /// When the latest event of the subscription itself happened: an event of the subscription
+    /// from before the last event but after this one (delivered after a newer invoice's, say)
+    /// still brings its plan.
+    var lastSubscriptionEventTime: Date?
     var updateTime: Date
     /// The `tenant_billing` row's revision: the etag, and the guard against lost updates.
     var revision: Int64

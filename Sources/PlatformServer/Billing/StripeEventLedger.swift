@@ -3,9 +3,10 @@ import RPCRuntime
 import ServiceProAPI
 
 /// Applies Stripe events to billing records: each event id once (the `stripe_events` row is the
-/// proof), and in effect order (an event created before the last one applied to the
-/// subscription is ignored, so a late `updated` cannot undo a newer `deleted`). The event, its
-/// effect and its audit entry commit together.
+/// proof), and in effect order (an event created before the last one applied cannot change the
+/// tenant's status, so a late `updated` cannot undo a newer `deleted`; of the subscription's own
+/// events only the newest sets its plan). The event, its effect and its audit entry commit
+/// together.
 struct StripeEventLedger {
     let database: any Database
     let settings: BillingSettings
@@ -46,12 +47,22 @@ struct StripeEventLedger {
     }
 
     private func effect(of event: StripeEvent, _ tx: any SQLTransaction, context: RequestContext) async throws -> HandleStripeEventResponse {
-        guard let effect = event.effect else { return response(event, .ignored, reason: "unhandled_type", tenantID: nil) }
+        guard var effect = event.effect else { return response(event, .ignored, reason: "unhandled_type", tenantID: nil) }
         guard let tenantID = try await tenant(of: event, tx) else { return response(event, .ignored, reason: "unknown_customer", tenantID: nil) }
         let scoped = TenantTransaction(tenantID: tenantID, base: tx)
         var state = try await BillingRecords.get(scoped)
+        var statusStale = false
         if let last = state.lastStripeEventTime, event.time < last {
-            return response(event, .ignored, reason: "stale", tenantID: tenantID)
+            // Older than the last event applied, its status is history. An event of the
+            // tenant's own subscription newer than the subscription's last one (delivered after
+            // a newer invoice's, as a change in Stripe's portal and its invoice often are) still
+            // brings the plan the subscription was moved to.
+            guard effect.updatesSubscription, effect.grantsTier, !effect.endsSubscription,
+                  event.subscriptionID != nil, event.subscriptionID == state.stripeSubscriptionID,
+                  event.time >= state.lastSubscriptionEventTime ?? .distantPast
+            else { return response(event, .ignored, reason: "stale", tenantID: tenantID) }
+            effect.status = nil
+            statusStale = true
         }
         if let named = event.subscriptionID, named != state.stripeSubscriptionID,
            state.stripeSubscriptionID != nil || effect.endsSubscription || named == state.endedStripeSubscriptionID {
@@ -67,7 +78,8 @@ struct StripeEventLedger {
             return response(event, .ignored, reason: "other_subscription", tenantID: tenantID)
         }
         let from = state.status
-        let statusKept = state.apply(event, effect, settings: settings)
+        let refused = state.apply(event, effect, settings: settings)
+        let statusKept = statusStale ? "stale_status" : refused
         try await BillingRecords.save(state, scoped)
         var details = [
             "stripe_event": event.id, "stripe_event_type": event.type,

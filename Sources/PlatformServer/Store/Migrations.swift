@@ -399,6 +399,7 @@ enum Migrator {
         ApiKeyRecords.creatorMigration,
         BillingRecords.endedSubscriptionMigration,
         ApiKeyRecords.creatorBackfillMigration,
+        BillingRecords.subscriptionEventTimeMigration,
     ]
 
     static func migrate(_ database: any Database, logger: Logger) async throws {

@@ -230,8 +230,9 @@ public nonisolated struct HandleStripeEventResponse: Sendable {
   /// Why it was ignored: "duplicate" (applied before), "stale" (older than the last event
   /// applied), "unhandled_type", "unknown_customer", "other_subscription" (not the subscription
   /// the tenant pays with). On an applied event, why the status it asked for was left out while
-  /// the rest (tier, price, period) applied: "invalid_status_transition" (after a staff
-  /// override, say), "root_tenant_protected".
+  /// the rest (tier, price, period) applied: "stale_status" (an event of the subscription older
+  /// than a newer invoice's), "invalid_status_transition" (after a staff override, say),
+  /// "root_tenant_protected".
   public var reason: String = String()
 
   /// Stripe's event id and type, for the bridge's log line.
