@@ -491,6 +491,24 @@ struct StripeBillingTests {
         }
     }
 
+    @Test("a withdrawal whose cancellation Stripe reports before it answers is done, not ABORTED", arguments: TestBackend.available)
+    func withdrawalOvertakenByItsWebhook(backend: TestBackend) async throws {
+        try await Self.withTenantsPastTrial(["acme"], backend: backend) { stripe, platform, deliver in
+            let owner = platform.metadata(platform.ownerToken)
+            let pending = try await platform.billing.changePlan(.with { $0.name = "tenants/acme/billing"; $0.tier = .pro }, metadata: owner).billing
+            let ended = StripeTestEvents.subscription(
+                id: "evt_ended", type: "customer.subscription.deleted", created: Int64(Date().timeIntervalSince1970),
+                subscription: pending.stripeSubscriptionID, customer: pending.stripeCustomerID, status: "canceled")
+            stripe.afterNextCancel { _ = try? await deliver(ended) }
+            let stayed = try await platform.billing.changePlan(.with { $0.name = "tenants/acme/billing"; $0.tier = .starter }, metadata: owner)
+            #expect(stayed.billing.tier == .starter)
+            #expect(stayed.billing.pendingTier == .unspecified)
+            #expect(stayed.billing.stripeSubscriptionID.isEmpty)
+            #expect(stayed.billing.status == .active)
+            #expect(stripe.status(of: pending.stripeSubscriptionID) == "canceled")
+        }
+    }
+
     @Test("a plan change in Stripe's portal delivered after its invoice still changes the plan, never the status", arguments: TestBackend.available)
     func subscriptionEventAfterNewerInvoice(backend: TestBackend) async throws {
         try await Self.withTenantsPastTrial(["acme"], backend: backend) { stripe, platform, deliver in

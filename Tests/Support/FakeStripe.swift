@@ -44,6 +44,8 @@ public final class FakeStripe: Sendable {
         var failures: [(method: String?, path: String?, status: Int, body: String, kept: Bool)] = []
         var delay: Duration = .zero
         var voidRace: VoidRace?
+        /// Runs once a cancellation is made, before Stripe answers it.
+        var afterNextCancel: (@Sendable () async -> Void)?
         var counter = 0
     }
 
@@ -109,6 +111,12 @@ public final class FakeStripe: Sendable {
         state.withLock { $0.voidRace = race }
     }
 
+    /// Runs `action` once the next cancellation is made, before its answer leaves: as when
+    /// Stripe's webhook of it reaches the platform before the answer does.
+    public func afterNextCancel(_ action: @escaping @Sendable () async -> Void) {
+        state.withLock { $0.afterNextCancel = action }
+    }
+
     /// Runs `body` with the fake listening on a loopback port; its argument is the base URL.
     public static func with<Result: Sendable>(_ body: (FakeStripe, String) async throws -> Result) async throws -> Result {
         let fake = FakeStripe()
@@ -151,6 +159,9 @@ public final class FakeStripe: Sendable {
             let reply = Self.handle(method: method, path: path, form: form, &state, periodEnd: periodEnd)
             if let key, method == "POST" { state.replies["\(method) \(path) \(key)"] = reply }
             return reply
+        }
+        if method == "DELETE", let action = state.withLock({ state in defer { state.afterNextCancel = nil }; return state.afterNextCancel }) {
+            await action()
         }
         return Response(status: .init(code: status), headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: body)))
     }

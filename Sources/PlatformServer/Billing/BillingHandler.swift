@@ -161,10 +161,14 @@ public struct BillingHandler: BillingServiceHandler {
             }
         }
         return try await record(request, of: current, holder: holder, context: context, answering: ChangePlanResponse()) { state in
-            guard state.pendingTier == current.pendingTier, state.stripeSubscriptionID == current.stripeSubscriptionID else {
+            // Stripe's word that the cancellation ended the subscription may have come first:
+            // then the withdrawal is recorded already.
+            let endedFirst = current.stripeSubscriptionID != nil && state.stripeSubscriptionID == nil
+                && state.endedStripeSubscriptionID == current.stripeSubscriptionID
+            guard endedFirst || (state.pendingTier == current.pendingTier && state.stripeSubscriptionID == current.stripeSubscriptionID) else {
                 throw ServiceError.aborted(message: "\(state.name) changed while its pending plan was withdrawn; get it again and retry")
             }
-            let withdrawn = state.pendingTier ?? .unspecified
+            let withdrawn = current.pendingTier ?? .unspecified
             state.forgetSubscription()
             return ["from_tier": state.tier.storedName, "to_tier": state.tier.storedName, "withdrawn_tier": withdrawn.storedName]
         }
