@@ -491,6 +491,51 @@ struct StripeBillingTests {
         }
     }
 
+    @Test("staff overrides are made at Stripe too: a cancelled tenant's subscription ends, an extended trial moves its end, a refused one changes nothing", arguments: TestBackend.available)
+    func staffOverridesAtStripe(backend: TestBackend) async throws {
+        try await FakeStripe.with { stripe, base in
+            try await TestPlatform.with(backend, billing: Self.settings(apiURL: base)) { platform in
+                let owner = platform.metadata(platform.ownerToken)
+                func setStatus(_ tenant: String, _ status: TenantStatus, trialEnd: Date? = nil) async throws -> TenantBilling {
+                    try await platform.billing.setTenantStatus(.with {
+                        $0.name = "tenants/\(tenant)/billing"; $0.status = status; $0.reason = "by staff"
+                        if let trialEnd { $0.trialEndTime = .init(date: trialEnd) }
+                    }, metadata: owner)
+                }
+                for tenant in ["acme", "bravo"] { try await platform.createTenant(tenant) }
+                let acme = try await platform.billing.changePlan(.with { $0.name = "tenants/acme/billing"; $0.tier = .pro }, metadata: owner).billing
+                let bravo = try await platform.billing.changePlan(.with { $0.name = "tenants/bravo/billing"; $0.tier = .pro }, metadata: owner).billing
+
+                let extended = Date().addingTimeInterval(40 * 86_400)
+                let longer = try await setStatus("acme", .trialing, trialEnd: extended)
+                #expect(stripe.trialEnd(of: acme.stripeSubscriptionID) == Int64(extended.timeIntervalSince1970))
+                #expect(longer.trialEndTime.seconds == Int64(extended.timeIntervalSince1970))
+
+                let cancelled = try await setStatus("bravo", .cancelled)
+                #expect(stripe.status(of: bravo.stripeSubscriptionID) == "canceled", "a cancelled tenant is charged no more")
+                #expect(cancelled.stripeSubscriptionID.isEmpty)
+                #expect(cancelled.status == .cancelled)
+                // Stripe's word of it changes nothing more.
+                let payload = StripeTestEvents.subscription(
+                    id: "evt_bravo_end", type: "customer.subscription.deleted", created: Int64(Date().timeIntervalSince1970),
+                    subscription: bravo.stripeSubscriptionID, customer: bravo.stripeCustomerID, status: "canceled")
+                let told = try await platform.billing.handleStripeEvent(.with {
+                    $0.payload = payload
+                    $0.signature = StripeTestEvents.signatureHeader(payload: payload)
+                }, metadata: platform.metadata(platform.bridgeToken))
+                #expect(told.outcome == .ignored)
+
+                // Refused here, so not made at Stripe either.
+                let requests = stripe.requests.count
+                _ = try await setStatus("acme", .active)
+                let refused = await failure { try await setStatus("acme", .trialing, trialEnd: extended.addingTimeInterval(86_400)) }
+                #expect(refused?.reason == "invalid_status_transition")
+                #expect(stripe.requests.count == requests)
+                #expect(stripe.trialEnd(of: acme.stripeSubscriptionID) == Int64(extended.timeIntervalSince1970))
+            }
+        }
+    }
+
     @Test("a withdrawal whose cancellation Stripe reports before it answers is done, not ABORTED", arguments: TestBackend.available)
     func withdrawalOvertakenByItsWebhook(backend: TestBackend) async throws {
         try await Self.withTenantsPastTrial(["acme"], backend: backend) { stripe, platform, deliver in

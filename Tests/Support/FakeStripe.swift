@@ -83,6 +83,11 @@ public final class FakeStripe: Sendable {
         state.withLock { $0.subscriptions[subscription]?.status }
     }
 
+    /// A subscription's trial end as Stripe has it now, in Unix seconds.
+    public func trialEnd(of subscription: String) -> Int64? {
+        state.withLock { $0.subscriptions[subscription]?.trialEnd }
+    }
+
     /// An invoice's status as Stripe has it now: open, paid or void.
     public func status(ofInvoice invoice: String) -> String? {
         state.withLock { $0.invoices[invoice] }
@@ -223,6 +228,11 @@ public final class FakeStripe: Sendable {
             }
             guard subscription.status != "incomplete" else {
                 return (400, #"{"error":{"type":"invalid_request_error","message":"A subscription in status incomplete can only have metadata and default_source updated."}}"#)
+            }
+            if let trialEnd = form["trial_end"].flatMap({ Int64($0) }), form["items[0][id]"] == nil {
+                subscription.trialEnd = trialEnd
+                state.subscriptions[subscription.id] = subscription
+                return (200, json(subscription, periodEnd: periodEnd, invoiceStatus: state.invoices[subscription.invoiceID]))
             }
             guard form["items[0][id]"] == subscription.itemID else { return missing("subscription item") }
             guard let price = form["items[0][price]"] else { return param("items[0][price]") }

@@ -243,6 +243,8 @@ public struct BillingHandler: BillingServiceHandler {
         PlanCatalog.Tier.allCases.firstIndex(of: tier) ?? 0
     }
 
+    /// A staff override is made at Stripe too, before it is recorded (see `makeAtStripe`), and
+    /// checked first, so a refused one changes nothing there either.
     public func setTenantStatus(_ request: SetTenantStatusRequest, context: RequestContext) async throws -> TenantBilling {
         let tenantID = try context.requireTenant()
         if request.hasTrialEndTime {
@@ -256,17 +258,44 @@ public struct BillingHandler: BillingServiceHandler {
         let trialEnd = request.hasTrialEndTime ? request.trialEndTime.date : nil
         let reason = request.reason.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !reason.isEmpty else { throw ServiceError.invalidArgument(field: "reason", "is required") }
+        let (current, earlier): (BillingState, TenantBilling?) = try await database.withTenant(tenantID) { tx in
+            (try await BillingRecords.get(tx), try await IdempotencyRecords.stored(tx, method: "SetTenantStatus", for: request))
+        }
+        if let earlier { return earlier }
+        var checked = current
+        try checked.move(to: request.status, reason: reason, at: Date(), settings: settings, trialEnd: trialEnd)
+        let ended = try await makeAtStripe(request.status, trialEnd: checked.trialEnd, current)
         return try await database.withTenant(tenantID) { tx in
             try await IdempotencyRecords.once(tx, method: "SetTenantStatus", for: request) {
                 var state = try await BillingRecords.get(tx)
                 let from = state.status
                 try state.move(to: request.status, reason: reason, at: Date(), settings: settings, trialEnd: trialEnd)
+                if let ended, state.stripeSubscriptionID == ended { state.forgetSubscription() }
                 try await BillingRecords.save(state, tx)
                 try await AuditLog.record(tx, context: context, resource: state.name, details: [
                     "from_status": from.storedName, "to_status": request.status.storedName, "reason": reason,
                 ])
                 return try await BillingRecords.get(tx).message
             }
+        }
+    }
+
+    /// What a staff override means for the tenant's Stripe subscription. Cancelling ends it, so a
+    /// cancelled tenant is charged no more (and a renewal's webhook cannot make it active
+    /// again); a trial's new end becomes the subscription's, so Stripe charges from then and its
+    /// events carry that end. A suspension leaves it alone: paying what is due lifts one. Returns
+    /// the subscription it ended.
+    private func makeAtStripe(_ status: TenantStatus, trialEnd: Date?, _ current: BillingState) async throws -> String? {
+        guard let stripe, let subscriptionID = current.stripeSubscriptionID else { return nil }
+        switch status {
+        case .cancelled:
+            try await stripe.end(subscriptionID: subscriptionID)
+            return subscriptionID
+        case .trialing:
+            if let trialEnd { try await stripe.moveTrialEnd(of: subscriptionID, to: trialEnd) }
+            return nil
+        default:
+            return nil
         }
     }
 

@@ -120,6 +120,32 @@ struct StripeClient: Sendable {
         let _: Subscription = try await send(.DELETE, "/v1/subscriptions/\(subscription.id)", form: [], idempotencyKey: nil)
     }
 
+    /// Ends a subscription now, so Stripe charges it no more; one already ended is left as it is.
+    /// One still waiting for its first payment has its invoice voided too, as `cancelUnpaid`
+    /// does, unless that payment has just arrived.
+    func end(subscriptionID: String) async throws {
+        let now = try await subscription(id: subscriptionID)
+        if now.hasEnded { return }
+        if now.awaitsFirstPayment {
+            do {
+                try await cancelUnpaid(now)
+                return
+            } catch is FirstPaymentArrived {}
+        }
+        let _: Subscription = try await send(.DELETE, "/v1/subscriptions/\(subscriptionID)", form: [], idempotencyKey: nil)
+    }
+
+    /// Moves a trialing subscription's trial end, so Stripe starts charging then; a subscription
+    /// out of its trial is left as it is.
+    func moveTrialEnd(of subscriptionID: String, to trialEnd: Date) async throws {
+        let now = try await subscription(id: subscriptionID)
+        guard now.status == "trialing" else { return }
+        let _: Subscription = try await send(.POST, "/v1/subscriptions/\(subscriptionID)", form: [
+            ("trial_end", String(Int64(trialEnd.timeIntervalSince1970))),
+            ("proration_behavior", "none"),
+        ], idempotencyKey: nil)
+    }
+
     /// Swaps the subscription's one item to `priceID`, prorated.
     func changePrice(of subscription: Subscription, to priceID: String, idempotencyKey: String) async throws -> Subscription {
         guard let item = subscription.items.data.first else {

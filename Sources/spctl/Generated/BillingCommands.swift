@@ -71,7 +71,7 @@ struct BillingCommands: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "set-status",
             abstract: "Staff override of the billing status, with a reason.",
-            discussion: "Only valid transitions (FAILED_PRECONDITION `invalid_status_transition` otherwise); this is also how a cancelled tenant is reactivated.\n\nAllowed roles: platform owner, platform staff.\nRPC: servicepro.billing.v1.BillingService.SetTenantStatus. Use --json or --json-file for fields without a flag."
+            discussion: "Only valid transitions (FAILED_PRECONDITION `invalid_status_transition` otherwise); this is also how a cancelled tenant is reactivated. It is made at Stripe too: cancelling ends the tenant's subscription, and a trial's new end becomes its subscription's.\n\nAllowed roles: platform owner, platform staff.\nRPC: servicepro.billing.v1.BillingService.SetTenantStatus. Use --json or --json-file for fields without a flag."
         )
 
         @OptionGroup var call: CallOptions

@@ -125,7 +125,8 @@ public protocol BillingServiceHandler: Sendable {
 
     /// Staff override of the billing status, with a reason. Only valid transitions
     /// (FAILED_PRECONDITION `invalid_status_transition` otherwise); this is also how a cancelled
-    /// tenant is reactivated.
+    /// tenant is reactivated. It is made at Stripe too: cancelling ends the tenant's subscription,
+    /// and a trial's new end becomes its subscription's.
     func setTenantStatus(_ request: SetTenantStatusRequest, context: RequestContext) async throws -> TenantBilling
 
     /// Applies one Stripe webhook, forwarded raw by the bridge. The platform verifies the
@@ -333,7 +334,8 @@ public enum BillingService {
 
         /// Staff override of the billing status, with a reason. Only valid transitions
         /// (FAILED_PRECONDITION `invalid_status_transition` otherwise); this is also how a cancelled
-        /// tenant is reactivated.
+        /// tenant is reactivated. It is made at Stripe too: cancelling ends the tenant's subscription,
+        /// and a trial's new end becomes its subscription's.
         public func setTenantStatus(
             _ request: SetTenantStatusRequest,
             metadata: Metadata = [:],
