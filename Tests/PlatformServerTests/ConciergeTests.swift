@@ -256,6 +256,37 @@ struct ConciergeTests {
         }
     }
 
+    @Test("an existing number's routing update whose answer was lost is found done; two creates racing for the number leave it on the bridge", arguments: TestBackend.available)
+    func existingNumberRoutingRaces(backend: TestBackend) async throws {
+        try await FakeTwilioNumbers.with(delay: .milliseconds(500)) { twilio, base in
+            let handSet = ["VoiceUrl": "https://old.shine.example/voice", "SmsUrl": "https://old.shine.example/sms"]
+            let sid = twilio.own("+19185550123", routing: handSet)
+            let bridgeVoice = Self.bridgeURL + "/twilio/voice/incoming"
+            try await TestPlatform.with(backend, concierge: ConciergeSettings(numbers: Self.numbers(base))) { platform in
+                let owner = platform.metadata(platform.ownerToken)
+                twilio.loseAnswers(1)
+                let created = try await Self.concierge(platform).createConciergeTenant(Self.request("shine"), metadata: owner)
+                #expect(created.phoneConfig.phoneNumber == "+19185550123")
+                #expect(twilio.routing(sid)["VoiceUrl"] == bridgeVoice)
+                _ = try await PhoneConfigService.Client(wrapping: platform.client).deletePhoneConfig(
+                    .with { $0.name = created.phoneConfig.name }, metadata: owner)
+            }
+            // Routed by hand again, then claimed by two creates at once: the one that loses the
+            // race must not point the winner's number away from the bridge.
+            twilio.own("+19185550124", routing: handSet)
+            try await TestPlatform.with(backend, concierge: ConciergeSettings(numbers: Self.numbers(base))) { platform in
+                let owner = platform.metadata(platform.ownerToken)
+                let concierge = Self.concierge(platform)
+                async let one = failure { try await concierge.createConciergeTenant(Self.request("gleam", number: "+19185550124"), metadata: owner) }
+                async let two = failure { try await concierge.createConciergeTenant(Self.request("sparkle", number: "+19185550124"), metadata: owner) }
+                let outcomes = await [one, two]
+                #expect(outcomes.filter { $0 == nil }.count == 1, "\(outcomes)")
+                let racedSID = try #require(twilio.owned.first { $0.value == "+19185550124" }?.key)
+                #expect(twilio.routing(racedSID)["VoiceUrl"] == bridgeVoice, "the winner's number answers on the bridge")
+            }
+        }
+    }
+
     @Test("without the bridge's public URL an existing number keeps the routing it has", arguments: TestBackend.available)
     func existingNumberWithoutBridgeURL(backend: TestBackend) async throws {
         try await FakeTwilioNumbers.with { twilio, base in
@@ -315,7 +346,7 @@ struct ConciergeTests {
 
     @Test("a retry that overlaps its first attempt returns the first result and gives back the number it bought", arguments: TestBackend.available)
     func overlappingRetry(backend: TestBackend) async throws {
-        try await FakeTwilioNumbers.with(purchaseDelay: .seconds(1)) { twilio, base in
+        try await FakeTwilioNumbers.with(delay: .seconds(1)) { twilio, base in
             try await TestPlatform.with(backend, concierge: ConciergeSettings(numbers: Self.numbers(base))) { platform in
                 let owner = platform.metadata(platform.ownerToken)
                 var create = Self.request("shine", mode: .provisionNumber)

@@ -528,6 +528,7 @@ struct PhoneConfigTests {
         }
     }
 
+    /// SQLite runs one transaction at a time, so only PostgreSQL lets the deletes race.
     @Test("deletes racing for one config: one deletes it and is audited, the others are refused", arguments: TestBackend.available)
     func racingDeletes(backend: TestBackend) async throws {
         try await TestPlatform.with(backend) { platform in

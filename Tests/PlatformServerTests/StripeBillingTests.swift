@@ -411,7 +411,7 @@ struct StripeBillingTests {
     func retryWithoutRequestID(backend: TestBackend) async throws {
         try await FakeStripe.with { stripe, base in
             try await TestPlatform.with(backend, billing: Self.settings(apiURL: base)) { platform in
-                try await platform.createTenant("acme")
+                let revision = try #require(Etag.revision(try await platform.createTenant("acme").etag))
                 let owner = platform.metadata(platform.ownerToken)
                 let upgrade = ChangePlanRequest.with { $0.name = "tenants/acme/billing"; $0.tier = .pro }
                 stripe.failNext("POST", path: "/v1/subscriptions", status: 503, type: "api_error", code: "", message: "try again")
@@ -421,12 +421,21 @@ struct StripeBillingTests {
                 #expect(changed.billing.tier == .pro)
                 let customers = stripe.requests.filter { $0.method == "POST" && $0.path == "/v1/customers" }
                 #expect(customers.count == 2)
-                #expect(Set(customers.map(\.idempotencyKey)).count == 1, "Stripe answers the retry with the customer it made")
+                #expect(customers.map(\.idempotencyKey) == Array(repeating: "servicepro-acme-change-plan-\(revision)-pro-customer", count: 2),
+                        "Stripe answers the retry with the customer it made")
                 #expect(changed.billing.stripeCustomerID == "cus_fake1")
-                // The next change, at the record's next revision, is a new one at Stripe.
-                let elite = try await platform.billing.changePlan(.with { $0.name = "tenants/acme/billing"; $0.tier = .elite }, metadata: owner)
-                #expect(elite.billing.tier == .elite)
-                #expect(stripe.requests.last?.idempotencyKey != customers.first?.idempotencyKey)
+
+                // A 500 Stripe keeps for the key: a plain retry gets it again, and the advice to
+                // send a request_id, which makes a key of its own, gets the change through.
+                let elite = ChangePlanRequest.with { $0.name = "tenants/acme/billing"; $0.tier = .elite }
+                stripe.failNext("POST", path: "/v1/subscriptions/\(changed.billing.stripeSubscriptionID)", status: 500, type: "api_error", code: "", message: "Something went wrong", kept: true)
+                let kept = await failure { try await platform.billing.changePlan(elite, metadata: owner) }
+                #expect(kept?.message.contains("retry with a new request_id") == true, "\(String(describing: kept))")
+                let again = await failure { try await platform.billing.changePlan(elite, metadata: owner) }
+                #expect(again?.code == .unavailable)
+                var named = elite
+                named.requestID = "after-500"
+                #expect(try await platform.billing.changePlan(named, metadata: owner).billing.tier == .elite)
             }
         }
     }

@@ -19,7 +19,8 @@ public final class FakeTwilioNumbers: Sendable {
         var requests: [String] = []
         /// The form of each purchase.
         var purchases: [[String: String]] = []
-        /// Purchases still to be made and then answered with a 500, as if the answer were lost.
+        /// Purchases or updates still to be made and then answered with a 500, as if the answer
+        /// were lost.
         var answersToLose = 0
         var counter = 0
         /// The friendly name each owned number was bought with, by sid.
@@ -39,11 +40,11 @@ public final class FakeTwilioNumbers: Sendable {
     ]
 
     let state = Mutex(State())
-    /// How long a purchase takes, so tests can overlap two creates.
-    let purchaseDelay: Duration
+    /// How long a purchase or an update takes, so tests can overlap two creates.
+    let delay: Duration
 
-    init(purchaseDelay: Duration) {
-        self.purchaseDelay = purchaseDelay
+    init(delay: Duration) {
+        self.delay = delay
     }
 
     /// Numbers bought and not released, by sid.
@@ -69,17 +70,17 @@ public final class FakeTwilioNumbers: Sendable {
         }
     }
 
-    /// Makes the next `count` purchases, then answers each with a 500.
+    /// Makes the next `count` purchases or updates, then answers each with a 500.
     public func loseAnswers(_ count: Int) { state.withLock { $0.answersToLose = count } }
 
     /// Makes the next search offer `number`, whether or not the account already owns it.
     public func offerNext(_ number: String) { state.withLock { $0.nextOffer = number } }
 
     public static func with<Result: Sendable>(
-        purchaseDelay: Duration = .zero,
+        delay: Duration = .zero,
         _ body: (FakeTwilioNumbers, String) async throws -> Result
     ) async throws -> Result {
-        let fake = FakeTwilioNumbers(purchaseDelay: purchaseDelay)
+        let fake = FakeTwilioNumbers(delay: delay)
         var logger = Logger(label: "test.fake-twilio-numbers")
         logger.logLevel = .critical
         let router = Router()
@@ -134,7 +135,7 @@ public final class FakeTwilioNumbers: Sendable {
         let body = String(buffer: (try? await request.collectBody(upTo: 1 << 16)) ?? ByteBuffer())
         record(request)
         guard authorized(request) else { return Self.unauthorized }
-        if purchaseDelay > .zero { try? await Task.sleep(for: purchaseDelay) }
+        if delay > .zero { try? await Task.sleep(for: delay) }
         let form = Self.form(body)
         guard let number = form["PhoneNumber"], number.hasPrefix("+") else {
             return Self.json(.badRequest, #"{"code": 21421, "message": "PhoneNumber is required.", "status": 400}"#)
@@ -197,16 +198,21 @@ public final class FakeTwilioNumbers: Sendable {
         let body = String(buffer: (try? await request.collectBody(upTo: 1 << 16)) ?? ByteBuffer())
         record(request)
         guard authorized(request) else { return Self.unauthorized }
+        if delay > .zero { try? await Task.sleep(for: delay) }
         let sid = String(file.dropLast(".json".count))
         let form = Self.form(body)
-        let answer = state.withLock { state -> [String: Any]? in
-            guard state.owned[sid] != nil else { return nil }
+        let (answer, loseAnswer) = state.withLock { state -> ([String: Any]?, Bool) in
+            guard state.owned[sid] != nil else { return (nil, false) }
             state.updates.append(form)
             for (field, value) in form where Self.routingFields.contains(field) { state.routing[sid, default: [:]][field] = value }
-            return numberJSON(sid: sid, state)
+            defer { state.answersToLose = max(0, state.answersToLose - 1) }
+            return (numberJSON(sid: sid, state), state.answersToLose > 0)
         }
         guard let answer else {
             return Self.json(.notFound, #"{"code": 20404, "message": "The requested resource was not found", "status": 404}"#)
+        }
+        if loseAnswer {
+            return Self.json(.internalServerError, #"{"code": 20500, "message": "Internal Server Error", "status": 500}"#)
         }
         return Self.json(.ok, object: answer)
     }

@@ -201,11 +201,14 @@ public struct BillingHandler: BillingServiceHandler {
                 reason: "stripe_price_missing",
                 message: "no Stripe Price is configured for the \(tier.rawValue) plan; set SERVICEPRO_STRIPE_PRICE_\(tier.rawValue.uppercased())")
         }
-        // A retry after a failure between Stripe and the record (same record, same request)
-        // repeats nothing at Stripe: not the customer, not the subscription. The record's
-        // revision makes a request_id that another caller, or a later change, uses again a key
-        // of its own; without a request_id the tier stands in for it.
-        let key = "servicepro-\(state.tenantID)-change-plan-\(state.revision)-\(requestID.isEmpty ? tier.rawValue : requestID)"
+        // A retry after a failure between Stripe and the record (same tenant, same request)
+        // repeats nothing at Stripe: not the customer, not the subscription. The tenant's
+        // revision, which its billing changes and the name and contact a customer is made with
+        // both move, makes a request_id that another caller, or a later change, uses again a key
+        // of its own, and never sends Stripe a key again with other parameters; without a
+        // request_id the tier stands in for it.
+        let revision = tenant.flatMap { Etag.revision($0.etag) } ?? state.revision
+        let key = "servicepro-\(state.tenantID)-change-plan-\(revision)-\(requestID.isEmpty ? tier.rawValue : requestID)"
         if let subscriptionID = state.stripeSubscriptionID {
             let subscription = try await stripe.subscription(id: subscriptionID)
             if subscription.awaitsFirstPayment {
@@ -238,9 +241,13 @@ public struct BillingHandler: BillingServiceHandler {
             trialEnd: state.status == .trialing ? state.trialEnd : nil, idempotencyKey: key + "-subscription")
     }
 
-    /// Higher for a tier with more: starter, pro, elite.
+    /// Higher for a tier with more.
     private static func rank(_ tier: PlanCatalog.Tier) -> Int {
-        PlanCatalog.Tier.allCases.firstIndex(of: tier) ?? 0
+        switch tier {
+        case .starter: 0
+        case .pro: 1
+        case .elite: 2
+        }
     }
 
     /// A staff override is made at Stripe too, before it is recorded (see `makeAtStripe`), and

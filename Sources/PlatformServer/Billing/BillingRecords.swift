@@ -31,7 +31,12 @@ enum BillingRecords {
     static let subscriptionEventTimeMigration = Migration(
         version: 28,
         name: "tenant_billing_last_subscription_event_time",
-        statements: ["ALTER TABLE tenant_billing ADD COLUMN last_subscription_event_time BIGINT"],
+        statements: [
+            "ALTER TABLE tenant_billing ADD COLUMN last_subscription_event_time BIGINT",
+            // Which of the events before was the subscription's is not known: the last of all
+            // bounds it, so an event delivered late after the upgrade is as stale as before.
+            "UPDATE tenant_billing SET last_subscription_event_time = last_stripe_event_time",
+        ],
         tenantOwnedTables: [])
 
     /// The record a new tenant starts with; `TenantRecords.insert` writes it beside the tenant.

@@ -8,7 +8,7 @@ extension BillingState {
     /// orders the events after it. Nothing is read or written here, so the rules read on their
     /// own. A status the record cannot take (not a valid next one, say, after a staff override)
     /// is left out and the rest applied: the reason it was left out is returned.
-    mutating func apply(_ event: StripeEvent, _ effect: StripeEvent.Effect, settings: BillingSettings) -> String? {
+    mutating func apply(_ event: StripeEvent, _ effect: StripeEvent.Effect, settings: BillingSettings) throws -> String? {
         var effect = effect
         let object = event.data.object
         let ofOwnSubscription = event.subscriptionID == stripeSubscriptionID
@@ -35,8 +35,8 @@ extension BillingState {
         if let target = effect.target(from: status) {
             do {
                 try move(to: target, reason: event.type, at: Date(), settings: settings)
-            } catch {
-                statusKept = (error as? ServiceError)?.reason ?? "invalid_status_transition"
+            } catch let refused as ServiceError where refused.code == .failedPrecondition {
+                statusKept = refused.reason
             }
         }
         lastStripeEventTime = max(lastStripeEventTime ?? event.time, event.time)

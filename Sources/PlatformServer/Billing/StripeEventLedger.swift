@@ -78,7 +78,7 @@ struct StripeEventLedger {
             return response(event, .ignored, reason: "other_subscription", tenantID: tenantID)
         }
         let from = state.status
-        let refused = state.apply(event, effect, settings: settings)
+        let refused = try state.apply(event, effect, settings: settings)
         let statusKept = statusStale ? "stale_status" : refused
         try await BillingRecords.save(state, scoped)
         var details = [

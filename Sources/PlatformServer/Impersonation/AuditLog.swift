@@ -6,7 +6,7 @@ import RPCRuntime
 /// transaction that makes its change, so the change and its event commit together or not at all:
 /// ```swift
 /// try await database.withTenant(tenantID) { tx in
-///     guard try await PhoneConfigRecords.delete(id: id, expectedRevision: revision, tx) else { throw Etag.concurrentChange(of: request.name) }
+///     try await CustomerRecords.insert(customer, id: id, tx)
 ///     try await AuditLog.record(tx, context: context, resource: request.name)
 /// }
 /// ```

@@ -140,8 +140,15 @@ public struct TwilioNumberProvisioner: NumberProvisioner {
         guard let base = webhookBaseURL, TwilioCallbackURLs.isCallable(base) else { return nil }
         let bridge = Self.routing(to: TwilioCallbackURLs(base: base))
         guard number.routing != bridge else { return nil }
-        let _: IncomingNumber = try await send(.POST, "/IncomingPhoneNumbers/\(number.sid).json", form: Self.form(bridge))
-        return RoutedNumber(sid: number.sid, phoneNumber: number.phoneNumber, previousRouting: number.routing)
+        let routed = RoutedNumber(sid: number.sid, phoneNumber: number.phoneNumber, previousRouting: number.routing)
+        do {
+            let _: IncomingNumber = try await send(.POST, "/IncomingPhoneNumbers/\(number.sid).json", form: Self.form(bridge))
+        } catch let error as ServiceError where error.code == .unavailable {
+            // An update whose answer was lost may have gone through: then the number is on the
+            // bridge, and the create goes on with it as if the answer had come.
+            guard (try? await owned(phoneNumber))?.routing == bridge else { throw error }
+        }
+        return routed
     }
 
     public func restoreRouting(_ number: RoutedNumber) async throws {

@@ -81,9 +81,14 @@ public struct ConciergeHandler: ConciergeServiceHandler {
     }
 
     /// Points an existing number the create did not keep back where it was; failing that, says
-    /// where.
+    /// where. A line that holds the number now (another create's, which won a race for it) keeps
+    /// it on the bridge.
     private func restoreRouting(_ number: RoutedNumber) async {
         do {
+            let held = try await database.transaction(.platform) { tx in
+                try await PhoneConfigRecords.taken(PhoneConfig.with { $0.phoneNumber = number.phoneNumber }, among: "1 = 1", tx) != nil
+            }
+            if held { return }
             try await provisioner.restoreRouting(number)
         } catch {
             logger.error("an existing number pointed at the bridge for a concierge create that failed could not be pointed back; restore its webhooks by hand", metadata: [
