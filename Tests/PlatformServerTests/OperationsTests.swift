@@ -341,6 +341,10 @@ struct OperationsTests {
             #expect(try await ops.createInvoice(invoiceRequest) == invoice)
             #expect(try await ops.listInvoices(.with { $0.parent = "tenants/acme" }).invoices.map(\.invoiceNumber) == ["INV-0001"])
             _ = try await ops.updateInvoice(.with { $0.name = invoice.name; $0.notes = "Net 30"; $0.etag = invoice.etag }, ["notes"])
+            // Left at 0, a status would not say which: an update that names it sets it.
+            let unsaid = await failure { try await ops.updateInvoice(.with { $0.name = invoice.name; $0.notes = "Net 45" }, ["notes", "status"]) }
+            #expect(unsaid?.fields == ["invoice.status"])
+            #expect(try await ops.getInvoice(invoice.name).notes == "Net 30")
             let staleInvoice = await failure { try await ops.updateInvoice(.with { $0.name = invoice.name; $0.notes = "Net 60"; $0.etag = invoice.etag }, ["notes"]) }
             #expect(staleInvoice?.code == .aborted)
 
@@ -834,7 +838,14 @@ struct OperationsTests {
             let twin = await failure { try await ops.customer("acme", "Same Number", phone: "+15550001111") }
             #expect(twin?.code == .alreadyExists)
             #expect(twin?.fields == ["customer.phone_number"])
-            let named = try await ops.updateCustomer(.with { $0.name = created.name; $0.displayName = "Texting Tina"; $0.etag = created.etag }, ["display_name"])
+            // A sync that sends the unnamed customer back, all fields in its mask, settles; its
+            // note goes on while the customer stays unnamed.
+            #expect(try await ops.updateCustomer(created, ["display_name", "phone_number", "notes"]) == created)
+            var noted = created
+            noted.notes = "Asked about Friday"
+            let withNote = try await ops.updateCustomer(noted, ["display_name", "notes"])
+            #expect(withNote.notes == "Asked about Friday" && withNote.displayName.isEmpty)
+            let named = try await ops.updateCustomer(.with { $0.name = created.name; $0.displayName = "Texting Tina"; $0.etag = withNote.etag }, ["display_name"])
             #expect(named.displayName == "Texting Tina" && named.phoneNumber == "+15550001111")
             let again = try await text(3, "+15550001111")
             #expect(again.message.customer == created.name)

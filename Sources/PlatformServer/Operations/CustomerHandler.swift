@@ -77,15 +77,17 @@ public struct CustomerHandler: CustomerServiceHandler {
         let id = try collection.requireID(in: name, tenantID: tenantID, field: "customer.name")
         let mask = try CustomerUpdateMask(request.updateMask)
         let input = try Self.normalized(request.customer)
-        if mask.contains("display_name"), input.displayName.isEmpty {
-            throw ServiceError.invalidArgument(field: "customer.display_name", "must not be empty")
-        }
         // Just the unique values this update sets, to check them against the other customers.
         let uniques = CustomerRecords.uniqueValues(of: input).filter { mask.contains($0.key.path) }
         return try await collection.reportingDuplicates(of: uniques, tenantID: tenantID, id: id) {
             try await database.withTenant(tenantID) { tx in
                 guard let current = try await CustomerRecords.find(id: id, tx) else { throw ServiceError.notFound(name) }
                 try Etag.requireCurrent(request.customer.etag, current: current.etag, of: name)
+                // A name is changed, not cleared. A customer the platform made for a number that
+                // texted or called has none yet, and a sync sending it back unnamed keeps it so.
+                if mask.contains("display_name"), input.displayName.isEmpty, !current.displayName.isEmpty {
+                    throw ServiceError.invalidArgument(field: "customer.display_name", "must not be empty")
+                }
                 var customer = current
                 mask.apply(from: input, to: &customer)
                 // An update that changes nothing writes nothing: the etag and update time stay, so

@@ -92,6 +92,10 @@ public struct InvoiceHandler: InvoiceServiceHandler {
         if mask.contains("currency_code"), input.currencyCode.isEmpty {
             throw ServiceError.invalidArgument(field: "invoice.currency_code", "must not be empty")
         }
+        // Left at 0 it would not say which status: a client that names the field sets it.
+        if mask.contains("status"), input.status == .unspecified {
+            throw ServiceError.invalidArgument(field: "invoice.status", "must be a status when update_mask names it")
+        }
         // Just the unique values this update sets, to check them against the other invoices.
         let uniques = InvoiceRecords.uniqueValues(of: input).filter { mask.contains($0.key.path) }
         return try await collection.reportingDuplicates(of: uniques, tenantID: tenantID, id: id) {

@@ -25,7 +25,7 @@ struct InvoiceUpdateMask: Sendable {
             case "lines": target.lines = source.lines
             case "currency_code": target.currencyCode = source.currencyCode
             case "tax_cents": target.taxCents = source.taxCents
-            case "status": target.status = source.status == .unspecified ? .draft : source.status
+            case "status": target.status = source.status
             case "due_time":
                 if source.hasDueTime { target.dueTime = source.dueTime } else { target.clearDueTime() }
             case "notes": target.notes = source.notes
