@@ -130,18 +130,19 @@ public actor MessageSpool {
     /// One that cannot be read back (it can never be replayed, and would hold up its line's
     /// texts behind it) is moved aside to `unreadable_messages` and the next one returned.
     ///
-    /// Each line's first text is found through the index, so the backlog of a line passed over
-    /// is never read through, however long it grows.
+    /// Every line's first text is found in one pass over the `(line, sequence)` index, which
+    /// holds no texts: however many lines wait, finding the next text is one statement, and the
+    /// texts themselves are read only for the one returned.
     public func oldest(skipping: Set<String> = []) async throws -> (sequence: Int, line: String, request: HandleInboundMessageRequest)? {
         while true {
-            var first: SQLiteRow?
-            for line in waiting.keys where !skipping.contains(line) {
-                guard let head = try await connection.query(
-                    "SELECT sequence, message_sid, request, line FROM spooled_messages WHERE line = ? ORDER BY sequence LIMIT 1", [.text(line)]
-                ).first else { continue }
-                if (head.column("sequence")?.integer ?? .max) < (first?.column("sequence")?.integer ?? .max) { first = head }
-            }
-            guard let row = first, let sequence = row.column("sequence")?.integer else { return nil }
+            let heads = try await connection.query("SELECT line, MIN(sequence) AS sequence FROM spooled_messages GROUP BY line", [])
+            let next = heads.compactMap { head -> Int? in
+                guard let line = head.column("line")?.string, !skipping.contains(line) else { return nil }
+                return head.column("sequence")?.integer
+            }.min()
+            guard let next, let row = try await connection.query(
+                "SELECT sequence, message_sid, request, line FROM spooled_messages WHERE sequence = ?", [.integer(next)]
+            ).first, let sequence = row.column("sequence")?.integer else { return nil }
             if let request = Self.request(in: row) {
                 return (sequence, row.column("line")?.string ?? "", request)
             }
@@ -167,11 +168,13 @@ public actor MessageSpool {
         _ = try await connection.query("INSERT INTO spooled_call_statuses (request) VALUES (?)", [.blob(ByteBuffer(bytes: bytes))])
     }
 
-    /// The oldest spooled call statuses, at most `limit`; one that cannot be read back is dropped
-    /// with a log line, as it could never be replayed.
-    public func oldestCallStatuses(limit: Int = 100) async throws -> [(sequence: Int, request: RecordCallStatusRequest)] {
+    /// The oldest spooled call statuses after `sequence`, at most `limit`; one that cannot be
+    /// read back is dropped with a log line, as it could never be replayed.
+    public func oldestCallStatuses(after sequence: Int = 0, limit: Int = 100) async throws -> [(sequence: Int, request: RecordCallStatusRequest)] {
         var statuses: [(sequence: Int, request: RecordCallStatusRequest)] = []
-        for row in try await connection.query("SELECT sequence, request FROM spooled_call_statuses ORDER BY sequence LIMIT ?", [.integer(limit)]) {
+        for row in try await connection.query(
+            "SELECT sequence, request FROM spooled_call_statuses WHERE sequence > ? ORDER BY sequence LIMIT ?", [.integer(sequence), .integer(limit)]
+        ) {
             guard let sequence = row.column("sequence")?.integer else { continue }
             guard case .blob(var buffer)? = row.column("request"),
                   let request = try? RecordCallStatusRequest(serializedBytes: buffer.readBytes(length: buffer.readableBytes) ?? [])

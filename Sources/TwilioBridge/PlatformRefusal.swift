@@ -24,6 +24,13 @@ extension RPCError {
         code == .unavailable && errorInfoReason == "inbound_backlog"
     }
 
+    /// The platform could not finish this request now: it lost a race for a row (ABORTED), ran
+    /// short of something (RESOURCE_EXHAUSTED), or took longer than the caller waits. Like a
+    /// tenant's backlog, it says nothing about whether the platform can take other requests.
+    var delaysThisRequest: Bool {
+        isTenantBacklog || [.aborted, .resourceExhausted, .deadlineExceeded].contains(code)
+    }
+
     /// The platform took the call and failed on it: a fault in handling this request, which
     /// the next attempt may meet again. Unlike UNAVAILABLE or a deadline, it says nothing about
     /// whether the platform can take other calls.

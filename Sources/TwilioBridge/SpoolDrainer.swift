@@ -6,11 +6,12 @@ import ServiceProAPI
 import Synchronization
 
 /// Replays spooled texts to the platform, oldest first, until only held lines are left, or
-/// none; stops at the first one the platform cannot take yet and tries again shortly. Then the
-/// spooled call statuses, the same way. A text the platform takes but cannot store holds up only
-/// its own line, whose texts keep their order: one whose tenant's texts arrive faster than the
-/// platform stores them, or one the platform fails on (an internal error, every time, say). The
-/// other lines' texts, and the call statuses, go on.
+/// none; stops when the platform cannot take texts at all (UNAVAILABLE) and tries again shortly.
+/// Then the spooled call statuses, the same way, whatever became of the texts. A text the
+/// platform takes but cannot store holds up only its own line, whose texts keep their order: one
+/// whose tenant's texts arrive faster than the platform stores them, one that loses a race or
+/// outlasts the replay's deadline, or one the platform fails on (an internal error, every time,
+/// say). The other lines' texts, and the call statuses, go on.
 struct SpoolDrainer<Transport: ClientTransport>: Service {
     let platform: PlatformClient<Transport>
     let spool: MessageSpool
@@ -64,7 +65,7 @@ struct SpoolDrainer<Transport: ClientTransport>: Service {
                 logger.error("dropping a spooled text the platform refuses", metadata: ["message_sid": "\(message.messageSid)", "error": "\(error)"])
             } catch let error as RPCError where error.refusesBridge {
                 throw error
-            } catch let error as RPCError where error.isTenantBacklog {
+            } catch let error as RPCError where error.delaysThisRequest {
                 held.insert(line)
                 continue
             } catch let error as RPCError where error.failsThisRequest {
@@ -76,7 +77,7 @@ struct SpoolDrainer<Transport: ClientTransport>: Service {
                 held.insert(line)
                 continue
             } catch {
-                return sent
+                break
             }
             try await spool.remove(sequence: sequence)
             reported.forget(sequence)
@@ -85,25 +86,32 @@ struct SpoolDrainer<Transport: ClientTransport>: Service {
         return sent + (try await drainCallStatuses(through: inbound))
     }
 
-    /// Sends the spooled call statuses; returns how many left the spool.
+    /// Sends the spooled call statuses, a page at a time; returns how many left the spool.
     private func drainCallStatuses(through inbound: InboundService.Client<Transport>) async throws -> Int {
         var sent = 0
-        for (sequence, status) in try await spool.oldestCallStatuses() {
-            do {
-                _ = try await deadline.run { try await inbound.recordCallStatus(status, metadata: platform.metadata) }
-                sent += 1
-            } catch let error as RPCError where error.isVerdictOnRequest {
-                logger.error("dropping a spooled call status the platform refuses", metadata: ["call_sid": "\(status.callSid)", "error": "\(error)"])
-            } catch let error as RPCError where error.refusesBridge {
-                throw error
-            } catch let error as RPCError where error.failsThisRequest {
-                // One that fails every time holds up no other status.
-                logger.debug("the platform fails on a spooled call status", metadata: ["call_sid": "\(status.callSid)", "error": "\(error)"])
-                continue
-            } catch {
-                break
+        var last = 0
+        pages: while true {
+            let page = try await spool.oldestCallStatuses(after: last)
+            if page.isEmpty { break }
+            for (sequence, status) in page {
+                // Past one kept for a later pass, so no number of those holds up the ones after.
+                last = sequence
+                do {
+                    _ = try await deadline.run { try await inbound.recordCallStatus(status, metadata: platform.metadata) }
+                    sent += 1
+                } catch let error as RPCError where error.isVerdictOnRequest {
+                    logger.error("dropping a spooled call status the platform refuses", metadata: ["call_sid": "\(status.callSid)", "error": "\(error)"])
+                } catch let error as RPCError where error.refusesBridge {
+                    throw error
+                } catch let error as RPCError where error.failsThisRequest || error.delaysThisRequest {
+                    // One that fails every time holds up no other status.
+                    logger.debug("the platform fails on a spooled call status", metadata: ["call_sid": "\(status.callSid)", "error": "\(error)"])
+                    continue
+                } catch {
+                    break pages
+                }
+                try await spool.removeCallStatus(sequence: sequence)
             }
-            try await spool.removeCallStatus(sequence: sequence)
         }
         if sent > 0 { logger.info("replayed spooled call statuses", metadata: ["count": "\(sent)"]) }
         return sent

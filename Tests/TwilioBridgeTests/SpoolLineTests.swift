@@ -92,6 +92,36 @@ struct SpoolLineTests {
         }
     }
 
+    @Test("a text the platform cannot finish now holds up only its line, and call statuses replay meanwhile, past any number that fail")
+    func delayedTextHoldsOnlyItsLine() async throws {
+        try await BackloggedPlatform.with(busy: [], aborting: [1]) { platform, client in
+            try await TestBridge.with(platform: client, spoolPath: BridgeWebhookTests.spoolPath()) { bridge in
+                for (number, to) in [(1, Self.busyNumber), (2, Self.busyNumber), (3, Self.quietNumber)] {
+                    try await bridge.spool.append(.with {
+                        $0.messageSid = "SM" + String(format: "%032x", number); $0.from = "+15550001111"; $0.to = to
+                    })
+                }
+                // More statuses that fail every time than one page of them, then one that goes through.
+                for number in 0..<120 {
+                    try await bridge.spool.appendCallStatus(.with { $0.callSid = BackloggedPlatform.failingCallPrefix + String(format: "%031x", number) })
+                }
+                let voicemail = "CA" + String(repeating: "7", count: 32)
+                try await bridge.spool.appendCallStatus(.with { $0.callSid = voicemail; $0.recordingURL = "https://api.twilio.com/recordings/RE1" })
+
+                try await poll("the drainer to replay the other line and the voicemail") {
+                    await bridge.spool.count() == 2 && platform.recordedStatuses == [voicemail]
+                }
+                #expect(platform.stored == [3])
+                #expect(!platform.attempted.contains(2), "the delayed line keeps its order")
+                #expect(try await bridge.spool.callStatusCount() == 120, "kept for a later pass")
+
+                platform.stopFailing()
+                try await poll("the spool to drain") { await bridge.spool.count() == 0 }
+                #expect(platform.stored == [3, 1, 2])
+            }
+        }
+    }
+
     @Test("a spool from before texts were kept per line gets its lines from the texts it holds")
     func olderSpoolFile() async throws {
         let path = BridgeWebhookTests.spoolPath()
@@ -119,24 +149,31 @@ struct SpoolLineTests {
 /// tenant's backlog is, until cleared; it answers every other text with "stored text N" and remembers
 /// the order it stored them in (N is the MessageSid's number).
 final class BackloggedPlatform: Sendable {
-    private let state = Mutex((backlogged: true, stored: [Int](), attempted: [Int](), failing: Set<Int>()))
+    private let state = Mutex((
+        backlogged: true, stored: [Int](), attempted: [Int](), failing: Set<Int>(), aborting: Set<Int>(), statuses: [String]()))
     let busy: Set<String>
+    /// Call statuses whose CallSid starts so are failed with INTERNAL, every time.
+    static let failingCallPrefix = "CAF"
 
-    init(busy: Set<String>, failing: Set<Int>) {
+    init(busy: Set<String>, failing: Set<Int>, aborting: Set<Int>) {
         self.busy = busy
-        state.withLock { $0.failing = failing }
+        state.withLock { $0.failing = failing; $0.aborting = aborting }
     }
 
     var stored: [Int] { state.withLock { $0.stored } }
     var attempted: [Int] { state.withLock { $0.attempted } }
+    /// The CallSids of the call statuses it recorded, in order.
+    var recordedStatuses: [String] { state.withLock { $0.statuses } }
     func clearBacklog() { state.withLock { $0.backlogged = false } }
-    func stopFailing() { state.withLock { $0.failing = [] } }
+    func stopFailing() { state.withLock { $0.failing = []; $0.aborting = [] } }
 
-    /// `failing`: the texts it fails on with INTERNAL, as a bug in handling them would.
+    /// `failing`: the texts it fails on with INTERNAL, as a bug in handling them would;
+    /// `aborting`: those it answers ABORTED, as a text that keeps losing a race for a row would.
     static func with<Result: Sendable>(
-        busy: Set<String>, failing: Set<Int> = [], _ body: (BackloggedPlatform, PlatformClient<InProcessTransport.Client>) async throws -> Result
+        busy: Set<String>, failing: Set<Int> = [], aborting: Set<Int> = [],
+        _ body: (BackloggedPlatform, PlatformClient<InProcessTransport.Client>) async throws -> Result
     ) async throws -> Result {
-        let platform = BackloggedPlatform(busy: busy, failing: failing)
+        let platform = BackloggedPlatform(busy: busy, failing: failing, aborting: aborting)
         let transport = InProcessTransport()
         let server = GRPCServer(transport: transport.server, services: [Service(platform: platform)])
         let serving = Task { try await server.serve() }
@@ -146,12 +183,16 @@ final class BackloggedPlatform: Sendable {
 
     private func handle(_ request: HandleInboundMessageRequest) throws -> HandleInboundMessageResponse {
         let number = Int(request.messageSid.dropFirst(2), radix: 16) ?? -1
-        let (refused, failed) = state.withLock { state in
+        let (refused, failed, aborted) = state.withLock { state in
             state.attempted.append(number)
-            if state.failing.contains(number) { return (false, true) }
-            guard !(state.backlogged && (busy.contains(request.to) || busy.contains(request.messagingServiceSid))) else { return (true, false) }
+            if state.aborting.contains(number) { return (false, false, true) }
+            if state.failing.contains(number) { return (false, true, false) }
+            guard !(state.backlogged && (busy.contains(request.to) || busy.contains(request.messagingServiceSid))) else { return (true, false, false) }
             state.stored.append(number)
-            return (false, false)
+            return (false, false, false)
+        }
+        if aborted {
+            throw RPCError(code: .aborted, message: "the text's row changed concurrently")
         }
         if failed {
             throw RPCError(code: .internalError, message: "internal error")
@@ -160,6 +201,11 @@ final class BackloggedPlatform: Sendable {
             throw ServiceError(code: .unavailable, reason: "inbound_backlog", message: "texts are arriving faster than they are stored")
         }
         return .with { $0.replies = [.with { $0.body = "stored text \(number)" }] }
+    }
+
+    private func record(_ status: RecordCallStatusRequest) throws {
+        guard !status.callSid.hasPrefix(Self.failingCallPrefix) else { throw RPCError(code: .internalError, message: "internal error") }
+        state.withLock { $0.statuses.append(status.callSid) }
     }
 
     private struct Service: RegistrableRPCService {
@@ -173,6 +219,15 @@ final class BackloggedPlatform: Sendable {
             ) { [platform] request, _ in
                 let response = try platform.handle(try await ServerRequest(stream: request).message)
                 return StreamingServerResponse(single: ServerResponse(message: response))
+            }
+            router.registerHandler(
+                forMethod: InboundService.Method.RecordCallStatus.descriptor,
+                deserializer: ProtobufDeserializer<RecordCallStatusRequest>(),
+                serializer: ProtobufSerializer<PhoneCall>()
+            ) { [platform] request, _ in
+                let status = try await ServerRequest(stream: request).message
+                try platform.record(status)
+                return StreamingServerResponse(single: ServerResponse(message: PhoneCall()))
             }
         }
     }
