@@ -70,6 +70,9 @@ public actor MessageSpool {
             // Texts that could not be read back, kept for an operator rather than deleted.
             "CREATE TABLE IF NOT EXISTS unreadable_messages (sequence INTEGER, message_sid TEXT, request BLOB)",
             "CREATE TABLE IF NOT EXISTS spooled_call_statuses (sequence INTEGER PRIMARY KEY AUTOINCREMENT, request BLOB NOT NULL)",
+            // The forward number the platform last gave for each called number, so a bridge
+            // restarted while the platform is away still puts callers through.
+            "CREATE TABLE IF NOT EXISTS forward_numbers (called_number TEXT PRIMARY KEY, forward_number TEXT NOT NULL)",
         ] {
             _ = try await connection.query(statement, [])
         }
@@ -215,6 +218,29 @@ public actor MessageSpool {
     private static func request(in row: SQLiteRow) -> HandleInboundMessageRequest? {
         guard case .blob(var buffer)? = row.column("request") else { return nil }
         return try? HandleInboundMessageRequest(serializedBytes: buffer.readBytes(length: buffer.readableBytes) ?? [])
+    }
+
+    // MARK: Forward numbers
+
+    /// The forward number last kept for each called number.
+    public func forwardNumbers() async throws -> [String: String] {
+        var numbers: [String: String] = [:]
+        for row in try await connection.query("SELECT called_number, forward_number FROM forward_numbers", []) {
+            guard let called = row.column("called_number")?.string, let forward = row.column("forward_number")?.string else { continue }
+            numbers[called] = forward
+        }
+        return numbers
+    }
+
+    /// Keeps `forwardNumber` for calls to `calledNumber`; nil forgets it.
+    public func keepForwardNumber(_ forwardNumber: String?, for calledNumber: String) async throws {
+        if let forwardNumber {
+            _ = try await connection.query(
+                "INSERT INTO forward_numbers (called_number, forward_number) VALUES (?, ?) ON CONFLICT (called_number) DO UPDATE SET forward_number = excluded.forward_number",
+                [.text(calledNumber), .text(forwardNumber)])
+        } else {
+            _ = try await connection.query("DELETE FROM forward_numbers WHERE called_number = ?", [.text(calledNumber)])
+        }
     }
 
     /// Closes the spool's file; later calls, and the deinit, do nothing.

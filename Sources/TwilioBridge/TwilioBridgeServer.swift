@@ -15,6 +15,7 @@ import ServiceProAPI
 public struct TwilioBridgeServer<Transport: ClientTransport>: Sendable {
     public let platform: PlatformClient<Transport>
     public let spool: MessageSpool
+    let fallback: VoiceFallback
     let configuration: BridgeConfiguration
     let logger: Logger
 
@@ -29,7 +30,8 @@ public struct TwilioBridgeServer<Transport: ClientTransport>: Sendable {
             // signed for another of the account's webhooks, under that webhook's Host.
             logger.warning("no public URL is set: signatures are checked against the URL the request's Host and X-Forwarded-* headers name; set --public-url (--twilio-public-url) to the URL Twilio calls")
         }
-        return Self(platform: platform, spool: spool, configuration: configuration, logger: logger)
+        let fallback = VoiceFallback(platformWideNumber: configuration.fallbackNumber, lastKnown: try await spool.forwardNumbers())
+        return Self(platform: platform, spool: spool, fallback: fallback, configuration: configuration, logger: logger)
     }
 
     public func router() -> Router<BasicRequestContext> {
@@ -52,7 +54,7 @@ public struct TwilioBridgeServer<Transport: ClientTransport>: Sendable {
             publicURL: configuration.publicURL,
             renderer: TwiMLRenderer(callbacks: TwilioCallbackURLs(base: configuration.publicURL)),
             spool: spool,
-            fallback: VoiceFallback(platformWideNumber: configuration.fallbackNumber),
+            fallback: fallback,
             deadline: platformDeadline,
             logger: logger,
             benchmarkStaticRoute: configuration.benchmarkStaticRoute

@@ -252,7 +252,9 @@ struct TwilioWebhooks<Transport: ClientTransport>: Sendable {
     ) async -> Response {
         do {
             let reply = try await deadline.run(call)
-            fallback.remember(forwardNumber: reply.fallbackForwardNumber, for: calledNumber)
+            if fallback.remember(forwardNumber: reply.fallbackForwardNumber, for: calledNumber) {
+                await keep(forwardNumber: reply.fallbackForwardNumber, for: calledNumber)
+            }
             return twiml(renderer.voiceResponse(reply.instructions))
         } catch {
             logger.warning("platform unavailable: answering a call with the fallback", metadata: ["to": "\(calledNumber)", "error": "\(error)"])
@@ -262,6 +264,16 @@ struct TwilioWebhooks<Transport: ClientTransport>: Sendable {
     }
 
     // MARK: Helpers
+
+    /// Keeps a forward number that changed in the spool's file, for a bridge restarted during an
+    /// outage; one the file cannot take is still known until then.
+    private func keep(forwardNumber: String, for calledNumber: String) async {
+        do {
+            try await spool.keepForwardNumber(forwardNumber.isEmpty ? nil : forwardNumber, for: calledNumber)
+        } catch {
+            logger.warning("could not keep a forward number for a restart", metadata: ["to": "\(calledNumber)", "error": "\(error)"])
+        }
+    }
 
     private var inbound: InboundService.Client<Transport> { InboundService.Client(wrapping: platform.grpc) }
 

@@ -241,13 +241,41 @@ struct BridgeFaultTests {
     @Test("the fallback forgets a forward number the platform no longer gives, and never rings the number just rung")
     func fallbackForgets() {
         let fallback = VoiceFallback(platformWideNumber: "+19185557777")
-        fallback.remember(forwardNumber: "+19185559999", for: "+19185550101")
+        #expect(fallback.remember(forwardNumber: "+19185559999", for: "+19185550101"), "news, to be kept")
+        #expect(!fallback.remember(forwardNumber: "+19185559999", for: "+19185550101"), "known already")
         #expect(fallback.forwardNumber(for: "+19185550101") == "+19185559999")
         #expect(fallback.forwardNumber(for: "+19185550101", after: "+15551230001") == "+19185559999")
         #expect(fallback.forwardNumber(for: "+19185550101", after: "+19185559999") == nil)
         #expect(fallback.forwardNumber(for: "+19185550101", after: nil) == "+19185559999")
         fallback.remember(forwardNumber: "", for: "+19185550101")
         #expect(fallback.forwardNumber(for: "+19185550101") == "+19185557777")
+    }
+
+    @Test("a bridge restarted while the platform is away still puts callers through to the forward number")
+    func forwardNumbersSurviveRestart() async throws {
+        let platform = RestartablePlatform()
+        defer { try? FileManager.default.removeItem(at: platform.home) }
+        try await platform.start()
+        try await platform.call { client, owner in
+            _ = try await TenantService.Client(wrapping: client).createTenant(.with {
+                $0.tenantID = "acme"; $0.tenant = .with { $0.displayName = "Acme Detailing" }
+            }, metadata: owner)
+            _ = try await PhoneConfigService.Client(wrapping: client).createPhoneConfig(.with {
+                $0.parent = "tenants/acme"; $0.phoneConfigID = "main"
+                $0.phoneConfig = .with { $0.phoneNumber = BridgeWebhookTests.acmeNumber; $0.forwardNumber = "+19185559999" }
+            }, metadata: owner)
+        }
+        let spool = BridgeWebhookTests.spoolPath()
+        let token = try platform.token("bridge.token")
+        try await TestBridge.with(platform: platform.address, bridgeToken: token, spoolPath: spool) { bridge in
+            _ = try await bridge.post("/twilio/voice/incoming", BridgeWebhookTests.call(1))
+            try await bridge.spool.close()
+        }
+        await platform.stop()
+        try await TestBridge.with(platform: platform.address, bridgeToken: token, spoolPath: spool) { bridge in
+            let call = try await bridge.post("/twilio/voice/incoming", BridgeWebhookTests.call(2))
+            #expect(call.body.contains("<Number>+19185559999</Number>"), "not the platform-wide +19185557777: \(call.body)")
+        }
     }
 
     @Test("the spool survives a bridge restart")

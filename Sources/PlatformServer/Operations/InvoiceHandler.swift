@@ -39,6 +39,7 @@ public struct InvoiceHandler: InvoiceServiceHandler {
                     _ = try await CustomerRecords.collection.referencedID(newInvoice.customer, field: "invoice.customer", tx)
                     try await Self.checkAppointment(of: newInvoice, tx)
                     var numbered = newInvoice
+                    try await InvoiceRecords.serializeNumbering(tx)
                     if numbered.invoiceNumber.isEmpty { numbered.invoiceNumber = try await InvoiceRecords.nextNumber(tx) }
                     try await TenantUniqueKey.check(InvoiceRecords.uniqueValues(of: numbered), excluding: id, tx)
                     try await InvoiceRecords.insert(numbered, id: id, tx)
@@ -100,6 +101,7 @@ public struct InvoiceHandler: InvoiceServiceHandler {
         let uniques = InvoiceRecords.uniqueValues(of: input).filter { mask.contains($0.key.path) }
         return try await collection.reportingDuplicates(of: uniques, tenantID: tenantID, id: id) {
             try await database.withTenant(tenantID) { tx in
+                if mask.contains("invoice_number") { try await InvoiceRecords.serializeNumbering(tx) }
                 guard let current = try await InvoiceRecords.find(id: id, tx) else { throw ServiceError.notFound(name) }
                 try Etag.requireCurrent(request.invoice.etag, current: current.etag, of: name)
                 var invoice = current

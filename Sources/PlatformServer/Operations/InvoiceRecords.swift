@@ -51,11 +51,11 @@ enum InvoiceRecords {
     /// whatever other numbers callers chose. One query in the store, however many invoices the
     /// tenant has.
     ///
-    /// Numbering is serialized per tenant, so concurrent creates get consecutive numbers rather
-    /// than a clash: SQLite runs one writer at a time, and on PostgreSQL a transaction lock per
-    /// tenant, held until commit, makes the next create's aggregate see this one's number.
+    /// Numbering is serialized per tenant (`serializeNumbering`), so concurrent creates get
+    /// consecutive numbers rather than a clash. Throws FAILED_PRECONDITION
+    /// `invoice_numbers_exhausted` when the next number would be longer than a number may be.
     static func nextNumber(_ tx: TenantTransaction) async throws -> String {
-        try await tx.serialize("invoice-numbering")
+        try await serializeNumbering(tx)
         // The highest is found and incremented as digits, not as a BIGINT: a number a caller
         // chose may have more digits than any integer holds, and numbering must go on after it.
         // Without leading zeros, a longer run of digits is the larger number, and runs of one
@@ -72,7 +72,24 @@ enum InvoiceRecords {
             limit: 1
         ).first
         let next = incremented(try row?.string("digits") ?? "")
-        return "INV-" + String(repeating: "0", count: max(0, 4 - next.count)) + next
+        let number = "INV-" + String(repeating: "0", count: max(0, 4 - next.count)) + next
+        guard number.count <= maxNumberLength else {
+            throw ServiceError.failedPrecondition(
+                reason: "invoice_numbers_exhausted",
+                message: "the number after the tenant's highest INV- number would be longer than \(maxNumberLength) characters; set invoice.invoice_number")
+        }
+        return number
+    }
+
+    /// `Invoice.invoice_number`'s `max_length`.
+    static let maxNumberLength = 64
+
+    /// Writes of invoice numbers, picked or set, go one at a time per tenant: a number picked
+    /// while another write sets that same number would clash, and the clash would blame a field
+    /// its caller left empty. SQLite runs one writer at a time; on PostgreSQL a transaction lock
+    /// per tenant, held until commit, makes the next write see this one's number.
+    static func serializeNumbering(_ tx: TenantTransaction) async throws {
+        try await tx.serialize("invoice-numbering")
     }
 
     /// `digits` plus one, in decimal: "0041" → "0042", "999" → "1000", "" → "1".

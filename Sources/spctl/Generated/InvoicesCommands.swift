@@ -36,7 +36,7 @@ struct InvoicesCommands: AsyncParsableCommand {
         @Option(name: .customLong("invoice.appointment"), help: "`tenants/{tenant}/appointments/{appointment}` billed, if any.")
         var invoiceAppointment: String?
 
-        @Option(name: .customLong("invoice.invoice-number"), help: "The number printed on the invoice, e.g. \"INV-0042\"; the server assigns the next one when empty. Fixed once the invoice is issued, as its lines are.")
+        @Option(name: .customLong("invoice.invoice-number"), help: "The number printed on the invoice, e.g. \"INV-0042\"; the server assigns the next one when empty (FAILED_PRECONDITION `invoice_numbers_exhausted` when the next would be too long). Fixed once the invoice is issued, as its lines are.")
         var invoiceInvoiceNumber: String?
 
         @Option(name: .customLong("invoice.currency-code"), help: "ISO 4217, e.g. \"USD\". Required on create.")
@@ -168,7 +168,7 @@ struct InvoicesCommands: AsyncParsableCommand {
         @Option(name: .customLong("invoice.appointment"), help: "`tenants/{tenant}/appointments/{appointment}` billed, if any.")
         var invoiceAppointment: String?
 
-        @Option(name: .customLong("invoice.invoice-number"), help: "The number printed on the invoice, e.g. \"INV-0042\"; the server assigns the next one when empty. Fixed once the invoice is issued, as its lines are.")
+        @Option(name: .customLong("invoice.invoice-number"), help: "The number printed on the invoice, e.g. \"INV-0042\"; the server assigns the next one when empty (FAILED_PRECONDITION `invoice_numbers_exhausted` when the next would be too long). Fixed once the invoice is issued, as its lines are.")
         var invoiceInvoiceNumber: String?
 
         @Option(name: .customLong("invoice.currency-code"), help: "ISO 4217, e.g. \"USD\". Required on create.")

@@ -101,7 +101,8 @@ public nonisolated struct Invoice: @unchecked Sendable {
     set {_uniqueStorage()._appointment = newValue}
   }
 
-  /// The number printed on the invoice, e.g. "INV-0042"; the server assigns the next one when empty.
+  /// The number printed on the invoice, e.g. "INV-0042"; the server assigns the next one when
+  /// empty (FAILED_PRECONDITION `invoice_numbers_exhausted` when the next would be too long).
   /// Fixed once the invoice is issued, as its lines are.
   public var invoiceNumber: String {
     get {_storage._invoiceNumber}
