@@ -56,10 +56,10 @@ struct BridgeFaultTests {
         }
     }
 
-    @Test("platform down: fallback TwiML in time and texts spooled; back up: spool drained exactly once")
-    func platformOutage() async throws {
+    /// A platform server of its own, running, with tenant acme on BridgeWebhookTests.acmeNumber,
+    /// forwarded to +19185559999.
+    static func platformWithAcme() async throws -> RestartablePlatform {
         let platform = RestartablePlatform()
-        defer { try? FileManager.default.removeItem(at: platform.home) }
         try await platform.start()
         try await platform.call { client, owner in
             _ = try await TenantService.Client(wrapping: client).createTenant(.with {
@@ -70,6 +70,13 @@ struct BridgeFaultTests {
                 $0.phoneConfig = .with { $0.phoneNumber = BridgeWebhookTests.acmeNumber; $0.forwardNumber = "+19185559999" }
             }, metadata: owner)
         }
+        return platform
+    }
+
+    @Test("platform down: fallback TwiML in time and texts spooled; back up: spool drained exactly once")
+    func platformOutage() async throws {
+        let platform = try await Self.platformWithAcme()
+        defer { try? FileManager.default.removeItem(at: platform.home) }
         let spool = BridgeWebhookTests.spoolPath()
         try await TestBridge.with(platform: platform.address, bridgeToken: try platform.token("bridge.token"), spoolPath: spool) { bridge in
             // Up: a call teaches the bridge the forward number; a text goes straight through.
@@ -253,18 +260,8 @@ struct BridgeFaultTests {
 
     @Test("a bridge restarted while the platform is away still puts callers through to the forward number")
     func forwardNumbersSurviveRestart() async throws {
-        let platform = RestartablePlatform()
+        let platform = try await Self.platformWithAcme()
         defer { try? FileManager.default.removeItem(at: platform.home) }
-        try await platform.start()
-        try await platform.call { client, owner in
-            _ = try await TenantService.Client(wrapping: client).createTenant(.with {
-                $0.tenantID = "acme"; $0.tenant = .with { $0.displayName = "Acme Detailing" }
-            }, metadata: owner)
-            _ = try await PhoneConfigService.Client(wrapping: client).createPhoneConfig(.with {
-                $0.parent = "tenants/acme"; $0.phoneConfigID = "main"
-                $0.phoneConfig = .with { $0.phoneNumber = BridgeWebhookTests.acmeNumber; $0.forwardNumber = "+19185559999" }
-            }, metadata: owner)
-        }
         let spool = BridgeWebhookTests.spoolPath()
         let token = try platform.token("bridge.token")
         try await TestBridge.with(platform: platform.address, bridgeToken: token, spoolPath: spool) { bridge in
