@@ -233,8 +233,15 @@ struct TwilioWebhooks<Transport: ClientTransport>: Sendable {
                 } catch let error as RPCError where error.isVerdictOnRequest {
                     throw error
                 } catch {
-                    try await spool.appendCallStatus(request)
-                    logger.warning("platform unavailable: spooled a call status", metadata: ["call_sid": "\(request.callSid)", "error": "\(error)"])
+                    do {
+                        try await spool.appendCallStatus(request)
+                        logger.warning("platform unavailable: spooled a call status", metadata: ["call_sid": "\(request.callSid)", "error": "\(error)"])
+                    } catch let spoolError {
+                        // Twilio sends a status once: this call's final status and voicemail are gone.
+                        logger.critical("could not spool a call status; it is lost", metadata: [
+                            "call_sid": "\(request.callSid)", "recording_url": "\(request.recordingURL)", "error": "\(spoolError)",
+                        ])
+                    }
                 }
             }
         } catch {
