@@ -457,6 +457,26 @@ struct OutboxTests {
         }
     }
 
+    @Test("with one provider configured, the other channel's messages fail, saying what to set, and are never logged", arguments: TestBackend.available)
+    func unconfiguredChannelBesideAnother(backend: TestBackend) async throws {
+        let emailOnly = try OutboxSettings.fromEnvironment([
+            "SENDGRID_API_KEY": "SG.key", "SERVICEPRO_MAIL_FROM": "hello@servicepro.test", "SERVICEPRO_SENDGRID_API_URL": "http://127.0.0.1:9",
+        ])
+        try await TestPlatform.with(backend) { platform in
+            try await platform.createTenant("acme")
+            let capture = LogCapture()
+            let worker = Self.worker(platform, emailOnly, logger: capture.logger)
+            #expect(worker.senders.email.provider == "sendgrid")
+            let text = try await Self.enqueue(platform, .sms(to: "+19185550123", body: "Your login: https://app.servicepro.test/l/xyz?token=spl_secret", purpose: "onboarding"))
+            _ = try await worker.runOnce()
+            let row = try await Self.stored(platform, text)
+            #expect(row.state == .failed)
+            #expect(row.lastError.contains("SERVICEPRO_SMS_FROM"), "\(row.lastError)")
+            #expect(row.body.isEmpty, "the link is not kept")
+            #expect(!capture.lines.contains { "\($0.message) \($0.metadata)".contains("spl_secret") }, "nor logged")
+        }
+    }
+
     @Test("staff list and get outbox messages over gRPC, newest first and filtered; another tenant's is not found", arguments: TestBackend.available)
     func overGRPC(backend: TestBackend) async throws {
         try await FakeMessagingProviders.with { fake, base in

@@ -53,18 +53,25 @@ struct OutboxSenders: Sendable {
         self.sms = sms
     }
 
-    /// The configured providers; a channel without one is logged instead of sent.
+    /// The configured providers. With none at all (a developer's machine) both channels are
+    /// logged instead of sent; with one, the other channel's messages fail, saying what to set:
+    /// that platform's logs are a production system's, and a login link must not end up there
+    /// reported as sent.
     init(settings: OutboxSettings, logger: Logger) {
-        let logging = LoggingSender(logger: logger)
+        guard settings.sendGrid != nil || settings.twilio != nil else {
+            email = LoggingSender(logger: logger)
+            sms = LoggingSender(logger: logger)
+            return
+        }
         if let sendGrid = settings.sendGrid {
             email = SendGridMailSender(settings: sendGrid)
         } else {
-            email = logging
+            email = UnconfiguredSender(channel: "email", settings: "SENDGRID_API_KEY and SERVICEPRO_MAIL_FROM")
         }
         if let twilio = settings.twilio {
             sms = TwilioMessagesSender(settings: twilio)
         } else {
-            sms = logging
+            sms = UnconfiguredSender(channel: "SMS", settings: "TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and SERVICEPRO_SMS_FROM")
         }
     }
 
@@ -77,9 +84,9 @@ struct OutboxSenders: Sendable {
     }
 }
 
-/// What the outbox uses for a channel with no provider configured, e.g. on a developer's
-/// machine: it logs what would have been sent, body included (that is how a developer gets an
-/// onboarding login link), and reports it delivered under a synthetic id.
+/// What the outbox uses on a platform with no provider configured, e.g. a developer's machine:
+/// it logs what would have been sent, body included (that is how a developer gets an onboarding
+/// login link), and reports it delivered under a synthetic id.
 struct LoggingSender: MessageSender {
     let logger: Logger
     var provider: String { "log" }
@@ -97,6 +104,21 @@ struct LoggingSender: MessageSender {
         if !message.subject.isEmpty { metadata["subject"] = "\(message.subject)" }
         logger.notice("no provider configured for this channel; logging the message instead of sending it", metadata: metadata)
         return id
+    }
+}
+
+/// A channel with no provider on a platform that has another: its messages fail at once, saying
+/// what to set, and can be sent again once it is.
+struct UnconfiguredSender: MessageSender {
+    /// "SMS", "email".
+    let channel: String
+    /// The environment variables that configure the channel's provider.
+    let settings: String
+    var provider: String { "none" }
+
+    func send(_ message: OutboxRecord) async throws -> String {
+        throw MessageDeliveryError.permanent(
+            "no \(channel) provider is configured: set \(settings) where platform-server runs, restart it, and send the message again")
     }
 }
 

@@ -1,11 +1,12 @@
 import Foundation
 
 /// How the outbox delivers: the providers' credentials, the retry policy and the worker's pace.
-/// A channel whose provider is not configured is logged instead of sent (``LoggingSender``).
+/// With no provider at all, messages are logged instead of sent (``LoggingSender``); with one,
+/// the other channel's fail (``UnconfiguredSender``).
 public struct OutboxSettings: Sendable {
-    /// Texts go through Twilio Messages; nil logs them instead.
+    /// Texts go through Twilio Messages.
     public var twilio: TwilioMessagingSettings?
-    /// Emails go through SendGrid v3 mail; nil logs them instead.
+    /// Emails go through SendGrid v3 mail.
     public var sendGrid: SendGridSettings?
     /// Attempts before a message that keeps failing transiently is given up as failed.
     public var maxAttempts: Int
