@@ -27,16 +27,28 @@ public struct PlatformClient<Transport: ClientTransport>: Service {
         }
     }
 
+    /// What the bridge's health check says of the platform.
+    public enum Reach: String, Sendable {
+        /// It answers, and takes the bridge's key as the bridge's.
+        case reachable
+        /// It answers, and refuses the key (or knows it as something else than the bridge's).
+        case unauthorized
+        /// It does not answer within the time allowed.
+        case unreachable
+    }
+
     /// Whether the platform answers and accepts the bridge key, within `timeout`.
-    public func isReachable(timeout: Duration = .seconds(2)) async -> Bool {
+    public func reach(timeout: Duration = .seconds(2)) async -> Reach {
         let grpc = self.grpc, metadata = self.metadata
         do {
             let me = try await CallDeadline(timeout: timeout).run {
                 try await ImpersonationService.Client(wrapping: grpc).whoAmI(WhoAmIRequest(), metadata: metadata)
             }
-            return me.role == .telephonyBridge
+            return me.role == .telephonyBridge ? .reachable : .unauthorized
+        } catch let error as RPCError where error.refusesBridge {
+            return .unauthorized
         } catch {
-            return false
+            return .unreachable
         }
     }
 }

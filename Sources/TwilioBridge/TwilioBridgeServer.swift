@@ -41,8 +41,8 @@ public struct TwilioBridgeServer<Transport: ClientTransport>: Sendable {
         let platform = self.platform
         // Liveness of the bridge itself, and whether the platform is reachable with our key.
         router.get("/healthz") { _, _ -> Response in
-            let reachable = await platform.isReachable()
-            let body = #"{"status":"ok","platform":"\#(reachable ? "reachable" : "unreachable")"}"#
+            // "unauthorized": the platform answers but refuses the bridge's token (--token-file).
+            let body = #"{"status":"ok","platform":"\#(await platform.reach().rawValue)"}"#
             return Response(
                 status: .ok,
                 headers: [.contentType: "application/json"],

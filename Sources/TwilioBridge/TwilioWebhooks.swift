@@ -264,7 +264,12 @@ struct TwilioWebhooks<Transport: ClientTransport>: Sendable {
             }
             return twiml(renderer.voiceResponse(reply.instructions))
         } catch {
-            logger.warning("platform unavailable: answering a call with the fallback", metadata: ["to": "\(calledNumber)", "error": "\(error)"])
+            if let refusal = error as? RPCError, refusal.isVerdictOnRequest {
+                // No call Twilio makes should meet this; the caller still hears the fallback.
+                logger.error("the platform refused a call's webhook: answering with the fallback", metadata: ["to": "\(calledNumber)", "error": "\(error)"])
+            } else {
+                logger.warning("platform unavailable: answering a call with the fallback", metadata: ["to": "\(calledNumber)", "error": "\(error)"])
+            }
             if let unavailable { return twiml(renderer.voiceResponse(unavailable)) }
             return twiml(renderer.outageResponse(forwardNumber: fallback.forwardNumber(for: calledNumber, after: dialed)))
         }

@@ -1,4 +1,5 @@
 import Foundation
+import RPCRuntime
 import SwiftProtobuf
 
 /// Prints responses as JSON (proto field names, proto enum names) or as a table: one row per item
@@ -61,17 +62,24 @@ struct OutputPrinter {
         return rows.isEmpty ? "Done.\n" : render(header: ["FIELD", "VALUE"], rows: rows)
     }
 
-    /// One column per field any item sets, in proto order; nested messages are left to `get` or
-    /// `-o json`, and so is the etag, which only updates need.
+    /// One column per field of the type, in proto order, set or not, so that every page of a
+    /// listing has the same columns; nested messages are left to `get` or `-o json`, and so is
+    /// the etag, which only updates need. A long value is cut short: `get` shows it whole.
     private static func listTable(_ items: [[String: Any]], type: String) -> String {
         guard !items.isEmpty else { return "(none)\n" }
-        let candidates = OutputSchema.messages[type] ?? Set(items.flatMap(\.keys)).sorted().map { OutputField($0) }
-        let columns = candidates.filter { field in
+        let columns = (OutputSchema.messages[type] ?? Set(items.flatMap(\.keys)).sorted().map { OutputField($0) }).filter { field in
             field.message == nil && field.name != "etag"
-                && items.contains { item in item[field.name].map { !($0 is [String: Any]) && !($0 is [[String: Any]]) } ?? false }
+                && !items.contains { item in item[field.name].map { $0 is [String: Any] || $0 is [[String: Any]] } ?? false }
         }
-        let rows = items.map { item in columns.map { describe($0.valueInRow(item[$0.name]), as: $0) } }
+        let rows = items.map { item in columns.map { cut(describe($0.valueInRow(item[$0.name]), as: $0)) } }
         return render(header: columns.map { $0.name.uppercased() }, rows: rows)
+    }
+
+    /// The most characters a listing's cell shows.
+    static let cellLimit = 60
+
+    private static func cut(_ cell: String) -> String {
+        cell.count <= cellLimit ? cell : String(cell.prefix(cellLimit - 1)) + "…"
     }
 
     /// The fields of a message of `type`: the schema's, or, for a message it does not know, the
@@ -132,7 +140,8 @@ struct OutputPrinter {
     }
 
     private static func render(header: [String], rows: [[String]]) -> String {
-        let all = [header] + rows
+        // Whoever wrote a value (a text's sender, say), it keeps to its row.
+        let all = [header] + rows.map { $0.map(\.escapedToOneLine) }
         let widths = header.indices.map { column in all.map { $0[column].count }.max() ?? 0 }
         return all.map { row in
             row.enumerated().map { index, cell in

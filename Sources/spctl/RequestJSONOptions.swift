@@ -17,9 +17,13 @@ struct RequestJSONOptions: ParsableArguments {
         switch (json, jsonFile) {
         case (let inline?, nil): text = inline
         case (nil, let path?):
-            text = path == "-"
-                ? String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
-                : try String(contentsOfFile: path, encoding: .utf8)
+            if path == "-" {
+                text = String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
+            } else if let contents = FileManager.default.contents(atPath: path) {
+                text = String(decoding: contents, as: UTF8.self)
+            } else {
+                throw ValidationError("cannot read --json-file \(path): no such readable file; give the path of a JSON request, or '-' for stdin")
+            }
         case (nil, nil): text = nil
         case (_?, _?): throw ValidationError("use either --json or --json-file, not both")
         }

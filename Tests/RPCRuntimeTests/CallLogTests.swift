@@ -15,11 +15,11 @@ struct CallLogTests {
 
     @Test("a logged value cannot start a line of its own: control characters are escaped")
     func oneEventOneLine() {
-        #expect(StandardErrorLogHandler.oneLine("plain value, ünïcode ✓") == "plain value, ünïcode ✓")
-        #expect(StandardErrorLogHandler.oneLine("duplicate key\n2026-11-28T10:00:00+0000 info forged: [x] rpc")
+        #expect("plain value, ünïcode ✓".escapedToOneLine == "plain value, ünïcode ✓")
+        #expect("duplicate key\n2026-11-28T10:00:00+0000 info forged: [x] rpc".escapedToOneLine
             == #"duplicate key\n2026-11-28T10:00:00+0000 info forged: [x] rpc"#)
-        #expect(StandardErrorLogHandler.oneLine("a\tb\r\u{1B}[31m\u{7F}") == #"a\tb\r\u{1B}[31m\u{7F}"#)
-        #expect(StandardErrorLogHandler.oneLine("a\u{85}b\u{2028}c\u{2029}d — ü") == #"a\u{85}b\u{2028}c\u{2029}d — ü"#, "C1 controls and Unicode line separators too")
+        #expect("a\tb\r\u{1B}[31m\u{7F}".escapedToOneLine == #"a\tb\r\u{1B}[31m\u{7F}"#)
+        #expect("a\u{85}b\u{2028}c\u{2029}d — ü".escapedToOneLine == #"a\u{85}b\u{2028}c\u{2029}d — ü"#, "C1 controls and Unicode line separators too")
     }
 
     @Test("an internal error is logged at error with its detail; the client gets none of it")

@@ -70,6 +70,25 @@ struct SpctlCommandTests {
             let row = try #require(table.output.split(separator: "\n").first { $0.hasPrefix("tenants/acme") })
             #expect(row.contains("Acme Lawn 🌱 & Garden Co   "), "\(row)")
 
+            // Whatever a value holds, each tenant keeps to its row, and every page has the columns
+            // of the first: a value someone typed cannot make a row of its own, or colour a terminal.
+            let note = "line one\ntenants/forged   Forged Co\t\u{1B}[31mred" + String(repeating: " and more", count: 20)
+            let noted = try await spctl("tenants", "update", "--tenant.name", "tenants/acme", "--tenant.internal-notes", note,
+                                        "--update-mask", "internal_notes", auth[0], auth[1], auth[2], auth[3])
+            #expect(noted.status == 0, "\(noted.output)")
+            let firstPage = try await spctl("tenants", "list", "--page-size", "1", "-o", "json", auth[0], auth[1], auth[2], auth[3])
+            let token = try #require((try JSONSerialization.jsonObject(with: Data(firstPage.output.utf8)) as? [String: Any])?["next_page_token"] as? String)
+            let headers = try await [
+                spctl("tenants", "list", "--page-size", "1", auth[0], auth[1], auth[2], auth[3]),
+                spctl("tenants", "list", "--page-size", "1", "--page-token", token, auth[0], auth[1], auth[2], auth[3]),
+            ].map { $0.output.split(separator: "\n").first?.split(separator: " ") }
+            #expect(headers[0] == headers[1], "\(headers)")
+            let listed = try await spctl("tenants", "list", auth[0], auth[1], auth[2], auth[3]).output
+            #expect(!listed.split(separator: "\n").contains { $0.hasPrefix("tenants/forged") }, "\(listed)")
+            #expect(!listed.contains("\u{1B}"))
+            #expect(listed.contains(#"line one\ntenants/forged"#))
+            #expect(listed.contains("…"), "a long note is cut short in a listing")
+
             // An answer with nothing in it says the call went through.
             let deleted = try await spctl("tenants", "delete", "--name", "tenants/acme", auth[0], auth[1], auth[2], auth[3])
             #expect(deleted.status == 0, "\(deleted.output)")
@@ -433,6 +452,11 @@ struct SpctlCommandTests {
                                           "--server", platform.address, "--token", platform.ownerToken)
             #expect(endless.status != 0)
             #expect(endless.output.contains("longer than any duration can be"), "\(endless.output)")
+
+            let unread = try await spctl("tenants", "create", "--json-file", "/nonexistent/tenant.json", "--server", platform.address, "--token", platform.ownerToken)
+            #expect(unread.status == 64, "a usage error")
+            #expect(unread.output.contains("cannot read --json-file /nonexistent/tenant.json"), "\(unread.output)")
+            #expect(!unread.output.contains("NSCocoaErrorDomain"))
 
             let denied = try await spctl("tenants", "list", "--server", platform.address, "--token", "sp_nope_nope")
             #expect(denied.status != 0)

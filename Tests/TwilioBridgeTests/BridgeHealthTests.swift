@@ -8,30 +8,39 @@ import Testing
 /// The bridge executable starts, serves /healthz and reaches the platform with its own key.
 @Suite("Twilio bridge")
 struct BridgeHealthTests {
-    @Test("/healthz reports the platform reachable with the bridge key")
+    @Test("/healthz reports the platform reachable with the bridge key, and unauthorized with a key it refuses")
     func healthz() async throws {
         try await TestPlatform.with(.sqlite) { platform in
-            let port = TestPorts.unused()
-            let bridge = Process()
-            bridge.executableURL = RepositoryPaths.executable("twilio-bridge")
-            bridge.arguments = [
-                "--listen", "127.0.0.1:\(port)", "--platform", platform.address,
-                "--token-file", platform.home.appendingPathComponent("bridge.token").path,
-                "--spool", platform.home.appendingPathComponent("bridge-spool.sqlite").path,
-            ]
-            bridge.standardError = FileHandle.nullDevice
-            try bridge.run()
-            defer { bridge.terminate() }
-
-            var body = ""
-            for _ in 0..<100 where !body.contains(#""platform":"reachable""#) {
-                try await Task.sleep(for: .milliseconds(100))
-                if let (data, _) = try? await URLSession.shared.data(from: URL(string: "http://127.0.0.1:\(port)/healthz")!) {
-                    body = String(decoding: data, as: UTF8.self)
-                }
+            let bogus = platform.home.appendingPathComponent("bogus.token")
+            try "sp_nope_nope".write(to: bogus, atomically: true, encoding: .utf8)
+            for (tokenFile, expected) in [(platform.home.appendingPathComponent("bridge.token"), "reachable"), (bogus, "unauthorized")] {
+                let body = try await Self.health(platform: platform, tokenFile: tokenFile, until: expected)
+                #expect(body == #"{"status":"ok","platform":"\#(expected)"}"#)
             }
-            #expect(body == #"{"status":"ok","platform":"reachable"}"#)
         }
+    }
+
+    /// Starts the bridge executable with `tokenFile`, and reads its /healthz until it says
+    /// `expected` (for a few seconds at most); returns the last answer.
+    private static func health(platform: TestPlatform, tokenFile: URL, until expected: String) async throws -> String {
+        let port = TestPorts.unused()
+        let bridge = Process()
+        bridge.executableURL = RepositoryPaths.executable("twilio-bridge")
+        bridge.arguments = [
+            "--listen", "127.0.0.1:\(port)", "--platform", platform.address, "--token-file", tokenFile.path,
+            "--spool", platform.home.appendingPathComponent("bridge-spool-\(port).sqlite").path,
+        ]
+        bridge.standardError = FileHandle.nullDevice
+        try bridge.run()
+        defer { bridge.terminate() }
+        var body = ""
+        for _ in 0..<100 where !body.contains(#""platform":"\#(expected)""#) {
+            try await Task.sleep(for: .milliseconds(100))
+            if let (data, _) = try? await URLSession.shared.data(from: URL(string: "http://127.0.0.1:\(port)/healthz")!) {
+                body = String(decoding: data, as: UTF8.self)
+            }
+        }
+        return body
     }
 
     @Test("the bridge refuses to start without its token and says what to do")

@@ -54,29 +54,10 @@ public struct StandardErrorLogHandler: LogHandler {
         if !label.isEmpty { line += " " + label }
         line += ":"
         for (key, value) in fields.sorted(by: { $0.key < $1.key }) {
-            line += " \(key)=" + Self.oneLine("\(value)")
+            line += " \(key)=" + "\(value)".escapedToOneLine
         }
-        line += " [\(event.source)] " + Self.oneLine("\(event.message)") + "\n"
+        line += " [\(event.source)] " + "\(event.message)".escapedToOneLine + "\n"
         Self.emit(line)
-    }
-
-    /// `text` with its control characters and line separators escaped (`\n`, `\u{1B}`,
-    /// `\u{2028}`); most text has none and is returned as it is.
-    static func oneLine(_ text: String) -> String {
-        // C0 controls and DEL; 0xC2 leads C1 controls (U+0080–U+009F), 0xE2 U+2028 and U+2029.
-        guard text.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F || $0 == 0xC2 || $0 == 0xE2 }) else { return text }
-        var escaped = ""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\n": escaped += "\\n"
-            case "\r": escaped += "\\r"
-            case "\t": escaped += "\\t"
-            case _ where scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) || scalar.value == 0x2028 || scalar.value == 0x2029:
-                escaped += "\\u{\(String(scalar.value, radix: 16, uppercase: true))}"
-            default: escaped.unicodeScalars.append(scalar)
-            }
-        }
-        return escaped
     }
 
     /// One `write` for the whole line, continued if the kernel takes only part of it. A line that
