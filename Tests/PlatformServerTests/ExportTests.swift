@@ -137,7 +137,9 @@ struct ExportTests {
             #expect(manifest["tenant"] == .string("tenants/acme"))
             let counts = Dictionary(uniqueKeysWithValues: job.entityCounts.map { ($0.entity, $0.count) })
             #expect(counts == [.customers: 3, .appointments: 1, .invoices: 1, .messages: Int64(Self.tricky.count), .calls: 1])
-            for file in manifest["files"]?.array ?? [] {
+            let files = try #require(manifest["files"]?.array)
+            #expect(files.count == 10, "a CSV and a JSON Lines file for each of the five entities")
+            for file in files {
                 let path = file["path"]!.string!
                 #expect(file["sha256"]?.string == contents.files[path]?.sha256, "\(path)'s checksum")
                 #expect(file["rows"]?.number == Double(contents.files[path]?.rows.count ?? -1), "\(path)'s row count")
@@ -367,7 +369,7 @@ struct ExportTests {
         try await TestPlatform.with(backend) { platform in
             try await Self.seed(platform)
             try await platform.setStatus("acme", .cancelled)
-            let windowEnd = Date().addingTimeInterval(3600)
+            let windowEnd = Date().addingTimeInterval(3 * 86_400)
             try await platform.database.withTenant("acme") { tx in
                 try await tx.update("tenant_billing", set: [("retention_end_time", windowEnd)], where: "1 = 1")
             }
@@ -390,6 +392,31 @@ struct ExportTests {
         }
     }
 
+    @Test("an export asked for late in the window is built and can be fetched for a day: the purge waits for it", arguments: TestBackend.available)
+    func lateExportOutlivesWindow(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            try await Self.seed(platform)
+            try await platform.setStatus("acme", .cancelled)
+            let windowEnd = Date().addingTimeInterval(600)
+            try await platform.database.withTenant("acme") { tx in
+                try await tx.update("tenant_billing", set: [("retention_end_time", windowEnd)], where: "1 = 1")
+            }
+            var logger = Logger(label: "test")
+            logger.logLevel = .critical
+            let purger = RetentionPurgeJob(database: platform.database, apiKeys: platform.server.apiKeyCache, logger: logger)
+            let started = try await Self.start(platform)
+            let afterWindow = windowEnd.addingTimeInterval(60)
+            #expect(try await purger.runOnce(now: afterWindow).isEmpty, "not while the export waits to be built")
+
+            #expect(try await platform.exportWorker().runOnce())
+            let job = try await Self.get(platform, started.name)
+            #expect(job.state == .succeeded)
+            #expect(job.expireTime.date.timeIntervalSinceNow > 86_000, "a day to fetch it, past the window's end")
+            #expect(try await purger.runOnce(now: afterWindow).isEmpty, "not while it can be fetched")
+            #expect(try await purger.runOnce(now: job.expireTime.date.addingTimeInterval(1)) == ["acme"])
+        }
+    }
+
     @Test("a worker killed mid-export leaves the job to the next worker, which finishes it once", arguments: TestBackend.available)
     func killedWorker(backend: TestBackend) async throws {
         try await TestPlatform.with(backend) { platform in
@@ -408,7 +435,7 @@ struct ExportTests {
             let doomed = platform.exportWorker("doomed", pageSize: 1, lease: 30)
             let run = Task { try await doomed.runOnce() }
             // Killed once it has written some pages.
-            while try await Self.get(platform, started.name).progressPercent < 10 { try await Task.sleep(for: .milliseconds(20)) }
+            try await poll("the export to make progress", within: .seconds(60)) { try await Self.get(platform, started.name).progressPercent >= 10 }
             run.cancel()
             _ = await run.result
             let stranded = try await Self.get(platform, started.name)

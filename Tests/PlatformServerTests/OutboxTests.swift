@@ -169,6 +169,16 @@ struct OutboxTests {
         }
     }
 
+    @Test("the wait after a failure doubles up to its cap; a provider's Retry-After beyond the cap is kept, to a day")
+    func backoffHonoursRetryAfter() {
+        let settings = OutboxSettings(maxBackoff: 3_600)
+        #expect(settings.backoff(afterAttempt: 1) == 30)
+        #expect(settings.backoff(afterAttempt: 20) == 3_600)
+        #expect(settings.backoff(afterAttempt: 1, retryAfter: 600) == 600)
+        #expect(settings.backoff(afterAttempt: 1, retryAfter: 7_200) == 7_200, "not cut to the cap: the provider said when")
+        #expect(settings.backoff(afterAttempt: 1, retryAfter: 30 * 86_400) == 86_400)
+    }
+
     @Test("a failure that may pass is retried with exponential backoff until the message goes through", arguments: TestBackend.available)
     func transientFailures(backend: TestBackend) async throws {
         try await FakeMessagingProviders.with { fake, base in

@@ -93,11 +93,15 @@ enum ExportJobRecords {
     /// Marks the job succeeded with the archive its attempt stored, and deletes what earlier
     /// attempts left; false when the lease was lost meanwhile.
     ///
+    /// The least time a finished archive can be downloaded in, if its lifetime allows.
+    static let downloadGrace: TimeInterval = 86_400
+
     /// The archive expires after `lifetime`, or sooner when the tenant's retention window ends
-    /// first: its data, this archive with it, is purged then.
+    /// first, when its data, this archive with it, is purged; but never within `downloadGrace`,
+    /// so an export asked for late in the window can still be fetched (the purge waits for it).
     static func succeed(_ job: ExportJobRecord, worker: String, archive: ExportArchive, now: Date, lifetime: TimeInterval, _ tx: any SQLTransaction) async throws -> Bool {
         let retentionEnd = try await BillingRecords.find(TenantTransaction(tenantID: job.tenantID, base: tx))?.retentionEnd
-        let expireTime = min(now.addingTimeInterval(lifetime), retentionEnd ?? .distantFuture)
+        let expireTime = min(now.addingTimeInterval(lifetime), max(retentionEnd ?? .distantFuture, now.addingTimeInterval(downloadGrace)))
         let counts = Dictionary(uniqueKeysWithValues: archive.counts.map { ($0.key.storedName, $0.value) })
         let countsJSON = String(decoding: try JSONEncoder.sorted.encode(counts), as: UTF8.self)
         let done = try await tx.changes("""

@@ -107,9 +107,9 @@ public struct ExportWorker: Service {
         let prefix = "\(Self.scratchPrefix)\(job.exportID)-"
         Self.removeEntries(of: directory) { $0.hasPrefix(prefix) }
         let work = directory.appendingPathComponent(prefix + worker, isDirectory: true)
-        try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: work) }
 
+        // Counted before anything can fail, so an attempt that fails even to start still counts.
         guard job.attempts <= Self.maxAttempts else {
             try await database.transaction(.platform) { tx in
                 try await ExportJobRecords.fail(job, worker: worker, error: "the archive could not be built in \(Self.maxAttempts) attempts; start a new export", now: Date(), tx)
@@ -118,6 +118,7 @@ public struct ExportWorker: Service {
         }
         logger.info("building export", metadata: ["export": "\(job.name)", "attempt": "\(job.attempts)"])
         do {
+            try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
             let builder = ExportArchiveBuilder(database: database, pageSize: settings.pageSize)
             let archive = try await builder.build(job, in: work, heartbeat: .seconds(settings.leaseDuration / 3)) { percent in
                 try Task.checkCancellation()

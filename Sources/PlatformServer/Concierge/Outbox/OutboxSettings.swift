@@ -43,18 +43,20 @@ public struct OutboxSettings: Sendable {
     }
 
     /// The wait after attempt `attempt` (1 for the first) failed: 30 s, 1 min, 2 min, ... up to
-    /// `maxBackoff`, or longer when the provider asked for it with `Retry-After`.
+    /// `maxBackoff`, or longer when the provider asked for it with `Retry-After` (a day at most,
+    /// whatever it asked).
     func backoff(afterAttempt attempt: Int, retryAfter: TimeInterval? = nil) -> TimeInterval {
         let doubled = baseBackoff * pow(2, Double(min(max(attempt, 1) - 1, 30)))
-        return min(max(doubled, retryAfter ?? 0), maxBackoff)
+        return max(min(doubled, maxBackoff), min(retryAfter ?? 0, 86_400))
     }
 
     /// Reads Twilio from `TWILIO_ACCOUNT_SID`, `TWILIO_AUTH_TOKEN`, `SERVICEPRO_SMS_FROM` (a number
     /// or a Messaging Service sid, `MG…`) and `SERVICEPRO_TWILIO_API_URL`; SendGrid from
     /// `SENDGRID_API_KEY`, `SERVICEPRO_MAIL_FROM` (`noreply@example.com` or
     /// `ServicePro <noreply@example.com>`) and `SERVICEPRO_SENDGRID_API_URL`. Empty values count
-    /// as unset. A provider with none of its required values is not configured, and its messages
-    /// are logged instead of sent; one with some but not all is an error naming what is missing,
+    /// as unset. A provider with none of its required values is not configured (see
+    /// `OutboxSenders` for what becomes of its messages); one with some but not all is an error
+    /// naming what is missing,
     /// since it would log what was meant to be sent (login links among it) and call it delivered.
     /// `TWILIO_AUTH_TOKEN` alone is the bridge's, for signatures, and configures nothing here.
     public static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) throws -> OutboxSettings {
