@@ -133,19 +133,19 @@ public actor MessageSpool {
     /// One that cannot be read back (it can never be replayed, and would hold up its line's
     /// texts behind it) is moved aside to `unreadable_messages` and the next one returned.
     ///
-    /// Every line's first text is found in one pass over the `(line, sequence)` index, which
-    /// holds no texts: however many lines wait, finding the next text is one statement, and the
-    /// texts themselves are read only for the one returned.
+    /// Each waiting line's first text is found through the `(line, sequence)` index, all in one
+    /// statement: however many lines wait, and however long a line passed over has grown, the
+    /// next text costs one short lookup a line.
     public func oldest(skipping: Set<String> = []) async throws -> (sequence: Int, line: String, request: HandleInboundMessageRequest)? {
         while true {
-            let heads = try await connection.query("SELECT line, MIN(sequence) AS sequence FROM spooled_messages GROUP BY line", [])
-            let next = heads.compactMap { head -> Int? in
-                guard let line = head.column("line")?.string, !skipping.contains(line) else { return nil }
-                return head.column("sequence")?.integer
-            }.min()
-            guard let next, let row = try await connection.query(
-                "SELECT sequence, message_sid, request, line FROM spooled_messages WHERE sequence = ?", [.integer(next)]
-            ).first, let sequence = row.column("sequence")?.integer else { return nil }
+            let lines = waiting.keys.filter { !skipping.contains($0) }
+            guard !lines.isEmpty else { return nil }
+            let linesJSON = String(decoding: try JSONEncoder().encode(lines), as: UTF8.self)
+            guard let row = try await connection.query("""
+                SELECT sequence, message_sid, request, line FROM spooled_messages WHERE sequence = (
+                    SELECT MIN((SELECT sequence FROM spooled_messages WHERE line = waiting.value ORDER BY sequence LIMIT 1))
+                    FROM json_each(?) AS waiting)
+                """, [.text(linesJSON)]).first, let sequence = row.column("sequence")?.integer else { return nil }
             if let request = Self.request(in: row) {
                 return (sequence, row.column("line")?.string ?? "", request)
             }

@@ -32,8 +32,8 @@ extension RPCError {
     }
 
     /// The platform took the call and failed on it: a fault in handling this request, which
-    /// the next attempt may meet again. Unlike UNAVAILABLE or a deadline, it says nothing about
-    /// whether the platform can take other calls.
+    /// the next attempt may meet again. Unlike UNAVAILABLE, it says nothing about whether the
+    /// platform can take other calls.
     var failsThisRequest: Bool {
         [.internalError, .unknown, .dataLoss, .unimplemented].contains(code)
     }

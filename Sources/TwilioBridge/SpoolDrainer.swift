@@ -16,9 +16,9 @@ struct SpoolDrainer<Transport: ClientTransport>: Service {
     let platform: PlatformClient<Transport>
     let spool: MessageSpool
     let interval: Duration
-    /// On each replayed text, so that a platform that hangs does not hold the spool up for ever.
-    /// No one waits on a replay, so it gets longer than a webhook: the platform goes on with a
-    /// call the bridge gave up on, and a shorter deadline would pile up copies of a slow one.
+    /// On each replayed text, so that a platform that hangs on one holds up only its line. No one
+    /// waits on a replay, so it gets longer than a webhook: the platform goes on with a call the
+    /// bridge gave up on, and a shorter deadline would pile up copies of a slow one.
     let deadline = CallDeadline(timeout: .seconds(30))
     let logger: Logger
     /// The texts whose failure was logged, so that a text that fails on every pass is logged
@@ -66,6 +66,13 @@ struct SpoolDrainer<Transport: ClientTransport>: Service {
             } catch let error as RPCError where error.refusesBridge {
                 throw error
             } catch let error as RPCError where error.delaysThisRequest {
+                // A backlog is the platform pacing a tenant; anything else keeps a line waiting
+                // unexpectedly, and is said once.
+                if !error.isTenantBacklog, reported.firstFailure(of: sequence) {
+                    logger.warning("the platform cannot finish a spooled text now; its line waits, and the others go on", metadata: [
+                        "message_sid": "\(message.messageSid)", "line": "\(line)", "error": "\(error)",
+                    ])
+                }
                 held.insert(line)
                 continue
             } catch let error as RPCError where error.failsThisRequest {

@@ -278,10 +278,11 @@ struct TwilioWebhooks<Transport: ClientTransport>: Sendable {
     // MARK: Helpers
 
     /// Keeps a forward number that changed in the spool's file, for a bridge restarted during an
-    /// outage; one the file cannot take is still known until then.
+    /// outage; one the file cannot take is still known until then, and written on the next call.
     private func keep(forwardNumber: String, for calledNumber: String) async {
         do {
             try await spool.keepForwardNumber(forwardNumber.isEmpty ? nil : forwardNumber, for: calledNumber)
+            fallback.saved(forwardNumber: forwardNumber, for: calledNumber)
         } catch {
             logger.warning("could not keep a forward number for a restart", metadata: ["to": "\(calledNumber)", "error": "\(error)"])
         }

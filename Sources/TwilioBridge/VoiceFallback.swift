@@ -3,30 +3,53 @@ import Synchronization
 /// Where to send callers when the platform cannot answer: the forward number the platform last
 /// gave for the number they called, else the bridge's platform-wide fallback, else nowhere.
 public final class VoiceFallback: Sendable {
-    private let lastKnown: Mutex<[String: String]>
+    private struct Memory {
+        /// By called number.
+        var lastKnown: [String: String]
+        /// Called numbers whose forward number the spool's file does not hold yet.
+        var unsaved: Set<String> = []
+    }
+
+    private let memory: Mutex<Memory>
     private let platformWide: String?
 
     /// `lastKnown`: the forward numbers a bridge kept before it restarted, by called number.
     public init(platformWideNumber: String?, lastKnown: [String: String] = [:]) {
         self.platformWide = platformWideNumber.flatMap { $0.isEmpty ? nil : $0 }
-        self.lastKnown = Mutex(lastKnown)
+        self.memory = Mutex(Memory(lastKnown: lastKnown))
     }
 
     /// Remembers the forward number from a successful reply for calls to `calledNumber`; an
-    /// empty one (the tenant removed its forward number) forgets it. True when that changed what
-    /// it knew, for the caller to keep.
+    /// empty one (the tenant removed its forward number) forgets it. True when the spool's file
+    /// should be told: the number changed, or an earlier write of it did not land (`saved`).
     @discardableResult
     public func remember(forwardNumber: String, for calledNumber: String) -> Bool {
         guard !calledNumber.isEmpty else { return false }
         let number = forwardNumber.isEmpty ? nil : forwardNumber
-        return lastKnown.withLock { known in
-            defer { known[calledNumber] = number }
-            return known[calledNumber] != number
+        return memory.withLock { memory in
+            if memory.lastKnown[calledNumber] != number {
+                memory.lastKnown[calledNumber] = number
+                memory.unsaved.insert(calledNumber)
+            }
+            return memory.unsaved.contains(calledNumber)
+        }
+    }
+
+    /// The spool's file now holds `forwardNumber` for `calledNumber` ("" for none). Unless that
+    /// is still what is known (two replies' writes can land out of order), the next reply
+    /// writes again.
+    public func saved(forwardNumber: String, for calledNumber: String) {
+        memory.withLock { memory in
+            if memory.lastKnown[calledNumber] == (forwardNumber.isEmpty ? nil : forwardNumber) {
+                memory.unsaved.remove(calledNumber)
+            } else {
+                memory.unsaved.insert(calledNumber)
+            }
         }
     }
 
     public func forwardNumber(for calledNumber: String) -> String? {
-        lastKnown.withLock { $0[calledNumber] } ?? platformWide
+        memory.withLock { $0.lastKnown[calledNumber] } ?? platformWide
     }
 
     /// Whom to ring for a caller of `calledNumber` now: the forward number, unless that is the

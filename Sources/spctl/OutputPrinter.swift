@@ -64,14 +64,19 @@ struct OutputPrinter {
 
     /// One column per field of the type, in proto order, set or not, so that every page of a
     /// listing has the same columns; nested messages are left to `get` or `-o json`, and so is
-    /// the etag, which only updates need. A long value is cut short: `get` shows it whole.
+    /// the etag, which only updates need. A long value is cut short (`get` shows it whole), but
+    /// never the resource's name, which other commands take.
     private static func listTable(_ items: [[String: Any]], type: String) -> String {
         guard !items.isEmpty else { return "(none)\n" }
         let columns = (OutputSchema.messages[type] ?? Set(items.flatMap(\.keys)).sorted().map { OutputField($0) }).filter { field in
             field.message == nil && field.name != "etag"
-                && !items.contains { item in item[field.name].map { $0 is [String: Any] || $0 is [[String: Any]] } ?? false }
         }
-        let rows = items.map { item in columns.map { cut(describe($0.valueInRow(item[$0.name]), as: $0)) } }
+        let rows = items.map { item in
+            columns.map { column in
+                let cell = describe(column.valueInRow(item[column.name]), as: column).escapedToOneLine
+                return column.name == "name" ? cell : cut(cell)
+            }
+        }
         return render(header: columns.map { $0.name.uppercased() }, rows: rows)
     }
 
@@ -121,6 +126,9 @@ struct OutputPrinter {
         case let number as NSNumber:
             if field.bool { return number.boolValue ? "true" : "false" }
             return number.stringValue
+        // A map (an audit event's details): its entries by key.
+        case let map as [String: Any]:
+            return map.keys.sorted().map { "\($0)=\(map[$0].map { "\($0)" } ?? "")" }.joined(separator: " ")
         default: return "\(value!)"
         }
     }

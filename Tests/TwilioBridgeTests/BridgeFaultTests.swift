@@ -249,7 +249,14 @@ struct BridgeFaultTests {
     func fallbackForgets() {
         let fallback = VoiceFallback(platformWideNumber: "+19185557777")
         #expect(fallback.remember(forwardNumber: "+19185559999", for: "+19185550101"), "news, to be kept")
-        #expect(!fallback.remember(forwardNumber: "+19185559999", for: "+19185550101"), "known already")
+        #expect(fallback.remember(forwardNumber: "+19185559999", for: "+19185550101"), "not kept yet: written again")
+        fallback.saved(forwardNumber: "+19185559999", for: "+19185550101")
+        #expect(!fallback.remember(forwardNumber: "+19185559999", for: "+19185550101"), "kept already")
+        fallback.remember(forwardNumber: "+19185558888", for: "+19185550101")
+        fallback.saved(forwardNumber: "+19185559999", for: "+19185550101")  // an older write landing last
+        #expect(fallback.remember(forwardNumber: "+19185558888", for: "+19185550101"), "the file holds an older number: written again")
+        fallback.saved(forwardNumber: "+19185558888", for: "+19185550101")
+        fallback.remember(forwardNumber: "+19185559999", for: "+19185550101")
         #expect(fallback.forwardNumber(for: "+19185550101") == "+19185559999")
         #expect(fallback.forwardNumber(for: "+19185550101", after: "+15551230001") == "+19185559999")
         #expect(fallback.forwardNumber(for: "+19185550101", after: "+19185559999") == nil)

@@ -90,12 +90,12 @@ enum ExportJobRecords {
             """).count == 1
     }
 
-    /// Marks the job succeeded with the archive its attempt stored, and deletes what earlier
-    /// attempts left; false when the lease was lost meanwhile.
-    ///
     /// The least time a finished archive can be downloaded in, if its lifetime allows.
     static let downloadGrace: TimeInterval = 86_400
 
+    /// Marks the job succeeded with the archive its attempt stored, and deletes what earlier
+    /// attempts left; false when the lease was lost meanwhile.
+    ///
     /// The archive expires after `lifetime`, or sooner when the tenant's retention window ends
     /// first, when its data, this archive with it, is purged; but never within `downloadGrace`,
     /// so an export asked for late in the window can still be fetched (the purge waits for it).

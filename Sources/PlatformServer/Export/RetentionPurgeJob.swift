@@ -56,7 +56,7 @@ public struct RetentionPurgeJob: Service {
             try await tx.query("""
                 SELECT b.tenant_id FROM tenant_billing b JOIN tenants t ON t.tenant_id = b.tenant_id
                 WHERE t.status IN ('suspended', 'cancelled') AND b.retention_end_time <= \(now) AND b.data_purge_time IS NULL
-                AND \(Self.noExportOutstanding(of: "b.tenant_id", at: now))
+                AND \(Self.noExportOutstanding(of: "b.tenant_id", retentionEnd: "b.retention_end_time", at: now))
                 """).map { try $0.string("tenant_id") }
         }
         var purged: [String] = []
@@ -68,13 +68,17 @@ public struct RetentionPurgeJob: Service {
         return purged
     }
 
-    /// A tenant whose export is being built, or whose archive can still be downloaded, keeps its
-    /// data until that is done: it asked for it within its window. A build has its attempts, and an
-    /// archive its expiry, so the purge is put off, never off for good.
-    private static func noExportOutstanding(of tenantColumn: String, at now: Date) -> SQLStatement {
+    /// A tenant whose export is being built keeps its data until it is done: it asked for it
+    /// within its window. One whose archive can still be downloaded keeps it for up to a day past
+    /// the window (`ExportJobRecords.downloadGrace`), the least an archive is kept; an archive
+    /// built while the tenant was active is deleted at the window's end, as before. A build has
+    /// its attempts, so the purge is put off, never off for good.
+    private static func noExportOutstanding(of tenantColumn: String, retentionEnd: String, at now: Date) -> SQLStatement {
         """
         NOT EXISTS (SELECT 1 FROM export_jobs e WHERE e.tenant_id = \(raw: tenantColumn)
-            AND (e.state IN ('pending', 'running') OR (e.state = 'succeeded' AND e.expire_time > \(now))))
+            AND (e.state IN ('pending', 'running')
+                 OR (e.state = 'succeeded' AND e.expire_time > \(now)
+                     AND \(raw: retentionEnd) > \(now.addingTimeInterval(-ExportJobRecords.downloadGrace)))))
         """
     }
 
@@ -86,7 +90,7 @@ public struct RetentionPurgeJob: Service {
             let claimed = try await tx.update("tenant_billing", set: [("data_purge_time", now)], where: """
                 data_purge_time IS NULL AND retention_end_time <= \(now)
                 AND tenant_id IN (SELECT tenant_id FROM tenants WHERE status IN ('suspended', 'cancelled'))
-                AND \(Self.noExportOutstanding(of: "tenant_billing.tenant_id", at: now))
+                AND \(Self.noExportOutstanding(of: "tenant_billing.tenant_id", retentionEnd: "tenant_billing.retention_end_time", at: now))
                 """)
             guard claimed == 1 else { return false }
             var counts: [String: String] = [:]

@@ -51,11 +51,10 @@ enum InvoiceRecords {
     /// whatever other numbers callers chose. One query in the store, however many invoices the
     /// tenant has.
     ///
-    /// Numbering is serialized per tenant (`serializeNumbering`), so concurrent creates get
+    /// The caller holds the numbering lock (`serializeNumbering`), so concurrent creates get
     /// consecutive numbers rather than a clash. Throws FAILED_PRECONDITION
     /// `invoice_numbers_exhausted` when the next number would be longer than a number may be.
     static func nextNumber(_ tx: TenantTransaction) async throws -> String {
-        try await serializeNumbering(tx)
         // The highest is found and incremented as digits, not as a BIGINT: a number a caller
         // chose may have more digits than any integer holds, and numbering must go on after it.
         // Without leading zeros, a longer run of digits is the larger number, and runs of one

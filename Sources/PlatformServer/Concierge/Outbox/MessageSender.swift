@@ -108,7 +108,7 @@ struct LoggingSender: MessageSender {
 }
 
 /// A channel with no provider on a platform that has another: its messages fail at once, saying
-/// what to set, and can be sent again once it is.
+/// what to set.
 struct UnconfiguredSender: MessageSender {
     /// "SMS", "email".
     let channel: String
@@ -118,7 +118,7 @@ struct UnconfiguredSender: MessageSender {
 
     func send(_ message: OutboxRecord) async throws -> String {
         throw MessageDeliveryError.permanent(
-            "no \(channel) provider is configured: set \(settings) where platform-server runs, restart it, and send the message again")
+            "no \(channel) provider is configured, so this message is not sent: set \(settings) where platform-server runs and restart it; an onboarding message can then be sent again (spctl concierge send-onboarding)")
     }
 }
 
