@@ -38,6 +38,7 @@ public struct ImpersonationHandler: ImpersonationServiceHandler {
             $0.principal = principal.subject
             $0.realActor = principal.realActor
             $0.role = principal.realActorRole.proto
+            $0.effectiveRole = principal.role.proto
             if !principal.role.isPlatform || principal.isImpersonating {
                 $0.effectiveTenant = ResourceName.tenant(principal.tenantID)
             }

@@ -255,6 +255,7 @@ enum OutputSchema {
             OutputField("effective_tenant"),
             OutputField("role", enum: "servicepro.options.v1.Role"),
             OutputField("impersonation", message: "servicepro.impersonation.v1.ImpersonationBanner"),
+            OutputField("effective_role", enum: "servicepro.options.v1.Role"),
         ],
         "servicepro.operations.v1.Appointment": [
             OutputField("name"),

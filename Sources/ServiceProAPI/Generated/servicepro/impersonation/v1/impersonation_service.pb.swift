@@ -211,6 +211,9 @@ public nonisolated struct WhoAmIResponse: Sendable {
   /// Clears the value of `impersonation`. Subsequent reads from it will return its default value.
   public mutating func clearImpersonation() {self._impersonation = nil}
 
+  /// The role the caller's calls act with: tenant_admin while impersonating, else `role`.
+  public var effectiveRole: Servicepro_Options_V1_Role = .unspecified
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -521,7 +524,7 @@ nonisolated extension WhoAmIRequest: SwiftProtobuf.Message, SwiftProtobuf._Messa
 
 nonisolated extension WhoAmIResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".WhoAmIResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}principal\0\u{3}real_actor\0\u{3}effective_tenant\0\u{1}role\0\u{1}impersonation\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}principal\0\u{3}real_actor\0\u{3}effective_tenant\0\u{1}role\0\u{1}impersonation\0\u{3}effective_role\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -534,6 +537,7 @@ nonisolated extension WhoAmIResponse: SwiftProtobuf.Message, SwiftProtobuf._Mess
       case 3: try { try decoder.decodeSingularStringField(value: &self.effectiveTenant) }()
       case 4: try { try decoder.decodeSingularEnumField(value: &self.role) }()
       case 5: try { try decoder.decodeSingularMessageField(value: &self._impersonation) }()
+      case 6: try { try decoder.decodeSingularEnumField(value: &self.effectiveRole) }()
       default: break
       }
     }
@@ -559,6 +563,9 @@ nonisolated extension WhoAmIResponse: SwiftProtobuf.Message, SwiftProtobuf._Mess
     try { if let v = self._impersonation {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
     } }()
+    if self.effectiveRole != .unspecified {
+      try visitor.visitSingularEnumField(value: self.effectiveRole, fieldNumber: 6)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -568,6 +575,7 @@ nonisolated extension WhoAmIResponse: SwiftProtobuf.Message, SwiftProtobuf._Mess
     if lhs.effectiveTenant != rhs.effectiveTenant {return false}
     if lhs.role != rhs.role {return false}
     if lhs._impersonation != rhs._impersonation {return false}
+    if lhs.effectiveRole != rhs.effectiveRole {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
