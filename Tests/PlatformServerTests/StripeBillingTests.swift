@@ -19,6 +19,14 @@ struct StripeBillingTests {
             webhookSecrets: ["whsec_test_previous_fedcba9876543210", StripeTestEvents.webhookSecret])
     }
 
+    /// Hands `payload` to the platform as the bridge does with Stripe's webhook, signed with `secret`.
+    static func deliver(_ payload: Data, to platform: TestPlatform, secret: String = StripeTestEvents.webhookSecret) async throws -> HandleStripeEventResponse {
+        try await platform.billing.handleStripeEvent(.with {
+            $0.payload = payload
+            $0.signature = StripeTestEvents.signatureHeader(payload: payload, secret: secret)
+        }, metadata: platform.metadata(platform.bridgeToken))
+    }
+
     @Test("a plan change subscribes through Stripe once per request_id, then swaps the subscription's price", arguments: TestBackend.available)
     func planChangeThroughStripe(backend: TestBackend) async throws {
         try await FakeStripe.with { stripe, base in
@@ -102,10 +110,7 @@ struct StripeBillingTests {
                 let payload = StripeTestEvents.invoice(
                     id: "evt_paid", type: "invoice.paid", created: Int64(Date().timeIntervalSince1970),
                     subscription: lapsed.billing.stripeSubscriptionID, customer: lapsed.billing.stripeCustomerID)
-                _ = try await platform.billing.handleStripeEvent(.with {
-                    $0.payload = payload
-                    $0.signature = StripeTestEvents.signatureHeader(payload: payload)
-                }, metadata: platform.metadata(platform.bridgeToken))
+                _ = try await Self.deliver(payload, to: platform)
                 let paid = try await platform.billing.getTenantBilling(.with { $0.name = "tenants/bravo/billing" }, metadata: owner)
                 #expect(paid.status == .active)
                 #expect(paid.tier == .starter)
@@ -151,13 +156,7 @@ struct StripeBillingTests {
                         $0.name = "tenants/\(tenant)/billing"; $0.status = .active; $0.reason = "paid by invoice"
                     }, metadata: platform.metadata(platform.ownerToken))
                 }
-                let bridge = platform.metadata(platform.bridgeToken)
-                try await body(stripe, platform) { payload in
-                    try await platform.billing.handleStripeEvent(.with {
-                        $0.payload = payload
-                        $0.signature = StripeTestEvents.signatureHeader(payload: payload)
-                    }, metadata: bridge)
-                }
+                try await body(stripe, platform) { try await Self.deliver($0, to: platform) }
             }
         }
     }
@@ -485,10 +484,7 @@ struct StripeBillingTests {
                 let payload = StripeTestEvents.subscription(
                     id: "evt_portal", type: "customer.subscription.updated", created: Int64(Date().timeIntervalSince1970),
                     subscription: pro.billing.stripeSubscriptionID, customer: pro.billing.stripeCustomerID, status: "trialing", price: "price_elite")
-                let applied = try await platform.billing.handleStripeEvent(.with {
-                    $0.payload = payload
-                    $0.signature = StripeTestEvents.signatureHeader(payload: payload)
-                }, metadata: platform.metadata(platform.bridgeToken))
+                let applied = try await Self.deliver(payload, to: platform)
                 #expect(applied.outcome == .applied)
                 #expect(applied.reason == "invalid_status_transition")
                 let billing = try await platform.billing.getTenantBilling(.with { $0.name = "tenants/acme/billing" }, metadata: owner)
@@ -528,10 +524,7 @@ struct StripeBillingTests {
                 let payload = StripeTestEvents.subscription(
                     id: "evt_bravo_end", type: "customer.subscription.deleted", created: Int64(Date().timeIntervalSince1970),
                     subscription: bravo.stripeSubscriptionID, customer: bravo.stripeCustomerID, status: "canceled")
-                let told = try await platform.billing.handleStripeEvent(.with {
-                    $0.payload = payload
-                    $0.signature = StripeTestEvents.signatureHeader(payload: payload)
-                }, metadata: platform.metadata(platform.bridgeToken))
+                let told = try await Self.deliver(payload, to: platform)
                 #expect(told.outcome == .ignored)
 
                 // Refused here, so not made at Stripe either.
@@ -654,10 +647,7 @@ struct StripeBillingTests {
             let owner = platform.metadata(platform.ownerToken)
             let t0 = Int64(Date().timeIntervalSince1970) - 1000
             func deliver(_ payload: Data, secret: String = StripeTestEvents.webhookSecret) async throws -> HandleStripeEventResponse {
-                try await platform.billing.handleStripeEvent(.with {
-                    $0.payload = payload
-                    $0.signature = StripeTestEvents.signatureHeader(payload: payload, secret: secret)
-                }, metadata: bridge)
+                try await Self.deliver(payload, to: platform, secret: secret)
             }
             func billing() async throws -> TenantBilling {
                 try await platform.billing.getTenantBilling(.with { $0.name = "tenants/acme/billing" }, metadata: owner)
@@ -783,12 +773,7 @@ struct StripeBillingTests {
         try await TestPlatform.with(backend, billing: Self.settings()) { platform in
             try await platform.createTenant("acme")
             let t0 = Int64(Date().timeIntervalSince1970) - 100
-            func deliver(_ payload: Data) async throws -> HandleStripeEventResponse {
-                try await platform.billing.handleStripeEvent(.with {
-                    $0.payload = payload
-                    $0.signature = StripeTestEvents.signatureHeader(payload: payload)
-                }, metadata: platform.metadata(platform.bridgeToken))
-            }
+            func deliver(_ payload: Data) async throws -> HandleStripeEventResponse { try await Self.deliver(payload, to: platform) }
             let sub = "sub_acme1", customer = "cus_acme1"
             _ = try await deliver(StripeTestEvents.subscription(
                 id: "evt_1", type: "customer.subscription.created", created: t0, subscription: sub, customer: customer,
@@ -816,12 +801,7 @@ struct StripeBillingTests {
             try await platform.createTenant("acme")
             let t0 = Int64(Date().timeIntervalSince1970) - 100
             let trialEnd = t0 + 3 * 86_400
-            func deliver(_ payload: Data) async throws -> HandleStripeEventResponse {
-                try await platform.billing.handleStripeEvent(.with {
-                    $0.payload = payload
-                    $0.signature = StripeTestEvents.signatureHeader(payload: payload)
-                }, metadata: platform.metadata(platform.bridgeToken))
-            }
+            func deliver(_ payload: Data) async throws -> HandleStripeEventResponse { try await Self.deliver(payload, to: platform) }
             func billing() async throws -> TenantBilling {
                 try await platform.billing.getTenantBilling(.with { $0.name = "tenants/acme/billing" }, metadata: platform.metadata(platform.ownerToken))
             }

@@ -62,8 +62,7 @@ public final class FakeTwilioNumbers: Sendable {
     @discardableResult
     public func own(_ number: String, routing: [String: String]) -> String {
         state.withLock { state in
-            state.counter += 1
-            let sid = "PN" + String(format: "%032x", state.counter)
+            let sid = Self.nextSID(&state)
             state.owned[sid] = number
             state.routing[sid] = routing
             return sid
@@ -101,6 +100,12 @@ public final class FakeTwilioNumbers: Sendable {
         return try await ListeningServices.serve(router, logger: logger) { base in
             try await body(fake, base)
         }
+    }
+
+    /// A new IncomingPhoneNumber sid, `PN` and 32 hex digits.
+    private static func nextSID(_ state: inout State) -> String {
+        state.counter += 1
+        return "PN" + String(format: "%032x", state.counter)
     }
 
     private func authorized(_ request: Request) -> Bool {
@@ -144,8 +149,7 @@ public final class FakeTwilioNumbers: Sendable {
             return Self.json(.badRequest, #"{"code": 22116, "message": "FriendlyName is too long.", "status": 400}"#)
         }
         let (sid, loseAnswer) = state.withLock { state -> (String, Bool) in
-            state.counter += 1
-            let sid = "PN" + String(format: "%032x", state.counter)
+            let sid = Self.nextSID(&state)
             state.owned[sid] = number
             state.friendlyNames[sid] = form["FriendlyName"] ?? ""
             state.routing[sid] = form.filter { Self.routingFields.contains($0.key) }

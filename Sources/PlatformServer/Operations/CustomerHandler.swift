@@ -103,11 +103,10 @@ public struct CustomerHandler: CustomerServiceHandler {
         }
     }
 
-    /// `customer` with its one-line strings trimmed, checked again against the field rules, which
-    /// the runtime applied to the untrimmed request.
+    /// `customer` with the one-line strings its field rules do not trim (the display name's do)
+    /// trimmed, checked again against the field rules, which the runtime applied untrimmed.
     static func normalized(_ customer: Customer) throws -> Customer {
         var customer = customer
-        customer.displayName = FieldCheck.trimmed(customer.displayName)
         customer.phoneNumber = FieldCheck.trimmed(customer.phoneNumber)
         customer.email = FieldCheck.trimmed(customer.email)
         customer.externalID = FieldCheck.trimmed(customer.externalID)
