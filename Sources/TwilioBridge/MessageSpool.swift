@@ -13,9 +13,10 @@ import SQLiteNIO
 /// to one tenant: a text waits behind its own line's spooled texts, and only those, so one
 /// tenant's texts piling up here hold up no one else's.
 ///
-/// Call statuses the platform could not take wait here too, in a table of their own: a call's
-/// final status, and the voicemail it left, which Twilio never sends again. Their order does not
-/// matter (a call's status only ever moves forward), so they replay as they come.
+/// Status callbacks the platform could not take wait here too, in a table of their own (see
+/// `SpooledStatus`): a call's final status and the voicemail it left, which Twilio never sends
+/// again, and texts' delivery reports. Their order does not matter (a status only ever moves
+/// forward), so they replay as they come.
 ///
 /// One bridge owns the file, so the spool keeps its counts in memory: every inbound text asks
 /// whether its line has texts waiting, and that costs no read of the file. The ownership is
@@ -69,7 +70,14 @@ public actor MessageSpool {
             """,
             // Texts that could not be read back, kept for an operator rather than deleted.
             "CREATE TABLE IF NOT EXISTS unreadable_messages (sequence INTEGER, message_sid TEXT, request BLOB)",
-            "CREATE TABLE IF NOT EXISTS spooled_call_statuses (sequence INTEGER PRIMARY KEY AUTOINCREMENT, request BLOB NOT NULL)",
+            """
+            CREATE TABLE IF NOT EXISTS spooled_statuses (
+                sequence INTEGER PRIMARY KEY AUTOINCREMENT,
+                kind TEXT NOT NULL,
+                request BLOB NOT NULL,
+                spool_time REAL NOT NULL
+            )
+            """,
             // The forward number the platform last gave for each called number, so a bridge
             // restarted while the platform is away still puts callers through.
             "CREATE TABLE IF NOT EXISTS forward_numbers (called_number TEXT PRIMARY KEY, forward_number TEXT NOT NULL)",
@@ -77,6 +85,7 @@ public actor MessageSpool {
             _ = try await connection.query(statement, [])
         }
         try await addLines(connection)
+        try await moveCallStatuses(connection)
         _ = try await connection.query("CREATE INDEX IF NOT EXISTS spooled_by_line ON spooled_messages (line, sequence)", [])
         var waiting: [String: Int] = [:]
         for row in try await connection.query("SELECT line, COUNT(*) AS n FROM spooled_messages GROUP BY line", []) {
@@ -98,6 +107,25 @@ public actor MessageSpool {
                 guard let sequence = row.column("sequence")?.integer, let request = Self.request(in: row) else { continue }
                 _ = try await connection.query("UPDATE spooled_messages SET line = ? WHERE sequence = ?", [.text(line(of: request)), .integer(sequence)])
             }
+            _ = try await connection.query("COMMIT", [])
+        } catch {
+            _ = try? await connection.query("ROLLBACK", [])
+            throw error
+        }
+    }
+
+    /// Spools written before delivery reports were kept hold their call statuses in a table of
+    /// their own; they move to `spooled_statuses`, in one transaction.
+    private static func moveCallStatuses(_ connection: SQLiteConnection) async throws {
+        let tables = try await connection.query("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'spooled_call_statuses'", [])
+        guard !tables.isEmpty else { return }
+        _ = try await connection.query("BEGIN IMMEDIATE", [])
+        do {
+            _ = try await connection.query("""
+                INSERT INTO spooled_statuses (kind, request, spool_time)
+                SELECT 'call', request, ? FROM spooled_call_statuses ORDER BY sequence
+                """, [.float(Date().timeIntervalSince1970)])
+            _ = try await connection.query("DROP TABLE spooled_call_statuses", [])
             _ = try await connection.query("COMMIT", [])
         } catch {
             _ = try? await connection.query("ROLLBACK", [])
@@ -163,41 +191,43 @@ public actor MessageSpool {
         }
     }
 
-    // MARK: Call statuses
+    // MARK: Statuses
 
-    /// Keeps a call status for later.
-    public func appendCallStatus(_ request: RecordCallStatusRequest) async throws {
-        let bytes: [UInt8] = try request.serializedBytes()
-        _ = try await connection.query("INSERT INTO spooled_call_statuses (request) VALUES (?)", [.blob(ByteBuffer(bytes: bytes))])
+    /// Keeps a status callback for later.
+    public func appendStatus(_ status: SpooledStatus, now: Date = Date()) async throws {
+        _ = try await connection.query(
+            "INSERT INTO spooled_statuses (kind, request, spool_time) VALUES (?, ?, ?)",
+            [.text(status.kind), .blob(ByteBuffer(bytes: try status.serializedBytes())), .float(now.timeIntervalSince1970)])
     }
 
-    /// The oldest spooled call statuses after `sequence`, at most `limit`; one that cannot be
-    /// read back is dropped with a log line, as it could never be replayed.
-    public func oldestCallStatuses(after sequence: Int = 0, limit: Int = 100) async throws -> [(sequence: Int, request: RecordCallStatusRequest)] {
-        var statuses: [(sequence: Int, request: RecordCallStatusRequest)] = []
+    /// The oldest spooled statuses after `sequence`, at most `limit`, with when each was
+    /// spooled; one that cannot be read back is dropped with a log line, as it could never be
+    /// replayed.
+    public func oldestStatuses(after sequence: Int = 0, limit: Int = 100) async throws -> [(sequence: Int, status: SpooledStatus, spoolTime: Date)] {
+        var statuses: [(sequence: Int, status: SpooledStatus, spoolTime: Date)] = []
         for row in try await connection.query(
-            "SELECT sequence, request FROM spooled_call_statuses WHERE sequence > ? ORDER BY sequence LIMIT ?", [.integer(sequence), .integer(limit)]
+            "SELECT sequence, kind, request, spool_time FROM spooled_statuses WHERE sequence > ? ORDER BY sequence LIMIT ?", [.integer(sequence), .integer(limit)]
         ) {
             guard let sequence = row.column("sequence")?.integer else { continue }
             guard case .blob(var buffer)? = row.column("request"),
-                  let request = try? RecordCallStatusRequest(serializedBytes: buffer.readBytes(length: buffer.readableBytes) ?? [])
+                  let status = SpooledStatus(kind: row.column("kind")?.string ?? "", bytes: buffer.readBytes(length: buffer.readableBytes) ?? [])
             else {
-                logger.critical("dropped an unreadable spooled call status", metadata: ["sequence": "\(sequence)"])
-                try await removeCallStatus(sequence: sequence)
+                logger.critical("dropped an unreadable spooled status", metadata: ["sequence": "\(sequence)"])
+                try await removeStatus(sequence: sequence)
                 continue
             }
-            statuses.append((sequence, request))
+            statuses.append((sequence, status, Date(timeIntervalSince1970: row.column("spool_time")?.double ?? 0)))
         }
         return statuses
     }
 
-    public func removeCallStatus(sequence: Int) async throws {
-        _ = try await connection.query("DELETE FROM spooled_call_statuses WHERE sequence = ?", [.integer(sequence)])
+    public func removeStatus(sequence: Int) async throws {
+        _ = try await connection.query("DELETE FROM spooled_statuses WHERE sequence = ?", [.integer(sequence)])
     }
 
-    /// How many call statuses wait (for tests and operators).
-    public func callStatusCount() async throws -> Int {
-        try await connection.query("SELECT COUNT(*) AS n FROM spooled_call_statuses", []).first?.column("n")?.integer ?? 0
+    /// How many statuses wait (for tests and operators).
+    public func statusCount() async throws -> Int {
+        try await connection.query("SELECT COUNT(*) AS n FROM spooled_statuses", []).first?.column("n")?.integer ?? 0
     }
 
     /// How many texts wait, on every line (for tests and operators; the webhooks ask per line).

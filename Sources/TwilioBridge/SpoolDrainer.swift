@@ -7,7 +7,7 @@ import Synchronization
 
 /// Replays spooled texts to the platform, oldest first, until only held lines are left, or
 /// none; stops when the platform cannot take texts at all (UNAVAILABLE) and tries again shortly.
-/// Then the spooled call statuses, the same way, whatever became of the texts. A text the
+/// Then the spooled status callbacks, the same way, whatever became of the texts. A text the
 /// platform takes but cannot store holds up only its own line, whose texts keep their order: one
 /// whose tenant's texts arrive faster than the platform stores them, one that loses a race or
 /// outlasts the replay's deadline, or one the platform fails on (an internal error, every time,
@@ -90,38 +90,47 @@ struct SpoolDrainer<Transport: ClientTransport>: Service {
             reported.forget(sequence)
         }
         if sent > 0 { logger.info("replayed spooled texts", metadata: ["count": "\(sent)"]) }
-        return sent + (try await drainCallStatuses(through: inbound))
+        return sent + (try await drainStatuses(through: inbound))
     }
 
-    /// Sends the spooled call statuses, a page at a time; returns how many left the spool.
-    private func drainCallStatuses(through inbound: InboundService.Client<Transport>) async throws -> Int {
+    /// Sends the spooled status callbacks, a page at a time; returns how many left the spool.
+    private func drainStatuses(through inbound: InboundService.Client<Transport>) async throws -> Int {
         var sent = 0
         var last = 0
         pages: while true {
-            let page = try await spool.oldestCallStatuses(after: last)
+            let page = try await spool.oldestStatuses(after: last)
             if page.isEmpty { break }
-            for (sequence, status) in page {
+            for (sequence, status, spoolTime) in page {
                 // Past one kept for a later pass, so no number of those holds up the ones after.
                 last = sequence
                 do {
-                    _ = try await deadline.run { try await inbound.recordCallStatus(status, metadata: platform.metadata) }
+                    try await deadline.run { try await record(status, through: inbound) }
                     sent += 1
+                } catch let error as RPCError where status.waitsForItsText(after: error, spooledAt: spoolTime) {
+                    continue
                 } catch let error as RPCError where error.isVerdictOnRequest {
-                    logger.error("dropping a spooled call status the platform refuses", metadata: ["call_sid": "\(status.callSid)", "error": "\(error)"])
+                    logger.error("dropping a spooled status the platform cannot take", metadata: ["sid": "\(status.sid)", "error": "\(error)"])
                 } catch let error as RPCError where error.refusesBridge {
                     throw error
                 } catch let error as RPCError where error.failsThisRequest || error.delaysThisRequest {
                     // One that fails every time holds up no other status.
-                    logger.debug("the platform fails on a spooled call status", metadata: ["call_sid": "\(status.callSid)", "error": "\(error)"])
+                    logger.debug("the platform fails on a spooled status", metadata: ["sid": "\(status.sid)", "error": "\(error)"])
                     continue
                 } catch {
                     break pages
                 }
-                try await spool.removeCallStatus(sequence: sequence)
+                try await spool.removeStatus(sequence: sequence)
             }
         }
-        if sent > 0 { logger.info("replayed spooled call statuses", metadata: ["count": "\(sent)"]) }
+        if sent > 0 { logger.info("replayed spooled statuses", metadata: ["count": "\(sent)"]) }
         return sent
+    }
+
+    private func record(_ status: SpooledStatus, through inbound: InboundService.Client<Transport>) async throws {
+        switch status {
+        case .call(let request): _ = try await inbound.recordCallStatus(request, metadata: platform.metadata)
+        case .message(let request): _ = try await inbound.recordMessageStatus(request, metadata: platform.metadata)
+        }
     }
 }
 

@@ -203,51 +203,60 @@ struct TwilioWebhooks<Transport: ClientTransport>: Sendable {
     }
 
     /// Call and message status callbacks (and recordings); Twilio only needs to hear 200, and
-    /// never sends one again. A call's status the platform cannot take now (its final status,
-    /// the voicemail it left) waits in the spool; a message's is only ever a delivery report.
+    /// never sends one again. A status the platform cannot take now waits in the spool: a call's
+    /// final status and the voicemail it left, and a text's delivery report, which may come
+    /// before the platform has logged its text.
     private func statusCallback(_ form: FormBody, _ query: CallbackQuery) async -> Response {
-        do {
-            // Twilio sends a message's status twice, as MessageStatus and as the older SmsStatus.
-            let messageStatus = form["MessageStatus"].isEmpty ? form["SmsStatus"] : form["MessageStatus"]
-            if !form["MessageSid"].isEmpty, let status = TwilioStatus.message(messageStatus) {
-                let request = RecordMessageStatusRequest.with {
-                    $0.messageSid = form["MessageSid"]
-                    $0.status = status
-                    $0.errorCode = Int32(form["ErrorCode"]) ?? 0
-                }
-                _ = try await deadline.run { try await inbound.recordMessageStatus(request, metadata: platform.metadata) }
-            } else if !form["CallSid"].isEmpty {
-                let request = RecordCallStatusRequest.with {
-                    $0.callSid = form["CallSid"]
-                    $0.status = TwilioStatus.call(form["CallStatus"])
-                    if let seconds = Int64(form["CallDuration"]) { $0.duration = .init(seconds: seconds) }
-                    $0.recordingSid = form["RecordingSid"]
-                    $0.recordingURL = form["RecordingUrl"]
-                    if let seconds = Int64(form["RecordingDuration"]) { $0.recordingDuration = .init(seconds: seconds) }
-                    $0.from = form["From"]
-                    $0.to = form["To"]
-                    $0.eventTime = .init(date: Date())
-                }
-                do {
-                    _ = try await deadline.run { try await inbound.recordCallStatus(request, metadata: platform.metadata) }
-                } catch let error as RPCError where error.isVerdictOnRequest {
-                    throw error
-                } catch {
-                    do {
-                        try await spool.appendCallStatus(request)
-                        logger.warning("platform unavailable: spooled a call status", metadata: ["call_sid": "\(request.callSid)", "error": "\(error)"])
-                    } catch let spoolError {
-                        // Twilio sends a status once: this call's final status and voicemail are gone.
-                        logger.critical("could not spool a call status; it is lost", metadata: [
-                            "call_sid": "\(request.callSid)", "recording_url": "\(request.recordingURL)", "error": "\(spoolError)",
-                        ])
-                    }
-                }
-            }
-        } catch {
-            logger.warning("could not record a status callback", metadata: ["error": "\(error)"])
+        // Twilio sends a message's status twice, as MessageStatus and as the older SmsStatus.
+        let messageStatus = form["MessageStatus"].isEmpty ? form["SmsStatus"] : form["MessageStatus"]
+        if !form["MessageSid"].isEmpty, let status = TwilioStatus.message(messageStatus) {
+            await record(.message(.with {
+                $0.messageSid = form["MessageSid"]
+                $0.status = status
+                $0.errorCode = Int32(form["ErrorCode"]) ?? 0
+            }))
+        } else if !form["CallSid"].isEmpty {
+            await record(.call(.with {
+                $0.callSid = form["CallSid"]
+                $0.status = TwilioStatus.call(form["CallStatus"])
+                if let seconds = Int64(form["CallDuration"]) { $0.duration = .init(seconds: seconds) }
+                $0.recordingSid = form["RecordingSid"]
+                $0.recordingURL = form["RecordingUrl"]
+                if let seconds = Int64(form["RecordingDuration"]) { $0.recordingDuration = .init(seconds: seconds) }
+                $0.from = form["From"]
+                $0.to = form["To"]
+                $0.eventTime = .init(date: Date())
+            }))
         }
         return twiml(renderer.messagingResponse([]))
+    }
+
+    /// Hands a status to the platform, or keeps it in the spool when the platform cannot take it
+    /// now (or, for a delivery report, does not know its text yet).
+    private func record(_ status: SpooledStatus) async {
+        do {
+            switch status {
+            case .call(let request): _ = try await deadline.run { try await inbound.recordCallStatus(request, metadata: platform.metadata) }
+            case .message(let request): _ = try await deadline.run { try await inbound.recordMessageStatus(request, metadata: platform.metadata) }
+            }
+            return
+        } catch let error as RPCError where status.waitsForItsText(after: error, spooledAt: Date()) {
+            logger.debug("a delivery report came before its text was logged; it waits in the spool", metadata: ["message_sid": "\(status.sid)"])
+        } catch let error as RPCError where error.isVerdictOnRequest {
+            logger.warning("the platform refuses a status callback", metadata: ["sid": "\(status.sid)", "error": "\(error)"])
+            return
+        } catch {
+            logger.warning("platform unavailable: spooled a status callback", metadata: ["sid": "\(status.sid)", "error": "\(error)"])
+        }
+        do {
+            try await spool.appendStatus(status)
+        } catch {
+            // Twilio sends a status once: a call's final status and voicemail, or a text's
+            // delivery report, are gone.
+            var metadata: Logger.Metadata = ["sid": "\(status.sid)", "error": "\(error)"]
+            if case .call(let request) = status { metadata["recording_url"] = "\(request.recordingURL)" }
+            logger.critical("could not spool a status callback; it is lost", metadata: metadata)
+        }
     }
 
     /// The platform's reply to a voice webhook; when the platform cannot answer in time,

@@ -121,12 +121,15 @@ struct BridgeFaultTests {
                 ("RecordingUrl", "https://api.twilio.com/recordings/RE1"), ("RecordingSid", "RE" + String(repeating: "1", count: 32)), ("RecordingDuration", "20"),
             ]
             #expect(try await bridge.post("/twilio/status", ended).status == 200)
-            #expect(try await bridge.spool.callStatusCount() == 1)
+            // So does a text's delivery report.
+            let firstSid = BridgeWebhookTests.sms(1)[0].1
+            #expect(try await bridge.post("/twilio/status", [("MessageSid", firstSid), ("MessageStatus", "read")]).status == 200)
+            #expect(try await bridge.spool.statusCount() == 2)
 
             try await platform.start()
-            try await poll("the spool drains", within: .seconds(10)) { try await bridge.spool.count() + bridge.spool.callStatusCount() == 0 }
+            try await poll("the spool drains", within: .seconds(10)) { try await bridge.spool.count() + bridge.spool.statusCount() == 0 }
             #expect(await bridge.spool.count() == 0)
-            #expect(try await bridge.spool.callStatusCount() == 0)
+            #expect(try await bridge.spool.statusCount() == 0)
             let stored = try await platform.call { client, owner in
                 try await CommunicationLogService.Client(wrapping: client).listMessages(.with { $0.parent = "tenants/acme" }, metadata: owner).messages
             }
@@ -134,6 +137,7 @@ struct BridgeFaultTests {
             // keeps; the order of the replay itself is SpoolLineTests' to show. (The newcomer's
             // acknowledgement joins the log as an outbound text once the outbox has sent it.)
             #expect(stored.filter { $0.direction == .inbound }.map(\.body) == ["hello from a new number", "while down 4", "while down 3", "while down 2", "first"])
+            #expect(stored.first { $0.messageSid == firstSid }?.status == .read, "the delivery report spooled during the outage")
             let queued = try await platform.call { client, owner in
                 try await OutboxService.Client(wrapping: client).listOutboxMessages(.with { $0.parent = "tenants/acme" }, metadata: owner).outboxMessages
             }

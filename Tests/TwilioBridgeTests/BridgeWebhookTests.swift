@@ -7,7 +7,7 @@ import FoundationXML
 #endif
 import GRPCCore
 import Logging
-import PlatformServer
+@testable import PlatformServer
 import PlatformTestSupport
 import ServiceLifecycle
 import ServiceProAPI
@@ -174,6 +174,38 @@ struct BridgeWebhookTests {
                 ])
                 #expect(callback.status == 200)
                 #expect(try await Self.messages(platform).first?.status == .read)
+            }
+        }
+    }
+
+    @Test("a delivery report that overtakes the logging of its text waits in the spool, and moves the text on once it is logged")
+    func earlyDeliveryReport() async throws {
+        try await TestPlatform.with(.sqlite) { platform in
+            try await Self.configure(platform, mode: .simple)
+            try await TestBridge.with(platform: platform.address, bridgeToken: platform.bridgeToken, spoolPath: Self.spoolPath()) { bridge in
+                let sid = "SM" + String(repeating: "e", count: 32)
+                let report = try await bridge.post("/twilio/status", [
+                    ("MessageSid", sid), ("SmsSid", sid), ("MessageStatus", "delivered"), ("SmsStatus", "delivered"),
+                    ("From", Self.acmeNumber), ("To", "+15550001111"),
+                ])
+                #expect(report.status == 200)
+                #expect(try await bridge.spool.statusCount() == 1, "the platform does not know the text yet")
+
+                // The outbox logs the text once Twilio's answer, with its sid, is back.
+                try await platform.database.withTenant("acme") { tx in
+                    try await CommunicationRecords.logOutbound(to: "+15550001111", from: Self.acmeNumber, body: "See you Friday", sid: sid, tx)
+                }
+                try await poll("the report to be replayed") { try await bridge.spool.statusCount() == 0 }
+                let logged = try await Self.messages(platform).first { $0.messageSid == sid }
+                #expect(logged?.status == .delivered)
+
+                // A report for a text the platform never logged is given up on, once its time is past.
+                let stranger = RecordMessageStatusRequest.with { $0.messageSid = "SM" + String(repeating: "f", count: 32); $0.status = .delivered }
+                try await bridge.spool.appendStatus(.message(stranger), now: Date().addingTimeInterval(-SpooledStatus.messageGrace - 1))
+                try await bridge.spool.appendStatus(.message(stranger))
+                try await poll("the stale report to be dropped") { try await bridge.spool.statusCount() == 1 }
+                try await Task.sleep(for: .milliseconds(500))
+                #expect(try await bridge.spool.statusCount() == 1, "a recent one keeps waiting")
             }
         }
     }

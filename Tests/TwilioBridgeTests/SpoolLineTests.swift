@@ -103,14 +103,14 @@ struct SpoolLineTests {
                 }
                 // More statuses that fail every time than one page of them, then one that goes through.
                 for number in 0..<120 {
-                    try await bridge.spool.appendCallStatus(.with { $0.callSid = BackloggedPlatform.failingCallPrefix + String(format: "%031x", number) })
+                    try await bridge.spool.appendStatus(.call(.with { $0.callSid = BackloggedPlatform.failingCallPrefix + String(format: "%031x", number) }))
                 }
                 let voicemail = "CA" + String(repeating: "7", count: 32)
-                try await bridge.spool.appendCallStatus(.with { $0.callSid = voicemail; $0.recordingURL = "https://api.twilio.com/recordings/RE1" })
+                try await bridge.spool.appendStatus(.call(.with { $0.callSid = voicemail; $0.recordingURL = "https://api.twilio.com/recordings/RE1" }))
 
                 // The voicemail leaves the spool just after the platform records it.
                 try await poll("the drainer to replay the other line and the voicemail") {
-                    let waitingStatuses = try await bridge.spool.callStatusCount()
+                    let waitingStatuses = try await bridge.spool.statusCount()
                     return await bridge.spool.count() == 2 && platform.recordedStatuses == [voicemail] && waitingStatuses == 120
                 }
                 #expect(platform.stored == [3])
@@ -122,6 +122,26 @@ struct SpoolLineTests {
                 #expect(platform.stored == [3, 1, 2])
             }
         }
+    }
+
+    @Test("a spool from before delivery reports were kept still replays the call statuses it holds")
+    func olderStatusTable() async throws {
+        let path = BridgeWebhookTests.spoolPath()
+        let logger = Logger(label: "test.spool")
+        let old = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
+        _ = try await old.query("CREATE TABLE spooled_call_statuses (sequence INTEGER PRIMARY KEY AUTOINCREMENT, request BLOB NOT NULL)", [])
+        let voicemail = RecordCallStatusRequest.with { $0.callSid = "CA" + String(repeating: "9", count: 32); $0.recordingURL = "https://api.twilio.com/recordings/RE9" }
+        _ = try await old.query("INSERT INTO spooled_call_statuses (request) VALUES (?)", [.blob(ByteBuffer(bytes: try voicemail.serializedBytes() as [UInt8]))])
+        try await old.close()
+
+        let spool = try await MessageSpool.open(path: path, logger: logger)
+        let waiting = try await spool.oldestStatuses()
+        #expect(waiting.map(\.status) == [.call(voicemail)])
+        try await spool.close()
+        // Moved once: opening it again finds the same one status, not a copy.
+        let reopened = try await MessageSpool.open(path: path, logger: logger)
+        #expect(try await reopened.statusCount() == 1)
+        try await reopened.close()
     }
 
     @Test("a spool from before texts were kept per line gets its lines from the texts it holds")
