@@ -233,7 +233,7 @@ struct OutboxTests {
         }
     }
 
-    @Test("a refused message fails at once and is never retried; a provider that stays down runs out the attempts", arguments: TestBackend.available)
+    @Test("a refused message fails at once and is never retried; refused credentials and a provider that stays down are retried until the attempts run out", arguments: TestBackend.available)
     func permanentFailures(backend: TestBackend) async throws {
         try await FakeMessagingProviders.with { fake, base in
             try await TestPlatform.with(backend) { platform in
@@ -252,14 +252,19 @@ struct OutboxTests {
                 #expect(try await worker.runOnce(now: t0.addingTimeInterval(86_400)) == 0)
                 #expect(fake.texts.count == 1)
 
-                // Twilio refusing the credentials is as final.
+                // Twilio refusing the platform's credentials (a token rotated at Twilio and not
+                // yet here) is no verdict on the message: it waits, and goes once the token is mended.
                 let wrongToken = Self.worker(platform, Self.settings(base: base, authToken: "not-the-token"))
                 let unauthorized = try await Self.enqueue(platform, .sms(to: "+19185550125", body: "Hi again", purpose: "onboarding"))
                 #expect(try await wrongToken.runOnce() == 1)
                 let denied = try await Self.stored(platform, unauthorized)
-                #expect(denied.state == .failed)
+                #expect(denied.state == .pending)
                 #expect(denied.lastError.contains("401"))
                 #expect(denied.lastError.contains("Authenticate"))
+                #expect(denied.lastError.contains("check TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN"), "\(denied.lastError)")
+                let mended = try #require(denied.nextAttemptTime).addingTimeInterval(1)
+                #expect(try await worker.runOnce(now: mended) == 1)
+                #expect(try await Self.stored(platform, unauthorized).state == .delivered)
 
                 // SendGrid down for longer than the attempts last.
                 fake.failNext(.sendGrid, status: 500, times: 5)

@@ -37,9 +37,14 @@ struct MessageDeliveryError: Error, CustomStringConvertible, Sendable {
     }
 
     /// A refusal by HTTP status: a timeout (408), rate limit (429) or server error (5xx) may pass
-    /// later; any other 4xx is about the request and will not.
-    static func refused(status: Int, message: String, retryAfter: TimeInterval?) -> MessageDeliveryError {
-        ProviderAPI.mayPassLater(status) ? .transient(message, retryAfter: retryAfter) : .permanent(message)
+    /// later; so may 401 and 403, which are about the platform's own `settings` (a key rotated
+    /// at the provider and not yet here, a sender not verified), not the message, and pass once
+    /// an operator mends them. Any other 4xx is about the request and will not.
+    static func refused(status: Int, message: String, retryAfter: TimeInterval?, settings: String) -> MessageDeliveryError {
+        if status == 401 || status == 403 {
+            return .transient(message + "; check \(settings): the message is tried again", retryAfter: retryAfter)
+        }
+        return ProviderAPI.mayPassLater(status) ? .transient(message, retryAfter: retryAfter) : .permanent(message)
     }
 }
 

@@ -79,7 +79,8 @@ struct SendGridMailSender: MessageSender {
             throw MessageDeliveryError.refused(
                 status: answer.status,
                 message: "SendGrid refused the email (\(answer.status)): \(said.isEmpty ? "no message" : said)",
-                retryAfter: OutboxHTTP.retryAfter(answer.headers))
+                retryAfter: OutboxHTTP.retryAfter(answer.headers),
+                settings: "SENDGRID_API_KEY and SERVICEPRO_MAIL_FROM")
         }
         return answer.headers.first(name: "X-Message-Id") ?? ""
     }

@@ -56,7 +56,8 @@ struct TwilioMessagesSender: MessageSender {
             throw MessageDeliveryError.refused(
                 status: answer.status,
                 message: "Twilio refused the text (\(answer.status)\(code)): \(detail?.message ?? "no message")",
-                retryAfter: OutboxHTTP.retryAfter(answer.headers))
+                retryAfter: OutboxHTTP.retryAfter(answer.headers),
+                settings: "TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN")
         }
         // Accepted: an unreadable answer still means the text is on its way, so it is not retried.
         return (try? JSONDecoder().decode(Created.self, from: answer.body))?.sid ?? ""
