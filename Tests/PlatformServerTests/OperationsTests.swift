@@ -77,6 +77,14 @@ struct OperationsTests {
             let cleared = try await ops.updateCustomer(.with { $0.name = jane.name }, ["email", "external_id", "phone_number"])
             #expect(cleared.email.isEmpty && cleared.externalID.isEmpty && cleared.phoneNumber.isEmpty)
             #expect(cleared.displayName == "Jane Smith")
+
+            // Fields outside the mask are ignored, checks included (AIP-134): a customer read,
+            // edited in one field and sent back whole is not refused for another.
+            let sentBack = try await ops.updateCustomer(.with {
+                $0 = cleared; $0.notes = "Edited alone"; $0.phoneNumber = "918-555-0101"; $0.displayName = ""
+            }, ["notes"])
+            #expect(sentBack.notes == "Edited alone")
+            #expect(sentBack.displayName == "Jane Smith" && sentBack.phoneNumber.isEmpty)
         }
     }
 
@@ -148,6 +156,10 @@ struct OperationsTests {
                 (.with { $0.customer = .with { $0.name = jane.name; $0.notes = "No mask" } }, ["update_mask"]),
                 (.with { $0.customer = .with { $0.name = jane.name; $0.displayName = " " }; $0.updateMask = .init(protoPaths: ["display_name"]) }, ["customer.display_name"]),
                 (.with { $0.customer = .with { $0.name = "tenants/acme/invoices/x" }; $0.updateMask = .init(protoPaths: ["notes"]) }, ["customer.name"]),
+                // Only the masked field's check applies; the empty display name is not being set.
+                (.with {
+                    $0.customer = .with { $0.name = jane.name; $0.phoneNumber = "918-555-0101" }; $0.updateMask = .init(protoPaths: ["phone_number"])
+                }, ["customer.phone_number"]),
             ]
             for (request, fields) in updateCases {
                 let result = await failure { try await ops.customers.updateCustomer(request, metadata: ops.metadata) }

@@ -87,19 +87,44 @@ struct FieldCheckTests {
 
     @Test("generated validators check nested fields with their paths")
     func generatedValidator() {
-        let request = UpdateTenantRequest.with {
+        let request = CreateTenantRequest.with {
+            $0.tenantID = "acme"
             $0.tenant = .with {
-                $0.name = "tenants/acme"
+                $0.displayName = "Acme"
                 $0.contact = .with { $0.phone = "555-1234" }
                 $0.branding = .with { $0.primaryColor = "#12345G" }
             }
         }
-        #expect(Set(request.fieldViolations.map(\.field)) == ["tenant.contact.phone", "tenant.branding.primary_color", "update_mask"])
+        #expect(Set(request.fieldViolations.map(\.field)) == ["tenant.contact.phone", "tenant.branding.primary_color"])
         let fine = UpdateTenantRequest.with {
             $0.tenant = .with { $0.name = "tenants/acme"; $0.contact = .with { $0.phone = "+19185551234" } }
             $0.updateMask = .init(protoPaths: ["contact.phone"])
         }
         #expect(fine.fieldViolations.isEmpty)
+    }
+
+    @Test("an update's resource is checked only in the fields its mask names, and always in its name and etag")
+    func updateMaskScope() {
+        var request = UpdateTenantRequest.with {
+            $0.tenant = .with {
+                $0.name = "tenants/acme\u{0}"
+                $0.etag = "\u{0}"
+                $0.displayName = String(repeating: "x", count: 500)
+                $0.contact = .with { $0.phone = "555-1234"; $0.email = "not an email" }
+                $0.branding = .with { $0.primaryColor = "#12345G" }
+            }
+        }
+        #expect(Set(request.fieldViolations.map(\.field)) == ["tenant.name", "tenant.etag", "update_mask"], "no mask, no field of the tenant is set")
+        request.updateMask = .init(protoPaths: ["contact.phone", "branding"])
+        #expect(Set(request.fieldViolations.map(\.field)) == ["tenant.name", "tenant.etag", "tenant.contact.phone", "tenant.branding.primary_color"])
+        request.updateMask = .init(protoPaths: ["contact", "display_name"])
+        #expect(Set(request.fieldViolations.map(\.field)) == ["tenant.name", "tenant.etag", "tenant.contact.phone", "tenant.contact.email", "tenant.display_name"])
+        // A path is a whole field name: `contact` does not cover a `contact_notes`.
+        let lines = FieldViolation(field: "invoice.lines[2].description", description: "")
+        let prefixOnly = FieldViolation(field: "invoice.linesx", description: "")
+        var kept: [FieldViolation] = []
+        FieldCheck.withinMask([lines, prefixOnly], .init(protoPaths: ["lines"]), resourcePath: "invoice.", &kept)
+        #expect(kept == [lines])
     }
 
     @Test("times and durations outside protobuf's ranges are rejected wherever they appear")
@@ -114,8 +139,8 @@ struct FieldCheckTests {
             let request = ListAuditEventsRequest.with { $0.parent = "tenants/acme"; $0.startTime = .with { $0.seconds = seconds; $0.nanos = nanos } }
             #expect(request.fieldViolations.map(\.field) == ["start_time"], "\(seconds)s \(nanos)ns")
         }
-        // Nested: a customer's time inside an update request.
-        let nested = UpdateCustomerRequest.with { $0.customer = .with { $0.createTime = .with { $0.seconds = .min } } }
+        // Nested: a customer's time inside a create request.
+        let nested = CreateCustomerRequest.with { $0.customer = .with { $0.createTime = .with { $0.seconds = .min } } }
         #expect(nested.fieldViolations.map(\.field).contains("customer.create_time"))
 
         let validDurations: [(Int64, Int32)] = [(0, 0), (315_576_000_000, 999_999_999), (-5, -500), (0, -1), (7, 0)]

@@ -15,7 +15,7 @@ public struct AppointmentHandler: AppointmentServiceHandler {
 
     public func createAppointment(_ request: CreateAppointmentRequest, context: RequestContext) async throws -> Appointment {
         let tenantID = try context.requireTenant()
-        var appointment = try Self.normalized(request.appointment)
+        var appointment = Self.normalized(request.appointment)
         var violations: [FieldViolation] = []
         if appointment.customer.isEmpty { violations.append(FieldViolation(field: "appointment.customer", description: "is required")) }
         if appointment.serviceName.isEmpty { violations.append(FieldViolation(field: "appointment.service_name", description: "is required")) }
@@ -90,7 +90,7 @@ public struct AppointmentHandler: AppointmentServiceHandler {
         let collection = AppointmentRecords.collection
         let id = try collection.requireID(in: name, tenantID: tenantID, field: "appointment.name")
         let mask = try AppointmentUpdateMask(request.updateMask)
-        let input = try Self.normalized(request.appointment)
+        let input = Self.normalized(request.appointment)
         if mask.contains("service_name"), input.serviceName.isEmpty {
             throw ServiceError.invalidArgument(field: "appointment.service_name", "must not be empty")
         }
@@ -122,19 +122,10 @@ public struct AppointmentHandler: AppointmentServiceHandler {
         }
     }
 
-    /// `appointment` with its one-line strings trimmed, checked again against the field rules
-    /// (which the runtime applied to the untrimmed request).
-    static func normalized(_ appointment: Appointment) throws -> Appointment {
+    /// `appointment` as the store keeps it, so that an update sending back what it read changes
+    /// nothing: times to the microsecond, durations to the second, a zero duration as none.
+    static func normalized(_ appointment: Appointment) -> Appointment {
         var appointment = appointment
-        appointment.customer = FieldCheck.trimmed(appointment.customer)
-        appointment.serviceName = FieldCheck.trimmed(appointment.serviceName)
-        appointment.address = FieldCheck.trimmed(appointment.address)
-        appointment.externalID = FieldCheck.trimmed(appointment.externalID)
-        var violations: [FieldViolation] = []
-        appointment.validate(path: "appointment.", into: &violations)
-        guard violations.isEmpty else { throw ServiceError.invalidArgument(violations) }
-        // As the store keeps them, so that an update sending back what it read changes nothing:
-        // times to the microsecond, durations to the second, a zero duration as none.
         if appointment.hasStartTime { appointment.startTime = appointment.startTime.asStored }
         if appointment.hasDuration {
             let seconds = appointment.duration.seconds

@@ -16,7 +16,7 @@ public struct CustomerHandler: CustomerServiceHandler {
 
     public func createCustomer(_ request: CreateCustomerRequest, context: RequestContext) async throws -> Customer {
         let tenantID = try context.requireTenant()
-        let customer = try Self.normalized(request.customer)
+        let customer = request.customer
         guard !customer.displayName.isEmpty else {
             throw ServiceError.invalidArgument(field: "customer.display_name", "is required")
         }
@@ -76,7 +76,7 @@ public struct CustomerHandler: CustomerServiceHandler {
         let collection = CustomerRecords.collection
         let id = try collection.requireID(in: name, tenantID: tenantID, field: "customer.name")
         let mask = try CustomerUpdateMask(request.updateMask)
-        let input = try Self.normalized(request.customer)
+        let input = request.customer
         // Just the unique values this update sets, to check them against the other customers.
         let uniques = CustomerRecords.uniqueValues(of: input).filter { mask.contains($0.key.path) }
         return try await collection.reportingDuplicates(of: uniques, tenantID: tenantID, id: id) {
@@ -101,19 +101,6 @@ public struct CustomerHandler: CustomerServiceHandler {
                 return try await CustomerRecords.find(id: id, tx)!
             }
         }
-    }
-
-    /// `customer` with the one-line strings its field rules do not trim (the display name's do)
-    /// trimmed, checked again against the field rules, which the runtime applied untrimmed.
-    static func normalized(_ customer: Customer) throws -> Customer {
-        var customer = customer
-        customer.phoneNumber = FieldCheck.trimmed(customer.phoneNumber)
-        customer.email = FieldCheck.trimmed(customer.email)
-        customer.externalID = FieldCheck.trimmed(customer.externalID)
-        var violations: [FieldViolation] = []
-        customer.validate(path: "customer.", into: &violations)
-        guard violations.isEmpty else { throw ServiceError.invalidArgument(violations) }
-        return customer
     }
 }
 

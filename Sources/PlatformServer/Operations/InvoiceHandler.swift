@@ -17,7 +17,7 @@ public struct InvoiceHandler: InvoiceServiceHandler {
 
     public func createInvoice(_ request: CreateInvoiceRequest, context: RequestContext) async throws -> Invoice {
         let tenantID = try context.requireTenant()
-        var invoice = try Self.normalized(request.invoice)
+        var invoice = Self.normalized(request.invoice)
         var violations: [FieldViolation] = []
         if invoice.customer.isEmpty { violations.append(FieldViolation(field: "invoice.customer", description: "is required")) }
         if invoice.currencyCode.isEmpty { violations.append(FieldViolation(field: "invoice.currency_code", description: "is required")) }
@@ -86,7 +86,7 @@ public struct InvoiceHandler: InvoiceServiceHandler {
         let collection = InvoiceRecords.collection
         let id = try collection.requireID(in: name, tenantID: tenantID, field: "invoice.name")
         let mask = try InvoiceUpdateMask(request.updateMask)
-        let input = try Self.normalized(request.invoice)
+        let input = Self.normalized(request.invoice)
         if mask.contains("invoice_number"), input.invoiceNumber.isEmpty {
             throw ServiceError.invalidArgument(field: "invoice.invoice_number", "must not be empty")
         }
@@ -134,22 +134,9 @@ public struct InvoiceHandler: InvoiceServiceHandler {
         }
     }
 
-    /// `invoice` with its one-line strings trimmed, checked again against the field rules, which
-    /// the runtime applied to the untrimmed request.
-    static func normalized(_ invoice: Invoice) throws -> Invoice {
+    /// `invoice` as the store keeps it, so that an update sending back what it read changes nothing.
+    static func normalized(_ invoice: Invoice) -> Invoice {
         var invoice = invoice
-        invoice.customer = FieldCheck.trimmed(invoice.customer)
-        invoice.appointment = FieldCheck.trimmed(invoice.appointment)
-        invoice.invoiceNumber = FieldCheck.trimmed(invoice.invoiceNumber)
-        invoice.currencyCode = FieldCheck.trimmed(invoice.currencyCode)
-        invoice.externalID = FieldCheck.trimmed(invoice.externalID)
-        for index in invoice.lines.indices {
-            invoice.lines[index].label = FieldCheck.trimmed(invoice.lines[index].label)
-        }
-        var violations: [FieldViolation] = []
-        invoice.validate(path: "invoice.", into: &violations)
-        guard violations.isEmpty else { throw ServiceError.invalidArgument(violations) }
-        // As the store keeps it, so that an update sending back what it read changes nothing.
         if invoice.hasDueTime { invoice.dueTime = invoice.dueTime.asStored }
         return invoice
     }

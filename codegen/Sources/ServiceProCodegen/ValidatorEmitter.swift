@@ -5,7 +5,8 @@ import SwiftProtobufPluginLibrary
 /// Emits `ValidatableMessage` conformances from the `(servicepro.options.v1.rules)` field options,
 /// and a check that every string can be stored (`FieldCheck.storable`). Every message gets one,
 /// so a request type always validates, and nested messages are checked with their field path
-/// (`tenant.contact.phone`, `lines[2].description`).
+/// (`tenant.contact.phone`, `lines[2].description`). An update request's resource is checked only
+/// in the fields its `update_mask` names.
 struct ValidatorEmitter {
     let namer: SwiftProtobufNamer
     /// Full proto names of the messages that conform, so nested checks only call what exists.
@@ -236,9 +237,34 @@ struct ValidatorEmitter {
                 ["\(check)(\(value), \(path), &violations)"] + (rangeCheck.map { [$0(value, path)] } ?? [])
             }
         } else if validatable.contains(field.messageType.fullName) {
+            if let mask = Self.updateMask(of: message), !field.isRepeated, field.realContainingOneof == nil {
+                emitMaskedChecks(for: field, property: property, has: names.has, mask: mask, into: &out)
+                return
+            }
             forEachValue(of: field, property: property, has: names.has, pathSuffix: ".", into: &out) { value, path in
                 ["\(value).validate(path: \(path), into: &violations)"]
             }
+        }
+    }
+
+    /// An update request's `update_mask` field (AIP-134: a `google.protobuf.FieldMask` of that
+    /// name), whose resource is checked only in the fields it names.
+    private static func updateMask(of message: Descriptor) -> FieldDescriptor? {
+        message.fields.first { field in
+            field.name == "update_mask" && field.type == .message && !field.isRepeated
+                && field.messageType.fullName == "google.protobuf.FieldMask"
+        }
+    }
+
+    /// The resource of an update request, checked whole, then kept to the violations of the
+    /// fields `update_mask` names (`FieldCheck.withinMask`).
+    private func emitMaskedChecks(for field: FieldDescriptor, property: String, has: String, mask: FieldDescriptor, into out: inout SwiftSource) {
+        let maskProperty = "self." + namer.messagePropertyNames(field: mask, prefixed: "", includeHasAndClear: false).name
+        let resourcePath = "path + \(Naming.literal(field.name + "."))"
+        out.block("if self.\(has)") { out in
+            out.line("var resourceViolations: [FieldViolation] = []")
+            out.line("\(property).validate(path: \(resourcePath), into: &resourceViolations)")
+            out.line("FieldCheck.withinMask(resourceViolations, \(maskProperty), resourcePath: \(resourcePath), &violations)")
         }
     }
 

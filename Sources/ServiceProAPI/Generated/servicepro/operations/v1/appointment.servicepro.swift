@@ -35,6 +35,10 @@ extension Appointment: ValidatableMessage {
     }
 
     public mutating func normalize() {
+        self.customer = FieldCheck.trimmed(self.customer)
+        self.serviceName = FieldCheck.trimmed(self.serviceName)
+        self.address = FieldCheck.trimmed(self.address)
+        self.externalID = FieldCheck.trimmed(self.externalID)
         self.clearCreateTime()
         self.clearUpdateTime()
     }

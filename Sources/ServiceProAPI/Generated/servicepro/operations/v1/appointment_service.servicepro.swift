@@ -84,7 +84,9 @@ extension UpdateAppointmentRequest: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {
         FieldCheck.required(self.hasAppointment, path + "appointment", &violations)
         if self.hasAppointment {
-            self.appointment.validate(path: path + "appointment.", into: &violations)
+            var resourceViolations: [FieldViolation] = []
+            self.appointment.validate(path: path + "appointment.", into: &resourceViolations)
+            FieldCheck.withinMask(resourceViolations, self.updateMask, resourcePath: path + "appointment.", &violations)
         }
         FieldCheck.required(self.hasUpdateMask, path + "update_mask", &violations)
     }

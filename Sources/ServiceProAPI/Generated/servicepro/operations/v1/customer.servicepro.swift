@@ -29,6 +29,9 @@ extension Customer: ValidatableMessage {
 
     public mutating func normalize() {
         self.displayName = FieldCheck.trimmed(self.displayName)
+        self.phoneNumber = FieldCheck.trimmed(self.phoneNumber)
+        self.email = FieldCheck.trimmed(self.email)
+        self.externalID = FieldCheck.trimmed(self.externalID)
         self.clearCreateTime()
         self.clearUpdateTime()
     }

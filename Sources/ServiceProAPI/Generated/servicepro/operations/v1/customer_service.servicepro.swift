@@ -80,7 +80,9 @@ extension UpdateCustomerRequest: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {
         FieldCheck.required(self.hasCustomer, path + "customer", &violations)
         if self.hasCustomer {
-            self.customer.validate(path: path + "customer.", into: &violations)
+            var resourceViolations: [FieldViolation] = []
+            self.customer.validate(path: path + "customer.", into: &resourceViolations)
+            FieldCheck.withinMask(resourceViolations, self.updateMask, resourcePath: path + "customer.", &violations)
         }
         FieldCheck.required(self.hasUpdateMask, path + "update_mask", &violations)
     }

@@ -45,13 +45,18 @@ extension Invoice: ValidatableMessage {
     }
 
     public mutating func normalize() {
+        self.customer = FieldCheck.trimmed(self.customer)
+        self.appointment = FieldCheck.trimmed(self.appointment)
+        self.invoiceNumber = FieldCheck.trimmed(self.invoiceNumber)
         for index in self.lines.indices {
             self.lines[index].normalize()
         }
+        self.currencyCode = FieldCheck.trimmed(self.currencyCode)
         self.subtotalCents = 0
         self.totalCents = 0
         self.clearIssueTime()
         self.clearPaidTime()
+        self.externalID = FieldCheck.trimmed(self.externalID)
         self.clearCreateTime()
         self.clearUpdateTime()
     }
@@ -67,6 +72,7 @@ extension InvoiceLine: ValidatableMessage {
     }
 
     public mutating func normalize() {
+        self.label = FieldCheck.trimmed(self.label)
         self.amountCents = 0
     }
 }

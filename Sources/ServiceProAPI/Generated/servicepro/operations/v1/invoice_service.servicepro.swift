@@ -78,7 +78,9 @@ extension UpdateInvoiceRequest: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {
         FieldCheck.required(self.hasInvoice, path + "invoice", &violations)
         if self.hasInvoice {
-            self.invoice.validate(path: path + "invoice.", into: &violations)
+            var resourceViolations: [FieldViolation] = []
+            self.invoice.validate(path: path + "invoice.", into: &resourceViolations)
+            FieldCheck.withinMask(resourceViolations, self.updateMask, resourcePath: path + "invoice.", &violations)
         }
         FieldCheck.required(self.hasUpdateMask, path + "update_mask", &violations)
     }

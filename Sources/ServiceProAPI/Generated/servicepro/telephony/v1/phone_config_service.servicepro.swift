@@ -75,7 +75,9 @@ extension UpdatePhoneConfigRequest: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {
         FieldCheck.required(self.hasPhoneConfig, path + "phone_config", &violations)
         if self.hasPhoneConfig {
-            self.phoneConfig.validate(path: path + "phone_config.", into: &violations)
+            var resourceViolations: [FieldViolation] = []
+            self.phoneConfig.validate(path: path + "phone_config.", into: &resourceViolations)
+            FieldCheck.withinMask(resourceViolations, self.updateMask, resourcePath: path + "phone_config.", &violations)
         }
         FieldCheck.required(self.hasUpdateMask, path + "update_mask", &violations)
     }

@@ -69,7 +69,9 @@ extension UpdateTenantRequest: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {
         FieldCheck.required(self.hasTenant, path + "tenant", &violations)
         if self.hasTenant {
-            self.tenant.validate(path: path + "tenant.", into: &violations)
+            var resourceViolations: [FieldViolation] = []
+            self.tenant.validate(path: path + "tenant.", into: &resourceViolations)
+            FieldCheck.withinMask(resourceViolations, self.updateMask, resourcePath: path + "tenant.", &violations)
         }
         FieldCheck.required(self.hasUpdateMask, path + "update_mask", &violations)
     }
