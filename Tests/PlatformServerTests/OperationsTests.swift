@@ -657,7 +657,6 @@ struct OperationsTests {
                     // Computed by the server, whatever the request says.
                     $0.subtotalCents = 5
                     $0.totalCents = 7
-                    $0.issueTime = Self.time(Self.origin)
                     $0.dueTime = Self.time(Self.origin + 30 * Self.day)
                 }
             })
@@ -832,6 +831,66 @@ struct OperationsTests {
 
             let paidOnes = try await ops.listInvoices(.with { $0.parent = "tenants/acme"; $0.status = .paid })
             #expect(paidOnes.invoices.map(\.name) == [cash.name, draft.name])
+        }
+    }
+
+    @Test("an import keeps its invoices' issue and paid times; a time comes only with its status, never from the future, and is fixed once set", arguments: TestBackend.available)
+    func givenInvoiceTimes(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            try await platform.createTenant("acme", tier: .pro)
+            let ops = platform.operations(try await platform.token(role: .partner, tenant: "acme"))
+            let jane = try await ops.customer("acme", "Jane Doe")
+            let issuedAt: Int64 = 1_700_000_000
+            let paidAt = issuedAt + 10 * Self.day
+            func create(_ status: InvoiceStatus, issue: Int64? = nil, paid: Int64? = nil) async throws -> Invoice {
+                try await ops.createInvoice(.with {
+                    $0.parent = "tenants/acme"
+                    $0.invoice = .with {
+                        $0.customer = jane.name; $0.currencyCode = "USD"; $0.status = status
+                        if let issue { $0.issueTime = Self.time(issue) }
+                        if let paid { $0.paidTime = Self.time(paid) }
+                    }
+                })
+            }
+
+            let imported = try await create(.paid, issue: issuedAt, paid: paidAt)
+            #expect(imported.issueTime.seconds == issuedAt && imported.paidTime.seconds == paidAt)
+            #expect(try await ops.getInvoice(imported.name) == imported)
+            let paidOnTheSpot = try await create(.paid, paid: paidAt)
+            #expect(paidOnTheSpot.issueTime == paidOnTheSpot.paidTime, "issued when it was paid")
+
+            let draft = try await ops.invoice(for: jane)
+            let issued = try await ops.updateInvoice(.with {
+                $0.name = draft.name; $0.status = .issued; $0.issueTime = Self.time(issuedAt)
+            }, ["status", "issue_time"])
+            #expect(issued.issueTime.seconds == issuedAt && !issued.hasPaidTime)
+            // Sent back as read, it is no change; moved, it is refused.
+            let resent = try await ops.updateInvoice(.with { $0.name = draft.name; $0.issueTime = issued.issueTime; $0.notes = "Synced" }, ["issue_time", "notes"])
+            #expect(resent.notes == "Synced" && resent.issueTime == issued.issueTime)
+            let moved = await failure {
+                try await ops.updateInvoice(.with { $0.name = draft.name; $0.issueTime = Self.time(issuedAt + 60) }, ["issue_time"])
+            }
+            #expect(moved?.code == .failedPrecondition && moved?.reason == "invoice_time_fixed")
+
+            let now = Int64(Date().timeIntervalSince1970)
+            let refusals: [(Invoice, [String], String)] = [
+                (.with { $0.status = .paid; $0.paidTime = Self.time(issuedAt - Self.day) }, ["status", "paid_time"], "invoice.paid_time"),
+                (.with { $0.status = .paid; $0.paidTime = Self.time(now + Self.day) }, ["status", "paid_time"], "invoice.paid_time"),
+                (.with { $0.paidTime = Self.time(paidAt) }, ["paid_time"], "invoice.paid_time"),
+            ]
+            for (change, paths, field) in refusals {
+                var change = change
+                change.name = draft.name
+                let refused = await failure { try await ops.updateInvoice(change, paths) }
+                #expect(refused?.code == .invalidArgument, "\(change)")
+                #expect(refused?.fields == [field], "\(change)")
+            }
+            #expect(try await ops.getInvoice(draft.name) == resent, "a refused change changes nothing")
+
+            let unsent = await failure { try await create(.draft, issue: issuedAt) }
+            #expect(unsent?.code == .invalidArgument && unsent?.fields == ["invoice.issue_time"])
+            let unpaid = await failure { try await create(.issued, issue: issuedAt, paid: paidAt) }
+            #expect(unpaid?.code == .invalidArgument && unpaid?.fields == ["invoice.paid_time"])
         }
     }
 

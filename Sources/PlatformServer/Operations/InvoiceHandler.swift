@@ -8,7 +8,8 @@ import SwiftProtobuf
 /// An invoice bills one of the tenant's own customers, optionally for one of that customer's
 /// appointments; naming another tenant's gets the same INVALID_ARGUMENT as naming a missing one.
 /// The server computes line amounts and totals, numbers invoices `INV-0001`, `INV-0002`, ... per
-/// tenant when the caller leaves the number empty, and stamps the issue and paid times. Only a
+/// tenant when the caller leaves the number empty, and stamps the issue and paid times unless the
+/// caller gives them (an import keeps its dates). Only a
 /// draft's number, lines, currency and tax may change (see ``InvoiceLifecycle``).
 public struct InvoiceHandler: InvoiceServiceHandler {
     let database: any Database
@@ -24,7 +25,7 @@ public struct InvoiceHandler: InvoiceServiceHandler {
         guard violations.isEmpty else { throw ServiceError.invalidArgument(violations) }
         if invoice.status == .unspecified { invoice.status = .draft }
         try InvoiceTotals.compute(&invoice)
-        InvoiceLifecycle.stampTimes(&invoice, at: Date())
+        try InvoiceLifecycle.stampTimes(&invoice, current: nil, at: Date())
 
         let collection = InvoiceRecords.collection
         let id = request.invoiceID.isEmpty ? ResourceCollection.newID() : request.invoiceID
@@ -110,7 +111,7 @@ public struct InvoiceHandler: InvoiceServiceHandler {
                 try InvoiceLifecycle.checkSentUnchanged(of: name, current: current, updated: invoice)
                 if mask.contains("appointment") { try await Self.checkAppointment(of: invoice, tx) }
                 try InvoiceTotals.compute(&invoice)
-                InvoiceLifecycle.stampTimes(&invoice, at: Date())
+                try InvoiceLifecycle.stampTimes(&invoice, current: current, at: Date())
                 // An update that changes nothing writes nothing: the etag and update time stay, so
                 // a two-way sync that sends back what it read settles rather than bouncing.
                 guard invoice != current else { return current }
@@ -138,6 +139,8 @@ public struct InvoiceHandler: InvoiceServiceHandler {
     static func normalized(_ invoice: Invoice) -> Invoice {
         var invoice = invoice
         if invoice.hasDueTime { invoice.dueTime = invoice.dueTime.asStored }
+        if invoice.hasIssueTime { invoice.issueTime = invoice.issueTime.asStored }
+        if invoice.hasPaidTime { invoice.paidTime = invoice.paidTime.asStored }
         return invoice
     }
 }

@@ -48,14 +48,50 @@ enum InvoiceLifecycle: StatusLifecycle {
         }
     }
 
-    /// Records when `invoice` was issued and paid, the first time its status says so. An invoice
-    /// marked paid as a draft was issued at the same moment.
-    static func stampTimes(_ invoice: inout Invoice, at now: Date) {
-        if [.issued, .paid].contains(invoice.status), !invoice.hasIssueTime {
-            invoice.issueTime = Google_Protobuf_Timestamp(date: now)
+    /// How far ahead of the server's clock a given time may be: another system's clock, a
+    /// moment off.
+    static let clockSkew: TimeInterval = 5 * 60
+
+    /// Records when `invoice` was issued and paid, the first time its status says so: at the
+    /// time the caller gave with that change (an import from another system keeps its dates),
+    /// else `now`. An invoice marked paid as a draft was issued when it was paid.
+    ///
+    /// `current` is the stored invoice (nil on create), whose times are fixed once set. A time
+    /// given without the status that sets it, in the future, or a payment before the issue, is
+    /// INVALID_ARGUMENT.
+    static func stampTimes(_ invoice: inout Invoice, current: Invoice?, at now: Date) throws {
+        let issued = [.issued, .paid].contains(invoice.status)
+        let paid = invoice.status == .paid
+        try checkGiven(\.issueTime, \.hasIssueTime, "issue_time", of: invoice, current: current, allowed: issued, status: "ISSUED or PAID", now: now)
+        try checkGiven(\.paidTime, \.hasPaidTime, "paid_time", of: invoice, current: current, allowed: paid, status: "PAID", now: now)
+        if paid, !invoice.hasPaidTime { invoice.paidTime = Google_Protobuf_Timestamp(date: now) }
+        if issued, !invoice.hasIssueTime {
+            invoice.issueTime = paid ? invoice.paidTime : Google_Protobuf_Timestamp(date: now)
         }
-        if invoice.status == .paid, !invoice.hasPaidTime {
-            invoice.paidTime = Google_Protobuf_Timestamp(date: now)
+        if invoice.hasIssueTime, invoice.hasPaidTime, invoice.paidTime.date < invoice.issueTime.date {
+            throw ServiceError.invalidArgument(field: "invoice.paid_time", "must not be before issue_time")
+        }
+    }
+
+    /// A time the caller gave: one the stored invoice does not have yet, set with the status
+    /// that sets it, and not in the future. Sending back the stored one is no change.
+    private static func checkGiven(
+        _ time: KeyPath<Invoice, Google_Protobuf_Timestamp>, _ has: KeyPath<Invoice, Bool>, _ field: String,
+        of invoice: Invoice, current: Invoice?, allowed: Bool, status: String, now: Date
+    ) throws {
+        let stored = current.flatMap { $0[keyPath: has] ? $0[keyPath: time] : nil }
+        let given = invoice[keyPath: has] ? invoice[keyPath: time] : nil
+        guard given != stored else { return }
+        if let stored {
+            throw ServiceError.failedPrecondition(
+                reason: "invoice_time_fixed", message: "\(field) is fixed once set; it is \(stored.date.formatted(.iso8601))", metadata: ["field": field])
+        }
+        guard let given else { return }
+        guard allowed else {
+            throw ServiceError.invalidArgument(field: "invoice.\(field)", "can be given only with status \(status)")
+        }
+        if given.date > now.addingTimeInterval(clockSkew) {
+            throw ServiceError.invalidArgument(field: "invoice.\(field)", "must not be in the future")
         }
     }
 }

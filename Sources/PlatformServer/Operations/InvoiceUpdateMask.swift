@@ -2,11 +2,12 @@ import ServiceProAPI
 import SwiftProtobuf
 
 /// The fields an UpdateInvoice may change: edit a draft, issue, mark paid, void. Totals follow
-/// the lines and tax; the customer is not one of them, and the issue and paid times are the
-/// server's.
+/// the lines and tax; the customer is not one of them. The issue and paid times may be given
+/// only with the change of status that sets them (see ``InvoiceLifecycle``).
 struct InvoiceUpdateMask: Sendable {
     static let fields: Set<String> = [
         "appointment", "invoice_number", "lines", "currency_code", "tax_cents", "status", "due_time", "notes", "external_id",
+        "issue_time", "paid_time",
     ]
 
     let paths: UpdateMaskPaths
@@ -28,6 +29,10 @@ struct InvoiceUpdateMask: Sendable {
             case "status": target.status = source.status
             case "due_time":
                 if source.hasDueTime { target.dueTime = source.dueTime } else { target.clearDueTime() }
+            case "issue_time":
+                if source.hasIssueTime { target.issueTime = source.issueTime } else { target.clearIssueTime() }
+            case "paid_time":
+                if source.hasPaidTime { target.paidTime = source.paidTime } else { target.clearPaidTime() }
             case "notes": target.notes = source.notes
             case "external_id": target.externalID = source.externalID
             default: break

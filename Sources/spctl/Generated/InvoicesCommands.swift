@@ -48,8 +48,14 @@ struct InvoicesCommands: AsyncParsableCommand {
         @Option(name: .customLong("invoice.status"), help: "DRAFT when unset on create. Only drafts may change their number, lines, currency and tax.")
         var invoiceStatus: InvoiceStatus?
 
+        @Option(name: .customLong("invoice.issue-time"), help: "When the invoice was issued: the moment its status became ISSUED (or PAID, from a draft), unless the create or update that made it so gives an earlier time, as an import of invoices from another system does. Never in the future; fixed once set (FAILED_PRECONDITION `invoice_time_fixed`). (RFC 3339 time)")
+        var invoiceIssueTime: String?
+
         @Option(name: .customLong("invoice.due-time"), help: "(RFC 3339 time)")
         var invoiceDueTime: String?
+
+        @Option(name: .customLong("invoice.paid-time"), help: "When it was paid: the moment its status became PAID, unless the change that made it so gives an earlier time, no earlier than issue_time. Never in the future; fixed once set. (RFC 3339 time)")
+        var invoicePaidTime: String?
 
         @Option(name: .customLong("invoice.notes"), help: "")
         var invoiceNotes: String?
@@ -74,7 +80,9 @@ struct InvoicesCommands: AsyncParsableCommand {
             if let value = invoiceCurrencyCode { request.invoice.currencyCode = value }
             if let value = invoiceTaxCents { request.invoice.taxCents = value }
             if let value = invoiceStatus { request.invoice.status = value }
+            if let value = invoiceIssueTime { request.invoice.issueTime = try CLIValue.timestamp(value, flag: "invoice.issue-time") }
             if let value = invoiceDueTime { request.invoice.dueTime = try CLIValue.timestamp(value, flag: "invoice.due-time") }
+            if let value = invoicePaidTime { request.invoice.paidTime = try CLIValue.timestamp(value, flag: "invoice.paid-time") }
             if let value = invoiceNotes { request.invoice.notes = value }
             if let value = invoiceExternalID { request.invoice.externalID = value }
             if let value = invoiceEtag { request.invoice.etag = value }
@@ -180,8 +188,14 @@ struct InvoicesCommands: AsyncParsableCommand {
         @Option(name: .customLong("invoice.status"), help: "DRAFT when unset on create. Only drafts may change their number, lines, currency and tax.")
         var invoiceStatus: InvoiceStatus?
 
+        @Option(name: .customLong("invoice.issue-time"), help: "When the invoice was issued: the moment its status became ISSUED (or PAID, from a draft), unless the create or update that made it so gives an earlier time, as an import of invoices from another system does. Never in the future; fixed once set (FAILED_PRECONDITION `invoice_time_fixed`). (RFC 3339 time)")
+        var invoiceIssueTime: String?
+
         @Option(name: .customLong("invoice.due-time"), help: "(RFC 3339 time)")
         var invoiceDueTime: String?
+
+        @Option(name: .customLong("invoice.paid-time"), help: "When it was paid: the moment its status became PAID, unless the change that made it so gives an earlier time, no earlier than issue_time. Never in the future; fixed once set. (RFC 3339 time)")
+        var invoicePaidTime: String?
 
         @Option(name: .customLong("invoice.notes"), help: "")
         var invoiceNotes: String?
@@ -204,7 +218,9 @@ struct InvoicesCommands: AsyncParsableCommand {
             if let value = invoiceCurrencyCode { request.invoice.currencyCode = value }
             if let value = invoiceTaxCents { request.invoice.taxCents = value }
             if let value = invoiceStatus { request.invoice.status = value }
+            if let value = invoiceIssueTime { request.invoice.issueTime = try CLIValue.timestamp(value, flag: "invoice.issue-time") }
             if let value = invoiceDueTime { request.invoice.dueTime = try CLIValue.timestamp(value, flag: "invoice.due-time") }
+            if let value = invoicePaidTime { request.invoice.paidTime = try CLIValue.timestamp(value, flag: "invoice.paid-time") }
             if let value = invoiceNotes { request.invoice.notes = value }
             if let value = invoiceExternalID { request.invoice.externalID = value }
             if let value = invoiceEtag { request.invoice.etag = value }

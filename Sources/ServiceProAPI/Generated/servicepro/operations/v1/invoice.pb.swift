@@ -143,7 +143,10 @@ public nonisolated struct Invoice: @unchecked Sendable {
     set {_uniqueStorage()._status = newValue}
   }
 
-  /// Set when the invoice is issued.
+  /// When the invoice was issued: the moment its status became ISSUED (or PAID, from a draft),
+  /// unless the create or update that made it so gives an earlier time, as an import of invoices
+  /// from another system does. Never in the future; fixed once set (FAILED_PRECONDITION
+  /// `invoice_time_fixed`).
   public var issueTime: SwiftProtobuf.Google_Protobuf_Timestamp {
     get {_storage._issueTime ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
     set {_uniqueStorage()._issueTime = newValue}
@@ -162,7 +165,8 @@ public nonisolated struct Invoice: @unchecked Sendable {
   /// Clears the value of `dueTime`. Subsequent reads from it will return its default value.
   public mutating func clearDueTime() {_uniqueStorage()._dueTime = nil}
 
-  /// Set when it is marked paid.
+  /// When it was paid: the moment its status became PAID, unless the change that made it so
+  /// gives an earlier time, no earlier than issue_time. Never in the future; fixed once set.
   public var paidTime: SwiftProtobuf.Google_Protobuf_Timestamp {
     get {_storage._paidTime ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
     set {_uniqueStorage()._paidTime = newValue}

@@ -54,8 +54,6 @@ extension Invoice: ValidatableMessage {
         self.currencyCode = FieldCheck.trimmed(self.currencyCode)
         self.subtotalCents = 0
         self.totalCents = 0
-        self.clearIssueTime()
-        self.clearPaidTime()
         self.externalID = FieldCheck.trimmed(self.externalID)
         self.clearCreateTime()
         self.clearUpdateTime()
