@@ -194,6 +194,7 @@ struct OperationsTests {
             let invoiceCases: [(Invoice, [String])] = [
                 (.with { $0.lines = [line] }, ["invoice.customer", "invoice.currency_code"]),
                 (.with { $0.customer = jane.name; $0.currencyCode = "usd" }, ["invoice.currency_code"]),
+                (.with { $0.customer = jane.name; $0.currencyCode = "ABC" }, ["invoice.currency_code"]),
                 (.with {
                     $0.customer = jane.name; $0.currencyCode = "USD"
                     $0.lines = [
@@ -216,6 +217,10 @@ struct OperationsTests {
                 #expect(result?.fields == fields, "\(invoice)")
             }
             #expect(try await ops.listInvoices(.with { $0.parent = "tenants/acme" }).invoices.isEmpty)
+            let euros = try await ops.createInvoice(.with { $0.parent = "tenants/acme"; $0.invoice = .with { $0.customer = jane.name; $0.currencyCode = "EUR" } })
+            let unknownCurrency = await failure { try await ops.updateInvoice(.with { $0.name = euros.name; $0.currencyCode = "QQQ" }, ["currency_code"]) }
+            #expect(unknownCurrency?.fields == ["invoice.currency_code"])
+            #expect(try await ops.getInvoice(euros.name).currencyCode == "EUR")
 
             let badPage = await failure { try await ops.listCustomers(.with { $0.parent = "tenants/acme"; $0.pageSize = -1 }) }
             #expect(badPage?.fields == ["page_size"])

@@ -23,6 +23,7 @@ public struct InvoiceHandler: InvoiceServiceHandler {
         if invoice.customer.isEmpty { violations.append(FieldViolation(field: "invoice.customer", description: "is required")) }
         if invoice.currencyCode.isEmpty { violations.append(FieldViolation(field: "invoice.currency_code", description: "is required")) }
         guard violations.isEmpty else { throw ServiceError.invalidArgument(violations) }
+        try CurrencyCode.check(invoice.currencyCode, field: "invoice.currency_code")
         if invoice.status == .unspecified { invoice.status = .draft }
         try InvoiceTotals.compute(&invoice)
         try InvoiceLifecycle.stampTimes(&invoice, current: nil, at: Date())
@@ -91,8 +92,9 @@ public struct InvoiceHandler: InvoiceServiceHandler {
         if mask.contains("invoice_number"), input.invoiceNumber.isEmpty {
             throw ServiceError.invalidArgument(field: "invoice.invoice_number", "must not be empty")
         }
-        if mask.contains("currency_code"), input.currencyCode.isEmpty {
-            throw ServiceError.invalidArgument(field: "invoice.currency_code", "must not be empty")
+        if mask.contains("currency_code") {
+            if input.currencyCode.isEmpty { throw ServiceError.invalidArgument(field: "invoice.currency_code", "must not be empty") }
+            try CurrencyCode.check(input.currencyCode, field: "invoice.currency_code")
         }
         // Left at 0 it would not say which status: a client that names the field sets it.
         if mask.contains("status"), input.status == .unspecified {

@@ -39,7 +39,7 @@ struct InvoicesCommands: AsyncParsableCommand {
         @Option(name: .customLong("invoice.invoice-number"), help: "The number printed on the invoice, e.g. \"INV-0042\"; the server assigns the next one when empty (FAILED_PRECONDITION `invoice_numbers_exhausted` when the next would be too long). Fixed once the invoice is issued, as its lines are.")
         var invoiceInvoiceNumber: String?
 
-        @Option(name: .customLong("invoice.currency-code"), help: "ISO 4217, e.g. \"USD\". Required on create.")
+        @Option(name: .customLong("invoice.currency-code"), help: "An ISO 4217 code, e.g. \"USD\". Required on create.")
         var invoiceCurrencyCode: String?
 
         @Option(name: .customLong("invoice.tax-cents"), help: "")
@@ -179,7 +179,7 @@ struct InvoicesCommands: AsyncParsableCommand {
         @Option(name: .customLong("invoice.invoice-number"), help: "The number printed on the invoice, e.g. \"INV-0042\"; the server assigns the next one when empty (FAILED_PRECONDITION `invoice_numbers_exhausted` when the next would be too long). Fixed once the invoice is issued, as its lines are.")
         var invoiceInvoiceNumber: String?
 
-        @Option(name: .customLong("invoice.currency-code"), help: "ISO 4217, e.g. \"USD\". Required on create.")
+        @Option(name: .customLong("invoice.currency-code"), help: "An ISO 4217 code, e.g. \"USD\". Required on create.")
         var invoiceCurrencyCode: String?
 
         @Option(name: .customLong("invoice.tax-cents"), help: "")
@@ -206,7 +206,7 @@ struct InvoicesCommands: AsyncParsableCommand {
         @Option(name: .customLong("invoice.etag"), help: "Changes whenever the invoice changes; send it back on update to detect conflicts.")
         var invoiceEtag: String?
 
-        @Option(name: .customLong("update-mask"), help: "Updatable: appointment, invoice_number, lines, currency_code, tax_cents, status, due_time, notes, external_id. Totals follow the lines and tax. Required. (comma-separated field names)")
+        @Option(name: .customLong("update-mask"), help: "Updatable: appointment, invoice_number, lines, currency_code, tax_cents, status, due_time, notes, external_id, and issue_time and paid_time with the status that sets them. Totals follow the lines and tax. Required. (comma-separated field names)")
         var updateMask: String?
 
         func run() async throws {

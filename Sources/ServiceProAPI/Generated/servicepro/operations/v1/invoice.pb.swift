@@ -114,7 +114,7 @@ public nonisolated struct Invoice: @unchecked Sendable {
     set {_uniqueStorage()._lines = newValue}
   }
 
-  /// ISO 4217, e.g. "USD". Required on create.
+  /// An ISO 4217 code, e.g. "USD". Required on create.
   public var currencyCode: String {
     get {_storage._currencyCode}
     set {_uniqueStorage()._currencyCode = newValue}

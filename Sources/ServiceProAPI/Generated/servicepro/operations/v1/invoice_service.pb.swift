@@ -32,7 +32,8 @@ public nonisolated struct CreateInvoiceRequest: Sendable {
   /// Becomes the last part of the name; the server picks one when empty.
   public var invoiceID: String = String()
 
-  /// customer and currency_code are required; name, etag, times and computed amounts are ignored.
+  /// customer and currency_code are required; name, etag, create and update times and computed
+  /// amounts are ignored. issue_time and paid_time may be given with the status that sets them.
   public var invoice: Invoice {
     get {_invoice ?? Invoice()}
     set {_invoice = newValue}
@@ -139,7 +140,8 @@ public nonisolated struct UpdateInvoiceRequest: Sendable {
   public mutating func clearInvoice() {self._invoice = nil}
 
   /// Updatable: appointment, invoice_number, lines, currency_code, tax_cents, status, due_time,
-  /// notes, external_id. Totals follow the lines and tax.
+  /// notes, external_id, and issue_time and paid_time with the status that sets them. Totals
+  /// follow the lines and tax.
   public var updateMask: SwiftProtobuf.Google_Protobuf_FieldMask {
     get {_updateMask ?? SwiftProtobuf.Google_Protobuf_FieldMask()}
     set {_updateMask = newValue}
