@@ -108,6 +108,8 @@ struct OperationsTests {
             #expect(byEmail.customers.map(\.name) == [jane.name], "emails match whatever their case")
             let byExternalID = try await ops.listCustomers(.with { $0.parent = "tenants/acme"; $0.externalID = "crm-1" })
             #expect(byExternalID.customers.map(\.name) == [jane.name])
+            let padded = try await ops.listCustomers(.with { $0.parent = "tenants/acme"; $0.externalID = "crm-1 "; $0.phoneNumber = " +19185550101" })
+            #expect(padded.customers.map(\.name) == [jane.name], "filters are trimmed as the stored values were")
             let nobody = try await ops.listCustomers(.with { $0.parent = "tenants/acme"; $0.externalID = "crm-1"; $0.phoneNumber = "+19185550102" })
             #expect(nobody.customers.isEmpty, "filters combine with AND")
 
@@ -156,9 +158,10 @@ struct OperationsTests {
                 (.with { $0.customer = .with { $0.name = jane.name; $0.notes = "No mask" } }, ["update_mask"]),
                 (.with { $0.customer = .with { $0.name = jane.name; $0.displayName = " " }; $0.updateMask = .init(protoPaths: ["display_name"]) }, ["customer.display_name"]),
                 (.with { $0.customer = .with { $0.name = "tenants/acme/invoices/x" }; $0.updateMask = .init(protoPaths: ["notes"]) }, ["customer.name"]),
-                // Only the masked field's check applies; the empty display name is not being set.
+                // Only the masked field's check applies; the email is not being set.
                 (.with {
-                    $0.customer = .with { $0.name = jane.name; $0.phoneNumber = "918-555-0101" }; $0.updateMask = .init(protoPaths: ["phone_number"])
+                    $0.customer = .with { $0.name = jane.name; $0.phoneNumber = "918-555-0101"; $0.email = "not an email" }
+                    $0.updateMask = .init(protoPaths: ["phone_number"])
                 }, ["customer.phone_number"]),
             ]
             for (request, fields) in updateCases {

@@ -301,6 +301,16 @@ struct PhoneConfigTests {
                 })
             }
             #expect(badUpdate?.fields == ["phone_config.phone_number"])
+            // A menu sent back half-edited is no matter to an update of the display name alone,
+            // and its repeated digit is, once the update names the menu.
+            let halfEdited = PhoneConfig.with {
+                $0.name = created.name; $0.displayName = "Front desk"
+                $0.ivrMenu = .with { $0.options = [.with { $0.digit = "1"; $0.action = .voicemail }, .with { $0.digit = "1"; $0.action = .servicesAndPrices }] }
+            }
+            let renamed = try await configs.update(.with { $0.phoneConfig = halfEdited; $0.updateMask = .init(protoPaths: ["display_name"]) })
+            #expect(renamed.displayName == "Front desk" && renamed.ivrMenu.options.isEmpty)
+            let badMenu = await failure { try await configs.update(.with { $0.phoneConfig = halfEdited; $0.updateMask = .init(protoPaths: ["ivr_menu"]) }) }
+            #expect(badMenu?.fields == ["phone_config.ivr_menu.options[1].digit"])
             // A number is changed, never cleared: the config would answer nothing.
             let cleared = await failure {
                 try await configs.update(.with {

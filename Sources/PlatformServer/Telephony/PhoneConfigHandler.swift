@@ -1,6 +1,7 @@
 import Foundation
 import RPCRuntime
 import ServiceProAPI
+import SwiftProtobuf
 
 /// servicepro.telephony.v1.PhoneConfigService over the store (plan 3.2 and 3.3).
 ///
@@ -88,7 +89,7 @@ public struct PhoneConfigHandler: PhoneConfigServiceHandler {
         let name = request.phoneConfig.name
         let id = try PhoneConfigRecords.collection.requireID(in: name, tenantID: tenantID, field: "phone_config.name")
         let mask = try PhoneConfigUpdateMask(request.updateMask)
-        let input = try Self.checked(request.phoneConfig)
+        let input = try Self.checked(request.phoneConfig, updating: request.updateMask)
         if mask.contains("phone_number"), input.phoneNumber.isEmpty {
             // As on create: a config without its number would answer nothing, and the number's
             // texts and calls would fall to the root tenant.
@@ -162,8 +163,9 @@ public struct PhoneConfigHandler: PhoneConfigServiceHandler {
     // MARK: Rules
 
     /// `config` checked for what field rules cannot say (the pipeline has trimmed and checked its
-    /// fields already): menu digits unique, and placeholders only where they can be filled.
-    static func checked(_ config: PhoneConfig) throws -> PhoneConfig {
+    /// fields already): menu digits unique, and placeholders only where they can be filled. An
+    /// update is checked only in the fields its `mask` names, as the field rules are.
+    static func checked(_ config: PhoneConfig, updating mask: Google_Protobuf_FieldMask? = nil) throws -> PhoneConfig {
         var violations: [FieldViolation] = []
         violations += PackPlaceholders.violations(in: config.autoReply.text, allowed: PackPlaceholders.lineText, field: "phone_config.auto_reply.text")
         violations += PackPlaceholders.violations(in: config.ivrMenu.greeting, allowed: PackPlaceholders.businessOnly, field: "phone_config.ivr_menu.greeting")
@@ -174,6 +176,11 @@ public struct PhoneConfigHandler: PhoneConfigServiceHandler {
             if !seenDigits.insert(option.digit).inserted {
                 violations.append(FieldViolation(field: path + "digit", description: "\(option.digit) is already used by another option"))
             }
+        }
+        if let mask {
+            var changed: [FieldViolation] = []
+            FieldCheck.withinMask(violations, mask, resourcePath: "phone_config.", &changed)
+            violations = changed
         }
         guard violations.isEmpty else { throw ServiceError.invalidArgument(violations) }
         return config

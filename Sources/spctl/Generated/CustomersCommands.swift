@@ -110,7 +110,7 @@ struct CustomersCommands: AsyncParsableCommand {
         @Option(name: .customLong("page-token"), help: "From a previous response's next_page_token.")
         var pageToken: String?
 
-        @Option(name: .customLong("phone-number"), help: "Only the customer with this number, E.164.")
+        @Option(name: .customLong("phone-number"), help: "Only the customer with this number, E.164. Filters are trimmed as the stored values were.")
         var phoneNumber: String?
 
         @Option(name: .customLong("email"), help: "Only customers with this email address.")

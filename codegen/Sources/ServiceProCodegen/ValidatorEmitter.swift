@@ -237,7 +237,7 @@ struct ValidatorEmitter {
                 ["\(check)(\(value), \(path), &violations)"] + (rangeCheck.map { [$0(value, path)] } ?? [])
             }
         } else if validatable.contains(field.messageType.fullName) {
-            if let mask = Self.updateMask(of: message), !field.isRepeated, field.realContainingOneof == nil {
+            if let mask = Self.updateMask(of: message), Self.isResource(field) {
                 emitMaskedChecks(for: field, property: property, has: names.has, mask: mask, into: &out)
                 return
             }
@@ -254,6 +254,14 @@ struct ValidatorEmitter {
             field.name == "update_mask" && field.type == .message && !field.isRepeated
                 && field.messageType.fullName == "google.protobuf.FieldMask"
         }
+    }
+
+    /// Whether `field` holds the resource an update changes: as AIP-134 names it, a single
+    /// message field named after its type (`PhoneConfig phone_config`). Any other field of the
+    /// request keeps all its checks.
+    private static func isResource(_ field: FieldDescriptor) -> Bool {
+        !field.isRepeated && field.realContainingOneof == nil
+            && field.name == Naming.camelWords(field.messageType.name).map { $0.lowercased() }.joined(separator: "_")
     }
 
     /// The resource of an update request, checked whole, then kept to the violations of the

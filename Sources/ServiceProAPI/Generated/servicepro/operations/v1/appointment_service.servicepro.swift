@@ -62,7 +62,9 @@ extension ListAppointmentsRequest: ValidatableMessage {
         }
     }
 
-    public mutating func normalize() {}
+    public mutating func normalize() {
+        self.customer = FieldCheck.trimmed(self.customer)
+    }
 }
 
 extension ListAppointmentsResponse: ValidatableMessage {

@@ -81,7 +81,7 @@ public nonisolated struct ListCustomersRequest: Sendable {
   /// From a previous response's next_page_token.
   public var pageToken: String = String()
 
-  /// Only the customer with this number, E.164.
+  /// Only the customer with this number, E.164. Filters are trimmed as the stored values were.
   public var phoneNumber: String = String()
 
   /// Only customers with this email address.

@@ -58,7 +58,11 @@ extension ListCustomersRequest: ValidatableMessage {
         }
     }
 
-    public mutating func normalize() {}
+    public mutating func normalize() {
+        self.phoneNumber = FieldCheck.trimmed(self.phoneNumber)
+        self.email = FieldCheck.trimmed(self.email)
+        self.externalID = FieldCheck.trimmed(self.externalID)
+    }
 }
 
 extension ListCustomersResponse: ValidatableMessage {

@@ -56,7 +56,9 @@ extension ListInvoicesRequest: ValidatableMessage {
         }
     }
 
-    public mutating func normalize() {}
+    public mutating func normalize() {
+        self.customer = FieldCheck.trimmed(self.customer)
+    }
 }
 
 extension ListInvoicesResponse: ValidatableMessage {
