@@ -27,6 +27,10 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         // Already in the graph through hummingbird; named for the benchmark's HTTP/1.1 client.
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        // Tests start the executables and Python oracles as child processes (see ProcessRunner).
+        .package(url: "https://github.com/swiftlang/swift-subprocess.git", from: "1.0.2"),
+        // Its FilePath and FileDescriptor, which swift-subprocess takes.
+        .package(url: "https://github.com/apple/swift-system.git", from: "1.8.1"),
     ],
     targets: [
         // The request pipeline every service runs through: auth, policy, validation, errors, logs.
@@ -207,6 +211,8 @@ let package = Package(
                 .product(name: "GRPCInProcessTransport", package: "grpc-swift-2"),
                 .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "Subprocess", package: "swift-subprocess"),
+                .product(name: "SystemPackage", package: "swift-system"),
                 // The local fake of Stripe's API, and Stripe's webhook signatures.
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Crypto", package: "swift-crypto"),

@@ -70,12 +70,14 @@ public actor MessageSpool {
             """,
             // Texts that could not be read back, kept for an operator rather than deleted.
             "CREATE TABLE IF NOT EXISTS unreadable_messages (sequence INTEGER, message_sid TEXT, request BLOB)",
+            // A status Twilio sent again, or a webhook replayed, is kept once.
             """
             CREATE TABLE IF NOT EXISTS spooled_statuses (
                 sequence INTEGER PRIMARY KEY AUTOINCREMENT,
                 kind TEXT NOT NULL,
                 request BLOB NOT NULL,
-                spool_time REAL NOT NULL
+                spool_time REAL NOT NULL,
+                UNIQUE (kind, request)
             )
             """,
             // The forward number the platform last gave for each called number, so a bridge
@@ -115,7 +117,7 @@ public actor MessageSpool {
     }
 
     /// Spools written before delivery reports were kept hold their call statuses in a table of
-    /// their own; they move to `spooled_statuses`, in one transaction.
+    /// their own; they move to `spooled_statuses`, in one transaction, copies of one status as one.
     private static func moveCallStatuses(_ connection: SQLiteConnection) async throws {
         let tables = try await connection.query("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'spooled_call_statuses'", [])
         guard !tables.isEmpty else { return }
@@ -123,7 +125,8 @@ public actor MessageSpool {
         do {
             _ = try await connection.query("""
                 INSERT INTO spooled_statuses (kind, request, spool_time)
-                SELECT 'call', request, ? FROM spooled_call_statuses ORDER BY sequence
+                SELECT 'call', request, ? FROM spooled_call_statuses WHERE true ORDER BY sequence
+                ON CONFLICT DO NOTHING
                 """, [.float(Date().timeIntervalSince1970)])
             _ = try await connection.query("DROP TABLE spooled_call_statuses", [])
             _ = try await connection.query("COMMIT", [])
@@ -193,10 +196,11 @@ public actor MessageSpool {
 
     // MARK: Statuses
 
-    /// Keeps a status callback for later.
+    /// Keeps a status callback for later; one the spool holds already (Twilio's retry of it,
+    /// say) is not kept twice.
     public func appendStatus(_ status: SpooledStatus, now: Date = Date()) async throws {
         _ = try await connection.query(
-            "INSERT INTO spooled_statuses (kind, request, spool_time) VALUES (?, ?, ?)",
+            "INSERT INTO spooled_statuses (kind, request, spool_time) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
             [.text(status.kind), .blob(ByteBuffer(bytes: try status.serializedBytes())), .float(now.timeIntervalSince1970)])
     }
 
@@ -206,7 +210,8 @@ public actor MessageSpool {
     public func oldestStatuses(after sequence: Int = 0, limit: Int = 100) async throws -> [(sequence: Int, status: SpooledStatus, spoolTime: Date)] {
         var statuses: [(sequence: Int, status: SpooledStatus, spoolTime: Date)] = []
         for row in try await connection.query(
-            "SELECT sequence, kind, request, spool_time FROM spooled_statuses WHERE sequence > ? ORDER BY sequence LIMIT ?", [.integer(sequence), .integer(limit)]
+            "SELECT sequence, kind, request, spool_time FROM spooled_statuses WHERE sequence > ? ORDER BY sequence LIMIT ?",
+            [.integer(sequence), .integer(limit)]
         ) {
             guard let sequence = row.column("sequence")?.integer else { continue }
             guard case .blob(var buffer)? = row.column("request"),

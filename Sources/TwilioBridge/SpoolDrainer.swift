@@ -1,3 +1,4 @@
+import Foundation
 import GRPCCore
 import Logging
 import ServiceLifecycle
@@ -7,11 +8,13 @@ import Synchronization
 
 /// Replays spooled texts to the platform, oldest first, until only held lines are left, or
 /// none; stops when the platform cannot take texts at all (UNAVAILABLE) and tries again shortly.
-/// Then the spooled status callbacks, the same way, whatever became of the texts. A text the
-/// platform takes but cannot store holds up only its own line, whose texts keep their order: one
-/// whose tenant's texts arrive faster than the platform stores them, one that loses a race or
-/// outlasts the replay's deadline, or one the platform fails on (an internal error, every time,
-/// say). The other lines' texts, and the call statuses, go on.
+/// Then the spooled status callbacks that are due, the same way, whatever became of the texts;
+/// one kept for a later pass is due again once its wait is over (`SpooledStatus.retryWait`). A
+/// text the platform takes but
+/// cannot store holds up only its own line, whose texts keep their order: one whose tenant's
+/// texts arrive faster than the platform stores them, one that loses a race or outlasts the
+/// replay's deadline, or one the platform fails on (an internal error, every time, say). The
+/// other lines' texts, and the call statuses, go on.
 struct SpoolDrainer<Transport: ClientTransport>: Service {
     let platform: PlatformClient<Transport>
     let spool: MessageSpool
@@ -24,6 +27,8 @@ struct SpoolDrainer<Transport: ClientTransport>: Service {
     /// The texts whose failure was logged, so that a text that fails on every pass is logged
     /// once, not once a second.
     let reported = FailedTexts()
+    /// When each status kept for a later pass is due again.
+    let retries = StatusRetries()
 
     func run() async throws {
         await cancelWhenGracefulShutdown {
@@ -103,11 +108,18 @@ struct SpoolDrainer<Transport: ClientTransport>: Service {
             for (sequence, status, spoolTime) in page {
                 // Past one kept for a later pass, so no number of those holds up the ones after.
                 last = sequence
+                guard retries.isDue(sequence, at: Date()) else { continue }
                 do {
                     try await deadline.run { try await record(status, through: inbound) }
                     sent += 1
                 } catch let error as RPCError where status.waitsForItsText(after: error, spooledAt: spoolTime) {
+                    postpone(sequence, spooledAt: spoolTime)
                     continue
+                } catch let error as RPCError where status.missesItsText(error) {
+                    // Most likely a text another system sent from the same Twilio account.
+                    logger.info("dropping a spooled delivery report: no text with its sid was logged within ten minutes", metadata: [
+                        "message_sid": "\(status.sid)",
+                    ])
                 } catch let error as RPCError where error.isVerdictOnRequest {
                     logger.error("dropping a spooled status the platform cannot take", metadata: ["sid": "\(status.sid)", "error": "\(error)"])
                 } catch let error as RPCError where error.refusesBridge {
@@ -115,15 +127,25 @@ struct SpoolDrainer<Transport: ClientTransport>: Service {
                 } catch let error as RPCError where error.failsThisRequest || error.delaysThisRequest {
                     // One that fails every time holds up no other status.
                     logger.debug("the platform fails on a spooled status", metadata: ["sid": "\(status.sid)", "error": "\(error)"])
+                    postpone(sequence, spooledAt: spoolTime)
                     continue
                 } catch {
                     break pages
                 }
                 try await spool.removeStatus(sequence: sequence)
+                retries.forget(sequence)
             }
         }
         if sent > 0 { logger.info("replayed spooled statuses", metadata: ["count": "\(sent)"]) }
         return sent
+    }
+
+    /// Keeps a status, spooled at `spoolTime`, out of the passes until its next attempt is due.
+    private func postpone(_ sequence: Int, spooledAt spoolTime: Date) {
+        let now = Date()
+        let (seconds, attoseconds) = interval.components
+        let wait = SpooledStatus.retryWait(age: now.timeIntervalSince(spoolTime), interval: Double(seconds) + Double(attoseconds) / 1e18)
+        retries.postpone(sequence, until: now.addingTimeInterval(wait))
     }
 
     private func record(_ status: SpooledStatus, through inbound: InboundService.Client<Transport>) async throws {
@@ -146,5 +168,25 @@ final class FailedTexts: Sendable {
     /// `sequence` left the spool.
     func forget(_ sequence: Int) {
         _ = sequences.withLock { $0.remove(sequence) }
+    }
+}
+
+/// When each spooled status kept for a later pass is due again, by spool sequence. Kept in
+/// memory, as `FailedTexts` is: a restarted bridge tries each once more at once, and a wait costs
+/// no write to the spool's file.
+final class StatusRetries: Sendable {
+    private let due = Mutex<[Int: Date]>([:])
+
+    func isDue(_ sequence: Int, at now: Date) -> Bool {
+        due.withLock { ($0[sequence] ?? .distantPast) <= now }
+    }
+
+    func postpone(_ sequence: Int, until time: Date) {
+        due.withLock { $0[sequence] = time }
+    }
+
+    /// `sequence` left the spool.
+    func forget(_ sequence: Int) {
+        _ = due.withLock { $0.removeValue(forKey: sequence) }
     }
 }

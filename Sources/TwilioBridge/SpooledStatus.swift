@@ -15,10 +15,27 @@ public enum SpooledStatus: Sendable, Equatable {
     /// platform never logged (another system's, on the same Twilio account) and is dropped.
     public static let messageGrace: TimeInterval = 10 * 60
 
+    /// The longest a status kept for a later pass waits between two attempts.
+    static let longestRetryWait: TimeInterval = 60
+
+    /// How long a status kept for a later pass waits before its next attempt, `age` after it was
+    /// spooled: as long as it has waited already, but at least the drainer's `interval` and at
+    /// most `longestRetryWait`. A status the platform keeps failing on then costs it one RPC a
+    /// minute rather than one a pass (a delivery report waiting out `messageGrace`, some fifteen
+    /// instead of six hundred), and one the platform can take again waits a minute at most.
+    static func retryWait(age: TimeInterval, interval: TimeInterval) -> TimeInterval {
+        min(longestRetryWait, max(interval, age))
+    }
+
+    /// Whether the platform's `error` says it has not logged this delivery report's text.
+    func missesItsText(_ error: RPCError) -> Bool {
+        guard case .message = self else { return false }
+        return error.code == .notFound
+    }
+
     /// Whether the platform's `error` means "not yet" for this status, spooled at `spoolTime`.
     func waitsForItsText(after error: RPCError, spooledAt spoolTime: Date, now: Date = Date()) -> Bool {
-        guard case .message = self, error.code == .notFound else { return false }
-        return now.timeIntervalSince(spoolTime) < Self.messageGrace
+        missesItsText(error) && now.timeIntervalSince(spoolTime) < Self.messageGrace
     }
 
     /// The stored kind, for the spool's `kind` column.

@@ -11,7 +11,10 @@ import ServiceProAPI
 /// signature first, so a forged webhook costs the platform nothing, not even an audit entry.
 ///
 /// Stripe retries anything but a 2xx for days, so unlike Twilio it is told the truth: 400 for a
-/// bad signature or body (never retried into success), 503 while the platform cannot answer.
+/// bad signature or body (never retried into success), 503 while the platform cannot answer. A
+/// platform that cannot take events until an operator acts (its Stripe secrets unset, the
+/// bridge's token refused) is answered 503 too, so Stripe keeps the events until then; that is
+/// logged as an error saying what to do.
 struct StripeWebhook<Transport: ClientTransport>: Sendable {
     static var path: String { "/stripe/webhook" }
     static var signatureHeader: String { "Stripe-Signature" }
@@ -32,8 +35,10 @@ struct StripeWebhook<Transport: ClientTransport>: Sendable {
         let body: ByteBuffer
         do {
             body = try await request.collectBody(upTo: Self.maxBodyBytes)
-        } catch {
+        } catch let error as any HTTPResponseError where error.status == .contentTooLarge {
             return Self.json(.badRequest, ["error": "the request body is larger than \(Self.maxBodyBytes) bytes"])
+        } catch {
+            return Self.json(.badRequest, ["error": "the request body could not be read: \(error)"])
         }
         guard let signature = request.headers[.init(Self.signatureHeader)!], !signature.isEmpty else {
             return Self.json(.badRequest, ["error": "missing Stripe-Signature header"])
@@ -62,6 +67,16 @@ struct StripeWebhook<Transport: ClientTransport>: Sendable {
         } catch let error as RPCError where error.code == .invalidArgument {
             logger.notice("refusing a Stripe webhook", metadata: ["error": "\(error.message)"])
             return Self.json(.badRequest, ["error": error.message])
+        } catch let error as RPCError where error.refusesBridge {
+            logger.error("the platform refuses the bridge's token: Stripe events wait at Stripe, which retries them for days; give the bridge a valid token (--token-file)", metadata: [
+                "error": "\(error)",
+            ])
+            return Self.json(.serviceUnavailable, ["error": "temporarily unavailable; retry later"])
+        } catch let error as RPCError where error.code == .failedPrecondition {
+            logger.error("the platform cannot take Stripe events as it is set up: they wait at Stripe, which retries them for days; do what the error says", metadata: [
+                "reason": "\(error.errorInfoReason)", "error": "\(error.message)",
+            ])
+            return Self.json(.serviceUnavailable, ["error": "temporarily unavailable; retry later"])
         } catch {
             logger.warning("platform could not take a Stripe event; Stripe will retry", metadata: ["error": "\(error)"])
             return Self.json(.serviceUnavailable, ["error": "temporarily unavailable; retry later"])

@@ -245,6 +245,10 @@ struct TwilioWebhooks<Transport: ClientTransport>: Sendable {
         } catch let error as RPCError where error.isVerdictOnRequest {
             logger.warning("the platform refuses a status callback", metadata: ["sid": "\(status.sid)", "error": "\(error)"])
             return
+        } catch let error as RPCError where error.refusesBridge {
+            logger.critical("\(RPCError.refusedBridgeAdvice)", metadata: ["sid": "\(status.sid)", "error": "\(error)"])
+        } catch let error as RPCError where error.failsThisRequest {
+            logger.error("the platform failed on a status callback: spooled it for a later attempt", metadata: ["sid": "\(status.sid)", "error": "\(error)"])
         } catch {
             logger.warning("platform unavailable: spooled a status callback", metadata: ["sid": "\(status.sid)", "error": "\(error)"])
         }

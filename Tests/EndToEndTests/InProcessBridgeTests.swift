@@ -9,22 +9,22 @@ struct InProcessBridgeTests {
     @Test("serves signed webhooks from the platform's process and stops cleanly on SIGTERM")
     func webhooksFromThePlatformProcess() async throws {
         let bridgePort = TestPorts.unused()
-        let server = try PlatformProcess(
-            "in-process-bridge", arguments: ["--twilio-listen", "127.0.0.1:\(bridgePort)"], environment: ["TWILIO_AUTH_TOKEN": "dev-token"])
+        let exit = try await PlatformProcess.run(
+            "in-process-bridge", arguments: ["--twilio-listen", "127.0.0.1:\(bridgePort)"], environment: ["TWILIO_AUTH_TOKEN": "dev-token"]) { server in
 
-        // A number no config claims: the root tenant answers, and greets a first-time sender.
-        let texted = try await server.spctlOnceUp([
-            "twilio", "simulate", "sms", "--bridge", "http://127.0.0.1:\(bridgePort)",
-            "--to", "+19185550123", "--from", "+15005550006", "--body", "Any openings Friday?",
-        ])
-        #expect(texted.status == 0, "spctl: \(texted.output)\nserver: \(server.log)")
-        #expect(texted.output.contains("Thanks for texting Clean Machine!"), "\(texted.output)")
+            // A number no config claims: the root tenant answers, and greets a first-time sender.
+            let texted = try await server.spctlOnceUp([
+                "twilio", "simulate", "sms", "--bridge", "http://127.0.0.1:\(bridgePort)",
+                "--to", "+19185550123", "--from", "+15005550006", "--body", "Any openings Friday?",
+            ])
+            #expect(texted.status == 0, "spctl: \(texted.output)\nserver: \(server.log)")
+            #expect(texted.output.contains("Thanks for texting Clean Machine!"), "\(texted.output)")
 
-        let listed = try await server.spctl(["messages", "list", "--parent", "tenants/root"])
-        #expect(listed.output.contains("Any openings Friday?"), "\(listed.output)")
-        #expect(server.log.contains("serving Twilio webhooks in-process"))
-
-        #expect(try await server.terminate() == 0)
+            let listed = try await server.spctl(["messages", "list", "--parent", "tenants/root"])
+            #expect(listed.output.contains("Any openings Friday?"), "\(listed.output)")
+            #expect(server.log.contains("serving Twilio webhooks in-process"))
+        }
+        #expect(exit == 0, "a clean shutdown on SIGTERM")
     }
 
     @Test(
@@ -34,31 +34,32 @@ struct InProcessBridgeTests {
         try await FakeMessagingProviders.with { fake, base in
             let bridgePort = TestPorts.unused()
             let publicURL = "https://bridge.shine.test"
-            let server = try PlatformProcess(
+            let exit = try await PlatformProcess.run(
                 "in-process-bridge-url", arguments: ["--twilio-listen", "127.0.0.1:\(bridgePort)", "--twilio-public-url", publicURL],
                 environment: [
                     "TWILIO_ACCOUNT_SID": FakeMessagingProviders.twilioAccountSID, "TWILIO_AUTH_TOKEN": FakeMessagingProviders.twilioAuthToken,
                     "SERVICEPRO_SMS_FROM": "+19185550100", "SERVICEPRO_TWILIO_API_URL": base, "SERVICEPRO_TWILIO_WEBHOOK_URL": variable ?? "",
+                ]) { server in
+                let line = "+19185550101"
+                let created = try await server.spctlOnceUp([
+                    "phone-configs", "create", "--parent", "tenants/root", "--phone-config-id", "menu-line",
+                    "--phone-config.phone-number", line, "--phone-config.ivr-mode", "ivr",
                 ])
-            let line = "+19185550101"
-            let created = try await server.spctlOnceUp([
-                "phone-configs", "create", "--parent", "tenants/root", "--phone-config-id", "menu-line",
-                "--phone-config.phone-number", line, "--phone-config.ivr-mode", "ivr",
-            ])
-            #expect(created.status == 0, "spctl: \(created.output)\nserver: \(server.log)")
+                #expect(created.status == 0, "spctl: \(created.output)\nserver: \(server.log)")
 
-            // Pressing 2 texts the caller how to book, through the outbox and Twilio's Messages API.
-            let bridge = ["--bridge", "http://127.0.0.1:\(bridgePort)", "--public-url", publicURL, "--to", line]
-            let call = "CA" + String(repeating: "7", count: 32)
-            for step in [["call", "--call-sid", call], ["digits", "--call-sid", call, "--digits", "2"]] {
-                let answered = try await server.spctl(["twilio", "simulate"] + step + bridge)
-                #expect(answered.status == 0, "spctl: \(answered.output)\nserver: \(server.log)")
+                // Pressing 2 texts the caller how to book, through the outbox and Twilio's Messages API.
+                let bridge = ["--bridge", "http://127.0.0.1:\(bridgePort)", "--public-url", publicURL, "--to", line]
+                let call = "CA" + String(repeating: "7", count: 32)
+                for step in [["call", "--call-sid", call], ["digits", "--call-sid", call, "--digits", "2"]] {
+                    let answered = try await server.spctl(["twilio", "simulate"] + step + bridge)
+                    #expect(answered.status == 0, "spctl: \(answered.output)\nserver: \(server.log)")
+                }
+                try await poll("the booking text reaches Twilio", within: .seconds(15)) { !fake.acceptedTexts.isEmpty }
+                #expect(fake.acceptedTexts.first?.form["StatusCallback"] == (variable ?? publicURL) + "/twilio/status")
+                // Twilio would call one URL and the bridge check signatures against the other.
+                #expect(server.log.contains("checks signatures against --twilio-public-url") == (variable != nil), "\(server.log)")
             }
-            try await poll("the booking text reaches Twilio", within: .seconds(15)) { !fake.acceptedTexts.isEmpty }
-            #expect(fake.acceptedTexts.first?.form["StatusCallback"] == (variable ?? publicURL) + "/twilio/status")
-            // Twilio would call one URL and the bridge check signatures against the other.
-            #expect(server.log.contains("checks signatures against --twilio-public-url") == (variable != nil), "\(server.log)")
-            #expect(try await server.terminate() == 0)
+            #expect(exit == 0, "a clean shutdown on SIGTERM")
         }
     }
 

@@ -80,6 +80,10 @@ struct BillingTests {
                 try await platform.billing.changePlan(.with { $0.name = "tenants/acme/billing"; $0.tier = .pro; $0.etag = "\"999\"" }, metadata: owner)
             }
             #expect(stale?.code == .aborted)
+            // With no Stripe to pay, a tenant's own admin would pick any plan for free: staff set it.
+            let admin = platform.metadata(try await platform.token(role: .tenantAdmin, tenant: "acme"))
+            let free = await failure { try await platform.billing.changePlan(.with { $0.name = "tenants/acme/billing"; $0.tier = .elite }, metadata: admin) }
+            #expect(free?.code == .failedPrecondition && free?.reason == "billing_not_configured")
             let change = ChangePlanRequest.with {
                 $0.name = "tenants/acme/billing"
                 $0.tier = .pro

@@ -428,6 +428,36 @@ struct InboundTests {
         }
     }
 
+    @Test("a call the bridge answered alone is logged from when it began, not when its status came, and linked to its caller", arguments: TestBackend.available)
+    func callAnsweredAlone(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            let inbound = try await Self.setUp(platform)
+            let caller = "+15550004545"
+            let text = try await inbound.text(Self.sid("SM", 45), to: Self.acmeNumber, from: caller)
+            // Replayed from the bridge's spool an hour after the bridge received it.
+            let received = Date().addingTimeInterval(-3_600)
+            let call = try await inbound.client.recordCallStatus(.with {
+                $0.callSid = Self.sid("CA", 45); $0.status = .completed; $0.duration = .init(seconds: 90)
+                $0.from = caller; $0.to = Self.acmeNumber; $0.eventTime = .init(date: received)
+            }, metadata: inbound.metadata)
+            #expect(call.name.hasPrefix("tenants/acme/calls/"))
+            #expect(abs(call.startTime.date.timeIntervalSince(received.addingTimeInterval(-90))) < 1, "\(call.startTime.date)")
+            #expect(abs(call.endTime.date.timeIntervalSince(received)) < 1, "\(call.endTime.date)")
+            #expect(!call.customer.isEmpty)
+            #expect(call.customer == text.message.customer, "the customer who texted before")
+        }
+    }
+
+    @Test("what a caller asks the AI receptionist is cut short, so the note to the business fits in one text")
+    func passOnNoteFitsOneText() {
+        let caller = "+15550003333"
+        #expect(InboundHandler.passOnNote(caller: caller, asked: "Wash my car Friday") == "+15550003333 called your AI receptionist: \"Wash my car Friday\"")
+        let long = InboundHandler.passOnNote(caller: caller, asked: String(repeating: "Wash my car Friday. ", count: 100))
+        #expect(long.count == OutboxRecords.maxTextLength)
+        #expect(long.hasPrefix("+15550003333 called your AI receptionist: \"Wash my car Friday."))
+        #expect(long.hasSuffix("…\""))
+    }
+
     @Test("a retry of a text whose first attempt stopped before linking its sender links it", arguments: TestBackend.available)
     func retryFinishesTheLink(backend: TestBackend) async throws {
         try await TestPlatform.with(backend) { platform in
@@ -977,7 +1007,10 @@ struct InboundTests {
             #expect(body?.contains("Acme Detailing") == true)
 
             // A withheld number cannot take a text, whether Twilio sends a word or ANONYMOUS
-            // spelled as digits: the caller hears so, and nothing is queued.
+            // spelled as digits: the caller hears so, and nothing is queued. With services and
+            // prices to read out, those are read and not texted.
+            _ = try await ConciergeService.Client(wrapping: platform.client).applyIndustryPack(
+                .with { $0.name = "tenants/acme"; $0.industryPack = "industryPacks/auto_detailing" }, metadata: platform.metadata(platform.ownerToken))
             let withheld = Self.sid("CA", 6)
             _ = try await inbound.call(withheld, to: Self.acmeNumber)
             for from in ["anonymous", "+266696687"] {
@@ -985,11 +1018,10 @@ struct InboundTests {
                 #expect(refused.instructions.first?.say.text.contains("can't text") == true)
                 #expect(refused.instructions.contains { $0.gather.action.route == .ivrSelection }, "back to the menu")
                 let prices = try await inbound.digits("1", sid: withheld, to: Self.acmeNumber, attempt: 1, from: from)
+                #expect(prices.instructions.first?.say.text.hasPrefix("Acme Detailing's services:") == true, "\(prices.instructions)")
                 #expect(!prices.instructions.contains { $0.say.text.contains("texted") }, "nothing said about a text")
             }
             #expect(try await queued().count == 1)
-            _ = try await ConciergeService.Client(wrapping: platform.client).applyIndustryPack(
-                .with { $0.name = "tenants/acme"; $0.industryPack = "industryPacks/auto_detailing" }, metadata: platform.metadata(platform.ownerToken))
             let answered = try await inbound.digits("1", sid: sid, to: Self.acmeNumber, attempt: 1)
             #expect(answered.instructions.contains { $0.say.text.contains("texted this to you") })
             #expect(try await queued().count == 2)

@@ -141,12 +141,16 @@ struct OutboxTests {
                 let delivered = try await log.listMessages(.with { $0.parent = "tenants/acme" }, metadata: platform.metadata(platform.ownerToken)).messages
                 #expect(delivered.first { $0.messageSid == fromNumber.messageSid }?.status == .delivered)
 
-                // With the bridge's URL, each text asks for its delivery reports there.
+                // With the bridge's URL, each text from a line asks for its delivery reports there;
+                // the platform's own, in no message log, asks for none.
                 var reporting = Self.settings(base: base)
                 reporting.twilio?.webhookBaseURL = "https://bridge.acme.test"
                 _ = try await Self.enqueue(platform, .sms(to: "+19185550127", from: "+19185550101", body: "Reported", purpose: "ivr"))
                 #expect(try await Self.worker(platform, reporting).runOnce() == 1)
                 #expect(fake.texts.last?.form["StatusCallback"] == "https://bridge.acme.test/twilio/status")
+                _ = try await Self.enqueue(platform, .sms(to: "+19185550128", body: "Not reported", purpose: "onboarding"))
+                #expect(try await Self.worker(platform, reporting).runOnce() == 1)
+                #expect(fake.texts.last?.form == ["To": "+19185550128", "From": Self.smsFrom, "Body": "Not reported"], "no StatusCallback")
             }
         }
     }
@@ -262,9 +266,24 @@ struct OutboxTests {
                 #expect(denied.lastError.contains("401"))
                 #expect(denied.lastError.contains("Authenticate"))
                 #expect(denied.lastError.contains("check TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN"), "\(denied.lastError)")
-                let mended = try #require(denied.nextAttemptTime).addingTimeInterval(1)
-                #expect(try await worker.runOnce(now: mended) == 1)
+                // Waiting spends none of its attempts, however many the worker is allowed.
+                let strict = Self.worker(platform, Self.settings(base: base, authToken: "not-the-token", maxAttempts: 1))
+                var retry = try #require(denied.nextAttemptTime).addingTimeInterval(1)
+                for _ in 1...2 {
+                    #expect(try await strict.runOnce(now: retry) == 1)
+                    let waiting = try await Self.stored(platform, unauthorized)
+                    #expect(waiting.state == .pending && waiting.attempts == 0, "\(waiting.lastError)")
+                    retry = try #require(waiting.nextAttemptTime).addingTimeInterval(1)
+                }
+                #expect(try await worker.runOnce(now: retry) == 1)
                 #expect(try await Self.stored(platform, unauthorized).state == .delivered)
+                // Credentials never mended: a day after its making, the message fails, saying so.
+                let abandoned = try await Self.enqueue(platform, .sms(to: "+19185550126", body: "Hi at last", purpose: "onboarding"))
+                #expect(try await wrongToken.runOnce(now: Date().addingTimeInterval(86_401)) == 1)
+                let given = try await Self.stored(platform, abandoned)
+                #expect(given.state == .failed)
+                #expect(given.lastError.contains("gave up after waiting a day") && given.lastError.contains("check TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN"))
+                #expect(!given.lastError.contains("tried again"), "\(given.lastError)")
 
                 // SendGrid down for longer than the attempts last.
                 fake.failNext(.sendGrid, status: 500, times: 5)

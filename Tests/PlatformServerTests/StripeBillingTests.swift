@@ -27,6 +27,16 @@ struct StripeBillingTests {
         }, metadata: platform.metadata(platform.bridgeToken))
     }
 
+    /// Suspends `tenant` as the billing job does when a trial or grace period runs out, for want
+    /// of payment: unlike a staff suspension, paying lifts it.
+    static func lapse(_ tenant: String, reason: String, on platform: TestPlatform) async throws {
+        try await platform.database.withTenant(tenant) { tx in
+            var state = try await BillingRecords.get(tx)
+            try state.move(to: .suspended, reason: reason, at: Date(), settings: BillingSettings())
+            try await BillingRecords.save(state, tx)
+        }
+    }
+
     @Test("a plan change subscribes through Stripe once per request_id, then swaps the subscription's price", arguments: TestBackend.available)
     func planChangeThroughStripe(backend: TestBackend) async throws {
         try await FakeStripe.with { stripe, base in
@@ -96,9 +106,7 @@ struct StripeBillingTests {
                 // Suspended when its trial ran out: its first invoice is due at once, and paying it
                 // makes the tenant active.
                 try await platform.createTenant("bravo")
-                _ = try await platform.billing.setTenantStatus(.with {
-                    $0.name = "tenants/bravo/billing"; $0.status = .suspended; $0.reason = "trial ended"
-                }, metadata: owner)
+                try await Self.lapse("bravo", reason: "trial ended", on: platform)
                 let lapsed = try await stay("bravo")
                 #expect(lapsed.billing.pendingTier == .starter)
                 #expect(lapsed.billing.status == .suspended)
@@ -538,6 +546,61 @@ struct StripeBillingTests {
         }
     }
 
+    @Test("a staff suspension is staff's to lift: no payment or Stripe event lifts it, and no plan can be bought meanwhile", arguments: TestBackend.available)
+    func staffSuspension(backend: TestBackend) async throws {
+        try await FakeStripe.with { _, base in
+            try await TestPlatform.with(backend, billing: Self.settings(apiURL: base)) { platform in
+                let owner = platform.metadata(platform.ownerToken)
+                try await platform.createTenant("acme")
+                let acme = try await platform.billing.changePlan(.with { $0.name = "tenants/acme/billing"; $0.tier = .pro }, metadata: owner).billing
+                #expect(!acme.suspendedByStaff)
+                let admin = platform.metadata(try await platform.token(role: .tenantAdmin, tenant: "acme"))
+                let suspended = try await platform.billing.setTenantStatus(.with {
+                    $0.name = "tenants/acme/billing"; $0.status = .suspended; $0.reason = "abuse reported"
+                }, metadata: owner)
+                #expect(suspended.status == .suspended && suspended.suspendedByStaff)
+
+                let bought = await failure { try await platform.billing.changePlan(.with { $0.name = "tenants/acme/billing"; $0.tier = .elite }, metadata: admin) }
+                #expect(bought?.code == .failedPrecondition && bought?.reason == "suspended_by_staff")
+
+                // A renewal paid, the subscription active at Stripe: the plan's, not the status.
+                let now = Int64(Date().timeIntervalSince1970)
+                let paid = try await Self.deliver(StripeTestEvents.invoice(
+                    id: "evt_renewal", type: "invoice.paid", created: now + 1, subscription: acme.stripeSubscriptionID, customer: acme.stripeCustomerID), to: platform)
+                #expect(paid.outcome == .applied && paid.reason == "suspended_by_staff")
+                let active = try await Self.deliver(StripeTestEvents.subscription(
+                    id: "evt_active", type: "customer.subscription.updated", created: now + 2,
+                    subscription: acme.stripeSubscriptionID, customer: acme.stripeCustomerID, status: "active", price: "price_pro"), to: platform)
+                #expect(active.outcome == .applied && active.reason == "suspended_by_staff")
+                let held = try await platform.billing.getTenantBilling(.with { $0.name = "tenants/acme/billing" }, metadata: owner)
+                #expect(held.status == .suspended && held.suspendedByStaff && held.tier == .pro)
+
+                let lifted = try await platform.billing.setTenantStatus(.with {
+                    $0.name = "tenants/acme/billing"; $0.status = .active; $0.reason = "resolved"
+                }, metadata: owner)
+                #expect(lifted.status == .active && !lifted.suspendedByStaff)
+            }
+        }
+    }
+
+    @Test("a staff override waits for a plan change that holds the tenant's billing (ABORTED), so a tenant being cancelled is not subscribed meanwhile", arguments: TestBackend.available)
+    func staffOverrideTakesTheLease(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend, billing: Self.settings()) { platform in
+            try await platform.createTenant("acme")
+            try await platform.database.withTenant("acme") { tx in
+                try await BillingRecords.takeLease(for: "change-plan/in-flight", duration: 60, tx)
+            }
+            let override = SetTenantStatusRequest.with { $0.name = "tenants/acme/billing"; $0.status = .cancelled; $0.reason = "closed" }
+            let refused = await failure { try await platform.billing.setTenantStatus(override, metadata: platform.metadata(platform.ownerToken)) }
+            #expect(refused?.code == .aborted)
+            let billing = try await platform.billing.getTenantBilling(.with { $0.name = "tenants/acme/billing" }, metadata: platform.metadata(platform.ownerToken))
+            #expect(billing.status == .trialing)
+            try await platform.database.withTenant("acme") { tx in try await BillingRecords.releaseLease(heldBy: "change-plan/in-flight", tx) }
+            let cancelled = try await platform.billing.setTenantStatus(override, metadata: platform.metadata(platform.ownerToken))
+            #expect(cancelled.status == .cancelled)
+        }
+    }
+
     @Test("a withdrawal whose cancellation Stripe reports before it answers is done, not ABORTED", arguments: TestBackend.available)
     func withdrawalOvertakenByItsWebhook(backend: TestBackend) async throws {
         try await Self.withTenantsPastTrial(["acme"], backend: backend) { stripe, platform, deliver in
@@ -636,6 +699,26 @@ struct StripeBillingTests {
             try await platform.createTenant("acme")
             let missing = await failure { try await platform.setPlan("acme", .elite) }
             #expect(missing?.reason == "stripe_price_missing")
+        }
+    }
+
+    @Test("the end of the tenant's subscription, delivered after a newer event of it, still ends it", arguments: TestBackend.available)
+    func lateEndOfOwnSubscription(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend, billing: Self.settings()) { platform in
+            try await platform.createTenant("acme")
+            let t0 = Int64(Date().timeIntervalSince1970) - 1000
+            let sub = "sub_acme1", customer = "cus_acme1"
+            _ = try await Self.deliver(StripeTestEvents.subscription(
+                id: "evt_1", type: "customer.subscription.created", created: t0, subscription: sub, customer: customer,
+                status: "active", price: "price_pro", tenant: "acme"), to: platform)
+            // The final invoice's event arrives first; the deletion, retried by Stripe, after it.
+            _ = try await Self.deliver(StripeTestEvents.invoice(id: "evt_3", type: "invoice.paid", created: t0 + 20, subscription: sub, customer: customer), to: platform)
+            let ended = try await Self.deliver(StripeTestEvents.subscription(
+                id: "evt_2", type: "customer.subscription.deleted", created: t0 + 10, subscription: sub, customer: customer, status: "canceled"), to: platform)
+            #expect(ended.outcome == .applied, "\(ended.reason)")
+            let billing = try await platform.billing.getTenantBilling(.with { $0.name = "tenants/acme/billing" }, metadata: platform.metadata(platform.ownerToken))
+            #expect(billing.status == .cancelled)
+            #expect(billing.stripeSubscriptionID.isEmpty, "the next paid plan starts a new subscription")
         }
     }
 
@@ -778,7 +861,7 @@ struct StripeBillingTests {
             _ = try await deliver(StripeTestEvents.subscription(
                 id: "evt_1", type: "customer.subscription.created", created: t0, subscription: sub, customer: customer,
                 status: "past_due", price: "price_pro", tenant: "acme"))
-            try await platform.setStatus("acme", .suspended, reason: "grace period over")
+            try await Self.lapse("acme", reason: "grace period over", on: platform)
             _ = try await deliver(StripeTestEvents.subscription(
                 id: "evt_2", type: "customer.subscription.updated", created: t0 + 10, subscription: sub, customer: customer, status: "past_due", price: "price_pro"))
             // Stripe's retry fails again: the record shows where the tenant pays the invoice.

@@ -1,29 +1,47 @@
 import Foundation
+import Subprocess
+import SystemPackage
 
 /// `platform-server` as a child process in a temporary directory, the way a user starts it: its
 /// home and spctl's config inside the directory, its stderr in `server.log` there.
-public final class PlatformProcess {
+public struct PlatformProcess: Sendable {
     public let directory: URL
     public let port: Int
     /// What spctl runs with: the config under `directory`, no server or token from the caller's shell.
     public let environment: [String: String]
-    private let process: Process
 
-    /// Starts `platform-server --home <directory>/home --listen 127.0.0.1:<port>` plus `arguments`.
-    public init(_ label: String, arguments: [String] = [], environment extra: [String: String] = [:]) throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("\(label)-\(UUID().uuidString)")
+    /// Runs `platform-server --home <directory>/home --listen 127.0.0.1:<port>` plus `arguments`
+    /// while `body` runs, then stops it with SIGTERM (and SIGKILL after 10 s); returns its exit
+    /// status, which a clean shutdown makes 0.
+    public static func run(
+        _ label: String, arguments: [String] = [], environment extra: [String: String] = [:],
+        _ body: (PlatformProcess) async throws -> Void
+    ) async throws -> Int32 {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("\(label)-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        port = TestPorts.unused()
-        environment = ["XDG_CONFIG_HOME": directory.appendingPathComponent("config").path, "SPCTL_SERVER": "", "SPCTL_TOKEN": ""]
-            .merging(extra) { $1 }
-        process = Process()
-        process.executableURL = RepositoryPaths.executable("platform-server")
-        process.arguments = ["--home", home.path, "--listen", "127.0.0.1:\(port)"] + arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        let log = directory.appendingPathComponent("server.log")
-        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
-        process.standardError = try FileHandle(forWritingTo: log)
-        try process.run()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let server = PlatformProcess(
+            directory: directory, port: TestPorts.unused(),
+            environment: ["XDG_CONFIG_HOME": directory.appendingPathComponent("config").path, "SPCTL_SERVER": "", "SPCTL_TOKEN": ""]
+                .merging(extra) { $1 })
+        let log = try FileDescriptor.open(
+            FilePath(directory.appendingPathComponent("server.log").path), .writeOnly,
+            options: [.create, .truncate], permissions: [.ownerReadWrite])
+        let result = try await Subprocess.run(
+            .path(FilePath(RepositoryPaths.executable("platform-server").path)),
+            arguments: Arguments(["--home", server.home.path, "--listen", "127.0.0.1:\(server.port)"] + arguments),
+            environment: .inherit.updating(server.environment.reduce(into: [Environment.Key: String?]()) { $0[Environment.Key(stringLiteral: $1.key)] = $1.value }),
+            input: .none, output: .discarded, error: .fileDescriptor(log, closeAfterSpawningProcess: true)
+        ) { execution in
+            do {
+                try await body(server)
+            } catch {
+                await execution.teardown(using: [.gracefulShutDown(allowedDurationToNextStep: .seconds(10))])
+                throw error
+            }
+            await execution.teardown(using: [.gracefulShutDown(allowedDurationToNextStep: .seconds(10))])
+        }
+        return result.terminationStatus.code
     }
 
     public var home: URL { directory.appendingPathComponent("home") }
@@ -41,20 +59,5 @@ public final class PlatformProcess {
 
     public func spctl(_ arguments: [String]) async throws -> PythonOracle.Result {
         try await ProcessRunner.run(RepositoryPaths.executable("spctl").path, arguments, environment: environment)
-    }
-
-    /// SIGTERM, then waits up to 10 s; the exit status, or nil if it is still running.
-    public func terminate() async throws -> Int32? {
-        process.terminate()
-        for _ in 0..<100 where process.isRunning { try await Task.sleep(for: .milliseconds(100)) }
-        return process.isRunning ? nil : process.terminationStatus
-    }
-
-    deinit {
-        if process.isRunning {
-            process.terminate()
-            process.waitUntilExit()
-        }
-        try? FileManager.default.removeItem(at: directory)
     }
 }

@@ -1,4 +1,6 @@
 import Foundation
+import Subprocess
+import SystemPackage
 
 /// Runs the Python scripts that use third-party client libraries (grpcio, twilio, stripe) as
 /// independent oracles, with the interpreter of the test venv.
@@ -45,62 +47,58 @@ public enum RepositoryPaths {
 }
 
 /// Runs a process to completion, without blocking a concurrency thread while it runs.
+///
+/// Children are started with swift-subprocess, not Foundation's `Process`: on Linux,
+/// `Process.run()` reads past a buffer while it lists the open descriptors to close in the
+/// child, and crashes a test process with many of them open now and then.
 public enum ProcessRunner {
+    /// Output a test reads is a few kilobytes; more is a runaway child.
+    static let outputLimit = 16 * 1024 * 1024
+
     /// `separatingStandardError` keeps stderr apart, to check what stdout alone carries.
     public static func run(
         _ executable: String, _ arguments: [String], environment: [String: String] = [:], input: String? = nil,
         separatingStandardError: Bool = false, in directory: URL? = nil
     ) async throws -> PythonOracle.Result {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        if let directory { process.currentDirectoryURL = directory }
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        let output = Pipe()
-        let errors = separatingStandardError ? Pipe() : output
-        process.standardOutput = output
-        process.standardError = errors
-        let stdin = Pipe()
-        process.standardInput = stdin
-        let (exited, exit) = AsyncStream.makeStream(of: Void.self)
-        process.terminationHandler = { _ in exit.finish() }
-        // Read on a dispatch thread: a blocking read on the cooperative pool (two threads on a
-        // two-core machine) could starve the in-process server the child is talking to.
-        let collected = Self.collect(output)
-        let collectedErrors = separatingStandardError ? Self.collect(errors) : nil
-        try process.run()
-        if let input { stdin.fileHandleForWriting.write(Data(input.utf8)) }
-        try? stdin.fileHandleForWriting.close()
-        for await _ in exited {}
-        let data = await collected.value
-        let errorData = await collectedErrors?.value ?? Data()
-        return PythonOracle.Result(
-            status: process.terminationStatus, output: String(decoding: data, as: UTF8.self), errors: String(decoding: errorData, as: UTF8.self))
-    }
-
-    private static func collect(_ pipe: Pipe) -> Task<Data, Never> {
-        let reader = pipe.fileHandleForReading
-        return Task {
-            await withCheckedContinuation { continuation in
-                DispatchQueue.global().async { continuation.resume(returning: Self.readToEnd(reader.fileDescriptor)) }
-            }
+        let configuration = Configuration(
+            executable: .path(FilePath(executable)),
+            arguments: Arguments(arguments),
+            environment: .inherit.updating(environment.reduce(into: [Environment.Key: String?]()) { $0[Environment.Key(stringLiteral: $1.key)] = $1.value }),
+            workingDirectory: directory.map { FilePath($0.path) })
+        let stdin: StringInput<String, UTF8>? = input.map { .string($0) }
+        if separatingStandardError {
+            let result = try await Subprocess.run(
+                configuration, input: stdin ?? .string(""), output: .string(limit: outputLimit), error: .string(limit: outputLimit))
+            return PythonOracle.Result(
+                status: result.terminationStatus.code, output: result.standardOutput, errors: result.standardError)
         }
+        let result = try await Subprocess.run(
+            configuration, input: stdin ?? .string(""), output: .string(limit: outputLimit), error: .combinedWithOutput)
+        return PythonOracle.Result(status: result.terminationStatus.code, output: result.standardOutput)
     }
+}
 
-    /// Reads until end of file, retrying reads a signal interrupts (a child's exit, say), which
-    /// Foundation's `readDataToEndOfFile` turns into a crash.
-    private static func readToEnd(_ descriptor: Int32) -> Data {
-        var data = Data()
-        var buffer = [UInt8](repeating: 0, count: 64 * 1024)
-        while true {
-            let count = read(descriptor, &buffer, buffer.count)
-            if count > 0 {
-                data.append(contentsOf: buffer[0..<count])
-            } else if count < 0, errno == EINTR {
-                continue
-            } else {
-                return data
-            }
+extension ProcessRunner {
+    /// Runs `executable` while `body` runs, then kills it; returns what `body` returns. Its
+    /// output is discarded.
+    public static func whileRunning<Result: Sendable>(
+        _ executable: String, _ arguments: [String], _ body: () async throws -> Result
+    ) async throws -> Result {
+        try await Subprocess.run(
+            .path(FilePath(executable)), arguments: Arguments(arguments), input: .none, output: .discarded, error: .discarded
+        ) { execution in
+            defer { try? execution.send(signal: .kill) }
+            return try await body()
+        }.closureResult
+    }
+}
+
+extension TerminationStatus {
+    /// The exit code, or the signal that ended the process (as `Process.terminationStatus` has it).
+    var code: Int32 {
+        switch self {
+        case .exited(let code): code
+        case .signaled(let signal): signal
         }
     }
 }

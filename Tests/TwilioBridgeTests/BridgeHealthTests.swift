@@ -24,23 +24,20 @@ struct BridgeHealthTests {
     /// `expected` (for a few seconds at most); returns the last answer.
     private static func health(platform: TestPlatform, tokenFile: URL, until expected: String) async throws -> String {
         let port = TestPorts.unused()
-        let bridge = Process()
-        bridge.executableURL = RepositoryPaths.executable("twilio-bridge")
-        bridge.arguments = [
+        let arguments = [
             "--listen", "127.0.0.1:\(port)", "--platform", platform.address, "--token-file", tokenFile.path,
             "--spool", platform.home.appendingPathComponent("bridge-spool-\(port).sqlite").path,
         ]
-        bridge.standardError = FileHandle.nullDevice
-        try bridge.run()
-        defer { bridge.terminate() }
-        var body = ""
-        for _ in 0..<100 where !body.contains(#""platform":"\#(expected)""#) {
-            try await Task.sleep(for: .milliseconds(100))
-            if let (data, _) = try? await URLSession.shared.data(from: URL(string: "http://127.0.0.1:\(port)/healthz")!) {
-                body = String(decoding: data, as: UTF8.self)
+        return try await ProcessRunner.whileRunning(RepositoryPaths.executable("twilio-bridge").path, arguments) {
+            var body = ""
+            for _ in 0..<100 where !body.contains(#""platform":"\#(expected)""#) {
+                try await Task.sleep(for: .milliseconds(100))
+                if let (data, _) = try? await URLSession.shared.data(from: URL(string: "http://127.0.0.1:\(port)/healthz")!) {
+                    body = String(decoding: data, as: UTF8.self)
+                }
             }
+            return body
         }
-        return body
     }
 
     @Test("the bridge refuses to start without its token and says what to do")

@@ -108,14 +108,16 @@ struct SpoolLineTests {
                 let voicemail = "CA" + String(repeating: "7", count: 32)
                 try await bridge.spool.appendStatus(.call(.with { $0.callSid = voicemail; $0.recordingURL = "https://api.twilio.com/recordings/RE1" }))
 
-                // The voicemail leaves the spool just after the platform records it.
-                try await poll("the drainer to replay the other line and the voicemail") {
+                // The voicemail leaves the spool just after the platform records it; the failing
+                // ones before it, more than a page of them, are kept for a later pass.
+                // A pass makes 120 failing calls before the voicemail's: on a machine busy with
+                // the rest of the suite that takes a while.
+                try await poll("the drainer to replay the other line and the voicemail", within: .seconds(30)) {
                     let waitingStatuses = try await bridge.spool.statusCount()
                     return await bridge.spool.count() == 2 && platform.recordedStatuses == [voicemail] && waitingStatuses == 120
                 }
                 #expect(platform.stored == [3])
                 #expect(!platform.attempted.contains(2), "the delayed line keeps its order")
-                #expect(platform.recordedStatuses == [voicemail], "the failing ones are kept for a later pass")
 
                 platform.stopFailing()
                 try await poll("the spool to drain") { await bridge.spool.count() == 0 }

@@ -41,18 +41,18 @@ public struct BillingHandler: BillingServiceHandler {
     /// on charging unseen.
     public func changePlan(_ request: ChangePlanRequest, context: RequestContext) async throws -> ChangePlanResponse {
         let tenantID = try context.requireTenant()
+        // Without Stripe a change costs nothing, so it is staff's to make.
+        guard stripe != nil || context.principal.role.isPlatform else {
+            throw ServiceError.failedPrecondition(
+                reason: "billing_not_configured",
+                message: "this platform takes no payments (no Stripe key is configured), so platform staff set plans; ask them for the \(request.tier.storedName) plan")
+        }
         let holder = "change-plan/\(UUID().uuidString)"
         let (current, tenant, earlier): (BillingState, Tenant?, ChangePlanResponse?) = try await database.withTenant(tenantID) { tx in
             if let earlier: ChangePlanResponse = try await IdempotencyRecords.stored(tx, method: "ChangePlan", for: request) {
                 return (try await BillingRecords.get(tx), nil, earlier)
             }
-            let now = Date()
-            let held = try await tx.update(
-                "tenant_billing", set: [("lease_owner", holder), ("lease_expire_time", now.addingTimeInterval(Self.planChangeLease))],
-                where: BillingRecords.leaseIsFree(at: now))
-            guard held == 1 else {
-                throw ServiceError.aborted(message: "\(BillingState.name(tenantID)) is being changed by another call; retry in a moment")
-            }
+            try await BillingRecords.takeLease(for: holder, duration: Self.planChangeLease, tx)
             return (try await BillingRecords.get(tx), try await TenantRecords.find(tx), nil)
         }
         if let earlier { return earlier }
@@ -73,6 +73,11 @@ public struct BillingHandler: BillingServiceHandler {
         _ current: BillingState, tenant: Tenant?, _ request: ChangePlanRequest, holder: String, context: RequestContext
     ) async throws -> ChangePlanResponse {
         try Etag.requireCurrent(request.etag, current: current.message.etag, of: current.name)
+        if current.suspendedByStaff {
+            throw ServiceError.failedPrecondition(
+                reason: "suspended_by_staff",
+                message: "\(current.name) is suspended by platform staff (\(current.statusReason)); no plan can be bought until they lift it")
+        }
         if request.tier == current.tier {
             if let pending = current.pendingTier, pending != request.tier {
                 return try await withdrawPendingTier(current, request, holder: holder, context: context)
@@ -265,33 +270,51 @@ public struct BillingHandler: BillingServiceHandler {
         let trialEnd = request.hasTrialEndTime ? request.trialEndTime.date : nil
         let reason = request.reason.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !reason.isEmpty else { throw ServiceError.invalidArgument(field: "reason", "is required") }
+        // Held from reading the record to writing it, as a plan change holds it: a plan change
+        // running meanwhile could otherwise subscribe a tenant being cancelled.
+        let holder = "set-status/\(UUID().uuidString)"
         let (current, earlier): (BillingState, TenantBilling?) = try await database.withTenant(tenantID) { tx in
-            (try await BillingRecords.get(tx), try await IdempotencyRecords.stored(tx, method: "SetTenantStatus", for: request))
+            if let earlier: TenantBilling = try await IdempotencyRecords.stored(tx, method: "SetTenantStatus", for: request) {
+                return (try await BillingRecords.get(tx), earlier)
+            }
+            try await BillingRecords.takeLease(for: holder, duration: Self.planChangeLease, tx)
+            return (try await BillingRecords.get(tx), nil)
         }
         if let earlier { return earlier }
-        var checked = current
-        try checked.move(to: request.status, reason: reason, at: Date(), settings: settings, trialEnd: trialEnd)
-        let ended = try await makeAtStripe(request.status, trialEnd: checked.trialEnd, current)
-        return try await database.withTenant(tenantID) { tx in
-            try await IdempotencyRecords.once(tx, method: "SetTenantStatus", for: request) {
-                var state = try await BillingRecords.get(tx)
-                let from = state.status
-                try state.move(to: request.status, reason: reason, at: Date(), settings: settings, trialEnd: trialEnd)
-                if let ended, state.stripeSubscriptionID == ended { state.forgetSubscription() }
-                try await BillingRecords.save(state, tx)
-                try await AuditLog.record(tx, context: context, resource: state.name, details: [
-                    "from_status": from.storedName, "to_status": request.status.storedName, "reason": reason,
-                ])
-                return try await BillingRecords.get(tx).message
+        do {
+            var checked = current
+            try checked.move(to: request.status, reason: reason, at: Date(), settings: settings, trialEnd: trialEnd)
+            let ended = try await makeAtStripe(request.status, trialEnd: checked.trialEnd, current)
+            return try await database.withTenant(tenantID) { tx in
+                guard try await BillingRecords.confirmLease(heldBy: holder, at: Date(), tx) else {
+                    throw ServiceError.aborted(message: "\(current.name): this change outlasted its lease and another may have begun; get the billing record again and retry")
+                }
+                let answer = try await IdempotencyRecords.once(tx, method: "SetTenantStatus", for: request) {
+                    var state = try await BillingRecords.get(tx)
+                    let from = state.status
+                    try state.move(to: request.status, reason: reason, at: Date(), settings: settings, trialEnd: trialEnd)
+                    state.suspendedByStaff = request.status == .suspended
+                    if let ended, state.stripeSubscriptionID == ended { state.forgetSubscription() }
+                    try await BillingRecords.save(state, tx)
+                    try await AuditLog.record(tx, context: context, resource: state.name, details: [
+                        "from_status": from.storedName, "to_status": request.status.storedName, "reason": reason,
+                    ])
+                    return try await BillingRecords.get(tx).message
+                }
+                try await BillingRecords.releaseLease(heldBy: holder, tx)
+                return answer
             }
+        } catch {
+            _ = try? await database.withTenant(tenantID) { tx in try await BillingRecords.releaseLease(heldBy: holder, tx) }
+            throw error
         }
     }
 
     /// What a staff override means for the tenant's Stripe subscription. Cancelling ends it, so a
     /// cancelled tenant is charged no more (and a renewal's webhook cannot make it active
     /// again); a trial's new end becomes the subscription's, so Stripe charges from then and its
-    /// events carry that end. A suspension leaves it alone: paying what is due lifts one. Returns
-    /// the subscription it ended.
+    /// events carry that end. A suspension leaves it alone: the tenant still owes what it owes,
+    /// though paying lifts no staff suspension. Returns the subscription it ended.
     private func makeAtStripe(_ status: TenantStatus, trialEnd: Date?, _ current: BillingState) async throws -> String? {
         guard let stripe, let subscriptionID = current.stripeSubscriptionID else { return nil }
         switch status {

@@ -39,6 +39,14 @@ enum BillingRecords {
         ],
         tenantOwnedTables: [])
 
+    /// Whether platform staff made the tenant's suspension; see `BillingState.suspendedByStaff`.
+    /// Suspensions made before are taken as payment's, as they were treated.
+    static let staffSuspensionMigration = Migration(
+        version: 29,
+        name: "tenant_billing_suspended_by_staff",
+        statements: ["ALTER TABLE tenant_billing ADD COLUMN suspended_by_staff BOOLEAN NOT NULL DEFAULT FALSE"],
+        tenantOwnedTables: [])
+
     /// The record a new tenant starts with; `TenantRecords.insert` writes it beside the tenant.
     static func insert(_ tx: TenantTransaction, now: Date) async throws {
         try await tx.insert(into: "tenant_billing", [
@@ -67,6 +75,7 @@ enum BillingRecords {
             paymentURL: try row.optionalString("payment_url"),
             currentPeriodEnd: try row.optionalDate("current_period_end_time"),
             statusReason: try row.string("status_reason"),
+            suspendedByStaff: try row.bool("suspended_by_staff"),
             statusChangeTime: try row.date("status_change_time"),
             lastStripeEventTime: try row.optionalDate("last_stripe_event_time"),
             lastSubscriptionEventTime: try row.optionalDate("last_subscription_event_time"),
@@ -94,6 +103,7 @@ enum BillingRecords {
             ("payment_url", state.paymentURL),
             ("current_period_end_time", state.currentPeriodEnd),
             ("status_reason", state.statusReason),
+            ("suspended_by_staff", state.suspendedByStaff),
             ("status_change_time", state.statusChangeTime),
             ("last_stripe_event_time", state.lastStripeEventTime),
             ("last_subscription_event_time", state.lastSubscriptionEventTime),
@@ -116,6 +126,16 @@ enum BillingRecords {
 
     // MARK: The billing lease: whoever holds it (the lifecycle job, a plan change) is the only
     // one changing the tenant's billing until it is released or expires.
+
+    /// Takes the lease for `holder` for `duration`; ABORTED when another holds it.
+    static func takeLease(for holder: String, duration: TimeInterval, _ tx: TenantTransaction, now: Date = Date()) async throws {
+        let held = try await tx.update(
+            "tenant_billing", set: [("lease_owner", holder), ("lease_expire_time", now.addingTimeInterval(duration))],
+            where: leaseIsFree(at: now))
+        guard held == 1 else {
+            throw ServiceError.aborted(message: "\(BillingState.name(tx.tenantID)) is being changed by another call; retry in a moment")
+        }
+    }
 
     /// The condition on `tenant_billing` under which its lease may be taken.
     static func leaseIsFree(at now: Date) -> SQLStatement {

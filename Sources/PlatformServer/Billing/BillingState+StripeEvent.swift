@@ -33,10 +33,15 @@ extension BillingState {
         if effect.updatesSubscription { takeSubscription(object, effect, settings: settings) }
         var statusKept: String?
         if let target = effect.target(from: status) {
-            do {
-                try move(to: target, reason: event.type, at: Date(), settings: settings)
-            } catch let refused as ServiceError where refused.code == .failedPrecondition {
-                statusKept = refused.reason
+            if suspendedByStaff, target != .cancelled {
+                // Only staff lift their suspension; the subscription's end still ends it.
+                statusKept = "suspended_by_staff"
+            } else {
+                do {
+                    try move(to: target, reason: event.type, at: Date(), settings: settings)
+                } catch let refused as ServiceError where refused.code == .failedPrecondition {
+                    statusKept = refused.reason
+                }
             }
         }
         lastStripeEventTime = max(lastStripeEventTime ?? event.time, event.time)

@@ -25,6 +25,9 @@ struct BillingState: Sendable {
     var paymentURL: String?
     var currentPeriodEnd: Date?
     var statusReason: String
+    /// The tenant is suspended by platform staff (for abuse, say), not for want of payment:
+    /// paying lifts no such suspension, and no plan can be bought meanwhile. Staff lift it.
+    var suspendedByStaff = false
     var statusChangeTime: Date
     /// When the latest event applied happened at Stripe: an event from before it cannot change
     /// the tenant's status.
@@ -57,6 +60,7 @@ struct BillingState: Sendable {
             $0.paymentURL = paymentURL ?? ""
             if let currentPeriodEnd { $0.currentPeriodEndTime = Google_Protobuf_Timestamp(date: currentPeriodEnd) }
             $0.statusReason = statusReason
+            $0.suspendedByStaff = suspendedByStaff
             $0.statusChangeTime = Google_Protobuf_Timestamp(date: statusChangeTime)
             if let lastStripeEventTime { $0.lastStripeEventTime = Google_Protobuf_Timestamp(date: lastStripeEventTime) }
             $0.updateTime = Google_Protobuf_Timestamp(date: updateTime)
@@ -91,6 +95,8 @@ struct BillingState: Sendable {
         let previous = status
         status = newStatus
         statusReason = reason
+        // Any move ends a staff suspension; staff make one by moving to suspended themselves.
+        suspendedByStaff = false
         statusChangeTime = now
         trialEnd = newStatus == .trialing ? (requestedTrialEnd ?? trialEnd ?? PlanOffers.trialEnd(from: now)) : nil
         if newStatus != .pastDue {

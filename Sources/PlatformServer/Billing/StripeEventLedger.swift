@@ -52,7 +52,11 @@ struct StripeEventLedger {
         let scoped = TenantTransaction(tenantID: tenantID, base: tx)
         var state = try await BillingRecords.get(scoped)
         var statusStale = false
-        if let last = state.lastStripeEventTime, event.time < last {
+        // The end of the subscription the tenant pays with is never history, however late it
+        // comes (a retry overtaken by the final invoice's event): Stripe never revives an ended
+        // subscription, and a tenant that kept it would be active and pay nothing.
+        let endsOwnSubscription = effect.endsSubscription && event.subscriptionID != nil && event.subscriptionID == state.stripeSubscriptionID
+        if !endsOwnSubscription, let last = state.lastStripeEventTime, event.time < last {
             // Older than the last event applied, its status is history. An event of the
             // tenant's own subscription newer than the subscription's last one (delivered after
             // a newer invoice's, as a change in Stripe's portal and its invoice often are) still

@@ -400,6 +400,7 @@ enum Migrator {
         BillingRecords.endedSubscriptionMigration,
         ApiKeyRecords.creatorBackfillMigration,
         BillingRecords.subscriptionEventTimeMigration,
+        BillingRecords.staffSuspensionMigration,
     ]
 
     static func migrate(_ database: any Database, logger: Logger) async throws {

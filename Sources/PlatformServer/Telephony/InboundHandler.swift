@@ -239,7 +239,7 @@ public struct InboundHandler: InboundServiceHandler {
                 // Once per call and turn: Twilio retrying the webhook texts nothing twice.
                 try await OutboxRecords.enqueue(.sms(
                     to: business, from: flow.config.textSender,
-                    body: "\(request.from) called your AI receptionist: \"\(asked)\"", purpose: "ai_voice_request",
+                    body: Self.passOnNote(caller: request.from, asked: asked), purpose: "ai_voice_request",
                     dedupeKey: "ai_voice/\(request.callSid)/\(request.attempt)"), tx)
                 return outcome
             }
@@ -249,6 +249,17 @@ public struct InboundHandler: InboundServiceHandler {
             guard outcome != .noCall else { return flow.reply(flow.handOff()) }
         }
         return flow.reply(turn.instructions)
+    }
+
+    /// The text telling the business what a caller asked its AI receptionist. A caller who talks
+    /// at length is cut short (…) so the note fits in one outbox text: a longer one would be
+    /// refused, and the caller would hear the outage message instead of being passed on.
+    static func passOnNote(caller: String, asked: String) -> String {
+        func note(_ asked: String) -> String { "\(caller) called your AI receptionist: \"\(asked)\"" }
+        let whole = note(asked)
+        guard whole.count > OutboxRecords.maxTextLength else { return whole }
+        let room = OutboxRecords.maxTextLength - note("…").count
+        return note(String(asked.prefix(max(room, 0))) + "…")
     }
 
     public func recordMessageStatus(_ request: RecordMessageStatusRequest, context: RequestContext) async throws -> TextMessage {
@@ -272,20 +283,32 @@ public struct InboundHandler: InboundServiceHandler {
     }
 
     /// A call the bridge answered alone, while the platform was down, is logged from its status,
-    /// for the tenant whose number was called; returns that tenant.
+    /// for the tenant whose number was called, linked to its caller's customer as any call is;
+    /// returns that tenant.
     private func logCallAnsweredAlone(_ request: RecordCallStatusRequest) async throws -> String {
         guard !request.to.isEmpty else { throw ServiceError.notFound(request.callSid) }
         let resolution = try await resolve(messagingServiceSID: "", to: request.to)
         try await database.withTenant(resolution.tenantID) { tx in
+            let customer = try await CustomerRecords.findOrCreate(phone: request.from, tx)
             let call = PhoneCall.with {
                 $0.callSid = request.callSid
                 $0.direction = .inbound
                 $0.from = request.from
                 $0.to = request.to
             }
-            try await CommunicationRecords.insert(call, id: Tokens.id(bytes: 10), phoneConfigID: resolution.phoneConfig?.id, customerID: nil, tx)
+            try await CommunicationRecords.insert(
+                call, id: Tokens.id(bytes: 10), phoneConfigID: resolution.phoneConfig?.id, customerID: customer?.id, tx,
+                now: Self.startTime(of: request))
         }
         return resolution.tenantID
+    }
+
+    /// When a call answered alone began. Its status may be replayed from the bridge's spool long
+    /// after the call, so the time is taken from the status: when the bridge received it, less
+    /// how long the call lasted.
+    private static func startTime(of request: RecordCallStatusRequest) -> Date {
+        guard request.hasEventTime else { return Date() }
+        return request.eventTime.date.addingTimeInterval(request.hasDuration ? -request.duration.timeInterval : 0)
     }
 
     /// The call as the voice agent sees it, with the tenant's AI agent profile.

@@ -15,7 +15,7 @@ struct BillingCommands: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "change-plan",
             abstract: "Upgrades or downgrades the tenant through Stripe.",
-            discussion: "With no Stripe key configured the change applies directly, and the response says so. Asking for the current tier subscribes a tenant that pays nothing yet (trialing, suspended), withdraws a different tier waiting for its first payment, and is otherwise FAILED_PRECONDITION `plan_unchanged`. FAILED_PRECONDITION `pending_tier_paid` when the tier waiting for its first payment was paid for before this call could withdraw or replace it; `payment_overdue` for an upgrade while a renewal is unpaid.\n\nAllowed roles: platform owner, platform staff, tenant admin.\nRPC: servicepro.billing.v1.BillingService.ChangePlan. Use --json or --json-file for fields without a flag."
+            discussion: "With no Stripe key configured the change applies directly, and the response says so; only platform staff may then make it (FAILED_PRECONDITION `billing_not_configured` for a tenant's own admin, who would otherwise pick any plan for free). FAILED_PRECONDITION `suspended_by_staff` while platform staff hold the tenant suspended. Asking for the current tier subscribes a tenant that pays nothing yet (trialing, suspended), withdraws a different tier waiting for its first payment, and is otherwise FAILED_PRECONDITION `plan_unchanged`. FAILED_PRECONDITION `pending_tier_paid` when the tier waiting for its first payment was paid for before this call could withdraw or replace it; `payment_overdue` for an upgrade while a renewal is unpaid.\n\nAllowed roles: platform owner, platform staff, tenant admin.\nRPC: servicepro.billing.v1.BillingService.ChangePlan. Use --json or --json-file for fields without a flag."
         )
 
         @OptionGroup var call: CallOptions
@@ -71,7 +71,7 @@ struct BillingCommands: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "set-status",
             abstract: "Staff override of the billing status, with a reason.",
-            discussion: "Only valid transitions (FAILED_PRECONDITION `invalid_status_transition` otherwise); this is also how a cancelled tenant is reactivated. It is made at Stripe too: cancelling ends the tenant's subscription, and a trial's new end becomes its subscription's.\n\nAllowed roles: platform owner, platform staff.\nRPC: servicepro.billing.v1.BillingService.SetTenantStatus. Use --json or --json-file for fields without a flag."
+            discussion: "Only valid transitions (FAILED_PRECONDITION `invalid_status_transition` otherwise); this is also how a cancelled tenant is reactivated. It is made at Stripe too: cancelling ends the tenant's subscription, and a trial's new end becomes its subscription's. A suspension made here is the staff's to lift: paying does not (`suspended_by_staff` on the billing record). ABORTED while a plan change or the billing job holds the tenant's billing.\n\nAllowed roles: platform owner, platform staff.\nRPC: servicepro.billing.v1.BillingService.SetTenantStatus. Use --json or --json-file for fields without a flag."
         )
 
         @OptionGroup var call: CallOptions

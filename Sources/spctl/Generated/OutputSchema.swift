@@ -50,6 +50,7 @@ enum OutputSchema {
             OutputField("etag"),
             OutputField("pending_tier", enum: "servicepro.tenancy.v1.PlanTier"),
             OutputField("payment_url"),
+            OutputField("suspended_by_staff", bool: true),
         ],
         "servicepro.concierge.v1.AiAgentConfig": [
             OutputField("instructions"),

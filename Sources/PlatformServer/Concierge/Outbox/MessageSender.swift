@@ -25,6 +25,9 @@ struct MessageDeliveryError: Error, CustomStringConvertible, Sendable {
     var message: String
     /// How long the provider asked us to wait (`Retry-After`), if it did.
     var retryAfter: TimeInterval?
+    /// The platform's settings to check when the provider refused its own credentials (401,
+    /// 403); nil when it refused or failed on the message.
+    var settingsToCheck: String?
 
     var description: String { message }
 
@@ -42,7 +45,7 @@ struct MessageDeliveryError: Error, CustomStringConvertible, Sendable {
     /// an operator mends them. Any other 4xx is about the request and will not.
     static func refused(status: Int, message: String, retryAfter: TimeInterval?, settings: String) -> MessageDeliveryError {
         if status == 401 || status == 403 {
-            return .transient(message + "; check \(settings): the message is tried again", retryAfter: retryAfter)
+            return MessageDeliveryError(isPermanent: false, message: message, retryAfter: retryAfter, settingsToCheck: settings)
         }
         return ProviderAPI.mayPassLater(status) ? .transient(message, retryAfter: retryAfter) : .permanent(message)
     }

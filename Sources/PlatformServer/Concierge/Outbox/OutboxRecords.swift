@@ -89,6 +89,9 @@ enum OutboxOutcome: Sendable, Equatable {
     case delivered(providerMessageID: String)
     /// Worth another attempt at `at`.
     case retry(error: String, at: Date)
+    /// The provider refused the platform's own credentials: the message waits for an operator to
+    /// mend them, tried again at `at`, and the attempt does not count against its limit.
+    case awaitOperator(error: String, at: Date)
     /// Never worth another attempt.
     case failed(error: String)
 }
@@ -240,6 +243,8 @@ enum OutboxRecords {
                 """
         case .retry(let error, let next):
             assignments = "state = 'pending', last_error = \(truncated(error)), next_attempt_time = \(next)"
+        case .awaitOperator(let error, let next):
+            assignments = "state = 'pending', last_error = \(truncated(error)), next_attempt_time = \(next), attempts = attempts - 1"
         case .failed(let error):
             assignments = "state = 'failed', last_error = \(truncated(error)), next_attempt_time = NULL, body = ''"
         }

@@ -14,6 +14,9 @@ public struct OutboxSettings: Sendable {
     public var baseBackoff: TimeInterval
     /// The longest wait between attempts.
     public var maxBackoff: TimeInterval
+    /// How long a message waits, from its making, for an operator to mend the credentials a
+    /// provider refuses (`MessageDeliveryError.settingsToCheck`): a login link lasts a day too.
+    public var operatorPatience: TimeInterval = 86_400
     /// How often an idle worker looks for due messages.
     public var pollInterval: Duration
     /// How long a worker owns a message it is sending. Far longer than one provider request
@@ -100,8 +103,9 @@ public struct TwilioMessagingSettings: Sendable {
     public var from: String
     /// Twilio's base URL; a local fake's in tests.
     public var apiURL: String
-    /// The bridge's public base URL: each text asks for its delivery reports there
-    /// (`StatusCallback`), and the message log follows them. None without it.
+    /// The bridge's public base URL: each text from a tenant's line asks for its delivery reports
+    /// there (`StatusCallback`), and the message log follows them. The platform's own texts are in
+    /// no message log, so they ask for none; nor does any text without it.
     public var webhookBaseURL: String?
 
     public init(accountSID: String, authToken: String, from: String, apiURL: String = defaultAPIURL, webhookBaseURL: String? = nil) {

@@ -5,8 +5,9 @@ import ServiceProAPI
 
 /// Delivers the outbox. Each pass leases a batch of due messages, sends them side by side and
 /// records each outcome: delivered with the provider's id, pending again after an exponential
-/// backoff when the failure may pass (provider down, overloaded, unreachable), or failed when
-/// the provider refused the message itself or the attempts ran out.
+/// backoff when the failure may pass (provider down, overloaded, unreachable) or, spending no
+/// attempt, while the provider refuses the platform's own credentials; or failed when the
+/// provider refused the message itself, or the attempts or the wait for an operator ran out.
 ///
 /// A message is sent only by the worker holding its lease, and only that worker can record how
 /// it went, so replicas running side by side never send the same message twice. A worker that
@@ -92,6 +93,16 @@ public struct OutboxWorker: Service {
             outcome = .delivered(providerMessageID: try await sender.send(message))
         } catch let error as MessageDeliveryError where error.isPermanent {
             outcome = .failed(error: error.message)
+        } catch let error as MessageDeliveryError where error.settingsToCheck != nil {
+            // No fault of the message: it waits for an operator, up to a day from its making,
+            // and the wait spends none of its attempts.
+            let advice = "check \(error.settingsToCheck ?? "")"
+            if clock().timeIntervalSince(message.createTime) >= settings.operatorPatience {
+                outcome = .failed(error: "gave up after waiting a day for the provider to take the platform's credentials: \(error.message); \(advice)")
+            } else {
+                let wait = settings.backoff(afterAttempt: message.attempts, retryAfter: error.retryAfter)
+                outcome = .awaitOperator(error: "\(error.message); \(advice): the message is tried again", at: clock().addingTimeInterval(wait))
+            }
         } catch {
             let delivery = error as? MessageDeliveryError
             let reason = delivery?.message ?? "\(error)"
@@ -134,6 +145,10 @@ public struct OutboxWorker: Service {
                     metadata["error"] = "\(error)"
                     metadata["next_attempt_time"] = "\(next)"
                     logger.warning("outbox message not delivered; will retry", metadata: metadata)
+                case .awaitOperator(let error, let next):
+                    metadata["error"] = "\(error)"
+                    metadata["next_attempt_time"] = "\(next)"
+                    logger.error("the provider refuses the platform's credentials; outbox messages wait until they are mended", metadata: metadata)
                 case .failed(let error):
                     metadata["error"] = "\(error)"
                     logger.error("outbox message failed for good", metadata: metadata)

@@ -116,7 +116,10 @@ public protocol BillingServiceHandler: Sendable {
     func getTenantBilling(_ request: GetTenantBillingRequest, context: RequestContext) async throws -> TenantBilling
 
     /// Upgrades or downgrades the tenant through Stripe. With no Stripe key configured the change
-    /// applies directly, and the response says so. Asking for the current tier subscribes a tenant
+    /// applies directly, and the response says so; only platform staff may then make it
+    /// (FAILED_PRECONDITION `billing_not_configured` for a tenant's own admin, who would otherwise
+    /// pick any plan for free). FAILED_PRECONDITION `suspended_by_staff` while platform staff hold
+    /// the tenant suspended. Asking for the current tier subscribes a tenant
     /// that pays nothing yet (trialing, suspended), withdraws a different tier waiting for its first
     /// payment, and is otherwise FAILED_PRECONDITION `plan_unchanged`. FAILED_PRECONDITION
     /// `pending_tier_paid` when the tier waiting for its first payment was paid for before this
@@ -126,7 +129,9 @@ public protocol BillingServiceHandler: Sendable {
     /// Staff override of the billing status, with a reason. Only valid transitions
     /// (FAILED_PRECONDITION `invalid_status_transition` otherwise); this is also how a cancelled
     /// tenant is reactivated. It is made at Stripe too: cancelling ends the tenant's subscription,
-    /// and a trial's new end becomes its subscription's.
+    /// and a trial's new end becomes its subscription's. A suspension made here is the staff's to
+    /// lift: paying does not (`suspended_by_staff` on the billing record). ABORTED while a plan
+    /// change or the billing job holds the tenant's billing.
     func setTenantStatus(_ request: SetTenantStatusRequest, context: RequestContext) async throws -> TenantBilling
 
     /// Applies one Stripe webhook, forwarded raw by the bridge. The platform verifies the
@@ -313,7 +318,10 @@ public enum BillingService {
         }
 
         /// Upgrades or downgrades the tenant through Stripe. With no Stripe key configured the change
-        /// applies directly, and the response says so. Asking for the current tier subscribes a tenant
+        /// applies directly, and the response says so; only platform staff may then make it
+        /// (FAILED_PRECONDITION `billing_not_configured` for a tenant's own admin, who would otherwise
+        /// pick any plan for free). FAILED_PRECONDITION `suspended_by_staff` while platform staff hold
+        /// the tenant suspended. Asking for the current tier subscribes a tenant
         /// that pays nothing yet (trialing, suspended), withdraws a different tier waiting for its first
         /// payment, and is otherwise FAILED_PRECONDITION `plan_unchanged`. FAILED_PRECONDITION
         /// `pending_tier_paid` when the tier waiting for its first payment was paid for before this
@@ -335,7 +343,9 @@ public enum BillingService {
         /// Staff override of the billing status, with a reason. Only valid transitions
         /// (FAILED_PRECONDITION `invalid_status_transition` otherwise); this is also how a cancelled
         /// tenant is reactivated. It is made at Stripe too: cancelling ends the tenant's subscription,
-        /// and a trial's new end becomes its subscription's.
+        /// and a trial's new end becomes its subscription's. A suspension made here is the staff's to
+        /// lift: paying does not (`suspended_by_staff` on the billing record). ABORTED while a plan
+        /// change or the billing job holds the tenant's billing.
         public func setTenantStatus(
             _ request: SetTenantStatusRequest,
             metadata: Metadata = [:],

@@ -165,6 +165,14 @@ public nonisolated struct TenantBilling: @unchecked Sendable {
     set {_uniqueStorage()._paymentURL = newValue}
   }
 
+  /// Suspended by platform staff (SetTenantStatus), not for want of payment: no Stripe event
+  /// lifts it, and no plan can be bought meanwhile (FAILED_PRECONDITION `suspended_by_staff`).
+  /// Staff lift it with SetTenantStatus; the subscription still ending cancels the tenant.
+  public var suspendedByStaff: Bool {
+    get {_storage._suspendedByStaff}
+    set {_uniqueStorage()._suspendedByStaff = newValue}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -178,7 +186,7 @@ fileprivate nonisolated let _protobuf_package = "servicepro.billing.v1"
 
 nonisolated extension TenantBilling: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".TenantBilling"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}tier\0\u{1}status\0\u{1}features\0\u{3}trial_end_time\0\u{3}grace_period_end_time\0\u{3}retention_end_time\0\u{3}stripe_customer_id\0\u{3}stripe_subscription_id\0\u{3}stripe_price_id\0\u{3}current_period_end_time\0\u{3}status_reason\0\u{3}status_change_time\0\u{3}last_stripe_event_time\0\u{3}update_time\0\u{1}etag\0\u{3}pending_tier\0\u{3}payment_url\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}tier\0\u{1}status\0\u{1}features\0\u{3}trial_end_time\0\u{3}grace_period_end_time\0\u{3}retention_end_time\0\u{3}stripe_customer_id\0\u{3}stripe_subscription_id\0\u{3}stripe_price_id\0\u{3}current_period_end_time\0\u{3}status_reason\0\u{3}status_change_time\0\u{3}last_stripe_event_time\0\u{3}update_time\0\u{1}etag\0\u{3}pending_tier\0\u{3}payment_url\0\u{3}suspended_by_staff\0")
 
   fileprivate class _StorageClass {
     var _name: String = String()
@@ -199,6 +207,7 @@ nonisolated extension TenantBilling: SwiftProtobuf.Message, SwiftProtobuf._Messa
     var _etag: String = String()
     var _pendingTier: PlanTier = .unspecified
     var _paymentURL: String = String()
+    var _suspendedByStaff: Bool = false
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -227,6 +236,7 @@ nonisolated extension TenantBilling: SwiftProtobuf.Message, SwiftProtobuf._Messa
       _etag = source._etag
       _pendingTier = source._pendingTier
       _paymentURL = source._paymentURL
+      _suspendedByStaff = source._suspendedByStaff
     }
   }
 
@@ -263,6 +273,7 @@ nonisolated extension TenantBilling: SwiftProtobuf.Message, SwiftProtobuf._Messa
         case 16: try { try decoder.decodeSingularStringField(value: &_storage._etag) }()
         case 17: try { try decoder.decodeSingularEnumField(value: &_storage._pendingTier) }()
         case 18: try { try decoder.decodeSingularStringField(value: &_storage._paymentURL) }()
+        case 19: try { try decoder.decodeSingularBoolField(value: &_storage._suspendedByStaff) }()
         default: break
         }
       }
@@ -329,6 +340,9 @@ nonisolated extension TenantBilling: SwiftProtobuf.Message, SwiftProtobuf._Messa
       if !_storage._paymentURL.isEmpty {
         try visitor.visitSingularStringField(value: _storage._paymentURL, fieldNumber: 18)
       }
+      if _storage._suspendedByStaff != false {
+        try visitor.visitSingularBoolField(value: _storage._suspendedByStaff, fieldNumber: 19)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -356,6 +370,7 @@ nonisolated extension TenantBilling: SwiftProtobuf.Message, SwiftProtobuf._Messa
         if _storage._etag != rhs_storage._etag {return false}
         if _storage._pendingTier != rhs_storage._pendingTier {return false}
         if _storage._paymentURL != rhs_storage._paymentURL {return false}
+        if _storage._suspendedByStaff != rhs_storage._suspendedByStaff {return false}
         return true
       }
       if !storagesAreEqual {return false}
