@@ -722,6 +722,43 @@ struct StripeBillingTests {
         }
     }
 
+    @Test("a payment delivered after a newer event still says its invoice is paid, and leaves a newer invoice's page alone", arguments: TestBackend.available)
+    func latePayment(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend, billing: Self.settings()) { platform in
+            try await platform.createTenant("acme")
+            let t0 = Int64(Date().timeIntervalSince1970) - 1000
+            let sub = "sub_acme1", customer = "cus_acme1"
+            func deliver(_ payload: Data) async throws -> HandleStripeEventResponse { try await Self.deliver(payload, to: platform) }
+            func billing() async throws -> TenantBilling {
+                try await platform.billing.getTenantBilling(.with { $0.name = "tenants/acme/billing" }, metadata: platform.metadata(platform.ownerToken))
+            }
+            _ = try await deliver(StripeTestEvents.subscription(
+                id: "evt_1", type: "customer.subscription.created", created: t0, subscription: sub, customer: customer,
+                status: "active", price: "price_pro", tenant: "acme"))
+            _ = try await deliver(StripeTestEvents.invoice(
+                id: "evt_2", type: "invoice.payment_failed", created: t0 + 5, subscription: sub, customer: customer, invoice: "renewal1"))
+            #expect(try await billing().paymentURL == StripeTestEvents.invoicePage("renewal1"))
+            // The subscription's "active" arrives before the payment that made it so.
+            _ = try await deliver(StripeTestEvents.subscription(
+                id: "evt_4", type: "customer.subscription.updated", created: t0 + 11, subscription: sub, customer: customer, status: "active", price: "price_pro"))
+            let paid = try await deliver(StripeTestEvents.invoice(
+                id: "evt_3", type: "invoice.paid", created: t0 + 10, subscription: sub, customer: customer, invoice: "renewal1"))
+            #expect(paid.outcome == .applied && paid.reason == "stale_status")
+            var now = try await billing()
+            #expect(now.status == .active)
+            #expect(now.paymentURL.isEmpty, "nothing is due at the paid invoice's page")
+
+            // A newer invoice fails; a late word that an older one was paid leaves its page.
+            _ = try await deliver(StripeTestEvents.invoice(
+                id: "evt_5", type: "invoice.payment_failed", created: t0 + 30, subscription: sub, customer: customer, invoice: "renewal2"))
+            _ = try await deliver(StripeTestEvents.invoice(
+                id: "evt_6", type: "invoice.paid", created: t0 + 12, subscription: sub, customer: customer, invoice: "renewal1"))
+            now = try await billing()
+            #expect(now.paymentURL == StripeTestEvents.invoicePage("renewal2"))
+            #expect(now.status == .pastDue)
+        }
+    }
+
     @Test("webhook events apply once and in effect order; stale, replayed and foreign ones are ignored", arguments: TestBackend.available)
     func webhookEvents(backend: TestBackend) async throws {
         try await TestPlatform.with(backend, billing: Self.settings()) { platform in

@@ -28,19 +28,21 @@ public enum StripeTestEvents {
         return event(id: id, type: type, created: created, object: object)
     }
 
-    /// An `invoice.*` event, in the newer API shape (subscription under `parent`).
-    public static func invoice(id: String, type: String, created: Int64, subscription: String, customer: String) -> Data {
+    /// An `invoice.*` event, in the newer API shape (subscription under `parent`), of invoice
+    /// `in_<invoice>`: by default one of its own, named after the event.
+    public static func invoice(id: String, type: String, created: Int64, subscription: String, customer: String, invoice: String? = nil) -> Data {
         event(id: id, type: type, created: created, object: [
-            "object": "invoice", "id": "in_\(id)", "customer": customer,
+            "object": "invoice", "id": "in_\(invoice ?? id)", "customer": customer,
             "parent": ["type": "subscription_details", "subscription_details": ["subscription": subscription]],
             "period_end": created,
-            "hosted_invoice_url": invoicePage(id),
+            "hosted_invoice_url": invoicePage(invoice ?? id),
         ])
     }
 
-    /// The hosted page of the invoice an `invoice.*` event with this id carries.
-    public static func invoicePage(_ eventID: String) -> String {
-        "https://invoice.stripe.com/i/acct_test/in_\(eventID)"
+    /// The hosted page of invoice `in_<invoice>` (by default, the one an `invoice.*` event of
+    /// that id carries).
+    public static func invoicePage(_ invoice: String) -> String {
+        "https://invoice.stripe.com/i/acct_test/in_\(invoice)"
     }
 
     public static func event(id: String, type: String, created: Int64, object: [String: Any]) -> Data {

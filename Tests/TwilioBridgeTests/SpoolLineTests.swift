@@ -66,7 +66,8 @@ struct SpoolLineTests {
                 platform.clearBacklog()
                 let late = try await bridge.post("/sms", Self.sms(2, to: Self.busyNumber))
                 #expect(late.body.contains("<Message>stored text 2</Message>"), "\(late.body)")
-                #expect(platform.stored == [2])
+                // A replay pass that read text 1 just before the spool closed may store it too.
+                #expect(platform.stored.contains(2) && platform.stored.allSatisfy { [1, 2].contains($0) }, "\(platform.stored)")
             }
         }
     }

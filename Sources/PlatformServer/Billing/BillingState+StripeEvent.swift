@@ -22,7 +22,9 @@ extension BillingState {
             // Where the tenant pays what is due: the failed invoice's page, until an invoice of
             // the subscription is paid.
             if effect.failureOnly, object.object == "invoice", let page = object.hostedInvoiceUrl { paymentURL = page }
-            if effect.grantsPendingTier { paymentURL = nil }
+            // A late one clears only its own invoice's page: a newer invoice's failure may have
+            // put another there since.
+            if effect.grantsPendingTier, !effect.isLate || paymentURL == object.hostedInvoiceUrl { paymentURL = nil }
         }
         if effect.grantsPendingTier, let pending = pendingTier, ofOwnSubscription {
             tier = pending

@@ -117,6 +117,9 @@ struct StripeEvent: Decodable, Sendable {
         var grantsTier = true
         /// A paid invoice of the tenant's subscription: the tier waiting for it is granted.
         var grantsPendingTier = false
+        /// Older than the last event applied: it brings what it alone knows (a plan, a paid
+        /// invoice), never a status.
+        var isLate = false
 
         /// A subscription whose first payment never came has ended: it leaves the tenant's
         /// status alone, since its standing never rested on it.

@@ -60,12 +60,16 @@ struct StripeEventLedger {
             // Older than the last event applied, its status is history. An event of the
             // tenant's own subscription newer than the subscription's last one (delivered after
             // a newer invoice's, as a change in Stripe's portal and its invoice often are) still
-            // brings the plan the subscription was moved to.
-            guard effect.updatesSubscription, effect.grantsTier, !effect.endsSubscription,
-                  event.subscriptionID != nil, event.subscriptionID == state.stripeSubscriptionID,
-                  event.time >= state.lastSubscriptionEventTime ?? .distantPast
+            // brings the plan the subscription was moved to; a paid invoice of it, that it is
+            // paid (its page is no longer where anything is due, and a tier waiting for it is
+            // granted).
+            let ofOwnSubscription = event.subscriptionID != nil && event.subscriptionID == state.stripeSubscriptionID
+            let latePlan = effect.updatesSubscription && effect.grantsTier && !effect.endsSubscription
+                && event.time >= state.lastSubscriptionEventTime ?? .distantPast
+            guard ofOwnSubscription, latePlan || effect.grantsPendingTier
             else { return response(event, .ignored, reason: "stale", tenantID: tenantID) }
             effect.status = nil
+            effect.isLate = true
             statusStale = true
         }
         if let named = event.subscriptionID, named != state.stripeSubscriptionID,
