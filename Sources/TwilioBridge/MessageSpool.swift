@@ -70,7 +70,8 @@ public actor MessageSpool {
             """,
             // Texts that could not be read back, kept for an operator rather than deleted.
             "CREATE TABLE IF NOT EXISTS unreadable_messages (sequence INTEGER, message_sid TEXT, request BLOB)",
-            // A status Twilio sent again, or a webhook replayed, is kept once.
+            // A delivery report Twilio sent again, or a webhook replayed, is kept once (a call's
+            // status carries the time the bridge took it, so its copies differ).
             """
             CREATE TABLE IF NOT EXISTS spooled_statuses (
                 sequence INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -117,7 +118,7 @@ public actor MessageSpool {
     }
 
     /// Spools written before delivery reports were kept hold their call statuses in a table of
-    /// their own; they move to `spooled_statuses`, in one transaction, copies of one status as one.
+    /// their own; they move to `spooled_statuses`, in one transaction.
     private static func moveCallStatuses(_ connection: SQLiteConnection) async throws {
         let tables = try await connection.query("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'spooled_call_statuses'", [])
         guard !tables.isEmpty else { return }
@@ -196,8 +197,8 @@ public actor MessageSpool {
 
     // MARK: Statuses
 
-    /// Keeps a status callback for later; one the spool holds already (Twilio's retry of it,
-    /// say) is not kept twice.
+    /// Keeps a status callback for later; one the spool holds already, byte for byte (Twilio's
+    /// retry of a delivery report, say), is not kept twice.
     public func appendStatus(_ status: SpooledStatus, now: Date = Date()) async throws {
         _ = try await connection.query(
             "INSERT INTO spooled_statuses (kind, request, spool_time) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",

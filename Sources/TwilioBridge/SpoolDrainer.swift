@@ -9,12 +9,12 @@ import Synchronization
 /// Replays spooled texts to the platform, oldest first, until only held lines are left, or
 /// none; stops when the platform cannot take texts at all (UNAVAILABLE) and tries again shortly.
 /// Then the spooled status callbacks that are due, the same way, whatever became of the texts;
-/// one kept for a later pass is due again once its wait is over (`SpooledStatus.retryWait`). A
-/// text the platform takes but
-/// cannot store holds up only its own line, whose texts keep their order: one whose tenant's
-/// texts arrive faster than the platform stores them, one that loses a race or outlasts the
-/// replay's deadline, or one the platform fails on (an internal error, every time, say). The
-/// other lines' texts, and the call statuses, go on.
+/// one kept for a later pass is due again once its wait is over (`SpooledStatus.retryWait`).
+///
+/// A text the platform takes but cannot store holds up only its own line, whose texts keep
+/// their order: one whose tenant's texts arrive faster than the platform stores them, one that
+/// loses a race or outlasts the replay's deadline, or one the platform fails on (an internal
+/// error, every time, say). The other lines' texts, and the status callbacks, go on.
 struct SpoolDrainer<Transport: ClientTransport>: Service {
     let platform: PlatformClient<Transport>
     let spool: MessageSpool
@@ -108,9 +108,9 @@ struct SpoolDrainer<Transport: ClientTransport>: Service {
             for (sequence, status, spoolTime) in page {
                 // Past one kept for a later pass, so no number of those holds up the ones after.
                 last = sequence
-                guard retries.isDue(sequence, at: Date()) else { continue }
+                guard retries.isDue(sequence) else { continue }
                 do {
-                    try await deadline.run { try await record(status, through: inbound) }
+                    try await deadline.run { try await status.record(through: inbound, metadata: platform.metadata) }
                     sent += 1
                 } catch let error as RPCError where status.waitsForItsText(after: error, spooledAt: spoolTime) {
                     postpone(sequence, spooledAt: spoolTime)
@@ -142,17 +142,8 @@ struct SpoolDrainer<Transport: ClientTransport>: Service {
 
     /// Keeps a status, spooled at `spoolTime`, out of the passes until its next attempt is due.
     private func postpone(_ sequence: Int, spooledAt spoolTime: Date) {
-        let now = Date()
-        let (seconds, attoseconds) = interval.components
-        let wait = SpooledStatus.retryWait(age: now.timeIntervalSince(spoolTime), interval: Double(seconds) + Double(attoseconds) / 1e18)
-        retries.postpone(sequence, until: now.addingTimeInterval(wait))
-    }
-
-    private func record(_ status: SpooledStatus, through inbound: InboundService.Client<Transport>) async throws {
-        switch status {
-        case .call(let request): _ = try await inbound.recordCallStatus(request, metadata: platform.metadata)
-        case .message(let request): _ = try await inbound.recordMessageStatus(request, metadata: platform.metadata)
-        }
+        let age = Duration.seconds(Date().timeIntervalSince(spoolTime))
+        retries.postpone(sequence, until: .now + SpooledStatus.retryWait(age: age, interval: interval))
     }
 }
 
@@ -175,13 +166,13 @@ final class FailedTexts: Sendable {
 /// memory, as `FailedTexts` is: a restarted bridge tries each once more at once, and a wait costs
 /// no write to the spool's file.
 final class StatusRetries: Sendable {
-    private let due = Mutex<[Int: Date]>([:])
+    private let due = Mutex<[Int: ContinuousClock.Instant]>([:])
 
-    func isDue(_ sequence: Int, at now: Date) -> Bool {
-        due.withLock { ($0[sequence] ?? .distantPast) <= now }
+    func isDue(_ sequence: Int, at now: ContinuousClock.Instant = .now) -> Bool {
+        due.withLock { $0[sequence].map { $0 <= now } ?? true }
     }
 
-    func postpone(_ sequence: Int, until time: Date) {
+    func postpone(_ sequence: Int, until time: ContinuousClock.Instant) {
         due.withLock { $0[sequence] = time }
     }
 

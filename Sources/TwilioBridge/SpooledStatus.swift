@@ -16,15 +16,23 @@ public enum SpooledStatus: Sendable, Equatable {
     public static let messageGrace: TimeInterval = 10 * 60
 
     /// The longest a status kept for a later pass waits between two attempts.
-    static let longestRetryWait: TimeInterval = 60
+    static let longestRetryWait = Duration.seconds(60)
 
     /// How long a status kept for a later pass waits before its next attempt, `age` after it was
     /// spooled: as long as it has waited already, but at least the drainer's `interval` and at
     /// most `longestRetryWait`. A status the platform keeps failing on then costs it one RPC a
     /// minute rather than one a pass (a delivery report waiting out `messageGrace`, some fifteen
     /// instead of six hundred), and one the platform can take again waits a minute at most.
-    static func retryWait(age: TimeInterval, interval: TimeInterval) -> TimeInterval {
+    static func retryWait(age: Duration, interval: Duration) -> Duration {
         min(longestRetryWait, max(interval, age))
+    }
+
+    /// Hands the status to the platform.
+    func record<Transport: ClientTransport>(through inbound: InboundService.Client<Transport>, metadata: Metadata) async throws {
+        switch self {
+        case .call(let request): _ = try await inbound.recordCallStatus(request, metadata: metadata)
+        case .message(let request): _ = try await inbound.recordMessageStatus(request, metadata: metadata)
+        }
     }
 
     /// Whether the platform's `error` says it has not logged this delivery report's text.

@@ -235,10 +235,7 @@ struct TwilioWebhooks<Transport: ClientTransport>: Sendable {
     /// now (or, for a delivery report, does not know its text yet).
     private func record(_ status: SpooledStatus) async {
         do {
-            switch status {
-            case .call(let request): _ = try await deadline.run { try await inbound.recordCallStatus(request, metadata: platform.metadata) }
-            case .message(let request): _ = try await deadline.run { try await inbound.recordMessageStatus(request, metadata: platform.metadata) }
-            }
+            try await deadline.run { [inbound] in try await status.record(through: inbound, metadata: platform.metadata) }
             return
         } catch let error as RPCError where status.waitsForItsText(after: error, spooledAt: Date()) {
             logger.debug("a delivery report came before its text was logged; it waits in the spool", metadata: ["message_sid": "\(status.sid)"])

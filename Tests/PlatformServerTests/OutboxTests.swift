@@ -179,6 +179,10 @@ struct OutboxTests {
         #expect(settings.backoff(afterAttempt: 1) == 30)
         #expect(settings.backoff(afterAttempt: 20) == 3_600)
         #expect(settings.backoff(afterAttempt: 1, retryAfter: 600) == 600)
+        // A message held for an operator waits as long as it has waited, whatever its attempts.
+        #expect(settings.operatorBackoff(age: 0) == 30)
+        #expect(settings.operatorBackoff(age: 600) == 600)
+        #expect(settings.operatorBackoff(age: 86_000) == 3_600)
         #expect(settings.backoff(afterAttempt: 1, retryAfter: 7_200) == 7_200, "not cut to the cap: the provider said when")
         #expect(settings.backoff(afterAttempt: 1, retryAfter: 30 * 86_400) == 86_400)
     }
@@ -282,7 +286,7 @@ struct OutboxTests {
                 #expect(try await wrongToken.runOnce(now: Date().addingTimeInterval(86_401)) == 1)
                 let given = try await Self.stored(platform, abandoned)
                 #expect(given.state == .failed)
-                #expect(given.lastError.contains("gave up after waiting a day") && given.lastError.contains("check TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN"))
+                #expect(given.lastError.contains("gave up after waiting 24 h") && given.lastError.contains("check TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN"))
                 #expect(!given.lastError.contains("tried again"), "\(given.lastError)")
 
                 // SendGrid down for longer than the attempts last.

@@ -583,6 +583,26 @@ struct StripeBillingTests {
         }
     }
 
+    @Test("a staff suspension withdraws a plan waiting for its first payment, and takes over a suspension for want of payment", arguments: TestBackend.available)
+    func staffSuspensionOfAWaitingPlan(backend: TestBackend) async throws {
+        try await Self.withTenantsPastTrial(["acme", "bravo"], backend: backend) { stripe, platform, _ in
+            let owner = platform.metadata(platform.ownerToken)
+            let waiting = try await platform.billing.changePlan(.with { $0.name = "tenants/acme/billing"; $0.tier = .pro }, metadata: owner).billing
+            #expect(waiting.pendingTier == .pro && !waiting.paymentURL.isEmpty)
+            let suspended = try await platform.billing.setTenantStatus(.with {
+                $0.name = "tenants/acme/billing"; $0.status = .suspended; $0.reason = "abuse reported"
+            }, metadata: owner)
+            #expect(suspended.pendingTier == .unspecified && suspended.paymentURL.isEmpty && suspended.stripeSubscriptionID.isEmpty)
+            #expect(stripe.status(of: waiting.stripeSubscriptionID) == "canceled", "its invoice can no longer be paid")
+
+            try await Self.lapse("bravo", reason: "grace period over", on: platform)
+            let takenOver = try await platform.billing.setTenantStatus(.with {
+                $0.name = "tenants/bravo/billing"; $0.status = .suspended; $0.reason = "abuse reported"
+            }, metadata: owner)
+            #expect(takenOver.status == .suspended && takenOver.suspendedByStaff && takenOver.statusReason == "abuse reported")
+        }
+    }
+
     @Test("a staff override waits for a plan change that holds the tenant's billing (ABORTED), so a tenant being cancelled is not subscribed meanwhile", arguments: TestBackend.available)
     func staffOverrideTakesTheLease(backend: TestBackend) async throws {
         try await TestPlatform.with(backend, billing: Self.settings()) { platform in

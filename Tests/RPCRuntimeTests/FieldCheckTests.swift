@@ -119,7 +119,7 @@ struct FieldCheckTests {
         #expect(Set(request.fieldViolations.map(\.field)) == ["tenant.name", "tenant.etag", "tenant.contact.phone", "tenant.branding.primary_color"])
         request.updateMask = .init(protoPaths: ["contact", "display_name"])
         #expect(Set(request.fieldViolations.map(\.field)) == ["tenant.name", "tenant.etag", "tenant.contact.phone", "tenant.contact.email", "tenant.display_name"])
-        // A path is a whole field name: `contact` does not cover a `contact_notes`.
+        // A path is a whole field name: `lines` covers `lines[2].description`, not `linesx`.
         let lines = FieldViolation(field: "invoice.lines[2].description", description: "")
         let prefixOnly = FieldViolation(field: "invoice.linesx", description: "")
         var kept: [FieldViolation] = []

@@ -76,7 +76,7 @@ struct PlatformServerCommand: AsyncParsableCommand {
     @Option(name: .customLong("twilio-public-url"), help: "With --twilio-listen: the base URL Twilio calls, for signature checks; also where bought numbers and sent texts point Twilio unless SERVICEPRO_TWILIO_WEBHOOK_URL names another.")
     var twilioPublicURL: String?
 
-    @Option(name: .customLong("twilio-spool"), help: "With --twilio-listen: SQLite file for texts and call statuses waiting for the platform (default <home>/bridge-spool.sqlite).")
+    @Option(name: .customLong("twilio-spool"), help: "With --twilio-listen: SQLite file for texts and status callbacks waiting for the platform (default <home>/bridge-spool.sqlite).")
     var twilioSpool: String?
 
     @Option(name: .customLong("twilio-fallback-number"), help: "With --twilio-listen: E.164 number for callers when no forward number is known.")

@@ -27,7 +27,7 @@ struct TwilioBridgeCommand: AsyncParsableCommand {
     @Option(name: .customLong("public-url"), help: "The base URL Twilio calls, for signature checks (e.g. https://bridge.example.com).")
     var publicURL: String?
 
-    @Option(name: .customLong("spool"), help: "SQLite file for texts and call statuses waiting for the platform (the default follows SERVICEPRO_HOME).")
+    @Option(name: .customLong("spool"), help: "SQLite file for texts and status callbacks waiting for the platform (the default follows SERVICEPRO_HOME).")
     var spoolPath: String = (ProcessInfo.processInfo.environment["SERVICEPRO_HOME"] ?? ".servicepro") + "/bridge-spool.sqlite"
 
     @Option(name: .customLong("fallback-number"), help: "E.164 number for callers when the platform is down and no forward number is known.")

@@ -313,8 +313,10 @@ public struct BillingHandler: BillingServiceHandler {
     /// What a staff override means for the tenant's Stripe subscription. Cancelling ends it, so a
     /// cancelled tenant is charged no more (and a renewal's webhook cannot make it active
     /// again); a trial's new end becomes the subscription's, so Stripe charges from then and its
-    /// events carry that end. A suspension leaves it alone: the tenant still owes what it owes,
-    /// though paying lifts no staff suspension. Returns the subscription it ended.
+    /// events carry that end. A suspension leaves a paying subscription alone (the tenant still
+    /// owes what it owes, though paying lifts no staff suspension), and withdraws one still
+    /// waiting for its first payment, which would otherwise buy a plan meanwhile. Returns the
+    /// subscription it ended.
     private func makeAtStripe(_ status: TenantStatus, trialEnd: Date?, _ current: BillingState) async throws -> String? {
         guard let stripe, let subscriptionID = current.stripeSubscriptionID else { return nil }
         switch status {
@@ -324,6 +326,12 @@ public struct BillingHandler: BillingServiceHandler {
         case .trialing:
             if let trialEnd { try await stripe.moveTrialEnd(of: subscriptionID, to: trialEnd) }
             return nil
+        case .suspended:
+            guard current.pendingTier != nil else { return nil }
+            let subscription = try await stripe.subscription(id: subscriptionID)
+            guard subscription.awaitsFirstPayment else { return nil }
+            try await Self.cancelUnpaid(subscription, of: current, through: stripe)
+            return subscriptionID
         default:
             return nil
         }

@@ -116,14 +116,15 @@ struct BillingState: Sendable {
 
 /// The billing status lifecycle. Trialing → active → past due → suspended → cancelled, with the
 /// ways back a payment or a staff override opens: a paid invoice makes a past-due or suspended
-/// tenant active again, and reactivating a cancelled tenant makes it active.
+/// tenant active again, and reactivating a cancelled tenant makes it active. Suspended →
+/// suspended is staff taking a suspension for want of payment over as their own.
 enum StatusTransitions {
     static let valid: [TenantStatus: Set<TenantStatus>] = [
         // Trialing → trialing extends the trial.
         .trialing: [.trialing, .active, .pastDue, .suspended, .cancelled],
         .active: [.pastDue, .suspended, .cancelled],
         .pastDue: [.active, .suspended, .cancelled],
-        .suspended: [.active, .pastDue, .cancelled],
+        .suspended: [.suspended, .active, .pastDue, .cancelled],
         .cancelled: [.active],
     ]
 

@@ -71,7 +71,7 @@ struct BillingCommands: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "set-status",
             abstract: "Staff override of the billing status, with a reason.",
-            discussion: "Only valid transitions (FAILED_PRECONDITION `invalid_status_transition` otherwise); this is also how a cancelled tenant is reactivated. It is made at Stripe too: cancelling ends the tenant's subscription, and a trial's new end becomes its subscription's. A suspension made here is the staff's to lift: paying does not (`suspended_by_staff` on the billing record). ABORTED while a plan change or the billing job holds the tenant's billing.\n\nAllowed roles: platform owner, platform staff.\nRPC: servicepro.billing.v1.BillingService.SetTenantStatus. Use --json or --json-file for fields without a flag."
+            discussion: "Only valid transitions (FAILED_PRECONDITION `invalid_status_transition` otherwise); this is also how a cancelled tenant is reactivated. It is made at Stripe too: cancelling ends the tenant's subscription, and a trial's new end becomes its subscription's. A suspension made here is the staff's to lift: paying does not (`suspended_by_staff` on the billing record); it withdraws a plan still waiting for its first payment, and may take over a suspension for want of payment. ABORTED while a plan change or the billing job holds the tenant's billing.\n\nAllowed roles: platform owner, platform staff.\nRPC: servicepro.billing.v1.BillingService.SetTenantStatus. Use --json or --json-file for fields without a flag."
         )
 
         @OptionGroup var call: CallOptions

@@ -48,6 +48,14 @@ public struct OutboxSettings: Sendable {
     /// The wait after attempt `attempt` (1 for the first) failed: 30 s, 1 min, 2 min, ... up to
     /// `maxBackoff`, or longer when the provider asked for it with `Retry-After` (a day at most,
     /// whatever it asked).
+    /// The wait of a message held for an operator (`operatorPatience`), `age` after its making:
+    /// as long as it has waited, between `baseBackoff` and `maxBackoff`. Its attempts do not
+    /// count, so they cannot set the pace, and a day of waiting costs a provider some twenty
+    /// refusals a message, not thousands.
+    func operatorBackoff(age: TimeInterval, retryAfter: TimeInterval? = nil) -> TimeInterval {
+        max(min(max(age, baseBackoff), maxBackoff), min(retryAfter ?? 0, 86_400))
+    }
+
     func backoff(afterAttempt attempt: Int, retryAfter: TimeInterval? = nil) -> TimeInterval {
         let doubled = baseBackoff * pow(2, Double(min(max(attempt, 1) - 1, 30)))
         return max(min(doubled, maxBackoff), min(retryAfter ?? 0, 86_400))

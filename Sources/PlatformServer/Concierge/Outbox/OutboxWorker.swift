@@ -94,13 +94,15 @@ public struct OutboxWorker: Service {
         } catch let error as MessageDeliveryError where error.isPermanent {
             outcome = .failed(error: error.message)
         } catch let error as MessageDeliveryError where error.settingsToCheck != nil {
-            // No fault of the message: it waits for an operator, up to a day from its making,
-            // and the wait spends none of its attempts.
+            // No fault of the message: it waits for an operator, up to `operatorPatience` from
+            // its making, and the wait spends none of its attempts.
             let advice = "check \(error.settingsToCheck ?? "")"
-            if clock().timeIntervalSince(message.createTime) >= settings.operatorPatience {
-                outcome = .failed(error: "gave up after waiting a day for the provider to take the platform's credentials: \(error.message); \(advice)")
+            let age = clock().timeIntervalSince(message.createTime)
+            if age >= settings.operatorPatience {
+                let hours = Int((settings.operatorPatience / 3_600).rounded(.up))
+                outcome = .failed(error: "gave up after waiting \(hours) h for the provider to take the platform's credentials: \(error.message); \(advice)")
             } else {
-                let wait = settings.backoff(afterAttempt: message.attempts, retryAfter: error.retryAfter)
+                let wait = settings.operatorBackoff(age: age, retryAfter: error.retryAfter)
                 outcome = .awaitOperator(error: "\(error.message); \(advice): the message is tried again", at: clock().addingTimeInterval(wait))
             }
         } catch {

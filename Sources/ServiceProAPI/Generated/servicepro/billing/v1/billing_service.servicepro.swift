@@ -130,8 +130,9 @@ public protocol BillingServiceHandler: Sendable {
     /// (FAILED_PRECONDITION `invalid_status_transition` otherwise); this is also how a cancelled
     /// tenant is reactivated. It is made at Stripe too: cancelling ends the tenant's subscription,
     /// and a trial's new end becomes its subscription's. A suspension made here is the staff's to
-    /// lift: paying does not (`suspended_by_staff` on the billing record). ABORTED while a plan
-    /// change or the billing job holds the tenant's billing.
+    /// lift: paying does not (`suspended_by_staff` on the billing record); it withdraws a plan still
+    /// waiting for its first payment, and may take over a suspension for want of payment. ABORTED
+    /// while a plan change or the billing job holds the tenant's billing.
     func setTenantStatus(_ request: SetTenantStatusRequest, context: RequestContext) async throws -> TenantBilling
 
     /// Applies one Stripe webhook, forwarded raw by the bridge. The platform verifies the
@@ -344,8 +345,9 @@ public enum BillingService {
         /// (FAILED_PRECONDITION `invalid_status_transition` otherwise); this is also how a cancelled
         /// tenant is reactivated. It is made at Stripe too: cancelling ends the tenant's subscription,
         /// and a trial's new end becomes its subscription's. A suspension made here is the staff's to
-        /// lift: paying does not (`suspended_by_staff` on the billing record). ABORTED while a plan
-        /// change or the billing job holds the tenant's billing.
+        /// lift: paying does not (`suspended_by_staff` on the billing record); it withdraws a plan still
+        /// waiting for its first payment, and may take over a suspension for want of payment. ABORTED
+        /// while a plan change or the billing job holds the tenant's billing.
         public func setTenantStatus(
             _ request: SetTenantStatusRequest,
             metadata: Metadata = [:],
