@@ -197,7 +197,11 @@ struct BillingTests {
             _ = try await platform.billing.getTenantBilling(.with { $0.name = "tenants/acme/billing" }, metadata: adminMeta)
 
             _ = try await platform.setStatus("acme", .cancelled)
-            #expect(await failure { try await platform.tenants(admin).getTenant(.with { $0.name = "tenants/acme" }) }?.reason == "tenant_cancelled")
+            #expect(await failure { try await platform.tenants(admin).updateTenant(rename) }?.reason == "tenant_cancelled")
+            // What the tenant was, and its trail, stay readable: an operator answering for it, or
+            // the tenant itself, can still see them.
+            #expect(try await platform.tenants(admin).getTenant(.with { $0.name = "tenants/acme" }).city == "Tulsa")
+            #expect(try await !platform.audit(platform.ownerToken).list(.with { $0.parent = "tenants/acme" }).auditEvents.isEmpty)
             let cancelled = try await platform.billing.getTenantBilling(.with { $0.name = "tenants/acme/billing" }, metadata: adminMeta)
             #expect(cancelled.status == .cancelled)
             // Its keys still export its data, so they can still be seen and revoked.

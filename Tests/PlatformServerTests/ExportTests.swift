@@ -561,7 +561,7 @@ struct ExportTests {
             try await platform.exportWorker().runOnce()
             #expect(try await Self.get(platform, suspendedExport.name).state == .succeeded)
             try await platform.setStatus("acme", .cancelled)
-            #expect(await failure { try await platform.tenants(admin).getTenant(.with { $0.name = "tenants/acme" }) }?.reason == "tenant_cancelled")
+            #expect(await failure { try await platform.tenants(admin).updateTenant(rename) }?.reason == "tenant_cancelled")
             let cancelledExport = try await Self.start(platform, token: admin)
             try await platform.exportWorker().runOnce()
             #expect(try await Self.get(platform, cancelledExport.name).state == .succeeded)

@@ -268,6 +268,16 @@ struct LoginLinkTests {
             #expect(madeByMade.apiKey.creator == made.apiKey.name)
             let madeByRevoked = try await newKey(madeByMade.token, "made by a key revoked on its own")
             _ = try await platform.apiKeys(platform.ownerToken).revokeApiKey(.with { $0.name = madeByMade.apiKey.name })
+            // A key that leaked is revoked with the keys it made, when asked: here a key made
+            // by a key made in the session, and the key that one made.
+            let leaked = try await newKey(made.token, "leaked")
+            let madeByLeaked = try await newKey(leaked.token, "made by the leaked key")
+            let madeByThat = try await newKey(madeByLeaked.token, "made by that one")
+            _ = try await platform.apiKeys(platform.ownerToken).revokeApiKey(.with { $0.name = leaked.apiKey.name; $0.revokeKeysItMade = true })
+            for token in [leaked.token, madeByLeaked.token, madeByThat.token] {
+                #expect(await failure { try await platform.impersonation(token).whoAmI() }?.code == .unauthenticated)
+            }
+            #expect(try await platform.impersonation(made.token).whoAmI().principal == made.apiKey.name, "the key that made it works on")
             let owners = try await newKey(platform.ownerToken, "the owner's")
             #expect(owners.apiKey.creator == (try await platform.impersonation(platform.ownerToken).whoAmI().principal))
 

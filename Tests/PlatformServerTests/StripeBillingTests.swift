@@ -583,6 +583,24 @@ struct StripeBillingTests {
         }
     }
 
+    @Test("the retention purge spares a tenant staff hold suspended while Stripe still bills it", arguments: TestBackend.available)
+    func purgeSparesABilledTenant(backend: TestBackend) async throws {
+        try await FakeStripe.with { _, base in
+            try await TestPlatform.with(backend, billing: Self.settings(apiURL: base)) { platform in
+                let owner = platform.metadata(platform.ownerToken)
+                for tenant in ["acme", "bravo"] { try await platform.createTenant(tenant) }
+                _ = try await platform.billing.changePlan(.with { $0.name = "tenants/acme/billing"; $0.tier = .pro }, metadata: owner)
+                _ = try await platform.billing.setTenantStatus(.with {
+                    $0.name = "tenants/acme/billing"; $0.status = .suspended; $0.reason = "abuse review"
+                }, metadata: owner)
+                try await Self.lapse("bravo", reason: "trial ended", on: platform)
+                let purger = RetentionPurgeJob(database: platform.database, apiKeys: platform.server.apiKeyCache, logger: .init(label: "test"))
+                let purged = try await purger.runOnce(now: Date().addingTimeInterval(BillingSettings().retentionWindow + 86_400))
+                #expect(purged == ["bravo"], "acme pays for its data")
+            }
+        }
+    }
+
     @Test("a staff suspension withdraws a plan waiting for its first payment, and takes over a suspension for want of payment", arguments: TestBackend.available)
     func staffSuspensionOfAWaitingPlan(backend: TestBackend) async throws {
         try await Self.withTenantsPastTrial(["acme", "bravo"], backend: backend) { stripe, platform, _ in

@@ -56,6 +56,7 @@ public struct RetentionPurgeJob: Service {
             try await tx.query("""
                 SELECT b.tenant_id FROM tenant_billing b JOIN tenants t ON t.tenant_id = b.tenant_id
                 WHERE t.status IN ('suspended', 'cancelled') AND b.retention_end_time <= \(now) AND b.data_purge_time IS NULL
+                AND \(Self.notBilledWhileHeld(suspendedByStaff: "b.suspended_by_staff", subscription: "b.stripe_subscription_id"))
                 AND \(Self.noExportOutstanding(of: "b.tenant_id", retentionEnd: "b.retention_end_time", at: now))
                 """).map { try $0.string("tenant_id") }
         }
@@ -82,6 +83,13 @@ public struct RetentionPurgeJob: Service {
         """
     }
 
+    /// A tenant platform staff hold suspended keeps its data while Stripe still bills it: a
+    /// staff suspension leaves the subscription alone, and a tenant that pays is not purged. One
+    /// suspended for want of payment goes at its window's end, whatever its unpaid subscription.
+    private static func notBilledWhileHeld(suspendedByStaff: String, subscription: String) -> SQLStatement {
+        "NOT (\(raw: suspendedByStaff) AND \(raw: subscription) IS NOT NULL)"
+    }
+
     /// False when the tenant is no longer due (reactivated, or purged by another replica).
     private func purge(_ tenantID: String, now: Date) async throws -> Bool {
         defer { apiKeys.forget(tenantID: tenantID) }
@@ -90,6 +98,7 @@ public struct RetentionPurgeJob: Service {
             let claimed = try await tx.update("tenant_billing", set: [("data_purge_time", now)], where: """
                 data_purge_time IS NULL AND retention_end_time <= \(now)
                 AND tenant_id IN (SELECT tenant_id FROM tenants WHERE status IN ('suspended', 'cancelled'))
+                AND \(Self.notBilledWhileHeld(suspendedByStaff: "suspended_by_staff", subscription: "stripe_subscription_id"))
                 AND \(Self.noExportOutstanding(of: "tenant_billing.tenant_id", retentionEnd: "tenant_billing.retention_end_time", at: now))
                 """)
             guard claimed == 1 else { return false }

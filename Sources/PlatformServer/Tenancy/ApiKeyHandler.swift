@@ -114,7 +114,8 @@ public struct ApiKeyHandler: ApiKeyServiceHandler {
             try Self.checkMayRevoke(Role(proto: key.role), caller: context.principal)
             try await ApiKeyRecords.revoke(keyID: keyID, tx)
             try await AuditLog.record(tx, context: context, resource: request.name)
-            let keysOfItsLinks = try await Self.endWhatItStarted(key.name, context: context, base)
+            var keysOfItsLinks = try await Self.endWhatItStarted(key.name, context: context, base)
+            if request.revokeKeysItMade { keysOfItsLinks += try await Self.revokeKeysMade(by: key.name, context: context, base) }
             // Gone if its tenant was deleted in between (on PostgreSQL each statement sees the
             // latest commit): the key is no more, as for any other missing key.
             guard let revoked = try await ApiKeyRecords.find(keyID: keyID, tx) else { throw ServiceError.notFound(request.name) }
@@ -144,12 +145,25 @@ public struct ApiKeyHandler: ApiKeyServiceHandler {
         return keys
     }
 
-    /// Revokes the keys `maker` (a login link) made, and those they made, each with its audit
-    /// event; the keys revoked.
-    static func revokeKeys(madeBy maker: String, context: RequestContext, _ tx: TenantTransaction) async throws -> [ApiKey] {
+    /// Revokes the keys `maker` (a key) made on every tenant the transaction sees (a platform
+    /// key makes keys on any tenant), and those they made; the keys revoked.
+    private static func revokeKeysMade(by maker: String, context: RequestContext, _ tx: any SQLTransaction) async throws -> [ApiKey] {
+        var revoked: [ApiKey] = []
+        for row in try await tx.query("SELECT DISTINCT tenant_id FROM api_keys WHERE creator = \(maker)") {
+            let scoped = TenantTransaction(tenantID: try row.string("tenant_id"), base: tx)
+            revoked += try await revokeKeys(madeBy: maker, reason: "\(maker), which made it, was revoked with the keys it made", context: context, scoped)
+        }
+        return revoked
+    }
+
+    /// Revokes the keys `maker` (a login link, or a key) made, and those they made, each with its
+    /// audit event; the keys revoked.
+    static func revokeKeys(
+        madeBy maker: String, reason: String? = nil, context: RequestContext, _ tx: TenantTransaction
+    ) async throws -> [ApiKey] {
         let keys = try await ApiKeyRecords.revokeAll(madeBy: maker, tx)
         for key in keys {
-            try await AuditLog.record(tx, context: context, resource: key.name, details: ["reason": "\(maker), whose session made it, was revoked"])
+            try await AuditLog.record(tx, context: context, resource: key.name, details: ["reason": reason ?? "\(maker), whose session made it, was revoked"])
         }
         return keys
     }

@@ -88,9 +88,13 @@ struct ApiKeysCommands: AsyncParsableCommand {
         @Option(name: .customLong("name"), help: "`tenants/{tenant}/apiKeys/{api_key}`. Required.")
         var name: String?
 
+        @Option(name: .customLong("revoke-keys-it-made"), help: "Also revoke the keys this one made (its `creator`), and those they made: for a key that leaked, whose holder may have made keys of their own. Unset, they go on working, as keys an integration was given should when the key that made them is rotated.")
+        var revokeKeysItMade: Bool?
+
         func run() async throws {
             var request = try requestJSON.request(RevokeApiKeyRequest.self)
             if let value = name { request.name = value }
+            if let value = revokeKeysItMade { request.revokeKeysItMade = value }
             try await call.unary(request) { client, request, metadata in
                 try await ApiKeyService.Client(wrapping: client).revokeApiKey(request, metadata: metadata)
             }

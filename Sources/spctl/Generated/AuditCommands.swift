@@ -37,7 +37,7 @@ struct AuditCommands: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "list",
             abstract: "Lists audit events, newest first.",
-            discussion: "`tenants/-` lists every tenant's (platform owners only). A deleted tenant's trail stays listable by platform owners under its name.\n\nAllowed roles: platform owner, tenant admin.\nRPC: servicepro.impersonation.v1.AuditService.ListAuditEvents. Use --json or --json-file for fields without a flag."
+            discussion: "`tenants/-` lists every tenant's (platform owners only). A cancelled tenant's trail stays readable, and a deleted tenant's stays listable by platform owners under its name.\n\nAllowed roles: platform owner, tenant admin.\nRPC: servicepro.impersonation.v1.AuditService.ListAuditEvents. Use --json or --json-file for fields without a flag."
         )
 
         @OptionGroup var call: CallOptions

@@ -131,7 +131,7 @@ struct TenantsCommands: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "get",
             abstract: "Gets one tenant.",
-            discussion: "Tenant roles see only their own.\n\nAllowed roles: platform owner, platform staff, tenant admin, tenant member, partner.\nRPC: servicepro.tenancy.v1.TenantService.GetTenant. Use --json or --json-file for fields without a flag."
+            discussion: "Tenant roles see only their own, also once it is cancelled.\n\nAllowed roles: platform owner, platform staff, tenant admin, tenant member, partner.\nRPC: servicepro.tenancy.v1.TenantService.GetTenant. Use --json or --json-file for fields without a flag."
         )
 
         @OptionGroup var call: CallOptions

@@ -56,7 +56,8 @@ extension GetAuditEventRequest: ValidatableMessage {
 /// method's policy and validated the request before any of these run.
 public protocol AuditServiceHandler: Sendable {
     /// Lists audit events, newest first. `tenants/-` lists every tenant's (platform owners only). A
-    /// deleted tenant's trail stays listable by platform owners under its name.
+    /// cancelled tenant's trail stays readable, and a deleted tenant's stays listable by platform
+    /// owners under its name.
     func listAuditEvents(_ request: ListAuditEventsRequest, context: RequestContext) async throws -> ListAuditEventsResponse
 
     /// Gets one audit event.
@@ -72,7 +73,7 @@ public enum AuditService {
             public typealias Input = ListAuditEventsRequest
             public typealias Output = ListAuditEventsResponse
             public static let descriptor = GRPCCore.MethodDescriptor(service: AuditService.descriptor, method: "ListAuditEvents")
-            public static let policy: MethodPolicy? = MethodPolicy(roles: [.platformOwner, .tenantAdmin], scope: .tenant, requiredFeature: nil, audited: false, allowedWhileSuspended: true, allowedWhileCancelled: false, allowedWhileImpersonating: true, idempotent: true, unauthenticated: false, allowedAfterDeletion: true)
+            public static let policy: MethodPolicy? = MethodPolicy(roles: [.platformOwner, .tenantAdmin], scope: .tenant, requiredFeature: nil, audited: false, allowedWhileSuspended: true, allowedWhileCancelled: true, allowedWhileImpersonating: true, idempotent: true, unauthenticated: false, allowedAfterDeletion: true)
             public static let tenantResourceField: String? = "parent"
             public static func tenantResourceName(of request: Input) -> String? {
                 request.parent
@@ -82,7 +83,7 @@ public enum AuditService {
             public typealias Input = GetAuditEventRequest
             public typealias Output = AuditEvent
             public static let descriptor = GRPCCore.MethodDescriptor(service: AuditService.descriptor, method: "GetAuditEvent")
-            public static let policy: MethodPolicy? = MethodPolicy(roles: [.platformOwner, .tenantAdmin], scope: .tenant, requiredFeature: nil, audited: false, allowedWhileSuspended: true, allowedWhileCancelled: false, allowedWhileImpersonating: true, idempotent: true, unauthenticated: false, allowedAfterDeletion: true)
+            public static let policy: MethodPolicy? = MethodPolicy(roles: [.platformOwner, .tenantAdmin], scope: .tenant, requiredFeature: nil, audited: false, allowedWhileSuspended: true, allowedWhileCancelled: true, allowedWhileImpersonating: true, idempotent: true, unauthenticated: false, allowedAfterDeletion: true)
             public static let tenantResourceField: String? = "name"
             public static func tenantResourceName(of request: Input) -> String? {
                 request.name
@@ -142,7 +143,8 @@ public enum AuditService {
         public init(wrapping base: GRPCClient<Transport>) { self.base = base }
 
         /// Lists audit events, newest first. `tenants/-` lists every tenant's (platform owners only). A
-        /// deleted tenant's trail stays listable by platform owners under its name.
+        /// cancelled tenant's trail stays readable, and a deleted tenant's stays listable by platform
+        /// owners under its name.
         public func listAuditEvents(
             _ request: ListAuditEventsRequest,
             metadata: Metadata = [:],

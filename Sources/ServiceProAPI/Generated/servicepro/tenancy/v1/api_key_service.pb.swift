@@ -103,6 +103,11 @@ public nonisolated struct RevokeApiKeyRequest: Sendable {
   /// `tenants/{tenant}/apiKeys/{api_key}`.
   public var name: String = String()
 
+  /// Also revoke the keys this one made (its `creator`), and those they made: for a key that
+  /// leaked, whose holder may have made keys of their own. Unset, they go on working, as keys an
+  /// integration was given should when the key that made them is rotated.
+  public var revokeKeysItMade: Bool = false
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -273,7 +278,7 @@ nonisolated extension ListApiKeysResponse: SwiftProtobuf.Message, SwiftProtobuf.
 
 nonisolated extension RevokeApiKeyRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".RevokeApiKeyRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{3}revoke_keys_it_made\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -282,6 +287,7 @@ nonisolated extension RevokeApiKeyRequest: SwiftProtobuf.Message, SwiftProtobuf.
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      case 2: try { try decoder.decodeSingularBoolField(value: &self.revokeKeysItMade) }()
       default: break
       }
     }
@@ -291,11 +297,15 @@ nonisolated extension RevokeApiKeyRequest: SwiftProtobuf.Message, SwiftProtobuf.
     if !self.name.isEmpty {
       try visitor.visitSingularStringField(value: self.name, fieldNumber: 1)
     }
+    if self.revokeKeysItMade != false {
+      try visitor.visitSingularBoolField(value: self.revokeKeysItMade, fieldNumber: 2)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: RevokeApiKeyRequest, rhs: RevokeApiKeyRequest) -> Bool {
     if lhs.name != rhs.name {return false}
+    if lhs.revokeKeysItMade != rhs.revokeKeysItMade {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

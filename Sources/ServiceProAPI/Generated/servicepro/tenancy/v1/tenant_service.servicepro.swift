@@ -103,7 +103,7 @@ extension DeleteTenantResponse: ValidatableMessage {
 /// Implements servicepro.tenancy.v1.TenantService. The runtime has authenticated the caller, enforced the
 /// method's policy and validated the request before any of these run.
 public protocol TenantServiceHandler: Sendable {
-    /// Gets one tenant. Tenant roles see only their own.
+    /// Gets one tenant. Tenant roles see only their own, also once it is cancelled.
     func getTenant(_ request: GetTenantRequest, context: RequestContext) async throws -> Tenant
 
     /// Lists tenants, newest first: every tenant for platform roles, only their own for tenant
@@ -132,7 +132,7 @@ public enum TenantService {
             public typealias Input = GetTenantRequest
             public typealias Output = Tenant
             public static let descriptor = GRPCCore.MethodDescriptor(service: TenantService.descriptor, method: "GetTenant")
-            public static let policy: MethodPolicy? = MethodPolicy(roles: [.platformOwner, .platformStaff, .tenantAdmin, .tenantMember, .partner], scope: .tenant, requiredFeature: nil, audited: false, allowedWhileSuspended: true, allowedWhileCancelled: false, allowedWhileImpersonating: true, idempotent: true, unauthenticated: false, allowedAfterDeletion: false)
+            public static let policy: MethodPolicy? = MethodPolicy(roles: [.platformOwner, .platformStaff, .tenantAdmin, .tenantMember, .partner], scope: .tenant, requiredFeature: nil, audited: false, allowedWhileSuspended: true, allowedWhileCancelled: true, allowedWhileImpersonating: true, idempotent: true, unauthenticated: false, allowedAfterDeletion: false)
             public static let tenantResourceField: String? = "name"
             public static func tenantResourceName(of request: Input) -> String? {
                 request.name
@@ -269,7 +269,7 @@ public enum TenantService {
 
         public init(wrapping base: GRPCClient<Transport>) { self.base = base }
 
-        /// Gets one tenant. Tenant roles see only their own.
+        /// Gets one tenant. Tenant roles see only their own, also once it is cancelled.
         public func getTenant(
             _ request: GetTenantRequest,
             metadata: Metadata = [:],
