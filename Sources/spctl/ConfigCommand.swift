@@ -81,6 +81,9 @@ struct ConfigCommand: ParsableCommand {
             }
             var contexts = try ClientContexts.load(from: ConfigCommand.path)
             var context = contexts.contexts[name] ?? .init(server: server ?? "127.0.0.1:50051")
+            if server != nil || token != nil || tokenFile != nil {
+                try ImpersonationNotice.refuseWhileImpersonating(context, name: name, before: "change its server or token")
+            }
             if let server { context.server = server }
             if let token { context.token = token; context.tokenFile = nil }
             if let tokenFile { context.tokenFile = CLIValue.absolutePath(tokenFile); context.token = nil }
@@ -106,6 +109,7 @@ struct ConfigCommand: ParsableCommand {
 
         func run() throws {
             var contexts = try ClientContexts.load(from: ConfigCommand.path)
+            try ImpersonationNotice.refuseWhileImpersonating(contexts.contexts[name], name: name, before: "delete it")
             guard contexts.contexts.removeValue(forKey: name) != nil else {
                 throw CommandFailure("no context named \"\(name)\"; see `spctl config get-contexts`")
             }

@@ -21,6 +21,15 @@ enum ImpersonationNotice {
         StandardError.say(banner(impersonation))
     }
 
+    /// Refuses to overwrite or remove context `name` while it holds a live session: the session
+    /// would go on at the platform, for up to an hour, with its token thrown away.
+    static func refuseWhileImpersonating(_ context: ClientContexts.Context?, name: String, before action: String, now: Date = Date()) throws {
+        guard let session = context?.impersonation, session.expireTime > now else { return }
+        throw CommandFailure(
+            "context \"\(name)\" is impersonating \(session.tenantDisplayName) until \(clockTime(session.expireTime)); "
+                + "end it with `spctl impersonate stop --context \(name)` before you \(action)")
+    }
+
     /// Local time of day, e.g. `14:05`.
     static func clockTime(_ date: Date) -> String {
         let formatter = DateFormatter()

@@ -38,6 +38,7 @@ struct LoginCommand: AsyncParsableCommand {
         let path = ClientContexts.defaultPath()
         var contexts = try ClientContexts.load(from: path)
         let name = contextName ?? server
+        try ImpersonationNotice.refuseWhileImpersonating(contexts.contexts[name], name: name, before: "log in to it again")
         contexts.contexts[name] = context
         contexts.currentContext = name
         try contexts.save(to: path)

@@ -53,6 +53,18 @@ struct ImpersonateCommandTests {
             #expect(hidden.status == 1, "\(hidden.output)")
             #expect(hidden.output.contains("SPCTL_TOKEN or SPCTL_SERVER stands in for the context's credentials"))
             #expect(try spctl.contexts().contexts["test"]?.impersonation != nil, "the session stays in the context")
+            // Nor is a context holding a live session overwritten or removed, which would throw
+            // its token away while it lives on at the platform.
+            for command in [
+                ["login", "--server", platform.address, "--token-file", ownerTokenFile, "--context", "test"],
+                ["config", "set-context", "test", "--token-file", ownerTokenFile],
+                ["config", "delete-context", "test"],
+            ] {
+                let refused = try await spctl.run(command)
+                #expect(refused.status != 0, "\(command)")
+                #expect(refused.output.contains("context \"test\" is impersonating Acme Detailing"), "\(command): \(refused.output)")
+            }
+            #expect(try spctl.contexts().contexts["test"]?.impersonation != nil)
 
             let stopped = try await spctl("impersonate", "stop")
             #expect(stopped.status == 0, "\(stopped.output)")

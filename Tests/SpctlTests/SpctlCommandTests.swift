@@ -480,7 +480,7 @@ struct SpctlCommandTests {
             let tokenFile = platform.home.appendingPathComponent("owner.token").path
             let login = try await spctl("login", "--server", platform.address, "--token-file", tokenFile, "--context", "test")
             #expect(login.status == 0, "\(login.output)")
-            #expect(login.output.contains("platformOwner") || login.output.contains("apiKeys/"))
+            #expect(login.output.contains("logged in to \(platform.address) as tenants/root/apiKeys/"), "\(login.output)")
 
             let current = try await spctl("config", "current-context")
             #expect(current.output.trimmingCharacters(in: .whitespacesAndNewlines) == "test")
