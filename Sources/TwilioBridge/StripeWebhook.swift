@@ -67,18 +67,19 @@ struct StripeWebhook<Transport: ClientTransport>: Sendable {
         } catch let error as RPCError where error.code == .invalidArgument {
             logger.notice("refusing a Stripe webhook", metadata: ["error": "\(error.message)"])
             return Self.json(.badRequest, ["error": error.message])
-        } catch let error as RPCError where error.refusesBridge {
-            logger.error("the platform refuses the bridge's token: Stripe events wait at Stripe, which retries them for days; give the bridge a valid token (--token-file)", metadata: [
-                "error": "\(error)",
-            ])
-            return Self.json(.serviceUnavailable, ["error": "temporarily unavailable; retry later"])
-        } catch let error as RPCError where error.code == .failedPrecondition {
-            logger.error("the platform cannot take Stripe events as it is set up: they wait at Stripe, which retries them for days; do what the error says", metadata: [
-                "reason": "\(error.errorInfoReason)", "error": "\(error.message)",
-            ])
-            return Self.json(.serviceUnavailable, ["error": "temporarily unavailable; retry later"])
         } catch {
-            logger.warning("platform could not take a Stripe event; Stripe will retry", metadata: ["error": "\(error)"])
+            // Stripe keeps what is not taken and retries it for days: the event waits there.
+            if let error = error as? RPCError, error.refusesBridge {
+                logger.error("the platform refuses the bridge's token: Stripe events wait at Stripe; give the bridge a valid token (--token-file)", metadata: [
+                    "error": "\(error)",
+                ])
+            } else if let error = error as? RPCError, error.code == .failedPrecondition {
+                logger.error("the platform cannot take Stripe events as it is set up: they wait at Stripe; do what the error says", metadata: [
+                    "reason": "\(error.errorInfoReason)", "error": "\(error.message)",
+                ])
+            } else {
+                logger.warning("platform could not take a Stripe event; Stripe will retry", metadata: ["error": "\(error)"])
+            }
             return Self.json(.serviceUnavailable, ["error": "temporarily unavailable; retry later"])
         }
     }

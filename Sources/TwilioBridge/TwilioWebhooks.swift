@@ -237,7 +237,7 @@ struct TwilioWebhooks<Transport: ClientTransport>: Sendable {
         do {
             try await deadline.run { [inbound] in try await status.record(through: inbound, metadata: platform.metadata) }
             return
-        } catch let error as RPCError where status.waitsForItsText(after: error, spooledAt: Date()) {
+        } catch let error as RPCError where status.missesItsText(error) {
             logger.debug("a delivery report came before its text was logged; it waits in the spool", metadata: ["message_sid": "\(status.sid)"])
         } catch let error as RPCError where error.isVerdictOnRequest {
             logger.warning("the platform refuses a status callback", metadata: ["sid": "\(status.sid)", "error": "\(error)"])

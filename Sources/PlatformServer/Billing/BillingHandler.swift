@@ -56,17 +56,44 @@ public struct BillingHandler: BillingServiceHandler {
             return (try await BillingRecords.get(tx), try await TenantRecords.find(tx), nil)
         }
         if let earlier { return earlier }
-        do {
-            return try await changePlan(current, tenant: tenant, request, holder: holder, context: context)
-        } catch {
-            _ = try? await database.withTenant(tenantID) { tx in try await BillingRecords.releaseLease(heldBy: holder, tx) }
-            throw error
+        return try await releasingLease(of: tenantID, heldBy: holder) {
+            try await changePlan(current, tenant: tenant, request, holder: holder, context: context)
         }
     }
 
     /// Longer than the Stripe calls of a plan change can take; a server that dies holding the
     /// lease blocks the tenant's plan changes no longer than this.
     static let planChangeLease: TimeInterval = 60
+
+    /// Runs `body`, which holds the tenant's billing lease; a `body` that fails gives the lease
+    /// back rather than leave the tenant's billing blocked until it expires.
+    private func releasingLease<Result: Sendable>(
+        of tenantID: String, heldBy holder: String, _ body: () async throws -> Result
+    ) async throws -> Result {
+        do {
+            return try await body()
+        } catch {
+            _ = try? await database.withTenant(tenantID) { tx in try await BillingRecords.releaseLease(heldBy: holder, tx) }
+            throw error
+        }
+    }
+
+    /// Writes a change of `current` in one transaction while `holder` still holds its billing
+    /// lease, then releases the lease. A change slower than its lease may have been overtaken by
+    /// another, which then holds the lease: writing then would undo what that one recorded, so it
+    /// is ABORTED.
+    private func writeHoldingLease<Result: Sendable>(
+        _ current: BillingState, heldBy holder: String, _ write: @escaping @Sendable (TenantTransaction) async throws -> Result
+    ) async throws -> Result {
+        try await database.withTenant(current.tenantID) { tx in
+            guard try await BillingRecords.confirmLease(heldBy: holder, at: Date(), tx) else {
+                throw ServiceError.aborted(message: "\(current.name): this change outlasted its lease and another may have begun; get the billing record again and retry")
+            }
+            let result = try await write(tx)
+            try await BillingRecords.releaseLease(heldBy: holder, tx)
+            return result
+        }
+    }
 
     /// The change itself, with the tenant's billing lease held.
     private func changePlan(
@@ -132,13 +159,8 @@ public struct BillingHandler: BillingServiceHandler {
         answering response: ChangePlanResponse,
         _ change: @escaping @Sendable (inout BillingState) throws -> [String: String]
     ) async throws -> ChangePlanResponse {
-        try await database.withTenant(current.tenantID) { tx in
-            // A change slower than its lease may have been overtaken by another, which then
-            // holds the lease: writing now would undo what that one recorded.
-            guard try await BillingRecords.confirmLease(heldBy: holder, at: Date(), tx) else {
-                throw ServiceError.aborted(message: "\(current.name): this change outlasted its lease and another may have begun; get the billing record again and retry")
-            }
-            let answer = try await IdempotencyRecords.once(tx, method: "ChangePlan", for: request) {
+        try await writeHoldingLease(current, heldBy: holder) { tx in
+            try await IdempotencyRecords.once(tx, method: "ChangePlan", for: request) {
                 var state = try await BillingRecords.get(tx)
                 let details = try change(&state)
                 try await BillingRecords.save(state, tx)
@@ -147,8 +169,6 @@ public struct BillingHandler: BillingServiceHandler {
                 answer.billing = try await BillingRecords.get(tx).message
                 return answer
             }
-            try await BillingRecords.releaseLease(heldBy: holder, tx)
-            return answer
         }
     }
 
@@ -281,15 +301,12 @@ public struct BillingHandler: BillingServiceHandler {
             return (try await BillingRecords.get(tx), nil)
         }
         if let earlier { return earlier }
-        do {
+        return try await releasingLease(of: tenantID, heldBy: holder) {
             var checked = current
             try checked.move(to: request.status, reason: reason, at: Date(), settings: settings, trialEnd: trialEnd)
             let ended = try await makeAtStripe(request.status, trialEnd: checked.trialEnd, current)
-            return try await database.withTenant(tenantID) { tx in
-                guard try await BillingRecords.confirmLease(heldBy: holder, at: Date(), tx) else {
-                    throw ServiceError.aborted(message: "\(current.name): this change outlasted its lease and another may have begun; get the billing record again and retry")
-                }
-                let answer = try await IdempotencyRecords.once(tx, method: "SetTenantStatus", for: request) {
+            return try await writeHoldingLease(current, heldBy: holder) { [settings] tx in
+                try await IdempotencyRecords.once(tx, method: "SetTenantStatus", for: request) {
                     var state = try await BillingRecords.get(tx)
                     let from = state.status
                     try state.move(to: request.status, reason: reason, at: Date(), settings: settings, trialEnd: trialEnd)
@@ -301,12 +318,7 @@ public struct BillingHandler: BillingServiceHandler {
                     ])
                     return try await BillingRecords.get(tx).message
                 }
-                try await BillingRecords.releaseLease(heldBy: holder, tx)
-                return answer
             }
-        } catch {
-            _ = try? await database.withTenant(tenantID) { tx in try await BillingRecords.releaseLease(heldBy: holder, tx) }
-            throw error
         }
     }
 
