@@ -132,7 +132,7 @@ struct AuditLogTests {
             let implemented = Dictionary(uniqueKeysWithValues: audited.map { ($0.method, $0) })
             let scenarios = Self.successfulCalls(platform)
             #expect(Set(implemented.keys) == Set(scenarios.map(\.method)), "every implemented audited method needs a scenario here")
-            #expect(implemented.count == 28)
+            #expect(implemented.count == 31)
 
             for (name, scenario) in scenarios {
                 let descriptor = try #require(implemented[name], "\(name) is not an implemented audited method")
@@ -442,6 +442,26 @@ struct AuditLogTests {
                 _ = try await ConciergeService.Client(wrapping: platform.client).applyIndustryPack(
                     .with { $0.name = "tenants/audited"; $0.industryPack = "industryPacks/lawn_care" }, metadata: platform.metadata(owner))
                 return "tenants/audited"
+            },
+            Scenario(method: "CreateCatalogItem") {
+                try await CatalogService.Client(wrapping: platform.client).createCatalogItem(.with {
+                    $0.parent = "tenants/audited"
+                    $0.catalogItem = .with { $0.faq = .with { $0.question = "Do you bag clippings?"; $0.answer = "Yes, at no charge." } }
+                }, metadata: platform.metadata(owner)).name
+            },
+            Scenario(method: "UpdateCatalogItem") {
+                let faq = try await CatalogService.Client(wrapping: platform.client).listCatalogItems(
+                    .with { $0.parent = "tenants/audited"; $0.kind = .faq }, metadata: platform.metadata(owner)).catalogItems.last!
+                return try await CatalogService.Client(wrapping: platform.client).updateCatalogItem(.with {
+                    $0.catalogItem = .with { $0.name = faq.name; $0.faq = .with { $0.answer = "Yes, and we compost them." } }
+                    $0.updateMask = .init(protoPaths: ["faq.answer"])
+                }, metadata: platform.metadata(owner)).name
+            },
+            Scenario(method: "DeleteCatalogItem") {
+                let faq = try await CatalogService.Client(wrapping: platform.client).listCatalogItems(
+                    .with { $0.parent = "tenants/audited"; $0.kind = .faq }, metadata: platform.metadata(owner)).catalogItems.last!
+                _ = try await CatalogService.Client(wrapping: platform.client).deleteCatalogItem(.with { $0.name = faq.name }, metadata: platform.metadata(owner))
+                return faq.name
             },
             Scenario(method: "SendOnboarding") {
                 _ = try await ConciergeService.Client(wrapping: platform.client).sendOnboarding(

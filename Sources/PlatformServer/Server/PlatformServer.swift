@@ -107,6 +107,7 @@ public final class PlatformServer: Service, Sendable {
             BillingService.Service(handler: BillingHandler(database: database, settings: configuration.billing)),
             ExportService.Service(handler: ExportHandler(database: database)),
             CustomerService.Service(handler: CustomerHandler(database: database)),
+            CatalogService.Service(handler: CatalogHandler(database: database)),
             AppointmentService.Service(handler: AppointmentHandler(database: database)),
             InvoiceService.Service(handler: InvoiceHandler(database: database)),
             LoginLinkService.Service(handler: LoginLinkHandler(database: database, sealer: sealer, apiKeys: apiKeyCache, linkBaseURL: concierge.loginLinkBaseURL)),

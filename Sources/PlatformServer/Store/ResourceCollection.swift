@@ -22,11 +22,7 @@ struct ResourceCollection: Sendable {
     /// The id in `name` when it names a resource of this collection under `tenantID`; nil for any
     /// other name, including one of another tenant's resources.
     func id(in name: String, tenantID: String) -> String? {
-        let parts = name.split(separator: "/", omittingEmptySubsequences: false)
-        guard parts.count == 4, parts[0] == "tenants", parts[1] == tenantID, parts[2] == segment,
-              ResourceName.isID(parts[3])
-        else { return nil }
-        return String(parts[3])
+        ResourceName.id(in: name, tenantID: tenantID, collection: segment)
     }
 
     /// The id in `name`, the resource an update names, or INVALID_ARGUMENT naming `field`.

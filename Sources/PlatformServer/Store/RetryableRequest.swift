@@ -50,6 +50,7 @@ extension ApplyIndustryPackRequest: RetryableRequest {}
 extension ChangePlanRequest: RetryableRequest {}
 extension CreateApiKeyRequest: RetryableRequest {}
 extension CreateAppointmentRequest: RetryableRequest {}
+extension CreateCatalogItemRequest: RetryableRequest {}
 extension CreateConciergeTenantRequest: RetryableRequest {}
 extension CreateCustomerRequest: RetryableRequest {}
 extension CreateInvoiceRequest: RetryableRequest {}

@@ -30,6 +30,16 @@ public enum ResourceName {
         return String(parts[index + 1])
     }
 
+    /// The id in `name` when it is `tenants/{tenantID}/{collection}/{id}`; nil for any other
+    /// name, including one of another tenant's resources.
+    public static func id(in name: String, tenantID: String, collection: String) -> String? {
+        let parts = name.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count == 4, parts[0] == "tenants", parts[1] == tenantID, parts[2] == collection, isID(parts[3]) else {
+            return nil
+        }
+        return String(parts[3])
+    }
+
     public static func tenant(_ tenantID: String) -> String { "tenants/\(tenantID)" }
 
     /// The AIP wildcard parent, `tenants/-`: every tenant (platform roles only).

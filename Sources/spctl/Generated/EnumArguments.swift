@@ -19,6 +19,20 @@ extension AppointmentStatus: ExpressibleByArgument {
     public static var allValueStrings: [String] { ["scheduled", "confirmed", "completed", "cancelled", "no-show"] }
 }
 
+extension CatalogItemKind: ExpressibleByArgument {
+    public init?(argument: String) {
+        switch argument.lowercased() {
+            case "service", "catalog_item_kind_service": self = .service
+            case "faq", "catalog_item_kind_faq": self = .faq
+            case "sms-template", "sms_template", "catalog_item_kind_sms_template": self = .smsTemplate
+            case "ai-agent", "ai_agent", "catalog_item_kind_ai_agent": self = .aiAgent
+            default: return nil
+        }
+    }
+
+    public static var allValueStrings: [String] { ["service", "faq", "sms-template", "ai-agent"] }
+}
+
 extension CommunicationDirection: ExpressibleByArgument {
     public init?(argument: String) {
         switch argument.lowercased() {
@@ -187,6 +201,20 @@ extension Servicepro_Options_V1_Role: ExpressibleByArgument {
     }
 
     public static var allValueStrings: [String] { ["platform-owner", "platform-staff", "tenant-admin", "tenant-member", "partner", "telephony-bridge"] }
+}
+
+extension SmsTemplateKind: ExpressibleByArgument {
+    public init?(argument: String) {
+        switch argument.lowercased() {
+            case "booking-confirmation", "booking_confirmation", "sms_template_kind_booking_confirmation": self = .bookingConfirmation
+            case "reminder", "sms_template_kind_reminder": self = .reminder
+            case "review-request", "review_request", "sms_template_kind_review_request": self = .reviewRequest
+            case "auto-reply", "auto_reply", "sms_template_kind_auto_reply": self = .autoReply
+            default: return nil
+        }
+    }
+
+    public static var allValueStrings: [String] { ["booking-confirmation", "reminder", "review-request", "auto-reply"] }
 }
 
 extension TelephonySetupMode: ExpressibleByArgument {

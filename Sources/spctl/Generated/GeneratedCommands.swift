@@ -12,6 +12,7 @@ enum GeneratedCommands {
         AuditCommands.self,
         BillingCommands.self,
         CallsCommands.self,
+        CatalogItemsCommands.self,
         ConciergeCommands.self,
         CustomersCommands.self,
         ExportsCommands.self,

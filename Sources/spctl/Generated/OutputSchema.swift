@@ -52,6 +52,25 @@ enum OutputSchema {
             OutputField("payment_url"),
             OutputField("suspended_by_staff", bool: true),
         ],
+        "servicepro.catalog.v1.CatalogItem": [
+            OutputField("name"),
+            OutputField("display_name"),
+            OutputField("service", message: "servicepro.concierge.v1.ServiceOffering"),
+            OutputField("faq", message: "servicepro.concierge.v1.Faq"),
+            OutputField("sms_template", message: "servicepro.concierge.v1.SmsTemplate"),
+            OutputField("ai_agent", message: "servicepro.concierge.v1.AiAgentConfig"),
+            OutputField("pack"),
+            OutputField("edited", bool: true),
+            OutputField("etag"),
+            OutputField("create_time", time: true),
+            OutputField("update_time", time: true),
+        ],
+        "servicepro.catalog.v1.DeleteCatalogItemResponse": [
+        ],
+        "servicepro.catalog.v1.ListCatalogItemsResponse": [
+            OutputField("catalog_items", repeated: true, message: "servicepro.catalog.v1.CatalogItem"),
+            OutputField("next_page_token"),
+        ],
         "servicepro.concierge.v1.AiAgentConfig": [
             OutputField("instructions"),
             OutputField("vocabulary", repeated: true),

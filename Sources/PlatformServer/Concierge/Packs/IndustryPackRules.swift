@@ -41,26 +41,36 @@ enum IndustryPackRules {
         var seen: [String: Int] = [:]
         for (index, service) in services.enumerated() {
             let path = "services[\(index)]."
-            checkKey(service.name, field: path + "name", noun: "service name", seen: &seen, index: index, list: "services", &found)
-            if !service.hasDuration || !service.duration.isPositive {
-                found.add(path + "duration", "must be positive, e.g. \"3600s\" for an hour")
-            }
-            if service.priceCents < 0 { found.add(path + "price_cents", "must not be negative") }
-            if !currencyPattern.matches(service.currencyCode) {
-                found.add(path + "currency_code", "must be a 3-letter ISO 4217 code such as USD")
-            }
-            var seenUpsells: [String: Int] = [:]
-            for (upsellIndex, upsell) in service.upsells.enumerated() {
-                let upsellPath = path + "upsells[\(upsellIndex)]."
-                checkKey(
-                    upsell.name, field: upsellPath + "name", noun: "upsell name", seen: &seenUpsells, index: upsellIndex,
-                    list: path + "upsells", &found)
-                if upsell.priceCents < 0 { found.add(upsellPath + "price_cents", "must not be negative") }
-                if upsell.hasExtraDuration, upsell.extraDuration.isNegative {
-                    found.add(upsellPath + "extra_duration", "must not be negative")
-                }
+            checkUnique(service.name, field: path + "name", noun: "service name", seen: &seen, index: index, list: "services", &found)
+            found += violations(in: service, path: path)
+        }
+    }
+
+    /// What is wrong with one service, wherever it comes from (a pack file, or a business adding
+    /// it to its catalog); `path` leads each field's name, e.g. `services[2].`.
+    static func violations(in service: ServiceOffering, path: String) -> [FieldViolation] {
+        var found: [FieldViolation] = []
+        checkKey(service.name, field: path + "name", &found)
+        if !service.hasDuration || !service.duration.isPositive {
+            found.add(path + "duration", "must be positive, e.g. \"3600s\" for an hour")
+        }
+        if service.priceCents < 0 { found.add(path + "price_cents", "must not be negative") }
+        if !currencyPattern.matches(service.currencyCode) {
+            found.add(path + "currency_code", "must be a 3-letter ISO 4217 code such as USD")
+        }
+        var seenUpsells: [String: Int] = [:]
+        for (upsellIndex, upsell) in service.upsells.enumerated() {
+            let upsellPath = path + "upsells[\(upsellIndex)]."
+            checkKey(upsell.name, field: upsellPath + "name", &found)
+            checkUnique(
+                upsell.name, field: upsellPath + "name", noun: "upsell name", seen: &seenUpsells, index: upsellIndex,
+                list: path + "upsells", &found)
+            if upsell.priceCents < 0 { found.add(upsellPath + "price_cents", "must not be negative") }
+            if upsell.hasExtraDuration, upsell.extraDuration.isNegative {
+                found.add(upsellPath + "extra_duration", "must not be negative")
             }
         }
+        return found
     }
 
     // MARK: FAQs
@@ -69,10 +79,18 @@ enum IndustryPackRules {
         var seen: [String: Int] = [:]
         for (index, faq) in faqs.enumerated() {
             let path = "faqs[\(index)]."
-            checkKey(faq.question, field: path + "question", noun: "question", seen: &seen, index: index, list: "faqs", &found)
-            if faq.answer.isBlank { found.add(path + "answer", "is required") }
-            found += PackPlaceholders.violations(in: faq.answer, allowed: PackPlaceholders.businessOnly, field: path + "answer")
+            checkUnique(faq.question, field: path + "question", noun: "question", seen: &seen, index: index, list: "faqs", &found)
+            found += violations(in: faq, path: path)
         }
+    }
+
+    /// What is wrong with one FAQ, as for a service.
+    static func violations(in faq: Faq, path: String) -> [FieldViolation] {
+        var found: [FieldViolation] = []
+        checkKey(faq.question, field: path + "question", &found)
+        if faq.answer.isBlank { found.add(path + "answer", "is required") }
+        found += PackPlaceholders.violations(in: faq.answer, allowed: PackPlaceholders.businessOnly, field: path + "answer")
+        return found
     }
 
     // MARK: SMS templates
@@ -81,21 +99,29 @@ enum IndustryPackRules {
         var seen: [SmsTemplateKind: Int] = [:]
         for (index, template) in templates.enumerated() {
             let path = "sms_templates[\(index)]."
-            if !template.kind.isDefinedKind {
-                found.add(path + "kind", "must be an SmsTemplateKind such as SMS_TEMPLATE_KIND_REMINDER")
-            } else if let earlier = seen[template.kind] {
+            if template.kind.isDefinedKind, let earlier = seen[template.kind] {
                 found.add(path + "kind", "\(template.kind.keyName) is already used by sms_templates[\(earlier)]; a pack has one template per kind")
-            } else {
+            } else if template.kind.isDefinedKind {
                 seen[template.kind] = index
             }
-            if template.body.isBlank { found.add(path + "body", "is required") }
-            // The auto-reply goes to someone not yet known: no customer, no appointment.
-            let allowed = template.kind == .autoReply ? PackPlaceholders.lineText : PackPlaceholders.smsTemplate
-            found += PackPlaceholders.violations(in: template.body, allowed: allowed, field: path + "body")
+            found += violations(in: template, path: path)
         }
         for kind in requiredTemplates where seen[kind] == nil {
             found.add("sms_templates", "needs a \(kind.keyName) template")
         }
+    }
+
+    /// What is wrong with one SMS template, as for a service.
+    static func violations(in template: SmsTemplate, path: String) -> [FieldViolation] {
+        var found: [FieldViolation] = []
+        if !template.kind.isDefinedKind {
+            found.add(path + "kind", "must be an SmsTemplateKind such as SMS_TEMPLATE_KIND_REMINDER")
+        }
+        if template.body.isBlank { found.add(path + "body", "is required") }
+        // The auto-reply goes to someone not yet known: no customer, no appointment.
+        let allowed = template.kind == .autoReply ? PackPlaceholders.lineText : PackPlaceholders.smsTemplate
+        found += PackPlaceholders.violations(in: template.body, allowed: allowed, field: path + "body")
+        return found
     }
 
     // MARK: IVR menu
@@ -138,15 +164,22 @@ enum IndustryPackRules {
             found.add("ai_agent", "is required: the instructions a tenant's AI agents start with")
             return
         }
-        let agent = pack.aiAgent
-        if agent.instructions.isBlank { found.add("ai_agent.instructions", "is required") }
-        if agent.greeting.isBlank { found.add("ai_agent.greeting", "is required") }
-        found += PackPlaceholders.violations(in: agent.instructions, allowed: PackPlaceholders.businessOnly, field: "ai_agent.instructions")
-        found += PackPlaceholders.violations(in: agent.greeting, allowed: PackPlaceholders.businessOnly, field: "ai_agent.greeting")
+        found += violations(in: pack.aiAgent, path: "ai_agent.")
+    }
+
+    /// What is wrong with AI agent settings, as for a service.
+    static func violations(in agent: AiAgentConfig, path: String) -> [FieldViolation] {
+        var found: [FieldViolation] = []
+        if agent.instructions.isBlank { found.add(path + "instructions", "is required") }
+        if agent.greeting.isBlank { found.add(path + "greeting", "is required") }
+        found += PackPlaceholders.violations(in: agent.instructions, allowed: PackPlaceholders.businessOnly, field: path + "instructions")
+        found += PackPlaceholders.violations(in: agent.greeting, allowed: PackPlaceholders.businessOnly, field: path + "greeting")
         var seen: [String: Int] = [:]
         for (index, word) in agent.vocabulary.enumerated() {
-            checkKey(word, field: "ai_agent.vocabulary[\(index)]", noun: "term", seen: &seen, index: index, list: "ai_agent.vocabulary", &found)
+            checkKey(word, field: path + "vocabulary[\(index)]", &found)
+            checkUnique(word, field: path + "vocabulary[\(index)]", noun: "term", seen: &seen, index: index, list: path + "vocabulary", &found)
         }
+        return found
     }
 
     // MARK: Automations
@@ -183,20 +216,23 @@ enum IndustryPackRules {
 
     // MARK: Keys
 
-    /// A key the merge rules match on (or a name people pick from a list): required, without
-    /// leading or trailing spaces, and unique in its list ignoring case, since two entries that
-    /// differ only in case are one entry typed twice.
-    private static func checkKey(
+    /// A key the merge rules match on (or a name people pick from a list): required, and without
+    /// leading or trailing spaces.
+    private static func checkKey(_ value: String, field: String, _ found: inout [FieldViolation]) {
+        if value.isBlank {
+            found.add(field, "is required")
+        } else if value != value.trimmingCharacters(in: .whitespacesAndNewlines) {
+            found.add(field, "must not start or end with spaces")
+        }
+    }
+
+    /// Unique in its list ignoring case, since two entries that differ only in case are one entry
+    /// typed twice.
+    private static func checkUnique(
         _ value: String, field: String, noun: String, seen: inout [String: Int], index: Int, list: String,
         _ found: inout [FieldViolation]
     ) {
-        guard !value.isBlank else {
-            found.add(field, "is required")
-            return
-        }
-        if value != value.trimmingCharacters(in: .whitespacesAndNewlines) {
-            found.add(field, "must not start or end with spaces")
-        }
+        guard !value.isBlank else { return }
         let folded = value.lowercased()
         if let earlier = seen[folded] {
             found.add(field, "\"\(value)\" is already used by \(list)[\(earlier)]; each \(noun) must be unique")

@@ -112,6 +112,30 @@ enum PackItemRecords {
         ], where: "kind = \(item.kind.storedName) AND item_key = \(item.key)")
     }
 
+    /// Adds an item the tenant made: no pack wrote it, so the merge rules never replace it.
+    static func insertMade(_ item: PackItemContent, _ tx: TenantTransaction, now: Date) async throws {
+        try await tx.insert(into: table, [
+            ("kind", item.kind.storedName),
+            ("item_key", item.key),
+            ("content", item.json),
+            ("create_time", now),
+            ("update_time", now),
+        ])
+    }
+
+    /// Sets the content of the item of `kind` keyed `key` to `json` if it is still `current`;
+    /// false when another writer changed or deleted it first. The applied hash stays, so the
+    /// merge rules see the change as the tenant's.
+    static func replaceContent(kind: PackItemKind, key: String, current: String, with json: String, _ tx: TenantTransaction, now: Date) async throws -> Bool {
+        try await tx.update(table, set: [("content", json), ("update_time", now)], where: "kind = \(kind.storedName) AND item_key = \(key) AND content = \(current)") == 1
+    }
+
+    /// Deletes the item of `kind` keyed `key` if its content is still `current`; false when
+    /// another writer changed or deleted it first.
+    static func delete(kind: PackItemKind, key: String, current: String, _ tx: TenantTransaction) async throws -> Bool {
+        try await tx.delete(from: table, where: "kind = \(kind.storedName) AND item_key = \(key) AND content = \(current)") == 1
+    }
+
     private static func item(from row: SQLRow) throws -> StoredPackItem {
         StoredPackItem(
             kind: PackItemKind(storedName: try row.string("kind")),

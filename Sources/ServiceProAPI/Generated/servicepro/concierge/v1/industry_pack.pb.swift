@@ -172,11 +172,12 @@ public nonisolated struct ServiceOffering: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// Unique within the pack; the key the merge rules match on.
+  /// Unique within the pack, ignoring case; the key the merge rules match on.
   public var name: String = String()
 
   public var summary: String = String()
 
+  /// From a minute to a week.
   public var duration: SwiftProtobuf.Google_Protobuf_Duration {
     get {_duration ?? SwiftProtobuf.Google_Protobuf_Duration()}
     set {_duration = newValue}
@@ -236,7 +237,7 @@ public nonisolated struct Faq: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// Unique within the pack; the key the merge rules match on.
+  /// Unique within the pack, ignoring case; the key the merge rules match on.
   public var question: String = String()
 
   public var answer: String = String()
@@ -256,6 +257,7 @@ public nonisolated struct SmsTemplate: Sendable {
   /// One template per kind; the key the merge rules match on.
   public var kind: SmsTemplateKind = .unspecified
 
+  /// At most one text's worth.
   public var body: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()

@@ -29,6 +29,12 @@ extension IndustryPack: ValidatableMessage {
     }
 
     public mutating func normalize() {
+        for index in self.services.indices {
+            self.services[index].normalize()
+        }
+        for index in self.faqs.indices {
+            self.faqs[index].normalize()
+        }
         if self.hasIvrMenu {
             self.ivrMenu.normalize()
         }
@@ -38,42 +44,64 @@ extension IndustryPack: ValidatableMessage {
 extension ServiceOffering: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {
         FieldCheck.storable(self.name, path + "name", &violations)
+        FieldCheck.maxLength(self.name, 100, path + "name", &violations)
         FieldCheck.storable(self.summary, path + "summary", &violations)
+        FieldCheck.maxLength(self.summary, 500, path + "summary", &violations)
         if self.hasDuration {
             FieldCheck.duration(self.duration, path + "duration", &violations)
+            FieldCheck.range(self.duration, minimum: 60, maximum: 604800, path + "duration", &violations)
         }
+        FieldCheck.range(self.priceCents, minimum: 0, maximum: nil, path + "price_cents", &violations)
         FieldCheck.storable(self.currencyCode, path + "currency_code", &violations)
+        FieldCheck.maxItems(self.upsells.count, 50, path + "upsells", &violations)
         for (index, element) in self.upsells.enumerated() {
             element.validate(path: path + "upsells" + "[\(index)].", into: &violations)
         }
     }
 
-    public mutating func normalize() {}
+    public mutating func normalize() {
+        self.name = FieldCheck.trimmed(self.name)
+        self.currencyCode = FieldCheck.trimmed(self.currencyCode)
+        for index in self.upsells.indices {
+            self.upsells[index].normalize()
+        }
+    }
 }
 
 extension ServiceUpsell: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {
         FieldCheck.storable(self.name, path + "name", &violations)
+        FieldCheck.maxLength(self.name, 100, path + "name", &violations)
+        FieldCheck.range(self.priceCents, minimum: 0, maximum: nil, path + "price_cents", &violations)
         if self.hasExtraDuration {
             FieldCheck.duration(self.extraDuration, path + "extra_duration", &violations)
+            FieldCheck.range(self.extraDuration, minimum: 0, maximum: 604800, path + "extra_duration", &violations)
         }
     }
 
-    public mutating func normalize() {}
+    public mutating func normalize() {
+        self.name = FieldCheck.trimmed(self.name)
+    }
 }
 
 extension Faq: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {
         FieldCheck.storable(self.question, path + "question", &violations)
+        FieldCheck.maxLength(self.question, 300, path + "question", &violations)
         FieldCheck.storable(self.answer, path + "answer", &violations)
+        FieldCheck.maxLength(self.answer, 2000, path + "answer", &violations)
     }
 
-    public mutating func normalize() {}
+    public mutating func normalize() {
+        self.question = FieldCheck.trimmed(self.question)
+    }
 }
 
 extension SmsTemplate: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {
+        FieldCheck.definedEnum(self.kind, path + "kind", &violations)
         FieldCheck.storable(self.body, path + "body", &violations)
+        FieldCheck.maxLength(self.body, 1600, path + "body", &violations)
     }
 
     public mutating func normalize() {}
@@ -82,10 +110,13 @@ extension SmsTemplate: ValidatableMessage {
 extension AiAgentConfig: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {
         FieldCheck.storable(self.instructions, path + "instructions", &violations)
+        FieldCheck.maxLength(self.instructions, 8000, path + "instructions", &violations)
+        FieldCheck.maxItems(self.vocabulary.count, 500, path + "vocabulary", &violations)
         for (index, element) in self.vocabulary.enumerated() {
             FieldCheck.storable(element, path + "vocabulary" + "[\(index)]", &violations)
         }
         FieldCheck.storable(self.greeting, path + "greeting", &violations)
+        FieldCheck.maxLength(self.greeting, 500, path + "greeting", &violations)
     }
 
     public mutating func normalize() {}

@@ -1,0 +1,117 @@
+import Foundation
+import RPCRuntime
+import ServiceProAPI
+
+/// servicepro.catalog.v1.CatalogService over the tenant's pack items.
+///
+/// What a business changes here, the IVR's price list, its auto-reply and its AI receptionist
+/// use from the next call or text. A change is the tenant's own edit to the merge rules, so
+/// applying a pack again leaves it be.
+public struct CatalogHandler: CatalogServiceHandler {
+    let database: any Database
+
+    public init(database: any Database) { self.database = database }
+
+    public func listCatalogItems(_ request: ListCatalogItemsRequest, context: RequestContext) async throws -> ListCatalogItemsResponse {
+        let tenantID = try context.requireTenant()
+        let kinds = request.kind.packItemKind.map { [$0] } ?? CatalogItemContent.kinds
+        let stored = try await database.withTenant(tenantID) { tx in try await PackItemRecords.all(tx) }
+        // Services first, then FAQs, templates and the agent, each kind as the pack listed it.
+        let items = kinds.flatMap { kind in
+            stored.filter { $0.kind == kind }.compactMap { CatalogItemContent.item($0, tenantID: tenantID) }
+        }
+        let page = try FixedListPage(of: items, name: \.name, pageSize: request.pageSize, pageToken: request.pageToken)
+        return .with {
+            $0.catalogItems = page.items
+            $0.nextPageToken = page.nextPageToken
+        }
+    }
+
+    public func getCatalogItem(_ request: GetCatalogItemRequest, context: RequestContext) async throws -> CatalogItem {
+        let tenantID = try context.requireTenant()
+        return try await database.withTenant(tenantID) { tx in
+            guard let found = try await find(request.name, tx) else { throw ServiceError.notFound(request.name) }
+            return CatalogItemContent.item(found, tenantID: tenantID)!
+        }
+    }
+
+    public func createCatalogItem(_ request: CreateCatalogItemRequest, context: RequestContext) async throws -> CatalogItem {
+        let tenantID = try context.requireTenant()
+        guard let content = request.catalogItem.content else {
+            throw ServiceError.invalidArgument(field: "catalog_item.content", "is required: one of service, faq, sms_template or ai_agent")
+        }
+        let violations = CatalogItemContent.violations(in: content, path: "catalog_item.")
+        guard violations.isEmpty else { throw ServiceError.invalidArgument(violations) }
+        let packItem = try CatalogItemContent.packItem(content)
+        let id = CatalogItemContent.id(kind: packItem.kind, key: packItem.key)!
+        let name = "tenants/\(tenantID)/\(CatalogItemContent.collection)/\(id)"
+        return try await database.withTenant(tenantID) { tx in
+            try await IdempotencyRecords.once(tx, method: "CreateCatalogItem", for: request) {
+                guard try await find(name, tx) == nil else {
+                    throw ServiceError.alreadyExists(
+                        reason: "catalog_item_exists", field: "catalog_item.\(CatalogUpdateMask.fieldName(of: content))",
+                        message: "\(name) already exists (\(Self.describe(packItem))); update it instead")
+                }
+                try await PackItemRecords.insertMade(packItem, tx, now: Date())
+                try await AuditLog.record(tx, context: context, resource: name)
+                return CatalogItemContent.item(try await find(name, tx)!, tenantID: tenantID)!
+            }
+        }
+    }
+
+    public func updateCatalogItem(_ request: UpdateCatalogItemRequest, context: RequestContext) async throws -> CatalogItem {
+        let tenantID = try context.requireTenant()
+        let name = request.catalogItem.name
+        guard CatalogItemContent.id(in: name, tenantID: tenantID) != nil else {
+            throw ServiceError.invalidArgument(field: "catalog_item.name", "must be tenants/{tenant}/\(CatalogItemContent.collection)/{item}")
+        }
+        return try await database.withTenant(tenantID) { tx in
+            guard let stored = try await find(name, tx), let current = CatalogItemContent.item(stored, tenantID: tenantID) else {
+                throw ServiceError.notFound(name)
+            }
+            try Etag.requireCurrent(request.catalogItem.etag, current: current.etag, of: name)
+            let mask = try CatalogUpdateMask(request.updateMask, kind: stored.kind)
+            let content = try mask.apply(from: request.catalogItem.content, to: current.content!)
+            let violations = CatalogItemContent.violations(in: content, path: "catalog_item.")
+            guard violations.isEmpty else { throw ServiceError.invalidArgument(violations) }
+            // An update that changes nothing writes nothing: the etag and update time stay.
+            guard content != current.content else { return current }
+            let updated = try CatalogItemContent.packItem(content)
+            guard try await PackItemRecords.replaceContent(kind: stored.kind, key: stored.key, current: stored.content, with: updated.json, tx, now: Date()) else {
+                throw Etag.concurrentChange(of: name)
+            }
+            try await AuditLog.record(tx, context: context, resource: name, details: mask.paths.auditDetails)
+            return CatalogItemContent.item(try await find(name, tx)!, tenantID: tenantID)!
+        }
+    }
+
+    public func deleteCatalogItem(_ request: DeleteCatalogItemRequest, context: RequestContext) async throws -> DeleteCatalogItemResponse {
+        let tenantID = try context.requireTenant()
+        return try await database.withTenant(tenantID) { tx in
+            guard let stored = try await find(request.name, tx) else { throw ServiceError.notFound(request.name) }
+            try Etag.requireCurrent(request.etag, current: CatalogItemContent.etag(of: stored), of: request.name)
+            guard try await PackItemRecords.delete(kind: stored.kind, key: stored.key, current: stored.content, tx) else {
+                throw Etag.concurrentChange(of: request.name)
+            }
+            try await AuditLog.record(tx, context: context, resource: request.name)
+            return DeleteCatalogItemResponse()
+        }
+    }
+
+    /// The tenant's item `name` names; nil when there is none, or `name` is not one of the
+    /// tenant's catalog items.
+    private func find(_ name: String, _ tx: TenantTransaction) async throws -> StoredPackItem? {
+        guard let id = CatalogItemContent.id(in: name, tenantID: tx.tenantID) else { return nil }
+        return try await PackItemRecords.all(tx).first { CatalogItemContent.id(kind: $0.kind, key: $0.key) == id && CatalogItemContent.item($0, tenantID: tx.tenantID) != nil }
+    }
+
+    /// How an error names an item: "service \"Full detail\"", "the AI agent settings".
+    private static func describe(_ item: PackItemContent) -> String {
+        switch item.kind {
+        case .service: return "service \"\(item.key)\""
+        case .faq: return "question \"\(item.key)\""
+        case .smsTemplate: return "the \(item.key) template"
+        default: return "the AI agent settings"
+        }
+    }
+}
