@@ -3,9 +3,10 @@ import Foundation
 /// The bridge's webhook paths, and the URLs TwiML tells Twilio to call next. The platform uses
 /// them too, to point the numbers it buys at the bridge.
 ///
-/// The platform names the next step abstractly (a `VoiceCallback`: a route and an attempt) so it
-/// never needs the bridge's address; this is where that becomes a URL. The attempt travels as the
-/// `attempt` query parameter, which Twilio sends back (and signs) unchanged.
+/// The platform names the next step abstractly (a `VoiceCallback`: a route, an attempt and, for
+/// the menu, a step) so it never needs the bridge's address; this is where that becomes a URL.
+/// The attempt and step travel as query parameters, which Twilio sends back (and signs)
+/// unchanged.
 ///
 /// ```swift
 /// let urls = TwilioCallbackURLs(base: "https://bridge.example.com")
@@ -29,6 +30,8 @@ public struct TwilioCallbackURLs: Sendable, Hashable {
     public static let benchmarkStaticSMSPath = "/bench/static-sms"
     /// The query parameter that carries `VoiceCallback.attempt`.
     public static let attemptParameter = "attempt"
+    /// The query parameter that carries `VoiceCallback.step`, when the callback has one.
+    public static let stepParameter = "step"
     /// The query parameter that names the number a `<Dial>` rang, on its dial-result URL: with
     /// the platform out of reach, the bridge then knows not to ring that number again.
     public static let dialedParameter = "dialed"
@@ -73,6 +76,7 @@ public struct TwilioCallbackURLs: Sendable, Hashable {
         guard let path = Self.path(for: callback.route) else { return nil }
         var query: [(String, String)] = []
         if callback.attempt > 0 { query.append((Self.attemptParameter, "\(callback.attempt)")) }
+        if callback.hasStep { query.append((Self.stepParameter, "\(callback.step)")) }
         if let dialed { query.append((Self.dialedParameter, dialed)) }
         return base + path + Self.queryString(query)
     }

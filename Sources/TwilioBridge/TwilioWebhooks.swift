@@ -159,6 +159,7 @@ struct TwilioWebhooks<Transport: ClientTransport>: Sendable {
                 $0.to = form["To"]
                 $0.digits = form["Digits"]
                 $0.attempt = Int32(clamping: query.attempt)
+                if let step = query.step { $0.step = Int32(clamping: step) }
             }, metadata: platform.metadata)
         }
     }

@@ -73,8 +73,11 @@ struct InboundTests {
             try await client.handleInboundCall(.with { $0.callSid = sid; $0.to = to; $0.from = "+15550001111" }, metadata: metadata)
         }
 
-        func digits(_ digits: String, sid: String, to: String, attempt: Int32, from: String = "+15550001111") async throws -> VoiceReply {
-            try await client.handleIvrSelection(.with { $0.callSid = sid; $0.to = to; $0.from = from; $0.digits = digits; $0.attempt = attempt }, metadata: metadata)
+        func digits(_ digits: String, sid: String, to: String, attempt: Int32, step: Int32? = nil, from: String = "+15550001111") async throws -> VoiceReply {
+            try await client.handleIvrSelection(.with {
+                $0.callSid = sid; $0.to = to; $0.from = from; $0.digits = digits; $0.attempt = attempt
+                if let step { $0.step = step }
+            }, metadata: metadata)
         }
     }
 
@@ -775,6 +778,41 @@ struct InboundTests {
             })
             let renamed = try await inbound.call(Self.sid("CA", 9), to: Self.acmeNumber)
             #expect(renamed.instructions.first?.gather.prompts.first?.text == "Thanks for calling Acme Auto Spa! We're glad you reached us.")
+        }
+    }
+
+    @Test("each menu's key is recorded once: a key press Twilio sends again finds its step taken", arguments: TestBackend.available)
+    func ivrStepsRecordOnce(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            let inbound = try await Self.setUp(platform)
+            let sid = Self.sid("CA", 5)
+            func selections() async throws -> [String] {
+                try await CommunicationLogService.Client(wrapping: platform.client).listCalls(
+                    .with { $0.parent = "tenants/acme" }, metadata: platform.metadata(platform.ownerToken)).calls.first?.ivrSelections ?? []
+            }
+            func step(_ reply: VoiceReply) -> Int32? {
+                reply.instructions.last { $0.gather.action.route == .ivrSelection }.map { $0.gather.action.hasStep ? $0.gather.action.step : -1 }
+            }
+            let answered = try await inbound.call(sid, to: Self.acmeNumber)
+            #expect(step(answered) == 0)
+
+            // "Services and prices", with none listed yet: a quote is offered and the menu again.
+            let first = try await inbound.digits("1", sid: sid, to: Self.acmeNumber, attempt: 1, step: 0)
+            #expect(step(first) == 1)
+            let resent = try await inbound.digits("1", sid: sid, to: Self.acmeNumber, attempt: 1, step: 0)
+            #expect(resent == first, "the same request, the same answer")
+            #expect(try await selections() == ["1"])
+
+            // The same key at the next menu is a key of its own.
+            let second = try await inbound.digits("1", sid: sid, to: Self.acmeNumber, attempt: 1, step: 1)
+            #expect(step(second) == 2)
+            #expect(try await selections() == ["1", "1"])
+            // Nothing pressed: nothing recorded, the same step offered again.
+            let silent = try await inbound.digits("", sid: sid, to: Self.acmeNumber, attempt: 1, step: 2)
+            #expect(step(silent) == 2)
+            // A menu offered before steps were carried: every key is recorded, as it was.
+            _ = try await inbound.digits("9", sid: sid, to: Self.acmeNumber, attempt: 1)
+            #expect(try await selections() == ["1", "1", "9"])
         }
     }
 

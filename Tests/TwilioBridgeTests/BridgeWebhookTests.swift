@@ -130,9 +130,15 @@ struct BridgeWebhookTests {
                     #expect(missed.body.contains("<Record"), "\(missed.body)")
                 case .ivr:
                     #expect(answer.body.contains("<Gather"))
-                    #expect(answer.body.contains("/twilio/voice/gather?attempt=1"))
-                    let pressed = try await bridge.post("/twilio/voice/gather?attempt=1", Self.call(11) + [("Digits", "3")])
+                    #expect(answer.body.contains(#"action="https://bridge.example.com/twilio/voice/gather?attempt=1&amp;step=0""#), "\(answer.body)")
+                    let pressed = try await bridge.post("/twilio/voice/gather?attempt=1&step=0", Self.call(11) + [("Digits", "3")])
                     #expect(pressed.body.contains("<Number>+19185559999</Number>"))
+                    // Twilio sending the key press again: the platform records it once.
+                    let resent = try await bridge.post("/twilio/voice/gather?attempt=1&step=0", Self.call(11) + [("Digits", "3")])
+                    #expect(resent.body == pressed.body)
+                    let logged = try await CommunicationLogService.Client(wrapping: platform.client).listCalls(
+                        .with { $0.parent = "tenants/acme" }, metadata: platform.metadata(platform.ownerToken)).calls.first
+                    #expect(logged?.ivrSelections == ["3"])
                     let wrong = try await bridge.post("/twilio/voice/gather?attempt=1", Self.call(11) + [("Digits", "8")])
                     #expect(wrong.body.contains("attempt=2"))
                     // The attempt count is in a URL anyone can edit: out of range, it is clamped.

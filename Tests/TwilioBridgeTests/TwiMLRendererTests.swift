@@ -242,6 +242,7 @@ struct TwiMLRendererTests {
         #expect(absolute.url(for: .with { $0.route = .UNRECOGNIZED(9) }) == nil)
         #expect(absolute.status == "https://example.com/bridge/twilio/status")
         #expect(TwilioCallbackURLs().url(for: .with { $0.route = .ivrSelection; $0.attempt = 1 }) == "/twilio/voice/gather?attempt=1")
+        #expect(TwilioCallbackURLs().url(for: .with { $0.route = .ivrSelection; $0.attempt = 1; $0.step = 0 }) == "/twilio/voice/gather?attempt=1&step=0")
         #expect(TwilioCallbackURLs(base: nil).status == "/twilio/status")
         #expect(absolute.url(for: .with { $0.route = .dialResult; $0.attempt = 3 }, dialed: "+19185559999")
             == "https://example.com/bridge/twilio/voice/dial-result?attempt=3&dialed=%2B19185559999")

@@ -115,8 +115,10 @@ struct CallFlow {
         return [people[attempt]]
     }
 
-    /// The DTMF menu; a repeat starts with an apology.
-    func menu(attempt: Int, apology: Bool) -> [VoiceInstruction] {
+    /// The DTMF menu; a repeat starts with an apology. `step` is how many keys the call has taken
+    /// (nil for a call not logged here): it comes back with the key pressed, so a request Twilio
+    /// sends again records its key once.
+    func menu(attempt: Int, apology: Bool, step: Int?) -> [VoiceInstruction] {
         var prompts: [VoiceInstruction.Say] = []
         if apology { prompts.append(.with { $0.text = "Sorry, I didn't get that." }) }
         if !menu.greeting.isEmpty { prompts.append(.with { $0.text = filled(menu.greeting) }) }
@@ -124,7 +126,11 @@ struct CallFlow {
         return [.gather(.with {
             $0.inputs = [.digits]
             $0.numDigits = 1
-            $0.action = .with { $0.route = .ivrSelection; $0.attempt = Int32(attempt) }
+            $0.action = .with {
+                $0.route = .ivrSelection
+                $0.attempt = Int32(attempt)
+                if let step { $0.step = Int32(clamping: step) }
+            }
             $0.prompts = prompts
             $0.actionOnEmptyResult = true
         })]
@@ -157,21 +163,21 @@ struct CallFlow {
     /// What a key press does. Unknown or missing input repeats the menu once, then hands off.
     /// `canText` says whether the caller's number can take a text (a withheld one cannot);
     /// `priceList` is what "services and prices" says when its option has no text of its own it
-    /// can send (``readsPriceList(_:)``).
-    func select(digits: String, attempt: Int, canText: Bool, priceList: String? = nil) -> Selection {
+    /// can send (``readsPriceList(_:)``); `step` is the step of the menu offered next.
+    func select(digits: String, attempt: Int, canText: Bool, priceList: String? = nil, step: Int?) -> Selection {
         guard let option = option(digits) else {
-            return Selection(instructions: attempt < 2 ? menu(attempt: attempt + 1, apology: true) : handOff())
+            return Selection(instructions: attempt < 2 ? menu(attempt: attempt + 1, apology: true, step: step) : handOff())
         }
         switch option.action {
         case .servicesAndPrices:
             guard let text = ownText(option) ?? priceList else {
-                return Selection(instructions: [.say("We don't have our prices to hand; we'll gladly give you a quote.")] + menu(attempt: 1, apology: false))
+                return Selection(instructions: [.say("We don't have our prices to hand; we'll gladly give you a quote.")] + menu(attempt: 1, apology: false, step: step))
             }
             let said: [VoiceInstruction] = canText ? [.say(text), .say("We've texted this to you as well.")] : [.say(text)]
-            return Selection(instructions: said + menu(attempt: 1, apology: false), text: canText ? text : nil)
+            return Selection(instructions: said + menu(attempt: 1, apology: false, step: step), text: canText ? text : nil)
         case .bookingLinkSms:
             guard canText else {
-                return Selection(instructions: [.say("We can't text the number you're calling from.")] + menu(attempt: 1, apology: false))
+                return Selection(instructions: [.say("We can't text the number you're calling from.")] + menu(attempt: 1, apology: false, step: step))
             }
             let text = bookingText(option)
             let hasLink = tenant.map { !$0.bookingURL.isEmpty && text.contains($0.bookingURL) } ?? false
@@ -182,7 +188,7 @@ struct CallFlow {
         case .voicemail:
             return Selection(instructions: VoiceScript.leaveVoicemail())
         case .unspecified, .UNRECOGNIZED:
-            return Selection(instructions: menu(attempt: attempt + 1, apology: true))
+            return Selection(instructions: menu(attempt: attempt + 1, apology: true, step: step))
         }
     }
 

@@ -156,10 +156,17 @@ enum CommunicationRecords {
         ])
     }
 
-    static func appendSelection(_ selection: String, callSid: String, _ tx: TenantTransaction) async throws {
-        guard let call = try await call(sid: callSid, tx) else { return }
-        let selections = (call.ivrSelections + [selection]).joined(separator: ",")
-        try await tx.update("phone_calls", set: [("ivr_selections", selections), ("update_time", Date())], where: "call_sid = \(callSid)")
+    /// Records the key pressed at the menu of `step` (how many keys the call had taken when the
+    /// menu was offered), once: a request Twilio sends again finds its step taken. Without a step,
+    /// as from a menu offered before steps were carried, every key is recorded. The count of keys
+    /// the call has then taken, the next menu's step; nil for a call not logged here.
+    static func appendSelection(_ selection: String, callSid: String, step: Int?, _ tx: TenantTransaction) async throws -> Int? {
+        guard let call = try await call(sid: callSid, tx) else { return nil }
+        // The call has taken this step's key already: Twilio sent the request again.
+        if let step, step < call.ivrSelections.count { return call.ivrSelections.count }
+        let selections = call.ivrSelections + [selection]
+        try await tx.update("phone_calls", set: [("ivr_selections", selections.joined(separator: ",")), ("update_time", Date())], where: "call_sid = \(callSid)")
+        return selections.count
     }
 
     /// Who answered the call: the number or SIP address it was put through to.

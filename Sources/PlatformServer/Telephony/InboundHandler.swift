@@ -167,7 +167,7 @@ public struct InboundHandler: InboundServiceHandler {
         let instructions: [VoiceInstruction]
         switch flow.mode {
         case .aiVoice: instructions = try await agent.greet(agentCall(flow, caller: request.from))
-        case .ivr: instructions = flow.menu(attempt: 1, apology: false)
+        case .ivr: instructions = flow.menu(attempt: 1, apology: false, step: 0)
         default: instructions = flow.connect()
         }
         return flow.reply(instructions)
@@ -180,13 +180,15 @@ public struct InboundHandler: InboundServiceHandler {
         // suspended): a person takes over rather than a menu the tenant no longer has.
         guard flow.mode == .ivr else { return flow.reply(flow.handOff()) }
         let attempt = max(Int(request.attempt), 1), canText = CallerNumber.canTakeTexts(request.from)
+        let step = request.hasStep ? Int(request.step) : nil
         guard !request.digits.isEmpty else {
-            return flow.reply(flow.select(digits: "", attempt: attempt, canText: canText).instructions)
+            // Nothing was pressed, so nothing is recorded: the menu offered again is the same step.
+            return flow.reply(flow.select(digits: "", attempt: attempt, canText: canText, step: step).instructions)
         }
         let selection = try await database.withTenant(resolution.tenantID) { tx in
             let priceList = flow.readsPriceList(request.digits) ? try await PriceList.read(tx).text(businessName: flow.tenant?.displayName) : nil
-            let selection = flow.select(digits: request.digits, attempt: attempt, canText: canText, priceList: priceList)
-            try await CommunicationRecords.appendSelection(request.digits, callSid: request.callSid, tx)
+            let taken = try await CommunicationRecords.appendSelection(request.digits, callSid: request.callSid, step: step, tx)
+            let selection = flow.select(digits: request.digits, attempt: attempt, canText: canText, priceList: priceList, step: taken)
             if let text = selection.text {
                 // Once per call and key: Twilio retrying the webhook sends nothing twice.
                 try await OutboxRecords.enqueue(.sms(

@@ -208,6 +208,9 @@ struct InboundCommands: AsyncParsableCommand {
         @Option(name: .customLong("attempt"), help: "From the Gather's VoiceCallback: 1 on the first try.")
         var attempt: Int32?
 
+        @Option(name: .customLong("step"), help: "From the Gather's VoiceCallback: the menu's step. The key of a step already taken is not recorded again; without a step, every key is.")
+        var step: Int32?
+
         func run() async throws {
             var request = try requestJSON.request(HandleIvrSelectionRequest.self)
             if let value = callSid { request.callSid = value }
@@ -215,6 +218,7 @@ struct InboundCommands: AsyncParsableCommand {
             if let value = to { request.to = value }
             if let value = digits { request.digits = value }
             if let value = attempt { request.attempt = value }
+            if let value = step { request.step = value }
             try await call.unary(request) { client, request, metadata in
                 try await InboundService.Client(wrapping: client).handleIvrSelection(request, metadata: metadata)
             }

@@ -445,6 +445,7 @@ enum OutputSchema {
         "servicepro.telephony.v1.VoiceCallback": [
             OutputField("route", enum: "servicepro.telephony.v1.VoiceRoute"),
             OutputField("attempt", number: true),
+            OutputField("step", number: true),
         ],
         "servicepro.telephony.v1.VoiceInstruction": [
             OutputField("say", message: "servicepro.telephony.v1.VoiceInstruction.Say"),

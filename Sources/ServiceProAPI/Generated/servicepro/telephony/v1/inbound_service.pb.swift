@@ -261,9 +261,22 @@ public nonisolated struct HandleIvrSelectionRequest: Sendable {
   /// From the Gather's VoiceCallback: 1 on the first try.
   public var attempt: Int32 = 0
 
+  /// From the Gather's VoiceCallback: the menu's step. The key of a step already taken is not
+  /// recorded again; without a step, every key is.
+  public var step: Int32 {
+    get {_step ?? 0}
+    set {_step = newValue}
+  }
+  /// Returns true if `step` has been explicitly set.
+  public var hasStep: Bool {self._step != nil}
+  /// Clears the value of `step`. Subsequent reads from it will return its default value.
+  public mutating func clearStep() {self._step = nil}
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
+
+  fileprivate var _step: Int32? = nil
 }
 
 /// Input of HandleDialResult: how a Dial ended.
@@ -761,7 +774,7 @@ nonisolated extension HandleInboundCallRequest: SwiftProtobuf.Message, SwiftProt
 
 nonisolated extension HandleIvrSelectionRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".HandleIvrSelectionRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}call_sid\0\u{1}from\0\u{1}to\0\u{1}digits\0\u{1}attempt\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}call_sid\0\u{1}from\0\u{1}to\0\u{1}digits\0\u{1}attempt\0\u{1}step\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -774,12 +787,17 @@ nonisolated extension HandleIvrSelectionRequest: SwiftProtobuf.Message, SwiftPro
       case 3: try { try decoder.decodeSingularStringField(value: &self.to) }()
       case 4: try { try decoder.decodeSingularStringField(value: &self.digits) }()
       case 5: try { try decoder.decodeSingularInt32Field(value: &self.attempt) }()
+      case 6: try { try decoder.decodeSingularInt32Field(value: &self._step) }()
       default: break
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
     if !self.callSid.isEmpty {
       try visitor.visitSingularStringField(value: self.callSid, fieldNumber: 1)
     }
@@ -795,6 +813,9 @@ nonisolated extension HandleIvrSelectionRequest: SwiftProtobuf.Message, SwiftPro
     if self.attempt != 0 {
       try visitor.visitSingularInt32Field(value: self.attempt, fieldNumber: 5)
     }
+    try { if let v = self._step {
+      try visitor.visitSingularInt32Field(value: v, fieldNumber: 6)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -804,6 +825,7 @@ nonisolated extension HandleIvrSelectionRequest: SwiftProtobuf.Message, SwiftPro
     if lhs.to != rhs.to {return false}
     if lhs.digits != rhs.digits {return false}
     if lhs.attempt != rhs.attempt {return false}
+    if lhs._step != rhs._step {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -122,6 +122,9 @@ extension HandleIvrSelectionRequest: ValidatableMessage {
         FieldCheck.storable(self.digits, path + "digits", &violations)
         FieldCheck.pattern(self.digits, HandleIvrSelectionRequest_digitsPattern, path + "digits", &violations)
         FieldCheck.range(self.attempt, minimum: 0, maximum: nil, path + "attempt", &violations)
+        if self.hasStep {
+            FieldCheck.range(self.step, minimum: 0, maximum: nil, path + "step", &violations)
+        }
     }
 
     public mutating func normalize() {}

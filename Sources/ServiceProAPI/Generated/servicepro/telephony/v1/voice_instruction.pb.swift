@@ -510,9 +510,22 @@ public nonisolated struct VoiceCallback: Sendable {
   /// once and then give up.
   public var attempt: Int32 = 0
 
+  /// On the IVR route: how many keys the call had taken when this menu was offered. It comes back
+  /// with the key pressed, so a request Twilio sends again is known and its key recorded once.
+  public var step: Int32 {
+    get {_step ?? 0}
+    set {_step = newValue}
+  }
+  /// Returns true if `step` has been explicitly set.
+  public var hasStep: Bool {self._step != nil}
+  /// Clears the value of `step`. Subsequent reads from it will return its default value.
+  public mutating func clearStep() {self._step = nil}
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
+
+  fileprivate var _step: Int32? = nil
 }
 
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
@@ -1106,7 +1119,7 @@ nonisolated extension SmsReply: SwiftProtobuf.Message, SwiftProtobuf._MessageImp
 
 nonisolated extension VoiceCallback: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".VoiceCallback"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}route\0\u{1}attempt\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}route\0\u{1}attempt\0\u{1}step\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1116,24 +1129,33 @@ nonisolated extension VoiceCallback: SwiftProtobuf.Message, SwiftProtobuf._Messa
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularEnumField(value: &self.route) }()
       case 2: try { try decoder.decodeSingularInt32Field(value: &self.attempt) }()
+      case 3: try { try decoder.decodeSingularInt32Field(value: &self._step) }()
       default: break
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
     if self.route != .unspecified {
       try visitor.visitSingularEnumField(value: self.route, fieldNumber: 1)
     }
     if self.attempt != 0 {
       try visitor.visitSingularInt32Field(value: self.attempt, fieldNumber: 2)
     }
+    try { if let v = self._step {
+      try visitor.visitSingularInt32Field(value: v, fieldNumber: 3)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: VoiceCallback, rhs: VoiceCallback) -> Bool {
     if lhs.route != rhs.route {return false}
     if lhs.attempt != rhs.attempt {return false}
+    if lhs._step != rhs._step {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
