@@ -185,7 +185,17 @@ struct BillingTests {
             #expect(abs(pastDue.gracePeriodEndTime.date.timeIntervalSinceNow - 7 * 86_400) < 120)
             _ = try await platform.tenants(admin).updateTenant(rename)
 
-            let suspended = try await platform.setStatus("acme", .suspended)
+            // A decision taken on a record that has changed since it was read is refused.
+            let stale = await failure {
+                try await platform.billing.setTenantStatus(.with {
+                    $0.name = "tenants/acme/billing"; $0.status = .suspended; $0.reason = "late"; $0.etag = "\"1\""
+                }, metadata: platform.metadata(platform.ownerToken))
+            }
+            #expect(stale?.code == .aborted)
+            #expect(try await platform.billing.getTenantBilling(.with { $0.name = "tenants/acme/billing" }, metadata: adminMeta).status == .pastDue)
+            let suspended = try await platform.billing.setTenantStatus(.with {
+                $0.name = "tenants/acme/billing"; $0.status = .suspended; $0.reason = "set by a test"; $0.etag = pastDue.etag
+            }, metadata: platform.metadata(platform.ownerToken))
             #expect(!suspended.hasGracePeriodEndTime)
             #expect(abs(suspended.retentionEndTime.date.timeIntervalSinceNow - 90 * 86_400) < 120)
             #expect(await failure { try await platform.tenants(admin).updateTenant(rename) }?.reason == "tenant_suspended")

@@ -314,6 +314,18 @@ struct OperationsTests {
             #expect(invoiceNumber?.reason == "invoice_number_in_use")
             #expect(invoiceNumber?.fields == ["invoice.invoice_number"])
             #expect(try await ops.listInvoices(.with { $0.parent = "tenants/acme" }).invoices.count == 1)
+
+            // A partner finds its own record by its own id, as it does a customer.
+            _ = try await ops.createAppointment(.with {
+                $0.parent = "tenants/acme"
+                $0.appointment = .with { $0.customer = jane.name; $0.serviceName = "Wax"; $0.startTime = Self.time(Self.origin) }
+            })
+            let booked = try await ops.listAppointments(.with { $0.parent = "tenants/acme"; $0.externalID = " booking-1" })
+            #expect(booked.appointments.map(\.serviceName) == ["Wash"])
+            #expect(try await ops.listAppointments(.with { $0.parent = "tenants/acme"; $0.externalID = "booking-2" }).appointments.isEmpty)
+            _ = try await ops.createInvoice(.with { $0.parent = "tenants/acme"; $0.invoice = .with { $0.customer = jane.name; $0.currencyCode = "USD" } })
+            let billed = try await ops.listInvoices(.with { $0.parent = "tenants/acme"; $0.externalID = "qb-1 " })
+            #expect(billed.invoices.map(\.externalID) == ["qb-1"])
         }
     }
 

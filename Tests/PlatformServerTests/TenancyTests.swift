@@ -480,6 +480,10 @@ struct TenancyTests {
             let after = await failure { try await platform.tenants(created.token).getTenant(.with { $0.name = "tenants/acme" }) }
             #expect(after?.code == .unauthenticated)
             #expect(after?.reason == "token_revoked")
+            // Revoking it again keeps its first revoke time, and the trail says nothing changed.
+            #expect(try await keys.revokeApiKey(.with { $0.name = created.apiKey.name }).revokeTime == revoked.revokeTime)
+            let revocations = try await platform.auditEvents(.with { $0.method = "/servicepro.tenancy.v1.ApiKeyService/RevokeApiKey" })
+            #expect(revocations.map { $0.details["changed"] } == ["false", "true"], "newest first")
         }
     }
 

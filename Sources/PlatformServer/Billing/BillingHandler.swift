@@ -302,6 +302,7 @@ public struct BillingHandler: BillingServiceHandler {
         }
         if let earlier { return earlier }
         return try await releasingLease(of: tenantID, heldBy: holder) {
+            try Etag.requireCurrent(request.etag, current: current.message.etag, of: current.name)
             var checked = current
             try checked.move(to: request.status, reason: reason, at: Date(), settings: settings, trialEnd: trialEnd)
             let ended = try await makeAtStripe(request.status, trialEnd: checked.trialEnd, current)

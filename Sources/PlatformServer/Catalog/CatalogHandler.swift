@@ -6,7 +6,8 @@ import ServiceProAPI
 ///
 /// What a business changes here, the IVR's price list, its auto-reply and its AI receptionist
 /// use from the next call or text. A change is the tenant's own edit to the merge rules, so
-/// applying a pack again leaves it be.
+/// applying a pack again leaves it be. Changes take turns with pack merges (and each other), so
+/// a merge never writes over an edit it did not see, and two items of one key never both land.
 public struct CatalogHandler: CatalogServiceHandler {
     let database: any Database
 
@@ -47,6 +48,7 @@ public struct CatalogHandler: CatalogServiceHandler {
         let name = "tenants/\(tenantID)/\(CatalogItemContent.collection)/\(id)"
         return try await database.withTenant(tenantID) { tx in
             try await IdempotencyRecords.once(tx, method: "CreateCatalogItem", for: request) {
+                try await tx.serialize(PackApplier.mergeWork)
                 guard try await find(name, tx) == nil else {
                     throw ServiceError.alreadyExists(
                         reason: "catalog_item_exists", field: "catalog_item.\(CatalogUpdateMask.fieldName(of: content))",
@@ -66,6 +68,7 @@ public struct CatalogHandler: CatalogServiceHandler {
             throw ServiceError.invalidArgument(field: "catalog_item.name", "must be tenants/{tenant}/\(CatalogItemContent.collection)/{item}")
         }
         return try await database.withTenant(tenantID) { tx in
+            try await tx.serialize(PackApplier.mergeWork)
             guard let stored = try await find(name, tx), let current = CatalogItemContent.item(stored, tenantID: tenantID) else {
                 throw ServiceError.notFound(name)
             }
@@ -88,6 +91,7 @@ public struct CatalogHandler: CatalogServiceHandler {
     public func deleteCatalogItem(_ request: DeleteCatalogItemRequest, context: RequestContext) async throws -> DeleteCatalogItemResponse {
         let tenantID = try context.requireTenant()
         return try await database.withTenant(tenantID) { tx in
+            try await tx.serialize(PackApplier.mergeWork)
             guard let stored = try await find(request.name, tx) else { throw ServiceError.notFound(request.name) }
             try Etag.requireCurrent(request.etag, current: CatalogItemContent.etag(of: stored), of: request.name)
             guard try await PackItemRecords.delete(kind: stored.kind, key: stored.key, current: stored.content, tx) else {

@@ -69,6 +69,7 @@ public struct AppointmentHandler: AppointmentServiceHandler {
             conditions.append("customer_id = \(customerID)")
         }
         if request.status != .unspecified { conditions.append("status = \(request.status.storedName)") }
+        if !request.externalID.isEmpty { conditions.append("external_id = \(request.externalID)") }
         if request.hasMinStartTime { conditions.append("start_time >= \(request.minStartTime.date)") }
         if request.hasMaxStartTime { conditions.append("start_time < \(request.maxStartTime.date)") }
         let sync = request.hasMinUpdateTime ? ChangeSync(since: request.minUpdateTime.date, collection: AppointmentRecords.collection) : nil

@@ -69,6 +69,7 @@ public struct InvoiceHandler: InvoiceServiceHandler {
             conditions.append("customer_id = \(customerID)")
         }
         if request.status != .unspecified { conditions.append("status = \(request.status.storedName)") }
+        if !request.externalID.isEmpty { conditions.append("external_id = \(request.externalID)") }
         let sync = request.hasMinUpdateTime ? ChangeSync(since: request.minUpdateTime.date, collection: InvoiceRecords.collection) : nil
         let order = sync?.order ?? ListOrder(column: "create_time", direction: .newestFirst, idColumn: "invoice_id")
         let filters = conditions

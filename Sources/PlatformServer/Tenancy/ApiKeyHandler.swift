@@ -112,8 +112,9 @@ public struct ApiKeyHandler: ApiKeyServiceHandler {
             let tx = TenantTransaction(tenantID: tenantID, base: base)
             guard let key = try await ApiKeyRecords.find(keyID: keyID, tx) else { throw ServiceError.notFound(request.name) }
             try Self.checkMayRevoke(Role(proto: key.role), caller: context.principal)
-            try await ApiKeyRecords.revoke(keyID: keyID, tx)
-            try await AuditLog.record(tx, context: context, resource: request.name)
+            // Revoking a revoked key again changes nothing, and its event says so.
+            let changed = try await ApiKeyRecords.revoke(keyID: keyID, tx)
+            try await AuditLog.record(tx, context: context, resource: request.name, details: ["changed": changed ? "true" : "false"])
             var keysOfItsLinks = try await Self.endWhatItStarted(key.name, context: context, base)
             if request.revokeKeysItMade { keysOfItsLinks += try await Self.revokeKeysMade(by: key.name, context: context, base) }
             // Gone if its tenant was deleted in between (on PostgreSQL each statement sees the

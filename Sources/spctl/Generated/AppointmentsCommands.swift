@@ -137,6 +137,9 @@ struct AppointmentsCommands: AsyncParsableCommand {
         @Option(name: .customLong("min-update-time"), help: "Only appointments changed at or after this time, oldest change first: a partner passes the update_time of the last appointment its previous sync received, which comes again first. Changes still being written are left to the next sync, so none is skipped by committing late. (RFC 3339 time)")
         var minUpdateTime: String?
 
+        @Option(name: .customLong("external-id"), help: "Only the appointment with this partner id.")
+        var externalID: String?
+
         func run() async throws {
             var request = try requestJSON.request(ListAppointmentsRequest.self)
             if let value = parent { request.parent = value }
@@ -147,6 +150,7 @@ struct AppointmentsCommands: AsyncParsableCommand {
             if let value = minStartTime { request.minStartTime = try CLIValue.timestamp(value, flag: "min-start-time") }
             if let value = maxStartTime { request.maxStartTime = try CLIValue.timestamp(value, flag: "max-start-time") }
             if let value = minUpdateTime { request.minUpdateTime = try CLIValue.timestamp(value, flag: "min-update-time") }
+            if let value = externalID { request.externalID = value }
             try await call.unary(request) { client, request, metadata in
                 try await AppointmentService.Client(wrapping: client).listAppointments(request, metadata: metadata)
             }

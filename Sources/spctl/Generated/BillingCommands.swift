@@ -92,6 +92,9 @@ struct BillingCommands: AsyncParsableCommand {
         @Option(name: .customLong("request-id"), help: "Retries with the same request_id return the first result.")
         var requestID: String?
 
+        @Option(name: .customLong("etag"), help: "The billing record's current etag, when set; ABORTED if it changed, as when a payment lifted the suspension being decided on.")
+        var etag: String?
+
         func run() async throws {
             var request = try requestJSON.request(SetTenantStatusRequest.self)
             if let value = name { request.name = value }
@@ -99,6 +102,7 @@ struct BillingCommands: AsyncParsableCommand {
             if let value = reason { request.reason = value }
             if let value = trialEndTime { request.trialEndTime = try CLIValue.timestamp(value, flag: "trial-end-time") }
             if let value = requestID { request.requestID = value }
+            if let value = etag { request.etag = value }
             try await call.unary(request) { client, request, metadata in
                 try await BillingService.Client(wrapping: client).setTenantStatus(request, metadata: metadata)
             }

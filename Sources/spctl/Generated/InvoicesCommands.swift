@@ -143,6 +143,9 @@ struct InvoicesCommands: AsyncParsableCommand {
         @Option(name: .customLong("min-update-time"), help: "Only invoices changed at or after this time, oldest change first: a partner passes the update_time of the last invoice its previous sync received, which comes again first. Changes still being written are left to the next sync, so none is skipped by committing late. (RFC 3339 time)")
         var minUpdateTime: String?
 
+        @Option(name: .customLong("external-id"), help: "Only the invoice with this partner id.")
+        var externalID: String?
+
         func run() async throws {
             var request = try requestJSON.request(ListInvoicesRequest.self)
             if let value = parent { request.parent = value }
@@ -151,6 +154,7 @@ struct InvoicesCommands: AsyncParsableCommand {
             if let value = customer { request.customer = value }
             if let value = status { request.status = value }
             if let value = minUpdateTime { request.minUpdateTime = try CLIValue.timestamp(value, flag: "min-update-time") }
+            if let value = externalID { request.externalID = value }
             try await call.unary(request) { client, request, metadata in
                 try await InvoiceService.Client(wrapping: client).listInvoices(request, metadata: metadata)
             }

@@ -38,6 +38,10 @@ enum PackApplier {
         case skip(PackSkipReason)
     }
 
+    /// What merges, and the catalog's changes to what they merge into, take turns on
+    /// (`TenantTransaction.serialize`).
+    static let mergeWork = "pack-merge"
+
     /// Applies `pack` to the transaction's tenant, whose plan is `tier`, and reports what it
     /// added and what it skipped, in the pack's order.
     ///
@@ -45,7 +49,7 @@ enum PackApplier {
     /// (as PhoneConfigHandler's `onChange` does), since the pack's menu may have gone on them.
     static func apply(_ pack: IndustryPack, tier: PlanCatalog.Tier, _ tx: TenantTransaction, now: Date) async throws -> AppliedPackSummary {
         // Two applies at once must not both find an item missing and both add it.
-        try await tx.serialize("pack-merge")
+        try await tx.serialize(mergeWork)
         let stored = try await PackItemRecords.all(tx)
         let held = Dictionary(stored.map { (ItemID($0.kind, $0.key), $0) }, uniquingKeysWith: { first, _ in first })
         // The menu an earlier pack left, untouched: phone configs playing it follow the new pack.

@@ -194,6 +194,10 @@ public nonisolated struct SetTenantStatusRequest: Sendable {
   /// Retries with the same request_id return the first result.
   public var requestID: String = String()
 
+  /// The billing record's current etag, when set; ABORTED if it changed, as when a payment
+  /// lifted the suspension being decided on.
+  public var etag: String = String()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -447,7 +451,7 @@ nonisolated extension ChangePlanResponse: SwiftProtobuf.Message, SwiftProtobuf._
 
 nonisolated extension SetTenantStatusRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".SetTenantStatusRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}status\0\u{1}reason\0\u{3}trial_end_time\0\u{3}request_id\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}status\0\u{1}reason\0\u{3}trial_end_time\0\u{3}request_id\0\u{1}etag\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -460,6 +464,7 @@ nonisolated extension SetTenantStatusRequest: SwiftProtobuf.Message, SwiftProtob
       case 3: try { try decoder.decodeSingularStringField(value: &self.reason) }()
       case 4: try { try decoder.decodeSingularMessageField(value: &self._trialEndTime) }()
       case 5: try { try decoder.decodeSingularStringField(value: &self.requestID) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self.etag) }()
       default: break
       }
     }
@@ -485,6 +490,9 @@ nonisolated extension SetTenantStatusRequest: SwiftProtobuf.Message, SwiftProtob
     if !self.requestID.isEmpty {
       try visitor.visitSingularStringField(value: self.requestID, fieldNumber: 5)
     }
+    if !self.etag.isEmpty {
+      try visitor.visitSingularStringField(value: self.etag, fieldNumber: 6)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -494,6 +502,7 @@ nonisolated extension SetTenantStatusRequest: SwiftProtobuf.Message, SwiftProtob
     if lhs.reason != rhs.reason {return false}
     if lhs._trialEndTime != rhs._trialEndTime {return false}
     if lhs.requestID != rhs.requestID {return false}
+    if lhs.etag != rhs.etag {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -78,6 +78,7 @@ extension SetTenantStatusRequest: ValidatableMessage {
         }
         FieldCheck.storable(self.requestID, path + "request_id", &violations)
         FieldCheck.maxLength(self.requestID, 64, path + "request_id", &violations)
+        FieldCheck.storable(self.etag, path + "etag", &violations)
     }
 
     public mutating func normalize() {}

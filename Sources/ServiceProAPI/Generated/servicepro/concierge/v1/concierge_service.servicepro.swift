@@ -37,6 +37,9 @@ extension CreateConciergeTenantRequest: ValidatableMessage {
         if self.hasBasics {
             self.basics.normalize()
         }
+        if self.hasTelephony {
+            self.telephony.normalize()
+        }
     }
 }
 
@@ -96,7 +99,10 @@ extension SendOnboardingRequest: ValidatableMessage {
         FieldCheck.maxLength(self.requestID, 64, path + "request_id", &violations)
     }
 
-    public mutating func normalize() {}
+    public mutating func normalize() {
+        self.email = FieldCheck.trimmed(self.email)
+        self.phone = FieldCheck.trimmed(self.phone)
+    }
 }
 
 extension SendOnboardingResponse: ValidatableMessage {

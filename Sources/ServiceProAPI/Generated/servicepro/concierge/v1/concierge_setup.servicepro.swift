@@ -31,13 +31,15 @@ extension ConciergeBasics: ValidatableMessage {
         FieldCheck.storable(self.contactPhone, path + "contact_phone", &violations)
         FieldCheck.e164(self.contactPhone, path + "contact_phone", &violations)
         FieldCheck.storable(self.internalNotes, path + "internal_notes", &violations)
-        FieldCheck.maxLength(self.internalNotes, 2000, path + "internal_notes", &violations)
+        FieldCheck.maxLength(self.internalNotes, 4000, path + "internal_notes", &violations)
     }
 
     public mutating func normalize() {
         self.displayName = FieldCheck.trimmed(self.displayName)
         self.city = FieldCheck.trimmed(self.city)
         self.contactName = FieldCheck.trimmed(self.contactName)
+        self.contactEmail = FieldCheck.trimmed(self.contactEmail)
+        self.contactPhone = FieldCheck.trimmed(self.contactPhone)
     }
 }
 
@@ -70,7 +72,10 @@ extension ConciergeTelephony: ValidatableMessage {
         FieldCheck.e164(self.forwardNumber, path + "forward_number", &violations)
     }
 
-    public mutating func normalize() {}
+    public mutating func normalize() {
+        self.phoneNumber = FieldCheck.trimmed(self.phoneNumber)
+        self.forwardNumber = FieldCheck.trimmed(self.forwardNumber)
+    }
 }
 
 extension ConciergeExtras: ValidatableMessage {

@@ -128,6 +128,9 @@ public nonisolated struct ListAppointmentsRequest: Sendable {
   /// Clears the value of `minUpdateTime`. Subsequent reads from it will return its default value.
   public mutating func clearMinUpdateTime() {self._minUpdateTime = nil}
 
+  /// Only the appointment with this partner id.
+  public var externalID: String = String()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -316,7 +319,7 @@ nonisolated extension GetAppointmentRequest: SwiftProtobuf.Message, SwiftProtobu
 
 nonisolated extension ListAppointmentsRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ListAppointmentsRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}parent\0\u{3}page_size\0\u{3}page_token\0\u{1}customer\0\u{1}status\0\u{3}min_start_time\0\u{3}max_start_time\0\u{3}min_update_time\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}parent\0\u{3}page_size\0\u{3}page_token\0\u{1}customer\0\u{1}status\0\u{3}min_start_time\0\u{3}max_start_time\0\u{3}min_update_time\0\u{3}external_id\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -332,6 +335,7 @@ nonisolated extension ListAppointmentsRequest: SwiftProtobuf.Message, SwiftProto
       case 6: try { try decoder.decodeSingularMessageField(value: &self._minStartTime) }()
       case 7: try { try decoder.decodeSingularMessageField(value: &self._maxStartTime) }()
       case 8: try { try decoder.decodeSingularMessageField(value: &self._minUpdateTime) }()
+      case 9: try { try decoder.decodeSingularStringField(value: &self.externalID) }()
       default: break
       }
     }
@@ -366,6 +370,9 @@ nonisolated extension ListAppointmentsRequest: SwiftProtobuf.Message, SwiftProto
     try { if let v = self._minUpdateTime {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 8)
     } }()
+    if !self.externalID.isEmpty {
+      try visitor.visitSingularStringField(value: self.externalID, fieldNumber: 9)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -378,6 +385,7 @@ nonisolated extension ListAppointmentsRequest: SwiftProtobuf.Message, SwiftProto
     if lhs._minStartTime != rhs._minStartTime {return false}
     if lhs._maxStartTime != rhs._maxStartTime {return false}
     if lhs._minUpdateTime != rhs._minUpdateTime {return false}
+    if lhs.externalID != rhs.externalID {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

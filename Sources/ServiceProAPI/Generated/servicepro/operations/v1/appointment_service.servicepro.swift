@@ -60,10 +60,13 @@ extension ListAppointmentsRequest: ValidatableMessage {
         if self.hasMinUpdateTime {
             FieldCheck.timestamp(self.minUpdateTime, path + "min_update_time", &violations)
         }
+        FieldCheck.storable(self.externalID, path + "external_id", &violations)
+        FieldCheck.maxLength(self.externalID, 128, path + "external_id", &violations)
     }
 
     public mutating func normalize() {
         self.customer = FieldCheck.trimmed(self.customer)
+        self.externalID = FieldCheck.trimmed(self.externalID)
     }
 }
 

@@ -109,6 +109,7 @@ public nonisolated struct Invoice: @unchecked Sendable {
     set {_uniqueStorage()._invoiceNumber = newValue}
   }
 
+  /// At most 200.
   public var lines: [InvoiceLine] {
     get {_storage._lines}
     set {_uniqueStorage()._lines = newValue}

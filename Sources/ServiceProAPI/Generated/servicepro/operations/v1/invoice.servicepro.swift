@@ -15,6 +15,7 @@ extension Invoice: ValidatableMessage {
         FieldCheck.pattern(self.appointment, Invoice_appointmentPattern, path + "appointment", &violations)
         FieldCheck.storable(self.invoiceNumber, path + "invoice_number", &violations)
         FieldCheck.maxLength(self.invoiceNumber, 64, path + "invoice_number", &violations)
+        FieldCheck.maxItems(self.lines.count, 200, path + "lines", &violations)
         for (index, element) in self.lines.enumerated() {
             element.validate(path: path + "lines" + "[\(index)].", into: &violations)
         }

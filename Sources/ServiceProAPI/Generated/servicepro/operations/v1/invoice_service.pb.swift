@@ -100,6 +100,9 @@ public nonisolated struct ListInvoicesRequest: Sendable {
   /// Clears the value of `minUpdateTime`. Subsequent reads from it will return its default value.
   public mutating func clearMinUpdateTime() {self._minUpdateTime = nil}
 
+  /// Only the invoice with this partner id.
+  public var externalID: String = String()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -244,7 +247,7 @@ nonisolated extension GetInvoiceRequest: SwiftProtobuf.Message, SwiftProtobuf._M
 
 nonisolated extension ListInvoicesRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ListInvoicesRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}parent\0\u{3}page_size\0\u{3}page_token\0\u{1}customer\0\u{1}status\0\u{3}min_update_time\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}parent\0\u{3}page_size\0\u{3}page_token\0\u{1}customer\0\u{1}status\0\u{3}min_update_time\0\u{3}external_id\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -258,6 +261,7 @@ nonisolated extension ListInvoicesRequest: SwiftProtobuf.Message, SwiftProtobuf.
       case 4: try { try decoder.decodeSingularStringField(value: &self.customer) }()
       case 5: try { try decoder.decodeSingularEnumField(value: &self.status) }()
       case 6: try { try decoder.decodeSingularMessageField(value: &self._minUpdateTime) }()
+      case 7: try { try decoder.decodeSingularStringField(value: &self.externalID) }()
       default: break
       }
     }
@@ -286,6 +290,9 @@ nonisolated extension ListInvoicesRequest: SwiftProtobuf.Message, SwiftProtobuf.
     try { if let v = self._minUpdateTime {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 6)
     } }()
+    if !self.externalID.isEmpty {
+      try visitor.visitSingularStringField(value: self.externalID, fieldNumber: 7)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -296,6 +303,7 @@ nonisolated extension ListInvoicesRequest: SwiftProtobuf.Message, SwiftProtobuf.
     if lhs.customer != rhs.customer {return false}
     if lhs.status != rhs.status {return false}
     if lhs._minUpdateTime != rhs._minUpdateTime {return false}
+    if lhs.externalID != rhs.externalID {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

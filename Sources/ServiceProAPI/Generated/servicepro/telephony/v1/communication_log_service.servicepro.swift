@@ -30,7 +30,9 @@ extension ListMessagesRequest: ValidatableMessage {
         }
     }
 
-    public mutating func normalize() {}
+    public mutating func normalize() {
+        self.phoneNumber = FieldCheck.trimmed(self.phoneNumber)
+    }
 }
 
 extension ListMessagesResponse: ValidatableMessage {
@@ -74,7 +76,9 @@ extension ListCallsRequest: ValidatableMessage {
         }
     }
 
-    public mutating func normalize() {}
+    public mutating func normalize() {
+        self.phoneNumber = FieldCheck.trimmed(self.phoneNumber)
+    }
 }
 
 extension ListCallsResponse: ValidatableMessage {

@@ -79,6 +79,7 @@ extension IvrMenu: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {
         FieldCheck.storable(self.greeting, path + "greeting", &violations)
         FieldCheck.maxLength(self.greeting, 1000, path + "greeting", &violations)
+        FieldCheck.maxItems(self.options.count, 12, path + "options", &violations)
         for (index, element) in self.options.enumerated() {
             element.validate(path: path + "options" + "[\(index)].", into: &violations)
         }

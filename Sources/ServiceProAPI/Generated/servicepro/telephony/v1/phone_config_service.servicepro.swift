@@ -53,7 +53,9 @@ extension ListPhoneConfigsRequest: ValidatableMessage {
         FieldCheck.e164(self.phoneNumber, path + "phone_number", &violations)
     }
 
-    public mutating func normalize() {}
+    public mutating func normalize() {
+        self.phoneNumber = FieldCheck.trimmed(self.phoneNumber)
+    }
 }
 
 extension ListPhoneConfigsResponse: ValidatableMessage {
