@@ -455,6 +455,14 @@ struct ConciergeTests {
             #expect(rows.count == 2)
             #expect(try rows.map { try $0.string("recipient") }.sorted() == ["+19185550999", "dana@shine.example"])
             #expect(try rows.allSatisfy { try $0.string("body").contains("token=spl_") })
+            // They say what is so: the new number, the pack's services, the trial's end.
+            let trialEnd = try await platform.tenants(platform.ownerToken).getTenant(.with { $0.name = "tenants/shine" }).trialEndTime.date
+            let mail = try #require(try rows.first { try $0.string("recipient").contains("@") }?.string("body"))
+            #expect(mail.contains("Your business number is +19185550123"), "\(mail)")
+            #expect(mail.contains("Your services and prices, texts and phone menu are ready"))
+            #expect(mail.contains("Your free trial runs until \(trialEnd.formatted(Date.ISO8601FormatStyle(timeZone: .gmt).year().month().day()))."))
+            let text = try #require(try rows.first { try $0.string("recipient").hasPrefix("+") }?.string("body"))
+            #expect(text.hasPrefix("Shine Auto Spa is live on ServicePro. Your number: +19185550123. Sign in"), "\(text)")
             let links = try await platform.database.transaction(.platform) { tx in
                 try await tx.query("SELECT link_id FROM login_links WHERE tenant_id = 'shine'").map { try $0.string("link_id") }
             }

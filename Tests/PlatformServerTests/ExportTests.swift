@@ -545,6 +545,52 @@ struct ExportTests {
         }
     }
 
+    @Test("a week before its window ends, a suspended or cancelled tenant is told what goes and how to keep it, once a window", arguments: TestBackend.available)
+    func retentionWarning(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            let tenants = platform.tenants(platform.ownerToken)
+            for (id, email, phone) in [("acme", "owner@acme.example", ""), ("bravo", "", "+19185550177"), ("cairo", "", "")] {
+                try await platform.createTenant(id, displayName: "\(id.capitalized) Detailing")
+                _ = try await tenants.updateTenant(.with {
+                    $0.tenant = .with { $0.name = "tenants/\(id)"; $0.contact = .with { $0.email = email; $0.phone = phone } }
+                    $0.updateMask = .init(protoPaths: ["contact.email", "contact.phone"])
+                })
+                try await platform.setStatus(id, id == "bravo" ? .cancelled : .suspended)
+            }
+            func warnings(_ tenant: String) async throws -> [(channel: String, recipient: String, subject: String, body: String)] {
+                try await platform.database.withTenant(tenant) { tx in
+                    try await tx.select(from: "outbox_messages", where: "purpose = \(RetentionWarning.purpose)").map {
+                        (try $0.string("channel"), try $0.string("recipient"), try $0.string("subject"), try $0.string("body"))
+                    }
+                }
+            }
+            var logger = Logger(label: "test")
+            logger.logLevel = .critical
+            let purger = RetentionPurgeJob(database: platform.database, apiKeys: platform.server.apiKeyCache, logger: logger)
+            let windowEnd = try await platform.billing.getTenantBilling(
+                .with { $0.name = "tenants/acme/billing" }, metadata: platform.metadata(platform.ownerToken)).retentionEndTime.date
+
+            #expect(try await purger.runOnce(now: windowEnd.addingTimeInterval(-8 * 86_400)).isEmpty)
+            #expect(try await warnings("acme").isEmpty, "not yet: more than a week to go")
+            #expect(try await purger.runOnce(now: windowEnd.addingTimeInterval(-6 * 86_400)).isEmpty)
+            let day = windowEnd.formatted(Date.ISO8601FormatStyle(timeZone: .gmt).year().month().day())
+            let mailed = try await warnings("acme")
+            #expect(mailed.count == 1)
+            #expect(mailed.first?.channel == "email" && mailed.first?.recipient == "owner@acme.example")
+            #expect(mailed.first?.subject == "Acme Detailing: your data will be deleted on \(day)")
+            #expect(mailed.first?.body.contains("spctl export start --parent tenants/acme") == true)
+            #expect(mailed.first?.body.contains("settle what is due") == true, "a suspended tenant can pay to keep it")
+            let texted = try await warnings("bravo")
+            #expect(texted.map(\.channel) == ["sms"] && texted.first?.recipient == "+19185550177", "no address: a text")
+            #expect(texted.first?.body.contains("ask us to reactivate it") == true)
+            #expect(try await warnings("cairo").isEmpty, "nowhere to send it")
+
+            _ = try await purger.runOnce(now: windowEnd.addingTimeInterval(-5 * 86_400))
+            #expect(try await warnings("acme").count == 1, "once a window")
+            #expect(try await purger.runOnce(now: windowEnd.addingTimeInterval(60)).contains("acme"))
+        }
+    }
+
     @Test("suspended and cancelled tenants can export while other calls are refused; data is purged only after the window", arguments: TestBackend.available)
     func retention(backend: TestBackend) async throws {
         try await TestPlatform.with(backend) { platform in

@@ -60,6 +60,7 @@ public struct RetentionPurgeJob: Service {
                 AND \(Self.noExportOutstanding(of: "b.tenant_id", retentionEnd: "b.retention_end_time", at: now))
                 """).map { try $0.string("tenant_id") }
         }
+        try await warnOfPurges(now: now)
         var purged: [String] = []
         for tenantID in due {
             guard try await purge(tenantID, now: now) else { continue }
@@ -67,6 +68,38 @@ public struct RetentionPurgeJob: Service {
             logger.notice("purged a tenant's data after its retention window", metadata: ["tenant": "\(tenantID)"])
         }
         return purged
+    }
+
+    /// Tells each tenant whose window ends within ``RetentionWarning/lead`` what it is about to
+    /// lose, once a window: a tenant already told is not looked at again.
+    private func warnOfPurges(now: Date) async throws {
+        let ending = try await database.transaction(.platform) { tx in
+            try await tx.query("""
+                SELECT b.tenant_id, b.retention_end_time FROM tenant_billing b JOIN tenants t ON t.tenant_id = b.tenant_id
+                WHERE t.status IN ('suspended', 'cancelled') AND b.data_purge_time IS NULL
+                AND b.retention_end_time > \(now) AND b.retention_end_time <= \(now.addingTimeInterval(RetentionWarning.lead))
+                AND \(Self.notBilledWhileHeld(suspendedByStaff: "b.suspended_by_staff", subscription: "b.stripe_subscription_id"))
+                AND NOT EXISTS (SELECT 1 FROM outbox_messages o WHERE o.tenant_id = b.tenant_id
+                    AND o.dedupe_key = \(RetentionWarning.purpose + "/") || CAST(b.retention_end_time AS TEXT))
+                """).map { (tenantID: try $0.string("tenant_id"), end: try $0.int("retention_end_time")) }
+        }
+        for window in ending {
+            let windowEnd = Date(timeIntervalSince1970: TimeInterval(window.end) / 1_000_000)
+            let warned = try await database.withTenant(window.tenantID) { tx -> Bool in
+                let key = RetentionWarning.dedupeKey(windowEndMicroseconds: window.end)
+                guard let tenant = try await TenantRecords.find(tx), let draft = RetentionWarning.draft(for: tenant, windowEnd: windowEnd, dedupeKey: key) else {
+                    return false
+                }
+                try await OutboxRecords.enqueue(draft, tx, now: now)
+                return true
+            }
+            // Said on the pass that finds the window first, not on every pass after it.
+            if !warned, windowEnd.timeIntervalSince(now) > RetentionWarning.lead - TimeInterval(interval.components.seconds) {
+                logger.warning("a tenant's data will be purged within a week, and it has no contact email or phone to warn", metadata: [
+                    "tenant": "\(window.tenantID)", "retention_end_time": "\(windowEnd)",
+                ])
+            }
+        }
     }
 
     /// A tenant whose export is being built keeps its data until it is done: it asked for it

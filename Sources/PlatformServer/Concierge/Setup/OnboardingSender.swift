@@ -54,12 +54,13 @@ public struct OnboardingSender: Sendable {
                     link = LoginLinkRecords.url(for: created.token, base: linkBaseURL)
                     details["login_link"] = created.link.name
                 }
+                let setup = try await Setup.read(tenant, tx)
                 var messages: [OutboxMessage] = []
                 for channel in chosen {
                     let draft: OutboxDraft = channel == .email
-                        ? .email(to: email, subject: "Welcome to ServicePro, \(tenant.displayName)", body: Self.email(tenant, link: link),
+                        ? .email(to: email, subject: "Welcome to ServicePro, \(tenant.displayName)", body: Self.email(setup, link: link),
                                  purpose: "onboarding")
-                        : .sms(to: phone, body: Self.text(tenant, link: link), purpose: "onboarding")
+                        : .sms(to: phone, body: Self.text(setup, link: link), purpose: "onboarding")
                     messages.append(try await OutboxRecords.enqueue(draft, tx))
                 }
                 try await AuditLog.record(tx, context: context, resource: request.name, details: details)
@@ -68,13 +69,42 @@ public struct OnboardingSender: Sendable {
         }
     }
 
-    static func email(_ tenant: Tenant, link: String?) -> String {
+    /// What the messages tell a new business about itself: only what is so when they are queued.
+    struct Setup {
+        var tenant: Tenant
+        /// Its lines' numbers, in the order its phone configs list.
+        var numbers: [String]
+        /// It has services (and so prices) to offer callers.
+        var hasServices: Bool
+
+        static func read(_ tenant: Tenant, _ tx: TenantTransaction) async throws -> Setup {
+            let numbers = try await PhoneConfigRecords.all(tx.base).map(\.config.phoneNumber).filter { !$0.isEmpty }
+            let hasServices = try await !PackItemRecords.all(tx, kind: .service).isEmpty
+            return Setup(tenant: tenant, numbers: numbers, hasServices: hasServices)
+        }
+
+        /// When the trial ends (UTC), for a tenant trialing with an end set.
+        var trialEnd: String? {
+            guard tenant.status == .trialing, tenant.hasTrialEndTime else { return nil }
+            return tenant.trialEndTime.date.formatted(Date.ISO8601FormatStyle(timeZone: .gmt).year().month().day())
+        }
+    }
+
+    static func email(_ setup: Setup, link: String?) -> String {
+        let tenant = setup.tenant
         let greeting = tenant.contact.personName.isEmpty ? "Hi," : "Hi \(tenant.contact.personName),"
-        var lines = [
-            greeting,
-            "",
-            "\(tenant.displayName) is set up on ServicePro: your services, prices, texts and phone menu are ready, and your trial has started.",
-        ]
+        var lines = [greeting, "", "\(tenant.displayName) is set up on ServicePro."]
+        var facts: [String] = []
+        switch setup.numbers.count {
+        case 0: break
+        case 1: facts.append("Your business number is \(setup.numbers[0]): calls and texts to it reach you.")
+        default: facts.append("Your business numbers are \(setup.numbers.joined(separator: ", ")): calls and texts to them reach you.")
+        }
+        if setup.hasServices {
+            facts.append("Your services and prices, texts\(setup.numbers.isEmpty ? "" : " and phone menu") are ready; change them any time.")
+        }
+        if let trialEnd = setup.trialEnd { facts.append("Your free trial runs until \(trialEnd).") }
+        if !facts.isEmpty { lines += [""] + facts.map { "- " + $0 } }
         if let link {
             lines += ["", "Sign in here (the link works once, for 24 hours):", link]
         }
@@ -82,8 +112,9 @@ public struct OnboardingSender: Sendable {
         return lines.joined(separator: "\n")
     }
 
-    static func text(_ tenant: Tenant, link: String?) -> String {
-        var text = "\(tenant.displayName) is live on ServicePro."
+    static func text(_ setup: Setup, link: String?) -> String {
+        var text = "\(setup.tenant.displayName) is live on ServicePro."
+        if let number = setup.numbers.first { text += " Your number: \(number)." }
         if let link { text += " Sign in (one-time link, 24 h): \(link)" }
         return text
     }
