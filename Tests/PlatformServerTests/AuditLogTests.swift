@@ -132,7 +132,7 @@ struct AuditLogTests {
             let implemented = Dictionary(uniqueKeysWithValues: audited.map { ($0.method, $0) })
             let scenarios = Self.successfulCalls(platform)
             #expect(Set(implemented.keys) == Set(scenarios.map(\.method)), "every implemented audited method needs a scenario here")
-            #expect(implemented.count == 31)
+            #expect(implemented.count == 34)
 
             for (name, scenario) in scenarios {
                 let descriptor = try #require(implemented[name], "\(name) is not an implemented audited method")
@@ -295,9 +295,10 @@ struct AuditLogTests {
 
     /// Covers CreateTenant, UpdateTenant, DeleteTenant, ChangePlan, SetTenantStatus,
     /// HandleStripeEvent, CreateApiKey, RevokeApiKey, CreatePhoneConfig, UpdatePhoneConfig,
-    /// DeletePhoneConfig, StartImpersonation, StopImpersonation, RevokeImpersonation, and the
-    /// creates and updates of customers, appointments and invoices, in an order where each finds
-    /// what it needs.
+    /// DeletePhoneConfig, StartImpersonation, StopImpersonation, RevokeImpersonation, the
+    /// creates, updates and deletes of customers, appointments, invoices and catalog items, and
+    /// the concierge's, exports' and login links' methods, in an order where each finds what it
+    /// needs.
     static func successfulCalls(_ platform: TestPlatform) -> [(method: String, scenario: Scenario)] {
         let owner = platform.ownerToken
         let configs = PhoneConfigService.Client(wrapping: platform.client)
@@ -430,6 +431,32 @@ struct AuditLogTests {
                     $0.invoice = .with { $0.name = "tenants/audited/invoices/first"; $0.status = .issued }
                     $0.updateMask = .init(protoPaths: ["status"])
                 }, metadata: platform.metadata(owner)).name
+            },
+            Scenario(method: "DeleteInvoice", prepare: {
+                _ = try await invoices.createInvoice(.with {
+                    $0.parent = "tenants/audited"; $0.invoiceID = "draft"
+                    $0.invoice = .with { $0.customer = "tenants/audited/customers/jane"; $0.currencyCode = "USD" }
+                }, metadata: platform.metadata(owner))
+            }) {
+                _ = try await invoices.deleteInvoice(.with { $0.name = "tenants/audited/invoices/draft" }, metadata: platform.metadata(owner))
+                return "tenants/audited/invoices/draft"
+            },
+            Scenario(method: "DeleteAppointment", prepare: {
+                _ = try await appointments.createAppointment(.with {
+                    $0.parent = "tenants/audited"; $0.appointmentID = "spare"
+                    $0.appointment = .with { $0.customer = "tenants/audited/customers/jane"; $0.serviceName = "Wax"; $0.startTime = .init(seconds: 1_900_000_000) }
+                }, metadata: platform.metadata(owner))
+            }) {
+                _ = try await appointments.deleteAppointment(.with { $0.name = "tenants/audited/appointments/spare" }, metadata: platform.metadata(owner))
+                return "tenants/audited/appointments/spare"
+            },
+            Scenario(method: "DeleteCustomer", prepare: {
+                _ = try await customers.createCustomer(.with {
+                    $0.parent = "tenants/audited"; $0.customerID = "walk-in"; $0.customer = .with { $0.displayName = "Walk-in" }
+                }, metadata: platform.metadata(owner))
+            }) {
+                _ = try await customers.deleteCustomer(.with { $0.name = "tenants/audited/customers/walk-in" }, metadata: platform.metadata(owner))
+                return "tenants/audited/customers/walk-in"
             },
             Scenario(method: "CreateConciergeTenant", tenant: "concierged") {
                 try await ConciergeService.Client(wrapping: platform.client).createConciergeTenant(.with {

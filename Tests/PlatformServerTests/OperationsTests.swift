@@ -916,6 +916,67 @@ struct OperationsTests {
 
     // MARK: Other callers
 
+    @Test("deletes: a draft invoice, an appointment no invoice names, a customer with neither, whose texts stay unlinked", arguments: TestBackend.available)
+    func deletes(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            try await platform.createTenant("acme", tier: .pro)
+            _ = try await PhoneConfigService.Client(wrapping: platform.client).createPhoneConfig(.with {
+                $0.parent = "tenants/acme"
+                $0.phoneConfig = .with { $0.phoneNumber = "+19185550101" }
+            }, metadata: platform.metadata(platform.ownerToken))
+            let ops = platform.operations(try await platform.token(role: .partner, tenant: "acme"))
+            let jane = try await ops.customer("acme", "Jane Doe", phone: "+15550001111")
+            let texted = try await InboundService.Client(wrapping: platform.client).handleInboundMessage(.with {
+                $0.messageSid = "SM" + String(format: "%032x", 1); $0.to = "+19185550101"; $0.from = "+15550001111"; $0.body = "Hi"
+            }, metadata: platform.metadata(platform.bridgeToken)).message
+            #expect(texted.customer == jane.name)
+            let booked = try await ops.appointment(for: jane, at: Self.origin)
+            let spare = try await ops.appointment(for: jane, at: Self.origin + 3600)
+            var billed = try await ops.invoice(for: jane)
+            billed = try await ops.updateInvoice(.with { $0.name = billed.name; $0.appointment = booked.name }, ["appointment"])
+            let draft = try await ops.invoice(for: jane)
+
+            // Each refusal says what to do instead, and changes nothing.
+            let hasRecords = await failure { try await ops.deleteCustomer(jane.name) }
+            #expect(hasRecords?.code == .failedPrecondition && hasRecords?.reason == "customer_has_records", "\(String(describing: hasRecords))")
+            let invoiced = await failure { try await ops.deleteAppointment(booked.name) }
+            #expect(invoiced?.reason == "appointment_invoiced")
+            #expect(invoiced?.message.contains(billed.name) == true)
+            let stale = await failure { try await ops.deleteAppointment(spare.name, etag: "\"0\"") }
+            #expect(stale?.code == .aborted)
+            _ = try await ops.getAppointment(spare.name)
+
+            try await ops.deleteAppointment(spare.name, etag: spare.etag)
+            #expect(await failure { try await ops.getAppointment(spare.name) }?.code == .notFound)
+            #expect(await failure { try await ops.deleteAppointment(spare.name) }?.code == .notFound)
+            try await ops.deleteInvoice(draft.name)
+            #expect(await failure { try await ops.getInvoice(draft.name) }?.code == .notFound)
+            let issued = try await ops.updateInvoice(.with { $0.name = billed.name; $0.status = .issued }, ["status"])
+            let notDraft = await failure { try await ops.deleteInvoice(issued.name) }
+            #expect(notDraft?.reason == "invoice_not_draft")
+
+            // A customer with only texts goes; the texts stay in the log, unlinked.
+            let bob = try await ops.customer("acme", "Bob", phone: "+15550002222")
+            let bobText = try await InboundService.Client(wrapping: platform.client).handleInboundMessage(.with {
+                $0.messageSid = "SM" + String(format: "%032x", 2); $0.to = "+19185550101"; $0.from = "+15550002222"; $0.body = "Hello"
+            }, metadata: platform.metadata(platform.bridgeToken)).message
+            #expect(bobText.customer == bob.name)
+            try await ops.deleteCustomer(bob.name, etag: bob.etag)
+            #expect(await failure { try await ops.getCustomer(bob.name) }?.code == .notFound)
+            let log = CommunicationLogService.Client(wrapping: platform.client)
+            let kept = try await log.getMessage(.with { $0.name = bobText.name }, metadata: platform.metadata(platform.ownerToken))
+            #expect(kept.customer.isEmpty && kept.body == "Hello")
+            #expect(try await log.getMessage(.with { $0.name = texted.name }, metadata: platform.metadata(platform.ownerToken)).customer == jane.name)
+
+            // Another tenant's names are NOT_FOUND.
+            try await platform.createTenant("bravo", tier: .pro)
+            let bravo = platform.operations(try await platform.token(role: .partner, tenant: "bravo"))
+            let crossed = await failure { try await bravo.deleteCustomer(jane.name.replacingOccurrences(of: "tenants/acme", with: "tenants/bravo")) }
+            #expect(crossed?.code == .notFound)
+            _ = try await ops.getCustomer(jane.name)
+        }
+    }
+
     @Test("an inbound text links to its customer, found or created, visible through ListCustomers", arguments: TestBackend.available)
     func inboundTextCustomers(backend: TestBackend) async throws {
         try await TestPlatform.with(backend) { platform in
@@ -1091,6 +1152,16 @@ private struct OperationsCalls<Transport: ClientTransport>: Sendable {
     func listInvoices(_ request: ListInvoicesRequest) async throws -> ListInvoicesResponse { try await invoices.listInvoices(request, metadata: metadata) }
     func updateInvoice(_ invoice: Invoice, _ paths: [String]) async throws -> Invoice {
         try await invoices.updateInvoice(.with { $0.invoice = invoice; $0.updateMask = .init(protoPaths: paths) }, metadata: metadata)
+    }
+
+    func deleteCustomer(_ name: String, etag: String = "") async throws {
+        _ = try await customers.deleteCustomer(.with { $0.name = name; $0.etag = etag }, metadata: metadata)
+    }
+    func deleteAppointment(_ name: String, etag: String = "") async throws {
+        _ = try await appointments.deleteAppointment(.with { $0.name = name; $0.etag = etag }, metadata: metadata)
+    }
+    func deleteInvoice(_ name: String, etag: String = "") async throws {
+        _ = try await invoices.deleteInvoice(.with { $0.name = name; $0.etag = etag }, metadata: metadata)
     }
 
     /// A new customer of `tenant` with a server-chosen id.

@@ -146,6 +146,28 @@ public struct InvoiceHandler: InvoiceServiceHandler {
         if invoice.hasPaidTime { invoice.paidTime = invoice.paidTime.asStored }
         return invoice
     }
+
+    /// Only a draft goes: an invoice sent out stays on the books, and is voided instead. A draft
+    /// was never sent, so the number of the last one deleted may be given to the next invoice.
+    public func deleteInvoice(_ request: DeleteInvoiceRequest, context: RequestContext) async throws -> DeleteInvoiceResponse {
+        let tenantID = try context.requireTenant()
+        let collection = InvoiceRecords.collection
+        let id = try collection.requireID(in: request.name, tenantID: tenantID, field: "name")
+        return try await database.withTenant(tenantID) { tx in
+            guard let current = try await InvoiceRecords.find(id: id, tx) else { throw ServiceError.notFound(request.name) }
+            try Etag.requireCurrent(request.etag, current: current.etag, of: request.name)
+            guard current.status == .draft else {
+                throw ServiceError.failedPrecondition(
+                    reason: "invoice_not_draft",
+                    message: "\(request.name) is \(current.status.storedName), not a draft; set its status to INVOICE_STATUS_VOID instead")
+            }
+            guard try await collection.delete(id: id, revision: Etag.revision(current.etag) ?? 0, tx) else {
+                throw Etag.concurrentChange(of: request.name)
+            }
+            try await AuditLog.record(tx, context: context, resource: request.name)
+            return DeleteInvoiceResponse()
+        }
+    }
 }
 
 extension ListInvoicesRequest: PagedListRequest {}

@@ -55,6 +55,12 @@ struct ResourceCollection: Sendable {
         return id
     }
 
+    /// Deletes resource `id` if it is still at `revision`; false when another writer changed or
+    /// deleted it first.
+    func delete(id: String, revision: Int64, _ tx: TenantTransaction) async throws -> Bool {
+        try await tx.delete(from: table, where: "\(raw: idColumn) = \(id) AND revision = \(revision)") == 1
+    }
+
     /// ALREADY_EXISTS for a create whose id is taken, naming the request's id field.
     func alreadyExists(tenantID: String, id: String) -> ServiceError {
         ServiceError.alreadyExists(

@@ -8,7 +8,7 @@ struct AppointmentsCommands: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "appointments",
         abstract: "A tenant's appointments, for its staff and for booking sites that create and sync them.",
-        subcommands: [Create.self, Get.self, List.self, Update.self]
+        subcommands: [Create.self, Delete.self, Get.self, List.self, Update.self]
     )
 
     struct Create: AsyncParsableCommand {
@@ -77,6 +77,32 @@ struct AppointmentsCommands: AsyncParsableCommand {
             if let value = requestID { request.requestID = value }
             try await call.unary(request) { client, request, metadata in
                 try await AppointmentService.Client(wrapping: client).createAppointment(request, metadata: metadata)
+            }
+        }
+    }
+
+    struct Delete: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "delete",
+            abstract: "Deletes an appointment, e.g. one a booking site made by mistake.",
+            discussion: "One an invoice names is FAILED_PRECONDITION `appointment_invoiced`: cancel it instead, and the invoice keeps its link.\n\nAllowed roles: platform owner, platform staff, tenant admin, tenant member, partner.\nRPC: servicepro.operations.v1.AppointmentService.DeleteAppointment. Use --json or --json-file for fields without a flag."
+        )
+
+        @OptionGroup var call: CallOptions
+        @OptionGroup var requestJSON: RequestJSONOptions
+
+        @Option(name: .customLong("name"), help: "`tenants/{tenant}/appointments/{appointment}`. Required.")
+        var name: String?
+
+        @Option(name: .customLong("etag"), help: "The appointment's current etag, when set; ABORTED if it changed since it was read.")
+        var etag: String?
+
+        func run() async throws {
+            var request = try requestJSON.request(DeleteAppointmentRequest.self)
+            if let value = name { request.name = value }
+            if let value = etag { request.etag = value }
+            try await call.unary(request) { client, request, metadata in
+                try await AppointmentService.Client(wrapping: client).deleteAppointment(request, metadata: metadata)
             }
         }
     }

@@ -8,7 +8,7 @@ struct CustomersCommands: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "customers",
         abstract: "A tenant's customers, for its staff and for partner integrations that sync them.",
-        subcommands: [Create.self, Get.self, List.self, Update.self]
+        subcommands: [Create.self, Delete.self, Get.self, List.self, Update.self]
     )
 
     struct Create: AsyncParsableCommand {
@@ -65,6 +65,32 @@ struct CustomersCommands: AsyncParsableCommand {
             if let value = requestID { request.requestID = value }
             try await call.unary(request) { client, request, metadata in
                 try await CustomerService.Client(wrapping: client).createCustomer(request, metadata: metadata)
+            }
+        }
+    }
+
+    struct Delete: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "delete",
+            abstract: "Deletes a customer and unlinks its texts and calls, which stay in the logs.",
+            discussion: "A customer with appointments or invoices is FAILED_PRECONDITION `customer_has_records`: delete its appointments first, and keep the invoices (cancel or void them) with the customer they bill.\n\nAllowed roles: platform owner, platform staff, tenant admin, tenant member, partner.\nRPC: servicepro.operations.v1.CustomerService.DeleteCustomer. Use --json or --json-file for fields without a flag."
+        )
+
+        @OptionGroup var call: CallOptions
+        @OptionGroup var requestJSON: RequestJSONOptions
+
+        @Option(name: .customLong("name"), help: "`tenants/{tenant}/customers/{customer}`. Required.")
+        var name: String?
+
+        @Option(name: .customLong("etag"), help: "The customer's current etag, when set; ABORTED if it changed since it was read.")
+        var etag: String?
+
+        func run() async throws {
+            var request = try requestJSON.request(DeleteCustomerRequest.self)
+            if let value = name { request.name = value }
+            if let value = etag { request.etag = value }
+            try await call.unary(request) { client, request, metadata in
+                try await CustomerService.Client(wrapping: client).deleteCustomer(request, metadata: metadata)
             }
         }
     }

@@ -8,7 +8,7 @@ struct InvoicesCommands: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "invoices",
         abstract: "A tenant's invoices, for its admins and for partner integrations (accounting, CRM).",
-        subcommands: [Create.self, Get.self, List.self, Update.self]
+        subcommands: [Create.self, Delete.self, Get.self, List.self, Update.self]
     )
 
     struct Create: AsyncParsableCommand {
@@ -89,6 +89,32 @@ struct InvoicesCommands: AsyncParsableCommand {
             if let value = requestID { request.requestID = value }
             try await call.unary(request) { client, request, metadata in
                 try await InvoiceService.Client(wrapping: client).createInvoice(request, metadata: metadata)
+            }
+        }
+    }
+
+    struct Delete: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "delete",
+            abstract: "Deletes a draft invoice.",
+            discussion: "One issued, paid or voided is FAILED_PRECONDITION `invoice_not_draft`: an invoice sent out stays on the books; void it instead.\n\nAllowed roles: platform owner, platform staff, tenant admin, tenant member, partner.\nRPC: servicepro.operations.v1.InvoiceService.DeleteInvoice. Use --json or --json-file for fields without a flag."
+        )
+
+        @OptionGroup var call: CallOptions
+        @OptionGroup var requestJSON: RequestJSONOptions
+
+        @Option(name: .customLong("name"), help: "`tenants/{tenant}/invoices/{invoice}`. Required.")
+        var name: String?
+
+        @Option(name: .customLong("etag"), help: "The invoice's current etag, when set; ABORTED if it changed since it was read.")
+        var etag: String?
+
+        func run() async throws {
+            var request = try requestJSON.request(DeleteInvoiceRequest.self)
+            if let value = name { request.name = value }
+            if let value = etag { request.etag = value }
+            try await call.unary(request) { client, request, metadata in
+                try await InvoiceService.Client(wrapping: client).deleteInvoice(request, metadata: metadata)
             }
         }
     }

@@ -302,6 +302,12 @@ enum OutputSchema {
             OutputField("update_time", time: true),
             OutputField("etag"),
         ],
+        "servicepro.operations.v1.DeleteAppointmentResponse": [
+        ],
+        "servicepro.operations.v1.DeleteCustomerResponse": [
+        ],
+        "servicepro.operations.v1.DeleteInvoiceResponse": [
+        ],
         "servicepro.operations.v1.Invoice": [
             OutputField("name"),
             OutputField("customer"),

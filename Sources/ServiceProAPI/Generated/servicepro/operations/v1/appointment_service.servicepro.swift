@@ -9,6 +9,7 @@ private let CreateAppointmentRequest_appointmentIdPattern = FieldPattern("[a-z0-
 private let GetAppointmentRequest_namePattern = FieldPattern("tenants/[a-z0-9][a-z0-9-]{0,62}/appointments/[a-z0-9][a-z0-9-]{0,62}")
 private let ListAppointmentsRequest_parentPattern = FieldPattern("tenants/[a-z0-9][a-z0-9-]{0,62}")
 private let ListAppointmentsRequest_customerPattern = FieldPattern("tenants/[a-z0-9][a-z0-9-]{0,62}/customers/[a-z0-9][a-z0-9-]{0,62}")
+private let DeleteAppointmentRequest_namePattern = FieldPattern("tenants/[a-z0-9][a-z0-9-]{0,62}/appointments/[a-z0-9][a-z0-9-]{0,62}")
 
 extension CreateAppointmentRequest: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {
@@ -103,6 +104,23 @@ extension UpdateAppointmentRequest: ValidatableMessage {
     }
 }
 
+extension DeleteAppointmentRequest: ValidatableMessage {
+    public func validate(path: String, into violations: inout [FieldViolation]) {
+        FieldCheck.required(!self.name.isEmpty, path + "name", &violations)
+        FieldCheck.storable(self.name, path + "name", &violations)
+        FieldCheck.pattern(self.name, DeleteAppointmentRequest_namePattern, path + "name", &violations)
+        FieldCheck.storable(self.etag, path + "etag", &violations)
+    }
+
+    public mutating func normalize() {}
+}
+
+extension DeleteAppointmentResponse: ValidatableMessage {
+    public func validate(path: String, into violations: inout [FieldViolation]) {}
+
+    public mutating func normalize() {}
+}
+
 /// Implements servicepro.operations.v1.AppointmentService. The runtime has authenticated the caller, enforced the
 /// method's policy and validated the request before any of these run.
 public protocol AppointmentServiceHandler: Sendable {
@@ -117,6 +135,10 @@ public protocol AppointmentServiceHandler: Sendable {
 
     /// Updates the fields named in update_mask: reschedule, confirm, complete, cancel.
     func updateAppointment(_ request: UpdateAppointmentRequest, context: RequestContext) async throws -> Appointment
+
+    /// Deletes an appointment, e.g. one a booking site made by mistake. One an invoice names is
+    /// FAILED_PRECONDITION `appointment_invoiced`: cancel it instead, and the invoice keeps its link.
+    func deleteAppointment(_ request: DeleteAppointmentRequest, context: RequestContext) async throws -> DeleteAppointmentResponse
 }
 
 /// A tenant's appointments, for its staff and for booking sites that create and sync them.
@@ -164,9 +186,19 @@ public enum AppointmentService {
                 request.appointment.name
             }
         }
+        public enum DeleteAppointment: RPCMethod {
+            public typealias Input = DeleteAppointmentRequest
+            public typealias Output = DeleteAppointmentResponse
+            public static let descriptor = GRPCCore.MethodDescriptor(service: AppointmentService.descriptor, method: "DeleteAppointment")
+            public static let policy: MethodPolicy? = MethodPolicy(roles: [.platformOwner, .platformStaff, .tenantAdmin, .tenantMember, .partner], scope: .tenant, requiredFeature: nil, audited: true, allowedWhileSuspended: false, allowedWhileCancelled: false, allowedWhileImpersonating: true, idempotent: false, unauthenticated: false, allowedAfterDeletion: false)
+            public static let tenantResourceField: String? = "name"
+            public static func tenantResourceName(of request: Input) -> String? {
+                request.name
+            }
+        }
 
         /// Every method of the service with its policy, for the server's policy table.
-        public static let all: [any RPCMethod.Type] = [CreateAppointment.self, GetAppointment.self, ListAppointments.self, UpdateAppointment.self]
+        public static let all: [any RPCMethod.Type] = [CreateAppointment.self, GetAppointment.self, ListAppointments.self, UpdateAppointment.self, DeleteAppointment.self]
     }
 
     /// Registers a handler with a GRPCCore server, every call going through the RPC pipeline.
@@ -213,6 +245,15 @@ public enum AppointmentService {
                     try await self.handler.updateAppointment(message, context: context)
                 }
             }
+            router.registerHandler(
+                forMethod: Method.DeleteAppointment.descriptor,
+                deserializer: ProtobufDeserializer<DeleteAppointmentRequest>(),
+                serializer: ProtobufSerializer<DeleteAppointmentResponse>()
+            ) { request, serverContext in
+                try await RPCPipeline.unary(Method.DeleteAppointment.self, request: request, context: serverContext) { message, context in
+                    try await self.handler.deleteAppointment(message, context: context)
+                }
+            }
         }
     }
 
@@ -234,6 +275,10 @@ public enum AppointmentService {
 
         public func updateAppointment(_ request: UpdateAppointmentRequest, context: RequestContext) async throws -> Appointment {
             throw ServiceError.unimplemented("servicepro.operations.v1.AppointmentService.UpdateAppointment")
+        }
+
+        public func deleteAppointment(_ request: DeleteAppointmentRequest, context: RequestContext) async throws -> DeleteAppointmentResponse {
+            throw ServiceError.unimplemented("servicepro.operations.v1.AppointmentService.DeleteAppointment")
         }
     }
 
@@ -299,6 +344,22 @@ public enum AppointmentService {
                 descriptor: Method.UpdateAppointment.descriptor,
                 serializer: ProtobufSerializer<UpdateAppointmentRequest>(),
                 deserializer: ProtobufDeserializer<Appointment>(),
+                options: options
+            ) { response in try response.message }
+        }
+
+        /// Deletes an appointment, e.g. one a booking site made by mistake. One an invoice names is
+        /// FAILED_PRECONDITION `appointment_invoiced`: cancel it instead, and the invoice keeps its link.
+        public func deleteAppointment(
+            _ request: DeleteAppointmentRequest,
+            metadata: Metadata = [:],
+            options: CallOptions = .defaults
+        ) async throws -> DeleteAppointmentResponse {
+            try await base.unary(
+                request: ClientRequest(message: request, metadata: metadata),
+                descriptor: Method.DeleteAppointment.descriptor,
+                serializer: ProtobufSerializer<DeleteAppointmentRequest>(),
+                deserializer: ProtobufDeserializer<DeleteAppointmentResponse>(),
                 options: options
             ) { response in try response.message }
         }

@@ -8,6 +8,7 @@ private let CreateCustomerRequest_parentPattern = FieldPattern("tenants/[a-z0-9]
 private let CreateCustomerRequest_customerIdPattern = FieldPattern("[a-z0-9][a-z0-9-]{0,62}")
 private let GetCustomerRequest_namePattern = FieldPattern("tenants/[a-z0-9][a-z0-9-]{0,62}/customers/[a-z0-9][a-z0-9-]{0,62}")
 private let ListCustomersRequest_parentPattern = FieldPattern("tenants/[a-z0-9][a-z0-9-]{0,62}")
+private let DeleteCustomerRequest_namePattern = FieldPattern("tenants/[a-z0-9][a-z0-9-]{0,62}/customers/[a-z0-9][a-z0-9-]{0,62}")
 
 extension CreateCustomerRequest: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {
@@ -98,6 +99,23 @@ extension UpdateCustomerRequest: ValidatableMessage {
     }
 }
 
+extension DeleteCustomerRequest: ValidatableMessage {
+    public func validate(path: String, into violations: inout [FieldViolation]) {
+        FieldCheck.required(!self.name.isEmpty, path + "name", &violations)
+        FieldCheck.storable(self.name, path + "name", &violations)
+        FieldCheck.pattern(self.name, DeleteCustomerRequest_namePattern, path + "name", &violations)
+        FieldCheck.storable(self.etag, path + "etag", &violations)
+    }
+
+    public mutating func normalize() {}
+}
+
+extension DeleteCustomerResponse: ValidatableMessage {
+    public func validate(path: String, into violations: inout [FieldViolation]) {}
+
+    public mutating func normalize() {}
+}
+
 /// Implements servicepro.operations.v1.CustomerService. The runtime has authenticated the caller, enforced the
 /// method's policy and validated the request before any of these run.
 public protocol CustomerServiceHandler: Sendable {
@@ -112,6 +130,11 @@ public protocol CustomerServiceHandler: Sendable {
 
     /// Updates the fields named in update_mask.
     func updateCustomer(_ request: UpdateCustomerRequest, context: RequestContext) async throws -> Customer
+
+    /// Deletes a customer and unlinks its texts and calls, which stay in the logs. A customer with
+    /// appointments or invoices is FAILED_PRECONDITION `customer_has_records`: delete its appointments
+    /// first, and keep the invoices (cancel or void them) with the customer they bill.
+    func deleteCustomer(_ request: DeleteCustomerRequest, context: RequestContext) async throws -> DeleteCustomerResponse
 }
 
 /// A tenant's customers, for its staff and for partner integrations that sync them.
@@ -159,9 +182,19 @@ public enum CustomerService {
                 request.customer.name
             }
         }
+        public enum DeleteCustomer: RPCMethod {
+            public typealias Input = DeleteCustomerRequest
+            public typealias Output = DeleteCustomerResponse
+            public static let descriptor = GRPCCore.MethodDescriptor(service: CustomerService.descriptor, method: "DeleteCustomer")
+            public static let policy: MethodPolicy? = MethodPolicy(roles: [.platformOwner, .platformStaff, .tenantAdmin, .tenantMember, .partner], scope: .tenant, requiredFeature: nil, audited: true, allowedWhileSuspended: false, allowedWhileCancelled: false, allowedWhileImpersonating: true, idempotent: false, unauthenticated: false, allowedAfterDeletion: false)
+            public static let tenantResourceField: String? = "name"
+            public static func tenantResourceName(of request: Input) -> String? {
+                request.name
+            }
+        }
 
         /// Every method of the service with its policy, for the server's policy table.
-        public static let all: [any RPCMethod.Type] = [CreateCustomer.self, GetCustomer.self, ListCustomers.self, UpdateCustomer.self]
+        public static let all: [any RPCMethod.Type] = [CreateCustomer.self, GetCustomer.self, ListCustomers.self, UpdateCustomer.self, DeleteCustomer.self]
     }
 
     /// Registers a handler with a GRPCCore server, every call going through the RPC pipeline.
@@ -208,6 +241,15 @@ public enum CustomerService {
                     try await self.handler.updateCustomer(message, context: context)
                 }
             }
+            router.registerHandler(
+                forMethod: Method.DeleteCustomer.descriptor,
+                deserializer: ProtobufDeserializer<DeleteCustomerRequest>(),
+                serializer: ProtobufSerializer<DeleteCustomerResponse>()
+            ) { request, serverContext in
+                try await RPCPipeline.unary(Method.DeleteCustomer.self, request: request, context: serverContext) { message, context in
+                    try await self.handler.deleteCustomer(message, context: context)
+                }
+            }
         }
     }
 
@@ -229,6 +271,10 @@ public enum CustomerService {
 
         public func updateCustomer(_ request: UpdateCustomerRequest, context: RequestContext) async throws -> Customer {
             throw ServiceError.unimplemented("servicepro.operations.v1.CustomerService.UpdateCustomer")
+        }
+
+        public func deleteCustomer(_ request: DeleteCustomerRequest, context: RequestContext) async throws -> DeleteCustomerResponse {
+            throw ServiceError.unimplemented("servicepro.operations.v1.CustomerService.DeleteCustomer")
         }
     }
 
@@ -294,6 +340,23 @@ public enum CustomerService {
                 descriptor: Method.UpdateCustomer.descriptor,
                 serializer: ProtobufSerializer<UpdateCustomerRequest>(),
                 deserializer: ProtobufDeserializer<Customer>(),
+                options: options
+            ) { response in try response.message }
+        }
+
+        /// Deletes a customer and unlinks its texts and calls, which stay in the logs. A customer with
+        /// appointments or invoices is FAILED_PRECONDITION `customer_has_records`: delete its appointments
+        /// first, and keep the invoices (cancel or void them) with the customer they bill.
+        public func deleteCustomer(
+            _ request: DeleteCustomerRequest,
+            metadata: Metadata = [:],
+            options: CallOptions = .defaults
+        ) async throws -> DeleteCustomerResponse {
+            try await base.unary(
+                request: ClientRequest(message: request, metadata: metadata),
+                descriptor: Method.DeleteCustomer.descriptor,
+                serializer: ProtobufSerializer<DeleteCustomerRequest>(),
+                deserializer: ProtobufDeserializer<DeleteCustomerResponse>(),
                 options: options
             ) { response in try response.message }
         }

@@ -9,6 +9,7 @@ private let CreateInvoiceRequest_invoiceIdPattern = FieldPattern("[a-z0-9][a-z0-
 private let GetInvoiceRequest_namePattern = FieldPattern("tenants/[a-z0-9][a-z0-9-]{0,62}/invoices/[a-z0-9][a-z0-9-]{0,62}")
 private let ListInvoicesRequest_parentPattern = FieldPattern("tenants/[a-z0-9][a-z0-9-]{0,62}")
 private let ListInvoicesRequest_customerPattern = FieldPattern("tenants/[a-z0-9][a-z0-9-]{0,62}/customers/[a-z0-9][a-z0-9-]{0,62}")
+private let DeleteInvoiceRequest_namePattern = FieldPattern("tenants/[a-z0-9][a-z0-9-]{0,62}/invoices/[a-z0-9][a-z0-9-]{0,62}")
 
 extension CreateInvoiceRequest: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {
@@ -97,6 +98,23 @@ extension UpdateInvoiceRequest: ValidatableMessage {
     }
 }
 
+extension DeleteInvoiceRequest: ValidatableMessage {
+    public func validate(path: String, into violations: inout [FieldViolation]) {
+        FieldCheck.required(!self.name.isEmpty, path + "name", &violations)
+        FieldCheck.storable(self.name, path + "name", &violations)
+        FieldCheck.pattern(self.name, DeleteInvoiceRequest_namePattern, path + "name", &violations)
+        FieldCheck.storable(self.etag, path + "etag", &violations)
+    }
+
+    public mutating func normalize() {}
+}
+
+extension DeleteInvoiceResponse: ValidatableMessage {
+    public func validate(path: String, into violations: inout [FieldViolation]) {}
+
+    public mutating func normalize() {}
+}
+
 /// Implements servicepro.operations.v1.InvoiceService. The runtime has authenticated the caller, enforced the
 /// method's policy and validated the request before any of these run.
 public protocol InvoiceServiceHandler: Sendable {
@@ -112,6 +130,10 @@ public protocol InvoiceServiceHandler: Sendable {
     /// Updates the fields named in update_mask: edit a draft, issue, mark paid, void. Lines of an
     /// issued invoice cannot change (FAILED_PRECONDITION).
     func updateInvoice(_ request: UpdateInvoiceRequest, context: RequestContext) async throws -> Invoice
+
+    /// Deletes a draft invoice. One issued, paid or voided is FAILED_PRECONDITION `invoice_not_draft`:
+    /// an invoice sent out stays on the books; void it instead.
+    func deleteInvoice(_ request: DeleteInvoiceRequest, context: RequestContext) async throws -> DeleteInvoiceResponse
 }
 
 /// A tenant's invoices, for its admins and for partner integrations (accounting, CRM). Members
@@ -160,9 +182,19 @@ public enum InvoiceService {
                 request.invoice.name
             }
         }
+        public enum DeleteInvoice: RPCMethod {
+            public typealias Input = DeleteInvoiceRequest
+            public typealias Output = DeleteInvoiceResponse
+            public static let descriptor = GRPCCore.MethodDescriptor(service: InvoiceService.descriptor, method: "DeleteInvoice")
+            public static let policy: MethodPolicy? = MethodPolicy(roles: [.platformOwner, .platformStaff, .tenantAdmin, .tenantMember, .partner], scope: .tenant, requiredFeature: nil, audited: true, allowedWhileSuspended: false, allowedWhileCancelled: false, allowedWhileImpersonating: true, idempotent: false, unauthenticated: false, allowedAfterDeletion: false)
+            public static let tenantResourceField: String? = "name"
+            public static func tenantResourceName(of request: Input) -> String? {
+                request.name
+            }
+        }
 
         /// Every method of the service with its policy, for the server's policy table.
-        public static let all: [any RPCMethod.Type] = [CreateInvoice.self, GetInvoice.self, ListInvoices.self, UpdateInvoice.self]
+        public static let all: [any RPCMethod.Type] = [CreateInvoice.self, GetInvoice.self, ListInvoices.self, UpdateInvoice.self, DeleteInvoice.self]
     }
 
     /// Registers a handler with a GRPCCore server, every call going through the RPC pipeline.
@@ -209,6 +241,15 @@ public enum InvoiceService {
                     try await self.handler.updateInvoice(message, context: context)
                 }
             }
+            router.registerHandler(
+                forMethod: Method.DeleteInvoice.descriptor,
+                deserializer: ProtobufDeserializer<DeleteInvoiceRequest>(),
+                serializer: ProtobufSerializer<DeleteInvoiceResponse>()
+            ) { request, serverContext in
+                try await RPCPipeline.unary(Method.DeleteInvoice.self, request: request, context: serverContext) { message, context in
+                    try await self.handler.deleteInvoice(message, context: context)
+                }
+            }
         }
     }
 
@@ -230,6 +271,10 @@ public enum InvoiceService {
 
         public func updateInvoice(_ request: UpdateInvoiceRequest, context: RequestContext) async throws -> Invoice {
             throw ServiceError.unimplemented("servicepro.operations.v1.InvoiceService.UpdateInvoice")
+        }
+
+        public func deleteInvoice(_ request: DeleteInvoiceRequest, context: RequestContext) async throws -> DeleteInvoiceResponse {
+            throw ServiceError.unimplemented("servicepro.operations.v1.InvoiceService.DeleteInvoice")
         }
     }
 
@@ -296,6 +341,22 @@ public enum InvoiceService {
                 descriptor: Method.UpdateInvoice.descriptor,
                 serializer: ProtobufSerializer<UpdateInvoiceRequest>(),
                 deserializer: ProtobufDeserializer<Invoice>(),
+                options: options
+            ) { response in try response.message }
+        }
+
+        /// Deletes a draft invoice. One issued, paid or voided is FAILED_PRECONDITION `invoice_not_draft`:
+        /// an invoice sent out stays on the books; void it instead.
+        public func deleteInvoice(
+            _ request: DeleteInvoiceRequest,
+            metadata: Metadata = [:],
+            options: CallOptions = .defaults
+        ) async throws -> DeleteInvoiceResponse {
+            try await base.unary(
+                request: ClientRequest(message: request, metadata: metadata),
+                descriptor: Method.DeleteInvoice.descriptor,
+                serializer: ProtobufSerializer<DeleteInvoiceRequest>(),
+                deserializer: ProtobufDeserializer<DeleteInvoiceResponse>(),
                 options: options
             ) { response in try response.message }
         }
