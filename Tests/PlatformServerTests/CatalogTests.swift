@@ -219,6 +219,40 @@ struct CatalogTests {
         }
     }
 
+    @Test("a business's own item and a pack's that differ only in case are one item, and the business's stays", arguments: TestBackend.available)
+    func keysIgnoreCase(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            try await platform.createTenant("acme", displayName: "Acme Detailing", industry: "auto_detailing", tier: .pro)
+            let catalog = CatalogClient(platform, try await platform.token(role: .tenantAdmin, tenant: "acme"))
+            let own = try await catalog.create(.service(.with {
+                $0.name = "full detail"; $0.duration = .init(seconds: 7200); $0.priceCents = 19_900; $0.currencyCode = "USD"
+            }))
+            let applied = try await IndustryPackTests.apply(Self.detailing, to: "acme", tier: .pro, platform)
+            #expect(applied.skipped.first { $0.key == "Full Detail" }?.skipReason == .tenantEdited)
+            let services = try await catalog.list(.service).catalogItems
+            #expect(services.filter { $0.name == own.name } == [own], "one item, the business's")
+            #expect(services.count == Self.detailing.services.count)
+        }
+    }
+
+    @Test("an item whose stored content no longer reads says so, and can still be deleted and made again", arguments: TestBackend.available)
+    func unreadableItem(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            let catalog = try await Self.setUp(platform)
+            let full = try await catalog.service("Full Detail")
+            try await platform.database.withTenant("acme") { tx in
+                try await tx.update("pack_items", set: [("content", "{\"price_cents\": \"lots\"}")], where: "kind = 'service' AND item_key = 'Full Detail'")
+            }
+            #expect(try await catalog.list(.service).catalogItems.count == Self.detailing.services.count - 1, "listed without it")
+            let unreadable = await failure { try await catalog.get(full.name) }
+            #expect(unreadable?.code == .failedPrecondition && unreadable?.reason == "catalog_item_unreadable", "\(String(describing: unreadable))")
+            #expect(await failure { try await catalog.update(full, ["service.price_cents"]) }?.reason == "catalog_item_unreadable")
+            #expect(await failure { try await catalog.create(.service(full.service)) }?.code == .alreadyExists)
+            try await catalog.delete(full.name)
+            #expect(try await catalog.create(.service(full.service)).service == full.service)
+        }
+    }
+
     @Test("members and partners read the catalog, only admins and platform staff change it, and no tenant reaches another's", arguments: TestBackend.available)
     func roles(backend: TestBackend) async throws {
         try await TestPlatform.with(backend) { platform in

@@ -459,7 +459,7 @@ struct ConciergeTests {
             let trialEnd = try await platform.tenants(platform.ownerToken).getTenant(.with { $0.name = "tenants/shine" }).trialEndTime.date
             let mail = try #require(try rows.first { try $0.string("recipient").contains("@") }?.string("body"))
             #expect(mail.contains("Your business number is +19185550123"), "\(mail)")
-            #expect(mail.contains("Your services and prices, texts and phone menu are ready"))
+            #expect(mail.contains("Ready to use, and yours to change: your services and prices, texts and phone menu."))
             #expect(mail.contains("Your free trial runs until \(trialEnd.formatted(Date.ISO8601FormatStyle(timeZone: .gmt).year().month().day()))."))
             let text = try #require(try rows.first { try $0.string("recipient").hasPrefix("+") }?.string("body"))
             #expect(text.hasPrefix("Shine Auto Spa is live on ServicePro. Your number: +19185550123. Sign in"), "\(text)")

@@ -585,9 +585,18 @@ struct ExportTests {
             #expect(texted.first?.body.contains("ask us to reactivate it") == true)
             #expect(try await warnings("cairo").isEmpty, "nowhere to send it")
 
-            _ = try await purger.runOnce(now: windowEnd.addingTimeInterval(-5 * 86_400))
+            #expect(try await purger.warnOfPurges(now: windowEnd.addingTimeInterval(-5 * 86_400)).isEmpty, "a tenant told is not looked at again")
             #expect(try await warnings("acme").count == 1, "once a window")
-            #expect(try await purger.runOnce(now: windowEnd.addingTimeInterval(60)).contains("acme"))
+
+            // Brought back, nothing is coming; suspended again, a new window brings a new warning.
+            try await platform.setStatus("acme", .active)
+            try await platform.setStatus("acme", .suspended)
+            let nextEnd = try await platform.billing.getTenantBilling(
+                .with { $0.name = "tenants/acme/billing" }, metadata: platform.metadata(platform.ownerToken)).retentionEndTime.date
+            #expect(nextEnd > windowEnd)
+            #expect(try await purger.warnOfPurges(now: nextEnd.addingTimeInterval(-6 * 86_400)) == ["acme"])
+            #expect(try await warnings("acme").count == 2)
+            #expect(try await purger.runOnce(now: nextEnd.addingTimeInterval(60)).contains("acme"))
         }
     }
 

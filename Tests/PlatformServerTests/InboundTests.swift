@@ -807,6 +807,9 @@ struct InboundTests {
             let second = try await inbound.digits("1", sid: sid, to: Self.acmeNumber, attempt: 1, step: 1)
             #expect(step(second) == 2)
             #expect(try await selections() == ["1", "1"])
+            // The first key sent again after the second was taken: still recorded once.
+            _ = try await inbound.digits("1", sid: sid, to: Self.acmeNumber, attempt: 1, step: 0)
+            #expect(try await selections() == ["1", "1"])
             // Nothing pressed: nothing recorded, the same step offered again.
             let silent = try await inbound.digits("", sid: sid, to: Self.acmeNumber, attempt: 1, step: 2)
             #expect(step(silent) == 2)

@@ -32,7 +32,7 @@ public struct CatalogHandler: CatalogServiceHandler {
         let tenantID = try context.requireTenant()
         return try await database.withTenant(tenantID) { tx in
             guard let found = try await find(request.name, tx) else { throw ServiceError.notFound(request.name) }
-            return CatalogItemContent.item(found, tenantID: tenantID)!
+            return try Self.readable(found, named: request.name)
         }
     }
 
@@ -56,7 +56,7 @@ public struct CatalogHandler: CatalogServiceHandler {
                 }
                 try await PackItemRecords.insertMade(packItem, tx, now: Date())
                 try await AuditLog.record(tx, context: context, resource: name)
-                return CatalogItemContent.item(try await find(name, tx)!, tenantID: tenantID)!
+                return try await written(name, tx)
             }
         }
     }
@@ -69,9 +69,8 @@ public struct CatalogHandler: CatalogServiceHandler {
         }
         return try await database.withTenant(tenantID) { tx in
             try await tx.serialize(PackApplier.mergeWork)
-            guard let stored = try await find(name, tx), let current = CatalogItemContent.item(stored, tenantID: tenantID) else {
-                throw ServiceError.notFound(name)
-            }
+            guard let stored = try await find(name, tx) else { throw ServiceError.notFound(name) }
+            let current = try Self.readable(stored, named: name)
             try Etag.requireCurrent(request.catalogItem.etag, current: current.etag, of: name)
             let mask = try CatalogUpdateMask(request.updateMask, kind: stored.kind)
             let content = try mask.apply(from: request.catalogItem.content, to: current.content!)
@@ -84,7 +83,7 @@ public struct CatalogHandler: CatalogServiceHandler {
                 throw Etag.concurrentChange(of: name)
             }
             try await AuditLog.record(tx, context: context, resource: name, details: mask.paths.auditDetails)
-            return CatalogItemContent.item(try await find(name, tx)!, tenantID: tenantID)!
+            return try await written(name, tx)
         }
     }
 
@@ -102,11 +101,28 @@ public struct CatalogHandler: CatalogServiceHandler {
         }
     }
 
-    /// The tenant's item `name` names; nil when there is none, or `name` is not one of the
-    /// tenant's catalog items.
+    /// The tenant's item `name` names, readable or not; nil when there is none, or `name` is not
+    /// one of the tenant's catalog items.
     private func find(_ name: String, _ tx: TenantTransaction) async throws -> StoredPackItem? {
         guard let id = CatalogItemContent.id(in: name, tenantID: tx.tenantID) else { return nil }
-        return try await PackItemRecords.all(tx).first { CatalogItemContent.id(kind: $0.kind, key: $0.key) == id && CatalogItemContent.item($0, tenantID: tx.tenantID) != nil }
+        return try await PackItemRecords.all(tx).first { CatalogItemContent.id(kind: $0.kind, key: $0.key) == id }
+    }
+
+    /// The item this transaction has just written, as the caller gets it back.
+    private func written(_ name: String, _ tx: TenantTransaction) async throws -> CatalogItem {
+        guard let stored = try await find(name, tx) else { throw ServiceError.internal("\(name) was written but cannot be read back") }
+        return try Self.readable(stored, named: name)
+    }
+
+    /// `stored` as a catalog item; FAILED_PRECONDITION `catalog_item_unreadable` when its content
+    /// no longer reads as its kind (written by hand, say), which a delete and a new item mend.
+    private static func readable(_ stored: StoredPackItem, named name: String) throws -> CatalogItem {
+        guard let tenantID = ResourceName.tenantID(of: name), let item = CatalogItemContent.item(stored, tenantID: tenantID) else {
+            throw ServiceError.failedPrecondition(
+                reason: "catalog_item_unreadable",
+                message: "\(name) no longer reads as a \(stored.kind.storedName.replacingOccurrences(of: "_", with: " ")); delete it and create it again")
+        }
+        return item
     }
 
     /// How an error names an item: "service \"Full detail\"", "the AI agent settings".

@@ -23,7 +23,7 @@ enum CatalogItemContent {
         switch kind {
         case .service: return "service-" + digest(of: key)
         case .faq: return "faq-" + digest(of: key)
-        case .smsTemplate: return "sms-template-" + key.replacingOccurrences(of: "SMS_TEMPLATE_KIND_", with: "").lowercased().replacingOccurrences(of: "_", with: "-")
+        case .smsTemplate: return "sms-template-" + templateWords(key).replacingOccurrences(of: " ", with: "-")
         case .aiAgent: return "ai-agent"
         case .automation, .ivrMenu, .unspecified, .UNRECOGNIZED: return nil
         }
@@ -33,6 +33,11 @@ enum CatalogItemContent {
     /// including another tenant's items.
     static func id(in name: String, tenantID: String) -> String? {
         ResourceName.id(in: name, tenantID: tenantID, collection: collection)
+    }
+
+    /// A template's kind in words: `SMS_TEMPLATE_KIND_REVIEW_REQUEST` is "review request".
+    private static func templateWords(_ keyName: String) -> String {
+        keyName.replacingOccurrences(of: "SMS_TEMPLATE_KIND_", with: "").replacingOccurrences(of: "_", with: " ").lowercased()
     }
 
     /// Twelve hex digits of SHA-256 over the key ignoring case: short, fixed, and as unique as the
@@ -104,8 +109,7 @@ enum CatalogItemContent {
         case .service(let service): return service.name
         case .faq(let faq): return faq.question
         case .smsTemplate(let template):
-            // SMS_TEMPLATE_KIND_REVIEW_REQUEST reads "Review request".
-            let words = template.kind.keyName.replacingOccurrences(of: "SMS_TEMPLATE_KIND_", with: "").replacingOccurrences(of: "_", with: " ").lowercased()
+            let words = templateWords(template.kind.keyName)
             return words.prefix(1).uppercased() + words.dropFirst()
         case .aiAgent: return "AI agent"
         }

@@ -71,35 +71,74 @@ public struct RetentionPurgeJob: Service {
     }
 
     /// Tells each tenant whose window ends within ``RetentionWarning/lead`` what it is about to
-    /// lose, once a window: a tenant already told is not looked at again.
-    private func warnOfPurges(now: Date) async throws {
+    /// lose, once a window: a tenant already told is not looked at again. One that cannot be
+    /// told now is tried again next pass, and holds up neither the others nor the purges.
+    /// Returns the tenants told.
+    @discardableResult
+    func warnOfPurges(now: Date) async throws -> [String] {
         let ending = try await database.transaction(.platform) { tx in
             try await tx.query("""
-                SELECT b.tenant_id, b.retention_end_time FROM tenant_billing b JOIN tenants t ON t.tenant_id = b.tenant_id
-                WHERE t.status IN ('suspended', 'cancelled') AND b.data_purge_time IS NULL
-                AND b.retention_end_time > \(now) AND b.retention_end_time <= \(now.addingTimeInterval(RetentionWarning.lead))
-                AND \(Self.notBilledWhileHeld(suspendedByStaff: "b.suspended_by_staff", subscription: "b.stripe_subscription_id"))
+                SELECT b.tenant_id, b.retention_end_time FROM tenant_billing b
+                WHERE \(Self.dueForWarning(now: now))
                 AND NOT EXISTS (SELECT 1 FROM outbox_messages o WHERE o.tenant_id = b.tenant_id
                     AND o.dedupe_key = \(RetentionWarning.purpose + "/") || CAST(b.retention_end_time AS TEXT))
                 """).map { (tenantID: try $0.string("tenant_id"), end: try $0.int("retention_end_time")) }
         }
+        var told: [String] = []
         for window in ending {
-            let windowEnd = Date(timeIntervalSince1970: TimeInterval(window.end) / 1_000_000)
-            let warned = try await database.withTenant(window.tenantID) { tx -> Bool in
-                let key = RetentionWarning.dedupeKey(windowEndMicroseconds: window.end)
-                guard let tenant = try await TenantRecords.find(tx), let draft = RetentionWarning.draft(for: tenant, windowEnd: windowEnd, dedupeKey: key) else {
-                    return false
+            let windowEnd = Date(microsecondsSince1970: window.end)
+            do {
+                switch try await warn(window.tenantID, windowEnd: windowEnd, microseconds: window.end, now: now) {
+                case .queued:
+                    told.append(window.tenantID)
+                case .noLongerDue:
+                    break
+                case .nowhereToSend:
+                    // Said on the pass that finds the window first, not on every pass after it.
+                    guard windowEnd.timeIntervalSince(now) > RetentionWarning.lead - TimeInterval(interval.components.seconds) else { break }
+                    logger.warning("a tenant's data will be purged within a week, and it has no contact email or phone to warn", metadata: [
+                        "tenant": "\(window.tenantID)", "retention_end_time": "\(windowEnd)",
+                    ])
                 }
-                try await OutboxRecords.enqueue(draft, tx, now: now)
-                return true
-            }
-            // Said on the pass that finds the window first, not on every pass after it.
-            if !warned, windowEnd.timeIntervalSince(now) > RetentionWarning.lead - TimeInterval(interval.components.seconds) {
-                logger.warning("a tenant's data will be purged within a week, and it has no contact email or phone to warn", metadata: [
-                    "tenant": "\(window.tenantID)", "retention_end_time": "\(windowEnd)",
+            } catch is CancellationError {
+                throw CancellationError()
+            } catch {
+                logger.error("could not queue a tenant's retention warning; trying again next pass", metadata: [
+                    "tenant": "\(window.tenantID)", "error": "\(error)",
                 ])
             }
         }
+        return told
+    }
+
+    private enum WarningOutcome { case queued, nowhereToSend, noLongerDue }
+
+    /// Queues the warning of the window ending at `windowEnd` (`microseconds` as stored), if the
+    /// tenant is still in it: one reactivated since it was found, or given a new window, is not
+    /// told of a purge that is not coming.
+    private func warn(_ tenantID: String, windowEnd: Date, microseconds: Int64, now: Date) async throws -> WarningOutcome {
+        try await database.withTenant(tenantID) { tx in
+            let stillDue = try await tx.base.query("""
+                SELECT 1 AS due FROM tenant_billing b
+                WHERE b.tenant_id = \(tenantID) AND b.retention_end_time = \(microseconds) AND \(Self.dueForWarning(now: now))
+                """)
+            guard !stillDue.isEmpty, let tenant = try await TenantRecords.find(tx) else { return .noLongerDue }
+            let key = RetentionWarning.dedupeKey(windowEndMicroseconds: microseconds)
+            guard let draft = RetentionWarning.draft(for: tenant, windowEnd: windowEnd, dedupeKey: key) else { return .nowhereToSend }
+            try await OutboxRecords.enqueue(draft, tx, now: now)
+            return .queued
+        }
+    }
+
+    /// A billing row `b` of a tenant suspended or cancelled, not yet purged, whose window ends
+    /// within the warning's lead and which its purge will not spare.
+    private static func dueForWarning(now: Date) -> SQLStatement {
+        """
+        b.tenant_id IN (SELECT t.tenant_id FROM tenants t WHERE t.status IN ('suspended', 'cancelled'))
+        AND b.data_purge_time IS NULL
+        AND b.retention_end_time > \(now) AND b.retention_end_time <= \(now.addingTimeInterval(RetentionWarning.lead))
+        AND \(notBilledWhileHeld(suspendedByStaff: "b.suspended_by_staff", subscription: "b.stripe_subscription_id"))
+        """
     }
 
     /// A tenant whose export is being built keeps its data until it is done: it asked for it

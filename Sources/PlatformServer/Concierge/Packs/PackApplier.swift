@@ -59,13 +59,14 @@ enum PackApplier {
             $0.version = pack.version
         }
         for (ordinal, item) in try PackItemContent.items(of: pack).enumerated() {
-            let decision = decide(item, held: held[ItemID(item.kind, item.key)], tier: tier)
-            switch decision {
-            case .add:
+            let existing = held[ItemID(item.kind, item.key)]
+            let decision = decide(item, held: existing, tier: tier)
+            switch (decision, existing) {
+            case (.add, _):
                 try await PackItemRecords.insert(item, ordinal: ordinal, from: pack, tx, now: now)
-            case .replace:
-                try await PackItemRecords.replace(item, from: pack, tx, now: now)
-            case .skip:
+            case (.replace, let existing?):
+                try await PackItemRecords.replace(existing, with: item, from: pack, tx, now: now)
+            case (.replace, nil), (.skip, _):
                 break
             }
             summary.report(item, decision)
@@ -111,13 +112,16 @@ enum PackApplier {
     }
 
     /// An item's identity among the tenant's items.
+    /// Keys match ignoring case, as a pack keeps them unique and the catalog names its items: a
+    /// service the business added as "exterior wash" is the pack's "Exterior Wash", and stays
+    /// the business's.
     private struct ItemID: Hashable {
         let kind: PackItemKind
         let key: String
 
         init(_ kind: PackItemKind, _ key: String) {
             self.kind = kind
-            self.key = key
+            self.key = key.lowercased()
         }
     }
 }

@@ -100,16 +100,17 @@ enum PackItemRecords {
         ])
     }
 
-    /// Replaces the content of the tenant's item with `item` as `pack` has it; the item keeps
-    /// its place.
-    static func replace(_ item: PackItemContent, from pack: IndustryPack, _ tx: TenantTransaction, now: Date) async throws {
+    /// Replaces the tenant's item `stored` with `item` as `pack` has it, key and all (a new
+    /// version of a pack may write a key in another case); the item keeps its place.
+    static func replace(_ stored: StoredPackItem, with item: PackItemContent, from pack: IndustryPack, _ tx: TenantTransaction, now: Date) async throws {
         try await tx.update(table, set: [
+            ("item_key", item.key),
             ("content", item.json),
             ("applied_hash", item.hash),
             ("pack", pack.name),
             ("pack_version", pack.version),
             ("update_time", now),
-        ], where: "kind = \(item.kind.storedName) AND item_key = \(item.key)")
+        ], where: "kind = \(stored.kind.storedName) AND item_key = \(stored.key)")
     }
 
     /// Adds an item the tenant made: no pack wrote it, so the merge rules never replace it.

@@ -74,13 +74,18 @@ public struct OnboardingSender: Sendable {
         var tenant: Tenant
         /// Its lines' numbers, in the order its phone configs list.
         var numbers: [String]
-        /// It has services (and so prices) to offer callers.
-        var hasServices: Bool
+        /// What it has ready to use, as the email names it: "services and prices", "texts",
+        /// "phone menu".
+        var ready: [String]
 
         static func read(_ tenant: Tenant, _ tx: TenantTransaction) async throws -> Setup {
-            let numbers = try await PhoneConfigRecords.all(tx.base).map(\.config.phoneNumber).filter { !$0.isEmpty }
-            let hasServices = try await !PackItemRecords.all(tx, kind: .service).isEmpty
-            return Setup(tenant: tenant, numbers: numbers, hasServices: hasServices)
+            let configs = try await PhoneConfigRecords.all(tx.base).map(\.config)
+            let items = try await PackItemRecords.all(tx)
+            var ready: [String] = []
+            if items.contains(where: { $0.kind == .service }) { ready.append("services and prices") }
+            if items.contains(where: { $0.kind == .smsTemplate }) { ready.append("texts") }
+            if configs.contains(where: { $0.ivrMode == .ivr }) { ready.append("phone menu") }
+            return Setup(tenant: tenant, numbers: configs.map(\.phoneNumber).filter { !$0.isEmpty }, ready: ready)
         }
 
         /// When the trial ends (UTC), for a tenant trialing with an end set.
@@ -100,8 +105,9 @@ public struct OnboardingSender: Sendable {
         case 1: facts.append("Your business number is \(setup.numbers[0]): calls and texts to it reach you.")
         default: facts.append("Your business numbers are \(setup.numbers.joined(separator: ", ")): calls and texts to them reach you.")
         }
-        if setup.hasServices {
-            facts.append("Your services and prices, texts\(setup.numbers.isEmpty ? "" : " and phone menu") are ready; change them any time.")
+        if let last = setup.ready.last {
+            let listed = setup.ready.count == 1 ? last : setup.ready.dropLast().joined(separator: ", ") + " and " + last
+            facts.append("Ready to use, and yours to change: your \(listed).")
         }
         if let trialEnd = setup.trialEnd { facts.append("Your free trial runs until \(trialEnd).") }
         if !facts.isEmpty { lines += [""] + facts.map { "- " + $0 } }
