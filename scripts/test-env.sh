@@ -175,10 +175,9 @@ export SERVICEPRO_TEST_DATABASE_URL=$(q "$DB_URL")
 export SERVICEPRO_TEST_PYTHON=$(q "$VENV/bin/python")
 export BUF=$(q "$VENV/bin/buf")
 case ":\$PATH:" in *:$(q "$VENV/bin"):*) ;; *) export PATH=$(q "$VENV/bin"):\$PATH ;; esac
-# At most 16 tests at once. Unbounded, the suite held ~1,450 file descriptors open at its peak,
-# and with that many Foundation's Process.run on Linux reads past the end of its /proc/self/fd
-# listing and crashes the test process (tests start spctl, the bridge and platform-server).
-# Bounded, the peak is ~250 and the suite runs faster on two cores.
+# At most 16 tests at once. Unbounded, the suite held ~1,450 file descriptors open at its peak
+# (each test's servers, clients and databases); bounded, the peak is ~250 and the suite runs
+# faster on two cores.
 export SWT_EXPERIMENTAL_MAXIMUM_PARALLELIZATION_WIDTH=\${SWT_EXPERIMENTAL_MAXIMUM_PARALLELIZATION_WIDTH:-16}
 ENV
 mv "$ENV_FILE.tmp" "$ENV_FILE"

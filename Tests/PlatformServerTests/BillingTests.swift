@@ -32,6 +32,8 @@ struct BillingTests {
             #expect(second.nextPageToken.isEmpty)
             let bad = await failure { try await platform.billing.listPlans(.with { $0.pageToken = "nope" }, metadata: platform.metadata(admin)) }
             #expect(bad?.fields == ["page_token"])
+            #expect(try await platform.billing.getPlan(.with { $0.name = "plans/pro" }, metadata: platform.metadata(admin)) == all.plans[1])
+            #expect(await failure { try await platform.billing.getPlan(.with { $0.name = "plans/gold" }, metadata: platform.metadata(admin)) }?.code == .notFound)
         }
     }
 

@@ -49,6 +49,11 @@ struct LoginLinkTests {
             let secret = try #require(created.token.split(separator: "_").last.map(String.init))
             let listed = try await links.listLoginLinks(.with { $0.parent = "tenants/acme" }, metadata: platform.metadata(platform.ownerToken))
             #expect(listed.loginLinks.map(\.name) == [link.name])
+            #expect(try await links.getLoginLink(.with { $0.name = link.name }, metadata: platform.metadata(platform.ownerToken)) == listed.loginLinks[0])
+            let missing = await failure {
+                try await links.getLoginLink(.with { $0.name = "tenants/acme/loginLinks/nosuch" }, metadata: platform.metadata(platform.ownerToken))
+            }
+            #expect(missing?.code == .notFound)
             #expect(listed.loginLinks.first?.tokenPrefix == link.tokenPrefix)
             let listedBytes: [UInt8] = try listed.serializedBytes()
             #expect(Data(listedBytes).range(of: Data(secret.utf8)) == nil)

@@ -1,6 +1,6 @@
 import Foundation
 import GRPCCore
-import PlatformServer
+@testable import PlatformServer
 import PlatformTestSupport
 import RPCRuntime
 import ServiceProAPI
@@ -939,9 +939,11 @@ struct OperationsTests {
             // Each refusal says what to do instead, and changes nothing.
             let hasRecords = await failure { try await ops.deleteCustomer(jane.name) }
             #expect(hasRecords?.code == .failedPrecondition && hasRecords?.reason == "customer_has_records", "\(String(describing: hasRecords))")
+            #expect(hasRecords?.message.contains("cannot be deleted") == true, "an invoice bills her")
             let invoiced = await failure { try await ops.deleteAppointment(booked.name) }
             #expect(invoiced?.reason == "appointment_invoiced")
             #expect(invoiced?.message.contains(billed.name) == true)
+            #expect(invoiced?.message.contains("APPOINTMENT_STATUS_CANCELLED instead") == true, "\(String(describing: invoiced))")
             let stale = await failure { try await ops.deleteAppointment(spare.name, etag: "\"0\"") }
             #expect(stale?.code == .aborted)
             _ = try await ops.getAppointment(spare.name)
@@ -954,6 +956,7 @@ struct OperationsTests {
             let issued = try await ops.updateInvoice(.with { $0.name = billed.name; $0.status = .issued }, ["status"])
             let notDraft = await failure { try await ops.deleteInvoice(issued.name) }
             #expect(notDraft?.reason == "invoice_not_draft")
+            #expect(notDraft?.message.contains("INVOICE_STATUS_VOID instead") == true)
 
             // A customer with only texts goes; the texts stay in the log, unlinked.
             let bob = try await ops.customer("acme", "Bob", phone: "+15550002222")
@@ -961,18 +964,26 @@ struct OperationsTests {
                 $0.messageSid = "SM" + String(format: "%032x", 2); $0.to = "+19185550101"; $0.from = "+15550002222"; $0.body = "Hello"
             }, metadata: platform.metadata(platform.bridgeToken)).message
             #expect(bobText.customer == bob.name)
+            _ = try await InboundService.Client(wrapping: platform.client).handleInboundCall(.with {
+                $0.callSid = "CA" + String(format: "%032x", 3); $0.to = "+19185550101"; $0.from = "+15550002222"
+            }, metadata: platform.metadata(platform.bridgeToken))
             try await ops.deleteCustomer(bob.name, etag: bob.etag)
             #expect(await failure { try await ops.getCustomer(bob.name) }?.code == .notFound)
             let log = CommunicationLogService.Client(wrapping: platform.client)
             let kept = try await log.getMessage(.with { $0.name = bobText.name }, metadata: platform.metadata(platform.ownerToken))
             #expect(kept.customer.isEmpty && kept.body == "Hello")
+            let call = try #require(try await log.listCalls(.with { $0.parent = "tenants/acme" }, metadata: platform.metadata(platform.ownerToken)).calls.first)
+            #expect(call.from == "+15550002222" && call.customer.isEmpty, "the call stays, unlinked")
+            let deletion = try await platform.auditEvents(.with { $0.method = "/servicepro.operations.v1.CustomerService/DeleteCustomer" }).first
+            #expect(deletion?.details["unlinked_texts"] == "1" && deletion?.details["unlinked_calls"] == "1")
             #expect(try await log.getMessage(.with { $0.name = texted.name }, metadata: platform.metadata(platform.ownerToken)).customer == jane.name)
 
-            // Another tenant's names are NOT_FOUND.
+            // Another tenant's customer is NOT_FOUND, named as it is or under the caller's tenant.
             try await platform.createTenant("bravo", tier: .pro)
             let bravo = platform.operations(try await platform.token(role: .partner, tenant: "bravo"))
-            let crossed = await failure { try await bravo.deleteCustomer(jane.name.replacingOccurrences(of: "tenants/acme", with: "tenants/bravo")) }
-            #expect(crossed?.code == .notFound)
+            #expect(await failure { try await bravo.deleteCustomer(jane.name) }?.code == .notFound)
+            let moved = await failure { try await bravo.deleteCustomer(jane.name.replacingOccurrences(of: "tenants/acme", with: "tenants/bravo")) }
+            #expect(moved?.code == .notFound)
             _ = try await ops.getCustomer(jane.name)
         }
     }
@@ -1066,6 +1077,31 @@ struct OperationsTests {
     /// PostgreSQL commits transactions in any order, so a change stamped earlier can become
     /// visible after one stamped later. A sync that served the later one would move the partner
     /// past the earlier one for good. (SQLite's listings hold its one writer; nothing is open.)
+    @Test("a delete waits for a write that refers to its record, then finds the reference", .enabled(if: TestBackend.postgresURL != nil, "needs SERVICEPRO_TEST_DATABASE_URL"))
+    func deleteWaitsForReferences() async throws {
+        try await TestPlatform.with(.postgres) { platform in
+            try await platform.createTenant("acme", tier: .pro)
+            let ops = platform.operations(try await platform.token(role: .partner, tenant: "acme"))
+            let jane = try await ops.customer("acme", "Jane Doe")
+            let janeID = try #require(CustomerRecords.collection.id(in: jane.name, tenantID: "acme"))
+            // A booking that has checked its customer and not yet committed, as CreateAppointment
+            // is between its check and its commit: the delete arrives meanwhile.
+            let deletion = try await platform.database.withTenant("acme") { tx in
+                _ = try await CustomerRecords.collection.referencedID(jane.name, field: "appointment.customer", tx)
+                let deletion = Task { await failure { try await ops.deleteCustomer(jane.name) } }
+                try await Task.sleep(for: .milliseconds(300))
+                try await tx.insert(into: "appointments", [
+                    ("appointment_id", "booked"), ("customer_id", janeID), ("service_name", "Wash"), ("start_time", Date()),
+                    ("status", "scheduled"), ("create_time", Date()), ("update_time", Date()),
+                ])
+                return deletion
+            }
+            let refused = await deletion.value
+            #expect(refused?.reason == "customer_has_records", "\(String(describing: refused))")
+            _ = try await ops.getAppointment("tenants/acme/appointments/booked")
+        }
+    }
+
     @Test("a sync never skips a change that commits after a later one", .enabled(if: TestBackend.postgresURL != nil, "needs SERVICEPRO_TEST_DATABASE_URL"))
     func syncLeavesOpenChangesToTheNextSync() async throws {
         try await TestPlatform.with(.postgres) { platform in

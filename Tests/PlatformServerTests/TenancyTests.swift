@@ -473,6 +473,8 @@ struct TenancyTests {
 
             let listed = try await keys.listApiKeys(.with { $0.parent = "tenants/acme" })
             #expect(listed.apiKeys.map(\.name) == [created.apiKey.name])
+            #expect(try await keys.getApiKey(.with { $0.name = created.apiKey.name }) == listed.apiKeys[0])
+            #expect(await failure { try await keys.getApiKey(.with { $0.name = "tenants/acme/apiKeys/nosuch" }) }?.code == .notFound)
             #expect(try listed.jsonString().contains(String(created.token.split(separator: "_").last!)) == false)
 
             let revoked = try await keys.revokeApiKey(.with { $0.name = created.apiKey.name })

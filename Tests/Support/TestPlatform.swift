@@ -199,5 +199,6 @@ public struct AuthenticatedApiKeys: Sendable {
 
     public func createApiKey(_ request: CreateApiKeyRequest) async throws -> CreateApiKeyResponse { try await client.createApiKey(request, metadata: metadata) }
     public func listApiKeys(_ request: ListApiKeysRequest) async throws -> ListApiKeysResponse { try await client.listApiKeys(request, metadata: metadata) }
+    public func getApiKey(_ request: GetApiKeyRequest) async throws -> ApiKey { try await client.getApiKey(request, metadata: metadata) }
     public func revokeApiKey(_ request: RevokeApiKeyRequest) async throws -> ApiKey { try await client.revokeApiKey(request, metadata: metadata) }
 }

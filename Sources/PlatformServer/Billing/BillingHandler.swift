@@ -25,6 +25,13 @@ public struct BillingHandler: BillingServiceHandler {
         }
     }
 
+    public func getPlan(_ request: GetPlanRequest, context: RequestContext) async throws -> Plan {
+        guard let plan = PlanOffers.plans(stripe: settings.stripe).first(where: { $0.name == request.name }) else {
+            throw ServiceError.notFound(request.name)
+        }
+        return plan
+    }
+
     public func getTenantBilling(_ request: GetTenantBillingRequest, context: RequestContext) async throws -> TenantBilling {
         let tenantID = try context.requireTenant()
         return try await database.withTenant(tenantID) { try await BillingRecords.get($0).message }

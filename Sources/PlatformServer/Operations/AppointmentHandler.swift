@@ -135,20 +135,22 @@ public struct AppointmentHandler: AppointmentServiceHandler {
         return appointment
     }
 
-    /// An appointment an invoice names stays, so the invoice keeps what it billed for; it is
-    /// cancelled instead.
+    /// An appointment an invoice names stays, so the invoice keeps what it billed for.
     public func deleteAppointment(_ request: DeleteAppointmentRequest, context: RequestContext) async throws -> DeleteAppointmentResponse {
         let tenantID = try context.requireTenant()
         let collection = AppointmentRecords.collection
         let id = try collection.requireID(in: request.name, tenantID: tenantID, field: "name")
         return try await database.withTenant(tenantID) { tx in
+            try await collection.lockForDelete(id: id, tx)
             guard let current = try await AppointmentRecords.find(id: id, tx) else { throw ServiceError.notFound(request.name) }
             try Etag.requireCurrent(request.etag, current: current.etag, of: request.name)
             if let invoice = try await tx.select("invoice_id", from: "invoices", where: "appointment_id = \(id)", orderBy: "invoice_id", limit: 1).first {
                 let invoiceName = InvoiceRecords.collection.name(tenantID: tenantID, id: try invoice.string("invoice_id"))
+                let instead = current.status == .cancelled ? "it stays, cancelled, with the invoice"
+                    : AppointmentLifecycle.nextStatuses(from: current.status).contains(.cancelled)
+                        ? "set its status to APPOINTMENT_STATUS_CANCELLED instead" : "it stays on the books with the invoice"
                 throw ServiceError.failedPrecondition(
-                    reason: "appointment_invoiced",
-                    message: "\(request.name) is billed by \(invoiceName); set its status to APPOINTMENT_STATUS_CANCELLED instead")
+                    reason: "appointment_invoiced", message: "\(request.name) is billed by \(invoiceName); \(instead)")
             }
             guard try await collection.delete(id: id, revision: Etag.revision(current.etag) ?? 0, tx) else {
                 throw Etag.concurrentChange(of: request.name)

@@ -104,28 +104,35 @@ public struct CustomerHandler: CustomerServiceHandler {
     }
 
     /// The person's texts and calls stay in the logs, unlinked: they are the business's record
-    /// of its lines. Appointments and invoices name their customer, so one with either stays.
+    /// of its lines. Appointments and invoices name their customer: one with appointments goes
+    /// once they have, and one an invoice bills stays, with the books.
     public func deleteCustomer(_ request: DeleteCustomerRequest, context: RequestContext) async throws -> DeleteCustomerResponse {
         let tenantID = try context.requireTenant()
         let collection = CustomerRecords.collection
         let id = try collection.requireID(in: request.name, tenantID: tenantID, field: "name")
         return try await database.withTenant(tenantID) { tx in
+            try await collection.lockForDelete(id: id, tx)
             guard let current = try await CustomerRecords.find(id: id, tx) else { throw ServiceError.notFound(request.name) }
             try Etag.requireCurrent(request.etag, current: current.etag, of: request.name)
-            for (table, noun) in [("appointments", "appointments"), ("invoices", "invoices")]
-            where try await !tx.select("1 AS found", from: table, where: "customer_id = \(id)", limit: 1).isEmpty {
+            if try await !tx.select("1 AS found", from: "invoices", where: "customer_id = \(id)", limit: 1).isEmpty {
                 throw ServiceError.failedPrecondition(
                     reason: "customer_has_records",
-                    message: "\(request.name) has \(noun); delete its appointments first, and keep its invoices (cancel or void them) with the customer they bill")
+                    message: "\(request.name) is billed by invoices, which stay on the books with the customer they bill; it cannot be deleted")
+            }
+            if try await !tx.select("1 AS found", from: "appointments", where: "customer_id = \(id)", limit: 1).isEmpty {
+                throw ServiceError.failedPrecondition(
+                    reason: "customer_has_records", message: "\(request.name) has appointments; delete them first")
             }
             let now = Date()
-            for table in ["text_messages", "phone_calls"] {
-                try await tx.update(table, set: [("customer_id", String?.none), ("update_time", now)], where: "customer_id = \(id)")
+            var details: [String: String] = [:]
+            for (table, detail) in [("text_messages", "unlinked_texts"), ("phone_calls", "unlinked_calls")] {
+                let unlinked = try await tx.update(table, set: [("customer_id", String?.none), ("update_time", now)], where: "customer_id = \(id)")
+                details[detail] = "\(unlinked)"
             }
             guard try await collection.delete(id: id, revision: Etag.revision(current.etag) ?? 0, tx) else {
                 throw Etag.concurrentChange(of: request.name)
             }
-            try await AuditLog.record(tx, context: context, resource: request.name)
+            try await AuditLog.record(tx, context: context, resource: request.name, details: details)
             return DeleteCustomerResponse()
         }
     }

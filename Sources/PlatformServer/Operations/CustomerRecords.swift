@@ -13,6 +13,20 @@ enum CustomerRecords {
     static let externalID = TenantUniqueKey(
         collection: CustomerRecords.collection, path: "external_id", column: "external_id", index: "customers_by_external_id")
 
+    /// What refers to a customer, found by it: a delete looks for appointments and invoices that
+    /// name it, and unlinks its texts and calls; the logs' customer filter reads them too.
+    static let referencesMigration = Migration(
+        version: 30,
+        name: "customer_and_appointment_references",
+        statements: [
+            "CREATE INDEX appointments_by_customer ON appointments (tenant_id, customer_id)",
+            "CREATE INDEX invoices_by_customer ON invoices (tenant_id, customer_id)",
+            "CREATE INDEX invoices_by_appointment ON invoices (tenant_id, appointment_id)",
+            "CREATE INDEX text_messages_by_customer ON text_messages (tenant_id, customer_id)",
+            "CREATE INDEX phone_calls_by_customer ON phone_calls (tenant_id, customer_id)",
+        ],
+        tenantOwnedTables: [])
+
     /// The values of `customer` no other customer of the tenant may have.
     static func uniqueValues(of customer: Customer) -> [TenantUniqueKey.Value] {
         [

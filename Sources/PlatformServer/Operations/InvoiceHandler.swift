@@ -154,12 +154,13 @@ public struct InvoiceHandler: InvoiceServiceHandler {
         let collection = InvoiceRecords.collection
         let id = try collection.requireID(in: request.name, tenantID: tenantID, field: "name")
         return try await database.withTenant(tenantID) { tx in
+            try await collection.lockForDelete(id: id, tx)
             guard let current = try await InvoiceRecords.find(id: id, tx) else { throw ServiceError.notFound(request.name) }
             try Etag.requireCurrent(request.etag, current: current.etag, of: request.name)
             guard current.status == .draft else {
+                let instead = current.status == .issued ? "set its status to INVOICE_STATUS_VOID instead" : "it stays on the books"
                 throw ServiceError.failedPrecondition(
-                    reason: "invoice_not_draft",
-                    message: "\(request.name) is \(current.status.storedName), not a draft; set its status to INVOICE_STATUS_VOID instead")
+                    reason: "invoice_not_draft", message: "\(request.name) is \(current.status.storedName), not a draft; \(instead)")
             }
             guard try await collection.delete(id: id, revision: Etag.revision(current.etag) ?? 0, tx) else {
                 throw Etag.concurrentChange(of: request.name)

@@ -13,6 +13,10 @@ public enum SQLDialect: Sendable {
     /// writer changing them waits (and is waited for). SQLite's one writer needs none.
     var forShare: String { self == .postgres ? " FOR SHARE" : "" }
 
+    /// ` FOR UPDATE` on PostgreSQL: the rows read are the transaction's until it ends, and a
+    /// reader sharing them (``forShare``) waits for it. SQLite's one writer needs none.
+    var forUpdate: String { self == .postgres ? " FOR UPDATE" : "" }
+
     /// What a job's claim puts after the query that picks its rows: on PostgreSQL, skip the rows
     /// another worker's claim has locked instead of waiting for them and finding them taken
     /// (`of` names the table whose rows are locked, when the query joins). SQLite has one writer

@@ -401,6 +401,7 @@ enum Migrator {
         ApiKeyRecords.creatorBackfillMigration,
         BillingRecords.subscriptionEventTimeMigration,
         BillingRecords.staffSuspensionMigration,
+        CustomerRecords.referencesMigration,
     ]
 
     static func migrate(_ database: any Database, logger: Logger) async throws {

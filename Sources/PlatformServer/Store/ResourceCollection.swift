@@ -40,7 +40,10 @@ struct ResourceCollection: Sendable {
         let article = noun.first.map { "aeiou".contains($0) } == true ? "an" : "a"
         let notOurs = ServiceError.invalidArgument(field: field, "\(reference) is not \(article) \(noun) of tenants/\(tx.tenantID)")
         guard let id = self.id(in: reference, tenantID: tx.tenantID) else { throw notOurs }
-        let found = try await tx.select("1 AS found", from: table, where: "\(raw: idColumn) = \(id)")
+        // Shared until the referring write commits: a delete of the resource waits for it, then
+        // finds the reference (`lockForDelete`).
+        let found = try await tx.base.query(
+            "SELECT 1 AS found FROM \(raw: table) WHERE tenant_id = \(tx.tenantID) AND \(raw: idColumn) = \(id)" + SQLStatement(sql: tx.base.dialect.forShare))
         guard !found.isEmpty else { throw notOurs }
         return id
     }
@@ -53,6 +56,14 @@ struct ResourceCollection: Sendable {
             throw ServiceError.invalidArgument(field: field, "must be a \(noun) of tenants/\(tenantID)")
         }
         return id
+    }
+
+    /// Takes resource `id` for a delete, before the delete looks for what refers to it: a write
+    /// making a reference to it (``referencedID(_:field:_:)``) either committed before, and is
+    /// found, or waits and then finds it gone.
+    func lockForDelete(id: String, _ tx: TenantTransaction) async throws {
+        _ = try await tx.base.query(
+            "SELECT 1 AS taken FROM \(raw: table) WHERE tenant_id = \(tx.tenantID) AND \(raw: idColumn) = \(id)" + SQLStatement(sql: tx.base.dialect.forUpdate))
     }
 
     /// Deletes resource `id` if it is still at `revision`; false when another writer changed or

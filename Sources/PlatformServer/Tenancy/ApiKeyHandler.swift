@@ -99,6 +99,14 @@ public struct ApiKeyHandler: ApiKeyServiceHandler {
         }
     }
 
+    public func getApiKey(_ request: GetApiKeyRequest, context: RequestContext) async throws -> ApiKey {
+        let tenantID = try context.requireTenant()
+        guard let keyID = ResourceName.id(of: request.name, after: "apiKeys"),
+              let key = try await database.withTenant(tenantID, { try await ApiKeyRecords.find(keyID: keyID, $0) })
+        else { throw ServiceError.notFound(request.name) }
+        return key
+    }
+
     public func revokeApiKey(_ request: RevokeApiKeyRequest, context: RequestContext) async throws -> ApiKey {
         let tenantID = try context.requireTenant()
         guard let keyID = ResourceName.id(of: request.name, after: "apiKeys") else {

@@ -8,7 +8,7 @@ struct ApiKeysCommands: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "api-keys",
         abstract: "API keys: bearer tokens for operators, tenant staff, partners and the bridge.",
-        subcommands: [Create.self, List.self, Revoke.self]
+        subcommands: [Create.self, Get.self, List.self, Revoke.self]
     )
 
     struct Create: AsyncParsableCommand {
@@ -41,6 +41,28 @@ struct ApiKeysCommands: AsyncParsableCommand {
             if let value = requestID { request.requestID = value }
             try await call.unary(request) { client, request, metadata in
                 try await ApiKeyService.Client(wrapping: client).createApiKey(request, metadata: metadata)
+            }
+        }
+    }
+
+    struct Get: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "get",
+            abstract: "Gets one key: its role, who made it, and whether it is revoked.",
+            discussion: "Never its secret.\n\nAllowed roles: platform owner, platform staff, tenant admin.\nRPC: servicepro.tenancy.v1.ApiKeyService.GetApiKey. Use --json or --json-file for fields without a flag."
+        )
+
+        @OptionGroup var call: CallOptions
+        @OptionGroup var requestJSON: RequestJSONOptions
+
+        @Option(name: .customLong("name"), help: "`tenants/{tenant}/apiKeys/{api_key}`. Required.")
+        var name: String?
+
+        func run() async throws {
+            var request = try requestJSON.request(GetApiKeyRequest.self)
+            if let value = name { request.name = value }
+            try await call.unary(request) { client, request, metadata in
+                try await ApiKeyService.Client(wrapping: client).getApiKey(request, metadata: metadata)
             }
         }
     }

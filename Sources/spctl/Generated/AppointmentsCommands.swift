@@ -85,7 +85,7 @@ struct AppointmentsCommands: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "delete",
             abstract: "Deletes an appointment, e.g. one a booking site made by mistake.",
-            discussion: "One an invoice names is FAILED_PRECONDITION `appointment_invoiced`: cancel it instead, and the invoice keeps its link.\n\nAllowed roles: platform owner, platform staff, tenant admin, tenant member, partner.\nRPC: servicepro.operations.v1.AppointmentService.DeleteAppointment. Use --json or --json-file for fields without a flag."
+            discussion: "One an invoice names stays with the invoice (FAILED_PRECONDITION `appointment_invoiced`); cancel it instead, unless it is completed.\n\nAllowed roles: platform owner, platform staff, tenant admin, tenant member, partner.\nRPC: servicepro.operations.v1.AppointmentService.DeleteAppointment. Use --json or --json-file for fields without a flag."
         )
 
         @OptionGroup var call: CallOptions
@@ -160,7 +160,7 @@ struct AppointmentsCommands: AsyncParsableCommand {
         @Option(name: .customLong("max-start-time"), help: "Only appointments starting before this time. (RFC 3339 time)")
         var maxStartTime: String?
 
-        @Option(name: .customLong("min-update-time"), help: "Only appointments changed at or after this time, oldest change first: a partner passes the update_time of the last appointment its previous sync received, which comes again first. Changes still being written are left to the next sync, so none is skipped by committing late. (RFC 3339 time)")
+        @Option(name: .customLong("min-update-time"), help: "Only appointments changed at or after this time, oldest change first: a partner passes the update_time of the last appointment its previous sync received, which comes again first. Changes still being written are left to the next sync, so none is skipped by committing late. Deletions do not appear: a mirror compares its ids with a full listing now and then. (RFC 3339 time)")
         var minUpdateTime: String?
 
         @Option(name: .customLong("external-id"), help: "Only the appointment with this partner id.")

@@ -73,7 +73,7 @@ struct CustomersCommands: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "delete",
             abstract: "Deletes a customer and unlinks its texts and calls, which stay in the logs.",
-            discussion: "A customer with appointments or invoices is FAILED_PRECONDITION `customer_has_records`: delete its appointments first, and keep the invoices (cancel or void them) with the customer they bill.\n\nAllowed roles: platform owner, platform staff, tenant admin, tenant member, partner.\nRPC: servicepro.operations.v1.CustomerService.DeleteCustomer. Use --json or --json-file for fields without a flag."
+            discussion: "A customer with appointments is FAILED_PRECONDITION `customer_has_records` until they are deleted; one any invoice bills, void ones included, stays with the books.\n\nAllowed roles: platform owner, platform staff, tenant admin, tenant member, partner.\nRPC: servicepro.operations.v1.CustomerService.DeleteCustomer. Use --json or --json-file for fields without a flag."
         )
 
         @OptionGroup var call: CallOptions
@@ -145,7 +145,7 @@ struct CustomersCommands: AsyncParsableCommand {
         @Option(name: .customLong("external-id"), help: "Only the customer with this partner id.")
         var externalID: String?
 
-        @Option(name: .customLong("min-update-time"), help: "Only customers changed at or after this time, oldest change first: a partner passes the update_time of the last customer its previous sync received, which comes again first. Changes still being written are left to the next sync, so none is skipped by committing late. (RFC 3339 time)")
+        @Option(name: .customLong("min-update-time"), help: "Only customers changed at or after this time, oldest change first: a partner passes the update_time of the last customer its previous sync received, which comes again first. Changes still being written are left to the next sync, so none is skipped by committing late. Deletions do not appear: a mirror compares its ids with a full listing now and then. (RFC 3339 time)")
         var minUpdateTime: String?
 
         func run() async throws {

@@ -97,7 +97,7 @@ struct InvoicesCommands: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "delete",
             abstract: "Deletes a draft invoice.",
-            discussion: "One issued, paid or voided is FAILED_PRECONDITION `invoice_not_draft`: an invoice sent out stays on the books; void it instead.\n\nAllowed roles: platform owner, platform staff, tenant admin, tenant member, partner.\nRPC: servicepro.operations.v1.InvoiceService.DeleteInvoice. Use --json or --json-file for fields without a flag."
+            discussion: "One issued, paid or void stays on the books (FAILED_PRECONDITION `invoice_not_draft`); an issued one is voided instead.\n\nAllowed roles: platform owner, platform staff, tenant admin, tenant member, partner.\nRPC: servicepro.operations.v1.InvoiceService.DeleteInvoice. Use --json or --json-file for fields without a flag."
         )
 
         @OptionGroup var call: CallOptions
@@ -166,7 +166,7 @@ struct InvoicesCommands: AsyncParsableCommand {
         @Option(name: .customLong("status"), help: "Only invoices in this state.")
         var status: InvoiceStatus?
 
-        @Option(name: .customLong("min-update-time"), help: "Only invoices changed at or after this time, oldest change first: a partner passes the update_time of the last invoice its previous sync received, which comes again first. Changes still being written are left to the next sync, so none is skipped by committing late. (RFC 3339 time)")
+        @Option(name: .customLong("min-update-time"), help: "Only invoices changed at or after this time, oldest change first: a partner passes the update_time of the last invoice its previous sync received, which comes again first. Changes still being written are left to the next sync, so none is skipped by committing late. Deletions do not appear: a mirror compares its ids with a full listing now and then. (RFC 3339 time)")
         var minUpdateTime: String?
 
         @Option(name: .customLong("external-id"), help: "Only the invoice with this partner id.")

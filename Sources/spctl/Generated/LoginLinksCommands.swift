@@ -8,7 +8,7 @@ struct LoginLinksCommands: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "login-links",
         abstract: "Quick login links (\"Copy quick login link\" after a concierge setup).",
-        subcommands: [Create.self, List.self, Redeem.self, Revoke.self]
+        subcommands: [Create.self, Get.self, List.self, Redeem.self, Revoke.self]
     )
 
     struct Create: AsyncParsableCommand {
@@ -45,6 +45,28 @@ struct LoginLinksCommands: AsyncParsableCommand {
             if let value = requestID { request.requestID = value }
             try await call.unary(request) { client, request, metadata in
                 try await LoginLinkService.Client(wrapping: client).createLoginLink(request, metadata: metadata)
+            }
+        }
+    }
+
+    struct Get: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "get",
+            abstract: "Gets one link and its state; never its token.",
+            discussion: "Allowed roles: platform owner, platform staff.\nRPC: servicepro.concierge.v1.LoginLinkService.GetLoginLink. Use --json or --json-file for fields without a flag."
+        )
+
+        @OptionGroup var call: CallOptions
+        @OptionGroup var requestJSON: RequestJSONOptions
+
+        @Option(name: .customLong("name"), help: "`tenants/{tenant}/loginLinks/{login_link}`. Required.")
+        var name: String?
+
+        func run() async throws {
+            var request = try requestJSON.request(GetLoginLinkRequest.self)
+            if let value = name { request.name = value }
+            try await call.unary(request) { client, request, metadata in
+                try await LoginLinkService.Client(wrapping: client).getLoginLink(request, metadata: metadata)
             }
         }
     }

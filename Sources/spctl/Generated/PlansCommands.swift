@@ -8,8 +8,30 @@ struct PlansCommands: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "plans",
         abstract: "One of the three plans and what it includes.",
-        subcommands: [List.self]
+        subcommands: [Get.self, List.self]
     )
+
+    struct Get: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "get",
+            abstract: "Gets one plan, e.g. `plans/pro`.",
+            discussion: "Allowed roles: platform owner, platform staff, tenant admin, tenant member.\nRPC: servicepro.billing.v1.BillingService.GetPlan. Use --json or --json-file for fields without a flag."
+        )
+
+        @OptionGroup var call: CallOptions
+        @OptionGroup var requestJSON: RequestJSONOptions
+
+        @Option(name: .customLong("name"), help: "`plans/{plan}`: `plans/starter`, `plans/pro` or `plans/elite`. Required.")
+        var name: String?
+
+        func run() async throws {
+            var request = try requestJSON.request(GetPlanRequest.self)
+            if let value = name { request.name = value }
+            try await call.unary(request) { client, request, metadata in
+                try await BillingService.Client(wrapping: client).getPlan(request, metadata: metadata)
+            }
+        }
+    }
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(

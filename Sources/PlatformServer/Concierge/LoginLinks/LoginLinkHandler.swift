@@ -84,6 +84,14 @@ public struct LoginLinkHandler: LoginLinkServiceHandler {
         }
     }
 
+    public func getLoginLink(_ request: GetLoginLinkRequest, context: RequestContext) async throws -> LoginLink {
+        let tenantID = try context.requireTenant()
+        guard let linkID = ResourceName.id(of: request.name, after: "loginLinks"),
+              let found = try await database.withTenant(tenantID, { try await LoginLinkRecords.find(linkID: linkID, in: $0, now: Date()) })
+        else { throw ServiceError.notFound(request.name) }
+        return found.link
+    }
+
     public func revokeLoginLink(_ request: RevokeLoginLinkRequest, context: RequestContext) async throws -> LoginLink {
         let tenantID = try context.requireTenant()
         guard let linkID = ResourceName.id(of: request.name, after: "loginLinks") else {

@@ -4,6 +4,7 @@ import GRPCCore
 import GRPCProtobuf
 import RPCRuntime
 
+private let GetPlanRequest_namePattern = FieldPattern("plans/[a-z]+")
 private let GetTenantBillingRequest_namePattern = FieldPattern("tenants/[a-z0-9][a-z0-9-]{0,62}/billing")
 private let ChangePlanRequest_namePattern = FieldPattern("tenants/[a-z0-9][a-z0-9-]{0,62}/billing")
 private let SetTenantStatusRequest_namePattern = FieldPattern("tenants/[a-z0-9][a-z0-9-]{0,62}/billing")
@@ -22,6 +23,16 @@ extension ListPlansResponse: ValidatableMessage {
             element.validate(path: path + "plans" + "[\(index)].", into: &violations)
         }
         FieldCheck.storable(self.nextPageToken, path + "next_page_token", &violations)
+    }
+
+    public mutating func normalize() {}
+}
+
+extension GetPlanRequest: ValidatableMessage {
+    public func validate(path: String, into violations: inout [FieldViolation]) {
+        FieldCheck.required(!self.name.isEmpty, path + "name", &violations)
+        FieldCheck.storable(self.name, path + "name", &violations)
+        FieldCheck.pattern(self.name, GetPlanRequest_namePattern, path + "name", &violations)
     }
 
     public mutating func normalize() {}
@@ -112,6 +123,9 @@ public protocol BillingServiceHandler: Sendable {
     /// Lists the plans with their features and prices.
     func listPlans(_ request: ListPlansRequest, context: RequestContext) async throws -> ListPlansResponse
 
+    /// Gets one plan, e.g. `plans/pro`.
+    func getPlan(_ request: GetPlanRequest, context: RequestContext) async throws -> Plan
+
     /// Gets a tenant's plan, status and features. Also while cancelled, so the tenant can see until
     /// when it may export.
     func getTenantBilling(_ request: GetTenantBillingRequest, context: RequestContext) async throws -> TenantBilling
@@ -158,6 +172,14 @@ public enum BillingService {
             public static let tenantResourceField: String? = nil
             public static func tenantResourceName(of request: Input) -> String? { nil }
         }
+        public enum GetPlan: RPCMethod {
+            public typealias Input = GetPlanRequest
+            public typealias Output = Plan
+            public static let descriptor = GRPCCore.MethodDescriptor(service: BillingService.descriptor, method: "GetPlan")
+            public static let policy: MethodPolicy? = MethodPolicy(roles: [.platformOwner, .platformStaff, .tenantAdmin, .tenantMember], scope: .platform, requiredFeature: nil, audited: false, allowedWhileSuspended: true, allowedWhileCancelled: false, allowedWhileImpersonating: true, idempotent: true, unauthenticated: false, allowedAfterDeletion: false)
+            public static let tenantResourceField: String? = nil
+            public static func tenantResourceName(of request: Input) -> String? { nil }
+        }
         public enum GetTenantBilling: RPCMethod {
             public typealias Input = GetTenantBillingRequest
             public typealias Output = TenantBilling
@@ -198,7 +220,7 @@ public enum BillingService {
         }
 
         /// Every method of the service with its policy, for the server's policy table.
-        public static let all: [any RPCMethod.Type] = [ListPlans.self, GetTenantBilling.self, ChangePlan.self, SetTenantStatus.self, HandleStripeEvent.self]
+        public static let all: [any RPCMethod.Type] = [ListPlans.self, GetPlan.self, GetTenantBilling.self, ChangePlan.self, SetTenantStatus.self, HandleStripeEvent.self]
     }
 
     /// Registers a handler with a GRPCCore server, every call going through the RPC pipeline.
@@ -216,6 +238,15 @@ public enum BillingService {
             ) { request, serverContext in
                 try await RPCPipeline.unary(Method.ListPlans.self, request: request, context: serverContext) { message, context in
                     try await self.handler.listPlans(message, context: context)
+                }
+            }
+            router.registerHandler(
+                forMethod: Method.GetPlan.descriptor,
+                deserializer: ProtobufDeserializer<GetPlanRequest>(),
+                serializer: ProtobufSerializer<Plan>()
+            ) { request, serverContext in
+                try await RPCPipeline.unary(Method.GetPlan.self, request: request, context: serverContext) { message, context in
+                    try await self.handler.getPlan(message, context: context)
                 }
             }
             router.registerHandler(
@@ -265,6 +296,10 @@ public enum BillingService {
             throw ServiceError.unimplemented("servicepro.billing.v1.BillingService.ListPlans")
         }
 
+        public func getPlan(_ request: GetPlanRequest, context: RequestContext) async throws -> Plan {
+            throw ServiceError.unimplemented("servicepro.billing.v1.BillingService.GetPlan")
+        }
+
         public func getTenantBilling(_ request: GetTenantBillingRequest, context: RequestContext) async throws -> TenantBilling {
             throw ServiceError.unimplemented("servicepro.billing.v1.BillingService.GetTenantBilling")
         }
@@ -299,6 +334,21 @@ public enum BillingService {
                 descriptor: Method.ListPlans.descriptor,
                 serializer: ProtobufSerializer<ListPlansRequest>(),
                 deserializer: ProtobufDeserializer<ListPlansResponse>(),
+                options: options
+            ) { response in try response.message }
+        }
+
+        /// Gets one plan, e.g. `plans/pro`.
+        public func getPlan(
+            _ request: GetPlanRequest,
+            metadata: Metadata = [:],
+            options: CallOptions = .defaults
+        ) async throws -> Plan {
+            try await base.unary(
+                request: ClientRequest(message: request, metadata: metadata),
+                descriptor: Method.GetPlan.descriptor,
+                serializer: ProtobufSerializer<GetPlanRequest>(),
+                deserializer: ProtobufDeserializer<Plan>(),
                 options: options
             ) { response in try response.message }
         }

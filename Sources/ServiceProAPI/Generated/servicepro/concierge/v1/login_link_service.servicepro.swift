@@ -6,6 +6,7 @@ import RPCRuntime
 
 private let CreateLoginLinkRequest_parentPattern = FieldPattern("tenants/[a-z0-9][a-z0-9-]{0,62}")
 private let ListLoginLinksRequest_parentPattern = FieldPattern("tenants/[a-z0-9][a-z0-9-]{0,62}")
+private let GetLoginLinkRequest_namePattern = FieldPattern("tenants/[a-z0-9][a-z0-9-]{0,62}/loginLinks/[a-z0-9][a-z0-9-]{0,62}")
 private let RevokeLoginLinkRequest_namePattern = FieldPattern("tenants/[a-z0-9][a-z0-9-]{0,62}/loginLinks/[a-z0-9][a-z0-9-]{0,62}")
 
 extension CreateLoginLinkRequest: ValidatableMessage {
@@ -62,6 +63,16 @@ extension ListLoginLinksResponse: ValidatableMessage {
     public mutating func normalize() {}
 }
 
+extension GetLoginLinkRequest: ValidatableMessage {
+    public func validate(path: String, into violations: inout [FieldViolation]) {
+        FieldCheck.required(!self.name.isEmpty, path + "name", &violations)
+        FieldCheck.storable(self.name, path + "name", &violations)
+        FieldCheck.pattern(self.name, GetLoginLinkRequest_namePattern, path + "name", &violations)
+    }
+
+    public mutating func normalize() {}
+}
+
 extension RevokeLoginLinkRequest: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {
         FieldCheck.required(!self.name.isEmpty, path + "name", &violations)
@@ -108,6 +119,9 @@ public protocol LoginLinkServiceHandler: Sendable {
     /// Lists a tenant's links, newest first. Tokens are never listed.
     func listLoginLinks(_ request: ListLoginLinksRequest, context: RequestContext) async throws -> ListLoginLinksResponse
 
+    /// Gets one link and its state; never its token.
+    func getLoginLink(_ request: GetLoginLinkRequest, context: RequestContext) async throws -> LoginLink
+
     /// Revokes a link; it stops working at once. Revoking a redeemed link ends the session it
     /// opened (UNAUTHENTICATED `session_revoked` from then on), in case someone else redeemed it.
     /// Revoking an expired link, or one whose session has expired, changes nothing.
@@ -146,6 +160,16 @@ public enum LoginLinkService {
                 request.parent
             }
         }
+        public enum GetLoginLink: RPCMethod {
+            public typealias Input = GetLoginLinkRequest
+            public typealias Output = LoginLink
+            public static let descriptor = GRPCCore.MethodDescriptor(service: LoginLinkService.descriptor, method: "GetLoginLink")
+            public static let policy: MethodPolicy? = MethodPolicy(roles: [.platformOwner, .platformStaff], scope: .tenant, requiredFeature: nil, audited: false, allowedWhileSuspended: true, allowedWhileCancelled: true, allowedWhileImpersonating: false, idempotent: true, unauthenticated: false, allowedAfterDeletion: false)
+            public static let tenantResourceField: String? = "name"
+            public static func tenantResourceName(of request: Input) -> String? {
+                request.name
+            }
+        }
         public enum RevokeLoginLink: RPCMethod {
             public typealias Input = RevokeLoginLinkRequest
             public typealias Output = LoginLink
@@ -166,7 +190,7 @@ public enum LoginLinkService {
         }
 
         /// Every method of the service with its policy, for the server's policy table.
-        public static let all: [any RPCMethod.Type] = [CreateLoginLink.self, ListLoginLinks.self, RevokeLoginLink.self, RedeemLoginLink.self]
+        public static let all: [any RPCMethod.Type] = [CreateLoginLink.self, ListLoginLinks.self, GetLoginLink.self, RevokeLoginLink.self, RedeemLoginLink.self]
     }
 
     /// Registers a handler with a GRPCCore server, every call going through the RPC pipeline.
@@ -193,6 +217,15 @@ public enum LoginLinkService {
             ) { request, serverContext in
                 try await RPCPipeline.unary(Method.ListLoginLinks.self, request: request, context: serverContext) { message, context in
                     try await self.handler.listLoginLinks(message, context: context)
+                }
+            }
+            router.registerHandler(
+                forMethod: Method.GetLoginLink.descriptor,
+                deserializer: ProtobufDeserializer<GetLoginLinkRequest>(),
+                serializer: ProtobufSerializer<LoginLink>()
+            ) { request, serverContext in
+                try await RPCPipeline.unary(Method.GetLoginLink.self, request: request, context: serverContext) { message, context in
+                    try await self.handler.getLoginLink(message, context: context)
                 }
             }
             router.registerHandler(
@@ -226,6 +259,10 @@ public enum LoginLinkService {
 
         public func listLoginLinks(_ request: ListLoginLinksRequest, context: RequestContext) async throws -> ListLoginLinksResponse {
             throw ServiceError.unimplemented("servicepro.concierge.v1.LoginLinkService.ListLoginLinks")
+        }
+
+        public func getLoginLink(_ request: GetLoginLinkRequest, context: RequestContext) async throws -> LoginLink {
+            throw ServiceError.unimplemented("servicepro.concierge.v1.LoginLinkService.GetLoginLink")
         }
 
         public func revokeLoginLink(_ request: RevokeLoginLinkRequest, context: RequestContext) async throws -> LoginLink {
@@ -270,6 +307,21 @@ public enum LoginLinkService {
                 descriptor: Method.ListLoginLinks.descriptor,
                 serializer: ProtobufSerializer<ListLoginLinksRequest>(),
                 deserializer: ProtobufDeserializer<ListLoginLinksResponse>(),
+                options: options
+            ) { response in try response.message }
+        }
+
+        /// Gets one link and its state; never its token.
+        public func getLoginLink(
+            _ request: GetLoginLinkRequest,
+            metadata: Metadata = [:],
+            options: CallOptions = .defaults
+        ) async throws -> LoginLink {
+            try await base.unary(
+                request: ClientRequest(message: request, metadata: metadata),
+                descriptor: Method.GetLoginLink.descriptor,
+                serializer: ProtobufSerializer<GetLoginLinkRequest>(),
+                deserializer: ProtobufDeserializer<LoginLink>(),
                 options: options
             ) { response in try response.message }
         }

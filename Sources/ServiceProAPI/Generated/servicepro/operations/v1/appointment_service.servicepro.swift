@@ -136,8 +136,9 @@ public protocol AppointmentServiceHandler: Sendable {
     /// Updates the fields named in update_mask: reschedule, confirm, complete, cancel.
     func updateAppointment(_ request: UpdateAppointmentRequest, context: RequestContext) async throws -> Appointment
 
-    /// Deletes an appointment, e.g. one a booking site made by mistake. One an invoice names is
-    /// FAILED_PRECONDITION `appointment_invoiced`: cancel it instead, and the invoice keeps its link.
+    /// Deletes an appointment, e.g. one a booking site made by mistake. One an invoice names stays
+    /// with the invoice (FAILED_PRECONDITION `appointment_invoiced`); cancel it instead, unless it
+    /// is completed.
     func deleteAppointment(_ request: DeleteAppointmentRequest, context: RequestContext) async throws -> DeleteAppointmentResponse
 }
 
@@ -348,8 +349,9 @@ public enum AppointmentService {
             ) { response in try response.message }
         }
 
-        /// Deletes an appointment, e.g. one a booking site made by mistake. One an invoice names is
-        /// FAILED_PRECONDITION `appointment_invoiced`: cancel it instead, and the invoice keeps its link.
+        /// Deletes an appointment, e.g. one a booking site made by mistake. One an invoice names stays
+        /// with the invoice (FAILED_PRECONDITION `appointment_invoiced`); cancel it instead, unless it
+        /// is completed.
         public func deleteAppointment(
             _ request: DeleteAppointmentRequest,
             metadata: Metadata = [:],

@@ -132,8 +132,8 @@ public protocol CustomerServiceHandler: Sendable {
     func updateCustomer(_ request: UpdateCustomerRequest, context: RequestContext) async throws -> Customer
 
     /// Deletes a customer and unlinks its texts and calls, which stay in the logs. A customer with
-    /// appointments or invoices is FAILED_PRECONDITION `customer_has_records`: delete its appointments
-    /// first, and keep the invoices (cancel or void them) with the customer they bill.
+    /// appointments is FAILED_PRECONDITION `customer_has_records` until they are deleted; one any
+    /// invoice bills, void ones included, stays with the books.
     func deleteCustomer(_ request: DeleteCustomerRequest, context: RequestContext) async throws -> DeleteCustomerResponse
 }
 
@@ -345,8 +345,8 @@ public enum CustomerService {
         }
 
         /// Deletes a customer and unlinks its texts and calls, which stay in the logs. A customer with
-        /// appointments or invoices is FAILED_PRECONDITION `customer_has_records`: delete its appointments
-        /// first, and keep the invoices (cancel or void them) with the customer they bill.
+        /// appointments is FAILED_PRECONDITION `customer_has_records` until they are deleted; one any
+        /// invoice bills, void ones included, stays with the books.
         public func deleteCustomer(
             _ request: DeleteCustomerRequest,
             metadata: Metadata = [:],

@@ -91,6 +91,7 @@ public nonisolated struct ListInvoicesRequest: Sendable {
   /// Only invoices changed at or after this time, oldest change first: a partner passes the
   /// update_time of the last invoice its previous sync received, which comes again first.
   /// Changes still being written are left to the next sync, so none is skipped by committing late.
+  /// Deletions do not appear: a mirror compares its ids with a full listing now and then.
   public var minUpdateTime: SwiftProtobuf.Google_Protobuf_Timestamp {
     get {_minUpdateTime ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
     set {_minUpdateTime = newValue}

@@ -131,8 +131,8 @@ public protocol InvoiceServiceHandler: Sendable {
     /// issued invoice cannot change (FAILED_PRECONDITION).
     func updateInvoice(_ request: UpdateInvoiceRequest, context: RequestContext) async throws -> Invoice
 
-    /// Deletes a draft invoice. One issued, paid or voided is FAILED_PRECONDITION `invoice_not_draft`:
-    /// an invoice sent out stays on the books; void it instead.
+    /// Deletes a draft invoice. One issued, paid or void stays on the books (FAILED_PRECONDITION
+    /// `invoice_not_draft`); an issued one is voided instead.
     func deleteInvoice(_ request: DeleteInvoiceRequest, context: RequestContext) async throws -> DeleteInvoiceResponse
 }
 
@@ -345,8 +345,8 @@ public enum InvoiceService {
             ) { response in try response.message }
         }
 
-        /// Deletes a draft invoice. One issued, paid or voided is FAILED_PRECONDITION `invoice_not_draft`:
-        /// an invoice sent out stays on the books; void it instead.
+        /// Deletes a draft invoice. One issued, paid or void stays on the books (FAILED_PRECONDITION
+        /// `invoice_not_draft`); an issued one is voided instead.
         public func deleteInvoice(
             _ request: DeleteInvoiceRequest,
             metadata: Metadata = [:],

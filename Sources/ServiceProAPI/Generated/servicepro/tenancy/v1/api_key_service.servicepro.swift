@@ -6,6 +6,7 @@ import RPCRuntime
 
 private let CreateApiKeyRequest_parentPattern = FieldPattern("tenants/[a-z0-9][a-z0-9-]{0,62}")
 private let ListApiKeysRequest_parentPattern = FieldPattern("tenants/[a-z0-9][a-z0-9-]{0,62}")
+private let GetApiKeyRequest_namePattern = FieldPattern("tenants/[a-z0-9][a-z0-9-]{0,62}/apiKeys/[a-z0-9]+")
 private let RevokeApiKeyRequest_namePattern = FieldPattern("tenants/[a-z0-9][a-z0-9-]{0,62}/apiKeys/[a-z0-9]+")
 
 extension CreateApiKeyRequest: ValidatableMessage {
@@ -68,6 +69,16 @@ extension ListApiKeysResponse: ValidatableMessage {
     }
 }
 
+extension GetApiKeyRequest: ValidatableMessage {
+    public func validate(path: String, into violations: inout [FieldViolation]) {
+        FieldCheck.required(!self.name.isEmpty, path + "name", &violations)
+        FieldCheck.storable(self.name, path + "name", &violations)
+        FieldCheck.pattern(self.name, GetApiKeyRequest_namePattern, path + "name", &violations)
+    }
+
+    public mutating func normalize() {}
+}
+
 extension RevokeApiKeyRequest: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {
         FieldCheck.required(!self.name.isEmpty, path + "name", &violations)
@@ -87,6 +98,9 @@ public protocol ApiKeyServiceHandler: Sendable {
     /// Lists a tenant's keys, newest first. Secrets are never listed. Also while the tenant is
     /// suspended or cancelled: its keys still export its data, so they must stay in sight.
     func listApiKeys(_ request: ListApiKeysRequest, context: RequestContext) async throws -> ListApiKeysResponse
+
+    /// Gets one key: its role, who made it, and whether it is revoked. Never its secret.
+    func getApiKey(_ request: GetApiKeyRequest, context: RequestContext) async throws -> ApiKey
 
     /// Revokes a key; it stops authenticating at once. Also while the tenant is suspended or
     /// cancelled: a leaked key of a cancelled tenant could otherwise export its data until the
@@ -119,6 +133,16 @@ public enum ApiKeyService {
                 request.parent
             }
         }
+        public enum GetApiKey: RPCMethod {
+            public typealias Input = GetApiKeyRequest
+            public typealias Output = ApiKey
+            public static let descriptor = GRPCCore.MethodDescriptor(service: ApiKeyService.descriptor, method: "GetApiKey")
+            public static let policy: MethodPolicy? = MethodPolicy(roles: [.platformOwner, .platformStaff, .tenantAdmin], scope: .tenant, requiredFeature: nil, audited: false, allowedWhileSuspended: true, allowedWhileCancelled: true, allowedWhileImpersonating: true, idempotent: true, unauthenticated: false, allowedAfterDeletion: false)
+            public static let tenantResourceField: String? = "name"
+            public static func tenantResourceName(of request: Input) -> String? {
+                request.name
+            }
+        }
         public enum RevokeApiKey: RPCMethod {
             public typealias Input = RevokeApiKeyRequest
             public typealias Output = ApiKey
@@ -131,7 +155,7 @@ public enum ApiKeyService {
         }
 
         /// Every method of the service with its policy, for the server's policy table.
-        public static let all: [any RPCMethod.Type] = [CreateApiKey.self, ListApiKeys.self, RevokeApiKey.self]
+        public static let all: [any RPCMethod.Type] = [CreateApiKey.self, ListApiKeys.self, GetApiKey.self, RevokeApiKey.self]
     }
 
     /// Registers a handler with a GRPCCore server, every call going through the RPC pipeline.
@@ -161,6 +185,15 @@ public enum ApiKeyService {
                 }
             }
             router.registerHandler(
+                forMethod: Method.GetApiKey.descriptor,
+                deserializer: ProtobufDeserializer<GetApiKeyRequest>(),
+                serializer: ProtobufSerializer<ApiKey>()
+            ) { request, serverContext in
+                try await RPCPipeline.unary(Method.GetApiKey.self, request: request, context: serverContext) { message, context in
+                    try await self.handler.getApiKey(message, context: context)
+                }
+            }
+            router.registerHandler(
                 forMethod: Method.RevokeApiKey.descriptor,
                 deserializer: ProtobufDeserializer<RevokeApiKeyRequest>(),
                 serializer: ProtobufSerializer<ApiKey>()
@@ -182,6 +215,10 @@ public enum ApiKeyService {
 
         public func listApiKeys(_ request: ListApiKeysRequest, context: RequestContext) async throws -> ListApiKeysResponse {
             throw ServiceError.unimplemented("servicepro.tenancy.v1.ApiKeyService.ListApiKeys")
+        }
+
+        public func getApiKey(_ request: GetApiKeyRequest, context: RequestContext) async throws -> ApiKey {
+            throw ServiceError.unimplemented("servicepro.tenancy.v1.ApiKeyService.GetApiKey")
         }
 
         public func revokeApiKey(_ request: RevokeApiKeyRequest, context: RequestContext) async throws -> ApiKey {
@@ -222,6 +259,21 @@ public enum ApiKeyService {
                 descriptor: Method.ListApiKeys.descriptor,
                 serializer: ProtobufSerializer<ListApiKeysRequest>(),
                 deserializer: ProtobufDeserializer<ListApiKeysResponse>(),
+                options: options
+            ) { response in try response.message }
+        }
+
+        /// Gets one key: its role, who made it, and whether it is revoked. Never its secret.
+        public func getApiKey(
+            _ request: GetApiKeyRequest,
+            metadata: Metadata = [:],
+            options: CallOptions = .defaults
+        ) async throws -> ApiKey {
+            try await base.unary(
+                request: ClientRequest(message: request, metadata: metadata),
+                descriptor: Method.GetApiKey.descriptor,
+                serializer: ProtobufSerializer<GetApiKeyRequest>(),
+                deserializer: ProtobufDeserializer<ApiKey>(),
                 options: options
             ) { response in try response.message }
         }
