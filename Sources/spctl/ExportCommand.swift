@@ -29,7 +29,7 @@ struct ExportCommand: AsyncParsableCommand {
         @Argument(help: "The tenant: its id or tenants/{id}.")
         var tenant: String
 
-        @Option(name: .customLong("entity"), help: "Export only this entity (repeatable): customers, appointments, invoices, messages, calls.")
+        @Option(name: .customLong("entity"), help: "Export only this entity (repeatable): customers, appointments, invoices, messages, calls, catalog.")
         var entities: [String] = []
 
         @Option(name: .customLong("request-id"), help: "Retries with the same id return the first export.")
@@ -43,7 +43,7 @@ struct ExportCommand: AsyncParsableCommand {
             var request = StartExportRequest.with { $0.parent = parent; $0.requestID = requestID ?? "" }
             for entity in entities {
                 guard let value = ExportEntity.allCases.first(where: { "\($0)".lowercased() == entity.lowercased() }), value != .unspecified else {
-                    throw ValidationError("unknown entity \"\(entity)\"; use customers, appointments, invoices, messages or calls")
+                    throw ValidationError("unknown entity \"\(entity)\"; use customers, appointments, invoices, messages, calls or catalog")
                 }
                 request.entities.append(value)
             }

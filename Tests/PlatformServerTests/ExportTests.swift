@@ -113,11 +113,15 @@ struct ExportTests {
             try await Self.seed(platform)
             try await Self.seed(platform, tenant: "bravo", number: "+19185550200")
             let admin = try await platform.token(role: .tenantAdmin, tenant: "acme")
+            _ = try await ConciergeService.Client(wrapping: platform.client).applyIndustryPack(
+                .with { $0.name = "tenants/acme"; $0.industryPack = "industryPacks/auto_detailing" }, metadata: platform.metadata(platform.ownerToken))
+            let catalogItems = try await platform.database.withTenant("acme") { try await PackItemRecords.all($0) }
             let started = try await Self.start(platform, token: admin, requestID: "exp-1")
             #expect(started.state == .pending)
             #expect(started.entityCounts.isEmpty, "no count before there is one")
             #expect(try await Self.start(platform, token: admin, requestID: "exp-1").name == started.name, "a retry returns the first job")
-            #expect(try await platform.exportWorker().runOnce())
+            // Small pages, so every entity is read a page at a time, the catalog by its two keys.
+            #expect(try await platform.exportWorker(pageSize: 4).runOnce())
             let job = try await Self.get(platform, started.name)
             #expect(job.state == .succeeded)
             #expect(job.progressPercent == 100)
@@ -130,15 +134,17 @@ struct ExportTests {
             #expect(chunks.allSatisfy { $0.totalSize == job.sizeBytes && $0.sha256 == job.sha256 })
 
             let contents = try await Self.read(data)
-            #expect(contents.names == ["appointments.csv", "appointments.jsonl", "calls.csv", "calls.jsonl", "customers.csv", "customers.jsonl",
-                                       "invoices.csv", "invoices.jsonl", "manifest.json", "messages.csv", "messages.jsonl"])
+            #expect(contents.names == ["appointments.csv", "appointments.jsonl", "calls.csv", "calls.jsonl", "catalog.csv", "catalog.jsonl",
+                                       "customers.csv", "customers.jsonl", "invoices.csv", "invoices.jsonl", "manifest.json", "messages.csv", "messages.jsonl"])
             let manifest = contents.manifest
-            #expect(manifest["schema_version"] == .number(2))
+            #expect(manifest["schema_version"] == .number(3))
             #expect(manifest["tenant"] == .string("tenants/acme"))
             let counts = Dictionary(uniqueKeysWithValues: job.entityCounts.map { ($0.entity, $0.count) })
-            #expect(counts == [.customers: 3, .appointments: 1, .invoices: 1, .messages: Int64(Self.tricky.count), .calls: 1])
+            #expect(counts == [
+                .customers: 3, .appointments: 1, .invoices: 1, .messages: Int64(Self.tricky.count), .calls: 1, .catalog: Int64(catalogItems.count),
+            ])
             let files = try #require(manifest["files"]?.array)
-            #expect(files.count == 10, "a CSV and a JSON Lines file for each of the five entities")
+            #expect(files.count == 12, "a CSV and a JSON Lines file for each of the six entities")
             for file in files {
                 let path = file["path"]!.string!
                 #expect(file["sha256"]?.string == contents.files[path]?.sha256, "\(path)'s checksum")
@@ -167,6 +173,11 @@ struct ExportTests {
             let call = try #require(contents.files["calls.jsonl"]?.rows.first)
             #expect(call["caller_said"] == .array([.string("Do you detail boats?"), .string(#"Thanks, "bye""#)]))
             #expect(jsonl.contains { $0["auto_reply"]?.string?.isEmpty == false }, "a first text keeps the acknowledgement it was answered with")
+            // The catalog: each item's content as the JSON it is, with its pack.
+            let catalog = try #require(contents.files["catalog.jsonl"]?.rows)
+            #expect(catalog.count == catalogItems.count)
+            let full = try #require(catalog.first { $0["kind"] == .string("service") && $0["item_key"] == .string("Full Detail") })
+            #expect(full["content"]?["price_cents"] != nil && full["pack"] == .string("industryPacks/auto_detailing"), "\(full)")
         }
     }
 
@@ -290,7 +301,7 @@ struct ExportTests {
                 }
             }
             #expect(wrote.withLock { $0 })
-            #expect(archive.counts == [.customers: 3, .appointments: 1, .invoices: 1, .messages: Int64(Self.tricky.count), .calls: 1])
+            #expect(archive.counts == [.customers: 3, .appointments: 1, .invoices: 1, .messages: Int64(Self.tricky.count), .calls: 1, .catalog: 0])
             let stored = try await platform.database.withTenant("acme") { tx in
                 (try await tx.select("customer_id", from: "customers").count, try await tx.select("invoice_id", from: "invoices").count)
             }

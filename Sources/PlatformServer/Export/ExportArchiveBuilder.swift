@@ -126,7 +126,7 @@ struct ExportArchiveBuilder: Sendable {
             do {
                 while let pending = next {
                     let page = try await pending.value
-                    next = page.count == pageSize ? fetch(table, after: try page.last!.string(table.idColumn), tx) : nil
+                    next = page.count == pageSize ? fetch(table, after: try table.keyColumns.map { try page.last!.string($0) }, tx) : nil
                     csvBytes.removeAll(keepingCapacity: true)
                     jsonBytes.removeAll(keepingCapacity: true)
                     for row in page {
@@ -154,12 +154,13 @@ struct ExportArchiveBuilder: Sendable {
         return (files, counts)
     }
 
-    /// One page of `table` after `id`.
-    private func fetch(_ table: ExportTable, after id: String?, _ tx: TenantTransaction) -> Task<[SQLRow], any Error> {
-        Task { [pageSize] in
+    /// One page of `table` after the row whose key columns hold `key`.
+    private func fetch(_ table: ExportTable, after key: [String]?, _ tx: TenantTransaction) -> Task<[SQLRow], any Error> {
+        let columns = table.keyColumns.joined(separator: ", ")
+        return Task { [pageSize] in
             try await tx.select(
                 table.columnList, from: table.table,
-                where: id.map { (id: String) -> SQLStatement in "\(raw: table.idColumn) > \(id)" }, orderBy: table.idColumn, limit: pageSize)
+                where: key.map { (key: [String]) -> SQLStatement in "(\(raw: columns)) > (\(SQLStatement.list(key)))" }, orderBy: columns, limit: pageSize)
         }
     }
 

@@ -6,8 +6,8 @@ import ServiceProAPI
 /// archive's schema (`ExportTable.schemaVersion`); change them only with a new version.
 struct ExportTable: Sendable {
     /// 2: messages carry the `auto_reply` they were answered with, calls what the caller said
-    /// to the AI receptionist (`caller_said`).
-    static let schemaVersion = 2
+    /// to the AI receptionist (`caller_said`). 3: the catalog.
+    static let schemaVersion = 3
 
     enum Kind: Sendable {
         case text
@@ -27,9 +27,21 @@ struct ExportTable: Sendable {
     /// The files' name: `<file>.csv`, `<file>.jsonl`.
     let file: String
     let table: String
-    /// Unique within the tenant: rows are paged by it.
-    let idColumn: String
+    /// Unique within the tenant, together: rows are paged by them, in this order.
+    let keyColumns: [String]
     let columns: [Column]
+
+    init(entity: ExportEntity, file: String, table: String, idColumn: String, columns: [Column]) {
+        self.init(entity: entity, file: file, table: table, keyColumns: [idColumn], columns: columns)
+    }
+
+    init(entity: ExportEntity, file: String, table: String, keyColumns: [String], columns: [Column]) {
+        self.entity = entity
+        self.file = file
+        self.table = table
+        self.keyColumns = keyColumns
+        self.columns = columns
+    }
 
     var columnList: String { columns.map(\.name).joined(separator: ", ") }
 
@@ -70,6 +82,11 @@ struct ExportTable: Sendable {
             .init(name: "recording_seconds", kind: .integer), .init(name: "duration_seconds", kind: .integer),
             .init(name: "phone_config_id", kind: .text), .init(name: "customer_id", kind: .text), .init(name: "caller_said", kind: .json),
             .init(name: "start_time", kind: .time), .init(name: "end_time", kind: .time), .init(name: "update_time", kind: .time),
+        ]),
+        ExportTable(entity: .catalog, file: "catalog", table: PackItemRecords.table, keyColumns: ["kind", "item_key"], columns: [
+            .init(name: "kind", kind: .text), .init(name: "item_key", kind: .text), .init(name: "content", kind: .json),
+            .init(name: "pack", kind: .text), .init(name: "pack_version", kind: .text), .init(name: "applied_hash", kind: .text),
+            .init(name: "ordinal", kind: .integer), .init(name: "create_time", kind: .time), .init(name: "update_time", kind: .time),
         ]),
     ]
 }

@@ -53,11 +53,12 @@ extension ExportEntity: ExpressibleByArgument {
             case "invoices", "export_entity_invoices": self = .invoices
             case "messages", "export_entity_messages": self = .messages
             case "calls", "export_entity_calls": self = .calls
+            case "catalog", "export_entity_catalog": self = .catalog
             default: return nil
         }
     }
 
-    public static var allValueStrings: [String] { ["customers", "appointments", "invoices", "messages", "calls"] }
+    public static var allValueStrings: [String] { ["customers", "appointments", "invoices", "messages", "calls", "catalog"] }
 }
 
 extension ExportJobState: ExpressibleByArgument {

@@ -90,6 +90,11 @@ public nonisolated enum ExportEntity: SwiftProtobuf.Enum, Swift.CaseIterable {
 
   /// The call log.
   case calls // = 5
+
+  /// What the business offers and says (`CatalogService`): services and prices, FAQs, text
+  /// templates and AI agent settings, with its pack's automations and IVR menu; each item's
+  /// content as JSON.
+  case catalog // = 6
   case UNRECOGNIZED(Int)
 
   public init() {
@@ -104,6 +109,7 @@ public nonisolated enum ExportEntity: SwiftProtobuf.Enum, Swift.CaseIterable {
     case 3: self = .invoices
     case 4: self = .messages
     case 5: self = .calls
+    case 6: self = .catalog
     default: self = .UNRECOGNIZED(rawValue)
     }
   }
@@ -116,6 +122,7 @@ public nonisolated enum ExportEntity: SwiftProtobuf.Enum, Swift.CaseIterable {
     case .invoices: return 3
     case .messages: return 4
     case .calls: return 5
+    case .catalog: return 6
     case .UNRECOGNIZED(let i): return i
     }
   }
@@ -128,6 +135,7 @@ public nonisolated enum ExportEntity: SwiftProtobuf.Enum, Swift.CaseIterable {
     .invoices,
     .messages,
     .calls,
+    .catalog,
   ]
 
 }
@@ -265,7 +273,7 @@ nonisolated extension ExportJobState: SwiftProtobuf._ProtoNameProviding {
 }
 
 nonisolated extension ExportEntity: SwiftProtobuf._ProtoNameProviding {
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0EXPORT_ENTITY_UNSPECIFIED\0\u{1}EXPORT_ENTITY_CUSTOMERS\0\u{1}EXPORT_ENTITY_APPOINTMENTS\0\u{1}EXPORT_ENTITY_INVOICES\0\u{1}EXPORT_ENTITY_MESSAGES\0\u{1}EXPORT_ENTITY_CALLS\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0EXPORT_ENTITY_UNSPECIFIED\0\u{1}EXPORT_ENTITY_CUSTOMERS\0\u{1}EXPORT_ENTITY_APPOINTMENTS\0\u{1}EXPORT_ENTITY_INVOICES\0\u{1}EXPORT_ENTITY_MESSAGES\0\u{1}EXPORT_ENTITY_CALLS\0\u{1}EXPORT_ENTITY_CATALOG\0")
 }
 
 nonisolated extension ExportJob: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
