@@ -589,7 +589,7 @@ struct ExportTests {
             #expect(mailed.count == 1)
             #expect(mailed.first?.channel == "email" && mailed.first?.recipient == "owner@acme.example")
             #expect(mailed.first?.subject == "Acme Detailing: your data will be deleted on \(day)")
-            #expect(mailed.first?.body.contains("spctl export start --parent tenants/acme") == true)
+            #expect(mailed.first?.body.contains("spctl export start tenants/acme --wait") == true)
             #expect(mailed.first?.body.contains("settle what is due") == true, "a suspended tenant can pay to keep it")
             let texted = try await warnings("bravo")
             #expect(texted.map(\.channel) == ["sms"] && texted.first?.recipient == "+19185550177", "no address: a text")

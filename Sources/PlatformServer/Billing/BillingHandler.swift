@@ -184,13 +184,9 @@ public struct BillingHandler: BillingServiceHandler {
     private func withdrawPendingTier(
         _ current: BillingState, _ request: ChangePlanRequest, holder: String, context: RequestContext
     ) async throws -> ChangePlanResponse {
-        if let stripe, let subscriptionID = current.stripeSubscriptionID {
-            let subscription = try await stripe.subscription(id: subscriptionID)
-            if subscription.awaitsFirstPayment {
-                try await Self.cancelUnpaid(subscription, of: current, through: stripe)
-            } else if !subscription.hasEnded {
-                throw Self.pendingTierPaid(current)
-            }
+        if let stripe, let subscriptionID = current.stripeSubscriptionID,
+           let live = try await Self.cancelIfUnpaid(subscriptionID, of: current, through: stripe), !live.hasEnded {
+            throw Self.pendingTierPaid(current)
         }
         return try await record(request, of: current, holder: holder, context: context, answering: ChangePlanResponse()) { state in
             // Stripe's word that the cancellation ended the subscription may have come first:
@@ -212,6 +208,16 @@ public struct BillingHandler: BillingServiceHandler {
         ServiceError.failedPrecondition(
             reason: "pending_tier_paid",
             message: "the \(state.pendingTier?.storedName ?? "") plan of \(state.name) has just been paid for; get the billing record again")
+    }
+
+    /// Ends subscription `id` unpaid if it still waits for its first payment, and answers nil;
+    /// otherwise answers it as it is (paid, or ended). A payment that beats the cancellation is
+    /// `pending_tier_paid`.
+    private static func cancelIfUnpaid(_ id: String, of state: BillingState, through stripe: StripeClient) async throws -> StripeClient.Subscription? {
+        let subscription = try await stripe.subscription(id: id)
+        guard subscription.awaitsFirstPayment else { return subscription }
+        try await cancelUnpaid(subscription, of: state, through: stripe)
+        return nil
     }
 
     /// Ends `subscription`, the waiting tier's, unpaid; a payment that beat it is
@@ -348,10 +354,7 @@ public struct BillingHandler: BillingServiceHandler {
             return nil
         case .suspended:
             guard current.pendingTier != nil else { return nil }
-            let subscription = try await stripe.subscription(id: subscriptionID)
-            guard subscription.awaitsFirstPayment else { return nil }
-            try await Self.cancelUnpaid(subscription, of: current, through: stripe)
-            return subscriptionID
+            return try await Self.cancelIfUnpaid(subscriptionID, of: current, through: stripe) == nil ? subscriptionID : nil
         default:
             return nil
         }

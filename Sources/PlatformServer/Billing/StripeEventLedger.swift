@@ -51,11 +51,11 @@ struct StripeEventLedger {
         guard let tenantID = try await tenant(of: event, tx) else { return response(event, .ignored, reason: "unknown_customer", tenantID: nil) }
         let scoped = TenantTransaction(tenantID: tenantID, base: tx)
         var state = try await BillingRecords.get(scoped)
-        var statusStale = false
+        let ofOwnSubscription = event.subscriptionID != nil && event.subscriptionID == state.stripeSubscriptionID
         // The end of the subscription the tenant pays with is never history, however late it
         // comes (a retry overtaken by the final invoice's event): Stripe never revives an ended
         // subscription, and a tenant that kept it would be active and pay nothing.
-        let endsOwnSubscription = effect.endsSubscription && event.subscriptionID != nil && event.subscriptionID == state.stripeSubscriptionID
+        let endsOwnSubscription = effect.endsSubscription && ofOwnSubscription
         if !endsOwnSubscription, let last = state.lastStripeEventTime, event.time < last {
             // Older than the last event applied, its status is history. An event of the
             // tenant's own subscription newer than the subscription's last one (delivered after
@@ -63,14 +63,12 @@ struct StripeEventLedger {
             // brings the plan the subscription was moved to; a paid invoice of it, that it is
             // paid (its page is no longer where anything is due, and a tier waiting for it is
             // granted).
-            let ofOwnSubscription = event.subscriptionID != nil && event.subscriptionID == state.stripeSubscriptionID
             let latePlan = effect.updatesSubscription && effect.grantsTier && !effect.endsSubscription
                 && event.time >= state.lastSubscriptionEventTime ?? .distantPast
             guard ofOwnSubscription, latePlan || effect.grantsPendingTier
             else { return response(event, .ignored, reason: "stale", tenantID: tenantID) }
             effect.status = nil
             effect.isLate = true
-            statusStale = true
         }
         if let named = event.subscriptionID, named != state.stripeSubscriptionID,
            state.stripeSubscriptionID != nil || effect.endsSubscription || named == state.endedStripeSubscriptionID {
@@ -87,7 +85,7 @@ struct StripeEventLedger {
         }
         let from = state.status
         let refused = try state.apply(event, effect, settings: settings)
-        let statusKept = statusStale ? "stale_status" : refused
+        let statusKept = effect.isLate ? "stale_status" : refused
         try await BillingRecords.save(state, scoped)
         var details = [
             "stripe_event": event.id, "stripe_event_type": event.type,

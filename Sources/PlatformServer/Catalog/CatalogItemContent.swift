@@ -43,7 +43,7 @@ enum CatalogItemContent {
     /// Twelve hex digits of SHA-256 over the key ignoring case: short, fixed, and as unique as the
     /// keys themselves in any one tenant's catalog.
     private static func digest(of key: String) -> String {
-        SHA256.hash(data: Data(key.lowercased().utf8)).prefix(6).map { String(format: "%02x", $0) }.joined()
+        SHA256.hash(data: Data(key.lowercased().utf8)).prefix(6).hex
     }
 
     /// The pack item `content` is kept as.
@@ -60,11 +60,8 @@ enum CatalogItemContent {
     static func violations(in content: CatalogItem.OneOf_Content, path: String) -> [FieldViolation] {
         switch content {
         case .service(let service):
-            var found = IndustryPackRules.violations(in: service, path: path + "service.")
-            if !service.currencyCode.isEmpty, !CurrencyCode.known.contains(service.currencyCode) {
-                found.append(FieldViolation(field: path + "service.currency_code", description: "\"\(service.currencyCode)\" is not an ISO 4217 currency code, such as USD or EUR"))
-            }
-            return found
+            let found = IndustryPackRules.violations(in: service, path: path + "service.")
+            return found + [CurrencyCode.violation(service.currencyCode, field: path + "service.currency_code")].compactMap { $0 }
         case .faq(let faq): return IndustryPackRules.violations(in: faq, path: path + "faq.")
         case .smsTemplate(let template): return IndustryPackRules.violations(in: template, path: path + "sms_template.")
         case .aiAgent(let agent): return IndustryPackRules.violations(in: agent, path: path + "ai_agent.")
@@ -100,7 +97,7 @@ enum CatalogItemContent {
     /// Quoted, as in HTTP: part of a digest of the stored content, which changes whenever the
     /// content does.
     static func etag(of stored: StoredPackItem) -> String {
-        "\"" + SHA256.hash(data: Data(stored.content.utf8)).prefix(8).map { String(format: "%02x", $0) }.joined() + "\""
+        "\"" + SHA256.hash(data: Data(stored.content.utf8)).prefix(8).hex + "\""
     }
 
     /// What `content` is, as a list shows it.

@@ -44,9 +44,6 @@ final class HashingFileWriter {
     }
 }
 
-extension Digest {
-    var hex: String { map { String(format: "%02x", $0) }.joined() }
-}
 
 /// SHA-256 of a file, read in pieces.
 enum FileDigest {

@@ -28,7 +28,7 @@ enum RetentionWarning {
                 appointments, invoices, message and call logs, phone settings and services will be deleted \
                 for good.
 
-                To keep a copy, export them before then: `spctl export start --parent \(tenant.name)`, or reply \
+                To keep a copy, export them before then: `spctl export start \(tenant.name) --wait`, or reply \
                 and we will send you the archive. To keep the account and everything in it, \(keep) before \(day).
                 """
             return .email(to: contact.email, subject: "\(tenant.displayName): your data will be deleted on \(day)",

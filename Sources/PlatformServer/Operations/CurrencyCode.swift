@@ -8,7 +8,12 @@ enum CurrencyCode {
 
     /// INVALID_ARGUMENT naming `field` unless `code` is empty or an ISO 4217 code.
     static func check(_ code: String, field: String) throws {
-        guard !code.isEmpty, !known.contains(code) else { return }
-        throw ServiceError.invalidArgument(field: field, "\"\(code)\" is not an ISO 4217 currency code, such as USD or EUR")
+        if let violation = violation(code, field: field) { throw ServiceError.invalidArgument([violation]) }
+    }
+
+    /// What is wrong with `code` as `field`; nil when it is empty or an ISO 4217 code.
+    static func violation(_ code: String, field: String) -> FieldViolation? {
+        guard !code.isEmpty, !known.contains(code) else { return nil }
+        return FieldViolation(field: field, description: "\"\(code)\" is not an ISO 4217 currency code, such as USD or EUR")
     }
 }

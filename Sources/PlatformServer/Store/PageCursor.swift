@@ -16,7 +16,7 @@ struct PageCursor: Codable, Equatable {
     /// A short digest of a listing's filters: the request with its paging fields cleared.
     static func fingerprint(of unpagedRequest: some SwiftProtobuf.Message) throws -> String {
         let bytes: [UInt8] = try unpagedRequest.serializedBytes()
-        return SHA256.hash(data: bytes).prefix(8).map { String(format: "%02x", $0) }.joined()
+        return SHA256.hash(data: bytes).prefix(8).hex
     }
 
     /// Rows a page serves: the default for 0, at most the maximum. A listing fetches one more, to

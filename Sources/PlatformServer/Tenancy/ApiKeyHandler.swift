@@ -116,21 +116,21 @@ public struct ApiKeyHandler: ApiKeyServiceHandler {
         // What a platform key started may be on any tenant; a tenant's own people revoke under
         // its row-level security, as every other call of theirs runs.
         let scope: DataScope = context.principal.role.isPlatform ? .platform : .tenant(tenantID)
-        let (revoked, keysOfItsLinks) = try await database.transaction(scope) { base in
+        let (revoked, alsoRevoked) = try await database.transaction(scope) { base in
             let tx = TenantTransaction(tenantID: tenantID, base: base)
             guard let key = try await ApiKeyRecords.find(keyID: keyID, tx) else { throw ServiceError.notFound(request.name) }
             try Self.checkMayRevoke(Role(proto: key.role), caller: context.principal)
             // Revoking a revoked key again changes nothing, and its event says so.
             let changed = try await ApiKeyRecords.revoke(keyID: keyID, tx)
             try await AuditLog.record(tx, context: context, resource: request.name, details: ["changed": changed ? "true" : "false"])
-            var keysOfItsLinks = try await Self.endWhatItStarted(key.name, context: context, base)
-            if request.revokeKeysItMade { keysOfItsLinks += try await Self.revokeKeysMade(by: key.name, context: context, base) }
+            var alsoRevoked = try await Self.endWhatItStarted(key.name, context: context, base)
+            if request.revokeKeysItMade { alsoRevoked += try await Self.revokeKeysMade(by: key.name, context: context, base) }
             // Gone if its tenant was deleted in between (on PostgreSQL each statement sees the
             // latest commit): the key is no more, as for any other missing key.
             guard let revoked = try await ApiKeyRecords.find(keyID: keyID, tx) else { throw ServiceError.notFound(request.name) }
-            return (revoked, keysOfItsLinks)
+            return (revoked, alsoRevoked)
         }
-        cache.forget(keysOfItsLinks)
+        cache.forget(alsoRevoked)
         return revoked
     }
 

@@ -45,20 +45,25 @@ public struct OutboxSettings: Sendable {
         self.batchSize = max(1, batchSize)
     }
 
-    /// The wait after attempt `attempt` (1 for the first) failed: 30 s, 1 min, 2 min, ... up to
-    /// `maxBackoff`, or longer when the provider asked for it with `Retry-After` (a day at most,
-    /// whatever it asked).
     /// The wait of a message held for an operator (`operatorPatience`), `age` after its making:
     /// as long as it has waited, between `baseBackoff` and `maxBackoff`. Its attempts do not
     /// count, so they cannot set the pace, and a day of waiting costs a provider some twenty
     /// refusals a message, not thousands.
     func operatorBackoff(age: TimeInterval, retryAfter: TimeInterval? = nil) -> TimeInterval {
-        max(min(max(age, baseBackoff), maxBackoff), min(retryAfter ?? 0, 86_400))
+        clamped(max(age, baseBackoff), retryAfter: retryAfter)
     }
 
+    /// The wait after attempt `attempt` (1 for the first) failed: 30 s, 1 min, 2 min, ... up to
+    /// `maxBackoff`, or longer when the provider asked for it with `Retry-After` (a day at most,
+    /// whatever it asked).
     func backoff(afterAttempt attempt: Int, retryAfter: TimeInterval? = nil) -> TimeInterval {
-        let doubled = baseBackoff * pow(2, Double(min(max(attempt, 1) - 1, 30)))
-        return max(min(doubled, maxBackoff), min(retryAfter ?? 0, 86_400))
+        clamped(baseBackoff * pow(2, Double(min(max(attempt, 1) - 1, 30))), retryAfter: retryAfter)
+    }
+
+    /// `wait` up to `maxBackoff`, or what `Retry-After` asked for when that is longer (a day at
+    /// most).
+    private func clamped(_ wait: TimeInterval, retryAfter: TimeInterval?) -> TimeInterval {
+        max(min(wait, maxBackoff), min(retryAfter ?? 0, 86_400))
     }
 
     /// Reads Twilio from `TWILIO_ACCOUNT_SID`, `TWILIO_AUTH_TOKEN`, `SERVICEPRO_SMS_FROM` (a number

@@ -128,7 +128,7 @@ public struct IndustryPackCatalog: Sendable {
             return .failure(FileProblems(problems: violations.map { .init(file: fileName, field: $0.field, message: $0.description) }))
         }
         pack.name = name(id: id)
-        pack.version = SHA256.hash(data: data).prefix(6).map { String(format: "%02x", $0) }.joined()
+        pack.version = SHA256.hash(data: data).prefix(6).hex
         return .success(pack)
     }
 

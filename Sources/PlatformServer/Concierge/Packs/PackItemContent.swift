@@ -58,7 +58,7 @@ struct PackItemContent: Sendable, Equatable {
         var options = BinaryEncodingOptions()
         options.useDeterministicOrdering = true
         let bytes: [UInt8] = try content.serializedBytes(options: options)
-        return SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
+        return SHA256.hash(data: bytes).hex
     }
 
     private static let encoding: JSONEncodingOptions = {
