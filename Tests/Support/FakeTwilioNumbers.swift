@@ -19,8 +19,8 @@ public final class FakeTwilioNumbers: Sendable {
         var requests: [String] = []
         /// The form of each purchase.
         var purchases: [[String: String]] = []
-        /// Purchases or updates still to be made and then answered with a 500, as if the answer
-        /// were lost.
+        /// Purchases, updates or releases still to be made and then answered with a 500, as if
+        /// the answer were lost.
         var answersToLose = 0
         var counter = 0
         /// The friendly name each owned number was bought with, by sid.
@@ -69,7 +69,7 @@ public final class FakeTwilioNumbers: Sendable {
         }
     }
 
-    /// Makes the next `count` purchases or updates, then answers each with a 500.
+    /// Makes the next `count` purchases, updates or releases, then answers each with a 500.
     public func loseAnswers(_ count: Int) { state.withLock { $0.answersToLose = count } }
 
     /// Makes the next search offer `number`, whether or not the account already owns it.
@@ -225,13 +225,18 @@ public final class FakeTwilioNumbers: Sendable {
         record(request)
         guard authorized(request) else { return Self.unauthorized }
         let sid = String(file.dropLast(".json".count))
-        let found = state.withLock { state -> Bool in
-            guard state.owned.removeValue(forKey: sid) != nil else { return false }
+        let (found, loseAnswer) = state.withLock { state -> (Bool, Bool) in
+            guard state.owned.removeValue(forKey: sid) != nil else { return (false, false) }
             state.released.append(sid)
-            return true
+            defer { state.answersToLose = max(0, state.answersToLose - 1) }
+            return (true, state.answersToLose > 0)
         }
-        return found
-            ? Response(status: .noContent)
-            : Self.json(.notFound, #"{"code": 20404, "message": "The requested resource was not found", "status": 404}"#)
+        guard found else {
+            return Self.json(.notFound, #"{"code": 20404, "message": "The requested resource was not found", "status": 404}"#)
+        }
+        if loseAnswer {
+            return Self.json(.internalServerError, #"{"code": 20500, "message": "Internal Server Error", "status": 500}"#)
+        }
+        return Response(status: .noContent)
     }
 }

@@ -174,6 +174,9 @@ public struct RetentionPurgeJob: Service {
                 AND \(Self.noExportOutstanding(of: "tenant_billing.tenant_id", retentionEnd: "tenant_billing.retention_end_time", at: now))
                 """)
             guard claimed == 1 else { return false }
+            // The numbers the platform bought for the tenant go back to Twilio now: the retention
+            // window was their grace.
+            try await PhoneConfigRecords.giveUpNumbers(reason: .tenantPurged, after: now, tx, now: now)
             var counts: [String: String] = [:]
             for table in Self.purgedTables {
                 counts[table] = "\(try await tx.delete(from: table))"

@@ -80,7 +80,10 @@ public final class PlatformServer: Service, Sendable {
             ExportWorker(database: database, settings: configuration.exports, directory: configuration.exportsDirectory, logger: logger),
             RetentionPurgeJob(database: database, apiKeys: apiKeyCache, logger: logger),
             OutboxWorker(database: database, settings: configuration.outbox, logger: logger),
-        ] + (postgres.map {
+        ] + (configuration.concierge.numbers.map {
+            // Without a Twilio account nothing was bought, and releases wait for one.
+            [NumberReleaseJob(database: database, provisioner: $0, logger: logger)]
+        } ?? []) + (postgres.map {
             [
                 ApiKeyChangeFeed.follow($0, into: apiKeyCache, logger: logger),
                 PhoneConfigChangeFeed.follow($0, into: resolver, logger: logger),

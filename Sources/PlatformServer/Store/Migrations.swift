@@ -402,6 +402,7 @@ enum Migrator {
         BillingRecords.subscriptionEventTimeMigration,
         BillingRecords.staffSuspensionMigration,
         CustomerRecords.referencesMigration,
+        NumberReleaseRecords.migration,
     ]
 
     static func migrate(_ database: any Database, logger: Logger) async throws {

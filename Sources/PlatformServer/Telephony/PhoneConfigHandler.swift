@@ -123,10 +123,7 @@ public struct PhoneConfigHandler: PhoneConfigServiceHandler {
                     throw field.alreadyExists(field.value(in: changedUniques))
                 }
                 let sealedPassword = mask.contains("sip_password") ? newPassword : current.sealedSIPPassword
-                let revision = Etag.revision(current.config.etag) ?? 0
-                guard try await PhoneConfigRecords.update(
-                    Self.withDefaultMenu(config), id: id,
-                    sealedSIPPassword: sealedPassword, expectedRevision: revision, tx)
+                guard try await PhoneConfigRecords.update(Self.withDefaultMenu(config), replacing: current, sealedSIPPassword: sealedPassword, tx)
                 else {
                     throw Etag.concurrentChange(of: name)
                 }
@@ -151,7 +148,7 @@ public struct PhoneConfigHandler: PhoneConfigServiceHandler {
             try Etag.requireCurrent(request.etag, current: current.config.etag, of: request.name)
             // As read: an update or delete that committed since would otherwise be undone
             // unseen, or audited twice.
-            guard try await PhoneConfigRecords.delete(id: id, expectedRevision: Etag.revision(current.config.etag) ?? 0, tx) else {
+            guard try await PhoneConfigRecords.delete(current, tx) else {
                 throw Etag.concurrentChange(of: request.name)
             }
             try await AuditLog.record(tx, context: context, resource: request.name)

@@ -12,6 +12,9 @@ public struct StoredPhoneConfig: Sendable {
     public var config: PhoneConfig
     /// The SIP password sealed by ``SecretSealer``, bound to `config.name`; nil when none is set.
     public var sealedSIPPassword: Data?
+    /// Twilio's sid of the number when the platform bought it, to release when the config gives
+    /// it up; nil for a number the tenant brought or the account held already.
+    var numberSID: String?
 
     /// What a SIP endpoint that asks for a credential is answered with.
     struct SIPCredential: Equatable {
@@ -78,29 +81,67 @@ enum PhoneConfigRecords {
         try await tx.select(from: "phone_configs", where: "phone_config_id = \(id)").first.map(stored(from:))
     }
 
-    static func insert(_ config: PhoneConfig, id: String, sealedSIPPassword: Data?, _ tx: TenantTransaction, now: Date = Date()) async throws {
+    /// `boughtNumberSID` is the sid of the number when the platform has just bought it for this
+    /// config; otherwise a number whose release is pending is kept (``NumberReleaseRecords/withdraw``).
+    static func insert(
+        _ config: PhoneConfig, id: String, sealedSIPPassword: Data?, boughtNumberSID: String? = nil, _ tx: TenantTransaction, now: Date = Date()
+    ) async throws {
+        var numberSID = boughtNumberSID
+        if numberSID == nil { numberSID = try await NumberReleaseRecords.withdraw(phoneNumber: config.phoneNumber, tx.base, now: now) }
         try await tx.insert(into: "phone_configs", [("phone_config_id", id)] + columns(of: config, sealedSIPPassword: sealedSIPPassword) + [
+            ("number_sid", numberSID),
             ("create_time", now),
             ("update_time", now),
             ("revision", 1),
         ])
     }
 
-    /// Writes every stored field if the row's revision is still `revision`; false otherwise.
+    /// Writes every stored field if the row is still at `current`'s revision; false otherwise. A
+    /// new number gives the old one up, released after ``NumberReleaseRecords/grace`` when the
+    /// platform bought it, and keeps the new one if its release is pending.
     static func update(
-        _ config: PhoneConfig, id: String, sealedSIPPassword: Data?, expectedRevision revision: Int64,
-        _ tx: TenantTransaction, now: Date = Date()
+        _ config: PhoneConfig, replacing current: StoredPhoneConfig, sealedSIPPassword: Data?, _ tx: TenantTransaction, now: Date = Date()
     ) async throws -> Bool {
+        let numberChanged = config.phoneNumber != current.config.phoneNumber
+        let numberSID = numberChanged
+            ? try await NumberReleaseRecords.withdraw(phoneNumber: config.phoneNumber, tx.base, now: now)
+            : current.numberSID
+        let revision = Etag.revision(current.config.etag) ?? 0
         let changed = try await tx.update(
             "phone_configs",
-            set: columns(of: config, sealedSIPPassword: sealedSIPPassword) + [("update_time", now), ("revision", revision + 1)],
-            where: "phone_config_id = \(id) AND revision = \(revision)")
-        return changed == 1
+            set: columns(of: config, sealedSIPPassword: sealedSIPPassword) + [
+                ("number_sid", numberSID), ("update_time", now), ("revision", revision + 1),
+            ],
+            where: "phone_config_id = \(current.id) AND revision = \(revision)")
+        guard changed == 1 else { return false }
+        if numberChanged { try await giveUpNumber(of: current, reason: .numberChanged, after: now.addingTimeInterval(NumberReleaseRecords.grace), tx, now: now) }
+        return true
     }
 
-    /// Deletes the config if the row's revision is still `revision`; false otherwise.
-    static func delete(id: String, expectedRevision revision: Int64, _ tx: TenantTransaction) async throws -> Bool {
-        try await tx.delete(from: "phone_configs", where: "phone_config_id = \(id) AND revision = \(revision)") == 1
+    /// Deletes the config if the row is still at `current`'s revision; false otherwise. A number
+    /// the platform bought for it is released after ``NumberReleaseRecords/grace``.
+    static func delete(_ current: StoredPhoneConfig, _ tx: TenantTransaction, now: Date = Date()) async throws -> Bool {
+        let revision = Etag.revision(current.config.etag) ?? 0
+        guard try await tx.delete(from: "phone_configs", where: "phone_config_id = \(current.id) AND revision = \(revision)") == 1 else {
+            return false
+        }
+        try await giveUpNumber(of: current, reason: .phoneConfigDeleted, after: now.addingTimeInterval(NumberReleaseRecords.grace), tx, now: now)
+        return true
+    }
+
+    /// Queues the release, due `after`, of every number the platform bought for the tenant's
+    /// configs, before the tenant goes or its data is purged.
+    static func giveUpNumbers(reason: NumberReleaseReason, after: Date, _ tx: TenantTransaction, now: Date = Date()) async throws {
+        for config in try await tx.select(from: "phone_configs", where: "number_sid IS NOT NULL").map(stored(from:)) {
+            try await giveUpNumber(of: config, reason: reason, after: after, tx, now: now)
+        }
+    }
+
+    private static func giveUpNumber(
+        of config: StoredPhoneConfig, reason: NumberReleaseReason, after: Date, _ tx: TenantTransaction, now: Date
+    ) async throws {
+        guard let sid = config.numberSID else { return }
+        try await NumberReleaseRecords.enqueue(numberSID: sid, phoneNumber: config.config.phoneNumber, reason: reason, after: after, tx, now: now)
     }
 
     /// Adds the root's main line unless it exists.
@@ -236,6 +277,7 @@ enum PhoneConfigRecords {
         let tenantID = try row.string("tenant_id")
         let id = try row.string("phone_config_id")
         let sealed = try row.optionalData("sip_password_sealed")
+        let numberSID = try row.optionalString("number_sid")
         let config = try PhoneConfig.with {
             $0.name = name(tenantID: tenantID, id: id)
             $0.displayName = try row.string("display_name")
@@ -257,8 +299,9 @@ enum PhoneConfigRecords {
             $0.createTime = Google_Protobuf_Timestamp(date: try row.date("create_time"))
             $0.updateTime = Google_Protobuf_Timestamp(date: try row.date("update_time"))
             $0.etag = Etag.make(revision: try row.int("revision"))
+            $0.platformManagedNumber = numberSID != nil
         }
-        return StoredPhoneConfig(tenantID: tenantID, id: id, config: config, sealedSIPPassword: sealed)
+        return StoredPhoneConfig(tenantID: tenantID, id: id, config: config, sealedSIPPassword: sealed, numberSID: numberSID)
     }
 }
 

@@ -92,8 +92,10 @@ enum TenantRecords {
         "idempotency_records", "api_keys", "tenant_billing", "tenants",
     ]
 
-    /// Deletes the tenant's rows in ``deletedTables``.
-    static func delete(_ tx: TenantTransaction) async throws {
+    /// Deletes the tenant's rows in ``deletedTables``. The numbers the platform bought for it are
+    /// released after ``NumberReleaseRecords/grace``, unless a config takes them before then.
+    static func delete(_ tx: TenantTransaction, now: Date = Date()) async throws {
+        try await PhoneConfigRecords.giveUpNumbers(reason: .tenantDeleted, after: now.addingTimeInterval(NumberReleaseRecords.grace), tx, now: now)
         for table in deletedTables {
             try await tx.delete(from: table)
         }

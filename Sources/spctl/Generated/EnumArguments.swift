@@ -131,6 +131,18 @@ extension LoginLinkState: ExpressibleByArgument {
     public static var allValueStrings: [String] { ["active", "redeemed", "revoked", "expired"] }
 }
 
+extension NumberReleaseState: ExpressibleByArgument {
+    public init?(argument: String) {
+        switch argument.lowercased() {
+            case "pending", "number_release_state_pending": self = .pending
+            case "released", "number_release_state_released": self = .released
+            default: return nil
+        }
+    }
+
+    public static var allValueStrings: [String] { ["pending", "released"] }
+}
+
 extension OutboxChannel: ExpressibleByArgument {
     public init?(argument: String) {
         switch argument.lowercased() {

@@ -22,6 +22,7 @@ enum GeneratedCommands {
         InvoicesCommands.self,
         LoginLinksCommands.self,
         MessagesCommands.self,
+        NumberReleasesCommands.self,
         OutboxMessagesCommands.self,
         PhoneConfigsCommands.self,
         PlansCommands.self,

@@ -377,9 +377,26 @@ enum OutputSchema {
             OutputField("messages", repeated: true, message: "servicepro.telephony.v1.TextMessage"),
             OutputField("next_page_token"),
         ],
+        "servicepro.telephony.v1.ListNumberReleasesResponse": [
+            OutputField("number_releases", repeated: true, message: "servicepro.telephony.v1.NumberRelease"),
+            OutputField("next_page_token"),
+        ],
         "servicepro.telephony.v1.ListPhoneConfigsResponse": [
             OutputField("phone_configs", repeated: true, message: "servicepro.telephony.v1.PhoneConfig"),
             OutputField("next_page_token"),
+        ],
+        "servicepro.telephony.v1.NumberRelease": [
+            OutputField("name"),
+            OutputField("phone_number"),
+            OutputField("number_sid"),
+            OutputField("reason", enum: "servicepro.telephony.v1.NumberReleaseReason"),
+            OutputField("state", enum: "servicepro.telephony.v1.NumberReleaseState"),
+            OutputField("attempts", number: true),
+            OutputField("last_error"),
+            OutputField("release_after_time", time: true),
+            OutputField("release_time", time: true),
+            OutputField("create_time", time: true),
+            OutputField("update_time", time: true),
         ],
         "servicepro.telephony.v1.PhoneCall": [
             OutputField("name"),
@@ -420,6 +437,7 @@ enum OutputSchema {
             OutputField("update_time", time: true),
             OutputField("etag"),
             OutputField("auto_reply", message: "servicepro.telephony.v1.AutoReply"),
+            OutputField("platform_managed_number", bool: true),
         ],
         "servicepro.telephony.v1.ResolveInboundResponse": [
             OutputField("tenant", message: "servicepro.tenancy.v1.Tenant"),
@@ -592,6 +610,8 @@ enum OutputSchema {
         "servicepro.telephony.v1.GatherInput": ["GATHER_INPUT_UNSPECIFIED": "unspecified", "GATHER_INPUT_DIGITS": "digits", "GATHER_INPUT_SPEECH": "speech"],
         "servicepro.telephony.v1.IvrAction": ["IVR_ACTION_UNSPECIFIED": "unspecified", "IVR_ACTION_SERVICES_AND_PRICES": "services-and-prices", "IVR_ACTION_BOOKING_LINK_SMS": "booking-link-sms", "IVR_ACTION_SPEAK_TO_SOMEONE": "speak-to-someone", "IVR_ACTION_VOICEMAIL": "voicemail"],
         "servicepro.telephony.v1.IvrMode": ["IVR_MODE_UNSPECIFIED": "unspecified", "IVR_MODE_SIMPLE": "simple", "IVR_MODE_IVR": "ivr", "IVR_MODE_AI_VOICE": "ai-voice"],
+        "servicepro.telephony.v1.NumberReleaseReason": ["NUMBER_RELEASE_REASON_UNSPECIFIED": "unspecified", "NUMBER_RELEASE_REASON_PHONE_CONFIG_DELETED": "phone-config-deleted", "NUMBER_RELEASE_REASON_NUMBER_CHANGED": "number-changed", "NUMBER_RELEASE_REASON_TENANT_PURGED": "tenant-purged", "NUMBER_RELEASE_REASON_TENANT_DELETED": "tenant-deleted"],
+        "servicepro.telephony.v1.NumberReleaseState": ["NUMBER_RELEASE_STATE_UNSPECIFIED": "unspecified", "NUMBER_RELEASE_STATE_PENDING": "pending", "NUMBER_RELEASE_STATE_RELEASED": "released"],
         "servicepro.telephony.v1.PhoneCallStatus": ["PHONE_CALL_STATUS_UNSPECIFIED": "unspecified", "PHONE_CALL_STATUS_QUEUED": "queued", "PHONE_CALL_STATUS_RINGING": "ringing", "PHONE_CALL_STATUS_IN_PROGRESS": "in-progress", "PHONE_CALL_STATUS_COMPLETED": "completed", "PHONE_CALL_STATUS_BUSY": "busy", "PHONE_CALL_STATUS_NO_ANSWER": "no-answer", "PHONE_CALL_STATUS_FAILED": "failed", "PHONE_CALL_STATUS_CANCELED": "canceled"],
         "servicepro.telephony.v1.ResolutionMethod": ["RESOLUTION_METHOD_UNSPECIFIED": "unspecified", "RESOLUTION_METHOD_MESSAGING_SERVICE_SID": "messaging-service-sid", "RESOLUTION_METHOD_TO_NUMBER": "to-number", "RESOLUTION_METHOD_FALLBACK_ROOT": "fallback-root"],
         "servicepro.telephony.v1.TextMessageStatus": ["TEXT_MESSAGE_STATUS_UNSPECIFIED": "unspecified", "TEXT_MESSAGE_STATUS_ACCEPTED": "accepted", "TEXT_MESSAGE_STATUS_SCHEDULED": "scheduled", "TEXT_MESSAGE_STATUS_QUEUED": "queued", "TEXT_MESSAGE_STATUS_SENDING": "sending", "TEXT_MESSAGE_STATUS_SENT": "sent", "TEXT_MESSAGE_STATUS_DELIVERED": "delivered", "TEXT_MESSAGE_STATUS_UNDELIVERED": "undelivered", "TEXT_MESSAGE_STATUS_FAILED": "failed", "TEXT_MESSAGE_STATUS_RECEIVING": "receiving", "TEXT_MESSAGE_STATUS_RECEIVED": "received", "TEXT_MESSAGE_STATUS_READ": "read", "TEXT_MESSAGE_STATUS_CANCELED": "canceled"],

@@ -7,7 +7,7 @@ import ServiceProAPI
 struct PhoneConfigsCommands: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "phone-configs",
-        abstract: "Phone configs: which numbers belong to which tenant and how they answer.",
+        abstract: "One tenant phone number and how its inbound texts and calls are handled.",
         subcommands: [Create.self, Delete.self, Get.self, List.self, Update.self]
     )
 
@@ -97,7 +97,7 @@ struct PhoneConfigsCommands: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "delete",
             abstract: "Deletes a phone config; its number stops routing to the tenant.",
-            discussion: "Root's config cannot be deleted (FAILED_PRECONDITION).\n\nAllowed roles: platform owner, platform staff.\nRPC: servicepro.telephony.v1.PhoneConfigService.DeletePhoneConfig. Use --json or --json-file for fields without a flag."
+            discussion: "Root's config cannot be deleted (FAILED_PRECONDITION). A number the platform bought is released a week later (NumberRelease).\n\nAllowed roles: platform owner, platform staff.\nRPC: servicepro.telephony.v1.PhoneConfigService.DeletePhoneConfig. Use --json or --json-file for fields without a flag."
         )
 
         @OptionGroup var call: CallOptions

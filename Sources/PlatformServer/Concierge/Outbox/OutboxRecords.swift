@@ -242,11 +242,11 @@ enum OutboxRecords {
                 next_attempt_time = NULL, body = ''
                 """
         case .retry(let error, let next):
-            assignments = "state = 'pending', last_error = \(truncated(error)), next_attempt_time = \(next)"
+            assignments = "state = 'pending', last_error = \(error.truncated(to: maxErrorLength)), next_attempt_time = \(next)"
         case .awaitOperator(let error, let next):
-            assignments = "state = 'pending', last_error = \(truncated(error)), next_attempt_time = \(next), attempts = attempts - 1"
+            assignments = "state = 'pending', last_error = \(error.truncated(to: maxErrorLength)), next_attempt_time = \(next), attempts = attempts - 1"
         case .failed(let error):
-            assignments = "state = 'failed', last_error = \(truncated(error)), next_attempt_time = NULL, body = ''"
+            assignments = "state = 'failed', last_error = \(error.truncated(to: maxErrorLength)), next_attempt_time = NULL, body = ''"
         }
         return try await tx.query("""
             UPDATE outbox_messages SET \(assignments), lease_owner = NULL, lease_expire_time = NULL, update_time = \(now)
@@ -282,10 +282,6 @@ enum OutboxRecords {
         let parts = value.split(separator: "@", omittingEmptySubsequences: false)
         return parts.count == 2 && !parts[0].isEmpty && parts[1].contains(".") && !parts[1].hasPrefix(".") && !parts[1].hasSuffix(".")
             && !value.contains(where: { $0.isWhitespace || $0 == "<" || $0 == ">" || $0 == "," })
-    }
-
-    private static func truncated(_ error: String) -> String {
-        error.count <= maxErrorLength ? error : String(error.prefix(maxErrorLength - 1)) + "…"
     }
 }
 

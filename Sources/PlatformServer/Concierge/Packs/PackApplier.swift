@@ -100,9 +100,7 @@ enum PackApplier {
             guard unchosen, current != pack.ivrMenu else { continue }
             var config = stored.config
             config.ivrMenu = pack.ivrMenu
-            let updated = try await PhoneConfigRecords.update(
-                config, id: stored.id, sealedSIPPassword: stored.sealedSIPPassword,
-                expectedRevision: Etag.revision(stored.config.etag) ?? 0, tx, now: now)
+            let updated = try await PhoneConfigRecords.update(config, replacing: stored, sealedSIPPassword: stored.sealedSIPPassword, tx, now: now)
             guard updated else {
                 throw ServiceError.aborted(message: "\(stored.config.name) changed while its IVR menu was being set; try again")
             }

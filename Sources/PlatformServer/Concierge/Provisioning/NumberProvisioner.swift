@@ -7,7 +7,8 @@ public protocol NumberProvisioner: Sendable {
     /// Buys a local number, in `areaCode` when given, and names it after the tenant.
     func provision(areaCode: String?, countryCode: String, friendlyName: String) async throws -> ProvisionedNumber
 
-    /// Gives a number back, e.g. because the create it was bought for failed.
+    /// Gives a number back, e.g. because the create it was bought for failed, or its config gave
+    /// it up. Releasing a number the account no longer has succeeds.
     func release(_ number: ProvisionedNumber) async throws
 
     /// Throws what `provision` would, when it cannot buy at all: the review step reports it

@@ -175,9 +175,18 @@ public struct TwilioNumberProvisioner: NumberProvisioner {
         return owned.incomingPhoneNumbers.filter { $0.phoneNumber == phoneNumber }
     }
 
+    /// A number the account no longer has (Twilio's 20404) counts as released: an earlier
+    /// release whose answer was lost took it.
     public func release(_ number: ProvisionedNumber) async throws {
-        let _: EmptyAnswer = try await send(.DELETE, "/IncomingPhoneNumbers/\(number.sid).json", form: nil)
+        do {
+            let _: EmptyAnswer = try await send(.DELETE, "/IncomingPhoneNumbers/\(number.sid).json", form: nil)
+        } catch let error as ServiceError where error.metadata["twilio_error"] == Self.notFoundCode {
+            return
+        }
     }
+
+    /// Twilio's error code for a resource that does not exist.
+    static let notFoundCode = "20404"
 
     /// Twilio's error body: `{"code": 21452, "message": "...", "status": 400}`.
     private struct ErrorBody: Decodable {

@@ -111,16 +111,18 @@ public struct ConciergeHandler: ConciergeServiceHandler {
     }
 
     /// The tenant, its number and its industry pack (whose IVR menu goes on the number), as the
-    /// create writes them and the review step previews them; `phoneNumber` replaces the setup's.
+    /// create writes them and the review step previews them; `phoneNumber` replaces the setup's,
+    /// and `boughtNumberSID` is its sid when the platform bought it.
     private func setUp(
-        _ setup: ConciergeSetup, phoneNumber: String?, _ tx: TenantTransaction, now: Date
+        _ setup: ConciergeSetup, phoneNumber: String?, boughtNumberSID: String? = nil, _ tx: TenantTransaction, now: Date
     ) async throws -> (applied: AppliedPackSummary, phoneConfig: PhoneConfig?) {
         try await TenantRecords.insert(setup.tenant, tx, now: now)
         try faults.fail(.tenant)
         if var config = setup.phoneConfig {
             if let phoneNumber { config.phoneNumber = phoneNumber }
             let stored = PhoneConfigHandler.withDefaultMenu(config)
-            try await PhoneConfigRecords.insert(stored, id: ConciergeSetup.phoneConfigID, sealedSIPPassword: nil, tx, now: now)
+            try await PhoneConfigRecords.insert(
+                stored, id: ConciergeSetup.phoneConfigID, sealedSIPPassword: nil, boughtNumberSID: boughtNumberSID, tx, now: now)
         }
         try faults.fail(.phoneConfig)
         let applied = try await PackApplier.apply(setup.pack, tier: setup.tier, tx, now: now)
@@ -131,7 +133,7 @@ public struct ConciergeHandler: ConciergeServiceHandler {
 
     /// Everything the create writes, in the caller's transaction.
     private func write(_ setup: ConciergeSetup, number: ProvisionedNumber?, _ tx: TenantTransaction, context: RequestContext) async throws -> CreateConciergeTenantResponse {
-        let (applied, phoneConfig) = try await setUp(setup, phoneNumber: number?.phoneNumber, tx, now: Date())
+        let (applied, phoneConfig) = try await setUp(setup, phoneNumber: number?.phoneNumber, boughtNumberSID: number?.sid, tx, now: Date())
         try await AuditLog.record(tx, context: context, resource: ResourceName.tenant(setup.tenantID), details: [
             "industry_pack": setup.pack.name, "tier": setup.tier.rawValue,
             "telephony": "\(setup.telephonyMode)", "number": phoneConfig?.phoneNumber ?? "",

@@ -259,6 +259,16 @@ public nonisolated struct PhoneConfig: @unchecked Sendable {
   /// Clears the value of `autoReply`. Subsequent reads from it will return its default value.
   public mutating func clearAutoReply() {_uniqueStorage()._autoReply = nil}
 
+  /// Whether the platform bought this number for the tenant (a concierge create with
+  /// TELEPHONY_SETUP_MODE_PROVISION_NUMBER). Such a number is released from the platform's Twilio
+  /// account a week after its config is deleted or moved to another number, or its tenant deleted,
+  /// and when the tenant's data is purged; a config made with it before then keeps it (see
+  /// NumberRelease).
+  public var platformManagedNumber: Bool {
+    get {_storage._platformManagedNumber}
+    set {_uniqueStorage()._platformManagedNumber = newValue}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -347,7 +357,7 @@ nonisolated extension IvrAction: SwiftProtobuf._ProtoNameProviding {
 
 nonisolated extension PhoneConfig: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".PhoneConfig"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{3}display_name\0\u{3}phone_number\0\u{3}messaging_service_sid\0\u{3}sip_domain\0\u{3}sip_username\0\u{3}sip_password\0\u{3}sip_password_set\0\u{3}ivr_mode\0\u{3}forward_number\0\u{3}ivr_menu\0\u{3}ivr_mode_label\0\u{3}beta_badge\0\u{3}create_time\0\u{3}update_time\0\u{1}etag\0\u{3}auto_reply\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{3}display_name\0\u{3}phone_number\0\u{3}messaging_service_sid\0\u{3}sip_domain\0\u{3}sip_username\0\u{3}sip_password\0\u{3}sip_password_set\0\u{3}ivr_mode\0\u{3}forward_number\0\u{3}ivr_menu\0\u{3}ivr_mode_label\0\u{3}beta_badge\0\u{3}create_time\0\u{3}update_time\0\u{1}etag\0\u{3}auto_reply\0\u{3}platform_managed_number\0")
 
   fileprivate class _StorageClass {
     var _name: String = String()
@@ -367,6 +377,7 @@ nonisolated extension PhoneConfig: SwiftProtobuf.Message, SwiftProtobuf._Message
     var _updateTime: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
     var _etag: String = String()
     var _autoReply: AutoReply? = nil
+    var _platformManagedNumber: Bool = false
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -394,6 +405,7 @@ nonisolated extension PhoneConfig: SwiftProtobuf.Message, SwiftProtobuf._Message
       _updateTime = source._updateTime
       _etag = source._etag
       _autoReply = source._autoReply
+      _platformManagedNumber = source._platformManagedNumber
     }
   }
 
@@ -429,6 +441,7 @@ nonisolated extension PhoneConfig: SwiftProtobuf.Message, SwiftProtobuf._Message
         case 15: try { try decoder.decodeSingularMessageField(value: &_storage._updateTime) }()
         case 16: try { try decoder.decodeSingularStringField(value: &_storage._etag) }()
         case 17: try { try decoder.decodeSingularMessageField(value: &_storage._autoReply) }()
+        case 18: try { try decoder.decodeSingularBoolField(value: &_storage._platformManagedNumber) }()
         default: break
         }
       }
@@ -492,6 +505,9 @@ nonisolated extension PhoneConfig: SwiftProtobuf.Message, SwiftProtobuf._Message
       try { if let v = _storage._autoReply {
         try visitor.visitSingularMessageField(value: v, fieldNumber: 17)
       } }()
+      if _storage._platformManagedNumber != false {
+        try visitor.visitSingularBoolField(value: _storage._platformManagedNumber, fieldNumber: 18)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -518,6 +534,7 @@ nonisolated extension PhoneConfig: SwiftProtobuf.Message, SwiftProtobuf._Message
         if _storage._updateTime != rhs_storage._updateTime {return false}
         if _storage._etag != rhs_storage._etag {return false}
         if _storage._autoReply != rhs_storage._autoReply {return false}
+        if _storage._platformManagedNumber != rhs_storage._platformManagedNumber {return false}
         return true
       }
       if !storagesAreEqual {return false}

@@ -61,6 +61,7 @@ extension PhoneConfig: ValidatableMessage {
         if self.hasAutoReply {
             self.autoReply.normalize()
         }
+        self.platformManagedNumber = false
     }
 }
 

@@ -9,6 +9,8 @@ private let CreatePhoneConfigRequest_phoneConfigIdPattern = FieldPattern("[a-z0-
 private let GetPhoneConfigRequest_namePattern = FieldPattern("tenants/[a-z0-9][a-z0-9-]{0,62}/phoneConfigs/[a-z0-9][a-z0-9-]{0,62}")
 private let ListPhoneConfigsRequest_parentPattern = FieldPattern("tenants/(-|[a-z0-9][a-z0-9-]{0,62})")
 private let DeletePhoneConfigRequest_namePattern = FieldPattern("tenants/[a-z0-9][a-z0-9-]{0,62}/phoneConfigs/[a-z0-9][a-z0-9-]{0,62}")
+private let ListNumberReleasesRequest_parentPattern = FieldPattern("tenants/(-|[a-z0-9][a-z0-9-]{0,62})")
+private let GetNumberReleaseRequest_namePattern = FieldPattern("tenants/[a-z0-9][a-z0-9-]{0,62}/numberReleases/[a-z0-9][a-z0-9-]{0,62}")
 
 extension CreatePhoneConfigRequest: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {
@@ -108,6 +110,39 @@ extension DeletePhoneConfigResponse: ValidatableMessage {
     public mutating func normalize() {}
 }
 
+extension ListNumberReleasesRequest: ValidatableMessage {
+    public func validate(path: String, into violations: inout [FieldViolation]) {
+        FieldCheck.required(!self.parent.isEmpty, path + "parent", &violations)
+        FieldCheck.storable(self.parent, path + "parent", &violations)
+        FieldCheck.pattern(self.parent, ListNumberReleasesRequest_parentPattern, path + "parent", &violations)
+        FieldCheck.storable(self.pageToken, path + "page_token", &violations)
+        FieldCheck.definedEnum(self.state, path + "state", &violations)
+    }
+
+    public mutating func normalize() {}
+}
+
+extension ListNumberReleasesResponse: ValidatableMessage {
+    public func validate(path: String, into violations: inout [FieldViolation]) {
+        for (index, element) in self.numberReleases.enumerated() {
+            element.validate(path: path + "number_releases" + "[\(index)].", into: &violations)
+        }
+        FieldCheck.storable(self.nextPageToken, path + "next_page_token", &violations)
+    }
+
+    public mutating func normalize() {}
+}
+
+extension GetNumberReleaseRequest: ValidatableMessage {
+    public func validate(path: String, into violations: inout [FieldViolation]) {
+        FieldCheck.required(!self.name.isEmpty, path + "name", &violations)
+        FieldCheck.storable(self.name, path + "name", &violations)
+        FieldCheck.pattern(self.name, GetNumberReleaseRequest_namePattern, path + "name", &violations)
+    }
+
+    public mutating func normalize() {}
+}
+
 /// Implements servicepro.telephony.v1.PhoneConfigService. The runtime has authenticated the caller, enforced the
 /// method's policy and validated the request before any of these run.
 public protocol PhoneConfigServiceHandler: Sendable {
@@ -125,8 +160,15 @@ public protocol PhoneConfigServiceHandler: Sendable {
     func updatePhoneConfig(_ request: UpdatePhoneConfigRequest, context: RequestContext) async throws -> PhoneConfig
 
     /// Deletes a phone config; its number stops routing to the tenant. Root's config cannot be deleted
-    /// (FAILED_PRECONDITION).
+    /// (FAILED_PRECONDITION). A number the platform bought is released a week later (NumberRelease).
     func deletePhoneConfig(_ request: DeletePhoneConfigRequest, context: RequestContext) async throws -> DeletePhoneConfigResponse
+
+    /// Lists the releases of numbers the platform bought, newest first: a tenant's, or every
+    /// tenant's with `tenants/-`, e.g. to see what is still pending and why.
+    func listNumberReleases(_ request: ListNumberReleasesRequest, context: RequestContext) async throws -> ListNumberReleasesResponse
+
+    /// Gets one number release.
+    func getNumberRelease(_ request: GetNumberReleaseRequest, context: RequestContext) async throws -> NumberRelease
 }
 
 /// Phone configs: which numbers belong to which tenant and how they answer. Platform staff manage
@@ -185,9 +227,29 @@ public enum PhoneConfigService {
                 request.name
             }
         }
+        public enum ListNumberReleases: RPCMethod {
+            public typealias Input = ListNumberReleasesRequest
+            public typealias Output = ListNumberReleasesResponse
+            public static let descriptor = GRPCCore.MethodDescriptor(service: PhoneConfigService.descriptor, method: "ListNumberReleases")
+            public static let policy: MethodPolicy? = MethodPolicy(roles: [.platformOwner, .platformStaff], scope: .tenant, requiredFeature: nil, audited: false, allowedWhileSuspended: true, allowedWhileCancelled: true, allowedWhileImpersonating: false, idempotent: true, unauthenticated: false, allowedAfterDeletion: false)
+            public static let tenantResourceField: String? = "parent"
+            public static func tenantResourceName(of request: Input) -> String? {
+                request.parent
+            }
+        }
+        public enum GetNumberRelease: RPCMethod {
+            public typealias Input = GetNumberReleaseRequest
+            public typealias Output = NumberRelease
+            public static let descriptor = GRPCCore.MethodDescriptor(service: PhoneConfigService.descriptor, method: "GetNumberRelease")
+            public static let policy: MethodPolicy? = MethodPolicy(roles: [.platformOwner, .platformStaff], scope: .tenant, requiredFeature: nil, audited: false, allowedWhileSuspended: true, allowedWhileCancelled: true, allowedWhileImpersonating: false, idempotent: true, unauthenticated: false, allowedAfterDeletion: false)
+            public static let tenantResourceField: String? = "name"
+            public static func tenantResourceName(of request: Input) -> String? {
+                request.name
+            }
+        }
 
         /// Every method of the service with its policy, for the server's policy table.
-        public static let all: [any RPCMethod.Type] = [CreatePhoneConfig.self, GetPhoneConfig.self, ListPhoneConfigs.self, UpdatePhoneConfig.self, DeletePhoneConfig.self]
+        public static let all: [any RPCMethod.Type] = [CreatePhoneConfig.self, GetPhoneConfig.self, ListPhoneConfigs.self, UpdatePhoneConfig.self, DeletePhoneConfig.self, ListNumberReleases.self, GetNumberRelease.self]
     }
 
     /// Registers a handler with a GRPCCore server, every call going through the RPC pipeline.
@@ -243,6 +305,24 @@ public enum PhoneConfigService {
                     try await self.handler.deletePhoneConfig(message, context: context)
                 }
             }
+            router.registerHandler(
+                forMethod: Method.ListNumberReleases.descriptor,
+                deserializer: ProtobufDeserializer<ListNumberReleasesRequest>(),
+                serializer: ProtobufSerializer<ListNumberReleasesResponse>()
+            ) { request, serverContext in
+                try await RPCPipeline.unary(Method.ListNumberReleases.self, request: request, context: serverContext) { message, context in
+                    try await self.handler.listNumberReleases(message, context: context)
+                }
+            }
+            router.registerHandler(
+                forMethod: Method.GetNumberRelease.descriptor,
+                deserializer: ProtobufDeserializer<GetNumberReleaseRequest>(),
+                serializer: ProtobufSerializer<NumberRelease>()
+            ) { request, serverContext in
+                try await RPCPipeline.unary(Method.GetNumberRelease.self, request: request, context: serverContext) { message, context in
+                    try await self.handler.getNumberRelease(message, context: context)
+                }
+            }
         }
     }
 
@@ -268,6 +348,14 @@ public enum PhoneConfigService {
 
         public func deletePhoneConfig(_ request: DeletePhoneConfigRequest, context: RequestContext) async throws -> DeletePhoneConfigResponse {
             throw ServiceError.unimplemented("servicepro.telephony.v1.PhoneConfigService.DeletePhoneConfig")
+        }
+
+        public func listNumberReleases(_ request: ListNumberReleasesRequest, context: RequestContext) async throws -> ListNumberReleasesResponse {
+            throw ServiceError.unimplemented("servicepro.telephony.v1.PhoneConfigService.ListNumberReleases")
+        }
+
+        public func getNumberRelease(_ request: GetNumberReleaseRequest, context: RequestContext) async throws -> NumberRelease {
+            throw ServiceError.unimplemented("servicepro.telephony.v1.PhoneConfigService.GetNumberRelease")
         }
     }
 
@@ -339,7 +427,7 @@ public enum PhoneConfigService {
         }
 
         /// Deletes a phone config; its number stops routing to the tenant. Root's config cannot be deleted
-        /// (FAILED_PRECONDITION).
+        /// (FAILED_PRECONDITION). A number the platform bought is released a week later (NumberRelease).
         public func deletePhoneConfig(
             _ request: DeletePhoneConfigRequest,
             metadata: Metadata = [:],
@@ -350,6 +438,37 @@ public enum PhoneConfigService {
                 descriptor: Method.DeletePhoneConfig.descriptor,
                 serializer: ProtobufSerializer<DeletePhoneConfigRequest>(),
                 deserializer: ProtobufDeserializer<DeletePhoneConfigResponse>(),
+                options: options
+            ) { response in try response.message }
+        }
+
+        /// Lists the releases of numbers the platform bought, newest first: a tenant's, or every
+        /// tenant's with `tenants/-`, e.g. to see what is still pending and why.
+        public func listNumberReleases(
+            _ request: ListNumberReleasesRequest,
+            metadata: Metadata = [:],
+            options: CallOptions = .defaults
+        ) async throws -> ListNumberReleasesResponse {
+            try await base.unary(
+                request: ClientRequest(message: request, metadata: metadata),
+                descriptor: Method.ListNumberReleases.descriptor,
+                serializer: ProtobufSerializer<ListNumberReleasesRequest>(),
+                deserializer: ProtobufDeserializer<ListNumberReleasesResponse>(),
+                options: options
+            ) { response in try response.message }
+        }
+
+        /// Gets one number release.
+        public func getNumberRelease(
+            _ request: GetNumberReleaseRequest,
+            metadata: Metadata = [:],
+            options: CallOptions = .defaults
+        ) async throws -> NumberRelease {
+            try await base.unary(
+                request: ClientRequest(message: request, metadata: metadata),
+                descriptor: Method.GetNumberRelease.descriptor,
+                serializer: ProtobufSerializer<GetNumberReleaseRequest>(),
+                deserializer: ProtobufDeserializer<NumberRelease>(),
                 options: options
             ) { response in try response.message }
         }

@@ -1,0 +1,109 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+import ServiceProAPI
+
+/// Gives the numbers the platform bought back to Twilio once their release is due. Each pass
+/// leases the due releases, releases them one after another and records each outcome: released,
+/// or due again after a backoff (a minute, doubling, at most six hours) with Twilio's answer kept
+/// for staff to read. A release is never given up: a number left in the account is billed every
+/// month and its calls reach the platform's main line.
+///
+/// Only the worker holding a release's lease releases it, so replicas side by side never release
+/// a number twice; one that dies mid-release leaves the lease to run out, and Twilio's 404 to the
+/// second attempt counts as released.
+public struct NumberReleaseJob: Service {
+    static let minimumBackoff: TimeInterval = 60
+    static let maximumBackoff: TimeInterval = 6 * 3_600
+
+    let database: any Database
+    let provisioner: any NumberProvisioner
+    let interval: Duration
+    /// How long a worker holds a release: far longer than one call to Twilio takes.
+    let lease: TimeInterval
+    let batchSize: Int
+    let logger: Logger
+    /// Names this worker in the leases it takes.
+    let worker: String
+
+    public init(
+        database: any Database, provisioner: any NumberProvisioner, interval: Duration = .seconds(60), lease: TimeInterval = 300,
+        batchSize: Int = 20, logger: Logger, worker: String = UUID().uuidString
+    ) {
+        self.database = database
+        self.provisioner = provisioner
+        self.interval = interval
+        self.lease = lease
+        self.batchSize = batchSize
+        self.logger = logger
+        self.worker = worker
+    }
+
+    /// Runs until cancelled; the platform server cancels it when it stops serving.
+    public func run() async throws {
+        while !Task.isCancelled {
+            do {
+                // A full batch suggests more is due: look again straight away.
+                if try await runOnce() >= batchSize { continue }
+            } catch is CancellationError {
+                return
+            } catch {
+                logger.error("number release pass failed; retrying next interval", metadata: ["error": "\(error)"])
+            }
+            try? await Task.sleep(for: interval)
+        }
+    }
+
+    /// One pass as of `now`; returns how many releases it attempted, whatever their outcome.
+    @discardableResult
+    public func runOnce(now: Date = Date()) async throws -> Int {
+        let claimed = try await database.transaction(.platform) { tx in
+            try await NumberReleaseRecords.claim(worker: worker, now: now, lease: lease, limit: batchSize, tx)
+        }
+        // Seen through even when the server stops: a release Twilio took but never recorded would
+        // be attempted again once its lease ran out (harmless, but noisy).
+        await Task {
+            for release in claimed { await self.release(release, now: now) }
+        }.value
+        return claimed.count
+    }
+
+    private func release(_ release: NumberReleaseRecord, now: Date) async {
+        var metadata: Logger.Metadata = [
+            "number": "\(release.phoneNumber)", "sid": "\(release.numberSID)", "tenant": "\(release.tenantID)", "attempt": "\(release.attempts)",
+        ]
+        let failure: String?
+        do {
+            try await provisioner.release(ProvisionedNumber(sid: release.numberSID, phoneNumber: release.phoneNumber))
+            failure = nil
+        } catch {
+            failure = "\(error)"
+        }
+        let retryAt = now.addingTimeInterval(Self.backoff(afterAttempt: release.attempts))
+        do {
+            let held = try await database.transaction(.platform) { tx in
+                try await NumberReleaseRecords.finish(release, worker: worker, error: failure, retryAt: failure == nil ? nil : retryAt, now: now, tx)
+            }
+            guard held else {
+                logger.warning("lost the lease on a number release; another worker's outcome stands", metadata: metadata)
+                return
+            }
+        } catch {
+            metadata["error"] = "\(error)"
+            logger.error("could not record a number release's outcome; it is tried again when its lease runs out", metadata: metadata)
+            return
+        }
+        if let failure {
+            metadata["error"] = "\(failure)"
+            metadata["next_attempt_time"] = "\(retryAt)"
+            logger.error("a number the platform bought could not be released; will retry", metadata: metadata)
+        } else {
+            logger.notice("released a number the platform bought", metadata: metadata)
+        }
+    }
+
+    /// The wait after attempt `attempt` (1 for the first) failed.
+    static func backoff(afterAttempt attempt: Int) -> TimeInterval {
+        min(minimumBackoff * pow(2, Double(min(max(attempt, 1) - 1, 30))), maximumBackoff)
+    }
+}

@@ -1,0 +1,241 @@
+import Foundation
+import GRPCCore
+import GRPCNIOTransportHTTP2
+import Logging
+import PlatformTestSupport
+import RPCRuntime
+import ServiceProAPI
+import Testing
+
+@testable import PlatformServer
+
+/// Numbers the platform bought go back to (a local fake of) Twilio once nothing holds them: after
+/// a week's grace when their config or tenant is deleted or the config moves to another number,
+/// at once when the tenant's data is purged; never a number the platform did not buy.
+@Suite("Number releases")
+struct NumberReleaseTests {
+    static let week: TimeInterval = 7 * 86_400
+
+    static func job(_ platform: TestPlatform, _ base: String) -> NumberReleaseJob {
+        var logger = Logger(label: "test.number-releases")
+        logger.logLevel = .critical
+        return NumberReleaseJob(database: platform.database, provisioner: ConciergeTests.numbers(base), logger: logger)
+    }
+
+    static func phoneConfigs(_ platform: TestPlatform) -> PhoneConfigService.Client<HTTP2ClientTransport.Posix> {
+        PhoneConfigService.Client(wrapping: platform.client)
+    }
+
+    static func releases(_ platform: TestPlatform, _ parent: String = "tenants/-", state: NumberReleaseState = .unspecified) async throws -> [NumberRelease] {
+        try await phoneConfigs(platform).listNumberReleases(
+            .with { $0.parent = parent; $0.state = state }, metadata: platform.metadata(platform.ownerToken)
+        ).numberReleases
+    }
+
+    /// A tenant made by the concierge on a number bought for it; returns its config and the sid.
+    static func tenantOnBoughtNumber(_ slug: String, _ platform: TestPlatform, _ twilio: FakeTwilioNumbers) async throws -> (PhoneConfig, String) {
+        let created = try await ConciergeTests.concierge(platform).createConciergeTenant(
+            ConciergeTests.request(slug, mode: .provisionNumber), metadata: platform.metadata(platform.ownerToken))
+        let sid = try #require(twilio.owned.first { $0.value == created.phoneConfig.phoneNumber }?.key)
+        return (created.phoneConfig, sid)
+    }
+
+    @Test("a bought number is released a week after its config is deleted; one the platform did not buy never is", arguments: TestBackend.available)
+    func releasedAfterGrace(backend: TestBackend) async throws {
+        try await FakeTwilioNumbers.with { twilio, base in
+            try await TestPlatform.with(backend, concierge: ConciergeSettings(numbers: ConciergeTests.numbers(base))) { platform in
+                let owner = platform.metadata(platform.ownerToken)
+                let (bought, sid) = try await Self.tenantOnBoughtNumber("shine", platform, twilio)
+                #expect(bought.platformManagedNumber)
+                let brought = try await Self.phoneConfigs(platform).createPhoneConfig(.with {
+                    $0.parent = "tenants/shine"
+                    $0.phoneConfigID = "second"
+                    $0.phoneConfig = .with { $0.phoneNumber = "+19185550177" }
+                }, metadata: owner)
+                #expect(!brought.platformManagedNumber)
+
+                let deletedAt = Date()
+                for config in [bought, brought] {
+                    _ = try await Self.phoneConfigs(platform).deletePhoneConfig(.with { $0.name = config.name; $0.etag = config.etag }, metadata: owner)
+                }
+                let pending = try #require(try await Self.releases(platform, "tenants/shine").first)
+                #expect(try await Self.releases(platform).count == 1, "only the bought number is queued")
+                #expect(pending.name == "tenants/shine/numberReleases/\(sid.lowercased())")
+                #expect(pending.numberSid == sid)
+                #expect(pending.phoneNumber == bought.phoneNumber)
+                #expect(pending.reason == .phoneConfigDeleted)
+                #expect(pending.state == .pending)
+                #expect(abs(pending.releaseAfterTime.date.timeIntervalSince(deletedAt) - Self.week) < 60)
+                #expect(try await Self.releases(platform, "tenants/root").isEmpty, "another tenant's releases are not listed under root")
+
+                let job = Self.job(platform, base)
+                #expect(try await job.runOnce(now: deletedAt.addingTimeInterval(Self.week - 3_600)) == 0, "not before its week is out")
+                #expect(twilio.owned[sid] == bought.phoneNumber)
+                #expect(try await job.runOnce(now: deletedAt.addingTimeInterval(Self.week + 60)) == 1)
+                #expect(twilio.released == [sid])
+                #expect(try await job.runOnce(now: deletedAt.addingTimeInterval(Self.week + 3_600)) == 0, "released once")
+
+                let released = try await Self.phoneConfigs(platform).getNumberRelease(.with { $0.name = pending.name }, metadata: owner)
+                #expect(released.state == .released)
+                #expect(released.attempts == 1)
+                #expect(released.hasReleaseTime)
+                #expect(!released.hasReleaseAfterTime)
+                #expect(try await Self.releases(platform, state: .released).map(\.name) == [pending.name])
+                #expect(try await Self.releases(platform, state: .pending).isEmpty)
+                #expect(twilio.requests.filter { $0.hasPrefix("DELETE ") }.count == 1, "the number the platform did not buy stays")
+
+                // Another tenant's name for it, and a tenant's own key, find nothing.
+                let elsewhere = await failure {
+                    try await Self.phoneConfigs(platform).getNumberRelease(.with { $0.name = "tenants/root/numberReleases/\(sid.lowercased())" }, metadata: owner)
+                }
+                #expect(elsewhere?.code == .notFound)
+                let admin = try await platform.token(role: .tenantAdmin, tenant: "shine")
+                let tenantAdmin = await failure {
+                    try await Self.phoneConfigs(platform).listNumberReleases(.with { $0.parent = "tenants/shine" }, metadata: platform.metadata(admin))
+                }
+                #expect(tenantAdmin?.code == .permissionDenied)
+            }
+        }
+    }
+
+    @Test("a config made with the number within the week keeps it, for any tenant; moving a config to another number gives the old one up", arguments: TestBackend.available)
+    func keptWithinGrace(backend: TestBackend) async throws {
+        try await FakeTwilioNumbers.with { twilio, base in
+            try await TestPlatform.with(backend, concierge: ConciergeSettings(numbers: ConciergeTests.numbers(base))) { platform in
+                let owner = platform.metadata(platform.ownerToken)
+                let (bought, sid) = try await Self.tenantOnBoughtNumber("shine", platform, twilio)
+                _ = try await Self.phoneConfigs(platform).deletePhoneConfig(.with { $0.name = bought.name }, metadata: owner)
+                #expect(try await Self.releases(platform, state: .pending).count == 1)
+
+                // Root takes the number over: the release is withdrawn and the number stays the platform's to release.
+                let moved = try await Self.phoneConfigs(platform).createPhoneConfig(.with {
+                    $0.parent = "tenants/root"
+                    $0.phoneConfigID = "spare"
+                    $0.phoneConfig = .with { $0.phoneNumber = bought.phoneNumber }
+                }, metadata: owner)
+                #expect(moved.platformManagedNumber)
+                #expect(try await Self.releases(platform).isEmpty)
+                let job = Self.job(platform, base)
+                #expect(try await job.runOnce(now: Date().addingTimeInterval(Self.week + 60)) == 0)
+                #expect(twilio.owned[sid] == bought.phoneNumber)
+
+                // Moved to another number, the bought one is given up; the new one is not the platform's.
+                let renumbered = try await Self.phoneConfigs(platform).updatePhoneConfig(.with {
+                    $0.phoneConfig = .with { $0.name = moved.name; $0.phoneNumber = "+19185550178" }
+                    $0.updateMask = .init(protoPaths: ["phone_number"])
+                }, metadata: owner)
+                #expect(!renumbered.platformManagedNumber)
+                let pending = try #require(try await Self.releases(platform, "tenants/root").first)
+                #expect(pending.reason == .numberChanged)
+                #expect(pending.numberSid == sid)
+                // A change that keeps the number gives nothing up.
+                _ = try await Self.phoneConfigs(platform).updatePhoneConfig(.with {
+                    $0.phoneConfig = .with { $0.name = moved.name; $0.displayName = "Spare line" }
+                    $0.updateMask = .init(protoPaths: ["display_name"])
+                }, metadata: owner)
+                #expect(try await Self.releases(platform).count == 1)
+                #expect(try await job.runOnce(now: Date().addingTimeInterval(Self.week + 60)) == 1)
+                #expect(twilio.released == [sid])
+            }
+        }
+    }
+
+    @Test("a release Twilio cannot take is tried again with backoff; one whose answer was lost counts as done", arguments: TestBackend.available)
+    func retriedUntilReleased(backend: TestBackend) async throws {
+        try await FakeTwilioNumbers.with { twilio, base in
+            try await TestPlatform.with(backend, concierge: ConciergeSettings(numbers: ConciergeTests.numbers(base))) { platform in
+                let owner = platform.metadata(platform.ownerToken)
+                let (bought, sid) = try await Self.tenantOnBoughtNumber("shine", platform, twilio)
+                _ = try await Self.phoneConfigs(platform).deletePhoneConfig(.with { $0.name = bought.name }, metadata: owner)
+                let due = Date().addingTimeInterval(Self.week + 60)
+
+                // Twilio unreachable: the release waits a minute and says why.
+                var logger = Logger(label: "test.number-releases")
+                logger.logLevel = .critical
+                let unreachable = NumberReleaseJob(
+                    database: platform.database, provisioner: ConciergeTests.numbers("http://127.0.0.1:9"), logger: logger)
+                #expect(try await unreachable.runOnce(now: due) == 1)
+                var release = try #require(try await Self.releases(platform).first)
+                #expect(release.state == .pending)
+                #expect(release.attempts == 1)
+                #expect(release.lastError.contains("twilio_unavailable"), "\(release.lastError)")
+                #expect(abs(release.releaseAfterTime.date.timeIntervalSince(due) - 60) < 1)
+                #expect(twilio.owned[sid] != nil)
+
+                // Taken by Twilio, but the answer is lost: tried again two minutes later, the 404 says it is gone.
+                let job = Self.job(platform, base)
+                #expect(try await job.runOnce(now: due.addingTimeInterval(30)) == 0, "not before its backoff is out")
+                twilio.loseAnswers(1)
+                #expect(try await job.runOnce(now: due.addingTimeInterval(61)) == 1)
+                release = try #require(try await Self.releases(platform).first)
+                #expect(release.state == .pending)
+                #expect(release.attempts == 2)
+                #expect(abs(release.releaseAfterTime.date.timeIntervalSince(due.addingTimeInterval(61)) - 120) < 1)
+                #expect(twilio.owned[sid] == nil)
+                #expect(try await job.runOnce(now: due.addingTimeInterval(200)) == 1)
+                release = try #require(try await Self.releases(platform).first)
+                #expect(release.state == .released)
+                #expect(release.lastError.isEmpty)
+                #expect(release.attempts == 3)
+            }
+        }
+    }
+
+    @Test("a number a worker is releasing right now cannot be taken by a new config", arguments: TestBackend.available)
+    func beingReleasedIsRefused(backend: TestBackend) async throws {
+        try await FakeTwilioNumbers.with { twilio, base in
+            try await TestPlatform.with(backend, concierge: ConciergeSettings(numbers: ConciergeTests.numbers(base))) { platform in
+                let owner = platform.metadata(platform.ownerToken)
+                let (bought, _) = try await Self.tenantOnBoughtNumber("shine", platform, twilio)
+                _ = try await Self.phoneConfigs(platform).deletePhoneConfig(.with { $0.name = bought.name }, metadata: owner)
+                let claimed = try await platform.database.transaction(.platform) { tx in
+                    try await NumberReleaseRecords.claim(worker: "elsewhere", now: Date().addingTimeInterval(Self.week + 60), lease: 300, limit: 10, tx)
+                }
+                #expect(claimed.count == 1)
+                let refused = await failure {
+                    try await Self.phoneConfigs(platform).createPhoneConfig(.with {
+                        $0.parent = "tenants/shine"
+                        $0.phoneConfig = .with { $0.phoneNumber = bought.phoneNumber }
+                    }, metadata: owner)
+                }
+                #expect(refused?.code == .failedPrecondition)
+                #expect(refused?.reason == "number_being_released")
+                let configs = try await Self.phoneConfigs(platform).listPhoneConfigs(.with { $0.parent = "tenants/shine" }, metadata: owner)
+                #expect(configs.phoneConfigs.isEmpty, "nothing was created")
+                #expect(try await Self.releases(platform, state: .pending).count == 1)
+            }
+        }
+    }
+
+    @Test("a deleted tenant's bought numbers wait their week; a purged tenant's go at once", arguments: TestBackend.available)
+    func tenantDeletedOrPurged(backend: TestBackend) async throws {
+        try await FakeTwilioNumbers.with { twilio, base in
+            try await TestPlatform.with(backend, concierge: ConciergeSettings(numbers: ConciergeTests.numbers(base))) { platform in
+                let (_, deletedSID) = try await Self.tenantOnBoughtNumber("gleam", platform, twilio)
+                let deletedAt = Date()
+                _ = try await platform.tenants(platform.ownerToken).deleteTenant(.with { $0.name = "tenants/gleam" })
+                // A deleted tenant's releases are listed with every tenant's.
+                let deleted = try #require(try await Self.releases(platform).first { $0.numberSid == deletedSID })
+                #expect(deleted.name.hasPrefix("tenants/gleam/"))
+                #expect(deleted.reason == .tenantDeleted)
+                #expect(abs(deleted.releaseAfterTime.date.timeIntervalSince(deletedAt) - Self.week) < 60)
+
+                let (purgedConfig, purgedSID) = try await Self.tenantOnBoughtNumber("shine", platform, twilio)
+                _ = try await platform.setStatus("shine", .cancelled)
+                var logger = Logger(label: "test.number-releases")
+                logger.logLevel = .critical
+                let purgedAt = Date().addingTimeInterval(91 * 86_400)
+                let purger = RetentionPurgeJob(database: platform.database, apiKeys: platform.server.apiKeyCache, logger: logger)
+                #expect(try await purger.runOnce(now: purgedAt) == ["shine"])
+                let purged = try #require(try await Self.releases(platform, "tenants/shine").first, "the release outlives the purge")
+                #expect(purged.reason == .tenantPurged)
+                #expect(purged.phoneNumber == purgedConfig.phoneNumber)
+                #expect(abs(purged.releaseAfterTime.date.timeIntervalSince(purgedAt)) < 0.001)
+
+                let job = Self.job(platform, base)
+                #expect(try await job.runOnce(now: purgedAt) == 2, "the deleted tenant's week is out by then too")
+                #expect(Set(twilio.released) == [deletedSID, purgedSID])
+            }
+        }
+    }
+}
