@@ -74,20 +74,21 @@ struct CatalogTests {
         $0.currencyCode = "USD"
     })
 
-    @Test("the pack's services, FAQs, templates and AI agent settings list by kind in the pack's order, a page at a time, and each gets by its name", arguments: TestBackend.available)
+    @Test("the pack's services, FAQs, templates, AI agent settings and automations list by kind in the pack's order, a page at a time, and each gets by its name", arguments: TestBackend.available)
     func listAndGet(backend: TestBackend) async throws {
         try await TestPlatform.with(backend) { platform in
             let catalog = try await Self.setUp(platform)
             let all = try await catalog.list()
             let detailing = Self.detailing
-            #expect(all.catalogItems.count == detailing.services.count + detailing.faqs.count + detailing.smsTemplates.count + 1,
-                    "automations and the IVR menu are not catalog items")
+            #expect(all.catalogItems.count == detailing.services.count + detailing.faqs.count + detailing.smsTemplates.count + 1 + detailing.automations.count,
+                    "the IVR menu is not a catalog item")
             #expect(all.catalogItems.compactMap { item -> ServiceOffering? in
                 if case .service(let service)? = item.content { return service } else { return nil }
             } == detailing.services)
             #expect(all.catalogItems.prefix(detailing.services.count).allSatisfy { $0.name.hasPrefix("tenants/acme/catalogItems/service-") })
-            #expect(all.catalogItems.last?.aiAgent == detailing.aiAgent)
-            #expect(all.catalogItems.last?.name == "tenants/acme/catalogItems/ai-agent")
+            let agent = try #require(all.catalogItems.first { $0.name == "tenants/acme/catalogItems/ai-agent" })
+            #expect(agent.aiAgent == detailing.aiAgent)
+            #expect(all.catalogItems.suffix(detailing.automations.count).map(\.automation) == detailing.automations, "automations last")
             let review = try #require(all.catalogItems.first { $0.name == "tenants/acme/catalogItems/sms-template-review-request" })
             #expect(review.smsTemplate.kind == .reviewRequest && review.displayName == "Review request")
             #expect(all.catalogItems.first?.displayName == "Full Detail")

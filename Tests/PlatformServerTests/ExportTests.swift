@@ -137,7 +137,7 @@ struct ExportTests {
             #expect(contents.names == ["appointments.csv", "appointments.jsonl", "calls.csv", "calls.jsonl", "catalog.csv", "catalog.jsonl",
                                        "customers.csv", "customers.jsonl", "invoices.csv", "invoices.jsonl", "manifest.json", "messages.csv", "messages.jsonl"])
             let manifest = contents.manifest
-            #expect(manifest["schema_version"] == .number(3))
+            #expect(manifest["schema_version"] == .number(4))
             #expect(manifest["tenant"] == .string("tenants/acme"))
             let counts = Dictionary(uniqueKeysWithValues: job.entityCounts.map { ($0.entity, $0.count) })
             #expect(counts == [

@@ -33,8 +33,9 @@ public struct TestPlatform: Sendable {
     /// drive export workers themselves, step by step.
     public static let manualExports = ExportSettings(pollInterval: .seconds(3600))
 
-    /// The same for the outbox: tests deliver with workers of their own.
-    public static let manualOutbox = OutboxSettings(pollInterval: .seconds(3600))
+    /// The same for the outbox: tests deliver with workers of their own, and run automations
+    /// with jobs of their own.
+    public static let manualOutbox = OutboxSettings(pollInterval: .seconds(3600), automationInterval: .seconds(3600))
 
     /// Where the platform keeps export archives.
     public var exportsDirectory: URL { home.appendingPathComponent("exports", isDirectory: true) }

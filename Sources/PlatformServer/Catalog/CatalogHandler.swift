@@ -39,7 +39,7 @@ public struct CatalogHandler: CatalogServiceHandler {
     public func createCatalogItem(_ request: CreateCatalogItemRequest, context: RequestContext) async throws -> CatalogItem {
         let tenantID = try context.requireTenant()
         guard let content = request.catalogItem.content else {
-            throw ServiceError.invalidArgument(field: "catalog_item.content", "is required: one of service, faq, sms_template or ai_agent")
+            throw ServiceError.invalidArgument(field: "catalog_item.content", "is required: one of service, faq, sms_template, ai_agent or automation")
         }
         let violations = CatalogItemContent.violations(in: content, path: "catalog_item.")
         guard violations.isEmpty else { throw ServiceError.invalidArgument(violations) }
@@ -49,6 +49,11 @@ public struct CatalogHandler: CatalogServiceHandler {
         return try await database.withTenant(tenantID) { tx in
             try await IdempotencyRecords.once(tx, method: "CreateCatalogItem", for: request) {
                 try await tx.serialize(PackApplier.mergeWork)
+                if packItem.kind == .automation {
+                    // As a pack adds its automations: only to a plan that runs them.
+                    guard let tenant = try await TenantRecords.find(tx) else { throw ServiceError.notFound(ResourceName.tenant(tenantID)) }
+                    try PlanCatalog.require(.industryAutomations, in: tenant.planTier.catalogTier)
+                }
                 guard try await find(name, tx) == nil else {
                     throw ServiceError.alreadyExists(
                         reason: "catalog_item_exists", field: "catalog_item.\(CatalogUpdateMask.fieldName(of: content))",
@@ -131,6 +136,7 @@ public struct CatalogHandler: CatalogServiceHandler {
         case .service: return "service \"\(item.key)\""
         case .faq: return "question \"\(item.key)\""
         case .smsTemplate: return "the \(item.key) template"
+        case .automation: return "automation \(item.key)"
         default: return "the AI agent settings"
         }
     }

@@ -14,9 +14,8 @@ import ServiceProAPI
 enum CatalogItemContent {
     static let collection = "catalogItems"
 
-    /// The kinds the catalog shows. Automations run nothing yet, and the IVR menu is edited on
-    /// the phone config, where calls read it.
-    static let kinds: [PackItemKind] = [.service, .faq, .smsTemplate, .aiAgent]
+    /// The kinds the catalog shows. The IVR menu is edited on the phone config, where calls read it.
+    static let kinds: [PackItemKind] = [.service, .faq, .smsTemplate, .aiAgent, .automation]
 
     /// The id of the item of `kind` keyed `key`; nil for a kind the catalog does not show.
     static func id(kind: PackItemKind, key: String) -> String? {
@@ -25,7 +24,9 @@ enum CatalogItemContent {
         case .faq: return "faq-" + digest(of: key)
         case .smsTemplate: return "sms-template-" + templateWords(key).replacingOccurrences(of: " ", with: "-")
         case .aiAgent: return "ai-agent"
-        case .automation, .ivrMenu, .unspecified, .UNRECOGNIZED: return nil
+        // Keys are lowercase letters, digits and underscores, so this is one to one.
+        case .automation: return "automation-" + key.replacingOccurrences(of: "_", with: "-")
+        case .ivrMenu, .unspecified, .UNRECOGNIZED: return nil
         }
     }
 
@@ -53,6 +54,7 @@ enum CatalogItemContent {
         case .faq(let faq): return try PackItemContent(kind: .faq, key: faq.question, faq)
         case .smsTemplate(let template): return try PackItemContent(kind: .smsTemplate, key: template.kind.keyName, template)
         case .aiAgent(let agent): return try PackItemContent(kind: .aiAgent, key: "", agent)
+        case .automation(let automation): return try PackItemContent(kind: .automation, key: automation.key, automation)
         }
     }
 
@@ -65,6 +67,7 @@ enum CatalogItemContent {
         case .faq(let faq): return IndustryPackRules.violations(in: faq, path: path + "faq.")
         case .smsTemplate(let template): return IndustryPackRules.violations(in: template, path: path + "sms_template.")
         case .aiAgent(let agent): return IndustryPackRules.violations(in: agent, path: path + "ai_agent.")
+        case .automation(let automation): return IndustryPackRules.violations(in: automation, path: path + "automation.")
         }
     }
 
@@ -90,7 +93,8 @@ enum CatalogItemContent {
         case .faq: return .faq(try stored.decoded(Faq.self))
         case .smsTemplate: return .smsTemplate(try stored.decoded(SmsTemplate.self))
         case .aiAgent: return .aiAgent(try stored.decoded(AiAgentConfig.self))
-        case .automation, .ivrMenu, .unspecified, .UNRECOGNIZED: return nil
+        case .automation: return .automation(try stored.decoded(AutomationRule.self))
+        case .ivrMenu, .unspecified, .UNRECOGNIZED: return nil
         }
     }
 
@@ -109,6 +113,7 @@ enum CatalogItemContent {
             let words = templateWords(template.kind.keyName)
             return words.prefix(1).uppercased() + words.dropFirst()
         case .aiAgent: return "AI agent"
+        case .automation(let automation): return automation.displayName
         }
     }
 }
@@ -121,6 +126,7 @@ extension CatalogItemKind {
         case .faq: return .faq
         case .smsTemplate: return .smsTemplate
         case .aiAgent: return .aiAgent
+        case .automation: return .automation
         case .unspecified, .UNRECOGNIZED: return nil
         }
     }

@@ -10,6 +10,7 @@ struct CatalogUpdateMask: Sendable {
         .faq: ["faq.answer"],
         .smsTemplate: ["sms_template.body"],
         .aiAgent: ["ai_agent.instructions", "ai_agent.vocabulary", "ai_agent.greeting"],
+        .automation: ["automation.display_name", "automation.offset", "automation.template", "automation.disabled"],
     ]
 
     let paths: UpdateMaskPaths
@@ -50,6 +51,17 @@ struct CatalogUpdateMask: Sendable {
                 }
             }
             return .aiAgent(agent)
+        case (.automation(let source)?, .automation(var automation)):
+            for path in paths.paths {
+                switch path {
+                case "automation.display_name": automation.displayName = source.displayName
+                case "automation.offset": automation.offset = source.offset
+                case "automation.template": automation.template = source.template
+                case "automation.disabled": automation.disabled = source.disabled
+                default: break
+                }
+            }
+            return .automation(automation)
         default:
             let kind = CatalogUpdateMask.fieldName(of: target)
             throw ServiceError.invalidArgument(field: "catalog_item.\(kind)", "is required: the item is a \(kind), and the update's fields come from it")
@@ -63,6 +75,7 @@ struct CatalogUpdateMask: Sendable {
         case .faq: return "faq"
         case .smsTemplate: return "sms_template"
         case .aiAgent: return "ai_agent"
+        case .automation: return "automation"
         }
     }
 }

@@ -6,8 +6,9 @@ import ServiceProAPI
 /// archive's schema (`ExportTable.schemaVersion`); change them only with a new version.
 struct ExportTable: Sendable {
     /// 2: messages carry the `auto_reply` they were answered with, calls what the caller said
-    /// to the AI receptionist (`caller_said`). 3: the catalog.
-    static let schemaVersion = 3
+    /// to the AI receptionist (`caller_said`). 3: the catalog. 4: when an appointment was
+    /// completed (`complete_time`).
+    static let schemaVersion = 4
 
     enum Kind: Sendable {
         case text
@@ -57,7 +58,7 @@ struct ExportTable: Sendable {
             .init(name: "appointment_id", kind: .text), .init(name: "customer_id", kind: .text), .init(name: "service_name", kind: .text),
             .init(name: "start_time", kind: .time), .init(name: "duration_seconds", kind: .integer), .init(name: "status", kind: .text),
             .init(name: "address", kind: .text), .init(name: "notes", kind: .text), .init(name: "external_id", kind: .text),
-            .init(name: "create_time", kind: .time), .init(name: "update_time", kind: .time),
+            .init(name: "complete_time", kind: .time), .init(name: "create_time", kind: .time), .init(name: "update_time", kind: .time),
         ]),
         ExportTable(entity: .invoices, file: "invoices", table: "invoices", idColumn: "invoice_id", columns: [
             .init(name: "invoice_id", kind: .text), .init(name: "customer_id", kind: .text), .init(name: "appointment_id", kind: .text),

@@ -114,7 +114,7 @@ public struct AppointmentHandler: AppointmentServiceHandler {
                 // a two-way sync that sends back what it read settles rather than bouncing.
                 guard appointment != current else { return current }
                 try await TenantUniqueKey.check(uniques, excluding: id, tx)
-                guard try await AppointmentRecords.update(appointment, id: id, expectedRevision: Etag.revision(current.etag) ?? 0, tx) else {
+                guard try await AppointmentRecords.update(appointment, replacing: current, id: id, tx) else {
                     throw Etag.concurrentChange(of: name)
                 }
                 try await AuditLog.record(tx, context: context, resource: name, details: mask.paths.auditDetails)

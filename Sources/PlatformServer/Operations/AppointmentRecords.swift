@@ -25,19 +25,23 @@ enum AppointmentRecords {
     static func insert(_ appointment: Appointment, id: String, customerID: String, _ tx: TenantTransaction) async throws {
         let now = Date()  // inside the transaction: see ChangeSync
         try await tx.insert(into: collection.table, [("appointment_id", id), ("customer_id", customerID)] + columns(of: appointment) + [
+            ("complete_time", appointment.status == .completed ? now : nil),
             ("create_time", now),
             ("update_time", now),
             ("revision", 1),
         ])
     }
 
-    /// Writes every field an update may change if the row's revision is still `revision`; false
-    /// otherwise. The customer never changes.
-    static func update(_ appointment: Appointment, id: String, expectedRevision revision: Int64, _ tx: TenantTransaction) async throws -> Bool {
+    /// Writes every field an update may change if the row is still at `current`'s revision;
+    /// false otherwise. The customer never changes; the completion time is set when the status
+    /// becomes completed.
+    static func update(_ appointment: Appointment, replacing current: Appointment, id: String, _ tx: TenantTransaction) async throws -> Bool {
         let now = Date()  // inside the transaction: see ChangeSync
+        let revision = Etag.revision(current.etag) ?? 0
+        let completing = appointment.status == .completed && current.status != .completed
         let changed = try await tx.update(
             collection.table,
-            set: columns(of: appointment) + [("update_time", now), ("revision", revision + 1)],
+            set: columns(of: appointment) + (completing ? [("complete_time", now)] : []) + [("update_time", now), ("revision", revision + 1)],
             where: "appointment_id = \(id) AND revision = \(revision)")
         return changed == 1
     }
@@ -72,6 +76,7 @@ enum AppointmentRecords {
             $0.externalID = try row.optionalString("external_id") ?? ""
             $0.createTime = Google_Protobuf_Timestamp(date: try row.date("create_time"))
             $0.updateTime = Google_Protobuf_Timestamp(date: try row.date("update_time"))
+            if let completeTime = try row.optionalDate("complete_time") { $0.completeTime = Google_Protobuf_Timestamp(date: completeTime) }
             $0.etag = Etag.make(revision: try row.int("revision"))
         }
     }

@@ -403,6 +403,7 @@ enum Migrator {
         BillingRecords.staffSuspensionMigration,
         CustomerRecords.referencesMigration,
         NumberReleaseRecords.migration,
+        AutomationSchedule.migration,
     ]
 
     static func migrate(_ database: any Database, logger: Logger) async throws {

@@ -49,6 +49,7 @@ public struct TenantHandler: TenantServiceHandler {
         guard !tenant.displayName.isEmpty else {
             throw ServiceError.invalidArgument(field: "tenant.display_name", "is required")
         }
+        try TimeZoneName.check(tenant.timeZone, field: "tenant.time_zone")
         tenant.name = ResourceName.tenant(request.tenantID)
         tenant.slug = request.tenantID
         if tenant.planTier == .unspecified { tenant.planTier = .starter }
@@ -99,6 +100,7 @@ public struct TenantHandler: TenantServiceHandler {
             guard !tenant.displayName.isEmpty else {
                 throw ServiceError.invalidArgument(field: "tenant.display_name", "must not be empty")
             }
+            try TimeZoneName.check(tenant.timeZone, field: "tenant.time_zone")
             guard try await TenantRecords.update(tenant, expectedRevision: revision, tx) else {
                 throw Etag.concurrentChange(of: tenant.name)
             }

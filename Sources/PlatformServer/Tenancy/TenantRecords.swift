@@ -140,6 +140,8 @@ enum TenantRecords {
             ("primary_color", tenant.branding.primaryColor),
             ("accent_color", tenant.branding.accentColor),
             ("booking_url", tenant.bookingURL),
+            ("time_zone", tenant.timeZone),
+            ("review_url", tenant.reviewURL),
             ("internal_notes", tenant.internalNotes),
             ("trial_end_time", tenant.hasTrialEndTime ? tenant.trialEndTime.date : nil),
         ]
@@ -166,6 +168,8 @@ enum TenantRecords {
                 $0.accentColor = (try? row.string("accent_color")) ?? ""
             }
             $0.bookingURL = try row.string("booking_url")
+            $0.timeZone = try row.string("time_zone")
+            $0.reviewURL = try row.string("review_url")
             $0.internalNotes = try row.string("internal_notes")
             if let trialEnd = try row.optionalDate("trial_end_time") {
                 $0.trialEndTime = Google_Protobuf_Timestamp(date: trialEnd)

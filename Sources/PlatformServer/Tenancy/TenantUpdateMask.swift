@@ -9,7 +9,7 @@ struct TenantUpdateMask {
         "display_name", "industry", "city",
         "contact", "contact.person_name", "contact.email", "contact.phone",
         "branding", "branding.logo_url", "branding.primary_color", "branding.accent_color",
-        "booking_url",
+        "booking_url", "time_zone", "review_url",
     ]
     /// Only platform staff: notes about the tenant.
     static let staffFields: Set<String> = ["internal_notes"]
@@ -56,6 +56,8 @@ struct TenantUpdateMask {
             case "branding.primary_color": target.branding.primaryColor = source.branding.primaryColor
             case "branding.accent_color": target.branding.accentColor = source.branding.accentColor
             case "booking_url": target.bookingURL = source.bookingURL
+            case "time_zone": target.timeZone = source.timeZone
+            case "review_url": target.reviewURL = source.reviewURL
             case "internal_notes": target.internalNotes = source.internalNotes
             default: break
             }

@@ -15,7 +15,7 @@ struct CatalogItemsCommands: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "create",
             abstract: "Adds an item.",
-            discussion: "A service with the name of another (ignoring case), an FAQ with the question of another, a second template of one kind or second AI agent settings is ALREADY_EXISTS.\n\nAllowed roles: platform owner, platform staff, tenant admin.\nRPC: servicepro.catalog.v1.CatalogService.CreateCatalogItem. Use --json or --json-file for fields without a flag."
+            discussion: "A service with the name of another (ignoring case), an FAQ with the question of another, a second template of one kind, second AI agent settings or an automation with the key of another is ALREADY_EXISTS.\n\nAllowed roles: platform owner, platform staff, tenant admin.\nRPC: servicepro.catalog.v1.CatalogService.CreateCatalogItem. Use --json or --json-file for fields without a flag."
         )
 
         @OptionGroup var call: CallOptions
@@ -24,7 +24,7 @@ struct CatalogItemsCommands: AsyncParsableCommand {
         @Option(name: .customLong("parent"), help: "`tenants/{tenant}`. Required.")
         var parent: String?
 
-        @Option(name: .customLong("catalog-item.name"), help: "`tenants/{tenant}/catalogItems/{item}`. The item id comes from what the item is: its kind and the service's name, the FAQ's question or the template's kind, so these are not updatable; a business renames a service by creating the new one and deleting the old.")
+        @Option(name: .customLong("catalog-item.name"), help: "`tenants/{tenant}/catalogItems/{item}`. The item id comes from what the item is: its kind and the service's name, the FAQ's question, the template's kind or the automation's key, so these are not updatable; a business renames a service by creating the new one and deleting the old.")
         var catalogItemName: String?
 
         @Option(name: .customLong("catalog-item.service.name"), help: "Unique within the pack, ignoring case; the key the merge rules match on.")
@@ -63,6 +63,24 @@ struct CatalogItemsCommands: AsyncParsableCommand {
         @Option(name: .customLong("catalog-item.ai-agent.greeting"), help: "The AI voice's first words; {{business_name}} is filled in.")
         var catalogItemAiAgentGreeting: String?
 
+        @Option(name: .customLong("catalog-item.automation.key"), help: "Stable within the pack, e.g. \"reminder_24h\"; the key the merge rules match on.")
+        var catalogItemAutomationKey: String?
+
+        @Option(name: .customLong("catalog-item.automation.display-name"), help: "")
+        var catalogItemAutomationDisplayName: String?
+
+        @Option(name: .customLong("catalog-item.automation.trigger"), help: "")
+        var catalogItemAutomationTrigger: AutomationTrigger?
+
+        @Option(name: .customLong("catalog-item.automation.offset"), help: "How long before (BEFORE_APPOINTMENT_START) or after the trigger the action runs; at most 30 days. (a duration such as 90s, 30m or 2h)")
+        var catalogItemAutomationOffset: String?
+
+        @Option(name: .customLong("catalog-item.automation.template"), help: "The text sent, to the appointment's customer from the tenant's line.")
+        var catalogItemAutomationTemplate: SmsTemplateKind?
+
+        @Option(name: .customLong("catalog-item.automation.disabled"), help: "Switched off: nothing is sent. A business switches a pack's automation off in its catalog, and applying the pack again leaves it off.")
+        var catalogItemAutomationDisabled: Bool?
+
         @Option(name: .customLong("catalog-item.etag"), help: "Changes with the content; send it back on an update or delete to change only what was read.")
         var catalogItemEtag: String?
 
@@ -85,6 +103,12 @@ struct CatalogItemsCommands: AsyncParsableCommand {
             if let value = catalogItemAiAgentInstructions { request.catalogItem.aiAgent.instructions = value }
             if !catalogItemAiAgentVocabulary.isEmpty { request.catalogItem.aiAgent.vocabulary = catalogItemAiAgentVocabulary }
             if let value = catalogItemAiAgentGreeting { request.catalogItem.aiAgent.greeting = value }
+            if let value = catalogItemAutomationKey { request.catalogItem.automation.key = value }
+            if let value = catalogItemAutomationDisplayName { request.catalogItem.automation.displayName = value }
+            if let value = catalogItemAutomationTrigger { request.catalogItem.automation.trigger = value }
+            if let value = catalogItemAutomationOffset { request.catalogItem.automation.offset = try CLIValue.duration(value, flag: "catalog-item.automation.offset") }
+            if let value = catalogItemAutomationTemplate { request.catalogItem.automation.template = value }
+            if let value = catalogItemAutomationDisabled { request.catalogItem.automation.disabled = value }
             if let value = catalogItemEtag { request.catalogItem.etag = value }
             if let value = requestID { request.requestID = value }
             try await call.unary(request) { client, request, metadata in
@@ -185,7 +209,7 @@ struct CatalogItemsCommands: AsyncParsableCommand {
         @OptionGroup var call: CallOptions
         @OptionGroup var requestJSON: RequestJSONOptions
 
-        @Option(name: .customLong("catalog-item.name"), help: "`tenants/{tenant}/catalogItems/{item}`. The item id comes from what the item is: its kind and the service's name, the FAQ's question or the template's kind, so these are not updatable; a business renames a service by creating the new one and deleting the old.")
+        @Option(name: .customLong("catalog-item.name"), help: "`tenants/{tenant}/catalogItems/{item}`. The item id comes from what the item is: its kind and the service's name, the FAQ's question, the template's kind or the automation's key, so these are not updatable; a business renames a service by creating the new one and deleting the old.")
         var catalogItemName: String?
 
         @Option(name: .customLong("catalog-item.service.name"), help: "Unique within the pack, ignoring case; the key the merge rules match on.")
@@ -224,10 +248,28 @@ struct CatalogItemsCommands: AsyncParsableCommand {
         @Option(name: .customLong("catalog-item.ai-agent.greeting"), help: "The AI voice's first words; {{business_name}} is filled in.")
         var catalogItemAiAgentGreeting: String?
 
+        @Option(name: .customLong("catalog-item.automation.key"), help: "Stable within the pack, e.g. \"reminder_24h\"; the key the merge rules match on.")
+        var catalogItemAutomationKey: String?
+
+        @Option(name: .customLong("catalog-item.automation.display-name"), help: "")
+        var catalogItemAutomationDisplayName: String?
+
+        @Option(name: .customLong("catalog-item.automation.trigger"), help: "")
+        var catalogItemAutomationTrigger: AutomationTrigger?
+
+        @Option(name: .customLong("catalog-item.automation.offset"), help: "How long before (BEFORE_APPOINTMENT_START) or after the trigger the action runs; at most 30 days. (a duration such as 90s, 30m or 2h)")
+        var catalogItemAutomationOffset: String?
+
+        @Option(name: .customLong("catalog-item.automation.template"), help: "The text sent, to the appointment's customer from the tenant's line.")
+        var catalogItemAutomationTemplate: SmsTemplateKind?
+
+        @Option(name: .customLong("catalog-item.automation.disabled"), help: "Switched off: nothing is sent. A business switches a pack's automation off in its catalog, and applying the pack again leaves it off.")
+        var catalogItemAutomationDisabled: Bool?
+
         @Option(name: .customLong("catalog-item.etag"), help: "Changes with the content; send it back on an update or delete to change only what was read.")
         var catalogItemEtag: String?
 
-        @Option(name: .customLong("update-mask"), help: "Paths within the item's kind. Updatable: service.summary, service.duration, service.price_cents, service.currency_code, service.upsells; faq.answer; sms_template.body; ai_agent.instructions, ai_agent.vocabulary, ai_agent.greeting. Required. (comma-separated field names)")
+        @Option(name: .customLong("update-mask"), help: "Paths within the item's kind. Updatable: service.summary, service.duration, service.price_cents, service.currency_code, service.upsells; faq.answer; sms_template.body; ai_agent.instructions, ai_agent.vocabulary, ai_agent.greeting; automation.display_name, automation.offset, automation.template, automation.disabled. Required. (comma-separated field names)")
         var updateMask: String?
 
         func run() async throws {
@@ -245,6 +287,12 @@ struct CatalogItemsCommands: AsyncParsableCommand {
             if let value = catalogItemAiAgentInstructions { request.catalogItem.aiAgent.instructions = value }
             if !catalogItemAiAgentVocabulary.isEmpty { request.catalogItem.aiAgent.vocabulary = catalogItemAiAgentVocabulary }
             if let value = catalogItemAiAgentGreeting { request.catalogItem.aiAgent.greeting = value }
+            if let value = catalogItemAutomationKey { request.catalogItem.automation.key = value }
+            if let value = catalogItemAutomationDisplayName { request.catalogItem.automation.displayName = value }
+            if let value = catalogItemAutomationTrigger { request.catalogItem.automation.trigger = value }
+            if let value = catalogItemAutomationOffset { request.catalogItem.automation.offset = try CLIValue.duration(value, flag: "catalog-item.automation.offset") }
+            if let value = catalogItemAutomationTemplate { request.catalogItem.automation.template = value }
+            if let value = catalogItemAutomationDisabled { request.catalogItem.automation.disabled = value }
             if let value = catalogItemEtag { request.catalogItem.etag = value }
             if let value = updateMask { request.updateMask = CLIValue.fieldMask(value) }
             try await call.unary(request) { client, request, metadata in

@@ -42,6 +42,9 @@ struct ConciergeCommands: AsyncParsableCommand {
         @Option(name: .customLong("basics.internal-notes"), help: "Notes for platform staff; never shown to tenant roles.")
         var basicsInternalNotes: String?
 
+        @Option(name: .customLong("basics.time-zone"), help: "The business's IANA time zone, e.g. \"America/Chicago\": appointment times in its texts are written in it (Tenant.time_zone).")
+        var basicsTimeZone: String?
+
         @Option(name: .customLong("plan.tier"), help: "The tier whose trial starts at creation. Required.")
         var planTier: PlanTier?
 
@@ -96,6 +99,7 @@ struct ConciergeCommands: AsyncParsableCommand {
             if let value = basicsContactEmail { request.basics.contactEmail = value }
             if let value = basicsContactPhone { request.basics.contactPhone = value }
             if let value = basicsInternalNotes { request.basics.internalNotes = value }
+            if let value = basicsTimeZone { request.basics.timeZone = value }
             if let value = planTier { request.plan.tier = value }
             if let value = planIndustryPack { request.plan.industryPack = value }
             if let value = telephonyMode { request.telephony.mode = value }

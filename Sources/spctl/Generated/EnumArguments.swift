@@ -19,6 +19,19 @@ extension AppointmentStatus: ExpressibleByArgument {
     public static var allValueStrings: [String] { ["scheduled", "confirmed", "completed", "cancelled", "no-show"] }
 }
 
+extension AutomationTrigger: ExpressibleByArgument {
+    public init?(argument: String) {
+        switch argument.lowercased() {
+            case "appointment-booked", "appointment_booked", "automation_trigger_appointment_booked": self = .appointmentBooked
+            case "before-appointment-start", "before_appointment_start", "automation_trigger_before_appointment_start": self = .beforeAppointmentStart
+            case "appointment-completed", "appointment_completed", "automation_trigger_appointment_completed": self = .appointmentCompleted
+            default: return nil
+        }
+    }
+
+    public static var allValueStrings: [String] { ["appointment-booked", "before-appointment-start", "appointment-completed"] }
+}
+
 extension CatalogItemKind: ExpressibleByArgument {
     public init?(argument: String) {
         switch argument.lowercased() {
@@ -26,11 +39,12 @@ extension CatalogItemKind: ExpressibleByArgument {
             case "faq", "catalog_item_kind_faq": self = .faq
             case "sms-template", "sms_template", "catalog_item_kind_sms_template": self = .smsTemplate
             case "ai-agent", "ai_agent", "catalog_item_kind_ai_agent": self = .aiAgent
+            case "automation", "catalog_item_kind_automation": self = .automation
             default: return nil
         }
     }
 
-    public static var allValueStrings: [String] { ["service", "faq", "sms-template", "ai-agent"] }
+    public static var allValueStrings: [String] { ["service", "faq", "sms-template", "ai-agent", "automation"] }
 }
 
 extension CommunicationDirection: ExpressibleByArgument {

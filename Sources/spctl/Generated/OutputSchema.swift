@@ -59,6 +59,7 @@ enum OutputSchema {
             OutputField("faq", message: "servicepro.concierge.v1.Faq"),
             OutputField("sms_template", message: "servicepro.concierge.v1.SmsTemplate"),
             OutputField("ai_agent", message: "servicepro.concierge.v1.AiAgentConfig"),
+            OutputField("automation", message: "servicepro.concierge.v1.AutomationRule"),
             OutputField("pack"),
             OutputField("edited", bool: true),
             OutputField("etag"),
@@ -88,6 +89,7 @@ enum OutputSchema {
             OutputField("trigger", enum: "servicepro.concierge.v1.AutomationTrigger"),
             OutputField("offset", duration: true),
             OutputField("template", enum: "servicepro.concierge.v1.SmsTemplateKind"),
+            OutputField("disabled", bool: true),
         ],
         "servicepro.concierge.v1.ConciergeNextAction": [
             OutputField("kind", enum: "servicepro.concierge.v1.ConciergeNextActionKind"),
@@ -290,6 +292,7 @@ enum OutputSchema {
             OutputField("create_time", time: true),
             OutputField("update_time", time: true),
             OutputField("etag"),
+            OutputField("complete_time", time: true),
         ],
         "servicepro.operations.v1.Customer": [
             OutputField("name"),
@@ -585,6 +588,8 @@ enum OutputSchema {
             OutputField("update_time", time: true),
             OutputField("etag"),
             OutputField("booking_url"),
+            OutputField("time_zone"),
+            OutputField("review_url"),
         ],
     ]
 

@@ -72,6 +72,12 @@ struct TenantsCommands: AsyncParsableCommand {
         @Option(name: .customLong("tenant.booking-url"), help: "Where customers book online: an https URL. Texts on the tenant's lines fill {{booking_url}} with it: the IVR's booking option and the auto-reply. While it is unset, a text that names it gives way to one that does not (the booking option then asks the caller to reply). At most 500 characters, so the platform's and the packs' texts with the link fit in one message; a tenant's own text that no longer fits with it gives way as well.")
         var tenantBookingURL: String?
 
+        @Option(name: .customLong("tenant.time-zone"), help: "Where the business works, as an IANA time zone, e.g. \"America/Chicago\". Texts to customers write appointment times in it ({{start_time}}); while it is unset, an automation whose text names the time is not sent.")
+        var tenantTimeZone: String?
+
+        @Option(name: .customLong("tenant.review-url"), help: "Where customers leave a review: an https URL. A review request text fills {{review_url}} with it; while it is unset, no review request is sent.")
+        var tenantReviewURL: String?
+
         @Option(name: .customLong("request-id"), help: "Retries with the same request_id return the first result.")
         var requestID: String?
 
@@ -94,6 +100,8 @@ struct TenantsCommands: AsyncParsableCommand {
             if let value = tenantTrialEndTime { request.tenant.trialEndTime = try CLIValue.timestamp(value, flag: "tenant.trial-end-time") }
             if let value = tenantEtag { request.tenant.etag = value }
             if let value = tenantBookingURL { request.tenant.bookingURL = value }
+            if let value = tenantTimeZone { request.tenant.timeZone = value }
+            if let value = tenantReviewURL { request.tenant.reviewURL = value }
             if let value = requestID { request.requestID = value }
             try await call.unary(request) { client, request, metadata in
                 try await TenantService.Client(wrapping: client).createTenant(request, metadata: metadata)
@@ -245,6 +253,12 @@ struct TenantsCommands: AsyncParsableCommand {
         @Option(name: .customLong("tenant.booking-url"), help: "Where customers book online: an https URL. Texts on the tenant's lines fill {{booking_url}} with it: the IVR's booking option and the auto-reply. While it is unset, a text that names it gives way to one that does not (the booking option then asks the caller to reply). At most 500 characters, so the platform's and the packs' texts with the link fit in one message; a tenant's own text that no longer fits with it gives way as well.")
         var tenantBookingURL: String?
 
+        @Option(name: .customLong("tenant.time-zone"), help: "Where the business works, as an IANA time zone, e.g. \"America/Chicago\". Texts to customers write appointment times in it ({{start_time}}); while it is unset, an automation whose text names the time is not sent.")
+        var tenantTimeZone: String?
+
+        @Option(name: .customLong("tenant.review-url"), help: "Where customers leave a review: an https URL. A review request text fills {{review_url}} with it; while it is unset, no review request is sent.")
+        var tenantReviewURL: String?
+
         @Option(name: .customLong("update-mask"), help: "Updatable: display_name, industry, city, contact, branding, booking_url (and the fields within contact and branding), internal_notes (platform staff only). plan_tier, status and trial_end_time change through BillingService. Required. (comma-separated field names)")
         var updateMask: String?
 
@@ -266,6 +280,8 @@ struct TenantsCommands: AsyncParsableCommand {
             if let value = tenantTrialEndTime { request.tenant.trialEndTime = try CLIValue.timestamp(value, flag: "tenant.trial-end-time") }
             if let value = tenantEtag { request.tenant.etag = value }
             if let value = tenantBookingURL { request.tenant.bookingURL = value }
+            if let value = tenantTimeZone { request.tenant.timeZone = value }
+            if let value = tenantReviewURL { request.tenant.reviewURL = value }
             if let value = updateMask { request.updateMask = CLIValue.fieldMask(value) }
             try await call.unary(request) { client, request, metadata in
                 try await TenantService.Client(wrapping: client).updateTenant(request, metadata: metadata)

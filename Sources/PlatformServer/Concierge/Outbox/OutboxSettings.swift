@@ -24,6 +24,8 @@ public struct OutboxSettings: Sendable {
     public var leaseDuration: TimeInterval
     /// Messages a worker claims and sends together in one pass.
     public var batchSize: Int
+    /// How often tenants' automations look for texts that have fallen due and queue them here.
+    public var automationInterval: Duration = .seconds(60)
 
     public init(
         twilio: TwilioMessagingSettings? = nil,
@@ -33,7 +35,8 @@ public struct OutboxSettings: Sendable {
         maxBackoff: TimeInterval = 3_600,
         pollInterval: Duration = .seconds(5),
         leaseDuration: TimeInterval = 120,
-        batchSize: Int = 20
+        batchSize: Int = 20,
+        automationInterval: Duration = .seconds(60)
     ) {
         self.twilio = twilio
         self.sendGrid = sendGrid
@@ -43,6 +46,7 @@ public struct OutboxSettings: Sendable {
         self.pollInterval = pollInterval
         self.leaseDuration = leaseDuration
         self.batchSize = max(1, batchSize)
+        self.automationInterval = automationInterval
     }
 
     /// The wait of a message held for an operator (`operatorPatience`), `age` after its making:

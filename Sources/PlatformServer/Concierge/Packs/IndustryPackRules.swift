@@ -188,30 +188,40 @@ enum IndustryPackRules {
         var seen: [String: Int] = [:]
         for (index, automation) in automations.enumerated() {
             let path = "automations[\(index)]."
-            if !automationKeyPattern.matches(automation.key) {
-                found.add(path + "key", "must be a lowercase letter, then lowercase letters, digits or underscores, e.g. reminder_24h")
-            } else if let earlier = seen[automation.key] {
+            if automationKeyPattern.matches(automation.key), let earlier = seen[automation.key] {
                 found.add(path + "key", "\(automation.key) is already used by automations[\(earlier)]; automation keys must be unique")
             } else {
                 seen[automation.key] = index
             }
-            if automation.displayName.isBlank { found.add(path + "display_name", "is required") }
-            switch automation.trigger {
-            case .appointmentBooked, .appointmentCompleted:
-                if automation.hasOffset, automation.offset.isNegative { found.add(path + "offset", "must not be negative") }
-            case .beforeAppointmentStart:
-                if !automation.hasOffset || !automation.offset.isPositive {
-                    found.add(path + "offset", "must be positive for AUTOMATION_TRIGGER_BEFORE_APPOINTMENT_START, e.g. \"86400s\" for a day before")
-                }
-            case .unspecified, .UNRECOGNIZED:
-                found.add(path + "trigger", "must be an AutomationTrigger such as AUTOMATION_TRIGGER_BEFORE_APPOINTMENT_START")
-            }
-            if !automation.template.isDefinedKind {
-                found.add(path + "template", "must be an SmsTemplateKind such as SMS_TEMPLATE_KIND_REMINDER")
-            } else if !templates.contains(automation.template) {
+            found += violations(in: automation, path: path)
+            if automation.template.isDefinedKind, !templates.contains(automation.template) {
                 found.add(path + "template", "names \(automation.template.keyName), which the pack's sms_templates do not have")
             }
         }
+    }
+
+    /// What is wrong with one automation, wherever it comes from (a pack file, or a business
+    /// adding it to its catalog); `path` leads each field's name, e.g. `automations[1].`.
+    static func violations(in automation: AutomationRule, path: String) -> [FieldViolation] {
+        var found: [FieldViolation] = []
+        if !automationKeyPattern.matches(automation.key) {
+            found.add(path + "key", "must be a lowercase letter, then lowercase letters, digits or underscores, e.g. reminder_24h")
+        }
+        if automation.displayName.isBlank { found.add(path + "display_name", "is required") }
+        switch automation.trigger {
+        case .appointmentBooked, .appointmentCompleted:
+            if automation.hasOffset, automation.offset.isNegative { found.add(path + "offset", "must not be negative") }
+        case .beforeAppointmentStart:
+            if !automation.hasOffset || !automation.offset.isPositive {
+                found.add(path + "offset", "must be positive for AUTOMATION_TRIGGER_BEFORE_APPOINTMENT_START, e.g. \"86400s\" for a day before")
+            }
+        case .unspecified, .UNRECOGNIZED:
+            found.add(path + "trigger", "must be an AutomationTrigger such as AUTOMATION_TRIGGER_BEFORE_APPOINTMENT_START")
+        }
+        if !automation.template.isDefinedKind || automation.template == .autoReply {
+            found.add(path + "template", "must be the SmsTemplateKind of a text to a customer, such as SMS_TEMPLATE_KIND_REMINDER")
+        }
+        return found
     }
 
     // MARK: Keys

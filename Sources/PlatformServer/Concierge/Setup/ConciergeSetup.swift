@@ -73,8 +73,10 @@ struct ConciergeSetup: Sendable {
                 $0.accentColor = request.extras.accentColor
             }
             $0.bookingURL = request.extras.bookingURL
+            $0.timeZone = basics.timeZone
             $0.internalNotes = basics.internalNotes
         }
+        try TimeZoneName.check(tenant.timeZone, field: "basics.time_zone")
         guard !tenant.displayName.isEmpty else {
             throw ServiceError.invalidArgument(field: "basics.display_name", "must not be blank")
         }

@@ -28,6 +28,7 @@ public nonisolated enum CatalogItemKind: SwiftProtobuf.Enum, Swift.CaseIterable 
   case faq // = 2
   case smsTemplate // = 3
   case aiAgent // = 4
+  case automation // = 5
   case UNRECOGNIZED(Int)
 
   public init() {
@@ -41,6 +42,7 @@ public nonisolated enum CatalogItemKind: SwiftProtobuf.Enum, Swift.CaseIterable 
     case 2: self = .faq
     case 3: self = .smsTemplate
     case 4: self = .aiAgent
+    case 5: self = .automation
     default: self = .UNRECOGNIZED(rawValue)
     }
   }
@@ -52,6 +54,7 @@ public nonisolated enum CatalogItemKind: SwiftProtobuf.Enum, Swift.CaseIterable 
     case .faq: return 2
     case .smsTemplate: return 3
     case .aiAgent: return 4
+    case .automation: return 5
     case .UNRECOGNIZED(let i): return i
     }
   }
@@ -63,12 +66,14 @@ public nonisolated enum CatalogItemKind: SwiftProtobuf.Enum, Swift.CaseIterable 
     .faq,
     .smsTemplate,
     .aiAgent,
+    .automation,
   ]
 
 }
 
 /// One thing a business tells its customers: a service it sells and its price, the answer to a
-/// question customers ask, the text of one kind of SMS, or how its AI agents speak. An industry
+/// question customers ask, the text of one kind of SMS, how its AI agents speak, or a text sent on
+/// its own around an appointment (an automation). An industry
 /// pack gives a new business its first ones; the business makes them its own here, and applying a
 /// pack again never overwrites what it changed. The IVR menu lives on the phone config.
 public nonisolated struct CatalogItem: Sendable {
@@ -77,12 +82,13 @@ public nonisolated struct CatalogItem: Sendable {
   // methods supported on all messages.
 
   /// `tenants/{tenant}/catalogItems/{item}`. The item id comes from what the item is: its kind and
-  /// the service's name, the FAQ's question or the template's kind, so these are not updatable;
+  /// the service's name, the FAQ's question, the template's kind or the automation's key, so these
+  /// are not updatable;
   /// a business renames a service by creating the new one and deleting the old.
   public var name: String = String()
 
   /// What the item is, as a list shows it: the service's name, the question, the template's
-  /// kind ("Review request"), or "AI agent".
+  /// kind ("Review request"), "AI agent", or the automation's display name.
   public var displayName: String = String()
 
   /// Exactly one.
@@ -120,6 +126,15 @@ public nonisolated struct CatalogItem: Sendable {
       return AiAgentConfig()
     }
     set {content = .aiAgent(newValue)}
+  }
+
+  /// Needs the plan's industry automations to create; switched off with `automation.disabled`.
+  public var automation: AutomationRule {
+    get {
+      if case .automation(let v)? = content {return v}
+      return AutomationRule()
+    }
+    set {content = .automation(newValue)}
   }
 
   /// `industryPacks/{pack}` when a pack wrote the item; empty for one the business made.
@@ -160,6 +175,8 @@ public nonisolated struct CatalogItem: Sendable {
     case smsTemplate(SmsTemplate)
     /// One per tenant.
     case aiAgent(AiAgentConfig)
+    /// Needs the plan's industry automations to create; switched off with `automation.disabled`.
+    case automation(AutomationRule)
 
   }
 
@@ -174,12 +191,12 @@ public nonisolated struct CatalogItem: Sendable {
 fileprivate nonisolated let _protobuf_package = "servicepro.catalog.v1"
 
 nonisolated extension CatalogItemKind: SwiftProtobuf._ProtoNameProviding {
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0CATALOG_ITEM_KIND_UNSPECIFIED\0\u{1}CATALOG_ITEM_KIND_SERVICE\0\u{1}CATALOG_ITEM_KIND_FAQ\0\u{1}CATALOG_ITEM_KIND_SMS_TEMPLATE\0\u{1}CATALOG_ITEM_KIND_AI_AGENT\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0CATALOG_ITEM_KIND_UNSPECIFIED\0\u{1}CATALOG_ITEM_KIND_SERVICE\0\u{1}CATALOG_ITEM_KIND_FAQ\0\u{1}CATALOG_ITEM_KIND_SMS_TEMPLATE\0\u{1}CATALOG_ITEM_KIND_AI_AGENT\0\u{1}CATALOG_ITEM_KIND_AUTOMATION\0")
 }
 
 nonisolated extension CatalogItem: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".CatalogItem"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}service\0\u{1}faq\0\u{3}sms_template\0\u{3}ai_agent\0\u{1}pack\0\u{1}edited\0\u{1}etag\0\u{3}create_time\0\u{3}update_time\0\u{3}display_name\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}service\0\u{1}faq\0\u{3}sms_template\0\u{3}ai_agent\0\u{1}pack\0\u{1}edited\0\u{1}etag\0\u{3}create_time\0\u{3}update_time\0\u{3}display_name\0\u{1}automation\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -246,6 +263,19 @@ nonisolated extension CatalogItem: SwiftProtobuf.Message, SwiftProtobuf._Message
       case 9: try { try decoder.decodeSingularMessageField(value: &self._createTime) }()
       case 10: try { try decoder.decodeSingularMessageField(value: &self._updateTime) }()
       case 11: try { try decoder.decodeSingularStringField(value: &self.displayName) }()
+      case 12: try {
+        var v: AutomationRule?
+        var hadOneofValue = false
+        if let current = self.content {
+          hadOneofValue = true
+          if case .automation(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.content = .automation(v)
+        }
+      }()
       default: break
       }
     }
@@ -276,7 +306,7 @@ nonisolated extension CatalogItem: SwiftProtobuf.Message, SwiftProtobuf._Message
       guard case .aiAgent(let v)? = self.content else { preconditionFailure() }
       try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
     }()
-    case nil: break
+    default: break
     }
     if !self.pack.isEmpty {
       try visitor.visitSingularStringField(value: self.pack, fieldNumber: 6)
@@ -296,6 +326,9 @@ nonisolated extension CatalogItem: SwiftProtobuf.Message, SwiftProtobuf._Message
     if !self.displayName.isEmpty {
       try visitor.visitSingularStringField(value: self.displayName, fieldNumber: 11)
     }
+    try { if case .automation(let v)? = self.content {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 12)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 

@@ -18,6 +18,9 @@ extension CatalogItem: ValidatableMessage {
         if case .aiAgent(let value)? = self.content {
             value.validate(path: path + "ai_agent.", into: &violations)
         }
+        if case .automation(let value)? = self.content {
+            value.validate(path: path + "automation.", into: &violations)
+        }
         FieldCheck.storable(self.pack, path + "pack", &violations)
         FieldCheck.storable(self.etag, path + "etag", &violations)
         if self.hasCreateTime {
@@ -37,6 +40,10 @@ extension CatalogItem: ValidatableMessage {
         if case .faq(var value)? = self.content {
             value.normalize()
             self.content = .faq(value)
+        }
+        if case .automation(var value)? = self.content {
+            value.normalize()
+            self.content = .automation(value)
         }
         self.pack = ""
         self.edited = false

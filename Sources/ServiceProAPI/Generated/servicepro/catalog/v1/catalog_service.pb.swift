@@ -126,7 +126,8 @@ public nonisolated struct UpdateCatalogItemRequest: @unchecked Sendable {
 
   /// Paths within the item's kind. Updatable: service.summary, service.duration,
   /// service.price_cents, service.currency_code, service.upsells; faq.answer; sms_template.body;
-  /// ai_agent.instructions, ai_agent.vocabulary, ai_agent.greeting.
+  /// ai_agent.instructions, ai_agent.vocabulary, ai_agent.greeting; automation.display_name,
+  /// automation.offset, automation.template, automation.disabled.
   public var updateMask: SwiftProtobuf.Google_Protobuf_FieldMask {
     get {_storage._updateMask ?? SwiftProtobuf.Google_Protobuf_FieldMask()}
     set {_uniqueStorage()._updateMask = newValue}

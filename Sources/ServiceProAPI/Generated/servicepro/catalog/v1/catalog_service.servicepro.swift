@@ -112,7 +112,8 @@ public protocol CatalogServiceHandler: Sendable {
     func getCatalogItem(_ request: GetCatalogItemRequest, context: RequestContext) async throws -> CatalogItem
 
     /// Adds an item. A service with the name of another (ignoring case), an FAQ with the question of
-    /// another, a second template of one kind or second AI agent settings is ALREADY_EXISTS.
+    /// another, a second template of one kind, second AI agent settings or an automation with the key
+    /// of another is ALREADY_EXISTS.
     func createCatalogItem(_ request: CreateCatalogItemRequest, context: RequestContext) async throws -> CatalogItem
 
     /// Updates the fields named in update_mask, within the item's own kind, e.g.
@@ -305,7 +306,8 @@ public enum CatalogService {
         }
 
         /// Adds an item. A service with the name of another (ignoring case), an FAQ with the question of
-        /// another, a second template of one kind or second AI agent settings is ALREADY_EXISTS.
+        /// another, a second template of one kind, second AI agent settings or an automation with the key
+        /// of another is ALREADY_EXISTS.
         public func createCatalogItem(
             _ request: CreateCatalogItemRequest,
             metadata: Metadata = [:],

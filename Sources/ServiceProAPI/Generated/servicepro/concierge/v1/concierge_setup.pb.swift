@@ -242,6 +242,10 @@ public nonisolated struct ConciergeBasics: Sendable {
   /// Notes for platform staff; never shown to tenant roles.
   public var internalNotes: String = String()
 
+  /// The business's IANA time zone, e.g. "America/Chicago": appointment times in its texts are
+  /// written in it (Tenant.time_zone).
+  public var timeZone: String = String()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -419,7 +423,7 @@ nonisolated extension ConciergeNextActionKind: SwiftProtobuf._ProtoNameProviding
 
 nonisolated extension ConciergeBasics: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ConciergeBasics"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}display_name\0\u{1}slug\0\u{1}city\0\u{3}contact_name\0\u{3}contact_email\0\u{3}contact_phone\0\u{3}internal_notes\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}display_name\0\u{1}slug\0\u{1}city\0\u{3}contact_name\0\u{3}contact_email\0\u{3}contact_phone\0\u{3}internal_notes\0\u{3}time_zone\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -434,6 +438,7 @@ nonisolated extension ConciergeBasics: SwiftProtobuf.Message, SwiftProtobuf._Mes
       case 5: try { try decoder.decodeSingularStringField(value: &self.contactEmail) }()
       case 6: try { try decoder.decodeSingularStringField(value: &self.contactPhone) }()
       case 7: try { try decoder.decodeSingularStringField(value: &self.internalNotes) }()
+      case 8: try { try decoder.decodeSingularStringField(value: &self.timeZone) }()
       default: break
       }
     }
@@ -461,6 +466,9 @@ nonisolated extension ConciergeBasics: SwiftProtobuf.Message, SwiftProtobuf._Mes
     if !self.internalNotes.isEmpty {
       try visitor.visitSingularStringField(value: self.internalNotes, fieldNumber: 7)
     }
+    if !self.timeZone.isEmpty {
+      try visitor.visitSingularStringField(value: self.timeZone, fieldNumber: 8)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -472,6 +480,7 @@ nonisolated extension ConciergeBasics: SwiftProtobuf.Message, SwiftProtobuf._Mes
     if lhs.contactEmail != rhs.contactEmail {return false}
     if lhs.contactPhone != rhs.contactPhone {return false}
     if lhs.internalNotes != rhs.internalNotes {return false}
+    if lhs.timeZone != rhs.timeZone {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -32,6 +32,8 @@ extension ConciergeBasics: ValidatableMessage {
         FieldCheck.e164(self.contactPhone, path + "contact_phone", &violations)
         FieldCheck.storable(self.internalNotes, path + "internal_notes", &violations)
         FieldCheck.maxLength(self.internalNotes, 4000, path + "internal_notes", &violations)
+        FieldCheck.storable(self.timeZone, path + "time_zone", &violations)
+        FieldCheck.maxLength(self.timeZone, 64, path + "time_zone", &violations)
     }
 
     public mutating func normalize() {
@@ -40,6 +42,7 @@ extension ConciergeBasics: ValidatableMessage {
         self.contactName = FieldCheck.trimmed(self.contactName)
         self.contactEmail = FieldCheck.trimmed(self.contactEmail)
         self.contactPhone = FieldCheck.trimmed(self.contactPhone)
+        self.timeZone = FieldCheck.trimmed(self.timeZone)
     }
 }
 

@@ -285,7 +285,11 @@ public nonisolated struct AiAgentConfig: Sendable {
   public init() {}
 }
 
-/// An automatic action, e.g. a reminder text 24 hours before an appointment.
+/// An automatic action, e.g. a reminder text 24 hours before an appointment. It runs for tenants
+/// whose plan has industry automations, while they are trialing, active or past due: each
+/// appointment gets its text once, when due, or up to a day late if the platform was down, never
+/// for an appointment older than that. A reminder is not sent for a booking made after it would
+/// have been due (the confirmation said it all), nor once the appointment has started.
 public nonisolated struct AutomationRule: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -298,7 +302,8 @@ public nonisolated struct AutomationRule: Sendable {
 
   public var trigger: AutomationTrigger = .unspecified
 
-  /// How long before (BEFORE_APPOINTMENT_START) or after the trigger the action runs.
+  /// How long before (BEFORE_APPOINTMENT_START) or after the trigger the action runs; at most 30
+  /// days.
   public var offset: SwiftProtobuf.Google_Protobuf_Duration {
     get {_offset ?? SwiftProtobuf.Google_Protobuf_Duration()}
     set {_offset = newValue}
@@ -308,8 +313,12 @@ public nonisolated struct AutomationRule: Sendable {
   /// Clears the value of `offset`. Subsequent reads from it will return its default value.
   public mutating func clearOffset() {self._offset = nil}
 
-  /// The text sent.
+  /// The text sent, to the appointment's customer from the tenant's line.
   public var template: SmsTemplateKind = .unspecified
+
+  /// Switched off: nothing is sent. A business switches a pack's automation off in its catalog,
+  /// and applying the pack again leaves it off.
+  public var disabled: Bool = false
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -624,7 +633,7 @@ nonisolated extension AiAgentConfig: SwiftProtobuf.Message, SwiftProtobuf._Messa
 
 nonisolated extension AutomationRule: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".AutomationRule"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}key\0\u{3}display_name\0\u{1}trigger\0\u{1}offset\0\u{1}template\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}key\0\u{3}display_name\0\u{1}trigger\0\u{1}offset\0\u{1}template\0\u{1}disabled\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -637,6 +646,7 @@ nonisolated extension AutomationRule: SwiftProtobuf.Message, SwiftProtobuf._Mess
       case 3: try { try decoder.decodeSingularEnumField(value: &self.trigger) }()
       case 4: try { try decoder.decodeSingularMessageField(value: &self._offset) }()
       case 5: try { try decoder.decodeSingularEnumField(value: &self.template) }()
+      case 6: try { try decoder.decodeSingularBoolField(value: &self.disabled) }()
       default: break
       }
     }
@@ -662,6 +672,9 @@ nonisolated extension AutomationRule: SwiftProtobuf.Message, SwiftProtobuf._Mess
     if self.template != .unspecified {
       try visitor.visitSingularEnumField(value: self.template, fieldNumber: 5)
     }
+    if self.disabled != false {
+      try visitor.visitSingularBoolField(value: self.disabled, fieldNumber: 6)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -671,6 +684,7 @@ nonisolated extension AutomationRule: SwiftProtobuf.Message, SwiftProtobuf._Mess
     if lhs.trigger != rhs.trigger {return false}
     if lhs._offset != rhs._offset {return false}
     if lhs.template != rhs.template {return false}
+    if lhs.disabled != rhs.disabled {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -2,6 +2,8 @@
 
 import RPCRuntime
 
+private let AutomationRule_keyPattern = FieldPattern("[a-z][a-z0-9_]{0,62}")
+
 extension IndustryPack: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {
         FieldCheck.storable(self.name, path + "name", &violations)
@@ -37,6 +39,9 @@ extension IndustryPack: ValidatableMessage {
         }
         if self.hasIvrMenu {
             self.ivrMenu.normalize()
+        }
+        for index in self.automations.indices {
+            self.automations[index].normalize()
         }
     }
 }
@@ -125,11 +130,17 @@ extension AiAgentConfig: ValidatableMessage {
 extension AutomationRule: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {
         FieldCheck.storable(self.key, path + "key", &violations)
+        FieldCheck.pattern(self.key, AutomationRule_keyPattern, path + "key", &violations)
         FieldCheck.storable(self.displayName, path + "display_name", &violations)
+        FieldCheck.maxLength(self.displayName, 200, path + "display_name", &violations)
+        FieldCheck.definedEnum(self.trigger, path + "trigger", &violations)
         if self.hasOffset {
             FieldCheck.duration(self.offset, path + "offset", &violations)
+            FieldCheck.range(self.offset, minimum: 0, maximum: 2592000, path + "offset", &violations)
         }
     }
 
-    public mutating func normalize() {}
+    public mutating func normalize() {
+        self.displayName = FieldCheck.trimmed(self.displayName)
+    }
 }

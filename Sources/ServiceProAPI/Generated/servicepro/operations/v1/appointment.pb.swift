@@ -80,83 +80,114 @@ public nonisolated enum AppointmentStatus: SwiftProtobuf.Enum, Swift.CaseIterabl
 ///
 /// Its fields carry only "when set" rules, so a partial update validates; which fields a create
 /// needs is checked by the handler.
-public nonisolated struct Appointment: Sendable {
+public nonisolated struct Appointment: @unchecked Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
   /// `tenants/{tenant}/appointments/{appointment}`.
-  public var name: String = String()
+  public var name: String {
+    get {_storage._name}
+    set {_uniqueStorage()._name = newValue}
+  }
 
   /// `tenants/{tenant}/customers/{customer}` of the same tenant. Required on create.
-  public var customer: String = String()
+  public var customer: String {
+    get {_storage._customer}
+    set {_uniqueStorage()._customer = newValue}
+  }
 
   /// The service booked, e.g. "Full detail". Required on create. Free text, so a booking site can
   /// use its own names; a name of the tenant's service list (case aside) gives the appointment that
   /// service's duration when none is set.
-  public var serviceName: String = String()
+  public var serviceName: String {
+    get {_storage._serviceName}
+    set {_uniqueStorage()._serviceName = newValue}
+  }
 
   /// Required on create.
   public var startTime: SwiftProtobuf.Google_Protobuf_Timestamp {
-    get {_startTime ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
-    set {_startTime = newValue}
+    get {_storage._startTime ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_uniqueStorage()._startTime = newValue}
   }
   /// Returns true if `startTime` has been explicitly set.
-  public var hasStartTime: Bool {self._startTime != nil}
+  public var hasStartTime: Bool {_storage._startTime != nil}
   /// Clears the value of `startTime`. Subsequent reads from it will return its default value.
-  public mutating func clearStartTime() {self._startTime = nil}
+  public mutating func clearStartTime() {_uniqueStorage()._startTime = nil}
 
   /// Unset on create: the duration of the listed service `service_name` names, if it names one;
   /// else none.
   public var duration: SwiftProtobuf.Google_Protobuf_Duration {
-    get {_duration ?? SwiftProtobuf.Google_Protobuf_Duration()}
-    set {_duration = newValue}
+    get {_storage._duration ?? SwiftProtobuf.Google_Protobuf_Duration()}
+    set {_uniqueStorage()._duration = newValue}
   }
   /// Returns true if `duration` has been explicitly set.
-  public var hasDuration: Bool {self._duration != nil}
+  public var hasDuration: Bool {_storage._duration != nil}
   /// Clears the value of `duration`. Subsequent reads from it will return its default value.
-  public mutating func clearDuration() {self._duration = nil}
+  public mutating func clearDuration() {_uniqueStorage()._duration = nil}
 
   /// SCHEDULED when unset on create.
-  public var status: AppointmentStatus = .unspecified
+  public var status: AppointmentStatus {
+    get {_storage._status}
+    set {_uniqueStorage()._status = newValue}
+  }
 
   /// Where the work happens; mobile businesses go to the customer.
-  public var address: String = String()
+  public var address: String {
+    get {_storage._address}
+    set {_uniqueStorage()._address = newValue}
+  }
 
-  public var notes: String = String()
+  public var notes: String {
+    get {_storage._notes}
+    set {_uniqueStorage()._notes = newValue}
+  }
 
   /// The appointment's id in a partner's system, for syncing. Unique within the tenant when set.
-  public var externalID: String = String()
+  public var externalID: String {
+    get {_storage._externalID}
+    set {_uniqueStorage()._externalID = newValue}
+  }
 
   public var createTime: SwiftProtobuf.Google_Protobuf_Timestamp {
-    get {_createTime ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
-    set {_createTime = newValue}
+    get {_storage._createTime ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_uniqueStorage()._createTime = newValue}
   }
   /// Returns true if `createTime` has been explicitly set.
-  public var hasCreateTime: Bool {self._createTime != nil}
+  public var hasCreateTime: Bool {_storage._createTime != nil}
   /// Clears the value of `createTime`. Subsequent reads from it will return its default value.
-  public mutating func clearCreateTime() {self._createTime = nil}
+  public mutating func clearCreateTime() {_uniqueStorage()._createTime = nil}
 
   public var updateTime: SwiftProtobuf.Google_Protobuf_Timestamp {
-    get {_updateTime ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
-    set {_updateTime = newValue}
+    get {_storage._updateTime ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_uniqueStorage()._updateTime = newValue}
   }
   /// Returns true if `updateTime` has been explicitly set.
-  public var hasUpdateTime: Bool {self._updateTime != nil}
+  public var hasUpdateTime: Bool {_storage._updateTime != nil}
   /// Clears the value of `updateTime`. Subsequent reads from it will return its default value.
-  public mutating func clearUpdateTime() {self._updateTime = nil}
+  public mutating func clearUpdateTime() {_uniqueStorage()._updateTime = nil}
 
   /// Changes whenever the appointment changes; send it back on update to detect conflicts.
-  public var etag: String = String()
+  public var etag: String {
+    get {_storage._etag}
+    set {_uniqueStorage()._etag = newValue}
+  }
+
+  /// When it was marked APPOINTMENT_STATUS_COMPLETED; a review request is timed from it.
+  public var completeTime: SwiftProtobuf.Google_Protobuf_Timestamp {
+    get {_storage._completeTime ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_uniqueStorage()._completeTime = newValue}
+  }
+  /// Returns true if `completeTime` has been explicitly set.
+  public var hasCompleteTime: Bool {_storage._completeTime != nil}
+  /// Clears the value of `completeTime`. Subsequent reads from it will return its default value.
+  public mutating func clearCompleteTime() {_uniqueStorage()._completeTime = nil}
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
-  fileprivate var _startTime: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
-  fileprivate var _duration: SwiftProtobuf.Google_Protobuf_Duration? = nil
-  fileprivate var _createTime: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
-  fileprivate var _updateTime: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+  fileprivate var _storage = _StorageClass.defaultInstance
 }
 
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
@@ -169,88 +200,153 @@ nonisolated extension AppointmentStatus: SwiftProtobuf._ProtoNameProviding {
 
 nonisolated extension Appointment: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Appointment"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}customer\0\u{3}service_name\0\u{3}start_time\0\u{1}duration\0\u{1}status\0\u{1}address\0\u{1}notes\0\u{3}external_id\0\u{3}create_time\0\u{3}update_time\0\u{1}etag\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}customer\0\u{3}service_name\0\u{3}start_time\0\u{1}duration\0\u{1}status\0\u{1}address\0\u{1}notes\0\u{3}external_id\0\u{3}create_time\0\u{3}update_time\0\u{1}etag\0\u{3}complete_time\0")
+
+  fileprivate class _StorageClass {
+    var _name: String = String()
+    var _customer: String = String()
+    var _serviceName: String = String()
+    var _startTime: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+    var _duration: SwiftProtobuf.Google_Protobuf_Duration? = nil
+    var _status: AppointmentStatus = .unspecified
+    var _address: String = String()
+    var _notes: String = String()
+    var _externalID: String = String()
+    var _createTime: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+    var _updateTime: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+    var _etag: String = String()
+    var _completeTime: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _name = source._name
+      _customer = source._customer
+      _serviceName = source._serviceName
+      _startTime = source._startTime
+      _duration = source._duration
+      _status = source._status
+      _address = source._address
+      _notes = source._notes
+      _externalID = source._externalID
+      _createTime = source._createTime
+      _updateTime = source._updateTime
+      _etag = source._etag
+      _completeTime = source._completeTime
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
-    while let fieldNumber = try decoder.nextFieldNumber() {
-      // The use of inline closures is to circumvent an issue where the compiler
-      // allocates stack space for every case branch when no optimizations are
-      // enabled. https://github.com/apple/swift-protobuf/issues/1034
-      switch fieldNumber {
-      case 1: try { try decoder.decodeSingularStringField(value: &self.name) }()
-      case 2: try { try decoder.decodeSingularStringField(value: &self.customer) }()
-      case 3: try { try decoder.decodeSingularStringField(value: &self.serviceName) }()
-      case 4: try { try decoder.decodeSingularMessageField(value: &self._startTime) }()
-      case 5: try { try decoder.decodeSingularMessageField(value: &self._duration) }()
-      case 6: try { try decoder.decodeSingularEnumField(value: &self.status) }()
-      case 7: try { try decoder.decodeSingularStringField(value: &self.address) }()
-      case 8: try { try decoder.decodeSingularStringField(value: &self.notes) }()
-      case 9: try { try decoder.decodeSingularStringField(value: &self.externalID) }()
-      case 10: try { try decoder.decodeSingularMessageField(value: &self._createTime) }()
-      case 11: try { try decoder.decodeSingularMessageField(value: &self._updateTime) }()
-      case 12: try { try decoder.decodeSingularStringField(value: &self.etag) }()
-      default: break
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularStringField(value: &_storage._name) }()
+        case 2: try { try decoder.decodeSingularStringField(value: &_storage._customer) }()
+        case 3: try { try decoder.decodeSingularStringField(value: &_storage._serviceName) }()
+        case 4: try { try decoder.decodeSingularMessageField(value: &_storage._startTime) }()
+        case 5: try { try decoder.decodeSingularMessageField(value: &_storage._duration) }()
+        case 6: try { try decoder.decodeSingularEnumField(value: &_storage._status) }()
+        case 7: try { try decoder.decodeSingularStringField(value: &_storage._address) }()
+        case 8: try { try decoder.decodeSingularStringField(value: &_storage._notes) }()
+        case 9: try { try decoder.decodeSingularStringField(value: &_storage._externalID) }()
+        case 10: try { try decoder.decodeSingularMessageField(value: &_storage._createTime) }()
+        case 11: try { try decoder.decodeSingularMessageField(value: &_storage._updateTime) }()
+        case 12: try { try decoder.decodeSingularStringField(value: &_storage._etag) }()
+        case 13: try { try decoder.decodeSingularMessageField(value: &_storage._completeTime) }()
+        default: break
+        }
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    // The use of inline closures is to circumvent an issue where the compiler
-    // allocates stack space for every if/case branch local when no optimizations
-    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
-    // https://github.com/apple/swift-protobuf/issues/1182
-    if !self.name.isEmpty {
-      try visitor.visitSingularStringField(value: self.name, fieldNumber: 1)
-    }
-    if !self.customer.isEmpty {
-      try visitor.visitSingularStringField(value: self.customer, fieldNumber: 2)
-    }
-    if !self.serviceName.isEmpty {
-      try visitor.visitSingularStringField(value: self.serviceName, fieldNumber: 3)
-    }
-    try { if let v = self._startTime {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
-    } }()
-    try { if let v = self._duration {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
-    } }()
-    if self.status != .unspecified {
-      try visitor.visitSingularEnumField(value: self.status, fieldNumber: 6)
-    }
-    if !self.address.isEmpty {
-      try visitor.visitSingularStringField(value: self.address, fieldNumber: 7)
-    }
-    if !self.notes.isEmpty {
-      try visitor.visitSingularStringField(value: self.notes, fieldNumber: 8)
-    }
-    if !self.externalID.isEmpty {
-      try visitor.visitSingularStringField(value: self.externalID, fieldNumber: 9)
-    }
-    try { if let v = self._createTime {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 10)
-    } }()
-    try { if let v = self._updateTime {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 11)
-    } }()
-    if !self.etag.isEmpty {
-      try visitor.visitSingularStringField(value: self.etag, fieldNumber: 12)
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      if !_storage._name.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._name, fieldNumber: 1)
+      }
+      if !_storage._customer.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._customer, fieldNumber: 2)
+      }
+      if !_storage._serviceName.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._serviceName, fieldNumber: 3)
+      }
+      try { if let v = _storage._startTime {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
+      } }()
+      try { if let v = _storage._duration {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
+      } }()
+      if _storage._status != .unspecified {
+        try visitor.visitSingularEnumField(value: _storage._status, fieldNumber: 6)
+      }
+      if !_storage._address.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._address, fieldNumber: 7)
+      }
+      if !_storage._notes.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._notes, fieldNumber: 8)
+      }
+      if !_storage._externalID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._externalID, fieldNumber: 9)
+      }
+      try { if let v = _storage._createTime {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 10)
+      } }()
+      try { if let v = _storage._updateTime {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 11)
+      } }()
+      if !_storage._etag.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._etag, fieldNumber: 12)
+      }
+      try { if let v = _storage._completeTime {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 13)
+      } }()
     }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Appointment, rhs: Appointment) -> Bool {
-    if lhs.name != rhs.name {return false}
-    if lhs.customer != rhs.customer {return false}
-    if lhs.serviceName != rhs.serviceName {return false}
-    if lhs._startTime != rhs._startTime {return false}
-    if lhs._duration != rhs._duration {return false}
-    if lhs.status != rhs.status {return false}
-    if lhs.address != rhs.address {return false}
-    if lhs.notes != rhs.notes {return false}
-    if lhs.externalID != rhs.externalID {return false}
-    if lhs._createTime != rhs._createTime {return false}
-    if lhs._updateTime != rhs._updateTime {return false}
-    if lhs.etag != rhs.etag {return false}
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._name != rhs_storage._name {return false}
+        if _storage._customer != rhs_storage._customer {return false}
+        if _storage._serviceName != rhs_storage._serviceName {return false}
+        if _storage._startTime != rhs_storage._startTime {return false}
+        if _storage._duration != rhs_storage._duration {return false}
+        if _storage._status != rhs_storage._status {return false}
+        if _storage._address != rhs_storage._address {return false}
+        if _storage._notes != rhs_storage._notes {return false}
+        if _storage._externalID != rhs_storage._externalID {return false}
+        if _storage._createTime != rhs_storage._createTime {return false}
+        if _storage._updateTime != rhs_storage._updateTime {return false}
+        if _storage._etag != rhs_storage._etag {return false}
+        if _storage._completeTime != rhs_storage._completeTime {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

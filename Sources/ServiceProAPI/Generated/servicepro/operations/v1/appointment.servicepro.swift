@@ -32,6 +32,9 @@ extension Appointment: ValidatableMessage {
             FieldCheck.timestamp(self.updateTime, path + "update_time", &violations)
         }
         FieldCheck.storable(self.etag, path + "etag", &violations)
+        if self.hasCompleteTime {
+            FieldCheck.timestamp(self.completeTime, path + "complete_time", &violations)
+        }
     }
 
     public mutating func normalize() {
@@ -41,5 +44,6 @@ extension Appointment: ValidatableMessage {
         self.externalID = FieldCheck.trimmed(self.externalID)
         self.clearCreateTime()
         self.clearUpdateTime()
+        self.clearCompleteTime()
     }
 }

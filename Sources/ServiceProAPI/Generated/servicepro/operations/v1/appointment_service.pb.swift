@@ -21,44 +21,35 @@ fileprivate nonisolated struct _GeneratedWithProtocGenSwiftVersion: SwiftProtobu
 }
 
 /// Input of CreateAppointment.
-public nonisolated struct CreateAppointmentRequest: @unchecked Sendable {
+public nonisolated struct CreateAppointmentRequest: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
   /// `tenants/{tenant}`.
-  public var parent: String {
-    get {_storage._parent}
-    set {_uniqueStorage()._parent = newValue}
-  }
+  public var parent: String = String()
 
   /// Becomes the last part of the name; the server picks one when empty.
-  public var appointmentID: String {
-    get {_storage._appointmentID}
-    set {_uniqueStorage()._appointmentID = newValue}
-  }
+  public var appointmentID: String = String()
 
   /// customer, service_name and start_time are required; name, etag and times are ignored.
   public var appointment: Appointment {
-    get {_storage._appointment ?? Appointment()}
-    set {_uniqueStorage()._appointment = newValue}
+    get {_appointment ?? Appointment()}
+    set {_appointment = newValue}
   }
   /// Returns true if `appointment` has been explicitly set.
-  public var hasAppointment: Bool {_storage._appointment != nil}
+  public var hasAppointment: Bool {self._appointment != nil}
   /// Clears the value of `appointment`. Subsequent reads from it will return its default value.
-  public mutating func clearAppointment() {_uniqueStorage()._appointment = nil}
+  public mutating func clearAppointment() {self._appointment = nil}
 
   /// Retries with the same request_id return the first result.
-  public var requestID: String {
-    get {_storage._requestID}
-    set {_uniqueStorage()._requestID = newValue}
-  }
+  public var requestID: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
-  fileprivate var _storage = _StorageClass.defaultInstance
+  fileprivate var _appointment: Appointment? = nil
 }
 
 /// Input of GetAppointment.
@@ -158,39 +149,40 @@ public nonisolated struct ListAppointmentsResponse: Sendable {
 }
 
 /// Input of UpdateAppointment.
-public nonisolated struct UpdateAppointmentRequest: @unchecked Sendable {
+public nonisolated struct UpdateAppointmentRequest: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
   /// Its `name` says which appointment and its `etag`, when set, must be current (else ABORTED).
   public var appointment: Appointment {
-    get {_storage._appointment ?? Appointment()}
-    set {_uniqueStorage()._appointment = newValue}
+    get {_appointment ?? Appointment()}
+    set {_appointment = newValue}
   }
   /// Returns true if `appointment` has been explicitly set.
-  public var hasAppointment: Bool {_storage._appointment != nil}
+  public var hasAppointment: Bool {self._appointment != nil}
   /// Clears the value of `appointment`. Subsequent reads from it will return its default value.
-  public mutating func clearAppointment() {_uniqueStorage()._appointment = nil}
+  public mutating func clearAppointment() {self._appointment = nil}
 
   /// Updatable: service_name, start_time, duration, status, address, notes, external_id. A status
   /// named here must be set (not UNSPECIFIED) and a step the appointment may take: scheduled and
   /// confirmed go anywhere; cancelled and no-show may be booked again; completed is final. Any other
   /// step is FAILED_PRECONDITION `invalid_status_transition`.
   public var updateMask: SwiftProtobuf.Google_Protobuf_FieldMask {
-    get {_storage._updateMask ?? SwiftProtobuf.Google_Protobuf_FieldMask()}
-    set {_uniqueStorage()._updateMask = newValue}
+    get {_updateMask ?? SwiftProtobuf.Google_Protobuf_FieldMask()}
+    set {_updateMask = newValue}
   }
   /// Returns true if `updateMask` has been explicitly set.
-  public var hasUpdateMask: Bool {_storage._updateMask != nil}
+  public var hasUpdateMask: Bool {self._updateMask != nil}
   /// Clears the value of `updateMask`. Subsequent reads from it will return its default value.
-  public mutating func clearUpdateMask() {_uniqueStorage()._updateMask = nil}
+  public mutating func clearUpdateMask() {self._updateMask = nil}
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
-  fileprivate var _storage = _StorageClass.defaultInstance
+  fileprivate var _appointment: Appointment? = nil
+  fileprivate var _updateMask: SwiftProtobuf.Google_Protobuf_FieldMask? = nil
 }
 
 /// Input of DeleteAppointment.
@@ -229,88 +221,46 @@ nonisolated extension CreateAppointmentRequest: SwiftProtobuf.Message, SwiftProt
   public static let protoMessageName: String = _protobuf_package + ".CreateAppointmentRequest"
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}parent\0\u{3}appointment_id\0\u{1}appointment\0\u{3}request_id\0")
 
-  fileprivate class _StorageClass {
-    var _parent: String = String()
-    var _appointmentID: String = String()
-    var _appointment: Appointment? = nil
-    var _requestID: String = String()
-
-      // This property is used as the initial default value for new instances of the type.
-      // The type itself is protecting the reference to its storage via CoW semantics.
-      // This will force a copy to be made of this reference when the first mutation occurs;
-      // hence, it is safe to mark this as `nonisolated(unsafe)`.
-      static nonisolated(unsafe) let defaultInstance = _StorageClass()
-
-    private init() {}
-
-    init(copying source: _StorageClass) {
-      _parent = source._parent
-      _appointmentID = source._appointmentID
-      _appointment = source._appointment
-      _requestID = source._requestID
-    }
-  }
-
-  fileprivate mutating func _uniqueStorage() -> _StorageClass {
-    if !isKnownUniquelyReferenced(&_storage) {
-      _storage = _StorageClass(copying: _storage)
-    }
-    return _storage
-  }
-
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
-    _ = _uniqueStorage()
-    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
-      while let fieldNumber = try decoder.nextFieldNumber() {
-        // The use of inline closures is to circumvent an issue where the compiler
-        // allocates stack space for every case branch when no optimizations are
-        // enabled. https://github.com/apple/swift-protobuf/issues/1034
-        switch fieldNumber {
-        case 1: try { try decoder.decodeSingularStringField(value: &_storage._parent) }()
-        case 2: try { try decoder.decodeSingularStringField(value: &_storage._appointmentID) }()
-        case 3: try { try decoder.decodeSingularMessageField(value: &_storage._appointment) }()
-        case 4: try { try decoder.decodeSingularStringField(value: &_storage._requestID) }()
-        default: break
-        }
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.parent) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.appointmentID) }()
+      case 3: try { try decoder.decodeSingularMessageField(value: &self._appointment) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.requestID) }()
+      default: break
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
-      // The use of inline closures is to circumvent an issue where the compiler
-      // allocates stack space for every if/case branch local when no optimizations
-      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
-      // https://github.com/apple/swift-protobuf/issues/1182
-      if !_storage._parent.isEmpty {
-        try visitor.visitSingularStringField(value: _storage._parent, fieldNumber: 1)
-      }
-      if !_storage._appointmentID.isEmpty {
-        try visitor.visitSingularStringField(value: _storage._appointmentID, fieldNumber: 2)
-      }
-      try { if let v = _storage._appointment {
-        try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
-      } }()
-      if !_storage._requestID.isEmpty {
-        try visitor.visitSingularStringField(value: _storage._requestID, fieldNumber: 4)
-      }
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.parent.isEmpty {
+      try visitor.visitSingularStringField(value: self.parent, fieldNumber: 1)
+    }
+    if !self.appointmentID.isEmpty {
+      try visitor.visitSingularStringField(value: self.appointmentID, fieldNumber: 2)
+    }
+    try { if let v = self._appointment {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
+    } }()
+    if !self.requestID.isEmpty {
+      try visitor.visitSingularStringField(value: self.requestID, fieldNumber: 4)
     }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: CreateAppointmentRequest, rhs: CreateAppointmentRequest) -> Bool {
-    if lhs._storage !== rhs._storage {
-      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
-        let _storage = _args.0
-        let rhs_storage = _args.1
-        if _storage._parent != rhs_storage._parent {return false}
-        if _storage._appointmentID != rhs_storage._appointmentID {return false}
-        if _storage._appointment != rhs_storage._appointment {return false}
-        if _storage._requestID != rhs_storage._requestID {return false}
-        return true
-      }
-      if !storagesAreEqual {return false}
-    }
+    if lhs.parent != rhs.parent {return false}
+    if lhs.appointmentID != rhs.appointmentID {return false}
+    if lhs._appointment != rhs._appointment {return false}
+    if lhs.requestID != rhs.requestID {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -459,74 +409,36 @@ nonisolated extension UpdateAppointmentRequest: SwiftProtobuf.Message, SwiftProt
   public static let protoMessageName: String = _protobuf_package + ".UpdateAppointmentRequest"
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}appointment\0\u{3}update_mask\0")
 
-  fileprivate class _StorageClass {
-    var _appointment: Appointment? = nil
-    var _updateMask: SwiftProtobuf.Google_Protobuf_FieldMask? = nil
-
-      // This property is used as the initial default value for new instances of the type.
-      // The type itself is protecting the reference to its storage via CoW semantics.
-      // This will force a copy to be made of this reference when the first mutation occurs;
-      // hence, it is safe to mark this as `nonisolated(unsafe)`.
-      static nonisolated(unsafe) let defaultInstance = _StorageClass()
-
-    private init() {}
-
-    init(copying source: _StorageClass) {
-      _appointment = source._appointment
-      _updateMask = source._updateMask
-    }
-  }
-
-  fileprivate mutating func _uniqueStorage() -> _StorageClass {
-    if !isKnownUniquelyReferenced(&_storage) {
-      _storage = _StorageClass(copying: _storage)
-    }
-    return _storage
-  }
-
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
-    _ = _uniqueStorage()
-    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
-      while let fieldNumber = try decoder.nextFieldNumber() {
-        // The use of inline closures is to circumvent an issue where the compiler
-        // allocates stack space for every case branch when no optimizations are
-        // enabled. https://github.com/apple/swift-protobuf/issues/1034
-        switch fieldNumber {
-        case 1: try { try decoder.decodeSingularMessageField(value: &_storage._appointment) }()
-        case 2: try { try decoder.decodeSingularMessageField(value: &_storage._updateMask) }()
-        default: break
-        }
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._appointment) }()
+      case 2: try { try decoder.decodeSingularMessageField(value: &self._updateMask) }()
+      default: break
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
-      // The use of inline closures is to circumvent an issue where the compiler
-      // allocates stack space for every if/case branch local when no optimizations
-      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
-      // https://github.com/apple/swift-protobuf/issues/1182
-      try { if let v = _storage._appointment {
-        try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
-      } }()
-      try { if let v = _storage._updateMask {
-        try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
-      } }()
-    }
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._appointment {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    try { if let v = self._updateMask {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: UpdateAppointmentRequest, rhs: UpdateAppointmentRequest) -> Bool {
-    if lhs._storage !== rhs._storage {
-      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
-        let _storage = _args.0
-        let rhs_storage = _args.1
-        if _storage._appointment != rhs_storage._appointment {return false}
-        if _storage._updateMask != rhs_storage._updateMask {return false}
-        return true
-      }
-      if !storagesAreEqual {return false}
-    }
+    if lhs._appointment != rhs._appointment {return false}
+    if lhs._updateMask != rhs._updateMask {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -227,6 +227,21 @@ public nonisolated struct Tenant: @unchecked Sendable {
     set {_uniqueStorage()._bookingURL = newValue}
   }
 
+  /// Where the business works, as an IANA time zone, e.g. "America/Chicago". Texts to customers
+  /// write appointment times in it ({{start_time}}); while it is unset, an automation whose text
+  /// names the time is not sent.
+  public var timeZone: String {
+    get {_storage._timeZone}
+    set {_uniqueStorage()._timeZone = newValue}
+  }
+
+  /// Where customers leave a review: an https URL. A review request text fills {{review_url}}
+  /// with it; while it is unset, no review request is sent.
+  public var reviewURL: String {
+    get {_storage._reviewURL}
+    set {_uniqueStorage()._reviewURL = newValue}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -285,7 +300,7 @@ nonisolated extension TenantStatus: SwiftProtobuf._ProtoNameProviding {
 
 nonisolated extension Tenant: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Tenant"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}slug\0\u{3}display_name\0\u{1}industry\0\u{1}city\0\u{1}contact\0\u{3}plan_tier\0\u{1}status\0\u{1}branding\0\u{3}internal_notes\0\u{3}trial_end_time\0\u{3}create_time\0\u{3}update_time\0\u{1}etag\0\u{3}booking_url\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}slug\0\u{3}display_name\0\u{1}industry\0\u{1}city\0\u{1}contact\0\u{3}plan_tier\0\u{1}status\0\u{1}branding\0\u{3}internal_notes\0\u{3}trial_end_time\0\u{3}create_time\0\u{3}update_time\0\u{1}etag\0\u{3}booking_url\0\u{3}time_zone\0\u{3}review_url\0")
 
   fileprivate class _StorageClass {
     var _name: String = String()
@@ -303,6 +318,8 @@ nonisolated extension Tenant: SwiftProtobuf.Message, SwiftProtobuf._MessageImple
     var _updateTime: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
     var _etag: String = String()
     var _bookingURL: String = String()
+    var _timeZone: String = String()
+    var _reviewURL: String = String()
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -328,6 +345,8 @@ nonisolated extension Tenant: SwiftProtobuf.Message, SwiftProtobuf._MessageImple
       _updateTime = source._updateTime
       _etag = source._etag
       _bookingURL = source._bookingURL
+      _timeZone = source._timeZone
+      _reviewURL = source._reviewURL
     }
   }
 
@@ -361,6 +380,8 @@ nonisolated extension Tenant: SwiftProtobuf.Message, SwiftProtobuf._MessageImple
         case 13: try { try decoder.decodeSingularMessageField(value: &_storage._updateTime) }()
         case 14: try { try decoder.decodeSingularStringField(value: &_storage._etag) }()
         case 15: try { try decoder.decodeSingularStringField(value: &_storage._bookingURL) }()
+        case 16: try { try decoder.decodeSingularStringField(value: &_storage._timeZone) }()
+        case 17: try { try decoder.decodeSingularStringField(value: &_storage._reviewURL) }()
         default: break
         }
       }
@@ -418,6 +439,12 @@ nonisolated extension Tenant: SwiftProtobuf.Message, SwiftProtobuf._MessageImple
       if !_storage._bookingURL.isEmpty {
         try visitor.visitSingularStringField(value: _storage._bookingURL, fieldNumber: 15)
       }
+      if !_storage._timeZone.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._timeZone, fieldNumber: 16)
+      }
+      if !_storage._reviewURL.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._reviewURL, fieldNumber: 17)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -442,6 +469,8 @@ nonisolated extension Tenant: SwiftProtobuf.Message, SwiftProtobuf._MessageImple
         if _storage._updateTime != rhs_storage._updateTime {return false}
         if _storage._etag != rhs_storage._etag {return false}
         if _storage._bookingURL != rhs_storage._bookingURL {return false}
+        if _storage._timeZone != rhs_storage._timeZone {return false}
+        if _storage._reviewURL != rhs_storage._reviewURL {return false}
         return true
       }
       if !storagesAreEqual {return false}

@@ -5,6 +5,7 @@ import RPCRuntime
 private let Tenant_namePattern = FieldPattern("tenants/[a-z0-9][a-z0-9-]{0,62}")
 private let Tenant_industryPattern = FieldPattern("[a-z0-9_]+")
 private let Tenant_bookingUrlPattern = FieldPattern("https://[^\\s]+")
+private let Tenant_reviewUrlPattern = FieldPattern("https://[^\\s]+")
 private let Contact_emailPattern = FieldPattern("[^@\\s<>,]+@[^@\\s<>,.]+(\\.[^@\\s<>,.]+)+")
 private let Branding_logoUrlPattern = FieldPattern("https://[^\\s]+")
 private let Branding_primaryColorPattern = FieldPattern("#[0-9A-Fa-f]{6}")
@@ -45,6 +46,11 @@ extension Tenant: ValidatableMessage {
         FieldCheck.storable(self.bookingURL, path + "booking_url", &violations)
         FieldCheck.maxLength(self.bookingURL, 500, path + "booking_url", &violations)
         FieldCheck.pattern(self.bookingURL, Tenant_bookingUrlPattern, path + "booking_url", &violations)
+        FieldCheck.storable(self.timeZone, path + "time_zone", &violations)
+        FieldCheck.maxLength(self.timeZone, 64, path + "time_zone", &violations)
+        FieldCheck.storable(self.reviewURL, path + "review_url", &violations)
+        FieldCheck.maxLength(self.reviewURL, 500, path + "review_url", &violations)
+        FieldCheck.pattern(self.reviewURL, Tenant_reviewUrlPattern, path + "review_url", &violations)
     }
 
     public mutating func normalize() {
@@ -56,6 +62,7 @@ extension Tenant: ValidatableMessage {
         }
         self.clearCreateTime()
         self.clearUpdateTime()
+        self.timeZone = FieldCheck.trimmed(self.timeZone)
     }
 }
 

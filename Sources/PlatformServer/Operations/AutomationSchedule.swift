@@ -1,0 +1,91 @@
+import Foundation
+import ServiceProAPI
+
+/// When an automation's text is due for an appointment, as a query over the tenant's
+/// appointments: the ones whose text is due by `now`, whose customer has a phone number, and
+/// that have not had it yet (its outbox message, keyed by automation and appointment, is the
+/// record that they have).
+///
+/// A text is sent up to ``catchUp`` late, so a platform that was down sends what fell due
+/// meanwhile; never for an appointment older than that, so switching automations on does not
+/// text every customer the business ever had.
+struct AutomationSchedule {
+    static let catchUp: TimeInterval = 86_400
+
+    /// Migration 32: what the texts need. The tenant's time zone and review link fill
+    /// `{{start_time}}` and `{{review_url}}`; a review request is timed from the completion.
+    static let migration = Migration(
+        version: 32,
+        name: "automations",
+        statements: [
+            "ALTER TABLE tenants ADD COLUMN time_zone TEXT NOT NULL DEFAULT ''",
+            "ALTER TABLE tenants ADD COLUMN review_url TEXT NOT NULL DEFAULT ''",
+            "ALTER TABLE appointments ADD COLUMN complete_time BIGINT",
+            "CREATE INDEX appointments_by_create ON appointments (tenant_id, create_time)",
+            "CREATE INDEX appointments_by_complete ON appointments (tenant_id, complete_time)",
+        ],
+        tenantOwnedTables: [])
+
+    /// An appointment whose text is due, with what the text says about it.
+    struct Due: Sendable {
+        var appointmentID: String
+        var serviceName: String
+        var startTime: Date
+        var customerName: String
+        var customerPhone: String
+    }
+
+    let rule: AutomationRule
+
+    /// The outbox key of `appointmentID`'s text: one per automation and appointment.
+    func dedupeKey(appointmentID: String) -> String { dedupePrefix + appointmentID }
+
+    private var dedupePrefix: String { "automation/\(rule.key)/" }
+
+    /// The appointments whose text is due by `now`, soonest first, at most `limit`.
+    func due(now: Date, limit: Int, _ tx: TenantTransaction) async throws -> [Due] {
+        guard let window = window(now: now) else { return [] }
+        let rows = try await tx.base.query("""
+            SELECT a.appointment_id, a.service_name, a.start_time, c.display_name AS customer_name, c.phone AS customer_phone
+            FROM appointments a JOIN customers c ON c.tenant_id = a.tenant_id AND c.customer_id = a.customer_id
+            WHERE a.tenant_id = \(tx.tenantID) AND c.phone IS NOT NULL AND \(window)
+            AND NOT EXISTS (
+                SELECT 1 FROM outbox_messages o WHERE o.tenant_id = a.tenant_id AND o.dedupe_key = \(dedupePrefix) || a.appointment_id)
+            ORDER BY a.start_time, a.appointment_id LIMIT \(limit)
+            """)
+        return try rows.map {
+            Due(
+                appointmentID: try $0.string("appointment_id"), serviceName: try $0.string("service_name"),
+                startTime: try $0.date("start_time"), customerName: try $0.string("customer_name"),
+                customerPhone: try $0.string("customer_phone"))
+        }
+    }
+
+    /// Which appointments are due by `now` under the rule's trigger; nil for a trigger that
+    /// schedules nothing.
+    private func window(now: Date) -> SQLStatement? {
+        let offset = rule.hasOffset ? max(0, TimeInterval(rule.offset.seconds)) : 0
+        let open: SQLStatement = "a.status IN ('scheduled', 'confirmed')"
+        switch rule.trigger {
+        case .appointmentBooked:
+            // Confirms a booking still to come, `offset` after it was made.
+            let latest = now.addingTimeInterval(-offset)
+            return "\(open) AND a.start_time > \(now) AND a.create_time <= \(latest) AND a.create_time > \(latest.addingTimeInterval(-Self.catchUp))"
+        case .beforeAppointmentStart:
+            // Reminds `offset` ahead, of a booking made before then: one made closer in has just
+            // been confirmed.
+            let microseconds = Int64(offset * 1_000_000)
+            return """
+                \(open) AND a.start_time > \(now) AND a.start_time <= \(now.addingTimeInterval(offset)) \
+                AND a.create_time + \(microseconds) <= a.start_time
+                """
+        case .appointmentCompleted:
+            let latest = now.addingTimeInterval(-offset)
+            return """
+                a.status = 'completed' AND a.complete_time <= \(latest) AND a.complete_time > \(latest.addingTimeInterval(-Self.catchUp))
+                """
+        case .unspecified, .UNRECOGNIZED:
+            return nil
+        }
+    }
+}

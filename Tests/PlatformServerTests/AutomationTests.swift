@@ -1,0 +1,256 @@
+import Foundation
+import GRPCCore
+import GRPCNIOTransportHTTP2
+import Logging
+import PlatformTestSupport
+import RPCRuntime
+import ServiceProAPI
+import SwiftProtobuf
+import Testing
+
+@testable import PlatformServer
+
+/// A pack's automations text a tenant's customers around their appointments, through the outbox,
+/// from the tenant's line: the booking confirmation, the reminder a day ahead, the review request
+/// two hours after the job (the auto_detailing pack's timings).
+@Suite("Automations")
+struct AutomationTests {
+    static let hour: TimeInterval = 3_600
+    static let day: TimeInterval = 86_400
+
+    /// A pro tenant set up by the concierge with the auto_detailing pack on +19185550123, its time
+    /// zone and review link set (unless told otherwise), and a customer with a phone number.
+    struct Shop {
+        let platform: TestPlatform
+        let job: AutomationJob
+        var owner: Metadata { platform.metadata(platform.ownerToken) }
+        var appointments: AppointmentService.Client<HTTP2ClientTransport.Posix> { AppointmentService.Client(wrapping: platform.client) }
+        var catalog: CatalogService.Client<HTTP2ClientTransport.Posix> { CatalogService.Client(wrapping: platform.client) }
+
+        static func open(_ platform: TestPlatform, tier: PlanTier = .pro, timeZone: String = "America/Chicago", reviewURL: String = "https://g.page/shine/review") async throws -> Shop {
+            let owner = platform.metadata(platform.ownerToken)
+            var request = ConciergeTests.request("shine", tier: tier)
+            request.telephony.ivrMode = .simple
+            request.basics.timeZone = timeZone
+            let created = try await ConciergeTests.concierge(platform).createConciergeTenant(request, metadata: owner)
+            if !reviewURL.isEmpty {
+                _ = try await TenantService.Client(wrapping: platform.client).updateTenant(.with {
+                    $0.tenant = .with { $0.name = "tenants/shine"; $0.reviewURL = reviewURL }
+                    $0.updateMask = .init(protoPaths: ["review_url"])
+                }, metadata: owner)
+            }
+            #expect(created.tenant.timeZone == timeZone)
+            for (id, phone) in [("jane", "+19185550101"), ("nophone", "")] {
+                _ = try await CustomerService.Client(wrapping: platform.client).createCustomer(.with {
+                    $0.parent = "tenants/shine"
+                    $0.customerID = id
+                    $0.customer = .with { $0.displayName = "Jane"; $0.phoneNumber = phone }
+                }, metadata: owner)
+            }
+            var logger = Logger(label: "test.automations")
+            logger.logLevel = .critical
+            return Shop(platform: platform, job: AutomationJob(database: platform.database, logger: logger))
+        }
+
+        func book(_ id: String, startingIn seconds: TimeInterval, customer: String = "jane") async throws -> Appointment {
+            try await appointments.createAppointment(.with {
+                $0.parent = "tenants/shine"
+                $0.appointmentID = id
+                $0.appointment = .with {
+                    $0.customer = "tenants/shine/customers/\(customer)"
+                    $0.serviceName = "Full Detail"
+                    $0.startTime = Google_Protobuf_Timestamp(date: Date().addingTimeInterval(seconds))
+                }
+            }, metadata: owner)
+        }
+
+        /// The automation texts queued so far: purpose, recipient, sender and body, oldest first.
+        func texts() async throws -> [(purpose: String, to: String, from: String, body: String)] {
+            try await platform.database.transaction(.platform) { tx in
+                try await tx.query("""
+                    SELECT purpose, recipient, sender, body FROM outbox_messages
+                    WHERE tenant_id = 'shine' AND purpose LIKE 'automation %' ORDER BY create_time, message_id
+                    """).map { (try $0.string("purpose"), try $0.string("recipient"), try $0.string("sender"), try $0.string("body")) }
+            }
+        }
+    }
+
+    @Test("a booking is confirmed, reminded a day ahead and followed by a review request, each once", arguments: TestBackend.available)
+    func confirmationReminderAndReview(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            let shop = try await Shop.open(platform)
+            let start = Date().addingTimeInterval(3 * Self.day)
+            let when = AppointmentTime.spoken(start, in: TimeZone(identifier: "America/Chicago")!)
+            let booked = try await shop.appointments.createAppointment(.with {
+                $0.parent = "tenants/shine"
+                $0.appointmentID = "detail"
+                $0.appointment = .with {
+                    $0.customer = "tenants/shine/customers/jane"
+                    $0.serviceName = "Full Detail"
+                    $0.startTime = Google_Protobuf_Timestamp(date: start)
+                }
+            }, metadata: shop.owner)
+            _ = try await shop.book("walkin", startingIn: 3 * Self.hour, customer: "nophone")
+
+            let now = Date()
+            #expect(try await shop.job.runOnce(now: now) == 1)
+            #expect(try await shop.job.runOnce(now: now.addingTimeInterval(60)) == 0, "confirmed once")
+            var texts = try await shop.texts()
+            #expect(texts.count == 1)
+            #expect(texts.first?.purpose == "automation booking_confirmation")
+            #expect(texts.first?.to == "+19185550101")
+            #expect(texts.first?.from == "+19185550123", "from the tenant's line")
+            #expect(texts.first?.body == "Hi Jane, you're booked with Shine Auto Spa for a Full Detail on \(when). Please clear out personal items before we arrive. Reply C to cancel or R to reschedule.")
+
+            // The reminder: not 25 hours ahead, but 23 hours ahead, once.
+            #expect(try await shop.job.runOnce(now: start.addingTimeInterval(-25 * Self.hour)) == 0)
+            #expect(try await shop.job.runOnce(now: start.addingTimeInterval(-23 * Self.hour)) == 1)
+            #expect(try await shop.job.runOnce(now: start.addingTimeInterval(-22 * Self.hour)) == 0)
+            texts = try await shop.texts()
+            #expect(texts.last?.purpose == "automation reminder_24h")
+            #expect(texts.last?.body.contains("your Full Detail is tomorrow, \(when).") == true, "\(texts.last?.body ?? "")")
+
+            // Done: the review request two hours after it was marked completed, with the review link.
+            let completed = try await shop.appointments.updateAppointment(.with {
+                $0.appointment = .with { $0.name = booked.name; $0.status = .completed }
+                $0.updateMask = .init(protoPaths: ["status"])
+            }, metadata: shop.owner)
+            #expect(completed.hasCompleteTime)
+            let doneAt = completed.completeTime.date
+            #expect(try await shop.job.runOnce(now: doneAt.addingTimeInterval(Self.hour)) == 0)
+            #expect(try await shop.job.runOnce(now: doneAt.addingTimeInterval(2 * Self.hour + 60)) == 1)
+            // (Queued as of the pass's time, which the test set past the reminder's.)
+            let review = try #require(try await shop.texts().first { $0.purpose == "automation review_request" })
+            #expect(review.body.hasSuffix("a quick review helps us a lot: https://g.page/shine/review"))
+            // More than a day late, a text is no longer sent.
+            _ = try await shop.book("late", startingIn: 5 * Self.day)
+            #expect(try await shop.job.runOnce(now: Date().addingTimeInterval(Self.day + Self.hour)) == 0, "the booking confirmation's day has passed")
+            #expect(try await shop.texts().count == 3, "the customer without a phone got nothing")
+        }
+    }
+
+    @Test("a booking made inside the reminder's day gets its confirmation and no reminder", arguments: TestBackend.available)
+    func noReminderForLateBooking(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            let shop = try await Shop.open(platform)
+            _ = try await shop.book("soon", startingIn: 3 * Self.hour)
+            #expect(try await shop.job.runOnce() == 1)
+            #expect(try await shop.job.runOnce(now: Date().addingTimeInterval(Self.hour)) == 0)
+            #expect(try await shop.texts().map(\.purpose) == ["automation booking_confirmation"])
+        }
+    }
+
+    @Test("an automation switched off in the catalog sends nothing, and stays off when the pack is applied again", arguments: TestBackend.available)
+    func switchedOff(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            let shop = try await Shop.open(platform)
+            let listed = try await shop.catalog.listCatalogItems(.with { $0.parent = "tenants/shine"; $0.kind = .automation }, metadata: shop.owner)
+            #expect(listed.catalogItems.map(\.name) == [
+                "tenants/shine/catalogItems/automation-booking-confirmation", "tenants/shine/catalogItems/automation-reminder-24h",
+                "tenants/shine/catalogItems/automation-review-request",
+            ])
+            let confirmation = try #require(listed.catalogItems.first)
+            #expect(confirmation.displayName == "Confirm each booking by text")
+            let off = try await shop.catalog.updateCatalogItem(.with {
+                $0.catalogItem = .with { $0.name = confirmation.name; $0.automation = .with { $0.disabled = true } }
+                $0.updateMask = .init(protoPaths: ["automation.disabled"])
+            }, metadata: shop.owner)
+            #expect(off.automation.disabled)
+            #expect(off.edited)
+            _ = try await ConciergeTests.concierge(platform).applyIndustryPack(.with {
+                $0.name = "tenants/shine"
+                $0.industryPack = "industryPacks/auto_detailing"
+            }, metadata: shop.owner)
+            _ = try await shop.book("detail", startingIn: 3 * Self.day)
+            #expect(try await shop.job.runOnce() == 0)
+            #expect(try await shop.texts().isEmpty)
+
+            // A reminder key another automation has is taken; a bad one names its field.
+            let taken = await failure {
+                try await shop.catalog.createCatalogItem(.with {
+                    $0.parent = "tenants/shine"
+                    $0.catalogItem = .with { $0.automation = .with {
+                        $0.key = "reminder_24h"; $0.displayName = "Again"; $0.trigger = .beforeAppointmentStart
+                        $0.offset = .init(seconds: 3_600); $0.template = .reminder
+                    } }
+                }, metadata: shop.owner)
+            }
+            #expect(taken?.code == .alreadyExists)
+            let badOffset = await failure {
+                try await shop.catalog.createCatalogItem(.with {
+                    $0.parent = "tenants/shine"
+                    $0.catalogItem = .with { $0.automation = .with {
+                        $0.key = "reminder_now"; $0.displayName = "Now"; $0.trigger = .beforeAppointmentStart; $0.template = .reminder
+                    } }
+                }, metadata: shop.owner)
+            }
+            #expect(badOffset?.fields == ["catalog_item.automation.offset"])
+            // A two-hour reminder of the business's own goes out two hours ahead.
+            let own = try await shop.catalog.createCatalogItem(.with {
+                $0.parent = "tenants/shine"
+                $0.catalogItem = .with { $0.automation = .with {
+                    $0.key = "reminder_2h"; $0.displayName = "Two hours ahead"; $0.trigger = .beforeAppointmentStart
+                    $0.offset = .init(seconds: 7_200); $0.template = .reminder
+                } }
+            }, metadata: shop.owner)
+            #expect(own.name == "tenants/shine/catalogItems/automation-reminder-2h")
+            #expect(try await shop.job.runOnce(now: Date().addingTimeInterval(3 * Self.day - Self.hour)) == 2, "the pack's reminder and the business's own")
+        }
+    }
+
+    @Test("no automations on a plan without them, for a suspended tenant, or for texts the tenant has not given what they need", arguments: TestBackend.available)
+    func heldBack(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            // Without a time zone the confirmation (which names the time) waits; without a review
+            // link, so does the review request.
+            let shop = try await Shop.open(platform, timeZone: "", reviewURL: "")
+            let booked = try await shop.book("detail", startingIn: 3 * Self.day)
+            #expect(try await shop.job.runOnce() == 0)
+            let completed = try await shop.appointments.updateAppointment(.with {
+                $0.appointment = .with { $0.name = booked.name; $0.status = .completed }
+                $0.updateMask = .init(protoPaths: ["status"])
+            }, metadata: shop.owner)
+            #expect(try await shop.job.runOnce(now: completed.completeTime.date.addingTimeInterval(3 * Self.hour)) == 0)
+            // Given the time zone while the confirmation is still due, it goes out.
+            let tenants = TenantService.Client(wrapping: platform.client)
+            let badZone = await failure {
+                try await tenants.updateTenant(.with {
+                    $0.tenant = .with { $0.name = "tenants/shine"; $0.timeZone = "CST" }
+                    $0.updateMask = .init(protoPaths: ["time_zone"])
+                }, metadata: shop.owner)
+            }
+            #expect(badZone?.fields == ["tenant.time_zone"])
+            _ = try await shop.book("another", startingIn: 2 * Self.day)
+            _ = try await tenants.updateTenant(.with {
+                $0.tenant = .with { $0.name = "tenants/shine"; $0.timeZone = "America/Chicago" }
+                $0.updateMask = .init(protoPaths: ["time_zone"])
+            }, metadata: shop.owner)
+            #expect(try await shop.job.runOnce() == 1, "the open booking's confirmation; the completed one's is not due")
+
+            _ = try await platform.setStatus("shine", .suspended)
+            _ = try await shop.platform.database.withTenant("shine") { tx in
+                try await tx.update("appointments", set: [("create_time", Date())], where: "appointment_id = 'another'")
+            }
+            try await platform.database.transaction(.platform) { tx in
+                try await tx.execute("DELETE FROM outbox_messages WHERE tenant_id = 'shine'")
+            }
+            #expect(try await shop.job.runOnce() == 0, "a suspended tenant texts nobody")
+            _ = try await platform.setStatus("shine", .active)
+            _ = try await platform.setPlan("shine", .starter)
+            #expect(try await shop.job.runOnce() == 0, "starter has no industry automations")
+            _ = try await platform.setPlan("shine", .pro)
+            #expect(try await shop.job.runOnce() == 1)
+        }
+    }
+
+    @Test("an appointment time is written in the business's time zone, in plain characters")
+    func spokenTime() {
+        // Tue 1 Dec 2026 20:30 UTC.
+        let start = Date(timeIntervalSince1970: 1_796_157_000)
+        #expect(AppointmentTime.spoken(start, in: TimeZone(identifier: "America/Chicago")!) == "Tue, Dec 1 at 2:30 PM")
+        #expect(AppointmentTime.spoken(start, in: TimeZone(identifier: "Europe/Berlin")!) == "Tue, Dec 1 at 9:30 PM")
+        #expect(TimeZoneName.violation("America/Chicago", field: "f") == nil)
+        #expect(TimeZoneName.violation("Mars/Olympus", field: "f") != nil)
+        #expect(TimeZoneName.violation("EST", field: "f") != nil, "an abbreviation says nothing of daylight saving time")
+    }
+}
