@@ -49,7 +49,8 @@ struct AutomationTests {
             }
             var logger = Logger(label: "test.automations")
             logger.logLevel = .critical
-            return Shop(platform: platform, job: AutomationJob(database: platform.database, logger: logger))
+            // Tests run at any hour; the quiet hours have a test of their own.
+            return Shop(platform: platform, job: AutomationJob(database: platform.database, quietHours: nil, logger: logger))
         }
 
         func book(_ id: String, startingIn seconds: TimeInterval, customer: String = "jane") async throws -> Appointment {
@@ -129,7 +130,7 @@ struct AutomationTests {
         }
     }
 
-    @Test("a booking made inside the reminder's day gets its confirmation and no reminder", arguments: TestBackend.available)
+    @Test("a booking made inside the reminder's day gets its confirmation and no reminder; a reminder more than half its lead late is not sent", arguments: TestBackend.available)
     func noReminderForLateBooking(backend: TestBackend) async throws {
         try await TestPlatform.with(backend) { platform in
             let shop = try await Shop.open(platform)
@@ -137,6 +138,59 @@ struct AutomationTests {
             #expect(try await shop.job.runOnce() == 1)
             #expect(try await shop.job.runOnce(now: Date().addingTimeInterval(Self.hour)) == 0)
             #expect(try await shop.texts().map(\.purpose) == ["automation booking_confirmation"])
+
+            // Its confirmation's day gone and its reminder 11 hours ahead ("tomorrow" no longer), nothing.
+            _ = try await shop.book("later", startingIn: 3 * Self.day)
+            #expect(try await shop.job.runOnce(now: Date().addingTimeInterval(3 * Self.day - 11 * Self.hour)) == 0)
+            #expect(try await shop.job.runOnce(now: Date().addingTimeInterval(3 * Self.day - 13 * Self.hour)) == 1)
+        }
+    }
+
+    @Test("texts wait for the day where the business is, and what fell due at night goes out in the morning", arguments: TestBackend.available)
+    func quietHours(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            var shop = try await Shop.open(platform)
+            var logger = Logger(label: "test.automations")
+            logger.logLevel = .critical
+            shop = Shop(platform: platform, job: AutomationJob(database: platform.database, logger: logger))
+            var chicago = Calendar(identifier: .gregorian)
+            chicago.timeZone = TimeZone(identifier: "America/Chicago")!
+            let threeAM = try #require(chicago.nextDate(after: Date(), matching: DateComponents(hour: 3, minute: 0), matchingPolicy: .nextTime))
+            _ = try await shop.book("detail", startingIn: 3 * Self.day)
+            // Booked an hour before three in the morning.
+            _ = try await platform.database.withTenant("shine") { tx in
+                try await tx.update("appointments", set: [("create_time", threeAM.addingTimeInterval(-Self.hour))], where: "appointment_id = 'detail'")
+            }
+            #expect(try await shop.job.runOnce(now: threeAM) == 0)
+            #expect(try await shop.job.runOnce(now: threeAM.addingTimeInterval(4.9 * Self.hour)) == 0, "7:54 AM")
+            #expect(try await shop.job.runOnce(now: threeAM.addingTimeInterval(5.5 * Self.hour)) == 1, "8:30 AM")
+            #expect(QuietHours().allowsTexts(at: threeAM.addingTimeInterval(17.9 * Self.hour), in: chicago.timeZone), "8:54 PM")
+            #expect(!QuietHours().allowsTexts(at: threeAM.addingTimeInterval(18 * Self.hour), in: chicago.timeZone), "9 PM")
+        }
+    }
+
+    @Test("a customer without a name is greeted without one; an appointment created completed gets no review request", arguments: TestBackend.available)
+    func namelessAndHistory(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            let shop = try await Shop.open(platform)
+            _ = try await platform.database.withTenant("shine") { tx in
+                try await tx.update("customers", set: [("display_name", "")], where: "customer_id = 'jane'")
+            }
+            _ = try await shop.book("detail", startingIn: 3 * Self.day)
+            #expect(try await shop.job.runOnce() == 1)
+            #expect(try await shop.texts().first?.body.hasPrefix("Hi, you're booked with Shine Auto Spa for a Full Detail on ") == true)
+
+            let imported = try await shop.appointments.createAppointment(.with {
+                $0.parent = "tenants/shine"
+                $0.appointment = .with {
+                    $0.customer = "tenants/shine/customers/jane"
+                    $0.serviceName = "Full Detail"
+                    $0.startTime = Google_Protobuf_Timestamp(date: Date().addingTimeInterval(-30 * Self.day))
+                    $0.status = .completed
+                }
+            }, metadata: shop.owner)
+            #expect(!imported.hasCompleteTime)
+            #expect(try await shop.job.runOnce(now: Date().addingTimeInterval(3 * Self.hour)) == 0)
         }
     }
 
@@ -194,7 +248,9 @@ struct AutomationTests {
                 } }
             }, metadata: shop.owner)
             #expect(own.name == "tenants/shine/catalogItems/automation-reminder-2h")
-            #expect(try await shop.job.runOnce(now: Date().addingTimeInterval(3 * Self.day - Self.hour)) == 2, "the pack's reminder and the business's own")
+            #expect(try await shop.job.runOnce(now: Date().addingTimeInterval(2 * Self.day + Self.hour)) == 1, "the pack's reminder, 23 hours ahead")
+            #expect(try await shop.job.runOnce(now: Date().addingTimeInterval(3 * Self.day - 1.5 * Self.hour)) == 1, "the business's own, 90 minutes ahead")
+            #expect(try await shop.texts().map(\.purpose) == ["automation reminder_24h", "automation reminder_2h"])
         }
     }
 
@@ -211,6 +267,12 @@ struct AutomationTests {
                 $0.updateMask = .init(protoPaths: ["status"])
             }, metadata: shop.owner)
             #expect(try await shop.job.runOnce(now: completed.completeTime.date.addingTimeInterval(3 * Self.hour)) == 0)
+            // Given the review link while the request is still due, it goes out.
+            _ = try await TenantService.Client(wrapping: platform.client).updateTenant(.with {
+                $0.tenant = .with { $0.name = "tenants/shine"; $0.reviewURL = "https://g.page/shine/review" }
+                $0.updateMask = .init(protoPaths: ["review_url"])
+            }, metadata: shop.owner)
+            #expect(try await shop.job.runOnce(now: completed.completeTime.date.addingTimeInterval(4 * Self.hour)) == 1)
             // Given the time zone while the confirmation is still due, it goes out.
             let tenants = TenantService.Client(wrapping: platform.client)
             let badZone = await failure {
@@ -226,6 +288,7 @@ struct AutomationTests {
                 $0.updateMask = .init(protoPaths: ["time_zone"])
             }, metadata: shop.owner)
             #expect(try await shop.job.runOnce() == 1, "the open booking's confirmation; the completed one's is not due")
+            #expect(try await shop.texts().map(\.purpose).sorted() == ["automation booking_confirmation", "automation review_request"])
 
             _ = try await platform.setStatus("shine", .suspended)
             _ = try await shop.platform.database.withTenant("shine") { tx in
@@ -252,5 +315,6 @@ struct AutomationTests {
         #expect(TimeZoneName.violation("America/Chicago", field: "f") == nil)
         #expect(TimeZoneName.violation("Mars/Olympus", field: "f") != nil)
         #expect(TimeZoneName.violation("EST", field: "f") != nil, "an abbreviation says nothing of daylight saving time")
+        #expect(TimeZoneName.violation("Etc/GMT+5", field: "f") != nil, "nor does an offset")
     }
 }

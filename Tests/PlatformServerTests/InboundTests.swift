@@ -592,6 +592,22 @@ struct InboundTests {
             }, metadata: inbound.metadata)
             #expect(again.instructions.first?.gather.speechHints.contains("paint correction") == true)
 
+            // It answers prices and the pack's FAQs itself, as the business left them, and listens again.
+            func packedTurn(_ speech: String) async throws -> VoiceReply {
+                try await inbound.client.handleAiVoiceTurn(.with {
+                    $0.callSid = Self.sid("CA", 8); $0.to = Self.acmeNumber; $0.from = "+15550001111"
+                    $0.speechResult = speech; $0.confidence = 0.9; $0.attempt = 1
+                }, metadata: inbound.metadata)
+            }
+            let price = try await packedTurn("How much is a full detail?")
+            #expect(price.instructions.first?.say.text == "A Full Detail is $249 and takes about 4 hours.")
+            #expect(price.instructions.last?.gather.prompts.first?.text == "Is there anything else I can help you with?")
+            let faq = try await packedTurn("do you guys come to my house")
+            #expect(faq.instructions.first?.say.text.hasPrefix("Yes. Acme Detailing is fully mobile") == true, "\(faq)")
+            let done = try await packedTurn("No thanks, that's all")
+            #expect(done.instructions.map(\.say.text).first == "Thanks for calling Acme Detailing. Goodbye!")
+            #expect(done.instructions.last == VoiceInstruction.endCall)
+
             // A number whose voice webhook is the AI entry point itself: the call's first
             // request has no turn yet. It is greeted and recorded, so what the caller then says
             // reaches the call log.

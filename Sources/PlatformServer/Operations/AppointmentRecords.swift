@@ -25,7 +25,6 @@ enum AppointmentRecords {
     static func insert(_ appointment: Appointment, id: String, customerID: String, _ tx: TenantTransaction) async throws {
         let now = Date()  // inside the transaction: see ChangeSync
         try await tx.insert(into: collection.table, [("appointment_id", id), ("customer_id", customerID)] + columns(of: appointment) + [
-            ("complete_time", appointment.status == .completed ? now : nil),
             ("create_time", now),
             ("update_time", now),
             ("revision", 1),
@@ -34,7 +33,8 @@ enum AppointmentRecords {
 
     /// Writes every field an update may change if the row is still at `current`'s revision;
     /// false otherwise. The customer never changes; the completion time is set when the status
-    /// becomes completed.
+    /// becomes completed (an appointment created completed, history brought in from elsewhere,
+    /// has none).
     static func update(_ appointment: Appointment, replacing current: Appointment, id: String, _ tx: TenantTransaction) async throws -> Bool {
         let now = Date()  // inside the transaction: see ChangeSync
         let revision = Etag.revision(current.etag) ?? 0

@@ -13,10 +13,12 @@ import Synchronization
 ///
 /// Each pass looks at every such tenant in a transaction of its own; what is due is queued once
 /// (``AutomationSchedule``), so passes can run as often as they like and replicas side by side
-/// never queue a text twice (the outbox's key per automation and appointment decides). A text
-/// that cannot be filled in (no time zone for `{{start_time}}`, no review link for
-/// `{{review_url}}`) is not sent and is logged (once an hour per tenant and automation, as it is
-/// looked at every pass), and is sent once the tenant has what it needs, while it is still due.
+/// never queue a text twice (the outbox's key per automation and appointment decides). A tenant
+/// with a time zone is texted only in the day (``QuietHours``); what falls due at night goes out
+/// in the morning. An automation whose template names what the tenant has not set (a time zone
+/// for `{{start_time}}`, a review link for `{{review_url}}`) sends nothing and is logged (once an
+/// hour per tenant and automation, as it is looked at every pass); its texts go out once the
+/// tenant sets it, those still due by then.
 public struct AutomationJob: Service {
     static let actor = "jobs/automations"
     /// Texts looked at per automation and tenant in one pass; the rest wait for the next.
@@ -24,12 +26,15 @@ public struct AutomationJob: Service {
 
     let database: any Database
     let interval: Duration
+    /// Nil texts at any hour (tests that run at any hour).
+    let quietHours: QuietHours?
     let logger: Logger
     private let unfilledWarnings = HourlyWarnings()
 
-    public init(database: any Database, interval: Duration = .seconds(60), logger: Logger) {
+    public init(database: any Database, interval: Duration = .seconds(60), quietHours: QuietHours? = QuietHours(), logger: Logger) {
         self.database = database
         self.interval = interval
+        self.quietHours = quietHours
         self.logger = logger
     }
 
@@ -81,6 +86,8 @@ public struct AutomationJob: Service {
                 .compactMap { try? $0.decoded(AutomationRule.self) }
                 .filter { !$0.disabled }
             guard !rules.isEmpty else { return 0 }
+            let zone = tenant.timeZone.isEmpty ? nil : TimeZone(identifier: tenant.timeZone)
+            if let zone, let quietHours, !quietHours.allowsTexts(at: now, in: zone) { return 0 }
             guard let sender = try await Self.sender(tx) else {
                 logger.warning("a tenant's automations have no line to text from; give it a phone config with a number", metadata: ["tenant": "\(tenantID)"])
                 return 0
@@ -88,24 +95,26 @@ public struct AutomationJob: Service {
             var queued = 0
             for rule in rules {
                 guard let template = try await PackItemRecords.smsTemplate(rule.template, tx), !template.body.isEmpty else { continue }
-                let schedule = AutomationSchedule(rule: rule)
-                var unfilled = 0
-                for due in try await schedule.due(now: now, limit: Self.batchSize, tx) {
-                    let values = Self.values(for: tenant, due)
-                    guard let body = PackPlaceholders.completelyFilled(template.body, values), body.count <= OutboxRecords.maxTextLength else {
-                        unfilled += 1
-                        continue
+                // What the tenant has not given is missing from every text alike: none is looked for.
+                let missing = Self.missingValues(in: template.body, tenant)
+                guard missing.isEmpty else {
+                    if unfilledWarnings.due("\(tenantID)/\(rule.key)", now: now) {
+                        logger.warning("an automation's texts wait for what its template names and the tenant has not set", metadata: [
+                            "tenant": "\(tenantID)", "automation": "\(rule.key)", "set": "\(missing.joined(separator: ", "))",
+                        ])
                     }
+                    continue
+                }
+                let schedule = AutomationSchedule(rule: rule)
+                for due in try await schedule.due(now: now, limit: Self.batchSize, tx) {
+                    let filled = PackPlaceholders.fill(template.body, Self.values(for: tenant, due))
+                    // A customer without a name leaves "Hi , you're booked": the stray space goes.
+                    let body = String(Self.tidied(filled).prefix(OutboxRecords.maxTextLength))
                     try await OutboxRecords.enqueue(
                         .sms(to: due.customerPhone, from: sender, body: body, purpose: "automation \(rule.key)",
                              dedupeKey: schedule.dedupeKey(appointmentID: due.appointmentID)),
                         tx, now: now)
                     queued += 1
-                }
-                if unfilled > 0, unfilledWarnings.due("\(tenantID)/\(rule.key)", now: now) {
-                    logger.warning("automation texts not sent: their template names what the tenant has not set (time_zone for {{start_time}}, review_url for {{review_url}}), or is too long filled in", metadata: [
-                        "tenant": "\(tenantID)", "automation": "\(rule.key)", "appointments": "\(unfilled)",
-                    ])
                 }
             }
             return queued
@@ -120,12 +129,32 @@ public struct AutomationJob: Service {
         return line?.config.textSender
     }
 
-    /// The template's placeholders for `due`: the tenant's, the customer's and the appointment's.
-    /// `{{start_time}}` needs the tenant's time zone and `{{review_url}}` its review link; each is
-    /// left out without them, so a template that names it is not sent.
+    /// The tenant fields `template` needs and the tenant has not set: `time_zone` for
+    /// `{{start_time}}`, `review_url` for `{{review_url}}`, `booking_url` for `{{booking_url}}`.
+    static func missingValues(in template: String, _ tenant: Tenant) -> [String] {
+        let named = Set(PackPlaceholders.names(in: template).names)
+        var missing: [String] = []
+        if named.contains("start_time"), TimeZone(identifier: tenant.timeZone) == nil || tenant.timeZone.isEmpty { missing.append("time_zone") }
+        if named.contains("review_url"), tenant.reviewURL.isEmpty { missing.append("review_url") }
+        if named.contains(PackPlaceholders.bookingURL), tenant.bookingURL.isEmpty { missing.append("booking_url") }
+        return missing
+    }
+
+    /// A filled-in text without the gaps an empty value leaves: "Hi , you're" is "Hi, you're",
+    /// "Thanks, !" is "Thanks!".
+    static func tidied(_ text: String) -> String {
+        var text = text
+        for (gap, closed) in [(" ,", ","), (", !", "!"), (", .", "."), ("  ", " ")] {
+            while text.contains(gap) { text = text.replacingOccurrences(of: gap, with: closed) }
+        }
+        return text
+    }
+
+    /// The template's placeholders for `due`: the tenant's, the customer's (the first word of
+    /// their name) and the appointment's. `{{start_time}}` is written in the tenant's time zone.
     static func values(for tenant: Tenant, _ due: AutomationSchedule.Due) -> [String: String] {
         var values = PackPlaceholders.values(for: tenant)
-        values["customer_name"] = due.customerName
+        values["customer_name"] = due.customerName.split(separator: " ").first.map(String.init) ?? ""
         values["service_name"] = due.serviceName
         if let zone = TimeZone(identifier: tenant.timeZone), !tenant.timeZone.isEmpty {
             values["start_time"] = AppointmentTime.spoken(due.startTime, in: zone)
@@ -147,6 +176,22 @@ private final class HourlyWarnings: Sendable {
             last[key] = now
             return true
         }
+    }
+}
+
+/// When a business's customers may be texted without being asked: 8 AM to 9 PM where the business
+/// is, as US rules for marketing texts have it, and as people expect of a reminder.
+public struct QuietHours: Sendable {
+    var firstHour = 8
+    var lastHour = 21
+
+    public init() {}
+
+    func allowsTexts(at date: Date, in zone: TimeZone) -> Bool {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = zone
+        let hour = calendar.component(.hour, from: date)
+        return hour >= firstHour && hour < lastHour
     }
 }
 

@@ -6,9 +6,10 @@ import ServiceProAPI
 /// that have not had it yet (its outbox message, keyed by automation and appointment, is the
 /// record that they have).
 ///
-/// A text is sent up to ``catchUp`` late, so a platform that was down sends what fell due
-/// meanwhile; never for an appointment older than that, so switching automations on does not
-/// text every customer the business ever had.
+/// A text is sent up to ``catchUp`` late (a reminder up to half its lead), so a platform that was
+/// down, or night (``QuietHours``), sends what fell due meanwhile; never for an appointment older
+/// than that, so switching automations on does not text every customer the business ever had, nor
+/// for one created already completed (history brought in from elsewhere).
 struct AutomationSchedule {
     static let catchUp: TimeInterval = 86_400
 
@@ -72,11 +73,12 @@ struct AutomationSchedule {
             let latest = now.addingTimeInterval(-offset)
             return "\(open) AND a.start_time > \(now) AND a.create_time <= \(latest) AND a.create_time > \(latest.addingTimeInterval(-Self.catchUp))"
         case .beforeAppointmentStart:
-            // Reminds `offset` ahead, of a booking made before then: one made closer in has just
-            // been confirmed.
+            // Reminds `offset` ahead, up to half of it late (a reminder's words, "tomorrow", are
+            // still true then), of a booking made before then: one made closer in has just been
+            // confirmed.
             let microseconds = Int64(offset * 1_000_000)
             return """
-                \(open) AND a.start_time > \(now) AND a.start_time <= \(now.addingTimeInterval(offset)) \
+                \(open) AND a.start_time > \(now.addingTimeInterval(offset / 2)) AND a.start_time <= \(now.addingTimeInterval(offset)) \
                 AND a.create_time + \(microseconds) <= a.start_time
                 """
         case .appointmentCompleted:

@@ -205,13 +205,16 @@ struct CallFlow {
             ?? String(filled(Self.bookingByReplyText).prefix(OutboxRecords.maxTextLength))
     }
 
-    /// The call as the voice agent sees it, with the tenant's AI agent `profile` (a pack item).
-    func agentCall(caller: String, profile: AiAgentConfig?) -> VoiceAgentCall {
+    /// The call as the voice agent sees it, with the tenant's AI agent `profile` and what it can
+    /// answer from (pack items, as the tenant's edits left them).
+    func agentCall(caller: String, profile: AiAgentConfig?, answers: ReceptionistAnswers = ReceptionistAnswers()) -> VoiceAgentCall {
         var profile = profile ?? AiAgentConfig()
         profile.greeting = filled(profile.greeting)
         profile.instructions = filled(profile.instructions)
+        var answers = answers
+        for index in answers.faqs.indices { answers.faqs[index].answer = filled(answers.faqs[index].answer) }
         return VoiceAgentCall(
             tenantName: tenantName, callerNumber: caller, handOff: handOff(),
-            canPassOn: businessTextNumber != nil && CallerNumber.canTakeTexts(caller), profile: profile)
+            canPassOn: businessTextNumber != nil && CallerNumber.canTakeTexts(caller), profile: profile, answers: answers)
     }
 }

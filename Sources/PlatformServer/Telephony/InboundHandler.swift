@@ -313,10 +313,13 @@ public struct InboundHandler: InboundServiceHandler {
         return request.eventTime.date.addingTimeInterval(request.hasDuration ? -request.duration.timeInterval : 0)
     }
 
-    /// The call as the voice agent sees it, with the tenant's AI agent profile.
+    /// The call as the voice agent sees it, with the tenant's AI agent profile, FAQs and services.
     private func agentCall(_ flow: CallFlow, caller: String) async throws -> VoiceAgentCall {
-        let profile = try await database.withTenant(flow.resolution.tenantID, PackItemRecords.aiAgent)
-        return flow.agentCall(caller: caller, profile: profile)
+        let (profile, answers) = try await database.withTenant(flow.resolution.tenantID) { tx in
+            let faqs = try await PackItemRecords.all(tx, kind: .faq).compactMap { try? $0.decoded(Faq.self) }
+            return (try await PackItemRecords.aiAgent(tx), ReceptionistAnswers(faqs: faqs, services: try await PriceList.read(tx).services))
+        }
+        return flow.agentCall(caller: caller, profile: profile, answers: answers)
     }
 
     /// The tenant a webhook is for, which the call's log line then names: the bridge's key is a

@@ -10,8 +10,10 @@ import ServiceProAPI
 /// month and its calls reach the platform's main line.
 ///
 /// Only the worker holding a release's lease releases it, so replicas side by side never release
-/// a number twice; one that dies mid-release leaves the lease to run out, and Twilio's 404 to the
-/// second attempt counts as released.
+/// a number twice, and a phone config can keep a number only while no lease is live; the lease is
+/// renewed right before each release, so it outlasts the call to Twilio (10 s at most) by far. A
+/// worker that dies mid-release leaves the lease to run out, and Twilio's 404 to the second
+/// attempt counts as released.
 public struct NumberReleaseJob: Service {
     static let minimumBackoff: TimeInterval = 60
     static let maximumBackoff: TimeInterval = 6 * 3_600
@@ -60,18 +62,39 @@ public struct NumberReleaseJob: Service {
         let claimed = try await database.transaction(.platform) { tx in
             try await NumberReleaseRecords.claim(worker: worker, now: now, lease: lease, limit: batchSize, tx)
         }
+        // Times taken during the pass run on from `now`, so a test's pass in the future takes
+        // future times.
+        let shift = now.timeIntervalSinceNow
+        let clock: @Sendable () -> Date = { Date().addingTimeInterval(shift) }
         // Seen through even when the server stops: a release Twilio took but never recorded would
         // be attempted again once its lease ran out (harmless, but noisy).
         await Task {
-            for release in claimed { await self.release(release, now: now) }
+            for release in claimed { await self.release(release, clock: clock) }
         }.value
         return claimed.count
     }
 
-    private func release(_ release: NumberReleaseRecord, now: Date) async {
+    /// Releases one claimed number and records how it went. The lease is renewed first, from the
+    /// time the release really starts: the batch's claim may be old by then, and a config may
+    /// have kept the number once it ran out (``NumberReleaseRecords/withdraw``).
+    func release(_ release: NumberReleaseRecord, clock: @Sendable () -> Date) async {
         var metadata: Logger.Metadata = [
             "number": "\(release.phoneNumber)", "sid": "\(release.numberSID)", "tenant": "\(release.tenantID)", "attempt": "\(release.attempts)",
         ]
+        do {
+            let start = clock()
+            let renewed = try await database.transaction(.platform) { tx in
+                try await NumberReleaseRecords.renew(release, worker: worker, until: start.addingTimeInterval(lease), now: start, tx)
+            }
+            guard renewed else {
+                logger.warning("a number release's lease ran out before it began; another worker or a phone config has it now", metadata: metadata)
+                return
+            }
+        } catch {
+            metadata["error"] = "\(error)"
+            logger.error("could not renew a number release's lease; it is tried again when the lease runs out", metadata: metadata)
+            return
+        }
         let failure: String?
         do {
             try await provisioner.release(ProvisionedNumber(sid: release.numberSID, phoneNumber: release.phoneNumber))
@@ -79,13 +102,15 @@ public struct NumberReleaseJob: Service {
         } catch {
             failure = "\(error)"
         }
-        let retryAt = now.addingTimeInterval(Self.backoff(afterAttempt: release.attempts))
+        let end = clock()
+        let retryAt = end.addingTimeInterval(Self.backoff(afterAttempt: release.attempts))
         do {
             let held = try await database.transaction(.platform) { tx in
-                try await NumberReleaseRecords.finish(release, worker: worker, error: failure, retryAt: failure == nil ? nil : retryAt, now: now, tx)
+                try await NumberReleaseRecords.finish(release, worker: worker, error: failure, retryAt: failure == nil ? nil : retryAt, now: end, tx)
             }
             guard held else {
-                logger.warning("lost the lease on a number release; another worker's outcome stands", metadata: metadata)
+                // Only a release that outlived its renewed lease gets here.
+                logger.error("lost the lease on a number release while Twilio was releasing it; check that no phone config holds the number", metadata: metadata)
                 return
             }
         } catch {

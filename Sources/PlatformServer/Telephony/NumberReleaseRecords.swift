@@ -141,6 +141,17 @@ enum NumberReleaseRecords {
         return try rows.map(record(from:))
     }
 
+    /// Extends the lease of a claimed release to `until`; false when it is no longer this
+    /// worker's (it ran out, and another worker or a phone config took the release).
+    static func renew(_ release: NumberReleaseRecord, worker: String, until: Date, now: Date, _ tx: any SQLTransaction) async throws -> Bool {
+        try await tx.query("""
+            UPDATE number_releases SET lease_expire_time = \(until), update_time = \(now)
+            WHERE number_sid = \(release.numberSID) AND state = 'pending' AND lease_owner = \(worker)
+              AND attempts = \(release.attempts) AND lease_expire_time >= \(now)
+            RETURNING 1 AS renewed
+            """).count == 1
+    }
+
     /// Records how the claimed attempt ended: released, or due again at `retryAt` with `error`.
     /// False when the lease was lost meanwhile, or a config kept the number.
     static func finish(

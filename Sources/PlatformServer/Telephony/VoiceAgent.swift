@@ -39,10 +39,15 @@ public struct VoiceAgentCall: Sendable {
     /// name filled in: its first words, the trade words the recogniser should expect, and the
     /// instructions a language model would follow. Empty when the tenant has none.
     public var profile: AiAgentConfig
+    /// What the business tells its customers, its FAQs and its services with their prices, for
+    /// the agent to answer from.
+    public var answers: ReceptionistAnswers
 }
 
-/// A friendly, fixed receptionist: greets with the business's name, listens once, takes a
-/// message and promises a text back when one can be sent, or hands over to a person.
+/// A friendly, fixed receptionist: greets with the business's name and listens; answers what the
+/// business's FAQs and prices answer (``ReceptionistAnswers``) and listens again; says goodbye to
+/// a caller who is done; takes anything else as a message and promises a text back when one can
+/// be sent, or hands over to a person.
 public struct PlaceholderVoiceAgent: VoiceAgent {
     public init() {}
 
@@ -64,6 +69,12 @@ public struct PlaceholderVoiceAgent: VoiceAgent {
                 return VoiceAgentTurn(instructions: [listen(prompt: prompt, attempt: attempt + 1, call)])
             }
             return VoiceAgentTurn(instructions: call.handOff)
+        }
+        if ReceptionistAnswers.isFarewell(said) {
+            return VoiceAgentTurn(instructions: [.say("Thanks for calling \(call.tenantName). Goodbye!"), .endCall])
+        }
+        if let answer = call.answers.answer(to: said) {
+            return VoiceAgentTurn(instructions: [.say(answer), listen(prompt: "Is there anything else I can help you with?", attempt: 1, call)])
         }
         guard call.canPassOn else {
             // Nobody can be texted, or the caller cannot: what they asked is kept in the call log,

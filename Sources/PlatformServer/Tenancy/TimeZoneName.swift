@@ -1,14 +1,16 @@
 import Foundation
 import RPCRuntime
 
-/// A tenant's time zone as people give it: an IANA name such as "America/Chicago", which the
-/// system's time zone database knows. Abbreviations ("CST") and offsets are refused: they say
-/// nothing about daylight saving time, and a reminder would be an hour off half the year.
+/// A tenant's time zone as people give it: an IANA name of a place, such as "America/Chicago",
+/// which the system's time zone database knows. Abbreviations ("CST"), offsets and "UTC" are
+/// refused: they say nothing about daylight saving time, and a reminder would be an hour off half
+/// the year.
 enum TimeZoneName {
     /// What is wrong with `value` at `field`; nil when it is empty (unset) or a known zone.
     static func violation(_ value: String, field: String) -> FieldViolation? {
         guard !value.isEmpty else { return nil }
-        if value.contains("/") || value == "UTC", TimeZone(identifier: value) != nil { return nil }
+        // Etc/GMT+5 is an offset by another name (and with its sign turned round).
+        if value.contains("/"), !value.hasPrefix("Etc/"), TimeZone(identifier: value) != nil { return nil }
         return FieldViolation(field: field, description: "must be an IANA time zone such as America/Chicago")
     }
 

@@ -173,7 +173,8 @@ public nonisolated struct Appointment: @unchecked Sendable {
     set {_uniqueStorage()._etag = newValue}
   }
 
-  /// When it was marked APPOINTMENT_STATUS_COMPLETED; a review request is timed from it.
+  /// When it was marked APPOINTMENT_STATUS_COMPLETED; a review request is timed from it. Unset for
+  /// one created completed (history brought in from elsewhere), which gets no review request.
   public var completeTime: SwiftProtobuf.Google_Protobuf_Timestamp {
     get {_storage._completeTime ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
     set {_uniqueStorage()._completeTime = newValue}
