@@ -218,6 +218,10 @@ struct AutomationTests {
             _ = try await shop.book("detail", startingIn: 3 * Self.day)
             #expect(try await shop.job.runOnce() == 0)
             #expect(try await shop.texts().isEmpty)
+            // Nothing confirms bookings now, so one made inside the reminder's day is reminded.
+            _ = try await shop.book("soon", startingIn: 20 * Self.hour)
+            #expect(try await shop.job.runOnce() == 1)
+            #expect(try await shop.texts().map(\.purpose) == ["automation reminder_24h"])
 
             // A reminder key another automation has is taken; a bad one names its field.
             let taken = await failure {
@@ -250,7 +254,7 @@ struct AutomationTests {
             #expect(own.name == "tenants/shine/catalogItems/automation-reminder-2h")
             #expect(try await shop.job.runOnce(now: Date().addingTimeInterval(2 * Self.day + Self.hour)) == 1, "the pack's reminder, 23 hours ahead")
             #expect(try await shop.job.runOnce(now: Date().addingTimeInterval(3 * Self.day - 1.5 * Self.hour)) == 1, "the business's own, 90 minutes ahead")
-            #expect(try await shop.texts().map(\.purpose) == ["automation reminder_24h", "automation reminder_2h"])
+            #expect(try await shop.texts().map(\.purpose) == ["automation reminder_24h", "automation reminder_24h", "automation reminder_2h"])
         }
     }
 

@@ -11,9 +11,11 @@ import Synchronization
 /// automations run them while trialing, active or past due; an automation switched off in the
 /// catalog sends nothing.
 ///
-/// Each pass looks at every such tenant in a transaction of its own; what is due is queued once
-/// (``AutomationSchedule``), so passes can run as often as they like and replicas side by side
-/// never queue a text twice (the outbox's key per automation and appointment decides). A tenant
+/// Each pass looks at every such tenant beside the writers (on SQLite, a pass that finds nothing
+/// due never waits for the writer, nor holds it up), and queues what is due in a transaction of the
+/// tenant's own. What is due is queued once (``AutomationSchedule``), so passes can run as often as
+/// they like and replicas side by side never queue a text twice (the outbox's key per automation
+/// and appointment decides). A tenant
 /// with a time zone is texted only in the day (``QuietHours``); what falls due at night goes out
 /// in the morning. An automation whose template names what the tenant has not set (a time zone
 /// for `{{start_time}}`, a review link for `{{review_url}}`) sends nothing and is logged (once an
@@ -55,7 +57,7 @@ public struct AutomationJob: Service {
     /// One pass as of `now`; returns how many texts it queued.
     @discardableResult
     public func runOnce(now: Date = Date()) async throws -> Int {
-        let tenants = try await database.transaction(.platform) { tx in
+        let tenants = try await database.read(.platform) { tx in
             try await tx.query("""
                 SELECT DISTINCT p.tenant_id FROM pack_items p JOIN tenants t ON t.tenant_id = p.tenant_id
                 WHERE p.kind = \(PackItemKind.automation.storedName) AND t.status IN ('trialing', 'active', 'past_due')
@@ -76,49 +78,63 @@ public struct AutomationJob: Service {
         return queued
     }
 
+    /// Looks for what is due beside the writers (most passes find nothing), then queues it in a
+    /// transaction that checks the tenant may still be texted. Two replicas queueing the same
+    /// text meet at its outbox key, and one text is queued.
     private func runAutomations(of tenantID: String, now: Date) async throws -> Int {
-        try await database.withTenant(tenantID) { tx in
-            guard let tenant = try await TenantRecords.find(tx),
-                  [.trialing, .active, .pastDue].contains(tenant.status),
-                  PlanCatalog.hasFeature(tenant.planTier.catalogTier, .industryAutomations)
-            else { return 0 }
-            let rules = try await PackItemRecords.all(tx, kind: .automation)
-                .compactMap { try? $0.decoded(AutomationRule.self) }
-                .filter { !$0.disabled }
-            guard !rules.isEmpty else { return 0 }
-            let zone = tenant.timeZone.isEmpty ? nil : TimeZone(identifier: tenant.timeZone)
-            if let zone, let quietHours, !quietHours.allowsTexts(at: now, in: zone) { return 0 }
-            guard let sender = try await Self.sender(tx) else {
-                logger.warning("a tenant's automations have no line to text from; give it a phone config with a number", metadata: ["tenant": "\(tenantID)"])
-                return 0
-            }
-            var queued = 0
-            for rule in rules {
-                guard let template = try await PackItemRecords.smsTemplate(rule.template, tx), !template.body.isEmpty else { continue }
-                // What the tenant has not given is missing from every text alike: none is looked for.
-                let missing = Self.missingValues(in: template.body, tenant)
-                guard missing.isEmpty else {
-                    if unfilledWarnings.due("\(tenantID)/\(rule.key)", now: now) {
-                        logger.warning("an automation's texts wait for what its template names and the tenant has not set", metadata: [
-                            "tenant": "\(tenantID)", "automation": "\(rule.key)", "set": "\(missing.joined(separator: ", "))",
-                        ])
-                    }
-                    continue
-                }
-                let schedule = AutomationSchedule(rule: rule)
-                for due in try await schedule.due(now: now, limit: Self.batchSize, tx) {
-                    let filled = PackPlaceholders.fill(template.body, Self.values(for: tenant, due))
-                    // A customer without a name leaves "Hi , you're booked": the stray space goes.
-                    let body = String(Self.tidied(filled).prefix(OutboxRecords.maxTextLength))
-                    try await OutboxRecords.enqueue(
-                        .sms(to: due.customerPhone, from: sender, body: body, purpose: "automation \(rule.key)",
-                             dedupeKey: schedule.dedupeKey(appointmentID: due.appointmentID)),
-                        tx, now: now)
-                    queued += 1
-                }
-            }
-            return queued
+        let drafts = try await database.read(.tenant(tenantID)) { base in
+            try await dueTexts(of: TenantTransaction(tenantID: tenantID, base: base), now: now)
         }
+        guard !drafts.isEmpty else { return 0 }
+        return try await database.withTenant(tenantID) { tx in
+            guard let tenant = try await TenantRecords.find(tx), Self.runsAutomations(tenant) else { return 0 }
+            for draft in drafts { try await OutboxRecords.enqueue(draft, tx, now: now) }
+            return drafts.count
+        }
+    }
+
+    private static func runsAutomations(_ tenant: Tenant) -> Bool {
+        [.trialing, .active, .pastDue].contains(tenant.status) && PlanCatalog.hasFeature(tenant.planTier.catalogTier, .industryAutomations)
+    }
+
+    /// The texts of the tenant's automations that are due by `now` and not yet queued.
+    private func dueTexts(of tx: TenantTransaction, now: Date) async throws -> [OutboxDraft] {
+        let tenantID = tx.tenantID
+        guard let tenant = try await TenantRecords.find(tx), Self.runsAutomations(tenant) else { return [] }
+        let rules = try await PackItemRecords.all(tx, kind: .automation)
+            .compactMap { try? $0.decoded(AutomationRule.self) }
+            .filter { !$0.disabled }
+        guard !rules.isEmpty else { return [] }
+        let zone = tenant.timeZone.isEmpty ? nil : TimeZone(identifier: tenant.timeZone)
+        if let zone, let quietHours, !quietHours.allowsTexts(at: now, in: zone) { return [] }
+        guard let sender = try await Self.sender(tx) else {
+            logger.warning("a tenant's automations have no line to text from; give it a phone config with a number", metadata: ["tenant": "\(tenantID)"])
+            return []
+        }
+        var drafts: [OutboxDraft] = []
+        for rule in rules {
+            guard let template = try await PackItemRecords.smsTemplate(rule.template, tx), !template.body.isEmpty else { continue }
+            // What the tenant has not given is missing from every text alike: none is looked for.
+            let missing = Self.missingValues(in: template.body, tenant)
+            guard missing.isEmpty else {
+                if unfilledWarnings.due("\(tenantID)/\(rule.key)", now: now) {
+                    logger.warning("an automation's texts wait for what its template names and the tenant has not set", metadata: [
+                        "tenant": "\(tenantID)", "automation": "\(rule.key)", "set": "\(missing.joined(separator: ", "))",
+                    ])
+                }
+                continue
+            }
+            let schedule = AutomationSchedule(rule: rule, confirmsBookings: rules.contains { $0.trigger == .appointmentBooked })
+            for due in try await schedule.due(now: now, limit: Self.batchSize, tx) {
+                let filled = PackPlaceholders.fill(template.body, Self.values(for: tenant, due))
+                // A customer without a name leaves "Hi , you're booked": the stray space goes.
+                let body = String(Self.tidied(filled).prefix(OutboxRecords.maxTextLength))
+                drafts.append(.sms(
+                    to: due.customerPhone, from: sender, body: body, purpose: "automation \(rule.key)",
+                    dedupeKey: schedule.dedupeKey(appointmentID: due.appointmentID)))
+            }
+        }
+        return drafts
     }
 
     /// Who the tenant's texts come from: its main line when that has a number, else the first

@@ -37,6 +37,9 @@ struct AutomationSchedule {
     }
 
     let rule: AutomationRule
+    /// Whether the tenant confirms bookings by text: then a booking made inside a reminder's lead
+    /// has just been told all a reminder would say, and gets no reminder.
+    var confirmsBookings = true
 
     /// The outbox key of `appointmentID`'s text: one per automation and appointment.
     func dedupeKey(appointmentID: String) -> String { dedupePrefix + appointmentID }
@@ -74,13 +77,13 @@ struct AutomationSchedule {
             return "\(open) AND a.start_time > \(now) AND a.create_time <= \(latest) AND a.create_time > \(latest.addingTimeInterval(-Self.catchUp))"
         case .beforeAppointmentStart:
             // Reminds `offset` ahead, up to half of it late (a reminder's words, "tomorrow", are
-            // still true then), of a booking made before then: one made closer in has just been
-            // confirmed.
-            let microseconds = Int64(offset * 1_000_000)
-            return """
-                \(open) AND a.start_time > \(now.addingTimeInterval(offset / 2)) AND a.start_time <= \(now.addingTimeInterval(offset)) \
-                AND a.create_time + \(microseconds) <= a.start_time
+            // still true then), of a booking made before then when bookings are confirmed: one
+            // made closer in has just been.
+            let lead: SQLStatement = """
+                \(open) AND a.start_time > \(now.addingTimeInterval(offset / 2)) AND a.start_time <= \(now.addingTimeInterval(offset))
                 """
+            guard confirmsBookings else { return lead }
+            return lead + " AND a.create_time + \(Int64(offset * 1_000_000)) <= a.start_time"
         case .appointmentCompleted:
             let latest = now.addingTimeInterval(-offset)
             return """
