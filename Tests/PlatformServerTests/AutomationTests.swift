@@ -54,15 +54,28 @@ struct AutomationTests {
         }
 
         func book(_ id: String, startingIn seconds: TimeInterval, customer: String = "jane") async throws -> Appointment {
+            try await book(id, at: Date().addingTimeInterval(seconds), customer: customer)
+        }
+
+        func book(_ id: String, at start: Date, customer: String = "jane") async throws -> Appointment {
             try await appointments.createAppointment(.with {
                 $0.parent = "tenants/shine"
                 $0.appointmentID = id
                 $0.appointment = .with {
                     $0.customer = "tenants/shine/customers/\(customer)"
                     $0.serviceName = "Full Detail"
-                    $0.startTime = Google_Protobuf_Timestamp(date: Date().addingTimeInterval(seconds))
+                    $0.startTime = Google_Protobuf_Timestamp(date: start)
                 }
             }, metadata: owner)
+        }
+
+        /// 10 AM in Chicago, `days` days from today there: a start whose day-ahead reminder falls
+        /// on the day before, whatever the hour the test runs at.
+        static func tenAM(inDays days: Int) -> Date {
+            var chicago = Calendar(identifier: .gregorian)
+            chicago.timeZone = TimeZone(identifier: "America/Chicago")!
+            let today = chicago.startOfDay(for: Date())
+            return chicago.date(byAdding: DateComponents(day: days, hour: 10), to: today)!
         }
 
         /// The automation texts queued so far: purpose, recipient, sender and body, oldest first.
@@ -80,7 +93,7 @@ struct AutomationTests {
     func confirmationReminderAndReview(backend: TestBackend) async throws {
         try await TestPlatform.with(backend) { platform in
             let shop = try await Shop.open(platform)
-            let start = Date().addingTimeInterval(3 * Self.day)
+            let start = Shop.tenAM(inDays: 3)
             let when = AppointmentTime.spoken(start, in: TimeZone(identifier: "America/Chicago")!)
             let booked = try await shop.appointments.createAppointment(.with {
                 $0.parent = "tenants/shine"
@@ -140,9 +153,15 @@ struct AutomationTests {
             #expect(try await shop.texts().map(\.purpose) == ["automation booking_confirmation"])
 
             // Its confirmation's day gone and its reminder 11 hours ahead ("tomorrow" no longer), nothing.
-            _ = try await shop.book("later", startingIn: 3 * Self.day)
-            #expect(try await shop.job.runOnce(now: Date().addingTimeInterval(3 * Self.day - 11 * Self.hour)) == 0)
-            #expect(try await shop.job.runOnce(now: Date().addingTimeInterval(3 * Self.day - 13 * Self.hour)) == 1)
+            let later = Shop.tenAM(inDays: 3)
+            _ = try await shop.book("later", at: later)
+            #expect(try await shop.job.runOnce(now: later.addingTimeInterval(-11 * Self.hour)) == 0)
+            #expect(try await shop.job.runOnce(now: later.addingTimeInterval(-13 * Self.hour)) == 1)
+            // At 8 PM, 13 hours ahead is 7 AM the same day: "tomorrow" would be wrong.
+            let evening = later.addingTimeInterval(10 * Self.hour)
+            _ = try await shop.book("evening", at: evening)
+            #expect(try await shop.job.runOnce(now: evening.addingTimeInterval(-13 * Self.hour)) == 0)
+            #expect(try await shop.job.runOnce(now: evening.addingTimeInterval(-23 * Self.hour)) == 1, "9 PM the day before")
         }
     }
 
@@ -169,7 +188,7 @@ struct AutomationTests {
         }
     }
 
-    @Test("a customer without a name is greeted without one; an appointment created completed gets no review request", arguments: TestBackend.available)
+    @Test("a customer without a name is greeted without one; an appointment created completed is reviewed if it ended within the day", arguments: TestBackend.available)
     func namelessAndHistory(backend: TestBackend) async throws {
         try await TestPlatform.with(backend) { platform in
             let shop = try await Shop.open(platform)
@@ -189,8 +208,21 @@ struct AutomationTests {
                     $0.status = .completed
                 }
             }, metadata: shop.owner)
-            #expect(!imported.hasCompleteTime)
-            #expect(try await shop.job.runOnce(now: Date().addingTimeInterval(3 * Self.hour)) == 0)
+            #expect(imported.completeTime.date < Date().addingTimeInterval(-29 * Self.day), "it ended when it ended")
+            #expect(try await shop.job.runOnce(now: Date().addingTimeInterval(3 * Self.hour)) == 0, "history gets no review request")
+            // A walk-in written up after the fact: done now, reviewed two hours on.
+            let walkIn = try await shop.appointments.createAppointment(.with {
+                $0.parent = "tenants/shine"
+                $0.appointment = .with {
+                    $0.customer = "tenants/shine/customers/jane"
+                    $0.serviceName = "Full Detail"
+                    $0.startTime = Google_Protobuf_Timestamp(date: Date().addingTimeInterval(-Self.hour))
+                    $0.status = .completed
+                }
+            }, metadata: shop.owner)
+            #expect(abs(walkIn.completeTime.date.timeIntervalSinceNow) < 60, "its four hours are not over yet: done now")
+            #expect(try await shop.job.runOnce(now: Date().addingTimeInterval(2 * Self.hour + 120)) == 1)
+            #expect(try await shop.texts().last?.purpose == "automation review_request")
         }
     }
 
@@ -215,12 +247,17 @@ struct AutomationTests {
                 $0.name = "tenants/shine"
                 $0.industryPack = "industryPacks/auto_detailing"
             }, metadata: shop.owner)
-            _ = try await shop.book("detail", startingIn: 3 * Self.day)
+            let detail = Shop.tenAM(inDays: 3)
+            _ = try await shop.book("detail", at: detail)
             #expect(try await shop.job.runOnce() == 0)
             #expect(try await shop.texts().isEmpty)
             // Nothing confirms bookings now, so one made inside the reminder's day is reminded.
-            _ = try await shop.book("soon", startingIn: 20 * Self.hour)
-            #expect(try await shop.job.runOnce() == 1)
+            let soon = Shop.tenAM(inDays: 2)
+            _ = try await shop.book("soon", at: soon)
+            _ = try await platform.database.withTenant("shine") { tx in
+                try await tx.update("appointments", set: [("create_time", soon.addingTimeInterval(-20 * Self.hour))], where: "appointment_id = 'soon'")
+            }
+            #expect(try await shop.job.runOnce(now: soon.addingTimeInterval(-19 * Self.hour)) == 1)
             #expect(try await shop.texts().map(\.purpose) == ["automation reminder_24h"])
 
             // A reminder key another automation has is taken; a bad one names its field.
@@ -252,8 +289,8 @@ struct AutomationTests {
                 } }
             }, metadata: shop.owner)
             #expect(own.name == "tenants/shine/catalogItems/automation-reminder-2h")
-            #expect(try await shop.job.runOnce(now: Date().addingTimeInterval(2 * Self.day + Self.hour)) == 1, "the pack's reminder, 23 hours ahead")
-            #expect(try await shop.job.runOnce(now: Date().addingTimeInterval(3 * Self.day - 1.5 * Self.hour)) == 1, "the business's own, 90 minutes ahead")
+            #expect(try await shop.job.runOnce(now: detail.addingTimeInterval(-23 * Self.hour)) == 1, "the pack's reminder, 23 hours ahead")
+            #expect(try await shop.job.runOnce(now: detail.addingTimeInterval(-1.5 * Self.hour)) == 1, "the business's own, 90 minutes ahead")
             #expect(try await shop.texts().map(\.purpose) == ["automation reminder_24h", "automation reminder_24h", "automation reminder_2h"])
         }
     }
@@ -261,8 +298,8 @@ struct AutomationTests {
     @Test("no automations on a plan without them, for a suspended tenant, or for texts the tenant has not given what they need", arguments: TestBackend.available)
     func heldBack(backend: TestBackend) async throws {
         try await TestPlatform.with(backend) { platform in
-            // Without a time zone the confirmation (which names the time) waits; without a review
-            // link, so does the review request.
+            // Without a time zone nothing goes out (its times and its nights are the zone's);
+            // without a review link, the review request waits too.
             let shop = try await Shop.open(platform, timeZone: "", reviewURL: "")
             let booked = try await shop.book("detail", startingIn: 3 * Self.day)
             #expect(try await shop.job.runOnce() == 0)
@@ -271,13 +308,12 @@ struct AutomationTests {
                 $0.updateMask = .init(protoPaths: ["status"])
             }, metadata: shop.owner)
             #expect(try await shop.job.runOnce(now: completed.completeTime.date.addingTimeInterval(3 * Self.hour)) == 0)
-            // Given the review link while the request is still due, it goes out.
             _ = try await TenantService.Client(wrapping: platform.client).updateTenant(.with {
                 $0.tenant = .with { $0.name = "tenants/shine"; $0.reviewURL = "https://g.page/shine/review" }
                 $0.updateMask = .init(protoPaths: ["review_url"])
             }, metadata: shop.owner)
-            #expect(try await shop.job.runOnce(now: completed.completeTime.date.addingTimeInterval(4 * Self.hour)) == 1)
-            // Given the time zone while the confirmation is still due, it goes out.
+            #expect(try await shop.job.runOnce(now: completed.completeTime.date.addingTimeInterval(4 * Self.hour)) == 0, "still no time zone")
+            // Given the time zone while the texts are still due, they go out.
             let tenants = TenantService.Client(wrapping: platform.client)
             let badZone = await failure {
                 try await tenants.updateTenant(.with {
@@ -292,6 +328,7 @@ struct AutomationTests {
                 $0.updateMask = .init(protoPaths: ["time_zone"])
             }, metadata: shop.owner)
             #expect(try await shop.job.runOnce() == 1, "the open booking's confirmation; the completed one's is not due")
+            #expect(try await shop.job.runOnce(now: completed.completeTime.date.addingTimeInterval(5 * Self.hour)) == 1, "the review request")
             #expect(try await shop.texts().map(\.purpose).sorted() == ["automation booking_confirmation", "automation review_request"])
 
             _ = try await platform.setStatus("shine", .suspended)

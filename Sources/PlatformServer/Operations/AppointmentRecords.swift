@@ -24,7 +24,11 @@ enum AppointmentRecords {
     /// `customerID` is the tenant's customer `appointment.customer` names, which the caller checked.
     static func insert(_ appointment: Appointment, id: String, customerID: String, _ tx: TenantTransaction) async throws {
         let now = Date()  // inside the transaction: see ChangeSync
+        // One made completed was done by its end, or now if that is still to come: history
+        // brought in from elsewhere is older than any automation looks.
+        let end = appointment.startTime.date.addingTimeInterval(appointment.hasDuration ? appointment.duration.timeInterval : 0)
         try await tx.insert(into: collection.table, [("appointment_id", id), ("customer_id", customerID)] + columns(of: appointment) + [
+            ("complete_time", appointment.status == .completed ? min(end, now) : nil),
             ("create_time", now),
             ("update_time", now),
             ("revision", 1),
@@ -33,8 +37,7 @@ enum AppointmentRecords {
 
     /// Writes every field an update may change if the row is still at `current`'s revision;
     /// false otherwise. The customer never changes; the completion time is set when the status
-    /// becomes completed (an appointment created completed, history brought in from elsewhere,
-    /// has none).
+    /// becomes completed.
     static func update(_ appointment: Appointment, replacing current: Appointment, id: String, _ tx: TenantTransaction) async throws -> Bool {
         let now = Date()  // inside the transaction: see ChangeSync
         let revision = Etag.revision(current.etag) ?? 0

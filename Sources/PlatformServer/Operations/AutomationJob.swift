@@ -8,19 +8,18 @@ import Synchronization
 /// Runs tenants' automations: the booking confirmation, the reminder before an appointment and
 /// the review request after it, each the tenant's SMS template filled in and queued in the
 /// outbox, from the tenant's line to the appointment's customer. Tenants whose plan has industry
-/// automations run them while trialing, active or past due; an automation switched off in the
-/// catalog sends nothing.
+/// automations run them while trialing, active or past due, once they have set their time zone;
+/// an automation switched off in the catalog sends nothing.
 ///
 /// Each pass looks at every such tenant beside the writers (on SQLite, a pass that finds nothing
 /// due never waits for the writer, nor holds it up), and queues what is due in a transaction of the
 /// tenant's own. What is due is queued once (``AutomationSchedule``), so passes can run as often as
 /// they like and replicas side by side never queue a text twice (the outbox's key per automation
 /// and appointment decides). A tenant
-/// with a time zone is texted only in the day (``QuietHours``); what falls due at night goes out
-/// in the morning. An automation whose template names what the tenant has not set (a time zone
-/// for `{{start_time}}`, a review link for `{{review_url}}`) sends nothing and is logged (once an
-/// hour per tenant and automation, as it is looked at every pass); its texts go out once the
-/// tenant sets it, those still due by then.
+/// is texted only in the day where it is (``QuietHours``); what falls due at night goes out in the
+/// morning. An automation whose template names what the tenant has not set (a review link
+/// for `{{review_url}}`) sends nothing and is logged (once an hour per tenant and automation, as
+/// it is looked at every pass); its texts go out once the tenant sets it, those still due by then.
 public struct AutomationJob: Service {
     static let actor = "jobs/automations"
     /// Texts looked at per automation and tenant in one pass; the rest wait for the next.
@@ -78,16 +77,17 @@ public struct AutomationJob: Service {
         return queued
     }
 
-    /// Looks for what is due beside the writers (most passes find nothing), then queues it in a
-    /// transaction that checks the tenant may still be texted. Two replicas queueing the same
-    /// text meet at its outbox key, and one text is queued.
+    /// Looks for what is due beside the writers (most passes find nothing); when something is,
+    /// looks again and queues it in one transaction, so an appointment cancelled or a tenant
+    /// suspended meanwhile gets nothing. Two replicas queueing the same text meet at its outbox
+    /// key, and one text is queued.
     private func runAutomations(of tenantID: String, now: Date) async throws -> Int {
-        let drafts = try await database.read(.tenant(tenantID)) { base in
+        let due = try await database.read(.tenant(tenantID)) { base in
             try await dueTexts(of: TenantTransaction(tenantID: tenantID, base: base), now: now)
         }
-        guard !drafts.isEmpty else { return 0 }
+        guard !due.isEmpty else { return 0 }
         return try await database.withTenant(tenantID) { tx in
-            guard let tenant = try await TenantRecords.find(tx), Self.runsAutomations(tenant) else { return 0 }
+            let drafts = try await dueTexts(of: tx, now: now)
             for draft in drafts { try await OutboxRecords.enqueue(draft, tx, now: now) }
             return drafts.count
         }
@@ -105,16 +105,23 @@ public struct AutomationJob: Service {
             .compactMap { try? $0.decoded(AutomationRule.self) }
             .filter { !$0.disabled }
         guard !rules.isEmpty else { return [] }
-        let zone = tenant.timeZone.isEmpty ? nil : TimeZone(identifier: tenant.timeZone)
-        if let zone, let quietHours, !quietHours.allowsTexts(at: now, in: zone) { return [] }
+        // Every text waits for the tenant's time zone: its times are written in it, and it says
+        // when night is.
+        guard let zone = TimeZoneName.zone(tenant.timeZone) else {
+            if unfilledWarnings.due(tenantID, now: now) {
+                logger.warning("a tenant's automations wait for its time zone; set time_zone on the tenant", metadata: ["tenant": "\(tenantID)"])
+            }
+            return []
+        }
+        if let quietHours, !quietHours.allowsTexts(at: now, in: zone) { return [] }
         guard let sender = try await Self.sender(tx) else {
             logger.warning("a tenant's automations have no line to text from; give it a phone config with a number", metadata: ["tenant": "\(tenantID)"])
             return []
         }
-        var drafts: [OutboxDraft] = []
+        // What the tenant has not given is missing from every text alike: none is looked for.
+        var sendable: [(rule: AutomationRule, template: String)] = []
         for rule in rules {
             guard let template = try await PackItemRecords.smsTemplate(rule.template, tx), !template.body.isEmpty else { continue }
-            // What the tenant has not given is missing from every text alike: none is looked for.
             let missing = Self.missingValues(in: template.body, tenant)
             guard missing.isEmpty else {
                 if unfilledWarnings.due("\(tenantID)/\(rule.key)", now: now) {
@@ -124,9 +131,23 @@ public struct AutomationJob: Service {
                 }
                 continue
             }
-            let schedule = AutomationSchedule(rule: rule, confirmsBookings: rules.contains { $0.trigger == .appointmentBooked })
+            sendable.append((rule, template.body))
+        }
+        let confirmsBookings = sendable.contains { $0.rule.trigger == .appointmentBooked }
+        var drafts: [OutboxDraft] = []
+        for (rule, template) in sendable {
+            let schedule = AutomationSchedule(rule: rule, confirmsBookings: confirmsBookings)
             for due in try await schedule.due(now: now, limit: Self.batchSize, tx) {
-                let filled = PackPlaceholders.fill(template.body, Self.values(for: tenant, due))
+                guard PhoneNumber.isE164(due.customerPhone) else {
+                    logger.warning("an automation text cannot go to a customer number that is not E.164; correct the customer's phone_number", metadata: [
+                        "tenant": "\(tenantID)", "automation": "\(rule.key)", "appointment": "\(due.appointmentID)",
+                    ])
+                    continue
+                }
+                // A reminder a day or more ahead says "tomorrow": not once the day has come.
+                if rule.trigger == .beforeAppointmentStart, rule.offset.seconds >= 43_200,
+                   Self.startOfDay(of: due.startTime, in: zone) <= now { continue }
+                let filled = PackPlaceholders.fill(template, Self.values(for: tenant, due, in: zone))
                 // A customer without a name leaves "Hi , you're booked": the stray space goes.
                 let body = String(Self.tidied(filled).prefix(OutboxRecords.maxTextLength))
                 drafts.append(.sms(
@@ -145,12 +166,11 @@ public struct AutomationJob: Service {
         return line?.config.textSender
     }
 
-    /// The tenant fields `template` needs and the tenant has not set: `time_zone` for
-    /// `{{start_time}}`, `review_url` for `{{review_url}}`, `booking_url` for `{{booking_url}}`.
+    /// The tenant fields `template` needs and the tenant has not set: `review_url` for
+    /// `{{review_url}}`, `booking_url` for `{{booking_url}}`.
     static func missingValues(in template: String, _ tenant: Tenant) -> [String] {
         let named = Set(PackPlaceholders.names(in: template).names)
         var missing: [String] = []
-        if named.contains("start_time"), TimeZone(identifier: tenant.timeZone) == nil || tenant.timeZone.isEmpty { missing.append("time_zone") }
         if named.contains("review_url"), tenant.reviewURL.isEmpty { missing.append("review_url") }
         if named.contains(PackPlaceholders.bookingURL), tenant.bookingURL.isEmpty { missing.append("booking_url") }
         return missing
@@ -166,15 +186,19 @@ public struct AutomationJob: Service {
         return text
     }
 
+    private static func startOfDay(of date: Date, in zone: TimeZone) -> Date {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = zone
+        return calendar.startOfDay(for: date)
+    }
+
     /// The template's placeholders for `due`: the tenant's, the customer's (the first word of
-    /// their name) and the appointment's. `{{start_time}}` is written in the tenant's time zone.
-    static func values(for tenant: Tenant, _ due: AutomationSchedule.Due) -> [String: String] {
+    /// their name) and the appointment's, its time written in `zone`.
+    static func values(for tenant: Tenant, _ due: AutomationSchedule.Due, in zone: TimeZone) -> [String: String] {
         var values = PackPlaceholders.values(for: tenant)
         values["customer_name"] = due.customerName.split(separator: " ").first.map(String.init) ?? ""
         values["service_name"] = due.serviceName
-        if let zone = TimeZone(identifier: tenant.timeZone), !tenant.timeZone.isEmpty {
-            values["start_time"] = AppointmentTime.spoken(due.startTime, in: zone)
-        }
+        values["start_time"] = AppointmentTime.spoken(due.startTime, in: zone)
         if !tenant.reviewURL.isEmpty { values["review_url"] = tenant.reviewURL }
         return values
     }

@@ -8,8 +8,8 @@ import ServiceProAPI
 ///
 /// A text is sent up to ``catchUp`` late (a reminder up to half its lead), so a platform that was
 /// down, or night (``QuietHours``), sends what fell due meanwhile; never for an appointment older
-/// than that, so switching automations on does not text every customer the business ever had, nor
-/// for one created already completed (history brought in from elsewhere).
+/// than that, so switching automations on, or bringing in history from elsewhere, does not text
+/// every customer the business ever had.
 struct AutomationSchedule {
     static let catchUp: TimeInterval = 86_400
 

@@ -102,17 +102,18 @@ enum NumberReleaseRecords {
 
     /// Withdraws the pending release of `phoneNumber`, for a config of any tenant that is taking
     /// the number, and returns the number's sid for that config to keep; nil when no release of
-    /// it is pending. A worker may be releasing it at this moment: FAILED_PRECONDITION
-    /// `number_being_released`, since the number is about to leave the account.
+    /// it is pending. Once Twilio has been asked (RELEASING, or a live lease), the number may be
+    /// gone already: FAILED_PRECONDITION `number_being_released`.
     static func withdraw(phoneNumber: String, _ tx: any SQLTransaction, now: Date = Date()) async throws -> String? {
         guard !phoneNumber.isEmpty,
               let pending = try await tx.first("""
-                SELECT number_sid, lease_owner, lease_expire_time FROM number_releases
-                WHERE phone_number = \(phoneNumber) AND state = \(NumberReleaseState.pending.storedName)\(raw: tx.dialect.forUpdate)
+                SELECT number_sid, state, lease_owner, lease_expire_time FROM number_releases
+                WHERE phone_number = \(phoneNumber) AND state IN ('pending', 'releasing')\(raw: tx.dialect.forUpdate)
                 """)
         else { return nil }
         let sid = try pending.string("number_sid")
-        if try pending.optionalString("lease_owner") != nil, let leaseEnd = try pending.optionalDate("lease_expire_time"), leaseEnd >= now {
+        let leased = try pending.optionalString("lease_owner") != nil && (try pending.optionalDate("lease_expire_time")).map { $0 >= now } == true
+        if try pending.string("state") == NumberReleaseState.releasing.storedName || leased {
             throw ServiceError.failedPrecondition(
                 reason: "number_being_released",
                 message: "\(phoneNumber) is being given back to Twilio right now; wait a minute, then buy a new number or use another",
@@ -123,11 +124,13 @@ enum NumberReleaseRecords {
     }
 
     /// Leases up to `limit` releases no live worker holds: pending ones that are due, and ones
-    /// whose worker's lease ran out. Each claim counts as an attempt. On PostgreSQL a second
-    /// worker skips the rows the first has locked.
+    /// whose worker's lease ran out, releasing among them (Twilio's answer tells whether the
+    /// number went). Each claim counts as an attempt. On PostgreSQL a second worker skips the rows
+    /// the first has locked.
     static func claim(worker: String, now: Date, lease: TimeInterval, limit: Int, _ tx: any SQLTransaction) async throws -> [NumberReleaseRecord] {
         let available: SQLStatement = """
-            (state = 'pending' AND release_after_time <= \(now) AND (lease_owner IS NULL OR lease_expire_time < \(now)))
+            ((state = 'pending' AND release_after_time <= \(now) AND (lease_owner IS NULL OR lease_expire_time < \(now)))
+             OR (state = 'releasing' AND lease_expire_time < \(now)))
             """
         let rows = try await tx.query("""
             WITH picked AS MATERIALIZED (
@@ -141,12 +144,14 @@ enum NumberReleaseRecords {
         return try rows.map(record(from:))
     }
 
-    /// Extends the lease of a claimed release to `until`; false when it is no longer this
-    /// worker's (it ran out, and another worker or a phone config took the release).
+    /// Marks a claimed release RELEASING, with its lease extended to `until`, as Twilio is about
+    /// to be asked: from here on no config may keep the number, whatever becomes of the worker.
+    /// False when it is no longer this worker's (its lease ran out, and another worker or a
+    /// phone config took the release).
     static func renew(_ release: NumberReleaseRecord, worker: String, until: Date, now: Date, _ tx: any SQLTransaction) async throws -> Bool {
         try await tx.query("""
-            UPDATE number_releases SET lease_expire_time = \(until), update_time = \(now)
-            WHERE number_sid = \(release.numberSID) AND state = 'pending' AND lease_owner = \(worker)
+            UPDATE number_releases SET state = 'releasing', lease_expire_time = \(until), update_time = \(now)
+            WHERE number_sid = \(release.numberSID) AND state IN ('pending', 'releasing') AND lease_owner = \(worker)
               AND attempts = \(release.attempts) AND lease_expire_time >= \(now)
             RETURNING 1 AS renewed
             """).count == 1
@@ -159,7 +164,7 @@ enum NumberReleaseRecords {
     ) async throws -> Bool {
         let assignments: SQLStatement
         if let error, let retryAt {
-            assignments = "last_error = \(error.truncated(to: maxErrorLength)), release_after_time = \(retryAt)"
+            assignments = "state = 'pending', last_error = \(error.truncated(to: maxErrorLength)), release_after_time = \(retryAt)"
         } else {
             assignments = """
                 state = \(NumberReleaseState.released.storedName), last_error = '', release_after_time = NULL, release_time = \(now)
@@ -167,7 +172,7 @@ enum NumberReleaseRecords {
         }
         return try await tx.query("""
             UPDATE number_releases SET \(assignments), lease_owner = NULL, lease_expire_time = NULL, update_time = \(now)
-            WHERE number_sid = \(release.numberSID) AND state = 'pending' AND lease_owner = \(worker) AND attempts = \(release.attempts)
+            WHERE number_sid = \(release.numberSID) AND state = 'releasing' AND lease_owner = \(worker) AND attempts = \(release.attempts)
             RETURNING 1 AS finished
             """).count == 1
     }

@@ -2,12 +2,14 @@ import Foundation
 import ServiceProAPI
 
 /// What a receptionist can answer on its own from what the business tells its customers: the
-/// price of a service ("how much is a full detail?") and a question one of its FAQs answers
-/// ("do you guys come to my house?"). Anything else, a booking above all, is for a person.
+/// price or length of a service ("how much is a full detail?"), the price list, and a question
+/// one of its FAQs answers ("do you guys come to my house?"). Anything else, a booking or a
+/// request above all, is for a person.
 ///
-/// Matching is by words, not meaning: an FAQ answers when most of its question's words (less the
-/// small ones) were said, and a price when a service's whole name was said with a word that asks
-/// for a price. It errs towards passing a caller on rather than answering the wrong question.
+/// Matching is by words, not meaning, so it errs towards passing a caller on rather than
+/// answering the wrong question: nothing that sounds like a request (a day, "book", "needs") is
+/// answered; an FAQ answers only when most of its question's words were said and they are most of
+/// what was said; a price or length only for exactly one service named in full.
 public struct ReceptionistAnswers: Sendable {
     /// Answers with `{{business_name}}` already filled in.
     public var faqs: [Faq]
@@ -18,23 +20,37 @@ public struct ReceptionistAnswers: Sendable {
         self.services = services
     }
 
-    /// The share of an FAQ question's words a caller must say for its answer to be given.
+    /// The share of an FAQ question's words a caller must say, and of the caller's words the
+    /// question must have, for its answer to be given.
     static let leastFAQOverlap = 0.6
+    static let leastSpeechCovered = 0.5
 
     /// What to say to `speech`; nil when it is not a question these answer.
     public func answer(to speech: String) -> String? {
         let said = Set(Self.words(in: speech))
-        let asksPrice = Self.asksPrice(speech, said)
-        if asksPrice, let service = namedService(in: said) { return priceAnswer(for: service) }
-        if let faq = bestFAQ(for: said) { return faq.answer }
-        if asksPrice { return PriceList(services: services).text(businessName: nil) }
-        return nil
+        guard !said.isEmpty, !Self.soundsLikeRequest(speech) else { return nil }
+        let named = namedServices(in: said)
+        if Self.asksPrice(speech, said) {
+            if named.count == 1 { return priceAnswer(for: named[0]) }
+            // The list only when price is all that was asked ("what are your prices?").
+            guard named.isEmpty, said.isSubset(of: Self.priceWords) else { return nil }
+            return PriceList(services: services).text(businessName: nil)
+        }
+        if Self.asksLength(speech, said), named.count == 1, let length = lengthAnswer(for: named[0]) { return length }
+        return bestFAQ(for: said)?.answer
     }
 
-    /// Whether `speech` ends the conversation: "no thanks", "that's all", "bye".
+    /// Whether `speech` ends the conversation: "no thanks", "that's all", "I'm all set".
     public static func isFarewell(_ speech: String) -> Bool {
         let said = words(in: speech, keepingSmall: true)
         return !said.isEmpty && said.allSatisfy(farewellWords.contains) && said.contains(where: farewellMarkers.contains)
+    }
+
+    /// Whether `speech` is a bare "yes": the caller has something else to ask.
+    public static func isYes(_ speech: String) -> Bool {
+        let said = words(in: speech, keepingSmall: true)
+        return !said.isEmpty && said.allSatisfy(["yes", "yeah", "yep", "sure", "actually", "um", "uh", "i", "do", "have", "one", "more", "thing", "question"].contains)
+            && said.contains(where: ["yes", "yeah", "yep", "sure"].contains)
     }
 
     private func bestFAQ(for said: Set<String>) -> Faq? {
@@ -44,33 +60,63 @@ public struct ReceptionistAnswers: Sendable {
             guard !asked.isEmpty else { continue }
             let heard = asked.intersection(said).count
             let share = Double(heard) / Double(asked.count)
-            guard heard >= min(2, asked.count), share >= Self.leastFAQOverlap, share > (best?.share ?? 0) else { continue }
+            let covered = Double(heard) / Double(said.count)
+            guard heard >= min(2, asked.count), share >= Self.leastFAQOverlap, covered >= Self.leastSpeechCovered,
+                  share > (best?.share ?? 0)
+            else { continue }
             best = (faq, share)
         }
         return best?.faq
     }
 
-    /// The service whose whole name was said; the longest name when several were.
-    private func namedService(in said: Set<String>) -> ServiceOffering? {
-        services
-            .map { (service: $0, name: Set(Self.words(in: $0.name))) }
-            .filter { !$0.name.isEmpty && $0.name.isSubset(of: said) }
-            .max { $0.name.count < $1.name.count }?.service
+    /// The services whose whole name was said, less those whose name is part of a longer one
+    /// said ("Full Groom (Small Dog)" over "Full Groom").
+    private func namedServices(in said: Set<String>) -> [ServiceOffering] {
+        let named = services.map { (service: $0, name: Set(Self.words(in: $0.name))) }.filter { !$0.name.isEmpty && $0.name.isSubset(of: said) }
+        return named.filter { one in !named.contains { $0.name.count > one.name.count && one.name.isSubset(of: $0.name) } }.map(\.service)
     }
 
-    /// "A Full Detail is $249 and takes about 4 hours."
-    private func priceAnswer(for service: ServiceOffering) -> String {
-        let article = "AEIOUaeiou".contains(service.name.first ?? "x") ? "An" : "A"
-        var answer = service.priceCents > 0
-            ? "\(article) \(service.name) is \(PriceList.price(service.priceCents, currencyCode: service.currencyCode))"
-            : "The price of \(article.lowercased()) \(service.name) depends on the job"
+    /// "A Full Detail is $249 and takes about 4 hours."; nil for a service without a price (an
+    /// estimate, say), which a person quotes.
+    private func priceAnswer(for service: ServiceOffering) -> String? {
+        guard service.priceCents > 0 else { return nil }
+        var answer = "\(Self.article(service.name)) \(service.name) is \(PriceList.price(service.priceCents, currencyCode: service.currencyCode))"
         if service.hasDuration, service.duration.seconds > 0 { answer += " and takes \(Self.spoken(seconds: service.duration.seconds))" }
         return answer + "."
     }
 
-    private static func asksPrice(_ speech: String, _ said: Set<String>) -> Bool {
-        !said.isDisjoint(with: ["price", "cost", "charge", "rate", "quote"]) || speech.lowercased().contains("how much")
+    /// "An Interior Detail takes about 2 and a half hours."
+    private func lengthAnswer(for service: ServiceOffering) -> String? {
+        guard service.hasDuration, service.duration.seconds > 0 else { return nil }
+        return "\(Self.article(service.name)) \(service.name) takes \(Self.spoken(seconds: service.duration.seconds))."
     }
+
+    private static func article(_ name: String) -> String {
+        "AEIOUaeiou".contains(name.first ?? "x") ? "An" : "A"
+    }
+
+    private static let priceWords: Set<String> = ["price", "cost", "charge", "rate"]
+
+    private static func asksPrice(_ speech: String, _ said: Set<String>) -> Bool {
+        !said.isDisjoint(with: priceWords) || speech.lowercased().contains("how much")
+    }
+
+    /// "How long does it take", not "how long does it last".
+    private static func asksLength(_ speech: String, _ said: Set<String>) -> Bool {
+        speech.lowercased().contains("how long") && said.contains("take")
+    }
+
+    /// A day, a booking word or a want: a request for a person, however much it shares with an FAQ.
+    private static func soundsLikeRequest(_ speech: String) -> Bool {
+        let raw = speech.lowercased().replacingOccurrences(of: "'", with: "").split { !$0.isLetter && !$0.isNumber }
+        return raw.contains { requestWords.contains(String($0)) }
+    }
+
+    private static let requestWords: Set<String> = [
+        "book", "booking", "schedule", "reschedule", "cancel", "appointment", "available", "availability", "quote", "estimate",
+        "today", "tomorrow", "tonight", "weekend", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday",
+        "asap", "needs", "want", "wants", "wanna", "like", "bill",
+    ]
 
     /// "about 4 hours", "an hour and a half", "45 minutes".
     static func spoken(seconds: Int64) -> String {
@@ -88,8 +134,17 @@ public struct ReceptionistAnswers: Sendable {
     static func words(in text: String, keepingSmall: Bool = false) -> [String] {
         text.lowercased().replacingOccurrences(of: "'", with: "").replacingOccurrences(of: "\u{2019}", with: "")
             .split { !$0.isLetter && !$0.isNumber }
-            .map { word in word.count > 3 && word.hasSuffix("s") && !word.hasSuffix("ss") ? String(word.dropLast()) : String(word) }
+            .map { stem(String($0)) }
             .filter { keepingSmall || !smallWords.contains($0) }
+    }
+
+    /// Endings taken off, so "mowing", "mowed" and "mows" are "mow": crude, but the same on both
+    /// sides of a comparison.
+    static func stem(_ word: String) -> String {
+        if word.count > 5, word.hasSuffix("ing") { return String(word.dropLast(3)) }
+        if word.count > 4, word.hasSuffix("ed") { return String(word.dropLast(2)) }
+        if word.count > 3, word.hasSuffix("s"), !word.hasSuffix("ss") { return String(word.dropLast()) }
+        return word
     }
 
     private static let smallWords: Set<String> = [
@@ -102,7 +157,12 @@ public struct ReceptionistAnswers: Sendable {
     private static let farewellWords: Set<String> = [
         "no", "nope", "nah", "thank", "you", "that", "all", "it", "bye", "goodbye", "im", "i", "am", "good",
         "fine", "ok", "okay", "for", "now", "have", "a", "nice", "day", "great", "cool", "alright", "then",
+        "so", "much", "perfect", "set", "need", "what", "was", "just", "awesome", "appreciate", "very", "helpful",
     ]
-    /// "thats" and "thanks" read as "that" and "thank" once their "s" is taken off.
-    private static let farewellMarkers: Set<String> = ["no", "nope", "nah", "bye", "goodbye", "that", "thank"]
+    /// "thats" and "thanks" read as "that" and "thank" once their "s" is taken off; "set" as in
+    /// "I'm all set", "need" as in "that's all I needed".
+    /// An "okay" on its own, after "anything else?", is a caller who is done.
+    private static let farewellMarkers: Set<String> = [
+        "no", "nope", "nah", "bye", "goodbye", "that", "thank", "set", "perfect", "ok", "okay", "alright", "great", "cool", "awesome",
+    ]
 }

@@ -73,6 +73,9 @@ public struct PlaceholderVoiceAgent: VoiceAgent {
         if ReceptionistAnswers.isFarewell(said) {
             return VoiceAgentTurn(instructions: [.say("Thanks for calling \(call.tenantName). Goodbye!"), .endCall])
         }
+        if ReceptionistAnswers.isYes(said) {
+            return VoiceAgentTurn(instructions: [listen(prompt: "Sure, what else can I help you with?", attempt: 1, call)])
+        }
         if let answer = call.answers.answer(to: said) {
             return VoiceAgentTurn(instructions: [.say(answer), listen(prompt: "Is there anything else I can help you with?", attempt: 1, call)])
         }

@@ -14,6 +14,12 @@ enum TimeZoneName {
         return FieldViolation(field: field, description: "must be an IANA time zone such as America/Chicago")
     }
 
+    /// The zone `value` names; nil when it is empty or not one ``violation(_:field:)`` accepts.
+    static func zone(_ value: String) -> TimeZone? {
+        guard !value.isEmpty, violation(value, field: "") == nil else { return nil }
+        return TimeZone(identifier: value)
+    }
+
     /// Throws INVALID_ARGUMENT naming `field` unless `value` is empty or a known zone.
     static func check(_ value: String, field: String) throws {
         if let violation = violation(value, field: field) { throw ServiceError.invalidArgument([violation]) }

@@ -150,11 +150,12 @@ extension NumberReleaseState: ExpressibleByArgument {
         switch argument.lowercased() {
             case "pending", "number_release_state_pending": self = .pending
             case "released", "number_release_state_released": self = .released
+            case "releasing", "number_release_state_releasing": self = .releasing
             default: return nil
         }
     }
 
-    public static var allValueStrings: [String] { ["pending", "released"] }
+    public static var allValueStrings: [String] { ["pending", "released", "releasing"] }
 }
 
 extension OutboxChannel: ExpressibleByArgument {

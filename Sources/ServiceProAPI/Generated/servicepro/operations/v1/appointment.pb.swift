@@ -173,8 +173,9 @@ public nonisolated struct Appointment: @unchecked Sendable {
     set {_uniqueStorage()._etag = newValue}
   }
 
-  /// When it was marked APPOINTMENT_STATUS_COMPLETED; a review request is timed from it. Unset for
-  /// one created completed (history brought in from elsewhere), which gets no review request.
+  /// When it was marked APPOINTMENT_STATUS_COMPLETED; a review request is timed from it. For one
+  /// created completed, its end (its start plus its duration), or the time it was created if that
+  /// is sooner: history brought in from elsewhere is too old for a review request.
   public var completeTime: SwiftProtobuf.Google_Protobuf_Timestamp {
     get {_storage._completeTime ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
     set {_uniqueStorage()._completeTime = newValue}

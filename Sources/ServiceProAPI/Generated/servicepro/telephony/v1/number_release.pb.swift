@@ -80,11 +80,15 @@ public nonisolated enum NumberReleaseState: SwiftProtobuf.Enum, Swift.CaseIterab
   public typealias RawValue = Int
   case unspecified // = 0
 
-  /// Waiting for release_after_time; a worker may be releasing it now.
+  /// Waiting for release_after_time (or for another attempt, last_error saying why the last
+  /// failed); a phone config made with the number keeps it.
   case pending // = 1
 
   /// Twilio has it back (or no longer had it).
   case released // = 2
+
+  /// Twilio has been asked for it; no phone config can keep it now.
+  case releasing // = 3
   case UNRECOGNIZED(Int)
 
   public init() {
@@ -96,6 +100,7 @@ public nonisolated enum NumberReleaseState: SwiftProtobuf.Enum, Swift.CaseIterab
     case 0: self = .unspecified
     case 1: self = .pending
     case 2: self = .released
+    case 3: self = .releasing
     default: self = .UNRECOGNIZED(rawValue)
     }
   }
@@ -105,6 +110,7 @@ public nonisolated enum NumberReleaseState: SwiftProtobuf.Enum, Swift.CaseIterab
     case .unspecified: return 0
     case .pending: return 1
     case .released: return 2
+    case .releasing: return 3
     case .UNRECOGNIZED(let i): return i
     }
   }
@@ -114,6 +120,7 @@ public nonisolated enum NumberReleaseState: SwiftProtobuf.Enum, Swift.CaseIterab
     .unspecified,
     .pending,
     .released,
+    .releasing,
   ]
 
 }
@@ -207,7 +214,7 @@ nonisolated extension NumberReleaseReason: SwiftProtobuf._ProtoNameProviding {
 }
 
 nonisolated extension NumberReleaseState: SwiftProtobuf._ProtoNameProviding {
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0NUMBER_RELEASE_STATE_UNSPECIFIED\0\u{1}NUMBER_RELEASE_STATE_PENDING\0\u{1}NUMBER_RELEASE_STATE_RELEASED\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0NUMBER_RELEASE_STATE_UNSPECIFIED\0\u{1}NUMBER_RELEASE_STATE_PENDING\0\u{1}NUMBER_RELEASE_STATE_RELEASED\0\u{1}NUMBER_RELEASE_STATE_RELEASING\0")
 }
 
 nonisolated extension NumberRelease: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
