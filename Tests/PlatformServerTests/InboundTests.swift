@@ -604,6 +604,9 @@ struct InboundTests {
             #expect(price.instructions.last?.gather.prompts.first?.text == "Is there anything else I can help you with?")
             let faq = try await packedTurn("do you guys come to my house")
             #expect(faq.instructions.first?.say.text.hasPrefix("Yes. Acme Detailing is fully mobile") == true, "\(faq)")
+            let asked = try await CommunicationLogService.Client(wrapping: platform.client).listCalls(
+                .with { $0.parent = "tenants/acme" }, metadata: platform.metadata(platform.ownerToken)).calls.first { $0.callSid == Self.sid("CA", 8) }
+            #expect(asked?.callerSaid == ["How much is a full detail?", "do you guys come to my house"], "the business sees what its callers ask")
             let done = try await packedTurn("No thanks, that's all")
             #expect(done.instructions.map(\.say.text).first == "Thanks for calling Acme Detailing. Goodbye!")
             #expect(done.instructions.last == VoiceInstruction.endCall)

@@ -234,6 +234,11 @@ public struct InboundHandler: InboundServiceHandler {
         try await logCall(sid: request.callSid, from: request.from, to: request.to, callerName: request.callerName, flow)
         let turn = try await agent.respond(
             to: request.speechResult, confidence: request.confidence, attempt: Int(request.attempt), agentCall(flow, caller: request.from))
+        if let answered = turn.answered {
+            _ = try await database.withTenant(resolution.tenantID) { tx in
+                try await CommunicationRecords.appendCallerSaid(answered, callSid: request.callSid, tx)
+            }
+        }
         if let asked = turn.passOn {
             let outcome = try await database.withTenant(resolution.tenantID) { tx in
                 let outcome = try await CommunicationRecords.appendCallerSaid(asked, callSid: request.callSid, tx)

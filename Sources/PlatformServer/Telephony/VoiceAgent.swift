@@ -12,16 +12,21 @@ public protocol VoiceAgent: Sendable {
     func respond(to speech: String, confidence: Float, attempt: Int, _ call: VoiceAgentCall) async throws -> VoiceAgentTurn
 }
 
-/// One turn's answer: what the caller hears, and the request it understood, if any.
+/// One turn's answer: what the caller hears, what they asked, and the request it understood, if
+/// any.
 public struct VoiceAgentTurn: Sendable {
     public var instructions: [VoiceInstruction]
     /// What the caller asked the business for. The platform keeps it in the call log and texts
     /// it to the business's contact, so "I've passed that on" is true.
     public var passOn: String?
+    /// A question the agent answered itself, kept in the call log so the business sees what its
+    /// callers ask.
+    public var answered: String?
 
-    public init(instructions: [VoiceInstruction], passOn: String? = nil) {
+    public init(instructions: [VoiceInstruction], passOn: String? = nil, answered: String? = nil) {
         self.instructions = instructions
         self.passOn = passOn
+        self.answered = answered
     }
 }
 
@@ -77,7 +82,8 @@ public struct PlaceholderVoiceAgent: VoiceAgent {
             return VoiceAgentTurn(instructions: [listen(prompt: "Sure, what else can I help you with?", attempt: 1, call)])
         }
         if let answer = call.answers.answer(to: said) {
-            return VoiceAgentTurn(instructions: [.say(answer), listen(prompt: "Is there anything else I can help you with?", attempt: 1, call)])
+            return VoiceAgentTurn(
+                instructions: [.say(answer), listen(prompt: "Is there anything else I can help you with?", attempt: 1, call)], answered: said)
         }
         guard call.canPassOn else {
             // Nobody can be texted, or the caller cannot: what they asked is kept in the call log,

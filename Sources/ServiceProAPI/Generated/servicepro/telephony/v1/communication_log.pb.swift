@@ -404,7 +404,8 @@ public nonisolated struct PhoneCall: @unchecked Sendable {
   /// Clears the value of `updateTime`. Subsequent reads from it will return its default value.
   public mutating func clearUpdateTime() {_uniqueStorage()._updateTime = nil}
 
-  /// What the caller told the AI receptionist, turn by turn: the request it passed on.
+  /// What the caller told the AI receptionist, turn by turn: the questions it answered and the
+  /// request it passed on.
   public var callerSaid: [String] {
     get {_storage._callerSaid}
     set {_uniqueStorage()._callerSaid = newValue}
