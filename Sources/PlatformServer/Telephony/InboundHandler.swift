@@ -318,9 +318,12 @@ public struct InboundHandler: InboundServiceHandler {
         return request.eventTime.date.addingTimeInterval(request.hasDuration ? -request.duration.timeInterval : 0)
     }
 
-    /// The call as the voice agent sees it, with the tenant's AI agent profile, FAQs and services.
+    /// The call as the voice agent sees it, with the tenant's AI agent profile, FAQs and services,
+    /// read beside the writers.
     private func agentCall(_ flow: CallFlow, caller: String) async throws -> VoiceAgentCall {
-        let (profile, answers) = try await database.withTenant(flow.resolution.tenantID) { tx in
+        let tenantID = flow.resolution.tenantID
+        let (profile, answers) = try await database.read(.tenant(tenantID)) { base in
+            let tx = TenantTransaction(tenantID: tenantID, base: base)
             let faqs = try await PackItemRecords.all(tx, kind: .faq).compactMap { try? $0.decoded(Faq.self) }
             return (try await PackItemRecords.aiAgent(tx), ReceptionistAnswers(faqs: faqs, services: try await PriceList.read(tx).services))
         }
