@@ -241,7 +241,7 @@ struct CatalogTests {
         try await TestPlatform.with(backend) { platform in
             let catalog = try await Self.setUp(platform)
             let full = try await catalog.service("Full Detail")
-            try await platform.database.withTenant("acme") { tx in
+            _ = try await platform.database.withTenant("acme") { tx in
                 try await tx.update("pack_items", set: [("content", "{\"price_cents\": \"lots\"}")], where: "kind = 'service' AND item_key = 'Full Detail'")
             }
             #expect(try await catalog.list(.service).catalogItems.count == Self.detailing.services.count - 1, "listed without it")

@@ -381,7 +381,7 @@ struct ExportTests {
             try await Self.seed(platform)
             try await platform.setStatus("acme", .cancelled)
             let windowEnd = Date().addingTimeInterval(3 * 86_400)
-            try await platform.database.withTenant("acme") { tx in
+            _ = try await platform.database.withTenant("acme") { tx in
                 try await tx.update("tenant_billing", set: [("retention_end_time", windowEnd)], where: "1 = 1")
             }
             let started = try await Self.start(platform)
@@ -391,7 +391,7 @@ struct ExportTests {
             #expect(abs(job.expireTime.date.timeIntervalSince(windowEnd)) < 1, "not the 7 days an active tenant's archive has")
 
             // Past its expiry, before any worker marks it, it lists as it reads: expired.
-            try await platform.database.withTenant("acme") { tx in
+            _ = try await platform.database.withTenant("acme") { tx in
                 try await tx.update("export_jobs", set: [("expire_time", Date().addingTimeInterval(-1))], where: "1 = 1")
             }
             func listed(_ state: ExportJobState) async throws -> [String] {
@@ -409,7 +409,7 @@ struct ExportTests {
             try await Self.seed(platform)
             try await platform.setStatus("acme", .cancelled)
             let windowEnd = Date().addingTimeInterval(600)
-            try await platform.database.withTenant("acme") { tx in
+            _ = try await platform.database.withTenant("acme") { tx in
                 try await tx.update("tenant_billing", set: [("retention_end_time", windowEnd)], where: "1 = 1")
             }
             var logger = Logger(label: "test")

@@ -1114,7 +1114,7 @@ struct OperationsTests {
             /// the database's clock stamps it, so the test does not depend on the two agreeing.
             @Sendable func restamped(_ customer: Customer) async throws -> Customer {
                 let id = String(customer.name.split(separator: "/").last!)
-                try await platform.database.withTenant("acme") { tx in
+                _ = try await platform.database.withTenant("acme") { tx in
                     try await tx.update("customers", set: [("update_time", Int64(0))], where: "customer_id = \(id)")
                 }
                 return try await partner.getCustomer(customer.name)

@@ -30,16 +30,10 @@ public struct BillingLifecycleJob: Service {
 
     /// Runs until cancelled; the platform server cancels it when it stops serving.
     public func run() async throws {
-        while !Task.isCancelled {
-            do {
-                let moved = try await runOnce()
-                if moved > 0 { logger.info("billing lifecycle moved tenants", metadata: ["count": "\(moved)"]) }
-            } catch is CancellationError {
-                return  // the server is stopping: not a failed pass
-            } catch {
-                logger.error("billing lifecycle pass failed; retrying next interval", metadata: ["error": "\(error)"])
-            }
-            try? await Task.sleep(for: settings.lifecycleInterval)
+        await JobLoop.run(every: settings.lifecycleInterval, logger: logger, failure: "billing lifecycle pass failed; retrying next interval") {
+            let moved = try await runOnce()
+            if moved > 0 { logger.info("billing lifecycle moved tenants", metadata: ["count": "\(moved)"]) }
+            return false
         }
     }
 

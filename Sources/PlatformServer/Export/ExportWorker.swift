@@ -36,15 +36,9 @@ public struct ExportWorker: Service {
         } catch {
             logger.warning("could not clear what earlier exports left on disk; trying again at the next start", metadata: ["error": "\(error)"])
         }
-        while !Task.isCancelled {
-            do {
-                if try await runOnce() { continue }
-            } catch is CancellationError {
-                return
-            } catch {
-                logger.error("export worker pass failed; retrying next interval", metadata: ["error": "\(error)"])
-            }
-            try? await Task.sleep(for: settings.pollInterval)
+        // A job built suggests more are waiting: look again straight away.
+        await JobLoop.run(every: settings.pollInterval, logger: logger, failure: "export worker pass failed; retrying next interval") {
+            try await runOnce()
         }
     }
 

@@ -32,15 +32,9 @@ public struct RetentionPurgeJob: Service {
 
     /// Runs until cancelled; the platform server cancels it when it stops serving.
     public func run() async throws {
-        while !Task.isCancelled {
-            do {
-                try await runOnce()
-            } catch is CancellationError {
-                return  // the server is stopping: not a failed pass
-            } catch {
-                logger.error("retention pass failed; retrying next interval", metadata: ["error": "\(error)"])
-            }
-            try? await Task.sleep(for: interval)
+        await JobLoop.run(every: interval, logger: logger, failure: "retention pass failed; retrying next interval") {
+            try await runOnce()
+            return false
         }
     }
 

@@ -41,15 +41,9 @@ public struct AutomationJob: Service {
 
     /// Runs until cancelled; the platform server cancels it when it stops serving.
     public func run() async throws {
-        while !Task.isCancelled {
-            do {
-                try await runOnce()
-            } catch is CancellationError {
-                return
-            } catch {
-                logger.error("automation pass failed; retrying next interval", metadata: ["error": "\(error)"])
-            }
-            try? await Task.sleep(for: interval)
+        await JobLoop.run(every: interval, logger: logger, failure: "automation pass failed; retrying next interval") {
+            try await runOnce()
+            return false
         }
     }
 
@@ -146,7 +140,7 @@ public struct AutomationJob: Service {
                 }
                 // A reminder a day or more ahead says "tomorrow": not once the day has come.
                 if rule.trigger == .beforeAppointmentStart, rule.offset.seconds >= 43_200,
-                   Self.startOfDay(of: due.startTime, in: zone) <= now { continue }
+                   AppointmentTime.calendar(in: zone).startOfDay(for: due.startTime) <= now { continue }
                 let filled = PackPlaceholders.fill(template, Self.values(for: tenant, due, in: zone))
                 // A customer without a name leaves "Hi , you're booked": the stray space goes.
                 let body = String(Self.tidied(filled).prefix(OutboxRecords.maxTextLength))
@@ -186,12 +180,6 @@ public struct AutomationJob: Service {
         return text
     }
 
-    private static func startOfDay(of date: Date, in zone: TimeZone) -> Date {
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = zone
-        return calendar.startOfDay(for: date)
-    }
-
     /// The template's placeholders for `due`: the tenant's, the customer's (the first word of
     /// their name) and the appointment's, its time written in `zone`.
     static func values(for tenant: Tenant, _ due: AutomationSchedule.Due, in zone: TimeZone) -> [String: String] {
@@ -216,34 +204,5 @@ private final class HourlyWarnings: Sendable {
             last[key] = now
             return true
         }
-    }
-}
-
-/// When a business's customers may be texted without being asked: 8 AM to 9 PM where the business
-/// is, as US rules for marketing texts have it, and as people expect of a reminder.
-public struct QuietHours: Sendable {
-    var firstHour = 8
-    var lastHour = 21
-
-    public init() {}
-
-    func allowsTexts(at date: Date, in zone: TimeZone) -> Bool {
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = zone
-        let hour = calendar.component(.hour, from: date)
-        return hour >= firstHour && hour < lastHour
-    }
-}
-
-/// An appointment's time as a text to a customer says it: "Tue, Dec 1 at 2:30 PM", in the
-/// business's time zone. A fixed pattern, so no character outside the GSM alphabet (such as the
-/// narrow space some locales put before "PM") turns the text into a costlier one.
-enum AppointmentTime {
-    static func spoken(_ date: Date, in zone: TimeZone) -> String {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = zone
-        formatter.dateFormat = "EEE, MMM d 'at' h:mm a"
-        return formatter.string(from: date)
     }
 }

@@ -43,16 +43,9 @@ public struct NumberReleaseJob: Service {
 
     /// Runs until cancelled; the platform server cancels it when it stops serving.
     public func run() async throws {
-        while !Task.isCancelled {
-            do {
-                // A full batch suggests more is due: look again straight away.
-                if try await runOnce() >= batchSize { continue }
-            } catch is CancellationError {
-                return
-            } catch {
-                logger.error("number release pass failed; retrying next interval", metadata: ["error": "\(error)"])
-            }
-            try? await Task.sleep(for: interval)
+        // A full batch suggests more is due: look again straight away.
+        await JobLoop.run(every: interval, logger: logger, failure: "number release pass failed; retrying next interval") {
+            try await runOnce() >= batchSize
         }
     }
 
@@ -62,10 +55,7 @@ public struct NumberReleaseJob: Service {
         let claimed = try await database.transaction(.platform) { tx in
             try await NumberReleaseRecords.claim(worker: worker, now: now, lease: lease, limit: batchSize, tx)
         }
-        // Times taken during the pass run on from `now`, so a test's pass in the future takes
-        // future times.
-        let shift = now.timeIntervalSinceNow
-        let clock: @Sendable () -> Date = { Date().addingTimeInterval(shift) }
+        let clock = JobLoop.clock(startingAt: now)
         // Seen through even when the server stops: a release Twilio took but never recorded would
         // be attempted again once its lease ran out (harmless, but noisy).
         await Task {
@@ -95,18 +85,17 @@ public struct NumberReleaseJob: Service {
             logger.error("could not renew a number release's lease; it is tried again when the lease runs out", metadata: metadata)
             return
         }
-        let failure: String?
+        let outcome: NumberReleaseRecords.Outcome
         do {
             try await provisioner.release(ProvisionedNumber(sid: release.numberSID, phoneNumber: release.phoneNumber))
-            failure = nil
+            outcome = .released
         } catch {
-            failure = "\(error)"
+            outcome = .retry(error: "\(error)", at: clock().addingTimeInterval(Self.backoff(afterAttempt: release.attempts)))
         }
-        let end = clock()
-        let retryAt = end.addingTimeInterval(Self.backoff(afterAttempt: release.attempts))
         do {
+            let end = clock()
             let held = try await database.transaction(.platform) { tx in
-                try await NumberReleaseRecords.finish(release, worker: worker, error: failure, retryAt: failure == nil ? nil : retryAt, now: end, tx)
+                try await NumberReleaseRecords.finish(release, worker: worker, outcome: outcome, now: end, tx)
             }
             guard held else {
                 // Only a release that outlived its renewed lease gets here.
@@ -118,17 +107,18 @@ public struct NumberReleaseJob: Service {
             logger.error("could not record a number release's outcome; it is tried again when its lease runs out", metadata: metadata)
             return
         }
-        if let failure {
-            metadata["error"] = "\(failure)"
-            metadata["next_attempt_time"] = "\(retryAt)"
-            logger.error("a number the platform bought could not be released; will retry", metadata: metadata)
-        } else {
+        switch outcome {
+        case .released:
             logger.notice("released a number the platform bought", metadata: metadata)
+        case .retry(let error, let next):
+            metadata["error"] = "\(error)"
+            metadata["next_attempt_time"] = "\(next)"
+            logger.error("a number the platform bought could not be released; will retry", metadata: metadata)
         }
     }
 
     /// The wait after attempt `attempt` (1 for the first) failed.
     static func backoff(afterAttempt attempt: Int) -> TimeInterval {
-        min(minimumBackoff * pow(2, Double(min(max(attempt, 1) - 1, 30))), maximumBackoff)
+        min(Backoff.doubling(afterAttempt: attempt, first: minimumBackoff), maximumBackoff)
     }
 }

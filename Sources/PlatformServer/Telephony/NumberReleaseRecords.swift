@@ -157,18 +157,24 @@ enum NumberReleaseRecords {
             """).count == 1
     }
 
-    /// Records how the claimed attempt ended: released, or due again at `retryAt` with `error`.
-    /// False when the lease was lost meanwhile, or a config kept the number.
-    static func finish(
-        _ release: NumberReleaseRecord, worker: String, error: String?, retryAt: Date?, now: Date, _ tx: any SQLTransaction
-    ) async throws -> Bool {
+    /// How a release attempt ended.
+    enum Outcome: Sendable {
+        /// Twilio has the number back, or no longer had it.
+        case released
+        /// Twilio refused or could not be reached: tried again at `at`.
+        case retry(error: String, at: Date)
+    }
+
+    /// Records how the claimed attempt ended. False when the lease was lost meanwhile.
+    static func finish(_ release: NumberReleaseRecord, worker: String, outcome: Outcome, now: Date, _ tx: any SQLTransaction) async throws -> Bool {
         let assignments: SQLStatement
-        if let error, let retryAt {
-            assignments = "state = 'pending', last_error = \(error.truncated(to: maxErrorLength)), release_after_time = \(retryAt)"
-        } else {
+        switch outcome {
+        case .released:
             assignments = """
                 state = \(NumberReleaseState.released.storedName), last_error = '', release_after_time = NULL, release_time = \(now)
                 """
+        case .retry(let error, let next):
+            assignments = "state = 'pending', last_error = \(error.truncated(to: maxErrorLength)), release_after_time = \(next)"
         }
         return try await tx.query("""
             UPDATE number_releases SET \(assignments), lease_owner = NULL, lease_expire_time = NULL, update_time = \(now)

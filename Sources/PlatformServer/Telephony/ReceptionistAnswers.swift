@@ -42,15 +42,18 @@ public struct ReceptionistAnswers: Sendable {
 
     /// Whether `speech` ends the conversation: "no thanks", "that's all", "I'm all set".
     public static func isFarewell(_ speech: String) -> Bool {
-        let said = words(in: speech, keepingSmall: true)
-        return !said.isEmpty && said.allSatisfy(farewellWords.contains) && said.contains(where: farewellMarkers.contains)
+        says(speech, onlyFrom: farewellWords, withOneOf: farewellMarkers)
     }
 
     /// Whether `speech` is a bare "yes": the caller has something else to ask.
     public static func isYes(_ speech: String) -> Bool {
-        let said = words(in: speech, keepingSmall: true)
-        return !said.isEmpty && said.allSatisfy(["yes", "yeah", "yep", "sure", "actually", "um", "uh", "i", "do", "have", "one", "more", "thing", "question"].contains)
-            && said.contains(where: ["yes", "yeah", "yep", "sure"].contains)
+        says(speech, onlyFrom: yesWords, withOneOf: yesMarkers)
+    }
+
+    /// Whether every word of `speech` is one of `words` and one of them is one of `markers`.
+    private static func says(_ speech: String, onlyFrom words: Set<String>, withOneOf markers: Set<String>) -> Bool {
+        let said = Self.words(in: speech, keepingSmall: true)
+        return !said.isEmpty && said.allSatisfy(words.contains) && said.contains(where: markers.contains)
     }
 
     private func bestFAQ(for said: Set<String>) -> Faq? {
@@ -107,9 +110,9 @@ public struct ReceptionistAnswers: Sendable {
     }
 
     /// A day, a booking word or a want: a request for a person, however much it shares with an FAQ.
+    /// Looked for before stemming, which would make "needs" the "need" of a question.
     private static func soundsLikeRequest(_ speech: String) -> Bool {
-        let raw = speech.lowercased().replacingOccurrences(of: "'", with: "").split { !$0.isLetter && !$0.isNumber }
-        return raw.contains { requestWords.contains(String($0)) }
+        spokenWords(in: speech).contains(where: requestWords.contains)
     }
 
     private static let requestWords: Set<String> = [
@@ -129,13 +132,17 @@ public struct ReceptionistAnswers: Sendable {
         return rounded == 1 ? "about an hour" : "about \(rounded) hours"
     }
 
-    /// The words of `text` that carry its meaning: lower case, apostrophes dropped ("don't" is
-    /// "dont"), plural "s" taken off, the small words left out unless `keepingSmall`.
+    /// The words of `text` that carry its meaning: ``spokenWords(in:)`` stemmed, the small words
+    /// left out unless `keepingSmall`.
     static func words(in text: String, keepingSmall: Bool = false) -> [String] {
+        spokenWords(in: text).map(stem).filter { keepingSmall || !smallWords.contains($0) }
+    }
+
+    /// The words of `text` as said: lower case, apostrophes dropped ("don't" is "dont").
+    private static func spokenWords(in text: String) -> [String] {
         text.lowercased().replacingOccurrences(of: "'", with: "").replacingOccurrences(of: "\u{2019}", with: "")
             .split { !$0.isLetter && !$0.isNumber }
-            .map { stem(String($0)) }
-            .filter { keepingSmall || !smallWords.contains($0) }
+            .map(String.init)
     }
 
     /// Endings taken off, so "mowing", "mowed" and "mows" are "mow": crude, but the same on both
@@ -160,9 +167,12 @@ public struct ReceptionistAnswers: Sendable {
         "so", "much", "perfect", "set", "need", "what", "was", "just", "awesome", "appreciate", "very", "helpful",
     ]
     /// "thats" and "thanks" read as "that" and "thank" once their "s" is taken off; "set" as in
-    /// "I'm all set", "need" as in "that's all I needed".
-    /// An "okay" on its own, after "anything else?", is a caller who is done.
+    /// "I'm all set". An "okay" on its own, after "anything else?", is a caller who is done.
     private static let farewellMarkers: Set<String> = [
         "no", "nope", "nah", "bye", "goodbye", "that", "thank", "set", "perfect", "ok", "okay", "alright", "great", "cool", "awesome",
     ]
+    private static let yesWords: Set<String> = [
+        "yes", "yeah", "yep", "sure", "actually", "um", "uh", "i", "do", "have", "one", "more", "thing", "question",
+    ]
+    private static let yesMarkers: Set<String> = ["yes", "yeah", "yep", "sure"]
 }

@@ -61,7 +61,7 @@ public struct OutboxSettings: Sendable {
     /// `maxBackoff`, or longer when the provider asked for it with `Retry-After` (a day at most,
     /// whatever it asked).
     func backoff(afterAttempt attempt: Int, retryAfter: TimeInterval? = nil) -> TimeInterval {
-        clamped(baseBackoff * pow(2, Double(min(max(attempt, 1) - 1, 30))), retryAfter: retryAfter)
+        clamped(Backoff.doubling(afterAttempt: attempt, first: baseBackoff), retryAfter: retryAfter)
     }
 
     /// `wait` up to `maxBackoff`, or what `Retry-After` asked for when that is longer (a day at

@@ -38,16 +38,9 @@ public struct OutboxWorker: Service {
     /// Runs until cancelled; the platform server cancels it when it stops serving.
     public func run() async throws {
         logger.info("outbox delivery started", metadata: ["email": "\(senders.email.provider)", "sms": "\(senders.sms.provider)"])
-        while !Task.isCancelled {
-            do {
-                // A full batch suggests more is due: look again straight away.
-                if try await runOnce() >= settings.batchSize { continue }
-            } catch is CancellationError {
-                return
-            } catch {
-                logger.error("outbox pass failed; retrying next interval", metadata: ["error": "\(error)"])
-            }
-            try? await Task.sleep(for: settings.pollInterval)
+        // A full batch suggests more is due: look again straight away.
+        await JobLoop.run(every: settings.pollInterval, logger: logger, failure: "outbox pass failed; retrying next interval") {
+            try await runOnce() >= settings.batchSize
         }
     }
 
@@ -59,10 +52,7 @@ public struct OutboxWorker: Service {
             try await OutboxRecords.claim(worker: worker, now: now, lease: settings.leaseDuration, limit: settings.batchSize, tx)
         }
         guard !claimed.isEmpty else { return 0 }
-        // Times recorded during the pass run on from `now`, so a test's pass in the future
-        // records future times.
-        let shift = now.timeIntervalSinceNow
-        let clock: @Sendable () -> Date = { Date().addingTimeInterval(shift) }
+        let clock = JobLoop.clock(startingAt: now)
         // What was claimed is seen through even when the worker is stopped (a server shutting
         // down cancels it): a send cut off after the provider took it, or an outcome never
         // written, would send the message a second time once its lease ran out. A task of its

@@ -1,0 +1,15 @@
+import Foundation
+
+/// When a business's customers may be texted without being asked: 8 AM to 9 PM where the business
+/// is, as US rules for marketing texts have it, and as people expect of a reminder.
+public struct QuietHours: Sendable {
+    var firstHour = 8
+    var lastHour = 21
+
+    public init() {}
+
+    func allowsTexts(at date: Date, in zone: TimeZone) -> Bool {
+        let hour = AppointmentTime.calendar(in: zone).component(.hour, from: date)
+        return hour >= firstHour && hour < lastHour
+    }
+}
