@@ -35,6 +35,8 @@ struct ConciergeNewCommand: AsyncParsableCommand {
     @Option(name: .customLong("contact-name"), help: "Who to talk to.") var contactName: String?
     @Option(name: .customLong("contact-email"), help: "Where the onboarding email goes.") var contactEmail: String?
     @Option(name: .customLong("contact-phone"), help: "Where the onboarding text goes (E.164).") var contactPhone: String?
+    @Option(name: .customLong("time-zone"), help: "Where the business works, an IANA name such as America/Chicago; its automated texts wait until it is set.") var timeZone: String?
+    @Option(name: .customLong("internal-notes"), help: "Notes for platform staff; tenants never see them.") var internalNotes: String?
     @Option(help: "Plan: starter, pro or elite.") var tier: String?
     @Option(help: "Industry pack id, e.g. auto_detailing (spctl industry-packs list).") var industry: String?
     @Option(help: "Phone number: existing, provision or none.") var telephony: String?
@@ -66,6 +68,8 @@ struct ConciergeNewCommand: AsyncParsableCommand {
         request.basics.contactName = try ask.value("Contact name", flag: "--contact-name", given: contactName, default: "", check: Check.optional)
         request.basics.contactEmail = try ask.value("Contact email", flag: "--contact-email", given: contactEmail, default: "", check: Check.email)
         request.basics.contactPhone = try ask.value("Contact phone (E.164)", flag: "--contact-phone", given: contactPhone, default: "", check: Check.e164)
+        request.basics.timeZone = try ask.value("Time zone (e.g. America/Chicago)", flag: "--time-zone", given: timeZone, default: "", check: Check.timeZone)
+        request.basics.internalNotes = try ask.value("Internal notes", flag: "--internal-notes", given: internalNotes, default: "", check: Check.optional)
 
         ask.step(2, "Plan and industry")
         let tierName = try ask.value("Plan (starter, pro, elite)", flag: "--tier", given: tier, default: "starter", check: Check.oneOf(["starter", "pro", "elite"]))
@@ -130,6 +134,7 @@ struct ConciergeNewCommand: AsyncParsableCommand {
         let tenant = preview.tenant
         StandardError.say("  Tenant:   \(tenant.name), \(tenant.displayName)\(tenant.city.isEmpty ? "" : ", \(tenant.city)")")
         StandardError.say("  Plan:     \(OutputPrinter.enumName("plan_tier", of: tenant)), \(OutputPrinter.enumName("status", of: tenant)), industry \(tenant.industry)")
+        StandardError.say("  Zone:     \(tenant.timeZone.isEmpty ? "none: automated texts wait until one is set" : tenant.timeZone)")
         switch mode {
         case "existing": StandardError.say("  Number:   \(preview.phoneConfig.phoneNumber), \(OutputPrinter.enumName("ivr_mode", of: preview.phoneConfig))")
         case "provision": StandardError.say("  Number:   a new number will be bought, \(OutputPrinter.enumName("ivr_mode", of: preview.phoneConfig))")
@@ -217,6 +222,11 @@ enum Check {
     }
 
     static func e164Required(_ value: String) -> String? { value.isEmpty ? "is required" : e164(value) }
+
+    /// A region's IANA name; the platform checks it in full at the review.
+    static func timeZone(_ value: String) -> String? {
+        value.isEmpty || value.contains("/") && TimeZone(identifier: value) != nil ? nil : "use an IANA time zone name, e.g. America/Chicago"
+    }
 
     static func areaCode(_ value: String) -> String? {
         value.isEmpty || matches(value, "[2-9][0-9]{2}") ? nil : "use three digits, e.g. 918"

@@ -122,7 +122,8 @@ struct AutomationTests {
             #expect(try await shop.job.runOnce(now: start.addingTimeInterval(-22 * Self.hour)) == 0)
             texts = try await shop.texts()
             #expect(texts.last?.purpose == "automation reminder_24h")
-            #expect(texts.last?.body.contains("your Full Detail is tomorrow, \(when).") == true, "\(texts.last?.body ?? "")")
+            let clock = try #require(when.components(separatedBy: " at ").last)
+            #expect(texts.last?.body.contains("your Full Detail is tomorrow at \(clock).") == true, "\(texts.last?.body ?? "")")
 
             // Done: the review request two hours after it was marked completed, with the review link.
             let completed = try await shop.appointments.updateAppointment(.with {
@@ -140,6 +141,39 @@ struct AutomationTests {
             _ = try await shop.book("late", startingIn: 5 * Self.day)
             #expect(try await shop.job.runOnce(now: Date().addingTimeInterval(Self.day + Self.hour)) == 0, "the booking confirmation's day has passed")
             #expect(try await shop.texts().count == 3, "the customer without a phone got nothing")
+        }
+    }
+
+    @Test("a business that starts on a plan without automations has them from its upgrade on, with nothing applied again", arguments: TestBackend.available)
+    func upgradeSwitchesAutomationsOn(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            let shop = try await Shop.open(platform, tier: .starter)
+            let start = Shop.tenAM(inDays: 3)
+            _ = try await shop.book("detail", at: start)
+            #expect(try await shop.job.runOnce() == 0, "starter has no industry automations")
+            _ = try await platform.setPlan("shine", .pro)
+            #expect(try await shop.job.runOnce() == 1, "the pack's booking confirmation, as the pack gave it")
+            #expect(try await shop.job.runOnce(now: start.addingTimeInterval(-23 * Self.hour)) == 1, "and its reminder")
+        }
+    }
+
+    @Test("a booking moved after its reminder is reminded of its new time, once", arguments: TestBackend.available)
+    func movedBooking(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            let shop = try await Shop.open(platform)
+            let first = Shop.tenAM(inDays: 3)
+            let booked = try await shop.book("detail", at: first)
+            #expect(try await shop.job.runOnce() == 1, "the confirmation")
+            #expect(try await shop.job.runOnce(now: first.addingTimeInterval(-23 * Self.hour)) == 1)
+            let moved = Shop.tenAM(inDays: 5)
+            _ = try await shop.appointments.updateAppointment(.with {
+                $0.appointment = .with { $0.name = booked.name; $0.startTime = Google_Protobuf_Timestamp(date: moved) }
+                $0.updateMask = .init(protoPaths: ["start_time"])
+            }, metadata: shop.owner)
+            #expect(try await shop.job.runOnce(now: moved.addingTimeInterval(-23 * Self.hour)) == 1)
+            #expect(try await shop.job.runOnce(now: moved.addingTimeInterval(-22 * Self.hour)) == 0, "once for its new time")
+            let reminders = try await shop.texts().filter { $0.purpose == "automation reminder_24h" }
+            #expect(reminders.count == 2)
         }
     }
 
@@ -291,7 +325,11 @@ struct AutomationTests {
             #expect(own.name == "tenants/shine/catalogItems/automation-reminder-2h")
             #expect(try await shop.job.runOnce(now: detail.addingTimeInterval(-23 * Self.hour)) == 1, "the pack's reminder, 23 hours ahead")
             #expect(try await shop.job.runOnce(now: detail.addingTimeInterval(-1.5 * Self.hour)) == 1, "the business's own, 90 minutes ahead")
-            #expect(try await shop.texts().map(\.purpose) == ["automation reminder_24h", "automation reminder_24h", "automation reminder_2h"])
+            let texts = try await shop.texts()
+            #expect(texts.map(\.purpose) == ["automation reminder_24h", "automation reminder_24h", "automation reminder_2h"])
+            // The pack's reminder says when from the day it is sent, whatever its lead.
+            #expect(texts[1].body.contains("your Full Detail is tomorrow at "), "\(texts[1].body)")
+            #expect(texts[2].body.contains("your Full Detail is today at "), "\(texts[2].body)")
         }
     }
 
@@ -345,6 +383,19 @@ struct AutomationTests {
             _ = try await platform.setPlan("shine", .pro)
             #expect(try await shop.job.runOnce() == 1)
         }
+    }
+
+    @Test("a reminder says today or tomorrow by the business's calendar, else the date")
+    func relativeTime() {
+        // Tue 1 Dec 2026 20:30 UTC: 2:30 PM in Chicago, 9:30 PM in Berlin.
+        let start = Date(timeIntervalSince1970: 1_796_157_000)
+        let chicago = TimeZone(identifier: "America/Chicago")!, berlin = TimeZone(identifier: "Europe/Berlin")!
+        let minute: TimeInterval = 60
+        #expect(AppointmentTime.relative(start, from: start - 120 * minute, in: chicago) == "today at 2:30 PM")
+        #expect(AppointmentTime.relative(start, from: start - (14 * 60 + 29) * minute, in: chicago) == "today at 2:30 PM", "12:01 AM")
+        #expect(AppointmentTime.relative(start, from: start - (14 * 60 + 31) * minute, in: chicago) == "tomorrow at 2:30 PM", "11:59 PM the day before")
+        #expect(AppointmentTime.relative(start, from: start - 22 * 60 * minute, in: berlin) == "tomorrow at 9:30 PM")
+        #expect(AppointmentTime.relative(start, from: start - 3 * 24 * 60 * minute, in: chicago) == "on Tue, Dec 1 at 2:30 PM")
     }
 
     @Test("an appointment time is written in the business's time zone, in plain characters")

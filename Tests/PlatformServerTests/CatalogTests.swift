@@ -18,7 +18,7 @@ struct CatalogTests {
     /// Tenant acme with the auto detailing pack, and a client for its admin.
     static func setUp(_ platform: TestPlatform) async throws -> CatalogClient {
         try await platform.createTenant("acme", displayName: "Acme Detailing", industry: "auto_detailing", tier: .pro)
-        _ = try await IndustryPackTests.apply(detailing, to: "acme", tier: .pro, platform)
+        _ = try await IndustryPackTests.apply(detailing, to: "acme", platform)
         return CatalogClient(platform, try await platform.token(role: .tenantAdmin, tenant: "acme"))
     }
 
@@ -145,7 +145,7 @@ struct CatalogTests {
             }
             #expect(priceList?.hasPrefix("Acme Detailing's services: Full Detail, $279. Interior Detail, $169.") == true, "\(priceList ?? "")")
 
-            let again = try await IndustryPackTests.apply(Self.detailing, to: "acme", tier: .pro, platform)
+            let again = try await IndustryPackTests.apply(Self.detailing, to: "acme", platform)
             #expect(again.skipped.first { $0.key == "Full Detail" }?.skipReason == .tenantEdited)
             #expect(try await catalog.service("Full Detail").service.priceCents == 27_900)
         }
@@ -215,7 +215,7 @@ struct CatalogTests {
             // A pack's item deleted comes back when the pack is applied again.
             let full = try await catalog.service("Full Detail")
             try await catalog.delete(full.name)
-            let reapplied = try await IndustryPackTests.apply(Self.detailing, to: "acme", tier: .pro, platform)
+            let reapplied = try await IndustryPackTests.apply(Self.detailing, to: "acme", platform)
             #expect(reapplied.added.map(\.key) == ["Full Detail"])
         }
     }
@@ -228,7 +228,7 @@ struct CatalogTests {
             let own = try await catalog.create(.service(.with {
                 $0.name = "full detail"; $0.duration = .init(seconds: 7200); $0.priceCents = 19_900; $0.currencyCode = "USD"
             }))
-            let applied = try await IndustryPackTests.apply(Self.detailing, to: "acme", tier: .pro, platform)
+            let applied = try await IndustryPackTests.apply(Self.detailing, to: "acme", platform)
             #expect(applied.skipped.first { $0.key == "Full Detail" }?.skipReason == .tenantEdited)
             let services = try await catalog.list(.service).catalogItems
             #expect(services.filter { $0.name == own.name } == [own], "one item, the business's")

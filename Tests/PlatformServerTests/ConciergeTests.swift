@@ -77,13 +77,24 @@ struct ConciergeTests {
             #expect(created.appliedPack.industryPack == "industryPacks/auto_detailing")
             #expect(created.appliedPack.added.contains { $0.kind == .service })
             #expect(created.appliedPack.added.contains { $0.kind == .automation }, "pro includes industry automations")
-            #expect(created.nextActions.map(\.kind) == [.impersonate, .sendOnboarding, .copyLoginLink])
+            // Without a time zone its automated texts wait: setting one comes first.
+            #expect(created.nextActions.map(\.kind) == [.setTimeZone, .impersonate, .sendOnboarding, .copyLoginLink])
+            #expect(created.nextActions[0].command.contains("spctl tenants update --tenant.name tenants/shine --tenant.time-zone <"))
             // Onboarding is suggested by the channels the contact can be reached on, ready to run.
-            #expect(created.nextActions[1].command.hasSuffix("--channels email --channels sms --include-login-link true"))
-            let phoneOnly = ConciergeNextActions.after(tenantID: "solo", tenant: .with { $0.contact.phone = "+19185550111" })[1]
-            #expect(phoneOnly.command == "spctl concierge send-onboarding --name tenants/solo --channels sms --include-login-link true")
-            let nobody = ConciergeNextActions.after(tenantID: "solo", tenant: .init())[1]
+            #expect(created.nextActions[2].command.hasSuffix("--channels email --channels sms --include-login-link true"))
+            func actions(_ tenant: Tenant, canImpersonate: Bool = true) -> [ConciergeNextAction] {
+                ConciergeNextActions.after(tenantID: "solo", tenant: tenant, canImpersonate: canImpersonate)
+            }
+            let phoneOnly = actions(.with { $0.contact.phone = "+19185550111"; $0.timeZone = "America/Chicago" })
+            #expect(phoneOnly.map(\.kind) == [.impersonate, .sendOnboarding, .copyLoginLink])
+            #expect(phoneOnly[1].command == "spctl concierge send-onboarding --name tenants/solo --channels sms --include-login-link true")
+            let nobody = actions(.with { $0.timeZone = "America/Chicago" })[1]
             #expect(nobody.command.contains("--email <address>"), "no contact on file: the operator gives the address")
+            // Only the platform owner may impersonate: staff are not offered it.
+            #expect(actions(.with { $0.timeZone = "America/Chicago" }, canImpersonate: false).map(\.kind) == [.sendOnboarding, .copyLoginLink])
+            let byStaff = try await Self.concierge(platform).createConciergeTenant(
+                Self.request("shine-staff", mode: .noNumber), metadata: platform.metadata(try await platform.token(role: .platformStaff, tenant: "root")))
+            #expect(!byStaff.nextActions.contains { $0.kind == .impersonate })
 
             // The number answers for the new tenant right away.
             let resolved = try await InboundService.Client(wrapping: platform.client).resolveInbound(
@@ -421,9 +432,11 @@ struct ConciergeTests {
     func applyPack(backend: TestBackend) async throws {
         try await TestPlatform.with(backend) { platform in
             let owner = platform.metadata(platform.ownerToken)
-            try await platform.createTenant("acme", tier: .pro)
+            try await platform.createTenant("acme", industry: "generic", tier: .pro)
             let first = try await Self.concierge(platform).applyIndustryPack(.with { $0.name = "tenants/acme"; $0.industryPack = "industryPacks/lawn_care" }, metadata: owner)
             #expect(!first.added.isEmpty)
+            let tenant = try await platform.tenants(platform.ownerToken).getTenant(.with { $0.name = "tenants/acme" })
+            #expect(tenant.industry == "lawn_care", "the tenant's industry is the pack it runs on")
             let dryRun = try await Self.concierge(platform).applyIndustryPack(
                 .with { $0.name = "tenants/acme"; $0.industryPack = "industryPacks/lawn_care"; $0.validateOnly = true }, metadata: owner)
             #expect(dryRun.added.isEmpty, "everything is already there")

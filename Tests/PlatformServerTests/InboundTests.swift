@@ -559,6 +559,11 @@ struct InboundTests {
                     $0.speechResult = speech; $0.confidence = confidence; $0.attempt = attempt
                 }, metadata: inbound.metadata)
             }
+            // A caller not heard twice, with nothing asked yet, is put through to a person.
+            #expect(try await turn("", confidence: 0).instructions.first?.gather.prompts.first?.text == "Sorry, I didn't catch that. How can I help you?")
+            let unheard = try await turn("", confidence: 0, attempt: 2)
+            #expect(unheard.instructions.first == .say("Let me connect you with someone."), "\(unheard.instructions)")
+            #expect(!unheard.instructions.contains(.endCall))
             // Words the recogniser doubts are asked for again, and passed on to no one.
             let doubtful = try await turn("I'd like a fall dentil on fry day", confidence: 0.2)
             #expect(doubtful.instructions.first?.gather.prompts.first?.text == "Sorry, could you repeat that?")
@@ -607,6 +612,17 @@ struct InboundTests {
             let asked = try await CommunicationLogService.Client(wrapping: platform.client).listCalls(
                 .with { $0.parent = "tenants/acme" }, metadata: platform.metadata(platform.ownerToken)).calls.first { $0.callSid == Self.sid("CA", 8) }
             #expect(asked?.callerSaid == ["How much is a full detail?", "do you guys come to my house"], "the business sees what its callers ask")
+            // Helped, then quiet: asked once more, then the caller is done, not handed to staff.
+            func silentTurn(attempt: Int32) async throws -> VoiceReply {
+                try await inbound.client.handleAiVoiceTurn(.with {
+                    $0.callSid = Self.sid("CA", 8); $0.to = Self.acmeNumber; $0.from = "+15550001111"; $0.attempt = attempt
+                }, metadata: inbound.metadata)
+            }
+            let quiet = try await silentTurn(attempt: 1)
+            #expect(quiet.instructions.first?.gather.prompts.first?.text == "Sorry, I didn't catch that. Is there anything else I can help you with?")
+            #expect(quiet.instructions.first?.gather.action.attempt == 2)
+            let quietAgain = try await silentTurn(attempt: 2)
+            #expect(quietAgain.instructions == [.say("Thanks for calling Acme Detailing. Goodbye!"), .endCall], "\(quietAgain.instructions)")
             let done = try await packedTurn("No thanks, that's all")
             #expect(done.instructions.map(\.say.text).first == "Thanks for calling Acme Detailing. Goodbye!")
             #expect(done.instructions.last == VoiceInstruction.endCall)

@@ -199,7 +199,7 @@ struct IndustryPackTests {
         try await TestPlatform.with(backend) { platform in
             try await platform.createTenant("acme", industry: "auto_detailing", tier: .pro)
 
-            let first = try await Self.apply(detailing, to: "acme", tier: .pro, platform)
+            let first = try await Self.apply(detailing, to: "acme", platform)
             #expect(first.industryPack == "industryPacks/auto_detailing")
             #expect(first.version == detailing.version)
             #expect(Self.keys(first.added) == packKeys)
@@ -213,7 +213,7 @@ struct IndustryPackTests {
             #expect(try stored.first { $0.kind == .ivrMenu }?.decoded(IvrMenu.self) == detailing.ivrMenu)
             #expect(try stored.filter { $0.kind == .automation }.map { try $0.decoded(AutomationRule.self) } == detailing.automations)
 
-            let again = try await Self.apply(detailing, to: "acme", tier: .pro, platform)
+            let again = try await Self.apply(detailing, to: "acme", platform)
             #expect(again.added.isEmpty)
             #expect(Self.keys(again.skipped) == packKeys)
             #expect(again.skipped.allSatisfy { $0.skipReason == .alreadyPresent })
@@ -221,7 +221,7 @@ struct IndustryPackTests {
             // The same content written out differently is not an edit; a changed price is.
             try await Self.editService("Ceramic Coating", of: "acme", platform) { _ in }
             try await Self.editService("Full Detail", of: "acme", platform) { $0.priceCents = 27_900 }
-            let afterEdit = try await Self.apply(detailing, to: "acme", tier: .pro, platform)
+            let afterEdit = try await Self.apply(detailing, to: "acme", platform)
             #expect(afterEdit.added.isEmpty)
             #expect(Self.keys(afterEdit.skipped) == packKeys)
             #expect(afterEdit.skipped.filter { $0.skipReason == .tenantEdited }.map(\.key) == ["Full Detail"])
@@ -233,7 +233,7 @@ struct IndustryPackTests {
             revised.version = "revised00001"
             revised.services[0].priceCents = 25_900
             revised.services[1].priceCents = 17_900
-            let update = try await Self.apply(revised, to: "acme", tier: .pro, platform)
+            let update = try await Self.apply(revised, to: "acme", platform)
             #expect(Self.keys(update.added) == ["service/Interior Detail"])
             #expect(update.skipped.first { $0.key == "Full Detail" }?.skipReason == .tenantEdited)
             #expect(try await Self.service("Interior Detail", of: "acme", platform).priceCents == 17_900)
@@ -253,7 +253,7 @@ struct IndustryPackTests {
         let genericKeys = try Self.keys(of: generic)
         try await TestPlatform.with(backend) { platform in
             try await platform.createTenant("acme", tier: .pro)
-            _ = try await Self.apply(detailing, to: "acme", tier: .pro, platform)
+            _ = try await Self.apply(detailing, to: "acme", platform)
             try await Self.editService("Full Detail", of: "acme", platform) { $0.summary = "Our signature detail, inside and out." }
             try await platform.database.withTenant("acme") { tx in
                 // The tenant rewrites its reminder, and writes an FAQ of its own that the generic
@@ -269,7 +269,7 @@ struct IndustryPackTests {
                 ])
             }
 
-            let switched = try await Self.apply(generic, to: "acme", tier: .pro, platform)
+            let switched = try await Self.apply(generic, to: "acme", platform)
             #expect(switched.industryPack == "industryPacks/generic")
             let reported = Self.keys(switched.added) + Self.keys(switched.skipped)
             #expect(reported.sorted() == genericKeys.sorted(), "every item once")
@@ -292,26 +292,14 @@ struct IndustryPackTests {
         }
     }
 
-    @Test("without industry automations in the plan, automations are skipped for the plan and arrive after an upgrade", arguments: TestBackend.available)
-    func automationsNeedThePlan(backend: TestBackend) async throws {
+    @Test("automations come with the pack on every plan (the plan decides whether they run)", arguments: TestBackend.available)
+    func automationsOnEveryPlan(backend: TestBackend) async throws {
         let lawn = try #require(try IndustryPackCatalog.bundled().pack(id: "lawn_care"))
-        let automationKeys = lawn.automations.map { "automation/\($0.key)" }
-        let otherKeys = try Self.keys(of: lawn).filter { !automationKeys.contains($0) }
         try await TestPlatform.with(backend) { platform in
             try await platform.createTenant("solo", tier: .starter)
-            let starter = try await Self.apply(lawn, to: "solo", tier: .starter, platform)
-            #expect(Self.keys(starter.skipped) == automationKeys)
-            #expect(starter.skipped.allSatisfy { $0.skipReason == .notInPlan })
-            #expect(Self.keys(starter.added) == otherKeys)
-            #expect(try await Self.items("solo", platform, kind: .automation).isEmpty)
-
-            // The tier comes from the tenant, as ApplyIndustryPack reads it.
-            try await platform.setPlan("solo", .pro)
-            let tier = try await platform.database.withTenant("solo") { try await TenantRecords.find($0)!.planTier.catalogTier }
-            #expect(tier == .pro)
-            let upgraded = try await Self.apply(lawn, to: "solo", tier: tier, platform)
-            #expect(Self.keys(upgraded.added) == automationKeys)
-            #expect(upgraded.skipped.allSatisfy { $0.skipReason == .alreadyPresent })
+            let starter = try await Self.apply(lawn, to: "solo", platform)
+            #expect(Self.keys(starter.added) == (try Self.keys(of: lawn)))
+            #expect(starter.skipped.isEmpty)
             #expect(try await Self.items("solo", platform, kind: .automation).count == lawn.automations.count)
         }
     }
@@ -366,13 +354,13 @@ struct IndustryPackTests {
                 try await PhoneConfigRecords.insert(
                     .with { $0.phoneNumber = "+19185550152"; $0.ivrMode = .ivr; $0.ivrMenu = custom }, id: "own", sealedSIPPassword: nil, tx)
             }
-            _ = try await Self.apply(generic, to: "green", tier: .pro, platform)
+            _ = try await Self.apply(generic, to: "green", platform)
             func menus() async throws -> [String: IvrMenu] {
                 let configs = try await platform.database.withTenant("green") { try await PhoneConfigRecords.all($0.base) }
                 return Dictionary(uniqueKeysWithValues: configs.map { ($0.id, $0.config.ivrMenu) })
             }
             #expect(try await menus()["main"] == generic.ivrMenu)
-            let summary = try await Self.apply(lawn, to: "green", tier: .pro, platform)
+            let summary = try await Self.apply(lawn, to: "green", platform)
             #expect(summary.added.contains { $0.kind == .ivrMenu }, "the summary says the menu changed")
             let after = try await menus()
             #expect(after["main"] == lawn.ivrMenu, "callers hear what the summary says")
@@ -382,9 +370,9 @@ struct IndustryPackTests {
 
     // MARK: Helpers
 
-    static func apply(_ pack: IndustryPack, to tenant: String, tier: PlanCatalog.Tier, _ platform: TestPlatform) async throws -> AppliedPackSummary {
+    static func apply(_ pack: IndustryPack, to tenant: String, _ platform: TestPlatform) async throws -> AppliedPackSummary {
         try await platform.database.withTenant(tenant) { tx in
-            try await PackApplier.apply(pack, tier: tier, tx, now: Date())
+            try await PackApplier.apply(pack, tx, now: Date())
         }
     }
 

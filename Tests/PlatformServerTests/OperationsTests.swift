@@ -1071,6 +1071,9 @@ struct OperationsTests {
             #expect(bill?.code == .permissionDenied)
             let edit = await failure { try await member.updateInvoice(.with { $0.name = invoice.name; $0.status = .void }, ["status"]) }
             #expect(edit?.code == .permissionDenied)
+            let drop = await failure { try await member.deleteInvoice(invoice.name) }
+            #expect(drop?.code == .permissionDenied)
+            #expect(try await member.getInvoice(invoice.name) == invoice)
         }
     }
 

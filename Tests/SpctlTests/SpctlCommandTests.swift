@@ -252,6 +252,9 @@ struct SpctlCommandTests {
                 ["Contact email []: ", "not-an-email"],
                 ["is not an email address", "dana@shine.example"],
                 ["Contact phone (E.164) []: ", "+19185550999"],
+                ["Time zone (e.g. America/Chicago) []: ", "Central"],
+                ["use an IANA time zone name", "America/Chicago"],
+                ["Internal notes []: ", "Met at the Tulsa car show"],
                 ["Plan (starter, pro, elite) [starter]: ", "pro"],
                 ["[generic]: ", "auto_detailing"],
                 ["Phone number (existing, provision, none) [none]: ", "existing"],
@@ -284,6 +287,10 @@ struct SpctlCommandTests {
             #expect(tenant.industry == "auto_detailing")
             #expect(tenant.branding.primaryColor == "#1E88E5")
             #expect(tenant.bookingURL == "https://shine.example/book")
+            #expect(tenant.timeZone == "America/Chicago")
+            #expect(tenant.internalNotes == "Met at the Tulsa car show")
+            #expect(driven.output.contains("Zone:     America/Chicago"))
+            #expect(!driven.output.contains("--tenant.time-zone"), "no time zone to set afterwards")
         }
     }
 
@@ -294,7 +301,7 @@ struct SpctlCommandTests {
             let auth = ["--server", platform.address, "--token", platform.ownerToken]
             let created = try await spctl.run([
                 "concierge", "new", "--no-input", "--yes", "--name", "Green Acres Lawn", "--slug", "green-acres",
-                "--tier", "starter", "--industry", "lawn_care", "--telephony", "none",
+                "--tier", "starter", "--industry", "lawn_care", "--telephony", "none", "--time-zone", "America/Denver",
                 "--contact-email", "owner@greenacres.example", "--contact-phone", "+19185550177",
             ] + auth)
             #expect(created.status == 0, "\(created.output)")
@@ -318,6 +325,9 @@ struct SpctlCommandTests {
             let response = try JSONSerialization.jsonObject(with: Data(scripted.output.utf8)) as? [String: Any]
             #expect((response?["tenant"] as? [String: Any])?["name"] as? String == "tenants/blue-sky-pets", "stdout is the response alone")
             #expect(scripted.errors.contains("Tenant:   tenants/blue-sky-pets"), "the review goes to stderr")
+            #expect(scripted.errors.contains("Zone:     none: automated texts wait until one is set"))
+            let offered = (response?["next_actions"] as? [[String: Any]])?.compactMap { $0["kind"] as? String }
+            #expect(offered?.first == "CONCIERGE_NEXT_ACTION_KIND_SET_TIME_ZONE", "\(String(describing: offered))")
 
             let unconfirmed = try await spctl.run(["concierge", "new", "--no-input", "--name", "Unasked Co", "--telephony", "none"] + auth)
             #expect(unconfirmed.status == 1)
@@ -331,6 +341,9 @@ struct SpctlCommandTests {
             let wrong = try await spctl.run(["concierge", "new", "--no-input", "--yes", "--name", "X Co", "--tier", "platinum"] + auth)
             #expect(wrong.status != 0)
             #expect(wrong.output.contains("--tier: choose one of starter, pro, elite"), "\(wrong.output)")
+            let zoneless = try await spctl.run(["concierge", "new", "--no-input", "--yes", "--name", "X Co", "--time-zone", "CST"] + auth)
+            #expect(zoneless.status != 0)
+            #expect(zoneless.output.contains("--time-zone: use an IANA time zone name, e.g. America/Chicago"), "\(zoneless.output)")
             let taken = try await spctl.run([
                 "concierge", "new", "--no-input", "--yes", "--name", "Green Acres Lawn", "--slug", "green-acres", "--telephony", "none",
             ] + auth)

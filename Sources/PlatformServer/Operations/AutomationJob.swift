@@ -138,15 +138,16 @@ public struct AutomationJob: Service {
                     ])
                     continue
                 }
-                // A reminder a day or more ahead says "tomorrow": not once the day has come.
+                // A reminder a day or more ahead is for the day before: not once the day has come
+                // (and a template written for it may say "tomorrow").
                 if rule.trigger == .beforeAppointmentStart, rule.offset.seconds >= 43_200,
                    AppointmentTime.calendar(in: zone).startOfDay(for: due.startTime) <= now { continue }
-                let filled = PackPlaceholders.fill(template, Self.values(for: tenant, due, in: zone))
+                let filled = PackPlaceholders.fill(template, Self.values(for: tenant, due, in: zone, now: now))
                 // A customer without a name leaves "Hi , you're booked": the stray space goes.
                 let body = String(Self.tidied(filled).prefix(OutboxRecords.maxTextLength))
                 drafts.append(.sms(
                     to: due.customerPhone, from: sender, body: body, purpose: "automation \(rule.key)",
-                    dedupeKey: schedule.dedupeKey(appointmentID: due.appointmentID)))
+                    dedupeKey: schedule.dedupeKey(due)))
             }
         }
         return drafts
@@ -180,13 +181,14 @@ public struct AutomationJob: Service {
         return text
     }
 
-    /// The template's placeholders for `due`: the tenant's, the customer's (the first word of
-    /// their name) and the appointment's, its time written in `zone`.
-    static func values(for tenant: Tenant, _ due: AutomationSchedule.Due, in zone: TimeZone) -> [String: String] {
+    /// The template's placeholders for `due`, sent at `now`: the tenant's, the customer's (the
+    /// first word of their name) and the appointment's, its time written in `zone`.
+    static func values(for tenant: Tenant, _ due: AutomationSchedule.Due, in zone: TimeZone, now: Date) -> [String: String] {
         var values = PackPlaceholders.values(for: tenant)
         values["customer_name"] = due.customerName.split(separator: " ").first.map(String.init) ?? ""
         values["service_name"] = due.serviceName
         values["start_time"] = AppointmentTime.spoken(due.startTime, in: zone)
+        values["start_relative"] = AppointmentTime.relative(due.startTime, from: now, in: zone)
         if !tenant.reviewURL.isEmpty { values["review_url"] = tenant.reviewURL }
         return values
     }

@@ -3,8 +3,8 @@ import ServiceProAPI
 
 /// When an automation's text is due for an appointment, as a query over the tenant's
 /// appointments: the ones whose text is due by `now`, whose customer has a phone number, and
-/// that have not had it yet (its outbox message, keyed by automation and appointment, is the
-/// record that they have).
+/// that have not had it yet (its outbox message, keyed by automation and appointment, and for a
+/// reminder by the start time too, is the record that they have).
 ///
 /// A text is sent up to ``catchUp`` late (a reminder up to half its lead), so a platform that was
 /// down, or night (``QuietHours``), sends what fell due meanwhile; never for an appointment older
@@ -32,6 +32,8 @@ struct AutomationSchedule {
         var appointmentID: String
         var serviceName: String
         var startTime: Date
+        /// `startTime` as stored, to the microsecond: what a reminder's outbox key names.
+        var storedStartTime: Int64
         var customerName: String
         var customerPhone: String
     }
@@ -41,10 +43,21 @@ struct AutomationSchedule {
     /// has just been told all a reminder would say, and gets no reminder.
     var confirmsBookings = true
 
-    /// The outbox key of `appointmentID`'s text: one per automation and appointment.
-    func dedupeKey(appointmentID: String) -> String { dedupePrefix + appointmentID }
+    /// The outbox key of `due`'s text: one per automation and appointment; a reminder's names
+    /// the start time too, so a booking moved after its reminder is reminded of its new time.
+    func dedupeKey(_ due: Due) -> String {
+        rule.trigger == .beforeAppointmentStart ? "\(dedupePrefix)\(due.appointmentID)@\(due.storedStartTime)" : dedupePrefix + due.appointmentID
+    }
 
     private var dedupePrefix: String { "automation/\(rule.key)/" }
+
+    /// The keys that mean an appointment had its text, as SQL over `a`. A reminder's bare key is
+    /// an earlier release's, from before moved bookings were reminded again.
+    private var sentKeys: SQLStatement {
+        let bare: SQLStatement = "\(dedupePrefix) || a.appointment_id"
+        guard rule.trigger == .beforeAppointmentStart else { return bare }
+        return "\(bare), \(dedupePrefix) || a.appointment_id || '@' || CAST(a.start_time AS TEXT)"
+    }
 
     /// The appointments whose text is due by `now`, soonest first, at most `limit`.
     func due(now: Date, limit: Int, _ tx: TenantTransaction) async throws -> [Due] {
@@ -54,13 +67,13 @@ struct AutomationSchedule {
             FROM appointments a JOIN customers c ON c.tenant_id = a.tenant_id AND c.customer_id = a.customer_id
             WHERE a.tenant_id = \(tx.tenantID) AND c.phone IS NOT NULL AND \(window)
             AND NOT EXISTS (
-                SELECT 1 FROM outbox_messages o WHERE o.tenant_id = a.tenant_id AND o.dedupe_key = \(dedupePrefix) || a.appointment_id)
+                SELECT 1 FROM outbox_messages o WHERE o.tenant_id = a.tenant_id AND o.dedupe_key IN (\(sentKeys)))
             ORDER BY a.start_time, a.appointment_id LIMIT \(limit)
             """)
         return try rows.map {
             Due(
                 appointmentID: try $0.string("appointment_id"), serviceName: try $0.string("service_name"),
-                startTime: try $0.date("start_time"), customerName: try $0.string("customer_name"),
+                startTime: try $0.date("start_time"), storedStartTime: try $0.int("start_time"), customerName: try $0.string("customer_name"),
                 customerPhone: try $0.string("customer_phone"))
         }
     }
@@ -76,8 +89,8 @@ struct AutomationSchedule {
             let latest = now.addingTimeInterval(-offset)
             return "\(open) AND a.start_time > \(now) AND a.create_time <= \(latest) AND a.create_time > \(latest.addingTimeInterval(-Self.catchUp))"
         case .beforeAppointmentStart:
-            // Reminds `offset` ahead, up to half of it late (a reminder's words, "tomorrow", are
-            // still true then), of a booking made before then when bookings are confirmed: one
+            // Reminds `offset` ahead, up to half of it late (a day-ahead reminder is still the
+            // day before then), of a booking made before then when bookings are confirmed: one
             // made closer in has just been.
             let lead: SQLStatement = """
                 \(open) AND a.start_time > \(now.addingTimeInterval(offset / 2)) AND a.start_time <= \(now.addingTimeInterval(offset))

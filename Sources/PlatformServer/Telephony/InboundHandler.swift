@@ -166,7 +166,7 @@ public struct InboundHandler: InboundServiceHandler {
         try await logCall(sid: request.callSid, from: request.from, to: request.to, callerName: request.callerName, flow)
         let instructions: [VoiceInstruction]
         switch flow.mode {
-        case .aiVoice: instructions = try await agent.greet(agentCall(flow, caller: request.from))
+        case .aiVoice: instructions = try await agent.greet(agentCall(flow, callSid: request.callSid, caller: request.from))
         case .ivr: instructions = flow.menu(attempt: 1, apology: false, step: 0)
         default: instructions = flow.connect()
         }
@@ -233,7 +233,7 @@ public struct InboundHandler: InboundServiceHandler {
         // the caller says is taken as on any other call.
         try await logCall(sid: request.callSid, from: request.from, to: request.to, callerName: request.callerName, flow)
         let turn = try await agent.respond(
-            to: request.speechResult, confidence: request.confidence, attempt: Int(request.attempt), agentCall(flow, caller: request.from))
+            to: request.speechResult, confidence: request.confidence, attempt: Int(request.attempt), agentCall(flow, callSid: request.callSid, caller: request.from))
         if let answered = turn.answered {
             _ = try await database.withTenant(resolution.tenantID) { tx in
                 try await CommunicationRecords.appendCallerSaid(answered, callSid: request.callSid, tx)
@@ -318,16 +318,19 @@ public struct InboundHandler: InboundServiceHandler {
         return request.eventTime.date.addingTimeInterval(request.hasDuration ? -request.duration.timeInterval : 0)
     }
 
-    /// The call as the voice agent sees it, with the tenant's AI agent profile, FAQs and services,
-    /// read beside the writers.
-    private func agentCall(_ flow: CallFlow, caller: String) async throws -> VoiceAgentCall {
+    /// The call `callSid` as the voice agent sees it, with the tenant's AI agent profile, FAQs and
+    /// services and what the caller asked before, read beside the writers.
+    private func agentCall(_ flow: CallFlow, callSid: String, caller: String) async throws -> VoiceAgentCall {
         let tenantID = flow.resolution.tenantID
-        let (profile, answers) = try await database.read(.tenant(tenantID)) { base in
+        let (profile, answers, askedBefore) = try await database.read(.tenant(tenantID)) { base in
             let tx = TenantTransaction(tenantID: tenantID, base: base)
             let faqs = try await PackItemRecords.all(tx, kind: .faq).compactMap { try? $0.decoded(Faq.self) }
-            return (try await PackItemRecords.aiAgent(tx), ReceptionistAnswers(faqs: faqs, services: try await PriceList.read(tx).services))
+            let answers = ReceptionistAnswers(faqs: faqs, services: try await PriceList.read(tx).services)
+            return (try await PackItemRecords.aiAgent(tx), answers, try await CommunicationRecords.call(sid: callSid, tx)?.callerSaid ?? [])
         }
-        return flow.agentCall(caller: caller, profile: profile, answers: answers)
+        var call = flow.agentCall(caller: caller, profile: profile, answers: answers)
+        call.askedBefore = askedBefore
+        return call
     }
 
     /// The tenant a webhook is for, which the call's log line then names: the bridge's key is a

@@ -47,6 +47,9 @@ public struct VoiceAgentCall: Sendable {
     /// What the business tells its customers, its FAQs and its services with their prices, for
     /// the agent to answer from.
     public var answers: ReceptionistAnswers
+    /// What the caller asked on this call's earlier turns that the agent took, oldest first: a
+    /// caller it has helped who then goes quiet is done, not stuck.
+    public var askedBefore: [String] = []
 }
 
 /// A friendly, fixed receptionist: greets with the business's name and listens; answers what the
@@ -68,15 +71,22 @@ public struct PlaceholderVoiceAgent: VoiceAgent {
     public func respond(to speech: String, confidence: Float, attempt: Int, _ call: VoiceAgentCall) async throws -> VoiceAgentTurn {
         let said = speech.trimmingCharacters(in: .whitespacesAndNewlines)
         let doubtful = confidence > 0 && confidence < Self.leastConfidence
+        let helped = !call.askedBefore.isEmpty
         if said.isEmpty || doubtful {
             if attempt < 2 {
-                let prompt = said.isEmpty ? "Sorry, I didn't catch that. How can I help you?" : "Sorry, could you repeat that?"
+                let prompt = switch (said.isEmpty, helped) {
+                case (false, _): "Sorry, could you repeat that?"
+                case (true, false): "Sorry, I didn't catch that. How can I help you?"
+                case (true, true): "Sorry, I didn't catch that. Is there anything else I can help you with?"
+                }
                 return VoiceAgentTurn(instructions: [listen(prompt: prompt, attempt: attempt + 1, call)])
             }
-            return VoiceAgentTurn(instructions: call.handOff)
+            // Silence again after an answer is a caller with nothing more to ask; words that
+            // twice could not be made out are for a person.
+            return VoiceAgentTurn(instructions: said.isEmpty && helped ? goodbye(call) : call.handOff)
         }
         if ReceptionistAnswers.isFarewell(said) {
-            return VoiceAgentTurn(instructions: [.say("Thanks for calling \(call.tenantName). Goodbye!"), .endCall])
+            return VoiceAgentTurn(instructions: goodbye(call))
         }
         if ReceptionistAnswers.isYes(said) {
             return VoiceAgentTurn(instructions: [listen(prompt: "Sure, what else can I help you with?", attempt: 1, call)])
@@ -96,6 +106,10 @@ public struct PlaceholderVoiceAgent: VoiceAgent {
                 .endCall,
             ],
             passOn: said)
+    }
+
+    private func goodbye(_ call: VoiceAgentCall) -> [VoiceInstruction] {
+        [.say("Thanks for calling \(call.tenantName). Goodbye!"), .endCall]
     }
 
     private func listen(prompt: String, attempt: Int, _ call: VoiceAgentCall) -> VoiceInstruction {

@@ -42,7 +42,7 @@ struct ConciergeCommands: AsyncParsableCommand {
         @Option(name: .customLong("basics.internal-notes"), help: "Notes for platform staff; never shown to tenant roles.")
         var basicsInternalNotes: String?
 
-        @Option(name: .customLong("basics.time-zone"), help: "The business's IANA time zone, e.g. \"America/Chicago\": appointment times in its texts are written in it (Tenant.time_zone).")
+        @Option(name: .customLong("basics.time-zone"), help: "The business's IANA time zone, e.g. \"America/Chicago\": appointment times in its texts are written in it (Tenant.time_zone). Its automated texts wait until it is set.")
         var basicsTimeZone: String?
 
         @Option(name: .customLong("plan.tier"), help: "The tier whose trial starts at creation. Required.")

@@ -97,7 +97,7 @@ struct InvoicesCommands: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "delete",
             abstract: "Deletes a draft invoice.",
-            discussion: "One issued, paid or void stays on the books (FAILED_PRECONDITION `invoice_not_draft`); an issued one is voided instead.\n\nAllowed roles: platform owner, platform staff, tenant admin, tenant member, partner.\nRPC: servicepro.operations.v1.InvoiceService.DeleteInvoice. Use --json or --json-file for fields without a flag."
+            discussion: "One issued, paid or void stays on the books (FAILED_PRECONDITION `invoice_not_draft`); an issued one is voided instead. Like every write of money, not for members.\n\nAllowed roles: platform owner, platform staff, tenant admin, partner.\nRPC: servicepro.operations.v1.InvoiceService.DeleteInvoice. Use --json or --json-file for fields without a flag."
         )
 
         @OptionGroup var call: CallOptions

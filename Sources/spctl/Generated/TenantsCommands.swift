@@ -72,7 +72,7 @@ struct TenantsCommands: AsyncParsableCommand {
         @Option(name: .customLong("tenant.booking-url"), help: "Where customers book online: an https URL. Texts on the tenant's lines fill {{booking_url}} with it: the IVR's booking option and the auto-reply. While it is unset, a text that names it gives way to one that does not (the booking option then asks the caller to reply). At most 500 characters, so the platform's and the packs' texts with the link fit in one message; a tenant's own text that no longer fits with it gives way as well.")
         var tenantBookingURL: String?
 
-        @Option(name: .customLong("tenant.time-zone"), help: "Where the business works, as an IANA time zone, e.g. \"America/Chicago\". Texts to customers write appointment times in it ({{start_time}}); while it is unset, an automation whose text names the time is not sent.")
+        @Option(name: .customLong("tenant.time-zone"), help: "Where the business works, as an IANA time zone, e.g. \"America/Chicago\". Texts to customers write appointment times in it ({{start_time}}, {{start_relative}}), and are sent only during its day; while it is unset, no automated text is sent.")
         var tenantTimeZone: String?
 
         @Option(name: .customLong("tenant.review-url"), help: "Where customers leave a review: an https URL. A review request text fills {{review_url}} with it; while it is unset, no review request is sent.")
@@ -253,7 +253,7 @@ struct TenantsCommands: AsyncParsableCommand {
         @Option(name: .customLong("tenant.booking-url"), help: "Where customers book online: an https URL. Texts on the tenant's lines fill {{booking_url}} with it: the IVR's booking option and the auto-reply. While it is unset, a text that names it gives way to one that does not (the booking option then asks the caller to reply). At most 500 characters, so the platform's and the packs' texts with the link fit in one message; a tenant's own text that no longer fits with it gives way as well.")
         var tenantBookingURL: String?
 
-        @Option(name: .customLong("tenant.time-zone"), help: "Where the business works, as an IANA time zone, e.g. \"America/Chicago\". Texts to customers write appointment times in it ({{start_time}}); while it is unset, an automation whose text names the time is not sent.")
+        @Option(name: .customLong("tenant.time-zone"), help: "Where the business works, as an IANA time zone, e.g. \"America/Chicago\". Texts to customers write appointment times in it ({{start_time}}, {{start_relative}}), and are sent only during its day; while it is unset, no automated text is sent.")
         var tenantTimeZone: String?
 
         @Option(name: .customLong("tenant.review-url"), help: "Where customers leave a review: an https URL. A review request text fills {{review_url}} with it; while it is unset, no review request is sent.")

@@ -8,7 +8,7 @@ import ServiceProAPI
 ///
 /// ```swift
 /// let summary = try await database.withTenant("acme") { tx in
-///     try await PackApplier.apply(pack, tier: .pro, tx, now: Date())
+///     try await PackApplier.apply(pack, tx, now: Date())
 /// }
 /// ```
 ///
@@ -23,8 +23,9 @@ import ServiceProAPI
 ///   pack of the tenant's new industry).
 /// - The tenant changed it since, or made it themselves: it is never overwritten, and is
 ///   skipped as TENANT_EDITED. Tenant edits always win.
-/// - An automation the tenant's plan lacks FEATURE_INDUSTRY_AUTOMATIONS for is neither added nor
-///   replaced: it is skipped as NOT_IN_PLAN, so an upgrade and a second apply bring it in.
+/// Automations come with the pack on every plan, and run only on plans with
+/// FEATURE_INDUSTRY_AUTOMATIONS (``AutomationJob``): an upgrade switches them on with nothing to
+/// apply again, and a downgrade keeps them, as it keeps all the tenant's data.
 ///
 /// Nothing is ever deleted: an item of an earlier pack that the new one lacks stays.
 ///
@@ -42,12 +43,12 @@ enum PackApplier {
     /// (`TenantTransaction.serialize`).
     static let mergeWork = "pack-merge"
 
-    /// Applies `pack` to the transaction's tenant, whose plan is `tier`, and reports what it
+    /// Applies `pack` to the transaction's tenant, and reports what it
     /// added and what it skipped, in the pack's order.
     ///
     /// Call routing caches phone configs: after the transaction commits, the caller refreshes it
     /// (as PhoneConfigHandler's `onChange` does), since the pack's menu may have gone on them.
-    static func apply(_ pack: IndustryPack, tier: PlanCatalog.Tier, _ tx: TenantTransaction, now: Date) async throws -> AppliedPackSummary {
+    static func apply(_ pack: IndustryPack, _ tx: TenantTransaction, now: Date) async throws -> AppliedPackSummary {
         // Two applies at once must not both find an item missing and both add it.
         try await tx.serialize(mergeWork)
         let stored = try await PackItemRecords.all(tx)
@@ -60,7 +61,7 @@ enum PackApplier {
         }
         for (ordinal, item) in try PackItemContent.items(of: pack).enumerated() {
             let existing = held[ItemID(item.kind, item.key)]
-            let decision = decide(item, held: existing, tier: tier)
+            let decision = decide(item, held: existing)
             switch (decision, existing) {
             case (.add, _):
                 try await PackItemRecords.insert(item, ordinal: ordinal, from: pack, tx, now: now)
@@ -76,12 +77,11 @@ enum PackApplier {
     }
 
     /// The merge rules for one item of the pack, given the tenant's copy, if any.
-    static func decide(_ item: PackItemContent, held: StoredPackItem?, tier: PlanCatalog.Tier) -> Decision {
-        let inPlan = item.kind != .automation || PlanCatalog.hasFeature(tier, .industryAutomations)
-        guard let held else { return inPlan ? .add : .skip(.notInPlan) }
+    static func decide(_ item: PackItemContent, held: StoredPackItem?) -> Decision {
+        guard let held else { return .add }
         if held.isTenantEdited { return .skip(.tenantEdited) }
         if held.appliedHash == item.hash { return .skip(.alreadyPresent) }
-        return inPlan ? .replace : .skip(.notInPlan)
+        return .replace
     }
 
     /// Gives the tenant's phone configs the pack's IVR menu, placeholders and all (calls fill them

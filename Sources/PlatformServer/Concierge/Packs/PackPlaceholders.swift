@@ -15,7 +15,7 @@ enum PackPlaceholders {
 
     /// What SMS templates may use, as SmsTemplate documents.
     static let smsTemplate: Set<String> = [
-        businessName, "customer_name", "service_name", "start_time", bookingURL, "review_url",
+        businessName, "customer_name", "service_name", "start_time", "start_relative", bookingURL, "review_url",
     ]
 
     /// What text spoken or shown before any customer or appointment is known may use: the IVR

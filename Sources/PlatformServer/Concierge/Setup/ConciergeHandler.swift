@@ -125,7 +125,7 @@ public struct ConciergeHandler: ConciergeServiceHandler {
                 stored, id: ConciergeSetup.phoneConfigID, sealedSIPPassword: nil, boughtNumberSID: boughtNumberSID, tx, now: now)
         }
         try faults.fail(.phoneConfig)
-        let applied = try await PackApplier.apply(setup.pack, tier: setup.tier, tx, now: now)
+        let applied = try await PackApplier.apply(setup.pack, tx, now: now)
         let phoneConfig = try await PhoneConfigRecords.find(id: ConciergeSetup.phoneConfigID, tx)?.config
         try faults.fail(.industryPack)
         return (applied, phoneConfig)
@@ -144,7 +144,8 @@ public struct ConciergeHandler: ConciergeServiceHandler {
             $0.tenant = tenant
             if let phoneConfig { $0.phoneConfig = phoneConfig }
             $0.appliedPack = applied
-            $0.nextActions = ConciergeNextActions.after(tenantID: setup.tenantID, tenant: setup.tenant)
+            $0.nextActions = ConciergeNextActions.after(
+                tenantID: setup.tenantID, tenant: setup.tenant, canImpersonate: context.principal.role == .platformOwner)
         }
     }
 
@@ -181,12 +182,21 @@ public struct ConciergeHandler: ConciergeServiceHandler {
 
     public func applyIndustryPack(_ request: ApplyIndustryPackRequest, context: RequestContext) async throws -> AppliedPackSummary {
         let tenantID = try context.requireTenant()
-        guard let pack = catalog.pack(id: String(request.industryPack.dropFirst("industryPacks/".count))) else {
+        let packID = String(request.industryPack.dropFirst("industryPacks/".count))
+        guard let pack = catalog.pack(id: packID) else {
             throw ServiceError.invalidArgument(field: "industry_pack", "\(request.industryPack) is not an industry pack; spctl industry-packs list shows them")
         }
         let apply: @Sendable (TenantTransaction) async throws -> AppliedPackSummary = { tx in
             guard let tenant = try await TenantRecords.find(tx) else { throw ServiceError.notFound(request.name) }
-            return try await PackApplier.apply(pack, tier: tenant.planTier.catalogTier, tx, now: Date())
+            let now = Date()
+            // The tenant's industry is the pack it runs on.
+            if tenant.industry != packID {
+                try await tx.base.execute("""
+                    UPDATE tenants SET industry = \(packID), update_time = \(now), revision = revision + 1
+                    WHERE tenant_id = \(tx.tenantID)
+                    """)
+            }
+            return try await PackApplier.apply(pack, tx, now: now)
         }
         if request.validateOnly {
             return try await RolledBack.run(database, .tenant(tenantID)) { try await apply(TenantTransaction(tenantID: tenantID, base: $0)) }

@@ -113,21 +113,31 @@ struct ConciergeSetup: Sendable {
 /// What the operator usually does after a concierge create, with the spctl command for each,
 /// ready to run as printed.
 enum ConciergeNextActions {
-    static func after(tenantID: String, tenant: Tenant) -> [ConciergeNextAction] {
-        let displayName = tenant.displayName
-        return [
-            .with {
+    /// The actions after `tenant` was made by an operator who `canImpersonate` (only the platform
+    /// owner may).
+    static func after(tenantID: String, tenant: Tenant, canImpersonate: Bool) -> [ConciergeNextAction] {
+        var actions: [ConciergeNextAction] = []
+        if tenant.timeZone.isEmpty {
+            actions.append(.with {
+                $0.kind = .setTimeZone
+                $0.label = "Set where \(tenant.displayName) works: its automated texts wait for a time zone"
+                $0.command = "spctl tenants update --tenant.name tenants/\(tenantID) --tenant.time-zone <IANA zone, e.g. America/Chicago> --update-mask time_zone"
+            })
+        }
+        if canImpersonate {
+            actions.append(.with {
                 $0.kind = .impersonate
-                $0.label = "See \(displayName) as its admin does"
+                $0.label = "See \(tenant.displayName) as its admin does"
                 $0.command = "spctl impersonate \(tenantID) --reason \"concierge setup\""
-            },
-            onboarding(tenantID: tenantID, contact: tenant.contact),
-            .with {
-                $0.kind = .copyLoginLink
-                $0.label = "Make a login link to hand over yourself"
-                $0.command = "spctl login-links create --parent tenants/\(tenantID) --role tenant-admin"
-            },
-        ]
+            })
+        }
+        actions.append(onboarding(tenantID: tenantID, contact: tenant.contact))
+        actions.append(.with {
+            $0.kind = .copyLoginLink
+            $0.label = "Make a login link to hand over yourself"
+            $0.command = "spctl login-links create --parent tenants/\(tenantID) --role tenant-admin"
+        })
+        return actions
     }
 
     /// By the channels the tenant's contact can be reached on; with none on file, by email to an

@@ -135,7 +135,10 @@ public nonisolated enum PackSkipReason: SwiftProtobuf.Enum, Swift.CaseIterable {
   /// The tenant has it and changed it; tenant edits always win.
   case tenantEdited // = 2
 
-  /// The tenant's plan lacks the feature it needs (automations need FEATURE_INDUSTRY_AUTOMATIONS).
+  /// No longer reported: a pack's automations come with it on every plan, and run on plans with
+  /// FEATURE_INDUSTRY_AUTOMATIONS.
+  ///
+  /// NOTE: This enum value was marked as deprecated in the .proto file
   case notInPlan // = 3
   case UNRECOGNIZED(Int)
 
@@ -180,6 +183,9 @@ public nonisolated enum ConciergeNextActionKind: SwiftProtobuf.Enum, Swift.CaseI
   case impersonate // = 1
   case sendOnboarding // = 2
   case copyLoginLink // = 3
+
+  /// Offered while the business has no time zone: its automated texts wait for one.
+  case setTimeZone // = 4
   case UNRECOGNIZED(Int)
 
   public init() {
@@ -192,6 +198,7 @@ public nonisolated enum ConciergeNextActionKind: SwiftProtobuf.Enum, Swift.CaseI
     case 1: self = .impersonate
     case 2: self = .sendOnboarding
     case 3: self = .copyLoginLink
+    case 4: self = .setTimeZone
     default: self = .UNRECOGNIZED(rawValue)
     }
   }
@@ -202,6 +209,7 @@ public nonisolated enum ConciergeNextActionKind: SwiftProtobuf.Enum, Swift.CaseI
     case .impersonate: return 1
     case .sendOnboarding: return 2
     case .copyLoginLink: return 3
+    case .setTimeZone: return 4
     case .UNRECOGNIZED(let i): return i
     }
   }
@@ -212,6 +220,7 @@ public nonisolated enum ConciergeNextActionKind: SwiftProtobuf.Enum, Swift.CaseI
     .impersonate,
     .sendOnboarding,
     .copyLoginLink,
+    .setTimeZone,
   ]
 
 }
@@ -243,7 +252,7 @@ public nonisolated struct ConciergeBasics: Sendable {
   public var internalNotes: String = String()
 
   /// The business's IANA time zone, e.g. "America/Chicago": appointment times in its texts are
-  /// written in it (Tenant.time_zone).
+  /// written in it (Tenant.time_zone). Its automated texts wait until it is set.
   public var timeZone: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -418,7 +427,7 @@ nonisolated extension PackSkipReason: SwiftProtobuf._ProtoNameProviding {
 }
 
 nonisolated extension ConciergeNextActionKind: SwiftProtobuf._ProtoNameProviding {
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0CONCIERGE_NEXT_ACTION_KIND_UNSPECIFIED\0\u{1}CONCIERGE_NEXT_ACTION_KIND_IMPERSONATE\0\u{1}CONCIERGE_NEXT_ACTION_KIND_SEND_ONBOARDING\0\u{1}CONCIERGE_NEXT_ACTION_KIND_COPY_LOGIN_LINK\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0CONCIERGE_NEXT_ACTION_KIND_UNSPECIFIED\0\u{1}CONCIERGE_NEXT_ACTION_KIND_IMPERSONATE\0\u{1}CONCIERGE_NEXT_ACTION_KIND_SEND_ONBOARDING\0\u{1}CONCIERGE_NEXT_ACTION_KIND_COPY_LOGIN_LINK\0\u{1}CONCIERGE_NEXT_ACTION_KIND_SET_TIME_ZONE\0")
 }
 
 nonisolated extension ConciergeBasics: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {

@@ -248,7 +248,9 @@ public nonisolated struct Faq: Sendable {
 }
 
 /// A text message template. Placeholders in double braces are filled when sent: {{business_name}},
-/// {{customer_name}}, {{service_name}}, {{start_time}}, {{booking_url}}, {{review_url}}.
+/// {{customer_name}}, {{service_name}}, {{start_time}} ("Tue, Dec 1 at 2:30 PM"),
+/// {{start_relative}} ("today at 2:30 PM", "tomorrow at 2:30 PM" or "on Tue, Dec 1 at 2:30 PM",
+/// from when the text is sent), {{booking_url}}, {{review_url}}.
 public nonisolated struct SmsTemplate: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for

@@ -132,7 +132,8 @@ public protocol InvoiceServiceHandler: Sendable {
     func updateInvoice(_ request: UpdateInvoiceRequest, context: RequestContext) async throws -> Invoice
 
     /// Deletes a draft invoice. One issued, paid or void stays on the books (FAILED_PRECONDITION
-    /// `invoice_not_draft`); an issued one is voided instead.
+    /// `invoice_not_draft`); an issued one is voided instead. Like every write of money, not for
+    /// members.
     func deleteInvoice(_ request: DeleteInvoiceRequest, context: RequestContext) async throws -> DeleteInvoiceResponse
 }
 
@@ -186,7 +187,7 @@ public enum InvoiceService {
             public typealias Input = DeleteInvoiceRequest
             public typealias Output = DeleteInvoiceResponse
             public static let descriptor = GRPCCore.MethodDescriptor(service: InvoiceService.descriptor, method: "DeleteInvoice")
-            public static let policy: MethodPolicy? = MethodPolicy(roles: [.platformOwner, .platformStaff, .tenantAdmin, .tenantMember, .partner], scope: .tenant, requiredFeature: nil, audited: true, allowedWhileSuspended: false, allowedWhileCancelled: false, allowedWhileImpersonating: true, idempotent: false, unauthenticated: false, allowedAfterDeletion: false)
+            public static let policy: MethodPolicy? = MethodPolicy(roles: [.platformOwner, .platformStaff, .tenantAdmin, .partner], scope: .tenant, requiredFeature: nil, audited: true, allowedWhileSuspended: false, allowedWhileCancelled: false, allowedWhileImpersonating: true, idempotent: false, unauthenticated: false, allowedAfterDeletion: false)
             public static let tenantResourceField: String? = "name"
             public static func tenantResourceName(of request: Input) -> String? {
                 request.name
@@ -346,7 +347,8 @@ public enum InvoiceService {
         }
 
         /// Deletes a draft invoice. One issued, paid or void stays on the books (FAILED_PRECONDITION
-        /// `invoice_not_draft`); an issued one is voided instead.
+        /// `invoice_not_draft`); an issued one is voided instead. Like every write of money, not for
+        /// members.
         public func deleteInvoice(
             _ request: DeleteInvoiceRequest,
             metadata: Metadata = [:],

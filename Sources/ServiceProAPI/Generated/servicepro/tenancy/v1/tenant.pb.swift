@@ -228,8 +228,8 @@ public nonisolated struct Tenant: @unchecked Sendable {
   }
 
   /// Where the business works, as an IANA time zone, e.g. "America/Chicago". Texts to customers
-  /// write appointment times in it ({{start_time}}); while it is unset, an automation whose text
-  /// names the time is not sent.
+  /// write appointment times in it ({{start_time}}, {{start_relative}}), and are sent only during
+  /// its day; while it is unset, no automated text is sent.
   public var timeZone: String {
     get {_storage._timeZone}
     set {_uniqueStorage()._timeZone = newValue}
