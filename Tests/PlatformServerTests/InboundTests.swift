@@ -380,6 +380,71 @@ struct InboundTests {
         }
     }
 
+    @Test("a line that asks texts the business each voicemail and each text, once; never its own texts, nor for a line that does not ask", arguments: TestBackend.available)
+    func businessAlerts(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            let inbound = try await Self.setUp(platform)
+            func alerts() async throws -> [(to: String, from: String, body: String)] {
+                try await platform.database.transaction(.platform) { tx in
+                    try await tx.query("""
+                        SELECT recipient, sender, body FROM outbox_messages WHERE purpose LIKE 'business_alert %' ORDER BY create_time, message_id
+                        """).map { (try $0.string("recipient"), try $0.string("sender"), try $0.string("body")) }
+                }
+            }
+            func voicemail(_ sid: String) async throws {
+                _ = try await inbound.client.recordCallStatus(.with {
+                    $0.callSid = sid; $0.status = .completed; $0.recordingURL = "https://api.twilio.com/recordings/RE01"
+                    $0.recordingDuration = .init(seconds: 42)
+                }, metadata: inbound.metadata)
+            }
+            // Not asked for: nothing.
+            let first = try await inbound.text(Self.sid("SM", 70), to: Self.acmeNumber)
+            _ = try await inbound.call(Self.sid("CA", 70), to: Self.acmeNumber)
+            try await voicemail(Self.sid("CA", 70))
+            #expect(try await alerts().isEmpty)
+
+            let configs = PhoneConfigService.Client(wrapping: platform.client)
+            let line = try await configs.updatePhoneConfig(.with {
+                $0.phoneConfig = .with { $0.name = "tenants/acme/phoneConfigs/main"; $0.businessAlerts = .with { $0.voicemails = true; $0.texts = true } }
+                $0.updateMask = .init(protoPaths: ["business_alerts"])
+            }, metadata: platform.metadata(platform.ownerToken))
+            #expect(line.businessAlerts.voicemails && line.businessAlerts.texts)
+            _ = try await CustomerService.Client(wrapping: platform.client).updateCustomer(.with {
+                $0.customer = .with { $0.name = first.message.customer; $0.displayName = "Jane Doe" }
+                $0.updateMask = .init(protoPaths: ["display_name"])
+            }, metadata: platform.metadata(platform.ownerToken))
+
+            // Twilio sends the text three times: one alert, to the forward number (acme has no
+            // contact phone), from the line.
+            for _ in 0..<3 { _ = try await inbound.text(Self.sid("SM", 71), to: Self.acmeNumber, body: "C") }
+            var sent = try await alerts()
+            #expect(sent.count == 1)
+            #expect(sent.first?.to == "+19185559999")
+            #expect(sent.first?.from == Self.acmeService)
+            #expect(sent.first?.body == "Text to Acme Detailing from Jane Doe (+15550001111): \"C\"", "\(sent)")
+
+            // With a contact phone, alerts go there; the business's own texts to the line are not echoed.
+            _ = try await platform.tenants(platform.ownerToken).updateTenant(.with {
+                $0.tenant = .with { $0.name = "tenants/acme"; $0.contact.phone = "+19185550777" }
+                $0.updateMask = .init(protoPaths: ["contact.phone"])
+            })
+            _ = try await inbound.text(Self.sid("SM", 72), to: Self.acmeNumber, from: "+19185550777", body: "OK, cancelled")
+            #expect(try await alerts().count == 1, "the business's own text")
+
+            _ = try await inbound.call(Self.sid("CA", 71), to: Self.acmeNumber)
+            try await voicemail(Self.sid("CA", 71))
+            try await voicemail(Self.sid("CA", 71))
+            sent = try await alerts()
+            #expect(sent.count == 2, "one alert for the voicemail")
+            #expect(sent.last?.to == "+19185550777")
+            #expect(sent.last?.body == "Voicemail for Acme Detailing from Jane Doe (+15550001111), 0:42: https://api.twilio.com/recordings/RE01", "\(sent)")
+
+            // bravo's line does not ask.
+            _ = try await inbound.text(Self.sid("SM", 73), to: Self.bravoNumber)
+            #expect(try await alerts().count == 2)
+        }
+    }
+
     @Test("status callbacks out of order never move a call or text backwards; withheld callers are no one's customer", arguments: TestBackend.available)
     func statusesMoveForward(backend: TestBackend) async throws {
         try await TestPlatform.with(backend) { platform in

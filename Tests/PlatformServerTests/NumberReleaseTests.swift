@@ -98,6 +98,98 @@ struct NumberReleaseTests {
         }
     }
 
+    @Test("a new phone config can have its number bought: once per request, given back when the create fails, released like any bought number", arguments: TestBackend.available)
+    func newConfigBuysItsNumber(backend: TestBackend) async throws {
+        try await FakeTwilioNumbers.with { twilio, base in
+            try await TestPlatform.with(backend, concierge: ConciergeSettings(numbers: ConciergeTests.numbers(base))) { platform in
+                let owner = platform.metadata(platform.ownerToken)
+                try await platform.createTenant("acme", displayName: "Acme Lawn", tier: .pro)
+                let request = CreatePhoneConfigRequest.with {
+                    $0.parent = "tenants/acme"
+                    $0.phoneConfigID = "second-line"
+                    $0.phoneConfig = .with { $0.displayName = "Second line"; $0.ivrMode = .ivr; $0.forwardNumber = "+19185550199" }
+                    $0.provisionNumber = true
+                    $0.areaCode = "539"
+                    $0.requestID = "second-line-1"
+                }
+                let line = try await Self.phoneConfigs(platform).createPhoneConfig(request, metadata: owner)
+                #expect(line.platformManagedNumber)
+                #expect(line.ivrMode == .ivr)
+                let sid = try #require(twilio.owned.first { $0.value == line.phoneNumber }?.key, "bought from the account")
+                #expect(twilio.purchases.count == 1)
+                #expect(twilio.purchases.first?["FriendlyName"]?.hasPrefix("acme") == true, "named after its tenant")
+                #expect(twilio.routing(sid)["VoiceUrl"]?.hasPrefix(ConciergeTests.bridgeURL) == true, "pointed at the bridge")
+                #expect(try await Self.phoneConfigs(platform).createPhoneConfig(request, metadata: owner) == line)
+                #expect(twilio.purchases.count == 1, "a retry buys nothing")
+                // It answers for the tenant at once.
+                let resolved = try await InboundService.Client(wrapping: platform.client).resolveInbound(
+                    .with { $0.to = line.phoneNumber }, metadata: platform.metadata(platform.bridgeToken))
+                #expect(resolved.tenant.name == "tenants/acme")
+
+                // Refused before anything is bought: a number and a purchase at once, a place to buy
+                // without buying, a line its plan does not allow, an id the tenant has.
+                let both = await failure {
+                    try await Self.phoneConfigs(platform).createPhoneConfig(.with {
+                        $0.parent = "tenants/acme"; $0.phoneConfig = .with { $0.phoneNumber = "+19185550177" }; $0.provisionNumber = true
+                    }, metadata: owner)
+                }
+                #expect(both?.fields == ["phone_config.phone_number"])
+                let whereOnly = await failure {
+                    try await Self.phoneConfigs(platform).createPhoneConfig(.with {
+                        $0.parent = "tenants/acme"; $0.phoneConfig = .with { $0.phoneNumber = "+19185550177" }; $0.areaCode = "918"
+                    }, metadata: owner)
+                }
+                #expect(whereOnly?.fields == ["area_code"])
+                try await platform.createTenant("solo", tier: .starter)
+                let notInPlan = await failure {
+                    try await Self.phoneConfigs(platform).createPhoneConfig(.with {
+                        $0.parent = "tenants/solo"; $0.phoneConfig = .with { $0.ivrMode = .aiVoice }; $0.provisionNumber = true
+                    }, metadata: owner)
+                }
+                #expect(notInPlan?.reason == "feature_not_in_plan")
+                let idTaken = await failure {
+                    try await Self.phoneConfigs(platform).createPhoneConfig(.with {
+                        $0.parent = "tenants/acme"; $0.phoneConfigID = "second-line"; $0.provisionNumber = true
+                    }, metadata: owner)
+                }
+                #expect(idTaken?.code == .alreadyExists)
+                #expect(twilio.purchases.count == 1, "nothing bought for a refused line")
+
+                // Offered a number another tenant's line has (as a race could): the create fails
+                // on it, and the number goes back.
+                try await platform.createTenant("bravo")
+                _ = try await Self.phoneConfigs(platform).createPhoneConfig(.with {
+                    $0.parent = "tenants/bravo"; $0.phoneConfig = .with { $0.phoneNumber = "+19185550188" }
+                }, metadata: owner)
+                twilio.offerNext("+19185550188")
+                let clash = await failure {
+                    try await Self.phoneConfigs(platform).createPhoneConfig(.with {
+                        $0.parent = "tenants/acme"; $0.provisionNumber = true
+                    }, metadata: owner)
+                }
+                #expect(clash?.code == .alreadyExists)
+                #expect(twilio.purchases.count == 2)
+                #expect(twilio.released.count == 1, "the number bought for the failed create went back")
+                #expect(!twilio.owned.values.contains("+19185550188"))
+
+                // Given up, it waits its week, as a concierge create's number does.
+                _ = try await Self.phoneConfigs(platform).deletePhoneConfig(.with { $0.name = line.name; $0.etag = line.etag }, metadata: owner)
+                #expect(try await Self.releases(platform, "tenants/acme").map(\.numberSid) == [sid])
+            }
+        }
+        // Without a Twilio account, buying is refused with what to set.
+        try await TestPlatform.with(backend) { platform in
+            try await platform.createTenant("acme")
+            let unavailable = await failure {
+                try await Self.phoneConfigs(platform).createPhoneConfig(.with {
+                    $0.parent = "tenants/acme"; $0.provisionNumber = true
+                }, metadata: platform.metadata(platform.ownerToken))
+            }
+            #expect(unavailable?.reason == "number_provisioning_unavailable")
+            #expect(unavailable?.message.contains("TWILIO_ACCOUNT_SID") == true)
+        }
+    }
+
     @Test("a config made with the number within the week keeps it, for any tenant; moving a config to another number gives the old one up", arguments: TestBackend.available)
     func keptWithinGrace(backend: TestBackend) async throws {
         try await FakeTwilioNumbers.with { twilio, base in

@@ -100,12 +100,14 @@ public final class PlatformServer: Service, Sendable {
         configuration: PlatformConfiguration, logger: Logger
     ) -> [any PolicedRPCService] {
         let concierge = configuration.concierge
+        let numbers = concierge.numbers.map { $0 as any NumberProvisioner } ?? UnavailableNumberProvisioner()
         return [
             TenantService.Service(handler: TenantHandler(database: database, apiKeys: apiKeyCache, onPhoneConfigChange: { resolver.invalidate() })),
             ApiKeyService.Service(handler: ApiKeyHandler(database: database, cache: apiKeyCache, sealer: sealer)),
             ImpersonationService.Service(handler: ImpersonationHandler(database: database, sealer: sealer)),
             AuditService.Service(handler: AuditHandler(database: database)),
-            PhoneConfigService.Service(handler: PhoneConfigHandler(database: database, sealer: sealer, onChange: { resolver.invalidate() })),
+            PhoneConfigService.Service(handler: PhoneConfigHandler(
+                database: database, sealer: sealer, provisioner: numbers, logger: logger, onChange: { resolver.invalidate() })),
             InboundService.Service(handler: InboundHandler(database: database, resolver: resolver, sealer: sealer, logger: logger)),
             CommunicationLogService.Service(handler: CommunicationLogHandler(database: database)),
             BillingService.Service(handler: BillingHandler(database: database, settings: configuration.billing)),
@@ -118,8 +120,7 @@ public final class PlatformServer: Service, Sendable {
             OutboxService.Service(handler: OutboxHandler(database: database)),
             IndustryPackService.Service(handler: IndustryPackHandler(catalog: catalog)),
             ConciergeService.Service(handler: ConciergeHandler(
-                database: database, catalog: catalog,
-                provisioner: concierge.numbers.map { $0 as any NumberProvisioner } ?? UnavailableNumberProvisioner(),
+                database: database, catalog: catalog, provisioner: numbers,
                 onboarding: OnboardingSender(database: database, linkBaseURL: concierge.loginLinkBaseURL),
                 faults: concierge.faults, logger: logger,
                 onPhoneConfigChange: { resolver.invalidate() })),

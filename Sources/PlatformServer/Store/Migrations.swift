@@ -404,6 +404,7 @@ enum Migrator {
         CustomerRecords.referencesMigration,
         NumberReleaseRecords.migration,
         AutomationSchedule.migration,
+        PhoneConfigRecords.businessAlertsMigration,
     ]
 
     static func migrate(_ database: any Database, logger: Logger) async throws {

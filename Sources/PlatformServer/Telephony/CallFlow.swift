@@ -88,9 +88,7 @@ struct CallFlow {
 
     /// Where a text to the business goes: its contact phone, else the line's forward number; nil
     /// when neither can take a text.
-    var businessTextNumber: String? {
-        [tenant?.contact.phone ?? "", config.forwardNumber].first(where: CallerNumber.canTakeTexts)
-    }
+    var businessTextNumber: String? { config.businessTextNumber(of: tenant) }
 
     /// Whether a dial that ended with `status` (Twilio's DialCallStatus) reached someone.
     static func wasAnswered(_ status: String) -> Bool { ["completed", "answered"].contains(status) }

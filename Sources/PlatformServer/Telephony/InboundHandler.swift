@@ -74,8 +74,15 @@ public struct InboundHandler: InboundServiceHandler {
         }
         // A first attempt that stopped before linking its sender (it failed, or timed out) is
         // finished by its retry.
-        guard response.message.customer.isEmpty, CallerNumber.canTakeTexts(request.from) else { return response }
-        return try await linkSender(of: request, resolution, answering: response)
+        if response.message.customer.isEmpty, CallerNumber.canTakeTexts(request.from) {
+            response = try await linkSender(of: request, resolution, answering: response)
+        }
+        // Only for lines that ask: the common case stays one statement.
+        if resolution.phoneConfig?.config.businessAlerts.texts == true {
+            let text = response.message
+            try await database.withTenant(resolution.tenantID) { tx in try await BusinessAlert.text(text, tx) }
+        }
+        return response
     }
 
     private static func newText(_ request: HandleInboundMessageRequest, _ resolution: TenantResolver.Resolution) -> CommunicationRecords.NewText {
@@ -285,6 +292,7 @@ public struct InboundHandler: InboundServiceHandler {
         let tenantID = if let known { known } else { try await logCallAnsweredAlone(request) }
         return try await database.withTenant(tenantID) { tx in
             guard let call = try await CommunicationRecords.updateCall(request, tx) else { throw ServiceError.notFound(request.callSid) }
+            if !request.recordingURL.isEmpty { try await BusinessAlert.voicemail(call, tx) }
             return call
         }
     }

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import RPCRuntime
 import ServiceProAPI
 import SwiftProtobuf
@@ -7,16 +8,25 @@ import SwiftProtobuf
 ///
 /// Strings are trimmed and empty ones stored as unset; a number or Messaging Service already used
 /// by any tenant is ALREADY_EXISTS without saying whose it is; the SIP password is sealed at rest
-/// and never returned; IVR and AI voice need the tenant's plan to include them.
+/// and never returned; IVR and AI voice need the tenant's plan to include them. A create may buy
+/// the line's number: outside the transaction, as the concierge does, and given back if the
+/// create fails.
 public struct PhoneConfigHandler: PhoneConfigServiceHandler {
     let database: any Database
     let sealer: SecretSealer
+    let provisioner: any NumberProvisioner
+    let logger: Logger
     /// Runs after every committed create, update and delete, e.g. to refresh routing.
     let onChange: @Sendable () async -> Void
 
-    public init(database: any Database, sealer: SecretSealer, onChange: @escaping @Sendable () async -> Void) {
+    public init(
+        database: any Database, sealer: SecretSealer, provisioner: any NumberProvisioner = UnavailableNumberProvisioner(),
+        logger: Logger, onChange: @escaping @Sendable () async -> Void
+    ) {
         self.database = database
         self.sealer = sealer
+        self.provisioner = provisioner
+        self.logger = logger
         self.onChange = onChange
     }
 
@@ -26,34 +36,94 @@ public struct PhoneConfigHandler: PhoneConfigServiceHandler {
             ? Tokens.id(bytes: 8)
             : request.phoneConfigID
         var config = try Self.checked(request.phoneConfig)
-        guard !config.phoneNumber.isEmpty else {
-            throw ServiceError.invalidArgument(field: "phone_config.phone_number", "is required")
-        }
+        try Self.checkNumberSource(request)
         if config.ivrMode == .unspecified { config.ivrMode = .simple }
         let name = PhoneConfigRecords.name(tenantID: tenantID, id: id)
         let sealedPassword: Data? = try config.sipPassword.isEmpty ? nil : sealer.seal(config.sipPassword, boundTo: name)
         try await checkAgainstOtherLines(config, tenantID: tenantID)
-        let newConfig = config
-        let created = try await reportingDuplicates(of: newConfig, tenantID: tenantID, id: id) {
+        guard request.provisionNumber else {
+            let created = try await insert(config, id: id, sealedPassword: sealedPassword, request, context: context)
+            await onChange()
+            return created
+        }
+
+        // A retry gets its line without a second number, and a line that would be refused is
+        // refused before a number is bought for it.
+        if let earlier: PhoneConfig = try await database.withTenant(tenantID, {
+            try await IdempotencyRecords.stored($0, method: "CreatePhoneConfig", for: request)
+        }) {
+            return earlier
+        }
+        try provisioner.checkCanProvision()
+        let line = config
+        let tenant = try await database.withTenant(tenantID) { tx in try await Self.checkInsertable(line, id: id, request, tx) }
+        let bought = try await provisioner.provision(
+            areaCode: request.areaCode.isEmpty ? nil : request.areaCode, countryCode: request.countryCode.isEmpty ? "US" : request.countryCode,
+            friendlyName: "\(tenantID) - \(tenant.displayName)")
+        config.phoneNumber = bought.phoneNumber
+        do {
+            let created = try await insert(config, id: id, sealedPassword: sealedPassword, boughtNumberSID: bought.sid, request, context: context)
+            // A retry that overlapped this request made the line first, on a number of its own.
+            if created.phoneNumber != bought.phoneNumber {
+                await provisioner.releaseUnkept(bought, boughtFor: "a new phone config", logger: logger)
+            }
+            await onChange()
+            return created
+        } catch {
+            await provisioner.releaseUnkept(bought, boughtFor: "a new phone config", logger: logger)
+            throw error
+        }
+    }
+
+    /// Writes the new line `id`, once per request_id, and answers it as stored.
+    private func insert(
+        _ config: PhoneConfig, id: String, sealedPassword: Data?, boughtNumberSID: String? = nil, _ request: CreatePhoneConfigRequest,
+        context: RequestContext
+    ) async throws -> PhoneConfig {
+        let tenantID = try context.requireTenant()
+        return try await reportingDuplicates(of: config, tenantID: tenantID, id: id) {
             try await database.withTenant(tenantID) { tx in
                 try await IdempotencyRecords.once(tx, method: "CreatePhoneConfig", for: request) {
-                    guard let tenant = try await TenantRecords.find(tx) else { throw ServiceError.notFound(request.parent) }
-                    try Self.checkPlan(newConfig.ivrMode, tenant)
-                    guard try await PhoneConfigRecords.find(id: id, tx) == nil else {
-                        throw PhoneConfigRecords.collection.alreadyExists(tenantID: tenantID, id: id)
-                    }
-                    if let field = try await PhoneConfigRecords.taken(newConfig, among: "tenant_id = \(tenantID)", tx.base) {
-                        throw field.alreadyExists(field.value(in: newConfig))
-                    }
+                    _ = try await Self.checkInsertable(config, id: id, request, tx)
                     try await PhoneConfigRecords.insert(
-                        Self.withDefaultMenu(newConfig), id: id, sealedSIPPassword: sealedPassword, tx)
-                    try await AuditLog.record(tx, context: context, resource: name)
+                        Self.withDefaultMenu(config), id: id, sealedSIPPassword: sealedPassword, boughtNumberSID: boughtNumberSID, tx)
+                    try await AuditLog.record(tx, context: context, resource: PhoneConfigRecords.name(tenantID: tenantID, id: id))
                     return try await PhoneConfigRecords.find(id: id, tx)!.config
                 }
             }
         }
-        await onChange()
-        return created
+    }
+
+    /// What the tenant's transaction refuses a new line for: a tenant that is gone, a mode its
+    /// plan lacks, an id or a value another of its lines has. Answers the tenant.
+    private static func checkInsertable(_ config: PhoneConfig, id: String, _ request: CreatePhoneConfigRequest, _ tx: TenantTransaction) async throws -> Tenant {
+        guard let tenant = try await TenantRecords.find(tx) else { throw ServiceError.notFound(request.parent) }
+        try checkPlan(config.ivrMode, tenant)
+        guard try await PhoneConfigRecords.find(id: id, tx) == nil else {
+            throw PhoneConfigRecords.collection.alreadyExists(tenantID: tx.tenantID, id: id)
+        }
+        if let field = try await PhoneConfigRecords.taken(config, among: "tenant_id = \(tx.tenantID)", tx.base) {
+            throw field.alreadyExists(field.value(in: config))
+        }
+        return tenant
+    }
+
+    /// A new line names its number or has one bought, not both; where to buy says nothing
+    /// without buying.
+    private static func checkNumberSource(_ request: CreatePhoneConfigRequest) throws {
+        let number = request.phoneConfig.phoneNumber
+        if request.provisionNumber {
+            guard number.isEmpty else {
+                throw ServiceError.invalidArgument(field: "phone_config.phone_number", "must be empty with provision_number, which buys the number")
+            }
+            return
+        }
+        guard !number.isEmpty else {
+            throw ServiceError.invalidArgument(field: "phone_config.phone_number", "is required, unless provision_number buys one")
+        }
+        for (field, value) in [("area_code", request.areaCode), ("country_code", request.countryCode)] where !value.isEmpty {
+            throw ServiceError.invalidArgument(field: field, "is only for provision_number")
+        }
     }
 
     public func getPhoneConfig(_ request: GetPhoneConfigRequest, context: RequestContext) async throws -> PhoneConfig {

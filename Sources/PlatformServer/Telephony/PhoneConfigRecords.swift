@@ -40,6 +40,12 @@ extension PhoneConfig {
         messagingServiceSid.isEmpty ? phoneNumber : messagingServiceSid
     }
 
+    /// Where a text to `tenant`'s business about this line goes: its contact phone, else the
+    /// line's forward number; nil when neither can take a text.
+    func businessTextNumber(of tenant: Tenant?) -> String? {
+        [tenant?.contact.phone ?? "", forwardNumber].first(where: CallerNumber.canTakeTexts)
+    }
+
     /// What a first text from someone new to this line gets back; nil when its auto-reply is off.
     /// The line's own text, else the tenant's pack's `packAutoReply`, else the standard one: the
     /// first whose placeholders `tenant` can fill, so a text with the booking link waits for the
@@ -64,6 +70,13 @@ enum PhoneConfigRecords {
         version: 18,
         name: "phone_configs_auto_reply",
         statements: ["ALTER TABLE phone_configs ADD COLUMN auto_reply BLOB"],
+        tenantOwnedTables: [])
+
+    /// Migration 33: what a line texts the business about, kept as the auto-reply is.
+    static let businessAlertsMigration = Migration(
+        version: 33,
+        name: "phone_configs_business_alerts",
+        statements: ["ALTER TABLE phone_configs ADD COLUMN business_alerts BLOB"],
         tenantOwnedTables: [])
 
     /// The root tenant's main line, `tenants/root/phoneConfigs/main`, which cannot be deleted.
@@ -259,6 +272,8 @@ enum PhoneConfigRecords {
         if config.hasIvrMenu { menu = try config.ivrMenu.serializedBytes() }
         var autoReply: Data?
         if config.hasAutoReply { autoReply = try config.autoReply.serializedBytes() }
+        var alerts: Data?
+        if config.hasBusinessAlerts { alerts = try config.businessAlerts.serializedBytes() }
         return [
             ("display_name", config.displayName),
             ("phone_number", config.phoneNumber.nilIfEmpty),
@@ -270,6 +285,7 @@ enum PhoneConfigRecords {
             ("forward_number", config.forwardNumber.nilIfEmpty),
             ("ivr_menu", menu),
             ("auto_reply", autoReply),
+            ("business_alerts", alerts),
         ]
     }
 
@@ -293,6 +309,9 @@ enum PhoneConfigRecords {
             }
             if let autoReply = try row.optionalData("auto_reply") {
                 $0.autoReply = try AutoReply(serializedBytes: autoReply)
+            }
+            if let alerts = try row.optionalData("business_alerts") {
+                $0.businessAlerts = try BusinessAlerts(serializedBytes: alerts)
             }
             $0.ivrModeLabel = $0.ivrMode.label
             $0.betaBadge = $0.ivrMode.isBeta

@@ -10,6 +10,7 @@ struct PhoneConfigUpdateMask {
         "ivr_mode", "forward_number",
         "ivr_menu", "ivr_menu.greeting", "ivr_menu.options",
         "auto_reply", "auto_reply.disabled", "auto_reply.text",
+        "business_alerts", "business_alerts.voicemails", "business_alerts.texts",
     ]
 
     let paths: UpdateMaskPaths
@@ -39,6 +40,10 @@ struct PhoneConfigUpdateMask {
                 if source.hasAutoReply { target.autoReply = source.autoReply } else { target.clearAutoReply() }
             case "auto_reply.disabled": target.autoReply.disabled = source.autoReply.disabled
             case "auto_reply.text": target.autoReply.text = source.autoReply.text
+            case "business_alerts":
+                if source.hasBusinessAlerts { target.businessAlerts = source.businessAlerts } else { target.clearBusinessAlerts() }
+            case "business_alerts.voicemails": target.businessAlerts.voicemails = source.businessAlerts.voicemails
+            case "business_alerts.texts": target.businessAlerts.texts = source.businessAlerts.texts
             default: break
             }
         }

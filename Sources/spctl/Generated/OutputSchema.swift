@@ -353,6 +353,10 @@ enum OutputSchema {
             OutputField("disabled", bool: true),
             OutputField("text"),
         ],
+        "servicepro.telephony.v1.BusinessAlerts": [
+            OutputField("voicemails", bool: true),
+            OutputField("texts", bool: true),
+        ],
         "servicepro.telephony.v1.DeletePhoneConfigResponse": [
         ],
         "servicepro.telephony.v1.HandleInboundMessageResponse": [
@@ -441,6 +445,7 @@ enum OutputSchema {
             OutputField("etag"),
             OutputField("auto_reply", message: "servicepro.telephony.v1.AutoReply"),
             OutputField("platform_managed_number", bool: true),
+            OutputField("business_alerts", message: "servicepro.telephony.v1.BusinessAlerts"),
         ],
         "servicepro.telephony.v1.ResolveInboundResponse": [
             OutputField("tenant", message: "servicepro.tenancy.v1.Tenant"),

@@ -15,7 +15,7 @@ struct PhoneConfigsCommands: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "create",
             abstract: "Creates a phone config.",
-            discussion: "Strings are trimmed and empty ones stored as unset; a number already used by any tenant is ALREADY_EXISTS.\n\nAllowed roles: platform owner, platform staff.\nRPC: servicepro.telephony.v1.PhoneConfigService.CreatePhoneConfig. Use --json or --json-file for fields without a flag."
+            discussion: "Strings are trimmed and empty ones stored as unset; a number already used by any tenant is ALREADY_EXISTS. With provision_number, the platform buys the line a new number first (and gives it back if the create fails).\n\nAllowed roles: platform owner, platform staff.\nRPC: servicepro.telephony.v1.PhoneConfigService.CreatePhoneConfig. Use --json or --json-file for fields without a flag."
         )
 
         @OptionGroup var call: CallOptions
@@ -66,8 +66,23 @@ struct PhoneConfigsCommands: AsyncParsableCommand {
         @Option(name: .customLong("phone-config.auto-reply.text"), help: "The reply. It may say {{business_name}} and {{booking_url}} (the tenant's). Empty for the tenant's industry pack's auto-reply, or the standard acknowledgement when it has none. A text that names the booking link while the tenant has none set gives way to the next of these.")
         var phoneConfigAutoReplyText: String?
 
-        @Option(name: .customLong("request-id"), help: "Retries with the same request_id return the first result.")
+        @Option(name: .customLong("phone-config.business-alerts.voicemails"), help: "A voicemail left on the line: who called, how long it is, and the recording's link.")
+        var phoneConfigBusinessAlertsVoicemails: Bool?
+
+        @Option(name: .customLong("phone-config.business-alerts.texts"), help: "A text to the line: who sent it and what it says (a customer's \"C\" or \"R\" to a reminder, say). Never the business's own texts to the line.")
+        var phoneConfigBusinessAlertsTexts: Bool?
+
+        @Option(name: .customLong("request-id"), help: "Retries with the same request_id return the first result, and buy nothing again.")
         var requestID: String?
+
+        @Option(name: .customLong("provision-number"), help: "Buy a new local number from the platform's Twilio account for the line, pointed at the bridge, instead of naming one in phone_config.phone_number. The line's number is then platform-managed: released when the line gives it up. Without a Twilio account configured, FAILED_PRECONDITION `number_provisioning_unavailable`.")
+        var provisionNumber: Bool?
+
+        @Option(name: .customLong("area-code"), help: "With provision_number: the preferred area code; any local number when empty.")
+        var areaCode: String?
+
+        @Option(name: .customLong("country-code"), help: "With provision_number: ISO 3166-1 alpha-2; \"US\" when empty.")
+        var countryCode: String?
 
         func run() async throws {
             var request = try requestJSON.request(CreatePhoneConfigRequest.self)
@@ -86,7 +101,12 @@ struct PhoneConfigsCommands: AsyncParsableCommand {
             if let value = phoneConfigEtag { request.phoneConfig.etag = value }
             if let value = phoneConfigAutoReplyDisabled { request.phoneConfig.autoReply.disabled = value }
             if let value = phoneConfigAutoReplyText { request.phoneConfig.autoReply.text = value }
+            if let value = phoneConfigBusinessAlertsVoicemails { request.phoneConfig.businessAlerts.voicemails = value }
+            if let value = phoneConfigBusinessAlertsTexts { request.phoneConfig.businessAlerts.texts = value }
             if let value = requestID { request.requestID = value }
+            if let value = provisionNumber { request.provisionNumber = value }
+            if let value = areaCode { request.areaCode = value }
+            if let value = countryCode { request.countryCode = value }
             try await call.unary(request) { client, request, metadata in
                 try await PhoneConfigService.Client(wrapping: client).createPhoneConfig(request, metadata: metadata)
             }
@@ -228,6 +248,12 @@ struct PhoneConfigsCommands: AsyncParsableCommand {
         @Option(name: .customLong("phone-config.auto-reply.text"), help: "The reply. It may say {{business_name}} and {{booking_url}} (the tenant's). Empty for the tenant's industry pack's auto-reply, or the standard acknowledgement when it has none. A text that names the booking link while the tenant has none set gives way to the next of these.")
         var phoneConfigAutoReplyText: String?
 
+        @Option(name: .customLong("phone-config.business-alerts.voicemails"), help: "A voicemail left on the line: who called, how long it is, and the recording's link.")
+        var phoneConfigBusinessAlertsVoicemails: Bool?
+
+        @Option(name: .customLong("phone-config.business-alerts.texts"), help: "A text to the line: who sent it and what it says (a customer's \"C\" or \"R\" to a reminder, say). Never the business's own texts to the line.")
+        var phoneConfigBusinessAlertsTexts: Bool?
+
         @Option(name: .customLong("update-mask"), help: "Updatable: display_name, phone_number, messaging_service_sid, sip_domain, sip_username, sip_password, ivr_mode, forward_number, ivr_menu, auto_reply (or a field of either). Required. (comma-separated field names)")
         var updateMask: String?
 
@@ -246,6 +272,8 @@ struct PhoneConfigsCommands: AsyncParsableCommand {
             if let value = phoneConfigEtag { request.phoneConfig.etag = value }
             if let value = phoneConfigAutoReplyDisabled { request.phoneConfig.autoReply.disabled = value }
             if let value = phoneConfigAutoReplyText { request.phoneConfig.autoReply.text = value }
+            if let value = phoneConfigBusinessAlertsVoicemails { request.phoneConfig.businessAlerts.voicemails = value }
+            if let value = phoneConfigBusinessAlertsTexts { request.phoneConfig.businessAlerts.texts = value }
             if let value = updateMask { request.updateMask = CLIValue.fieldMask(value) }
             try await call.unary(request) { client, request, metadata in
                 try await PhoneConfigService.Client(wrapping: client).updatePhoneConfig(request, metadata: metadata)

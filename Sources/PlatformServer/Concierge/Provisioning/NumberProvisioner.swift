@@ -1,8 +1,10 @@
 import Foundation
+import Logging
 import RPCRuntime
 
-/// Buys and releases the platform-managed phone numbers a concierge create asks for, and points
-/// an existing number of the account at the bridge when a create gives it to a tenant.
+/// Buys and releases the platform-managed phone numbers a concierge create or a new phone config
+/// asks for, and points an existing number of the account at the bridge when a create gives it
+/// to a tenant.
 public protocol NumberProvisioner: Sendable {
     /// Buys a local number, in `areaCode` when given, and names it after the tenant.
     func provision(areaCode: String?, countryCode: String, friendlyName: String) async throws -> ProvisionedNumber
@@ -38,6 +40,18 @@ extension NumberProvisioner {
     public func routeToBridge(_ phoneNumber: String) async throws -> RoutedNumber? { nil }
 
     public func restoreRouting(_ number: RoutedNumber) async throws {}
+
+    /// Gives back `number`, bought for `purpose` (e.g. "a concierge create") and not kept;
+    /// failing that, logs which number to release by hand.
+    func releaseUnkept(_ number: ProvisionedNumber, boughtFor purpose: String, logger: Logger) async {
+        do {
+            try await release(number)
+        } catch {
+            logger.error("a number bought for \(purpose) and not kept could not be released; release it by hand", metadata: [
+                "sid": "\(number.sid)", "number": "\(number.phoneNumber)", "error": "\(error)",
+            ])
+        }
+    }
 }
 
 public struct ProvisionedNumber: Sendable, Hashable {

@@ -101,13 +101,7 @@ public struct ConciergeHandler: ConciergeServiceHandler {
 
     /// Gives back a number the create bought and did not keep; failing that, says which.
     private func release(_ number: ProvisionedNumber) async {
-        do {
-            try await provisioner.release(number)
-        } catch {
-            logger.error("a number bought for a concierge create and not kept could not be released; release it by hand", metadata: [
-                "sid": "\(number.sid)", "number": "\(number.phoneNumber)", "error": "\(error)",
-            ])
-        }
+        await provisioner.releaseUnkept(number, boughtFor: "a concierge create", logger: logger)
     }
 
     /// The tenant, its number and its industry pack (whose IVR menu goes on the number), as the

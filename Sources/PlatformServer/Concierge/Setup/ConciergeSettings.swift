@@ -2,7 +2,8 @@ import Foundation
 
 /// How concierge setup buys numbers and links onboarding to logins.
 public struct ConciergeSettings: Sendable {
-    /// Twilio's number API; nil without credentials, and provisioning then says what to set.
+    /// Twilio's number API, for concierge creates and new phone configs that buy a number; nil
+    /// without credentials, and provisioning then says what to set.
     public var numbers: TwilioNumberProvisioner?
     /// Where login links in onboarding messages point.
     public var loginLinkBaseURL: String

@@ -260,7 +260,7 @@ public nonisolated struct PhoneConfig: @unchecked Sendable {
   public mutating func clearAutoReply() {_uniqueStorage()._autoReply = nil}
 
   /// Whether the platform bought this number for the tenant (a concierge create with
-  /// TELEPHONY_SETUP_MODE_PROVISION_NUMBER). Such a number is released from the platform's Twilio
+  /// TELEPHONY_SETUP_MODE_PROVISION_NUMBER, or CreatePhoneConfig with provision_number). Such a number is released from the platform's Twilio
   /// account a week after its config is deleted or moved to another number, or its tenant deleted,
   /// and when the tenant's data is purged; a config made with it before then keeps it (see
   /// NumberRelease).
@@ -269,11 +269,41 @@ public nonisolated struct PhoneConfig: @unchecked Sendable {
     set {_uniqueStorage()._platformManagedNumber = newValue}
   }
 
+  /// What the line tells the business by text, from the line's number, to the tenant's contact
+  /// phone (else the line's forward number), so nothing left on the line goes unseen by a business
+  /// without an inbox of its own. Nothing when unset.
+  public var businessAlerts: BusinessAlerts {
+    get {_storage._businessAlerts ?? BusinessAlerts()}
+    set {_uniqueStorage()._businessAlerts = newValue}
+  }
+  /// Returns true if `businessAlerts` has been explicitly set.
+  public var hasBusinessAlerts: Bool {_storage._businessAlerts != nil}
+  /// Clears the value of `businessAlerts`. Subsequent reads from it will return its default value.
+  public mutating func clearBusinessAlerts() {_uniqueStorage()._businessAlerts = nil}
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
   fileprivate var _storage = _StorageClass.defaultInstance
+}
+
+/// What a line texts the business about, once each.
+public nonisolated struct BusinessAlerts: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// A voicemail left on the line: who called, how long it is, and the recording's link.
+  public var voicemails: Bool = false
+
+  /// A text to the line: who sent it and what it says (a customer's "C" or "R" to a reminder,
+  /// say). Never the business's own texts to the line.
+  public var texts: Bool = false
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
 }
 
 /// The reply a number sends to a first text from someone new; regulars get none.
@@ -357,7 +387,7 @@ nonisolated extension IvrAction: SwiftProtobuf._ProtoNameProviding {
 
 nonisolated extension PhoneConfig: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".PhoneConfig"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{3}display_name\0\u{3}phone_number\0\u{3}messaging_service_sid\0\u{3}sip_domain\0\u{3}sip_username\0\u{3}sip_password\0\u{3}sip_password_set\0\u{3}ivr_mode\0\u{3}forward_number\0\u{3}ivr_menu\0\u{3}ivr_mode_label\0\u{3}beta_badge\0\u{3}create_time\0\u{3}update_time\0\u{1}etag\0\u{3}auto_reply\0\u{3}platform_managed_number\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{3}display_name\0\u{3}phone_number\0\u{3}messaging_service_sid\0\u{3}sip_domain\0\u{3}sip_username\0\u{3}sip_password\0\u{3}sip_password_set\0\u{3}ivr_mode\0\u{3}forward_number\0\u{3}ivr_menu\0\u{3}ivr_mode_label\0\u{3}beta_badge\0\u{3}create_time\0\u{3}update_time\0\u{1}etag\0\u{3}auto_reply\0\u{3}platform_managed_number\0\u{3}business_alerts\0")
 
   fileprivate class _StorageClass {
     var _name: String = String()
@@ -378,6 +408,7 @@ nonisolated extension PhoneConfig: SwiftProtobuf.Message, SwiftProtobuf._Message
     var _etag: String = String()
     var _autoReply: AutoReply? = nil
     var _platformManagedNumber: Bool = false
+    var _businessAlerts: BusinessAlerts? = nil
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -406,6 +437,7 @@ nonisolated extension PhoneConfig: SwiftProtobuf.Message, SwiftProtobuf._Message
       _etag = source._etag
       _autoReply = source._autoReply
       _platformManagedNumber = source._platformManagedNumber
+      _businessAlerts = source._businessAlerts
     }
   }
 
@@ -442,6 +474,7 @@ nonisolated extension PhoneConfig: SwiftProtobuf.Message, SwiftProtobuf._Message
         case 16: try { try decoder.decodeSingularStringField(value: &_storage._etag) }()
         case 17: try { try decoder.decodeSingularMessageField(value: &_storage._autoReply) }()
         case 18: try { try decoder.decodeSingularBoolField(value: &_storage._platformManagedNumber) }()
+        case 19: try { try decoder.decodeSingularMessageField(value: &_storage._businessAlerts) }()
         default: break
         }
       }
@@ -508,6 +541,9 @@ nonisolated extension PhoneConfig: SwiftProtobuf.Message, SwiftProtobuf._Message
       if _storage._platformManagedNumber != false {
         try visitor.visitSingularBoolField(value: _storage._platformManagedNumber, fieldNumber: 18)
       }
+      try { if let v = _storage._businessAlerts {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 19)
+      } }()
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -535,10 +571,46 @@ nonisolated extension PhoneConfig: SwiftProtobuf.Message, SwiftProtobuf._Message
         if _storage._etag != rhs_storage._etag {return false}
         if _storage._autoReply != rhs_storage._autoReply {return false}
         if _storage._platformManagedNumber != rhs_storage._platformManagedNumber {return false}
+        if _storage._businessAlerts != rhs_storage._businessAlerts {return false}
         return true
       }
       if !storagesAreEqual {return false}
     }
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension BusinessAlerts: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".BusinessAlerts"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}voicemails\0\u{1}texts\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularBoolField(value: &self.voicemails) }()
+      case 2: try { try decoder.decodeSingularBoolField(value: &self.texts) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.voicemails != false {
+      try visitor.visitSingularBoolField(value: self.voicemails, fieldNumber: 1)
+    }
+    if self.texts != false {
+      try visitor.visitSingularBoolField(value: self.texts, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: BusinessAlerts, rhs: BusinessAlerts) -> Bool {
+    if lhs.voicemails != rhs.voicemails {return false}
+    if lhs.texts != rhs.texts {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

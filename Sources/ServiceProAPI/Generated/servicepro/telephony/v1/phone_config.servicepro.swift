@@ -41,6 +41,9 @@ extension PhoneConfig: ValidatableMessage {
         if self.hasAutoReply {
             self.autoReply.validate(path: path + "auto_reply.", into: &violations)
         }
+        if self.hasBusinessAlerts {
+            self.businessAlerts.validate(path: path + "business_alerts.", into: &violations)
+        }
     }
 
     public mutating func normalize() {
@@ -63,6 +66,12 @@ extension PhoneConfig: ValidatableMessage {
         }
         self.platformManagedNumber = false
     }
+}
+
+extension BusinessAlerts: ValidatableMessage {
+    public func validate(path: String, into violations: inout [FieldViolation]) {}
+
+    public mutating func normalize() {}
 }
 
 extension AutoReply: ValidatableMessage {

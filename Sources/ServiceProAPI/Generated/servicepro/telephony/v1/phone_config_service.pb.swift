@@ -32,7 +32,8 @@ public nonisolated struct CreatePhoneConfigRequest: Sendable {
   /// Becomes the last part of the name; the server picks one when empty.
   public var phoneConfigID: String = String()
 
-  /// phone_number is required; name, etag, times and the output-only fields are ignored.
+  /// phone_number is required unless provision_number is set; name, etag, times and the
+  /// output-only fields are ignored.
   public var phoneConfig: PhoneConfig {
     get {_phoneConfig ?? PhoneConfig()}
     set {_phoneConfig = newValue}
@@ -42,8 +43,20 @@ public nonisolated struct CreatePhoneConfigRequest: Sendable {
   /// Clears the value of `phoneConfig`. Subsequent reads from it will return its default value.
   public mutating func clearPhoneConfig() {self._phoneConfig = nil}
 
-  /// Retries with the same request_id return the first result.
+  /// Retries with the same request_id return the first result, and buy nothing again.
   public var requestID: String = String()
+
+  /// Buy a new local number from the platform's Twilio account for the line, pointed at the
+  /// bridge, instead of naming one in phone_config.phone_number. The line's number is then
+  /// platform-managed: released when the line gives it up. Without a Twilio account configured,
+  /// FAILED_PRECONDITION `number_provisioning_unavailable`.
+  public var provisionNumber: Bool = false
+
+  /// With provision_number: the preferred area code; any local number when empty.
+  public var areaCode: String = String()
+
+  /// With provision_number: ISO 3166-1 alpha-2; "US" when empty.
+  public var countryCode: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -230,7 +243,7 @@ fileprivate nonisolated let _protobuf_package = "servicepro.telephony.v1"
 
 nonisolated extension CreatePhoneConfigRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".CreatePhoneConfigRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}parent\0\u{3}phone_config_id\0\u{3}phone_config\0\u{3}request_id\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}parent\0\u{3}phone_config_id\0\u{3}phone_config\0\u{3}request_id\0\u{3}provision_number\0\u{3}area_code\0\u{3}country_code\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -242,6 +255,9 @@ nonisolated extension CreatePhoneConfigRequest: SwiftProtobuf.Message, SwiftProt
       case 2: try { try decoder.decodeSingularStringField(value: &self.phoneConfigID) }()
       case 3: try { try decoder.decodeSingularMessageField(value: &self._phoneConfig) }()
       case 4: try { try decoder.decodeSingularStringField(value: &self.requestID) }()
+      case 5: try { try decoder.decodeSingularBoolField(value: &self.provisionNumber) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self.areaCode) }()
+      case 7: try { try decoder.decodeSingularStringField(value: &self.countryCode) }()
       default: break
       }
     }
@@ -264,6 +280,15 @@ nonisolated extension CreatePhoneConfigRequest: SwiftProtobuf.Message, SwiftProt
     if !self.requestID.isEmpty {
       try visitor.visitSingularStringField(value: self.requestID, fieldNumber: 4)
     }
+    if self.provisionNumber != false {
+      try visitor.visitSingularBoolField(value: self.provisionNumber, fieldNumber: 5)
+    }
+    if !self.areaCode.isEmpty {
+      try visitor.visitSingularStringField(value: self.areaCode, fieldNumber: 6)
+    }
+    if !self.countryCode.isEmpty {
+      try visitor.visitSingularStringField(value: self.countryCode, fieldNumber: 7)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -272,6 +297,9 @@ nonisolated extension CreatePhoneConfigRequest: SwiftProtobuf.Message, SwiftProt
     if lhs.phoneConfigID != rhs.phoneConfigID {return false}
     if lhs._phoneConfig != rhs._phoneConfig {return false}
     if lhs.requestID != rhs.requestID {return false}
+    if lhs.provisionNumber != rhs.provisionNumber {return false}
+    if lhs.areaCode != rhs.areaCode {return false}
+    if lhs.countryCode != rhs.countryCode {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -6,6 +6,8 @@ import RPCRuntime
 
 private let CreatePhoneConfigRequest_parentPattern = FieldPattern("tenants/[a-z0-9][a-z0-9-]{0,62}")
 private let CreatePhoneConfigRequest_phoneConfigIdPattern = FieldPattern("[a-z0-9][a-z0-9-]{0,62}")
+private let CreatePhoneConfigRequest_areaCodePattern = FieldPattern("[2-9][0-9]{2}")
+private let CreatePhoneConfigRequest_countryCodePattern = FieldPattern("[A-Z]{2}")
 private let GetPhoneConfigRequest_namePattern = FieldPattern("tenants/[a-z0-9][a-z0-9-]{0,62}/phoneConfigs/[a-z0-9][a-z0-9-]{0,62}")
 private let ListPhoneConfigsRequest_parentPattern = FieldPattern("tenants/(-|[a-z0-9][a-z0-9-]{0,62})")
 private let DeletePhoneConfigRequest_namePattern = FieldPattern("tenants/[a-z0-9][a-z0-9-]{0,62}/phoneConfigs/[a-z0-9][a-z0-9-]{0,62}")
@@ -19,12 +21,15 @@ extension CreatePhoneConfigRequest: ValidatableMessage {
         FieldCheck.pattern(self.parent, CreatePhoneConfigRequest_parentPattern, path + "parent", &violations)
         FieldCheck.storable(self.phoneConfigID, path + "phone_config_id", &violations)
         FieldCheck.pattern(self.phoneConfigID, CreatePhoneConfigRequest_phoneConfigIdPattern, path + "phone_config_id", &violations)
-        FieldCheck.required(self.hasPhoneConfig, path + "phone_config", &violations)
         if self.hasPhoneConfig {
             self.phoneConfig.validate(path: path + "phone_config.", into: &violations)
         }
         FieldCheck.storable(self.requestID, path + "request_id", &violations)
         FieldCheck.maxLength(self.requestID, 64, path + "request_id", &violations)
+        FieldCheck.storable(self.areaCode, path + "area_code", &violations)
+        FieldCheck.pattern(self.areaCode, CreatePhoneConfigRequest_areaCodePattern, path + "area_code", &violations)
+        FieldCheck.storable(self.countryCode, path + "country_code", &violations)
+        FieldCheck.pattern(self.countryCode, CreatePhoneConfigRequest_countryCodePattern, path + "country_code", &violations)
     }
 
     public mutating func normalize() {
@@ -147,7 +152,8 @@ extension GetNumberReleaseRequest: ValidatableMessage {
 /// method's policy and validated the request before any of these run.
 public protocol PhoneConfigServiceHandler: Sendable {
     /// Creates a phone config. Strings are trimmed and empty ones stored as unset; a number already
-    /// used by any tenant is ALREADY_EXISTS.
+    /// used by any tenant is ALREADY_EXISTS. With provision_number, the platform buys the line a new
+    /// number first (and gives it back if the create fails).
     func createPhoneConfig(_ request: CreatePhoneConfigRequest, context: RequestContext) async throws -> PhoneConfig
 
     /// Gets one phone config. The SIP password is never returned, only whether one is set.
@@ -366,7 +372,8 @@ public enum PhoneConfigService {
         public init(wrapping base: GRPCClient<Transport>) { self.base = base }
 
         /// Creates a phone config. Strings are trimmed and empty ones stored as unset; a number already
-        /// used by any tenant is ALREADY_EXISTS.
+        /// used by any tenant is ALREADY_EXISTS. With provision_number, the platform buys the line a new
+        /// number first (and gives it back if the create fails).
         public func createPhoneConfig(
             _ request: CreatePhoneConfigRequest,
             metadata: Metadata = [:],
