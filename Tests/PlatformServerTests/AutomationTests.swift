@@ -172,6 +172,12 @@ struct AutomationTests {
             }, metadata: shop.owner)
             #expect(try await shop.job.runOnce(now: moved.addingTimeInterval(-23 * Self.hour)) == 1)
             #expect(try await shop.job.runOnce(now: moved.addingTimeInterval(-22 * Self.hour)) == 0, "once for its new time")
+            // Saved again to the same minute (a sync writing seconds back, say): nothing new to say.
+            _ = try await shop.appointments.updateAppointment(.with {
+                $0.appointment = .with { $0.name = booked.name; $0.startTime = Google_Protobuf_Timestamp(date: moved.addingTimeInterval(12.5)) }
+                $0.updateMask = .init(protoPaths: ["start_time"])
+            }, metadata: shop.owner)
+            #expect(try await shop.job.runOnce(now: moved.addingTimeInterval(-21 * Self.hour)) == 0, "the same minute")
             let reminders = try await shop.texts().filter { $0.purpose == "automation reminder_24h" }
             #expect(reminders.count == 2)
         }
@@ -396,6 +402,11 @@ struct AutomationTests {
         #expect(AppointmentTime.relative(start, from: start - (14 * 60 + 31) * minute, in: chicago) == "tomorrow at 2:30 PM", "11:59 PM the day before")
         #expect(AppointmentTime.relative(start, from: start - 22 * 60 * minute, in: berlin) == "tomorrow at 9:30 PM")
         #expect(AppointmentTime.relative(start, from: start - 3 * 24 * 60 * minute, in: chicago) == "on Tue, Dec 1 at 2:30 PM")
+        // Days by the calendar across the night clocks went forward (Sun 8 Mar 2026, a 23-hour
+        // day in Chicago): Mon 9 AM is "tomorrow" from 12:30 AM Sunday, not from 11:30 PM Saturday.
+        let monday = Date(timeIntervalSince1970: 1_773_064_800)
+        #expect(AppointmentTime.relative(monday, from: Date(timeIntervalSince1970: 1_772_951_400), in: chicago) == "tomorrow at 9:00 AM")
+        #expect(AppointmentTime.relative(monday, from: Date(timeIntervalSince1970: 1_772_947_800), in: chicago) == "on Mon, Mar 9 at 9:00 AM")
     }
 
     @Test("an appointment time is written in the business's time zone, in plain characters")

@@ -76,7 +76,7 @@ struct ConciergeTests {
             #expect(created.phoneConfig.ivrMenu == pack.ivrMenu, "the pack's IVR menu")
             #expect(created.appliedPack.industryPack == "industryPacks/auto_detailing")
             #expect(created.appliedPack.added.contains { $0.kind == .service })
-            #expect(created.appliedPack.added.contains { $0.kind == .automation }, "pro includes industry automations")
+            #expect(created.appliedPack.added.contains { $0.kind == .automation }, "the pack's automations")
             // Without a time zone its automated texts wait: setting one comes first.
             #expect(created.nextActions.map(\.kind) == [.setTimeZone, .impersonate, .sendOnboarding, .copyLoginLink])
             #expect(created.nextActions[0].command.contains("spctl tenants update --tenant.name tenants/shine --tenant.time-zone <"))

@@ -429,7 +429,9 @@ struct InboundTests {
                 $0.updateMask = .init(protoPaths: ["contact.phone"])
             })
             _ = try await inbound.text(Self.sid("SM", 72), to: Self.acmeNumber, from: "+19185550777", body: "OK, cancelled")
-            #expect(try await alerts().count == 1, "the business's own text")
+            _ = try await inbound.text(Self.sid("SM", 74), to: Self.acmeNumber, from: "+19185559999", body: "On my way")
+            _ = try await inbound.text(Self.sid("SM", 75), to: Self.acmeNumber, from: Self.bravoNumber, body: "Text to Bravo Lawn from ...")
+            #expect(try await alerts().count == 1, "the business's own texts, from its contact phone or its forward number, and a platform line's")
 
             _ = try await inbound.call(Self.sid("CA", 71), to: Self.acmeNumber)
             try await voicemail(Self.sid("CA", 71))
@@ -441,6 +443,14 @@ struct InboundTests {
 
             // bravo's line does not ask.
             _ = try await inbound.text(Self.sid("SM", 73), to: Self.bravoNumber)
+            #expect(try await alerts().count == 2)
+            // A contact phone that is one of the platform's lines gets no alerts: they would come
+            // back in as texts, and be alerted again.
+            _ = try await platform.tenants(platform.ownerToken).updateTenant(.with {
+                $0.tenant = .with { $0.name = "tenants/acme"; $0.contact.phone = Self.bravoNumber }
+                $0.updateMask = .init(protoPaths: ["contact.phone"])
+            })
+            _ = try await inbound.text(Self.sid("SM", 76), to: Self.acmeNumber)
             #expect(try await alerts().count == 2)
         }
     }

@@ -50,7 +50,8 @@ public struct CatalogHandler: CatalogServiceHandler {
             try await IdempotencyRecords.once(tx, method: "CreateCatalogItem", for: request) {
                 try await tx.serialize(PackApplier.mergeWork)
                 if packItem.kind == .automation {
-                    // As a pack adds its automations: only to a plan that runs them.
+                    // A business makes automations of its own only on a plan that runs them (a
+                    // pack's come with it on any plan, and wait for one).
                     guard let tenant = try await TenantRecords.find(tx) else { throw ServiceError.notFound(ResourceName.tenant(tenantID)) }
                     try PlanCatalog.require(.industryAutomations, in: tenant.planTier.catalogTier)
                 }

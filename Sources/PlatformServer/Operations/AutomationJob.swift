@@ -50,10 +50,13 @@ public struct AutomationJob: Service {
     /// One pass as of `now`; returns how many texts it queued.
     @discardableResult
     public func runOnce(now: Date = Date()) async throws -> Int {
+        // Packs give automations to every plan; only the tenants whose plan runs them are read.
+        let tiers = PlanCatalog.Tier.allCases.filter { PlanCatalog.hasFeature($0, .industryAutomations) }.map(\.rawValue)
         let tenants = try await database.read(.platform) { tx in
             try await tx.query("""
                 SELECT DISTINCT p.tenant_id FROM pack_items p JOIN tenants t ON t.tenant_id = p.tenant_id
                 WHERE p.kind = \(PackItemKind.automation.storedName) AND t.status IN ('trialing', 'active', 'past_due')
+                AND t.plan_tier IN (\(SQLStatement.list(tiers)))
                 ORDER BY p.tenant_id
                 """).map { try $0.string("tenant_id") }
         }

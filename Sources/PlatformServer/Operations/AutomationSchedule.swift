@@ -32,8 +32,9 @@ struct AutomationSchedule {
         var appointmentID: String
         var serviceName: String
         var startTime: Date
-        /// `startTime` as stored, to the microsecond: what a reminder's outbox key names.
-        var storedStartTime: Int64
+        /// `startTime` in whole minutes since 1970: what a reminder says, and so what its outbox
+        /// key names (a start saved again to the second is no new time to remind of).
+        var startMinute: Int64
         var customerName: String
         var customerPhone: String
     }
@@ -44,10 +45,13 @@ struct AutomationSchedule {
     var confirmsBookings = true
 
     /// The outbox key of `due`'s text: one per automation and appointment; a reminder's names
-    /// the start time too, so a booking moved after its reminder is reminded of its new time.
+    /// the start's minute too, so a booking moved after its reminder is reminded of its new time.
     func dedupeKey(_ due: Due) -> String {
-        rule.trigger == .beforeAppointmentStart ? "\(dedupePrefix)\(due.appointmentID)@\(due.storedStartTime)" : dedupePrefix + due.appointmentID
+        rule.trigger == .beforeAppointmentStart ? "\(dedupePrefix)\(due.appointmentID)@\(due.startMinute)" : dedupePrefix + due.appointmentID
     }
+
+    /// Microseconds in a minute, as start times are stored.
+    private static let storedMinute: Int64 = 60_000_000
 
     private var dedupePrefix: String { "automation/\(rule.key)/" }
 
@@ -56,7 +60,7 @@ struct AutomationSchedule {
     private var sentKeys: SQLStatement {
         let bare: SQLStatement = "\(dedupePrefix) || a.appointment_id"
         guard rule.trigger == .beforeAppointmentStart else { return bare }
-        return "\(bare), \(dedupePrefix) || a.appointment_id || '@' || CAST(a.start_time AS TEXT)"
+        return "\(bare), \(dedupePrefix) || a.appointment_id || '@' || CAST(a.start_time / \(Self.storedMinute) AS TEXT)"
     }
 
     /// The appointments whose text is due by `now`, soonest first, at most `limit`.
@@ -73,7 +77,7 @@ struct AutomationSchedule {
         return try rows.map {
             Due(
                 appointmentID: try $0.string("appointment_id"), serviceName: try $0.string("service_name"),
-                startTime: try $0.date("start_time"), storedStartTime: try $0.int("start_time"), customerName: try $0.string("customer_name"),
+                startTime: try $0.date("start_time"), startMinute: try $0.int("start_time") / Self.storedMinute, customerName: try $0.string("customer_name"),
                 customerPhone: try $0.string("customer_phone"))
         }
     }

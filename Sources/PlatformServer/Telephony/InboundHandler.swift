@@ -80,7 +80,7 @@ public struct InboundHandler: InboundServiceHandler {
         // Only for lines that ask: the common case stays one statement.
         if resolution.phoneConfig?.config.businessAlerts.texts == true {
             let text = response.message
-            try await database.withTenant(resolution.tenantID) { tx in try await BusinessAlert.text(text, tx) }
+            try await database.withTenant(resolution.tenantID) { tx in try await BusinessAlert.text(text, lines: resolver, tx) }
         }
         return response
     }
@@ -173,7 +173,7 @@ public struct InboundHandler: InboundServiceHandler {
         try await logCall(sid: request.callSid, from: request.from, to: request.to, callerName: request.callerName, flow)
         let instructions: [VoiceInstruction]
         switch flow.mode {
-        case .aiVoice: instructions = try await agent.greet(agentCall(flow, callSid: request.callSid, caller: request.from))
+        case .aiVoice: instructions = try await agent.greet(agentCall(flow, callSid: nil, caller: request.from))
         case .ivr: instructions = flow.menu(attempt: 1, apology: false, step: 0)
         default: instructions = flow.connect()
         }
@@ -292,7 +292,7 @@ public struct InboundHandler: InboundServiceHandler {
         let tenantID = if let known { known } else { try await logCallAnsweredAlone(request) }
         return try await database.withTenant(tenantID) { tx in
             guard let call = try await CommunicationRecords.updateCall(request, tx) else { throw ServiceError.notFound(request.callSid) }
-            if !request.recordingURL.isEmpty { try await BusinessAlert.voicemail(call, tx) }
+            if !request.recordingURL.isEmpty { try await BusinessAlert.voicemail(call, lines: resolver, tx) }
             return call
         }
     }
@@ -326,15 +326,16 @@ public struct InboundHandler: InboundServiceHandler {
         return request.eventTime.date.addingTimeInterval(request.hasDuration ? -request.duration.timeInterval : 0)
     }
 
-    /// The call `callSid` as the voice agent sees it, with the tenant's AI agent profile, FAQs and
-    /// services and what the caller asked before, read beside the writers.
-    private func agentCall(_ flow: CallFlow, callSid: String, caller: String) async throws -> VoiceAgentCall {
+    /// The call as the voice agent sees it, with the tenant's AI agent profile, FAQs and services
+    /// and, for a turn of call `callSid`, what the caller asked before, read beside the writers.
+    private func agentCall(_ flow: CallFlow, callSid: String?, caller: String) async throws -> VoiceAgentCall {
         let tenantID = flow.resolution.tenantID
         let (profile, answers, askedBefore) = try await database.read(.tenant(tenantID)) { base in
             let tx = TenantTransaction(tenantID: tenantID, base: base)
             let faqs = try await PackItemRecords.all(tx, kind: .faq).compactMap { try? $0.decoded(Faq.self) }
             let answers = ReceptionistAnswers(faqs: faqs, services: try await PriceList.read(tx).services)
-            return (try await PackItemRecords.aiAgent(tx), answers, try await CommunicationRecords.call(sid: callSid, tx)?.callerSaid ?? [])
+            let askedBefore = if let callSid { try await CommunicationRecords.call(sid: callSid, tx)?.callerSaid ?? [] } else { [String]() }
+            return (try await PackItemRecords.aiAgent(tx), answers, askedBefore)
         }
         var call = flow.agentCall(caller: caller, profile: profile, answers: answers)
         call.askedBefore = askedBefore

@@ -57,9 +57,11 @@ public struct PhoneConfigHandler: PhoneConfigServiceHandler {
         try provisioner.checkCanProvision()
         let line = config
         let tenant = try await database.withTenant(tenantID) { tx in try await Self.checkInsertable(line, id: id, request, tx) }
+        // Named for this line, not only its tenant: a purchase whose answer is lost is recognised
+        // by its name, and must not be taken for another line's.
         let bought = try await provisioner.provision(
             areaCode: request.areaCode.isEmpty ? nil : request.areaCode, countryCode: request.countryCode.isEmpty ? "US" : request.countryCode,
-            friendlyName: "\(tenantID) - \(tenant.displayName)")
+            friendlyName: "\(tenantID)/\(id) - \(tenant.displayName)")
         config.phoneNumber = bought.phoneNumber
         do {
             let created = try await insert(config, id: id, sealedPassword: sealedPassword, boughtNumberSID: bought.sid, request, context: context)

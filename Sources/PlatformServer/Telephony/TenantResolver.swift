@@ -80,6 +80,12 @@ public final class TenantResolver: Sendable {
         return Resolution(tenantID: TenantRecords.rootID, phoneConfig: index.rootLine, method: .fallbackRoot)
     }
 
+    /// Whether one of the platform's lines has `number`: a text from it is the platform's own, and
+    /// one sent to it would come back in as a new text.
+    public func answers(_ number: String) async throws -> Bool {
+        try await current().byNumber[FieldCheck.trimmed(number)] != nil
+    }
+
     /// Reloads on the next lookup: called after a phone config changed, here or anywhere.
     public func invalidate() {
         state.withLock { $0.markStale() }

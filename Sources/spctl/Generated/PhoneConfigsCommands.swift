@@ -254,7 +254,7 @@ struct PhoneConfigsCommands: AsyncParsableCommand {
         @Option(name: .customLong("phone-config.business-alerts.texts"), help: "A text to the line: who sent it and what it says (a customer's \"C\" or \"R\" to a reminder, say). Never the business's own texts to the line.")
         var phoneConfigBusinessAlertsTexts: Bool?
 
-        @Option(name: .customLong("update-mask"), help: "Updatable: display_name, phone_number, messaging_service_sid, sip_domain, sip_username, sip_password, ivr_mode, forward_number, ivr_menu, auto_reply (or a field of either). Required. (comma-separated field names)")
+        @Option(name: .customLong("update-mask"), help: "Updatable: display_name, phone_number, messaging_service_sid, sip_domain, sip_username, sip_password, ivr_mode, forward_number, ivr_menu, auto_reply, business_alerts (or a field of one of the last three). Required. (comma-separated field names)")
         var updateMask: String?
 
         func run() async throws {

@@ -23,6 +23,7 @@ import ServiceProAPI
 ///   pack of the tenant's new industry).
 /// - The tenant changed it since, or made it themselves: it is never overwritten, and is
 ///   skipped as TENANT_EDITED. Tenant edits always win.
+///
 /// Automations come with the pack on every plan, and run only on plans with
 /// FEATURE_INDUSTRY_AUTOMATIONS (``AutomationJob``): an upgrade switches them on with nothing to
 /// apply again, and a downgrade keeps them, as it keeps all the tenant's data.

@@ -181,14 +181,15 @@ public struct ConciergeHandler: ConciergeServiceHandler {
             throw ServiceError.invalidArgument(field: "industry_pack", "\(request.industryPack) is not an industry pack; spctl industry-packs list shows them")
         }
         let apply: @Sendable (TenantTransaction) async throws -> AppliedPackSummary = { tx in
-            guard let tenant = try await TenantRecords.find(tx) else { throw ServiceError.notFound(request.name) }
+            guard var tenant = try await TenantRecords.find(tx) else { throw ServiceError.notFound(request.name) }
             let now = Date()
             // The tenant's industry is the pack it runs on.
             if tenant.industry != packID {
-                try await tx.base.execute("""
-                    UPDATE tenants SET industry = \(packID), update_time = \(now), revision = revision + 1
-                    WHERE tenant_id = \(tx.tenantID)
-                    """)
+                let revision = Etag.revision(tenant.etag) ?? 0
+                tenant.industry = packID
+                guard try await TenantRecords.update(tenant, expectedRevision: revision, tx, now: now) else {
+                    throw Etag.concurrentChange(of: request.name)
+                }
             }
             return try await PackApplier.apply(pack, tx, now: now)
         }

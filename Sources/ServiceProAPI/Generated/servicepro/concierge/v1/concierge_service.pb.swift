@@ -118,7 +118,8 @@ public nonisolated struct CreateConciergeTenantResponse: Sendable {
   /// Clears the value of `appliedPack`. Subsequent reads from it will return its default value.
   public mutating func clearAppliedPack() {self._appliedPack = nil}
 
-  /// Impersonate, send onboarding, copy a login link.
+  /// Set a time zone (while none is set), impersonate (for the platform owner, who alone may),
+  /// send onboarding, copy a login link.
   public var nextActions: [ConciergeNextAction] = []
 
   /// True when this was a review with validate_only: nothing was written, and the tenant and phone

@@ -138,7 +138,8 @@ public nonisolated struct UpdatePhoneConfigRequest: Sendable {
   public mutating func clearPhoneConfig() {self._phoneConfig = nil}
 
   /// Updatable: display_name, phone_number, messaging_service_sid, sip_domain, sip_username,
-  /// sip_password, ivr_mode, forward_number, ivr_menu, auto_reply (or a field of either).
+  /// sip_password, ivr_mode, forward_number, ivr_menu, auto_reply, business_alerts (or a field of
+  /// one of the last three).
   public var updateMask: SwiftProtobuf.Google_Protobuf_FieldMask {
     get {_updateMask ?? SwiftProtobuf.Google_Protobuf_FieldMask()}
     set {_updateMask = newValue}
