@@ -157,6 +157,60 @@ struct AutomationTests {
         }
     }
 
+    @Test("a customer's C to a booking text cancels that booking and says so, an R asks for a new time; the business is told of each, once", arguments: TestBackend.available)
+    func customerReplies(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            let shop = try await Shop.open(platform)
+            let start = Shop.tenAM(inDays: 3)
+            let when = AppointmentTime.spoken(start, in: TimeZone(identifier: "America/Chicago")!)
+            let detail = try await shop.book("detail", at: start)
+            #expect(try await shop.job.runOnce() == 1, "its confirmation")
+            let later = try await shop.book("later", at: Shop.tenAM(inDays: 6))
+            let inbound = InboundService.Client(wrapping: platform.client)
+            func text(_ number: Int, _ body: String) async throws -> HandleInboundMessageResponse {
+                try await inbound.handleInboundMessage(.with {
+                    $0.messageSid = "SM" + String(format: "%032x", number); $0.to = "+19185550123"; $0.from = "+19185550101"; $0.body = body
+                }, metadata: platform.metadata(platform.bridgeToken))
+            }
+            func status(_ appointment: Appointment) async throws -> AppointmentStatus {
+                try await shop.appointments.getAppointment(.with { $0.name = appointment.name }, metadata: shop.owner).status
+            }
+            func notes() async throws -> [(to: String, body: String)] {
+                try await platform.database.transaction(.platform) { tx in
+                    try await tx.query("SELECT recipient, body FROM outbox_messages WHERE purpose = 'customer_reply' ORDER BY create_time")
+                        .map { (try $0.string("recipient"), try $0.string("body")) }
+                }
+            }
+
+            let cancel = try await text(1, " c. ")
+            #expect(cancel.replies.map(\.body) == ["Your Full Detail with Shine Auto Spa on \(when) is cancelled. Text us any time to book again."])
+            #expect(cancel.message.autoReply == cancel.replies.first?.body, "kept on the text it answered")
+            #expect(try await status(detail) == .cancelled)
+            #expect(try await status(later) == .scheduled, "only the booking the text was about")
+            #expect(try await notes().map(\.to) == ["+19185550999"])
+            #expect(try await notes().first?.body == "Jane (+19185550101) cancelled their Full Detail on \(when) by text.")
+            let audited = try await platform.audit(platform.ownerToken).list(.with { $0.parent = "tenants/shine" }).auditEvents
+            #expect(audited.contains { $0.resourceName == detail.name && $0.details["by_customer_text"] == cancel.message.messageSid })
+
+            // Twilio sends it again: nothing more is cancelled or said.
+            let again = try await text(1, " c. ")
+            #expect(again.duplicate && again.replies.isEmpty)
+            #expect(try await status(later) == .scheduled)
+            #expect(try await notes().count == 1)
+            // The cancelled booking gets no reminder.
+            #expect(try await shop.job.runOnce(now: start.addingTimeInterval(-23 * Self.hour)) == 0)
+
+            // Nothing texted about is open now: an R is an ordinary text.
+            #expect(try await text(2, "R").replies.isEmpty)
+            #expect(try await shop.job.runOnce() == 1, "the later booking's confirmation")
+            let move = try await text(3, "Reschedule")
+            #expect(move.replies.first?.body == "Sure! Pick a new time for your Full Detail at https://shine.example/book, or reply with a day and time that suits you.")
+            #expect(try await status(later) == .scheduled, "moving is the business's to do")
+            #expect(try await notes().last?.body.hasPrefix("Jane (+19185550101) asked by text to move their Full Detail on ") == true)
+            #expect(try await text(4, "Cancel my other appointment please").replies.isEmpty, "only C or R is an answer")
+        }
+    }
+
     @Test("a booking moved after its reminder is reminded of its new time, once", arguments: TestBackend.available)
     func movedBooking(backend: TestBackend) async throws {
         try await TestPlatform.with(backend) { platform in

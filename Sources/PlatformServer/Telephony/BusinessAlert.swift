@@ -49,7 +49,7 @@ enum BusinessAlert {
     }
 
     /// "Jane Doe (+15550001111)", or the number alone for a caller with no name on file.
-    private static func caller(_ customer: String, number: String, _ tx: TenantTransaction) async throws -> String {
+    static func caller(_ customer: String, number: String, _ tx: TenantTransaction) async throws -> String {
         guard let id = CustomerRecords.collection.id(in: customer, tenantID: tx.tenantID),
               let name = try await CustomerRecords.find(id: id, tx)?.displayName, !name.isEmpty
         else { return number }

@@ -77,6 +77,14 @@ public struct InboundHandler: InboundServiceHandler {
         if response.message.customer.isEmpty, CallerNumber.canTakeTexts(request.from) {
             response = try await linkSender(of: request, resolution, answering: response)
         }
+        // A customer's "C" or "R" to a booking text; a retry finds it answered. The business's
+        // note about it stands in for the text's alert.
+        if let reply = CustomerReply(request.body), !response.message.customer.isEmpty, response.message.autoReply.isEmpty,
+           let answer = try await answer(reply, response.message, resolution, replayed: request.replayed, context: context) {
+            response.message.autoReply = answer
+            if !request.replayed { response.replies = [.with { $0.body = answer }] }
+            return response
+        }
         // Only for lines that ask: the common case stays one statement.
         if resolution.phoneConfig?.config.businessAlerts.texts == true {
             let text = response.message
@@ -146,6 +154,30 @@ public struct InboundHandler: InboundServiceHandler {
                 linked.replies = [.with { $0.body = acknowledgement }]
             }
             return linked
+        }
+    }
+
+    /// Does what a customer's reply to a booking text asks, records the answer on the text (as an
+    /// acknowledgement is), and tells the business; the answer, or nil when the text answers no
+    /// booking text or was answered already.
+    private func answer(
+        _ reply: CustomerReply, _ text: TextMessage, _ resolution: TenantResolver.Resolution, replayed: Bool, context: RequestContext
+    ) async throws -> String? {
+        try await database.withTenant(resolution.tenantID) { tx in
+            guard let stored = try await CommunicationRecords.message(sid: text.messageSid, tx), stored.autoReply.isEmpty,
+                  let tenant = try await TenantRecords.find(tx), tenant.status.isInGoodStanding,
+                  let done = try await reply.apply(to: stored, tenant: tenant, context: context, tx)
+            else { return nil }
+            try await CommunicationRecords.recordAutoReply(done.answer, toMessage: text.messageSid, tx)
+            let line = resolution.phoneConfig?.config ?? PhoneConfig()
+            // Replayed from the bridge's spool: Twilio is no longer waiting for TwiML.
+            if replayed { try await Self.enqueue(done.answer, to: text.from, from: line, for: text.messageSid, tx) }
+            if let business = line.businessTextNumber(of: tenant), try await !resolver.answers(business) {
+                try await OutboxRecords.enqueue(.sms(
+                    to: business, from: line.textSender, body: done.note.truncated(to: OutboxRecords.maxTextLength),
+                    purpose: "customer_reply", dedupeKey: "customer_reply/\(text.messageSid)"), tx)
+            }
+            return done.answer
         }
     }
 
