@@ -166,6 +166,17 @@ struct AutomationTests {
             let detail = try await shop.book("detail", at: start)
             #expect(try await shop.job.runOnce() == 1, "its confirmation")
             let later = try await shop.book("later", at: Shop.tenAM(inDays: 6))
+            // As the outbox worker records Twilio taking them: a text still queued was never read.
+            func delivered() async throws {
+                try await platform.database.transaction(.platform) { tx in
+                    try await tx.execute("UPDATE outbox_messages SET state = 'delivered' WHERE purpose LIKE 'automation %'")
+                }
+            }
+            // The business asks for a copy of each text: a reply it is told of is not copied too.
+            _ = try await PhoneConfigService.Client(wrapping: platform.client).updatePhoneConfig(.with {
+                $0.phoneConfig = .with { $0.name = "tenants/shine/phoneConfigs/main"; $0.businessAlerts.texts = true }
+                $0.updateMask = .init(protoPaths: ["business_alerts.texts"])
+            }, metadata: shop.owner)
             let inbound = InboundService.Client(wrapping: platform.client)
             func text(_ number: Int, _ body: String) async throws -> HandleInboundMessageResponse {
                 try await inbound.handleInboundMessage(.with {
@@ -182,7 +193,10 @@ struct AutomationTests {
                 }
             }
 
-            let cancel = try await text(1, " c. ")
+            #expect(try await text(1, "C").replies.isEmpty, "its confirmation is not delivered yet")
+            try await delivered()
+            #expect(try await text(2, "cancel").replies.isEmpty, "Twilio's opt-out word, not an answer")
+            let cancel = try await text(3, " c. ")
             #expect(cancel.replies.map(\.body) == ["Your Full Detail with Shine Auto Spa on \(when) is cancelled. Text us any time to book again."])
             #expect(cancel.message.autoReply == cancel.replies.first?.body, "kept on the text it answered")
             #expect(try await status(detail) == .cancelled)
@@ -192,22 +206,37 @@ struct AutomationTests {
             let audited = try await platform.audit(platform.ownerToken).list(.with { $0.parent = "tenants/shine" }).auditEvents
             #expect(audited.contains { $0.resourceName == detail.name && $0.details["by_customer_text"] == cancel.message.messageSid })
 
-            // Twilio sends it again: nothing more is cancelled or said.
-            let again = try await text(1, " c. ")
+            // Twilio sends it again: nothing more is cancelled or said, and no copy goes.
+            let again = try await text(3, " c. ")
             #expect(again.duplicate && again.replies.isEmpty)
             #expect(try await status(later) == .scheduled)
             #expect(try await notes().count == 1)
+            let copies = try await platform.database.transaction(.platform) { tx in
+                try await tx.query("SELECT body FROM outbox_messages WHERE purpose = 'business_alert text'").map { try $0.string("body") }
+            }
+            #expect(copies.count == 2 && !copies.contains { $0.hasSuffix("\" c. \"") }, "copies of the first C and of cancel only: \(copies)")
             // The cancelled booking gets no reminder.
             #expect(try await shop.job.runOnce(now: start.addingTimeInterval(-23 * Self.hour)) == 0)
 
-            // Nothing texted about is open now: an R is an ordinary text.
-            #expect(try await text(2, "R").replies.isEmpty)
+            // The booking texted about is closed now: an R is an ordinary text, and so is a second
+            // C (it never reaches back to an older booking).
+            #expect(try await text(4, "R").replies.isEmpty)
             #expect(try await shop.job.runOnce() == 1, "the later booking's confirmation")
-            let move = try await text(3, "Reschedule")
+            try await delivered()
+            let move = try await text(5, "Reschedule")
             #expect(move.replies.first?.body == "Sure! Pick a new time for your Full Detail at https://shine.example/book, or reply with a day and time that suits you.")
             #expect(try await status(later) == .scheduled, "moving is the business's to do")
             #expect(try await notes().last?.body.hasPrefix("Jane (+19185550101) asked by text to move their Full Detail on ") == true)
-            #expect(try await text(4, "Cancel my other appointment please").replies.isEmpty, "only C or R is an answer")
+            #expect(try await text(6, "Cancel my other appointment please").replies.isEmpty, "only C or R is an answer")
+
+            // A business whose confirmation no longer offers C: a C is an ordinary text.
+            let catalog = CatalogService.Client(wrapping: platform.client)
+            var confirmation = try await catalog.getCatalogItem(
+                .with { $0.name = "tenants/shine/catalogItems/sms-template-booking-confirmation" }, metadata: shop.owner)
+            confirmation.smsTemplate.body = "Hi {{customer_name}}, see you {{start_relative}}. Reply R to reschedule."
+            _ = try await catalog.updateCatalogItem(.with { $0.catalogItem = confirmation; $0.updateMask = .init(protoPaths: ["sms_template.body"]) }, metadata: shop.owner)
+            #expect(try await text(7, "C").replies.isEmpty)
+            #expect(try await status(later) == .scheduled)
         }
     }
 

@@ -24,7 +24,9 @@ enum BusinessAlert {
     /// Queues the alert of `text`, received on its line, when the line asks for them.
     static func text(_ text: TextMessage, lines: TenantResolver, _ tx: TenantTransaction) async throws {
         guard let to = try await recipient(of: text.phoneConfig, asking: \.texts, lines: lines, tx),
-              ![to.tenant.contact.phone, to.line.forwardNumber].contains(text.from), try await !lines.answers(text.from)
+              ![to.tenant.contact.phone, to.line.forwardNumber].contains(text.from), try await !lines.answers(text.from),
+              // A customer's reply the business was told of already (CustomerReply), sent again.
+              try await OutboxRecords.find(dedupeKey: CustomerReply.noteKey(text.messageSid), tx) == nil
         else { return }
         let count = text.mediaUrls.count
         let pictures = count == 0 ? "" : " (\(count) picture\(count == 1 ? "" : "s"))"

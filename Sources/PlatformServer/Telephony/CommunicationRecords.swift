@@ -94,6 +94,13 @@ enum CommunicationRecords {
         try await tx.update("text_messages", set: [("auto_reply", body)], where: "message_sid = \(sid)")
     }
 
+    /// Records `body` as the answer to text `sid` unless it has one; whether it was recorded.
+    static func claimAutoReply(_ body: String, toMessage sid: String, _ tx: TenantTransaction) async throws -> Bool {
+        try await tx.update(
+            "text_messages", set: [("auto_reply", body)],
+            where: "message_sid = \(sid) AND (auto_reply IS NULL OR auto_reply = '')") == 1
+    }
+
     /// The acknowledgement text `sid` was answered with; nil when it got none.
     static func autoReply(ofMessage sid: String, _ tx: TenantTransaction) async throws -> String? {
         try await tx.select("auto_reply", from: "text_messages", where: "message_sid = \(sid)").first?.optionalString("auto_reply")

@@ -2,79 +2,118 @@ import Foundation
 import RPCRuntime
 import ServiceProAPI
 
-/// A customer's answer to a booking text: the packs' confirmations and reminders say "Reply C to
-/// cancel or R to reschedule", and this is what makes them true. A "C" cancels the appointment the
-/// customer was last texted about and says so; an "R" asks for a new time (or points at the
-/// booking page); either way the business is told, as the receptionist's notes are.
+/// A customer's answer to a booking text: confirmations and reminders that say "Reply C to
+/// cancel" or "Reply R to reschedule" mean it. A "C" cancels the appointment the text was about
+/// and says so; an "R" asks for a new time (or points at the booking page); either way the
+/// business is told, as the receptionist's notes are.
 ///
-/// Only a reply to such a text counts: an open appointment that an automation texted the sender
-/// about in the last week. Any other "C" is an ordinary text.
+/// Only an answer to such a text counts: the newest booking text the sender had from the tenant
+/// before it, delivered within the last week, about a booking still open and to come, whose
+/// automation's text offers that letter. Any other "C" is an ordinary text. "Cancel" spelled out
+/// is not taken: Twilio takes it as an opt-out, and blocks every later text to the sender.
 enum CustomerReply: Sendable {
     case cancel
     case reschedule
 
+    /// The outbox key of the business's note about the reply `messageSID`.
+    static func noteKey(_ messageSID: String) -> String { "customer_reply/\(messageSID)" }
+
     /// How long after its text a reply still answers it.
     static let window: TimeInterval = 7 * 86_400
 
-    /// The reply `body` is, if it is one: "C" or "cancel", "R" or "reschedule", whatever the case,
-    /// spacing or closing punctuation.
+    /// The reply `body` is, if it is one: "C", or "R" or "reschedule", whatever the case, spacing
+    /// or closing punctuation.
     init?(_ body: String) {
-        let word = body.trimmingCharacters(in: .whitespacesAndNewlines.union(.punctuationCharacters)).lowercased()
-        switch word {
-        case "c", "cancel": self = .cancel
+        switch body.trimmingCharacters(in: .whitespacesAndNewlines.union(.punctuationCharacters)).lowercased() {
+        case "c": self = .cancel
         case "r", "reschedule": self = .reschedule
         default: return nil
         }
     }
 
-    /// What this reply to `text` did, as its answer to the customer and its note to the business;
-    /// nil when it answers no booking text, and is an ordinary text. Cancels in `tx`, audited as
-    /// the caller of `context` acting on the customer's word.
-    func apply(to text: TextMessage, tenant: Tenant, context: RequestContext, _ tx: TenantTransaction, now: Date = Date()) async throws -> (answer: String, note: String)? {
-        guard var appointment = try await Self.appointmentTextedAbout(text, tx, now: now) else { return nil }
+    /// The letter a text offers this reply by.
+    var letter: String { self == .cancel ? "C" : "R" }
+
+    /// What answering `text` does: the appointment, the answer to the customer and the note to
+    /// the business.
+    struct Outcome: Sendable {
+        var appointment: Appointment
+        var answer: String
+        var note: String
+    }
+
+    /// What this reply to `text` would do; nil when it answers no booking text, and is an
+    /// ordinary text.
+    func outcome(for text: TextMessage, tenant: Tenant, _ tx: TenantTransaction, now: Date = Date()) async throws -> Outcome? {
+        guard let appointment = try await answeredAppointment(text, tx, now: now) else { return nil }
         let when = TimeZone(identifier: tenant.timeZone).map { " on \(AppointmentTime.spoken(appointment.startTime.date, in: $0))" } ?? ""
-        let what = "\(appointment.serviceName)\(when)"
         let who = try await BusinessAlert.caller(text.customer, number: text.from, tx)
+        let service = appointment.serviceName
         switch self {
         case .cancel:
-            let current = appointment
-            appointment.status = .cancelled
-            let id = AppointmentRecords.collection.id(in: appointment.name, tenantID: tx.tenantID) ?? ""
-            guard try await AppointmentRecords.update(appointment, replacing: current, id: id, tx) else {
-                throw Etag.concurrentChange(of: appointment.name)
-            }
-            try await AuditLog.record(tx, context: context, resource: appointment.name, details: [
-                "status": AppointmentStatus.cancelled.storedName, "by_customer_text": text.messageSid,
-            ])
-            return ("Your \(appointment.serviceName) with \(tenant.displayName)\(when) is cancelled. Text us any time to book again.",
-                    "\(who) cancelled their \(what) by text.")
+            return Outcome(
+                appointment: appointment,
+                answer: "Your \(service) with \(tenant.displayName)\(when) is cancelled. Text us any time to book again.",
+                note: "\(who) cancelled their \(service)\(when) by text.")
         case .reschedule:
             let answer = tenant.bookingURL.isEmpty
                 ? "Sure! Reply with a day and time that suits you, and \(tenant.displayName) will confirm your new time."
-                : "Sure! Pick a new time for your \(appointment.serviceName) at \(tenant.bookingURL), or reply with a day and time that suits you."
-            return (answer, "\(who) asked by text to move their \(what). Text them back with a new time.")
+                : "Sure! Pick a new time for your \(service) at \(tenant.bookingURL), or reply with a day and time that suits you."
+            return Outcome(appointment: appointment, answer: answer, note: "\(who) asked by text to move their \(service)\(when). Text them back with a new time.")
         }
     }
 
-    /// The open, future appointment of `text`'s sender that an automation texted them about last,
-    /// within the ``window``; nil when there is none.
-    private static func appointmentTextedAbout(_ text: TextMessage, _ tx: TenantTransaction, now: Date) async throws -> Appointment? {
-        let keys = try await tx.base.query("""
-            SELECT dedupe_key FROM outbox_messages
-            WHERE tenant_id = \(tx.tenantID) AND recipient = \(text.from) AND dedupe_key LIKE 'automation/%'
-            AND create_time > \(now.addingTimeInterval(-window))
-            ORDER BY create_time DESC LIMIT 10
-            """).map { try $0.string("dedupe_key") }
-        for key in keys {
-            // automation/<automation>/<appointment>, a reminder's with @<minute> after it.
-            let parts = key.split(separator: "/")
-            guard parts.count == 3, let id = parts[2].split(separator: "@").first.map(String.init),
-                  let appointment = try await AppointmentRecords.find(id: id, tx),
-                  appointment.customer == text.customer, [.scheduled, .confirmed].contains(appointment.status),
-                  appointment.startTime.date > now
-            else { continue }
-            return appointment
+    /// Does what `outcome` says, in `tx`: a cancellation, audited as the caller of `context`
+    /// acting on the customer's text `messageSID`. Moving a booking is the business's to do.
+    func carryOut(_ outcome: Outcome, messageSID: String, context: RequestContext, _ tx: TenantTransaction) async throws {
+        guard self == .cancel else { return }
+        var appointment = outcome.appointment
+        appointment.status = .cancelled
+        let id = AppointmentRecords.collection.id(in: appointment.name, tenantID: tx.tenantID) ?? ""
+        guard try await AppointmentRecords.update(appointment, replacing: outcome.appointment, id: id, tx) else {
+            throw Etag.concurrentChange(of: appointment.name)
         }
-        return nil
+        try await AuditLog.record(tx, context: context, resource: appointment.name, details: [
+            "status": AppointmentStatus.cancelled.storedName, "by_customer_text": messageSID,
+        ])
+    }
+
+    /// The appointment the booking text `text` answers was about, when it is still open and to
+    /// come and its automation's text offers this reply; nil otherwise, and when the newest texts
+    /// were about two bookings at once (a reply could mean either).
+    private func answeredAppointment(_ text: TextMessage, _ tx: TenantTransaction, now: Date) async throws -> Appointment? {
+        let received = text.hasCreateTime ? text.createTime.date : now
+        let newest = try await tx.base.query("""
+            SELECT dedupe_key, create_time FROM outbox_messages
+            WHERE tenant_id = \(tx.tenantID) AND recipient = \(text.from) AND dedupe_key LIKE 'automation/%'
+            AND state = \(OutboxMessageState.delivered.storedName)
+            AND create_time <= \(received) AND create_time > \(received.addingTimeInterval(-Self.window))
+            ORDER BY create_time DESC LIMIT 2
+            """).map { (key: try $0.string("dedupe_key"), time: try $0.int("create_time")) }
+        guard let last = newest.first, let about = Self.bookingText(last.key) else { return nil }
+        if newest.count == 2, newest[1].time == last.time, Self.bookingText(newest[1].key)?.appointmentID != about.appointmentID { return nil }
+        guard try await offers(automation: about.automation, tx),
+              let appointment = try await AppointmentRecords.find(id: about.appointmentID, tx),
+              appointment.customer == text.customer, [.scheduled, .confirmed].contains(appointment.status),
+              appointment.startTime.date > now
+        else { return nil }
+        return appointment
+    }
+
+    /// The automation and appointment of a booking text's outbox key,
+    /// `automation/<automation>/<appointment>` (a reminder's with `@<minute>` after it).
+    private static func bookingText(_ key: String) -> (automation: String, appointmentID: String)? {
+        let parts = key.split(separator: "/")
+        guard parts.count == 3, let appointment = parts[2].split(separator: "@").first else { return nil }
+        return (String(parts[1]), String(appointment))
+    }
+
+    /// Whether the text of the tenant's automation `key` offers this reply: its letter stands
+    /// alone in it, as in "Reply C to cancel".
+    private func offers(automation key: String, _ tx: TenantTransaction) async throws -> Bool {
+        let automation = try await PackItemRecords.all(tx, kind: .automation)
+            .compactMap { try? $0.decoded(AutomationRule.self) }.first { $0.key == key }
+        guard let automation, let template = try await PackItemRecords.smsTemplate(automation.template, tx) else { return false }
+        return template.body.split(whereSeparator: { !$0.isLetter }).contains { $0 == letter }
     }
 }

@@ -166,16 +166,18 @@ public struct InboundHandler: InboundServiceHandler {
         try await database.withTenant(resolution.tenantID) { tx in
             guard let stored = try await CommunicationRecords.message(sid: text.messageSid, tx), stored.autoReply.isEmpty,
                   let tenant = try await TenantRecords.find(tx), tenant.status.isInGoodStanding,
-                  let done = try await reply.apply(to: stored, tenant: tenant, context: context, tx)
+                  let done = try await reply.outcome(for: stored, tenant: tenant, tx),
+                  // Two copies of the text at once: the one that answers it first acts.
+                  try await CommunicationRecords.claimAutoReply(done.answer, toMessage: text.messageSid, tx)
             else { return nil }
-            try await CommunicationRecords.recordAutoReply(done.answer, toMessage: text.messageSid, tx)
+            try await reply.carryOut(done, messageSID: text.messageSid, context: context, tx)
             let line = resolution.phoneConfig?.config ?? PhoneConfig()
             // Replayed from the bridge's spool: Twilio is no longer waiting for TwiML.
             if replayed { try await Self.enqueue(done.answer, to: text.from, from: line, for: text.messageSid, tx) }
             if let business = line.businessTextNumber(of: tenant), try await !resolver.answers(business) {
                 try await OutboxRecords.enqueue(.sms(
                     to: business, from: line.textSender, body: done.note.truncated(to: OutboxRecords.maxTextLength),
-                    purpose: "customer_reply", dedupeKey: "customer_reply/\(text.messageSid)"), tx)
+                    purpose: "customer_reply", dedupeKey: CustomerReply.noteKey(text.messageSid)), tx)
             }
             return done.answer
         }

@@ -208,6 +208,11 @@ enum OutboxRecords {
         try await tx.select(from: table, where: "message_id = \(messageID)").first.map(record(from:))
     }
 
+    /// The tenant's message queued with `dedupeKey`, if any.
+    static func find(dedupeKey: String, _ tx: TenantTransaction) async throws -> OutboxRecord? {
+        try await tx.select(from: table, where: "dedupe_key = \(dedupeKey)").first.map(record(from:))
+    }
+
     /// Leases up to `limit` messages no live worker holds: pending ones that are due, and ones a
     /// worker stopped sending without recording how it ended (its lease ran out). Each claim
     /// counts as an attempt. The condition is checked again on every row the UPDATE takes, so of
