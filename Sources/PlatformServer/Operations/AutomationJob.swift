@@ -98,9 +98,7 @@ public struct AutomationJob: Service {
     private func dueTexts(of tx: TenantTransaction, now: Date) async throws -> [OutboxDraft] {
         let tenantID = tx.tenantID
         guard let tenant = try await TenantRecords.find(tx), Self.runsAutomations(tenant) else { return [] }
-        let rules = try await PackItemRecords.all(tx, kind: .automation)
-            .compactMap { try? $0.decoded(AutomationRule.self) }
-            .filter { !$0.disabled }
+        let rules = try await PackItemRecords.automationRules(tx).filter { !$0.disabled }
         guard !rules.isEmpty else { return [] }
         // Every text waits for the tenant's time zone: its times are written in it, and it says
         // when night is.

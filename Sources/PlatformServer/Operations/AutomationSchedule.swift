@@ -53,7 +53,19 @@ struct AutomationSchedule {
     /// Microseconds in a minute, as start times are stored.
     private static let storedMinute: Int64 = 60_000_000
 
-    private var dedupePrefix: String { "automation/\(rule.key)/" }
+    private var dedupePrefix: String { "\(Self.keyPrefix)\(rule.key)/" }
+
+    /// What every automation text's outbox key starts with.
+    static let keyPrefix = "automation/"
+
+    /// The automation and appointment an automation text's outbox key names:
+    /// `automation/<automation>/<appointment>`, a reminder's with `@<minute>` after it.
+    static func textKeyParts(_ key: String) -> (automation: String, appointmentID: String)? {
+        guard key.hasPrefix(keyPrefix) else { return nil }
+        let parts = key.dropFirst(keyPrefix.count).split(separator: "/")
+        guard parts.count == 2, let appointment = parts[1].split(separator: "@").first else { return nil }
+        return (String(parts[0]), String(appointment))
+    }
 
     /// The keys that mean an appointment had its text, as SQL over `a`. A reminder's bare key is
     /// an earlier release's, from before moved bookings were reminded again.

@@ -45,9 +45,16 @@ enum BusinessAlert {
         guard let id = PhoneConfigRecords.collection.id(in: phoneConfig, tenantID: tx.tenantID),
               let line = try await PhoneConfigRecords.find(id: id, tx)?.config, line.businessAlerts[keyPath: kind],
               let tenant = try await TenantRecords.find(tx), tenant.status.isInGoodStanding,
-              let business = line.businessTextNumber(of: tenant), try await !lines.answers(business)
+              let business = try await businessNumber(line: line, tenant: tenant, lines: lines)
         else { return nil }
         return (line, tenant, business)
+    }
+
+    /// Where a text about `line` goes to `tenant`'s business (``PhoneConfig/businessTextNumber(of:)``),
+    /// unless one of the platform's `lines` answers that number.
+    static func businessNumber(line: PhoneConfig, tenant: Tenant, lines: TenantResolver) async throws -> String? {
+        guard let business = line.businessTextNumber(of: tenant), try await !lines.answers(business) else { return nil }
+        return business
     }
 
     /// "Jane Doe (+15550001111)", or the number alone for a caller with no name on file.

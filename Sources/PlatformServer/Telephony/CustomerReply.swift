@@ -37,6 +37,7 @@ enum CustomerReply: Sendable {
     /// What answering `text` does: the appointment, the answer to the customer and the note to
     /// the business.
     struct Outcome: Sendable {
+        var appointmentID: String
         var appointment: Appointment
         var answer: String
         var note: String
@@ -45,21 +46,21 @@ enum CustomerReply: Sendable {
     /// What this reply to `text` would do; nil when it answers no booking text, and is an
     /// ordinary text.
     func outcome(for text: TextMessage, tenant: Tenant, _ tx: TenantTransaction, now: Date = Date()) async throws -> Outcome? {
-        guard let appointment = try await answeredAppointment(text, tx, now: now) else { return nil }
-        let when = TimeZone(identifier: tenant.timeZone).map { " on \(AppointmentTime.spoken(appointment.startTime.date, in: $0))" } ?? ""
+        guard let (id, appointment) = try await answeredAppointment(text, tx, now: now) else { return nil }
+        let when = TimeZoneName.zone(tenant.timeZone).map { " on \(AppointmentTime.spoken(appointment.startTime.date, in: $0))" } ?? ""
         let who = try await BusinessAlert.caller(text.customer, number: text.from, tx)
         let service = appointment.serviceName
         switch self {
         case .cancel:
             return Outcome(
-                appointment: appointment,
+                appointmentID: id, appointment: appointment,
                 answer: "Your \(service) with \(tenant.displayName)\(when) is cancelled. Text us any time to book again.",
                 note: "\(who) cancelled their \(service)\(when) by text.")
         case .reschedule:
             let answer = tenant.bookingURL.isEmpty
                 ? "Sure! Reply with a day and time that suits you, and \(tenant.displayName) will confirm your new time."
                 : "Sure! Pick a new time for your \(service) at \(tenant.bookingURL), or reply with a day and time that suits you."
-            return Outcome(appointment: appointment, answer: answer, note: "\(who) asked by text to move their \(service)\(when). Text them back with a new time.")
+            return Outcome(appointmentID: id, appointment: appointment, answer: answer, note: "\(who) asked by text to move their \(service)\(when). Text them back with a new time.")
         }
     }
 
@@ -69,8 +70,7 @@ enum CustomerReply: Sendable {
         guard self == .cancel else { return }
         var appointment = outcome.appointment
         appointment.status = .cancelled
-        let id = AppointmentRecords.collection.id(in: appointment.name, tenantID: tx.tenantID) ?? ""
-        guard try await AppointmentRecords.update(appointment, replacing: outcome.appointment, id: id, tx) else {
+        guard try await AppointmentRecords.update(appointment, replacing: outcome.appointment, id: outcome.appointmentID, tx) else {
             throw Etag.concurrentChange(of: appointment.name)
         }
         try await AuditLog.record(tx, context: context, resource: appointment.name, details: [
@@ -81,38 +81,31 @@ enum CustomerReply: Sendable {
     /// The appointment the booking text `text` answers was about, when it is still open and to
     /// come and its automation's text offers this reply; nil otherwise, and when the newest texts
     /// were about two bookings at once (a reply could mean either).
-    private func answeredAppointment(_ text: TextMessage, _ tx: TenantTransaction, now: Date) async throws -> Appointment? {
+    private func answeredAppointment(_ text: TextMessage, _ tx: TenantTransaction, now: Date) async throws -> (id: String, appointment: Appointment)? {
         let received = text.hasCreateTime ? text.createTime.date : now
         let newest = try await tx.base.query("""
             SELECT dedupe_key, create_time FROM outbox_messages
-            WHERE tenant_id = \(tx.tenantID) AND recipient = \(text.from) AND dedupe_key LIKE 'automation/%'
+            WHERE tenant_id = \(tx.tenantID) AND recipient = \(text.from) AND dedupe_key LIKE \(AutomationSchedule.keyPrefix + "%")
             AND state = \(OutboxMessageState.delivered.storedName)
             AND create_time <= \(received) AND create_time > \(received.addingTimeInterval(-Self.window))
             ORDER BY create_time DESC LIMIT 2
             """).map { (key: try $0.string("dedupe_key"), time: try $0.int("create_time")) }
-        guard let last = newest.first, let about = Self.bookingText(last.key) else { return nil }
-        if newest.count == 2, newest[1].time == last.time, Self.bookingText(newest[1].key)?.appointmentID != about.appointmentID { return nil }
+        guard let last = newest.first, let about = AutomationSchedule.textKeyParts(last.key) else { return nil }
+        if newest.count == 2, newest[1].time == last.time, AutomationSchedule.textKeyParts(newest[1].key)?.appointmentID != about.appointmentID {
+            return nil
+        }
         guard try await offers(automation: about.automation, tx),
               let appointment = try await AppointmentRecords.find(id: about.appointmentID, tx),
               appointment.customer == text.customer, [.scheduled, .confirmed].contains(appointment.status),
               appointment.startTime.date > now
         else { return nil }
-        return appointment
-    }
-
-    /// The automation and appointment of a booking text's outbox key,
-    /// `automation/<automation>/<appointment>` (a reminder's with `@<minute>` after it).
-    private static func bookingText(_ key: String) -> (automation: String, appointmentID: String)? {
-        let parts = key.split(separator: "/")
-        guard parts.count == 3, let appointment = parts[2].split(separator: "@").first else { return nil }
-        return (String(parts[1]), String(appointment))
+        return (about.appointmentID, appointment)
     }
 
     /// Whether the text of the tenant's automation `key` offers this reply: its letter stands
     /// alone in it, as in "Reply C to cancel".
     private func offers(automation key: String, _ tx: TenantTransaction) async throws -> Bool {
-        let automation = try await PackItemRecords.all(tx, kind: .automation)
-            .compactMap { try? $0.decoded(AutomationRule.self) }.first { $0.key == key }
+        let automation = try await PackItemRecords.automationRules(tx).first { $0.key == key }
         guard let automation, let template = try await PackItemRecords.smsTemplate(automation.template, tx) else { return false }
         return template.body.split(whereSeparator: { !$0.isLetter }).contains { $0 == letter }
     }

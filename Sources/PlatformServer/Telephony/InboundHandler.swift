@@ -174,7 +174,7 @@ public struct InboundHandler: InboundServiceHandler {
             let line = resolution.phoneConfig?.config ?? PhoneConfig()
             // Replayed from the bridge's spool: Twilio is no longer waiting for TwiML.
             if replayed { try await Self.enqueue(done.answer, to: text.from, from: line, for: text.messageSid, tx) }
-            if let business = line.businessTextNumber(of: tenant), try await !resolver.answers(business) {
+            if let business = try await BusinessAlert.businessNumber(line: line, tenant: tenant, lines: resolver) {
                 try await OutboxRecords.enqueue(.sms(
                     to: business, from: line.textSender, body: done.note.truncated(to: OutboxRecords.maxTextLength),
                     purpose: "customer_reply", dedupeKey: CustomerReply.noteKey(text.messageSid)), tx)

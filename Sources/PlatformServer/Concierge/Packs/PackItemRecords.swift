@@ -80,6 +80,11 @@ enum PackItemRecords {
         try await all(tx, kind: .aiAgent).first.flatMap { try? $0.decoded(AiAgentConfig.self) }
     }
 
+    /// The tenant's automations, but those that no longer read as one.
+    static func automationRules(_ tx: TenantTransaction) async throws -> [AutomationRule] {
+        try await all(tx, kind: .automation).compactMap { try? $0.decoded(AutomationRule.self) }
+    }
+
     /// The tenant's SMS template of `kind`, unless it has none or it no longer reads as one.
     static func smsTemplate(_ kind: SmsTemplateKind, _ tx: TenantTransaction) async throws -> SmsTemplate? {
         try await all(tx, kind: .smsTemplate).first { $0.key == kind.keyName }.flatMap { try? $0.decoded(SmsTemplate.self) }
