@@ -288,6 +288,29 @@ struct AutomationTests {
         }
     }
 
+    @Test("a reminder less than a day ahead goes out on the appointment's own day", arguments: TestBackend.available)
+    func sameDayReminder(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            let shop = try await Shop.open(platform)
+            let item = try await shop.catalog.getCatalogItem(.with { $0.name = "tenants/shine/catalogItems/automation-reminder-24h" }, metadata: shop.owner)
+            _ = try await shop.catalog.updateCatalogItem(.with {
+                $0.catalogItem = .with { $0.name = item.name; $0.automation = .with { $0.offset = .init(seconds: 43_200) } }
+                $0.updateMask = .init(protoPaths: ["automation.offset"])
+            }, metadata: shop.owner)
+            // 6 PM, reminded 12 hours ahead: due at 6 AM that day (night, so it goes out in the
+            // morning); at 7 AM it is sent, and says "today".
+            let evening = Shop.tenAM(inDays: 3).addingTimeInterval(8 * Self.hour)
+            _ = try await shop.book("evening", at: evening)
+            _ = try await platform.database.withTenant("shine") { tx in
+                try await tx.update("appointments", set: [("create_time", evening.addingTimeInterval(-3 * Self.day))], where: "appointment_id = 'evening'")
+            }
+            #expect(try await shop.job.runOnce(now: evening.addingTimeInterval(-11 * Self.hour)) == 1)
+            let reminder = try #require(try await shop.texts().last)
+            #expect(reminder.purpose == "automation reminder_24h")
+            #expect(reminder.body.contains("your Full Detail is today at 6:00 PM"), "\(reminder.body)")
+        }
+    }
+
     @Test("texts wait for the day where the business is, and what fell due at night goes out in the morning", arguments: TestBackend.available)
     func quietHours(backend: TestBackend) async throws {
         try await TestPlatform.with(backend) { platform in
