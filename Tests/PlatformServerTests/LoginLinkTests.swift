@@ -303,6 +303,38 @@ struct LoginLinkTests {
         }
     }
 
+    @Test("a leaked platform key is revoked with what the keys it made made, on every tenant: their keys, their links and the links' sessions", arguments: TestBackend.available)
+    func leakedPlatformKeyChain(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            try await platform.createTenant("acme")
+            try await platform.createTenant("bolt")
+            func newKey(_ token: String, on tenant: String, _ role: Servicepro_Options_V1_Role, _ name: String) async throws -> CreateApiKeyResponse {
+                try await platform.apiKeys(token).createApiKey(.with { $0.parent = "tenants/\(tenant)"; $0.displayName = name; $0.role = role })
+            }
+            // The owner key that leaks made a staff key on the root; that staff key made a key on
+            // acme (which made one of its own) and a login link on bolt, which was redeemed.
+            let leaked = try await newKey(platform.ownerToken, on: "root", .platformOwner, "leaked")
+            let staff = try await newKey(leaked.token, on: "root", .platformStaff, "made by the leaked key")
+            let onAcme = try await newKey(staff.token, on: "acme", .tenantAdmin, "made by the staff key")
+            let madeOnAcme = try await newKey(onAcme.token, on: "acme", .tenantAdmin, "made by that one")
+            let link = try await Self.create(platform, tenant: "bolt", token: staff.token)
+            let session = try await Self.redeem(platform, link.token)
+            let bystander = try await newKey(platform.ownerToken, on: "acme", .tenantAdmin, "the owner's own")
+
+            let revoked = try await platform.apiKeys(platform.ownerToken).revokeApiKey(.with { $0.name = leaked.apiKey.name; $0.revokeKeysItMade = true })
+            #expect(revoked.hasRevokeTime)
+            for token in [leaked.token, staff.token, onAcme.token, madeOnAcme.token, session.token] {
+                #expect(await failure { try await platform.impersonation(token).whoAmI() }?.code == .unauthenticated)
+            }
+            #expect(try await platform.impersonation(bystander.token).whoAmI().principal == bystander.apiKey.name, "another maker's key works on")
+            let bolt = try await Self.links(platform).listLoginLinks(.with { $0.parent = "tenants/bolt" }, metadata: platform.metadata(platform.ownerToken))
+            #expect(bolt.loginLinks.first { $0.name == link.loginLink.name }?.hasRevokeTime == true, "the link reads as revoked")
+            let trail = try await platform.audit(platform.ownerToken).list(.with { $0.parent = "tenants/acme" }).auditEvents
+            #expect(trail.contains { $0.resourceName == onAcme.apiKey.name && $0.method.hasSuffix("RevokeApiKey")
+                && $0.details["reason"] == "\(staff.apiKey.name), which made it, was revoked with the keys it made" })
+        }
+    }
+
     @Test("a key whose maker is revoked while the call runs makes nothing: the maker is read again in the create's transaction")
     func creatorRevokedMidCall() async throws {
         // SQLite: the replica's key cache still takes the maker's token, as a call already past

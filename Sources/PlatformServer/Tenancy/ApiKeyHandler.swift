@@ -154,13 +154,24 @@ public struct ApiKeyHandler: ApiKeyServiceHandler {
         return keys
     }
 
-    /// Revokes the keys `maker` (a key) made on every tenant the transaction sees (a platform
-    /// key makes keys on any tenant), and those they made; the keys revoked.
+    /// Revokes the keys `maker` (a key) made, and those they made, on every tenant the
+    /// transaction sees (a platform key makes keys on any tenant, and a staff key it made makes
+    /// keys on others), each with its audit event; what each of them started ends with it. The
+    /// keys revoked. A key revoked before is passed through: the keys it made still go.
     private static func revokeKeysMade(by maker: String, context: RequestContext, _ tx: any SQLTransaction) async throws -> [ApiKey] {
         var revoked: [ApiKey] = []
-        for row in try await tx.query("SELECT DISTINCT tenant_id FROM api_keys WHERE creator = \(maker)") {
-            let scoped = TenantTransaction(tenantID: try row.string("tenant_id"), base: tx)
-            revoked += try await revokeKeys(madeBy: maker, reason: "\(maker), which made it, was revoked with the keys it made", context: context, scoped)
+        var makers = [maker]
+        while let maker = makers.popLast() {
+            for row in try await tx.query("SELECT tenant_id, key_id FROM api_keys WHERE creator = \(maker) ORDER BY tenant_id, key_id") {
+                let scoped = TenantTransaction(tenantID: try row.string("tenant_id"), base: tx)
+                let keyID = try row.string("key_id")
+                guard let key = try await ApiKeyRecords.find(keyID: keyID, scoped) else { continue }
+                makers.append(key.name)
+                guard try await ApiKeyRecords.revoke(keyID: keyID, scoped) else { continue }
+                try await AuditLog.record(scoped, context: context, resource: key.name, details: ["reason": "\(maker), which made it, was revoked with the keys it made"])
+                revoked.append(key)
+                revoked += try await endWhatItStarted(key.name, context: context, tx)
+            }
         }
         return revoked
     }
