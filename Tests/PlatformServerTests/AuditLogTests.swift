@@ -268,6 +268,26 @@ struct AuditLogTests {
         }
     }
 
+    @Test("a tenant whose plan change is talking to Stripe is not deleted under it", arguments: TestBackend.available)
+    func deletionDuringAPlanChange(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            try await platform.createTenant("upgrading")
+            let tenants = platform.tenants(platform.ownerToken)
+            // What ChangePlan holds from reading the billing record until it records what Stripe did.
+            try await platform.database.withTenant("upgrading") { tx in
+                try await BillingRecords.takeLease(for: "change-plan/test", duration: BillingHandler.planChangeLease, tx)
+            }
+            let refused = await failure { try await tenants.deleteTenant(.with { $0.name = "tenants/upgrading" }) }
+            #expect(refused?.code == .aborted)
+            #expect(refused?.reason == "billing_change_in_progress", "\(String(describing: refused))")
+            #expect(try await tenants.getTenant(.with { $0.name = "tenants/upgrading" }).name == "tenants/upgrading")
+            try await platform.database.withTenant("upgrading") { tx in
+                try await BillingRecords.releaseLease(heldBy: "change-plan/test", tx)
+            }
+            _ = try await tenants.deleteTenant(.with { $0.name = "tenants/upgrading" })
+        }
+    }
+
     @Test("a deleted tenant's numbers stop routing to it at once: the next text goes to the root tenant", arguments: TestBackend.available)
     func deletedTenantsNumbers(backend: TestBackend) async throws {
         try await TestPlatform.with(backend) { platform in

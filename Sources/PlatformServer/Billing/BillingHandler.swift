@@ -94,7 +94,8 @@ public struct BillingHandler: BillingServiceHandler {
     ) async throws -> Result {
         try await database.withTenant(current.tenantID) { tx in
             guard try await BillingRecords.confirmLease(heldBy: holder, at: Date(), tx) else {
-                throw ServiceError.aborted(message: "\(current.name): this change outlasted its lease and another may have begun; get the billing record again and retry")
+                throw ServiceError.aborted(
+                    reason: "billing_lease_lost", message: "\(current.name): this change outlasted its lease and another may have begun; get the billing record again and retry")
             }
             let result = try await write(tx)
             try await BillingRecords.releaseLease(heldBy: holder, tx)

@@ -133,7 +133,8 @@ enum BillingRecords {
             "tenant_billing", set: [("lease_owner", holder), ("lease_expire_time", now.addingTimeInterval(duration))],
             where: leaseIsFree(at: now))
         guard held == 1 else {
-            throw ServiceError.aborted(message: "\(BillingState.name(tx.tenantID)) is being changed by another call; retry in a moment")
+            throw ServiceError.aborted(
+                reason: "billing_change_in_progress", message: "\(BillingState.name(tx.tenantID)) is being changed by another call; retry in a moment")
         }
     }
 

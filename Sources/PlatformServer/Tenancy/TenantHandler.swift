@@ -125,6 +125,9 @@ public struct TenantHandler: TenantServiceHandler {
                     reason: "stripe_subscription_active",
                     message: "tenants/\(tenantID) pays through Stripe subscription \(subscription); cancel it in Stripe first (its customer.subscription.deleted event ends it here), then delete")
             }
+            // A plan change holds the billing lease while it subscribes at Stripe: deleting the
+            // tenant under it would leave that subscription charging a tenant nobody can see.
+            try await BillingRecords.takeLease(for: "delete-tenant", duration: BillingHandler.planChangeLease, tx)
             try await TenantRecords.delete(tx)
             // Filed under the deleted tenant, whose audit trail the deletion keeps.
             try await AuditLog.record(tx, context: context, resource: request.name)

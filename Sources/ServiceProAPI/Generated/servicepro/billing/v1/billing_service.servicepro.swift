@@ -139,6 +139,8 @@ public protocol BillingServiceHandler: Sendable {
     /// payment, and is otherwise FAILED_PRECONDITION `plan_unchanged`. FAILED_PRECONDITION
     /// `pending_tier_paid` when the tier waiting for its first payment was paid for before this
     /// call could withdraw or replace it; `payment_overdue` for an upgrade while a renewal is unpaid.
+    /// ABORTED `billing_change_in_progress` while another change or the billing job holds the
+    /// tenant's billing, `billing_lease_lost` when this one took longer than its hold.
     func changePlan(_ request: ChangePlanRequest, context: RequestContext) async throws -> ChangePlanResponse
 
     /// Staff override of the billing status, with a reason. Only valid transitions
@@ -147,7 +149,8 @@ public protocol BillingServiceHandler: Sendable {
     /// and a trial's new end becomes its subscription's. A suspension made here is the staff's to
     /// lift: paying does not (`suspended_by_staff` on the billing record); it withdraws a plan still
     /// waiting for its first payment, and may take over a suspension for want of payment. ABORTED
-    /// while a plan change or the billing job holds the tenant's billing.
+    /// `billing_change_in_progress` while a plan change or the billing job holds the tenant's
+    /// billing.
     func setTenantStatus(_ request: SetTenantStatusRequest, context: RequestContext) async throws -> TenantBilling
 
     /// Applies one Stripe webhook, forwarded raw by the bridge. The platform verifies the
@@ -378,6 +381,8 @@ public enum BillingService {
         /// payment, and is otherwise FAILED_PRECONDITION `plan_unchanged`. FAILED_PRECONDITION
         /// `pending_tier_paid` when the tier waiting for its first payment was paid for before this
         /// call could withdraw or replace it; `payment_overdue` for an upgrade while a renewal is unpaid.
+        /// ABORTED `billing_change_in_progress` while another change or the billing job holds the
+        /// tenant's billing, `billing_lease_lost` when this one took longer than its hold.
         public func changePlan(
             _ request: ChangePlanRequest,
             metadata: Metadata = [:],
@@ -398,7 +403,8 @@ public enum BillingService {
         /// and a trial's new end becomes its subscription's. A suspension made here is the staff's to
         /// lift: paying does not (`suspended_by_staff` on the billing record); it withdraws a plan still
         /// waiting for its first payment, and may take over a suspension for want of payment. ABORTED
-        /// while a plan change or the billing job holds the tenant's billing.
+        /// `billing_change_in_progress` while a plan change or the billing job holds the tenant's
+        /// billing.
         public func setTenantStatus(
             _ request: SetTenantStatusRequest,
             metadata: Metadata = [:],
