@@ -41,6 +41,7 @@ struct InProcessBridgeTests {
                     "SERVICEPRO_SMS_FROM": "+19185550100", "SERVICEPRO_TWILIO_API_URL": base, "SERVICEPRO_TWILIO_WEBHOOK_URL": variable ?? "",
                 ]) { server in
                 let line = "+19185550101"
+                _ = fake.numbers.own(line, routing: [:])
                 let created = try await server.spctlOnceUp([
                     "phone-configs", "create", "--parent", "tenants/root", "--phone-config-id", "menu-line",
                     "--phone-config.phone-number", line, "--phone-config.ivr-mode", "ivr",

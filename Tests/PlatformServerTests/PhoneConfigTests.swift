@@ -515,6 +515,60 @@ struct PhoneConfigTests {
         }
     }
 
+    @Test("a number given by hand must be the Twilio account's, and is pointed at the bridge; a change that fails points it back", arguments: TestBackend.available)
+    func handGivenNumbersRouted(backend: TestBackend) async throws {
+        try await FakeTwilioNumbers.with { twilio, base in
+            let elsewhere = ["VoiceUrl": "https://old.example/voice", "SmsUrl": "https://old.example/sms"]
+            let first = twilio.own("+19185550161", routing: elsewhere)
+            let second = twilio.own("+19185550162", routing: elsewhere)
+            try await TestPlatform.with(backend, concierge: ConciergeSettings(numbers: ConciergeTests.numbers(base))) { platform in
+                try await platform.createTenant("acme")
+                let configs = platform.phoneConfigs(platform.ownerToken)
+                let typo = await failure {
+                    try await configs.create(.with { $0.parent = "tenants/acme"; $0.phoneConfig = .with { $0.phoneNumber = "+19185550169" } })
+                }
+                #expect(typo?.code == .failedPrecondition)
+                #expect(typo?.reason == "number_not_in_account")
+                #expect(typo?.message.contains("phone_config.phone_number") == true)
+                #expect(try await configs.list(.with { $0.parent = "tenants/acme" }).phoneConfigs.isEmpty)
+
+                let line = try await configs.create(.with { $0.parent = "tenants/acme"; $0.phoneConfig = .with { $0.phoneNumber = "+19185550161" } })
+                #expect(twilio.routing(first)["VoiceUrl"] == ConciergeTests.bridgeURL + "/twilio/voice/incoming")
+                #expect(twilio.routing(first)["SmsUrl"] == ConciergeTests.bridgeURL + "/sms")
+                #expect(!line.platformManagedNumber, "pointed at the bridge, not bought")
+
+                // Moved to the second number with a stale etag: refused, and the second number
+                // is left as it was found.
+                _ = try await configs.update(.with {
+                    $0.phoneConfig = .with { $0.name = line.name; $0.displayName = "Main" }
+                    $0.updateMask = .init(protoPaths: ["display_name"])
+                })
+                let stale = await failure {
+                    try await configs.update(.with {
+                        $0.phoneConfig = .with { $0.name = line.name; $0.phoneNumber = "+19185550162"; $0.etag = line.etag }
+                        $0.updateMask = .init(protoPaths: ["phone_number"])
+                    })
+                }
+                #expect(stale?.code == .aborted)
+                #expect(twilio.routing(second)["VoiceUrl"] == elsewhere["VoiceUrl"])
+                let moved = try await configs.update(.with {
+                    $0.phoneConfig = .with { $0.name = line.name; $0.phoneNumber = "+19185550162" }
+                    $0.updateMask = .init(protoPaths: ["phone_number"])
+                })
+                #expect(moved.phoneNumber == "+19185550162")
+                #expect(twilio.routing(second)["SmsUrl"] == ConciergeTests.bridgeURL + "/sms")
+                let notOurs = await failure {
+                    try await configs.update(.with {
+                        $0.phoneConfig = .with { $0.name = line.name; $0.phoneNumber = "+19185550169" }
+                        $0.updateMask = .init(protoPaths: ["phone_number"])
+                    })
+                }
+                #expect(notOurs?.reason == "number_not_in_account")
+                #expect(try await configs.get(.with { $0.name = line.name }).phoneNumber == "+19185550162")
+            }
+        }
+    }
+
     @Test("a stale etag is ABORTED", arguments: TestBackend.available)
     func etags(backend: TestBackend) async throws {
         try await TestPlatform.with(backend) { platform in

@@ -8,7 +8,8 @@ import Synchronization
 /// their wire formats: Twilio takes a form with basic auth and answers 201 with a Message
 /// resource or its `{"code", "message"}` error; SendGrid takes JSON with a bearer key and answers
 /// 202 with `X-Message-Id` or its `{"errors": [...]}`. Both check credentials and the request's
-/// shape, keep every request they got, and can be told to fail the next ones.
+/// shape, keep every request they got, and can be told to fail the next ones. The Twilio account
+/// also has its phone-number API (`numbers`), as the platform checks a line's number there.
 public final class FakeMessagingProviders: Sendable {
     public static let twilioAccountSID = "AC0123456789abcdef0123456789abcdef"
     public static let twilioAuthToken = "fake_twilio_auth_token_0123456789"
@@ -57,6 +58,9 @@ public final class FakeMessagingProviders: Sendable {
 
     let state = Mutex(State())
 
+    /// The Twilio account's numbers: a line given one by hand needs it here.
+    public let numbers = FakeTwilioNumbers(accountSID: twilioAccountSID, authToken: twilioAuthToken)
+
     /// Every text request, refused ones included.
     public var texts: [Text] { state.withLock { $0.texts } }
     /// Every mail request, refused ones included.
@@ -84,6 +88,7 @@ public final class FakeMessagingProviders: Sendable {
         let router = Router()
         router.post("/2010-04-01/Accounts/:account/Messages.json") { request, _ in await fake.serveText(request) }
         router.post("/v3/mail/send") { request, _ in await fake.serveMail(request) }
+        fake.numbers.addRoutes(to: router)
         return try await ListeningServices.serve(router, logger: logger) { base in
             try await body(fake, base)
         }

@@ -43,8 +43,14 @@ public final class FakeTwilioNumbers: Sendable {
     /// How long a purchase or an update takes, so tests can overlap two creates.
     let delay: Duration
 
-    init(delay: Duration) {
+    /// The account whose numbers these are, and its credentials.
+    let accountSID: String
+    let authToken: String
+
+    init(delay: Duration = .zero, accountSID: String = FakeTwilioNumbers.accountSID, authToken: String = FakeTwilioNumbers.authToken) {
         self.delay = delay
+        self.accountSID = accountSID
+        self.authToken = authToken
     }
 
     /// Numbers bought and not released, by sid.
@@ -83,22 +89,27 @@ public final class FakeTwilioNumbers: Sendable {
         var logger = Logger(label: "test.fake-twilio-numbers")
         logger.logLevel = .critical
         let router = Router()
-        let account = "/2010-04-01/Accounts/\(accountSID)"
-        router.get("\(account)/AvailablePhoneNumbers/:country/Local.json") { request, context in
-            fake.available(request, areaCode: request.uri.queryParameters.get("AreaCode"))
-        }
-        router.post("\(account)/IncomingPhoneNumbers.json") { request, _ in await fake.buy(request) }
-        router.post("\(account)/IncomingPhoneNumbers/:file") { request, context in
-            await fake.update(request, file: context.parameters.get("file") ?? "")
-        }
-        router.get("\(account)/IncomingPhoneNumbers.json") { request, _ in
-            fake.owned(request, phoneNumber: request.uri.queryParameters.get("PhoneNumber").map { String($0) })
-        }
-        router.delete("\(account)/IncomingPhoneNumbers/:file") { request, context in
-            fake.release(request, file: context.parameters.get("file") ?? "")
-        }
+        fake.addRoutes(to: router)
         return try await ListeningServices.serve(router, logger: logger) { base in
             try await body(fake, base)
+        }
+    }
+
+    /// Serves the account's phone-number API from `router`, beside whatever else it serves.
+    func addRoutes(to router: Router<BasicRequestContext>) {
+        let account = "/2010-04-01/Accounts/\(accountSID)"
+        router.get("\(account)/AvailablePhoneNumbers/:country/Local.json") { request, context in
+            self.available(request, areaCode: request.uri.queryParameters.get("AreaCode"))
+        }
+        router.post("\(account)/IncomingPhoneNumbers.json") { request, _ in await self.buy(request) }
+        router.post("\(account)/IncomingPhoneNumbers/:file") { request, context in
+            await self.update(request, file: context.parameters.get("file") ?? "")
+        }
+        router.get("\(account)/IncomingPhoneNumbers.json") { request, _ in
+            self.owned(request, phoneNumber: request.uri.queryParameters.get("PhoneNumber").map { String($0) })
+        }
+        router.delete("\(account)/IncomingPhoneNumbers/:file") { request, context in
+            self.release(request, file: context.parameters.get("file") ?? "")
         }
     }
 
@@ -109,7 +120,7 @@ public final class FakeTwilioNumbers: Sendable {
     }
 
     private func authorized(_ request: Request) -> Bool {
-        let expected = "Basic " + Data("\(Self.accountSID):\(Self.authToken)".utf8).base64EncodedString()
+        let expected = "Basic " + Data("\(accountSID):\(authToken)".utf8).base64EncodedString()
         return request.headers[.authorization] == expected
     }
 

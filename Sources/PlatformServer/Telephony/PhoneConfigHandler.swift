@@ -9,8 +9,9 @@ import SwiftProtobuf
 /// Strings are trimmed and empty ones stored as unset; a number or Messaging Service already used
 /// by any tenant is ALREADY_EXISTS without saying whose it is; the SIP password is sealed at rest
 /// and never returned; IVR and AI voice need the tenant's plan to include them. A create may buy
-/// the line's number: outside the transaction, as the concierge does, and given back if the
-/// create fails.
+/// the line's number; a number given instead, on a create or an update, must be the Twilio
+/// account's and is pointed at the bridge. Both happen outside the transaction, as the concierge
+/// does them, and are undone if the change fails.
 public struct PhoneConfigHandler: PhoneConfigServiceHandler {
     let database: any Database
     let sealer: SecretSealer
@@ -41,38 +42,43 @@ public struct PhoneConfigHandler: PhoneConfigServiceHandler {
         let name = PhoneConfigRecords.name(tenantID: tenantID, id: id)
         let sealedPassword: Data? = try config.sipPassword.isEmpty ? nil : sealer.seal(config.sipPassword, boundTo: name)
         try await checkAgainstOtherLines(config, tenantID: tenantID)
-        guard request.provisionNumber else {
-            let created = try await insert(config, id: id, sealedPassword: sealedPassword, request, context: context)
-            await onChange()
-            return created
-        }
 
-        // A retry gets its line without a second number, and a line that would be refused is
-        // refused before a number is bought for it.
+        // A retry gets its line without touching Twilio again, and a line that would be refused
+        // is refused before a number is bought or pointed at the bridge for it.
         if let earlier: PhoneConfig = try await database.withTenant(tenantID, {
             try await IdempotencyRecords.stored($0, method: "CreatePhoneConfig", for: request)
         }) {
             return earlier
         }
-        try provisioner.checkCanProvision()
+        if request.provisionNumber { try provisioner.checkCanProvision() }
         let line = config
         let tenant = try await database.withTenant(tenantID) { tx in try await Self.checkInsertable(line, id: id, request, tx) }
-        // Named for this line, not only its tenant: a purchase whose answer is lost is recognised
-        // by its name, and must not be taken for another line's.
-        let bought = try await provisioner.provision(
-            areaCode: request.areaCode.isEmpty ? nil : request.areaCode, countryCode: request.countryCode.isEmpty ? "US" : request.countryCode,
-            friendlyName: "\(tenantID)/\(id) - \(tenant.displayName)")
-        config.phoneNumber = bought.phoneNumber
+        var bought: ProvisionedNumber?
+        var rerouted: RoutedNumber?
+        if request.provisionNumber {
+            // Named for this line, not only its tenant: a purchase whose answer is lost is
+            // recognised by its name, and must not be taken for another line's.
+            let number = try await provisioner.provision(
+                areaCode: request.areaCode.isEmpty ? nil : request.areaCode, countryCode: request.countryCode.isEmpty ? "US" : request.countryCode,
+                friendlyName: "\(tenantID)/\(id) - \(tenant.displayName)")
+            config.phoneNumber = number.phoneNumber
+            bought = number
+        } else {
+            // A number of the account, its calls and texts sent to the bridge; a mistyped one,
+            // or one of another account, would never reach the line.
+            rerouted = try await provisioner.routeToBridge(config.phoneNumber, field: "phone_config.phone_number")
+        }
         do {
-            let created = try await insert(config, id: id, sealedPassword: sealedPassword, boughtNumberSID: bought.sid, request, context: context)
+            let created = try await insert(config, id: id, sealedPassword: sealedPassword, boughtNumberSID: bought?.sid, request, context: context)
             // A retry that overlapped this request made the line first, on a number of its own.
-            if created.phoneNumber != bought.phoneNumber {
+            if let bought, created.phoneNumber != bought.phoneNumber {
                 await provisioner.releaseUnkept(bought, boughtFor: "a new phone config", logger: logger)
             }
             await onChange()
             return created
         } catch {
-            await provisioner.releaseUnkept(bought, boughtFor: "a new phone config", logger: logger)
+            if let bought { await provisioner.releaseUnkept(bought, boughtFor: "a new phone config", logger: logger) }
+            if let rerouted { await provisioner.restoreRouting(rerouted, unlessHeldIn: database, routedFor: "a new phone config", logger: logger) }
             throw error
         }
     }
@@ -177,8 +183,30 @@ public struct PhoneConfigHandler: PhoneConfigServiceHandler {
             if mask.contains("forward_number") { $0.forwardNumber = input.forwardNumber }
         }
         try await checkAgainstOtherLines(changedUniques, tenantID: tenantID, updating: id)
+        // A new number is checked and pointed at the bridge as a new line's is; the one it
+        // replaces keeps its routing (a bought one is released as any line's given up is).
+        let current = try await database.withTenant(tenantID) { tx in try await PhoneConfigRecords.find(id: id, tx) }
+        guard let current else { throw ServiceError.notFound(name) }
+        let rerouted = mask.contains("phone_number") && input.phoneNumber != current.config.phoneNumber
+            ? try await provisioner.routeToBridge(input.phoneNumber, field: "phone_config.phone_number") : nil
+        do {
+            let updated = try await write(input, mask: mask, newPassword: newPassword, changedUniques: changedUniques, id: id, request, context: context)
+            await onChange()
+            return updated
+        } catch {
+            if let rerouted { await provisioner.restoreRouting(rerouted, unlessHeldIn: database, routedFor: "a phone config update", logger: logger) }
+            throw error
+        }
+    }
 
-        let updated = try await reportingDuplicates(of: changedUniques, tenantID: tenantID, id: id) {
+    /// Writes `request`'s change of line `id` in one transaction, against the line as it is then.
+    private func write(
+        _ input: PhoneConfig, mask: PhoneConfigUpdateMask, newPassword: Data?, changedUniques: PhoneConfig, id: String,
+        _ request: UpdatePhoneConfigRequest, context: RequestContext
+    ) async throws -> PhoneConfig {
+        let tenantID = try context.requireTenant()
+        let name = request.phoneConfig.name
+        return try await reportingDuplicates(of: changedUniques, tenantID: tenantID, id: id) {
             try await database.withTenant(tenantID) { tx in
                 guard let current = try await PhoneConfigRecords.find(id: id, tx) else { throw ServiceError.notFound(name) }
                 try Etag.requireCurrent(request.phoneConfig.etag, current: current.config.etag, of: name)
@@ -203,8 +231,6 @@ public struct PhoneConfigHandler: PhoneConfigServiceHandler {
                 return try await PhoneConfigRecords.find(id: id, tx)!.config
             }
         }
-        await onChange()
-        return updated
     }
 
     public func deletePhoneConfig(_ request: DeletePhoneConfigRequest, context: RequestContext) async throws -> DeletePhoneConfigResponse {

@@ -15,7 +15,7 @@ struct PhoneConfigsCommands: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "create",
             abstract: "Creates a phone config.",
-            discussion: "Strings are trimmed and empty ones stored as unset; a number already used by any tenant is ALREADY_EXISTS. With provision_number, the platform buys the line a new number first (and gives it back if the create fails).\n\nAllowed roles: platform owner, platform staff.\nRPC: servicepro.telephony.v1.PhoneConfigService.CreatePhoneConfig. Use --json or --json-file for fields without a flag."
+            discussion: "Strings are trimmed and empty ones stored as unset; a number already used by any tenant is ALREADY_EXISTS. With provision_number, the platform buys the line a new number first (and gives it back if the create fails). A number given instead must be one of the platform's Twilio account, when one is configured (FAILED_PRECONDITION `number_not_in_account`), and is pointed at the bridge first (and back if the create fails).\n\nAllowed roles: platform owner, platform staff.\nRPC: servicepro.telephony.v1.PhoneConfigService.CreatePhoneConfig. Use --json or --json-file for fields without a flag."
         )
 
         @OptionGroup var call: CallOptions
@@ -203,7 +203,7 @@ struct PhoneConfigsCommands: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "update",
             abstract: "Updates the fields named in update_mask.",
-            discussion: "Moving to IVR or AI_VOICE checks the tenant's plan.\n\nAllowed roles: platform owner, platform staff.\nRPC: servicepro.telephony.v1.PhoneConfigService.UpdatePhoneConfig. Use --json or --json-file for fields without a flag."
+            discussion: "Moving to IVR or AI_VOICE checks the tenant's plan. A new phone_number is checked and pointed at the bridge as on create.\n\nAllowed roles: platform owner, platform staff.\nRPC: servicepro.telephony.v1.PhoneConfigService.UpdatePhoneConfig. Use --json or --json-file for fields without a flag."
         )
 
         @OptionGroup var call: CallOptions

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import RPCRuntime
+import ServiceProAPI
 
 /// Buys and releases the platform-managed phone numbers a concierge create or a new phone config
 /// asks for, and points an existing number of the account at the bridge when a create gives it
@@ -17,15 +18,16 @@ public protocol NumberProvisioner: Sendable {
     /// rather than previewing a create that is bound to fail.
     func checkCanProvision() throws
 
-    /// Throws FAILED_PRECONDITION `number_not_in_account` unless `phoneNumber` is one of the
-    /// account's numbers: a tenant set up on a mistyped number would never hear a call or text.
-    func checkOwned(_ phoneNumber: String) async throws
+    /// Throws FAILED_PRECONDITION `number_not_in_account`, naming `field`, unless `phoneNumber`
+    /// is one of the account's numbers: a line set up on a mistyped number would never hear a
+    /// call or text.
+    func checkOwned(_ phoneNumber: String, field: String) async throws
 
     /// Points `phoneNumber`, one of the account's numbers, at the bridge, so its calls and texts
-    /// reach the tenant a create gives it to. Returns how it was routed before, for
-    /// `restoreRouting` if the create fails; nil when nothing changed. Throws what `checkOwned`
+    /// reach the line a create or update gives it to. Returns how it was routed before, for
+    /// `restoreRouting` if the change fails; nil when nothing changed. Throws what `checkOwned`
     /// does for a number the account does not hold.
-    func routeToBridge(_ phoneNumber: String) async throws -> RoutedNumber?
+    func routeToBridge(_ phoneNumber: String, field: String) async throws -> RoutedNumber?
 
     /// Puts back the routing `routeToBridge` replaced.
     func restoreRouting(_ number: RoutedNumber) async throws
@@ -35,11 +37,31 @@ extension NumberProvisioner {
     public func checkCanProvision() throws {}
 
     /// With no account to look in, there is nothing to check.
-    public func checkOwned(_ phoneNumber: String) async throws {}
+    public func checkOwned(_ phoneNumber: String, field: String) async throws {}
 
-    public func routeToBridge(_ phoneNumber: String) async throws -> RoutedNumber? { nil }
+    public func routeToBridge(_ phoneNumber: String, field: String) async throws -> RoutedNumber? { nil }
 
     public func restoreRouting(_ number: RoutedNumber) async throws {}
+
+    /// Points `number` back where `routeToBridge` found it, after the change it was routed for
+    /// (e.g. "a concierge create") failed; failing that, logs what to restore by hand. A line
+    /// that holds the number by now (another change's, which won a race for it) keeps it on the
+    /// bridge.
+    func restoreRouting(_ number: RoutedNumber, unlessHeldIn database: any Database, routedFor purpose: String, logger: Logger) async {
+        do {
+            let held = try await database.transaction(.platform) { tx in
+                try await PhoneConfigRecords.taken(PhoneConfig.with { $0.phoneNumber = number.phoneNumber }, among: "1 = 1", tx) != nil
+            }
+            if held { return }
+            try await restoreRouting(number)
+        } catch {
+            logger.error("an existing number pointed at the bridge for \(purpose) that failed could not be pointed back; restore its webhooks by hand", metadata: [
+                "sid": "\(number.sid)", "number": "\(number.phoneNumber)",
+                "previous_routing": "\(number.previousRouting.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))",
+                "error": "\(error)",
+            ])
+        }
+    }
 
     /// Gives back `number`, bought for `purpose` (e.g. "a concierge create") and not kept;
     /// failing that, logs which number to release by hand.

@@ -129,14 +129,14 @@ public struct TwilioNumberProvisioner: NumberProvisioner {
         return ProvisionedNumber(sid: bought.sid, phoneNumber: bought.phoneNumber)
     }
 
-    public func checkOwned(_ phoneNumber: String) async throws {
-        _ = try await owned(phoneNumber)
+    public func checkOwned(_ phoneNumber: String, field: String) async throws {
+        _ = try await owned(phoneNumber, field: field)
     }
 
     /// Without the bridge's public URL there is nowhere to point the number: it keeps the
     /// routing it has, which an operator may have set by hand.
-    public func routeToBridge(_ phoneNumber: String) async throws -> RoutedNumber? {
-        let number = try await owned(phoneNumber)
+    public func routeToBridge(_ phoneNumber: String, field: String) async throws -> RoutedNumber? {
+        let number = try await owned(phoneNumber, field: field)
         guard let base = webhookBaseURL, TwilioCallbackURLs.isCallable(base) else { return nil }
         let bridge = Self.routing(to: TwilioCallbackURLs(base: base))
         guard number.routing != bridge else { return nil }
@@ -146,7 +146,7 @@ public struct TwilioNumberProvisioner: NumberProvisioner {
         } catch let error as ServiceError where error.code == .unavailable {
             // An update whose answer was lost may have gone through: then the number is on the
             // bridge, and the create goes on with it as if the answer had come.
-            guard (try? await owned(phoneNumber))?.routing == bridge else { throw error }
+            guard (try? await owned(phoneNumber, field: field))?.routing == bridge else { throw error }
         }
         return routed
     }
@@ -160,13 +160,13 @@ public struct TwilioNumberProvisioner: NumberProvisioner {
         fields.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
     }
 
-    /// The account's `phoneNumber`, or FAILED_PRECONDITION `number_not_in_account`.
-    private func owned(_ phoneNumber: String) async throws -> IncomingNumber {
+    /// The account's `phoneNumber`, or FAILED_PRECONDITION `number_not_in_account` naming `field`.
+    private func owned(_ phoneNumber: String, field: String) async throws -> IncomingNumber {
         if let number = try await accountNumbers(phoneNumber).first { return number }
         throw ServiceError.failedPrecondition(
             reason: "number_not_in_account",
-            message: "\(phoneNumber) is not a number of the platform's Twilio account, so its calls and texts would never arrive; check telephony.phone_number, or buy one with TELEPHONY_SETUP_MODE_PROVISION_NUMBER",
-            metadata: ["field": "telephony.phone_number"])
+            message: "\(phoneNumber) is not a number of the platform's Twilio account, so its calls and texts would never arrive; check \(field), or have the platform buy one",
+            metadata: ["field": field])
     }
 
     /// The account's holdings of `phoneNumber`: Twilio filters by it, and only exact matches count.

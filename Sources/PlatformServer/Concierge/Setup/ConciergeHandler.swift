@@ -49,7 +49,7 @@ public struct ConciergeHandler: ConciergeServiceHandler {
         if setup.telephonyMode == .provisionNumber { try provisioner.checkCanProvision() }
         let existingNumber = setup.telephonyMode == .useExistingNumber ? setup.phoneConfig?.phoneNumber : nil
         if request.review.validateOnly {
-            if let existingNumber { try await provisioner.checkOwned(existingNumber) }
+            if let existingNumber { try await provisioner.checkOwned(existingNumber, field: "telephony.phone_number") }
             return try await preview(setup)
         }
         var number: ProvisionedNumber?
@@ -59,7 +59,7 @@ public struct ConciergeHandler: ConciergeServiceHandler {
         }
         let bought = number
         var rerouted: RoutedNumber?
-        if let existingNumber { rerouted = try await provisioner.routeToBridge(existingNumber) }
+        if let existingNumber { rerouted = try await provisioner.routeToBridge(existingNumber, field: "telephony.phone_number") }
         do {
             let response = try await database.transaction(.platform) { tx in
                 try await IdempotencyRecords.once(TenantTransaction(tenantID: caller, base: tx), method: "CreateConciergeTenant", for: request) {
@@ -75,29 +75,11 @@ public struct ConciergeHandler: ConciergeServiceHandler {
             return response
         } catch {
             if let bought { await release(bought) }
-            if let rerouted { await restoreRouting(rerouted) }
+            if let rerouted { await provisioner.restoreRouting(rerouted, unlessHeldIn: database, routedFor: "a concierge create", logger: logger) }
             throw setup.reportingDuplicates(error, phoneNumber: bought?.phoneNumber)
         }
     }
 
-    /// Points an existing number the create did not keep back where it was; failing that, says
-    /// where. A line that holds the number now (another create's, which won a race for it) keeps
-    /// it on the bridge.
-    private func restoreRouting(_ number: RoutedNumber) async {
-        do {
-            let held = try await database.transaction(.platform) { tx in
-                try await PhoneConfigRecords.taken(PhoneConfig.with { $0.phoneNumber = number.phoneNumber }, among: "1 = 1", tx) != nil
-            }
-            if held { return }
-            try await provisioner.restoreRouting(number)
-        } catch {
-            logger.error("an existing number pointed at the bridge for a concierge create that failed could not be pointed back; restore its webhooks by hand", metadata: [
-                "sid": "\(number.sid)", "number": "\(number.phoneNumber)",
-                "previous_routing": "\(number.previousRouting.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))",
-                "error": "\(error)",
-            ])
-        }
-    }
 
     /// Gives back a number the create bought and did not keep; failing that, says which.
     private func release(_ number: ProvisionedNumber) async {

@@ -153,7 +153,9 @@ extension GetNumberReleaseRequest: ValidatableMessage {
 public protocol PhoneConfigServiceHandler: Sendable {
     /// Creates a phone config. Strings are trimmed and empty ones stored as unset; a number already
     /// used by any tenant is ALREADY_EXISTS. With provision_number, the platform buys the line a new
-    /// number first (and gives it back if the create fails).
+    /// number first (and gives it back if the create fails). A number given instead must be one of
+    /// the platform's Twilio account, when one is configured (FAILED_PRECONDITION
+    /// `number_not_in_account`), and is pointed at the bridge first (and back if the create fails).
     func createPhoneConfig(_ request: CreatePhoneConfigRequest, context: RequestContext) async throws -> PhoneConfig
 
     /// Gets one phone config. The SIP password is never returned, only whether one is set.
@@ -163,6 +165,7 @@ public protocol PhoneConfigServiceHandler: Sendable {
     func listPhoneConfigs(_ request: ListPhoneConfigsRequest, context: RequestContext) async throws -> ListPhoneConfigsResponse
 
     /// Updates the fields named in update_mask. Moving to IVR or AI_VOICE checks the tenant's plan.
+    /// A new phone_number is checked and pointed at the bridge as on create.
     func updatePhoneConfig(_ request: UpdatePhoneConfigRequest, context: RequestContext) async throws -> PhoneConfig
 
     /// Deletes a phone config; its number stops routing to the tenant. Root's config cannot be deleted
@@ -373,7 +376,9 @@ public enum PhoneConfigService {
 
         /// Creates a phone config. Strings are trimmed and empty ones stored as unset; a number already
         /// used by any tenant is ALREADY_EXISTS. With provision_number, the platform buys the line a new
-        /// number first (and gives it back if the create fails).
+        /// number first (and gives it back if the create fails). A number given instead must be one of
+        /// the platform's Twilio account, when one is configured (FAILED_PRECONDITION
+        /// `number_not_in_account`), and is pointed at the bridge first (and back if the create fails).
         public func createPhoneConfig(
             _ request: CreatePhoneConfigRequest,
             metadata: Metadata = [:],
@@ -419,6 +424,7 @@ public enum PhoneConfigService {
         }
 
         /// Updates the fields named in update_mask. Moving to IVR or AI_VOICE checks the tenant's plan.
+        /// A new phone_number is checked and pointed at the bridge as on create.
         public func updatePhoneConfig(
             _ request: UpdatePhoneConfigRequest,
             metadata: Metadata = [:],
