@@ -9,7 +9,7 @@ public struct BridgeConfiguration: Sendable {
     public var twilioAuthToken: String?
     /// The SQLite file holding texts the platform could not take yet.
     public var spoolPath: String
-    /// Where callers go when the platform is down and no forward number is known for the number.
+    /// Where callers of a number the bridge has not heard of go while the platform is down.
     public var fallbackNumber: String?
     /// How long a webhook waits for the platform before falling back; well under Twilio's 15 s.
     public var platformDeadline: Duration

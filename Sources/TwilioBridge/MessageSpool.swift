@@ -268,15 +268,11 @@ public actor MessageSpool {
         return numbers
     }
 
-    /// Keeps `forwardNumber` for calls to `calledNumber`; nil forgets it.
-    public func keepForwardNumber(_ forwardNumber: String?, for calledNumber: String) async throws {
-        if let forwardNumber {
-            _ = try await connection.query(
-                "INSERT INTO forward_numbers (called_number, forward_number) VALUES (?, ?) ON CONFLICT (called_number) DO UPDATE SET forward_number = excluded.forward_number",
-                [.text(calledNumber), .text(forwardNumber)])
-        } else {
-            _ = try await connection.query("DELETE FROM forward_numbers WHERE called_number = ?", [.text(calledNumber)])
-        }
+    /// Keeps `forwardNumber` for calls to `calledNumber`; "" for a line that has none.
+    public func keepForwardNumber(_ forwardNumber: String, for calledNumber: String) async throws {
+        _ = try await connection.query(
+            "INSERT INTO forward_numbers (called_number, forward_number) VALUES (?, ?) ON CONFLICT (called_number) DO UPDATE SET forward_number = excluded.forward_number",
+            [.text(calledNumber), .text(forwardNumber)])
     }
 
     /// Closes the spool's file; later calls, and the deinit, do nothing.

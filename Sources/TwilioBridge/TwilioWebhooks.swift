@@ -292,7 +292,7 @@ struct TwilioWebhooks<Transport: ClientTransport>: Sendable {
     /// outage; one the file cannot take is still known until then, and written on the next call.
     private func keep(forwardNumber: String, for calledNumber: String) async {
         do {
-            try await spool.keepForwardNumber(forwardNumber.isEmpty ? nil : forwardNumber, for: calledNumber)
+            try await spool.keepForwardNumber(forwardNumber, for: calledNumber)
             fallback.saved(forwardNumber: forwardNumber, for: calledNumber)
         } catch {
             logger.warning("could not keep a forward number for a restart", metadata: ["to": "\(calledNumber)", "error": "\(error)"])

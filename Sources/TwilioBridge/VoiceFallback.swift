@@ -1,10 +1,13 @@
 import Synchronization
 
 /// Where to send callers when the platform cannot answer: the forward number the platform last
-/// gave for the number they called, else the bridge's platform-wide fallback, else nowhere.
+/// gave for the number they called; for a number the bridge has not heard of, the bridge's
+/// platform-wide fallback; else nowhere (the caller leaves a voicemail). A line the platform said
+/// forwards nowhere is not given the platform-wide number: that would put one business's callers
+/// through to another.
 public final class VoiceFallback: Sendable {
     private struct Memory {
-        /// By called number.
+        /// By called number; "" for a line the platform said has none.
         var lastKnown: [String: String]
         /// Called numbers whose forward number the spool's file does not hold yet.
         var unsaved: Set<String> = []
@@ -13,22 +16,22 @@ public final class VoiceFallback: Sendable {
     private let memory: Mutex<Memory>
     private let platformWide: String?
 
-    /// `lastKnown`: the forward numbers a bridge kept before it restarted, by called number.
+    /// `lastKnown`: the forward numbers a bridge kept before it restarted, by called number ("" for
+    /// none).
     public init(platformWideNumber: String?, lastKnown: [String: String] = [:]) {
         self.platformWide = platformWideNumber.flatMap { $0.isEmpty ? nil : $0 }
         self.memory = Mutex(Memory(lastKnown: lastKnown))
     }
 
-    /// Remembers the forward number from a successful reply for calls to `calledNumber`; an
-    /// empty one (the tenant removed its forward number) forgets it. True when the spool's file
-    /// should be told: the number changed, or an earlier write of it did not land (`saved`).
+    /// Remembers the forward number from a successful reply for calls to `calledNumber`, an empty
+    /// one (the line has none) too. True when the spool's file should be told: the number
+    /// changed, or an earlier write of it did not land (`saved`).
     @discardableResult
     public func remember(forwardNumber: String, for calledNumber: String) -> Bool {
         guard !calledNumber.isEmpty else { return false }
-        let number = forwardNumber.isEmpty ? nil : forwardNumber
         return memory.withLock { memory in
-            if memory.lastKnown[calledNumber] != number {
-                memory.lastKnown[calledNumber] = number
+            if memory.lastKnown[calledNumber] != forwardNumber {
+                memory.lastKnown[calledNumber] = forwardNumber
                 memory.unsaved.insert(calledNumber)
             }
             return memory.unsaved.contains(calledNumber)
@@ -40,7 +43,7 @@ public final class VoiceFallback: Sendable {
     /// writes again.
     public func saved(forwardNumber: String, for calledNumber: String) {
         memory.withLock { memory in
-            if memory.lastKnown[calledNumber] == (forwardNumber.isEmpty ? nil : forwardNumber) {
+            if memory.lastKnown[calledNumber] == forwardNumber {
                 memory.unsaved.remove(calledNumber)
             } else {
                 memory.unsaved.insert(calledNumber)
@@ -49,7 +52,8 @@ public final class VoiceFallback: Sendable {
     }
 
     public func forwardNumber(for calledNumber: String) -> String? {
-        memory.withLock { $0.lastKnown[calledNumber] } ?? platformWide
+        guard let known = memory.withLock({ $0.lastKnown[calledNumber] }) else { return platformWide }
+        return known.isEmpty ? nil : known
     }
 
     /// Whom to ring for a caller of `calledNumber` now: the forward number, unless that is the

@@ -248,7 +248,7 @@ struct BridgeFaultTests {
         #expect(aside.compactMap { $0.column("message_sid")?.string } == ["SMbroken"], "kept for an operator, not deleted")
     }
 
-    @Test("the fallback forgets a forward number the platform no longer gives, and never rings the number just rung")
+    @Test("the fallback follows the forward number the platform gives, never rings the number just rung, and gives a line without one no other business's number")
     func fallbackForgets() {
         let fallback = VoiceFallback(platformWideNumber: "+19185557777")
         #expect(fallback.remember(forwardNumber: "+19185559999", for: "+19185550101"), "news, to be kept")
@@ -264,8 +264,10 @@ struct BridgeFaultTests {
         #expect(fallback.forwardNumber(for: "+19185550101", after: "+15551230001") == "+19185559999")
         #expect(fallback.forwardNumber(for: "+19185550101", after: "+19185559999") == nil)
         #expect(fallback.forwardNumber(for: "+19185550101", after: nil) == "+19185559999")
-        fallback.remember(forwardNumber: "", for: "+19185550101")
-        #expect(fallback.forwardNumber(for: "+19185550101") == "+19185557777")
+        #expect(fallback.forwardNumber(for: "+19185550199") == "+19185557777", "a number the bridge has not heard of")
+        #expect(fallback.remember(forwardNumber: "", for: "+19185550101"), "news: the line has none now")
+        #expect(fallback.forwardNumber(for: "+19185550101") == nil, "a voicemail, not the platform-wide number")
+        #expect(VoiceFallback(platformWideNumber: "+19185557777", lastKnown: ["+19185550101": ""]).forwardNumber(for: "+19185550101") == nil, "after a restart too")
     }
 
     @Test("a bridge restarted while the platform is away still puts callers through to the forward number")

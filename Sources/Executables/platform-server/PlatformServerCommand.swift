@@ -79,7 +79,7 @@ struct PlatformServerCommand: AsyncParsableCommand {
     @Option(name: .customLong("twilio-spool"), help: "With --twilio-listen: SQLite file for texts and status callbacks waiting for the platform (default <home>/bridge-spool.sqlite).")
     var twilioSpool: String?
 
-    @Option(name: .customLong("twilio-fallback-number"), help: "With --twilio-listen: E.164 number for callers when no forward number is known.")
+    @Option(name: .customLong("twilio-fallback-number"), help: "With --twilio-listen: E.164 number for callers of a number the bridge has not heard of, while the platform is down.")
     var twilioFallbackNumber: String?
 
     @Option(name: .customLong("twilio-token-file"), help: "With --twilio-listen: the bridge's bearer token (default <home>/bridge.token).")

@@ -30,7 +30,7 @@ struct TwilioBridgeCommand: AsyncParsableCommand {
     @Option(name: .customLong("spool"), help: "SQLite file for texts and status callbacks waiting for the platform (the default follows SERVICEPRO_HOME).")
     var spoolPath: String = (ProcessInfo.processInfo.environment["SERVICEPRO_HOME"] ?? ".servicepro") + "/bridge-spool.sqlite"
 
-    @Option(name: .customLong("fallback-number"), help: "E.164 number for callers when the platform is down and no forward number is known.")
+    @Option(name: .customLong("fallback-number"), help: "E.164 number for callers of a number the bridge has not heard of, while the platform is down.")
     var fallbackNumber: String?
 
     @Flag(name: .customLong("platform-tls"), help: "Reach platform-server over TLS (it serves TLS with --tls-cert/--tls-key).")
