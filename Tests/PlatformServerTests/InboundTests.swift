@@ -1132,6 +1132,41 @@ struct InboundTests {
         }
     }
 
+    @Test("a replay that overlaps its first attempt still queues the acknowledgement that attempt records", arguments: TestBackend.available)
+    func replayOverlappingItsFirstAttempt(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            let inbound = try await Self.setUp(platform)
+            let text = HandleInboundMessageRequest.with {
+                $0.messageSid = Self.sid("SM", 43); $0.to = Self.acmeNumber; $0.from = "+15550006666"; $0.body = "Anyone there?"
+            }
+            // The first attempt stored the text and has made its new sender's customer, in a
+            // transaction still open when the bridge's replay arrives (the bridge gave up
+            // waiting): on PostgreSQL the replay reads the text unlinked, and then finds the
+            // customer made by that attempt, not by itself, once the attempt has linked it and
+            // recorded the acknowledgement.
+            _ = try await CommunicationRecords.insertIfNew([.init(
+                message: .with { $0.messageSid = text.messageSid; $0.direction = .inbound; $0.from = text.from; $0.to = text.to; $0.body = text.body; $0.status = .received },
+                id: "overlapped", phoneConfigID: "main")], tenantID: "acme", platform.database)
+            async let firstAttempt: Void = platform.database.withTenant("acme") { tx in
+                let customer = try #require(try await CustomerRecords.findOrCreate(phone: text.from, tx))
+                try await Task.sleep(for: .milliseconds(600))
+                try await CommunicationRecords.linkCustomer(customer.id, toMessage: text.messageSid, tx)
+                try await CommunicationRecords.recordAutoReply("Thanks for texting Acme Detailing!", toMessage: text.messageSid, tx)
+            }
+            try await Task.sleep(for: .milliseconds(150))
+            var replay = text
+            replay.replayed = true
+            let replayed = try await inbound.client.handleInboundMessage(replay, metadata: inbound.metadata)
+            try await firstAttempt
+            #expect(replayed.replies.isEmpty)
+            let owed = try await platform.database.transaction(.platform) { tx in
+                try await tx.query("SELECT body, purpose FROM outbox_messages WHERE tenant_id = 'acme' AND recipient = '+15550006666'")
+                    .map { "\(try $0.string("purpose")): \(try $0.string("body"))" }
+            }
+            #expect(owed == ["auto_reply: Thanks for texting Acme Detailing!"])
+        }
+    }
+
     @Test("a text the caller asks for goes through the outbox from the tenant's line, once per call and key", arguments: TestBackend.available)
     func ivrTextsGoThroughTheOutbox(backend: TestBackend) async throws {
         try await TestPlatform.with(backend) { platform in

@@ -80,17 +80,31 @@ public struct InboundHandler: InboundServiceHandler {
         // A customer's "C" or "R" to a booking text; a retry finds it answered. The business's
         // note about it stands in for the text's alert.
         if let reply = CustomerReply(request.body), !response.message.customer.isEmpty, response.message.autoReply.isEmpty,
-           let answer = try await answer(reply, response.message, resolution, replayed: request.replayed, context: context) {
+           let answer = try await answer(reply, response.message, resolution, context: context) {
             response.message.autoReply = answer
-            if !request.replayed { response.replies = [.with { $0.body = answer }] }
-            return response
-        }
-        // Only for lines that ask: the common case stays one statement.
-        if resolution.phoneConfig?.config.businessAlerts.texts == true {
+            response.replies = [.with { $0.body = answer }]
+        } else if resolution.phoneConfig?.config.businessAlerts.texts == true {
+            // Only for lines that ask: the common case stays one statement.
             let text = response.message
             try await database.withTenant(resolution.tenantID) { tx in try await BusinessAlert.text(text, lines: resolver, tx) }
         }
+        // Replayed from the bridge's spool: the bridge spools only a text it had no answer for,
+        // and Twilio is no longer waiting for one. The answer recorded on the text goes through
+        // the outbox instead, once, whichever attempt recorded it: the first may have committed
+        // it only while this one ran.
+        if request.replayed {
+            response.replies = []
+            try await sendRecordedAnswer(of: request, resolution)
+        }
         return response
+    }
+
+    /// Queues the answer recorded on `request`'s text, if any, from its line; once per MessageSid.
+    private func sendRecordedAnswer(of request: HandleInboundMessageRequest, _ resolution: TenantResolver.Resolution) async throws {
+        try await database.withTenant(resolution.tenantID) { tx in
+            guard let answer = try await CommunicationRecords.autoReply(ofMessage: request.messageSid, tx), !answer.isEmpty else { return }
+            try await Self.enqueue(answer, to: request.from, from: resolution.phoneConfig?.config ?? PhoneConfig(), for: request.messageSid, tx)
+        }
     }
 
     private static func newText(_ request: HandleInboundMessageRequest, _ resolution: TenantResolver.Resolution) -> CommunicationRecords.NewText {
@@ -113,13 +127,6 @@ public struct InboundHandler: InboundServiceHandler {
         try await database.withTenant(resolution.tenantID) { tx in
             guard let first = try await CommunicationRecords.message(sid: request.messageSid, tx) else {
                 throw ServiceError.alreadyExists(reason: "message_sid_taken", field: "message_sid", message: "\(request.messageSid) is stored for another number")
-            }
-            // Replayed from the bridge's spool, the text ran to the end the first time, but that
-            // answer never reached Twilio (the bridge spools only when it has none). An
-            // acknowledgement it carried goes through the outbox instead, once.
-            if request.replayed, !first.customer.isEmpty,
-               let acknowledgement = try await CommunicationRecords.autoReply(ofMessage: request.messageSid, tx) {
-                try await Self.enqueue(acknowledgement, to: request.from, from: resolution.phoneConfig?.config ?? PhoneConfig(), for: request.messageSid, tx)
             }
             return first
         }
@@ -147,12 +154,7 @@ public struct InboundHandler: InboundServiceHandler {
             else { return linked }
             try await CommunicationRecords.recordAutoReply(acknowledgement, toMessage: request.messageSid, tx)
             linked.message.autoReply = acknowledgement
-            if request.replayed {
-                // Replayed from the bridge's spool: Twilio is no longer waiting for TwiML.
-                try await Self.enqueue(acknowledgement, to: request.from, from: config, for: request.messageSid, tx)
-            } else {
-                linked.replies = [.with { $0.body = acknowledgement }]
-            }
+            linked.replies = [.with { $0.body = acknowledgement }]
             return linked
         }
     }
@@ -161,7 +163,7 @@ public struct InboundHandler: InboundServiceHandler {
     /// acknowledgement is), and tells the business; the answer, or nil when the text answers no
     /// booking text or was answered already.
     private func answer(
-        _ reply: CustomerReply, _ text: TextMessage, _ resolution: TenantResolver.Resolution, replayed: Bool, context: RequestContext
+        _ reply: CustomerReply, _ text: TextMessage, _ resolution: TenantResolver.Resolution, context: RequestContext
     ) async throws -> String? {
         try await database.withTenant(resolution.tenantID) { tx in
             guard let stored = try await CommunicationRecords.message(sid: text.messageSid, tx), stored.autoReply.isEmpty,
@@ -172,8 +174,6 @@ public struct InboundHandler: InboundServiceHandler {
             else { return nil }
             try await reply.carryOut(done, messageSID: text.messageSid, context: context, tx)
             let line = resolution.phoneConfig?.config ?? PhoneConfig()
-            // Replayed from the bridge's spool: Twilio is no longer waiting for TwiML.
-            if replayed { try await Self.enqueue(done.answer, to: text.from, from: line, for: text.messageSid, tx) }
             if let business = try await BusinessAlert.businessNumber(line: line, tenant: tenant, lines: resolver) {
                 try await OutboxRecords.enqueue(.sms(
                     to: business, from: line.textSender, body: done.note.truncated(to: OutboxRecords.maxTextLength),
