@@ -311,6 +311,74 @@ struct AutomationTests {
         }
     }
 
+    @Test("a text the outbox comes to late waits for the business's morning, and goes no more once its booking was cancelled or moved", arguments: TestBackend.available)
+    func lateTextsStillHold(backend: TestBackend) async throws {
+        try await FakeMessagingProviders.with { fake, base in
+            try await TestPlatform.with(backend) { platform in
+                let shop = try await Shop.open(platform)
+                let outbox = OutboxTests.worker(platform, OutboxTests.settings(base: base))
+                let start = Shop.tenAM(inDays: 3)
+                let booked = try await shop.book("detail", at: start)
+                _ = try await shop.book("called-off", at: start.addingTimeInterval(3 * Self.hour))
+                #expect(try await shop.job.runOnce() == 2)
+
+                // Come to at 11 PM (a provider down all evening would do it): put off, spending
+                // no attempt, until 8 AM where the business is.
+                let night = Shop.tenAM(inDays: 1).addingTimeInterval(13 * Self.hour)
+                #expect(try await outbox.runOnce(now: night) == 2)
+                let waiting = try await Self.outboxRows(platform)
+                #expect(waiting.map(\.state) == [.pending, .pending])
+                #expect(waiting.map(\.attempts) == [0, 0])
+                #expect(waiting.allSatisfy { $0.nextAttemptTime == Shop.tenAM(inDays: 2).addingTimeInterval(-2 * Self.hour) }, "\(waiting.map(\.nextAttemptTime))")
+                #expect(fake.texts.isEmpty)
+
+                // By the morning one booking was called off: its confirmation is not sent.
+                _ = try await shop.appointments.updateAppointment(.with {
+                    $0.appointment = .with { $0.name = "tenants/shine/appointments/called-off"; $0.status = .cancelled }
+                    $0.updateMask = .init(protoPaths: ["status"])
+                }, metadata: shop.owner)
+                let morning = Shop.tenAM(inDays: 2).addingTimeInterval(-Self.hour)
+                #expect(try await outbox.runOnce(now: morning) == 2)
+                let sent = try await Self.outboxRows(platform)
+                let confirmation = try #require(sent.first { $0.dedupeKey?.hasSuffix("/detail") == true })
+                let calledOff = try #require(sent.first { $0.dedupeKey?.hasSuffix("/called-off") == true })
+                #expect(confirmation.state == .delivered)
+                #expect(calledOff.state == .failed)
+                #expect(calledOff.lastError == "not sent: its appointment was cancelled, or has begun")
+                #expect(fake.acceptedTexts.map { $0.form["To"] } == ["+19185550101"])
+
+                // A reminder queued for 10 AM, and the booking moved to noon before it went: not
+                // sent, and the next pass reminds of noon.
+                _ = try await platform.database.withTenant("shine") { tx in
+                    try await tx.update("appointments", set: [("create_time", start.addingTimeInterval(-3 * Self.day))], where: "appointment_id = 'detail'")
+                }
+                #expect(try await shop.job.runOnce(now: start.addingTimeInterval(-23 * Self.hour)) == 1)
+                let noon = start.addingTimeInterval(2 * Self.hour)
+                _ = try await shop.appointments.updateAppointment(.with {
+                    $0.appointment = .with { $0.name = booked.name; $0.startTime = Google_Protobuf_Timestamp(date: noon) }
+                    $0.updateMask = .init(protoPaths: ["start_time"])
+                }, metadata: shop.owner)
+                #expect(try await outbox.runOnce(now: start.addingTimeInterval(-22 * Self.hour)) == 1)
+                #expect(try await Self.outboxRows(platform).last?.lastError == "not sent: its appointment was moved; the automations text its new time")
+                #expect(try await shop.job.runOnce(now: noon.addingTimeInterval(-22 * Self.hour)) == 1)
+                let reminder = try #require(try await Self.outboxRows(platform).last)
+                #expect(reminder.body.contains("tomorrow at 12:00 PM"), "\(reminder.body)")
+                // Come to only at 11 PM, it would reach the customer on the day itself, saying
+                // "tomorrow": not sent.
+                #expect(try await outbox.runOnce(now: noon.addingTimeInterval(-13 * Self.hour)) == 1)
+                #expect(try await Self.outboxRows(platform).last?.lastError == "not sent: a reminder for the day before would reach the customer on the day itself")
+                #expect(fake.acceptedTexts.count == 1)
+            }
+        }
+    }
+
+    /// The tenant's automation texts in the outbox, oldest first.
+    static func outboxRows(_ platform: TestPlatform) async throws -> [OutboxRecord] {
+        try await platform.database.withTenant("shine") { tx in
+            try await tx.base.query("SELECT * FROM outbox_messages WHERE tenant_id = 'shine' AND purpose LIKE 'automation %' ORDER BY create_time, message_id").map(OutboxRecords.record(from:))
+        }
+    }
+
     @Test("texts wait for the day where the business is, and what fell due at night goes out in the morning", arguments: TestBackend.available)
     func quietHours(backend: TestBackend) async throws {
         try await TestPlatform.with(backend) { platform in

@@ -90,7 +90,7 @@ public struct AutomationJob: Service {
         }
     }
 
-    private static func runsAutomations(_ tenant: Tenant) -> Bool {
+    static func runsAutomations(_ tenant: Tenant) -> Bool {
         [.trialing, .active, .pastDue].contains(tenant.status) && PlanCatalog.hasFeature(tenant.planTier.catalogTier, .industryAutomations)
     }
 
@@ -139,11 +139,7 @@ public struct AutomationJob: Service {
                     ])
                     continue
                 }
-                // A reminder a day or more ahead is for the day before: not once the day has come
-                // (and a template written for it may say "tomorrow"). One less than a day ahead
-                // may fall on the day itself (12 hours before a 6 PM visit is 6 AM that day).
-                if rule.trigger == .beforeAppointmentStart, rule.offset.seconds >= 86_400,
-                   AppointmentTime.calendar(in: zone).startOfDay(for: due.startTime) <= now { continue }
+                if schedule.isPastItsDay(sentAt: now, start: due.startTime, in: zone) { continue }
                 let filled = PackPlaceholders.fill(template, Self.values(for: tenant, due, in: zone, now: now))
                 // A customer without a name leaves "Hi , you're booked": the stray space goes.
                 let body = String(Self.tidied(filled).prefix(OutboxRecords.maxTextLength))

@@ -1,5 +1,6 @@
 import Foundation
 import ServiceProAPI
+import SwiftProtobuf
 
 /// When an automation's text is due for an appointment, as a query over the tenant's
 /// appointments: the ones whose text is due by `now`, whose customer has a phone number, and
@@ -48,6 +49,22 @@ struct AutomationSchedule {
     /// the start's minute too, so a booking moved after its reminder is reminded of its new time.
     func dedupeKey(_ due: Due) -> String {
         rule.trigger == .beforeAppointmentStart ? "\(dedupePrefix)\(due.appointmentID)@\(due.startMinute)" : dedupePrefix + due.appointmentID
+    }
+
+    /// Whether the text queued under `key` is about an appointment starting at `startTime`: a
+    /// reminder's key names the minute it reminds of (as `Due.startMinute`); other texts are
+    /// about the appointment whenever it starts.
+    func names(startTime: Google_Protobuf_Timestamp, inTextKey key: String) -> Bool {
+        guard rule.trigger == .beforeAppointmentStart, let minute = key.split(separator: "@").last.flatMap({ Int64($0) }) else { return true }
+        return minute == startTime.seconds / 60
+    }
+
+    /// Whether a text sent at `date` about an appointment starting at `start` comes too late to
+    /// read true: a reminder a day or more ahead is for the day before, not once the day has come
+    /// (a template written for it may say "tomorrow"). One less than a day ahead may fall on the
+    /// day itself (12 hours before a 6 PM visit is 6 AM that day).
+    func isPastItsDay(sentAt date: Date, start: Date, in zone: TimeZone) -> Bool {
+        rule.trigger == .beforeAppointmentStart && rule.offset.seconds >= 86_400 && AppointmentTime.calendar(in: zone).startOfDay(for: start) <= date
     }
 
     /// Microseconds in a minute, as start times are stored.

@@ -12,4 +12,10 @@ public struct QuietHours: Sendable {
         let hour = AppointmentTime.calendar(in: zone).component(.hour, from: date)
         return hour >= firstHour && hour < lastHour
     }
+
+    /// When texts may go again after `date`: the next morning's first hour where the business is.
+    func nextOpening(after date: Date, in zone: TimeZone) -> Date {
+        AppointmentTime.calendar(in: zone).nextDate(
+            after: date, matching: DateComponents(hour: firstHour, minute: 0, second: 0), matchingPolicy: .nextTime) ?? date.addingTimeInterval(3_600)
+    }
 }

@@ -80,7 +80,7 @@ public final class PlatformServer: Service, Sendable {
             ExportWorker(database: database, settings: configuration.exports, directory: configuration.exportsDirectory, logger: logger),
             RetentionPurgeJob(database: database, apiKeys: apiKeyCache, logger: logger),
             OutboxWorker(database: database, settings: configuration.outbox, logger: logger),
-            AutomationJob(database: database, interval: configuration.outbox.automationInterval, logger: logger),
+            AutomationJob(database: database, interval: configuration.outbox.automationInterval, quietHours: configuration.outbox.quietHours, logger: logger),
         ] + (configuration.concierge.numbers.map {
             // Without a Twilio account nothing was bought, and releases wait for one.
             [NumberReleaseJob(database: database, provisioner: $0, logger: logger)]

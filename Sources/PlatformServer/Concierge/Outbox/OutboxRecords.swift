@@ -55,6 +55,8 @@ struct OutboxRecord: Sendable {
     var nextAttemptTime: Date?
     var lastError: String
     var providerMessageID: String
+    /// What the message is queued under, once per tenant; nil when it is not deduplicated.
+    var dedupeKey: String?
     var createTime: Date
     var updateTime: Date
     var deliverTime: Date?
@@ -92,6 +94,9 @@ enum OutboxOutcome: Sendable, Equatable {
     /// The provider refused the platform's own credentials: the message waits for an operator to
     /// mend them, tried again at `at`, and the attempt does not count against its limit.
     case awaitOperator(error: String, at: Date)
+    /// Not to be sent before `until`, for a reason of the message's own (an automation text
+    /// waiting for the business's morning); the attempt does not count against its limit.
+    case deferred(reason: String, until: Date)
     /// Never worth another attempt.
     case failed(error: String)
 }
@@ -248,7 +253,7 @@ enum OutboxRecords {
                 """
         case .retry(let error, let next):
             assignments = "state = 'pending', last_error = \(error.truncated(to: maxErrorLength)), next_attempt_time = \(next)"
-        case .awaitOperator(let error, let next):
+        case .awaitOperator(let error, let next), .deferred(let error, let next):
             assignments = "state = 'pending', last_error = \(error.truncated(to: maxErrorLength)), next_attempt_time = \(next), attempts = attempts - 1"
         case .failed(let error):
             assignments = "state = 'failed', last_error = \(error.truncated(to: maxErrorLength)), next_attempt_time = NULL, body = ''"
@@ -276,6 +281,7 @@ enum OutboxRecords {
             nextAttemptTime: try row.optionalDate("next_attempt_time"),
             lastError: try row.string("last_error"),
             providerMessageID: try row.string("provider_message_id"),
+            dedupeKey: try row.optionalString("dedupe_key"),
             createTime: try row.date("create_time"),
             updateTime: try row.date("update_time"),
             deliverTime: try row.optionalDate("deliver_time"))

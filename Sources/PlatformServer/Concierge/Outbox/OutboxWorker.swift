@@ -8,6 +8,9 @@ import ServiceProAPI
 /// backoff when the failure may pass (provider down, overloaded, unreachable) or, spending no
 /// attempt, while the provider refuses the platform's own credentials; or failed when the
 /// provider refused the message itself, or the attempts or the wait for an operator ran out.
+/// An automation text is sent only while it still holds (``AutomationTextCheck``): one come to at
+/// night waits for the business's morning, and one whose booking was cancelled or moved meanwhile
+/// is not sent.
 ///
 /// A message is sent only by the worker holding its lease, and only that worker can record how
 /// it went, so replicas running side by side never send the same message twice. A worker that
@@ -74,6 +77,10 @@ public struct OutboxWorker: Service {
             await record(.failed(error: "gave up after \(attempts) attempts; the last one ended without an answer"), of: message, clock: clock)
             return
         }
+        if let withheld = await automationCheck(message, now: clock()) {
+            await record(withheld, of: message, clock: clock)
+            return
+        }
         guard let sender = senders.sender(for: message.channel) else {
             await record(.failed(error: "no provider delivers \(message.channel.storedName) messages"), of: message, clock: clock)
             return
@@ -106,6 +113,19 @@ public struct OutboxWorker: Service {
             }
         }
         await record(outcome, of: message, clock: clock)
+    }
+
+    /// What to do instead of sending an automation text that no longer holds or must wait
+    /// (``AutomationTextCheck``); nil to send it, as for every other message.
+    private func automationCheck(_ message: OutboxRecord, now: Date) async -> OutboxOutcome? {
+        guard let key = message.dedupeKey, AutomationSchedule.textKeyParts(key) != nil else { return nil }
+        do {
+            return try await database.withTenant(message.tenantID) { tx in
+                try await AutomationTextCheck.withheld(textKey: key, now: now, quietHours: settings.quietHours, tx)
+            }
+        } catch {
+            return .retry(error: "could not check that the automation text still holds: \(error)", at: now.addingTimeInterval(settings.baseBackoff))
+        }
     }
 
     /// Writes the outcome, trying a few times: a delivered message whose row stays `sending`
@@ -141,6 +161,10 @@ public struct OutboxWorker: Service {
                     metadata["error"] = "\(error)"
                     metadata["next_attempt_time"] = "\(next)"
                     logger.error("the provider refuses the platform's credentials; outbox messages wait until they are mended", metadata: metadata)
+                case .deferred(let reason, let next):
+                    metadata["reason"] = "\(reason)"
+                    metadata["next_attempt_time"] = "\(next)"
+                    logger.info("outbox message put off", metadata: metadata)
                 case .failed(let error):
                     metadata["error"] = "\(error)"
                     logger.error("outbox message failed for good", metadata: metadata)
