@@ -5,7 +5,7 @@ import SwiftProtobuf
 /// When an automation's text is due for an appointment, as a query over the tenant's
 /// appointments: the ones whose text is due by `now`, whose customer has a phone number, and
 /// that have not had it yet (its outbox message, keyed by automation and appointment, and for a
-/// reminder by the start time too, is the record that they have).
+/// confirmation or reminder by the start time too, is the record that they have).
 ///
 /// A text is sent up to ``catchUp`` late (a reminder up to half its lead), so a platform that was
 /// down, or night (``QuietHours``), sends what fell due meanwhile; never for an appointment older
@@ -45,17 +45,22 @@ struct AutomationSchedule {
     /// has just been told all a reminder would say, and gets no reminder.
     var confirmsBookings = true
 
-    /// The outbox key of `due`'s text: one per automation and appointment; a reminder's names
-    /// the start's minute too, so a booking moved after its reminder is reminded of its new time.
+    /// The outbox key of `due`'s text: one per automation and appointment; a confirmation's and
+    /// a reminder's name the start's minute too, so a booking moved after its text is told its
+    /// new time.
     func dedupeKey(_ due: Due) -> String {
-        rule.trigger == .beforeAppointmentStart ? "\(dedupePrefix)\(due.appointmentID)@\(due.startMinute)" : dedupePrefix + due.appointmentID
+        namesStart ? "\(dedupePrefix)\(due.appointmentID)@\(due.startMinute)" : dedupePrefix + due.appointmentID
     }
 
+    /// Whether the rule's texts tell a booking's time, and are keyed by it: all but the review
+    /// request, which follows the visit whenever it was.
+    private var namesStart: Bool { rule.trigger != .appointmentCompleted }
+
     /// Whether the text queued under `key` is about an appointment starting at `startTime`: a
-    /// reminder's key names the minute it reminds of (as `Due.startMinute`); other texts are
-    /// about the appointment whenever it starts.
+    /// key that names a minute (as `Due.startMinute`) is about that start; an earlier release's
+    /// bare key, and a review request's, about the appointment whenever it starts.
     func names(startTime: Google_Protobuf_Timestamp, inTextKey key: String) -> Bool {
-        guard rule.trigger == .beforeAppointmentStart, let minute = key.split(separator: "@").last.flatMap({ Int64($0) }) else { return true }
+        guard namesStart, key.contains("@"), let minute = key.split(separator: "@").last.flatMap({ Int64($0) }) else { return true }
         return minute == startTime.seconds / 60
     }
 
@@ -84,13 +89,24 @@ struct AutomationSchedule {
         return (String(parts[0]), String(appointment))
     }
 
-    /// The keys that mean an appointment had its text, as SQL over `a`. A reminder's bare key is
-    /// an earlier release's, from before moved bookings were reminded again.
+    /// The keys that mean an appointment had its text, as SQL over `a`. A bare key is an earlier
+    /// release's, from before moved bookings were told their new time.
     private var sentKeys: SQLStatement {
         let bare: SQLStatement = "\(dedupePrefix) || a.appointment_id"
-        guard rule.trigger == .beforeAppointmentStart else { return bare }
-        return "\(bare), \(dedupePrefix) || a.appointment_id || '@' || CAST(a.start_time / \(Self.storedMinute) AS TEXT)"
+        guard namesStart else { return bare }
+        return "\(bare), \(dedupePrefix) || a.appointment_id || '@' || \(Self.startMinute)"
     }
+
+    /// `a`'s start in whole minutes, as SQL text: what its texts' keys name.
+    private static let startMinute: SQLStatement = "CAST(a.start_time / \(storedMinute) AS TEXT)"
+
+    /// Whether a booking text has told `a`'s customer another start than its own, as SQL: the
+    /// booking moved since.
+    private static let toldAnotherStart: SQLStatement = """
+        EXISTS (SELECT 1 FROM outbox_messages t WHERE t.tenant_id = a.tenant_id
+            AND t.dedupe_key LIKE \(keyPrefix + "%/") || a.appointment_id || '@%'
+            AND t.dedupe_key NOT LIKE '%@' || \(startMinute))
+        """
 
     /// The appointments whose text is due by `now`, soonest first, at most `limit`.
     func due(now: Date, limit: Int, _ tx: TenantTransaction) async throws -> [Due] {
@@ -118,9 +134,14 @@ struct AutomationSchedule {
         let open: SQLStatement = "a.status IN ('scheduled', 'confirmed')"
         switch rule.trigger {
         case .appointmentBooked:
-            // Confirms a booking still to come, `offset` after it was made.
+            // Confirms a booking still to come, `offset` after it was made, and again after it
+            // moved from a time a booking text told (its last change is then the move).
             let latest = now.addingTimeInterval(-offset)
-            return "\(open) AND a.start_time > \(now) AND a.create_time <= \(latest) AND a.create_time > \(latest.addingTimeInterval(-Self.catchUp))"
+            let earliest = latest.addingTimeInterval(-Self.catchUp)
+            return """
+                \(open) AND a.start_time > \(now) AND ((a.create_time <= \(latest) AND a.create_time > \(earliest))
+                OR (a.update_time <= \(latest) AND a.update_time > \(earliest) AND \(Self.toldAnotherStart)))
+                """
         case .beforeAppointmentStart:
             // Reminds `offset` ahead, up to half of it late (a day-ahead reminder is still the
             // day before then), of a booking made before then when bookings are confirmed: one
