@@ -256,9 +256,8 @@ struct AutomationTests {
                 $0.updateMask = .init(protoPaths: ["notes"])
             }, metadata: shop.owner)
             #expect(try await shop.job.runOnce() == 0, "nothing new to tell")
-            // Moved to the next day, inside the reminder's lead: the reminder keeps to bookings
-            // made before it, so only a second confirmation tells the new time.
-            let moved = Shop.tenAM(inDays: 1).addingTimeInterval(2 * Self.hour)
+            // Moved a day later: a second confirmation tells the new time (its reminder is days off).
+            let moved = Shop.tenAM(inDays: 4).addingTimeInterval(2 * Self.hour)
             _ = try await shop.appointments.updateAppointment(.with {
                 $0.appointment = .with { $0.name = booked.name; $0.startTime = Google_Protobuf_Timestamp(date: moved) }
                 $0.updateMask = .init(protoPaths: ["start_time"])
@@ -348,6 +347,12 @@ struct AutomationTests {
             try await TestPlatform.with(backend) { platform in
                 let shop = try await Shop.open(platform)
                 let outbox = OutboxTests.worker(platform, OutboxTests.settings(base: base))
+                // A confirmation that says when relative to the day it is read.
+                var template = try await shop.catalog.getCatalogItem(
+                    .with { $0.name = "tenants/shine/catalogItems/sms-template-booking-confirmation" }, metadata: shop.owner)
+                template.smsTemplate.body = "Hi {{customer_name}}, see you {{start_relative}}."
+                _ = try await shop.catalog.updateCatalogItem(
+                    .with { $0.catalogItem = template; $0.updateMask = .init(protoPaths: ["sms_template.body"]) }, metadata: shop.owner)
                 let start = Shop.tenAM(inDays: 3)
                 let booked = try await shop.book("detail", at: start)
                 _ = try await shop.book("called-off", at: start.addingTimeInterval(3 * Self.hour))
@@ -377,6 +382,8 @@ struct AutomationTests {
                 #expect(calledOff.state == .failed)
                 #expect(calledOff.lastError == "not sent: its appointment was cancelled, or has begun")
                 #expect(fake.acceptedTexts.map { $0.form["To"] } == ["+19185550101"])
+                // Queued days ahead ("on Wed, …"), it is filled in again as it goes: read the day before.
+                #expect(fake.acceptedTexts.first?.form["Body"] == "Hi Jane, see you tomorrow at 10:00 AM.")
 
                 // A reminder queued for 10 AM, and the booking moved to noon before it went: not
                 // sent, and the next pass reminds of noon.

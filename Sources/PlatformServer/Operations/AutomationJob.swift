@@ -140,12 +140,9 @@ public struct AutomationJob: Service {
                     continue
                 }
                 if schedule.isPastItsDay(sentAt: now, start: due.startTime, in: zone) { continue }
-                let filled = PackPlaceholders.fill(template, Self.values(for: tenant, due, in: zone, now: now))
-                // A customer without a name leaves "Hi , you're booked": the stray space goes.
-                let body = String(Self.tidied(filled).prefix(OutboxRecords.maxTextLength))
                 drafts.append(.sms(
-                    to: due.customerPhone, from: sender, body: body, purpose: "automation \(rule.key)",
-                    dedupeKey: schedule.dedupeKey(due)))
+                    to: due.customerPhone, from: sender, body: Self.text(template, for: tenant, due, in: zone, sentAt: now),
+                    purpose: "automation \(rule.key)", dedupeKey: schedule.dedupeKey(due)))
             }
         }
         return drafts
@@ -167,6 +164,13 @@ public struct AutomationJob: Service {
         if named.contains("review_url"), tenant.reviewURL.isEmpty { missing.append("review_url") }
         if named.contains(PackPlaceholders.bookingURL), tenant.bookingURL.isEmpty { missing.append("booking_url") }
         return missing
+    }
+
+    /// `template` filled in for `due`, as sent at `date`: a customer without a name leaves no
+    /// "Hi , you're booked", and the text fits one outbox message.
+    static func text(_ template: String, for tenant: Tenant, _ due: AutomationSchedule.Due, in zone: TimeZone, sentAt date: Date) -> String {
+        let filled = PackPlaceholders.fill(template, values(for: tenant, due, in: zone, now: date))
+        return String(tidied(filled).prefix(OutboxRecords.maxTextLength))
     }
 
     /// A filled-in text without the gaps an empty value leaves: "Hi , you're" is "Hi, you're",

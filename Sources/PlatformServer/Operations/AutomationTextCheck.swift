@@ -1,53 +1,76 @@
 import Foundation
+import RPCRuntime
 import ServiceProAPI
 
-/// Whether an automation text the outbox is about to send still holds. The outbox may come to it
-/// late: a provider down for hours, or credentials waiting for an operator, put it off by as long.
-/// By then its booking may have been cancelled or moved, or night have come where the business is.
+/// Whether an automation text the outbox is about to send still holds, and what it says then.
+/// The outbox may come to it late: a provider down for hours, or credentials waiting for an
+/// operator, put it off by as long. By then its booking may have been cancelled or moved, night
+/// have come where the business is, or "tomorrow" have become "today".
 enum AutomationTextCheck {
-    /// nil when the text queued under `key` is no automation text, or may go now; else what the
-    /// outbox does instead: wait for the business's morning (spending no attempt), or give it up
-    /// (a later pass of the automations texts what is true by then).
-    static func withheld(textKey key: String, now: Date, quietHours: QuietHours?, _ tx: TenantTransaction) async throws -> OutboxOutcome? {
+    /// What the outbox does with an automation text when it comes to send it.
+    enum Verdict: Equatable {
+        /// Send it, filled in again as of now, so what it says of times reads true when it goes.
+        case send(body: String)
+        /// Try again at `until`, spending no attempt.
+        case wait(reason: String, until: Date)
+        /// It no longer holds: not sent. A later pass of the automations texts what is true by
+        /// then (a moved booking's new time).
+        case withdraw(reason: String)
+    }
+
+    /// How long a text waits for a business that sends no automated texts for now (suspended,
+    /// say) before it is looked at again; once its appointment has begun it is withdrawn.
+    static let pause: TimeInterval = 3_600
+
+    /// The verdict on the text queued under `key` for `recipient`; nil when `key` is no
+    /// automation text's.
+    static func verdict(textKey key: String, recipient: String, now: Date, quietHours: QuietHours?, _ tx: TenantTransaction) async throws -> Verdict? {
         guard let parts = AutomationSchedule.textKeyParts(key) else { return nil }
-        guard let tenant = try await TenantRecords.find(tx), AutomationJob.runsAutomations(tenant) else {
-            return withdrawn("the business no longer sends automated texts (its status or plan changed)")
-        }
         let rule = try await PackItemRecords.automationRules(tx).first { $0.key == parts.automation }
-        guard let rule, !rule.disabled else { return withdrawn("its automation was switched off or removed") }
+        guard let rule, !rule.disabled else { return .withdraw(reason: "its automation was switched off or removed") }
         guard let appointment = try await AppointmentRecords.find(id: parts.appointmentID, tx) else {
-            return withdrawn("its appointment was deleted")
+            return .withdraw(reason: "its appointment was deleted")
         }
-        let schedule = AutomationSchedule(rule: rule)
         let start = appointment.startTime.date
+        let schedule = AutomationSchedule(rule: rule)
         if rule.trigger == .appointmentCompleted {
-            guard appointment.status == .completed else { return withdrawn("its appointment is no longer completed") }
+            guard appointment.status == .completed else { return .withdraw(reason: "its appointment is no longer completed") }
         } else {
             guard [.scheduled, .confirmed].contains(appointment.status), start > now else {
-                return withdrawn("its appointment was cancelled, or has begun")
+                return .withdraw(reason: "its appointment was cancelled, or has begun")
             }
             guard schedule.names(startTime: appointment.startTime, inTextKey: key) else {
-                return withdrawn("its appointment was moved; the automations text its new time")
+                return .withdraw(reason: "its appointment was moved; the automations text its new time")
             }
         }
-        guard let zone = TimeZoneName.zone(tenant.timeZone) else { return nil }
+        guard let tenant = try await TenantRecords.find(tx), let zone = TimeZoneName.zone(tenant.timeZone),
+              AutomationJob.runsAutomations(tenant)
+        else {
+            return .wait(reason: "waits while the business sends no automated texts (its status, plan or time zone)", until: now.addingTimeInterval(pause))
+        }
         var sendTime = now
         if let quietHours, !quietHours.allowsTexts(at: now, in: zone) {
             sendTime = quietHours.nextOpening(after: now, in: zone)
             if rule.trigger != .appointmentCompleted, sendTime >= start {
-                return withdrawn("the business's morning comes after its appointment begins")
+                return .withdraw(reason: "the business's morning comes after its appointment begins")
             }
         }
         if schedule.isPastItsDay(sentAt: sendTime, start: start, in: zone) {
-            return withdrawn("a reminder for the day before would reach the customer on the day itself")
+            return .withdraw(reason: "a reminder for the day before would reach the customer on the day itself")
         }
         guard sendTime == now else {
-            return .deferred(reason: "waits for the business's day (texts go out 8 AM to 9 PM where it is)", until: sendTime)
+            return .wait(reason: "waits for the business's day (texts go out 8 AM to 9 PM where it is)", until: sendTime)
         }
-        return nil
-    }
-
-    private static func withdrawn(_ reason: String) -> OutboxOutcome {
-        .failed(error: "not sent: \(reason)")
+        guard let template = try await PackItemRecords.smsTemplate(rule.template, tx), !template.body.isEmpty,
+              AutomationJob.missingValues(in: template.body, tenant).isEmpty,
+              let customerID = ResourceName.id(of: appointment.customer, after: "customers"),
+              let customer = try await CustomerRecords.find(id: customerID, tx)
+        else {
+            return .withdraw(reason: "its template, or what it names, is gone")
+        }
+        let due = AutomationSchedule.Due(
+            appointmentID: parts.appointmentID, serviceName: appointment.serviceName, startTime: start,
+            startMinute: appointment.startTime.seconds / 60, customerName: customer.displayName, customerPhone: recipient)
+        return .send(body: AutomationJob.text(template.body, for: tenant, due, in: zone, sentAt: now))
     }
 }

@@ -113,7 +113,7 @@ struct TenantsCommands: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "delete",
             abstract: "Deletes a tenant and everything it owns but its audit trail, which keeps the tenant id: a deleted tenant's id is never given out again (ALREADY_EXISTS `tenant_id_retired`).",
-            discussion: "The root tenant cannot be deleted, nor one still paying through a Stripe subscription (FAILED_PRECONDITION `stripe_subscription_active`), nor one whose plan is being changed (ABORTED `billing_change_in_progress`: retry once it is done). Suspended and cancelled tenants can be.\n\nAllowed roles: platform owner.\nRPC: servicepro.tenancy.v1.TenantService.DeleteTenant. Use --json or --json-file for fields without a flag."
+            discussion: "The root tenant cannot be deleted, nor one still paying through a Stripe subscription (FAILED_PRECONDITION `stripe_subscription_active`), nor one whose billing is being changed by a plan change or the billing job (ABORTED `billing_change_in_progress`: retry in a moment). Suspended and cancelled tenants can be.\n\nAllowed roles: platform owner.\nRPC: servicepro.tenancy.v1.TenantService.DeleteTenant. Use --json or --json-file for fields without a flag."
         )
 
         @OptionGroup var call: CallOptions

@@ -99,6 +99,9 @@ enum OutboxOutcome: Sendable, Equatable {
     case deferred(reason: String, until: Date)
     /// Never worth another attempt.
     case failed(error: String)
+    /// Not sent, as it no longer holds (an automation text whose booking was cancelled): failed,
+    /// in the course of business rather than for a fault.
+    case withdrawn(reason: String)
 }
 
 /// The outbox in the store: queued inside the transaction of the change that wants a message
@@ -257,6 +260,8 @@ enum OutboxRecords {
             assignments = "state = 'pending', last_error = \(error.truncated(to: maxErrorLength)), next_attempt_time = \(next), attempts = attempts - 1"
         case .failed(let error):
             assignments = "state = 'failed', last_error = \(error.truncated(to: maxErrorLength)), next_attempt_time = NULL, body = ''"
+        case .withdrawn(let reason):
+            assignments = "state = 'failed', last_error = \("not sent: \(reason)".truncated(to: maxErrorLength)), next_attempt_time = NULL, body = ''"
         }
         return try await tx.query("""
             UPDATE outbox_messages SET \(assignments), lease_owner = NULL, lease_expire_time = NULL, update_time = \(now)

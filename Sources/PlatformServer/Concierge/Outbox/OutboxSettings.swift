@@ -27,7 +27,7 @@ public struct OutboxSettings: Sendable {
     /// How often tenants' automations look for texts that have fallen due and queue them here.
     public var automationInterval: Duration = .seconds(60)
     /// When automation texts may go, where the business is: they are queued only then, and one
-    /// that retries carry past it waits for the morning. Nil sends at any hour (tests do).
+    /// that retries carry past it waits for the morning. Nil sends at any hour.
     public var quietHours: QuietHours? = QuietHours()
 
     public init(

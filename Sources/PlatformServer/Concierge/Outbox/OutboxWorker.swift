@@ -8,9 +8,9 @@ import ServiceProAPI
 /// backoff when the failure may pass (provider down, overloaded, unreachable) or, spending no
 /// attempt, while the provider refuses the platform's own credentials; or failed when the
 /// provider refused the message itself, or the attempts or the wait for an operator ran out.
-/// An automation text is sent only while it still holds (``AutomationTextCheck``): one come to at
-/// night waits for the business's morning, and one whose booking was cancelled or moved meanwhile
-/// is not sent.
+/// An automation text is sent only while it still holds, filled in again as it goes
+/// (``AutomationTextCheck``): one come to at night waits for the business's morning, and one whose
+/// booking was cancelled or moved meanwhile is not sent.
 ///
 /// A message is sent only by the worker holding its lease, and only that worker can record how
 /// it went, so replicas running side by side never send the same message twice. A worker that
@@ -77,8 +77,15 @@ public struct OutboxWorker: Service {
             await record(.failed(error: "gave up after \(attempts) attempts; the last one ended without an answer"), of: message, clock: clock)
             return
         }
-        if let withheld = await automationCheck(message, now: clock()) {
-            await record(withheld, of: message, clock: clock)
+        var message = message
+        switch await automationVerdict(on: message, now: clock()) {
+        case nil: break
+        case .send(let body)?: message.body = body
+        case .wait(let reason, let until)?:
+            await record(.deferred(reason: reason, until: until), of: message, clock: clock)
+            return
+        case .withdraw(let reason)?:
+            await record(.withdrawn(reason: reason), of: message, clock: clock)
             return
         }
         guard let sender = senders.sender(for: message.channel) else {
@@ -115,16 +122,17 @@ public struct OutboxWorker: Service {
         await record(outcome, of: message, clock: clock)
     }
 
-    /// What to do instead of sending an automation text that no longer holds or must wait
-    /// (``AutomationTextCheck``); nil to send it, as for every other message.
-    private func automationCheck(_ message: OutboxRecord, now: Date) async -> OutboxOutcome? {
+    /// The verdict on an automation text (``AutomationTextCheck``); nil for every other message.
+    private func automationVerdict(on message: OutboxRecord, now: Date) async -> AutomationTextCheck.Verdict? {
         guard let key = message.dedupeKey, AutomationSchedule.textKeyParts(key) != nil else { return nil }
         do {
-            return try await database.withTenant(message.tenantID) { tx in
-                try await AutomationTextCheck.withheld(textKey: key, now: now, quietHours: settings.quietHours, tx)
+            return try await database.read(.tenant(message.tenantID)) { base in
+                try await AutomationTextCheck.verdict(
+                    textKey: key, recipient: message.recipient, now: now, quietHours: settings.quietHours,
+                    TenantTransaction(tenantID: message.tenantID, base: base))
             }
         } catch {
-            return .retry(error: "could not check that the automation text still holds: \(error)", at: now.addingTimeInterval(settings.baseBackoff))
+            return .wait(reason: "could not check that the automation text still holds: \(error)", until: now.addingTimeInterval(settings.baseBackoff))
         }
     }
 
@@ -168,6 +176,9 @@ public struct OutboxWorker: Service {
                 case .failed(let error):
                     metadata["error"] = "\(error)"
                     logger.error("outbox message failed for good", metadata: metadata)
+                case .withdrawn(let reason):
+                    metadata["reason"] = "\(reason)"
+                    logger.info("outbox message not sent: it no longer holds", metadata: metadata)
                 }
                 return
             } catch {

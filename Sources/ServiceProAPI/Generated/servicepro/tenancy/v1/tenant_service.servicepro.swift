@@ -119,9 +119,9 @@ public protocol TenantServiceHandler: Sendable {
     /// Deletes a tenant and everything it owns but its audit trail, which keeps the tenant id:
     /// a deleted tenant's id is never given out again (ALREADY_EXISTS `tenant_id_retired`). The
     /// root tenant cannot be deleted, nor one still paying through a Stripe subscription
-    /// (FAILED_PRECONDITION `stripe_subscription_active`), nor one whose plan is being changed
-    /// (ABORTED `billing_change_in_progress`: retry once it is done). Suspended and cancelled
-    /// tenants can be.
+    /// (FAILED_PRECONDITION `stripe_subscription_active`), nor one whose billing is being changed
+    /// by a plan change or the billing job (ABORTED `billing_change_in_progress`: retry in a
+    /// moment). Suspended and cancelled tenants can be.
     func deleteTenant(_ request: DeleteTenantRequest, context: RequestContext) async throws -> DeleteTenantResponse
 }
 
@@ -335,9 +335,9 @@ public enum TenantService {
         /// Deletes a tenant and everything it owns but its audit trail, which keeps the tenant id:
         /// a deleted tenant's id is never given out again (ALREADY_EXISTS `tenant_id_retired`). The
         /// root tenant cannot be deleted, nor one still paying through a Stripe subscription
-        /// (FAILED_PRECONDITION `stripe_subscription_active`), nor one whose plan is being changed
-        /// (ABORTED `billing_change_in_progress`: retry once it is done). Suspended and cancelled
-        /// tenants can be.
+        /// (FAILED_PRECONDITION `stripe_subscription_active`), nor one whose billing is being changed
+        /// by a plan change or the billing job (ABORTED `billing_change_in_progress`: retry in a
+        /// moment). Suspended and cancelled tenants can be.
         public func deleteTenant(
             _ request: DeleteTenantRequest,
             metadata: Metadata = [:],
