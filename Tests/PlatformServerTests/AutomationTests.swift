@@ -240,6 +240,28 @@ struct AutomationTests {
         }
     }
 
+    @Test("a booking brought in with skip_confirmation gets no confirmation, and its reminder even when made inside the reminder's day", arguments: TestBackend.available)
+    func importedBooking(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            let shop = try await Shop.open(platform)
+            let start = Shop.tenAM(inDays: 2)
+            _ = try await shop.appointments.createAppointment(.with {
+                $0.parent = "tenants/shine"
+                $0.appointmentID = "imported"
+                $0.appointment = .with {
+                    $0.customer = "tenants/shine/customers/jane"; $0.serviceName = "Full Detail"; $0.startTime = Google_Protobuf_Timestamp(date: start)
+                }
+                $0.skipConfirmation = true
+            }, metadata: shop.owner)
+            #expect(try await shop.job.runOnce() == 0, "no confirmation")
+            _ = try await platform.database.withTenant("shine") { tx in
+                try await tx.update("appointments", set: [("create_time", start.addingTimeInterval(-20 * Self.hour))], where: "appointment_id = 'imported'")
+            }
+            #expect(try await shop.job.runOnce(now: start.addingTimeInterval(-19 * Self.hour)) == 1)
+            #expect(try await shop.texts().map(\.purpose) == ["automation reminder_24h"])
+        }
+    }
+
     @Test("a booking moved after its confirmation is confirmed again with its new time, once; other changes send nothing", arguments: TestBackend.available)
     func movedBookingConfirmedAgain(backend: TestBackend) async throws {
         try await TestPlatform.with(backend) { platform in

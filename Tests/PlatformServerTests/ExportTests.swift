@@ -53,7 +53,7 @@ struct ExportTests {
             try await tx.insert(into: "appointments", [
                 ("appointment_id", "apt1"), ("customer_id", customer), ("service_name", "Full detail, SUV"),
                 ("start_time", now.addingTimeInterval(86_400)), ("duration_seconds", 7200), ("status", "scheduled"),
-                ("create_time", now), ("update_time", now),
+                ("confirmation_skipped", true), ("create_time", now), ("update_time", now),
             ])
             try await tx.update("phone_calls", set: [("caller_said", #"["Do you detail boats?","Thanks, \"bye\""]"#)], where: "1 = 1")
             try await tx.insert(into: "invoices", [
@@ -137,7 +137,7 @@ struct ExportTests {
             #expect(contents.names == ["appointments.csv", "appointments.jsonl", "calls.csv", "calls.jsonl", "catalog.csv", "catalog.jsonl",
                                        "customers.csv", "customers.jsonl", "invoices.csv", "invoices.jsonl", "manifest.json", "messages.csv", "messages.jsonl"])
             let manifest = contents.manifest
-            #expect(manifest["schema_version"] == .number(4))
+            #expect(manifest["schema_version"] == .number(5))
             #expect(manifest["tenant"] == .string("tenants/acme"))
             let counts = Dictionary(uniqueKeysWithValues: job.entityCounts.map { ($0.entity, $0.count) })
             #expect(counts == [
@@ -170,6 +170,8 @@ struct ExportTests {
             #expect(invoice["lines"]?.array?.first?["unit_price_cents"] == .number(19900), "JSON columns stay JSON")
             #expect(invoice["total_cents"] == .number(19900))
             #expect(contents.files["appointments.csv"]?.rows.first?["service_name"] == .string("Full detail, SUV"))
+            #expect(contents.files["appointments.csv"]?.rows.first?["confirmation_skipped"] == .string("true"), "true or false on either store")
+            #expect(contents.files["appointments.jsonl"]?.rows.first?["confirmation_skipped"] == .bool(true))
             let call = try #require(contents.files["calls.jsonl"]?.rows.first)
             #expect(call["caller_said"] == .array([.string("Do you detail boats?"), .string(#"Thanks, "bye""#)]))
             #expect(jsonl.contains { $0["auto_reply"]?.string?.isEmpty == false }, "a first text keeps the acknowledgement it was answered with")

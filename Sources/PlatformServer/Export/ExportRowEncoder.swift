@@ -35,6 +35,7 @@ struct ExportRowEncoder {
             switch cells[index] {
             case .null: break
             case .integer(let value) where column.kind == .time: RFC3339.append(microseconds: value, to: &out)
+            case .integer(let value) where column.kind == .boolean: out.append(contentsOf: (value != 0 ? "true" : "false").utf8)
             case .integer(let value): out.append(contentsOf: String(value).utf8)
             case .text(let text): Self.appendCSVField(text, to: &out)
             case .real(let value): out.append(contentsOf: String(value).utf8)
@@ -56,6 +57,7 @@ struct ExportRowEncoder {
                 out.append(UInt8(ascii: "\""))
                 RFC3339.append(microseconds: value, to: &out)
                 out.append(UInt8(ascii: "\""))
+            case .integer(let value) where column.kind == .boolean: out.append(contentsOf: (value != 0 ? "true" : "false").utf8)
             case .integer(let value): out.append(contentsOf: String(value).utf8)
             case .text(let text) where column.kind == .json: out.append(contentsOf: text.utf8)
             case .text(let text): Self.appendJSONString(text, to: &out)

@@ -7,8 +7,9 @@ import ServiceProAPI
 struct ExportTable: Sendable {
     /// 2: messages carry the `auto_reply` they were answered with, calls what the caller said
     /// to the AI receptionist (`caller_said`). 3: the catalog. 4: when an appointment was
-    /// completed (`complete_time`).
-    static let schemaVersion = 4
+    /// completed (`complete_time`). 5: whether it was brought in without a confirmation
+    /// (`confirmation_skipped`).
+    static let schemaVersion = 5
 
     enum Kind: Sendable {
         case text
@@ -17,6 +18,8 @@ struct ExportTable: Sendable {
         case time
         /// Stored as JSON text; embedded as JSON in the JSON Lines file, as text in the CSV.
         case json
+        /// Stored as a boolean (SQLite keeps 0 or 1); written as true or false.
+        case boolean
     }
 
     struct Column: Sendable {
@@ -58,7 +61,8 @@ struct ExportTable: Sendable {
             .init(name: "appointment_id", kind: .text), .init(name: "customer_id", kind: .text), .init(name: "service_name", kind: .text),
             .init(name: "start_time", kind: .time), .init(name: "duration_seconds", kind: .integer), .init(name: "status", kind: .text),
             .init(name: "address", kind: .text), .init(name: "notes", kind: .text), .init(name: "external_id", kind: .text),
-            .init(name: "complete_time", kind: .time), .init(name: "create_time", kind: .time), .init(name: "update_time", kind: .time),
+            .init(name: "complete_time", kind: .time), .init(name: "confirmation_skipped", kind: .boolean),
+            .init(name: "create_time", kind: .time), .init(name: "update_time", kind: .time),
         ]),
         ExportTable(entity: .invoices, file: "invoices", table: "invoices", idColumn: "invoice_id", columns: [
             .init(name: "invoice_id", kind: .text), .init(name: "customer_id", kind: .text), .init(name: "appointment_id", kind: .text),

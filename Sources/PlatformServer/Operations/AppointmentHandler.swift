@@ -40,7 +40,8 @@ public struct AppointmentHandler: AppointmentServiceHandler {
                     let customerID = try await CustomerRecords.collection.referencedID(
                         newAppointment.customer, field: "appointment.customer", tx)
                     try await TenantUniqueKey.check(uniques, excluding: id, tx)
-                    try await AppointmentRecords.insert(newAppointment, id: id, customerID: customerID, tx)
+                    try await AppointmentRecords.insert(
+                        newAppointment, id: id, customerID: customerID, confirmationSkipped: request.skipConfirmation, tx)
                     try await AuditLog.record(tx, context: context, resource: name)
                     return try await AppointmentRecords.find(id: id, tx)!
                 }

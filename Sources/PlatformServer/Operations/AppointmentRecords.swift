@@ -22,13 +22,15 @@ enum AppointmentRecords {
     }
 
     /// `customerID` is the tenant's customer `appointment.customer` names, which the caller checked.
-    static func insert(_ appointment: Appointment, id: String, customerID: String, _ tx: TenantTransaction) async throws {
+    /// `confirmationSkipped`: the customer gets no booking confirmation for it (``AutomationSchedule``).
+    static func insert(_ appointment: Appointment, id: String, customerID: String, confirmationSkipped: Bool = false, _ tx: TenantTransaction) async throws {
         let now = Date()  // inside the transaction: see ChangeSync
         // One made completed was done by its end, or now if that is still to come: history
         // brought in from elsewhere is older than any automation looks.
         let end = appointment.startTime.date.addingTimeInterval(appointment.hasDuration ? appointment.duration.timeInterval : 0)
         try await tx.insert(into: collection.table, [("appointment_id", id), ("customer_id", customerID)] + columns(of: appointment) + [
             ("complete_time", appointment.status == .completed ? min(end, now) : nil),
+            ("confirmation_skipped", confirmationSkipped),
             ("create_time", now),
             ("update_time", now),
             ("revision", 1),

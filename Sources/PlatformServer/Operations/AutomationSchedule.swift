@@ -28,6 +28,14 @@ struct AutomationSchedule {
         ],
         tenantOwnedTables: [])
 
+    /// Migration 34: bookings created with `skip_confirmation` (brought in from another system)
+    /// get no confirmation, and so are reminded whenever they were made.
+    static let skipConfirmationMigration = Migration(
+        version: 34,
+        name: "appointments_confirmation_skipped",
+        statements: ["ALTER TABLE appointments ADD COLUMN confirmation_skipped BOOLEAN NOT NULL DEFAULT FALSE"],
+        tenantOwnedTables: [])
+
     /// An appointment whose text is due, with what the text says about it.
     struct Due: Sendable {
         var appointmentID: String
@@ -139,7 +147,8 @@ struct AutomationSchedule {
             let latest = now.addingTimeInterval(-offset)
             let earliest = latest.addingTimeInterval(-Self.catchUp)
             return """
-                \(open) AND a.start_time > \(now) AND ((a.create_time <= \(latest) AND a.create_time > \(earliest))
+                \(open) AND a.start_time > \(now)
+                AND ((NOT a.confirmation_skipped AND a.create_time <= \(latest) AND a.create_time > \(earliest))
                 OR (a.update_time <= \(latest) AND a.update_time > \(earliest) AND \(Self.toldAnotherStart)))
                 """
         case .beforeAppointmentStart:
@@ -150,7 +159,7 @@ struct AutomationSchedule {
                 \(open) AND a.start_time > \(now.addingTimeInterval(offset / 2)) AND a.start_time <= \(now.addingTimeInterval(offset))
                 """
             guard confirmsBookings else { return lead }
-            return lead + " AND a.create_time + \(Int64(offset * 1_000_000)) <= a.start_time"
+            return lead + " AND (a.create_time + \(Int64(offset * 1_000_000)) <= a.start_time OR a.confirmation_skipped)"
         case .appointmentCompleted:
             let latest = now.addingTimeInterval(-offset)
             return """

@@ -405,6 +405,7 @@ enum Migrator {
         NumberReleaseRecords.migration,
         AutomationSchedule.migration,
         PhoneConfigRecords.businessAlertsMigration,
+        AutomationSchedule.skipConfirmationMigration,
     ]
 
     static func migrate(_ database: any Database, logger: Logger) async throws {

@@ -60,6 +60,9 @@ struct AppointmentsCommands: AsyncParsableCommand {
         @Option(name: .customLong("request-id"), help: "Retries with the same request_id return the first result.")
         var requestID: String?
 
+        @Option(name: .customLong("skip-confirmation"), help: "Sends the customer no booking confirmation for it: for a booking brought in from another system, whose customer was told already. Its reminder still goes, whenever it was made, and a move after a text told its time is confirmed as any booking's is.")
+        var skipConfirmation: Bool?
+
         func run() async throws {
             var request = try requestJSON.request(CreateAppointmentRequest.self)
             if let value = parent { request.parent = value }
@@ -75,6 +78,7 @@ struct AppointmentsCommands: AsyncParsableCommand {
             if let value = appointmentExternalID { request.appointment.externalID = value }
             if let value = appointmentEtag { request.appointment.etag = value }
             if let value = requestID { request.requestID = value }
+            if let value = skipConfirmation { request.skipConfirmation = value }
             try await call.unary(request) { client, request, metadata in
                 try await AppointmentService.Client(wrapping: client).createAppointment(request, metadata: metadata)
             }

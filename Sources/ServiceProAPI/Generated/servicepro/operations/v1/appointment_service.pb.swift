@@ -45,6 +45,11 @@ public nonisolated struct CreateAppointmentRequest: Sendable {
   /// Retries with the same request_id return the first result.
   public var requestID: String = String()
 
+  /// Sends the customer no booking confirmation for it: for a booking brought in from another
+  /// system, whose customer was told already. Its reminder still goes, whenever it was made, and a
+  /// move after a text told its time is confirmed as any booking's is.
+  public var skipConfirmation: Bool = false
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -219,7 +224,7 @@ fileprivate nonisolated let _protobuf_package = "servicepro.operations.v1"
 
 nonisolated extension CreateAppointmentRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".CreateAppointmentRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}parent\0\u{3}appointment_id\0\u{1}appointment\0\u{3}request_id\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}parent\0\u{3}appointment_id\0\u{1}appointment\0\u{3}request_id\0\u{3}skip_confirmation\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -231,6 +236,7 @@ nonisolated extension CreateAppointmentRequest: SwiftProtobuf.Message, SwiftProt
       case 2: try { try decoder.decodeSingularStringField(value: &self.appointmentID) }()
       case 3: try { try decoder.decodeSingularMessageField(value: &self._appointment) }()
       case 4: try { try decoder.decodeSingularStringField(value: &self.requestID) }()
+      case 5: try { try decoder.decodeSingularBoolField(value: &self.skipConfirmation) }()
       default: break
       }
     }
@@ -253,6 +259,9 @@ nonisolated extension CreateAppointmentRequest: SwiftProtobuf.Message, SwiftProt
     if !self.requestID.isEmpty {
       try visitor.visitSingularStringField(value: self.requestID, fieldNumber: 4)
     }
+    if self.skipConfirmation != false {
+      try visitor.visitSingularBoolField(value: self.skipConfirmation, fieldNumber: 5)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -261,6 +270,7 @@ nonisolated extension CreateAppointmentRequest: SwiftProtobuf.Message, SwiftProt
     if lhs.appointmentID != rhs.appointmentID {return false}
     if lhs._appointment != rhs._appointment {return false}
     if lhs.requestID != rhs.requestID {return false}
+    if lhs.skipConfirmation != rhs.skipConfirmation {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
