@@ -378,11 +378,15 @@ struct AutomationTests {
                 let start = Shop.tenAM(inDays: 3)
                 let booked = try await shop.book("detail", at: start)
                 _ = try await shop.book("called-off", at: start.addingTimeInterval(3 * Self.hour))
-                #expect(try await shop.job.runOnce() == 2)
+                // Booked at 8 PM, and confirmed at 10 PM (the automations' clock is the test's).
+                let night = Shop.tenAM(inDays: 1).addingTimeInterval(13 * Self.hour)
+                _ = try await platform.database.withTenant("shine") { tx in
+                    try await tx.update("appointments", set: [("create_time", night.addingTimeInterval(-3 * Self.hour))], where: "1 = 1")
+                }
+                #expect(try await shop.job.runOnce(now: night.addingTimeInterval(-Self.hour)) == 2)
 
                 // Come to at 11 PM (a provider down all evening would do it): put off, spending
                 // no attempt, until 8 AM where the business is.
-                let night = Shop.tenAM(inDays: 1).addingTimeInterval(13 * Self.hour)
                 #expect(try await outbox.runOnce(now: night) == 2)
                 let waiting = try await Self.outboxRows(platform)
                 #expect(waiting.map(\.state) == [.pending, .pending])
@@ -428,6 +432,46 @@ struct AutomationTests {
                 #expect(try await outbox.runOnce(now: noon.addingTimeInterval(-13 * Self.hour)) == 1)
                 #expect(try await Self.outboxRows(platform).last?.lastError == "not sent: a reminder for the day before would reach the customer on the day itself")
                 #expect(fake.acceptedTexts.count == 1)
+            }
+        }
+    }
+
+    @Test("a text held while its business sends none waits, and is given up a day after it was due; one whose customer's number was corrected goes to the new number", arguments: TestBackend.available)
+    func heldTexts(backend: TestBackend) async throws {
+        try await FakeMessagingProviders.with { fake, base in
+            try await TestPlatform.with(backend) { platform in
+                let shop = try await Shop.open(platform)
+                let outbox = OutboxTests.worker(platform, OutboxTests.settings(base: base))
+                let start = Shop.tenAM(inDays: 3)
+                _ = try await shop.book("detail", at: start)
+                _ = try await shop.book("later", at: start.addingTimeInterval(3 * Self.hour))
+                let queued = Shop.tenAM(inDays: 1)
+                _ = try await platform.database.withTenant("shine") { tx in
+                    try await tx.update("appointments", set: [("create_time", queued.addingTimeInterval(-Self.hour))], where: "1 = 1")
+                }
+                #expect(try await shop.job.runOnce(now: queued) == 2)
+                _ = try await platform.setStatus("shine", .suspended)
+                #expect(try await outbox.runOnce(now: queued.addingTimeInterval(60)) == 2)
+                let held = try await Self.outboxRows(platform)
+                #expect(held.map(\.state) == [.pending, .pending])
+                #expect(held.map(\.attempts) == [0, 0])
+                #expect(held.allSatisfy { $0.lastError.hasPrefix("waits while the business sends no automated texts") }, "\(held.map(\.lastError))")
+
+                // Back in business, with Jane's number corrected: the text goes to her new one.
+                _ = try await platform.setStatus("shine", .active)
+                _ = try await CustomerService.Client(wrapping: platform.client).updateCustomer(.with {
+                    $0.customer = .with { $0.name = "tenants/shine/customers/jane"; $0.phoneNumber = "+19185550102" }
+                    $0.updateMask = .init(protoPaths: ["phone_number"])
+                }, metadata: shop.owner)
+                // One of the two was held past its day (queued a day earlier than the other).
+                _ = try await platform.database.withTenant("shine") { tx in
+                    try await tx.update("outbox_messages", set: [("create_time", queued.addingTimeInterval(-Self.day))], where: "dedupe_key LIKE '%/later@%'")
+                }
+                #expect(try await outbox.runOnce(now: queued.addingTimeInterval(2 * Self.hour)) == 2)
+                #expect(fake.acceptedTexts.map { $0.form["To"] } == ["+19185550102"])
+                let later = try #require(try await Self.outboxRows(platform).first { $0.dedupeKey?.contains("/later@") == true })
+                #expect(later.state == .failed)
+                #expect(later.lastError == "not sent: it could not go within a day of being due")
             }
         }
     }

@@ -5,12 +5,14 @@ import ServiceProAPI
 /// Whether an automation text the outbox is about to send still holds, and what it says then.
 /// The outbox may come to it late: a provider down for hours, or credentials waiting for an
 /// operator, put it off by as long. By then its booking may have been cancelled or moved, night
-/// have come where the business is, or "tomorrow" have become "today".
+/// have come where the business is, "tomorrow" have become "today", or the customer's number
+/// have been corrected.
 enum AutomationTextCheck {
     /// What the outbox does with an automation text when it comes to send it.
     enum Verdict: Equatable {
-        /// Send it, filled in again as of now, so what it says of times reads true when it goes.
-        case send(body: String)
+        /// Send it, filled in again as of now (so what it says of times reads true when it goes),
+        /// to the customer's number as it is now.
+        case send(body: String, recipient: String)
         /// Try again at `until`, spending no attempt.
         case wait(reason: String, until: Date)
         /// It no longer holds: not sent. A later pass of the automations texts what is true by
@@ -18,14 +20,18 @@ enum AutomationTextCheck {
         case withdraw(reason: String)
     }
 
-    /// How long a text waits for a business that sends no automated texts for now (suspended,
-    /// say) before it is looked at again; once its appointment has begun it is withdrawn.
+    /// How long a text waits for what the business must set or mend (its status, its time zone,
+    /// what its template names) before it is looked at again.
     static let pause: TimeInterval = 3_600
 
-    /// The verdict on the text queued under `key` for `recipient`; nil when `key` is no
-    /// automation text's.
-    static func verdict(textKey key: String, recipient: String, now: Date, quietHours: QuietHours?, _ tx: TenantTransaction) async throws -> Verdict? {
+    /// The verdict on the text queued under `key` at `queuedAt`; nil when `key` is no automation
+    /// text's. A text waits at most ``AutomationSchedule/catchUp`` from its queueing, as the
+    /// automations send nothing later than that either.
+    static func verdict(textKey key: String, queuedAt: Date, now: Date, quietHours: QuietHours?, _ tx: TenantTransaction) async throws -> Verdict? {
         guard let parts = AutomationSchedule.textKeyParts(key) else { return nil }
+        guard now.timeIntervalSince(queuedAt) <= AutomationSchedule.catchUp else {
+            return .withdraw(reason: "it could not go within a day of being due")
+        }
         let rule = try await PackItemRecords.automationRules(tx).first { $0.key == parts.automation }
         guard let rule, !rule.disabled else { return .withdraw(reason: "its automation was switched off or removed") }
         guard let appointment = try await AppointmentRecords.find(id: parts.appointmentID, tx) else {
@@ -43,9 +49,15 @@ enum AutomationTextCheck {
                 return .withdraw(reason: "its appointment was moved; the automations text its new time")
             }
         }
-        guard let tenant = try await TenantRecords.find(tx), let zone = TimeZoneName.zone(tenant.timeZone),
-              AutomationJob.runsAutomations(tenant)
+        guard let customerID = ResourceName.id(of: appointment.customer, after: "customers"),
+              let customer = try await CustomerRecords.find(id: customerID, tx), PhoneNumber.isE164(customer.phoneNumber)
         else {
+            return .withdraw(reason: "its customer has no phone number to text now")
+        }
+        guard let tenant = try await TenantRecords.find(tx), tenant.status != .cancelled else {
+            return .withdraw(reason: "the business has left")
+        }
+        guard let zone = TimeZoneName.zone(tenant.timeZone), AutomationJob.runsAutomations(tenant) else {
             return .wait(reason: "waits while the business sends no automated texts (its status, plan or time zone)", until: now.addingTimeInterval(pause))
         }
         var sendTime = now
@@ -61,16 +73,16 @@ enum AutomationTextCheck {
         guard sendTime == now else {
             return .wait(reason: "waits for the business's day (texts go out 8 AM to 9 PM where it is)", until: sendTime)
         }
-        guard let template = try await PackItemRecords.smsTemplate(rule.template, tx), !template.body.isEmpty,
-              AutomationJob.missingValues(in: template.body, tenant).isEmpty,
-              let customerID = ResourceName.id(of: appointment.customer, after: "customers"),
-              let customer = try await CustomerRecords.find(id: customerID, tx)
-        else {
-            return .withdraw(reason: "its template, or what it names, is gone")
+        guard let template = try await PackItemRecords.smsTemplate(rule.template, tx), !template.body.isEmpty else {
+            return .withdraw(reason: "its template is gone")
+        }
+        let missing = AutomationJob.missingValues(in: template.body, tenant)
+        guard missing.isEmpty else {
+            return .wait(reason: "waits for what its template names and the business has not set: \(missing.joined(separator: ", "))", until: now.addingTimeInterval(pause))
         }
         let due = AutomationSchedule.Due(
             appointmentID: parts.appointmentID, serviceName: appointment.serviceName, startTime: start,
-            startMinute: appointment.startTime.seconds / 60, customerName: customer.displayName, customerPhone: recipient)
-        return .send(body: AutomationJob.text(template.body, for: tenant, due, in: zone, sentAt: now))
+            startMinute: appointment.startTime.seconds / 60, customerName: customer.displayName, customerPhone: customer.phoneNumber)
+        return .send(body: AutomationJob.text(template.body, for: tenant, due, in: zone, sentAt: now), recipient: customer.phoneNumber)
     }
 }

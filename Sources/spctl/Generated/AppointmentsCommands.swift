@@ -60,7 +60,7 @@ struct AppointmentsCommands: AsyncParsableCommand {
         @Option(name: .customLong("request-id"), help: "Retries with the same request_id return the first result.")
         var requestID: String?
 
-        @Option(name: .customLong("skip-confirmation"), help: "Sends the customer no booking confirmation for it: for a booking brought in from another system, whose customer was told already. Its reminder still goes, whenever it was made, and a move after a text told its time is confirmed as any booking's is.")
+        @Option(name: .customLong("skip-confirmation"), help: "Sends the customer no booking confirmation for it: for a booking brought in from another system, whose customer was told already. Its reminder goes when it falls due even if it was made inside the reminder's lead (a confirmed booking is not reminded then), and a move after a text told its time is confirmed as any booking's is.")
         var skipConfirmation: Bool?
 
         func run() async throws {

@@ -78,9 +78,18 @@ public struct OutboxWorker: Service {
             return
         }
         var message = message
-        switch await automationVerdict(on: message, now: clock()) {
+        let verdict: AutomationTextCheck.Verdict?
+        do {
+            verdict = try await automationVerdict(on: message, now: clock())
+        } catch {
+            await record(retryOrGiveUp(message, reason: "could not check that the automation text still holds: \(error)", clock: clock), of: message, clock: clock)
+            return
+        }
+        switch verdict {
         case nil: break
-        case .send(let body)?: message.body = body
+        case .send(let body, let recipient)?:
+            message.body = body
+            message.recipient = recipient
         case .wait(let reason, let until)?:
             await record(.deferred(reason: reason, until: until), of: message, clock: clock)
             return
@@ -111,28 +120,27 @@ public struct OutboxWorker: Service {
             }
         } catch {
             let delivery = error as? MessageDeliveryError
-            let reason = delivery?.message ?? "\(error)"
-            if message.attempts >= attempts {
-                outcome = .failed(error: "gave up after \(attempts) attempts: \(reason)")
-            } else {
-                let wait = settings.backoff(afterAttempt: message.attempts, retryAfter: delivery?.retryAfter)
-                outcome = .retry(error: reason, at: clock().addingTimeInterval(wait))
-            }
+            outcome = retryOrGiveUp(message, reason: delivery?.message ?? "\(error)", retryAfter: delivery?.retryAfter, clock: clock)
         }
         await record(outcome, of: message, clock: clock)
     }
 
+    /// After a failure that may pass: another attempt after the backoff, or the end once the
+    /// attempts ran out.
+    private func retryOrGiveUp(_ message: OutboxRecord, reason: String, retryAfter: TimeInterval? = nil, clock: @Sendable () -> Date) -> OutboxOutcome {
+        guard message.attempts < settings.maxAttempts else {
+            return .failed(error: "gave up after \(settings.maxAttempts) attempts: \(reason)")
+        }
+        return .retry(error: reason, at: clock().addingTimeInterval(settings.backoff(afterAttempt: message.attempts, retryAfter: retryAfter)))
+    }
+
     /// The verdict on an automation text (``AutomationTextCheck``); nil for every other message.
-    private func automationVerdict(on message: OutboxRecord, now: Date) async -> AutomationTextCheck.Verdict? {
+    private func automationVerdict(on message: OutboxRecord, now: Date) async throws -> AutomationTextCheck.Verdict? {
         guard let key = message.dedupeKey, AutomationSchedule.textKeyParts(key) != nil else { return nil }
-        do {
-            return try await database.read(.tenant(message.tenantID)) { base in
-                try await AutomationTextCheck.verdict(
-                    textKey: key, recipient: message.recipient, now: now, quietHours: settings.quietHours,
-                    TenantTransaction(tenantID: message.tenantID, base: base))
-            }
-        } catch {
-            return .wait(reason: "could not check that the automation text still holds: \(error)", until: now.addingTimeInterval(settings.baseBackoff))
+        return try await database.read(.tenant(message.tenantID)) { [settings] base in
+            try await AutomationTextCheck.verdict(
+                textKey: key, queuedAt: message.createTime, now: now, quietHours: settings.quietHours,
+                TenantTransaction(tenantID: message.tenantID, base: base))
         }
     }
 

@@ -46,8 +46,9 @@ public nonisolated struct CreateAppointmentRequest: Sendable {
   public var requestID: String = String()
 
   /// Sends the customer no booking confirmation for it: for a booking brought in from another
-  /// system, whose customer was told already. Its reminder still goes, whenever it was made, and a
-  /// move after a text told its time is confirmed as any booking's is.
+  /// system, whose customer was told already. Its reminder goes when it falls due even if it was
+  /// made inside the reminder's lead (a confirmed booking is not reminded then), and a move after a
+  /// text told its time is confirmed as any booking's is.
   public var skipConfirmation: Bool = false
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
