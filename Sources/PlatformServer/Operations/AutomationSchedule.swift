@@ -67,8 +67,8 @@ struct AutomationSchedule {
     /// Whether the text queued under `key` is about an appointment starting at `startTime`: a
     /// key that names a minute (as `Due.startMinute`) is about that start; an earlier release's
     /// bare key, and a review request's, about the appointment whenever it starts.
-    func names(startTime: Google_Protobuf_Timestamp, inTextKey key: String) -> Bool {
-        guard namesStart, key.contains("@"), let minute = key.split(separator: "@").last.flatMap({ Int64($0) }) else { return true }
+    func names(startTime: Google_Protobuf_Timestamp, in key: TextKey) -> Bool {
+        guard namesStart, let minute = key.startMinute else { return true }
         return minute == startTime.seconds / 60
     }
 
@@ -88,13 +88,24 @@ struct AutomationSchedule {
     /// What every automation text's outbox key starts with.
     static let keyPrefix = "automation/"
 
-    /// The automation and appointment an automation text's outbox key names:
-    /// `automation/<automation>/<appointment>`, a reminder's with `@<minute>` after it.
-    static func textKeyParts(_ key: String) -> (automation: String, appointmentID: String)? {
+    /// What an automation text's outbox key names: `automation/<automation>/<appointment>`, a
+    /// confirmation's or reminder's with `@<minute>` after it.
+    struct TextKey: Sendable {
+        var automation: String
+        var appointmentID: String
+        /// The start it told, as `Due.startMinute`; nil for a review request's key, and for an
+        /// earlier release's.
+        var startMinute: Int64?
+    }
+
+    /// What `key` names, when it is an automation text's.
+    static func textKey(_ key: String) -> TextKey? {
         guard key.hasPrefix(keyPrefix) else { return nil }
         let parts = key.dropFirst(keyPrefix.count).split(separator: "/")
-        guard parts.count == 2, let appointment = parts[1].split(separator: "@").first else { return nil }
-        return (String(parts[0]), String(appointment))
+        guard parts.count == 2 else { return nil }
+        let about = parts[1].split(separator: "@", maxSplits: 1)
+        guard let appointment = about.first else { return nil }
+        return TextKey(automation: String(parts[0]), appointmentID: String(appointment), startMinute: about.count == 2 ? Int64(about[1]) : nil)
     }
 
     /// The keys that mean an appointment had its text, as SQL over `a`. A bare key is an earlier

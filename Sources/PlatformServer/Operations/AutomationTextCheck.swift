@@ -24,17 +24,18 @@ enum AutomationTextCheck {
     /// what its template names) before it is looked at again.
     static let pause: TimeInterval = 3_600
 
-    /// The verdict on the text queued under `key` at `queuedAt`; nil when `key` is no automation
-    /// text's. A text waits at most ``AutomationSchedule/catchUp`` from its queueing, as the
-    /// automations send nothing later than that either.
-    static func verdict(textKey key: String, queuedAt: Date, now: Date, quietHours: QuietHours?, _ tx: TenantTransaction) async throws -> Verdict? {
-        guard let parts = AutomationSchedule.textKeyParts(key) else { return nil }
+    /// The verdict on the text queued under `key` at `queuedAt`. A text waits at most
+    /// ``AutomationSchedule/catchUp`` from its queueing, as the automations send nothing later
+    /// than that either.
+    static func verdict(
+        on key: AutomationSchedule.TextKey, queuedAt: Date, now: Date, quietHours: QuietHours?, _ tx: TenantTransaction
+    ) async throws -> Verdict {
         guard now.timeIntervalSince(queuedAt) <= AutomationSchedule.catchUp else {
             return .withdraw(reason: "it could not go within a day of being due")
         }
-        let rule = try await PackItemRecords.automationRules(tx).first { $0.key == parts.automation }
+        let rule = try await PackItemRecords.automationRules(tx).first { $0.key == key.automation }
         guard let rule, !rule.disabled else { return .withdraw(reason: "its automation was switched off or removed") }
-        guard let appointment = try await AppointmentRecords.find(id: parts.appointmentID, tx) else {
+        guard let appointment = try await AppointmentRecords.find(id: key.appointmentID, tx) else {
             return .withdraw(reason: "its appointment was deleted")
         }
         let start = appointment.startTime.date
@@ -45,7 +46,7 @@ enum AutomationTextCheck {
             guard [.scheduled, .confirmed].contains(appointment.status), start > now else {
                 return .withdraw(reason: "its appointment was cancelled, or has begun")
             }
-            guard schedule.names(startTime: appointment.startTime, inTextKey: key) else {
+            guard schedule.names(startTime: appointment.startTime, in: key) else {
                 return .withdraw(reason: "its appointment was moved; the automations text its new time")
             }
         }
@@ -81,7 +82,7 @@ enum AutomationTextCheck {
             return .wait(reason: "waits for what its template names and the business has not set: \(missing.joined(separator: ", "))", until: now.addingTimeInterval(pause))
         }
         let due = AutomationSchedule.Due(
-            appointmentID: parts.appointmentID, serviceName: appointment.serviceName, startTime: start,
+            appointmentID: key.appointmentID, serviceName: appointment.serviceName, startTime: start,
             startMinute: appointment.startTime.seconds / 60, customerName: customer.displayName, customerPhone: customer.phoneNumber)
         return .send(body: AutomationJob.text(template.body, for: tenant, due, in: zone, sentAt: now), recipient: customer.phoneNumber)
     }

@@ -25,8 +25,7 @@ enum BusinessAlert {
     static func text(_ text: TextMessage, lines: TenantResolver, _ tx: TenantTransaction) async throws {
         guard let to = try await recipient(of: text.phoneConfig, asking: \.texts, lines: lines, tx),
               ![to.tenant.contact.phone, to.line.forwardNumber].contains(text.from), try await !lines.answers(text.from),
-              // A customer's reply the business was told of already (CustomerReply), sent again.
-              try await OutboxRecords.find(dedupeKey: CustomerReply.noteKey(text.messageSid), tx) == nil
+              try await !toldAlready(text, tx)
         else { return }
         let count = text.mediaUrls.count
         let pictures = count == 0 ? "" : " (\(count) picture\(count == 1 ? "" : "s"))"
@@ -34,6 +33,13 @@ enum BusinessAlert {
         try await OutboxRecords.enqueue(.sms(
             to: to.business, from: to.line.textSender, body: (heading + "\"\(text.body)\"").truncated(to: OutboxRecords.maxTextLength),
             purpose: "business_alert text", dedupeKey: "business_alert/text/\(text.messageSid)"), tx)
+    }
+
+    /// Whether `text` is a customer's reply the business was told of already (``CustomerReply``),
+    /// sent again.
+    private static func toldAlready(_ text: TextMessage, _ tx: TenantTransaction) async throws -> Bool {
+        guard CustomerReply(text.body) != nil else { return false }
+        return try await OutboxRecords.find(dedupeKey: CustomerReply.noteKey(text.messageSid), tx) != nil
     }
 
     /// The line `phoneConfig` names, its tenant and the business's number, when the line asks for

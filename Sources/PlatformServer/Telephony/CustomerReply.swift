@@ -24,12 +24,15 @@ enum CustomerReply: Sendable {
     /// The reply `body` is, if it is one: "C", or "R" or "reschedule", whatever the case, spacing
     /// or closing punctuation.
     init?(_ body: String) {
-        switch body.trimmingCharacters(in: .whitespacesAndNewlines.union(.punctuationCharacters)).lowercased() {
+        switch body.trimmingCharacters(in: Self.around).lowercased() {
         case "c": self = .cancel
         case "r", "reschedule": self = .reschedule
         default: return nil
         }
     }
+
+    /// What may stand around the letter: spacing, and a closing "!" or ".".
+    private static let around = CharacterSet.whitespacesAndNewlines.union(.punctuationCharacters)
 
     /// The letter a text offers this reply by.
     var letter: String { self == .cancel ? "C" : "R" }
@@ -90,8 +93,8 @@ enum CustomerReply: Sendable {
             AND create_time <= \(received) AND create_time > \(received.addingTimeInterval(-Self.window))
             ORDER BY create_time DESC LIMIT 2
             """).map { (key: try $0.string("dedupe_key"), time: try $0.int("create_time")) }
-        guard let last = newest.first, let about = AutomationSchedule.textKeyParts(last.key) else { return nil }
-        if newest.count == 2, newest[1].time == last.time, AutomationSchedule.textKeyParts(newest[1].key)?.appointmentID != about.appointmentID {
+        guard let last = newest.first, let about = AutomationSchedule.textKey(last.key) else { return nil }
+        if newest.count == 2, newest[1].time == last.time, AutomationSchedule.textKey(newest[1].key)?.appointmentID != about.appointmentID {
             return nil
         }
         guard try await offers(automation: about.automation, tx),

@@ -79,7 +79,7 @@ public struct InboundHandler: InboundServiceHandler {
         }
         // A customer's "C" or "R" to a booking text; a retry finds it answered. The business's
         // note about it stands in for the text's alert.
-        if let reply = CustomerReply(request.body), !response.message.customer.isEmpty, response.message.autoReply.isEmpty,
+        if !response.message.customer.isEmpty, response.message.autoReply.isEmpty, let reply = CustomerReply(request.body),
            let answer = try await answer(reply, response.message, resolution, context: context) {
             response.message.autoReply = answer
             response.replies = [.with { $0.body = answer }]
@@ -166,9 +166,8 @@ public struct InboundHandler: InboundServiceHandler {
         _ reply: CustomerReply, _ text: TextMessage, _ resolution: TenantResolver.Resolution, context: RequestContext
     ) async throws -> String? {
         try await database.withTenant(resolution.tenantID) { tx in
-            guard let stored = try await CommunicationRecords.message(sid: text.messageSid, tx), stored.autoReply.isEmpty,
-                  let tenant = try await TenantRecords.find(tx), tenant.status.isInGoodStanding,
-                  let done = try await reply.outcome(for: stored, tenant: tenant, tx),
+            guard let tenant = try await TenantRecords.find(tx), tenant.status.isInGoodStanding,
+                  let done = try await reply.outcome(for: text, tenant: tenant, tx),
                   // Two copies of the text at once: the one that answers it first acts.
                   try await CommunicationRecords.claimAutoReply(done.answer, toMessage: text.messageSid, tx)
             else { return nil }

@@ -45,42 +45,30 @@ public struct PhoneConfigHandler: PhoneConfigServiceHandler {
 
         // A retry gets its line without touching Twilio again, and a line that would be refused
         // is refused before a number is bought or pointed at the bridge for it.
-        if let earlier: PhoneConfig = try await database.withTenant(tenantID, {
-            try await IdempotencyRecords.stored($0, method: "CreatePhoneConfig", for: request)
-        }) {
-            return earlier
-        }
-        if request.provisionNumber { try provisioner.checkCanProvision() }
         let line = config
-        let tenant = try await database.withTenant(tenantID) { tx in try await Self.checkInsertable(line, id: id, request, tx) }
-        var bought: ProvisionedNumber?
-        var rerouted: RoutedNumber?
-        if request.provisionNumber {
-            // Named for this line, not only its tenant: a purchase whose answer is lost is
-            // recognised by its name, and must not be taken for another line's.
-            let number = try await provisioner.provision(
-                areaCode: request.areaCode.isEmpty ? nil : request.areaCode, countryCode: request.countryCode.isEmpty ? "US" : request.countryCode,
-                friendlyName: "\(tenantID)/\(id) - \(tenant.displayName)")
-            config.phoneNumber = number.phoneNumber
-            bought = number
-        } else {
-            // A number of the account, its calls and texts sent to the bridge; a mistyped one,
-            // or one of another account, would never reach the line.
-            rerouted = try await provisioner.routeToBridge(config.phoneNumber, field: "phone_config.phone_number")
-        }
-        do {
-            let created = try await insert(config, id: id, sealedPassword: sealedPassword, boughtNumberSID: bought?.sid, request, context: context)
-            // A retry that overlapped this request made the line first, on a number of its own.
-            if let bought, created.phoneNumber != bought.phoneNumber {
-                await provisioner.releaseUnkept(bought, boughtFor: "a new phone config", logger: logger)
+        let (earlier, tenant): (PhoneConfig?, Tenant?) = try await database.withTenant(tenantID) { tx in
+            if let earlier: PhoneConfig = try await IdempotencyRecords.stored(tx, method: "CreatePhoneConfig", for: request) {
+                return (earlier, nil)
             }
-            await onChange()
-            return created
-        } catch {
-            if let bought { await provisioner.releaseUnkept(bought, boughtFor: "a new phone config", logger: logger) }
-            if let rerouted { await provisioner.restoreRouting(rerouted, unlessHeldIn: database, routedFor: "a new phone config", logger: logger) }
-            throw error
+            if request.provisionNumber { try provisioner.checkCanProvision() }
+            return (nil, try await Self.checkInsertable(line, id: id, request, tx))
         }
+        if let earlier { return earlier }
+        // Bought under a name of this line, not only its tenant: a purchase whose answer is lost
+        // is recognised by its name, and must not be taken for another line's. A number given
+        // must be the account's, or the line would never hear a call or text.
+        let number: LineNumber = request.provisionNumber
+            ? .buy(
+                areaCode: request.areaCode.isEmpty ? nil : request.areaCode, countryCode: request.countryCode.isEmpty ? "US" : request.countryCode,
+                friendlyName: "\(tenantID)/\(id) - \(tenant?.displayName ?? "")")
+            : .existing(config.phoneNumber, field: "phone_config.phone_number")
+        let created = try await provisioner.withLineNumber(number, for: "a new phone config", database: database, logger: logger) { bought in
+            if let bought { config.phoneNumber = bought.phoneNumber }
+            let created = try await insert(config, id: id, sealedPassword: sealedPassword, boughtNumberSID: bought?.sid, request, context: context)
+            return (created, created.phoneNumber)
+        }
+        await onChange()
+        return created
     }
 
     /// Writes the new line `id`, once per request_id, and answers it as stored.
@@ -185,18 +173,18 @@ public struct PhoneConfigHandler: PhoneConfigServiceHandler {
         try await checkAgainstOtherLines(changedUniques, tenantID: tenantID, updating: id)
         // A new number is checked and pointed at the bridge as a new line's is; the one it
         // replaces keeps its routing (a bought one is released as any line's given up is).
-        let current = try await database.withTenant(tenantID) { tx in try await PhoneConfigRecords.find(id: id, tx) }
-        guard let current else { throw ServiceError.notFound(name) }
-        let rerouted = mask.contains("phone_number") && input.phoneNumber != current.config.phoneNumber
-            ? try await provisioner.routeToBridge(input.phoneNumber, field: "phone_config.phone_number") : nil
-        do {
-            let updated = try await write(input, mask: mask, newPassword: newPassword, changedUniques: changedUniques, id: id, request, context: context)
-            await onChange()
-            return updated
-        } catch {
-            if let rerouted { await provisioner.restoreRouting(rerouted, unlessHeldIn: database, routedFor: "a phone config update", logger: logger) }
-            throw error
+        var number = LineNumber.none
+        if mask.contains("phone_number") {
+            let current = try await database.withTenant(tenantID) { tx in try await PhoneConfigRecords.find(id: id, tx) }
+            guard let current else { throw ServiceError.notFound(name) }
+            if input.phoneNumber != current.config.phoneNumber { number = .existing(input.phoneNumber, field: "phone_config.phone_number") }
         }
+        let updated = try await provisioner.withLineNumber(number, for: "a phone config update", database: database, logger: logger) { _ in
+            let updated = try await write(input, mask: mask, newPassword: newPassword, changedUniques: changedUniques, id: id, request, context: context)
+            return (updated, updated.phoneNumber)
+        }
+        await onChange()
+        return updated
     }
 
     /// Writes `request`'s change of line `id` in one transaction, against the line as it is then.

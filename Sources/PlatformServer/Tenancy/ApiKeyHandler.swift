@@ -162,12 +162,11 @@ public struct ApiKeyHandler: ApiKeyServiceHandler {
         var revoked: [ApiKey] = []
         var makers = [maker]
         while let maker = makers.popLast() {
-            for row in try await tx.query("SELECT tenant_id, key_id FROM api_keys WHERE creator = \(maker) ORDER BY tenant_id, key_id") {
+            for row in try await tx.query("SELECT * FROM api_keys WHERE creator = \(maker) ORDER BY tenant_id, key_id") {
+                let key = try ApiKeyRecords.apiKey(from: row)
                 let scoped = TenantTransaction(tenantID: try row.string("tenant_id"), base: tx)
-                let keyID = try row.string("key_id")
-                guard let key = try await ApiKeyRecords.find(keyID: keyID, scoped) else { continue }
                 makers.append(key.name)
-                guard try await ApiKeyRecords.revoke(keyID: keyID, scoped) else { continue }
+                guard try await ApiKeyRecords.revoke(keyID: try row.string("key_id"), scoped) else { continue }
                 try await AuditLog.record(scoped, context: context, resource: key.name, details: ["reason": "\(maker), which made it, was revoked with the keys it made"])
                 revoked.append(key)
                 revoked += try await endWhatItStarted(key.name, context: context, tx)
@@ -176,14 +175,12 @@ public struct ApiKeyHandler: ApiKeyServiceHandler {
         return revoked
     }
 
-    /// Revokes the keys `maker` (a login link, or a key) made, and those they made, each with its
-    /// audit event; the keys revoked.
-    static func revokeKeys(
-        madeBy maker: String, reason: String? = nil, context: RequestContext, _ tx: TenantTransaction
-    ) async throws -> [ApiKey] {
+    /// Revokes the keys `maker` (a login link) made in its session, and those they made, each
+    /// with its audit event; the keys revoked.
+    static func revokeKeys(madeBy maker: String, context: RequestContext, _ tx: TenantTransaction) async throws -> [ApiKey] {
         let keys = try await ApiKeyRecords.revokeAll(madeBy: maker, tx)
         for key in keys {
-            try await AuditLog.record(tx, context: context, resource: key.name, details: ["reason": reason ?? "\(maker), whose session made it, was revoked"])
+            try await AuditLog.record(tx, context: context, resource: key.name, details: ["reason": "\(maker), whose session made it, was revoked"])
         }
         return keys
     }

@@ -136,10 +136,10 @@ public struct OutboxWorker: Service {
 
     /// The verdict on an automation text (``AutomationTextCheck``); nil for every other message.
     private func automationVerdict(on message: OutboxRecord, now: Date) async throws -> AutomationTextCheck.Verdict? {
-        guard let key = message.dedupeKey, AutomationSchedule.textKeyParts(key) != nil else { return nil }
+        guard let key = message.dedupeKey.flatMap(AutomationSchedule.textKey) else { return nil }
         return try await database.read(.tenant(message.tenantID)) { [settings] base in
             try await AutomationTextCheck.verdict(
-                textKey: key, queuedAt: message.createTime, now: now, quietHours: settings.quietHours,
+                on: key, queuedAt: message.createTime, now: now, quietHours: settings.quietHours,
                 TenantTransaction(tenantID: message.tenantID, base: base))
         }
     }

@@ -43,11 +43,42 @@ extension NumberProvisioner {
 
     public func restoreRouting(_ number: RoutedNumber) async throws {}
 
+    /// Runs `write`, which makes or changes a line, with the line's `number` ready at Twilio:
+    /// bought, or one of the account's pointed at the bridge. `write` is given what was bought and
+    /// answers the number the line kept: a number bought and not kept (a retry that overlapped
+    /// made the line first, on a number of its own) is given back. When `write` fails, a bought
+    /// number is given back and an existing one pointed back where it was. `purpose` names the
+    /// change in the log ("a concierge create").
+    func withLineNumber<Result>(
+        _ number: LineNumber, for purpose: String, database: any Database, logger: Logger,
+        _ write: (ProvisionedNumber?) async throws -> (result: Result, keptNumber: String)
+    ) async throws -> Result {
+        var bought: ProvisionedNumber?
+        var rerouted: RoutedNumber?
+        switch number {
+        case .buy(let areaCode, let countryCode, let friendlyName):
+            bought = try await provision(areaCode: areaCode, countryCode: countryCode, friendlyName: friendlyName)
+        case .existing(let phoneNumber, let field):
+            rerouted = try await routeToBridge(phoneNumber, field: field)
+        case .none:
+            break
+        }
+        do {
+            let (result, kept) = try await write(bought)
+            if let bought, kept != bought.phoneNumber { await releaseUnkept(bought, boughtFor: purpose, logger: logger) }
+            return result
+        } catch {
+            if let bought { await releaseUnkept(bought, boughtFor: purpose, logger: logger) }
+            if let rerouted { await restoreRouting(rerouted, unlessHeldIn: database, routedFor: purpose, logger: logger) }
+            throw error
+        }
+    }
+
     /// Points `number` back where `routeToBridge` found it, after the change it was routed for
     /// (e.g. "a concierge create") failed; failing that, logs what to restore by hand. A line
     /// that holds the number by now (another change's, which won a race for it) keeps it on the
     /// bridge.
-    func restoreRouting(_ number: RoutedNumber, unlessHeldIn database: any Database, routedFor purpose: String, logger: Logger) async {
+    private func restoreRouting(_ number: RoutedNumber, unlessHeldIn database: any Database, routedFor purpose: String, logger: Logger) async {
         do {
             let held = try await database.transaction(.platform) { tx in
                 try await PhoneConfigRecords.taken(PhoneConfig.with { $0.phoneNumber = number.phoneNumber }, among: "1 = 1", tx) != nil
@@ -74,6 +105,16 @@ extension NumberProvisioner {
             ])
         }
     }
+}
+
+/// Where a line's number comes from, for ``NumberProvisioner/withLineNumber(_:for:database:logger:_:)``.
+enum LineNumber: Sendable {
+    /// Bought for the line, in `areaCode` when given, named `friendlyName`.
+    case buy(areaCode: String?, countryCode: String, friendlyName: String)
+    /// One of the account's, given at `field`.
+    case existing(String, field: String)
+    /// None (a line without a number).
+    case none
 }
 
 public struct ProvisionedNumber: Sendable, Hashable {

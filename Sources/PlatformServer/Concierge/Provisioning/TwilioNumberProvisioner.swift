@@ -165,7 +165,7 @@ public struct TwilioNumberProvisioner: NumberProvisioner {
         if let number = try await accountNumbers(phoneNumber).first { return number }
         throw ServiceError.failedPrecondition(
             reason: "number_not_in_account",
-            message: "\(phoneNumber) is not a number of the platform's Twilio account, so its calls and texts would never arrive; check \(field), or have the platform buy one",
+            message: "\(phoneNumber) is not a number of the platform's Twilio account, so its calls and texts would never arrive; check \(field), or have the platform buy a number (a new phone config's provision_number, or the concierge's TELEPHONY_SETUP_MODE_PROVISION_NUMBER)",
             metadata: ["field": field])
     }
 

@@ -52,38 +52,27 @@ public struct ConciergeHandler: ConciergeServiceHandler {
             if let existingNumber { try await provisioner.checkOwned(existingNumber, field: "telephony.phone_number") }
             return try await preview(setup)
         }
-        var number: ProvisionedNumber?
-        if setup.telephonyMode == .provisionNumber {
-            number = try await provisioner.provision(
-                areaCode: setup.areaCode, countryCode: setup.countryCode, friendlyName: "\(setup.tenantID) - \(setup.tenant.displayName)")
+        let number: LineNumber = if setup.telephonyMode == .provisionNumber {
+            .buy(areaCode: setup.areaCode, countryCode: setup.countryCode, friendlyName: "\(setup.tenantID) - \(setup.tenant.displayName)")
+        } else if let existingNumber {
+            .existing(existingNumber, field: "telephony.phone_number")
+        } else {
+            .none
         }
-        let bought = number
-        var rerouted: RoutedNumber?
-        if let existingNumber { rerouted = try await provisioner.routeToBridge(existingNumber, field: "telephony.phone_number") }
-        do {
-            let response = try await database.transaction(.platform) { tx in
-                try await IdempotencyRecords.once(TenantTransaction(tenantID: caller, base: tx), method: "CreateConciergeTenant", for: request) {
-                    try await write(setup, number: bought, TenantTransaction(tenantID: setup.tenantID, base: tx), context: context)
+        let response = try await provisioner.withLineNumber(number, for: "a concierge create", database: database, logger: logger) { bought in
+            do {
+                let response = try await database.transaction(.platform) { tx in
+                    try await IdempotencyRecords.once(TenantTransaction(tenantID: caller, base: tx), method: "CreateConciergeTenant", for: request) {
+                        try await write(setup, number: bought, TenantTransaction(tenantID: setup.tenantID, base: tx), context: context)
+                    }
                 }
+                return (response, response.phoneConfig.phoneNumber)
+            } catch {
+                throw setup.reportingDuplicates(error, phoneNumber: bought?.phoneNumber)
             }
-            if let bought, response.phoneConfig.phoneNumber != bought.phoneNumber {
-                // A retry of this request that overlapped it made the tenant first, with its own
-                // number: this one was bought for nothing.
-                await release(bought)
-            }
-            if response.hasPhoneConfig { await onPhoneConfigChange() }
-            return response
-        } catch {
-            if let bought { await release(bought) }
-            if let rerouted { await provisioner.restoreRouting(rerouted, unlessHeldIn: database, routedFor: "a concierge create", logger: logger) }
-            throw setup.reportingDuplicates(error, phoneNumber: bought?.phoneNumber)
         }
-    }
-
-
-    /// Gives back a number the create bought and did not keep; failing that, says which.
-    private func release(_ number: ProvisionedNumber) async {
-        await provisioner.releaseUnkept(number, boughtFor: "a concierge create", logger: logger)
+        if response.hasPhoneConfig { await onPhoneConfigChange() }
+        return response
     }
 
     /// The tenant, its number and its industry pack (whose IVR menu goes on the number), as the
