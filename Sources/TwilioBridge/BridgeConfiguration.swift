@@ -15,6 +15,8 @@ public struct BridgeConfiguration: Sendable {
     public var platformDeadline: Duration
     /// How often the spool retries the platform.
     public var spoolRetryInterval: Duration
+    /// How often the bridge reads every line's forward number, for callers in an outage.
+    public var fallbackRouteInterval: Duration
     /// Stripe's webhook signing secrets, as the platform has them. With them, a webhook whose
     /// `Stripe-Signature` does not verify is refused here and never reaches the platform; without
     /// them, the platform alone checks it.
@@ -34,6 +36,7 @@ public struct BridgeConfiguration: Sendable {
         fallbackNumber: String? = nil,
         platformDeadline: Duration = .seconds(5),
         spoolRetryInterval: Duration = .seconds(1),
+        fallbackRouteInterval: Duration = .seconds(60),
         stripeWebhookSecrets: [String] = [],
         benchmarkStaticRoute: Bool = false
     ) {
@@ -45,6 +48,7 @@ public struct BridgeConfiguration: Sendable {
         self.fallbackNumber = fallbackNumber
         self.platformDeadline = platformDeadline
         self.spoolRetryInterval = spoolRetryInterval
+        self.fallbackRouteInterval = fallbackRouteInterval
         self.stripeWebhookSecrets = stripeWebhookSecrets
         self.benchmarkStaticRoute = benchmarkStaticRoute
     }

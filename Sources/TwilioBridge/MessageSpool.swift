@@ -103,17 +103,12 @@ public actor MessageSpool {
     private static func addLines(_ connection: SQLiteConnection) async throws {
         let columns = try await connection.query("SELECT name FROM pragma_table_info('spooled_messages')", []).compactMap { $0.column("name")?.string }
         guard !columns.contains("line") else { return }
-        _ = try await connection.query("BEGIN IMMEDIATE", [])
-        do {
+        try await transaction(connection) {
             _ = try await connection.query("ALTER TABLE spooled_messages ADD COLUMN line TEXT NOT NULL DEFAULT ''", [])
             for row in try await connection.query("SELECT sequence, request FROM spooled_messages", []) {
                 guard let sequence = row.column("sequence")?.integer, let request = Self.request(in: row) else { continue }
                 _ = try await connection.query("UPDATE spooled_messages SET line = ? WHERE sequence = ?", [.text(line(of: request)), .integer(sequence)])
             }
-            _ = try await connection.query("COMMIT", [])
-        } catch {
-            _ = try? await connection.query("ROLLBACK", [])
-            throw error
         }
     }
 
@@ -122,14 +117,21 @@ public actor MessageSpool {
     private static func moveCallStatuses(_ connection: SQLiteConnection) async throws {
         let tables = try await connection.query("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'spooled_call_statuses'", [])
         guard !tables.isEmpty else { return }
-        _ = try await connection.query("BEGIN IMMEDIATE", [])
-        do {
+        try await transaction(connection) {
             _ = try await connection.query("""
                 INSERT INTO spooled_statuses (kind, request, spool_time)
                 SELECT 'call', request, ? FROM spooled_call_statuses WHERE true ORDER BY sequence
                 ON CONFLICT DO NOTHING
                 """, [.float(Date().timeIntervalSince1970)])
             _ = try await connection.query("DROP TABLE spooled_call_statuses", [])
+        }
+    }
+
+    /// Runs `body` in one transaction of `connection`'s: all of it lands, or none.
+    private static func transaction(_ connection: SQLiteConnection, _ body: () async throws -> Void) async throws {
+        _ = try await connection.query("BEGIN IMMEDIATE", [])
+        do {
+            try await body()
             _ = try await connection.query("COMMIT", [])
         } catch {
             _ = try? await connection.query("ROLLBACK", [])
@@ -273,6 +275,19 @@ public actor MessageSpool {
         _ = try await connection.query(
             "INSERT INTO forward_numbers (called_number, forward_number) VALUES (?, ?) ON CONFLICT (called_number) DO UPDATE SET forward_number = excluded.forward_number",
             [.text(calledNumber), .text(forwardNumber)])
+    }
+
+    /// Keeps `forwardNumbers` (by called number, "" for a line that has none) in place of every
+    /// number kept before, in one transaction: what the platform lists now.
+    public func replaceForwardNumbers(with forwardNumbers: [String: String]) async throws {
+        let connection = self.connection
+        try await Self.transaction(connection) {
+            _ = try await connection.query("DELETE FROM forward_numbers", [])
+            for (called, forward) in forwardNumbers {
+                _ = try await connection.query(
+                    "INSERT INTO forward_numbers (called_number, forward_number) VALUES (?, ?)", [.text(called), .text(forward)])
+            }
+        }
     }
 
     /// Closes the spool's file; later calls, and the deinit, do nothing.

@@ -6,8 +6,8 @@ import RPCRuntime
 import ServiceLifecycle
 import ServiceProAPI
 
-/// The bridge: an HTTP server for Twilio's webhooks, its client to the platform, and the spool
-/// drainer, run together under one ServiceGroup.
+/// The bridge: an HTTP server for Twilio's webhooks, its client to the platform, the spool
+/// drainer and the reader of the lines' forward numbers, run together under one ServiceGroup.
 ///
 /// The bridge is the same whether it runs on its own (`twilio-bridge`, reaching the platform over
 /// HTTP/2) or inside platform-server (`--twilio-listen`, over the server's in-process transport);
@@ -76,7 +76,12 @@ public struct TwilioBridgeServer<Transport: ClientTransport>: Sendable {
         SpoolDrainer(platform: platform, spool: spool, interval: configuration.spoolRetryInterval, logger: logger)
     }
 
+    /// Keeps the forward numbers callers are put through to in an outage as the platform has them.
+    public var fallbackRouteSync: some Service {
+        FallbackRouteSync(platform: platform, spool: spool, fallback: fallback, interval: configuration.fallbackRouteInterval, logger: logger)
+    }
+
     private var platformDeadline: CallDeadline { CallDeadline(timeout: configuration.platformDeadline) }
 
-    public var services: [any Service] { [platform, drainer, application()] }
+    public var services: [any Service] { [platform, drainer, fallbackRouteSync, application()] }
 }

@@ -51,6 +51,16 @@ public final class VoiceFallback: Sendable {
         }
     }
 
+    /// Takes the platform's list of every line's forward number (`ListFallbackRoutes`) in place of
+    /// what was known: a line changed, moved to another tenant or removed since its last call is
+    /// then rung as it is now. `saved`: whether the spool's file holds the same list.
+    public func adopt(_ forwardNumbers: [String: String], saved: Bool) {
+        memory.withLock { memory in
+            memory.lastKnown = forwardNumbers
+            memory.unsaved = saved ? [] : Set(forwardNumbers.keys)
+        }
+    }
+
     public func forwardNumber(for calledNumber: String) -> String? {
         guard let known = memory.withLock({ $0.lastKnown[calledNumber] }) else { return platformWide }
         return known.isEmpty ? nil : known

@@ -127,6 +127,27 @@ struct InboundTests {
         }
     }
 
+    @Test("the bridge reads every line's forward number, a page at a time, in number order; a tenant's key may not", arguments: TestBackend.available)
+    func fallbackRoutes(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            let inbound = try await Self.setUp(platform)
+            _ = try await PhoneConfigService.Client(wrapping: platform.client).createPhoneConfig(.with {
+                $0.parent = "tenants/acme"; $0.phoneConfigID = "second"; $0.phoneConfig = .with { $0.phoneNumber = "+19185550103" }
+            }, metadata: platform.metadata(platform.ownerToken))
+            let first = try await inbound.client.listFallbackRoutes(.with { $0.pageSize = 2 }, metadata: inbound.metadata)
+            #expect(first.routes.map { [$0.phoneNumber, $0.forwardNumber] } == [[Self.acmeNumber, "+19185559999"], ["+19185550103", ""]])
+            let second = try await inbound.client.listFallbackRoutes(.with { $0.pageSize = 2; $0.pageToken = first.nextPageToken }, metadata: inbound.metadata)
+            #expect(second.routes.map { [$0.phoneNumber, $0.forwardNumber] } == [[Self.bravoNumber, "+19185558888"]], "the root's line has no number, so no route")
+            #expect(second.nextPageToken.isEmpty)
+
+            let admin = platform.metadata(try await platform.token(role: .tenantAdmin, tenant: "acme"))
+            let refused = await failure { try await inbound.client.listFallbackRoutes(.init(), metadata: admin) }
+            #expect(refused?.code == .permissionDenied)
+            let negative = await failure { try await inbound.client.listFallbackRoutes(.with { $0.pageSize = -1 }, metadata: inbound.metadata) }
+            #expect(negative?.code == .invalidArgument && negative?.fields == ["page_size"], "\(String(describing: negative))")
+        }
+    }
+
     @Test("a text to a number no line answers is kept by the root, unacknowledged once the root's line has a number", arguments: TestBackend.available)
     func fallbackTextUnacknowledged(backend: TestBackend) async throws {
         try await TestPlatform.with(backend) { platform in

@@ -20,20 +20,24 @@ public struct TestBridge: Sendable {
     /// A bridge of its own, reaching the platform at `platform` (host:port) over HTTP/2.
     /// `platformTLS` connects over TLS, trusting the system's roots, or only the certificates in
     /// `platformCAFile` when given.
-    /// `platformDeadline` is how long a webhook waits for the platform before it falls back.
+    /// `platformDeadline` is how long a webhook waits for the platform before it falls back;
+    /// `fallbackRouteInterval`, how often the bridge reads every line's forward number.
     public static func with<Result: Sendable>(
         platform: String, bridgeToken: String, spoolPath: String, platformTLS: Bool = false, platformCAFile: String? = nil,
-        platformDeadline: Duration = .seconds(4), stripeWebhookSecrets: [String] = [],
+        platformDeadline: Duration = .seconds(4), fallbackRouteInterval: Duration = .seconds(60), stripeWebhookSecrets: [String] = [],
         _ body: (TestBridge) async throws -> Result
     ) async throws -> Result {
         let client = try RemotePlatformClient(
             platform: platform, bridgeToken: bridgeToken, tls: platformTLS || platformCAFile != nil, caFile: platformCAFile)
-        return try await with(platform: client, spoolPath: spoolPath, platformDeadline: platformDeadline, stripeWebhookSecrets: stripeWebhookSecrets, body)
+        return try await with(
+            platform: client, spoolPath: spoolPath, platformDeadline: platformDeadline, fallbackRouteInterval: fallbackRouteInterval,
+            stripeWebhookSecrets: stripeWebhookSecrets, body)
     }
 
     /// A bridge reaching the platform through `platform`, e.g. a platform server's in-process transport.
     public static func with<Transport: ClientTransport, Result: Sendable>(
-        platform: PlatformClient<Transport>, spoolPath: String, platformDeadline: Duration = .seconds(4), stripeWebhookSecrets: [String] = [],
+        platform: PlatformClient<Transport>, spoolPath: String, platformDeadline: Duration = .seconds(4),
+        fallbackRouteInterval: Duration = .seconds(60), stripeWebhookSecrets: [String] = [],
         _ body: (TestBridge) async throws -> Result
     ) async throws -> Result {
         var logger = Logger(label: "test.bridge")
@@ -42,10 +46,10 @@ public struct TestBridge: Sendable {
             host: "127.0.0.1", port: 0,
             publicURL: "https://bridge.example.com", twilioAuthToken: Self.authToken, spoolPath: spoolPath,
             fallbackNumber: "+19185557777", platformDeadline: platformDeadline, spoolRetryInterval: .milliseconds(200),
-            stripeWebhookSecrets: stripeWebhookSecrets)
+            fallbackRouteInterval: fallbackRouteInterval, stripeWebhookSecrets: stripeWebhookSecrets)
         let bridge = try await TwilioBridgeServer.start(configuration: configuration, platform: platform, logger: logger)
         return try await ListeningServices.run(logger: logger) { announce in
-            [bridge.platform, bridge.drainer, bridge.application { port in announce(port) }]
+            [bridge.platform, bridge.drainer, bridge.fallbackRouteSync, bridge.application { port in announce(port) }]
         } _: { port in
             try await body(TestBridge(port: port, spool: bridge.spool))
         }

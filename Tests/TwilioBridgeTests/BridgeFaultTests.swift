@@ -287,6 +287,62 @@ struct BridgeFaultTests {
         }
     }
 
+    @Test("in an outage, callers are put through as the platform's lines are now: a line changed, moved to another business or never called")
+    func fallbackFollowsTheLines() async throws {
+        let platform = try await Self.platformWithAcme()
+        defer { try? FileManager.default.removeItem(at: platform.home) }
+        let spool = BridgeWebhookTests.spoolPath()
+        let token = try platform.token("bridge.token")
+        let acme = BridgeWebhookTests.acmeNumber, newLine = "+19185550102"
+        func kept(_ number: String, _ forward: String) -> @Sendable (TestBridge) async throws -> Bool {
+            { bridge in try await bridge.spool.forwardNumbers()[number] == forward }
+        }
+        try await TestBridge.with(platform: platform.address, bridgeToken: token, spoolPath: spool, fallbackRouteInterval: .milliseconds(200)) { bridge in
+            // No call yet: the bridge reads the line from the platform.
+            try await bridge.waitForPlatform()
+            try await poll("acme's forward number is read", within: .seconds(15)) { try await kept(acme, "+19185559999")(bridge) }
+            try await platform.call { client, owner in
+                _ = try await PhoneConfigService.Client(wrapping: client).updatePhoneConfig(.with {
+                    $0.phoneConfig = .with { $0.name = "tenants/acme/phoneConfigs/main"; $0.forwardNumber = "+19185556666" }
+                    $0.updateMask = .init(protoPaths: ["forward_number"])
+                }, metadata: owner)
+            }
+            try await poll("acme's new forward number is read", within: .seconds(15)) { try await kept(acme, "+19185556666")(bridge) }
+            // The number goes to another business, and a new line that forwards nowhere comes.
+            try await platform.call { client, owner in
+                let configs = PhoneConfigService.Client(wrapping: client)
+                _ = try await configs.deletePhoneConfig(.with { $0.name = "tenants/acme/phoneConfigs/main" }, metadata: owner)
+                _ = try await TenantService.Client(wrapping: client).createTenant(.with {
+                    $0.tenantID = "bravo"; $0.tenant = .with { $0.displayName = "Bravo Lawn" }
+                }, metadata: owner)
+                _ = try await configs.createPhoneConfig(.with {
+                    $0.parent = "tenants/bravo"; $0.phoneConfigID = "main"
+                    $0.phoneConfig = .with { $0.phoneNumber = acme; $0.forwardNumber = "+19185558888" }
+                }, metadata: owner)
+                _ = try await configs.createPhoneConfig(.with {
+                    $0.parent = "tenants/bravo"; $0.phoneConfigID = "second"; $0.phoneConfig = .with { $0.phoneNumber = newLine }
+                }, metadata: owner)
+            }
+            try await poll("the moved number and the new line are read", within: .seconds(15)) {
+                let numbers = try await bridge.spool.forwardNumbers()
+                return numbers[acme] == "+19185558888" && numbers[newLine] == ""
+            }
+            await platform.stop()
+            let moved = try await bridge.post("/twilio/voice/incoming", BridgeWebhookTests.call(1))
+            #expect(moved.body.contains("<Number>+19185558888</Number>"), "bravo's, not acme's: \(moved.body)")
+            let none = try await bridge.post("/twilio/voice/incoming", BridgeWebhookTests.call(2, to: newLine))
+            #expect(!none.body.contains("<Dial") && none.body.contains("<Record"), "a voicemail, not the platform-wide number: \(none.body)")
+            let stranger = try await bridge.post("/twilio/voice/incoming", BridgeWebhookTests.call(3, to: "+19185550199"))
+            #expect(stranger.body.contains("<Number>+19185557777</Number>"), "no line has it: the platform-wide number: \(stranger.body)")
+            try await bridge.spool.close()
+        }
+        // What was read outlives a restart during the outage.
+        try await TestBridge.with(platform: platform.address, bridgeToken: token, spoolPath: spool, fallbackRouteInterval: .milliseconds(200)) { bridge in
+            let call = try await bridge.post("/twilio/voice/incoming", BridgeWebhookTests.call(4))
+            #expect(call.body.contains("<Number>+19185558888</Number>"), "\(call.body)")
+        }
+    }
+
     @Test("the spool survives a bridge restart")
     func spoolIsDurable() async throws {
         let path = BridgeWebhookTests.spoolPath()

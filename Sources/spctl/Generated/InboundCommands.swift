@@ -8,7 +8,7 @@ struct InboundCommands: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "inbound",
         abstract: "Inbound texts and calls, one RPC per Twilio webhook, called by the Twilio bridge.",
-        subcommands: [AiVoiceTurn.self, Call.self, CallStatus.self, DialResult.self, IvrSelection.self, Message.self, MessageStatus.self, Resolve.self]
+        subcommands: [AiVoiceTurn.self, Call.self, CallStatus.self, DialResult.self, FallbackRoutes.self, IvrSelection.self, Message.self, MessageStatus.self, Resolve.self]
     )
 
     struct AiVoiceTurn: AsyncParsableCommand {
@@ -179,6 +179,32 @@ struct InboundCommands: AsyncParsableCommand {
             if let value = attempt { request.attempt = value }
             try await call.unary(request) { client, request, metadata in
                 try await InboundService.Client(wrapping: client).handleDialResult(request, metadata: metadata)
+            }
+        }
+    }
+
+    struct FallbackRoutes: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "fallback-routes",
+            abstract: "Where each platform line's callers are put through while the platform cannot answer them: every line's number with its forward number (empty for a line that has none, whose callers leave a voicemail).",
+            discussion: "The bridge reads them all as it starts and every minute after, so an outage rings the business that has the number now, even one whose line was changed, moved to another tenant or never called since. Ordered by number.\n\nAllowed roles: platform owner, platform staff, telephony bridge.\nRPC: servicepro.telephony.v1.InboundService.ListFallbackRoutes. Use --json or --json-file for fields without a flag."
+        )
+
+        @OptionGroup var call: CallOptions
+        @OptionGroup var requestJSON: RequestJSONOptions
+
+        @Option(name: .customLong("page-size"), help: "At most 1000; 50 when unset.")
+        var pageSize: Int32?
+
+        @Option(name: .customLong("page-token"), help: "From a previous response's next_page_token.")
+        var pageToken: String?
+
+        func run() async throws {
+            var request = try requestJSON.request(ListFallbackRoutesRequest.self)
+            if let value = pageSize { request.pageSize = value }
+            if let value = pageToken { request.pageToken = value }
+            try await call.unary(request) { client, request, metadata in
+                try await InboundService.Client(wrapping: client).listFallbackRoutes(request, metadata: metadata)
             }
         }
     }

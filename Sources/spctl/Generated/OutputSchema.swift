@@ -359,6 +359,10 @@ enum OutputSchema {
         ],
         "servicepro.telephony.v1.DeletePhoneConfigResponse": [
         ],
+        "servicepro.telephony.v1.FallbackRoute": [
+            OutputField("phone_number"),
+            OutputField("forward_number"),
+        ],
         "servicepro.telephony.v1.HandleInboundMessageResponse": [
             OutputField("message", message: "servicepro.telephony.v1.TextMessage"),
             OutputField("replies", repeated: true, message: "servicepro.telephony.v1.SmsReply"),
@@ -378,6 +382,10 @@ enum OutputSchema {
         ],
         "servicepro.telephony.v1.ListCallsResponse": [
             OutputField("calls", repeated: true, message: "servicepro.telephony.v1.PhoneCall"),
+            OutputField("next_page_token"),
+        ],
+        "servicepro.telephony.v1.ListFallbackRoutesResponse": [
+            OutputField("routes", repeated: true, message: "servicepro.telephony.v1.FallbackRoute"),
             OutputField("next_page_token"),
         ],
         "servicepro.telephony.v1.ListMessagesResponse": [

@@ -180,6 +180,34 @@ extension VoiceReply: ValidatableMessage {
     public mutating func normalize() {}
 }
 
+extension ListFallbackRoutesRequest: ValidatableMessage {
+    public func validate(path: String, into violations: inout [FieldViolation]) {
+        FieldCheck.storable(self.pageToken, path + "page_token", &violations)
+    }
+
+    public mutating func normalize() {}
+}
+
+extension FallbackRoute: ValidatableMessage {
+    public func validate(path: String, into violations: inout [FieldViolation]) {
+        FieldCheck.storable(self.phoneNumber, path + "phone_number", &violations)
+        FieldCheck.storable(self.forwardNumber, path + "forward_number", &violations)
+    }
+
+    public mutating func normalize() {}
+}
+
+extension ListFallbackRoutesResponse: ValidatableMessage {
+    public func validate(path: String, into violations: inout [FieldViolation]) {
+        for (index, element) in self.routes.enumerated() {
+            element.validate(path: path + "routes" + "[\(index)].", into: &violations)
+        }
+        FieldCheck.storable(self.nextPageToken, path + "next_page_token", &violations)
+    }
+
+    public mutating func normalize() {}
+}
+
 extension RecordMessageStatusRequest: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {
         FieldCheck.required(!self.messageSid.isEmpty, path + "message_sid", &violations)
@@ -234,6 +262,13 @@ public protocol InboundServiceHandler: Sendable {
     /// Staff may call it to check where a number routes.
     func resolveInbound(_ request: ResolveInboundRequest, context: RequestContext) async throws -> ResolveInboundResponse
 
+    /// Where each platform line's callers are put through while the platform cannot answer them:
+    /// every line's number with its forward number (empty for a line that has none, whose callers
+    /// leave a voicemail). The bridge reads them all as it starts and every minute after, so an
+    /// outage rings the business that has the number now, even one whose line was changed, moved
+    /// to another tenant or never called since. Ordered by number.
+    func listFallbackRoutes(_ request: ListFallbackRoutesRequest, context: RequestContext) async throws -> ListFallbackRoutesResponse
+
     /// Logs an inbound text, links the sender to a customer by phone number, and returns the
     /// auto-replies, if any. UNAVAILABLE `inbound_backlog` while the tenant's texts arrive faster
     /// than they are stored: send it again shortly (other tenants' texts are taken meanwhile).
@@ -283,6 +318,14 @@ public enum InboundService {
             public typealias Input = ResolveInboundRequest
             public typealias Output = ResolveInboundResponse
             public static let descriptor = GRPCCore.MethodDescriptor(service: InboundService.descriptor, method: "ResolveInbound")
+            public static let policy: MethodPolicy? = MethodPolicy(roles: [.platformOwner, .platformStaff, .telephonyBridge], scope: .platform, requiredFeature: nil, audited: false, allowedWhileSuspended: true, allowedWhileCancelled: true, allowedWhileImpersonating: false, idempotent: true, unauthenticated: false, allowedAfterDeletion: false)
+            public static let tenantResourceField: String? = nil
+            public static func tenantResourceName(of request: Input) -> String? { nil }
+        }
+        public enum ListFallbackRoutes: RPCMethod {
+            public typealias Input = ListFallbackRoutesRequest
+            public typealias Output = ListFallbackRoutesResponse
+            public static let descriptor = GRPCCore.MethodDescriptor(service: InboundService.descriptor, method: "ListFallbackRoutes")
             public static let policy: MethodPolicy? = MethodPolicy(roles: [.platformOwner, .platformStaff, .telephonyBridge], scope: .platform, requiredFeature: nil, audited: false, allowedWhileSuspended: true, allowedWhileCancelled: true, allowedWhileImpersonating: false, idempotent: true, unauthenticated: false, allowedAfterDeletion: false)
             public static let tenantResourceField: String? = nil
             public static func tenantResourceName(of request: Input) -> String? { nil }
@@ -345,7 +388,7 @@ public enum InboundService {
         }
 
         /// Every method of the service with its policy, for the server's policy table.
-        public static let all: [any RPCMethod.Type] = [ResolveInbound.self, HandleInboundMessage.self, HandleInboundCall.self, HandleIvrSelection.self, HandleAiVoiceTurn.self, HandleDialResult.self, RecordMessageStatus.self, RecordCallStatus.self]
+        public static let all: [any RPCMethod.Type] = [ResolveInbound.self, ListFallbackRoutes.self, HandleInboundMessage.self, HandleInboundCall.self, HandleIvrSelection.self, HandleAiVoiceTurn.self, HandleDialResult.self, RecordMessageStatus.self, RecordCallStatus.self]
     }
 
     /// Registers a handler with a GRPCCore server, every call going through the RPC pipeline.
@@ -363,6 +406,15 @@ public enum InboundService {
             ) { request, serverContext in
                 try await RPCPipeline.unary(Method.ResolveInbound.self, request: request, context: serverContext) { message, context in
                     try await self.handler.resolveInbound(message, context: context)
+                }
+            }
+            router.registerHandler(
+                forMethod: Method.ListFallbackRoutes.descriptor,
+                deserializer: ProtobufDeserializer<ListFallbackRoutesRequest>(),
+                serializer: ProtobufSerializer<ListFallbackRoutesResponse>()
+            ) { request, serverContext in
+                try await RPCPipeline.unary(Method.ListFallbackRoutes.self, request: request, context: serverContext) { message, context in
+                    try await self.handler.listFallbackRoutes(message, context: context)
                 }
             }
             router.registerHandler(
@@ -439,6 +491,10 @@ public enum InboundService {
             throw ServiceError.unimplemented("servicepro.telephony.v1.InboundService.ResolveInbound")
         }
 
+        public func listFallbackRoutes(_ request: ListFallbackRoutesRequest, context: RequestContext) async throws -> ListFallbackRoutesResponse {
+            throw ServiceError.unimplemented("servicepro.telephony.v1.InboundService.ListFallbackRoutes")
+        }
+
         public func handleInboundMessage(_ request: HandleInboundMessageRequest, context: RequestContext) async throws -> HandleInboundMessageResponse {
             throw ServiceError.unimplemented("servicepro.telephony.v1.InboundService.HandleInboundMessage")
         }
@@ -486,6 +542,25 @@ public enum InboundService {
                 descriptor: Method.ResolveInbound.descriptor,
                 serializer: ProtobufSerializer<ResolveInboundRequest>(),
                 deserializer: ProtobufDeserializer<ResolveInboundResponse>(),
+                options: options
+            ) { response in try response.message }
+        }
+
+        /// Where each platform line's callers are put through while the platform cannot answer them:
+        /// every line's number with its forward number (empty for a line that has none, whose callers
+        /// leave a voicemail). The bridge reads them all as it starts and every minute after, so an
+        /// outage rings the business that has the number now, even one whose line was changed, moved
+        /// to another tenant or never called since. Ordered by number.
+        public func listFallbackRoutes(
+            _ request: ListFallbackRoutesRequest,
+            metadata: Metadata = [:],
+            options: CallOptions = .defaults
+        ) async throws -> ListFallbackRoutesResponse {
+            try await base.unary(
+                request: ClientRequest(message: request, metadata: metadata),
+                descriptor: Method.ListFallbackRoutes.descriptor,
+                serializer: ProtobufSerializer<ListFallbackRoutesRequest>(),
+                deserializer: ProtobufDeserializer<ListFallbackRoutesResponse>(),
                 options: options
             ) { response in try response.message }
         }
