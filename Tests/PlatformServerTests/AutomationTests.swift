@@ -289,6 +289,25 @@ struct AutomationTests {
             let confirmations = try await shop.texts().filter { $0.purpose == "automation booking_confirmation" }
             #expect(confirmations.count == 2)
             #expect(confirmations.last?.body.contains(AppointmentTime.spoken(moved, in: chicago)) == true, "\(String(describing: confirmations.last?.body))")
+
+            // Moved back to the first time: the customer was last told the other one, so is told again.
+            _ = try await shop.appointments.updateAppointment(.with {
+                $0.appointment = .with { $0.name = booked.name; $0.startTime = Google_Protobuf_Timestamp(date: Shop.tenAM(inDays: 3)) }
+                $0.updateMask = .init(protoPaths: ["start_time"])
+            }, metadata: shop.owner)
+            #expect(try await shop.job.runOnce() == 1)
+            #expect(try await shop.job.runOnce() == 0, "once for its move back")
+            let again = try await shop.texts().filter { $0.purpose == "automation booking_confirmation" }
+            #expect(again.count == 3)
+            #expect(again.last?.body.contains(AppointmentTime.spoken(Shop.tenAM(inDays: 3), in: chicago)) == true, "\(String(describing: again.last?.body))")
+            // The outbox reads that text as about the start it tells, and sends it.
+            let key = try #require(try await Self.outboxRows(platform).compactMap(\.dedupeKey).last.flatMap(AutomationSchedule.textKey))
+            #expect(key.startMinute == Int64(Shop.tenAM(inDays: 3).timeIntervalSince1970) / 60)
+            let verdict = try await platform.database.withTenant("shine") { tx in
+                try await AutomationTextCheck.verdict(on: key, queuedAt: Date(), now: Date(), quietHours: nil, tx)
+            }
+            guard case .send(let body, _) = verdict else { Issue.record("not sent: \(verdict)"); return }
+            #expect(body.contains(AppointmentTime.spoken(Shop.tenAM(inDays: 3), in: chicago)), "\(body)")
         }
     }
 

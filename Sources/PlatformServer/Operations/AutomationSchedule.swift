@@ -46,6 +46,12 @@ struct AutomationSchedule {
         var startMinute: Int64
         var customerName: String
         var customerPhone: String
+        /// Whether a text of this automation already told this start: the booking was moved
+        /// away from it and back, and this text's key must differ from that one's.
+        var startToldBefore = false
+        /// When the appointment last changed, in microseconds: what tells a text that repeats a
+        /// start told before from that one.
+        var updateMicros: Int64 = 0
     }
 
     let rule: AutomationRule
@@ -55,9 +61,12 @@ struct AutomationSchedule {
 
     /// The outbox key of `due`'s text: one per automation and appointment; a confirmation's and
     /// a reminder's name the start's minute too, so a booking moved after its text is told its
-    /// new time.
+    /// new time. A confirmation of a start told before (moved away and back) names the change
+    /// too, after a `+`.
     func dedupeKey(_ due: Due) -> String {
-        namesStart ? "\(dedupePrefix)\(due.appointmentID)@\(due.startMinute)" : dedupePrefix + due.appointmentID
+        guard namesStart else { return dedupePrefix + due.appointmentID }
+        let key = "\(dedupePrefix)\(due.appointmentID)@\(due.startMinute)"
+        return due.startToldBefore ? "\(key)+\(due.updateMicros)" : key
     }
 
     /// Whether the rule's texts tell a booking's time, and are keyed by it: all but the review
@@ -89,7 +98,8 @@ struct AutomationSchedule {
     static let keyPrefix = "automation/"
 
     /// What an automation text's outbox key names: `automation/<automation>/<appointment>`, a
-    /// confirmation's or reminder's with `@<minute>` after it.
+    /// confirmation's or reminder's with `@<minute>` after it (and `+<change>` after that when it
+    /// tells a start told before).
     struct TextKey: Sendable {
         var automation: String
         var appointmentID: String
@@ -105,7 +115,8 @@ struct AutomationSchedule {
         guard parts.count == 2 else { return nil }
         let about = parts[1].split(separator: "@", maxSplits: 1)
         guard let appointment = about.first else { return nil }
-        return TextKey(automation: String(parts[0]), appointmentID: String(appointment), startMinute: about.count == 2 ? Int64(about[1]) : nil)
+        let minute = about.count == 2 ? about[1].split(separator: "+", maxSplits: 1).first.flatMap { Int64($0) } : nil
+        return TextKey(automation: String(parts[0]), appointmentID: String(appointment), startMinute: minute)
     }
 
     /// The keys that mean an appointment had its text, as SQL over `a`. A bare key is an earlier
@@ -119,62 +130,75 @@ struct AutomationSchedule {
     /// `a`'s start in whole minutes, as SQL text: what its texts' keys name.
     private static let startMinute: SQLStatement = "CAST(a.start_time / \(storedMinute) AS TEXT)"
 
-    /// Whether a booking text has told `a`'s customer another start than its own, as SQL: the
-    /// booking moved since.
-    private static let toldAnotherStart: SQLStatement = """
-        EXISTS (SELECT 1 FROM outbox_messages t WHERE t.tenant_id = a.tenant_id
+    /// The key of the last text that told `a`'s customer a start, of any automation, as SQL;
+    /// NULL when none has.
+    private static let lastToldKey: SQLStatement = """
+        (SELECT t.dedupe_key FROM outbox_messages t WHERE t.tenant_id = a.tenant_id
             AND t.dedupe_key LIKE \(keyPrefix + "%/") || a.appointment_id || '@%'
-            AND t.dedupe_key NOT LIKE '%@' || \(startMinute))
+            ORDER BY t.create_time DESC LIMIT 1)
         """
+
+    /// Whether the last text that told `a`'s customer a start told another than `a`'s own, as
+    /// SQL: the booking moved since, perhaps back to a start an earlier text told.
+    private static let lastToldAnotherStart: SQLStatement = """
+        NOT (\(lastToldKey) LIKE '%@' || \(startMinute) OR \(lastToldKey) LIKE '%@' || \(startMinute) || '+%')
+        """
+
+    /// Whether a text of this automation has told `a`'s start, as SQL.
+    private var startToldBefore: SQLStatement {
+        "EXISTS (SELECT 1 FROM outbox_messages o WHERE o.tenant_id = a.tenant_id AND o.dedupe_key = \(dedupePrefix) || a.appointment_id || '@' || \(Self.startMinute))"
+    }
 
     /// The appointments whose text is due by `now`, soonest first, at most `limit`.
     func due(now: Date, limit: Int, _ tx: TenantTransaction) async throws -> [Due] {
         guard let window = window(now: now) else { return [] }
         let rows = try await tx.base.query("""
-            SELECT a.appointment_id, a.service_name, a.start_time, c.display_name AS customer_name, c.phone AS customer_phone
+            SELECT a.appointment_id, a.service_name, a.start_time, a.update_time, c.display_name AS customer_name, c.phone AS customer_phone,
+                \(startToldBefore) AS start_told_before
             FROM appointments a JOIN customers c ON c.tenant_id = a.tenant_id AND c.customer_id = a.customer_id
             WHERE a.tenant_id = \(tx.tenantID) AND c.phone IS NOT NULL AND \(window)
-            AND NOT EXISTS (
-                SELECT 1 FROM outbox_messages o WHERE o.tenant_id = a.tenant_id AND o.dedupe_key IN (\(sentKeys)))
             ORDER BY a.start_time, a.appointment_id LIMIT \(limit)
             """)
         return try rows.map {
             Due(
                 appointmentID: try $0.string("appointment_id"), serviceName: try $0.string("service_name"),
                 startTime: try $0.date("start_time"), startMinute: try $0.int("start_time") / Self.storedMinute, customerName: try $0.string("customer_name"),
-                customerPhone: try $0.string("customer_phone"))
+                customerPhone: try $0.string("customer_phone"), startToldBefore: try $0.bool("start_told_before"), updateMicros: try $0.int("update_time"))
         }
     }
 
-    /// Which appointments are due by `now` under the rule's trigger; nil for a trigger that
-    /// schedules nothing.
+    /// Which appointments are due by `now` under the rule's trigger and have not had the text;
+    /// nil for a trigger that schedules nothing.
     private func window(now: Date) -> SQLStatement? {
         let offset = rule.hasOffset ? max(0, TimeInterval(rule.offset.seconds)) : 0
         let open: SQLStatement = "a.status IN ('scheduled', 'confirmed')"
+        let notSent: SQLStatement = "NOT EXISTS (SELECT 1 FROM outbox_messages o WHERE o.tenant_id = a.tenant_id AND o.dedupe_key IN (\(sentKeys)))"
         switch rule.trigger {
         case .appointmentBooked:
             // Confirms a booking still to come, `offset` after it was made, and again after it
-            // moved from a time a booking text told (its last change is then the move).
+            // moved, when the last text that told its customer a start told another (its last
+            // change is then the move): so a booking moved back to a start told before is told
+            // it again.
             let latest = now.addingTimeInterval(-offset)
             let earliest = latest.addingTimeInterval(-Self.catchUp)
             return """
                 \(open) AND a.start_time > \(now)
-                AND ((NOT a.confirmation_skipped AND a.create_time <= \(latest) AND a.create_time > \(earliest))
-                OR (a.update_time <= \(latest) AND a.update_time > \(earliest) AND \(Self.toldAnotherStart)))
+                AND ((NOT a.confirmation_skipped AND a.create_time <= \(latest) AND a.create_time > \(earliest) AND \(notSent))
+                OR (a.update_time <= \(latest) AND a.update_time > \(earliest) AND \(Self.lastToldAnotherStart)))
                 """
         case .beforeAppointmentStart:
             // Reminds `offset` ahead, up to half of it late (a day-ahead reminder is still the
             // day before then), of a booking made before then when bookings are confirmed: one
             // made closer in has just been.
             let lead: SQLStatement = """
-                \(open) AND a.start_time > \(now.addingTimeInterval(offset / 2)) AND a.start_time <= \(now.addingTimeInterval(offset))
+                \(open) AND a.start_time > \(now.addingTimeInterval(offset / 2)) AND a.start_time <= \(now.addingTimeInterval(offset)) AND \(notSent)
                 """
             guard confirmsBookings else { return lead }
             return lead + " AND (a.create_time + \(Int64(offset * 1_000_000)) <= a.start_time OR a.confirmation_skipped)"
         case .appointmentCompleted:
             let latest = now.addingTimeInterval(-offset)
             return """
-                a.status = 'completed' AND a.complete_time <= \(latest) AND a.complete_time > \(latest.addingTimeInterval(-Self.catchUp))
+                a.status = 'completed' AND a.complete_time <= \(latest) AND a.complete_time > \(latest.addingTimeInterval(-Self.catchUp)) AND \(notSent)
                 """
         case .unspecified, .UNRECOGNIZED:
             return nil
