@@ -50,20 +50,23 @@ struct FallbackRouteSync<Transport: ClientTransport>: Service {
     @discardableResult
     func sync() async throws -> Int {
         let inbound = InboundService.Client(wrapping: platform.grpc)
+        let readStart = ContinuousClock.now
         var routes: [String: String] = [:]
         var pageToken = ""
         repeat {
             let request = ListFallbackRoutesRequest.with { $0.pageSize = Self.pageSize; $0.pageToken = pageToken }
             let page = try await deadline.run { try await inbound.listFallbackRoutes(request, metadata: platform.metadata) }
             for route in page.routes { routes[route.phoneNumber] = route.forwardNumber }
+            // A token given back unchanged would read the same page for ever.
+            guard page.nextPageToken != pageToken else { break }
             pageToken = page.nextPageToken
         } while !pageToken.isEmpty
+        let known = fallback.adopt(routes, readSince: readStart)
         do {
-            try await spool.replaceForwardNumbers(with: routes)
-            fallback.adopt(routes, saved: true)
+            try await spool.replaceForwardNumbers(with: known)
+            fallback.saved(known)
         } catch {
             // Still right in memory; the file catches up with the next read or answered call.
-            fallback.adopt(routes, saved: false)
             logger.warning("could not keep the lines' forward numbers for a restart", metadata: ["error": "\(error)"])
         }
         return routes.count

@@ -278,16 +278,17 @@ public actor MessageSpool {
     }
 
     /// Keeps `forwardNumbers` (by called number, "" for a line that has none) in place of every
-    /// number kept before, in one transaction: what the platform lists now.
+    /// number kept before: what the platform lists now. Two statements, each whole, rather than a
+    /// transaction: the actor takes other calls at each `await`, and their statements would land
+    /// inside it (and go with a rollback). Between the two, the file holds a superset.
     public func replaceForwardNumbers(with forwardNumbers: [String: String]) async throws {
-        let connection = self.connection
-        try await Self.transaction(connection) {
-            _ = try await connection.query("DELETE FROM forward_numbers", [])
-            for (called, forward) in forwardNumbers {
-                _ = try await connection.query(
-                    "INSERT INTO forward_numbers (called_number, forward_number) VALUES (?, ?)", [.text(called), .text(forward)])
-            }
-        }
+        let numbers = String(decoding: try JSONEncoder().encode(forwardNumbers), as: UTF8.self)
+        _ = try await connection.query("""
+            INSERT INTO forward_numbers (called_number, forward_number) SELECT key, value FROM json_each(?) WHERE true
+            ON CONFLICT (called_number) DO UPDATE SET forward_number = excluded.forward_number
+            """, [.text(numbers)])
+        _ = try await connection.query(
+            "DELETE FROM forward_numbers WHERE called_number NOT IN (SELECT key FROM json_each(?))", [.text(numbers)])
     }
 
     /// Closes the spool's file; later calls, and the deinit, do nothing.

@@ -11,6 +11,9 @@ public final class VoiceFallback: Sendable {
         var lastKnown: [String: String]
         /// Called numbers whose forward number the spool's file does not hold yet.
         var unsaved: Set<String> = []
+        /// When a reply last gave each called number's forward number: a list read before then
+        /// is older news for that number.
+        var heard: [String: ContinuousClock.Instant] = [:]
     }
 
     private let memory: Mutex<Memory>
@@ -30,6 +33,7 @@ public final class VoiceFallback: Sendable {
     public func remember(forwardNumber: String, for calledNumber: String) -> Bool {
         guard !calledNumber.isEmpty else { return false }
         return memory.withLock { memory in
+            memory.heard[calledNumber] = .now
             if memory.lastKnown[calledNumber] != forwardNumber {
                 memory.lastKnown[calledNumber] = forwardNumber
                 memory.unsaved.insert(calledNumber)
@@ -51,13 +55,29 @@ public final class VoiceFallback: Sendable {
         }
     }
 
-    /// Takes the platform's list of every line's forward number (`ListFallbackRoutes`) in place of
-    /// what was known: a line changed, moved to another tenant or removed since its last call is
-    /// then rung as it is now. `saved`: whether the spool's file holds the same list.
-    public func adopt(_ forwardNumbers: [String: String], saved: Bool) {
+    /// Takes the platform's list of every line's forward number (`ListFallbackRoutes`), read from
+    /// `readStart` on, in place of what was known: a line changed, moved to another tenant or
+    /// removed since its last call is then rung as it is now. A number a reply gave after the
+    /// read began keeps that reply's answer, the newer one. Returns what is known now, for the
+    /// spool's file; until `saved(_:)` says the file holds it, every number counts as unsaved.
+    public func adopt(_ forwardNumbers: [String: String], readSince readStart: ContinuousClock.Instant) -> [String: String] {
         memory.withLock { memory in
-            memory.lastKnown = forwardNumbers
-            memory.unsaved = saved ? [] : Set(forwardNumbers.keys)
+            var known = forwardNumbers
+            for (number, heard) in memory.heard where heard >= readStart {
+                known[number] = memory.lastKnown[number]
+            }
+            memory.lastKnown = known
+            memory.heard = memory.heard.filter { $0.value >= readStart }
+            memory.unsaved = Set(known.keys)
+            return known
+        }
+    }
+
+    /// The spool's file now holds `forwardNumbers`, all of them: the numbers still known so
+    /// are saved.
+    public func saved(_ forwardNumbers: [String: String]) {
+        memory.withLock { memory in
+            memory.unsaved = memory.unsaved.filter { memory.lastKnown[$0] != forwardNumbers[$0] }
         }
     }
 

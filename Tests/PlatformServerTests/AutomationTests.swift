@@ -262,52 +262,65 @@ struct AutomationTests {
         }
     }
 
-    @Test("a booking moved after its confirmation is confirmed again with its new time, once; other changes send nothing", arguments: TestBackend.available)
+    @Test("a booking moved after its confirmation is confirmed again with its new time, once, also back to a time told before; other changes send nothing", arguments: TestBackend.available)
     func movedBookingConfirmedAgain(backend: TestBackend) async throws {
-        try await TestPlatform.with(backend) { platform in
-            let shop = try await Shop.open(platform)
-            let chicago = TimeZone(identifier: "America/Chicago")!
-            let booked = try await shop.book("detail", at: Shop.tenAM(inDays: 3))
-            #expect(try await shop.job.runOnce() == 1, "the confirmation")
-            // Booked days ago: the confirmation's own day is long gone.
-            _ = try await platform.database.withTenant("shine") { tx in
-                try await tx.update("appointments", set: [("create_time", Date().addingTimeInterval(-3 * Self.day))], where: "appointment_id = 'detail'")
-            }
-            _ = try await shop.appointments.updateAppointment(.with {
-                $0.appointment = .with { $0.name = booked.name; $0.notes = "Bring the ladder" }
-                $0.updateMask = .init(protoPaths: ["notes"])
-            }, metadata: shop.owner)
-            #expect(try await shop.job.runOnce() == 0, "nothing new to tell")
-            // Moved a day later: a second confirmation tells the new time (its reminder is days off).
-            let moved = Shop.tenAM(inDays: 4).addingTimeInterval(2 * Self.hour)
-            _ = try await shop.appointments.updateAppointment(.with {
-                $0.appointment = .with { $0.name = booked.name; $0.startTime = Google_Protobuf_Timestamp(date: moved) }
-                $0.updateMask = .init(protoPaths: ["start_time"])
-            }, metadata: shop.owner)
-            #expect(try await shop.job.runOnce() == 1)
-            #expect(try await shop.job.runOnce() == 0, "once for its new time")
-            let confirmations = try await shop.texts().filter { $0.purpose == "automation booking_confirmation" }
-            #expect(confirmations.count == 2)
-            #expect(confirmations.last?.body.contains(AppointmentTime.spoken(moved, in: chicago)) == true, "\(String(describing: confirmations.last?.body))")
+        try await FakeMessagingProviders.with { fake, base in
+            try await TestPlatform.with(backend) { platform in
+                let shop = try await Shop.open(platform)
+                var settings = OutboxTests.settings(base: base)
+                settings.quietHours = nil  // as the shop's automations: tests run at any hour
+                let outbox = OutboxTests.worker(platform, settings)
+                let chicago = TimeZone(identifier: "America/Chicago")!
+                let ten = Shop.tenAM(inDays: 3), noon = Shop.tenAM(inDays: 4).addingTimeInterval(2 * Self.hour)
+                func move(to start: Date) async throws {
+                    _ = try await shop.appointments.updateAppointment(.with {
+                        $0.appointment = .with { $0.name = "tenants/shine/appointments/detail"; $0.startTime = Google_Protobuf_Timestamp(date: start) }
+                        $0.updateMask = .init(protoPaths: ["start_time"])
+                    }, metadata: shop.owner)
+                }
+                /// The confirmations the customer has read, oldest first.
+                func delivered() -> [String] {
+                    fake.acceptedTexts.compactMap { $0.form["Body"] }
+                }
 
-            // Moved back to the first time: the customer was last told the other one, so is told again.
-            _ = try await shop.appointments.updateAppointment(.with {
-                $0.appointment = .with { $0.name = booked.name; $0.startTime = Google_Protobuf_Timestamp(date: Shop.tenAM(inDays: 3)) }
-                $0.updateMask = .init(protoPaths: ["start_time"])
-            }, metadata: shop.owner)
-            #expect(try await shop.job.runOnce() == 1)
-            #expect(try await shop.job.runOnce() == 0, "once for its move back")
-            let again = try await shop.texts().filter { $0.purpose == "automation booking_confirmation" }
-            #expect(again.count == 3)
-            #expect(again.last?.body.contains(AppointmentTime.spoken(Shop.tenAM(inDays: 3), in: chicago)) == true, "\(String(describing: again.last?.body))")
-            // The outbox reads that text as about the start it tells, and sends it.
-            let key = try #require(try await Self.outboxRows(platform).compactMap(\.dedupeKey).last.flatMap(AutomationSchedule.textKey))
-            #expect(key.startMinute == Int64(Shop.tenAM(inDays: 3).timeIntervalSince1970) / 60)
-            let verdict = try await platform.database.withTenant("shine") { tx in
-                try await AutomationTextCheck.verdict(on: key, queuedAt: Date(), now: Date(), quietHours: nil, tx)
+                let booked = try await shop.book("detail", at: ten)
+                #expect(try await shop.job.runOnce() == 1, "the confirmation")
+                #expect(try await outbox.runOnce() == 1)
+                // Booked days ago: the confirmation's own day is long gone.
+                _ = try await platform.database.withTenant("shine") { tx in
+                    try await tx.update("appointments", set: [("create_time", Date().addingTimeInterval(-3 * Self.day))], where: "appointment_id = 'detail'")
+                }
+                _ = try await shop.appointments.updateAppointment(.with {
+                    $0.appointment = .with { $0.name = booked.name; $0.notes = "Bring the ladder" }
+                    $0.updateMask = .init(protoPaths: ["notes"])
+                }, metadata: shop.owner)
+                #expect(try await shop.job.runOnce() == 0, "nothing new to tell")
+
+                // Moved a day later: a second confirmation tells the new time (its reminder is days off).
+                try await move(to: noon)
+                #expect(try await shop.job.runOnce() == 1)
+                #expect(try await shop.job.runOnce() == 0, "once for its new time, while it waits to go")
+                // Moved back before that went: the customer still knows the time they were told,
+                // and the text of the other time is not sent.
+                try await move(to: ten)
+                #expect(try await shop.job.runOnce() == 0, "the customer was told this time last")
+                _ = try await outbox.runOnce()
+                #expect(delivered().count == 1)
+
+                // Moved again, and this time told; then back to the first time, told again.
+                try await move(to: noon)
+                #expect(try await shop.job.runOnce() == 1)
+                #expect(try await outbox.runOnce() == 1)
+                try await move(to: ten)
+                #expect(try await shop.job.runOnce() == 1)
+                #expect(try await shop.job.runOnce() == 0, "once for its move back")
+                #expect(try await outbox.runOnce() == 1)
+                let read = delivered()
+                #expect(read.count == 3, "\(read)")
+                #expect(read.dropFirst().first?.contains(AppointmentTime.spoken(noon, in: chicago)) == true, "\(read)")
+                #expect(read.last?.contains(AppointmentTime.spoken(ten, in: chicago)) == true, "\(read)")
+                #expect(try await shop.job.runOnce() == 0, "told")
             }
-            guard case .send(let body, _) = verdict else { Issue.record("not sent: \(verdict)"); return }
-            #expect(body.contains(AppointmentTime.spoken(Shop.tenAM(inDays: 3), in: chicago)), "\(body)")
         }
     }
 

@@ -270,6 +270,23 @@ struct BridgeFaultTests {
         #expect(VoiceFallback(platformWideNumber: "+19185557777", lastKnown: ["+19185550101": ""]).forwardNumber(for: "+19185550101") == nil, "after a restart too")
     }
 
+    @Test("the platform's list of lines replaces what the bridge knew, except what a reply gave after the list was read")
+    func fallbackAdoptsTheLines() {
+        let fallback = VoiceFallback(platformWideNumber: "+19185557777", lastKnown: ["+19185550101": "+19185559999", "+19185550150": "+19185551111"])
+        let readStart = ContinuousClock.now
+        fallback.remember(forwardNumber: "+19185556666", for: "+19185550101")  // a reply while the list was read
+        let known = fallback.adopt(["+19185550101": "+19185559999", "+19185550102": ""], readSince: readStart)
+        #expect(known == ["+19185550101": "+19185556666", "+19185550102": ""], "the reply is newer; the line no longer listed is gone")
+        #expect(fallback.forwardNumber(for: "+19185550101") == "+19185556666")
+        #expect(fallback.forwardNumber(for: "+19185550102") == nil, "listed with none: a voicemail")
+        #expect(fallback.forwardNumber(for: "+19185550150") == "+19185557777", "no longer a line: the platform-wide number")
+        #expect(fallback.remember(forwardNumber: "+19185556666", for: "+19185550101"), "not saved yet: written by the next reply")
+        fallback.saved(known)
+        #expect(!fallback.remember(forwardNumber: "+19185556666", for: "+19185550101"), "saved with the list")
+        _ = fallback.adopt(["+19185550101": "+19185559999"], readSince: .now)
+        #expect(fallback.forwardNumber(for: "+19185550101") == "+19185559999", "a list read after the reply is the newer")
+    }
+
     @Test("a bridge restarted while the platform is away still puts callers through to the forward number")
     func forwardNumbersSurviveRestart() async throws {
         let platform = try await Self.platformWithAcme()

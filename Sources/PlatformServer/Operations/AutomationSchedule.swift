@@ -130,23 +130,42 @@ struct AutomationSchedule {
     /// `a`'s start in whole minutes, as SQL text: what its texts' keys name.
     private static let startMinute: SQLStatement = "CAST(a.start_time / \(storedMinute) AS TEXT)"
 
-    /// The key of the last text that told `a`'s customer a start, of any automation, as SQL;
-    /// NULL when none has.
-    private static let lastToldKey: SQLStatement = """
-        (SELECT t.dedupe_key FROM outbox_messages t WHERE t.tenant_id = a.tenant_id
-            AND t.dedupe_key LIKE \(keyPrefix + "%/") || a.appointment_id || '@%'
-            ORDER BY t.create_time DESC LIMIT 1)
+    /// `a`'s texts, of any automation, that tell a start, as a condition on `t`.
+    private static let toldStart: SQLStatement = "t.tenant_id = a.tenant_id AND t.dedupe_key LIKE \(keyPrefix + "%/") || a.appointment_id || '@%'"
+
+    /// Whether `key` (SQL) names `a`'s start, as SQL.
+    private static func namesStart(_ key: SQLStatement) -> SQLStatement {
+        "(\(key) LIKE '%@' || \(startMinute) OR \(key) LIKE '%@' || \(startMinute) || '+%')"
+    }
+
+    /// Whether `a` was moved since its customer was last told a start, as SQL: the last text
+    /// delivered about it told another start (perhaps one an earlier text told before that), and
+    /// none about to go tells its own. Texts not delivered count for nothing: a confirmation of
+    /// a time the booking was moved away from again before it went is withdrawn, never read.
+    private static let movedSinceTold: SQLStatement = """
+        NOT \(namesStart(lastDeliveredKey))
+        AND NOT EXISTS (SELECT 1 FROM outbox_messages t WHERE \(toldStart) AND t.state IN ('pending', 'sending') AND \(namesStart("t.dedupe_key")))
         """
 
-    /// Whether the last text that told `a`'s customer a start told another than `a`'s own, as
-    /// SQL: the booking moved since, perhaps back to a start an earlier text told.
-    private static let lastToldAnotherStart: SQLStatement = """
-        NOT (\(lastToldKey) LIKE '%@' || \(startMinute) OR \(lastToldKey) LIKE '%@' || \(startMinute) || '+%')
+    /// The key of the last text delivered that told `a`'s customer a start, as SQL; NULL when
+    /// none has been.
+    private static let lastDeliveredKey: SQLStatement = """
+        (SELECT t.dedupe_key FROM outbox_messages t WHERE \(toldStart) AND t.state = 'delivered'
+            ORDER BY t.deliver_time DESC, t.message_id DESC LIMIT 1)
         """
 
     /// Whether a text of this automation has told `a`'s start, as SQL.
     private var startToldBefore: SQLStatement {
         "EXISTS (SELECT 1 FROM outbox_messages o WHERE o.tenant_id = a.tenant_id AND o.dedupe_key = \(dedupePrefix) || a.appointment_id || '@' || \(Self.startMinute))"
+    }
+
+    /// Whether this automation has no text keyed by `a`'s last change (see `dedupeKey`), as
+    /// SQL: one that failed is not queued again under the same key every pass.
+    private var notSentSinceChange: SQLStatement {
+        """
+        NOT EXISTS (SELECT 1 FROM outbox_messages o WHERE o.tenant_id = a.tenant_id
+            AND o.dedupe_key = \(dedupePrefix) || a.appointment_id || '@' || \(Self.startMinute) || '+' || CAST(a.update_time AS TEXT))
+        """
     }
 
     /// The appointments whose text is due by `now`, soonest first, at most `limit`.
@@ -176,15 +195,14 @@ struct AutomationSchedule {
         switch rule.trigger {
         case .appointmentBooked:
             // Confirms a booking still to come, `offset` after it was made, and again after it
-            // moved, when the last text that told its customer a start told another (its last
-            // change is then the move): so a booking moved back to a start told before is told
-            // it again.
+            // moved from the start its customer was last told (its last change is then the
+            // move), also back to one an earlier text told.
             let latest = now.addingTimeInterval(-offset)
             let earliest = latest.addingTimeInterval(-Self.catchUp)
             return """
                 \(open) AND a.start_time > \(now)
                 AND ((NOT a.confirmation_skipped AND a.create_time <= \(latest) AND a.create_time > \(earliest) AND \(notSent))
-                OR (a.update_time <= \(latest) AND a.update_time > \(earliest) AND \(Self.lastToldAnotherStart)))
+                OR (a.update_time <= \(latest) AND a.update_time > \(earliest) AND \(Self.movedSinceTold) AND \(notSentSinceChange)))
                 """
         case .beforeAppointmentStart:
             // Reminds `offset` ahead, up to half of it late (a day-ahead reminder is still the
