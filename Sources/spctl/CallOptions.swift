@@ -25,12 +25,28 @@ struct CallOptions: ParsableArguments {
     @Option(name: .customLong("ca-file"), help: "PEM file of the certificate authority to trust (env SPCTL_CA_FILE); implies --tls.")
     var caFile: String?
 
+    @Option(name: .customLong("timeout"), help: "Seconds to wait for the platform's answer; 0 waits as long as it takes.")
+    var timeout: Double = 30
+
+    func validate() throws {
+        guard timeout >= 0, timeout.isFinite else { throw ValidationError("--timeout must be a number of seconds, 0 or more") }
+    }
+
+    /// The wait `--timeout` allows a call; nil for none.
+    private var deadline: CallDeadline? {
+        timeout > 0 ? CallDeadline(timeout: .milliseconds(Int64(timeout * 1_000))) : nil
+    }
+
     func unary<Request: SwiftProtobuf.Message & Sendable, Response: SwiftProtobuf.Message & Sendable>(
         _ request: Request,
-        _ call: @Sendable (ClientConnection.Client, Request, Metadata) async throws -> Response
+        _ call: @escaping @Sendable (ClientConnection.Client, Request, Metadata) async throws -> Response
     ) async throws {
-        let response = try await connected { client, metadata in try await call(client, request, metadata) }
+        let response = try await connected { client, metadata in
+            guard let deadline else { return try await call(client, request, metadata) }
+            return try await deadline.run { try await call(client, request, metadata) }
+        }
         try OutputPrinter(format: output).print(response)
+        if let notice = SecretNotice.notice(for: response) { StandardError.say("note: \(notice)") }
     }
 
     func stream<Request: SwiftProtobuf.Message & Sendable, Response: SwiftProtobuf.Message & Sendable>(
@@ -58,6 +74,7 @@ struct CallOptions: ParsableArguments {
             case .unauthenticated: target.missingTokenHint
             // Not reached at all: an answer the server gave says why in its ErrorInfo.
             case .unavailable where error.errorInfoReason.isEmpty: target.unreachableHint
+            case .deadlineExceeded: "\(target.server) did not answer within \(String(format: "%g", timeout)) s: it may be overloaded or stuck; check it, or wait longer with --timeout"
             default: nil
             }
             ErrorReport.print(error, hint: hint)

@@ -49,7 +49,7 @@ struct TwilioCommand: ParsableCommand {
             guard token != nil else { throw ValidationError("give the bridge's Twilio auth token: --auth-token or TWILIO_AUTH_TOKEN") }
             guard TwilioCallbackURLs.isCallable(bridge) else { throw ValidationError("--bridge must be the bridge's http(s) URL, e.g. http://127.0.0.1:8080") }
             // Twilio names its own number in E.164; anything else would resolve to the root tenant.
-            if let problem = Check.e164Required(to) { throw ValidationError("--to \(problem)") }
+            if let problem = Check.e164Required(to) { throw ValidationError("--to: \(problem)") }
         }
 
         /// POSTs the form to `path` signed for the public URL; prints the TwiML, fails on non-200.
@@ -110,12 +110,32 @@ struct TwilioCommand: ParsableCommand {
         prefix + (0..<32).map { _ in String("0123456789abcdef".randomElement()!) }.joined()
     }
 
+    /// The call a webhook continues.
+    struct ContinuedCall: ParsableArguments {
+        @Option(name: .customLong("call-sid"), help: "The CallSid `call` printed.") var callSid: String
+
+        func validate() throws { try TwilioCommand.checkSID(callSid, prefixes: ["CA"], option: "--call-sid") }
+    }
+
+    /// Twilio's SIDs are two letters and 32 hex digits; the platform refuses any other, and the
+    /// bridge would answer as it does when the platform cannot take the webhook.
+    static func checkSID(_ sid: String, prefixes: [String], option: String) throws {
+        let hex = sid.dropFirst(2)
+        guard prefixes.contains(String(sid.prefix(2))), hex.count == 32, hex.allSatisfy({ $0.isHexDigit && !$0.isUppercase }) else {
+            throw ValidationError("\(option) must be \(prefixes.joined(separator: " or ")) and 32 lowercase hex digits, as `call` prints (got \"\(sid)\")")
+        }
+    }
+
     struct SMS: ParsableCommand {
         static let configuration = CommandConfiguration(commandName: "sms", abstract: "An inbound text.")
         @OptionGroup var bridge: BridgeOptions
         @Option(help: "The text.") var body: String
         @Option(name: .customLong("messaging-service-sid"), help: "The Messaging Service it arrived through.") var messagingServiceSid: String?
         @Option(name: .customLong("message-sid"), help: "Reuse a MessageSid to simulate Twilio's retry.") var messageSid: String?
+
+        func validate() throws {
+            if let messageSid { try TwilioCommand.checkSID(messageSid, prefixes: ["SM", "MM"], option: "--message-sid") }
+        }
 
         func run() throws {
             var parameters = [
@@ -132,6 +152,10 @@ struct TwilioCommand: ParsableCommand {
         @OptionGroup var bridge: BridgeOptions
         @Option(name: .customLong("call-sid"), help: "The call's CallSid; a new one when omitted.") var callSid: String?
 
+        func validate() throws {
+            if let callSid { try TwilioCommand.checkSID(callSid, prefixes: ["CA"], option: "--call-sid") }
+        }
+
         func run() throws {
             let sid = callSid ?? TwilioCommand.sid("CA")
             StandardError.say("CallSid: \(sid)")
@@ -145,13 +169,13 @@ struct TwilioCommand: ParsableCommand {
     struct Digits: ParsableCommand {
         static let configuration = CommandConfiguration(commandName: "digits", abstract: "Keys pressed at the IVR menu.")
         @OptionGroup var bridge: BridgeOptions
-        @Option(name: .customLong("call-sid"), help: "The CallSid `call` printed.") var callSid: String
+        @OptionGroup var call: ContinuedCall
         @Option(help: "The keys pressed; empty for none.") var digits: String = ""
         @Option(help: "Which try of the menu this is.") var attempt: Int = 1
 
         func run() throws {
             try bridge.post("\(TwilioCallbackURLs.ivrGatherPath)?\(TwilioCallbackURLs.attemptParameter)=\(attempt)", [
-                ("CallSid", callSid), ("From", bridge.from), ("To", bridge.to), ("Digits", digits), ("CallStatus", "in-progress"),
+                ("CallSid", call.callSid), ("From", bridge.from), ("To", bridge.to), ("Digits", digits), ("CallStatus", "in-progress"),
             ])
         }
     }
@@ -159,7 +183,7 @@ struct TwilioCommand: ParsableCommand {
     struct DialResult: ParsableCommand {
         static let configuration = CommandConfiguration(commandName: "dial-result", abstract: "How a <Dial> the bridge asked for ended.")
         @OptionGroup var bridge: BridgeOptions
-        @Option(name: .customLong("call-sid"), help: "The CallSid `call` printed.") var callSid: String
+        @OptionGroup var call: ContinuedCall
         @Option(help: "Twilio's DialCallStatus: \(TwilioCommand.dialCallStatuses.joined(separator: ", ")).") var status: String = "no-answer"
         @Option(help: "The attempt in the Dial's action URL.") var attempt: Int = 1
         @Option(help: ArgumentHelp(
@@ -187,7 +211,7 @@ struct TwilioCommand: ParsableCommand {
 
         func run() throws {
             try bridge.post(try target, [
-                ("CallSid", callSid), ("From", bridge.from), ("To", bridge.to), ("DialCallStatus", status), ("CallStatus", "in-progress"),
+                ("CallSid", call.callSid), ("From", bridge.from), ("To", bridge.to), ("DialCallStatus", status), ("CallStatus", "in-progress"),
             ])
         }
     }
@@ -196,7 +220,7 @@ struct TwilioCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "status", abstract: "A call's status callback: how it ended, and the voicemail it left.")
         @OptionGroup var bridge: BridgeOptions
-        @Option(name: .customLong("call-sid"), help: "The CallSid `call` printed.") var callSid: String
+        @OptionGroup var call: ContinuedCall
         @Option(help: "Twilio's CallStatus: \(TwilioCommand.finalCallStatuses.joined(separator: ", ")).") var status: String = "completed"
         @Option(help: "How long the call lasted, in seconds.") var duration: Int = 42
         @Option(name: .customLong("recording-url"), help: "The voicemail's recording, as a <Record> leaves one.") var recordingURL: String?
@@ -205,7 +229,7 @@ struct TwilioCommand: ParsableCommand {
 
         func run() throws {
             var parameters = [
-                ("CallSid", callSid), ("From", bridge.from), ("To", bridge.to), ("CallStatus", status), ("CallDuration", String(duration)),
+                ("CallSid", call.callSid), ("From", bridge.from), ("To", bridge.to), ("CallStatus", status), ("CallDuration", String(duration)),
             ]
             if let recordingURL {
                 parameters += [("RecordingUrl", recordingURL), ("RecordingSid", TwilioCommand.sid("RE")), ("RecordingDuration", String(min(duration, 120)))]
@@ -217,13 +241,13 @@ struct TwilioCommand: ParsableCommand {
     struct Speech: ParsableCommand {
         static let configuration = CommandConfiguration(commandName: "speech", abstract: "What the caller said to the AI receptionist.")
         @OptionGroup var bridge: BridgeOptions
-        @Option(name: .customLong("call-sid"), help: "The CallSid `call` printed.") var callSid: String
+        @OptionGroup var call: ContinuedCall
         @Option(help: "The recognised speech; empty for silence.") var speech: String = ""
         @Option(help: "Which turn of the conversation this is.") var attempt: Int = 1
 
         func run() throws {
             try bridge.post("\(TwilioCallbackURLs.aiVoicePath)?\(TwilioCallbackURLs.attemptParameter)=\(attempt)", [
-                ("CallSid", callSid), ("From", bridge.from), ("To", bridge.to), ("SpeechResult", speech), ("Confidence", "0.9"),
+                ("CallSid", call.callSid), ("From", bridge.from), ("To", bridge.to), ("SpeechResult", speech), ("Confidence", "0.9"),
                 ("CallStatus", "in-progress"),
             ])
         }

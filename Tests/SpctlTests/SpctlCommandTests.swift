@@ -50,6 +50,12 @@ struct SpctlCommandTests {
             let created = try await spctl("tenants", "create", "--tenant-id", "acme", "--tenant.display-name", "Acme Lawn",
                                          "--tenant.contact.phone", "+19185550100", "-o", "json", auth[0], auth[1], auth[2], auth[3])
             #expect(created.status == 0, "\(created.output)")
+            // A secret the platform keeps only hashed: stdout has the result, stderr says to keep it now.
+            let key = try await spctl.run(["api-keys", "create", "--parent", "tenants/acme", "--display-name", "Front desk", "--role", "tenant-admin"] + auth,
+                                          separatingStandardError: true)
+            #expect(key.status == 0, "\(key.errors)")
+            #expect(key.output.contains("sp_") && !key.output.contains("shown this once"), "\(key.output)")
+            #expect(key.errors.contains("note: the token is shown this once"), "\(key.errors)")
             let json = try JSONSerialization.jsonObject(with: Data(created.output.utf8)) as? [String: Any]
             #expect(json?["name"] as? String == "tenants/acme")
             #expect((json?["contact"] as? [String: Any])?["phone"] as? String == "+19185550100")
@@ -483,6 +489,22 @@ struct SpctlCommandTests {
         }
     }
 
+    @Test("a platform that takes the connection and never answers: spctl gives up at --timeout and says so")
+    func timeout() async throws {
+        let spctl = try Spctl()
+        try await SilentServer.with { silent in
+            let started = ContinuousClock.now
+            let stuck = try await spctl("whoami", "--server", silent.address, "--token", "sp_any", "--timeout", "1")
+            #expect(stuck.status == 1)
+            #expect(ContinuousClock.now - started < .seconds(20), "not the default 30 s")
+            #expect(stuck.output.contains("error: DEADLINE_EXCEEDED"), "\(stuck.output)")
+            #expect(stuck.output.contains("\(silent.address) did not answer within 1 s"), "\(stuck.output)")
+        }
+        let negative = try await spctl("whoami", "--timeout=-1")
+        #expect(negative.status == 64)
+        #expect(negative.output.contains("--timeout must be a number of seconds, 0 or more"), "\(negative.output)")
+    }
+
     @Test("login saves a context; flags and SPCTL_* override it")
     func contexts() async throws {
         try await TestPlatform.with(.sqlite) { platform in
@@ -617,7 +639,14 @@ struct TwilioSimulateTests {
                 // the command's own usage.
                 let unprefixed = try await spctl.run(["twilio", "simulate", "sms", "--body", "hi"] + common + ["--to", "19185550101"])
                 #expect(unprefixed.status == 64)
-                #expect(unprefixed.output.contains("--to use E.164"), "\(unprefixed.output)")
+                #expect(unprefixed.output.contains("--to: use E.164"), "\(unprefixed.output)")
+                // So is a CallSid: the platform would refuse it, and the bridge answer as in an outage.
+                let shortSid = try await spctl.run(["twilio", "simulate", "digits", "--call-sid", "CAffff", "--digits", "1"] + common)
+                #expect(shortSid.status == 64)
+                #expect(shortSid.output.contains(#"--call-sid must be CA and 32 lowercase hex digits, as `call` prints (got "CAffff")"#), "\(shortSid.output)")
+                let textSid = try await spctl.run(["twilio", "simulate", "sms", "--body", "hi", "--message-sid", "CA" + String(repeating: "ab", count: 16)] + common)
+                #expect(textSid.status == 64)
+                #expect(textSid.output.contains("--message-sid must be SM or MM and 32 lowercase hex digits"), "\(textSid.output)")
                 #expect(unprefixed.output.contains("spctl twilio simulate sms"), "\(unprefixed.output)")
                 let elsewhere = try await spctl.run(["twilio", "simulate", "sms", "--body", "hi"] + common + ["--bridge", "http://127.0.0.1:\(TestPorts.unused())"])
                 #expect(elsewhere.status == 1)

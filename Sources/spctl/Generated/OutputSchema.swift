@@ -441,7 +441,6 @@ enum OutputSchema {
             OutputField("messaging_service_sid"),
             OutputField("sip_domain"),
             OutputField("sip_username"),
-            OutputField("sip_password"),
             OutputField("sip_password_set", bool: true),
             OutputField("ivr_mode", enum: "servicepro.telephony.v1.IvrMode"),
             OutputField("forward_number"),

@@ -3,8 +3,8 @@ import SwiftProtobuf
 import SwiftProtobufPluginLibrary
 
 /// Emits `OutputSchema.swift`: how spctl prints every message a command can answer with. Fields
-/// keep the order the proto declares them in, and enum values print as the short names flags
-/// take (`past-due`, not `TENANT_STATUS_PAST_DUE`).
+/// keep the order the proto declares them in, less those never returned (`input_only`), and enum
+/// values print as the short names flags take (`past-due`, not `TENANT_STATUS_PAST_DUE`).
 enum OutputSchemaEmitter {
     static func emit(services: [ServiceDescriptor]) -> String {
         var messages: [String: Descriptor] = [:]
@@ -31,7 +31,8 @@ enum OutputSchemaEmitter {
             out.line("static let messages: [String: [OutputField]] = [")
             for (name, message) in messages.sorted(by: { $0.key < $1.key }) {
                 out.line("    \(Naming.literal(name)): [")
-                for field in message.fields { out.line("        \(describe(field)),") }
+                // A field never returned (a secret) would only be an empty column.
+                for field in message.fields where field.rules?.inputOnly != true { out.line("        \(describe(field)),") }
                 out.line("    ],")
             }
             out.line("]")

@@ -239,6 +239,9 @@ struct WidgetsCommands: AsyncParsableCommand {
         @Option(name: .customLong("widget.default"), help: "The tenant's default widget. A Swift keyword: SwiftProtobuf backticks the property.")
         var widgetDefault: Bool?
 
+        @Option(name: .customLong("widget.panel-pin"), help: "Unlocks the widget's settings panel; set, never returned: spctl prints no column for it.")
+        var widgetPanelPin: String?
+
         @Option(name: .customLong("update-mask"), help: "(comma-separated field names)")
         var updateMask: String?
 
@@ -256,6 +259,7 @@ struct WidgetsCommands: AsyncParsableCommand {
             if let value = widgetWallInstallerNote { request.widget.wall.installerNote = value }
             if let value = widgetDeskID { request.widget.deskID = value }
             if let value = widgetDefault { request.widget.`default` = value }
+            if let value = widgetPanelPin { request.widget.panelPin = value }
             if let value = updateMask { request.updateMask = CLIValue.fieldMask(value) }
             try await call.unary(request) { client, request, metadata in
                 try await WidgetService.Client(wrapping: client).updateWidget(request, metadata: metadata)

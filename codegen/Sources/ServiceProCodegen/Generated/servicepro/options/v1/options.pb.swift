@@ -318,6 +318,9 @@ public nonisolated struct Servicepro_Options_V1_FieldRules: Sendable {
   /// The most elements a repeated field may hold.
   public var maxItems: UInt32 = 0
 
+  /// Set by clients and never returned (a secret): spctl prints no column for it.
+  public var inputOnly: Bool = false
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -500,7 +503,7 @@ nonisolated extension Servicepro_Options_V1_MethodPolicy: SwiftProtobuf.Message,
 
 nonisolated extension Servicepro_Options_V1_FieldRules: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".FieldRules"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}required\0\u{1}e164\0\u{3}max_length\0\u{1}pattern\0\u{3}defined_enum\0\u{1}trim\0\u{3}output_only\0\u{1}minimum\0\u{1}maximum\0\u{3}max_items\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}required\0\u{1}e164\0\u{3}max_length\0\u{1}pattern\0\u{3}defined_enum\0\u{1}trim\0\u{3}output_only\0\u{1}minimum\0\u{1}maximum\0\u{3}max_items\0\u{3}input_only\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -518,6 +521,7 @@ nonisolated extension Servicepro_Options_V1_FieldRules: SwiftProtobuf.Message, S
       case 8: try { try decoder.decodeSingularDoubleField(value: &self._minimum) }()
       case 9: try { try decoder.decodeSingularDoubleField(value: &self._maximum) }()
       case 10: try { try decoder.decodeSingularUInt32Field(value: &self.maxItems) }()
+      case 11: try { try decoder.decodeSingularBoolField(value: &self.inputOnly) }()
       default: break
       }
     }
@@ -558,6 +562,9 @@ nonisolated extension Servicepro_Options_V1_FieldRules: SwiftProtobuf.Message, S
     if self.maxItems != 0 {
       try visitor.visitSingularUInt32Field(value: self.maxItems, fieldNumber: 10)
     }
+    if self.inputOnly != false {
+      try visitor.visitSingularBoolField(value: self.inputOnly, fieldNumber: 11)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -572,6 +579,7 @@ nonisolated extension Servicepro_Options_V1_FieldRules: SwiftProtobuf.Message, S
     if lhs._minimum != rhs._minimum {return false}
     if lhs._maximum != rhs._maximum {return false}
     if lhs.maxItems != rhs.maxItems {return false}
+    if lhs.inputOnly != rhs.inputOnly {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
