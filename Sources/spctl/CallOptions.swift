@@ -25,7 +25,7 @@ struct CallOptions: ParsableArguments {
     @Option(name: .customLong("ca-file"), help: "PEM file of the certificate authority to trust (env SPCTL_CA_FILE); implies --tls.")
     var caFile: String?
 
-    @Option(name: .customLong("timeout"), help: "Seconds to wait for the platform's answer; 0 waits as long as it takes.")
+    @Option(name: .customLong("timeout"), help: "Seconds to wait for each answer from the platform (not for a download's whole stream); 0 waits as long as it takes.")
     var timeout: Double = 30
 
     func validate() throws {
@@ -41,10 +41,7 @@ struct CallOptions: ParsableArguments {
         _ request: Request,
         _ call: @escaping @Sendable (ClientConnection.Client, Request, Metadata) async throws -> Response
     ) async throws {
-        let response = try await connected { client, metadata in
-            guard let deadline else { return try await call(client, request, metadata) }
-            return try await deadline.run { try await call(client, request, metadata) }
-        }
+        let response = try await answer { client, metadata in try await call(client, request, metadata) }
         try OutputPrinter(format: output).print(response)
         if let notice = SecretNotice.notice(for: response) { StandardError.say("note: \(notice)") }
     }
@@ -56,6 +53,14 @@ struct CallOptions: ParsableArguments {
         let printer = OutputPrinter(format: output)
         try await connected { client, metadata in
             try await call(client, request, metadata) { try printer.print($0) }
+        }
+    }
+
+    /// One call and its answer, within `--timeout`, connected and reported as `connected` does.
+    func answer<Result: Sendable>(_ body: @escaping @Sendable (ClientConnection.Client, Metadata) async throws -> Result) async throws -> Result {
+        try await connected { client, metadata in
+            guard let deadline else { return try await body(client, metadata) }
+            return try await deadline.run { try await body(client, metadata) }
         }
     }
 

@@ -54,7 +54,7 @@ struct ConciergeNewCommand: AsyncParsableCommand {
 
     func run() async throws {
         var ask = Prompter(interactive: !noInput)
-        let packs = try await call.connected { client, metadata in
+        let packs = try await call.answer { client, metadata in
             try await IndustryPackService.Client(wrapping: client).listIndustryPacks(.with { $0.pageSize = 100 }, metadata: metadata).industryPacks
         }
         let packIDs = packs.map { String($0.name.dropFirst("industryPacks/".count)) }
@@ -103,7 +103,7 @@ struct ConciergeNewCommand: AsyncParsableCommand {
         review.review.validateOnly = true
         review.requestID = ""
         let checked = review
-        let preview = try await call.connected { client, metadata in
+        let preview = try await call.answer { client, metadata in
             try await ConciergeService.Client(wrapping: client).createConciergeTenant(checked, metadata: metadata)
         }
         Self.describe(preview, mode: mode)
@@ -114,7 +114,7 @@ struct ConciergeNewCommand: AsyncParsableCommand {
             }
         }
         let final = request
-        let created = try await call.connected { client, metadata in
+        let created = try await call.answer { client, metadata in
             try await ConciergeService.Client(wrapping: client).createConciergeTenant(final, metadata: metadata)
         }
         if call.output == .json {

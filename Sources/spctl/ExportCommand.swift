@@ -48,7 +48,7 @@ struct ExportCommand: AsyncParsableCommand {
                 request.entities.append(value)
             }
             let started = request
-            var job = try await call.connected { client, metadata in
+            var job = try await call.answer { client, metadata in
                 try await ExportService.Client(wrapping: client).startExport(started, metadata: metadata)
             }
             if wait { job = try await ExportCommand.follow(job.name, call: call) }
@@ -153,7 +153,7 @@ struct ExportCommand: AsyncParsableCommand {
     }
 
     static func get(_ name: String, call: CallOptions) async throws -> ExportJob {
-        try await call.connected { client, metadata in
+        try await call.answer { client, metadata in
             try await ExportService.Client(wrapping: client).getExport(.with { $0.name = name }, metadata: metadata)
         }
     }
