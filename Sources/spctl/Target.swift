@@ -77,9 +77,14 @@ struct Target {
             serverSource: server != nil ? "--server" : environment["SPCTL_SERVER"] != nil ? "SPCTL_SERVER" : "context \"\(name ?? "")\"")
     }
 
-    /// What to check when the server could not be reached.
+    /// What to check when the server could not be reached: that it runs, and, since a TLS
+    /// handshake with a plaintext server (or the other way round) fails the same way, that it
+    /// speaks what this command does.
     var unreachableHint: String {
-        "is platform-server running at \(server) (from \(serverSource))? Check it, or `spctl config current-context`."
+        let security = tls
+            ? "This command connects with TLS: for a plaintext server, leave out --tls and --ca-file (or SPCTL_TLS, SPCTL_CA_FILE)."
+            : "This command connects in plaintext: for a server with --tls-cert, pass --tls (or --ca-file)."
+        return "is platform-server running at \(server) (from \(serverSource))? Check it, or `spctl config current-context`. \(security)"
     }
 
     /// What to do when the platform wanted a token and this target sent none.

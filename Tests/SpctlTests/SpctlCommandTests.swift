@@ -451,6 +451,7 @@ struct SpctlCommandTests {
             // Asked for TLS, a plaintext server cannot answer.
             let tls = try await spctl("tenants", "list", "--server", platform.address, "--token", platform.ownerToken, "--tls")
             #expect(tls.status != 0)
+            #expect(tls.output.contains("This command connects with TLS: for a plaintext server, leave out --tls"), "\(tls.output)")
             // Nor does the context's token go to another server: without --token, no credential.
             let anonymous = try await spctl("tenants", "list", "--server", platform.address)
             #expect(anonymous.status != 0)
