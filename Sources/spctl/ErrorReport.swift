@@ -14,7 +14,8 @@ enum ErrorReport {
                     lines.append("  reason: \(info.reason)" + (info.metadata.isEmpty ? "" : " " + info.metadata.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")))
                 }
                 if let badRequest = detail.badRequest {
-                    for violation in badRequest.violations {
+                    // The one the message already says is not said again.
+                    for violation in badRequest.violations where error.message != "\(violation.field): \(violation.violationDescription)" {
                         lines.append("  field \(violation.field): \(violation.violationDescription)")
                     }
                 }
