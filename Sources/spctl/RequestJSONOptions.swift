@@ -46,7 +46,8 @@ struct RequestJSONOptions: ParsableArguments {
         case .malformedTimestamp: return "a time must be RFC 3339, like \"2026-11-26T17:00:00Z\""
         case .malformedDuration: return "a duration must be seconds with an s, like \"90s\""
         case .malformedFieldMask: return "JSON writes a field mask's paths in lowerCamelCase, comma-separated, like \"displayName,taxCents\" (or pass --update-mask display_name,tax_cents)"
-        case .unrecognizedEnumValue: return "an enum value is not one of its names"
+        case .unrecognizedEnumValue:
+            return "an enum value is not one of its names: JSON takes the proto's, like \"PLAN_TIER_PRO\" (the flags take the short ones, like --tenant.plan-tier pro)"
         case .truncated, .trailingGarbage: return "it is not well-formed JSON"
         case .failure: return "it is not well-formed JSON, or a value has the wrong type (an object for a string, say)"
         default: return "\(decoding)"
