@@ -240,6 +240,56 @@ struct AutomationTests {
         }
     }
 
+    @Test("only a C or R that answers a text about the booking as it is now acts: not a question, not a text of a time it has moved from, not a text that offers no cancelling", arguments: TestBackend.available)
+    func repliesToWhatTheTextSaid(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            let shop = try await Shop.open(platform)
+            let booked = try await shop.book("detail", at: Shop.tenAM(inDays: 3))
+            #expect(try await shop.job.runOnce() == 1, "its confirmation")
+            func delivered() async throws {
+                try await platform.database.transaction(.platform) { tx in
+                    try await tx.execute("UPDATE outbox_messages SET state = 'delivered' WHERE purpose LIKE 'automation %'")
+                }
+            }
+            try await delivered()
+            let inbound = InboundService.Client(wrapping: platform.client)
+            func text(_ number: Int, _ body: String) async throws -> HandleInboundMessageResponse {
+                try await inbound.handleInboundMessage(.with {
+                    $0.messageSid = "SM" + String(format: "%032x", number); $0.to = "+19185550123"; $0.from = "+19185550101"; $0.body = body
+                }, metadata: platform.metadata(platform.bridgeToken))
+            }
+            func status() async throws -> AppointmentStatus {
+                try await shop.appointments.getAppointment(.with { $0.name = booked.name }, metadata: shop.owner).status
+            }
+
+            #expect(try await text(1, "C?").replies.isEmpty, "a question about the text")
+            #expect(try await status() == .scheduled)
+            // Moved by the business; its new confirmation has not reached the customer yet.
+            _ = try await shop.appointments.updateAppointment(.with {
+                $0.appointment = .with { $0.name = booked.name; $0.startTime = Google_Protobuf_Timestamp(date: Shop.tenAM(inDays: 4)) }
+                $0.updateMask = .init(protoPaths: ["start_time"])
+            }, metadata: shop.owner)
+            #expect(try await shop.job.runOnce() == 1, "the confirmation of its new time")
+            #expect(try await text(2, "C").replies.isEmpty, "an answer to the text of the old time")
+            #expect(try await status() == .scheduled)
+            try await delivered()
+            #expect(try await text(3, "C!").replies.count == 1, "an answer to the text of its time")
+            #expect(try await status() == .cancelled)
+
+            // A confirmation whose C means something else offers no cancelling.
+            let catalog = CatalogService.Client(wrapping: platform.client)
+            var confirmation = try await catalog.getCatalogItem(
+                .with { $0.name = "tenants/shine/catalogItems/sms-template-booking-confirmation" }, metadata: shop.owner)
+            confirmation.smsTemplate.body = "Hi {{customer_name}}, see you {{start_relative}}. Reply C to confirm."
+            _ = try await catalog.updateCatalogItem(.with { $0.catalogItem = confirmation; $0.updateMask = .init(protoPaths: ["sms_template.body"]) }, metadata: shop.owner)
+            let other = try await shop.book("other", at: Shop.tenAM(inDays: 5))
+            #expect(try await shop.job.runOnce() == 1)
+            try await delivered()
+            #expect(try await text(4, "C").replies.isEmpty)
+            #expect(try await shop.appointments.getAppointment(.with { $0.name = other.name }, metadata: shop.owner).status == .scheduled)
+        }
+    }
+
     @Test("a booking brought in with skip_confirmation gets no confirmation, and its reminder even when made inside the reminder's day", arguments: TestBackend.available)
     func importedBooking(backend: TestBackend) async throws {
         try await TestPlatform.with(backend) { platform in
@@ -560,6 +610,14 @@ struct AutomationTests {
             }, metadata: shop.owner)
             #expect(imported.completeTime.date < Date().addingTimeInterval(-29 * Self.day), "it ended when it ended")
             #expect(try await shop.job.runOnce(now: Date().addingTimeInterval(3 * Self.hour)) == 0, "history gets no review request")
+            // A job forgotten last month, closed out today: done when it ended, so no review request either.
+            let forgotten = try await shop.book("forgotten", at: Date().addingTimeInterval(-30 * Self.day))
+            let closed = try await shop.appointments.updateAppointment(.with {
+                $0.appointment = .with { $0.name = forgotten.name; $0.status = .completed }
+                $0.updateMask = .init(protoPaths: ["status"])
+            }, metadata: shop.owner)
+            #expect(closed.completeTime.date < Date().addingTimeInterval(-29 * Self.day), "\(closed.completeTime.date)")
+            #expect(try await shop.job.runOnce(now: Date().addingTimeInterval(3 * Self.hour)) == 0, "closed-out history gets no review request")
             // A walk-in written up after the fact: done now, reviewed two hours on.
             let walkIn = try await shop.appointments.createAppointment(.with {
                 $0.parent = "tenants/shine"

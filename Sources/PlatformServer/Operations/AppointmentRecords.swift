@@ -25,11 +25,8 @@ enum AppointmentRecords {
     /// `confirmationSkipped`: the customer gets no booking confirmation for it (``AutomationSchedule``).
     static func insert(_ appointment: Appointment, id: String, customerID: String, confirmationSkipped: Bool = false, _ tx: TenantTransaction) async throws {
         let now = Date()  // inside the transaction: see ChangeSync
-        // One made completed was done by its end, or now if that is still to come: history
-        // brought in from elsewhere is older than any automation looks.
-        let end = appointment.startTime.date.addingTimeInterval(appointment.hasDuration ? appointment.duration.timeInterval : 0)
         try await tx.insert(into: collection.table, [("appointment_id", id), ("customer_id", customerID)] + columns(of: appointment) + [
-            ("complete_time", appointment.status == .completed ? min(end, now) : nil),
+            ("complete_time", appointment.status == .completed ? completeTime(of: appointment, now: now) : nil),
             ("confirmation_skipped", confirmationSkipped),
             ("create_time", now),
             ("update_time", now),
@@ -39,16 +36,26 @@ enum AppointmentRecords {
 
     /// Writes every field an update may change if the row is still at `current`'s revision;
     /// false otherwise. The customer never changes; the completion time is set when the status
-    /// becomes completed.
+    /// becomes completed, as on insert.
     static func update(_ appointment: Appointment, replacing current: Appointment, id: String, _ tx: TenantTransaction) async throws -> Bool {
         let now = Date()  // inside the transaction: see ChangeSync
         let revision = Etag.revision(current.etag) ?? 0
         let completing = appointment.status == .completed && current.status != .completed
         let changed = try await tx.update(
             collection.table,
-            set: columns(of: appointment) + (completing ? [("complete_time", now)] : []) + [("update_time", now), ("revision", revision + 1)],
+            set: columns(of: appointment) + (completing ? [("complete_time", completeTime(of: appointment, now: now))] : [])
+                + [("update_time", now), ("revision", revision + 1)],
             where: "appointment_id = \(id) AND revision = \(revision)")
         return changed == 1
+    }
+
+    /// When an appointment marked completed at `now` was done: by its end, or now if that is
+    /// still to come. One closed out long after it happened (history brought in from elsewhere,
+    /// or a forgotten job) is older than any automation looks, and gets no review request weeks
+    /// late.
+    private static func completeTime(of appointment: Appointment, now: Date) -> Date {
+        let end = appointment.startTime.date.addingTimeInterval(appointment.hasDuration ? appointment.duration.timeInterval : 0)
+        return min(end, now)
     }
 
     // MARK: Rows

@@ -77,8 +77,7 @@ struct AutomationSchedule {
     /// key that names a minute (as `Due.startMinute`) is about that start; an earlier release's
     /// bare key, and a review request's, about the appointment whenever it starts.
     func names(startTime: Google_Protobuf_Timestamp, in key: TextKey) -> Bool {
-        guard namesStart, let minute = key.startMinute else { return true }
-        return minute == startTime.seconds / 60
+        !namesStart || key.isAbout(start: startTime)
     }
 
     /// Whether a text sent at `date` about an appointment starting at `start` comes too late to
@@ -106,6 +105,12 @@ struct AutomationSchedule {
         /// The start it told, as `Due.startMinute`; nil for a review request's key, and for an
         /// earlier release's.
         var startMinute: Int64?
+
+        /// Whether the text is about an appointment starting at `start`: one that told a start
+        /// is about that one alone; one that told none, about any.
+        func isAbout(start: Google_Protobuf_Timestamp) -> Bool {
+            startMinute.map { $0 == start.seconds / 60 } ?? true
+        }
     }
 
     /// What `key` names, when it is an automation text's.

@@ -21,18 +21,20 @@ enum CustomerReply: Sendable {
     /// How long after its text a reply still answers it.
     static let window: TimeInterval = 7 * 86_400
 
-    /// The reply `body` is, if it is one: "C", or "R" or "reschedule", whatever the case, spacing
-    /// or closing punctuation.
+    /// The reply `body` is, if it is one: "C", or "R" or "reschedule", whatever the case or
+    /// spacing, with or without a closing "!" or ".".
     init?(_ body: String) {
-        switch body.trimmingCharacters(in: Self.around).lowercased() {
+        // "C?" is a question about the text, not an answer to it.
+        let answer = body.trimmingCharacters(in: .whitespacesAndNewlines).trimmingCharacters(in: Self.closing)
+        switch answer.trimmingCharacters(in: .whitespacesAndNewlines).lowercased() {
         case "c": self = .cancel
         case "r", "reschedule": self = .reschedule
         default: return nil
         }
     }
 
-    /// What may stand around the letter: spacing, and a closing "!" or ".".
-    private static let around = CharacterSet.whitespacesAndNewlines.union(.punctuationCharacters)
+    /// What may close the answer: a "!" or ".".
+    private static let closing = CharacterSet(charactersIn: "!.")
 
     /// The letter a text offers this reply by.
     var letter: String { self == .cancel ? "C" : "R" }
@@ -100,16 +102,24 @@ enum CustomerReply: Sendable {
         guard try await offers(automation: about.automation, tx),
               let appointment = try await AppointmentRecords.find(id: about.appointmentID, tx),
               appointment.customer == text.customer, [.scheduled, .confirmed].contains(appointment.status),
-              appointment.startTime.date > now
+              appointment.startTime.date > now,
+              // A text of a time the booking has since moved from: the customer may mean that
+              // time, not the one the business moved it to.
+              about.isAbout(start: appointment.startTime)
         else { return nil }
         return (about.appointmentID, appointment)
     }
 
     /// Whether the text of the tenant's automation `key` offers this reply: its letter stands
-    /// alone in it, as in "Reply C to cancel".
+    /// alone in it, and it says what the letter does, as in "Reply C to cancel" ("Reply C to
+    /// confirm" offers no cancelling).
     private func offers(automation key: String, _ tx: TenantTransaction) async throws -> Bool {
         let automation = try await PackItemRecords.automationRules(tx).first { $0.key == key }
         guard let automation, let template = try await PackItemRecords.smsTemplate(automation.template, tx) else { return false }
         return template.body.split(whereSeparator: { !$0.isLetter }).contains { $0 == letter }
+            && template.body.localizedCaseInsensitiveContains(meaning)
     }
+
+    /// The word a text that offers this reply says it by.
+    private var meaning: String { self == .cancel ? "cancel" : "reschedule" }
 }
