@@ -166,11 +166,16 @@ struct BridgeWebhookTests {
         }
     }
 
-    @Test("a message status callback, as Twilio sends it (MessageStatus and SmsStatus), is recorded")
+    @Test("a message status callback, as Twilio sends it (MessageStatus and SmsStatus), is recorded, partially_delivered too")
     func messageStatus() async throws {
         try await TestPlatform.with(.sqlite) { platform in
             try await Self.configure(platform, mode: .simple)
             try await TestBridge.with(platform: platform.address, bridgeToken: platform.bridgeToken, spoolPath: Self.spoolPath()) { bridge in
+                _ = try await bridge.post("/sms", Self.sms(22))
+                let partSid = try #require(Self.sms(22).first { $0.0 == "MessageSid" }?.1)
+                let part = try await bridge.post("/twilio/status", [("MessageSid", partSid), ("MessageStatus", "partially_delivered")])
+                #expect(part.status == 200)
+                #expect(try await Self.messages(platform).first { $0.messageSid == partSid }?.status == .partiallyDelivered)
                 _ = try await bridge.post("/sms", Self.sms(21))
                 let sid = try #require(Self.sms(21).first { $0.0 == "MessageSid" }?.1)
                 let callback = try await bridge.post("/twilio/status", [
@@ -179,7 +184,7 @@ struct BridgeWebhookTests {
                     ("ApiVersion", "2010-04-01"),
                 ])
                 #expect(callback.status == 200)
-                #expect(try await Self.messages(platform).first?.status == .read)
+                #expect(try await Self.messages(platform).first { $0.messageSid == sid }?.status == .read)
             }
         }
     }

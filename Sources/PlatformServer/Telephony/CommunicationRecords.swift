@@ -263,7 +263,7 @@ extension TextMessageStatus: StoredEnum {
         case .queued, .received: 2
         case .sending: 3
         case .sent: 4
-        case .delivered, .undelivered, .failed, .canceled: 5
+        case .delivered, .partiallyDelivered, .undelivered, .failed, .canceled: 5
         case .read: 6
         }
     }

@@ -288,10 +288,11 @@ extension TextMessageStatus: ExpressibleByArgument {
             case "received", "text_message_status_received": self = .received
             case "read", "text_message_status_read": self = .read
             case "canceled", "text_message_status_canceled": self = .canceled
+            case "partially-delivered", "partially_delivered", "text_message_status_partially_delivered": self = .partiallyDelivered
             default: return nil
         }
     }
 
-    public static var allValueStrings: [String] { ["accepted", "scheduled", "queued", "sending", "sent", "delivered", "undelivered", "failed", "receiving", "received", "read", "canceled"] }
+    public static var allValueStrings: [String] { ["accepted", "scheduled", "queued", "sending", "sent", "delivered", "undelivered", "failed", "receiving", "received", "read", "canceled", "partially-delivered"] }
 }
 

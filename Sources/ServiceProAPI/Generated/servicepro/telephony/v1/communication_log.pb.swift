@@ -75,6 +75,9 @@ public nonisolated enum TextMessageStatus: SwiftProtobuf.Enum, Swift.CaseIterabl
   case received // = 10
   case read // = 11
   case canceled // = 12
+
+  /// Some parts of a message reached the handset and some did not.
+  case partiallyDelivered // = 13
   case UNRECOGNIZED(Int)
 
   public init() {
@@ -96,6 +99,7 @@ public nonisolated enum TextMessageStatus: SwiftProtobuf.Enum, Swift.CaseIterabl
     case 10: self = .received
     case 11: self = .read
     case 12: self = .canceled
+    case 13: self = .partiallyDelivered
     default: self = .UNRECOGNIZED(rawValue)
     }
   }
@@ -115,6 +119,7 @@ public nonisolated enum TextMessageStatus: SwiftProtobuf.Enum, Swift.CaseIterabl
     case .received: return 10
     case .read: return 11
     case .canceled: return 12
+    case .partiallyDelivered: return 13
     case .UNRECOGNIZED(let i): return i
     }
   }
@@ -134,6 +139,7 @@ public nonisolated enum TextMessageStatus: SwiftProtobuf.Enum, Swift.CaseIterabl
     .received,
     .read,
     .canceled,
+    .partiallyDelivered,
   ]
 
 }
@@ -427,7 +433,7 @@ nonisolated extension CommunicationDirection: SwiftProtobuf._ProtoNameProviding 
 }
 
 nonisolated extension TextMessageStatus: SwiftProtobuf._ProtoNameProviding {
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0TEXT_MESSAGE_STATUS_UNSPECIFIED\0\u{1}TEXT_MESSAGE_STATUS_ACCEPTED\0\u{1}TEXT_MESSAGE_STATUS_SCHEDULED\0\u{1}TEXT_MESSAGE_STATUS_QUEUED\0\u{1}TEXT_MESSAGE_STATUS_SENDING\0\u{1}TEXT_MESSAGE_STATUS_SENT\0\u{1}TEXT_MESSAGE_STATUS_DELIVERED\0\u{1}TEXT_MESSAGE_STATUS_UNDELIVERED\0\u{1}TEXT_MESSAGE_STATUS_FAILED\0\u{1}TEXT_MESSAGE_STATUS_RECEIVING\0\u{1}TEXT_MESSAGE_STATUS_RECEIVED\0\u{1}TEXT_MESSAGE_STATUS_READ\0\u{1}TEXT_MESSAGE_STATUS_CANCELED\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0TEXT_MESSAGE_STATUS_UNSPECIFIED\0\u{1}TEXT_MESSAGE_STATUS_ACCEPTED\0\u{1}TEXT_MESSAGE_STATUS_SCHEDULED\0\u{1}TEXT_MESSAGE_STATUS_QUEUED\0\u{1}TEXT_MESSAGE_STATUS_SENDING\0\u{1}TEXT_MESSAGE_STATUS_SENT\0\u{1}TEXT_MESSAGE_STATUS_DELIVERED\0\u{1}TEXT_MESSAGE_STATUS_UNDELIVERED\0\u{1}TEXT_MESSAGE_STATUS_FAILED\0\u{1}TEXT_MESSAGE_STATUS_RECEIVING\0\u{1}TEXT_MESSAGE_STATUS_RECEIVED\0\u{1}TEXT_MESSAGE_STATUS_READ\0\u{1}TEXT_MESSAGE_STATUS_CANCELED\0\u{1}TEXT_MESSAGE_STATUS_PARTIALLY_DELIVERED\0")
 }
 
 nonisolated extension PhoneCallStatus: SwiftProtobuf._ProtoNameProviding {
