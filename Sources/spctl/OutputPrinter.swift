@@ -65,7 +65,7 @@ struct OutputPrinter {
     /// One column per field of the type, in proto order, set or not, so that every page of a
     /// listing has the same columns; nested messages are left to `get` or `-o json`, and so is
     /// the etag, which only updates need. A long value is cut short (`get` shows it whole), but
-    /// never the resource's name, which other commands take.
+    /// never the resource's name, which other commands take, nor a list.
     private static func listTable(_ items: [[String: Any]], type: String) -> String {
         guard !items.isEmpty else { return "(none)\n" }
         let columns = (OutputSchema.messages[type] ?? Set(items.flatMap(\.keys)).sorted().map { OutputField($0) }).filter { field in
@@ -74,7 +74,8 @@ struct OutputPrinter {
         let rows = items.map { item in
             columns.map { column in
                 let cell = describe(column.valueInRow(item[column.name]), as: column).escapedToOneLine
-                return column.name == "name" ? cell : cut(cell)
+                // A list (a plan's features) is read item by item: cut, it would hide some.
+                return column.name == "name" || column.repeated ? cell : cut(cell)
             }
         }
         return render(header: columns.map { $0.name.uppercased() }, rows: rows)
@@ -83,8 +84,12 @@ struct OutputPrinter {
     /// The most characters a listing's cell shows.
     static let cellLimit = 60
 
+    /// Both ends of a long cell, the middle cut out: a method's path ends with the method, and a
+    /// long note reads as where it starts and where it goes.
     private static func cut(_ cell: String) -> String {
-        cell.count <= cellLimit ? cell : String(cell.prefix(cellLimit - 1)) + "…"
+        guard cell.count > cellLimit else { return cell }
+        let head = (cellLimit - 1) / 2
+        return String(cell.prefix(head)) + "…" + String(cell.suffix(cellLimit - 1 - head))
     }
 
     /// The fields of a message of `type`: the schema's, or, for a message it does not know, the

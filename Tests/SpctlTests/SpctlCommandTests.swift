@@ -94,6 +94,12 @@ struct SpctlCommandTests {
             #expect(!listed.contains("\u{1B}"))
             #expect(listed.contains(#"line one\ntenants/forged"#))
             #expect(listed.contains("…"), "a long note is cut short in a listing")
+            // Cut in the middle: a method's path still ends with its method.
+            _ = try await PhoneConfigService.Client(wrapping: platform.client).createPhoneConfig(.with {
+                $0.parent = "tenants/acme"; $0.phoneConfig = .with { $0.phoneNumber = "+19185550177" }
+            }, metadata: platform.metadata(platform.ownerToken))
+            let audit = try await spctl("audit", "list", "--parent", "tenants/acme", auth[0], auth[1], auth[2], auth[3]).output
+            #expect(audit.contains("…") && audit.contains("Service/CreatePhoneConfig"), "\(audit)")
 
             // An answer with nothing in it says the call went through.
             let deleted = try await spctl("tenants", "delete", "--name", "tenants/acme", auth[0], auth[1], auth[2], auth[3])
