@@ -11,6 +11,9 @@ struct RequestJSONOptions: ParsableArguments {
     @Option(name: .customLong("json-file"), help: "Read the whole request as JSON from a file ('-' for stdin).")
     var jsonFile: String?
 
+    /// Whether the request came as JSON: an update's mask is then the JSON's, not the flags'.
+    var isGiven: Bool { json != nil || jsonFile != nil }
+
     /// The request from --json / --json-file, or an empty one for the flags to fill.
     func request<Request: SwiftProtobuf.Message>(_ type: Request.Type) throws -> Request {
         let text: String?

@@ -66,6 +66,18 @@ struct SpctlCommandTests {
             #expect(whole.status == 0, "\(whole.output)")
             #expect(whole.output.contains("Acme Lawn & Garden"))
             #expect(whole.output.contains("Tulsa"))
+            // No mask: the fields whose flags are given are the ones changed, and no other.
+            let inferred = try await spctl("tenants", "update", "--tenant.name", "tenants/acme", "--tenant.city", "Broken Arrow",
+                                          "--tenant.contact.email", "office@acme.example", "-o", "json", auth[0], auth[1], auth[2], auth[3])
+            #expect(inferred.status == 0, "\(inferred.output)")
+            let updated = try JSONSerialization.jsonObject(with: Data(inferred.output.utf8)) as? [String: Any]
+            #expect(updated?["city"] as? String == "Broken Arrow")
+            #expect((updated?["contact"] as? [String: Any])?["email"] as? String == "office@acme.example")
+            #expect((updated?["contact"] as? [String: Any])?["phone"] as? String == "+19185550100", "the rest of contact kept")
+            #expect(updated?["display_name"] as? String == "Acme Lawn & Garden")
+            // A request given as JSON keeps its own mask, or gets none.
+            let unmasked = try await spctl("tenants", "update", "--json", #"{"tenant":{"name":"tenants/acme","city":"Tulsa"}}"#, auth[0], auth[1], auth[2], auth[3])
+            #expect(unmasked.status != 0 && unmasked.output.contains("update_mask"), "\(unmasked.output)")
 
             // A table's columns are as wide as their widest cell in characters, emoji included:
             // the widest display name prints whole, and the next column starts after it.

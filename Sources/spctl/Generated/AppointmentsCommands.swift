@@ -227,22 +227,25 @@ struct AppointmentsCommands: AsyncParsableCommand {
         @Option(name: .customLong("appointment.etag"), help: "Changes whenever the appointment changes; send it back on update to detect conflicts.")
         var appointmentEtag: String?
 
-        @Option(name: .customLong("update-mask"), help: "Updatable: service_name, start_time, duration, status, address, notes, external_id. A status named here must be set (not UNSPECIFIED) and a step the appointment may take: scheduled and confirmed go anywhere; cancelled and no-show may be booked again; completed is final. Any other step is FAILED_PRECONDITION `invalid_status_transition`. Required. (comma-separated field names)")
+        @Option(name: .customLong("update-mask"), help: "Updatable: service_name, start_time, duration, status, address, notes, external_id. A status named here must be set (not UNSPECIFIED) and a step the appointment may take: scheduled and confirmed go anywhere; cancelled and no-show may be booked again; completed is final. Any other step is FAILED_PRECONDITION `invalid_status_transition`. (comma-separated field names; by default, the fields whose flags are given)")
         var updateMask: String?
 
         func run() async throws {
             var request = try requestJSON.request(UpdateAppointmentRequest.self)
+            var changed: [String] = []
             if let value = appointmentName { request.appointment.name = value }
-            if let value = appointmentCustomer { request.appointment.customer = value }
-            if let value = appointmentServiceName { request.appointment.serviceName = value }
-            if let value = appointmentStartTime { request.appointment.startTime = try CLIValue.timestamp(value, flag: "appointment.start-time") }
-            if let value = appointmentDuration { request.appointment.duration = try CLIValue.duration(value, flag: "appointment.duration") }
-            if let value = appointmentStatus { request.appointment.status = value }
-            if let value = appointmentAddress { request.appointment.address = value }
-            if let value = appointmentNotes { request.appointment.notes = value }
-            if let value = appointmentExternalID { request.appointment.externalID = value }
+            if let value = appointmentCustomer { request.appointment.customer = value; changed.append("customer") }
+            if let value = appointmentServiceName { request.appointment.serviceName = value; changed.append("service_name") }
+            if let value = appointmentStartTime { request.appointment.startTime = try CLIValue.timestamp(value, flag: "appointment.start-time"); changed.append("start_time") }
+            if let value = appointmentDuration { request.appointment.duration = try CLIValue.duration(value, flag: "appointment.duration"); changed.append("duration") }
+            if let value = appointmentStatus { request.appointment.status = value; changed.append("status") }
+            if let value = appointmentAddress { request.appointment.address = value; changed.append("address") }
+            if let value = appointmentNotes { request.appointment.notes = value; changed.append("notes") }
+            if let value = appointmentExternalID { request.appointment.externalID = value; changed.append("external_id") }
             if let value = appointmentEtag { request.appointment.etag = value }
             if let value = updateMask { request.updateMask = CLIValue.fieldMask(value) }
+            // With no mask given, the fields whose flags were given are the ones to change.
+            if !requestJSON.isGiven, !request.hasUpdateMask, !changed.isEmpty { request.updateMask = .init(protoPaths: changed) }
             try await call.unary(request) { client, request, metadata in
                 try await AppointmentService.Client(wrapping: client).updateAppointment(request, metadata: metadata)
             }

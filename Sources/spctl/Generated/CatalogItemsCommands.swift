@@ -269,32 +269,35 @@ struct CatalogItemsCommands: AsyncParsableCommand {
         @Option(name: .customLong("catalog-item.etag"), help: "Changes with the content; send it back on an update or delete to change only what was read.")
         var catalogItemEtag: String?
 
-        @Option(name: .customLong("update-mask"), help: "Paths within the item's kind. Updatable: service.summary, service.duration, service.price_cents, service.currency_code, service.upsells; faq.answer; sms_template.body; ai_agent.instructions, ai_agent.vocabulary, ai_agent.greeting; automation.display_name, automation.offset, automation.template, automation.disabled. Required. (comma-separated field names)")
+        @Option(name: .customLong("update-mask"), help: "Paths within the item's kind. Updatable: service.summary, service.duration, service.price_cents, service.currency_code, service.upsells; faq.answer; sms_template.body; ai_agent.instructions, ai_agent.vocabulary, ai_agent.greeting; automation.display_name, automation.offset, automation.template, automation.disabled. (comma-separated field names; by default, the fields whose flags are given)")
         var updateMask: String?
 
         func run() async throws {
             var request = try requestJSON.request(UpdateCatalogItemRequest.self)
+            var changed: [String] = []
             if let value = catalogItemName { request.catalogItem.name = value }
-            if let value = catalogItemServiceName { request.catalogItem.service.name = value }
-            if let value = catalogItemServiceSummary { request.catalogItem.service.summary = value }
-            if let value = catalogItemServiceDuration { request.catalogItem.service.duration = try CLIValue.duration(value, flag: "catalog-item.service.duration") }
-            if let value = catalogItemServicePriceCents { request.catalogItem.service.priceCents = value }
-            if let value = catalogItemServiceCurrencyCode { request.catalogItem.service.currencyCode = value }
-            if let value = catalogItemFaqQuestion { request.catalogItem.faq.question = value }
-            if let value = catalogItemFaqAnswer { request.catalogItem.faq.answer = value }
-            if let value = catalogItemSmsTemplateKind { request.catalogItem.smsTemplate.kind = value }
-            if let value = catalogItemSmsTemplateBody { request.catalogItem.smsTemplate.body = value }
-            if let value = catalogItemAiAgentInstructions { request.catalogItem.aiAgent.instructions = value }
-            if !catalogItemAiAgentVocabulary.isEmpty { request.catalogItem.aiAgent.vocabulary = catalogItemAiAgentVocabulary }
-            if let value = catalogItemAiAgentGreeting { request.catalogItem.aiAgent.greeting = value }
-            if let value = catalogItemAutomationKey { request.catalogItem.automation.key = value }
-            if let value = catalogItemAutomationDisplayName { request.catalogItem.automation.displayName = value }
-            if let value = catalogItemAutomationTrigger { request.catalogItem.automation.trigger = value }
-            if let value = catalogItemAutomationOffset { request.catalogItem.automation.offset = try CLIValue.duration(value, flag: "catalog-item.automation.offset") }
-            if let value = catalogItemAutomationTemplate { request.catalogItem.automation.template = value }
-            if let value = catalogItemAutomationDisabled { request.catalogItem.automation.disabled = value }
+            if let value = catalogItemServiceName { request.catalogItem.service.name = value; changed.append("service.name") }
+            if let value = catalogItemServiceSummary { request.catalogItem.service.summary = value; changed.append("service.summary") }
+            if let value = catalogItemServiceDuration { request.catalogItem.service.duration = try CLIValue.duration(value, flag: "catalog-item.service.duration"); changed.append("service.duration") }
+            if let value = catalogItemServicePriceCents { request.catalogItem.service.priceCents = value; changed.append("service.price_cents") }
+            if let value = catalogItemServiceCurrencyCode { request.catalogItem.service.currencyCode = value; changed.append("service.currency_code") }
+            if let value = catalogItemFaqQuestion { request.catalogItem.faq.question = value; changed.append("faq.question") }
+            if let value = catalogItemFaqAnswer { request.catalogItem.faq.answer = value; changed.append("faq.answer") }
+            if let value = catalogItemSmsTemplateKind { request.catalogItem.smsTemplate.kind = value; changed.append("sms_template.kind") }
+            if let value = catalogItemSmsTemplateBody { request.catalogItem.smsTemplate.body = value; changed.append("sms_template.body") }
+            if let value = catalogItemAiAgentInstructions { request.catalogItem.aiAgent.instructions = value; changed.append("ai_agent.instructions") }
+            if !catalogItemAiAgentVocabulary.isEmpty { request.catalogItem.aiAgent.vocabulary = catalogItemAiAgentVocabulary; changed.append("ai_agent.vocabulary") }
+            if let value = catalogItemAiAgentGreeting { request.catalogItem.aiAgent.greeting = value; changed.append("ai_agent.greeting") }
+            if let value = catalogItemAutomationKey { request.catalogItem.automation.key = value; changed.append("automation.key") }
+            if let value = catalogItemAutomationDisplayName { request.catalogItem.automation.displayName = value; changed.append("automation.display_name") }
+            if let value = catalogItemAutomationTrigger { request.catalogItem.automation.trigger = value; changed.append("automation.trigger") }
+            if let value = catalogItemAutomationOffset { request.catalogItem.automation.offset = try CLIValue.duration(value, flag: "catalog-item.automation.offset"); changed.append("automation.offset") }
+            if let value = catalogItemAutomationTemplate { request.catalogItem.automation.template = value; changed.append("automation.template") }
+            if let value = catalogItemAutomationDisabled { request.catalogItem.automation.disabled = value; changed.append("automation.disabled") }
             if let value = catalogItemEtag { request.catalogItem.etag = value }
             if let value = updateMask { request.updateMask = CLIValue.fieldMask(value) }
+            // With no mask given, the fields whose flags were given are the ones to change.
+            if !requestJSON.isGiven, !request.hasUpdateMask, !changed.isEmpty { request.updateMask = .init(protoPaths: changed) }
             try await call.unary(request) { client, request, metadata in
                 try await CatalogService.Client(wrapping: client).updateCatalogItem(request, metadata: metadata)
             }

@@ -194,19 +194,22 @@ struct CustomersCommands: AsyncParsableCommand {
         @Option(name: .customLong("customer.etag"), help: "Changes whenever the customer changes; send it back on update to detect conflicts.")
         var customerEtag: String?
 
-        @Option(name: .customLong("update-mask"), help: "Updatable: display_name, phone_number, email, notes, external_id. Required. (comma-separated field names)")
+        @Option(name: .customLong("update-mask"), help: "Updatable: display_name, phone_number, email, notes, external_id. (comma-separated field names; by default, the fields whose flags are given)")
         var updateMask: String?
 
         func run() async throws {
             var request = try requestJSON.request(UpdateCustomerRequest.self)
+            var changed: [String] = []
             if let value = customerName { request.customer.name = value }
-            if let value = customerDisplayName { request.customer.displayName = value }
-            if let value = customerPhoneNumber { request.customer.phoneNumber = value }
-            if let value = customerEmail { request.customer.email = value }
-            if let value = customerNotes { request.customer.notes = value }
-            if let value = customerExternalID { request.customer.externalID = value }
+            if let value = customerDisplayName { request.customer.displayName = value; changed.append("display_name") }
+            if let value = customerPhoneNumber { request.customer.phoneNumber = value; changed.append("phone_number") }
+            if let value = customerEmail { request.customer.email = value; changed.append("email") }
+            if let value = customerNotes { request.customer.notes = value; changed.append("notes") }
+            if let value = customerExternalID { request.customer.externalID = value; changed.append("external_id") }
             if let value = customerEtag { request.customer.etag = value }
             if let value = updateMask { request.updateMask = CLIValue.fieldMask(value) }
+            // With no mask given, the fields whose flags were given are the ones to change.
+            if !requestJSON.isGiven, !request.hasUpdateMask, !changed.isEmpty { request.updateMask = .init(protoPaths: changed) }
             try await call.unary(request) { client, request, metadata in
                 try await CustomerService.Client(wrapping: client).updateCustomer(request, metadata: metadata)
             }

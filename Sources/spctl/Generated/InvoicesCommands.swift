@@ -236,25 +236,28 @@ struct InvoicesCommands: AsyncParsableCommand {
         @Option(name: .customLong("invoice.etag"), help: "Changes whenever the invoice changes; send it back on update to detect conflicts.")
         var invoiceEtag: String?
 
-        @Option(name: .customLong("update-mask"), help: "Updatable: appointment, invoice_number, lines, currency_code, tax_cents, status, due_time, notes, external_id, and issue_time and paid_time with the status that sets them. Totals follow the lines and tax. Required. (comma-separated field names)")
+        @Option(name: .customLong("update-mask"), help: "Updatable: appointment, invoice_number, lines, currency_code, tax_cents, status, due_time, notes, external_id, and issue_time and paid_time with the status that sets them. Totals follow the lines and tax. (comma-separated field names; by default, the fields whose flags are given)")
         var updateMask: String?
 
         func run() async throws {
             var request = try requestJSON.request(UpdateInvoiceRequest.self)
+            var changed: [String] = []
             if let value = invoiceName { request.invoice.name = value }
-            if let value = invoiceCustomer { request.invoice.customer = value }
-            if let value = invoiceAppointment { request.invoice.appointment = value }
-            if let value = invoiceInvoiceNumber { request.invoice.invoiceNumber = value }
-            if let value = invoiceCurrencyCode { request.invoice.currencyCode = value }
-            if let value = invoiceTaxCents { request.invoice.taxCents = value }
-            if let value = invoiceStatus { request.invoice.status = value }
-            if let value = invoiceIssueTime { request.invoice.issueTime = try CLIValue.timestamp(value, flag: "invoice.issue-time") }
-            if let value = invoiceDueTime { request.invoice.dueTime = try CLIValue.timestamp(value, flag: "invoice.due-time") }
-            if let value = invoicePaidTime { request.invoice.paidTime = try CLIValue.timestamp(value, flag: "invoice.paid-time") }
-            if let value = invoiceNotes { request.invoice.notes = value }
-            if let value = invoiceExternalID { request.invoice.externalID = value }
+            if let value = invoiceCustomer { request.invoice.customer = value; changed.append("customer") }
+            if let value = invoiceAppointment { request.invoice.appointment = value; changed.append("appointment") }
+            if let value = invoiceInvoiceNumber { request.invoice.invoiceNumber = value; changed.append("invoice_number") }
+            if let value = invoiceCurrencyCode { request.invoice.currencyCode = value; changed.append("currency_code") }
+            if let value = invoiceTaxCents { request.invoice.taxCents = value; changed.append("tax_cents") }
+            if let value = invoiceStatus { request.invoice.status = value; changed.append("status") }
+            if let value = invoiceIssueTime { request.invoice.issueTime = try CLIValue.timestamp(value, flag: "invoice.issue-time"); changed.append("issue_time") }
+            if let value = invoiceDueTime { request.invoice.dueTime = try CLIValue.timestamp(value, flag: "invoice.due-time"); changed.append("due_time") }
+            if let value = invoicePaidTime { request.invoice.paidTime = try CLIValue.timestamp(value, flag: "invoice.paid-time"); changed.append("paid_time") }
+            if let value = invoiceNotes { request.invoice.notes = value; changed.append("notes") }
+            if let value = invoiceExternalID { request.invoice.externalID = value; changed.append("external_id") }
             if let value = invoiceEtag { request.invoice.etag = value }
             if let value = updateMask { request.updateMask = CLIValue.fieldMask(value) }
+            // With no mask given, the fields whose flags were given are the ones to change.
+            if !requestJSON.isGiven, !request.hasUpdateMask, !changed.isEmpty { request.updateMask = .init(protoPaths: changed) }
             try await call.unary(request) { client, request, metadata in
                 try await InvoiceService.Client(wrapping: client).updateInvoice(request, metadata: metadata)
             }

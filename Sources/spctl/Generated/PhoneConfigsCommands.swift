@@ -254,27 +254,30 @@ struct PhoneConfigsCommands: AsyncParsableCommand {
         @Option(name: .customLong("phone-config.business-alerts.texts"), help: "A text to the line: who sent it and what it says (a customer's \"C\" or \"R\" to a reminder, say). Never the business's own texts to the line.")
         var phoneConfigBusinessAlertsTexts: Bool?
 
-        @Option(name: .customLong("update-mask"), help: "Updatable: display_name, phone_number, messaging_service_sid, sip_domain, sip_username, sip_password, ivr_mode, forward_number, ivr_menu, auto_reply, business_alerts (or a field of one of the last three). Required. (comma-separated field names)")
+        @Option(name: .customLong("update-mask"), help: "Updatable: display_name, phone_number, messaging_service_sid, sip_domain, sip_username, sip_password, ivr_mode, forward_number, ivr_menu, auto_reply, business_alerts (or a field of one of the last three). (comma-separated field names; by default, the fields whose flags are given)")
         var updateMask: String?
 
         func run() async throws {
             var request = try requestJSON.request(UpdatePhoneConfigRequest.self)
+            var changed: [String] = []
             if let value = phoneConfigName { request.phoneConfig.name = value }
-            if let value = phoneConfigDisplayName { request.phoneConfig.displayName = value }
-            if let value = phoneConfigPhoneNumber { request.phoneConfig.phoneNumber = value }
-            if let value = phoneConfigMessagingServiceSid { request.phoneConfig.messagingServiceSid = value }
-            if let value = phoneConfigSipDomain { request.phoneConfig.sipDomain = value }
-            if let value = phoneConfigSipUsername { request.phoneConfig.sipUsername = value }
-            if let value = phoneConfigSipPassword { request.phoneConfig.sipPassword = value }
-            if let value = phoneConfigIvrMode { request.phoneConfig.ivrMode = value }
-            if let value = phoneConfigForwardNumber { request.phoneConfig.forwardNumber = value }
-            if let value = phoneConfigIvrMenuGreeting { request.phoneConfig.ivrMenu.greeting = value }
+            if let value = phoneConfigDisplayName { request.phoneConfig.displayName = value; changed.append("display_name") }
+            if let value = phoneConfigPhoneNumber { request.phoneConfig.phoneNumber = value; changed.append("phone_number") }
+            if let value = phoneConfigMessagingServiceSid { request.phoneConfig.messagingServiceSid = value; changed.append("messaging_service_sid") }
+            if let value = phoneConfigSipDomain { request.phoneConfig.sipDomain = value; changed.append("sip_domain") }
+            if let value = phoneConfigSipUsername { request.phoneConfig.sipUsername = value; changed.append("sip_username") }
+            if let value = phoneConfigSipPassword { request.phoneConfig.sipPassword = value; changed.append("sip_password") }
+            if let value = phoneConfigIvrMode { request.phoneConfig.ivrMode = value; changed.append("ivr_mode") }
+            if let value = phoneConfigForwardNumber { request.phoneConfig.forwardNumber = value; changed.append("forward_number") }
+            if let value = phoneConfigIvrMenuGreeting { request.phoneConfig.ivrMenu.greeting = value; changed.append("ivr_menu.greeting") }
             if let value = phoneConfigEtag { request.phoneConfig.etag = value }
-            if let value = phoneConfigAutoReplyDisabled { request.phoneConfig.autoReply.disabled = value }
-            if let value = phoneConfigAutoReplyText { request.phoneConfig.autoReply.text = value }
-            if let value = phoneConfigBusinessAlertsVoicemails { request.phoneConfig.businessAlerts.voicemails = value }
-            if let value = phoneConfigBusinessAlertsTexts { request.phoneConfig.businessAlerts.texts = value }
+            if let value = phoneConfigAutoReplyDisabled { request.phoneConfig.autoReply.disabled = value; changed.append("auto_reply.disabled") }
+            if let value = phoneConfigAutoReplyText { request.phoneConfig.autoReply.text = value; changed.append("auto_reply.text") }
+            if let value = phoneConfigBusinessAlertsVoicemails { request.phoneConfig.businessAlerts.voicemails = value; changed.append("business_alerts.voicemails") }
+            if let value = phoneConfigBusinessAlertsTexts { request.phoneConfig.businessAlerts.texts = value; changed.append("business_alerts.texts") }
             if let value = updateMask { request.updateMask = CLIValue.fieldMask(value) }
+            // With no mask given, the fields whose flags were given are the ones to change.
+            if !requestJSON.isGiven, !request.hasUpdateMask, !changed.isEmpty { request.updateMask = .init(protoPaths: changed) }
             try await call.unary(request) { client, request, metadata in
                 try await PhoneConfigService.Client(wrapping: client).updatePhoneConfig(request, metadata: metadata)
             }

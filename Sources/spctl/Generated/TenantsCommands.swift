@@ -259,30 +259,33 @@ struct TenantsCommands: AsyncParsableCommand {
         @Option(name: .customLong("tenant.review-url"), help: "Where customers leave a review: an https URL. A review request text fills {{review_url}} with it; while it is unset, no review request is sent.")
         var tenantReviewURL: String?
 
-        @Option(name: .customLong("update-mask"), help: "Updatable: display_name, industry, city, contact, branding, booking_url (and the fields within contact and branding), internal_notes (platform staff only). plan_tier, status and trial_end_time change through BillingService. Required. (comma-separated field names)")
+        @Option(name: .customLong("update-mask"), help: "Updatable: display_name, industry, city, contact, branding, booking_url (and the fields within contact and branding), internal_notes (platform staff only). plan_tier, status and trial_end_time change through BillingService. (comma-separated field names; by default, the fields whose flags are given)")
         var updateMask: String?
 
         func run() async throws {
             var request = try requestJSON.request(UpdateTenantRequest.self)
+            var changed: [String] = []
             if let value = tenantName { request.tenant.name = value }
-            if let value = tenantDisplayName { request.tenant.displayName = value }
-            if let value = tenantIndustry { request.tenant.industry = value }
-            if let value = tenantCity { request.tenant.city = value }
-            if let value = tenantContactPersonName { request.tenant.contact.personName = value }
-            if let value = tenantContactEmail { request.tenant.contact.email = value }
-            if let value = tenantContactPhone { request.tenant.contact.phone = value }
-            if let value = tenantPlanTier { request.tenant.planTier = value }
-            if let value = tenantStatus { request.tenant.status = value }
-            if let value = tenantBrandingLogoURL { request.tenant.branding.logoURL = value }
-            if let value = tenantBrandingPrimaryColor { request.tenant.branding.primaryColor = value }
-            if let value = tenantBrandingAccentColor { request.tenant.branding.accentColor = value }
-            if let value = tenantInternalNotes { request.tenant.internalNotes = value }
-            if let value = tenantTrialEndTime { request.tenant.trialEndTime = try CLIValue.timestamp(value, flag: "tenant.trial-end-time") }
+            if let value = tenantDisplayName { request.tenant.displayName = value; changed.append("display_name") }
+            if let value = tenantIndustry { request.tenant.industry = value; changed.append("industry") }
+            if let value = tenantCity { request.tenant.city = value; changed.append("city") }
+            if let value = tenantContactPersonName { request.tenant.contact.personName = value; changed.append("contact.person_name") }
+            if let value = tenantContactEmail { request.tenant.contact.email = value; changed.append("contact.email") }
+            if let value = tenantContactPhone { request.tenant.contact.phone = value; changed.append("contact.phone") }
+            if let value = tenantPlanTier { request.tenant.planTier = value; changed.append("plan_tier") }
+            if let value = tenantStatus { request.tenant.status = value; changed.append("status") }
+            if let value = tenantBrandingLogoURL { request.tenant.branding.logoURL = value; changed.append("branding.logo_url") }
+            if let value = tenantBrandingPrimaryColor { request.tenant.branding.primaryColor = value; changed.append("branding.primary_color") }
+            if let value = tenantBrandingAccentColor { request.tenant.branding.accentColor = value; changed.append("branding.accent_color") }
+            if let value = tenantInternalNotes { request.tenant.internalNotes = value; changed.append("internal_notes") }
+            if let value = tenantTrialEndTime { request.tenant.trialEndTime = try CLIValue.timestamp(value, flag: "tenant.trial-end-time"); changed.append("trial_end_time") }
             if let value = tenantEtag { request.tenant.etag = value }
-            if let value = tenantBookingURL { request.tenant.bookingURL = value }
-            if let value = tenantTimeZone { request.tenant.timeZone = value }
-            if let value = tenantReviewURL { request.tenant.reviewURL = value }
+            if let value = tenantBookingURL { request.tenant.bookingURL = value; changed.append("booking_url") }
+            if let value = tenantTimeZone { request.tenant.timeZone = value; changed.append("time_zone") }
+            if let value = tenantReviewURL { request.tenant.reviewURL = value; changed.append("review_url") }
             if let value = updateMask { request.updateMask = CLIValue.fieldMask(value) }
+            // With no mask given, the fields whose flags were given are the ones to change.
+            if !requestJSON.isGiven, !request.hasUpdateMask, !changed.isEmpty { request.updateMask = .init(protoPaths: changed) }
             try await call.unary(request) { client, request, metadata in
                 try await TenantService.Client(wrapping: client).updateTenant(request, metadata: metadata)
             }

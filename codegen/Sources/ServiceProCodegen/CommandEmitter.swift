@@ -24,8 +24,43 @@ struct CommandEmitter {
         let property: String
         let long: String
         let swiftType: String
-        let help: String
-        let apply: String
+        var help: String
+        /// The field the flag sets, as a proto path from the request (`tenant.contact.phone`).
+        let path: String
+        /// When the flag was given (`let value = displayName`), and what that sets.
+        let given: String
+        let assignment: String
+
+        /// The line of `run()` that puts the flag into the request; `recording`, when it also
+        /// notes the field's path (relative to the updated resource) as one the update changes.
+        func apply(recording maskPath: String? = nil) -> String {
+            let note = maskPath.map { "; changed.append(\(Naming.literal($0)))" } ?? ""
+            return "if \(given) { \(assignment)\(note) }"
+        }
+    }
+
+    /// An Update method's request: the resource it carries (`tenant`) and its `update_mask`. Its
+    /// command fills the mask from the resource's flags given when none is given, as the fields
+    /// to change: `spctl tenants update --tenant.name tenants/acme --tenant.city Tulsa`.
+    private struct UpdateShape {
+        let resourceField: String
+
+        init?(_ input: Descriptor) {
+            guard input.fields.contains(where: { $0.name == "update_mask" && $0.messageType?.fullName == "google.protobuf.FieldMask" }) else { return nil }
+            let resources = input.fields.filter {
+                $0.type == .message && !$0.isRepeated && !$0.isMap && !$0.messageType.fullName.hasPrefix("google.protobuf.")
+            }
+            guard resources.count == 1 else { return nil }
+            resourceField = resources[0].name
+        }
+
+        /// What `flag` changes, as a mask path; nil for a flag outside the resource, and for its
+        /// `name` and `etag`, which say what is updated rather than change it.
+        func maskPath(of flag: Flag) -> String? {
+            guard flag.path.hasPrefix(resourceField + ".") else { return nil }
+            let path = String(flag.path.dropFirst(resourceField.count + 1))
+            return ["name", "etag"].contains(path) ? nil : path
+        }
     }
 
     private(set) var enumsUsed: [String: EnumDescriptor] = [:]
@@ -138,7 +173,13 @@ struct CommandEmitter {
 
     private mutating func emitVerb(_ command: Command, typeName: String, into out: inout SwiftSource) throws {
         let method = command.method
-        let flags = collectFlags(method.descriptor.inputType, swiftPath: "request", flagPrefix: "", propertyPrefix: "", depth: 0, visiting: [])
+        var flags = collectFlags(method.descriptor.inputType, swiftPath: "request", flagPrefix: "", fieldPrefix: "", propertyPrefix: "", depth: 0, visiting: [])
+        let update = UpdateShape(method.descriptor.inputType)
+        if update != nil, let mask = flags.firstIndex(where: { $0.path == "update_mask" }),
+           let field = method.descriptor.inputType.fields.first(where: { $0.name == "update_mask" }) {
+            // Required by the API, but the command fills it in.
+            flags[mask].help = Self.joined(fieldHelp(field, sayRequired: false), "comma-separated field names; by default, the fields whose flags are given")
+        }
         let comment = splitFirstSentence(method.descriptor.protoSourceComments(commentPrefix: "").trimmingCharacters(in: .whitespacesAndNewlines))
         out.block("struct \(typeName): AsyncParsableCommand") { out in
             out.line("static let configuration = CommandConfiguration(")
@@ -157,8 +198,13 @@ struct CommandEmitter {
             out.line()
             out.block("func run() async throws") { out in
                 out.line("\(flags.isEmpty ? "let" : "var") request = try requestJSON.request(\(method.inputType).self)")
-                for flag in flags {
-                    out.line(flag.apply)
+                if let update {
+                    out.line("var changed: [String] = []")
+                    for flag in flags { out.line(flag.apply(recording: update.maskPath(of: flag))) }
+                    out.line("// With no mask given, the fields whose flags were given are the ones to change.")
+                    out.line("if !requestJSON.isGiven, !request.hasUpdateMask, !changed.isEmpty { request.updateMask = .init(protoPaths: changed) }")
+                } else {
+                    for flag in flags { out.line(flag.apply()) }
                 }
                 if method.isServerStreaming {
                     out.block("try await call.stream(request) { client, request, metadata, emit in") { out in
@@ -204,6 +250,7 @@ struct CommandEmitter {
         _ message: Descriptor,
         swiftPath: String,
         flagPrefix: String,
+        fieldPrefix: String,
         propertyPrefix: String,
         depth: Int,
         visiting: Set<String>
@@ -223,39 +270,41 @@ struct CommandEmitter {
             }
             let property = propertyBase == bareName ? names.name : propertyBase
             let help = fieldHelp(field)
+            let path = fieldPrefix + field.name
+            func flag(_ swiftType: String, _ help: String, _ assignment: String, given: String? = nil) -> Flag {
+                Flag(property: property, long: long, swiftType: swiftType, help: help, path: path,
+                     given: given ?? "let value = \(property)", assignment: assignment)
+            }
 
             if field.isMap { continue }
             if field.type == .message {
                 switch field.messageType.fullName {
                 case "google.protobuf.Timestamp":
                     guard !field.isRepeated else { continue }
-                    flags.append(Flag(property: property, long: long, swiftType: "String?", help: Self.joined(help, "RFC 3339 time"),
-                                      apply: "if let value = \(property) { \(target) = try CLIValue.timestamp(value, flag: \(Naming.literal(long))) }"))
+                    flags.append(flag("String?", Self.joined(help, "RFC 3339 time"),
+                                      "\(target) = try CLIValue.timestamp(value, flag: \(Naming.literal(long)))"))
                 case "google.protobuf.Duration":
                     guard !field.isRepeated else { continue }
-                    flags.append(Flag(property: property, long: long, swiftType: "String?", help: Self.joined(help, "a duration such as 90s, 30m or 2h"),
-                                      apply: "if let value = \(property) { \(target) = try CLIValue.duration(value, flag: \(Naming.literal(long))) }"))
+                    flags.append(flag("String?", Self.joined(help, "a duration such as 90s, 30m or 2h"),
+                                      "\(target) = try CLIValue.duration(value, flag: \(Naming.literal(long)))"))
                 case "google.protobuf.FieldMask":
                     guard !field.isRepeated else { continue }
-                    flags.append(Flag(property: property, long: long, swiftType: "String?", help: Self.joined(help, "comma-separated field names"),
-                                      apply: "if let value = \(property) { \(target) = CLIValue.fieldMask(value) }"))
+                    flags.append(flag("String?", Self.joined(help, "comma-separated field names"), "\(target) = CLIValue.fieldMask(value)"))
                 default:
                     guard !field.isRepeated, depth + 1 < maxFlagDepth,
                           !field.messageType.fullName.hasPrefix("google.protobuf."),
                           !visiting.contains(field.messageType.fullName)
                     else { continue }
-                    flags += collectFlags(field.messageType, swiftPath: target, flagPrefix: long + ".", propertyPrefix: propertyBase,
-                                          depth: depth + 1, visiting: visiting.union([message.fullName]))
+                    flags += collectFlags(field.messageType, swiftPath: target, flagPrefix: long + ".", fieldPrefix: path + ".",
+                                          propertyPrefix: propertyBase, depth: depth + 1, visiting: visiting.union([message.fullName]))
                 }
                 continue
             }
             guard let scalar = scalarType(field) else { continue }
             if field.isRepeated {
-                flags.append(Flag(property: property, long: long, swiftType: "[\(scalar)] = []", help: Self.joined(help, "repeatable"),
-                                  apply: "if !\(property).isEmpty { \(target) = \(property) }"))
+                flags.append(flag("[\(scalar)] = []", Self.joined(help, "repeatable"), "\(target) = \(property)", given: "!\(property).isEmpty"))
             } else {
-                flags.append(Flag(property: property, long: long, swiftType: "\(scalar)?", help: help,
-                                  apply: "if let value = \(property) { \(target) = value }"))
+                flags.append(flag("\(scalar)?", help, "\(target) = value"))
             }
         }
         return flags
@@ -289,11 +338,11 @@ struct CommandEmitter {
         help.isEmpty ? "(\(note))" : "\(help) (\(note))"
     }
 
-    private func fieldHelp(_ field: FieldDescriptor) -> String {
+    private func fieldHelp(_ field: FieldDescriptor, sayRequired: Bool = true) -> String {
         // One line of help from the comment's lines, each of which starts with the space after `//`.
         var help = field.protoSourceComments(commentPrefix: "").split(separator: "\n")
             .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }.joined(separator: " ")
-        if field.rules?.required == true {
+        if sayRequired, field.rules?.required == true {
             help = help.isEmpty ? "Required." : help + " Required."
         }
         return help

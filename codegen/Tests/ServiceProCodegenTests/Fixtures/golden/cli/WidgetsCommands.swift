@@ -242,25 +242,28 @@ struct WidgetsCommands: AsyncParsableCommand {
         @Option(name: .customLong("widget.panel-pin"), help: "Unlocks the widget's settings panel; set, never returned: spctl prints no column for it.")
         var widgetPanelPin: String?
 
-        @Option(name: .customLong("update-mask"), help: "(comma-separated field names)")
+        @Option(name: .customLong("update-mask"), help: "(comma-separated field names; by default, the fields whose flags are given)")
         var updateMask: String?
 
         func run() async throws {
             var request = try requestJSON.request(UpdateWidgetRequest.self)
+            var changed: [String] = []
             if let value = widgetName { request.widget.name = value }
-            if let value = widgetDisplayName { request.widget.displayName = value }
-            if let value = widgetColor { request.widget.color = value }
-            if !widgetAlertPhones.isEmpty { request.widget.alertPhones = widgetAlertPhones }
-            if let value = widgetDimensionsWidthMm { request.widget.dimensions.widthMm = value }
-            if let value = widgetDimensionsHeightMm { request.widget.dimensions.heightMm = value }
-            if let value = widgetDimensionsUnitSystem { request.widget.dimensions.unitSystem = value }
-            if let value = widgetWallContactPhone { request.widget.wall.contactPhone = value }
-            if let value = widgetWallHeightCm { request.widget.wall.heightCm = value }
-            if let value = widgetWallInstallerNote { request.widget.wall.installerNote = value }
-            if let value = widgetDeskID { request.widget.deskID = value }
-            if let value = widgetDefault { request.widget.`default` = value }
-            if let value = widgetPanelPin { request.widget.panelPin = value }
+            if let value = widgetDisplayName { request.widget.displayName = value; changed.append("display_name") }
+            if let value = widgetColor { request.widget.color = value; changed.append("color") }
+            if !widgetAlertPhones.isEmpty { request.widget.alertPhones = widgetAlertPhones; changed.append("alert_phones") }
+            if let value = widgetDimensionsWidthMm { request.widget.dimensions.widthMm = value; changed.append("dimensions.width_mm") }
+            if let value = widgetDimensionsHeightMm { request.widget.dimensions.heightMm = value; changed.append("dimensions.height_mm") }
+            if let value = widgetDimensionsUnitSystem { request.widget.dimensions.unitSystem = value; changed.append("dimensions.unit_system") }
+            if let value = widgetWallContactPhone { request.widget.wall.contactPhone = value; changed.append("wall.contact_phone") }
+            if let value = widgetWallHeightCm { request.widget.wall.heightCm = value; changed.append("wall.height_cm") }
+            if let value = widgetWallInstallerNote { request.widget.wall.installerNote = value; changed.append("wall.installer_note") }
+            if let value = widgetDeskID { request.widget.deskID = value; changed.append("desk_id") }
+            if let value = widgetDefault { request.widget.`default` = value; changed.append("default") }
+            if let value = widgetPanelPin { request.widget.panelPin = value; changed.append("panel_pin") }
             if let value = updateMask { request.updateMask = CLIValue.fieldMask(value) }
+            // With no mask given, the fields whose flags were given are the ones to change.
+            if !requestJSON.isGiven, !request.hasUpdateMask, !changed.isEmpty { request.updateMask = .init(protoPaths: changed) }
             try await call.unary(request) { client, request, metadata in
                 try await WidgetService.Client(wrapping: client).updateWidget(request, metadata: metadata)
             }
