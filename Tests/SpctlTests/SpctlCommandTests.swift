@@ -417,6 +417,10 @@ struct SpctlCommandTests {
         let create = try await spctl("tenants", "create", "--help")
         #expect(create.output.contains("--tenant.display-name"))
         #expect(!create.output.contains("--tenant.create-time"), "no flag for what the server sets")
+        #expect(!create.output.contains("--tenant.name") && !create.output.contains("--tenant.etag"), "a new tenant's name and etag are the server's")
+        let revoke = try await spctl("api-keys", "revoke", "--help")
+        #expect(revoke.output.split(whereSeparator: \.isWhitespace).joined(separator: " ").contains("(true or false)"),
+                "a yes-or-no flag says how to write it: \(revoke.output)")
         #expect(!create.output.contains("--tenant.slug"), "the slug is the tenant id")
 
         // A request found wrong while the command runs is explained in words, with the usage of

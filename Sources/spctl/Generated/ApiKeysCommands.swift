@@ -110,7 +110,7 @@ struct ApiKeysCommands: AsyncParsableCommand {
         @Option(name: .customLong("name"), help: "`tenants/{tenant}/apiKeys/{api_key}`. Required.")
         var name: String?
 
-        @Option(name: .customLong("revoke-keys-it-made"), help: "Also revoke the keys this one made (its `creator`), and those they made: for a key that leaked, whose holder may have made keys of their own. Unset, they go on working, as keys an integration was given should when the key that made them is rotated.")
+        @Option(name: .customLong("revoke-keys-it-made"), help: "Also revoke the keys this one made (its `creator`), and those they made: for a key that leaked, whose holder may have made keys of their own. Unset, they go on working, as keys an integration was given should when the key that made them is rotated. (true or false)")
         var revokeKeysItMade: Bool?
 
         func run() async throws {

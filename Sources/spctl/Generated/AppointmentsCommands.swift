@@ -27,9 +27,6 @@ struct AppointmentsCommands: AsyncParsableCommand {
         @Option(name: .customLong("appointment-id"), help: "Becomes the last part of the name; the server picks one when empty.")
         var appointmentID: String?
 
-        @Option(name: .customLong("appointment.name"), help: "`tenants/{tenant}/appointments/{appointment}`.")
-        var appointmentName: String?
-
         @Option(name: .customLong("appointment.customer"), help: "`tenants/{tenant}/customers/{customer}` of the same tenant. Required on create.")
         var appointmentCustomer: String?
 
@@ -54,20 +51,16 @@ struct AppointmentsCommands: AsyncParsableCommand {
         @Option(name: .customLong("appointment.external-id"), help: "The appointment's id in a partner's system, for syncing. Unique within the tenant when set.")
         var appointmentExternalID: String?
 
-        @Option(name: .customLong("appointment.etag"), help: "Changes whenever the appointment changes; send it back on update to detect conflicts.")
-        var appointmentEtag: String?
-
         @Option(name: .customLong("request-id"), help: "Retries with the same request_id return the first result.")
         var requestID: String?
 
-        @Option(name: .customLong("skip-confirmation"), help: "Sends the customer no booking confirmation for it: for a booking brought in from another system, whose customer was told already. Its reminder goes when it falls due even if it was made inside the reminder's lead (a confirmed booking is not reminded then), and a move after a text told its time is confirmed as any booking's is.")
+        @Option(name: .customLong("skip-confirmation"), help: "Sends the customer no booking confirmation for it: for a booking brought in from another system, whose customer was told already. Its reminder goes when it falls due even if it was made inside the reminder's lead (a confirmed booking is not reminded then), and a move after a text told its time is confirmed as any booking's is. (true or false)")
         var skipConfirmation: Bool?
 
         func run() async throws {
             var request = try requestJSON.request(CreateAppointmentRequest.self)
             if let value = parent { request.parent = value }
             if let value = appointmentID { request.appointmentID = value }
-            if let value = appointmentName { request.appointment.name = value }
             if let value = appointmentCustomer { request.appointment.customer = value }
             if let value = appointmentServiceName { request.appointment.serviceName = value }
             if let value = appointmentStartTime { request.appointment.startTime = try CLIValue.timestamp(value, flag: "appointment.start-time") }
@@ -76,7 +69,6 @@ struct AppointmentsCommands: AsyncParsableCommand {
             if let value = appointmentAddress { request.appointment.address = value }
             if let value = appointmentNotes { request.appointment.notes = value }
             if let value = appointmentExternalID { request.appointment.externalID = value }
-            if let value = appointmentEtag { request.appointment.etag = value }
             if let value = requestID { request.requestID = value }
             if let value = skipConfirmation { request.skipConfirmation = value }
             try await call.unary(request) { client, request, metadata in

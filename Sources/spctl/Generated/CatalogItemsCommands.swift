@@ -24,9 +24,6 @@ struct CatalogItemsCommands: AsyncParsableCommand {
         @Option(name: .customLong("parent"), help: "`tenants/{tenant}`. Required.")
         var parent: String?
 
-        @Option(name: .customLong("catalog-item.name"), help: "`tenants/{tenant}/catalogItems/{item}`. The item id comes from what the item is: its kind and the service's name, the FAQ's question, the template's kind or the automation's key, so these are not updatable; a business renames a service by creating the new one and deleting the old.")
-        var catalogItemName: String?
-
         @Option(name: .customLong("catalog-item.service.name"), help: "Unique within the pack, ignoring case; the key the merge rules match on.")
         var catalogItemServiceName: String?
 
@@ -78,11 +75,8 @@ struct CatalogItemsCommands: AsyncParsableCommand {
         @Option(name: .customLong("catalog-item.automation.template"), help: "The text sent, to the appointment's customer from the tenant's line.")
         var catalogItemAutomationTemplate: SmsTemplateKind?
 
-        @Option(name: .customLong("catalog-item.automation.disabled"), help: "Switched off: nothing is sent. A business switches a pack's automation off in its catalog, and applying the pack again leaves it off.")
+        @Option(name: .customLong("catalog-item.automation.disabled"), help: "Switched off: nothing is sent. A business switches a pack's automation off in its catalog, and applying the pack again leaves it off. (true or false)")
         var catalogItemAutomationDisabled: Bool?
-
-        @Option(name: .customLong("catalog-item.etag"), help: "Changes with the content; send it back on an update or delete to change only what was read.")
-        var catalogItemEtag: String?
 
         @Option(name: .customLong("request-id"), help: "Retries with the same request_id return the first result.")
         var requestID: String?
@@ -90,7 +84,6 @@ struct CatalogItemsCommands: AsyncParsableCommand {
         func run() async throws {
             var request = try requestJSON.request(CreateCatalogItemRequest.self)
             if let value = parent { request.parent = value }
-            if let value = catalogItemName { request.catalogItem.name = value }
             if let value = catalogItemServiceName { request.catalogItem.service.name = value }
             if let value = catalogItemServiceSummary { request.catalogItem.service.summary = value }
             if let value = catalogItemServiceDuration { request.catalogItem.service.duration = try CLIValue.duration(value, flag: "catalog-item.service.duration") }
@@ -109,7 +102,6 @@ struct CatalogItemsCommands: AsyncParsableCommand {
             if let value = catalogItemAutomationOffset { request.catalogItem.automation.offset = try CLIValue.duration(value, flag: "catalog-item.automation.offset") }
             if let value = catalogItemAutomationTemplate { request.catalogItem.automation.template = value }
             if let value = catalogItemAutomationDisabled { request.catalogItem.automation.disabled = value }
-            if let value = catalogItemEtag { request.catalogItem.etag = value }
             if let value = requestID { request.requestID = value }
             try await call.unary(request) { client, request, metadata in
                 try await CatalogService.Client(wrapping: client).createCatalogItem(request, metadata: metadata)
@@ -263,7 +255,7 @@ struct CatalogItemsCommands: AsyncParsableCommand {
         @Option(name: .customLong("catalog-item.automation.template"), help: "The text sent, to the appointment's customer from the tenant's line.")
         var catalogItemAutomationTemplate: SmsTemplateKind?
 
-        @Option(name: .customLong("catalog-item.automation.disabled"), help: "Switched off: nothing is sent. A business switches a pack's automation off in its catalog, and applying the pack again leaves it off.")
+        @Option(name: .customLong("catalog-item.automation.disabled"), help: "Switched off: nothing is sent. A business switches a pack's automation off in its catalog, and applying the pack again leaves it off. (true or false)")
         var catalogItemAutomationDisabled: Bool?
 
         @Option(name: .customLong("catalog-item.etag"), help: "Changes with the content; send it back on an update or delete to change only what was read.")

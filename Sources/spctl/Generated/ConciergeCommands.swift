@@ -84,7 +84,7 @@ struct ConciergeCommands: AsyncParsableCommand {
         @Option(name: .customLong("extras.booking-url"), help: "Where customers book online (https); becomes the tenant's `booking_url`.")
         var extrasBookingURL: String?
 
-        @Option(name: .customLong("review.validate-only"), help: "Check every step and report what would be created, without writing, buying or sending anything. The wizard's review screen calls with this set, then again without.")
+        @Option(name: .customLong("review.validate-only"), help: "Check every step and report what would be created, without writing, buying or sending anything. The wizard's review screen calls with this set, then again without. (true or false)")
         var reviewValidateOnly: Bool?
 
         @Option(name: .customLong("request-id"), help: "Retries with the same request_id return the first result and buy no second number.")
@@ -143,7 +143,7 @@ struct ConciergeCommands: AsyncParsableCommand {
         @Option(name: .customLong("phone"), help: "Overrides the tenant's contact phone. E.164.")
         var phone: String?
 
-        @Option(name: .customLong("include-login-link"), help: "Creates a tenant-admin login link and puts its URL in the messages.")
+        @Option(name: .customLong("include-login-link"), help: "Creates a tenant-admin login link and puts its URL in the messages. (true or false)")
         var includeLoginLink: Bool?
 
         @Option(name: .customLong("request-id"), help: "Retries with the same request_id queue nothing twice.")

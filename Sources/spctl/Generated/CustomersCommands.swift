@@ -27,9 +27,6 @@ struct CustomersCommands: AsyncParsableCommand {
         @Option(name: .customLong("customer-id"), help: "Becomes the last part of the name; the server picks one when empty.")
         var customerID: String?
 
-        @Option(name: .customLong("customer.name"), help: "`tenants/{tenant}/customers/{customer}`.")
-        var customerName: String?
-
         @Option(name: .customLong("customer.display-name"), help: "The customer's own name, e.g. \"Jane Doe\". Required on create, and on an update that names it; empty on a customer the platform made for a number that texted or called, until someone names them.")
         var customerDisplayName: String?
 
@@ -45,9 +42,6 @@ struct CustomersCommands: AsyncParsableCommand {
         @Option(name: .customLong("customer.external-id"), help: "The customer's id in a partner's system, for syncing. Unique within the tenant when set.")
         var customerExternalID: String?
 
-        @Option(name: .customLong("customer.etag"), help: "Changes whenever the customer changes; send it back on update to detect conflicts.")
-        var customerEtag: String?
-
         @Option(name: .customLong("request-id"), help: "Retries with the same request_id return the first result.")
         var requestID: String?
 
@@ -55,13 +49,11 @@ struct CustomersCommands: AsyncParsableCommand {
             var request = try requestJSON.request(CreateCustomerRequest.self)
             if let value = parent { request.parent = value }
             if let value = customerID { request.customerID = value }
-            if let value = customerName { request.customer.name = value }
             if let value = customerDisplayName { request.customer.displayName = value }
             if let value = customerPhoneNumber { request.customer.phoneNumber = value }
             if let value = customerEmail { request.customer.email = value }
             if let value = customerNotes { request.customer.notes = value }
             if let value = customerExternalID { request.customer.externalID = value }
-            if let value = customerEtag { request.customer.etag = value }
             if let value = requestID { request.requestID = value }
             try await call.unary(request) { client, request, metadata in
                 try await CustomerService.Client(wrapping: client).createCustomer(request, metadata: metadata)

@@ -282,7 +282,7 @@ struct InboundCommands: AsyncParsableCommand {
         @Option(name: .customLong("receive-time"), help: "When the bridge received the webhook. Replays from the bridge's spool keep the original time, so the log stays in the order the texts arrived. (RFC 3339 time)")
         var receiveTime: String?
 
-        @Option(name: .customLong("replayed"), help: "Set by the bridge when it replays a text from its spool: Twilio had its answer long ago, so no reply can go back in TwiML. The platform texts any reply itself, through its outbox, and answers with none.")
+        @Option(name: .customLong("replayed"), help: "Set by the bridge when it replays a text from its spool: Twilio had its answer long ago, so no reply can go back in TwiML. The platform texts any reply itself, through its outbox, and answers with none. (true or false)")
         var replayed: Bool?
 
         func run() async throws {

@@ -27,7 +27,7 @@ struct IndustryPacksCommands: AsyncParsableCommand {
         @Option(name: .customLong("industry-pack"), help: "`industryPacks/{pack}`. Required.")
         var industryPack: String?
 
-        @Option(name: .customLong("validate-only"), help: "Report what would be added and skipped without changing anything.")
+        @Option(name: .customLong("validate-only"), help: "Report what would be added and skipped without changing anything. (true or false)")
         var validateOnly: Bool?
 
         @Option(name: .customLong("request-id"), help: "Retries with the same request_id return the first result.")

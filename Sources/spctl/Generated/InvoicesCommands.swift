@@ -27,9 +27,6 @@ struct InvoicesCommands: AsyncParsableCommand {
         @Option(name: .customLong("invoice-id"), help: "Becomes the last part of the name; the server picks one when empty.")
         var invoiceID: String?
 
-        @Option(name: .customLong("invoice.name"), help: "`tenants/{tenant}/invoices/{invoice}`.")
-        var invoiceName: String?
-
         @Option(name: .customLong("invoice.customer"), help: "`tenants/{tenant}/customers/{customer}` of the same tenant. Required on create.")
         var invoiceCustomer: String?
 
@@ -63,9 +60,6 @@ struct InvoicesCommands: AsyncParsableCommand {
         @Option(name: .customLong("invoice.external-id"), help: "The invoice's id in a partner's system, for syncing. Unique within the tenant when set.")
         var invoiceExternalID: String?
 
-        @Option(name: .customLong("invoice.etag"), help: "Changes whenever the invoice changes; send it back on update to detect conflicts.")
-        var invoiceEtag: String?
-
         @Option(name: .customLong("request-id"), help: "Retries with the same request_id return the first result.")
         var requestID: String?
 
@@ -73,7 +67,6 @@ struct InvoicesCommands: AsyncParsableCommand {
             var request = try requestJSON.request(CreateInvoiceRequest.self)
             if let value = parent { request.parent = value }
             if let value = invoiceID { request.invoiceID = value }
-            if let value = invoiceName { request.invoice.name = value }
             if let value = invoiceCustomer { request.invoice.customer = value }
             if let value = invoiceAppointment { request.invoice.appointment = value }
             if let value = invoiceInvoiceNumber { request.invoice.invoiceNumber = value }
@@ -85,7 +78,6 @@ struct InvoicesCommands: AsyncParsableCommand {
             if let value = invoicePaidTime { request.invoice.paidTime = try CLIValue.timestamp(value, flag: "invoice.paid-time") }
             if let value = invoiceNotes { request.invoice.notes = value }
             if let value = invoiceExternalID { request.invoice.externalID = value }
-            if let value = invoiceEtag { request.invoice.etag = value }
             if let value = requestID { request.requestID = value }
             try await call.unary(request) { client, request, metadata in
                 try await InvoiceService.Client(wrapping: client).createInvoice(request, metadata: metadata)

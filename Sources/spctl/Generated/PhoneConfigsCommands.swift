@@ -27,9 +27,6 @@ struct PhoneConfigsCommands: AsyncParsableCommand {
         @Option(name: .customLong("phone-config-id"), help: "Becomes the last part of the name; the server picks one when empty.")
         var phoneConfigID: String?
 
-        @Option(name: .customLong("phone-config.name"), help: "`tenants/{tenant}/phoneConfigs/{phone_config}`.")
-        var phoneConfigName: String?
-
         @Option(name: .customLong("phone-config.display-name"), help: "A label for admin lists, e.g. \"Main line\".")
         var phoneConfigDisplayName: String?
 
@@ -57,25 +54,22 @@ struct PhoneConfigsCommands: AsyncParsableCommand {
         @Option(name: .customLong("phone-config.ivr-menu.greeting"), help: "Spoken first, e.g. \"Thanks for calling {{business_name}}.\" The greeting and prompts may say {{business_name}}; menus are kept as written and filled in when a call plays them.")
         var phoneConfigIvrMenuGreeting: String?
 
-        @Option(name: .customLong("phone-config.etag"), help: "Changes whenever the config changes; send it back on update and delete to detect conflicts.")
-        var phoneConfigEtag: String?
-
-        @Option(name: .customLong("phone-config.auto-reply.disabled"), help: "No auto-reply from this number.")
+        @Option(name: .customLong("phone-config.auto-reply.disabled"), help: "No auto-reply from this number. (true or false)")
         var phoneConfigAutoReplyDisabled: Bool?
 
         @Option(name: .customLong("phone-config.auto-reply.text"), help: "The reply. It may say {{business_name}} and {{booking_url}} (the tenant's). Empty for the tenant's industry pack's auto-reply, or the standard acknowledgement when it has none. A text that names the booking link while the tenant has none set gives way to the next of these.")
         var phoneConfigAutoReplyText: String?
 
-        @Option(name: .customLong("phone-config.business-alerts.voicemails"), help: "A voicemail left on the line: who called, how long it is, and the recording's link.")
+        @Option(name: .customLong("phone-config.business-alerts.voicemails"), help: "A voicemail left on the line: who called, how long it is, and the recording's link. (true or false)")
         var phoneConfigBusinessAlertsVoicemails: Bool?
 
-        @Option(name: .customLong("phone-config.business-alerts.texts"), help: "A text to the line: who sent it and what it says (a customer's \"C\" or \"R\" to a reminder, say). Never the business's own texts to the line.")
+        @Option(name: .customLong("phone-config.business-alerts.texts"), help: "A text to the line: who sent it and what it says (a customer's \"C\" or \"R\" to a reminder, say). Never the business's own texts to the line. (true or false)")
         var phoneConfigBusinessAlertsTexts: Bool?
 
         @Option(name: .customLong("request-id"), help: "Retries with the same request_id return the first result, and buy nothing again.")
         var requestID: String?
 
-        @Option(name: .customLong("provision-number"), help: "Buy a new local number from the platform's Twilio account for the line, pointed at the bridge, instead of naming one in phone_config.phone_number. The line's number is then platform-managed: released when the line gives it up. Without a Twilio account configured, FAILED_PRECONDITION `number_provisioning_unavailable`.")
+        @Option(name: .customLong("provision-number"), help: "Buy a new local number from the platform's Twilio account for the line, pointed at the bridge, instead of naming one in phone_config.phone_number. The line's number is then platform-managed: released when the line gives it up. Without a Twilio account configured, FAILED_PRECONDITION `number_provisioning_unavailable`. (true or false)")
         var provisionNumber: Bool?
 
         @Option(name: .customLong("area-code"), help: "With provision_number: the preferred area code; any local number when empty.")
@@ -88,7 +82,6 @@ struct PhoneConfigsCommands: AsyncParsableCommand {
             var request = try requestJSON.request(CreatePhoneConfigRequest.self)
             if let value = parent { request.parent = value }
             if let value = phoneConfigID { request.phoneConfigID = value }
-            if let value = phoneConfigName { request.phoneConfig.name = value }
             if let value = phoneConfigDisplayName { request.phoneConfig.displayName = value }
             if let value = phoneConfigPhoneNumber { request.phoneConfig.phoneNumber = value }
             if let value = phoneConfigMessagingServiceSid { request.phoneConfig.messagingServiceSid = value }
@@ -98,7 +91,6 @@ struct PhoneConfigsCommands: AsyncParsableCommand {
             if let value = phoneConfigIvrMode { request.phoneConfig.ivrMode = value }
             if let value = phoneConfigForwardNumber { request.phoneConfig.forwardNumber = value }
             if let value = phoneConfigIvrMenuGreeting { request.phoneConfig.ivrMenu.greeting = value }
-            if let value = phoneConfigEtag { request.phoneConfig.etag = value }
             if let value = phoneConfigAutoReplyDisabled { request.phoneConfig.autoReply.disabled = value }
             if let value = phoneConfigAutoReplyText { request.phoneConfig.autoReply.text = value }
             if let value = phoneConfigBusinessAlertsVoicemails { request.phoneConfig.businessAlerts.voicemails = value }
@@ -242,16 +234,16 @@ struct PhoneConfigsCommands: AsyncParsableCommand {
         @Option(name: .customLong("phone-config.etag"), help: "Changes whenever the config changes; send it back on update and delete to detect conflicts.")
         var phoneConfigEtag: String?
 
-        @Option(name: .customLong("phone-config.auto-reply.disabled"), help: "No auto-reply from this number.")
+        @Option(name: .customLong("phone-config.auto-reply.disabled"), help: "No auto-reply from this number. (true or false)")
         var phoneConfigAutoReplyDisabled: Bool?
 
         @Option(name: .customLong("phone-config.auto-reply.text"), help: "The reply. It may say {{business_name}} and {{booking_url}} (the tenant's). Empty for the tenant's industry pack's auto-reply, or the standard acknowledgement when it has none. A text that names the booking link while the tenant has none set gives way to the next of these.")
         var phoneConfigAutoReplyText: String?
 
-        @Option(name: .customLong("phone-config.business-alerts.voicemails"), help: "A voicemail left on the line: who called, how long it is, and the recording's link.")
+        @Option(name: .customLong("phone-config.business-alerts.voicemails"), help: "A voicemail left on the line: who called, how long it is, and the recording's link. (true or false)")
         var phoneConfigBusinessAlertsVoicemails: Bool?
 
-        @Option(name: .customLong("phone-config.business-alerts.texts"), help: "A text to the line: who sent it and what it says (a customer's \"C\" or \"R\" to a reminder, say). Never the business's own texts to the line.")
+        @Option(name: .customLong("phone-config.business-alerts.texts"), help: "A text to the line: who sent it and what it says (a customer's \"C\" or \"R\" to a reminder, say). Never the business's own texts to the line. (true or false)")
         var phoneConfigBusinessAlertsTexts: Bool?
 
         @Option(name: .customLong("update-mask"), help: "Updatable: display_name, phone_number, messaging_service_sid, sip_domain, sip_username, sip_password, ivr_mode, forward_number, ivr_menu, auto_reply, business_alerts (or a field of one of the last three). (comma-separated field names; by default, the fields whose flags are given)")

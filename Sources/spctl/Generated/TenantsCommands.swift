@@ -24,9 +24,6 @@ struct TenantsCommands: AsyncParsableCommand {
         @Option(name: .customLong("tenant-id"), help: "The slug becomes the tenant id: `tenants/{tenant_id}`. Required.")
         var tenantID: String?
 
-        @Option(name: .customLong("tenant.name"), help: "`tenants/{slug}`.")
-        var tenantName: String?
-
         @Option(name: .customLong("tenant.display-name"), help: "")
         var tenantDisplayName: String?
 
@@ -66,9 +63,6 @@ struct TenantsCommands: AsyncParsableCommand {
         @Option(name: .customLong("tenant.trial-end-time"), help: "When the trial ends, while the status is trialing. (RFC 3339 time)")
         var tenantTrialEndTime: String?
 
-        @Option(name: .customLong("tenant.etag"), help: "Changes whenever the tenant changes; send it back on update to detect conflicts.")
-        var tenantEtag: String?
-
         @Option(name: .customLong("tenant.booking-url"), help: "Where customers book online: an https URL. Texts on the tenant's lines fill {{booking_url}} with it: the IVR's booking option and the auto-reply. While it is unset, a text that names it gives way to one that does not (the booking option then asks the caller to reply). At most 500 characters, so the platform's and the packs' texts with the link fit in one message; a tenant's own text that no longer fits with it gives way as well.")
         var tenantBookingURL: String?
 
@@ -84,7 +78,6 @@ struct TenantsCommands: AsyncParsableCommand {
         func run() async throws {
             var request = try requestJSON.request(CreateTenantRequest.self)
             if let value = tenantID { request.tenantID = value }
-            if let value = tenantName { request.tenant.name = value }
             if let value = tenantDisplayName { request.tenant.displayName = value }
             if let value = tenantIndustry { request.tenant.industry = value }
             if let value = tenantCity { request.tenant.city = value }
@@ -98,7 +91,6 @@ struct TenantsCommands: AsyncParsableCommand {
             if let value = tenantBrandingAccentColor { request.tenant.branding.accentColor = value }
             if let value = tenantInternalNotes { request.tenant.internalNotes = value }
             if let value = tenantTrialEndTime { request.tenant.trialEndTime = try CLIValue.timestamp(value, flag: "tenant.trial-end-time") }
-            if let value = tenantEtag { request.tenant.etag = value }
             if let value = tenantBookingURL { request.tenant.bookingURL = value }
             if let value = tenantTimeZone { request.tenant.timeZone = value }
             if let value = tenantReviewURL { request.tenant.reviewURL = value }

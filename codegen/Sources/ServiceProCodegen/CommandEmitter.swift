@@ -46,12 +46,18 @@ struct CommandEmitter {
         let resourceField: String
 
         init?(_ input: Descriptor) {
-            guard input.fields.contains(where: { $0.name == "update_mask" && $0.messageType?.fullName == "google.protobuf.FieldMask" }) else { return nil }
+            guard input.fields.contains(where: { $0.name == "update_mask" && $0.messageType?.fullName == "google.protobuf.FieldMask" }),
+                  let resource = Self.resourceField(of: input)
+            else { return nil }
+            resourceField = resource
+        }
+
+        /// The one resource a Create or Update request carries, if it carries one.
+        static func resourceField(of input: Descriptor) -> String? {
             let resources = input.fields.filter {
                 $0.type == .message && !$0.isRepeated && !$0.isMap && !$0.messageType.fullName.hasPrefix("google.protobuf.")
             }
-            guard resources.count == 1 else { return nil }
-            resourceField = resources[0].name
+            return resources.count == 1 ? resources[0].name : nil
         }
 
         /// What `flag` changes, as a mask path; nil for a flag outside the resource, and for its
@@ -174,6 +180,10 @@ struct CommandEmitter {
     private mutating func emitVerb(_ command: Command, typeName: String, into out: inout SwiftSource) throws {
         let method = command.method
         var flags = collectFlags(method.descriptor.inputType, swiftPath: "request", flagPrefix: "", fieldPrefix: "", propertyPrefix: "", depth: 0, visiting: [])
+        if method.descriptor.name.hasPrefix("Create"), let resource = UpdateShape.resourceField(of: method.descriptor.inputType) {
+            // The server names a new resource (from its parent and id) and gives its etag.
+            flags.removeAll { [resource + ".name", resource + ".etag"].contains($0.path) }
+        }
         let update = UpdateShape(method.descriptor.inputType)
         if update != nil, let mask = flags.firstIndex(where: { $0.path == "update_mask" }),
            let field = method.descriptor.inputType.fields.first(where: { $0.name == "update_mask" }) {
@@ -304,7 +314,7 @@ struct CommandEmitter {
             if field.isRepeated {
                 flags.append(flag("[\(scalar)] = []", Self.joined(help, "repeatable"), "\(target) = \(property)", given: "!\(property).isEmpty"))
             } else {
-                flags.append(flag("\(scalar)?", help, "\(target) = value"))
+                flags.append(flag("\(scalar)?", field.type == .bool ? Self.joined(help, "true or false") : help, "\(target) = value"))
             }
         }
         return flags

@@ -179,7 +179,7 @@ struct WidgetsCommands: AsyncParsableCommand {
         @Option(name: .customLong("duration"), help: "How long to spin. (a duration such as 90s, 30m or 2h)")
         var duration: String?
 
-        @Option(name: .customLong("counter-clockwise"), help: "Spin the other way.")
+        @Option(name: .customLong("counter-clockwise"), help: "Spin the other way. (true or false)")
         var counterClockwise: Bool?
 
         func run() async throws {
@@ -236,7 +236,7 @@ struct WidgetsCommands: AsyncParsableCommand {
         @Option(name: .customLong("widget.desk-id"), help: "The desk's id, when it sits on one.")
         var widgetDeskID: String?
 
-        @Option(name: .customLong("widget.default"), help: "The tenant's default widget. A Swift keyword: SwiftProtobuf backticks the property.")
+        @Option(name: .customLong("widget.default"), help: "The tenant's default widget. A Swift keyword: SwiftProtobuf backticks the property. (true or false)")
         var widgetDefault: Bool?
 
         @Option(name: .customLong("widget.panel-pin"), help: "Unlocks the widget's settings panel; set, never returned: spctl prints no column for it.")
