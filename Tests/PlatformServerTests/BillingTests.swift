@@ -114,6 +114,42 @@ struct BillingTests {
         }
     }
 
+    @Test("retries of one plan change or status override racing its first attempt get its answer, or are told to wait; never that the plan is unchanged", arguments: TestBackend.available)
+    func racingRetries(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            try await platform.createTenant("acme")
+            let owner = platform.metadata(platform.ownerToken)
+            let change = ChangePlanRequest.with { $0.name = "tenants/acme/billing"; $0.tier = .elite; $0.requestID = "race-1" }
+            let override = SetTenantStatusRequest.with {
+                $0.name = "tenants/acme/billing"; $0.status = .active; $0.reason = "paid by cheque"; $0.requestID = "race-2"
+            }
+            // Attempts a fraction of a millisecond apart, so that some arrive while the first
+            // one writes its result.
+            func race(_ attempt: @escaping @Sendable () async throws -> Void) async -> [CallFailure] {
+                await withTaskGroup(of: CallFailure?.self) { group in
+                    for index in 0..<40 {
+                        group.addTask {
+                            try? await Task.sleep(for: .microseconds(500 * index))
+                            do {
+                                try await attempt()
+                                return nil
+                            } catch {
+                                return await failure { throw error }
+                            }
+                        }
+                    }
+                    return await group.reduce(into: []) { if let refusal = $1 { $0.append(refusal) } }
+                }
+            }
+            let planRefusals = await race { _ = try await platform.billing.changePlan(change, metadata: owner) }
+            #expect(planRefusals.allSatisfy { $0.code == .aborted && $0.reason == "billing_change_in_progress" }, "\(planRefusals)")
+            let statusRefusals = await race { _ = try await platform.billing.setTenantStatus(override, metadata: owner) }
+            #expect(statusRefusals.allSatisfy { $0.code == .aborted && $0.reason == "billing_change_in_progress" }, "\(statusRefusals)")
+            let billing = try await platform.billing.getTenantBilling(.with { $0.name = "tenants/acme/billing" }, metadata: owner)
+            #expect(billing.tier == .elite && billing.status == .active)
+        }
+    }
+
     @Test("status changes follow the transition table; an invalid one changes nothing", arguments: TestBackend.available)
     func transitionTable(backend: TestBackend) async throws {
         let statuses: [TenantStatus] = [.trialing, .active, .pastDue, .suspended, .cancelled]

@@ -56,10 +56,9 @@ public struct BillingHandler: BillingServiceHandler {
         }
         let holder = "change-plan/\(UUID().uuidString)"
         let (current, tenant, earlier): (BillingState, Tenant?, ChangePlanResponse?) = try await database.withTenant(tenantID) { tx in
-            if let earlier: ChangePlanResponse = try await IdempotencyRecords.stored(tx, method: "ChangePlan", for: request) {
+            if let earlier: ChangePlanResponse = try await Self.storedHoldingLease(tx, method: "ChangePlan", for: request, holder: holder) {
                 return (try await BillingRecords.get(tx), nil, earlier)
             }
-            try await BillingRecords.takeLease(for: holder, duration: Self.planChangeLease, tx)
             return (try await BillingRecords.get(tx), try await TenantRecords.find(tx), nil)
         }
         if let earlier { return earlier }
@@ -71,6 +70,21 @@ public struct BillingHandler: BillingServiceHandler {
     /// Longer than the Stripe calls of a plan change can take; a server that dies holding the
     /// lease blocks the tenant's plan changes no longer than this.
     static let planChangeLease: TimeInterval = 60
+
+    /// The first answer to `request`'s request_id, if it has one; otherwise `holder` takes the
+    /// tenant's billing lease (ABORTED while another holds it). Looked for on both sides of the
+    /// lease: a first attempt that commits while this one waits for the lease (on PostgreSQL)
+    /// releases it with its answer, and the retry then returns that answer rather than trying the
+    /// change again on a record that already has it ("already on that plan").
+    private static func storedHoldingLease<Response: SwiftProtobuf.Message>(
+        _ tx: TenantTransaction, method: String, for request: some RetryableRequest, holder: String
+    ) async throws -> Response? {
+        if let earlier: Response = try await IdempotencyRecords.stored(tx, method: method, for: request) { return earlier }
+        try await BillingRecords.takeLease(for: holder, duration: planChangeLease, tx)
+        guard let earlier: Response = try await IdempotencyRecords.stored(tx, method: method, for: request) else { return nil }
+        try await BillingRecords.releaseLease(heldBy: holder, tx)
+        return earlier
+    }
 
     /// Runs `body`, which holds the tenant's billing lease; a `body` that fails gives the lease
     /// back rather than leave the tenant's billing blocked until it expires.
@@ -308,10 +322,9 @@ public struct BillingHandler: BillingServiceHandler {
         // running meanwhile could otherwise subscribe a tenant being cancelled.
         let holder = "set-status/\(UUID().uuidString)"
         let (current, earlier): (BillingState, TenantBilling?) = try await database.withTenant(tenantID) { tx in
-            if let earlier: TenantBilling = try await IdempotencyRecords.stored(tx, method: "SetTenantStatus", for: request) {
+            if let earlier: TenantBilling = try await Self.storedHoldingLease(tx, method: "SetTenantStatus", for: request, holder: holder) {
                 return (try await BillingRecords.get(tx), earlier)
             }
-            try await BillingRecords.takeLease(for: holder, duration: Self.planChangeLease, tx)
             return (try await BillingRecords.get(tx), nil)
         }
         if let earlier { return earlier }
