@@ -25,8 +25,10 @@ struct CallOptions: ParsableArguments {
     @Option(name: .customLong("ca-file"), help: "PEM file of the certificate authority to trust (env SPCTL_CA_FILE); implies --tls.")
     var caFile: String?
 
+    // Longer than the platform itself allows a call's slowest work (buying a number, a plan
+    // change at Stripe), so a slow answer is waited for and only a stuck one given up on.
     @Option(name: .customLong("timeout"), help: "Seconds to wait for each answer from the platform (not for a download's whole stream); 0 waits as long as it takes.")
-    var timeout: Double = 30
+    var timeout: Double = 120
 
     func validate() throws {
         guard timeout >= 0, timeout.isFinite else { throw ValidationError("--timeout must be a number of seconds, 0 or more") }
@@ -79,7 +81,10 @@ struct CallOptions: ParsableArguments {
             case .unauthenticated: target.missingTokenHint
             // Not reached at all: an answer the server gave says why in its ErrorInfo.
             case .unavailable where error.errorInfoReason.isEmpty: target.unreachableHint
-            case .deadlineExceeded: "\(target.server) did not answer within \(String(format: "%g", timeout)) s: it may be overloaded or stuck; check it, or wait longer with --timeout"
+            case .deadlineExceeded: """
+                \(target.server) did not answer within \(String(format: "%g", timeout)) s: it may be overloaded or stuck, and what was \
+                asked may still be done. Check before asking again (a create given --request-id is safe to repeat), or wait longer with --timeout.
+                """
             default: nil
             }
             ErrorReport.print(error, hint: hint)

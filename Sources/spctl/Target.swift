@@ -82,8 +82,9 @@ struct Target {
     /// speaks what this command does.
     var unreachableHint: String {
         let security = tls
-            ? "This command connects with TLS: for a plaintext server, leave out --tls and --ca-file (or SPCTL_TLS, SPCTL_CA_FILE)."
-            : "This command connects in plaintext: for a server with --tls-cert, pass --tls (or --ca-file)."
+            ? "This command connected with TLS (from --tls, --ca-file, SPCTL_TLS, SPCTL_CA_FILE or the context): a plaintext server needs none "
+                + "(`spctl config set-context NAME --tls false` for a context's), and one whose certificate a private authority signed needs --ca-file."
+            : "This command connected in plaintext: for a server started with --tls-cert, pass --tls (or --ca-file)."
         return "is platform-server running at \(server) (from \(serverSource))? Check it, or `spctl config current-context`. \(security)"
     }
 

@@ -122,7 +122,7 @@ struct TwilioCommand: ParsableCommand {
     static func checkSID(_ sid: String, prefixes: [String], option: String) throws {
         let hex = sid.dropFirst(2)
         guard prefixes.contains(String(sid.prefix(2))), hex.count == 32, hex.allSatisfy({ $0.isHexDigit && !$0.isUppercase }) else {
-            throw ValidationError("\(option) must be \(prefixes.joined(separator: " or ")) and 32 lowercase hex digits, as `call` prints (got \"\(sid)\")")
+            throw ValidationError("\(option) must be \(prefixes.joined(separator: " or ")) and 32 lowercase hex digits, as Twilio makes them (got \"\(sid)\")")
         }
     }
 
@@ -135,6 +135,7 @@ struct TwilioCommand: ParsableCommand {
 
         func validate() throws {
             if let messageSid { try TwilioCommand.checkSID(messageSid, prefixes: ["SM", "MM"], option: "--message-sid") }
+            if let messagingServiceSid { try TwilioCommand.checkSID(messagingServiceSid, prefixes: ["MG"], option: "--messaging-service-sid") }
         }
 
         func run() throws {

@@ -290,6 +290,20 @@ struct AutomationTests {
         }
     }
 
+    @Test("a text offers C or R when it says, in the letter's sentence, what the letter does")
+    func offeredReplies() {
+        let both = "Reply C to cancel or R to reschedule.", reversed = "Reply R to reschedule or C to cancel."
+        #expect(CustomerReply.cancel.offered(by: both) && CustomerReply.reschedule.offered(by: both))
+        #expect(CustomerReply.cancel.offered(by: reversed) && CustomerReply.reschedule.offered(by: reversed))
+        #expect(CustomerReply.reschedule.offered(by: "Reminder from Shine: Full Detail tomorrow. Reply R if you need to reschedule."))
+        let confirming = "Reply C to confirm or R to reschedule. Cancellations under 24 h are charged."
+        #expect(!CustomerReply.cancel.offered(by: confirming), "C confirms here; the cancel is another sentence's")
+        #expect(CustomerReply.reschedule.offered(by: confirming))
+        let spanish = "Responda C para cancelar o R para reprogramar."
+        #expect(CustomerReply.cancel.offered(by: spanish) && CustomerReply.reschedule.offered(by: spanish))
+        #expect(!CustomerReply.cancel.offered(by: "Hi Jane, see you tomorrow at 10:00 AM."))
+    }
+
     @Test("a booking brought in with skip_confirmation gets no confirmation, and its reminder even when made inside the reminder's day", arguments: TestBackend.available)
     func importedBooking(backend: TestBackend) async throws {
         try await TestPlatform.with(backend) { platform in

@@ -476,7 +476,7 @@ struct SpctlCommandTests {
             // Asked for TLS, a plaintext server cannot answer.
             let tls = try await spctl("tenants", "list", "--server", platform.address, "--token", platform.ownerToken, "--tls")
             #expect(tls.status != 0)
-            #expect(tls.output.contains("This command connects with TLS: for a plaintext server, leave out --tls"), "\(tls.output)")
+            #expect(tls.output.contains("This command connected with TLS (from --tls"), "\(tls.output)")
             // Nor does the context's token go to another server: without --token, no credential.
             let anonymous = try await spctl("tenants", "list", "--server", platform.address)
             #expect(anonymous.status != 0)
@@ -669,7 +669,7 @@ struct TwilioSimulateTests {
                 // So is a CallSid: the platform would refuse it, and the bridge answer as in an outage.
                 let shortSid = try await spctl.run(["twilio", "simulate", "digits", "--call-sid", "CAffff", "--digits", "1"] + common)
                 #expect(shortSid.status == 64)
-                #expect(shortSid.output.contains(#"--call-sid must be CA and 32 lowercase hex digits, as `call` prints (got "CAffff")"#), "\(shortSid.output)")
+                #expect(shortSid.output.contains(#"--call-sid must be CA and 32 lowercase hex digits, as Twilio makes them (got "CAffff")"#), "\(shortSid.output)")
                 let textSid = try await spctl.run(["twilio", "simulate", "sms", "--body", "hi", "--message-sid", "CA" + String(repeating: "ab", count: 16)] + common)
                 #expect(textSid.status == 64)
                 #expect(textSid.output.contains("--message-sid must be SM or MM and 32 lowercase hex digits"), "\(textSid.output)")

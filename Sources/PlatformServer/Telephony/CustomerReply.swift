@@ -110,16 +110,31 @@ enum CustomerReply: Sendable {
         return (about.appointmentID, appointment)
     }
 
-    /// Whether the text of the tenant's automation `key` offers this reply: its letter stands
-    /// alone in it, and it says what the letter does, as in "Reply C to cancel" ("Reply C to
-    /// confirm" offers no cancelling).
+    /// Whether the text of the tenant's automation `key` offers this reply (`Self.offered`).
     private func offers(automation key: String, _ tx: TenantTransaction) async throws -> Bool {
         let automation = try await PackItemRecords.automationRules(tx).first { $0.key == key }
         guard let automation, let template = try await PackItemRecords.smsTemplate(automation.template, tx) else { return false }
-        return template.body.split(whereSeparator: { !$0.isLetter }).contains { $0 == letter }
-            && template.body.localizedCaseInsensitiveContains(meaning)
+        return offered(by: template.body)
     }
 
-    /// The word a text that offers this reply says it by.
-    private var meaning: String { self == .cancel ? "cancel" : "reschedule" }
+    /// Whether `text` offers this reply: its letter stands alone in a sentence, and what it does
+    /// follows it there, before the other reply's letter: "Reply C to cancel", "Reply R if you
+    /// need to reschedule", "Responda C para cancelar". "Reply C to confirm or R to reschedule.
+    /// Cancellations are charged." offers R alone.
+    func offered(by text: String) -> Bool {
+        let other = self == .cancel ? "R" : "C"
+        for sentence in text.split(whereSeparator: { ".!?\n".contains($0) }) {
+            let words = sentence.split(whereSeparator: { !$0.isLetter })
+            guard let at = words.firstIndex(where: { $0 == letter }) else { continue }
+            let said = words[(at + 1)...].prefix { $0 != other }
+            if said.contains(where: { word in meanings.contains { word.lowercased().hasPrefix($0) } }) { return true }
+        }
+        return false
+    }
+
+    /// How a text says what the letter does, in the words of the packs and of tenants' own
+    /// templates (Spanish too).
+    private var meanings: [String] {
+        self == .cancel ? ["cancel"] : ["reschedul", "rebook", "reprogram", "move", "change"]
+    }
 }

@@ -10,9 +10,10 @@ struct CommandEmitter {
     /// Flags reach this deep into nested request messages; deeper fields are set with --json.
     private let maxFlagDepth = 3
     /// Names the hand-written call options already use.
-    private let reservedFlags: Set<String> = ["output", "json", "json-file", "server", "token", "context", "tls", "ca-file", "help", "version"]
-    /// Names the command struct itself uses: the call and JSON options, `run()` and its `request`.
-    private let reservedProperties: Set<String> = ["call", "requestJSON", "request", "run"]
+    private let reservedFlags: Set<String> = ["output", "json", "json-file", "server", "token", "context", "tls", "ca-file", "timeout", "help", "version"]
+    /// Names the command struct itself uses: the call and JSON options, `run()`, its `request`
+    /// and an update's `changed` paths.
+    private let reservedProperties: Set<String> = ["call", "requestJSON", "request", "run", "changed"]
 
     private struct Command {
         let method: MethodModel
@@ -41,7 +42,8 @@ struct CommandEmitter {
 
     /// An Update method's request: the resource it carries (`tenant`) and its `update_mask`. Its
     /// command fills the mask from the resource's flags given when none is given, as the fields
-    /// to change: `spctl tenants update --tenant.name tenants/acme --tenant.city Tulsa`.
+    /// to change: `spctl tenants update --tenant.name tenants/acme --tenant.city Tulsa`. A request
+    /// with more than one message field names no one resource, and its mask is left to the caller.
     private struct UpdateShape {
         let resourceField: String
 
