@@ -418,6 +418,10 @@ struct SpctlCommandTests {
         #expect(create.output.contains("--tenant.display-name"))
         #expect(!create.output.contains("--tenant.create-time"), "no flag for what the server sets")
         #expect(!create.output.contains("--tenant.name") && !create.output.contains("--tenant.etag"), "a new tenant's name and etag are the server's")
+        // A field set once, when its resource is made: a create takes it, an update does not offer it.
+        #expect(try await spctl("catalog-items", "create", "--help").output.contains("--catalog-item.service.name"))
+        #expect(!(try await spctl("catalog-items", "update", "--help").output.contains("--catalog-item.service.name")))
+        #expect(!(try await spctl("appointments", "update", "--help").output.contains("--appointment.customer")))
         let revoke = try await spctl("api-keys", "revoke", "--help")
         #expect(revoke.output.split(whereSeparator: \.isWhitespace).joined(separator: " ").contains("(true or false)"),
                 "a yes-or-no flag says how to write it: \(revoke.output)")

@@ -192,9 +192,6 @@ struct AppointmentsCommands: AsyncParsableCommand {
         @Option(name: .customLong("appointment.name"), help: "`tenants/{tenant}/appointments/{appointment}`.")
         var appointmentName: String?
 
-        @Option(name: .customLong("appointment.customer"), help: "`tenants/{tenant}/customers/{customer}` of the same tenant. Required on create.")
-        var appointmentCustomer: String?
-
         @Option(name: .customLong("appointment.service-name"), help: "The service booked, e.g. \"Full detail\". Required on create. Free text, so a booking site can use its own names; a name of the tenant's service list (case aside) gives the appointment that service's duration when none is set.")
         var appointmentServiceName: String?
 
@@ -226,7 +223,6 @@ struct AppointmentsCommands: AsyncParsableCommand {
             var request = try requestJSON.request(UpdateAppointmentRequest.self)
             var changed: [String] = []
             if let value = appointmentName { request.appointment.name = value }
-            if let value = appointmentCustomer { request.appointment.customer = value; changed.append("customer") }
             if let value = appointmentServiceName { request.appointment.serviceName = value; changed.append("service_name") }
             if let value = appointmentStartTime { request.appointment.startTime = try CLIValue.timestamp(value, flag: "appointment.start-time"); changed.append("start_time") }
             if let value = appointmentDuration { request.appointment.duration = try CLIValue.duration(value, flag: "appointment.duration"); changed.append("duration") }

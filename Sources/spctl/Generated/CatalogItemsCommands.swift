@@ -24,7 +24,7 @@ struct CatalogItemsCommands: AsyncParsableCommand {
         @Option(name: .customLong("parent"), help: "`tenants/{tenant}`. Required.")
         var parent: String?
 
-        @Option(name: .customLong("catalog-item.service.name"), help: "Unique within the pack, ignoring case; the key the merge rules match on.")
+        @Option(name: .customLong("catalog-item.service.name"), help: "Unique within the pack, ignoring case; the key the merge rules match on, and a catalog item's id.")
         var catalogItemServiceName: String?
 
         @Option(name: .customLong("catalog-item.service.summary"), help: "")
@@ -204,9 +204,6 @@ struct CatalogItemsCommands: AsyncParsableCommand {
         @Option(name: .customLong("catalog-item.name"), help: "`tenants/{tenant}/catalogItems/{item}`. The item id comes from what the item is: its kind and the service's name, the FAQ's question, the template's kind or the automation's key, so these are not updatable; a business renames a service by creating the new one and deleting the old.")
         var catalogItemName: String?
 
-        @Option(name: .customLong("catalog-item.service.name"), help: "Unique within the pack, ignoring case; the key the merge rules match on.")
-        var catalogItemServiceName: String?
-
         @Option(name: .customLong("catalog-item.service.summary"), help: "")
         var catalogItemServiceSummary: String?
 
@@ -219,14 +216,8 @@ struct CatalogItemsCommands: AsyncParsableCommand {
         @Option(name: .customLong("catalog-item.service.currency-code"), help: "ISO 4217, e.g. \"USD\".")
         var catalogItemServiceCurrencyCode: String?
 
-        @Option(name: .customLong("catalog-item.faq.question"), help: "Unique within the pack, ignoring case; the key the merge rules match on.")
-        var catalogItemFaqQuestion: String?
-
         @Option(name: .customLong("catalog-item.faq.answer"), help: "")
         var catalogItemFaqAnswer: String?
-
-        @Option(name: .customLong("catalog-item.sms-template.kind"), help: "One template per kind; the key the merge rules match on.")
-        var catalogItemSmsTemplateKind: SmsTemplateKind?
 
         @Option(name: .customLong("catalog-item.sms-template.body"), help: "At most one text's worth.")
         var catalogItemSmsTemplateBody: String?
@@ -240,14 +231,8 @@ struct CatalogItemsCommands: AsyncParsableCommand {
         @Option(name: .customLong("catalog-item.ai-agent.greeting"), help: "The AI voice's first words; {{business_name}} is filled in.")
         var catalogItemAiAgentGreeting: String?
 
-        @Option(name: .customLong("catalog-item.automation.key"), help: "Stable within the pack, e.g. \"reminder_24h\"; the key the merge rules match on.")
-        var catalogItemAutomationKey: String?
-
         @Option(name: .customLong("catalog-item.automation.display-name"), help: "")
         var catalogItemAutomationDisplayName: String?
-
-        @Option(name: .customLong("catalog-item.automation.trigger"), help: "")
-        var catalogItemAutomationTrigger: AutomationTrigger?
 
         @Option(name: .customLong("catalog-item.automation.offset"), help: "How long before (BEFORE_APPOINTMENT_START) or after the trigger the action runs; at most 30 days. (a duration such as 90s, 30m or 2h)")
         var catalogItemAutomationOffset: String?
@@ -268,21 +253,16 @@ struct CatalogItemsCommands: AsyncParsableCommand {
             var request = try requestJSON.request(UpdateCatalogItemRequest.self)
             var changed: [String] = []
             if let value = catalogItemName { request.catalogItem.name = value }
-            if let value = catalogItemServiceName { request.catalogItem.service.name = value; changed.append("service.name") }
             if let value = catalogItemServiceSummary { request.catalogItem.service.summary = value; changed.append("service.summary") }
             if let value = catalogItemServiceDuration { request.catalogItem.service.duration = try CLIValue.duration(value, flag: "catalog-item.service.duration"); changed.append("service.duration") }
             if let value = catalogItemServicePriceCents { request.catalogItem.service.priceCents = value; changed.append("service.price_cents") }
             if let value = catalogItemServiceCurrencyCode { request.catalogItem.service.currencyCode = value; changed.append("service.currency_code") }
-            if let value = catalogItemFaqQuestion { request.catalogItem.faq.question = value; changed.append("faq.question") }
             if let value = catalogItemFaqAnswer { request.catalogItem.faq.answer = value; changed.append("faq.answer") }
-            if let value = catalogItemSmsTemplateKind { request.catalogItem.smsTemplate.kind = value; changed.append("sms_template.kind") }
             if let value = catalogItemSmsTemplateBody { request.catalogItem.smsTemplate.body = value; changed.append("sms_template.body") }
             if let value = catalogItemAiAgentInstructions { request.catalogItem.aiAgent.instructions = value; changed.append("ai_agent.instructions") }
             if !catalogItemAiAgentVocabulary.isEmpty { request.catalogItem.aiAgent.vocabulary = catalogItemAiAgentVocabulary; changed.append("ai_agent.vocabulary") }
             if let value = catalogItemAiAgentGreeting { request.catalogItem.aiAgent.greeting = value; changed.append("ai_agent.greeting") }
-            if let value = catalogItemAutomationKey { request.catalogItem.automation.key = value; changed.append("automation.key") }
             if let value = catalogItemAutomationDisplayName { request.catalogItem.automation.displayName = value; changed.append("automation.display_name") }
-            if let value = catalogItemAutomationTrigger { request.catalogItem.automation.trigger = value; changed.append("automation.trigger") }
             if let value = catalogItemAutomationOffset { request.catalogItem.automation.offset = try CLIValue.duration(value, flag: "catalog-item.automation.offset"); changed.append("automation.offset") }
             if let value = catalogItemAutomationTemplate { request.catalogItem.automation.template = value; changed.append("automation.template") }
             if let value = catalogItemAutomationDisabled { request.catalogItem.automation.disabled = value; changed.append("automation.disabled") }

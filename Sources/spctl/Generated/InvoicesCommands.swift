@@ -192,9 +192,6 @@ struct InvoicesCommands: AsyncParsableCommand {
         @Option(name: .customLong("invoice.name"), help: "`tenants/{tenant}/invoices/{invoice}`.")
         var invoiceName: String?
 
-        @Option(name: .customLong("invoice.customer"), help: "`tenants/{tenant}/customers/{customer}` of the same tenant. Required on create.")
-        var invoiceCustomer: String?
-
         @Option(name: .customLong("invoice.appointment"), help: "`tenants/{tenant}/appointments/{appointment}` billed, if any.")
         var invoiceAppointment: String?
 
@@ -235,7 +232,6 @@ struct InvoicesCommands: AsyncParsableCommand {
             var request = try requestJSON.request(UpdateInvoiceRequest.self)
             var changed: [String] = []
             if let value = invoiceName { request.invoice.name = value }
-            if let value = invoiceCustomer { request.invoice.customer = value; changed.append("customer") }
             if let value = invoiceAppointment { request.invoice.appointment = value; changed.append("appointment") }
             if let value = invoiceInvoiceNumber { request.invoice.invoiceNumber = value; changed.append("invoice_number") }
             if let value = invoiceCurrencyCode { request.invoice.currencyCode = value; changed.append("currency_code") }

@@ -28,6 +28,8 @@ struct CommandEmitter {
         var help: String
         /// The field the flag sets, as a proto path from the request (`tenant.contact.phone`).
         let path: String
+        /// The field is set when its resource is made and never changed.
+        let immutable: Bool
         /// When the flag was given (`let value = displayName`), and what that sets.
         let given: String
         let assignment: String
@@ -187,6 +189,8 @@ struct CommandEmitter {
             flags.removeAll { [resource + ".name", resource + ".etag"].contains($0.path) }
         }
         let update = UpdateShape(method.descriptor.inputType)
+        // What cannot change gets no flag on an update, nor a place in the mask it infers.
+        if update != nil { flags.removeAll(where: \.immutable) }
         if update != nil, let mask = flags.firstIndex(where: { $0.path == "update_mask" }),
            let field = method.descriptor.inputType.fields.first(where: { $0.name == "update_mask" }) {
             // Required by the API, but the command fills it in.
@@ -284,7 +288,7 @@ struct CommandEmitter {
             let help = fieldHelp(field)
             let path = fieldPrefix + field.name
             func flag(_ swiftType: String, _ help: String, _ assignment: String, given: String? = nil) -> Flag {
-                Flag(property: property, long: long, swiftType: swiftType, help: help, path: path,
+                Flag(property: property, long: long, swiftType: swiftType, help: help, path: path, immutable: field.rules?.immutable == true,
                      given: given ?? "let value = \(property)", assignment: assignment)
             }
 

@@ -172,7 +172,8 @@ public nonisolated struct ServiceOffering: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// Unique within the pack, ignoring case; the key the merge rules match on.
+  /// Unique within the pack, ignoring case; the key the merge rules match on, and a catalog
+  /// item's id.
   public var name: String = String()
 
   public var summary: String = String()

@@ -321,6 +321,10 @@ public nonisolated struct Servicepro_Options_V1_FieldRules: Sendable {
   /// Set by clients and never returned (a secret): spctl prints no column for it.
   public var inputOnly: Bool = false
 
+  /// Set when the resource is made, never changed after (an update_mask naming it is refused):
+  /// spctl's update commands offer no flag for it.
+  public var immutable: Bool = false
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -503,7 +507,7 @@ nonisolated extension Servicepro_Options_V1_MethodPolicy: SwiftProtobuf.Message,
 
 nonisolated extension Servicepro_Options_V1_FieldRules: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".FieldRules"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}required\0\u{1}e164\0\u{3}max_length\0\u{1}pattern\0\u{3}defined_enum\0\u{1}trim\0\u{3}output_only\0\u{1}minimum\0\u{1}maximum\0\u{3}max_items\0\u{3}input_only\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}required\0\u{1}e164\0\u{3}max_length\0\u{1}pattern\0\u{3}defined_enum\0\u{1}trim\0\u{3}output_only\0\u{1}minimum\0\u{1}maximum\0\u{3}max_items\0\u{3}input_only\0\u{1}immutable\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -522,6 +526,7 @@ nonisolated extension Servicepro_Options_V1_FieldRules: SwiftProtobuf.Message, S
       case 9: try { try decoder.decodeSingularDoubleField(value: &self._maximum) }()
       case 10: try { try decoder.decodeSingularUInt32Field(value: &self.maxItems) }()
       case 11: try { try decoder.decodeSingularBoolField(value: &self.inputOnly) }()
+      case 12: try { try decoder.decodeSingularBoolField(value: &self.immutable) }()
       default: break
       }
     }
@@ -565,6 +570,9 @@ nonisolated extension Servicepro_Options_V1_FieldRules: SwiftProtobuf.Message, S
     if self.inputOnly != false {
       try visitor.visitSingularBoolField(value: self.inputOnly, fieldNumber: 11)
     }
+    if self.immutable != false {
+      try visitor.visitSingularBoolField(value: self.immutable, fieldNumber: 12)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -580,6 +588,7 @@ nonisolated extension Servicepro_Options_V1_FieldRules: SwiftProtobuf.Message, S
     if lhs._maximum != rhs._maximum {return false}
     if lhs.maxItems != rhs.maxItems {return false}
     if lhs.inputOnly != rhs.inputOnly {return false}
+    if lhs.immutable != rhs.immutable {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -37,6 +37,7 @@ enum OutputSchema {
             OutputField("desk_id"),
             OutputField("create_time", time: true),
             OutputField("default", bool: true),
+            OutputField("serial"),
         ],
         "fixture.v1.Widget.Dimensions": [
             OutputField("width_mm", number: true),
