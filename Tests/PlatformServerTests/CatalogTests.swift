@@ -178,6 +178,11 @@ struct CatalogTests {
             #expect(await refused(.service(.with { $0.name = "Quick wash"; $0.currencyCode = "USD" })) == ["catalog_item.service.duration"])
             #expect(await refused(.service(.with { $0.name = "Quick wash"; $0.duration = .init(seconds: 600); $0.currencyCode = "ABC" }))
                 == ["catalog_item.service.currency_code"])
+            for code in ["XXX", "XTS", "XAU"] {
+                #expect(await refused(.service(.with { $0.name = "Quick wash"; $0.duration = .init(seconds: 600); $0.currencyCode = code }))
+                    == ["catalog_item.service.currency_code"], "ISO 4217 has \(code), but nobody bills in it")
+            }
+            #expect(CurrencyCode.known.isSuperset(of: ["USD", "EUR", "XOF", "XAF", "XPF", "XCD"]))
             #expect(await refused(.service(.with { $0.name = "Quick wash"; $0.duration = .init(seconds: 600); $0.currencyCode = "USD"; $0.priceCents = -1 }))
                 == ["catalog_item.service.price_cents"])
             #expect(await refused(.faq(.with { $0.question = "Do you vacuum?" })) == ["catalog_item.faq.answer"])
