@@ -46,9 +46,8 @@ struct FallbackRouteSync<Transport: ClientTransport>: Service {
         }
     }
 
-    /// Reads every line's forward number and keeps them; returns how many lines there are.
-    @discardableResult
-    func sync() async throws -> Int {
+    /// Reads every line's forward number and keeps them.
+    func sync() async throws {
         let inbound = InboundService.Client(wrapping: platform.grpc)
         let readStart = ContinuousClock.now
         var routes: [String: String] = [:]
@@ -69,6 +68,5 @@ struct FallbackRouteSync<Transport: ClientTransport>: Service {
             // Still right in memory; the file catches up with the next read or answered call.
             logger.warning("could not keep the lines' forward numbers for a restart", metadata: ["error": "\(error)"])
         }
-        return routes.count
     }
 }

@@ -210,12 +210,6 @@ struct TwilioWebhooks<Transport: ClientTransport>: Sendable {
     private func statusCallback(_ form: FormBody, _ query: CallbackQuery) async -> Response {
         // Twilio sends a message's status twice, as MessageStatus and as the older SmsStatus.
         let messageStatus = form["MessageStatus"].isEmpty ? form["SmsStatus"] : form["MessageStatus"]
-        if !form["MessageSid"].isEmpty, TwilioStatus.message(messageStatus) == nil, form["CallSid"].isEmpty {
-            // A status Twilio added after this bridge was built: said, so it is not lost unseen.
-            logger.notice("a text's status callback names a status the bridge does not know; not recorded", metadata: [
-                "message_sid": "\(form["MessageSid"])", "status": "\(messageStatus)",
-            ])
-        }
         if !form["MessageSid"].isEmpty, let status = TwilioStatus.message(messageStatus) {
             await record(.message(.with {
                 $0.messageSid = form["MessageSid"]
@@ -234,6 +228,11 @@ struct TwilioWebhooks<Transport: ClientTransport>: Sendable {
                 $0.to = form["To"]
                 $0.eventTime = .init(date: Date())
             }))
+        } else if !form["MessageSid"].isEmpty {
+            // A status Twilio added after this bridge was built: said, so it is not lost unseen.
+            logger.notice("a text's status callback names a status the bridge does not know; not recorded", metadata: [
+                "message_sid": "\(form["MessageSid"])", "status": "\(messageStatus)",
+            ])
         }
         return twiml(renderer.messagingResponse([]))
     }

@@ -129,8 +129,12 @@ struct AutomationSchedule {
     private var sentKeys: SQLStatement {
         let bare: SQLStatement = "\(dedupePrefix) || a.appointment_id"
         guard namesStart else { return bare }
-        return "\(bare), \(dedupePrefix) || a.appointment_id || '@' || \(Self.startMinute)"
+        return "\(bare), \(startKey)"
     }
+
+    /// The key of this automation's text about `a`'s start, as SQL: `dedupeKey` of a start not
+    /// told before.
+    private var startKey: SQLStatement { "\(dedupePrefix) || a.appointment_id || '@' || \(Self.startMinute)" }
 
     /// `a`'s start in whole minutes, as SQL text: what its texts' keys name.
     private static let startMinute: SQLStatement = "CAST(a.start_time / \(storedMinute) AS TEXT)"
@@ -138,8 +142,8 @@ struct AutomationSchedule {
     /// `a`'s texts, of any automation, that tell a start, as a condition on `t`.
     private static let toldStart: SQLStatement = "t.tenant_id = a.tenant_id AND t.dedupe_key LIKE \(keyPrefix + "%/") || a.appointment_id || '@%'"
 
-    /// Whether `key` (SQL) names `a`'s start, as SQL.
-    private static func namesStart(_ key: SQLStatement) -> SQLStatement {
+    /// Whether `key` (SQL) tells `a`'s start, as SQL.
+    private static func keyTellsStart(_ key: SQLStatement) -> SQLStatement {
         "(\(key) LIKE '%@' || \(startMinute) OR \(key) LIKE '%@' || \(startMinute) || '+%')"
     }
 
@@ -148,8 +152,8 @@ struct AutomationSchedule {
     /// none about to go tells its own. Texts not delivered count for nothing: a confirmation of
     /// a time the booking was moved away from again before it went is withdrawn, never read.
     private static let movedSinceTold: SQLStatement = """
-        NOT \(namesStart(lastDeliveredKey))
-        AND NOT EXISTS (SELECT 1 FROM outbox_messages t WHERE \(toldStart) AND t.state IN ('pending', 'sending') AND \(namesStart("t.dedupe_key")))
+        NOT \(keyTellsStart(lastDeliveredKey))
+        AND NOT EXISTS (SELECT 1 FROM outbox_messages t WHERE \(toldStart) AND t.state IN ('pending', 'sending') AND \(keyTellsStart("t.dedupe_key")))
         """
 
     /// The key of the last text delivered that told `a`'s customer a start, as SQL; NULL when
@@ -161,7 +165,7 @@ struct AutomationSchedule {
 
     /// Whether a text of this automation has told `a`'s start, as SQL.
     private var startToldBefore: SQLStatement {
-        "EXISTS (SELECT 1 FROM outbox_messages o WHERE o.tenant_id = a.tenant_id AND o.dedupe_key = \(dedupePrefix) || a.appointment_id || '@' || \(Self.startMinute))"
+        "EXISTS (SELECT 1 FROM outbox_messages o WHERE o.tenant_id = a.tenant_id AND o.dedupe_key = \(startKey))"
     }
 
     /// Whether this automation has no text keyed by `a`'s last change (see `dedupeKey`), as
@@ -169,7 +173,7 @@ struct AutomationSchedule {
     private var notSentSinceChange: SQLStatement {
         """
         NOT EXISTS (SELECT 1 FROM outbox_messages o WHERE o.tenant_id = a.tenant_id
-            AND o.dedupe_key = \(dedupePrefix) || a.appointment_id || '@' || \(Self.startMinute) || '+' || CAST(a.update_time AS TEXT))
+            AND o.dedupe_key = \(startKey) || '+' || CAST(a.update_time AS TEXT))
         """
     }
 

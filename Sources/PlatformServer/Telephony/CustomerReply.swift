@@ -25,16 +25,15 @@ enum CustomerReply: Sendable {
     /// spacing, with or without a closing "!" or ".".
     init?(_ body: String) {
         // "C?" is a question about the text, not an answer to it.
-        let answer = body.trimmingCharacters(in: .whitespacesAndNewlines).trimmingCharacters(in: Self.closing)
-        switch answer.trimmingCharacters(in: .whitespacesAndNewlines).lowercased() {
+        switch body.trimmingCharacters(in: Self.around).lowercased() {
         case "c": self = .cancel
         case "r", "reschedule": self = .reschedule
         default: return nil
         }
     }
 
-    /// What may close the answer: a "!" or ".".
-    private static let closing = CharacterSet(charactersIn: "!.")
+    /// What may stand around the answer: spacing, and a "!" or ".".
+    private static let around = CharacterSet.whitespacesAndNewlines.union(CharacterSet(charactersIn: "!."))
 
     /// The letter a text offers this reply by.
     var letter: String { self == .cancel ? "C" : "R" }

@@ -42,26 +42,22 @@ struct CommandEmitter {
         }
     }
 
-    /// An Update method's request: the resource it carries (`tenant`) and its `update_mask`. Its
-    /// command fills the mask from the resource's flags given when none is given, as the fields
-    /// to change: `spctl tenants update --tenant.name tenants/acme --tenant.city Tulsa`. A request
-    /// with more than one message field names no one resource, and its mask is left to the caller.
-    private struct UpdateShape {
+    /// A request that carries one resource (`tenant`), as a Create's or an Update's does. An
+    /// update's (one with an `update_mask`) command fills the mask from the resource's flags given
+    /// when none is given, as the fields to change: `spctl tenants update --tenant.name
+    /// tenants/acme --tenant.city Tulsa`. A request with more than one message field names no one
+    /// resource, and its mask is left to the caller.
+    private struct ResourceRequest {
         let resourceField: String
+        let isUpdate: Bool
 
         init?(_ input: Descriptor) {
-            guard input.fields.contains(where: { $0.name == "update_mask" && $0.messageType?.fullName == "google.protobuf.FieldMask" }),
-                  let resource = Self.resourceField(of: input)
-            else { return nil }
-            resourceField = resource
-        }
-
-        /// The one resource a Create or Update request carries, if it carries one.
-        static func resourceField(of input: Descriptor) -> String? {
             let resources = input.fields.filter {
                 $0.type == .message && !$0.isRepeated && !$0.isMap && !$0.messageType.fullName.hasPrefix("google.protobuf.")
             }
-            return resources.count == 1 ? resources[0].name : nil
+            guard resources.count == 1 else { return nil }
+            resourceField = resources[0].name
+            isUpdate = input.fields.contains { $0.name == "update_mask" && $0.messageType?.fullName == "google.protobuf.FieldMask" }
         }
 
         /// What `flag` changes, as a mask path; nil for a flag outside the resource, and for its
@@ -184,17 +180,20 @@ struct CommandEmitter {
     private mutating func emitVerb(_ command: Command, typeName: String, into out: inout SwiftSource) throws {
         let method = command.method
         var flags = collectFlags(method.descriptor.inputType, swiftPath: "request", flagPrefix: "", fieldPrefix: "", propertyPrefix: "", depth: 0, visiting: [])
-        if method.descriptor.name.hasPrefix("Create"), let resource = UpdateShape.resourceField(of: method.descriptor.inputType) {
+        let resource = ResourceRequest(method.descriptor.inputType)
+        if method.descriptor.name.hasPrefix("Create"), let resource {
             // The server names a new resource (from its parent and id) and gives its etag.
-            flags.removeAll { [resource + ".name", resource + ".etag"].contains($0.path) }
+            flags.removeAll { [resource.resourceField + ".name", resource.resourceField + ".etag"].contains($0.path) }
         }
-        let update = UpdateShape(method.descriptor.inputType)
-        // What cannot change gets no flag on an update, nor a place in the mask it infers.
-        if update != nil { flags.removeAll(where: \.immutable) }
-        if update != nil, let mask = flags.firstIndex(where: { $0.path == "update_mask" }),
-           let field = method.descriptor.inputType.fields.first(where: { $0.name == "update_mask" }) {
-            // Required by the API, but the command fills it in.
-            flags[mask].help = Self.joined(fieldHelp(field, sayRequired: false), "comma-separated field names; by default, the fields whose flags are given")
+        let update = resource?.isUpdate == true ? resource : nil
+        if update != nil {
+            // What cannot change gets no flag on an update, nor a place in the mask it infers.
+            flags.removeAll(where: \.immutable)
+            // The mask is required by the API, but the command fills it in.
+            if let mask = flags.firstIndex(where: { $0.path == "update_mask" }),
+               let field = method.descriptor.inputType.fields.first(where: { $0.name == "update_mask" }) {
+                flags[mask].help = Self.joined(fieldHelp(field, sayRequired: false), "comma-separated field names; by default, the fields whose flags are given")
+            }
         }
         let comment = splitFirstSentence(method.descriptor.protoSourceComments(commentPrefix: "").trimmingCharacters(in: .whitespacesAndNewlines))
         out.block("struct \(typeName): AsyncParsableCommand") { out in
