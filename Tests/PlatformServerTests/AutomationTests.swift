@@ -532,7 +532,7 @@ struct AutomationTests {
         }
     }
 
-    @Test("a text held while its business sends none waits, and is given up a day after it was due; one whose customer's number was corrected goes to the new number", arguments: TestBackend.available)
+    @Test("a text held while its business sends none waits, and is given up a day after it was due; one whose customer's number, or whose business's line, changed meanwhile goes between the numbers as they are then", arguments: TestBackend.available)
     func heldTexts(backend: TestBackend) async throws {
         try await FakeMessagingProviders.with { fake, base in
             try await TestPlatform.with(backend) { platform in
@@ -553,18 +553,28 @@ struct AutomationTests {
                 #expect(held.map(\.attempts) == [0, 0])
                 #expect(held.allSatisfy { $0.lastError.hasPrefix("waits while the business sends no automated texts") }, "\(held.map(\.lastError))")
 
-                // Back in business, with Jane's number corrected: the text goes to her new one.
+                let queuedFrom = Set(held.map(\.sender))
+                // Back in business, with Jane's number corrected and the shop's line on a new
+                // number: the text goes to her new number from the line's, and says so.
                 _ = try await platform.setStatus("shine", .active)
                 _ = try await CustomerService.Client(wrapping: platform.client).updateCustomer(.with {
                     $0.customer = .with { $0.name = "tenants/shine/customers/jane"; $0.phoneNumber = "+19185550102" }
                     $0.updateMask = .init(protoPaths: ["phone_number"])
                 }, metadata: shop.owner)
+                _ = try await PhoneConfigService.Client(wrapping: platform.client).updatePhoneConfig(.with {
+                    $0.phoneConfig = .with { $0.name = "tenants/shine/phoneConfigs/main"; $0.phoneNumber = "+19185550177" }
+                    $0.updateMask = .init(protoPaths: ["phone_number"])
+                }, metadata: shop.owner)
+                #expect(queuedFrom == ["+19185550123"], "queued from the line's number then")
                 // One of the two was held past its day (queued a day earlier than the other).
                 _ = try await platform.database.withTenant("shine") { tx in
                     try await tx.update("outbox_messages", set: [("create_time", queued.addingTimeInterval(-Self.day))], where: "dedupe_key LIKE '%/later@%'")
                 }
                 #expect(try await outbox.runOnce(now: queued.addingTimeInterval(2 * Self.hour)) == 2)
                 #expect(fake.acceptedTexts.map { $0.form["To"] } == ["+19185550102"])
+                #expect(fake.acceptedTexts.map { $0.form["From"] } == ["+19185550177"])
+                let sent = try #require(try await Self.outboxRows(platform).first { $0.state == .delivered })
+                #expect(sent.recipient == "+19185550102" && sent.sender == "+19185550177", "a customer's answer is matched by the numbers the text went between")
                 let later = try #require(try await Self.outboxRows(platform).first { $0.dedupeKey?.contains("/later@") == true })
                 #expect(later.state == .failed)
                 #expect(later.lastError == "not sent: it could not go within a day of being due")

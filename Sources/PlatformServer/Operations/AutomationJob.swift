@@ -150,7 +150,7 @@ public struct AutomationJob: Service {
 
     /// Who the tenant's texts come from: its main line when that has a number, else the first
     /// line that has one; nil when it has none.
-    private static func sender(_ tx: TenantTransaction) async throws -> String? {
+    static func sender(_ tx: TenantTransaction) async throws -> String? {
         let lines = try await PhoneConfigRecords.all(tx.base).filter { !$0.config.phoneNumber.isEmpty }
         let line = lines.first { $0.id == ConciergeSetup.phoneConfigID } ?? lines.first
         return line?.config.textSender

@@ -5,14 +5,16 @@ import ServiceProAPI
 /// Whether an automation text the outbox is about to send still holds, and what it says then.
 /// The outbox may come to it late: a provider down for hours, or credentials waiting for an
 /// operator, put it off by as long. By then its booking may have been cancelled or moved, night
-/// have come where the business is, "tomorrow" have become "today", or the customer's number
-/// have been corrected.
+/// have come where the business is, "tomorrow" have become "today", the customer's number
+/// have been corrected, or the business's line have changed its number.
 enum AutomationTextCheck {
     /// What the outbox does with an automation text when it comes to send it.
     enum Verdict: Equatable {
         /// Send it, filled in again as of now (so what it says of times reads true when it goes),
-        /// to the customer's number as it is now.
-        case send(body: String, recipient: String)
+        /// to the customer's number as it is now, from the business's line as it is now: a
+        /// number the business gave up may be another business's by then, and the customer's
+        /// answer would reach it.
+        case send(body: String, recipient: String, sender: String)
         /// Try again at `until`, spending no attempt.
         case wait(reason: String, until: Date)
         /// It no longer holds: not sent. A later pass of the automations texts what is true by
@@ -77,6 +79,9 @@ enum AutomationTextCheck {
         guard let template = try await PackItemRecords.smsTemplate(rule.template, tx), !template.body.isEmpty else {
             return .withdraw(reason: "its template is gone")
         }
+        guard let sender = try await AutomationJob.sender(tx) else {
+            return .withdraw(reason: "the business has no line with a number to text from")
+        }
         let missing = AutomationJob.missingValues(in: template.body, tenant)
         guard missing.isEmpty else {
             return .wait(reason: "waits for what its template names and the business has not set: \(missing.joined(separator: ", "))", until: now.addingTimeInterval(pause))
@@ -84,6 +89,7 @@ enum AutomationTextCheck {
         let due = AutomationSchedule.Due(
             appointmentID: key.appointmentID, serviceName: appointment.serviceName, startTime: start,
             startMinute: appointment.startTime.seconds / 60, customerName: customer.displayName, customerPhone: customer.phoneNumber)
-        return .send(body: AutomationJob.text(template.body, for: tenant, due, in: zone, sentAt: now), recipient: customer.phoneNumber)
+        return .send(
+            body: AutomationJob.text(template.body, for: tenant, due, in: zone, sentAt: now), recipient: customer.phoneNumber, sender: sender)
     }
 }

@@ -249,10 +249,12 @@ enum OutboxRecords {
         let assignments: SQLStatement
         switch outcome {
         case .delivered(let providerMessageID):
-            // The body goes: it may carry a login link, and it is never shown.
+            // The body goes: it may carry a login link, and it is never shown. Who it went to and
+            // from are what was sent, which an automation text works out again as it goes; a
+            // customer's answer is matched to the text by them.
             assignments = """
                 state = 'delivered', provider_message_id = \(providerMessageID), deliver_time = \(now),
-                next_attempt_time = NULL, body = ''
+                next_attempt_time = NULL, body = '', recipient = \(message.recipient), sender = \(message.sender)
                 """
         case .retry(let error, let next):
             assignments = "state = 'pending', last_error = \(error.truncated(to: maxErrorLength)), next_attempt_time = \(next)"

@@ -87,9 +87,10 @@ public struct OutboxWorker: Service {
         }
         switch verdict {
         case nil: break
-        case .send(let body, let recipient)?:
+        case .send(let body, let recipient, let sender)?:
             message.body = body
             message.recipient = recipient
+            message.sender = sender
         case .wait(let reason, let until)?:
             await record(.deferred(reason: reason, until: until), of: message, clock: clock)
             return
