@@ -335,7 +335,7 @@ struct LoginLinkTests {
         }
     }
 
-    @Test("a key whose maker is revoked while the call runs makes nothing: the maker is read again in the create's transaction")
+    @Test("a key or link whose maker is revoked while the call runs makes nothing, a maker on the tenant or a platform key on the root: the maker is read again in the create's transaction")
     func creatorRevokedMidCall() async throws {
         // SQLite: the replica's key cache still takes the maker's token, as a call already past
         // authentication would, while the store says it is revoked.
@@ -355,6 +355,26 @@ struct LoginLinkTests {
             #expect(refused?.message.contains("was revoked while this call ran") == true, "\(String(describing: refused))")
             let keys = try await platform.apiKeys(platform.ownerToken).listApiKeys(.with { $0.parent = "tenants/acme" }).apiKeys
             #expect(keys.filter { $0.creator == maker.apiKey.name }.count == 1, "nothing made after the revoke")
+
+            // A staff key on the root, making a key and a login link on acme.
+            let staff = try await platform.apiKeys(platform.ownerToken).createApiKey(.with {
+                $0.parent = "tenants/root"; $0.displayName = "staff"; $0.role = .platformStaff
+            })
+            _ = try await newKey(staff.token)
+            _ = try await Self.create(platform, tenant: "acme", token: staff.token)
+            let staffID = try #require(ResourceName.id(of: staff.apiKey.name, after: "apiKeys"))
+            try await platform.database.withTenant("root") { tx in
+                _ = try await tx.update("api_keys", set: [("revoke_time", Date())], where: "key_id = \(staffID)")
+            }
+            for (what, make) in [("key", { _ = try await newKey(staff.token) }), ("login link", { _ = try await Self.create(platform, tenant: "acme", token: staff.token) })] {
+                let refused = await failure { try await make() }
+                #expect(refused?.code == .unauthenticated, "\(what)")
+                #expect(refused?.message.contains("was revoked while this call ran") == true, "\(what): \(String(describing: refused))")
+            }
+            let madeByStaff = try await platform.apiKeys(platform.ownerToken).listApiKeys(.with { $0.parent = "tenants/acme" }).apiKeys
+            #expect(madeByStaff.filter { $0.creator == staff.apiKey.name }.count == 1, "no key made after the revoke")
+            let links = try await Self.links(platform).listLoginLinks(.with { $0.parent = "tenants/acme" }, metadata: platform.metadata(platform.ownerToken))
+            #expect(links.loginLinks.filter { $0.creator == staff.apiKey.name }.count == 1, "no link made after the revoke")
         }
     }
 

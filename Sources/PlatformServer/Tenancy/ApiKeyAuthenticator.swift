@@ -41,8 +41,11 @@ public struct ApiKeyAuthenticator: Authenticator {
         }
         let principal = Principal(subject: "tenants/\(tenantID)/apiKeys/\(keyID)", role: role, tenantID: tenantID)
         // Here, where the store is read anyway (at most once a minute per key while the cache
-        // holds it); a store that cannot take the write does not fail the call.
-        try? await ApiKeyRecords.recordUse(keyID: keyID, lastUsed: try row.optionalDate("last_used_time"), database)
+        // holds it), but not waited for: on SQLite the write queues behind every transaction in
+        // progress (a purge, an export's chunks), and the call it would hold up may be the
+        // bridge's, with Twilio waiting. A store that cannot take the write does not fail the call.
+        let lastUsed = try row.optionalDate("last_used_time"), database = self.database
+        Task { try? await ApiKeyRecords.recordUse(keyID: keyID, lastUsed: lastUsed, database) }
         cache.remember(.init(principal: principal, secretHash: secretHash), keyID: keyID, readWith: ticket)
         return principal
     }

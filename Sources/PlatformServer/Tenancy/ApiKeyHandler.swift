@@ -21,46 +21,24 @@ public struct ApiKeyHandler: ApiKeyServiceHandler {
             throw ServiceError.invalidArgument(field: "role", "must be a defined role")
         }
         try Self.checkMayGrant(role, tenantID: tenantID, caller: context.principal)
-        let sealer = sealer
-        return try await database.withTenant(tenantID) { tx in
+        let sealer = sealer, creator = context.principal.realActor
+        return try await database.withTenant(tenantID, madeBy: creator) { tx in
             try await IdempotencyRecords.once(
                 tx, method: "CreateApiKey", for: request,
                 sealing: SealedToken(\.token, boundTo: { $0.apiKey.name }, with: sealer)
             ) {
                 guard let tenant = try await TenantRecords.find(tx) else { throw ServiceError.notFound(request.parent) }
-                try await Self.requireLiveCreator(context.principal.realActor, tx)
+                try await LiveCreator.require(creator, tx)
                 // A partner key is of no use on a plan without the partner API; say so now.
                 if role == .partner { try PlanCatalog.require(.partnerAPI, in: tenant.planTier.catalogTier) }
                 let issued = try await ApiKeyRecords.issue(
-                    displayName: request.displayName, role: role, creator: context.principal.realActor, tx)
+                    displayName: request.displayName, role: role, creator: creator, tx)
                 try await AuditLog.record(tx, context: context, resource: issued.apiKey.name, details: ["role": role.rawValue])
                 return CreateApiKeyResponse.with {
                     $0.apiKey = issued.apiKey
                     $0.token = issued.token
                 }
             }
-        }
-    }
-
-    /// A key made by a login link's session, or by a key that session made, is revoked with the
-    /// link. The creator was checked when the call began; a revoke that commits before this
-    /// transaction would not see the new key, so the creator is read again here, locked against
-    /// a revoke running meanwhile: one waits for the other, and either the key is refused or
-    /// the revoke finds it.
-    private static func requireLiveCreator(_ creator: String, _ tx: TenantTransaction) async throws {
-        // Another tenant's creator (a platform key): what it makes is not revoked with it.
-        guard ResourceName.tenantID(of: creator) == tx.tenantID else { return }
-        let row: SQLStatement
-        if let linkID = ResourceName.id(of: creator, after: "loginLinks") {
-            row = "FROM login_links WHERE tenant_id = \(tx.tenantID) AND link_id = \(linkID)"
-        } else if let keyID = ResourceName.id(of: creator, after: "apiKeys") {
-            row = "FROM api_keys WHERE tenant_id = \(tx.tenantID) AND key_id = \(keyID)"
-        } else {
-            return
-        }
-        let revoked = try await tx.base.first("SELECT revoke_time " + row + SQLStatement(sql: tx.base.dialect.forShare))?.optionalDate("revoke_time") != nil
-        if revoked {
-            throw ServiceError.unauthenticated(reason: "session_revoked", message: "\(creator) was revoked while this call ran; nothing was created")
         }
     }
 

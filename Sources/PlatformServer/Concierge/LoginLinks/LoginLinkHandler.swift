@@ -45,12 +45,13 @@ public struct LoginLinkHandler: LoginLinkServiceHandler {
         let recipient = request.recipient.trimmingCharacters(in: .whitespacesAndNewlines)
         let creator = context.principal.realActor
         let sealer = sealer
-        var response = try await database.withTenant(tenantID) { tx in
+        var response = try await database.withTenant(tenantID, madeBy: creator) { tx in
             try await IdempotencyRecords.once(
                 tx, method: "CreateLoginLink", for: request,
                 sealing: SealedToken(\.token, boundTo: { $0.loginLink.name }, with: sealer)
             ) {
                 guard try await TenantRecords.find(tx) != nil else { throw ServiceError.notFound(request.parent) }
+                try await LiveCreator.require(creator, tx)
                 let created = try await LoginLinkRecords.create(
                     role: role, recipient: recipient, lifetime: lifetime, creator: creator, tx)
                 var details = ["role": role.rawValue, "ttl": "\(Int(lifetime.rounded()))s"]
