@@ -29,8 +29,11 @@ struct ConciergeTests {
                 $0.mode = mode
                 if mode == .useExistingNumber { $0.phoneNumber = number }
                 if mode == .provisionNumber { $0.areaCode = "539" }
-                $0.ivrMode = .ivr
-                $0.forwardNumber = "+19185550100"
+                // With no number there is no line to answer calls on.
+                if mode != .noNumber {
+                    $0.ivrMode = .ivr
+                    $0.forwardNumber = "+19185550100"
+                }
             }
             $0.extras = .with { $0.primaryColor = "#1E88E5"; $0.logoURL = "https://shine.example/logo.png"; $0.bookingURL = "https://shine.example/book" }
         }
@@ -133,6 +136,71 @@ struct ConciergeTests {
             }
             #expect(ivrOnStarter?.reason == "feature_not_in_plan")
             for slug in ["other", "third", "fourth", "fifth"] { #expect(try await Self.traces(platform, slug) == 0) }
+        }
+    }
+
+    @Test("a telephony field given with a mode it is not for is refused by name before anything is created", arguments: TestBackend.available)
+    func misplacedTelephonyFields(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            let owner = platform.metadata(platform.ownerToken)
+            let service = "MG" + String(repeating: "d", count: 32)
+            let existing = "TELEPHONY_SETUP_MODE_USE_EXISTING_NUMBER"
+            let provision = "TELEPHONY_SETUP_MODE_PROVISION_NUMBER"
+            let withLine = "\(existing) and \(provision)"
+            let misplaced: [(mode: TelephonySetupMode, field: String, isFor: String, misplace: (inout ConciergeTelephony) -> Void)] = [
+                (.useExistingNumber, "telephony.area_code", provision, { $0.areaCode = "539" }),
+                (.useExistingNumber, "telephony.country_code", provision, { $0.countryCode = "US" }),
+                (.noNumber, "telephony.area_code", provision, { $0.areaCode = "539" }),
+                (.noNumber, "telephony.country_code", provision, { $0.countryCode = "US" }),
+                (.noNumber, "telephony.phone_number", existing, { $0.phoneNumber = "+19185550123" }),
+                (.noNumber, "telephony.messaging_service_sid", existing, { $0.messagingServiceSid = service }),
+                (.noNumber, "telephony.ivr_mode", withLine, { $0.ivrMode = .simple }),
+                (.noNumber, "telephony.forward_number", withLine, { $0.forwardNumber = "+19185550100" }),
+                (.provisionNumber, "telephony.phone_number", existing, { $0.phoneNumber = "+19185550123" }),
+                // It would send the new number's automated texts from the service's pool instead.
+                (.provisionNumber, "telephony.messaging_service_sid", existing, { $0.messagingServiceSid = service }),
+            ]
+            for (mode, field, isFor, misplace) in misplaced {
+                var request = Self.request("shine", mode: mode)
+                misplace(&request.telephony)
+                let refused = await failure { try await Self.concierge(platform).createConciergeTenant(request, metadata: owner) }
+                #expect(refused?.code == .invalidArgument, "\(field) with \(mode)")
+                #expect(refused?.fields == [field], "\(field) with \(mode)")
+                #expect(refused?.message.contains(isFor) == true, "\(String(describing: refused))")
+                let left = try await Self.traces(platform, "shine")
+                #expect(left == 0, "nothing created for \(field) with \(mode)")
+            }
+            // Every misplaced field is named at once.
+            var several = Self.request("shine", mode: .noNumber)
+            several.telephony.areaCode = "539"
+            several.telephony.forwardNumber = "+19185550100"
+            let refused = await failure { try await Self.concierge(platform).createConciergeTenant(several, metadata: owner) }
+            #expect(refused?.fields == ["telephony.area_code", "telephony.forward_number"])
+            let left = try await Self.traces(platform, "shine")
+            #expect(left == 0)
+        }
+    }
+
+    @Test("an existing number Twilio is taking back right now is refused on the concierge's own field, and nothing is created", arguments: TestBackend.available)
+    func existingNumberBeingReleased(backend: TestBackend) async throws {
+        try await FakeTwilioNumbers.with { twilio, base in
+            try await TestPlatform.with(backend, concierge: ConciergeSettings(numbers: Self.numbers(base))) { platform in
+                let owner = platform.metadata(platform.ownerToken)
+                let (bought, _) = try await NumberReleaseTests.tenantOnBoughtNumber("gleam", platform, twilio)
+                _ = try await PhoneConfigService.Client(wrapping: platform.client).deletePhoneConfig(.with { $0.name = bought.name }, metadata: owner)
+                let claimed = try await platform.database.transaction(.platform) { tx in
+                    try await NumberReleaseRecords.claim(
+                        worker: "elsewhere", now: Date().addingTimeInterval(NumberReleaseTests.week + 60), lease: 300, limit: 10, tx)
+                }
+                #expect(claimed.count == 1)
+                let refused = await failure {
+                    try await Self.concierge(platform).createConciergeTenant(Self.request("shine", number: bought.phoneNumber), metadata: owner)
+                }
+                #expect(refused?.code == .failedPrecondition)
+                #expect(refused?.reason == "number_being_released")
+                #expect(refused?.metadata["field"] == "telephony.phone_number", "the concierge request's name for the number")
+                #expect(try await Self.traces(platform, "shine") == 0)
+            }
         }
     }
 

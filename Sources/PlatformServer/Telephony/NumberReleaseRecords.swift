@@ -103,8 +103,9 @@ enum NumberReleaseRecords {
     /// Withdraws the pending release of `phoneNumber`, for a config of any tenant that is taking
     /// the number, and returns the number's sid for that config to keep; nil when no release of
     /// it is pending. Once Twilio has been asked (RELEASING, or a live lease), the number may be
-    /// gone already: FAILED_PRECONDITION `number_being_released`.
-    static func withdraw(phoneNumber: String, _ tx: any SQLTransaction, now: Date = Date()) async throws -> String? {
+    /// gone already: FAILED_PRECONDITION `number_being_released` on `field`, the request's name
+    /// for the number.
+    static func withdraw(phoneNumber: String, field: String, _ tx: any SQLTransaction, now: Date = Date()) async throws -> String? {
         guard !phoneNumber.isEmpty,
               let pending = try await tx.first("""
                 SELECT number_sid, state, lease_owner, lease_expire_time FROM number_releases
@@ -117,7 +118,7 @@ enum NumberReleaseRecords {
             throw ServiceError.failedPrecondition(
                 reason: "number_being_released",
                 message: "\(phoneNumber) is being given back to Twilio right now; wait a minute, then buy a new number or use another",
-                metadata: ["field": "phone_config.phone_number"])
+                metadata: ["field": field])
         }
         try await tx.execute("DELETE FROM number_releases WHERE number_sid = \(sid)")
         return sid

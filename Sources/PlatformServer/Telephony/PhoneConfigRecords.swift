@@ -96,11 +96,15 @@ enum PhoneConfigRecords {
 
     /// `boughtNumberSID` is the sid of the number when the platform has just bought it for this
     /// config; otherwise a number whose release is pending is kept (``NumberReleaseRecords/withdraw``).
+    /// `numberField` is what the request calls the number, named when it cannot be kept.
     static func insert(
-        _ config: PhoneConfig, id: String, sealedSIPPassword: Data?, boughtNumberSID: String? = nil, _ tx: TenantTransaction, now: Date = Date()
+        _ config: PhoneConfig, id: String, sealedSIPPassword: Data?, boughtNumberSID: String? = nil,
+        numberField: String = "phone_config.phone_number", _ tx: TenantTransaction, now: Date = Date()
     ) async throws {
         var numberSID = boughtNumberSID
-        if numberSID == nil { numberSID = try await NumberReleaseRecords.withdraw(phoneNumber: config.phoneNumber, tx.base, now: now) }
+        if numberSID == nil {
+            numberSID = try await NumberReleaseRecords.withdraw(phoneNumber: config.phoneNumber, field: numberField, tx.base, now: now)
+        }
         try await tx.insert(into: "phone_configs", [("phone_config_id", id)] + columns(of: config, sealedSIPPassword: sealedSIPPassword) + [
             ("number_sid", numberSID),
             ("create_time", now),
@@ -116,8 +120,9 @@ enum PhoneConfigRecords {
         _ config: PhoneConfig, replacing current: StoredPhoneConfig, sealedSIPPassword: Data?, _ tx: TenantTransaction, now: Date = Date()
     ) async throws -> Bool {
         let numberChanged = config.phoneNumber != current.config.phoneNumber
+        // Only UpdatePhoneConfig changes a line's number, which it names `phone_config.phone_number`.
         let numberSID = numberChanged
-            ? try await NumberReleaseRecords.withdraw(phoneNumber: config.phoneNumber, tx.base, now: now)
+            ? try await NumberReleaseRecords.withdraw(phoneNumber: config.phoneNumber, field: "phone_config.phone_number", tx.base, now: now)
             : current.numberSID
         let revision = Etag.revision(current.config.etag) ?? 0
         let changed = try await tx.update(

@@ -66,10 +66,10 @@ struct ConciergeCommands: AsyncParsableCommand {
         @Option(name: .customLong("telephony.country-code"), help: "For PROVISION_NUMBER: ISO 3166-1 alpha-2; \"US\" when empty.")
         var telephonyCountryCode: String?
 
-        @Option(name: .customLong("telephony.ivr-mode"), help: "How calls are answered; SIMPLE when unset. Checked against the chosen tier's features.")
+        @Option(name: .customLong("telephony.ivr-mode"), help: "For USE_EXISTING_NUMBER and PROVISION_NUMBER: how calls are answered; SIMPLE when unset. Checked against the chosen tier's features.")
         var telephonyIvrMode: IvrMode?
 
-        @Option(name: .customLong("telephony.forward-number"), help: "Where calls are put through to. E.164.")
+        @Option(name: .customLong("telephony.forward-number"), help: "For USE_EXISTING_NUMBER and PROVISION_NUMBER: where calls are put through to. E.164.")
         var telephonyForwardNumber: String?
 
         @Option(name: .customLong("extras.logo-url"), help: "An https URL of the logo image.")

@@ -87,7 +87,8 @@ public struct ConciergeHandler: ConciergeServiceHandler {
             if let phoneNumber { config.phoneNumber = phoneNumber }
             let stored = PhoneConfigHandler.withDefaultMenu(config)
             try await PhoneConfigRecords.insert(
-                stored, id: ConciergeSetup.phoneConfigID, sealedSIPPassword: nil, boughtNumberSID: boughtNumberSID, tx, now: now)
+                stored, id: ConciergeSetup.phoneConfigID, sealedSIPPassword: nil, boughtNumberSID: boughtNumberSID,
+                numberField: "telephony.phone_number", tx, now: now)
         }
         try faults.fail(.phoneConfig)
         let applied = try await PackApplier.apply(setup.pack, tx, now: now)

@@ -31,19 +31,16 @@ struct ConciergeSetup: Sendable {
         }
         let telephony = request.telephony
         switch telephony.mode {
-        case .useExistingNumber:
-            guard !telephony.phoneNumber.isEmpty else {
-                throw ServiceError.invalidArgument(field: "telephony.phone_number", "is required to use an existing number")
-            }
-        case .provisionNumber, .noNumber:
-            guard telephony.phoneNumber.isEmpty else {
-                throw ServiceError.invalidArgument(field: "telephony.phone_number", "is only for TELEPHONY_SETUP_MODE_USE_EXISTING_NUMBER")
-            }
+        case .useExistingNumber, .provisionNumber, .noNumber:
+            try Self.checkFieldsBelong(to: telephony)
         default:
             throw ServiceError.invalidArgument(field: "telephony.mode", "must be use-existing-number, provision-number or no-number")
         }
+        if telephony.mode == .useExistingNumber, telephony.phoneNumber.isEmpty {
+            throw ServiceError.invalidArgument(field: "telephony.phone_number", "is required to use an existing number")
+        }
         let ivrMode = telephony.ivrMode == .unspecified ? IvrMode.simple : telephony.ivrMode
-        if telephony.mode != .noNumber, let feature = ivrMode.requiredFeature {
+        if let feature = ivrMode.requiredFeature {
             try PlanCatalog.require(feature, in: tier)
         }
 
@@ -90,6 +87,28 @@ struct ConciergeSetup: Sendable {
                 $0.forwardNumber = telephony.forwardNumber
                 if let packMenu { $0.ivrMenu = packMenu }
             }
+        }
+    }
+
+    /// Each telephony field is for some modes only (ConciergeTelephony says which). Given with
+    /// another mode it would be dropped, or worse applied where the operator did not mean it (a
+    /// messaging service on a bought number would send its texts from the service's pool), so it
+    /// is refused, naming the modes it is for.
+    private static func checkFieldsBelong(to telephony: ConciergeTelephony) throws {
+        let existing = "TELEPHONY_SETUP_MODE_USE_EXISTING_NUMBER"
+        let provision = "TELEPHONY_SETUP_MODE_PROVISION_NUMBER"
+        let withLine = "\(existing) and \(provision); TELEPHONY_SETUP_MODE_NO_NUMBER sets up no line"
+        let fields: [(name: String, isSet: Bool, modes: [TelephonySetupMode], modeNames: String)] = [
+            ("phone_number", !telephony.phoneNumber.isEmpty, [.useExistingNumber], existing),
+            ("messaging_service_sid", !telephony.messagingServiceSid.isEmpty, [.useExistingNumber], existing),
+            ("area_code", !telephony.areaCode.isEmpty, [.provisionNumber], provision),
+            ("country_code", !telephony.countryCode.isEmpty, [.provisionNumber], provision),
+            ("ivr_mode", telephony.ivrMode != .unspecified, [.useExistingNumber, .provisionNumber], withLine),
+            ("forward_number", !telephony.forwardNumber.isEmpty, [.useExistingNumber, .provisionNumber], withLine),
+        ]
+        let misplaced = fields.filter { $0.isSet && !$0.modes.contains(telephony.mode) }
+        guard misplaced.isEmpty else {
+            throw ServiceError.invalidArgument(misplaced.map { FieldViolation(field: "telephony.\($0.name)", description: "is only for \($0.modeNames)") })
         }
     }
 

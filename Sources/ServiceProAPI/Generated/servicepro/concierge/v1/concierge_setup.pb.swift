@@ -277,7 +277,8 @@ public nonisolated struct ConciergePlan: Sendable {
   public init() {}
 }
 
-/// Step 3: the tenant's phone number.
+/// Step 3: the tenant's phone number. A field given with a mode it is not for is
+/// INVALID_ARGUMENT naming it.
 public nonisolated struct ConciergeTelephony: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -299,10 +300,11 @@ public nonisolated struct ConciergeTelephony: Sendable {
   /// For PROVISION_NUMBER: ISO 3166-1 alpha-2; "US" when empty.
   public var countryCode: String = String()
 
-  /// How calls are answered; SIMPLE when unset. Checked against the chosen tier's features.
+  /// For USE_EXISTING_NUMBER and PROVISION_NUMBER: how calls are answered; SIMPLE when unset.
+  /// Checked against the chosen tier's features.
   public var ivrMode: IvrMode = .unspecified
 
-  /// Where calls are put through to. E.164.
+  /// For USE_EXISTING_NUMBER and PROVISION_NUMBER: where calls are put through to. E.164.
   public var forwardNumber: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
