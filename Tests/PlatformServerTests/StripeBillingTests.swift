@@ -296,11 +296,12 @@ struct StripeBillingTests {
             #expect(!kimNow.hasGracePeriodEndTime)
             #expect(kimNow.tier == .starter)
             #expect(kimNow.pendingTier == .pro)
-            // A one-off invoice of hers that fails is hers to pay: past due, as for anyone.
-            _ = try await deliver(StripeTestEvents.event(id: "evt_k2", type: "invoice.payment_failed", created: t0 + 1, object: [
+            // A one-off invoice of hers that fails says nothing of her plan either.
+            let oneOff = try await deliver(StripeTestEvents.event(id: "evt_k2", type: "invoice.payment_failed", created: t0 + 1, object: [
                 "object": "invoice", "id": "in_oneoff", "customer": kim.stripeCustomerID,
             ]))
-            #expect(try await billing("kim").status == .pastDue)
+            #expect(oneOff.outcome == .ignored && oneOff.reason == "other_subscription")
+            #expect(try await billing("kim").status == .active)
 
             // dave never pays: Stripe expires the subscription; the next change starts anew.
             let dave = try await change("dave", to: .pro).billing
@@ -657,6 +658,76 @@ struct StripeBillingTests {
         }
     }
 
+    @Test("a staff cancellation whose end Stripe reports before it answers is done, with the staff's reason and audit entry, and its etag still holds", arguments: TestBackend.available)
+    func cancellationOvertakenByItsWebhook(backend: TestBackend) async throws {
+        try await FakeStripe.with { stripe, base in
+            try await TestPlatform.with(backend, billing: Self.settings(apiURL: base)) { platform in
+                let owner = platform.metadata(platform.ownerToken)
+                try await platform.createTenant("acme")
+                let acme = try await platform.billing.changePlan(.with { $0.name = "tenants/acme/billing"; $0.tier = .pro }, metadata: owner).billing
+                let ended = StripeTestEvents.subscription(
+                    id: "evt_ended", type: "customer.subscription.deleted", created: Int64(Date().timeIntervalSince1970),
+                    subscription: acme.stripeSubscriptionID, customer: acme.stripeCustomerID, status: "canceled")
+                stripe.afterNextCancel { _ = try? await Self.deliver(ended, to: platform) }
+                // The etag read before the call: the end Stripe reports is the call's own doing,
+                // not a change the caller has not seen.
+                let cancelled = try await platform.billing.setTenantStatus(.with {
+                    $0.name = "tenants/acme/billing"; $0.status = .cancelled; $0.reason = "closed the business"; $0.etag = acme.etag
+                }, metadata: owner)
+                let webhook = try await platform.database.transaction(.platform) {
+                    try await $0.first("SELECT outcome FROM stripe_events WHERE event_id = 'evt_ended'")?.string("outcome")
+                }
+                #expect(webhook == "applied", "Stripe's word of the end was applied before the call wrote")
+                #expect(cancelled.status == .cancelled)
+                #expect(cancelled.statusReason == "closed the business")
+                #expect(cancelled.stripeSubscriptionID.isEmpty)
+                #expect(stripe.status(of: acme.stripeSubscriptionID) == "canceled")
+                let audited = try await platform.database.transaction(.platform) { tx in
+                    try await tx.query("SELECT details FROM audit_events WHERE tenant_id = 'acme' AND method LIKE '%SetTenantStatus' AND outcome = 'OK'")
+                }
+                #expect(audited.count == 1)
+                let details = try audited.first?.string("details") ?? ""
+                #expect(details.contains("\"from_status\":\"trialing\"") && details.contains("\"reason\":\"closed the business\""), "\(details)")
+            }
+        }
+    }
+
+    @Test("a staff override is ABORTED when a webhook changed the record during its Stripe calls and an etag was given: the payment that lifted the suspension stands", arguments: TestBackend.available)
+    func overrideEtagHoldsUntilTheWrite(backend: TestBackend) async throws {
+        try await FakeStripe.with { stripe, base in
+            try await TestPlatform.with(backend, billing: Self.settings(apiURL: base)) { platform in
+                let owner = platform.metadata(platform.ownerToken)
+                try await platform.createTenant("acme")
+                let acme = try await platform.billing.changePlan(.with { $0.name = "tenants/acme/billing"; $0.tier = .pro }, metadata: owner).billing
+                let (subscription, customer) = (acme.stripeSubscriptionID, acme.stripeCustomerID)
+                let t0 = Int64(Date().timeIntervalSince1970) - 100
+                _ = try await Self.deliver(StripeTestEvents.invoice(
+                    id: "evt_failed", type: "invoice.payment_failed", created: t0, subscription: subscription, customer: customer), to: platform)
+                try await Self.lapse("acme", reason: "grace period over", on: platform)
+                let suspended = try await platform.billing.getTenantBilling(.with { $0.name = "tenants/acme/billing" }, metadata: owner)
+                #expect(suspended.status == .suspended)
+
+                // Staff decide to cancel the unpaid tenant; it pays while Stripe ends its subscription.
+                let paid = StripeTestEvents.invoice(id: "evt_paid", type: "invoice.paid", created: t0 + 10, subscription: subscription, customer: customer)
+                stripe.afterNextCancel { _ = try? await Self.deliver(paid, to: platform) }
+                let refused = await failure {
+                    try await platform.billing.setTenantStatus(.with {
+                        $0.name = "tenants/acme/billing"; $0.status = .cancelled; $0.reason = "never paid"; $0.etag = suspended.etag
+                    }, metadata: owner)
+                }
+                #expect(refused?.code == .aborted)
+                let billing = try await platform.billing.getTenantBilling(.with { $0.name = "tenants/acme/billing" }, metadata: owner)
+                #expect(billing.status == .active)
+                #expect(billing.statusReason == "invoice.paid")
+                #expect(billing.stripeSubscriptionID == subscription)
+                let audited = try await platform.database.transaction(.platform) { tx in
+                    try await tx.first("SELECT COUNT(*) AS n FROM audit_events WHERE tenant_id = 'acme' AND method LIKE '%SetTenantStatus' AND outcome = 'OK'")!.int("n")
+                }
+                #expect(audited == 0)
+            }
+        }
+    }
+
     @Test("a plan change in Stripe's portal delivered after its invoice still changes the plan, never the status", arguments: TestBackend.available)
     func subscriptionEventAfterNewerInvoice(backend: TestBackend) async throws {
         try await Self.withTenantsPastTrial(["acme"], backend: backend) { stripe, platform, deliver in
@@ -794,6 +865,56 @@ struct StripeBillingTests {
             now = try await billing()
             #expect(now.paymentURL == StripeTestEvents.invoicePage("renewal2"))
             #expect(now.status == .pastDue)
+        }
+    }
+
+    @Test("an invoice of no subscription (a one-off charge made in Stripe's dashboard) changes no tenant's status or payment page", arguments: TestBackend.available)
+    func invoiceOfNoSubscription(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend, billing: Self.settings()) { platform in
+            for tenant in ["acme", "bravo"] { try await platform.createTenant(tenant) }
+            let t0 = Int64(Date().timeIntervalSince1970) - 1000
+            func deliver(_ payload: Data) async throws -> HandleStripeEventResponse { try await Self.deliver(payload, to: platform) }
+            func billing(_ tenant: String) async throws -> TenantBilling {
+                try await platform.billing.getTenantBilling(.with { $0.name = "tenants/\(tenant)/billing" }, metadata: platform.metadata(platform.ownerToken))
+            }
+            // An `invoice.*` event of an invoice billed on its own: neither `subscription` nor `parent`.
+            func oneOff(_ id: String, _ type: String, created: Int64, customer: String) -> Data {
+                StripeTestEvents.event(id: id, type: type, created: created, object: [
+                    "object": "invoice", "id": "in_\(id)", "customer": customer, "hosted_invoice_url": StripeTestEvents.invoicePage(id),
+                ])
+            }
+            let sub = "sub_acme1", customer = "cus_acme1"
+            _ = try await deliver(StripeTestEvents.subscription(
+                id: "evt_1", type: "customer.subscription.created", created: t0, subscription: sub, customer: customer,
+                status: "active", price: "price_pro", tenant: "acme"))
+            let setupFeeFailed = try await deliver(oneOff("evt_2", "invoice.payment_failed", created: t0 + 10, customer: customer))
+            #expect(setupFeeFailed.outcome == .ignored && setupFeeFailed.reason == "other_subscription")
+            #expect(setupFeeFailed.tenant == "tenants/acme")
+            var acme = try await billing("acme")
+            #expect(acme.status == .active, "the subscription is paid")
+            #expect(acme.paymentURL.isEmpty)
+
+            // Suspended for an unpaid renewal: paying something else lifts nothing.
+            _ = try await deliver(StripeTestEvents.invoice(
+                id: "evt_3", type: "invoice.payment_failed", created: t0 + 20, subscription: sub, customer: customer, invoice: "renewal1"))
+            try await Self.lapse("acme", reason: "grace period over", on: platform)
+            let setupFeePaid = try await deliver(oneOff("evt_4", "invoice.paid", created: t0 + 30, customer: customer))
+            #expect(setupFeePaid.outcome == .ignored && setupFeePaid.reason == "other_subscription")
+            acme = try await billing("acme")
+            #expect(acme.status == .suspended, "the renewal is still unpaid")
+            #expect(acme.paymentURL == StripeTestEvents.invoicePage("renewal1"))
+
+            // A customer at Stripe with no subscription: a one-off invoice's page is not where it pays its plan.
+            try await platform.database.withTenant("bravo") { tx in
+                var state = try await BillingRecords.get(tx)
+                state.stripeCustomerID = "cus_bravo1"
+                try await BillingRecords.save(state, tx)
+            }
+            let unpaid = try await deliver(oneOff("evt_5", "invoice.payment_failed", created: t0 + 40, customer: "cus_bravo1"))
+            #expect(unpaid.outcome == .ignored && unpaid.tenant == "tenants/bravo")
+            let bravo = try await billing("bravo")
+            #expect(bravo.status == .trialing)
+            #expect(bravo.paymentURL.isEmpty)
         }
     }
 

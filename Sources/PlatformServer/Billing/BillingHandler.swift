@@ -336,8 +336,26 @@ public struct BillingHandler: BillingServiceHandler {
             return try await writeHoldingLease(current, heldBy: holder) { [settings] tx in
                 try await IdempotencyRecords.once(tx, method: "SetTenantStatus", for: request) {
                     var state = try await BillingRecords.get(tx)
-                    let from = state.status
-                    try state.move(to: request.status, reason: reason, at: Date(), settings: settings, trialEnd: trialEnd)
+                    // Stripe's word that the subscription this call ended is over may have been
+                    // applied first, as webhooks take no lease: one save of the record.
+                    let endedFirst = ended != nil && state.stripeSubscriptionID == nil && state.endedStripeSubscriptionID == ended
+                    // The etag holds until the write, not only until the Stripe calls: a webhook
+                    // applied meanwhile (a payment that lifted the suspension being decided on)
+                    // is a change the caller has not seen. The end this call made at Stripe is
+                    // no such change, so its save alone still matches the etag.
+                    if state.revision != current.revision + (endedFirst ? 1 : 0) {
+                        try Etag.requireCurrent(request.etag, current: state.message.etag, of: state.name)
+                    }
+                    let from: TenantStatus
+                    if endedFirst, request.status == .cancelled, state.status == .cancelled {
+                        // That end cancelled the tenant already: the cancellation is made, and the
+                        // staff's reason for it is what is left to record.
+                        from = current.status
+                        state.statusReason = reason
+                    } else {
+                        from = state.status
+                        try state.move(to: request.status, reason: reason, at: Date(), settings: settings, trialEnd: trialEnd)
+                    }
                     state.suspendedByStaff = request.status == .suspended
                     if let ended, state.stripeSubscriptionID == ended { state.forgetSubscription() }
                     try await BillingRecords.save(state, tx)

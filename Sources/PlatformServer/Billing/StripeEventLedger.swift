@@ -49,9 +49,16 @@ struct StripeEventLedger {
     private func effect(of event: StripeEvent, _ tx: any SQLTransaction, context: RequestContext) async throws -> HandleStripeEventResponse {
         guard var effect = event.effect else { return response(event, .ignored, reason: "unhandled_type", tenantID: nil) }
         guard let tenantID = try await tenant(of: event, tx) else { return response(event, .ignored, reason: "unknown_customer", tenantID: nil) }
+        guard let subscriptionID = event.subscriptionID else {
+            // An invoice of no subscription (a one-off charge, a setup fee billed from Stripe's
+            // dashboard) says nothing about the subscription the tenant pays with: its failure
+            // must not make a paying tenant past due, its payment must not lift a suspension
+            // for an unpaid renewal, and its page is not where the plan is paid.
+            return response(event, .ignored, reason: "other_subscription", tenantID: tenantID)
+        }
         let scoped = TenantTransaction(tenantID: tenantID, base: tx)
         var state = try await BillingRecords.get(scoped)
-        let ofOwnSubscription = event.subscriptionID != nil && event.subscriptionID == state.stripeSubscriptionID
+        let ofOwnSubscription = subscriptionID == state.stripeSubscriptionID
         // The end of the subscription the tenant pays with is never history, however late it
         // comes (a retry overtaken by the final invoice's event): Stripe never revives an ended
         // subscription, and a tenant that kept it would be active and pay nothing.
@@ -70,8 +77,8 @@ struct StripeEventLedger {
             effect.status = nil
             effect.isLate = true
         }
-        if let named = event.subscriptionID, named != state.stripeSubscriptionID,
-           state.stripeSubscriptionID != nil || effect.endsSubscription || named == state.endedStripeSubscriptionID {
+        if subscriptionID != state.stripeSubscriptionID,
+           state.stripeSubscriptionID != nil || effect.endsSubscription || subscriptionID == state.endedStripeSubscriptionID {
             // Another subscription of the same customer (a stray one made in Stripe's
             // dashboard, or one already replaced or ended here) says nothing about the one the
             // tenant pays with.
