@@ -430,6 +430,69 @@ struct ExportTests {
         }
     }
 
+    @Test("an archive built after the window's end can be fetched until its expire time: the purge waits for it", arguments: TestBackend.available)
+    func archiveBuiltAfterWindow(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            try await Self.seed(platform)
+            try await platform.setStatus("acme", .cancelled)
+            let started = try await Self.start(platform)
+            // The window ended three hours before a worker got to the export.
+            let windowEnd = Date().addingTimeInterval(-3 * 3600)
+            _ = try await platform.database.withTenant("acme") { tx in
+                try await tx.update("tenant_billing", set: [("retention_end_time", windowEnd)], where: "1 = 1")
+            }
+            #expect(try await platform.exportWorker().runOnce())
+            let job = try await Self.get(platform, started.name)
+            #expect(job.state == .succeeded)
+            let expiry = job.expireTime.date
+            #expect(expiry.timeIntervalSince(windowEnd) > 26 * 3600, "a day from when it was built, not from the window's end")
+
+            var logger = Logger(label: "test")
+            logger.logLevel = .critical
+            let purger = RetentionPurgeJob(database: platform.database, apiKeys: platform.server.apiKeyCache, logger: logger)
+            #expect(try await purger.runOnce(now: windowEnd.addingTimeInterval(25 * 3600)).isEmpty, "a day past the window, but not past the archive's expiry")
+            #expect(try await Self.download(platform, job.name).data.count == Int(job.sizeBytes))
+            #expect(try await purger.runOnce(now: expiry.addingTimeInterval(1)) == ["acme"])
+        }
+    }
+
+    @Test("a tenant the purge spares exports past its window, for an archive's whole lifetime; once its data is due or deleted, an export is refused, saying which", arguments: TestBackend.available)
+    func exportWhileSpared(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            try await Self.seed(platform)
+            try await platform.setStatus("acme", .suspended)
+            // Staff hold it suspended while Stripe still bills it, past the end of its window.
+            _ = try await platform.database.withTenant("acme") { tx in
+                try await tx.update("tenant_billing", set: [
+                    ("suspended_by_staff", true), ("stripe_subscription_id", "sub_held"), ("retention_end_time", Date().addingTimeInterval(-60)),
+                ], where: "1 = 1")
+            }
+            var logger = Logger(label: "test")
+            logger.logLevel = .critical
+            let purger = RetentionPurgeJob(database: platform.database, apiKeys: platform.server.apiKeyCache, logger: logger)
+            #expect(try await purger.runOnce().isEmpty, "its data is kept")
+            let held = try await Self.start(platform)
+            #expect(try await platform.exportWorker().runOnce())
+            let job = try await Self.get(platform, held.name)
+            #expect(job.state == .succeeded)
+            #expect(job.expireTime.date.timeIntervalSinceNow > 6 * 86_400, "the archive's whole lifetime: no purge is coming")
+
+            // Its subscription ends: its data is due, and the purge waits only for the archive.
+            _ = try await platform.database.withTenant("acme") { tx in
+                try await tx.update("tenant_billing", set: [("stripe_subscription_id", String?.none)], where: "1 = 1")
+            }
+            let due = await failure { try await Self.start(platform) }
+            #expect(due?.code == .failedPrecondition)
+            #expect(due?.reason == "retention_ended")
+            #expect(due?.message.contains("its data is due to be deleted") == true, "\(String(describing: due))")
+            #expect(try await purger.runOnce().isEmpty, "not while its archive can be fetched")
+            #expect(try await purger.runOnce(now: job.expireTime.date.addingTimeInterval(1)) == ["acme"])
+            let deleted = await failure { try await Self.start(platform) }
+            #expect(deleted?.reason == "retention_ended")
+            #expect(deleted?.message.contains("data was deleted at") == true, "\(String(describing: deleted))")
+        }
+    }
+
     @Test("a worker killed mid-export leaves the job to the next worker, which finishes it once", arguments: TestBackend.available)
     func killedWorker(backend: TestBackend) async throws {
         try await TestPlatform.with(backend) { platform in
@@ -592,6 +655,9 @@ struct ExportTests {
             #expect(mailed.first?.channel == "email" && mailed.first?.recipient == "owner@acme.example")
             #expect(mailed.first?.subject == "Acme Detailing: your data will be deleted on \(day)")
             #expect(mailed.first?.body.contains("spctl export start tenants/acme --wait") == true)
+            #expect(mailed.first?.body.contains("message and call logs and services will be deleted for good, and its phone settings with them") == true,
+                    "phone settings are deleted too, but are not in the export it is told to make")
+            #expect(mailed.first?.body.contains("To keep a copy of its data, export it before then") == true)
             #expect(mailed.first?.body.contains("settle what is due") == true, "a suspended tenant can pay to keep it")
             let texted = try await warnings("bravo")
             #expect(texted.map(\.channel) == ["sms"] && texted.first?.recipient == "+19185550177", "no address: a text")

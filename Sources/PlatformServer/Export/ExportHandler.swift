@@ -27,7 +27,7 @@ public struct ExportHandler: ExportServiceHandler {
             error: "", attempts: 0, createTime: Date())
         return try await database.withTenant(tenantID) { tx in
             try await IdempotencyRecords.once(tx, method: "StartExport", for: request) {
-                try await Self.requireRetentionWindowOpen(tx, now: record.createTime)
+                try await Self.requireDataKept(tx, now: record.createTime)
                 try await Self.requireNoneInProgress(tx)
                 try await ExportJobRecords.insert(record, tx)
                 try await AuditLog.record(tx, context: context, resource: record.name, details: [
@@ -55,13 +55,34 @@ public struct ExportHandler: ExportServiceHandler {
             metadata: ["resource": name])
     }
 
-    /// A suspended or cancelled tenant exports until its retention window ends; then its data is
-    /// deleted (or about to be), and an archive of it would be empty or partial.
-    private static func requireRetentionWindowOpen(_ tx: TenantTransaction, now: Date) async throws {
-        guard let billing = try await BillingRecords.find(tx), let end = billing.retentionEnd, end <= now else { return }
+    /// A suspended or cancelled tenant exports for as long as it keeps its data: until its
+    /// retention window ends, or past that while the purge spares it (staff hold it suspended
+    /// while Stripe still bills it). Refused once its data is deleted, or due to be: an archive
+    /// then would be empty or partial, and a new export would put the purge off again.
+    ///
+    /// The billing row stays shared until this start commits, which orders it with the purge: a
+    /// purge that marked the row first has committed when this reads it, and this sees its
+    /// `data_purge_time`; one that comes later waits for this start, then finds its export
+    /// (`RetentionPurgeJob` locks the row before it looks). SQLite runs one writer at a time.
+    private static func requireDataKept(_ tx: TenantTransaction, now: Date) async throws {
+        guard let billing = try await tx.base.first("""
+            SELECT retention_end_time, data_purge_time FROM tenant_billing WHERE tenant_id = \(tx.tenantID)\(raw: tx.base.dialect.forShare)
+            """)
+        else { return }
+        if let purged = try billing.optionalDate("data_purge_time") {
+            throw ServiceError.failedPrecondition(
+                reason: "retention_ended",
+                message: "tenants/\(tx.tenantID)'s data was deleted at \(purged.formatted(.iso8601)), after its retention window ended; there is nothing left to export",
+                metadata: ["tenant": tx.tenantID])
+        }
+        guard let end = try billing.optionalDate("retention_end_time"), end <= now,
+              try await tx.base.first("""
+                  SELECT 1 AS due FROM tenant_billing b WHERE b.tenant_id = \(tx.tenantID) AND \(RetentionPurgeJob.dataDue("b", at: now))
+                  """) != nil
+        else { return }
         throw ServiceError.failedPrecondition(
             reason: "retention_ended",
-            message: "tenants/\(tx.tenantID)'s retention window ended at \(end.formatted(.iso8601)); its data is deleted and cannot be exported",
+            message: "tenants/\(tx.tenantID)'s retention window ended at \(end.formatted(.iso8601)), and its data is due to be deleted; it can no longer be exported",
             metadata: ["tenant": tx.tenantID])
     }
 

@@ -97,11 +97,15 @@ enum ExportJobRecords {
     /// attempts left; false when the lease was lost meanwhile.
     ///
     /// The archive expires after `lifetime`, or sooner when the tenant's retention window ends
-    /// first, when its data, this archive with it, is purged; but never within `downloadGrace`,
-    /// so an export asked for late in the window can still be fetched (the purge waits for it).
+    /// first in a purge, which deletes its data and this archive with it; but never within
+    /// `downloadGrace`, so an export asked for late in the window, or built after its end, can
+    /// still be fetched: the purge waits for an archive until its expire time. A window the purge
+    /// spares (`RetentionPurgeJob.windowEndsInPurge`) leaves the archive its whole lifetime.
     static func succeed(_ job: ExportJobRecord, worker: String, archive: ExportArchive, now: Date, lifetime: TimeInterval, _ tx: any SQLTransaction) async throws -> Bool {
-        let retentionEnd = try await BillingRecords.find(TenantTransaction(tenantID: job.tenantID, base: tx))?.retentionEnd
-        let expireTime = min(now.addingTimeInterval(lifetime), max(retentionEnd ?? .distantFuture, now.addingTimeInterval(downloadGrace)))
+        let purgeTime = try await tx.first("""
+            SELECT b.retention_end_time FROM tenant_billing b WHERE b.tenant_id = \(job.tenantID) AND \(RetentionPurgeJob.windowEndsInPurge("b"))
+            """)?.optionalDate("retention_end_time")
+        let expireTime = min(now.addingTimeInterval(lifetime), max(purgeTime ?? .distantFuture, now.addingTimeInterval(downloadGrace)))
         let counts = Dictionary(uniqueKeysWithValues: archive.counts.map { ($0.key.storedName, $0.value) })
         let countsJSON = String(decoding: try JSONEncoder.sorted.encode(counts), as: UTF8.self)
         let done = try await tx.changes("""

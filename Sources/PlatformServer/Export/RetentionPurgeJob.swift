@@ -48,10 +48,8 @@ public struct RetentionPurgeJob: Service {
         if events > 0 { logger.info("deleted Stripe event ids past their retention", metadata: ["count": "\(events)"]) }
         let due = try await database.transaction(.platform) { tx in
             try await tx.query("""
-                SELECT b.tenant_id FROM tenant_billing b JOIN tenants t ON t.tenant_id = b.tenant_id
-                WHERE t.status IN ('suspended', 'cancelled') AND b.retention_end_time <= \(now) AND b.data_purge_time IS NULL
-                AND \(Self.notBilledWhileHeld(suspendedByStaff: "b.suspended_by_staff", subscription: "b.stripe_subscription_id"))
-                AND \(Self.noExportOutstanding(of: "b.tenant_id", retentionEnd: "b.retention_end_time", at: now))
+                SELECT b.tenant_id FROM tenant_billing b
+                WHERE \(Self.dataDue("b", at: now)) AND \(Self.noExportOutstanding(of: "b.tenant_id", at: now))
                 """).map { try $0.string("tenant_id") }
         }
         try await warnOfPurges(now: now)
@@ -124,48 +122,64 @@ public struct RetentionPurgeJob: Service {
         }
     }
 
-    /// A billing row `b` of a tenant suspended or cancelled, not yet purged, whose window ends
-    /// within the warning's lead and which its purge will not spare.
+    /// A billing row `b` whose window ends in a purge within the warning's lead.
     private static func dueForWarning(now: Date) -> SQLStatement {
         """
-        b.tenant_id IN (SELECT t.tenant_id FROM tenants t WHERE t.status IN ('suspended', 'cancelled'))
-        AND b.data_purge_time IS NULL
-        AND b.retention_end_time > \(now) AND b.retention_end_time <= \(now.addingTimeInterval(RetentionWarning.lead))
-        AND \(notBilledWhileHeld(suspendedByStaff: "b.suspended_by_staff", subscription: "b.stripe_subscription_id"))
+        b.retention_end_time > \(now) AND b.retention_end_time <= \(now.addingTimeInterval(RetentionWarning.lead))
+        AND \(windowEndsInPurge("b"))
         """
     }
 
+    /// The billing row `billing` (a table name or alias) of a tenant whose retention window ends
+    /// in a purge: suspended or cancelled, not purged yet, and not one the purge spares. The one
+    /// test of whose data goes: the purge, its warning, the refusal of an export and the expiry
+    /// of an archive all ask it.
+    static func windowEndsInPurge(_ billing: String) -> SQLStatement {
+        """
+        \(raw: billing).tenant_id IN (SELECT t.tenant_id FROM tenants t WHERE t.status IN ('suspended', 'cancelled'))
+        AND \(raw: billing).data_purge_time IS NULL
+        AND \(notBilledWhileHeld(billing))
+        """
+    }
+
+    /// The billing row `billing` of a tenant whose data is due to go at `now`: its window has
+    /// ended, in a purge. The purge takes it once no export holds it (``noExportOutstanding``).
+    static func dataDue(_ billing: String, at now: Date) -> SQLStatement {
+        "\(raw: billing).retention_end_time <= \(now) AND \(windowEndsInPurge(billing))"
+    }
+
     /// A tenant whose export is being built keeps its data until it is done: it asked for it
-    /// within its window. One whose archive can still be downloaded keeps it for up to a day past
-    /// the window (`ExportJobRecords.downloadGrace`), the least an archive is kept; an archive
-    /// built while the tenant was active is deleted at the window's end, as before. A build has
-    /// its attempts, so the purge is put off, never off for good.
-    private static func noExportOutstanding(of tenantColumn: String, retentionEnd: String, at now: Date) -> SQLStatement {
+    /// while it could. One whose archive can still be downloaded keeps it until the archive's
+    /// `expire_time`, the time the tenant was promised: an archive built near the window's end,
+    /// or after it, is kept a day (`ExportJobRecords.downloadGrace`). The wait ends: an archive
+    /// has a lifetime, a build has its attempts, and a tenant whose data is due starts no export
+    /// (`ExportHandler.startExport`), so the purge is put off, never off for good.
+    private static func noExportOutstanding(of tenantColumn: String, at now: Date) -> SQLStatement {
         """
         NOT EXISTS (SELECT 1 FROM export_jobs e WHERE e.tenant_id = \(raw: tenantColumn)
-            AND (e.state IN ('pending', 'running')
-                 OR (e.state = 'succeeded' AND e.expire_time > \(now)
-                     AND \(raw: retentionEnd) > \(now.addingTimeInterval(-ExportJobRecords.downloadGrace)))))
+            AND (e.state IN ('pending', 'running') OR (e.state = 'succeeded' AND e.expire_time > \(now))))
         """
     }
 
     /// A tenant platform staff hold suspended keeps its data while Stripe still bills it: a
     /// staff suspension leaves the subscription alone, and a tenant that pays is not purged. One
     /// suspended for want of payment goes at its window's end, whatever its unpaid subscription.
-    private static func notBilledWhileHeld(suspendedByStaff: String, subscription: String) -> SQLStatement {
-        "NOT (\(raw: suspendedByStaff) AND \(raw: subscription) IS NOT NULL)"
+    private static func notBilledWhileHeld(_ billing: String) -> SQLStatement {
+        "NOT (\(raw: billing).suspended_by_staff AND \(raw: billing).stripe_subscription_id IS NOT NULL)"
     }
 
     /// False when the tenant is no longer due (reactivated, or purged by another replica).
     private func purge(_ tenantID: String, now: Date) async throws -> Bool {
         defer { apiKeys.forget(tenantID: tenantID) }
         return try await database.withTenant(tenantID) { tx in
+            // Locked before the claim looks for exports: on PostgreSQL a statement sees what was
+            // committed when it began, so a StartExport holding the row (it reads it FOR SHARE)
+            // must commit first, and the claim then finds its export; one that comes later waits
+            // for this purge, and finds the data gone.
+            _ = try await tx.base.query("SELECT tenant_id FROM tenant_billing WHERE tenant_id = \(tenantID)\(raw: tx.base.dialect.forUpdate)")
             // The claim re-checks everything on the row it marks, inside the purge's transaction.
             let claimed = try await tx.update("tenant_billing", set: [("data_purge_time", now)], where: """
-                data_purge_time IS NULL AND retention_end_time <= \(now)
-                AND tenant_id IN (SELECT tenant_id FROM tenants WHERE status IN ('suspended', 'cancelled'))
-                AND \(Self.notBilledWhileHeld(suspendedByStaff: "suspended_by_staff", subscription: "stripe_subscription_id"))
-                AND \(Self.noExportOutstanding(of: "tenant_billing.tenant_id", retentionEnd: "tenant_billing.retention_end_time", at: now))
+                \(Self.dataDue("tenant_billing", at: now)) AND \(Self.noExportOutstanding(of: "tenant_billing.tenant_id", at: now))
                 """)
             guard claimed == 1 else { return false }
             // The numbers the platform bought for the tenant go back to Twilio now: the retention

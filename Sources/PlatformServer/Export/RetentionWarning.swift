@@ -25,11 +25,11 @@ enum RetentionWarning {
         if OutboxRecords.isEmailAddress(contact.email) {
             let body = """
                 \(tenant.displayName)'s ServicePro account \(standing). On \(day) (UTC) its customers, \
-                appointments, invoices, message and call logs, phone settings and services will be deleted \
-                for good.
+                appointments, invoices, message and call logs and services will be deleted for good, and its \
+                phone settings with them.
 
-                To keep a copy, export them before then: `spctl export start \(tenant.name) --wait`, or reply \
-                and we will send you the archive. To keep the account and everything in it, \(keep) before \(day).
+                To keep a copy of its data, export it before then: `spctl export start \(tenant.name) --wait`, or \
+                reply and we will send you the archive. To keep the account and everything in it, \(keep) before \(day).
                 """
             return .email(to: contact.email, subject: "\(tenant.displayName): your data will be deleted on \(day)",
                           body: body, purpose: purpose, dedupeKey: once)

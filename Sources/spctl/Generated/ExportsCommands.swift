@@ -99,7 +99,7 @@ struct ExportsCommands: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "start",
             abstract: "Starts an export; a worker builds the archive in the background.",
-            discussion: "Poll GetExport for progress. One export of a tenant is built at a time: while one is pending or running, FAILED_PRECONDITION `export_in_progress` naming it (ErrorInfo metadata `resource`). After the retention window: FAILED_PRECONDITION `retention_ended`.\n\nAllowed roles: platform owner, platform staff, tenant admin.\nRPC: servicepro.export.v1.ExportService.StartExport. Use --json or --json-file for fields without a flag."
+            discussion: "Poll GetExport for progress. One export of a tenant is built at a time: while one is pending or running, FAILED_PRECONDITION `export_in_progress` naming it (ErrorInfo metadata `resource`). Once the retention window has ended and the tenant's data is deleted, or due to be: FAILED_PRECONDITION `retention_ended`.\n\nAllowed roles: platform owner, platform staff, tenant admin.\nRPC: servicepro.export.v1.ExportService.StartExport. Use --json or --json-file for fields without a flag."
         )
 
         @OptionGroup var call: CallOptions

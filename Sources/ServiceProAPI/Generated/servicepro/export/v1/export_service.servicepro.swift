@@ -78,8 +78,9 @@ extension ExportChunk: ValidatableMessage {
 public protocol ExportServiceHandler: Sendable {
     /// Starts an export; a worker builds the archive in the background. Poll GetExport for progress.
     /// One export of a tenant is built at a time: while one is pending or running, FAILED_PRECONDITION
-    /// `export_in_progress` naming it (ErrorInfo metadata `resource`). After the retention window:
-    /// FAILED_PRECONDITION `retention_ended`.
+    /// `export_in_progress` naming it (ErrorInfo metadata `resource`). Once the retention window
+    /// has ended and the tenant's data is deleted, or due to be: FAILED_PRECONDITION
+    /// `retention_ended`.
     func startExport(_ request: StartExportRequest, context: RequestContext) async throws -> ExportJob
 
     /// Gets one export, with its progress.
@@ -97,7 +98,8 @@ public protocol ExportServiceHandler: Sendable {
 }
 
 /// Tenant data export: every tenant can take its data with it. Allowed while
-/// suspended, and while cancelled until the retention window ends. Deliberately not gated by
+/// suspended, and while cancelled, for as long as the tenant's data is kept: until the retention
+/// window ends, or past it while the purge spares the tenant. Deliberately not gated by
 /// FEATURE_DATA_EXPORT: a plan feature would lock out exactly the suspended, cancelled and
 /// downgraded tenants the export exists for, and non-payment must never cost a tenant its data.
 public enum ExportService {
@@ -225,8 +227,9 @@ public enum ExportService {
 
         /// Starts an export; a worker builds the archive in the background. Poll GetExport for progress.
         /// One export of a tenant is built at a time: while one is pending or running, FAILED_PRECONDITION
-        /// `export_in_progress` naming it (ErrorInfo metadata `resource`). After the retention window:
-        /// FAILED_PRECONDITION `retention_ended`.
+        /// `export_in_progress` naming it (ErrorInfo metadata `resource`). Once the retention window
+        /// has ended and the tenant's data is deleted, or due to be: FAILED_PRECONDITION
+        /// `retention_ended`.
         public func startExport(
             _ request: StartExportRequest,
             metadata: Metadata = [:],
