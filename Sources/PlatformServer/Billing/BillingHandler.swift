@@ -332,20 +332,22 @@ public struct BillingHandler: BillingServiceHandler {
             try Etag.requireCurrent(request.etag, current: current.message.etag, of: current.name)
             var checked = current
             try checked.move(to: request.status, reason: reason, at: Date(), settings: settings, trialEnd: trialEnd)
-            let ended = try await makeAtStripe(request.status, trialEnd: checked.trialEnd, current)
+            let atStripe = try await makeAtStripe(request.status, trialEnd: checked.trialEnd, current)
+            let ended = atStripe.ended
             return try await writeHoldingLease(current, heldBy: holder) { [settings] tx in
                 try await IdempotencyRecords.once(tx, method: "SetTenantStatus", for: request) {
                     var state = try await BillingRecords.get(tx)
-                    // Stripe's word that the subscription this call ended is over may have been
-                    // applied first, as webhooks take no lease: one save of the record.
-                    let endedFirst = ended != nil && state.stripeSubscriptionID == nil && state.endedStripeSubscriptionID == ended
-                    // The etag holds until the write, not only until the Stripe calls: a webhook
-                    // applied meanwhile (a payment that lifted the suspension being decided on)
-                    // is a change the caller has not seen. The end this call made at Stripe is
-                    // no such change, so its save alone still matches the etag.
-                    if state.revision != current.revision + (endedFirst ? 1 : 0) {
+                    // While nothing is made at Stripe, the etag holds until the write: a webhook
+                    // applied since the record was read is a change the caller has not seen.
+                    // What Stripe has made (a subscription ended, a trial moved) is not undone,
+                    // so from then on the override is recorded whatever landed meanwhile; the
+                    // webhook of the change itself among it.
+                    if !atStripe.changed, state.revision != current.revision {
                         try Etag.requireCurrent(request.etag, current: state.message.etag, of: state.name)
                     }
+                    // Stripe's word that the subscription this call ended is over may have been
+                    // applied first, as webhooks take no lease.
+                    let endedFirst = ended != nil && state.stripeSubscriptionID == nil && state.endedStripeSubscriptionID == ended
                     let from: TenantStatus
                     if endedFirst, request.status == .cancelled, state.status == .cancelled {
                         // That end cancelled the tenant already: the cancellation is made, and the
@@ -373,23 +375,35 @@ public struct BillingHandler: BillingServiceHandler {
     /// again); a trial's new end becomes the subscription's, so Stripe charges from then and its
     /// events carry that end. A suspension leaves a paying subscription alone (the tenant still
     /// owes what it owes, though paying lifts no staff suspension), and withdraws one still
-    /// waiting for its first payment, which would otherwise buy a plan meanwhile. Returns the
-    /// subscription it ended.
-    private func makeAtStripe(_ status: TenantStatus, trialEnd: Date?, _ current: BillingState) async throws -> String? {
-        guard let stripe, let subscriptionID = current.stripeSubscriptionID else { return nil }
+    /// waiting for its first payment, which would otherwise buy a plan meanwhile.
+    private func makeAtStripe(_ status: TenantStatus, trialEnd: Date?, _ current: BillingState) async throws -> StripeChange {
+        guard let stripe, let subscriptionID = current.stripeSubscriptionID else { return .none }
         switch status {
         case .cancelled:
             try await stripe.end(subscriptionID: subscriptionID)
-            return subscriptionID
+            return StripeChange(changed: true, ended: subscriptionID)
         case .trialing:
-            if let trialEnd { try await stripe.moveTrialEnd(of: subscriptionID, to: trialEnd) }
-            return nil
+            guard let trialEnd else { return .none }
+            try await stripe.moveTrialEnd(of: subscriptionID, to: trialEnd)
+            return StripeChange(changed: true, ended: nil)
         case .suspended:
-            guard current.pendingTier != nil else { return nil }
-            return try await Self.cancelIfUnpaid(subscriptionID, of: current, through: stripe) == nil ? subscriptionID : nil
+            guard current.pendingTier != nil else { return .none }
+            // One paid (or ended) since it was read is left as it is.
+            let ended = try await Self.cancelIfUnpaid(subscriptionID, of: current, through: stripe) == nil
+            return StripeChange(changed: ended, ended: ended ? subscriptionID : nil)
         default:
-            return nil
+            return .none
         }
+    }
+
+    /// What a staff override made at Stripe.
+    private struct StripeChange {
+        /// Whether Stripe changed anything, which no refusal afterwards undoes.
+        let changed: Bool
+        /// The subscription it ended.
+        let ended: String?
+
+        static let none = StripeChange(changed: false, ended: nil)
     }
 
     public func handleStripeEvent(_ request: HandleStripeEventRequest, context: RequestContext) async throws -> HandleStripeEventResponse {
