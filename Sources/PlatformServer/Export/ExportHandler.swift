@@ -60,13 +60,20 @@ public struct ExportHandler: ExportServiceHandler {
     /// while Stripe still bills it). Refused once its data is deleted, or due to be: an archive
     /// then would be empty or partial, and a new export would put the purge off again.
     ///
-    /// The billing row stays shared until this start commits, which orders it with the purge: a
-    /// purge that marked the row first has committed when this reads it, and this sees its
+    /// Asked twice. First as the row stands, so a start during a purge (which holds the row
+    /// until it has deleted everything) is refused at once rather than after it. Then with the
+    /// billing row shared until this start commits, which orders it with the purge: a purge that
+    /// marked the row first has committed when this reads it, and this sees its
     /// `data_purge_time`; one that comes later waits for this start, then finds its export
     /// (`RetentionPurgeJob` locks the row before it looks). SQLite runs one writer at a time.
     private static func requireDataKept(_ tx: TenantTransaction, now: Date) async throws {
+        try await requireDataKept(tx, now: now, locking: false)
+        try await requireDataKept(tx, now: now, locking: true)
+    }
+
+    private static func requireDataKept(_ tx: TenantTransaction, now: Date, locking: Bool) async throws {
         guard let billing = try await tx.base.first("""
-            SELECT retention_end_time, data_purge_time FROM tenant_billing WHERE tenant_id = \(tx.tenantID)\(raw: tx.base.dialect.forShare)
+            SELECT retention_end_time, data_purge_time FROM tenant_billing WHERE tenant_id = \(tx.tenantID)\(raw: locking ? tx.base.dialect.forShare : "")
             """)
         else { return }
         if let purged = try billing.optionalDate("data_purge_time") {
