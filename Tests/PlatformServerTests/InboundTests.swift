@@ -527,6 +527,31 @@ struct InboundTests {
         }
     }
 
+    @Test("two status callbacks of one call that arrive together leave it at the further one (the row is compared locked)", arguments: TestBackend.available)
+    func concurrentStatuses(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            let inbound = try await Self.setUp(platform)
+            let calls = (0..<20).map { Self.sid("CA", 600 + $0) }
+            for sid in calls { _ = try await inbound.call(sid, to: Self.acmeNumber) }
+            // Twilio sends "in-progress" and "completed" close together; they race to the store.
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for sid in calls {
+                    for status in [PhoneCallStatus.inProgress, .completed] {
+                        group.addTask {
+                            _ = try await inbound.client.recordCallStatus(.with { $0.callSid = sid; $0.status = status }, metadata: inbound.metadata)
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            let statuses = try await platform.database.withTenant("acme") { tx in
+                try await tx.select("status", from: "phone_calls", where: "call_sid IN (\(SQLStatement.list(calls)))").map { try $0.string("status") }
+            }
+            #expect(statuses.count == calls.count)
+            #expect(statuses.allSatisfy { $0 == PhoneCallStatus.completed.storedName }, "\(statuses)")
+        }
+    }
+
     @Test("a call the bridge answered alone is logged from when it began, not when its status came, and linked to its caller", arguments: TestBackend.available)
     func callAnsweredAlone(backend: TestBackend) async throws {
         try await TestPlatform.with(backend) { platform in

@@ -342,12 +342,13 @@ struct PhoneConfigTests {
             #expect(await refusal {
                 try await configs.create(.with { $0.parent = "tenants/bravo"; $0.phoneConfig = .with { $0.phoneNumber = "+19185550200"; $0.forwardNumber = "+19185550200" } })
             } == ["phone_config.forward_number"])
+            // Moving the line onto its own forward number is refused on the field the update changes.
             #expect(await refusal {
                 try await configs.update(.with {
                     $0.phoneConfig = .with { $0.name = acme.name; $0.phoneNumber = "+19185559999" }
                     $0.updateMask = .init(protoPaths: ["phone_number"])
                 })
-            } == ["phone_config.forward_number"])
+            } == ["phone_config.phone_number"])
             // Another line, any tenant's: its calls go to that line's own flow.
             #expect(await refusal {
                 try await configs.create(.with { $0.parent = "tenants/bravo"; $0.phoneConfig = .with { $0.phoneNumber = "+19185550200"; $0.forwardNumber = "+19185550100" } })

@@ -34,12 +34,14 @@ public struct TenantTransaction: Sendable {
         from table: String,
         where condition: SQLStatement? = nil,
         orderBy: String? = nil,
-        limit: Int? = nil
+        limit: Int? = nil,
+        forUpdate: Bool = false
     ) async throws -> [SQLRow] {
         var statement: SQLStatement = "SELECT \(raw: columns) FROM \(raw: table) WHERE tenant_id = \(tenantID)"
         if let condition { statement = statement + " AND (" + condition + ")" }
         if let orderBy { statement = statement + SQLStatement(sql: " ORDER BY \(orderBy)") }
         if let limit { statement = statement + " LIMIT \(limit)" }
+        if forUpdate { statement = statement + SQLStatement(sql: base.dialect.forUpdate) }
         return try await base.query(statement)
     }
 

@@ -8,8 +8,10 @@ import SwiftProtobuf
 enum CommunicationRecords {
     // MARK: Text messages
 
-    static func message(sid: String, _ tx: TenantTransaction) async throws -> TextMessage? {
-        try await tx.select(from: "text_messages", where: "message_sid = \(sid)").first.map(textMessage(from:))
+    /// `forUpdate` keeps the row as read until the transaction ends: a change made from what was
+    /// read then cannot overwrite one another transaction made meanwhile.
+    static func message(sid: String, forUpdate: Bool = false, _ tx: TenantTransaction) async throws -> TextMessage? {
+        try await tx.select(from: "text_messages", where: "message_sid = \(sid)", forUpdate: forUpdate).first.map(textMessage(from:))
     }
 
     /// An inbound text to store: the message, its new id, and the number it came in on.
@@ -107,9 +109,10 @@ enum CommunicationRecords {
     }
 
     /// Twilio does not promise its callbacks' order: a status that is not further along than the
-    /// stored one (a late "sent" after "delivered") changes nothing. The message as it then is.
+    /// stored one (a late "sent" after "delivered") changes nothing, even when the two arrive
+    /// together (the row is locked as it is compared). The message as it then is.
     static func updateMessageStatus(sid: String, status: TextMessageStatus, errorCode: Int32, _ tx: TenantTransaction) async throws -> TextMessage? {
-        guard let current = try await message(sid: sid, tx) else { return nil }
+        guard let current = try await message(sid: sid, forUpdate: true, tx) else { return nil }
         guard status.progress > current.status.progress else { return current }
         try await tx.update("text_messages", set: [
             ("status", status.storedName), ("error_code", Int64(errorCode)), ("update_time", Date()),
@@ -139,8 +142,9 @@ enum CommunicationRecords {
 
     // MARK: Calls
 
-    static func call(sid: String, _ tx: TenantTransaction) async throws -> PhoneCall? {
-        try await tx.select(from: "phone_calls", where: "call_sid = \(sid)").first.map(phoneCall(from:))
+    /// `forUpdate` as for ``message(sid:forUpdate:_:)``.
+    static func call(sid: String, forUpdate: Bool = false, _ tx: TenantTransaction) async throws -> PhoneCall? {
+        try await tx.select(from: "phone_calls", where: "call_sid = \(sid)", forUpdate: forUpdate).first.map(phoneCall(from:))
     }
 
     /// Nothing when the CallSid is stored already: two webhooks of one call at once (a retry
@@ -168,7 +172,8 @@ enum CommunicationRecords {
     /// as from a menu offered before steps were carried, every key is recorded. The count of keys
     /// the call has then taken, the next menu's step; nil for a call not logged here.
     static func appendSelection(_ selection: String, callSid: String, step: Int?, _ tx: TenantTransaction) async throws -> Int? {
-        guard let call = try await call(sid: callSid, tx) else { return nil }
+        // Locked as read: a retry in flight beside the first request waits, then finds the step taken.
+        guard let call = try await call(sid: callSid, forUpdate: true, tx) else { return nil }
         // The call has taken this step's key already: Twilio sent the request again.
         if let step, step < call.ivrSelections.count { return call.ivrSelections.count }
         let selections = call.ivrSelections + [selection]
@@ -184,7 +189,7 @@ enum CommunicationRecords {
     /// The status only moves forward (a late "ringing" after "completed" is ignored); the
     /// duration and recording are taken whenever they come. The call as it then is.
     static func updateCall(_ request: RecordCallStatusRequest, _ tx: TenantTransaction) async throws -> PhoneCall? {
-        guard let current = try await call(sid: request.callSid, tx) else { return nil }
+        guard let current = try await call(sid: request.callSid, forUpdate: true, tx) else { return nil }
         var assignments: [(String, any SQLValueConvertible)] = [("update_time", Date())]
         if request.status.progress > current.status.progress {
             assignments.append(("status", request.status.storedName))
@@ -218,7 +223,8 @@ enum CommunicationRecords {
 
     /// Adds what the caller said to their call, once.
     static func appendCallerSaid(_ said: String, callSid: String, _ tx: TenantTransaction) async throws -> CallerSaidOutcome {
-        guard let call = try await call(sid: callSid, tx) else { return .noCall }
+        // Locked as read, as a key pressed is (``appendSelection(_:callSid:step:_:)``).
+        guard let call = try await call(sid: callSid, forUpdate: true, tx) else { return .noCall }
         guard call.callerSaid.last != said else { return .alreadyTaken }
         let all = String(decoding: try JSONEncoder().encode(call.callerSaid + [said]), as: UTF8.self)
         try await tx.update("phone_calls", set: [("caller_said", all), ("update_time", Date())], where: "call_sid = \(callSid)")

@@ -201,8 +201,10 @@ public struct PhoneConfigHandler: PhoneConfigServiceHandler {
                 guard let tenant = try await TenantRecords.find(tx) else { throw ServiceError.notFound(name) }
                 var config = current.config
                 mask.apply(from: input, to: &config)
-                // The check above saw only what the update sets; a new number can meet the line's forward number here.
-                try PhoneConfigRecords.checkNotForwardedToItself(config, field: Self.forwardingFields.forward)
+                // The check above saw only what the update sets; a new number can meet the line's
+                // forward number here.
+                try PhoneConfigRecords.checkNotForwardedToItself(
+                    config, fields: Self.forwardingFields, changingNumber: !mask.contains("forward_number"))
                 if config.ivrMode != current.config.ivrMode {
                     try Self.checkPlan(config.ivrMode, tenant)
                 }

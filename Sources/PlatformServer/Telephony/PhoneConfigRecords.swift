@@ -234,7 +234,7 @@ enum PhoneConfigRecords {
         _ config: PhoneConfig, updating line: (tenantID: String, id: String)? = nil, fields: (number: String, forward: String),
         _ tx: any SQLTransaction
     ) async throws {
-        try checkNotForwardedToItself(config, field: fields.forward)
+        try checkNotForwardedToItself(config, fields: fields)
         if !config.forwardNumber.isEmpty,
            try await tx.first("SELECT 1 AS line FROM phone_configs WHERE phone_number = \(config.forwardNumber) LIMIT 1") != nil {
             throw ServiceError.invalidArgument(
@@ -251,10 +251,14 @@ enum PhoneConfigRecords {
     }
 
     /// The line's own number as its forward number would ring the line itself, over and over.
-    static func checkNotForwardedToItself(_ config: PhoneConfig, field: String) throws {
-        if !config.forwardNumber.isEmpty, config.forwardNumber == config.phoneNumber {
-            throw ServiceError.invalidArgument(field: field, "must be a phone outside this line, not its own number, which would ring itself: give the phone of whoever answers, e.g. the owner's mobile")
+    /// The refusal names the field the request changes: the forward number, or (`changingNumber`)
+    /// the line's number, moved onto its own forward number.
+    static func checkNotForwardedToItself(_ config: PhoneConfig, fields: (number: String, forward: String), changingNumber: Bool = false) throws {
+        guard !config.forwardNumber.isEmpty, config.forwardNumber == config.phoneNumber else { return }
+        if changingNumber {
+            throw ServiceError.invalidArgument(field: fields.number, "is this line's forward number, so its callers would ring the line itself: change the forward number first, or use another number")
         }
+        throw ServiceError.invalidArgument(field: fields.forward, "must be a phone outside this line, not its own number, which would ring itself: give the phone of whoever answers, e.g. the owner's mobile")
     }
 
     /// The first of `config`'s unique fields that a row matching `others` already holds.
