@@ -106,6 +106,20 @@ struct CatalogTests {
             } while !token.isEmpty
             #expect(paged == all.catalogItems.map(\.name))
 
+            // Edited between pages: an item deleted where the next page would start stops
+            // nothing, and none is served twice. A token is for the listing it came from.
+            let first = try await catalog.list(pageSize: 4)
+            #expect(await failure { try await catalog.list(.faq, pageSize: 4, pageToken: first.nextPageToken) }?.fields == ["page_token"])
+            try await catalog.delete(all.catalogItems[4].name)
+            var rest: [String] = []
+            token = first.nextPageToken
+            repeat {
+                let page = try await catalog.list(pageSize: 4, pageToken: token)
+                rest += page.catalogItems.map(\.name)
+                token = page.nextPageToken
+            } while !token.isEmpty
+            #expect(first.catalogItems.map(\.name) + rest == all.catalogItems.map(\.name).filter { $0 != all.catalogItems[4].name })
+
             let full = try await catalog.service("Full Detail")
             #expect(try await catalog.get(full.name) == full)
             let missing = await failure { try await catalog.get("tenants/acme/catalogItems/service-000000000000") }
@@ -188,7 +202,16 @@ struct CatalogTests {
             #expect(await refused(.faq(.with { $0.question = "Do you vacuum?" })) == ["catalog_item.faq.answer"])
             #expect(await refused(.smsTemplate(.with { $0.kind = .autoReply; $0.body = "Hi {{customer_name}}!" })) == ["catalog_item.sms_template.body"],
                     "the auto-reply goes to someone not yet known")
+            // An automation's key names its item (`automation-<key>`): one too long for an id is refused.
+            var longest = try #require(Self.detailing.automations.first)
+            longest.key = "a" + String(repeating: "_", count: 51)
+            var tooLong = longest
+            tooLong.key += "b"
+            #expect(await refused(.automation(tooLong)) == ["catalog_item.automation.key"])
             #expect(try await catalog.list().catalogItems.count == before.catalogItems.count + 1, "nothing refused was added")
+            let made = try await catalog.create(.automation(longest))
+            #expect(try await catalog.get(made.name).automation.key == longest.key)
+            try await catalog.delete(made.name)
 
             // Updates keep to the item's kind and never change the key its name comes from.
             var answer = wash

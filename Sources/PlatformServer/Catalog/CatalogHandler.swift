@@ -17,13 +17,19 @@ public struct CatalogHandler: CatalogServiceHandler {
         let tenantID = try context.requireTenant()
         let kinds = request.kind.packItemKind.map { [$0] } ?? CatalogItemContent.kinds
         let stored = try await database.withTenant(tenantID) { tx in try await PackItemRecords.all(tx) }
-        // Services first, then FAQs, templates and the agent, each kind as the pack listed it.
-        let items = kinds.flatMap { kind in
-            stored.filter { $0.kind == kind }.compactMap { CatalogItemContent.item($0, tenantID: tenantID) }
+        // Services first, then FAQs, templates, the agent and automations, each kind as the pack
+        // listed it, then the business's own in the order they were made.
+        let items = stored.compactMap { item in
+            kinds.firstIndex(of: item.kind).flatMap { rank in
+                CatalogItemContent.item(item, tenantID: tenantID).map { (rank: rank, stored: item, listed: $0) }
+            }
         }
-        let page = try FixedListPage(of: items, name: \.name, pageSize: request.pageSize, pageToken: request.pageToken)
+        let page = try SortedListPage.of(items, at: { item in
+            [SortedListPage.padded(Int64(item.rank)), SortedListPage.padded(item.stored.createTime.microsecondsSince1970),
+             SortedListPage.padded(Int64(item.stored.ordinal)), item.stored.key]
+        }, request)
         return .with {
-            $0.catalogItems = page.items
+            $0.catalogItems = page.items.map(\.listed)
             $0.nextPageToken = page.nextPageToken
         }
     }
@@ -142,3 +148,5 @@ public struct CatalogHandler: CatalogServiceHandler {
         }
     }
 }
+
+extension ListCatalogItemsRequest: PagedListRequest {}

@@ -28,9 +28,12 @@ extension SQLValue: SQLValueConvertible { public var sqlValue: SQLValue { self }
 extension Date: SQLValueConvertible {
     /// Microseconds since 1970. Requests' times are validated to years 1 to 9999, far inside
     /// Int64; a time from elsewhere past that saturates rather than trapping the server.
-    public var sqlValue: SQLValue {
+    public var sqlValue: SQLValue { .integer(microsecondsSince1970) }
+
+    /// The time as stored.
+    var microsecondsSince1970: Int64 {
         let microseconds = (timeIntervalSince1970 * 1_000_000).rounded()
-        return .integer(Int64(exactly: microseconds) ?? (microseconds < 0 ? .min : .max))
+        return Int64(exactly: microseconds) ?? (microseconds < 0 ? .min : .max)
     }
 
     init(microsecondsSince1970 value: Int64) {

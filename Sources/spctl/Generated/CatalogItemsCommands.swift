@@ -60,7 +60,7 @@ struct CatalogItemsCommands: AsyncParsableCommand {
         @Option(name: .customLong("catalog-item.ai-agent.greeting"), help: "The AI voice's first words; {{business_name}} is filled in.")
         var catalogItemAiAgentGreeting: String?
 
-        @Option(name: .customLong("catalog-item.automation.key"), help: "Stable within the pack, e.g. \"reminder_24h\"; the key the merge rules match on.")
+        @Option(name: .customLong("catalog-item.automation.key"), help: "Stable within the pack, e.g. \"reminder_24h\"; the key the merge rules match on. At most 52 characters, so its catalog item's id (`automation-` and the key) is a valid id.")
         var catalogItemAutomationKey: String?
 
         @Option(name: .customLong("catalog-item.automation.display-name"), help: "")

@@ -12,7 +12,8 @@ enum IndustryPackRules {
     /// `Tenant.industry` hold.
     static let idPattern = FieldPattern("[a-z][a-z0-9_]{0,62}")
     private static let currencyPattern = FieldPattern("[A-Z]{3}")
-    private static let automationKeyPattern = FieldPattern("[a-z][a-z0-9_]{0,62}")
+    /// As `AutomationRule.key`: short enough for its catalog item's id.
+    private static let automationKeyPattern = FieldPattern("[a-z][a-z0-9_]{0,51}")
     private static let menuDigitPattern = FieldPattern("[0-9]")
 
     /// Every pack has these: bookings, reminders and review requests send them.

@@ -17,6 +17,8 @@ struct StoredPackItem: Sendable {
     var packVersion: String?
     var createTime: Date
     var updateTime: Date
+    /// Its place in the pack that added it; 0 for an item the tenant made.
+    var ordinal: Int = 0
 
     /// The hash of the content as it is now; nil when it no longer parses as its kind's message.
     var currentHash: String? { PackItemContent.hash(kind: kind, json: content) }
@@ -151,7 +153,8 @@ enum PackItemRecords {
             pack: try row.optionalString("pack"),
             packVersion: try row.optionalString("pack_version"),
             createTime: try row.date("create_time"),
-            updateTime: try row.date("update_time"))
+            updateTime: try row.date("update_time"),
+            ordinal: Int(try row.int("ordinal")))
     }
 }
 

@@ -298,7 +298,8 @@ public nonisolated struct AutomationRule: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// Stable within the pack, e.g. "reminder_24h"; the key the merge rules match on.
+  /// Stable within the pack, e.g. "reminder_24h"; the key the merge rules match on. At most 52
+  /// characters, so its catalog item's id (`automation-` and the key) is a valid id.
   public var key: String = String()
 
   public var displayName: String = String()

@@ -2,7 +2,7 @@
 
 import RPCRuntime
 
-private let AutomationRule_keyPattern = FieldPattern("[a-z][a-z0-9_]{0,62}")
+private let AutomationRule_keyPattern = FieldPattern("[a-z][a-z0-9_]{0,51}")
 
 extension IndustryPack: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {
