@@ -622,6 +622,33 @@ struct StripeBillingTests {
         }
     }
 
+    @Test("a staff override Stripe makes nothing of keeps its etag until the write: a waiting plan paid while it is decided on stands, and the suspension is ABORTED", arguments: TestBackend.available)
+    func overrideEtagHoldsUntilTheWrite(backend: TestBackend) async throws {
+        try await Self.withTenantsPastTrial(["acme"], backend: backend) { stripe, platform, deliver in
+            let owner = platform.metadata(platform.ownerToken)
+            let waiting = try await platform.billing.changePlan(.with { $0.name = "tenants/acme/billing"; $0.tier = .pro }, metadata: owner).billing
+            #expect(waiting.pendingTier == .pro)
+            // The customer pays as the platform asks Stripe whether the plan still waits.
+            let subscription = waiting.stripeSubscriptionID
+            stripe.beforeNext("GET") {
+                stripe.payFirstInvoice(of: subscription)
+                _ = try? await deliver(StripeTestEvents.invoice(
+                    id: "evt_paid", type: "invoice.paid", created: Int64(Date().timeIntervalSince1970),
+                    subscription: subscription, customer: waiting.stripeCustomerID))
+            }
+            let refused = await failure {
+                try await platform.billing.setTenantStatus(.with {
+                    $0.name = "tenants/acme/billing"; $0.status = .suspended; $0.reason = "abuse reported"; $0.etag = waiting.etag
+                }, metadata: owner)
+            }
+            #expect(refused?.code == .aborted, "\(String(describing: refused))")
+            let billing = try await platform.billing.getTenantBilling(.with { $0.name = "tenants/acme/billing" }, metadata: owner)
+            #expect(billing.tier == .pro && billing.pendingTier == .unspecified, "the payment stands")
+            #expect(billing.status == .active && !billing.suspendedByStaff)
+            #expect(stripe.status(of: subscription) == "active")
+        }
+    }
+
     @Test("a staff override waits for a plan change that holds the tenant's billing (ABORTED), so a tenant being cancelled is not subscribed meanwhile", arguments: TestBackend.available)
     func staffOverrideTakesTheLease(backend: TestBackend) async throws {
         try await TestPlatform.with(backend, billing: Self.settings()) { platform in

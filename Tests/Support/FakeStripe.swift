@@ -46,6 +46,8 @@ public final class FakeStripe: Sendable {
         var voidRace: VoidRace?
         /// Runs once a cancellation is made, before Stripe answers it.
         var afterNextCancel: (@Sendable () async -> Void)?
+        /// Runs once, before the next request of its method is handled.
+        var beforeNext: (method: String, action: @Sendable () async -> Void)?
         var counter = 0
     }
 
@@ -122,6 +124,12 @@ public final class FakeStripe: Sendable {
         state.withLock { $0.afterNextCancel = action }
     }
 
+    /// Runs `action` once the next request of `method` arrives, before it is handled: as when
+    /// something changes at Stripe (a customer pays) while the platform's call is on its way.
+    public func beforeNext(_ method: String, _ action: @escaping @Sendable () async -> Void) {
+        state.withLock { $0.beforeNext = (method, action) }
+    }
+
     /// Runs `body` with the fake listening on a loopback port; its argument is the base URL.
     public static func with<Result: Sendable>(_ body: (FakeStripe, String) async throws -> Result) async throws -> Result {
         let fake = FakeStripe()
@@ -149,6 +157,12 @@ public final class FakeStripe: Sendable {
         let method = request.method.rawValue
         let delay = state.withLock { $0.delay }
         if delay > .zero { try? await Task.sleep(for: delay) }
+        let before = state.withLock { state -> (@Sendable () async -> Void)? in
+            guard let hook = state.beforeNext, hook.method == method else { return nil }
+            state.beforeNext = nil
+            return hook.action
+        }
+        await before?()
         let (status, body) = state.withLock { state -> (Int, String) in
             state.requests.append(Recorded(method: method, path: path, idempotencyKey: key, form: form))
             if let failure = state.failures.firstIndex(where: { ($0.method ?? method) == method && ($0.path ?? path) == path }) {
