@@ -80,6 +80,14 @@ struct ConciergeNewCommand: AsyncParsableCommand {
         ask.step(3, "Telephony")
         let mode = try ask.value("Phone number (existing, provision, none)", flag: "--telephony", given: telephony, default: "none", check: Check.oneOf(["existing", "provision", "none"]))
         request.telephony.mode = ["existing": .useExistingNumber, "provision": .provisionNumber, "none": .noNumber][mode]!
+        // A flag of another mode would go unasked and unsent: say so rather than drop it.
+        let forModes: [(flag: String, given: String?, modes: [String])] = [
+            ("--phone-number", phoneNumber, ["existing"]), ("--area-code", areaCode, ["provision"]),
+            ("--ivr-mode", ivrMode, ["existing", "provision"]), ("--forward-number", forwardNumber, ["existing", "provision"]),
+        ]
+        for (flag, given, modes) in forModes where given != nil && !modes.contains(mode) {
+            throw ValidationError("\(flag) is only for --telephony \(modes.joined(separator: " or ")), not \(mode)")
+        }
         if mode == "existing" {
             request.telephony.phoneNumber = try ask.value("The number (E.164)", flag: "--phone-number", given: phoneNumber, check: Check.e164Required)
         }
