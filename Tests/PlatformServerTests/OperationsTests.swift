@@ -219,6 +219,21 @@ struct OperationsTests {
                 #expect(result?.code == .invalidArgument, "\(invoice)")
                 #expect(result?.fields == fields, "\(invoice)")
             }
+            // Two hundred bad lines: the answer still arrives (its trailers fit what clients take),
+            // naming the first lines and counting the rest, and the connection stays up.
+            let manyBad = await failure {
+                try await ops.createInvoice(.with {
+                    $0.parent = "tenants/acme"
+                    $0.invoice = .with {
+                        $0.customer = jane.name; $0.currencyCode = "USD"
+                        $0.lines = Array(repeating: .with { $0.label = "Nothing"; $0.quantity = 0; $0.unitPriceCents = 100 }, count: 200)
+                    }
+                })
+            }
+            #expect(manyBad?.code == .invalidArgument, "\(String(describing: manyBad))")
+            let named = manyBad?.fields ?? []
+            #expect(named.count > 10 && named.count < 200, "\(named.count)")
+            #expect(Array(named.prefix(2)) == ["invoice.lines[0].quantity", "invoice.lines[1].quantity"])
             #expect(try await ops.listInvoices(.with { $0.parent = "tenants/acme" }).invoices.isEmpty)
             let euros = try await ops.createInvoice(.with { $0.parent = "tenants/acme"; $0.invoice = .with { $0.customer = jane.name; $0.currencyCode = "EUR" } })
             let unknownCurrency = await failure { try await ops.updateInvoice(.with { $0.name = euros.name; $0.currencyCode = "QQQ" }, ["currency_code"]) }

@@ -37,6 +37,24 @@ struct ServiceErrorTests {
         }
     }
 
+    @Test("a request with hundreds of bad fields gets the first of them and a count of the rest, in trailers any gRPC client takes")
+    func manyViolationsAreBounded() throws {
+        let violations = (0..<500).map { FieldViolation(field: "invoice.lines[\($0)].quantity", description: "must be at least 1 (got 0)") }
+        let rpcError = RPCError(ServiceError.invalidArgument(violations))
+        let trailerBytes = rpcError.metadata.reduce(0) { total, entry in
+            switch entry.value {
+            case .string(let value): total + entry.key.utf8.count + value.utf8.count
+            case .binary(let bytes): total + entry.key.utf8.count + (bytes.count + 2) / 3 * 4  // sent in base64
+            }
+        } + rpcError.message.utf8.count
+        #expect(trailerBytes < 6 * 1024, "clients take 8 KiB of metadata by default: \(trailerBytes) bytes")
+        let sent = try #require(try rpcError.unpackGoogleRPCStatus()).details.compactMap(\.badRequest).flatMap(\.violations)
+        #expect(sent.first?.field == "invoice.lines[0].quantity")
+        let last = try #require(sent.last)
+        #expect(last.field == "invoice.lines[\(sent.count - 1)].quantity")
+        #expect(last.violationDescription.hasPrefix("and \(500 - (sent.count - 1)) more problems"), "\(last.violationDescription)")
+    }
+
     @Test("resource names")
     func resourceNames() {
         #expect(ResourceName.tenantID(of: "tenants/acme/apiKeys/k1") == "acme")

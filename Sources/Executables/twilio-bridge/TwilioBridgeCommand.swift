@@ -73,6 +73,6 @@ struct TwilioBridgeCommand: AsyncParsableCommand {
         let bridge = try await TwilioBridgeServer.start(configuration: configuration, platform: client, logger: logger)
         // Stopped in reverse: metrics can be read until the bridge has finished.
         let metrics = metricsAddress.map { [MetricsEndpoint.start(host: $0.host, port: $0.port, logger: logger) as any Service] } ?? []
-        try await ServiceGroup(services: metrics + bridge.services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger).run()
+        try await ServiceGroup(configuration: .servingUntilSignalled(metrics + bridge.services, logger: logger)).run()
     }
 }

@@ -81,6 +81,26 @@ public struct ServiceError: Error, Sendable, Hashable, CustomStringConvertible {
     /// a 100 KB name say, is cut short to this many characters.
     static let maxEchoedLength = 1024
 
+    /// The violations sent are cut off once their text passes this many bytes, the rest counted
+    /// in one last violation: a request with 200 bad invoice lines would otherwise answer with
+    /// trailers past the 8 KiB most gRPC clients take, and they would see the connection drop,
+    /// not the INVALID_ARGUMENT. The first ones say what to mend first.
+    static let maxViolationBytes = 2_048
+
+    /// `violations` as sent: whole until their text passes ``maxViolationBytes``, then one
+    /// more, on the first field left out, saying how many were left out.
+    private static func bounded(_ violations: [FieldViolation]) -> [FieldViolation] {
+        var bytes = 0
+        for (index, violation) in violations.enumerated() {
+            bytes += clipped(violation.field).utf8.count + clipped(violation.description).utf8.count
+            guard bytes > maxViolationBytes, index > 0 else { continue }
+            let omitted = violations.count - index
+            return Array(violations[..<index]) + [FieldViolation(
+                field: violation.field, description: "and \(omitted) more problem\(omitted == 1 ? "" : "s") with this request, not listed: mend these and send it again")]
+        }
+        return violations
+    }
+
     /// Cut by Unicode scalar, not by character: one character can carry any number of
     /// combining marks, and would pass whole.
     private static func clipped(_ text: String) -> String {
@@ -94,7 +114,7 @@ public struct ServiceError: Error, Sendable, Hashable, CustomStringConvertible {
             .errorInfo(reason: reason, domain: Self.domain, metadata: code == .internalError ? [:] : metadata.mapValues(Self.clipped))
         ]
         if !violations.isEmpty {
-            details.append(.badRequest(violations: violations.map {
+            details.append(.badRequest(violations: Self.bounded(violations).map {
                 ErrorDetails.BadRequest.FieldViolation(field: Self.clipped($0.field), description: Self.clipped($0.description))
             }))
         }
