@@ -27,6 +27,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         // Already in the graph through hummingbird; named for the benchmark's HTTP/1.1 client.
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        // Already in the graph through grpc's transport; named to check TLS files before serving.
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         // Tests start the executables and Python oracles as child processes (see ProcessRunner).
         .package(url: "https://github.com/swiftlang/swift-subprocess.git", from: "1.0.2"),
         // Its FilePath and FileDescriptor, which swift-subprocess takes.
@@ -84,6 +86,10 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                // A PostgreSQL server tried once at start, and TLS files checked before serving.
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 // Stripe, Twilio REST and SendGrid clients.
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 // Export archives.

@@ -91,6 +91,47 @@ struct TransportSecurityTests {
         }
     }
 
+    @Test("a TLS certificate or key the server cannot serve with stops platform-server at once, naming the option and the file, before the store or the spctl contexts are touched")
+    func unusableFiles() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tls-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        func certificate(_ name: String) async throws -> (cert: String, key: String) {
+            let files = (cert: directory.appendingPathComponent("\(name).pem").path, key: directory.appendingPathComponent("\(name)-key.pem").path)
+            let openssl = try await ProcessRunner.run("/usr/bin/openssl", [
+                "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                "-keyout", files.key, "-out", files.cert, "-days", "1", "-subj", "/CN=localhost",
+            ])
+            try #require(openssl.status == 0, "\(openssl.output)")
+            return files
+        }
+        let served = try await certificate("served")
+        let other = try await certificate("other")
+        let missing = directory.appendingPathComponent("missing-key.pem").path
+        let garbled = directory.appendingPathComponent("garbled.pem").path
+        try Data("not PEM at all\n".utf8).write(to: URL(fileURLWithPath: garbled))
+        let home = (store: directory.appendingPathComponent("home").path, config: directory.appendingPathComponent("config").path)
+
+        for (files, said) in [
+            ((served.cert, missing), "--tls-key \(missing) cannot be read: no such file"),
+            ((served.cert, garbled), "--tls-key \(garbled) does not hold a PEM private key"),
+            ((garbled, served.key), "--tls-cert \(garbled) does not hold a PEM certificate chain"),
+            ((served.cert, other.key), "--tls-cert \(served.cert) and --tls-key \(other.key) cannot serve TLS together"),
+        ] {
+            let clock = ContinuousClock()
+            let began = clock.now
+            let started = try await ProcessRunner.run(
+                RepositoryPaths.executable("platform-server").path,
+                ["--home", home.store, "--listen", "127.0.0.1:\(TestPorts.unused())", "--tls-cert", files.0, "--tls-key", files.1],
+                environment: ["XDG_CONFIG_HOME": home.config])
+            #expect(started.status == 1, "\(started.output)")
+            #expect(started.output.contains(said), "\(started.output)")
+            #expect(clock.now - began < .seconds(30), "refused at once")
+            #expect(!FileManager.default.fileExists(atPath: home.store), "nothing seeded")
+            #expect(!FileManager.default.fileExists(atPath: home.config), "no spctl context written")
+        }
+    }
+
     private static func sid(_ number: Int) -> String { "SM" + String(format: "%032x", number) }
 
     private static func text(_ number: Int) -> [(String, String)] {

@@ -41,6 +41,62 @@ struct BootstrapTests {
         await cleanup()
     }
 
+    @Test("a store whose secrets a key sealed refuses to start with another key or none, writing nothing, and starts again with its own", arguments: TestBackend.available)
+    func secretsKeyKept(backend: TestBackend) async throws {
+        let (databaseURL, cleanup) = try await backend.makeEmptyStore()
+        let home = FileManager.default.temporaryDirectory.appendingPathComponent("bootstrap-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: home) }
+        var logger = Logger(label: "test.bootstrap")
+        logger.logLevel = .critical
+        func start(keyFile: String? = nil) async throws -> PlatformServer {
+            try await PlatformServer.start(.init(
+                home: home.path, host: "127.0.0.1", port: 0, databaseURL: databaseURL, spctlConfigPath: nil,
+                secretsKeyPath: keyFile), logger: logger)
+        }
+        func count(_ table: String, _ server: PlatformServer) async throws -> Int64 {
+            try await server.database.transaction(.platform) { tx in try await tx.first("SELECT COUNT(*) AS n FROM \(raw: table)")!.int("n") }
+        }
+
+        // The first start of an empty store makes the key and seals a SIP password with it.
+        let first = try await start()
+        let keyA = home.appendingPathComponent("secrets.key").path
+        #expect(FileManager.default.fileExists(atPath: keyA))
+        let sealer = try #require(try SecretSealer.configured(keyFile: keyA, environment: [:]))
+        let sealed = try sealer.seal("s3cret", boundTo: "tenants/root/phoneConfigs/main")
+        try await first.database.transaction(.platform) { tx in
+            try await tx.execute("UPDATE phone_configs SET sip_password_sealed = \(sealed)")
+        }
+        try await first.database.close()
+
+        // A mistyped key file (no key at all), and another key: each refused, saying what to set.
+        let mistyped = home.appendingPathComponent("secret.key").path
+        let missing = await #expect(throws: SecretSealerError.self) { _ = try await start(keyFile: mistyped) }
+        #expect(missing?.description.contains(SecretSealer.environmentVariable) == true, "\(String(describing: missing))")
+        #expect(missing?.description.contains("--secrets-key-file") == true)
+        #expect(missing?.description.contains(mistyped) == true)
+        #expect(!FileManager.default.fileExists(atPath: mistyped), "no new key was made for a store that has one")
+        let keyB = home.appendingPathComponent("other.key")
+        try Data((Data((0..<32).map { UInt8($0) }).base64EncodedString() + "\n").utf8).write(to: keyB)
+        let other = await #expect(throws: SecretSealerError.self) { _ = try await start(keyFile: keyB.path) }
+        #expect(other?.description.contains("the secrets key file \(keyB.path) is not the key this store's secrets") == true, "\(String(describing: other))")
+
+        // A store seeded before keys were recorded is held to a key too: none is refused, and the
+        // one given is recorded.
+        let again = try await start(keyFile: keyA)
+        #expect(try await count("api_keys", again) == 2, "the refused starts seeded nothing")
+        #expect(try await count("tenants", again) == 1)
+        let password = try await again.database.transaction(.platform) { tx in
+            try await tx.first("SELECT sip_password_sealed FROM phone_configs")!.data("sip_password_sealed")
+        }
+        #expect(try sealer.open(password, boundTo: "tenants/root/phoneConfigs/main") == "s3cret")
+        try await again.database.transaction(.platform) { tx in try await tx.execute("DELETE FROM secrets_key_check") }
+        try await again.database.close()
+        await #expect(throws: SecretSealerError.self) { _ = try await start(keyFile: mistyped) }
+        try await start(keyFile: keyA).database.close()
+        await #expect(throws: SecretSealerError.self) { _ = try await start(keyFile: keyB.path) }
+        await cleanup()
+    }
+
     @Test("a later start on another address takes the contexts its first start made along, and no others")
     func contextsFollowTheServer() async throws {
         let home = FileManager.default.temporaryDirectory.appendingPathComponent("bootstrap-\(UUID().uuidString)")

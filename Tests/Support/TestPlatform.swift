@@ -73,10 +73,13 @@ public struct TestPlatform: Sendable {
     }
 
     /// A second platform server on this one's PostgreSQL database, with a home of its own, as
-    /// another replica behind a load balancer would be. It shares this platform's tokens.
+    /// another replica behind a load balancer would be. It shares this platform's tokens and
+    /// secrets key, as a replica must.
     public func withReplica<Result: Sendable>(_ body: (TestPlatform) async throws -> Result) async throws -> Result {
         guard let databaseURL else { throw TestSetupError("replicas share a PostgreSQL database; SQLite has one server") }
-        let configuration = PlatformConfiguration(home: "", host: "127.0.0.1", port: 0, databaseURL: databaseURL, spctlConfigPath: nil)
+        let configuration = PlatformConfiguration(
+            home: "", host: "127.0.0.1", port: 0, databaseURL: databaseURL, spctlConfigPath: nil,
+            secretsKeyPath: home.appendingPathComponent("secrets.key").path)
         return try await Self.serve(backend, configuration, tokens: (ownerToken, bridgeToken), body)
     }
 

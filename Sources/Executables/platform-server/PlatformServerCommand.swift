@@ -55,7 +55,7 @@ struct PlatformServerCommand: AsyncParsableCommand {
 
     @Option(
         name: .customLong("secrets-key-file"),
-        help: "AES key sealing secrets at rest, created on first start (default <home>/secrets.key); env SERVICEPRO_SECRETS_KEY (base64 of 32 bytes) overrides it.")
+        help: "AES key sealing secrets at rest (default <home>/secrets.key), created on the first start of an empty store; env SERVICEPRO_SECRETS_KEY (base64 of 32 bytes) overrides it. A store refuses to start without the key it was started with.")
     var secretsKeyFile: String?
 
     @Option(name: .customLong("exports-dir"), help: "Scratch space where export archives are built before they go into the store (default <home>/exports).")
@@ -220,7 +220,7 @@ struct PlatformServerCommand: AsyncParsableCommand {
             services += try await bridge(at: bridgeAddress, for: server, configuration)
             logger.info("serving Twilio webhooks in-process", metadata: ["address": "\(bridgeAddress.host):\(bridgeAddress.port)"])
         }
-        let group = ServiceGroup(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        let group = ServiceGroup(configuration: .servingUntilSignalled(services, logger: logger))
         try await group.run()
     }
 }

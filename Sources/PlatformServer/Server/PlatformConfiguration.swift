@@ -12,8 +12,9 @@ public struct PlatformConfiguration: Sendable {
     public var tls: RPCServer.TLSFiles?
     /// Where the first start writes the spctl context; nil to leave spctl's config alone.
     public var spctlConfigPath: String?
-    /// The AES key that seals secrets at rest, created on first start; nil for
-    /// `<home>/secrets.key`. `SERVICEPRO_SECRETS_KEY` (base64 of 32 bytes) takes precedence.
+    /// The AES key that seals secrets at rest, created on the first start of an empty store; nil
+    /// for `<home>/secrets.key`. `SERVICEPRO_SECRETS_KEY` (base64 of 32 bytes) takes precedence.
+    /// A store refuses to start with a key other than the one it recorded, or with none.
     public var secretsKeyPath: String?
     /// Stripe and the billing lifecycle; see `BillingSettings.fromEnvironment`.
     public var billing: BillingSettings

@@ -23,10 +23,16 @@ public final class PlatformServer: Service, Sendable {
 
     /// Opens the store, applies migrations, bootstraps a first start and prepares the server.
     public static func start(_ configuration: PlatformConfiguration, logger: Logger) async throws -> PlatformServer {
-        let sealer = try SecretSealer.load(keyFile: configuration.secretsKeyFile, logger: logger)
+        // Before the store is opened: TLS files the server could not serve with, or a secrets key
+        // that is malformed, stop the start with nothing written.
+        if let tls = configuration.tls { try ServingCertificate.check(tls) }
+        let configuredKey = try SecretSealer.configured(keyFile: configuration.secretsKeyFile)
         let database = try await openDatabase(configuration, logger: logger)
         do {
             try await Migrator.migrate(database, logger: logger)
+            // Before anything is seeded: a store whose secrets another key sealed refuses to start.
+            let sealer = try await SecretsKeyCheck.sealer(
+                for: database, configured: configuredKey, keyFile: configuration.secretsKeyFile, logger: logger)
             if let postgres = database as? PostgresDatabase, try await postgres.bypassesRowLevelSecurity() {
                 logger.critical("""
                     connected to PostgreSQL as a role that bypasses row-level security (a superuser, or BYPASSRLS): \
@@ -47,7 +53,7 @@ public final class PlatformServer: Service, Sendable {
 
     static func openDatabase(_ configuration: PlatformConfiguration, logger: Logger) async throws -> any Database {
         if let url = configuration.databaseURL {
-            return try PostgresDatabase(url: url, logger: logger)
+            return try await PostgresDatabase.open(url: url, logger: logger)
         }
         try FileManager.default.createDirectory(at: configuration.homeURL, withIntermediateDirectories: true)
         return try await SQLiteDatabase.open(path: configuration.sqlitePath, logger: logger)

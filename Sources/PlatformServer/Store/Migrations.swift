@@ -406,6 +406,7 @@ enum Migrator {
         AutomationSchedule.migration,
         PhoneConfigRecords.businessAlertsMigration,
         AutomationSchedule.skipConfirmationMigration,
+        SecretsKeyCheck.migration,
     ]
 
     static func migrate(_ database: any Database, logger: Logger) async throws {

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import NIOCore
+import NIOPosix
 import PostgresNIO
 
 /// The production store: PostgreSQL through postgres-nio's connection pool. Every transaction
@@ -21,37 +22,83 @@ public final class PostgresDatabase: Database {
             host: url.host, port: url.port, username: url.username, password: url.password, database: url.database,
             tls: Self.tls(url))
         configuration.options.maximumConnections = maximumConnections
-        // What every transaction here is written for, whatever the database or role defaults to:
-        // each statement sees what committed before it began (ChangeSync relies on it).
-        configuration.options.additionalStartupParameters = [("default_transaction_isolation", "read committed")]
+        configuration.options.additionalStartupParameters = Self.startupParameters
         let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
         self.client = client
         self.logger = logger
         self.runTask = Task { await client.run() }
     }
 
+    /// As `init`, once one connection to `url` has been made and closed. The pool retries a
+    /// server that cannot be reached, or refuses the login, for about a minute and then reports
+    /// only that its circuit breaker tripped; this says at once what the server said, or why it
+    /// could not be reached.
+    public static func open(url: String, maximumConnections: Int = 20, logger: Logger) async throws -> PostgresDatabase {
+        try await checkConnection(DatabaseURL(url), logger: logger)
+        return try PostgresDatabase(url: url, maximumConnections: maximumConnections, logger: logger)
+    }
+
+    /// What every transaction here is written for, whatever the database or role defaults to:
+    /// each statement sees what committed before it began (ChangeSync relies on it).
+    static var startupParameters: [(String, String)] { [("default_transaction_isolation", "read committed")] }
+
+    /// One connection made with the pool's settings, directly, within 10 s, and closed.
+    static func checkConnection(_ url: DatabaseURL, logger: Logger) async throws {
+        let tls: PostgresConnection.Configuration.TLS
+        do {
+            tls = try Self.connectionTLS(url)
+        } catch {
+            throw PostgresConnectionFailure(url, reason: "cannot set up TLS with sslrootcert \(url.rootCertificatePath ?? "-"): \(error)")
+        }
+        var configuration = PostgresConnection.Configuration(
+            host: url.host, port: url.port, username: url.username, password: url.password, database: url.database, tls: tls)
+        configuration.options.connectTimeout = .seconds(10)
+        configuration.options.additionalStartupParameters = startupParameters
+        let connection: PostgresConnection
+        do {
+            connection = try await PostgresConnection.connect(configuration: configuration, id: 1, logger: logger)
+        } catch {
+            throw PostgresConnectionFailure(url, reason: PostgresConnectionFailure.reason(error, tlsMode: url.tlsMode))
+        }
+        try? await connection.close()
+    }
+
     /// libpq's modes in postgres-nio's terms: `require` encrypts without checking whom it
     /// talks to (unless `sslrootcert` is given: then, as in libpq, it checks like `verify-ca`);
-    /// `verify-ca` checks the certificate, `verify-full` its host name too.
-    static func tls(_ url: DatabaseURL) -> PostgresClient.Configuration.TLS {
+    /// `verify-ca` checks the certificate, `verify-full` its host name too. Nil for `disable`;
+    /// `required` is false where a server without TLS is spoken to in plaintext.
+    static func tlsConfiguration(_ url: DatabaseURL) -> (configuration: TLSConfiguration, required: Bool)? {
         var tls = TLSConfiguration.makeClientConfiguration()
         if let path = url.rootCertificatePath { tls.trustRoots = .file(path) }
         switch url.tlsMode {
         case .disable:
-            return .disable
+            return nil
         case .allow, .prefer:
             tls.certificateVerification = .none
-            return .prefer(tls)
+            return (tls, false)
         case .require:
             tls.certificateVerification = url.rootCertificatePath == nil ? .none : .noHostnameVerification
-            return .require(tls)
+            return (tls, true)
         case .verifyCA:
             tls.certificateVerification = .noHostnameVerification
-            return .require(tls)
+            return (tls, true)
         case .verifyFull:
             tls.certificateVerification = .fullVerification
-            return .require(tls)
+            return (tls, true)
         }
+    }
+
+    /// ``tlsConfiguration(_:)`` for the pool.
+    static func tls(_ url: DatabaseURL) -> PostgresClient.Configuration.TLS {
+        guard let tls = tlsConfiguration(url) else { return .disable }
+        return tls.required ? .require(tls.configuration) : .prefer(tls.configuration)
+    }
+
+    /// ``tlsConfiguration(_:)`` for a single connection, which takes a context built from it.
+    static func connectionTLS(_ url: DatabaseURL) throws -> PostgresConnection.Configuration.TLS {
+        guard let tls = tlsConfiguration(url) else { return .disable }
+        let context = try NIOSSLContext(configuration: tls.configuration)
+        return tls.required ? .require(context) : .prefer(context)
     }
 
     public func transaction<Result: Sendable>(
@@ -216,6 +263,49 @@ struct PostgresTransaction: SQLTransaction {
         case .bool: return .bool(try cell.decode(Bool.self))
         case .bytea: return .blob(Data((try cell.decode(ByteBuffer.self)).readableBytesView))
         default: return .text(try cell.decode(String.self))
+        }
+    }
+}
+
+/// A connection to PostgreSQL that could not be made: where to, as whom, and why, never with
+/// the password.
+public struct PostgresConnectionFailure: Error, CustomStringConvertible {
+    public let description: String
+
+    init(_ url: DatabaseURL, reason: String) {
+        let host = url.host.contains(":") ? "[\(url.host)]" : url.host
+        description = """
+            cannot connect to PostgreSQL at \(host):\(url.port) as user "\(url.username)" to database \
+            "\(url.database ?? url.username)": \(reason)
+            """
+    }
+
+    /// What went wrong in words: the server's own message (e.g. password authentication failed,
+    /// database does not exist), else why it could not be reached. postgres-nio's errors describe
+    /// themselves only generically, so as not to leak what the server said.
+    static func reason(_ error: any Error, tlsMode: DatabaseURL.TLSMode) -> String {
+        switch error {
+        case let error as PSQLError:
+            if let message = error.serverInfo?[.message] { return message }
+            switch error.code {
+            case .sslUnsupported:
+                return "the server does not offer TLS, which sslmode=\(tlsMode.rawValue) requires"
+            case .authMechanismRequiresPassword:
+                return "the server asks for a password, and the URL gives none"
+            case .unsupportedAuthMechanism:
+                return "the server asks for an authentication method postgres-nio does not support"
+            default:
+                return error.underlying.map { reason($0, tlsMode: tlsMode) } ?? "\(error.code)"
+            }
+        case let error as NIOConnectionError:
+            if let lookup = error.dnsAError ?? error.dnsAAAAError { return "cannot resolve the host name: \(lookup)" }
+            return error.connectionErrors.map { reason($0.error, tlsMode: tlsMode) }.joined(separator: "; ")
+        case let error as IOError:
+            return String(cString: strerror(error.errnoCode))
+        case ChannelError.connectTimeout(let timeout):
+            return "no answer within \(timeout.nanoseconds / 1_000_000_000) s"
+        default:
+            return String(describing: error)
         }
     }
 }

@@ -7,7 +7,8 @@ import RPCRuntime
 /// idempotency records keep for a retry (see ``SealedToken``).
 ///
 /// The key comes from `SERVICEPRO_SECRETS_KEY` (base64 of 32 bytes) when set, else from a key
-/// file, which the first start creates with 32 random bytes and mode 0600:
+/// file, which the first start of an empty store creates with 32 random bytes and mode 0600 (the
+/// store then records which key it is; see ``SecretsKeyCheck``):
 /// ```swift
 /// let sealer = try SecretSealer.load(keyFile: "/var/lib/servicepro/secrets.key")
 /// let sealed = try sealer.seal("s3cret", boundTo: "tenants/acme/phoneConfigs/main")
@@ -22,12 +23,15 @@ public struct SecretSealer: Sendable {
     static let formatVersion: UInt8 = 1
 
     private let key: SymmetricKey
+    /// Where the key came from, for messages: the variable or the key file.
+    let source: String
 
-    public init(key: SymmetricKey) throws {
+    public init(key: SymmetricKey, source: String = "the secrets key given") throws {
         guard key.bitCount == Self.keyByteCount * 8 else {
             throw SecretSealerError("the secrets key must be \(Self.keyByteCount) bytes, got \(key.bitCount / 8)")
         }
         self.key = key
+        self.source = source
     }
 
     /// A key given as base64 text; `source` names where it came from for the error message.
@@ -39,7 +43,7 @@ public struct SecretSealer: Sendable {
         guard bytes.count == Self.keyByteCount else {
             throw SecretSealerError("\(source) decodes to \(bytes.count) bytes; it must hold exactly \(Self.keyByteCount) (e.g. from `openssl rand -base64 32`)")
         }
-        try self.init(key: SymmetricKey(data: bytes))
+        try self.init(key: SymmetricKey(data: bytes), source: source)
     }
 
     /// The key from the environment if set, else from `keyFile`, creating that file with a new
@@ -49,29 +53,52 @@ public struct SecretSealer: Sendable {
         environment: [String: String] = ProcessInfo.processInfo.environment,
         logger: Logger? = nil
     ) throws -> SecretSealer {
+        try configured(keyFile: keyFile, environment: environment) ?? create(keyFile: keyFile, logger: logger)
+    }
+
+    /// The key from the environment if set, else from `keyFile`; nil when neither holds one.
+    public static func configured(
+        keyFile: String,
+        environment: [String: String] = ProcessInfo.processInfo.environment
+    ) throws -> SecretSealer? {
         if let fromEnvironment = environment[environmentVariable], !fromEnvironment.isEmpty {
             return try SecretSealer(base64Key: fromEnvironment, source: environmentVariable)
         }
-        let manager = FileManager.default
-        if manager.fileExists(atPath: keyFile) {
-            let contents: String
-            do {
-                contents = try String(contentsOfFile: keyFile, encoding: .utf8)
-            } catch {
-                throw SecretSealerError("cannot read the secrets key file \(keyFile): \(error.localizedDescription)")
-            }
-            return try SecretSealer(base64Key: contents, source: "the secrets key file \(keyFile)")
+        guard FileManager.default.fileExists(atPath: keyFile) else { return nil }
+        let contents: String
+        do {
+            contents = try String(contentsOfFile: keyFile, encoding: .utf8)
+        } catch {
+            throw SecretSealerError("cannot read the secrets key file \(keyFile): \(error.localizedDescription)")
         }
+        return try SecretSealer(base64Key: contents, source: "the secrets key file \(keyFile)")
+    }
+
+    /// A new random key, written to `keyFile` with mode 0600.
+    static func create(keyFile: String, logger: Logger?) throws -> SecretSealer {
         let key = SymmetricKey(size: .bits256)
         let directory = URL(fileURLWithPath: keyFile).deletingLastPathComponent()
-        try manager.createDirectory(at: directory, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let encoded = key.withUnsafeBytes { Data($0).base64EncodedString() }
         try SecretFile.write(Data((encoded + "\n").utf8), to: keyFile)
         logger?.notice("created a new secrets key; servers sharing a store need the same key (copy the file or set \(environmentVariable))", metadata: [
             "key_file": "\(keyFile)",
         ])
-        return try SecretSealer(key: key)
+        return try SecretSealer(key: key, source: "the secrets key file \(keyFile)")
     }
+
+    /// What a store keeps to know this key again: an HMAC-SHA256 of a fixed label under the key,
+    /// from which the key cannot be recovered.
+    var keyCheck: Data {
+        Data(HMAC<SHA256>.authenticationCode(for: Self.keyCheckLabel, using: key))
+    }
+
+    /// Whether `check` is this key's ``keyCheck``, compared in constant time.
+    func matches(keyCheck check: Data) -> Bool {
+        HMAC<SHA256>.isValidAuthenticationCode(check, authenticating: Self.keyCheckLabel, using: key)
+    }
+
+    private static let keyCheckLabel = Data("servicepro secrets key check v1".utf8)
 
     /// `secret` encrypted: a version byte, then nonce, ciphertext and tag.
     public func seal(_ secret: String, boundTo context: String) throws -> Data {
