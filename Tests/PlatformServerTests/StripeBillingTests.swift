@@ -547,6 +547,37 @@ struct StripeBillingTests {
         }
     }
 
+    @Test("a trial extended at Stripe as the trial ends is recorded, with the staff's reason: the transition is checked from the status it was decided on", arguments: TestBackend.available)
+    func trialExtendedAsItIsPaid(backend: TestBackend) async throws {
+        try await FakeStripe.with { stripe, base in
+            try await TestPlatform.with(backend, billing: Self.settings(apiURL: base)) { platform in
+                let owner = platform.metadata(platform.ownerToken)
+                try await platform.createTenant("acme")
+                let acme = try await platform.billing.changePlan(.with { $0.name = "tenants/acme/billing"; $0.tier = .pro }, metadata: owner).billing
+                #expect(acme.status == .trialing)
+                // The trial ends, and Stripe says the subscription is active, as staff move the
+                // trial's end there.
+                stripe.beforeNext("POST") {
+                    _ = try? await Self.deliver(StripeTestEvents.subscription(
+                        id: "evt_active", type: "customer.subscription.updated", created: Int64(Date().timeIntervalSince1970),
+                        subscription: acme.stripeSubscriptionID, customer: acme.stripeCustomerID, status: "active", price: "price_pro"), to: platform)
+                }
+                let extended = Date().addingTimeInterval(40 * 86_400)
+                let longer = try await platform.billing.setTenantStatus(.with {
+                    $0.name = "tenants/acme/billing"; $0.status = .trialing; $0.reason = "sales extension"; $0.etag = acme.etag
+                    $0.trialEndTime = .init(date: extended)
+                }, metadata: owner)
+                #expect(stripe.trialEnd(of: acme.stripeSubscriptionID) == Int64(extended.timeIntervalSince1970))
+                #expect(longer.status == .trialing && longer.statusReason == "sales extension")
+                #expect(longer.trialEndTime.seconds == Int64(extended.timeIntervalSince1970))
+                let applied = try await platform.database.transaction(.platform) { tx in
+                    try await tx.first("SELECT outcome FROM stripe_events WHERE event_id = 'evt_active'")?.string("outcome")
+                }
+                #expect(applied == "applied", "Stripe's word of the trial's end was applied first")
+            }
+        }
+    }
+
     @Test("a staff suspension is staff's to lift: no payment or Stripe event lifts it, and no plan can be bought meanwhile", arguments: TestBackend.available)
     func staffSuspension(backend: TestBackend) async throws {
         try await FakeStripe.with { _, base in

@@ -345,19 +345,12 @@ public struct BillingHandler: BillingServiceHandler {
                     if !atStripe.changed, state.revision != current.revision {
                         try Etag.requireCurrent(request.etag, current: state.message.etag, of: state.name)
                     }
-                    // Stripe's word that the subscription this call ended is over may have been
-                    // applied first, as webhooks take no lease.
-                    let endedFirst = ended != nil && state.stripeSubscriptionID == nil && state.endedStripeSubscriptionID == ended
-                    let from: TenantStatus
-                    if endedFirst, request.status == .cancelled, state.status == .cancelled {
-                        // That end cancelled the tenant already: the cancellation is made, and the
-                        // staff's reason for it is what is left to record.
-                        from = current.status
-                        state.statusReason = reason
-                    } else {
-                        from = state.status
-                        try state.move(to: request.status, reason: reason, at: Date(), settings: settings, trialEnd: trialEnd)
-                    }
+                    // What Stripe has made was decided on the record as it was read, and stands
+                    // whatever a webhook made of the record since (Stripe's own word of the change
+                    // among it: the end that cancelled the tenant already, a payment that made a
+                    // trial being extended active): its transition is checked from there.
+                    let from = atStripe.changed ? current.status : state.status
+                    try state.move(to: request.status, decidedFrom: from, reason: reason, at: Date(), settings: settings, trialEnd: trialEnd)
                     state.suspendedByStaff = request.status == .suspended
                     if let ended, state.stripeSubscriptionID == ended { state.forgetSubscription() }
                     try await BillingRecords.save(state, tx)

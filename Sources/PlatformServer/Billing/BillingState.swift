@@ -82,12 +82,19 @@ struct BillingState: Sendable {
     /// Moves to `newStatus` along a valid transition and sets the windows the new status runs
     /// on: a trial end while trialing, a grace period while past due, the retention window while
     /// suspended or cancelled. Nothing else changes: a status only gates, it never deletes.
-    mutating func move(to newStatus: TenantStatus, reason: String, at now: Date, settings: BillingSettings, trialEnd requestedTrialEnd: Date? = nil) throws {
-        guard StatusTransitions.isValid(from: status, to: newStatus) else {
+    ///
+    /// The transition is checked from `decidedFrom` when given: the status a change already made
+    /// at Stripe was decided on, which a webhook may have moved since.
+    mutating func move(
+        to newStatus: TenantStatus, decidedFrom: TenantStatus? = nil, reason: String, at now: Date, settings: BillingSettings,
+        trialEnd requestedTrialEnd: Date? = nil
+    ) throws {
+        let from = decidedFrom ?? status
+        guard StatusTransitions.isValid(from: from, to: newStatus) else {
             throw ServiceError.failedPrecondition(
                 reason: "invalid_status_transition",
-                message: "\(name) cannot go from \(status.storedName) to \(newStatus.storedName); valid next statuses: \(StatusTransitions.next(from: status).map(\.storedName).sorted().joined(separator: ", "))",
-                metadata: ["from": status.storedName, "to": newStatus.storedName])
+                message: "\(name) cannot go from \(from.storedName) to \(newStatus.storedName); valid next statuses: \(StatusTransitions.next(from: from).map(\.storedName).sorted().joined(separator: ", "))",
+                metadata: ["from": from.storedName, "to": newStatus.storedName])
         }
         if tenantID == TenantRecords.rootID, [.pastDue, .suspended, .cancelled].contains(newStatus) {
             throw ServiceError.failedPrecondition(reason: "root_tenant_protected", message: "the root tenant is never past due, suspended or cancelled")
