@@ -55,6 +55,19 @@ struct ServiceErrorTests {
         #expect(last.violationDescription.hasPrefix("and \(500 - (sent.count - 1)) more problems"), "\(last.violationDescription)")
     }
 
+    @Test("a long value echoed from the request in characters of several bytes still fits the trailers clients take")
+    func nonASCIIEchoesAreBounded() throws {
+        let path = String(repeating: "😀", count: 1_024)
+        let rpcError = RPCError(ServiceError.invalidArgument(field: "update_mask", "\(path) is not a field of tenant"))
+        // grpc-message goes percent-encoded (three bytes for each byte that is not ASCII).
+        let message = rpcError.message.utf8.count * 3
+        let details = rpcError.metadata.reduce(0) { total, entry in
+            guard case .binary(let bytes) = entry.value else { return total }
+            return total + (bytes.count + 2) / 3 * 4
+        }
+        #expect(message + details < 6 * 1024, "clients take 8 KiB of metadata by default: \(message + details) bytes")
+    }
+
     @Test("resource names")
     func resourceNames() {
         #expect(ResourceName.tenantID(of: "tenants/acme/apiKeys/k1") == "acme")

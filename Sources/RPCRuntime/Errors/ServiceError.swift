@@ -78,8 +78,9 @@ public struct ServiceError: Error, Sendable, Hashable, CustomStringConvertible {
 
     /// The status travels in HTTP/2 headers, and an answer whose headers outgrow what peers
     /// accept never arrives (the client sees the stream reset). A value echoed from the request,
-    /// a 100 KB name say, is cut short to this many characters.
-    static let maxEchoedLength = 1024
+    /// a 100 KB name say, is cut short to this many bytes of UTF-8: bytes, since the message is
+    /// sent again percent-encoded (a non-ASCII byte takes three) beside the base64 status.
+    static let maxEchoedLength = 512
 
     /// The violations sent are cut off once their text passes this many bytes, the rest counted
     /// in one last violation: a request with 200 bad invoice lines would otherwise answer with
@@ -105,7 +106,12 @@ public struct ServiceError: Error, Sendable, Hashable, CustomStringConvertible {
     /// combining marks, and would pass whole.
     private static func clipped(_ text: String) -> String {
         guard text.utf8.count > maxEchoedLength else { return text }
-        return String(String.UnicodeScalarView(text.unicodeScalars.prefix(maxEchoedLength))) + "…"
+        var bytes = 0
+        let kept = text.unicodeScalars.prefix { scalar in
+            bytes += UTF8.width(scalar)
+            return bytes <= maxEchoedLength
+        }
+        return String(String.UnicodeScalarView(kept)) + "…"
     }
 
     /// The status as sent on the wire.
