@@ -48,21 +48,38 @@ enum SecretsKeyCheck {
             return configured
         }
         // A store seeded before keys were recorded holds secrets sealed with a key only its
-        // operator knows; the one configured is taken to be it.
-        if recorded.holdsData, configured == nil { throw missingKey(keyFile) }
-        let sealer = try configured ?? SecretSealer.create(keyFile: keyFile, logger: logger)
+        // operator knows: the one configured must open one of them, when there is one.
+        if recorded.holdsData {
+            guard let configured else { throw missingKey(keyFile) }
+            guard try await opensASealedSecret(configured, database) else { throw otherKey(configured) }
+        }
+        let sealer = configured ?? SecretSealer.random()
         let stored = try await database.transaction(.platform) { tx in
-            try await tx.execute("""
+            let recorded = try await tx.changes("""
                 INSERT INTO secrets_key_check (singleton, key_check, create_time)
                 VALUES (1, \(sealer.keyCheck), \(Date()))
                 ON CONFLICT DO NOTHING
-                """)
+                """) == 1
+            // A new key is written to its file only by the start whose key the store took, and
+            // before that commits: two servers starting at once on one home cannot leave the
+            // file holding the key that lost, nor the store a key no file holds.
+            if recorded, configured == nil { try sealer.save(to: keyFile, logger: logger) }
             return try await tx.first("SELECT key_check FROM secrets_key_check")?.data("key_check")
         }
         // Another replica starting on the same empty store at the same moment may have recorded
         // its own key first.
         guard let stored, sealer.matches(keyCheck: stored) else { throw otherKey(sealer) }
         return sealer
+    }
+
+    /// Whether `sealer` opens a SIP password the store holds; true when it holds none.
+    private static func opensASealedSecret(_ sealer: SecretSealer, _ database: any Database) async throws -> Bool {
+        let row = try await database.read(.platform) { tx in
+            try await tx.first("SELECT tenant_id, phone_config_id, sip_password_sealed FROM phone_configs WHERE sip_password_sealed IS NOT NULL LIMIT 1")
+        }
+        guard let row, let sealed = try row.optionalData("sip_password_sealed") else { return true }
+        let name = "tenants/\(try row.string("tenant_id"))/phoneConfigs/\(try row.string("phone_config_id"))"
+        return (try? sealer.open(sealed, boundTo: name)) != nil
     }
 
     private static let advice = """

@@ -30,6 +30,10 @@ public struct SecretSealer: Sendable {
         guard key.bitCount == Self.keyByteCount * 8 else {
             throw SecretSealerError("the secrets key must be \(Self.keyByteCount) bytes, got \(key.bitCount / 8)")
         }
+        self.init(checkedKey: key, source: source)
+    }
+
+    private init(checkedKey key: SymmetricKey, source: String) {
         self.key = key
         self.source = source
     }
@@ -76,15 +80,25 @@ public struct SecretSealer: Sendable {
 
     /// A new random key, written to `keyFile` with mode 0600.
     static func create(keyFile: String, logger: Logger?) throws -> SecretSealer {
-        let key = SymmetricKey(size: .bits256)
+        let sealer = random()
+        try sealer.save(to: keyFile, logger: logger)
+        return sealer
+    }
+
+    /// A new random key, not written anywhere yet.
+    static func random() -> SecretSealer {
+        SecretSealer(checkedKey: SymmetricKey(size: .bits256), source: "a new secrets key")
+    }
+
+    /// Writes the key to `keyFile` with mode 0600.
+    func save(to keyFile: String, logger: Logger?) throws {
         let directory = URL(fileURLWithPath: keyFile).deletingLastPathComponent()
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let encoded = key.withUnsafeBytes { Data($0).base64EncodedString() }
         try SecretFile.write(Data((encoded + "\n").utf8), to: keyFile)
-        logger?.notice("created a new secrets key; servers sharing a store need the same key (copy the file or set \(environmentVariable))", metadata: [
+        logger?.notice("created a new secrets key; servers sharing a store need the same key (copy the file or set \(Self.environmentVariable))", metadata: [
             "key_file": "\(keyFile)",
         ])
-        return try SecretSealer(key: key, source: "the secrets key file \(keyFile)")
     }
 
     /// What a store keeps to know this key again: an HMAC-SHA256 of a fixed label under the key,
