@@ -44,12 +44,24 @@ public struct TwilioCallbackURLs: Sendable, Hashable {
     public let base: String
 
     /// Whether `base` can be handed to Twilio as where to call: an http(s) URL with a host, such
-    /// as https://bridge.example.com. A URL without a scheme would make Twilio refuse every text
-    /// that names it, and make every signature check of a bridge that uses it fail.
+    /// as https://bridge.example.com, and at most the path prefix a proxy adds. A URL without a
+    /// scheme would make Twilio refuse every text that names it; one that is already a webhook's
+    /// (https://bridge.example.com/sms, as Twilio's console shows it) or carries a query would
+    /// make every signature check of a bridge that uses it fail, and Twilio does not send a
+    /// refused text again.
     public static func isCallable(_ base: String) -> Bool {
         guard let url = URL(string: base), let scheme = url.scheme?.lowercased() else { return false }
-        return ["https", "http"].contains(scheme) && !(url.host ?? "").isEmpty
+        var path = url.path
+        while path.hasSuffix("/") { path.removeLast() }
+        return ["https", "http"].contains(scheme) && !(url.host ?? "").isEmpty && url.query == nil && url.fragment == nil
+            && !webhookPaths.contains { path.hasSuffix($0) }
     }
+
+    /// What `isCallable` asks for, for an error message to say.
+    public static let callableExample = "the bridge's base URL, scheme and host (and any path prefix a proxy adds), not a webhook's: e.g. https://bridge.example.com"
+
+    /// The paths Twilio calls, which a base URL does not end in.
+    static let webhookPaths = [smsPath, incomingCallPath, aiVoicePath, ivrGatherPath, dialResultPath, statusPath]
 
     public init(base: String? = nil) {
         var base = base ?? ""

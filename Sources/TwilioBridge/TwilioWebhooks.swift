@@ -69,7 +69,11 @@ struct TwilioWebhooks<Transport: ClientTransport>: Sendable {
         // A SharedKey signature names its algorithm; one this bridge does not know is refused.
         let algorithm = TwilioSignatureVerifier.Algorithm(settingsHeader: request.headers[.init(TwilioSignatureVerifier.settingsHeader)!])
         guard let url, let algorithm, verifier.isValid(signature: signature, url: url, parameters: form.parameters, algorithm: algorithm) else {
-            logger.notice("refusing a webhook with a missing or wrong signature", metadata: ["path": "\(request.uri.path)"])
+            // The URL checked says what is wrong when every webhook is refused: a public URL
+            // that is not the one Twilio calls, or a proxy that drops X-Forwarded-Proto.
+            logger.notice("refusing a webhook with a missing or wrong signature; if Twilio's own are refused, the URL checked is not the one Twilio called (set the bridge's public URL)", metadata: [
+                "path": "\(request.uri.path)", "checked_url": "\(url ?? "none: no host to rebuild it from")",
+            ])
             return Self.plain(.forbidden, "invalid X-Twilio-Signature")
         }
         return await handle(form, CallbackQuery(request.uri.queryParameters))

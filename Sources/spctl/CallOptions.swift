@@ -31,8 +31,14 @@ struct CallOptions: ParsableArguments {
     var timeout: Double = 120
 
     func validate() throws {
-        guard timeout >= 0, timeout.isFinite else { throw ValidationError("--timeout must be a number of seconds, 0 or more") }
+        guard timeout >= 0, timeout <= Self.longestTimeout else {
+            throw ValidationError("--timeout must be a number of seconds from 0 to \(Int(Self.longestTimeout)) (a day); 0 waits as long as it takes")
+        }
     }
+
+    /// The longest `--timeout`: a day, far past any answer's wait, and far inside what a
+    /// deadline can hold.
+    static let longestTimeout: Double = 86_400
 
     /// The wait `--timeout` allows a call; nil for none.
     private var deadline: CallDeadline? {

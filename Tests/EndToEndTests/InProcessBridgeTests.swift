@@ -76,17 +76,23 @@ struct InProcessBridgeTests {
              "--twilio-public-url", "bridge.shine.test"],
             environment: environment.merging(["SERVICEPRO_TWILIO_WEBHOOK_URL": ""]) { $1 })
         #expect(flag.status != 0)
-        #expect(flag.output.contains("--twilio-public-url must be the http(s) URL Twilio calls"), "\(flag.output)")
+        #expect(flag.output.contains("--twilio-public-url must be the bridge's base URL, scheme and host"), "\(flag.output)")
         let variable = try await ProcessRunner.run(
             RepositoryPaths.executable("platform-server").path, ["--home", home, "--listen", "127.0.0.1:\(TestPorts.unused())"],
             environment: environment.merging(["SERVICEPRO_TWILIO_WEBHOOK_URL": "bridge.shine.test/twilio"]) { $1 })
         #expect(variable.status != 0)
-        #expect(variable.output.contains("SERVICEPRO_TWILIO_WEBHOOK_URL must be the http(s) URL"), "\(variable.output)")
+        #expect(variable.output.contains("SERVICEPRO_TWILIO_WEBHOOK_URL must be the bridge's base URL"), "\(variable.output)")
         let bridge = try await ProcessRunner.run(
             RepositoryPaths.executable("twilio-bridge").path, ["--listen", "127.0.0.1:\(TestPorts.unused())", "--public-url", "ftp://bridge.shine.test"],
             environment: environment)
         #expect(bridge.status != 0)
-        #expect(bridge.output.contains("--public-url must be the http(s) URL Twilio calls"), "\(bridge.output)")
+        #expect(bridge.output.contains("--public-url must be the bridge's base URL"), "\(bridge.output)")
+        // Twilio's console shows a webhook's whole URL; pasted as the base, every signature check would fail.
+        let pasted = try await ProcessRunner.run(
+            RepositoryPaths.executable("twilio-bridge").path, ["--listen", "127.0.0.1:\(TestPorts.unused())", "--public-url", "https://bridge.shine.test/sms"],
+            environment: environment)
+        #expect(pasted.status != 0)
+        #expect(pasted.output.contains("not a webhook's: e.g. https://bridge.example.com"), "\(pasted.output)")
 
         // A fallback number not in E.164 could not be told apart from the number a dial just rang.
         let serverFallback = try await ProcessRunner.run(

@@ -280,4 +280,15 @@ extension VoiceInstruction {
     fileprivate static func say(_ text: String, voice: String = "", language: String = "") -> VoiceInstruction {
         .with { $0.say = .with { $0.text = text; $0.voice = voice; $0.language = language } }
     }
+
+    @Test("a bridge's public URL is its base: a webhook's own URL, a query or a fragment is refused, as each would fail every signature check")
+    func callableBases() {
+        for base in ["https://bridge.example.com", "https://bridge.example.com/", "https://example.com/twilio-bridge", "http://127.0.0.1:8080"] {
+            #expect(TwilioCallbackURLs.isCallable(base), "\(base)")
+        }
+        for base in ["https://bridge.example.com/sms", "https://bridge.example.com/twilio/voice/incoming/", "https://bridge.example.com/twilio/status",
+                     "https://bridge.example.com/?x=1", "https://bridge.example.com/#top", "bridge.example.com", "ftp://bridge.example.com"] {
+            #expect(!TwilioCallbackURLs.isCallable(base), "\(base)")
+        }
+    }
 }

@@ -96,7 +96,7 @@ struct PlatformServerCommand: AsyncParsableCommand {
             throw ValidationError("--tls-cert and --tls-key go together")
         }
         if let variable = webhookURLVariable, !TwilioCallbackURLs.isCallable(variable) {
-            throw ValidationError("SERVICEPRO_TWILIO_WEBHOOK_URL must be the http(s) URL Twilio reaches the bridge at, e.g. https://bridge.example.com")
+            throw ValidationError("SERVICEPRO_TWILIO_WEBHOOK_URL must be \(TwilioCallbackURLs.callableExample)")
         }
         let rpcAddress = try Self.listenAddress(listen, option: "--listen")
         let twilioAddress = try twilioListen.map { try Self.listenAddress($0, option: "--twilio-listen") }
@@ -111,7 +111,7 @@ struct PlatformServerCommand: AsyncParsableCommand {
                 throw ValidationError("--listen and --twilio-listen need ports of their own")
             }
             if let twilioPublicURL, !TwilioCallbackURLs.isCallable(twilioPublicURL) {
-                throw ValidationError("--twilio-public-url must be the http(s) URL Twilio calls, e.g. https://bridge.example.com")
+                throw ValidationError("--twilio-public-url must be \(TwilioCallbackURLs.callableExample)")
             }
             if let twilioFallbackNumber, !PhoneNumber.isE164(twilioFallbackNumber) {
                 throw ValidationError("--twilio-fallback-number must be an E.164 phone number like +19185551234")
@@ -167,7 +167,8 @@ struct PlatformServerCommand: AsyncParsableCommand {
         let configuration = BridgeConfiguration(
             host: address.host,
             port: address.port,
-            publicURL: twilioPublicURL,
+            // The URL Twilio is told to call is the one it signs.
+            publicURL: twilioPublicURL ?? webhookURLVariable,
             twilioAuthToken: ProcessInfo.processInfo.environment["TWILIO_AUTH_TOKEN"],
             spoolPath: twilioSpool ?? home + "/bridge-spool.sqlite",
             fallbackNumber: twilioFallbackNumber,

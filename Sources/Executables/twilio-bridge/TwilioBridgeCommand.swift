@@ -51,7 +51,7 @@ struct TwilioBridgeCommand: AsyncParsableCommand {
             throw ValidationError("--metrics-listen needs a port of its own")
         }
         if let publicURL, !TwilioCallbackURLs.isCallable(publicURL) {
-            throw ValidationError("--public-url must be the http(s) URL Twilio calls, e.g. https://bridge.example.com")
+            throw ValidationError("--public-url must be \(TwilioCallbackURLs.callableExample)")
         }
         if let fallbackNumber, !PhoneNumber.isE164(fallbackNumber) {
             throw ValidationError("--fallback-number must be an E.164 phone number like +19185551234")

@@ -15,7 +15,10 @@ public enum ClientConnection {
     public struct AddressError: Error, CustomStringConvertible {
         public let server: String
         public init(server: String) { self.server = server }
-        public var description: String { "\"\(server)\" is not host:port (e.g. 127.0.0.1:50051)" }
+        public var description: String {
+            let url = server.contains("://") ? "; a URL's scheme goes: TLS is its own setting (--tls)" : ""
+            return "\"\(server)\" is not host:port (e.g. 127.0.0.1:50051)\(url)"
+        }
     }
 
     public static func with<Result: Sendable>(

@@ -39,6 +39,18 @@ public struct ClientContexts: Codable, Sendable, Equatable {
             case caFile = "ca_file"
         }
 
+        /// A context written by hand may leave out `tls` (plaintext) and what it does not use.
+        public init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            self.init(
+                server: try container.decode(String.self, forKey: .server),
+                token: try container.decodeIfPresent(String.self, forKey: .token),
+                tokenFile: try container.decodeIfPresent(String.self, forKey: .tokenFile),
+                tls: try container.decodeIfPresent(Bool.self, forKey: .tls) ?? false,
+                caFile: try container.decodeIfPresent(String.self, forKey: .caFile),
+                impersonation: try container.decodeIfPresent(Impersonation.self, forKey: .impersonation))
+        }
+
         /// Whether to connect with TLS: asked for, or implied by a CA file to trust (also in
         /// configs written before `set-context --ca-file` set `tls` as well).
         public var usesTLS: Bool { tls || caFile != nil }
@@ -134,7 +146,30 @@ public struct ClientContexts: Codable, Sendable, Equatable {
         guard FileManager.default.fileExists(atPath: path) else { return ClientContexts() }
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .iso8601
-        return try decoder.decode(ClientContexts.self, from: Data(contentsOf: URL(fileURLWithPath: path)))
+        do {
+            return try decoder.decode(ClientContexts.self, from: Data(contentsOf: URL(fileURLWithPath: path)))
+        } catch let error as DecodingError {
+            throw UnreadableConfig(path: path, problem: Self.explain(error))
+        }
+    }
+
+    /// A config file that is not one spctl wrote, or can read.
+    public struct UnreadableConfig: Error, CustomStringConvertible {
+        public let path: String
+        public let problem: String
+        public var description: String {
+            "cannot read the spctl config \(path): \(problem); mend it, or move it away and log in again (spctl login)"
+        }
+    }
+
+    private static func explain(_ error: DecodingError) -> String {
+        func at(_ path: [any CodingKey]) -> String { path.isEmpty ? "" : " at \(path.map(\.stringValue).joined(separator: "."))" }
+        switch error {
+        case .keyNotFound(let key, let context): return "\"\(key.stringValue)\" is missing\(at(context.codingPath))"
+        case .typeMismatch(_, let context), .valueNotFound(_, let context): return "\(context.debugDescription)\(at(context.codingPath))"
+        case .dataCorrupted(let context): return "it is not valid JSON\(at(context.codingPath))"
+        @unknown default: return "\(error)"
+        }
     }
 
     /// Written with mode 0600: it may hold tokens.
