@@ -47,7 +47,7 @@ struct TwilioCommand: ParsableCommand {
         /// Checked while parsing, so a mistake is shown with this command's usage.
         func validate() throws {
             guard token != nil else { throw ValidationError("give the bridge's Twilio auth token: --auth-token or TWILIO_AUTH_TOKEN") }
-            guard TwilioCallbackURLs.isCallable(bridge) else { throw ValidationError("--bridge must be the bridge's http(s) URL, e.g. http://127.0.0.1:8080") }
+            guard TwilioCallbackURLs.isCallable(bridge) else { throw ValidationError("--bridge must be \(TwilioCallbackURLs.callableExample)") }
             // Twilio names its own number in E.164; anything else would resolve to the root tenant.
             if let problem = Check.e164Required(to) { throw ValidationError("--to: \(problem)") }
         }

@@ -23,7 +23,7 @@ struct HostPortTests {
 
     @Test("a URL given for host:port says its scheme goes")
     func urlExplained() {
-        #expect(ClientConnection.AddressError(server: "https://platform.example.com:443").description.contains("a URL's scheme goes: TLS is its own setting (--tls)"))
+        #expect(ClientConnection.AddressError(server: "https://platform.example.com:443").description.contains("a URL's scheme goes: TLS is an option of its own"))
         #expect(!ClientConnection.AddressError(server: "platform").description.contains("URL"))
     }
 

@@ -167,8 +167,7 @@ struct PlatformServerCommand: AsyncParsableCommand {
         let configuration = BridgeConfiguration(
             host: address.host,
             port: address.port,
-            // The URL Twilio is told to call is the one it signs.
-            publicURL: twilioPublicURL ?? webhookURLVariable,
+            publicURL: twilioPublicURL,
             twilioAuthToken: ProcessInfo.processInfo.environment["TWILIO_AUTH_TOKEN"],
             spoolPath: twilioSpool ?? home + "/bridge-spool.sqlite",
             fallbackNumber: twilioFallbackNumber,

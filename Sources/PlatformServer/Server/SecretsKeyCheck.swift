@@ -63,7 +63,13 @@ enum SecretsKeyCheck {
             // A new key is written to its file only by the start whose key the store took, and
             // before that commits: two servers starting at once on one home cannot leave the
             // file holding the key that lost, nor the store a key no file holds.
-            if recorded, configured == nil { try sealer.save(to: keyFile, logger: logger) }
+            if recorded, configured == nil {
+                do {
+                    try sealer.save(to: keyFile, logger: logger)
+                } catch {
+                    throw SecretSealerError("cannot write the new secrets key file \(keyFile): \(error.localizedDescription); make its directory writable, or set \(SecretSealer.environmentVariable)")
+                }
+            }
             return try await tx.first("SELECT key_check FROM secrets_key_check")?.data("key_check")
         }
         // Another replica starting on the same empty store at the same moment may have recorded
@@ -72,14 +78,19 @@ enum SecretsKeyCheck {
         return sealer
     }
 
-    /// Whether `sealer` opens a SIP password the store holds; true when it holds none.
+    /// Whether `sealer` opens a SIP password the store holds; true when it holds none. Any one
+    /// will do: before keys were recorded a start without its key made a new one, so a store may
+    /// hold passwords of a key lost since beside those of the key in use.
     private static func opensASealedSecret(_ sealer: SecretSealer, _ database: any Database) async throws -> Bool {
-        let row = try await database.read(.platform) { tx in
-            try await tx.first("SELECT tenant_id, phone_config_id, sip_password_sealed FROM phone_configs WHERE sip_password_sealed IS NOT NULL LIMIT 1")
+        let rows = try await database.read(.platform) { tx in
+            try await tx.query("SELECT tenant_id, phone_config_id, sip_password_sealed FROM phone_configs WHERE sip_password_sealed IS NOT NULL")
         }
-        guard let row, let sealed = try row.optionalData("sip_password_sealed") else { return true }
-        let name = "tenants/\(try row.string("tenant_id"))/phoneConfigs/\(try row.string("phone_config_id"))"
-        return (try? sealer.open(sealed, boundTo: name)) != nil
+        guard !rows.isEmpty else { return true }
+        return try rows.contains { row in
+            guard let sealed = try row.optionalData("sip_password_sealed") else { return false }
+            let name = "tenants/\(try row.string("tenant_id"))/phoneConfigs/\(try row.string("phone_config_id"))"
+            return (try? sealer.open(sealed, boundTo: name)) != nil
+        }
     }
 
     private static let advice = """

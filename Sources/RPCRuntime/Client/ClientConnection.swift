@@ -16,7 +16,7 @@ public enum ClientConnection {
         public let server: String
         public init(server: String) { self.server = server }
         public var description: String {
-            let url = server.contains("://") ? "; a URL's scheme goes: TLS is its own setting (--tls)" : ""
+            let url = server.contains("://") ? "; a URL's scheme goes: TLS is an option of its own" : ""
             return "\"\(server)\" is not host:port (e.g. 127.0.0.1:50051)\(url)"
         }
     }

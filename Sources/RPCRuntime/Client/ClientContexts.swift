@@ -167,7 +167,8 @@ public struct ClientContexts: Codable, Sendable, Equatable {
         switch error {
         case .keyNotFound(let key, let context): return "\"\(key.stringValue)\" is missing\(at(context.codingPath))"
         case .typeMismatch(_, let context), .valueNotFound(_, let context): return "\(context.debugDescription)\(at(context.codingPath))"
-        case .dataCorrupted(let context): return "it is not valid JSON\(at(context.codingPath))"
+        case .dataCorrupted(let context):
+            return context.codingPath.isEmpty ? "it is not valid JSON" : "\(context.debugDescription)\(at(context.codingPath))"
         @unknown default: return "\(error)"
         }
     }
