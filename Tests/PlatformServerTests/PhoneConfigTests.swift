@@ -398,7 +398,7 @@ struct PhoneConfigTests {
             let keyFile = platform.home.appendingPathComponent("secrets.key").path
             let mode = try FileManager.default.attributesOfItem(atPath: keyFile)[.posixPermissions] as? Int
             #expect(mode == 0o600)
-            let sealer = try SecretSealer.load(keyFile: keyFile, environment: [:])
+            let sealer = try #require(try SecretSealer.configured(keyFile: keyFile, environment: [:]))
             #expect(try sealer.open(sealed, boundTo: created.name) == password)
             // Bound to its row: the same bytes do not open as another config's.
             #expect(throws: SecretSealerError.self) { try sealer.open(sealed, boundTo: "tenants/acme/phoneConfigs/other") }
@@ -423,21 +423,23 @@ struct PhoneConfigTests {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("servicepro-key-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: directory) }
         let keyFile = directory.appendingPathComponent("secrets.key").path
-        let generated = try SecretSealer.load(keyFile: keyFile, environment: [:])
+        #expect(try SecretSealer.configured(keyFile: keyFile, environment: [:]) == nil, "no key yet")
+        let generated = SecretSealer.random()
+        try generated.save(to: keyFile, logger: nil)
         let sealed = try generated.seal("pw", boundTo: "x")
-        #expect(try SecretSealer.load(keyFile: keyFile, environment: [:]).open(sealed, boundTo: "x") == "pw")
+        #expect(try SecretSealer.configured(keyFile: keyFile, environment: [:])?.open(sealed, boundTo: "x") == "pw")
 
         let fixed = Data((0..<32).map { UInt8($0) }).base64EncodedString()
-        let fromEnvironment = try SecretSealer.load(keyFile: keyFile, environment: [SecretSealer.environmentVariable: fixed])
+        let fromEnvironment = try #require(try SecretSealer.configured(keyFile: keyFile, environment: [SecretSealer.environmentVariable: fixed]))
         #expect(throws: SecretSealerError.self) { try fromEnvironment.open(sealed, boundTo: "x") }
 
         let short = #expect(throws: SecretSealerError.self) {
-            try SecretSealer.load(keyFile: keyFile, environment: [SecretSealer.environmentVariable: Data(count: 16).base64EncodedString()])
+            try SecretSealer.configured(keyFile: keyFile, environment: [SecretSealer.environmentVariable: Data(count: 16).base64EncodedString()])
         }
         #expect(short?.description.contains("SERVICEPRO_SECRETS_KEY") == true)
         #expect(short?.description.contains("16 bytes") == true)
         try Data("not base64!\n".utf8).write(to: URL(fileURLWithPath: keyFile))
-        let garbled = #expect(throws: SecretSealerError.self) { try SecretSealer.load(keyFile: keyFile, environment: [:]) }
+        let garbled = #expect(throws: SecretSealerError.self) { try SecretSealer.configured(keyFile: keyFile, environment: [:]) }
         #expect(garbled?.description.contains(keyFile) == true)
     }
 

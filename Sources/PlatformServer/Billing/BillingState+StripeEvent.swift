@@ -11,8 +11,8 @@ extension BillingState {
     mutating func apply(_ event: StripeEvent, _ effect: StripeEvent.Effect, settings: BillingSettings) throws -> String? {
         var effect = effect
         let object = event.data.object
-        // An event of no subscription is never the tenant's own, even when the tenant has none.
-        let ofOwnSubscription = event.subscriptionID != nil && event.subscriptionID == stripeSubscriptionID
+        // The ledger answers an event of no subscription before it gets here.
+        let ofOwnSubscription = event.subscriptionID == stripeSubscriptionID
         if pendingTier != nil, ofOwnSubscription, effect.endsSubscription || effect.failureOnly {
             // The subscription that ends, or whose payment failed, is one still waiting for its
             // first payment: the tenant's standing never rested on it. A declined card on the

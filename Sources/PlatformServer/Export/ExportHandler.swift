@@ -73,7 +73,8 @@ public struct ExportHandler: ExportServiceHandler {
 
     private static func requireDataKept(_ tx: TenantTransaction, now: Date, locking: Bool) async throws {
         guard let billing = try await tx.base.first("""
-            SELECT retention_end_time, data_purge_time FROM tenant_billing WHERE tenant_id = \(tx.tenantID)\(raw: locking ? tx.base.dialect.forShare : "")
+            SELECT b.retention_end_time, b.data_purge_time, CASE WHEN \(RetentionPurgeJob.dataDue("b", at: now)) THEN 1 ELSE 0 END AS due
+            FROM tenant_billing b WHERE b.tenant_id = \(tx.tenantID)\(raw: locking ? tx.base.dialect.forShare : "")
             """)
         else { return }
         if let purged = try billing.optionalDate("data_purge_time") {
@@ -82,11 +83,7 @@ public struct ExportHandler: ExportServiceHandler {
                 message: "tenants/\(tx.tenantID)'s data was deleted at \(purged.formatted(.iso8601)), after its retention window ended; there is nothing left to export",
                 metadata: ["tenant": tx.tenantID])
         }
-        guard let end = try billing.optionalDate("retention_end_time"), end <= now,
-              try await tx.base.first("""
-                  SELECT 1 AS due FROM tenant_billing b WHERE b.tenant_id = \(tx.tenantID) AND \(RetentionPurgeJob.dataDue("b", at: now))
-                  """) != nil
-        else { return }
+        guard try billing.int("due") == 1, let end = try billing.optionalDate("retention_end_time") else { return }
         throw ServiceError.failedPrecondition(
             reason: "retention_ended",
             message: "tenants/\(tx.tenantID)'s retention window ended at \(end.formatted(.iso8601)), and its data is due to be deleted; it can no longer be exported",

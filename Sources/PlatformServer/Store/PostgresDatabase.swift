@@ -40,7 +40,7 @@ public final class PostgresDatabase: Database {
 
     /// What every transaction here is written for, whatever the database or role defaults to:
     /// each statement sees what committed before it began (ChangeSync relies on it).
-    static var startupParameters: [(String, String)] { [("default_transaction_isolation", "read committed")] }
+    static let startupParameters = [("default_transaction_isolation", "read committed")]
 
     /// One connection made with the pool's settings, directly, within 10 s, and closed.
     static func checkConnection(_ url: DatabaseURL, logger: Logger) async throws {

@@ -10,7 +10,7 @@ import RPCRuntime
 /// file, which the first start of an empty store creates with 32 random bytes and mode 0600 (the
 /// store then records which key it is; see ``SecretsKeyCheck``):
 /// ```swift
-/// let sealer = try SecretSealer.load(keyFile: "/var/lib/servicepro/secrets.key")
+/// let sealer = try SecretSealer.configured(keyFile: "/var/lib/servicepro/secrets.key") ?? SecretSealer.random()
 /// let sealed = try sealer.seal("s3cret", boundTo: "tenants/acme/phoneConfigs/main")
 /// let password = try sealer.open(sealed, boundTo: "tenants/acme/phoneConfigs/main")
 /// ```
@@ -50,16 +50,6 @@ public struct SecretSealer: Sendable {
         try self.init(key: SymmetricKey(data: bytes), source: source)
     }
 
-    /// The key from the environment if set, else from `keyFile`, creating that file with a new
-    /// random key (mode 0600) when it does not exist.
-    public static func load(
-        keyFile: String,
-        environment: [String: String] = ProcessInfo.processInfo.environment,
-        logger: Logger? = nil
-    ) throws -> SecretSealer {
-        try configured(keyFile: keyFile, environment: environment) ?? create(keyFile: keyFile, logger: logger)
-    }
-
     /// The key from the environment if set, else from `keyFile`; nil when neither holds one.
     public static func configured(
         keyFile: String,
@@ -76,13 +66,6 @@ public struct SecretSealer: Sendable {
             throw SecretSealerError("cannot read the secrets key file \(keyFile): \(error.localizedDescription)")
         }
         return try SecretSealer(base64Key: contents, source: "the secrets key file \(keyFile)")
-    }
-
-    /// A new random key, written to `keyFile` with mode 0600.
-    static func create(keyFile: String, logger: Logger?) throws -> SecretSealer {
-        let sealer = random()
-        try sealer.save(to: keyFile, logger: logger)
-        return sealer
     }
 
     /// A new random key, not written anywhere yet.

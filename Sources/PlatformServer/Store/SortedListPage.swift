@@ -6,7 +6,7 @@
 /// ```swift
 /// let page = try SortedListPage(of: items, at: { [$0.rank, $0.key] }, request)
 /// ```
-struct SortedListPage {
+enum SortedListPage {
     /// `position` gives each item its place in `all`'s order, compared element by element as
     /// strings: numbers in it must be padded to one width (``padded(_:)``).
     static func of<Item: Sendable>(

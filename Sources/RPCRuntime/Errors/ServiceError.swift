@@ -88,12 +88,13 @@ public struct ServiceError: Error, Sendable, Hashable, CustomStringConvertible {
     /// not the INVALID_ARGUMENT. The first ones say what to mend first.
     static let maxViolationBytes = 2_048
 
-    /// `violations` as sent: whole until their text passes ``maxViolationBytes``, then one
-    /// more, on the first field left out, saying how many were left out.
+    /// `violations` (each already clipped) as sent: whole until their text passes
+    /// ``maxViolationBytes``, then one more, on the first field left out, saying how many were
+    /// left out.
     private static func bounded(_ violations: [FieldViolation]) -> [FieldViolation] {
         var bytes = 0
         for (index, violation) in violations.enumerated() {
-            bytes += clipped(violation.field).utf8.count + clipped(violation.description).utf8.count
+            bytes += violation.field.utf8.count + violation.description.utf8.count
             guard bytes > maxViolationBytes, index > 0 else { continue }
             let omitted = violations.count - index
             return Array(violations[..<index]) + [FieldViolation(
@@ -120,8 +121,9 @@ public struct ServiceError: Error, Sendable, Hashable, CustomStringConvertible {
             .errorInfo(reason: reason, domain: Self.domain, metadata: code == .internalError ? [:] : metadata.mapValues(Self.clipped))
         ]
         if !violations.isEmpty {
-            details.append(.badRequest(violations: Self.bounded(violations).map {
-                ErrorDetails.BadRequest.FieldViolation(field: Self.clipped($0.field), description: Self.clipped($0.description))
+            let clipped = violations.map { FieldViolation(field: Self.clipped($0.field), description: Self.clipped($0.description)) }
+            details.append(.badRequest(violations: Self.bounded(clipped).map {
+                ErrorDetails.BadRequest.FieldViolation(field: $0.field, description: $0.description)
             }))
         }
         return GoogleRPCStatus(code: code, message: Self.clipped(message), details: details)
