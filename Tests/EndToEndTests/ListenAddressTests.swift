@@ -43,7 +43,8 @@ struct ListenAddressTests {
         }
     }
 
-    @Test("a port already taken stops the start at once, with advice, before the store or the spctl contexts are touched")
+    // A platform-server that no longer refuses would serve on, and the run would wait for it.
+    @Test("a port already taken stops the start at once, with advice, before the store or the spctl contexts are touched", .timeLimit(.minutes(3)))
     func takenPort() async throws {
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("taken-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: scratch) }

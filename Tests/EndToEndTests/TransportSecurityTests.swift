@@ -91,7 +91,8 @@ struct TransportSecurityTests {
         }
     }
 
-    @Test("a TLS certificate or key the server cannot serve with stops platform-server at once, naming the option and the file, before the store or the spctl contexts are touched")
+    // A platform-server that no longer refuses would serve on, and the run would wait for it.
+    @Test("a TLS certificate or key the server cannot serve with stops platform-server at once, naming the option and the file, before the store or the spctl contexts are touched", .timeLimit(.minutes(3)))
     func unusableFiles() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tls-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)

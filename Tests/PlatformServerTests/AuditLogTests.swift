@@ -255,12 +255,17 @@ struct AuditLogTests {
         try await TestPlatform.with(backend) { platform in
             try await platform.createTenant("signing")
             let tenants = platform.tenants(platform.ownerToken)
-            // A Stripe webhook's transaction, still open when the deletion starts.
+            // A Stripe webhook's transaction, still open when the deletion starts: the deletion
+            // waits for word that the subscription is written, not for a guess at how long that takes.
+            let (recording, recorded) = AsyncStream<Void>.makeStream()
             async let webhook: Void = platform.database.withTenant("signing") { tx in
+                // Failing before the signal, it ends the wait rather than leaving the test hanging.
+                defer { recorded.finish() }
                 _ = try await tx.update("tenant_billing", set: [("stripe_subscription_id", "sub_new")], where: "1 = 1")
+                recorded.yield()
                 try await Task.sleep(for: .milliseconds(600))
             }
-            try await Task.sleep(for: .milliseconds(150))
+            for await _ in recording { break }
             let refused = await failure { try await tenants.deleteTenant(.with { $0.name = "tenants/signing" }) }
             try await webhook
             #expect(refused?.reason == "stripe_subscription_active", "\(String(describing: refused))")

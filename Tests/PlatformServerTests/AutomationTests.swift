@@ -70,12 +70,13 @@ struct AutomationTests {
         }
 
         /// 10 AM in Chicago, `days` days from today there: a start whose day-ahead reminder falls
-        /// on the day before, whatever the hour the test runs at.
+        /// on the day before, whatever the hour the test runs at. The hour is set on the clock, not
+        /// added to midnight: on a day the clocks change, ten hours after midnight is 9 or 11 AM.
         static func tenAM(inDays days: Int) -> Date {
             var chicago = Calendar(identifier: .gregorian)
             chicago.timeZone = TimeZone(identifier: "America/Chicago")!
-            let today = chicago.startOfDay(for: Date())
-            return chicago.date(byAdding: DateComponents(day: days, hour: 10), to: today)!
+            let day = chicago.date(byAdding: .day, value: days, to: chicago.startOfDay(for: Date()))!
+            return chicago.date(bySettingHour: 10, minute: 0, second: 0, of: day)!
         }
 
         /// The automation texts queued so far: purpose, recipient, sender and body, oldest first.

@@ -1193,13 +1193,19 @@ struct InboundTests {
             _ = try await CommunicationRecords.insertIfNew([.init(
                 message: .with { $0.messageSid = text.messageSid; $0.direction = .inbound; $0.from = text.from; $0.to = text.to; $0.body = text.body; $0.status = .received },
                 id: "overlapped", phoneConfigID: "main")], tenantID: "acme", platform.database)
+            // The replay is sent once the attempt has made the customer, not after a guess at how
+            // long that takes: sent earlier, it would make the customer itself.
+            let (creating, created) = AsyncStream<Void>.makeStream()
             async let firstAttempt: Void = platform.database.withTenant("acme") { tx in
+                // Failing before the signal, it ends the wait rather than leaving the test hanging.
+                defer { created.finish() }
                 let customer = try #require(try await CustomerRecords.findOrCreate(phone: text.from, tx))
+                created.yield()
                 try await Task.sleep(for: .milliseconds(600))
                 try await CommunicationRecords.linkCustomer(customer.id, toMessage: text.messageSid, tx)
                 try await CommunicationRecords.recordAutoReply("Thanks for texting Acme Detailing!", toMessage: text.messageSid, tx)
             }
-            try await Task.sleep(for: .milliseconds(150))
+            for await _ in creating { break }
             var replay = text
             replay.replayed = true
             let replayed = try await inbound.client.handleInboundMessage(replay, metadata: inbound.metadata)

@@ -1107,7 +1107,16 @@ struct OperationsTests {
             let deletion = try await platform.database.withTenant("acme") { tx in
                 _ = try await CustomerRecords.collection.referencedID(jane.name, field: "appointment.customer", tx)
                 let deletion = Task { await failure { try await ops.deleteCustomer(jane.name) } }
-                try await Task.sleep(for: .milliseconds(300))
+                // The booking is written once the delete is seen waiting on this transaction's
+                // hold on Jane, not after a guess at how long the delete takes to get there.
+                try await poll("the delete to wait for the booking's transaction") {
+                    try await platform.database.transaction(.platform) { other in
+                        try await other.first("""
+                            SELECT COUNT(*) AS n FROM pg_stat_activity
+                            WHERE datname = current_database() AND usename = current_user AND wait_event_type = 'Lock'
+                            """)!.int("n") > 0
+                    }
+                }
                 try await tx.insert(into: "appointments", [
                     ("appointment_id", "booked"), ("customer_id", janeID), ("service_name", "Wash"), ("start_time", Date()),
                     ("status", "scheduled"), ("create_time", Date()), ("update_time", Date()),

@@ -52,6 +52,13 @@ struct OutboxTests {
         }
     }
 
+    /// The retry times a pass run at `now`, which took `took`, may record `wait` after a failure:
+    /// the pass's clock runs on from `now` while it works, so on a loaded machine the failure may
+    /// be seconds after `now`. (A second either side allows for how precisely the store keeps times.)
+    static func retryTimes(_ wait: TimeInterval, after now: Date, passTook took: TimeInterval) -> ClosedRange<Date> {
+        now.addingTimeInterval(wait - 1)...now.addingTimeInterval(wait + took + 1)
+    }
+
     /// Runs passes until one finds nothing due; returns how many messages the worker handled.
     static func drain(_ worker: OutboxWorker) async throws -> Int {
         var handled = 0
@@ -198,22 +205,25 @@ struct OutboxTests {
                 let t0 = Date()
 
                 #expect(try await worker.runOnce(now: t0) == 1)
+                let firstPass = Date().timeIntervalSince(t0)
                 let afterFirst = try await Self.stored(platform, text)
                 #expect(afterFirst.state == .pending)
                 #expect(afterFirst.attempts == 1)
                 #expect(afterFirst.lastError.contains("503"), "\(afterFirst.lastError)")
                 #expect(afterFirst.lastError.contains("20500"))
                 let first = try #require(afterFirst.nextAttemptTime)
-                #expect(abs(first.timeIntervalSince(t0) - 30) < 5, "30 s after the first failure")
+                #expect(Self.retryTimes(30, after: t0, passTook: firstPass).contains(first), "30 s after the first failure: \(first.timeIntervalSince(t0))")
 
                 #expect(try await worker.runOnce(now: t0.addingTimeInterval(20)) == 0, "not due yet")
                 let t1 = first.addingTimeInterval(1)
+                let secondStarted = Date()
                 #expect(try await worker.runOnce(now: t1) == 1)
+                let secondPass = Date().timeIntervalSince(secondStarted)
                 let afterSecond = try await Self.stored(platform, text)
                 #expect(afterSecond.state == .pending)
                 #expect(afterSecond.attempts == 2)
                 let second = try #require(afterSecond.nextAttemptTime)
-                #expect(abs(second.timeIntervalSince(t1) - 60) < 5, "the wait doubles")
+                #expect(Self.retryTimes(60, after: t1, passTook: secondPass).contains(second), "the wait doubles: \(second.timeIntervalSince(t1))")
 
                 #expect(try await worker.runOnce(now: second.addingTimeInterval(1)) == 1)
                 let delivered = try await Self.stored(platform, text)
@@ -229,10 +239,11 @@ struct OutboxTests {
                 let email = try await Self.enqueue(platform, .email(to: "owner@acme.test", subject: "Hello", body: "Hello there", purpose: "onboarding"))
                 let t2 = Date()
                 #expect(try await worker.runOnce(now: t2) == 1)
+                let limitedPass = Date().timeIntervalSince(t2)
                 let limited = try await Self.stored(platform, email)
                 #expect(limited.state == .pending)
                 #expect(limited.lastError.contains("429"))
-                #expect(abs((limited.nextAttemptTime ?? t2).timeIntervalSince(t2) - 600) < 5)
+                #expect(Self.retryTimes(600, after: t2, passTook: limitedPass).contains(limited.nextAttemptTime ?? t2), "\(String(describing: limited.nextAttemptTime))")
                 // From the retry time it recorded: on a loaded machine the pass itself takes time.
                 #expect(try await worker.runOnce(now: (limited.nextAttemptTime ?? t2).addingTimeInterval(1)) == 1)
                 #expect(try await Self.stored(platform, email).state == .delivered)

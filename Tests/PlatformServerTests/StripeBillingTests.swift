@@ -708,6 +708,10 @@ struct StripeBillingTests {
                 subscription: pending.stripeSubscriptionID, customer: pending.stripeCustomerID, status: "canceled")
             stripe.afterNextCancel { _ = try? await deliver(ended) }
             let stayed = try await platform.billing.changePlan(.with { $0.name = "tenants/acme/billing"; $0.tier = .starter }, metadata: owner)
+            let webhook = try await platform.database.transaction(.platform) {
+                try await $0.first("SELECT outcome FROM stripe_events WHERE event_id = 'evt_ended'")?.string("outcome")
+            }
+            #expect(webhook == "applied", "Stripe's word of the end was applied before the call wrote")
             #expect(stayed.billing.tier == .starter)
             #expect(stayed.billing.pendingTier == .unspecified)
             #expect(stayed.billing.stripeSubscriptionID.isEmpty)
@@ -771,6 +775,10 @@ struct StripeBillingTests {
                 let cancelled = try await platform.billing.setTenantStatus(.with {
                     $0.name = "tenants/acme/billing"; $0.status = .cancelled; $0.reason = "never paid"; $0.etag = suspended.etag
                 }, metadata: owner)
+                let payment = try await platform.database.transaction(.platform) {
+                    try await $0.first("SELECT outcome FROM stripe_events WHERE event_id = 'evt_paid'")?.string("outcome")
+                }
+                #expect(payment == "applied", "the payment was applied before the call wrote")
                 #expect(stripe.status(of: subscription) == "canceled")
                 #expect(cancelled.status == .cancelled, "the payment was applied first, and the cancellation Stripe made stands")
                 #expect(cancelled.statusReason == "never paid")

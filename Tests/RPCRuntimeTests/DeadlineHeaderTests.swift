@@ -5,9 +5,12 @@ import Testing
 /// The deadline a caller sends in `grpc-timeout`, which anyone can write, unauthenticated.
 @Suite("grpc-timeout")
 struct DeadlineHeaderTests {
+    /// The deadline as seconds from just before the header was read: never less than the header
+    /// asks for, however long a loaded machine takes between reading it and measuring it.
     private func seconds(_ header: String) -> Double? {
-        AuthenticationInterceptor.deadline(in: ["grpc-timeout": .string(header)]).map { instant in
-            let (seconds, attoseconds) = ContinuousClock.now.duration(to: instant).components
+        let before = ContinuousClock.now
+        return AuthenticationInterceptor.deadline(in: ["grpc-timeout": .string(header)]).map { instant in
+            let (seconds, attoseconds) = before.duration(to: instant).components
             return Double(seconds) + Double(attoseconds) / 1e18
         }
     }

@@ -622,6 +622,7 @@ struct TwilioSimulateTests {
             }, metadata: platform.metadata(platform.ownerToken))
             let spool = FileManager.default.temporaryDirectory.appendingPathComponent("spool-\(UUID().uuidString).sqlite").path
             try await TestBridge.with(platform: platform.address, bridgeToken: platform.bridgeToken, spoolPath: spool) { bridge in
+                try await bridge.waitForPlatform()
                 let spctl = try SpctlCommandTests.Spctl()
                 let common = ["--bridge", bridge.base, "--public-url", "https://bridge.example.com", "--auth-token", TestBridge.authToken, "--to", "+19185550101"]
 

@@ -49,6 +49,25 @@ public struct TestPlatform: Sendable {
             directory: exportsDirectory, logger: logger, worker: name)
     }
 
+    /// How long `body` takes while a long write is in progress, as a purge's or an export's is:
+    /// the write holds the store's writer (on SQLite the one every write queues for) until
+    /// `body` is done, or 30 s. Work that waited for the writer takes the whole 30 s, far past
+    /// any bound a test sets, however slowly a loaded machine runs it.
+    public func durationWhileWriterIsHeld(_ body: () async throws -> Void) async throws -> Duration {
+        let (holding, held) = AsyncStream<Void>.makeStream()
+        let writer = Task {
+            try await database.transaction(.platform) { _ in
+                held.yield()
+                try await Task.sleep(for: .seconds(30))
+            }
+        }
+        for await _ in holding { break }
+        let took = try await ContinuousClock().measure(body)
+        writer.cancel()
+        _ = await writer.result
+        return took
+    }
+
     public static func with<Result: Sendable>(
         _ backend: TestBackend,
         billing: BillingSettings = BillingSettings(),

@@ -79,6 +79,7 @@ struct BridgeFaultTests {
         defer { try? FileManager.default.removeItem(at: platform.home) }
         let spool = BridgeWebhookTests.spoolPath()
         try await TestBridge.with(platform: platform.address, bridgeToken: try platform.token("bridge.token"), spoolPath: spool) { bridge in
+            try await bridge.waitForPlatform()
             // Up: a call teaches the bridge the forward number; a text goes straight through.
             _ = try await bridge.post("/twilio/voice/incoming", BridgeWebhookTests.call(1))
             _ = try await bridge.post("/sms", BridgeWebhookTests.sms(1, body: "first"))
@@ -294,6 +295,7 @@ struct BridgeFaultTests {
         let spool = BridgeWebhookTests.spoolPath()
         let token = try platform.token("bridge.token")
         try await TestBridge.with(platform: platform.address, bridgeToken: token, spoolPath: spool) { bridge in
+            try await bridge.waitForPlatform()
             _ = try await bridge.post("/twilio/voice/incoming", BridgeWebhookTests.call(1))
             try await bridge.spool.close()
         }

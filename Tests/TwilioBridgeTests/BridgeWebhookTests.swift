@@ -51,6 +51,7 @@ struct BridgeWebhookTests {
         try await TestPlatform.with(.sqlite) { platform in
             try await Self.configure(platform, mode: .simple)
             try await TestBridge.with(platform: platform.address, bridgeToken: platform.bridgeToken, spoolPath: Self.spoolPath()) { bridge in
+                try await bridge.waitForPlatform()
                 #expect(try await bridge.post("/sms", Self.sms(1), signed: false).status == 403)
                 #expect(try await bridge.post("/sms", Self.sms(1), token: "wrong-token").status == 403)
                 #expect(try await bridge.post("/twilio/voice/incoming", Self.call(1), signed: false).status == 403)
@@ -74,6 +75,7 @@ struct BridgeWebhookTests {
         try await TestPlatform.with(.sqlite) { platform in
             try await Self.configure(platform, mode: .simple)
             try await TestBridge.with(platform: platform.address, bridgeToken: platform.bridgeToken, spoolPath: Self.spoolPath()) { bridge in
+                try await bridge.waitForPlatform()
                 var bodies: [String] = []
                 for _ in 0..<5 {
                     let response = try await bridge.post("/sms", Self.sms(7))
@@ -93,6 +95,7 @@ struct BridgeWebhookTests {
         try await TestPlatform.with(.sqlite) { platform in
             try await Self.configure(platform, mode: .simple)
             try await TestBridge.with(platform: platform.address, bridgeToken: platform.bridgeToken, spoolPath: Self.spoolPath()) { bridge in
+                try await bridge.waitForPlatform()
                 let media = { (count: Int) in (0..<count).map { ("MediaUrl\($0)", "https://api.twilio.com/2010-04-01/Accounts/AC1/Messages/MM1/Media/ME\($0)") } }
                 // An empty MediaUrl is no picture: left out rather than stored as one.
                 let picture = try await bridge.post("/sms", Self.sms(8).map { $0.0 == "MessageSid" ? ("MessageSid", "MM" + String(format: "%032x", 8)) : $0 }
@@ -114,6 +117,7 @@ struct BridgeWebhookTests {
         try await TestPlatform.with(.sqlite) { platform in
             try await Self.configure(platform, mode: mode)
             try await TestBridge.with(platform: platform.address, bridgeToken: platform.bridgeToken, spoolPath: Self.spoolPath()) { bridge in
+                try await bridge.waitForPlatform()
                 let answer = try await bridge.post("/twilio/voice/incoming", Self.call(11))
                 #expect(answer.status == 200)
                 _ = try XMLDocument(xmlString: answer.body)
@@ -171,6 +175,7 @@ struct BridgeWebhookTests {
         try await TestPlatform.with(.sqlite) { platform in
             try await Self.configure(platform, mode: .simple)
             try await TestBridge.with(platform: platform.address, bridgeToken: platform.bridgeToken, spoolPath: Self.spoolPath()) { bridge in
+                try await bridge.waitForPlatform()
                 _ = try await bridge.post("/sms", Self.sms(22))
                 let partSid = try #require(Self.sms(22).first { $0.0 == "MessageSid" }?.1)
                 let part = try await bridge.post("/twilio/status", [("MessageSid", partSid), ("MessageStatus", "partially_delivered")])
@@ -194,6 +199,7 @@ struct BridgeWebhookTests {
         try await TestPlatform.with(.sqlite) { platform in
             try await Self.configure(platform, mode: .simple)
             try await TestBridge.with(platform: platform.address, bridgeToken: platform.bridgeToken, spoolPath: Self.spoolPath()) { bridge in
+                try await bridge.waitForPlatform()
                 let sid = "SM" + String(repeating: "e", count: 32)
                 let report = [
                     ("MessageSid", sid), ("SmsSid", sid), ("MessageStatus", "delivered"), ("SmsStatus", "delivered"),
