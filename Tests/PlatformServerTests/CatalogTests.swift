@@ -248,6 +248,30 @@ struct CatalogTests {
         }
     }
 
+    @Test("a full catalog refuses another item, changing nothing, and takes one again once an item is deleted", arguments: TestBackend.available)
+    func fullCatalog(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            let catalog = try await Self.setUp(platform)
+            let limit = PackItemRecords.madeLimit
+            try await platform.database.withTenant("acme") { tx in
+                let room = limit - (try await PackItemRecords.count(tx))
+                for index in 0..<room {
+                    let faq = Faq.with { $0.question = "Question \(index)?"; $0.answer = "Yes." }
+                    try await PackItemRecords.insertMade(try PackItemContent(kind: .faq, key: faq.question, faq), tx, now: Date())
+                }
+            }
+            let full = await failure { try await catalog.create(Self.mobileWash) }
+            #expect(full?.code == .failedPrecondition)
+            #expect(full?.reason == "catalog_full")
+            #expect(full?.metadata["limit"] == "\(limit)")
+            #expect(try await platform.database.withTenant("acme") { try await PackItemRecords.count($0) } == limit, "nothing was added")
+
+            let faq = try #require(try await catalog.list(.faq).catalogItems.first)
+            try await catalog.delete(faq.name)
+            #expect(try await catalog.create(Self.mobileWash).content == Self.mobileWash)
+        }
+    }
+
     @Test("a business's own item and a pack's that differ only in case are one item, and the business's stays", arguments: TestBackend.available)
     func keysIgnoreCase(backend: TestBackend) async throws {
         try await TestPlatform.with(backend) { platform in

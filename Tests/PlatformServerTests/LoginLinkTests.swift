@@ -466,6 +466,22 @@ struct LoginLinkTests {
         }
     }
 
+    @Test("a token that matches no link is refused without waiting for the store's writer", arguments: TestBackend.available)
+    func guessedTokensDoNotTakeTheWriter(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            try await platform.createTenant("acme")
+            let created = try await Self.create(platform, tenant: "acme")
+            let wrongSecret = created.loginLink.tokenPrefix + "_" + String(repeating: "A", count: 43)
+            let took = try await platform.durationWhileWriterIsHeld {
+                for token in [wrongSecret, "spl_nosuchlink_" + String(repeating: "A", count: 43)] {
+                    #expect(await failure { try await Self.redeem(platform, token) }?.reason == "invalid_token")
+                }
+            }
+            // Far under the writer's 30 s: anonymous guesses never queue for it.
+            #expect(took < .seconds(15), "\(took)")
+        }
+    }
+
     @Test("another tenant's link is NOT_FOUND and never listed", arguments: TestBackend.available)
     func tenantIsolation(backend: TestBackend) async throws {
         try await TestPlatform.with(backend) { platform in

@@ -85,6 +85,24 @@ struct FieldCheckTests {
         #expect(Set(invoice.fieldViolations.map(\.field)) == ["invoice.tax_cents", "invoice.lines[0].quantity", "invoice.lines[0].unit_price_cents"])
     }
 
+    @Test("a list far past its max_items is refused on its count and a bounded number of problems, not one for each element")
+    func oversizedListsStopEarly() {
+        // A million empty lines is 2 MB on the wire, within gRPC's 4 MiB; each line breaks two rules.
+        let invoice = CreateInvoiceRequest.with {
+            $0.parent = "tenants/acme"
+            $0.invoice = .with { $0.currencyCode = "USD"; $0.lines = Array(repeating: InvoiceLine(), count: 1_000_000) }
+        }
+        let violations = invoice.fieldViolations
+        #expect(violations.first == FieldViolation(field: "invoice.lines", description: "must have at most 200 items (got 1000000)"))
+        #expect(violations.count <= FieldViolation.collectedLimit + 2, "\(violations.count) violations collected")
+        #expect(violations.contains { $0.field == "invoice.lines[0].label" })
+
+        // Within max_items, every element is still checked.
+        let lines = (0..<200).map { index in InvoiceLine.with { $0.label = "Wash"; $0.quantity = index == 199 ? 0 : 1 } }
+        let lastBad = CreateInvoiceRequest.with { $0.parent = "tenants/acme"; $0.invoice = .with { $0.currencyCode = "USD"; $0.lines = lines } }
+        #expect(lastBad.fieldViolations.map(\.field) == ["invoice.lines[199].quantity"])
+    }
+
     @Test("generated validators check nested fields with their paths")
     func generatedValidator() {
         let request = CreateTenantRequest.with {

@@ -66,6 +66,13 @@ public struct CatalogHandler: CatalogServiceHandler {
                         reason: "catalog_item_exists", field: "catalog_item.\(CatalogUpdateMask.fieldName(of: content))",
                         message: "\(name) already exists (\(Self.describe(packItem))); update it instead")
                 }
+                let limit = PackItemRecords.madeLimit
+                guard try await PackItemRecords.count(tx) < limit else {
+                    throw ServiceError.failedPrecondition(
+                        reason: "catalog_full",
+                        message: "tenants/\(tenantID) has \(limit) catalog items, the most a catalog holds; delete one it no longer needs first",
+                        metadata: ["limit": "\(limit)"])
+                }
                 try await PackItemRecords.insertMade(packItem, tx, now: Date())
                 try await AuditLog.record(tx, context: context, resource: name)
                 return try await written(name, tx)

@@ -90,15 +90,17 @@ public struct ServiceError: Error, Sendable, Hashable, CustomStringConvertible {
 
     /// `violations` (each already clipped) as sent: whole until their text passes
     /// ``maxViolationBytes``, then one more, on the first field left out, saying how many were
-    /// left out.
+    /// left out: at least that many when the checks stopped collecting
+    /// (``FieldViolation/collectedLimit``).
     private static func bounded(_ violations: [FieldViolation]) -> [FieldViolation] {
         var bytes = 0
         for (index, violation) in violations.enumerated() {
             bytes += violation.field.utf8.count + violation.description.utf8.count
             guard bytes > maxViolationBytes, index > 0 else { continue }
             let omitted = violations.count - index
+            let count = violations.count >= FieldViolation.collectedLimit ? "at least \(omitted)" : "\(omitted)"
             return Array(violations[..<index]) + [FieldViolation(
-                field: violation.field, description: "and \(omitted) more problem\(omitted == 1 ? "" : "s") with this request, not listed: mend these and send it again")]
+                field: violation.field, description: "and \(count) more problem\(omitted == 1 ? "" : "s") with this request, not listed: mend these and send it again")]
         }
         return violations
     }

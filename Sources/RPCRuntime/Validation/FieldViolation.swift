@@ -7,4 +7,9 @@ public struct FieldViolation: Sendable, Hashable, CustomStringConvertible {
         self.field = field
         self.description = description
     }
+
+    /// How many problems a request's checks collect before they stop looking at further elements
+    /// of its lists. Far more than an error shows (`ServiceError.maxViolationBytes`), far fewer
+    /// than a request of millions of bad elements would otherwise make.
+    public static let collectedLimit = 100
 }

@@ -210,7 +210,7 @@ struct ValidatorEmitter {
             if field.isRepeated {
                 // An element is there, so its format applies: an empty one is no number or URL.
                 if rules.e164 || !rules.pattern.isEmpty { checks.append("FieldCheck.notEmpty(VALUE, FIELD, &violations)") }
-                out.block("for (index, element) in \(property).enumerated()") { out in
+                forEachElement(of: field, property: property, into: &out) { out in
                     for check in checks {
                         out.line(check.replacingOccurrences(of: "VALUE", with: "element")
                             .replacingOccurrences(of: "FIELD", with: "\(path) + \"[\\(index)]\""))
@@ -224,7 +224,7 @@ struct ValidatorEmitter {
         }
         if let rules, rules.definedEnum, field.type == .enum {
             if field.isRepeated {
-                out.block("for (index, element) in \(property).enumerated()") { out in
+                forEachElement(of: field, property: property, into: &out) { out in
                     out.line("FieldCheck.definedEnum(element, \(path) + \"[\\(index)]\", &violations)")
                 }
             } else {
@@ -305,7 +305,7 @@ struct ValidatorEmitter {
         _ statements: (_ value: String, _ path: String) -> [String]
     ) {
         if field.isRepeated {
-            out.block("for (index, element) in \(property).enumerated()") { out in
+            forEachElement(of: field, property: property, into: &out) { out in
                 for statement in statements("element", "path + \(Naming.literal(field.name)) + \"[\\(index)]\(pathSuffix)\"") { out.line(statement) }
             }
             return
@@ -320,6 +320,20 @@ struct ValidatorEmitter {
             out.block("if self.\(has)") { out in
                 for statement in statements(property, path) { out.line(statement) }
             }
+        }
+    }
+
+    /// The loop over a repeated field's elements, which binds `index` and `element`. It goes no
+    /// further than the field's `max_items` (a longer list is refused on its count) and stops once
+    /// `FieldViolation.collectedLimit` problems are known: a request is refused by its first
+    /// problem, and a 4 MiB list of millions of bad elements would otherwise hold a violation, and
+    /// its text, for each.
+    private func forEachElement(of field: FieldDescriptor, property: String, into out: inout SwiftSource, _ body: (inout SwiftSource) -> Void) {
+        let maxItems = field.rules?.maxItems ?? 0
+        let elements = maxItems > 0 ? "\(property).prefix(\(maxItems))" : property
+        out.block("for (index, element) in \(elements).enumerated()") { out in
+            out.line("if violations.count >= FieldViolation.collectedLimit { break }")
+            body(&out)
         }
     }
 

@@ -133,6 +133,13 @@ public struct LoginLinkHandler: LoginLinkServiceHandler {
         let presented = Tokens.hash(parsed.secret)
         let sealer = sealer
         let sessionLifetime = LoginLinkRecords.sessionLifetime
+        // The method takes no key, so anyone may send any token: one that matches no link is
+        // refused on a read, beside the writers, rather than taking the store's writer (on SQLite
+        // the one every tenant's writes queue for) to find out.
+        let known = try await database.read(.platform) { tx in
+            try await LoginLinkRecords.findOnAnyTenant(linkID: parsed.linkID, tx)
+        }
+        guard let known, ConstantTime.equal(known.tokenHash, presented) else { throw invalid }
         // The request has no tenant: the token finds the link across tenants, and the rest is
         // filed under the link's tenant.
         return try await database.transaction(.platform) { tx in

@@ -71,6 +71,17 @@ enum PackItemRecords {
         tenantOwnedTables: ["pack_items"]
     )
 
+    /// How many items a tenant's catalog may hold before `CreateCatalogItem` refuses another: a
+    /// business's services, FAQs, templates and automations run to dozens, and every price list,
+    /// AI receptionist turn and automation pass reads them all. Applying a pack, whose items are
+    /// fixed and few, is never refused by it.
+    static let madeLimit = 500
+
+    /// How many items the tenant has, of packs and its own.
+    static func count(_ tx: TenantTransaction) async throws -> Int {
+        Int(try await tx.select("COUNT(*) AS n", from: table).first?.int("n") ?? 0)
+    }
+
     /// The tenant's items, of one kind or of all, in the order they were added.
     static func all(_ tx: TenantTransaction, kind: PackItemKind? = nil) async throws -> [StoredPackItem] {
         let condition = kind.map { kind -> SQLStatement in "kind = \(kind.storedName)" }

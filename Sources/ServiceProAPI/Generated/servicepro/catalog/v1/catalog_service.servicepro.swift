@@ -24,6 +24,7 @@ extension ListCatalogItemsRequest: ValidatableMessage {
 extension ListCatalogItemsResponse: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {
         for (index, element) in self.catalogItems.enumerated() {
+            if violations.count >= FieldViolation.collectedLimit { break }
             element.validate(path: path + "catalog_items" + "[\(index)].", into: &violations)
         }
         FieldCheck.storable(self.nextPageToken, path + "next_page_token", &violations)
@@ -113,7 +114,8 @@ public protocol CatalogServiceHandler: Sendable {
 
     /// Adds an item. A service with the name of another (ignoring case), an FAQ with the question of
     /// another, a second template of one kind, second AI agent settings or an automation with the key
-    /// of another is ALREADY_EXISTS.
+    /// of another is ALREADY_EXISTS. A catalog holds at most 500 items, a pack's included: one more
+    /// is FAILED_PRECONDITION `catalog_full` until an item is deleted.
     func createCatalogItem(_ request: CreateCatalogItemRequest, context: RequestContext) async throws -> CatalogItem
 
     /// Updates the fields named in update_mask, within the item's own kind, e.g.
@@ -307,7 +309,8 @@ public enum CatalogService {
 
         /// Adds an item. A service with the name of another (ignoring case), an FAQ with the question of
         /// another, a second template of one kind, second AI agent settings or an automation with the key
-        /// of another is ALREADY_EXISTS.
+        /// of another is ALREADY_EXISTS. A catalog holds at most 500 items, a pack's included: one more
+        /// is FAILED_PRECONDITION `catalog_full` until an item is deleted.
         public func createCatalogItem(
             _ request: CreateCatalogItemRequest,
             metadata: Metadata = [:],

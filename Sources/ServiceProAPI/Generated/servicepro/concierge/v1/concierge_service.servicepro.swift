@@ -55,6 +55,7 @@ extension CreateConciergeTenantResponse: ValidatableMessage {
             self.appliedPack.validate(path: path + "applied_pack.", into: &violations)
         }
         for (index, element) in self.nextActions.enumerated() {
+            if violations.count >= FieldViolation.collectedLimit { break }
             element.validate(path: path + "next_actions" + "[\(index)].", into: &violations)
         }
     }
@@ -108,6 +109,7 @@ extension SendOnboardingRequest: ValidatableMessage {
 extension SendOnboardingResponse: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {
         for (index, element) in self.messages.enumerated() {
+            if violations.count >= FieldViolation.collectedLimit { break }
             element.validate(path: path + "messages" + "[\(index)].", into: &violations)
         }
     }

@@ -109,9 +109,11 @@ extension AppliedPackSummary: ValidatableMessage {
         FieldCheck.storable(self.industryPack, path + "industry_pack", &violations)
         FieldCheck.storable(self.version, path + "version", &violations)
         for (index, element) in self.added.enumerated() {
+            if violations.count >= FieldViolation.collectedLimit { break }
             element.validate(path: path + "added" + "[\(index)].", into: &violations)
         }
         for (index, element) in self.skipped.enumerated() {
+            if violations.count >= FieldViolation.collectedLimit { break }
             element.validate(path: path + "skipped" + "[\(index)].", into: &violations)
         }
     }

@@ -11,12 +11,15 @@ extension IndustryPack: ValidatableMessage {
         FieldCheck.storable(self.summary, path + "summary", &violations)
         FieldCheck.storable(self.version, path + "version", &violations)
         for (index, element) in self.services.enumerated() {
+            if violations.count >= FieldViolation.collectedLimit { break }
             element.validate(path: path + "services" + "[\(index)].", into: &violations)
         }
         for (index, element) in self.faqs.enumerated() {
+            if violations.count >= FieldViolation.collectedLimit { break }
             element.validate(path: path + "faqs" + "[\(index)].", into: &violations)
         }
         for (index, element) in self.smsTemplates.enumerated() {
+            if violations.count >= FieldViolation.collectedLimit { break }
             element.validate(path: path + "sms_templates" + "[\(index)].", into: &violations)
         }
         if self.hasIvrMenu {
@@ -26,6 +29,7 @@ extension IndustryPack: ValidatableMessage {
             self.aiAgent.validate(path: path + "ai_agent.", into: &violations)
         }
         for (index, element) in self.automations.enumerated() {
+            if violations.count >= FieldViolation.collectedLimit { break }
             element.validate(path: path + "automations" + "[\(index)].", into: &violations)
         }
     }
@@ -59,7 +63,8 @@ extension ServiceOffering: ValidatableMessage {
         FieldCheck.range(self.priceCents, minimum: 0, maximum: nil, path + "price_cents", &violations)
         FieldCheck.storable(self.currencyCode, path + "currency_code", &violations)
         FieldCheck.maxItems(self.upsells.count, 50, path + "upsells", &violations)
-        for (index, element) in self.upsells.enumerated() {
+        for (index, element) in self.upsells.prefix(50).enumerated() {
+            if violations.count >= FieldViolation.collectedLimit { break }
             element.validate(path: path + "upsells" + "[\(index)].", into: &violations)
         }
     }
@@ -117,7 +122,8 @@ extension AiAgentConfig: ValidatableMessage {
         FieldCheck.storable(self.instructions, path + "instructions", &violations)
         FieldCheck.maxLength(self.instructions, 8000, path + "instructions", &violations)
         FieldCheck.maxItems(self.vocabulary.count, 500, path + "vocabulary", &violations)
-        for (index, element) in self.vocabulary.enumerated() {
+        for (index, element) in self.vocabulary.prefix(500).enumerated() {
+            if violations.count >= FieldViolation.collectedLimit { break }
             FieldCheck.storable(element, path + "vocabulary" + "[\(index)]", &violations)
         }
         FieldCheck.storable(self.greeting, path + "greeting", &violations)

@@ -55,6 +55,7 @@ extension ListLoginLinksRequest: ValidatableMessage {
 extension ListLoginLinksResponse: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {
         for (index, element) in self.loginLinks.enumerated() {
+            if violations.count >= FieldViolation.collectedLimit { break }
             element.validate(path: path + "login_links" + "[\(index)].", into: &violations)
         }
         FieldCheck.storable(self.nextPageToken, path + "next_page_token", &violations)

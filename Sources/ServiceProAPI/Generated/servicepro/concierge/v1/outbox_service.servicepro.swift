@@ -23,6 +23,7 @@ extension ListOutboxMessagesRequest: ValidatableMessage {
 extension ListOutboxMessagesResponse: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {
         for (index, element) in self.outboxMessages.enumerated() {
+            if violations.count >= FieldViolation.collectedLimit { break }
             element.validate(path: path + "outbox_messages" + "[\(index)].", into: &violations)
         }
         FieldCheck.storable(self.nextPageToken, path + "next_page_token", &violations)

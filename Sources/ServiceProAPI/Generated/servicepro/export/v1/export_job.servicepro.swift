@@ -6,6 +6,7 @@ extension ExportJob: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {
         FieldCheck.storable(self.name, path + "name", &violations)
         for (index, element) in self.entityCounts.enumerated() {
+            if violations.count >= FieldViolation.collectedLimit { break }
             element.validate(path: path + "entity_counts" + "[\(index)].", into: &violations)
         }
         FieldCheck.storable(self.sha256, path + "sha256", &violations)

@@ -46,6 +46,7 @@ extension ListExportsRequest: ValidatableMessage {
 extension ListExportsResponse: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {
         for (index, element) in self.exports.enumerated() {
+            if violations.count >= FieldViolation.collectedLimit { break }
             element.validate(path: path + "exports" + "[\(index)].", into: &violations)
         }
         FieldCheck.storable(self.nextPageToken, path + "next_page_token", &violations)

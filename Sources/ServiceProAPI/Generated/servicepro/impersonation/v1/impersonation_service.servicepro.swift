@@ -90,6 +90,7 @@ extension ListImpersonationSessionsRequest: ValidatableMessage {
 extension ListImpersonationSessionsResponse: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {
         for (index, element) in self.sessions.enumerated() {
+            if violations.count >= FieldViolation.collectedLimit { break }
             element.validate(path: path + "sessions" + "[\(index)].", into: &violations)
         }
         FieldCheck.storable(self.nextPageToken, path + "next_page_token", &violations)

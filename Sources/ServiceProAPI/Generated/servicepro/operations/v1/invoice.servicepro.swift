@@ -16,7 +16,8 @@ extension Invoice: ValidatableMessage {
         FieldCheck.storable(self.invoiceNumber, path + "invoice_number", &violations)
         FieldCheck.maxLength(self.invoiceNumber, 64, path + "invoice_number", &violations)
         FieldCheck.maxItems(self.lines.count, 200, path + "lines", &violations)
-        for (index, element) in self.lines.enumerated() {
+        for (index, element) in self.lines.prefix(200).enumerated() {
+            if violations.count >= FieldViolation.collectedLimit { break }
             element.validate(path: path + "lines" + "[\(index)].", into: &violations)
         }
         FieldCheck.storable(self.currencyCode, path + "currency_code", &violations)

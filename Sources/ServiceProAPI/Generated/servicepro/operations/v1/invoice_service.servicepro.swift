@@ -68,6 +68,7 @@ extension ListInvoicesRequest: ValidatableMessage {
 extension ListInvoicesResponse: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {
         for (index, element) in self.invoices.enumerated() {
+            if violations.count >= FieldViolation.collectedLimit { break }
             element.validate(path: path + "invoices" + "[\(index)].", into: &violations)
         }
         FieldCheck.storable(self.nextPageToken, path + "next_page_token", &violations)

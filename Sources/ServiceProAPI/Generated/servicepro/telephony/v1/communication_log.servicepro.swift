@@ -10,6 +10,7 @@ extension TextMessage: ValidatableMessage {
         FieldCheck.storable(self.to, path + "to", &violations)
         FieldCheck.storable(self.body, path + "body", &violations)
         for (index, element) in self.mediaUrls.enumerated() {
+            if violations.count >= FieldViolation.collectedLimit { break }
             FieldCheck.storable(element, path + "media_urls" + "[\(index)]", &violations)
         }
         FieldCheck.storable(self.autoReply, path + "auto_reply", &violations)
@@ -34,6 +35,7 @@ extension PhoneCall: ValidatableMessage {
         FieldCheck.storable(self.to, path + "to", &violations)
         FieldCheck.storable(self.callerName, path + "caller_name", &violations)
         for (index, element) in self.ivrSelections.enumerated() {
+            if violations.count >= FieldViolation.collectedLimit { break }
             FieldCheck.storable(element, path + "ivr_selections" + "[\(index)]", &violations)
         }
         FieldCheck.storable(self.connectedTo, path + "connected_to", &violations)
@@ -56,6 +58,7 @@ extension PhoneCall: ValidatableMessage {
             FieldCheck.timestamp(self.updateTime, path + "update_time", &violations)
         }
         for (index, element) in self.callerSaid.enumerated() {
+            if violations.count >= FieldViolation.collectedLimit { break }
             FieldCheck.storable(element, path + "caller_said" + "[\(index)]", &violations)
         }
     }

@@ -66,7 +66,8 @@ extension HandleInboundMessageRequest: ValidatableMessage {
         FieldCheck.storable(self.body, path + "body", &violations)
         FieldCheck.maxLength(self.body, 1600, path + "body", &violations)
         FieldCheck.maxItems(self.mediaUrls.count, 10, path + "media_urls", &violations)
-        for (index, element) in self.mediaUrls.enumerated() {
+        for (index, element) in self.mediaUrls.prefix(10).enumerated() {
+            if violations.count >= FieldViolation.collectedLimit { break }
             FieldCheck.storable(element, path + "media_urls" + "[\(index)]", &violations)
             FieldCheck.maxLength(element, 2048, path + "media_urls" + "[\(index)]", &violations)
             FieldCheck.pattern(element, HandleInboundMessageRequest_mediaUrlsPattern, path + "media_urls" + "[\(index)]", &violations)
@@ -86,6 +87,7 @@ extension HandleInboundMessageResponse: ValidatableMessage {
             self.message.validate(path: path + "message.", into: &violations)
         }
         for (index, element) in self.replies.enumerated() {
+            if violations.count >= FieldViolation.collectedLimit { break }
             element.validate(path: path + "replies" + "[\(index)].", into: &violations)
         }
         FieldCheck.storable(self.tenant, path + "tenant", &violations)
@@ -171,6 +173,7 @@ extension HandleAiVoiceTurnRequest: ValidatableMessage {
 extension VoiceReply: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {
         for (index, element) in self.instructions.enumerated() {
+            if violations.count >= FieldViolation.collectedLimit { break }
             element.validate(path: path + "instructions" + "[\(index)].", into: &violations)
         }
         FieldCheck.storable(self.tenant, path + "tenant", &violations)
@@ -200,6 +203,7 @@ extension FallbackRoute: ValidatableMessage {
 extension ListFallbackRoutesResponse: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {
         for (index, element) in self.routes.enumerated() {
+            if violations.count >= FieldViolation.collectedLimit { break }
             element.validate(path: path + "routes" + "[\(index)].", into: &violations)
         }
         FieldCheck.storable(self.nextPageToken, path + "next_page_token", &violations)

@@ -90,7 +90,8 @@ extension IvrMenu: ValidatableMessage {
         FieldCheck.storable(self.greeting, path + "greeting", &violations)
         FieldCheck.maxLength(self.greeting, 1000, path + "greeting", &violations)
         FieldCheck.maxItems(self.options.count, 12, path + "options", &violations)
-        for (index, element) in self.options.enumerated() {
+        for (index, element) in self.options.prefix(12).enumerated() {
+            if violations.count >= FieldViolation.collectedLimit { break }
             element.validate(path: path + "options" + "[\(index)].", into: &violations)
         }
     }

@@ -68,6 +68,7 @@ extension ListPhoneConfigsRequest: ValidatableMessage {
 extension ListPhoneConfigsResponse: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {
         for (index, element) in self.phoneConfigs.enumerated() {
+            if violations.count >= FieldViolation.collectedLimit { break }
             element.validate(path: path + "phone_configs" + "[\(index)].", into: &violations)
         }
         FieldCheck.storable(self.nextPageToken, path + "next_page_token", &violations)
@@ -130,6 +131,7 @@ extension ListNumberReleasesRequest: ValidatableMessage {
 extension ListNumberReleasesResponse: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {
         for (index, element) in self.numberReleases.enumerated() {
+            if violations.count >= FieldViolation.collectedLimit { break }
             element.validate(path: path + "number_releases" + "[\(index)].", into: &violations)
         }
         FieldCheck.storable(self.nextPageToken, path + "next_page_token", &violations)

@@ -63,11 +63,13 @@ extension VoiceInstruction.Gather: ValidatableMessage {
         FieldCheck.storable(self.finishOnKey, path + "finish_on_key", &violations)
         FieldCheck.pattern(self.finishOnKey, Gather_finishOnKeyPattern, path + "finish_on_key", &violations)
         for (index, element) in self.prompts.enumerated() {
+            if violations.count >= FieldViolation.collectedLimit { break }
             element.validate(path: path + "prompts" + "[\(index)].", into: &violations)
         }
         FieldCheck.storable(self.speechLanguage, path + "speech_language", &violations)
         FieldCheck.maxLength(self.speechLanguage, 16, path + "speech_language", &violations)
         for (index, element) in self.speechHints.enumerated() {
+            if violations.count >= FieldViolation.collectedLimit { break }
             FieldCheck.storable(element, path + "speech_hints" + "[\(index)]", &violations)
         }
         if self.hasSpeechTimeout {
@@ -168,6 +170,7 @@ extension SmsReply: ValidatableMessage {
         FieldCheck.storable(self.body, path + "body", &violations)
         FieldCheck.maxLength(self.body, 1600, path + "body", &violations)
         for (index, element) in self.mediaUrls.enumerated() {
+            if violations.count >= FieldViolation.collectedLimit { break }
             FieldCheck.storable(element, path + "media_urls" + "[\(index)]", &violations)
         }
     }

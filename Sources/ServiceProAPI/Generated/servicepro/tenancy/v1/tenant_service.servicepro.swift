@@ -33,6 +33,7 @@ extension ListTenantsRequest: ValidatableMessage {
 extension ListTenantsResponse: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {
         for (index, element) in self.tenants.enumerated() {
+            if violations.count >= FieldViolation.collectedLimit { break }
             element.validate(path: path + "tenants" + "[\(index)].", into: &violations)
         }
         FieldCheck.storable(self.nextPageToken, path + "next_page_token", &violations)
