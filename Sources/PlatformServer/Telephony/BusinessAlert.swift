@@ -11,7 +11,7 @@ import ServiceProAPI
 /// alerted again.
 enum BusinessAlert {
     /// Queues the alert of a voicemail left on `call`, when its line asks for them.
-    static func voicemail(_ call: PhoneCall, lines: TenantResolver, _ tx: TenantTransaction) async throws {
+    static func voicemail(_ call: PhoneCall, lines: TenantResolver.PlatformLines, _ tx: TenantTransaction) async throws {
         guard let to = try await recipient(of: call.phoneConfig, asking: \.voicemails, lines: lines, tx) else { return }
         let seconds = Int(call.recordingDuration.seconds)
         let length = call.hasRecordingDuration ? ", \(seconds / 60):\(String(format: "%02d", seconds % 60))" : ""
@@ -22,9 +22,9 @@ enum BusinessAlert {
     }
 
     /// Queues the alert of `text`, received on its line, when the line asks for them.
-    static func text(_ text: TextMessage, lines: TenantResolver, _ tx: TenantTransaction) async throws {
+    static func text(_ text: TextMessage, lines: TenantResolver.PlatformLines, _ tx: TenantTransaction) async throws {
         guard let to = try await recipient(of: text.phoneConfig, asking: \.texts, lines: lines, tx),
-              ![to.tenant.contact.phone, to.line.forwardNumber].contains(text.from), try await !lines.answers(text.from),
+              ![to.tenant.contact.phone, to.line.forwardNumber].contains(text.from), !lines.answers(text.from),
               try await !toldAlready(text, tx)
         else { return }
         let count = text.mediaUrls.count
@@ -46,20 +46,20 @@ enum BusinessAlert {
     /// the alert `kind`, the tenant is in good standing and the business has a number that takes
     /// texts and is no line's.
     private static func recipient(
-        of phoneConfig: String, asking kind: KeyPath<BusinessAlerts, Bool>, lines: TenantResolver, _ tx: TenantTransaction
+        of phoneConfig: String, asking kind: KeyPath<BusinessAlerts, Bool>, lines: TenantResolver.PlatformLines, _ tx: TenantTransaction
     ) async throws -> (line: PhoneConfig, tenant: Tenant, business: String)? {
         guard let id = PhoneConfigRecords.collection.id(in: phoneConfig, tenantID: tx.tenantID),
               let line = try await PhoneConfigRecords.find(id: id, tx)?.config, line.businessAlerts[keyPath: kind],
               let tenant = try await TenantRecords.find(tx), tenant.status.isInGoodStanding,
-              let business = try await businessNumber(line: line, tenant: tenant, lines: lines)
+              let business = businessNumber(line: line, tenant: tenant, lines: lines)
         else { return nil }
         return (line, tenant, business)
     }
 
     /// Where a text about `line` goes to `tenant`'s business (``PhoneConfig/businessTextNumber(of:)``),
     /// unless one of the platform's `lines` answers that number.
-    static func businessNumber(line: PhoneConfig, tenant: Tenant, lines: TenantResolver) async throws -> String? {
-        guard let business = line.businessTextNumber(of: tenant), try await !lines.answers(business) else { return nil }
+    static func businessNumber(line: PhoneConfig, tenant: Tenant, lines: TenantResolver.PlatformLines) -> String? {
+        guard let business = line.businessTextNumber(of: tenant), !lines.answers(business) else { return nil }
         return business
     }
 

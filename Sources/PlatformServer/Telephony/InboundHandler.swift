@@ -85,8 +85,8 @@ public struct InboundHandler: InboundServiceHandler {
             response.replies = [.with { $0.body = answer }]
         } else if resolution.phoneConfig?.config.businessAlerts.texts == true {
             // Only for lines that ask: the common case stays one statement.
-            let text = response.message
-            try await database.withTenant(resolution.tenantID) { tx in try await BusinessAlert.text(text, lines: resolver, tx) }
+            let text = response.message, lines = try await resolver.lines()
+            try await database.withTenant(resolution.tenantID) { tx in try await BusinessAlert.text(text, lines: lines, tx) }
         }
         // Replayed from the bridge's spool: the bridge spools only a text it had no answer for,
         // and Twilio is no longer waiting for one. The answer recorded on the text goes through
@@ -165,7 +165,8 @@ public struct InboundHandler: InboundServiceHandler {
     private func answer(
         _ reply: CustomerReply, _ text: TextMessage, _ resolution: TenantResolver.Resolution, context: RequestContext
     ) async throws -> String? {
-        try await database.withTenant(resolution.tenantID) { tx in
+        let lines = try await resolver.lines()
+        return try await database.withTenant(resolution.tenantID) { tx in
             guard let tenant = try await TenantRecords.find(tx), tenant.status.isInGoodStanding,
                   let done = try await reply.outcome(for: text, tenant: tenant, tx),
                   // Two copies of the text at once: the one that answers it first acts.
@@ -173,7 +174,7 @@ public struct InboundHandler: InboundServiceHandler {
             else { return nil }
             try await reply.carryOut(done, messageSID: text.messageSid, context: context, tx)
             let line = resolution.phoneConfig?.config ?? PhoneConfig()
-            if let business = try await BusinessAlert.businessNumber(line: line, tenant: tenant, lines: resolver) {
+            if let business = BusinessAlert.businessNumber(line: line, tenant: tenant, lines: lines) {
                 try await OutboxRecords.enqueue(.sms(
                     to: business, from: line.textSender, body: done.note.truncated(to: OutboxRecords.maxTextLength),
                     purpose: "customer_reply", dedupeKey: CustomerReply.noteKey(text.messageSid)), tx)
@@ -323,9 +324,10 @@ public struct InboundHandler: InboundServiceHandler {
     public func recordCallStatus(_ request: RecordCallStatusRequest, context: RequestContext) async throws -> PhoneCall {
         let known = try await owner(of: "phone_calls", sidColumn: "call_sid", sid: request.callSid)
         let tenantID = if let known { known } else { try await logCallAnsweredAlone(request) }
+        let lines = request.recordingURL.isEmpty ? nil : try await resolver.lines()
         return try await database.withTenant(tenantID) { tx in
             guard let call = try await CommunicationRecords.updateCall(request, tx) else { throw ServiceError.notFound(request.callSid) }
-            if !request.recordingURL.isEmpty { try await BusinessAlert.voicemail(call, lines: resolver, tx) }
+            if let lines { try await BusinessAlert.voicemail(call, lines: lines, tx) }
             return call
         }
     }

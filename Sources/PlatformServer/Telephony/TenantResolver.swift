@@ -80,10 +80,22 @@ public final class TenantResolver: Sendable {
         return Resolution(tenantID: TenantRecords.rootID, phoneConfig: index.rootLine, method: .fallbackRoot)
     }
 
-    /// Whether one of the platform's lines has `number`: a text from it is the platform's own, and
-    /// one sent to it would come back in as a new text.
-    public func answers(_ number: String) async throws -> Bool {
-        try await current().byNumber[FieldCheck.trimmed(number)] != nil
+    /// The platform's lines as the index has them now, to ask inside a transaction. Taken before
+    /// the transaction opens: a reload inside one would wait for the store's writer that the
+    /// transaction holds (SQLite), or for a connection of the pool it helps to exhaust.
+    public func lines() async throws -> PlatformLines {
+        PlatformLines(byNumber: try await current().byNumber)
+    }
+
+    /// The numbers the platform's lines answer, at one moment.
+    public struct PlatformLines: Sendable {
+        fileprivate let byNumber: [String: StoredPhoneConfig]
+
+        /// Whether one of the lines has `number`: a text from it is the platform's own, and one
+        /// sent to it would come back in as a new text.
+        public func answers(_ number: String) -> Bool {
+            byNumber[FieldCheck.trimmed(number)] != nil
+        }
     }
 
     /// Reloads on the next lookup: called after a phone config changed, here or anywhere.
@@ -149,7 +161,8 @@ public final class TenantResolver: Sendable {
 
     private func readIndex() async throws -> Index {
         let loadedAt = ContinuousClock.now
-        let configs = try await database.transaction(.platform) { tx in try await PhoneConfigRecords.all(tx) }
+        // A read, beside the writers: a resolution never waits for a write in progress.
+        let configs = try await database.read(.platform) { tx in try await PhoneConfigRecords.all(tx) }
         var index = Index(loadedAt: loadedAt)
         for config in configs {
             if !config.config.messagingServiceSid.isEmpty { index.byMessagingService[config.config.messagingServiceSid] = config }
