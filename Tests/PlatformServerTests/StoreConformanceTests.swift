@@ -117,6 +117,23 @@ struct StoreConformanceTests {
         }
     }
 
+    @Test("a store migrated by a newer build is refused, and left as it was", arguments: TestBackend.available)
+    func newerStoreRefused(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            let latest = try #require(Migrator.migrations.map(\.version).max())
+            try await platform.database.transaction(.platform) { tx in
+                try await tx.execute("INSERT INTO schema_migrations (version, name, applied_time) VALUES (\(latest + 1), 'from_the_future', 0)")
+            }
+            let refusal = await #expect(throws: Migrator.NewerStore.self) { try await Migrator.migrate(platform.database, logger: Logger(label: "test")) }
+            #expect(refusal?.version == latest + 1 && refusal?.latestKnown == latest)
+            #expect(refusal?.description.contains("run that version or a later one") == true)
+            let versions = try await platform.database.transaction(.platform) { tx in
+                try await tx.query("SELECT version FROM schema_migrations").map { Int(try $0.int("version")) }
+            }
+            #expect(versions.count == Migrator.migrations.count + 1)
+        }
+    }
+
     @Test("a refusal of what a statement holds is told from a failure to run it", arguments: TestBackend.available)
     func statementRefusals(backend: TestBackend) async throws {
         try await TestPlatform.with(backend) { platform in

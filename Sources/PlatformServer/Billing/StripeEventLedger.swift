@@ -16,6 +16,13 @@ struct StripeEventLedger {
     /// billing record's last event time, so it cannot undo a newer one.
     static let retention: TimeInterval = 30 * 86_400
 
+    /// The sweep's index: without it each pass read the whole table.
+    static let sweepIndexMigration = Migration(
+        version: 38,
+        name: "stripe_events_by_receive_time",
+        statements: ["CREATE INDEX stripe_events_by_receive_time ON stripe_events (receive_time)"],
+        tenantOwnedTables: [])
+
     /// Deletes the ids of events received before the retention, which would otherwise be kept
     /// for ever.
     @discardableResult

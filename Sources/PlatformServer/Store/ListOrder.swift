@@ -47,7 +47,12 @@ struct ListOrder: Sendable {
             let beyond = key.direction == .newestFirst ? "<" : ">"
             condition = "(\(raw: key.sql) \(raw: beyond) \(value) OR (\(raw: key.sql) = \(value) AND \(condition)))"
         }
-        return condition
+        // The same rows, with the first key also bounded on its own: neither store turns the ORs
+        // above into an index range, so without it each page scanned the index from the start
+        // of the list, and paging through a long log cost the square of its length.
+        guard let first = keys.first else { return condition }
+        let within = first.direction == .newestFirst ? "<=" : ">="
+        return "\(raw: first.sql) \(raw: within) \(try first.value(position[0])) AND \(condition)"
     }
 
     /// The position of `row`, the last one of a page: its value of each key, then its id.

@@ -407,6 +407,9 @@ enum Migrator {
         PhoneConfigRecords.businessAlertsMigration,
         AutomationSchedule.skipConfirmationMigration,
         SecretsKeyCheck.migration,
+        BillingRecords.suspensionKeepsDataMigration,
+        IdempotencyRecords.sweepIndexMigration,
+        StripeEventLedger.sweepIndexMigration,
     ]
 
     static func migrate(_ database: any Database, logger: Logger) async throws {
@@ -423,6 +426,10 @@ enum Migrator {
                 )
                 """)
             let done = Set(try await tx.query("SELECT version FROM schema_migrations").map { Int(try $0.int("version")) })
+            let known = migrations.map(\.version)
+            if let newer = done.subtracting(known).max() {
+                throw NewerStore(version: newer, latestKnown: known.max() ?? 0)
+            }
             var applied: [Int] = []
             for migration in migrations where !done.contains(migration.version) {
                 for statement in migration.statements {
@@ -448,6 +455,18 @@ enum Migrator {
         }
         for version in applied {
             logger.info("applied migration", metadata: ["version": "\(version)"])
+        }
+    }
+
+    /// A store migrated by a later build than this one. An older server on it would write what
+    /// the newer ones cannot read (secrets sealed under a key made up on the spot, lines deleted
+    /// without their numbers given back), so it refuses to start: a rollback needs its own store.
+    struct NewerStore: Error, CustomStringConvertible {
+        let version: Int
+        let latestKnown: Int
+
+        var description: String {
+            "the store was migrated by a newer platform-server (migration \(version); this one knows up to \(latestKnown)): run that version or a later one against it"
         }
     }
 

@@ -36,8 +36,11 @@ final class StoreFileLock: Sendable {
         self.descriptor = descriptor
     }
 
-    /// Call once, when the store is closed.
+    /// Call once, when the store is closed. Unlocked before it is closed: a child process forked
+    /// meanwhile (a test's spctl, say) holds a copy of the descriptor until it runs its program,
+    /// and closing ours alone would leave the store locked until then.
     func release() {
+        _ = flock(descriptor, LOCK_UN)
         _ = close(descriptor)
     }
 }
