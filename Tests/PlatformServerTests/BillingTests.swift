@@ -235,7 +235,7 @@ struct BillingTests {
                 $0.name = "tenants/acme/billing"; $0.status = .suspended; $0.reason = "set by a test"; $0.etag = pastDue.etag
             }, metadata: platform.metadata(platform.ownerToken))
             #expect(!suspended.hasGracePeriodEndTime)
-            #expect(abs(suspended.retentionEndTime.date.timeIntervalSinceNow - 90 * 86_400) < 120)
+            #expect(!suspended.hasRetentionEndTime, "a suspension starts no retention window: non-payment never deletes data")
             #expect(await failure { try await platform.tenants(admin).updateTenant(rename) }?.reason == "tenant_suspended")
             var badRename = rename
             badRename.tenant.city = String(repeating: "x", count: 10_000)
@@ -244,7 +244,8 @@ struct BillingTests {
             #expect(try await platform.tenants(admin).getTenant(.with { $0.name = "tenants/acme" }).city == "Tulsa")
             _ = try await platform.billing.getTenantBilling(.with { $0.name = "tenants/acme/billing" }, metadata: adminMeta)
 
-            _ = try await platform.setStatus("acme", .cancelled)
+            let cancelling = try await platform.setStatus("acme", .cancelled)
+            #expect(abs(cancelling.retentionEndTime.date.timeIntervalSinceNow - 90 * 86_400) < 120, "only a cancellation starts one")
             #expect(await failure { try await platform.tenants(admin).updateTenant(rename) }?.reason == "tenant_cancelled")
             // What the tenant was, and its trail, stay readable: an operator answering for it, or
             // the tenant itself, can still see them.
@@ -359,7 +360,7 @@ struct BillingTests {
             for id in expired + graceOver {
                 let billing = try await platform.billing.getTenantBilling(.with { $0.name = "tenants/\(id)/billing" }, metadata: owner)
                 #expect(billing.status == .suspended, "\(id)")
-                #expect(billing.hasRetentionEndTime)
+                #expect(!billing.hasRetentionEndTime, "\(id): suspended for want of payment, it keeps its data with no window")
             }
             #expect(try await platform.billing.getTenantBilling(.with { $0.name = "tenants/fresh/billing" }, metadata: owner).status == .trialing)
             let audit = try await platform.database.transaction(.platform) { tx in

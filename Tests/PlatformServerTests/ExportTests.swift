@@ -456,37 +456,60 @@ struct ExportTests {
         }
     }
 
-    @Test("a tenant the purge spares exports past its window, for an archive's whole lifetime; once its data is due or deleted, an export is refused, saying which", arguments: TestBackend.available)
-    func exportWhileSpared(backend: TestBackend) async throws {
+    @Test("a suspended tenant, for want of payment or by staff, keeps its data however long it stays so, and exports for an archive's whole lifetime; cancelled, it exports until its window ends, then an export is refused, saying whether its data is due or deleted", arguments: TestBackend.available)
+    func exportWhileSuspended(backend: TestBackend) async throws {
         try await TestPlatform.with(backend) { platform in
             try await Self.seed(platform)
-            try await platform.setStatus("acme", .suspended)
-            // Staff hold it suspended while Stripe still bills it, past the end of its window.
-            _ = try await platform.database.withTenant("acme") { tx in
-                try await tx.update("tenant_billing", set: [
-                    ("suspended_by_staff", true), ("stripe_subscription_id", "sub_held"), ("retention_end_time", Date().addingTimeInterval(-60)),
-                ], where: "1 = 1")
-            }
             var logger = Logger(label: "test")
             logger.logLevel = .critical
             let purger = RetentionPurgeJob(database: platform.database, apiKeys: platform.server.apiKeyCache, logger: logger)
-            #expect(try await purger.runOnce().isEmpty, "its data is kept")
-            let held = try await Self.start(platform)
-            #expect(try await platform.exportWorker().runOnce())
-            let job = try await Self.get(platform, held.name)
-            #expect(job.state == .succeeded)
-            #expect(job.expireTime.date.timeIntervalSinceNow > 6 * 86_400, "the archive's whole lifetime: no purge is coming")
-
-            // Its subscription ends: its data is due, and the purge waits only for the archive.
+            func exportWhileKept(_ why: String) async throws {
+                let billing = try await platform.billing.getTenantBilling(
+                    .with { $0.name = "tenants/acme/billing" }, metadata: platform.metadata(platform.ownerToken))
+                #expect(billing.status == .suspended, "\(why)")
+                #expect(!billing.hasRetentionEndTime, "\(why): a suspension starts no window, non-payment never deletes data")
+                #expect(try await purger.runOnce(now: Date().addingTimeInterval(1000 * 86_400)).isEmpty, "\(why): its data is kept, however long it stays suspended")
+                let started = try await Self.start(platform)
+                #expect(try await platform.exportWorker().runOnce())
+                let job = try await Self.get(platform, started.name)
+                #expect(job.state == .succeeded, "\(why)")
+                #expect(job.expireTime.date.timeIntervalSinceNow > 6 * 86_400, "\(why): the archive's whole lifetime: no purge is coming")
+            }
+            try await StripeBillingTests.lapse("acme", reason: "grace period over", on: platform)
+            try await exportWhileKept("suspended for want of payment")
+            // Staff take the suspension over, while Stripe still bills the tenant, say: still no window.
+            let held = try await platform.setStatus("acme", .suspended, reason: "abuse review")
+            #expect(held.suspendedByStaff)
+            try await exportWhileKept("held suspended by staff")
+            // A window left on its row from before suspensions lost theirs (migration 36 clears
+            // those) deletes nothing either, and refuses no export: only a cancelled tenant's data goes.
             _ = try await platform.database.withTenant("acme") { tx in
-                try await tx.update("tenant_billing", set: [("stripe_subscription_id", String?.none)], where: "1 = 1")
+                try await tx.update("tenant_billing", set: [("retention_end_time", Date().addingTimeInterval(-60))], where: "1 = 1")
+            }
+            #expect(try await purger.runOnce().isEmpty, "its data is kept")
+            let stale = try await Self.start(platform)
+            #expect(try await platform.exportWorker().runOnce())
+            #expect(try await Self.get(platform, stale.name).expireTime.date.timeIntervalSinceNow > 6 * 86_400, "no purge is coming")
+
+            // Cancelled: its window starts from the cancellation, and it exports until the window ends.
+            let cancelled = try await platform.setStatus("acme", .cancelled)
+            #expect(abs(cancelled.retentionEndTime.date.timeIntervalSince(cancelled.statusChangeTime.date) - BillingSettings().retentionWindow) < 1,
+                    "the window counts from the cancellation, not from the suspension before it")
+            let last = try await Self.start(platform)
+            #expect(try await platform.exportWorker().runOnce())
+            let job = try await Self.get(platform, last.name)
+            #expect(job.state == .succeeded)
+
+            // Its window ends: its data is due, and the purge waits only for its archives.
+            _ = try await platform.database.withTenant("acme") { tx in
+                try await tx.update("tenant_billing", set: [("retention_end_time", Date().addingTimeInterval(-60))], where: "1 = 1")
             }
             let due = await failure { try await Self.start(platform) }
             #expect(due?.code == .failedPrecondition)
             #expect(due?.reason == "retention_ended")
             #expect(due?.message.contains("its data is due to be deleted") == true, "\(String(describing: due))")
-            #expect(try await purger.runOnce().isEmpty, "not while its archive can be fetched")
-            #expect(try await purger.runOnce(now: job.expireTime.date.addingTimeInterval(1)) == ["acme"])
+            #expect(try await purger.runOnce().isEmpty, "not while its archives can be fetched")
+            #expect(try await purger.runOnce(now: job.expireTime.date.addingTimeInterval(1)) == ["acme"], "the last archive built expires last")
             let deleted = await failure { try await Self.start(platform) }
             #expect(deleted?.reason == "retention_ended")
             #expect(deleted?.message.contains("data was deleted at") == true, "\(String(describing: deleted))")
@@ -621,17 +644,25 @@ struct ExportTests {
         }
     }
 
-    @Test("a week before its window ends, a suspended or cancelled tenant is told what goes and how to keep it, once a window", arguments: TestBackend.available)
+    @Test("a week before its window ends, a cancelled tenant is told what goes and how to keep it, once a window; a suspended one has no window, and is never told", arguments: TestBackend.available)
     func retentionWarning(backend: TestBackend) async throws {
         try await TestPlatform.with(backend) { platform in
             let tenants = platform.tenants(platform.ownerToken)
-            for (id, email, phone) in [("acme", "owner@acme.example", ""), ("bravo", "", "+19185550177"), ("cairo", "", "")] {
+            // acme, bravo and cairo are cancelled; dover is suspended by staff, essex for want of payment.
+            for (id, email, phone) in [
+                ("acme", "owner@acme.example", ""), ("bravo", "", "+19185550177"), ("cairo", "", ""),
+                ("dover", "owner@dover.example", ""), ("essex", "owner@essex.example", "+19185550178"),
+            ] {
                 try await platform.createTenant(id, displayName: "\(id.capitalized) Detailing")
                 _ = try await tenants.updateTenant(.with {
                     $0.tenant = .with { $0.name = "tenants/\(id)"; $0.contact = .with { $0.email = email; $0.phone = phone } }
                     $0.updateMask = .init(protoPaths: ["contact.email", "contact.phone"])
                 })
-                try await platform.setStatus(id, id == "bravo" ? .cancelled : .suspended)
+                switch id {
+                case "dover": try await platform.setStatus(id, .suspended, reason: "abuse review")
+                case "essex": try await StripeBillingTests.lapse(id, reason: "grace period over", on: platform)
+                default: try await platform.setStatus(id, .cancelled)
+                }
             }
             func warnings(_ tenant: String) async throws -> [(channel: String, recipient: String, subject: String, body: String)] {
                 try await platform.database.withTenant(tenant) { tx in
@@ -640,11 +671,16 @@ struct ExportTests {
                     }
                 }
             }
+            func billing(_ tenant: String) async throws -> TenantBilling {
+                try await platform.billing.getTenantBilling(.with { $0.name = "tenants/\(tenant)/billing" }, metadata: platform.metadata(platform.ownerToken))
+            }
             var logger = Logger(label: "test")
             logger.logLevel = .critical
             let purger = RetentionPurgeJob(database: platform.database, apiKeys: platform.server.apiKeyCache, logger: logger)
-            let windowEnd = try await platform.billing.getTenantBilling(
-                .with { $0.name = "tenants/acme/billing" }, metadata: platform.metadata(platform.ownerToken)).retentionEndTime.date
+            let windowEnd = try await billing("acme").retentionEndTime.date
+            for suspended in ["dover", "essex"] {
+                #expect(try await !billing(suspended).hasRetentionEndTime, "\(suspended): a suspension has no window")
+            }
 
             #expect(try await purger.runOnce(now: windowEnd.addingTimeInterval(-8 * 86_400)).isEmpty)
             #expect(try await warnings("acme").isEmpty, "not yet: more than a week to go")
@@ -654,53 +690,49 @@ struct ExportTests {
             #expect(mailed.count == 1)
             #expect(mailed.first?.channel == "email" && mailed.first?.recipient == "owner@acme.example")
             #expect(mailed.first?.subject == "Acme Detailing: your data will be deleted on \(day)")
+            #expect(mailed.first?.body.contains("Acme Detailing's ServicePro account was cancelled.") == true)
             #expect(mailed.first?.body.contains("spctl export start tenants/acme --wait") == true)
             #expect(mailed.first?.body.contains("message and call logs and services will be deleted for good, and its phone settings with them") == true,
                     "phone settings are deleted too, but are not in the export it is told to make")
             #expect(mailed.first?.body.contains("To keep a copy of its data, export it before then") == true)
-            #expect(mailed.first?.body.contains("settle what is due") == true, "a suspended tenant can pay to keep it")
+            #expect(mailed.first?.body.contains("ask us to reactivate it before \(day)") == true, "a cancelled tenant keeps it by coming back")
+            #expect(mailed.first?.body.contains("settle what is due") == false, "paying keeps no cancelled tenant's data")
             let texted = try await warnings("bravo")
             #expect(texted.map(\.channel) == ["sms"] && texted.first?.recipient == "+19185550177", "no address: a text")
+            #expect(texted.first?.body.contains("Bravo Detailing's ServicePro account was cancelled; its data will be deleted on ") == true)
             #expect(texted.first?.body.contains("ask us to reactivate it") == true)
             #expect(try await warnings("cairo").isEmpty, "nowhere to send it")
+            for suspended in ["dover", "essex"] {
+                #expect(try await warnings(suspended).isEmpty, "\(suspended): suspended, its data is not going anywhere")
+            }
 
             #expect(try await purger.warnOfPurges(now: windowEnd.addingTimeInterval(-5 * 86_400)).isEmpty, "a tenant told is not looked at again")
             #expect(try await warnings("acme").count == 1, "once a window")
 
-            // Brought back, nothing is coming; suspended again, a new window brings a new warning.
+            // Brought back, nothing is coming; cancelled again, a new window brings a new warning.
             try await platform.setStatus("acme", .active)
-            try await platform.setStatus("acme", .suspended)
-            let nextEnd = try await platform.billing.getTenantBilling(
-                .with { $0.name = "tenants/acme/billing" }, metadata: platform.metadata(platform.ownerToken)).retentionEndTime.date
+            try await platform.setStatus("acme", .cancelled)
+            let nextEnd = try await billing("acme").retentionEndTime.date
             #expect(nextEnd > windowEnd)
             #expect(try await purger.warnOfPurges(now: nextEnd.addingTimeInterval(-6 * 86_400)) == ["acme"])
             #expect(try await warnings("acme").count == 2)
-            #expect(try await purger.runOnce(now: nextEnd.addingTimeInterval(60)).contains("acme"))
+            let purged = try await purger.runOnce(now: nextEnd.addingTimeInterval(60))
+            #expect(purged.contains("acme"))
+            #expect(!purged.contains("dover") && !purged.contains("essex"), "a suspended tenant's data is never purged")
+            #expect(try await purger.runOnce(now: nextEnd.addingTimeInterval(1000 * 86_400)).isEmpty, "however long it stays suspended")
+            for suspended in ["dover", "essex"] {
+                #expect(try await warnings(suspended).isEmpty, "\(suspended): never warned of a purge")
+                #expect(try await billing(suspended).status == .suspended)
+            }
         }
     }
 
-    @Test("suspended and cancelled tenants can export while other calls are refused; data is purged only after the window", arguments: TestBackend.available)
+    @Test("suspended and cancelled tenants can export while other calls are refused; a suspended tenant's data is never purged, a cancelled one's only after the window its cancellation starts", arguments: TestBackend.available)
     func retention(backend: TestBackend) async throws {
         try await TestPlatform.with(backend) { platform in
             try await Self.seed(platform)
             try await Self.seed(platform, tenant: "bravo", number: "+19185550200")
             let admin = try await platform.token(role: .tenantAdmin, tenant: "acme")
-            try await platform.setStatus("acme", .suspended)
-            let rename = UpdateTenantRequest.with {
-                $0.tenant = .with { $0.name = "tenants/acme"; $0.city = "Tulsa" }
-                $0.updateMask = .init(protoPaths: ["city"])
-            }
-            #expect(await failure { try await platform.tenants(admin).updateTenant(rename) }?.reason == "tenant_suspended")
-            let suspendedExport = try await Self.start(platform, token: admin)
-            try await platform.exportWorker().runOnce()
-            #expect(try await Self.get(platform, suspendedExport.name).state == .succeeded)
-            try await platform.setStatus("acme", .cancelled)
-            #expect(await failure { try await platform.tenants(admin).updateTenant(rename) }?.reason == "tenant_cancelled")
-            let cancelledExport = try await Self.start(platform, token: admin)
-            try await platform.exportWorker().runOnce()
-            #expect(try await Self.get(platform, cancelledExport.name).state == .succeeded)
-            _ = try await Self.download(platform, cancelledExport.name, token: admin)
-
             func rows(_ tenant: String) async throws -> Int64 {
                 try await platform.database.transaction(.platform) { tx in
                     var total: Int64 = 0
@@ -710,10 +742,32 @@ struct ExportTests {
                     return total
                 }
             }
-            let before = try await rows("acme")
             var logger = Logger(label: "test")
             logger.logLevel = .critical
             let purger = RetentionPurgeJob(database: platform.database, apiKeys: platform.server.apiKeyCache, logger: logger)
+            let suspended = try await platform.setStatus("acme", .suspended)
+            #expect(!suspended.hasRetentionEndTime, "a suspension starts no window")
+            let rename = UpdateTenantRequest.with {
+                $0.tenant = .with { $0.name = "tenants/acme"; $0.city = "Tulsa" }
+                $0.updateMask = .init(protoPaths: ["city"])
+            }
+            #expect(await failure { try await platform.tenants(admin).updateTenant(rename) }?.reason == "tenant_suspended")
+            let suspendedExport = try await Self.start(platform, token: admin)
+            try await platform.exportWorker().runOnce()
+            #expect(try await Self.get(platform, suspendedExport.name).state == .succeeded)
+            let kept = try await rows("acme")
+            #expect(try await purger.runOnce(now: Date().addingTimeInterval(1000 * 86_400)).isEmpty, "suspended: never purged, however long past 90 days")
+            #expect(try await rows("acme") == kept)
+            let cancelled = try await platform.setStatus("acme", .cancelled)
+            #expect(abs(cancelled.retentionEndTime.date.timeIntervalSince(cancelled.statusChangeTime.date) - 90 * 86_400) < 1,
+                    "the window counts from the cancellation")
+            #expect(await failure { try await platform.tenants(admin).updateTenant(rename) }?.reason == "tenant_cancelled")
+            let cancelledExport = try await Self.start(platform, token: admin)
+            try await platform.exportWorker().runOnce()
+            #expect(try await Self.get(platform, cancelledExport.name).state == .succeeded)
+            _ = try await Self.download(platform, cancelledExport.name, token: admin)
+
+            let before = try await rows("acme")
             #expect(try await purger.runOnce().isEmpty, "not before the window ends")
             #expect(try await purger.runOnce(now: Date().addingTimeInterval(89 * 86_400)).isEmpty)
             #expect(try await rows("acme") == before)

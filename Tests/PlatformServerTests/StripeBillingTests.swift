@@ -615,21 +615,78 @@ struct StripeBillingTests {
         }
     }
 
-    @Test("the retention purge spares a tenant staff hold suspended while Stripe still bills it", arguments: TestBackend.available)
-    func purgeSparesABilledTenant(backend: TestBackend) async throws {
+    @Test("a suspended tenant keeps its data past any window, whether staff hold it suspended while Stripe still bills it or it lapsed unpaid; only a cancelled one is purged", arguments: TestBackend.available)
+    func purgeSparesSuspendedTenants(backend: TestBackend) async throws {
         try await FakeStripe.with { _, base in
             try await TestPlatform.with(backend, billing: Self.settings(apiURL: base)) { platform in
                 let owner = platform.metadata(platform.ownerToken)
-                for tenant in ["acme", "bravo"] { try await platform.createTenant(tenant) }
+                for tenant in ["acme", "bravo", "cairo"] { try await platform.createTenant(tenant) }
                 _ = try await platform.billing.changePlan(.with { $0.name = "tenants/acme/billing"; $0.tier = .pro }, metadata: owner)
-                _ = try await platform.billing.setTenantStatus(.with {
+                let held = try await platform.billing.setTenantStatus(.with {
                     $0.name = "tenants/acme/billing"; $0.status = .suspended; $0.reason = "abuse review"
                 }, metadata: owner)
+                #expect(held.suspendedByStaff && !held.stripeSubscriptionID.isEmpty, "Stripe still bills it")
+                #expect(!held.hasRetentionEndTime, "a suspension starts no window")
                 try await Self.lapse("bravo", reason: "trial ended", on: platform)
+                let lapsed = try await platform.billing.getTenantBilling(.with { $0.name = "tenants/bravo/billing" }, metadata: owner)
+                #expect(lapsed.status == .suspended && !lapsed.suspendedByStaff)
+                #expect(!lapsed.hasRetentionEndTime, "non-payment never deletes data")
+                let cancelled = try await platform.billing.setTenantStatus(.with {
+                    $0.name = "tenants/cairo/billing"; $0.status = .cancelled; $0.reason = "closed the business"
+                }, metadata: owner)
+                #expect(cancelled.hasRetentionEndTime)
                 let purger = RetentionPurgeJob(database: platform.database, apiKeys: platform.server.apiKeyCache, logger: .init(label: "test"))
                 let purged = try await purger.runOnce(now: Date().addingTimeInterval(BillingSettings().retentionWindow + 86_400))
-                #expect(purged == ["bravo"], "acme pays for its data")
+                #expect(purged == ["cairo"], "acme and bravo are suspended: they keep their data")
+                #expect(try await purger.runOnce(now: Date().addingTimeInterval(10 * BillingSettings().retentionWindow)).isEmpty, "however long they stay so")
             }
+        }
+    }
+
+    @Test("a subscription Stripe ended for want of payment suspends its tenant, with no retention window; one ended for any other reason cancels it, and starts one", arguments: TestBackend.available)
+    func subscriptionEndedUnpaid(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend, billing: Self.settings()) { platform in
+            let t0 = Int64(Date().timeIntervalSince1970) - 1000
+            func deliver(_ payload: Data) async throws -> HandleStripeEventResponse { try await Self.deliver(payload, to: platform) }
+            func billing(_ tenant: String) async throws -> TenantBilling {
+                try await platform.billing.getTenantBilling(.with { $0.name = "tenants/\(tenant)/billing" }, metadata: platform.metadata(platform.ownerToken))
+            }
+            // Each tenant pays with its own subscription, and its renewal fails: past due.
+            for (tenant, why) in [("acme", "payment_failed"), ("bravo", "payment_disputed"), ("cairo", "cancellation_requested")] {
+                try await platform.createTenant(tenant)
+                _ = try await deliver(StripeTestEvents.subscription(
+                    id: "evt_\(tenant)_1", type: "customer.subscription.created", created: t0, subscription: "sub_\(tenant)", customer: "cus_\(tenant)",
+                    status: "active", price: "price_pro", tenant: tenant))
+                _ = try await deliver(StripeTestEvents.invoice(
+                    id: "evt_\(tenant)_2", type: "invoice.payment_failed", created: t0 + 10, subscription: "sub_\(tenant)", customer: "cus_\(tenant)"))
+                #expect(try await billing(tenant).status == .pastDue, "\(tenant)")
+                // The subscription's end, as Stripe sends it: why it ended is in `cancellation_details`.
+                let ended = try await deliver(StripeTestEvents.event(id: "evt_\(tenant)_3", type: "customer.subscription.deleted", created: t0 + 20, object: [
+                    "object": "subscription", "id": "sub_\(tenant)", "customer": "cus_\(tenant)", "status": "canceled",
+                    "cancellation_details": ["comment": NSNull(), "feedback": NSNull(), "reason": why] as [String: Any],
+                ]))
+                #expect(ended.outcome == .applied && ended.reason.isEmpty, "\(tenant): \(ended.reason)")
+            }
+
+            for unpaid in ["acme", "bravo"] {
+                let suspended = try await billing(unpaid)
+                #expect(suspended.status == .suspended, "\(unpaid): Stripe gave up collecting, which suspends, not cancels")
+                #expect(suspended.statusReason == "customer.subscription.deleted", "\(unpaid)")
+                #expect(!suspended.suspendedByStaff, "\(unpaid): suspended for want of payment, not by staff")
+                #expect(suspended.stripeSubscriptionID.isEmpty, "\(unpaid): its subscription is over; the next paid plan starts a new one")
+                #expect(suspended.stripeCustomerID == "cus_\(unpaid)")
+                #expect(!suspended.hasGracePeriodEndTime, "\(unpaid)")
+                #expect(!suspended.hasRetentionEndTime, "\(unpaid): non-payment never deletes data")
+            }
+            let cancelled = try await billing("cairo")
+            #expect(cancelled.status == .cancelled, "the tenant asked for it")
+            #expect(cancelled.stripeSubscriptionID.isEmpty)
+            #expect(!cancelled.hasGracePeriodEndTime)
+            #expect(abs(cancelled.retentionEndTime.date.timeIntervalSince(cancelled.statusChangeTime.date) - BillingSettings().retentionWindow) < 1,
+                    "its window starts with the cancellation")
+
+            let purger = RetentionPurgeJob(database: platform.database, apiKeys: platform.server.apiKeyCache, logger: .init(label: "test"))
+            #expect(try await purger.runOnce(now: Date().addingTimeInterval(BillingSettings().retentionWindow + 86_400)) == ["cairo"])
         }
     }
 

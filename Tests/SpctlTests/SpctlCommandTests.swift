@@ -148,7 +148,7 @@ struct SpctlCommandTests {
             let suspended = try await spctl.run(["billing", "set-status", "--status", "suspended", "--reason", "card expired"] + billing + auth)
             #expect(suspended.status == 0, "\(suspended.output)")
             #expect(suspended.output.contains("card expired"))
-            #expect(suspended.output.contains("retention_end_time"))
+            #expect(!suspended.output.contains("retention_end_time"), "a suspension starts no retention window: \(suspended.output)")
 
             let invalid = try await spctl.run(["billing", "set-status", "--status", "trialing", "--reason", "again"] + billing + auth)
             #expect(invalid.status != 0)
@@ -158,6 +158,11 @@ struct SpctlCommandTests {
             let pastDue = try await spctl.run(["billing", "set-status", "--status", "past_due", "--reason", "card declined"] + billing + auth)
             #expect(pastDue.status == 0, "\(pastDue.output)")
             #expect(Self.fieldTable(pastDue.output)["status"] == "past-due", "\(pastDue.output)")
+            // Only a cancellation starts the window at whose end the tenant's data goes.
+            let cancelled = try await spctl.run(["billing", "set-status", "--status", "cancelled", "--reason", "closed the business"] + billing + auth)
+            #expect(cancelled.status == 0, "\(cancelled.output)")
+            #expect(Self.fieldTable(cancelled.output)["status"] == "cancelled", "\(cancelled.output)")
+            #expect(Self.fieldTable(cancelled.output)["retention_end_time"]?.isEmpty == false, "\(cancelled.output)")
         }
     }
 
@@ -595,6 +600,56 @@ struct SpctlCommandTests {
             let gone = try await spctl("whoami", "--context", "relative")
             #expect(gone.status != 0)
             #expect(gone.output.contains("cannot read the token file \(platform.home.appendingPathComponent("gone.token").path)"), "\(gone.output)")
+        }
+    }
+
+    @Test("login --link redeems a login link once for a context of the tenant's role; a used link saves nothing")
+    func loginLink() async throws {
+        try await TestPlatform.with(.sqlite) { platform in
+            try await platform.createTenant("acme", displayName: "Acme Detailing")
+            let spctl = try Spctl()
+            let links = LoginLinkService.Client(wrapping: platform.client)
+            let owner = platform.metadata(platform.ownerToken)
+            let admin = try await links.createLoginLink(.with { $0.parent = "tenants/acme"; $0.role = .tenantAdmin }, metadata: owner)
+
+            // The URL as the platform hands it out, query and all.
+            let login = try await spctl.run(["login", "--server", platform.address, "--link", admin.url, "--context", "acme"], separatingStandardError: true)
+            #expect(login.status == 0, "\(login.errors)")
+            #expect(login.output.contains("logged in to \(platform.address) as \(admin.loginLink.name) (tenants/acme); context \"acme\" is current"),
+                    "\(login.output)")
+            #expect(login.errors.contains("note: the session lasts until "), "\(login.errors)")
+            #expect(login.errors.contains("log in with a new link"), "\(login.errors)")
+            #expect(try spctl.contexts().contexts["acme"]?.token?.hasPrefix("sps_") == true, "the session's token, kept as --token keeps one")
+            let whoami = try await spctl("whoami", "-o", "json")
+            #expect(whoami.status == 0, "\(whoami.output)")
+            #expect(whoami.output.contains("ROLE_TENANT_ADMIN"), "\(whoami.output)")
+
+            // A link works once: the second try is the platform's refusal, and the config stays as it was.
+            let saved = try spctl.contexts()
+            let again = try await spctl("login", "--server", platform.address, "--link", admin.token, "--context", "again")
+            #expect(again.status == 1, "\(again.output)")
+            #expect(again.output.contains("error: UNAUTHENTICATED: \(admin.loginLink.name) was already used"), "\(again.output)")
+            #expect(again.output.contains("reason: login_link_used"), "\(again.output)")
+            #expect(try spctl.contexts() == saved)
+
+            // A link whose last path segment is the token works too.
+            let member = try await links.createLoginLink(.with { $0.parent = "tenants/acme"; $0.role = .tenantMember }, metadata: owner)
+            let byPath = try await spctl("login", "--server", platform.address, "--link", "https://app.example/login/\(member.token)", "--context", "member")
+            #expect(byPath.status == 0, "\(byPath.output)")
+            #expect(try await spctl("whoami", "--context", "member", "-o", "json").output.contains("ROLE_TENANT_MEMBER"))
+
+            // Two credentials at once is a usage error, found before the link is spent.
+            let unused = try await links.createLoginLink(.with { $0.parent = "tenants/acme"; $0.role = .tenantAdmin }, metadata: owner)
+            let settled = try spctl.contexts()
+            let both = try await spctl("login", "--server", platform.address, "--link", unused.token, "--token", platform.ownerToken)
+            #expect(both.status == 64, "\(both.output)")
+            #expect(both.output.contains("--link and --token cannot be used together"), "\(both.output)")
+            #expect(try spctl.contexts() == settled)
+            let notALink = try await spctl("login", "--server", platform.address, "--link", platform.ownerToken)
+            #expect(notALink.status == 64, "\(notALink.output)")
+            #expect(notALink.output.contains("--link takes a login link's URL"), "\(notALink.output)")
+            let state = try await links.getLoginLink(.with { $0.name = unused.loginLink.name }, metadata: owner).state
+            #expect(state == .active, "the link given beside --token was not redeemed")
         }
     }
 

@@ -41,6 +41,17 @@ enum BillingRecords {
 
     /// Whether platform staff made the tenant's suspension; see `BillingState.suspendedByStaff`.
     /// Suspensions made before are taken as payment's, as they were treated.
+    /// Suspended tenants had a retention window, and their data went at its end; now only a
+    /// cancellation has one. A window already ended in a purge stays, as the record of it.
+    static let suspensionKeepsDataMigration = Migration(
+        version: 36,
+        name: "tenant_billing_suspension_keeps_data",
+        statements: ["""
+            UPDATE tenant_billing SET retention_end_time = NULL
+            WHERE data_purge_time IS NULL AND tenant_id IN (SELECT tenant_id FROM tenants WHERE status = 'suspended')
+            """],
+        tenantOwnedTables: [])
+
     static let staffSuspensionMigration = Migration(
         version: 29,
         name: "tenant_billing_suspended_by_staff",

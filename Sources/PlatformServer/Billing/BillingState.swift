@@ -81,7 +81,7 @@ struct BillingState: Sendable {
 
     /// Moves to `newStatus` along a valid transition and sets the windows the new status runs
     /// on: a trial end while trialing, a grace period while past due, the retention window while
-    /// suspended or cancelled. Nothing else changes: a status only gates, it never deletes.
+    /// cancelled. Nothing else changes: a status only gates, it never deletes.
     ///
     /// The transition is checked from `decidedFrom` when given: the status a change already made
     /// at Stripe was decided on, which a webhook may have moved since.
@@ -111,13 +111,10 @@ struct BillingState: Sendable {
         } else if previous != .pastDue {
             gracePeriodEnd = now.addingTimeInterval(settings.gracePeriod)
         }
-        switch newStatus {
-        case .suspended, .cancelled:
-            // A cancellation after a suspension starts the window again: it counts from the last.
-            if previous != newStatus { retentionEnd = now.addingTimeInterval(settings.retentionWindow) }
-        default:
-            retentionEnd = nil
-        }
+        // Only a cancellation starts the window at whose end the tenant's data goes. Non-payment
+        // never deletes data (product plan, section 8): a suspension, for want of payment or by
+        // staff, only gates, and its tenant keeps its data, and exports it, for as long as it lasts.
+        retentionEnd = newStatus == .cancelled ? now.addingTimeInterval(settings.retentionWindow) : nil
     }
 }
 

@@ -30,6 +30,12 @@ struct StripeEvent: Decodable, Sendable {
         var parent: InvoiceParent?
         /// An invoice's payment page.
         var hostedInvoiceUrl: String?
+        /// Why a subscription ended: `payment_failed` when Stripe gave up collecting it.
+        var cancellationDetails: CancellationDetails?
+
+        struct CancellationDetails: Decodable, Sendable {
+            var reason: String?
+        }
 
         struct InvoiceParent: Decodable, Sendable {
             var subscriptionDetails: SubscriptionDetails?
@@ -86,7 +92,10 @@ struct StripeEvent: Decodable, Sendable {
             if ["incomplete", "incomplete_expired"].contains(object.status) { return .endsUnpaid }
             // An ending never grants the tier of the price it names: a subscription cancelled
             // before its first payment would otherwise leave the tenant on a tier never paid for.
-            return Effect(status: .cancelled, updatesSubscription: true, endsSubscription: true, grantsTier: false)
+            // One Stripe ended for want of payment suspends rather than cancels: non-payment never
+            // deletes data, and a cancelled tenant's data goes when its retention window ends.
+            let unpaid = ["payment_failed", "payment_disputed"].contains(object.cancellationDetails?.reason)
+            return Effect(status: unpaid ? .suspended : .cancelled, updatesSubscription: true, endsSubscription: true, grantsTier: false)
         case "customer.subscription.trial_will_end":
             return Effect(status: nil, updatesSubscription: true)
         case "invoice.paid", "invoice.payment_succeeded":

@@ -55,9 +55,8 @@ public struct ExportHandler: ExportServiceHandler {
             metadata: ["resource": name])
     }
 
-    /// A suspended or cancelled tenant exports for as long as it keeps its data: until its
-    /// retention window ends, or past that while the purge spares it (staff hold it suspended
-    /// while Stripe still bills it). Refused once its data is deleted, or due to be: an archive
+    /// A tenant exports for as long as it keeps its data: a suspended one always, a cancelled one
+    /// until its retention window ends. Refused once its data is deleted, or due to be: an archive
     /// then would be empty or partial, and a new export would put the purge off again.
     ///
     /// Asked twice. First as the row stands, so a start during a purge (which holds the row

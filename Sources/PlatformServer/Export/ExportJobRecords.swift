@@ -99,8 +99,8 @@ enum ExportJobRecords {
     /// The archive expires after `lifetime`, or sooner when the tenant's retention window ends
     /// first in a purge, which deletes its data and this archive with it; but never within
     /// `downloadGrace`, so an export asked for late in the window, or built after its end, can
-    /// still be fetched: the purge waits for an archive until its expire time. A window the purge
-    /// spares (`RetentionPurgeJob.windowEndsInPurge`) leaves the archive its whole lifetime.
+    /// still be fetched: the purge waits for an archive until its expire time. A tenant whose data
+    /// no purge awaits (`RetentionPurgeJob.windowEndsInPurge`) keeps the archive its whole lifetime.
     static func succeed(_ job: ExportJobRecord, worker: String, archive: ExportArchive, now: Date, lifetime: TimeInterval, _ tx: any SQLTransaction) async throws -> Bool {
         let purgeTime = try await tx.first("""
             SELECT b.retention_end_time FROM tenant_billing b WHERE b.tenant_id = \(job.tenantID) AND \(RetentionPurgeJob.windowEndsInPurge("b"))

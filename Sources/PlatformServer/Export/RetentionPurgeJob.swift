@@ -2,9 +2,10 @@ import Foundation
 import Logging
 import ServiceLifecycle
 
-/// Deletes the data of tenants whose retention window has ended: suspended or cancelled tenants,
+/// Deletes the data of tenants whose retention window has ended: cancelled tenants,
 /// `retention_end_time` passed, not purged yet. Never before the window ends and never for a
-/// tenant in any other status; a tenant reactivated in time has no window left to end. The
+/// tenant in any other status: non-payment never deletes data, so a suspended tenant keeps its
+/// own however long it stays suspended, and a tenant reactivated in time has no window left. The
 /// tenant record, its billing record and its audit trail stay, and the purge is audited with
 /// the number of rows it deleted from each table.
 public struct RetentionPurgeJob: Service {
@@ -131,14 +132,12 @@ public struct RetentionPurgeJob: Service {
     }
 
     /// The billing row `billing` (a table name or alias) of a tenant whose retention window ends
-    /// in a purge: suspended or cancelled, not purged yet, and not one the purge spares. The one
-    /// test of whose data goes: the purge, its warning, the refusal of an export and the expiry
-    /// of an archive all ask it.
+    /// in a purge: cancelled, and not purged yet. The one test of whose data goes: the purge, its
+    /// warning, the refusal of an export and the expiry of an archive all ask it.
     static func windowEndsInPurge(_ billing: String) -> SQLStatement {
         """
-        \(raw: billing).tenant_id IN (SELECT t.tenant_id FROM tenants t WHERE t.status IN ('suspended', 'cancelled'))
+        \(raw: billing).tenant_id IN (SELECT t.tenant_id FROM tenants t WHERE t.status = 'cancelled')
         AND \(raw: billing).data_purge_time IS NULL
-        AND \(notBilledWhileHeld(billing))
         """
     }
 
@@ -159,13 +158,6 @@ public struct RetentionPurgeJob: Service {
         NOT EXISTS (SELECT 1 FROM export_jobs e WHERE e.tenant_id = \(raw: tenantColumn)
             AND (e.state IN ('pending', 'running') OR (e.state = 'succeeded' AND e.expire_time > \(now))))
         """
-    }
-
-    /// A tenant platform staff hold suspended keeps its data while Stripe still bills it: a
-    /// staff suspension leaves the subscription alone, and a tenant that pays is not purged. One
-    /// suspended for want of payment goes at its window's end, whatever its unpaid subscription.
-    private static func notBilledWhileHeld(_ billing: String) -> SQLStatement {
-        "NOT (\(raw: billing).suspended_by_staff AND \(raw: billing).stripe_subscription_id IS NOT NULL)"
     }
 
     /// False when the tenant is no longer due (reactivated, or purged by another replica).

@@ -70,7 +70,8 @@ public nonisolated struct TenantBilling: @unchecked Sendable {
   /// Clears the value of `gracePeriodEndTime`. Subsequent reads from it will return its default value.
   public mutating func clearGracePeriodEndTime() {_uniqueStorage()._gracePeriodEndTime = nil}
 
-  /// While suspended or cancelled: the tenant can export until then; its data is purged after it.
+  /// While cancelled: the tenant can export until then; its data is purged after it. A suspended
+  /// tenant has none: non-payment never deletes data.
   public var retentionEndTime: SwiftProtobuf.Google_Protobuf_Timestamp {
     get {_storage._retentionEndTime ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
     set {_uniqueStorage()._retentionEndTime = newValue}

@@ -99,8 +99,8 @@ public protocol ExportServiceHandler: Sendable {
 }
 
 /// Tenant data export: every tenant can take its data with it. Allowed while
-/// suspended, and while cancelled, for as long as the tenant's data is kept: until the retention
-/// window ends, or past it while the purge spares the tenant. Deliberately not gated by
+/// suspended, whose data is never deleted, and while cancelled until the retention window ends and
+/// the data goes with it. Deliberately not gated by
 /// FEATURE_DATA_EXPORT: a plan feature would lock out exactly the suspended, cancelled and
 /// downgraded tenants the export exists for, and non-payment must never cost a tenant its data.
 public enum ExportService {

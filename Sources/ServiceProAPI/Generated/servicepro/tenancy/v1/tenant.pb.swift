@@ -63,7 +63,8 @@ public nonisolated enum PlanTier: SwiftProtobuf.Enum, Swift.CaseIterable {
 
 }
 
-/// Where the tenant is in its billing life. Non-payment only gates features; it never deletes data.
+/// Where the tenant is in its billing life. Non-payment only gates features; it never deletes data:
+/// a suspended tenant keeps its data, and only a cancelled one's goes when its retention window ends.
 public nonisolated enum TenantStatus: SwiftProtobuf.Enum, Swift.CaseIterable {
   public typealias RawValue = Int
   case unspecified // = 0
