@@ -30,4 +30,69 @@ struct StoreHealthProbeTests {
         running.cancel()
         _ = await running.result
     }
+
+    @Test("a store that never answers, and ignores cancellation, is reported within the timeout, not when it gives up")
+    func silentStore() async throws {
+        let reports = Mutex<[Bool]>([])
+        var logger = Logger(label: "test.probe")
+        logger.logLevel = .critical
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("silent-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let silent = SilentDatabase(try await SQLiteDatabase.open(path: directory.appendingPathComponent("store.sqlite").path, logger: logger))
+        let probe = StoreHealthProbe(
+            database: silent, report: { answered in reports.withLock { $0.append(answered) } }, logger: logger,
+            interval: .milliseconds(50), timeout: .milliseconds(200))
+        let took = await ContinuousClock().measure { #expect(await !probe.storeAnswers()) }
+        #expect(took < .seconds(10), "\(took)")
+        let running = Task { try await probe.run() }
+        try await poll("the probe reports the store gone", within: .seconds(10)) { reports.withLock { $0 } == [false] }
+        // Passes go on while the first read is still out, without starting more.
+        try await Task.sleep(for: .milliseconds(500))
+        #expect(silent.reads.withLock { $0 } == 2, "one read of storeAnswers, one of the running probe")
+        silent.answer()
+        try await poll("the probe reports the store back", within: .seconds(10)) { reports.withLock { $0 } == [false, true] }
+        running.cancel()
+        _ = await running.result
+        try await silent.close()
+    }
+}
+
+/// A store whose reads wait, cancelled or not, until `answer()`, then go to `store`: a PostgreSQL
+/// server gone silent, as postgres-nio's queries in flight ignore cancellation.
+private final class SilentDatabase: Database {
+    let store: any Database
+    let reads = Mutex(0)
+    private let waiting = Mutex<[CheckedContinuation<Void, Never>]?>([])
+
+    init(_ store: any Database) { self.store = store }
+
+    var dialect: SQLDialect { store.dialect }
+
+    func answer() {
+        let resumed = waiting.withLock { waiting in defer { waiting = nil }; return waiting ?? [] }
+        for continuation in resumed { continuation.resume() }
+    }
+
+    func read<Result: Sendable>(_ scope: DataScope, _ body: @Sendable (any SQLTransaction) async throws -> Result) async throws -> Result {
+        reads.withLock { $0 += 1 }
+        await withCheckedContinuation { continuation in
+            let answered = waiting.withLock { waiting in
+                waiting?.append(continuation)
+                return waiting == nil
+            }
+            if answered { continuation.resume() }
+        }
+        return try await store.read(scope, body)
+    }
+
+    func transaction<Result: Sendable>(_ scope: DataScope, _ body: @Sendable (any SQLTransaction) async throws -> Result) async throws -> Result {
+        try await store.transaction(scope, body)
+    }
+
+    func snapshot<Result: Sendable>(_ scope: DataScope, _ body: @Sendable (any SQLTransaction) async throws -> Result) async throws -> Result {
+        try await store.snapshot(scope, body)
+    }
+
+    func close() async throws { try await store.close() }
 }
