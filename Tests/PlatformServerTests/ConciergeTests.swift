@@ -515,6 +515,29 @@ struct ConciergeTests {
         }
     }
 
+    @Test("a tenant's admin applies a pack to its own tenant, self-serve; a member cannot, and no tenant reaches another's", arguments: TestBackend.available)
+    func selfServePack(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            try await platform.createTenant("acme", industry: "generic", tier: .pro)
+            try await platform.createTenant("bravo", industry: "generic", tier: .pro)
+            let admin = platform.metadata(try await platform.token(role: .tenantAdmin, tenant: "acme"))
+            let applied = try await Self.concierge(platform).applyIndustryPack(
+                .with { $0.name = "tenants/acme"; $0.industryPack = "industryPacks/lawn_care" }, metadata: admin)
+            #expect(!applied.added.isEmpty)
+            #expect(try await platform.tenants(platform.ownerToken).getTenant(.with { $0.name = "tenants/acme" }).industry == "lawn_care")
+            let elsewhere = await failure {
+                try await Self.concierge(platform).applyIndustryPack(.with { $0.name = "tenants/bravo"; $0.industryPack = "industryPacks/lawn_care" }, metadata: admin)
+            }
+            #expect(elsewhere?.code == .notFound)
+            let member = platform.metadata(try await platform.token(role: .tenantMember, tenant: "acme"))
+            let refused = await failure {
+                try await Self.concierge(platform).applyIndustryPack(.with { $0.name = "tenants/acme"; $0.industryPack = "industryPacks/pet_grooming" }, metadata: member)
+            }
+            #expect(refused?.code == .permissionDenied)
+            #expect(try await IndustryPackTests.items("bravo", platform).isEmpty, "bravo is as it was")
+        }
+    }
+
     @Test("onboarding queues an email and a text with a login link, once per request_id", arguments: TestBackend.available)
     func onboarding(backend: TestBackend) async throws {
         try await TestPlatform.with(backend) { platform in

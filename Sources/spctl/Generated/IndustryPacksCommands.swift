@@ -15,7 +15,7 @@ struct IndustryPacksCommands: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "apply",
             abstract: "Applies an industry pack to an existing tenant.",
-            discussion: "Adds what the tenant lacks and never overwrites what it changed; the summary lists what was added and what was skipped, and why.\n\nAllowed roles: platform owner, platform staff.\nRPC: servicepro.concierge.v1.ConciergeService.ApplyIndustryPack. Use --json or --json-file for fields without a flag."
+            discussion: "Adds what the tenant lacks and never overwrites what it changed; the summary lists what was added and what was skipped, and why. A tenant's own admin applies one in self-serve onboarding, as staff do in the concierge's.\n\nAllowed roles: platform owner, platform staff, tenant admin.\nRPC: servicepro.concierge.v1.ConciergeService.ApplyIndustryPack. Use --json or --json-file for fields without a flag."
         )
 
         @OptionGroup var call: CallOptions

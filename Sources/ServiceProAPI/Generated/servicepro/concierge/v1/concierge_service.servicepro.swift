@@ -128,6 +128,7 @@ public protocol ConciergeServiceHandler: Sendable {
 
     /// Applies an industry pack to an existing tenant. Adds what the tenant lacks and never
     /// overwrites what it changed; the summary lists what was added and what was skipped, and why.
+    /// A tenant's own admin applies one in self-serve onboarding, as staff do in the concierge's.
     func applyIndustryPack(_ request: ApplyIndustryPackRequest, context: RequestContext) async throws -> AppliedPackSummary
 
     /// Queues the onboarding email and/or text in the outbox; delivery state is visible through
@@ -156,7 +157,7 @@ public enum ConciergeService {
             public typealias Input = ApplyIndustryPackRequest
             public typealias Output = AppliedPackSummary
             public static let descriptor = GRPCCore.MethodDescriptor(service: ConciergeService.descriptor, method: "ApplyIndustryPack")
-            public static let policy: MethodPolicy? = MethodPolicy(roles: [.platformOwner, .platformStaff], scope: .tenant, requiredFeature: nil, audited: true, allowedWhileSuspended: false, allowedWhileCancelled: false, allowedWhileImpersonating: false, idempotent: true, unauthenticated: false, allowedAfterDeletion: false)
+            public static let policy: MethodPolicy? = MethodPolicy(roles: [.platformOwner, .platformStaff, .tenantAdmin], scope: .tenant, requiredFeature: nil, audited: true, allowedWhileSuspended: false, allowedWhileCancelled: false, allowedWhileImpersonating: true, idempotent: true, unauthenticated: false, allowedAfterDeletion: false)
             public static let tenantResourceField: String? = "name"
             public static func tenantResourceName(of request: Input) -> String? {
                 request.name
@@ -258,6 +259,7 @@ public enum ConciergeService {
 
         /// Applies an industry pack to an existing tenant. Adds what the tenant lacks and never
         /// overwrites what it changed; the summary lists what was added and what was skipped, and why.
+        /// A tenant's own admin applies one in self-serve onboarding, as staff do in the concierge's.
         public func applyIndustryPack(
             _ request: ApplyIndustryPackRequest,
             metadata: Metadata = [:],
