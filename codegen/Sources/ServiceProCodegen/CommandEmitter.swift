@@ -185,6 +185,7 @@ struct CommandEmitter {
             // The server names a new resource (from its parent and id) and gives its etag.
             flags.removeAll { [resource.resourceField + ".name", resource.resourceField + ".etag"].contains($0.path) }
         }
+        try Self.requireDistinct(flags, of: method.descriptor.fullName)
         let update = resource?.isUpdate == true ? resource : nil
         if update != nil {
             // What cannot change gets no flag on an update, nor a place in the mask it infers.
@@ -259,6 +260,21 @@ struct CommandEmitter {
         }
         if !text.isEmpty { text += "\n" }
         return text + "RPC: \(method.descriptor.fullName). Use --json or --json-file for fields without a flag."
+    }
+
+    /// Two fields whose flags would share a property (`customer_display_name` beside
+    /// `customer.display_name`) or a name would make a command that does not compile, or one
+    /// flag that sets two fields: refused, naming both.
+    private static func requireDistinct(_ flags: [Flag], of method: String) throws {
+        var seen: [String: Flag] = [:]
+        for flag in flags {
+            for key in ["property " + flag.property, "flag --" + flag.long] {
+                if let other = seen[key] {
+                    throw GeneratorError("\(method): the fields \(other.path) and \(flag.path) both make the spctl \(key); rename one")
+                }
+                seen[key] = flag
+            }
+        }
     }
 
     private mutating func collectFlags(

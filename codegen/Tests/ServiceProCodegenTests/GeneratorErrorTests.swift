@@ -48,6 +48,19 @@ import Testing
         #expect(error?.description == "synthetic.v1.SyntheticService.ListWidgets: " + message)
     }
 
+    @Test func flagsThatCollideAreRejected() throws {
+        let file = Synthetic.file(
+            methods: [Synthetic.method("ListWidgets", policy: Synthetic.policy(scope: .platform))],
+            requestFields: [
+                Synthetic.field("filter_title", number: 1, type: .string),
+                Synthetic.field("filter", number: 2, type: .message, typeName: ".synthetic.v1.Filter"),
+            ])
+        let error = #expect(throws: GeneratorError.self) {
+            try ServiceProGenerator.generate(files: [file], target: .cli)
+        }
+        #expect(error?.description == "synthetic.v1.SyntheticService.ListWidgets: the fields filter_title and filter.title both make the spctl property filterTitle; rename one")
+    }
+
     @Test func policyWithoutTenantScopeIsRejected() throws {
         let file = Synthetic.file(methods: [Synthetic.method("GetWidget", policy: Synthetic.policy(scope: .unspecified))])
         for target in [GenerationTarget.api(descriptorSetName: "D"), .cli] {
