@@ -42,9 +42,19 @@ struct LoginCommand: AsyncParsableCommand {
             if let link {
                 var request = RedeemLoginLinkRequest()
                 request.token = try Self.token(inLink: link)
-                session = try await ClientConnection.with(server: server, tls: context.usesTLS, caFile: caFile) { [request] client in
-                    // The link's token is the credential: the call carries no bearer token.
-                    try await LoginLinkService.Client(wrapping: client).redeemLoginLink(request)
+                // A link works once: an answer lost on the way is asked for again with the same
+                // request id, which the platform answers with the session it already opened.
+                request.requestID = UUID().uuidString.lowercased()
+                let redeem = { [request, server, caFile, context] in
+                    try await ClientConnection.with(server: server, tls: context.usesTLS, caFile: caFile) { client in
+                        // The link's token is the credential: the call carries no bearer token.
+                        try await LoginLinkService.Client(wrapping: client).redeemLoginLink(request)
+                    }
+                }
+                do {
+                    session = try await redeem()
+                } catch let error as RPCError where [.unavailable, .deadlineExceeded].contains(error.code) {
+                    session = try await redeem()
                 }
                 context.token = session?.token
             }

@@ -456,6 +456,25 @@ struct ExportTests {
         }
     }
 
+    @Test("a tenant purged while suspended, under the earlier rule, keeps the record of it when staff take its suspension over", arguments: TestBackend.available)
+    func purgedUnderTheEarlierRule(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            try await platform.createTenant("acme")
+            _ = try await platform.setStatus("acme", .suspended)
+            let purged = Date().addingTimeInterval(-86_400)
+            try await platform.database.transaction(.platform) { tx in
+                try await tx.execute("UPDATE tenant_billing SET data_purge_time = \(purged), retention_end_time = \(purged) WHERE tenant_id = 'acme'")
+            }
+            _ = try await platform.setStatus("acme", .suspended, reason: "staff take it over")
+            let refused = await failure { try await Self.start(platform) }
+            #expect(refused?.reason == "retention_ended")
+            #expect(refused?.message.contains("data was deleted") == true, "\(String(describing: refused))")
+            // Back in business, the purge is history.
+            _ = try await platform.setStatus("acme", .active)
+            _ = try await Self.start(platform)
+        }
+    }
+
     @Test("a suspended tenant, for want of payment or by staff, keeps its data however long it stays so, and exports for an archive's whole lifetime; cancelled, it exports until its window ends, then an export is refused, saying whether its data is due or deleted", arguments: TestBackend.available)
     func exportWhileSuspended(backend: TestBackend) async throws {
         try await TestPlatform.with(backend) { platform in

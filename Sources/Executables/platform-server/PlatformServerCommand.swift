@@ -67,7 +67,7 @@ struct PlatformServerCommand: AsyncParsableCommand {
     @Option(name: .customLong("grace-days"), help: "Days a past-due tenant keeps full access before it is suspended.")
     var graceDays = 7
 
-    @Option(name: .customLong("retention-days"), help: "Days a suspended or cancelled tenant can still export; its data is purged after them.")
+    @Option(name: .customLong("retention-days"), help: "Days a cancelled tenant can still export; its data is purged after them. A suspended tenant keeps its data.")
     var retentionDays = 90
 
     @Option(name: .customLong("twilio-listen"), help: "Also serve Twilio's webhooks on host:port, from this process (see the overview above).")

@@ -122,8 +122,9 @@ enum BillingRecords {
             ("revision", state.revision + 1),
         ]
         // Back in business, a tenant's earlier purge is history: its next retention window,
-        // should it lapse again, ends in a purge too.
-        if state.retentionEnd == nil { assignments.append(("data_purge_time", Date?.none)) }
+        // should it be cancelled again, ends in a purge too. A suspension is not back in business:
+        // one purged under the earlier rule, whose staff take the suspension over, keeps the record.
+        if state.status.isInGoodStanding { assignments.append(("data_purge_time", Date?.none)) }
         let changed = try await tx.update("tenant_billing", set: assignments, where: "revision = \(state.revision)")
         guard changed == 1 else {
             throw Etag.concurrentChange(of: state.name)

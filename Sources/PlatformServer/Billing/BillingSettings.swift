@@ -9,7 +9,8 @@ public struct BillingSettings: Sendable {
     public var webhookSecrets: [String]
     /// How long a past-due tenant keeps full access before it is suspended.
     public var gracePeriod: TimeInterval
-    /// How long a suspended or cancelled tenant can still export before its data is purged.
+    /// How long a cancelled tenant can still export before its data is purged (a suspended one
+    /// keeps its data).
     public var retentionWindow: TimeInterval
     /// Where a trial that ends without a subscription goes: suspended (the default) or cancelled.
     public var trialExpiryStatus: TenantAccess.Status

@@ -15,7 +15,7 @@ struct CatalogItemsCommands: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "create",
             abstract: "Adds an item.",
-            discussion: "A service with the name of another (ignoring case), an FAQ with the question of another, a second template of one kind, second AI agent settings or an automation with the key of another is ALREADY_EXISTS. A catalog holds at most 500 items, a pack's included: one more is FAILED_PRECONDITION `catalog_full` until an item is deleted.\n\nAllowed roles: platform owner, platform staff, tenant admin.\nRPC: servicepro.catalog.v1.CatalogService.CreateCatalogItem. Use --json or --json-file for fields without a flag."
+            discussion: "A service with the name of another (ignoring case), an FAQ with the question of another, a second template of one kind, second AI agent settings or an automation with the key of another is ALREADY_EXISTS. Once the catalog holds 500 items, a pack's counted, one more is FAILED_PRECONDITION `catalog_full` until an item is deleted (applying a pack never is).\n\nAllowed roles: platform owner, platform staff, tenant admin.\nRPC: servicepro.catalog.v1.CatalogService.CreateCatalogItem. Use --json or --json-file for fields without a flag."
         )
 
         @OptionGroup var call: CallOptions

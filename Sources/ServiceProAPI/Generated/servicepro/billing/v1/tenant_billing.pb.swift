@@ -168,7 +168,8 @@ public nonisolated struct TenantBilling: @unchecked Sendable {
 
   /// Suspended by platform staff (SetTenantStatus), not for want of payment: no Stripe event
   /// lifts it, and no plan can be bought meanwhile (FAILED_PRECONDITION `suspended_by_staff`).
-  /// Staff lift it with SetTenantStatus; the subscription still ending cancels the tenant.
+  /// Staff lift it with SetTenantStatus; the subscription still ending cancels the tenant, unless
+  /// Stripe ended it for want of payment.
   public var suspendedByStaff: Bool {
     get {_storage._suspendedByStaff}
     set {_uniqueStorage()._suspendedByStaff = newValue}

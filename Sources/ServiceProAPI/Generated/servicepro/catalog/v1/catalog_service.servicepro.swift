@@ -114,8 +114,8 @@ public protocol CatalogServiceHandler: Sendable {
 
     /// Adds an item. A service with the name of another (ignoring case), an FAQ with the question of
     /// another, a second template of one kind, second AI agent settings or an automation with the key
-    /// of another is ALREADY_EXISTS. A catalog holds at most 500 items, a pack's included: one more
-    /// is FAILED_PRECONDITION `catalog_full` until an item is deleted.
+    /// of another is ALREADY_EXISTS. Once the catalog holds 500 items, a pack's counted, one more
+    /// is FAILED_PRECONDITION `catalog_full` until an item is deleted (applying a pack never is).
     func createCatalogItem(_ request: CreateCatalogItemRequest, context: RequestContext) async throws -> CatalogItem
 
     /// Updates the fields named in update_mask, within the item's own kind, e.g.
@@ -309,8 +309,8 @@ public enum CatalogService {
 
         /// Adds an item. A service with the name of another (ignoring case), an FAQ with the question of
         /// another, a second template of one kind, second AI agent settings or an automation with the key
-        /// of another is ALREADY_EXISTS. A catalog holds at most 500 items, a pack's included: one more
-        /// is FAILED_PRECONDITION `catalog_full` until an item is deleted.
+        /// of another is ALREADY_EXISTS. Once the catalog holds 500 items, a pack's counted, one more
+        /// is FAILED_PRECONDITION `catalog_full` until an item is deleted (applying a pack never is).
         public func createCatalogItem(
             _ request: CreateCatalogItemRequest,
             metadata: Metadata = [:],
