@@ -134,6 +134,44 @@ struct StoreConformanceTests {
         }
     }
 
+    @Test("a migration that waits too long for a table another session reads gives up, applies nothing and says why; it applies once the reader is done",
+          .enabled(if: TestBackend.postgresURL != nil, "needs SERVICEPRO_TEST_DATABASE_URL"))
+    func migrationLockTimeout() async throws {
+        try await TestPlatform.with(.postgres) { platform in
+            let latest = try #require(Migrator.migrations.map(\.version).max())
+            let migrations = Migrator.migrations + [Migration(
+                version: latest + 1, name: "test_lock_timeout", statements: ["ALTER TABLE tenants ADD COLUMN test_lock_timeout TEXT"],
+                tenantOwnedTables: [])]
+            // A long reader of tenants, as an older replica's export is, until the test is done.
+            let (holding, held) = AsyncStream<Void>.makeStream()
+            let (releasing, release) = AsyncStream<Void>.makeStream()
+            let reader = Task {
+                try await platform.database.transaction(.platform) { tx in
+                    _ = try await tx.query("SELECT tenant_id FROM tenants LIMIT 1")
+                    held.yield()
+                    for await _ in releasing { break }
+                }
+            }
+            for await _ in holding { break }
+            let logger = Logger(label: "test.migrations")
+            let refused = await #expect(throws: Migrator.LockNotAvailable.self) {
+                try await Migrator.migrate(platform.database, logger: logger, migrations: migrations, lockTimeout: .milliseconds(500))
+            }
+            release.yield()
+            try await reader.value
+            #expect(refused?.migration.version == latest + 1)
+            #expect(refused?.description.contains("start again once it is done") == true)
+            func versions() async throws -> [Int] {
+                try await platform.database.transaction(.platform) { tx in
+                    try await tx.query("SELECT version FROM schema_migrations").map { Int(try $0.int("version")) }
+                }
+            }
+            #expect(try await versions().count == Migrator.migrations.count, "nothing applied")
+            try await Migrator.migrate(platform.database, logger: logger, migrations: migrations)
+            #expect(try await versions().contains(latest + 1))
+        }
+    }
+
     @Test("a refusal of what a statement holds is told from a failure to run it", arguments: TestBackend.available)
     func statementRefusals(backend: TestBackend) async throws {
         try await TestPlatform.with(backend) { platform in

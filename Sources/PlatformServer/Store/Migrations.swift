@@ -1,4 +1,5 @@
 import Foundation
+import PostgresNIO
 import Logging
 
 /// One versioned schema change. Statements are written once; `BLOB` becomes `BYTEA` on
@@ -412,11 +413,21 @@ enum Migrator {
         StripeEventLedger.sweepIndexMigration,
     ]
 
-    static func migrate(_ database: any Database, logger: Logger) async throws {
+    /// How long a migration on PostgreSQL waits for a table's lock. An ALTER TABLE queued behind a
+    /// long reader (an older replica's export, in a rolling deploy) holds up every statement on
+    /// the table behind it, on every replica: better to give up and start again later.
+    static let lockTimeout: Duration = .seconds(10)
+
+    static func migrate(
+        _ database: any Database, logger: Logger, migrations: [Migration] = Migrator.migrations, lockTimeout: Duration = Migrator.lockTimeout
+    ) async throws {
         let applied = try await database.transaction(.platform) { tx -> [Int] in
             if tx.dialect == .postgres {
                 // Held until commit: a second replica waits here, then finds nothing to do.
                 try await tx.execute("SELECT pg_advisory_xact_lock(\(Int64(0x5E5F_1CE0)))")
+                // After the advisory lock, which may rightly wait for another replica's migrations.
+                let milliseconds = lockTimeout.components.seconds * 1000 + lockTimeout.components.attoseconds / 1_000_000_000_000_000
+                try await tx.execute(SQLStatement(sql: "SET LOCAL lock_timeout = '\(milliseconds)ms'"))
             }
             try await tx.execute("""
                 CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -432,29 +443,48 @@ enum Migrator {
             }
             var applied: [Int] = []
             for migration in migrations where !done.contains(migration.version) {
-                for statement in migration.statements {
-                    try await tx.execute(SQLStatement(sql: dialectSQL(statement, tx.dialect)))
+                do {
+                    try await apply(migration, tx)
+                } catch let error as PSQLError where error.code == .server && error.serverInfo?[.sqlState] == "55P03" {
+                    throw LockNotAvailable(migration: migration, timeout: lockTimeout)
                 }
-                if tx.dialect == .postgres {
-                    for table in migration.tenantOwnedTables {
-                        for statement in rowLevelSecurity(table) {
-                            try await tx.execute(SQLStatement(sql: statement))
-                        }
-                    }
-                    for statement in migration.postgresStatements {
-                        try await tx.execute(SQLStatement(sql: statement))
-                    }
-                }
-                try await tx.execute("""
-                    INSERT INTO schema_migrations (version, name, applied_time)
-                    VALUES (\(migration.version), \(migration.name), \(Date()))
-                    """)
                 applied.append(migration.version)
             }
             return applied
         }
         for version in applied {
             logger.info("applied migration", metadata: ["version": "\(version)"])
+        }
+    }
+
+    private static func apply(_ migration: Migration, _ tx: any SQLTransaction) async throws {
+        for statement in migration.statements {
+            try await tx.execute(SQLStatement(sql: dialectSQL(statement, tx.dialect)))
+        }
+        if tx.dialect == .postgres {
+            for table in migration.tenantOwnedTables {
+                for statement in rowLevelSecurity(table) {
+                    try await tx.execute(SQLStatement(sql: statement))
+                }
+            }
+            for statement in migration.postgresStatements {
+                try await tx.execute(SQLStatement(sql: statement))
+            }
+        }
+        try await tx.execute("""
+            INSERT INTO schema_migrations (version, name, applied_time)
+            VALUES (\(migration.version), \(migration.name), \(Date()))
+            """)
+    }
+
+    /// A migration that waited ``lockTimeout`` for a table another session holds. Nothing of it,
+    /// or of the migrations with it, was applied.
+    struct LockNotAvailable: Error, CustomStringConvertible {
+        let migration: Migration
+        let timeout: Duration
+
+        var description: String {
+            "migration \(migration.version) (\(migration.name)) waited \(timeout) for a table another session holds (a long export of a replica still running the older version, say) and applied nothing: start again once it is done"
         }
     }
 
