@@ -619,6 +619,7 @@ struct LoginLinkTests {
             #expect(refused.outcomeCode == "UNAUTHENTICATED")
             #expect(refused.outcomeReason == "login_link_used")
             #expect(refused.resourceName == created.loginLink.name)
+            #expect(refused.realActor == "anonymous" && refused.actorRole == .unspecified, "a caller with no credential has no role")
             #expect(revoke.realActor == owner)
             #expect(revoke.resourceName == revokedLink.loginLink.name)
             #expect(revoke.details["changed"] == "true")

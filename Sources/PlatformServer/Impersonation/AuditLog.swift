@@ -68,7 +68,8 @@ enum AuditLog {
         details: [String: String]
     ) async throws {
         try await append(
-            tx, realActor: principal.realActor, actorRole: principal.realActorRole.rawValue,
+            // A caller with no credential has no role: its placeholder one is not recorded.
+            tx, realActor: principal.realActor, actorRole: principal == .anonymous ? "" : principal.realActorRole.rawValue,
             subject: principal.subject, sessionID: principal.impersonationSessionID,
             method: AuditEventRecords.methodName(method), requestID: requestID, resource: resource,
             outcome: outcome, reason: reason, details: details)
