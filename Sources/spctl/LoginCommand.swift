@@ -46,9 +46,12 @@ struct LoginCommand: AsyncParsableCommand {
                 // request id, which the platform answers with the session it already opened.
                 request.requestID = UUID().uuidString.lowercased()
                 let redeem = { [request, server, caFile, context] in
-                    try await ClientConnection.with(server: server, tls: context.usesTLS, caFile: caFile) { client in
-                        // The link's token is the credential: the call carries no bearer token.
-                        try await LoginLinkService.Client(wrapping: client).redeemLoginLink(request)
+                    // Within spctl's usual two minutes: a connection that went silent is given up on.
+                    try await CallDeadline(timeout: .seconds(120)).run {
+                        try await ClientConnection.with(server: server, tls: context.usesTLS, caFile: caFile) { client in
+                            // The link's token is the credential: the call carries no bearer token.
+                            try await LoginLinkService.Client(wrapping: client).redeemLoginLink(request)
+                        }
                     }
                 }
                 do {

@@ -426,7 +426,8 @@ enum Migrator {
                 // Held until commit: a second replica waits here, then finds nothing to do.
                 try await tx.execute("SELECT pg_advisory_xact_lock(\(Int64(0x5E5F_1CE0)))")
                 // After the advisory lock, which may rightly wait for another replica's migrations.
-                let milliseconds = lockTimeout.components.seconds * 1000 + lockTimeout.components.attoseconds / 1_000_000_000_000_000
+                // At least 1 ms: 0 would mean no limit at all.
+                let milliseconds = max(1, lockTimeout.components.seconds * 1000 + lockTimeout.components.attoseconds / 1_000_000_000_000_000)
                 try await tx.execute(SQLStatement(sql: "SET LOCAL lock_timeout = '\(milliseconds)ms'"))
             }
             try await tx.execute("""

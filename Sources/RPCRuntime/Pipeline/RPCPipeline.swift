@@ -104,7 +104,7 @@ public enum RPCPipeline {
                 reason: "tenant_\(access.status.rawValue)",
                 message: access.status == .suspended
                     ? "tenants/\(tenantID) is suspended: only reads, billing and export are allowed"
-                    : "tenants/\(tenantID) is cancelled: only export (until its retention window ends), reading the tenant and its audit trail, and listing and revoking its API keys are allowed; reactivate it for anything else",
+                    : "tenants/\(tenantID) is cancelled: only export (until its retention window ends), reading the tenant, its billing and its audit trail, and listing and revoking its API keys are allowed; platform staff can reactivate it",
                 metadata: ["tenant": tenantID, "status": access.status.rawValue])
         }
         if let feature = context.policy.requiredFeature {
