@@ -84,8 +84,15 @@ struct ExportCommand: AsyncParsableCommand {
         @Option(name: .customLong("to"), help: "Where to save the archive (default: <export>.zip).")
         var destination: String?
 
+        @Flag(help: "Replace the file at the destination if there is one.")
+        var clobber = false
+
         func run() async throws {
             let path = destination ?? "\(name.split(separator: "/").last ?? "export").zip"
+            // As gh does: a file already there (another tenant's archive, say) is not lost unasked.
+            if !clobber, FileManager.default.fileExists(atPath: path) {
+                throw CommandFailure("\(path) already exists; pass --clobber to replace it, or --to another file")
+            }
             let partial = path + ".part"
             let job = try await call.connected { client, metadata in
                 let exports = ExportService.Client(wrapping: client)

@@ -218,6 +218,11 @@ struct SpctlCommandTests {
             #expect(downloaded.output.contains("verified"))
             #expect(downloaded.output.contains("downloading ["))
             let archive = try Data(contentsOf: URL(fileURLWithPath: whole))
+            // A file already there is replaced only when asked.
+            let again = try await spctl.run(["export", "download", name, "--to", whole] + auth)
+            #expect(again.status == 1 && again.output.contains("error: \(whole) already exists; pass --clobber"), "\(again.output)")
+            #expect(try await spctl.run(["export", "download", name, "--to", whole, "--clobber"] + auth).status == 0)
+            #expect(try Data(contentsOf: URL(fileURLWithPath: whole)) == archive)
             let mode = try FileManager.default.attributesOfItem(atPath: whole)[.posixPermissions] as? NSNumber
             #expect(mode?.intValue == 0o600, "customer data is its owner's to read")
             let asJSON = try await spctl.run(
