@@ -65,6 +65,13 @@ struct ExportTests {
         }
     }
 
+    /// Moves acme's retention window to end at `end`, as time passing would.
+    static func moveWindowEnd(to end: Date, _ platform: TestPlatform) async throws {
+        _ = try await platform.database.withTenant("acme") { tx in
+            try await tx.update("tenant_billing", set: [("retention_end_time", end)], where: "1 = 1")
+        }
+    }
+
     static func start(_ platform: TestPlatform, _ tenant: String = "acme", token: String? = nil, requestID: String = "") async throws -> ExportJob {
         try await ExportService.Client(wrapping: platform.client).startExport(.with {
             $0.parent = "tenants/\(tenant)"
@@ -383,9 +390,7 @@ struct ExportTests {
             try await Self.seed(platform)
             try await platform.setStatus("acme", .cancelled)
             let windowEnd = Date().addingTimeInterval(3 * 86_400)
-            _ = try await platform.database.withTenant("acme") { tx in
-                try await tx.update("tenant_billing", set: [("retention_end_time", windowEnd)], where: "1 = 1")
-            }
+            try await Self.moveWindowEnd(to: windowEnd, platform)
             let started = try await Self.start(platform)
             #expect(try await platform.exportWorker().runOnce())
             let job = try await Self.get(platform, started.name)
@@ -411,9 +416,7 @@ struct ExportTests {
             try await Self.seed(platform)
             try await platform.setStatus("acme", .cancelled)
             let windowEnd = Date().addingTimeInterval(600)
-            _ = try await platform.database.withTenant("acme") { tx in
-                try await tx.update("tenant_billing", set: [("retention_end_time", windowEnd)], where: "1 = 1")
-            }
+            try await Self.moveWindowEnd(to: windowEnd, platform)
             var logger = Logger(label: "test")
             logger.logLevel = .critical
             let purger = RetentionPurgeJob(database: platform.database, apiKeys: platform.server.apiKeyCache, logger: logger)
@@ -438,9 +441,7 @@ struct ExportTests {
             let started = try await Self.start(platform)
             // The window ended three hours before a worker got to the export.
             let windowEnd = Date().addingTimeInterval(-3 * 3600)
-            _ = try await platform.database.withTenant("acme") { tx in
-                try await tx.update("tenant_billing", set: [("retention_end_time", windowEnd)], where: "1 = 1")
-            }
+            try await Self.moveWindowEnd(to: windowEnd, platform)
             #expect(try await platform.exportWorker().runOnce())
             let job = try await Self.get(platform, started.name)
             #expect(job.state == .succeeded)
@@ -502,9 +503,7 @@ struct ExportTests {
             try await exportWhileKept("held suspended by staff")
             // A window left on its row from before suspensions lost theirs (migration 36 clears
             // those) deletes nothing either, and refuses no export: only a cancelled tenant's data goes.
-            _ = try await platform.database.withTenant("acme") { tx in
-                try await tx.update("tenant_billing", set: [("retention_end_time", Date().addingTimeInterval(-60))], where: "1 = 1")
-            }
+            try await Self.moveWindowEnd(to: Date().addingTimeInterval(-60), platform)
             #expect(try await purger.runOnce().isEmpty, "its data is kept")
             let stale = try await Self.start(platform)
             #expect(try await platform.exportWorker().runOnce())
@@ -520,9 +519,7 @@ struct ExportTests {
             #expect(job.state == .succeeded)
 
             // Its window ends: its data is due, and the purge waits only for its archives.
-            _ = try await platform.database.withTenant("acme") { tx in
-                try await tx.update("tenant_billing", set: [("retention_end_time", Date().addingTimeInterval(-60))], where: "1 = 1")
-            }
+            try await Self.moveWindowEnd(to: Date().addingTimeInterval(-60), platform)
             let due = await failure { try await Self.start(platform) }
             #expect(due?.code == .failedPrecondition)
             #expect(due?.reason == "retention_ended")
@@ -817,9 +814,7 @@ struct ExportTests {
             #expect(try await rows("acme") == 0)
 
             // Once the window has ended, an export would hold nothing: it is refused, and nothing starts.
-            try await platform.database.withTenant("acme") { tx in
-                _ = try await tx.update("tenant_billing", set: [("retention_end_time", Date().addingTimeInterval(-60))], where: "1 = 1")
-            }
+            try await Self.moveWindowEnd(to: Date().addingTimeInterval(-60), platform)
             let late = await failure { try await Self.start(platform) }
             #expect(late?.code == .failedPrecondition)
             #expect(late?.reason == "retention_ended")

@@ -7,6 +7,13 @@ import Testing
 /// The same expectations of the store interface, on every backend.
 @Suite("Store conformance")
 struct StoreConformanceTests {
+    /// The migrations the platform's store records as applied, in no order.
+    static func appliedVersions(_ platform: TestPlatform) async throws -> [Int] {
+        try await platform.database.transaction(.platform) { tx in
+            try await tx.query("SELECT version FROM schema_migrations").map { Int(try $0.int("version")) }
+        }
+    }
+
     @Test("a failed transaction leaves nothing behind", arguments: TestBackend.available)
     func rollback(backend: TestBackend) async throws {
         try await TestPlatform.with(backend) { platform in
@@ -109,10 +116,8 @@ struct StoreConformanceTests {
     @Test("migrations apply once and re-running them is a no-op", arguments: TestBackend.available)
     func migrationsAreIdempotent(backend: TestBackend) async throws {
         try await TestPlatform.with(backend) { platform in
-            let versions = try await platform.database.transaction(.platform) { tx in
-                try await tx.query("SELECT version FROM schema_migrations").map { try $0.int("version") }
-            }
-            #expect(versions.sorted() == Migrator.migrations.map { Int64($0.version) })
+            let versions = try await Self.appliedVersions(platform)
+            #expect(versions.sorted() == Migrator.migrations.map(\.version))
             #expect(versions.count == Migrator.migrations.count)
         }
     }
@@ -127,10 +132,7 @@ struct StoreConformanceTests {
             let refusal = await #expect(throws: Migrator.NewerStore.self) { try await Migrator.migrate(platform.database, logger: Logger(label: "test")) }
             #expect(refusal?.version == latest + 1 && refusal?.latestKnown == latest)
             #expect(refusal?.description.contains("run that version or a later one") == true)
-            let versions = try await platform.database.transaction(.platform) { tx in
-                try await tx.query("SELECT version FROM schema_migrations").map { Int(try $0.int("version")) }
-            }
-            #expect(versions.count == Migrator.migrations.count + 1)
+            #expect(try await Self.appliedVersions(platform).count == Migrator.migrations.count + 1)
         }
     }
 
@@ -161,14 +163,9 @@ struct StoreConformanceTests {
             try await reader.value
             #expect(refused?.migration.version == latest + 1)
             #expect(refused?.description.contains("start again once it is done") == true)
-            func versions() async throws -> [Int] {
-                try await platform.database.transaction(.platform) { tx in
-                    try await tx.query("SELECT version FROM schema_migrations").map { Int(try $0.int("version")) }
-                }
-            }
-            #expect(try await versions().count == Migrator.migrations.count, "nothing applied")
+            #expect(try await Self.appliedVersions(platform).count == Migrator.migrations.count, "nothing applied")
             try await Migrator.migrate(platform.database, logger: logger, migrations: migrations)
-            #expect(try await versions().contains(latest + 1))
+            #expect(try await Self.appliedVersions(platform).contains(latest + 1))
         }
     }
 

@@ -19,6 +19,13 @@ struct StripeBillingTests {
             webhookSecrets: ["whsec_test_previous_fedcba9876543210", StripeTestEvents.webhookSecret])
     }
 
+    /// How the ledger recorded event `id` ("applied", "ignored", ...), nil before it arrived.
+    static func recordedOutcome(of id: String, _ platform: TestPlatform) async throws -> String? {
+        try await platform.database.transaction(.platform) { tx in
+            try await tx.first("SELECT outcome FROM stripe_events WHERE event_id = \(id)")?.string("outcome")
+        }
+    }
+
     /// Hands `payload` to the platform as the bridge does with Stripe's webhook, signed with `secret`.
     static func deliver(_ payload: Data, to platform: TestPlatform, secret: String = StripeTestEvents.webhookSecret) async throws -> HandleStripeEventResponse {
         try await platform.billing.handleStripeEvent(.with {
@@ -570,9 +577,7 @@ struct StripeBillingTests {
                 #expect(stripe.trialEnd(of: acme.stripeSubscriptionID) == Int64(extended.timeIntervalSince1970))
                 #expect(longer.status == .trialing && longer.statusReason == "sales extension")
                 #expect(longer.trialEndTime.seconds == Int64(extended.timeIntervalSince1970))
-                let applied = try await platform.database.transaction(.platform) { tx in
-                    try await tx.first("SELECT outcome FROM stripe_events WHERE event_id = 'evt_active'")?.string("outcome")
-                }
+                let applied = try await Self.recordedOutcome(of: "evt_active", platform)
                 #expect(applied == "applied", "Stripe's word of the trial's end was applied first")
             }
         }
@@ -765,9 +770,7 @@ struct StripeBillingTests {
                 subscription: pending.stripeSubscriptionID, customer: pending.stripeCustomerID, status: "canceled")
             stripe.afterNextCancel { _ = try? await deliver(ended) }
             let stayed = try await platform.billing.changePlan(.with { $0.name = "tenants/acme/billing"; $0.tier = .starter }, metadata: owner)
-            let webhook = try await platform.database.transaction(.platform) {
-                try await $0.first("SELECT outcome FROM stripe_events WHERE event_id = 'evt_ended'")?.string("outcome")
-            }
+            let webhook = try await Self.recordedOutcome(of: "evt_ended", platform)
             #expect(webhook == "applied", "Stripe's word of the end was applied before the call wrote")
             #expect(stayed.billing.tier == .starter)
             #expect(stayed.billing.pendingTier == .unspecified)
@@ -793,9 +796,7 @@ struct StripeBillingTests {
                 let cancelled = try await platform.billing.setTenantStatus(.with {
                     $0.name = "tenants/acme/billing"; $0.status = .cancelled; $0.reason = "closed the business"; $0.etag = acme.etag
                 }, metadata: owner)
-                let webhook = try await platform.database.transaction(.platform) {
-                    try await $0.first("SELECT outcome FROM stripe_events WHERE event_id = 'evt_ended'")?.string("outcome")
-                }
+                let webhook = try await Self.recordedOutcome(of: "evt_ended", platform)
                 #expect(webhook == "applied", "Stripe's word of the end was applied before the call wrote")
                 #expect(cancelled.status == .cancelled)
                 #expect(cancelled.statusReason == "closed the business")
@@ -832,9 +833,7 @@ struct StripeBillingTests {
                 let cancelled = try await platform.billing.setTenantStatus(.with {
                     $0.name = "tenants/acme/billing"; $0.status = .cancelled; $0.reason = "never paid"; $0.etag = suspended.etag
                 }, metadata: owner)
-                let payment = try await platform.database.transaction(.platform) {
-                    try await $0.first("SELECT outcome FROM stripe_events WHERE event_id = 'evt_paid'")?.string("outcome")
-                }
+                let payment = try await Self.recordedOutcome(of: "evt_paid", platform)
                 #expect(payment == "applied", "the payment was applied before the call wrote")
                 #expect(stripe.status(of: subscription) == "canceled")
                 #expect(cancelled.status == .cancelled, "the payment was applied first, and the cancellation Stripe made stands")
