@@ -16,6 +16,8 @@ public struct TwilioBridgeServer<Transport: ClientTransport>: Sendable {
     public let platform: PlatformClient<Transport>
     public let spool: MessageSpool
     let fallback: VoiceFallback
+    /// Shared by every request, so texts that arrive together go to the platform together.
+    let texts: InboundTextBatcher<Transport>
     let configuration: BridgeConfiguration
     let logger: Logger
 
@@ -31,7 +33,8 @@ public struct TwilioBridgeServer<Transport: ClientTransport>: Sendable {
             logger.warning("no public URL is set: signatures are checked against the URL the request's Host and X-Forwarded-* headers name; set --public-url (--twilio-public-url) to the URL Twilio calls")
         }
         let fallback = VoiceFallback(platformWideNumber: configuration.fallbackNumber, lastKnown: try await spool.forwardNumbers())
-        return Self(platform: platform, spool: spool, fallback: fallback, configuration: configuration, logger: logger)
+        let texts = InboundTextBatcher(platform: platform, deadline: configuration.platformDeadline)
+        return Self(platform: platform, spool: spool, fallback: fallback, texts: texts, configuration: configuration, logger: logger)
     }
 
     public func router() -> Router<BasicRequestContext> {
@@ -55,6 +58,7 @@ public struct TwilioBridgeServer<Transport: ClientTransport>: Sendable {
             renderer: TwiMLRenderer(callbacks: TwilioCallbackURLs(base: configuration.publicURL)),
             spool: spool,
             fallback: fallback,
+            texts: texts,
             deadline: platformDeadline,
             logger: logger,
             benchmarkStaticRoute: configuration.benchmarkStaticRoute

@@ -5,7 +5,8 @@ import Logging
 import RPCRuntime
 import ServiceProAPI
 
-/// Twilio's webhooks, each turned into one platform RPC whose answer is rendered as TwiML.
+/// Twilio's webhooks, each turned into one platform RPC whose answer is rendered as TwiML (texts
+/// that arrive together share one; see `InboundTextBatcher`).
 ///
 /// Twilio never gets a 5xx: a request that is not Twilio's gets 403 (bad signature) or 400 (bad
 /// body); when the platform is down or slow, callers hear a polite fallback and are connected to
@@ -18,6 +19,8 @@ struct TwilioWebhooks<Transport: ClientTransport>: Sendable {
     let renderer: TwiMLRenderer
     let spool: MessageSpool
     let fallback: VoiceFallback
+    /// Inbound texts' way to the platform, under the same deadline.
+    let texts: InboundTextBatcher<Transport>
     /// Well under Twilio's 15 s, leaving time to answer with the fallback.
     let deadline: CallDeadline
     let logger: Logger
@@ -82,9 +85,7 @@ struct TwilioWebhooks<Transport: ClientTransport>: Sendable {
     // MARK: Routes
 
     private func inboundMessage(_ form: FormBody, _ query: CallbackQuery) async -> Response {
-        await inboundMessage(form) { message in
-            try await deadline.run { try await inbound.handleInboundMessage(message, metadata: platform.metadata).replies }
-        }
+        await inboundMessage(form) { message in try await texts.deliver(message).replies }
     }
 
     /// `/sms` with the platform's answer replaced by a fixed reply: the benchmark's baseline, so

@@ -659,6 +659,63 @@ struct InboundTests {
         }
     }
 
+    @Test("a batch of texts: each handled as it would be alone, answered in order; one refused leaves the others stored; a bad field refuses the call", arguments: TestBackend.available)
+    func textBatch(backend: TestBackend) async throws {
+        try await TestPlatform.with(backend) { platform in
+            let inbound = try await Self.setUp(platform)
+            _ = try await inbound.text(Self.sid("SM", 1), to: Self.acmeNumber)
+            let text = { (number: Int, to: String) in
+                HandleInboundMessageRequest.with { $0.messageSid = Self.sid("SM", number); $0.to = to; $0.from = "+15550002222"; $0.body = "Saturday?" }
+            }
+            let batch = [text(2, Self.acmeNumber), text(1, Self.bravoNumber), text(3, Self.bravoNumber), text(2, Self.acmeNumber)]
+            let answer = try await inbound.client.batchHandleInboundMessages(.with { $0.requests = batch }, metadata: inbound.metadata)
+            try #require(answer.outcomes.count == 4)
+            let handled = answer.outcomes.map { outcome -> HandleInboundMessageResponse? in
+                if case .handled(let response) = outcome.outcome { return response }
+                return nil
+            }
+            #expect(handled[0]?.tenant == "tenants/acme")
+            #expect(handled[2]?.tenant == "tenants/bravo")
+            #expect(handled[2]?.replies.count == 1, "a new customer of bravo's is acknowledged, as alone")
+            // The same MessageSid twice in one batch is stored once: one answer is the first.
+            #expect(handled[3]?.message.name == handled[0]?.message.name)
+            #expect([handled[0], handled[3]].filter { $0?.duplicate == false }.count == 1)
+            // SM…1 is acme's: sent to bravo's number, it is refused as it would be alone.
+            guard case .refused(let refusal) = answer.outcomes[1].outcome else {
+                Issue.record("the text stored for another number was handled: \(answer.outcomes[1])")
+                return
+            }
+            #expect(refusal.code == Int32(RPCError.Code.alreadyExists.rawValue))
+            #expect(refusal.reason == "message_sid_taken")
+            #expect(refusal.rpcError.code == .alreadyExists)
+            #expect(refusal.rpcError.errorInfoReason == "message_sid_taken")
+
+            let counts = { (tenant: String) in
+                try await platform.database.withTenant(tenant) { tx in try await tx.select(from: "text_messages", where: "direction = 'inbound'").count }
+            }
+            #expect(try await counts("acme") == 2)
+            #expect(try await counts("bravo") == 1)
+
+            // A field no text may have refuses the whole call, naming the text, and stores nothing.
+            var bad = [text(4, Self.acmeNumber), text(5, Self.acmeNumber)]
+            bad[1].from = String(repeating: "9", count: 300)
+            let error = await #expect(throws: RPCError.self) {
+                try await inbound.client.batchHandleInboundMessages(.with { $0.requests = bad }, metadata: inbound.metadata)
+            }
+            #expect(error?.code == .invalidArgument)
+            #expect(error?.message.hasPrefix("requests[1].from:") == true, "\(error.map { "\($0)" } ?? "")")
+            await #expect(throws: RPCError.self) {
+                try await inbound.client.batchHandleInboundMessages(.init(), metadata: inbound.metadata)
+            }
+            #expect(try await counts("acme") == 2)
+            // Only the bridge sends texts, one or many.
+            let asOwner = await #expect(throws: RPCError.self) {
+                try await inbound.client.batchHandleInboundMessages(.with { $0.requests = [text(6, Self.acmeNumber)] }, metadata: platform.metadata(platform.ownerToken))
+            }
+            #expect(asOwner?.code == .permissionDenied)
+        }
+    }
+
     static func newText(_ sid: String, from: String, id: String, phoneConfigID: String? = nil) -> CommunicationRecords.NewText {
         CommunicationRecords.NewText(
             message: .with { $0.messageSid = sid; $0.direction = .inbound; $0.from = from; $0.to = acmeNumber; $0.body = "hi"; $0.status = .received },

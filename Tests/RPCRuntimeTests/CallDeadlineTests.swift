@@ -67,4 +67,40 @@ struct CallDeadlineTests {
         await #expect(throws: CancellationError.self) { try await caller.value }
         #expect(ContinuousClock.now - started < .seconds(5))
     }
+
+    /// A call that cancelling does not end: it waits for `release`, as a text waits for its
+    /// batch's call.
+    final class Unstoppable: Sendable {
+        private let (stream, continuation) = AsyncStream<Void>.makeStream()
+        func call() async -> String {
+            for await _ in stream { break }
+            return "late"
+        }
+        func release() { continuation.yield() }
+    }
+
+    @Test("race: the answer when it comes in time; DEADLINE_EXCEEDED at the timer even from a call that does not stop when cancelled")
+    func raceAnswersAtTheDeadline() async throws {
+        #expect(try await deadline.race { "answer" } == "answer")
+        let unstoppable = Unstoppable()
+        let started = ContinuousClock.now
+        let error = await #expect(throws: RPCError.self) { try await deadline.race { await unstoppable.call() } }
+        let waited = ContinuousClock.now - started
+        unstoppable.release()
+        #expect(error?.code == .deadlineExceeded)
+        #expect(waited >= deadline.timeout && waited < .seconds(3), "gave up after \(waited)")
+    }
+
+    @Test("race: cancelling the caller answers at once, the call still out")
+    func raceCancelledCaller() async throws {
+        let generous = CallDeadline(timeout: .seconds(30))
+        let unstoppable = Unstoppable()
+        let started = ContinuousClock.now
+        let caller = Task { try await generous.race { await unstoppable.call() } }
+        try await Task.sleep(for: .milliseconds(50))
+        caller.cancel()
+        await #expect(throws: CancellationError.self) { try await caller.value }
+        #expect(ContinuousClock.now - started < .seconds(5))
+        unstoppable.release()
+    }
 }

@@ -18,6 +18,22 @@ struct ServiceErrorTests {
         #expect(fields == ["tenant.contact.phone"])
     }
 
+    @Test("any error as a client is told of it: a domain error as it is, an RPC error with its reason, a cancellation, anything else INTERNAL")
+    func fromAnyError() throws {
+        let backlog = ServiceError(code: .unavailable, reason: "inbound_backlog", message: "too many")
+        #expect(ServiceError(backlog as any Error) == backlog)
+        let received = ServiceError(RPCError(backlog) as any Error)
+        #expect(received.code == .unavailable)
+        #expect(received.reason == "inbound_backlog")
+        #expect(received.message == "too many")
+        #expect(ServiceError(CancellationError()).code == .cancelled)
+        struct StoreFault: Error { let table = "text_messages" }
+        let fault = ServiceError(StoreFault())
+        #expect(fault.code == .internalError)
+        #expect(fault.message == "internal error")
+        #expect(fault.metadata["detail"]?.contains("text_messages") == true)
+    }
+
     @Test("internal errors keep their detail out of the wire")
     func internalDetailStaysHome() throws {
         let status = try #require(try RPCError(ServiceError.internal("connection to db-7 refused")).unpackGoogleRPCStatus())

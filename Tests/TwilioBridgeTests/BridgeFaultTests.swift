@@ -211,6 +211,36 @@ struct BridgeFaultTests {
         #expect(ContinuousClock.now - started < .seconds(7), "the health check gives up after 2 s")
     }
 
+    @Test("texts waiting behind a call that hangs are each answered at their own deadline, in a batch with older texts too")
+    func queuedTextsKeepTheirDeadlines() async throws {
+        let deadline = Duration.seconds(4)
+        try await HangingPlatform.with { client in
+            try await TestBridge.with(platform: client, spoolPath: BridgeWebhookTests.spoolPath(), platformDeadline: deadline) { bridge in
+                // Text 1's call hangs until its deadline, 4 s on; texts 2 and 3, posted 1 s and
+                // 3 s on, wait for it, then go together in one call that hangs too.
+                let posted = ContinuousClock.now
+                let timed = { @Sendable (number: Int, after: Duration) in
+                    try await Task.sleep(until: posted + after)
+                    let started = ContinuousClock.now
+                    let answer = try await bridge.post("/sms", BridgeWebhookTests.sms(number))
+                    return (answer.status, ContinuousClock.now - started)
+                }
+                async let first = timed(1, .zero)
+                async let second = timed(2, .seconds(1))
+                async let third = timed(3, .seconds(3))
+                let answers = try await [first, second, third]
+                for (number, (status, waited)) in zip(1..., answers) {
+                    #expect(status == 200)
+                    // Text 2 is answered 1 s after its batch's call started, text 3 with its
+                    // full 4 s although its batch holds text 2; neither waits for text 1's call
+                    // and then a deadline of its own.
+                    #expect(waited >= deadline - .milliseconds(100) && waited < deadline + .milliseconds(1_500), "text \(number) answered after \(waited)")
+                }
+                #expect(await bridge.spool.count() == 3)
+            }
+        }
+    }
+
     @Test("a second bridge on the same spool file fails to start, saying why; the first keeps it")
     func spoolHasOneOwner() async throws {
         let path = BridgeWebhookTests.spoolPath()

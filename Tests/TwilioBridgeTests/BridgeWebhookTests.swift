@@ -9,6 +9,7 @@ import GRPCCore
 import Logging
 @testable import PlatformServer
 import PlatformTestSupport
+import RPCRuntime
 import ServiceLifecycle
 import ServiceProAPI
 import Testing
@@ -88,6 +89,71 @@ struct BridgeWebhookTests {
                 #expect(try await Self.messages(platform).count == 1)
             }
         }
+    }
+
+    @Test("texts that arrive while a call is out go together in the next: each stored once and answered as if alone; one the platform refuses fails alone")
+    func textsShareCalls() async throws {
+        try await TestPlatform.with(.sqlite) { platform in
+            try await Self.configure(platform, mode: .simple)
+            let transport = CountingTransport(try ClientConnection.transport(server: platform.address))
+            let client = PlatformClient(transport: transport, bridgeToken: platform.bridgeToken)
+            let inboundCalls = { transport.calls.filter { $0.hasSuffix("InboundMessage") || $0.hasSuffix("InboundMessages") } }
+            try await TestBridge.with(platform: client, spoolPath: Self.spoolPath()) { bridge in
+                // A burst behind a call that is out: the first text's call is held until the
+                // others wait behind it, and they share calls.
+                var answers = try await Self.burst(1...20, to: bridge, behind: transport, calls: inboundCalls)
+                #expect(answers.values.allSatisfy { $0.status == 200 }, "\(answers)")
+                var calls = inboundCalls()
+                #expect(calls.contains("BatchHandleInboundMessages"), "\(calls)")
+                #expect(calls.count < 20, "\(calls)")
+                #expect(try await Self.messages(platform).count == 20)
+
+                // A text the platform refuses, in a batch: the batch's texts go again one by
+                // one, so only that text's webhook hears it, naming the text's own field.
+                transport.hold()
+                let before = calls.count
+                answers = try await Self.burst(21...30, to: bridge, behind: transport, calls: inboundCalls) { number, form in
+                    number == 25 ? form.map { $0.0 == "From" ? ("From", String(repeating: "9", count: 300)) : $0 } : form
+                }
+                #expect(answers[25]?.status == 400, "\(answers)")
+                #expect(answers[25]?.body.hasPrefix("from:") == true, "\(answers[25]?.body ?? "")")
+                #expect(answers.filter { $0.key != 25 }.values.allSatisfy { $0.status == 200 }, "\(answers)")
+                calls = Array(inboundCalls().dropFirst(before))
+                #expect(calls.contains("BatchHandleInboundMessages"), "\(calls)")
+
+                let stored = try await Self.messages(platform)
+                #expect(stored.count == 29)
+                #expect(Set(stored.map(\.messageSid)).count == 29)
+                #expect(!stored.contains { $0.messageSid == Self.sms(25)[0].1 })
+                #expect(await bridge.spool.count() == 0)
+            }
+        }
+    }
+
+    /// Posts text `numbers.first`, waits for its call to start (held by `transport`), posts the
+    /// rest at once, lets them gather behind it, then releases the calls. Each text's answer.
+    static func burst(
+        _ numbers: ClosedRange<Int>, to bridge: TestBridge, behind transport: CountingTransport<some ClientTransport>, calls: () -> [String],
+        form: @escaping @Sendable (Int, [(String, String)]) -> [(String, String)] = { $1 }
+    ) async throws -> [Int: (status: Int, body: String)] {
+        let callsBefore = calls().count
+        // Released however this ends, so no held call outlives the test.
+        defer { transport.release() }
+        let first = Task { try await bridge.post("/sms", form(numbers.lowerBound, Self.sms(numbers.lowerBound))) }
+        try await poll("the first text's call starts") { calls().count > callsBefore }
+        let rest = Task {
+            try await withThrowingTaskGroup(of: (Int, (status: Int, body: String)).self) { group in
+                for number in numbers.dropFirst() {
+                    group.addTask { (number, try await bridge.post("/sms", form(number, Self.sms(number)))) }
+                }
+                return try await group.reduce(into: [:]) { $0[$1.0] = $1.1 }
+            }
+        }
+        try await Task.sleep(for: .milliseconds(500))
+        transport.release()
+        var answers = try await rest.value
+        answers[numbers.lowerBound] = try await first.value
+        return answers
     }
 
     @Test("a picture message keeps its media; one with more than Twilio sends is a 400 and stores nothing")

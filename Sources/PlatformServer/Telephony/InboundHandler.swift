@@ -17,7 +17,7 @@ public struct InboundHandler: InboundServiceHandler {
     let logger: Logger
     /// Inbound texts of a tenant that arrive together are stored together: one statement and
     /// one commit for a burst, on PostgreSQL a fraction of the cost of one each.
-    let textInserts: WriteBatcher<String, CommunicationRecords.NewText, TextMessage?>
+    let textInserts: NaturalBatcher<String, CommunicationRecords.NewText, TextMessage?>
 
     public init(database: any Database, resolver: TenantResolver, sealer: SecretSealer, agent: any VoiceAgent = PlaceholderVoiceAgent(), logger: Logger) {
         self.database = database
@@ -27,7 +27,7 @@ public struct InboundHandler: InboundServiceHandler {
         self.agent = agent
         // 100 texts bind 1,300 values, well under both stores' limits. 5,000 waiting texts are
         // one to two seconds of writing at the rates measured (docs/benchmarks.md).
-        self.textInserts = WriteBatcher(maximumBatch: 100, maximumWaiting: 5_000, mayBeOneItemsFault: StatementRefusal.mayBeOneRowsFault) { tenantID, texts in
+        self.textInserts = NaturalBatcher(maximumBatch: 100, maximumWaiting: 5_000, mayBeOneItemsFault: StatementRefusal.mayBeOneRowsFault) { tenantID, texts in
             try await CommunicationRecords.insertIfNew(texts, tenantID: tenantID, database)
         }
     }
@@ -97,6 +97,48 @@ public struct InboundHandler: InboundServiceHandler {
             try await sendRecordedAnswer(of: request, resolution)
         }
         return response
+    }
+
+    /// Each text as `handleInboundMessage` handles it, all at once: a burst of one tenant's texts
+    /// shares the inserts' batch. A text that fails has its error as its outcome, and leaves the
+    /// others be; it is logged here, as the call log would log its own call. The call's log line
+    /// names the texts' tenant when they all have one.
+    public func batchHandleInboundMessages(_ request: BatchHandleInboundMessagesRequest, context: RequestContext) async throws -> BatchHandleInboundMessagesResponse {
+        var outcomes = [InboundMessageOutcome](repeating: InboundMessageOutcome(), count: request.requests.count)
+        await withTaskGroup(of: (Int, InboundMessageOutcome).self) { group in
+            for (index, text) in request.requests.enumerated() {
+                group.addTask {
+                    // Each text names its own tenant, not the call's.
+                    await CallRecord.$current.withValue(nil) { (index, await outcome(of: text, context: context)) }
+                }
+            }
+            for await (index, outcome) in group {
+                outcomes[index] = outcome
+            }
+        }
+        let tenants = Set(outcomes.compactMap { outcome -> String? in
+            if case .handled(let response) = outcome.outcome { return response.tenant }
+            return nil
+        })
+        if tenants.count == 1, let tenant = tenants.first {
+            CallRecord.current?.tenantID = ResourceName.tenantID(of: tenant)
+        }
+        return .with { $0.outcomes = outcomes }
+    }
+
+    private func outcome(of text: HandleInboundMessageRequest, context: RequestContext) async -> InboundMessageOutcome {
+        do {
+            let handled = try await handleInboundMessage(text, context: context)
+            return .with { $0.handled = handled }
+        } catch {
+            // Logged as the call log would log the text's own call: the batch's call succeeded.
+            let refusal = ServiceError(error)
+            logger.log(level: CallLogInterceptor.level(of: refusal.code), "an inbound text of a batch refused", metadata: [
+                "message_sid": "\(text.messageSid)", "code": "\(refusal.code)", "reason": "\(refusal.reason)",
+                "detail": "\(refusal.metadata["detail"] ?? refusal.message)",
+            ])
+            return .with { $0.refused = InboundMessageRefusal(refusal) }
+        }
     }
 
     /// Queues the answer recorded on `request`'s text, if any, from its line; once per MessageSid.
@@ -196,8 +238,8 @@ public struct InboundHandler: InboundServiceHandler {
     private func storeOnce(_ text: CommunicationRecords.NewText, for tenantID: String) async throws -> TextMessage? {
         do {
             return try await textInserts.submit(text, for: tenantID)
-        } catch let backlog as WriteBatcherBacklog {
-            throw ServiceError(code: .unavailable, reason: "inbound_backlog", message: "\(backlog) for tenants/\(tenantID); send the text again shortly")
+        } catch let backlog as NaturalBatcherBacklog {
+            throw ServiceError(code: .unavailable, reason: "inbound_backlog", message: "\(backlog.waiting) texts of tenants/\(tenantID) are already waiting for the store; send the text again shortly")
         }
     }
 

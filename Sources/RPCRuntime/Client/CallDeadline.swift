@@ -46,6 +46,75 @@ public struct CallDeadline: Sendable {
         }
     }
 
+    /// Runs `call` against the timer, and throws `DEADLINE_EXCEEDED` the moment it fires, leaving
+    /// `call` cancelled to end on its own: for a call that cancelling does not end at once, such
+    /// as an item waiting for its batch (`NaturalBatcher`), whose caller must still answer in time.
+    /// Cancelling the caller cancels the call and throws `CancellationError` at once.
+    public func race<Result: Sendable>(_ call: @escaping @Sendable () async throws -> Result) async throws -> Result {
+        let answer = Answer<Result>()
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                answer.wait(continuation)
+                let task = Task {
+                    do { answer.give(.success(try await call())) } catch { answer.give(.failure(error)) }
+                }
+                let timer = timers.any().scheduleTask(in: TimeAmount(timeout)) { [timeout] in
+                    answer.give(.failure(RPCError(code: .deadlineExceeded, message: "no answer within \(timeout)")))
+                    task.cancel()
+                }
+                answer.whenGiven { timer.cancel(); task.cancel() }
+            }
+        } onCancel: {
+            answer.give(.failure(CancellationError()))
+        }
+    }
+
+    /// The first of the call's outcome, the timer and the caller's cancellation, given once to
+    /// whoever waits; the rest are dropped. `whenGiven` runs once, after the first.
+    private final class Answer<Value: Sendable>: Sendable {
+        private struct State {
+            var continuation: CheckedContinuation<Value, any Error>?
+            var given: Swift.Result<Value, any Error>?
+            var cleanup: (@Sendable () -> Void)?
+            var done = false
+        }
+        private let state = Mutex(State())
+
+        func wait(_ continuation: CheckedContinuation<Value, any Error>) {
+            let early = state.withLock { state -> Swift.Result<Value, any Error>? in
+                guard let given = state.given else {
+                    state.continuation = continuation
+                    return nil
+                }
+                return given
+            }
+            if let early { continuation.resume(with: early) }
+        }
+
+        func give(_ outcome: Swift.Result<Value, any Error>) {
+            let (continuation, cleanup) = state.withLock { state -> (CheckedContinuation<Value, any Error>?, (@Sendable () -> Void)?) in
+                guard !state.done else { return (nil, nil) }
+                state.done = true
+                state.given = outcome
+                defer { state.continuation = nil; state.cleanup = nil }
+                return (state.continuation, state.cleanup)
+            }
+            continuation?.resume(with: outcome)
+            cleanup?()
+        }
+
+        func whenGiven(_ cleanup: @escaping @Sendable () -> Void) {
+            let now = state.withLock { state -> Bool in
+                guard state.done else {
+                    state.cleanup = cleanup
+                    return false
+                }
+                return true
+            }
+            if now { cleanup() }
+        }
+    }
+
     private final class Expiry: Sendable {
         let fired = Atomic(false)
     }

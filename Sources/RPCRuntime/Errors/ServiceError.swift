@@ -28,6 +28,24 @@ public struct ServiceError: Error, Sendable, Hashable, CustomStringConvertible {
 
     public var description: String { "\(code): \(message) [\(reason)]" }
 
+    /// `error` as a client is told of it: a ServiceError as it is, an RPCError (or what converts
+    /// to one) by its code, message and ErrorInfo reason, a cancellation as CANCELLED, and anything
+    /// else as INTERNAL with its description as the detail, for the server's log only.
+    public init(_ error: any Error) {
+        switch error {
+        case let error as ServiceError:
+            self = error
+        case let error as RPCError:
+            self.init(code: error.code, reason: error.errorInfoReason, message: error.message)
+        case let error as any RPCErrorConvertible & Error:
+            self.init(RPCError(error))
+        case is CancellationError:
+            self.init(code: .cancelled, reason: "cancelled", message: "the call was cancelled")
+        default:
+            self = .internal(String(reflecting: error))
+        }
+    }
+
     public static func invalidArgument(_ violations: [FieldViolation]) -> ServiceError {
         let summary = violations.map { "\($0.field): \($0.description)" }.joined(separator: "; ")
         return ServiceError(code: .invalidArgument, reason: "invalid_argument", message: summary, violations: violations)

@@ -126,7 +126,7 @@ public struct CallLogInterceptor: ServerInterceptor {
 
     /// Success and the answers a client's own request earns are routine; other failures are
     /// worth a look, and an internal error is the server's own fault.
-    static func level(of code: RPCError.Code?) -> Logger.Level {
+    public static func level(of code: RPCError.Code?) -> Logger.Level {
         switch code {
         case nil, .notFound?, .invalidArgument?: .info
         case .internalError?: .error

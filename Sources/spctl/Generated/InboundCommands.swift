@@ -7,8 +7,8 @@ import ServiceProAPI
 struct InboundCommands: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "inbound",
-        abstract: "Inbound texts and calls, one RPC per Twilio webhook, called by the Twilio bridge.",
-        subcommands: [AiVoiceTurn.self, Call.self, CallStatus.self, DialResult.self, FallbackRoutes.self, IvrSelection.self, Message.self, MessageStatus.self, Resolve.self]
+        abstract: "Inbound texts and calls, one RPC per Twilio webhook (texts that arrive together may share one, BatchHandleInboundMessages), called by the Twilio bridge.",
+        subcommands: [AiVoiceTurn.self, Call.self, CallStatus.self, DialResult.self, FallbackRoutes.self, IvrSelection.self, Message.self, MessageBatch.self, MessageStatus.self, Resolve.self]
     )
 
     struct AiVoiceTurn: AsyncParsableCommand {
@@ -297,6 +297,24 @@ struct InboundCommands: AsyncParsableCommand {
             if let value = replayed { request.replayed = value }
             try await call.unary(request) { client, request, metadata in
                 try await InboundService.Client(wrapping: client).handleInboundMessage(request, metadata: metadata)
+            }
+        }
+    }
+
+    struct MessageBatch: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "message-batch",
+            abstract: "HandleInboundMessage for several texts in one call: what the bridge sends when texts arrive while its previous call is still out, so a burst shares one call's cost.",
+            discussion: "Each text is handled as HandleInboundMessage handles it, on its own, and has its own outcome, in the order sent: one text's refusal (a tenant's `inbound_backlog`, say) leaves the others handled. A field the rules refuse in any text refuses the whole call, naming it (`requests[3].from`); send the others again without it.\n\nAllowed roles: telephony bridge.\nRPC: servicepro.telephony.v1.InboundService.BatchHandleInboundMessages. Use --json or --json-file for fields without a flag."
+        )
+
+        @OptionGroup var call: CallOptions
+        @OptionGroup var requestJSON: RequestJSONOptions
+
+        func run() async throws {
+            let request = try requestJSON.request(BatchHandleInboundMessagesRequest.self)
+            try await call.unary(request) { client, request, metadata in
+                try await InboundService.Client(wrapping: client).batchHandleInboundMessages(request, metadata: metadata)
             }
         }
     }

@@ -353,6 +353,9 @@ enum OutputSchema {
             OutputField("disabled", bool: true),
             OutputField("text"),
         ],
+        "servicepro.telephony.v1.BatchHandleInboundMessagesResponse": [
+            OutputField("outcomes", repeated: true, message: "servicepro.telephony.v1.InboundMessageOutcome"),
+        ],
         "servicepro.telephony.v1.BusinessAlerts": [
             OutputField("voicemails", bool: true),
             OutputField("texts", bool: true),
@@ -369,6 +372,15 @@ enum OutputSchema {
             OutputField("tenant"),
             OutputField("resolution_method", enum: "servicepro.telephony.v1.ResolutionMethod"),
             OutputField("duplicate", bool: true),
+        ],
+        "servicepro.telephony.v1.InboundMessageOutcome": [
+            OutputField("handled", message: "servicepro.telephony.v1.HandleInboundMessageResponse"),
+            OutputField("refused", message: "servicepro.telephony.v1.InboundMessageRefusal"),
+        ],
+        "servicepro.telephony.v1.InboundMessageRefusal": [
+            OutputField("code", number: true),
+            OutputField("reason"),
+            OutputField("message"),
         ],
         "servicepro.telephony.v1.IvrMenu": [
             OutputField("greeting"),

@@ -96,6 +96,52 @@ extension HandleInboundMessageResponse: ValidatableMessage {
     public mutating func normalize() {}
 }
 
+extension BatchHandleInboundMessagesRequest: ValidatableMessage {
+    public func validate(path: String, into violations: inout [FieldViolation]) {
+        FieldCheck.required(!self.requests.isEmpty, path + "requests", &violations)
+        FieldCheck.maxItems(self.requests.count, 100, path + "requests", &violations)
+        for (index, element) in self.requests.prefix(100).enumerated() {
+            if violations.count >= FieldViolation.collectedLimit { break }
+            element.validate(path: path + "requests" + "[\(index)].", into: &violations)
+        }
+    }
+
+    public mutating func normalize() {}
+}
+
+extension BatchHandleInboundMessagesResponse: ValidatableMessage {
+    public func validate(path: String, into violations: inout [FieldViolation]) {
+        for (index, element) in self.outcomes.enumerated() {
+            if violations.count >= FieldViolation.collectedLimit { break }
+            element.validate(path: path + "outcomes" + "[\(index)].", into: &violations)
+        }
+    }
+
+    public mutating func normalize() {}
+}
+
+extension InboundMessageOutcome: ValidatableMessage {
+    public func validate(path: String, into violations: inout [FieldViolation]) {
+        if case .handled(let value)? = self.outcome {
+            value.validate(path: path + "handled.", into: &violations)
+        }
+        if case .refused(let value)? = self.outcome {
+            value.validate(path: path + "refused.", into: &violations)
+        }
+    }
+
+    public mutating func normalize() {}
+}
+
+extension InboundMessageRefusal: ValidatableMessage {
+    public func validate(path: String, into violations: inout [FieldViolation]) {
+        FieldCheck.storable(self.reason, path + "reason", &violations)
+        FieldCheck.storable(self.message, path + "message", &violations)
+    }
+
+    public mutating func normalize() {}
+}
+
 extension HandleInboundCallRequest: ValidatableMessage {
     public func validate(path: String, into violations: inout [FieldViolation]) {
         FieldCheck.required(!self.callSid.isEmpty, path + "call_sid", &violations)
@@ -278,6 +324,14 @@ public protocol InboundServiceHandler: Sendable {
     /// than they are stored: send it again shortly (other tenants' texts are taken meanwhile).
     func handleInboundMessage(_ request: HandleInboundMessageRequest, context: RequestContext) async throws -> HandleInboundMessageResponse
 
+    /// HandleInboundMessage for several texts in one call: what the bridge sends when texts arrive
+    /// while its previous call is still out, so a burst shares one call's cost. Each text is handled
+    /// as HandleInboundMessage handles it, on its own, and has its own outcome, in the order sent:
+    /// one text's refusal (a tenant's `inbound_backlog`, say) leaves the others handled. A field
+    /// the rules refuse in any text refuses the whole call, naming it (`requests[3].from`); send the
+    /// others again without it.
+    func batchHandleInboundMessages(_ request: BatchHandleInboundMessagesRequest, context: RequestContext) async throws -> BatchHandleInboundMessagesResponse
+
     /// Answers an inbound call by the number's mode: simple dials SIP or the forward number, IVR plays
     /// the menu, AI voice greets the caller and listens.
     func handleInboundCall(_ request: HandleInboundCallRequest, context: RequestContext) async throws -> VoiceReply
@@ -304,9 +358,10 @@ public protocol InboundServiceHandler: Sendable {
     func recordCallStatus(_ request: RecordCallStatusRequest, context: RequestContext) async throws -> PhoneCall
 }
 
-/// Inbound texts and calls, one RPC per Twilio webhook, called by the Twilio bridge. Each resolves
-/// the tenant itself, so these methods are platform-scoped: the runtime's status and
-/// plan gates have no tenant to look at, and the handlers apply the resolved tenant's instead. A
+/// Inbound texts and calls, one RPC per Twilio webhook (texts that arrive together may share one,
+/// BatchHandleInboundMessages), called by the Twilio bridge. Each resolves the tenant itself, so
+/// these methods are platform-scoped: the runtime's status and plan gates have no tenant to look
+/// at, and the handlers apply the resolved tenant's instead. A
 /// number whose tenant lacks FEATURE_IVR or FEATURE_AI_VOICE, or is suspended or cancelled, answers
 /// in the simple mode: its callers are still put through. A suspended or cancelled tenant's texts
 /// are still logged, with no auto-reply. Twilio retries with the same MessageSid or CallSid, so every
@@ -338,6 +393,14 @@ public enum InboundService {
             public typealias Input = HandleInboundMessageRequest
             public typealias Output = HandleInboundMessageResponse
             public static let descriptor = GRPCCore.MethodDescriptor(service: InboundService.descriptor, method: "HandleInboundMessage")
+            public static let policy: MethodPolicy? = MethodPolicy(roles: [.telephonyBridge], scope: .platform, requiredFeature: nil, audited: false, allowedWhileSuspended: true, allowedWhileCancelled: true, allowedWhileImpersonating: false, idempotent: true, unauthenticated: false, allowedAfterDeletion: false)
+            public static let tenantResourceField: String? = nil
+            public static func tenantResourceName(of request: Input) -> String? { nil }
+        }
+        public enum BatchHandleInboundMessages: RPCMethod {
+            public typealias Input = BatchHandleInboundMessagesRequest
+            public typealias Output = BatchHandleInboundMessagesResponse
+            public static let descriptor = GRPCCore.MethodDescriptor(service: InboundService.descriptor, method: "BatchHandleInboundMessages")
             public static let policy: MethodPolicy? = MethodPolicy(roles: [.telephonyBridge], scope: .platform, requiredFeature: nil, audited: false, allowedWhileSuspended: true, allowedWhileCancelled: true, allowedWhileImpersonating: false, idempotent: true, unauthenticated: false, allowedAfterDeletion: false)
             public static let tenantResourceField: String? = nil
             public static func tenantResourceName(of request: Input) -> String? { nil }
@@ -392,7 +455,7 @@ public enum InboundService {
         }
 
         /// Every method of the service with its policy, for the server's policy table.
-        public static let all: [any RPCMethod.Type] = [ResolveInbound.self, ListFallbackRoutes.self, HandleInboundMessage.self, HandleInboundCall.self, HandleIvrSelection.self, HandleAiVoiceTurn.self, HandleDialResult.self, RecordMessageStatus.self, RecordCallStatus.self]
+        public static let all: [any RPCMethod.Type] = [ResolveInbound.self, ListFallbackRoutes.self, HandleInboundMessage.self, BatchHandleInboundMessages.self, HandleInboundCall.self, HandleIvrSelection.self, HandleAiVoiceTurn.self, HandleDialResult.self, RecordMessageStatus.self, RecordCallStatus.self]
     }
 
     /// Registers a handler with a GRPCCore server, every call going through the RPC pipeline.
@@ -428,6 +491,15 @@ public enum InboundService {
             ) { request, serverContext in
                 try await RPCPipeline.unary(Method.HandleInboundMessage.self, request: request, context: serverContext) { message, context in
                     try await self.handler.handleInboundMessage(message, context: context)
+                }
+            }
+            router.registerHandler(
+                forMethod: Method.BatchHandleInboundMessages.descriptor,
+                deserializer: ProtobufDeserializer<BatchHandleInboundMessagesRequest>(),
+                serializer: ProtobufSerializer<BatchHandleInboundMessagesResponse>()
+            ) { request, serverContext in
+                try await RPCPipeline.unary(Method.BatchHandleInboundMessages.self, request: request, context: serverContext) { message, context in
+                    try await self.handler.batchHandleInboundMessages(message, context: context)
                 }
             }
             router.registerHandler(
@@ -501,6 +573,10 @@ public enum InboundService {
 
         public func handleInboundMessage(_ request: HandleInboundMessageRequest, context: RequestContext) async throws -> HandleInboundMessageResponse {
             throw ServiceError.unimplemented("servicepro.telephony.v1.InboundService.HandleInboundMessage")
+        }
+
+        public func batchHandleInboundMessages(_ request: BatchHandleInboundMessagesRequest, context: RequestContext) async throws -> BatchHandleInboundMessagesResponse {
+            throw ServiceError.unimplemented("servicepro.telephony.v1.InboundService.BatchHandleInboundMessages")
         }
 
         public func handleInboundCall(_ request: HandleInboundCallRequest, context: RequestContext) async throws -> VoiceReply {
@@ -582,6 +658,26 @@ public enum InboundService {
                 descriptor: Method.HandleInboundMessage.descriptor,
                 serializer: ProtobufSerializer<HandleInboundMessageRequest>(),
                 deserializer: ProtobufDeserializer<HandleInboundMessageResponse>(),
+                options: options
+            ) { response in try response.message }
+        }
+
+        /// HandleInboundMessage for several texts in one call: what the bridge sends when texts arrive
+        /// while its previous call is still out, so a burst shares one call's cost. Each text is handled
+        /// as HandleInboundMessage handles it, on its own, and has its own outcome, in the order sent:
+        /// one text's refusal (a tenant's `inbound_backlog`, say) leaves the others handled. A field
+        /// the rules refuse in any text refuses the whole call, naming it (`requests[3].from`); send the
+        /// others again without it.
+        public func batchHandleInboundMessages(
+            _ request: BatchHandleInboundMessagesRequest,
+            metadata: Metadata = [:],
+            options: CallOptions = .defaults
+        ) async throws -> BatchHandleInboundMessagesResponse {
+            try await base.unary(
+                request: ClientRequest(message: request, metadata: metadata),
+                descriptor: Method.BatchHandleInboundMessages.descriptor,
+                serializer: ProtobufSerializer<BatchHandleInboundMessagesRequest>(),
+                deserializer: ProtobufDeserializer<BatchHandleInboundMessagesResponse>(),
                 options: options
             ) { response in try response.message }
         }

@@ -1,14 +1,15 @@
-/// Natural batching (group commit) for the hottest writes. Items that arrive for a key while a
-/// batch for that key is being written wait, and go together in the next batch. Under load, many
-/// writes share one statement and one commit. An item that arrives alone is written at once: no
-/// timer, no added latency.
+/// Natural batching (group commit) for the hottest work: the platform's inserts of inbound texts,
+/// the bridge's calls that carry them. Items that arrive for a key while a batch for that key is
+/// being written wait, and go together in the next batch. Under load, many items share one
+/// statement and one commit, or one RPC. An item that arrives alone is written at once: no timer,
+/// no added latency.
 ///
 /// Each caller still waits for its own item to be written, and gets its own result or error.
 /// Writes must be idempotent: a batch whose outcome is unknown (a lost reply) fails, and its
 /// callers' retries write the items again.
-actor WriteBatcher<Key: Hashable & Sendable, Item: Sendable, Output: Sendable> {
+public actor NaturalBatcher<Key: Hashable & Sendable, Item: Sendable, Output: Sendable> {
     /// Writes `items` together: one output per item, in their order.
-    typealias Write = @Sendable (Key, [Item]) async throws -> [Output]
+    public typealias Write = @Sendable (Key, [Item]) async throws -> [Output]
 
     private struct Waiter {
         let item: Item
@@ -27,13 +28,13 @@ actor WriteBatcher<Key: Hashable & Sendable, Item: Sendable, Output: Sendable> {
     ///   - maximumBatch: the most items one write gets (a statement's bind limit).
     ///   - maximumWaiting: the most items that may wait for one key. When the store falls that far
     ///     behind, more callers would only wait longer than anyone waits for them; `submit`
-    ///     refuses them at once (``WriteBatcherBacklog``). With the batch being written, a key
+    ///     refuses them at once (``NaturalBatcherBacklog``). With the batch being written, a key
     ///     holds at most `maximumWaiting + maximumBatch` items.
     ///   - mayBeOneItemsFault: whether a failed batch's error may come from one of its items (the
-    ///     store refused the statement for something in it). Then each item is written again on
-    ///     its own, so a bad item fails only its caller. Any other error (the connection, the
-    ///     pool) would fail each item alike, and fails them all at once.
-    init(maximumBatch: Int, maximumWaiting: Int, mayBeOneItemsFault: @escaping @Sendable (any Error) -> Bool, write: @escaping Write) {
+    ///     store refused the statement, or the platform the request, for something in it). Then
+    ///     each item is written again on its own, so a bad item fails only its caller. Any other
+    ///     error (the connection, the pool) would fail each item alike, and fails them all at once.
+    public init(maximumBatch: Int, maximumWaiting: Int, mayBeOneItemsFault: @escaping @Sendable (any Error) -> Bool, write: @escaping Write) {
         precondition(maximumBatch >= 1, "a batch holds at least one item")
         precondition(maximumWaiting >= maximumBatch, "a full batch can wait")
         self.maximumBatch = maximumBatch
@@ -48,9 +49,9 @@ actor WriteBatcher<Key: Hashable & Sendable, Item: Sendable, Output: Sendable> {
     /// on cancellation (`withTaskCancellationHandler`) cost up to a sixth of the inbound texts'
     /// throughput on PostgreSQL (1–20% in 9 alternated pairs), and the store's own timeouts
     /// already end the wait.
-    func submit(_ item: Item, for key: Key) async throws -> Output {
+    public func submit(_ item: Item, for key: Key) async throws -> Output {
         let queued = waitingCount(for: key)
-        guard queued < maximumWaiting else { throw WriteBatcherBacklog(waiting: queued) }
+        guard queued < maximumWaiting else { throw NaturalBatcherBacklog(waiting: queued) }
         return try await withCheckedThrowingContinuation { continuation in
             waiting[key, default: []].append(Waiter(item: item, continuation: continuation))
             if writing.insert(key).inserted {
@@ -60,7 +61,7 @@ actor WriteBatcher<Key: Hashable & Sendable, Item: Sendable, Output: Sendable> {
     }
 
     /// How many items for `key` wait for the next batch.
-    func waitingCount(for key: Key) -> Int {
+    public func waitingCount(for key: Key) -> Int {
         waiting[key]?.count ?? 0
     }
 
@@ -80,7 +81,7 @@ actor WriteBatcher<Key: Hashable & Sendable, Item: Sendable, Output: Sendable> {
         do {
             let outputs = try await write(key, batch.map(\.item))
             guard outputs.count == batch.count else {
-                throw WriteBatcherError(message: "a batch write returned \(outputs.count) results for \(batch.count) items")
+                throw NaturalBatcherError(message: "a batch write returned \(outputs.count) results for \(batch.count) items")
             }
             for (waiter, output) in zip(batch, outputs) {
                 waiter.continuation.resume(returning: output)
@@ -97,13 +98,13 @@ actor WriteBatcher<Key: Hashable & Sendable, Item: Sendable, Output: Sendable> {
     }
 }
 
-struct WriteBatcherError: Error, CustomStringConvertible {
+struct NaturalBatcherError: Error, CustomStringConvertible {
     let message: String
     var description: String { message }
 }
 
 /// `submit` refused an item: `waiting` items already wait for its key.
-struct WriteBatcherBacklog: Error, CustomStringConvertible {
-    let waiting: Int
-    var description: String { "\(waiting) writes are already waiting for the store" }
+public struct NaturalBatcherBacklog: Error, CustomStringConvertible {
+    public let waiting: Int
+    public var description: String { "\(waiting) items are already waiting for their batch" }
 }

@@ -1,11 +1,11 @@
-@testable import PlatformServer
+@testable import RPCRuntime
 import Synchronization
 import Testing
 
 /// Natural batching: what arrives while a batch is written goes in the next one, each caller
 /// gets its own result, and a bad item fails only its caller.
-@Suite("Write batcher", .timeLimit(.minutes(1)))
-struct WriteBatcherTests {
+@Suite("Natural batcher", .timeLimit(.minutes(1)))
+struct NaturalBatcherTests {
     /// A write that records each batch and, while `gate` is shut, waits before writing.
     final class Writes: Sendable {
         let batches = Mutex<[[Int]]>([])
@@ -52,15 +52,15 @@ struct WriteBatcherTests {
         }
     }
 
-    static func batcher(_ writes: Writes, maximumBatch: Int = 100, maximumWaiting: Int = 1_000, blameItems: Bool = true) -> WriteBatcher<String, Int, Int> {
-        WriteBatcher(maximumBatch: maximumBatch, maximumWaiting: maximumWaiting, mayBeOneItemsFault: { _ in blameItems }) { _, items in
+    static func batcher(_ writes: Writes, maximumBatch: Int = 100, maximumWaiting: Int = 1_000, blameItems: Bool = true) -> NaturalBatcher<String, Int, Int> {
+        NaturalBatcher(maximumBatch: maximumBatch, maximumWaiting: maximumWaiting, mayBeOneItemsFault: { _ in blameItems }) { _, items in
             try await writes.write(items)
         }
     }
 
     /// Submits 0 and, while its write waits at the gate, each of `queued` in turn (each once the
     /// one before it waits, so they queue in this order); then opens the gate.
-    static func run(_ writes: Writes, _ batcher: WriteBatcher<String, Int, Int>, queued: [Int]) async -> [Int: Outcome] {
+    static func run(_ writes: Writes, _ batcher: NaturalBatcher<String, Int, Int>, queued: [Int]) async -> [Int: Outcome] {
         await withTaskGroup(of: (Int, Outcome).self) { group in
             group.addTask { (0, await Outcome { try await batcher.submit(0, for: "acme") }) }
             while writes.recorded.isEmpty { await Task.yield() }
@@ -84,7 +84,7 @@ struct WriteBatcherTests {
                 group.addTask { (item, await Outcome { try await batcher.submit(item, for: "acme") }) }
                 while await batcher.waitingCount(for: "acme") < item { await Task.yield() }
             }
-            await #expect(throws: WriteBatcherBacklog.self) { try await batcher.submit(3, for: "acme") }
+            await #expect(throws: NaturalBatcherBacklog.self) { try await batcher.submit(3, for: "acme") }
             #expect(await batcher.waitingCount(for: "acme") == 2, "the refused item left no trace")
             group.addTask { (10, await Outcome { try await batcher.submit(10, for: "bravo") }) }
             while writes.recorded.count < 2 { await Task.yield() }
@@ -130,7 +130,7 @@ struct WriteBatcherTests {
     @Test("keys are batched apart: one key's write in progress does not hold another's")
     func keysIndependent() async throws {
         let writes = Writes()
-        let batcher = WriteBatcher<String, Int, Int>(maximumBatch: 100, maximumWaiting: 1_000, mayBeOneItemsFault: { _ in true }) { key, items in
+        let batcher = NaturalBatcher<String, Int, Int>(maximumBatch: 100, maximumWaiting: 1_000, mayBeOneItemsFault: { _ in true }) { key, items in
             key == "slow" ? try await writes.write(items) : items.map { -$0 }
         }
         let slow = Task { try await batcher.submit(1, for: "slow") }
