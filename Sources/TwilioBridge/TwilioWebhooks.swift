@@ -135,6 +135,11 @@ struct TwilioWebhooks<Transport: ClientTransport>: Sendable {
                 } else if let error = error as? RPCError, error.isTenantBacklog {
                     // One log entry per text of a flood; the platform logs each refusal already.
                     logger.debug("tenant backlogged: spooled an inbound text", metadata: ["message_sid": "\(message.messageSid)"])
+                } else if error is NaturalBatcherBacklog {
+                    // The platform answers, but slower than this line's texts arrive.
+                    logger.notice("a line's texts arrive faster than the platform answers them: spooled an inbound text", metadata: [
+                        "message_sid": "\(message.messageSid)", "error": "\(error)",
+                    ])
                 } else {
                     logger.warning("platform unavailable: spooled an inbound text", metadata: ["message_sid": "\(message.messageSid)", "error": "\(error)"])
                 }

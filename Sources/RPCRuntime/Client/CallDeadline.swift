@@ -54,7 +54,8 @@ public struct CallDeadline: Sendable {
         let answer = Answer<Result>()
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { continuation in
-                answer.wait(continuation)
+                // A caller cancelled already has its answer: the call is not started.
+                guard answer.wait(continuation) else { return }
                 let task = Task {
                     do { answer.give(.success(try await call())) } catch { answer.give(.failure(error)) }
                 }
@@ -80,7 +81,8 @@ public struct CallDeadline: Sendable {
         }
         private let state = Mutex(State())
 
-        func wait(_ continuation: CheckedContinuation<Value, any Error>) {
+        /// Whether `continuation` waits; false when the answer was given already, and is now.
+        func wait(_ continuation: CheckedContinuation<Value, any Error>) -> Bool {
             let early = state.withLock { state -> Swift.Result<Value, any Error>? in
                 guard let given = state.given else {
                     state.continuation = continuation
@@ -88,7 +90,9 @@ public struct CallDeadline: Sendable {
                 }
                 return given
             }
-            if let early { continuation.resume(with: early) }
+            guard let early else { return true }
+            continuation.resume(with: early)
+            return false
         }
 
         func give(_ outcome: Swift.Result<Value, any Error>) {
