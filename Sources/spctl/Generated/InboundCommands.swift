@@ -304,8 +304,8 @@ struct InboundCommands: AsyncParsableCommand {
     struct MessageBatch: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "message-batch",
-            abstract: "HandleInboundMessage for several texts in one call: what the bridge sends when texts arrive while its previous call is still out, so a burst shares one call's cost.",
-            discussion: "Each text is handled as HandleInboundMessage handles it, on its own, and has its own outcome, in the order sent: one text's refusal (a tenant's `inbound_backlog`, say) leaves the others handled. A field the rules refuse in any text refuses the whole call, naming it (`requests[3].from`); send the others again without it.\n\nAllowed roles: telephony bridge.\nRPC: servicepro.telephony.v1.InboundService.BatchHandleInboundMessages. Use --json or --json-file for fields without a flag."
+            abstract: "HandleInboundMessage for several texts in one call: what the bridge sends when a line's texts arrive while its call for an earlier one is still out, so a burst shares one call's cost.",
+            discussion: "Each text is handled as HandleInboundMessage handles it, all at once, and has its own outcome, in the order sent: one text's refusal (a tenant's `inbound_backlog`, say) leaves the others handled. The answer comes when the last text is handled. A field the rules refuse in any text refuses the whole call, naming it (`requests[3].from`); send the others again without it.\n\nAllowed roles: telephony bridge.\nRPC: servicepro.telephony.v1.InboundService.BatchHandleInboundMessages. Use --json or --json-file for fields without a flag."
         )
 
         @OptionGroup var call: CallOptions

@@ -324,12 +324,13 @@ public protocol InboundServiceHandler: Sendable {
     /// than they are stored: send it again shortly (other tenants' texts are taken meanwhile).
     func handleInboundMessage(_ request: HandleInboundMessageRequest, context: RequestContext) async throws -> HandleInboundMessageResponse
 
-    /// HandleInboundMessage for several texts in one call: what the bridge sends when texts arrive
-    /// while its previous call is still out, so a burst shares one call's cost. Each text is handled
-    /// as HandleInboundMessage handles it, on its own, and has its own outcome, in the order sent:
-    /// one text's refusal (a tenant's `inbound_backlog`, say) leaves the others handled. A field
-    /// the rules refuse in any text refuses the whole call, naming it (`requests[3].from`); send the
-    /// others again without it.
+    /// HandleInboundMessage for several texts in one call: what the bridge sends when a line's texts
+    /// arrive while its call for an earlier one is still out, so a burst shares one call's cost.
+    /// Each text is handled as HandleInboundMessage handles it, all at once, and has its own
+    /// outcome, in the order sent: one text's refusal (a tenant's `inbound_backlog`, say) leaves the
+    /// others handled. The answer comes when the last text is handled. A field the rules refuse in
+    /// any text refuses the whole call, naming it (`requests[3].from`); send the others again
+    /// without it.
     func batchHandleInboundMessages(_ request: BatchHandleInboundMessagesRequest, context: RequestContext) async throws -> BatchHandleInboundMessagesResponse
 
     /// Answers an inbound call by the number's mode: simple dials SIP or the forward number, IVR plays
@@ -662,12 +663,13 @@ public enum InboundService {
             ) { response in try response.message }
         }
 
-        /// HandleInboundMessage for several texts in one call: what the bridge sends when texts arrive
-        /// while its previous call is still out, so a burst shares one call's cost. Each text is handled
-        /// as HandleInboundMessage handles it, on its own, and has its own outcome, in the order sent:
-        /// one text's refusal (a tenant's `inbound_backlog`, say) leaves the others handled. A field
-        /// the rules refuse in any text refuses the whole call, naming it (`requests[3].from`); send the
-        /// others again without it.
+        /// HandleInboundMessage for several texts in one call: what the bridge sends when a line's texts
+        /// arrive while its call for an earlier one is still out, so a burst shares one call's cost.
+        /// Each text is handled as HandleInboundMessage handles it, all at once, and has its own
+        /// outcome, in the order sent: one text's refusal (a tenant's `inbound_backlog`, say) leaves the
+        /// others handled. The answer comes when the last text is handled. A field the rules refuse in
+        /// any text refuses the whole call, naming it (`requests[3].from`); send the others again
+        /// without it.
         public func batchHandleInboundMessages(
             _ request: BatchHandleInboundMessagesRequest,
             metadata: Metadata = [:],
