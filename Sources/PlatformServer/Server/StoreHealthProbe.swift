@@ -36,23 +36,12 @@ struct StoreHealthProbe: Service {
         }
     }
 
-    /// Whether `SELECT 1` comes back within `timeout`.
+    /// Whether `SELECT 1` comes back within `timeout`: a read still out then is left to end on
+    /// its own (`CallDeadline.race`).
     func storeAnswers() async -> Bool {
         let database = self.database
-        let (answers, answer) = AsyncStream<Bool>.makeStream()
-        let read = Task {
-            answer.yield((try? await database.read(.platform) { tx in try await tx.first("SELECT 1 AS answer") }) != nil)
-        }
-        let timer = Task {
-            try? await Task.sleep(for: timeout)
-            answer.yield(false)
-        }
-        defer {
-            timer.cancel()
-            read.cancel()
-            answer.finish()
-        }
-        for await first in answers { return first }
-        return false
+        return (try? await CallDeadline(timeout: timeout).race {
+            try await database.read(.platform) { tx in try await tx.first("SELECT 1 AS answer") }
+        }) != nil
     }
 }

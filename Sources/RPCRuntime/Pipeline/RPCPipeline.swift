@@ -116,21 +116,18 @@ public enum RPCPipeline {
         }
     }
 
-    /// Domain and RPC errors pass through; anything else becomes INTERNAL, its detail for the
-    /// call log only, so none leaks to clients.
+    /// Domain and RPC errors pass through; anything else becomes what `ServiceError(_:)` makes of
+    /// it: CANCELLED for a cancellation, else INTERNAL, its detail for the call log only, so none
+    /// leaks to clients.
     static func guarded<T>(_ body: () async throws -> T) async throws -> T {
         do {
             return try await body()
-        } catch let error as ServiceError {
-            throw error
         } catch let error as RPCError {
             throw error
         } catch let error as any RPCErrorConvertible & Error {
             throw error
-        } catch is CancellationError {
-            throw RPCError(code: .cancelled, message: "the call was cancelled")
         } catch {
-            throw ServiceError.internal(String(reflecting: error))
+            throw ServiceError(error)
         }
     }
 }
